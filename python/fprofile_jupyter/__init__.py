@@ -1,0 +1,18 @@
+"""fprofile_jupyter: every call of the functions you care about, in every thread, on a zoomable timeline.
+
+The successor of PYME's fProfile. Record with ``profile()`` (a context manager and decorator) or the
+drop-in ``ThreadProfiler().profile_on(...)``; view inline in Jupyter (``%load_ext fprofile_jupyter``,
+``%%fprofile``), in the standalone viewer (``fprofile view``) or as a self-contained HTML file.
+"""
+from ._core import FormatError, ProfilerError, Trace, __version__
+from ._recording import ThreadProfiler, profile
+from ._io import load
+from ._display import show
+
+__all__ = ["FormatError", "ProfilerError", "Trace", "ThreadProfiler", "profile", "load", "show", "__version__"]
+
+
+def load_ipython_extension(ipython):  # %load_ext fprofile_jupyter
+    from ._magic import load_ipython_extension as _load
+
+    _load(ipython)

@@ -1,0 +1,1 @@
+"""Display of a Trace: notebook widget mimebundle, show()."""

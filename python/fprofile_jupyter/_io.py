@@ -1,0 +1,1 @@
+"""Loading traces from files in every supported format."""

@@ -1,0 +1,1 @@
+"""The %%fprofile cell magic."""

@@ -1,0 +1,1 @@
+"""Recording: ThreadProfiler (PYME drop-in) and profile() (context manager / decorator)."""

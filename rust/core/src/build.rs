@@ -1,0 +1,1 @@
+//! Tree building: flat events -> per-thread call trees.

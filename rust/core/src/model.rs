@@ -1,0 +1,122 @@
+//! The core types. Times are integer nanoseconds; in a [`Trace`] they are relative to
+//! `Trace::origin_ns` (the absolute monotonic time of t = 0).
+
+/// Index into `Trace::codes` / `Recording::codes`.
+pub type CodeId = u32;
+
+/// A function: what a call record points at (interned: one per distinct (file, name, first line)).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Code {
+    pub file: String,
+    pub name: String,
+    pub first_line: u32,
+}
+
+/// Kind of a flat event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum EventKind {
+    /// A call starts (function entry, or a generator/coroutine resume).
+    Call = 0,
+    /// A call ends (return, exception unwinding the frame, or a generator/coroutine suspension).
+    Return = 1,
+}
+
+/// One flat event as the hook records it: 16 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+pub struct Event {
+    /// Absolute monotonic clock (CLOCK_MONOTONIC, the clock of `time.perf_counter`), ns.
+    pub t_ns: u64,
+    pub code: CodeId,
+    pub kind: EventKind,
+}
+
+/// The flat events of one thread, in the order that thread produced them.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadRecord {
+    /// OS thread id (`threading.get_native_id()`), or 0 when unknown (PYME text files).
+    pub os_id: u64,
+    /// Python thread ident (`threading.get_ident()`), or 0 when unknown.
+    pub ident: u64,
+    /// The thread's names over time: (absolute t_ns from which the name holds, name). At least one.
+    pub names: Vec<(u64, String)>,
+    /// Events in chunks (the hook's buffers, handed over without copying); read in order.
+    pub chunks: Vec<Vec<Event>>,
+}
+
+/// A finished recording, before tree building.
+#[derive(Debug, Clone, Default)]
+pub struct Recording {
+    pub codes: Vec<Code>,
+    pub threads: Vec<ThreadRecord>,
+    /// Absolute monotonic times of the start and stop of recording, ns.
+    pub start_ns: u64,
+    pub stop_ns: u64,
+    /// Free-form metadata kept with the trace (subs, python version, whether the cap was hit, ...).
+    pub metadata: Vec<(String, String)>,
+}
+
+/// Flags of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CallFlags(pub u8);
+impl CallFlags {
+    /// Still running when recording stopped: closed at the stop time.
+    pub const UNFINISHED: u8 = 1;
+    /// Began before recording started (a return with no open call): opened at the thread's first time.
+    pub const STARTED_BEFORE: u8 = 2;
+    pub fn unfinished(self) -> bool { self.0 & Self::UNFINISHED != 0 }
+    pub fn started_before(self) -> bool { self.0 & Self::STARTED_BEFORE != 0 }
+}
+
+/// One thread of a trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadInfo {
+    pub os_id: u64,
+    /// Names over time: (t_ns relative to origin, name); at least one; the first at `first_ns`.
+    pub names: Vec<(i64, String)>,
+    /// First and last event time, relative to origin.
+    pub first_ns: i64,
+    pub last_ns: i64,
+    /// Overview lane, assigned as PYME assigns them.
+    pub lane: u32,
+    /// This thread's calls are `calls[call_range.0 .. call_range.1]`.
+    pub call_range: (u32, u32),
+}
+
+impl ThreadInfo {
+    /// The thread's latest name.
+    pub fn name(&self) -> &str {
+        self.names.last().map(|(_, n)| n.as_str()).unwrap_or("")
+    }
+}
+
+/// Calls as columns (struct of arrays), grouped by thread (see `ThreadInfo::call_range`), and
+/// within a thread in pre-order: by start time, a parent before its children.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Calls {
+    pub start_ns: Vec<i64>,
+    pub end_ns: Vec<i64>,
+    pub code: Vec<CodeId>,
+    /// 0 = outermost recorded call of its thread.
+    pub depth: Vec<u16>,
+    /// Index of the parent call, or `u32::MAX` for a top-level call.
+    pub parent: Vec<u32>,
+    pub flags: Vec<CallFlags>,
+}
+
+impl Calls {
+    pub fn len(&self) -> usize { self.start_ns.len() }
+    pub fn is_empty(&self) -> bool { self.start_ns.is_empty() }
+}
+
+/// A trace: per-thread call trees. The one core type every format reads or writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trace {
+    /// Absolute monotonic time of t = 0, ns (0 when unknown).
+    pub origin_ns: u64,
+    pub codes: Vec<Code>,
+    pub threads: Vec<ThreadInfo>,
+    pub calls: Calls,
+    pub metadata: Vec<(String, String)>,
+}

@@ -1,0 +1,1 @@
+//! The CPython hook (owned by the recording work).

@@ -1,0 +1,25 @@
+//! `fprofile_jupyter._core`: the thin pyo3 layer over the `fprofile` crate, plus the CPython hook.
+//!
+//! - `errors`: the package's exception types and the one `From<fprofile error> for PyErr`.
+//! - `trace`: the `Trace` class (wraps `fprofile::Trace`), `load`, conversions and summaries.
+//! - `hook/` + `recorder`: the only code that touches CPython internals: installing the hook,
+//!   per-thread buffers, the `Recorder` class.
+//! - `assets`: the embedded timeline JS/CSS and the HTML export.
+
+use pyo3::prelude::*;
+
+mod assets;
+mod errors;
+mod hook;
+mod recorder;
+mod trace;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    trace::register(m)?;
+    recorder::register(m)?;
+    assets::register(m)?;
+    Ok(())
+}
