@@ -1,0 +1,21 @@
+# Sourced by demo.sh and test.sh: makes the virtual environment and installs the package into it.
+# Usage: . scripts/bootstrap.sh [extra]   (extra: "" for the package alone, "test" for the test extra)
+# Environment: FPROFILE_VENV (default .venv), FPROFILE_PYTHON (default python3.11 or python3).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${FPROFILE_VENV:-$ROOT/.venv}
+PY=${FPROFILE_PYTHON:-$(command -v python3.11 || command -v python3)}
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+command -v cargo >/dev/null || { echo "error: cargo (Rust) is needed to build the extension: install rustup" >&2; exit 1; }
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating the virtual environment $VENV ($("$PY" --version))"
+  "$PY" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+fi
+extra=${1:-}
+spec="$ROOT"
+[ -n "$extra" ] && spec="$ROOT[$extra]"
+say "building and installing fprofile-jupyter${extra:+ [$extra]} (pip install .)"
+"$VENV/bin/python" -m pip install -q "$spec"

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Every test, on a fresh machine: installs Chromium (Debian) if missing, makes the virtual
+# environments, builds the package, then runs the Rust, JavaScript and Python suites (Python 3.11,
+# and the recording and trace suites again on Python 3.13). Usage: bash scripts/test.sh
+. "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh" test
+cd "$ROOT"
+
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing Debian's chromium for the browser tests"
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+status=0
+say "Rust: cargo test -p fprofile"
+cargo test -q -p fprofile || status=1
+
+say "JavaScript: node --test tests/js/"
+node --test tests/js/ || status=1
+
+say "Python $("$VENV/bin/python" --version): pytest"
+timeout -k 30 1800 "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests || status=1
+
+PY313=${FPROFILE_PYTHON313:-$(command -v python3.13 || ls "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"/versions/3.13*/bin/python3 2>/dev/null | tail -n 1 || true)}
+if [ -n "$PY313" ] && [ -x "$PY313" ]; then
+  V313=${FPROFILE_VENV313:-$ROOT/.venv-3.13}
+  say "Python $("$PY313" --version): recording and trace suites"
+  [ -x "$V313/bin/python" ] || "$PY313" -m venv "$V313"
+  "$V313/bin/python" -m pip install -q --upgrade pip
+  CARGO_TARGET_DIR="$ROOT/target/py313" "$V313/bin/python" -m pip install -q "$ROOT" pytest
+  timeout -k 30 900 "$V313/bin/python" -m pytest -q -p no:cacheprovider \
+      $(ls tests/test_recording*.py tests/test_threadprofiler*.py tests/test_trace_api.py 2>/dev/null) || status=1
+else
+  echo "error: CPython 3.13 not found (pyenv): the recording suite must also run on 3.13; set FPROFILE_PYTHON313" >&2
+  status=1
+fi
+
+if [ $status = 0 ]; then say "all suites passed"; else say "some suites FAILED"; fi
+exit $status
