@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 /// Time span as a short human string: "1.234 s", "12.3 ms", "45.6 us", "789 ns".
 pub(crate) fn human_ns(ns: i64) -> String {
@@ -212,6 +213,61 @@ impl PyTrace {
             more,
             human_ns(self.duration())
         )
+    }
+
+    /// Absolute monotonic clock time (ns) of t = 0; 0 when unknown.
+    #[getter]
+    fn origin_ns(&self) -> u64 {
+        self.inner.origin_ns
+    }
+
+    /// From t = 0 to the last event of any thread, ns.
+    #[getter]
+    fn duration_ns(&self) -> i64 {
+        self.duration()
+    }
+
+    /// Free-form metadata recorded with the trace (subs, python version, ...), a new dict each time.
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (k, v) in &self.inner.metadata {
+            d.set_item(k, v)?;
+        }
+        Ok(d)
+    }
+
+    /// Folded stacks: one line per distinct stack, `"thread;outer;...;inner count"`, where count is
+    /// the number of calls ending that stack; sorted. Frames are function names.
+    fn folded(&self) -> Vec<String> {
+        let t = &*self.inner;
+        let c = &t.calls;
+        let mut counts: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+        for th in &t.threads {
+            // stack[d] = the frame string prefix up to depth d
+            let mut stack: Vec<String> = Vec::new();
+            for i in th.call_range.0..th.call_range.1 {
+                let k = i as usize;
+                let depth = c.depth[k] as usize;
+                stack.truncate(depth);
+                let name = t.codes.get(c.code[k] as usize).map(|x| x.name.as_str()).unwrap_or("?");
+                let prefix = match stack.last() {
+                    Some(p) => format!("{p};{name}"),
+                    None => format!("{};{name}", th.name()),
+                };
+                *counts.entry(prefix.clone()).or_insert(0) += 1;
+                stack.push(prefix);
+            }
+        }
+        counts.into_iter().map(|(k, n)| format!("{k} {n}")).collect()
+    }
+
+    /// Two traces are equal when they hold exactly the same threads, calls, functions and metadata.
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        match other.cast::<PyTrace>() {
+            Ok(o) => *self.inner == *o.get().inner,
+            Err(_) => false,
+        }
     }
 
     /// The threads, in order of their first event.
