@@ -1,1 +1,368 @@
 //! Tree building: flat events -> per-thread call trees.
+//!
+//! [`build_trace`] turns a [`Recording`] (flat `call`/`return` events per thread) into a [`Trace`]:
+//! per-thread call trees stored as columns in pre-order, times rebased to `origin_ns`, PYME lanes.
+//!
+//! # Rules (each has a test)
+//! - **Origin**: `origin_ns = rec.start_ns` when non-zero, else the earliest event of the recording.
+//!   Every time in the trace is `absolute - origin_ns`.
+//! - **Order**: a thread's events are taken in the order the thread produced them. When they are not
+//!   sorted by time (lines of a text file written out of order), they are first sorted by time with a
+//!   stable sort, so events with equal times keep their order.
+//! - **Return matching**: a `return` closes the innermost open call with the same code. Calls opened
+//!   above it (their own returns were never seen) are closed at the same time. Equal times are fine:
+//!   a child may start and end at its parent's start or end.
+//! - **Started before** ([`CallFlags::STARTED_BEFORE`]): a `return` that matches no open call belongs
+//!   to a call that began before recording (the thread was already inside it). It becomes a call that
+//!   opens at the thread's first event time and encloses everything the thread recorded before that
+//!   return (those calls become its children, depth + 1). Several such returns give nested calls:
+//!   the first one seen is the innermost. Calls still open when such a return arrives are closed at
+//!   its time, as for any return.
+//! - **Unfinished** ([`CallFlags::UNFINISHED`]): a call still open after the thread's last event was
+//!   running when recording stopped. It is closed at the stop time: `rec.stop_ns`, or, when that is 0
+//!   or earlier than some event, the latest event time of the whole recording.
+//! - **Threads**: each [`ThreadRecord`] is its own thread, even when two share a name (a thread that
+//!   ended and a new one named the same). Threads with no events are dropped. Threads are ordered by
+//!   their first event time (ties: recording order). `first_ns` is the first event time, `last_ns` the
+//!   last event time, or the close time of its unfinished calls when later.
+//! - **Lanes** (PYME's rule): thread 0 gets lane 0; each later thread gets 1 + the highest lane among
+//!   earlier threads whose `[first_ns, last_ns]` interval overlaps its own (closed intervals), or 0.
+//! - **Names**: the name in force at the thread's first event is its first name, at `first_ns`; later
+//!   renames keep their (rebased) time; consecutive repeats are merged. A thread with no name is named
+//!   `thread-<os_id>`.
+//! - **Limits**: calls nested deeper than [`MAX_DEPTH`] and events whose code id is not in the code
+//!   table are dropped (never seen from the hook); their count is put in the metadata as
+//!   `build.dropped_calls` / `build.dropped_events`.
+//!
+//! Memory: the call columns are allocated once with the exact number of calls (27 bytes per call);
+//! each thread's events are freed once its tree is built. One pass per thread to find the calls that
+//! started before recording, one to build.
+
+use crate::model::{CallFlags, Calls, CodeId, Event, EventKind, Recording, ThreadInfo, ThreadRecord, Trace};
+
+/// Deepest depth a call may have (depth is a `u16`; 0 = outermost).
+pub const MAX_DEPTH: usize = u16::MAX as usize;
+
+/// No parent.
+pub const NO_PARENT: u32 = u32::MAX;
+
+/// A thread's events, either borrowed in place from its chunks or, when out of order, sorted.
+enum Events {
+    Chunks(Vec<Vec<Event>>),
+    Sorted(Vec<Event>),
+}
+
+impl Events {
+    fn from_chunks(chunks: Vec<Vec<Event>>) -> Events {
+        let mut prev = 0u64;
+        let mut sorted = true;
+        'outer: for c in &chunks {
+            for e in c {
+                if e.t_ns < prev {
+                    sorted = false;
+                    break 'outer;
+                }
+                prev = e.t_ns;
+            }
+        }
+        if sorted {
+            Events::Chunks(chunks)
+        } else {
+            let n = chunks.iter().map(Vec::len).sum();
+            let mut all = Vec::with_capacity(n);
+            for c in chunks {
+                all.extend_from_slice(&c);
+            }
+            all.sort_by_key(|e| e.t_ns); // stable
+            Events::Sorted(all)
+        }
+    }
+
+    fn for_each(&self, mut f: impl FnMut(&Event)) {
+        match self {
+            Events::Chunks(chunks) => chunks.iter().flatten().for_each(&mut f),
+            Events::Sorted(all) => all.iter().for_each(f),
+        }
+    }
+
+    fn first(&self) -> Option<u64> {
+        match self {
+            Events::Chunks(chunks) => chunks.iter().flatten().next().map(|e| e.t_ns),
+            Events::Sorted(all) => all.first().map(|e| e.t_ns),
+        }
+    }
+
+    fn last(&self) -> Option<u64> {
+        match self {
+            Events::Chunks(chunks) => chunks.iter().rev().flat_map(|c| c.last()).next().map(|e| e.t_ns),
+            Events::Sorted(all) => all.last().map(|e| e.t_ns),
+        }
+    }
+}
+
+/// A thread being built.
+struct Pending {
+    os_id: u64,
+    names: Vec<(u64, String)>,
+    events: Events,
+    first_abs: u64,
+    last_abs: u64,
+    /// Codes of the calls that began before recording, innermost first (pass 1).
+    started_before: Vec<CodeId>,
+    /// Number of calls pass 2 will record (within MAX_DEPTH).
+    call_count: usize,
+}
+
+/// Pass 1 over a thread: finds the calls that began before recording (returns matching no open
+/// call) and counts the calls. Follows exactly the matching rules
+/// of pass 2, with the started-before calls conceptually below the bottom of the stack.
+fn scan(events: &Events, n_codes: usize, dropped_events: &mut u64) -> (Vec<CodeId>, usize) {
+    let mut stack: Vec<CodeId> = Vec::new();
+    let mut started_before: Vec<CodeId> = Vec::new();
+    let mut calls = 0usize;
+    events.for_each(|e| {
+        if e.code as usize >= n_codes {
+            *dropped_events += 1;
+            return;
+        }
+        match e.kind {
+            EventKind::Call => {
+                stack.push(e.code);
+                calls += 1;
+            }
+            EventKind::Return => {
+                if stack.last() == Some(&e.code) {
+                    stack.pop();
+                } else if let Some(pos) = stack.iter().rposition(|&c| c == e.code) {
+                    stack.truncate(pos);
+                } else {
+                    stack.clear();
+                    started_before.push(e.code);
+                }
+            }
+        }
+    });
+    (started_before, calls)
+}
+
+/// One open call on the build stack.
+#[derive(Clone, Copy)]
+struct Open {
+    code: CodeId,
+    /// Global call index, or `NO_PARENT` when the call is deeper than MAX_DEPTH (not recorded).
+    index: u32,
+}
+
+/// Turns flat per-thread events into per-thread call trees. See the module docs for the rules.
+pub fn build_trace(rec: Recording) -> Trace {
+    let Recording { codes, threads, start_ns, stop_ns, mut metadata } = rec;
+    let n_codes = codes.len();
+    let mut dropped_events = 0u64;
+
+    // Gather threads with events, their spans, and pass 1.
+    let mut pending: Vec<Pending> = Vec::with_capacity(threads.len());
+    for ThreadRecord { os_id, names, chunks, .. } in threads {
+        let events = Events::from_chunks(chunks);
+        let (Some(first_abs), Some(last_abs)) = (events.first(), events.last()) else { continue };
+        let (started_before, calls) = scan(&events, n_codes, &mut dropped_events);
+        pending.push(Pending {
+            os_id,
+            names,
+            events,
+            first_abs,
+            last_abs,
+            call_count: calls + started_before.len(),
+            started_before,
+        });
+    }
+    // Stable: ties keep recording order.
+    pending.sort_by_key(|p| p.first_abs);
+
+    let min_abs = pending.iter().map(|p| p.first_abs).min().unwrap_or(0);
+    let max_abs = pending.iter().map(|p| p.last_abs).max().unwrap_or(0);
+    let origin_ns = if start_ns != 0 { start_ns } else { min_abs };
+    let rel = |t: u64| -> i64 { (t as i128 - origin_ns as i128).clamp(i64::MIN as i128, i64::MAX as i128) as i64 };
+    let stop_abs = if stop_ns != 0 && stop_ns >= max_abs { stop_ns } else { max_abs };
+    let stop_rel = rel(stop_abs);
+
+    let total: usize = pending.iter().map(|p| p.call_count).sum();
+    // Call indices are u32 with u32::MAX reserved; a recording above that is cut (never from the hook).
+    let total = total.min(u32::MAX as usize - 1);
+    let mut calls = Calls {
+        start_ns: Vec::with_capacity(total),
+        end_ns: Vec::with_capacity(total),
+        code: Vec::with_capacity(total),
+        depth: Vec::with_capacity(total),
+        parent: Vec::with_capacity(total),
+        flags: Vec::with_capacity(total),
+    };
+    let mut dropped_calls = 0u64;
+    let mut infos: Vec<ThreadInfo> = Vec::with_capacity(pending.len());
+    let mut stack: Vec<Open> = Vec::new();
+
+    for p in pending {
+        let first_ns = rel(p.first_abs);
+        let begin = calls.len() as u32;
+        stack.clear();
+        // Calls that began before recording: outermost first, all open at the thread's first time.
+        for &code in p.started_before.iter().rev() {
+            let index = push_call(&mut calls, &stack, code, first_ns, CallFlags::STARTED_BEFORE, &mut dropped_calls);
+            stack.push(Open { code, index });
+        }
+        p.events.for_each(|e| {
+            if e.code as usize >= n_codes {
+                return;
+            }
+            let t = rel(e.t_ns);
+            match e.kind {
+                EventKind::Call => {
+                    let index = push_call(&mut calls, &stack, e.code, t, 0, &mut dropped_calls);
+                    stack.push(Open { code: e.code, index });
+                }
+                EventKind::Return => {
+                    // Innermost open call with this code; pass 1 guarantees that when none is among
+                    // the calls opened by events, the top started-before call has this code.
+                    let pos = match stack.last() {
+                        Some(top) if top.code == e.code => Some(stack.len() - 1),
+                        _ => stack.iter().rposition(|o| o.code == e.code),
+                    };
+                    if let Some(pos) = pos {
+                        for o in stack.drain(pos..) {
+                            if o.index != NO_PARENT {
+                                calls.end_ns[o.index as usize] = t;
+                            }
+                        }
+                    }
+                    // (No match is impossible: pass 1 made every unmatched return a started-before
+                    // call. Ignore defensively.)
+                }
+            }
+        });
+        let mut last_ns = rel(p.last_abs);
+        if !stack.is_empty() {
+            for o in stack.drain(..) {
+                if o.index != NO_PARENT {
+                    let i = o.index as usize;
+                    calls.end_ns[i] = stop_rel;
+                    calls.flags[i].0 |= CallFlags::UNFINISHED;
+                }
+            }
+            last_ns = last_ns.max(stop_rel);
+        }
+        let end = calls.len() as u32;
+        infos.push(ThreadInfo {
+            os_id: p.os_id,
+            names: rebase_names(p.names, p.first_abs, first_ns, p.os_id, &rel),
+            first_ns,
+            last_ns,
+            lane: 0,
+            call_range: (begin, end),
+        });
+    }
+    assign_lanes(&mut infos);
+    if dropped_calls > 0 {
+        metadata.push(("build.dropped_calls".into(), dropped_calls.to_string()));
+    }
+    if dropped_events > 0 {
+        metadata.push(("build.dropped_events".into(), dropped_events.to_string()));
+    }
+    Trace { origin_ns, codes, threads: infos, calls, metadata }
+}
+
+/// Appends a call opened at `t` under the top of `stack`; returns its index, or `NO_PARENT` when it
+/// is too deep (or the call table is full) and is not recorded.
+fn push_call(calls: &mut Calls, stack: &[Open], code: CodeId, t: i64, flags: u8, dropped: &mut u64) -> u32 {
+    let depth = stack.len();
+    let parent = stack.last().map(|o| o.index).unwrap_or(NO_PARENT);
+    if depth > MAX_DEPTH || (depth > 0 && parent == NO_PARENT) || calls.len() >= u32::MAX as usize - 1 {
+        *dropped += 1;
+        return NO_PARENT;
+    }
+    let index = calls.len() as u32;
+    calls.start_ns.push(t);
+    calls.end_ns.push(t);
+    calls.code.push(code);
+    calls.depth.push(depth as u16);
+    calls.parent.push(parent);
+    calls.flags.push(CallFlags(flags));
+    index
+}
+
+fn rebase_names(
+    mut names: Vec<(u64, String)>,
+    first_abs: u64,
+    first_ns: i64,
+    os_id: u64,
+    rel: &impl Fn(u64) -> i64,
+) -> Vec<(i64, String)> {
+    names.sort_by_key(|(t, _)| *t);
+    // The name in force at the first event: the last one given at or before it, else the first.
+    let k = names.iter().rposition(|(t, _)| *t <= first_abs).unwrap_or(0);
+    let mut out: Vec<(i64, String)> = Vec::with_capacity(names.len() - k.min(names.len()));
+    for (i, (t, name)) in names.into_iter().enumerate().skip(k) {
+        let t = if i == k { first_ns } else { rel(t).max(first_ns) };
+        if out.last().map(|(_, n)| *n == name).unwrap_or(false) {
+            continue;
+        }
+        out.push((t, name));
+    }
+    if out.is_empty() {
+        out.push((first_ns, format!("thread-{os_id}")));
+    }
+    out
+}
+
+/// PYME's lane rule; threads must be ordered by first time.
+pub fn assign_lanes(threads: &mut [ThreadInfo]) {
+    for i in 0..threads.len() {
+        let (a, b) = (threads[i].first_ns, threads[i].last_ns);
+        let mut lane: Option<u32> = None;
+        for t in &threads[..i] {
+            if t.first_ns <= b && a <= t.last_ns {
+                lane = Some(lane.map_or(t.lane, |l| l.max(t.lane)));
+            }
+        }
+        threads[i].lane = lane.map_or(0, |l| l.saturating_add(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Code;
+
+    fn code(name: &str) -> Code {
+        Code { file: "f.py".into(), name: name.into(), first_line: 1 }
+    }
+
+    fn ev(t_ns: u64, code: CodeId, kind: EventKind) -> Event {
+        Event { t_ns, code, kind }
+    }
+
+    #[test]
+    fn simple_nesting() {
+        use EventKind::*;
+        let rec = Recording {
+            codes: vec![code("a"), code("b")],
+            threads: vec![ThreadRecord {
+                os_id: 7,
+                ident: 0,
+                names: vec![(0, "Main".into())],
+                chunks: vec![vec![ev(100, 0, Call), ev(110, 1, Call)], vec![ev(120, 1, Return), ev(150, 0, Return)]],
+            }],
+            start_ns: 90,
+            stop_ns: 200,
+            metadata: vec![],
+        };
+        let t = build_trace(rec);
+        assert_eq!(t.origin_ns, 90);
+        assert_eq!(t.calls.start_ns, vec![10, 20]);
+        assert_eq!(t.calls.end_ns, vec![60, 30]);
+        assert_eq!(t.calls.depth, vec![0, 1]);
+        assert_eq!(t.calls.parent, vec![NO_PARENT, 0]);
+        assert_eq!(t.threads[0].first_ns, 10);
+        assert_eq!(t.threads[0].last_ns, 60);
+        assert_eq!(t.threads[0].names, vec![(10, "Main".to_string())]);
+        assert_eq!(t.threads[0].call_range, (0, 2));
+    }
+}
