@@ -138,8 +138,8 @@ impl PyCall {
         }
         format!(
             "Call({} {}:{} thread={} depth={} start_ns={} duration={}{})",
-            self.function,
-            self.file,
+            self.function.escape_debug(),
+            self.file.escape_debug(),
             self.line,
             self.thread,
             self.depth,
@@ -322,7 +322,42 @@ impl PyTrace {
     }
 }
 
+/// Builds a trace from flat events (for tests and tools): `codes` = [(file, name, first_line)],
+/// `threads` = [(os_id, name, [(t_ns, code_id, is_return), ...])] with absolute times.
+#[pyfunction]
+#[pyo3(signature = (codes, threads, *, start_ns=0, stop_ns=0, metadata=None))]
+fn _build_trace(
+    py: Python<'_>,
+    codes: Vec<(String, String, u32)>,
+    threads: Vec<(u64, String, Vec<(u64, u32, bool)>)>,
+    start_ns: u64,
+    stop_ns: u64,
+    metadata: Option<Vec<(String, String)>>,
+) -> PyTrace {
+    use fprofile::{Code, Event, EventKind, Recording, ThreadRecord};
+    let rec = Recording {
+        codes: codes.into_iter().map(|(file, name, first_line)| Code { file, name, first_line }).collect(),
+        threads: threads
+            .into_iter()
+            .map(|(os_id, name, events)| ThreadRecord {
+                os_id,
+                ident: os_id,
+                names: vec![(events.first().map(|e| e.0).unwrap_or(0), name)],
+                chunks: vec![events
+                    .into_iter()
+                    .map(|(t_ns, code, ret)| Event { t_ns, code, kind: if ret { EventKind::Return } else { EventKind::Call } })
+                    .collect()],
+            })
+            .collect(),
+        start_ns,
+        stop_ns,
+        metadata: metadata.unwrap_or_default(),
+    };
+    PyTrace::from_trace(py.detach(move || fprofile::build::build_trace(rec)))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_build_trace, m)?)?;
     m.add_class::<PyTrace>()?;
     m.add_class::<PyThreadInfo>()?;
     m.add_class::<PyCall>()?;
