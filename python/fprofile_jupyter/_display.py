@@ -1,1 +1,149 @@
-"""Display of a Trace: notebook widget mimebundle, show()."""
+"""Display of a Trace: the notebook mimebundle (``Trace._repr_mimebundle_``) and ``show()``.
+
+A displayed trace carries three representations:
+
+- ``application/vnd.jupyter.widget-view+json``: the interactive timeline widget (JupyterLab,
+  Notebook 7, VS Code...), created only inside a kernel where anywidget is installed;
+- ``text/html``: a static fallback for places where widgets do not render (nbviewer, nbconvert
+  HTML, a notebook reopened without its widget state): the self-contained HTML timeline of
+  ``_core.export_html`` in a sandboxed ``<iframe srcdoc>``, or, above ``STATIC_HTML_MAX_BYTES``,
+  a static table of the slowest functions with a note;
+- ``text/plain``: the trace's repr (terminals, plain Python).
+"""
+from __future__ import annotations
+
+import html
+import json
+from typing import Any, Iterable, Optional
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+#: Traces whose compact encoding is larger than this get a static summary table as the HTML
+#: fallback instead of the self-contained timeline (which embeds the whole trace again).
+STATIC_HTML_MAX_BYTES = 2 * 1024 * 1024
+#: Rows of the static summary table.
+STATIC_SUMMARY_ROWS = 25
+#: Height of the static timeline's iframe, CSS pixels.
+STATIC_IFRAME_HEIGHT_PX = 620
+
+
+def _wanted(mime: str, include: Optional[Iterable[str]], exclude: Optional[Iterable[str]]) -> bool:
+    if include is not None and mime not in include:
+        return False
+    if exclude is not None and mime in exclude:
+        return False
+    return True
+
+
+def _in_kernel() -> bool:
+    """True inside a Jupyter kernel (where a widget can be displayed)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _widget_class() -> Optional[type]:
+    try:
+        from ._widget import TimelineWidget
+    except ImportError:  # anywidget not installed: the HTML fallback still shows the timeline
+        return None
+    return TimelineWidget
+
+
+def _title(trace: Any) -> str:
+    meta = getattr(trace, "metadata", None) or {}
+    title = meta.get("title") if isinstance(meta, dict) else None
+    return str(title) if title else "fprofile trace"
+
+
+def fmt_ns(ns: float) -> str:
+    """A duration with a sensible unit: ``812 ns``, ``3.2 µs``, ``45.1 ms``, ``2.03 s``."""
+    ns = float(ns)
+    if abs(ns) < 1_000:
+        return f"{ns:.0f} ns"
+    if abs(ns) < 1_000_000:
+        return f"{ns / 1e3:.3g} µs"
+    if abs(ns) < 1_000_000_000:
+        return f"{ns / 1e6:.3g} ms"
+    return f"{ns / 1e9:.3g} s"
+
+
+def static_summary_html(trace: Any, note: str = "") -> str:
+    """A static, escaped table of the functions with the most total time (all threads)."""
+    summary = json.loads(trace.summary_json())
+    rows = summary.get("overall", [])[:STATIC_SUMMARY_ROWS]
+    esc = html.escape
+    out = ['<div class="fprofile-static" style="font-family:sans-serif;font-size:13px">']
+    threads = len(getattr(trace, "threads", []) or [])
+    out.append(f"<p><b>{esc(_title(trace))}</b>: {len(trace):,} calls in {threads} thread"
+               f"{'' if threads == 1 else 's'}, {esc(fmt_ns(getattr(trace, 'duration_ns', 0)))}</p>")
+    if note:
+        out.append(f'<p style="opacity:.75">{esc(note)}</p>')
+    out.append('<table class="fprofile-summary-static" style="border-collapse:collapse">'
+               "<thead><tr><th style='text-align:left'>function</th><th style='text-align:left'>file:line</th>"
+               "<th>calls</th><th>total</th><th>self</th><th>mean</th><th>max</th></tr></thead><tbody>")
+    for r in rows:
+        out.append(
+            "<tr>"
+            f"<td style='text-align:left'><code>{esc(str(r.get('function', '')))}</code></td>"
+            f"<td style='text-align:left'>{esc(str(r.get('file', '')))}:{int(r.get('line', 0))}</td>"
+            f"<td>{int(r.get('calls', 0)):,}</td>"
+            f"<td>{esc(fmt_ns(r.get('total_ns', 0)))}</td><td>{esc(fmt_ns(r.get('self_ns', 0)))}</td>"
+            f"<td>{esc(fmt_ns(r.get('mean_ns', 0)))}</td><td>{esc(fmt_ns(r.get('max_ns', 0)))}</td>"
+            "</tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+def static_html(trace: Any) -> str:
+    """The ``text/html`` fallback: the self-contained timeline in an iframe, or a summary table."""
+    from . import _core
+
+    size = len(trace.to_bytes())
+    if size > STATIC_HTML_MAX_BYTES:
+        note = (f"The interactive timeline is shown by the notebook widget; this static copy has only "
+                f"the summary, because the trace is {size:,} bytes (the static copy's limit is "
+                f"{STATIC_HTML_MAX_BYTES:,}). Save it as HTML to share it: trace.save('run.html').")
+        return static_summary_html(trace, note)
+    document = _core.export_html(trace, _title(trace))
+    # srcdoc holds a whole HTML document as an attribute value: escaping & " < > is enough.
+    # sandbox without allow-same-origin: the document's scripts run, isolated from the page.
+    return (f'<iframe class="fprofile-static-timeline" title="{html.escape(_title(trace))}" '
+            f'sandbox="allow-scripts" style="width:100%;height:{STATIC_IFRAME_HEIGHT_PX}px;'
+            f'border:1px solid rgba(128,128,128,.35);border-radius:4px" '
+            f'srcdoc="{html.escape(document, quote=True)}"></iframe>')
+
+
+def mimebundle(trace: Any, include: Optional[Iterable[str]] = None,
+               exclude: Optional[Iterable[str]] = None) -> dict:
+    """The mimebundle of a displayed trace (``Trace._repr_mimebundle_``)."""
+    bundle: dict = {"text/plain": repr(trace)}
+    if not _in_kernel():  # a terminal or plain Python: only text is shown
+        return bundle
+    if _wanted("text/html", include, exclude):
+        bundle["text/html"] = static_html(trace)
+    if _wanted(WIDGET_MIME, include, exclude):
+        cls = _widget_class()
+        if cls is not None:
+            widget = cls(trace)
+            view = widget._repr_mimebundle_() or {}
+            if WIDGET_MIME in view:
+                bundle[WIDGET_MIME] = view[WIDGET_MIME]
+    return bundle
+
+
+def show(trace: Any) -> None:
+    """Display ``trace``: the timeline widget in a notebook, its text repr elsewhere."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        print(repr(trace))
+        return
+    if not _in_kernel():
+        print(repr(trace))
+        return
+    display(mimebundle(trace), raw=True)

@@ -1,1 +1,276 @@
-"""The %%fprofile cell magic."""
+"""The ``%%fprofile`` cell magic and the ``%fprofile`` line magic.
+
+``%load_ext fprofile_jupyter`` registers them. The cell runs through the shell
+(``shell.run_cell``), so its output, its result and its traceback look exactly as without the
+magic; the recorded trace is then shown under the cell (the timeline widget, see ``_display``).
+Files are written only when asked (``-o``).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+
+USAGE = ("usage: %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] "
+         "[--no-display]\n       %fprofile [options] statement")
+
+#: The variable of the user's namespace that holds the last trace recorded by the magic.
+TRACE_VARIABLE = "_fprofile_trace"
+
+# Options that take a value (long and short spellings), for splitting a line magic's options
+# from its statement.
+_VALUE_OPTIONS = {"--subs", "-s", "--output", "-o", "--format", "-f", "--max-events"}
+_TOKEN = re.compile(r"""(?:"[^"]*"?|'[^']*'?|[^\s"']+)+""")
+
+
+@dataclass
+class Options:
+    """The parsed options of one ``%%fprofile`` / ``%fprofile`` call."""
+
+    subs: Optional[List[str]] = None  # None: the default (this notebook's cells)
+    output: Optional[str] = None
+    format: Optional[str] = None
+    builtins: bool = False
+    max_events: Optional[int] = None
+    display: bool = True
+    statement: str = ""  # line magic only
+    argv: List[str] = field(default_factory=list)
+
+
+def _unquote(token: str) -> str:
+    try:
+        parts = shlex.split(token, posix=True)
+    except ValueError as e:  # an unclosed quote
+        raise UsageError(f"cannot parse {token!r}: {e}") from None
+    return "".join(parts)
+
+
+def split_line(line: str, *, allow_statement: bool) -> tuple[List[str], str]:
+    """Split a magic's line into its option tokens (unquoted) and the rest (the statement).
+
+    Options come first; the first token that is not an option (or not the value of one) starts
+    the statement, which is returned verbatim (quotes, spacing). ``--`` ends the options.
+    """
+    argv: List[str] = []
+    pos = 0
+    expect_value = False
+    for m in _TOKEN.finditer(line):
+        tok = m.group(0)
+        if expect_value:
+            argv.append(_unquote(tok))
+            expect_value = False
+            pos = m.end()
+            continue
+        if tok == "--":
+            pos = m.end()
+            rest = line[pos:].strip()
+            if rest and not allow_statement:
+                raise UsageError(f"unexpected argument {rest!r}: %%fprofile takes options only "
+                                 "(the code to profile is the cell's body)")
+            return argv, rest
+        if tok.startswith("-") and len(tok) > 1 and not tok[1].isdigit():
+            name = tok.split("=", 1)[0]
+            argv.append(_unquote(tok))
+            if "=" not in tok and name in _VALUE_OPTIONS:
+                expect_value = True
+            pos = m.end()
+            continue
+        # the statement starts here
+        rest = line[m.start():].strip()
+        if not allow_statement:
+            raise UsageError(f"unexpected argument {tok!r}: %%fprofile takes options only "
+                             "(the code to profile is the cell's body)")
+        return argv, rest
+    if expect_value:
+        argv_opt = argv[-1] if argv else "option"
+        raise UsageError(f"argument {argv_opt}: expected one argument")
+    return argv, line[pos:].strip()
+
+
+def _split_subs(values: Optional[List[str]]) -> Optional[List[str]]:
+    if values is None:
+        return None
+    subs: List[str] = []
+    for v in values:
+        for part in v.split(","):
+            part = part.strip()
+            if part:
+                subs.append(part)
+    if not subs:
+        raise UsageError("--subs needs at least one non-empty string (a part of the file names to record)")
+    return subs
+
+
+def default_subs(shell: Any) -> List[str]:
+    """The default ``subs``: the code of this notebook's (or this IPython session's) cells.
+
+    ipykernel compiles every cell to a file ``<tmp>/ipykernel_<pid>/<hash>.py``: their common
+    directory matches this cell and the functions defined in the notebook's other cells. The
+    terminal IPython names cells ``<ipython-input-N-hash>``.
+    """
+    name = ""
+    compiler = getattr(shell, "compile", None)
+    if compiler is not None and hasattr(compiler, "get_code_name"):
+        try:
+            name = str(compiler.get_code_name("pass\n", "pass\n", 0))
+        except Exception:  # a custom compiler with another signature
+            name = ""
+    if name and os.path.isabs(name):
+        return [os.path.join(os.path.dirname(name), "")]
+    m = re.match(r"^(<[A-Za-z_-]+?-)\d", name)
+    if m:
+        return [m.group(1)]
+    return ["<ipython-input-"]
+
+
+class _CellFailed(Exception):
+    """Re-raised after a profiled cell failed (its traceback is already shown), so that the
+    cell still counts as failed (Run All stops, nbclient reports it) without a second traceback."""
+
+    def __init__(self, ename: str):
+        super().__init__(ename)
+        self.ename = ename
+
+    def _render_traceback_(self) -> List[str]:
+        return [f"(the profiled cell raised {self.ename}; its traceback is above, and the trace "
+                "recorded until then is shown)"]
+
+
+@magics_class
+class FprofileMagics(Magics):
+    """``%%fprofile`` (cell) and ``%fprofile`` (line)."""
+
+    @line_cell_magic
+    @magic_arguments()
+    @argument("-s", "--subs", action="append", metavar="A,B",
+              help="record calls of functions whose file name contains any of these strings "
+                   "(comma-separated or repeated). Default: this notebook's own cells.")
+    @argument("-o", "--output", metavar="OUT",
+              help="also write the trace to this file (format from the extension: .fpt, .json, "
+                   ".perfetto.json, .speedscope.json, .txt, .html). No file is written otherwise.")
+    @argument("-f", "--format", metavar="F",
+              help="the format of -o when its extension does not say (fpt, json, perfetto, "
+                   "speedscope, txt, html)")
+    @argument("--builtins", action="store_true",
+              help="also record calls of C functions (builtins, numpy...) made from recorded code")
+    @argument("--max-events", type=int, metavar="N",
+              help="stop recording after N events (a call is two), with a warning")
+    @argument("--no-display", action="store_true",
+              help="do not show the timeline (the trace is still kept in _fprofile_trace)")
+    def fprofile(self, line: str = "", cell: Optional[str] = None) -> None:
+        """Profile a cell (or one statement) call by call, in every thread, and show the timeline.
+
+        Usage::
+
+            %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] [--no-display]
+            <the cell's code>
+
+            %fprofile [options] statement
+
+        The cell runs as without the magic (output, result and traceback); then the timeline
+        widget of the recorded calls is shown under it (a static HTML copy is kept for viewers
+        without widgets). An exception in the cell shows its traceback and the partial trace.
+        The trace is also kept in the variable ``_fprofile_trace``.
+
+        Examples::
+
+            %%fprofile
+            run_pipeline()
+
+            %%fprofile --subs mypackage,worker --builtins -o run.fpt
+            run_pipeline()
+
+            %fprofile y = compute(x)
+        """
+        opts = self.parse(line, cell_mode=cell is not None)
+        code = cell if cell is not None else opts.statement
+        if not code or not code.strip():
+            raise UsageError("nothing to profile: " + (
+                "the cell is empty" if cell is not None else "give a statement: %fprofile f(x)"))
+        return self.run(code, opts)
+
+    # -- parsing -------------------------------------------------------------------------------
+
+    def parse(self, line: str, *, cell_mode: bool) -> Options:
+        """Parse the magic's line; any problem raises ``UsageError`` (and the cell is not run)."""
+        parser = FprofileMagics.fprofile.parser  # type: ignore[attr-defined]
+        usage = USAGE
+        try:
+            argv, statement = split_line(line, allow_statement=not cell_mode)
+            ns = parser.parse_args(argv)
+        except UsageError as e:
+            raise UsageError(f"{e}\n{usage}\n(%%fprofile? for help)") from None
+        try:
+            subs = _split_subs(ns.subs)
+            if ns.max_events is not None and ns.max_events <= 0:
+                raise UsageError(f"--max-events must be a positive number, not {ns.max_events}")
+            if ns.format is not None and ns.output is None:
+                raise UsageError("--format needs -o OUT (the file to write)")
+            output = None
+            if ns.output is not None:
+                output = os.path.expanduser(ns.output)
+                if not output or output.endswith(os.sep):
+                    raise UsageError(f"-o needs a file name, not {ns.output!r}")
+                folder = os.path.dirname(os.path.abspath(output))
+                if not os.path.isdir(folder):
+                    raise UsageError(f"-o {ns.output}: the folder {folder} does not exist")
+                if not os.access(folder, os.W_OK):
+                    raise UsageError(f"-o {ns.output}: the folder {folder} is not writable")
+        except UsageError as e:
+            raise UsageError(f"{e}\n{usage}") from None
+        return Options(subs=subs, output=output, format=ns.format, builtins=ns.builtins,
+                       max_events=ns.max_events, display=not ns.no_display,
+                       statement=statement, argv=argv)
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run(self, code: str, opts: Options) -> None:
+        from . import _display
+        from ._recording import profile
+
+        subs = opts.subs if opts.subs is not None else default_subs(self.shell)
+        kwargs: dict = {"builtins": opts.builtins}
+        if opts.max_events is not None:
+            kwargs["max_events"] = opts.max_events
+        prof = profile(subs=subs, **kwargs)
+        result = None
+        with prof:
+            result = self.shell.run_cell(code, store_history=False)
+        trace = prof.trace
+        self.shell.user_ns[TRACE_VARIABLE] = trace
+
+        if opts.display:
+            _display.show(trace)
+        if opts.output is not None:
+            self._write(trace, opts)
+
+        failed = result is not None and (result.error_before_exec or result.error_in_exec)
+        if failed:
+            err = result.error_in_exec or result.error_before_exec
+            raise _CellFailed(type(err).__name__)
+
+    @staticmethod
+    def _write(trace: Any, opts: Options) -> None:
+        assert opts.output is not None
+        try:
+            if opts.format is not None:
+                trace.save(opts.output, format=opts.format)
+            else:
+                trace.save(opts.output)
+        except (OSError, ValueError) as e:
+            print(f"fprofile: could not write {opts.output}: {e}", file=sys.stderr)
+            return
+        size = os.path.getsize(opts.output) if os.path.exists(opts.output) else 0
+        print(f"fprofile: wrote {len(trace):,} calls to {opts.output} ({size:,} bytes)")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext fprofile_jupyter``."""
+    ipython.register_magics(FprofileMagics)

@@ -1,0 +1,170 @@
+// @ts-check
+// The anywidget host of the timeline (owner: the notebook part).
+//
+// The bundler appends this file to the timeline modules for host "widget" (see js/README and
+// rust/core/src/assets.rs): there are NO import lines here; `createTimeline` comes from module
+// scope. The bundle is handed to anywidget as `TimelineWidget._esm`.
+//
+// The model mirrors the traits of python/fprofile_jupyter/_widget.py (TimelineWidget):
+/**
+ * @typedef {Object} TimelineModel
+ * @property {DataView} data              the trace in the compact .fpt format (a bytes trait)
+ * @property {string} summary             the per-function summary, JSON ("" when absent)
+ * @property {string} error               when non-empty: shown instead of the timeline
+ * @property {number} height              timeline height in CSS px (0: the timeline's default)
+ * @property {number|null} window_start_ns  the zoomed window (ns from the trace's origin)
+ * @property {number|null} window_end_ns
+ */
+/* global createTimeline */
+
+/** Debounce of the window sent back to Python (ms): dragging sends one update, not hundreds. */
+const WINDOW_SYNC_DELAY_MS = 250;
+
+/**
+ * @param {HTMLElement} el
+ * @param {string} message
+ */
+function showError(el, message) {
+  const box = document.createElement("div");
+  box.className = "fprofile-error";
+  box.setAttribute("role", "alert");
+  box.textContent = message; // text only: the message may contain names from the trace
+  el.appendChild(box);
+  return box;
+}
+
+/** @param {string} text */
+function parseSummary(text) {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch (_e) {
+    return null;
+  }
+}
+
+/**
+ * @param {unknown} value
+ * @returns {number | null}
+ */
+function asNs(value) {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
+}
+
+/** @type {import("@anywidget/types").Render<TimelineModel>} */
+function render({ model, el }) {
+  el.classList.add("fprofile-widget");
+  /** @type {ReturnType<typeof createTimeline> | null} */
+  let timeline = null;
+  /** @type {HTMLElement | null} */
+  let errorBox = null;
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  let syncTimer = null;
+  let destroyed = false;
+  let generation = 0; // a newer draw() makes older pending setData results stale
+  /** the window last sent to / received from Python, to not echo it back */
+  let syncedStart = asNs(model.get("window_start_ns"));
+  let syncedEnd = asNs(model.get("window_end_ns"));
+
+  function teardown() {
+    if (syncTimer !== null) clearTimeout(syncTimer);
+    syncTimer = null;
+    if (timeline) timeline.destroy();
+    timeline = null;
+    if (errorBox) errorBox.remove();
+    errorBox = null;
+    el.replaceChildren();
+  }
+
+  /** @param {number} startNs @param {number} endNs */
+  function onWindow(startNs, endNs) {
+    if (syncTimer !== null) clearTimeout(syncTimer);
+    syncTimer = setTimeout(() => {
+      syncTimer = null;
+      if (destroyed) return;
+      const s = Math.round(startNs);
+      const e = Math.round(endNs);
+      if (s === syncedStart && e === syncedEnd) return;
+      syncedStart = s;
+      syncedEnd = e;
+      model.set("window_start_ns", s);
+      model.set("window_end_ns", e);
+      model.save_changes();
+    }, WINDOW_SYNC_DELAY_MS);
+  }
+
+  async function draw() {
+    const mine = ++generation;
+    teardown();
+    const message = model.get("error");
+    if (message) {
+      errorBox = showError(el, message);
+      return;
+    }
+    const data = model.get("data");
+    if (!data || data.byteLength === 0) {
+      errorBox = showError(el, "fprofile: this widget has no trace data (nothing was recorded, or the "
+        + "notebook was saved without its widget state).");
+      return;
+    }
+    const height = model.get("height");
+    /** @type {{theme: "auto", height?: number}} */
+    const options = { theme: "auto" };
+    if (height > 0) options.height = height;
+    const t = createTimeline(el, options);
+    timeline = t;
+    try {
+      await t.setData(data, parseSummary(model.get("summary")));
+    } catch (err) {
+      if (destroyed || mine !== generation) return;
+      teardown();
+      const why = err instanceof Error ? err.message : String(err);
+      errorBox = showError(el, `fprofile: cannot show this trace (${data.byteLength.toLocaleString("en")} bytes): ${why}`);
+      return;
+    }
+    if (destroyed || mine !== generation) return;
+    const s = asNs(model.get("window_start_ns"));
+    const e = asNs(model.get("window_end_ns"));
+    if (s !== null && e !== null && e > s) t.setWindow(s, e);
+    t.onWindowChange(onWindow);
+  }
+
+  let drawQueued = false; // data and summary change together: draw once
+  const onData = () => {
+    if (drawQueued) return;
+    drawQueued = true;
+    queueMicrotask(() => {
+      drawQueued = false;
+      if (!destroyed) void draw();
+    });
+  };
+  const onWindowFromPython = () => {
+    const s = asNs(model.get("window_start_ns"));
+    const e = asNs(model.get("window_end_ns"));
+    if (s === syncedStart && e === syncedEnd) return;
+    syncedStart = s;
+    syncedEnd = e;
+    if (timeline && s !== null && e !== null && e > s) timeline.setWindow(s, e);
+  };
+
+  model.on("change:data", onData);
+  model.on("change:summary", onData);
+  model.on("change:error", onData);
+  model.on("change:height", onData);
+  model.on("change:window_start_ns", onWindowFromPython);
+  model.on("change:window_end_ns", onWindowFromPython);
+  void draw();
+
+  return () => {
+    destroyed = true;
+    model.off("change:data", onData);
+    model.off("change:summary", onData);
+    model.off("change:error", onData);
+    model.off("change:height", onData);
+    model.off("change:window_start_ns", onWindowFromPython);
+    model.off("change:window_end_ns", onWindowFromPython);
+    teardown();
+  };
+}
+
+export default { render };

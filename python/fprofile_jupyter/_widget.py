@@ -1,0 +1,86 @@
+"""The inline timeline widget (anywidget).
+
+The trace crosses the comm channel as ONE binary buffer in the compact ``.fpt`` format (the
+``data`` bytes trait, sent with the comm open), plus the per-function summary as JSON; the
+browser decodes and draws it (``js/`` timeline, glue in ``js/widget.js``, whose model interface
+mirrors the traits below). The ES module and CSS come from the Rust extension (embedded with
+rust-embed): no CDN, no network, works offline.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import anywidget
+import traitlets
+
+from . import _core
+
+#: Above these sizes the widget does not send the trace to the browser (it would freeze or
+#: exhaust the tab, and bloat the saved notebook); it shows a message with the numbers instead.
+#: Change them before displaying if your browser can take more.
+MAX_WIDGET_BYTES = 160 * 1024 * 1024
+MAX_WIDGET_CALLS = 20_000_000
+
+
+def _fmt_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{int(size):,} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{n:,} bytes"
+
+
+class TimelineWidget(anywidget.AnyWidget):
+    """The zoomable timeline of a ``Trace``: ``TimelineWidget(trace)``.
+
+    ``window_start_ns`` / ``window_end_ns`` follow the zoomed view (debounced from the browser;
+    set them from Python to move it). Saved with the notebook's widget state, so a saved notebook
+    reopens with the timeline (and its window).
+    """
+
+    # Set once on the class (an inline ESM string re-sent for every cell leaks: anywidget#613).
+    _esm = _core.asset_bundle("widget")
+    _css = _core.asset_css()
+
+    #: The trace in the compact binary format (``Trace.to_bytes()``), arrives as a DataView.
+    data = traitlets.Bytes(b"").tag(sync=True)
+    #: The per-function summary (``Trace.summary_json()``).
+    summary = traitlets.Unicode("").tag(sync=True)
+    #: When non-empty, the widget shows this message instead of a timeline (trace too big).
+    error = traitlets.Unicode("").tag(sync=True)
+    #: Height of the timeline in CSS pixels (0: the timeline's default).
+    height = traitlets.Int(0).tag(sync=True)
+    #: The zoomed window, in ns from the trace's origin (None: the whole run).
+    window_start_ns = traitlets.Int(None, allow_none=True).tag(sync=True)
+    window_end_ns = traitlets.Int(None, allow_none=True).tag(sync=True)
+
+    def __init__(self, trace: Any = None, *, height: int = 0, **kwargs: Any) -> None:
+        if trace is not None:
+            kwargs.update(self.payload(trace))
+        super().__init__(height=height, **kwargs)
+        self._trace = trace
+
+    @staticmethod
+    def payload(trace: Any) -> dict:
+        """The traits carrying ``trace``: its bytes and summary, or a message if it is too big."""
+        calls = len(trace)
+        if calls > MAX_WIDGET_CALLS:
+            return {"data": b"", "summary": "", "error": _too_big(calls, None)}
+        data = trace.to_bytes()
+        if len(data) > MAX_WIDGET_BYTES:
+            return {"data": b"", "summary": "", "error": _too_big(calls, len(data))}
+        return {"data": data, "summary": trace.summary_json(), "error": ""}
+
+    @property
+    def trace(self) -> Optional[Any]:
+        """The trace shown (None for a widget restored from bytes only)."""
+        return self._trace
+
+
+def _too_big(calls: int, size: Optional[int]) -> str:
+    what = f"{calls:,} calls" + (f" ({_fmt_bytes(size)} in the compact format)" if size is not None else "")
+    return (f"This trace is too big to show in the notebook: {what}; the widget's limits are "
+            f"{MAX_WIDGET_CALLS:,} calls and {_fmt_bytes(MAX_WIDGET_BYTES)}. Record less (narrower "
+            "--subs, --max-events), or save it (trace.save('run.fpt'), or -o run.fpt) and open it "
+            "with `fprofile view run.fpt`.")
