@@ -1,3 +1,64 @@
 //! Readers and writers of [`Trace`](crate::Trace): one module per format. Formats never talk to each other.
 
+pub mod fpt;
 pub mod pyme_text;
+
+/// A trace file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `.fpt` binary (magic `FPRF`).
+    Fpt,
+    /// PYME raw event text (`time\tthread\tfile\tfunction\tcall|return\tline`).
+    PymeText,
+    /// PYME converted JSON (`{"callstack": ...}`).
+    PymeJson,
+    /// Chrome Trace Event JSON (Perfetto, chrome://tracing).
+    Perfetto,
+    /// speedscope JSON.
+    Speedscope,
+}
+
+impl Format {
+    /// Short name as the CLI spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Fpt => "fpt",
+            Format::PymeText => "pyme-text",
+            Format::PymeJson => "pyme-json",
+            Format::Perfetto => "perfetto",
+            Format::Speedscope => "speedscope",
+        }
+    }
+}
+
+/// Sniffs the format of a file from its first bytes: the `.fpt` magic, a JSON object (told apart
+/// by its first keys, looked for in the first 64 KiB), or PYME text (a first line of six
+/// tab-separated fields). `None` when it is none of them.
+pub fn detect(bytes: &[u8]) -> Option<Format> {
+    if bytes.starts_with(&fpt::MAGIC) {
+        return Some(Format::Fpt);
+    }
+    let head = &bytes[..bytes.len().min(64 << 10)];
+    let trimmed = head.iter().position(|b| !b.is_ascii_whitespace()).map(|i| &head[i..]).unwrap_or(&[]);
+    let trimmed = trimmed.strip_prefix(b"\xef\xbb\xbf".as_slice()).unwrap_or(trimmed);
+    if trimmed.first() == Some(&b'{') || trimmed.first() == Some(&b'[') {
+        let has = |k: &[u8]| trimmed.windows(k.len()).any(|w| w == k);
+        if has(b"\"callstack\"") || has(b"\"threadNames\"") {
+            return Some(Format::PymeJson);
+        }
+        if has(b"speedscope") || has(b"\"$schema\"") {
+            return Some(Format::Speedscope);
+        }
+        if has(b"\"traceEvents\"") || has(b"\"ph\"") {
+            return Some(Format::Perfetto);
+        }
+        return None;
+    }
+    let line_end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+    let line = &head[..line_end];
+    let fields = line.split(|&b| b == b'\t').count();
+    if fields == 6 && line.first().is_some_and(|b| b.is_ascii_digit() || *b == b'-' || *b == b'.') {
+        return Some(Format::PymeText);
+    }
+    None
+}

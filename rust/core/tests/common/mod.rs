@@ -110,3 +110,47 @@ pub fn check_invariants(t: &Trace) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// proptest strategies for recordings with arbitrary (possibly unbalanced) event streams.
+pub mod strategies {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One thread: (os_id, name index, start offset, [(dt, is_call, code)]).
+    pub fn thread() -> impl Strategy<Value = (u64, u8, u64, Vec<(u64, bool, u32)>)> {
+        (0u64..5, 0u8..3, 0u64..50, prop::collection::vec((0u64..4, prop::bool::weighted(0.55), 0u32..4), 0..40))
+    }
+
+    pub fn recording() -> impl Strategy<Value = Recording> {
+        (prop::collection::vec(thread(), 0..4), prop::bool::ANY, 0u64..20).prop_map(|(threads, with_start, extra)| {
+            let codes: Vec<Code> = (0..4).map(|i| code(&format!("f{i}"))).collect();
+            let mut min_t = u64::MAX;
+            let mut max_t = 0;
+            let threads: Vec<ThreadRecord> = threads
+                .into_iter()
+                .map(|(os_id, name, off, evs)| {
+                    let mut t = 1000 + off;
+                    let events: Vec<Event> = evs
+                        .into_iter()
+                        .map(|(dt, call, code)| {
+                            t += dt;
+                            min_t = min_t.min(t);
+                            max_t = max_t.max(t);
+                            Event { t_ns: t, code, kind: if call { EventKind::Call } else { EventKind::Return } }
+                        })
+                        .collect();
+                    let mid = events.len() / 2;
+                    let (a, b) = events.split_at(mid);
+                    ThreadRecord {
+                        os_id,
+                        ident: 0,
+                        names: vec![(0, format!("T{name}\t\u{e9}"))],
+                        chunks: vec![a.to_vec(), b.to_vec()],
+                    }
+                })
+                .collect();
+            let (start_ns, stop_ns) = if with_start && min_t != u64::MAX { (min_t - 1, max_t + extra) } else { (0, 0) };
+            Recording { codes, threads, start_ns, stop_ns, metadata: vec![("k".into(), "v\"".into())] }
+        })
+    }
+}

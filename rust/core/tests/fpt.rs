@@ -1,0 +1,208 @@
+//! `.fpt`: round trips, determinism, and every malformed-input error path.
+mod common;
+use common::*;
+use fprofile::build::build_trace;
+use fprofile::formats::fpt::{self, decode, encode, FptError};
+use proptest::prelude::*;
+
+fn sample() -> fprofile::Trace {
+    build_trace(recording(
+        &[
+            ("Main", 11, &[(100, "+a"), (110, "+b"), (120, "-b"), (130, "+c"), (140, "-c"), (150, "-a"), (160, "+d")]),
+            ("Worker", 12, &[(105, "-z"), (115, "+b"), (125, "-b")]),
+        ],
+        90,
+        200,
+    ))
+}
+
+#[test]
+fn round_trip_sample() {
+    let t = sample();
+    let b = encode(&t);
+    let d = decode(&b).unwrap();
+    assert_eq!(d, t);
+    assert_eq!(encode(&d), b);
+    check_invariants(&d).unwrap();
+}
+
+#[test]
+fn uncompressed_body_is_accepted() {
+    let t = sample();
+    let body = fpt::encode_body(&t);
+    let mut b = b"FPRF\x01\x00\x00\x00".to_vec();
+    b.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    b.extend_from_slice(&body);
+    assert_eq!(decode(&b).unwrap(), t);
+}
+
+fn err(b: &[u8]) -> String {
+    decode(b).unwrap_err().to_string()
+}
+
+#[test]
+fn header_errors() {
+    assert_eq!(decode(b""), Err(FptError::Empty));
+    assert!(err(b"PK\x03\x04").contains("bad magic"));
+    assert!(err(b"FPRF\x01\x00").contains("truncated header: 6 bytes"));
+    let mut b = encode(&sample());
+    b[4] = 2;
+    assert!(err(&b).contains("version 2"), "{}", err(&b));
+    let mut b = encode(&sample());
+    b[6] = 3;
+    assert!(err(&b).contains("reserved header flags"));
+    let mut b = encode(&sample());
+    b[8..16].copy_from_slice(&(3u64 << 30).to_le_bytes());
+    assert!(err(&b).contains("above the 2 GiB limit"));
+}
+
+#[test]
+fn zlib_errors() {
+    let good = encode(&sample());
+    // truncated stream
+    let e = err(&good[..good.len() - 5]);
+    assert!(e.contains("truncated") && e.contains("zlib"), "{e}");
+    // trailing bytes
+    let mut b = good.clone();
+    b.extend_from_slice(b"xx");
+    assert!(err(&b).contains("2 unexpected bytes after the end"), "{}", err(&b));
+    // body_len smaller than the stream
+    let mut b = good.clone();
+    let n = u64::from_le_bytes(b[8..16].try_into().unwrap());
+    b[8..16].copy_from_slice(&(n - 1).to_le_bytes());
+    assert!(err(&b).contains("more than"), "{}", err(&b));
+    // body_len larger than the stream
+    let mut b = good.clone();
+    b[8..16].copy_from_slice(&(n + 1).to_le_bytes());
+    assert!(err(&b).contains("header says"), "{}", err(&b));
+    // garbage
+    let mut b = good[..16].to_vec();
+    b.extend_from_slice(&[0xff; 40]);
+    assert!(err(&b).contains("corrupt"), "{}", err(&b));
+}
+
+fn raw(body: &[u8]) -> Vec<u8> {
+    let mut b = b"FPRF\x01\x00\x00\x00".to_vec();
+    b.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    b.extend_from_slice(body);
+    b
+}
+
+#[test]
+fn body_errors_name_offsets() {
+    // string_count far beyond the bytes left
+    let e = err(&raw(&[0, 0xff, 0xff, 0x03]));
+    assert_eq!(e, "byte 1 of the body: string_count 65535 is larger than the 0 bytes left");
+    // invalid UTF-8 string
+    let e = err(&raw(&[0, 1, 1, 0xff, 0, 0, 2, b'{', b'}']));
+    assert!(e.contains("byte 2 of the body: string is not valid UTF-8"), "{e}");
+    // code referencing a missing string
+    let e = err(&raw(&[0, 0, 1, 5, 0, 0]));
+    assert!(e.contains("file string id 5 out of range"), "{e}");
+    // truncated varint
+    let e = err(&raw(&[0x80]));
+    assert!(e.contains("byte 0 of the body: truncated"), "{e}");
+    // trailing bytes after metadata
+    let e = err(&raw(&[0, 0, 0, 0, 2, b'{', b'}', 9]));
+    assert_eq!(e, "byte 7 of the body: 1 unexpected bytes after the metadata");
+    // metadata not an object of strings
+    let e = err(&raw(&[0, 0, 0, 0, 2, b'[', b']']));
+    assert!(e.contains("byte 4 of the body: metadata"), "{e}");
+}
+
+/// A one-thread body with given call columns, to exercise the tree checks.
+fn one_thread(codes: &[u8], depth: &[u8], start: &[u8], dur: &[u8], flags: &[u8], span: u8) -> Vec<u8> {
+    let mut b = vec![0, 2, 1, b'f', 1, b'n', 1, 0, 1, 7];
+    b.extend_from_slice(&[1, 5, 0, 0, span, 1, 0, 1]); // thread: os 5, lane 0, first 0, span, 1 name
+    b.push(codes.len() as u8);
+    b.extend_from_slice(codes);
+    b.extend_from_slice(depth);
+    b.extend_from_slice(start);
+    b.extend_from_slice(dur);
+    b.extend_from_slice(flags);
+    b.extend_from_slice(&[2, b'{', b'}']);
+    raw(&b)
+}
+
+#[test]
+fn tree_checks() {
+    // valid: two calls, child inside parent
+    let ok = one_thread(&[0, 0], &[2, 2], &[0, 1], &[5, 2], &[0], 10);
+    let t = decode(&ok).unwrap();
+    assert_eq!(t.calls.parent, vec![u32::MAX, 0]);
+    check_invariants(&t).unwrap();
+    // code id out of range
+    assert!(err(&one_thread(&[0, 1], &[2, 2], &[0, 1], &[5, 2], &[0], 10)).contains("code_id 1 out of range"));
+    // first depth not 0 (delta +2 = zigzag 4)
+    assert!(err(&one_thread(&[0, 0], &[4, 2], &[0, 1], &[5, 2], &[0], 10)).contains("depth 1 after depth -1"));
+    // depth jump by 2
+    assert!(err(&one_thread(&[0, 0], &[2, 4], &[0, 1], &[5, 2], &[0], 10)).contains("depth 2 after depth 0"));
+    // child ends after parent
+    assert!(err(&one_thread(&[0, 0], &[2, 2], &[0, 1], &[5, 6], &[0], 10)).contains("ends after its parent"));
+    // end after thread span
+    assert!(err(&one_thread(&[0, 0], &[2, 2], &[0, 1], &[11, 2], &[0], 10)).contains("end after the thread's last time"));
+    // start after span
+    assert!(err(&one_thread(&[0, 0], &[2, 2], &[0, 11], &[5, 0], &[0], 10)).contains("start after"));
+    // flags: index past the calls, zero flags, reserved bits
+    assert!(err(&one_thread(&[0, 0], &[2, 2], &[0, 1], &[5, 2], &[1, 2, 1], 10)).contains("flagged call index past"));
+    assert!(err(&one_thread(&[0, 0], &[2, 2], &[0, 1], &[5, 2], &[1, 0, 0], 10)).contains("flags 0"));
+    assert!(err(&one_thread(&[0, 0], &[2, 2], &[0, 1], &[5, 2], &[1, 0, 4], 10)).contains("flags 4"));
+    let t = decode(&one_thread(&[0, 0], &[2, 2], &[0, 1], &[5, 2], &[1, 1, 3], 10)).unwrap();
+    assert_eq!(t.calls.flags[1].0, 3);
+}
+
+#[test]
+fn zero_names_rejected() {
+    let b = raw(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, b'{', b'}']);
+    assert!(err(&b).contains("name_count is 0"), "{}", err(&b));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+    #[test]
+    fn built_traces_are_valid_and_round_trip(rec in strategies::recording()) {
+        let t = build_trace(rec);
+        prop_assert_eq!(check_invariants(&t), Ok(()));
+        let b = encode(&t);
+        let d = decode(&b).unwrap();
+        prop_assert_eq!(&d, &t);
+        prop_assert_eq!(encode(&d), b);
+    }
+
+    #[test]
+    fn shuffled_thread_order_gives_same_trees(rec in strategies::recording()) {
+        let mut rev = rec.clone();
+        rev.threads.reverse();
+        let (a, b) = (build_trace(rec), build_trace(rev));
+        // threads with equal first times may swap; compare as sorted folded lines
+        let (mut fa, mut fb) = (folded(&a), folded(&b));
+        fa.sort();
+        fb.sort();
+        prop_assert_eq!(fa, fb);
+    }
+
+    /// Fuzzing in `cargo test`: arbitrary bytes never panic.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        let _ = decode(&bytes);
+        let _ = decode(&raw(&bytes));
+        let mut b = b"FPRF\x01\x00\x01\x00".to_vec();
+        b.extend_from_slice(&bytes);
+        let _ = decode(&b);
+    }
+
+    /// Mutated valid files: an error, or a trace that satisfies every invariant.
+    #[test]
+    fn mutated_bodies_fail_cleanly(rec in strategies::recording(), flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4)) {
+        let t = build_trace(rec);
+        let mut body = fpt::encode_body(&t);
+        for (i, v) in flips {
+            let k = i.index(body.len());
+            body[k] = v;
+        }
+        if let Ok(d) = decode(&raw(&body)) {
+            prop_assert_eq!(check_invariants(&d), Ok(()));
+        }
+    }
+}
