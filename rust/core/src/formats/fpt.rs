@@ -23,7 +23,7 @@ pub const FLAG_ZLIB: u16 = 1;
 /// Largest body a reader accepts (2 GiB).
 pub const MAX_BODY_LEN: u64 = 2 << 30;
 /// zlib level used by [`encode`] (measured in `benchmarks/results/formats.md`).
-pub const ZLIB_LEVEL: u32 = 9;
+pub const ZLIB_LEVEL: u32 = 6;
 
 const _: () = assert!(HEADER_LEN == 4 + 2 + 2 + 8);
 
