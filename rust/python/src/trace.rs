@@ -6,8 +6,13 @@
 
 use std::sync::Arc;
 
+use std::io::{BufWriter, Write};
+
+use pyo3::exceptions::{PyIsADirectoryError, PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict, PyType};
+
+use crate::errors::FormatError;
 
 /// Time span as a short human string: "1.234 s", "12.3 ms", "45.6 us", "789 ns".
 pub(crate) fn human_ns(ns: i64) -> String {
@@ -42,6 +47,154 @@ fn self_times(t: &fprofile::Trace) -> Vec<i64> {
 /// Index of the thread owning call `i` (threads' call ranges are consecutive).
 fn thread_of_call(t: &fprofile::Trace, i: u32) -> usize {
     t.threads.partition_point(|th| th.call_range.1 <= i)
+}
+
+
+// ------------------------------------------------------------------------------------------------
+// Formats: names, detection, reading and writing. Errors are formatted here with the path.
+
+/// A format `load` reads.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum InFormat {
+    Fpt,
+}
+
+/// A format `save` writes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum OutFormat {
+    Fpt,
+}
+
+const LOAD_FORMAT_NAMES: &str = "fpt";
+const SAVE_FORMAT_NAMES: &str = "fpt";
+
+fn in_format_from_name(name: &str) -> PyResult<InFormat> {
+    match name {
+        "fpt" => Ok(InFormat::Fpt),
+        other => Err(PyValueError::new_err(format!("unknown input format {other:?} (choose from {LOAD_FORMAT_NAMES})"))),
+    }
+}
+
+fn out_format_from_name(name: &str) -> PyResult<OutFormat> {
+    match name {
+        "fpt" => Ok(OutFormat::Fpt),
+        other => Err(PyValueError::new_err(format!("unknown output format {other:?} (choose from {SAVE_FORMAT_NAMES})"))),
+    }
+}
+
+/// The output format from a path's extension.
+fn out_format_from_path(path: &str) -> PyResult<OutFormat> {
+    let lower = path.to_ascii_lowercase();
+    if lower.ends_with(".fpt") {
+        return Ok(OutFormat::Fpt);
+    }
+    Err(PyValueError::new_err(format!(
+        "{path}: cannot tell the format from the file name; use one of the extensions .fpt, or pass format= one of {SAVE_FORMAT_NAMES}"
+    )))
+}
+
+/// Detects the format of `bytes`; a message (without path) when it is not a trace we read.
+fn detect(bytes: &[u8]) -> Result<InFormat, String> {
+    use fprofile::formats::Format;
+    if bytes.is_empty() {
+        return Err("empty file: not a trace".to_owned());
+    }
+    match fprofile::formats::detect(bytes) {
+        Some(Format::Fpt) => Ok(InFormat::Fpt),
+        Some(f @ (Format::Perfetto | Format::Speedscope)) => Err(format!(
+            "a {} file: fprofile writes this format but does not read it back (load the .fpt or PYME file it came from)",
+            f.name()
+        )),
+        Some(f) => Err(format!("{} files cannot be read by this build", f.name())),
+        None => Err(
+            "not a trace: neither an .fpt file (magic \"FPRF\"), PYME raw event text (six tab-separated fields per line) nor PYME JSON (an object with \"callstack\")"
+                .to_owned(),
+        ),
+    }
+}
+
+/// Decodes `bytes` in `format` (detected when None); the error message has no path.
+fn decode(bytes: &[u8], format: Option<InFormat>) -> Result<fprofile::Trace, String> {
+    let format = match format {
+        Some(f) => f,
+        None => detect(bytes)?,
+    };
+    match format {
+        InFormat::Fpt => fprofile::formats::fpt::decode(bytes).map_err(|e| e.to_string()),
+    }
+}
+
+/// Encodes `t` in `format` into `w`.
+fn encode_to<W: Write>(t: &fprofile::Trace, format: OutFormat, w: &mut W) -> std::io::Result<()> {
+    match format {
+        OutFormat::Fpt => w.write_all(&fprofile::formats::fpt::encode(t)),
+    }
+}
+
+/// An `OSError` (the right subclass: `FileNotFoundError`, `PermissionError`, ...) naming `path`.
+pub(crate) fn os_error(e: &std::io::Error, path: &str) -> PyErr {
+    match e.raw_os_error() {
+        Some(errno) => {
+            let msg = std::io::Error::from_raw_os_error(errno).to_string();
+            // Rust appends " (os error N)"; Python's strerror does not.
+            let msg = msg.split(" (os error").next().unwrap_or(&msg).to_owned();
+            PyOSError::new_err((errno, msg, path.to_owned()))
+        }
+        None => PyOSError::new_err(format!("{path}: {e}")),
+    }
+}
+
+/// Writes through a sibling temporary file renamed into place, so a failed write never leaves a
+/// truncated trace under `path`.
+fn write_file(path: &str, f: impl FnOnce(&mut BufWriter<std::fs::File>) -> std::io::Result<()>) -> PyResult<()> {
+    let target = std::path::Path::new(path);
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = target.with_file_name(format!(".{name}.{}.part", std::process::id()));
+    let result = (|| {
+        let file = std::fs::File::create(&tmp)?;
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        f(&mut w)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all().ok();
+        drop(file);
+        std::fs::rename(&tmp, target)
+    })();
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            // Report the user's path, not the temporary one.
+            Err(os_error(&e, path))
+        }
+    }
+}
+
+fn path_string(path: &Bound<'_, PyAny>) -> PyResult<String> {
+    let p: std::path::PathBuf = path.extract()?;
+    Ok(p.to_string_lossy().into_owned())
+}
+
+/// Loads a trace from `path` (see `load`).
+fn load_path(py: Python<'_>, path: &str, format: Option<&str>) -> PyResult<PyTrace> {
+    let format = format.map(in_format_from_name).transpose()?;
+    let path_owned = path.to_owned();
+    let result = py.detach(move || -> Result<Result<fprofile::Trace, String>, std::io::Error> {
+        let bytes = match std::fs::read(&path_owned) {
+            Ok(b) => b,
+            Err(e) => return Err(e),
+        };
+        Ok(decode(&bytes, format))
+    });
+    match result {
+        Ok(Ok(t)) => Ok(PyTrace::from_trace(t)),
+        Ok(Err(msg)) => Err(FormatError::new_err(format!("{path}: {msg}"))),
+        Err(e) => {
+            if std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false) {
+                return Err(PyIsADirectoryError::new_err((21, "Is a directory", path.to_owned())));
+            }
+            Err(os_error(&e, path))
+        }
+    }
 }
 
 /// One thread of a trace.
@@ -262,6 +415,35 @@ impl PyTrace {
         counts.into_iter().map(|(k, n)| format!("{k} {n}")).collect()
     }
 
+    /// The trace in the compact binary `.fpt` format (what the widget and viewer load).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let inner = self.inner.clone();
+        let bytes = py.detach(move || fprofile::formats::fpt::encode(&inner));
+        PyBytes::new(py, &bytes)
+    }
+
+    /// A trace from `.fpt` bytes (as written by `to_bytes` or `save(..., "fpt")`).
+    #[classmethod]
+    fn from_bytes(_cls: &Bound<'_, PyType>, py: Python<'_>, data: &[u8]) -> PyResult<PyTrace> {
+        let data = data.to_vec();
+        match py.detach(move || fprofile::formats::fpt::decode(&data)) {
+            Ok(t) => Ok(PyTrace::from_trace(t)),
+            Err(e) => Err(FormatError::new_err(e.to_string())),
+        }
+    }
+
+    /// Writes the trace to `path`, in `format` or the format its extension names.
+    #[pyo3(signature = (path, format=None))]
+    fn save(&self, py: Python<'_>, path: &Bound<'_, PyAny>, format: Option<&str>) -> PyResult<()> {
+        let path = path_string(path)?;
+        let format = match format {
+            Some(f) => out_format_from_name(f)?,
+            None => out_format_from_path(&path)?,
+        };
+        let inner = self.inner.clone();
+        py.detach(move || write_file(&path, |w| encode_to(&inner, format, w)))
+    }
+
     /// Two traces are equal when they hold exactly the same threads, calls, functions and metadata.
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         match other.cast::<PyTrace>() {
@@ -356,7 +538,29 @@ fn _build_trace(
     PyTrace::from_trace(py.detach(move || fprofile::build::build_trace(rec)))
 }
 
+/// Loads a trace from a file; the format is detected from the content unless given.
+#[pyfunction]
+#[pyo3(signature = (path, format=None))]
+fn load(py: Python<'_>, path: &Bound<'_, PyAny>, format: Option<&str>) -> PyResult<PyTrace> {
+    let path = path_string(path)?;
+    load_path(py, &path, format)
+}
+
+/// Loads a trace from bytes; the format is detected from the content unless given.
+#[pyfunction]
+#[pyo3(signature = (data, format=None))]
+fn load_bytes(py: Python<'_>, data: &[u8], format: Option<&str>) -> PyResult<PyTrace> {
+    let format = format.map(in_format_from_name).transpose()?;
+    let data = data.to_vec();
+    match py.detach(move || decode(&data, format)) {
+        Ok(t) => Ok(PyTrace::from_trace(t)),
+        Err(msg) => Err(FormatError::new_err(msg)),
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(load, m)?)?;
+    m.add_function(wrap_pyfunction!(load_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(_build_trace, m)?)?;
     m.add_class::<PyTrace>()?;
     m.add_class::<PyThreadInfo>()?;
