@@ -303,6 +303,299 @@ impl PyCall {
     }
 }
 
+
+// ------------------------------------------------------------------------------------------------
+// Summary
+
+/// Escapes text for HTML element content and attribute values.
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A name shown in a one-line cell: control characters escaped (`\t`, `\n`, ...).
+fn one_line(s: &str) -> String {
+    if s.chars().any(|c| c.is_control()) {
+        s.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
+    } else {
+        s.to_owned()
+    }
+}
+
+/// One function's figures in a summary.
+#[pyclass(name = "SummaryRow", module = "fprofile_jupyter._core", frozen)]
+#[derive(Clone)]
+pub struct PySummaryRow {
+    /// Code (function) id within the trace.
+    #[pyo3(get)]
+    code: u32,
+    #[pyo3(get)]
+    function: String,
+    #[pyo3(get)]
+    file: String,
+    #[pyo3(get)]
+    line: u32,
+    #[pyo3(get)]
+    calls: u64,
+    #[pyo3(get)]
+    total_ns: u64,
+    #[pyo3(get)]
+    self_ns: u64,
+    #[pyo3(get)]
+    mean_ns: u64,
+    #[pyo3(get)]
+    max_ns: u64,
+}
+
+impl From<&fprofile::summary::Row> for PySummaryRow {
+    fn from(r: &fprofile::summary::Row) -> Self {
+        PySummaryRow {
+            code: r.code,
+            function: r.function.clone(),
+            file: r.file.clone(),
+            line: r.line,
+            calls: r.calls,
+            total_ns: r.total_ns,
+            self_ns: r.self_ns,
+            mean_ns: r.mean_ns,
+            max_ns: r.max_ns,
+        }
+    }
+}
+
+#[pymethods]
+impl PySummaryRow {
+    fn __repr__(&self) -> String {
+        format!(
+            "SummaryRow(function={:?}, file={:?}, line={}, calls={}, total_ns={}, self_ns={}, mean_ns={}, max_ns={})",
+            self.function, self.file, self.line, self.calls, self.total_ns, self.self_ns, self.mean_ns, self.max_ns
+        )
+    }
+
+    /// The row as a dict (e.g. for `pandas.DataFrame(summary.to_dicts())`).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("code", self.code)?;
+        d.set_item("function", &self.function)?;
+        d.set_item("file", &self.file)?;
+        d.set_item("line", self.line)?;
+        d.set_item("calls", self.calls)?;
+        d.set_item("total_ns", self.total_ns)?;
+        d.set_item("self_ns", self.self_ns)?;
+        d.set_item("mean_ns", self.mean_ns)?;
+        d.set_item("max_ns", self.max_ns)?;
+        Ok(d)
+    }
+}
+
+/// Sort keys of `Summary.sorted`.
+const SORT_KEYS: &str = "total, self, calls, mean, max, function, file";
+
+/// Per-function figures (calls, total, self, mean and max time), overall or for one thread.
+#[pyclass(name = "Summary", module = "fprofile_jupyter._core", frozen, sequence)]
+pub struct PySummary {
+    rows: Vec<PySummaryRow>,
+    /// None for the summary over all threads.
+    thread: Option<u32>,
+    thread_name: Option<String>,
+    /// Per-thread summaries (empty for a per-thread summary).
+    threads: Vec<fprofile::summary::ThreadSummary>,
+    /// How the rows are ordered (for the title).
+    order: &'static str,
+}
+
+impl PySummary {
+    fn from_core(s: &fprofile::summary::Summary) -> Self {
+        PySummary {
+            rows: s.overall.iter().map(PySummaryRow::from).collect(),
+            thread: None,
+            thread_name: None,
+            threads: s.threads.clone(),
+            order: "total",
+        }
+    }
+
+    fn title(&self) -> String {
+        let scope = match (&self.thread, &self.thread_name) {
+            (Some(i), Some(n)) => format!("thread {i} {}", one_line(&format!("{n:?}"))),
+            _ => format!("all threads ({})", self.threads.len()),
+        };
+        let n = self.rows.len();
+        format!("Summary of {scope}: {n} function{}, by {} time", if n == 1 { "" } else { "s" }, self.order)
+            .replace("by calls time", "by calls")
+            .replace("by function time", "by function")
+            .replace("by file time", "by file")
+    }
+
+    fn table(&self, limit: Option<usize>) -> String {
+        let n = limit.map(|l| l.min(self.rows.len())).unwrap_or(self.rows.len());
+        let rows = &self.rows[..n];
+        let funcs: Vec<String> = rows.iter().map(|r| one_line(&r.function)).collect();
+        let fw = funcs.iter().map(|f| f.chars().count()).max().unwrap_or(0).clamp(8, 40);
+        let mut out = self.title();
+        out.push('\n');
+        out.push_str(&format!(
+            "{:>9} {:>11} {:>11} {:>11} {:>11}  {:<fw$}  {}\n",
+            "calls", "total", "self", "mean", "max", "function", "file:line"
+        ));
+        for (r, f) in rows.iter().zip(&funcs) {
+            let f = if f.chars().count() > fw { format!("{}~", f.chars().take(fw - 1).collect::<String>()) } else { f.clone() };
+            out.push_str(&format!(
+                "{:>9} {:>11} {:>11} {:>11} {:>11}  {:<fw$}  {}:{}\n",
+                r.calls,
+                human_ns(r.total_ns as i64),
+                human_ns(r.self_ns as i64),
+                human_ns(r.mean_ns as i64),
+                human_ns(r.max_ns as i64),
+                f,
+                one_line(&r.file),
+                r.line
+            ));
+        }
+        if n < self.rows.len() {
+            out.push_str(&format!("... {} more rows\n", self.rows.len() - n));
+        }
+        if self.rows.is_empty() {
+            out.push_str("(no calls)\n");
+        }
+        out.pop();
+        out
+    }
+}
+
+#[pymethods]
+impl PySummary {
+    fn __len__(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn __getitem__(&self, index: isize) -> PyResult<PySummaryRow> {
+        let n = self.rows.len() as isize;
+        let i = if index < 0 { index + n } else { index };
+        if i < 0 || i >= n {
+            return Err(pyo3::exceptions::PyIndexError::new_err("summary row index out of range"));
+        }
+        Ok(self.rows[i as usize].clone())
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
+        pyo3::types::PyList::new(py, self.rows.iter().cloned())?.try_iter()
+    }
+
+    /// The rows, as a list.
+    #[getter]
+    fn rows(&self) -> Vec<PySummaryRow> {
+        self.rows.clone()
+    }
+
+    /// Index of the thread this summary covers, or None for the summary of all threads.
+    #[getter]
+    fn thread(&self) -> Option<u32> {
+        self.thread
+    }
+
+    /// Name of the thread this summary covers, or None for the summary of all threads.
+    #[getter]
+    fn thread_name(&self) -> Option<String> {
+        self.thread_name.clone()
+    }
+
+    /// One summary per thread (in the trace's thread order); empty for a per-thread summary.
+    #[getter]
+    fn per_thread(&self) -> Vec<PySummary> {
+        self.threads
+            .iter()
+            .map(|t| PySummary {
+                rows: t.rows.iter().map(PySummaryRow::from).collect(),
+                thread: Some(t.thread),
+                thread_name: Some(t.name.clone()),
+                threads: Vec::new(),
+                order: "total",
+            })
+            .collect()
+    }
+
+    /// The same summary with its rows ordered by `by` (descending for figures, ascending for
+    /// names): one of "total", "self", "calls", "mean", "max", "function", "file".
+    #[pyo3(signature = (by="total"))]
+    fn sorted(&self, by: &str) -> PyResult<PySummary> {
+        let mut rows = self.rows.clone();
+        let order: &'static str = match by {
+            "total" => { rows.sort_by(|a, b| b.total_ns.cmp(&a.total_ns).then(b.self_ns.cmp(&a.self_ns)).then(a.code.cmp(&b.code))); "total" }
+            "self" => { rows.sort_by(|a, b| b.self_ns.cmp(&a.self_ns).then(b.total_ns.cmp(&a.total_ns)).then(a.code.cmp(&b.code))); "self" }
+            "calls" => { rows.sort_by(|a, b| b.calls.cmp(&a.calls).then(b.total_ns.cmp(&a.total_ns)).then(a.code.cmp(&b.code))); "calls" }
+            "mean" => { rows.sort_by(|a, b| b.mean_ns.cmp(&a.mean_ns).then(a.code.cmp(&b.code))); "mean" }
+            "max" => { rows.sort_by(|a, b| b.max_ns.cmp(&a.max_ns).then(a.code.cmp(&b.code))); "max" }
+            "function" => { rows.sort_by(|a, b| a.function.cmp(&b.function).then(a.file.cmp(&b.file)).then(a.line.cmp(&b.line))); "function" }
+            "file" => { rows.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line))); "file" }
+            other => return Err(PyValueError::new_err(format!("unknown sort key {other:?} (choose from {SORT_KEYS})"))),
+        };
+        Ok(PySummary {
+            rows,
+            thread: self.thread,
+            thread_name: self.thread_name.clone(),
+            threads: self.threads.clone(),
+            order,
+        })
+    }
+
+    /// The rows as a fixed-width text table (the first `limit` rows when given).
+    #[pyo3(signature = (limit=None))]
+    fn format_table(&self, limit: Option<usize>) -> String {
+        self.table(limit)
+    }
+
+    /// The rows as a list of dicts (e.g. for `pandas.DataFrame(summary.to_dicts())`).
+    fn to_dicts<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        self.rows.iter().map(|r| r.to_dict(py)).collect()
+    }
+
+    fn __repr__(&self) -> String {
+        self.table(Some(25))
+    }
+
+    fn __str__(&self) -> String {
+        self.table(None)
+    }
+
+    /// An HTML table (names escaped); at most 500 rows.
+    fn _repr_html_(&self) -> String {
+        const MAX_ROWS: usize = 500;
+        let mut out = String::new();
+        out.push_str("<table class=\"fprofile-summary\">\n<caption>");
+        out.push_str(&html_escape(&self.title()));
+        out.push_str("</caption>\n<thead><tr><th>function</th><th>calls</th><th>total</th><th>self</th><th>mean</th><th>max</th><th>file:line</th></tr></thead>\n<tbody>\n");
+        for r in self.rows.iter().take(MAX_ROWS) {
+            out.push_str(&format!(
+                "<tr><td>{}</td><td style=\"text-align:right\">{}</td><td style=\"text-align:right\">{}</td><td style=\"text-align:right\">{}</td><td style=\"text-align:right\">{}</td><td style=\"text-align:right\">{}</td><td>{}:{}</td></tr>\n",
+                html_escape(&r.function),
+                r.calls,
+                human_ns(r.total_ns as i64),
+                human_ns(r.self_ns as i64),
+                human_ns(r.mean_ns as i64),
+                human_ns(r.max_ns as i64),
+                html_escape(&r.file),
+                r.line
+            ));
+        }
+        out.push_str("</tbody>\n</table>");
+        if self.rows.len() > MAX_ROWS {
+            out.push_str(&format!("<p>... {} more rows</p>", self.rows.len() - MAX_ROWS));
+        }
+        out
+    }
+}
+
 /// A recorded trace: per-thread call trees.
 #[pyclass(name = "Trace", module = "fprofile_jupyter._core", frozen)]
 pub struct PyTrace {
@@ -444,6 +737,19 @@ impl PyTrace {
         py.detach(move || write_file(&path, |w| encode_to(&inner, format, w)))
     }
 
+    /// Per-function figures (calls, total, self, mean, max), overall and per thread (`per_thread`).
+    fn summary(&self, py: Python<'_>) -> PySummary {
+        let inner = self.inner.clone();
+        let s = py.detach(move || fprofile::summary::summarize(&inner));
+        PySummary::from_core(&s)
+    }
+
+    /// The summary as JSON (the schema the timeline's summary table reads).
+    fn summary_json(&self, py: Python<'_>) -> String {
+        let inner = self.inner.clone();
+        py.detach(move || fprofile::summary::summary_json(&inner))
+    }
+
     /// Two traces are equal when they hold exactly the same threads, calls, functions and metadata.
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         match other.cast::<PyTrace>() {
@@ -565,5 +871,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTrace>()?;
     m.add_class::<PyThreadInfo>()?;
     m.add_class::<PyCall>()?;
+    m.add_class::<PySummary>()?;
+    m.add_class::<PySummaryRow>()?;
     Ok(())
 }
