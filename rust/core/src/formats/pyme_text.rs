@@ -2,9 +2,35 @@
 //! `time\tthread\tfile\tfunction\tcall|return\tfirst_line\n`, time = seconds with 6 decimals.
 //!
 //! Names come from the profiled program and may hold tabs or newlines, which would break a line:
-//! they are written as the two-character escapes `\t`, `\n`, `\r`, and the reader turns them back.
+//! they are written as the two-character escapes `\t`, `\n`, `\r`. The reader turns them back in
+//! thread and function names. File paths are read verbatim (Windows paths such as `C:\new\tools.py`
+//! hold such sequences; PYME's own files never escape), so a path that really held a tab or newline
+//! reads back with the two-character escape.
+//!
+//! # Reading ([`read`], [`read_with_progress`])
+//! - Same format for our files and PYME's. One line per event; blank lines are skipped; a `\r`
+//!   before the `\n` is ignored (CRLF files). A last line without `\n` (a file cut short) is kept
+//!   when it parses and is an error naming its line otherwise. A file with no events is an error.
+//! - Time: decimal seconds (`12.345678`, any number of decimals; more than 9 are truncated) to
+//!   integer ns. Event: `call` or `return`. First line: a non-negative integer.
+//! - Threads are keyed by name (the only identity the format has): two threads with the same name
+//!   are one thread here. Codes are interned by (file, function, first line).
+//! - Events are grouped per thread and turned into call trees by [`crate::build::build_trace`]
+//!   (out-of-order lines are sorted per thread by time, stably; returns with no call become calls
+//!   that began before recording; calls never returned are unfinished, closed at the last event of
+//!   the file). `origin_ns` is the first event's absolute time.
+//! - Every error names the line: `line 17: expected 6 tab-separated fields, found 4`.
+//!
+//! # Writing ([`write`])
+//! The events of every thread merged in time order, as PYME's profiler writes them; times are
+//! absolute (`origin_ns` + t) with 6 decimals. A call that began before recording gets no `call`
+//! line and an unfinished call no `return` line, so reading the file back restores both flags.
+//! A thread's name on each line is the name it had at that time.
 
-use crate::model::{Code, EventKind};
+use crate::build::build_trace;
+use crate::model::{Code, Event, EventKind, Recording, ThreadRecord, Trace};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Write};
 
 /// Writes `s` with tab, newline and carriage return escaped.
@@ -46,6 +72,308 @@ pub fn write_event_line<W: Write>(w: &mut W, t_ns: u64, thread: &str, code: &Cod
         EventKind::Return => b"\treturn\t",
     })?;
     writeln!(w, "{}", code.first_line)
+}
+
+
+/// What is wrong with a PYME text file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    #[error("empty file: no events")]
+    Empty,
+    #[error("line {line}: {what}")]
+    Line { line: u64, what: String },
+}
+
+/// A small fast hasher for interning (FxHash-style): the keys are short byte strings we own.
+#[derive(Default)]
+struct FxHasher(u64);
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(SEED);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(SEED);
+        }
+        self.0 = h;
+    }
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(v)).wrapping_mul(SEED);
+    }
+    #[inline]
+    fn write_usize(&mut self, v: usize) {
+        self.0 = (self.0.rotate_left(5) ^ v as u64).wrapping_mul(SEED);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// Turns `\t`, `\n`, `\r` escapes back into the characters (other backslashes stay).
+fn unescape(raw: &[u8]) -> String {
+    let s = String::from_utf8_lossy(raw);
+    if !s.contains('\\') {
+        return s.into_owned();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.peek() {
+                Some('t') => { out.push('\t'); chars.next(); }
+                Some('n') => { out.push('\n'); chars.next(); }
+                Some('r') => { out.push('\r'); chars.next(); }
+                _ => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Parses decimal seconds into ns.
+#[inline]
+fn parse_seconds(f: &[u8]) -> Option<u64> {
+    let mut secs: u64 = 0;
+    let mut i = 0;
+    while i < f.len() && f[i].is_ascii_digit() {
+        secs = secs.checked_mul(10)?.checked_add(u64::from(f[i] - b'0'))?;
+        i += 1;
+    }
+    let int_digits = i;
+    let mut frac: u64 = 0;
+    let mut scale: u64 = 1_000_000_000;
+    let mut frac_digits = 0;
+    if i < f.len() && f[i] == b'.' {
+        i += 1;
+        while i < f.len() && f[i].is_ascii_digit() {
+            if scale > 1 {
+                scale /= 10;
+                frac += u64::from(f[i] - b'0') * scale;
+            }
+            frac_digits += 1;
+            i += 1;
+        }
+    }
+    if i != f.len() || int_digits + frac_digits == 0 {
+        return None;
+    }
+    secs.checked_mul(1_000_000_000)?.checked_add(frac)
+}
+
+#[inline]
+fn parse_u32(f: &[u8]) -> Option<u32> {
+    if f.is_empty() || f.len() > 10 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in f {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u64::from(b - b'0');
+    }
+    u32::try_from(v).ok()
+}
+
+fn show(field: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&field[..field.len().min(40)]).into_owned();
+    if field.len() > 40 { format!("{s:?}...") } else { format!("{s:?}") }
+}
+
+/// Reads a PYME raw text file (ours or PYME's) into a trace. See the module docs.
+pub fn read(bytes: &[u8]) -> Result<Trace, TextError> {
+    read_with_progress(bytes, &mut |_, _| {})
+}
+
+/// [`read`], calling `progress(bytes_done, bytes_total)` about every 4 MiB and at the end.
+pub fn read_with_progress(bytes: &[u8], progress: &mut dyn FnMut(usize, usize)) -> Result<Trace, TextError> {
+    read_recording(bytes, progress).map(build_trace)
+}
+
+/// Parses the lines into a [`Recording`] (flat events per thread; no tree building).
+pub fn read_recording(bytes: &[u8], progress: &mut dyn FnMut(usize, usize)) -> Result<Recording, TextError> {
+    const STEP: usize = 4 << 20;
+    let total = bytes.len();
+    let mut threads: FxMap<&[u8], usize> = FxMap::default();
+    let mut records: Vec<ThreadRecord> = Vec::new();
+    let mut events: Vec<Vec<Event>> = Vec::new();
+    let mut code_ids: FxMap<(&[u8], u32), u32> = FxMap::default();
+    let mut codes: Vec<Code> = Vec::new();
+    let mut last_thread: (&[u8], usize) = (&[], usize::MAX);
+    let mut line_no: u64 = 0;
+    let mut pos = 0usize;
+    let mut next_report = STEP;
+    let mut n_events = 0u64;
+    while pos < total {
+        line_no += 1;
+        let (mut line, next) = match memchr::memchr(b'\n', &bytes[pos..]) {
+            Some(k) => (&bytes[pos..pos + k], pos + k + 1),
+            None => (&bytes[pos..], total),
+        };
+        pos = next;
+        if pos >= next_report {
+            progress(pos, total);
+            next_report = pos + STEP;
+        }
+        if let [rest @ .., b'\r'] = line {
+            line = rest;
+        }
+        if line.is_empty() || line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let err = |what: String| TextError::Line { line: line_no, what };
+        // Six fields: find the five tabs.
+        let mut tabs = [0usize; 5];
+        let mut found = 0;
+        for t in memchr::memchr_iter(b'\t', line) {
+            if found == 5 {
+                found += 1;
+                break;
+            }
+            tabs[found] = t;
+            found += 1;
+        }
+        if found != 5 {
+            let n = if found > 5 { memchr::memchr_iter(b'\t', line).count() + 1 } else { found + 1 };
+            return Err(err(format!("expected 6 tab-separated fields, found {n}")));
+        }
+        let time = &line[..tabs[0]];
+        let thread = &line[tabs[0] + 1..tabs[1]];
+        let file_fn = &line[tabs[1] + 1..tabs[3]];
+        let event = &line[tabs[3] + 1..tabs[4]];
+        let first_line = &line[tabs[4] + 1..];
+        let Some(t_ns) = parse_seconds(time) else {
+            return Err(err(format!("time {} is not a number of seconds", show(time))));
+        };
+        let kind = match event {
+            b"call" => EventKind::Call,
+            b"return" => EventKind::Return,
+            _ => return Err(err(format!("event {} is neither \"call\" nor \"return\"", show(event)))),
+        };
+        let Some(first) = parse_u32(first_line) else {
+            return Err(err(format!("first line number {} is not a non-negative integer", show(first_line))));
+        };
+        let ti = if thread == last_thread.0 && last_thread.1 != usize::MAX {
+            last_thread.1
+        } else {
+            let ti = match threads.get(thread) {
+                Some(&i) => i,
+                None => {
+                    let i = records.len();
+                    threads.insert(thread, i);
+                    records.push(ThreadRecord { os_id: 0, ident: 0, names: vec![(t_ns, unescape(thread))], chunks: Vec::new() });
+                    events.push(Vec::new());
+                    i
+                }
+            };
+            last_thread = (thread, ti);
+            ti
+        };
+        let code = match code_ids.get(&(file_fn, first)) {
+            Some(&c) => c,
+            None => {
+                let c = codes.len() as u32;
+                let k = tabs[2] - (tabs[1] + 1);
+                codes.push(Code {
+                    file: String::from_utf8_lossy(&file_fn[..k]).into_owned(),
+                    name: unescape(&file_fn[k + 1..]),
+                    first_line: first,
+                });
+                code_ids.insert((file_fn, first), c);
+                c
+            }
+        };
+        if let Some(evs) = events.get_mut(ti) {
+            evs.push(Event { t_ns, code, kind });
+        }
+        n_events += 1;
+    }
+    progress(total, total);
+    if n_events == 0 {
+        return Err(TextError::Empty);
+    }
+    for (r, evs) in records.iter_mut().zip(events) {
+        // The first name holds from the thread's first event (lines may be out of order).
+        if let (Some(min), Some(n)) = (evs.iter().map(|e| e.t_ns).min(), r.names.first_mut()) {
+            n.0 = min;
+        }
+        r.chunks = vec![evs];
+    }
+    Ok(Recording { codes, threads: records, start_ns: 0, stop_ns: 0, metadata: Vec::new() })
+}
+
+/// Writes a whole trace as PYME raw text (see the module docs).
+pub fn write<W: Write>(t: &Trace, mut w: W) -> io::Result<()> {
+    let c = &t.calls;
+    let n = c.len().min(c.end_ns.len()).min(c.code.len()).min(c.depth.len()).min(c.flags.len());
+    // Per thread: its events in order, as (t_ns relative, call index, is_return).
+    let mut per_thread: Vec<Vec<(i64, u32, bool)>> = Vec::with_capacity(t.threads.len());
+    for th in &t.threads {
+        let lo = (th.call_range.0 as usize).min(n);
+        let hi = (th.call_range.1 as usize).clamp(lo, n);
+        let mut evs = Vec::with_capacity(2 * (hi - lo));
+        let mut stack: Vec<u32> = Vec::new();
+        let close = |i: u32, evs: &mut Vec<(i64, u32, bool)>| {
+            if !c.flags[i as usize].unfinished() {
+                evs.push((c.end_ns[i as usize], i, true));
+            }
+        };
+        for i in lo..hi {
+            while stack.len() > c.depth[i] as usize {
+                if let Some(j) = stack.pop() {
+                    close(j, &mut evs);
+                }
+            }
+            if !c.flags[i].started_before() {
+                evs.push((c.start_ns[i], i as u32, false));
+            }
+            stack.push(i as u32);
+        }
+        while let Some(j) = stack.pop() {
+            close(j, &mut evs);
+        }
+        per_thread.push(evs);
+    }
+    // Merge threads by time (ties: thread order).
+    let mut heap = std::collections::BinaryHeap::new();
+    let mut cursor = vec![0usize; per_thread.len()];
+    for (ti, evs) in per_thread.iter().enumerate() {
+        if let Some(e) = evs.first() {
+            heap.push(std::cmp::Reverse((e.0, ti)));
+        }
+    }
+    let mut name_cursor = vec![0usize; t.threads.len()];
+    let mut buf = io::BufWriter::with_capacity(1 << 16, &mut w);
+    while let Some(std::cmp::Reverse((_, ti))) = heap.pop() {
+        let evs = &per_thread[ti];
+        let (t_rel, i, is_ret) = evs[cursor[ti]];
+        cursor[ti] += 1;
+        if let Some(e) = evs.get(cursor[ti]) {
+            heap.push(std::cmp::Reverse((e.0, ti)));
+        }
+        let th = &t.threads[ti];
+        let nc = &mut name_cursor[ti];
+        while *nc + 1 < th.names.len() && th.names[*nc + 1].0 <= t_rel {
+            *nc += 1;
+        }
+        let name = th.names.get(*nc).map_or("", |(_, n)| n.as_str());
+        let abs = (i128::from(t.origin_ns) + i128::from(t_rel)).clamp(0, i128::from(u64::MAX)) as u64;
+        let default = Code { file: String::new(), name: String::new(), first_line: 0 };
+        let code = t.codes.get(c.code[i as usize] as usize).unwrap_or(&default);
+        write_event_line(&mut buf, abs, name, code, if is_ret { EventKind::Return } else { EventKind::Call })?;
+    }
+    buf.flush()
 }
 
 #[cfg(test)]

@@ -1,0 +1,142 @@
+//! PYME raw text: reading ours and PYME's files, every error path, writing, round trips.
+mod common;
+use common::*;
+use fprofile::build::build_trace;
+use fprofile::formats::pyme_text::{read, read_with_progress, write, TextError};
+use proptest::prelude::*;
+
+const PYME: &str = "\
+12.000100\tMainThread\t/home/u/PYME/io/x.py\tload\tcall\t42
+12.000200\tMainThread\t/home/u/PYME/io/x.py\tparse\tcall\t50
+12.000300\tWorker\t/home/u/PYME/io/y.py\trun\tcall\t7
+12.000400\tMainThread\t/home/u/PYME/io/x.py\tparse\treturn\t50
+12.000900\tWorker\t/home/u/PYME/io/y.py\trun\treturn\t7
+12.001000\tMainThread\t/home/u/PYME/io/x.py\tload\treturn\t42
+";
+
+fn err(s: &str) -> String {
+    read(s.as_bytes()).unwrap_err().to_string()
+}
+
+#[test]
+fn reads_pyme_file() {
+    let t = read(PYME.as_bytes()).unwrap();
+    check_invariants(&t).unwrap();
+    assert_eq!(t.origin_ns, 12_000_100_000);
+    assert_eq!(
+        folded(&t),
+        vec!["MainThread;load 0 900000", "MainThread;load;parse 100000 300000", "Worker;run 200000 800000"]
+    );
+    assert_eq!(t.codes[0].file, "/home/u/PYME/io/x.py");
+    assert_eq!(t.codes[0].first_line, 42);
+    assert_eq!(t.threads[1].lane, 1);
+    assert_eq!(t.threads[0].os_id, 0);
+}
+
+#[test]
+fn crlf_blank_lines_and_unterminated_last_line() {
+    let s = "1.5\tT\tf.py\ta\tcall\t1\r\n\n1.75\tT\tf.py\ta\treturn\t1";
+    let t = read(s.as_bytes()).unwrap();
+    assert_eq!(folded(&t), vec!["T;a 0 250000000"]);
+    // a cut-short last line that does not parse is an error naming it
+    assert_eq!(err("1.5\tT\tf.py\ta\tcall\t1\n1.7\tT\tf.p"), "line 2: expected 6 tab-separated fields, found 3");
+    assert_eq!(err("1.5\tT\tf.py\ta\tcall\t1\n1.7\tT\tf.py\ta\tret"), "line 2: expected 6 tab-separated fields, found 5");
+    assert_eq!(err("1.5\tT\tf.py\ta\tcall\t1\n1.7\tT\tf.py\ta\treturn\t"), "line 2: first line number \"\" is not a non-negative integer");
+}
+
+#[test]
+fn errors_name_the_line() {
+    assert_eq!(read(b""), Err(TextError::Empty));
+    assert_eq!(err("\n\n  \n"), "empty file: no events");
+    assert_eq!(err("1.0\tT\tf\ta\tcall\t1\n1.0\tT\tf\tcall\t1\n"), "line 2: expected 6 tab-separated fields, found 5");
+    assert_eq!(err("1.0\tT\tf\ta\tcall\t1\t9\n"), "line 1: expected 6 tab-separated fields, found 7");
+    assert_eq!(err("x1.0\tT\tf\ta\tcall\t1\n"), "line 1: time \"x1.0\" is not a number of seconds");
+    assert_eq!(err("1.0\tT\tf\ta\tcall\t1\n.\tT\tf\ta\tcall\t1\n"), "line 2: time \".\" is not a number of seconds");
+    assert_eq!(err("99999999999999.0\tT\tf\ta\tcall\t1\n"), "line 1: time \"99999999999999.0\" is not a number of seconds");
+    assert_eq!(err("1.0\tT\tf\ta\tcall\t-1\n"), "line 1: first line number \"-1\" is not a non-negative integer");
+    assert_eq!(err("1.0\tT\tf\ta\tcall\t99999999999\n"), "line 1: first line number \"99999999999\" is not a non-negative integer");
+    assert_eq!(err("1.0\tT\tf\ta\tc_call\t1\n"), "line 1: event \"c_call\" is neither \"call\" nor \"return\"");
+    // binary garbage
+    let e = read(b"\x00\x01\x02\xff\n").unwrap_err().to_string();
+    assert_eq!(e, "line 1: expected 6 tab-separated fields, found 1");
+}
+
+#[test]
+fn times_parse_exactly() {
+    let t = read(b"3\tT\tf\ta\tcall\t1\n3.1234567891\tT\tf\ta\treturn\t1\n").unwrap();
+    assert_eq!(t.origin_ns, 3_000_000_000);
+    assert_eq!(t.calls.end_ns[0], 123_456_789);
+}
+
+#[test]
+fn escapes_in_names_not_in_paths() {
+    let s = "1.0\tmy\\tthread\tC:\\new\\tools.py\tf\\nx\tcall\t1\n2.0\tmy\\tthread\tC:\\new\\tools.py\tf\\nx\treturn\t1\n";
+    let t = read(s.as_bytes()).unwrap();
+    assert_eq!(t.threads[0].name(), "my\tthread");
+    assert_eq!(t.codes[0].name, "f\nx");
+    assert_eq!(t.codes[0].file, "C:\\new\\tools.py");
+}
+
+#[test]
+fn same_name_is_one_thread_out_of_order_sorted() {
+    let s = "1.000003\tT\tf\tb\treturn\t1\n1.000001\tT\tf\ta\tcall\t1\n1.000002\tT\tf\tb\tcall\t1\n1.000004\tT\tf\ta\treturn\t1\n";
+    let t = read(s.as_bytes()).unwrap();
+    assert_eq!(t.threads.len(), 1);
+    assert_eq!(folded(&t), vec!["T;a 0 3000", "T;a;b 1000 2000"]);
+}
+
+#[test]
+fn progress_reaches_total() {
+    let mut calls = Vec::new();
+    read_with_progress(PYME.as_bytes(), &mut |d, t| calls.push((d, t))).unwrap();
+    assert_eq!(calls.last(), Some(&(PYME.len(), PYME.len())));
+}
+
+#[test]
+fn write_matches_input_and_keeps_flags() {
+    let t = read(PYME.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    write(&t, &mut out).unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), PYME);
+
+    // started-before and unfinished calls survive a text round trip
+    let rec = recording(&[("M", 1, &[(1000, "+b"), (2000, "-b"), (3000, "-a"), (4000, "+c")])], 1000, 4000);
+    let t = build_trace(rec);
+    let mut out = Vec::new();
+    write(&t, &mut out).unwrap();
+    let back = read(&out).unwrap();
+    assert_eq!(folded(&back), folded(&t));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, .. ProptestConfig::default() })]
+
+    /// Trace -> text -> trace keeps the trees (µs times, distinct thread names).
+    #[test]
+    fn text_round_trip(rec in strategies::recording()) {
+        let mut rec = rec;
+        for (i, th) in rec.threads.iter_mut().enumerate() {
+            th.names = vec![(0, format!("T{i}\tx"))];
+            for c in th.chunks.iter_mut() {
+                for e in c.iter_mut() { e.t_ns *= 1000; }
+            }
+        }
+        rec.start_ns = 0;
+        rec.stop_ns = 0;
+        let t = build_trace(rec);
+        let mut out = Vec::new();
+        write(&t, &mut out).unwrap();
+        if t.calls.is_empty() {
+            // threads with only unmatched returns at one instant still write lines
+            return Ok(());
+        }
+        let back = read(&out).unwrap();
+        prop_assert_eq!(folded(&back), folded(&t));
+        prop_assert_eq!(back.origin_ns, t.origin_ns);
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(s in "[0-9a-z.\t\n\\\\ ]{0,200}") {
+        let _ = read(s.as_bytes());
+    }
+}
