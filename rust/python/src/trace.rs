@@ -57,39 +57,52 @@ fn thread_of_call(t: &fprofile::Trace, i: u32) -> usize {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum InFormat {
     Fpt,
+    PymeText,
+}
+
+impl InFormat {
+    const ALL: &'static [(&'static str, InFormat)] = &[("fpt", InFormat::Fpt), ("pyme-text", InFormat::PymeText)];
 }
 
 /// A format `save` writes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum OutFormat {
     Fpt,
+    PymeText,
 }
 
-const LOAD_FORMAT_NAMES: &str = "fpt";
-const SAVE_FORMAT_NAMES: &str = "fpt";
+impl OutFormat {
+    const ALL: &'static [(&'static str, OutFormat)] = &[("fpt", OutFormat::Fpt), ("pyme-text", OutFormat::PymeText)];
+    /// File name endings and their formats, longest first (".perfetto.json" before ".json").
+    const EXTENSIONS: &'static [(&'static str, OutFormat)] = &[(".fpt", OutFormat::Fpt), (".txt", OutFormat::PymeText)];
+}
+
+fn names<T>(all: &[(&str, T)]) -> String {
+    all.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+}
 
 fn in_format_from_name(name: &str) -> PyResult<InFormat> {
-    match name {
-        "fpt" => Ok(InFormat::Fpt),
-        other => Err(PyValueError::new_err(format!("unknown input format {other:?} (choose from {LOAD_FORMAT_NAMES})"))),
-    }
+    InFormat::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f).ok_or_else(|| {
+        PyValueError::new_err(format!("unknown input format {name:?} (choose from {})", names(InFormat::ALL)))
+    })
 }
 
 fn out_format_from_name(name: &str) -> PyResult<OutFormat> {
-    match name {
-        "fpt" => Ok(OutFormat::Fpt),
-        other => Err(PyValueError::new_err(format!("unknown output format {other:?} (choose from {SAVE_FORMAT_NAMES})"))),
-    }
+    OutFormat::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f).ok_or_else(|| {
+        PyValueError::new_err(format!("unknown output format {name:?} (choose from {})", names(OutFormat::ALL)))
+    })
 }
 
 /// The output format from a path's extension.
 fn out_format_from_path(path: &str) -> PyResult<OutFormat> {
     let lower = path.to_ascii_lowercase();
-    if lower.ends_with(".fpt") {
-        return Ok(OutFormat::Fpt);
+    if let Some((_, f)) = OutFormat::EXTENSIONS.iter().find(|(ext, _)| lower.ends_with(ext)) {
+        return Ok(*f);
     }
     Err(PyValueError::new_err(format!(
-        "{path}: cannot tell the format from the file name; use one of the extensions .fpt, or pass format= one of {SAVE_FORMAT_NAMES}"
+        "{path}: cannot tell the format from the file name (known endings: {}); pass format= one of {}",
+        names(OutFormat::EXTENSIONS),
+        names(OutFormat::ALL)
     )))
 }
 
@@ -101,6 +114,7 @@ fn detect(bytes: &[u8]) -> Result<InFormat, String> {
     }
     match fprofile::formats::detect(bytes) {
         Some(Format::Fpt) => Ok(InFormat::Fpt),
+        Some(Format::PymeText) => Ok(InFormat::PymeText),
         Some(f @ (Format::Perfetto | Format::Speedscope)) => Err(format!(
             "a {} file: fprofile writes this format but does not read it back (load the .fpt or PYME file it came from)",
             f.name()
@@ -113,14 +127,20 @@ fn detect(bytes: &[u8]) -> Result<InFormat, String> {
     }
 }
 
-/// Decodes `bytes` in `format` (detected when None); the error message has no path.
-fn decode(bytes: &[u8], format: Option<InFormat>) -> Result<fprofile::Trace, String> {
+/// Decodes `bytes` in `format` (detected when None), calling `progress(done, total)` now and then;
+/// the error message has no path.
+fn decode(bytes: &[u8], format: Option<InFormat>, progress: &mut dyn FnMut(usize, usize)) -> Result<fprofile::Trace, String> {
     let format = match format {
         Some(f) => f,
         None => detect(bytes)?,
     };
     match format {
-        InFormat::Fpt => fprofile::formats::fpt::decode(bytes).map_err(|e| e.to_string()),
+        InFormat::Fpt => {
+            let t = fprofile::formats::fpt::decode(bytes).map_err(|e| e.to_string())?;
+            progress(bytes.len(), bytes.len());
+            Ok(t)
+        }
+        InFormat::PymeText => fprofile::formats::pyme_text::read_with_progress(bytes, progress).map_err(|e| e.to_string()),
     }
 }
 
@@ -128,6 +148,31 @@ fn decode(bytes: &[u8], format: Option<InFormat>) -> Result<fprofile::Trace, Str
 fn encode_to<W: Write>(t: &fprofile::Trace, format: OutFormat, w: &mut W) -> std::io::Result<()> {
     match format {
         OutFormat::Fpt => w.write_all(&fprofile::formats::fpt::encode(t)),
+        OutFormat::PymeText => fprofile::formats::pyme_text::write(t, w),
+    }
+}
+
+/// A progress callback for the Rust side: calls the Python callable `cb(done, total)` (taking the
+/// GIL for the call); after the first exception from it, stops calling and keeps the exception.
+struct PyProgress {
+    cb: Option<Py<PyAny>>,
+    error: Option<PyErr>,
+}
+
+impl PyProgress {
+    fn new(cb: Option<Bound<'_, PyAny>>) -> Self {
+        PyProgress { cb: cb.map(Bound::unbind), error: None }
+    }
+
+    fn call(&mut self, done: usize, total: usize) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Some(cb) = &self.cb {
+            if let Err(e) = Python::attach(|py| cb.call1(py, (done, total)).map(drop)) {
+                self.error = Some(e);
+            }
+        }
     }
 }
 
@@ -175,16 +220,17 @@ fn path_string(path: &Bound<'_, PyAny>) -> PyResult<String> {
 }
 
 /// Loads a trace from `path` (see `load`).
-fn load_path(py: Python<'_>, path: &str, format: Option<&str>) -> PyResult<PyTrace> {
+fn load_path(py: Python<'_>, path: &str, format: Option<&str>, progress: Option<Bound<'_, PyAny>>) -> PyResult<PyTrace> {
     let format = format.map(in_format_from_name).transpose()?;
     let path_owned = path.to_owned();
-    let result = py.detach(move || -> Result<Result<fprofile::Trace, String>, std::io::Error> {
-        let bytes = match std::fs::read(&path_owned) {
-            Ok(b) => b,
-            Err(e) => return Err(e),
-        };
-        Ok(decode(&bytes, format))
+    let mut prog = PyProgress::new(progress);
+    let result = py.detach(|| -> Result<Result<fprofile::Trace, String>, std::io::Error> {
+        let bytes = std::fs::read(&path_owned)?;
+        Ok(decode(&bytes, format, &mut |d, t| prog.call(d, t)))
     });
+    if let Some(e) = prog.error.take() {
+        return Err(e);
+    }
     match result {
         Ok(Ok(t)) => Ok(PyTrace::from_trace(t)),
         Ok(Err(msg)) => Err(FormatError::new_err(format!("{path}: {msg}"))),
@@ -750,6 +796,25 @@ impl PyTrace {
         py.detach(move || fprofile::summary::summary_json(&inner))
     }
 
+    /// Rich display (Jupyter): the timeline widget, a static HTML fallback and the text repr;
+    /// built by `fprofile_jupyter._display.mimebundle`.
+    #[pyo3(signature = (include=None, exclude=None))]
+    fn _repr_mimebundle_<'py>(
+        slf: &Bound<'py, Self>,
+        include: Option<Bound<'py, PyAny>>,
+        exclude: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        py.import("fprofile_jupyter._display")?.getattr("mimebundle")?.call1((slf, include, exclude))
+    }
+
+    /// Displays the trace: the timeline widget in a notebook, the text repr elsewhere.
+    fn show(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        py.import("fprofile_jupyter._display")?.getattr("show")?.call1((slf,))?;
+        Ok(())
+    }
+
     /// Two traces are equal when they hold exactly the same threads, calls, functions and metadata.
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         match other.cast::<PyTrace>() {
@@ -845,11 +910,12 @@ fn _build_trace(
 }
 
 /// Loads a trace from a file; the format is detected from the content unless given.
+/// `progress(bytes_done, bytes_total)`, when given, is called now and then while parsing.
 #[pyfunction]
-#[pyo3(signature = (path, format=None))]
-fn load(py: Python<'_>, path: &Bound<'_, PyAny>, format: Option<&str>) -> PyResult<PyTrace> {
+#[pyo3(signature = (path, format=None, *, progress=None))]
+fn load(py: Python<'_>, path: &Bound<'_, PyAny>, format: Option<&str>, progress: Option<Bound<'_, PyAny>>) -> PyResult<PyTrace> {
     let path = path_string(path)?;
-    load_path(py, &path, format)
+    load_path(py, &path, format, progress)
 }
 
 /// Loads a trace from bytes; the format is detected from the content unless given.
@@ -858,7 +924,7 @@ fn load(py: Python<'_>, path: &Bound<'_, PyAny>, format: Option<&str>) -> PyResu
 fn load_bytes(py: Python<'_>, data: &[u8], format: Option<&str>) -> PyResult<PyTrace> {
     let format = format.map(in_format_from_name).transpose()?;
     let data = data.to_vec();
-    match py.detach(move || decode(&data, format)) {
+    match py.detach(move || decode(&data, format, &mut |_, _| {})) {
         Ok(t) => Ok(PyTrace::from_trace(t)),
         Err(msg) => Err(FormatError::new_err(msg)),
     }

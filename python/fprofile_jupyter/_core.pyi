@@ -1,0 +1,234 @@
+"""Type stubs of ``fprofile_jupyter._core``, the Rust extension module (checked against the runtime
+by ``tests/test_stubs.py`` with ``mypy.stubtest``).
+
+Sections: errors and version; traces (``Trace``, ``ThreadInfo``, ``Call``, ``Summary``,
+``SummaryRow``, ``load``, ``load_bytes``); recording; assets.
+"""
+import os
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union, final
+
+__version__: str
+
+# ---------------------------------------------------------------------------------------------------
+# errors
+
+class FormatError(ValueError):
+    """A file or buffer is not a valid trace; the message says what is wrong and where
+    (``<path>: <what> at line N`` / ``at byte N``)."""
+
+class ProfilerError(RuntimeError):
+    """Profiling cannot be started or stopped as asked."""
+
+# ---------------------------------------------------------------------------------------------------
+# traces
+
+_Path = Union[str, "os.PathLike[str]"]
+
+@final
+class ThreadInfo:
+    """One thread of a trace (a read-only record)."""
+
+    @property
+    def index(self) -> int:
+        """Index of this thread in ``Trace.threads`` (the ``thread`` of its calls)."""
+    @property
+    def os_id(self) -> int:
+        """OS thread id (``threading.get_native_id()``), 0 when unknown (PYME text files)."""
+    @property
+    def name(self) -> str:
+        """The thread's latest name."""
+    @property
+    def names(self) -> List[Tuple[int, str]]:
+        """The thread's names over time: ``[(t_ns, name), ...]``, t_ns from the trace origin."""
+    @property
+    def first_ns(self) -> int:
+        """First event time of the thread, ns from the trace origin."""
+    @property
+    def last_ns(self) -> int:
+        """Last event time of the thread (or the stop time for calls still running), ns."""
+    @property
+    def lane(self) -> int:
+        """Overview lane (PYME's assignment: threads whose spans overlap get different lanes)."""
+    @property
+    def call_count(self) -> int:
+        """Number of recorded calls of this thread."""
+
+@final
+class Call:
+    """One call of a trace (a read-only record). Times are ns from the trace origin."""
+
+    @property
+    def index(self) -> int:
+        """Global index of the call in ``Trace.calls()``."""
+    @property
+    def thread(self) -> int:
+        """Index of its thread in ``Trace.threads``."""
+    @property
+    def depth(self) -> int:
+        """0 for the outermost recorded call of its thread."""
+    @property
+    def start_ns(self) -> int: ...
+    @property
+    def end_ns(self) -> int: ...
+    @property
+    def duration_ns(self) -> int:
+        """``end_ns - start_ns``."""
+    @property
+    def self_ns(self) -> int:
+        """Duration minus the durations of its direct children."""
+    @property
+    def function(self) -> str:
+        """Function name (``co_name``)."""
+    @property
+    def file(self) -> str:
+        """File of the function (``co_filename``)."""
+    @property
+    def line(self) -> int:
+        """First line of the function (``co_firstlineno``)."""
+    @property
+    def parent(self) -> Optional[int]:
+        """Global index of the parent call, or None for a top-level call."""
+    @property
+    def unfinished(self) -> bool:
+        """Still running when recording stopped (closed at the stop time)."""
+    @property
+    def started_before(self) -> bool:
+        """Began before recording started (opened at its thread's first time)."""
+
+@final
+class SummaryRow:
+    """One function's figures in a ``Summary``."""
+
+    @property
+    def code(self) -> int:
+        """Function id within the trace."""
+    @property
+    def function(self) -> str: ...
+    @property
+    def file(self) -> str: ...
+    @property
+    def line(self) -> int: ...
+    @property
+    def calls(self) -> int:
+        """Number of calls."""
+    @property
+    def total_ns(self) -> int:
+        """Time inside the function (outermost active call only, so recursion is not counted twice)."""
+    @property
+    def self_ns(self) -> int:
+        """Time inside the function minus the time in its callees."""
+    @property
+    def mean_ns(self) -> int:
+        """Mean duration of one call."""
+    @property
+    def max_ns(self) -> int:
+        """Longest duration of one call."""
+    def to_dict(self) -> Dict[str, Any]:
+        """The row as a dict (keys: code, function, file, line, calls, total_ns, self_ns, mean_ns, max_ns)."""
+
+@final
+class Summary:
+    """Per-function figures, over all threads or for one thread: a read-only sequence of
+    ``SummaryRow`` sorted by total time (descending), shown as a text table (``repr``: the first 25
+    rows, ``str``: all) or an HTML table in a notebook."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: int, /) -> SummaryRow: ...
+    def __iter__(self) -> Iterator[SummaryRow]: ...
+    @property
+    def rows(self) -> List[SummaryRow]:
+        """The rows, as a list."""
+    @property
+    def thread(self) -> Optional[int]:
+        """Index of the thread this summary covers; None for the summary of all threads."""
+    @property
+    def thread_name(self) -> Optional[str]:
+        """Name of the thread this summary covers; None for the summary of all threads."""
+    @property
+    def per_thread(self) -> List["Summary"]:
+        """One summary per thread, in the trace's thread order (empty for a per-thread summary)."""
+    def sorted(self, by: str = "total") -> "Summary":
+        """The same rows ordered by ``by``: "total", "self", "calls", "mean", "max" (descending) or
+        "function", "file" (ascending)."""
+    def format_table(self, limit: Optional[int] = None) -> str:
+        """A fixed-width text table of the rows (the first ``limit`` when given)."""
+    def to_dicts(self) -> List[Dict[str, Any]]:
+        """The rows as dicts (e.g. ``pandas.DataFrame(summary.to_dicts())``)."""
+    def _repr_html_(self) -> str:
+        """An HTML table (names escaped), at most 500 rows."""
+
+@final
+class Trace:
+    """A recorded trace: per-thread call trees (read-only).
+
+    ``len(trace)`` is the number of calls. Obtain one from ``profile()`` (``prof.trace``),
+    ``ThreadProfiler``, ``load(path)`` or ``Trace.from_bytes``.
+    """
+
+    def __len__(self) -> int:
+        """Number of calls."""
+    def __eq__(self, other: object, /) -> bool:
+        """Same threads, calls, functions and metadata."""
+    @property
+    def threads(self) -> List[ThreadInfo]:
+        """The threads, in order of their first event."""
+    def calls(self, thread: Optional[int] = None) -> List[Call]:
+        """The calls, grouped by thread and in pre-order (parent before children) within a thread;
+        only those of thread index ``thread`` when given (IndexError when out of range)."""
+    @property
+    def origin_ns(self) -> int:
+        """Absolute monotonic clock time (ns, the clock of ``time.perf_counter``) of t = 0; 0 when unknown."""
+    @property
+    def duration_ns(self) -> int:
+        """From t = 0 to the last event of any thread, ns."""
+    @property
+    def metadata(self) -> Dict[str, str]:
+        """Metadata recorded with the trace (subs, python version, ...); a new dict each time."""
+    def folded(self) -> List[str]:
+        """Folded stacks, sorted: ``"thread;outer;...;inner count"`` per distinct stack, count = the
+        number of calls ending that stack; frames are function names."""
+    def summary(self) -> Summary:
+        """Per-function figures (calls, total, self, mean, max), overall and ``per_thread``."""
+    def summary_json(self) -> str:
+        """The summary as JSON: ``{"overall": [row...], "threads": [{"thread", "name", "rows"}]}``."""
+    def to_bytes(self) -> bytes:
+        """The trace in the compact binary ``.fpt`` format (``docs/format.md``)."""
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Trace":
+        """A trace from ``.fpt`` bytes; ``FormatError`` (with the byte offset) when they are not valid."""
+    def save(self, path: _Path, format: Optional[str] = None) -> None:
+        """Write the trace to ``path``. ``format``: "fpt", "pyme-json", "pyme-text", "perfetto",
+        "speedscope" or "html"; by default from the extension (.fpt, .json = PYME JSON,
+        .perfetto.json / .trace.json, .speedscope.json, .txt = PYME raw text, .html). The file is
+        written to a temporary name and renamed, so a failed write leaves no partial file."""
+    def _repr_mimebundle_(self, include: Optional[Iterable[str]] = None, exclude: Optional[Iterable[str]] = None) -> Dict[str, Any]:
+        """Rich display in Jupyter (the timeline widget, an HTML fallback and the text repr)."""
+    def show(self) -> None:
+        """Display the trace: the timeline in a notebook, the text repr elsewhere."""
+
+def load(path: _Path, format: Optional[str] = None, *, progress: Optional[Callable[[int, int], object]] = None) -> Trace:
+    """Load a trace from a file: ``.fpt``, PYME raw event text or PYME JSON, detected from the
+    content unless ``format`` ("fpt", "pyme-text", "pyme-json") is given. ``FileNotFoundError`` /
+    ``OSError`` when it cannot be read, ``FormatError`` naming the path and the line or byte offset
+    when it is not a valid trace. The GIL is released while reading; ``progress(bytes_done,
+    bytes_total)`` is called now and then while parsing a large text file."""
+
+def load_bytes(data: bytes, format: Optional[str] = None) -> Trace:
+    """Load a trace from an in-memory buffer (same formats and detection as ``load``)."""
+
+def _build_trace(
+    codes: Sequence[Tuple[str, str, int]],
+    threads: Sequence[Tuple[int, str, Sequence[Tuple[int, int, bool]]]],
+    *,
+    start_ns: int = 0,
+    stop_ns: int = 0,
+    metadata: Optional[Sequence[Tuple[str, str]]] = None,
+) -> Trace:
+    """Build a trace from flat events (tests and tools): ``codes`` = [(file, name, first_line)],
+    ``threads`` = [(os_id, name, [(t_ns, code_id, is_return), ...])], absolute times."""
+
+# ---------------------------------------------------------------------------------------------------
+# recording (engineer A adds Recorder here)
+
+# ---------------------------------------------------------------------------------------------------
+# assets (engineer C adds asset_bundle, asset_css, export_html here)
