@@ -1,7 +1,11 @@
 //! Readers and writers of [`Trace`](crate::Trace): one module per format. Formats never talk to each other.
 
 pub mod fpt;
+pub mod html;
+pub mod perfetto;
+pub mod pyme_json;
 pub mod pyme_text;
+pub mod speedscope;
 
 /// A trace file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

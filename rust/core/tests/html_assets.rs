@@ -1,0 +1,132 @@
+//! The embedded timeline assets, the HTML export and the evcxr display.
+
+use fprofile::assets::{bundle, css, html_escape, HOSTS};
+use fprofile::formats::{fpt, html};
+use fprofile::{CallFlags, Calls, Code, ThreadInfo, Trace};
+
+const EVIL: &str = "<img src=x onerror=alert(1)></script><script>alert(2)</script>";
+
+/// Two threads; a function and a thread named with markup; a unicode name.
+fn sample() -> Trace {
+    let codes = vec![
+        Code { file: "/app/main.py".into(), name: "main".into(), first_line: 1 },
+        Code { file: "/app/work.py".into(), name: EVIL.into(), first_line: 10 },
+        Code { file: "/app/ünï.py".into(), name: "step_λ".into(), first_line: 20 },
+    ];
+    let threads = vec![
+        ThreadInfo { os_id: 1001, names: vec![(0, "MainThread".into())], first_ns: 0, last_ns: 1000, lane: 0, call_range: (0, 4) },
+        ThreadInfo { os_id: 1002, names: vec![(200, format!("worker {EVIL}"))], first_ns: 200, last_ns: 800, lane: 1, call_range: (4, 5) },
+    ];
+    let calls = Calls {
+        start_ns: vec![0, 10, 20, 600, 200],
+        end_ns: vec![1000, 500, 100, 990, 800],
+        code: vec![0, 1, 2, 1, 2],
+        depth: vec![0, 1, 2, 1, 0],
+        parent: vec![u32::MAX, 0, 1, 0, u32::MAX],
+        flags: vec![CallFlags(0), CallFlags(0), CallFlags(0), CallFlags(CallFlags::UNFINISHED), CallFlags(0)],
+    };
+    Trace { origin_ns: 5_000_000_000, codes, threads, calls, metadata: vec![("subs".into(), "app/".into())] }
+}
+
+#[test]
+fn bundles_are_single_modules_without_imports() {
+    for host in HOSTS {
+        let js = bundle(host).unwrap_or_else(|| panic!("no bundle for {host}"));
+        assert!(js.contains("function createTimeline("), "{host}");
+        assert!(js.contains("function decodeFpt("), "{host}");
+        for (n, line) in js.lines().enumerate() {
+            assert!(!line.trim_start().starts_with("import "), "{host}: import left at line {n}: {line}");
+        }
+        assert!(!js.to_ascii_lowercase().contains("</script"), "{host}: the bundle must not contain </script");
+    }
+    assert!(bundle("widget").unwrap().contains("export default"));
+    assert!(bundle("viewer").unwrap().contains("startViewerPage()"));
+    assert!(bundle("export").unwrap().contains("startExportPage()"));
+    assert!(bundle("nope").is_none());
+    assert!(bundle("").is_none());
+}
+
+#[test]
+fn css_is_the_timeline_stylesheet() {
+    let c = css();
+    assert!(c.contains(".fprofile-root"));
+    assert!(c.contains("--jp-layout-color0"));
+}
+
+#[test]
+fn html_export_is_self_contained_and_escaped() {
+    let t = sample();
+    let page = html::to_html(&t, "My <b>trace</b> & \"more\"");
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains("<title>My &lt;b&gt;trace&lt;/b&gt; &amp; &quot;more&quot;</title>"));
+    assert!(!page.contains("<b>trace"));
+    // No markup from the trace: names only appear inside the JSON summary, escaped.
+    assert!(!page.contains("<img"));
+    assert!(!page.contains("onerror=alert(1)></script>"));
+    assert!(page.contains("\\u003cimg src=x onerror=alert(1)\\u003e"));
+    // Exactly our three scripts open and close.
+    assert_eq!(page.matches("<script").count(), 3);
+    assert_eq!(page.matches("</script>").count(), 3);
+    // No network: no URL to fetch anything from, and a CSP that forbids it.
+    assert!(page.contains("default-src 'none'"));
+    for bad in ["http://", "https://", "src=\"", "href=\""] {
+        assert!(!page.contains(bad), "{bad}");
+    }
+    // The data is the fpt encoding, and decodes back to the trace.
+    let start = page.find("id=\"fprofile-data\">").unwrap() + "id=\"fprofile-data\">".len();
+    let end = start + page[start..].find("</script>").unwrap();
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(&page[start..end]).unwrap();
+    assert_eq!(bytes, fpt::encode(&t));
+    assert_eq!(fpt::decode(&bytes).unwrap(), t);
+    // The summary JSON parses back to the Rust summary.
+    let s0 = page.find("id=\"fprofile-summary\">").unwrap() + "id=\"fprofile-summary\">".len();
+    let s1 = s0 + page[s0..].find("</script>").unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&page[s0..s1]).unwrap();
+    let expected: serde_json::Value = serde_json::from_str(&fprofile::summary::summary_json(&t)).unwrap();
+    assert_eq!(parsed, expected);
+}
+
+#[test]
+fn json_for_script_keeps_the_value() {
+    let j = r#"{"a":"</script><!-- & > \u2028"}"#;
+    let e = html::json_for_script(j);
+    assert!(!e.contains('<') && !e.contains('>') && !e.contains('&'));
+    let a: serde_json::Value = serde_json::from_str(j).unwrap();
+    let b: serde_json::Value = serde_json::from_str(&e).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn evcxr_mime_bundle_is_exact() {
+    let t = sample();
+    let out = t.evcxr_content();
+    let expected_html = format!(
+        "<iframe class=\"fprofile-frame\" title=\"fprofile timeline\" style=\"width:100%;height:760px;border:0\" srcdoc=\"{}\"></iframe>",
+        html_escape(&html::to_html(&t, "fprofile trace"))
+    );
+    assert_eq!(out, format!("EVCXR_BEGIN_CONTENT text/html\n{expected_html}\nEVCXR_END_CONTENT\n"));
+    // evcxr reads the content between the markers line by line: the protocol lines must be alone.
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.first(), Some(&"EVCXR_BEGIN_CONTENT text/html"));
+    assert_eq!(lines.last(), Some(&"EVCXR_END_CONTENT"));
+    assert_eq!(out.matches("EVCXR_END_CONTENT").count(), 1);
+    // The frame's srcdoc holds no raw quote or markup that could end the attribute.
+    let inner = &expected_html["<iframe ".len()..];
+    let srcdoc = &inner[inner.find("srcdoc=\"").unwrap() + 8..inner.rfind("\"></iframe>").unwrap()];
+    assert!(!srcdoc.contains('"') && !srcdoc.contains('<'));
+}
+
+/// The fixture `tests/js/fixtures/rust_sample.fpt`, decoded by the JS decoder in
+/// `tests/js/crosscheck.test.mjs`: written by this encoder. Regenerate with
+/// `FPROFILE_REGEN_FIXTURES=1 cargo test -p fprofile --test html_assets`.
+#[test]
+fn js_crosscheck_fixture_is_current() {
+    let bytes = fpt::encode(&sample());
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/js/fixtures/rust_sample.fpt");
+    if std::env::var_os("FPROFILE_REGEN_FIXTURES").is_some() {
+        std::fs::write(path, &bytes).unwrap();
+    }
+    let on_disk = std::fs::read(path).expect("fixture missing: run with FPROFILE_REGEN_FIXTURES=1");
+    assert_eq!(on_disk, bytes, "the Rust encoder changed: regenerate the fixture (FPROFILE_REGEN_FIXTURES=1)");
+}
