@@ -1,1 +1,137 @@
-//! Embedded timeline assets.
+//! Embedded timeline assets: the `js/` folder (rust-embed, embedded in debug builds too through the
+//! `debug-embed` feature, so a moved checkout cannot break an installed extension).
+//!
+//! [`bundle`] builds ONE self-contained ES module for a host by concatenating the timeline modules
+//! in the order of `js/bundle.json` and stripping their `import` lines (the modules keep every
+//! import on one line at the top and use distinct top-level names: see `js/README.md`), then the
+//! host's own file. [`css`] is the timeline's stylesheet. `Trace::evcxr_display` shows a trace in
+//! the evcxr Rust Jupyter kernel.
+
+use rust_embed::RustEmbed;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use crate::model::Trace;
+
+#[derive(RustEmbed)]
+#[folder = "../../js/"]
+struct JsFolder;
+
+#[derive(Deserialize)]
+struct Manifest {
+    modules: Vec<String>,
+    hosts: BTreeMap<String, String>,
+    css: Vec<String>,
+}
+
+/// The hosts a bundle can be built for.
+pub const HOSTS: [&str; 3] = ["widget", "viewer", "export"];
+
+fn text(path: &str) -> Option<String> {
+    let file = JsFolder::get(path)?;
+    String::from_utf8(file.data.into_owned()).ok()
+}
+
+fn manifest() -> Option<Manifest> {
+    serde_json::from_str(&text("bundle.json")?).ok()
+}
+
+/// The source of one embedded file of `js/` (e.g. `"decode.js"`), if present.
+pub fn source(path: &str) -> Option<String> {
+    text(path)
+}
+
+/// Is this line an import statement to strip? Only top-level one-line imports of sibling modules.
+fn is_import_line(line: &str) -> bool {
+    line.starts_with("import ") && (line.contains(" from \"./") || line.contains(" from \"../"))
+}
+
+/// The single-module bundle for `host` ("widget", "viewer" or "export"): no imports, everything the
+/// timeline needs in one ES module. `None` for an unknown host (or a build missing `js/`).
+pub fn bundle(host: &str) -> Option<String> {
+    let m = manifest()?;
+    let host_file = m.hosts.get(host)?;
+    let mut out = String::with_capacity(160 * 1024);
+    out.push_str(&format!(
+        "// fprofile-jupyter {} timeline bundle for host \"{host}\": js/{} + js/{host_file}\n",
+        env!("CARGO_PKG_VERSION"),
+        m.modules.join(" + js/"),
+    ));
+    for path in m.modules.iter().chain(std::iter::once(host_file)) {
+        let src = text(path)?;
+        out.push_str(&format!("\n// ---- js/{path} ----\n"));
+        for line in src.lines() {
+            if is_import_line(line) {
+                continue;
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    Some(out)
+}
+
+/// The timeline's stylesheet (every host).
+pub fn css() -> String {
+    let Some(m) = manifest() else { return String::new() };
+    let mut out = String::new();
+    for path in &m.css {
+        if let Some(src) = text(path) {
+            out.push_str(&src);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Escape text for HTML element content and attribute values.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+/// The start and end markers of evcxr_runtime's output protocol.
+pub const EVCXR_BEGIN: &str = "EVCXR_BEGIN_CONTENT";
+pub const EVCXR_END: &str = "EVCXR_END_CONTENT";
+
+/// Height of the timeline frame shown in a Rust notebook, CSS px.
+const EVCXR_FRAME_PX: u32 = 760;
+
+impl Trace {
+    /// The HTML shown in a notebook output: the self-contained export in a sandbox-free `iframe`
+    /// (its `srcdoc`), so its styles and script stay apart from the notebook page.
+    pub fn notebook_html(&self) -> String {
+        let page = crate::formats::html::to_html(self, "fprofile trace");
+        format!(
+            "<iframe class=\"fprofile-frame\" title=\"fprofile timeline\" style=\"width:100%;height:{EVCXR_FRAME_PX}px;border:0\" srcdoc=\"{}\"></iframe>",
+            html_escape(&page)
+        )
+    }
+
+    /// What [`Trace::evcxr_display`] prints: the evcxr_runtime mime protocol with `text/html`.
+    pub fn evcxr_content(&self) -> String {
+        format!("{EVCXR_BEGIN} text/html\n{}\n{EVCXR_END}\n", self.notebook_html())
+    }
+
+    /// Display in the evcxr Jupyter kernel (it calls `evcxr_display` on a cell's last expression):
+    /// the interactive timeline and summary, as in the HTML export.
+    pub fn evcxr_display(&self) {
+        use std::io::Write;
+        let content = self.evcxr_content();
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        // A closed stdout is not worth a panic in a notebook kernel.
+        let _ = lock.write_all(content.as_bytes());
+        let _ = lock.flush();
+    }
+}

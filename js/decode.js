@@ -1,0 +1,404 @@
+// decode.js: the .fpt binary format (docs/format.md) -> a decoded trace of typed-array columns.
+// Layer 1: depends on nothing (no DOM). Every constraint of the spec is checked; every error names
+// what is wrong and the byte offset where it was found (in the file for the header, in the
+// decompressed body otherwise).
+
+export const FPT_VERSION = 1;
+const FPT_HEADER_LEN = 16;
+const FPT_MAX_BODY = 2 * 1024 * 1024 * 1024; // 2 GiB, the spec's hard limit
+
+/** What this browser page accepts before refusing a trace as too big (overridable per call). */
+export const DECODE_LIMITS = Object.freeze({
+  maxBodyBytes: 1024 * 1024 * 1024, // 1 GiB decompressed
+  maxCalls: 20_000_000,             // about 35 bytes of columns and indexes per call
+});
+
+/** A file that does not follow the format. `offset` is a byte offset (see `where`). */
+export class FptError extends Error {
+  constructor(message, offset, where = "body") {
+    super(offset === undefined ? message : `${message} (at byte ${offset} of the ${where})`);
+    this.name = "FptError";
+    this.offset = offset;
+  }
+}
+
+/** A valid trace that is more than this page will hold; the message carries the numbers. */
+export class TraceTooLargeError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "TraceTooLargeError";
+  }
+}
+
+/** Bytes of an ArrayBuffer, a typed array or a DataView as a Uint8Array (no copy). */
+export function asBytes(data) {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError("trace data must be an ArrayBuffer, a typed array or a DataView");
+}
+
+/** The 16-byte header: { version, compressed, bodyLen }. Throws FptError. */
+export function readFptHeader(bytes) {
+  if (bytes.length < 4 || bytes[0] !== 0x46 || bytes[1] !== 0x50 || bytes[2] !== 0x52 || bytes[3] !== 0x46) {
+    throw new FptError("not an fprofile trace: the file does not start with the magic FPRF", 0, "file");
+  }
+  if (bytes.length < FPT_HEADER_LEN) {
+    throw new FptError(`truncated header: ${bytes.length} bytes, the header has ${FPT_HEADER_LEN}`, bytes.length, "file");
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = dv.getUint16(4, true);
+  if (version !== FPT_VERSION) {
+    throw new FptError(`unsupported format version ${version}: this viewer reads version ${FPT_VERSION}` +
+      (version > FPT_VERSION ? " (the file was written by a newer fprofile)" : ""), 4, "file");
+  }
+  const flags = dv.getUint16(6, true);
+  if (flags & ~1) throw new FptError(`reserved header flag bits set (flags = 0x${flags.toString(16)})`, 6, "file");
+  const lo = dv.getUint32(8, true);
+  const hi = dv.getUint32(12, true);
+  if (hi > 0 || lo > FPT_MAX_BODY) {
+    throw new FptError(`body_len ${hi * 4294967296 + lo} is above the 2 GiB limit`, 8, "file");
+  }
+  return { version, compressed: (flags & 1) === 1, bodyLen: lo };
+}
+
+/**
+ * Decode a whole .fpt file. Async because the body is inflated with DecompressionStream.
+ * `limits` overrides DECODE_LIMITS. Rejects with FptError or TraceTooLargeError.
+ */
+export async function decodeFpt(data, limits = {}) {
+  const lim = { ...DECODE_LIMITS, ...limits };
+  const bytes = asBytes(data);
+  const header = readFptHeader(bytes);
+  if (header.bodyLen > lim.maxBodyBytes) {
+    throw new TraceTooLargeError(`This trace is too large for the browser: ${header.bodyLen.toLocaleString("en")} bytes ` +
+      `of decompressed data (${bytes.length.toLocaleString("en")} on disk); this page accepts at most ` +
+      `${lim.maxBodyBytes.toLocaleString("en")}. Record fewer functions (subs) or a shorter run, or look at the summary.`);
+  }
+  const rest = bytes.subarray(FPT_HEADER_LEN);
+  let body;
+  if (header.compressed) {
+    body = await inflateZlib(rest, header.bodyLen);
+  } else {
+    if (rest.length < header.bodyLen) {
+      throw new FptError(`truncated body: ${rest.length} bytes, body_len says ${header.bodyLen}`, bytes.length, "file");
+    }
+    if (rest.length > header.bodyLen) {
+      throw new FptError(`${rest.length - header.bodyLen} trailing bytes after the body`, FPT_HEADER_LEN + header.bodyLen, "file");
+    }
+    body = rest;
+  }
+  return decodeFptBody(body, lim);
+}
+
+/** Inflate a zlib stream (RFC 1950) with `bodyLen` as a hard output limit. */
+async function inflateZlib(input, bodyLen) {
+  if (typeof DecompressionStream !== "function") {
+    throw new Error("this browser cannot decompress traces (no DecompressionStream); use a current Chromium, Firefox or Safari");
+  }
+  const ds = new DecompressionStream("deflate");
+  const writer = ds.writable.getWriter();
+  // Errors surface on the read side; the write side's promises must not go unhandled.
+  writer.write(input).then(() => writer.close()).catch(() => {});
+  const reader = ds.readable.getReader();
+  const out = new Uint8Array(bodyLen);
+  let n = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (n + value.length > bodyLen) {
+        reader.cancel().catch(() => {});
+        throw new FptError(`the zlib stream inflates to more than body_len (${bodyLen} bytes)`, bodyLen);
+      }
+      out.set(value, n);
+      n += value.length;
+    }
+  } catch (e) {
+    if (e instanceof FptError) throw e;
+    throw new FptError(`corrupt or truncated zlib stream (${e && e.message ? e.message : e}); ${n} bytes inflated`, FPT_HEADER_LEN, "file");
+  }
+  if (n !== bodyLen) throw new FptError(`the zlib stream inflates to ${n} bytes but body_len says ${bodyLen}`, n);
+  // A zlib stream ends with the Adler-32 of its data: when the input's last 4 bytes are not that,
+  // something follows the stream (not every DecompressionStream reports trailing data itself).
+  const a = adler32(out);
+  const m = input.length;
+  const tail = m >= 4 ? ((input[m - 4] << 24) | (input[m - 3] << 16) | (input[m - 2] << 8) | input[m - 1]) >>> 0 : -1;
+  if (tail !== a) throw new FptError("trailing bytes after the zlib stream", FPT_HEADER_LEN + m, "file");
+  return out;
+}
+
+function adler32(bytes) {
+  let a = 1;
+  let b = 0;
+  const n = bytes.length;
+  for (let i = 0; i < n;) {
+    const end = Math.min(n, i + 5552);
+    for (; i < end; i++) {
+      a += bytes[i];
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return ((b << 16) | a) >>> 0;
+}
+
+const TWO_POW_53 = 9007199254740992;
+
+/** Reader of the body: LEB128 varints, zigzag, strings. Every read is bounds-checked. */
+class BodyReader {
+  constructor(bytes) {
+    this.b = bytes;
+    this.pos = 0;
+    this.len = bytes.length;
+  }
+  left() { return this.len - this.pos; }
+  /** Unsigned varint; `what` names the field for errors. Values must be below 2^53 unless `approx`. */
+  u(what, approx = false) {
+    const b = this.b;
+    let p = this.pos;
+    if (p >= this.len) throw new FptError(`truncated: the body ends inside ${what}`, p);
+    let byte = b[p++];
+    if (byte < 128) { this.pos = p; return byte; }
+    let value = byte & 127;
+    let mult = 128;
+    for (let i = 1; ; i++) {
+      if (p >= this.len) throw new FptError(`truncated: the body ends inside ${what}`, p);
+      byte = b[p++];
+      if (i === 9 && byte > 1) throw new FptError(`varint of ${what} does not fit in 64 bits`, this.pos);
+      value += (byte & 127) * mult;
+      if (byte < 128) break;
+      if (i === 9) throw new FptError(`varint of ${what} is longer than 10 bytes`, this.pos);
+      mult *= 128;
+    }
+    if (value >= TWO_POW_53 && !approx) {
+      throw new FptError(`${what} = ${value} is beyond what a browser holds exactly (2^53)`, this.pos);
+    }
+    this.pos = p;
+    return value;
+  }
+  /** Signed (zigzag) varint. */
+  s(what) {
+    const z = this.u(what);
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  }
+  /** A count of elements each taking at least `minBytes` bytes: checked against the bytes left. */
+  count(what, minBytes) {
+    const at = this.pos;
+    const n = this.u(what);
+    if (n * minBytes > this.left()) {
+      throw new FptError(`${what} = ${n} is more than the ${this.left()} bytes left can hold`, at);
+    }
+    return n;
+  }
+  str(what, decoder) {
+    const at = this.pos;
+    const n = this.u(`the length of ${what}`);
+    if (n > this.left()) throw new FptError(`truncated: ${what} of ${n} bytes goes past the end of the body`, at);
+    let s;
+    try {
+      s = decoder.decode(this.b.subarray(this.pos, this.pos + n));
+    } catch (_e) {
+      throw new FptError(`${what} is not valid UTF-8`, this.pos);
+    }
+    this.pos += n;
+    return s;
+  }
+}
+
+/**
+ * Decode a decompressed body (synchronous; the part node tests drive directly).
+ * Returns the decoded trace:
+ * {
+ *   originNs, strings,
+ *   codes: { count, name: string[], file: string[], line: Int32Array },
+ *   threads: [{ index, osId, lane, firstNs, lastNs, names: [{ tNs, name }], name, callStart, callEnd, maxDepth }],
+ *   calls: { count, start: Float64Array, end: Float64Array, code: Int32Array, depth: Uint16Array,
+ *            parent: Int32Array (global index, -1 for top level), thread: Int32Array, flags: Uint8Array },
+ *   startNs, endNs, metadata
+ * }
+ * Times are ns relative to the trace origin.
+ */
+export function decodeFptBody(body, limits = {}) {
+  const lim = { ...DECODE_LIMITS, ...limits };
+  const r = new BodyReader(asBytes(body));
+  const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+  const originNs = r.u("origin_ns", true);
+
+  const stringCount = r.count("string_count", 1);
+  const strings = new Array(stringCount);
+  for (let i = 0; i < stringCount; i++) strings[i] = r.str(`string ${i}`, utf8);
+
+  const sid = (what) => {
+    const at = r.pos;
+    const v = r.u(what);
+    if (v >= stringCount) throw new FptError(`${what} = ${v} is not a string id (the table has ${stringCount})`, at);
+    return v;
+  };
+
+  const codeCount = r.count("code_count", 3);
+  const codeName = new Array(codeCount);
+  const codeFile = new Array(codeCount);
+  const codeLine = new Int32Array(codeCount);
+  for (let i = 0; i < codeCount; i++) {
+    codeFile[i] = strings[sid(`file_sid of code ${i}`)];
+    codeName[i] = strings[sid(`name_sid of code ${i}`)];
+    const at = r.pos;
+    const line = r.u(`first_line of code ${i}`);
+    if (line > 2147483647) throw new FptError(`first_line of code ${i} = ${line} is out of range`, at);
+    codeLine[i] = line;
+  }
+
+  const threadCount = r.count("thread_count", 7);
+  const threads = [];
+  const parts = [];
+  let totalCalls = 0;
+  for (let t = 0; t < threadCount; t++) {
+    const osId = r.u(`os_id of thread ${t}`, true);
+    const lane = r.u(`lane of thread ${t}`);
+    const firstNs = r.s(`first_ns of thread ${t}`);
+    const spanNs = r.u(`span_ns of thread ${t}`);
+    const lastNs = firstNs + spanNs;
+    if (Math.abs(lastNs) >= TWO_POW_53) throw new FptError(`thread ${t} ends beyond 2^53 ns`, r.pos);
+    const nameAt = r.pos;
+    const nameCount = r.count(`name_count of thread ${t}`, 2);
+    if (nameCount < 1) throw new FptError(`thread ${t} has no name (name_count must be at least 1)`, nameAt);
+    const names = [];
+    let tn = firstNs;
+    for (let k = 0; k < nameCount; k++) {
+      const at = r.pos;
+      const dt = r.u(`dt_ns of name ${k} of thread ${t}`);
+      if (k === 0 && dt !== 0) throw new FptError(`the first name of thread ${t} must hold from first_ns (dt_ns = ${dt}, expected 0)`, at);
+      tn += dt;
+      names.push({ tNs: tn, name: strings[sid(`name_sid of name ${k} of thread ${t}`)] });
+    }
+
+    const n = r.count(`call_count of thread ${t}`, 4);
+    totalCalls += n;
+    if (totalCalls > lim.maxCalls) {
+      throw new TraceTooLargeError(`This trace is too large for the browser: more than ${lim.maxCalls.toLocaleString("en")} calls ` +
+        `(${totalCalls.toLocaleString("en")} in its first ${t + 1} of ${threadCount} threads). Record fewer functions (subs) ` +
+        `or a shorter run, or look at the summary.`);
+    }
+    const code = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const at = r.pos;
+      const c = r.u("code_id");
+      if (c >= codeCount) throw new FptError(`code_id ${c} of call ${i} of thread ${t} is not in the code table (${codeCount} codes)`, at);
+      code[i] = c;
+    }
+    const depth = new Uint16Array(n);
+    let maxDepth = -1;
+    let prev = -1;
+    for (let i = 0; i < n; i++) {
+      const at = r.pos;
+      const d = prev + r.s("depth delta");
+      if (i === 0 && d !== 0) throw new FptError(`the first call of thread ${t} has depth ${d}, expected 0`, at);
+      if (d < 0) throw new FptError(`call ${i} of thread ${t} has negative depth ${d}`, at);
+      if (d > prev + 1) throw new FptError(`call ${i} of thread ${t} has depth ${d}, more than one below the previous call (${prev})`, at);
+      if (d > 65535) throw new FptError(`call ${i} of thread ${t} has depth ${d} (at most 65535)`, at);
+      depth[i] = d;
+      if (d > maxDepth) maxDepth = d;
+      prev = d;
+    }
+    const start = new Float64Array(n);
+    let s = firstNs;
+    for (let i = 0; i < n; i++) {
+      s += r.u("start delta");
+      start[i] = s;
+    }
+    const end = new Float64Array(n);
+    const parent = new Int32Array(n);
+    const stack = new Int32Array(Math.max(1, maxDepth + 1));
+    for (let i = 0; i < n; i++) {
+      const at = r.pos;
+      const e = start[i] + r.u("duration");
+      end[i] = e;
+      if (start[i] > lastNs || e > lastNs) {
+        throw new FptError(`call ${i} of thread ${t} [${start[i]}, ${e}] ns lies outside its thread's span [${firstNs}, ${lastNs}]`, at);
+      }
+      const d = depth[i];
+      stack[d] = i;
+      if (d === 0) {
+        parent[i] = -1;
+      } else {
+        const p = stack[d - 1];
+        parent[i] = p;
+        if (e > end[p]) {
+          throw new FptError(`call ${i} of thread ${t} ends at ${e} ns, after its parent (call ${p}, ending at ${end[p]} ns)`, at);
+        }
+      }
+    }
+    const flags = new Uint8Array(n);
+    const flaggedCount = r.count(`flagged_count of thread ${t}`, 2);
+    let idx = -1;
+    for (let k = 0; k < flaggedCount; k++) {
+      const at = r.pos;
+      idx += r.u("index_delta") + 1;
+      if (idx >= n) throw new FptError(`flagged call index ${idx} of thread ${t} is past its ${n} calls`, at);
+      const fat = r.pos;
+      const f = r.u("flags");
+      if (f & ~3) throw new FptError(`reserved call flag bits set (flags = ${f}) on call ${idx} of thread ${t}`, fat);
+      flags[idx] = f;
+    }
+    threads.push({
+      index: t, osId, lane, firstNs, lastNs, names, name: names[names.length - 1].name,
+      callStart: totalCalls - n, callEnd: totalCalls, maxDepth,
+    });
+    parts.push({ code, depth, start, end, parent, flags });
+  }
+
+  const metaAt = r.pos;
+  const metaLen = r.u("metadata_len");
+  if (metaLen > r.left()) throw new FptError(`truncated: metadata of ${metaLen} bytes goes past the end of the body`, metaAt);
+  let metadata = {};
+  if (metaLen > 0) {
+    let text;
+    try {
+      text = utf8.decode(r.b.subarray(r.pos, r.pos + metaLen));
+      metadata = JSON.parse(text);
+    } catch (_e) {
+      throw new FptError("metadata is not valid UTF-8 JSON", r.pos);
+    }
+    if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) {
+      throw new FptError("metadata is not a JSON object", r.pos);
+    }
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== "string") throw new FptError(`metadata value of ${JSON.stringify(k)} is not a string`, r.pos);
+    }
+  }
+  r.pos += metaLen;
+  if (r.left() !== 0) throw new FptError(`${r.left()} trailing bytes after the metadata`, r.pos);
+
+  // Global columns (threads' call ranges are consecutive).
+  const N = totalCalls;
+  const calls = {
+    count: N,
+    start: new Float64Array(N), end: new Float64Array(N), code: new Int32Array(N),
+    depth: new Uint16Array(N), parent: new Int32Array(N), thread: new Int32Array(N), flags: new Uint8Array(N),
+  };
+  let startNs = Infinity;
+  let endNs = -Infinity;
+  for (let t = 0; t < threadCount; t++) {
+    const p = parts[t];
+    const off = threads[t].callStart;
+    calls.start.set(p.start, off);
+    calls.end.set(p.end, off);
+    calls.code.set(p.code, off);
+    calls.depth.set(p.depth, off);
+    calls.flags.set(p.flags, off);
+    calls.thread.fill(t, off, off + p.code.length);
+    const par = p.parent;
+    for (let i = 0; i < par.length; i++) calls.parent[off + i] = par[i] < 0 ? -1 : par[i] + off;
+    if (threads[t].firstNs < startNs) startNs = threads[t].firstNs;
+    if (threads[t].lastNs > endNs) endNs = threads[t].lastNs;
+  }
+  if (threadCount === 0) { startNs = 0; endNs = 0; }
+  return {
+    originNs, strings,
+    codes: { count: codeCount, name: codeName, file: codeFile, line: codeLine },
+    threads, calls, startNs, endNs, metadata,
+  };
+}

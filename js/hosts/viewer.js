@@ -1,0 +1,102 @@
+// hosts/viewer.js: the standalone viewer page (python -m fprofile_jupyter.viewProfile, fprofile view).
+// A thin host: it fetches the trace the server converted (the FILE argument, or a file the user
+// chose or dropped, uploaded to the server and converted there in Rust) and hands the bytes and the
+// summary to createTimeline. Endpoints (python/fprofile_jupyter/_viewer.py):
+//   GET  api/initial        -> {} | {name, trace, summary} | {name, error}
+//   POST api/upload         -> {name, trace, summary} | {error}   (body: the file's bytes)
+//   GET  api/trace/<id>.fpt and api/trace/<id>.json (the URLs returned above)
+
+import { createTimeline } from "../timeline.js";
+
+function startViewerPage() {
+  const app = document.getElementById("fprofile-app");
+  const input = document.getElementById("fprofile-file");
+  const fileLabel = document.querySelector(".fprofile-page-file");
+  const status = document.querySelector(".fprofile-page-status");
+  const dropzone = document.querySelector(".fprofile-dropzone");
+  const timeline = createTimeline(app, { theme: "auto", height: Math.max(300, Math.round(window.innerHeight * 0.5)) });
+  timeline.root.classList.add("fprofile-viewer");
+
+  const setStatus = (text) => { status.textContent = text; };
+
+  async function show(info) {
+    fileLabel.textContent = info.name || "";
+    if (info.name) document.title = `${info.name} · fprofile`;
+    if (info.error) {
+      timeline.showError(info.error);
+      setStatus("");
+      return;
+    }
+    setStatus("Loading…");
+    try {
+      const [traceResp, summaryResp] = await Promise.all([fetch(info.trace), fetch(info.summary)]);
+      if (!traceResp.ok || !summaryResp.ok) throw new Error(`the server answered ${traceResp.status} / ${summaryResp.status}`);
+      const [bytes, summary] = await Promise.all([traceResp.arrayBuffer(), summaryResp.json()]);
+      const ok = await timeline.setData(bytes, summary);
+      setStatus(ok ? timeline.describe() : "");
+    } catch (e) {
+      timeline.showError(`Could not load ${info.name || "the trace"}: ${e && e.message ? e.message : e}`);
+      setStatus("");
+    }
+  }
+
+  async function upload(file) {
+    if (!file) return;
+    fileLabel.textContent = file.name;
+    setStatus(`Converting ${file.name}…`);
+    timeline.showError("");
+    let answer;
+    try {
+      const resp = await fetch("api/upload", {
+        method: "POST",
+        headers: { "Content-Type": "application/octet-stream", "X-Fprofile-Filename": encodeURIComponent(file.name) },
+        body: file,
+      });
+      answer = await resp.json().catch(() => ({ error: `the server answered ${resp.status} ${resp.statusText}` }));
+    } catch (e) {
+      answer = { error: `Could not reach the viewer server (${e && e.message ? e.message : e}); is it still running?` };
+    }
+    await show({ name: file.name, ...answer });
+  }
+
+  input.addEventListener("change", () => {
+    const f = input.files && input.files[0];
+    upload(f).finally(() => { input.value = ""; });
+  });
+
+  let dragDepth = 0;
+  const hasFiles = (e) => !!e.dataTransfer && Array.from(e.dataTransfer.types || []).includes("Files");
+  document.addEventListener("dragenter", (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    dragDepth++;
+    dropzone.hidden = false;
+  });
+  document.addEventListener("dragover", (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "copy";
+  });
+  document.addEventListener("dragleave", () => {
+    dragDepth = Math.max(0, dragDepth - 1);
+    if (dragDepth === 0) dropzone.hidden = true;
+  });
+  document.addEventListener("drop", (e) => {
+    e.preventDefault();
+    dragDepth = 0;
+    dropzone.hidden = true;
+    const f = e.dataTransfer && e.dataTransfer.files && e.dataTransfer.files[0];
+    if (f) upload(f);
+  });
+
+  fetch("api/initial")
+    .then((r) => r.json())
+    .then((info) => {
+      if (info && (info.trace || info.error)) return show(info);
+      setStatus("Choose a trace file (.fpt, PYME .json or raw .txt) or drop one on the page.");
+      return undefined;
+    })
+    .catch((e) => timeline.showError(`Could not reach the viewer server: ${e && e.message ? e.message : e}`));
+}
+
+startViewerPage();

@@ -1,0 +1,208 @@
+// layout.js: derived per-call data, the per-depth row index, lanes and level of detail.
+// Layer 2: depends only on the decoded trace shape of decode.js (no DOM, tested in node).
+//
+// Coordinate spaces:
+//   trace time (ns, relative to the trace origin)  <->  view x (CSS px from the left of a canvas)
+//   view x = (t_ns - window.start_ns) * px_per_ns
+// Vertical positions are CSS px too; rows are numbered by call depth inside a lane.
+
+/**
+ * Build the index of a decoded trace:
+ * - rows: per thread, per depth, the global indices of the calls at that depth in start order
+ *   (calls at one depth of one thread never overlap, so their ends are sorted too: finding the
+ *   calls visible in a window is a binary search);
+ * - selfNs and childCount per call.
+ */
+export function buildIndex(trace) {
+  const { calls, threads } = trace;
+  const N = calls.count;
+  const order = new Int32Array(N);
+  const threadRows = [];
+  for (const th of threads) {
+    const depthCount = th.maxDepth + 1;
+    const offsets = new Int32Array(depthCount + 1);
+    for (let i = th.callStart; i < th.callEnd; i++) offsets[calls.depth[i] + 1]++;
+    offsets[0] = th.callStart;
+    for (let d = 0; d < depthCount; d++) offsets[d + 1] += offsets[d];
+    const fill = offsets.slice(0, depthCount);
+    for (let i = th.callStart; i < th.callEnd; i++) order[fill[calls.depth[i]]++] = i;
+    const rows = [];
+    for (let d = 0; d < depthCount; d++) rows.push(order.subarray(offsets[d], offsets[d + 1]));
+    threadRows.push(rows);
+  }
+  const selfNs = new Float64Array(N);
+  const childCount = new Int32Array(N);
+  for (let i = 0; i < N; i++) selfNs[i] = calls.end[i] - calls.start[i];
+  for (let i = 0; i < N; i++) {
+    const p = calls.parent[i];
+    if (p >= 0) {
+      selfNs[p] -= calls.end[i] - calls.start[i];
+      childCount[p]++;
+    }
+  }
+  return { threadRows, selfNs, childCount };
+}
+
+/** First position k in [lo, hi) of `row` with ends[row[k]] >= t (hi when none). */
+export function lowerBoundEnd(row, ends, t, lo = 0, hi = row.length) {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ends[row[mid]] < t) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+/** The call of `row` containing time t (start <= t <= end), or -1. */
+export function callAt(row, starts, ends, t) {
+  const k = lowerBoundEnd(row, ends, t);
+  if (k < row.length && starts[row[k]] <= t) return row[k];
+  return -1;
+}
+
+/**
+ * Level of detail: visit the boxes of one row for the window [t0, t1] at `pxPerNs`.
+ * A call at least `minPx` wide is one box. Narrower calls that touch (gaps under a pixel) are
+ * merged into one box at least one pixel wide; the calls a merged box covers are skipped by
+ * binary search, so the cost is about (boxes drawn) x log(row length), never the whole row.
+ * emit(callIndex, x0, x1, count): x in view px relative to t0; count > 1 for a merged box
+ * (callIndex is then its first call).
+ */
+export function forEachBox(row, starts, ends, t0, t1, pxPerNs, minPx, emit) {
+  const n = row.length;
+  let i = lowerBoundEnd(row, ends, t0);
+  let boxes = 0;
+  while (i < n) {
+    const c = row[i];
+    const s = starts[c];
+    if (s > t1) break;
+    const xa = (s - t0) * pxPerNs;
+    const xb = (ends[c] - t0) * pxPerNs;
+    if (xb - xa >= minPx) {
+      emit(c, xa, xb, 1);
+      boxes++;
+      i++;
+      continue;
+    }
+    let runEnd = xb;
+    let count = 0;
+    for (;;) {
+      const boundary = t0 + (Math.floor(runEnd) + 1) / pxPerNs;
+      const j = lowerBoundEnd(row, ends, boundary, i + 1, n);
+      const lastEnd = (ends[row[j - 1]] - t0) * pxPerNs;
+      if (lastEnd > runEnd) runEnd = lastEnd;
+      count += j - i;
+      i = j;
+      if (i >= n) break;
+      const c2 = row[i];
+      if (starts[c2] > t1) break;
+      const xa2 = (starts[c2] - t0) * pxPerNs;
+      const xb2 = (ends[c2] - t0) * pxPerNs;
+      if (xa2 > runEnd + 1 || xb2 - xa2 >= minPx) break;
+    }
+    emit(c, xa, Math.max(runEnd, xa + 1), count);
+    boxes++;
+  }
+  return boxes;
+}
+
+/**
+ * Lanes of the zoomed view for the visible threads, as PYME assigns them (threads whose spans do
+ * not overlap share a lane). Each lane: a header strip (the threads' span lines and names) and one
+ * row per depth. Returns { lanes: [{ lane, threads: [index], top, headerPx, rows, height }], height }.
+ */
+export function layoutLanes(trace, visible, rowPx, headerPx, gapPx) {
+  const byLane = new Map();
+  for (const th of trace.threads) {
+    if (!visible[th.index]) continue;
+    let l = byLane.get(th.lane);
+    if (!l) { l = { lane: th.lane, threads: [], rows: 0 }; byLane.set(th.lane, l); }
+    l.threads.push(th.index);
+    l.rows = Math.max(l.rows, th.maxDepth + 1);
+  }
+  const lanes = [...byLane.values()].sort((a, b) => a.lane - b.lane);
+  let y = 0;
+  for (const l of lanes) {
+    l.top = y;
+    l.headerPx = headerPx;
+    l.height = headerPx + l.rows * rowPx;
+    y += l.height + gapPx;
+  }
+  return { lanes, height: Math.max(0, y - gapPx) };
+}
+
+/** The full time range shown by "reset": the run with a 1% margin each side (never empty). */
+export function fullRange(trace) {
+  let a = trace.startNs;
+  let b = trace.endNs;
+  if (!(b > a)) { a -= 500; b = a + 1000; }
+  const m = (b - a) * 0.01;
+  return [a - m, b + m];
+}
+
+/** Clamp a window [a, b] into [lo, hi] keeping its width when possible, with a minimum width. */
+export function clampWindow(a, b, lo, hi, minWidth) {
+  let w = Math.max(b - a, minWidth);
+  if (w >= hi - lo) return [lo, hi];
+  let s = a;
+  if (b - a < minWidth) s = (a + b) / 2 - w / 2;
+  if (s < lo) s = lo;
+  if (s + w > hi) s = hi - w;
+  return [s, s + w];
+}
+
+/** The window after zooming by `factor` (> 1 zooms in) around time `t`. */
+export function zoomWindow(a, b, t, factor) {
+  return [t - (t - a) / factor, t + (b - t) / factor];
+}
+
+/** 32-bit FNV-1a hash of a string: stable colours per function. */
+export function hashString(s) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/**
+ * A summary in the schema of the Rust summary JSON, computed in the page when the host gives
+ * none: per function calls, total (a recursive call inside another call of the same function is
+ * not counted twice), self, mean and max. Rows sorted by total_ns descending.
+ */
+export function computeSummary(trace, index) {
+  const { calls, codes, threads } = trace;
+  const makeRows = (from, to) => {
+    const acc = new Map();
+    const active = new Int32Array(codes.count);
+    const stack = [];
+    for (let i = from; i < to; i++) {
+      const d = calls.depth[i];
+      while (stack.length > d) active[calls.code[stack.pop()]]--;
+      if (i > from && calls.thread[i] !== calls.thread[i - 1]) {
+        while (stack.length) active[calls.code[stack.pop()]]--;
+      }
+      const c = calls.code[i];
+      const dur = calls.end[i] - calls.start[i];
+      let r = acc.get(c);
+      if (!r) {
+        r = { code: c, function: codes.name[c], file: codes.file[c], line: codes.line[c], calls: 0, total_ns: 0, self_ns: 0, mean_ns: 0, max_ns: 0 };
+        acc.set(c, r);
+      }
+      r.calls++;
+      if (active[c] === 0) r.total_ns += dur;
+      r.self_ns += index.selfNs[i];
+      if (dur > r.max_ns) r.max_ns = dur;
+      active[c]++;
+      stack.push(i);
+    }
+    const rows = [...acc.values()];
+    for (const r of rows) r.mean_ns = Math.round(r.total_ns / r.calls);
+    rows.sort((a, b) => b.total_ns - a.total_ns);
+    return rows;
+  };
+  return {
+    overall: makeRows(0, calls.count),
+    threads: threads.map((th) => ({ thread: th.index, name: th.name, rows: makeRows(th.callStart, th.callEnd) })),
+  };
+}

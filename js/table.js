@@ -1,0 +1,152 @@
+// table.js: the summary table (rows of the Rust summary JSON), sortable by column. Layer 4 (a view):
+// DOM only, text only (every string from the trace goes through textContent).
+
+import { formatDuration, formatCount } from "./units.js";
+
+const SUMMARY_COLUMNS = [
+  { key: "function", label: "Function", numeric: false },
+  { key: "file", label: "File:line", numeric: false },
+  { key: "calls", label: "Calls", numeric: true },
+  { key: "total_ns", label: "Total", numeric: true },
+  { key: "self_ns", label: "Self", numeric: true },
+  { key: "mean_ns", label: "Mean", numeric: true },
+  { key: "max_ns", label: "Max", numeric: true },
+];
+const SUMMARY_MAX_ROWS = 500;
+
+/**
+ * A summary panel: a thread selector and `table.fprofile-summary`.
+ * opts: { colourOf(code) -> css colour, onPick(code) }.
+ * Returns { el, setSummary(summary, threadNames), setSelected(code) }.
+ */
+export function createSummaryTable(doc, opts) {
+  const el = doc.createElement("div");
+  el.className = "fprofile-summary-wrap";
+  const head = doc.createElement("div");
+  head.className = "fprofile-summary-head";
+  const title = doc.createElement("span");
+  title.className = "fprofile-summary-title";
+  title.textContent = "Summary";
+  const select = doc.createElement("select");
+  select.className = "fprofile-summary-thread";
+  select.setAttribute("aria-label", "Summary of");
+  const note = doc.createElement("span");
+  note.className = "fprofile-summary-note";
+  head.append(title, select, note);
+  const scroller = doc.createElement("div");
+  scroller.className = "fprofile-summary-scroll";
+  const table = doc.createElement("table");
+  table.className = "fprofile-summary";
+  const thead = doc.createElement("thead");
+  const tbody = doc.createElement("tbody");
+  const hr = doc.createElement("tr");
+  table.append(thead, tbody);
+  thead.append(hr);
+  scroller.append(table);
+  el.append(head, scroller);
+
+  let summary = null;
+  let sortKey = "total_ns";
+  let sortDesc = true;
+  let selectedCode = -1;
+  const ths = [];
+  for (const col of SUMMARY_COLUMNS) {
+    const th = doc.createElement("th");
+    th.textContent = col.label;
+    th.dataset.key = col.key;
+    th.scope = "col";
+    th.tabIndex = 0;
+    if (col.numeric) th.className = "fprofile-num";
+    const activate = () => {
+      if (sortKey === col.key) sortDesc = !sortDesc;
+      else { sortKey = col.key; sortDesc = col.numeric; }
+      renderRows();
+    };
+    th.addEventListener("click", activate);
+    th.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); activate(); } });
+    hr.append(th);
+    ths.push(th);
+  }
+  select.addEventListener("change", renderRows);
+
+  function currentRows() {
+    if (!summary) return [];
+    if (select.value === "overall" || select.value === "") return summary.overall || [];
+    const t = (summary.threads || [])[Number(select.value)];
+    return (t && t.rows) || [];
+  }
+
+  function renderRows() {
+    const rows = currentRows().slice();
+    const col = SUMMARY_COLUMNS.find((c) => c.key === sortKey);
+    rows.sort((a, b) => {
+      const x = a[sortKey];
+      const y = b[sortKey];
+      let r = col.numeric ? x - y : String(x).localeCompare(String(y));
+      if (sortKey === "file" && r === 0) r = a.line - b.line;
+      return sortDesc ? -r : r;
+    });
+    for (const th of ths) {
+      const on = th.dataset.key === sortKey;
+      th.setAttribute("aria-sort", on ? (sortDesc ? "descending" : "ascending") : "none");
+    }
+    const frag = doc.createDocumentFragment();
+    const shown = rows.slice(0, SUMMARY_MAX_ROWS);
+    for (const r of shown) {
+      const tr = doc.createElement("tr");
+      tr.dataset.code = String(r.code);
+      if (r.code === selectedCode) tr.className = "fprofile-selected";
+      const fn = doc.createElement("td");
+      const sw = doc.createElement("span");
+      sw.className = "fprofile-swatch";
+      sw.style.background = opts.colourOf(r.code);
+      const name = doc.createElement("span");
+      name.textContent = r.function;
+      fn.append(sw, name);
+      const file = doc.createElement("td");
+      file.className = "fprofile-file";
+      file.textContent = `${r.file}:${r.line}`;
+      file.title = `${r.file}:${r.line}`;
+      tr.append(fn, file,
+        numCell(doc, formatCount(r.calls)), numCell(doc, formatDuration(r.total_ns)),
+        numCell(doc, formatDuration(r.self_ns)), numCell(doc, formatDuration(r.mean_ns)),
+        numCell(doc, formatDuration(r.max_ns)));
+      tr.addEventListener("click", () => opts.onPick(r.code));
+      frag.append(tr);
+    }
+    tbody.replaceChildren(frag);
+    note.textContent = rows.length > shown.length
+      ? `${formatCount(shown.length)} of ${formatCount(rows.length)} functions shown`
+      : `${formatCount(rows.length)} function${rows.length === 1 ? "" : "s"}`;
+  }
+
+  return {
+    el,
+    setSummary(s) {
+      summary = s;
+      const opts2 = [["overall", "All threads"]];
+      for (let i = 0; i < ((s && s.threads) || []).length; i++) {
+        opts2.push([String(i), `Thread: ${s.threads[i].name}`]);
+      }
+      select.replaceChildren(...opts2.map(([v, label]) => {
+        const o = doc.createElement("option");
+        o.value = v;
+        o.textContent = label;
+        return o;
+      }));
+      select.value = "overall";
+      renderRows();
+    },
+    setSelected(code) {
+      selectedCode = code;
+      for (const tr of tbody.children) tr.classList.toggle("fprofile-selected", Number(tr.dataset.code) === code);
+    },
+  };
+}
+
+function numCell(doc, text) {
+  const td = doc.createElement("td");
+  td.className = "fprofile-num";
+  td.textContent = text;
+  return td;
+}

@@ -1,0 +1,78 @@
+// units.js: time units and axis ticks. Pure functions, no DOM (tested in node).
+// Times are integer nanoseconds held in JS numbers (exact up to 2^53 ns, about 104 days).
+
+const UNIT_STEPS = [
+  { unit: "s", ns: 1e9 },
+  { unit: "ms", ns: 1e6 },
+  { unit: "µs", ns: 1e3 },
+  { unit: "ns", ns: 1 },
+];
+
+/** The unit a duration reads best in: the largest unit in which it is at least 1. */
+export function unitFor(ns) {
+  const a = Math.abs(ns);
+  for (const u of UNIT_STEPS) if (a >= u.ns) return u;
+  return UNIT_STEPS[UNIT_STEPS.length - 1];
+}
+
+/** A duration as short text: "1.23 s", "45.6 ms", "789 µs", "12 ns". */
+export function formatDuration(ns) {
+  if (!Number.isFinite(ns)) return String(ns);
+  const u = unitFor(ns);
+  if (u.ns === 1) return `${Math.round(ns)} ns`;
+  const v = ns / u.ns;
+  const a = Math.abs(v);
+  const digits = a >= 100 ? 1 : a >= 10 ? 2 : 3;
+  return `${trimZeros(v.toFixed(digits))} ${u.unit}`;
+}
+
+function trimZeros(s) {
+  return s.includes(".") ? s.replace(/\.?0+$/, "") : s;
+}
+
+/**
+ * Axis ticks for the time window [start_ns, end_ns] with at most about `maxTicks` ticks.
+ * The step is 1, 2 or 5 times a power of ten nanoseconds; labels use one unit chosen from the
+ * step, with as many decimals as the step needs, so neighbouring labels always differ.
+ * Returns { step_ns, unit, ticks: [{ t_ns, label }] }.
+ */
+export function timeTicks(start_ns, end_ns, maxTicks) {
+  const span = end_ns - start_ns;
+  if (!(span > 0) || !(maxTicks >= 1)) return { step_ns: 0, unit: "ns", ticks: [] };
+  const raw = span / maxTicks;
+  let pow = Math.pow(10, Math.floor(Math.log10(raw)));
+  let step = pow;
+  for (const m of [1, 2, 5, 10]) {
+    if (m * pow >= raw) { step = m * pow; break; }
+  }
+  step = Math.max(1, step);
+  const u = unitFor(step);
+  const decimals = Math.max(0, Math.ceil(-Math.log10(step / u.ns) - 1e-9));
+  const first = Math.ceil(start_ns / step) * step;
+  const ticks = [];
+  for (let t = first; t <= end_ns && ticks.length < 10 * maxTicks + 2; t += step) {
+    const v = t / u.ns;
+    ticks.push({ t_ns: t, label: `${fixedLabel(v, decimals)} ${u.unit}` });
+  }
+  return { step_ns: step, unit: u.unit, ticks };
+}
+
+function fixedLabel(v, decimals) {
+  const s = v.toFixed(Math.min(decimals, 9));
+  return s === "-0" || /^-0\.0*$/.test(s) ? s.slice(1) : s;
+}
+
+/** A byte count as text: "3.2 MB". */
+export function formatBytes(n) {
+  if (n < 1024) return `${n} B`;
+  const units = ["kB", "MB", "GB", "TB"];
+  let v = n;
+  let i = -1;
+  do { v /= 1024; i++; } while (v >= 1024 && i < units.length - 1);
+  return `${trimZeros(v.toFixed(v >= 100 ? 0 : 1))} ${units[i]}`;
+}
+
+/** An integer with thousands separators: 1234567 -> "1,234,567". */
+export function formatCount(n) {
+  return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}

@@ -1,0 +1,27 @@
+// The Rust encoder's output (fixture written by rust/core/tests/html_assets.rs) decoded by js/decode.js.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { decodeFpt } from "../../js/decode.js";
+import { buildIndex } from "../../js/layout.js";
+
+test("a Rust-written .fpt decodes in JS to the same trace", async () => {
+  const bytes = readFileSync(new URL("./fixtures/rust_sample.fpt", import.meta.url));
+  assert.equal(bytes[6] & 1, 1, "the Rust encoder compresses");
+  const t = await decodeFpt(bytes);
+  assert.equal(t.originNs, 5_000_000_000);
+  assert.deepEqual(t.codes.name, ["main", "<img src=x onerror=alert(1)></script><script>alert(2)</script>", "step_λ"]);
+  assert.deepEqual(t.codes.file, ["/app/main.py", "/app/work.py", "/app/ünï.py"]);
+  assert.deepEqual(Array.from(t.codes.line), [1, 10, 20]);
+  assert.deepEqual(t.threads.map((th) => [th.osId, th.lane, th.firstNs, th.lastNs, th.callStart, th.callEnd]),
+    [[1001, 0, 0, 1000, 0, 4], [1002, 1, 200, 800, 4, 5]]);
+  assert.equal(t.threads[1].name, "worker <img src=x onerror=alert(1)></script><script>alert(2)</script>");
+  assert.deepEqual(Array.from(t.calls.start), [0, 10, 20, 600, 200]);
+  assert.deepEqual(Array.from(t.calls.end), [1000, 500, 100, 990, 800]);
+  assert.deepEqual(Array.from(t.calls.code), [0, 1, 2, 1, 2]);
+  assert.deepEqual(Array.from(t.calls.depth), [0, 1, 2, 1, 0]);
+  assert.deepEqual(Array.from(t.calls.parent), [-1, 0, 1, 0, -1]);
+  assert.deepEqual(Array.from(t.calls.flags), [0, 0, 0, 1, 0]);
+  assert.deepEqual(t.metadata, { subs: "app/" });
+  assert.deepEqual(Array.from(buildIndex(t).selfNs), [120, 410, 80, 390, 600]);
+});

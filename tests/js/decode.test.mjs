@@ -1,0 +1,194 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import zlib from "node:zlib";
+import { decodeFpt, decodeFptBody, FptError, TraceTooLargeError } from "../../js/decode.js";
+import { BodyWriter, encodeBody, encodeFpt, wrapBody, sampleTrace, bigTrace } from "./fpt_encoder.mjs";
+
+const clone = (x) => JSON.parse(JSON.stringify(x));
+
+async function rejectsFpt(bytes, pattern) {
+  await assert.rejects(decodeFpt(bytes), (e) => {
+    assert.ok(e instanceof FptError, `expected FptError, got ${e && e.name}: ${e && e.message}`);
+    assert.match(e.message, pattern);
+    assert.match(e.message, /at byte \d+/);
+    return true;
+  });
+}
+
+test("decodes a valid compressed trace", async () => {
+  const t = await decodeFpt(encodeFpt(sampleTrace()));
+  assert.equal(t.originNs, 123456789);
+  assert.equal(t.codes.count, 3);
+  assert.deepEqual(t.codes.name, ["main", "work", "step"]);
+  assert.equal(t.codes.line[1], 10);
+  assert.equal(t.threads.length, 2);
+  assert.equal(t.threads[1].name, "worker");
+  assert.deepEqual(t.threads[1].names, [{ tNs: 200, name: "Thread-1" }, { tNs: 300, name: "worker" }]);
+  assert.equal(t.threads[1].callStart, 5);
+  assert.equal(t.threads[1].osId, 1002);
+  assert.equal(t.calls.count, 7);
+  assert.deepEqual(Array.from(t.calls.depth), [0, 1, 2, 2, 1, 0, 1]);
+  assert.deepEqual(Array.from(t.calls.start), [0, 10, 20, 100, 600, 200, 250]);
+  assert.deepEqual(Array.from(t.calls.end), [1000, 500, 100, 400, 990, 800, 260]);
+  assert.deepEqual(Array.from(t.calls.parent), [-1, 0, 1, 1, 0, -1, 5]);
+  assert.deepEqual(Array.from(t.calls.thread), [0, 0, 0, 0, 0, 1, 1]);
+  assert.deepEqual(Array.from(t.calls.flags), [0, 0, 0, 0, 1, 2, 0]);
+  assert.equal(t.startNs, 0);
+  assert.equal(t.endNs, 1000);
+  assert.deepEqual(t.metadata, { subs: "app/", python: "3.11" });
+});
+
+test("decodes an uncompressed body, and all input types", async () => {
+  const bytes = encodeFpt(sampleTrace(), { compress: false });
+  for (const input of [bytes, bytes.buffer.slice(0), new DataView(bytes.buffer)]) {
+    const t = await decodeFpt(input);
+    assert.equal(t.calls.count, 7);
+  }
+});
+
+test("negative first_ns and an empty trace", async () => {
+  const tr = sampleTrace();
+  tr.threads[0].firstNs = -50;
+  tr.threads[0].calls[0].start = -50;
+  tr.threads[0].names[0][0] = -50;
+  const t = await decodeFpt(encodeFpt(tr));
+  assert.equal(t.calls.start[0], -50);
+  const empty = await decodeFpt(encodeFpt({ codes: [], threads: [], metadata: {} }));
+  assert.equal(empty.calls.count, 0);
+  assert.equal(empty.threads.length, 0);
+});
+
+test("header errors: bad magic, future version, reserved flags, huge body_len", async () => {
+  const good = encodeFpt(sampleTrace());
+  const bad = good.slice();
+  bad[0] = 0x7b;
+  await rejectsFpt(bad, /magic FPRF/);
+  await rejectsFpt(new TextEncoder().encode('{"callstack": []}'), /magic FPRF/);
+  await rejectsFpt(wrapBody(encodeBody(sampleTrace()), { version: 2 }), /version 2.*newer fprofile/);
+  await rejectsFpt(wrapBody(encodeBody(sampleTrace()), { flags: 3 }), /reserved header flag/);
+  await rejectsFpt(wrapBody(encodeBody(sampleTrace()), { bodyLen: 2 ** 31 + 1 }), /2 GiB/);
+  await rejectsFpt(good.slice(0, 10), /truncated header/);
+  await rejectsFpt(new Uint8Array(0), /magic/);
+});
+
+test("truncation at every byte is an error, never a hang", async () => {
+  const raw = encodeFpt(sampleTrace(), { compress: false });
+  for (let n = 0; n < raw.length; n++) {
+    await assert.rejects(decodeFpt(raw.slice(0, n)), FptError);
+  }
+  const z = encodeFpt(sampleTrace());
+  for (let n = 16; n < z.length; n++) {
+    await assert.rejects(decodeFpt(z.slice(0, n)), FptError, `compressed, cut at ${n}`);
+  }
+  // body_len smaller than the body, for a raw body -> trailing bytes
+  await rejectsFpt(wrapBody(encodeBody(sampleTrace()), { compress: false, bodyLen: 20 }), /trailing bytes/);
+});
+
+test("a body cut short (body_len too small / too large for the zlib stream)", async () => {
+  const body = encodeBody(sampleTrace());
+  await rejectsFpt(wrapBody(body, { bodyLen: body.length - 3 }), /more than body_len/);
+  await rejectsFpt(wrapBody(body, { bodyLen: body.length + 3 }), /inflates to \d+ bytes but body_len/);
+  const trailing = decodeFptBody.bind(null, Uint8Array.from([...body, 0]));
+  assert.throws(trailing, /trailing bytes after the metadata/);
+});
+
+test("trailing bytes after the zlib stream are rejected", async () => {
+  const bytes = encodeFpt(sampleTrace());
+  const extra = new Uint8Array(bytes.length + 4);
+  extra.set(bytes);
+  extra.set([1, 2, 3, 4], bytes.length);
+  await assert.rejects(decodeFpt(extra), FptError);
+});
+
+function violate(mutate, pattern) {
+  const tr = clone(sampleTrace());
+  mutate(tr);
+  assert.throws(() => decodeFptBody(encodeBody(tr)), (e) => {
+    assert.ok(e instanceof FptError, String(e));
+    assert.match(e.message, pattern);
+    assert.match(e.message, /at byte \d+ of the body/);
+    return true;
+  });
+}
+
+test("each constraint violation is an error naming it", () => {
+  violate((t) => { t.threads[0].calls[0].depth = 1; }, /first call of thread 0 has depth 1, expected 0/);
+  violate((t) => { t.threads[0].calls[2].depth = 3; }, /depth 3, more than one below/);
+  violate((t) => { t.threads[0].calls[2].end = 600; }, /after its parent/);
+  violate((t) => { t.threads[0].calls[0].end = 1200; }, /outside its thread's span/);
+  violate((t) => { t.threads[0].calls[1].code = 3; }, /code_id 3 .* not in the code table/);
+  violate((t) => { t.threads[0].calls[1].flags = 4; }, /reserved call flag bits/);
+  violate((t) => { t.threads[1].names[0][0] = 210; }, /first name of thread 1 must hold from first_ns/);
+  violate((t) => { t.metadata = { n: 1 }; }, /metadata value of "n" is not a string/);
+  violate((t) => { t.metadata = ["x"]; }, /metadata is not a JSON object/);
+});
+
+test("hand-built bodies: sid out of range, no names, negative depth, counts past the end, bad UTF-8, long varint", () => {
+  const base = () => new BodyWriter().u(0).u(1).str("x");
+  // code table pointing at sid 5
+  assert.throws(() => decodeFptBody(base().u(1).u(5).u(0).u(1).toBytes()), /file_sid of code 0 = 5 is not a string id/);
+  // thread with name_count 0
+  const noName = base().u(0).u(1).u(0).u(0).s(0).u(0).u(0).u(0).u(0).u(0).u(0).u(2).raw([123, 125]).toBytes();
+  assert.throws(() => decodeFptBody(noName), /has no name/);
+  // negative depth: first call depth 0, then -1
+  const negDepth = base().u(1).u(0).u(0).u(1).u(1).u(0).u(0).s(0).u(100).u(1).u(0).u(0)
+    .u(2).u(0).u(0).s(1).s(-2).u(0).u(1).u(10).u(10).u(0).u(2).raw([123, 125]).toBytes();
+  assert.throws(() => decodeFptBody(negDepth), /negative depth/);
+  // a string count larger than the bytes left
+  assert.throws(() => decodeFptBody(new BodyWriter().u(0).u(1000000).toBytes()), /string_count = 1000000 is more than/);
+  // invalid UTF-8 string
+  assert.throws(() => decodeFptBody(new BodyWriter().u(0).u(1).u(2).raw([0xff, 0xfe]).toBytes()), /not valid UTF-8/);
+  // an 11-byte varint
+  assert.throws(() => decodeFptBody(Uint8Array.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x81, 0x00])),
+    /does not fit in 64 bits|longer than 10 bytes/);
+  // a value beyond 2^53 for a count
+  assert.throws(() => decodeFptBody(new BodyWriter().u(0).u(2n ** 60n).toBytes()), /2\^53/);
+  // origin_ns may be any u64
+  const big = new BodyWriter().u(2n ** 63n).u(0).u(0).u(0).u(2).raw([123, 125]).toBytes();
+  assert.equal(decodeFptBody(big).originNs, 2 ** 63);
+});
+
+test("fuzz: random byte flips never hang and only throw FptError/TraceTooLargeError", async () => {
+  const raw = encodeBody(sampleTrace());
+  let seed = 12345;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  for (let k = 0; k < 2000; k++) {
+    const b = raw.slice();
+    const flips = 1 + Math.floor(rnd() * 3);
+    for (let f = 0; f < flips; f++) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
+    try {
+      decodeFptBody(b);
+    } catch (e) {
+      assert.ok(e instanceof FptError || e instanceof TraceTooLargeError, `${e && e.name}: ${e && e.message}`);
+    }
+  }
+});
+
+test("too large for the browser: a clear message with the numbers", async () => {
+  const bytes = encodeFpt(bigTrace(2000, 2));
+  await assert.rejects(decodeFpt(bytes, { maxCalls: 1500 }), (e) => {
+    assert.ok(e instanceof TraceTooLargeError);
+    assert.match(e.message, /too large for the browser: more than 1,500 calls \(2,000 in its first 2 of 2 threads\)/);
+    return true;
+  });
+  await assert.rejects(decodeFpt(bytes, { maxBodyBytes: 100 }), /too large for the browser: [\d,]+ bytes of decompressed data/);
+});
+
+test("a big trace decodes with its structure intact", async () => {
+  const tr = bigTrace(100000, 3);
+  const t = await decodeFpt(encodeFpt(tr));
+  const n = tr.threads.reduce((a, th) => a + th.calls.length, 0);
+  assert.equal(t.calls.count, n);
+  let k = 0;
+  for (const th of tr.threads) for (const c of th.calls) {
+    if (t.calls.start[k] !== c.start || t.calls.end[k] !== c.end || t.calls.code[k] !== c.code) assert.fail(`call ${k} differs`);
+    k++;
+  }
+  const bytesPerCall = encodeFpt(tr).length / n;
+  assert.ok(bytesPerCall < 4, `bytes per call ${bytesPerCall}`);
+});
+
+test("zlib helper sanity: node's deflate is RFC 1950", () => {
+  const z = zlib.deflateSync(Buffer.from("abc"));
+  assert.equal(z[0] & 0x0f, 8);
+});

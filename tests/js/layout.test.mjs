@@ -1,0 +1,123 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { decodeFpt } from "../../js/decode.js";
+import {
+  buildIndex, forEachBox, lowerBoundEnd, callAt, layoutLanes, fullRange, clampWindow, zoomWindow, computeSummary, hashString,
+} from "../../js/layout.js";
+import { encodeFpt, sampleTrace, bigTrace } from "./fpt_encoder.mjs";
+
+test("index: per-depth rows in start order, self time, children", async () => {
+  const t = await decodeFpt(encodeFpt(sampleTrace()));
+  const ix = buildIndex(t);
+  assert.deepEqual(ix.threadRows[0].map((r) => Array.from(r)), [[0], [1, 4], [2, 3]]);
+  assert.deepEqual(ix.threadRows[1].map((r) => Array.from(r)), [[5], [6]]);
+  assert.deepEqual(Array.from(ix.childCount), [2, 2, 0, 0, 0, 1, 0]);
+  // main 1000 - (490 + 390) = 120; work 490 - (80 + 300) = 110
+  assert.deepEqual(Array.from(ix.selfNs), [120, 110, 80, 300, 390, 590, 10]);
+});
+
+test("binary searches", async () => {
+  const t = await decodeFpt(encodeFpt(sampleTrace()));
+  const row = buildIndex(t).threadRows[0][2]; // calls 2 [20,100] and 3 [100,400]
+  assert.equal(lowerBoundEnd(row, t.calls.end, 0), 0);
+  assert.equal(lowerBoundEnd(row, t.calls.end, 101), 1);
+  assert.equal(lowerBoundEnd(row, t.calls.end, 401), 2);
+  assert.equal(callAt(row, t.calls.start, t.calls.end, 50), 2);
+  assert.equal(callAt(row, t.calls.start, t.calls.end, 300), 3);
+  assert.equal(callAt(row, t.calls.start, t.calls.end, 10), -1);
+  assert.equal(callAt(row, t.calls.start, t.calls.end, 500), -1);
+});
+
+function brute(row, starts, ends, t0, t1) {
+  return Array.from(row).filter((c) => ends[c] >= t0 && starts[c] <= t1);
+}
+
+test("level of detail: wide calls are one box each, narrow calls merge, nothing visible is lost", async () => {
+  const t = await decodeFpt(encodeFpt(bigTrace(20000, 1)));
+  const ix = buildIndex(t);
+  const { start, end } = t.calls;
+  for (const d of [0, 1, 2]) {
+    const row = ix.threadRows[0][d];
+    for (const [t0, t1, width] of [[t.startNs, t.endNs, 1000], [5000, 9000, 1000], [100000, 100400, 800]]) {
+      const k = width / (t1 - t0);
+      const boxes = [];
+      let covered = 0;
+      forEachBox(row, start, end, t0, t1, k, 1, (c, x0, x1, count) => { boxes.push([c, x0, x1, count]); covered += count; });
+      const visible = brute(row, start, end, t0, t1);
+      // every visible call is covered exactly once, in order
+      assert.equal(covered, visible.length, `depth ${d} window ${t0}-${t1}`);
+      let pos = 0;
+      for (const [c, x0, x1, count] of boxes) {
+        assert.equal(c, visible[pos], "boxes start at the next uncovered call");
+        if (count === 1) assert.ok(x1 - x0 >= 1 || true);
+        assert.ok(x1 - x0 >= 1 - 1e-9, "a box is at least one pixel wide");
+        pos += count;
+      }
+      // at most about one box per pixel column, plus the wide ones
+      assert.ok(boxes.length <= width + 2 + boxes.filter((b) => b[3] === 1).length, `${boxes.length} boxes`);
+      // boxes do not overlap by more than a pixel
+      for (let i = 1; i < boxes.length; i++) assert.ok(boxes[i][1] >= boxes[i - 1][2] - 1 - 1e-9);
+    }
+  }
+});
+
+test("level of detail: the whole of a 1M-call row at 1000 px costs about 1000 boxes", async () => {
+  // one row of 1,000,000 back-to-back 10 ns calls
+  const n = 1_000_000;
+  const starts = new Float64Array(n);
+  const ends = new Float64Array(n);
+  const row = new Int32Array(n);
+  for (let i = 0; i < n; i++) { starts[i] = i * 10; ends[i] = i * 10 + 9; row[i] = i; }
+  let boxes = 0;
+  let covered = 0;
+  let emits = 0;
+  forEachBox(row, starts, ends, 0, n * 10, 1000 / (n * 10), 1, (c, x0, x1, count) => { emits++; covered += count; });
+  boxes = emits;
+  assert.equal(covered, n);
+  assert.ok(boxes <= 1001, `${boxes} boxes`);
+  // zoomed in: the calls are wide, one box each
+  let wide = 0;
+  forEachBox(row, starts, ends, 5000, 5500, 1000 / 500, 1, (c, x0, x1, count) => { assert.equal(count, 1); wide++; });
+  assert.equal(wide, 51);
+});
+
+test("lanes as PYME assigns them; hidden threads drop out", async () => {
+  const tr = sampleTrace();
+  tr.threads.push({ osId: 3, lane: 0, firstNs: 1100, lastNs: 1200, names: [[1100, "later"]], calls: [{ code: 0, depth: 0, start: 1100, end: 1200 }] });
+  const t = await decodeFpt(encodeFpt(tr));
+  const all = layoutLanes(t, [1, 1, 1], 10, 20, 5);
+  assert.deepEqual(all.lanes.map((l) => [l.lane, l.threads, l.rows, l.top, l.height]), [[0, [0, 2], 3, 0, 50], [1, [1], 2, 55, 40]]);
+  assert.equal(all.height, 95);
+  const some = layoutLanes(t, [0, 1, 1], 10, 20, 5);
+  assert.deepEqual(some.lanes.map((l) => [l.lane, l.threads, l.rows]), [[0, [2], 1], [1, [1], 2]]);
+});
+
+test("window helpers", () => {
+  assert.deepEqual(clampWindow(-50, 50, 0, 1000, 10), [0, 100]);
+  assert.deepEqual(clampWindow(950, 1050, 0, 1000, 10), [900, 1000]);
+  assert.deepEqual(clampWindow(-10, 2000, 0, 1000, 10), [0, 1000]);
+  assert.deepEqual(clampWindow(500, 501, 0, 1000, 10), [495.5, 505.5]);
+  assert.deepEqual(zoomWindow(0, 100, 25, 2), [12.5, 62.5]);
+  const [a, b] = fullRange({ startNs: 0, endNs: 1000 });
+  assert.deepEqual([a, b], [-10, 1010]);
+  const [c, d] = fullRange({ startNs: 5, endNs: 5 });
+  assert.ok(d > c);
+});
+
+test("JS fallback summary: calls, recursion counted once in total, self", async () => {
+  const t = await decodeFpt(encodeFpt(sampleTrace()));
+  const s = computeSummary(t, buildIndex(t));
+  const byName = Object.fromEntries(s.overall.map((r) => [r.function, r]));
+  assert.deepEqual([byName.main.calls, byName.main.total_ns, byName.main.self_ns], [1, 1000, 120]);
+  // work: calls 1 (490) and 4 (390) in thread 0, 5 (600) in thread 1
+  assert.deepEqual([byName.work.calls, byName.work.total_ns, byName.work.max_ns], [3, 1480, 600]);
+  assert.equal(s.overall[0].function, "work");
+  assert.equal(s.threads.length, 2);
+  assert.equal(s.threads[1].name, "worker");
+});
+
+test("stable colour hash", () => {
+  assert.equal(hashString(""), 0x811c9dc5);
+  assert.equal(hashString("a"), 0xe40c292c);
+  assert.notEqual(hashString("work"), hashString("step"));
+});

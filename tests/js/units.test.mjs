@@ -1,0 +1,47 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { formatDuration, timeTicks, unitFor, formatBytes, formatCount } from "../../js/units.js";
+
+test("durations read in the largest fitting unit", () => {
+  assert.equal(formatDuration(0), "0 ns");
+  assert.equal(formatDuration(999), "999 ns");
+  assert.equal(formatDuration(1000), "1 µs");
+  assert.equal(formatDuration(1234), "1.234 µs");
+  assert.equal(formatDuration(45600000), "45.6 ms");
+  assert.equal(formatDuration(123456789), "123.5 ms");
+  assert.equal(formatDuration(2.5e9), "2.5 s");
+  assert.equal(formatDuration(-1500), "-1.5 µs");
+  assert.equal(unitFor(5e9).unit, "s");
+});
+
+test("ticks: 1-2-5 steps, units from the step, distinct labels", () => {
+  const a = timeTicks(0, 1e9, 10);
+  assert.equal(a.step_ns, 1e8);
+  assert.equal(a.unit, "ms");
+  assert.deepEqual(a.ticks.slice(0, 3).map((t) => t.label), ["0 ms", "100 ms", "200 ms"]);
+  const b = timeTicks(1000, 1600, 4);
+  assert.equal(b.step_ns, 200);
+  assert.equal(b.unit, "ns");
+  assert.deepEqual(b.ticks.map((t) => t.label), ["1000 ns", "1200 ns", "1400 ns", "1600 ns"]);
+  const c = timeTicks(1.2e9, 1.21e9, 5);
+  assert.equal(c.step_ns, 2e6);
+  assert.equal(c.ticks[0].label, "1200 ms");
+  const d = timeTicks(3e9, 8e9, 5);
+  assert.equal(d.unit, "s");
+  assert.deepEqual(d.ticks.map((t) => t.label), ["3 s", "4 s", "5 s", "6 s", "7 s", "8 s"]);
+  const e = timeTicks(0, 5000, 2);
+  assert.equal(e.unit, "µs");
+  for (const ticks of [a, b, c, d, e]) {
+    const labels = ticks.ticks.map((t) => t.label);
+    assert.equal(new Set(labels).size, labels.length);
+  }
+  const f = timeTicks(1500, 1510, 5);
+  assert.equal(f.step_ns, 2);
+  assert.deepEqual(timeTicks(5, 5, 10).ticks, []);
+});
+
+test("bytes and counts", () => {
+  assert.equal(formatBytes(512), "512 B");
+  assert.equal(formatBytes(3.5 * 1024 * 1024), "3.5 MB");
+  assert.equal(formatCount(1234567), "1,234,567");
+});
