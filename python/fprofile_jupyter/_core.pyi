@@ -231,4 +231,15 @@ def _build_trace(
 # recording (engineer A adds Recorder here)
 
 # ---------------------------------------------------------------------------------------------------
-# assets (engineer C adds asset_bundle, asset_css, export_html here)
+# assets
+
+def asset_bundle(host: str) -> str:
+    """The timeline as one self-contained ES module (no imports) for ``host``: ``"widget"``,
+    ``"viewer"`` or ``"export"``. ValueError for another host."""
+
+def asset_css() -> str:
+    """The timeline's stylesheet."""
+
+def export_html(trace: Trace, title: str) -> str:
+    """The self-contained HTML page of ``trace``: the timeline, its summary and the data in one
+    file that opens from disk with no server and no network. ``title`` is escaped."""

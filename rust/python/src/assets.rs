@@ -1,5 +1,41 @@
+//! The embedded timeline assets and the HTML export, for Python: `asset_bundle(host)`,
+//! `asset_css()`, `export_html(trace, title)` (thin wrappers over `fprofile::assets` and
+//! `fprofile::formats::html`).
+
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use crate::trace::PyTrace;
+
+/// The timeline as one self-contained ES module (no imports) for a host: "widget", "viewer" or
+/// "export". ValueError for another host.
+#[pyfunction]
+fn asset_bundle(host: &str) -> PyResult<String> {
+    fprofile::assets::bundle(host).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "unknown asset host {host:?}: expected one of {}",
+            fprofile::assets::HOSTS.join(", ")
+        ))
+    })
+}
+
+/// The timeline's stylesheet.
+#[pyfunction]
+fn asset_css() -> String {
+    fprofile::assets::css()
+}
+
+/// The self-contained HTML page of `trace` (the viewer and the data in one file; no network).
+/// The GIL is released while the page is built.
+#[pyfunction]
+fn export_html(py: Python<'_>, trace: &PyTrace, title: &str) -> String {
+    let t = trace.inner();
+    py.detach(|| fprofile::formats::html::to_html(t, title))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(asset_bundle, m)?)?;
+    m.add_function(wrap_pyfunction!(asset_css, m)?)?;
+    m.add_function(wrap_pyfunction!(export_html, m)?)?;
     Ok(())
 }
