@@ -1,1 +1,358 @@
-"""Recording: ThreadProfiler (PYME drop-in) and profile() (context manager / decorator)."""
+"""Recording: ``profile()`` (context manager and decorator) and ``ThreadProfiler`` (PYME drop-in).
+
+Both drive ``fprofile_jupyter._core.Recorder``, the Rust hook: every call of a Python function whose
+file name (``co_filename``) contains one of ``subs`` is recorded (entry and exit time, thread), on
+every thread, with no Python code running per call. See docs/recording.md for what is covered on
+which Python version.
+"""
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import sys
+import sysconfig
+import threading
+import warnings
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
+
+from ._core import ProfilerError, Recorder, Trace
+
+__all__ = ["profile", "ThreadProfiler", "default_subs", "CapReachedWarning", "DEFAULT_MAX_EVENTS"]
+
+#: Default cap on recorded events (a call is two events: 10 million calls, 320 MB of buffers).
+#: The hook also never takes more than a quarter of the memory available when recording starts.
+DEFAULT_MAX_EVENTS: int = Recorder.DEFAULT_MAX_EVENTS
+
+PathLike = Union[str, "os.PathLike[str]"]
+F = TypeVar("F", bound=Callable[..., Any])
+
+# This package's own files are never recorded.
+_OWN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
+
+
+class CapReachedWarning(RuntimeWarning):
+    """The event cap (``max_events``) was reached: recording stopped early; the trace keeps
+    everything recorded until then."""
+
+
+# -- default subs ------------------------------------------------------------------------------
+
+def _ipython_cell_subs() -> Optional[List[str]]:
+    """The cells of the running IPython/Jupyter session, or None outside IPython."""
+    ip_mod = sys.modules.get("IPython")
+    if ip_mod is None:
+        return None
+    try:
+        shell = ip_mod.get_ipython()
+    except Exception:
+        return None
+    if shell is None:
+        return None
+    subs: List[str] = []
+    compiler = getattr(shell, "compile", None)
+    name = ""
+    if compiler is not None and hasattr(compiler, "get_code_name"):
+        try:
+            name = str(compiler.get_code_name("pass\n", "pass\n", 0))
+        except Exception:
+            name = ""
+    if name and os.path.isabs(name):
+        subs.append(os.path.join(os.path.dirname(name), ""))  # ipykernel: <tmp>/ipykernel_<pid>/
+    elif name.startswith("<"):
+        cut = name.find("-", name.find("-") + 1)  # "<ipython-input-" of "<ipython-input-3-abc>"
+        subs.append(name[: cut + 1] if cut > 0 else name)
+    else:
+        subs.append("<ipython-input-")
+    return subs
+
+
+def default_subs() -> List[str]:
+    """The ``subs`` used when none are given: the code being run, not the libraries it uses.
+
+    - In IPython / Jupyter: this kernel's cells (ipykernel compiles each cell to
+      ``<tmp>/ipykernel_<pid>/<hash>.py``; terminal IPython names them ``<ipython-input-N-...>``)
+      plus the notebook's directory (the kernel's working directory), so that modules next to the
+      notebook are recorded too.
+    - In a script (``python script.py`` or ``python -m pkg.mod``): the directory of the ``__main__``
+      file, so the script and the modules beside it are recorded.
+    - Otherwise (the plain REPL, ``python -c``): ``<stdin>`` / ``<string>`` and the working directory.
+
+    Installed packages (``site-packages``, ``dist-packages``) and the standard library are excluded
+    from these defaults even when they lie inside such a directory. An explicit ``subs`` is used
+    exactly as given.
+    """
+    cells = _ipython_cell_subs()
+    if cells is not None:
+        return cells + [os.path.join(os.getcwd(), "")]
+    main = sys.modules.get("__main__")
+    main_file = getattr(main, "__file__", None)
+    if isinstance(main_file, str) and main_file:
+        return [os.path.join(os.path.dirname(os.path.abspath(main_file)), "")]
+    return ["<stdin>", "<string>", os.path.join(os.getcwd(), "")]
+
+
+def _default_excludes() -> List[str]:
+    out = [os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep]
+    for key in ("stdlib", "platstdlib"):
+        p = sysconfig.get_paths().get(key)
+        if p:
+            out.append(os.path.join(p, ""))
+    return out
+
+
+def _check_subs(subs: Any) -> Optional[List[str]]:
+    if subs is None:
+        return None
+    if isinstance(subs, (str, bytes)):
+        raise TypeError(
+            f"subs must be a list of strings, not a single {type(subs).__name__}: "
+            f"write subs=[{subs!r}] (each string is matched as a part of the file names to record)")
+    try:
+        items = list(subs)
+    except TypeError:
+        raise TypeError(f"subs must be a list of strings (parts of file names to record), "
+                        f"not {type(subs).__name__}") from None
+    for s in items:
+        if not isinstance(s, str):
+            raise TypeError(f"subs must contain only strings; got {s!r} ({type(s).__name__})")
+    return items
+
+
+def _check_max_events(max_events: Any) -> int:
+    if isinstance(max_events, bool) or not isinstance(max_events, int):
+        raise TypeError(f"max_events must be an int, not {type(max_events).__name__}")
+    if max_events < 1:
+        raise ValueError(f"max_events must be at least 1 (got {max_events})")
+    return max_events
+
+
+def _check_outfile(outfile: Any) -> Optional[str]:
+    if outfile is None:
+        return None
+    try:
+        path = os.fspath(outfile)
+    except TypeError:
+        raise TypeError(f"outfile must be a path (str or os.PathLike), not {type(outfile).__name__}") from None
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if os.path.isdir(path):
+        raise ProfilerError(f"cannot write the outfile {path}: it is a directory; pass a file path")
+    return path
+
+
+# -- the one active session (for atexit) --------------------------------------------------------
+
+_active_lock = threading.Lock()
+_active: List["_Session"] = []
+
+
+class _Session:
+    """One start/stop of the Recorder with the Python-side bookkeeping."""
+
+    def __init__(self, subs: Optional[List[str]], builtins: bool, max_events: int, outfile: Optional[str]):
+        if subs is None:
+            self.subs = default_subs()
+            exclude = [_OWN_DIR] + _default_excludes()
+        else:
+            self.subs = list(subs)
+            exclude = [_OWN_DIR]
+        self.exclude = exclude
+        self.builtins = builtins
+        self.max_events = max_events
+        self.outfile = outfile
+        self.recorder = Recorder()
+
+    def start(self) -> None:
+        self.recorder.start(self.subs, exclude=self.exclude, builtins=self.builtins,
+                            max_events=self.max_events, outfile=self.outfile)
+        with _active_lock:
+            _active.append(self)
+
+    def stop(self, stacklevel: int) -> Trace:
+        with _active_lock:
+            if self in _active:
+                _active.remove(self)
+        trace = self.recorder.stop()
+        stats = self.recorder.stats or {}
+        cap = stats.get("cap_reached")
+        if cap is not None:
+            warnings.warn(
+                f"fprofile: the event cap was reached ({cap:,} events, a call is two): recording "
+                f"stopped early; the trace keeps everything recorded until then. Pass a larger "
+                f"max_events= to record more, or narrow subs=.",
+                CapReachedWarning, stacklevel=stacklevel + 1)
+        for w in stats.get("warnings", []):
+            warnings.warn(f"fprofile: {w}", RuntimeWarning, stacklevel=stacklevel + 1)
+        return trace
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    """A ThreadProfiler left on at exit: stop it so that its outfile is complete."""
+    with _active_lock:
+        sessions = list(_active)
+    for s in sessions:
+        try:
+            s.stop(stacklevel=1)
+        except Exception:
+            pass
+
+
+# -- profile() ------------------------------------------------------------------------------------
+
+class profile:
+    """Record every call of your code, per thread, while a block (or a function) runs.
+
+    ::
+
+        with fprofile_jupyter.profile() as prof:
+            run_my_pipeline()
+        prof.trace          # a Trace: threads, calls, summary(), save(), show()
+
+        @fprofile_jupyter.profile(subs=["mypkg/"])
+        def main(): ...
+        main(); main.trace  # the trace of the last call
+
+    Args:
+        subs: parts of file names: a call is recorded when its function's file name
+            (``co_filename``) contains any of them. A list of strings (a bare string is an error).
+            Default (None): the code being run; see :func:`default_subs` for the rule.
+        builtins: also record calls of C functions (``time.sleep``, ``len``, numpy functions ...)
+            made from recorded code. Slower (uses a profile function); off by default.
+        max_events: cap on recorded events (a call is two): when it is reached, recording stops,
+            a :class:`CapReachedWarning` is issued at the end and the trace keeps what was recorded.
+        outfile: also write the events, while recording, to this file in PYME's raw text format.
+
+    The trace is complete when the block raises (the exception propagates) or is interrupted.
+    Only one profile()/ThreadProfiler records at a time: starting a second raises ProfilerError.
+    """
+
+    def __init__(self, subs: Optional[Sequence[str]] = None, *, builtins: bool = False,
+                 max_events: int = DEFAULT_MAX_EVENTS, outfile: Optional[PathLike] = None):
+        self._func: Optional[Callable[..., Any]] = None
+        if callable(subs) and not isinstance(subs, (str, bytes, list, tuple)):
+            # bare decorator: @profile
+            self._func, subs = subs, None
+        self._subs = _check_subs(subs)
+        self._builtins = bool(builtins)
+        self._max_events = _check_max_events(max_events)
+        self._outfile = _check_outfile(outfile)
+        self._session: Optional[_Session] = None
+        self._depth = 0
+        #: The trace of the last recording (None until the first one ends).
+        self.trace: Optional[Trace] = None
+        if self._func is not None:
+            functools.update_wrapper(self, self._func)
+
+    def __enter__(self) -> "profile":
+        if self._session is not None:
+            raise ProfilerError("this profile() is already recording (it cannot be entered twice at once)")
+        session = _Session(self._subs, self._builtins, self._max_events, self._outfile)
+        session.start()
+        self._session = session
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        session, self._session = self._session, None
+        if session is not None:
+            self.trace = session.stop(stacklevel=2)
+        return False
+
+    @property
+    def subs(self) -> List[str]:
+        """The subs in force (the defaults resolved while recording or after)."""
+        return list(self._subs) if self._subs is not None else default_subs()
+
+    def _call(self, func: Callable[..., Any], args: Tuple[Any, ...], kwargs: Any) -> Any:
+        if self._session is not None:  # a recursive call of the decorated function: already recorded
+            return func(*args, **kwargs)
+        with self:
+            return func(*args, **kwargs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._func is not None:  # used as @profile (bare): this object is the wrapper
+            return self._call(self._func, args, kwargs)
+        if len(args) != 1 or kwargs or not callable(args[0]):
+            raise TypeError("profile(...) used as a decorator takes one function")
+        func = args[0]
+        owner = self
+
+        @functools.wraps(func)
+        def wrapper(*a: Any, **k: Any) -> Any:
+            try:
+                return owner._call(func, a, k)
+            finally:
+                wrapper.trace = owner.trace  # type: ignore[attr-defined]
+
+        wrapper.trace = None  # type: ignore[attr-defined]
+        wrapper.profile = owner  # type: ignore[attr-defined]
+        return wrapper
+
+    def __repr__(self) -> str:
+        state = "recording" if self._session is not None else ("done" if self.trace is not None else "idle")
+        return f"<fprofile_jupyter.profile subs={self._subs!r} {state}>"
+
+
+# -- ThreadProfiler (PYME drop-in) ------------------------------------------------------------------
+
+class ThreadProfiler:
+    """Drop-in replacement for ``PYME.util.fProfile.ThreadProfiler``.
+
+    ::
+
+        p = ThreadProfiler()
+        p.profile_on(subs=['PYME/'], outfile='profile_output.txt')
+        ...                     # code to profile, in any number of threads
+        p.profile_off()         # flushes the file; p.trace holds the Trace
+
+    The outfile is PYME's raw text format (one ``time  thread  file  function  call|return  line``
+    line per event), written while the program runs by a background thread, so a run that dies
+    leaves what was recorded; ``profile_off`` writes everything (nothing is dropped). Tabs and
+    newlines in names are written as ``\\t`` / ``\\n``.
+    """
+
+    def __init__(self) -> None:
+        self._session: Optional[_Session] = None
+        self._ever_started = False
+        #: The Trace of the last profile_on/profile_off (None before).
+        self.trace: Optional[Trace] = None
+
+    def profile_on(self, subs: Sequence[str] = ("PYME/",), outfile: Optional[PathLike] = "profile_output.txt",
+                   *, builtins: bool = False, max_events: int = DEFAULT_MAX_EVENTS) -> None:
+        """Starts recording calls of code whose file name contains any of ``subs`` (a list of
+        strings), on every thread, writing PYME raw text lines to ``outfile`` (None: memory only).
+        Raises ProfilerError if profiling is already on."""
+        checked = _check_subs(subs)
+        if checked is None:
+            raise TypeError("subs must be a list of strings, e.g. subs=['PYME/']")
+        if self._session is not None:
+            raise ProfilerError("profile_on called twice: this ThreadProfiler is already on (call profile_off first)")
+        session = _Session(checked, bool(builtins), _check_max_events(max_events), _check_outfile(outfile))
+        session.start()
+        self._session = session
+        self._ever_started = True
+
+    def profile_off(self) -> None:
+        """Stops recording and flushes the outfile. Calling it again is harmless; calling it
+        before any profile_on raises ProfilerError."""
+        session, self._session = self._session, None
+        if session is None:
+            if not self._ever_started:
+                raise ProfilerError("profile_off called but profiling is not on (call profile_on first)")
+            return
+        self.trace = session.stop(stacklevel=2)
+
+    @property
+    def active(self) -> bool:
+        return self._session is not None
+
+    def profileOn(self, *args: Any, **kwargs: Any) -> None:
+        """Deprecated alias of :meth:`profile_on` (as in PYME)."""
+        warnings.warn("profileOn is deprecated, use profile_on", DeprecationWarning, stacklevel=2)
+        self.profile_on(*args, **kwargs)
+
+    def profileOff(self) -> None:
+        """Deprecated alias of :meth:`profile_off` (as in PYME)."""
+        warnings.warn("profileOff is deprecated, use profile_off", DeprecationWarning, stacklevel=2)
+        self.profile_off()

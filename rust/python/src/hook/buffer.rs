@@ -1,0 +1,285 @@
+//! Per-thread event buffers.
+//!
+//! Each thread that records owns a [`ThreadShared`] (registered in the session on its first event)
+//! and a thread-local [`Local`] with raw copies of its hot fields. An event is written into the
+//! current chunk (a `Vec<Event>`'s spare capacity, pre-touched so no page fault lands on the hot
+//! path), then the new length is published with a `Release` store: the background writer reads it
+//! with `Acquire` (single producer, single consumer per thread, no lock on the hot path).
+//! When a chunk is full the thread takes a new one (the only lock and allocation: once per chunk),
+//! reserving its size from the global event budget first, so the cap costs no shared atomic per
+//! event: when the budget is exhausted, recording stops everywhere.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use fprofile::{Event, EventKind};
+
+use super::clock::now_ns;
+use super::session;
+
+/// The current session's generation while it records, 0 otherwise (stopped, or cap reached).
+pub(crate) static RECORDING: AtomicU32 = AtomicU32::new(0);
+/// Events that may still be reserved by threads taking a chunk (the cap).
+pub(crate) static BUDGET: AtomicU64 = AtomicU64::new(0);
+
+/// First chunk of a thread: 4096 events (64 KiB); each next one doubles, up to 65536 (1 MiB).
+const FIRST_CHUNK: usize = 4096;
+const MAX_CHUNK: usize = 65536;
+
+/// Locks a mutex, ignoring poisoning (no code holding these locks can panic by design; if one
+/// ever did, the data is still a valid list of events).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Chunks of one thread: the full ones, then the current one (raw parts of a `Vec<Event>` whose
+/// length lives in [`ThreadShared::len`]).
+pub(crate) struct Chunks {
+    pub full: Vec<Vec<Event>>,
+    pub cur_ptr: *mut Event,
+    pub cur_cap: usize,
+}
+
+// SAFETY: the raw chunk is only written by its thread (under the GIL) and read under the mutex.
+unsafe impl Send for Chunks {}
+
+impl Chunks {
+    /// Moves the current chunk (with `len` events) out as a `Vec`, leaving none.
+    pub(crate) fn take_current(&mut self, len: usize) -> Option<Vec<Event>> {
+        if self.cur_ptr.is_null() {
+            return None;
+        }
+        let len = len.min(self.cur_cap);
+        // SAFETY: cur_ptr/cur_cap come from a Vec<Event> with that capacity (see `alloc_chunk`),
+        // and its first `len` elements were written by the hook before publishing `len`.
+        let v = unsafe { Vec::from_raw_parts(self.cur_ptr, len, self.cur_cap) };
+        self.cur_ptr = std::ptr::null_mut();
+        self.cur_cap = 0;
+        Some(v)
+    }
+}
+
+impl Drop for Chunks {
+    fn drop(&mut self) {
+        drop(self.take_current(0));
+    }
+}
+
+/// One recorded thread, shared between its hook (producer), the writer (consumer) and `stop`.
+pub(crate) struct ThreadShared {
+    pub os_id: u64,
+    pub ident: u64,
+    /// Names over time: (absolute ns, name). Empty only during registration.
+    pub names: Mutex<Vec<(u64, String)>>,
+    /// Events published in the current chunk (written by the hook with Release).
+    pub len: AtomicUsize,
+    pub chunks: Mutex<Chunks>,
+    /// Chunks taken so far (sizes grow with it).
+    pub nchunks: AtomicUsize,
+}
+
+/// Thread-local copy of the hot fields of this thread's `ThreadShared` (valid while `gen` equals
+/// the recording session's generation: the session keeps the `ThreadShared` alive).
+pub(crate) struct Local {
+    gen: Cell<u32>,
+    shared: Cell<*const ThreadShared>,
+    base: Cell<*mut Event>,
+    cap: Cell<usize>,
+}
+
+thread_local! {
+    static LOCAL: Local = const {
+        Local {
+            gen: Cell::new(0),
+            shared: Cell::new(std::ptr::null()),
+            base: Cell::new(std::ptr::null_mut()),
+            cap: Cell::new(0),
+        }
+    };
+}
+
+/// Records one event of code `code` (an id of session `gen`) on the calling thread.
+///
+/// # Safety
+/// Must be called with the GIL held (every hook entry point is).
+#[inline(always)]
+pub(crate) unsafe fn record(gen: u32, code: u32, kind: EventKind) {
+    if gen != RECORDING.load(Ordering::Relaxed) {
+        return;
+    }
+    // `try_with`: during thread teardown the thread-local may be gone; then nothing is recorded.
+    let _ = LOCAL.try_with(|l| {
+        if l.gen.get() != gen && !register_thread(l, gen) {
+            return;
+        }
+        // SAFETY: the session (generation `gen`, still recording) holds an Arc of it.
+        let sh = &*l.shared.get();
+        let mut n = sh.len.load(Ordering::Relaxed);
+        if n >= l.cap.get() {
+            if !next_chunk(l, sh, gen) {
+                return;
+            }
+            n = 0;
+        }
+        let t_ns = now_ns();
+        // SAFETY: n < cap of the current chunk, which only this thread writes.
+        l.base.get().add(n).write(Event { t_ns, code, kind });
+        sh.len.store(n + 1, Ordering::Release);
+    });
+}
+
+/// Takes up to `want` events from the budget; 0 when it is exhausted.
+fn reserve(want: usize) -> usize {
+    let mut cur = BUDGET.load(Ordering::Relaxed);
+    loop {
+        let take = cur.min(want as u64);
+        if take == 0 {
+            return 0;
+        }
+        match BUDGET.compare_exchange_weak(cur, cur - take, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return take as usize,
+            Err(now) => cur = now,
+        }
+    }
+}
+
+/// Allocates a chunk of `n` events and touches its pages (so no page fault hits the hot path).
+fn alloc_chunk(n: usize) -> Option<(*mut Event, usize)> {
+    let mut v: Vec<Event> = Vec::new();
+    v.try_reserve_exact(n).ok()?;
+    let cap = v.capacity();
+    let ptr = v.as_mut_ptr();
+    std::mem::forget(v);
+    prefault(ptr.cast::<u8>(), cap * std::mem::size_of::<Event>());
+    Some((ptr, cap))
+}
+
+/// Touches every page of `[p, p + len)`: one `madvise(MADV_POPULATE_WRITE)` for the whole
+/// page-aligned middle (one system call instead of one fault per page), writes for the rest.
+fn prefault(p: *mut u8, len: usize) {
+    const PAGE: usize = 4096;
+    const MADV_POPULATE_WRITE: libc::c_int = 23;
+    if len == 0 {
+        return;
+    }
+    let start = p as usize;
+    let end = start + len;
+    let a = (start + PAGE - 1) & !(PAGE - 1);
+    let b = end & !(PAGE - 1);
+    // SAFETY: the range lies inside the allocation; the bytes are uninitialised spare capacity.
+    unsafe {
+        let populated = b > a && libc::madvise(a as *mut libc::c_void, b - a, MADV_POPULATE_WRITE) == 0;
+        let mut q = start;
+        while q < end {
+            if !(populated && q >= a && q < b) {
+                std::ptr::write_volatile(q as *mut u8, 0);
+            }
+            q = (q & !(PAGE - 1)) + PAGE;
+        }
+    }
+}
+
+fn chunk_size(k: usize) -> usize {
+    (FIRST_CHUNK << k.min(8)).min(MAX_CHUNK)
+}
+
+/// First event of this thread in session `gen`: registers it. Returns false if not recording.
+#[cold]
+#[inline(never)]
+unsafe fn register_thread(l: &Local, gen: u32) -> bool {
+    if RECORDING.load(Ordering::Relaxed) != gen {
+        return false;
+    }
+    let got = reserve(chunk_size(0));
+    if got == 0 {
+        session::cap_reached();
+        return false;
+    }
+    let Some((ptr, cap)) = alloc_chunk(got) else {
+        session::cap_reached();
+        return false;
+    };
+    let ident = pyo3::ffi::PyThread_get_thread_ident() as u64;
+    let os_id = super::clock::os_thread_id();
+    let sh = Arc::new(ThreadShared {
+        os_id,
+        ident,
+        names: Mutex::new(Vec::new()),
+        len: AtomicUsize::new(0),
+        chunks: Mutex::new(Chunks { full: Vec::new(), cur_ptr: ptr, cur_cap: cap }),
+        nchunks: AtomicUsize::new(1),
+    });
+    let t = now_ns();
+    if !session::add_thread(gen, sh.clone()) {
+        return false; // dropping `sh` frees the chunk
+    }
+    l.gen.set(gen);
+    l.shared.set(Arc::as_ptr(&sh));
+    l.base.set(ptr);
+    l.cap.set(cap);
+    // The name needs Python calls (which may themselves record: the thread is registered now).
+    let name = session::thread_name(ident, None).unwrap_or_else(|| format!("thread-{os_id}"));
+    let mut names = lock(&sh.names);
+    if names.is_empty() {
+        names.push((t, name));
+    } else {
+        names.insert(0, (t, name));
+    }
+    true
+}
+
+/// The current chunk is full: hands it over and takes the next (budget permitting).
+#[cold]
+#[inline(never)]
+unsafe fn next_chunk(l: &Local, sh: &ThreadShared, gen: u32) -> bool {
+    if RECORDING.load(Ordering::Relaxed) != gen {
+        return false;
+    }
+    let k = sh.nchunks.load(Ordering::Relaxed);
+    let got = reserve(chunk_size(k));
+    if got == 0 {
+        session::cap_reached();
+        return false;
+    }
+    let Some((ptr, cap)) = alloc_chunk(got) else {
+        session::cap_reached();
+        return false;
+    };
+    {
+        let mut c = lock(&sh.chunks);
+        let n = sh.len.load(Ordering::Relaxed);
+        if let Some(full) = c.take_current(n) {
+            c.full.push(full);
+        }
+        c.cur_ptr = ptr;
+        c.cur_cap = cap;
+        sh.len.store(0, Ordering::Release);
+    }
+    sh.nchunks.store(k + 1, Ordering::Relaxed);
+    l.base.set(ptr);
+    l.cap.set(cap);
+    // A rename is seen here too (besides the writer's polling), at most one chunk late.
+    session::poll_one_name(sh);
+    true
+}
+
+/// Moves every event of a thread out (called by `stop`, with recording off).
+pub(crate) fn take_all(sh: &ThreadShared) -> Vec<Vec<Event>> {
+    let mut c = lock(&sh.chunks);
+    let n = sh.len.swap(0, Ordering::Acquire);
+    let mut out = std::mem::take(&mut c.full);
+    if let Some(cur) = c.take_current(n) {
+        if !cur.is_empty() {
+            out.push(cur);
+        }
+    }
+    out
+}
+
+/// Bytes held in memory by a thread's chunks (capacity, not just events).
+pub(crate) fn bytes_held(sh: &ThreadShared) -> usize {
+    let c = lock(&sh.chunks);
+    let ev = std::mem::size_of::<Event>();
+    c.full.iter().map(|v| v.capacity() * ev).sum::<usize>() + c.cur_cap * ev
+}
