@@ -1,6 +1,7 @@
 // @ts-check
 // The anywidget host of the timeline (owner: the notebook part).
 //
+// Top-level names here are prefixed (widget*) so they cannot clash with the timeline modules'.
 // The bundler appends this file to the timeline modules for host "widget" (see js/README and
 // rust/core/src/assets.rs): there are NO import lines here; `createTimeline` comes from module
 // scope. The bundle is handed to anywidget as `TimelineWidget._esm`.
@@ -18,23 +19,26 @@
 /* global createTimeline */
 
 /** Debounce of the window sent back to Python (ms): dragging sends one update, not hundreds. */
-const WINDOW_SYNC_DELAY_MS = 250;
+const WIDGET_WINDOW_SYNC_MS = 250;
 
 /**
  * @param {HTMLElement} el
  * @param {string} message
  */
-function showError(el, message) {
+function widgetShowError(el, message) {
+  const wrap = document.createElement("div");
+  wrap.className = "fprofile-root fprofile-message"; // the timeline's theme variables apply
   const box = document.createElement("div");
   box.className = "fprofile-error";
   box.setAttribute("role", "alert");
   box.textContent = message; // text only: the message may contain names from the trace
-  el.appendChild(box);
-  return box;
+  wrap.appendChild(box);
+  el.appendChild(wrap);
+  return wrap;
 }
 
 /** @param {string} text */
-function parseSummary(text) {
+function widgetParseSummary(text) {
   if (!text) return null;
   try {
     return JSON.parse(text);
@@ -47,12 +51,12 @@ function parseSummary(text) {
  * @param {unknown} value
  * @returns {number | null}
  */
-function asNs(value) {
+function widgetAsNs(value) {
   return typeof value === "number" && Number.isFinite(value) ? value : null;
 }
 
 /** @type {import("@anywidget/types").Render<TimelineModel>} */
-function render({ model, el }) {
+function renderWidget({ model, el }) {
   el.classList.add("fprofile-widget");
   /** @type {ReturnType<typeof createTimeline> | null} */
   let timeline = null;
@@ -63,8 +67,8 @@ function render({ model, el }) {
   let destroyed = false;
   let generation = 0; // a newer draw() makes older pending setData results stale
   /** the window last sent to / received from Python, to not echo it back */
-  let syncedStart = asNs(model.get("window_start_ns"));
-  let syncedEnd = asNs(model.get("window_end_ns"));
+  let syncedStart = widgetAsNs(model.get("window_start_ns"));
+  let syncedEnd = widgetAsNs(model.get("window_end_ns"));
 
   function teardown() {
     if (syncTimer !== null) clearTimeout(syncTimer);
@@ -90,41 +94,40 @@ function render({ model, el }) {
       model.set("window_start_ns", s);
       model.set("window_end_ns", e);
       model.save_changes();
-    }, WINDOW_SYNC_DELAY_MS);
+    }, WIDGET_WINDOW_SYNC_MS);
   }
 
   async function draw() {
     const mine = ++generation;
     teardown();
-    const message = model.get("error");
-    if (message) {
-      errorBox = showError(el, message);
-      return;
-    }
-    const data = model.get("data");
-    if (!data || data.byteLength === 0) {
-      errorBox = showError(el, "fprofile: this widget has no trace data (nothing was recorded, or the "
-        + "notebook was saved without its widget state).");
-      return;
-    }
     const height = model.get("height");
     /** @type {{theme: "auto", height?: number}} */
     const options = { theme: "auto" };
     if (height > 0) options.height = height;
-    const t = createTimeline(el, options);
-    timeline = t;
-    try {
-      await t.setData(data, parseSummary(model.get("summary")));
-    } catch (err) {
-      if (destroyed || mine !== generation) return;
-      teardown();
-      const why = err instanceof Error ? err.message : String(err);
-      errorBox = showError(el, `fprofile: cannot show this trace (${data.byteLength.toLocaleString("en")} bytes): ${why}`);
+    const message = model.get("error");
+    const data = model.get("data");
+    const empty = !data || data.byteLength === 0;
+    if (message || empty) {
+      const text = message || ("fprofile: this widget has no trace data (nothing was recorded, or the "
+        + "notebook was saved without its widget state).");
+      errorBox = widgetShowError(el, text);
       return;
     }
-    if (destroyed || mine !== generation) return;
-    const s = asNs(model.get("window_start_ns"));
-    const e = asNs(model.get("window_end_ns"));
+    const t = createTimeline(el, options);
+    timeline = t;
+    let shown = false;
+    try {
+      // resolves to false (and shows why in the timeline) for a bad or too large trace
+      shown = await t.setData(data, widgetParseSummary(model.get("summary")));
+    } catch (err) {
+      if (destroyed || mine !== generation) return;
+      const why = err instanceof Error ? err.message : String(err);
+      t.showError(`fprofile: cannot show this trace (${data.byteLength.toLocaleString("en")} bytes): ${why}`);
+      return;
+    }
+    if (!shown || destroyed || mine !== generation) return;
+    const s = widgetAsNs(model.get("window_start_ns"));
+    const e = widgetAsNs(model.get("window_end_ns"));
     if (s !== null && e !== null && e > s) t.setWindow(s, e);
     t.onWindowChange(onWindow);
   }
@@ -139,8 +142,8 @@ function render({ model, el }) {
     });
   };
   const onWindowFromPython = () => {
-    const s = asNs(model.get("window_start_ns"));
-    const e = asNs(model.get("window_end_ns"));
+    const s = widgetAsNs(model.get("window_start_ns"));
+    const e = widgetAsNs(model.get("window_end_ns"));
     if (s === syncedStart && e === syncedEnd) return;
     syncedStart = s;
     syncedEnd = e;
@@ -167,4 +170,4 @@ function render({ model, el }) {
   };
 }
 
-export default { render };
+export default { render: renderWidget };

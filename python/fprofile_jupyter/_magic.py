@@ -130,6 +130,27 @@ def default_subs(shell: Any) -> List[str]:
     return ["<ipython-input-"]
 
 
+def _check_format(output: str, fmt: Optional[str]) -> None:
+    """Refuse, before the cell runs, an output whose format is unknown: an empty trace is saved
+    with the same file name and format into a scratch folder (the writers' own check)."""
+    import tempfile
+
+    from . import _core
+
+    empty = _core._build_trace([], [])
+    with tempfile.TemporaryDirectory(prefix="fprofile-check-") as scratch:
+        probe = os.path.join(scratch, os.path.basename(output))
+        try:
+            if fmt is None:
+                empty.save(probe)
+            else:
+                empty.save(probe, format=fmt)
+        except ValueError as e:
+            raise UsageError(f"-o {output}: {e}") from None
+        except OSError:
+            pass  # not a format problem; the real write reports it
+
+
 class _CellFailed(Exception):
     """Re-raised after a profiled cell failed (its traceback is already shown), so that the
     cell still counts as failed (Run All stops, nbclient reports it) without a second traceback."""
@@ -153,11 +174,12 @@ class FprofileMagics(Magics):
               help="record calls of functions whose file name contains any of these strings "
                    "(comma-separated or repeated). Default: this notebook's own cells.")
     @argument("-o", "--output", metavar="OUT",
-              help="also write the trace to this file (format from the extension: .fpt, .json, "
-                   ".perfetto.json, .speedscope.json, .txt, .html). No file is written otherwise.")
+              help="also write the trace to this file (format from the extension: .fpt, .json "
+                   "(PYME), .perfetto.json, .speedscope.json, .txt (PYME raw), .html). No file is "
+                   "written otherwise.")
     @argument("-f", "--format", metavar="F",
-              help="the format of -o when its extension does not say (fpt, json, perfetto, "
-                   "speedscope, txt, html)")
+              help="the format of -o when its extension does not say (fpt, pyme-json, "
+                   "pyme-text, perfetto, speedscope, html)")
     @argument("--builtins", action="store_true",
               help="also record calls of C functions (builtins, numpy...) made from recorded code")
     @argument("--max-events", type=int, metavar="N",
@@ -223,6 +245,7 @@ class FprofileMagics(Magics):
                     raise UsageError(f"-o {ns.output}: the folder {folder} does not exist")
                 if not os.access(folder, os.W_OK):
                     raise UsageError(f"-o {ns.output}: the folder {folder} is not writable")
+                _check_format(output, ns.format)
         except UsageError as e:
             raise UsageError(f"{e}\n{usage}") from None
         return Options(subs=subs, output=output, format=ns.format, builtins=ns.builtins,

@@ -1,0 +1,291 @@
+"""The timeline widget in a real JupyterLab / Jupyter Notebook 7, driven through Debian's Chromium.
+
+Each test starts its own server on 127.0.0.1 (a free port, every file in a temp dir, no token),
+opens an example notebook, waits until its kernel is idle (a readiness signal, not a sleep), runs
+all cells and then checks what the widget drew and how it reacts. Every wait has a timeout and the
+server is stopped in ``finally``: a broken widget fails the test, it never hangs the run.
+Screenshots go to test-artifacts/.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from conftest import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+
+SERVER_START_TIMEOUT_S = 60
+WAIT_MS = 60_000  # any single wait in the page
+
+KERNEL_IDLE = """() => {
+  const k = window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel;
+  return !!k && k.connectionStatus === 'connected' && k.status === 'idle';
+}"""
+RUN_ALL = "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"  # not awaited
+DRAWN = "canvas.fprofile-zoom[data-drawn]"
+
+
+@contextmanager
+def jupyter_server(tmp: Path, app: str = "lab") -> Iterator[str]:
+    """Run ``jupyter lab`` (or ``notebook``) on a free port; yield its base URL; stop it."""
+    settings = tmp / "config" / "lab" / "user-settings"
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    # Save the widget state with the notebook (JupyterLab's "Save Widget State Automatically").
+    (settings / "@jupyter-widgets" / "jupyterlab-manager").mkdir(parents=True)
+    (settings / "@jupyter-widgets" / "jupyterlab-manager" / "plugin.jupyterlab-settings").write_text(
+        json.dumps({"saveState": True}))
+    port = free_port()
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "config"), JUPYTER_DATA_DIR=str(tmp / "data"),
+               JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), IPYTHONDIR=str(tmp / "ipython"),
+               JUPYTER_PLATFORM_DIRS="1")
+    # the kernels must find the venv's kernelspec (ipykernel's native one uses sys.executable)
+    env.pop("JUPYTER_PATH", None)
+    module, cls = ("jupyterlab", "LabApp") if app == "lab" else ("notebook", "JupyterNotebookApp")
+    cmd = [sys.executable, "-m", module, "--no-browser", "--allow-root", "--ip=127.0.0.1",
+           f"--port={port}", "--ServerApp.port_retries=0", "--IdentityProvider.token=",
+           "--PasswordIdentityProvider.hashed_password=", f"--ServerApp.root_dir={tmp / 'root'}",
+           f"--{cls}.expose_app_in_browser=True"]
+    if app == "lab":
+        cmd += ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    log = open(tmp / f"{app}-server.log", "wb")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(tmp))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"jupyter {app} exited with {proc.returncode}: "
+                                   + (tmp / f"{app}-server.log").read_text(errors="replace")[-2000:])
+            try:
+                with urllib.request.urlopen(f"{url}/api/status", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"jupyter {app} did not answer within {SERVER_START_TIMEOUT_S} s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+        log.close()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "root").mkdir()
+    for nb in ("pipeline.ipynb", "context_manager.ipynb"):
+        shutil.copy(NOTEBOOKS / nb, tmp_path / "root" / nb)
+    return tmp_path
+
+
+def open_page(browser, url: str):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return context, page, errors
+
+
+def run_all_and_wait(page, url_path: str, url: str):
+    page.goto(url + url_path)
+    page.wait_for_function(KERNEL_IDLE, timeout=WAIT_MS)
+    page.evaluate(RUN_ALL)
+    canvas = page.wait_for_selector(DRAWN, timeout=WAIT_MS)
+    page.wait_for_function(KERNEL_IDLE, timeout=WAIT_MS)  # every cell done
+    return canvas
+
+
+def drawn_pixels(page, selector: str, index: int = 0) -> dict:
+    """Count the pixels of a canvas that differ from its most common colour (the background)."""
+    return page.evaluate("""([sel, index]) => {
+      const c = document.querySelectorAll(sel)[index];
+      const ctx = c.getContext('2d');
+      const { data } = ctx.getImageData(0, 0, c.width, c.height);
+      const counts = new Map();
+      for (let i = 0; i < data.length; i += 4) {
+        const key = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+        counts.set(key, (counts.get(key) || 0) + 1);
+      }
+      let bg = 0, bgCount = -1;
+      for (const [k, v] of counts) if (v > bgCount) { bg = k; bgCount = v; }
+      return { width: c.width, height: c.height, colours: counts.size,
+               foreground: data.length / 4 - bgCount,
+               background: [bg >> 16 & 255, bg >> 8 & 255, bg & 255] };
+    }""", [selector, index])
+
+
+CANVAS_DIGEST_JS = """() => {
+  const c = document.querySelector('canvas.fprofile-zoom');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let h = 0;
+  for (let i = 0; i < d.length; i += 4) h = (h * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) | 0;
+  return String(h);
+}"""
+
+
+def canvas_digest(page) -> str:
+    return page.evaluate(CANVAS_DIGEST_JS)
+
+
+def find_box(page, index: int = 0):
+    """A point over a drawn call in the zoomed view: the tooltip must appear there."""
+    canvas = page.query_selector_all("canvas.fprofile-zoom")[index]
+    box = canvas.bounding_box()
+    assert box and box["width"] > 100, box
+    return canvas, box
+
+
+def hover_until_tooltip(page, canvas, box) -> str:
+    """Move over the zoomed view on a grid until the tooltip shows (it needs a call under it)."""
+    tooltip = ""
+    for fy in (0.18, 0.25, 0.32, 0.4, 0.5, 0.6, 0.7):
+        for fx in (0.1, 0.3, 0.5, 0.7, 0.9):
+            page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+            tip = page.query_selector(".fprofile-tooltip")
+            if tip and tip.is_visible():
+                tooltip = tip.inner_text()
+                if tooltip.strip():
+                    return tooltip
+    return tooltip
+
+
+def window_of(page, index: int = 0) -> tuple[float, float]:
+    return tuple(page.evaluate("""(i) => {
+      const r = document.querySelectorAll('.fprofile-root')[i];
+      return [Number(r.dataset.windowStartNs), Number(r.dataset.windowEndNs)];
+    }""", index))
+
+
+def test_lab_pipeline_timeline_interactions_save_and_reopen(browser, workdir, artifacts_dir):
+    with jupyter_server(workdir, "lab") as url:
+        context, page, errors = open_page(browser, url)
+        try:
+            run_all_and_wait(page, "/lab/tree/pipeline.ipynb", url)
+            # three profiled cells: the pipeline, the line magic, the failing cell (partial trace)
+            page.wait_for_function(f"() => document.querySelectorAll('{DRAWN}').length >= 3", timeout=WAIT_MS)
+            assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'], "
+                                ".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']"
+                                ).count() >= 1
+            assert "ValueError" in page.inner_text(".jp-Notebook")
+
+            canvas = page.query_selector(DRAWN)
+            canvas.scroll_into_view_if_needed()
+            assert int(canvas.get_attribute("data-drawn")) > 50
+            px = drawn_pixels(page, "canvas.fprofile-zoom")
+            assert px["foreground"] > 2000 and px["colours"] > 5, px
+            ov = drawn_pixels(page, "canvas.fprofile-overview")
+            assert ov["foreground"] > 500, ov
+            page.screenshot(path=os.path.join(artifacts_dir, "lab-pipeline.png"))
+            canvas.screenshot(path=os.path.join(artifacts_dir, "lab-pipeline-zoom.png"))
+
+            # hover a call: the tooltip names a function of the notebook, as text
+            zcanvas, zbox = find_box(page)
+            tip = hover_until_tooltip(page, zcanvas, zbox)
+            assert any(f in tip for f in ("run_pipeline", "process", "producer", "consumer", "score",
+                                          "parse", "read_record")), tip
+            page.screenshot(path=os.path.join(artifacts_dir, "lab-pipeline-tooltip.png"))
+
+            # drag in the overview: the zoomed window changes
+            start0, end0 = window_of(page)
+            ov_el = page.query_selector("canvas.fprofile-overview")
+            ob = ov_el.bounding_box()
+            y = ob["y"] + ob["height"] / 2
+            page.mouse.move(ob["x"] + ob["width"] * 0.30, y)
+            page.mouse.down()
+            page.mouse.move(ob["x"] + ob["width"] * 0.45, y, steps=8)
+            page.mouse.up()
+            page.wait_for_function("""([s, e]) => {
+              const r = document.querySelector('.fprofile-root');
+              return Number(r.dataset.windowStartNs) !== s || Number(r.dataset.windowEndNs) !== e;
+            }""", arg=[start0, end0], timeout=10_000)
+            start1, end1 = window_of(page)
+            assert start1 > start0 and end1 - start1 < (end0 - start0) * 0.5, (start0, end0, start1, end1)
+            page.screenshot(path=os.path.join(artifacts_dir, "lab-pipeline-zoomed.png"))
+
+            # search: typing a function name highlights its calls (the zoomed view is redrawn)
+            before = canvas_digest(page)
+            search = page.query_selector("input.fprofile-search")
+            search.fill("score")
+            page.wait_for_function(f"""() => ({CANVAS_DIGEST_JS})() !== {json.dumps(before)}""", timeout=10_000)
+            page.screenshot(path=os.path.join(artifacts_dir, "lab-pipeline-search.png"))
+
+            # the zoomed window reached the kernel (view state synced back, debounced)
+            # and the dark theme applies to the widget
+            light_bg = drawn_pixels(page, "canvas.fprofile-zoom")["background"]
+            page.evaluate("() => { window.jupyterapp.commands.execute('apputils:change-theme', "
+                          "{theme: 'JupyterLab Dark'}); }")
+            page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=WAIT_MS)
+            page.wait_for_function("""(light) => {
+              const c = document.querySelector('canvas.fprofile-zoom');
+              const d = c.getContext('2d').getImageData(2, c.height - 3, 1, 1).data;
+              return d[0] + d[1] + d[2] < 3 * 100;
+            }""", arg=light_bg, timeout=10_000)
+            dark_bg = drawn_pixels(page, "canvas.fprofile-zoom")["background"]
+            assert sum(dark_bg) < sum(light_bg), (light_bg, dark_bg)
+            page.screenshot(path=os.path.join(artifacts_dir, "lab-pipeline-dark.png"))
+
+            # save with the widget state; a copy opened in a new kernel shows the timeline again
+            page.evaluate("() => { window.jupyterapp.commands.execute('docmanager:save'); }")
+            saved = workdir / "root" / "pipeline.ipynb"
+            deadline = time.monotonic() + 30
+            while True:
+                nb = json.loads(saved.read_text())
+                state = nb.get("metadata", {}).get("widgets", {}).get(
+                    "application/vnd.jupyter.widget-state+json", {}).get("state", {})
+                if any(s.get("model_name") == "AnyModel" for s in state.values()):
+                    break
+                assert time.monotonic() < deadline, "the notebook was not saved with its widget state"
+                time.sleep(0.3)
+            ours = [s for s in state.values() if s.get("model_name") == "AnyModel"]
+            assert ours and all(any(b["path"] == ["data"] for b in s.get("buffers", [])) for s in ours)
+            shutil.copy(saved, workdir / "root" / "reopened.ipynb")
+            page.goto(url + "/lab/tree/reopened.ipynb")
+            page.wait_for_function(KERNEL_IDLE, timeout=WAIT_MS)
+            reopened = page.wait_for_selector(DRAWN, timeout=WAIT_MS)
+            assert int(reopened.get_attribute("data-drawn")) > 50
+            page.screenshot(path=os.path.join(artifacts_dir, "lab-reopened.png"))
+            assert not errors, errors
+        finally:
+            context.close()
+
+
+def test_notebook7_context_manager(browser, workdir, artifacts_dir):
+    with jupyter_server(workdir, "notebook") as url:
+        context, page, errors = open_page(browser, url)
+        try:
+            run_all_and_wait(page, "/notebooks/context_manager.ipynb", url)
+            # p.trace as the last expression, then p.show(): two timelines
+            page.wait_for_function(f"() => document.querySelectorAll('{DRAWN}').length >= 2", timeout=WAIT_MS)
+            canvas = page.query_selector(DRAWN)
+            canvas.scroll_into_view_if_needed()
+            px = drawn_pixels(page, "canvas.fprofile-zoom")
+            assert px["foreground"] > 1000, px
+            zcanvas, zbox = find_box(page)
+            tip = hover_until_tooltip(page, zcanvas, zbox)
+            assert "fib" in tip or "work" in tip or "in_threads" in tip, tip
+            page.screenshot(path=os.path.join(artifacts_dir, "notebook7-context-manager.png"))
+            assert not errors, errors
+        finally:
+            context.close()

@@ -1,0 +1,252 @@
+"""The %%fprofile / %fprofile magics, in an in-process IPython shell.
+
+(The same magics in a real kernel, with the widget output, are checked by test_notebooks.py.)
+"""
+from __future__ import annotations
+
+import os
+import re
+import types
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+
+import fprofile_jupyter
+from fprofile_jupyter import _magic
+
+
+@pytest.fixture(scope="module")
+def shell():
+    sh = InteractiveShell.instance()
+    sh.run_line_magic("load_ext", "fprofile_jupyter")
+    return sh
+
+
+@pytest.fixture
+def ns(shell, tmp_path, monkeypatch):
+    """A clean namespace and an empty working directory (to see that nothing is written)."""
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in shell.user_ns if not n.startswith("_") and n not in shell.user_ns_hidden]:
+        del shell.user_ns[name]
+    shell.user_ns.pop(_magic.TRACE_VARIABLE, None)
+    return shell.user_ns
+
+
+def run(shell, code):
+    with capture_output() as cap:
+        result = shell.run_cell(code)
+    return result, cap
+
+
+def functions(trace):
+    return [c.function for c in trace.calls()]
+
+
+def parse(shell, line, cell_mode=True):
+    return _magic.FprofileMagics(shell).parse(line, cell_mode=cell_mode)
+
+
+# -- options --------------------------------------------------------------------------------------
+
+def test_subs_comma_separated_and_repeated(shell):
+    assert parse(shell, "--subs A,B --subs C").subs == ["A", "B", "C"]
+    assert parse(shell, "-s 'my pkg',other").subs == ["my pkg", "other"]
+    assert parse(shell, "").subs is None
+
+
+def test_output_quotes_stripped_and_flags(shell, tmp_path):
+    out = tmp_path / "my out.fpt"
+    o = parse(shell, f'-o "{out}" --format fpt --builtins --max-events 100 --no-display')
+    assert (o.output, o.format, o.builtins, o.max_events, o.display) == (str(out), "fpt", True, 100, False)
+
+
+def test_line_magic_splits_options_from_statement(shell):
+    o = parse(shell, "--subs x,y  print('a  -o  b')", cell_mode=False)
+    assert o.subs == ["x", "y"] and o.statement == "print('a  -o  b')"
+    o = parse(shell, "--max-events=7 f(-1)", cell_mode=False)
+    assert o.max_events == 7 and o.statement == "f(-1)"
+    o = parse(shell, "-- -x", cell_mode=False)
+    assert o.statement == "-x"
+
+
+@pytest.mark.parametrize("line, message", [
+    ("--bogus", "unrecognized arguments: --bogus"),
+    ("--subs", "expected one argument"),
+    ("--subs ,", "--subs needs at least one"),
+    ("--max-events 0", "positive"),
+    ("--max-events many", "invalid int value"),
+    ("--format perfetto", "--format needs -o"),
+    ("-o /no/such/folder/t.fpt", "does not exist"),
+    ("stray", "unexpected argument 'stray'"),
+    ("--subs 'unclosed", "cannot parse"),
+])
+def test_invalid_options_give_usage(shell, line, message):
+    with pytest.raises(UsageError) as err:
+        parse(shell, line)
+    assert message in str(err.value)
+    assert "usage: %%fprofile" in str(err.value)
+
+
+def test_invalid_options_do_not_run_the_cell(shell, ns):
+    result, cap = run(shell, "%%fprofile --bogus\nran = True")
+    assert "ran" not in ns
+    assert isinstance(result.error_in_exec, UsageError)
+    assert "usage: %%fprofile" in cap.stdout + cap.stderr
+    assert _magic.TRACE_VARIABLE not in ns
+
+
+def test_empty_cell_and_empty_statement_are_usage_errors(shell, ns):
+    result, cap = run(shell, "%%fprofile\n\n")
+    assert isinstance(result.error_in_exec, UsageError)
+    result, cap = run(shell, "%fprofile --builtins")
+    assert isinstance(result.error_in_exec, UsageError)
+    assert "nothing to profile" in cap.stdout + cap.stderr
+
+
+def test_help_describes_every_option(shell):
+    with capture_output() as cap:
+        shell.run_line_magic("pinfo", "%%fprofile")
+    text = cap.stdout
+    for word in ("--subs", "-o OUT", "--format", "--builtins", "--max-events", "--no-display",
+                 "Profile a cell"):
+        assert word in text, word
+
+
+def test_default_subs():
+    kernel_like = types.SimpleNamespace(compile=types.SimpleNamespace(
+        get_code_name=lambda raw, code, n: "/tmp/ipykernel_4242/3141592.py"))
+    assert _magic.default_subs(kernel_like) == ["/tmp/ipykernel_4242/"]
+    terminal_like = types.SimpleNamespace(compile=types.SimpleNamespace(
+        get_code_name=lambda raw, code, n: "<ipython-input-12-0123abcd>"))
+    assert _magic.default_subs(terminal_like) == ["<ipython-input-"]
+    assert _magic.default_subs(types.SimpleNamespace()) == ["<ipython-input-"]
+
+
+# -- running --------------------------------------------------------------------------------------
+
+DEFS = """
+import threading
+
+def leaf(x):
+    return x * 2
+
+def inner(n):
+    return sum(leaf(i) for i in range(n))
+
+def in_thread():
+    t = threading.Thread(target=inner, args=(5,), name="helper-thread")
+    t.start()
+    t.join()
+"""
+
+
+def test_cell_runs_as_usual_and_trace_has_every_thread(shell, ns):
+    run(shell, DEFS)
+    result, cap = run(shell, "%%fprofile\nprint('hello from the cell')\nin_thread()\nvalue = inner(3)\nvalue + 1")
+    assert result.success
+    assert "hello from the cell" in cap.stdout
+    assert "Out[" in cap.stdout and ": 7" in cap.stdout  # the cell's last expression is displayed as without the magic
+    assert ns["value"] == 6
+    trace = ns[_magic.TRACE_VARIABLE]
+    assert isinstance(trace, fprofile_jupyter.Trace)
+    names = {t.name for t in trace.threads}
+    assert "helper-thread" in names and "MainThread" in names
+    fns = functions(trace)
+    assert fns.count("leaf") == 5 + 3 and fns.count("inner") == 2 and fns.count("in_thread") == 1
+    # outside a kernel, the trace is shown as text
+    assert repr(trace) in cap.stdout
+    assert os.listdir(".") == []  # nothing written unless asked
+
+
+def test_exception_shows_traceback_and_partial_trace(shell, ns):
+    run(shell, DEFS)
+    result, cap = run(shell, "%%fprofile\ninner(2)\n1 / 0\ninner(100)")
+    out = re.sub(r"\x1b\[[0-9;]*m", "", cap.stdout + cap.stderr)
+    assert "ZeroDivisionError" in out
+    assert "1 / 0" in out or "1/0" in out  # the user's traceback, pointing at their line
+    assert not result.success  # the cell still counts as failed (Run All stops there)
+    assert isinstance(result.error_in_exec, _magic._CellFailed)
+    trace = ns[_magic.TRACE_VARIABLE]
+    assert functions(trace).count("leaf") == 2  # recorded up to the exception, not after
+    assert repr(trace) in cap.stdout
+
+
+def test_output_file_written_and_readable(shell, ns, tmp_path):
+    run(shell, DEFS)
+    result, cap = run(shell, "%%fprofile -o run.fpt --no-display\ninner(4)")
+    assert result.success
+    assert os.listdir(".") == ["run.fpt"]
+    assert "wrote" in cap.stdout and "run.fpt" in cap.stdout
+    loaded = fprofile_jupyter.load("run.fpt")
+    assert functions(loaded).count("leaf") == 4
+    assert loaded == ns[_magic.TRACE_VARIABLE]
+    assert repr(loaded) not in cap.stdout  # --no-display
+
+
+def test_format_option(shell, ns):
+    run(shell, DEFS)
+    result, cap = run(shell, "%%fprofile -o out.data --format pyme-text --no-display\ninner(2)")
+    assert result.success, cap.stdout + cap.stderr
+    with open("out.data") as f:
+        text = f.read()
+    assert text.count("leaf") == 4  # PYME raw text: a call line and a return line per call
+
+
+def test_unknown_output_format_is_refused_before_running(shell, ns):
+    for line in ("-o out.data --format nonsense", "-o out.unknown-extension"):
+        result, cap = run(shell, f"%%fprofile {line}\nran = True")
+        assert isinstance(result.error_in_exec, UsageError), line
+        assert "ran" not in ns and os.listdir(".") == []
+        assert "usage: %%fprofile" in cap.stdout + cap.stderr
+
+
+def test_subs_restricts_what_is_recorded(shell, ns, tmp_path, monkeypatch):
+    mod = tmp_path / "fprofile_magic_helper_mod.py"
+    mod.write_text("def helper(n):\n    return [i for i in range(n)]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    run(shell, DEFS + "\nimport fprofile_magic_helper_mod\n")
+    run(shell, "%%fprofile --subs fprofile_magic_helper_mod --no-display\nfprofile_magic_helper_mod.helper(3)\ninner(2)")
+    fns = functions(ns[_magic.TRACE_VARIABLE])
+    assert "helper" in fns and "leaf" not in fns and "inner" not in fns
+    # the default records the notebook's own code, not imported modules
+    run(shell, "%%fprofile --no-display\nfprofile_magic_helper_mod.helper(3)\ninner(2)")
+    fns = functions(ns[_magic.TRACE_VARIABLE])
+    assert "helper" not in fns and "inner" in fns
+
+
+def test_builtins_option_records_c_calls(shell, ns):
+    run(shell, DEFS + "\ndef sorts():\n    return sorted([3, 1, 2]), len('abc')\n")
+    run(shell, "%%fprofile --no-display\nsorts()")
+    assert not any("sorted" in f for f in functions(ns[_magic.TRACE_VARIABLE]))
+    run(shell, "%%fprofile --builtins --no-display\nsorts()")
+    fns = functions(ns[_magic.TRACE_VARIABLE])
+    assert any("sorted" in f for f in fns) and any(f.endswith("len") or f == "len" for f in fns), fns
+
+
+def test_max_events_caps_the_recording(shell, ns):
+    run(shell, DEFS)
+    with pytest.warns(Warning):
+        run(shell, "%%fprofile --max-events 20 --no-display\ninner(1000)")
+    trace = ns[_magic.TRACE_VARIABLE]
+    assert 0 < len(trace) <= 20
+
+
+def test_line_magic(shell, ns):
+    run(shell, DEFS)
+    result, cap = run(shell, "%fprofile y = inner(6)")
+    assert result.success and ns["y"] == 30
+    assert functions(ns[_magic.TRACE_VARIABLE]).count("leaf") == 6
+    result, cap = run(shell, "%fprofile --no-display inner(2) + 1000")
+    assert "1002" in cap.stdout  # the statement's value is displayed as usual
+
+
+def test_magic_twice_in_a_row_and_nested_profile_error(shell, ns):
+    run(shell, DEFS)
+    for _ in range(2):
+        result, _cap = run(shell, "%%fprofile --no-display\ninner(1)")
+        assert result.success
+    # profiling cannot be started twice at once: a clear error, shown like any other
+    result, cap = run(shell, "%%fprofile --no-display\n%fprofile inner(1)")
+    assert "ProfilerError" in cap.stdout + cap.stderr

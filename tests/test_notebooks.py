@@ -1,0 +1,264 @@
+"""Every example notebook executed by nbclient in a real kernel, and the display of a trace.
+
+nbclient runs no JavaScript, so the checks read what the kernel sent: the widget view output, the
+widget's state (stored by nbclient in the notebook's metadata, its ``data`` buffer in base64: the
+trace in the compact format, decoded here with ``Trace.from_bytes``), the static HTML fallback,
+tracebacks.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+import fprofile_jupyter
+from fprofile_jupyter import _core, _display
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+SKIP = {"rust_trace.ipynb"}  # an evcxr (Rust) kernel notebook, tested with the viewer
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+STATE_MIME = "application/vnd.jupyter.widget-state+json"
+
+ALL_NOTEBOOKS = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb") if p.name not in SKIP)
+
+
+def test_the_three_examples_exist():
+    assert {"pipeline.ipynb", "numpy_builtins.ipynb", "context_manager.ipynb"} <= set(ALL_NOTEBOOKS)
+
+
+@pytest.mark.parametrize("name", ALL_NOTEBOOKS)
+def test_notebooks_are_stored_without_outputs(name):
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, (name, cell.source[:40])
+    assert "widgets" not in nb.metadata
+
+
+_executed: dict[str, nbformat.NotebookNode] = {}
+
+
+def execute(name: str, tmp_path_factory) -> nbformat.NotebookNode:
+    """Execute a notebook once per test session (in a scratch folder) and cache the result."""
+    if name not in _executed:
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        work = tmp_path_factory.mktemp(name.replace(".", "_"))
+        NotebookClient(nb, timeout=120, kernel_name="python3",
+                       resources={"metadata": {"path": str(work)}}).execute()
+        assert list(work.iterdir()) == [], "the notebook wrote files without being asked"
+        _executed[name] = nb
+    return _executed[name]
+
+
+def widget_traces(nb, cell) -> list:
+    """The traces shown by the widget outputs of one cell, decoded from the saved widget state."""
+    state = nb.metadata.get("widgets", {}).get(STATE_MIME, {}).get("state", {})
+    traces = []
+    for out in cell.outputs:
+        if out.get("output_type") in ("display_data", "execute_result") and WIDGET_MIME in out.get("data", {}):
+            model_id = out["data"][WIDGET_MIME]["model_id"]
+            model = state[model_id]
+            assert model["model_name"] == "AnyModel"
+            assert "data" not in model["state"], "the trace must travel as a binary buffer, not JSON"
+            (buf,) = [b for b in model["buffers"] if b["path"] == ["data"]]
+            trace = fprofile_jupyter.Trace.from_bytes(base64.b64decode(buf["data"]))
+            summary = json.loads(model["state"]["summary"])
+            assert {"overall", "threads"} <= set(summary)
+            assert model["state"]["error"] == ""
+            traces.append(trace)
+    return traces
+
+
+def check_display(out):
+    """A displayed trace: widget view + static HTML fallback + text."""
+    data = out["data"]
+    assert WIDGET_MIME in data and "text/plain" in data and "text/html" in data
+    assert "<iframe" in data["text/html"] or "fprofile-static" in data["text/html"]
+    assert "object at 0x" not in data["text/plain"]
+
+
+def cells_with(nb, text):
+    return [c for c in nb.cells if c.cell_type == "code" and text in c.source]
+
+
+def fn_names(trace) -> list:
+    return [c.function for c in trace.calls()]
+
+
+def test_pipeline_notebook(tmp_path_factory):
+    nb = execute("pipeline.ipynb", tmp_path_factory)
+    (main,) = [c for c in nb.cells if c.source.startswith("%%fprofile\ntotals")]
+    kinds = [o.output_type for o in main.outputs]
+    assert kinds[0] == "execute_result"  # the cell's own result first, as without the magic
+    assert "display_data" in kinds and "error" not in kinds
+    check_display([o for o in main.outputs if o.output_type == "display_data"][0])
+    (trace,) = widget_traces(nb, main)
+    names = {t.name for t in trace.threads}
+    assert {"MainThread", "producer", "consumer"} <= names
+    workers = {n for n in names if n.startswith("worker")}
+    assert 1 <= len(workers) <= 4, names
+    fns = fn_names(trace)
+    assert fns.count("run_pipeline") == 1 and fns.count("producer") == 1 and fns.count("consumer") == 1
+    assert fns.count("read_record") == 300 and fns.count("process") == 300 and fns.count("score") == 300
+    # workers' calls are in the worker threads
+    by_thread = {t.index: t.name for t in trace.threads}
+    assert {by_thread[c.thread] for c in trace.calls() if c.function == "score"} == workers
+    # the same trace as the in-memory one the magic kept
+    assert len(trace) == len(fns) > 1000
+
+    (line,) = cells_with(nb, "%fprofile totals = run_pipeline(n=100")
+    (t2,) = widget_traces(nb, line)
+    assert fn_names(t2).count("process") == 100
+
+
+def test_pipeline_exception_shows_traceback_and_partial_trace(tmp_path_factory):
+    nb = execute("pipeline.ipynb", tmp_path_factory)
+    (cell,) = cells_with(nb, "flaky_stage(read_record(i))")
+    errors = [o for o in cell.outputs if o.output_type == "error"]
+    assert errors[0].ename == "ValueError" and "bad record record-0007" in errors[0].evalue
+    tb = "\n".join(errors[0].traceback)
+    assert "flaky_stage" in tb and "raise ValueError" in re.sub(r"\x1b\[[0-9;]*m", "", tb)
+    # the partial trace: up to the failing record
+    (trace,) = widget_traces(nb, cell)
+    fns = fn_names(trace)
+    assert fns.count("flaky_stage") == 8 and fns.count("read_record") == 8
+    # the widget comes after the traceback; the cell still counts as failed
+    kinds = [o.output_type for o in cell.outputs]
+    assert kinds.index("display_data") > kinds.index("error")
+    assert errors[-1].ename == "_CellFailed" and "ValueError" in "".join(errors[-1].traceback)
+
+
+def test_numpy_builtins_notebook(tmp_path_factory):
+    nb = execute("numpy_builtins.ipynb", tmp_path_factory)
+    with_builtins, without = cells_with(nb, "%%fprofile")
+    assert "--builtins" in with_builtins.source and "--builtins" not in without.source
+    (t1,) = widget_traces(nb, with_builtins)
+    (t2,) = widget_traces(nb, without)
+    f1, f2 = fn_names(t1), fn_names(t2)
+    assert f1.count("analyse") == f2.count("analyse") == 8
+    assert f1.count("spectrum") == 8 and f2.count("smooth") == 8
+    c_calls = [f for f in f1 if f not in set(f2)]
+    assert any("sorted" in f for f in c_calls), sorted(set(c_calls))
+    assert any("standard_normal" in f for f in c_calls), sorted(set(c_calls))
+    assert not any("sorted" in f for f in f2)
+    res = [o for o in with_builtins.outputs if o.output_type == "execute_result"]
+    assert res and "text/plain" in res[0].data
+
+
+def test_context_manager_notebook(tmp_path_factory):
+    nb = execute("context_manager.ipynb", tmp_path_factory)
+    (last_expr,) = cells_with(nb, "p.trace")[:1]
+    outs = [o for o in last_expr.outputs if o.output_type == "execute_result"]
+    assert outs, "p.trace as the last expression must display"
+    check_display(outs[0])
+    (trace,) = widget_traces(nb, last_expr)
+    names = {t.name for t in trace.threads}
+    assert {"MainThread", "fib-0", "fib-1", "fib-2"} <= names
+    fns = fn_names(trace)
+    assert fns.count("work") == 4 and fns.count("in_threads") == 1
+    # fib(16) + fib(14) + fib(15) + fib(16): calls of a naive fib(n) = 2*F(n+1) - 1
+    fib_calls = {14: 1219, 15: 1973, 16: 3193}
+    assert fns.count("fib") == 2 * fib_calls[16] + fib_calls[14] + fib_calls[15]
+    (printed,) = cells_with(nb, "print(len(trace)")
+    assert f"{len(trace)} calls in 4 threads" in printed.outputs[0].text
+    (shown,) = cells_with(nb, "p.show()")
+    (again,) = widget_traces(nb, shown)
+    assert again == trace
+
+
+# -- the display of a trace (mimebundle, static fallback, widget payload) ------------------------
+
+def small_trace(name="work", file="/tmp/ipykernel_1/cell.py", title=None):
+    codes = [(file, name, 3), (file, "inner", 7)]
+    events = [(1_000, 0, False), (2_000, 1, False), (5_000, 1, True), (9_000, 0, True)]
+    meta = [("title", title)] if title else None
+    return _core._build_trace(codes, [(11, "MainThread", events)], start_ns=0, stop_ns=10_000, metadata=meta)
+
+
+@pytest.fixture
+def in_kernel(monkeypatch):
+    monkeypatch.setattr(_display, "_in_kernel", lambda: True)
+
+
+def test_mimebundle_outside_a_kernel_is_text_only():
+    trace = small_trace()
+    assert _display.mimebundle(trace) == {"text/plain": repr(trace)}
+
+
+def test_mimebundle_has_widget_html_and_text(in_kernel):
+    trace = small_trace()
+    bundle = _display.mimebundle(trace)
+    assert set(bundle) == {"text/plain", "text/html", WIDGET_MIME}
+    assert bundle["text/plain"] == repr(trace)
+    assert re.match(r"^[0-9a-f]{32}$", bundle[WIDGET_MIME]["model_id"])
+    page = bundle["text/html"]
+    assert page.startswith("<iframe") and 'sandbox="allow-scripts"' in page
+    doc = html.unescape(re.search(r'srcdoc="([^"]*)"', page).group(1))
+    assert doc == _core.export_html(trace, "fprofile trace")
+    # Trace's own hook goes through the same function
+    assert set(trace._repr_mimebundle_()) == set(bundle)
+
+
+def test_mimebundle_include_exclude(in_kernel):
+    trace = small_trace()
+    assert set(_display.mimebundle(trace, include=["text/plain"])) == {"text/plain"}
+    assert set(_display.mimebundle(trace, exclude=[WIDGET_MIME])) == {"text/plain", "text/html"}
+
+
+def test_static_fallback_above_the_size_limit_is_an_escaped_summary(in_kernel, monkeypatch):
+    trace = small_trace(name="<img src=x onerror=alert(1)>", file="/tmp/<b>evil</b>.py")
+    monkeypatch.setattr(_display, "STATIC_HTML_MAX_BYTES", 10)
+    page = _display.mimebundle(trace, include=["text/html"])["text/html"]
+    assert "<iframe" not in page and "fprofile-summary-static" in page
+    assert "<img" not in page and "<b>" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page and "&lt;b&gt;evil&lt;/b&gt;" in page
+    assert f"{len(trace.to_bytes()):,} bytes" in page
+    assert "2 calls in 1 thread" in page
+
+
+def test_title_from_metadata(in_kernel):
+    trace = small_trace(title='run "A" <1>')
+    page = _display.static_html(trace)
+    doc = html.unescape(re.search(r'srcdoc="([^"]*)"', page).group(1))
+    assert doc == _core.export_html(trace, 'run "A" <1>')
+
+
+def test_widget_payload_and_esm_once():
+    from fprofile_jupyter._widget import TimelineWidget
+
+    trace = small_trace()
+    w = TimelineWidget(trace)
+    assert w.data == trace.to_bytes() and json.loads(w.summary) == json.loads(trace.summary_json())
+    assert w.error == "" and w.trace is trace
+    assert fprofile_jupyter.Trace.from_bytes(w.data) == trace
+    esm = TimelineWidget._esm
+    assert isinstance(esm, str) and "export default" in esm and "createTimeline" in esm
+    assert not re.search(r"^\s*import\s", esm, re.M), "the widget bundle must be self-contained"
+    assert TimelineWidget(trace)._esm is esm  # set once on the class (anywidget#613)
+    assert "fprofile" in TimelineWidget._css
+
+
+def test_widget_refuses_a_trace_too_big_with_the_numbers(monkeypatch):
+    from fprofile_jupyter import _widget
+
+    trace = small_trace()
+    monkeypatch.setattr(_widget, "MAX_WIDGET_CALLS", 1)
+    w = _widget.TimelineWidget(trace)
+    assert w.data == b"" and "2 calls" in w.error and "limits are 1 calls" in w.error
+    monkeypatch.setattr(_widget, "MAX_WIDGET_CALLS", 10)
+    monkeypatch.setattr(_widget, "MAX_WIDGET_BYTES", 16)
+    w = _widget.TimelineWidget(trace)
+    assert w.data == b"" and f"{len(trace.to_bytes())} bytes" in w.error and "fprofile view" in w.error
+
+
+def test_show_outside_a_kernel_prints_text(capsys):
+    trace = small_trace()
+    fprofile_jupyter.show(trace)
+    assert capsys.readouterr().out.strip() == repr(trace)
