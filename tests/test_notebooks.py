@@ -146,7 +146,8 @@ def test_numpy_builtins_notebook(tmp_path_factory):
     assert f1.count("spectrum") == 8 and f2.count("smooth") == 8
     c_calls = [f for f in f1 if f not in set(f2)]
     assert any("sorted" in f for f in c_calls), sorted(set(c_calls))
-    assert any("standard_normal" in f for f in c_calls), sorted(set(c_calls))
+    for name in ("arange", "dot", "argmax", "tolist"):
+        assert any(name in f for f in c_calls), (name, sorted(set(c_calls)))
     assert not any("sorted" in f for f in f2)
     res = [o for o in with_builtins.outputs if o.output_type == "execute_result"]
     assert res and "text/plain" in res[0].data
@@ -168,7 +169,7 @@ def test_context_manager_notebook(tmp_path_factory):
     assert fns.count("fib") == 2 * fib_calls[16] + fib_calls[14] + fib_calls[15]
     (printed,) = cells_with(nb, "print(len(trace)")
     assert f"{len(trace)} calls in 4 threads" in printed.outputs[0].text
-    (shown,) = cells_with(nb, "p.show()")
+    (shown,) = cells_with(nb, "fprofile_jupyter.show(trace)")
     (again,) = widget_traces(nb, shown)
     assert again == trace
 
@@ -217,7 +218,7 @@ def test_static_fallback_above_the_size_limit_is_an_escaped_summary(in_kernel, m
     monkeypatch.setattr(_display, "STATIC_HTML_MAX_BYTES", 10)
     page = _display.mimebundle(trace, include=["text/html"])["text/html"]
     assert "<iframe" not in page and "fprofile-summary-static" in page
-    assert "<img" not in page and "<b>" not in page
+    assert "<img" not in page and "<b>evil" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page and "&lt;b&gt;evil&lt;/b&gt;" in page
     assert f"{len(trace.to_bytes()):,} bytes" in page
     assert "2 calls in 1 thread" in page

@@ -130,6 +130,8 @@ def mimebundle(trace: Any, include: Optional[Iterable[str]] = None,
         if cls is not None:
             widget = cls(trace)
             view = widget._repr_mimebundle_() or {}
+            if isinstance(view, tuple):  # anywidget returns (data, metadata)
+                view = view[0] or {}
             if WIDGET_MIME in view:
                 bundle[WIDGET_MIME] = view[WIDGET_MIME]
     return bundle
