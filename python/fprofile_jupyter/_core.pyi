@@ -196,11 +196,13 @@ class Trace:
     @classmethod
     def from_bytes(cls, data: bytes) -> "Trace":
         """A trace from ``.fpt`` bytes; ``FormatError`` (with the byte offset) when they are not valid."""
-    def save(self, path: _Path, format: Optional[str] = None) -> None:
+    def save(self, path: _Path, format: Optional[str] = None, *, title: Optional[str] = None) -> None:
         """Write the trace to ``path``. ``format``: "fpt", "pyme-json", "pyme-text", "perfetto",
         "speedscope" or "html"; by default from the extension (.fpt, .json = PYME JSON,
-        .perfetto.json / .trace.json, .speedscope.json, .txt = PYME raw text, .html). The file is
-        written to a temporary name and renamed, so a failed write leaves no partial file."""
+        .perfetto.json / .trace.json, .speedscope.json, .txt = PYME raw text, .html / .htm).
+        ``title``: the page title of the HTML export (default: the file name). The file is written
+        to a temporary name and renamed, so a failed write leaves no partial file. The GIL is
+        released while encoding."""
     def _repr_mimebundle_(self, include: Optional[Iterable[str]] = None, exclude: Optional[Iterable[str]] = None) -> Dict[str, Any]:
         """Rich display in Jupyter (the timeline widget, an HTML fallback and the text repr)."""
     def show(self) -> None:

@@ -11,3 +11,36 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ProfilerError", m.py().get_type::<ProfilerError>())?;
     Ok(())
 }
+
+// Core error types -> `FormatError` with the error's one-line message (which names the line or byte
+// offset). `impl From<core error> for PyErr` is not allowed (both types are foreign: the orphan
+// rule), so the conversion is this local trait: `decode(..).map_err(IntoPyErr::into_pyerr)?`.
+// Callers that know the path prefix it themselves with `format_error`.
+
+/// Conversion of a core error into the Python exception users see.
+pub trait IntoPyErr {
+    fn into_pyerr(self) -> PyErr;
+}
+
+impl IntoPyErr for fprofile::formats::fpt::FptError {
+    fn into_pyerr(self) -> PyErr {
+        FormatError::new_err(self.to_string())
+    }
+}
+
+impl IntoPyErr for fprofile::formats::pyme_text::TextError {
+    fn into_pyerr(self) -> PyErr {
+        FormatError::new_err(self.to_string())
+    }
+}
+
+impl IntoPyErr for fprofile::formats::pyme_json::PymeJsonError {
+    fn into_pyerr(self) -> PyErr {
+        FormatError::new_err(self.to_string())
+    }
+}
+
+/// `FormatError("<path>: <what>")`.
+pub fn format_error(path: &str, what: impl std::fmt::Display) -> PyErr {
+    FormatError::new_err(format!("{path}: {what}"))
+}

@@ -12,7 +12,7 @@ use pyo3::exceptions::{PyIsADirectoryError, PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyType};
 
-use crate::errors::FormatError;
+use crate::errors::{format_error, FormatError, IntoPyErr};
 
 /// Time span as a short human string: "1.234 s", "12.3 ms", "45.6 us", "789 ns".
 pub(crate) fn human_ns(ns: i64) -> String {
@@ -58,10 +58,12 @@ fn thread_of_call(t: &fprofile::Trace, i: u32) -> usize {
 enum InFormat {
     Fpt,
     PymeText,
+    PymeJson,
 }
 
 impl InFormat {
-    const ALL: &'static [(&'static str, InFormat)] = &[("fpt", InFormat::Fpt), ("pyme-text", InFormat::PymeText)];
+    const ALL: &'static [(&'static str, InFormat)] =
+        &[("fpt", InFormat::Fpt), ("pyme-text", InFormat::PymeText), ("pyme-json", InFormat::PymeJson)];
 }
 
 /// A format `save` writes.
@@ -69,12 +71,32 @@ impl InFormat {
 enum OutFormat {
     Fpt,
     PymeText,
+    PymeJson,
+    Perfetto,
+    Speedscope,
+    Html,
 }
 
 impl OutFormat {
-    const ALL: &'static [(&'static str, OutFormat)] = &[("fpt", OutFormat::Fpt), ("pyme-text", OutFormat::PymeText)];
-    /// File name endings and their formats, longest first (".perfetto.json" before ".json").
-    const EXTENSIONS: &'static [(&'static str, OutFormat)] = &[(".fpt", OutFormat::Fpt), (".txt", OutFormat::PymeText)];
+    const ALL: &'static [(&'static str, OutFormat)] = &[
+        ("fpt", OutFormat::Fpt),
+        ("pyme-json", OutFormat::PymeJson),
+        ("pyme-text", OutFormat::PymeText),
+        ("perfetto", OutFormat::Perfetto),
+        ("speedscope", OutFormat::Speedscope),
+        ("html", OutFormat::Html),
+    ];
+    /// File name endings and their formats, most specific first (".perfetto.json" before ".json").
+    const EXTENSIONS: &'static [(&'static str, OutFormat)] = &[
+        (".fpt", OutFormat::Fpt),
+        (".perfetto.json", OutFormat::Perfetto),
+        (".trace.json", OutFormat::Perfetto),
+        (".speedscope.json", OutFormat::Speedscope),
+        (".json", OutFormat::PymeJson),
+        (".txt", OutFormat::PymeText),
+        (".html", OutFormat::Html),
+        (".htm", OutFormat::Html),
+    ];
 }
 
 fn names<T>(all: &[(&str, T)]) -> String {
@@ -115,11 +137,15 @@ fn detect(bytes: &[u8]) -> Result<InFormat, String> {
     match fprofile::formats::detect(bytes) {
         Some(Format::Fpt) => Ok(InFormat::Fpt),
         Some(Format::PymeText) => Ok(InFormat::PymeText),
+        Some(Format::PymeJson) => Ok(InFormat::PymeJson),
         Some(f @ (Format::Perfetto | Format::Speedscope)) => Err(format!(
             "a {} file: fprofile writes this format but does not read it back (load the .fpt or PYME file it came from)",
             f.name()
         )),
-        Some(f) => Err(format!("{} files cannot be read by this build", f.name())),
+        None if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{' || *b == b'[') => Err(
+            "JSON that is not a trace: expected PYME JSON (an object with \"callstack\" and \"threadNames\"), the only JSON format fprofile reads"
+                .to_owned(),
+        ),
         None => Err(
             "not a trace: neither an .fpt file (magic \"FPRF\"), PYME raw event text (six tab-separated fields per line) nor PYME JSON (an object with \"callstack\")"
                 .to_owned(),
@@ -141,14 +167,24 @@ fn decode(bytes: &[u8], format: Option<InFormat>, progress: &mut dyn FnMut(usize
             Ok(t)
         }
         InFormat::PymeText => fprofile::formats::pyme_text::read_with_progress(bytes, progress).map_err(|e| e.to_string()),
+        InFormat::PymeJson => {
+            let t = fprofile::formats::pyme_json::read(bytes).map_err(|e| e.to_string())?;
+            progress(bytes.len(), bytes.len());
+            Ok(t)
+        }
     }
 }
 
-/// Encodes `t` in `format` into `w`.
-fn encode_to<W: Write>(t: &fprofile::Trace, format: OutFormat, w: &mut W) -> std::io::Result<()> {
+/// Encodes `t` in `format` into `w`; `title` names the page of the HTML export.
+fn encode_to<W: Write>(t: &fprofile::Trace, format: OutFormat, title: &str, w: &mut W) -> std::io::Result<()> {
+    use fprofile::formats::{fpt, html, perfetto, pyme_json, pyme_text, speedscope};
     match format {
-        OutFormat::Fpt => w.write_all(&fprofile::formats::fpt::encode(t)),
-        OutFormat::PymeText => fprofile::formats::pyme_text::write(t, w),
+        OutFormat::Fpt => w.write_all(&fpt::encode(t)),
+        OutFormat::PymeText => pyme_text::write(t, w),
+        OutFormat::PymeJson => pyme_json::write(t, w),
+        OutFormat::Perfetto => perfetto::write(t, w),
+        OutFormat::Speedscope => speedscope::write(t, w),
+        OutFormat::Html => w.write_all(html::to_html(t, title).as_bytes()),
     }
 }
 
@@ -233,7 +269,7 @@ fn load_path(py: Python<'_>, path: &str, format: Option<&str>, progress: Option<
     }
     match result {
         Ok(Ok(t)) => Ok(PyTrace::from_trace(t)),
-        Ok(Err(msg)) => Err(FormatError::new_err(format!("{path}: {msg}"))),
+        Ok(Err(msg)) => Err(format_error(path, msg)),
         Err(e) => {
             if std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false) {
                 return Err(PyIsADirectoryError::new_err((21, "Is a directory", path.to_owned())));
@@ -765,22 +801,27 @@ impl PyTrace {
     #[classmethod]
     fn from_bytes(_cls: &Bound<'_, PyType>, py: Python<'_>, data: &[u8]) -> PyResult<PyTrace> {
         let data = data.to_vec();
-        match py.detach(move || fprofile::formats::fpt::decode(&data)) {
-            Ok(t) => Ok(PyTrace::from_trace(t)),
-            Err(e) => Err(FormatError::new_err(e.to_string())),
-        }
+        let t = py.detach(move || fprofile::formats::fpt::decode(&data)).map_err(IntoPyErr::into_pyerr)?;
+        Ok(PyTrace::from_trace(t))
     }
 
-    /// Writes the trace to `path`, in `format` or the format its extension names.
-    #[pyo3(signature = (path, format=None))]
-    fn save(&self, py: Python<'_>, path: &Bound<'_, PyAny>, format: Option<&str>) -> PyResult<()> {
+    /// Writes the trace to `path`, in `format` or the format its extension names; `title` is the
+    /// page title of the HTML export (default: the file name).
+    #[pyo3(signature = (path, format=None, *, title=None))]
+    fn save(&self, py: Python<'_>, path: &Bound<'_, PyAny>, format: Option<&str>, title: Option<String>) -> PyResult<()> {
         let path = path_string(path)?;
         let format = match format {
             Some(f) => out_format_from_name(f)?,
             None => out_format_from_path(&path)?,
         };
         let inner = self.inner.clone();
-        py.detach(move || write_file(&path, |w| encode_to(&inner, format, w)))
+        let title = title.unwrap_or_else(|| {
+            std::path::Path::new(&path)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "trace".to_owned())
+        });
+        py.detach(move || write_file(&path, |w| encode_to(&inner, format, &title, w)))
     }
 
     /// Per-function figures (calls, total, self, mean, max), overall and per thread (`per_thread`).
