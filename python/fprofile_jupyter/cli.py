@@ -1,0 +1,585 @@
+"""The ``fprofile`` command (also ``python -m fprofile_jupyter``).
+
+Subcommands::
+
+    fprofile run [--subs X,Y] [--builtins] [-o OUT] script.py [args...]
+    fprofile run [options] -m module [args...]
+    fprofile convert IN OUT [--format FMT]
+    fprofile stats FILE [--thread NAME] [--top N] [--sort total|self|calls]
+    fprofile view [FILE] [--port N] [--no-browser]
+    fprofile export FILE -o OUT.html
+
+Errors are one line on stderr (``fprofile: error: ...``) with exit status 2 for a usage error and 1
+for bad input; never a traceback. ``run`` keeps the exit status of the profiled program.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from typing import Callable, List, NoReturn, Optional, Sequence, Tuple
+
+PROG = "fprofile"
+
+#: Output formats of ``convert`` / ``run -o`` and their names for ``--format``.
+SAVE_FORMATS = ("fpt", "pyme-json", "pyme-text", "perfetto", "speedscope", "html")
+
+
+class UsageError(Exception):
+    """A command line that cannot be run as given (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: ``fprofile run: error: ... (see 'fprofile run --help')``."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# --------------------------------------------------------------------------------------------------
+# progress bar
+
+
+class Progress:
+    """A progress bar on stderr for long conversions.
+
+    Shown only when stderr is a terminal and only once the work has taken more than a second, so
+    logs and pipes never receive carriage-return garbage. ``update(done, total)`` may be called as
+    often as the producer likes; it redraws at most ten times a second. ``close()`` erases it.
+    """
+
+    def __init__(self, label: str, stream=None, delay_s: float = 1.0) -> None:
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        self.delay_s = delay_s
+        self.start_s = time.monotonic()
+        self.last_draw_s = 0.0
+        self.drawn = False
+        try:
+            self.enabled = bool(self.stream.isatty())
+        except (AttributeError, ValueError):
+            self.enabled = False
+
+    def update(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.start_s < self.delay_s or now - self.last_draw_s < 0.1:
+            return
+        self.last_draw_s = now
+        frac = min(1.0, done / total) if total > 0 else 0.0
+        width = 30
+        filled = int(frac * width)
+        bar = "#" * filled + "-" * (width - filled)
+        self.stream.write(f"\r{self.label} [{bar}] {frac * 100:5.1f}%")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\r" + " " * (len(self.label) + 42) + "\r")
+            self.stream.flush()
+            self.drawn = False
+
+
+def _load(path: str, format: Optional[str] = None):
+    """Loads a trace, with a progress bar on a terminal when parsing takes more than a second."""
+    from . import _core
+
+    bar = Progress(f"loading {os.path.basename(path)}")
+    try:
+        if bar.enabled:
+            return _core.load(path, format, progress=bar.update)
+        return _core.load(path, format)
+    finally:
+        bar.close()
+
+
+def _save(trace, path: str, format: Optional[str] = None, title: Optional[str] = None) -> None:
+    trace.save(path, format, title=title)
+
+
+# --------------------------------------------------------------------------------------------------
+# run
+
+
+_RUN_VALUE_OPTS = {"--subs", "-o", "--output", "--max-events"}
+
+
+def _split_run_argv(argv: Sequence[str]) -> Tuple[List[str], Optional[str], Optional[str], List[str]]:
+    """Splits ``run``'s arguments into (fprofile options, module, script, program args).
+
+    Everything after the script path (or after ``-m MODULE``) belongs to the program, options
+    included, as with ``python``.
+    """
+    ours: List[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            i += 1
+            if i < len(argv):
+                return ours, None, argv[i], list(argv[i + 1 :])
+            return ours, None, None, []
+        if a == "-m":
+            if i + 1 >= len(argv):
+                raise UsageError("-m needs a module name (see 'fprofile run --help')")
+            return ours, argv[i + 1], None, list(argv[i + 2 :])
+        if a.startswith("-m") and not a.startswith("--") and len(a) > 2:
+            return ours, a[2:], None, list(argv[i + 1 :])
+        if a.startswith("-") and a != "-":
+            ours.append(a)
+            if a in _RUN_VALUE_OPTS:
+                if i + 1 >= len(argv):
+                    raise UsageError(f"argument {a}: expected one argument (see 'fprofile run --help')")
+                ours.append(argv[i + 1])
+                i += 1
+            i += 1
+            continue
+        return ours, None, a, list(argv[i + 1 :])
+    return ours, None, None, []
+
+
+def _subs_list(values: Optional[List[str]]) -> Optional[List[str]]:
+    if not values:
+        return None
+    out: List[str] = []
+    for v in values:
+        out.extend(s for s in v.split(",") if s)
+    return out or None
+
+
+def _module_file(module: str) -> str:
+    """The file ``python -m module`` runs (a package's ``__main__.py``), found without importing
+    anything (so the package's ``__init__`` runs under the profiler, as part of the program)."""
+    from importlib.machinery import PathFinder
+
+    path: Optional[List[str]] = [os.getcwd()] + sys.path[1:]  # `python -m` puts the working directory first
+    spec = None
+    parts = module.split(".")
+    for k in range(len(parts)):
+        name = ".".join(parts[: k + 1])
+        spec = PathFinder.find_spec(name, path)
+        if spec is None:
+            raise ModuleNotFoundError(f"No module named {module!r}")
+        path = list(spec.submodule_search_locations or [])
+        if k + 1 < len(parts) and not path:
+            raise ModuleNotFoundError(f"No module named {module!r} ({name!r} is not a package)")
+    assert spec is not None
+    if spec.submodule_search_locations:  # a package: its __main__
+        main = PathFinder.find_spec(module + ".__main__", list(spec.submodule_search_locations))
+        if main is None or not main.origin:
+            raise ModuleNotFoundError(f"No module named {module + '.__main__'!r}; {module!r} is a package and cannot be directly executed")
+        spec = main
+    if not spec.origin or not os.path.isabs(spec.origin):
+        raise ModuleNotFoundError(f"module {module!r} has no source file (built in or frozen); pass --subs")
+    return spec.origin
+
+
+def _join_threads() -> None:
+    """Waits for non-daemon threads, as the interpreter does at exit."""
+    main = threading.main_thread()
+    for t in threading.enumerate():
+        if t is not main and t is not threading.current_thread() and not t.daemon:
+            t.join()
+
+
+def _strip_frames(exc: BaseException) -> None:
+    """Drops the leading traceback frames of fprofile and runpy, so the program's traceback reads
+    as ``python script.py`` prints it."""
+    import runpy
+
+    skip = {os.path.normcase(os.path.abspath(f)) for f in (__file__, runpy.__file__)}
+    pkg_dir = os.path.normcase(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    tb = exc.__traceback__
+    while tb is not None:
+        fn = os.path.normcase(os.path.abspath(tb.tb_frame.f_code.co_filename))
+        if fn in skip or fn.startswith(pkg_dir) or tb.tb_frame.f_code.co_filename.startswith("<frozen runpy"):
+            tb = tb.tb_next
+            continue
+        break
+    exc.__traceback__ = tb
+
+
+def _exit_code(e: SystemExit) -> int:
+    code = e.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _is_library(path: str) -> bool:
+    """Whether ``path`` lies in the standard library or an installed package."""
+    import sysconfig
+
+    p = os.path.abspath(path)
+    if any(part in p.split(os.sep) for part in ("site-packages", "dist-packages")):
+        return True
+    for key in ("stdlib", "platstdlib"):
+        d = sysconfig.get_paths().get(key)
+        if d and p.startswith(os.path.join(os.path.abspath(d), "")):
+            return True
+    return False
+
+
+def _run_script(path: str) -> None:
+    """Runs a script file as ``python path`` does: compiled with its absolute path (``__file__``,
+    ``co_filename``), executed as a fresh ``__main__`` module, ``sys.argv`` left as given."""
+    import builtins
+    import io
+    import types
+
+    with io.open_code(path) as f:
+        source = f.read()
+    main = types.ModuleType("__main__")
+    main.__dict__.update(__file__=path, __builtins__=builtins, __loader__=None, __spec__=None,
+                         __cached__=None, __package__=None)
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = main
+    try:
+        code = compile(source, path, "exec", dont_inherit=True)
+        exec(code, main.__dict__)
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
+
+
+def _start(prof, main_file: str) -> None:
+    """Starts ``prof`` with ``main_file`` standing as the ``__main__`` module, so that profile()'s
+    default subs are those of ``python main_file`` (its directory, installed packages and the
+    standard library excluded)."""
+    import types
+
+    saved = sys.modules.get("__main__")
+    stand_in = types.ModuleType("__main__")
+    stand_in.__file__ = main_file
+    sys.modules["__main__"] = stand_in
+    try:
+        prof.__enter__()
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
+
+
+def cmd_run(argv: Sequence[str]) -> int:
+    parser = _Parser(
+        prog=f"{PROG} run",
+        description=(
+            "Profile a Python program as `python script.py [args...]` (or `python -m module`) runs it: "
+            "every call of its own functions (files under the script's directory, or the module's "
+            "package, unless --subs says otherwise), in every thread. The trace is written even if "
+            "the program raises or is interrupted; the program's exit status is kept."
+        ),
+        epilog="Everything after the script path (or after -m MODULE) is passed to the program.",
+    )
+    parser.add_argument(
+        "--subs",
+        action="append",
+        metavar="X,Y",
+        help="record calls whose file path contains any of these strings (comma separated; repeatable). "
+        "Default: the script's directory (or the module's package directory).",
+    )
+    parser.add_argument("--builtins", action="store_true", help="also record calls of C functions (time.sleep, numpy, ...) made from recorded code")
+    parser.add_argument("--max-events", type=int, metavar="N", help="stop recording after N events (default: the profiler's cap)")
+    parser.add_argument("-o", "--output", metavar="OUT", help="trace file to write; format from the extension (default: <script stem>.fpt)")
+    parser.add_argument("-m", dest="module", metavar="MODULE", help="run a library module as a script (python -m MODULE)")
+    parser.add_argument("script", nargs="?", help="the script to run")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the program")
+
+    ours, module, script, prog_args = _split_run_argv(argv)
+    opts = parser.parse_args(ours)  # handles --help and checks our own options
+    if module is None and script is None:
+        raise UsageError("a script or -m MODULE is required (see 'fprofile run --help')")
+    if opts.max_events is not None and opts.max_events <= 0:
+        raise UsageError("--max-events must be a positive number")
+
+    import runpy
+
+    from ._recording import profile
+
+    if module is not None:
+        stem = module.rsplit(".", 1)[-1]
+        main_file = _module_file(module)
+    else:
+        assert script is not None
+        if not os.path.exists(script):
+            raise FileNotFoundError(2, "can't open file: No such file or directory", script)
+        if os.path.isdir(script):  # a directory with a __main__.py, as python runs it
+            stem = os.path.basename(os.path.abspath(script)) or "trace"
+            main_file = os.path.join(os.path.abspath(script), "__main__.py")
+        else:
+            stem = os.path.splitext(os.path.basename(script))[0] or "trace"
+            main_file = os.path.abspath(script)
+    out = opts.output or f"{stem}.fpt"
+    out_abs = os.path.abspath(out)  # the program may change directory
+    out_dir = os.path.dirname(out_abs)
+    if not os.path.isdir(out_dir):
+        raise FileNotFoundError(2, "output directory does not exist", out_dir)
+    subs = _subs_list(opts.subs)  # None: profile()'s default for a script (its directory, libraries excluded)
+    if subs is None and module is not None and _is_library(main_file):
+        # `-m json.tool`, `-m pip`: the module is itself a library; record its own package
+        subs = [os.path.join(os.path.dirname(main_file), "")]
+
+    kwargs = {"subs": subs, "builtins": opts.builtins}
+    if opts.max_events is not None:
+        kwargs["max_events"] = opts.max_events
+
+    exc: Optional[BaseException] = None
+    saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
+    prof = profile(**kwargs)
+    _start(prof, main_file)
+    try:
+        try:
+            try:
+                if module is not None:
+                    sys.argv = [module] + prog_args
+                    if sys.path:
+                        sys.path[0] = os.getcwd()
+                    runpy.run_module(module, run_name="__main__", alter_sys=True)
+                else:
+                    assert script is not None
+                    sys.argv = [script] + prog_args
+                    script_dir = os.path.abspath(script) if os.path.isdir(script) else os.path.dirname(os.path.abspath(script))
+                    if sys.path:
+                        sys.path[0] = script_dir
+                    else:
+                        sys.path.insert(0, script_dir)
+                    if os.path.isdir(script):
+                        runpy.run_path(os.path.abspath(script), run_name="__main__")
+                    else:
+                        _run_script(main_file)
+            except BaseException as e:  # the program's own exception: reported below, as Python would
+                exc = e
+            if not isinstance(exc, KeyboardInterrupt):
+                _join_threads()
+        except KeyboardInterrupt as e:  # while waiting for the program's threads
+            exc = e
+        finally:
+            prof.__exit__(None, None, None)
+    finally:
+        sys.argv = saved_argv
+        if saved_path0 is not None and sys.path:
+            sys.path[0] = saved_path0
+
+    trace = prof.trace
+    status = 0
+    if isinstance(exc, SystemExit):
+        status = _exit_code(exc)
+    elif isinstance(exc, KeyboardInterrupt):
+        status = 130
+        print("\nKeyboardInterrupt", file=sys.stderr)
+    elif exc is not None:
+        _strip_frames(exc)
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+        status = 1
+    sys.stdout.flush()
+
+    if trace is None:
+        raise RuntimeError("the profiler returned no trace")
+    _save(trace, out_abs)
+    _print_written(trace, out)
+    return status
+
+
+def _human_ns(ns: int) -> str:
+    a = abs(ns)
+    if a >= 1_000_000_000:
+        return f"{ns / 1e9:.3f} s"
+    if a >= 1_000_000:
+        return f"{ns / 1e6:.3f} ms"
+    if a >= 1_000:
+        return f"{ns / 1e3:.1f} us"
+    return f"{ns} ns"
+
+
+def _print_written(trace, out: str) -> None:
+    """One line on stderr: what was written and how to view it."""
+    n_threads = len(trace.threads)
+    if len(trace) == 0:
+        subs = trace.metadata.get("subs", "?")
+        print(f"fprofile: wrote {out}: no calls were recorded (subs: {subs}); choose the files to record with --subs",
+              file=sys.stderr)
+        return
+    html = _quote(os.path.splitext(out)[0] + ".html")
+    print(
+        f"fprofile: wrote {out}: {len(trace):,} calls in {n_threads} thread{'s' if n_threads != 1 else ''} "
+        f"over {_human_ns(trace.duration_ns)}. View it: fprofile view {_quote(out)}  "
+        f"(or as a page: fprofile export {_quote(out)} -o {html})",
+        file=sys.stderr,
+    )
+
+
+def _quote(s: str) -> str:
+    import shlex
+
+    return shlex.quote(s)
+
+
+# --------------------------------------------------------------------------------------------------
+# convert / export / stats / view
+
+
+def cmd_convert(argv: Sequence[str]) -> int:
+    parser = _Parser(
+        prog=f"{PROG} convert",
+        description=(
+            "Convert a trace between formats. IN may be an .fpt file, a PYME raw text file or a PYME JSON "
+            "file (detected from the content). The output format is chosen by OUT's extension "
+            "(.fpt, .json = PYME JSON, .perfetto.json / .trace.json = Perfetto, .speedscope.json, "
+            ".txt = PYME raw text, .html = self-contained page) or by --format."
+        ),
+    )
+    parser.add_argument("input", metavar="IN")
+    parser.add_argument("output", metavar="OUT")
+    parser.add_argument("--format", choices=SAVE_FORMATS, help="output format (default: from OUT's extension)")
+    parser.add_argument("--input-format", choices=("fpt", "pyme-text", "pyme-json"), help="input format (default: detected)")
+    opts = parser.parse_args(argv)
+    trace = _load(opts.input, opts.input_format)
+    _save(trace, opts.output, opts.format)
+    print(f"fprofile: wrote {opts.output} ({len(trace):,} calls)", file=sys.stderr)
+    return 0
+
+
+def cmd_export(argv: Sequence[str]) -> int:
+    parser = _Parser(
+        prog=f"{PROG} export",
+        description="Write a trace as one self-contained HTML page (the timeline and the summary; opens offline).",
+    )
+    parser.add_argument("input", metavar="FILE")
+    parser.add_argument("-o", "--output", metavar="OUT.html", help="page to write (default: FILE with .html)")
+    opts = parser.parse_args(argv)
+    out = opts.output or os.path.splitext(opts.input)[0] + ".html"
+    if os.path.abspath(out) == os.path.abspath(opts.input):
+        raise UsageError("the output would overwrite the input; pass -o OUT.html")
+    trace = _load(opts.input)
+    _save(trace, out, "html")
+    print(f"fprofile: wrote {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_stats(argv: Sequence[str]) -> int:
+    parser = _Parser(
+        prog=f"{PROG} stats",
+        description="Print the per-function summary of a trace: calls, total, self, mean and max time.",
+    )
+    parser.add_argument("input", metavar="FILE")
+    parser.add_argument("--thread", metavar="NAME", help="only this thread (its name, or its index in the trace)")
+    parser.add_argument("--top", type=int, default=30, metavar="N", help="show the first N rows (default 30; 0 = all)")
+    parser.add_argument("--sort", choices=("total", "self", "calls", "mean", "max"), default="total", help="order of the rows (default total)")
+    opts = parser.parse_args(argv)
+    if opts.top < 0:
+        raise UsageError("--top must be 0 or more")
+    trace = _load(opts.input)
+    summary = trace.summary()
+    if opts.thread is not None:
+        per = summary.per_thread
+        match = [s for s in per if s.thread_name == opts.thread]
+        if not match and opts.thread.isdigit():
+            match = [s for s in per if s.thread == int(opts.thread)]
+        if not match:
+            names = ", ".join(repr(s.thread_name) for s in per) or "none"
+            raise ValueError(f"{opts.input}: no thread named {opts.thread!r} (threads: {names})")
+        parts = match
+    else:
+        parts = [summary]
+    for k, s in enumerate(parts):
+        if k:
+            print()
+        s = s.sorted(opts.sort)
+        print(s.format_table(limit=opts.top or None))
+    return 0
+
+
+def cmd_view(argv: Sequence[str]) -> int:
+    parser = _Parser(
+        prog=f"{PROG} view",
+        description="Open a trace in the standalone timeline viewer (a local page on 127.0.0.1; works offline).",
+    )
+    parser.add_argument("input", nargs="?", metavar="FILE", help="trace to open (.fpt, PYME text or JSON); without it, pick one in the page")
+    parser.add_argument("--port", type=int, metavar="N", help="port to serve on (default: a free one)")
+    parser.add_argument("--no-browser", action="store_true", help="print the address instead of opening a browser")
+    opts = parser.parse_args(argv)
+    if opts.input is not None and not os.path.exists(opts.input):
+        raise FileNotFoundError(2, "No such file or directory", opts.input)
+    try:
+        from . import _viewer  # type: ignore[attr-defined]
+    except ImportError as e:
+        raise RuntimeError(f"the viewer is not available in this build ({e})") from None
+    forwarded: List[str] = []
+    if opts.input is not None:
+        forwarded.append(opts.input)
+    if opts.port is not None:
+        forwarded += ["--port", str(opts.port)]
+    if opts.no_browser:
+        forwarded.append("--no-browser")
+    rc = _viewer.main(forwarded)
+    return int(rc or 0)
+
+
+COMMANDS = {
+    "run": (cmd_run, "profile a Python program (script or -m module) and write its trace"),
+    "convert": (cmd_convert, "convert a trace between formats (fpt, PYME JSON/text, Perfetto, speedscope, HTML)"),
+    "stats": (cmd_stats, "print the per-function summary of a trace"),
+    "view": (cmd_view, "open a trace in the standalone timeline viewer"),
+    "export": (cmd_export, "write a trace as a self-contained HTML page"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(
+        prog=PROG,
+        description="fprofile-jupyter: every call of the functions you care about, in every thread, on a zoomable timeline.",
+        epilog="Run 'fprofile COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"fprofile-jupyter {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_fn, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def _error_message(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.filename is not None:
+        what = e.strerror or str(e)
+        return f"{e.filename}: {what}"
+    msg = str(e).strip() or type(e).__name__
+    return msg.splitlines()[0] if msg else msg
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``fprofile`` console script; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if not args or args[0] in ("-h", "--help", "--version"):
+            parser = _top_parser()
+            if not args:
+                parser.print_help(sys.stderr)
+                return 2
+            parser.parse_args(args)
+            return 0
+        name, rest = args[0], args[1:]
+        if name not in COMMANDS:
+            raise UsageError(f"unknown command {name!r} (choose from {', '.join(COMMANDS)}; see 'fprofile --help')")
+        return COMMANDS[name][0](rest)
+    except UsageError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except SystemExit as e:  # argparse --help / --version
+        return _exit_code(e)
+    except (ValueError, OSError, RuntimeError, ImportError, LookupError) as e:
+        # FormatError is a ValueError, ProfilerError a RuntimeError.
+        print(f"{PROG}: error: {_error_message(e)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
