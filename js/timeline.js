@@ -28,7 +28,8 @@ const LABEL_MIN_PX = 28;
 
 /**
  * Create a timeline inside `container`.
- * options: { theme: "auto" | "light" | "dark", height: zoomed view height in CSS px (default 420),
+ * options: { theme: "auto" | "light" | "dark", height: most height of the zoomed view in CSS px (default
+ *            420; it is as tall as its lanes up to that, then scrolls vertically),
  *            limits: decode limits (see decode.js DECODE_LIMITS) }
  * Returns { root, setData(bytes, summary?), setWindow(start_ns, end_ns), onWindowChange(cb),
  *           showError(message), destroy() }.
@@ -38,7 +39,8 @@ const LABEL_MIN_PX = 28;
 export function createTimeline(container, options = {}) {
   const doc = container.ownerDocument || document;
   const win0 = doc.defaultView || window;
-  const zoomHeight = Math.max(160, Number(options.height) || 420);
+  const maxZoomHeight = Math.max(160, Number(options.height) || 420);
+  let zoomHeight = Math.min(maxZoomHeight, 220);
   const themeOpt = options.theme || "auto";
 
   // ---- DOM -------------------------------------------------------------------------------
@@ -205,6 +207,8 @@ export function createTimeline(container, options = {}) {
 
   function relayout() {
     lanes = layoutLanes(trace, visible, ZOOM_ROW_PX, ZOOM_HEADER_PX, ZOOM_GAP_PX);
+    // The zoomed view is as tall as its lanes, up to the height asked for (then it scrolls).
+    zoomHeight = Math.max(160, Math.min(maxZoomHeight, ZOOM_AXIS_PX + lanes.height + 12));
     ovLanes = lanes.lanes;
     const n = Math.max(1, ovLanes.length);
     ovLanePx = Math.max(8, Math.min(24, Math.floor((OVERVIEW_MAX_PX - OVERVIEW_AXIS_PX - 4) / n)));

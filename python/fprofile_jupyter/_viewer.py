@@ -1,0 +1,327 @@
+"""The standalone timeline viewer: a small local web server (stdlib ``http.server``).
+
+``fprofile view [FILE] [--port N] [--no-browser]`` and ``python -m fprofile_jupyter.viewProfile [FILE]``
+run :func:`main`. The server binds 127.0.0.1 only and serves exactly:
+
+- ``/`` the page, ``/fprofile.js`` (the timeline bundle for host "viewer", embedded in the extension)
+  and ``/fprofile.css``;
+- ``/api/initial``: the FILE given on the command line, converted at start-up (or its error);
+- ``POST /api/upload``: a file chosen or dropped in the page, converted in Rust (any format
+  :func:`fprofile_jupyter.load` reads: ``.fpt``, PYME JSON, PYME raw text);
+- ``/api/trace/<id>.fpt`` and ``/api/trace/<id>.json``: a converted trace and its summary.
+
+Nothing is read from the file system on request, so no path (``../``, absolute, encoded, symlinks)
+reaches a file: anything else is a 404, with no directory listing. A Content-Security-Policy forbids
+every remote load (the page works offline).
+"""
+from __future__ import annotations
+
+import argparse
+import http.server
+import json
+import os
+import re
+import secrets
+import sys
+import threading
+import urllib.parse
+import webbrowser
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence
+
+from . import _core
+
+__all__ = ["main", "serve", "MAX_UPLOAD_BYTES"]
+
+#: Largest upload the page may send (bytes). Larger files: ``fprofile view FILE``.
+MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
+#: Converted traces kept in memory (the FILE argument is always kept).
+KEEP_TRACES = 8
+
+_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+_TRACE_PATH = re.compile(r"^/api/trace/([0-9a-f]{32})\.(fpt|json)$")
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>fprofile viewer</title>
+<link rel="stylesheet" href="fprofile.css">
+</head>
+<body class="fprofile-page">
+<header class="fprofile-page-header">
+<h1>fprofile</h1>
+<label class="fprofile-choose" title="Open a trace: .fpt, PYME JSON or PYME raw text">Choose File<input type="file" id="fprofile-file"></label>
+<span class="fprofile-drop-hint">or drop a trace file on the page</span>
+<span class="fprofile-page-file"></span>
+<span class="fprofile-page-status"></span>
+</header>
+<main class="fprofile-page-main" id="fprofile-app"></main>
+<div class="fprofile-dropzone" hidden>Drop the trace file to open it</div>
+<noscript>The viewer needs JavaScript.</noscript>
+<script type="module" src="fprofile.js"></script>
+</body>
+</html>
+"""
+
+
+class _Converted:
+    __slots__ = ("name", "fpt", "summary")
+
+    def __init__(self, name: str, fpt: bytes, summary: bytes) -> None:
+        self.name = name
+        self.fpt = fpt
+        self.summary = summary
+
+
+def _display_name(name: str) -> str:
+    """A file name for display: its last path component, no control characters, at most 200 chars."""
+    base = re.split(r"[\\/]", name)[-1] if name else ""
+    base = "".join(ch for ch in base if ch.isprintable())
+    return base[:200] or "upload"
+
+
+def _describe_error(name: str, err: BaseException) -> str:
+    if isinstance(err, _core.FormatError):
+        return f"{name} is not a trace this viewer can read: {err}"
+    if isinstance(err, OSError):
+        return f"Cannot read {name}: {err.strerror or err}"
+    return f"Could not convert {name}: {err}"
+
+
+class _State:
+    """Converted traces (by random id) and what the FILE argument gave. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._traces: "OrderedDict[str, _Converted]" = OrderedDict()
+        self._pinned: Optional[str] = None
+        self.initial: Dict[str, str] = {}
+        self.bundle = _core.asset_bundle("viewer").encode("utf-8")
+        self.css = _core.asset_css().encode("utf-8")
+
+    def add(self, conv: _Converted, pin: bool = False) -> str:
+        tid = secrets.token_hex(16)
+        with self._lock:
+            self._traces[tid] = conv
+            if pin:
+                self._pinned = tid
+            while len(self._traces) > KEEP_TRACES + (1 if self._pinned else 0):
+                oldest = next(k for k in self._traces if k != self._pinned)
+                del self._traces[oldest]
+        return tid
+
+    def get(self, tid: str) -> Optional[_Converted]:
+        with self._lock:
+            return self._traces.get(tid)
+
+    def convert(self, name: str, data: Optional[bytes] = None, path: Optional[str] = None, pin: bool = False) -> Dict[str, str]:
+        """Convert a file (bytes or a path) in Rust; the page's answer: URLs, or an error message."""
+        try:
+            trace = _core.load(path) if path is not None else _core.load_bytes(data or b"")
+            conv = _Converted(name, trace.to_bytes(), trace.summary_json().encode("utf-8"))
+        except Exception as e:  # FormatError, OSError, anything the converter raises: a message
+            return {"name": name, "error": _describe_error(name, e)}
+        tid = self.add(conv, pin=pin)
+        return {"name": name, "trace": f"api/trace/{tid}.fpt", "summary": f"api/trace/{tid}.json"}
+
+
+def _make_handler(state: _State, port_box: List[int]):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        server_version = "fprofile-viewer"
+        sys_version = ""
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+            pass  # quiet: the terminal shows the address and errors only
+
+        # -- helpers --------------------------------------------------------------------------
+        def _send(self, status: int, body: bytes, ctype: str, head_only: bool = False) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Security-Policy", _CSP)
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.send_header("X-Frame-Options", "DENY")
+            self.send_header("Referrer-Policy", "no-referrer")
+            self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            if not head_only:
+                self.wfile.write(body)
+
+        def _json(self, status: int, obj: object) -> None:
+            self._send(status, json.dumps(obj).encode("utf-8"), "application/json; charset=utf-8")
+
+        def _not_found(self, head_only: bool = False) -> None:
+            self._send(404, b"Not found\n", "text/plain; charset=utf-8", head_only)
+
+        def _host_ok(self) -> bool:
+            # Only our own address: a page on another site cannot reach us through DNS rebinding.
+            host = (self.headers.get("Host") or "").lower()
+            port = port_box[0]
+            return host in (f"127.0.0.1:{port}", f"localhost:{port}")
+
+        def _origin_ok(self) -> bool:
+            origin = self.headers.get("Origin")
+            if origin is None:
+                return True
+            port = port_box[0]
+            return origin.lower() in (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
+
+        # -- GET / HEAD ---------------------------------------------------------------------------
+        def _get(self, head_only: bool) -> None:
+            if not self._host_ok():
+                self._send(403, b"Forbidden\n", "text/plain; charset=utf-8", head_only)
+                return
+            path = urllib.parse.urlsplit(self.path).path
+            if path in ("/", "/index.html"):
+                self._send(200, _PAGE.encode("utf-8"), "text/html; charset=utf-8", head_only)
+            elif path == "/fprofile.js":
+                self._send(200, state.bundle, "text/javascript; charset=utf-8", head_only)
+            elif path == "/fprofile.css":
+                self._send(200, state.css, "text/css; charset=utf-8", head_only)
+            elif path == "/api/initial":
+                self._send(200, json.dumps(state.initial).encode("utf-8"), "application/json; charset=utf-8", head_only)
+            else:
+                m = _TRACE_PATH.match(path)
+                conv = state.get(m.group(1)) if m else None
+                if conv is None or m is None:
+                    self._not_found(head_only)
+                elif m.group(2) == "fpt":
+                    self._send(200, conv.fpt, "application/octet-stream", head_only)
+                else:
+                    self._send(200, conv.summary, "application/json; charset=utf-8", head_only)
+
+        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            self._get(False)
+
+        def do_HEAD(self) -> None:  # noqa: N802
+            self._get(True)
+
+        # -- POST: upload ---------------------------------------------------------------------------
+        def do_POST(self) -> None:  # noqa: N802
+            if not self._host_ok() or not self._origin_ok():
+                self.close_connection = True
+                self._send(403, b"Forbidden\n", "text/plain; charset=utf-8")
+                return
+            if urllib.parse.urlsplit(self.path).path != "/api/upload":
+                self.close_connection = True
+                self._not_found()
+                return
+            name = _display_name(urllib.parse.unquote(self.headers.get("X-Fprofile-Filename") or ""))
+            length_text = self.headers.get("Content-Length")
+            if length_text is None or not length_text.strip().isdigit():
+                self.close_connection = True
+                self._json(411, {"name": name, "error": "The upload has no Content-Length; send the file as the request body."})
+                return
+            length = int(length_text)
+            if length > MAX_UPLOAD_BYTES:
+                self.close_connection = True
+                self._json(413, {"name": name, "error": (
+                    f"{name} is {length / 2**20:,.0f} MiB; the viewer accepts uploads up to "
+                    f"{MAX_UPLOAD_BYTES / 2**20:,.0f} MiB. Open it from the command line instead: fprofile view FILE")})
+                return
+            chunks = []
+            left = length
+            while left > 0:
+                chunk = self.rfile.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+            if left > 0:
+                self.close_connection = True
+                self._json(400, {"name": name, "error": f"The upload of {name} was cut short ({length - left} of {length} bytes)."})
+                return
+            answer = state.convert(name, data=b"".join(chunks))
+            self._json(422 if "error" in answer else 200, answer)
+
+        def do_PUT(self) -> None:  # noqa: N802
+            self.close_connection = True
+            self._not_found()
+
+        do_DELETE = do_PUT
+        do_PATCH = do_PUT
+
+    return Handler
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = False
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that went away mid-request is not worth a traceback on the terminal.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        print(f"fprofile view: error while answering a request: {exc!r}", file=sys.stderr)
+
+
+def serve(path: Optional[str] = None, port: Optional[int] = None, open_browser: bool = True) -> int:
+    """Serve the viewer on 127.0.0.1 (a free port unless ``port``) until Ctrl-C; returns the exit code.
+
+    ``path``: a trace to open at start-up (converted now; a file that is not a trace is reported in
+    the page and on the terminal, and the server still runs)."""
+    state = _State()
+    if path is not None:
+        name = os.path.basename(path) or path
+        state.initial = state.convert(name, path=path, pin=True)
+        if "error" in state.initial:
+            print(f"fprofile view: {state.initial['error']}", file=sys.stderr, flush=True)
+    port_box = [0]
+    try:
+        server = _Server(("127.0.0.1", port or 0), _make_handler(state, port_box))
+    except OSError as e:
+        print(f"fprofile view: cannot listen on 127.0.0.1:{port or 0}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    port_box[0] = server.server_address[1]
+    url = f"http://127.0.0.1:{port_box[0]}/"
+    print(f"fprofile viewer: {url}  (Ctrl-C to stop)", flush=True)
+    if open_browser:
+        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+    try:
+        server.serve_forever(poll_interval=0.25)
+    except KeyboardInterrupt:
+        print("fprofile viewer: stopped", flush=True)
+    finally:
+        server.server_close()
+    return 0
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Open a trace in the standalone timeline viewer (a local page on 127.0.0.1; works offline).",
+    )
+    p.add_argument("input", nargs="?", metavar="FILE", help="trace to open (.fpt, PYME JSON or PYME raw text); without it, pick one in the page")
+    p.add_argument("--port", type=int, metavar="N", help="port to serve on (default: a free one)")
+    p.add_argument("--no-browser", action="store_true", help="print the address without opening a browser")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None, prog: str = "fprofile view") -> int:
+    """Command line of the viewer: ``[FILE] [--port N] [--no-browser]``; returns the exit code."""
+    opts = _parser(prog).parse_args(list(sys.argv[1:] if argv is None else argv))
+    if opts.port is not None and not 0 <= opts.port <= 65535:
+        print(f"{prog}: --port must be between 0 and 65535, not {opts.port}", file=sys.stderr)
+        return 2
+    if opts.input is not None:
+        if not os.path.exists(opts.input):
+            print(f"{prog}: {opts.input}: no such file", file=sys.stderr)
+            return 2
+        if os.path.isdir(opts.input):
+            print(f"{prog}: {opts.input} is a directory, not a trace file", file=sys.stderr)
+            return 2
+    try:
+        return serve(opts.input, opts.port, not opts.no_browser)
+    except KeyboardInterrupt:  # Ctrl-C during start-up (a long conversion)
+        print(f"{prog}: stopped", file=sys.stderr)
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

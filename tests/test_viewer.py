@@ -1,0 +1,470 @@
+"""The standalone viewer: command line, server security, and the page in a real Chromium."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import free_port
+from test_viewer_support import EVIL, Viewer, coloured_pixels, make_trace, wait_drawn, write_formats
+
+FORMATS = ["fpt", "json", "txt"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("viewer")
+    trace = make_trace()
+    paths = write_formats(trace, str(d))
+    evil = write_formats(make_trace(evil=True), str(d), stem="evil")
+    junk = d / "notes.txt"
+    junk.write_text("this is not a trace\njust some notes\n")
+    paths.update(evil_fpt=evil["fpt"], junk=str(junk), dir=str(d), calls=str(len(trace)))
+    return paths
+
+
+def raw_get(port: int, path: str, method: str = "GET", headers=None, body=None):
+    """A request with the path sent exactly as given (no client-side normalisation)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        hdrs = dict(headers or {})
+        hdrs.setdefault("Host", f"127.0.0.1:{port}")
+        if body is not None:
+            hdrs.setdefault("Content-Length", str(len(body)))
+        for k, v in hdrs.items():
+            conn.putheader(k, v)
+        conn.endheaders(body)
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        conn.close()
+
+
+# ---- command line ------------------------------------------------------------------------------
+
+def test_missing_file_is_one_line_and_nonzero(tmp_path):
+    missing = tmp_path / "nope.fpt"
+    r = subprocess.run([sys.executable, "-m", "fprofile_jupyter.viewProfile", str(missing), "--no-browser"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "no such file" in lines[0] and "nope.fpt" in lines[0]
+    # a directory is refused the same way
+    r = subprocess.run([sys.executable, "-m", "fprofile_jupyter.viewProfile", str(tmp_path), "--no-browser"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "is a directory" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_prints_address_and_ctrl_c_stops_cleanly(files):
+    port = free_port()
+    v = Viewer(port, files["fpt"])
+    v.wait_ready()
+    code, out, err = v.stop()
+    assert code == 0, err
+    assert f"http://127.0.0.1:{port}/" in out
+    assert "Traceback" not in err and "Traceback" not in out
+
+
+def test_busy_port_is_one_clear_line(files):
+    port = free_port()
+    with Viewer(port):
+        r = subprocess.run([sys.executable, "-m", "fprofile_jupyter.viewProfile", "--port", str(port), "--no-browser"],
+                           capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "cannot listen on 127.0.0.1:" in r.stderr and "Traceback" not in r.stderr
+
+
+def listening_addresses(port: int):
+    """Local addresses listening on `port`, from the kernel's socket tables (Linux)."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        for line in open(table).read().splitlines()[1:]:
+            fields = line.split()
+            addr, p = fields[1].split(":")
+            if int(p, 16) == port and fields[3] == "0A":  # LISTEN
+                found.append(addr)
+    return found
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="needs Linux /proc/net/tcp")
+def test_binds_loopback_only(files):
+    port = free_port()
+    with Viewer(port):
+        assert listening_addresses(port) == ["0100007F"]  # 127.0.0.1, and nothing else
+
+
+# ---- server: what it serves and what it refuses ---------------------------------------------------
+
+def test_serves_page_assets_and_the_converted_file(files):
+    port = free_port()
+    with Viewer(port, files["txt"]):
+        status, headers, body = raw_get(port, "/")
+        assert status == 200 and b'<script type="module" src="fprofile.js">' in body
+        csp = headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "script-src 'self'" in csp and "connect-src 'self'" in csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        status, headers, js = raw_get(port, "/fprofile.js")
+        assert status == 200 and headers["Content-Type"].startswith("text/javascript")
+        assert b"function createTimeline(" in js and b"\nimport " not in js
+        status, headers, css = raw_get(port, "/fprofile.css")
+        assert status == 200 and b".fprofile-root" in css
+        status, _, initial = raw_get(port, "/api/initial")
+        info = json.loads(initial)
+        assert info["name"] == "trace.txt"
+        status, headers, fpt = raw_get(port, "/" + info["trace"])
+        assert status == 200 and fpt[:4] == b"FPRF"
+        import fprofile_jupyter
+
+        assert fprofile_jupyter.load(files["txt"]).to_bytes() == fpt
+        status, _, summary = raw_get(port, "/" + info["summary"])
+        assert json.loads(summary)["overall"][0]["function"] == "main"
+
+
+TRAVERSALS = [
+    "/../../../../etc/passwd",
+    "/..%2f..%2f..%2fetc%2fpasswd",
+    "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/%252e%252e/etc/passwd",
+    "//etc/passwd",
+    "/etc/passwd",
+    "/api/trace/../../etc/passwd",
+    "/api/trace/",
+    "/api/",
+    "/fprofile.js/../../etc/passwd",
+    "/.git/config",
+    "/notes.txt",
+    "/trace.fpt",
+    "/link-to-passwd",
+    "/link-to-dir/",
+    "http://127.0.0.1/etc/passwd",
+]
+
+
+def test_path_traversal_and_other_paths_are_404(files, tmp_path):
+    os.symlink("/etc/passwd", tmp_path / "link-to-passwd")
+    os.symlink(files["dir"], tmp_path / "link-to-dir")
+    (tmp_path / "trace.fpt").write_bytes(open(files["fpt"], "rb").read())
+    port = free_port()
+    # The server runs in a directory holding a trace and symlinks: none of them is reachable.
+    with Viewer(port, files["fpt"], cwd=str(tmp_path)):
+        for path in TRAVERSALS + [files["fpt"], "/" + files["fpt"].lstrip("/"), str(tmp_path / "trace.fpt")]:
+            status, _, body = raw_get(port, path)
+            assert status == 404, (path, status)
+            assert b"root:" not in body and b"FPRF" not in body
+        for path in ["/", "/api/trace/00000000000000000000000000000000.fpt"]:
+            status, _, _ = raw_get(port, path, method="PUT", body=b"x")
+            assert status == 404
+        # A request for another host name (DNS rebinding) is refused.
+        status, _, _ = raw_get(port, "/api/initial", headers={"Host": "evil.example:80"})
+        assert status == 403
+        status, _, _ = raw_get(port, "/api/upload", method="POST", body=b"x",
+                               headers={"Origin": "http://evil.example", "Content-Type": "application/octet-stream"})
+        assert status == 403
+
+
+def test_upload_errors_are_clear_and_the_server_keeps_running(files):
+    port = free_port()
+    with Viewer(port):
+        status, _, body = raw_get(port, "/api/upload", method="POST", body=b"hello\tworld\n",
+                                  headers={"X-Fprofile-Filename": "notes.txt"})
+        assert status == 422
+        err = json.loads(body)["error"]
+        assert err.startswith("notes.txt is not a trace this viewer can read:")
+        status, _, body = raw_get(port, "/api/upload", method="POST", body=b"",
+                                  headers={"X-Fprofile-Filename": "huge.txt", "Content-Length": str(5 * 2**30)})
+        assert status == 413
+        assert "accepts uploads up to 1,024 MiB" in json.loads(body)["error"]
+        status, _, body = raw_get(port, "/api/upload", method="POST", body=open(files["json"], "rb").read(),
+                                  headers={"X-Fprofile-Filename": "..%2F..%2Fetc%2Ftrace.json"})
+        assert status == 200
+        info = json.loads(body)
+        assert info["name"] == "trace.json"
+        status, _, fpt = raw_get(port, "/" + info["trace"])
+        assert status == 200 and fpt[:4] == b"FPRF"
+        assert raw_get(port, "/")[0] == 200
+
+
+# ---- the page in Chromium ---------------------------------------------------------------------
+
+def new_page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    # Nothing but the viewer itself may be fetched.
+    remote = []
+    page.on("request", lambda r: remote.append(r.url) if not r.url.startswith("http://127.0.0.1:") else None)
+    return context, page, errors, remote
+
+
+def assert_drew(page, errors, remote, calls, min_boxes=10):
+    boxes = wait_drawn(page)
+    assert boxes >= min_boxes
+    assert coloured_pixels(page, "canvas.fprofile-zoom") > 2000
+    assert coloured_pixels(page, "canvas.fprofile-overview") > 500
+    assert page.get_attribute(".fprofile-root", "data-calls") == calls
+    assert page.locator("table.fprofile-summary tbody tr").count() == 9
+    assert page.is_hidden(".fprofile-error")
+    assert not errors, errors
+    assert not remote, remote
+    return boxes
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_opens_each_format_by_argument(browser, files, fmt, artifacts_dir):
+    port = free_port()
+    with Viewer(port, files[fmt]) as v:
+        context, page, errors, remote = new_page(browser)
+        try:
+            page.goto(v.url)
+            assert_drew(page, errors, remote, files["calls"])
+            assert page.text_content(".fprofile-page-file") == f"trace.{fmt}"
+            page.screenshot(path=os.path.join(artifacts_dir, f"viewer_argument_{fmt}.png"), full_page=True)
+        finally:
+            context.close()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_opens_each_format_by_choose_file(browser, files, fmt):
+    port = free_port()
+    with Viewer(port) as v:
+        context, page, errors, remote = new_page(browser)
+        try:
+            page.goto(v.url)
+            page.wait_for_selector("text=Choose a trace file")
+            assert page.get_attribute("canvas.fprofile-zoom", "data-drawn") == "0"
+            page.set_input_files("input#fprofile-file", files[fmt])
+            assert_drew(page, errors, remote, files["calls"])
+            assert page.text_content(".fprofile-page-file") == f"trace.{fmt}"
+        finally:
+            context.close()
+
+
+DROP_JS = """async ([name, b64]) => {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  const dt = new DataTransfer();
+  dt.items.add(new File([bytes], name));
+  const target = document.querySelector('#fprofile-app');
+  target.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  const shown = !document.querySelector('.fprofile-dropzone').hidden;
+  target.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  target.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  return shown;
+}"""
+
+
+def drop_file(page, path):
+    import base64
+
+    data = base64.b64encode(open(path, "rb").read()).decode()
+    return page.evaluate(DROP_JS, [os.path.basename(path), data])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_opens_each_format_by_drag_and_drop(browser, files, fmt):
+    port = free_port()
+    with Viewer(port) as v:
+        context, page, errors, remote = new_page(browser)
+        try:
+            page.goto(v.url)
+            page.wait_for_selector("text=Choose a trace file")
+            assert drop_file(page, files[fmt]) is True  # the drop zone showed while dragging
+            assert_drew(page, errors, remote, files["calls"])
+            assert page.is_hidden(".fprofile-dropzone")
+            assert page.text_content(".fprofile-page-file") == f"trace.{fmt}"
+        finally:
+            context.close()
+
+
+def test_not_a_trace_shows_a_clear_message_and_server_keeps_running(browser, files, artifacts_dir):
+    port = free_port()
+    with Viewer(port) as v:
+        context, page, errors, remote = new_page(browser)
+        try:
+            page.goto(v.url)
+            page.wait_for_selector("text=Choose a trace file")
+            page.set_input_files("input#fprofile-file", files["junk"])
+            page.wait_for_selector(".fprofile-error:not([hidden])")
+            msg = page.text_content(".fprofile-error")
+            assert msg.startswith("notes.txt is not a trace this viewer can read:"), msg
+            page.screenshot(path=os.path.join(artifacts_dir, "viewer_not_a_trace.png"))
+            # the server still answers, and the next file opens in the same page
+            assert raw_get(port, "/api/initial")[0] == 200
+            page.set_input_files("input#fprofile-file", files["fpt"])
+            assert_drew(page, errors, remote, files["calls"])
+            # a dropped non-trace too
+            drop_file(page, files["junk"])
+            page.wait_for_selector(".fprofile-error:not([hidden])")
+            assert "is not a trace" in page.text_content(".fprofile-error")
+        finally:
+            context.close()
+    # a non-trace FILE argument: the page says so, the server runs
+    port = free_port()
+    with Viewer(port, files["junk"]) as v:
+        context, page, errors, remote = new_page(browser)
+        try:
+            page.goto(v.url)
+            page.wait_for_selector(".fprofile-error:not([hidden])")
+            assert "notes.txt is not a trace this viewer can read" in page.text_content(".fprofile-error")
+        finally:
+            context.close()
+
+
+def window(page):
+    return (int(page.get_attribute(".fprofile-root", "data-window-start-ns")),
+            int(page.get_attribute(".fprofile-root", "data-window-end-ns")))
+
+
+def find_box(page, rows=(52, 70, 88)):
+    """View coordinates of a call box in the zoomed view (hit-tested by hovering along a row)."""
+    box = page.locator("canvas.fprofile-zoom").bounding_box()
+    for y in rows:
+        for x in range(20, int(box["width"]) - 20, 15):
+            page.mouse.move(box["x"] + x, box["y"] + y)
+            if page.is_visible(".fprofile-tooltip"):
+                return box["x"] + x, box["y"] + y
+    raise AssertionError("no call box found under the mouse")
+
+
+def test_interactions(browser, files, artifacts_dir):
+    port = free_port()
+    with Viewer(port, files["fpt"]) as v:
+        context, page, errors, remote = new_page(browser)
+        try:
+            page.goto(v.url)
+            assert_drew(page, errors, remote, files["calls"])
+            full = window(page)
+            # hover: a tooltip with the facts, as text
+            x, y = find_box(page)
+            tip = page.text_content(".fprofile-tooltip")
+            for fact in ("File", "/app/pipeline/", "Thread", "Start", "Duration", "Self", "Children"):
+                assert fact in tip, (fact, tip)
+            page.screenshot(path=os.path.join(artifacts_dir, "viewer_tooltip.png"))
+            # click: details and highlight of the same function
+            page.mouse.click(x, y)
+            page.wait_for_selector(".fprofile-details .fprofile-details-title")
+            title = page.text_content(".fprofile-details-title")
+            assert "(highlighted)" in page.text_content(".fprofile-details")
+            assert page.locator("table.fprofile-summary tr.fprofile-selected").count() == 1
+            assert title in page.text_content("table.fprofile-summary tr.fprofile-selected")
+            page.keyboard.press("Escape")
+            # drag in the overview: the zoomed window follows the brush
+            ov = page.locator("canvas.fprofile-overview").bounding_box()
+            page.mouse.move(ov["x"] + ov["width"] * 0.2, ov["y"] + ov["height"] * 0.6)
+            page.mouse.down()
+            page.mouse.move(ov["x"] + ov["width"] * 0.3, ov["y"] + ov["height"] * 0.6, steps=4)
+            page.mouse.move(ov["x"] + ov["width"] * 0.4, ov["y"] + ov["height"] * 0.6, steps=4)
+            page.mouse.up()
+            brushed = window(page)
+            assert brushed[0] > full[0] and brushed[1] < full[1]
+            width = full[1] - full[0]
+            assert abs((brushed[1] - brushed[0]) - 0.2 * width) < 0.02 * width
+            page.screenshot(path=os.path.join(artifacts_dir, "viewer_brushed.png"), full_page=True)
+            # wheel zooms in around the cursor, drag pans, r resets, keys zoom and pan
+            zb = page.locator("canvas.fprofile-zoom").bounding_box()
+            page.mouse.move(zb["x"] + zb["width"] / 2, zb["y"] + 100)
+            page.mouse.wheel(0, -400)
+            page.wait_for_function(f"() => Number(document.querySelector('.fprofile-root').dataset.windowEndNs) - Number(document.querySelector('.fprofile-root').dataset.windowStartNs) < {brushed[1] - brushed[0]}")
+            zoomed = window(page)
+            page.mouse.move(zb["x"] + 300, zb["y"] + 100)
+            page.mouse.down()
+            page.mouse.move(zb["x"] + 200, zb["y"] + 100, steps=5)
+            page.mouse.up()
+            panned = window(page)
+            assert panned[0] > zoomed[0] and panned[1] - panned[0] == pytest.approx(zoomed[1] - zoomed[0], abs=2)
+            page.focus(".fprofile-root")
+            page.keyboard.press("r")
+            assert window(page) == full
+            page.keyboard.press("+")
+            after_plus = window(page)
+            assert after_plus[1] - after_plus[0] < full[1] - full[0]
+            page.keyboard.press("ArrowRight")
+            assert window(page)[0] > after_plus[0]
+            page.click("button.fprofile-reset")
+            assert window(page) == full
+            # double-click a call: the window becomes that call
+            x, y = find_box(page, rows=(88,))  # a call at depth 2, not `main`
+            page.mouse.dblclick(x, y)
+            dbl = window(page)
+            assert dbl[1] - dbl[0] < (full[1] - full[0]) / 3
+            page.click("button.fprofile-reset")
+            # search highlights: the count says what matched and the drawing changes
+            before = page.evaluate("() => document.querySelector('canvas.fprofile-zoom').toDataURL()")
+            page.fill("input.fprofile-search", "fft")
+            page.wait_for_selector(".fprofile-root[data-search-active]")
+            assert page.text_content(".fprofile-search-count").startswith("1 function, ")
+            page.wait_for_function("(b) => document.querySelector('canvas.fprofile-zoom').toDataURL() !== b", arg=before)
+            page.screenshot(path=os.path.join(artifacts_dir, "viewer_search.png"), full_page=True)
+            page.fill("input.fprofile-search", "")
+            # thread list: hiding a thread removes its boxes
+            drawn_all = int(page.get_attribute("canvas.fprofile-zoom", "data-drawn"))
+            page.locator(".fprofile-threads input[type=checkbox]").nth(1).uncheck()
+            page.wait_for_function(f"() => Number(document.querySelector('canvas.fprofile-zoom').dataset.drawn) < {drawn_all}")
+            page.locator(".fprofile-threads input[type=checkbox]").nth(1).check()
+            page.wait_for_function(f"() => Number(document.querySelector('canvas.fprofile-zoom').dataset.drawn) == {drawn_all}")
+            # summary table sorts by column
+            page.click("table.fprofile-summary th[data-key=calls]")
+            calls = [int(t.replace(",", "")) for t in page.locator("table.fprofile-summary tbody tr td:nth-child(3)").all_text_contents()]
+            assert calls == sorted(calls, reverse=True)
+            page.click("table.fprofile-summary th[data-key=calls]")
+            calls = [int(t.replace(",", "")) for t in page.locator("table.fprofile-summary tbody tr td:nth-child(3)").all_text_contents()]
+            assert calls == sorted(calls)
+            page.click("table.fprofile-summary th[data-key=function]")
+            names = page.locator("table.fprofile-summary tbody tr td:nth-child(1)").all_text_contents()
+            assert names == sorted(names, key=lambda s: s.lower()) or names == sorted(names, reverse=True)
+            assert not errors, errors
+        finally:
+            context.close()
+
+
+def test_names_with_markup_are_text(browser, files, artifacts_dir):
+    port = free_port()
+    with Viewer(port, files["evil_fpt"]) as v:
+        context, page, errors, remote = new_page(browser)
+        try:
+            page.goto(v.url)
+            wait_drawn(page)
+            assert page.locator("img").count() == 0
+            assert page.evaluate("() => window.__fprofile_pwned") is None
+            assert EVIL in page.text_content("table.fprofile-summary")
+            assert EVIL in page.text_content(".fprofile-threads")
+            page.fill("input.fprofile-search", "onerror")
+            page.wait_for_selector(".fprofile-root[data-search-active]")
+            page.select_option("select.fprofile-summary-thread", index=2)
+            assert EVIL in page.text_content("select.fprofile-summary-thread")
+            x, y = find_box(page)
+            page.mouse.click(x, y)
+            assert page.locator("img").count() == 0
+            assert page.evaluate("() => window.__fprofile_pwned") is None
+            page.screenshot(path=os.path.join(artifacts_dir, "viewer_markup_names.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            context.close()
+
+
+def test_dark_theme_follows_the_system(browser, files, artifacts_dir):
+    port = free_port()
+    with Viewer(port, files["fpt"]) as v:
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme="dark")
+        try:
+            page = context.new_page()
+            page.goto(v.url)
+            wait_drawn(page)
+            assert page.get_attribute(".fprofile-root", "class").split().count("fprofile-dark") == 1
+            bg = page.evaluate("""() => { const c = document.querySelector('canvas.fprofile-zoom');
+                const d = c.getContext('2d').getImageData(2, c.height - 3, 1, 1).data; return [d[0], d[1], d[2]]; }""")
+            assert sum(bg) < 150, bg
+            page.screenshot(path=os.path.join(artifacts_dir, "viewer_dark.png"), full_page=True)
+        finally:
+            context.close()

@@ -1,0 +1,152 @@
+"""Shared helpers of the viewer and HTML export tests (no tests here): synthetic traces, the viewer
+process, and page checks."""
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import List, Optional, Tuple
+
+from fprofile_jupyter import _core
+
+EVIL = "<img src=x onerror=\"window.__fprofile_pwned=1\">"
+
+CODES = [
+    ("/app/pipeline/main.py", "main", 1),
+    ("/app/pipeline/io.py", "load_data", 12),
+    ("/app/pipeline/io.py", "parse_record", 40),
+    ("/app/pipeline/compute.py", "compute", 7),
+    ("/app/pipeline/compute.py", "fft_block", 30),
+    ("/app/pipeline/compute.py", "normalise", 55),
+    ("/app/pipeline/io.py", "save_results", 80),
+    ("/app/pipeline/worker.py", "worker_loop", 3),
+    ("/app/pipeline/worker.py", "handle_item", 20),
+    ("/app/pipeline/evil.py", EVIL, 66),
+]
+
+
+def _nest(events: List[Tuple[int, int, bool]], rng: random.Random, t: int, depth: int, budget: int, codes: List[int]) -> int:
+    """Append nested calls starting at t; returns the end time."""
+    code = rng.choice(codes)
+    events.append((t, code, False))
+    t += rng.randint(200, 2_000)
+    if depth < 5:
+        for _ in range(rng.randint(0, 3) if budget > 0 else 0):
+            t = _nest(events, rng, t, depth + 1, budget - 1, codes) + rng.randint(100, 1_500)
+    else:
+        t += rng.randint(1_000, 20_000)
+    events.append((t, code, True))
+    return t
+
+
+def make_trace(blocks: int = 40, seed: int = 7, evil: bool = False):
+    """Three threads (two overlapping, one later), nested calls; optionally a function and a thread
+    named with markup."""
+    rng = random.Random(seed)
+    base = 1_000_000_000
+    threads = []
+    main_codes = [1, 2, 3, 4, 5, 6] + ([9] if evil else [])
+    ev: List[Tuple[int, int, bool]] = [(base, 0, False)]
+    t = base + 1_000
+    for _ in range(blocks):
+        t = _nest(ev, rng, t, 1, 3, main_codes) + rng.randint(500, 5_000)
+    ev.append((t + 1_000, 0, True))
+    main_end = t + 1_000
+    threads.append((4242, "MainThread", ev))
+    wev: List[Tuple[int, int, bool]] = [(base + 50_000, 7, False)]
+    t = base + 60_000
+    for _ in range(blocks // 2):
+        wev.append((t, 8, False))
+        t = _nest(wev, rng, t + 500, 2, 2, [2, 4, 5]) + 700
+        wev.append((t, 8, True))
+        t += rng.randint(1_000, 8_000)
+    wev.append((t, 7, True))
+    threads.append((4243, ("Worker " + EVIL) if evil else "Worker-1", wev))
+    lev: List[Tuple[int, int, bool]] = []
+    t = main_end + 10_000
+    for _ in range(5):
+        t = _nest(lev, rng, t, 1, 2, [6, 5]) + 2_000
+    threads.append((4244, "Saver", lev))
+    return _core._build_trace(CODES, threads, start_ns=base, stop_ns=t + 10_000, metadata=[("subs", "app/")])
+
+
+def write_formats(trace, directory: str, stem: str = "trace") -> dict:
+    """The trace saved as .fpt, PYME JSON and PYME raw text: {"fpt": path, "json": path, "txt": path}."""
+    paths = {}
+    for ext in ("fpt", "json", "txt"):
+        p = os.path.join(directory, f"{stem}.{ext}")
+        trace.save(p)
+        paths[ext] = p
+    return paths
+
+
+class Viewer:
+    """The viewer in a subprocess on a given port: started, polled until it answers, stopped."""
+
+    def __init__(self, port: int, file: Optional[str] = None, module: str = "fprofile_jupyter.viewProfile", cwd: Optional[str] = None):
+        args = [sys.executable, "-m", module] + ([file] if file else []) + ["--port", str(port), "--no-browser"]
+        self.url = f"http://127.0.0.1:{port}/"
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
+                                     env=dict(os.environ, BROWSER="false"))
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                out, err = self.proc.communicate()
+                raise AssertionError(f"viewer exited with {self.proc.returncode}: {out}\n{err}")
+            try:
+                with urllib.request.urlopen(self.url + "api/initial", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.1)  # polling for readiness, not a timed assertion
+        raise AssertionError("viewer did not answer")
+
+    def stop(self) -> Tuple[int, str, str]:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                out, err = self.proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                out, err = self.proc.communicate()
+        else:
+            out, err = self.proc.communicate()
+        return self.proc.returncode, out, err
+
+    def __enter__(self) -> "Viewer":
+        self.wait_ready()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+PIXELS_JS = """(sel) => {
+  const c = document.querySelector(sel);
+  const ctx = c.getContext('2d');
+  const d = ctx.getImageData(0, 0, c.width, c.height).data;
+  const bg = [d[0], d[1], d[2]];
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    if (Math.abs(d[i] - bg[0]) + Math.abs(d[i + 1] - bg[1]) + Math.abs(d[i + 2] - bg[2]) > 30) n++;
+  }
+  return n;
+}"""
+
+
+def wait_drawn(page, timeout_ms: int = 30_000) -> int:
+    """Wait for the zoomed view to report drawn boxes; returns how many."""
+    page.wait_for_selector("canvas.fprofile-zoom[data-drawn]:not([data-drawn='0'])", timeout=timeout_ms)
+    return int(page.get_attribute("canvas.fprofile-zoom", "data-drawn"))
+
+
+def coloured_pixels(page, selector: str) -> int:
+    return page.evaluate(PIXELS_JS, selector)
