@@ -1,0 +1,166 @@
+"""The self-contained HTML export: one file, opened from file:// with the network cut, draws the calls."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from fprofile_jupyter import _core
+from test_viewer_support import EVIL, coloured_pixels, make_trace, wait_drawn
+
+
+@pytest.fixture(scope="module")
+def traces():
+    return {"plain": make_trace(), "evil": make_trace(evil=True)}
+
+
+def offline_page(browser, viewport=(1280, 900)):
+    """A page that can load file: URLs only: every other request is aborted and recorded."""
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    context.set_offline(True)
+    blocked = []
+
+    def guard(route):
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return context, page, blocked, errors
+
+
+def test_export_file_content(traces, tmp_path):
+    t = traces["plain"]
+    out = tmp_path / "run.html"
+    t.save(str(out))
+    html = out.read_text(encoding="utf-8")
+    # Trace.save(".html") is the export, titled with the file's stem unless given a title
+    assert html == _core.export_html(t, "run")
+    t.save(str(tmp_path / "titled.html"), title="A title")
+    assert (tmp_path / "titled.html").read_text(encoding="utf-8") == _core.export_html(t, "A title")
+    assert "<title>" in html and "http://" not in html and "https://" not in html
+    data = re.search(r'<script type="application/octet-stream" id="fprofile-data">([^<]*)</script>', html).group(1)
+    assert base64.b64decode(data) == t.to_bytes()
+    summary = re.search(r'<script type="application/json" id="fprofile-summary">([^<]*)</script>', html).group(1)
+    assert json.loads(summary) == json.loads(t.summary_json())
+    # the title is escaped
+    page = _core.export_html(t, "a <b>bold</b> & \"quoted\" title")
+    assert "<title>a &lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot; title</title>" in page
+    assert "<b>" not in page
+
+
+def test_export_opens_offline_from_file_url_and_draws(browser, traces, tmp_path, artifacts_dir):
+    out = tmp_path / "offline.html"
+    out.write_text(_core.export_html(traces["plain"], "Offline trace"), encoding="utf-8")
+    context, page, blocked, errors = offline_page(browser)
+    try:
+        page.goto(out.as_uri())
+        boxes = wait_drawn(page)
+        assert boxes > 10
+        assert coloured_pixels(page, "canvas.fprofile-zoom") > 2000
+        assert coloured_pixels(page, "canvas.fprofile-overview") > 500
+        assert page.get_attribute(".fprofile-root", "data-calls") == str(len(traces["plain"]))
+        assert page.locator("table.fprofile-summary tbody tr").count() == 9
+        assert page.text_content("h1") == "Offline trace"
+        assert "calls" in page.text_content(".fprofile-page-status")
+        # the timeline works here too: a brush in the overview moves the window
+        start = page.get_attribute(".fprofile-root", "data-window-start-ns")
+        ov = page.locator("canvas.fprofile-overview").bounding_box()
+        page.mouse.move(ov["x"] + ov["width"] * 0.5, ov["y"] + ov["height"] * 0.6)
+        page.mouse.down()
+        page.mouse.move(ov["x"] + ov["width"] * 0.7, ov["y"] + ov["height"] * 0.6, steps=5)
+        page.mouse.up()
+        assert page.get_attribute(".fprofile-root", "data-window-start-ns") != start
+        page.screenshot(path=os.path.join(artifacts_dir, "export_offline.png"), full_page=True)
+        assert blocked == []
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_export_names_with_markup_are_text(browser, traces, tmp_path, artifacts_dir):
+    out = tmp_path / "evil.html"
+    out.write_text(_core.export_html(traces["evil"], EVIL), encoding="utf-8")
+    context, page, blocked, errors = offline_page(browser)
+    try:
+        page.goto(out.as_uri())
+        wait_drawn(page)
+        assert page.locator("img").count() == 0
+        assert page.evaluate("() => window.__fprofile_pwned") is None
+        assert page.title() == EVIL
+        assert page.text_content("h1") == EVIL
+        assert EVIL in page.text_content("table.fprofile-summary")
+        assert EVIL in page.text_content(".fprofile-threads")
+        # hover every row of the worker lane until the markup-named call shows in the tooltip
+        zb = page.locator("canvas.fprofile-zoom").bounding_box()
+        seen = False
+        for y in range(45, int(zb["height"]) - 5, 9):
+            for x in range(10, int(zb["width"]) - 10, 12):
+                page.mouse.move(zb["x"] + x, zb["y"] + y)
+                if page.is_visible(".fprofile-tooltip") and EVIL in page.text_content(".fprofile-tooltip"):
+                    seen = True
+                    break
+            if seen:
+                break
+        assert seen
+        page.mouse.click(zb["x"] + x, zb["y"] + y)
+        assert EVIL in page.text_content(".fprofile-details")
+        assert page.locator("img").count() == 0
+        assert page.evaluate("() => window.__fprofile_pwned") is None
+        page.screenshot(path=os.path.join(artifacts_dir, "export_markup_names.png"), full_page=True)
+        assert blocked == [] and errors == []
+    finally:
+        context.close()
+
+
+def test_export_follows_jupyterlab_theme_attribute(browser, traces, tmp_path):
+    out = tmp_path / "theme.html"
+    out.write_text(_core.export_html(traces["plain"], "theme"), encoding="utf-8")
+    context, page, blocked, errors = offline_page(browser)
+    try:
+        page.goto(out.as_uri())
+        wait_drawn(page)
+        assert "fprofile-light" in page.get_attribute(".fprofile-root", "class")
+        page.evaluate("() => document.body.setAttribute('data-jp-theme-light', 'false')")
+        page.wait_for_selector(".fprofile-root.fprofile-dark")
+        page.evaluate("() => document.body.setAttribute('data-jp-theme-light', 'true')")
+        page.wait_for_selector(".fprofile-root.fprofile-light")
+    finally:
+        context.close()
+
+
+def test_damaged_export_shows_a_message(browser, traces, tmp_path):
+    html = _core.export_html(traces["plain"], "damaged")
+    html = re.sub(r'(id="fprofile-data">)[^<]{40}', r"\1" + "QUJD" * 10, html)  # corrupt the data
+    out = tmp_path / "damaged.html"
+    out.write_text(html, encoding="utf-8")
+    context, page, blocked, errors = offline_page(browser)
+    try:
+        page.goto(out.as_uri())
+        page.wait_for_selector(".fprofile-error:not([hidden])")
+        assert "not a valid fprofile trace" in page.text_content(".fprofile-error")
+    finally:
+        context.close()
+
+
+def test_cli_export(traces, tmp_path):
+    src = tmp_path / "t.fpt"
+    traces["plain"].save(str(src))
+    out = tmp_path / "t.html"
+    r = subprocess.run([sys.executable, "-m", "fprofile_jupyter", "export", str(src), "-o", str(out)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    html = out.read_text(encoding="utf-8")
+    assert 'id="fprofile-data"' in html and "function createTimeline(" in html
