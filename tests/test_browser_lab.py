@@ -279,10 +279,23 @@ def test_lab_pipeline_timeline_interactions_save_and_reopen(browser, workdir, ar
             ours = [s for s in state.values() if s.get("model_name") == "AnyModel"]
             assert ours and all(any(b["path"] == ["data"] for b in s.get("buffers", [])) for s in ours)
             shutil.copy(saved, workdir / "root" / "reopened.ipynb")
-            page.goto(url + "/lab/tree/reopened.ipynb")
+            # shut every kernel down (the widget models die with it)
+            page.evaluate("""() => Promise.race([
+              window.jupyterapp.serviceManager.sessions.shutdownAll(),
+              new Promise((_, reject) => setTimeout(() => reject(new Error('shutdown timed out')), 30000))])""")
+            assert not errors, errors
+        finally:
+            context.close()
+        # a fresh page, a new kernel, a reset workspace: only the saved widget state can draw
+        context, page, errors = open_page(browser, url)
+        try:
+            page.goto(url + "/lab/tree/reopened.ipynb?reset")
             page.wait_for_function(KERNEL_IDLE, timeout=WAIT_MS)
+            assert page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path") == "reopened.ipynb"
             reopened = page.wait_for_selector(DRAWN, timeout=WAIT_MS)
             assert int(reopened.get_attribute("data-drawn")) > 50
+            assert page.locator(".fprofile-root").count() >= 3
+            reopened.scroll_into_view_if_needed()
             page.screenshot(path=os.path.join(artifacts_dir, "lab-reopened.png"))
             assert not errors, errors
         finally:
