@@ -321,3 +321,177 @@ def test_notebook7_context_manager(browser, workdir, artifacts_dir):
             assert not errors, errors
         finally:
             context.close()
+
+
+# -- the widget glue (js/widget.js) and the static fallback, without a server -------------------
+
+HOST_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style id="css"></style></head>
+<body style="margin:0"><div id="host" style="width:1200px"></div></body></html>"""
+
+FAKE_MODEL_JS = """async ([bundle, css]) => {
+  document.getElementById('css').textContent = css;
+  const url = URL.createObjectURL(new Blob([bundle], { type: 'text/javascript' }));
+  window.widget = (await import(url)).default;
+  // a stand-in for anywidget's model: get/set/on/off/save_changes, with a record of the calls
+  window.makeModel = (state) => {
+    const handlers = new Map();
+    const model = {
+      saves: [], sets: [],
+      get: (k) => state[k],
+      set: (k, v) => { state[k] = v; model.sets.push([k, v]); },
+      save_changes: () => { model.saves.push({ ...state, data: undefined }); },
+      on: (ev, fn) => { if (!handlers.has(ev)) handlers.set(ev, new Set()); handlers.get(ev).add(fn); },
+      off: (ev, fn) => { handlers.get(ev)?.delete(fn); },
+      send: () => {},
+      // what anywidget does when Python changes a trait
+      change: (k, v) => { state[k] = v; for (const fn of handlers.get('change:' + k) || []) fn(); },
+      listeners: () => [...handlers.values()].reduce((n, s) => n + s.size, 0),
+    };
+    return model;
+  };
+  window.toView = (b64) => {
+    const bin = atob(b64);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return new DataView(bytes.buffer);
+  };
+}"""
+
+
+def demo_trace(threads: int = 3, per_thread: int = 40, name: str = "step"):
+    from fprofile_jupyter import _core
+
+    codes = [("/work/demo.py", "main", 1), ("/work/demo.py", name, 10), ("/work/demo.py", "<b>leaf</b>", 20)]
+    out = []
+    for t in range(threads):
+        now, events = 1_000 + t * 500, []
+        for _ in range(per_thread):
+            events += [(now, 1, False), (now + 200, 2, False), (now + 900, 2, True), (now + 1_500, 1, True)]
+            now += 2_000
+        out.append((100 + t, f"thread-{t}", [(events[0][0] - 10, 0, False)] + events + [(now + 10, 0, True)]))
+    return _core._build_trace(codes, out, start_ns=0, stop_ns=now + 1_000)
+
+
+@pytest.fixture
+def glue_page(browser):
+    import base64 as b64mod  # noqa: F401  (used by the tests through the helper below)
+
+    from fprofile_jupyter import _core
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_content(HOST_PAGE)
+    page.evaluate(FAKE_MODEL_JS, [_core.asset_bundle("widget"), _core.asset_css()])
+    yield page, errors
+    context.close()
+
+
+def render_widget(page, trace=None, **state):
+    import base64
+
+    full = {"data": "", "summary": "", "error": "", "height": 0, "window_start_ns": None, "window_end_ns": None}
+    if trace is not None:
+        full["data"] = base64.b64encode(trace.to_bytes()).decode()
+        full["summary"] = trace.summary_json()
+    full.update(state)
+    page.evaluate("""(s) => {
+      s.data = toView(s.data);
+      window.model = makeModel(s);
+      window.cleanup = widget.render({ model: window.model, el: document.getElementById('host') });
+    }""", full)
+
+
+def test_widget_glue_draws_syncs_window_and_rerenders(glue_page, artifacts_dir):
+    import base64
+
+    page, errors = glue_page
+    trace = demo_trace()
+    render_widget(page, trace)
+    canvas = page.wait_for_selector(DRAWN)
+    assert int(canvas.get_attribute("data-drawn")) > 10
+    assert page.get_attribute(".fprofile-root", "data-calls") == str(len(trace))
+    # text only: a function named like markup appears as text in the summary
+    assert "<b>leaf</b>" in page.inner_text("table.fprofile-summary")
+    assert page.locator("table.fprofile-summary b").count() == 0
+
+    # a drag in the overview sends the window back to Python once, debounced
+    ov = page.query_selector("canvas.fprofile-overview").bounding_box()
+    y = ov["y"] + ov["height"] / 2
+    page.mouse.move(ov["x"] + ov["width"] * 0.2, y)
+    page.mouse.down()
+    page.mouse.move(ov["x"] + ov["width"] * 0.5, y, steps=10)
+    page.mouse.up()
+    page.wait_for_function("() => window.model.saves.length > 0", timeout=5_000)
+    page.wait_for_timeout(600)  # let any further (wrongly undebounced) saves arrive before counting
+    saves = page.evaluate("() => window.model.saves")
+    assert len(saves) == 1, saves
+    start, end = window_of(page)
+    assert saves[0]["window_start_ns"] == round(start) and saves[0]["window_end_ns"] == round(end)
+
+    # Python moves the window: the view follows
+    page.evaluate("""() => { model.change('window_start_ns', 3000); model.change('window_end_ns', 9000); }""")
+    page.wait_for_function("() => document.querySelector('.fprofile-root').dataset.windowStartNs === '3000'")
+    assert window_of(page) == (3000, 9000)
+
+    # new data: the widget redraws with the new trace
+    other = demo_trace(threads=2, per_thread=7)
+    page.evaluate("""([b64, summary]) => { model.change('summary', summary); model.change('data', toView(b64)); }""",
+                  [base64.b64encode(other.to_bytes()).decode(), other.summary_json()])
+    page.wait_for_function(f"() => document.querySelector('.fprofile-root')?.dataset.calls === '{len(other)}'")
+    assert page.locator(".fprofile-root").count() == 1
+    page.screenshot(path=os.path.join(artifacts_dir, "widget-glue.png"))
+
+    # cleanup removes the view and every listener
+    page.evaluate("() => window.cleanup()")
+    assert page.evaluate("() => document.getElementById('host').children.length") == 0
+    assert page.evaluate("() => window.model.listeners()") == 0
+    assert not errors, errors
+
+
+def test_widget_glue_shows_the_too_big_message_and_bad_data(glue_page, artifacts_dir, monkeypatch):
+    from fprofile_jupyter import _widget
+
+    page, errors = glue_page
+    monkeypatch.setattr(_widget, "MAX_WIDGET_CALLS", 100)
+    w = _widget.TimelineWidget(demo_trace())
+    assert w.error
+    render_widget(page, None, error=w.error)
+    text = page.inner_text(".fprofile-error")
+    assert "too big" in text and f"{len(demo_trace()):,} calls" in text and "100 calls" in text
+    assert page.locator("canvas").count() == 0
+    page.screenshot(path=os.path.join(artifacts_dir, "widget-too-big.png"))
+    page.evaluate("() => window.cleanup()")
+
+    # bytes that are not a trace: a message from the timeline, no exception
+    render_widget(page, None, data="bm90IGEgdHJhY2U=")
+    page.wait_for_function("() => document.querySelector('.fprofile-error')?.textContent.length > 0")
+    assert "not a valid fprofile trace" in page.inner_text(".fprofile-error")
+    page.evaluate("() => window.cleanup()")
+
+    # no data at all (e.g. a notebook saved without widget state)
+    render_widget(page, None)
+    assert "no trace data" in page.inner_text(".fprofile-error")
+    assert not errors, errors
+
+
+def test_static_fallback_renders_the_timeline(browser, artifacts_dir):
+    from fprofile_jupyter import _display
+
+    trace = demo_trace()
+    page_html = _display.static_html(trace)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        # as nbviewer / nbconvert put a text/html output in the page
+        page.set_content(f"<!doctype html><html><body><div class='output'>{page_html}</div></body></html>")
+        frame = page.frame_locator("iframe.fprofile-static-timeline")
+        frame.locator(DRAWN).wait_for(timeout=30_000)
+        assert int(frame.locator(DRAWN).get_attribute("data-drawn")) > 10
+        assert "<b>leaf</b>" in frame.locator("table.fprofile-summary").inner_text()
+        page.screenshot(path=os.path.join(artifacts_dir, "static-fallback.png"))
+    finally:
+        context.close()
