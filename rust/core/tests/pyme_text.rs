@@ -140,3 +140,31 @@ proptest! {
         let _ = read(s.as_bytes());
     }
 }
+
+#[test]
+fn read_file_matches_read_and_reports_io_errors() {
+    let dir = std::env::temp_dir().join(format!("fprofile-b1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.txt");
+    // many lines so that the 4 MiB pieces split lines, plus a final line without a newline
+    let mut s = String::new();
+    for i in 0..120_000u64 {
+        s.push_str(&format!("{}.{:06}\tMainThread\t/home/u/PYME/io/x.py\tload\tcall\t42\n", 10 + i / 1_000_000, i % 1_000_000));
+        s.push_str(&format!("{}.{:06}\tMainThread\t/home/u/PYME/io/x.py\tload\treturn\t42\n", 10 + i / 1_000_000, i % 1_000_000));
+    }
+    s.push_str("11.000000\tW\tf\tg\tcall\t1");
+    std::fs::write(&path, &s).unwrap();
+    let mut last = (0, 0);
+    let a = fprofile::formats::pyme_text::read_file(&path, &mut |d, t| last = (d, t)).unwrap();
+    assert_eq!(last, (s.len(), s.len()));
+    assert_eq!(a, read(s.as_bytes()).unwrap());
+    assert_eq!(a.calls.len(), 120_001);
+    // an error far into the file names its line
+    s.push_str("\nbad line\n");
+    std::fs::write(&path, &s).unwrap();
+    let e = fprofile::formats::pyme_text::read_file(&path, &mut |_, _| {}).unwrap_err().to_string();
+    assert_eq!(e, "line 240002: expected 6 tab-separated fields, found 1");
+    let e = fprofile::formats::pyme_text::read_file(&dir.join("missing.txt"), &mut |_, _| {}).unwrap_err().to_string();
+    assert!(e.starts_with("cannot read ") && e.contains("missing.txt"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}

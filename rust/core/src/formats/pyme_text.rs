@@ -82,6 +82,8 @@ pub enum TextError {
     Empty,
     #[error("line {line}: {what}")]
     Line { line: u64, what: String },
+    #[error("cannot read {0}")]
+    Io(String),
 }
 
 /// A small fast hasher for interning (FxHash-style): the keys are short byte strings we own.
@@ -191,6 +193,250 @@ fn show(field: &[u8]) -> String {
     if field.len() > 40 { format!("{s:?}...") } else { format!("{s:?}") }
 }
 
+/// Positions of tabs and newlines in a buffer, found 8 bytes at a time (SWAR, safe Rust).
+struct Separators<'a> {
+    b: &'a [u8],
+    next_word: usize,
+    word_start: usize,
+    mask: u64,
+}
+
+impl<'a> Separators<'a> {
+    fn new(b: &'a [u8], from: usize) -> Self {
+        Separators { b, next_word: from, word_start: from, mask: 0 }
+    }
+}
+
+impl Iterator for Separators<'_> {
+    type Item = usize;
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+        const TABS: u64 = 0x0909_0909_0909_0909;
+        const NLS: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+        loop {
+            if self.mask != 0 {
+                let k = self.mask.trailing_zeros() as usize / 8;
+                self.mask &= self.mask - 1;
+                return Some(self.word_start + k);
+            }
+            let i = self.next_word;
+            if i >= self.b.len() {
+                return None;
+            }
+            let v = match self.b.get(i..i + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
+                Some(w) => u64::from_le_bytes(w),
+                None => {
+                    let mut w = [0u8; 8];
+                    let n = self.b.len() - i;
+                    w[..n].copy_from_slice(&self.b[i..]);
+                    u64::from_le_bytes(w)
+                }
+            };
+            // Exact zero-byte detection of v ^ pattern: 0x80 in each byte equal to the pattern byte.
+            let zero = |x: u64| !((((x & LO7) + LO7) | x) | LO7);
+            self.mask = zero(v ^ TABS) | zero(v ^ NLS);
+            self.word_start = i;
+            self.next_word = i + 8;
+        }
+    }
+}
+
+const NONE: u32 = u32::MAX;
+const CODE_CACHE: usize = 512;
+
+/// Parser state across the chunks of a file: interning tables, events per thread, line number.
+struct Parser {
+    thread_ids: FxMap<Vec<u8>, u32>,
+    thread_raw: Vec<Vec<u8>>,
+    records: Vec<ThreadRecord>,
+    events: Vec<Vec<Event>>,
+    last_thread: u32,
+    /// hash of (file\tfunction, line) -> first code with it; `code_next` chains equal hashes.
+    code_heads: FxMap<u64, u32>,
+    code_next: Vec<u32>,
+    code_raw: Vec<(Box<[u8]>, u32)>,
+    code_cache: Vec<u32>,
+    codes: Vec<Code>,
+    line_no: u64,
+    n_events: u64,
+}
+
+fn code_hash(file_fn: &[u8], line: u32) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(file_fn);
+    h.write_u32(line);
+    h.finish()
+}
+
+impl Parser {
+    fn new() -> Parser {
+        Parser {
+            thread_ids: FxMap::default(),
+            thread_raw: Vec::new(),
+            records: Vec::new(),
+            events: Vec::new(),
+            last_thread: NONE,
+            code_heads: FxMap::default(),
+            code_next: Vec::new(),
+            code_raw: Vec::new(),
+            code_cache: vec![NONE; CODE_CACHE],
+            codes: Vec::new(),
+            line_no: 0,
+            n_events: 0,
+        }
+    }
+
+    #[inline]
+    fn thread(&mut self, raw: &[u8], t_ns: u64) -> usize {
+        let last = self.last_thread as usize;
+        if self.last_thread != NONE && self.thread_raw[last] == raw {
+            return last;
+        }
+        // Few threads: a linear scan of their names beats hashing.
+        if self.thread_raw.len() <= 8 {
+            if let Some(i) = self.thread_raw.iter().position(|t| t.as_slice() == raw) {
+                self.last_thread = i as u32;
+                return i;
+            }
+        }
+        let ti = match self.thread_ids.get(raw) {
+            Some(&i) => i as usize,
+            None => {
+                let i = self.records.len();
+                self.thread_ids.insert(raw.to_vec(), i as u32);
+                self.thread_raw.push(raw.to_vec());
+                self.records.push(ThreadRecord { os_id: 0, ident: 0, names: vec![(t_ns, unescape(raw))], chunks: Vec::new() });
+                // Most files have one or a few threads: start with room for many events.
+                self.events.push(Vec::with_capacity(1 << 12));
+                i
+            }
+        };
+        self.last_thread = ti as u32;
+        ti
+    }
+
+    #[inline]
+    fn code(&mut self, file_fn: &[u8], file_len: usize, line: u32) -> u32 {
+        let last = file_fn.last().copied().unwrap_or(0) as usize;
+        let slot = (line as usize).wrapping_mul(31).wrapping_add(file_fn.len() * 7).wrapping_add(last * 131) % CODE_CACHE;
+        let c = self.code_cache[slot];
+        if c != NONE {
+            let (raw, l) = &self.code_raw[c as usize];
+            if *l == line && **raw == *file_fn {
+                return c;
+            }
+        }
+        let h = code_hash(file_fn, line);
+        let mut id = self.code_heads.get(&h).copied().unwrap_or(NONE);
+        let head = id;
+        while id != NONE {
+            let (raw, l) = &self.code_raw[id as usize];
+            if *l == line && **raw == *file_fn {
+                break;
+            }
+            id = self.code_next[id as usize];
+        }
+        if id == NONE {
+            id = self.codes.len() as u32;
+            self.codes.push(Code {
+                file: String::from_utf8_lossy(&file_fn[..file_len]).into_owned(),
+                name: unescape(&file_fn[(file_len + 1).min(file_fn.len())..]),
+                first_line: line,
+            });
+            self.code_raw.push((file_fn.into(), line));
+            self.code_next.push(head);
+            self.code_heads.insert(h, id);
+        }
+        self.code_cache[slot] = id;
+        id
+    }
+
+    /// Parses the complete lines of `buf` (and, when `last`, a final line without `\n`);
+    /// returns the number of bytes consumed. `offset` = position of `buf` in the file.
+    fn feed(&mut self, buf: &[u8], last: bool, offset: usize, progress: &mut dyn FnMut(usize, usize), total: usize)
+        -> Result<usize, TextError> {
+        const STEP: usize = 4 << 20;
+        let mut seps = Separators::new(buf, 0);
+        let mut line_start = 0usize;
+        let mut next_report = STEP;
+        while line_start < buf.len() {
+            let mut tabs = [0usize; 5];
+            let mut n_tabs = 0usize;
+            let line_end = loop {
+                match seps.next() {
+                    Some(p) if buf[p] == b'\t' => {
+                        if n_tabs < 5 {
+                            tabs[n_tabs] = p;
+                        }
+                        n_tabs += 1;
+                    }
+                    Some(p) => break p,
+                    None if last => break buf.len(),
+                    None => return Ok(line_start),
+                }
+            };
+            self.line_no += 1;
+            let start = line_start;
+            line_start = line_end + 1;
+            if line_start >= next_report {
+                progress((offset + line_start).min(total), total);
+                next_report = line_start + STEP;
+            }
+            let mut end = line_end;
+            if end > start && buf[end - 1] == b'\r' {
+                end -= 1;
+            }
+            let line_no = self.line_no;
+            let err = |what: String| TextError::Line { line: line_no, what };
+            if n_tabs != 5 {
+                if n_tabs == 0 && buf[start..end].iter().all(|b| b.is_ascii_whitespace()) {
+                    continue;
+                }
+                return Err(err(format!("expected 6 tab-separated fields, found {}", n_tabs + 1)));
+            }
+            let time = &buf[start..tabs[0]];
+            let thread = &buf[tabs[0] + 1..tabs[1]];
+            let file_fn = &buf[tabs[1] + 1..tabs[3]];
+            let event = &buf[tabs[3] + 1..tabs[4]];
+            let first_line = &buf[tabs[4] + 1..end.max(tabs[4] + 1)];
+            let Some(t_ns) = parse_seconds(time) else {
+                return Err(err(format!("time {} is not a number of seconds", show(time))));
+            };
+            let kind = match event {
+                b"call" => EventKind::Call,
+                b"return" => EventKind::Return,
+                _ => return Err(err(format!("event {} is neither \"call\" nor \"return\"", show(event)))),
+            };
+            let Some(first) = parse_u32(first_line) else {
+                return Err(err(format!("first line number {} is not a non-negative integer", show(first_line))));
+            };
+            let ti = self.thread(thread, t_ns);
+            let code = self.code(file_fn, tabs[2] - (tabs[1] + 1), first);
+            if let Some(evs) = self.events.get_mut(ti) {
+                evs.push(Event { t_ns, code, kind });
+            }
+            self.n_events += 1;
+        }
+        Ok(buf.len())
+    }
+
+    fn finish(self) -> Result<Recording, TextError> {
+        if self.n_events == 0 {
+            return Err(TextError::Empty);
+        }
+        let mut records = self.records;
+        for (r, evs) in records.iter_mut().zip(self.events) {
+            // The first name holds from the thread's first event (lines may be out of order).
+            if let (Some(min), Some(n)) = (evs.iter().map(|e| e.t_ns).min(), r.names.first_mut()) {
+                n.0 = min;
+            }
+            r.chunks = vec![evs];
+        }
+        Ok(Recording { codes: self.codes, threads: records, start_ns: 0, stop_ns: 0, metadata: Vec::new() })
+    }
+}
+
 /// Reads a PYME raw text file (ours or PYME's) into a trace. See the module docs.
 pub fn read(bytes: &[u8]) -> Result<Trace, TextError> {
     read_with_progress(bytes, &mut |_, _| {})
@@ -202,115 +448,55 @@ pub fn read_with_progress(bytes: &[u8], progress: &mut dyn FnMut(usize, usize)) 
 }
 
 /// Parses the lines into a [`Recording`] (flat events per thread; no tree building).
+///
+/// One pass over the bytes finding tabs and newlines 8 bytes at a time; numbers parsed by hand;
+/// threads and codes interned (a one-entry cache for the thread, a small direct-mapped cache in
+/// front of the hash table for codes); no allocation per line.
 pub fn read_recording(bytes: &[u8], progress: &mut dyn FnMut(usize, usize)) -> Result<Recording, TextError> {
-    const STEP: usize = 4 << 20;
-    let total = bytes.len();
-    let mut threads: FxMap<&[u8], usize> = FxMap::default();
-    let mut records: Vec<ThreadRecord> = Vec::new();
-    let mut events: Vec<Vec<Event>> = Vec::new();
-    let mut code_ids: FxMap<(&[u8], u32), u32> = FxMap::default();
-    let mut codes: Vec<Code> = Vec::new();
-    let mut last_thread: (&[u8], usize) = (&[], usize::MAX);
-    let mut line_no: u64 = 0;
-    let mut pos = 0usize;
-    let mut next_report = STEP;
-    let mut n_events = 0u64;
-    while pos < total {
-        line_no += 1;
-        let (mut line, next) = match memchr::memchr(b'\n', &bytes[pos..]) {
-            Some(k) => (&bytes[pos..pos + k], pos + k + 1),
-            None => (&bytes[pos..], total),
-        };
-        pos = next;
-        if pos >= next_report {
-            progress(pos, total);
-            next_report = pos + STEP;
-        }
-        if let [rest @ .., b'\r'] = line {
-            line = rest;
-        }
-        if line.is_empty() || line.iter().all(|b| b.is_ascii_whitespace()) {
-            continue;
-        }
-        let err = |what: String| TextError::Line { line: line_no, what };
-        // Six fields: find the five tabs.
-        let mut tabs = [0usize; 5];
-        let mut found = 0;
-        for t in memchr::memchr_iter(b'\t', line) {
-            if found == 5 {
-                found += 1;
-                break;
-            }
-            tabs[found] = t;
-            found += 1;
-        }
-        if found != 5 {
-            let n = if found > 5 { memchr::memchr_iter(b'\t', line).count() + 1 } else { found + 1 };
-            return Err(err(format!("expected 6 tab-separated fields, found {n}")));
-        }
-        let time = &line[..tabs[0]];
-        let thread = &line[tabs[0] + 1..tabs[1]];
-        let file_fn = &line[tabs[1] + 1..tabs[3]];
-        let event = &line[tabs[3] + 1..tabs[4]];
-        let first_line = &line[tabs[4] + 1..];
-        let Some(t_ns) = parse_seconds(time) else {
-            return Err(err(format!("time {} is not a number of seconds", show(time))));
-        };
-        let kind = match event {
-            b"call" => EventKind::Call,
-            b"return" => EventKind::Return,
-            _ => return Err(err(format!("event {} is neither \"call\" nor \"return\"", show(event)))),
-        };
-        let Some(first) = parse_u32(first_line) else {
-            return Err(err(format!("first line number {} is not a non-negative integer", show(first_line))));
-        };
-        let ti = if thread == last_thread.0 && last_thread.1 != usize::MAX {
-            last_thread.1
-        } else {
-            let ti = match threads.get(thread) {
-                Some(&i) => i,
-                None => {
-                    let i = records.len();
-                    threads.insert(thread, i);
-                    records.push(ThreadRecord { os_id: 0, ident: 0, names: vec![(t_ns, unescape(thread))], chunks: Vec::new() });
-                    events.push(Vec::new());
-                    i
+    let mut p = Parser::new();
+    p.feed(bytes, true, 0, progress, bytes.len())?;
+    progress(bytes.len(), bytes.len());
+    p.finish()
+}
+
+/// Reads a PYME raw text file from disk, in 4 MiB pieces (no copy of the whole file in memory),
+/// calling `progress(bytes_done, bytes_total)` as it goes. Same result as [`read`] on its bytes.
+pub fn read_file(path: &std::path::Path, progress: &mut dyn FnMut(usize, usize)) -> Result<Trace, TextError> {
+    use std::io::Read;
+    let io_err = |e: io::Error| TextError::Io(format!("{}: {e}", path.display()));
+    let mut f = std::fs::File::open(path).map_err(io_err)?;
+    let total = f.metadata().map_err(io_err)?.len() as usize;
+    let mut buf = vec![0u8; 4 << 20];
+    let mut filled = 0usize;
+    let mut offset = 0usize;
+    let mut p = Parser::new();
+    loop {
+        let mut eof = false;
+        while filled < buf.len() {
+            match f.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    eof = true;
+                    break;
                 }
-            };
-            last_thread = (thread, ti);
-            ti
-        };
-        let code = match code_ids.get(&(file_fn, first)) {
-            Some(&c) => c,
-            None => {
-                let c = codes.len() as u32;
-                let k = tabs[2] - (tabs[1] + 1);
-                codes.push(Code {
-                    file: String::from_utf8_lossy(&file_fn[..k]).into_owned(),
-                    name: unescape(&file_fn[k + 1..]),
-                    first_line: first,
-                });
-                code_ids.insert((file_fn, first), c);
-                c
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_err(e)),
             }
-        };
-        if let Some(evs) = events.get_mut(ti) {
-            evs.push(Event { t_ns, code, kind });
         }
-        n_events += 1;
+        let used = p.feed(&buf[..filled], eof, offset, progress, total)?;
+        if eof {
+            break;
+        }
+        buf.copy_within(used..filled, 0);
+        filled -= used;
+        offset += used;
+        if filled == buf.len() {
+            // One line longer than the buffer: grow it.
+            buf.resize(buf.len() * 2, 0);
+        }
     }
     progress(total, total);
-    if n_events == 0 {
-        return Err(TextError::Empty);
-    }
-    for (r, evs) in records.iter_mut().zip(events) {
-        // The first name holds from the thread's first event (lines may be out of order).
-        if let (Some(min), Some(n)) = (evs.iter().map(|e| e.t_ns).min(), r.names.first_mut()) {
-            n.0 = min;
-        }
-        r.chunks = vec![evs];
-    }
-    Ok(Recording { codes, threads: records, start_ns: 0, stop_ns: 0, metadata: Vec::new() })
+    p.finish().map(build_trace)
 }
 
 /// Writes a whole trace as PYME raw text (see the module docs).
@@ -379,6 +565,23 @@ pub fn write<W: Write>(t: &Trace, mut w: W) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn separators_match_a_plain_scan() {
+        let mut x: u64 = 7;
+        for len in 0..70 {
+            let b: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    [b'\t', b'\n', b'a', 0x89, 0x8a, 0, 0xff, b'9'][(x % 8) as usize]
+                })
+                .collect();
+            let want: Vec<usize> = (0..len).filter(|&i| b[i] == b'\t' || b[i] == b'\n').collect();
+            assert_eq!(Separators::new(&b, 0).collect::<Vec<_>>(), want, "{b:?}");
+        }
+    }
 
     #[test]
     fn line_matches_pyme() {
