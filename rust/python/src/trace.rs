@@ -134,6 +134,9 @@ fn detect(bytes: &[u8]) -> Result<InFormat, String> {
     if bytes.is_empty() {
         return Err("empty file: not a trace".to_owned());
     }
+    if bytes.len() < fprofile::formats::fpt::MAGIC.len() && fprofile::formats::fpt::MAGIC.starts_with(bytes) {
+        return Ok(InFormat::Fpt); // an .fpt file cut inside its magic: the decoder says so
+    }
     match fprofile::formats::detect(bytes) {
         Some(Format::Fpt) => Ok(InFormat::Fpt),
         Some(Format::PymeText) => Ok(InFormat::PymeText),
