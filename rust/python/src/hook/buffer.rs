@@ -77,6 +77,9 @@ pub(crate) struct ThreadShared {
     pub chunks: Mutex<Chunks>,
     /// Chunks taken so far (sizes grow with it).
     pub nchunks: AtomicUsize,
+    /// The `threading.Thread` object (a strong reference, as an address; released by `stop` with
+    /// the GIL held), read for renames.
+    pub thread_obj: Mutex<Option<usize>>,
 }
 
 /// Thread-local copy of the hot fields of this thread's `ThreadShared` (valid while `gen` equals
@@ -99,34 +102,50 @@ thread_local! {
     };
 }
 
+/// This thread's buffer handle (valid for the thread's lifetime); None during thread teardown.
+#[inline(always)]
+pub(crate) fn local() -> Option<*const Local> {
+    LOCAL.try_with(|l| l as *const Local).ok()
+}
+
 /// Records one event of code `code` (an id of session `gen`) on the calling thread.
 ///
 /// # Safety
 /// Must be called with the GIL held (every hook entry point is).
 #[inline(always)]
 pub(crate) unsafe fn record(gen: u32, code: u32, kind: EventKind) {
+    if let Some(l) = local() {
+        record_on(l, gen, code, kind);
+    }
+}
+
+/// [`record`] with this thread's handle already in hand (saves a thread-local lookup when a hook
+/// records both ends of a call).
+///
+/// # Safety
+/// GIL held; `l` from [`local`] on this thread.
+#[inline(always)]
+pub(crate) unsafe fn record_on(l: *const Local, gen: u32, code: u32, kind: EventKind) {
     if gen != RECORDING.load(Ordering::Relaxed) {
         return;
     }
-    // `try_with`: during thread teardown the thread-local may be gone; then nothing is recorded.
-    let _ = LOCAL.try_with(|l| {
-        if l.gen.get() != gen && !register_thread(l, gen) {
+    let l = &*l;
+    if l.gen.get() != gen && !register_thread(l, gen) {
+        return;
+    }
+    // SAFETY: the session (generation `gen`, still recording) holds an Arc of it.
+    let sh = &*l.shared.get();
+    let mut n = sh.len.load(Ordering::Relaxed);
+    if n >= l.cap.get() {
+        if !next_chunk(l, sh, gen) {
             return;
         }
-        // SAFETY: the session (generation `gen`, still recording) holds an Arc of it.
-        let sh = &*l.shared.get();
-        let mut n = sh.len.load(Ordering::Relaxed);
-        if n >= l.cap.get() {
-            if !next_chunk(l, sh, gen) {
-                return;
-            }
-            n = 0;
-        }
-        let t_ns = now_ns();
-        // SAFETY: n < cap of the current chunk, which only this thread writes.
-        l.base.get().add(n).write(Event { t_ns, code, kind });
-        sh.len.store(n + 1, Ordering::Release);
-    });
+        n = 0;
+    }
+    let t_ns = now_ns();
+    // SAFETY: n < cap of the current chunk, which only this thread writes.
+    l.base.get().add(n).write(Event { t_ns, code, kind });
+    sh.len.store(n + 1, Ordering::Release);
 }
 
 /// Takes up to `want` events from the budget; 0 when it is exhausted.
@@ -209,6 +228,7 @@ unsafe fn register_thread(l: &Local, gen: u32) -> bool {
         len: AtomicUsize::new(0),
         chunks: Mutex::new(Chunks { full: Vec::new(), cur_ptr: ptr, cur_cap: cap }),
         nchunks: AtomicUsize::new(1),
+        thread_obj: Mutex::new(None),
     });
     let t = now_ns();
     if !session::add_thread(gen, sh.clone()) {
@@ -219,7 +239,11 @@ unsafe fn register_thread(l: &Local, gen: u32) -> bool {
     l.base.set(ptr);
     l.cap.set(cap);
     // The name needs Python calls (which may themselves record: the thread is registered now).
-    let name = session::thread_name(ident, None).unwrap_or_else(|| format!("thread-{os_id}"));
+    let obj = session::thread_object(ident);
+    let name = obj.and_then(|o| session::object_name(o)).unwrap_or_else(|| format!("thread-{os_id}"));
+    if let Some(o) = obj {
+        *lock(&sh.thread_obj) = Some(o as usize);
+    }
     let mut names = lock(&sh.names);
     if names.is_empty() {
         names.push((t, name));

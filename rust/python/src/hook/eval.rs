@@ -14,7 +14,7 @@ use fprofile::EventKind;
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-use super::buffer::record;
+use super::buffer::{local, record_on};
 #[cfg(Py_3_11)]
 use super::session::GENERATOR;
 use super::session::{decision, GEN, ID_SHIFT, MATCHED};
@@ -65,9 +65,10 @@ unsafe extern "C" fn eval_frame(ts: *mut ffi::PyThreadState, f: Frame, throwflag
         return prev(ts, f, throwflag);
     }
     let id = (x >> ID_SHIFT) as u32;
-    record(gen, id, EventKind::Call);
+    let Some(l) = local() else { return prev(ts, f, throwflag) };
+    record_on(l, gen, id, EventKind::Call);
     let r = prev(ts, f, throwflag);
-    record(gen, id, EventKind::Return);
+    record_on(l, gen, id, EventKind::Return);
     r
 }
 

@@ -29,7 +29,7 @@ unsafe fn none() -> *mut ffi::PyObject {
 }
 
 #[inline(always)]
-unsafe fn on_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t, kind: EventKind, can_disable: bool) -> *mut ffi::PyObject {
+unsafe fn on_event(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t, kind: EventKind, can_disable: bool) -> *mut ffi::PyObject {
     if nargs < 1 {
         return none();
     }
@@ -50,26 +50,26 @@ unsafe fn on_event(args: *const *mut ffi::PyObject, nargs: ffi::Py_ssize_t, kind
     none()
 }
 
-unsafe extern "C" fn cb_start(_s: *mut ffi::PyObject, a: *const *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+unsafe extern "C" fn cb_start(_s: *mut ffi::PyObject, a: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
     on_event(a, n, EventKind::Call, true)
 }
-unsafe extern "C" fn cb_resume(_s: *mut ffi::PyObject, a: *const *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+unsafe extern "C" fn cb_resume(_s: *mut ffi::PyObject, a: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
     on_event(a, n, EventKind::Call, true)
 }
-unsafe extern "C" fn cb_throw(_s: *mut ffi::PyObject, a: *const *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+unsafe extern "C" fn cb_throw(_s: *mut ffi::PyObject, a: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
     on_event(a, n, EventKind::Call, false)
 }
-unsafe extern "C" fn cb_return(_s: *mut ffi::PyObject, a: *const *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+unsafe extern "C" fn cb_return(_s: *mut ffi::PyObject, a: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
     on_event(a, n, EventKind::Return, true)
 }
-unsafe extern "C" fn cb_yield(_s: *mut ffi::PyObject, a: *const *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+unsafe extern "C" fn cb_yield(_s: *mut ffi::PyObject, a: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
     on_event(a, n, EventKind::Return, true)
 }
-unsafe extern "C" fn cb_unwind(_s: *mut ffi::PyObject, a: *const *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+unsafe extern "C" fn cb_unwind(_s: *mut ffi::PyObject, a: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
     on_event(a, n, EventKind::Return, false)
 }
 
-type Fast = unsafe extern "C" fn(*mut ffi::PyObject, *const *mut ffi::PyObject, ffi::Py_ssize_t) -> *mut ffi::PyObject;
+type Fast = unsafe extern "C" fn(*mut ffi::PyObject, *mut *mut ffi::PyObject, ffi::Py_ssize_t) -> *mut ffi::PyObject;
 
 const EVENTS: [(&str, Fast); 6] = [
     ("PY_START", cb_start),

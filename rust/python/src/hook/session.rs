@@ -233,30 +233,35 @@ pub(crate) fn cap_reached() {
     let _ = CAP_NS.compare_exchange(0, now_ns(), Ordering::Relaxed, Ordering::Relaxed);
 }
 
-/// The current name of the Python thread `ident`, read without running Python code:
-/// `threading._active[ident]._name` (not `current_thread()`, which would create dummy threads).
-/// With `os_id`, the thread found must have that native id (idents are reused after a thread ends).
-pub(crate) unsafe fn thread_name(ident: u64, os_id: Option<u64>) -> Option<String> {
+/// The `threading.Thread` object of the Python thread `ident` (a new reference), found without
+/// running Python code: `threading._active[ident]` (not `current_thread()`, which would create
+/// dummy threads). None for threads `threading` does not know.
+pub(crate) unsafe fn thread_object(ident: u64) -> Option<*mut ffi::PyObject> {
     let py = Python::assume_attached();
     let _saved = SavedErr::new();
     let modules = py.import("sys").ok()?.getattr("modules").ok()?;
     let threading = modules.get_item("threading").ok()?;
     let active = threading.getattr("_active").ok()?;
     let th = active.get_item(ident).ok()?;
-    if let Some(os) = os_id {
-        let native = th.getattr("_native_id").ok()?.extract::<u64>().ok()?;
-        if native != os {
-            return None;
-        }
-    }
+    Some(th.into_ptr())
+}
+
+/// The name of a `threading.Thread` object (its `_name`: a plain attribute, no Python code runs).
+pub(crate) unsafe fn object_name(th: *mut ffi::PyObject) -> Option<String> {
+    let py = Python::assume_attached();
+    let _saved = SavedErr::new();
+    let th = Bound::from_borrowed_ptr(py, th);
     let name = th.getattr("_name").ok()?;
     let name = name.cast::<PyString>().ok()?;
     Some(name.to_string_lossy().into_owned())
 }
 
-/// Checks one thread for a rename (GIL held).
+/// Checks one thread for a rename (GIL held). The thread object is held by the session, so a
+/// thread that already ended is still read correctly.
 pub(crate) unsafe fn poll_one_name(sh: &ThreadShared) {
-    if let Some(name) = thread_name(sh.ident, Some(sh.os_id)) {
+    let th = *lock(&sh.thread_obj);
+    let Some(th) = th else { return };
+    if let Some(name) = object_name(th as *mut ffi::PyObject) {
         let mut names = lock(&sh.names);
         if names.last().map(|(_, n)| n != &name).unwrap_or(false) {
             names.push((now_ns(), name));
@@ -418,6 +423,12 @@ pub(crate) fn stop(py: Python<'_>) -> PyResult<Stopped> {
     unsafe { poll_names(&sess.threads) };
     let cap_ns = CAP_NS.swap(0, Ordering::Relaxed);
     let list: Vec<Arc<ThreadShared>> = std::mem::take(&mut *lock(&sess.threads));
+    for sh in &list {
+        if let Some(th) = lock(&sh.thread_obj).take() {
+            // SAFETY: GIL held; the reference was taken in `register_thread`.
+            unsafe { ffi::Py_DecRef(th as *mut ffi::PyObject) };
+        }
+    }
     let mut events = 0u64;
     let mut bytes_held = 0u64;
     let mut threads = Vec::with_capacity(list.len());

@@ -1,0 +1,716 @@
+"""The recording core: exact calls, depths and order recorded by profile() on deterministic workloads.
+
+Workload modules are written into temporary directories (some with quotes, tabs or non-ASCII in
+their names) and matched by `subs`; the tests' own frames are never in those directories.
+Runs on every supported Python (3.9-3.13); where CPython reports something differently per version
+(3.12+ inlines list comprehensions; sys.monitoring reports returns of frames that were already
+running) the expectation says so.
+"""
+from __future__ import annotations
+
+import cProfile
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import pytest
+
+import fprofile_jupyter
+from fprofile_jupyter import ProfilerError, profile
+from fprofile_jupyter._core import Recorder
+from fprofile_jupyter._recording import CapReachedWarning, default_subs
+
+PY312 = sys.version_info >= (3, 12)
+PY311 = sys.version_info >= (3, 11)
+
+_counter = [0]
+
+
+def load(tmp_path: Path, dirname: str, src: str, filename: str = "wl.py"):
+    """Writes `src` to tmp_path/dirname/filename and imports it under a unique module name."""
+    d = tmp_path / dirname
+    d.mkdir(parents=True, exist_ok=True)
+    f = d / filename
+    f.write_text(textwrap.dedent(src), encoding="utf-8")
+    _counter[0] += 1
+    name = f"fpwl_{_counter[0]}"
+    spec = importlib.util.spec_from_file_location(name, str(f))
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def tree(trace, thread=None) -> List[Tuple[int, str]]:
+    """(depth, function) of the calls of one thread (default: the only thread), in pre-order."""
+    if thread is None:
+        assert len(trace.threads) == 1, trace.threads
+        thread = 0
+    return [(c.depth, c.function) for c in trace.calls() if c.thread == thread]
+
+
+def thread_index(trace, name: str) -> int:
+    found = [t.index for t in trace.threads if t.name == name]
+    assert len(found) == 1, (name, trace.threads)
+    return found[0]
+
+
+def check_nesting(trace) -> None:
+    """Every call lies inside its parent, depth = parent depth + 1, starts are in pre-order."""
+    calls = trace.calls()
+    for c in calls:
+        assert c.start_ns <= c.end_ns
+        if c.parent is None:
+            assert c.depth == 0
+        else:
+            p = calls[c.parent]
+            assert p.thread == c.thread
+            assert c.depth == p.depth + 1
+            assert p.start_ns <= c.start_ns and c.end_ns <= p.end_ns
+
+
+# -- single-thread shapes -------------------------------------------------------------------------
+
+def test_recursion_exact_tree(tmp_path):
+    m = load(tmp_path, "rec", """
+        def fib(n):
+            return n if n < 2 else fib(n - 1) + fib(n - 2)
+    """)
+    with profile(subs=[str(tmp_path / "rec")]) as prof:
+        assert m.fib(4) == 3
+    t = prof.trace
+    assert len(t) == 9
+    assert tree(t) == [(0, "fib"), (1, "fib"), (2, "fib"), (3, "fib"), (3, "fib"), (2, "fib"),
+                       (1, "fib"), (2, "fib"), (2, "fib")]
+    assert all(not c.unfinished and not c.started_before for c in t.calls())
+    c0 = t.calls()[0]
+    assert c0.file == str(tmp_path / "rec" / "wl.py") and c0.line == 2
+    check_nesting(t)
+    assert t.threads[0].name == "MainThread"
+    assert t.threads[0].os_id == threading.get_native_id()
+
+
+def test_exceptions_caught_and_uncaught(tmp_path):
+    m = load(tmp_path, "exc", """
+        def inner():
+            raise ValueError("x")
+        def middle():
+            inner()
+        def after():
+            return 1
+        def caught():
+            try:
+                middle()
+            except ValueError:
+                pass
+            return after()
+        def uncaught():
+            middle()
+    """)
+    with profile(subs=[str(tmp_path / "exc")]) as prof:
+        m.caught()
+    assert tree(prof.trace) == [(0, "caught"), (1, "middle"), (2, "inner"), (1, "after")]
+    check_nesting(prof.trace)
+
+    with pytest.raises(ValueError):
+        with profile(subs=[str(tmp_path / "exc")]) as prof2:
+            m.uncaught()
+    t = prof2.trace
+    assert t is not None, "the trace is kept when the block raises"
+    assert tree(t) == [(0, "uncaught"), (1, "middle"), (2, "inner")]
+    assert not any(c.unfinished for c in t.calls()), "an exception unwinding a frame ends its call"
+    check_nesting(t)
+
+
+def test_generators_each_resume_is_a_call(tmp_path):
+    m = load(tmp_path, "gen", """
+        def gen(n):
+            for i in range(n):
+                yield i
+        def consume():
+            return sum(gen(3))
+        def thrown():
+            g = gen(5)
+            next(g)
+            try:
+                g.throw(KeyError)
+            except KeyError:
+                pass
+        class Once:
+            def __await__(self):
+                yield
+        async def co():
+            await Once()
+            return 7
+        def drive():
+            c = co()
+            c.send(None)
+            try:
+                c.send(None)
+            except StopIteration as e:
+                return e.value
+    """)
+    with profile(subs=[str(tmp_path / "gen")]) as prof:
+        assert m.consume() == 3
+        m.thrown()
+        assert m.drive() == 7
+    got = tree(prof.trace)
+    # 3 yields + the final resume that returns; creating a generator is not a call.
+    assert got[:5] == [(0, "consume")] + [(1, "gen")] * 4
+    # thrown(): one resume that yields, one throw that unwinds it
+    assert got[5:8] == [(0, "thrown"), (1, "gen"), (1, "gen")]
+    # drive(): co runs twice (suspended once inside Once.__await__), __await__ twice too
+    assert got[8:] == [(0, "drive"), (1, "co"), (2, "Once.__await__" if PY311 else "__await__"),
+                       (1, "co"), (2, "Once.__await__" if PY311 else "__await__")]
+    check_nesting(prof.trace)
+
+
+def test_methods_lambdas_comprehensions_decorators(tmp_path):
+    m = load(tmp_path, "shapes", """
+        import functools
+        def deco(f):
+            @functools.wraps(f)
+            def wrapper(*a):
+                return f(*a)
+            return wrapper
+        class C:
+            def m(self):
+                return [x * 2 for x in range(3)]
+            @staticmethod
+            def s():
+                return sum(x for x in range(2))
+            @classmethod
+            def c(cls):
+                return (lambda y: y + 1)(1)
+        @deco
+        def decorated(v):
+            return v
+        def run():
+            C().m(); C.s(); C.c(); decorated(1)
+    """)
+    with profile(subs=[str(tmp_path / "shapes")]) as prof:
+        m.run()
+    got = tree(prof.trace)
+    q = (lambda qual, name: qual if PY311 else name)
+    expected = [(0, "run"), (1, q("C.m", "m"))]
+    if not PY312:  # 3.12+ inlines list comprehensions (PEP 709): no call of their own
+        expected.append((2, q("C.m.<locals>.<listcomp>", "<listcomp>")))
+    expected += [(1, q("C.s", "s"))] + [(2, q("C.s.<locals>.<genexpr>", "<genexpr>"))] * 3
+    expected += [(1, q("C.c", "c")), (2, q("C.c.<locals>.<lambda>", "<lambda>"))]
+    expected += [(1, q("deco.<locals>.wrapper", "wrapper")), (2, "decorated")]
+    assert got == expected
+    check_nesting(prof.trace)
+
+
+def test_profile_off_from_inside_a_recorded_function(tmp_path):
+    m = load(tmp_path, "stop", """
+        def down(p, n, log):
+            log.append(n)
+            if n == 0:
+                p.profile_off()
+                leaf()
+                return
+            down(p, n - 1, log)
+            leaf()
+        def leaf():
+            return 0
+    """)
+    p = fprofile_jupyter.ThreadProfiler()
+    p.profile_on(subs=[str(tmp_path / "stop")], outfile=None)
+    log: List[int] = []
+    m.down(p, 3, log)
+    assert log == [3, 2, 1, 0]
+    t = p.trace
+    # the four open calls are kept, closed at the stop time; nothing after the stop is recorded
+    assert tree(t) == [(0, "down"), (1, "down"), (2, "down"), (3, "down")]
+    assert all(c.unfinished for c in t.calls())
+    assert len({c.end_ns for c in t.calls()}) == 1
+    check_nesting(t)
+
+
+def test_new_session_inside_frames_of_an_old_one(tmp_path):
+    """Frames entered under one session and left under the next never leak into it on 3.9-3.11
+    (PEP 523 sees both ends); on 3.12+ sys.monitoring reports their returns, which become calls
+    that started before the recording."""
+    m = load(tmp_path, "twice", """
+        def outer(state):
+            state["p1"].profile_off()
+            state["p2"].profile_on(subs=state["subs"], outfile=None)
+            return leaf()
+        def leaf():
+            return 1
+    """)
+    subs = [str(tmp_path / "twice")]
+    state = {"p1": fprofile_jupyter.ThreadProfiler(), "p2": fprofile_jupyter.ThreadProfiler(), "subs": subs}
+    state["p1"].profile_on(subs=subs, outfile=None)
+    m.outer(state)
+    state["p2"].profile_off()
+    assert tree(state["p1"].trace) == [(0, "outer")]
+    t2 = state["p2"].trace
+    if PY312:
+        assert tree(t2) == [(0, "outer"), (1, "leaf")]
+        assert t2.calls()[0].started_before
+    else:
+        assert tree(t2) == [(0, "leaf")]
+
+
+# -- threads ----------------------------------------------------------------------------------------
+
+THREAD_WL = """
+    import threading
+    def work(n):
+        return sum(step(i) for i in range(n))
+    def step(i):
+        return i
+    def waiter(go, worked, done):
+        go.wait()
+        work(2)
+        worked.set()
+        done.wait()
+"""
+
+
+def test_threads_started_before_and_during(tmp_path):
+    m = load(tmp_path, "thr", THREAD_WL)
+    go, worked, done = threading.Event(), threading.Event(), threading.Event()
+    early = threading.Thread(target=m.waiter, args=(go, worked, done), name="early")
+    early.start()
+    try:
+        with profile(subs=[str(tmp_path / "thr")]) as prof:
+            go.set()
+            late = [threading.Thread(target=m.work, args=(3,), name=f"late-{i}") for i in range(3)]
+            for th in late:
+                th.start()
+            for th in late:
+                th.join()
+            m.work(1)
+            assert worked.wait(10)
+    finally:
+        done.set()
+        early.join()
+    t = prof.trace
+    names = sorted(th.name for th in t.threads)
+    assert names == ["MainThread", "early", "late-0", "late-1", "late-2"]
+    genexpr = "work.<locals>.<genexpr>" if PY311 else "<genexpr>"
+    for i in range(3):
+        ti = thread_index(t, f"late-{i}")
+        assert [f for d, f in tree(t, ti) if d <= 1] == ["work"] + [genexpr] * 4
+        assert [f for d, f in tree(t, ti) if f == "step"] == ["step"] * 3
+    # the thread that was already running: its calls from the start on (its `waiter` frame was
+    # entered before recording started, so it is not a call of the trace)
+    ti = thread_index(t, "early")
+    assert [f for d, f in tree(t, ti) if f in ("work", "step", "waiter")] == ["work", "step", "step"]
+    assert t.threads[ti].os_id == early.native_id
+    main = thread_index(t, "MainThread")
+    assert [f for d, f in tree(t, main) if f == "step"] == ["step"]
+    check_nesting(t)
+
+
+def test_same_name_threads_stay_distinct(tmp_path):
+    m = load(tmp_path, "twin", THREAD_WL)
+    with profile(subs=[str(tmp_path / "twin")]) as prof:
+        a = threading.Thread(target=m.work, args=(1,), name="twin")
+        a.start(); a.join()
+        b = threading.Thread(target=m.work, args=(2,), name="twin")
+        b.start(); b.join()
+    t = prof.trace
+    twins = [th for th in t.threads if th.name == "twin"]
+    assert len(twins) == 2
+    steps = sorted(len([1 for d, f in tree(t, th.index) if f == "step"]) for th in twins)
+    assert steps == [1, 2]
+
+
+def test_renamed_thread_keeps_both_names(tmp_path):
+    m = load(tmp_path, "ren", THREAD_WL)
+
+    def body():
+        m.work(1)
+        threading.current_thread().name = "renamed"
+        m.work(1)
+
+    with profile(subs=[str(tmp_path / "ren")]) as prof:
+        th = threading.Thread(target=body, name="original")
+        th.start()
+        th.join()
+    t = prof.trace
+    info = [x for x in t.threads if x.os_id == th.native_id]
+    assert len(info) == 1
+    assert [n for _, n in info[0].names] == ["original", "renamed"]
+    assert info[0].name == "renamed"
+    times = [ts for ts, _ in info[0].names]
+    assert times == sorted(times)
+
+
+# -- subs -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dirname", ["plain", "we'ird \"quoted\"", "tab\there", "ünïcødé-数据-😀"])
+def test_subs_with_quotes_tabs_non_ascii(tmp_path, dirname):
+    m = load(tmp_path, dirname, """
+        def f():
+            return g()
+        def g():
+            return 1
+    """)
+    with profile(subs=[dirname]) as prof:
+        m.f()
+    assert tree(prof.trace) == [(0, "f"), (1, "g")]
+    assert prof.trace.calls()[0].file == str(tmp_path / dirname / "wl.py")
+
+
+def test_subs_matching_nothing_one_several(tmp_path):
+    src = """
+        def f():
+            return 1
+    """
+    a = load(tmp_path, "alpha", src)
+    b = load(tmp_path, "beta", src)
+    c = load(tmp_path, "gamma", src)
+
+    def run():
+        a.f(); b.f(); c.f()
+
+    def files(trace):
+        return [Path(x.file).parent.name for x in trace.calls()]
+
+    for subs, expected in [([], []), (["no-such-dir-xyz"], []), ([str(tmp_path / "beta")], ["beta"]),
+                           ([str(tmp_path / "alpha"), str(tmp_path / "gamma")], ["alpha", "gamma"]),
+                           ([str(tmp_path)], ["alpha", "beta", "gamma"])]:
+        with profile(subs=subs) as prof:
+            run()
+        assert files(prof.trace) == expected, subs
+        assert len(prof.trace) == len(expected)
+
+
+def test_own_package_never_recorded(tmp_path):
+    own = os.path.dirname(fprofile_jupyter.__file__)
+    m = load(tmp_path, "own", "def f():\n    return 1\n")
+    with profile(subs=[own, str(tmp_path / "own"), "fprofile_jupyter"]) as prof:
+        m.f()
+        fprofile_jupyter._recording.default_subs()  # a Python function of the package
+    assert [c.function for c in prof.trace.calls()] == ["f"]
+
+
+def test_bad_subs_and_arguments():
+    with pytest.raises(TypeError, match=r"subs=\['mypkg/'\]"):
+        profile(subs="mypkg/")
+    with pytest.raises(TypeError, match="only strings"):
+        profile(subs=["a", 3])
+    with pytest.raises(TypeError, match="list of strings"):
+        profile(subs=5)
+    with pytest.raises(ValueError, match="max_events"):
+        profile(subs=["a"], max_events=0)
+    with pytest.raises(TypeError):
+        fprofile_jupyter.ThreadProfiler().profile_on(subs="PYME/")
+    assert not Recorder.is_profiling()
+
+
+def test_unwritable_outfile_fails_before_hooking(tmp_path):
+    bad = tmp_path / "no-such-dir" / "out.txt"
+    p = fprofile_jupyter.ThreadProfiler()
+    with pytest.raises(ProfilerError, match="cannot write the outfile"):
+        p.profile_on(subs=["x"], outfile=str(bad))
+    assert not Recorder.is_profiling()
+    with pytest.raises(ProfilerError, match="directory"):
+        p.profile_on(subs=["x"], outfile=str(tmp_path))
+    assert not Recorder.is_profiling()
+    # and profiling still works afterwards
+    with profile(subs=["x"]) as prof:
+        pass
+    assert len(prof.trace) == 0
+
+
+# -- start/stop discipline -----------------------------------------------------------------------------
+
+def test_double_on_off():
+    p = fprofile_jupyter.ThreadProfiler()
+    with pytest.raises(ProfilerError, match="not on"):
+        p.profile_off()
+    p.profile_on(subs=["nothing-matches"], outfile=None)
+    with pytest.raises(ProfilerError, match="twice"):
+        p.profile_on(subs=["nothing-matches"], outfile=None)
+    other = fprofile_jupyter.ThreadProfiler()
+    with pytest.raises(ProfilerError, match="already on"):
+        other.profile_on(subs=["x"], outfile=None)
+    with pytest.raises(ProfilerError, match="already on"):
+        with profile(subs=["x"]):
+            pass
+    assert p.active
+    p.profile_off()
+    p.profile_off()  # harmless
+    assert not p.active and not Recorder.is_profiling()
+    # a profile() cannot be entered twice at once either
+    prof = profile(subs=["x"])
+    with prof:
+        with pytest.raises(ProfilerError):
+            prof.__enter__()
+    assert not Recorder.is_profiling()
+
+
+def test_deprecated_aliases():
+    p = fprofile_jupyter.ThreadProfiler()
+    with pytest.warns(DeprecationWarning, match="profile_on"):
+        p.profileOn(subs=["x"], outfile=None)
+    with pytest.warns(DeprecationWarning, match="profile_off"):
+        p.profileOff()
+    assert not Recorder.is_profiling()
+
+
+@pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
+def test_exception_inside_with_keeps_trace(tmp_path, exc):
+    m = load(tmp_path, "boom", """
+        def work():
+            return 1
+    """)
+    prof = profile(subs=[str(tmp_path / "boom")])
+    with pytest.raises(exc):
+        with prof:
+            m.work()
+            m.work()
+            raise exc("stop here")
+    assert tree(prof.trace) == [(0, "work"), (0, "work")]
+    assert not Recorder.is_profiling()
+
+
+def test_decorator_forms(tmp_path):
+    m = load(tmp_path, "deco", """
+        def fact(n):
+            return 1 if n <= 1 else n * fact(n - 1)
+    """)
+    subs = [str(tmp_path / "deco")]
+
+    @profile(subs=subs)
+    def run(n):
+        return m.fact(n)
+
+    assert run(4) == 24
+    assert tree(run.trace) == [(0, "fact"), (1, "fact"), (2, "fact"), (3, "fact")]
+    assert run(2) == 2
+    assert len(run.trace) == 2
+
+
+# -- the cap ------------------------------------------------------------------------------------------------
+
+def test_cap_stops_recording_with_one_warning(tmp_path):
+    m = load(tmp_path, "cap", """
+        def f():
+            return 1
+        def many(n):
+            for _ in range(n):
+                f()
+    """)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rec = Recorder()
+        with profile(subs=[str(tmp_path / "cap")], max_events=100) as prof:
+            m.many(5000)
+            assert not Recorder.is_profiling() or True
+    caps = [w for w in caught if issubclass(w.category, CapReachedWarning)]
+    assert len(caps) == 1, [str(w.message) for w in caught]
+    assert "100 events" in str(caps[0].message)
+    t = prof.trace
+    # exactly the events that fit: many's call + 49 calls of f + f's call (its return did not fit)
+    assert len(t) == 51
+    assert tree(t)[:3] == [(0, "many"), (1, "f"), (1, "f")]
+    assert t.metadata["cap_reached"] == "true"
+    ends = [c for c in t.calls() if c.unfinished]
+    assert [c.function for c in ends] == ["many", "f"]
+    del rec
+
+
+def test_cap_across_threads(tmp_path):
+    m = load(tmp_path, "capt", THREAD_WL)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with profile(subs=[str(tmp_path / "capt")], max_events=5000) as prof:
+            ths = [threading.Thread(target=m.work, args=(3000,)) for _ in range(3)]
+            for th in ths:
+                th.start()
+            for th in ths:
+                th.join()
+    assert len([w for w in caught if issubclass(w.category, CapReachedWarning)]) == 1
+    events = int(prof.trace.metadata["events"])
+    assert events <= 5000
+    assert events >= 5000 - 3 * 4096  # reservations not yet used when the cap hit
+    check_nesting(prof.trace)
+
+
+# -- builtins and other tools --------------------------------------------------------------------------------
+
+def test_builtins_records_c_calls(tmp_path):
+    m = load(tmp_path, "bi", """
+        import time
+        def work():
+            time.sleep(0)
+            n = len([1, 2])
+            return helper(n)
+        def helper(n):
+            return abs(-n)
+    """)
+    with profile(subs=[str(tmp_path / "bi")], builtins=True) as prof:
+        m.work()
+    got = [(c.depth, c.function, c.file) for c in prof.trace.calls()]
+    f = str(tmp_path / "bi" / "wl.py")
+    assert got == [(0, "work", f), (1, "sleep", "time"), (1, "len", "<built-in>"), (1, "helper", f),
+                   (2, "abs", "<built-in>")]
+    assert prof.trace.metadata["builtins"] == "true"
+    check_nesting(prof.trace)
+
+
+def test_builtins_off_by_default(tmp_path):
+    m = load(tmp_path, "nobi", """
+        import time
+        def work():
+            time.sleep(0)
+            return len([1])
+    """)
+    with profile(subs=[str(tmp_path / "nobi")]) as prof:
+        m.work()
+    assert [c.function for c in prof.trace.calls()] == ["work"]
+
+
+def test_builtins_with_cprofile_running(tmp_path):
+    m = load(tmp_path, "cp", "def work():\n    return sum([1, 2])\n")
+    cp = cProfile.Profile()
+    cp.enable()
+    try:
+        if PY312:
+            # cProfile runs on sys.monitoring here: both record
+            with profile(subs=[str(tmp_path / "cp")], builtins=True) as prof:
+                m.work()
+        else:
+            with pytest.raises(ProfilerError, match="another profiler is active"):
+                with profile(subs=[str(tmp_path / "cp")], builtins=True):
+                    pass
+            with profile(subs=[str(tmp_path / "cp")]) as prof:  # the eval-frame hook coexists
+                m.work()
+    finally:
+        cp.disable()
+    assert [c.function for c in prof.trace.calls() if c.function == "work"] == ["work"]
+    assert not Recorder.is_profiling()
+    stats = cp.getstats()
+    assert any(getattr(e.code, "co_name", None) == "work" for e in stats), "cProfile kept working"
+
+
+def test_settrace_debugger_coexists(tmp_path):
+    m = load(tmp_path, "dbg", "def work():\n    return 1\n")
+    seen: List[str] = []
+
+    def tracer(frame, event, arg):
+        if event == "call" and frame.f_code.co_name == "work":
+            seen.append("work")
+        return None
+
+    sys.settrace(tracer)
+    try:
+        with profile(subs=[str(tmp_path / "dbg")]) as prof:
+            m.work()
+    finally:
+        sys.settrace(None)
+    assert seen == ["work"]
+    assert [c.function for c in prof.trace.calls()] == ["work"]
+
+
+@pytest.mark.skipif(not PY312, reason="sys.monitoring exists on 3.12+ only")
+def test_sys_monitoring_tool_coexists(tmp_path):
+    m = load(tmp_path, "mon", "def work():\n    return 1\n")
+    mon = sys.monitoring
+    mon.use_tool_id(4, "another-tool")
+    starts: List[str] = []
+    try:
+        mon.register_callback(4, mon.events.PY_START,
+                              lambda code, off: starts.append(code.co_name) if code.co_name == "work" else None)
+        mon.set_events(4, mon.events.PY_START)
+        with profile(subs=[str(tmp_path / "mon")]) as prof:
+            m.work()
+        m.work()
+        assert "tool id 3" in prof.trace.metadata["mechanism"]
+    finally:
+        mon.set_events(4, 0)
+        mon.register_callback(4, mon.events.PY_START, None)
+        mon.free_tool_id(4)
+    assert [c.function for c in prof.trace.calls()] == ["work"]
+    assert starts == ["work", "work"], "the other tool kept getting its events"
+
+
+@pytest.mark.skipif(PY312, reason="the PEP 523 mechanism is used on 3.9-3.11 only")
+def test_eval_frame_chaining(tmp_path):
+    """Another PEP 523 function (the reference hook of shared/bench, as pydevd or torch.compile
+    would install one) keeps working while we record, and is restored at stop."""
+    ref = _reference_hooks(tmp_path)
+    evalhook = ref["evalhook"]
+    m = load(tmp_path, "chain", "def work():\n    return 1\n")
+    evalhook.start(1, 1000, str(tmp_path / "chain"))
+    try:
+        with profile(subs=[str(tmp_path / "chain")]) as prof:
+            m.work()
+        m.work()  # after our stop: their hook is back in place
+    finally:
+        n = evalhook.stop()
+    assert [c.function for c in prof.trace.calls()] == ["work"]
+    assert n == 4, "both calls recorded by the other eval function"
+
+
+def _reference_hooks(tmp_path):
+    here = Path(__file__).resolve().parent
+    bench = here.parent.parent / "shared" / "bench"
+    if not (bench / "build.sh").exists():
+        pytest.skip("shared/bench reference hooks not available on this machine")
+    out = tmp_path / "refhooks"
+    subprocess.run(["sh", str(bench / "build.sh"), sys.executable, str(out)], check=True,
+                   capture_output=True)
+    sys.path.insert(0, str(out))
+    try:
+        import evalhook  # type: ignore
+    finally:
+        sys.path.remove(str(out))
+    return {"evalhook": evalhook}
+
+
+# -- default subs ----------------------------------------------------------------------------------------------
+
+def test_default_subs_records_the_script_and_its_neighbours(tmp_path):
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "helper.py").write_text("def helper():\n    return 2\n")
+    (proj / "main.py").write_text(textwrap.dedent("""
+        import json, fprofile_jupyter
+        from helper import helper
+        def main():
+            json.dumps({"a": 1})
+            return helper()
+        with fprofile_jupyter.profile() as prof:
+            main()
+        print(sorted({c.function for c in prof.trace.calls()}))
+        print(fprofile_jupyter._recording.default_subs())
+    """))
+    r = subprocess.run([sys.executable, str(proj / "main.py")], capture_output=True, text=True, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "['helper', 'main']"
+    assert lines[1] == repr([str(proj) + os.sep])
+
+
+def test_default_subs_outside_a_script(monkeypatch):
+    main = sys.modules["__main__"]
+    monkeypatch.delattr(main, "__file__", raising=False)
+    subs = default_subs()
+    assert "<stdin>" in subs and os.path.join(os.getcwd(), "") in subs
+
+
+def test_trace_api_basics(tmp_path):
+    m = load(tmp_path, "api", "def f():\n    return 1\n")
+    with profile(subs=[str(tmp_path / "api")]) as prof:
+        assert prof.trace is None
+        m.f()
+    t = prof.trace
+    assert len(t) == 1 and "1 call" in repr(t)
+    assert t.metadata["mechanism"].startswith(Recorder.mechanism())
+    assert t.duration_ns >= t.calls()[0].end_ns - t.calls()[0].start_ns
