@@ -130,13 +130,22 @@ export function layoutLanes(trace, visible, rowPx, headerPx, gapPx) {
   return { lanes, height: Math.max(0, y - gapPx) };
 }
 
-/** The full time range shown by "reset": the run with a 1% margin each side (never empty). */
+/** The full time range shown by "reset": the whole run (never empty). */
 export function fullRange(trace) {
-  let a = trace.startNs;
-  let b = trace.endNs;
-  if (!(b > a)) { a -= 500; b = a + 1000; }
-  const m = (b - a) * 0.01;
-  return [a - m, b + m];
+  const a = trace.startNs;
+  const b = trace.endNs;
+  if (!(b > a)) return [a - 500, a + 500];
+  return [a, b];
+}
+
+/** The name a thread had at time t (threads can be renamed while they run). */
+export function threadNameAt(thread, t) {
+  let name = thread.names[0].name;
+  for (const n of thread.names) {
+    if (n.tNs <= t) name = n.name;
+    else break;
+  }
+  return name;
 }
 
 /** Clamp a window [a, b] into [lo, hi] keeping its width when possible, with a minimum width. */

@@ -11,7 +11,7 @@
 //   overview: view x = (ns - full[0]) * overviewPxPerNs   (nsToOverviewX / overviewXToNs)
 
 import { decodeFpt, TraceTooLargeError, FptError } from "./decode.js";
-import { buildIndex, layoutLanes, forEachBox, lowerBoundEnd, fullRange, clampWindow, zoomWindow, computeSummary } from "./layout.js";
+import { buildIndex, layoutLanes, forEachBox, lowerBoundEnd, fullRange, clampWindow, zoomWindow, computeSummary, threadNameAt } from "./layout.js";
 import { sizeCanvas, readPalette, codeColours, threadColour, drawTimeAxis, fitLabel } from "./render.js";
 import { formatDuration, formatCount, formatBytes } from "./units.js";
 import { createSummaryTable } from "./table.js";
@@ -322,7 +322,7 @@ export function createTimeline(container, options = {}) {
         ctx.fillRect(xa, ly + lane.headerPx - 5, Math.max(2, xb - xa), 3);
         ctx.fillStyle = pal.fg;
         ctx.font = pal.font;
-        const label = `${th.name}${th.osId ? `  (tid ${th.osId})` : ""}`;
+        const label = `${threadNameAt(th, Math.max(t0, th.firstNs))}${th.osId ? `  (tid ${th.osId})` : ""}`;
         const lx = Math.max(4, xa + 2);
         ctx.fillText(fitLabel(label, Math.max(0, xb - lx), charPx) || "", lx, ly + 7);
       }
@@ -468,16 +468,17 @@ export function createTimeline(container, options = {}) {
   }
 
   // ---- text panels -----------------------------------------------------------------------
-  function threadLabel(t) {
+  function threadLabel(t, atNs) {
     const th = trace.threads[t];
-    return th.osId ? `${th.name} (tid ${th.osId})` : th.name;
+    const name = atNs === undefined ? th.name : threadNameAt(th, atNs);
+    return th.osId ? `${name} (tid ${th.osId})` : name;
   }
   function callFacts(c) {
     const { calls, codes } = trace;
     const code = calls.code[c];
     const facts = [
       ["File", `${codes.file[code]}:${codes.line[code]}`],
-      ["Thread", threadLabel(calls.thread[c])],
+      ["Thread", threadLabel(calls.thread[c], calls.start[c])],
       ["Start", formatDuration(calls.start[c] - trace.startNs)],
       ["Duration", formatDuration(calls.end[c] - calls.start[c])],
       ["Self", formatDuration(index.selfNs[c])],

@@ -269,6 +269,7 @@ def serve(path: Optional[str] = None, port: Optional[int] = None, open_browser: 
     state = _State()
     if path is not None:
         name = os.path.basename(path) or path
+        print(f"fprofile view: reading {path}", flush=True)
         state.initial = state.convert(name, path=path, pin=True)
         if "error" in state.initial:
             print(f"fprofile view: {state.initial['error']}", file=sys.stderr, flush=True)

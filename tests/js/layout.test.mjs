@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeFpt } from "../../js/decode.js";
 import {
-  buildIndex, forEachBox, lowerBoundEnd, callAt, layoutLanes, fullRange, clampWindow, zoomWindow, computeSummary, hashString,
+  buildIndex, forEachBox, lowerBoundEnd, callAt, layoutLanes, fullRange, clampWindow, zoomWindow, computeSummary, hashString, threadNameAt,
 } from "../../js/layout.js";
 import { encodeFpt, sampleTrace, bigTrace } from "./fpt_encoder.mjs";
 
@@ -98,10 +98,13 @@ test("window helpers", () => {
   assert.deepEqual(clampWindow(-10, 2000, 0, 1000, 10), [0, 1000]);
   assert.deepEqual(clampWindow(500, 501, 0, 1000, 10), [495.5, 505.5]);
   assert.deepEqual(zoomWindow(0, 100, 25, 2), [12.5, 62.5]);
-  const [a, b] = fullRange({ startNs: 0, endNs: 1000 });
-  assert.deepEqual([a, b], [-10, 1010]);
-  const [c, d] = fullRange({ startNs: 5, endNs: 5 });
-  assert.ok(d > c);
+  assert.deepEqual(fullRange({ startNs: 0, endNs: 1000 }), [0, 1000]);
+  assert.deepEqual(fullRange({ startNs: 5, endNs: 5 }), [-495, 505]);
+  const th = { names: [{ tNs: 200, name: "Thread-1" }, { tNs: 300, name: "worker" }] };
+  assert.equal(threadNameAt(th, 200), "Thread-1");
+  assert.equal(threadNameAt(th, 299), "Thread-1");
+  assert.equal(threadNameAt(th, 300), "worker");
+  assert.equal(threadNameAt(th, 100), "Thread-1");
 });
 
 test("JS fallback summary: calls, recursion counted once in total, self", async () => {
