@@ -495,3 +495,35 @@ def test_static_fallback_renders_the_timeline(browser, artifacts_dir):
         page.screenshot(path=os.path.join(artifacts_dir, "static-fallback.png"))
     finally:
         context.close()
+
+
+def test_nbconvert_html_shows_the_static_timeline(browser, artifacts_dir, monkeypatch):
+    """A notebook saved without widget state (JupyterLab's default) exported by nbconvert: the
+    output's text/html fallback is used, and it draws the timeline with no network and no kernel."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    from fprofile_jupyter import _display
+
+    monkeypatch.setattr(_display, "_in_kernel", lambda: True)
+    trace = demo_trace()
+    bundle = _display.mimebundle(trace)
+    assert _display.WIDGET_MIME in bundle
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "%%fprofile\nrun()", outputs=[nbformat.v4.new_output("display_data", data=bundle)])])
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    assert "fprofile-static-timeline" in body
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    # offline, as a file someone downloaded: block every network request
+    page.route("http*://**", lambda route: route.abort())
+    try:
+        page.set_content(body, wait_until="domcontentloaded")
+        frame = page.frame_locator("iframe.fprofile-static-timeline")
+        frame.locator(DRAWN).wait_for(timeout=30_000)
+        assert int(frame.locator(DRAWN).get_attribute("data-drawn")) > 10
+        page.locator("iframe.fprofile-static-timeline").scroll_into_view_if_needed()
+        page.screenshot(path=os.path.join(artifacts_dir, "nbconvert-static.png"))
+    finally:
+        context.close()
