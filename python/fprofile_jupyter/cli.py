@@ -377,7 +377,10 @@ def cmd_run(argv: Sequence[str]) -> int:
         _strip_frames(exc)
         sys.excepthook(type(exc), exc, exc.__traceback__)
         status = 1
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):  # the program closed or broke its stdout
+        pass
 
     if trace is None:
         raise RuntimeError("the profiler returned no trace")
@@ -504,21 +507,16 @@ def cmd_view(argv: Sequence[str]) -> int:
     parser.add_argument("--port", type=int, metavar="N", help="port to serve on (default: a free one)")
     parser.add_argument("--no-browser", action="store_true", help="print the address instead of opening a browser")
     opts = parser.parse_args(argv)
-    if opts.input is not None and not os.path.exists(opts.input):
-        raise FileNotFoundError(2, "No such file or directory", opts.input)
-    try:
-        from . import _viewer  # type: ignore[attr-defined]
-    except ImportError as e:
-        raise RuntimeError(f"the viewer is not available in this build ({e})") from None
-    forwarded: List[str] = []
+    if opts.port is not None and not 0 <= opts.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, not {opts.port}")
     if opts.input is not None:
-        forwarded.append(opts.input)
-    if opts.port is not None:
-        forwarded += ["--port", str(opts.port)]
-    if opts.no_browser:
-        forwarded.append("--no-browser")
-    rc = _viewer.main(forwarded)
-    return int(rc or 0)
+        if not os.path.exists(opts.input):
+            raise FileNotFoundError(2, "No such file or directory", opts.input)
+        if os.path.isdir(opts.input):
+            raise IsADirectoryError(21, "Is a directory, not a trace file", opts.input)
+    from . import _viewer
+
+    return int(_viewer.serve(opts.input, opts.port, open_browser=not opts.no_browser) or 0)
 
 
 COMMANDS = {

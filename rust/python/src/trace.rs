@@ -264,8 +264,25 @@ fn load_path(py: Python<'_>, path: &str, format: Option<&str>, progress: Option<
     let path_owned = path.to_owned();
     let mut prog = PyProgress::new(progress);
     let result = py.detach(|| -> Result<Result<fprofile::Trace, String>, std::io::Error> {
-        let bytes = std::fs::read(&path_owned)?;
-        Ok(decode(&bytes, format, &mut |d, t| prog.call(d, t)))
+        use std::io::Read;
+        let mut file = std::fs::File::open(&path_owned)?;
+        let mut bytes = Vec::new();
+        (&mut file).take(64 << 10).read_to_end(&mut bytes)?;
+        let format = match format {
+            Some(f) => f,
+            None => match detect(&bytes) {
+                Ok(f) => f,
+                Err(msg) => return Ok(Err(msg)),
+            },
+        };
+        if format == InFormat::PymeText {
+            // Parsed in pieces straight from the file: the text is never held whole in memory.
+            drop(file);
+            let path = std::path::Path::new(&path_owned);
+            return Ok(fprofile::formats::pyme_text::read_file(path, &mut |d, t| prog.call(d, t)).map_err(|e| e.to_string()));
+        }
+        file.read_to_end(&mut bytes)?;
+        Ok(decode(&bytes, Some(format), &mut |d, t| prog.call(d, t)))
     });
     if let Some(e) = prog.error.take() {
         return Err(e);

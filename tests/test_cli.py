@@ -1,0 +1,523 @@
+"""The ``fprofile`` command (python/fprofile_jupyter/cli.py), run as a user runs it: in a subprocess.
+
+Every subcommand, its --help, the program-facing behaviour of ``run`` (argv, __main__, threads,
+exceptions, exit codes, -m) and every bad-input path: one ``fprofile: error: ...`` line, exit
+status 1 for bad input and 2 for usage errors, never a traceback of ours."""
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import fprofile_jupyter as fj
+from fprofile_jupyter import _core, cli
+
+ENV = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+ENV.pop("PYTHONWARNINGS", None)
+
+
+def fprofile(*args, cwd=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "fprofile_jupyter", *map(str, args)], cwd=cwd, env=ENV,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def assert_one_line_error(proc, rc, *fragments):
+    assert proc.returncode == rc, (proc.returncode, proc.stdout, proc.stderr)
+    err = proc.stderr.strip()
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("fprofile: error: "), err
+    for f in fragments:
+        assert f in err, (f, err)
+    return err
+
+
+THREADS_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import threading
+
+    def leaf(i):
+        return i * 2
+
+    def work(n):
+        return sum(leaf(i) for i in range(n))
+
+    def worker(k):
+        work(10)
+
+    if __name__ == "__main__":
+        print("argv=" + repr(sys.argv))
+        print("file=" + __file__)
+        threads = [threading.Thread(target=worker, args=(k,), name=f"worker-{k}") for k in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        work(20)
+        mode = sys.argv[1] if len(sys.argv) > 1 else ""
+        if mode == "raise":
+            def fail():
+                raise ValueError("boom from the program")
+            fail()
+        if mode == "exit":
+            sys.exit(3)
+        if mode == "exitmsg":
+            sys.exit("bad things")
+        if mode == "interrupt":
+            raise KeyboardInterrupt
+        if mode == "late-thread":
+            def late():
+                import time
+                time.sleep(0.2)
+                work(5)
+            threading.Thread(target=late, name="late").start()
+    """
+)
+
+
+@pytest.fixture
+def project(tmp_path):
+    d = tmp_path / "proj"
+    d.mkdir()
+    (d / "prog.py").write_text(THREADS_SCRIPT)
+    return d
+
+
+def leaf_calls(trace):
+    return sum(1 for c in trace.calls() if c.function.split(".")[-1] == "leaf")
+
+
+# --------------------------------------------------------------------------------------------------
+# run
+
+
+def test_run_script_with_threads(project, tmp_path):
+    proc = fprofile("run", "prog.py", "--flag", "value", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert "argv=['prog.py', '--flag', 'value']" in proc.stdout
+    assert f"file={project / 'prog.py'}" in proc.stdout
+    out = project / "prog.fpt"
+    assert out.is_file()
+    t = fj.load(out)
+    names = sorted(th.name for th in t.threads)
+    assert names == ["MainThread", "worker-0", "worker-1", "worker-2"]
+    assert leaf_calls(t) == 3 * 10 + 20
+    assert sum(1 for c in t.calls() if c.function.split(".")[-1] == "worker") == 3
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("fprofile: wrote prog.fpt: ")
+    assert "fprofile view prog.fpt" in err[0] and "fprofile export prog.fpt -o prog.html" in err[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_run_waits_for_the_programs_threads(project):
+    proc = fprofile("run", "-o", "late.fpt", "prog.py", "late-thread", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    t = fj.load(project / "late.fpt")
+    assert "late" in [th.name for th in t.threads]
+    assert leaf_calls(t) == 3 * 10 + 20 + 5
+
+
+def test_run_output_format_from_extension(project):
+    proc = fprofile("run", "-o", "out.json", "prog.py", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((project / "out.json").read_text())
+    assert "callstack" in data and "MainThread" in data["threadNames"]
+
+
+def test_run_script_that_raises(project):
+    proc = fprofile("run", "-o", "r.fpt", "prog.py", "raise", cwd=project)
+    assert proc.returncode == 1
+    err = proc.stderr
+    # the program's traceback, as `python prog.py` shows it, with none of fprofile's frames
+    assert err.startswith("Traceback (most recent call last):\n"), err
+    assert f'File "{project / "prog.py"}", line' in err
+    assert "in fail" in err and "ValueError: boom from the program" in err
+    assert "cli.py" not in err and "runpy" not in err and "fprofile_jupyter" not in err.split("fprofile: wrote")[0]
+    assert err.strip().splitlines()[-1].startswith("fprofile: wrote r.fpt: ")
+    t = fj.load(project / "r.fpt")
+    assert any(c.function.split(".")[-1] == "fail" for c in t.calls())
+    assert leaf_calls(t) == 50
+
+
+def test_run_traceback_matches_python(project):
+    ours = fprofile("run", "-o", "r.fpt", "prog.py", "raise", cwd=project)
+    plain = subprocess.run([sys.executable, str(project / "prog.py"), "raise"], cwd=project, env=ENV,
+                           capture_output=True, text=True)
+    assert plain.returncode == ours.returncode == 1
+    theirs = plain.stderr
+    assert ours.stderr.startswith(theirs), (ours.stderr, theirs)
+
+
+def test_run_keeps_exit_status(project):
+    proc = fprofile("run", "-o", "e.fpt", "prog.py", "exit", cwd=project)
+    assert proc.returncode == 3
+    assert (project / "e.fpt").is_file()
+    assert "Traceback" not in proc.stderr
+    proc = fprofile("run", "-o", "m.fpt", "prog.py", "exitmsg", cwd=project)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[0] == "bad things"
+    assert (project / "m.fpt").is_file()
+
+
+def test_run_interrupted_program_still_writes(project):
+    proc = fprofile("run", "-o", "i.fpt", "prog.py", "interrupt", cwd=project)
+    assert proc.returncode == 130
+    assert "Traceback" not in proc.stderr
+    t = fj.load(project / "i.fpt")
+    assert leaf_calls(t) == 50
+
+
+def test_run_module(tmp_path):
+    pkg = tmp_path / "mypkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(textwrap.dedent(
+        """
+        import threading
+
+        def f():
+            return 1
+
+        def main():
+            import sys
+            print("argv0=" + sys.argv[0].rsplit("/", 1)[-1], "args=" + repr(sys.argv[1:]))
+            t = threading.Thread(target=f, name="helper")
+            t.start()
+            t.join()
+            f()
+        """))
+    (pkg / "__main__.py").write_text("from . import main\nif __name__ == '__main__':\n    main()\n")
+    (tmp_path / "single.py").write_text("import sys\ndef g():\n    return 2\nprint(__name__, sys.argv[1:])\ng()\n")
+    proc = fprofile("run", "-m", "mypkg", "a", "-b", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "argv0=__main__.py args=['a', '-b']" in proc.stdout
+    t = fj.load(tmp_path / "mypkg.fpt")
+    funcs = [c.function for c in t.calls()]
+    assert funcs.count("f") == 2 and "main" in funcs
+    assert sorted(th.name for th in t.threads) == ["MainThread", "helper"]
+
+    proc = fprofile("run", "-o", "s.fpt", "-m", "single", "--x", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "__main__ ['--x']" in proc.stdout
+    assert [c.function for c in fj.load(tmp_path / "s.fpt").calls()] == ["<module>", "g"]
+
+
+def test_run_module_of_the_standard_library(tmp_path):
+    (tmp_path / "d.json").write_text('{"b": 1, "a": [1, 2]}')
+    proc = fprofile("run", "-o", "tool.fpt", "-m", "json.tool", "--sort-keys", "d.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert '"a"' in proc.stdout
+    t = fj.load(tmp_path / "tool.fpt")
+    assert len(t) > 0 and all("json" in c.file for c in t.calls())
+
+
+def test_run_subs_option(tmp_path, project):
+    lib = tmp_path / "elsewhere"
+    lib.mkdir()
+    (lib / "helper_mod.py").write_text("def helped():\n    return 5\n")
+    (project / "uses.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(lib)!r})\nimport helper_mod\ndef mine():\n    return helper_mod.helped()\nmine()\n")
+    proc = fprofile("run", "-o", "default.fpt", "uses.py", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert "helped" not in [c.function for c in fj.load(project / "default.fpt").calls()]
+    proc = fprofile("run", "--subs", "helper_mod", "-o", "subs.fpt", "uses.py", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert [c.function for c in fj.load(project / "subs.fpt").calls()] == ["<module>", "helped"]  # its import, its call
+    proc = fprofile("run", "--subs", "helper_mod,uses.py", "-o", "both.fpt", "uses.py", cwd=project)
+    assert {c.function for c in fj.load(project / "both.fpt").calls()} >= {"helped", "mine"}
+
+
+def test_run_with_builtins(project):
+    (project / "sl.py").write_text("import time\ndef napper():\n    time.sleep(0.001)\nnapper()\n")
+    proc = fprofile("run", "--builtins", "-o", "b.fpt", "sl.py", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    funcs = [c.function for c in fj.load(project / "b.fpt").calls()]
+    assert "napper" in funcs and "sleep" in funcs
+
+
+def test_run_nothing_recorded_says_so(project):
+    (project / "empty.py").write_text("x = 1\n")
+    proc = fprofile("run", "--subs", "no-such-path-part", "empty.py", cwd=project)
+    assert proc.returncode == 0
+    assert "no calls were recorded" in proc.stderr and "--subs" in proc.stderr
+
+
+def test_run_syntax_error_like_python(project):
+    (project / "bad.py").write_text("x = (\n")
+    proc = fprofile("run", "bad.py", cwd=project)
+    assert proc.returncode == 1
+    assert "SyntaxError" in proc.stderr and "cli.py" not in proc.stderr
+
+
+def test_run_errors(project):
+    assert_one_line_error(fprofile("run", cwd=project), 2, "a script or -m MODULE is required")
+    assert_one_line_error(fprofile("run", "missing.py", cwd=project), 1, "missing.py", "No such file")
+    assert_one_line_error(fprofile("run", "-m", "no_such_module_xyz", cwd=project), 1, "no_such_module_xyz")
+    assert_one_line_error(fprofile("run", "-m", cwd=project), 2, "-m needs a module name")
+    assert_one_line_error(fprofile("run", "--bogus", "prog.py", cwd=project), 2, "--bogus")
+    assert_one_line_error(fprofile("run", "-o", "nodir/x.fpt", "prog.py", cwd=project), 1, "nodir")
+    assert_one_line_error(fprofile("run", "--max-events", "0", "prog.py", cwd=project), 2, "--max-events")
+    assert_one_line_error(fprofile("run", "-o", cwd=project), 2, "-o")
+
+
+def test_run_options_after_the_script_belong_to_the_program(project):
+    proc = fprofile("run", "prog.py", "-o", "x", "--help", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert "argv=['prog.py', '-o', 'x', '--help']" in proc.stdout
+    assert (project / "prog.fpt").is_file()
+
+
+# --------------------------------------------------------------------------------------------------
+# convert, stats, export, view
+
+
+@pytest.fixture
+def trace_file(tmp_path):
+    t = _core._build_trace(
+        [("/p/app.py", "main", 1), ("/p/app.py", "work", 5), ("/p/<lib>.py", "leaf", 9)],
+        [(1, "MainThread", [(10_000, 0, False), (11_000, 1, False), (12_000, 2, False), (13_000, 2, True),
+                            (14_000, 1, True), (15_000, 1, False), (19_000, 1, True), (20_000, 0, True)]),
+         (2, "worker", [(12_000, 2, False), (18_000, 2, True), (18_500, 2, False), (18_900, 2, True)])],
+        start_ns=10_000, stop_ns=21_000)
+    p = tmp_path / "t.fpt"
+    t.save(p)
+    return p
+
+
+@pytest.mark.parametrize("out,check", [
+    ("o.json", lambda s: "callstack" in json.loads(s)),
+    ("o.perfetto.json", lambda s: "traceEvents" in json.loads(s)),
+    ("o.trace.json", lambda s: "traceEvents" in json.loads(s)),
+    ("o.speedscope.json", lambda s: "speedscope" in json.loads(s)["$schema"]),
+    ("o.txt", lambda s: s.splitlines()[0].count("\t") == 5),
+    ("o.html", lambda s: s.lstrip().lower().startswith("<!doctype html")),
+    ("o.fpt", None),
+])
+def test_convert_by_extension(trace_file, tmp_path, out, check):
+    proc = fprofile("convert", trace_file, tmp_path / out)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    if check is None:
+        assert fj.load(tmp_path / out) == fj.load(trace_file)
+    else:
+        assert check((tmp_path / out).read_text())
+
+
+@pytest.mark.parametrize("fmt", ["pyme-json", "perfetto", "speedscope", "fpt", "pyme-text", "html"])
+def test_convert_explicit_format(trace_file, tmp_path, fmt):
+    out = tmp_path / f"out.{fmt}.data"
+    proc = fprofile("convert", trace_file, out, "--format", fmt)
+    assert proc.returncode == 0, proc.stderr
+    assert out.stat().st_size > 0
+    if fmt in ("pyme-json", "fpt", "pyme-text"):
+        assert fj.load(out).folded() == fj.load(trace_file).folded()
+
+
+def test_convert_chain_text_to_json_to_fpt(trace_file, tmp_path):
+    assert fprofile("convert", trace_file, tmp_path / "a.txt").returncode == 0
+    assert fprofile("convert", tmp_path / "a.txt", tmp_path / "b.json").returncode == 0
+    assert fprofile("convert", tmp_path / "b.json", tmp_path / "c.fpt").returncode == 0
+    # PYME JSON keeps finished calls only; this trace has none unfinished
+    assert fj.load(tmp_path / "c.fpt").folded() == fj.load(trace_file).folded()
+
+
+def test_convert_errors(trace_file, tmp_path):
+    assert_one_line_error(fprofile("convert", trace_file, tmp_path / "x.json", "--format", "csv"), 2, "--format", "csv")
+    assert_one_line_error(fprofile("convert", trace_file, tmp_path / "x.unknown"), 1, "cannot tell the format")
+    assert_one_line_error(fprofile("convert", trace_file), 2, "OUT")
+    assert_one_line_error(fprofile("convert", tmp_path / "none.fpt", tmp_path / "x.json"), 1, "none.fpt", "No such file")
+    assert_one_line_error(fprofile("convert", trace_file, tmp_path / "no" / "x.json"), 1, "No such file")
+    assert not (tmp_path / "x.unknown").exists()
+
+
+BAD_INPUTS = {
+    "empty.fpt": (b"", "empty file"),
+    "garbled.txt": (b"1.000000\tMainThread\t/a.py\tf\tcall\t1\n1.5\tMainThread\t/a.py\tf\tcall\n", "line 2"),
+    "notrace.json": (b'{"hello": "world"}', "JSON that is not a trace"),
+    "broken.json": (b'{"callstack": [{"ts": 1}], "threadNames": []}', "line 1"),
+    "noise.bin": (bytes(range(256)), "not a trace"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+@pytest.mark.parametrize("command", ["convert", "stats", "export"])
+def test_bad_input_one_line(tmp_path, name, command):
+    data, fragment = BAD_INPUTS[name]
+    p = tmp_path / name
+    p.write_bytes(data)
+    args = {"convert": [p, tmp_path / "out.json"], "stats": [p], "export": [p, "-o", tmp_path / "out.html"]}[command]
+    err = assert_one_line_error(fprofile(command, *args), 1, str(p), fragment)
+    assert not (tmp_path / "out.json").exists() and not (tmp_path / "out.html").exists(), err
+
+
+def test_truncated_and_future_fpt(trace_file, tmp_path):
+    data = trace_file.read_bytes()
+    cut = tmp_path / "cut.fpt"
+    cut.write_bytes(data[: len(data) - 4])
+    assert_one_line_error(fprofile("stats", cut), 1, str(cut), "byte")
+    future = tmp_path / "future.fpt"
+    future.write_bytes(data[:4] + (2).to_bytes(2, "little") + data[6:])
+    assert_one_line_error(fprofile("convert", future, tmp_path / "f.json"), 1, str(future), "version 2", "newer")
+
+
+def test_directory_as_input(tmp_path):
+    assert_one_line_error(fprofile("stats", tmp_path), 1, str(tmp_path), "directory")
+
+
+def test_stats(trace_file):
+    proc = fprofile("stats", trace_file)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "Summary of all threads (2): 3 functions, by total time"
+    assert lines[1].split() == ["calls", "total", "self", "mean", "max", "function", "file:line"]
+    # main 10 us; leaf 1 + 6 + 0.4 us; work 3 + 4 us
+    assert [ln.split()[-2] for ln in lines[2:]] == ["main", "leaf", "work"]
+    assert lines[3].split()[:2] == ["3", "7.4"]  # leaf: 1 call in MainThread + 2 in worker
+    assert "/p/<lib>.py:9" in proc.stdout
+
+
+def test_stats_options(trace_file):
+    proc = fprofile("stats", trace_file, "--sort", "calls", "--top", "1")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "by calls" in lines[0]
+    assert lines[2].split()[-2] == "leaf" and lines[3] == "... 2 more rows"
+    proc = fprofile("stats", trace_file, "--thread", "worker")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0].startswith('Summary of thread 1 "worker": 1 function')
+    proc = fprofile("stats", trace_file, "--thread", "0", "--sort", "self")
+    assert proc.stdout.splitlines()[0].startswith('Summary of thread 0 "MainThread"')
+    assert_one_line_error(fprofile("stats", trace_file, "--thread", "nobody"), 1, "no thread named 'nobody'", "'worker'")
+    assert_one_line_error(fprofile("stats", trace_file, "--sort", "speed"), 2, "--sort")
+    assert_one_line_error(fprofile("stats", trace_file, "--top", "-1"), 2, "--top")
+    assert_one_line_error(fprofile("stats", trace_file, "--top", "many"), 2, "--top")
+
+
+def test_export(trace_file, tmp_path):
+    proc = fprofile("export", trace_file, "-o", tmp_path / "page.html")
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "page.html").read_text()
+    assert page.lstrip().lower().startswith("<!doctype html")
+    proc = fprofile("export", trace_file)  # default: next to the input
+    assert proc.returncode == 0, proc.stderr
+    assert trace_file.with_suffix(".html").is_file()
+    assert_one_line_error(fprofile("export", trace_file, "-o", trace_file), 2, "overwrite")
+
+
+def test_view_wiring(trace_file):
+    assert_one_line_error(fprofile("view", trace_file.parent / "nope.fpt"), 1, "nope.fpt", "No such file")
+    assert_one_line_error(fprofile("view", "--port", "70000"), 2, "--port")
+    assert_one_line_error(fprofile("view", trace_file.parent), 1, "directory")
+    # a real start: the viewer prints its address (the readiness signal), then serves the trace
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "fprofile_jupyter", "view", str(trace_file), "--no-browser", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    try:
+        seen = []
+        for line in proc.stdout:  # the viewer may say what it reads first
+            seen.append(line)
+            if "http://127.0.0.1:" in line:
+                break
+        assert seen and "http://127.0.0.1:" in seen[-1], seen
+        url = [w for w in seen[-1].split() if w.startswith("http://")][0]
+        with urllib.request.urlopen(url, timeout=30) as r:
+            assert r.status == 200 and b"<html" in r.read().lower()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+# --------------------------------------------------------------------------------------------------
+# help, usage, the console script
+
+
+@pytest.mark.parametrize("command", ["run", "convert", "stats", "view", "export"])
+def test_help_of_each_command(command):
+    proc = fprofile(command, "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"usage: fprofile {command}")
+    assert proc.stderr == ""
+
+
+def test_top_level_help_and_usage():
+    proc = fprofile("--help")
+    assert proc.returncode == 0 and "run" in proc.stdout and "convert" in proc.stdout and "stats" in proc.stdout
+    proc = fprofile()
+    assert proc.returncode == 2 and "usage: fprofile" in proc.stderr
+    assert_one_line_error(fprofile("frobnicate"), 2, "unknown command 'frobnicate'")
+    proc = fprofile("--version")
+    assert proc.returncode == 0 and fj.__version__ in proc.stdout
+
+
+def test_console_script_installed():
+    exe = shutil.which("fprofile", path=os.path.dirname(sys.executable))
+    assert exe is not None, "the fprofile console script is not installed next to this Python"
+    proc = subprocess.run([exe, "--help"], capture_output=True, text=True, env=ENV, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: fprofile")
+
+
+# --------------------------------------------------------------------------------------------------
+# the progress bar (in process)
+
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_draws_on_a_terminal_only_after_the_delay():
+    tty = _Tty()
+    bar = cli.Progress("loading x", stream=tty, delay_s=0.0)
+    bar.update(50, 100)
+    assert "\rloading x [" in tty.getvalue() and " 50.0%" in tty.getvalue()
+    bar.close()
+    assert tty.getvalue().endswith("\r")  # the line is erased
+    slow = _Tty()
+    bar = cli.Progress("loading x", stream=slow, delay_s=3600)
+    bar.update(50, 100)
+    bar.close()
+    assert slow.getvalue() == ""
+
+
+def test_progress_bar_silent_when_not_a_terminal():
+    log = io.StringIO()
+    bar = cli.Progress("loading x", stream=log, delay_s=0.0)
+    bar.update(1, 2)
+    bar.close()
+    assert log.getvalue() == ""
+
+
+def test_no_carriage_returns_in_piped_stderr(tmp_path):
+    lines = []
+    for i in range(20_000):
+        lines.append(f"{1 + i * 1e-6:.6f}\tMainThread\t/a.py\tf\t{'call' if i % 2 == 0 else 'return'}\t1")
+    p = tmp_path / "big.txt"
+    p.write_text("\n".join(lines) + "\n")
+    proc = fprofile("convert", p, tmp_path / "big.fpt")
+    assert proc.returncode == 0 and "\r" not in proc.stderr
+
+
+def test_load_with_progress_on_a_terminal(monkeypatch, tmp_path):
+    # cli._load passes the bar's update as the progress callback when stderr is a terminal
+    t = _core._build_trace([("/a.py", "f", 1)], [(1, "T", [(1_000_000_000, 0, False), (1_000_001_000, 0, True)])])
+    t.save(tmp_path / "a.txt")
+    tty = _Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    calls = []
+    real = cli.Progress.update
+
+    def spy(self, done, total):
+        calls.append((done, total))
+        real(self, done, total)
+
+    monkeypatch.setattr(cli.Progress, "update", spy)
+    loaded = cli._load(str(tmp_path / "a.txt"))
+    assert loaded.folded() == t.folded()
+    size = (tmp_path / "a.txt").stat().st_size
+    assert calls and calls[-1] == (size, size)
