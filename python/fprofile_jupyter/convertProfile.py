@@ -3,9 +3,10 @@
     python -m fprofile_jupyter.convertProfile somefile.txt calltrees.json
 
 Reads the raw file written by ``ThreadProfiler.profile_on(..., outfile=...)`` (ours or the original
-tool's; .fpt and PYME JSON inputs are accepted too) and writes the JSON PYME's viewer opens. Unlike
-the original, calls still running at the end are kept (closed at the last time, marked unfinished
-in our own formats); everything else in the output follows PYME's schema.
+tool's; .fpt and PYME JSON inputs are accepted too) and writes the JSON PYME's viewer opens, in the
+original converter's schema and order. As the original does, calls still running at the end of the
+file and returns with no call are left out of the JSON (``fprofile convert in.txt out.fpt`` keeps
+them). Unlike the original, it runs with any Python and needs no pandas.
 """
 from __future__ import annotations
 
