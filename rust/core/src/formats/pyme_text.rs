@@ -421,6 +421,37 @@ impl Parser {
         Ok(buf.len())
     }
 
+    /// Appends the result of parsing the next segment of the same file: same ids and order as
+    /// one pass over both segments would give.
+    fn merge(&mut self, other: Parser) {
+        let code_map: Vec<u32> = other
+            .code_raw
+            .iter()
+            .map(|(raw, line)| {
+                let file_len = memchr::memchr(b'\t', raw).unwrap_or(raw.len());
+                self.code(raw, file_len, *line)
+            })
+            .collect();
+        let first_times = other.records.iter().map(|r| r.names.first().map_or(0, |n| n.0));
+        let thread_map: Vec<usize> =
+            other.thread_raw.iter().zip(first_times).map(|(raw, t)| self.thread(raw, t)).collect();
+        for (i, mut evs) in other.events.into_iter().enumerate() {
+            for e in evs.iter_mut() {
+                e.code = code_map.get(e.code as usize).copied().unwrap_or(e.code);
+            }
+            if let Some(dst) = thread_map.get(i).and_then(|&t| self.events.get_mut(t)) {
+                if dst.is_empty() {
+                    *dst = evs;
+                } else {
+                    dst.extend_from_slice(&evs);
+                }
+            }
+        }
+        self.n_events += other.n_events;
+        self.line_no += other.line_no;
+        self.last_thread = NONE;
+    }
+
     fn finish(self) -> Result<Recording, TextError> {
         if self.n_events == 0 {
             return Err(TextError::Empty);
@@ -447,28 +478,98 @@ pub fn read_with_progress(bytes: &[u8], progress: &mut dyn FnMut(usize, usize)) 
     read_recording(bytes, progress).map(build_trace)
 }
 
+/// Inputs at least this large are parsed in segments on several cores.
+const PARALLEL_MIN_BYTES: usize = 16 << 20;
+
+/// How many segments to parse in parallel (the cores available, at most 8).
+fn parallelism(len: usize) -> usize {
+    if len < PARALLEL_MIN_BYTES {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8)
+}
+
+/// Splits `0..len` into `n` ranges that start at line starts; `newline_at_or_after(p)` finds the
+/// first `\n` at or after `p`.
+fn split_points(len: usize, n: usize, mut newline_at_or_after: impl FnMut(usize) -> Option<usize>) -> Vec<(usize, usize)> {
+    let mut cuts = vec![0usize];
+    for k in 1..n {
+        let p = len / n * k;
+        let cut = newline_at_or_after(p.max(*cuts.last().unwrap_or(&0))).map_or(len, |i| i + 1);
+        if cut > *cuts.last().unwrap_or(&0) && cut < len {
+            cuts.push(cut);
+        }
+    }
+    cuts.push(len);
+    cuts.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+/// Merges segment results in order; the first failing segment's error, with its line number
+/// counted from the start of the input.
+fn merge_segments(results: Vec<Result<Parser, TextError>>) -> Result<Parser, TextError> {
+    let mut acc: Option<Parser> = None;
+    for r in results {
+        let lines_before = acc.as_ref().map_or(0, |p| p.line_no);
+        match r {
+            Ok(p) => match acc.as_mut() {
+                Some(a) => a.merge(p),
+                None => acc = Some(p),
+            },
+            Err(TextError::Line { line, what }) => return Err(TextError::Line { line: line + lines_before, what }),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(acc.unwrap_or_else(Parser::new))
+}
+
 /// Parses the lines into a [`Recording`] (flat events per thread; no tree building).
 ///
 /// One pass over the bytes finding tabs and newlines 8 bytes at a time; numbers parsed by hand;
 /// threads and codes interned (a one-entry cache for the thread, a small direct-mapped cache in
-/// front of the hash table for codes); no allocation per line.
+/// front of the hash table for codes); no allocation per line. Inputs of 16 MiB or more are cut
+/// into segments at line starts, parsed on the available cores and merged, with the same result.
 pub fn read_recording(bytes: &[u8], progress: &mut dyn FnMut(usize, usize)) -> Result<Recording, TextError> {
-    let mut p = Parser::new();
-    p.feed(bytes, true, 0, progress, bytes.len())?;
-    progress(bytes.len(), bytes.len());
+    read_recording_in(bytes, parallelism(bytes.len()), progress)
+}
+
+fn read_recording_in(bytes: &[u8], n: usize, progress: &mut dyn FnMut(usize, usize)) -> Result<Recording, TextError> {
+    let total = bytes.len();
+    let ranges = split_points(total, n, |p| memchr::memchr(b'\n', bytes.get(p..).unwrap_or(&[])).map(|i| p + i));
+    let parse = |(a, b): (usize, usize), progress: &mut dyn FnMut(usize, usize)| {
+        let mut p = Parser::new();
+        p.feed(&bytes[a..b], true, a, progress, total).map(|_| p)
+    };
+    let results: Vec<Result<Parser, TextError>> = if ranges.len() == 1 {
+        vec![parse(ranges[0], progress)]
+    } else {
+        let scale = ranges.len();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = ranges[1..].iter().map(|&r| s.spawn(move || parse(r, &mut |_, _| {}))).collect();
+            // The first segment reports progress for all (they advance at about the same rate).
+            let first = parse(ranges[0], &mut |d, t| progress((d * scale).min(t), t));
+            let mut out = vec![first];
+            for h in handles {
+                out.push(h.join().unwrap_or_else(|_| Err(TextError::Io("a parsing thread failed".into()))));
+            }
+            out
+        })
+    };
+    let p = merge_segments(results)?;
+    progress(total, total);
     p.finish()
 }
 
-/// Reads a PYME raw text file from disk, in 4 MiB pieces (no copy of the whole file in memory),
-/// calling `progress(bytes_done, bytes_total)` as it goes. Same result as [`read`] on its bytes.
-pub fn read_file(path: &std::path::Path, progress: &mut dyn FnMut(usize, usize)) -> Result<Trace, TextError> {
-    use std::io::Read;
+/// Parses `start..end` of a file in 4 MiB pieces.
+fn parse_file_range(path: &std::path::Path, start: usize, end: usize, total: usize, progress: &mut dyn FnMut(usize, usize))
+    -> Result<Parser, TextError> {
+    use std::io::{Read, Seek, SeekFrom};
     let io_err = |e: io::Error| TextError::Io(format!("{}: {e}", path.display()));
     let mut f = std::fs::File::open(path).map_err(io_err)?;
-    let total = f.metadata().map_err(io_err)?.len() as usize;
-    let mut buf = vec![0u8; 4 << 20];
+    f.seek(SeekFrom::Start(start as u64)).map_err(io_err)?;
+    let mut f = f.take((end - start) as u64);
+    let mut buf = vec![0u8; (4usize << 20).min(end - start + 1)];
     let mut filled = 0usize;
-    let mut offset = 0usize;
+    let mut offset = start;
     let mut p = Parser::new();
     loop {
         let mut eof = false;
@@ -485,7 +586,7 @@ pub fn read_file(path: &std::path::Path, progress: &mut dyn FnMut(usize, usize))
         }
         let used = p.feed(&buf[..filled], eof, offset, progress, total)?;
         if eof {
-            break;
+            return Ok(p);
         }
         buf.copy_within(used..filled, 0);
         filled -= used;
@@ -495,6 +596,57 @@ pub fn read_file(path: &std::path::Path, progress: &mut dyn FnMut(usize, usize))
             buf.resize(buf.len() * 2, 0);
         }
     }
+}
+
+/// Reads a PYME raw text file from disk in 4 MiB pieces (the whole file is never held in memory),
+/// calling `progress(bytes_done, bytes_total)` as it goes; files of 16 MiB or more are parsed in
+/// segments on the available cores. Same result as [`read`] on the file's bytes.
+pub fn read_file(path: &std::path::Path, progress: &mut dyn FnMut(usize, usize)) -> Result<Trace, TextError> {
+    let io_err = |e: io::Error| TextError::Io(format!("{}: {e}", path.display()));
+    let total = std::fs::metadata(path).map_err(io_err)?.len() as usize;
+    read_file_in(path, parallelism(total), progress)
+}
+
+fn read_file_in(path: &std::path::Path, n: usize, progress: &mut dyn FnMut(usize, usize)) -> Result<Trace, TextError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io_err = |e: io::Error| TextError::Io(format!("{}: {e}", path.display()));
+    let total = std::fs::metadata(path).map_err(io_err)?.len() as usize;
+    let mut probe = std::fs::File::open(path).map_err(io_err)?;
+    let ranges = split_points(total, n, |p| {
+        // Find the next newline by reading from p.
+        let mut buf = [0u8; 1 << 16];
+        let mut at = p;
+        probe.seek(SeekFrom::Start(p as u64)).ok()?;
+        loop {
+            let n = probe.read(&mut buf).ok()?;
+            if n == 0 {
+                return None;
+            }
+            if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+                return Some(at + i);
+            }
+            at += n;
+        }
+    });
+    let results: Vec<Result<Parser, TextError>> = if ranges.len() == 1 {
+        vec![parse_file_range(path, 0, total, total, progress)]
+    } else {
+        let scale = ranges.len();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = ranges[1..]
+                .iter()
+                .map(|&(a, b)| s.spawn(move || parse_file_range(path, a, b, total, &mut |_, _| {})))
+                .collect();
+            let (a, b) = ranges[0];
+            let first = parse_file_range(path, a, b, total, &mut |d, t| progress((d * scale).min(t), t));
+            let mut out = vec![first];
+            for h in handles {
+                out.push(h.join().unwrap_or_else(|_| Err(TextError::Io("a parsing thread failed".into()))));
+            }
+            out
+        })
+    };
+    let p = merge_segments(results)?;
     progress(total, total);
     p.finish().map(build_trace)
 }
@@ -565,6 +717,46 @@ pub fn write<W: Write>(t: &Trace, mut w: W) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn segments_give_the_same_result_as_one_pass() {
+        let mut text = String::new();
+        for i in 0..300u64 {
+            let th = ["Main", "W1", "W2"][(i % 3) as usize];
+            let f = ["a", "b", "c", "d"][(i % 4) as usize];
+            text.push_str(&format!("1.{:06}\t{th}\t/x/{f}.py\t{f}\tcall\t{}\n", i, i % 4));
+            text.push_str(&format!("1.{:06}\t{th}\t/x/{f}.py\t{f}\treturn\t{}\n", i, i % 4));
+            if i == 150 {
+                text.push_str("\n");
+            }
+        }
+        let one = read_recording_in(text.as_bytes(), 1, &mut |_, _| {}).unwrap();
+        for n in 2..6 {
+            let many = read_recording_in(text.as_bytes(), n, &mut |_, _| {}).unwrap();
+            assert_eq!(build_trace(many), build_trace(one.clone()), "{n} segments");
+        }
+        // an error in a later segment is numbered from the start of the input
+        let bad = format!("{text}oops\n{text}");
+        for n in 1..5 {
+            let e = read_recording_in(bad.as_bytes(), n, &mut |_, _| {}).unwrap_err();
+            assert_eq!(e.to_string(), "line 602: expected 6 tab-separated fields, found 1", "{n} segments");
+        }
+        // the same from a file, read in ranges
+        let dir = std::env::temp_dir().join(format!("fprofile-b1-seg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.txt");
+        std::fs::write(&path, &text).unwrap();
+        let want = build_trace(one);
+        for n in 1..5 {
+            assert_eq!(read_file_in(&path, n, &mut |_, _| {}).unwrap(), want, "{n} file segments");
+        }
+        std::fs::write(&path, &bad).unwrap();
+        for n in 1..5 {
+            let e = read_file_in(&path, n, &mut |_, _| {}).unwrap_err();
+            assert_eq!(e.to_string(), "line 602: expected 6 tab-separated fields, found 1", "{n} file segments");
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     #[test]
     fn separators_match_a_plain_scan() {
