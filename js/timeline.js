@@ -94,6 +94,8 @@ export function createTimeline(container, options = {}) {
   root.append(toolbar, errorBox, main, table.el);
   container.append(root);
   overview.style.height = "60px";
+  table.el.hidden = true;
+  side.hidden = true;
   zoom.style.height = `${zoomHeight}px`;
   setDetailsEmpty();
 
@@ -627,6 +629,31 @@ export function createTimeline(container, options = {}) {
     errorBox.textContent = message;
     errorBox.hidden = !message;
   }
+  /** Forget the shown trace (after a failed load, so the page never shows one file's name over another's calls). */
+  function clearTrace() {
+    trace = null;
+    index = null;
+    visible = new Uint8Array(0);
+    lanes = { lanes: [], height: 0 };
+    ovLanes = [];
+    selectedCall = -1;
+    selectedCode = -1;
+    hoverCall = -1;
+    tooltip.hidden = true;
+    threadsBox.replaceChildren();
+    table.setSummary({ overall: [], threads: [] });
+    table.el.hidden = true;
+    side.hidden = true;
+    setDetailsEmpty();
+    windowLabel.textContent = "";
+    root.removeAttribute("data-window-start-ns");
+    root.removeAttribute("data-window-end-ns");
+    root.setAttribute("data-calls", "0");
+    placeholder.textContent = "No trace shown.";
+    placeholder.hidden = false;
+    overviewDirty = true;
+    schedule();
+  }
 
   // ---- interaction: zoomed view ----------------------------------------------------------
   let zdrag = null;
@@ -797,11 +824,12 @@ export function createTimeline(container, options = {}) {
       const what = e instanceof FptError ? `This is not a valid fprofile trace: ${e.message}`
         : e instanceof TraceTooLargeError ? e.message
         : `Could not read the trace: ${e && e.message ? e.message : e}`;
+      clearTrace();
       showError(what);
-      placeholder.textContent = "No trace shown.";
       return false;
     }
     if (destroyed) return false;
+    tooltip.hidden = true;
     trace = decoded;
     index = buildIndex(trace);
     colours = codeColours(trace.codes, dark);
@@ -815,6 +843,8 @@ export function createTimeline(container, options = {}) {
     relayout();
     setWin(full[0], full[1], false);
     buildThreadList();
+    table.el.hidden = false;
+    side.hidden = false;
     table.setSummary(summary && Array.isArray(summary.overall) ? summary : computeSummary(trace, index));
     applySearch();
     setDetailsEmpty();
@@ -844,7 +874,10 @@ export function createTimeline(container, options = {}) {
     onWindowChange(cb) {
       if (typeof cb === "function") windowCallbacks.push(cb);
     },
-    showError,
+    showError(message) {
+      if (message) clearTrace();
+      showError(message);
+    },
     /** A short text description of the loaded trace (for hosts' status lines). */
     describe() {
       if (!trace) return "";

@@ -303,10 +303,14 @@ def test_not_a_trace_shows_a_clear_message_and_server_keeps_running(browser, fil
             assert raw_get(port, "/api/initial")[0] == 200
             page.set_input_files("input#fprofile-file", files["fpt"])
             assert_drew(page, errors, remote, files["calls"])
-            # a dropped non-trace too
+            # a dropped non-trace too: the message, and the previous trace is no longer shown
             drop_file(page, files["junk"])
             page.wait_for_selector(".fprofile-error:not([hidden])")
             assert "is not a trace" in page.text_content(".fprofile-error")
+            page.wait_for_selector("canvas.fprofile-zoom[data-drawn='0']")
+            assert page.get_attribute(".fprofile-root", "data-calls") == "0"
+            assert page.is_hidden("table.fprofile-summary")
+            assert page.text_content(".fprofile-page-file") == "notes.txt"
         finally:
             context.close()
     # a non-trace FILE argument: the page says so, the server runs
@@ -466,5 +470,37 @@ def test_dark_theme_follows_the_system(browser, files, artifacts_dir):
                 const d = c.getContext('2d').getImageData(2, c.height - 3, 1, 1).data; return [d[0], d[1], d[2]]; }""")
             assert sum(bg) < 150, bg
             page.screenshot(path=os.path.join(artifacts_dir, "viewer_dark.png"), full_page=True)
+        finally:
+            context.close()
+
+
+ORIGINAL_PYME_JSON = """{"callstack": [
+ {"ts": 0.0001, "tf": 0.0004, "f": "/home/u/PYME/io/image.py", "n": "read_frame", "l": 2, "td": 0, "tl": 0.0, "ns": "42"},
+ {"ts": 0.0, "tf": 0.001, "f": "/home/u/PYME/io/image.py", "n": "load", "l": 1, "td": 0, "tl": 0.0, "ns": "10"},
+ {"ts": 0.0002, "tf": 0.0008, "f": "/home/u/PYME/Analysis/fit.py", "n": "fit_frame", "l": 1, "td": 1, "tl": 1.0, "ns": "7"}],
+ "threadNames": ["MainThread", "Thread-1"],
+ "threadLines": [{"ts": 0.0, "tf": 0.001, "tl": 0.0}, {"ts": 0.0002, "tf": 0.0008, "tl": 1.0}],
+ "maxConcurrentThreads": 2}"""
+
+
+def test_opens_a_file_written_by_the_original_pyme_converter(browser, tmp_path):
+    """A JSON as PYME's convertProfile writes it (children before parents, float lanes, string
+    line numbers), chosen in the page."""
+    path = tmp_path / "pyme_profile.json"
+    path.write_text(ORIGINAL_PYME_JSON)
+    port = free_port()
+    with Viewer(port) as v:
+        context, page, errors, remote = new_page(browser)
+        try:
+            page.goto(v.url)
+            page.wait_for_selector("text=Choose a trace file")
+            page.set_input_files("input#fprofile-file", str(path))
+            assert wait_drawn(page) == 3
+            assert page.get_attribute(".fprofile-root", "data-calls") == "3"
+            assert page.get_attribute(".fprofile-root", "data-threads") == "2"
+            rows = page.locator("table.fprofile-summary tbody tr td:nth-child(1)").all_text_contents()
+            assert rows == ["load", "fit_frame", "read_frame"]
+            assert "/home/u/PYME/io/image.py:42" in page.text_content("table.fprofile-summary")
+            assert not errors and not remote
         finally:
             context.close()
