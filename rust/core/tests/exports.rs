@@ -144,6 +144,8 @@ fn detect_formats() {
     let t = pyme_text::read(PYME.as_bytes()).unwrap();
     assert_eq!(detect(&fpt::encode(&t)), Some(Format::Fpt));
     assert_eq!(detect(PYME.as_bytes()), Some(Format::PymeText));
+    assert_eq!(detect(format!("\n\r\n{PYME}").as_bytes()), Some(Format::PymeText));
+    assert_eq!(detect(b"1.0\tT\tf\ta\tcall"), None);
     assert_eq!(detect(b"hello world"), None);
     assert_eq!(detect(b""), None);
     assert_eq!(detect(b"{\"a\": 1}"), None);

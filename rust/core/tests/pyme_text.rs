@@ -135,6 +135,44 @@ proptest! {
         prop_assert_eq!(back.origin_ns, t.origin_ns);
     }
 
+    /// Lines of different threads interleaved in any order (each thread's own order kept) give
+    /// the same trees.
+    #[test]
+    fn interleaving_of_thread_lines_does_not_matter(rec in strategies::recording(), seed in any::<u64>()) {
+        let mut rec = rec;
+        for (i, th) in rec.threads.iter_mut().enumerate() {
+            th.names = vec![(0, format!("T{i}"))];
+        }
+        let t = build_trace(rec);
+        let mut out = Vec::new();
+        write(&t, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        if lines.is_empty() {
+            return Ok(());
+        }
+        // per-thread queues, then a random merge
+        let mut queues: std::collections::BTreeMap<&str, std::collections::VecDeque<&str>> = Default::default();
+        for l in &lines {
+            queues.entry(l.split('\t').nth(1).unwrap()).or_default().push_back(l);
+        }
+        let mut x = seed | 1;
+        let mut shuffled = String::new();
+        while queues.values().any(|q| !q.is_empty()) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            let live: Vec<_> = queues.keys().copied().filter(|k| !queues[k].is_empty()).collect();
+            let k = live[(x % live.len() as u64) as usize];
+            shuffled.push_str(queues.get_mut(k).unwrap().pop_front().unwrap());
+            shuffled.push('\n');
+        }
+        let a = read(text.as_bytes()).unwrap();
+        let b = read(shuffled.as_bytes()).unwrap();
+        let (mut fa, mut fb) = (folded(&a), folded(&b));
+        fa.sort();
+        fb.sort();
+        prop_assert_eq!(fa, fb);
+    }
+
     #[test]
     fn arbitrary_text_never_panics(s in "[0-9a-z.\t\n\\\\ ]{0,200}") {
         let _ = read(s.as_bytes());
