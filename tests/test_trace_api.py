@@ -126,6 +126,20 @@ def test_folded(trace):
     ]
 
 
+def test_pickle_and_copy(trace):
+    import copy
+    import pickle
+
+    assert pickle.loads(pickle.dumps(trace)) == trace
+    assert copy.deepcopy(trace) == trace
+    assert copy.copy(trace) == trace
+
+
+def test_calls_share_name_strings(trace):
+    calls = [c for c in trace.calls() if c.function == "leaf"]
+    assert len(calls) == 3 and calls[0].function is calls[1].function  # one str per function
+
+
 def test_equality(trace):
     assert trace == sample()
     assert trace != sample(unfinished=False)

@@ -10,7 +10,7 @@ use std::io::{BufWriter, Write};
 
 use pyo3::exceptions::{PyIsADirectoryError, PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyType};
+use pyo3::types::{PyBytes, PyDict, PyString, PyType};
 
 use crate::errors::{format_error, FormatError, IntoPyErr};
 
@@ -356,12 +356,12 @@ pub struct PyCall {
     end_ns: i64,
     #[pyo3(get)]
     self_ns: i64,
-    /// Function name (`co_name`).
+    /// Function name (as the recorder names it). Shared per function: one str object per code.
     #[pyo3(get)]
-    function: String,
+    function: Py<PyString>,
     /// File (`co_filename`).
     #[pyo3(get)]
-    file: String,
+    file: Py<PyString>,
     /// First line of the function (`co_firstlineno`).
     #[pyo3(get)]
     line: u32,
@@ -383,7 +383,7 @@ impl PyCall {
         self.end_ns - self.start_ns
     }
 
-    fn __repr__(&self) -> String {
+    fn __repr__(&self, py: Python<'_>) -> String {
         let mut flags = String::new();
         if self.unfinished {
             flags.push_str(", unfinished");
@@ -391,10 +391,12 @@ impl PyCall {
         if self.started_before {
             flags.push_str(", started_before");
         }
+        let function = self.function.bind(py).to_string_lossy().into_owned();
+        let file = self.file.bind(py).to_string_lossy().into_owned();
         format!(
             "Call({} {}:{} thread={} depth={} start_ns={} duration={}{})",
-            self.function.escape_debug(),
-            self.file.escape_debug(),
+            function.escape_debug(),
+            file.escape_debug(),
             self.line,
             self.thread,
             self.depth,
@@ -876,6 +878,13 @@ impl PyTrace {
         Ok(())
     }
 
+    /// Pickling (and `copy`): through the `.fpt` bytes.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let py = slf.py();
+        let ctor = py.get_type::<PyTrace>().getattr("from_bytes")?;
+        Ok((ctor, (slf.get().to_bytes(py),)))
+    }
+
     /// Two traces are equal when they hold exactly the same threads, calls, functions and metadata.
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         match other.cast::<PyTrace>() {
@@ -893,7 +902,7 @@ impl PyTrace {
     /// The calls, grouped by thread and in pre-order within a thread; only those of `thread`
     /// (an index into `threads`) when given.
     #[pyo3(signature = (thread=None))]
-    fn calls(&self, thread: Option<usize>) -> PyResult<Vec<PyCall>> {
+    fn calls(&self, py: Python<'_>, thread: Option<usize>) -> PyResult<Vec<PyCall>> {
         let t = &*self.inner;
         let range = match thread {
             None => 0..t.calls.len() as u32,
@@ -909,6 +918,9 @@ impl PyTrace {
         };
         let self_ns = self_times(t);
         let c = &t.calls;
+        let empty = PyString::new(py, "").unbind();
+        let names: Vec<Py<PyString>> = t.codes.iter().map(|x| PyString::new(py, &x.name).unbind()).collect();
+        let files: Vec<Py<PyString>> = t.codes.iter().map(|x| PyString::new(py, &x.file).unbind()).collect();
         let mut out = Vec::with_capacity(range.len());
         let mut th = if range.start < range.end { thread_of_call(t, range.start) } else { 0 };
         for i in range {
@@ -916,7 +928,8 @@ impl PyTrace {
                 th += 1;
             }
             let k = i as usize;
-            let code = t.codes.get(c.code[k] as usize);
+            let ci = c.code[k] as usize;
+            let code = t.codes.get(ci);
             out.push(PyCall {
                 index: i,
                 thread: th,
@@ -924,8 +937,8 @@ impl PyTrace {
                 start_ns: c.start_ns[k],
                 end_ns: c.end_ns[k],
                 self_ns: self_ns[k],
-                function: code.map(|x| x.name.clone()).unwrap_or_default(),
-                file: code.map(|x| x.file.clone()).unwrap_or_default(),
+                function: names.get(ci).unwrap_or(&empty).clone_ref(py),
+                file: files.get(ci).unwrap_or(&empty).clone_ref(py),
                 line: code.map(|x| x.first_line).unwrap_or(0),
                 parent: if c.parent[k] == u32::MAX { None } else { Some(c.parent[k]) },
                 unfinished: c.flags[k].unfinished(),
