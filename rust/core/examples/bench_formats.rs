@@ -44,13 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n_events: usize = rec.threads.iter().flat_map(|t| &t.chunks).map(Vec::len).sum();
     let (t_build, trace) = time(repeats, || build_trace(rec.clone()));
     let calls = trace.calls.len();
-    let c = &trace.calls;
-    let column_bytes = c.start_ns.capacity() * 8
-        + c.end_ns.capacity() * 8
-        + c.code.capacity() * 4
-        + c.depth.capacity() * 2
-        + c.parent.capacity() * 4
-        + c.flags.capacity();
+    let column_bytes = trace.calls.heap_bytes();
 
     // The PYME text file.
     let path = dir.join("bench.txt");

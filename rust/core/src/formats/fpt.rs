@@ -495,6 +495,7 @@ pub fn parse_body(body: &[u8]) -> Result<Trace> {
     if r.pos != body.len() {
         return r.err(r.pos, format!("{} unexpected bytes after the metadata", body.len() - r.pos));
     }
+    calls.shrink_to_fit();
     Ok(Trace { origin_ns, codes, threads, calls, metadata })
 }
 

@@ -282,6 +282,7 @@ pub fn read(bytes: &[u8]) -> Result<Trace, PymeJsonError> {
             call_range: (begin as u32, end as u32),
         });
     }
+    calls.shrink_to_fit();
     let has_lanes = file.thread_lines.as_ref().is_some_and(|ls| ls.len() == n_threads && ls.iter().all(|l| l.tl.is_some()));
     if !has_lanes {
         assign_lanes(&mut threads);
