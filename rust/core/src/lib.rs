@@ -4,6 +4,15 @@
 //! events into per-thread call trees ([`build`]), the formats ([`formats`]), per-function summaries
 //! ([`summary`]) and the embedded timeline assets ([`assets`]). The `fprofile-jupyter-python` crate
 //! is the thin pyo3 binding (and the CPython hook) on top of it. See `rust/README.md`.
+//!
+//! Entry points:
+//! - [`build::build_trace`]: `Recording` (flat events per thread) -> [`Trace`] (call trees).
+//! - [`formats::fpt::encode`] / [`formats::fpt::decode`]: the `.fpt` binary format (`docs/format.md`).
+//! - [`formats::pyme_text::read`] / [`formats::pyme_text::read_file`] / [`formats::pyme_text::write`]:
+//!   PYME raw event text; [`formats::pyme_json::read`] / [`formats::pyme_json::write`]: PYME JSON.
+//! - [`formats::perfetto::write`], [`formats::speedscope::write`]: exports.
+//! - [`formats::detect`]: sniff a file's format.
+//! - [`summary::summarize`] / [`summary::summary_json`]: per-function figures.
 
 pub mod model;
 pub mod build;
