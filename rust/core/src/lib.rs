@@ -8,9 +8,9 @@
 //! Entry points:
 //! - [`build::build_trace`]: `Recording` (flat events per thread) -> [`Trace`] (call trees).
 //! - [`formats::fpt::encode`] / [`formats::fpt::decode`]: the `.fpt` binary format (`docs/format.md`).
-//! - [`formats::pyme_text::read`] / [`formats::pyme_text::read_file`] / [`formats::pyme_text::write`]:
-//!   PYME raw event text; [`formats::pyme_json::read`] / [`formats::pyme_json::write`]: PYME JSON.
-//! - [`formats::perfetto::write`], [`formats::speedscope::write`]: exports.
+//! - [`formats::pyme_text::read`] / [`formats::pyme_text::read_file`] / [`formats::pyme_text::write()`]:
+//!   PYME raw event text; [`formats::pyme_json::read`] / [`formats::pyme_json::write()`]: PYME JSON.
+//! - [`formats::perfetto::write()`], [`formats::speedscope::write()`]: exports.
 //! - [`formats::detect`]: sniff a file's format.
 //! - [`summary::summarize`] / [`summary::summary_json`]: per-function figures.
 
