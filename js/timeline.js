@@ -13,7 +13,7 @@
 import { decodeFpt, TraceTooLargeError, FptError } from "./decode.js";
 import { buildIndex, layoutLanes, forEachBox, lowerBoundEnd, fullRange, clampWindow, zoomWindow, computeSummary, threadNameAt } from "./layout.js";
 import { sizeCanvas, readPalette, codeColours, threadColour, drawTimeAxis, fitLabel } from "./render.js";
-import { formatDuration, formatCount, formatBytes } from "./units.js";
+import { formatDuration, formatCount, formatBytes, formatTimeAt } from "./units.js";
 import { createSummaryTable } from "./table.js";
 
 const ZOOM_AXIS_PX = 22;
@@ -408,7 +408,8 @@ export function createTimeline(container, options = {}) {
     win = [s, e];
     root.setAttribute("data-window-start-ns", String(Math.round(s)));
     root.setAttribute("data-window-end-ns", String(Math.round(e)));
-    windowLabel.textContent = `${formatDuration(s)} – ${formatDuration(e)}  (${formatDuration(e - s)})`;
+    const res = (e - s) / 1000;
+    windowLabel.textContent = `${formatTimeAt(s, res)} – ${formatTimeAt(e, res)}  (${formatDuration(e - s)})`;
     if (notify) for (const cb of windowCallbacks) cb(Math.round(s), Math.round(e));
     schedule();
   }

@@ -32,8 +32,9 @@ function trimZeros(s) {
 
 /**
  * Axis ticks for the time window [start_ns, end_ns] with at most about `maxTicks` ticks.
- * The step is 1, 2 or 5 times a power of ten nanoseconds; labels use one unit chosen from the
- * step, with as many decimals as the step needs, so neighbouring labels always differ.
+ * The step is 1, 2 or 5 times a power of ten nanoseconds. Labels use one unit: the step's, or the
+ * times' own when that would need more than 4 integer digits (a deep zoom reads "7.80205 ms", not
+ * "7802050 ns"), with as many decimals as the step needs, so neighbouring labels always differ.
  * Returns { step_ns, unit, ticks: [{ t_ns, label }] }.
  */
 export function timeTicks(start_ns, end_ns, maxTicks) {
@@ -46,7 +47,11 @@ export function timeTicks(start_ns, end_ns, maxTicks) {
     if (m * pow >= raw) { step = m * pow; break; }
   }
   step = Math.max(1, step);
-  const u = unitFor(step);
+  // The step's unit, unless the labels would need more than 4 integer digits (a deep zoom far from
+  // 0): then the unit of the times' magnitude.
+  const magnitude = Math.max(Math.abs(start_ns), Math.abs(end_ns));
+  let u = unitFor(step);
+  if (magnitude / u.ns >= 1e4) u = unitFor(magnitude);
   const decimals = Math.max(0, Math.ceil(-Math.log10(step / u.ns) - 1e-9));
   const first = Math.ceil(start_ns / step) * step;
   const ticks = [];
@@ -55,6 +60,20 @@ export function timeTicks(start_ns, end_ns, maxTicks) {
     ticks.push({ t_ns: t, label: `${fixedLabel(v, decimals)} ${u.unit}` });
   }
   return { step_ns: step, unit: u.unit, ticks };
+}
+
+/**
+ * A time point as text precise enough to tell apart points `resolution_ns` apart: the unit from
+ * the magnitude of t, at least 4 significant digits ("7.802123 ms" in a 400 ns window).
+ */
+export function formatTimeAt(t_ns, resolution_ns) {
+  const u = unitFor(Math.max(Math.abs(t_ns), 1));
+  if (u.ns === 1) return `${Math.round(t_ns)} ns`;
+  const res = Math.max(1, resolution_ns) / u.ns;
+  const decimals = Math.min(9, Math.max(0, Math.ceil(-Math.log10(res))));
+  const v = t_ns / u.ns;
+  const minDecimals = Math.abs(v) >= 100 ? 1 : Math.abs(v) >= 10 ? 2 : 3;
+  return `${trimZeros(v.toFixed(Math.max(decimals, minDecimals)))} ${u.unit}`;
 }
 
 function fixedLabel(v, decimals) {

@@ -164,3 +164,33 @@ def test_cli_export(traces, tmp_path):
     assert r.returncode == 0, r.stderr
     html = out.read_text(encoding="utf-8")
     assert 'id="fprofile-data"' in html and "function createTimeline(" in html
+
+
+def test_large_export_draws_only_what_is_visible(browser, tmp_path, artifacts_dir):
+    """300,000 calls: the first drawing merges sub-pixel calls (far fewer boxes than calls), and
+    zooming in draws the individual calls of the window."""
+    from test_viewer_support import make_big_trace
+
+    t = make_big_trace(300_000)
+    n = len(t)
+    out = tmp_path / "big.html"
+    t.save(str(out))
+    context, page, blocked, errors = offline_page(browser)
+    try:
+        page.goto(out.as_uri())
+        page.wait_for_selector("canvas.fprofile-zoom[data-drawn]:not([data-drawn='0'])", timeout=60_000)
+        assert page.get_attribute(".fprofile-root", "data-calls") == str(n)
+        first = int(page.get_attribute("canvas.fprofile-zoom", "data-drawn"))
+        assert 0 < first < n / 10, (first, n)
+        full = page.get_attribute(".fprofile-root", "data-window-end-ns")
+        zb = page.locator("canvas.fprofile-zoom").bounding_box()
+        page.mouse.move(zb["x"] + zb["width"] * 0.4, zb["y"] + 60)
+        for _ in range(12):
+            page.mouse.wheel(0, -600)
+        page.wait_for_function(
+            "(f) => document.querySelector('.fprofile-root').dataset.windowEndNs !== f", arg=full)
+        page.screenshot(path=os.path.join(artifacts_dir, "export_large_zoomed.png"))
+        assert coloured_pixels(page, "canvas.fprofile-zoom") > 2000
+        assert errors == [] and blocked == []
+    finally:
+        context.close()

@@ -150,3 +150,28 @@ def wait_drawn(page, timeout_ms: int = 30_000) -> int:
 
 def coloured_pixels(page, selector: str) -> int:
     return page.evaluate(PIXELS_JS, selector)
+
+
+def make_big_trace(calls: int, threads: int = 4, seed: int = 3):
+    """A synthetic trace of about `calls` calls: many short calls in trees up to depth 8."""
+    rng = random.Random(seed)
+    codes = [(f"/app/mod_{i % 5}.py", f"fn_{i:02d}", i + 1) for i in range(40)]
+    per = calls // threads
+    out = []
+    for t in range(threads):
+        ev: List[Tuple[int, int, bool]] = []
+        now = 1_000 + 10 * t
+        stack: List[int] = []
+        for _ in range(per):
+            while stack and (len(stack) >= 8 or rng.random() < 0.5):
+                now += rng.randint(10, 200)
+                ev.append((now, stack.pop(), True))
+            code = rng.randrange(len(codes))
+            now += rng.randint(10, 300)
+            ev.append((now, code, False))
+            stack.append(code)
+        while stack:
+            now += 50
+            ev.append((now, stack.pop(), True))
+        out.append((100 + t, f"T{t}", ev))
+    return _core._build_trace(codes, out, start_ns=0, stop_ns=max(e[-1][0] for _, _, e in out) + 100)

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { formatDuration, timeTicks, unitFor, formatBytes, formatCount } from "../../js/units.js";
+import { formatDuration, timeTicks, unitFor, formatBytes, formatCount, formatTimeAt } from "../../js/units.js";
 
 test("durations read in the largest fitting unit", () => {
   assert.equal(formatDuration(0), "0 ns");
@@ -14,7 +14,7 @@ test("durations read in the largest fitting unit", () => {
   assert.equal(unitFor(5e9).unit, "s");
 });
 
-test("ticks: 1-2-5 steps, units from the step, distinct labels", () => {
+test("ticks: 1-2-5 steps, units from the step (or the magnitude when deep), distinct labels", () => {
   const a = timeTicks(0, 1e9, 10);
   assert.equal(a.step_ns, 1e8);
   assert.equal(a.unit, "ms");
@@ -25,19 +25,35 @@ test("ticks: 1-2-5 steps, units from the step, distinct labels", () => {
   assert.deepEqual(b.ticks.map((t) => t.label), ["1000 ns", "1200 ns", "1400 ns", "1600 ns"]);
   const c = timeTicks(1.2e9, 1.21e9, 5);
   assert.equal(c.step_ns, 2e6);
-  assert.equal(c.ticks[0].label, "1200 ms");
+  assert.deepEqual(c.ticks.slice(0, 2).map((t) => t.label), ["1200 ms", "1202 ms"]);
+  // a deep zoom far from 0: the unit of the magnitude, decimals of the step
+  const z = timeTicks(7802000, 7802400, 8);
+  assert.equal(z.step_ns, 50);
+  assert.deepEqual(z.ticks.slice(0, 2).map((t) => t.label), ["7.80200 ms", "7.80205 ms"]);
+  const small = timeTicks(0, 600, 6);
+  assert.equal(small.unit, "ns");
+  assert.deepEqual(small.ticks.slice(0, 3).map((t) => t.label), ["0 ns", "100 ns", "200 ns"]);
   const d = timeTicks(3e9, 8e9, 5);
   assert.equal(d.unit, "s");
   assert.deepEqual(d.ticks.map((t) => t.label), ["3 s", "4 s", "5 s", "6 s", "7 s", "8 s"]);
   const e = timeTicks(0, 5000, 2);
   assert.equal(e.unit, "µs");
-  for (const ticks of [a, b, c, d, e]) {
+  for (const ticks of [a, b, c, d, e, z]) {
     const labels = ticks.ticks.map((t) => t.label);
     assert.equal(new Set(labels).size, labels.length);
   }
   const f = timeTicks(1500, 1510, 5);
   assert.equal(f.step_ns, 2);
   assert.deepEqual(timeTicks(5, 5, 10).ticks, []);
+});
+
+test("time points precise enough for the window", () => {
+  assert.equal(formatTimeAt(7802123, 1), "7.802123 ms");
+  assert.equal(formatTimeAt(7802123, 398), "7.8021 ms");
+  assert.equal(formatTimeAt(7802123, 1e6), "7.802 ms");
+  assert.equal(formatTimeAt(0, 1000), "0 ns");
+  assert.equal(formatTimeAt(512, 10), "512 ns");
+  assert.equal(formatTimeAt(1.5e9, 1e8), "1.5 s");
 });
 
 test("bytes and counts", () => {
