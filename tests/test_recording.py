@@ -714,3 +714,44 @@ def test_trace_api_basics(tmp_path):
     assert len(t) == 1 and "1 call" in repr(t)
     assert t.metadata["mechanism"].startswith(Recorder.mechanism())
     assert t.duration_ns >= t.calls()[0].end_ns - t.calls()[0].start_ns
+
+
+@pytest.mark.parametrize("clock", ["default", "monotonic"])
+def test_times_are_perf_counter_times(tmp_path, clock):
+    """Event times are CLOCK_MONOTONIC ns (time.perf_counter_ns()), whether the hook reads that
+    clock directly (FPROFILE_CLOCK=monotonic) or stores TSC ticks converted at the end."""
+    wl = tmp_path / "clockwl"
+    wl.mkdir()
+    (wl / "work.py").write_text("def f(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s\n")
+    script = tmp_path / "clock.py"
+    script.write_text(textwrap.dedent(f"""
+        import json, sys, time
+        sys.path.insert(0, {str(wl)!r})
+        import fprofile_jupyter, work
+        brackets = []
+        with fprofile_jupyter.profile(subs=[{str(wl)!r}]) as prof:
+            for k in range(200):
+                a = time.perf_counter_ns()
+                work.f(200 + 50 * (k % 7))
+                b = time.perf_counter_ns()
+                brackets.append((a, b))
+                if k % 50 == 0:
+                    time.sleep(0.06)   # spans several calibration rounds
+        t = prof.trace
+        calls = [(t.origin_ns + c.start_ns, t.origin_ns + c.end_ns) for c in t.calls()]
+        print(json.dumps({{"b": brackets, "c": calls, "clock": t.metadata["clock"]}}))
+    """))
+    env = dict(os.environ)
+    env.pop("FPROFILE_CLOCK", None)
+    if clock == "monotonic":
+        env["FPROFILE_CLOCK"] = "monotonic"
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    import json
+    d = json.loads(r.stdout)
+    if clock == "monotonic":
+        assert d["clock"] == "CLOCK_MONOTONIC"
+    assert len(d["c"]) == 200
+    slack = 2_000  # ns: the conversion of TSC ticks is exact to well under this
+    for (a, b), (s, e) in zip(d["b"], d["c"]):
+        assert a - slack <= s <= e <= b + slack, (a, s, e, b)

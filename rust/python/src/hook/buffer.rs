@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use fprofile::{Event, EventKind};
 
-use super::clock::now_ns;
+use super::clock::{now_ns, now_raw};
 use super::session;
 
 /// The current session's generation while it records, 0 otherwise (stopped, or cap reached).
@@ -142,7 +142,7 @@ pub(crate) unsafe fn record_on(l: *const Local, gen: u32, code: u32, kind: Event
         }
         n = 0;
     }
-    let t_ns = now_ns();
+    let t_ns = now_raw();
     // SAFETY: n < cap of the current chunk, which only this thread writes.
     l.base.get().add(n).write(Event { t_ns, code, kind });
     sh.len.store(n + 1, Ordering::Release);
@@ -283,6 +283,7 @@ unsafe fn next_chunk(l: &Local, sh: &ThreadShared, gen: u32) -> bool {
     sh.nchunks.store(k + 1, Ordering::Relaxed);
     l.base.set(ptr);
     l.cap.set(cap);
+    super::clock::calibrate();
     // A rename is seen here too (besides the writer's polling), at most one chunk late.
     session::poll_one_name(sh);
     true

@@ -317,6 +317,7 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> PyResult<u32> {
     if let Some(avail) = mem_available() {
         max_events = max_events.min((avail / 64).max(1024));
     }
+    super::clock::init();
     let gen = GEN.load(Ordering::Relaxed).wrapping_add(1).max(1);
     GEN.store(gen, Ordering::Relaxed);
     BUDGET.store(max_events, Ordering::Relaxed);
@@ -353,8 +354,8 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> PyResult<u32> {
             return Err(e);
         }
     };
+    let start_ns = super::clock::reset();
     let background = writer::Background::spawn(threads, writer_codes, file);
-    let start_ns = now_ns();
     // SAFETY: GIL held; short borrow.
     if let Some(s) = unsafe { session() } {
         s.mechanism = mechanism;
@@ -412,7 +413,7 @@ pub(crate) fn stop(py: Python<'_>) -> PyResult<Stopped> {
         return Err(ProfilerError::new_err("profiling is not on: nothing to stop"));
     };
     RECORDING.store(0, Ordering::Release);
-    let stop_ns = now_ns();
+    let stop_ns = super::clock::calibrate_force();
     let mut warnings = uninstall(py, sess.mechanism);
     if let Some(bg) = sess.background.take() {
         if let Some(err) = bg.finish(py) {
@@ -432,9 +433,15 @@ pub(crate) fn stop(py: Python<'_>) -> PyResult<Stopped> {
     let mut events = 0u64;
     let mut bytes_held = 0u64;
     let mut threads = Vec::with_capacity(list.len());
+    let mut conv = super::clock::Converter::snapshot();
     for sh in &list {
         bytes_held += buffer::bytes_held(sh) as u64;
-        let chunks = buffer::take_all(sh);
+        let mut chunks = buffer::take_all(sh);
+        for c in chunks.iter_mut() {
+            for e in c.iter_mut() {
+                e.t_ns = conv.convert(e.t_ns);
+            }
+        }
         events += chunks.iter().map(|c| c.len() as u64).sum::<u64>();
         let mut names = std::mem::take(&mut *lock(&sh.names));
         if names.is_empty() {
@@ -457,6 +464,7 @@ pub(crate) fn stop(py: Python<'_>) -> PyResult<Stopped> {
         ("recorder".to_string(), format!("fprofile_jupyter {}", env!("CARGO_PKG_VERSION"))),
         ("python".to_string(), version),
         ("mechanism".to_string(), sess.mechanism.describe()),
+        ("clock".to_string(), super::clock::describe().to_string()),
         ("subs".to_string(), format!("{:?}", sess.subs)),
         ("builtins".to_string(), (sess.mechanism == Mechanism::ProfileFunction).to_string()),
         ("max_events".to_string(), sess.max_events.to_string()),

@@ -93,6 +93,7 @@ fn run(threads: Threads, codes: Option<Arc<Mutex<Vec<Code>>>>, file: Option<File
             // SAFETY: `try_attach` gives us the GIL (or nothing when the interpreter is going away).
             let _ = Python::try_attach(|_py| unsafe { poll_names(&threads) });
         }
+        super::clock::calibrate();
         if let Some(w) = writer.as_mut() {
             w.drain(&threads);
         }
@@ -158,17 +159,19 @@ impl Writer {
             return;
         }
         batch.sort_by_key(|(e, _)| e.t_ns);
+        let mut conv = super::clock::Converter::snapshot();
         for (e, ti) in &batch {
             let Some(code) = self.local_codes.get(e.code as usize) else { continue };
             let tn = &names[*ti as usize];
+            let t_ns = conv.convert(e.t_ns);
             let name = tn
                 .iter()
                 .rev()
-                .find(|(t, _)| *t <= e.t_ns)
+                .find(|(t, _)| *t <= t_ns)
                 .or_else(|| tn.first())
                 .map(|(_, n)| n.as_str())
                 .unwrap_or("");
-            if let Err(err) = write_event_line(&mut self.out, e.t_ns, name, code, e.kind) {
+            if let Err(err) = write_event_line(&mut self.out, t_ns, name, code, e.kind) {
                 self.error = Some(format!("writing the profile outfile failed: {err}"));
                 return;
             }

@@ -1,0 +1,323 @@
+"""Benchmark of the recording hook (not a test: prints medians and ratios).
+
+A call-heavy workload (about a million Python calls: recursive fib units plus method calls, in a
+module of its own) runs single-threaded and split over 4 threads, under:
+
+  bare                  no tool
+  ours: record all      fprofile_jupyter.profile(subs=[<workload file>])
+  ours: reject all      fprofile_jupyter.profile(subs=["<matches nothing>"])
+  cProfile              cProfile.Profile().enable()
+  VizTracer             viztracer.VizTracer(...).start() (in-run cost only; if installed)
+  ref ...               the reference hooks of ../shared/bench (the "limit" columns): PEP 523
+                        (evalhook) recorded / rejected, sys.monitoring (monhook, 3.12+) recorded /
+                        rejected, PyEval_SetProfile with a cached filter (chook mode 3)
+
+Configurations alternate within each round (shuffled), median of --rounds rounds (>= 5). Printed:
+ns of overhead per call and slowdown vs bare, bytes per recorded event held while recording, and
+end to end (entering profile() until prof.trace is ready) per call vs VizTracer from start to its
+saved JSON file, on a smaller workload.
+
+    python benchmarks/bench_recording.py [--rounds 7] [--units 504] [--ref-dir DIR] [--out FILE.md]
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import importlib.util
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+import fprofile_jupyter
+from fprofile_jupyter._core import Recorder
+
+WORKLOAD = '''
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+class Acc:
+    def __init__(self):
+        self.v = 0
+    def add(self, x):
+        self.v += x
+        return self.v
+
+def unit():
+    a = Acc()
+    for i in range(10):
+        a.add(i)
+    return fib(15)
+
+def units(n):
+    for _ in range(n):
+        unit()
+'''
+CALLS_PER_UNIT = 1973 + 10 + 1 + 1  # fib(15) + add x10 + Acc.__init__ + unit
+
+
+def load_workload(tmp: Path):
+    d = tmp / "fpbench_workload"
+    d.mkdir(exist_ok=True)
+    f = d / "bench_wl.py"
+    f.write_text(WORKLOAD)
+    spec = importlib.util.spec_from_file_location("bench_wl", str(f))
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod, str(f)
+
+
+def find_ref_dir(explicit: Optional[str], tmp: Path) -> Optional[Path]:
+    """Builds the reference hooks of shared/bench for this Python (or uses --ref-dir)."""
+    if explicit:
+        return Path(explicit)
+    here = Path(__file__).resolve().parent
+    for cand in (here.parent.parent / "shared" / "bench", here.parent / "shared" / "bench"):
+        if (cand / "build.sh").exists():
+            out = tmp / "refhooks"
+            r = subprocess.run(["sh", str(cand / "build.sh"), sys.executable, str(out)],
+                               capture_output=True, text=True)
+            if r.returncode == 0:
+                return out
+            print(f"(reference hooks did not build: {r.stderr.strip()[:200]})", file=sys.stderr)
+            return None
+    print("(../shared/bench not found: no reference columns; pass --ref-dir)", file=sys.stderr)
+    return None
+
+
+class Config:
+    def __init__(self, name: str, start: Callable[[], object], stop: Callable[[object], None]):
+        self.name, self.start, self.stop = name, start, stop
+
+
+def make_configs(wl_file: str, ref_dir: Optional[Path], threads: bool) -> List[Config]:
+    cap = 8_000_000
+    configs = [Config("bare", lambda: None, lambda s: None)]
+
+    def ours(subs):
+        def start():
+            r = Recorder()
+            r.start(subs, max_events=cap)
+            return r
+        return start
+
+    configs.append(Config("ours: record all", ours([wl_file]), lambda r: r.stop_raw()))
+    configs.append(Config("ours: reject all", ours(["<matches-nothing>"]), lambda r: r.stop_raw()))
+
+    def cp_start():
+        p = cProfile.Profile()
+        p.enable()
+        return p
+    configs.append(Config("cProfile", cp_start, lambda p: p.disable()))
+    try:
+        import viztracer  # noqa: F401
+
+        def vz_start():
+            from viztracer import VizTracer
+            t = VizTracer(tracer_entries=6_000_000, verbose=0, include_files=[os.path.dirname(wl_file)])
+            t.start()
+            return t
+
+        def vz_stop(t):
+            t.stop()
+            t.clear()
+        configs.append(Config("VizTracer", vz_start, vz_stop))
+    except ImportError:
+        pass
+    if ref_dir is not None:
+        sys.path.insert(0, str(ref_dir))
+        try:
+            import evalhook  # type: ignore
+            configs.append(Config("ref PEP 523: recorded", lambda: evalhook.start(1, cap, wl_file),
+                                  lambda s: evalhook.stop()))
+            configs.append(Config("ref PEP 523: rejected", lambda: evalhook.start(1, cap, "<nothing>"),
+                                  lambda s: evalhook.stop()))
+        except ImportError:
+            pass
+        if sys.version_info >= (3, 12):
+            try:
+                import monhook  # type: ignore
+                configs.append(Config("ref sys.monitoring: recorded", lambda: monhook.start(cap, wl_file),
+                                      lambda s: monhook.stop()))
+                configs.append(Config("ref sys.monitoring: rejected", lambda: monhook.start(cap, "<nothing>"),
+                                      lambda s: monhook.stop()))
+            except ImportError:
+                pass
+        if not threads:  # chook is per thread (PyEval_SetProfile): single-threaded column only
+            try:
+                import chook  # type: ignore
+                configs.append(Config("ref SetProfile cached filter", lambda: chook.start(3, cap, [wl_file]),
+                                      lambda s: chook.stop()))
+            except ImportError:
+                pass
+    return configs
+
+
+def run_once(mod, units: int, nthreads: int) -> int:
+    if nthreads == 1:
+        t0 = time.perf_counter_ns()
+        mod.units(units)
+        return time.perf_counter_ns() - t0
+    per = units // nthreads
+    ths = [threading.Thread(target=mod.units, args=(per,)) for _ in range(nthreads)]
+    t0 = time.perf_counter_ns()
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join()
+    return time.perf_counter_ns() - t0
+
+
+def measure(mod, wl_file, ref_dir, units, nthreads, rounds) -> Tuple[Dict[str, List[int]], Dict[str, float]]:
+    configs = make_configs(wl_file, ref_dir, nthreads > 1)
+    times: Dict[str, List[int]] = {c.name: [] for c in configs}
+    extra: Dict[str, float] = {}
+    rng = random.Random(7)
+    for _ in range(rounds):
+        order = configs[:]
+        rng.shuffle(order)
+        for c in order:
+            gc.collect()
+            state = c.start()
+            dt = run_once(mod, units, nthreads)
+            out = c.stop(state)
+            times[c.name].append(dt)
+            if c.name == "ours: record all" and state is not None:
+                st = state.stats
+                extra["events"] = st["events"]
+                extra["bytes_per_event"] = st["bytes_held"] / max(st["events"], 1)
+            del out
+    return times, extra
+
+
+def end_to_end(mod, wl_file: str, units: int, rounds: int, tmp: Path) -> Dict[str, List[int]]:
+    res: Dict[str, List[int]] = {"bare": [], "ours": [], "VizTracer": []}
+    try:
+        import viztracer  # noqa: F401
+        have_vz = True
+    except ImportError:
+        have_vz = False
+        del res["VizTracer"]
+    for i in range(rounds):
+        gc.collect()
+        res["bare"].append(run_once(mod, units, 1))
+        gc.collect()
+        t0 = time.perf_counter_ns()
+        with fprofile_jupyter.profile(subs=[wl_file], max_events=8_000_000) as prof:
+            mod.units(units)
+        trace = prof.trace
+        res["ours"].append(time.perf_counter_ns() - t0)
+        assert len(trace) == units * CALLS_PER_UNIT + 1, (len(trace), units * CALLS_PER_UNIT)  # + units()
+        del trace, prof
+        if have_vz:
+            from viztracer import VizTracer
+            gc.collect()
+            out = tmp / f"vz{i}.json"
+            t0 = time.perf_counter_ns()
+            t = VizTracer(tracer_entries=6_000_000, verbose=0, output_file=str(out),
+                          include_files=[os.path.dirname(wl_file)])
+            t.start()
+            mod.units(units)
+            t.stop()
+            t.save()
+            res["VizTracer"].append(time.perf_counter_ns() - t0)
+            out.unlink()
+    return res
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=7, help="rounds (>= 5), median taken")
+    ap.add_argument("--units", type=int, default=504, help="workload units (1985 calls each)")
+    ap.add_argument("--e2e-units", type=int, default=100, help="units for the end-to-end comparison")
+    ap.add_argument("--ref-dir", help="folder with the built reference hooks (default: build ../shared/bench)")
+    ap.add_argument("--out", help="also write the tables (markdown) to this file")
+    a = ap.parse_args(argv)
+    if a.rounds < 5:
+        ap.error("--rounds must be at least 5")
+    lines: List[str] = []
+
+    def emit(s: str = "") -> None:
+        print(s, flush=True)
+        lines.append(s)
+
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td)
+        mod, wl_file = load_workload(tmp)
+        ref_dir = find_ref_dir(a.ref_dir, tmp)
+        calls = a.units * CALLS_PER_UNIT
+        emit(f"Python {sys.version.split()[0]}, mechanism: {Recorder.mechanism()}; "
+             f"{calls:,} calls per run; median of {a.rounds} rounds, configurations shuffled per round")
+        best = None
+        for nthreads in (1, 4):
+            times, extra = measure(mod, wl_file, ref_dir, a.units, nthreads, a.rounds)
+            bare = statistics.median(times["bare"])
+            emit()
+            emit(f"### {nthreads} thread{'s' if nthreads > 1 else ''} "
+                 f"(bare: {bare / calls:.1f} ns per call)")
+            emit()
+            emit("| configuration | ns per call | overhead ns per call | slowdown |")
+            emit("|---|---:|---:|---:|")
+            for name, ts in times.items():
+                m = statistics.median(ts)
+                emit(f"| {name} | {m / calls:.1f} | {(m - bare) / calls:+.1f} | {m / bare:.2f}x |")
+            if nthreads == 1:
+                best = {k: (statistics.median(v) - bare) / calls for k, v in times.items()}
+            if "events" in extra:
+                emit()
+                emit(f"ours: {int(extra['events']):,} events recorded ({extra['events'] / calls:.2f} per call), "
+                     f"{extra['bytes_per_event']:.1f} bytes per event held while recording")
+        e2e = end_to_end(mod, wl_file, a.e2e_units, a.rounds, tmp)
+        n = a.e2e_units * CALLS_PER_UNIT
+        bare = statistics.median(e2e["bare"])
+        emit()
+        emit(f"### End to end ({n:,} calls): from start to a complete trace")
+        emit()
+        emit("| tool | ns per call beyond bare |")
+        emit("|---|---:|")
+        e2e_over = {}
+        for name, ts in e2e.items():
+            if name == "bare":
+                continue
+            e2e_over[name] = (statistics.median(ts) - bare) / n
+            label = "ours (enter profile() .. prof.trace ready)" if name == "ours" else \
+                "VizTracer (start .. saved JSON file)"
+            emit(f"| {label} | {e2e_over[name]:+.1f} |")
+        if best:
+            emit()
+            emit("### Targets")
+            emit()
+            rec = best.get("ours: record all")
+            rej = best.get("ours: reject all")
+            vz = best.get("VizTracer")
+            ref_rec = [v for k, v in best.items() if k.startswith("ref") and k.endswith("recorded")]
+            ref_rej = [v for k, v in best.items() if k.startswith("ref PEP 523: rejected")]
+            if rec is not None and vz:
+                emit(f"- recorded call: {rec:+.1f} ns = {rec / vz:.2f} of VizTracer's {vz:+.1f} (target <= 0.33)")
+            if rec is not None and ref_rec:
+                emit(f"- recorded call: {rec / min(ref_rec):.2f}x the best reference hook ({min(ref_rec):+.1f} ns; "
+                     f"target <= 1.5x)")
+            if rej is not None:
+                if sys.version_info >= (3, 12):
+                    emit(f"- rejected call: {rej:+.1f} ns (target <= 5 ns on 3.12+)")
+                elif ref_rej:
+                    emit(f"- rejected call: {rej:+.1f} ns = {rej / ref_rej[0]:.2f}x the PEP 523 reference "
+                         f"({ref_rej[0]:+.1f} ns; target <= 1.5x)")
+            if "VizTracer" in e2e_over:
+                emit(f"- end to end: {e2e_over['ours']:+.1f} ns per call = "
+                     f"{e2e_over['ours'] / e2e_over['VizTracer']:.3f} of VizTracer's (target <= 0.1)")
+    if a.out:
+        Path(a.out).write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
