@@ -61,10 +61,13 @@ def test_missing_file_is_one_line_and_nonzero(tmp_path):
     assert r.returncode == 2 and "is a directory" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_prints_address_and_ctrl_c_stops_cleanly(files):
+@pytest.mark.parametrize("cli", [False, True], ids=["viewProfile", "fprofile-view"])
+def test_prints_address_and_ctrl_c_stops_cleanly(files, cli):
     port = free_port()
-    v = Viewer(port, files["fpt"])
+    v = Viewer(port, files["fpt"], cli=cli)
     v.wait_ready()
+    status, _, initial = raw_get(port, "/api/initial")
+    assert status == 200 and json.loads(initial)["name"] == "trace.fpt"
     code, out, err = v.stop()
     assert code == 0, err
     assert f"http://127.0.0.1:{port}/" in out

@@ -87,8 +87,10 @@ def write_formats(trace, directory: str, stem: str = "trace") -> dict:
 class Viewer:
     """The viewer in a subprocess on a given port: started, polled until it answers, stopped."""
 
-    def __init__(self, port: int, file: Optional[str] = None, module: str = "fprofile_jupyter.viewProfile", cwd: Optional[str] = None):
-        args = [sys.executable, "-m", module] + ([file] if file else []) + ["--port", str(port), "--no-browser"]
+    def __init__(self, port: int, file: Optional[str] = None, cwd: Optional[str] = None, cli: bool = False):
+        """cli: run `python -m fprofile_jupyter view` (the fprofile CLI) instead of the viewProfile drop-in."""
+        entry = ["-m", "fprofile_jupyter", "view"] if cli else ["-m", "fprofile_jupyter.viewProfile"]
+        args = [sys.executable] + entry + ([file] if file else []) + ["--port", str(port), "--no-browser"]
         self.url = f"http://127.0.0.1:{port}/"
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
                                      env=dict(os.environ, BROWSER="false"))
