@@ -1,6 +1,6 @@
 //! PYME's converted JSON (`convertProfile in.txt out.json`; shared pyme-formats section 2).
 //!
-//! # Writing ([`write`])
+//! # Writing ([`write()`])
 //! Exactly the original converter's schema and ordering, so PYME's viewer opens our output:
 //! `{"callstack": [...], "threadNames": [...], "threadLines": [...], "maxConcurrentThreads": n}`.
 //! - `callstack` entries `{"ts", "tf", "f", "n", "l", "td", "tl", "ns"}`, grouped by thread (thread

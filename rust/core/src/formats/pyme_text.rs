@@ -21,7 +21,7 @@
 //!   the file). `origin_ns` is the first event's absolute time.
 //! - Every error names the line: `line 17: expected 6 tab-separated fields, found 4`.
 //!
-//! # Writing ([`write`])
+//! # Writing ([`write()`])
 //! The events of every thread merged in time order, as PYME's profiler writes them; times are
 //! absolute (`origin_ns` + t) with 6 decimals. A call that began before recording gets no `call`
 //! line and an unfinished call no `return` line, so reading the file back restores both flags.
