@@ -240,6 +240,17 @@ def test_run_with_builtins(project):
     assert "napper" in funcs and "sleep" in funcs
 
 
+def test_run_event_cap(project):
+    proc = fprofile("run", "--max-events", "10", "-o", "cap.fpt", "prog.py", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("fprofile: warning: ") and "cap" in lines[0]
+    assert lines[1].startswith("fprofile: wrote cap.fpt: ")
+    t = fj.load(project / "cap.fpt")
+    assert 0 < len(t) <= 10
+
+
 def test_run_nothing_recorded_says_so(project):
     (project / "empty.py").write_text("x = 1\n")
     proc = fprofile("run", "--subs", "no-such-path-part", "empty.py", cwd=project)

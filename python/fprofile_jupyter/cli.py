@@ -266,6 +266,21 @@ def _start(prof, main_file: str) -> None:
             sys.modules["__main__"] = saved
 
 
+def _stop(prof) -> None:
+    """Stops ``prof``; the profiler's warnings (the event cap was reached, ...) become one
+    ``fprofile: warning: ...`` line each instead of a warning pointing into fprofile's code."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prof.__exit__(None, None, None)
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        if text.startswith("fprofile: "):
+            text = text[len("fprofile: "):]
+        print(f"fprofile: warning: {text}", file=sys.stderr)
+
+
 def cmd_run(argv: Sequence[str]) -> int:
     parser = _Parser(
         prog=f"{PROG} run",
@@ -360,7 +375,7 @@ def cmd_run(argv: Sequence[str]) -> int:
         except KeyboardInterrupt as e:  # while waiting for the program's threads
             exc = e
         finally:
-            prof.__exit__(None, None, None)
+            _stop(prof)
     finally:
         sys.argv = saved_argv
         if saved_path0 is not None and sys.path:
