@@ -230,7 +230,67 @@ def _build_trace(
     ``threads`` = [(os_id, name, [(t_ns, code_id, is_return), ...])], absolute times."""
 
 # ---------------------------------------------------------------------------------------------------
-# recording (engineer A adds Recorder here)
+# recording
+
+@final
+class Recorder:
+    """The interpreter hook (use ``fprofile_jupyter.profile`` / ``ThreadProfiler``): records every
+    call of Python functions whose file name contains one of ``subs`` (and none of ``exclude``), on
+    every thread. One recording at a time per interpreter (``ProfilerError`` otherwise)."""
+
+    DEFAULT_MAX_EVENTS: int
+    def __new__(cls) -> "Recorder": ...
+    def start(
+        self,
+        subs: Sequence[str],
+        *,
+        exclude: Sequence[str] = ...,
+        builtins: bool = False,
+        max_events: int = ...,
+        outfile: Optional[_Path] = None,
+    ) -> None:
+        """Install the hook. ``builtins``: also C functions called from recorded code (profile
+        function). ``max_events``: the cap (a call is two events). ``outfile``: PYME raw text
+        written live. ``ProfilerError`` if recording is on already or the outfile cannot be written."""
+    def stop(self) -> Trace:
+        """Remove the hook and return the trace (``ProfilerError`` if this recorder is not recording)."""
+    def stop_raw(self) -> RawRecording:
+        """Remove the hook and return the flat events, before tree building."""
+    @property
+    def active(self) -> bool:
+        """True while this recorder records."""
+    @property
+    def stats(self) -> Optional[Dict[str, Any]]:
+        """Figures of the last stop: events, bytes_held, cap_reached (the cap or None), warnings,
+        threads, codes; None before any stop."""
+    @staticmethod
+    def is_profiling() -> bool:
+        """True while any recorder of this interpreter records."""
+    @staticmethod
+    def mechanism(builtins: bool = False) -> str:
+        """The hook used on this Python: "PEP 523 eval-frame function", "sys.monitoring" or
+        "profile function" (builtins=True)."""
+
+@final
+class RawRecording:
+    """A stopped recording before tree building: the flat events per thread as the hook wrote them."""
+
+    def events(self) -> List[Tuple[int, int, int, str]]:
+        """``[(thread_index, t_ns, code_index, "call" | "return")]``, each thread's events in order."""
+    def codes(self) -> List[Tuple[str, str, int]]:
+        """``[(file, name, first_line)]`` by code index."""
+    def threads(self) -> List[Tuple[int, int, List[Tuple[int, str]]]]:
+        """``[(os_id, ident, [(t_ns, name), ...])]`` by thread index."""
+    def chunk_lengths(self) -> List[List[int]]:
+        """Events per buffer chunk, per thread."""
+    @property
+    def start_ns(self) -> int: ...
+    @property
+    def stop_ns(self) -> int: ...
+    @property
+    def metadata(self) -> List[Tuple[str, str]]: ...
+    def to_trace(self) -> Trace:
+        """Build the Trace (once; ``ProfilerError`` after)."""
 
 # ---------------------------------------------------------------------------------------------------
 # assets
