@@ -470,6 +470,23 @@ export function createTimeline(container, options = {}) {
     return best;
   }
 
+  /** The thread whose span line / name is under (x, y) in a lane header, or -1. */
+  function hitThreadHeader(x, y) {
+    if (!trace || y < ZOOM_AXIS_PX) return -1;
+    const cy = y - ZOOM_AXIS_PX + scrollY;
+    const lane = lanes.lanes.find((l) => cy >= l.top && cy < l.top + l.headerPx);
+    if (!lane) return -1;
+    const t = zoomXToNs(x);
+    let best = -1;
+    let bestDist = Infinity;
+    for (const ti of lane.threads) {
+      const th = trace.threads[ti];
+      const dist = t < th.firstNs ? th.firstNs - t : t > th.lastNs ? t - th.lastNs : 0;
+      if (dist < bestDist) { best = ti; bestDist = dist; }
+    }
+    return bestDist * zoomPxPerNs() <= 40 ? best : -1;
+  }
+
   // ---- text panels -----------------------------------------------------------------------
   function threadLabel(t, atNs) {
     const th = trace.threads[t];
@@ -504,6 +521,9 @@ export function createTimeline(container, options = {}) {
     }
     const name = trace.codes.name[trace.calls.code[c]];
     tooltip.replaceChildren(el("div", "fprofile-tooltip-title", name), factList(callFacts(c)));
+    placeTooltip(x, y);
+  }
+  function placeTooltip(x, y) {
     tooltip.hidden = false;
     const tw = tooltip.offsetWidth;
     const th = tooltip.offsetHeight;
@@ -513,6 +533,19 @@ export function createTimeline(container, options = {}) {
     if (top + th > zoomHeight) top = Math.max(0, y - th - 10);
     tooltip.style.left = `${left}px`;
     tooltip.style.top = `${top}px`;
+  }
+  function showThreadTooltip(t, x, y) {
+    const th = trace.threads[t];
+    const facts = [
+      ["Thread", th.osId ? `tid ${th.osId}` : "tid unknown"],
+      ["Span", `${formatDuration(th.firstNs - trace.startNs)} – ${formatDuration(th.lastNs - trace.startNs)}`],
+      ["Duration", formatDuration(th.lastNs - th.firstNs)],
+      ["Calls", formatCount(th.callEnd - th.callStart)],
+      ["Lane", String(th.lane)],
+    ];
+    if (th.names.length > 1) facts.push(["Names", th.names.map((n) => n.name).join(" → ")]);
+    tooltip.replaceChildren(el("div", "fprofile-tooltip-title", th.name), factList(facts));
+    placeTooltip(x, y);
   }
   function setDetailsEmpty() {
     details.replaceChildren(el("div", "fprofile-panel-title", "Details"),
@@ -705,6 +738,13 @@ export function createTimeline(container, options = {}) {
       hoverCall = c;
       zoom.style.cursor = c >= 0 ? "pointer" : "";
       schedule();
+    }
+    if (c < 0) {
+      const t = hitThreadHeader(x, y);
+      if (t >= 0) {
+        showThreadTooltip(t, x, y);
+        return;
+      }
     }
     showTooltip(c, x, y);
   });

@@ -358,6 +358,12 @@ def test_interactions(browser, files, artifacts_dir):
             for fact in ("File", "/app/pipeline/", "Thread", "Start", "Duration", "Self", "Children"):
                 assert fact in tip, (fact, tip)
             page.screenshot(path=os.path.join(artifacts_dir, "viewer_tooltip.png"))
+            # hover a thread's line in its lane header: the thread's facts
+            zb0 = page.locator("canvas.fprofile-zoom").bounding_box()
+            page.mouse.move(zb0["x"] + zb0["width"] * 0.3, zb0["y"] + 36)
+            page.wait_for_function("() => document.querySelector('.fprofile-tooltip-title')?.textContent === 'MainThread'")
+            assert "tid 4242" in page.text_content(".fprofile-tooltip")
+            assert "Calls" in page.text_content(".fprofile-tooltip")
             # click: details and highlight of the same function
             page.mouse.click(x, y)
             page.wait_for_selector(".fprofile-details .fprofile-details-title")
