@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -532,3 +533,33 @@ def test_load_with_progress_on_a_terminal(monkeypatch, tmp_path):
     assert loaded.folded() == t.folded()
     size = (tmp_path / "a.txt").stat().st_size
     assert calls and calls[-1] == (size, size)
+
+
+def test_save_notice_on_a_terminal(monkeypatch, tmp_path):
+    class SignallingTty(_Tty):
+        def __init__(self):
+            super().__init__()
+            self.wrote = threading.Event()
+
+        def write(self, text):
+            n = super().write(text)
+            self.wrote.set()
+            return n
+
+    class SlowTrace:  # a save that lasts until the notice is on the terminal
+        def save(self, path, format=None, title=None):
+            assert tty.wrote.wait(30)
+            open(path, "w").close()
+
+    tty = SignallingTty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    monkeypatch.setattr(cli, "PROGRESS_DELAY_S", 0.0)
+    cli._save(SlowTrace(), str(tmp_path / "a.json"))
+    out = tty.getvalue()
+    assert out.startswith("\rwriting a.json ...") and out.endswith("\r"), repr(out)
+    assert (tmp_path / "a.json").exists()
+    log = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", log)
+    t = _core._build_trace([("/a.py", "f", 1)], [(1, "T", [(1_000_000_000, 0, False), (1_000_001_000, 0, True)])])
+    cli._save(t, str(tmp_path / "b.json"))  # not a terminal: nothing written
+    assert log.getvalue() == "" and fj.load(tmp_path / "b.json").folded() == t.folded()

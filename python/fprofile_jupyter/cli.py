@@ -19,9 +19,12 @@ import os
 import sys
 import threading
 import time
-from typing import Callable, List, NoReturn, Optional, Sequence, Tuple
+from typing import List, NoReturn, Optional, Sequence, Tuple
 
 PROG = "fprofile"
+
+#: Work shorter than this shows no progress bar.
+PROGRESS_DELAY_S = 1.0
 
 #: Output formats of ``convert`` / ``run -o`` and their names for ``--format``.
 SAVE_FORMATS = ("fpt", "pyme-json", "pyme-text", "perfetto", "speedscope", "html")
@@ -50,10 +53,10 @@ class Progress:
     often as the producer likes; it redraws at most ten times a second. ``close()`` erases it.
     """
 
-    def __init__(self, label: str, stream=None, delay_s: float = 1.0) -> None:
+    def __init__(self, label: str, stream=None, delay_s: Optional[float] = None) -> None:
         self.label = label
         self.stream = stream if stream is not None else sys.stderr
-        self.delay_s = delay_s
+        self.delay_s = PROGRESS_DELAY_S if delay_s is None else delay_s
         self.start_s = time.monotonic()
         self.last_draw_s = 0.0
         self.drawn = False
@@ -98,7 +101,28 @@ def _load(path: str, format: Optional[str] = None):
 
 
 def _save(trace, path: str, format: Optional[str] = None, title: Optional[str] = None) -> None:
-    trace.save(path, format, title=title)
+    """Saves a trace; on a terminal, says "writing ..." when it takes more than a second (the
+    writers report no progress, and the GIL is released while they run)."""
+    bar = Progress(f"writing {os.path.basename(path)}")
+    if not bar.enabled:
+        trace.save(path, format, title=title)
+        return
+    done = threading.Event()
+
+    def notice() -> None:
+        if not done.wait(bar.delay_s):
+            bar.stream.write(f"\r{bar.label} ...")
+            bar.stream.flush()
+            bar.drawn = True
+
+    t = threading.Thread(target=notice, daemon=True)
+    t.start()
+    try:
+        trace.save(path, format, title=title)
+    finally:
+        done.set()
+        t.join()
+        bar.close()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -278,6 +302,7 @@ def _stop(prof) -> None:
         text = " ".join(str(w.message).split())
         if text.startswith("fprofile: "):
             text = text[len("fprofile: "):]
+        text = text.replace("max_events=", "--max-events").replace("subs=", "--subs")  # the options' names here
         print(f"fprofile: warning: {text}", file=sys.stderr)
 
 
