@@ -410,6 +410,14 @@ def test_stats_options(trace_file):
     assert_one_line_error(fprofile("stats", trace_file, "--top", "many"), 2, "--top")
 
 
+def test_stats_json(trace_file):
+    proc = fprofile("stats", trace_file, "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert [r["function"] for r in data["overall"]] == ["main", "leaf", "work"]
+    assert [t["name"] for t in data["threads"]] == ["MainThread", "worker"]
+
+
 def test_export(trace_file, tmp_path):
     proc = fprofile("export", trace_file, "-o", tmp_path / "page.html")
     assert proc.returncode == 0, proc.stderr

@@ -169,6 +169,18 @@ def test_summary_rows(trace):
     assert "SummaryRow(function=" in repr(s[0])
 
 
+def test_summary_slices(trace):
+    s = trace.summary()
+    top = s[:2]
+    assert type(top).__name__ == "Summary" and len(top) == 2
+    assert [r.function for r in top] == [r.function for r in s][:2]
+    assert repr(top).splitlines()[0] == "Summary of all threads (2): 2 functions, by total time"
+    assert [r.function for r in s[::-1]] == [r.function for r in s][::-1]
+    assert len(s[5:]) == 0
+    with pytest.raises(TypeError):
+        s["main"]
+
+
 def test_summary_per_thread_and_sorting(trace):
     s = trace.summary()
     per = s.per_thread

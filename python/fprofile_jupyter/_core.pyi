@@ -5,7 +5,7 @@ Sections: errors and version; traces (``Trace``, ``ThreadInfo``, ``Call``, ``Sum
 ``SummaryRow``, ``load``, ``load_bytes``); recording; assets.
 """
 import os
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union, final
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union, final, overload
 
 __version__: str
 
@@ -133,7 +133,11 @@ class Summary:
     rows, ``str``: all) or an HTML table in a notebook."""
 
     def __len__(self) -> int: ...
+    @overload
     def __getitem__(self, index: int, /) -> SummaryRow: ...
+    @overload
+    def __getitem__(self, index: slice, /) -> "Summary":
+        """A row, or (for a slice) a summary of those rows, shown as a table too."""
     def __iter__(self) -> Iterator[SummaryRow]: ...
     @property
     def rows(self) -> List[SummaryRow]:

@@ -5,7 +5,7 @@ Subcommands::
     fprofile run [--subs X,Y] [--builtins] [-o OUT] script.py [args...]
     fprofile run [options] -m module [args...]
     fprofile convert IN OUT [--format FMT]
-    fprofile stats FILE [--thread NAME] [--top N] [--sort total|self|calls]
+    fprofile stats FILE [--thread NAME] [--top N] [--sort total|self|calls|mean|max] [--json]
     fprofile view [FILE] [--port N] [--no-browser]
     fprofile export FILE -o OUT.html
 
@@ -514,10 +514,14 @@ def cmd_stats(argv: Sequence[str]) -> int:
     parser.add_argument("--thread", metavar="NAME", help="only this thread (its name, or its index in the trace)")
     parser.add_argument("--top", type=int, default=30, metavar="N", help="show the first N rows (default 30; 0 = all)")
     parser.add_argument("--sort", choices=("total", "self", "calls", "mean", "max"), default="total", help="order of the rows (default total)")
+    parser.add_argument("--json", action="store_true", help="print the whole summary as JSON (overall and per thread) instead of a table")
     opts = parser.parse_args(argv)
     if opts.top < 0:
         raise UsageError("--top must be 0 or more")
     trace = _load(opts.input)
+    if opts.json:
+        print(trace.summary_json())
+        return 0
     summary = trace.summary()
     if opts.thread is not None:
         per = summary.per_thread

@@ -583,13 +583,33 @@ impl PySummary {
         self.rows.len()
     }
 
-    fn __getitem__(&self, index: isize) -> PyResult<PySummaryRow> {
+    /// A row (`summary[0]`), or a summary of some rows (`summary[:10]`, shown as a table too).
+    fn __getitem__<'py>(&self, index: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = index.py();
+        if let Ok(slice) = index.cast::<pyo3::types::PySlice>() {
+            let ind = slice.indices(self.rows.len() as isize)?;
+            let mut rows = Vec::with_capacity(ind.slicelength);
+            let mut i = ind.start;
+            for _ in 0..ind.slicelength {
+                rows.push(self.rows[i as usize].clone());
+                i += ind.step;
+            }
+            let sub = PySummary {
+                rows,
+                thread: self.thread,
+                thread_name: self.thread_name.clone(),
+                threads: self.threads.clone(),
+                order: self.order,
+            };
+            return Ok(Bound::new(py, sub)?.into_any());
+        }
+        let index: isize = index.extract()?;
         let n = self.rows.len() as isize;
         let i = if index < 0 { index + n } else { index };
         if i < 0 || i >= n {
             return Err(pyo3::exceptions::PyIndexError::new_err("summary row index out of range"));
         }
-        Ok(self.rows[i as usize].clone())
+        Ok(Bound::new(py, self.rows[i as usize].clone())?.into_any())
     }
 
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyIterator>> {
