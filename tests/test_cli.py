@@ -174,6 +174,37 @@ def test_run_interrupted_program_still_writes(project):
     assert leaf_calls(t) == 50
 
 
+def test_run_ctrl_c_still_writes(project):
+    import signal
+
+    (project / "sleeper.py").write_text(textwrap.dedent(
+        """
+        import time
+
+        def tick(i):
+            return i
+
+        for i in range(3):
+            tick(i)
+        print("ready", flush=True)
+        while True:
+            time.sleep(0.05)
+        """))
+    proc = subprocess.Popen([sys.executable, "-m", "fprofile_jupyter", "run", "-o", "c.fpt", "sleeper.py"],
+                            cwd=project, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" in err
+    assert err.strip().splitlines()[-1].startswith("fprofile: wrote c.fpt: ")
+    assert [c.function for c in fj.load(project / "c.fpt").calls()].count("tick") == 3
+
+
 def test_run_module(tmp_path):
     pkg = tmp_path / "mypkg"
     pkg.mkdir()
