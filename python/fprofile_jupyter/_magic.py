@@ -222,7 +222,7 @@ class FprofileMagics(Magics):
 
     def parse(self, line: str, *, cell_mode: bool) -> Options:
         """Parse the magic's line; any problem raises ``UsageError`` (and the cell is not run)."""
-        parser = FprofileMagics.fprofile.parser  # type: ignore[attr-defined]
+        parser = getattr(FprofileMagics.fprofile, "parser")  # made by @magic_arguments
         usage = USAGE
         try:
             argv, statement = split_line(line, allow_statement=not cell_mode)
@@ -262,12 +262,15 @@ class FprofileMagics(Magics):
         kwargs: dict = {"builtins": opts.builtins}
         if opts.max_events is not None:
             kwargs["max_events"] = opts.max_events
+        shell = self.shell
+        assert shell is not None  # a registered magic always has its shell
         prof = profile(subs=subs, **kwargs)
-        result = None
+        result: Any = None
         with prof:
-            result = self.shell.run_cell(code, store_history=False)
+            # through the shell: output, display hook, traceback as without the magic
+            result = shell.run_cell(code, store_history=False)
         trace = prof.trace
-        self.shell.user_ns[TRACE_VARIABLE] = trace
+        shell.user_ns[TRACE_VARIABLE] = trace
 
         if opts.display:
             _display.show(trace)
