@@ -29,11 +29,18 @@ pub(crate) fn human_ns(ns: i64) -> String {
     }
 }
 
+/// Number of complete call records: the shortest column (they are all equal in any trace the core
+/// builds or decodes; taking the minimum keeps every index below in bounds regardless).
+fn call_count(c: &fprofile::Calls) -> usize {
+    c.start_ns.len().min(c.end_ns.len()).min(c.code.len()).min(c.depth.len()).min(c.parent.len()).min(c.flags.len())
+}
+
 /// Self time of every call: its duration minus the durations of its direct children.
 fn self_times(t: &fprofile::Trace) -> Vec<i64> {
     let c = &t.calls;
-    let mut self_ns: Vec<i64> = c.start_ns.iter().zip(&c.end_ns).map(|(s, e)| e - s).collect();
-    for i in 0..c.len() {
+    let n = call_count(c);
+    let mut self_ns: Vec<i64> = c.start_ns[..n].iter().zip(&c.end_ns[..n]).map(|(s, e)| e - s).collect();
+    for i in 0..n {
         let p = c.parent[i];
         if p != u32::MAX {
             if let Some(slot) = self_ns.get_mut(p as usize) {
@@ -816,7 +823,8 @@ impl PyTrace {
         for th in &t.threads {
             // stack[d] = the frame string prefix up to depth d
             let mut stack: Vec<String> = Vec::new();
-            for i in th.call_range.0..th.call_range.1 {
+            let n = call_count(c) as u32;
+            for i in th.call_range.0..th.call_range.1.min(n) {
                 let k = i as usize;
                 let depth = c.depth[k] as usize;
                 stack.truncate(depth);
@@ -924,10 +932,11 @@ impl PyTrace {
     #[pyo3(signature = (thread=None))]
     fn calls(&self, py: Python<'_>, thread: Option<usize>) -> PyResult<Vec<PyCall>> {
         let t = &*self.inner;
+        let n = call_count(&t.calls) as u32;
         let range = match thread {
-            None => 0..t.calls.len() as u32,
+            None => 0..n,
             Some(k) => match t.threads.get(k) {
-                Some(th) => th.call_range.0..th.call_range.1,
+                Some(th) => th.call_range.0.min(n)..th.call_range.1.min(n),
                 None => {
                     return Err(pyo3::exceptions::PyIndexError::new_err(format!(
                         "thread index {k} out of range (the trace has {} threads)",
