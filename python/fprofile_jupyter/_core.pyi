@@ -78,7 +78,8 @@ class Call:
         """Duration minus the durations of its direct children."""
     @property
     def function(self) -> str:
-        """Function name (``co_name``)."""
+        """Function name as recorded: the qualified name (``co_qualname``, e.g. ``Worker.run``)
+        where the Python has it, else ``co_name``; in a PYME file, the name the file holds."""
     @property
     def file(self) -> str:
         """File of the function (``co_filename``)."""

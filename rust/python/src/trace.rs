@@ -363,7 +363,8 @@ pub struct PyCall {
     end_ns: i64,
     #[pyo3(get)]
     self_ns: i64,
-    /// Function name (as the recorder names it). Shared per function: one str object per code.
+    /// Function name as recorded (`co_qualname` where the Python has it, else `co_name`).
+    /// Shared per function: one str object per code.
     #[pyo3(get)]
     function: Py<PyString>,
     /// File (`co_filename`).
