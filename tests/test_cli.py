@@ -306,6 +306,9 @@ def test_run_errors(project):
     assert_one_line_error(fprofile("run", "-o", "nodir/x.fpt", "prog.py", cwd=project), 1, "nodir")
     assert_one_line_error(fprofile("run", "--max-events", "0", "prog.py", cwd=project), 2, "--max-events")
     assert_one_line_error(fprofile("run", "-o", cwd=project), 2, "-o")
+    proc = fprofile("run", "-o", "x.xyz", "prog.py", cwd=project)
+    assert_one_line_error(proc, 2, "x.xyz", "cannot tell the format")
+    assert "argv=" not in proc.stdout  # refused before the program ran
 
 
 def test_run_options_after_the_script_belong_to_the_program(project):
@@ -602,3 +605,13 @@ def test_save_notice_on_a_terminal(monkeypatch, tmp_path):
     t = _core._build_trace([("/a.py", "f", 1)], [(1, "T", [(1_000_000_000, 0, False), (1_000_001_000, 0, True)])])
     cli._save(t, str(tmp_path / "b.json"))  # not a terminal: nothing written
     assert log.getvalue() == "" and fj.load(tmp_path / "b.json").folded() == t.folded()
+
+
+def test_run_output_endings_match_trace_save(tmp_path):
+    # `run` checks -o before the program starts, with its own list: it must be what save() knows
+    t = _core._build_trace([("/a.py", "f", 1)], [(1, "T", [(1_000_000_000, 0, False), (1_000_001_000, 0, True)])])
+    for ending in cli.SAVE_ENDINGS:
+        t.save(tmp_path / f"x{ending}")
+        assert (tmp_path / f"x{ending}").stat().st_size > 0
+    with pytest.raises(ValueError):
+        t.save(tmp_path / "x.other")

@@ -28,6 +28,8 @@ PROGRESS_DELAY_S = 1.0
 
 #: Output formats of ``convert`` / ``run -o`` and their names for ``--format``.
 SAVE_FORMATS = ("fpt", "pyme-json", "pyme-text", "perfetto", "speedscope", "html")
+#: File name endings ``Trace.save`` knows (checked by ``run`` before the program starts).
+SAVE_ENDINGS = (".fpt", ".perfetto.json", ".trace.json", ".speedscope.json", ".json", ".txt", ".html", ".htm")
 
 
 class UsageError(Exception):
@@ -358,8 +360,13 @@ def cmd_run(argv: Sequence[str]) -> int:
     out = opts.output or f"{stem}.fpt"
     out_abs = os.path.abspath(out)  # the program may change directory
     out_dir = os.path.dirname(out_abs)
+    # checked before the program runs, so that its trace is never lost to a bad -o
+    if not out.lower().endswith(SAVE_ENDINGS):
+        raise UsageError(f"-o {out}: cannot tell the format from the file name (use one of {', '.join(SAVE_ENDINGS)})")
     if not os.path.isdir(out_dir):
         raise FileNotFoundError(2, "output directory does not exist", out_dir)
+    if not os.access(out_dir, os.W_OK):
+        raise PermissionError(13, "output directory is not writable", out_dir)
     subs = _subs_list(opts.subs)  # None: profile()'s default for a script (its directory, libraries excluded)
     if subs is None and module is not None and _is_library(main_file):
         # `-m json.tool`, `-m pip`: the module is itself a library; record its own package
