@@ -324,11 +324,13 @@ def cmd_run(argv: Sequence[str]) -> int:
         action="append",
         metavar="X,Y",
         help="record calls whose file path contains any of these strings (comma separated; repeatable). "
-        "Default: the script's directory (or the module's package directory).",
+        "Default: the script's directory (the module's, for -m), installed packages and the standard "
+        "library excluded.",
     )
     parser.add_argument("--builtins", action="store_true", help="also record calls of C functions (time.sleep, numpy, ...) made from recorded code")
     parser.add_argument("--max-events", type=int, metavar="N", help="stop recording after N events (default: the profiler's cap)")
-    parser.add_argument("-o", "--output", metavar="OUT", help="trace file to write; format from the extension (default: <script stem>.fpt)")
+    parser.add_argument("-o", "--output", metavar="OUT", help="trace file to write, format from the extension: .fpt, .json (PYME), "
+                        ".perfetto.json, .speedscope.json, .txt (PYME raw), .html (default: <script stem>.fpt)")
     parser.add_argument("-m", dest="module", metavar="MODULE", help="run a library module as a script (python -m MODULE)")
     parser.add_argument("script", nargs="?", help="the script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the program")
