@@ -224,6 +224,13 @@ def test_lab_pipeline_timeline_interactions_save_and_reopen(browser, workdir, ar
                                           "parse", "read_record", "<module>")), tip
             assert "ipykernel_" in tip and "Duration" in tip and "Thread" in tip, tip
             page.screenshot(path=os.path.join(artifacts_dir, "lab-pipeline-tooltip.png"))
+            # click it: the details panel shows the same call
+            function = tip.strip().splitlines()[0].strip()
+            page.mouse.down()
+            page.mouse.up()
+            page.wait_for_function("""(fn) => [...document.querySelectorAll('.fprofile-details')]
+              .some(d => d.innerText.includes(fn) && d.innerText.includes('Duration'))""", arg=function,
+                                   timeout=30_000)
 
             # drag in the overview: the zoomed window changes
             start0, end0 = window_of(page)
@@ -241,6 +248,16 @@ def test_lab_pipeline_timeline_interactions_save_and_reopen(browser, workdir, ar
             start1, end1 = window_of(page)
             assert start1 > start0 and end1 - start1 < (end0 - start0) * 0.5, (start0, end0, start1, end1)
             page.screenshot(path=os.path.join(artifacts_dir, "lab-pipeline-zoomed.png"))
+            # the reset button shows the whole run again
+            page.click("button.fprofile-reset")
+            page.wait_for_function("""([s, e]) => {
+              const r = document.querySelector('.fprofile-root');
+              return Number(r.dataset.windowStartNs) === s && Number(r.dataset.windowEndNs) === e;
+            }""", arg=[start0, end0], timeout=30_000)
+            page.mouse.move(ob["x"] + ob["width"] * 0.30, y)
+            page.mouse.down()
+            page.mouse.move(ob["x"] + ob["width"] * 0.45, y, steps=8)
+            page.mouse.up()
 
             # search: typing a function name highlights its calls (the zoomed view is redrawn)
             before = canvas_digest(page)
