@@ -194,3 +194,49 @@ def test_large_export_draws_only_what_is_visible(browser, tmp_path, artifacts_di
         assert errors == [] and blocked == []
     finally:
         context.close()
+
+
+def _leb(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def too_many_calls_fpt(calls: int) -> bytes:
+    """A valid .fpt of `calls` zero-length calls in one thread: tiny compressed, huge decoded."""
+    import struct
+    import zlib
+
+    head = (_leb(0) + _leb(2) + _leb(1) + b"f" + _leb(1) + b"n"      # origin, strings "f", "n"
+            + _leb(1) + _leb(0) + _leb(1) + _leb(1)                 # one code: file 0, name 1, line 1
+            + _leb(1) + _leb(0) + _leb(0) + _leb(0) + _leb(0)       # one thread: os_id, lane, first_ns, span
+            + _leb(1) + _leb(0) + _leb(1)                           # one name
+            + _leb(calls))
+    columns = bytes(calls) + b"\x02" + bytes(calls - 1) + bytes(calls) + bytes(calls)  # code, depth, start, dur
+    body = head + columns + _leb(0) + _leb(0)                       # no flagged calls, no metadata
+    return b"FPRF" + struct.pack("<HHQ", 1, 1, len(body)) + zlib.compress(body, 9)
+
+
+def test_trace_too_big_for_the_browser_says_so_with_numbers(browser, traces, tmp_path, artifacts_dir):
+    html = _core.export_html(traces["plain"], "too big")
+    data = base64.b64encode(too_many_calls_fpt(20_000_001)).decode()
+    html = re.sub(r'(id="fprofile-data">)[^<]*', lambda m: m.group(1) + data, html)
+    out = tmp_path / "too_big.html"
+    out.write_text(html, encoding="utf-8")
+    context, page, blocked, errors = offline_page(browser)
+    try:
+        page.goto(out.as_uri())
+        page.wait_for_selector(".fprofile-error:not([hidden])", timeout=60_000)
+        msg = page.text_content(".fprofile-error")
+        assert msg.startswith("This trace is too large for the browser: more than 20,000,000 calls "
+                              "(20,000,001 in its first 1 of 1 threads)"), msg
+        assert page.get_attribute("canvas.fprofile-zoom", "data-drawn") == "0"
+        # the page is still responsive
+        assert page.evaluate("() => 1 + 1") == 2
+        page.screenshot(path=os.path.join(artifacts_dir, "export_too_big.png"))
+    finally:
+        context.close()
