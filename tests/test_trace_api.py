@@ -570,7 +570,12 @@ def test_show_outside_a_kernel_prints_repr(trace, capsys):
 
 
 def test_gil_is_released_while_loading(tmp_path):
-    # a large text file parsed in one thread while another thread keeps running Python code
+    # A large text file parsed in the main thread while another thread wants the GIL. With a huge
+    # switch interval the interpreter never takes the GIL from the main thread by force, so the
+    # other thread can only run while load() has released it.
+    import sys
+    import time
+
     n = 200_000
     lines = []
     for i in range(n):
@@ -580,18 +585,25 @@ def test_gil_is_released_while_loading(tmp_path):
     p.write_text("\n".join(lines) + "\n")
     ticks = []
     stop = threading.Event()
+    started = threading.Event()
 
     def spin():
+        started.set()
         while not stop.is_set():
+            time.sleep(0.0002)  # releases the GIL, then needs it back to count
             ticks.append(1)
 
+    old = sys.getswitchinterval()
     th = threading.Thread(target=spin)
     th.start()
+    assert started.wait(30)
+    sys.setswitchinterval(1000.0)
     try:
         before = len(ticks)
         t = fj.load(p)
         during = len(ticks) - before
     finally:
+        sys.setswitchinterval(old)
         stop.set()
         th.join()
     assert len(t) == n // 2
