@@ -461,6 +461,9 @@ def test_export(trace_file, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert trace_file.with_suffix(".html").is_file()
     assert_one_line_error(fprofile("export", trace_file, "-o", trace_file), 2, "overwrite")
+    proc = fprofile("export", trace_file, "-o", tmp_path / "titled.html", "--title", "Run <7>")
+    assert proc.returncode == 0, proc.stderr
+    assert "Run &lt;7&gt;" in (tmp_path / "titled.html").read_text()
 
 
 def test_view_wiring(trace_file):

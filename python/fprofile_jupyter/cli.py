@@ -504,12 +504,13 @@ def cmd_export(argv: Sequence[str]) -> int:
     )
     parser.add_argument("input", metavar="FILE")
     parser.add_argument("-o", "--output", metavar="OUT.html", help="page to write (default: FILE with .html)")
+    parser.add_argument("--title", help="title of the page (default: the output file's name)")
     opts = parser.parse_args(argv)
     out = opts.output or os.path.splitext(opts.input)[0] + ".html"
     if os.path.abspath(out) == os.path.abspath(opts.input):
         raise UsageError("the output would overwrite the input; pass -o OUT.html")
     trace = _load(opts.input)
-    _save(trace, out, "html")
+    _save(trace, out, "html", title=opts.title)
     print(f"fprofile: wrote {out}", file=sys.stderr)
     return 0
 
