@@ -66,6 +66,7 @@ function renderWidget({ model, el }) {
   let syncTimer = null;
   let destroyed = false;
   let generation = 0; // a newer draw() makes older pending setData results stale
+  let firstDraw = true;
   /** the window last sent to / received from Python, to not echo it back */
   let syncedStart = widgetAsNs(model.get("window_start_ns"));
   let syncedEnd = widgetAsNs(model.get("window_end_ns"));
@@ -126,9 +127,22 @@ function renderWidget({ model, el }) {
       return;
     }
     if (!shown || destroyed || mine !== generation) return;
-    const s = widgetAsNs(model.get("window_start_ns"));
-    const e = widgetAsNs(model.get("window_end_ns"));
-    if (s !== null && e !== null && e > s) t.setWindow(s, e);
+    // a one-line description above the toolbar: calls, threads, duration, payload
+    if (t.root && typeof t.describe === "function") {
+      const status = document.createElement("div");
+      status.className = "fprofile-widget-status fprofile-muted";
+      status.style.cssText = "font-size: 11px; margin: 0 0 4px 2px;";
+      status.textContent = `fprofile · ${t.describe()}`;
+      t.root.prepend(status);
+    }
+    // the saved (or Python-set) window applies to the trace it was made on: the first drawing
+    // of this view; new data starts from the whole run
+    if (firstDraw) {
+      const s = widgetAsNs(model.get("window_start_ns"));
+      const e = widgetAsNs(model.get("window_end_ns"));
+      if (s !== null && e !== null && e > s) t.setWindow(s, e);
+    }
+    firstDraw = false;
     t.onWindowChange(onWindow);
   }
 

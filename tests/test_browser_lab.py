@@ -467,6 +467,8 @@ def test_widget_glue_draws_syncs_window_and_rerenders(glue_page, artifacts_dir):
                   [base64.b64encode(other.to_bytes()).decode(), other.summary_json()])
     page.wait_for_function(f"() => document.querySelector('.fprofile-root')?.dataset.calls === '{len(other)}'")
     assert page.locator(".fprofile-root").count() == 1
+    assert window_of(page)[0] != 3000  # new data starts from the whole run
+    assert page.inner_text(".fprofile-widget-status").startswith(f"fprofile · {len(other)} calls · 2 threads")
     page.screenshot(path=os.path.join(artifacts_dir, "widget-glue.png"))
 
     # cleanup removes the view and every listener
