@@ -73,7 +73,7 @@ export async function decodeFpt(data, limits = {}) {
   if (header.bodyLen > lim.maxBodyBytes) {
     throw new TraceTooLargeError(`This trace is too large for the browser: ${header.bodyLen.toLocaleString("en")} bytes ` +
       `of decompressed data (${bytes.length.toLocaleString("en")} on disk); this page accepts at most ` +
-      `${lim.maxBodyBytes.toLocaleString("en")}. Record fewer functions (subs) or a shorter run, or look at the summary.`);
+      `${lim.maxBodyBytes.toLocaleString("en")}. Record fewer functions (subs) or a shorter run.`);
   }
   const rest = bytes.subarray(FPT_HEADER_LEN);
   let body;
@@ -280,7 +280,7 @@ export function decodeFptBody(body, limits = {}) {
     if (totalCalls > lim.maxCalls) {
       throw new TraceTooLargeError(`This trace is too large for the browser: more than ${lim.maxCalls.toLocaleString("en")} calls ` +
         `(${totalCalls.toLocaleString("en")} in its first ${t + 1} of ${threadCount} threads). Record fewer functions (subs) ` +
-        `or a shorter run, or look at the summary.`);
+        `or a shorter run.`);
     }
     const code = new Int32Array(n);
     for (let i = 0; i < n; i++) {

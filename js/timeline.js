@@ -866,7 +866,14 @@ export function createTimeline(container, options = {}) {
         : e instanceof TraceTooLargeError ? e.message
         : `Could not read the trace: ${e && e.message ? e.message : e}`;
       clearTrace();
-      showError(what);
+      let message = what;
+      if (e instanceof TraceTooLargeError && summary && Array.isArray(summary.overall)) {
+        // The per-function summary (computed where the trace was made) still fits: show it.
+        table.el.hidden = false;
+        table.setSummary(summary);
+        message += " The per-function summary below covers the whole trace.";
+      }
+      showError(message);
       return false;
     }
     if (destroyed) return false;

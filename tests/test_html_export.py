@@ -235,6 +235,8 @@ def test_trace_too_big_for_the_browser_says_so_with_numbers(browser, traces, tmp
         assert msg.startswith("This trace is too large for the browser: more than 20,000,000 calls "
                               "(20,000,001 in its first 1 of 1 threads)"), msg
         assert page.get_attribute("canvas.fprofile-zoom", "data-drawn") == "0"
+        # the summary that came with the page is still shown
+        assert page.locator("table.fprofile-summary tbody tr").count() == 9
         # the page is still responsive
         assert page.evaluate("() => 1 + 1") == 2
         page.screenshot(path=os.path.join(artifacts_dir, "export_too_big.png"))
