@@ -98,11 +98,12 @@ def static_summary_html(trace: Any, note: str = "") -> str:
     return "".join(out)
 
 
-def static_html(trace: Any) -> str:
-    """The ``text/html`` fallback: the self-contained timeline in an iframe, or a summary table."""
+def static_html(trace: Any, encoded: Optional[bytes] = None) -> str:
+    """The ``text/html`` fallback: the self-contained timeline in an iframe, or a summary table.
+    ``encoded``: ``trace.to_bytes()`` if the caller already has it."""
     from . import _core
 
-    size = len(trace.to_bytes())
+    size = len(encoded if encoded is not None else trace.to_bytes())
     if size > STATIC_HTML_MAX_BYTES:
         note = (f"The interactive timeline is shown by the notebook widget; this static copy has only "
                 f"the summary, because the trace is {size:,} bytes (the static copy's limit is "
@@ -123,12 +124,15 @@ def mimebundle(trace: Any, include: Optional[Iterable[str]] = None,
     bundle: dict = {"text/plain": repr(trace)}
     if not _in_kernel():  # a terminal or plain Python: only text is shown
         return bundle
+    if not (_wanted("text/html", include, exclude) or _wanted(WIDGET_MIME, include, exclude)):
+        return bundle
+    encoded = trace.to_bytes()  # once, for both the fallback's size and the widget's data
     if _wanted("text/html", include, exclude):
-        bundle["text/html"] = static_html(trace)
+        bundle["text/html"] = static_html(trace, encoded)
     if _wanted(WIDGET_MIME, include, exclude):
         cls = _widget_class()
         if cls is not None:
-            widget = cls(trace)
+            widget = cls(trace, encoded=encoded)
             view = widget._repr_mimebundle_() or {}
             if isinstance(view, tuple):  # anywidget returns (data, metadata)
                 view = view[0] or {}

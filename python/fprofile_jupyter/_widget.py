@@ -55,19 +55,21 @@ class TimelineWidget(anywidget.AnyWidget):
     window_start_ns = traitlets.Int(None, allow_none=True).tag(sync=True)
     window_end_ns = traitlets.Int(None, allow_none=True).tag(sync=True)
 
-    def __init__(self, trace: Any = None, *, height: int = 0, **kwargs: Any) -> None:
+    def __init__(self, trace: Any = None, *, height: int = 0, encoded: Optional[bytes] = None,
+                 **kwargs: Any) -> None:
+        """``encoded``: ``trace.to_bytes()`` if the caller already has it (saves an encoding)."""
         if trace is not None:
-            kwargs.update(self.payload(trace))
+            kwargs.update(self.payload(trace, encoded))
         super().__init__(height=height, **kwargs)
         self._trace = trace
 
     @staticmethod
-    def payload(trace: Any) -> dict:
+    def payload(trace: Any, encoded: Optional[bytes] = None) -> dict:
         """The traits carrying ``trace``: its bytes and summary, or a message if it is too big."""
         calls = len(trace)
         if calls > MAX_WIDGET_CALLS:
             return {"data": b"", "summary": "", "error": _too_big(calls, None)}
-        data = trace.to_bytes()
+        data = encoded if encoded is not None else trace.to_bytes()
         if len(data) > MAX_WIDGET_BYTES:
             return {"data": b"", "summary": "", "error": _too_big(calls, len(data))}
         return {"data": data, "summary": trace.summary_json(), "error": ""}
