@@ -640,7 +640,8 @@ def test_sys_monitoring_tool_coexists(tmp_path):
     assert starts == ["work", "work"], "the other tool kept getting its events"
 
 
-@pytest.mark.skipif(PY312, reason="the PEP 523 mechanism is used on 3.9-3.11 only")
+@pytest.mark.skipif(PY312 or not PY311,
+                    reason="PEP 523 is used on 3.9-3.11; the reference eval function builds on 3.11 only")
 def test_eval_frame_chaining(tmp_path):
     """Another PEP 523 function (the reference hook of shared/bench, as pydevd or torch.compile
     would install one) keeps working while we record, and is restored at stop."""
@@ -780,3 +781,31 @@ def test_generator_close(tmp_path):
     plain_close = [] if sys.version_info >= (3, 13) else [(1, "plain")]
     assert got == [(0, "run"), (1, "with_finally"), (1, "with_finally"), (1, "plain")] + plain_close
     assert not any(c.unfinished or c.started_before for c in prof.trace.calls())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_while_recording(tmp_path):
+    """A child forked while recording neither records nor blocks; the parent's trace is intact."""
+    m = load(tmp_path, "fork", "def f(n):\n    return n if n < 1 else f(n - 1)\n")
+    with profile(subs=[str(tmp_path / "fork")]) as prof:
+        m.f(2)
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                for _ in range(20000):  # enough to need new buffer chunks
+                    m.f(3)
+                if Recorder.is_profiling():
+                    code = 2
+                with profile(subs=[str(tmp_path / "fork")]) as child:
+                    m.f(1)
+                if len(child.trace) != 2:
+                    code = 3
+            except BaseException as e:
+                sys.stderr.write(f"child failed: {e!r}\n")
+                code = 4
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        m.f(1)
+    assert os.WEXITSTATUS(status) == 0
+    assert [c.depth for c in prof.trace.calls()] == [0, 1, 2, 0, 1]

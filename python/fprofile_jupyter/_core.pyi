@@ -272,6 +272,9 @@ class Recorder:
     def is_profiling() -> bool:
         """True while any recorder of this interpreter records."""
     @staticmethod
+    def _after_fork_child() -> None:
+        """In the child of ``os.fork()``: forget (do not continue) the parent's recording."""
+    @staticmethod
     def mechanism(builtins: bool = False) -> str:
         """The hook used on this Python: "PEP 523 eval-frame function", "sys.monitoring" or
         "profile function" (builtins=True)."""

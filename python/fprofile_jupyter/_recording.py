@@ -162,6 +162,7 @@ class _Session:
         self.max_events = max_events
         self.outfile = outfile
         self.recorder = Recorder()
+        self.pid = os.getpid()
 
     def start(self) -> None:
         self.recorder.start(self.subs, exclude=self.exclude, builtins=self.builtins,
@@ -169,10 +170,12 @@ class _Session:
         with _active_lock:
             _active.append(self)
 
-    def stop(self, stacklevel: int) -> Trace:
+    def stop(self, stacklevel: int) -> Optional[Trace]:
         with _active_lock:
             if self in _active:
                 _active.remove(self)
+        if os.getpid() != self.pid:
+            return None  # in a forked child: the parent's recording is not continued here
         trace = self.recorder.stop()
         stats = self.recorder.stats or {}
         cap = stats.get("cap_reached")
@@ -185,6 +188,17 @@ class _Session:
         for w in stats.get("warnings", []):
             warnings.warn(f"fprofile: {w}", RuntimeWarning, stacklevel=stacklevel + 1)
         return trace
+
+
+def _after_fork_in_child() -> None:
+    global _active_lock
+    _active_lock = threading.Lock()
+    _active.clear()
+    Recorder._after_fork_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @atexit.register

@@ -146,6 +146,13 @@ impl Recorder {
         }
     }
 
+    /// Called in the child after `os.fork()` (registered by `fprofile_jupyter._recording`): the
+    /// child does not continue a recording of its parent.
+    #[staticmethod]
+    fn _after_fork_child(py: Python<'_>) {
+        hook::session::after_fork_child(py);
+    }
+
     /// The default cap on recorded events.
     #[classattr]
     const DEFAULT_MAX_EVENTS: u64 = hook::session::DEFAULT_MAX_EVENTS;

@@ -401,6 +401,19 @@ pub(crate) struct Stopped {
     pub warnings: Vec<String>,
 }
 
+/// In the child of a `fork()` made while recording: the recording is not continued there (the
+/// background thread does not exist in the child, and its locks may be held). The hook is removed
+/// and the session forgotten without touching its buffers (leaked), so the child records nothing,
+/// never blocks, and can start a recording of its own.
+pub(crate) fn after_fork_child(py: Python<'_>) {
+    RECORDING.store(0, Ordering::Relaxed);
+    // SAFETY: called with the GIL held, in the only thread of the new process.
+    if let Some(sess) = unsafe { (*SESSION.0.get()).take() } {
+        let _ = uninstall(py, sess.mechanism);
+        std::mem::forget(sess);
+    }
+}
+
 pub(crate) fn is_on() -> bool {
     // SAFETY: only a read of the Option's discriminant; callers hold the GIL.
     unsafe { (*SESSION.0.get()).is_some() }
