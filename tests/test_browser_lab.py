@@ -38,6 +38,28 @@ RUN_ALL = "() => { window.jupyterapp.commands.execute('notebook:run-all-cells');
 DRAWN = "canvas.fprofile-zoom[data-drawn]"
 
 
+TEST_DEADLINE_S = 240  # a whole test; every wait inside has its own, shorter timeout
+
+
+@pytest.fixture(autouse=True)
+def deadline():
+    """A last-resort bound on a whole test: Playwright's page.evaluate has no timeout of its own,
+    so a page stuck in a loop could block forever. SIGALRM raises in the test (main thread), its
+    ``finally`` blocks stop the server and close the page."""
+    import signal
+
+    def expired(signum, frame):
+        raise TimeoutError(f"browser test still running after {TEST_DEADLINE_S} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(TEST_DEADLINE_S)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @contextmanager
 def jupyter_server(tmp: Path, app: str = "lab") -> Iterator[str]:
     """Run ``jupyter lab`` (or ``notebook``) on a free port; yield its base URL; stop it."""
