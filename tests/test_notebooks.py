@@ -264,3 +264,9 @@ def test_show_outside_a_kernel_prints_text(capsys):
     trace = small_trace()
     fprofile_jupyter.show(trace)
     assert capsys.readouterr().out.strip() == repr(trace)
+
+
+def test_mimebundle_without_anywidget_keeps_the_static_timeline(in_kernel, monkeypatch):
+    monkeypatch.setattr(_display, "_widget_class", lambda: None)
+    bundle = _display.mimebundle(small_trace())
+    assert set(bundle) == {"text/plain", "text/html"} and "<iframe" in bundle["text/html"]
