@@ -979,6 +979,9 @@ impl PyTrace {
     }
 }
 
+/// One thread for `_build_trace`: (os_id, name, [(t_ns, code_id, is_return)]).
+type ThreadEvents = (u64, String, Vec<(u64, u32, bool)>);
+
 /// Builds a trace from flat events (for tests and tools): `codes` = [(file, name, first_line)],
 /// `threads` = [(os_id, name, [(t_ns, code_id, is_return), ...])] with absolute times.
 #[pyfunction]
@@ -986,7 +989,7 @@ impl PyTrace {
 fn _build_trace(
     py: Python<'_>,
     codes: Vec<(String, String, u32)>,
-    threads: Vec<(u64, String, Vec<(u64, u32, bool)>)>,
+    threads: Vec<ThreadEvents>,
     start_ns: u64,
     stop_ns: u64,
     metadata: Option<Vec<(String, String)>>,
