@@ -17,12 +17,14 @@ say "Rust: cargo test -p fprofile"
 cargo test -q -p fprofile || status=1
 
 say "JavaScript: node --test tests/js/"
-node --test tests/js/ || status=1
+node --test --test-reporter=spec tests/js/ || status=1
 
 say "Python $("$VENV/bin/python" --version): pytest"
 timeout -k 30 1800 "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests || status=1
 
-PY313=${FPROFILE_PYTHON313:-$(command -v python3.13 || ls "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"/versions/3.13*/bin/python3 2>/dev/null | tail -n 1 || true)}
+# CPython 3.13: $FPROFILE_PYTHON313, else pyenv's (its `python3.13` shim fails unless selected), else PATH
+PY313=${FPROFILE_PYTHON313:-$(ls "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"/versions/3.13*/bin/python3 2>/dev/null | tail -n 1 || true)}
+if [ -z "$PY313" ] && python3.13 -c "" 2>/dev/null; then PY313=$(command -v python3.13); fi
 if [ -n "$PY313" ] && [ -x "$PY313" ]; then
   V313=${FPROFILE_VENV313:-$ROOT/.venv-3.13}
   say "Python $("$PY313" --version): recording and trace suites"
