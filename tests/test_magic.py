@@ -247,6 +247,9 @@ def test_magic_twice_in_a_row_and_nested_profile_error(shell, ns):
     for _ in range(2):
         result, _cap = run(shell, "%%fprofile --no-display\ninner(1)")
         assert result.success
-    # profiling cannot be started twice at once: a clear error, shown like any other
-    result, cap = run(shell, "%%fprofile --no-display\n%fprofile inner(1)")
-    assert "ProfilerError" in cap.stdout + cap.stderr
+    # profiling cannot be started twice at once: one clear line, the inner statement not run
+    result, cap = run(shell, "%%fprofile --no-display\n%fprofile ran = inner(1)")
+    out = cap.stdout + cap.stderr
+    assert "UsageError: cannot profile this cell:" in out and "Traceback" not in out, out
+    assert "ran" not in ns
+    assert not result.success  # the outer cell failed (its inner statement did)

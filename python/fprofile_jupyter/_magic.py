@@ -256,6 +256,7 @@ class FprofileMagics(Magics):
 
     def run(self, code: str, opts: Options) -> None:
         from . import _display
+        from ._core import ProfilerError
         from ._recording import profile
 
         subs = opts.subs if opts.subs is not None else default_subs(self.shell)
@@ -265,10 +266,16 @@ class FprofileMagics(Magics):
         shell = self.shell
         assert shell is not None  # a registered magic always has its shell
         prof = profile(subs=subs, **kwargs)
+        try:
+            prof.__enter__()
+        except ProfilerError as e:  # e.g. profiling already on: one line, the cell not run
+            raise UsageError(f"cannot profile this cell: {e}") from None
         result: Any = None
-        with prof:
+        try:
             # through the shell: output, display hook, traceback as without the magic
             result = shell.run_cell(code, store_history=False)
+        finally:
+            prof.__exit__(None, None, None)
         trace = prof.trace
         shell.user_ns[TRACE_VARIABLE] = trace
 
