@@ -253,3 +253,11 @@ def test_magic_twice_in_a_row_and_nested_profile_error(shell, ns):
     assert "UsageError: cannot profile this cell:" in out and "Traceback" not in out, out
     assert "ran" not in ns
     assert not result.success  # the outer cell failed (its inner statement did)
+
+
+def test_top_level_await_is_refused_with_the_context_manager_hint(shell, ns):
+    result, cap = run(shell, "%%fprofile\nimport asyncio\nran = True\nawait asyncio.sleep(0)")
+    out = cap.stdout + cap.stderr
+    assert isinstance(result.error_in_exec, UsageError)
+    assert "top-level `await`" in out and "fprofile_jupyter.profile()" in out
+    assert "ran" not in ns

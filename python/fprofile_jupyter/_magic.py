@@ -151,6 +151,18 @@ def _check_format(output: str, fmt: Optional[str]) -> None:
             pass  # not a format problem; the real write reports it
 
 
+def _has_top_level_await(shell: Any, code: str) -> bool:
+    """Would IPython run this cell as a coroutine (top-level ``await``)?"""
+    check = getattr(shell, "should_run_async", None)
+    if check is None:
+        return False
+    try:
+        transformed = shell.transform_cell(code)
+        return bool(check(code, transformed_cell=transformed, preprocessing_exc_tuple=None))
+    except Exception:  # a cell IPython cannot transform: run_cell reports it as usual
+        return False
+
+
 class _CellFailed(Exception):
     """Re-raised after a profiled cell failed (its traceback is already shown), so that the
     cell still counts as failed (Run All stops, nbclient reports it) without a second traceback."""
@@ -265,6 +277,11 @@ class FprofileMagics(Magics):
             kwargs["max_events"] = opts.max_events
         shell = self.shell
         assert shell is not None  # a registered magic always has its shell
+        if _has_top_level_await(shell, code):
+            raise UsageError(
+                "%%fprofile cannot run a cell with top-level `await` (the kernel's event loop is "
+                "already running the magic). Use the context manager in the cell instead:\n"
+                "    with fprofile_jupyter.profile() as p:\n        await ...\n    p.trace")
         prof = profile(subs=subs, **kwargs)
         try:
             prof.__enter__()
