@@ -789,7 +789,11 @@ def test_fork_while_recording(tmp_path):
     m = load(tmp_path, "fork", "def f(n):\n    return n if n < 1 else f(n - 1)\n")
     with profile(subs=[str(tmp_path / "fork")]) as prof:
         m.f(2)
-        pid = os.fork()
+        with warnings.catch_warnings():
+            # 3.12+ warns that forking a process with threads (our writer) is risky: this is the
+            # case under test
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
         if pid == 0:
             code = 0
             try:
