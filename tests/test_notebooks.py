@@ -238,7 +238,7 @@ def test_widget_payload_and_esm_once():
     trace = small_trace()
     w = TimelineWidget(trace)
     assert w.data == trace.to_bytes() and json.loads(w.summary) == json.loads(trace.summary_json())
-    assert w.error == "" and w.trace is trace
+    assert w.error == "" and w.trace == trace
     assert fprofile_jupyter.Trace.from_bytes(w.data) == trace
     esm = TimelineWidget._esm
     assert isinstance(esm, str) and "export default" in esm and "createTimeline" in esm

@@ -60,8 +60,8 @@ class TimelineWidget(anywidget.AnyWidget):
         """``encoded``: ``trace.to_bytes()`` if the caller already has it (saves an encoding)."""
         if trace is not None:
             kwargs.update(self.payload(trace, encoded))
+        # the trace itself is not kept: ipywidgets keeps every widget alive, and the bytes are enough
         super().__init__(height=height, **kwargs)
-        self._trace = trace
 
     @staticmethod
     def payload(trace: Any, encoded: Optional[bytes] = None) -> dict:
@@ -76,8 +76,10 @@ class TimelineWidget(anywidget.AnyWidget):
 
     @property
     def trace(self) -> Optional[Any]:
-        """The trace shown (None for a widget restored from bytes only)."""
-        return self._trace
+        """The trace shown, decoded from the widget's bytes (None when it was too big to send)."""
+        if not self.data:
+            return None
+        return _core.Trace.from_bytes(self.data)
 
 
 def _too_big(calls: int, size: Optional[int]) -> str:
