@@ -6,7 +6,7 @@
 //! Generates the synthetic benchmark recording (fib recursion + method calls on two threads, about
 //! CALLS calls, default 1,000,000), writes it as PYME text to `DIR/bench.txt`, and prints one JSON
 //! object with: median times of reading+splitting the file into lines (plain `split` and `memchr`),
-//! of our PYME text reader (read file + parse + build trees), of `build_trace`, of fpt
+//! of our PYME text reader (`read_file`, and `fs::read` + `read`: read + parse + build trees), of `build_trace`, of fpt
 //! encode/decode; sizes in bytes per call of every format; memory per call of the trace.
 
 #[path = "support/synth.rs"]
@@ -66,6 +66,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(pyme_text::read(&bytes)?)
     });
     let from_text = from_text?;
+    let (t_read_file, from_file) = time(repeats, || pyme_text::read_file(&path, &mut |_, _| {}));
+    let from_file_equal = from_file.map(|t| t == from_text).unwrap_or(false);
     let text_bytes = std::fs::metadata(&path)?.len();
     let (lines, lines2) = (lines?, lines2?);
 
@@ -101,6 +103,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "t_read_split_s": t_split,
             "t_read_memchr_s": t_memchr,
             "t_reader_s": t_reader,
+            "t_read_file_s": t_read_file,
+            "read_file_equal": from_file_equal,
+            "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
             "t_build_s": t_build,
             "t_fpt_encode_s": t_encode,
             "t_fpt_decode_s": t_decode,

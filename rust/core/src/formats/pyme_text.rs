@@ -143,25 +143,27 @@ fn unescape(raw: &[u8]) -> String {
     out
 }
 
-/// Parses decimal seconds into ns.
+/// Parses decimal seconds into ns (digits after the 9th decimal are ignored).
 #[inline]
 fn parse_seconds(f: &[u8]) -> Option<u64> {
+    const POW10: [u64; 10] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
     let mut secs: u64 = 0;
     let mut i = 0;
     while i < f.len() && f[i].is_ascii_digit() {
-        secs = secs.checked_mul(10)?.checked_add(u64::from(f[i] - b'0'))?;
+        if i >= 18 {
+            return None; // above 10^18 s
+        }
+        secs = secs * 10 + u64::from(f[i] - b'0');
         i += 1;
     }
     let int_digits = i;
     let mut frac: u64 = 0;
-    let mut scale: u64 = 1_000_000_000;
-    let mut frac_digits = 0;
+    let mut frac_digits = 0usize;
     if i < f.len() && f[i] == b'.' {
         i += 1;
         while i < f.len() && f[i].is_ascii_digit() {
-            if scale > 1 {
-                scale /= 10;
-                frac += u64::from(f[i] - b'0') * scale;
+            if frac_digits < 9 {
+                frac = frac * 10 + u64::from(f[i] - b'0');
             }
             frac_digits += 1;
             i += 1;
@@ -170,7 +172,7 @@ fn parse_seconds(f: &[u8]) -> Option<u64> {
     if i != f.len() || int_digits + frac_digits == 0 {
         return None;
     }
-    secs.checked_mul(1_000_000_000)?.checked_add(frac)
+    secs.checked_mul(1_000_000_000)?.checked_add(frac * POW10[9 - frac_digits.min(9)])
 }
 
 #[inline]
@@ -193,17 +195,68 @@ fn show(field: &[u8]) -> String {
     if field.len() > 40 { format!("{s:?}...") } else { format!("{s:?}") }
 }
 
-/// Positions of tabs and newlines in a buffer, found 8 bytes at a time (SWAR, safe Rust).
+/// Bit j set <=> byte j of the 64-byte block is a tab or a newline.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn block_mask(c: &[u8; 64]) -> u64 {
+    // SAFETY: this is compiled only when SSE2 is enabled for the target (it is part of the
+    // x86_64 baseline), so the CPU running it has SSE2. The function reads only through `c`.
+    unsafe { block_mask_sse2(c) }
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[target_feature(enable = "sse2")]
+fn block_mask_sse2(c: &[u8; 64]) -> u64 {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_set_epi64x};
+    let word = |k: usize| i64::from_le_bytes(c[k..k + 8].try_into().unwrap_or_default());
+    let tab = _mm_set1_epi8(b'\t' as i8);
+    let nl = _mm_set1_epi8(b'\n' as i8);
+    let mut m = 0u64;
+    for k in 0..4 {
+        let v = _mm_set_epi64x(word(16 * k + 8), word(16 * k));
+        let eq = _mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, nl));
+        m |= u64::from(_mm_movemask_epi8(eq) as u32 & 0xffff) << (16 * k);
+    }
+    m
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+fn block_mask(c: &[u8; 64]) -> u64 {
+    block_mask_swar(c)
+}
+
+/// Portable version: 8 bytes at a time (SWAR).
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+#[inline(always)]
+fn block_mask_swar(c: &[u8; 64]) -> u64 {
+    const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const TABS: u64 = 0x0909_0909_0909_0909;
+    const NLS: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    // Exact zero-byte detection: 0x80 in each zero byte of x.
+    let zero = |x: u64| !((((x & LO7) + LO7) | x) | LO7);
+    let mut m = 0u64;
+    for k in 0..8 {
+        let v = u64::from_le_bytes(c[8 * k..8 * k + 8].try_into().unwrap_or_default());
+        let hi = zero(v ^ TABS) | zero(v ^ NLS);
+        // Gather the 8 high bits into one byte.
+        let bits = ((hi >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
+        m |= bits << (8 * k);
+    }
+    m
+}
+
+/// Positions of tabs and newlines in a buffer, 64 bytes at a time.
 struct Separators<'a> {
     b: &'a [u8],
-    next_word: usize,
-    word_start: usize,
+    next_block: usize,
+    block_start: usize,
     mask: u64,
 }
 
 impl<'a> Separators<'a> {
     fn new(b: &'a [u8], from: usize) -> Self {
-        Separators { b, next_word: from, word_start: from, mask: 0 }
+        Separators { b, next_block: from, block_start: from, mask: 0 }
     }
 }
 
@@ -211,35 +264,51 @@ impl Iterator for Separators<'_> {
     type Item = usize;
     #[inline]
     fn next(&mut self) -> Option<usize> {
-        const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-        const TABS: u64 = 0x0909_0909_0909_0909;
-        const NLS: u64 = 0x0a0a_0a0a_0a0a_0a0a;
         loop {
             if self.mask != 0 {
-                let k = self.mask.trailing_zeros() as usize / 8;
+                let k = self.mask.trailing_zeros() as usize;
                 self.mask &= self.mask - 1;
-                return Some(self.word_start + k);
+                return Some(self.block_start + k);
             }
-            let i = self.next_word;
+            let i = self.next_block;
             if i >= self.b.len() {
                 return None;
             }
-            let v = match self.b.get(i..i + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
-                Some(w) => u64::from_le_bytes(w),
+            self.mask = match self.b.get(i..i + 64).and_then(|s| <&[u8; 64]>::try_from(s).ok()) {
+                Some(block) => block_mask(block),
                 None => {
-                    let mut w = [0u8; 8];
+                    let mut block = [0u8; 64];
                     let n = self.b.len() - i;
-                    w[..n].copy_from_slice(&self.b[i..]);
-                    u64::from_le_bytes(w)
+                    block[..n].copy_from_slice(&self.b[i..]);
+                    block_mask(&block)
                 }
             };
-            // Exact zero-byte detection of v ^ pattern: 0x80 in each byte equal to the pattern byte.
-            let zero = |x: u64| !((((x & LO7) + LO7) | x) | LO7);
-            self.mask = zero(v ^ TABS) | zero(v ^ NLS);
-            self.word_start = i;
-            self.next_word = i + 8;
+            self.block_start = i;
+            self.next_block = i + 64;
         }
     }
+}
+
+/// Byte-slice equality for short strings, 8 bytes at a time, inlined (no libc call per line).
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let word = |c: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        u64::from_le_bytes(w)
+    };
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        if word(x) != word(y) {
+            return false;
+        }
+    }
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    ra.iter().zip(rb).all(|(x, y)| x == y)
 }
 
 const NONE: u32 = u32::MAX;
@@ -290,12 +359,12 @@ impl Parser {
     #[inline]
     fn thread(&mut self, raw: &[u8], t_ns: u64) -> usize {
         let last = self.last_thread as usize;
-        if self.last_thread != NONE && self.thread_raw[last] == raw {
+        if self.last_thread != NONE && same(&self.thread_raw[last], raw) {
             return last;
         }
         // Few threads: a linear scan of their names beats hashing.
         if self.thread_raw.len() <= 8 {
-            if let Some(i) = self.thread_raw.iter().position(|t| t.as_slice() == raw) {
+            if let Some(i) = self.thread_raw.iter().position(|t| same(t, raw)) {
                 self.last_thread = i as u32;
                 return i;
             }
@@ -323,7 +392,7 @@ impl Parser {
         let c = self.code_cache[slot];
         if c != NONE {
             let (raw, l) = &self.code_raw[c as usize];
-            if *l == line && **raw == *file_fn {
+            if *l == line && same(raw, file_fn) {
                 return c;
             }
         }
@@ -403,9 +472,9 @@ impl Parser {
             let Some(t_ns) = parse_seconds(time) else {
                 return Err(err(format!("time {} is not a number of seconds", show(time))));
             };
-            let kind = match event {
-                b"call" => EventKind::Call,
-                b"return" => EventKind::Return,
+            let kind = match *event {
+                [b'c', b'a', b'l', b'l'] => EventKind::Call,
+                [b'r', b'e', b't', b'u', b'r', b'n'] => EventKind::Return,
                 _ => return Err(err(format!("event {} is neither \"call\" nor \"return\"", show(event)))),
             };
             let Some(first) = parse_u32(first_line) else {
@@ -772,6 +841,19 @@ mod tests {
                 .collect();
             let want: Vec<usize> = (0..len).filter(|&i| b[i] == b'\t' || b[i] == b'\n').collect();
             assert_eq!(Separators::new(&b, 0).collect::<Vec<_>>(), want, "{b:?}");
+        }
+        // both block scanners agree with a plain scan on every byte value
+        for round in 0..200u64 {
+            let mut block = [0u8; 64];
+            for (i, v) in block.iter_mut().enumerate() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *v = if round < 4 { (i as u8).wrapping_add(round as u8 * 64) } else { [b'\t', b'\n', x as u8][(x % 3) as usize] };
+            }
+            let want = block.iter().enumerate().filter(|(_, &b)| b == b'\t' || b == b'\n').fold(0u64, |m, (i, _)| m | 1 << i);
+            assert_eq!(block_mask(&block), want);
+            assert_eq!(block_mask_swar(&block), want);
         }
     }
 
