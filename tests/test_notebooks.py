@@ -254,6 +254,7 @@ def test_widget_refuses_a_trace_too_big_with_the_numbers(monkeypatch):
     monkeypatch.setattr(_widget, "MAX_WIDGET_CALLS", 1)
     w = _widget.TimelineWidget(trace)
     assert w.data == b"" and "2 calls" in w.error and "limits are 1 calls" in w.error
+    assert w.trace is None
     monkeypatch.setattr(_widget, "MAX_WIDGET_CALLS", 10)
     monkeypatch.setattr(_widget, "MAX_WIDGET_BYTES", 16)
     w = _widget.TimelineWidget(trace)
