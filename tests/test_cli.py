@@ -618,3 +618,18 @@ def test_run_output_endings_match_trace_save(tmp_path):
         assert (tmp_path / f"x{ending}").stat().st_size > 0
     with pytest.raises(ValueError):
         t.save(tmp_path / "x.other")
+
+
+def test_stats_into_a_closed_pipe_is_quiet(tmp_path):
+    # `fprofile stats x.fpt | head -1`: the reader leaves early; no traceback, no error line
+    codes = [(f"/p/m{i}.py", f"function_number_{i}", i) for i in range(5000)]
+    events = []
+    for i in range(5000):
+        events += [(1_000_000_000 + 10 * i, i, False), (1_000_000_000 + 10 * i + 5, i, True)]
+    t = _core._build_trace(codes, [(1, "MainThread", events)])
+    t.save(tmp_path / "many.fpt")
+    proc = subprocess.run(
+        f"{sys.executable} -m fprofile_jupyter stats --top 0 {tmp_path / 'many.fpt'} | head -n 1",
+        shell=True, capture_output=True, text=True, env=ENV, timeout=120)
+    assert proc.stdout.startswith("Summary of all threads (1): 5000 functions")
+    assert proc.stderr == ""

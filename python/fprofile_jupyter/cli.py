@@ -625,6 +625,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `fprofile stats x.fpt | head`: the reader left; stop quietly
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not complain
+        except (OSError, ValueError):
+            pass
+        return 141
     except SystemExit as e:  # argparse --help / --version
         return _exit_code(e)
     except (ValueError, OSError, RuntimeError, ImportError, LookupError) as e:
