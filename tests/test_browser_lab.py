@@ -134,7 +134,13 @@ def open_page(browser, url: str):
         if "blob:" in text or "fprofile" in text:
             errors.append(text)
 
+    def on_console(msg) -> None:
+        where = (msg.location or {}).get("url", "")
+        if msg.type == "error" and ("blob:" in where or "fprofile" in msg.text):
+            errors.append(f"console: {msg.text} ({where})")
+
     page.on("pageerror", on_error)
+    page.on("console", on_console)
     return context, page, errors
 
 
