@@ -261,3 +261,19 @@ def test_top_level_await_is_refused_with_the_context_manager_hint(shell, ns):
     assert isinstance(result.error_in_exec, UsageError)
     assert "top-level `await`" in out and "fprofile_jupyter.profile()" in out
     assert "ran" not in ns
+
+
+@pytest.mark.parametrize("name, marker", [
+    ("t.fpt", None), ("t.json", "leaf"), ("t.perfetto.json", "leaf"), ("t.speedscope.json", "leaf"),
+    ("t.txt", "leaf"), ("t.html", "<html"),
+])
+def test_output_format_from_the_extension(shell, ns, name, marker):
+    run(shell, DEFS)
+    result, cap = run(shell, f"%%fprofile -o {name} --no-display\ninner(2)")
+    assert result.success, cap.stdout + cap.stderr
+    assert os.listdir(".") == [name] and f"to {name}" in cap.stdout
+    if marker is None:
+        assert functions(fprofile_jupyter.load(name)).count("leaf") == 2
+    else:
+        with open(name, encoding="utf-8") as f:
+            assert marker in f.read()
