@@ -51,13 +51,24 @@ unsafe fn is_creation(f: Frame) -> bool {
 }
 
 unsafe extern "C" fn eval_frame(ts: *mut ffi::PyThreadState, f: Frame, throwflag: c_int) -> *mut ffi::PyObject {
-    // SAFETY: PREV holds the function pointer stored by `install` before ours was installed.
-    let prev: ffi::_PyFrameEvalFunction = std::mem::transmute::<usize, ffi::_PyFrameEvalFunction>(PREV.load(Ordering::Relaxed));
     let gen = GEN.load(Ordering::Relaxed);
     let x = decision(frame_code(f), gen);
     if x & MATCHED == 0 {
-        return prev(ts, f, throwflag);
+        // rejected: straight on (kept small so this path costs a slot read and a compare)
+        return prev()(ts, f, throwflag);
     }
+    eval_recorded(ts, f, throwflag, x, gen)
+}
+
+#[inline(always)]
+unsafe fn prev() -> ffi::_PyFrameEvalFunction {
+    // SAFETY: PREV holds the function pointer stored by `install` before ours was installed.
+    std::mem::transmute::<usize, ffi::_PyFrameEvalFunction>(PREV.load(Ordering::Relaxed))
+}
+
+#[inline(never)]
+unsafe fn eval_recorded(ts: *mut ffi::PyThreadState, f: Frame, throwflag: c_int, x: u64, gen: u32) -> *mut ffi::PyObject {
+    let prev = prev();
     #[cfg(Py_3_11)]
     if x & GENERATOR != 0 && is_creation(f) {
         // 3.11 evaluates a generator function's frame once to create the generator
