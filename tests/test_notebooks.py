@@ -201,7 +201,8 @@ def test_mimebundle_has_widget_html_and_text(in_kernel):
     assert bundle["text/plain"] == repr(trace)
     assert re.match(r"^[0-9a-f]{32}$", bundle[WIDGET_MIME]["model_id"])
     page = bundle["text/html"]
-    assert page.startswith("<iframe") and 'sandbox="allow-scripts"' in page
+    assert page.startswith('<div class="fprofile-static-caption"') and 'sandbox="allow-scripts"' in page
+    assert "fprofile · 2 calls · 1 thread · " in page and "most time: work 8 µs, inner 3 µs" in page
     doc = html.unescape(re.search(r'srcdoc="([^"]*)"', page).group(1))
     assert doc == _core.export_html(trace, "fprofile trace")
     # Trace's own hook goes through the same function
@@ -271,3 +272,9 @@ def test_mimebundle_without_anywidget_keeps_the_static_timeline(in_kernel, monke
     monkeypatch.setattr(_display, "_widget_class", lambda: None)
     bundle = _display.mimebundle(small_trace())
     assert set(bundle) == {"text/plain", "text/html"} and "<iframe" in bundle["text/html"]
+
+
+def test_static_caption_is_escaped():
+    trace = small_trace(name="<script>alert(1)</script>")
+    text = _display.caption(trace)
+    assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text

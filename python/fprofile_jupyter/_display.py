@@ -98,6 +98,19 @@ def static_summary_html(trace: Any, note: str = "") -> str:
     return "".join(out)
 
 
+def caption(trace: Any, top: int = 3) -> str:
+    """``fprofile · 1,205 calls · 7 threads · 65.9 ms · most time: run_pipeline 63.1 ms, ...``"""
+    rows = json.loads(trace.summary_json()).get("overall", [])[:top]
+    threads = len(getattr(trace, "threads", []) or [])
+    parts = [f"fprofile · {len(trace):,} calls · {threads} thread{'' if threads == 1 else 's'} · "
+             f"{fmt_ns(getattr(trace, 'duration_ns', 0))}"]
+    if rows:
+        parts.append("most time: " + ", ".join(
+            f"{r.get('function', '')} {fmt_ns(r.get('total_ns', 0))}" for r in rows))
+    return (f'<div class="fprofile-static-caption" style="font-family:sans-serif;font-size:12px;'
+            f'opacity:.8;margin:2px 0 4px">{html.escape(" · ".join(parts))}</div>')
+
+
 def static_html(trace: Any, encoded: Optional[bytes] = None) -> str:
     """The ``text/html`` fallback: the self-contained timeline in an iframe, or a summary table.
     ``encoded``: ``trace.to_bytes()`` if the caller already has it."""
@@ -110,9 +123,12 @@ def static_html(trace: Any, encoded: Optional[bytes] = None) -> str:
                 f"{STATIC_HTML_MAX_BYTES:,}). Save it as HTML to share it: trace.save('run.html').")
         return static_summary_html(trace, note)
     document = _core.export_html(trace, _title(trace))
+    # a one-line caption in plain HTML: what a sanitizing renderer (GitHub, an untrusted notebook
+    # in JupyterLab) still shows when it strips the iframe
     # srcdoc holds a whole HTML document as an attribute value: escaping & " < > is enough.
     # sandbox without allow-same-origin: the document's scripts run, isolated from the page.
-    return (f'<iframe class="fprofile-static-timeline" title="{html.escape(_title(trace))}" '
+    return (caption(trace) +
+            f'<iframe class="fprofile-static-timeline" title="{html.escape(_title(trace))}" '
             f'sandbox="allow-scripts" style="width:100%;height:{STATIC_IFRAME_HEIGHT_PX}px;'
             f'border:1px solid rgba(128,128,128,.35);border-radius:4px" '
             f'srcdoc="{html.escape(document, quote=True)}"></iframe>')
