@@ -81,7 +81,7 @@ fn rows(t: &Trace, acc: &[Acc]) -> Vec<Row> {
                 calls: a.calls,
                 total_ns: a.total,
                 self_ns: a.self_,
-                mean_ns: (a.sum + a.calls / 2) / a.calls,
+                mean_ns: a.sum.saturating_add(a.calls / 2) / a.calls,
                 max_ns: a.max,
             }
         })

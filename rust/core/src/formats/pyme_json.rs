@@ -113,7 +113,7 @@ pub fn write<W: Write>(t: &Trace, w: W) -> io::Result<()> {
             put_f64(w, sec(c.end_ns[i]))?;
             let (a, b) = code_frag.get(c.code[i] as usize).unwrap_or(&missing);
             w.write_all(a.as_bytes())?;
-            write!(w, "{},\"td\":{ti},\"tl\":{tl}", u32::from(c.depth[i]) + 1 - sb)?;
+            write!(w, "{},\"td\":{ti},\"tl\":{tl}", (u32::from(c.depth[i]) + 1).saturating_sub(sb))?;
             w.write_all(b.as_bytes())
         };
         for i in lo..hi {
