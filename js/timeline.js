@@ -61,6 +61,7 @@ export function createTimeline(container, options = {}) {
   const search = el("input", "fprofile-search");
   search.type = "search";
   search.placeholder = "Search functions…";
+  search.title = "Highlight the functions whose name or file contains this text; Enter zooms to the longest match";
   search.setAttribute("aria-label", "Search functions");
   search.spellcheck = false;
   const searchCount = el("span", "fprofile-search-count");
@@ -831,6 +832,18 @@ export function createTimeline(container, options = {}) {
     if (e.key === "Escape") {
       search.value = "";
       applySearch();
+    } else if (e.key === "Enter" && trace && searchMask) {
+      // Enter: select the longest matching call and zoom to it.
+      const { calls } = trace;
+      let best = -1;
+      for (let i = 0; i < calls.count; i++) {
+        if (searchMask[calls.code[i]] && visible[calls.thread[i]] &&
+            (best < 0 || calls.end[i] - calls.start[i] > calls.end[best] - calls.start[best])) best = i;
+      }
+      if (best >= 0) {
+        selectCall(best);
+        zoomToCall(best);
+      }
     }
     e.stopPropagation();
   });

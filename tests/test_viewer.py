@@ -419,7 +419,12 @@ def test_interactions(browser, files, artifacts_dir):
             assert page.text_content(".fprofile-search-count").startswith("1 function, ")
             page.wait_for_function("(b) => document.querySelector('canvas.fprofile-zoom').toDataURL() !== b", arg=before)
             page.screenshot(path=os.path.join(artifacts_dir, "viewer_search.png"), full_page=True)
+            page.press("input.fprofile-search", "Enter")  # zooms to the longest fft_block call
+            page.wait_for_selector(".fprofile-details .fprofile-details-title")
+            assert page.text_content(".fprofile-details-title") == "fft_block"
+            assert window(page)[1] - window(page)[0] < (full[1] - full[0]) / 5
             page.fill("input.fprofile-search", "")
+            page.click("button.fprofile-reset")
             # thread list: hiding a thread removes its boxes
             drawn_all = int(page.get_attribute("canvas.fprofile-zoom", "data-drawn"))
             page.locator(".fprofile-threads input[type=checkbox]").nth(1).uncheck()
