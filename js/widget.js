@@ -123,7 +123,9 @@ function renderWidget({ model, el }) {
     } catch (err) {
       if (destroyed || mine !== generation) return;
       const why = err instanceof Error ? err.message : String(err);
-      t.showError(`fprofile: cannot show this trace (${data.byteLength.toLocaleString("en")} bytes): ${why}`);
+      const text = `fprofile: cannot show this trace (${data.byteLength.toLocaleString("en")} bytes): ${why}`;
+      if (typeof t.showError === "function") t.showError(text);
+      else errorBox = widgetShowError(el, text);
       return;
     }
     if (!shown || destroyed || mine !== generation) return;
