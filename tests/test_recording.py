@@ -659,6 +659,30 @@ def test_eval_frame_chaining(tmp_path):
     assert n == 4, "both calls recorded by the other eval function"
 
 
+@pytest.mark.skipif(PY312 or not PY311,
+                    reason="PEP 523 is used on 3.9-3.11; the reference eval function builds on 3.11 only")
+def test_eval_frame_replaced_while_recording_is_not_clobbered(tmp_path):
+    ref = _reference_hooks(tmp_path)
+    evalhook = ref["evalhook"]
+    m = load(tmp_path, "replaced", "def work():\n    return 1\n")
+    prof = profile(subs=[str(tmp_path / "replaced")])
+    with pytest.warns(RuntimeWarning, match="replaced fprofile's eval-frame function"):
+        with prof:
+            m.work()
+            evalhook.start(1, 1000, str(tmp_path / "replaced"))  # replaces ours, does not chain
+            m.work()
+    try:
+        m.work()  # still theirs after our stop
+    finally:
+        n = evalhook.stop()
+    assert n == 4, "the other tool's function stayed installed"
+    assert [c.function for c in prof.trace.calls()] == ["work"]
+    # and a new recording works normally afterwards
+    with profile(subs=[str(tmp_path / "replaced")]) as again:
+        m.work()
+    assert len(again.trace) == 1
+
+
 def _reference_hooks(tmp_path):
     here = Path(__file__).resolve().parent
     bench = here.parent.parent / "shared" / "bench"
