@@ -146,6 +146,32 @@ fn unescape(raw: &[u8]) -> String {
 /// Parses decimal seconds into ns (digits after the 9th decimal are ignored).
 #[inline]
 fn parse_seconds(f: &[u8]) -> Option<u64> {
+    // Fast path for what `%f` writes: up to 10 integer digits, '.', 6 decimals.
+    let n = f.len();
+    if (8..=17).contains(&n) && f[n - 7] == b'.' {
+        let mut ok = true;
+        let mut secs = 0u64;
+        for &b in &f[..n - 7] {
+            let d = b.wrapping_sub(b'0');
+            ok &= d < 10;
+            secs = secs * 10 + u64::from(d);
+        }
+        let mut us = 0u64;
+        for &b in &f[n - 6..] {
+            let d = b.wrapping_sub(b'0');
+            ok &= d < 10;
+            us = us * 10 + u64::from(d);
+        }
+        if ok {
+            return Some(secs * 1_000_000_000 + us * 1000);
+        }
+    }
+    parse_seconds_any(f)
+}
+
+/// Any decimal seconds: digits, optionally '.' and digits.
+#[inline(never)]
+fn parse_seconds_any(f: &[u8]) -> Option<u64> {
     const POW10: [u64; 10] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
     let mut secs: u64 = 0;
     let mut i = 0;
@@ -825,6 +851,24 @@ mod tests {
             assert_eq!(e.to_string(), "line 602: expected 6 tab-separated fields, found 1", "{n} file segments");
         }
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn seconds() {
+        assert_eq!(parse_seconds(b"12.345678"), Some(12_345_678_000));
+        assert_eq!(parse_seconds(b"0.000001"), Some(1_000));
+        assert_eq!(parse_seconds(b"9999999999.999999"), Some(9_999_999_999_999_999_000));
+        assert_eq!(parse_seconds(b"12.34567"), Some(12_345_670_000));
+        assert_eq!(parse_seconds(b"12.3456789"), Some(12_345_678_900));
+        assert_eq!(parse_seconds(b"12"), Some(12_000_000_000));
+        assert_eq!(parse_seconds(b".5"), Some(500_000_000));
+        assert_eq!(parse_seconds(b"12."), Some(12_000_000_000));
+        assert_eq!(parse_seconds(b"12.34567x"), None);
+        assert_eq!(parse_seconds(b"1a.345678"), None);
+        assert_eq!(parse_seconds(b"-1.000000"), None);
+        assert_eq!(parse_seconds(b""), None);
+        assert_eq!(parse_seconds(b"."), None);
+        assert_eq!(parse_seconds(b"99999999999999999999.0"), None);
     }
 
     #[test]
