@@ -346,6 +346,8 @@ struct Parser {
     thread_raw: Vec<Vec<u8>>,
     records: Vec<ThreadRecord>,
     events: Vec<Vec<Event>>,
+    /// Per thread, event chunks of earlier segments (merged without copying).
+    earlier: Vec<Vec<Vec<Event>>>,
     last_thread: u32,
     /// hash of (file\tfunction, line) -> first code with it; `code_next` chains equal hashes.
     code_heads: FxMap<u64, u32>,
@@ -371,6 +373,7 @@ impl Parser {
             thread_raw: Vec::new(),
             records: Vec::new(),
             events: Vec::new(),
+            earlier: Vec::new(),
             last_thread: NONE,
             code_heads: FxMap::default(),
             code_next: Vec::new(),
@@ -404,6 +407,7 @@ impl Parser {
                 self.records.push(ThreadRecord { os_id: 0, ident: 0, names: vec![(t_ns, unescape(raw))], chunks: Vec::new() });
                 // Most files have one or a few threads: start with room for many events.
                 self.events.push(Vec::with_capacity(1 << 12));
+                self.earlier.push(Vec::new());
                 i
             }
         };
@@ -530,15 +534,24 @@ impl Parser {
         let first_times = other.records.iter().map(|r| r.names.first().map_or(0, |n| n.0));
         let thread_map: Vec<usize> =
             other.thread_raw.iter().zip(first_times).map(|(raw, t)| self.thread(raw, t)).collect();
-        for (i, mut evs) in other.events.into_iter().enumerate() {
-            for e in evs.iter_mut() {
-                e.code = code_map.get(e.code as usize).copied().unwrap_or(e.code);
-            }
-            if let Some(dst) = thread_map.get(i).and_then(|&t| self.events.get_mut(t)) {
-                if dst.is_empty() {
-                    *dst = evs;
-                } else {
-                    dst.extend_from_slice(&evs);
+        let identity = code_map.iter().enumerate().all(|(i, &c)| c as usize == i);
+        for (i, (earlier, cur)) in other.earlier.into_iter().zip(other.events).enumerate() {
+            let Some(&t) = thread_map.get(i) else { continue };
+            for mut chunk in earlier.into_iter().chain(std::iter::once(cur)) {
+                if chunk.is_empty() {
+                    continue;
+                }
+                if !identity {
+                    for e in chunk.iter_mut() {
+                        e.code = code_map.get(e.code as usize).copied().unwrap_or(e.code);
+                    }
+                }
+                // Keep order: the current chunk of `self` goes before the merged ones.
+                if let (Some(dst), Some(done)) = (self.events.get_mut(t), self.earlier.get_mut(t)) {
+                    if !dst.is_empty() {
+                        done.push(std::mem::take(dst));
+                    }
+                    *dst = chunk;
                 }
             }
         }
@@ -552,12 +565,11 @@ impl Parser {
             return Err(TextError::Empty);
         }
         let mut records = self.records;
-        for (r, evs) in records.iter_mut().zip(self.events) {
-            // The first name holds from the thread's first event (lines may be out of order).
-            if let (Some(min), Some(n)) = (evs.iter().map(|e| e.t_ns).min(), r.names.first_mut()) {
-                n.0 = min;
-            }
-            r.chunks = vec![evs];
+        // (The single name's time is the first line's; `build_trace` puts it at the thread's
+        // first event.)
+        for ((r, mut chunks), cur) in records.iter_mut().zip(self.earlier).zip(self.events) {
+            chunks.push(cur);
+            r.chunks = chunks;
         }
         Ok(Recording { codes: self.codes, threads: records, start_ns: 0, stop_ns: 0, metadata: Vec::new() })
     }
