@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 SIZE = 64            # frames are SIZE x SIZE
-FRAMES = 60
+FRAMES = 84
 WORKERS = 3
 THRESHOLD = 0.9
 
