@@ -837,3 +837,64 @@ def test_fork_while_recording(tmp_path):
         m.f(1)
     assert os.WEXITSTATUS(status) == 0
     assert [c.depth for c in prof.trace.calls()] == [0, 1, 2, 0, 1]
+
+
+def test_default_subs_in_ipykernel(monkeypatch, tmp_path):
+    """In a kernel: the kernel's cell files (ipykernel's <tmp>/ipykernel_<pid>/ prefix) plus the
+    notebook's directory."""
+    import types
+
+    class Compiler:
+        def get_code_name(self, raw_code, transformed_code, number):
+            return f"/tmp/ipykernel_{os.getpid()}/123abc.py"
+
+    shell = types.SimpleNamespace(compile=Compiler())
+    fake = types.ModuleType("IPython")
+    fake.get_ipython = lambda: shell  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", fake)
+    monkeypatch.chdir(tmp_path)
+    assert default_subs() == [f"/tmp/ipykernel_{os.getpid()}/", str(tmp_path) + os.sep]
+
+    class TerminalCompiler:
+        def get_code_name(self, raw_code, transformed_code, number):
+            return "<ipython-input-3-0123456789ab>"
+
+    shell.compile = TerminalCompiler()
+    assert default_subs()[0] == "<ipython-input-"
+
+
+def test_started_and_stopped_in_another_thread(tmp_path):
+    m = load(tmp_path, "other", THREAD_WL)
+    box = {}
+
+    def body():
+        with profile(subs=[str(tmp_path / "other")]) as prof:
+            m.work(2)
+            m.work(1)
+            box["started"] = True
+        box["trace"] = prof.trace
+
+    th = threading.Thread(target=body, name="starter")
+    th.start()
+    th.join()
+    t = box["trace"]
+    assert [x.name for x in t.threads] == ["starter"]
+    assert [f for d, f in tree(t) if d == 0] == ["work", "work"]
+
+
+def test_memory_per_event_while_recording(tmp_path):
+    m = load(tmp_path, "mem", """
+        def f():
+            return 1
+        def many(n):
+            for _ in range(n):
+                f()
+    """)
+    rec = Recorder()
+    rec.start([str(tmp_path / "mem")])
+    m.many(500_000)
+    raw = rec.stop_raw()
+    st = rec.stats
+    assert st["events"] == 2 * 500_001
+    assert st["bytes_held"] / st["events"] <= 24, st
+    assert sum(sum(c) for c in raw.chunk_lengths()) == st["events"]
