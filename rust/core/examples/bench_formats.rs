@@ -68,6 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let from_text = from_text?;
     let (t_read_file, from_file) = time(repeats, || pyme_text::read_file(&path, &mut |_, _| {}));
     let from_file_equal = from_file.map(|t| t == from_text).unwrap_or(false);
+    let (t_read_file_1, _) = time(repeats, || pyme_text::read_file_with_threads(&path, 1, &mut |_, _| {}));
     let text_bytes = std::fs::metadata(&path)?.len();
     let (lines, lines2) = (lines?, lines2?);
 
@@ -104,6 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "t_read_memchr_s": t_memchr,
             "t_reader_s": t_reader,
             "t_read_file_s": t_read_file,
+            "t_read_file_1thread_s": t_read_file_1,
             "read_file_equal": from_file_equal,
             "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
             "t_build_s": t_build,

@@ -714,6 +714,15 @@ pub fn read_file(path: &std::path::Path, progress: &mut dyn FnMut(usize, usize))
     read_file_in(path, parallelism(total), progress)
 }
 
+/// [`read_file`] with an explicit number of parsing threads (1 = one pass on the calling thread;
+/// files under 16 MiB always use one).
+pub fn read_file_with_threads(path: &std::path::Path, threads: usize, progress: &mut dyn FnMut(usize, usize))
+    -> Result<Trace, TextError> {
+    let io_err = |e: io::Error| TextError::Io(format!("{}: {e}", path.display()));
+    let total = std::fs::metadata(path).map_err(io_err)?.len() as usize;
+    read_file_in(path, threads.clamp(1, parallelism(total).max(1)), progress)
+}
+
 fn read_file_in(path: &std::path::Path, n: usize, progress: &mut dyn FnMut(usize, usize)) -> Result<Trace, TextError> {
     use std::io::{Read, Seek, SeekFrom};
     let io_err = |e: io::Error| TextError::Io(format!("{}: {e}", path.display()));
