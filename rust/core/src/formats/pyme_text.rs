@@ -843,7 +843,7 @@ mod tests {
             text.push_str(&format!("1.{:06}\t{th}\t/x/{f}.py\t{f}\tcall\t{}\n", i, i % 4));
             text.push_str(&format!("1.{:06}\t{th}\t/x/{f}.py\t{f}\treturn\t{}\n", i, i % 4));
             if i == 150 {
-                text.push_str("\n");
+                text.push('\n');
             }
         }
         let one = read_recording_in(text.as_bytes(), 1, &mut |_, _| {}).unwrap();

@@ -67,6 +67,6 @@ pub fn write<W: Write>(t: &Trace, w: W) -> io::Result<()> {
         w.write_all(b"]}")?;
     }
     let name = t.metadata.iter().find(|(k, _)| k == "name").map_or("fprofile trace", |(_, v)| v.as_str());
-    write!(w, "],\"name\":{},\"activeProfileIndex\":0,\"exporter\":\"fprofile\"}}\n", json_str(name))?;
+    writeln!(w, "],\"name\":{},\"activeProfileIndex\":0,\"exporter\":\"fprofile\"}}", json_str(name))?;
     w.flush()
 }

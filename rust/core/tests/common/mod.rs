@@ -9,7 +9,10 @@ pub fn code(name: &str) -> Code {
 
 /// A recording from a compact script per thread: `(name, os_id, [(t, "+f" | "-f")])`.
 /// Codes are interned by name in order of first appearance.
-pub fn recording(threads: &[(&str, u64, &[(u64, &str)])], start_ns: u64, stop_ns: u64) -> Recording {
+/// One thread of a test script: (name, os_id, [(t_ns, "+f" | "-f")]).
+pub type Script<'a> = (&'a str, u64, &'a [(u64, &'a str)]);
+
+pub fn recording(threads: &[Script], start_ns: u64, stop_ns: u64) -> Recording {
     let mut codes: Vec<Code> = Vec::new();
     let mut out = Vec::new();
     for (name, os_id, evs) in threads {
