@@ -252,13 +252,17 @@ unsafe fn register_thread(l: &Local, gen: u32) -> bool {
     if let Some(o) = obj {
         *lock(&sh.thread_obj) = Some(o as usize);
     }
-    let mut names = lock(&sh.names);
-    if names.is_empty() {
-        names.push((t, name));
-    } else {
-        names.insert(0, (t, name));
+    {
+        let mut names = lock(&sh.names);
+        if names.is_empty() {
+            names.push((t, name));
+        } else {
+            names.insert(0, (t, name));
+        }
     }
-    true
+    // The Python calls above may have let another thread run (a finalizer releasing the GIL), and
+    // that thread may have stopped the recording and taken this thread's chunk: check again.
+    RECORDING.load(Ordering::Relaxed) == gen
 }
 
 /// The current chunk is full: hands it over and takes the next (budget permitting).
@@ -294,7 +298,8 @@ unsafe fn next_chunk(l: &Local, sh: &ThreadShared, gen: u32) -> bool {
     super::clock::calibrate();
     // A rename is seen here too (besides the writer's polling), at most one chunk late.
     session::poll_one_name(sh);
-    true
+    // (as in `register_thread`: the recording may have been stopped meanwhile)
+    RECORDING.load(Ordering::Relaxed) == gen
 }
 
 /// Moves every event of a thread out (called by `stop`, with recording off).

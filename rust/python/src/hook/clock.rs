@@ -10,7 +10,7 @@
 //! stop. Set `FPROFILE_CLOCK=monotonic` to always read CLOCK_MONOTONIC.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::buffer::lock;
 
@@ -85,15 +85,21 @@ pub(crate) fn describe() -> &'static str {
     }
 }
 
-/// Calibration points of the current session: (tsc, ns), increasing in both.
-static POINTS: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
+/// Calibration points of one session: (tsc, ns), increasing in both. Each session has its own
+/// (a session being stopped keeps converting with its points while a new one may start).
+pub(crate) type Points = Arc<Mutex<Vec<(u64, u64)>>>;
+
+/// The points of the session that records now.
+static CURRENT: Mutex<Option<Points>> = Mutex::new(None);
 /// Points closer than this (in ns) to the previous one are not kept (read noise would dominate).
 const MIN_SPACING_NS: u64 = 1_000_000;
 
-/// Starts a new session's calibration; returns the CLOCK_MONOTONIC time of the start.
-pub(crate) fn reset() -> u64 {
-    lock(&POINTS).clear();
-    calibrate_force()
+/// Starts a new session's calibration; returns its points and the CLOCK_MONOTONIC start time.
+pub(crate) fn reset() -> (Points, u64) {
+    let p: Points = Arc::new(Mutex::new(Vec::new()));
+    *lock(&CURRENT) = Some(p.clone());
+    let t = calibrate_into(&p, true);
+    (p, t)
 }
 
 fn read_pair() -> (u64, u64) {
@@ -115,31 +121,27 @@ fn read_pair() -> (u64, u64) {
     (best.1, best.2)
 }
 
-fn push(p: (u64, u64), force: bool) {
-    let mut pts = lock(&POINTS);
-    match pts.last() {
-        Some(&(t, n)) if p.0 <= t || p.1 <= n => {}
-        Some(&(_, n)) if !force && p.1 - n < MIN_SPACING_NS => {}
-        _ => pts.push(p),
-    }
-}
-
-/// Adds a calibration point (cheap; skipped when the last one is recent). Returns the time in ns.
-pub(crate) fn calibrate() -> u64 {
+/// Adds a calibration point to `points` (unless `force` is false and the last one is recent).
+/// Returns the CLOCK_MONOTONIC time read.
+pub(crate) fn calibrate_into(points: &Points, force: bool) -> u64 {
     let p = read_pair();
     if USE_TSC.load(Ordering::Relaxed) {
-        push(p, false);
+        let mut pts = lock(points);
+        match pts.last() {
+            Some(&(t, n)) if p.0 <= t || p.1 <= n => {}
+            Some(&(_, n)) if !force && p.1 - n < MIN_SPACING_NS => {}
+            _ => pts.push(p),
+        }
     }
     p.1
 }
 
-/// Adds a calibration point whatever the spacing (start and stop). Returns the time in ns.
-pub(crate) fn calibrate_force() -> u64 {
-    let p = read_pair();
-    if USE_TSC.load(Ordering::Relaxed) {
-        push(p, true);
+/// Adds a calibration point to the recording session's points (chunk switches).
+pub(crate) fn calibrate() {
+    let cur = lock(&CURRENT).clone();
+    if let Some(p) = cur {
+        calibrate_into(&p, false);
     }
-    p.1
 }
 
 /// Converts raw event times (see [`now_raw`]) to CLOCK_MONOTONIC ns.
@@ -153,8 +155,8 @@ pub(crate) struct Converter {
 
 impl Converter {
     /// A converter from the points taken so far.
-    pub(crate) fn snapshot() -> Converter {
-        let points = lock(&POINTS).clone();
+    pub(crate) fn snapshot(points: &Points) -> Converter {
+        let points = lock(points).clone();
         let tsc = USE_TSC.load(Ordering::Relaxed);
         let slope = match (points.first(), points.last()) {
             (Some(a), Some(b)) if b.0 > a.0 => (b.1 - a.1) as f64 / (b.0 - a.0) as f64,

@@ -92,6 +92,7 @@ pub(crate) struct Session {
     max_events: u64,
     outfile: Option<PathBuf>,
     background: Option<writer::Background>,
+    points: Option<super::clock::Points>,
 }
 
 /// State only touched with the GIL held.
@@ -338,6 +339,7 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> PyResult<u32> {
         max_events,
         outfile: opts.outfile,
         background: None,
+        points: None,
     };
     // SAFETY: GIL held; no borrow of the session is alive.
     unsafe { *SESSION.0.get() = Some(sess) };
@@ -354,13 +356,14 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> PyResult<u32> {
             return Err(e);
         }
     };
-    let start_ns = super::clock::reset();
-    let background = writer::Background::spawn(threads, writer_codes, file);
+    let (points, start_ns) = super::clock::reset();
+    let background = writer::Background::spawn(threads, writer_codes, file, points.clone());
     // SAFETY: GIL held; short borrow.
     if let Some(s) = unsafe { session() } {
         s.mechanism = mechanism;
         s.start_ns = start_ns;
         s.background = Some(background);
+        s.points = Some(points);
     }
     RECORDING.store(gen, Ordering::Release);
     Ok(gen)
@@ -426,7 +429,10 @@ pub(crate) fn stop(py: Python<'_>) -> PyResult<Stopped> {
         return Err(ProfilerError::new_err("profiling is not on: nothing to stop"));
     };
     RECORDING.store(0, Ordering::Release);
-    let stop_ns = super::clock::calibrate_force();
+    let points = sess.points.take().unwrap_or_default();
+    let stop_ns = super::clock::calibrate_into(&points, true);
+    // Read before anything below may release the GIL (another thread could start a new session).
+    let cap_ns = CAP_NS.swap(0, Ordering::Relaxed);
     let mut warnings = uninstall(py, sess.mechanism);
     if let Some(bg) = sess.background.take() {
         if let Some(err) = bg.finish(py) {
@@ -435,7 +441,6 @@ pub(crate) fn stop(py: Python<'_>) -> PyResult<Stopped> {
     }
     // SAFETY: GIL held.
     unsafe { poll_names(&sess.threads) };
-    let cap_ns = CAP_NS.swap(0, Ordering::Relaxed);
     let list: Vec<Arc<ThreadShared>> = std::mem::take(&mut *lock(&sess.threads));
     for sh in &list {
         if let Some(th) = lock(&sh.thread_obj).take() {
@@ -446,7 +451,7 @@ pub(crate) fn stop(py: Python<'_>) -> PyResult<Stopped> {
     let mut events = 0u64;
     let mut bytes_held = 0u64;
     let mut threads = Vec::with_capacity(list.len());
-    let mut conv = super::clock::Converter::snapshot();
+    let mut conv = super::clock::Converter::snapshot(&points);
     for sh in &list {
         bytes_held += buffer::bytes_held(sh) as u64;
         let mut chunks = buffer::take_all(sh);

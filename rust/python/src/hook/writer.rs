@@ -18,6 +18,7 @@ use fprofile::{Code, Event};
 use pyo3::prelude::*;
 
 use super::buffer::{lock, ThreadShared};
+use super::clock::Points;
 use super::session::poll_names;
 
 const PERIOD: Duration = Duration::from_millis(50);
@@ -30,12 +31,12 @@ pub(crate) struct Background {
 }
 
 impl Background {
-    pub(crate) fn spawn(threads: Threads, codes: Option<Arc<Mutex<Vec<Code>>>>, file: Option<File>) -> Background {
+    pub(crate) fn spawn(threads: Threads, codes: Option<Arc<Mutex<Vec<Code>>>>, file: Option<File>, points: Points) -> Background {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stop2 = stop.clone();
         let handle = std::thread::Builder::new()
             .name("fprofile-writer".into())
-            .spawn(move || run(threads, codes, file, stop2))
+            .spawn(move || run(threads, codes, file, stop2, points))
             .ok();
         Background { stop, handle }
     }
@@ -63,10 +64,15 @@ struct Writer {
     local_codes: Vec<Code>,
     cursors: Vec<Cursor>,
     error: Option<String>,
-    path_hint: String,
 }
 
-fn run(threads: Threads, codes: Option<Arc<Mutex<Vec<Code>>>>, file: Option<File>, stop: Arc<(Mutex<bool>, Condvar)>) -> Option<String> {
+fn run(
+    threads: Threads,
+    codes: Option<Arc<Mutex<Vec<Code>>>>,
+    file: Option<File>,
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    points: Points,
+) -> Option<String> {
     let mut writer = match (codes, file) {
         (Some(codes), Some(file)) => Some(Writer {
             out: BufWriter::with_capacity(1 << 20, file),
@@ -74,7 +80,6 @@ fn run(threads: Threads, codes: Option<Arc<Mutex<Vec<Code>>>>, file: Option<File
             local_codes: Vec::new(),
             cursors: Vec::new(),
             error: None,
-            path_hint: String::new(),
         }),
         _ => None,
     };
@@ -93,9 +98,9 @@ fn run(threads: Threads, codes: Option<Arc<Mutex<Vec<Code>>>>, file: Option<File
             // SAFETY: `try_attach` gives us the GIL (or nothing when the interpreter is going away).
             let _ = Python::try_attach(|_py| unsafe { poll_names(&threads) });
         }
-        super::clock::calibrate();
+        super::clock::calibrate_into(&points, false);
         if let Some(w) = writer.as_mut() {
-            w.drain(&threads);
+            w.drain(&threads, &points);
         }
         if stopping {
             break;
@@ -104,7 +109,7 @@ fn run(threads: Threads, codes: Option<Arc<Mutex<Vec<Code>>>>, file: Option<File
     writer.and_then(|mut w| {
         if w.error.is_none() {
             if let Err(e) = w.out.flush() {
-                w.error = Some(format!("writing the profile outfile failed: {e}{}", w.path_hint));
+                w.error = Some(format!("writing the profile outfile failed: {e}"));
             }
         }
         w.error
@@ -112,7 +117,7 @@ fn run(threads: Threads, codes: Option<Arc<Mutex<Vec<Code>>>>, file: Option<File
 }
 
 impl Writer {
-    fn drain(&mut self, threads: &Threads) {
+    fn drain(&mut self, threads: &Threads, points: &Points) {
         if self.error.is_some() {
             return;
         }
@@ -159,7 +164,7 @@ impl Writer {
             return;
         }
         batch.sort_by_key(|(e, _)| e.t_ns);
-        let mut conv = super::clock::Converter::snapshot();
+        let mut conv = super::clock::Converter::snapshot(points);
         for (e, ti) in &batch {
             let Some(code) = self.local_codes.get(e.code as usize) else { continue };
             let tn = &names[*ti as usize];
