@@ -89,6 +89,31 @@ def test_notebook_cells_run_as_a_rust_program(tmp_path):
     end = out.index("\nEVCXR_END_CONTENT\n")
     html = out[begin + len("EVCXR_BEGIN_CONTENT text/html\n"):end]
     assert html.startswith('<iframe class="fprofile-frame"') and "srcdoc=" in html
+    (tmp_path / "evcxr_output.html").write_text(html, encoding="utf-8")
+
+
+def assert_output_draws(browser, html: str, path: Path, screenshot: str) -> None:
+    """The text/html output, placed in a page as a notebook would, shows the timeline offline."""
+    path.write_text(f"<!DOCTYPE html><html><body style='margin:0'>{html}</body></html>", encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1200, "height": 820})
+    context.set_offline(True)
+    try:
+        page = context.new_page()
+        page.goto(path.as_uri())
+        frame = page.frame_locator("iframe.fprofile-frame")
+        frame.locator("canvas.fprofile-zoom[data-drawn]:not([data-drawn='0'])").wait_for(timeout=30_000)
+        assert frame.locator(".fprofile-root").get_attribute("data-calls") == "11"
+        assert frame.locator("table.fprofile-summary tbody tr").count() == 4
+        page.screenshot(path=screenshot)
+    finally:
+        context.close()
+
+
+@pytest.mark.skipif(shutil.which("cargo") is None, reason="needs cargo")
+def test_evcxr_output_shows_the_timeline(browser, tmp_path, artifacts_dir):
+    test_notebook_cells_run_as_a_rust_program(tmp_path)
+    html = (tmp_path / "evcxr_output.html").read_text(encoding="utf-8")
+    assert_output_draws(browser, html, tmp_path / "page.html", os.path.join(artifacts_dir, "evcxr_output.png"))
 
 
 def evcxr_kernel_available():
@@ -103,13 +128,14 @@ def evcxr_kernel_available():
 
 
 @pytest.mark.skipif(not evcxr_kernel_available(), reason="the evcxr Jupyter kernel is not installed (see docs/viewer.md)")
-def test_notebook_in_the_evcxr_kernel(tmp_path):
+def test_notebook_in_the_evcxr_kernel(tmp_path, browser, artifacts_dir):
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(str(NOTEBOOK), as_version=4)
     work = tmp_path / "notebooks"
     work.mkdir()
+    (tmp_path / "rust").symlink_to(ROOT / "rust")  # the notebook's `:dep` path, ../rust/core
     NotebookClient(nb, timeout=600, kernel_name="rust", resources={"metadata": {"path": str(work)}}).execute()
     last = nb.cells[-1]
     html = "".join(o.get("data", {}).get("text/html", "") for o in last.outputs)
@@ -117,3 +143,4 @@ def test_notebook_in_the_evcxr_kernel(tmp_path):
     walk_cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("for th in"))
     walk = "".join(o.get("text", "") for o in walk_cell.outputs)
     assert "MainThread (lane 0):" in walk
+    assert_output_draws(browser, html, tmp_path / "page.html", os.path.join(artifacts_dir, "evcxr_kernel_output.png"))
