@@ -242,3 +242,21 @@ def test_trace_too_big_for_the_browser_says_so_with_numbers(browser, traces, tmp
         page.screenshot(path=os.path.join(artifacts_dir, "export_too_big.png"))
     finally:
         context.close()
+
+
+def test_canvas_follows_device_pixel_ratio(browser, traces, tmp_path):
+    out = tmp_path / "hidpi.html"
+    out.write_text(_core.export_html(traces["plain"], "hidpi"), encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1000, "height": 800}, device_scale_factor=2)
+    context.set_offline(True)
+    try:
+        page = context.new_page()
+        page.goto(out.as_uri())
+        wait_drawn(page)
+        sizes = page.evaluate("""() => [...document.querySelectorAll('canvas')].map((c) =>
+            [c.width, c.height, c.getBoundingClientRect().width, c.getBoundingClientRect().height])""")
+        assert len(sizes) == 2
+        for w, h, cw, ch in sizes:
+            assert (w, h) == (round(2 * cw), round(2 * ch)), sizes
+    finally:
+        context.close()

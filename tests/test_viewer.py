@@ -328,6 +328,11 @@ def test_not_a_trace_shows_a_clear_message_and_server_keeps_running(browser, fil
             context.close()
 
 
+def settle(page):
+    """Wait until the timeline's pending drawing (one requestAnimationFrame) is done."""
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def window(page):
     return (int(page.get_attribute(".fprofile-root", "data-window-start-ns")),
             int(page.get_attribute(".fprofile-root", "data-window-end-ns")))
@@ -413,6 +418,7 @@ def test_interactions(browser, files, artifacts_dir):
             assert dbl[1] - dbl[0] < (full[1] - full[0]) / 3
             page.click("button.fprofile-reset")
             # search highlights: the count says what matched and the drawing changes
+            settle(page)
             before = page.evaluate("() => document.querySelector('canvas.fprofile-zoom').toDataURL()")
             page.fill("input.fprofile-search", "fft")
             page.wait_for_selector(".fprofile-root[data-search-active]")
@@ -425,6 +431,8 @@ def test_interactions(browser, files, artifacts_dir):
             assert window(page)[1] - window(page)[0] < (full[1] - full[0]) / 5
             page.fill("input.fprofile-search", "")
             page.click("button.fprofile-reset")
+            assert window(page) == full
+            settle(page)  # the redraw of the reset window has happened
             # thread list: hiding a thread removes its boxes
             drawn_all = int(page.get_attribute("canvas.fprofile-zoom", "data-drawn"))
             page.locator(".fprofile-threads input[type=checkbox]").nth(1).uncheck()
