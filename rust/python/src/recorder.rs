@@ -158,6 +158,9 @@ impl Recorder {
     const DEFAULT_MAX_EVENTS: u64 = hook::session::DEFAULT_MAX_EVENTS;
 }
 
+/// (os_id, ident, names over time) of a raw recording's thread.
+type RawThread = (u64, u64, Vec<(u64, String)>);
+
 /// A stopped recording before tree building: flat events per thread, as the hook wrote them.
 #[pyclass(name = "RawRecording", module = "fprofile_jupyter._core")]
 pub struct RawRecording {
@@ -192,7 +195,7 @@ impl RawRecording {
     }
 
     /// `[(os_id, ident, [(t_ns, name)])]` indexed by thread index.
-    fn threads(&self) -> PyResult<Vec<(u64, u64, Vec<(u64, String)>)>> {
+    fn threads(&self) -> PyResult<Vec<RawThread>> {
         self.with(|r| r.threads.iter().map(|t| (t.os_id, t.ident, t.names.clone())).collect())
     }
 
