@@ -170,7 +170,7 @@ def test_context_manager_notebook(tmp_path_factory):
     assert fns.count("fib") == 2 * fib_calls[16] + fib_calls[14] + fib_calls[15]
     (printed,) = cells_with(nb, "print(len(trace)")
     assert f"{len(trace)} calls in 4 threads" in printed.outputs[0].text
-    (shown,) = cells_with(nb, "fprofile_jupyter.show(trace)")
+    (shown,) = cells_with(nb, "p.show()")
     (again,) = widget_traces(nb, shown)
     assert again == trace
 

@@ -726,6 +726,8 @@ def test_default_subs_records_the_script_and_its_neighbours(tmp_path):
 def test_default_subs_outside_a_script(monkeypatch):
     main = sys.modules["__main__"]
     monkeypatch.delattr(main, "__file__", raising=False)
+    # other tests of the session (the magic's) may have started an in-process IPython shell
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
     subs = default_subs()
     assert "<stdin>" in subs and os.path.join(os.getcwd(), "") in subs
 
@@ -898,3 +900,19 @@ def test_memory_per_event_while_recording(tmp_path):
     assert st["events"] == 2 * 500_001
     assert st["bytes_held"] / st["events"] <= 24, st
     assert sum(sum(c) for c in raw.chunk_lengths()) == st["events"]
+
+
+def test_profile_show(tmp_path, capsys):
+    """``prof.show()`` displays the last trace (text outside a notebook); before any recording it
+    says why there is nothing to show."""
+    m = load(tmp_path, "shown", "def f():\n    return 1\n")
+    prof = profile(subs=[str(tmp_path / "shown")])
+    with pytest.raises(ProfilerError, match="nothing recorded yet"):
+        prof.show()
+    with prof:
+        with pytest.raises(ProfilerError, match="still recording"):
+            prof.show()
+        m.f()
+    prof.show()
+    out = capsys.readouterr().out
+    assert out.strip() == repr(prof.trace) and "1 call" in out

@@ -26,7 +26,13 @@ def test_core_stubs_match_runtime(tmp_path):
     pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(fprofile_jupyter.__file__)))
     config = tmp_path / "mypy.ini"
     config.write_text(f"[mypy]\ncache_dir = {tmp_path / 'mypy-cache'}\n")
-    env = dict(os.environ, MYPYPATH=pkg_root)
+    env = dict(os.environ)
+    # a source checkout needs its python/ folder on mypy's path; an installed package is found
+    # through site-packages, which mypy refuses to see in MYPYPATH
+    import site
+
+    if pkg_root not in site.getsitepackages() + [site.getusersitepackages()]:
+        env["MYPYPATH"] = pkg_root
     proc = subprocess.run(
         [sys.executable, "-m", "mypy.stubtest", "fprofile_jupyter._core", "--allowlist", str(allow),
          "--mypy-config-file", str(config)],

@@ -303,6 +303,13 @@ class profile:
         wrapper.profile = owner  # type: ignore[attr-defined]
         return wrapper
 
+    def show(self) -> None:
+        """Display the trace of the last recording: the timeline in a notebook, text elsewhere."""
+        if self.trace is None:
+            state = "still recording" if self._session is not None else "nothing recorded yet"
+            raise ProfilerError(f"no trace to show: {state} (show() works after the profiled block ends)")
+        self.trace.show()
+
     def __repr__(self) -> str:
         state = "recording" if self._session is not None else ("done" if self.trace is not None else "idle")
         return f"<fprofile_jupyter.profile subs={self._subs!r} {state}>"
