@@ -121,6 +121,8 @@ export function createTimeline(container, options = {}) {
   let hoverCall = -1;
   let charPx = 6.2;
   let ovCache = null;
+  let buckets = []; // per colour (code, then faded code): x, y, w of the boxes of one frame
+  const usedBuckets = [];
   let overviewDirty = true;
   let frame = 0;
   let destroyed = false;
@@ -241,6 +243,7 @@ export function createTimeline(container, options = {}) {
     const k = overviewPxPerNs();
     const { calls } = trace;
     const hl = highlightActive();
+    const nCodes = trace.codes.count;
     for (let li = 0; li < ovLanes.length; li++) {
       const lane = ovLanes[li];
       const y = OVERVIEW_AXIS_PX + li * ovLanePx;
@@ -257,12 +260,23 @@ export function createTimeline(container, options = {}) {
           const yy = y + 4 + d * rowPx;
           forEachBox(rows[d], calls.start, calls.end, full[0], full[1], k, 1, (c, x0, x1) => {
             const code = calls.code[c];
-            ctx.fillStyle = hl ? (isHighlighted(code) ? colours.fill[code] : colours.faded[code]) : colours.fill[code];
-            ctx.fillRect(x0, yy, x1 - x0, rowPx);
+            const key = hl && !isHighlighted(code) ? code + nCodes : code;
+            const bucket = buckets[key];
+            if (bucket.length === 0) usedBuckets.push(key);
+            bucket.push(x0, yy, x1 - x0, rowPx);
           });
         }
       }
     }
+    for (const key of usedBuckets) {
+      const bucket = buckets[key];
+      ctx.fillStyle = key < nCodes ? colours.fill[key] : colours.faded[key - nCodes];
+      ctx.beginPath();
+      for (let i = 0; i < bucket.length; i += 4) ctx.rect(bucket[i], bucket[i + 1], bucket[i + 2], bucket[i + 3]);
+      ctx.fill();
+      bucket.length = 0;
+    }
+    usedBuckets.length = 0;
   }
 
   function drawOverview() {
@@ -302,6 +316,7 @@ export function createTimeline(container, options = {}) {
     drawTimeAxis(ctx, pal, W, ZOOM_AXIS_PX, H, t0, t1, nsToZoomX);
     const { calls, codes } = trace;
     const hl = highlightActive();
+    const nCodes = codes.count;
     ctx.save();
     ctx.beginPath();
     ctx.rect(0, ZOOM_AXIS_PX, W, H - ZOOM_AXIS_PX);
@@ -340,13 +355,25 @@ export function createTimeline(container, options = {}) {
             const a = Math.max(-1, x0);
             const b = Math.min(W + 1, x1);
             const w = b - a;
-            ctx.fillStyle = hl ? (isHighlighted(code) ? colours.fill[code] : colours.faded[code]) : colours.fill[code];
-            ctx.fillRect(a, y, w > 3 ? w - 1 : w, ZOOM_ROW_PX - 1);
+            // Batched by colour (one fill per colour per frame, not one style change per box).
+            const key = hl && !isHighlighted(code) ? code + nCodes : code;
+            const bucket = buckets[key];
+            if (bucket.length === 0) usedBuckets.push(key);
+            bucket.push(a, y, w > 3 ? w - 1 : w);
             if (count === 1 && w >= LABEL_MIN_PX) labels.push(c, a, w, y);
           });
         }
       }
     }
+    for (const key of usedBuckets) {
+      const bucket = buckets[key];
+      ctx.fillStyle = key < nCodes ? colours.fill[key] : colours.faded[key - nCodes];
+      ctx.beginPath();
+      for (let i = 0; i < bucket.length; i += 3) ctx.rect(bucket[i], bucket[i + 1], bucket[i + 2], ZOOM_ROW_PX - 1);
+      ctx.fill();
+      bucket.length = 0;
+    }
+    usedBuckets.length = 0;
     // Labels after the boxes: one font, fewer state changes.
     ctx.fillStyle = pal.boxText;
     for (let i = 0; i < labels.length; i += 4) {
@@ -893,6 +920,7 @@ export function createTimeline(container, options = {}) {
     tooltip.hidden = true;
     trace = decoded;
     index = buildIndex(trace);
+    buckets = Array.from({ length: 2 * trace.codes.count }, () => []);
     colours = codeColours(trace.codes, dark);
     visible = new Uint8Array(trace.threads.length).fill(1);
     selectedCall = -1;
