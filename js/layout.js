@@ -134,7 +134,7 @@ export function layoutLanes(trace, visible, rowPx, headerPx, gapPx) {
 export function fullRange(trace) {
   const a = trace.startNs;
   const b = trace.endNs;
-  if (!(b > a)) return [a - 500, a + 500];
+  if (!(b > a)) return [a, a + 1000];
   return [a, b];
 }
 

@@ -99,7 +99,7 @@ test("window helpers", () => {
   assert.deepEqual(clampWindow(500, 501, 0, 1000, 10), [495.5, 505.5]);
   assert.deepEqual(zoomWindow(0, 100, 25, 2), [12.5, 62.5]);
   assert.deepEqual(fullRange({ startNs: 0, endNs: 1000 }), [0, 1000]);
-  assert.deepEqual(fullRange({ startNs: 5, endNs: 5 }), [-495, 505]);
+  assert.deepEqual(fullRange({ startNs: 5, endNs: 5 }), [5, 1005]);
   const th = { names: [{ tNs: 200, name: "Thread-1" }, { tNs: 300, name: "worker" }] };
   assert.equal(threadNameAt(th, 200), "Thread-1");
   assert.equal(threadNameAt(th, 299), "Thread-1");
