@@ -419,21 +419,7 @@ impl PyCall {
 // ------------------------------------------------------------------------------------------------
 // Summary
 
-/// Escapes text for HTML element content and attribute values.
-fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use fprofile::assets::html_escape;
 
 /// A name shown in a one-line cell: control characters escaped (`\t`, `\n`, ...).
 fn one_line(s: &str) -> String {
