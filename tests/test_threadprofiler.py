@@ -215,3 +215,27 @@ def test_profile_outfile_option(tmp_path):
     with fprofile_jupyter.profile(subs=[str(tmp_path / "pout")], outfile=out) as prof:
         m.worker(2)
     assert len(parse(out)) == 2 * len(prof.trace) == 2 * 9
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_outfile_write_error_raises_at_off(tmp_path):
+    """A write error on the outfile (here: disk full) is an exception at profile_off, not a
+    warning that is easy to miss; the in-memory trace is complete and profiling restarts."""
+    from fprofile_jupyter._recording import OutfileError
+
+    m = load(tmp_path, "full", WL)
+    p = ThreadProfiler()
+    p.profile_on(subs=[str(tmp_path / "full")], outfile="/dev/full")
+    m.worker(2000)
+    with pytest.raises(OutfileError, match=r"writing the profile outfile failed: .*No space left.*/dev/full"):
+        p.profile_off()
+    assert isinstance(OutfileError("x"), fprofile_jupyter.ProfilerError)
+    assert p.trace is not None and len(p.trace) == 3 * 2000 + 3
+    p.profile_off()  # harmless, as after a normal stop
+    with pytest.raises(OutfileError):
+        with fprofile_jupyter.profile(subs=[str(tmp_path / "full")], outfile="/dev/full") as prof:
+            m.worker(2000)
+    assert prof.trace is not None and len(prof.trace) == 3 * 2000 + 3
+    with fprofile_jupyter.profile(subs=[str(tmp_path / "full")]) as again:
+        m.worker(1)
+    assert len(again.trace) == 6

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, Typ
 
 from ._core import ProfilerError, Recorder, Trace
 
-__all__ = ["profile", "ThreadProfiler", "default_subs", "CapReachedWarning", "DEFAULT_MAX_EVENTS"]
+__all__ = ["profile", "ThreadProfiler", "default_subs", "CapReachedWarning", "OutfileError", "DEFAULT_MAX_EVENTS"]
 
 #: Default cap on recorded events (a call is two events: 10 million calls, 320 MB of buffers).
 #: The hook also never takes more than a quarter of the memory available when recording starts.
@@ -29,6 +29,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # This package's own files are never recorded.
 _OWN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
+
+
+class OutfileError(ProfilerError):
+    """Writing the outfile failed while recording (disk full, I/O error): raised by
+    ``profile_off()`` / at the end of ``profile()``; the exception's ``trace`` (also set on the
+    profiler) holds the complete in-memory trace."""
+
+    trace: Optional[Trace] = None
 
 
 class CapReachedWarning(RuntimeWarning):
@@ -187,6 +195,12 @@ class _Session:
                 CapReachedWarning, stacklevel=stacklevel + 1)
         for w in stats.get("warnings", []):
             warnings.warn(f"fprofile: {w}", RuntimeWarning, stacklevel=stacklevel + 1)
+        err = stats.get("outfile_error")
+        if err:
+            e = OutfileError(f"fprofile: {err} (outfile {self.outfile}); the file is incomplete, "
+                             f"the in-memory trace is complete (.trace)")
+            e.trace = trace
+            raise e
         return trace
 
 
@@ -270,7 +284,11 @@ class profile:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         session, self._session = self._session, None
         if session is not None:
-            self.trace = session.stop(stacklevel=2)
+            try:
+                self.trace = session.stop(stacklevel=2)
+            except OutfileError as e:
+                self.trace = e.trace
+                raise
         return False
 
     @property
@@ -362,7 +380,11 @@ class ThreadProfiler:
             if not self._ever_started:
                 raise ProfilerError("profile_off called but profiling is not on (call profile_on first)")
             return
-        self.trace = session.stop(stacklevel=2)
+        try:
+            self.trace = session.stop(stacklevel=2)
+        except OutfileError as e:
+            self.trace = e.trace
+            raise
 
     @property
     def active(self) -> bool:

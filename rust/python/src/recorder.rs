@@ -26,6 +26,7 @@ struct Stats {
     bytes_held: u64,
     cap_reached: Option<u64>,
     warnings: Vec<String>,
+    outfile_error: Option<String>,
     threads: usize,
     codes: usize,
 }
@@ -50,13 +51,14 @@ impl Recorder {
         if st.running.is_none() {
             return Err(ProfilerError::new_err("this recorder is not recording: call start() first"));
         }
-        let Stopped { recording, events, bytes_held, cap_reached, warnings } = hook::stop(py)?;
+        let Stopped { recording, events, bytes_held, cap_reached, warnings, outfile_error } = hook::stop(py)?;
         st.running = None;
         st.stats = Some(Stats {
             events,
             bytes_held,
             cap_reached,
             warnings,
+            outfile_error,
             threads: recording.threads.len(),
             codes: recording.codes.len(),
         });
@@ -113,7 +115,8 @@ impl Recorder {
     }
 
     /// Figures of the last stop: `events`, `bytes_held` (event buffer capacity), `cap_reached`
-    /// (the cap, or None), `warnings` (list of str), `threads`, `codes`; None before any stop.
+    /// (the cap, or None), `warnings` (list of str), `outfile_error` (str: writing the outfile failed,
+    /// or None), `threads`, `codes`; None before any stop.
     #[getter]
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
         let Some(s) = lock(&self.state).stats.clone() else { return Ok(None) };
@@ -122,6 +125,7 @@ impl Recorder {
         d.set_item("bytes_held", s.bytes_held)?;
         d.set_item("cap_reached", s.cap_reached)?;
         d.set_item("warnings", s.warnings)?;
+        d.set_item("outfile_error", s.outfile_error)?;
         d.set_item("threads", s.threads)?;
         d.set_item("codes", s.codes)?;
         Ok(Some(d))

@@ -400,8 +400,11 @@ pub(crate) struct Stopped {
     pub bytes_held: u64,
     /// The cap, when it was reached.
     pub cap_reached: Option<u64>,
-    /// Warnings to show the user (writer I/O error, another tool replaced our hook, ...).
+    /// Warnings to show the user (another tool replaced our hook, ...).
     pub warnings: Vec<String>,
+    /// Writing the outfile failed (the user asked for a file and did not get all of it): raised as
+    /// an exception by `profile_off` / `profile()`.
+    pub outfile_error: Option<String>,
 }
 
 /// In the child of a `fork()` made while recording: the recording is not continued there (the
@@ -433,12 +436,8 @@ pub(crate) fn stop(py: Python<'_>) -> PyResult<Stopped> {
     let stop_ns = super::clock::calibrate_into(&points, true);
     // Read before anything below may release the GIL (another thread could start a new session).
     let cap_ns = CAP_NS.swap(0, Ordering::Relaxed);
-    let mut warnings = uninstall(py, sess.mechanism);
-    if let Some(bg) = sess.background.take() {
-        if let Some(err) = bg.finish(py) {
-            warnings.push(err);
-        }
-    }
+    let warnings = uninstall(py, sess.mechanism);
+    let outfile_error = sess.background.take().and_then(|bg| bg.finish(py));
     // SAFETY: GIL held.
     unsafe { poll_names(&sess.threads) };
     let list: Vec<Arc<ThreadShared>> = std::mem::take(&mut *lock(&sess.threads));
@@ -494,7 +493,7 @@ pub(crate) fn stop(py: Python<'_>) -> PyResult<Stopped> {
     }
     let stop_at = if cap_ns != 0 { cap_ns.min(stop_ns) } else { stop_ns };
     let recording = Recording { codes, threads, start_ns: sess.start_ns, stop_ns: stop_at, metadata };
-    Ok(Stopped { recording, events, bytes_held, cap_reached, warnings })
+    Ok(Stopped { recording, events, bytes_held, cap_reached, warnings, outfile_error })
 }
 
 /// Distinct code objects with the same (file, name, first line) become one code (the model

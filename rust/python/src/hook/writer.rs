@@ -28,17 +28,20 @@ type Threads = Arc<Mutex<Vec<Arc<ThreadShared>>>>;
 pub(crate) struct Background {
     stop: Arc<(Mutex<bool>, Condvar)>,
     handle: Option<JoinHandle<Option<String>>>,
+    /// An outfile was given (so a writer thread that could not start means a lost file).
+    has_file: bool,
 }
 
 impl Background {
     pub(crate) fn spawn(threads: Threads, codes: Option<Arc<Mutex<Vec<Code>>>>, file: Option<File>, points: Points) -> Background {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stop2 = stop.clone();
+        let has_file = file.is_some();
         let handle = std::thread::Builder::new()
             .name("fprofile-writer".into())
             .spawn(move || run(threads, codes, file, stop2, points))
             .ok();
-        Background { stop, handle }
+        Background { stop, handle, has_file }
     }
 
     /// Final round and join (GIL released meanwhile). Returns an I/O error message, if any.
@@ -48,7 +51,9 @@ impl Background {
             *lock(m) = true;
             c.notify_all();
         }
-        let h = self.handle.take()?;
+        let Some(h) = self.handle.take() else {
+            return self.has_file.then(|| "the live writer thread could not be started: nothing was written to the outfile".into());
+        };
         py.detach(move || h.join().unwrap_or_else(|_| Some("the live writer thread failed".into())))
     }
 }
