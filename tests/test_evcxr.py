@@ -82,6 +82,7 @@ def test_notebook_cells_run_as_a_rust_program(tmp_path):
     assert (run_dir / "rust_example.fpt").read_bytes()[:4] == b"FPRF"
     assert '"wrote rust_example.fpt"' in out
     assert "(2, 11)" in out  # threads, calls
+    assert "no_such_file.fpt: No such file or directory" in out  # fprofile::load's error names the file
     assert "MainThread (lane 0):" in out and "worker (lane 1):" in out
     assert "  run 89000 ns" in out and "    compute 18000 ns" in out
     assert "compute    calls  8" in out

@@ -6,6 +6,7 @@
 //! is the thin pyo3 binding (and the CPython hook) on top of it. See `rust/README.md`.
 //!
 //! Entry points:
+//! - [`load()`] / [`load_bytes()`]: read a trace in any format fprofile reads (detected from the content).
 //! - [`build::build_trace`]: `Recording` (flat events per thread) -> [`Trace`] (call trees).
 //! - [`formats::fpt::encode`] / [`formats::fpt::decode`]: the `.fpt` binary format (`docs/format.md`).
 //! - [`formats::pyme_text::read`] / [`formats::pyme_text::read_file`] / [`formats::pyme_text::write()`]:
@@ -19,5 +20,7 @@ pub mod build;
 pub mod formats;
 pub mod summary;
 pub mod assets;
+pub mod load;
 
 pub use model::{Code, CodeId, Event, EventKind, Recording, ThreadRecord, ThreadInfo, Trace, Calls, CallFlags};
+pub use load::{load, load_bytes, LoadError};

@@ -60,7 +60,7 @@ fn thread_of_call(t: &fprofile::Trace, i: u32) -> usize {
 // ------------------------------------------------------------------------------------------------
 // Formats: names, detection, reading and writing. Errors are formatted here with the path.
 
-/// A format `load` reads.
+/// A format `load` reads (by name; reading is `fprofile::load`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum InFormat {
     Fpt,
@@ -71,6 +71,15 @@ enum InFormat {
 impl InFormat {
     const ALL: &'static [(&'static str, InFormat)] =
         &[("fpt", InFormat::Fpt), ("pyme-text", InFormat::PymeText), ("pyme-json", InFormat::PymeJson)];
+
+    fn core(self) -> fprofile::formats::Format {
+        use fprofile::formats::Format;
+        match self {
+            InFormat::Fpt => Format::Fpt,
+            InFormat::PymeText => Format::PymeText,
+            InFormat::PymeJson => Format::PymeJson,
+        }
+    }
 }
 
 /// A format `save` writes.
@@ -133,56 +142,6 @@ fn out_format_from_path(path: &str) -> PyResult<OutFormat> {
         names(OutFormat::EXTENSIONS),
         names(OutFormat::ALL)
     )))
-}
-
-/// Detects the format of `bytes`; a message (without path) when it is not a trace we read.
-fn detect(bytes: &[u8]) -> Result<InFormat, String> {
-    use fprofile::formats::Format;
-    if bytes.is_empty() {
-        return Err("empty file: not a trace".to_owned());
-    }
-    if bytes.len() < fprofile::formats::fpt::MAGIC.len() && fprofile::formats::fpt::MAGIC.starts_with(bytes) {
-        return Ok(InFormat::Fpt); // an .fpt file cut inside its magic: the decoder says so
-    }
-    match fprofile::formats::detect(bytes) {
-        Some(Format::Fpt) => Ok(InFormat::Fpt),
-        Some(Format::PymeText) => Ok(InFormat::PymeText),
-        Some(Format::PymeJson) => Ok(InFormat::PymeJson),
-        Some(f @ (Format::Perfetto | Format::Speedscope)) => Err(format!(
-            "a {} file: fprofile writes this format but does not read it back (load the .fpt or PYME file it came from)",
-            f.name()
-        )),
-        None if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{' || *b == b'[') => Err(
-            "JSON that is not a trace: expected PYME JSON (an object with \"callstack\" and \"threadNames\"), the only JSON format fprofile reads"
-                .to_owned(),
-        ),
-        None => Err(
-            "not a trace: neither an .fpt file (magic \"FPRF\"), PYME raw event text (six tab-separated fields per line) nor PYME JSON (an object with \"callstack\")"
-                .to_owned(),
-        ),
-    }
-}
-
-/// Decodes `bytes` in `format` (detected when None), calling `progress(done, total)` now and then;
-/// the error message has no path.
-fn decode(bytes: &[u8], format: Option<InFormat>, progress: &mut dyn FnMut(usize, usize)) -> Result<fprofile::Trace, String> {
-    let format = match format {
-        Some(f) => f,
-        None => detect(bytes)?,
-    };
-    match format {
-        InFormat::Fpt => {
-            let t = fprofile::formats::fpt::decode(bytes).map_err(|e| e.to_string())?;
-            progress(bytes.len(), bytes.len());
-            Ok(t)
-        }
-        InFormat::PymeText => fprofile::formats::pyme_text::read_with_progress(bytes, progress).map_err(|e| e.to_string()),
-        InFormat::PymeJson => {
-            let t = fprofile::formats::pyme_json::read(bytes).map_err(|e| e.to_string())?;
-            progress(bytes.len(), bytes.len());
-            Ok(t)
-        }
-    }
 }
 
 /// Encodes `t` in `format` into `w`; `title` names the page of the HTML export.
@@ -265,44 +224,23 @@ fn path_string(path: &Bound<'_, PyAny>) -> PyResult<String> {
     Ok(p.to_string_lossy().into_owned())
 }
 
-/// Loads a trace from `path` (see `load`).
+/// Loads a trace from `path` (see `load`): `fprofile::load::load_with`, errors as Python exceptions.
 fn load_path(py: Python<'_>, path: &str, format: Option<&str>, progress: Option<Bound<'_, PyAny>>) -> PyResult<PyTrace> {
-    let format = format.map(in_format_from_name).transpose()?;
-    let path_owned = path.to_owned();
+    let format = format.map(in_format_from_name).transpose()?.map(InFormat::core);
     let mut prog = PyProgress::new(progress);
-    let result = py.detach(|| -> Result<Result<fprofile::Trace, String>, std::io::Error> {
-        use std::io::Read;
-        let mut file = std::fs::File::open(&path_owned)?;
-        let mut bytes = Vec::new();
-        (&mut file).take(64 << 10).read_to_end(&mut bytes)?;
-        let format = match format {
-            Some(f) => f,
-            None => match detect(&bytes) {
-                Ok(f) => f,
-                Err(msg) => return Ok(Err(msg)),
-            },
-        };
-        if format == InFormat::PymeText {
-            // Parsed in pieces straight from the file: the text is never held whole in memory.
-            drop(file);
-            let path = std::path::Path::new(&path_owned);
-            return Ok(fprofile::formats::pyme_text::read_file(path, &mut |d, t| prog.call(d, t)).map_err(|e| e.to_string()));
-        }
-        file.read_to_end(&mut bytes)?;
-        Ok(decode(&bytes, Some(format), &mut |d, t| prog.call(d, t)))
-    });
+    let result = py.detach(|| fprofile::load::load_with(path, format, &mut |d, t| prog.call(d, t)));
     if let Some(e) = prog.error.take() {
         return Err(e);
     }
     match result {
-        Ok(Ok(t)) => Ok(PyTrace::from_trace(t)),
-        Ok(Err(msg)) => Err(format_error(path, msg)),
-        Err(e) => {
+        Ok(t) => Ok(PyTrace::from_trace(t)),
+        Err(fprofile::LoadError { problem: fprofile::load::Problem::Io(e), .. }) => {
             if std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false) {
                 return Err(PyIsADirectoryError::new_err((21, "Is a directory", path.to_owned())));
             }
             Err(os_error(&e, path))
         }
+        Err(e) => Err(format_error(path, e.problem)),
     }
 }
 
@@ -1015,11 +953,11 @@ fn load(py: Python<'_>, path: &Bound<'_, PyAny>, format: Option<&str>, progress:
 #[pyfunction]
 #[pyo3(signature = (data, format=None))]
 fn load_bytes(py: Python<'_>, data: &[u8], format: Option<&str>) -> PyResult<PyTrace> {
-    let format = format.map(in_format_from_name).transpose()?;
+    let format = format.map(in_format_from_name).transpose()?.map(InFormat::core);
     let data = data.to_vec();
-    match py.detach(move || decode(&data, format, &mut |_, _| {})) {
+    match py.detach(move || fprofile::load::load_bytes_with(&data, format, &mut |_, _| {})) {
         Ok(t) => Ok(PyTrace::from_trace(t)),
-        Err(msg) => Err(FormatError::new_err(msg)),
+        Err(e) => Err(FormatError::new_err(e.problem.to_string())),
     }
 }
 
