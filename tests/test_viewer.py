@@ -526,3 +526,67 @@ def test_opens_a_file_written_by_the_original_pyme_converter(browser, tmp_path):
             assert not errors and not remote
         finally:
             context.close()
+
+
+# ---- stalled and partial requests (in-process server with a short socket timeout) ----------------
+
+@pytest.fixture
+def quick_server(monkeypatch):
+    """The viewer's real handler in this process, with a 1 s socket timeout (instead of 30 s)."""
+    import threading
+
+    from fprofile_jupyter import _viewer
+
+    monkeypatch.setattr(_viewer, "REQUEST_TIMEOUT_S", 1.0)
+    port_box = [0]
+    server = _viewer._Server(("127.0.0.1", 0), _viewer._make_handler(_viewer._State(), port_box))
+    port_box[0] = server.server_address[1]
+    th = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    th.start()
+    try:
+        yield port_box[0]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _read_all(sock) -> bytes:
+    out = b""
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return out
+        out += data
+
+
+def test_upload_shorter_than_content_length_does_not_hang_a_worker(quick_server):
+    import socket
+
+    port = quick_server
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.sendall(f"POST /api/upload HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 1000\r\n"
+                  "X-Fprofile-Filename: slow.fpt\r\n\r\nFPRF".encode())
+        # the client stays connected and silent: the server answers (and closes) on its own
+        reply = _read_all(s)
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), reply[:200]
+    assert json.loads(body)["error"] == ("The upload of slow.fpt was cut short (4 of 1000 bytes: "
+                                         "nothing arrived for 1 s).")
+    # a connection that never sends a request is closed too, and the server still answers
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        assert _read_all(s) == b""
+    assert raw_get(port, "/")[0] == 200
+
+
+def test_get_with_a_body_closes_the_connection(quick_server):
+    """A body on a GET is not read: it must not be parsed as a second request (smuggling)."""
+    import socket
+
+    port = quick_server
+    smuggled = f"GET /api/initial HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(smuggled)}\r\n\r\n".encode()
+                  + smuggled)
+        reply = _read_all(s)
+    assert reply.startswith(b"HTTP/1.1 200") and reply.count(b"HTTP/1.1 ") == 1, reply[:300]
+    assert b"Connection: close" in reply

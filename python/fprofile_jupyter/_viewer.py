@@ -22,6 +22,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import sys
 import threading
 import urllib.parse
@@ -37,6 +38,10 @@ __all__ = ["main", "serve", "MAX_UPLOAD_BYTES"]
 MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
 #: Converted traces kept in memory (the FILE argument is always kept).
 KEEP_TRACES = 8
+#: Seconds a connection may stay silent (request line, headers, or an upload that stalls before
+#: its Content-Length is reached) before the server gives up on it: a client that sends less than
+#: it announced cannot hold a worker thread forever.
+REQUEST_TIMEOUT_S = 30.0
 
 _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -133,6 +138,9 @@ def _make_handler(state: _State, port_box: List[int]):
         server_version = "fprofile-viewer"
         sys_version = ""
         protocol_version = "HTTP/1.1"
+        # socket timeout of every read (StreamRequestHandler.setup): a stalled client ends with a
+        # TimeoutError instead of blocking this worker forever
+        timeout = REQUEST_TIMEOUT_S
 
         def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
             pass  # quiet: the terminal shows the address and errors only
@@ -148,6 +156,8 @@ def _make_handler(state: _State, port_box: List[int]):
             self.send_header("Referrer-Policy", "no-referrer")
             self.send_header("Cross-Origin-Resource-Policy", "same-origin")
             self.send_header("Cache-Control", "no-store")
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             if not head_only:
                 self.wfile.write(body)
@@ -173,6 +183,9 @@ def _make_handler(state: _State, port_box: List[int]):
 
         # -- GET / HEAD ---------------------------------------------------------------------------
         def _get(self, head_only: bool) -> None:
+            if self.headers.get("Content-Length") not in (None, "0") or self.headers.get("Transfer-Encoding"):
+                # a body we do not read must not be taken for the next request on this connection
+                self.close_connection = True
             if not self._host_ok():
                 self._send(403, b"Forbidden\n", "text/plain; charset=utf-8", head_only)
                 return
@@ -226,15 +239,23 @@ def _make_handler(state: _State, port_box: List[int]):
                 return
             chunks = []
             left = length
+            stalled = False
             while left > 0:
-                chunk = self.rfile.read(min(left, 1 << 20))
+                try:
+                    # read1: what has arrived (at most one recv), so a timeout loses no counted byte
+                    chunk = self.rfile.read1(min(left, 1 << 20))
+                except (socket.timeout, TimeoutError):  # nothing arrived for REQUEST_TIMEOUT_S
+                    stalled = True
+                    break
                 if not chunk:
                     break
                 chunks.append(chunk)
                 left -= len(chunk)
             if left > 0:
                 self.close_connection = True
-                self._json(400, {"name": name, "error": f"The upload of {name} was cut short ({length - left} of {length} bytes)."})
+                why = (f"nothing arrived for {REQUEST_TIMEOUT_S:g} s" if stalled else "the connection closed")
+                self._json(408 if stalled else 400, {"name": name, "error": (
+                    f"The upload of {name} was cut short ({length - left} of {length} bytes: {why}).")})
                 return
             answer = state.convert(name, data=b"".join(chunks))
             self._json(422 if "error" in answer else 200, answer)
@@ -256,7 +277,7 @@ class _Server(http.server.ThreadingHTTPServer):
     def handle_error(self, request, client_address) -> None:
         # A client that went away mid-request is not worth a traceback on the terminal.
         exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError)):
+        if isinstance(exc, (ConnectionError, TimeoutError, socket.timeout)):
             return
         print(f"fprofile view: error while answering a request: {exc!r}", file=sys.stderr)
 
