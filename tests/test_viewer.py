@@ -148,6 +148,14 @@ TRAVERSALS = [
     "/link-to-passwd",
     "/link-to-dir/",
     "http://127.0.0.1/etc/passwd",
+    "/..\\..\\..\\etc\\passwd",
+    "/%5c..%5c..%5cetc%5cpasswd",
+    "/%00",
+    "/index.html%00.js",
+    "/fprofile.js%00/../../etc/passwd",
+    "/./",
+    "/index.html/",
+    "/api/initial/..",
 ]
 
 
@@ -163,8 +171,11 @@ def test_path_traversal_and_other_paths_are_404(files, tmp_path):
             assert status == 404, (path, status)
             assert b"root:" not in body and b"FPRF" not in body
         for path in ["/", "/api/trace/00000000000000000000000000000000.fpt"]:
-            status, _, _ = raw_get(port, path, method="PUT", body=b"x")
-            assert status == 404
+            for method in ("PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND"):
+                status, headers, body = raw_get(port, path, method=method, body=b"x")
+                assert status == 405 and headers["Allow"] == "GET, HEAD, POST", (method, status)
+                assert headers["Content-Security-Policy"].startswith("default-src 'none'")
+                assert body.startswith(b"405 Method not allowed")
         # A request for another host name (DNS rebinding) is refused.
         status, _, _ = raw_get(port, "/api/initial", headers={"Host": "evil.example:80"})
         assert status == 403

@@ -156,6 +156,8 @@ def _make_handler(state: _State, port_box: List[int]):
             self.send_header("Referrer-Policy", "no-referrer")
             self.send_header("Cross-Origin-Resource-Policy", "same-origin")
             self.send_header("Cache-Control", "no-store")
+            if status == 405:
+                self.send_header("Allow", "GET, HEAD, POST")
             if self.close_connection:
                 self.send_header("Connection", "close")
             self.end_headers()
@@ -260,12 +262,16 @@ def _make_handler(state: _State, port_box: List[int]):
             answer = state.convert(name, data=b"".join(chunks))
             self._json(422 if "error" in answer else 200, answer)
 
-        def do_PUT(self) -> None:  # noqa: N802
+        def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
+            """Every error the stdlib raises itself (a bad request line, headers too long, a method
+            with no handler) as a short plain-text answer with our security headers, not the
+            stdlib's HTML page; a method other than GET, HEAD and POST is a 405."""
+            if code == 501:  # "Unsupported method": no do_<METHOD> here
+                code, message = 405, "Method not allowed: this server answers GET, HEAD and POST"
             self.close_connection = True
-            self._not_found()
-
-        do_DELETE = do_PUT
-        do_PATCH = do_PUT
+            text = message or self.responses.get(code, ("Error",))[0]
+            body = f"{code} {text}\n".encode("utf-8", "replace")
+            self._send(code, body, "text/plain; charset=utf-8", head_only=self.command == "HEAD")
 
     return Handler
 
