@@ -633,3 +633,61 @@ def test_stats_into_a_closed_pipe_is_quiet(tmp_path):
         shell=True, capture_output=True, text=True, env=ENV, timeout=120)
     assert proc.stdout.startswith("Summary of all threads (1): 5000 functions")
     assert proc.stderr == ""
+
+
+def test_run_a_directory_without_main_is_one_line(project, tmp_path):
+    (tmp_path / "nomain").mkdir()
+    assert_one_line_error(fprofile("run", tmp_path / "nomain", cwd=project), 1, "nomain", "__main__")
+    assert not (project / "nomain.fpt").exists()
+
+
+def test_fpt_cut_at_any_offset(trace_file, tmp_path):
+    """Every prefix of a .fpt is refused with a FormatError naming a byte offset (in process), and
+    a sample of them from the command line with one line and exit 1."""
+    data = trace_file.read_bytes()
+    for n in range(len(data)):
+        with pytest.raises(fj.FormatError) as e:
+            _core.load_bytes(data[:n], None)
+        assert str(e.value).strip() and "\n" not in str(e.value)
+    cut = tmp_path / "cut.fpt"
+    for n in sorted({0, 1, 3, 4, 8, 15, 16, 17, len(data) // 2, len(data) - 1}):
+        cut.write_bytes(data[:n])
+        assert_one_line_error(fprofile("convert", cut, tmp_path / "o.json"), 1, str(cut))
+        assert not (tmp_path / "o.json").exists()
+
+
+def test_output_errors_are_one_line(trace_file, tmp_path):
+    (tmp_path / "adir.json").mkdir()
+    assert_one_line_error(fprofile("convert", trace_file, tmp_path / "adir.json"), 1, "adir.json", "directory")
+    assert_one_line_error(fprofile("export", trace_file, "-o", tmp_path / "nodir" / "x.html"), 1, "No such file")
+    assert_one_line_error(fprofile("export", trace_file, "-o", tmp_path / "adir.json", "--bogus"), 2, "--bogus")
+
+
+def test_output_to_a_pipe_a_symlink_and_a_full_device(trace_file, tmp_path):
+    """A special file is written in place, never replaced by a regular file (the atomic
+    write-then-rename of regular files must not rename over a FIFO or a device); a symlink keeps
+    pointing at its target; a write error on the device is one line and exit 1."""
+    import stat
+
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so the writer's open does not block
+    try:
+        proc = fprofile("convert", trace_file, fifo)
+        assert proc.returncode == 0, proc.stderr
+        assert stat.S_ISFIFO(os.lstat(fifo).st_mode), "the FIFO was replaced by a regular file"
+        got = os.read(reader, 1 << 16)
+    finally:
+        os.close(reader)
+    assert got.decode().splitlines()[0].count("\t") == 5
+    target = tmp_path / "real.json"
+    target.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    assert fprofile("convert", trace_file, link).returncode == 0
+    assert link.is_symlink() and "callstack" in json.loads(target.read_text())
+    if os.path.exists("/dev/full") and stat.S_ISCHR(os.stat("/dev/full").st_mode):
+        for args in (["convert", trace_file, "/dev/full", "--format", "pyme-json"],
+                     ["export", trace_file, "-o", "/dev/full"]):
+            assert_one_line_error(fprofile(*args), 1, "/dev/full", "No space left")
+        assert stat.S_ISCHR(os.stat("/dev/full").st_mode)

@@ -354,6 +354,9 @@ def cmd_run(argv: Sequence[str]) -> int:
         if not os.path.exists(script):
             raise FileNotFoundError(2, "can't open file: No such file or directory", script)
         if os.path.isdir(script):  # a directory with a __main__.py, as python runs it
+            if not any(os.path.isfile(os.path.join(script, m)) for m in ("__main__.py", "__main__.pyc")):
+                raise FileNotFoundError(2, "can't find '__main__' module in this directory (a directory runs "
+                                        "as a program only if it holds a __main__.py)", script)
             stem = os.path.basename(os.path.abspath(script)) or "trace"
             main_file = os.path.join(os.path.abspath(script), "__main__.py")
         else:

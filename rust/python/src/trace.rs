@@ -197,7 +197,24 @@ pub(crate) fn os_error(e: &std::io::Error, path: &str) -> PyErr {
 /// Writes through a sibling temporary file renamed into place, so a failed write never leaves a
 /// truncated trace under `path`.
 fn write_file(path: &str, f: impl FnOnce(&mut BufWriter<std::fs::File>) -> std::io::Result<()>) -> PyResult<()> {
-    let target = std::path::Path::new(path);
+    let given = std::path::Path::new(path);
+    // Only a regular file (or a new one) is replaced atomically through a temporary file. A device,
+    // a FIFO or a terminal (`/dev/stdout`, `/dev/null`, a named pipe) is written in place: renaming
+    // over it would replace the device node with a plain file (and hide a write error such as
+    // ENOSPC). A symlink is followed, so the link stays and its target gets the new content.
+    match std::fs::metadata(given) {
+        Ok(m) if !m.is_file() && !m.is_dir() => {
+            let result = (|| {
+                let mut w = BufWriter::with_capacity(1 << 20, std::fs::OpenOptions::new().write(true).truncate(true).open(given)?);
+                f(&mut w)?;
+                w.into_inner().map_err(|e| e.into_error()).map(drop)
+            })();
+            return result.map_err(|e| os_error(&e, path));
+        }
+        _ => {}
+    }
+    let resolved = std::fs::canonicalize(given).ok().filter(|_| given.is_symlink());
+    let target = resolved.as_deref().unwrap_or(given);
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = target.with_file_name(format!(".{name}.{}.part", std::process::id()));
     let result = (|| {
