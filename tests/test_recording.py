@@ -412,6 +412,16 @@ def test_bad_subs_and_arguments():
     assert not Recorder.is_profiling()
 
 
+def test_huge_max_events_is_no_overflow_error(tmp_path):
+    """max_events above 2**64 - 1 means "as many as memory allows", not an OverflowError at start."""
+    with profile(subs=["nothing-matches"], max_events=2**70) as prof:
+        pass
+    assert len(prof.trace) == 0 and not Recorder.is_profiling()
+    p = fprofile_jupyter.ThreadProfiler()
+    p.profile_on(subs=["nothing-matches"], outfile=None, max_events=10**30)
+    p.profile_off()
+
+
 def test_unwritable_outfile_fails_before_hooking(tmp_path):
     bad = tmp_path / "no-such-dir" / "out.txt"
     p = fprofile_jupyter.ThreadProfiler()

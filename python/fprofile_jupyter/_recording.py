@@ -132,7 +132,8 @@ def _check_max_events(max_events: Any) -> int:
         raise TypeError(f"max_events must be an int, not {type(max_events).__name__}")
     if max_events < 1:
         raise ValueError(f"max_events must be at least 1 (got {max_events})")
-    return max_events
+    # beyond 2**64 - 1 there is no difference (the hook caps at what memory allows anyway)
+    return min(max_events, 2**64 - 1)
 
 
 def _check_outfile(outfile: Any) -> Optional[str]:
