@@ -8,6 +8,7 @@ PY=${FPROFILE_PYTHON:-$(command -v python3.11 || command -v python3)}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"  # rustup's cargo and what `cargo install` puts there
 command -v cargo >/dev/null || { echo "error: cargo (Rust) is needed to build the extension: install rustup" >&2; exit 1; }
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating the virtual environment $VENV ($("$PY" --version))"
