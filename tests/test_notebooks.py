@@ -274,6 +274,29 @@ def test_mimebundle_without_anywidget_keeps_the_static_timeline(in_kernel, monke
     assert set(bundle) == {"text/plain", "text/html"} and "<iframe" in bundle["text/html"]
 
 
+def test_static_timeline_iframe_with_markup_in_every_name(in_kernel):
+    """Function, file, thread names and title holding markup, quotes and U+2028: the fallback's
+    caption and iframe attributes stay text, and the srcdoc is exactly the (escaped) export."""
+    evil_fn = "</script><script>alert(1)</script><!--\u2028"
+    evil_file = "/tmp/\"'&<u>x</u>.py"
+    evil_thread = "<img src=x onerror=alert(1)>"
+    codes = [(evil_file, evil_fn, 3)]
+    trace = _core._build_trace(codes, [(11, evil_thread, [(1_000, 0, False), (9_000, 0, True)])],
+                               start_ns=0, stop_ns=10_000, metadata=[("title", '"><script>alert(3)</script>')])
+    page = _display.mimebundle(trace, include=["text/html"])["text/html"]
+    srcdoc = re.search(r'srcdoc="([^"]*)"', page).group(1)
+    assert "<" not in srcdoc and '"' not in srcdoc
+    assert html.unescape(srcdoc) == _core.export_html(trace, '"><script>alert(3)</script>')
+    outside = page.replace(srcdoc, "")
+    for bad in ("<script", "<img", "<u>", "<!--"):
+        assert bad not in outside, bad
+    assert outside.count('"') % 2 == 0 and outside.count("<iframe") == 1
+    # the summary-only fallback, too
+    small = _display.static_summary_html(trace)
+    for bad in ("<script", "<img", "<u>", "<!--"):
+        assert bad not in small, bad
+
+
 def test_static_caption_is_escaped():
     trace = small_trace(name="<script>alert(1)</script>")
     text = _display.caption(trace)

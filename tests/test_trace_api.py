@@ -223,6 +223,15 @@ def test_summary_html_escapes_names():
     assert "<script>alert(1)</script>" in text  # plain text is shown as text
 
 
+def test_per_thread_summary_html_escapes_the_thread_name():
+    t = _core._build_trace([("/p/x.py", "f", 1)],
+                           [(1, "<img src=x onerror=alert(1)>\"'&", [ev(0, 0), ev(1, 0, True)])], start_ns=T0)
+    (per,) = t.summary().per_thread
+    html = per._repr_html_()
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert html.count("<caption>") == 1 and "&amp;" in html
+
+
 def test_summary_text_escapes_control_characters():
     t = _core._build_trace([("/p/x.py", "bad\tname\nhere", 1)], [(1, "T", [ev(0, 0), ev(1, 0, True)])], start_ns=T0)
     lines = repr(t.summary()).splitlines()
