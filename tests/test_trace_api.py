@@ -232,6 +232,18 @@ def test_per_thread_summary_html_escapes_the_thread_name():
     assert html.count("<caption>") == 1 and "&amp;" in html
 
 
+def test_durations_at_the_ends_of_the_clock_do_not_wrap():
+    """Threads at both ends of the i64 range: the trace's duration saturates instead of wrapping
+    to a negative number (or panicking in a debug build)."""
+    t = _core._build_trace([("/a.py", "f", 1)],
+                           [(1, "A", [(0, 0, False), (1, 0, True)]),
+                            (2, "B", [(2**64 - 2, 0, False), (2**64 - 1, 0, True)])],
+                           start_ns=2**63, stop_ns=2**64 - 1)
+    assert t.duration_ns == 2**63 - 1
+    assert [c.duration_ns for c in t.calls()] == [1, 1] and [c.self_ns for c in t.calls()] == [1, 1]
+    assert "over" in repr(t) and "-" not in repr(t).split("over")[1]
+
+
 def test_summary_text_escapes_control_characters():
     t = _core._build_trace([("/p/x.py", "bad\tname\nhere", 1)], [(1, "T", [ev(0, 0), ev(1, 0, True)])], start_ns=T0)
     lines = repr(t.summary()).splitlines()

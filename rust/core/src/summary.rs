@@ -127,7 +127,7 @@ pub fn summarize(t: &Trace) -> Summary {
                     close(o, &mut acc, &mut active, &mut stack);
                 }
             }
-            let dur = (c.end_ns[i] - c.start_ns[i]).max(0) as u64;
+            let dur = c.end_ns[i].saturating_sub(c.start_ns[i]).max(0) as u64;
             let a = &mut acc[k];
             a.calls += 1;
             a.sum = a.sum.saturating_add(dur);

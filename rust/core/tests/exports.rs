@@ -92,6 +92,14 @@ fn pyme_json_errors() {
     assert!(e(back).contains("ends (tf=1) before it starts (ts=2)"));
     let huge = r#"{"callstack": [{"ts": 1e300, "tf": 1e301, "f": "a", "n": "b", "l": 1, "td": 0, "tl": 0, "ns": "1"}], "threadNames": ["M"]}"#;
     assert!(e(huge).contains("out of range"));
+    // Each time fits in an i64 of ns, but the span between them does not: refused, rather than
+    // read into a trace with negative durations that its own .fpt decoder rejects.
+    let wide = r#"{"callstack": [{"ts": -8999999999, "tf": 8999999999, "f": "a", "n": "b", "l": 0, "td": 0, "ns": 1}], "threadNames": ["M"]}"#;
+    assert!(e(wide).contains("out of range"), "{}", e(wide));
+    let ok = r#"{"callstack": [{"ts": -3999999999, "tf": 3999999999, "f": "a", "n": "b", "l": 0, "td": 0, "ns": 1}], "threadNames": ["M"]}"#;
+    let t = pyme_json::read(ok.as_bytes()).unwrap();
+    assert_eq!(t.calls.end_ns[0] - t.calls.start_ns[0], 7_999_999_998_000_000_000);
+    assert_eq!(fpt::decode(&fpt::encode(&t)).unwrap(), t);
 }
 
 #[test]

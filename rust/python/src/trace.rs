@@ -39,12 +39,13 @@ fn call_count(c: &fprofile::Calls) -> usize {
 fn self_times(t: &fprofile::Trace) -> Vec<i64> {
     let c = &t.calls;
     let n = call_count(c);
-    let mut self_ns: Vec<i64> = c.start_ns[..n].iter().zip(&c.end_ns[..n]).map(|(s, e)| e - s).collect();
+    // saturating: the readers keep durations within i64, but no input may make this overflow
+    let mut self_ns: Vec<i64> = c.start_ns[..n].iter().zip(&c.end_ns[..n]).map(|(s, e)| e.saturating_sub(*s)).collect();
     for i in 0..n {
         let p = c.parent[i];
         if p != u32::MAX {
             if let Some(slot) = self_ns.get_mut(p as usize) {
-                *slot -= c.end_ns[i] - c.start_ns[i];
+                *slot = slot.saturating_sub(c.end_ns[i].saturating_sub(c.start_ns[i]));
             }
         }
     }
@@ -343,7 +344,7 @@ pub struct PyCall {
 impl PyCall {
     #[getter]
     fn duration_ns(&self) -> i64 {
-        self.end_ns - self.start_ns
+        self.end_ns.saturating_sub(self.start_ns)
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
@@ -691,7 +692,7 @@ impl PyTrace {
         let first = t.threads.iter().map(|th| th.first_ns).min();
         let last = t.threads.iter().map(|th| th.last_ns).max();
         match (first, last) {
-            (Some(f), Some(l)) => (l - f.min(0)).max(0),
+            (Some(f), Some(l)) => l.saturating_sub(f.min(0)).max(0),
             _ => 0,
         }
     }

@@ -190,9 +190,14 @@ struct File {
     thread_lines: Option<Vec<Line>>,
 }
 
+/// Largest |time| accepted, in ns (about 126 years): the difference of any two accepted times
+/// (a duration, a thread's span) then fits in an `i64`, so every trace read here encodes to an
+/// `.fpt` its decoder accepts.
+const MAX_ABS_NS: f64 = 4.0e18;
+
 fn to_ns(s: f64) -> Option<i64> {
     let v = (s * 1e9).round();
-    (v.is_finite() && v.abs() < 9.0e18).then_some(v as i64)
+    (v.is_finite() && v.abs() < MAX_ABS_NS).then_some(v as i64)
 }
 
 /// Reads a PYME JSON file (see the module docs).
