@@ -80,6 +80,7 @@ def test_line_magic_splits_options_from_statement(shell):
     ("--format perfetto", "--format needs -o"),
     ("-o /no/such/folder/t.fpt", "does not exist"),
     ("stray", "unexpected argument 'stray'"),
+    ("-o run.zzz", "-o run.zzz: run.zzz: cannot tell the format from the file name"),
     ("--subs 'unclosed", "cannot parse"),
 ])
 def test_invalid_options_give_usage(shell, line, message):

@@ -146,7 +146,8 @@ def _check_format(output: str, fmt: Optional[str]) -> None:
             else:
                 empty.save(probe, format=fmt)
         except ValueError as e:
-            raise UsageError(f"-o {output}: {e}") from None
+            # the writer names the scratch file: say it of the user's path instead
+            raise UsageError(f"-o {output}: {str(e).replace(probe, output)}") from None
         except OSError:
             pass  # not a format problem; the real write reports it
 
