@@ -239,3 +239,22 @@ def test_outfile_write_error_raises_at_off(tmp_path):
     with fprofile_jupyter.profile(subs=[str(tmp_path / "full")]) as again:
         m.worker(1)
     assert len(again.trace) == 6
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_outfile_write_error_when_left_on_at_exit_is_reported(tmp_path):
+    script = tmp_path / "exitfull.py"
+    script.write_text(textwrap.dedent(f"""
+        from fprofile_jupyter import ThreadProfiler
+        def f(i):
+            return i
+        p = ThreadProfiler()
+        p.profile_on(subs=[{str(tmp_path)!r}], outfile="/dev/full")
+        for i in range(5000):
+            f(i)
+    """))
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "writing the profile outfile failed" in lines[0] and "/dev/full" in lines[0], r.stderr

@@ -224,8 +224,11 @@ def _stop_at_exit() -> None:
     for s in sessions:
         try:
             s.stop(stacklevel=1)
-        except Exception:
-            pass
+        except Exception as e:  # no caller to raise to: say it (an incomplete outfile, mostly)
+            try:
+                print(f"{e}" if str(e).startswith("fprofile") else f"fprofile: {e}", file=sys.stderr)
+            except Exception:
+                pass
 
 
 # -- profile() ------------------------------------------------------------------------------------
