@@ -138,6 +138,17 @@ export function fullRange(trace) {
   return [a, b];
 }
 
+/**
+ * The trace time shown as 0 on the axes and in every text (tooltip, details, window label): the
+ * trace origin (the start of the recording, where Python's `Call.start_ns` counts from), or the
+ * first event when a trace has events before its origin (a thread's first event a few hundred ns
+ * before the recording's start time was taken), so that no time reads negative.
+ */
+export function displayOrigin(trace) {
+  const s = trace.startNs;
+  return Number.isFinite(s) && s < 0 ? s : 0;
+}
+
 /** The name a thread had at time t (threads can be renamed while they run). */
 export function threadNameAt(thread, t) {
   let name = thread.names[0].name;

@@ -4,6 +4,8 @@
 //
 // Coordinate spaces (names used below):
 //   trace ns  : time relative to the trace origin, integer nanoseconds held in numbers
+//               (shown in every text and axis label as t - origin, origin = displayOrigin(trace):
+//               one origin everywhere, see layout.js)
 //   view px   : CSS pixels inside a canvas (x from its left edge, y from its top edge)
 //   content px: zoom view y before vertical scrolling (lanes stacked from 0); view y = content y
 //               - scrollY + ZOOM_AXIS_PX
@@ -11,9 +13,9 @@
 //   overview: view x = (ns - full[0]) * overviewPxPerNs   (nsToOverviewX / overviewXToNs)
 
 import { decodeFpt, TraceTooLargeError, FptError } from "./decode.js";
-import { buildIndex, layoutLanes, forEachBox, lowerBoundEnd, fullRange, clampWindow, zoomWindow, computeSummary, threadNameAt } from "./layout.js";
+import { buildIndex, layoutLanes, forEachBox, lowerBoundEnd, fullRange, clampWindow, zoomWindow, computeSummary, threadNameAt, displayOrigin } from "./layout.js";
 import { sizeCanvas, readPalette, codeColours, threadColour, drawTimeAxis, fitLabel } from "./render.js";
-import { formatDuration, formatCount, formatBytes, formatTimeAt } from "./units.js";
+import { formatDuration, formatCount, formatBytes, formatTimeAt, formatWindow } from "./units.js";
 import { createSummaryTable } from "./table.js";
 
 const ZOOM_AXIS_PX = 22;
@@ -112,6 +114,7 @@ export function createTimeline(container, options = {}) {
   let ovLanePx = 20;
   let full = [0, 1];
   let win = [0, 1];
+  let origin = 0; // the trace time shown as 0 everywhere (axes, tooltip, details, window label)
   let scrollY = 0;
   let width = 0;
   let overviewHeight = 60;
@@ -239,7 +242,7 @@ export function createTimeline(container, options = {}) {
     ctx.fillStyle = pal.bg;
     ctx.fillRect(0, 0, width, overviewHeight);
     if (!trace) return;
-    drawTimeAxis(ctx, pal, width, OVERVIEW_AXIS_PX, overviewHeight, full[0], full[1], nsToOverviewX, 110);
+    drawTimeAxis(ctx, pal, width, OVERVIEW_AXIS_PX, overviewHeight, full[0], full[1], nsToOverviewX, 110, origin);
     const k = overviewPxPerNs();
     const { calls } = trace;
     const hl = highlightActive();
@@ -313,7 +316,7 @@ export function createTimeline(container, options = {}) {
     const t0 = win[0];
     const t1 = win[1];
     const k = zoomPxPerNs();
-    drawTimeAxis(ctx, pal, W, ZOOM_AXIS_PX, H, t0, t1, nsToZoomX);
+    drawTimeAxis(ctx, pal, W, ZOOM_AXIS_PX, H, t0, t1, nsToZoomX, 90, origin);
     const { calls, codes } = trace;
     const hl = highlightActive();
     const nCodes = codes.count;
@@ -340,9 +343,18 @@ export function createTimeline(container, options = {}) {
         ctx.fillRect(xa, ly + lane.headerPx - 5, Math.max(2, xb - xa), 3);
         ctx.fillStyle = pal.fg;
         ctx.font = pal.font;
-        const label = `${threadNameAt(th, Math.max(t0, th.firstNs))}${th.osId ? `  (tid ${th.osId})` : ""}`;
+        // The name may run past the thread's span up to the next thread of the lane (or the edge);
+        // when it does not fit with its tid, the tid goes first.
+        let next = W;
+        for (const o of lane.threads) {
+          if (o !== t && trace.threads[o].firstNs >= th.lastNs) next = Math.min(next, nsToZoomX(trace.threads[o].firstNs));
+        }
         const lx = Math.max(4, xa + 2);
-        ctx.fillText(fitLabel(label, Math.max(0, xb - lx), charPx) || "", lx, ly + 7);
+        const room = Math.max(0, Math.max(xb, next) - lx - 4);
+        const name = threadNameAt(th, Math.max(t0, th.firstNs));
+        const label = th.osId ? `${name}  (tid ${th.osId})` : name;
+        const text = label.length * charPx <= room ? label : fitLabel(name, room, charPx);
+        if (text) ctx.fillText(text, lx, ly + 7);
       }
       for (let d = 0; d < lane.rows; d++) {
         const y = ly + lane.headerPx + d * ZOOM_ROW_PX;
@@ -375,13 +387,19 @@ export function createTimeline(container, options = {}) {
     }
     usedBuckets.length = 0;
     // Labels after the boxes: one font, fewer state changes.
-    ctx.fillStyle = pal.boxText;
+    // Each label in the colour that reads best on its box (dark or light text).
+    let labelColour = "";
     for (let i = 0; i < labels.length; i += 4) {
       const c = labels[i];
       const code = calls.code[c];
       if (hl && !isHighlighted(code)) continue;
       const text = fitLabel(codes.name[code], labels[i + 2] - 6, charPx);
-      if (text) ctx.fillText(text, labels[i + 1] + 3, labels[i + 3] + (ZOOM_ROW_PX - 1) / 2);
+      if (!text) continue;
+      if (colours.text[code] !== labelColour) {
+        labelColour = colours.text[code];
+        ctx.fillStyle = labelColour;
+      }
+      ctx.fillText(text, labels[i + 1] + 3, labels[i + 3] + (ZOOM_ROW_PX - 1) / 2);
     }
     if (hl) {
       ctx.fillStyle = pal.muted;
@@ -436,8 +454,7 @@ export function createTimeline(container, options = {}) {
     win = [s, e];
     root.setAttribute("data-window-start-ns", String(Math.round(s)));
     root.setAttribute("data-window-end-ns", String(Math.round(e)));
-    const res = (e - s) / 1000;
-    windowLabel.textContent = `${formatTimeAt(s, res)} – ${formatTimeAt(e, res)}  (${formatDuration(e - s)})`;
+    windowLabel.textContent = formatWindow(s, e, origin);
     if (notify) for (const cb of windowCallbacks) cb(Math.round(s), Math.round(e));
     schedule();
   }
@@ -521,13 +538,19 @@ export function createTimeline(container, options = {}) {
     const name = atNs === undefined ? th.name : threadNameAt(th, atNs);
     return th.osId ? `${name} (tid ${th.osId})` : name;
   }
+  /** Trace time `t` as shown on the axes: from the display origin, precise to a thousandth of the
+   *  zoomed window (like the window label) or to a tenth of `span_ns` when that is finer. */
+  function timeText(t, span_ns) {
+    const res = Math.max(1, Math.min((win[1] - win[0]) / 1000, span_ns / 10));
+    return formatTimeAt(t - origin, res);
+  }
   function callFacts(c) {
     const { calls, codes } = trace;
     const code = calls.code[c];
     const facts = [
       ["File", `${codes.file[code]}:${codes.line[code]}`],
       ["Thread", threadLabel(calls.thread[c], calls.start[c])],
-      ["Start", formatDuration(calls.start[c] - trace.startNs)],
+      ["Start", timeText(calls.start[c], calls.end[c] - calls.start[c])],
       ["Duration", formatDuration(calls.end[c] - calls.start[c])],
       ["Self", formatDuration(index.selfNs[c])],
       ["Children", formatCount(index.childCount[c])],
@@ -566,7 +589,7 @@ export function createTimeline(container, options = {}) {
     const th = trace.threads[t];
     const facts = [
       ["Thread", th.osId ? `tid ${th.osId}` : "tid unknown"],
-      ["Span", `${formatDuration(th.firstNs - trace.startNs)} – ${formatDuration(th.lastNs - trace.startNs)}`],
+      ["Span", `${timeText(th.firstNs, th.lastNs - th.firstNs)} – ${timeText(th.lastNs, th.lastNs - th.firstNs)}`],
       ["Duration", formatDuration(th.lastNs - th.firstNs)],
       ["Calls", formatCount(th.callEnd - th.callStart)],
       ["Lane", String(th.lane)],
@@ -655,7 +678,7 @@ export function createTimeline(container, options = {}) {
       sw.style.background = threadColour(th.index, dark);
       const name = el("span", "fprofile-thread-name", th.name);
       name.title = th.names.map((n) => n.name).join(" → ");
-      const n = el("span", "fprofile-muted", ` ${formatCount(th.callEnd - th.callStart)} calls · ${formatDuration(th.lastNs - th.firstNs)}`);
+      const n = el("span", "fprofile-muted", ` ${formatCount(th.callEnd - th.callStart)} call${th.callEnd - th.callStart === 1 ? "" : "s"} · ${formatDuration(th.lastNs - th.firstNs)}`);
       label.append(cb, sw, name, n);
       list.append(label);
     }
@@ -698,6 +721,7 @@ export function createTimeline(container, options = {}) {
     visible = new Uint8Array(0);
     lanes = { lanes: [], height: 0 };
     ovLanes = [];
+    origin = 0;
     selectedCall = -1;
     selectedCode = -1;
     hoverCall = -1;
@@ -928,6 +952,7 @@ export function createTimeline(container, options = {}) {
     hoverCall = -1;
     scrollY = 0;
     full = fullRange(trace);
+    origin = displayOrigin(trace);
     win = [NaN, NaN];
     relayout();
     setWin(full[0], full[1], false);

@@ -76,6 +76,15 @@ export function formatTimeAt(t_ns, resolution_ns) {
   return `${trimZeros(v.toFixed(Math.max(decimals, minDecimals)))} ${u.unit}`;
 }
 
+/**
+ * The zoomed window as text, "12.5 ms – 14 ms  (1.5 ms)": its ends as times from `originNs` (the
+ * time shown as 0, see layout.js displayOrigin) precise to a thousandth of its width, then its width.
+ */
+export function formatWindow(start_ns, end_ns, originNs = 0) {
+  const res = (end_ns - start_ns) / 1000;
+  return `${formatTimeAt(start_ns - originNs, res)} – ${formatTimeAt(end_ns - originNs, res)}  (${formatDuration(end_ns - start_ns)})`;
+}
+
 function fixedLabel(v, decimals) {
   const s = v.toFixed(Math.min(decimals, 9));
   return s === "-0" || /^-0\.0*$/.test(s) ? s.slice(1) : s;

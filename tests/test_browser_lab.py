@@ -259,6 +259,14 @@ def test_lab_pipeline_timeline_interactions_save_and_reopen(browser, workdir, ar
             page.wait_for_function("""(fn) => [...document.querySelectorAll('.fprofile-details')]
               .some(d => d.innerText.includes(fn) && d.innerText.includes('Duration'))""", arg=function,
                                    timeout=30_000)
+            # its labels (File, Thread, Start, Duration, ...) sit on one line each, left of their
+            # values, under JupyterLab's own dt/dd styles too
+            misplaced = page.evaluate("""() => [...document.querySelectorAll('.fprofile-details dl.fprofile-facts dt')]
+              .filter((dt) => { const a = dt.getBoundingClientRect(); const b = dt.nextElementSibling.getBoundingClientRect();
+                                const text = document.createRange(); text.selectNodeContents(dt);
+                                return a.right > b.left + 0.5 || Math.abs(a.top - b.top) > 2 || text.getClientRects().length !== 1; })
+              .map((dt) => dt.textContent)""")
+            assert misplaced == [], misplaced
 
             # drag in the overview: the zoomed window changes
             start0, end0 = window_of(page)
@@ -307,6 +315,7 @@ def test_lab_pipeline_timeline_interactions_save_and_reopen(browser, workdir, ar
             }""", arg=light_bg, timeout=30_000)
             dark_bg = drawn_pixels(page, "canvas.fprofile-zoom")["background"]
             assert sum(dark_bg) < sum(light_bg), (light_bg, dark_bg)
+            page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=WAIT_MS)  # theme change splash
             page.screenshot(path=os.path.join(artifacts_dir, "lab-pipeline-dark.png"))
 
             # save with the widget state; a copy opened in a new kernel shows the timeline again

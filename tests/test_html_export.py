@@ -260,3 +260,60 @@ def test_canvas_follows_device_pixel_ratio(browser, traces, tmp_path):
             assert (w, h) == (round(2 * cw), round(2 * ch)), sizes
     finally:
         context.close()
+
+
+def _facts(page, selector: str) -> dict:
+    """The dt/dd pairs of a tooltip or details panel."""
+    return page.evaluate("""(sel) => {
+        const out = {};
+        for (const dt of document.querySelectorAll(sel + ' dl.fprofile-facts dt')) out[dt.textContent] = dt.nextElementSibling.textContent;
+        return out;
+    }""", selector)
+
+
+def _hover_call(page, name: str) -> None:
+    """Move the mouse over the zoomed view until the tooltip names `name`."""
+    zb = page.locator("canvas.fprofile-zoom").bounding_box()
+    for y in range(22 + 20 + 9, int(zb["height"]) - 5, 9):  # below the axis and the first lane header
+        for x in range(int(zb["width"]) - 20, 0, -10):
+            page.mouse.move(zb["x"] + x, zb["y"] + y)
+            if page.is_visible(".fprofile-tooltip") and page.text_content(".fprofile-tooltip-title") == name:
+                return
+    raise AssertionError(f"no call {name!r} under the mouse")
+
+
+def test_times_read_from_one_origin(browser, tmp_path):
+    """Tooltip, details panel and window label count from the trace origin, as the axes do (a run
+    whose first call is 32 ms after the recording started reads 32 ms everywhere, not 0); a trace
+    with an event before its origin never shows a negative time."""
+    S = 5_000_000_000
+    codes = [("/app/a.py", "run", 1), ("/app/a.py", "step", 5), ("/app/a.py", "early", 9)]
+    late = _core._build_trace(codes, [(1, "MainThread", [
+        (S + 32_000_000, 0, False), (S + 33_000_000, 1, False), (S + 34_000_000, 1, True), (S + 40_000_000, 0, True),
+    ])], start_ns=S)
+    assert late.calls()[0].start_ns == 32_000_000
+    before = _core._build_trace(codes, [
+        (1, "MainThread", [(S, 0, False), (S + 81_830, 0, True)]),
+        (2, "Early", [(S - 810, 2, False), (S + 1_000, 2, True)]),
+    ], start_ns=S)
+    assert min(c.start_ns for c in before.calls()) == -810
+    for name, trace, window, run_start in [
+        ("late", late, "32 ms – 40 ms  (8 ms)", "32 ms"),
+        ("before", before, "0 ns – 82.64 µs  (82.64 µs)", "810 ns"),
+    ]:
+        out = tmp_path / f"{name}.html"
+        out.write_text(_core.export_html(trace, name), encoding="utf-8")
+        context, page, blocked, errors = offline_page(browser)
+        try:
+            page.goto(out.as_uri())
+            wait_drawn(page)
+            assert page.text_content(".fprofile-window-label") == window
+            _hover_call(page, "run")
+            tip = _facts(page, ".fprofile-tooltip")
+            assert tip["Start"] == run_start, tip
+            page.mouse.down()
+            page.mouse.up()
+            assert _facts(page, ".fprofile-details")["Start"] == run_start
+            assert errors == []
+        finally:
+            context.close()
