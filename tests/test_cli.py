@@ -661,6 +661,17 @@ def test_output_errors_are_one_line(trace_file, tmp_path):
     assert_one_line_error(fprofile("convert", trace_file, tmp_path / "adir.json"), 1, "adir.json", "directory")
     assert_one_line_error(fprofile("export", trace_file, "-o", tmp_path / "nodir" / "x.html"), 1, "No such file")
     assert_one_line_error(fprofile("export", trace_file, "-o", tmp_path / "adir.json", "--bogus"), 2, "--bogus")
+    if os.path.isdir("/sys/kernel"):  # sysfs refuses new files, even to root
+        assert_one_line_error(fprofile("export", trace_file, "-o", "/sys/kernel/x.html"), 1, "/sys/kernel/x.html")
+        assert_one_line_error(fprofile("convert", trace_file, "/sys/kernel/x.json"), 1, "/sys/kernel/x.json")
+    for module, args in (("convertProfile", [trace_file, tmp_path / "nodir" / "o.json"]),
+                         ("convertProfile", [trace_file, tmp_path / "adir.json"]),
+                         ("viewProfile", [tmp_path / "adir.json", "--no-browser"]),
+                         ("viewProfile", [tmp_path / "missing.fpt", "--no-browser"])):
+        proc = subprocess.run([sys.executable, "-m", f"fprofile_jupyter.{module}", *map(str, args)], env=ENV,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr, (module, args, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1, (module, args, proc.stderr)
 
 
 def test_output_to_a_pipe_a_symlink_and_a_full_device(trace_file, tmp_path):
