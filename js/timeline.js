@@ -456,6 +456,7 @@ export function createTimeline(container, options = {}) {
     root.setAttribute("data-window-end-ns", String(Math.round(e)));
     windowLabel.textContent = formatWindow(s, e, origin);
     if (notify) for (const cb of windowCallbacks) cb(Math.round(s), Math.round(e));
+    refreshHover();
     schedule();
   }
   function resetView() {
@@ -477,6 +478,7 @@ export function createTimeline(container, options = {}) {
     const next = Math.min(maxScrollY(), Math.max(0, scrollY + dy));
     if (next !== scrollY) {
       scrollY = next;
+      refreshHover();
       schedule();
     }
   }
@@ -743,6 +745,7 @@ export function createTimeline(container, options = {}) {
 
   // ---- interaction: zoomed view ----------------------------------------------------------
   let zdrag = null;
+  let pointer = null; // the pointer over the zoomed view (view px), null when elsewhere
   const localXY = (e, target) => {
     const r = target.getBoundingClientRect();
     return [e.clientX - r.left, e.clientY - r.top];
@@ -771,6 +774,7 @@ export function createTimeline(container, options = {}) {
   listen(zoom, "pointermove", (e) => {
     if (!trace) return;
     const [x, y] = localXY(e, zoom);
+    pointer = { x, y };
     if (zdrag) {
       if (!zdrag.moved && Math.hypot(x - zdrag.x, y - zdrag.y) >= DRAG_THRESHOLD_PX) {
         zdrag.moved = true;
@@ -785,6 +789,10 @@ export function createTimeline(container, options = {}) {
       }
       return;
     }
+    hoverAt(x, y);
+  });
+  /** Hover state and tooltip for the pointer at (x, y) of the zoomed view. */
+  function hoverAt(x, y) {
     const c = hitZoom(x, y);
     if (c !== hoverCall) {
       hoverCall = c;
@@ -799,7 +807,11 @@ export function createTimeline(container, options = {}) {
       }
     }
     showTooltip(c, x, y);
-  });
+  }
+  /** After the view moved under a still pointer (wheel zoom, keys, brush): what is under it now. */
+  function refreshHover() {
+    if (pointer && !zdrag && trace) hoverAt(pointer.x, pointer.y);
+  }
   const endDrag = (e) => {
     if (!zdrag) return;
     const d = zdrag;
@@ -815,6 +827,7 @@ export function createTimeline(container, options = {}) {
   listen(zoom, "pointerup", endDrag);
   listen(zoom, "pointercancel", endDrag);
   listen(zoom, "pointerleave", () => {
+    pointer = null;
     if (zdrag) return;
     tooltip.hidden = true;
     if (hoverCall >= 0) {

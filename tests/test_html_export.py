@@ -191,6 +191,13 @@ def test_large_export_draws_only_what_is_visible(browser, tmp_path, artifacts_di
             "(f) => document.querySelector('.fprofile-root').dataset.windowEndNs !== f", arg=full)
         page.screenshot(path=os.path.join(artifacts_dir, "export_large_zoomed.png"))
         assert coloured_pixels(page, "canvas.fprofile-zoom") > 2000
+        # the tooltip follows the zoom under the still mouse: it shows a call of the new window
+        assert page.is_visible(".fprofile-tooltip")
+        facts = _facts(page, ".fprofile-tooltip")
+        start, duration = _ns(facts["Start"]), _ns(facts["Duration"])
+        ws = int(page.get_attribute(".fprofile-root", "data-window-start-ns"))
+        we = int(page.get_attribute(".fprofile-root", "data-window-end-ns"))
+        assert start <= we + 1 and start + duration >= ws - 1, (facts, ws, we)
         assert errors == [] and blocked == []
     finally:
         context.close()
@@ -260,6 +267,12 @@ def test_canvas_follows_device_pixel_ratio(browser, traces, tmp_path):
             assert (w, h) == (round(2 * cw), round(2 * ch)), sizes
     finally:
         context.close()
+
+
+def _ns(text: str) -> float:
+    """A time as the timeline writes it ("7.80921 ms") in ns."""
+    value, unit = text.split()
+    return float(value) * {"ns": 1, "µs": 1e3, "ms": 1e6, "s": 1e9}[unit]
 
 
 def _facts(page, selector: str) -> dict:
