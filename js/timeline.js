@@ -680,7 +680,9 @@ export function createTimeline(container, options = {}) {
       sw.style.background = threadColour(th.index, dark);
       const name = el("span", "fprofile-thread-name", th.name);
       name.title = th.names.map((n) => n.name).join(" → ");
-      const n = el("span", "fprofile-muted", ` ${formatCount(th.callEnd - th.callStart)} call${th.callEnd - th.callStart === 1 ? "" : "s"} · ${formatDuration(th.lastNs - th.firstNs)}`);
+      const stats = `${formatCount(th.callEnd - th.callStart)} call${th.callEnd - th.callStart === 1 ? "" : "s"} · ${formatDuration(th.lastNs - th.firstNs)}`;
+      const n = el("span", "fprofile-muted fprofile-thread-stats", stats);
+      label.title = `${th.name}${th.osId ? ` (tid ${th.osId})` : ""}: ${stats}`;
       label.append(cb, sw, name, n);
       list.append(label);
     }

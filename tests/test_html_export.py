@@ -330,3 +330,33 @@ def test_times_read_from_one_origin(browser, tmp_path):
             assert errors == []
         finally:
             context.close()
+
+
+def test_thread_names_are_not_cut_in_the_thread_list(browser, tmp_path):
+    """Names as the standard library makes them ("ThreadPoolExecutor-0_0") show in full beside
+    their figures; the figures give way first."""
+    S = 1_000_000_000
+    codes = [("/app/a.py", "task", 1)]
+
+    def events(offset):
+        ev = []
+        for i in range(1500):
+            t = S + offset + i * 8_000
+            ev += [(t, 0, False), (t + 5_000, 0, True)]
+        return ev
+
+    names = ["MainThread", "ThreadPoolExecutor-0_0", "ThreadPoolExecutor-0_1"]
+    trace = _core._build_trace(codes, [(1000 + i, n, events(i * 1_000)) for i, n in enumerate(names)], start_ns=S)
+    out = tmp_path / "names.html"
+    out.write_text(_core.export_html(trace, "names"), encoding="utf-8")
+    context, page, blocked, errors = offline_page(browser)
+    try:
+        page.goto(out.as_uri())
+        wait_drawn(page)
+        shown = page.evaluate("""() => [...document.querySelectorAll('.fprofile-thread-name')]
+            .map((e) => [e.textContent, e.scrollWidth <= e.clientWidth + 1])""")
+        assert shown == [[n, True] for n in names], shown
+        assert "1,500 calls" in page.text_content(".fprofile-threads")
+        assert errors == []
+    finally:
+        context.close()
