@@ -6,14 +6,6 @@ use fprofile::formats::{detect, fpt, perfetto, pyme_json, pyme_text, speedscope,
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-const PYME: &str = "\
-12.000100\tMainThread\t/home/u/PYME/io/x.py\tload\tcall\t42
-12.000200\tMainThread\t/home/u/PYME/io/x.py\tparse\tcall\t50
-12.000300\tWorker\t/home/u/PYME/io/y.py\trun\tcall\t7
-12.000400\tMainThread\t/home/u/PYME/io/x.py\tparse\treturn\t50
-12.000900\tWorker\t/home/u/PYME/io/y.py\trun\treturn\t7
-12.001000\tMainThread\t/home/u/PYME/io/x.py\tload\treturn\t42
-";
 
 fn to_json(t: &fprofile::Trace) -> Value {
     let mut out = Vec::new();

@@ -5,14 +5,6 @@ use fprofile::build::build_trace;
 use fprofile::formats::pyme_text::{read, read_with_progress, write, TextError};
 use proptest::prelude::*;
 
-const PYME: &str = "\
-12.000100\tMainThread\t/home/u/PYME/io/x.py\tload\tcall\t42
-12.000200\tMainThread\t/home/u/PYME/io/x.py\tparse\tcall\t50
-12.000300\tWorker\t/home/u/PYME/io/y.py\trun\tcall\t7
-12.000400\tMainThread\t/home/u/PYME/io/x.py\tparse\treturn\t50
-12.000900\tWorker\t/home/u/PYME/io/y.py\trun\treturn\t7
-12.001000\tMainThread\t/home/u/PYME/io/x.py\tload\treturn\t42
-";
 
 fn err(s: &str) -> String {
     read(s.as_bytes()).unwrap_err().to_string()

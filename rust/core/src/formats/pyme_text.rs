@@ -629,6 +629,30 @@ fn merge_segments(results: Vec<Result<Parser, TextError>>) -> Result<Parser, Tex
     Ok(acc.unwrap_or_else(Parser::new))
 }
 
+/// Parses the segments `ranges` (one per core) with `parse`, the first on this thread (it reports
+/// progress for all: they advance at about the same rate), the others on scoped threads.
+fn parse_segments<F>(ranges: &[(usize, usize)], progress: &mut dyn FnMut(usize, usize), parse: F) -> Vec<Result<Parser, TextError>>
+where
+    F: Fn((usize, usize), &mut dyn FnMut(usize, usize)) -> Result<Parser, TextError> + Sync,
+{
+    let Some((&first, rest)) = ranges.split_first() else {
+        return Vec::new();
+    };
+    if rest.is_empty() {
+        return vec![parse(first, progress)];
+    }
+    let scale = ranges.len();
+    let parse = &parse;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = rest.iter().map(|&r| s.spawn(move || parse(r, &mut |_, _| {}))).collect();
+        let mut out = vec![parse(first, &mut |d, t| progress((d * scale).min(t), t))];
+        for h in handles {
+            out.push(h.join().unwrap_or_else(|_| Err(TextError::Io("a parsing thread failed".into()))));
+        }
+        out
+    })
+}
+
 /// Parses the lines into a [`Recording`] (flat events per thread; no tree building).
 ///
 /// One pass over the bytes finding tabs and newlines 8 bytes at a time; numbers parsed by hand;
@@ -646,21 +670,7 @@ fn read_recording_in(bytes: &[u8], n: usize, progress: &mut dyn FnMut(usize, usi
         let mut p = Parser::new();
         p.feed(&bytes[a..b], true, a, progress, total).map(|_| p)
     };
-    let results: Vec<Result<Parser, TextError>> = if ranges.len() == 1 {
-        vec![parse(ranges[0], progress)]
-    } else {
-        let scale = ranges.len();
-        std::thread::scope(|s| {
-            let handles: Vec<_> = ranges[1..].iter().map(|&r| s.spawn(move || parse(r, &mut |_, _| {}))).collect();
-            // The first segment reports progress for all (they advance at about the same rate).
-            let first = parse(ranges[0], &mut |d, t| progress((d * scale).min(t), t));
-            let mut out = vec![first];
-            for h in handles {
-                out.push(h.join().unwrap_or_else(|_| Err(TextError::Io("a parsing thread failed".into()))));
-            }
-            out
-        })
-    };
+    let results = parse_segments(&ranges, progress, parse);
     let p = merge_segments(results)?;
     progress(total, total);
     p.finish()
@@ -744,24 +754,9 @@ fn read_file_in(path: &std::path::Path, n: usize, progress: &mut dyn FnMut(usize
             at += n;
         }
     });
-    let results: Vec<Result<Parser, TextError>> = if ranges.len() == 1 {
-        vec![parse_file_range(path, 0, total, total, progress)]
-    } else {
-        let scale = ranges.len();
-        std::thread::scope(|s| {
-            let handles: Vec<_> = ranges[1..]
-                .iter()
-                .map(|&(a, b)| s.spawn(move || parse_file_range(path, a, b, total, &mut |_, _| {})))
-                .collect();
-            let (a, b) = ranges[0];
-            let first = parse_file_range(path, a, b, total, &mut |d, t| progress((d * scale).min(t), t));
-            let mut out = vec![first];
-            for h in handles {
-                out.push(h.join().unwrap_or_else(|_| Err(TextError::Io("a parsing thread failed".into()))));
-            }
-            out
-        })
-    };
+    let results = parse_segments(&ranges, progress, |(a, b), prog: &mut dyn FnMut(usize, usize)| {
+        parse_file_range(path, a, b, total, prog)
+    });
     let p = merge_segments(results)?;
     progress(total, total);
     p.finish().map(build_trace)

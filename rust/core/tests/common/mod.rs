@@ -157,3 +157,14 @@ pub mod strategies {
         })
     }
 }
+
+/// A small PYME raw text file: two threads, nested calls.
+#[allow(dead_code)]
+pub const PYME: &str = "\
+12.000100\tMainThread\t/home/u/PYME/io/x.py\tload\tcall\t42
+12.000200\tMainThread\t/home/u/PYME/io/x.py\tparse\tcall\t50
+12.000300\tWorker\t/home/u/PYME/io/y.py\trun\tcall\t7
+12.000400\tMainThread\t/home/u/PYME/io/x.py\tparse\treturn\t50
+12.000900\tWorker\t/home/u/PYME/io/y.py\trun\treturn\t7
+12.001000\tMainThread\t/home/u/PYME/io/x.py\tload\treturn\t42
+";
