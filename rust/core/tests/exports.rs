@@ -73,6 +73,23 @@ fn pyme_json_reads_old_files_without_thread_lines() {
 }
 
 #[test]
+fn pyme_json_zero_length_calls_sharing_a_microsecond_keep_their_parents() {
+    // x calls a (which calls m) and then b (which calls c); a, m and b's start share one time, as
+    // PYME's microsecond text often makes them. Written in return order, as the original does.
+    let e = |n: &str, ts: f64, tf: f64, l: u32| format!(r#"{{"ts": {ts}, "tf": {tf}, "f": "a.py", "n": "{n}", "l": {l}, "td": 0, "tl": 0, "ns": "1"}}"#);
+    let body = [e("m", 2e-6, 2e-6, 3), e("a", 2e-6, 2e-6, 2), e("c", 3e-6, 3e-6, 3), e("b", 2e-6, 8e-6, 2), e("x", 0.0, 1e-5, 1)];
+    let s = format!(r#"{{"callstack": [{}], "threadNames": ["Main"]}}"#, body.join(","));
+    let t = pyme_json::read(s.as_bytes()).unwrap();
+    check_invariants(&t).unwrap();
+    let want = vec!["Main;x 0 10000", "Main;x;a 2000 2000", "Main;x;a;m 2000 2000", "Main;x;b 2000 8000", "Main;x;b;c 3000 3000"];
+    assert_eq!(folded(&t), want);
+    // the same calls in another order (by start) give the same tree
+    let shuffled = [&body[4], &body[1], &body[0], &body[3], &body[2]].map(|s| s.as_str()).join(",");
+    let s = format!(r#"{{"callstack": [{shuffled}], "threadNames": ["Main"]}}"#);
+    assert_eq!(folded(&pyme_json::read(s.as_bytes()).unwrap()), want);
+}
+
+#[test]
 fn pyme_json_errors() {
     let e = |s: &str| pyme_json::read(s.as_bytes()).unwrap_err().to_string();
     assert!(e("").starts_with("not a PYME JSON trace: EOF while parsing"), "{}", e(""));

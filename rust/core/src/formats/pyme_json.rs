@@ -17,8 +17,10 @@
 //!   = highest lane + 1.
 //!
 //! # Reading ([`read`])
-//! Opens old PYME JSON files: the call tree of each thread is rebuilt from the intervals (a call
-//! is a child of the innermost earlier call that contains it with a smaller `l`), times become
+//! Opens old PYME JSON files: the call tree of each thread is rebuilt from the order the calls
+//! returned, as the original writes them (a call adopts the calls just before it that have a
+//! larger `l` and lie within its interval; a file in another order is first sorted by end time,
+//! inner levels first), so zero-length calls sharing a microsecond keep their place; times become
 //! integer ns (`origin_ns` = 0: the file has no absolute clock). Thread spans and lanes come from
 //! `threadLines` when present (widened to cover the calls), else from the calls and PYME's rule.
 
@@ -242,29 +244,55 @@ pub fn read(bytes: &[u8]) -> Result<Trace, PymeJsonError> {
     }
     let mut calls = Calls::default();
     let mut threads = Vec::with_capacity(n_threads);
-    let mut stack: Vec<(usize, f64)> = Vec::new();
     for (ti, (mut evs, name)) in per.into_iter().zip(file.thread_names).enumerate() {
-        // Pre-order: by start, then outer levels first, then longer first.
-        evs.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.total_cmp(&b.2)).then(b.1.cmp(&a.1)));
+        // The original writes a thread's calls in the order they returned (children before
+        // parents): the tree is rebuilt from that order, which also places zero-length calls
+        // that share a microsecond with their neighbours. A file in another order is first put
+        // in return order (by end, inner levels first).
+        if evs.windows(2).any(|w| w[1].1 < w[0].1) {
+            evs.sort_by(|a, b| a.1.cmp(&b.1).then(b.2.total_cmp(&a.2)));
+        }
+        // children[i]: the calls directly inside evs[i], in order; `pending`: finished subtrees
+        // whose parent has not returned yet.
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); evs.len()];
+        let mut pending: Vec<usize> = Vec::new();
+        for (i, &(ts, tf, l, _)) in evs.iter().enumerate() {
+            let from = pending
+                .iter()
+                .rposition(|&k| !(evs[k].2 > l && evs[k].0 >= ts && evs[k].1 <= tf))
+                .map_or(0, |p| p + 1);
+            children[i] = pending.split_off(from);
+            pending.push(i);
+        }
         let begin = calls.len();
-        stack.clear();
-        for (ts, tf, l, code) in evs {
-            while let Some(&(p, pl)) = stack.last() {
-                if calls.end_ns[p] >= tf && pl < l {
+        // Pre-order walk; the stack holds (call index in `calls`, remaining children reversed).
+        let mut stack: Vec<(usize, Vec<usize>)> = Vec::new();
+        let mut roots: Vec<usize> = pending;
+        roots.reverse();
+        loop {
+            let next = match stack.last_mut() {
+                Some((_, kids)) => kids.pop(),
+                None => roots.pop(),
+            };
+            let Some(k) = next else {
+                if stack.pop().is_none() {
                     break;
                 }
-                stack.pop();
-            }
+                continue;
+            };
             if stack.len() > u16::MAX as usize {
                 return Err(bad(format!("thread {ti}: calls nested deeper than 65535")));
             }
+            let (ts, tf, _, code) = evs[k];
             calls.start_ns.push(ts);
             calls.end_ns.push(tf);
             calls.code.push(code);
             calls.depth.push(stack.len() as u16);
-            calls.parent.push(stack.last().map_or(u32::MAX, |&(p, _)| p as u32));
+            calls.parent.push(stack.last().map_or(u32::MAX, |(p, _)| *p as u32));
             calls.flags.push(CallFlags(0));
-            stack.push((calls.len() - 1, l));
+            let mut kids = std::mem::take(&mut children[k]);
+            kids.reverse();
+            stack.push((calls.len() - 1, kids));
         }
         let end = calls.len();
         if end >= u32::MAX as usize {
