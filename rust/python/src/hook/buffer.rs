@@ -137,11 +137,13 @@ pub(crate) unsafe fn record_on(l: *const Local, gen: u32, code: u32, kind: Event
     // SAFETY: the session (generation `gen`, still recording) holds an Arc of it.
     let sh = &*l.shared.get();
     let mut n = sh.len.load(Ordering::Relaxed);
-    if n >= l.cap.get() {
+    while n >= l.cap.get() {
         if !next_chunk(l, sh, gen) {
             return;
         }
-        n = 0;
+        // Not 0: taking the chunk runs Python code (the rename check), which may itself have
+        // recorded events on this thread into the new chunk.
+        n = sh.len.load(Ordering::Relaxed);
     }
     let t_ns = now_raw();
     // SAFETY: n < cap of the current chunk, which only this thread writes.
@@ -250,7 +252,12 @@ unsafe fn register_thread(l: &Local, gen: u32) -> bool {
     let obj = session::thread_object(ident);
     let name = obj.and_then(|o| session::object_name(o)).unwrap_or_else(|| format!("thread-{os_id}"));
     if let Some(o) = obj {
-        *lock(&sh.thread_obj) = Some(o as usize);
+        if RECORDING.load(Ordering::Relaxed) == gen {
+            *lock(&sh.thread_obj) = Some(o as usize);
+        } else {
+            // stopped meanwhile: `stop` already released the thread objects it knew of
+            pyo3::ffi::Py_DecRef(o);
+        }
     }
     {
         let mut names = lock(&sh.names);
@@ -296,8 +303,15 @@ unsafe fn next_chunk(l: &Local, sh: &ThreadShared, gen: u32) -> bool {
     l.base.set(ptr);
     l.cap.set(cap);
     super::clock::calibrate();
-    // A rename is seen here too (besides the writer's polling), at most one chunk late.
-    session::poll_one_name(sh);
+    // A rename is seen here too (besides the writer's polling), at most one chunk late. That runs
+    // Python code (a `Thread` subclass may define `__getattribute__`), which may switch threads and
+    // let another one stop the recording and drop the session's reference to `sh`: hold one of
+    // our own across it (the session holds one now: RECORDING == gen was checked under the GIL).
+    let p: *const ThreadShared = sh;
+    Arc::increment_strong_count(p);
+    let keep = Arc::from_raw(p);
+    session::poll_one_name(&keep);
+    drop(keep);
     // (as in `register_thread`: the recording may have been stopped meanwhile)
     RECORDING.load(Ordering::Relaxed) == gen
 }

@@ -262,7 +262,13 @@ pub(crate) unsafe fn object_name(th: *mut ffi::PyObject) -> Option<String> {
 pub(crate) unsafe fn poll_one_name(sh: &ThreadShared) {
     let th = *lock(&sh.thread_obj);
     let Some(th) = th else { return };
-    if let Some(name) = object_name(th as *mut ffi::PyObject) {
+    let th = th as *mut ffi::PyObject;
+    // Our own reference while reading: reading the name may run Python code (a `Thread` subclass's
+    // `__getattribute__`), during which `stop` may release the session's one.
+    ffi::Py_IncRef(th);
+    let name = object_name(th);
+    ffi::Py_DecRef(th);
+    if let Some(name) = name {
         let mut names = lock(&sh.names);
         if names.last().map(|(_, n)| n != &name).unwrap_or(false) {
             names.push((now_ns(), name));
