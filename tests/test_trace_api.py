@@ -211,6 +211,27 @@ def test_summary_text_table(trace):
     assert limited.splitlines()[-1] == "... 2 more rows"
 
 
+def test_summary_table_columns_line_up_with_wide_and_combining_characters():
+    # CJK names take two terminal columns a character, a combining accent none: the file column
+    # still starts at one terminal column on every row, and a long wide name is cut to fit.
+    import unicodedata
+
+    names = ["测量", "e\u0301tat", "acquire_frames", "探测器" * 20]
+    t = _core._build_trace([("/p/a.py", n, i + 1) for i, n in enumerate(names)],
+                           [(1, "T", [e for i in range(4) for e in (ev(10 * i, i), ev(10 * i + 5, i, True))])],
+                           start_ns=T0)
+
+    def width(text):
+        return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+                   for c in text)
+
+    lines = t.summary().format_table().splitlines()[1:]
+    starts = {width(ln[:ln.index("/p/a.py") if "/p/" in ln else ln.index("file:line")]) for ln in lines}
+    assert len(starts) == 1, "\n".join(lines)
+    (cut,) = [ln for ln in lines if "探测器" in ln]
+    assert "~" in cut and width(cut.split("  /p/")[0].split()[-1]) <= 40
+
+
 def test_summary_html_escapes_names():
     t = _core._build_trace([("/p/<b>x&y.py", "<script>alert(1)</script>", 1)],
                            [(1, "T<i>", [ev(0, 0), ev(1, 0, True)])], start_ns=T0)

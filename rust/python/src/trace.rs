@@ -495,17 +495,17 @@ impl PySummary {
         let n = limit.map(|l| l.min(self.rows.len())).unwrap_or(self.rows.len());
         let rows = &self.rows[..n];
         let funcs: Vec<String> = rows.iter().map(|r| one_line(&r.function)).collect();
-        let fw = funcs.iter().map(|f| f.chars().count()).max().unwrap_or(0).clamp(8, 40);
+        let fw = funcs.iter().map(|f| display_width(f)).max().unwrap_or(0).clamp(8, 40);
         let mut out = self.title();
         out.push('\n');
         out.push_str(&format!(
-            "{:>9} {:>11} {:>11} {:>11} {:>11}  {:<fw$}  {}\n",
-            "calls", "total", "self", "mean", "max", "function", "file:line"
+            "{:>9} {:>11} {:>11} {:>11} {:>11}  {}  {}\n",
+            "calls", "total", "self", "mean", "max", pad_to_width("function", fw), "file:line"
         ));
         for (r, f) in rows.iter().zip(&funcs) {
-            let f = if f.chars().count() > fw { format!("{}~", f.chars().take(fw - 1).collect::<String>()) } else { f.clone() };
+            let f = pad_to_width(f, fw);
             out.push_str(&format!(
-                "{:>9} {:>11} {:>11} {:>11} {:>11}  {:<fw$}  {}:{}\n",
+                "{:>9} {:>11} {:>11} {:>11} {:>11}  {}  {}:{}\n",
                 r.calls,
                 human_ns(r.total_ns as i64),
                 human_ns(r.self_ns as i64),
@@ -989,4 +989,57 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySummary>()?;
     m.add_class::<PySummaryRow>()?;
     Ok(())
+}
+
+/// Terminal columns a character takes: 0 for combining marks, 2 for East Asian wide and
+/// fullwidth characters and emoji, else 1 (enough to keep the summary table's columns straight
+/// with CJK or accented names).
+fn char_width(c: char) -> usize {
+    let u = c as u32;
+    match u {
+        0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x200B..=0x200F | 0x20D0..=0x20FF | 0xFE00..=0xFE0F | 0xFE20..=0xFE2F => 0,
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0x33FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF
+        | 0xA960..=0xA97F
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6
+        | 0x1F300..=0x1F64F
+        | 0x1F900..=0x1F9FF
+        | 0x20000..=0x3FFFD => 2,
+        _ => 1,
+    }
+}
+
+fn display_width(s: &str) -> usize {
+    s.chars().map(char_width).sum()
+}
+
+/// `s` cut to `width` terminal columns (ending in `~` when cut) and padded with spaces to it.
+fn pad_to_width(s: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut w = 0;
+    if display_width(s) > width {
+        for c in s.chars() {
+            let cw = char_width(c);
+            if w + cw > width.saturating_sub(1) {
+                break;
+            }
+            out.push(c);
+            w += cw;
+        }
+        out.push('~');
+        w += 1;
+    } else {
+        out.push_str(s);
+        w = display_width(s);
+    }
+    out.extend(std::iter::repeat(' ').take(width.saturating_sub(w)));
+    out
 }
