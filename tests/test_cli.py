@@ -427,6 +427,18 @@ def test_stats(trace_file):
     assert "/p/<lib>.py:9" in proc.stdout
 
 
+def test_stats_unknown_thread_among_many_names_a_few(tmp_path):
+    t = _core._build_trace([("/p/app.py", "work", 5)],
+                           [(i + 1, f"pool-worker-{i:02d}", [(10_000 + i, 0, False), (10_500 + i, 0, True)])
+                            for i in range(50)],
+                           start_ns=10_000, stop_ns=21_000)
+    t.save(tmp_path / "many.fpt")
+    err = assert_one_line_error(fprofile("stats", tmp_path / "many.fpt", "--thread", "pool-worker-99"), 1,
+                                "no thread named 'pool-worker-99'", "'pool-worker-00'", "'pool-worker-07'",
+                                "42 more", "--json")
+    assert "pool-worker-08" not in err and len(err) < 400, err
+
+
 def test_stats_options(trace_file):
     proc = fprofile("stats", trace_file, "--sort", "calls", "--top", "1")
     assert proc.returncode == 0, proc.stderr

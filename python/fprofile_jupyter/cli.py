@@ -542,7 +542,10 @@ def cmd_stats(argv: Sequence[str]) -> int:
         if not match and opts.thread.isdigit():
             match = [s for s in per if s.thread == int(opts.thread)]
         if not match:
-            names = ", ".join(repr(s.thread_name) for s in per) or "none"
+            shown = [repr(s.thread_name) for s in per[:8]]
+            if len(per) > 8:  # a run with many workers: a readable line, not every name
+                shown.append(f"... {len(per) - 8} more; 'fprofile stats --json' lists them all")
+            names = ", ".join(shown) or "none"
             raise ValueError(f"{opts.input}: no thread named {opts.thread!r} (threads: {names})")
         parts = match
     else:
