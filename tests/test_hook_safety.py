@@ -112,3 +112,108 @@ def test_python_code_run_while_taking_a_chunk_is_not_overwritten(tmp_path):
     assert extra >= 3, "the name was read at each chunk switch"
     got = sum(1 for ti, _, code, kind in raw.events() if ti == wi[0] and kind == "call" and code in tick)
     assert got == 30000 + extra
+
+
+CHAIN_C = r"""
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+/* A well-behaved PEP 523 tool (as pydevd or torch.compile): chains to the function installed
+   before it and puts that one back when it stops. */
+static _PyFrameEvalFunction prev = NULL;
+static long count = 0;
+#if PY_VERSION_HEX >= 0x030B0000
+static PyObject *eval(PyThreadState *ts, struct _PyInterpreterFrame *f, int throwflag)
+#else
+static PyObject *eval(PyThreadState *ts, PyFrameObject *f, int throwflag)
+#endif
+{
+    count++;
+    return prev(ts, f, throwflag);
+}
+static PyObject *start(PyObject *self, PyObject *noargs) {
+    PyInterpreterState *i = PyInterpreterState_Get();
+    prev = _PyInterpreterState_GetEvalFrameFunc(i);
+    _PyInterpreterState_SetEvalFrameFunc(i, eval);
+    Py_RETURN_NONE;
+}
+static PyObject *stop(PyObject *self, PyObject *noargs) {
+    _PyInterpreterState_SetEvalFrameFunc(PyInterpreterState_Get(), prev);
+    return PyLong_FromLong(count);
+}
+static PyMethodDef methods[] = {
+    {"start", start, METH_NOARGS, NULL}, {"stop", stop, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "chainhook", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_chainhook(void) { return PyModule_Create(&mod); }
+"""
+
+
+def build_chainhook(tmp_path: Path) -> Path:
+    import shutil
+    import sysconfig
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    out = tmp_path / "chainhook"
+    out.mkdir()
+    (out / "chainhook.c").write_text(CHAIN_C)
+    so = out / ("chainhook" + sysconfig.get_config_var("EXT_SUFFIX"))
+    subprocess.run([cc, "-shared", "-fPIC", "-O1", "-I", sysconfig.get_paths()["include"],
+                    str(out / "chainhook.c"), "-o", str(so)], check=True, capture_output=True)
+    return out
+
+
+@pytest.mark.skipif(PY312, reason="PEP 523 is the default mechanism on 3.9-3.11 only")
+def test_restart_while_a_chaining_tool_sits_over_our_eval_function(tmp_path):
+    """A tool installs its eval function over ours while we record (it chains to ours); our stop
+    leaves it in place. Starting again must not chain to that tool (it calls ours, which would
+    call it: endless recursion, a crash): a clear ProfilerError. Once the tool puts ours back,
+    recording works again, and at its stop the original function is back."""
+    hookdir = build_chainhook(tmp_path)
+    wl = tmp_path / "wl"
+    wl.mkdir()
+    (wl / "wl.py").write_text("def work():\n    return 1\n")
+    script = tmp_path / "main.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys, warnings, ctypes
+        sys.path[:0] = [{str(hookdir)!r}, {str(wl)!r}]
+        import chainhook, wl
+        from fprofile_jupyter import ProfilerError
+        from fprofile_jupyter._core import Recorder
+
+        def current():
+            f = ctypes.pythonapi._PyInterpreterState_GetEvalFrameFunc
+            f.restype = ctypes.c_void_p
+            f.argtypes = [ctypes.c_void_p]
+            g = ctypes.pythonapi.PyInterpreterState_Get
+            g.restype = ctypes.c_void_p
+            return f(g())
+
+        original = current()
+        r = Recorder()
+        r.start([{str(wl)!r}])
+        wl.work()
+        chainhook.start()
+        wl.work()
+        t1 = r.stop()
+        assert any("replaced" in w for w in r.stats["warnings"]), r.stats
+        try:
+            r.start([{str(wl)!r}])
+        except ProfilerError as e:
+            print("refused:", e)
+        else:
+            wl.work()
+            r.stop()
+            print("started over the other tool")
+        wl.work()
+        n = chainhook.stop()
+        r.start([{str(wl)!r}])
+        wl.work()
+        t3 = r.stop()
+        print("calls", len(t1), len(t3), "restored", current() == original, "chain saw", n >= 2)
+    """))
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, (p.returncode, p.stdout, p.stderr[-2000:])
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("refused: cannot start profiling: another tool"), lines
+    assert lines[1] == "calls 2 1 restored True chain saw True", lines

@@ -8,7 +8,7 @@
 //! was installed before (the default, or a debugger's / torch.compile's) and restores it on stop.
 
 use std::ffi::c_int;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use fprofile::EventKind;
 use pyo3::ffi;
@@ -32,6 +32,10 @@ const CODE_OFFSET: usize = 4 * std::mem::size_of::<usize>();
 
 /// The eval function we chain to.
 static PREV: AtomicUsize = AtomicUsize::new(0);
+/// A stop found another tool's function installed over ours and left it there: that tool may
+/// call ours (as the function it chains to), which passes calls on to PREV, so PREV must not
+/// change while ours can still be reached that way.
+static ORPHANED: AtomicBool = AtomicBool::new(false);
 
 #[inline(always)]
 unsafe fn frame_code(f: Frame) -> *mut ffi::PyObject {
@@ -102,6 +106,24 @@ pub(crate) fn install(_py: Python<'_>) -> PyResult<()> {
     unsafe {
         let interp = ffi::PyInterpreterState_Get();
         let cur = current(interp);
+        if ORPHANED.load(Ordering::Relaxed) {
+            if cur == ours() {
+                // The tool that replaced ours put it back: ours is installed again, still chained to
+                // the function underneath (PREV).
+                ORPHANED.store(false, Ordering::Relaxed);
+                return Ok(());
+            }
+            if cur != PREV.load(Ordering::Relaxed) {
+                // Chaining to that tool's function while it may chain to ours would recurse forever.
+                return Err(ProfilerError::new_err(
+                    "cannot start profiling: another tool (a debugger or JIT) installed its eval-frame function \
+                     over fprofile's during an earlier recording and is still installed; stop that tool first \
+                     (or restart the interpreter)",
+                ));
+            }
+            // That tool is gone (the function we chained to is back): start afresh.
+            ORPHANED.store(false, Ordering::Relaxed);
+        }
         if cur == 0 || cur == ours() {
             return Err(ProfilerError::new_err(
                 "the interpreter's eval-frame function is in an unexpected state (fprofile's own hook is still \
@@ -126,6 +148,7 @@ pub(crate) fn uninstall(_py: Python<'_>) -> Vec<String> {
             ffi::_PyInterpreterState_SetEvalFrameFunc(interp, Some(prev));
             Vec::new()
         } else {
+            ORPHANED.store(true, Ordering::Relaxed);
             vec!["another tool (a debugger or JIT) replaced fprofile's eval-frame function while profiling; \
                   its function was left in place (fprofile's now only passes calls through)"
                 .to_string()]
