@@ -249,7 +249,10 @@ class profile:
     Args:
         subs: parts of file names: a call is recorded when its function's file name
             (``co_filename``) contains any of them. A list of strings (a bare string is an error).
-            Default (None): the code being run; see :func:`default_subs` for the rule.
+            Default (None): the code being run, not the libraries it uses: in a notebook its
+            cells and the notebook's directory; in a script (or ``-m`` module) the directory of
+            the ``__main__`` file; else ``<stdin>``/``<string>`` and the working directory;
+            ``site-packages`` and the standard library excluded. ``prof.subs`` shows the result.
         builtins: also record calls of C functions (``time.sleep``, ``len``, numpy functions ...)
             made from recorded code. Slower (uses a profile function); off by default.
         max_events: cap on recorded events (a call is two): when it is reached, recording stops,
