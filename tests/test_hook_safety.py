@@ -217,3 +217,93 @@ def test_restart_while_a_chaining_tool_sits_over_our_eval_function(tmp_path):
     lines = p.stdout.splitlines()
     assert lines[0].startswith("refused: cannot start profiling: another tool"), lines
     assert lines[1] == "calls 2 1 restored True chain saw True", lines
+
+
+STRESS = """
+    import os, sys, threading, time, warnings
+    from fprofile_jupyter._core import Recorder
+
+    def leaf(n):
+        return n
+
+    def gen(n):
+        for i in range(n):
+            yield leaf(i)
+
+    def body(k):
+        s = 0
+        for i in range(k):
+            s += leaf(i)
+        s += sum(gen(5))
+        try:
+            raise ValueError
+        except ValueError:
+            pass
+        return s
+
+    def short_thread(k):
+        threading.current_thread().name = f"renamed-{{k}}"
+        body(50 + k % 50)
+
+    def main(seconds, outdir):
+        stop_at = time.monotonic() + seconds
+        stopping = threading.Event()
+        def spawner():
+            k = 0
+            while not stopping.is_set():
+                ts = [threading.Thread(target=short_thread, args=(k + j,), name="short") for j in range(4)]
+                for t in ts:
+                    t.start()
+                for t in ts:
+                    t.join()
+                k += 4
+        spawners = [threading.Thread(target=spawner, name=f"spawner-{{i}}") for i in range(2)]
+        for t in spawners:
+            t.start()
+        rounds = 0
+        while time.monotonic() < stop_at:
+            r = Recorder()
+            out = os.path.join(outdir, f"r{{rounds % 3}}.txt") if rounds % 2 else None
+            # small caps now and then: the cap is reached while threads come and go
+            cap = 3000 if rounds % 5 == 4 else 10_000_000
+            r.start([{sub!r}], max_events=cap, outfile=out, builtins=rounds % 7 == 6)
+            body(200)
+            time.sleep(0.002 * (rounds % 4))
+            raw = r.stop_raw()
+            stacks = {{}}
+            for ti, t, code, kind in raw.events():
+                st = stacks.setdefault(ti, [])
+                if kind == "call":
+                    st.append(code)
+                elif st:
+                    assert st.pop() == code, "a return of another code than the open call"
+            ncodes = len(raw.codes())
+            assert all(c < ncodes for _, _, c, _ in raw.events())
+            raw.to_trace()
+            if out:
+                with open(out) as f:
+                    lines = f.read().splitlines()
+                assert len(lines) == r.stats["events"], (len(lines), r.stats)
+                assert all(len(l.split("\\t")) == 6 for l in lines)
+            rounds += 1
+        stopping.set()
+        for t in spawners:
+            t.join()
+        print("rounds", rounds)
+
+    main(float(sys.argv[1]), sys.argv[2])
+"""
+
+
+def test_stress_start_stop_with_short_threads(tmp_path):
+    """Recording starts and stops over and over (with and without a live file, sometimes hitting
+    a small cap, sometimes with builtins=True) while threads that record and rename themselves start and end all the time:
+    no crash, every thread's events well nested, every code id known, the live file complete."""
+    d = tmp_path / "stress"
+    d.mkdir()
+    script = d / "stress.py"
+    script.write_text(textwrap.dedent(STRESS.format(sub=str(d))))
+    p = subprocess.run([sys.executable, str(script), "3", str(tmp_path)], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, (p.returncode, p.stdout, p.stderr[-3000:])
+    assert int(p.stdout.split()[-1]) >= 5
