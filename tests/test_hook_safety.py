@@ -111,7 +111,9 @@ def test_python_code_run_while_taking_a_chunk_is_not_overwritten(tmp_path):
     extra = sum(1 for n in helper.calls if n == native)
     assert extra >= 3, "the name was read at each chunk switch"
     got = sum(1 for ti, _, code, kind in raw.events() if ti == wi[0] and kind == "call" and code in tick)
-    assert got == 30000 + extra
+    # 3.12+: sys.monitoring delivers no events while one of its callbacks runs, so that Python
+    # code is not seen at all; 3.9-3.11: the eval-frame function sees it, and it is kept
+    assert got == 30000 + (0 if PY312 else extra)
 
 
 CHAIN_C = r"""
