@@ -115,14 +115,24 @@ def test_help_describes_every_option(shell):
         assert word in text, word
 
 
-def test_default_subs():
-    kernel_like = types.SimpleNamespace(compile=types.SimpleNamespace(
-        get_code_name=lambda raw, code, n: "/tmp/ipykernel_4242/3141592.py"))
-    assert _magic.default_subs(kernel_like) == ["/tmp/ipykernel_4242/"]
-    terminal_like = types.SimpleNamespace(compile=types.SimpleNamespace(
-        get_code_name=lambda raw, code, n: "<ipython-input-12-0123abcd>"))
-    assert _magic.default_subs(terminal_like) == ["<ipython-input-"]
-    assert _magic.default_subs(types.SimpleNamespace()) == ["<ipython-input-"]
+def test_default_subs_are_the_cells_and_the_modules_beside_the_notebook(shell, ns, tmp_path):
+    # %%fprofile with no --subs records what `with profile():` records: the cells and the modules
+    # next to the notebook (the working directory), as docs/recording.md states.
+    import sys
+
+    (tmp_path / "helpers_beside.py").write_text("def step(i):\n    return i * 2\n\n"
+                                                 "def pipeline():\n    return [step(i) for i in range(3)]\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        result, cap = run(shell, "import helpers_beside")
+        assert result.success, cap.stderr
+        result, cap = run(shell, "%%fprofile --no-display\ndef in_cell():\n    return helpers_beside.pipeline()\nin_cell()")
+        assert result.success, cap.stderr
+        fns = functions(ns[_magic.TRACE_VARIABLE])
+        assert fns.count("step") == 3 and "pipeline" in fns and "in_cell" in fns, fns
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("helpers_beside", None)
 
 
 # -- running --------------------------------------------------------------------------------------
@@ -203,15 +213,16 @@ def test_unknown_output_format_is_refused_before_running(shell, ns):
         assert "usage: %%fprofile" in cap.stdout + cap.stderr
 
 
-def test_subs_restricts_what_is_recorded(shell, ns, tmp_path, monkeypatch):
-    mod = tmp_path / "fprofile_magic_helper_mod.py"
+def test_subs_restricts_what_is_recorded(shell, ns, tmp_path_factory, monkeypatch):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")  # not the notebook's directory
+    mod = elsewhere / "fprofile_magic_helper_mod.py"
     mod.write_text("def helper(n):\n    return [i for i in range(n)]\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(elsewhere))
     run(shell, DEFS + "\nimport fprofile_magic_helper_mod\n")
     run(shell, "%%fprofile --subs fprofile_magic_helper_mod --no-display\nfprofile_magic_helper_mod.helper(3)\ninner(2)")
     fns = functions(ns[_magic.TRACE_VARIABLE])
     assert "helper" in fns and "leaf" not in fns and "inner" not in fns
-    # the default records the notebook's own code, not imported modules
+    # the default records the notebook's own code, not modules imported from elsewhere
     run(shell, "%%fprofile --no-display\nfprofile_magic_helper_mod.helper(3)\ninner(2)")
     fns = functions(ns[_magic.TRACE_VARIABLE])
     assert "helper" not in fns and "inner" in fns

@@ -34,7 +34,7 @@ _TOKEN = re.compile(r"""(?:"[^"]*"?|'[^']*'?|[^\s"']+)+""")
 class Options:
     """The parsed options of one ``%%fprofile`` / ``%fprofile`` call."""
 
-    subs: Optional[List[str]] = None  # None: the default (this notebook's cells)
+    subs: Optional[List[str]] = None  # None: profile()'s default (the cells and the notebook's directory)
     output: Optional[str] = None
     format: Optional[str] = None
     builtins: bool = False
@@ -108,28 +108,6 @@ def _split_subs(values: Optional[List[str]]) -> Optional[List[str]]:
     return subs
 
 
-def default_subs(shell: Any) -> List[str]:
-    """The default ``subs``: the code of this notebook's (or this IPython session's) cells.
-
-    ipykernel compiles every cell to a file ``<tmp>/ipykernel_<pid>/<hash>.py``: their common
-    directory matches this cell and the functions defined in the notebook's other cells. The
-    terminal IPython names cells ``<ipython-input-N-hash>``.
-    """
-    name = ""
-    compiler = getattr(shell, "compile", None)
-    if compiler is not None and hasattr(compiler, "get_code_name"):
-        try:
-            name = str(compiler.get_code_name("pass\n", "pass\n", 0))
-        except Exception:  # a custom compiler with another signature
-            name = ""
-    if name and os.path.isabs(name):
-        return [os.path.join(os.path.dirname(name), "")]
-    m = re.match(r"^(<[A-Za-z_-]+?-)\d", name)
-    if m:
-        return [m.group(1)]
-    return ["<ipython-input-"]
-
-
 def _check_format(output: str, fmt: Optional[str]) -> None:
     """Refuse, before the cell runs, an output whose format is unknown: an empty trace is saved
     with the same file name and format into a scratch folder (the writers' own check)."""
@@ -185,7 +163,8 @@ class FprofileMagics(Magics):
     @magic_arguments()
     @argument("-s", "--subs", action="append", metavar="A,B",
               help="record calls of functions whose file name contains any of these strings "
-                   "(comma-separated or repeated). Default: this notebook's own cells.")
+                   "(comma-separated or repeated). Default: this notebook's cells and the modules "
+                   "in its directory (installed packages and the standard library excluded).")
     @argument("-o", "--output", metavar="OUT",
               help="also write the trace to this file (format from the extension: .fpt, .json "
                    "(PYME), .perfetto.json, .speedscope.json, .txt (PYME raw), .html). No file is "
@@ -272,7 +251,9 @@ class FprofileMagics(Magics):
         from ._core import ProfilerError
         from ._recording import profile
 
-        subs = opts.subs if opts.subs is not None else default_subs(self.shell)
+        # no --subs: profile()'s own default (the cells plus the notebook's directory, installed
+        # packages and the standard library excluded), the same as `with profile():` in a cell
+        subs = opts.subs
         kwargs: dict = {"builtins": opts.builtins}
         if opts.max_events is not None:
             kwargs["max_events"] = opts.max_events
