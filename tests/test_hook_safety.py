@@ -309,3 +309,47 @@ def test_stress_start_stop_with_short_threads(tmp_path):
                        timeout=120)
     assert p.returncode == 0, (p.returncode, p.stdout, p.stderr[-3000:])
     assert int(p.stdout.split()[-1]) >= 5
+
+
+def test_refused_in_a_sub_interpreter():
+    """The recorder's state is process-wide (its background thread reads thread names through the
+    main interpreter): starting it from a sub-interpreter is a clear ProfilerError."""
+    _testcapi = pytest.importorskip("_testcapi")
+    if not hasattr(_testcapi, "run_in_subinterp"):
+        pytest.skip("no _testcapi.run_in_subinterp")
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "out.txt")
+        code = textwrap.dedent(f"""
+            import fprofile_jupyter
+            from fprofile_jupyter._core import Recorder
+            try:
+                with fprofile_jupyter.profile(subs=["x"]):
+                    pass
+                msg = "started"
+            except fprofile_jupyter.ProfilerError as e:
+                msg = "refused: " + str(e)
+            msg += " | on: " + str(Recorder.is_profiling())
+            with open({out!r}, "w") as f:
+                f.write(msg)
+        """)
+        assert _testcapi.run_in_subinterp(code) == 0
+        with open(out) as f:
+            msg = f.read()
+    assert msg == ("refused: profiling from a sub-interpreter is not supported: start it from the main "
+                   "interpreter | on: False")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13), reason="sys._is_gil_enabled exists on 3.13+")
+def test_refused_without_the_gil(monkeypatch):
+    """A free-threaded build running without the GIL (sys._is_gil_enabled() false): a clear
+    ProfilerError at start, nothing hooked."""
+    import fprofile_jupyter
+
+    monkeypatch.setattr(sys, "_is_gil_enabled", lambda: False)
+    with pytest.raises(ProfilerError, match="profiling needs the GIL"):
+        with fprofile_jupyter.profile(subs=["x"]):
+            pass
+    assert not Recorder.is_profiling()

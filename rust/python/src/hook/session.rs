@@ -295,6 +295,23 @@ fn mem_available() -> Option<u64> {
 
 /// Starts recording. Errors leave nothing installed.
 pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> PyResult<u32> {
+    // The session, the background thread (it attaches to the main interpreter to read thread
+    // names) and the held code objects are process-wide: one interpreter only, the main one.
+    // SAFETY: GIL held (we have `py`).
+    if unsafe { ffi::PyInterpreterState_Get() != ffi::PyInterpreterState_Main() } {
+        return Err(ProfilerError::new_err(
+            "profiling from a sub-interpreter is not supported: start it from the main interpreter",
+        ));
+    }
+    // Every hook entry point relies on the GIL (3.13t with the GIL disabled is not supported).
+    if let Ok(f) = py.import("sys").and_then(|s| s.getattr("_is_gil_enabled")) {
+        if !f.call0().and_then(|v| v.is_truthy()).unwrap_or(true) {
+            return Err(ProfilerError::new_err(
+                "profiling needs the GIL: this free-threaded Python runs without it (run with PYTHON_GIL=1 or a \
+                 regular build of CPython)",
+            ));
+        }
+    }
     // SAFETY: GIL held (we have `py`).
     if unsafe { session() }.is_some() {
         return Err(ProfilerError::new_err(
