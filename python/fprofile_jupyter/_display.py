@@ -78,7 +78,7 @@ def static_summary_html(trace: Any, note: str = "") -> str:
     esc = html.escape
     out = ['<div class="fprofile-static" style="font-family:sans-serif;font-size:13px">']
     threads = len(getattr(trace, "threads", []) or [])
-    out.append(f"<p><b>{esc(_title(trace))}</b>: {len(trace):,} calls in {threads} thread"
+    out.append(f"<p><b>{esc(_title(trace))}</b>: {len(trace):,} call{'' if len(trace) == 1 else 's'} in {threads} thread"
                f"{'' if threads == 1 else 's'}, {esc(fmt_ns(getattr(trace, 'duration_ns', 0)))}</p>")
     if note:
         out.append(f'<p style="opacity:.75">{esc(note)}</p>')
@@ -102,7 +102,7 @@ def caption(trace: Any, top: int = 3) -> str:
     """``fprofile · 1,205 calls · 7 threads · 65.9 ms · most time: run_pipeline 63.1 ms, ...``"""
     rows = json.loads(trace.summary_json()).get("overall", [])[:top]
     threads = len(getattr(trace, "threads", []) or [])
-    parts = [f"fprofile · {len(trace):,} calls · {threads} thread{'' if threads == 1 else 's'} · "
+    parts = [f"fprofile · {len(trace):,} call{'' if len(trace) == 1 else 's'} · {threads} thread{'' if threads == 1 else 's'} · "
              f"{fmt_ns(getattr(trace, 'duration_ns', 0))}"]
     if rows:
         parts.append("most time: " + ", ".join(

@@ -462,7 +462,7 @@ def _print_written(trace, out: str) -> None:
         return
     html = _quote(os.path.splitext(out)[0] + ".html")
     print(
-        f"fprofile: wrote {out}: {len(trace):,} calls in {n_threads} thread{'s' if n_threads != 1 else ''} "
+        f"fprofile: wrote {out}: {len(trace):,} call{'' if len(trace) == 1 else 's'} in {n_threads} thread{'s' if n_threads != 1 else ''} "
         f"over {_human_ns(trace.duration_ns)}. View it: fprofile view {_quote(out)}  "
         f"(or as a page: fprofile export {_quote(out)} -o {html})",
         file=sys.stderr,

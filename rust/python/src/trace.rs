@@ -724,9 +724,11 @@ impl PyTrace {
         let names: Vec<String> = t.threads.iter().take(4).map(|th| format!("{:?}", th.name())).collect();
         let more = if t.threads.len() > 4 { format!(", ... {} more", t.threads.len() - 4) } else { String::new() };
         format!(
-            "<Trace: {} calls of {} functions in {} thread{} [{}{}] over {}>",
+            "<Trace: {} call{} of {} function{} in {} thread{} [{}{}] over {}>",
             t.calls.len(),
+            if t.calls.len() == 1 { "" } else { "s" },
             t.codes.len(),
+            if t.codes.len() == 1 { "" } else { "s" },
             t.threads.len(),
             if t.threads.len() == 1 { "" } else { "s" },
             names.join(", "),
