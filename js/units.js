@@ -19,11 +19,19 @@ export function unitFor(ns) {
 export function formatDuration(ns) {
   if (!Number.isFinite(ns)) return String(ns);
   const u = unitFor(ns);
-  if (u.ns === 1) return `${Math.round(ns)} ns`;
+  const text = durationIn(ns, u);
+  // Rounding can carry into the next unit: 999.96 µs reads "1 ms", not "1000 µs".
+  const i = UNIT_STEPS.indexOf(u);
+  if (i > 0 && Math.abs(parseFloat(text)) >= 1000) return `${durationIn(ns, UNIT_STEPS[i - 1])} ${UNIT_STEPS[i - 1].unit}`;
+  return `${text} ${u.unit}`;
+}
+
+function durationIn(ns, u) {
+  if (u.ns === 1) return String(Math.round(ns));
   const v = ns / u.ns;
   const a = Math.abs(v);
   const digits = a >= 100 ? 1 : a >= 10 ? 2 : 3;
-  return `${trimZeros(v.toFixed(digits))} ${u.unit}`;
+  return trimZeros(v.toFixed(digits));
 }
 
 function trimZeros(s) {

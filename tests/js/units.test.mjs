@@ -61,3 +61,12 @@ test("bytes and counts", () => {
   assert.equal(formatBytes(3.5 * 1024 * 1024), "3.5 MB");
   assert.equal(formatCount(1234567), "1,234,567");
 });
+
+test("formatDuration: rounding up to 1000 moves to the next unit", () => {
+  assert.equal(formatDuration(999_960), "1 ms");
+  assert.equal(formatDuration(-999_960), "-1 ms");
+  assert.equal(formatDuration(999.6), "1 µs");
+  assert.equal(formatDuration(999_999_600), "1 s");
+  assert.equal(formatDuration(999_940), "999.9 µs");
+  assert.equal(formatDuration(2_000e9), "2000 s");
+});
