@@ -689,3 +689,14 @@ def test_one_call_one_function_is_said_in_the_singular(tmp_path, capsys):
     t2 = _core._build_trace([("/p/a.py", "a", 1), ("/p/a.py", "b", 2)],
                             [(1, "T", [ev(10, 0), ev(20, 0, True), ev(30, 1), ev(40, 1, True)])], start_ns=T0)
     assert repr(t2).startswith("<Trace: 2 calls of 2 functions in 1 thread ")
+
+
+def test_text_durations_never_read_1000_of_a_unit():
+    # 999.96 us and 999.9996 ms round up: they read in the next unit
+    t = _core._build_trace([("/p/a.py", "f", 1), ("/p/a.py", "g", 2)],
+                           [(1, "T", [(T0, 0, False), (T0 + 999_960, 0, True),
+                                      (T0 + 2_000_000, 1, False), (T0 + 2_000_000 + 999_999_600, 1, True)])],
+                           start_ns=T0)
+    text = t.summary().format_table()
+    assert "1000.0 us" not in text and "1000.000 ms" not in text, text
+    assert "1.000 ms" in text and "1.000 s" in text, text

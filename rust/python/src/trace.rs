@@ -18,9 +18,10 @@ use crate::errors::{format_error, FormatError, IntoPyErr};
 pub(crate) fn human_ns(ns: i64) -> String {
     let a = ns.unsigned_abs() as f64;
     let s = ns as f64;
-    if a >= 1e9 {
+    // thresholds where the rounding of the smaller unit would print 1000 (999.96 us -> "1.000 ms")
+    if a >= 999_999_500.0 {
         format!("{:.3} s", s / 1e9)
-    } else if a >= 1e6 {
+    } else if a >= 999_950.0 {
         format!("{:.3} ms", s / 1e6)
     } else if a >= 1e3 {
         format!("{:.1} us", s / 1e3)
