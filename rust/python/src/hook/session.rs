@@ -201,7 +201,9 @@ unsafe fn classify(code: *mut ffi::PyObject, gen: u32) -> u64 {
 /// table is full (2^30 codes).
 pub(crate) unsafe fn add_code(gen: u32, obj: Option<*mut ffi::PyObject>, code: Code, short: String) -> Option<u32> {
     let s = session()?;
-    if s.gen != gen || s.codes.len() >= MAX_CODES - 1 {
+    // (not while recording is off for it: the cap was reached, or this is the child of a fork,
+    // where the writer's locks may be held by a thread that does not exist here)
+    if s.gen != gen || RECORDING.load(Ordering::Relaxed) != gen || s.codes.len() >= MAX_CODES - 1 {
         return None;
     }
     let id = s.codes.len() as u32;
@@ -293,6 +295,16 @@ fn mem_available() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// In the child of a `fork()`, right after it (before any Python code runs there, such as
+/// at-fork handlers registered before ours, which may run recorded code): the hook stops
+/// recording at once. The child has no writer thread, and the parent's writer may have held the
+/// buffer locks at the moment of the fork; touching them would hang the child.
+extern "C" fn stop_recording_in_fork_child() {
+    RECORDING.store(0, Ordering::Relaxed);
+}
+
+static ATFORK: std::sync::Once = std::sync::Once::new();
+
 /// Starts recording. Errors leave nothing installed.
 pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> PyResult<u32> {
     // The session, the background thread (it attaches to the main interpreter to read thread
@@ -342,6 +354,10 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> PyResult<u32> {
         max_events = max_events.min((avail / 64).max(1024));
     }
     super::clock::init();
+    ATFORK.call_once(|| {
+        // SAFETY: the handler only stores to an atomic (async-signal-safe).
+        unsafe { libc::pthread_atfork(None, None, Some(stop_recording_in_fork_child)) };
+    });
     let gen = GEN.load(Ordering::Relaxed).wrapping_add(1).max(1);
     GEN.store(gen, Ordering::Relaxed);
     BUDGET.store(max_events, Ordering::Relaxed);
