@@ -414,3 +414,32 @@ def test_fork_child_running_recorded_code_in_an_early_at_fork_handler(tmp_path):
     p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, (p.stdout, p.stderr[-2000:])
     assert p.stdout.split() == ["0", str(12 * 50000)]
+
+
+def test_thread_first_seen_in_threadings_own_bootstrap_gets_its_name(tmp_path):
+    """With `subs` matching threading.py, a new thread's first recorded call is threading's own
+    bootstrap, before `threading` lists the thread: it was named "thread-<id>" for good, and its
+    renames were never seen. It is looked up again later (here at its next buffer chunk)."""
+    m = load(tmp_path, "bootname", """
+        import threading
+
+        def tick():
+            return 1
+
+        def work():
+            for _ in range(5000):    # a second buffer chunk
+                tick()
+            threading.current_thread().name = "renamed"
+            for _ in range(10000):   # a third one
+                tick()
+    """)
+    rec = Recorder()
+    rec.start([threading.__file__, str(tmp_path / "bootname")])
+    try:
+        t = threading.Thread(target=m.work, name="worker")
+        t.start()
+        t.join()
+    finally:
+        raw = rec.stop_raw()
+    names = [[n for _, n in th[2]] for th in raw.threads()]
+    assert ["worker", "renamed"] in names, names

@@ -81,6 +81,8 @@ pub(crate) struct ThreadShared {
     /// The `threading.Thread` object (a strong reference, as an address; released by `stop` with
     /// the GIL held), read for renames.
     pub thread_obj: Mutex<Option<usize>>,
+    /// `stop` released the thread object (none may be taken any more).
+    pub released: std::sync::atomic::AtomicBool,
 }
 
 /// Thread-local copy of the hot fields of this thread's `ThreadShared` (valid while `gen` equals
@@ -239,6 +241,7 @@ unsafe fn register_thread(l: &Local, gen: u32) -> bool {
         chunks: Mutex::new(Chunks { full: Vec::new(), cur_ptr: ptr, cur_cap: cap }),
         nchunks: AtomicUsize::new(1),
         thread_obj: Mutex::new(None),
+        released: std::sync::atomic::AtomicBool::new(false),
     });
     let t = now_ns();
     if !session::add_thread(gen, sh.clone()) {

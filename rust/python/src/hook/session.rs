@@ -263,19 +263,59 @@ pub(crate) unsafe fn object_name(th: *mut ffi::PyObject) -> Option<String> {
 /// thread that already ended is still read correctly.
 pub(crate) unsafe fn poll_one_name(sh: &ThreadShared) {
     let th = *lock(&sh.thread_obj);
-    let Some(th) = th else { return };
-    let th = th as *mut ffi::PyObject;
-    // Our own reference while reading: reading the name may run Python code (a `Thread` subclass's
-    // `__getattribute__`), during which `stop` may release the session's one.
-    ffi::Py_IncRef(th);
+    let mut adopted = false;
+    let th = match th {
+        Some(th) => {
+            let th = th as *mut ffi::PyObject;
+            // Our own reference while reading: reading the name may run Python code (a `Thread`
+            // subclass's `__getattribute__`), during which `stop` may release the session's one.
+            ffi::Py_IncRef(th);
+            th
+        }
+        None => {
+            // The thread recorded its first event before `threading` listed it in `_active` (its
+            // first recorded code was threading's own bootstrap, as when `subs` matches the
+            // standard library): look again now. Its ident may have been reused by a newer thread
+            // once it ended: the native id must match too.
+            let Some(o) = thread_object(sh.ident) else { return };
+            if native_id(o) != Some(sh.os_id) || sh.released.load(Ordering::Relaxed) {
+                ffi::Py_DecRef(o);
+                return;
+            }
+            {
+                let mut g = lock(&sh.thread_obj);
+                if g.is_some() {
+                    drop(g);
+                    ffi::Py_DecRef(o);
+                    return;
+                }
+                *g = Some(o as usize); // the session's reference (released by `stop`)
+            }
+            ffi::Py_IncRef(o);
+            adopted = true;
+            o
+        }
+    };
     let name = object_name(th);
     ffi::Py_DecRef(th);
     if let Some(name) = name {
         let mut names = lock(&sh.names);
-        if names.last().map(|(_, n)| n != &name).unwrap_or(false) {
+        if adopted && names.len() == 1 {
+            // the placeholder name given at registration ("thread-<os id>"): the real one
+            // applies from the start
+            names[0].1 = name;
+        } else if names.last().map(|(_, n)| n != &name).unwrap_or(false) {
             names.push((now_ns(), name));
         }
     }
+}
+
+/// The `_native_id` of a `threading.Thread` object.
+unsafe fn native_id(th: *mut ffi::PyObject) -> Option<u64> {
+    let py = Python::assume_attached();
+    let _saved = SavedErr::new();
+    let th = Bound::from_borrowed_ptr(py, th);
+    th.getattr("_native_id").ok()?.extract::<u64>().ok()
 }
 
 /// Checks every thread of the session for a rename (GIL held).
@@ -481,6 +521,7 @@ pub(crate) fn stop(py: Python<'_>) -> PyResult<Stopped> {
     unsafe { poll_names(&sess.threads) };
     let list: Vec<Arc<ThreadShared>> = std::mem::take(&mut *lock(&sess.threads));
     for sh in &list {
+        sh.released.store(true, Ordering::Relaxed);
         if let Some(th) = lock(&sh.thread_obj).take() {
             // SAFETY: GIL held; the reference was taken in `register_thread`.
             unsafe { ffi::Py_DecRef(th as *mut ffi::PyObject) };
