@@ -443,3 +443,60 @@ def test_thread_first_seen_in_threadings_own_bootstrap_gets_its_name(tmp_path):
         raw = rec.stop_raw()
     names = [[n for _, n in th[2]] for th in raw.threads()]
     assert ["worker", "renamed"] in names, names
+
+
+STOP_INSIDE = """
+    import sys, threading
+    from fprofile_jupyter._core import Recorder
+
+    rec = Recorder()
+    armed = [False]
+    result = []
+
+    def tick():
+        return 1
+
+    class Worker(threading.Thread):
+        # run by the hook itself when the worker takes its second chunk (the rename check):
+        # stops the recording from inside the hook
+        def __getattribute__(self, name):
+            # (only on the worker itself: fprofile's background thread reads names too)
+            if armed[0] and threading.get_ident() == object.__getattribute__(self, "_ident"):
+                armed[0] = False
+                result.append(rec.stop_raw())
+            return object.__getattribute__(self, name)
+
+        def run(self):
+            armed[0] = True
+            for _ in range(20000):
+                tick()
+
+    counts = []
+    for i in range(30):
+        rec.start([{d!r}], outfile={out!r} if i % 2 else None)
+        w = Worker()
+        w.start()
+        w.join()
+        assert not rec.active
+        raw = result.pop()
+        tick_ids = [i for i, c in enumerate(raw.codes()) if c[1] == "tick"]
+        counts.append(sum(1 for e in raw.events() if e[2] in tick_ids))
+        raw.to_trace()
+    print(min(counts), max(counts))
+"""
+
+
+def test_stop_from_python_code_run_inside_the_hook(tmp_path):
+    """The recording is stopped by Python code that the hook itself runs (while a thread takes a
+    new chunk): that thread's buffers stay valid until the hook is out, and nothing it does
+    after the stop is recorded."""
+    d = tmp_path / "stopinside"
+    d.mkdir()
+    script = d / "main.py"
+    script.write_text(textwrap.dedent(STOP_INSIDE.format(d=str(d), out=str(tmp_path / "o.txt"))))
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, (p.returncode, p.stdout, p.stderr[-2000:])
+    lo, hi = map(int, p.stdout.split())
+    # tick's events up to the first chunk switch (4096 events in all, a few of them the worker's
+    # start-up and __getattribute__): none after the stop (20000 calls are 40000 events)
+    assert 3900 <= lo <= hi <= 4096, (lo, hi)
