@@ -500,3 +500,58 @@ def test_stop_from_python_code_run_inside_the_hook(tmp_path):
     # tick's events up to the first chunk switch (4096 events in all, a few of them the worker's
     # start-up and __getattribute__): none after the stop (20000 calls are 40000 events)
     assert 3900 <= lo <= hi <= 4096, (lo, hi)
+
+
+STOP_ON_WRITER = """
+    import threading, time
+    from fprofile_jupyter._core import Recorder
+
+    rec = Recorder()
+    armed = [False]
+    result = []
+    done = threading.Event()
+
+    def tick():
+        return 1
+
+    class Worker(threading.Thread):
+        def __getattribute__(self, name):
+            # run on fprofile's background thread when it reads the name (a thread threading
+            # does not know): stops the recording from there
+            if armed[0] and threading.get_ident() not in threading._active:
+                armed[0] = False
+                try:
+                    result.append(rec.stop_raw())
+                except BaseException as e:
+                    result.append(e)
+                done.set()
+            return object.__getattribute__(self, name)
+
+        def run(self):
+            tick()
+            armed[0] = True
+            done.wait(30)
+
+    rec.start([{d!r}], outfile={out!r})
+    w = Worker(name="worker")
+    w.start()
+    w.join()
+    print(type(result[0]).__name__ if result else "nothing", rec.active)
+    print(rec.stats and rec.stats["outfile_error"])
+"""
+
+
+def test_stop_from_python_code_run_on_the_background_thread(tmp_path):
+    """Python code run on the recorder's own background thread (it reads thread names, which may
+    run a `Thread` subclass's `__getattribute__`) stops the recording: the stop completes (the
+    background thread does not try to wait for itself, which panicked) and says what the outfile
+    may miss."""
+    d = tmp_path / "stopwriter"
+    d.mkdir()
+    script = d / "main.py"
+    script.write_text(textwrap.dedent(STOP_ON_WRITER.format(d=str(d), out=str(tmp_path / "o.txt"))))
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, (p.returncode, p.stdout, p.stderr[-2000:])
+    lines = p.stdout.splitlines()
+    assert lines[0] == "RawRecording False", (lines, p.stderr[-2000:])
+    assert "stopped from fprofile's own background thread" in lines[1]

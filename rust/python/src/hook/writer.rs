@@ -54,6 +54,16 @@ impl Background {
         let Some(h) = self.handle.take() else {
             return self.has_file.then(|| "the live writer thread could not be started: nothing was written to the outfile".into());
         };
+        if h.thread().id() == std::thread::current().id() {
+            // Stopped by Python code run on this very thread (a `Thread` subclass's
+            // `__getattribute__` run while reading a name, a finalizer): it cannot wait for itself
+            // (joining it panicked). It ends on its own after this round.
+            return self.has_file.then(|| {
+                "the recording was stopped from fprofile's own background thread (by Python code run there), \
+                 so the last events may be missing from the outfile"
+                    .into()
+            });
+        }
         py.detach(move || h.join().unwrap_or_else(|_| Some("the live writer thread failed".into())))
     }
 }
