@@ -555,3 +555,40 @@ def test_stop_from_python_code_run_on_the_background_thread(tmp_path):
     lines = p.stdout.splitlines()
     assert lines[0] == "RawRecording False", (lines, p.stderr[-2000:])
     assert "stopped from fprofile's own background thread" in lines[1]
+
+
+def test_thread_picking_up_the_builtins_hook_after_stop_is_not_left_profiled(tmp_path):
+    """A thread that took `threading`'s profile hook (fprofile's trampoline) just before a
+    builtins=True recording stopped runs it afterwards. It must not install the profile function
+    then: left there, it recorded C calls into a later recording made without builtins."""
+    import fprofile_jupyter
+
+    m = load(tmp_path, "tramp", """
+        def f():
+            return len([1, 2])
+    """)
+    sub = str(tmp_path / "tramp")
+    with fprofile_jupyter.profile(subs=[sub], builtins=True):
+        hook = threading._profile_hook     # what a thread starting now would install
+    assert hook is not None
+    go_on = threading.Event()
+    ready = threading.Event()
+
+    def late_thread():
+        sys.setprofile(hook)   # as threading's bootstrap does, only after the stop
+        m.f()                  # its first event runs the trampoline
+        ready.set()
+        go_on.wait(30)
+        m.f()
+
+    t = threading.Thread(target=late_thread, name="late")
+    t.start()
+    ready.wait(30)
+    try:
+        with fprofile_jupyter.profile(subs=[sub]) as prof:
+            go_on.set()
+            t.join()
+    finally:
+        go_on.set()
+        sys.setprofile(None)
+    assert sorted(c.function for c in prof.trace.calls()) == ["f"]

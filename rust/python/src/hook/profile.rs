@@ -17,7 +17,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use super::buffer::record;
+use super::buffer::{record, RECORDING};
 use super::session::{add_code, decision, session, SavedErr, GEN, ID_SHIFT, MATCHED};
 use crate::errors::ProfilerError;
 
@@ -92,7 +92,11 @@ unsafe fn cfunc_id(f: *mut ffi::PyObject, gen: u32) -> Option<u32> {
 
 /// `threading.setprofile` trampoline: on a new thread's first event, installs the C function.
 unsafe extern "C" fn trampoline(_s: *mut ffi::PyObject, _args: *mut ffi::PyObject) -> *mut ffi::PyObject {
-    ffi::PyEval_SetProfile(Some(profile_fn), std::ptr::null_mut());
+    // A thread that picked up `threading`'s hook just before the recording stopped runs this
+    // afterwards: it must not be left with the profile function (it would record C calls into a
+    // later recording made without builtins=True, and slow that thread down for good).
+    let on = session().map(|s| s.profiles()).unwrap_or(false) && RECORDING.load(Ordering::Relaxed) != 0;
+    ffi::PyEval_SetProfile(if on { Some(profile_fn) } else { None }, std::ptr::null_mut());
     let n = ffi::Py_None();
     ffi::Py_IncRef(n);
     n

@@ -137,6 +137,11 @@ impl Drop for SavedErr {
 }
 
 impl Session {
+    /// This session records through the profile function (`builtins=True`).
+    pub(crate) fn profiles(&self) -> bool {
+        self.mechanism == Mechanism::ProfileFunction
+    }
+
     fn matches(&self, file: &str) -> bool {
         !self.exclude.iter().any(|e| !e.is_empty() && file.contains(e.as_str()))
             && self.subs.iter().any(|s| file.contains(s.as_str()))
