@@ -592,3 +592,50 @@ def test_thread_picking_up_the_builtins_hook_after_stop_is_not_left_profiled(tmp
         go_on.set()
         sys.setprofile(None)
     assert sorted(c.function for c in prof.trace.calls()) == ["f"]
+
+
+OOM = """
+    import resource, sys, warnings
+    import fprofile_jupyter
+
+    def tick():
+        return 1
+
+    def vm_bytes():
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+        raise SystemExit("no VmSize")
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with fprofile_jupyter.profile(subs=[{d!r}]) as prof:
+            # room for a few MB of event chunks only (they grow to 4 MiB each)
+            resource.setrlimit(resource.RLIMIT_AS, (vm_bytes() + (24 << 20), hard))
+            try:
+                for _ in range(3_000_000):
+                    tick()
+            finally:
+                resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    md = prof.trace.metadata
+    print(md["cap_reached"], md["out_of_memory"], 0 < len(prof.trace) < 3_000_000)
+    for w in caught:
+        print(w.category.__name__, str(w.message).split(":")[1].strip())
+"""
+
+
+def test_chunk_allocation_failure_stops_recording_and_says_so(tmp_path):
+    """When memory for a new event chunk cannot be had, recording stops (what was recorded is
+    kept) with a warning that says so, not with the cap's warning ("the event cap was reached"
+    with a cap that was not reached)."""
+    d = tmp_path / "oom"
+    d.mkdir()
+    script = d / "main.py"
+    script.write_text(textwrap.dedent(OOM.format(d=str(d))))
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, (p.returncode, p.stdout, p.stderr[-2000:])
+    lines = p.stdout.splitlines()
+    assert lines[0] == "false true True", lines
+    assert lines[1:] == ["RuntimeWarning memory for the event buffers could not be allocated"], lines

@@ -228,7 +228,7 @@ unsafe fn register_thread(l: &Local, gen: u32) -> bool {
         return false;
     }
     let Some((ptr, cap)) = alloc_chunk(got) else {
-        session::cap_reached();
+        session::out_of_memory();
         return false;
     };
     let ident = pyo3::ffi::PyThread_get_thread_ident() as u64;
@@ -289,7 +289,7 @@ unsafe fn next_chunk(l: &Local, sh: &ThreadShared, gen: u32) -> bool {
         return false;
     }
     let Some((ptr, cap)) = alloc_chunk(got) else {
-        session::cap_reached();
+        session::out_of_memory();
         return false;
     };
     {

@@ -32,6 +32,8 @@ pub(crate) static GEN: AtomicU32 = AtomicU32::new(0);
 pub(crate) static EXTRA_IDX: AtomicIsize = AtomicIsize::new(-1);
 /// Absolute time at which the cap was reached (0: not reached).
 static CAP_NS: AtomicU64 = AtomicU64::new(0);
+/// Recording stopped because a chunk could not be allocated (CAP_NS is set too).
+static OOM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 pub(crate) const MATCHED: u64 = 1 << 32;
 /// The code is a generator, coroutine or async generator (its creation is not a call on 3.11).
@@ -241,6 +243,13 @@ pub(crate) fn cap_reached() {
     let _ = CAP_NS.compare_exchange(0, now_ns(), Ordering::Relaxed, Ordering::Relaxed);
 }
 
+/// Memory for an event chunk could not be had: recording stops as at the cap, and `stop` says
+/// why (not as a reached cap).
+pub(crate) fn out_of_memory() {
+    OOM.store(true, Ordering::Relaxed);
+    cap_reached();
+}
+
 /// The `threading.Thread` object of the Python thread `ident` (a new reference), found without
 /// running Python code: `threading._active[ident]` (not `current_thread()`, which would create
 /// dummy threads). None for threads `threading` does not know.
@@ -407,6 +416,7 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> PyResult<u32> {
     GEN.store(gen, Ordering::Relaxed);
     BUDGET.store(max_events, Ordering::Relaxed);
     CAP_NS.store(0, Ordering::Relaxed);
+    OOM.store(false, Ordering::Relaxed);
     let threads: Arc<Mutex<Vec<Arc<ThreadShared>>>> = Arc::default();
     let writer_codes = file.as_ref().map(|_| Arc::new(Mutex::new(Vec::new())));
     let sess = Session {
@@ -520,7 +530,8 @@ pub(crate) fn stop(py: Python<'_>) -> PyResult<Stopped> {
     let stop_ns = super::clock::calibrate_into(&points, true);
     // Read before anything below may release the GIL (another thread could start a new session).
     let cap_ns = CAP_NS.swap(0, Ordering::Relaxed);
-    let warnings = uninstall(py, sess.mechanism);
+    let oom = OOM.swap(false, Ordering::Relaxed);
+    let mut warnings = uninstall(py, sess.mechanism);
     let outfile_error = sess.background.take().and_then(|bg| bg.finish(py));
     // SAFETY: GIL held.
     unsafe { poll_names(&sess.threads) };
@@ -556,7 +567,13 @@ pub(crate) fn stop(py: Python<'_>) -> PyResult<Stopped> {
         unsafe { ffi::Py_DecRef(o) };
     }
     let codes = dedupe_codes(std::mem::take(&mut sess.codes), &mut threads);
-    let cap_reached = (cap_ns != 0).then_some(sess.max_events);
+    let cap_reached = (cap_ns != 0 && !oom).then_some(sess.max_events);
+    if oom {
+        warnings.push(format!(
+            "memory for the event buffers could not be allocated: recording stopped early, after {events} events \
+             (the trace keeps them); pass a smaller max_events= or narrow subs="
+        ));
+    }
     let version = py
         .import("sys")
         .and_then(|s| s.getattr("version"))
@@ -572,6 +589,7 @@ pub(crate) fn stop(py: Python<'_>) -> PyResult<Stopped> {
         ("max_events".to_string(), sess.max_events.to_string()),
         ("events".to_string(), events.to_string()),
         ("cap_reached".to_string(), cap_reached.is_some().to_string()),
+        ("out_of_memory".to_string(), oom.to_string()),
     ];
     if let Some(p) = &sess.outfile {
         metadata.push(("outfile".to_string(), p.display().to_string()));
