@@ -714,3 +714,34 @@ def test_output_to_a_pipe_a_symlink_and_a_full_device(trace_file, tmp_path):
                      ["export", trace_file, "-o", "/dev/full"]):
             assert_one_line_error(fprofile(*args), 1, "/dev/full", "No space left")
         assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+def test_run_terminated_by_sigterm_still_writes_the_trace(tmp_path):
+    # `kill PID`, `timeout`, a batch scheduler: SIGTERM ends the program, the trace is written and
+    # the process still dies of SIGTERM (its parent sees the signal)
+    import signal
+
+    prog = tmp_path / "forever.py"
+    prog.write_text(textwrap.dedent("""
+        import sys, time
+        def tick():
+            time.sleep(0.005)
+        tick()
+        print("ready", flush=True)
+        while True:
+            tick()
+    """))
+    out = tmp_path / "forever.fpt"
+    proc = subprocess.Popen([sys.executable, "-m", "fprofile_jupyter", "run", "-o", str(out), str(prog)],
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGTERM, (proc.returncode, err)
+    assert "Traceback" not in err and "terminated (SIGTERM)" in err and "wrote" in err, err
+    trace = fj.load(out)
+    assert sum(1 for c in trace.calls() if c.function == "tick") >= 1

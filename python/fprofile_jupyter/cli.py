@@ -315,7 +315,7 @@ def cmd_run(argv: Sequence[str]) -> int:
             "Profile a Python program as `python script.py [args...]` (or `python -m module`) runs it: "
             "every call of its own functions (files under the script's directory, or the module's "
             "package, unless --subs says otherwise), in every thread. The trace is written even if "
-            "the program raises or is interrupted; the program's exit status is kept."
+            "the program raises, is interrupted (Ctrl-C) or is terminated (SIGTERM); the program's exit status is kept."
         ),
         epilog="Everything after the script path (or after -m MODULE) is passed to the program.",
     )
@@ -385,6 +385,7 @@ def cmd_run(argv: Sequence[str]) -> int:
     saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
     prof = profile(**kwargs)
     _start(prof, main_file)
+    saved_sigterm = _catch_sigterm()
     try:
         try:
             try:
@@ -407,13 +408,14 @@ def cmd_run(argv: Sequence[str]) -> int:
                         _run_script(main_file)
             except BaseException as e:  # the program's own exception: reported below, as Python would
                 exc = e
-            if not isinstance(exc, KeyboardInterrupt):
+            if not isinstance(exc, (KeyboardInterrupt, _Terminated)):
                 _join_threads()
-        except KeyboardInterrupt as e:  # while waiting for the program's threads
+        except (KeyboardInterrupt, _Terminated) as e:  # while waiting for the program's threads
             exc = e
         finally:
             _stop(prof)
     finally:
+        _restore_sigterm(saved_sigterm)
         sys.argv = saved_argv
         if saved_path0 is not None and sys.path:
             sys.path[0] = saved_path0
@@ -425,6 +427,9 @@ def cmd_run(argv: Sequence[str]) -> int:
     elif isinstance(exc, KeyboardInterrupt):
         status = 130
         print("\nKeyboardInterrupt", file=sys.stderr)
+    elif isinstance(exc, _Terminated):
+        status = 128 + exc.signum
+        print("fprofile: the program was terminated (SIGTERM); writing the trace recorded so far", file=sys.stderr)
     elif exc is not None:
         _strip_frames(exc)
         sys.excepthook(type(exc), exc, exc.__traceback__)
@@ -438,7 +443,61 @@ def cmd_run(argv: Sequence[str]) -> int:
         raise RuntimeError("the profiler returned no trace")
     _save(trace, out_abs)
     _print_written(trace, out)
+    if isinstance(exc, _Terminated):  # end as the signal would have ended the program
+        _die_of(exc.signum)
     return status
+
+
+class _Terminated(BaseException):
+    """Raised in the main thread by SIGTERM during ``fprofile run`` (as SIGINT raises
+    KeyboardInterrupt), so that the trace is still written."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _catch_sigterm():
+    """SIGTERM (``kill``, ``timeout``, a batch scheduler) ends the program through the same path
+    as an exception, so its trace is written. Only where the program has not set its own
+    handler (it may set one later: it then wins). Returns what to restore."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+            return None
+
+        def handler(signum, frame):
+            raise _Terminated(signum)
+
+        signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError, AttributeError):
+        return None
+    return signal.SIG_DFL
+
+
+def _restore_sigterm(saved) -> None:
+    import signal
+
+    if saved is not None:
+        try:
+            signal.signal(signal.SIGTERM, saved)
+        except (ValueError, OSError):
+            pass
+
+
+def _die_of(signum: int) -> None:
+    import signal
+
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def _human_ns(ns: int) -> str:
