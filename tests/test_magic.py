@@ -178,7 +178,7 @@ def test_exception_shows_traceback_and_partial_trace(shell, ns):
     assert "ZeroDivisionError" in out
     assert "1 / 0" in out or "1/0" in out  # the user's traceback, pointing at their line
     assert not result.success  # the cell still counts as failed (Run All stops there)
-    assert isinstance(result.error_in_exec, _magic._CellFailed)
+    assert isinstance(result.error_in_exec, _magic.ProfiledCellError)
     trace = ns[_magic.TRACE_VARIABLE]
     assert functions(trace).count("leaf") == 2  # recorded up to the exception, not after
     assert repr(trace) in cap.stdout

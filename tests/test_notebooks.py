@@ -132,7 +132,7 @@ def test_pipeline_exception_shows_traceback_and_partial_trace(tmp_path_factory):
     # the widget comes after the traceback; the cell still counts as failed
     kinds = [o.output_type for o in cell.outputs]
     assert kinds.index("display_data") > kinds.index("error")
-    assert errors[-1].ename == "_CellFailed" and "ValueError" in "".join(errors[-1].traceback)
+    assert errors[-1].ename == "ProfiledCellError" and "ValueError" in "".join(errors[-1].traceback)
 
 
 def test_numpy_builtins_notebook(tmp_path_factory):

@@ -142,7 +142,7 @@ def _has_top_level_await(shell: Any, code: str) -> bool:
         return False
 
 
-class _CellFailed(Exception):
+class ProfiledCellError(Exception):
     """Re-raised after a profiled cell failed (its traceback is already shown), so that the
     cell still counts as failed (Run All stops, nbclient reports it) without a second traceback."""
 
@@ -286,7 +286,7 @@ class FprofileMagics(Magics):
         failed = result is not None and (result.error_before_exec or result.error_in_exec)
         if failed:
             err = result.error_in_exec or result.error_before_exec
-            raise _CellFailed(type(err).__name__)
+            raise ProfiledCellError(type(err).__name__)
 
     @staticmethod
     def _write(trace: Any, opts: Options) -> None:
