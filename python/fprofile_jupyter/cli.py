@@ -624,7 +624,7 @@ def cmd_view(argv: Sequence[str]) -> int:
     )
     parser.add_argument("input", nargs="?", metavar="FILE", help="trace to open (.fpt, PYME text or JSON); without it, pick one in the page")
     parser.add_argument("--port", type=int, metavar="N", help="port to serve on (default: a free one)")
-    parser.add_argument("--no-browser", action="store_true", help="print the address instead of opening a browser")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser (the address is printed either way)")
     opts = parser.parse_args(argv)
     if opts.port is not None and not 0 <= opts.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, not {opts.port}")
