@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test, on a fresh machine: installs Chromium (Debian) if missing, makes the virtual
 # environments, builds the package, then runs the Rust, JavaScript and Python suites (Python 3.11,
-# and the recording and trace suites again on Python 3.13). Usage: bash scripts/test.sh
+# and the recording, hook and trace suites again on Python 3.13). Usage: bash scripts/test.sh
 . "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh" test
 cd "$ROOT"
 
@@ -41,7 +41,7 @@ if [ -n "$PY313" ] && [ -x "$PY313" ]; then
   "$V313/bin/python" -m pip install -q --upgrade pip
   CARGO_TARGET_DIR="$ROOT/target/py313" "$V313/bin/python" -m pip install -q "$ROOT" pytest
   timeout -k 30 900 "$V313/bin/python" -m pytest -q -p no:cacheprovider \
-      $(ls tests/test_recording*.py tests/test_threadprofiler*.py tests/test_trace_api.py 2>/dev/null) || status=1
+      $(ls tests/test_recording*.py tests/test_hook*.py tests/test_threadprofiler*.py tests/test_trace_api.py 2>/dev/null) || status=1
 else
   echo "error: CPython 3.13 not found (pyenv): the recording suite must also run on 3.13; set FPROFILE_PYTHON313" >&2
   status=1
