@@ -1,6 +1,7 @@
 """The standalone viewer: command line, server security, and the page in a real Chromium."""
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -208,6 +209,17 @@ def test_upload_errors_are_clear_and_the_server_keeps_running(files):
 
 # ---- the page in Chromium ---------------------------------------------------------------------
 
+@contextlib.contextmanager
+def viewer_page(browser, *viewer_args, **viewer_kwargs):
+    """A viewer on a free port and a fresh page (closed after): yields (viewer, page, errors, remote)."""
+    with Viewer(free_port(), *viewer_args, **viewer_kwargs) as v:
+        context, page, errors, remote = new_page(browser)
+        try:
+            yield v, page, errors, remote
+        finally:
+            context.close()
+
+
 def new_page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
@@ -235,32 +247,22 @@ def assert_drew(page, errors, remote, calls, min_boxes=10):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_opens_each_format_by_argument(browser, files, fmt, artifacts_dir):
-    port = free_port()
-    with Viewer(port, files[fmt]) as v:
-        context, page, errors, remote = new_page(browser)
-        try:
-            page.goto(v.url)
-            assert_drew(page, errors, remote, files["calls"])
-            assert page.text_content(".fprofile-page-file") == f"trace.{fmt}"
-            page.screenshot(path=os.path.join(artifacts_dir, f"viewer_argument_{fmt}.png"), full_page=True)
-        finally:
-            context.close()
+    with viewer_page(browser, files[fmt]) as (v, page, errors, remote):
+        page.goto(v.url)
+        assert_drew(page, errors, remote, files["calls"])
+        assert page.text_content(".fprofile-page-file") == f"trace.{fmt}"
+        page.screenshot(path=os.path.join(artifacts_dir, f"viewer_argument_{fmt}.png"), full_page=True)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_opens_each_format_by_choose_file(browser, files, fmt):
-    port = free_port()
-    with Viewer(port) as v:
-        context, page, errors, remote = new_page(browser)
-        try:
-            page.goto(v.url)
-            page.wait_for_selector("text=Choose a trace file")
-            assert page.get_attribute("canvas.fprofile-zoom", "data-drawn") == "0"
-            page.set_input_files("input#fprofile-file", files[fmt])
-            assert_drew(page, errors, remote, files["calls"])
-            assert page.text_content(".fprofile-page-file") == f"trace.{fmt}"
-        finally:
-            context.close()
+    with viewer_page(browser) as (v, page, errors, remote):
+        page.goto(v.url)
+        page.wait_for_selector("text=Choose a trace file")
+        assert page.get_attribute("canvas.fprofile-zoom", "data-drawn") == "0"
+        page.set_input_files("input#fprofile-file", files[fmt])
+        assert_drew(page, errors, remote, files["calls"])
+        assert page.text_content(".fprofile-page-file") == f"trace.{fmt}"
 
 
 DROP_JS = """async ([name, b64]) => {
@@ -287,18 +289,13 @@ def drop_file(page, path):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_opens_each_format_by_drag_and_drop(browser, files, fmt):
-    port = free_port()
-    with Viewer(port) as v:
-        context, page, errors, remote = new_page(browser)
-        try:
-            page.goto(v.url)
-            page.wait_for_selector("text=Choose a trace file")
-            assert drop_file(page, files[fmt]) is True  # the drop zone showed while dragging
-            assert_drew(page, errors, remote, files["calls"])
-            assert page.is_hidden(".fprofile-dropzone")
-            assert page.text_content(".fprofile-page-file") == f"trace.{fmt}"
-        finally:
-            context.close()
+    with viewer_page(browser) as (v, page, errors, remote):
+        page.goto(v.url)
+        page.wait_for_selector("text=Choose a trace file")
+        assert drop_file(page, files[fmt]) is True  # the drop zone showed while dragging
+        assert_drew(page, errors, remote, files["calls"])
+        assert page.is_hidden(".fprofile-dropzone")
+        assert page.text_content(".fprofile-page-file") == f"trace.{fmt}"
 
 
 def test_not_a_trace_shows_a_clear_message_and_server_keeps_running(browser, files, artifacts_dir):
@@ -328,15 +325,10 @@ def test_not_a_trace_shows_a_clear_message_and_server_keeps_running(browser, fil
         finally:
             context.close()
     # a non-trace FILE argument: the page says so, the server runs
-    port = free_port()
-    with Viewer(port, files["junk"]) as v:
-        context, page, errors, remote = new_page(browser)
-        try:
-            page.goto(v.url)
-            page.wait_for_selector(".fprofile-error:not([hidden])")
-            assert "notes.txt is not a trace this viewer can read" in page.text_content(".fprofile-error")
-        finally:
-            context.close()
+    with viewer_page(browser, files["junk"]) as (v, page, errors, remote):
+        page.goto(v.url)
+        page.wait_for_selector(".fprofile-error:not([hidden])")
+        assert "notes.txt is not a trace this viewer can read" in page.text_content(".fprofile-error")
 
 
 def settle(page):
@@ -361,133 +353,123 @@ def find_box(page, rows=(52, 70, 88)):
 
 
 def test_interactions(browser, files, artifacts_dir):
-    port = free_port()
-    with Viewer(port, files["fpt"]) as v:
-        context, page, errors, remote = new_page(browser)
-        try:
-            page.goto(v.url)
-            assert_drew(page, errors, remote, files["calls"])
-            full = window(page)
-            # hover: a tooltip with the facts, as text
-            x, y = find_box(page)
-            tip = page.text_content(".fprofile-tooltip")
-            for fact in ("File", "/app/pipeline/", "Thread", "Start", "Duration", "Self", "Children"):
-                assert fact in tip, (fact, tip)
-            page.screenshot(path=os.path.join(artifacts_dir, "viewer_tooltip.png"))
-            # hover a thread's line in its lane header: the thread's facts
-            zb0 = page.locator("canvas.fprofile-zoom").bounding_box()
-            page.mouse.move(zb0["x"] + zb0["width"] * 0.3, zb0["y"] + 36)
-            page.wait_for_function("() => document.querySelector('.fprofile-tooltip-title')?.textContent === 'MainThread'")
-            assert "tid 4242" in page.text_content(".fprofile-tooltip")
-            assert "Calls" in page.text_content(".fprofile-tooltip")
-            # click: details and highlight of the same function
-            page.mouse.click(x, y)
-            page.wait_for_selector(".fprofile-details .fprofile-details-title")
-            title = page.text_content(".fprofile-details-title")
-            assert "(highlighted)" in page.text_content(".fprofile-details")
-            assert page.locator("table.fprofile-summary tr.fprofile-selected").count() == 1
-            assert title in page.text_content("table.fprofile-summary tr.fprofile-selected")
-            page.keyboard.press("Escape")
-            # drag in the overview: the zoomed window follows the brush
-            ov = page.locator("canvas.fprofile-overview").bounding_box()
-            page.mouse.move(ov["x"] + ov["width"] * 0.2, ov["y"] + ov["height"] * 0.6)
-            page.mouse.down()
-            page.mouse.move(ov["x"] + ov["width"] * 0.3, ov["y"] + ov["height"] * 0.6, steps=4)
-            page.mouse.move(ov["x"] + ov["width"] * 0.4, ov["y"] + ov["height"] * 0.6, steps=4)
-            page.mouse.up()
-            brushed = window(page)
-            assert brushed[0] > full[0] and brushed[1] < full[1]
-            width = full[1] - full[0]
-            assert abs((brushed[1] - brushed[0]) - 0.2 * width) < 0.02 * width
-            page.screenshot(path=os.path.join(artifacts_dir, "viewer_brushed.png"), full_page=True)
-            # wheel zooms in around the cursor, drag pans, r resets, keys zoom and pan
-            zb = page.locator("canvas.fprofile-zoom").bounding_box()
-            page.mouse.move(zb["x"] + zb["width"] / 2, zb["y"] + 100)
-            page.mouse.wheel(0, -400)
-            page.wait_for_function(f"() => Number(document.querySelector('.fprofile-root').dataset.windowEndNs) - Number(document.querySelector('.fprofile-root').dataset.windowStartNs) < {brushed[1] - brushed[0]}")
-            zoomed = window(page)
-            page.mouse.move(zb["x"] + 300, zb["y"] + 100)
-            page.mouse.down()
-            page.mouse.move(zb["x"] + 200, zb["y"] + 100, steps=5)
-            page.mouse.up()
-            panned = window(page)
-            assert panned[0] > zoomed[0] and panned[1] - panned[0] == pytest.approx(zoomed[1] - zoomed[0], abs=2)
-            page.focus(".fprofile-root")
-            page.keyboard.press("r")
-            assert window(page) == full
-            page.keyboard.press("+")
-            after_plus = window(page)
-            assert after_plus[1] - after_plus[0] < full[1] - full[0]
-            page.keyboard.press("ArrowRight")
-            assert window(page)[0] > after_plus[0]
-            page.click("button.fprofile-reset")
-            assert window(page) == full
-            # double-click a call: the window becomes that call
-            x, y = find_box(page, rows=(88,))  # a call at depth 2, not `main`
-            page.mouse.dblclick(x, y)
-            dbl = window(page)
-            assert dbl[1] - dbl[0] < (full[1] - full[0]) / 3
-            page.click("button.fprofile-reset")
-            # search highlights: the count says what matched and the drawing changes
-            settle(page)
-            before = page.evaluate("() => document.querySelector('canvas.fprofile-zoom').toDataURL()")
-            page.fill("input.fprofile-search", "fft")
-            page.wait_for_selector(".fprofile-root[data-search-active]")
-            assert page.text_content(".fprofile-search-count").startswith("1 function, ")
-            page.wait_for_function("(b) => document.querySelector('canvas.fprofile-zoom').toDataURL() !== b", arg=before)
-            page.screenshot(path=os.path.join(artifacts_dir, "viewer_search.png"), full_page=True)
-            page.press("input.fprofile-search", "Enter")  # zooms to the longest fft_block call
-            page.wait_for_selector(".fprofile-details .fprofile-details-title")
-            assert page.text_content(".fprofile-details-title") == "fft_block"
-            assert window(page)[1] - window(page)[0] < (full[1] - full[0]) / 5
-            page.fill("input.fprofile-search", "")
-            page.click("button.fprofile-reset")
-            assert window(page) == full
-            settle(page)  # the redraw of the reset window has happened
-            # thread list: hiding a thread removes its boxes
-            drawn_all = int(page.get_attribute("canvas.fprofile-zoom", "data-drawn"))
-            page.locator(".fprofile-threads input[type=checkbox]").nth(1).uncheck()
-            page.wait_for_function(f"() => Number(document.querySelector('canvas.fprofile-zoom').dataset.drawn) < {drawn_all}")
-            page.locator(".fprofile-threads input[type=checkbox]").nth(1).check()
-            page.wait_for_function(f"() => Number(document.querySelector('canvas.fprofile-zoom').dataset.drawn) == {drawn_all}")
-            # summary table sorts by column
-            page.click("table.fprofile-summary th[data-key=calls]")
-            calls = [int(t.replace(",", "")) for t in page.locator("table.fprofile-summary tbody tr td:nth-child(3)").all_text_contents()]
-            assert calls == sorted(calls, reverse=True)
-            page.click("table.fprofile-summary th[data-key=calls]")
-            calls = [int(t.replace(",", "")) for t in page.locator("table.fprofile-summary tbody tr td:nth-child(3)").all_text_contents()]
-            assert calls == sorted(calls)
-            page.click("table.fprofile-summary th[data-key=function]")
-            names = page.locator("table.fprofile-summary tbody tr td:nth-child(1)").all_text_contents()
-            assert names == sorted(names, key=lambda s: s.lower()) or names == sorted(names, reverse=True)
-            assert not errors, errors
-        finally:
-            context.close()
+    with viewer_page(browser, files["fpt"]) as (v, page, errors, remote):
+        page.goto(v.url)
+        assert_drew(page, errors, remote, files["calls"])
+        full = window(page)
+        # hover: a tooltip with the facts, as text
+        x, y = find_box(page)
+        tip = page.text_content(".fprofile-tooltip")
+        for fact in ("File", "/app/pipeline/", "Thread", "Start", "Duration", "Self", "Children"):
+            assert fact in tip, (fact, tip)
+        page.screenshot(path=os.path.join(artifacts_dir, "viewer_tooltip.png"))
+        # hover a thread's line in its lane header: the thread's facts
+        zb0 = page.locator("canvas.fprofile-zoom").bounding_box()
+        page.mouse.move(zb0["x"] + zb0["width"] * 0.3, zb0["y"] + 36)
+        page.wait_for_function("() => document.querySelector('.fprofile-tooltip-title')?.textContent === 'MainThread'")
+        assert "tid 4242" in page.text_content(".fprofile-tooltip")
+        assert "Calls" in page.text_content(".fprofile-tooltip")
+        # click: details and highlight of the same function
+        page.mouse.click(x, y)
+        page.wait_for_selector(".fprofile-details .fprofile-details-title")
+        title = page.text_content(".fprofile-details-title")
+        assert "(highlighted)" in page.text_content(".fprofile-details")
+        assert page.locator("table.fprofile-summary tr.fprofile-selected").count() == 1
+        assert title in page.text_content("table.fprofile-summary tr.fprofile-selected")
+        page.keyboard.press("Escape")
+        # drag in the overview: the zoomed window follows the brush
+        ov = page.locator("canvas.fprofile-overview").bounding_box()
+        page.mouse.move(ov["x"] + ov["width"] * 0.2, ov["y"] + ov["height"] * 0.6)
+        page.mouse.down()
+        page.mouse.move(ov["x"] + ov["width"] * 0.3, ov["y"] + ov["height"] * 0.6, steps=4)
+        page.mouse.move(ov["x"] + ov["width"] * 0.4, ov["y"] + ov["height"] * 0.6, steps=4)
+        page.mouse.up()
+        brushed = window(page)
+        assert brushed[0] > full[0] and brushed[1] < full[1]
+        width = full[1] - full[0]
+        assert abs((brushed[1] - brushed[0]) - 0.2 * width) < 0.02 * width
+        page.screenshot(path=os.path.join(artifacts_dir, "viewer_brushed.png"), full_page=True)
+        # wheel zooms in around the cursor, drag pans, r resets, keys zoom and pan
+        zb = page.locator("canvas.fprofile-zoom").bounding_box()
+        page.mouse.move(zb["x"] + zb["width"] / 2, zb["y"] + 100)
+        page.mouse.wheel(0, -400)
+        page.wait_for_function(f"() => Number(document.querySelector('.fprofile-root').dataset.windowEndNs) - Number(document.querySelector('.fprofile-root').dataset.windowStartNs) < {brushed[1] - brushed[0]}")
+        zoomed = window(page)
+        page.mouse.move(zb["x"] + 300, zb["y"] + 100)
+        page.mouse.down()
+        page.mouse.move(zb["x"] + 200, zb["y"] + 100, steps=5)
+        page.mouse.up()
+        panned = window(page)
+        assert panned[0] > zoomed[0] and panned[1] - panned[0] == pytest.approx(zoomed[1] - zoomed[0], abs=2)
+        page.focus(".fprofile-root")
+        page.keyboard.press("r")
+        assert window(page) == full
+        page.keyboard.press("+")
+        after_plus = window(page)
+        assert after_plus[1] - after_plus[0] < full[1] - full[0]
+        page.keyboard.press("ArrowRight")
+        assert window(page)[0] > after_plus[0]
+        page.click("button.fprofile-reset")
+        assert window(page) == full
+        # double-click a call: the window becomes that call
+        x, y = find_box(page, rows=(88,))  # a call at depth 2, not `main`
+        page.mouse.dblclick(x, y)
+        dbl = window(page)
+        assert dbl[1] - dbl[0] < (full[1] - full[0]) / 3
+        page.click("button.fprofile-reset")
+        # search highlights: the count says what matched and the drawing changes
+        settle(page)
+        before = page.evaluate("() => document.querySelector('canvas.fprofile-zoom').toDataURL()")
+        page.fill("input.fprofile-search", "fft")
+        page.wait_for_selector(".fprofile-root[data-search-active]")
+        assert page.text_content(".fprofile-search-count").startswith("1 function, ")
+        page.wait_for_function("(b) => document.querySelector('canvas.fprofile-zoom').toDataURL() !== b", arg=before)
+        page.screenshot(path=os.path.join(artifacts_dir, "viewer_search.png"), full_page=True)
+        page.press("input.fprofile-search", "Enter")  # zooms to the longest fft_block call
+        page.wait_for_selector(".fprofile-details .fprofile-details-title")
+        assert page.text_content(".fprofile-details-title") == "fft_block"
+        assert window(page)[1] - window(page)[0] < (full[1] - full[0]) / 5
+        page.fill("input.fprofile-search", "")
+        page.click("button.fprofile-reset")
+        assert window(page) == full
+        settle(page)  # the redraw of the reset window has happened
+        # thread list: hiding a thread removes its boxes
+        drawn_all = int(page.get_attribute("canvas.fprofile-zoom", "data-drawn"))
+        page.locator(".fprofile-threads input[type=checkbox]").nth(1).uncheck()
+        page.wait_for_function(f"() => Number(document.querySelector('canvas.fprofile-zoom').dataset.drawn) < {drawn_all}")
+        page.locator(".fprofile-threads input[type=checkbox]").nth(1).check()
+        page.wait_for_function(f"() => Number(document.querySelector('canvas.fprofile-zoom').dataset.drawn) == {drawn_all}")
+        # summary table sorts by column
+        page.click("table.fprofile-summary th[data-key=calls]")
+        calls = [int(t.replace(",", "")) for t in page.locator("table.fprofile-summary tbody tr td:nth-child(3)").all_text_contents()]
+        assert calls == sorted(calls, reverse=True)
+        page.click("table.fprofile-summary th[data-key=calls]")
+        calls = [int(t.replace(",", "")) for t in page.locator("table.fprofile-summary tbody tr td:nth-child(3)").all_text_contents()]
+        assert calls == sorted(calls)
+        page.click("table.fprofile-summary th[data-key=function]")
+        names = page.locator("table.fprofile-summary tbody tr td:nth-child(1)").all_text_contents()
+        assert names == sorted(names, key=lambda s: s.lower()) or names == sorted(names, reverse=True)
+        assert not errors, errors
 
 
 def test_names_with_markup_are_text(browser, files, artifacts_dir):
-    port = free_port()
-    with Viewer(port, files["evil_fpt"]) as v:
-        context, page, errors, remote = new_page(browser)
-        try:
-            page.goto(v.url)
-            wait_drawn(page)
-            assert page.locator("img").count() == 0
-            assert page.evaluate("() => window.__fprofile_pwned") is None
-            assert EVIL in page.text_content("table.fprofile-summary")
-            assert EVIL in page.text_content(".fprofile-threads")
-            page.fill("input.fprofile-search", "onerror")
-            page.wait_for_selector(".fprofile-root[data-search-active]")
-            page.select_option("select.fprofile-summary-thread", index=2)
-            assert EVIL in page.text_content("select.fprofile-summary-thread")
-            x, y = find_box(page)
-            page.mouse.click(x, y)
-            assert page.locator("img").count() == 0
-            assert page.evaluate("() => window.__fprofile_pwned") is None
-            page.screenshot(path=os.path.join(artifacts_dir, "viewer_markup_names.png"), full_page=True)
-            assert not errors, errors
-        finally:
-            context.close()
+    with viewer_page(browser, files["evil_fpt"]) as (v, page, errors, remote):
+        page.goto(v.url)
+        wait_drawn(page)
+        assert page.locator("img").count() == 0
+        assert page.evaluate("() => window.__fprofile_pwned") is None
+        assert EVIL in page.text_content("table.fprofile-summary")
+        assert EVIL in page.text_content(".fprofile-threads")
+        page.fill("input.fprofile-search", "onerror")
+        page.wait_for_selector(".fprofile-root[data-search-active]")
+        page.select_option("select.fprofile-summary-thread", index=2)
+        assert EVIL in page.text_content("select.fprofile-summary-thread")
+        x, y = find_box(page)
+        page.mouse.click(x, y)
+        assert page.locator("img").count() == 0
+        assert page.evaluate("() => window.__fprofile_pwned") is None
+        page.screenshot(path=os.path.join(artifacts_dir, "viewer_markup_names.png"), full_page=True)
+        assert not errors, errors
 
 
 def test_dark_theme_follows_the_system(browser, files, artifacts_dir):
@@ -521,22 +503,17 @@ def test_opens_a_file_written_by_the_original_pyme_converter(browser, tmp_path):
     line numbers), chosen in the page."""
     path = tmp_path / "pyme_profile.json"
     path.write_text(ORIGINAL_PYME_JSON)
-    port = free_port()
-    with Viewer(port) as v:
-        context, page, errors, remote = new_page(browser)
-        try:
-            page.goto(v.url)
-            page.wait_for_selector("text=Choose a trace file")
-            page.set_input_files("input#fprofile-file", str(path))
-            assert wait_drawn(page) == 3
-            assert page.get_attribute(".fprofile-root", "data-calls") == "3"
-            assert page.get_attribute(".fprofile-root", "data-threads") == "2"
-            rows = page.locator("table.fprofile-summary tbody tr td:nth-child(1)").all_text_contents()
-            assert rows == ["load", "fit_frame", "read_frame"]
-            assert "/home/u/PYME/io/image.py:42" in page.text_content("table.fprofile-summary")
-            assert not errors and not remote
-        finally:
-            context.close()
+    with viewer_page(browser) as (v, page, errors, remote):
+        page.goto(v.url)
+        page.wait_for_selector("text=Choose a trace file")
+        page.set_input_files("input#fprofile-file", str(path))
+        assert wait_drawn(page) == 3
+        assert page.get_attribute(".fprofile-root", "data-calls") == "3"
+        assert page.get_attribute(".fprofile-root", "data-threads") == "2"
+        rows = page.locator("table.fprofile-summary tbody tr td:nth-child(1)").all_text_contents()
+        assert rows == ["load", "fit_frame", "read_frame"]
+        assert "/home/u/PYME/io/image.py:42" in page.text_content("table.fprofile-summary")
+        assert not errors and not remote
 
 
 # ---- stalled and partial requests (in-process server with a short socket timeout) ----------------
