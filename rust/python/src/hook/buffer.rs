@@ -216,19 +216,28 @@ fn chunk_size(k: usize) -> usize {
 }
 
 /// First event of this thread in session `gen`: registers it. Returns false if not recording.
+/// Reserves up to `want` events of the budget and allocates a chunk for them; when the budget is
+/// spent or the memory cannot be had, tells the session (which stops recording) and returns None.
+fn take_budgeted_chunk(want: usize) -> Option<(*mut Event, usize)> {
+    let got = reserve(want);
+    if got == 0 {
+        session::cap_reached();
+        return None;
+    }
+    let chunk = alloc_chunk(got);
+    if chunk.is_none() {
+        session::out_of_memory();
+    }
+    chunk
+}
+
 #[cold]
 #[inline(never)]
 unsafe fn register_thread(l: &Local, gen: u32) -> bool {
     if RECORDING.load(Ordering::Relaxed) != gen {
         return false;
     }
-    let got = reserve(chunk_size(0));
-    if got == 0 {
-        session::cap_reached();
-        return false;
-    }
-    let Some((ptr, cap)) = alloc_chunk(got) else {
-        session::out_of_memory();
+    let Some((ptr, cap)) = take_budgeted_chunk(chunk_size(0)) else {
         return false;
     };
     let ident = pyo3::ffi::PyThread_get_thread_ident() as u64;
@@ -283,13 +292,7 @@ unsafe fn next_chunk(l: &Local, sh: &ThreadShared, gen: u32) -> bool {
         return false;
     }
     let k = sh.nchunks.load(Ordering::Relaxed);
-    let got = reserve(chunk_size(k));
-    if got == 0 {
-        session::cap_reached();
-        return false;
-    }
-    let Some((ptr, cap)) = alloc_chunk(got) else {
-        session::out_of_memory();
+    let Some((ptr, cap)) = take_budgeted_chunk(chunk_size(k)) else {
         return false;
     };
     {
