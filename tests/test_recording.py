@@ -548,7 +548,9 @@ def test_cap_across_threads(tmp_path):
     assert len([w for w in caught if issubclass(w.category, CapReachedWarning)]) == 1
     events = int(prof.trace.metadata["events"])
     assert events <= 5000
-    assert events >= 5000 - 3 * 4096  # reservations not yet used when the cap hit
+    # reservations not yet used when the cap hit: a chunk taken near the cap is at most an eighth
+    # of what was left, so each of the 3 threads holds less than 5000 / 8 unused
+    assert events >= 5000 - 3 * (5000 // 8)
     check_nesting(prof.trace)
 
 

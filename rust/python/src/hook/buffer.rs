@@ -8,9 +8,15 @@
 //! When a chunk is full the thread takes a new one (the only lock and allocation: once per chunk),
 //! reserving its size from the global event budget first, so the cap costs no shared atomic per
 //! event: when the budget is exhausted, recording stops everywhere.
+//!
+//! When a thread ends (its thread-local exit guard is dropped), [`retire`] gives the unused part of
+//! its reservation back to the budget and shrinks its last chunk to the events it holds: the cap
+//! counts events recorded, not reserved, and a program that starts and ends many short threads
+//! (a thread-per-request server, a pool made anew) keeps recording, in memory proportional to
+//! what it recorded.
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use fprofile::{Event, EventKind};
@@ -23,9 +29,10 @@ pub(crate) static RECORDING: AtomicU32 = AtomicU32::new(0);
 /// Events that may still be reserved by threads taking a chunk (the cap).
 pub(crate) static BUDGET: AtomicU64 = AtomicU64::new(0);
 
-/// First chunk of a thread: 4096 events (64 KiB); each next one doubles, up to 262144 (4 MiB,
-/// large enough to hold aligned 2 MiB huge pages).
-const FIRST_CHUNK: usize = 4096;
+/// First chunk of a thread: 256 events (4 KiB: a short thread, one request of a thread-per-request
+/// server, reserves little of the budget); each next one doubles, up to 262144 (4 MiB, large
+/// enough to hold aligned 2 MiB huge pages).
+const FIRST_CHUNK: usize = 256;
 const MAX_CHUNK: usize = 262144;
 
 /// Locks a mutex, ignoring poisoning (no code holding these locks can panic by design; if one
@@ -82,7 +89,15 @@ pub(crate) struct ThreadShared {
     /// the GIL held), read for renames.
     pub thread_obj: Mutex<Option<usize>>,
     /// `stop` released the thread object (none may be taken any more).
-    pub released: std::sync::atomic::AtomicBool,
+    pub released: AtomicBool,
+    /// The thread has ended ([`retire`] ran): it records no more events.
+    pub ended: AtomicBool,
+}
+
+impl ThreadShared {
+    pub(crate) fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
 }
 
 /// Thread-local copy of the hot fields of this thread's `ThreadShared` (valid while `gen` equals
@@ -103,6 +118,53 @@ thread_local! {
             cap: Cell::new(0),
         }
     };
+}
+
+/// Dropped when its thread ends (a thread-local destructor; none runs for the main thread at
+/// process exit, which needs none): retires the thread's buffers in the session it recorded in.
+/// Holds its own reference, so the buffers stay valid whatever `stop` did meanwhile.
+struct ExitGuard(RefCell<Option<(u32, Arc<ThreadShared>)>>);
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        if let Some((gen, sh)) = self.0.get_mut().take() {
+            retire(gen, &sh);
+        }
+    }
+}
+
+thread_local! {
+    static EXIT: ExitGuard = const { ExitGuard(RefCell::new(None)) };
+}
+
+/// The calling thread ends: its current chunk is cut to the events it holds (memory given back)
+/// and handed over as a full one, and the rest of its reservation returns to the budget (when the
+/// session it recorded in still records). The thread-local handle is emptied, so an event recorded
+/// later on this thread (none is expected) takes a new chunk instead of writing into the old one.
+fn retire(gen: u32, sh: &ThreadShared) {
+    let _ = LOCAL.try_with(|l| {
+        if l.shared.get() == sh as *const ThreadShared {
+            l.base.set(std::ptr::null_mut());
+            l.cap.set(0);
+        }
+    });
+    let unused = {
+        let mut c = lock(&sh.chunks);
+        let n = sh.len.load(Ordering::Acquire).min(c.cur_cap);
+        let unused = c.cur_cap - n;
+        if let Some(mut cur) = c.take_current(n) {
+            cur.shrink_to_fit();
+            c.full.push(cur);
+        }
+        sh.len.store(0, Ordering::Release);
+        sh.ended.store(true, Ordering::Release);
+        unused
+    };
+    // (A stop and a new start between this check and the add could give these events to the new
+    // session's budget: at most one chunk, and only in that window.)
+    if unused > 0 && RECORDING.load(Ordering::Relaxed) == gen {
+        BUDGET.fetch_add(unused as u64, Ordering::Relaxed);
+    }
 }
 
 /// This thread's buffer handle (valid for the thread's lifetime); None during thread teardown.
@@ -153,11 +215,13 @@ pub(crate) unsafe fn record_on(l: *const Local, gen: u32, code: u32, kind: Event
     sh.len.store(n + 1, Ordering::Release);
 }
 
-/// Takes up to `want` events from the budget; 0 when it is exhausted.
+/// Takes up to `want` events from the budget; 0 when it is exhausted. Near the end of the budget
+/// a thread takes at most an eighth of what is left (at least 16 events), so that the threads alive
+/// at once hold little of it as unused reservations when the cap stops the recording.
 fn reserve(want: usize) -> usize {
     let mut cur = BUDGET.load(Ordering::Relaxed);
     loop {
-        let take = cur.min(want as u64);
+        let take = cur.min((want as u64).min((cur / 8).max(16)));
         if take == 0 {
             return 0;
         }
@@ -212,7 +276,7 @@ fn prefault(p: *mut u8, len: usize) {
 }
 
 fn chunk_size(k: usize) -> usize {
-    (FIRST_CHUNK << k.min(8)).min(MAX_CHUNK)
+    (FIRST_CHUNK << k.min(10)).min(MAX_CHUNK)
 }
 
 /// First event of this thread in session `gen`: registers it. Returns false if not recording.
@@ -250,7 +314,8 @@ unsafe fn register_thread(l: &Local, gen: u32) -> bool {
         chunks: Mutex::new(Chunks { full: Vec::new(), cur_ptr: ptr, cur_cap: cap }),
         nchunks: AtomicUsize::new(1),
         thread_obj: Mutex::new(None),
-        released: std::sync::atomic::AtomicBool::new(false),
+        released: AtomicBool::new(false),
+        ended: AtomicBool::new(false),
     });
     let t = now_ns();
     if !session::add_thread(gen, sh.clone()) {
@@ -260,6 +325,8 @@ unsafe fn register_thread(l: &Local, gen: u32) -> bool {
     l.shared.set(Arc::as_ptr(&sh));
     l.base.set(ptr);
     l.cap.set(cap);
+    // Retired when this thread ends (replacing the guard of an earlier session, long stopped).
+    let _ = EXIT.try_with(|g| *g.0.borrow_mut() = Some((gen, sh.clone())));
     // The name needs Python calls (which may themselves record: the thread is registered now).
     let obj = session::thread_object(ident);
     let name = obj.and_then(|o| session::object_name(o)).unwrap_or_else(|| format!("thread-{os_id}"));
