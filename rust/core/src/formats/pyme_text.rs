@@ -9,8 +9,10 @@
 //!
 //! # Reading ([`read`], [`read_with_progress`])
 //! - Same format for our files and PYME's. One line per event; blank lines are skipped; a `\r`
-//!   before the `\n` is ignored (CRLF files). A last line without `\n` (a file cut short) is kept
-//!   when it parses and is an error naming its line otherwise. A file with no events is an error.
+//!   before the `\n` is ignored (CRLF files). A last line without `\n` is kept when it parses;
+//!   when it does not, the file was cut inside it (a process killed while its live file was being
+//!   written): the rest loads, and the trace's metadata says so under [`CUT_WARNING`]. A file
+//!   with no events is an error ([`TextError::Empty`]).
 //! - Time: decimal seconds (`12.345678`, any number of decimals; more than 9 are truncated) to
 //!   integer ns. Event: `call` or `return`. First line: a non-negative integer.
 //! - Threads are keyed by name (the only identity the format has): two threads with the same name
@@ -33,47 +35,121 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Write};
 
-/// Writes `s` with tab, newline and carriage return escaped.
-pub fn write_escaped<W: Write>(w: &mut W, s: &str) -> io::Result<()> {
+/// `s` with tab, newline and carriage return escaped (as the two characters `\t`, `\n`, `\r`).
+pub fn escaped(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    push_escaped(&mut out, s);
+    out
+}
+
+fn push_escaped(out: &mut Vec<u8>, s: &str) {
     if !s.bytes().any(|b| b == b'\t' || b == b'\n' || b == b'\r') {
-        return w.write_all(s.as_bytes());
+        out.extend_from_slice(s.as_bytes());
+        return;
     }
-    for ch in s.chars() {
-        match ch {
-            '\t' => w.write_all(b"\\t")?,
-            '\n' => w.write_all(b"\\n")?,
-            '\r' => w.write_all(b"\\r")?,
-            c => {
-                let mut buf = [0u8; 4];
-                w.write_all(c.encode_utf8(&mut buf).as_bytes())?
-            }
+    for b in s.bytes() {
+        match b {
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b => out.push(b),
         }
     }
-    Ok(())
+}
+
+/// Writes `s` with tab, newline and carriage return escaped.
+pub fn write_escaped<W: Write>(w: &mut W, s: &str) -> io::Result<()> {
+    w.write_all(&escaped(s))
+}
+
+/// Appends the decimal digits of `v`.
+fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends absolute nanoseconds as seconds with 6 decimals, rounded as `%f` rounds.
+pub fn push_seconds(out: &mut Vec<u8>, t_ns: u64) {
+    // (at most u64::MAX ns once read back: the reader turns the microseconds back into ns)
+    let us = (t_ns / 1000 + u64::from(t_ns % 1000 >= 500)).min(u64::MAX / 1000);
+    push_u64(out, us / 1_000_000);
+    let mut frac = us % 1_000_000;
+    let mut digits = [b'0'; 7];
+    digits[0] = b'.';
+    for d in digits[1..].iter_mut().rev() {
+        *d = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    out.extend_from_slice(&digits);
 }
 
 /// Writes absolute nanoseconds as seconds with 6 decimals, rounded as `%f` rounds.
 pub fn write_seconds<W: Write>(w: &mut W, t_ns: u64) -> io::Result<()> {
-    let us = t_ns / 1000 + u64::from(t_ns % 1000 >= 500);
-    write!(w, "{}.{:06}", us / 1_000_000, us % 1_000_000)
+    let mut out = Vec::with_capacity(24);
+    push_seconds(&mut out, t_ns);
+    w.write_all(&out)
+}
+
+/// The parts of an event line that depend on its code only, escaped once: a writer of many lines
+/// (the live file writes millions a second) copies them instead of formatting each line.
+#[derive(Debug, Clone)]
+pub struct CodeLine {
+    /// `\t<file>\t<function>`
+    head: Vec<u8>,
+    /// `\tcall\t<first line>\n`
+    call: Vec<u8>,
+    /// `\treturn\t<first line>\n`
+    ret: Vec<u8>,
+}
+
+impl CodeLine {
+    pub fn new(code: &Code) -> CodeLine {
+        let mut head = Vec::with_capacity(code.file.len() + code.name.len() + 2);
+        head.push(b'\t');
+        push_escaped(&mut head, &code.file);
+        head.push(b'\t');
+        push_escaped(&mut head, &code.name);
+        let mut line = Vec::with_capacity(12);
+        push_u64(&mut line, u64::from(code.first_line));
+        line.push(b'\n');
+        let call = [b"\tcall\t".as_slice(), &line].concat();
+        let ret = [b"\treturn\t".as_slice(), &line].concat();
+        CodeLine { head, call, ret }
+    }
+}
+
+/// Appends one event line exactly as PYME's profiler writes it; `thread` is the thread's name
+/// already escaped ([`escaped`]).
+#[inline]
+pub fn push_event_line(out: &mut Vec<u8>, t_ns: u64, thread: &[u8], code: &CodeLine, kind: EventKind) {
+    push_seconds(out, t_ns);
+    out.push(b'\t');
+    out.extend_from_slice(thread);
+    out.extend_from_slice(&code.head);
+    out.extend_from_slice(match kind {
+        EventKind::Call => &code.call,
+        EventKind::Return => &code.ret,
+    });
 }
 
 /// Writes one event line exactly as PYME's profiler does.
 pub fn write_event_line<W: Write>(w: &mut W, t_ns: u64, thread: &str, code: &Code, kind: EventKind) -> io::Result<()> {
-    write_seconds(w, t_ns)?;
-    w.write_all(b"\t")?;
-    write_escaped(w, thread)?;
-    w.write_all(b"\t")?;
-    write_escaped(w, &code.file)?;
-    w.write_all(b"\t")?;
-    write_escaped(w, &code.name)?;
-    w.write_all(match kind {
-        EventKind::Call => b"\tcall\t",
-        EventKind::Return => b"\treturn\t",
-    })?;
-    writeln!(w, "{}", code.first_line)
+    let mut out = Vec::with_capacity(128);
+    push_event_line(&mut out, t_ns, &escaped(thread), &CodeLine::new(code), kind);
+    w.write_all(&out)
 }
 
+/// Metadata key of the warning a reader leaves in a trace it loaded from a file cut short.
+pub const CUT_WARNING: &str = "warning.cut_short";
 
 /// What is wrong with a PYME text file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -357,6 +433,8 @@ struct Parser {
     codes: Vec<Code>,
     line_no: u64,
     n_events: u64,
+    /// The last line has no `\n` and does not parse: (its line number, what is wrong); left out.
+    cut_last: Option<(u64, String)>,
 }
 
 fn code_hash(file_fn: &[u8], line: u32) -> u64 {
@@ -364,6 +442,28 @@ fn code_hash(file_fn: &[u8], line: u32) -> u64 {
     h.write(file_fn);
     h.write_u32(line);
     h.finish()
+}
+
+/// The time, event and first line of a line with its 5 tabs at `tabs` (positions in the buffer
+/// the line starts at `start` of), or what is wrong with them.
+#[inline]
+fn parse_fields(line: &[u8], tabs: &[usize; 5], start: usize) -> Result<(u64, EventKind, u32), String> {
+    let at = |i: usize| tabs[i] - start;
+    let time = &line[..at(0)];
+    let event = &line[at(3) + 1..at(4)];
+    let first_line = &line[(at(4) + 1).min(line.len())..];
+    let Some(t_ns) = parse_seconds(time) else {
+        return Err(format!("time {} is not a number of seconds", show(time)));
+    };
+    let kind = match *event {
+        [b'c', b'a', b'l', b'l'] => EventKind::Call,
+        [b'r', b'e', b't', b'u', b'r', b'n'] => EventKind::Return,
+        _ => return Err(format!("event {} is neither \"call\" nor \"return\"", show(event))),
+    };
+    let Some(first) = parse_u32(first_line) else {
+        return Err(format!("first line number {} is not a non-negative integer", show(first_line)));
+    };
+    Ok((t_ns, kind, first))
 }
 
 impl Parser {
@@ -382,6 +482,7 @@ impl Parser {
             codes: Vec::new(),
             line_no: 0,
             n_events: 0,
+            cut_last: None,
         }
     }
 
@@ -405,8 +506,8 @@ impl Parser {
                 self.thread_ids.insert(raw.to_vec(), i as u32);
                 self.thread_raw.push(raw.to_vec());
                 self.records.push(ThreadRecord { os_id: 0, ident: 0, names: vec![(t_ns, unescape(raw))], chunks: Vec::new() });
-                // Most files have one or a few threads: start with room for many events.
-                self.events.push(Vec::with_capacity(1 << 12));
+                // (No room reserved: a file may hold 200,000 short threads.)
+                self.events.push(Vec::new());
                 self.earlier.push(Vec::new());
                 i
             }
@@ -487,29 +588,24 @@ impl Parser {
                 end -= 1;
             }
             let line_no = self.line_no;
-            let err = |what: String| TextError::Line { line: line_no, what };
-            if n_tabs != 5 {
-                if n_tabs == 0 && buf[start..end].iter().all(|b| b.is_ascii_whitespace()) {
-                    continue;
+            let fields = if n_tabs == 5 {
+                parse_fields(&buf[start..end], &tabs, start)
+            } else if n_tabs == 0 && buf[start..end].iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            } else {
+                Err(format!("expected 6 tab-separated fields, found {}", n_tabs + 1))
+            };
+            let (t_ns, kind, first) = match fields {
+                Ok(f) => f,
+                // A last line with no `\n` that does not parse: the file ends inside it (cut short).
+                Err(what) if last && line_end == buf.len() && self.n_events > 0 => {
+                    self.cut_last = Some((line_no, what));
+                    return Ok(buf.len());
                 }
-                return Err(err(format!("expected 6 tab-separated fields, found {}", n_tabs + 1)));
-            }
-            let time = &buf[start..tabs[0]];
+                Err(what) => return Err(TextError::Line { line: line_no, what }),
+            };
             let thread = &buf[tabs[0] + 1..tabs[1]];
             let file_fn = &buf[tabs[1] + 1..tabs[3]];
-            let event = &buf[tabs[3] + 1..tabs[4]];
-            let first_line = &buf[tabs[4] + 1..end.max(tabs[4] + 1)];
-            let Some(t_ns) = parse_seconds(time) else {
-                return Err(err(format!("time {} is not a number of seconds", show(time))));
-            };
-            let kind = match *event {
-                [b'c', b'a', b'l', b'l'] => EventKind::Call,
-                [b'r', b'e', b't', b'u', b'r', b'n'] => EventKind::Return,
-                _ => return Err(err(format!("event {} is neither \"call\" nor \"return\"", show(event)))),
-            };
-            let Some(first) = parse_u32(first_line) else {
-                return Err(err(format!("first line number {} is not a non-negative integer", show(first_line))));
-            };
             let ti = self.thread(thread, t_ns);
             let code = self.code(file_fn, tabs[2] - (tabs[1] + 1), first);
             if let Some(evs) = self.events.get_mut(ti) {
@@ -556,6 +652,9 @@ impl Parser {
             }
         }
         self.n_events += other.n_events;
+        if let Some((line, what)) = other.cut_last {
+            self.cut_last = Some((line + self.line_no, what));
+        }
         self.line_no += other.line_no;
         self.last_thread = NONE;
     }
@@ -571,7 +670,15 @@ impl Parser {
             chunks.push(cur);
             r.chunks = chunks;
         }
-        Ok(Recording { codes: self.codes, threads: records, start_ns: 0, stop_ns: 0, metadata: Vec::new() })
+        let mut metadata = Vec::new();
+        if let Some((line, what)) = self.cut_last {
+            metadata.push((
+                CUT_WARNING.to_string(),
+                format!("the file ends inside line {line} ({what}): it was cut short, perhaps by a process killed while \
+                         writing it; that line was left out, every line before it was loaded"),
+            ));
+        }
+        Ok(Recording { codes: self.codes, threads: records, start_ns: 0, stop_ns: 0, metadata })
     }
 }
 
@@ -803,7 +910,10 @@ pub fn write<W: Write>(t: &Trace, mut w: W) -> io::Result<()> {
         }
     }
     let mut name_cursor = vec![0usize; t.threads.len()];
-    let mut buf = io::BufWriter::with_capacity(1 << 16, &mut w);
+    let lines: Vec<CodeLine> = t.codes.iter().map(CodeLine::new).collect();
+    let unknown = CodeLine::new(&Code { file: String::new(), name: String::new(), first_line: 0 });
+    let names: Vec<Vec<Vec<u8>>> = t.threads.iter().map(|th| th.names.iter().map(|(_, n)| escaped(n)).collect()).collect();
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
     while let Some(std::cmp::Reverse((_, ti))) = heap.pop() {
         let evs = &per_thread[ti];
         let (t_rel, i, is_ret) = evs[cursor[ti]];
@@ -816,13 +926,17 @@ pub fn write<W: Write>(t: &Trace, mut w: W) -> io::Result<()> {
         while *nc + 1 < th.names.len() && th.names[*nc + 1].0 <= t_rel {
             *nc += 1;
         }
-        let name = th.names.get(*nc).map_or("", |(_, n)| n.as_str());
+        let name = names[ti].get(*nc).map_or(&[][..], |n| n.as_slice());
         let abs = (i128::from(t.origin_ns) + i128::from(t_rel)).clamp(0, i128::from(u64::MAX)) as u64;
-        let default = Code { file: String::new(), name: String::new(), first_line: 0 };
-        let code = t.codes.get(c.code[i as usize] as usize).unwrap_or(&default);
-        write_event_line(&mut buf, abs, name, code, if is_ret { EventKind::Return } else { EventKind::Call })?;
+        let code = lines.get(c.code[i as usize] as usize).unwrap_or(&unknown);
+        push_event_line(&mut buf, abs, name, code, if is_ret { EventKind::Return } else { EventKind::Call });
+        if buf.len() >= 1 << 16 {
+            w.write_all(&buf)?;
+            buf.clear();
+        }
     }
-    buf.flush()
+    w.write_all(&buf)?;
+    w.flush()
 }
 
 #[cfg(test)]
@@ -926,5 +1040,18 @@ mod tests {
         out.clear();
         write_event_line(&mut out, 999_999_500, "a\tb\nc", &code, EventKind::Return).unwrap();
         assert_eq!(out, b"1.000000\ta\\tb\\nc\t/home/u/PYME/io/x.py\tload\treturn\t42\n");
+        // the precomputed parts give the same bytes, also for escapes, UTF-8 and extreme times
+        let odd = Code { file: "C:\\dir\\é\tx.py".into(), name: "f\r\n€".into(), first_line: u32::MAX };
+        for (t, name) in [(0u64, "T"), (499, "é\t"), (500, ""), (u64::MAX, "x"), (1_000_000_000_000, "ü")] {
+            for kind in [EventKind::Call, EventKind::Return] {
+                let mut a = Vec::new();
+                push_event_line(&mut a, t, &escaped(name), &CodeLine::new(&odd), kind);
+                let us = (t / 1000 + u64::from(t % 1000 >= 500)).min(u64::MAX / 1000);
+                let ev = if kind == EventKind::Call { "call" } else { "return" };
+                let want = format!("{}.{:06}\t{}\t{}\t{}\t{ev}\t{}\n", us / 1_000_000, us % 1_000_000,
+                    name.replace('\t', "\\t"), "C:\\dir\\é\\tx.py", "f\\r\\n€", u32::MAX);
+                assert_eq!(String::from_utf8(a).unwrap(), want);
+            }
+        }
     }
 }

@@ -2,26 +2,37 @@
 //!
 //! Every 50 ms it checks the recorded threads for renames (taking the GIL briefly) and, when an
 //! outfile was given, drains what every thread has published since the last round and appends it
-//! to the file as PYME raw text lines (sorted by time within a round), then flushes: a process that
-//! dies leaves what was written up to the last round. At stop it writes everything that is left
-//! (nothing is lost) before the events are handed to the tree builder.
+//! to the file as PYME raw text lines (sorted by time within a round). Lines are formatted from
+//! parts precomputed per code and thread, and written in pieces that end at a line's end (no
+//! buffering across rounds): a process that dies leaves whole lines up to the last round (only a
+//! kill in the middle of a write can cut the last line, which the reader then drops with a
+//! warning). At stop it writes everything that is left (nothing is lost) before the events are
+//! handed to the tree builder.
+//!
+//! Threads that ended ([`ThreadShared::has_ended`]) are dropped from the rounds once their last
+//! name is read and their last events written, so a program that has made 100,000 short threads
+//! costs each round only the threads alive now.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use fprofile::fsio::Output;
+use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use fprofile::formats::pyme_text::write_event_line;
+use fprofile::formats::pyme_text::{escaped, push_event_line, CodeLine};
 use fprofile::{Code, Event};
 use pyo3::prelude::*;
 
 use super::buffer::{lock, ThreadShared};
 use super::clock::Points;
-use super::session::poll_names;
+use super::session::poll_one_name;
 
 const PERIOD: Duration = Duration::from_millis(50);
+/// Events formatted at a time (then written): bounds the text held in memory to a few MiB.
+const BATCH_EVENTS: usize = 1 << 16;
+/// Largest piece handed to one `write` (cut at a line's end).
+const PIECE: usize = 1 << 20;
 
 type Threads = Arc<Mutex<Vec<Arc<ThreadShared>>>>;
 
@@ -33,7 +44,7 @@ pub(crate) struct Background {
 }
 
 impl Background {
-    pub(crate) fn spawn(threads: Threads, codes: Option<Arc<Mutex<Vec<Code>>>>, file: Option<File>, points: Points) -> Background {
+    pub(crate) fn spawn(threads: Threads, codes: Option<Arc<Mutex<Vec<Code>>>>, file: Option<Output>, points: Points) -> Background {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stop2 = stop.clone();
         let has_file = file.is_some();
@@ -68,36 +79,57 @@ impl Background {
     }
 }
 
-struct Cursor {
+/// One recorded thread as the background thread follows it.
+struct Followed {
+    sh: Arc<ThreadShared>,
+    /// Next event to write: chunk index, offset in it.
     chunk: usize,
     off: usize,
+    /// Names seen so far (how many of `sh.names`), escaped for the file.
+    names: Vec<(u64, Vec<u8>)>,
+    /// The thread ended and its name was read once more after that.
+    final_name: bool,
+}
+
+impl Followed {
+    /// The thread ended, its last name was read, and everything it recorded was written (or
+    /// there is no file): nothing more to do for it.
+    fn done(&self, writing: bool) -> bool {
+        if !self.final_name {
+            return false;
+        }
+        if !writing {
+            return true;
+        }
+        let c = lock(&self.sh.chunks);
+        c.cur_ptr.is_null() && self.chunk >= c.full.len()
+    }
 }
 
 struct Writer {
-    out: BufWriter<File>,
+    out: Output,
     codes: Arc<Mutex<Vec<Code>>>,
-    local_codes: Vec<Code>,
-    cursors: Vec<Cursor>,
+    lines: Vec<CodeLine>,
+    text: Vec<u8>,
     error: Option<String>,
 }
 
 fn run(
     threads: Threads,
     codes: Option<Arc<Mutex<Vec<Code>>>>,
-    file: Option<File>,
+    file: Option<Output>,
     stop: Arc<(Mutex<bool>, Condvar)>,
     points: Points,
 ) -> Option<String> {
     let mut writer = match (codes, file) {
-        (Some(codes), Some(file)) => Some(Writer {
-            out: BufWriter::with_capacity(1 << 20, file),
-            codes,
-            local_codes: Vec::new(),
-            cursors: Vec::new(),
-            error: None,
-        }),
+        (Some(codes), Some(file)) => {
+            Some(Writer { out: file, codes, lines: Vec::new(), text: Vec::with_capacity(8 << 20), error: None })
+        }
         _ => None,
     };
+    // Every thread of the session seen so far (the session's list only grows), and those still followed.
+    let mut seen = 0usize;
+    let mut followed: Vec<Followed> = Vec::new();
     loop {
         let stopping = {
             let (m, c) = &*stop;
@@ -109,95 +141,116 @@ fn run(
                 *g
             }
         };
+        {
+            let list = lock(&threads);
+            for sh in list.iter().skip(seen) {
+                followed.push(Followed { sh: sh.clone(), chunk: 0, off: 0, names: Vec::new(), final_name: false });
+            }
+            seen = list.len();
+        }
         if !stopping {
             // SAFETY: `try_attach` gives us the GIL (or nothing when the interpreter is going away).
-            let _ = Python::try_attach(|_py| unsafe { poll_names(&threads) });
+            let _ = Python::try_attach(|_py| unsafe {
+                for f in followed.iter_mut().filter(|f| !f.final_name) {
+                    let ended = f.sh.has_ended();
+                    poll_one_name(&f.sh);
+                    f.final_name = ended;
+                }
+            });
         }
         super::clock::calibrate_into(&points, false);
         if let Some(w) = writer.as_mut() {
-            w.drain(&threads, &points);
+            w.drain(&mut followed, &points);
         }
         if stopping {
             break;
         }
+        let writing = writer.as_ref().is_some_and(|w| w.error.is_none());
+        followed.retain(|f| !f.done(writing));
     }
-    writer.and_then(|mut w| {
-        if w.error.is_none() {
-            if let Err(e) = w.out.flush() {
-                w.error = Some(format!("writing the profile outfile failed: {e}"));
-            }
-        }
-        w.error
-    })
+    writer.and_then(|w| w.error)
 }
 
 impl Writer {
-    fn drain(&mut self, threads: &Threads, points: &Points) {
+    fn fail(&mut self, err: std::io::Error) {
+        self.error = Some(format!("writing the profile outfile failed: {err}"));
+    }
+
+    fn drain(&mut self, followed: &mut [Followed], points: &Points) {
         if self.error.is_some() {
             return;
         }
-        let list: Vec<Arc<ThreadShared>> = lock(threads).clone();
         {
             let c = lock(&self.codes);
-            if c.len() > self.local_codes.len() {
-                let have = self.local_codes.len();
-                self.local_codes.extend_from_slice(&c[have..]);
-            }
+            let have = self.lines.len();
+            self.lines.extend(c[have.min(c.len())..].iter().map(CodeLine::new));
         }
         let mut batch: Vec<(Event, u32)> = Vec::new();
-        let mut names: Vec<Vec<(u64, String)>> = Vec::with_capacity(list.len());
-        for (i, sh) in list.iter().enumerate() {
-            if self.cursors.len() <= i {
-                self.cursors.push(Cursor { chunk: 0, off: 0 });
-            }
-            let cur = &mut self.cursors[i];
+        for (i, f) in followed.iter_mut().enumerate() {
+            let before = batch.len();
             {
-                let c = lock(&sh.chunks);
-                while cur.chunk < c.full.len() {
-                    let v = &c.full[cur.chunk];
-                    if cur.off < v.len() {
-                        batch.extend(v[cur.off..].iter().map(|e| (*e, i as u32)));
+                let c = lock(&f.sh.chunks);
+                while f.chunk < c.full.len() {
+                    let v = &c.full[f.chunk];
+                    if f.off < v.len() {
+                        batch.extend(v[f.off..].iter().map(|e| (*e, i as u32)));
                     }
-                    cur.chunk += 1;
-                    cur.off = 0;
+                    f.chunk += 1;
+                    f.off = 0;
                 }
                 if !c.cur_ptr.is_null() {
-                    let n = sh.len.load(Ordering::Acquire).min(c.cur_cap);
-                    if n > cur.off {
+                    let n = f.sh.len.load(Ordering::Acquire).min(c.cur_cap);
+                    if n > f.off {
                         // SAFETY: the first `n` events of the current chunk were written before `n`
                         // was published (Release/Acquire), and are never written again; the chunk
                         // cannot be swapped or freed while we hold its mutex.
-                        let s = unsafe { std::slice::from_raw_parts(c.cur_ptr.add(cur.off), n - cur.off) };
+                        let s = unsafe { std::slice::from_raw_parts(c.cur_ptr.add(f.off), n - f.off) };
                         batch.extend(s.iter().map(|e| (*e, i as u32)));
-                        cur.off = n;
+                        f.off = n;
                     }
                 }
             }
-            names.push(lock(&sh.names).clone());
+            if batch.len() > before {
+                let names = lock(&f.sh.names);
+                if names.len() != f.names.len() {
+                    f.names = names.iter().map(|(t, n)| (*t, escaped(n))).collect();
+                }
+            }
         }
         if batch.is_empty() {
             return;
         }
+        // Each thread's events are in time order already: the sort merges runs.
         batch.sort_by_key(|(e, _)| e.t_ns);
         let mut conv = super::clock::Converter::snapshot(points);
-        for (e, ti) in &batch {
-            let Some(code) = self.local_codes.get(e.code as usize) else { continue };
-            let tn = &names[*ti as usize];
-            let t_ns = conv.convert(e.t_ns);
-            let name = tn
-                .iter()
-                .rev()
-                .find(|(t, _)| *t <= t_ns)
-                .or_else(|| tn.first())
-                .map(|(_, n)| n.as_str())
-                .unwrap_or("");
-            if let Err(err) = write_event_line(&mut self.out, t_ns, name, code, e.kind) {
-                self.error = Some(format!("writing the profile outfile failed: {err}"));
+        for part in batch.chunks(BATCH_EVENTS) {
+            self.text.clear();
+            for (e, fi) in part {
+                let Some(code) = self.lines.get(e.code as usize) else { continue };
+                let t_ns = conv.convert(e.t_ns);
+                let tn = &followed[*fi as usize].names;
+                let name = tn.iter().rev().find(|(t, _)| *t <= t_ns).or_else(|| tn.first()).map_or(&[][..], |(_, n)| n.as_slice());
+                push_event_line(&mut self.text, t_ns, name, code, e.kind);
+            }
+            if let Err(err) = write_lines(&mut self.out, &self.text) {
+                self.fail(err);
                 return;
             }
         }
-        if let Err(err) = self.out.flush() {
-            self.error = Some(format!("writing the profile outfile failed: {err}"));
-        }
     }
+}
+
+/// Writes `text` (whole lines) in pieces of at most [`PIECE`] bytes that each end at a line's end.
+fn write_lines(out: &mut Output, text: &[u8]) -> std::io::Result<()> {
+    let mut rest = text;
+    while !rest.is_empty() {
+        let cut = if rest.len() <= PIECE {
+            rest.len()
+        } else {
+            rest[..PIECE].iter().rposition(|&b| b == b'\n').map_or(rest.len(), |i| i + 1)
+        };
+        out.write_all(&rest[..cut])?;
+        rest = &rest[cut..];
+    }
+    Ok(())
 }
