@@ -5,6 +5,8 @@
 
 export const FPT_VERSION = 1;
 const FPT_HEADER_LEN = 16;
+/** Deepest call depth (as the Rust core: 2^32 - 2). */
+const MAX_DEPTH = 4294967294;
 const FPT_MAX_BODY = 2 * 1024 * 1024 * 1024; // 2 GiB, the spec's hard limit
 
 /** What this browser page accepts before refusing a trace as too big (overridable per call). */
@@ -214,7 +216,7 @@ class BodyReader {
  *   originNs, strings,
  *   codes: { count, name: string[], file: string[], line: Int32Array },
  *   threads: [{ index, osId, lane, firstNs, lastNs, names: [{ tNs, name }], name, callStart, callEnd, maxDepth }],
- *   calls: { count, start: Float64Array, end: Float64Array, code: Int32Array, depth: Uint16Array,
+ *   calls: { count, start: Float64Array, end: Float64Array, code: Int32Array, depth: Uint32Array,
  *            parent: Int32Array (global index, -1 for top level), thread: Int32Array, flags: Uint8Array },
  *   startNs, endNs, metadata
  * }
@@ -289,7 +291,7 @@ export function decodeFptBody(body, limits = {}) {
       if (c >= codeCount) throw new FptError(`code_id ${c} of call ${i} of thread ${t} is not in the code table (${codeCount} codes)`, at);
       code[i] = c;
     }
-    const depth = new Uint16Array(n);
+    const depth = new Uint32Array(n);
     let maxDepth = -1;
     let prev = -1;
     for (let i = 0; i < n; i++) {
@@ -298,7 +300,7 @@ export function decodeFptBody(body, limits = {}) {
       if (i === 0 && d !== 0) throw new FptError(`the first call of thread ${t} has depth ${d}, expected 0`, at);
       if (d < 0) throw new FptError(`call ${i} of thread ${t} has negative depth ${d}`, at);
       if (d > prev + 1) throw new FptError(`call ${i} of thread ${t} has depth ${d}, more than one below the previous call (${prev})`, at);
-      if (d > 65535) throw new FptError(`call ${i} of thread ${t} has depth ${d} (at most 65535)`, at);
+      if (d > MAX_DEPTH) throw new FptError(`call ${i} of thread ${t} has depth ${d} (at most ${MAX_DEPTH})`, at);
       depth[i] = d;
       if (d > maxDepth) maxDepth = d;
       prev = d;
@@ -377,7 +379,7 @@ export function decodeFptBody(body, limits = {}) {
   const calls = {
     count: N,
     start: new Float64Array(N), end: new Float64Array(N), code: new Int32Array(N),
-    depth: new Uint16Array(N), parent: new Int32Array(N), thread: new Int32Array(N), flags: new Uint8Array(N),
+    depth: new Uint32Array(N), parent: new Int32Array(N), thread: new Int32Array(N), flags: new Uint8Array(N),
   };
   let startNs = Infinity;
   let endNs = -Infinity;

@@ -99,7 +99,7 @@ pub struct Calls {
     pub end_ns: Vec<i64>,
     pub code: Vec<CodeId>,
     /// 0 = outermost recorded call of its thread.
-    pub depth: Vec<u16>,
+    pub depth: Vec<u32>,
     /// Index of the parent call, or `u32::MAX` for a top-level call.
     pub parent: Vec<u32>,
     pub flags: Vec<CallFlags>,
@@ -108,7 +108,7 @@ pub struct Calls {
 impl Calls {
     pub fn len(&self) -> usize { self.start_ns.len() }
     pub fn is_empty(&self) -> bool { self.start_ns.is_empty() }
-    /// Drops spare capacity, so the columns take 27 bytes per call.
+    /// Drops spare capacity, so the columns take 29 bytes per call.
     pub fn shrink_to_fit(&mut self) {
         self.start_ns.shrink_to_fit();
         self.end_ns.shrink_to_fit();
@@ -122,7 +122,7 @@ impl Calls {
         self.start_ns.capacity() * 8
             + self.end_ns.capacity() * 8
             + self.code.capacity() * 4
-            + self.depth.capacity() * 2
+            + self.depth.capacity() * 4
             + self.parent.capacity() * 4
             + self.flags.capacity()
     }

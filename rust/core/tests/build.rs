@@ -172,8 +172,10 @@ fn invalid_code_ids_dropped_and_counted() {
 }
 
 #[test]
-fn too_deep_calls_dropped() {
-    let n = fprofile::build::MAX_DEPTH + 10;
+fn calls_deeper_than_u16_are_kept() {
+    // 100,000 nested calls (a 3.11 program with a raised recursion limit gets there): every one is
+    // recorded with its depth; nothing is dropped (depths were u16 once, capped at 65,535).
+    let n = 100_000usize;
     let mut evs = Vec::new();
     for i in 0..n {
         evs.push(Event { t_ns: i as u64, code: 0, kind: EventKind::Call });
@@ -185,8 +187,13 @@ fn too_deep_calls_dropped() {
     rec.threads[0].chunks = vec![evs];
     let t = build_trace(rec);
     check_invariants(&t).unwrap();
-    assert_eq!(t.calls.len(), fprofile::build::MAX_DEPTH + 1);
-    assert!(t.metadata.contains(&("build.dropped_calls".to_string(), "9".to_string())));
+    assert_eq!(t.calls.len(), n);
+    assert_eq!(t.calls.depth[n - 1], (n - 1) as u32);
+    assert_eq!(t.calls.end_ns[n - 1] - t.calls.start_ns[n - 1], 1);
+    assert!(!t.metadata.iter().any(|(k, _)| k.starts_with("build.dropped")));
+    // and it survives the compact format
+    let back = fprofile::formats::fpt::decode(&fprofile::formats::fpt::encode(&t)).unwrap();
+    assert_eq!(back.calls.depth, t.calls.depth);
 }
 
 #[test]

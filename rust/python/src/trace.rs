@@ -147,7 +147,7 @@ fn out_format_from_path(path: &str) -> PyResult<OutFormat> {
 }
 
 /// Encodes `t` in `format` into `w`; `title` names the page of the HTML export.
-fn encode_to<W: Write>(t: &fprofile::Trace, format: OutFormat, title: &str, w: &mut W) -> std::io::Result<()> {
+fn encode_to<W: Write + ?Sized>(t: &fprofile::Trace, format: OutFormat, title: &str, w: &mut W) -> std::io::Result<()> {
     use fprofile::formats::{fpt, html, perfetto, pyme_json, pyme_text, speedscope};
     match format {
         OutFormat::Fpt => w.write_all(&fpt::encode(t)),
@@ -192,13 +192,19 @@ pub(crate) fn os_error(e: &std::io::Error, path: &str) -> PyErr {
             let msg = msg.split(" (os error").next().unwrap_or(&msg).to_owned();
             PyOSError::new_err((errno, msg, path.to_owned()))
         }
-        None => PyOSError::new_err(format!("{path}: {e}")),
+        None => {
+            let msg = format!("{path}: {e}");
+            match e.kind() {
+                std::io::ErrorKind::TimedOut => pyo3::exceptions::PyTimeoutError::new_err(msg),
+                _ => PyOSError::new_err(msg),
+            }
+        }
     }
 }
 
 /// Writes through a sibling temporary file renamed into place, so a failed write never leaves a
 /// truncated trace under `path`.
-fn write_file(path: &str, f: impl FnOnce(&mut BufWriter<std::fs::File>) -> std::io::Result<()>) -> PyResult<()> {
+fn write_file(path: &str, f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> PyResult<()> {
     let given = std::path::Path::new(path);
     // Only a regular file (or a new one) is replaced atomically through a temporary file. A device,
     // a FIFO or a terminal (`/dev/stdout`, `/dev/null`, a named pipe) is written in place: renaming
@@ -207,7 +213,8 @@ fn write_file(path: &str, f: impl FnOnce(&mut BufWriter<std::fs::File>) -> std::
     match std::fs::metadata(given) {
         Ok(m) if !m.is_file() && !m.is_dir() => {
             let result = (|| {
-                let mut w = BufWriter::with_capacity(1 << 20, std::fs::OpenOptions::new().write(true).truncate(true).open(given)?);
+                // (a FIFO with no reader is refused at once; a stalled reader times out)
+                let mut w = BufWriter::with_capacity(1 << 20, fprofile::fsio::Output::create(given)?);
                 f(&mut w)?;
                 w.into_inner().map_err(|e| e.into_error()).map(drop)
             })();
@@ -313,7 +320,7 @@ pub struct PyCall {
     thread: usize,
     /// 0 = outermost recorded call of its thread.
     #[pyo3(get)]
-    depth: u16,
+    depth: u32,
     #[pyo3(get)]
     start_ns: i64,
     #[pyo3(get)]

@@ -431,14 +431,14 @@ pub fn parse_body(body: &[u8]) -> Result<Trace> {
         for i in 0..n {
             let at = r.pos;
             let d = prev + r.s("depth delta")?;
-            if d < 0 || d > prev + 1 || d > i64::from(u16::MAX) {
-                return r.err(at, format!("thread {ti} call {i}: depth {d} after depth {prev} (must be 0..=previous + 1, at most 65535)"));
+            if d < 0 || d > prev + 1 || d > crate::build::MAX_DEPTH as i64 {
+                return r.err(at, format!("thread {ti} call {i}: depth {d} after depth {prev} (must be 0..=previous + 1, at most {})", crate::build::MAX_DEPTH));
             }
             prev = d;
             stack.truncate(d as usize);
             let parent = stack.last().copied().unwrap_or(u32::MAX);
             stack.push((begin + i) as u32);
-            calls.depth.push(d as u16);
+            calls.depth.push(d as u32);
             calls.parent.push(parent);
         }
         calls.start_ns.reserve(n);

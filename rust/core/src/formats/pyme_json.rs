@@ -39,13 +39,13 @@ pub enum PymeJsonError {
     Invalid(String),
 }
 
+/// A time as written: seconds, clamped (monotonically, so order is kept) to what [`read`] accepts:
+/// whatever is written loads back.
 fn seconds(abs_ns: i128, base_ns: i128, rebase: bool) -> f64 {
     let t = abs_ns as f64 / 1e9;
-    if rebase {
-        t - base_ns as f64 / 1e9
-    } else {
-        t
-    }
+    let t = if rebase { t - base_ns as f64 / 1e9 } else { t };
+    let max_s = MAX_ABS_NS / 1e9 * 0.999;
+    t.clamp(-max_s, max_s)
 }
 
 fn put_f64<W: Write>(w: &mut W, v: f64) -> io::Result<()> {
@@ -115,7 +115,7 @@ pub fn write<W: Write>(t: &Trace, w: W) -> io::Result<()> {
             put_f64(w, sec(c.end_ns[i]))?;
             let (a, b) = code_frag.get(c.code[i] as usize).unwrap_or(&missing);
             w.write_all(a.as_bytes())?;
-            write!(w, "{},\"td\":{ti},\"tl\":{tl}", (u32::from(c.depth[i]) + 1).saturating_sub(sb))?;
+            write!(w, "{},\"td\":{ti},\"tl\":{tl}", c.depth[i].saturating_add(1).saturating_sub(sb))?;
             w.write_all(b.as_bytes())
         };
         for i in lo..hi {
@@ -280,14 +280,14 @@ pub fn read(bytes: &[u8]) -> Result<Trace, PymeJsonError> {
                 }
                 continue;
             };
-            if stack.len() > u16::MAX as usize {
-                return Err(bad(format!("thread {ti}: calls nested deeper than 65535")));
+            if stack.len() > crate::build::MAX_DEPTH {
+                return Err(bad(format!("thread {ti}: calls nested deeper than {}", crate::build::MAX_DEPTH)));
             }
             let (ts, tf, _, code) = evs[k];
             calls.start_ns.push(ts);
             calls.end_ns.push(tf);
             calls.code.push(code);
-            calls.depth.push(stack.len() as u16);
+            calls.depth.push(stack.len() as u32);
             calls.parent.push(stack.last().map_or(u32::MAX, |(p, _)| *p as u32));
             calls.flags.push(CallFlags(0));
             let mut kids = std::mem::take(&mut children[k]);
