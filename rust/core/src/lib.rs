@@ -13,6 +13,7 @@
 //!   PYME raw event text; [`formats::pyme_json::read`] / [`formats::pyme_json::write()`]: PYME JSON.
 //! - [`formats::perfetto::write()`], [`formats::speedscope::write()`]: exports.
 //! - [`formats::detect`]: sniff a file's format.
+//! - [`fsio`]: FIFOs, devices and other streams read and written without waiting forever.
 //! - [`summary::summarize`] / [`summary::summary_json`]: per-function figures.
 
 pub mod model;
@@ -21,6 +22,7 @@ pub mod formats;
 pub mod summary;
 pub mod assets;
 pub mod load;
+pub mod fsio;
 
 pub use model::{Code, CodeId, Event, EventKind, Recording, ThreadRecord, ThreadInfo, Trace, Calls, CallFlags};
 pub use load::{load, load_bytes, LoadError};

@@ -11,6 +11,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use crate::formats::{self, fpt, pyme_json, pyme_text, Format};
+use crate::fsio;
 use crate::Trace;
 
 /// Why a trace could not be loaded: [`LoadError::problem`], in the file [`LoadError::path`] (none
@@ -97,9 +98,20 @@ pub fn load_with(
 ) -> Result<Trace, LoadError> {
     let path = path.as_ref();
     let io = |e: io::Error| LoadError::at(path, Problem::Io(e));
+    if fsio::kind(path).map_err(io)? == fsio::Kind::Stream {
+        // A FIFO, `/dev/stdin`, a device: read whole (bounded in size and waiting time), no seeking.
+        let mut f = fsio::open_read(path).map_err(io)?;
+        let bytes = fsio::read_stream(&mut f, fsio::MAX_STREAM_BYTES).map_err(io)?;
+        return load_bytes_with(&bytes, format, progress).map_err(|e| LoadError::at(path, e.problem));
+    }
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
     (&mut file).take(64 << 10).read_to_end(&mut bytes).map_err(io)?;
+    let text_name = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt"));
+    if bytes.is_empty() && (format == Some(Format::PymeText) || (format.is_none() && text_name)) {
+        // PYME raw text with no events (a recording of nothing, saved as .txt): an empty trace.
+        return Ok(empty_trace());
+    }
     let format = match format {
         Some(f) => f,
         None => detect_readable(&bytes).map_err(|p| LoadError::at(path, p))?,
@@ -119,6 +131,9 @@ pub fn load_bytes_with(
     format: Option<Format>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Trace, LoadError> {
+    if bytes.is_empty() && format == Some(Format::PymeText) {
+        return Ok(empty_trace());
+    }
     let format = match format {
         Some(f) => Ok(f),
         None => detect_readable(bytes),
@@ -126,6 +141,11 @@ pub fn load_bytes_with(
     format
         .and_then(|f| decode(bytes, f, progress))
         .map_err(|problem| LoadError { path: None, problem })
+}
+
+/// A trace with no threads and no calls (what an empty PYME raw text file holds).
+fn empty_trace() -> Trace {
+    Trace::default()
 }
 
 fn decode(bytes: &[u8], format: Format, progress: &mut dyn FnMut(usize, usize)) -> Result<Trace, Problem> {

@@ -30,10 +30,38 @@ fn crlf_blank_lines_and_unterminated_last_line() {
     let s = "1.5\tT\tf.py\ta\tcall\t1\r\n\n1.75\tT\tf.py\ta\treturn\t1";
     let t = read(s.as_bytes()).unwrap();
     assert_eq!(folded(&t), vec!["T;a 0 250000000"]);
-    // a cut-short last line that does not parse is an error naming it
-    assert_eq!(err("1.5\tT\tf.py\ta\tcall\t1\n1.7\tT\tf.p"), "line 2: expected 6 tab-separated fields, found 3");
-    assert_eq!(err("1.5\tT\tf.py\ta\tcall\t1\n1.7\tT\tf.py\ta\tret"), "line 2: expected 6 tab-separated fields, found 5");
-    assert_eq!(err("1.5\tT\tf.py\ta\tcall\t1\n1.7\tT\tf.py\ta\treturn\t"), "line 2: first line number \"\" is not a non-negative integer");
+    // a last line cut short (no newline, does not parse: a process killed while writing) is left
+    // out: the rest loads, and the trace says what was left out
+    for (s, what) in [
+        ("1.5\tT\tf.py\ta\tcall\t1\n1.7\tT\tf.p", "expected 6 tab-separated fields, found 3"),
+        ("1.5\tT\tf.py\ta\tcall\t1\n1.7\tT\tf.py\ta\tret", "expected 6 tab-separated fields, found 5"),
+        ("1.5\tT\tf.py\ta\tcall\t1\n1.7\tT\tf.py\ta\treturn\t", "first line number \"\" is not a non-negative integer"),
+        ("1.5\tT\tf.py\ta\tcall\t1\n1.", "expected 6 tab-separated fields, found 1"),
+    ] {
+        let t = read(s.as_bytes()).unwrap_or_else(|e| panic!("{s:?}: {e}"));
+        assert_eq!(folded(&t), vec!["T;a 0 0 U"], "{s:?}");
+        let warning = t.metadata.iter().find(|(k, _)| k == fprofile::formats::pyme_text::CUT_WARNING).map(|(_, v)| v.clone());
+        let warning = warning.unwrap_or_else(|| panic!("{s:?}: no warning"));
+        assert!(warning.starts_with(&format!("the file ends inside line 2 ({what})")), "{warning}");
+    }
+    // the same in a file read in pieces and segments
+    let mut big = String::new();
+    for i in 0..300_000u64 {
+        big.push_str(&format!("{}.{:06}\tT\tf.py\ta\t{}\t1\n", 1 + i / 1_000_000, i % 1_000_000, if i % 2 == 0 { "call" } else { "return" }));
+    }
+    big.push_str("2.5\tT\tf.py\ta\tca");
+    let dir = std::env::temp_dir().join(format!("fprofile-cut-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("cut.txt");
+    std::fs::write(&p, &big).unwrap();
+    for threads in [1, 4] {
+        let t = fprofile::formats::pyme_text::read_file_with_threads(&p, threads, &mut |_, _| {}).unwrap();
+        assert_eq!(t.calls.len(), 150_000);
+        let w = t.metadata.iter().find(|(k, _)| k == fprofile::formats::pyme_text::CUT_WARNING).unwrap();
+        assert!(w.1.starts_with("the file ends inside line 300001 "), "{}", w.1);
+    }
+    // a file holding nothing but one broken line is an error naming it (nothing to keep)
+    assert_eq!(err("1.7\tT\tf.p"), "line 1: expected 6 tab-separated fields, found 3");
 }
 
 #[test]

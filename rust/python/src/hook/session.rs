@@ -11,7 +11,6 @@
 use std::cell::UnsafeCell;
 use std::collections::HashMap;
 use std::ffi::c_void;
-use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicIsize, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -393,11 +392,9 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> PyResult<u32> {
         EXTRA_IDX.store(idx, Ordering::Relaxed);
     }
     let file = match &opts.outfile {
-        Some(p) => Some(File::create(p).map_err(|e| {
-            ProfilerError::new_err(format!(
-                "cannot write the outfile {}: {e}; pass a path in a writable directory",
-                p.display()
-            ))
+        Some(p) => Some(fprofile::fsio::Output::create(p).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::NotConnected { "" } else { "; pass a path in a writable directory" };
+            ProfilerError::new_err(format!("cannot write the outfile {}: {e}{hint}", p.display()))
         })?),
         None => None,
     };
