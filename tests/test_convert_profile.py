@@ -152,7 +152,8 @@ def test_usage_on_wrong_arguments(tmp_path):
     (b'{"not": "a trace"}', "JSON that is not a trace"),
 ])
 def test_bad_input_is_one_line(tmp_path, content, fragment):
-    p = tmp_path / "in.txt"
+    # (not named .txt: an empty .txt file is PYME raw text with no events, an empty trace)
+    p = tmp_path / "in.trace"
     p.write_bytes(content)
     proc = convert_profile(p, tmp_path / "out.json")
     assert proc.returncode == 1

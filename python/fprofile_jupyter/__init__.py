@@ -6,10 +6,10 @@ drop-in ``ThreadProfiler().profile_on(...)``; view inline in Jupyter (``%load_ex
 """
 from ._core import FormatError, ProfilerError, Trace, __version__
 from ._recording import CapReachedWarning, OutfileError, ThreadProfiler, profile
-from ._io import load
+from ._io import TraceWarning, load
 from ._display import show
 
-__all__ = ["FormatError", "ProfilerError", "OutfileError", "CapReachedWarning", "Trace", "ThreadProfiler", "profile", "load", "show", "__version__"]
+__all__ = ["FormatError", "ProfilerError", "OutfileError", "CapReachedWarning", "TraceWarning", "Trace", "ThreadProfiler", "profile", "load", "show", "__version__"]
 
 
 def load_ipython_extension(ipython):  # %load_ext fprofile_jupyter

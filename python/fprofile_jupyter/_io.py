@@ -2,17 +2,29 @@
 from __future__ import annotations
 
 import os
-from typing import Callable, Optional, Union
+import warnings
+from typing import Callable, List, Optional, Union
 
 from . import _core
 from ._core import Trace
 
-__all__ = ["load", "load_bytes", "LOAD_FORMATS", "SAVE_FORMATS"]
+__all__ = ["load", "load_bytes", "load_warnings", "TraceWarning", "LOAD_FORMATS", "SAVE_FORMATS"]
 
 #: Format names accepted by ``load(..., format=)``.
 LOAD_FORMATS = ("fpt", "pyme-text", "pyme-json")
 #: Format names accepted by ``Trace.save(..., format=)``.
 SAVE_FORMATS = ("fpt", "pyme-json", "pyme-text", "perfetto", "speedscope", "html")
+
+
+class TraceWarning(UserWarning):
+    """A trace loaded, but part of the file could not be: a PYME raw text file whose last line
+    was cut short (a process killed while writing it). The warning says what was left out."""
+
+
+def load_warnings(trace: Trace) -> List[str]:
+    """What a reader left out of ``trace`` (its metadata's ``warning.*`` entries), one message each."""
+    meta = getattr(trace, "metadata", None) or {}
+    return [str(v) for k, v in sorted(meta.items()) if str(k).startswith("warning.")]
 
 
 def load(
@@ -29,14 +41,24 @@ def load(
 
     Raises ``FileNotFoundError`` (or another ``OSError``) when the file cannot be read and
     ``FormatError`` (a ``ValueError``) naming the path and the line or byte offset of the problem
-    when it is not a valid trace.
+    when it is not a valid trace. A PYME raw text file whose last line was cut short (a process
+    killed while writing it) loads without that line, with a :class:`TraceWarning` saying so.
+
+    A named pipe (FIFO) or another stream is read to its end (at most 1 GiB, each piece within
+    10 s): one with no writer raises ``TimeoutError`` instead of waiting forever.
 
     ``progress(bytes_done, bytes_total)``, when given, is called now and then while a large text
     file is parsed (the work itself runs without holding the GIL).
     """
-    return _core.load(os.fspath(path), format, progress=progress)
+    trace = _core.load(os.fspath(path), format, progress=progress)
+    for w in load_warnings(trace):
+        warnings.warn(f"fprofile: {os.fspath(path)}: {w}", TraceWarning, stacklevel=2)
+    return trace
 
 
 def load_bytes(data: bytes, format: Optional[str] = None) -> Trace:
     """Load a trace from an in-memory buffer (same formats and detection as :func:`load`)."""
-    return _core.load_bytes(data, format)
+    trace = _core.load_bytes(data, format)
+    for w in load_warnings(trace):
+        warnings.warn(f"fprofile: {w}", TraceWarning, stacklevel=2)
+    return trace

@@ -36,6 +36,28 @@ class UsageError(Exception):
     """A command line that cannot be run as given (exit status 2)."""
 
 
+def _say(text: str = "", end: str = "\n") -> None:
+    """One message on stderr (or the interpreter's own stderr when the program set ``sys.stderr``
+    to None). A stderr that is closed or broken (the program closed descriptor 2) loses the
+    message, never the trace or the exit status."""
+    stream = sys.stderr if sys.stderr is not None else sys.__stderr__
+    try:
+        if stream is not None:
+            stream.write(text + end)
+            stream.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _flush_quietly(stream) -> None:
+    """Flushes a stream the program may have closed, broken or replaced by None."""
+    try:
+        if stream is not None:
+            stream.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error: ``fprofile run: error: ... (see 'fprofile run --help')``."""
 
@@ -93,13 +115,19 @@ def _load(path: str, format: Optional[str] = None):
     """Loads a trace, with a progress bar on a terminal when parsing takes more than a second."""
     from . import _core
 
+    from ._io import load_warnings
+
     bar = Progress(f"loading {os.path.basename(path)}")
     try:
         if bar.enabled:
-            return _core.load(path, format, progress=bar.update)
-        return _core.load(path, format)
+            trace = _core.load(path, format, progress=bar.update)
+        else:
+            trace = _core.load(path, format)
     finally:
         bar.close()
+    for w in load_warnings(trace):
+        _say(f"fprofile: warning: {path}: {w}")
+    return trace
 
 
 def _save(trace, path: str, format: Optional[str] = None, title: Optional[str] = None) -> None:
@@ -235,7 +263,7 @@ def _exit_code(e: SystemExit) -> int:
         return 0
     if isinstance(code, int):
         return code
-    print(code, file=sys.stderr)
+    _say(str(code))
     return 1
 
 
@@ -305,7 +333,7 @@ def _stop(prof) -> None:
         if text.startswith("fprofile: "):
             text = text[len("fprofile: "):]
         text = text.replace("max_events=", "--max-events").replace("subs=", "--subs")  # the options' names here
-        print(f"fprofile: warning: {text}", file=sys.stderr)
+        _say(f"fprofile: warning: {text}")
 
 
 def cmd_run(argv: Sequence[str]) -> int:
@@ -386,6 +414,7 @@ def cmd_run(argv: Sequence[str]) -> int:
     prof = profile(**kwargs)
     _start(prof, main_file)
     saved_sigterm = _catch_sigterm()
+    held: Optional[_HeldSigint] = None
     try:
         try:
             try:
@@ -413,31 +442,75 @@ def cmd_run(argv: Sequence[str]) -> int:
         except (KeyboardInterrupt, _Terminated) as e:  # while waiting for the program's threads
             exc = e
         finally:
+            # From here on the trace is being written: a second Ctrl-C must not lose it.
+            held = _HeldSigint(out)
             _stop(prof)
+        return _finish_run(prof, exc, out, out_abs)
     finally:
         _restore_sigterm(saved_sigterm)
         sys.argv = saved_argv
         if saved_path0 is not None and sys.path:
             sys.path[0] = saved_path0
+        if held is not None:
+            held.release()
 
+
+class _HeldSigint:
+    """While the trace is stopped and written, Ctrl-C (SIGINT) does not interrupt: the first one
+    says the trace is being written, later ones are ignored; the earlier handler comes back after."""
+
+    def __init__(self, out: str) -> None:
+        import signal
+
+        self.saved = None
+        self.told = False
+        self.out = out
+        if threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            self.saved = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handler)
+        except (ValueError, OSError, AttributeError):
+            self.saved = None
+
+    def _handler(self, signum, frame) -> None:
+        if not self.told:
+            self.told = True
+            _say(f"\nfprofile: writing the trace recorded so far to {self.out}; it will be complete in a moment "
+                 "(Ctrl-C is held until then)")
+
+    def release(self) -> None:
+        import signal
+
+        if self.saved is not None:
+            try:
+                signal.signal(signal.SIGINT, self.saved)
+            except (ValueError, OSError, TypeError):
+                pass
+            self.saved = None
+
+
+def _finish_run(prof, exc: Optional[BaseException], out: str, out_abs: str) -> int:
+    """After the program and the recording stopped: reports how the program ended (as Python
+    would), writes the trace, says where; returns the program's exit status."""
     trace = prof.trace
     status = 0
     if isinstance(exc, SystemExit):
         status = _exit_code(exc)
     elif isinstance(exc, KeyboardInterrupt):
         status = 130
-        print("\nKeyboardInterrupt", file=sys.stderr)
+        _say("\nKeyboardInterrupt")
     elif isinstance(exc, _Terminated):
         status = 128 + exc.signum
-        print("fprofile: the program was terminated (SIGTERM); writing the trace recorded so far", file=sys.stderr)
+        _say("fprofile: the program was terminated (SIGTERM); writing the trace recorded so far")
     elif exc is not None:
         _strip_frames(exc)
-        sys.excepthook(type(exc), exc, exc.__traceback__)
+        try:
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+        except (OSError, ValueError, AttributeError):  # the program closed or replaced stderr
+            pass
         status = 1
-    try:
-        sys.stdout.flush()
-    except (OSError, ValueError):  # the program closed or broke its stdout
-        pass
+    _flush_quietly(sys.stdout)  # the program may have closed, broken or replaced it
 
     if trace is None:
         raise RuntimeError("the profiler returned no trace")
@@ -491,11 +564,8 @@ def _restore_sigterm(saved) -> None:
 def _die_of(signum: int) -> None:
     import signal
 
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
+    _flush_quietly(sys.stdout)
+    _flush_quietly(sys.stderr)
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
 
@@ -516,15 +586,13 @@ def _print_written(trace, out: str) -> None:
     n_threads = len(trace.threads)
     if len(trace) == 0:
         subs = trace.metadata.get("subs", "?")
-        print(f"fprofile: wrote {out}: no calls were recorded (subs: {subs}); choose the files to record with --subs",
-              file=sys.stderr)
+        _say(f"fprofile: wrote {out}: no calls were recorded (subs: {subs}); choose the files to record with --subs")
         return
     html = _quote(os.path.splitext(out)[0] + ".html")
-    print(
+    _say(
         f"fprofile: wrote {out}: {len(trace):,} call{'' if len(trace) == 1 else 's'} in {n_threads} thread{'s' if n_threads != 1 else ''} "
         f"over {_human_ns(trace.duration_ns)}. View it: fprofile view {_quote(out)}  "
-        f"(or as a page: fprofile export {_quote(out)} -o {html})",
-        file=sys.stderr,
+        f"(or as a page: fprofile export {_quote(out)} -o {html})"
     )
 
 
@@ -555,7 +623,7 @@ def cmd_convert(argv: Sequence[str]) -> int:
     opts = parser.parse_args(argv)
     trace = _load(opts.input, opts.input_format)
     _save(trace, opts.output, opts.format)
-    print(f"fprofile: wrote {opts.output} ({len(trace):,} calls)", file=sys.stderr)
+    _say(f"fprofile: wrote {opts.output} ({len(trace):,} calls)")
     return 0
 
 
@@ -573,7 +641,7 @@ def cmd_export(argv: Sequence[str]) -> int:
         raise UsageError("the output would overwrite the input; pass -o OUT.html")
     trace = _load(opts.input)
     _save(trace, out, "html", title=opts.title)
-    print(f"fprofile: wrote {out}", file=sys.stderr)
+    _say(f"fprofile: wrote {out}")
     return 0
 
 
@@ -590,6 +658,7 @@ def cmd_stats(argv: Sequence[str]) -> int:
     opts = parser.parse_args(argv)
     if opts.top < 0:
         raise UsageError("--top must be 0 or more")
+    opts.top = min(opts.top, sys.maxsize)  # more rows than any trace has: all of them
     trace = _load(opts.input)
     if opts.json:
         print(trace.summary_json())
@@ -686,7 +755,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise UsageError(f"unknown command {name!r} (choose from {', '.join(COMMANDS)}; see 'fprofile --help')")
         return COMMANDS[name][0](rest)
     except UsageError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        _say(f"{PROG}: error: {e}")
         return 2
     except KeyboardInterrupt:
         return 130
@@ -701,7 +770,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _exit_code(e)
     except (ValueError, OSError, RuntimeError, ImportError, LookupError) as e:
         # FormatError is a ValueError, ProfilerError a RuntimeError.
-        print(f"{PROG}: error: {_error_message(e)}", file=sys.stderr)
+        _say(f"{PROG}: error: {_error_message(e)}")
         return 1
 
 
