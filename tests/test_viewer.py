@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -519,23 +520,37 @@ def test_opens_a_file_written_by_the_original_pyme_converter(browser, tmp_path):
 # ---- stalled and partial requests (in-process server with a short socket timeout) ----------------
 
 @pytest.fixture
-def quick_server(monkeypatch):
-    """The viewer's real handler in this process, with a 1 s socket timeout (instead of 30 s)."""
+def start_quick_server(monkeypatch):
+    """Starts the viewer's real server and handler in this process with module constants changed
+    (by default a 1 s socket timeout instead of 30 s, a 3 s request deadline instead of 60 s);
+    returns (port, server, state). Stopped at the end of the test."""
     import threading
 
     from fprofile_jupyter import _viewer
 
-    monkeypatch.setattr(_viewer, "REQUEST_TIMEOUT_S", 1.0)
-    port_box = [0]
-    server = _viewer._Server(("127.0.0.1", 0), _viewer._make_handler(_viewer._State(), port_box))
-    port_box[0] = server.server_address[1]
-    th = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    th.start()
-    try:
-        yield port_box[0]
-    finally:
+    started = []
+
+    def start(**constants):
+        for name, value in {"REQUEST_TIMEOUT_S": 1.0, "REQUEST_DEADLINE_S": 3.0, **constants}.items():
+            monkeypatch.setattr(_viewer, name, value)
+        port_box = [0]
+        state = _viewer._State()
+        server = _viewer._Server(("127.0.0.1", 0), _viewer._make_handler(state, port_box))
+        port_box[0] = server.server_address[1]
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        started.append(server)
+        return port_box[0], server, state
+
+    yield start
+    for server in started:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def quick_server(start_quick_server):
+    """The port of a viewer in this process with a 1 s socket timeout and a 3 s request deadline."""
+    return start_quick_server()[0]
 
 
 def _read_all(sock) -> bytes:
@@ -578,3 +593,209 @@ def test_get_with_a_body_closes_the_connection(quick_server):
         reply = _read_all(s)
     assert reply.startswith(b"HTTP/1.1 200") and reply.count(b"HTTP/1.1 ") == 1, reply[:300]
     assert b"Connection: close" in reply
+
+
+# ---- hostile clients: deadlines, connection and conversion caps, compressed bombs ---------------
+
+def _closed_by_server(sock, wait_s: float) -> bool:
+    """True when the server has closed `sock` (EOF or reset) within `wait_s`; data is discarded."""
+    import select
+    import socket
+
+    end = time.monotonic() + wait_s
+    while True:
+        left = end - time.monotonic()
+        if left <= 0 or not select.select([sock], [], [], left)[0]:
+            return False
+        try:
+            if not sock.recv(65536, socket.MSG_DONTWAIT):
+                return True
+        except BlockingIOError:
+            continue
+        except ConnectionError:
+            return True
+
+
+def test_a_trickling_client_is_cut_off_at_the_request_deadline(start_quick_server):
+    """One byte every 0.3 s keeps each read under the 5 s timeout; the 3 s deadline of the whole
+    request (its request line and headers, read by the stdlib, or its body) still ends it."""
+    import socket
+
+    port = start_quick_server(REQUEST_TIMEOUT_S=5.0, REQUEST_DEADLINE_S=3.0)[0]
+    start = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nX-Slow: ")
+        closed = False
+        while not closed and time.monotonic() - start < 40:
+            try:
+                s.sendall(b"a")
+            except (BrokenPipeError, ConnectionError):
+                closed = True
+                break
+            closed = _closed_by_server(s, 0.3)
+    assert closed, "the server still held the connection after 40 s"
+    assert time.monotonic() - start < 40
+    # the same for a body: the answer says why
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.sendall(f"POST /api/upload HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 1000\r\n"
+                  "X-Fprofile-Filename: slow.fpt\r\n\r\n".encode())
+        reply = b""
+        for _ in range(130):  # 40 s at most
+            try:
+                s.sendall(b"F")
+            except (BrokenPipeError, ConnectionError):
+                break
+            s.settimeout(0.3)
+            try:
+                reply += s.recv(65536)
+            except socket.timeout:
+                continue
+            if reply:
+                break
+        s.settimeout(30)
+        reply += _read_all(s) if reply else b""
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), reply[:200]
+    err = json.loads(body)["error"]
+    assert err.startswith("The upload of slow.fpt was cut short (") and err.endswith(
+        " of 1000 bytes: the request took longer than 3 s)."), err
+    assert raw_get(port, "/")[0] == 200
+
+
+def _threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc")
+def test_idle_connections_take_no_thread_and_a_request_still_gets_through(start_quick_server):
+    import socket
+
+    from fprofile_jupyter import _viewer
+
+    port, server, _ = start_quick_server(REQUEST_TIMEOUT_S=60.0)
+    assert raw_get(port, "/")[0] == 200
+    before = _threads(os.getpid())
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(150)]
+    try:
+        # the server takes connections in order: once this one is answered, the 150 were accepted
+        status, _, body = raw_get(port, "/api/initial")
+        assert status == 200 and json.loads(body) == {}
+        assert _threads(os.getpid()) <= before + 1, (before, _threads(os.getpid()))
+        # at most MAX_CONNECTIONS stay open: the ones idle the longest were closed to make room
+        closed = sum(_closed_by_server(s, 10 if i == 0 else 0.05) for i, s in enumerate(idle))
+        assert closed >= 150 - _viewer.MAX_CONNECTIONS, closed
+        assert raw_get(port, "/fprofile.css")[0] == 200
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_beyond_the_connection_cap_with_none_idle_a_503_at_once(start_quick_server):
+    import socket
+
+    port, server, _ = start_quick_server(MAX_CONNECTIONS=4, WORKER_THREADS=2, REQUEST_TIMEOUT_S=30.0,
+                                         REQUEST_DEADLINE_S=60.0)
+    busy = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(4)]
+    try:
+        for s in busy:  # each starts a request and stalls: two are read by the workers, two wait
+            s.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode())
+        end = time.monotonic() + 30
+        while server._ready.qsize() < 2 and time.monotonic() < end:
+            time.sleep(0.02)  # polling the server's queue: readiness, not a timed assertion
+        assert server._ready.qsize() == 2
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            reply = _read_all(s)
+        assert reply.startswith(b"HTTP/1.1 503 Service Unavailable\r\n"), reply[:200]
+        assert reply.endswith(b"\r\n\r\n503 Too many connections to the viewer; try again.\n")
+    finally:
+        for s in busy:
+            s.sendall(b"Connection: close\r\n\r\n")  # the requests end; their connections close
+    for s in busy:
+        assert _read_all(s).startswith(b"HTTP/1.1 200")
+        s.close()
+    assert raw_get(port, "/")[0] == 200
+
+
+def test_uploads_beyond_the_conversion_cap_wait_or_are_told_busy(start_quick_server, files):
+    """While a conversion runs, another upload waits for it within its deadline; past it, a 503
+    whose message the page shows. Uploads arriving together are all answered."""
+    import concurrent.futures
+
+    port, server, state = start_quick_server(REQUEST_DEADLINE_S=2.0)
+    trace = open(files["fpt"], "rb").read()
+
+    def upload(name: str):
+        return raw_get(port, "/api/upload", method="POST", body=trace, headers={"X-Fprofile-Filename": name})
+
+    assert state.conversions.acquire(timeout=10)  # a conversion that takes longer than the deadline
+    try:
+        status, headers, body = upload("later.fpt")
+    finally:
+        state.conversions.release()
+    assert status == 503 and headers["Retry-After"] == "1"
+    assert json.loads(body) == {"name": "later.fpt", "error": (
+        "The viewer is busy converting another upload: later.fpt was not opened. Try again in a moment.")}
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(upload, [f"t{i}.fpt" for i in range(6)]))
+    for status, _, body in answers:
+        info = json.loads(body)
+        assert (status == 200 and "trace" in info) or (status == 503 and "busy" in info["error"]), (status, info)
+    assert any(status == 200 for status, _, _ in answers)
+    assert raw_get(port, "/")[0] == 200
+
+
+def _fpt_bomb(claimed: int, zeros: int) -> bytes:
+    """An .fpt whose header claims `claimed` body bytes, its zlib stream `zeros` zero bytes."""
+    import struct
+    import zlib
+
+    z = zlib.compressobj(1)
+    block = bytes(1 << 20)
+    parts = [z.compress(block[:min(len(block), zeros - done)]) for done in range(0, zeros, len(block))]
+    return b"FPRF" + struct.pack("<HHQ", 1, 1, claimed) + b"".join(parts) + z.flush()
+
+
+def _status_kib(pid: int, field: str) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc")
+def test_compressed_bombs_are_refused_and_memory_stays_near_the_limit():
+    """A 3.5 MB upload claiming 2 GiB (its stream inflates to 768 MiB) is refused before anything
+    is inflated; three uploads claiming just under the limit, at once, hold about one limit."""
+    import concurrent.futures
+
+    limit = 64 << 20
+    port = free_port()
+    with Viewer(port, constants={"MAX_INFLATED_BYTES": limit}) as v:
+        pid = v.proc.pid
+        base_kib = _status_kib(pid, "VmHWM")
+        bomb = _fpt_bomb(2 << 30, 768 << 20)
+        assert len(bomb) < 4 << 20
+
+        def upload(data: bytes):
+            return raw_get(port, "/api/upload", method="POST", body=data, headers={"X-Fprofile-Filename": "bomb.fpt"})
+
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            answers = list(pool.map(upload, [bomb] * 3))
+        for status, _, body in answers:
+            assert status == 422, body
+            assert json.loads(body)["error"] == ("bomb.fpt is not a trace this viewer can read: body length "
+                                                 "2147483648 at byte 8 is above the 64 MiB this reader accepts")
+        grown_mib = (_status_kib(pid, "VmHWM") - base_kib) / 1024
+        assert grown_mib < 64, grown_mib  # not the 768 MiB the stream inflates to, nor 3 x 768
+        # just under the limit, inflated whole (not a valid body: zeros), three at once: one at a
+        # time, so the peak is about one body, not three
+        under = _fpt_bomb(limit - 1024, limit - 1024)
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            answers = list(pool.map(upload, [under] * 3))
+        for status, _, body in answers:
+            assert status == 422 and "is not a trace this viewer can read: byte " in json.loads(body)["error"], body
+        grown_mib = (_status_kib(pid, "VmHWM") - base_kib) / 1024
+        assert 32 < grown_mib < 64 + 64, grown_mib  # one body (64 MiB), not three (192 MiB)
+        assert raw_get(port, "/")[0] == 200
+        hwm_mib = _status_kib(pid, "VmHWM") / 1024
+    print(f"viewer VmHWM after the bombs: {hwm_mib:.0f} MiB (at start {base_kib / 1024:.0f} MiB)")

@@ -87,9 +87,14 @@ def write_formats(trace, directory: str, stem: str = "trace") -> dict:
 class Viewer:
     """The viewer in a subprocess on a given port: started, polled until it answers, stopped."""
 
-    def __init__(self, port: int, file: Optional[str] = None, cwd: Optional[str] = None, cli: bool = False):
-        """cli: run `python -m fprofile_jupyter view` (the fprofile CLI) instead of the viewProfile drop-in."""
+    def __init__(self, port: int, file: Optional[str] = None, cwd: Optional[str] = None, cli: bool = False,
+                 constants: Optional[dict] = None):
+        """cli: run `python -m fprofile_jupyter view` (the fprofile CLI) instead of the viewProfile drop-in.
+        constants: module constants of `fprofile_jupyter._viewer` set before it starts (limits, timeouts)."""
         entry = ["-m", "fprofile_jupyter", "view"] if cli else ["-m", "fprofile_jupyter.viewProfile"]
+        if constants:
+            sets = "; ".join(f"v.{k} = {v!r}" for k, v in constants.items())
+            entry = ["-c", f"import sys; from fprofile_jupyter import _viewer as v; {sets}; sys.exit(v.main())"]
         args = [sys.executable] + entry + ([file] if file else []) + ["--port", str(port), "--no-browser"]
         self.url = f"http://127.0.0.1:{port}/"
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,

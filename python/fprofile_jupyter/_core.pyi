@@ -220,8 +220,12 @@ def load(path: _Path, format: Optional[str] = None, *, progress: Optional[Callab
     when it is not a valid trace. The GIL is released while reading; ``progress(bytes_done,
     bytes_total)`` is called now and then while parsing a large text file."""
 
-def load_bytes(data: bytes, format: Optional[str] = None) -> Trace:
-    """Load a trace from an in-memory buffer (same formats and detection as ``load``)."""
+def load_bytes(data: bytes, format: Optional[str] = None, *, max_inflated: Optional[int] = None) -> Trace:
+    """Load a trace from an in-memory buffer (same formats and detection as ``load``).
+    ``max_inflated``: the largest body (bytes) a compressed ``.fpt`` may inflate to, for bytes
+    from someone else (the viewer's uploads); a header claiming more is refused with a
+    ``FormatError`` before anything is inflated, and inflating never goes past the claim. Default:
+    the format's own limit, 2 GiB. Other formats are not compressed: the limit does not apply."""
 
 def _build_trace(
     codes: Sequence[Tuple[str, str, int]],

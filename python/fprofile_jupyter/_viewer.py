@@ -13,22 +13,47 @@ run :func:`main`. The server binds 127.0.0.1 only and serves exactly:
 Nothing is read from the file system on request, so no path (``../``, absolute, encoded, symlinks)
 reaches a file: anything else is a 404, with no directory listing. A Content-Security-Policy forbids
 every remote load (the page works offline).
+
+Hostile or broken clients cannot hold the server:
+
+- one thread (the loop of :class:`_Server`) accepts connections and waits on the idle ones (new,
+  or kept alive between requests) with a selector, so an idle connection costs no thread; it is
+  closed after :data:`REQUEST_TIMEOUT_S` of silence. A connection with something to read goes to
+  one of :data:`WORKER_THREADS` threads: the server has that many threads + its loop, however
+  many connections are open;
+- at most :data:`MAX_CONNECTIONS` connections are open: a new one beyond it closes the connection
+  idle the longest, or, when none is idle, is answered at once with a short 503 and closed;
+- a request (request line, headers and body) must arrive within :data:`REQUEST_DEADLINE_S` of its
+  first byte, and each read waits at most :data:`REQUEST_TIMEOUT_S`: a client trickling a byte
+  every few seconds is cut off at the deadline (every read of the socket, the stdlib's own reads
+  of the request line and headers included, is given the time left as its timeout);
+- :data:`MAX_CONVERSIONS` uploads are converted at once; others wait for their turn within their
+  deadline, else get a 503 with a "busy" message the page shows;
+- an upload is at most :data:`MAX_UPLOAD_BYTES`, and a compressed ``.fpt`` upload may inflate to
+  at most :data:`MAX_INFLATED_BYTES`: a header claiming more is refused before anything is
+  inflated, and inflating stops at the claim (``_core.load_bytes(..., max_inflated=...)``), so a
+  2 MB file claiming 2 GB costs no memory, and N such uploads at once cost at most one limit.
+  The FILE argument is the user's own file: it is read with no such limit.
 """
 from __future__ import annotations
 
 import argparse
 import http.server
+import io
 import json
 import os
+import queue
 import re
 import secrets
+import selectors
 import socket
 import sys
 import threading
+import time
 import urllib.parse
 import webbrowser
-from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence
+from collections import OrderedDict, deque
+from typing import Deque, Dict, List, Optional, Sequence, Tuple, cast
 
 from . import _core
 
@@ -36,12 +61,24 @@ __all__ = ["main", "serve", "MAX_UPLOAD_BYTES"]
 
 #: Largest upload the page may send (bytes). Larger files: ``fprofile view FILE``.
 MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
+#: Largest body a compressed ``.fpt`` upload may inflate to (bytes): about 50 million calls at the
+#: 4.9 bytes per call of an ``.fpt`` body. Larger traces: ``fprofile view FILE``.
+MAX_INFLATED_BYTES = 256 * 1024 * 1024
 #: Converted traces kept in memory (the FILE argument is always kept).
 KEEP_TRACES = 8
-#: Seconds a connection may stay silent (request line, headers, or an upload that stalls before
-#: its Content-Length is reached) before the server gives up on it: a client that sends less than
-#: it announced cannot hold a worker thread forever.
+#: Seconds a connection may stay silent (idle before a request, or inside one: request line,
+#: headers, or an upload that stalls before its Content-Length is reached) before the server gives
+#: up on it; also the time a response may take to be sent.
 REQUEST_TIMEOUT_S = 30.0
+#: Seconds a whole request (request line, headers and body) may take from its first byte, however
+#: steadily its bytes arrive.
+REQUEST_DEADLINE_S = 60.0
+#: Connections open at once (idle ones included); see the module docstring.
+MAX_CONNECTIONS = 32
+#: Requests read and answered at once: the server's worker threads.
+WORKER_THREADS = 8
+#: Uploads converted at once (each may hold up to MAX_INFLATED_BYTES while it is converted).
+MAX_CONVERSIONS = 1
 
 _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -70,6 +107,52 @@ _PAGE = """<!DOCTYPE html>
 </body>
 </html>
 """
+
+
+_NS_PER_S = 1_000_000_000
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket as the raw stream under a handler's ``rfile``: every read (the stdlib's reads of
+    the request line and headers included) waits at most REQUEST_TIMEOUT_S for data and never past
+    the request's deadline, so a client that trickles bytes is cut off at the deadline."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self._sock = sock
+        self.deadline_ns: Optional[int] = None
+        #: what ended the last read that timed out: "deadline" or "silence"
+        self.expired = ""
+        #: True: a read returns "nothing yet" without touching the socket (see ``Handler.handle``)
+        self.probing = False
+
+    def start_request(self) -> None:
+        self.deadline_ns = time.monotonic_ns() + int(REQUEST_DEADLINE_S * _NS_PER_S)
+        self.expired = ""
+
+    def left_ns(self) -> int:
+        """Nanoseconds until the deadline of the current request."""
+        if self.deadline_ns is None:
+            return int(REQUEST_DEADLINE_S * _NS_PER_S)
+        return self.deadline_ns - time.monotonic_ns()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> Optional[int]:  # type: ignore[override]
+        if self.probing:
+            return None
+        left_ns = self.left_ns()
+        silence_ns = int(REQUEST_TIMEOUT_S * _NS_PER_S)
+        if left_ns <= 0:
+            self.expired = "deadline"
+            raise socket.timeout("the request deadline passed")  # TimeoutError from Python 3.10
+        self._sock.settimeout(min(left_ns, silence_ns) / _NS_PER_S)
+        try:
+            return self._sock.recv_into(buffer)
+        except socket.timeout:
+            self.expired = "deadline" if left_ns <= silence_ns else "silence"
+            raise
 
 
 class _Converted:
@@ -106,6 +189,8 @@ class _State:
         self.initial: Dict[str, str] = {}
         self.bundle = _core.asset_bundle("viewer").encode("utf-8")
         self.css = _core.asset_css().encode("utf-8")
+        #: taken by each upload while it is converted
+        self.conversions = threading.BoundedSemaphore(MAX_CONVERSIONS)
 
     def add(self, conv: _Converted, pin: bool = False) -> str:
         tid = secrets.token_hex(16)
@@ -125,7 +210,10 @@ class _State:
     def convert(self, name: str, data: Optional[bytes] = None, path: Optional[str] = None, pin: bool = False) -> Dict[str, str]:
         """Convert a file (bytes or a path) in Rust; the page's answer: URLs, or an error message."""
         try:
-            trace = _core.load(path) if path is not None else _core.load_bytes(data or b"")
+            if path is not None:
+                trace = _core.load(path)
+            else:
+                trace = _core.load_bytes(data or b"", max_inflated=MAX_INFLATED_BYTES)
             conv = _Converted(name, trace.to_bytes(), trace.summary_json().encode("utf-8"))
         except Exception as e:  # FormatError, OSError, anything the converter raises: a message
             return {"name": name, "error": _describe_error(name, e)}
@@ -138,15 +226,48 @@ def _make_handler(state: _State, port_box: List[int]):
         server_version = "fprofile-viewer"
         sys_version = ""
         protocol_version = "HTTP/1.1"
-        # socket timeout of every read (StreamRequestHandler.setup): a stalled client ends with a
-        # TimeoutError instead of blocking this worker forever
+        # the socket's timeout until the first read (StreamRequestHandler.setup); each read then
+        # sets its own (_DeadlineReader), each answer REQUEST_TIMEOUT_S (_send)
         timeout = REQUEST_TIMEOUT_S
 
         def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
             pass  # quiet: the terminal shows the address and errors only
 
+        # -- the connection ---------------------------------------------------------------------
+        def setup(self) -> None:
+            super().setup()
+            # reads through _DeadlineReader, so the stdlib's readline of the request line and
+            # headers is bounded by the request's deadline too, not only each recv by the timeout
+            self.rfile.close()
+            self._reader = _DeadlineReader(self.connection)
+            self._buffered = io.BufferedReader(self._reader)
+            self.rfile = self._buffered
+            #: set by handle(): the connection stays open, idle, for the server to wait on
+            self.keep_alive = False
+
+        def handle(self) -> None:
+            """The requests of this connection, each with its deadline, while the next one has
+            already arrived; a kept-alive connection with nothing to read yet goes back to the
+            server's idle wait (``keep_alive``) instead of holding this thread."""
+            while True:
+                self._reader.start_request()
+                self.handle_one_request()
+                if self.close_connection:
+                    return
+                self._reader.probing = True  # only what is buffered already: never wait here
+                try:
+                    pending = self._buffered.peek(1)
+                finally:
+                    self._reader.probing = False
+                if not pending:
+                    self.keep_alive = True
+                    return
+
         # -- helpers --------------------------------------------------------------------------
         def _send(self, status: int, body: bytes, ctype: str, head_only: bool = False) -> None:
+            # the reads may have left a short timeout; each write waits at most this long
+            # (sendall: in total, not per chunk) for a client that does not read its answer
+            self.connection.settimeout(REQUEST_TIMEOUT_S)
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
@@ -158,6 +279,8 @@ def _make_handler(state: _State, port_box: List[int]):
             self.send_header("Cache-Control", "no-store")
             if status == 405:
                 self.send_header("Allow", "GET, HEAD, POST")
+            if status == 503:
+                self.send_header("Retry-After", "1")
             if self.close_connection:
                 self.send_header("Connection", "close")
             self.end_headers()
@@ -246,7 +369,7 @@ def _make_handler(state: _State, port_box: List[int]):
                 try:
                     # read1: what has arrived (at most one recv), so a timeout loses no counted byte
                     chunk = self.rfile.read1(min(left, 1 << 20))
-                except (socket.timeout, TimeoutError):  # nothing arrived for REQUEST_TIMEOUT_S
+                except (socket.timeout, TimeoutError):  # silent for REQUEST_TIMEOUT_S, or the deadline
                     stalled = True
                     break
                 if not chunk:
@@ -255,11 +378,27 @@ def _make_handler(state: _State, port_box: List[int]):
                 left -= len(chunk)
             if left > 0:
                 self.close_connection = True
-                why = (f"nothing arrived for {REQUEST_TIMEOUT_S:g} s" if stalled else "the connection closed")
+                if not stalled:
+                    why = "the connection closed"
+                elif self._reader.expired == "deadline":
+                    why = f"the request took longer than {REQUEST_DEADLINE_S:g} s"
+                else:
+                    why = f"nothing arrived for {REQUEST_TIMEOUT_S:g} s"
                 self._json(408 if stalled else 400, {"name": name, "error": (
                     f"The upload of {name} was cut short ({length - left} of {length} bytes: {why}).")})
                 return
-            answer = state.convert(name, data=b"".join(chunks))
+            data = b"".join(chunks)
+            chunks.clear()
+            # one conversion at a time (MAX_CONVERSIONS): the others wait, within their deadline
+            if not state.conversions.acquire(timeout=max(0, self._reader.left_ns()) / _NS_PER_S):
+                self._json(503, {"name": name, "error": (
+                    f"The viewer is busy converting another upload: {name} was not opened. "
+                    "Try again in a moment.")})
+                return
+            try:
+                answer = state.convert(name, data=data)
+            finally:
+                state.conversions.release()
             self._json(422 if "error" in answer else 200, answer)
 
         def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
@@ -276,9 +415,188 @@ def _make_handler(state: _State, port_box: List[int]):
     return Handler
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
+_BUSY_TEXT = b"503 Too many connections to the viewer; try again.\n"
+_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+         b"Content-Length: %d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s" % (len(_BUSY_TEXT), _BUSY_TEXT))
+
+
+class _Server(http.server.HTTPServer):
+    """The viewer's HTTP server: one loop thread accepts connections and waits on the idle ones;
+    WORKER_THREADS threads read and answer requests (see the module docstring).
+
+    ``serve_forever`` runs the loop; ``shutdown`` (from another thread) stops it and waits."""
+
     allow_reuse_address = False
+    request_queue_size = 64  # the listen backlog: a burst of connections waits for the loop
+
+    def __init__(self, server_address: Tuple[str, int], handler_class) -> None:
+        # all set before binding: a failed bind calls server_close()
+        self._lock = threading.Lock()
+        self._open = 0  # connections open (idle, waiting for a worker, or being answered)
+        self._returned: Deque[Tuple[socket.socket, object]] = deque()  # kept alive by a worker
+        self._ready: "queue.Queue[Optional[Tuple[socket.socket, object]]]" = queue.Queue()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._stop = threading.Event()
+        self._stopped = threading.Event()
+        self._stopped.set()
+        self._max_connections = MAX_CONNECTIONS
+        self._workers = [threading.Thread(target=self._work, name=f"fprofile-viewer-{i}", daemon=True)
+                         for i in range(WORKER_THREADS)]
+        super().__init__(server_address, handler_class)
+
+    # -- the loop thread ----------------------------------------------------------------------------
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self._stopped.clear()
+        self._stop.clear()
+        for w in self._workers:
+            if not w.is_alive():
+                w.start()
+        self.socket.setblocking(False)
+        sel = selectors.DefaultSelector()
+        sel.register(self.socket, selectors.EVENT_READ, "accept")
+        sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        idle: "OrderedDict[socket.socket, Tuple[int, object]]" = OrderedDict()  # oldest first
+        silence_ns = int(REQUEST_TIMEOUT_S * _NS_PER_S)
+        try:
+            while not self._stop.is_set():
+                timeout_s = poll_interval
+                if idle:
+                    since_ns, _ = next(iter(idle.values()))
+                    timeout_s = min(timeout_s, max(0, since_ns + silence_ns - time.monotonic_ns()) / _NS_PER_S)
+                for key, _ in sel.select(timeout_s):
+                    if key.data == "accept":
+                        self._accept(sel, idle)
+                    elif key.data == "wake":
+                        self._take_returned(sel, idle)
+                    else:  # an idle connection has something to read (or was closed): a worker
+                        sock = cast(socket.socket, key.fileobj)
+                        sel.unregister(sock)
+                        _, address = idle.pop(sock)
+                        self._ready.put((sock, address))
+                now_ns = time.monotonic_ns()
+                while idle:  # silent too long: closed
+                    sock, (since_ns, _) = next(iter(idle.items()))
+                    if now_ns - since_ns < silence_ns:
+                        break
+                    del idle[sock]
+                    sel.unregister(sock)
+                    self._close(sock)
+        finally:
+            for sock in list(idle):
+                sel.unregister(sock)
+                self._close(sock)
+            sel.close()
+            self._stopped.set()
+
+    def _accept(self, sel: selectors.BaseSelector, idle: "OrderedDict[socket.socket, Tuple[int, object]]") -> None:
+        for _ in range(64):  # what is waiting, a bounded batch per turn
+            try:
+                sock, address = self.socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # out of file descriptors, a connection reset while queued: next time
+                return
+            with self._lock:
+                evict = None
+                if self._open >= self._max_connections and idle:
+                    evict = next(iter(idle))  # the connection idle the longest makes room
+                    del idle[evict]
+                admitted = self._open < self._max_connections or evict is not None
+                if admitted and evict is None:
+                    self._open += 1
+            if evict is not None:
+                sel.unregister(evict)
+                self._shut(evict)  # its slot passes to the new connection
+            if not admitted:
+                self._refuse(sock)
+                continue
+            sock.setblocking(True)
+            sel.register(sock, selectors.EVENT_READ, "connection")
+            idle[sock] = (time.monotonic_ns(), address)
+
+    def _take_returned(self, sel: selectors.BaseSelector, idle: "OrderedDict[socket.socket, Tuple[int, object]]") -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+        while True:
+            with self._lock:
+                if not self._returned:
+                    return
+                sock, address = self._returned.popleft()
+            sel.register(sock, selectors.EVENT_READ, "connection")
+            idle[sock] = (time.monotonic_ns(), address)
+
+    @staticmethod
+    def _refuse(sock: socket.socket) -> None:
+        """A short 503, without waiting (the send buffer of a new connection has room), then closed."""
+        try:
+            sock.setblocking(False)
+            sock.send(_BUSY)
+        except OSError:
+            pass
+        _Server._shut(sock)
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        sock.close()
+
+    def _close(self, sock: socket.socket) -> None:
+        self._shut(sock)
+        with self._lock:
+            self._open -= 1
+
+    # -- the workers ---------------------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            item = self._ready.get()
+            if item is None:
+                return
+            sock, address = item
+            keep_alive = False
+            try:
+                handler = self.RequestHandlerClass(sock, address, self)  # type: ignore[arg-type]
+                keep_alive = bool(getattr(handler, "keep_alive", False)) and not self._stop.is_set()
+            except Exception:
+                self.handle_error(sock, address)
+            if not keep_alive:
+                self._close(sock)
+                continue
+            with self._lock:
+                self._returned.append((sock, address))
+            try:
+                self._wake_w.send(b"x")
+            except (BlockingIOError, InterruptedError):
+                pass  # the loop has wake-ups pending already
+
+    def shutdown(self) -> None:
+        """Stops ``serve_forever`` (called from another thread) and waits until it has returned."""
+        self._stop.set()
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        self._stop.set()
+        for _ in self._workers:
+            self._ready.put(None)  # workers end after their current request
+        super().server_close()
+        with self._lock:
+            returned = list(self._returned)
+            self._returned.clear()
+        for sock, _ in returned:
+            self._close(sock)
+        self._wake_r.close()
+        self._wake_w.close()
 
     def handle_error(self, request, client_address) -> None:
         # A client that went away mid-request is not worth a traceback on the terminal.

@@ -122,13 +122,27 @@ pub fn load_with(
         return pyme_text::read_file(path, progress).map_err(|e| LoadError::at(path, e.into()));
     }
     file.read_to_end(&mut bytes).map_err(io)?;
-    decode(&bytes, format, progress).map_err(|p| LoadError::at(path, p))
+    decode(&bytes, format, fpt::MAX_BODY_LEN, progress).map_err(|p| LoadError::at(path, p))
 }
 
 /// [`load_bytes`] with the format given (`None`: detected) and a progress callback.
 pub fn load_bytes_with(
     bytes: &[u8],
     format: Option<Format>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Trace, LoadError> {
+    load_bytes_limited(bytes, format, None, progress)
+}
+
+/// [`load_bytes_with`] for bytes from someone else (an upload): `max_body_len` (`None`: the
+/// format's own 2 GiB) bounds what a compressed `.fpt` body may inflate to, checked against the
+/// header before inflating and enforced while inflating ([`fpt::decode_body_limited`]), so a small
+/// file claiming a huge body is refused without the memory. The other formats are not compressed:
+/// their size is the size of `bytes`.
+pub fn load_bytes_limited(
+    bytes: &[u8],
+    format: Option<Format>,
+    max_body_len: Option<u64>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Trace, LoadError> {
     if bytes.is_empty() && format == Some(Format::PymeText) {
@@ -138,8 +152,9 @@ pub fn load_bytes_with(
         Some(f) => Ok(f),
         None => detect_readable(bytes),
     };
+    let max_body_len = max_body_len.unwrap_or(fpt::MAX_BODY_LEN);
     format
-        .and_then(|f| decode(bytes, f, progress))
+        .and_then(|f| decode(bytes, f, max_body_len, progress))
         .map_err(|problem| LoadError { path: None, problem })
 }
 
@@ -148,9 +163,9 @@ fn empty_trace() -> Trace {
     Trace::default()
 }
 
-fn decode(bytes: &[u8], format: Format, progress: &mut dyn FnMut(usize, usize)) -> Result<Trace, Problem> {
+fn decode(bytes: &[u8], format: Format, max_body_len: u64, progress: &mut dyn FnMut(usize, usize)) -> Result<Trace, Problem> {
     let t = match format {
-        Format::Fpt => fpt::decode(bytes)?,
+        Format::Fpt => fpt::decode_limited(bytes, max_body_len)?,
         Format::PymeText => return Ok(pyme_text::read_with_progress(bytes, progress)?),
         Format::PymeJson => pyme_json::read(bytes)?,
         f @ (Format::Perfetto | Format::Speedscope) => return Err(Problem::WriteOnly(f)),

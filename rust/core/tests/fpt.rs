@@ -81,6 +81,82 @@ fn zlib_errors() {
     assert!(err(&b).contains("corrupt"), "{}", err(&b));
 }
 
+/// An `.fpt` whose header claims `claimed` body bytes and whose zlib stream inflates to `zeros`
+/// zero bytes (a "zip bomb" when `claimed` is large: a few KiB of file).
+fn bomb(claimed: u64, zeros: usize) -> Vec<u8> {
+    use flate2::{write::ZlibEncoder, Compression};
+    use std::io::Write;
+    let mut z = ZlibEncoder::new(Vec::new(), Compression::new(9));
+    let block = vec![0u8; 1 << 20];
+    let mut left = zeros;
+    while left > 0 {
+        let n = left.min(block.len());
+        z.write_all(&block[..n]).unwrap();
+        left -= n;
+    }
+    let mut b = b"FPRF\x01\x00\x01\x00".to_vec();
+    b.extend_from_slice(&claimed.to_le_bytes());
+    b.extend_from_slice(&z.finish().unwrap());
+    b
+}
+
+#[test]
+fn limit_refuses_a_huge_claimed_body_before_inflating() {
+    const LIMIT: u64 = 64 << 20;
+    // 2 GiB claimed (the format's own maximum), 4 MiB of zeros in a few KiB of file
+    let b = bomb(2 << 30, 4 << 20);
+    assert!(b.len() < 16 << 10, "{}", b.len());
+    let e = fpt::decode_limited(&b, LIMIT).unwrap_err();
+    assert_eq!(e, FptError::BodyAboveLimit { len: 2 << 30, limit: LIMIT });
+    assert_eq!(e.to_string(), "body length 2147483648 at byte 8 is above the 64 MiB this reader accepts");
+    assert_eq!(fpt::decode_body_limited(&b, LIMIT).unwrap_err(), e);
+    // the same through the one-call loader, as the Python binding and the viewer use it
+    let e = fprofile::load::load_bytes_limited(&b, None, Some(LIMIT), &mut |_, _| {}).unwrap_err();
+    assert_eq!(e.to_string(), "body length 2147483648 at byte 8 is above the 64 MiB this reader accepts");
+    // an odd limit is written in bytes; a raw (uncompressed) body is checked the same way
+    let mut r = raw(&[0u8; 100]);
+    assert_eq!(err_limited(&r, 99), "body length 100 at byte 8 is above the 99 bytes this reader accepts");
+    r[8..16].copy_from_slice(&(5u64 << 30).to_le_bytes());
+    assert!(err_limited(&r, 99).contains("above the 2 GiB limit"), "{}", err_limited(&r, 99));
+}
+
+fn err_limited(b: &[u8], limit: u64) -> String {
+    fpt::decode_limited(b, limit).unwrap_err().to_string()
+}
+
+#[test]
+fn limit_holds_while_inflating_a_stream_longer_than_claimed() {
+    // the header claims 1 MiB (under the limit) but the stream inflates to 16 MiB: inflating stops
+    // one byte past the claim, so the body buffer never grows to the stream's size
+    let b = bomb(1 << 20, 16 << 20);
+    let e = err_limited(&b, 2 << 20);
+    assert!(e.starts_with("zlib stream at byte") && e.contains("inflates to more than the 1048576 bytes the header says"), "{e}");
+    // the same stream with its true length claimed is inflated whole when the limit allows it,
+    // and is then not a valid body (all zeros): the limit is not what refuses it
+    let b = bomb(16 << 20, 16 << 20);
+    let e = err_limited(&b, 16 << 20);
+    assert!(e.starts_with("byte ") && !e.contains("accepts"), "{e}");
+}
+
+#[test]
+fn limit_at_or_above_the_body_length_loads() {
+    let t = sample();
+    let b = encode(&t);
+    let body_len = u64::from_le_bytes(b[8..16].try_into().unwrap());
+    assert_eq!(fpt::decode_limited(&b, body_len).unwrap(), t);
+    assert_eq!(fpt::decode_limited(&b, body_len + 1).unwrap(), t);
+    let loaded = fprofile::load::load_bytes_limited(&b, None, Some(body_len), &mut |_, _| {}).unwrap();
+    assert_eq!(loaded, t);
+    assert_eq!(
+        fpt::decode_limited(&b, body_len - 1).unwrap_err(),
+        FptError::BodyAboveLimit { len: body_len, limit: body_len - 1 }
+    );
+    // the limit is about .fpt bodies only: PYME text of any size loads as before
+    let mut text = Vec::new();
+    fprofile::formats::pyme_text::write(&t, &mut text).unwrap();
+    assert!(fprofile::load::load_bytes_limited(&text, None, Some(1), &mut |_, _| {}).is_ok());
+}
+
 fn raw(body: &[u8]) -> Vec<u8> {
     let mut b = b"FPRF\x01\x00\x00\x00".to_vec();
     b.extend_from_slice(&(body.len() as u64).to_le_bytes());

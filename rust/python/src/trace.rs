@@ -978,12 +978,14 @@ fn load(py: Python<'_>, path: &Bound<'_, PyAny>, format: Option<&str>, progress:
 }
 
 /// Loads a trace from bytes; the format is detected from the content unless given.
+/// `max_inflated`: the largest body a compressed `.fpt` may inflate to (bytes; default the
+/// format's 2 GiB), for bytes from someone else: `fprofile::load::load_bytes_limited`.
 #[pyfunction]
-#[pyo3(signature = (data, format=None))]
-fn load_bytes(py: Python<'_>, data: &[u8], format: Option<&str>) -> PyResult<PyTrace> {
+#[pyo3(signature = (data, format=None, *, max_inflated=None))]
+fn load_bytes(py: Python<'_>, data: &[u8], format: Option<&str>, max_inflated: Option<u64>) -> PyResult<PyTrace> {
     let format = format.map(in_format_from_name).transpose()?.map(InFormat::core);
     let data = data.to_vec();
-    match py.detach(move || fprofile::load::load_bytes_with(&data, format, &mut |_, _| {})) {
+    match py.detach(move || fprofile::load::load_bytes_limited(&data, format, max_inflated, &mut |_, _| {})) {
         Ok(t) => Ok(PyTrace::from_trace(t)),
         Err(e) => Err(FormatError::new_err(e.problem.to_string())),
     }

@@ -42,6 +42,9 @@ pub enum FptError {
     ReservedFlags(u16),
     #[error("body length {0} at byte 8 is above the 2 GiB limit")]
     BodyTooLarge(u64),
+    /// The header's body length is above the limit the caller gave ([`decode_limited`]).
+    #[error("body length {len} at byte 8 is above the {} this reader accepts", size_text(*.limit))]
+    BodyAboveLimit { len: u64, limit: u64 },
     #[error("zlib stream at byte {offset} of the file: {what}")]
     Zlib { offset: u64, what: String },
     #[error("byte {offset} of the body: {what}")]
@@ -203,8 +206,27 @@ pub fn encode_with_level(t: &Trace, level: u32) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // Decoder
 
-/// Reads the header and inflates the body (bounded by `body_len`).
+/// `n` bytes as "N GiB" or "N MiB" when a whole number of them, else "N bytes".
+fn size_text(n: u64) -> String {
+    if n >= 1 << 30 && n.trailing_zeros() >= 30 {
+        format!("{} GiB", n >> 30)
+    } else if n >= 1 << 20 && n.trailing_zeros() >= 20 {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// Reads the header and inflates the body (bounded by `body_len`, at most [`MAX_BODY_LEN`]).
 pub fn decode_body(bytes: &[u8]) -> Result<Vec<u8>> {
+    decode_body_limited(bytes, MAX_BODY_LEN)
+}
+
+/// [`decode_body`] for input from someone else: a header whose `body_len` is above `max_body_len`
+/// is refused ([`FptError::BodyAboveLimit`]) before anything is inflated, and since the zlib stream
+/// is inflated with `body_len` as a hard limit, the body buffer never grows past
+/// `min(body_len, max_body_len) + 1` bytes, whatever the stream would inflate to.
+pub fn decode_body_limited(bytes: &[u8], max_body_len: u64) -> Result<Vec<u8>> {
     if bytes.is_empty() {
         return Err(FptError::Empty);
     }
@@ -227,6 +249,9 @@ pub fn decode_body(bytes: &[u8]) -> Result<Vec<u8>> {
     let body_len = u64::from_le_bytes(len8);
     if body_len > MAX_BODY_LEN {
         return Err(FptError::BodyTooLarge(body_len));
+    }
+    if body_len > max_body_len {
+        return Err(FptError::BodyAboveLimit { len: body_len, limit: max_body_len });
     }
     let input = &bytes[HEADER_LEN..];
     if flags & FLAG_ZLIB == 0 {
@@ -354,7 +379,13 @@ impl<'a> Reader<'a> {
 
 /// Decodes an `.fpt` file.
 pub fn decode(bytes: &[u8]) -> Result<Trace> {
-    let body = decode_body(bytes)?;
+    decode_limited(bytes, MAX_BODY_LEN)
+}
+
+/// [`decode`] with a limit on the decompressed body (see [`decode_body_limited`]): what a server
+/// reading uploads uses, so that a small file claiming a huge body costs no memory.
+pub fn decode_limited(bytes: &[u8], max_body_len: u64) -> Result<Trace> {
+    let body = decode_body_limited(bytes, max_body_len)?;
     parse_body(&body)
 }
 
