@@ -202,7 +202,9 @@ VISIBLE_TOOLTIP = """() => {
 
 
 def hover_until_tooltip(page, canvas, box) -> str:
-    """Move over the zoomed view on a grid until the tooltip shows (it needs a call under it)."""
+    """Move over the zoomed view on a grid until a call's tooltip shows (it needs a call under it;
+    a thread's header row shows the thread's tooltip, with its lane: passed over, as where the
+    headers fall depends on how the run's threads happened to overlap)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     for fy in (0.1, 0.15, 0.2, 0.25, 0.32, 0.4, 0.5, 0.6):
@@ -212,7 +214,10 @@ def hover_until_tooltip(page, canvas, box) -> str:
                 handle = page.wait_for_function(VISIBLE_TOOLTIP, timeout=400)
             except PlaywrightTimeout:
                 continue
-            return handle.json_value()
+            text = handle.json_value()
+            if "\nLane\n" in f"\n{text}\n":
+                continue
+            return text
     return ""
 
 
