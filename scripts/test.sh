@@ -22,6 +22,9 @@ export JUPYTER_PATH="$VENV/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 [ -f "$VENV/share/jupyter/kernels/rust/kernel.json" ] || JUPYTER_PATH="$VENV/share/jupyter" evcxr_jupyter --install >/dev/null
 
 status=0
+say "Style: cargo fmt, cargo clippy, ruff (scripts/lint.sh)"
+bash scripts/lint.sh || status=1
+
 say "Rust: cargo test -p fprofile"
 cargo test -q -p fprofile || status=1
 

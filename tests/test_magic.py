@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import types
 
 import pytest
 from IPython.core.error import UsageError

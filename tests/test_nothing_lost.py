@@ -7,7 +7,6 @@ about 10 s) and the SIGKILL test (20 kills, about 20 s)."""
 import os
 import random
 import signal
-import stat
 import subprocess
 import sys
 import textwrap
@@ -18,7 +17,7 @@ import warnings
 import pytest
 
 import fprofile_jupyter as fj
-from fprofile_jupyter import ThreadProfiler, _core
+from fprofile_jupyter import ThreadProfiler
 
 ENV = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
 ENV.pop("PYTHONWARNINGS", None)
@@ -280,7 +279,7 @@ def test_load_on_a_fifo_with_no_writer_raises_and_a_written_fifo_loads(fifo, tmp
     src.write_text(text)
     fj.load(src).save(tmp_path / "t.fpt")
     for payload in (text.encode(), (tmp_path / "t.fpt").read_bytes()):
-        w = threading.Thread(target=lambda: open(fifo, "wb").write(payload))
+        w = threading.Thread(target=lambda data=payload: open(fifo, "wb").write(data))
         w.start()
         t = fj.load(fifo)
         w.join()

@@ -38,7 +38,7 @@ def _wanted(mime: str, include: Optional[Iterable[str]], exclude: Optional[Itera
 def _in_kernel() -> bool:
     """True inside a Jupyter kernel (where a widget can be displayed)."""
     try:
-        from IPython import get_ipython
+        from IPython import get_ipython  # noqa: F401 - only whether IPython is there
     except ImportError:
         return False
     shell = get_ipython()
@@ -160,7 +160,6 @@ def mimebundle(trace: Any, include: Optional[Iterable[str]] = None,
 def show(trace: Any) -> None:
     """Display ``trace``: the timeline widget in a notebook, its text repr elsewhere."""
     try:
-        from IPython import get_ipython
         from IPython.display import display
     except ImportError:
         print(repr(trace))

@@ -214,7 +214,7 @@ class FprofileMagics(Magics):
 
     def parse(self, line: str, *, cell_mode: bool) -> Options:
         """Parse the magic's line; any problem raises ``UsageError`` (and the cell is not run)."""
-        parser = getattr(FprofileMagics.fprofile, "parser")  # made by @magic_arguments
+        parser = FprofileMagics.fprofile.parser  # made by @magic_arguments
         usage = USAGE
         try:
             argv, statement = split_line(line, allow_statement=not cell_mode)

@@ -14,7 +14,7 @@ import sys
 import sysconfig
 import threading
 import warnings
-from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from ._core import ProfilerError, Recorder, Trace
 

@@ -140,6 +140,7 @@ pub fn read_stream(f: &mut File, max: u64) -> io::Result<Vec<u8>> {
 }
 
 /// A file opened to write: a regular file, or a stream whose writes wait a bounded time.
+#[derive(Debug)]
 pub struct Output {
     file: File,
     stream: bool,
@@ -154,7 +155,10 @@ impl Output {
         if is_fifo(path) {
             let file = OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(|e| {
                 if e.raw_os_error() == Some(libc::ENXIO) {
-                    io::Error::new(io::ErrorKind::NotConnected, "a named pipe (FIFO) that no process is reading (start its reader first)")
+                    io::Error::new(
+                        io::ErrorKind::NotConnected,
+                        "a named pipe (FIFO) that no process is reading (start its reader first)",
+                    )
                 } else {
                     e
                 }
@@ -215,7 +219,7 @@ mod tests {
         let p = fifo("nw");
         let t = Instant::now();
         let mut f = open_read(&p).unwrap();
-        let e = read_stream(&mut f, 1 << 20).err().expect("times out");
+        let e = read_stream(&mut f, 1 << 20).expect_err("times out");
         assert_eq!(e.kind(), io::ErrorKind::TimedOut);
         assert!(e.to_string().contains("nothing was written"), "{e}");
         assert!(t.elapsed() < Duration::from_secs(5));
@@ -225,7 +229,7 @@ mod tests {
     fn a_fifo_with_no_reader_is_refused_at_once() {
         let p = fifo("w");
         let t = Instant::now();
-        let e = Output::create(&p).err().expect("refused");
+        let e = Output::create(&p).expect_err("refused");
         assert!(e.to_string().contains("no process is reading"), "{e}");
         assert!(t.elapsed() < Duration::from_secs(5));
     }
@@ -243,7 +247,7 @@ mod tests {
         writer.join().unwrap();
         assert_eq!(got, b"hello");
         let mut z = open_read(Path::new("/dev/zero")).unwrap();
-        let e = read_stream(&mut z, 1 << 20).err().expect("bounded");
+        let e = read_stream(&mut z, 1 << 20).expect_err("bounded");
         assert!(e.to_string().contains("more than 1 MiB"), "{e}");
     }
 

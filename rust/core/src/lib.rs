@@ -16,13 +16,13 @@
 //! - [`fsio`]: FIFOs, devices and other streams read and written without waiting forever.
 //! - [`summary::summarize`] / [`summary::summary_json`]: per-function figures.
 
-pub mod model;
+pub mod assets;
 pub mod build;
 pub mod formats;
-pub mod summary;
-pub mod assets;
-pub mod load;
 pub mod fsio;
+pub mod load;
+pub mod model;
+pub mod summary;
 
-pub use model::{Code, CodeId, Event, EventKind, Recording, ThreadRecord, ThreadInfo, Trace, Calls, CallFlags};
 pub use load::{load, load_bytes, LoadError};
+pub use model::{CallFlags, Calls, Code, CodeId, Event, EventKind, Recording, ThreadInfo, ThreadRecord, Trace};

@@ -126,11 +126,7 @@ pub fn load_with(
 }
 
 /// [`load_bytes`] with the format given (`None`: detected) and a progress callback.
-pub fn load_bytes_with(
-    bytes: &[u8],
-    format: Option<Format>,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<Trace, LoadError> {
+pub fn load_bytes_with(bytes: &[u8], format: Option<Format>, progress: &mut dyn FnMut(usize, usize)) -> Result<Trace, LoadError> {
     load_bytes_limited(bytes, format, None, progress)
 }
 
@@ -153,9 +149,7 @@ pub fn load_bytes_limited(
         None => detect_readable(bytes),
     };
     let max_body_len = max_body_len.unwrap_or(fpt::MAX_BODY_LEN);
-    format
-        .and_then(|f| decode(bytes, f, max_body_len, progress))
-        .map_err(|problem| LoadError { path: None, problem })
+    format.and_then(|f| decode(bytes, f, max_body_len, progress)).map_err(|problem| LoadError { path: None, problem })
 }
 
 /// A trace with no threads and no calls (what an empty PYME raw text file holds).

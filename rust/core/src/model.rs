@@ -65,8 +65,12 @@ impl CallFlags {
     pub const UNFINISHED: u8 = 1;
     /// Began before recording started (a return with no open call): opened at the thread's first time.
     pub const STARTED_BEFORE: u8 = 2;
-    pub fn unfinished(self) -> bool { self.0 & Self::UNFINISHED != 0 }
-    pub fn started_before(self) -> bool { self.0 & Self::STARTED_BEFORE != 0 }
+    pub fn unfinished(self) -> bool {
+        self.0 & Self::UNFINISHED != 0
+    }
+    pub fn started_before(self) -> bool {
+        self.0 & Self::STARTED_BEFORE != 0
+    }
 }
 
 /// One thread of a trace.
@@ -106,8 +110,12 @@ pub struct Calls {
 }
 
 impl Calls {
-    pub fn len(&self) -> usize { self.start_ns.len() }
-    pub fn is_empty(&self) -> bool { self.start_ns.is_empty() }
+    pub fn len(&self) -> usize {
+        self.start_ns.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.start_ns.is_empty()
+    }
     /// Drops spare capacity, so the columns take 29 bytes per call.
     pub fn shrink_to_fit(&mut self) {
         self.start_ns.shrink_to_fit();

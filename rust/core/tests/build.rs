@@ -30,11 +30,8 @@ fn origin_is_first_event_without_start() {
 
 #[test]
 fn return_without_call_is_started_before_and_adopts_children() {
-    let rec = recording(
-        &[("Main", 1, &[(10, "+b"), (20, "-b"), (25, "+c"), (28, "-c"), (30, "-a"), (40, "+d"), (50, "-d")])],
-        5,
-        60,
-    );
+    let rec =
+        recording(&[("Main", 1, &[(10, "+b"), (20, "-b"), (25, "+c"), (28, "-c"), (30, "-a"), (40, "+d"), (50, "-d")])], 5, 60);
     let t = build_trace(rec);
     check_invariants(&t).unwrap();
     // the started-before call opens at the thread's first event (10 -> 5 after rebasing to start 5)
@@ -46,10 +43,7 @@ fn nested_started_before_calls_first_seen_is_innermost() {
     let rec = recording(&[("Main", 1, &[(10, "+c"), (11, "-c"), (12, "-b"), (13, "+x"), (14, "-x"), (15, "-a")])], 10, 20);
     let t = build_trace(rec);
     check_invariants(&t).unwrap();
-    assert_eq!(
-        folded(&t),
-        lines(&["Main;a 0 5 B", "Main;a;b 0 2 B", "Main;a;b;c 0 1", "Main;a;x 3 4"])
-    );
+    assert_eq!(folded(&t), lines(&["Main;a 0 5 B", "Main;a;b 0 2 B", "Main;a;b;c 0 1", "Main;a;x 3 4"]));
 }
 
 #[test]

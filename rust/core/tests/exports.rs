@@ -6,7 +6,6 @@ use fprofile::formats::{detect, fpt, perfetto, pyme_json, pyme_text, speedscope,
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-
 fn to_json(t: &fprofile::Trace) -> Value {
     let mut out = Vec::new();
     pyme_json::write(t, &mut out).unwrap();
@@ -42,7 +41,8 @@ fn pyme_json_matches_original_converter() {
 fn pyme_json_small_times_not_rebased_and_flagged_calls_dropped() {
     // first time 1.0 s (below 10): absolute times; started-before `a` and unfinished `c` dropped,
     // `b` inside the started-before call is level 1 as in the original.
-    let s = "1.000000\tT\tf\tb\tcall\t1\n1.000002\tT\tf\tb\treturn\t1\n1.000003\tT\tf\ta\treturn\t1\n1.000004\tT\tf\tc\tcall\t1\n";
+    let s =
+        "1.000000\tT\tf\tb\tcall\t1\n1.000002\tT\tf\tb\treturn\t1\n1.000003\tT\tf\ta\treturn\t1\n1.000004\tT\tf\tc\tcall\t1\n";
     let t = pyme_text::read(s.as_bytes()).unwrap();
     let v = to_json(&t);
     assert_eq!(v["callstack"], json!([{"ts": 1.0, "tf": 1.000002, "f": "f", "n": "b", "l": 1, "td": 0, "tl": 0.0, "ns": "1"}]));
@@ -76,7 +76,9 @@ fn pyme_json_reads_old_files_without_thread_lines() {
 fn pyme_json_zero_length_calls_sharing_a_microsecond_keep_their_parents() {
     // x calls a (which calls m) and then b (which calls c); a, m and b's start share one time, as
     // PYME's microsecond text often makes them. Written in return order, as the original does.
-    let e = |n: &str, ts: f64, tf: f64, l: u32| format!(r#"{{"ts": {ts}, "tf": {tf}, "f": "a.py", "n": "{n}", "l": {l}, "td": 0, "tl": 0, "ns": "1"}}"#);
+    let e = |n: &str, ts: f64, tf: f64, l: u32| {
+        format!(r#"{{"ts": {ts}, "tf": {tf}, "f": "a.py", "n": "{n}", "l": {l}, "td": 0, "tl": 0, "ns": "1"}}"#)
+    };
     let body = [e("m", 2e-6, 2e-6, 3), e("a", 2e-6, 2e-6, 2), e("c", 3e-6, 3e-6, 3), e("b", 2e-6, 8e-6, 2), e("x", 0.0, 1e-5, 1)];
     let s = format!(r#"{{"callstack": [{}], "threadNames": ["Main"]}}"#, body.join(","));
     let t = pyme_json::read(s.as_bytes()).unwrap();
@@ -95,9 +97,11 @@ fn pyme_json_errors() {
     assert!(e("").starts_with("not a PYME JSON trace: EOF while parsing"), "{}", e(""));
     assert!(e("{\"traceEvents\": []}").contains("missing field `callstack`"), "{}", e("{\"traceEvents\": []}"));
     assert!(e("[1,2]").starts_with("not a PYME JSON trace"));
-    let bad_td = r#"{"callstack": [{"ts": 0, "tf": 1, "f": "a", "n": "b", "l": 1, "td": 3, "tl": 0, "ns": "1"}], "threadNames": ["M"]}"#;
+    let bad_td =
+        r#"{"callstack": [{"ts": 0, "tf": 1, "f": "a", "n": "b", "l": 1, "td": 3, "tl": 0, "ns": "1"}], "threadNames": ["M"]}"#;
     assert_eq!(e(bad_td), "PYME JSON: callstack[0]: thread index td=3 is not one of the 1 threadNames");
-    let back = r#"{"callstack": [{"ts": 2, "tf": 1, "f": "a", "n": "b", "l": 1, "td": 0, "tl": 0, "ns": "1"}], "threadNames": ["M"]}"#;
+    let back =
+        r#"{"callstack": [{"ts": 2, "tf": 1, "f": "a", "n": "b", "l": 1, "td": 0, "tl": 0, "ns": "1"}], "threadNames": ["M"]}"#;
     assert!(e(back).contains("ends (tf=1) before it starts (ts=2)"));
     let huge = r#"{"callstack": [{"ts": 1e300, "tf": 1e301, "f": "a", "n": "b", "l": 1, "td": 0, "tl": 0, "ns": "1"}], "threadNames": ["M"]}"#;
     assert!(e(huge).contains("out of range"));
@@ -123,7 +127,8 @@ fn perfetto_export() {
     assert_eq!(detect(&out), Some(Format::Perfetto));
     let v: Value = serde_json::from_slice(&out).unwrap();
     let evs = v["traceEvents"].as_array().unwrap();
-    let names: Vec<_> = evs.iter().filter(|e| e["name"] == "thread_name").map(|e| (e["tid"].clone(), e["args"]["name"].clone())).collect();
+    let names: Vec<_> =
+        evs.iter().filter(|e| e["name"] == "thread_name").map(|e| (e["tid"].clone(), e["args"]["name"].clone())).collect();
     assert_eq!(names, vec![(json!(1), json!("Main")), (json!(2), json!("W\"k"))]);
     let xs: Vec<_> = evs.iter().filter(|e| e["ph"] == "X").collect();
     assert_eq!(xs.len(), 4);
@@ -141,12 +146,19 @@ fn perfetto_export() {
 
 #[test]
 fn speedscope_export() {
-    let t = build_trace(recording(&[("Main", 11, &[(0, "+a"), (10, "+b"), (20, "-b"), (30, "-a")]), ("W", 2, &[(5, "+b"), (6, "-b")])], 0, 30));
+    let t = build_trace(recording(
+        &[("Main", 11, &[(0, "+a"), (10, "+b"), (20, "-b"), (30, "-a")]), ("W", 2, &[(5, "+b"), (6, "-b")])],
+        0,
+        30,
+    ));
     let mut out = Vec::new();
     speedscope::write(&t, &mut out).unwrap();
     assert_eq!(detect(&out), Some(Format::Speedscope));
     let v: Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!(v["shared"]["frames"], json!([{"name": "a", "file": "/src/a.py", "line": 1}, {"name": "b", "file": "/src/b.py", "line": 1}]));
+    assert_eq!(
+        v["shared"]["frames"],
+        json!([{"name": "a", "file": "/src/a.py", "line": 1}, {"name": "b", "file": "/src/b.py", "line": 1}])
+    );
     assert_eq!(v["profiles"][0]["name"], "Main");
     assert_eq!(v["profiles"][0]["unit"], "nanoseconds");
     assert_eq!(

@@ -287,7 +287,8 @@ proptest! {
 fn memory_per_call_after_conversion() {
     // many threads and calls: build, decode and the PYME JSON reader all hold 29 bytes per call
     let mut threads = Vec::new();
-    let evs: Vec<(u64, &str)> = (0..2000u64).flat_map(|i| [(i * 10, "+f"), (i * 10 + 5, "+g"), (i * 10 + 6, "-g"), (i * 10 + 9, "-f")]).collect();
+    let evs: Vec<(u64, &str)> =
+        (0..2000u64).flat_map(|i| [(i * 10, "+f"), (i * 10 + 5, "+g"), (i * 10 + 6, "-g"), (i * 10 + 9, "-f")]).collect();
     for k in 0..5 {
         threads.push((["A", "B", "C", "D", "E"][k], k as u64, evs.as_slice()));
     }

@@ -14,8 +14,22 @@ fn sample() -> Trace {
         Code { file: "/app/ünï.py".into(), name: "step_λ".into(), first_line: 20 },
     ];
     let threads = vec![
-        ThreadInfo { os_id: 1001, names: vec![(0, "MainThread".into())], first_ns: 0, last_ns: 1000, lane: 0, call_range: (0, 4) },
-        ThreadInfo { os_id: 1002, names: vec![(200, format!("worker {EVIL}"))], first_ns: 200, last_ns: 800, lane: 1, call_range: (4, 5) },
+        ThreadInfo {
+            os_id: 1001,
+            names: vec![(0, "MainThread".into())],
+            first_ns: 0,
+            last_ns: 1000,
+            lane: 0,
+            call_range: (0, 4),
+        },
+        ThreadInfo {
+            os_id: 1002,
+            names: vec![(200, format!("worker {EVIL}"))],
+            first_ns: 200,
+            last_ns: 800,
+            lane: 1,
+            call_range: (4, 5),
+        },
     ];
     let calls = Calls {
         start_ns: vec![0, 10, 20, 600, 200],

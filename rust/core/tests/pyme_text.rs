@@ -5,7 +5,6 @@ use fprofile::build::build_trace;
 use fprofile::formats::pyme_text::{read, read_with_progress, write, TextError};
 use proptest::prelude::*;
 
-
 fn err(s: &str) -> String {
     read(s.as_bytes()).unwrap_err().to_string()
 }
@@ -15,10 +14,7 @@ fn reads_pyme_file() {
     let t = read(PYME.as_bytes()).unwrap();
     check_invariants(&t).unwrap();
     assert_eq!(t.origin_ns, 12_000_100_000);
-    assert_eq!(
-        folded(&t),
-        vec!["MainThread;load 0 900000", "MainThread;load;parse 100000 300000", "Worker;run 200000 800000"]
-    );
+    assert_eq!(folded(&t), vec!["MainThread;load 0 900000", "MainThread;load;parse 100000 300000", "Worker;run 200000 800000"]);
     assert_eq!(t.codes[0].file, "/home/u/PYME/io/x.py");
     assert_eq!(t.codes[0].first_line, 42);
     assert_eq!(t.threads[1].lane, 1);
@@ -47,7 +43,12 @@ fn crlf_blank_lines_and_unterminated_last_line() {
     // the same in a file read in pieces and segments
     let mut big = String::new();
     for i in 0..300_000u64 {
-        big.push_str(&format!("{}.{:06}\tT\tf.py\ta\t{}\t1\n", 1 + i / 1_000_000, i % 1_000_000, if i % 2 == 0 { "call" } else { "return" }));
+        big.push_str(&format!(
+            "{}.{:06}\tT\tf.py\ta\t{}\t1\n",
+            1 + i / 1_000_000,
+            i % 1_000_000,
+            if i % 2 == 0 { "call" } else { "return" }
+        ));
     }
     big.push_str("2.5\tT\tf.py\ta\tca");
     let dir = std::env::temp_dir().join(format!("fprofile-cut-{}", std::process::id()));
@@ -74,7 +75,10 @@ fn errors_name_the_line() {
     assert_eq!(err("1.0\tT\tf\ta\tcall\t1\n.\tT\tf\ta\tcall\t1\n"), "line 2: time \".\" is not a number of seconds");
     assert_eq!(err("99999999999999.0\tT\tf\ta\tcall\t1\n"), "line 1: time \"99999999999999.0\" is not a number of seconds");
     assert_eq!(err("1.0\tT\tf\ta\tcall\t-1\n"), "line 1: first line number \"-1\" is not a non-negative integer");
-    assert_eq!(err("1.0\tT\tf\ta\tcall\t99999999999\n"), "line 1: first line number \"99999999999\" is not a non-negative integer");
+    assert_eq!(
+        err("1.0\tT\tf\ta\tcall\t99999999999\n"),
+        "line 1: first line number \"99999999999\" is not a non-negative integer"
+    );
     assert_eq!(err("1.0\tT\tf\ta\tc_call\t1\n"), "line 1: event \"c_call\" is neither \"call\" nor \"return\"");
     // binary garbage
     let e = read(b"\x00\x01\x02\xff\n").unwrap_err().to_string();
@@ -99,7 +103,8 @@ fn escapes_in_names_not_in_paths() {
 
 #[test]
 fn same_name_is_one_thread_out_of_order_sorted() {
-    let s = "1.000003\tT\tf\tb\treturn\t1\n1.000001\tT\tf\ta\tcall\t1\n1.000002\tT\tf\tb\tcall\t1\n1.000004\tT\tf\ta\treturn\t1\n";
+    let s =
+        "1.000003\tT\tf\tb\treturn\t1\n1.000001\tT\tf\ta\tcall\t1\n1.000002\tT\tf\tb\tcall\t1\n1.000004\tT\tf\ta\treturn\t1\n";
     let t = read(s.as_bytes()).unwrap();
     assert_eq!(t.threads.len(), 1);
     assert_eq!(folded(&t), vec!["T;a 0 3000", "T;a;b 1000 2000"]);

@@ -7,7 +7,11 @@ use fprofile::summary::{summarize, summary_json};
 #[test]
 fn recursion_counts_outermost_only() {
     // f(0..100) -> f(10..60) -> g(20..30); g(70..80) under f
-    let rec = recording(&[("M", 1, &[(0, "+f"), (10, "+f"), (20, "+g"), (30, "-g"), (60, "-f"), (70, "+g"), (80, "-g"), (100, "-f")])], 0, 100);
+    let rec = recording(
+        &[("M", 1, &[(0, "+f"), (10, "+f"), (20, "+g"), (30, "-g"), (60, "-f"), (70, "+g"), (80, "-g"), (100, "-f")])],
+        0,
+        100,
+    );
     let s = summarize(&build_trace(rec));
     let f = s.overall.iter().find(|r| r.function == "f").unwrap();
     assert_eq!((f.calls, f.total_ns, f.self_ns, f.max_ns, f.mean_ns), (2, 100, 80, 100, 75));
@@ -22,16 +26,16 @@ fn recursion_counts_outermost_only() {
 
 #[test]
 fn per_thread_and_overall() {
-    let rec = recording(
-        &[("A", 1, &[(0, "+x"), (50, "-x")]), ("B", 2, &[(10, "+x"), (20, "+y"), (25, "-y"), (30, "-x")])],
-        0,
-        50,
-    );
+    let rec =
+        recording(&[("A", 1, &[(0, "+x"), (50, "-x")]), ("B", 2, &[(10, "+x"), (20, "+y"), (25, "-y"), (30, "-x")])], 0, 50);
     let s = summarize(&build_trace(rec));
     assert_eq!(s.threads.len(), 2);
     assert_eq!(s.threads[0].name, "A");
     assert_eq!(s.threads[1].thread, 1);
-    assert_eq!(s.threads[1].rows.iter().map(|r| (r.function.as_str(), r.total_ns, r.self_ns)).collect::<Vec<_>>(), vec![("x", 20, 15), ("y", 5, 5)]);
+    assert_eq!(
+        s.threads[1].rows.iter().map(|r| (r.function.as_str(), r.total_ns, r.self_ns)).collect::<Vec<_>>(),
+        vec![("x", 20, 15), ("y", 5, 5)]
+    );
     let x = &s.overall[0];
     assert_eq!((x.function.as_str(), x.calls, x.total_ns, x.self_ns, x.max_ns), ("x", 2, 70, 65, 50));
 }

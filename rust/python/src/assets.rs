@@ -12,10 +12,7 @@ use crate::trace::PyTrace;
 #[pyfunction]
 fn asset_bundle(host: &str) -> PyResult<String> {
     fprofile::assets::bundle(host).ok_or_else(|| {
-        PyValueError::new_err(format!(
-            "unknown asset host {host:?}: expected one of {}",
-            fprofile::assets::HOSTS.join(", ")
-        ))
+        PyValueError::new_err(format!("unknown asset host {host:?}: expected one of {}", fprofile::assets::HOSTS.join(", ")))
     })
 }
 

@@ -3,8 +3,18 @@
 use pyo3::create_exception;
 use pyo3::prelude::*;
 
-create_exception!(fprofile_jupyter, FormatError, pyo3::exceptions::PyValueError, "A file or buffer is not a valid trace; the message says what is wrong and where.");
-create_exception!(fprofile_jupyter, ProfilerError, pyo3::exceptions::PyRuntimeError, "Profiling cannot be started or stopped as asked.");
+create_exception!(
+    fprofile_jupyter,
+    FormatError,
+    pyo3::exceptions::PyValueError,
+    "A file or buffer is not a valid trace; the message says what is wrong and where."
+);
+create_exception!(
+    fprofile_jupyter,
+    ProfilerError,
+    pyo3::exceptions::PyRuntimeError,
+    "Profiling cannot be started or stopped as asked."
+);
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FormatError", m.py().get_type::<FormatError>())?;

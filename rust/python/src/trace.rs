@@ -58,7 +58,6 @@ fn thread_of_call(t: &fprofile::Trace, i: u32) -> usize {
     t.threads.partition_point(|th| th.call_range.1 <= i)
 }
 
-
 // ------------------------------------------------------------------------------------------------
 // Formats: names, detection, reading and writing. Errors are formatted here with the path.
 
@@ -122,15 +121,19 @@ fn names<T>(all: &[(&str, T)]) -> String {
 }
 
 fn in_format_from_name(name: &str) -> PyResult<InFormat> {
-    InFormat::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f).ok_or_else(|| {
-        PyValueError::new_err(format!("unknown input format {name:?} (choose from {})", names(InFormat::ALL)))
-    })
+    InFormat::ALL
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, f)| *f)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown input format {name:?} (choose from {})", names(InFormat::ALL))))
 }
 
 fn out_format_from_name(name: &str) -> PyResult<OutFormat> {
-    OutFormat::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f).ok_or_else(|| {
-        PyValueError::new_err(format!("unknown output format {name:?} (choose from {})", names(OutFormat::ALL)))
-    })
+    OutFormat::ALL
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, f)| *f)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown output format {name:?} (choose from {})", names(OutFormat::ALL))))
 }
 
 /// The output format from a path's extension.
@@ -379,7 +382,6 @@ impl PyCall {
     }
 }
 
-
 // ------------------------------------------------------------------------------------------------
 // Summary
 
@@ -508,7 +510,13 @@ impl PySummary {
         out.push('\n');
         out.push_str(&format!(
             "{:>9} {:>11} {:>11} {:>11} {:>11}  {}  {}\n",
-            "calls", "total", "self", "mean", "max", pad_to_width("function", fw), "file:line"
+            "calls",
+            "total",
+            "self",
+            "mean",
+            "max",
+            pad_to_width("function", fw),
+            "file:line"
         ));
         for (r, f) in rows.iter().zip(&funcs) {
             let f = pad_to_width(f, fw);
@@ -613,22 +621,37 @@ impl PySummary {
     fn sorted(&self, by: &str) -> PyResult<PySummary> {
         let mut rows = self.rows.clone();
         let order: &'static str = match by {
-            "total" => { rows.sort_by(|a, b| b.total_ns.cmp(&a.total_ns).then(b.self_ns.cmp(&a.self_ns)).then(a.code.cmp(&b.code))); "total" }
-            "self" => { rows.sort_by(|a, b| b.self_ns.cmp(&a.self_ns).then(b.total_ns.cmp(&a.total_ns)).then(a.code.cmp(&b.code))); "self" }
-            "calls" => { rows.sort_by(|a, b| b.calls.cmp(&a.calls).then(b.total_ns.cmp(&a.total_ns)).then(a.code.cmp(&b.code))); "calls" }
-            "mean" => { rows.sort_by(|a, b| b.mean_ns.cmp(&a.mean_ns).then(a.code.cmp(&b.code))); "mean" }
-            "max" => { rows.sort_by(|a, b| b.max_ns.cmp(&a.max_ns).then(a.code.cmp(&b.code))); "max" }
-            "function" => { rows.sort_by(|a, b| a.function.cmp(&b.function).then(a.file.cmp(&b.file)).then(a.line.cmp(&b.line))); "function" }
-            "file" => { rows.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line))); "file" }
+            "total" => {
+                rows.sort_by(|a, b| b.total_ns.cmp(&a.total_ns).then(b.self_ns.cmp(&a.self_ns)).then(a.code.cmp(&b.code)));
+                "total"
+            }
+            "self" => {
+                rows.sort_by(|a, b| b.self_ns.cmp(&a.self_ns).then(b.total_ns.cmp(&a.total_ns)).then(a.code.cmp(&b.code)));
+                "self"
+            }
+            "calls" => {
+                rows.sort_by(|a, b| b.calls.cmp(&a.calls).then(b.total_ns.cmp(&a.total_ns)).then(a.code.cmp(&b.code)));
+                "calls"
+            }
+            "mean" => {
+                rows.sort_by(|a, b| b.mean_ns.cmp(&a.mean_ns).then(a.code.cmp(&b.code)));
+                "mean"
+            }
+            "max" => {
+                rows.sort_by(|a, b| b.max_ns.cmp(&a.max_ns).then(a.code.cmp(&b.code)));
+                "max"
+            }
+            "function" => {
+                rows.sort_by(|a, b| a.function.cmp(&b.function).then(a.file.cmp(&b.file)).then(a.line.cmp(&b.line)));
+                "function"
+            }
+            "file" => {
+                rows.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line)));
+                "file"
+            }
             other => return Err(PyValueError::new_err(format!("unknown sort key {other:?} (choose from {SORT_KEYS})"))),
         };
-        Ok(PySummary {
-            rows,
-            thread: self.thread,
-            thread_name: self.thread_name.clone(),
-            threads: self.threads.clone(),
-            order,
-        })
+        Ok(PySummary { rows, thread: self.thread, thread_name: self.thread_name.clone(), threads: self.threads.clone(), order })
     }
 
     /// The rows as a fixed-width text table (the first `limit` rows when given).
@@ -1009,7 +1032,13 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 fn char_width(c: char) -> usize {
     let u = c as u32;
     match u {
-        0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x200B..=0x200F | 0x20D0..=0x20FF | 0xFE00..=0xFE0F | 0xFE20..=0xFE2F => 0,
+        0x0300..=0x036F
+        | 0x1AB0..=0x1AFF
+        | 0x1DC0..=0x1DFF
+        | 0x200B..=0x200F
+        | 0x20D0..=0x20FF
+        | 0xFE00..=0xFE0F
+        | 0xFE20..=0xFE2F => 0,
         0x1100..=0x115F
         | 0x2E80..=0x303E
         | 0x3041..=0x33FF
@@ -1052,6 +1081,6 @@ fn pad_to_width(s: &str, width: usize) -> String {
         out.push_str(s);
         w = display_width(s);
     }
-    out.extend(std::iter::repeat(' ').take(width.saturating_sub(w)));
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(w)));
     out
 }

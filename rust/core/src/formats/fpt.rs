@@ -280,9 +280,8 @@ pub fn decode_body_limited(bytes: &[u8], max_body_len: u64) -> Result<Vec<u8>> {
         }
         let (in_before, out_before) = (z.total_in(), z.total_out());
         let pos = (in_before as usize).min(input.len());
-        let status = z
-            .decompress_vec(&input[pos..], &mut out, FlushDecompress::None)
-            .map_err(|e| zerr(&z, format!("corrupt ({e})")))?;
+        let status =
+            z.decompress_vec(&input[pos..], &mut out, FlushDecompress::None).map_err(|e| zerr(&z, format!("corrupt ({e})")))?;
         if out.len() > body_len {
             return Err(too_long(&z));
         }
@@ -463,7 +462,13 @@ pub fn parse_body(body: &[u8]) -> Result<Trace> {
             let at = r.pos;
             let d = prev + r.s("depth delta")?;
             if d < 0 || d > prev + 1 || d > crate::build::MAX_DEPTH as i64 {
-                return r.err(at, format!("thread {ti} call {i}: depth {d} after depth {prev} (must be 0..=previous + 1, at most {})", crate::build::MAX_DEPTH));
+                return r.err(
+                    at,
+                    format!(
+                        "thread {ti} call {i}: depth {d} after depth {prev} (must be 0..=previous + 1, at most {})",
+                        crate::build::MAX_DEPTH
+                    ),
+                );
             }
             prev = d;
             stack.truncate(d as usize);

@@ -43,7 +43,9 @@ pub fn to_html(trace: &Trace, title: &str) -> String {
     let summary = json_for_script(&summary_json(trace));
     let js = match bundle("export") {
         Some(js) => script_text(&js),
-        None => "document.getElementById('fprofile-app').textContent = 'This build of fprofile has no timeline assets.';".to_string(),
+        None => {
+            "document.getElementById('fprofile-app').textContent = 'This build of fprofile has no timeline assets.';".to_string()
+        }
     };
     let title = html_escape(title);
     let style = css();

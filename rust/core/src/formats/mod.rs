@@ -59,10 +59,7 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
         return None;
     }
     // The first non-blank line.
-    let line = head
-        .split(|&b| b == b'\n')
-        .find(|l| !l.iter().all(|b| b.is_ascii_whitespace()))
-        .unwrap_or(&[]);
+    let line = head.split(|&b| b == b'\n').find(|l| !l.iter().all(|b| b.is_ascii_whitespace())).unwrap_or(&[]);
     let fields = line.split(|&b| b == b'\t').count();
     if fields == 6 && line.first().is_some_and(|b| b.is_ascii_digit() || *b == b'-' || *b == b'.') {
         return Some(Format::PymeText);

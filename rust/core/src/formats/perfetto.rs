@@ -36,7 +36,9 @@ pub fn write<W: Write>(t: &Trace, w: W) -> io::Result<()> {
     let mut w = io::BufWriter::with_capacity(1 << 16, w);
     let c = &t.calls;
     let n = c.len().min(c.end_ns.len()).min(c.code.len()).min(c.flags.len());
-    w.write_all(b"{\"traceEvents\":[\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,\"args\":{\"name\":\"python\"}}")?;
+    w.write_all(
+        b"{\"traceEvents\":[\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,\"args\":{\"name\":\"python\"}}",
+    )?;
     for (i, th) in t.threads.iter().enumerate() {
         let tid = i + 1;
         write!(

@@ -257,10 +257,7 @@ pub fn read(bytes: &[u8]) -> Result<Trace, PymeJsonError> {
         let mut children: Vec<Vec<usize>> = vec![Vec::new(); evs.len()];
         let mut pending: Vec<usize> = Vec::new();
         for (i, &(ts, tf, l, _)) in evs.iter().enumerate() {
-            let from = pending
-                .iter()
-                .rposition(|&k| !(evs[k].2 > l && evs[k].0 >= ts && evs[k].1 <= tf))
-                .map_or(0, |p| p + 1);
+            let from = pending.iter().rposition(|&k| !(evs[k].2 > l && evs[k].0 >= ts && evs[k].1 <= tf)).map_or(0, |p| p + 1);
             children[i] = pending.split_off(from);
             pending.push(i);
         }

@@ -207,9 +207,18 @@ fn unescape(raw: &[u8]) -> String {
     while let Some(c) = chars.next() {
         if c == '\\' {
             match chars.peek() {
-                Some('t') => { out.push('\t'); chars.next(); }
-                Some('n') => { out.push('\n'); chars.next(); }
-                Some('r') => { out.push('\r'); chars.next(); }
+                Some('t') => {
+                    out.push('\t');
+                    chars.next();
+                }
+                Some('n') => {
+                    out.push('\n');
+                    chars.next();
+                }
+                Some('r') => {
+                    out.push('\r');
+                    chars.next();
+                }
                 _ => out.push('\\'),
             }
         } else {
@@ -294,7 +303,11 @@ fn parse_u32(f: &[u8]) -> Option<u32> {
 
 fn show(field: &[u8]) -> String {
     let s = String::from_utf8_lossy(&field[..field.len().min(40)]).into_owned();
-    if field.len() > 40 { format!("{s:?}...") } else { format!("{s:?}") }
+    if field.len() > 40 {
+        format!("{s:?}...")
+    } else {
+        format!("{s:?}")
+    }
 }
 
 /// Bit j set <=> byte j of the 64-byte block is a tab or a newline.
@@ -554,8 +567,14 @@ impl Parser {
 
     /// Parses the complete lines of `buf` (and, when `last`, a final line without `\n`);
     /// returns the number of bytes consumed. `offset` = position of `buf` in the file.
-    fn feed(&mut self, buf: &[u8], last: bool, offset: usize, progress: &mut dyn FnMut(usize, usize), total: usize)
-        -> Result<usize, TextError> {
+    fn feed(
+        &mut self,
+        buf: &[u8],
+        last: bool,
+        offset: usize,
+        progress: &mut dyn FnMut(usize, usize),
+        total: usize,
+    ) -> Result<usize, TextError> {
         const STEP: usize = 4 << 20;
         let mut seps = Separators::new(buf, 0);
         let mut line_start = 0usize;
@@ -628,8 +647,7 @@ impl Parser {
             })
             .collect();
         let first_times = other.records.iter().map(|r| r.names.first().map_or(0, |n| n.0));
-        let thread_map: Vec<usize> =
-            other.thread_raw.iter().zip(first_times).map(|(raw, t)| self.thread(raw, t)).collect();
+        let thread_map: Vec<usize> = other.thread_raw.iter().zip(first_times).map(|(raw, t)| self.thread(raw, t)).collect();
         let identity = code_map.iter().enumerate().all(|(i, &c)| c as usize == i);
         for (i, (earlier, cur)) in other.earlier.into_iter().zip(other.events).enumerate() {
             let Some(&t) = thread_map.get(i) else { continue };
@@ -674,8 +692,10 @@ impl Parser {
         if let Some((line, what)) = self.cut_last {
             metadata.push((
                 CUT_WARNING.to_string(),
-                format!("the file ends inside line {line} ({what}): it was cut short, perhaps by a process killed while \
-                         writing it; that line was left out, every line before it was loaded"),
+                format!(
+                    "the file ends inside line {line} ({what}): it was cut short, perhaps by a process killed while \
+                         writing it; that line was left out, every line before it was loaded"
+                ),
             ));
         }
         Ok(Recording { codes: self.codes, threads: records, start_ns: 0, stop_ns: 0, metadata })
@@ -738,7 +758,11 @@ fn merge_segments(results: Vec<Result<Parser, TextError>>) -> Result<Parser, Tex
 
 /// Parses the segments `ranges` (one per core) with `parse`, the first on this thread (it reports
 /// progress for all: they advance at about the same rate), the others on scoped threads.
-fn parse_segments<F>(ranges: &[(usize, usize)], progress: &mut dyn FnMut(usize, usize), parse: F) -> Vec<Result<Parser, TextError>>
+fn parse_segments<F>(
+    ranges: &[(usize, usize)],
+    progress: &mut dyn FnMut(usize, usize),
+    parse: F,
+) -> Vec<Result<Parser, TextError>>
 where
     F: Fn((usize, usize), &mut dyn FnMut(usize, usize)) -> Result<Parser, TextError> + Sync,
 {
@@ -784,8 +808,13 @@ fn read_recording_in(bytes: &[u8], n: usize, progress: &mut dyn FnMut(usize, usi
 }
 
 /// Parses `start..end` of a file in 4 MiB pieces.
-fn parse_file_range(path: &std::path::Path, start: usize, end: usize, total: usize, progress: &mut dyn FnMut(usize, usize))
-    -> Result<Parser, TextError> {
+fn parse_file_range(
+    path: &std::path::Path,
+    start: usize,
+    end: usize,
+    total: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Parser, TextError> {
     use std::io::{Read, Seek, SeekFrom};
     let io_err = |e: io::Error| TextError::Io(format!("{}: {e}", path.display()));
     let mut f = std::fs::File::open(path).map_err(io_err)?;
@@ -833,8 +862,11 @@ pub fn read_file(path: &std::path::Path, progress: &mut dyn FnMut(usize, usize))
 
 /// [`read_file`] with an explicit number of parsing threads (1 = one pass on the calling thread;
 /// files under 16 MiB always use one).
-pub fn read_file_with_threads(path: &std::path::Path, threads: usize, progress: &mut dyn FnMut(usize, usize))
-    -> Result<Trace, TextError> {
+pub fn read_file_with_threads(
+    path: &std::path::Path,
+    threads: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Trace, TextError> {
     let io_err = |e: io::Error| TextError::Io(format!("{}: {e}", path.display()));
     let total = std::fs::metadata(path).map_err(io_err)?.len() as usize;
     read_file_in(path, threads.clamp(1, parallelism(total).max(1)), progress)
@@ -861,9 +893,8 @@ fn read_file_in(path: &std::path::Path, n: usize, progress: &mut dyn FnMut(usize
             at += n;
         }
     });
-    let results = parse_segments(&ranges, progress, |(a, b), prog: &mut dyn FnMut(usize, usize)| {
-        parse_file_range(path, a, b, total, prog)
-    });
+    let results =
+        parse_segments(&ranges, progress, |(a, b), prog: &mut dyn FnMut(usize, usize)| parse_file_range(path, a, b, total, prog));
     let p = merge_segments(results)?;
     progress(total, total);
     p.finish().map(build_trace)
@@ -1048,8 +1079,15 @@ mod tests {
                 push_event_line(&mut a, t, &escaped(name), &CodeLine::new(&odd), kind);
                 let us = (t / 1000 + u64::from(t % 1000 >= 500)).min(u64::MAX / 1000);
                 let ev = if kind == EventKind::Call { "call" } else { "return" };
-                let want = format!("{}.{:06}\t{}\t{}\t{}\t{ev}\t{}\n", us / 1_000_000, us % 1_000_000,
-                    name.replace('\t', "\\t"), "C:\\dir\\é\\tx.py", "f\\r\\n€", u32::MAX);
+                let want = format!(
+                    "{}.{:06}\t{}\t{}\t{}\t{ev}\t{}\n",
+                    us / 1_000_000,
+                    us % 1_000_000,
+                    name.replace('\t', "\\t"),
+                    "C:\\dir\\é\\tx.py",
+                    "f\\r\\n€",
+                    u32::MAX
+                );
                 assert_eq!(String::from_utf8(a).unwrap(), want);
             }
         }

@@ -143,7 +143,7 @@ thread_local! {
 /// later on this thread (none is expected) takes a new chunk instead of writing into the old one.
 fn retire(gen: u32, sh: &ThreadShared) {
     let _ = LOCAL.try_with(|l| {
-        if l.shared.get() == sh as *const ThreadShared {
+        if std::ptr::eq(l.shared.get(), sh) {
             l.base.set(std::ptr::null_mut());
             l.cap.set(0);
         }

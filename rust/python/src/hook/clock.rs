@@ -57,8 +57,7 @@ fn tsc_usable() -> bool {
     if std::env::var("FPROFILE_CLOCK").map(|v| v.eq_ignore_ascii_case("monotonic")).unwrap_or(false) {
         return false;
     }
-    let src = std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
-        .unwrap_or_default();
+    let src = std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource").unwrap_or_default();
     if src.trim() != "tsc" {
         return false;
     }

@@ -29,7 +29,12 @@ unsafe fn none() -> *mut ffi::PyObject {
 }
 
 #[inline(always)]
-unsafe fn on_event(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t, kind: EventKind, can_disable: bool) -> *mut ffi::PyObject {
+unsafe fn on_event(
+    args: *mut *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kind: EventKind,
+    can_disable: bool,
+) -> *mut ffi::PyObject {
     if nargs < 1 {
         return none();
     }
@@ -175,4 +180,3 @@ pub(crate) fn uninstall(py: Python<'_>, tool: i32) -> Vec<String> {
     }
     warnings
 }
-

@@ -26,7 +26,12 @@ extern "C" {
     fn _PyEval_SetProfile(tstate: *mut ffi::PyThreadState, func: Option<ffi::Py_tracefunc>, arg: *mut ffi::PyObject) -> c_int;
 }
 
-unsafe extern "C" fn profile_fn(_obj: *mut ffi::PyObject, frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ffi::PyObject) -> c_int {
+unsafe extern "C" fn profile_fn(
+    _obj: *mut ffi::PyObject,
+    frame: *mut ffi::PyFrameObject,
+    what: c_int,
+    arg: *mut ffi::PyObject,
+) -> c_int {
     let kind = match what {
         ffi::PyTrace_CALL | ffi::PyTrace_C_CALL => EventKind::Call,
         ffi::PyTrace_RETURN | ffi::PyTrace_C_RETURN | ffi::PyTrace_C_EXCEPTION => EventKind::Return,

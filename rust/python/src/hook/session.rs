@@ -434,11 +434,8 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> PyResult<u32> {
     };
     // SAFETY: GIL held; no borrow of the session is alive.
     unsafe { *SESSION.0.get() = Some(sess) };
-    let installed = if opts.builtins {
-        super::profile::install(py).map(|()| Mechanism::ProfileFunction)
-    } else {
-        install_default(py)
-    };
+    let installed =
+        if opts.builtins { super::profile::install(py).map(|()| Mechanism::ProfileFunction) } else { install_default(py) };
     let mechanism = match installed {
         Ok(m) => m,
         Err(e) => {
@@ -571,11 +568,7 @@ pub(crate) fn stop(py: Python<'_>) -> PyResult<Stopped> {
              (the trace keeps them); pass a smaller max_events= or narrow subs="
         ));
     }
-    let version = py
-        .import("sys")
-        .and_then(|s| s.getattr("version"))
-        .and_then(|v| v.extract::<String>())
-        .unwrap_or_default();
+    let version = py.import("sys").and_then(|s| s.getattr("version")).and_then(|v| v.extract::<String>()).unwrap_or_default();
     let mut metadata = vec![
         ("recorder".to_string(), format!("fprofile_jupyter {}", env!("CARGO_PKG_VERSION"))),
         ("python".to_string(), version),

@@ -44,7 +44,12 @@ pub(crate) struct Background {
 }
 
 impl Background {
-    pub(crate) fn spawn(threads: Threads, codes: Option<Arc<Mutex<Vec<Code>>>>, file: Option<Output>, points: Points) -> Background {
+    pub(crate) fn spawn(
+        threads: Threads,
+        codes: Option<Arc<Mutex<Vec<Code>>>>,
+        file: Option<Output>,
+        points: Points,
+    ) -> Background {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stop2 = stop.clone();
         let has_file = file.is_some();
@@ -63,7 +68,9 @@ impl Background {
             c.notify_all();
         }
         let Some(h) = self.handle.take() else {
-            return self.has_file.then(|| "the live writer thread could not be started: nothing was written to the outfile".into());
+            return self
+                .has_file
+                .then(|| "the live writer thread could not be started: nothing was written to the outfile".into());
         };
         if h.thread().id() == std::thread::current().id() {
             // Stopped by Python code run on this very thread (a `Thread` subclass's
@@ -229,7 +236,8 @@ impl Writer {
                 let Some(code) = self.lines.get(e.code as usize) else { continue };
                 let t_ns = conv.convert(e.t_ns);
                 let tn = &followed[*fi as usize].names;
-                let name = tn.iter().rev().find(|(t, _)| *t <= t_ns).or_else(|| tn.first()).map_or(&[][..], |(_, n)| n.as_slice());
+                let name =
+                    tn.iter().rev().find(|(t, _)| *t <= t_ns).or_else(|| tn.first()).map_or(&[][..], |(_, n)| n.as_slice());
                 push_event_line(&mut self.text, t_ns, name, code, e.kind);
             }
             if let Err(err) = write_lines(&mut self.out, &self.text) {
