@@ -745,3 +745,9 @@ def test_run_terminated_by_sigterm_still_writes_the_trace(tmp_path):
     assert "Traceback" not in err and "terminated (SIGTERM)" in err and "wrote" in err, err
     trace = fj.load(out)
     assert sum(1 for c in trace.calls() if c.function == "tick") >= 1
+
+
+def test_run_empty_subs_is_a_usage_error_as_in_the_magic(project):
+    # one comma-splitting rule for the CLI and %%fprofile: an empty --subs is a mistake
+    proc = fprofile("run", "--subs", " , ", "prog.py", cwd=project)
+    assert_one_line_error(proc, 2, "--subs needs at least one non-empty string")

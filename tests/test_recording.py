@@ -743,6 +743,36 @@ def test_default_subs_outside_a_script(monkeypatch):
     assert "<stdin>" in subs and os.path.join(os.getcwd(), "") in subs
 
 
+def test_default_filter_is_one_rule_for_profile_the_magic_and_the_cli(tmp_path):
+    """default_filter(main_file): the script's folder with the libraries excluded; a main file that
+    is itself a library (`python -m json.tool`) records its own package, libraries not excluded.
+    profile(subs=Filter) records exactly that (here: a helper beside a fake script, not the
+    standard library's json it calls)."""
+    import json.tool
+    import sysconfig
+
+    from fprofile_jupyter._recording import Filter, default_filter, split_subs
+
+    script = tmp_path / "prog" / "main.py"
+    f = default_filter(str(script))
+    assert f.subs == [str(tmp_path / "prog") + os.sep]
+    assert os.sep + "site-packages" + os.sep in f.exclude
+    assert os.path.join(sysconfig.get_paths()["stdlib"], "") in f.exclude
+    lib = default_filter(json.tool.__file__)
+    assert lib.subs == [os.path.join(os.path.dirname(json.tool.__file__), "")]
+    assert os.path.join(sysconfig.get_paths()["stdlib"], "") not in lib.exclude
+    m = load(tmp_path, "prog", "import json\ndef h():\n    return json.dumps([1])\n")
+    with profile(subs=f) as prof:
+        m.h()
+    assert [c.function for c in prof.trace.calls()] == ["h"]
+    assert prof.subs == f.subs
+    assert isinstance(f, Filter)
+    # the one comma-splitting rule of --subs (the CLI and the magic)
+    assert split_subs(["a, b", "c,,", " d "]) == ["a", "b", "c", "d"]
+    with pytest.raises(ValueError, match="at least one non-empty"):
+        split_subs([" , "])
+
+
 def test_trace_api_basics(tmp_path):
     m = load(tmp_path, "api", "def f():\n    return 1\n")
     with profile(subs=[str(tmp_path / "api")]) as prof:

@@ -18,6 +18,8 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from ._recording import split_subs
+
 USAGE = ("usage: %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] "
          "[--no-display]\n       %fprofile [options] statement")
 
@@ -92,20 +94,6 @@ def split_line(line: str, *, allow_statement: bool) -> tuple[List[str], str]:
         argv_opt = argv[-1] if argv else "option"
         raise UsageError(f"argument {argv_opt}: expected one argument")
     return argv, line[pos:].strip()
-
-
-def _split_subs(values: Optional[List[str]]) -> Optional[List[str]]:
-    if values is None:
-        return None
-    subs: List[str] = []
-    for v in values:
-        for part in v.split(","):
-            part = part.strip()
-            if part:
-                subs.append(part)
-    if not subs:
-        raise UsageError("--subs needs at least one non-empty string (a part of the file names to record)")
-    return subs
 
 
 def _check_format(output: str, fmt: Optional[str]) -> None:
@@ -222,7 +210,10 @@ class FprofileMagics(Magics):
         except UsageError as e:
             raise UsageError(f"{e}\n{usage}\n(%%fprofile? for help)") from None
         try:
-            subs = _split_subs(ns.subs)
+            try:
+                subs = split_subs(ns.subs) if ns.subs is not None else None
+            except ValueError as e:
+                raise UsageError(str(e)) from None
             if ns.max_events is not None and ns.max_events <= 0:
                 raise UsageError(f"--max-events must be a positive number, not {ns.max_events}")
             if ns.format is not None and ns.output is None:

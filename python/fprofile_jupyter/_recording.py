@@ -14,11 +14,12 @@ import sys
 import sysconfig
 import threading
 import warnings
-from typing import Any, Callable, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
 
 from ._core import ProfilerError, Recorder, Trace
 
-__all__ = ["profile", "ThreadProfiler", "default_subs", "CapReachedWarning", "OutfileError", "DEFAULT_MAX_EVENTS"]
+__all__ = ["profile", "ThreadProfiler", "Filter", "default_filter", "default_subs", "split_subs", "CapReachedWarning",
+           "OutfileError", "DEFAULT_MAX_EVENTS"]
 
 #: Default cap on recorded events (a call is two events: 10 million calls, 320 MB of buffers).
 #: The hook also never takes more than a quarter of the memory available when recording starts.
@@ -75,29 +76,74 @@ def _ipython_cell_subs() -> Optional[List[str]]:
     return subs
 
 
-def default_subs() -> List[str]:
-    """The ``subs`` used when none are given: the code being run, not the libraries it uses.
+class Filter(NamedTuple):
+    """What a recording records: code whose file name contains one of ``subs`` and none of
+    ``exclude``. ``profile(subs=...)`` takes one in place of a list of strings."""
 
-    - In IPython / Jupyter: this kernel's cells (ipykernel compiles each cell to
+    subs: List[str]
+    exclude: List[str]
+
+
+def default_filter(main_file: Optional[str] = None) -> Filter:
+    """What is recorded when no ``subs`` are given: the code being run, not the libraries it uses.
+
+    ``main_file``: the program's main file (``fprofile run`` passes the script, or the module's
+    file for ``-m``); None: the running program's ``__main__``.
+
+    - In IPython / Jupyter (``main_file`` None): this kernel's cells (ipykernel compiles each cell to
       ``<tmp>/ipykernel_<pid>/<hash>.py``; terminal IPython names them ``<ipython-input-N-...>``)
       plus the notebook's directory (the kernel's working directory), so that modules next to the
       notebook are recorded too.
-    - In a script (``python script.py`` or ``python -m pkg.mod``): the directory of the ``__main__``
-      file, so the script and the modules beside it are recorded.
+    - In a script (``python script.py`` or ``python -m pkg.mod``): the directory of the main file,
+      so the script and the modules beside it are recorded.
     - Otherwise (the plain REPL, ``python -c``): ``<stdin>`` / ``<string>`` and the working directory.
 
-    Installed packages (``site-packages``, ``dist-packages``) and the standard library are excluded
-    from these defaults even when they lie inside such a directory. An explicit ``subs`` is used
-    exactly as given.
+    Installed packages (``site-packages``, ``dist-packages``) and the standard library are excluded,
+    even when they lie inside such a directory, unless the main file is itself part of one (``python
+    -m json.tool``, ``python -m pip``): then its own package is what is recorded. This package's own
+    files are never recorded.
     """
-    cells = _ipython_cell_subs()
-    if cells is not None:
-        return cells + [os.path.join(os.getcwd(), "")]
-    main = sys.modules.get("__main__")
-    main_file = getattr(main, "__file__", None)
-    if isinstance(main_file, str) and main_file:
-        return [os.path.join(os.path.dirname(os.path.abspath(main_file)), "")]
-    return ["<stdin>", "<string>", os.path.join(os.getcwd(), "")]
+    if main_file is None:
+        cells = _ipython_cell_subs()
+        if cells is not None:
+            return Filter(cells + [os.path.join(os.getcwd(), "")], [_OWN_DIR] + _default_excludes())
+        main = sys.modules.get("__main__")
+        found = getattr(main, "__file__", None)
+        main_file = found if isinstance(found, str) and found else None
+    if main_file is None:
+        return Filter(["<stdin>", "<string>", os.path.join(os.getcwd(), "")], [_OWN_DIR] + _default_excludes())
+    folder = os.path.join(os.path.dirname(os.path.abspath(main_file)), "")
+    if _is_library(main_file):
+        return Filter([folder], [_OWN_DIR])
+    return Filter([folder], [_OWN_DIR] + _default_excludes())
+
+
+def default_subs() -> List[str]:
+    """The ``subs`` of :func:`default_filter` for the running program."""
+    return default_filter().subs
+
+
+def split_subs(values: Iterable[str]) -> List[str]:
+    """``--subs`` values as the commands take them: each may hold several strings separated by
+    commas; spaces around them are dropped, and so are empty ones. Raises ValueError when none is
+    left (an empty ``--subs`` is a mistake, not a request for the defaults)."""
+    out = [part.strip() for v in values for part in v.split(",")]
+    out = [part for part in out if part]
+    if not out:
+        raise ValueError("--subs needs at least one non-empty string (a part of the file names to record)")
+    return out
+
+
+def _is_library(path: str) -> bool:
+    """Whether ``path`` lies in the standard library or an installed package."""
+    p = os.path.abspath(path)
+    if any(part in p.split(os.sep) for part in ("site-packages", "dist-packages")):
+        return True
+    for key in ("stdlib", "platstdlib"):
+        d = sysconfig.get_paths().get(key)
+        if d and p.startswith(os.path.join(os.path.abspath(d), "")):
+            return True
+    return False
 
 
 def _default_excludes() -> List[str]:
@@ -109,9 +155,11 @@ def _default_excludes() -> List[str]:
     return out
 
 
-def _check_subs(subs: Any) -> Optional[List[str]]:
+def _check_subs(subs: Any) -> Optional[Union[List[str], Filter]]:
     if subs is None:
         return None
+    if isinstance(subs, Filter):
+        return Filter(_check_subs(list(subs.subs)), _check_subs(list(subs.exclude)))  # type: ignore[arg-type]
     if isinstance(subs, (str, bytes)):
         raise TypeError(
             f"subs must be a list of strings, not a single {type(subs).__name__}: "
@@ -159,14 +207,15 @@ _active: List["_Session"] = []
 class _Session:
     """One start/stop of the Recorder with the Python-side bookkeeping."""
 
-    def __init__(self, subs: Optional[List[str]], builtins: bool, max_events: int, outfile: Optional[str]):
+    def __init__(self, subs: Optional[Union[List[str], Filter]], builtins: bool, max_events: int, outfile: Optional[str]):
         if subs is None:
-            self.subs = default_subs()
-            exclude = [_OWN_DIR] + _default_excludes()
+            subs = default_filter()
+        if isinstance(subs, Filter):
+            self.subs = list(subs.subs)
+            self.exclude = list(subs.exclude) + ([] if _OWN_DIR in subs.exclude else [_OWN_DIR])
         else:
             self.subs = list(subs)
-            exclude = [_OWN_DIR]
-        self.exclude = exclude
+            self.exclude = [_OWN_DIR]
         self.builtins = builtins
         self.max_events = max_events
         self.outfile = outfile
@@ -263,7 +312,7 @@ class profile:
     Only one profile()/ThreadProfiler records at a time: starting a second raises ProfilerError.
     """
 
-    def __init__(self, subs: Optional[Sequence[str]] = None, *, builtins: bool = False,
+    def __init__(self, subs: Optional[Union[Sequence[str], Filter]] = None, *, builtins: bool = False,
                  max_events: int = DEFAULT_MAX_EVENTS, outfile: Optional[PathLike] = None):
         self._func: Optional[Callable[..., Any]] = None
         if callable(subs) and not isinstance(subs, (str, bytes, list, tuple)):
@@ -301,6 +350,8 @@ class profile:
     @property
     def subs(self) -> List[str]:
         """The subs in force (the defaults resolved while recording or after)."""
+        if isinstance(self._subs, Filter):
+            return list(self._subs.subs)
         return list(self._subs) if self._subs is not None else default_subs()
 
     def _call(self, func: Callable[..., Any], args: Tuple[Any, ...], kwargs: Any) -> Any:

@@ -196,15 +196,6 @@ def _split_run_argv(argv: Sequence[str]) -> Tuple[List[str], Optional[str], Opti
     return ours, None, None, []
 
 
-def _subs_list(values: Optional[List[str]]) -> Optional[List[str]]:
-    if not values:
-        return None
-    out: List[str] = []
-    for v in values:
-        out.extend(s for s in v.split(",") if s)
-    return out or None
-
-
 def _module_file(module: str) -> str:
     """The file ``python -m module`` runs (a package's ``__main__.py``), found without importing
     anything (so the package's ``__init__`` runs under the profiler, as part of the program)."""
@@ -267,20 +258,6 @@ def _exit_code(e: SystemExit) -> int:
     return 1
 
 
-def _is_library(path: str) -> bool:
-    """Whether ``path`` lies in the standard library or an installed package."""
-    import sysconfig
-
-    p = os.path.abspath(path)
-    if any(part in p.split(os.sep) for part in ("site-packages", "dist-packages")):
-        return True
-    for key in ("stdlib", "platstdlib"):
-        d = sysconfig.get_paths().get(key)
-        if d and p.startswith(os.path.join(os.path.abspath(d), "")):
-            return True
-    return False
-
-
 def _run_script(path: str) -> None:
     """Runs a script file as ``python path`` does: compiled with its absolute path (``__file__``,
     ``co_filename``), executed as a fresh ``__main__`` module, ``sys.argv`` left as given."""
@@ -298,23 +275,6 @@ def _run_script(path: str) -> None:
     try:
         code = compile(source, path, "exec", dont_inherit=True)
         exec(code, main.__dict__)
-    finally:
-        if saved is not None:
-            sys.modules["__main__"] = saved
-
-
-def _start(prof, main_file: str) -> None:
-    """Starts ``prof`` with ``main_file`` standing as the ``__main__`` module, so that profile()'s
-    default subs are those of ``python main_file`` (its directory, installed packages and the
-    standard library excluded)."""
-    import types
-
-    saved = sys.modules.get("__main__")
-    stand_in = types.ModuleType("__main__")
-    stand_in.__file__ = main_file
-    sys.modules["__main__"] = stand_in
-    try:
-        prof.__enter__()
     finally:
         if saved is not None:
             sys.modules["__main__"] = saved
@@ -372,7 +332,7 @@ def cmd_run(argv: Sequence[str]) -> int:
 
     import runpy
 
-    from ._recording import profile
+    from ._recording import default_filter, profile, split_subs
 
     if module is not None:
         stem = module.rsplit(".", 1)[-1]
@@ -400,10 +360,12 @@ def cmd_run(argv: Sequence[str]) -> int:
         raise FileNotFoundError(2, "output directory does not exist", out_dir)
     if not os.access(out_dir, os.W_OK):
         raise PermissionError(13, "output directory is not writable", out_dir)
-    subs = _subs_list(opts.subs)  # None: profile()'s default for a script (its directory, libraries excluded)
-    if subs is None and module is not None and _is_library(main_file):
-        # `-m json.tool`, `-m pip`: the module is itself a library; record its own package
-        subs = [os.path.join(os.path.dirname(main_file), "")]
+    try:
+        # no --subs: the default of `python main_file` (its directory, libraries excluded; a module
+        # that is itself a library, `-m json.tool`, records its own package)
+        subs = split_subs(opts.subs) if opts.subs else default_filter(main_file)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
     kwargs = {"subs": subs, "builtins": opts.builtins}
     if opts.max_events is not None:
@@ -412,7 +374,7 @@ def cmd_run(argv: Sequence[str]) -> int:
     exc: Optional[BaseException] = None
     saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
     prof = profile(**kwargs)
-    _start(prof, main_file)
+    prof.__enter__()
     saved_sigterm = _catch_sigterm()
     held: Optional[_HeldSigint] = None
     try:
