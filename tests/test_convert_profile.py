@@ -1,7 +1,7 @@
 """``python -m fprofile_jupyter.convertProfile in.txt out.json``: the drop-in for PYME's converter.
 
 The expected JSON comes from a small plain-Python implementation of the converter's documented
-algorithm (shared pyme-formats section 2), written here from the description."""
+algorithm (docs/pyme-formats.md section 2), written here from the description."""
 import json
 import os
 import subprocess

@@ -652,14 +652,13 @@ def test_sys_monitoring_tool_coexists(tmp_path):
 
 
 @pytest.mark.skipif(PY312 or not PY311,
-                    reason="PEP 523 is used on 3.9-3.11; the reference eval function builds on 3.11 only")
+                    reason="PEP 523 is used on 3.9-3.11; the other tool's eval function builds on 3.11 only")
 def test_eval_frame_chaining(tmp_path):
-    """Another PEP 523 function (the reference hook of shared/bench, as pydevd or torch.compile
+    """Another PEP 523 function (tests/support/other_evalframe.c, as pydevd or torch.compile
     would install one) keeps working while we record, and is restored at stop."""
-    ref = _reference_hooks(tmp_path)
-    evalhook = ref["evalhook"]
+    evalhook = _other_evalframe(tmp_path)
     m = load(tmp_path, "chain", "def work():\n    return 1\n")
-    evalhook.start(1, 1000, str(tmp_path / "chain"))
+    evalhook.start(str(tmp_path / "chain"))
     try:
         with profile(subs=[str(tmp_path / "chain")]) as prof:
             m.work()
@@ -671,16 +670,15 @@ def test_eval_frame_chaining(tmp_path):
 
 
 @pytest.mark.skipif(PY312 or not PY311,
-                    reason="PEP 523 is used on 3.9-3.11; the reference eval function builds on 3.11 only")
+                    reason="PEP 523 is used on 3.9-3.11; the other tool's eval function builds on 3.11 only")
 def test_eval_frame_replaced_while_recording_is_not_clobbered(tmp_path):
-    ref = _reference_hooks(tmp_path)
-    evalhook = ref["evalhook"]
+    evalhook = _other_evalframe(tmp_path)
     m = load(tmp_path, "replaced", "def work():\n    return 1\n")
     prof = profile(subs=[str(tmp_path / "replaced")])
     with pytest.warns(RuntimeWarning, match="replaced fprofile's eval-frame function"):
         with prof:
             m.work()
-            evalhook.start(1, 1000, str(tmp_path / "replaced"))  # replaces ours, does not chain
+            evalhook.start(str(tmp_path / "replaced"))  # replaces ours, does not chain
             m.work()
     try:
         m.work()  # still theirs after our stop
@@ -694,20 +692,23 @@ def test_eval_frame_replaced_while_recording_is_not_clobbered(tmp_path):
     assert len(again.trace) == 1
 
 
-def _reference_hooks(tmp_path):
-    here = Path(__file__).resolve().parent
-    bench = here.parent.parent / "shared" / "bench"
-    if not (bench / "build.sh").exists():
-        pytest.skip("shared/bench reference hooks not available on this machine")
-    out = tmp_path / "refhooks"
-    subprocess.run(["sh", str(bench / "build.sh"), sys.executable, str(out)], check=True,
-                   capture_output=True)
+def _other_evalframe(tmp_path):
+    """Builds tests/support/other_evalframe.c (another tool's PEP 523 function) for this Python."""
+    import sysconfig
+
+    src = Path(__file__).resolve().parent / "support" / "other_evalframe.c"
+    out = tmp_path / "other"
+    out.mkdir()
+    target = out / ("other_evalframe" + sysconfig.get_config_var("EXT_SUFFIX"))
+    cc = os.environ.get("CC", "cc")
+    subprocess.run([cc, "-O1", "-fPIC", "-shared", "-I" + sysconfig.get_paths()["include"], str(src), "-o", str(target)],
+                   check=True, capture_output=True)
     sys.path.insert(0, str(out))
     try:
-        import evalhook  # type: ignore
+        import other_evalframe  # type: ignore
     finally:
         sys.path.remove(str(out))
-    return {"evalhook": evalhook}
+    return other_evalframe
 
 
 # -- default subs ----------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """ThreadProfiler, the PYME drop-in: the raw text file, line by line.
 
-PYME's raw format (shared/reference/pyme-formats.md section 1): one line per event,
+PYME's raw format (docs/pyme-formats.md section 1): one line per event,
 `time<TAB>thread<TAB>file<TAB>function<TAB>call|return<TAB>first_line<LF>`, time = perf_counter with
 %f. Names that hold tabs or newlines are escaped (`\\t`, `\\n`) so each line keeps six fields.
 """

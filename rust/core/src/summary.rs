@@ -149,7 +149,7 @@ pub fn summarize(t: &Trace) -> Summary {
     Summary { overall: rows(t, &overall), threads }
 }
 
-/// The summary as JSON (schema in `notes/contracts.md`).
+/// The summary as JSON (schema in `docs/format.md`, "The summary as JSON").
 pub fn summary_json(t: &Trace) -> String {
     // Serializing plain structs of strings and integers cannot fail.
     serde_json::to_string(&summarize(t)).unwrap_or_else(|_| "{\"overall\":[],\"threads\":[]}".into())

@@ -1,4 +1,4 @@
-//! PYME's converted JSON (`convertProfile in.txt out.json`; shared pyme-formats section 2).
+//! PYME's converted JSON (`convertProfile in.txt out.json`; `docs/pyme-formats.md` section 2).
 //!
 //! # Writing ([`write()`])
 //! Exactly the original converter's schema and ordering, so PYME's viewer opens our output:

@@ -1,4 +1,4 @@
-//! PYME's raw event text format (docs: shared pyme-formats section 1):
+//! PYME's raw event text format (`docs/pyme-formats.md` section 1):
 //! `time\tthread\tfile\tfunction\tcall|return\tfirst_line\n`, time = seconds with 6 decimals.
 //!
 //! Names come from the profiled program and may hold tabs or newlines, which would break a line:
