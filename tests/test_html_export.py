@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from fprofile_jupyter import _core
-from test_viewer_support import EVIL, coloured_pixels, make_trace, wait_drawn
+from viewer_support import EVIL, coloured_pixels, make_trace, wait_drawn
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +169,7 @@ def test_cli_export(traces, tmp_path):
 def test_large_export_draws_only_what_is_visible(browser, tmp_path, artifacts_dir):
     """300,000 calls: the first drawing merges sub-pixel calls (far fewer boxes than calls), and
     zooming in draws the individual calls of the window."""
-    from test_viewer_support import make_big_trace
+    from viewer_support import make_big_trace
 
     t = make_big_trace(300_000)
     n = len(t)

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import free_port
-from test_viewer_support import EVIL, Viewer, coloured_pixels, make_trace, wait_drawn, write_formats
+from viewer_support import EVIL, Viewer, coloured_pixels, make_trace, wait_drawn, write_formats
 
 FORMATS = ["fpt", "json", "txt"]
 
