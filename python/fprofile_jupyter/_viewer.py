@@ -14,19 +14,16 @@ Nothing is read from the file system on request, so no path (``../``, absolute, 
 reaches a file: anything else is a 404, with no directory listing. A Content-Security-Policy forbids
 every remote load (the page works offline).
 
-Hostile or broken clients cannot hold the server:
+Hostile or broken clients cannot hold the server (the bounded server of ``_httpd``, with the limits
+below):
 
-- one thread (the loop of :class:`_Server`) accepts connections and waits on the idle ones (new,
-  or kept alive between requests) with a selector, so an idle connection costs no thread; it is
-  closed after :data:`REQUEST_TIMEOUT_S` of silence. A connection with something to read goes to
-  one of :data:`WORKER_THREADS` threads: the server has that many threads + its loop, however
-  many connections are open;
+- idle connections cost no thread and are closed after :data:`REQUEST_TIMEOUT_S` of silence;
+  requests are answered by :data:`WORKER_THREADS` threads, however many connections are open;
 - at most :data:`MAX_CONNECTIONS` connections are open: a new one beyond it closes the connection
   idle the longest, or, when none is idle, is answered at once with a short 503 and closed;
 - a request (request line, headers and body) must arrive within :data:`REQUEST_DEADLINE_S` of its
   first byte, and each read waits at most :data:`REQUEST_TIMEOUT_S`: a client trickling a byte
-  every few seconds is cut off at the deadline (every read of the socket, the stdlib's own reads
-  of the request line and headers included, is given the time left as its timeout);
+  every few seconds is cut off at the deadline;
 - :data:`MAX_CONVERSIONS` uploads are converted at once; others wait for their turn within their
   deadline, else get a 503 with a "busy" message the page shows;
 - an upload is at most :data:`MAX_UPLOAD_BYTES`, and a compressed ``.fpt`` upload may inflate to
@@ -42,20 +39,17 @@ import http.server
 import io
 import json
 import os
-import queue
 import re
 import secrets
-import selectors
 import socket
 import sys
 import threading
-import time
 import urllib.parse
 import webbrowser
-from collections import OrderedDict, deque
-from typing import Deque, Dict, List, Optional, Sequence, Tuple, cast
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from . import _core
+from . import _core, _httpd
 
 __all__ = ["main", "serve", "MAX_UPLOAD_BYTES"]
 
@@ -109,50 +103,7 @@ _PAGE = """<!DOCTYPE html>
 """
 
 
-_NS_PER_S = 1_000_000_000
-
-
-class _DeadlineReader(io.RawIOBase):
-    """The socket as the raw stream under a handler's ``rfile``: every read (the stdlib's reads of
-    the request line and headers included) waits at most REQUEST_TIMEOUT_S for data and never past
-    the request's deadline, so a client that trickles bytes is cut off at the deadline."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        super().__init__()
-        self._sock = sock
-        self.deadline_ns: Optional[int] = None
-        #: what ended the last read that timed out: "deadline" or "silence"
-        self.expired = ""
-        #: True: a read returns "nothing yet" without touching the socket (see ``Handler.handle``)
-        self.probing = False
-
-    def start_request(self) -> None:
-        self.deadline_ns = time.monotonic_ns() + int(REQUEST_DEADLINE_S * _NS_PER_S)
-        self.expired = ""
-
-    def left_ns(self) -> int:
-        """Nanoseconds until the deadline of the current request."""
-        if self.deadline_ns is None:
-            return int(REQUEST_DEADLINE_S * _NS_PER_S)
-        return self.deadline_ns - time.monotonic_ns()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> Optional[int]:  # type: ignore[override]
-        if self.probing:
-            return None
-        left_ns = self.left_ns()
-        silence_ns = int(REQUEST_TIMEOUT_S * _NS_PER_S)
-        if left_ns <= 0:
-            self.expired = "deadline"
-            raise socket.timeout("the request deadline passed")  # TimeoutError from Python 3.10
-        self._sock.settimeout(min(left_ns, silence_ns) / _NS_PER_S)
-        try:
-            return self._sock.recv_into(buffer)
-        except socket.timeout:
-            self.expired = "deadline" if left_ns <= silence_ns else "silence"
-            raise
+_NS_PER_S = _httpd.NS_PER_S
 
 
 class _Converted:
@@ -239,7 +190,7 @@ def _make_handler(state: _State, port_box: List[int]):
             # reads through _DeadlineReader, so the stdlib's readline of the request line and
             # headers is bounded by the request's deadline too, not only each recv by the timeout
             self.rfile.close()
-            self._reader = _DeadlineReader(self.connection)
+            self._reader = _httpd.DeadlineReader(self.connection, _limits())
             self._buffered = io.BufferedReader(self._reader)
             self.rfile = self._buffered
             #: set by handle(): the connection stays open, idle, for the server to wait on
@@ -415,188 +366,13 @@ def _make_handler(state: _State, port_box: List[int]):
     return Handler
 
 
-_BUSY_TEXT = b"503 Too many connections to the viewer; try again.\n"
-_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
-         b"Content-Length: %d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s" % (len(_BUSY_TEXT), _BUSY_TEXT))
-
-
-class _Server(http.server.HTTPServer):
-    """The viewer's HTTP server: one loop thread accepts connections and waits on the idle ones;
-    WORKER_THREADS threads read and answer requests (see the module docstring).
-
-    ``serve_forever`` runs the loop; ``shutdown`` (from another thread) stops it and waits."""
-
-    allow_reuse_address = False
-    request_queue_size = 64  # the listen backlog: a burst of connections waits for the loop
+class _Server(_httpd.BoundedServer):
+    """The viewer's server: :class:`_httpd.BoundedServer` with this module's limits as they are
+    when it starts."""
 
     def __init__(self, server_address: Tuple[str, int], handler_class) -> None:
-        # all set before binding: a failed bind calls server_close()
-        self._lock = threading.Lock()
-        self._open = 0  # connections open (idle, waiting for a worker, or being answered)
-        self._returned: Deque[Tuple[socket.socket, object]] = deque()  # kept alive by a worker
-        self._ready: "queue.Queue[Optional[Tuple[socket.socket, object]]]" = queue.Queue()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
-        self._stop = threading.Event()
-        self._stopped = threading.Event()
-        self._stopped.set()
-        self._max_connections = MAX_CONNECTIONS
-        self._workers = [threading.Thread(target=self._work, name=f"fprofile-viewer-{i}", daemon=True)
-                         for i in range(WORKER_THREADS)]
-        super().__init__(server_address, handler_class)
-
-    # -- the loop thread ----------------------------------------------------------------------------
-    def serve_forever(self, poll_interval: float = 0.5) -> None:
-        self._stopped.clear()
-        self._stop.clear()
-        for w in self._workers:
-            if not w.is_alive():
-                w.start()
-        self.socket.setblocking(False)
-        sel = selectors.DefaultSelector()
-        sel.register(self.socket, selectors.EVENT_READ, "accept")
-        sel.register(self._wake_r, selectors.EVENT_READ, "wake")
-        idle: "OrderedDict[socket.socket, Tuple[int, object]]" = OrderedDict()  # oldest first
-        silence_ns = int(REQUEST_TIMEOUT_S * _NS_PER_S)
-        try:
-            while not self._stop.is_set():
-                timeout_s = poll_interval
-                if idle:
-                    since_ns, _ = next(iter(idle.values()))
-                    timeout_s = min(timeout_s, max(0, since_ns + silence_ns - time.monotonic_ns()) / _NS_PER_S)
-                for key, _ in sel.select(timeout_s):
-                    if key.data == "accept":
-                        self._accept(sel, idle)
-                    elif key.data == "wake":
-                        self._take_returned(sel, idle)
-                    else:  # an idle connection has something to read (or was closed): a worker
-                        sock = cast(socket.socket, key.fileobj)
-                        sel.unregister(sock)
-                        _, address = idle.pop(sock)
-                        self._ready.put((sock, address))
-                now_ns = time.monotonic_ns()
-                while idle:  # silent too long: closed
-                    sock, (since_ns, _) = next(iter(idle.items()))
-                    if now_ns - since_ns < silence_ns:
-                        break
-                    del idle[sock]
-                    sel.unregister(sock)
-                    self._close(sock)
-        finally:
-            for sock in list(idle):
-                sel.unregister(sock)
-                self._close(sock)
-            sel.close()
-            self._stopped.set()
-
-    def _accept(self, sel: selectors.BaseSelector, idle: "OrderedDict[socket.socket, Tuple[int, object]]") -> None:
-        for _ in range(64):  # what is waiting, a bounded batch per turn
-            try:
-                sock, address = self.socket.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:  # out of file descriptors, a connection reset while queued: next time
-                return
-            with self._lock:
-                evict = None
-                if self._open >= self._max_connections and idle:
-                    evict = next(iter(idle))  # the connection idle the longest makes room
-                    del idle[evict]
-                admitted = self._open < self._max_connections or evict is not None
-                if admitted and evict is None:
-                    self._open += 1
-            if evict is not None:
-                sel.unregister(evict)
-                self._shut(evict)  # its slot passes to the new connection
-            if not admitted:
-                self._refuse(sock)
-                continue
-            sock.setblocking(True)
-            sel.register(sock, selectors.EVENT_READ, "connection")
-            idle[sock] = (time.monotonic_ns(), address)
-
-    def _take_returned(self, sel: selectors.BaseSelector, idle: "OrderedDict[socket.socket, Tuple[int, object]]") -> None:
-        try:
-            while self._wake_r.recv(4096):
-                pass
-        except (BlockingIOError, InterruptedError):
-            pass
-        while True:
-            with self._lock:
-                if not self._returned:
-                    return
-                sock, address = self._returned.popleft()
-            sel.register(sock, selectors.EVENT_READ, "connection")
-            idle[sock] = (time.monotonic_ns(), address)
-
-    @staticmethod
-    def _refuse(sock: socket.socket) -> None:
-        """A short 503, without waiting (the send buffer of a new connection has room), then closed."""
-        try:
-            sock.setblocking(False)
-            sock.send(_BUSY)
-        except OSError:
-            pass
-        _Server._shut(sock)
-
-    @staticmethod
-    def _shut(sock: socket.socket) -> None:
-        try:
-            sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-        sock.close()
-
-    def _close(self, sock: socket.socket) -> None:
-        self._shut(sock)
-        with self._lock:
-            self._open -= 1
-
-    # -- the workers ---------------------------------------------------------------------------------
-    def _work(self) -> None:
-        while True:
-            item = self._ready.get()
-            if item is None:
-                return
-            sock, address = item
-            keep_alive = False
-            try:
-                handler = self.RequestHandlerClass(sock, address, self)  # type: ignore[arg-type]
-                keep_alive = bool(getattr(handler, "keep_alive", False)) and not self._stop.is_set()
-            except Exception:
-                self.handle_error(sock, address)
-            if not keep_alive:
-                self._close(sock)
-                continue
-            with self._lock:
-                self._returned.append((sock, address))
-            try:
-                self._wake_w.send(b"x")
-            except (BlockingIOError, InterruptedError):
-                pass  # the loop has wake-ups pending already
-
-    def shutdown(self) -> None:
-        """Stops ``serve_forever`` (called from another thread) and waits until it has returned."""
-        self._stop.set()
-        try:
-            self._wake_w.send(b"x")
-        except OSError:
-            pass
-        self._stopped.wait()
-
-    def server_close(self) -> None:
-        self._stop.set()
-        for _ in self._workers:
-            self._ready.put(None)  # workers end after their current request
-        super().server_close()
-        with self._lock:
-            returned = list(self._returned)
-            self._returned.clear()
-        for sock, _ in returned:
-            self._close(sock)
-        self._wake_r.close()
-        self._wake_w.close()
+        super().__init__(server_address, handler_class, _limits(), name="fprofile-viewer",
+                         busy_text=b"503 Too many connections to the viewer; try again.\n")
 
     def handle_error(self, request, client_address) -> None:
         # A client that went away mid-request is not worth a traceback on the terminal.
@@ -604,6 +380,11 @@ class _Server(http.server.HTTPServer):
         if isinstance(exc, (ConnectionError, TimeoutError, socket.timeout)):
             return
         print(f"fprofile view: error while answering a request: {exc!r}", file=sys.stderr)
+
+
+def _limits() -> _httpd.Limits:
+    return _httpd.Limits(timeout_s=REQUEST_TIMEOUT_S, deadline_s=REQUEST_DEADLINE_S,
+                         max_connections=MAX_CONNECTIONS, workers=WORKER_THREADS)
 
 
 def serve(path: Optional[str] = None, port: Optional[int] = None, open_browser: bool = True) -> int:
