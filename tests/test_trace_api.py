@@ -700,3 +700,53 @@ def test_text_durations_never_read_1000_of_a_unit():
     text = t.summary().format_table()
     assert "1000.0 us" not in text and "1000.000 ms" not in text, text
     assert "1.000 ms" in text and "1.000 s" in text, text
+
+
+def test_one_display_encodes_once_and_summarises_once(monkeypatch):
+    """A displayed trace's three views (the widget's data and summary, the fallback page, its
+    caption) come from one encoding and one summary of the trace."""
+    from fprofile_jupyter import _display
+
+    t = _core._build_trace([("/p/a.py", "f", 1)], [(1, "T", [ev(10, 0), ev(20, 0, True)])], start_ns=T0)
+    counts = {"to_bytes": 0, "summary_json": 0}
+
+    class Counting:
+        def __init__(self, trace):
+            self._t = trace
+
+        def __getattr__(self, name):
+            if name.startswith("_"):
+                raise AttributeError(name)
+            if name in counts:
+                counts[name] += 1
+            return getattr(self._t, name)
+
+        def __len__(self):
+            return len(self._t)
+
+        def __repr__(self):
+            return repr(self._t)
+
+    pages = []
+    real_export = _core.export_html
+
+    def export_html(trace, title, *, encoded=None, summary=None):
+        pages.append((encoded, summary))
+        return real_export(t, title, encoded=encoded, summary=summary)
+
+    widgets = []
+
+    class Widget:
+        def __init__(self, trace, encoded=None, summary=None):
+            widgets.append((encoded, summary))
+
+        def _repr_mimebundle_(self):
+            return {_display.WIDGET_MIME: {"model_id": "x"}}
+
+    monkeypatch.setattr(_display, "_in_kernel", lambda: True)
+    monkeypatch.setattr(_display, "_widget_class", lambda: Widget)
+    monkeypatch.setattr(_core, "export_html", export_html)
+    bundle = _display.mimebundle(Counting(t))
+    assert counts == {"to_bytes": 1, "summary_json": 1}, counts
+    assert pages == [(t.to_bytes(), t.summary_json())] and widgets == pages
+    assert "fprofile-static-timeline" in bundle["text/html"] and _display.WIDGET_MIME in bundle

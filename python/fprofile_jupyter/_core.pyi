@@ -314,6 +314,7 @@ def asset_bundle(host: str) -> str:
 def asset_css() -> str:
     """The timeline's stylesheet."""
 
-def export_html(trace: Trace, title: str) -> str:
+def export_html(trace: Trace, title: str, *, encoded: Optional[bytes] = None, summary: Optional[str] = None) -> str:
     """The self-contained HTML page of ``trace``: the timeline, its summary and the data in one
-    file that opens from disk with no server and no network. ``title`` is escaped."""
+    file that opens from disk with no server and no network. ``title`` is escaped. ``encoded`` /
+    ``summary``: ``trace.to_bytes()`` / ``trace.summary_json()`` if the caller has them already."""

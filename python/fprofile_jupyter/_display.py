@@ -71,9 +71,10 @@ def fmt_ns(ns: float) -> str:
     return f"{ns / 1e9:.3g} s"
 
 
-def static_summary_html(trace: Any, note: str = "") -> str:
-    """A static, escaped table of the functions with the most total time (all threads)."""
-    summary = json.loads(trace.summary_json())
+def static_summary_html(trace: Any, note: str = "", summary_json: Optional[str] = None) -> str:
+    """A static, escaped table of the functions with the most total time (all threads).
+    ``summary_json``: ``trace.summary_json()`` if the caller has it already."""
+    summary = json.loads(summary_json if summary_json is not None else trace.summary_json())
     rows = summary.get("overall", [])[:STATIC_SUMMARY_ROWS]
     esc = html.escape
     out = ['<div class="fprofile-static" style="font-family:sans-serif;font-size:13px">']
@@ -98,9 +99,10 @@ def static_summary_html(trace: Any, note: str = "") -> str:
     return "".join(out)
 
 
-def caption(trace: Any, top: int = 3) -> str:
-    """``fprofile · 1,205 calls · 7 threads · 65.9 ms · most time: run_pipeline 63.1 ms, ...``"""
-    rows = json.loads(trace.summary_json()).get("overall", [])[:top]
+def caption(trace: Any, top: int = 3, summary: Optional[str] = None) -> str:
+    """``fprofile · 1,205 calls · 7 threads · 65.9 ms · most time: run_pipeline 63.1 ms, ...``
+    ``summary``: ``trace.summary_json()`` if the caller has it already."""
+    rows = json.loads(summary if summary is not None else trace.summary_json()).get("overall", [])[:top]
     threads = len(getattr(trace, "threads", []) or [])
     parts = [f"fprofile · {len(trace):,} call{'' if len(trace) == 1 else 's'} · {threads} thread{'' if threads == 1 else 's'} · "
              f"{fmt_ns(getattr(trace, 'duration_ns', 0))}"]
@@ -111,23 +113,28 @@ def caption(trace: Any, top: int = 3) -> str:
             f'opacity:.8;margin:2px 0 4px">{html.escape(" · ".join(parts))}</div>')
 
 
-def static_html(trace: Any, encoded: Optional[bytes] = None) -> str:
+def static_html(trace: Any, encoded: Optional[bytes] = None, summary: Optional[str] = None) -> str:
     """The ``text/html`` fallback: the self-contained timeline in an iframe, or a summary table.
-    ``encoded``: ``trace.to_bytes()`` if the caller already has it."""
+    ``encoded`` / ``summary``: ``trace.to_bytes()`` / ``trace.summary_json()`` if the caller has
+    them already (a display encodes and summarises a trace once)."""
     from . import _core
 
-    size = len(encoded if encoded is not None else trace.to_bytes())
+    if encoded is None:
+        encoded = trace.to_bytes()
+    if summary is None:
+        summary = trace.summary_json()
+    size = len(encoded)
     if size > STATIC_HTML_MAX_BYTES:
         note = (f"The interactive timeline is shown by the notebook widget; this static copy has only "
                 f"the summary, because the trace is {size:,} bytes (the static copy's limit is "
                 f"{STATIC_HTML_MAX_BYTES:,}). Save it as HTML to share it: trace.save('run.html').")
-        return static_summary_html(trace, note)
-    document = _core.export_html(trace, _title(trace))
+        return static_summary_html(trace, note, summary)
+    document = _core.export_html(trace, _title(trace), encoded=encoded, summary=summary)
     # a one-line caption in plain HTML: what a sanitizing renderer (GitHub, an untrusted notebook
     # in JupyterLab) still shows when it strips the iframe
     # srcdoc holds a whole HTML document as an attribute value: escaping & " < > is enough.
     # sandbox without allow-same-origin: the document's scripts run, isolated from the page.
-    return (caption(trace) +
+    return (caption(trace, summary=summary) +
             f'<iframe class="fprofile-static-timeline" title="{html.escape(_title(trace))}" '
             f'sandbox="allow-scripts" style="width:100%;height:{STATIC_IFRAME_HEIGHT_PX}px;'
             f'border:1px solid rgba(128,128,128,.35);border-radius:4px" '
@@ -142,13 +149,15 @@ def mimebundle(trace: Any, include: Optional[Iterable[str]] = None,
         return bundle
     if not (_wanted("text/html", include, exclude) or _wanted(WIDGET_MIME, include, exclude)):
         return bundle
-    encoded = trace.to_bytes()  # once, for both the fallback's size and the widget's data
+    # encoded and summarised once, for the fallback page, its caption and the widget's data
+    encoded = trace.to_bytes()
+    summary = trace.summary_json()
     if _wanted("text/html", include, exclude):
-        bundle["text/html"] = static_html(trace, encoded)
+        bundle["text/html"] = static_html(trace, encoded, summary)
     if _wanted(WIDGET_MIME, include, exclude):
         cls = _widget_class()
         if cls is not None:
-            widget = cls(trace, encoded=encoded)
+            widget = cls(trace, encoded=encoded, summary=summary)
             view = widget._repr_mimebundle_() or {}
             if isinstance(view, tuple):  # anywidget returns (data, metadata)
                 view = view[0] or {}

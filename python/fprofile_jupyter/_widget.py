@@ -56,15 +56,16 @@ class TimelineWidget(anywidget.AnyWidget):
     window_end_ns = traitlets.Int(None, allow_none=True).tag(sync=True)
 
     def __init__(self, trace: Any = None, *, height: int = 0, encoded: Optional[bytes] = None,
-                 **kwargs: Any) -> None:
-        """``encoded``: ``trace.to_bytes()`` if the caller already has it (saves an encoding)."""
+                 summary: Optional[str] = None, **kwargs: Any) -> None:
+        """``encoded`` / ``summary``: ``trace.to_bytes()`` / ``trace.summary_json()`` if the caller
+        has them already (a display encodes and summarises once)."""
         if trace is not None:
-            kwargs.update(self.payload(trace, encoded))
+            kwargs.update(self.payload(trace, encoded, summary))
         # the trace itself is not kept: ipywidgets keeps every widget alive, and the bytes are enough
         super().__init__(height=height, **kwargs)
 
     @staticmethod
-    def payload(trace: Any, encoded: Optional[bytes] = None) -> dict:
+    def payload(trace: Any, encoded: Optional[bytes] = None, summary: Optional[str] = None) -> dict:
         """The traits carrying ``trace``: its bytes and summary, or a message if it is too big."""
         calls = len(trace)
         if calls > MAX_WIDGET_CALLS:
@@ -72,7 +73,7 @@ class TimelineWidget(anywidget.AnyWidget):
         data = encoded if encoded is not None else trace.to_bytes()
         if len(data) > MAX_WIDGET_BYTES:
             return {"data": b"", "summary": "", "error": _too_big(calls, len(data))}
-        return {"data": data, "summary": trace.summary_json(), "error": ""}
+        return {"data": data, "summary": summary if summary is not None else trace.summary_json(), "error": ""}
 
     @property
     def trace(self) -> Optional[Any]:

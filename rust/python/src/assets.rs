@@ -23,11 +23,18 @@ fn asset_css() -> String {
 }
 
 /// The self-contained HTML page of `trace` (the viewer and the data in one file; no network).
-/// The GIL is released while the page is built.
+/// `encoded` / `summary`: `trace.to_bytes()` / `trace.summary_json()` when the caller has them
+/// already (they are not computed again). The GIL is released while the page is built.
 #[pyfunction]
-fn export_html(py: Python<'_>, trace: &PyTrace, title: &str) -> String {
+#[pyo3(signature = (trace, title, *, encoded=None, summary=None))]
+fn export_html(py: Python<'_>, trace: &PyTrace, title: &str, encoded: Option<Vec<u8>>, summary: Option<String>) -> String {
     let t = trace.inner();
-    py.detach(|| fprofile::formats::html::to_html(t, title))
+    py.detach(|| {
+        use fprofile::formats::{fpt, html};
+        let encoded = encoded.unwrap_or_else(|| fpt::encode(t));
+        let summary = summary.unwrap_or_else(|| fprofile::summary::summary_json(t));
+        html::page(&encoded, &summary, title)
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -39,8 +39,14 @@ fn script_text(js: &str) -> String {
 
 /// The whole HTML page for `trace`, titled `title` (escaped).
 pub fn to_html(trace: &Trace, title: &str) -> String {
-    let data = base64::engine::general_purpose::STANDARD.encode(fpt::encode(trace));
-    let summary = json_for_script(&summary_json(trace));
+    page(&fpt::encode(trace), &summary_json(trace), title)
+}
+
+/// The page from a trace already encoded (`fpt::encode`) and summarised (`summary_json`): a host
+/// that also sends them elsewhere (the notebook's widget) encodes and summarises once.
+pub fn page(encoded: &[u8], summary_json: &str, title: &str) -> String {
+    let data = base64::engine::general_purpose::STANDARD.encode(encoded);
+    let summary = json_for_script(summary_json);
     let js = match bundle("export") {
         Some(js) => script_text(&js),
         None => {
