@@ -9,7 +9,7 @@ Measures what the notebook user waits for:
 - zoom and pan frames: the time spent in each animation frame that redraws after a mouse-wheel
   zoom or a drag (the page's ``requestAnimationFrame`` callbacks are timed), median and p90.
 
-The page is the widget's own bundle (``_core.asset_bundle("widget")``: the timeline + js/widget.js)
+The page is the widget's own bundle (``_core.asset_bundle("widget")``: the timeline + js/hosts/widget.js)
 with a minimal stand-in for anywidget's model (get/set/on/off/save_changes); no Jupyter server, so
 the figures are the widget's, not the network's. Targets (issue 4): payload <= 4 MB, first drawing
 <= 1 s, median frame <= 16 ms.
@@ -268,7 +268,7 @@ def report(results: list) -> str:
         "# Widget benchmark (headless Chromium)",
         "",
         f"`benchmarks/bench_widget.py`: one-million-call traces shown by the widget's own bundle "
-        f"(`_core.asset_bundle(\"widget\")`: the timeline + js/widget.js, loaded from a blob URL as "
+        f"(`_core.asset_bundle(\"widget\")`: the timeline + js/hosts/widget.js, loaded from a blob URL as "
         f"anywidget does, with a stand-in model) in {r0['chromium']} (headless, software rendering, "
         f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs).",
         "",

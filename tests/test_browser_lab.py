@@ -390,7 +390,7 @@ def test_notebook7_context_manager(browser, workdir, artifacts_dir):
             context.close()
 
 
-# -- the widget glue (js/widget.js) and the static fallback, without a server -------------------
+# -- the widget glue (js/hosts/widget.js) and the static fallback, without a server -------------
 
 HOST_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style id="css"></style></head>
 <body style="margin:0"><div id="host" style="width:1200px"></div></body></html>"""

@@ -2,7 +2,7 @@
 
 The trace crosses the comm channel as ONE binary buffer in the compact ``.fpt`` format (the
 ``data`` bytes trait, sent with the comm open), plus the per-function summary as JSON; the
-browser decodes and draws it (``js/`` timeline, glue in ``js/widget.js``, whose model interface
+browser decodes and draws it (``js/`` timeline, glue in ``js/hosts/widget.js``, whose model interface
 mirrors the traits below). The ES module and CSS come from the Rust extension (embedded with
 rust-embed): no CDN, no network, works offline.
 """

@@ -4,7 +4,7 @@
 //! [`bundle`] builds ONE self-contained ES module for a host by concatenating the timeline modules
 //! in the order of `js/bundle.json` and stripping their `import` lines (the modules keep every
 //! import on one line at the top and use distinct top-level names: see `js/README.md`), then the
-//! host's own file. [`css`] is the timeline's stylesheet. `Trace::evcxr_display` shows a trace in
+//! host's own file (`js/hosts/<host>.js`, its import of `../timeline.js` stripped the same way). [`css`] is the timeline's stylesheet. `Trace::evcxr_display` shows a trace in
 //! the evcxr Rust Jupyter kernel.
 
 use rust_embed::RustEmbed;

@@ -54,6 +54,14 @@ fn bundles_are_single_modules_without_imports() {
         assert!(!js.to_ascii_lowercase().contains("</script"), "{host}: the bundle must not contain </script");
     }
     assert!(bundle("widget").unwrap().contains("export default"));
+    // every host lives in js/hosts/ and comes last, after the timeline's modules
+    for host in HOSTS {
+        let js = bundle(host).unwrap();
+        let host_at =
+            js.find(&format!("// ---- js/hosts/{host}.js ----")).unwrap_or_else(|| panic!("{host}: no js/hosts/{host}.js"));
+        assert!(js.find("// ---- js/timeline.js ----").unwrap() < host_at, "{host}");
+        assert!(js.contains("class Viewport"), "{host}");
+    }
     assert!(bundle("viewer").unwrap().contains("startViewerPage()"));
     assert!(bundle("export").unwrap().contains("startExportPage()"));
     assert!(bundle("nope").is_none());

@@ -1,10 +1,10 @@
 // @ts-check
-// The anywidget host of the timeline (owner: the notebook part).
+// hosts/widget.js: the anywidget host of the timeline (owner: the notebook part).
 //
 // Top-level names here are prefixed (widget*) so they cannot clash with the timeline modules'.
 // The bundler appends this file to the timeline modules for host "widget" (see js/README and
-// rust/core/src/assets.rs): there are NO import lines here; `createTimeline` comes from module
-// scope. The bundle is handed to anywidget as `TimelineWidget._esm`.
+// rust/core/src/assets.rs) and drops the import below, as for every module. The bundle is handed
+// to anywidget as `TimelineWidget._esm`.
 //
 // The model mirrors the traits of python/fprofile_jupyter/_widget.py (TimelineWidget):
 /**
@@ -16,7 +16,8 @@
  * @property {number|null} window_start_ns  the zoomed window (ns from the trace's origin)
  * @property {number|null} window_end_ns
  */
-/* global createTimeline */
+
+import { createTimeline } from "../timeline.js";
 
 /** Debounce of the window sent back to Python (ms): dragging sends one update, not hundreds. */
 const WIDGET_WINDOW_SYNC_MS = 250;

@@ -1,0 +1,45 @@
+// state.js: what the views of one timeline share: the shown trace and what is derived from it,
+// which threads are visible, the lanes, the theme's colours, the selection, the search and the
+// call under the pointer. Layer 3 (no DOM). timeline.js owns the one instance and changes it;
+// the views read it (the zoomed view also sets hoverCall).
+
+/** The state of a timeline with no trace. */
+export function createTimelineState() {
+  return {
+    trace: null, // the decoded trace (decode.js), or null
+    index: null, // layout.js buildIndex(trace)
+    colours: null, // render.js codeColours(trace.codes, dark)
+    pal: null, // render.js readPalette(root, dark)
+    dark: false,
+    visible: new Uint8Array(0), // per thread: 1 when shown
+    lanes: { lanes: [], height: 0 }, // layout.js layoutLanes of the visible threads (content y)
+    origin: 0, // the trace time shown as 0 everywhere (axes, tooltip, details, window label)
+    selectedCall: -1,
+    selectedCode: -1, // the function of the selected call: every call of it is highlighted
+    searchMask: null, // Uint8Array over codes (1: matches the search), or null
+    hoverCall: -1,
+    batch: null, // render.js BoxBatch over 2 x codes (each colour, then each faded colour)
+  };
+}
+
+/** Is something highlighted (a selected function or a search)? Then the rest is faded. */
+export function highlightActive(state) {
+  return state.searchMask !== null || state.selectedCode >= 0;
+}
+
+/** Is function `code` highlighted (selected, or matching the search)? */
+export function isHighlighted(state, code) {
+  return code === state.selectedCode || (state.searchMask !== null && state.searchMask[code] === 1);
+}
+
+/** The longest call of a visible thread whose function `matches(code)`, or -1 (the first of equals). */
+export function longestVisibleCall(state, matches) {
+  const { calls } = state.trace;
+  const { visible } = state;
+  let best = -1;
+  for (let i = 0; i < calls.count; i++) {
+    if (matches(calls.code[i]) && visible[calls.thread[i]] &&
+        (best < 0 || calls.end[i] - calls.start[i] > calls.end[best] - calls.start[best])) best = i;
+  }
+  return best;
+}

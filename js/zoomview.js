@@ -1,0 +1,316 @@
+// zoomview.js: the zoomed view (`canvas.fprofile-zoom`): the calls of the window, lane by lane
+// (thread headers, one row per depth, labels on the boxes wide enough), the hovered and selected
+// calls outlined, a vertical scroll indicator; after each drawing `data-drawn` = boxes drawn.
+// Hit testing (the call or thread header under a point) and the pointer: wheel zooms (pans with
+// shift or a horizontal wheel), drag pans and scrolls, click selects, double-click zooms to a
+// call, hover shows the tooltip. Layer 4 (canvas and pointer events).
+//
+// Spaces (viewport.js): zoom x <-> trace ns over vp.win; zoom y <-> content y (lanes.top,
+// scrolled by vp.scrollY under the fixed time axis).
+
+import { forEachBox, lowerBoundEnd, threadNameAt } from "./layout.js";
+import { sizeCanvas, threadColour, drawTimeAxis, fitLabel } from "./render.js";
+import { highlightActive, isHighlighted } from "./state.js";
+import { ZOOM_AXIS_PX, ZOOM_ROW_PX, DRAG_THRESHOLD_PX } from "./viewport.js";
+
+/** Calls at least this wide (CSS px) get a label. */
+const LABEL_MIN_PX = 28;
+
+/**
+ * tl: { doc, root, state, vp, tooltip, listen, localXY(e, target), schedule(), selectCall(c),
+ *       zoomToCall(c), zoomBy(factor, atNs), panByPx(dx), scrollByPx(dy) }.
+ * Returns { el, draw(), refreshHover() (after the view moved under a still pointer), hitCall(x, y) }.
+ */
+export function createZoomView(tl) {
+  const { doc, state, vp, tooltip } = tl;
+  const zoom = doc.createElement("canvas");
+  zoom.className = "fprofile-zoom";
+  zoom.setAttribute("aria-label", "Zoomed view of the calls");
+  zoom.style.height = `${vp.zoomHeight}px`;
+  let charPx = 6.2; // average glyph width of the label font, measured at each drawing
+
+  // ---- drawing ------------------------------------------------------------------------------
+  function draw() {
+    const W = vp.width;
+    const H = vp.zoomHeight;
+    const { trace, pal, colours, dark, batch } = state;
+    const ctx = sizeCanvas(zoom, W, H);
+    ctx.fillStyle = pal.bg;
+    ctx.fillRect(0, 0, W, H);
+    if (!trace) {
+      zoom.setAttribute("data-drawn", "0");
+      return;
+    }
+    const t0 = vp.win[0];
+    const t1 = vp.win[1];
+    const k = vp.zoomPxPerNs();
+    const nsToX = (t) => vp.nsToZoomX(t);
+    drawTimeAxis(ctx, pal, W, ZOOM_AXIS_PX, H, t0, t1, nsToX, 90, state.origin);
+    const { calls, codes } = trace;
+    const hl = highlightActive(state);
+    const nCodes = codes.count;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(0, ZOOM_AXIS_PX, W, H - ZOOM_AXIS_PX);
+    ctx.clip();
+    ctx.font = pal.font;
+    ctx.textBaseline = "middle";
+    charPx = ctx.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEFGH0123").width / 40 || 6.2;
+    let boxes = 0;
+    const labels = [];
+    for (const lane of state.lanes.lanes) {
+      const ly = vp.contentYToZoomY(lane.top);
+      if (ly > H || ly + lane.height < ZOOM_AXIS_PX) continue;
+      ctx.fillStyle = pal.laneBg;
+      ctx.fillRect(0, ly, W, lane.headerPx);
+      for (const t of lane.threads) {
+        const th = trace.threads[t];
+        if (th.lastNs < t0 || th.firstNs > t1) continue;
+        const xa = Math.max(-2, nsToX(th.firstNs));
+        const xb = Math.min(W + 2, nsToX(th.lastNs));
+        ctx.fillStyle = threadColour(t, dark);
+        ctx.fillRect(xa, ly + lane.headerPx - 5, Math.max(2, xb - xa), 3);
+        ctx.fillStyle = pal.fg;
+        ctx.font = pal.font;
+        // The name may run past the thread's span up to the next thread of the lane (or the edge);
+        // when it does not fit with its tid, the tid goes first.
+        let next = W;
+        for (const o of lane.threads) {
+          if (o !== t && trace.threads[o].firstNs >= th.lastNs) next = Math.min(next, nsToX(trace.threads[o].firstNs));
+        }
+        const lx = Math.max(4, xa + 2);
+        const room = Math.max(0, Math.max(xb, next) - lx - 4);
+        const name = threadNameAt(th, Math.max(t0, th.firstNs));
+        const label = th.osId ? `${name}  (tid ${th.osId})` : name;
+        const text = label.length * charPx <= room ? label : fitLabel(name, room, charPx);
+        if (text) ctx.fillText(text, lx, ly + 7);
+      }
+      for (let d = 0; d < lane.rows; d++) {
+        const y = ly + lane.headerPx + d * ZOOM_ROW_PX;
+        if (y > H || y + ZOOM_ROW_PX < ZOOM_AXIS_PX) continue;
+        for (const t of lane.threads) {
+          const rows = state.index.threadRows[t];
+          if (d >= rows.length) continue;
+          boxes += forEachBox(rows[d], calls.start, calls.end, t0, t1, k, 1, (c, x0, x1, count) => {
+            const code = calls.code[c];
+            const a = Math.max(-1, x0);
+            const b = Math.min(W + 1, x1);
+            const w = b - a;
+            batch.add(hl && !isHighlighted(state, code) ? code + nCodes : code, a, y, w > 3 ? w - 1 : w, ZOOM_ROW_PX - 1);
+            if (count === 1 && w >= LABEL_MIN_PX) labels.push(c, a, w, y);
+          });
+        }
+      }
+    }
+    batch.fill(ctx, (key) => (key < nCodes ? colours.fill[key] : colours.faded[key - nCodes]));
+    // Labels after the boxes: one font, fewer state changes.
+    // Each label in the colour that reads best on its box (dark or light text).
+    let labelColour = "";
+    for (let i = 0; i < labels.length; i += 4) {
+      const c = labels[i];
+      const code = calls.code[c];
+      if (hl && !isHighlighted(state, code)) continue;
+      const text = fitLabel(codes.name[code], labels[i + 2] - 6, charPx);
+      if (!text) continue;
+      if (colours.text[code] !== labelColour) {
+        labelColour = colours.text[code];
+        ctx.fillStyle = labelColour;
+      }
+      ctx.fillText(text, labels[i + 1] + 3, labels[i + 3] + (ZOOM_ROW_PX - 1) / 2);
+    }
+    if (hl) {
+      ctx.fillStyle = pal.muted;
+      for (let i = 0; i < labels.length; i += 4) {
+        const code = calls.code[labels[i]];
+        if (isHighlighted(state, code)) continue;
+        const text = fitLabel(codes.name[code], labels[i + 2] - 6, charPx);
+        if (text) ctx.fillText(text, labels[i + 1] + 3, labels[i + 3] + (ZOOM_ROW_PX - 1) / 2);
+      }
+    }
+    outlineCall(ctx, state.hoverCall, pal.fg, 1);
+    outlineCall(ctx, state.selectedCall, pal.select, 2);
+    ctx.restore();
+    // Vertical scroll indicator.
+    const ms = vp.maxScrollY();
+    if (ms > 0) {
+      const viewH = H - ZOOM_AXIS_PX;
+      const barH = Math.max(20, viewH * viewH / (state.lanes.height + 8));
+      const barY = ZOOM_AXIS_PX + (viewH - barH) * (vp.scrollY / ms);
+      ctx.fillStyle = dark ? "rgba(255,255,255,0.25)" : "rgba(0,0,0,0.22)";
+      ctx.fillRect(W - 5, barY, 4, barH);
+    }
+    zoom.setAttribute("data-drawn", String(boxes));
+  }
+
+  /** Call `c`'s box in zoom x / zoom y, or null (no call, hidden thread). */
+  function callRect(c) {
+    const { trace } = state;
+    if (c < 0 || !trace) return null;
+    const t = trace.calls.thread[c];
+    if (!state.visible[t]) return null;
+    const lane = state.lanes.lanes.find((l) => l.threads.includes(t));
+    if (!lane) return null;
+    const y = vp.contentYToZoomY(lane.top + lane.headerPx + trace.calls.depth[c] * ZOOM_ROW_PX);
+    const x0 = vp.nsToZoomX(trace.calls.start[c]);
+    const x1 = Math.max(x0 + 1, vp.nsToZoomX(trace.calls.end[c]));
+    return { x0, x1, y, h: ZOOM_ROW_PX - 1 };
+  }
+  function outlineCall(ctx, c, colour, lw) {
+    const r = callRect(c);
+    if (!r || r.x1 < -2 || r.x0 > vp.width + 2) return;
+    ctx.strokeStyle = colour;
+    ctx.lineWidth = lw;
+    const a = Math.max(-2, r.x0);
+    const b = Math.min(vp.width + 2, r.x1);
+    ctx.strokeRect(a + lw / 2, r.y + lw / 2, Math.max(1, b - a - lw), r.h - lw);
+  }
+
+  // ---- hit testing --------------------------------------------------------------------------
+  /** The call under zoom (x, y) (within 2 px along x), or -1. */
+  function hitCall(x, y) {
+    const { trace } = state;
+    if (!trace || y < ZOOM_AXIS_PX) return -1;
+    const cy = vp.zoomYToContentY(y);
+    const lane = state.lanes.lanes.find((l) => cy >= l.top && cy < l.top + l.height);
+    if (!lane) return -1;
+    const d = Math.floor((cy - lane.top - lane.headerPx) / ZOOM_ROW_PX);
+    if (d < 0 || d >= lane.rows) return -1;
+    const t = vp.zoomXToNs(x);
+    const tol = 2 / vp.zoomPxPerNs();
+    const { start, end } = trace.calls;
+    let best = -1;
+    let bestDist = Infinity;
+    for (const ti of lane.threads) {
+      const rows = state.index.threadRows[ti];
+      if (d >= rows.length) continue;
+      const row = rows[d];
+      let kk = lowerBoundEnd(row, end, t - tol);
+      for (; kk < row.length && start[row[kk]] <= t + tol; kk++) {
+        const c = row[kk];
+        const dist = t < start[c] ? start[c] - t : t > end[c] ? t - end[c] : 0;
+        if (dist < bestDist) { best = c; bestDist = dist; }
+        if (dist === 0) break;
+      }
+    }
+    return best;
+  }
+
+  /** The thread whose span line / name is under zoom (x, y) in a lane header (within 40 px), or -1. */
+  function hitThreadHeader(x, y) {
+    const { trace } = state;
+    if (!trace || y < ZOOM_AXIS_PX) return -1;
+    const cy = vp.zoomYToContentY(y);
+    const lane = state.lanes.lanes.find((l) => cy >= l.top && cy < l.top + l.headerPx);
+    if (!lane) return -1;
+    const t = vp.zoomXToNs(x);
+    let best = -1;
+    let bestDist = Infinity;
+    for (const ti of lane.threads) {
+      const th = trace.threads[ti];
+      const dist = t < th.firstNs ? th.firstNs - t : t > th.lastNs ? t - th.lastNs : 0;
+      if (dist < bestDist) { best = ti; bestDist = dist; }
+    }
+    return bestDist * vp.zoomPxPerNs() <= 40 ? best : -1;
+  }
+
+  // ---- pointer ------------------------------------------------------------------------------
+  let drag = null;
+  let pointer = null; // the pointer over the zoomed view (zoom x / y), null when elsewhere
+  tl.listen(zoom, "wheel", (e) => {
+    if (!state.trace) return;
+    e.preventDefault();
+    const unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? vp.zoomHeight : 1;
+    const dx = e.deltaX * unit;
+    const dy = e.deltaY * unit;
+    if (e.shiftKey && Math.abs(dx) < Math.abs(dy)) {
+      tl.panByPx(dy);
+    } else if (Math.abs(dx) > Math.abs(dy)) {
+      tl.panByPx(dx);
+    } else {
+      const [x] = tl.localXY(e, zoom);
+      tl.zoomBy(Math.exp(-dy * 0.0015), vp.zoomXToNs(x));
+    }
+  }, { passive: false });
+  tl.listen(zoom, "pointerdown", (e) => {
+    if (!state.trace || e.button !== 0) return;
+    const [x, y] = tl.localXY(e, zoom);
+    drag = { x, y, lastX: x, lastY: y, moved: false, id: e.pointerId };
+    if (zoom.setPointerCapture) try { zoom.setPointerCapture(e.pointerId); } catch (_e) { /* synthetic pointer */ }
+  });
+  tl.listen(zoom, "pointermove", (e) => {
+    if (!state.trace) return;
+    const [x, y] = tl.localXY(e, zoom);
+    pointer = { x, y };
+    if (drag) {
+      if (!drag.moved && Math.hypot(x - drag.x, y - drag.y) >= DRAG_THRESHOLD_PX) {
+        drag.moved = true;
+        tooltip.hide();
+        zoom.classList.add("fprofile-dragging");
+      }
+      if (drag.moved) {
+        tl.panByPx(drag.lastX - x);
+        tl.scrollByPx(drag.lastY - y);
+        drag.lastX = x;
+        drag.lastY = y;
+      }
+      return;
+    }
+    hoverAt(x, y);
+  });
+  /** Hover state and tooltip for the pointer at zoom (x, y). */
+  function hoverAt(x, y) {
+    const c = hitCall(x, y);
+    if (c !== state.hoverCall) {
+      state.hoverCall = c;
+      zoom.style.cursor = c >= 0 ? "pointer" : "";
+      tl.schedule();
+    }
+    if (c < 0) {
+      const t = hitThreadHeader(x, y);
+      if (t >= 0) {
+        tooltip.showThread(t, x, y);
+        return;
+      }
+    }
+    tooltip.showCall(c, x, y);
+  }
+  const endDrag = (e) => {
+    if (!drag) return;
+    const d = drag;
+    drag = null;
+    zoom.classList.remove("fprofile-dragging");
+    if (!d.moved && e.type === "pointerup") {
+      const [x, y] = tl.localXY(e, zoom);
+      tl.selectCall(hitCall(x, y));
+      tl.root.focus({ preventScroll: true });
+    }
+  };
+  tl.listen(zoom, "pointerup", endDrag);
+  tl.listen(zoom, "pointercancel", endDrag);
+  tl.listen(zoom, "pointerleave", () => {
+    pointer = null;
+    if (drag) return;
+    tooltip.hide();
+    if (state.hoverCall >= 0) {
+      state.hoverCall = -1;
+      tl.schedule();
+    }
+  });
+  tl.listen(zoom, "dblclick", (e) => {
+    if (!state.trace) return;
+    const [x, y] = tl.localXY(e, zoom);
+    const c = hitCall(x, y);
+    if (c >= 0) tl.zoomToCall(c);
+    else tl.zoomBy(2, vp.zoomXToNs(x));
+  });
+
+  return {
+    el: zoom,
+    draw,
+    hitCall,
+    /** After the view moved under a still pointer (wheel zoom, keys, brush): what is under it now. */
+    refreshHover() {
+      if (pointer && !drag && state.trace) hoverAt(pointer.x, pointer.y);
+    },
+  };
+}
