@@ -290,6 +290,7 @@ def test_run_nothing_recorded_says_so(project):
     proc = fprofile("run", "--subs", "no-such-path-part", "empty.py", cwd=project)
     assert proc.returncode == 0
     assert "no calls were recorded" in proc.stderr and "--subs" in proc.stderr
+    assert "(subs: no-such-path-part)" in proc.stderr, proc.stderr  # the metadata's JSON list, as text
 
 
 def test_run_syntax_error_like_python(project):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import cProfile
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -530,6 +531,7 @@ def test_cap_stops_recording_with_one_warning(tmp_path):
     assert len(t) == 51
     assert tree(t)[:3] == [(0, "many"), (1, "f"), (1, "f")]
     assert t.metadata["cap_reached"] == "true"
+    assert json.loads(t.metadata["subs"]) == [str(tmp_path / "cap")]  # a JSON list of the subs
     ends = [c for c in t.calls() if c.unfinished]
     assert [c.function for c in ends] == ["many", "f"]
     del rec

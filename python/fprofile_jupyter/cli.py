@@ -588,7 +588,7 @@ def _print_written(trace, out: str) -> None:
 
     n_threads = len(trace.threads)
     if len(trace) == 0:
-        subs = trace.metadata.get("subs", "?")
+        subs = _subs_text(trace.metadata.get("subs"))
         _say(f"fprofile: wrote {out}: no calls were recorded (subs: {subs}); choose the files to record with --subs")
         return
     html = _quote(os.path.splitext(out)[0] + ".html")
@@ -597,6 +597,21 @@ def _print_written(trace, out: str) -> None:
         f"over {_core.format_duration(trace.duration_ns)}. View it: fprofile view {_quote(out)}  "
         f"(or as a page: fprofile export {_quote(out)} -o {html})"
     )
+
+
+def _subs_text(subs: Optional[str]) -> str:
+    """The metadata's ``subs`` (a JSON list) as comma-separated text; "?" when absent."""
+    import json
+
+    if subs is None:
+        return "?"
+    try:
+        items = json.loads(subs)
+    except ValueError:
+        return subs  # a trace written before subs was JSON
+    if isinstance(items, list):
+        return ", ".join(str(x) for x in items) or "(none)"
+    return subs
 
 
 def _quote(s: str) -> str:

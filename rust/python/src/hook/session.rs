@@ -564,7 +564,7 @@ pub(crate) fn stop(py: Python<'_>) -> Result<Stopped, HookError> {
         ("python".to_string(), version),
         ("mechanism".to_string(), sess.mechanism.describe()),
         ("clock".to_string(), super::clock::describe().to_string()),
-        ("subs".to_string(), format!("{:?}", sess.subs)),
+        ("subs".to_string(), serde_json::to_string(&sess.subs).unwrap_or_default()),
         ("builtins".to_string(), (sess.mechanism == Mechanism::ProfileFunction).to_string()),
         ("max_events".to_string(), sess.max_events.to_string()),
         ("events".to_string(), events.to_string()),
