@@ -198,8 +198,8 @@ def measure(mod, wl_file, ref_dir, units, nthreads, rounds) -> Tuple[Dict[str, L
             times[c.name].append(dt)
             if c.name == "ours: record all" and state is not None:
                 st = state.stats
-                extra["events"] = st["events"]
-                extra["bytes_per_event"] = st["bytes_held"] / max(st["events"], 1)
+                extra["events"] = st.events
+                extra["bytes_per_event"] = st.bytes_held / max(st.events, 1)
             del out
     return times, extra
 

@@ -277,7 +277,9 @@ def test_run_event_cap(project):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 2, lines
-    assert lines[0].startswith("fprofile: warning: ") and "cap" in lines[0]
+    assert lines[0] == ("fprofile: warning: the event cap was reached (10 events, a call is two): recording stopped "
+                        "early; the trace keeps everything recorded until then. Pass a larger --max-events to record "
+                        "more, or narrow --subs."), lines[0]
     assert lines[1].startswith("fprofile: wrote cap.fpt: ")
     t = fj.load(project / "cap.fpt")
     assert 0 < len(t) <= 10
@@ -288,6 +290,7 @@ def test_run_nothing_recorded_says_so(project):
     proc = fprofile("run", "--subs", "no-such-path-part", "empty.py", cwd=project)
     assert proc.returncode == 0
     assert "no calls were recorded" in proc.stderr and "--subs" in proc.stderr
+    assert "(subs: no-such-path-part)" in proc.stderr, proc.stderr  # the metadata's JSON list, as text
 
 
 def test_run_syntax_error_like_python(project):

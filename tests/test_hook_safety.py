@@ -199,7 +199,7 @@ def test_restart_while_a_chaining_tool_sits_over_our_eval_function(tmp_path):
         chainhook.start()
         wl.work()
         t1 = r.stop()
-        assert any("replaced" in w for w in r.stats["warnings"]), r.stats
+        assert any(w.kind == "hook_replaced" and "replaced" in w.message for w in r.stats.warnings), r.stats
         try:
             r.start([{str(wl)!r}])
         except ProfilerError as e:
@@ -286,7 +286,7 @@ STRESS = """
             if out:
                 with open(out) as f:
                     lines = f.read().splitlines()
-                assert len(lines) == r.stats["events"], (len(lines), r.stats)
+                assert len(lines) == r.stats.events, (len(lines), r.stats)
                 assert all(len(l.split("\\t")) == 6 for l in lines)
             rounds += 1
         stopping.set()
@@ -537,7 +537,7 @@ STOP_ON_WRITER = """
     w.start()
     w.join()
     print(type(result[0]).__name__ if result else "nothing", rec.active)
-    print(rec.stats and rec.stats["outfile_error"])
+    print(rec.stats and rec.stats.outfile_error)
 """
 
 

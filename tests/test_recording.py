@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import cProfile
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -23,7 +24,7 @@ import pytest
 
 import fprofile_jupyter
 from fprofile_jupyter import ProfilerError, profile
-from fprofile_jupyter._core import Recorder
+from fprofile_jupyter._core import Recorder, RecorderStats
 from fprofile_jupyter._recording import CapReachedWarning, default_subs
 
 PY312 = sys.version_info >= (3, 12)
@@ -523,12 +524,14 @@ def test_cap_stops_recording_with_one_warning(tmp_path):
             assert not Recorder.is_profiling() or True
     caps = [w for w in caught if issubclass(w.category, CapReachedWarning)]
     assert len(caps) == 1, [str(w.message) for w in caught]
-    assert "100 events" in str(caps[0].message)
+    assert "100 events" in str(caps[0].message) and "max_events=" in str(caps[0].message)
+    assert caps[0].message.kind == "cap_reached" and caps[0].message.stats.cap_reached == 100
     t = prof.trace
     # exactly the events that fit: many's call + 49 calls of f + f's call (its return did not fit)
     assert len(t) == 51
     assert tree(t)[:3] == [(0, "many"), (1, "f"), (1, "f")]
     assert t.metadata["cap_reached"] == "true"
+    assert json.loads(t.metadata["subs"]) == [str(tmp_path / "cap")]  # a JSON list of the subs
     ends = [c for c in t.calls() if c.unfinished]
     assert [c.function for c in ends] == ["many", "f"]
     del rec
@@ -939,9 +942,11 @@ def test_memory_per_event_while_recording(tmp_path):
     m.many(500_000)
     raw = rec.stop_raw()
     st = rec.stats
-    assert st["events"] == 2 * 500_001
-    assert st["bytes_held"] / st["events"] <= 24, st
-    assert sum(sum(c) for c in raw.chunk_lengths()) == st["events"]
+    assert isinstance(st, RecorderStats) and st.warnings == [] and st.outfile_error is None
+    assert st.threads >= 1 and st.codes == 2 and st.cap_reached is None
+    assert st.events == 2 * 500_001
+    assert st.bytes_held / st.events <= 24, st
+    assert sum(sum(c) for c in raw.chunk_lengths()) == st.events
 
 
 def test_profile_show(tmp_path, capsys):

@@ -205,7 +205,8 @@ def test_summary_text_table(trace):
     assert len(lines) == 5
     # fixed width: the function column starts at the same place on every row
     assert len({len(ln.split("  /")[0]) for ln in lines[2:]}) == 1, text
-    assert "100.0 us" in text and "/proj/app.py:1" in text
+    assert "     100 µs  main" in text and "/proj/app.py:1" in text
+    assert "8.333 µs" in text  # durations as _core.format_duration (tests/fixtures/durations.json)
     assert str(s) == s.format_table()
     limited = s.format_table(limit=1)
     assert limited.splitlines()[-1] == "... 2 more rows"
@@ -692,14 +693,32 @@ def test_one_call_one_function_is_said_in_the_singular(tmp_path, capsys):
 
 
 def test_text_durations_never_read_1000_of_a_unit():
-    # 999.96 us and 999.9996 ms round up: they read in the next unit
+    # 999.96 µs and 999.9996 ms round up: they read in the next unit
     t = _core._build_trace([("/p/a.py", "f", 1), ("/p/a.py", "g", 2)],
                            [(1, "T", [(T0, 0, False), (T0 + 999_960, 0, True),
                                       (T0 + 2_000_000, 1, False), (T0 + 2_000_000 + 999_999_600, 1, True)])],
                            start_ns=T0)
     text = t.summary().format_table()
-    assert "1000.0 us" not in text and "1000.000 ms" not in text, text
-    assert "1.000 ms" in text and "1.000 s" in text, text
+    assert "1000 µs" not in text and "1000 ms" not in text, text
+    assert "       1 ms  f" in text and "        1 s  g" in text, text
+
+
+def test_durations_as_text_follow_the_shared_table():
+    # one rule for every front end: the table js/units.js produced, checked here against the core
+    table = json.loads((pathlib.Path(__file__).parent / "fixtures" / "durations.json").read_text(encoding="utf-8"))
+    wrong = [(ns, _core.format_duration(ns), text) for ns, text in table["cases"] if _core.format_duration(ns) != text]
+    assert not wrong, wrong
+
+
+def test_format_table_is_what_load_save_and_the_cli_use():
+    from fprofile_jupyter import _io, cli
+
+    table = _core.formats()
+    assert [name for name, *_ in table] == ["fpt", "pyme-json", "pyme-text", "perfetto", "speedscope", "html"]
+    assert _io.LOAD_FORMATS == ("fpt", "pyme-json", "pyme-text")
+    assert _io.SAVE_FORMATS == cli.SAVE_FORMATS == tuple(name for name, _e, _r, writes in table if writes)
+    assert set(cli.SAVE_ENDINGS) == {".fpt", ".json", ".txt", ".perfetto.json", ".trace.json", ".speedscope.json",
+                                     ".html", ".htm"}
 
 
 def test_one_display_encodes_once_and_summarises_once(monkeypatch):

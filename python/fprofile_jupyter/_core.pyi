@@ -2,7 +2,7 @@
 by ``tests/test_stubs.py`` with ``mypy.stubtest``).
 
 Sections: errors and version; traces (``Trace``, ``ThreadInfo``, ``Call``, ``Summary``,
-``SummaryRow``, ``load``, ``load_bytes``); recording; assets.
+``SummaryRow``, ``load``, ``load_bytes``, ``formats``, ``format_duration``); recording; assets.
 """
 import os
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union, final, overload
@@ -227,6 +227,17 @@ def load_bytes(data: bytes, format: Optional[str] = None, *, max_inflated: Optio
     ``FormatError`` before anything is inflated, and inflating never goes past the claim. Default:
     the format's own limit, 2 GiB. Other formats are not compressed: the limit does not apply."""
 
+def formats() -> List[Tuple[str, List[str], bool, bool]]:
+    """The format table: ``(name, endings, reads, writes)`` per format, in the order names are
+    listed to users; ``endings`` are the file name endings (lower case, with the dot) that choose
+    the format when saving. ``load`` reads the formats with ``reads``, ``Trace.save`` writes those
+    with ``writes``."""
+
+def format_duration(ns: int) -> str:
+    """A duration in integer nanoseconds as short text: ``"12.35 ms"``, ``"1 µs"``, ``"789 ns"``
+    (units ns, µs, ms, s; 3 decimals under 10, 2 under 100, 1 under 1000, trailing zeros
+    dropped; the rule of ``tests/fixtures/durations.json``, shared with the timeline)."""
+
 def _build_trace(
     codes: Sequence[Tuple[str, str, int]],
     threads: Sequence[Tuple[int, str, Sequence[Tuple[int, int, bool]]]],
@@ -269,9 +280,8 @@ class Recorder:
     def active(self) -> bool:
         """True while this recorder records."""
     @property
-    def stats(self) -> Optional[Dict[str, Any]]:
-        """Figures of the last stop: events, bytes_held, cap_reached (the cap or None), warnings,
-        threads, codes; None before any stop."""
+    def stats(self) -> Optional["RecorderStats"]:
+        """Figures of the last stop; None before any stop."""
     @staticmethod
     def is_profiling() -> bool:
         """True while any recorder of this interpreter records."""
@@ -282,6 +292,44 @@ class Recorder:
     def mechanism(builtins: bool = False) -> str:
         """The hook used on this Python: "PEP 523 eval-frame function", "sys.monitoring" or
         "profile function" (builtins=True)."""
+
+@final
+class RecorderWarning:
+    """One thing to know about a recording that still worked."""
+
+    @property
+    def kind(self) -> str:
+        """What happened: ``"cap_reached"``, ``"out_of_memory"``, ``"hook_replaced"`` or
+        ``"removal_failed"``."""
+    @property
+    def message(self) -> str:
+        """The message, one line, naming the Python API's options (``max_events=``, ``subs=``)."""
+
+@final
+class RecorderStats:
+    """Figures of a stopped recording (``Recorder.stats``)."""
+
+    @property
+    def events(self) -> int:
+        """Events recorded, all threads (a call is two)."""
+    @property
+    def bytes_held(self) -> int:
+        """Bytes the event buffers held (capacity of every chunk)."""
+    @property
+    def cap_reached(self) -> Optional[int]:
+        """The cap on events when it was reached, else None."""
+    @property
+    def threads(self) -> int:
+        """Threads recorded."""
+    @property
+    def codes(self) -> int:
+        """Distinct functions recorded."""
+    @property
+    def outfile_error(self) -> Optional[str]:
+        """What went wrong writing the outfile, or None."""
+    @property
+    def warnings(self) -> List[RecorderWarning]:
+        """What the user should know (the cap was reached first, then the others)."""
 
 @final
 class RawRecording:

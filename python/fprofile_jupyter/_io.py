@@ -10,10 +10,13 @@ from ._core import Trace
 
 __all__ = ["load", "load_bytes", "load_warnings", "TraceWarning", "LOAD_FORMATS", "SAVE_FORMATS"]
 
-#: Format names accepted by ``load(..., format=)``.
-LOAD_FORMATS = ("fpt", "pyme-text", "pyme-json")
+#: Format names accepted by ``load(..., format=)`` (from the core's format table).
+LOAD_FORMATS = tuple(name for name, _endings, reads, _writes in _core.formats() if reads)
 #: Format names accepted by ``Trace.save(..., format=)``.
-SAVE_FORMATS = ("fpt", "pyme-json", "pyme-text", "perfetto", "speedscope", "html")
+SAVE_FORMATS = tuple(name for name, _endings, _reads, writes in _core.formats() if writes)
+#: File name endings ``Trace.save`` tells the format from (``.perfetto.json`` before ``.json``
+#: wins: the longest ending that matches).
+SAVE_ENDINGS = tuple(e for _name, endings, _reads, writes in _core.formats() if writes for e in endings)
 
 
 class TraceWarning(UserWarning):

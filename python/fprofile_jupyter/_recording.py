@@ -235,17 +235,16 @@ class _Session:
         if os.getpid() != self.pid:
             return None  # in a forked child: the parent's recording is not continued here
         trace = self.recorder.stop()
-        stats = self.recorder.stats or {}
-        cap = stats.get("cap_reached")
-        if cap is not None:
-            warnings.warn(
-                f"fprofile: the event cap was reached ({cap:,} events, a call is two): recording "
-                f"stopped early; the trace keeps everything recorded until then. Pass a larger "
-                f"max_events= to record more, or narrow subs=.",
-                CapReachedWarning, stacklevel=stacklevel + 1)
-        for w in stats.get("warnings", []):
-            warnings.warn(f"fprofile: {w}", RuntimeWarning, stacklevel=stacklevel + 1)
-        err = stats.get("outfile_error")
+        stats = self.recorder.stats
+        if stats is None:
+            return trace
+        for w in stats.warnings:
+            category = CapReachedWarning if w.kind == "cap_reached" else RuntimeWarning
+            warning = category(f"fprofile: {w.message}")
+            warning.kind = w.kind  # type: ignore[attr-defined]  # for callers that word their own (the CLI)
+            warning.stats = stats  # type: ignore[attr-defined]
+            warnings.warn(warning, stacklevel=stacklevel + 1)
+        err = stats.outfile_error
         if err:
             e = OutfileError(f"fprofile: {err} (outfile {self.outfile}); the file is incomplete, "
                              f"the in-memory trace is complete (.trace)")

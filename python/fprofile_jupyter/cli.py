@@ -21,15 +21,15 @@ import threading
 import time
 from typing import List, NoReturn, Optional, Sequence, Tuple
 
+# The output formats of ``convert`` / ``run -o`` (``--format``), the input formats
+# (``--input-format``) and the file name endings ``Trace.save`` knows (checked by ``run`` before the
+# program starts): all from the core's one format table (``_core.formats()``).
+from ._io import LOAD_FORMATS, SAVE_ENDINGS, SAVE_FORMATS
+
 PROG = "fprofile"
 
 #: Work shorter than this shows no progress bar.
 PROGRESS_DELAY_S = 1.0
-
-#: Output formats of ``convert`` / ``run -o`` and their names for ``--format``.
-SAVE_FORMATS = ("fpt", "pyme-json", "pyme-text", "perfetto", "speedscope", "html")
-#: File name endings ``Trace.save`` knows (checked by ``run`` before the program starts).
-SAVE_ENDINGS = (".fpt", ".perfetto.json", ".trace.json", ".speedscope.json", ".json", ".txt", ".html", ".htm")
 
 
 class UsageError(Exception):
@@ -289,11 +289,23 @@ def _stop(prof) -> None:
         warnings.simplefilter("always")
         prof.__exit__(None, None, None)
     for w in caught:
-        text = " ".join(str(w.message).split())
-        if text.startswith("fprofile: "):
-            text = text[len("fprofile: "):]
-        text = text.replace("max_events=", "--max-events").replace("subs=", "--subs")  # the options' names here
-        _say(f"fprofile: warning: {text}")
+        _say(f"fprofile: warning: {_warning_text(w.message)}")
+
+
+def _warning_text(warning) -> str:
+    """A profiler warning in this command's words: the options are ``--max-events`` and ``--subs``
+    here (the warning's ``kind`` and ``stats`` are set by ``fprofile_jupyter._recording``)."""
+    kind = getattr(warning, "kind", None)
+    stats = getattr(warning, "stats", None)
+    if kind == "cap_reached" and stats is not None and stats.cap_reached is not None:
+        return (f"the event cap was reached ({stats.cap_reached:,} events, a call is two): recording stopped early; "
+                "the trace keeps everything recorded until then. Pass a larger --max-events to record more, "
+                "or narrow --subs.")
+    if kind == "out_of_memory" and stats is not None:
+        return (f"memory for the event buffers could not be allocated: recording stopped early, after "
+                f"{stats.events} events (the trace keeps them); pass a smaller --max-events or narrow --subs")
+    text = " ".join(str(warning).split())
+    return text[len("fprofile: "):] if text.startswith("fprofile: ") else text
 
 
 def cmd_run(argv: Sequence[str]) -> int:
@@ -532,30 +544,36 @@ def _die_of(signum: int) -> None:
     os.kill(os.getpid(), signum)
 
 
-def _human_ns(ns: int) -> str:
-    a = abs(ns)
-    if a >= 1_000_000_000:
-        return f"{ns / 1e9:.3f} s"
-    if a >= 1_000_000:
-        return f"{ns / 1e6:.3f} ms"
-    if a >= 1_000:
-        return f"{ns / 1e3:.1f} us"
-    return f"{ns} ns"
-
-
 def _print_written(trace, out: str) -> None:
     """One line on stderr: what was written and how to view it."""
+    from . import _core
+
     n_threads = len(trace.threads)
     if len(trace) == 0:
-        subs = trace.metadata.get("subs", "?")
+        subs = _subs_text(trace.metadata.get("subs"))
         _say(f"fprofile: wrote {out}: no calls were recorded (subs: {subs}); choose the files to record with --subs")
         return
     html = _quote(os.path.splitext(out)[0] + ".html")
     _say(
         f"fprofile: wrote {out}: {len(trace):,} call{'' if len(trace) == 1 else 's'} in {n_threads} thread{'s' if n_threads != 1 else ''} "
-        f"over {_human_ns(trace.duration_ns)}. View it: fprofile view {_quote(out)}  "
+        f"over {_core.format_duration(trace.duration_ns)}. View it: fprofile view {_quote(out)}  "
         f"(or as a page: fprofile export {_quote(out)} -o {html})"
     )
+
+
+def _subs_text(subs: Optional[str]) -> str:
+    """The metadata's ``subs`` (a JSON list) as comma-separated text; "?" when absent."""
+    import json
+
+    if subs is None:
+        return "?"
+    try:
+        items = json.loads(subs)
+    except ValueError:
+        return subs  # a trace written before subs was JSON
+    if isinstance(items, list):
+        return ", ".join(str(x) for x in items) or "(none)"
+    return subs
 
 
 def _quote(s: str) -> str:
@@ -581,7 +599,7 @@ def cmd_convert(argv: Sequence[str]) -> int:
     parser.add_argument("input", metavar="IN")
     parser.add_argument("output", metavar="OUT")
     parser.add_argument("--format", choices=SAVE_FORMATS, help="output format (default: from OUT's extension)")
-    parser.add_argument("--input-format", choices=("fpt", "pyme-text", "pyme-json"), help="input format (default: detected)")
+    parser.add_argument("--input-format", choices=LOAD_FORMATS, help="input format (default: detected)")
     opts = parser.parse_args(argv)
     trace = _load(opts.input, opts.input_format)
     _save(trace, opts.output, opts.format)

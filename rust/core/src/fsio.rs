@@ -198,6 +198,38 @@ impl Write for Output {
     }
 }
 
+/// Writes `path` with `f`, so that a failed write never leaves a truncated file under `path`:
+/// a regular file (or a new one) is written to a sibling temporary file renamed into place; a
+/// symlink is followed (the link stays, its target gets the new content). A device, a FIFO or a
+/// terminal (`/dev/stdout`, `/dev/null`, a named pipe) is written in place through [`Output`]:
+/// renaming over it would replace the device node with a plain file (and hide a write error such
+/// as ENOSPC). Errors are those of the user's path, never of the temporary one.
+pub fn write_atomic(path: &Path, f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+    if matches!(kind(path), Ok(Kind::Stream)) {
+        // (a FIFO with no reader is refused at once; a stalled reader times out)
+        let mut w = io::BufWriter::with_capacity(1 << 20, Output::create(path)?);
+        f(&mut w)?;
+        return w.into_inner().map_err(|e| e.into_error()).map(drop);
+    }
+    let resolved = std::fs::canonicalize(path).ok().filter(|_| path.is_symlink());
+    let target = resolved.as_deref().unwrap_or(path);
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = target.with_file_name(format!(".{name}.{}.part", std::process::id()));
+    let result = (|| {
+        let file = File::create(&tmp)?;
+        let mut w = io::BufWriter::with_capacity(1 << 20, file);
+        f(&mut w)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all().ok();
+        drop(file);
+        std::fs::rename(&tmp, target)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +281,48 @@ mod tests {
         let mut z = open_read(Path::new("/dev/zero")).unwrap();
         let e = read_stream(&mut z, 1 << 20).expect_err("bounded");
         assert!(e.to_string().contains("more than 1 MiB"), "{e}");
+    }
+
+    fn dir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("fprofile-fsio-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file_and_no_temporary() {
+        let d = dir("atomic");
+        let p = d.join("t.txt");
+        write_atomic(&p, |w| w.write_all(b"old")).unwrap();
+        let e = write_atomic(&p, |w| {
+            w.write_all(b"half")?;
+            Err(io::Error::other("disk full"))
+        })
+        .unwrap_err();
+        assert_eq!(e.to_string(), "disk full");
+        assert_eq!(std::fs::read(&p).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1, "the temporary file is removed");
+    }
+
+    #[test]
+    fn a_symlink_stays_and_its_target_is_replaced() {
+        let d = dir("link");
+        let target = d.join("real.txt");
+        let link = d.join("link.txt");
+        std::fs::write(&target, b"old").unwrap();
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        write_atomic(&link, |w| w.write_all(b"new")).unwrap();
+        assert!(link.is_symlink());
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+    }
+
+    #[test]
+    fn a_device_is_written_in_place() {
+        write_atomic(Path::new("/dev/null"), |w| w.write_all(b"x")).unwrap();
+        assert!(Path::new("/dev/null").exists() && kind(Path::new("/dev/null")).unwrap() == Kind::Stream);
+        let e = write_atomic(Path::new("/nonexistent-dir/x.fpt"), |w| w.write_all(b"x")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
     }
 
     impl Output {

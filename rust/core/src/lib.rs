@@ -14,7 +14,11 @@
 //! - [`formats::perfetto::write()`], [`formats::speedscope::write()`]: exports.
 //! - [`formats::detect`]: sniff a file's format.
 //! - [`fsio`]: FIFOs, devices and other streams read and written without waiting forever.
-//! - [`summary::summarize`] / [`summary::summary_json`]: per-function figures.
+//! - [`summary::summarize`] / [`summary::summary_json`]: per-function figures; [`summary::sort_rows`],
+//!   [`summary::text_table`], [`summary::html_table`]: their orders and tables.
+//! - [`formats::registry`]: the one table of formats (names, endings, read/write); [`formats::save`]:
+//!   write a trace to a file atomically ([`fsio::write_atomic`]).
+//! - [`stacks`]: self times and folded stacks; [`units`]: durations as text, terminal widths.
 
 pub mod assets;
 pub mod build;
@@ -22,7 +26,9 @@ pub mod formats;
 pub mod fsio;
 pub mod load;
 pub mod model;
+pub mod stacks;
 pub mod summary;
+pub mod units;
 
 pub use load::{load, load_bytes, LoadError};
 pub use model::{CallFlags, Calls, Code, CodeId, Event, EventKind, Recording, ThreadInfo, ThreadRecord, Trace};

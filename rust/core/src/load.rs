@@ -70,7 +70,7 @@ pub fn detect_readable(bytes: &[u8]) -> Result<Format, Problem> {
     }
     match formats::detect(bytes) {
         Some(f @ (Format::Fpt | Format::PymeText | Format::PymeJson)) => Ok(f),
-        Some(f @ (Format::Perfetto | Format::Speedscope)) => Err(Problem::WriteOnly(f)),
+        Some(f @ (Format::Perfetto | Format::Speedscope | Format::Html)) => Err(Problem::WriteOnly(f)),
         None if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{' || *b == b'[') => {
             Err(Problem::UnknownJson)
         }
@@ -162,7 +162,7 @@ fn decode(bytes: &[u8], format: Format, max_body_len: u64, progress: &mut dyn Fn
         Format::Fpt => fpt::decode_limited(bytes, max_body_len)?,
         Format::PymeText => return Ok(pyme_text::read_with_progress(bytes, progress)?),
         Format::PymeJson => pyme_json::read(bytes)?,
-        f @ (Format::Perfetto | Format::Speedscope) => return Err(Problem::WriteOnly(f)),
+        f @ (Format::Perfetto | Format::Speedscope | Format::Html) => return Err(Problem::WriteOnly(f)),
     };
     progress(bytes.len(), bytes.len());
     Ok(t)

@@ -154,3 +154,232 @@ pub fn summary_json(t: &Trace) -> String {
     // Serializing plain structs of strings and integers cannot fail.
     serde_json::to_string(&summarize(t)).unwrap_or_else(|_| "{\"overall\":[],\"threads\":[]}".into())
 }
+
+// ------------------------------------------------------------------------------------------------
+// Orders and tables
+
+/// What summary rows can be ordered by: figures descending, names ascending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Total,
+    SelfTime,
+    Calls,
+    Mean,
+    Max,
+    Function,
+    File,
+}
+
+/// A sort key name that is not one of [`SortKey::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown sort key {name:?} (choose from {})", SortKey::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "))]
+pub struct UnknownSortKey {
+    pub name: String,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 7] =
+        [SortKey::Total, SortKey::SelfTime, SortKey::Calls, SortKey::Mean, SortKey::Max, SortKey::Function, SortKey::File];
+
+    /// The name users type ("total", "self", ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Total => "total",
+            SortKey::SelfTime => "self",
+            SortKey::Calls => "calls",
+            SortKey::Mean => "mean",
+            SortKey::Max => "max",
+            SortKey::Function => "function",
+            SortKey::File => "file",
+        }
+    }
+
+    /// The key called `name`.
+    pub fn from_name(name: &str) -> Result<SortKey, UnknownSortKey> {
+        SortKey::ALL.into_iter().find(|k| k.name() == name).ok_or_else(|| UnknownSortKey { name: name.to_owned() })
+    }
+}
+
+/// Orders `rows` by `by` (stable; ties as documented on each key: by total then code id).
+pub fn sort_rows(rows: &mut [Row], by: SortKey) {
+    match by {
+        SortKey::Total => {
+            rows.sort_by(|a, b| b.total_ns.cmp(&a.total_ns).then(b.self_ns.cmp(&a.self_ns)).then(a.code.cmp(&b.code)))
+        }
+        SortKey::SelfTime => {
+            rows.sort_by(|a, b| b.self_ns.cmp(&a.self_ns).then(b.total_ns.cmp(&a.total_ns)).then(a.code.cmp(&b.code)))
+        }
+        SortKey::Calls => rows.sort_by(|a, b| b.calls.cmp(&a.calls).then(b.total_ns.cmp(&a.total_ns)).then(a.code.cmp(&b.code))),
+        SortKey::Mean => rows.sort_by(|a, b| b.mean_ns.cmp(&a.mean_ns).then(a.code.cmp(&b.code))),
+        SortKey::Max => rows.sort_by(|a, b| b.max_ns.cmp(&a.max_ns).then(a.code.cmp(&b.code))),
+        SortKey::Function => rows.sort_by(|a, b| a.function.cmp(&b.function).then(a.file.cmp(&b.file)).then(a.line.cmp(&b.line))),
+        SortKey::File => rows.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line))),
+    }
+}
+
+/// What a table covers, for its title.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every thread (how many there are).
+    AllThreads(usize),
+    /// One thread: its index and name.
+    Thread(u32, String),
+}
+
+/// The title line of a table: `Summary of all threads (3): 12 functions, by total time`.
+pub fn title(scope: &Scope, rows: usize, order: SortKey) -> String {
+    use crate::units::one_line;
+    let scope = match scope {
+        Scope::Thread(i, n) => format!("thread {i} {}", one_line(&format!("{n:?}"))),
+        Scope::AllThreads(n) => format!("all threads ({n})"),
+    };
+    let by = match order {
+        SortKey::Calls | SortKey::Function | SortKey::File => order.name().to_owned(),
+        _ => format!("{} time", order.name()),
+    };
+    format!("Summary of {scope}: {rows} function{}, by {by}", if rows == 1 { "" } else { "s" })
+}
+
+/// The rows as a fixed-width text table under `title` (the first `limit` rows when given).
+/// Durations as [`crate::units::format_duration`]; names cut to 40 terminal columns.
+pub fn text_table(rows: &[Row], title: &str, limit: Option<usize>) -> String {
+    use crate::units::{display_width, format_duration, one_line, pad_left_to_width, pad_to_width};
+    let n = limit.map_or(rows.len(), |l| l.min(rows.len()));
+    let shown = &rows[..n];
+    let funcs: Vec<String> = shown.iter().map(|r| one_line(&r.function)).collect();
+    let fw = funcs.iter().map(|f| display_width(f)).max().unwrap_or(0).clamp(8, 40);
+    let dur = |ns: u64| pad_left_to_width(&format_duration(i64::try_from(ns).unwrap_or(i64::MAX)), 11);
+    let mut out = String::from(title);
+    out.push('\n');
+    out.push_str(&format!(
+        "{:>9} {:>11} {:>11} {:>11} {:>11}  {}  {}\n",
+        "calls",
+        "total",
+        "self",
+        "mean",
+        "max",
+        pad_to_width("function", fw),
+        "file:line"
+    ));
+    for (r, f) in shown.iter().zip(&funcs) {
+        out.push_str(&format!(
+            "{:>9} {} {} {} {}  {}  {}:{}\n",
+            r.calls,
+            dur(r.total_ns),
+            dur(r.self_ns),
+            dur(r.mean_ns),
+            dur(r.max_ns),
+            pad_to_width(f, fw),
+            one_line(&r.file),
+            r.line
+        ));
+    }
+    if n < rows.len() {
+        out.push_str(&format!("... {} more rows\n", rows.len() - n));
+    }
+    if rows.is_empty() {
+        out.push_str("(no calls)\n");
+    }
+    out.pop();
+    out
+}
+
+/// Most rows [`html_table`] shows.
+pub const HTML_MAX_ROWS: usize = 500;
+
+/// The rows as an HTML table with `title` as its caption (names escaped; at most
+/// [`HTML_MAX_ROWS`] rows).
+pub fn html_table(rows: &[Row], title: &str) -> String {
+    use crate::assets::html_escape;
+    use crate::units::format_duration;
+    let dur = |ns: u64| format_duration(i64::try_from(ns).unwrap_or(i64::MAX));
+    let mut out = String::new();
+    out.push_str("<table class=\"fprofile-summary\">\n<caption>");
+    out.push_str(&html_escape(title));
+    out.push_str("</caption>\n<thead><tr><th>function</th><th>calls</th><th>total</th><th>self</th><th>mean</th><th>max</th><th>file:line</th></tr></thead>\n<tbody>\n");
+    let right = "<td style=\"text-align:right\">";
+    for r in rows.iter().take(HTML_MAX_ROWS) {
+        out.push_str(&format!(
+            "<tr><td>{}</td>{right}{}</td>{right}{}</td>{right}{}</td>{right}{}</td>{right}{}</td><td>{}:{}</td></tr>\n",
+            html_escape(&r.function),
+            r.calls,
+            dur(r.total_ns),
+            dur(r.self_ns),
+            dur(r.mean_ns),
+            dur(r.max_ns),
+            html_escape(&r.file),
+            r.line
+        ));
+    }
+    out.push_str("</tbody>\n</table>");
+    if rows.len() > HTML_MAX_ROWS {
+        out.push_str(&format!("<p>... {} more rows</p>", rows.len() - HTML_MAX_ROWS));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(code: u32, function: &str, calls: u64, total_ns: u64, self_ns: u64) -> Row {
+        Row {
+            code,
+            function: function.into(),
+            file: "/a.py".into(),
+            line: code,
+            calls,
+            total_ns,
+            self_ns,
+            mean_ns: total_ns / calls,
+            max_ns: total_ns,
+        }
+    }
+
+    #[test]
+    fn sort_keys_by_name_and_order() {
+        assert_eq!(SortKey::from_name("self"), Ok(SortKey::SelfTime));
+        assert_eq!(
+            SortKey::from_name("x").unwrap_err().to_string(),
+            "unknown sort key \"x\" (choose from total, self, calls, mean, max, function, file)"
+        );
+        let mut rows = vec![row(0, "b", 1, 10, 10), row(1, "a", 5, 30, 1), row(2, "c", 2, 20, 20)];
+        sort_rows(&mut rows, SortKey::SelfTime);
+        assert_eq!(rows.iter().map(|r| r.code).collect::<Vec<_>>(), [2, 0, 1]);
+        sort_rows(&mut rows, SortKey::Function);
+        assert_eq!(rows.iter().map(|r| r.code).collect::<Vec<_>>(), [1, 0, 2]);
+        sort_rows(&mut rows, SortKey::Calls);
+        assert_eq!(rows.iter().map(|r| r.code).collect::<Vec<_>>(), [1, 2, 0]);
+    }
+
+    #[test]
+    fn titles_name_the_scope_and_order() {
+        assert_eq!(title(&Scope::AllThreads(3), 1, SortKey::Total), "Summary of all threads (3): 1 function, by total time");
+        assert_eq!(
+            title(&Scope::Thread(0, "Main\n".into()), 2, SortKey::Calls),
+            "Summary of thread 0 \"Main\\n\": 2 functions, by calls"
+        );
+    }
+
+    #[test]
+    fn text_columns_line_up_with_micro_signs_and_wide_names() {
+        let rows = vec![row(0, "函数", 3, 12_345_678, 1_500), row(1, "f", 1, 999, 999)];
+        let t = text_table(&rows, "T", None);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "T");
+        assert!(lines[2].contains("12.35 ms") && lines[2].contains("1.5 µs"), "{t}");
+        let col = |l: &str| crate::units::display_width(&l[..l.find("/a.py").unwrap_or(l.len())]);
+        assert_eq!(col(lines[2]), col(lines[3]), "{t}");
+        assert_eq!(
+            text_table(&[], "T", None),
+            "T\n    calls       total        self        mean         max  function  file:line\n(no calls)"
+        );
+        assert!(text_table(&rows, "T", Some(1)).ends_with("... 1 more rows"));
+    }
+
+    #[test]
+    fn html_escapes_names() {
+        let h = html_table(&[row(0, "<f>", 1, 1_000, 1_000)], "a & b");
+        assert!(h.contains("<caption>a &amp; b</caption>") && h.contains("<td>&lt;f&gt;</td>") && h.contains(">1 µs<"), "{h}");
+    }
+}

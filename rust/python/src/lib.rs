@@ -1,9 +1,12 @@
 //! `fprofile_jupyter._core`: the thin pyo3 layer over the `fprofile` crate, plus the CPython hook.
 //!
-//! - `errors`: the package's exception types and the one `From<fprofile error> for PyErr`.
-//! - `trace`: the `Trace` class (wraps `fprofile::Trace`), `load`, conversions and summaries.
+//! - `errors`: the package's exception types, `BindingError` (a variant per core error) and the one
+//!   `From<BindingError> for PyErr`.
+//! - `trace`: the `Trace`, `Summary` and record classes (wrapping `fprofile::Trace` and
+//!   `fprofile::summary`), `load`, `load_bytes`, `formats()`, `format_duration()`: conversion only.
 //! - `hook/` + `recorder`: the only code that touches CPython internals: installing the hook,
-//!   per-thread buffers, the `Recorder` class.
+//!   per-thread buffers, typed failures (`HookError`) and warnings (`HookWarning`), the `Recorder`
+//!   class and its `RecorderStats`.
 //! - `assets`: the embedded timeline JS/CSS and the HTML export.
 
 use pyo3::prelude::*;

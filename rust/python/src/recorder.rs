@@ -6,10 +6,9 @@ use std::sync::Mutex;
 
 use fprofile::{EventKind, Recording};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
-use crate::errors::ProfilerError;
-use crate::hook::{self, StartOptions, Stopped};
+use crate::errors::BindingError;
+use crate::hook::{self, HookError, HookWarning, StartOptions, Stopped};
 use crate::trace::PyTrace;
 
 #[derive(Default)]
@@ -17,18 +16,74 @@ struct State {
     /// Generation of the session this recorder started (while it runs).
     running: Option<u32>,
     /// Figures of the last stop.
-    stats: Option<Stats>,
+    stats: Option<Py<RecorderStats>>,
 }
 
-#[derive(Clone)]
-struct Stats {
+/// Figures of a stopped recording (`Recorder.stats`).
+#[pyclass(name = "RecorderStats", module = "fprofile_jupyter._core", frozen)]
+pub struct RecorderStats {
+    /// Events recorded (all threads; a call is two).
+    #[pyo3(get)]
     events: u64,
+    /// Bytes the event buffers held (capacity of every chunk).
+    #[pyo3(get)]
     bytes_held: u64,
+    /// The cap on events, when it was reached; None otherwise.
+    #[pyo3(get)]
     cap_reached: Option<u64>,
-    warnings: Vec<String>,
-    outfile_error: Option<String>,
+    /// Threads recorded.
+    #[pyo3(get)]
     threads: usize,
+    /// Distinct functions recorded.
+    #[pyo3(get)]
     codes: usize,
+    /// Writing the outfile failed (what went wrong), or None.
+    #[pyo3(get)]
+    outfile_error: Option<String>,
+    /// What the user should know (the cap was reached, another tool replaced the hook, ...).
+    #[pyo3(get)]
+    warnings: Vec<RecorderWarning>,
+}
+
+#[pymethods]
+impl RecorderStats {
+    fn __repr__(&self) -> String {
+        format!(
+            "RecorderStats(events={}, bytes_held={}, cap_reached={}, threads={}, codes={}, outfile_error={}, warnings=[{}])",
+            self.events,
+            self.bytes_held,
+            self.cap_reached.map_or("None".to_owned(), |c| c.to_string()),
+            self.threads,
+            self.codes,
+            self.outfile_error.as_ref().map_or("None".to_owned(), |e| format!("{e:?}")),
+            self.warnings.iter().map(RecorderWarning::__repr__).collect::<Vec<_>>().join(", ")
+        )
+    }
+}
+
+/// One thing the user should know about a recording that still worked.
+#[pyclass(name = "RecorderWarning", module = "fprofile_jupyter._core", frozen)]
+#[derive(Clone)]
+pub struct RecorderWarning {
+    /// What happened: "cap_reached", "out_of_memory", "hook_replaced" or "removal_failed".
+    #[pyo3(get)]
+    kind: &'static str,
+    /// The message, one line, naming the Python API's options (`max_events=`, `subs=`).
+    #[pyo3(get)]
+    message: String,
+}
+
+impl From<&HookWarning> for RecorderWarning {
+    fn from(w: &HookWarning) -> Self {
+        RecorderWarning { kind: w.kind(), message: w.to_string() }
+    }
+}
+
+#[pymethods]
+impl RecorderWarning {
+    fn __repr__(&self) -> String {
+        format!("RecorderWarning(kind={:?}, message={:?})", self.kind, self.message)
+    }
 }
 
 /// Records Python calls (see `fprofile_jupyter.profile` for the user-level API).
@@ -46,22 +101,23 @@ fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 }
 
 impl Recorder {
-    fn stop_inner(&self, py: Python<'_>) -> PyResult<Recording> {
+    fn stop_inner(&self, py: Python<'_>) -> Result<Recording, BindingError> {
         let mut st = lock(&self.state);
         if st.running.is_none() {
-            return Err(ProfilerError::new_err("this recorder is not recording: call start() first"));
+            return Err(HookError::RecorderIdle.into());
         }
         let Stopped { recording, events, bytes_held, cap_reached, warnings, outfile_error } = hook::stop(py)?;
         st.running = None;
-        st.stats = Some(Stats {
+        let stats = RecorderStats {
             events,
             bytes_held,
             cap_reached,
-            warnings,
-            outfile_error,
             threads: recording.threads.len(),
             codes: recording.codes.len(),
-        });
+            outfile_error,
+            warnings: warnings.iter().map(RecorderWarning::from).collect(),
+        };
+        st.stats = Some(Py::new(py, stats)?);
         Ok(recording)
     }
 }
@@ -82,13 +138,13 @@ impl Recorder {
         builtins: bool,
         max_events: u64,
         outfile: Option<PathBuf>,
-    ) -> PyResult<()> {
+    ) -> Result<(), BindingError> {
         let mut st = lock(&self.state);
         if st.running.is_some() {
-            return Err(ProfilerError::new_err("this recorder is already recording: call stop() first"));
+            return Err(HookError::RecorderRecording.into());
         }
         if max_events == 0 {
-            return Err(pyo3::exceptions::PyValueError::new_err("max_events must be at least 1"));
+            return Err(HookError::MaxEventsZero.into());
         }
         let gen = hook::start(py, StartOptions { subs, exclude, builtins, max_events, outfile })?;
         st.running = Some(gen);
@@ -97,13 +153,13 @@ impl Recorder {
     }
 
     /// Stops recording and returns the `Trace` (call trees built off the GIL).
-    fn stop(&self, py: Python<'_>) -> PyResult<PyTrace> {
+    fn stop(&self, py: Python<'_>) -> Result<PyTrace, BindingError> {
         let rec = self.stop_inner(py)?;
         Ok(PyTrace::from_trace(py.detach(move || fprofile::build::build_trace(rec))))
     }
 
     /// Stops recording and returns the flat events, unbuilt (for tests and diagnostics).
-    fn stop_raw(&self, py: Python<'_>) -> PyResult<RawRecording> {
+    fn stop_raw(&self, py: Python<'_>) -> Result<RawRecording, BindingError> {
         let rec = self.stop_inner(py)?;
         Ok(RawRecording { rec: Mutex::new(Some(rec)) })
     }
@@ -114,21 +170,10 @@ impl Recorder {
         lock(&self.state).running.is_some()
     }
 
-    /// Figures of the last stop: `events`, `bytes_held` (event buffer capacity), `cap_reached`
-    /// (the cap, or None), `warnings` (list of str), `outfile_error` (str: writing the outfile failed,
-    /// or None), `threads`, `codes`; None before any stop.
+    /// Figures of the last stop (a `RecorderStats`), None before any stop.
     #[getter]
-    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let Some(s) = lock(&self.state).stats.clone() else { return Ok(None) };
-        let d = PyDict::new(py);
-        d.set_item("events", s.events)?;
-        d.set_item("bytes_held", s.bytes_held)?;
-        d.set_item("cap_reached", s.cap_reached)?;
-        d.set_item("warnings", s.warnings)?;
-        d.set_item("outfile_error", s.outfile_error)?;
-        d.set_item("threads", s.threads)?;
-        d.set_item("codes", s.codes)?;
-        Ok(Some(d))
+    fn stats(&self, py: Python<'_>) -> Option<Py<RecorderStats>> {
+        lock(&self.state).stats.as_ref().map(|s| s.clone_ref(py))
     }
 
     /// True while any recorder of this interpreter records.
@@ -172,16 +217,16 @@ pub struct RawRecording {
 }
 
 impl RawRecording {
-    fn with<R>(&self, f: impl FnOnce(&Recording) -> R) -> PyResult<R> {
+    fn with<R>(&self, f: impl FnOnce(&Recording) -> R) -> Result<R, BindingError> {
         let g = self.rec.lock().unwrap_or_else(|e| e.into_inner());
-        g.as_ref().map(f).ok_or_else(|| ProfilerError::new_err("this recording was turned into a Trace already"))
+        g.as_ref().map(f).ok_or(HookError::RecordingTaken.into())
     }
 }
 
 #[pymethods]
 impl RawRecording {
     /// `[(thread_index, t_ns, code_index, "call" | "return")]`, each thread's events in order.
-    fn events(&self) -> PyResult<Vec<(usize, u64, u32, &'static str)>> {
+    fn events(&self) -> Result<Vec<(usize, u64, u32, &'static str)>, BindingError> {
         self.with(|r| {
             let mut out = Vec::new();
             for (i, t) in r.threads.iter().enumerate() {
@@ -194,43 +239,38 @@ impl RawRecording {
     }
 
     /// `[(file, name, first_line)]` indexed by code index.
-    fn codes(&self) -> PyResult<Vec<(String, String, u32)>> {
+    fn codes(&self) -> Result<Vec<(String, String, u32)>, BindingError> {
         self.with(|r| r.codes.iter().map(|c| (c.file.clone(), c.name.clone(), c.first_line)).collect())
     }
 
     /// `[(os_id, ident, [(t_ns, name)])]` indexed by thread index.
-    fn threads(&self) -> PyResult<Vec<RawThread>> {
+    fn threads(&self) -> Result<Vec<RawThread>, BindingError> {
         self.with(|r| r.threads.iter().map(|t| (t.os_id, t.ident, t.names.clone())).collect())
     }
 
     /// Chunk sizes per thread (how the buffers were handed over).
-    fn chunk_lengths(&self) -> PyResult<Vec<Vec<usize>>> {
+    fn chunk_lengths(&self) -> Result<Vec<Vec<usize>>, BindingError> {
         self.with(|r| r.threads.iter().map(|t| t.chunks.iter().map(Vec::len).collect()).collect())
     }
 
     #[getter]
-    fn start_ns(&self) -> PyResult<u64> {
+    fn start_ns(&self) -> Result<u64, BindingError> {
         self.with(|r| r.start_ns)
     }
 
     #[getter]
-    fn stop_ns(&self) -> PyResult<u64> {
+    fn stop_ns(&self) -> Result<u64, BindingError> {
         self.with(|r| r.stop_ns)
     }
 
     #[getter]
-    fn metadata(&self) -> PyResult<Vec<(String, String)>> {
+    fn metadata(&self) -> Result<Vec<(String, String)>, BindingError> {
         self.with(|r| r.metadata.clone())
     }
 
     /// Builds the `Trace` (once).
-    fn to_trace(&self, py: Python<'_>) -> PyResult<PyTrace> {
-        let rec = self
-            .rec
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .ok_or_else(|| ProfilerError::new_err("this recording was turned into a Trace already"))?;
+    fn to_trace(&self, py: Python<'_>) -> Result<PyTrace, BindingError> {
+        let rec = self.rec.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or(HookError::RecordingTaken)?;
         Ok(PyTrace::from_trace(py.detach(move || fprofile::build::build_trace(rec))))
     }
 }
@@ -238,5 +278,7 @@ impl RawRecording {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Recorder>()?;
     m.add_class::<RawRecording>()?;
+    m.add_class::<RecorderStats>()?;
+    m.add_class::<RecorderWarning>()?;
     Ok(())
 }

@@ -5,7 +5,13 @@ pub mod html;
 pub mod perfetto;
 pub mod pyme_json;
 pub mod pyme_text;
+pub mod registry;
 pub mod speedscope;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::Trace;
 
 /// A trace file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +26,8 @@ pub enum Format {
     Perfetto,
     /// speedscope JSON.
     Speedscope,
+    /// The self-contained HTML page (the timeline and the data).
+    Html,
 }
 
 impl Format {
@@ -31,8 +39,44 @@ impl Format {
             Format::PymeJson => "pyme-json",
             Format::Perfetto => "perfetto",
             Format::Speedscope => "speedscope",
+            Format::Html => "html",
         }
     }
+}
+
+/// Encodes `t` in `format` into `w`; `title` names the page of the HTML export.
+pub fn write<W: Write + ?Sized>(t: &Trace, format: Format, title: &str, w: &mut W) -> std::io::Result<()> {
+    match format {
+        Format::Fpt => w.write_all(&fpt::encode(t)),
+        Format::PymeText => pyme_text::write(t, w),
+        Format::PymeJson => pyme_json::write(t, w),
+        Format::Perfetto => perfetto::write(t, w),
+        Format::Speedscope => speedscope::write(t, w),
+        Format::Html => w.write_all(html::to_html(t, title).as_bytes()),
+    }
+}
+
+/// Why [`save`] failed: the file and the I/O error. Displays as one line, `"<path>: <error>"`.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct SaveError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// The page title [`save`] gives an HTML export by default: the file name without its extension.
+pub fn default_title(path: &Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "trace".to_owned())
+}
+
+/// Writes `t` to `path` in `format` ([`crate::fsio::write_atomic`]: a regular file is replaced
+/// whole or not at all; a FIFO or device is written in place). `title`: the HTML page's title
+/// (default [`default_title`]).
+pub fn save(t: &Trace, path: impl AsRef<Path>, format: Format, title: Option<&str>) -> Result<(), SaveError> {
+    let path = path.as_ref();
+    let title = title.map_or_else(|| default_title(path), str::to_owned);
+    crate::fsio::write_atomic(path, |w| write(t, format, &title, w))
+        .map_err(|source| SaveError { path: path.to_path_buf(), source })
 }
 
 /// Sniffs the format of a file from its first bytes: the `.fpt` magic, a JSON object (told apart

@@ -18,7 +18,7 @@ use super::buffer::{local, record_on};
 #[cfg(Py_3_11)]
 use super::session::GENERATOR;
 use super::session::{decision, GEN, ID_SHIFT, MATCHED};
-use crate::errors::ProfilerError;
+use super::{HookError, HookWarning};
 
 #[cfg(Py_3_11)]
 type Frame = *mut ffi::_PyInterpreterFrame;
@@ -101,7 +101,7 @@ fn ours() -> usize {
     eval_frame as ffi::_PyFrameEvalFunction as usize
 }
 
-pub(crate) fn install(_py: Python<'_>) -> PyResult<()> {
+pub(crate) fn install(_py: Python<'_>) -> Result<(), HookError> {
     // SAFETY: GIL held.
     unsafe {
         let interp = ffi::PyInterpreterState_Get();
@@ -115,20 +115,13 @@ pub(crate) fn install(_py: Python<'_>) -> PyResult<()> {
             }
             if cur != PREV.load(Ordering::Relaxed) {
                 // Chaining to that tool's function while it may chain to ours would recurse forever.
-                return Err(ProfilerError::new_err(
-                    "cannot start profiling: another tool (a debugger or JIT) installed its eval-frame function \
-                     over fprofile's during an earlier recording and is still installed; stop that tool first \
-                     (or restart the interpreter)",
-                ));
+                return Err(HookError::EvalFrameTaken);
             }
             // That tool is gone (the function we chained to is back): start afresh.
             ORPHANED.store(false, Ordering::Relaxed);
         }
         if cur == 0 || cur == ours() {
-            return Err(ProfilerError::new_err(
-                "the interpreter's eval-frame function is in an unexpected state (fprofile's own hook is still \
-                 installed); restart the interpreter",
-            ));
+            return Err(HookError::EvalFrameUnexpected);
         }
         PREV.store(cur, Ordering::Relaxed);
         ffi::_PyInterpreterState_SetEvalFrameFunc(interp, Some(eval_frame));
@@ -138,7 +131,7 @@ pub(crate) fn install(_py: Python<'_>) -> PyResult<()> {
 
 /// Restores the eval function we chained to, unless someone replaced ours meanwhile: then theirs
 /// stays (it may chain to ours, which keeps passing through) and the user is told.
-pub(crate) fn uninstall(_py: Python<'_>) -> Vec<String> {
+pub(crate) fn uninstall(_py: Python<'_>) -> Vec<HookWarning> {
     // SAFETY: GIL held; PREV holds a valid eval function.
     unsafe {
         let interp = ffi::PyInterpreterState_Get();
@@ -149,9 +142,7 @@ pub(crate) fn uninstall(_py: Python<'_>) -> Vec<String> {
             Vec::new()
         } else {
             ORPHANED.store(true, Ordering::Relaxed);
-            vec!["another tool (a debugger or JIT) replaced fprofile's eval-frame function while profiling; \
-                  its function was left in place (fprofile's now only passes calls through)"
-                .to_string()]
+            vec![HookWarning::HookReplaced]
         }
     }
 }

@@ -23,3 +23,109 @@ pub(crate) mod session;
 pub(crate) mod writer;
 
 pub(crate) use session::{start, stop, StartOptions, Stopped};
+
+use pyo3::PyErr;
+
+/// Why recording cannot start or stop as asked: one variant per failure, turned into a Python
+/// exception in one place (`crate::errors`): `ProfilerError`, except `MaxEventsZero`
+/// (`ValueError`) and `Python` (the interpreter's own exception, passed through).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HookError {
+    #[error("profiling from a sub-interpreter is not supported: start it from the main interpreter")]
+    SubInterpreter,
+    #[error(
+        "profiling needs the GIL: this free-threaded Python runs without it (run with PYTHON_GIL=1 or a regular build of CPython)"
+    )]
+    NoGil,
+    #[error("profiling is already on (one profile()/ThreadProfiler at a time): stop the running one first")]
+    AlreadyOn,
+    #[error("profiling is not on: nothing to stop")]
+    NotOn,
+    #[error("cannot get a co_extra slot from the interpreter (all in use)")]
+    NoCodeExtraSlot,
+    #[error("cannot write the outfile {}: {source}{}", path.display(), outfile_hint(source))]
+    Outfile { path: std::path::PathBuf, source: std::io::Error },
+    #[cfg(not(Py_3_12))]
+    #[error(
+        "cannot start profiling: another tool (a debugger or JIT) installed its eval-frame function over fprofile's \
+         during an earlier recording and is still installed; stop that tool first (or restart the interpreter)"
+    )]
+    EvalFrameTaken,
+    #[cfg(not(Py_3_12))]
+    #[error(
+        "the interpreter's eval-frame function is in an unexpected state (fprofile's own hook is still installed); \
+         restart the interpreter"
+    )]
+    EvalFrameUnexpected,
+    #[cfg(Py_3_12)]
+    #[error(
+        "cannot start profiling: the sys.monitoring tool ids fprofile can use are all taken ({holders}); stop one of \
+         those tools first"
+    )]
+    ToolIdsTaken { holders: String },
+    #[cfg(Py_3_12)]
+    #[error("internal error: callbacks not set")]
+    CallbacksNotSet,
+    #[error(
+        "cannot profile with builtins=True: another profiler is active ({what}: {repr}); stop it first, or profile \
+         without builtins (that hook coexists with other tools)"
+    )]
+    OtherProfiler { what: &'static str, repr: String },
+    #[error("this recorder is already recording: call stop() first")]
+    RecorderRecording,
+    #[error("this recorder is not recording: call start() first")]
+    RecorderIdle,
+    #[error("this recording was turned into a Trace already")]
+    RecordingTaken,
+    #[error("max_events must be at least 1")]
+    MaxEventsZero,
+    #[error(transparent)]
+    Python(#[from] PyErr),
+}
+
+fn outfile_hint(e: &std::io::Error) -> &'static str {
+    if e.kind() == std::io::ErrorKind::NotConnected {
+        ""
+    } else {
+        "; pass a path in a writable directory"
+    }
+}
+
+/// Something the user should know about a recording that still worked: one variant per case,
+/// shown by `Recorder.stats.warnings` as a `kind` and a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum HookWarning {
+    #[error(
+        "the event cap was reached ({} events, a call is two): recording stopped early; the trace keeps everything \
+         recorded until then. Pass a larger max_events= to record more, or narrow subs=.",
+        fprofile::units::format_count(*max_events)
+    )]
+    CapReached { max_events: u64 },
+    #[error(
+        "memory for the event buffers could not be allocated: recording stopped early, after {events} events (the \
+         trace keeps them); pass a smaller max_events= or narrow subs="
+    )]
+    OutOfMemory { events: u64 },
+    #[cfg(not(Py_3_12))]
+    #[error(
+        "another tool (a debugger or JIT) replaced fprofile's eval-frame function while profiling; its function was \
+         left in place (fprofile's now only passes calls through)"
+    )]
+    HookReplaced,
+    #[error("{what} failed: {error}")]
+    RemovalFailed { what: &'static str, error: String },
+}
+
+impl HookWarning {
+    /// A short stable name for the case: "cap_reached", "out_of_memory", "hook_replaced",
+    /// "removal_failed".
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            HookWarning::CapReached { .. } => "cap_reached",
+            HookWarning::OutOfMemory { .. } => "out_of_memory",
+            #[cfg(not(Py_3_12))]
+            HookWarning::HookReplaced => "hook_replaced",
+            HookWarning::RemovalFailed { .. } => "removal_failed",
+        }
+    }
+}

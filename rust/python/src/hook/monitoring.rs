@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 
 use super::buffer::record;
 use super::session::{decision, GEN, ID_SHIFT, MATCHED};
-use crate::errors::ProfilerError;
+use super::{HookError, HookWarning};
 
 static DISABLE: AtomicPtr<ffi::PyObject> = AtomicPtr::new(std::ptr::null_mut());
 
@@ -89,7 +89,7 @@ const EVENTS: [(&str, Fast); 6] = [
 struct Callbacks(Vec<Py<PyAny>>);
 static CALLBACKS: OnceLock<Callbacks> = OnceLock::new();
 
-fn callbacks(py: Python<'_>) -> PyResult<&'static Callbacks> {
+fn callbacks(py: Python<'_>) -> Result<&'static Callbacks, HookError> {
     if let Some(c) = CALLBACKS.get() {
         return Ok(c);
     }
@@ -108,14 +108,14 @@ fn callbacks(py: Python<'_>) -> PyResult<&'static Callbacks> {
         v.push(obj.unbind());
     }
     let _ = CALLBACKS.set(Callbacks(v));
-    CALLBACKS.get().ok_or_else(|| ProfilerError::new_err("internal error: callbacks not set"))
+    CALLBACKS.get().ok_or(HookError::CallbacksNotSet)
 }
 
 const TOOL_IDS: [i32; 3] = [4, 3, 5];
 const TOOL_NAME: &str = "fprofile_jupyter";
 
 /// Installs the callbacks; returns the tool id used.
-pub(crate) fn install(py: Python<'_>) -> PyResult<i32> {
+pub(crate) fn install(py: Python<'_>) -> Result<i32, HookError> {
     let mon = py.import("sys")?.getattr("monitoring")?;
     let mut tool = None;
     let mut holders = Vec::new();
@@ -128,11 +128,7 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<i32> {
         holders.push(format!("{id}: {}", holder.str()?.to_string_lossy()));
     }
     let Some(tool) = tool else {
-        return Err(ProfilerError::new_err(format!(
-            "cannot start profiling: the sys.monitoring tool ids fprofile can use are all taken ({}); \
-             stop one of those tools first",
-            holders.join(", ")
-        )));
+        return Err(HookError::ToolIdsTaken { holders: holders.join(", ") });
     };
     let disable = mon.getattr("DISABLE")?;
     DISABLE.store(disable.into_ptr(), Ordering::Relaxed); // kept for the process lifetime
@@ -153,12 +149,12 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<i32> {
     })();
     if let Err(e) = r {
         let _ = uninstall(py, tool);
-        return Err(e);
+        return Err(e.into());
     }
     Ok(tool)
 }
 
-pub(crate) fn uninstall(py: Python<'_>, tool: i32) -> Vec<String> {
+pub(crate) fn uninstall(py: Python<'_>, tool: i32) -> Vec<HookWarning> {
     let mut warnings = Vec::new();
     let r = (|| -> PyResult<()> {
         let mon = py.import("sys")?.getattr("monitoring")?;
@@ -176,7 +172,7 @@ pub(crate) fn uninstall(py: Python<'_>, tool: i32) -> Vec<String> {
         Ok(())
     })();
     if let Err(e) = r {
-        warnings.push(format!("removing the sys.monitoring callbacks failed: {e}"));
+        warnings.push(HookWarning::RemovalFailed { what: "removing the sys.monitoring callbacks", error: e.to_string() });
     }
     warnings
 }

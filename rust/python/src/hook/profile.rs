@@ -19,7 +19,7 @@ use pyo3::types::PyString;
 
 use super::buffer::{record, RECORDING};
 use super::session::{add_code, decision, session, SavedErr, GEN, ID_SHIFT, MATCHED};
-use crate::errors::ProfilerError;
+use super::{HookError, HookWarning};
 
 #[cfg(not(Py_3_12))]
 extern "C" {
@@ -119,24 +119,20 @@ fn trampoline_obj(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 }
 
 /// Refuses when a profile function is already set (cProfile, yappi, another profiler).
-fn check_free(py: Python<'_>) -> PyResult<()> {
+fn check_free(py: Python<'_>) -> Result<(), HookError> {
     let sys = py.import("sys")?;
     let current = sys.call_method0("getprofile")?;
     let threading = py.import("threading")?;
     let hook = threading.getattr("_profile_hook").unwrap_or_else(|_| py.None().into_bound(py));
     for (what, obj) in [("sys.setprofile", current), ("threading.setprofile", hook)] {
         if !obj.is_none() {
-            return Err(ProfilerError::new_err(format!(
-                "cannot profile with builtins=True: another profiler is active ({what}: {}); stop it first, \
-                 or profile without builtins (that hook coexists with other tools)",
-                obj.repr()?.to_string_lossy()
-            )));
+            return Err(HookError::OtherProfiler { what, repr: obj.repr()?.to_string_lossy().into_owned() });
         }
     }
     Ok(())
 }
 
-pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
+pub(crate) fn install(py: Python<'_>) -> Result<(), HookError> {
     check_free(py)?;
     let threading = py.import("threading")?;
     threading.call_method1("setprofile", (trampoline_obj(py)?,))?;
@@ -145,12 +141,12 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
-pub(crate) fn uninstall(py: Python<'_>) -> Vec<String> {
+pub(crate) fn uninstall(py: Python<'_>) -> Vec<HookWarning> {
     // SAFETY: GIL held.
     unsafe { set_all(None) };
     let mut w = Vec::new();
     if let Err(e) = py.import("threading").and_then(|t| t.call_method1("setprofile", (py.None(),))) {
-        w.push(format!("resetting threading.setprofile failed: {e}"));
+        w.push(HookWarning::RemovalFailed { what: "resetting threading.setprofile", error: e.to_string() });
     }
     w
 }

@@ -23,7 +23,7 @@ use pyo3::types::PyString;
 use super::buffer::{self, lock, ThreadShared, BUDGET, RECORDING};
 use super::clock::now_ns;
 use super::writer;
-use crate::errors::ProfilerError;
+use super::{HookError, HookWarning};
 
 /// Generation of the latest session (0 = none yet). Tags the `co_extra` decisions.
 pub(crate) static GEN: AtomicU32 = AtomicU32::new(0);
@@ -359,43 +359,33 @@ extern "C" fn stop_recording_in_fork_child() {
 static ATFORK: std::sync::Once = std::sync::Once::new();
 
 /// Starts recording. Errors leave nothing installed.
-pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> PyResult<u32> {
+pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError> {
     // The session, the background thread (it attaches to the main interpreter to read thread
     // names) and the held code objects are process-wide: one interpreter only, the main one.
     // SAFETY: GIL held (we have `py`).
     if unsafe { ffi::PyInterpreterState_Get() != ffi::PyInterpreterState_Main() } {
-        return Err(ProfilerError::new_err(
-            "profiling from a sub-interpreter is not supported: start it from the main interpreter",
-        ));
+        return Err(HookError::SubInterpreter);
     }
     // Every hook entry point relies on the GIL (3.13t with the GIL disabled is not supported).
     if let Ok(f) = py.import("sys").and_then(|s| s.getattr("_is_gil_enabled")) {
         if !f.call0().and_then(|v| v.is_truthy()).unwrap_or(true) {
-            return Err(ProfilerError::new_err(
-                "profiling needs the GIL: this free-threaded Python runs without it (run with PYTHON_GIL=1 or a \
-                 regular build of CPython)",
-            ));
+            return Err(HookError::NoGil);
         }
     }
     // SAFETY: GIL held (we have `py`).
     if unsafe { session() }.is_some() {
-        return Err(ProfilerError::new_err(
-            "profiling is already on (one profile()/ThreadProfiler at a time): stop the running one first",
-        ));
+        return Err(HookError::AlreadyOn);
     }
     if EXTRA_IDX.load(Ordering::Relaxed) < 0 {
         // SAFETY: GIL held; the slot holds a plain integer, so its free function does nothing.
         let idx = unsafe { ffi::PyUnstable_Eval_RequestCodeExtraIndex(free_extra) };
         if idx < 0 {
-            return Err(ProfilerError::new_err("cannot get a co_extra slot from the interpreter (all in use)"));
+            return Err(HookError::NoCodeExtraSlot);
         }
         EXTRA_IDX.store(idx, Ordering::Relaxed);
     }
     let file = match &opts.outfile {
-        Some(p) => Some(fprofile::fsio::Output::create(p).map_err(|e| {
-            let hint = if e.kind() == std::io::ErrorKind::NotConnected { "" } else { "; pass a path in a writable directory" };
-            ProfilerError::new_err(format!("cannot write the outfile {}: {e}{hint}", p.display()))
-        })?),
+        Some(p) => Some(fprofile::fsio::Output::create(p).map_err(|source| HookError::Outfile { path: p.clone(), source })?),
         None => None,
     };
     // The cap, never more than a quarter of the available memory (16 B per event while recording,
@@ -458,16 +448,16 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> PyResult<u32> {
 }
 
 #[cfg(not(Py_3_12))]
-fn install_default(py: Python<'_>) -> PyResult<Mechanism> {
+fn install_default(py: Python<'_>) -> Result<Mechanism, HookError> {
     super::eval::install(py).map(|()| Mechanism::EvalFrame)
 }
 
 #[cfg(Py_3_12)]
-fn install_default(py: Python<'_>) -> PyResult<Mechanism> {
+fn install_default(py: Python<'_>) -> Result<Mechanism, HookError> {
     super::monitoring::install(py).map(Mechanism::Monitoring)
 }
 
-fn uninstall(py: Python<'_>, m: Mechanism) -> Vec<String> {
+fn uninstall(py: Python<'_>, m: Mechanism) -> Vec<HookWarning> {
     match m {
         Mechanism::ProfileFunction => super::profile::uninstall(py),
         #[cfg(not(Py_3_12))]
@@ -488,8 +478,8 @@ pub(crate) struct Stopped {
     pub bytes_held: u64,
     /// The cap, when it was reached.
     pub cap_reached: Option<u64>,
-    /// Warnings to show the user (another tool replaced our hook, ...).
-    pub warnings: Vec<String>,
+    /// Warnings to show the user (the cap was reached, another tool replaced our hook, ...).
+    pub warnings: Vec<HookWarning>,
     /// Writing the outfile failed (the user asked for a file and did not get all of it): raised as
     /// an exception by `profile_off` / `profile()`.
     pub outfile_error: Option<String>,
@@ -514,10 +504,10 @@ pub(crate) fn is_on() -> bool {
 }
 
 /// Stops recording: uninstalls the hook, flushes the live file, collects every thread's events.
-pub(crate) fn stop(py: Python<'_>) -> PyResult<Stopped> {
+pub(crate) fn stop(py: Python<'_>) -> Result<Stopped, HookError> {
     // SAFETY: GIL held; the session is moved out, nothing borrows it.
     let Some(mut sess) = (unsafe { (*SESSION.0.get()).take() }) else {
-        return Err(ProfilerError::new_err("profiling is not on: nothing to stop"));
+        return Err(HookError::NotOn);
     };
     RECORDING.store(0, Ordering::Release);
     let points = sess.points.take().unwrap_or_default();
@@ -562,11 +552,11 @@ pub(crate) fn stop(py: Python<'_>) -> PyResult<Stopped> {
     }
     let codes = dedupe_codes(std::mem::take(&mut sess.codes), &mut threads);
     let cap_reached = (cap_ns != 0 && !oom).then_some(sess.max_events);
+    if let Some(max_events) = cap_reached {
+        warnings.insert(0, HookWarning::CapReached { max_events });
+    }
     if oom {
-        warnings.push(format!(
-            "memory for the event buffers could not be allocated: recording stopped early, after {events} events \
-             (the trace keeps them); pass a smaller max_events= or narrow subs="
-        ));
+        warnings.push(HookWarning::OutOfMemory { events });
     }
     let version = py.import("sys").and_then(|s| s.getattr("version")).and_then(|v| v.extract::<String>()).unwrap_or_default();
     let mut metadata = vec![
@@ -574,7 +564,7 @@ pub(crate) fn stop(py: Python<'_>) -> PyResult<Stopped> {
         ("python".to_string(), version),
         ("mechanism".to_string(), sess.mechanism.describe()),
         ("clock".to_string(), super::clock::describe().to_string()),
-        ("subs".to_string(), format!("{:?}", sess.subs)),
+        ("subs".to_string(), serde_json::to_string(&sess.subs).unwrap_or_default()),
         ("builtins".to_string(), (sess.mechanism == Mechanism::ProfileFunction).to_string()),
         ("max_events".to_string(), sess.max_events.to_string()),
         ("events".to_string(), events.to_string()),
