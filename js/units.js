@@ -15,23 +15,36 @@ export function unitFor(ns) {
   return UNIT_STEPS[UNIT_STEPS.length - 1];
 }
 
-/** A duration as short text: "1.23 s", "45.6 ms", "789 µs", "12 ns". */
+/**
+ * A duration as short text: "1.23 s", "45.6 ms", "789 µs", "12 ns". The project's one rule (the
+ * table tests/fixtures/durations.json; the Rust core's units::format_duration is the same rule):
+ * the largest unit in which the value is at least 1; 3 decimals under 10, 2 under 100, 1 under
+ * 1000, trailing zeros dropped; rounded on the integer nanoseconds, half away from zero; a value
+ * that rounds to 1000 reads in the next unit (999.96 µs reads "1 ms", not "1000 µs").
+ */
 export function formatDuration(ns) {
   if (!Number.isFinite(ns)) return String(ns);
-  const u = unitFor(ns);
-  const text = durationIn(ns, u);
-  // Rounding can carry into the next unit: 999.96 µs reads "1 ms", not "1000 µs".
+  const n = Math.round(ns);
+  const sign = n < 0 ? "-" : "";
+  const a = Math.abs(n);
+  const u = unitFor(a);
   const i = UNIT_STEPS.indexOf(u);
-  if (i > 0 && Math.abs(parseFloat(text)) >= 1000) return `${durationIn(ns, UNIT_STEPS[i - 1])} ${UNIT_STEPS[i - 1].unit}`;
-  return `${text} ${u.unit}`;
+  const text = magnitudeIn(a, u.ns);
+  if (i > 0 && text.split(".")[0].length >= 4) return `${sign}${magnitudeIn(a, UNIT_STEPS[i - 1].ns)} ${UNIT_STEPS[i - 1].unit}`;
+  return `${sign}${text} ${u.unit}`;
 }
 
-function durationIn(ns, u) {
-  if (u.ns === 1) return String(Math.round(ns));
-  const v = ns / u.ns;
-  const a = Math.abs(v);
-  const digits = a >= 100 ? 1 : a >= 10 ? 2 : 3;
-  return trimZeros(v.toFixed(digits));
+/** `a` (whole, non-negative ns) in units of `size` ns, at the rule's decimals, zeros trimmed. */
+function magnitudeIn(a, size) {
+  if (size === 1) return String(a);
+  const decimals = a >= 100 * size ? 1 : a >= 10 * size ? 2 : 3;
+  const scale = 10 ** decimals;
+  const step = size / scale; // a whole number of ns: size is 10^3 or more
+  const q = Math.floor((2 * a + step) / (2 * step)); // a / step rounded, half away from zero
+  const int = Math.floor(q / scale);
+  const frac = q % scale;
+  if (frac === 0) return String(int);
+  return `${int}.${String(frac).padStart(decimals, "0").replace(/0+$/, "")}`;
 }
 
 function trimZeros(s) {

@@ -769,3 +769,13 @@ def test_one_display_encodes_once_and_summarises_once(monkeypatch):
     assert counts == {"to_bytes": 1, "summary_json": 1}, counts
     assert pages == [(t.to_bytes(), t.summary_json())] and widgets == pages
     assert "fprofile-static-timeline" in bundle["text/html"] and _display.WIDGET_MIME in bundle
+
+
+def test_the_notebook_captions_durations_follow_the_shared_table():
+    # _display.fmt_ns (captions, the static table) is the core's rule: 999,960 ns read "1 ms"
+    from fprofile_jupyter import _display
+
+    table = json.loads((pathlib.Path(__file__).parent / "fixtures" / "durations.json").read_text(encoding="utf-8"))
+    wrong = [(ns, _display.fmt_ns(ns), text) for ns, text in table["cases"] if _display.fmt_ns(ns) != text]
+    assert not wrong, wrong
+    assert _display.fmt_ns(999_960) == "1 ms"

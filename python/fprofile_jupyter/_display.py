@@ -60,15 +60,12 @@ def _title(trace: Any) -> str:
 
 
 def fmt_ns(ns: float) -> str:
-    """A duration with a sensible unit: ``812 ns``, ``3.2 µs``, ``45.1 ms``, ``2.03 s``."""
-    ns = float(ns)
-    if abs(ns) < 1_000:
-        return f"{ns:.0f} ns"
-    if abs(ns) < 1_000_000:
-        return f"{ns / 1e3:.3g} µs"
-    if abs(ns) < 1_000_000_000:
-        return f"{ns / 1e6:.3g} ms"
-    return f"{ns / 1e9:.3g} s"
+    """A duration with a sensible unit: ``812 ns``, ``3.2 µs``, ``45.1 ms``, ``2.03 s``: the
+    project's one rule (``_core.format_duration``, the same in the timeline; see
+    tests/fixtures/durations.json)."""
+    from . import _core
+
+    return _core.format_duration(int(round(ns)))
 
 
 def static_summary_html(trace: Any, note: str = "", summary_json: Optional[str] = None) -> str:

@@ -2,11 +2,11 @@
 //! [`pad_to_width`]), the one rule every table, repr and front end uses.
 //!
 //! The duration rule is the table `tests/fixtures/durations.json`, shared with the JS timeline
-//! (`js/units.js` `formatDuration`, the reference) and the Python layer: units ns, µs, ms, s (the
-//! largest in which the value is at least 1); 3 decimals under 10, 2 under 100, 1 under 1000;
-//! trailing zeros dropped; a value that rounds to 1000 reads in the next unit ("1 ms", not
-//! "1000 µs"). Rounding is done on the integer nanoseconds, half away from zero (JavaScript's
-//! `toFixed` on an exactly representable tie: 1.0625 ms reads "1.063 ms").
+//! (`js/units.js` `formatDuration`, the same rule) and the Python layer (which calls this one):
+//! units ns, µs, ms, s (the largest in which the value is at least 1); 3 decimals under 10, 2
+//! under 100, 1 under 1000; trailing zeros dropped; a value that rounds to 1000 reads in the next
+//! unit ("1 ms", not "1000 µs"). Rounding is done on the integer nanoseconds, half away from zero
+//! (99.945 µs reads "99.95 µs"; no binary floating point is involved in either language).
 
 /// The units, largest first: (name, nanoseconds in one).
 const UNITS: [(&str, u128); 4] = [("s", 1_000_000_000), ("ms", 1_000_000), ("µs", 1_000), ("ns", 1)];
