@@ -15,6 +15,7 @@ mod assets;
 mod errors;
 mod hook;
 mod recorder;
+mod summary;
 mod trace;
 
 #[pymodule]
