@@ -16,89 +16,23 @@
 //! what it recorded.
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use fprofile::{Event, EventKind};
 
 use super::clock::{now_ns, now_raw};
-use super::session;
-
-/// The current session's generation while it records, 0 otherwise (stopped, or cap reached).
-pub(crate) static RECORDING: AtomicU32 = AtomicU32::new(0);
-/// Events that may still be reserved by threads taking a chunk (the cap).
-pub(crate) static BUDGET: AtomicU64 = AtomicU64::new(0);
+use super::names;
+use super::state::{self, BUDGET, RECORDING};
+use super::sync::lock;
+use super::tables;
+use super::thread::{Chunks, ThreadShared};
 
 /// First chunk of a thread: 256 events (4 KiB: a short thread, one request of a thread-per-request
 /// server, reserves little of the budget); each next one doubles, up to 262144 (4 MiB, large
 /// enough to hold aligned 2 MiB huge pages).
 const FIRST_CHUNK: usize = 256;
 const MAX_CHUNK: usize = 262144;
-
-/// Locks a mutex, ignoring poisoning (no code holding these locks can panic by design; if one
-/// ever did, the data is still a valid list of events).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Chunks of one thread: the full ones, then the current one (raw parts of a `Vec<Event>` whose
-/// length lives in [`ThreadShared::len`]).
-pub(crate) struct Chunks {
-    pub full: Vec<Vec<Event>>,
-    pub cur_ptr: *mut Event,
-    pub cur_cap: usize,
-}
-
-// SAFETY: the raw chunk is only written by its thread (under the GIL) and read under the mutex.
-unsafe impl Send for Chunks {}
-
-impl Chunks {
-    /// Moves the current chunk (with `len` events) out as a `Vec`, leaving none.
-    pub(crate) fn take_current(&mut self, len: usize) -> Option<Vec<Event>> {
-        if self.cur_ptr.is_null() {
-            return None;
-        }
-        let len = len.min(self.cur_cap);
-        // SAFETY: cur_ptr/cur_cap come from a Vec<Event> with that capacity (see `alloc_chunk`),
-        // and its first `len` elements were written by the hook before publishing `len`.
-        let v = unsafe { Vec::from_raw_parts(self.cur_ptr, len, self.cur_cap) };
-        self.cur_ptr = std::ptr::null_mut();
-        self.cur_cap = 0;
-        Some(v)
-    }
-}
-
-impl Drop for Chunks {
-    fn drop(&mut self) {
-        drop(self.take_current(0));
-    }
-}
-
-/// One recorded thread, shared between its hook (producer), the writer (consumer) and `stop`.
-pub(crate) struct ThreadShared {
-    pub os_id: u64,
-    pub ident: u64,
-    /// Names over time: (absolute ns, name). Empty only during registration.
-    pub names: Mutex<Vec<(u64, String)>>,
-    /// Events published in the current chunk (written by the hook with Release).
-    pub len: AtomicUsize,
-    pub chunks: Mutex<Chunks>,
-    /// Chunks taken so far (sizes grow with it).
-    pub nchunks: AtomicUsize,
-    /// The `threading.Thread` object (a strong reference, as an address; released by `stop` with
-    /// the GIL held), read for renames.
-    pub thread_obj: Mutex<Option<usize>>,
-    /// `stop` released the thread object (none may be taken any more).
-    pub released: AtomicBool,
-    /// The thread has ended ([`retire`] ran): it records no more events.
-    pub ended: AtomicBool,
-}
-
-impl ThreadShared {
-    pub(crate) fn has_ended(&self) -> bool {
-        self.ended.load(Ordering::Acquire)
-    }
-}
 
 /// Thread-local copy of the hot fields of this thread's `ThreadShared` (valid while `gen` equals
 /// the recording session's generation: the session keeps the `ThreadShared` alive).
@@ -285,12 +219,12 @@ fn chunk_size(k: usize) -> usize {
 fn take_budgeted_chunk(want: usize) -> Option<(*mut Event, usize)> {
     let got = reserve(want);
     if got == 0 {
-        session::cap_reached();
+        state::cap_reached();
         return None;
     }
     let chunk = alloc_chunk(got);
     if chunk.is_none() {
-        session::out_of_memory();
+        state::out_of_memory();
     }
     chunk
 }
@@ -318,7 +252,7 @@ unsafe fn register_thread(l: &Local, gen: u32) -> bool {
         ended: AtomicBool::new(false),
     });
     let t = now_ns();
-    if !session::add_thread(gen, sh.clone()) {
+    if !tables::add_thread(gen, sh.clone()) {
         return false; // dropping `sh` frees the chunk
     }
     l.gen.set(gen);
@@ -328,8 +262,8 @@ unsafe fn register_thread(l: &Local, gen: u32) -> bool {
     // Retired when this thread ends (replacing the guard of an earlier session, long stopped).
     let _ = EXIT.try_with(|g| *g.0.borrow_mut() = Some((gen, sh.clone())));
     // The name needs Python calls (which may themselves record: the thread is registered now).
-    let obj = session::thread_object(ident);
-    let name = obj.and_then(|o| session::object_name(o)).unwrap_or_else(|| format!("thread-{os_id}"));
+    let obj = names::thread_object(ident);
+    let name = obj.and_then(|o| names::object_name(o)).unwrap_or_else(|| format!("thread-{os_id}"));
     if let Some(o) = obj {
         if RECORDING.load(Ordering::Relaxed) == gen {
             *lock(&sh.thread_obj) = Some(o as usize);
@@ -383,28 +317,8 @@ unsafe fn next_chunk(l: &Local, sh: &ThreadShared, gen: u32) -> bool {
     let p: *const ThreadShared = sh;
     Arc::increment_strong_count(p);
     let keep = Arc::from_raw(p);
-    session::poll_one_name(&keep);
+    names::poll_one_name(&keep);
     drop(keep);
     // (as in `register_thread`: the recording may have been stopped meanwhile)
     RECORDING.load(Ordering::Relaxed) == gen
-}
-
-/// Moves every event of a thread out (called by `stop`, with recording off).
-pub(crate) fn take_all(sh: &ThreadShared) -> Vec<Vec<Event>> {
-    let mut c = lock(&sh.chunks);
-    let n = sh.len.swap(0, Ordering::Acquire);
-    let mut out = std::mem::take(&mut c.full);
-    if let Some(cur) = c.take_current(n) {
-        if !cur.is_empty() {
-            out.push(cur);
-        }
-    }
-    out
-}
-
-/// Bytes held in memory by a thread's chunks (capacity, not just events).
-pub(crate) fn bytes_held(sh: &ThreadShared) -> usize {
-    let c = lock(&sh.chunks);
-    let ev = std::mem::size_of::<Event>();
-    c.full.iter().map(|v| v.capacity() * ev).sum::<usize>() + c.cur_cap * ev
 }

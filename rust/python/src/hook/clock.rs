@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::buffer::lock;
+use super::sync::lock;
 
 /// Read CLOCK_MONOTONIC in ns.
 #[inline(always)]

@@ -16,8 +16,8 @@ use pyo3::prelude::*;
 
 use super::buffer::{local, record_on};
 #[cfg(Py_3_11)]
-use super::session::GENERATOR;
-use super::session::{decision, GEN, ID_SHIFT, MATCHED};
+use super::filter::{decision, GENERATOR, ID_SHIFT, MATCHED};
+use super::state::GEN;
 use super::{HookError, HookWarning};
 
 #[cfg(Py_3_11)]

@@ -1,12 +1,20 @@
 //! The CPython hook: the only code that touches interpreter internals.
 //!
-//! - `buffer`: per-thread event buffers (thread-locals, chunks of 16-byte [`fprofile::Event`]),
-//!   the event budget (the cap), thread registration.
-//! - `eval` (3.9-3.11): a PEP 523 eval-frame function, chained to the one installed before.
-//! - `monitoring` (3.12+): `sys.monitoring` callbacks (C callables) under a tool id of our own.
-//! - `profile`: a C profile function (`builtins=True`): Python calls plus C functions.
+//! Data flows one way through these modules (each uses only the ones listed after it):
+//! - `session`: start/stop; orchestrates everything below, and nothing depends on it.
+//! - `eval` (3.9-3.11): a PEP 523 eval-frame function, chained to the one installed before;
+//!   `monitoring` (3.12+): `sys.monitoring` callbacks under a tool id of our own; `profile`: a C
+//!   profile function (`builtins=True`): Python calls plus C functions.
 //! - `writer`: the background thread: thread-name polling, and the live PYME raw text file.
-//! - `session`: start/stop, the code table, the filter decision cached in `co_extra`.
+//! - `buffer`: per-thread event buffers (thread-locals, chunks of 16-byte [`fprofile::Event`]),
+//!   the hot path, the event budget taken a chunk at a time, thread registration and retirement.
+//! - `filter`: the filter decision cached per code object in `co_extra`.
+//! - `tables`: what the slow paths read and add to while recording (subs, code table, threads).
+//! - `names`: thread names, read from the `threading.Thread` objects.
+//! - `thread`: one recorded thread's shared record (chunks, names).
+//! - `state`: the process-wide flags (which session records, the budget, why it stopped).
+//! - `clock`: the event clock (TSC or CLOCK_MONOTONIC) and its conversion.
+//! - `sync`: the lock helper, the GIL-guarded cell, the saved error indicator.
 //!
 //! Every hook entry point runs with the GIL held (GIL builds of CPython only), so the session state
 //! they touch on their slow paths is protected by the GIL; the background writer only ever reads
@@ -16,10 +24,16 @@ pub(crate) mod buffer;
 pub(crate) mod clock;
 #[cfg(not(Py_3_12))]
 pub(crate) mod eval;
+pub(crate) mod filter;
 #[cfg(Py_3_12)]
 pub(crate) mod monitoring;
+pub(crate) mod names;
 pub(crate) mod profile;
 pub(crate) mod session;
+pub(crate) mod state;
+pub(crate) mod sync;
+pub(crate) mod tables;
+pub(crate) mod thread;
 pub(crate) mod writer;
 
 pub(crate) use session::{start, stop, StartOptions, Stopped};

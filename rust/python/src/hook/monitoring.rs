@@ -16,7 +16,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 
 use super::buffer::record;
-use super::session::{decision, GEN, ID_SHIFT, MATCHED};
+use super::filter::{decision, ID_SHIFT, MATCHED};
+use super::state::GEN;
 use super::{HookError, HookWarning};
 
 static DISABLE: AtomicPtr<ffi::PyObject> = AtomicPtr::new(std::ptr::null_mut());

@@ -17,8 +17,11 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use super::buffer::{record, RECORDING};
-use super::session::{add_code, decision, session, SavedErr, GEN, ID_SHIFT, MATCHED};
+use super::buffer::record;
+use super::filter::{decision, ID_SHIFT, MATCHED};
+use super::state::{GEN, RECORDING};
+use super::sync::SavedErr;
+use super::tables::{add_code, tables};
 use super::{HookError, HookWarning};
 
 #[cfg(not(Py_3_12))]
@@ -66,7 +69,7 @@ unsafe extern "C" fn profile_fn(
 unsafe fn cfunc_id(f: *mut ffi::PyObject, gen: u32) -> Option<u32> {
     let key = (*f.cast::<ffi::PyCFunctionObject>()).m_ml as usize;
     {
-        let s = session()?;
+        let s = tables()?;
         if s.gen != gen {
             return None;
         }
@@ -89,7 +92,7 @@ unsafe fn cfunc_id(f: *mut ffi::PyObject, gen: u32) -> Option<u32> {
         _ => "<built-in>".to_string(),
     };
     let id = add_code(gen, None, Code { file: module, name: qual, first_line: 0 }, short)?;
-    if let Some(s) = session() {
+    if let Some(s) = tables() {
         s.cfuncs.insert(key, id);
     }
     Some(id)
@@ -100,7 +103,7 @@ unsafe extern "C" fn trampoline(_s: *mut ffi::PyObject, _args: *mut ffi::PyObjec
     // A thread that picked up `threading`'s hook just before the recording stopped runs this
     // afterwards: it must not be left with the profile function (it would record C calls into a
     // later recording made without builtins=True, and slow that thread down for good).
-    let on = session().map(|s| s.profiles()).unwrap_or(false) && RECORDING.load(Ordering::Relaxed) != 0;
+    let on = tables().map(|s| s.profiles).unwrap_or(false) && RECORDING.load(Ordering::Relaxed) != 0;
     ffi::PyEval_SetProfile(if on { Some(profile_fn) } else { None }, std::ptr::null_mut());
     let n = ffi::Py_None();
     ffi::Py_IncRef(n);

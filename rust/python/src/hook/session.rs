@@ -1,45 +1,24 @@
-//! One recording session: start/stop, the code table, the filter decision cached per code object.
-//!
-//! The filter decision for a code object is stored in its `co_extra` slot as one machine word:
-//! `gen` (low 32 bits: the session that decided) | `MATCHED` (bit 32) | `GENERATOR` (bit 33) |
-//! code id (bits 34..63).
-//! The hot path does one `co_extra` read and one compare; an older generation means "not decided
-//! under this session's `subs` yet". Each matched code object is held (strong reference) until
-//! stop, so its id always names the same object; rejected ones need no reference (their decision
-//! dies with them).
+//! One recording session: start (checks, the tables, the hook, the background thread) and stop
+//! (the hook removed, the live file finished, every thread's events collected into a
+//! `Recording`). It orchestrates the other modules of the hook and none of them depends on it.
 
 use std::cell::UnsafeCell;
 use std::collections::HashMap;
-use std::ffi::c_void;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicIsize, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use fprofile::{Code, Recording, ThreadRecord};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
 
-use super::buffer::{self, lock, ThreadShared, BUDGET, RECORDING};
-use super::clock::now_ns;
-use super::writer;
+use super::names::poll_names;
+use super::state::{BUDGET, CAP_NS, GEN, OOM, RECORDING};
+use super::sync::{lock, GilCell};
+use super::tables::{self, Tables};
+use super::thread::{self, ThreadShared};
+use super::{filter, writer};
 use super::{HookError, HookWarning};
-
-/// Generation of the latest session (0 = none yet). Tags the `co_extra` decisions.
-pub(crate) static GEN: AtomicU32 = AtomicU32::new(0);
-/// Our `co_extra` index (requested once per process), -1 until then.
-pub(crate) static EXTRA_IDX: AtomicIsize = AtomicIsize::new(-1);
-/// Absolute time at which the cap was reached (0: not reached).
-static CAP_NS: AtomicU64 = AtomicU64::new(0);
-/// Recording stopped because a chunk could not be allocated (CAP_NS is set too).
-static OOM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-pub(crate) const MATCHED: u64 = 1 << 32;
-/// The code is a generator, coroutine or async generator (its creation is not a call on 3.11).
-pub(crate) const GENERATOR: u64 = 1 << 33;
-/// The code id lives in bits 34..63.
-pub(crate) const ID_SHIFT: u32 = 34;
-const MAX_CODES: usize = 1 << 30;
 
 /// Default cap: 20 million events (10 million calls, 320 MB of event buffers).
 pub(crate) const DEFAULT_MAX_EVENTS: u64 = 20_000_000;
@@ -76,30 +55,13 @@ pub(crate) struct StartOptions {
 }
 
 pub(crate) struct Session {
-    pub gen: u32,
     mechanism: Mechanism,
-    subs: Vec<String>,
-    exclude: Vec<String>,
-    /// Code table of the trace (function name = `co_qualname` where the Python has it).
-    codes: Vec<Code>,
-    /// The same codes with `co_name`, for the live PYME raw text file (PYME writes `co_name`).
-    writer_codes: Option<Arc<Mutex<Vec<Code>>>>,
-    /// Strong references to the matched code objects (released at stop).
-    code_refs: Vec<*mut ffi::PyObject>,
-    /// builtins=True: C function (its `PyMethodDef` address) -> code id.
-    pub cfuncs: HashMap<usize, u32>,
-    pub threads: Arc<Mutex<Vec<Arc<ThreadShared>>>>,
     start_ns: u64,
     max_events: u64,
     outfile: Option<PathBuf>,
     background: Option<writer::Background>,
     points: Option<super::clock::Points>,
 }
-
-/// State only touched with the GIL held.
-struct GilCell<T>(UnsafeCell<T>);
-// SAFETY: every access happens with the GIL held (hook entry points, Recorder methods).
-unsafe impl<T> Sync for GilCell<T> {}
 
 static SESSION: GilCell<Option<Session>> = GilCell(UnsafeCell::new(None));
 
@@ -112,234 +74,6 @@ static SESSION: GilCell<Option<Session>> = GilCell(UnsafeCell::new(None));
 pub(crate) unsafe fn session() -> Option<&'static mut Session> {
     (*SESSION.0.get()).as_mut()
 }
-
-/// Saves and restores the error indicator around slow-path Python calls made from inside the hook
-/// (a frame may be entered with an exception pending: generator `throw`, unwinding).
-pub(crate) struct SavedErr(*mut ffi::PyObject, *mut ffi::PyObject, *mut ffi::PyObject);
-
-impl SavedErr {
-    #[allow(deprecated)]
-    pub(crate) unsafe fn new() -> SavedErr {
-        let mut s = SavedErr(std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
-        ffi::PyErr_Fetch(&mut s.0, &mut s.1, &mut s.2);
-        s
-    }
-}
-
-impl Drop for SavedErr {
-    #[allow(deprecated)]
-    fn drop(&mut self) {
-        // SAFETY: GIL held by whoever made us; restores exactly what was fetched.
-        unsafe {
-            ffi::PyErr_Clear();
-            ffi::PyErr_Restore(self.0, self.1, self.2);
-        }
-    }
-}
-
-impl Session {
-    /// This session records through the profile function (`builtins=True`).
-    pub(crate) fn profiles(&self) -> bool {
-        self.mechanism == Mechanism::ProfileFunction
-    }
-
-    fn matches(&self, file: &str) -> bool {
-        !self.exclude.iter().any(|e| !e.is_empty() && file.contains(e.as_str()))
-            && self.subs.iter().any(|s| file.contains(s.as_str()))
-    }
-}
-
-fn str_attr(obj: &Bound<'_, PyAny>, name: &str) -> Option<String> {
-    obj.getattr(name).ok()?.extract::<String>().ok()
-}
-
-/// Reads the cached decision of a code object (the hot path).
-///
-/// # Safety
-/// GIL held, `code` a live code object.
-#[inline(always)]
-pub(crate) unsafe fn decision(code: *mut ffi::PyObject, gen: u32) -> u64 {
-    let mut x: *mut c_void = std::ptr::null_mut();
-    ffi::PyUnstable_Code_GetExtra(code, EXTRA_IDX.load(Ordering::Relaxed), &mut x);
-    let x = x as u64;
-    if x as u32 == gen {
-        x
-    } else {
-        classify(code, gen)
-    }
-}
-
-/// First sight of a code object under session `gen`: decides, caches, and for a match adds it to
-/// the code table.
-#[cold]
-#[inline(never)]
-unsafe fn classify(code: *mut ffi::PyObject, gen: u32) -> u64 {
-    let py = Python::assume_attached();
-    let _saved = SavedErr::new();
-    let obj = Bound::from_borrowed_ptr(py, code);
-    let mut x = gen as u64;
-    if let Some(file) = str_attr(&obj, "co_filename") {
-        let matched = match session() {
-            Some(s) => s.gen == gen && s.matches(&file),
-            None => false,
-        };
-        if matched {
-            let short = str_attr(&obj, "co_name").unwrap_or_default();
-            let qual = str_attr(&obj, "co_qualname").unwrap_or_else(|| short.clone());
-            let line = obj.getattr("co_firstlineno").ok().and_then(|l| l.extract::<u32>().ok()).unwrap_or(0);
-            let flags = obj.getattr("co_flags").ok().and_then(|l| l.extract::<u32>().ok()).unwrap_or(0);
-            if let Some(id) = add_code(gen, Some(code), Code { file, name: qual, first_line: line }, short) {
-                x |= MATCHED | ((id as u64) << ID_SHIFT);
-                // CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR
-                if flags & (0x20 | 0x80 | 0x100 | 0x200) != 0 {
-                    x |= GENERATOR;
-                }
-            }
-        }
-    }
-    if ffi::PyUnstable_Code_SetExtra(code, EXTRA_IDX.load(Ordering::Relaxed), x as *mut c_void) != 0 {
-        ffi::PyErr_Clear();
-    }
-    x
-}
-
-/// Adds a code to the session's table (holding `obj` if given). None if no such session or the
-/// table is full (2^30 codes).
-pub(crate) unsafe fn add_code(gen: u32, obj: Option<*mut ffi::PyObject>, code: Code, short: String) -> Option<u32> {
-    let s = session()?;
-    // (not while recording is off for it: the cap was reached, or this is the child of a fork,
-    // where the writer's locks may be held by a thread that does not exist here)
-    if s.gen != gen || RECORDING.load(Ordering::Relaxed) != gen || s.codes.len() >= MAX_CODES - 1 {
-        return None;
-    }
-    let id = s.codes.len() as u32;
-    if let Some(w) = &s.writer_codes {
-        lock(w).push(Code { file: code.file.clone(), name: short, first_line: code.first_line });
-    }
-    s.codes.push(code);
-    if let Some(o) = obj {
-        ffi::Py_IncRef(o);
-        s.code_refs.push(o);
-    }
-    Some(id)
-}
-
-/// Registers a thread's buffers in session `gen`.
-pub(crate) unsafe fn add_thread(gen: u32, sh: Arc<ThreadShared>) -> bool {
-    match session() {
-        Some(s) if s.gen == gen => {
-            lock(&s.threads).push(sh);
-            true
-        }
-        _ => false,
-    }
-}
-
-/// The event budget is exhausted (or memory for a chunk could not be had): recording stops on
-/// every thread; what was recorded is kept. The warning is issued by the Python API at stop.
-pub(crate) fn cap_reached() {
-    RECORDING.store(0, Ordering::Relaxed);
-    let _ = CAP_NS.compare_exchange(0, now_ns(), Ordering::Relaxed, Ordering::Relaxed);
-}
-
-/// Memory for an event chunk could not be had: recording stops as at the cap, and `stop` says
-/// why (not as a reached cap).
-pub(crate) fn out_of_memory() {
-    OOM.store(true, Ordering::Relaxed);
-    cap_reached();
-}
-
-/// The `threading.Thread` object of the Python thread `ident` (a new reference), found without
-/// running Python code: `threading._active[ident]` (not `current_thread()`, which would create
-/// dummy threads). None for threads `threading` does not know.
-pub(crate) unsafe fn thread_object(ident: u64) -> Option<*mut ffi::PyObject> {
-    let py = Python::assume_attached();
-    let _saved = SavedErr::new();
-    let modules = py.import("sys").ok()?.getattr("modules").ok()?;
-    let threading = modules.get_item("threading").ok()?;
-    let active = threading.getattr("_active").ok()?;
-    let th = active.get_item(ident).ok()?;
-    Some(th.into_ptr())
-}
-
-/// The name of a `threading.Thread` object (its `_name`: a plain attribute, no Python code runs).
-pub(crate) unsafe fn object_name(th: *mut ffi::PyObject) -> Option<String> {
-    let py = Python::assume_attached();
-    let _saved = SavedErr::new();
-    let th = Bound::from_borrowed_ptr(py, th);
-    let name = th.getattr("_name").ok()?;
-    let name = name.cast::<PyString>().ok()?;
-    Some(name.to_string_lossy().into_owned())
-}
-
-/// Checks one thread for a rename (GIL held). The thread object is held by the session, so a
-/// thread that already ended is still read correctly.
-pub(crate) unsafe fn poll_one_name(sh: &ThreadShared) {
-    let th = *lock(&sh.thread_obj);
-    let mut adopted = false;
-    let th = match th {
-        Some(th) => {
-            let th = th as *mut ffi::PyObject;
-            // Our own reference while reading: reading the name may run Python code (a `Thread`
-            // subclass's `__getattribute__`), during which `stop` may release the session's one.
-            ffi::Py_IncRef(th);
-            th
-        }
-        None => {
-            // The thread recorded its first event before `threading` listed it in `_active` (its
-            // first recorded code was threading's own bootstrap, as when `subs` matches the
-            // standard library): look again now. Its ident may have been reused by a newer thread
-            // once it ended: the native id must match too.
-            let Some(o) = thread_object(sh.ident) else { return };
-            if native_id(o) != Some(sh.os_id) || sh.released.load(Ordering::Relaxed) {
-                ffi::Py_DecRef(o);
-                return;
-            }
-            {
-                let mut g = lock(&sh.thread_obj);
-                if g.is_some() {
-                    drop(g);
-                    ffi::Py_DecRef(o);
-                    return;
-                }
-                *g = Some(o as usize); // the session's reference (released by `stop`)
-            }
-            ffi::Py_IncRef(o);
-            adopted = true;
-            o
-        }
-    };
-    let name = object_name(th);
-    ffi::Py_DecRef(th);
-    if let Some(name) = name {
-        let mut names = lock(&sh.names);
-        if adopted && names.len() == 1 {
-            // the placeholder name given at registration ("thread-<os id>"): the real one
-            // applies from the start
-            names[0].1 = name;
-        } else if names.last().map(|(_, n)| n != &name).unwrap_or(false) {
-            names.push((now_ns(), name));
-        }
-    }
-}
-
-/// The `_native_id` of a `threading.Thread` object.
-unsafe fn native_id(th: *mut ffi::PyObject) -> Option<u64> {
-    let py = Python::assume_attached();
-    let _saved = SavedErr::new();
-    let th = Bound::from_borrowed_ptr(py, th);
-    th.getattr("_native_id").ok()?.extract::<u64>().ok()
-}
-
-/// Checks every thread of the session for a rename (GIL held).
-pub(crate) unsafe fn poll_names(threads: &Mutex<Vec<Arc<ThreadShared>>>) {
-    let list: Vec<Arc<ThreadShared>> = lock(threads).clone();
-    for sh in &list {
-        poll_one_name(sh);
-    }
-}
-
-unsafe extern "C" fn free_extra(_: *mut c_void) {}
 
 fn mem_available() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -376,14 +110,7 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
     if unsafe { session() }.is_some() {
         return Err(HookError::AlreadyOn);
     }
-    if EXTRA_IDX.load(Ordering::Relaxed) < 0 {
-        // SAFETY: GIL held; the slot holds a plain integer, so its free function does nothing.
-        let idx = unsafe { ffi::PyUnstable_Eval_RequestCodeExtraIndex(free_extra) };
-        if idx < 0 {
-            return Err(HookError::NoCodeExtraSlot);
-        }
-        EXTRA_IDX.store(idx, Ordering::Relaxed);
-    }
+    filter::ensure_extra_index()?;
     let file = match &opts.outfile {
         Some(p) => Some(fprofile::fsio::Output::create(p).map_err(|source| HookError::Outfile { path: p.clone(), source })?),
         None => None,
@@ -406,9 +133,9 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
     OOM.store(false, Ordering::Relaxed);
     let threads: Arc<Mutex<Vec<Arc<ThreadShared>>>> = Arc::default();
     let writer_codes = file.as_ref().map(|_| Arc::new(Mutex::new(Vec::new())));
-    let sess = Session {
+    let tabs = Tables {
         gen,
-        mechanism: Mechanism::ProfileFunction,
+        profiles: opts.builtins,
         subs: opts.subs,
         exclude: opts.exclude,
         codes: Vec::new(),
@@ -416,21 +143,30 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
         code_refs: Vec::new(),
         cfuncs: HashMap::new(),
         threads: threads.clone(),
+    };
+    let sess = Session {
+        mechanism: Mechanism::ProfileFunction,
         start_ns: 0,
         max_events,
         outfile: opts.outfile,
         background: None,
         points: None,
     };
-    // SAFETY: GIL held; no borrow of the session is alive.
-    unsafe { *SESSION.0.get() = Some(sess) };
+    // SAFETY: GIL held; no borrow of the session or the tables is alive.
+    unsafe {
+        tables::replace(Some(tabs));
+        *SESSION.0.get() = Some(sess);
+    }
     let installed =
         if opts.builtins { super::profile::install(py).map(|()| Mechanism::ProfileFunction) } else { install_default(py) };
     let mechanism = match installed {
         Ok(m) => m,
         Err(e) => {
             // SAFETY: GIL held.
-            unsafe { *SESSION.0.get() = None };
+            unsafe {
+                *SESSION.0.get() = None;
+                tables::replace(None);
+            }
             return Err(e);
         }
     };
@@ -495,6 +231,8 @@ pub(crate) fn after_fork_child(py: Python<'_>) {
     if let Some(sess) = unsafe { (*SESSION.0.get()).take() } {
         let _ = uninstall(py, sess.mechanism);
         std::mem::forget(sess);
+        // SAFETY: as above.
+        std::mem::forget(unsafe { tables::replace(None) });
     }
 }
 
@@ -509,6 +247,10 @@ pub(crate) fn stop(py: Python<'_>) -> Result<Stopped, HookError> {
     let Some(mut sess) = (unsafe { (*SESSION.0.get()).take() }) else {
         return Err(HookError::NotOn);
     };
+    // SAFETY: GIL held; taken with the session (the hook's slow paths find nothing from here on).
+    let Some(mut tabs) = (unsafe { tables::replace(None) }) else {
+        return Err(HookError::NotOn);
+    };
     RECORDING.store(0, Ordering::Release);
     let points = sess.points.take().unwrap_or_default();
     let stop_ns = super::clock::calibrate_into(&points, true);
@@ -518,8 +260,8 @@ pub(crate) fn stop(py: Python<'_>) -> Result<Stopped, HookError> {
     let mut warnings = uninstall(py, sess.mechanism);
     let outfile_error = sess.background.take().and_then(|bg| bg.finish(py));
     // SAFETY: GIL held.
-    unsafe { poll_names(&sess.threads) };
-    let list: Vec<Arc<ThreadShared>> = std::mem::take(&mut *lock(&sess.threads));
+    unsafe { poll_names(&tabs.threads) };
+    let list: Vec<Arc<ThreadShared>> = std::mem::take(&mut *lock(&tabs.threads));
     for sh in &list {
         sh.released.store(true, Ordering::Relaxed);
         if let Some(th) = lock(&sh.thread_obj).take() {
@@ -532,8 +274,8 @@ pub(crate) fn stop(py: Python<'_>) -> Result<Stopped, HookError> {
     let mut threads = Vec::with_capacity(list.len());
     let mut conv = super::clock::Converter::snapshot(&points);
     for sh in &list {
-        bytes_held += buffer::bytes_held(sh) as u64;
-        let mut chunks = buffer::take_all(sh);
+        bytes_held += thread::bytes_held(sh) as u64;
+        let mut chunks = thread::take_all(sh);
         for c in chunks.iter_mut() {
             for e in c.iter_mut() {
                 e.t_ns = conv.convert(e.t_ns);
@@ -546,11 +288,11 @@ pub(crate) fn stop(py: Python<'_>) -> Result<Stopped, HookError> {
         }
         threads.push(ThreadRecord { os_id: sh.os_id, ident: sh.ident, names, chunks });
     }
-    for o in sess.code_refs.drain(..) {
+    for o in tabs.code_refs.drain(..) {
         // SAFETY: GIL held; each was increfed in `add_code`.
         unsafe { ffi::Py_DecRef(o) };
     }
-    let codes = dedupe_codes(std::mem::take(&mut sess.codes), &mut threads);
+    let codes = dedupe_codes(std::mem::take(&mut tabs.codes), &mut threads);
     let cap_reached = (cap_ns != 0 && !oom).then_some(sess.max_events);
     if let Some(max_events) = cap_reached {
         warnings.insert(0, HookWarning::CapReached { max_events });
@@ -564,7 +306,7 @@ pub(crate) fn stop(py: Python<'_>) -> Result<Stopped, HookError> {
         ("python".to_string(), version),
         ("mechanism".to_string(), sess.mechanism.describe()),
         ("clock".to_string(), super::clock::describe().to_string()),
-        ("subs".to_string(), serde_json::to_string(&sess.subs).unwrap_or_default()),
+        ("subs".to_string(), serde_json::to_string(&tabs.subs).unwrap_or_default()),
         ("builtins".to_string(), (sess.mechanism == Mechanism::ProfileFunction).to_string()),
         ("max_events".to_string(), sess.max_events.to_string()),
         ("events".to_string(), events.to_string()),

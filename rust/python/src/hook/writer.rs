@@ -24,9 +24,10 @@ use fprofile::formats::pyme_text::{escaped, push_event_line, CodeLine};
 use fprofile::{Code, Event};
 use pyo3::prelude::*;
 
-use super::buffer::{lock, ThreadShared};
 use super::clock::Points;
-use super::session::poll_one_name;
+use super::names::poll_one_name;
+use super::sync::lock;
+use super::thread::ThreadShared;
 
 const PERIOD: Duration = Duration::from_millis(50);
 /// Events formatted at a time (then written): bounds the text held in memory to a few MiB.
