@@ -15,7 +15,7 @@ import threading
 import pytest
 
 import fprofile_jupyter as fj
-from fprofile_jupyter import _core, cli
+from fprofile_jupyter import _cmdline, _core, cli
 
 ENV = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
 ENV.pop("PYTHONWARNINGS", None)
@@ -613,7 +613,7 @@ def test_save_notice_on_a_terminal(monkeypatch, tmp_path):
 
     tty = SignallingTty()
     monkeypatch.setattr(sys, "stderr", tty)
-    monkeypatch.setattr(cli, "PROGRESS_DELAY_S", 0.0)
+    monkeypatch.setattr(_cmdline, "PROGRESS_DELAY_S", 0.0)
     cli._save(SlowTrace(), str(tmp_path / "a.json"))
     out = tty.getvalue()
     assert out.startswith("\rwriting a.json ...") and out.endswith("\r"), repr(out)

@@ -678,13 +678,13 @@ def test_real_recording_round_trips(tmp_path):
 
 
 def test_one_call_one_function_is_said_in_the_singular(tmp_path, capsys):
-    from fprofile_jupyter import _display, cli
+    from fprofile_jupyter import _display, _run
 
     t = _core._build_trace([("/p/a.py", "only", 1)], [(1, "T", [ev(10, 0), ev(20, 0, True)])], start_ns=T0)
     assert repr(t).startswith("<Trace: 1 call of 1 function in 1 thread ")
     assert ">fprofile · 1 call · 1 thread · " in _display.caption(t)
     assert "1 call in 1 thread" in _display.static_summary_html(t)
-    cli._print_written(t, str(tmp_path / "one.fpt"))
+    _run._print_written(t, str(tmp_path / "one.fpt"))
     assert ": 1 call in 1 thread over " in capsys.readouterr().err
     # and the plural stays for two
     t2 = _core._build_trace([("/p/a.py", "a", 1), ("/p/a.py", "b", 2)],

@@ -1,0 +1,139 @@
+"""What every ``fprofile`` subcommand shares: one-line usage errors, messages on stderr that never
+fail, a progress bar on terminals, loading and saving a trace with it. Used by ``cli`` (the
+subcommands) and ``_run`` (``fprofile run``)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from typing import NoReturn, Optional
+
+PROG = "fprofile"
+
+#: Work shorter than this shows no progress bar.
+PROGRESS_DELAY_S = 1.0
+
+
+class UsageError(Exception):
+    """A command line that cannot be run as given (exit status 2)."""
+
+
+def _say(text: str = "", end: str = "\n") -> None:
+    """One message on stderr (or the interpreter's own stderr when the program set ``sys.stderr``
+    to None). A stderr that is closed or broken (the program closed descriptor 2) loses the
+    message, never the trace or the exit status."""
+    stream = sys.stderr if sys.stderr is not None else sys.__stderr__
+    try:
+        if stream is not None:
+            stream.write(text + end)
+            stream.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _flush_quietly(stream) -> None:
+    """Flushes a stream the program may have closed, broken or replaced by None."""
+    try:
+        if stream is not None:
+            stream.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: ``fprofile run: error: ... (see 'fprofile run --help')``."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# --------------------------------------------------------------------------------------------------
+# progress bar
+
+
+class Progress:
+    """A progress bar on stderr for long conversions.
+
+    Shown only when stderr is a terminal and only once the work has taken more than a second, so
+    logs and pipes never receive carriage-return garbage. ``update(done, total)`` may be called as
+    often as the producer likes; it redraws at most ten times a second. ``close()`` erases it.
+    """
+
+    def __init__(self, label: str, stream=None, delay_s: Optional[float] = None) -> None:
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        self.delay_s = PROGRESS_DELAY_S if delay_s is None else delay_s
+        self.start_s = time.monotonic()
+        self.last_draw_s = 0.0
+        self.drawn = False
+        try:
+            self.enabled = bool(self.stream.isatty())
+        except (AttributeError, ValueError):
+            self.enabled = False
+
+    def update(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.start_s < self.delay_s or now - self.last_draw_s < 0.1:
+            return
+        self.last_draw_s = now
+        frac = min(1.0, done / total) if total > 0 else 0.0
+        width = 30
+        filled = int(frac * width)
+        bar = "#" * filled + "-" * (width - filled)
+        self.stream.write(f"\r{self.label} [{bar}] {frac * 100:5.1f}%")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\r" + " " * (len(self.label) + 42) + "\r")
+            self.stream.flush()
+            self.drawn = False
+
+
+def _load(path: str, format: Optional[str] = None):
+    """Loads a trace, with a progress bar on a terminal when parsing takes more than a second."""
+    from . import _core
+
+    from ._io import load_warnings
+
+    bar = Progress(f"loading {os.path.basename(path)}")
+    try:
+        if bar.enabled:
+            trace = _core.load(path, format, progress=bar.update)
+        else:
+            trace = _core.load(path, format)
+    finally:
+        bar.close()
+    for w in load_warnings(trace):
+        _say(f"fprofile: warning: {path}: {w}")
+    return trace
+
+
+def _save(trace, path: str, format: Optional[str] = None, title: Optional[str] = None) -> None:
+    """Saves a trace; on a terminal, says "writing ..." when it takes more than a second (the
+    writers report no progress, and the GIL is released while they run)."""
+    bar = Progress(f"writing {os.path.basename(path)}")
+    if not bar.enabled:
+        trace.save(path, format, title=title)
+        return
+    done = threading.Event()
+
+    def notice() -> None:
+        if not done.wait(bar.delay_s):
+            bar.stream.write(f"\r{bar.label} ...")
+            bar.stream.flush()
+            bar.drawn = True
+
+    t = threading.Thread(target=notice, daemon=True)
+    t.start()
+    try:
+        trace.save(path, format, title=title)
+    finally:
+        done.set()
+        t.join()
+        bar.close()

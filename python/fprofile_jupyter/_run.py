@@ -1,0 +1,436 @@
+"""``fprofile run``: profile a Python program as ``python script.py`` (or ``python -m module``) runs
+it, and write its trace whatever happens to it: an exception, Ctrl-C (twice), SIGTERM, a program
+that drops its stdout. The program's own exit status is kept."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from typing import List, Optional, Sequence, Tuple
+
+from ._cmdline import PROG, UsageError, _flush_quietly, _Parser, _save, _say
+from ._io import SAVE_ENDINGS
+
+_RUN_VALUE_OPTS = {"--subs", "-o", "--output", "--max-events"}
+
+
+def _split_run_argv(argv: Sequence[str]) -> Tuple[List[str], Optional[str], Optional[str], List[str]]:
+    """Splits ``run``'s arguments into (fprofile options, module, script, program args).
+
+    Everything after the script path (or after ``-m MODULE``) belongs to the program, options
+    included, as with ``python``.
+    """
+    ours: List[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            i += 1
+            if i < len(argv):
+                return ours, None, argv[i], list(argv[i + 1 :])
+            return ours, None, None, []
+        if a == "-m":
+            if i + 1 >= len(argv):
+                raise UsageError("-m needs a module name (see 'fprofile run --help')")
+            return ours, argv[i + 1], None, list(argv[i + 2 :])
+        if a.startswith("-m") and not a.startswith("--") and len(a) > 2:
+            return ours, a[2:], None, list(argv[i + 1 :])
+        if a.startswith("-") and a != "-":
+            ours.append(a)
+            if a in _RUN_VALUE_OPTS:
+                if i + 1 >= len(argv):
+                    raise UsageError(f"argument {a}: expected one argument (see 'fprofile run --help')")
+                ours.append(argv[i + 1])
+                i += 1
+            i += 1
+            continue
+        return ours, None, a, list(argv[i + 1 :])
+    return ours, None, None, []
+
+
+def _module_file(module: str) -> str:
+    """The file ``python -m module`` runs (a package's ``__main__.py``), found without importing
+    anything (so the package's ``__init__`` runs under the profiler, as part of the program)."""
+    from importlib.machinery import PathFinder
+
+    path: Optional[List[str]] = [os.getcwd()] + sys.path[1:]  # `python -m` puts the working directory first
+    spec = None
+    parts = module.split(".")
+    for k in range(len(parts)):
+        name = ".".join(parts[: k + 1])
+        spec = PathFinder.find_spec(name, path)
+        if spec is None:
+            raise ModuleNotFoundError(f"No module named {module!r}")
+        path = list(spec.submodule_search_locations or [])
+        if k + 1 < len(parts) and not path:
+            raise ModuleNotFoundError(f"No module named {module!r} ({name!r} is not a package)")
+    assert spec is not None
+    if spec.submodule_search_locations:  # a package: its __main__
+        main = PathFinder.find_spec(module + ".__main__", list(spec.submodule_search_locations))
+        if main is None or not main.origin:
+            raise ModuleNotFoundError(f"No module named {module + '.__main__'!r}; {module!r} is a package and cannot be directly executed")
+        spec = main
+    if not spec.origin or not os.path.isabs(spec.origin):
+        raise ModuleNotFoundError(f"module {module!r} has no source file (built in or frozen); pass --subs")
+    return spec.origin
+
+
+def _join_threads() -> None:
+    """Waits for non-daemon threads, as the interpreter does at exit."""
+    main = threading.main_thread()
+    for t in threading.enumerate():
+        if t is not main and t is not threading.current_thread() and not t.daemon:
+            t.join()
+
+
+def _strip_frames(exc: BaseException) -> None:
+    """Drops the leading traceback frames of fprofile and runpy, so the program's traceback reads
+    as ``python script.py`` prints it."""
+    import runpy
+
+    skip = {os.path.normcase(os.path.abspath(f)) for f in (__file__, runpy.__file__)}
+    pkg_dir = os.path.normcase(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    tb = exc.__traceback__
+    while tb is not None:
+        fn = os.path.normcase(os.path.abspath(tb.tb_frame.f_code.co_filename))
+        if fn in skip or fn.startswith(pkg_dir) or tb.tb_frame.f_code.co_filename.startswith("<frozen runpy"):
+            tb = tb.tb_next
+            continue
+        break
+    exc.__traceback__ = tb
+
+
+def _exit_code(e: SystemExit) -> int:
+    code = e.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    _say(str(code))
+    return 1
+
+
+def _run_script(path: str) -> None:
+    """Runs a script file as ``python path`` does: compiled with its absolute path (``__file__``,
+    ``co_filename``), executed as a fresh ``__main__`` module, ``sys.argv`` left as given."""
+    import builtins
+    import io
+    import types
+
+    with io.open_code(path) as f:
+        source = f.read()
+    main = types.ModuleType("__main__")
+    main.__dict__.update(__file__=path, __builtins__=builtins, __loader__=None, __spec__=None,
+                         __cached__=None, __package__=None)
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = main
+    try:
+        code = compile(source, path, "exec", dont_inherit=True)
+        exec(code, main.__dict__)
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
+
+
+def _stop(prof) -> None:
+    """Stops ``prof``; the profiler's warnings (the event cap was reached, ...) become one
+    ``fprofile: warning: ...`` line each instead of a warning pointing into fprofile's code."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        prof.__exit__(None, None, None)
+    for w in caught:
+        _say(f"fprofile: warning: {_warning_text(w.message)}")
+
+
+def _warning_text(warning) -> str:
+    """A profiler warning in this command's words: the options are ``--max-events`` and ``--subs``
+    here (the warning's ``kind`` and ``stats`` are set by ``fprofile_jupyter._recording``)."""
+    kind = getattr(warning, "kind", None)
+    stats = getattr(warning, "stats", None)
+    if kind == "cap_reached" and stats is not None and stats.cap_reached is not None:
+        return (f"the event cap was reached ({stats.cap_reached:,} events, a call is two): recording stopped early; "
+                "the trace keeps everything recorded until then. Pass a larger --max-events to record more, "
+                "or narrow --subs.")
+    if kind == "out_of_memory" and stats is not None:
+        return (f"memory for the event buffers could not be allocated: recording stopped early, after "
+                f"{stats.events} events (the trace keeps them); pass a smaller --max-events or narrow --subs")
+    text = " ".join(str(warning).split())
+    return text[len("fprofile: "):] if text.startswith("fprofile: ") else text
+
+
+def cmd_run(argv: Sequence[str]) -> int:
+    parser = _Parser(
+        prog=f"{PROG} run",
+        description=(
+            "Profile a Python program as `python script.py [args...]` (or `python -m module`) runs it: "
+            "every call of its own functions (files under the script's directory, or the module's "
+            "package, unless --subs says otherwise), in every thread. The trace is written even if "
+            "the program raises, is interrupted (Ctrl-C) or is terminated (SIGTERM); the program's exit status is kept."
+        ),
+        epilog="Everything after the script path (or after -m MODULE) is passed to the program.",
+    )
+    parser.add_argument(
+        "--subs",
+        action="append",
+        metavar="X,Y",
+        help="record calls whose file path contains any of these strings (comma separated; repeatable). "
+        "Default: the script's directory (the module's, for -m), installed packages and the standard "
+        "library excluded.",
+    )
+    parser.add_argument("--builtins", action="store_true", help="also record calls of C functions (time.sleep, numpy, ...) made from recorded code")
+    parser.add_argument("--max-events", type=int, metavar="N", help="stop recording after N events (default: the profiler's cap)")
+    parser.add_argument("-o", "--output", metavar="OUT", help="trace file to write, format from the extension: .fpt, .json (PYME), "
+                        ".perfetto.json, .speedscope.json, .txt (PYME raw), .html (default: <script stem>.fpt)")
+    parser.add_argument("-m", dest="module", metavar="MODULE", help="run a library module as a script (python -m MODULE)")
+    parser.add_argument("script", nargs="?", help="the script to run")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the program")
+
+    ours, module, script, prog_args = _split_run_argv(argv)
+    opts = parser.parse_args(ours)  # handles --help and checks our own options
+    if module is None and script is None:
+        raise UsageError("a script or -m MODULE is required (see 'fprofile run --help')")
+    if opts.max_events is not None and opts.max_events <= 0:
+        raise UsageError("--max-events must be a positive number")
+
+    import runpy
+
+    from ._recording import default_filter, profile, split_subs
+
+    if module is not None:
+        stem = module.rsplit(".", 1)[-1]
+        main_file = _module_file(module)
+    else:
+        assert script is not None
+        if not os.path.exists(script):
+            raise FileNotFoundError(2, "can't open file: No such file or directory", script)
+        if os.path.isdir(script):  # a directory with a __main__.py, as python runs it
+            if not any(os.path.isfile(os.path.join(script, m)) for m in ("__main__.py", "__main__.pyc")):
+                raise FileNotFoundError(2, "can't find '__main__' module in this directory (a directory runs "
+                                        "as a program only if it holds a __main__.py)", script)
+            stem = os.path.basename(os.path.abspath(script)) or "trace"
+            main_file = os.path.join(os.path.abspath(script), "__main__.py")
+        else:
+            stem = os.path.splitext(os.path.basename(script))[0] or "trace"
+            main_file = os.path.abspath(script)
+    out = opts.output or f"{stem}.fpt"
+    out_abs = os.path.abspath(out)  # the program may change directory
+    out_dir = os.path.dirname(out_abs)
+    # checked before the program runs, so that its trace is never lost to a bad -o
+    if not out.lower().endswith(SAVE_ENDINGS):
+        raise UsageError(f"-o {out}: cannot tell the format from the file name (use one of {', '.join(SAVE_ENDINGS)})")
+    if not os.path.isdir(out_dir):
+        raise FileNotFoundError(2, "output directory does not exist", out_dir)
+    if not os.access(out_dir, os.W_OK):
+        raise PermissionError(13, "output directory is not writable", out_dir)
+    try:
+        # no --subs: the default of `python main_file` (its directory, libraries excluded; a module
+        # that is itself a library, `-m json.tool`, records its own package)
+        subs = split_subs(opts.subs) if opts.subs else default_filter(main_file)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+    kwargs = {"subs": subs, "builtins": opts.builtins}
+    if opts.max_events is not None:
+        kwargs["max_events"] = opts.max_events
+
+    exc: Optional[BaseException] = None
+    saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
+    prof = profile(**kwargs)
+    prof.__enter__()
+    saved_sigterm = _catch_sigterm()
+    held: Optional[_HeldSigint] = None
+    try:
+        try:
+            try:
+                if module is not None:
+                    sys.argv = [module] + prog_args
+                    if sys.path:
+                        sys.path[0] = os.getcwd()
+                    runpy.run_module(module, run_name="__main__", alter_sys=True)
+                else:
+                    assert script is not None
+                    sys.argv = [script] + prog_args
+                    script_dir = os.path.abspath(script) if os.path.isdir(script) else os.path.dirname(os.path.abspath(script))
+                    if sys.path:
+                        sys.path[0] = script_dir
+                    else:
+                        sys.path.insert(0, script_dir)
+                    if os.path.isdir(script):
+                        runpy.run_path(os.path.abspath(script), run_name="__main__")
+                    else:
+                        _run_script(main_file)
+            except BaseException as e:  # the program's own exception: reported below, as Python would
+                exc = e
+            if not isinstance(exc, (KeyboardInterrupt, _Terminated)):
+                _join_threads()
+        except (KeyboardInterrupt, _Terminated) as e:  # while waiting for the program's threads
+            exc = e
+        finally:
+            # From here on the trace is being written: a second Ctrl-C must not lose it.
+            held = _HeldSigint(out)
+            _stop(prof)
+        return _finish_run(prof, exc, out, out_abs)
+    finally:
+        _restore_sigterm(saved_sigterm)
+        sys.argv = saved_argv
+        if saved_path0 is not None and sys.path:
+            sys.path[0] = saved_path0
+        if held is not None:
+            held.release()
+
+
+class _HeldSigint:
+    """While the trace is stopped and written, Ctrl-C (SIGINT) does not interrupt: the first one
+    says the trace is being written, later ones are ignored; the earlier handler comes back after."""
+
+    def __init__(self, out: str) -> None:
+        import signal
+
+        self.saved = None
+        self.told = False
+        self.out = out
+        if threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            self.saved = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handler)
+        except (ValueError, OSError, AttributeError):
+            self.saved = None
+
+    def _handler(self, signum, frame) -> None:
+        if not self.told:
+            self.told = True
+            _say(f"\nfprofile: writing the trace recorded so far to {self.out}; it will be complete in a moment "
+                 "(Ctrl-C is held until then)")
+
+    def release(self) -> None:
+        import signal
+
+        if self.saved is not None:
+            try:
+                signal.signal(signal.SIGINT, self.saved)
+            except (ValueError, OSError, TypeError):
+                pass
+            self.saved = None
+
+
+def _finish_run(prof, exc: Optional[BaseException], out: str, out_abs: str) -> int:
+    """After the program and the recording stopped: reports how the program ended (as Python
+    would), writes the trace, says where; returns the program's exit status."""
+    trace = prof.trace
+    status = 0
+    if isinstance(exc, SystemExit):
+        status = _exit_code(exc)
+    elif isinstance(exc, KeyboardInterrupt):
+        status = 130
+        _say("\nKeyboardInterrupt")
+    elif isinstance(exc, _Terminated):
+        status = 128 + exc.signum
+        _say("fprofile: the program was terminated (SIGTERM); writing the trace recorded so far")
+    elif exc is not None:
+        _strip_frames(exc)
+        try:
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+        except (OSError, ValueError, AttributeError):  # the program closed or replaced stderr
+            pass
+        status = 1
+    _flush_quietly(sys.stdout)  # the program may have closed, broken or replaced it
+
+    if trace is None:
+        raise RuntimeError("the profiler returned no trace")
+    _save(trace, out_abs)
+    _print_written(trace, out)
+    if isinstance(exc, _Terminated):  # end as the signal would have ended the program
+        _die_of(exc.signum)
+    return status
+
+
+class _Terminated(BaseException):
+    """Raised in the main thread by SIGTERM during ``fprofile run`` (as SIGINT raises
+    KeyboardInterrupt), so that the trace is still written."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _catch_sigterm():
+    """SIGTERM (``kill``, ``timeout``, a batch scheduler) ends the program through the same path
+    as an exception, so its trace is written. Only where the program has not set its own
+    handler (it may set one later: it then wins). Returns what to restore."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+            return None
+
+        def handler(signum, frame):
+            raise _Terminated(signum)
+
+        signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError, AttributeError):
+        return None
+    return signal.SIG_DFL
+
+
+def _restore_sigterm(saved) -> None:
+    import signal
+
+    if saved is not None:
+        try:
+            signal.signal(signal.SIGTERM, saved)
+        except (ValueError, OSError):
+            pass
+
+
+def _die_of(signum: int) -> None:
+    import signal
+
+    _flush_quietly(sys.stdout)
+    _flush_quietly(sys.stderr)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _print_written(trace, out: str) -> None:
+    """One line on stderr: what was written and how to view it."""
+    from . import _core
+
+    n_threads = len(trace.threads)
+    if len(trace) == 0:
+        subs = _subs_text(trace.metadata.get("subs"))
+        _say(f"fprofile: wrote {out}: no calls were recorded (subs: {subs}); choose the files to record with --subs")
+        return
+    html = _quote(os.path.splitext(out)[0] + ".html")
+    _say(
+        f"fprofile: wrote {out}: {len(trace):,} call{'' if len(trace) == 1 else 's'} in {n_threads} thread{'s' if n_threads != 1 else ''} "
+        f"over {_core.format_duration(trace.duration_ns)}. View it: fprofile view {_quote(out)}  "
+        f"(or as a page: fprofile export {_quote(out)} -o {html})"
+    )
+
+
+def _subs_text(subs: Optional[str]) -> str:
+    """The metadata's ``subs`` (a JSON list) as comma-separated text; "?" when absent."""
+    import json
+
+    if subs is None:
+        return "?"
+    try:
+        items = json.loads(subs)
+    except ValueError:
+        return subs  # a trace written before subs was JSON
+    if isinstance(items, list):
+        return ", ".join(str(x) for x in items) or "(none)"
+    return subs
+
+
+def _quote(s: str) -> str:
+    import shlex
+
+    return shlex.quote(s)
+
