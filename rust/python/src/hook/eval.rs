@@ -15,9 +15,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 
 use super::buffer::{local, record_on};
-#[cfg(Py_3_11)]
-use super::session::GENERATOR;
-use super::session::{decision, GEN, ID_SHIFT, MATCHED};
+use super::session::{decision, GEN, GENERATOR, ID_SHIFT, MATCHED};
 use crate::errors::ProfilerError;
 
 #[cfg(Py_3_11)]
@@ -77,6 +75,10 @@ unsafe fn eval_recorded(ts: *mut ffi::PyThreadState, f: Frame, throwflag: c_int,
     if x & GENERATOR != 0 && is_creation(f) {
         // 3.11 evaluates a generator function's frame once to create the generator
         // (RETURN_GENERATOR): not a call of its body; each later resume is.
+        return prev(ts, f, throwflag);
+    }
+    if throwflag != 0 && x & GENERATOR != 0 && super::genclose::close_runs_nothing(f.cast(), frame_code(f)) {
+        // GeneratorExit thrown where nothing of the generator runs (docs/recording.md): not a call
         return prev(ts, f, throwflag);
     }
     let id = (x >> ID_SHIFT) as u32;

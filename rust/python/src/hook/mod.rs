@@ -4,6 +4,8 @@
 //!   the event budget (the cap), thread registration.
 //! - `eval` (3.9-3.11): a PEP 523 eval-frame function, chained to the one installed before.
 //! - `monitoring` (3.12+): `sys.monitoring` callbacks (C callables) under a tool id of our own.
+//! - `genclose`: whether closing a suspended generator runs any of its code (one rule on every
+//!   version: a close that runs nothing is not a call).
 //! - `profile`: a C profile function (`builtins=True`): Python calls plus C functions.
 //! - `writer`: the background thread: thread-name polling, and the live PYME raw text file.
 //! - `session`: start/stop, the code table, the filter decision cached in `co_extra`.
@@ -16,6 +18,7 @@ pub(crate) mod buffer;
 pub(crate) mod clock;
 #[cfg(not(Py_3_12))]
 pub(crate) mod eval;
+pub(crate) mod genclose;
 #[cfg(Py_3_12)]
 pub(crate) mod monitoring;
 pub(crate) mod profile;

@@ -368,14 +368,25 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> PyResult<u32> {
             "profiling from a sub-interpreter is not supported: start it from the main interpreter",
         ));
     }
-    // Every hook entry point relies on the GIL (3.13t with the GIL disabled is not supported).
-    if let Ok(f) = py.import("sys").and_then(|s| s.getattr("_is_gil_enabled")) {
-        if !f.call0().and_then(|v| v.is_truthy()).unwrap_or(true) {
-            return Err(ProfilerError::new_err(
-                "profiling needs the GIL: this free-threaded Python runs without it (run with PYTHON_GIL=1 or a \
-                 regular build of CPython)",
-            ));
-        }
+    // Every hook entry point relies on the GIL. Free-threaded builds (3.13t, 3.14t, ...) are refused
+    // even when the GIL is re-enabled on them: nothing here has been run on one (docs/recording.md).
+    let free_threaded_build = cfg!(Py_GIL_DISABLED)
+        || py
+            .import("sysconfig")
+            .and_then(|s| s.call_method1("get_config_var", ("Py_GIL_DISABLED",)))
+            .and_then(|v| v.is_truthy())
+            .unwrap_or(false);
+    let gil_off = py
+        .import("sys")
+        .and_then(|s| s.getattr("_is_gil_enabled"))
+        .and_then(|f| f.call0())
+        .map(|v| !v.is_truthy().unwrap_or(true))
+        .unwrap_or(false);
+    if free_threaded_build || gil_off {
+        return Err(ProfilerError::new_err(
+            "profiling needs the GIL: free-threaded builds of CPython (python3.13t, python3.14t, ...) are not supported, \
+             even with the GIL re-enabled (PYTHON_GIL=1); use a regular build of CPython",
+        ));
     }
     // SAFETY: GIL held (we have `py`).
     if unsafe { session() }.is_some() {
@@ -405,6 +416,7 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> PyResult<u32> {
         max_events = max_events.min((avail / 64).max(1024));
     }
     super::clock::init();
+    super::genclose::init(py);
     ATFORK.call_once(|| {
         // SAFETY: the handler only stores to an atomic (async-signal-safe).
         unsafe { libc::pthread_atfork(None, None, Some(stop_recording_in_fork_child)) };
