@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test, on a fresh machine: installs Chromium (Debian) if missing, makes the virtual
 # environments, builds the package, then runs the Rust, JavaScript and Python suites (Python 3.11,
-# and the recording, hook and trace suites again on Python 3.13). Usage: bash scripts/test.sh
+# and the recording, hook and trace suites again on Python 3.13, 3.14 and 3.15; the last two in a
+# Debian sid root made once per machine by scripts/debian_pythons.sh). Usage: bash scripts/test.sh
 . "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh" test
 cd "$ROOT"
 
@@ -20,6 +21,9 @@ if ! command -v evcxr_jupyter >/dev/null; then
 fi
 export JUPYTER_PATH="$VENV/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 [ -f "$VENV/share/jupyter/kernels/rust/kernel.json" ] || JUPYTER_PATH="$VENV/share/jupyter" evcxr_jupyter --install >/dev/null
+
+# The suites that run again on every other Python: the hook and what records through it.
+SUITE=$(ls tests/test_recording*.py tests/test_hook*.py tests/test_threadprofiler*.py tests/test_trace_api.py 2>/dev/null)
 
 status=0
 say "Style: cargo fmt, cargo clippy, ruff (scripts/lint.sh)"
@@ -42,11 +46,23 @@ if [ -n "$PY313" ] && [ -x "$PY313" ]; then
   say "Python $("$PY313" --version): recording and trace suites"
   [ -x "$V313/bin/python" ] || "$PY313" -m venv "$V313"
   "$V313/bin/python" -m pip install -q --upgrade pip
-  CARGO_TARGET_DIR="$ROOT/target/py313" "$V313/bin/python" -m pip install -q "$ROOT" pytest
-  timeout -k 30 900 "$V313/bin/python" -m pytest -q -p no:cacheprovider \
-      $(ls tests/test_recording*.py tests/test_hook*.py tests/test_threadprofiler*.py tests/test_trace_api.py 2>/dev/null) || status=1
+  CARGO_TARGET_DIR="$ROOT/target/py313" "$V313/bin/python" -m pip install -q "$ROOT" pytest coverage
+  timeout -k 30 900 "$V313/bin/python" -m pytest -q -p no:cacheprovider $SUITE || status=1
 else
   echo "error: CPython 3.13 not found (pyenv): the recording suite must also run on 3.13; set FPROFILE_PYTHON313" >&2
+  status=1
+fi
+
+# CPython 3.14 and 3.15: Debian's packages in a debootstrap root (cached under /var/cache/fprofile),
+# which needs root for chroot and mount.
+say "CPython 3.14 and 3.15 (Debian sid root): recording and trace suites"
+if [ "$(id -u)" = 0 ]; then
+  bash scripts/debian_pythons.sh test $SUITE || status=1
+elif sudo -n true 2>/dev/null; then
+  sudo -n env PATH="$PATH" RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}" CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" \
+    bash scripts/debian_pythons.sh test $SUITE || status=1
+else
+  echo "error: the 3.14/3.15 suites need root (debootstrap, chroot): run as root or with passwordless sudo" >&2
   status=1
 fi
 

@@ -79,6 +79,10 @@ unsafe fn eval_recorded(ts: *mut ffi::PyThreadState, f: Frame, throwflag: c_int,
         // (RETURN_GENERATOR): not a call of its body; each later resume is.
         return prev(ts, f, throwflag);
     }
+    if throwflag != 0 && x & GENERATOR != 0 && super::genclose::close_runs_nothing(f.cast(), frame_code(f)) {
+        // GeneratorExit thrown where nothing of the generator runs (docs/recording.md): not a call
+        return prev(ts, f, throwflag);
+    }
     let id = (x >> ID_SHIFT) as u32;
     let Some(l) = local() else { return prev(ts, f, throwflag) };
     record_on(l, gen, id, EventKind::Call);

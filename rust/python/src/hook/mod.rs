@@ -4,7 +4,8 @@
 //! - `session`: start/stop; orchestrates everything below, and nothing depends on it.
 //! - `eval` (3.9-3.11): a PEP 523 eval-frame function, chained to the one installed before;
 //!   `monitoring` (3.12+): `sys.monitoring` callbacks under a tool id of our own; `profile`: a C
-//!   profile function (`builtins=True`): Python calls plus C functions.
+//!   profile function (`builtins=True`): Python calls plus C functions; `genclose`: whether
+//!   closing a suspended generator runs any of its code (a close that runs nothing is not a call).
 //! - `writer`: the background thread: thread-name polling, and the live PYME raw text file.
 //! - `buffer`: per-thread event buffers (thread-locals, chunks of 16-byte [`fprofile::Event`]),
 //!   the hot path, the event budget taken a chunk at a time, thread registration and retirement.
@@ -25,6 +26,7 @@ pub(crate) mod clock;
 #[cfg(not(Py_3_12))]
 pub(crate) mod eval;
 pub(crate) mod filter;
+pub(crate) mod genclose;
 #[cfg(Py_3_12)]
 pub(crate) mod monitoring;
 pub(crate) mod names;
@@ -48,7 +50,8 @@ pub(crate) enum HookError {
     #[error("profiling from a sub-interpreter is not supported: start it from the main interpreter")]
     SubInterpreter,
     #[error(
-        "profiling needs the GIL: this free-threaded Python runs without it (run with PYTHON_GIL=1 or a regular build of CPython)"
+        "profiling needs the GIL: free-threaded builds of CPython (python3.13t, python3.14t, ...) are not supported, \
+         even with the GIL re-enabled (PYTHON_GIL=1); use a regular build of CPython"
     )]
     NoGil,
     #[error("profiling is already on (one profile()/ThreadProfiler at a time): stop the running one first")]

@@ -6,8 +6,11 @@
 //! location, so rejected code costs nothing after its first call) except for the events that cannot
 //! be disabled (PY_THROW, PY_UNWIND). Monitoring is interpreter-wide: threads already running are
 //! covered, and a frame already running when recording starts delivers a return with no start
-//! (the tree builder marks such calls "started before").
+//! (the tree builder marks such calls "started before"). A `GeneratorExit` thrown into a generator
+//! where nothing of it runs (see `genclose`) is not recorded: neither its PY_THROW nor the
+//! PY_UNWIND that follows.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::OnceLock;
 
@@ -16,7 +19,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 
 use super::buffer::record;
-use super::filter::{decision, ID_SHIFT, MATCHED};
+use super::filter::{decision, GENERATOR, ID_SHIFT, MATCHED};
+use super::genclose;
 use super::state::GEN;
 use super::{HookError, HookWarning};
 
@@ -62,7 +66,28 @@ unsafe extern "C" fn cb_start(_s: *mut ffi::PyObject, a: *mut *mut ffi::PyObject
 unsafe extern "C" fn cb_resume(_s: *mut ffi::PyObject, a: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
     on_event(a, n, EventKind::Call, true)
 }
+thread_local! {
+    /// The code object whose PY_THROW was not recorded (a close that runs nothing of the
+    /// generator): its PY_UNWIND, which follows at once, is not recorded either.
+    static SKIP_UNWIND: Cell<usize> = const { Cell::new(0) };
+}
+
 unsafe extern "C" fn cb_throw(_s: *mut ffi::PyObject, a: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    // (code, instruction offset, exception)
+    if n >= 3 {
+        let code = *a;
+        let x = decision(code, GEN.load(Ordering::Relaxed));
+        if x & (MATCHED | GENERATOR) == MATCHED | GENERATOR && genclose::is_generator_exit(*a.add(2)) {
+            let offset = ffi::PyLong_AsSsize_t(*a.add(1));
+            if offset == -1 && !ffi::PyErr_Occurred().is_null() {
+                ffi::PyErr_Clear();
+            } else if genclose::close_runs_nothing_at(code, offset) {
+                // GeneratorExit thrown where nothing of the generator runs (docs/recording.md)
+                let _ = SKIP_UNWIND.try_with(|c| c.set(code as usize));
+                return none();
+            }
+        }
+    }
     on_event(a, n, EventKind::Call, false)
 }
 unsafe extern "C" fn cb_return(_s: *mut ffi::PyObject, a: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
@@ -72,6 +97,16 @@ unsafe extern "C" fn cb_yield(_s: *mut ffi::PyObject, a: *mut *mut ffi::PyObject
     on_event(a, n, EventKind::Return, true)
 }
 unsafe extern "C" fn cb_unwind(_s: *mut ffi::PyObject, a: *mut *mut ffi::PyObject, n: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    let skip = |c: &Cell<usize>| {
+        let hit = n >= 1 && c.get() == *a as usize;
+        if hit {
+            c.set(0);
+        }
+        hit
+    };
+    if SKIP_UNWIND.try_with(skip).unwrap_or(false) {
+        return none();
+    }
     on_event(a, n, EventKind::Return, false)
 }
 

@@ -100,11 +100,22 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
     if unsafe { ffi::PyInterpreterState_Get() != ffi::PyInterpreterState_Main() } {
         return Err(HookError::SubInterpreter);
     }
-    // Every hook entry point relies on the GIL (3.13t with the GIL disabled is not supported).
-    if let Ok(f) = py.import("sys").and_then(|s| s.getattr("_is_gil_enabled")) {
-        if !f.call0().and_then(|v| v.is_truthy()).unwrap_or(true) {
-            return Err(HookError::NoGil);
-        }
+    // Every hook entry point relies on the GIL. Free-threaded builds (3.13t, 3.14t, ...) are refused
+    // even when the GIL is re-enabled on them: nothing here has been run on one (docs/recording.md).
+    let free_threaded_build = cfg!(Py_GIL_DISABLED)
+        || py
+            .import("sysconfig")
+            .and_then(|s| s.call_method1("get_config_var", ("Py_GIL_DISABLED",)))
+            .and_then(|v| v.is_truthy())
+            .unwrap_or(false);
+    let gil_off = py
+        .import("sys")
+        .and_then(|s| s.getattr("_is_gil_enabled"))
+        .and_then(|f| f.call0())
+        .map(|v| !v.is_truthy().unwrap_or(true))
+        .unwrap_or(false);
+    if free_threaded_build || gil_off {
+        return Err(HookError::NoGil);
     }
     // SAFETY: GIL held (we have `py`).
     if unsafe { session() }.is_some() {
@@ -122,6 +133,7 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
         max_events = max_events.min((avail / 64).max(1024));
     }
     super::clock::init();
+    super::genclose::init(py);
     ATFORK.call_once(|| {
         // SAFETY: the handler only stores to an atomic (async-signal-safe).
         unsafe { libc::pthread_atfork(None, None, Some(stop_recording_in_fork_child)) };

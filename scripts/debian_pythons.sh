@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# CPython 3.14 and 3.15 for the tests: Debian's development suite (sid) packages both, and
+# debootstrap installs that suite into a folder (a "root"), made once per machine and reused. The
+# package is built for each Python inside the root with this machine's Rust toolchain, and pytest
+# runs there (about 600 MB under /var/cache/fprofile; reused by every clone of the repository).
+#
+# Usage (as root: chroot and mount need it):
+#   bash scripts/debian_pythons.sh root              make sure the root exists (first time: about
+#                                                    3 minutes of download and unpacking, 600 MB)
+#   bash scripts/debian_pythons.sh test FILE...      build for each Python, run pytest FILE... on each
+#
+# Environment:
+#   FPROFILE_CACHE           where the root lives (default /var/cache/fprofile; outside the repository,
+#                            so a fresh clone or `git clean` reuses it)
+#   FPROFILE_DEBIAN_PYTHONS  the versions to test (default "3.14 3.15")
+#   FPROFILE_DEBIAN_MIRROR   the Debian mirror (default: the one apt uses here, else deb.debian.org)
+#
+# Safety: the host folders the root needs (the Rust toolchain) are bind-mounted READ-ONLY, in a
+# private mount namespace (unshare) that disappears with the process, and unmounted by a trap as
+# well; nothing is ever deleted under a folder that has anything mounted below it.
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SELF="$REPO/scripts/debian_pythons.sh"
+CACHE=${FPROFILE_CACHE:-/var/cache/fprofile}
+R="$CACHE/debian-sid"
+PYTHONS=${FPROFILE_DEBIAN_PYTHONS:-3.14 3.15}
+# What the root holds; changing this list makes the root anew.
+INCLUDE="python3.14-dev,python3.14-venv,python3.15-dev,python3.15-venv,gcc,libc6-dev,ca-certificates"
+MARKER="$R/.fprofile-root-complete"
+# What each venv gets besides the package (the suites' needs; coverage for the coexistence tests).
+SUITE_DEPS=(pytest coverage "maturin>=1.5,<2")
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { echo "error: $*" >&2; exit 1; }
+
+# The mount points at or below $1 (deepest first), as this process's mount namespace sees them.
+mounts_under() {
+  local p
+  p=$(readlink -m "$1")
+  awk -v p="$p" '{ m = $5; gsub(/\\040/, " ", m); if (m == p || index(m, p "/") == 1) print m }' /proc/self/mountinfo | sort -r
+}
+
+# Unmounts everything at or below $1 (a lazy unmount if a normal one fails).
+unmount_under() {
+  local m
+  while read -r m; do
+    [ -n "$m" ] || continue
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || echo "warning: could not unmount $m" >&2
+  done < <(mounts_under "$1")
+}
+
+# rm -rf that refuses while anything is mounted at or below the folder (a bind of a host folder
+# would be deleted through it).
+safe_rmrf() {
+  [ -e "$1" ] || return 0
+  unmount_under "$1"
+  if [ -n "$(mounts_under "$1")" ]; then
+    die "not deleting $1: something is still mounted below it ($(mounts_under "$1" | tr '\n' ' '))"
+  fi
+  rm -rf --one-file-system "$1"
+}
+
+mirror() {
+  if [ -n "${FPROFILE_DEBIAN_MIRROR:-}" ]; then echo "$FPROFILE_DEBIAN_MIRROR"; return; fi
+  local m
+  m=$(grep -rhE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
+      | grep -oE 'https?://[^ ]+/debian/?( |$)' | tr -d ' ' | head -n 1 || true)
+  echo "${m:-http://deb.debian.org/debian}"
+}
+
+# Runs "$@" in a private mount namespace when the kernel allows it (mounts made there vanish with
+# the process, even if it is killed), else as it is (the trap then does the unmounting).
+in_private_ns() {
+  if unshare --mount --propagation private true 2>/dev/null; then
+    unshare --mount --propagation private "$@"
+  else
+    "$@"
+  fi
+}
+
+make_root() {
+  if [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$INCLUDE" ]; then
+    return 0
+  fi
+  local t0=$SECONDS
+  if [ -e "$R" ]; then
+    say "the root $R is incomplete or out of date: making it anew"
+    safe_rmrf "$R"
+  fi
+  if ! command -v debootstrap >/dev/null; then
+    say "installing debootstrap (apt-get)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  fi
+  local part="$R.partial" m
+  safe_rmrf "$part"
+  m=$(mirror)
+  say "making the Debian sid root with CPython ${PYTHONS// /, } in $R (once per machine: a few minutes, about 600 MB; mirror $m)"
+  if ! in_private_ns debootstrap --variant=minbase --include="$INCLUDE" sid "$part" "$m" >"$CACHE/debootstrap.log" 2>&1; then
+    tail -n 20 "$CACHE/debootstrap.log" >&2
+    unmount_under "$part"
+    die "debootstrap failed (full log: $CACHE/debootstrap.log)"
+  fi
+  unmount_under "$part"
+  rm -rf "$part/var/cache/apt/archives/"*.deb
+  for v in $PYTHONS; do
+    chroot "$part" "/usr/bin/python$v" -c "import venv, sysconfig; assert sysconfig.get_config_var('INCLUDEPY')" \
+      || die "python$v is not usable in the new root (log: $CACHE/debootstrap.log)"
+  done
+  echo "$INCLUDE" >"$part/.fprofile-root-complete"
+  mv "$part" "$R"
+  say "root ready in $((SECONDS - t0)) s: $(for v in $PYTHONS; do chroot "$R" "python$v" -c 'import platform; print("CPython", platform.python_version(), end=" ")'; done)"
+}
+
+# Copies the working tree (tracked and untracked files, not ignored ones) into the root's /src,
+# keeping modification times so that cargo rebuilds only what changed.
+copy_source() {
+  local dst="$R/src/project"
+  safe_rmrf "$dst"
+  mkdir -p "$dst"
+  if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
+    (cd "$REPO" && git ls-files -z --cached --others --exclude-standard \
+       | while IFS= read -r -d '' f; do if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi; done \
+       | tar -cf - --null --no-recursion -T -) | tar -xf - -C "$dst"
+  else
+    (cd "$REPO" && tar -cf - --exclude=./target --exclude='./.venv*' .) | tar -xf - -C "$dst"
+  fi
+}
+
+# Inside the private mount namespace: mounts, builds and tests; the trap unmounts in every case.
+inside() {
+  local sysroot
+  sysroot=$(rustc --print sysroot) || die "rustc not found (install rustup)"
+  MOUNTED=()
+  cleanup() {
+    local i
+    for ((i = ${#MOUNTED[@]} - 1; i >= 0; i--)); do
+      umount "${MOUNTED[i]}" 2>/dev/null || umount -l "${MOUNTED[i]}" 2>/dev/null || true
+    done
+  }
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  mkdir -p "$R/opt/rust" "$R/proc" "$R/dev"
+  mount --bind "$sysroot" "$R/opt/rust"; MOUNTED+=("$R/opt/rust")
+  mount -o remount,bind,ro "$R/opt/rust"
+  mount -t proc proc "$R/proc"; MOUNTED+=("$R/proc")
+  mount --bind /dev "$R/dev"; MOUNTED+=("$R/dev")
+  # the host's CA bundle (the package proxy's CA) and name servers
+  cp /etc/ssl/certs/ca-certificates.crt "$R/etc/ssl/certs/host-ca.crt"
+  cp /etc/resolv.conf "$R/etc/resolv.conf" 2>/dev/null || true
+  # cargo's own home in the root (a copy of the host's crate cache the first time, so no download)
+  if [ ! -d "$R/root/.cargo/registry" ] && [ -d "${CARGO_HOME:-$HOME/.cargo}/registry" ]; then
+    mkdir -p "$R/root/.cargo"
+    cp -a "${CARGO_HOME:-$HOME/.cargo}/registry" "$R/root/.cargo/"
+  fi
+  local status=0 v
+  for v in $PYTHONS; do
+    run_one "$v" "$@" || status=1
+  done
+  return $status
+}
+
+run_one() {
+  local v=$1; shift
+  local t0=$SECONDS venv="/venvs/$v"
+  say "Python $v (Debian sid root): build and install"
+  local env=(env -i PATH="$venv/bin:/opt/rust/bin:/usr/local/bin:/usr/bin:/bin" HOME=/root LANG=C.UTF-8
+             CARGO_HOME=/root/.cargo CARGO_HTTP_CAINFO=/etc/ssl/certs/host-ca.crt
+             CARGO_TARGET_DIR="/var/cache/fprofile-target/py$v"
+             PIP_CERT=/etc/ssl/certs/host-ca.crt SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt
+             PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 PIP_ROOT_USER_ACTION=ignore
+             FPROFILE_IN_ROOT=1)
+  if ! chroot "$R" "${env[@]}" /bin/bash -euo pipefail -c '
+      v=$1 venv=$2; shift 2
+      [ -x "$venv/bin/python" ] || "python$v" -m venv "$venv"
+      "$venv/bin/python" -m pip install -q "$@"
+    ' _ "$v" "$venv" "${SUITE_DEPS[@]}"; then
+    echo "error: Python $v: installing ${SUITE_DEPS[*]} into $venv (in the root) failed" >&2
+    return 1
+  fi
+  if ! chroot "$R" "${env[@]}" "$venv/bin/python" -m pip install -q --no-build-isolation --no-deps --force-reinstall /src/project; then
+    echo "error: Python $v: building the package failed" >&2
+    return 1
+  fi
+  say "Python $v: built in $((SECONDS - t0)) s; pytest"
+  chroot "$R" "${env[@]}" /bin/bash -c 'cd /src/project && exec timeout -k 30 900 "$@"' _ \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
+}
+
+[ "$(id -u)" = 0 ] || die "scripts/debian_pythons.sh needs root (debootstrap, chroot, mount); CI runs as root"
+cmd=${1:-test}
+shift || true
+case "$cmd" in
+  __inside) inside "$@" ;;
+  root|test)
+    mkdir -p "$CACHE"
+    exec 9>"$CACHE/debian-sid.lock"
+    flock -w 3600 9 || die "another run holds $CACHE/debian-sid.lock"
+    # a run that was killed outside a private namespace may have left mounts in the root
+    [ -d "$R" ] && unmount_under "$R"
+    make_root
+    if [ "$cmd" = test ]; then
+      [ $# -gt 0 ] || die "usage: bash scripts/debian_pythons.sh test FILE..."
+      copy_source
+      in_private_ns bash "$SELF" __inside "$@"
+    fi
+    ;;
+  *) die "usage: bash scripts/debian_pythons.sh root | test FILE..." ;;
+esac
