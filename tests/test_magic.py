@@ -183,6 +183,21 @@ def test_exception_shows_traceback_and_partial_trace(shell, ns):
     assert repr(trace) in cap.stdout
 
 
+def test_a_failing_cell_does_not_record_the_shell_formatting_its_traceback(shell, ns):
+    # subs that match IPython's own traceback code: the recording stops when the cell's code ends
+    import IPython.core.ultratb as ultratb
+
+    run(shell, DEFS)
+    sub = os.path.dirname(ultratb.__file__)
+    result, cap = run(shell, f"%%fprofile --subs {sub},<ipython-input- --no-display\ninner(1)\n1 / 0")
+    assert "ZeroDivisionError" in re.sub(r"\x1b\[[0-9;]*m", "", cap.stdout + cap.stderr)
+    trace = ns[_magic.TRACE_VARIABLE]
+    files = {c.file for c in trace.calls()}
+    assert functions(trace).count("leaf") == 1  # the cell's own calls were recorded
+    assert not any(f.endswith(("ultratb.py", "tbtools.py")) for f in files), sorted(files)
+    assert isinstance(result.error_in_exec, _magic.ProfiledCellError)
+
+
 def test_output_file_written_and_readable(shell, ns, tmp_path):
     run(shell, DEFS)
     result, cap = run(shell, "%%fprofile -o run.fpt --no-display\ninner(4)")

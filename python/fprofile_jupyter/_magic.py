@@ -261,11 +261,33 @@ class FprofileMagics(Magics):
         except ProfilerError as e:  # e.g. profiling already on: one line, the cell not run
             raise UsageError(f"cannot profile this cell: {e}") from None
         result: Any = None
+        stopped = []
+
+        def stop() -> None:
+            if not stopped:
+                stopped.append(True)
+                prof.__exit__(None, None, None)
+
+        def stop_then(show: Any) -> Any:
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                stop()  # the cell's code has ended: IPython's formatting of its error is not the cell's
+                return show(*args, **kwargs)
+            return wrapper
+
+        hooks = ("showtraceback", "showsyntaxerror")
+        saved = {name: shell.__dict__.get(name) for name in hooks}
+        for name in hooks:
+            setattr(shell, name, stop_then(getattr(shell, name)))
         try:
             # through the shell: output, display hook, traceback as without the magic
             result = shell.run_cell(code, store_history=False)
         finally:
-            prof.__exit__(None, None, None)
+            for name in hooks:
+                if saved[name] is None:
+                    shell.__dict__.pop(name, None)
+                else:
+                    setattr(shell, name, saved[name])
+            stop()
         trace = prof.trace
         shell.user_ns[TRACE_VARIABLE] = trace
 
