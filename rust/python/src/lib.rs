@@ -20,10 +20,30 @@ mod trace;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    check_python_version(m.py())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     trace::register(m)?;
     recorder::register(m)?;
     assets::register(m)?;
     Ok(())
+}
+
+/// The hook reads interpreter structures whose layout is that of the CPython version `_core` was
+/// built for: on any other version (a wheel forced onto it, a copied or renamed file) importing it
+/// is one clear ImportError, before anything else runs.
+fn check_python_version(py: Python<'_>) -> PyResult<()> {
+    let built = env!("FPROFILE_BUILT_FOR_PYTHON");
+    let v = py.version_info();
+    let running = format!("{}.{}", v.major, v.minor);
+    if running == built {
+        return Ok(());
+    }
+    Err(pyo3::exceptions::PyImportError::new_err(format!(
+        "fprofile_jupyter cannot load its compiled part: it was built for CPython {built}, and this is CPython {}.{}.{}. \
+         A wheel runs only on the Python it was built for: install the one for this Python (pip install --force-reinstall \
+         fprofile-jupyter, or the wheel whose name has cp{}{}), or build from source with a Rust toolchain \
+         (pip install --no-binary fprofile-jupyter fprofile-jupyter).",
+        v.major, v.minor, v.patch, v.major, v.minor
+    )))
 }
