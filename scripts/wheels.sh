@@ -15,7 +15,8 @@
 #     with their sysconfig data (PYO3_CROSS_LIB_DIR): no chroot, no mount, only files read.
 # The build tools live in their own venv (.venv-wheels), pinned in scripts/wheels-requirements.txt;
 # each version has its own cargo target folder (target/wheels/cp3X), so a rerun with nothing changed
-# takes seconds. The first run on a machine compiles each version once (about 1.5 minutes each on 2 cores).
+# takes seconds (measured: 5 s for all seven and the sdist). The first run on a machine compiles
+# each version once (measured: 4 min 41 s for all seven on the 2 shared cores, 40 s to 1 min each).
 #
 # Environment:
 #   FPROFILE_DIST        where the artefacts go (default dist/); a version's older wheels there are replaced

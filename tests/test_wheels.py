@@ -7,8 +7,8 @@ cargo or rustc, and `tests/support/wheel_smoke.py` records, saves and reloads a 
 from pyenv on this machine, 3.14 inside the Debian sid root (scripts/debian_pythons.sh wheel-test).
 A wheel on a Python it was not built for is one clear ImportError, never a crash.
 
-Once the cargo folders exist (target/wheels/cp3X) this takes about half a minute; the first time,
-each version compiles once (about 1.5 minutes each on 2 cores).
+Measured on the 2 shared cores: 20 s once the cargo folders exist (target/wheels/cp311, cp314);
+1 min 35 s the first time (each of the two versions compiles once).
 """
 from __future__ import annotations
 
