@@ -7,8 +7,9 @@
 # How: maturin links with zig (the `ziglang` wheel), which targets glibc 2.17 whatever this machine's
 # glibc is, so a wheel built here on Debian 12 (glibc 2.36) runs on any manylinux_2_17 system. Each
 # wheel is then checked by `auditwheel show`: its symbols must allow manylinux_2_17 and it must need
-# no library outside the manylinux set, else the script fails (nothing to repair: no external
-# libraries, so `auditwheel repair` would only copy the wheel).
+# no library outside the manylinux set, else the script fails (nothing to repair: `auditwheel
+# repair --plat manylinux_2_17_x86_64` on one was seen to change neither its tags nor its contents).
+# FPROFILE_MANYLINUX=manylinux_2_28 works the same (seen: cp312, auditwheel manylinux_2_28, 34 s).
 #   3.9-3.13: pyenv's interpreters (~/.pyenv/versions/3.X.*).
 #   3.14, 3.15: the Debian sid root of scripts/debian_pythons.sh (made once per machine, needs root);
 #     its interpreters cannot run on this machine's older glibc, so maturin builds for them from here
@@ -81,7 +82,7 @@ for v in "${VERSIONS[@]}"; do
   tag="cp${v/./}"
   stage="$DIST/.build-$tag"
   rm -rf "$stage"
-  env=(env CARGO_TARGET_DIR="$ROOT/target/wheels/$tag")
+  env=(env CARGO_TARGET_DIR="$ROOT/target/wheels/$tag${PLAT#manylinux_2_17}")   # cp312, or cp312manylinux_2_28
   case "$v" in
     3.9|3.10|3.11|3.12|3.13)
       py=$(pyenv_python "$v")
