@@ -29,16 +29,37 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
+/// The CPython 3.X that `_core` is built for, from the cfgs the hook already uses (`Py_3_Y` is set
+/// for every Y up to X). Not a new build-script output: a cargo folder shared with another clone
+/// (the Debian root's) kept that clone's older build.rs output and lacked it. A new version needs
+/// its line here, as it needs the hook's.
+const BUILT_FOR_MINOR: u8 = if cfg!(Py_3_16) {
+    16
+} else if cfg!(Py_3_15) {
+    15
+} else if cfg!(Py_3_14) {
+    14
+} else if cfg!(Py_3_13) {
+    13
+} else if cfg!(Py_3_12) {
+    12
+} else if cfg!(Py_3_11) {
+    11
+} else if cfg!(Py_3_10) {
+    10
+} else {
+    9
+};
+
 /// The hook reads interpreter structures whose layout is that of the CPython version `_core` was
 /// built for: on any other version (a wheel forced onto it, a copied or renamed file) importing it
 /// is one clear ImportError, before anything else runs.
 fn check_python_version(py: Python<'_>) -> PyResult<()> {
-    let built = env!("FPROFILE_BUILT_FOR_PYTHON");
     let v = py.version_info();
-    let running = format!("{}.{}", v.major, v.minor);
-    if running == built {
+    if (v.major, v.minor) == (3, BUILT_FOR_MINOR) {
         return Ok(());
     }
+    let built = format!("3.{BUILT_FOR_MINOR}");
     Err(pyo3::exceptions::PyImportError::new_err(format!(
         "fprofile_jupyter cannot load its compiled part: it was built for CPython {built}, and this is CPython {}.{}.{}. \
          A wheel runs only on the Python it was built for: install the one for this Python (pip install --force-reinstall \
