@@ -45,8 +45,15 @@ esac
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 command -v cargo >/dev/null || die "cargo (Rust) is needed to build the wheels: install rustup"
 
-# The build venv, remade when the pinned requirements change.
-BASEPY=$(command -v python3.11 || command -v python3)
+pyenv_python() {  # the newest pyenv CPython 3.X (not 3.X0), or nothing
+  local base
+  base=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
+  ls -d "$base"/versions/"$1".[0-9]*/bin/python3 2>/dev/null | sort -V | tail -n 1 || true
+}
+
+# The build venv (on pyenv's 3.11, else python3), remade when the pinned requirements change.
+BASEPY=$(pyenv_python 3.11)
+[ -n "$BASEPY" ] || BASEPY=$(command -v python3)
 if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$REQS" "$VENV/.requirements"; then
   say "build tools into $VENV ($(tr '\n' ' ' <"$REQS" | grep -oE '[a-z]+==[^ ]+' | tr '\n' ' '))"
   [ -x "$VENV/bin/python" ] || "$BASEPY" -m venv "$VENV"
@@ -57,12 +64,6 @@ MATURIN=("$VENV/bin/maturin")
 AUDITWHEEL="$VENV/bin/auditwheel"
 # maturin looks for zig as `python -m ziglang`: the venv's python, first on PATH
 export PATH="$VENV/bin:$PATH"
-
-pyenv_python() {  # the newest pyenv CPython 3.X (not 3.X0), or nothing
-  local base
-  base=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
-  ls -d "$base"/versions/"$1".[0-9]*/bin/python3 2>/dev/null | sort -V | tail -n 1 || true
-}
 
 ensure_debian_root() {
   [ -f "$DEBIAN_ROOT/.fprofile-root-complete" ] && return 0
