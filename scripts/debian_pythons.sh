@@ -8,6 +8,11 @@
 #   bash scripts/debian_pythons.sh root              make sure the root exists (first time: about
 #                                                    3 minutes of download and unpacking, 600 MB)
 #   bash scripts/debian_pythons.sh test FILE...      build for each Python, run pytest FILE... on each
+#   bash scripts/debian_pythons.sh wheel-test SCRIPT WHEEL...
+#                                                    install each wheel (cp314, cp315) into a fresh venv
+#                                                    of its Python, with no Rust toolchain in the root,
+#                                                    and run `python SCRIPT FOLDER` there (FOLDER: an
+#                                                    empty folder of the root, the current directory)
 #
 # Environment:
 #   FPROFILE_CACHE           where the root lives (default /var/cache/fprofile; outside the repository,
@@ -127,10 +132,10 @@ copy_source() {
   fi
 }
 
-# Inside the private mount namespace: mounts, builds and tests; the trap unmounts in every case.
-inside() {
+# Inside the private mount namespace: mounts /proc, /dev and, with "rust", this machine's Rust
+# toolchain read-only at /opt/rust; the trap unmounts in every case.
+mount_root() {
   local sysroot
-  sysroot=$(rustc --print sysroot) || die "rustc not found (install rustup)"
   MOUNTED=()
   cleanup() {
     local i
@@ -140,14 +145,23 @@ inside() {
   }
   trap cleanup EXIT
   trap 'exit 130' INT TERM
-  mkdir -p "$R/opt/rust" "$R/proc" "$R/dev"
-  mount --bind "$sysroot" "$R/opt/rust"; MOUNTED+=("$R/opt/rust")
-  mount -o remount,bind,ro "$R/opt/rust"
+  mkdir -p "$R/proc" "$R/dev"
+  if [ "${1:-}" = rust ]; then
+    sysroot=$(rustc --print sysroot) || die "rustc not found (install rustup)"
+    mkdir -p "$R/opt/rust"
+    mount --bind "$sysroot" "$R/opt/rust"; MOUNTED+=("$R/opt/rust")
+    mount -o remount,bind,ro "$R/opt/rust"
+  fi
   mount -t proc proc "$R/proc"; MOUNTED+=("$R/proc")
   mount --bind /dev "$R/dev"; MOUNTED+=("$R/dev")
   # the host's CA bundle (the package proxy's CA) and name servers
   cp /etc/ssl/certs/ca-certificates.crt "$R/etc/ssl/certs/host-ca.crt"
   cp /etc/resolv.conf "$R/etc/resolv.conf" 2>/dev/null || true
+}
+
+# Inside the private mount namespace: builds and tests on each Python.
+inside() {
+  mount_root rust
   # cargo's own home in the root (a copy of the host's crate cache the first time, so no download)
   if [ ! -d "$R/root/.cargo/registry" ] && [ -d "${CARGO_HOME:-$HOME/.cargo}/registry" ]; then
     mkdir -p "$R/root/.cargo"
@@ -187,12 +201,41 @@ run_one() {
     "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
 }
 
+# Inside the private mount namespace: installs each wheel into a fresh venv of its Python (no Rust
+# toolchain in the root's PATH, none mounted) and runs SCRIPT OUT with it from an empty folder.
+wheel_inside() {
+  mount_root
+  local script=$1 status=0 whl tag v venv work; shift
+  for whl in "$@"; do
+    tag=$(basename "$whl" | cut -d- -f3)   # cp314
+    v="${tag:2:1}.${tag:3}"
+    venv="/var/tmp/fprofile-wheel-test/$v" work="/var/tmp/fprofile-wheel-test/run-$v"
+    say "Python $v (Debian sid root): the wheel $(basename "$whl") in a fresh venv"
+    rm -rf "$R$venv" "$R$work"
+    mkdir -p "$R$work"
+    cp "$script" "$R$work/smoke.py"
+    cp "$whl" "$R$work/"
+    if ! chroot "$R" env -i PATH="$venv/bin:/usr/bin:/bin" HOME=/root LANG=C.UTF-8 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+        PIP_ROOT_USER_ACTION=ignore /bin/bash -euo pipefail -c '
+          v=$1 venv=$2 work=$3 whl=$4
+          "python$v" -m venv "$venv"
+          "$venv/bin/python" -m pip install -q --no-index --no-deps "$work/$whl"
+          cd "$work" && exec "$venv/bin/python" smoke.py "$work"
+        ' _ "$v" "$venv" "$work" "$(basename "$whl")"; then
+      echo "error: Python $v: the wheel $(basename "$whl") failed in a fresh venv" >&2
+      status=1
+    fi
+  done
+  return $status
+}
+
 [ "$(id -u)" = 0 ] || die "scripts/debian_pythons.sh needs root (debootstrap, chroot, mount); CI runs as root"
 cmd=${1:-test}
 shift || true
 case "$cmd" in
   __inside) inside "$@" ;;
-  root|test)
+  __wheel_inside) wheel_inside "$@" ;;
+  root|test|wheel-test)
     mkdir -p "$CACHE"
     exec 9>"$CACHE/debian-sid.lock"
     flock -w 3600 9 || die "another run holds $CACHE/debian-sid.lock"
@@ -203,7 +246,12 @@ case "$cmd" in
       [ $# -gt 0 ] || die "usage: bash scripts/debian_pythons.sh test FILE..."
       copy_source
       in_private_ns bash "$SELF" __inside "$@"
+    elif [ "$cmd" = wheel-test ]; then
+      [ $# -gt 1 ] || die "usage: bash scripts/debian_pythons.sh wheel-test SCRIPT WHEEL..."
+      args=()
+      for a in "$@"; do args+=("$(readlink -f "$a")"); done
+      in_private_ns bash "$SELF" __wheel_inside "${args[@]}"
     fi
     ;;
-  *) die "usage: bash scripts/debian_pythons.sh root | test FILE..." ;;
+  *) die "usage: bash scripts/debian_pythons.sh root | test FILE... | wheel-test SCRIPT WHEEL..." ;;
 esac

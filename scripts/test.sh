@@ -2,7 +2,9 @@
 # Every test, on a fresh machine: installs Chromium (Debian) if missing, makes the virtual
 # environments, builds the package, then runs the Rust, JavaScript and Python suites (Python 3.11,
 # and the recording, hook and trace suites again on Python 3.13, 3.14 and 3.15; the last two in a
-# Debian sid root made once per machine by scripts/debian_pythons.sh). Usage: bash scripts/test.sh
+# Debian sid root made once per machine by scripts/debian_pythons.sh; tests/test_wheels.py builds
+# the 3.11 and 3.14 wheels with scripts/wheels.sh and installs them where there is no Rust).
+# Usage: bash scripts/test.sh
 . "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh" test
 cd "$ROOT"
 

@@ -100,7 +100,7 @@ def functions(trace) -> set:
 
 def test_readme_blocks_are_found():
     assert len(blocks("python")) == 2
-    assert len(blocks("bash")) == 3
+    assert len(blocks("bash")) == 4
     assert any("%%fprofile" in b for b in blocks(""))
 
 

@@ -4,7 +4,12 @@ The successor of PYME's fProfile. Record with ``profile()`` (a context manager a
 drop-in ``ThreadProfiler().profile_on(...)``; view inline in Jupyter (``%load_ext fprofile_jupyter``,
 ``%%fprofile``), in the standalone viewer (``fprofile view``) or as a self-contained HTML file.
 """
-from ._core import FormatError, ProfilerError, Trace, __version__
+try:
+    from ._core import FormatError, ProfilerError, Trace, __version__
+except ImportError as _error:  # a wheel on another Python than its own: one clear error, not the loader's
+    from ._buildcheck import core_import_error
+
+    raise core_import_error(_error) from None
 from ._recording import CapReachedWarning, OutfileError, ThreadProfiler, profile
 from ._io import TraceWarning, load
 from ._display import show

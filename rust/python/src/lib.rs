@@ -20,10 +20,51 @@ mod trace;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    check_python_version(m.py())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     trace::register(m)?;
     recorder::register(m)?;
     assets::register(m)?;
     Ok(())
+}
+
+/// The CPython 3.X that `_core` is built for, from the cfgs the hook already uses (`Py_3_Y` is set
+/// for every Y up to X). Not a new build-script output: a cargo folder shared with another clone
+/// (the Debian root's) kept that clone's older build.rs output and lacked it. A new version needs
+/// its line here, as it needs the hook's.
+const BUILT_FOR_MINOR: u8 = if cfg!(Py_3_16) {
+    16
+} else if cfg!(Py_3_15) {
+    15
+} else if cfg!(Py_3_14) {
+    14
+} else if cfg!(Py_3_13) {
+    13
+} else if cfg!(Py_3_12) {
+    12
+} else if cfg!(Py_3_11) {
+    11
+} else if cfg!(Py_3_10) {
+    10
+} else {
+    9
+};
+
+/// The hook reads interpreter structures whose layout is that of the CPython version `_core` was
+/// built for: on any other version (a wheel forced onto it, a copied or renamed file) importing it
+/// is one clear ImportError, before anything else runs.
+fn check_python_version(py: Python<'_>) -> PyResult<()> {
+    let v = py.version_info();
+    if (v.major, v.minor) == (3, BUILT_FOR_MINOR) {
+        return Ok(());
+    }
+    let built = format!("3.{BUILT_FOR_MINOR}");
+    Err(pyo3::exceptions::PyImportError::new_err(format!(
+        "fprofile_jupyter cannot load its compiled part: it was built for CPython {built}, and this is CPython {}.{}.{}. \
+         A wheel runs only on the Python it was built for: install the one for this Python (pip install --force-reinstall \
+         fprofile-jupyter, or the wheel whose name has cp{}{}), or build from source with a Rust toolchain \
+         (pip install --no-binary fprofile-jupyter fprofile-jupyter).",
+        v.major, v.minor, v.patch, v.major, v.minor
+    )))
 }

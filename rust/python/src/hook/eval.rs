@@ -15,7 +15,6 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 
 use super::buffer::{local, record_on};
-#[cfg(Py_3_11)]
 use super::filter::{decision, GENERATOR, ID_SHIFT, MATCHED};
 use super::state::GEN;
 use super::{HookError, HookWarning};
