@@ -8,6 +8,12 @@
 #   bash scripts/debian_pythons.sh root              make sure the root exists (first time: about
 #                                                    3 minutes of download and unpacking, 600 MB)
 #   bash scripts/debian_pythons.sh test FILE...      build for each Python, run pytest FILE... on each
+#   bash scripts/debian_pythons.sh bench OUTDIR [ARG...]
+#                                                    build for each Python into a venv of its own
+#                                                    (/venvs/bench-VERSION, with viztracer and trace0),
+#                                                    run benchmarks/bench_recording.py ARG... on each
+#                                                    and copy its results to OUTDIR/recording-VERSION.{md,json}
+#                                                    (used by benchmarks/bench_all_versions.sh)
 #
 # Environment:
 #   FPROFILE_CACHE           where the root lives (default /var/cache/fprofile; outside the repository,
@@ -29,6 +35,10 @@ INCLUDE="python3.14-dev,python3.14-venv,python3.15-dev,python3.15-venv,gcc,libc6
 MARKER="$R/.fprofile-root-complete"
 # What each venv gets besides the package (the suites' needs; coverage for the coexistence tests).
 SUITE_DEPS=(pytest coverage "maturin>=1.5,<2")
+# The benchmark's venvs (apart from the test venvs, so that the suites never see the peers): the
+# peers are optional (a peer that does not install is left out of the tables, and said so).
+BENCH_DEPS=("maturin>=1.5,<2")
+BENCH_PEERS=(viztracer trace0)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { echo "error: $*" >&2; exit 1; }
@@ -127,8 +137,10 @@ copy_source() {
   fi
 }
 
-# Inside the private mount namespace: mounts, builds and tests; the trap unmounts in every case.
+# Inside the private mount namespace: mounts, then builds and tests (mode "test") or benchmarks
+# (mode "bench"); the trap unmounts in every case.
 inside() {
+  local mode=$1; shift
   local sysroot
   sysroot=$(rustc --print sysroot) || die "rustc not found (install rustup)"
   MOUNTED=()
@@ -155,9 +167,51 @@ inside() {
   fi
   local status=0 v
   for v in $PYTHONS; do
-    run_one "$v" "$@" || status=1
+    if [ "$mode" = bench ]; then bench_one "$v" "$@" || status=1; else run_one "$v" "$@" || status=1; fi
   done
   return $status
+}
+
+# The environment of every command run in the root (the Python venv $1 first on PATH).
+root_env() {
+  local venv=$1 v=$2
+  ROOT_ENV=(env -i PATH="$venv/bin:/opt/rust/bin:/usr/local/bin:/usr/bin:/bin" HOME=/root LANG=C.UTF-8
+            CARGO_HOME=/root/.cargo CARGO_HTTP_CAINFO=/etc/ssl/certs/host-ca.crt
+            CARGO_TARGET_DIR="/var/cache/fprofile-target/py$v"
+            PIP_CERT=/etc/ssl/certs/host-ca.crt SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt
+            PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 PIP_ROOT_USER_ACTION=ignore
+            FPROFILE_IN_ROOT=1)
+}
+
+# Builds the package for Python $1 into /venvs/bench-$1 with the peers, and runs the benchmark
+# (its arguments: "$@" after the Python) writing /src/bench-out/recording-$1.{md,json}.
+bench_one() {
+  local v=$1; shift
+  local t0=$SECONDS venv="/venvs/bench-$v" peer
+  root_env "$venv" "$v"
+  say "Python $v (Debian sid root): benchmark venv $venv, build and install"
+  if ! chroot "$R" "${ROOT_ENV[@]}" /bin/bash -euo pipefail -c '
+      v=$1 venv=$2; shift 2
+      [ -x "$venv/bin/python" ] || "python$v" -m venv "$venv"
+      "$venv/bin/python" -m pip install -q "$@"
+    ' _ "$v" "$venv" "${BENCH_DEPS[@]}"; then
+    echo "error: Python $v: installing ${BENCH_DEPS[*]} into $venv (in the root) failed" >&2
+    return 1
+  fi
+  for peer in "${BENCH_PEERS[@]}"; do
+    # a wheel if there is one, else the sdist built here (with gcc and the host's Rust toolchain)
+    chroot "$R" "${ROOT_ENV[@]}" "$venv/bin/python" -m pip install -q "$peer" \
+      || echo "warning: Python $v: $peer did not install (no wheel, and the sdist did not build): left out" >&2
+  done
+  if ! chroot "$R" "${ROOT_ENV[@]}" "$venv/bin/python" -m pip install -q --no-build-isolation --no-deps --force-reinstall /src/project; then
+    echo "error: Python $v: building the package failed" >&2
+    return 1
+  fi
+  say "Python $v: built in $((SECONDS - t0)) s; benchmarks/bench_recording.py $*"
+  mkdir -p "$R/src/bench-out"
+  chroot "$R" "${ROOT_ENV[@]}" /bin/bash -c 'cd /src/project && exec "$@"' _ \
+    "$venv/bin/python" benchmarks/bench_recording.py "$@" \
+    --out "/src/bench-out/recording-$v.md" --json "/src/bench-out/recording-$v.json"
 }
 
 run_one() {
@@ -192,7 +246,7 @@ cmd=${1:-test}
 shift || true
 case "$cmd" in
   __inside) inside "$@" ;;
-  root|test)
+  root|test|bench)
     mkdir -p "$CACHE"
     exec 9>"$CACHE/debian-sid.lock"
     flock -w 3600 9 || die "another run holds $CACHE/debian-sid.lock"
@@ -202,8 +256,28 @@ case "$cmd" in
     if [ "$cmd" = test ]; then
       [ $# -gt 0 ] || die "usage: bash scripts/debian_pythons.sh test FILE..."
       copy_source
-      in_private_ns bash "$SELF" __inside "$@"
+      in_private_ns bash "$SELF" __inside test "$@"
+    elif [ "$cmd" = bench ]; then
+      [ $# -gt 0 ] || die "usage: bash scripts/debian_pythons.sh bench OUTDIR [ARG...]"
+      outdir=$1; shift
+      mkdir -p "$outdir"
+      copy_source
+      # the reference hooks (../shared/bench beside the repository), where bench_recording.py looks
+      if [ -f "$REPO/../shared/bench/build.sh" ]; then
+        safe_rmrf "$R/src/shared"
+        mkdir -p "$R/src/shared"
+        cp -a "$REPO/../shared/bench" "$R/src/shared/bench"
+      fi
+      safe_rmrf "$R/src/bench-out"
+      status=0
+      in_private_ns bash "$SELF" __inside bench "$@" || status=1
+      for v in $PYTHONS; do
+        for ext in md json; do
+          if [ -f "$R/src/bench-out/recording-$v.$ext" ]; then cp "$R/src/bench-out/recording-$v.$ext" "$outdir/"; fi
+        done
+      done
+      exit $status
     fi
     ;;
-  *) die "usage: bash scripts/debian_pythons.sh root | test FILE..." ;;
+  *) die "usage: bash scripts/debian_pythons.sh root | test FILE... | bench OUTDIR [ARG...]" ;;
 esac
