@@ -66,6 +66,14 @@ def summary_table(runs: List[dict]) -> List[str]:
     row("4 threads: ours recorded / trace0", lambda d: " / ".join(
         "n/a" if over(d, k, 4) is None else f"{over(d, k, 4):+.1f}" for k in ("ours: record all", "trace0")) + " ns")
 
+    def wall(d: dict) -> str:
+        t = d.get("threads1_wall")
+        if not t:
+            return "n/a"
+        return " / ".join("n/a" if k not in t else f"{t[k] - t['bare']:+.1f}"
+                          for k in ("ours: record all", "trace0", "VizTracer")) + " ns"
+    row("same run in wall time: ours recorded / trace0 / VizTracer", wall)
+
     def e2e(name: str):
         def f(d: dict) -> str:
             v = d["e2e_overhead"].get(name)
