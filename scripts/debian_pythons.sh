@@ -156,6 +156,11 @@ inside() {
   mount --bind "$sysroot" "$R/opt/rust"; MOUNTED+=("$R/opt/rust")
   mount -o remount,bind,ro "$R/opt/rust"
   mount -t proc proc "$R/proc"; MOUNTED+=("$R/proc")
+  # /sys read-only: the recorder reads the clock source there (clock.rs: the TSC is used only when
+  # the kernel's clocksource is `tsc`); without it every call would read CLOCK_MONOTONIC instead
+  mkdir -p "$R/sys"
+  mount --bind /sys "$R/sys"; MOUNTED+=("$R/sys")
+  mount -o remount,bind,ro "$R/sys"
   mount --bind /dev "$R/dev"; MOUNTED+=("$R/dev")
   # the host's CA bundle (the package proxy's CA) and name servers
   cp /etc/ssl/certs/ca-certificates.crt "$R/etc/ssl/certs/host-ca.crt"
