@@ -13,6 +13,12 @@
 #                                                    of its Python, with no Rust toolchain in the root,
 #                                                    and run `python SCRIPT FOLDER` there (FOLDER: an
 #                                                    empty folder of the root, the current directory)
+#   bash scripts/debian_pythons.sh bench OUTDIR [ARG...]
+#                                                    build for each Python into a venv of its own
+#                                                    (/venvs/bench-VERSION, with viztracer and trace0),
+#                                                    run benchmarks/bench_recording.py ARG... on each
+#                                                    and copy its results to OUTDIR/recording-VERSION.{md,json}
+#                                                    (used by benchmarks/bench_all_versions.sh)
 #
 # Environment:
 #   FPROFILE_CACHE           where the root lives (default /var/cache/fprofile; outside the repository,
@@ -34,6 +40,10 @@ INCLUDE="python3.14-dev,python3.14-venv,python3.15-dev,python3.15-venv,gcc,libc6
 MARKER="$R/.fprofile-root-complete"
 # What each venv gets besides the package (the suites' needs; coverage for the coexistence tests).
 SUITE_DEPS=(pytest coverage "maturin>=1.5,<2")
+# The benchmark's venvs (apart from the test venvs, so that the suites never see the peers): the
+# peers are optional (a peer that does not install is left out of the tables, and said so).
+BENCH_DEPS=("maturin>=1.5,<2")
+BENCH_PEERS=(viztracer trace0)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { echo "error: $*" >&2; exit 1; }
@@ -153,14 +163,21 @@ mount_root() {
     mount -o remount,bind,ro "$R/opt/rust"
   fi
   mount -t proc proc "$R/proc"; MOUNTED+=("$R/proc")
+  # /sys read-only: the recorder reads the clock source there (clock.rs: the TSC is used only when
+  # the kernel's clocksource is `tsc`); without it every call would read CLOCK_MONOTONIC instead
+  mkdir -p "$R/sys"
+  mount --bind /sys "$R/sys"; MOUNTED+=("$R/sys")
+  mount -o remount,bind,ro "$R/sys"
   mount --bind /dev "$R/dev"; MOUNTED+=("$R/dev")
   # the host's CA bundle (the package proxy's CA) and name servers
   cp /etc/ssl/certs/ca-certificates.crt "$R/etc/ssl/certs/host-ca.crt"
   cp /etc/resolv.conf "$R/etc/resolv.conf" 2>/dev/null || true
 }
 
-# Inside the private mount namespace: builds and tests on each Python.
+# Inside the private mount namespace: builds and tests (mode "test") or benchmarks (mode "bench")
+# on each Python.
 inside() {
+  local mode=$1; shift
   mount_root rust
   # cargo's own home in the root (a copy of the host's crate cache the first time, so no download)
   if [ ! -d "$R/root/.cargo/registry" ] && [ -d "${CARGO_HOME:-$HOME/.cargo}/registry" ]; then
@@ -169,21 +186,59 @@ inside() {
   fi
   local status=0 v
   for v in $PYTHONS; do
-    run_one "$v" "$@" || status=1
+    if [ "$mode" = bench ]; then bench_one "$v" "$@" || status=1; else run_one "$v" "$@" || status=1; fi
   done
   return $status
+}
+
+# The environment of every command run in the root (the Python venv $1 first on PATH).
+root_env() {
+  local venv=$1 v=$2
+  ROOT_ENV=(env -i PATH="$venv/bin:/opt/rust/bin:/usr/local/bin:/usr/bin:/bin" HOME=/root LANG=C.UTF-8
+            CARGO_HOME=/root/.cargo CARGO_HTTP_CAINFO=/etc/ssl/certs/host-ca.crt
+            CARGO_TARGET_DIR="/var/cache/fprofile-target/py$v"
+            PIP_CERT=/etc/ssl/certs/host-ca.crt SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt
+            PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 PIP_ROOT_USER_ACTION=ignore
+            FPROFILE_IN_ROOT=1)
+}
+
+# Builds the package for Python $1 into /venvs/bench-$1 with the peers, and runs the benchmark
+# (its arguments: "$@" after the Python) writing /src/bench-out/recording-$1.{md,json}.
+bench_one() {
+  local v=$1; shift
+  local t0=$SECONDS venv="/venvs/bench-$v" peer
+  root_env "$venv" "$v"
+  say "Python $v (Debian sid root): benchmark venv $venv, build and install"
+  if ! chroot "$R" "${ROOT_ENV[@]}" /bin/bash -euo pipefail -c '
+      v=$1 venv=$2; shift 2
+      [ -x "$venv/bin/python" ] || "python$v" -m venv "$venv"
+      "$venv/bin/python" -m pip install -q "$@"
+    ' _ "$v" "$venv" "${BENCH_DEPS[@]}"; then
+    echo "error: Python $v: installing ${BENCH_DEPS[*]} into $venv (in the root) failed" >&2
+    return 1
+  fi
+  for peer in "${BENCH_PEERS[@]}"; do
+    # a wheel if there is one, else the sdist built here (with gcc and the host's Rust toolchain)
+    chroot "$R" "${ROOT_ENV[@]}" "$venv/bin/python" -m pip install -q "$peer" \
+      || echo "warning: Python $v: $peer did not install (no wheel, and the sdist did not build): left out" >&2
+  done
+  if ! chroot "$R" "${ROOT_ENV[@]}" "$venv/bin/python" -m pip install -q --no-build-isolation --no-deps --force-reinstall /src/project; then
+    echo "error: Python $v: building the package failed" >&2
+    return 1
+  fi
+  say "Python $v: built in $((SECONDS - t0)) s; benchmarks/bench_recording.py $*"
+  mkdir -p "$R/src/bench-out"
+  chroot "$R" "${ROOT_ENV[@]}" /bin/bash -c 'cd /src/project && exec "$@"' _ \
+    "$venv/bin/python" benchmarks/bench_recording.py "$@" \
+    --out "/src/bench-out/recording-$v.md" --json "/src/bench-out/recording-$v.json"
 }
 
 run_one() {
   local v=$1; shift
   local t0=$SECONDS venv="/venvs/$v"
   say "Python $v (Debian sid root): build and install"
-  local env=(env -i PATH="$venv/bin:/opt/rust/bin:/usr/local/bin:/usr/bin:/bin" HOME=/root LANG=C.UTF-8
-             CARGO_HOME=/root/.cargo CARGO_HTTP_CAINFO=/etc/ssl/certs/host-ca.crt
-             CARGO_TARGET_DIR="/var/cache/fprofile-target/py$v"
-             PIP_CERT=/etc/ssl/certs/host-ca.crt SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt
-             PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 PIP_ROOT_USER_ACTION=ignore
-             FPROFILE_IN_ROOT=1)
+  root_env "$venv" "$v"
+  local env=("${ROOT_ENV[@]}")
   if ! chroot "$R" "${env[@]}" /bin/bash -euo pipefail -c '
       v=$1 venv=$2; shift 2
       [ -x "$venv/bin/python" ] || "python$v" -m venv "$venv"
@@ -235,7 +290,7 @@ shift || true
 case "$cmd" in
   __inside) inside "$@" ;;
   __wheel_inside) wheel_inside "$@" ;;
-  root|test|wheel-test)
+  root|test|wheel-test|bench)
     mkdir -p "$CACHE"
     exec 9>"$CACHE/debian-sid.lock"
     flock -w 3600 9 || die "another run holds $CACHE/debian-sid.lock"
@@ -245,13 +300,33 @@ case "$cmd" in
     if [ "$cmd" = test ]; then
       [ $# -gt 0 ] || die "usage: bash scripts/debian_pythons.sh test FILE..."
       copy_source
-      in_private_ns bash "$SELF" __inside "$@"
+      in_private_ns bash "$SELF" __inside test "$@"
     elif [ "$cmd" = wheel-test ]; then
       [ $# -gt 1 ] || die "usage: bash scripts/debian_pythons.sh wheel-test SCRIPT WHEEL..."
       args=()
       for a in "$@"; do args+=("$(readlink -f "$a")"); done
       in_private_ns bash "$SELF" __wheel_inside "${args[@]}"
+    elif [ "$cmd" = bench ]; then
+      [ $# -gt 0 ] || die "usage: bash scripts/debian_pythons.sh bench OUTDIR [ARG...]"
+      outdir=$1; shift
+      mkdir -p "$outdir"
+      copy_source
+      # the reference hooks (../shared/bench beside the repository), where bench_recording.py looks
+      if [ -f "$REPO/../shared/bench/build.sh" ]; then
+        safe_rmrf "$R/src/shared"
+        mkdir -p "$R/src/shared"
+        cp -a "$REPO/../shared/bench" "$R/src/shared/bench"
+      fi
+      safe_rmrf "$R/src/bench-out"
+      status=0
+      in_private_ns bash "$SELF" __inside bench "$@" || status=1
+      for v in $PYTHONS; do
+        for ext in md json; do
+          if [ -f "$R/src/bench-out/recording-$v.$ext" ]; then cp "$R/src/bench-out/recording-$v.$ext" "$outdir/"; fi
+        done
+      done
+      exit $status
     fi
     ;;
-  *) die "usage: bash scripts/debian_pythons.sh root | test FILE... | wheel-test SCRIPT WHEEL..." ;;
+  *) die "usage: bash scripts/debian_pythons.sh root | test FILE... | wheel-test SCRIPT WHEEL... | bench OUTDIR [ARG...]" ;;
 esac
