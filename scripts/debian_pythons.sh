@@ -202,6 +202,29 @@ root_env() {
             FPROFILE_IN_ROOT=1)
 }
 
+# Makes (once) the venv $2 of Python $1 in the root and installs the packages "$@" after them
+# (ROOT_ENV set by root_env).
+make_venv() {
+  local v=$1 venv=$2; shift 2
+  if ! chroot "$R" "${ROOT_ENV[@]}" /bin/bash -euo pipefail -c '
+      v=$1 venv=$2; shift 2
+      [ -x "$venv/bin/python" ] || "python$v" -m venv "$venv"
+      "$venv/bin/python" -m pip install -q "$@"
+    ' _ "$v" "$venv" "$@"; then
+    echo "error: Python $v: installing $* into $venv (in the root) failed" >&2
+    return 1
+  fi
+}
+
+# Builds the project (/src/project) with this machine's Rust toolchain into the venv $2 of Python $1.
+build_into() {
+  local v=$1 venv=$2
+  if ! chroot "$R" "${ROOT_ENV[@]}" "$venv/bin/python" -m pip install -q --no-build-isolation --no-deps --force-reinstall /src/project; then
+    echo "error: Python $v: building the package failed" >&2
+    return 1
+  fi
+}
+
 # Builds the package for Python $1 into /venvs/bench-$1 with the peers, and runs the benchmark
 # (its arguments: "$@" after the Python) writing /src/bench-out/recording-$1.{md,json}.
 bench_one() {
@@ -209,23 +232,13 @@ bench_one() {
   local t0=$SECONDS venv="/venvs/bench-$v" peer
   root_env "$venv" "$v"
   say "Python $v (Debian sid root): benchmark venv $venv, build and install"
-  if ! chroot "$R" "${ROOT_ENV[@]}" /bin/bash -euo pipefail -c '
-      v=$1 venv=$2; shift 2
-      [ -x "$venv/bin/python" ] || "python$v" -m venv "$venv"
-      "$venv/bin/python" -m pip install -q "$@"
-    ' _ "$v" "$venv" "${BENCH_DEPS[@]}"; then
-    echo "error: Python $v: installing ${BENCH_DEPS[*]} into $venv (in the root) failed" >&2
-    return 1
-  fi
+  make_venv "$v" "$venv" "${BENCH_DEPS[@]}" || return 1
   for peer in "${BENCH_PEERS[@]}"; do
     # a wheel if there is one, else the sdist built here (with gcc and the host's Rust toolchain)
     chroot "$R" "${ROOT_ENV[@]}" "$venv/bin/python" -m pip install -q "$peer" \
       || echo "warning: Python $v: $peer did not install (no wheel, and the sdist did not build): left out" >&2
   done
-  if ! chroot "$R" "${ROOT_ENV[@]}" "$venv/bin/python" -m pip install -q --no-build-isolation --no-deps --force-reinstall /src/project; then
-    echo "error: Python $v: building the package failed" >&2
-    return 1
-  fi
+  build_into "$v" "$venv" || return 1
   say "Python $v: built in $((SECONDS - t0)) s; benchmarks/bench_recording.py $*"
   mkdir -p "$R/src/bench-out"
   chroot "$R" "${ROOT_ENV[@]}" /bin/bash -c 'cd /src/project && exec "$@"' _ \
@@ -239,18 +252,8 @@ run_one() {
   say "Python $v (Debian sid root): build and install"
   root_env "$venv" "$v"
   local env=("${ROOT_ENV[@]}")
-  if ! chroot "$R" "${env[@]}" /bin/bash -euo pipefail -c '
-      v=$1 venv=$2; shift 2
-      [ -x "$venv/bin/python" ] || "python$v" -m venv "$venv"
-      "$venv/bin/python" -m pip install -q "$@"
-    ' _ "$v" "$venv" "${SUITE_DEPS[@]}"; then
-    echo "error: Python $v: installing ${SUITE_DEPS[*]} into $venv (in the root) failed" >&2
-    return 1
-  fi
-  if ! chroot "$R" "${env[@]}" "$venv/bin/python" -m pip install -q --no-build-isolation --no-deps --force-reinstall /src/project; then
-    echo "error: Python $v: building the package failed" >&2
-    return 1
-  fi
+  make_venv "$v" "$venv" "${SUITE_DEPS[@]}" || return 1
+  build_into "$v" "$venv" || return 1
   say "Python $v: built in $((SECONDS - t0)) s; pytest"
   chroot "$R" "${env[@]}" /bin/bash -c 'cd /src/project && exec timeout -k 30 900 "$@"' _ \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
