@@ -754,3 +754,22 @@ def test_run_empty_subs_is_a_usage_error_as_in_the_magic(project):
     # one comma-splitting rule for the CLI and %%fprofile: an empty --subs is a mistake
     proc = fprofile("run", "--subs", " , ", "prog.py", cwd=project)
     assert_one_line_error(proc, 2, "--subs needs at least one non-empty string")
+
+
+def test_run_messages_that_point_at_the_mistake(project):
+    # a misspelt option: the closest one is named (it read "expected one argument" for --subs)
+    proc = fprofile("run", "--sub", "http", "prog.py", cwd=project)
+    assert_one_line_error(proc, 2, "unknown option --sub (did you mean --subs?)")
+    # the option's value forgotten: it took the script
+    proc = fprofile("run", "--subs", "prog.py", cwd=project)
+    assert_one_line_error(proc, 2, "--subs took 'prog.py' as its value and no script is left to run")
+    # one of our options after the script goes to the program, as python does, with a note
+    proc = fprofile("run", "-o", "a.fpt", "prog.py", "--subs", "x", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert "argv=['prog.py', '--subs', 'x']" in proc.stdout
+    assert "fprofile: note: --subs after the script is passed to the program" in proc.stderr
+    # writing over an earlier trace is said
+    proc = fprofile("run", "-o", "a.fpt", "prog.py", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert "fprofile: wrote a.fpt (replacing the file that was there): " in proc.stderr
+    assert "note:" not in proc.stderr

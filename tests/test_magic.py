@@ -71,7 +71,7 @@ def test_line_magic_splits_options_from_statement(shell):
 
 
 @pytest.mark.parametrize("line, message", [
-    ("--bogus", "unrecognized arguments: --bogus"),
+    ("--bogus", "unknown option --bogus"),
     ("--subs", "expected one argument"),
     ("--subs ,", "--subs needs at least one"),
     ("--max-events 0", "positive"),
@@ -79,6 +79,8 @@ def test_line_magic_splits_options_from_statement(shell):
     ("--format perfetto", "--format needs -o"),
     ("-o /no/such/folder/t.fpt", "does not exist"),
     ("stray", "unexpected argument 'stray'"),
+    ("--sbus http", "unknown option --sbus (did you mean --subs?)"),
+    ("--no-dispaly", "unknown option --no-dispaly (did you mean --no-display?)"),
     ("-o run.zzz", "-o run.zzz: run.zzz: cannot tell the format from the file name"),
     ("--subs 'unclosed", "cannot parse"),
 ])

@@ -42,6 +42,16 @@ def _flush_quietly(stream) -> None:
         pass
 
 
+def unknown_option(name: str, known) -> str:
+    """``unknown option --sbus (did you mean --subs?)``: the message for an option that is none of
+    ``known``, with the closest known one when there is a close one."""
+    import difflib
+
+    base = name.split("=", 1)[0]
+    close = difflib.get_close_matches(base, sorted(known), n=1, cutoff=0.6)
+    return f"unknown option {base}" + (f" (did you mean {close[0]}?)" if close else "")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error: ``fprofile run: error: ... (see 'fprofile run --help')``."""
 

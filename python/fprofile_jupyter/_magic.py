@@ -18,6 +18,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from ._cmdline import unknown_option
 from ._recording import split_subs
 
 USAGE = ("usage: %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] "
@@ -29,6 +30,7 @@ TRACE_VARIABLE = "_fprofile_trace"
 # Options that take a value (long and short spellings), for splitting a line magic's options
 # from its statement.
 _VALUE_OPTIONS = {"--subs", "-s", "--output", "-o", "--format", "-f", "--max-events"}
+_FLAG_OPTIONS = {"--builtins", "--no-display", "-h", "--help"}
 _TOKEN = re.compile(r"""(?:"[^"]*"?|'[^']*'?|[^\s"']+)+""")
 
 
@@ -79,6 +81,8 @@ def split_line(line: str, *, allow_statement: bool) -> tuple[List[str], str]:
             return argv, rest
         if tok.startswith("-") and len(tok) > 1 and not tok[1].isdigit():
             name = tok.split("=", 1)[0]
+            if name not in _VALUE_OPTIONS | _FLAG_OPTIONS:
+                raise UsageError(unknown_option(name, _VALUE_OPTIONS | _FLAG_OPTIONS))
             argv.append(_unquote(tok))
             if "=" not in tok and name in _VALUE_OPTIONS:
                 expect_value = True

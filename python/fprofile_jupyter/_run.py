@@ -9,10 +9,12 @@ import sys
 import threading
 from typing import List, Optional, Sequence, Tuple
 
-from ._cmdline import PROG, UsageError, _flush_quietly, _Parser, _save, _say
+from ._cmdline import PROG, UsageError, _flush_quietly, _Parser, _save, _say, unknown_option
 from ._io import SAVE_ENDINGS
 
 _RUN_VALUE_OPTS = {"--subs", "-o", "--output", "--max-events"}
+#: Every option of ``run`` (an option after the script belongs to the program).
+_RUN_OPTIONS = _RUN_VALUE_OPTS | {"--builtins", "-h", "--help", "-m"}
 
 
 def _split_run_argv(argv: Sequence[str]) -> Tuple[List[str], Optional[str], Optional[str], List[str]]:
@@ -37,6 +39,8 @@ def _split_run_argv(argv: Sequence[str]) -> Tuple[List[str], Optional[str], Opti
         if a.startswith("-m") and not a.startswith("--") and len(a) > 2:
             return ours, a[2:], None, list(argv[i + 1 :])
         if a.startswith("-") and a != "-":
+            if a.split("=", 1)[0] not in _RUN_OPTIONS:
+                raise UsageError(f"{unknown_option(a, _RUN_OPTIONS)} (see 'fprofile run --help')")
             ours.append(a)
             if a in _RUN_VALUE_OPTS:
                 if i + 1 >= len(argv):
@@ -191,7 +195,19 @@ def cmd_run(argv: Sequence[str]) -> int:
     ours, module, script, prog_args = _split_run_argv(argv)
     opts = parser.parse_args(ours)  # handles --help and checks our own options
     if module is None and script is None:
+        # `fprofile run --subs app.py`: the option took the script as its value
+        for opt, value in zip(ours, ours[1:]):
+            if opt in _RUN_VALUE_OPTS and (value.endswith(".py") or os.path.isfile(value)):
+                raise UsageError(f"{opt} took {value!r} as its value and no script is left to run: give {opt} "
+                                 f"its value first (fprofile run {opt} VALUE {value} ...)")
         raise UsageError("a script or -m MODULE is required (see 'fprofile run --help')")
+    for a in prog_args:  # `fprofile run app.py --subs x`: passed to the program, as python would
+        if a == "--":
+            break
+        if a.split("=", 1)[0] in _RUN_OPTIONS - {"-h", "-m"}:
+            _say(f"fprofile: note: {a.split('=', 1)[0]} after the script is passed to the program; put fprofile's "
+                 "options before the script to use them")
+            break
     if opts.max_events is not None and opts.max_events <= 0:
         raise UsageError("--max-events must be a positive number")
 
@@ -236,6 +252,7 @@ def cmd_run(argv: Sequence[str]) -> int:
     if opts.max_events is not None:
         kwargs["max_events"] = opts.max_events
 
+    replacing = os.path.exists(out_abs)
     exc: Optional[BaseException] = None
     saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
     prof = profile(**kwargs)
@@ -272,7 +289,7 @@ def cmd_run(argv: Sequence[str]) -> int:
             # From here on the trace is being written: a second Ctrl-C must not lose it.
             held = _HeldSigint(out)
             _stop(prof)
-        return _finish_run(prof, exc, out, out_abs)
+        return _finish_run(prof, exc, out, out_abs, replacing)
     finally:
         _restore_sigterm(saved_sigterm)
         sys.argv = saved_argv
@@ -317,7 +334,7 @@ class _HeldSigint:
             self.saved = None
 
 
-def _finish_run(prof, exc: Optional[BaseException], out: str, out_abs: str) -> int:
+def _finish_run(prof, exc: Optional[BaseException], out: str, out_abs: str, replacing: bool = False) -> int:
     """After the program and the recording stopped: reports how the program ended (as Python
     would), writes the trace, says where; returns the program's exit status."""
     trace = prof.trace
@@ -342,7 +359,7 @@ def _finish_run(prof, exc: Optional[BaseException], out: str, out_abs: str) -> i
     if trace is None:
         raise RuntimeError("the profiler returned no trace")
     _save(trace, out_abs)
-    _print_written(trace, out)
+    _print_written(trace, out, replacing)
     if isinstance(exc, _Terminated):  # end as the signal would have ended the program
         _die_of(exc.signum)
     return status
@@ -397,18 +414,19 @@ def _die_of(signum: int) -> None:
     os.kill(os.getpid(), signum)
 
 
-def _print_written(trace, out: str) -> None:
-    """One line on stderr: what was written and how to view it."""
+def _print_written(trace, out: str, replacing: bool = False) -> None:
+    """One line on stderr: what was written (and that it replaced an earlier file) and how to view it."""
     from . import _core
 
     n_threads = len(trace.threads)
+    shown = f"{out} (replacing the file that was there)" if replacing else out
     if len(trace) == 0:
         subs = _subs_text(trace.metadata.get("subs"))
-        _say(f"fprofile: wrote {out}: no calls were recorded (subs: {subs}); choose the files to record with --subs")
+        _say(f"fprofile: wrote {shown}: no calls were recorded (subs: {subs}); choose the files to record with --subs")
         return
     html = _quote(os.path.splitext(out)[0] + ".html")
     _say(
-        f"fprofile: wrote {out}: {len(trace):,} call{'' if len(trace) == 1 else 's'} in {n_threads} thread{'s' if n_threads != 1 else ''} "
+        f"fprofile: wrote {shown}: {len(trace):,} call{'' if len(trace) == 1 else 's'} in {n_threads} thread{'s' if n_threads != 1 else ''} "
         f"over {_core.format_duration(trace.duration_ns)}. View it: fprofile view {_quote(out)}  "
         f"(or as a page: fprofile export {_quote(out)} -o {html})"
     )
