@@ -799,3 +799,59 @@ def test_compressed_bombs_are_refused_and_memory_stays_near_the_limit():
         assert raw_get(port, "/")[0] == 200
         hwm_mib = _status_kib(pid, "VmHWM") / 1024
     print(f"viewer VmHWM after the bombs: {hwm_mib:.0f} MiB (at start {base_kib / 1024:.0f} MiB)")
+
+
+def test_a_connection_evicted_in_the_same_batch_as_its_data_does_not_stop_the_server(monkeypatch):
+    """The loop handles the events of one select() in turn: an accept that evicts the connection
+    idle the longest (to stay within the cap) may come before that connection's own "readable"
+    event in the same batch; the loop must skip it (it unregistered a closed socket and died)."""
+    import http.server
+    import selectors
+    import socket
+    import threading
+    import time
+
+    from fprofile_jupyter import _httpd
+
+    class SlowSelector(selectors.DefaultSelector):
+        def select(self, timeout=None):
+            time.sleep(0.3)  # events pile up: the next select() returns them together
+            return super().select(timeout)
+
+    monkeypatch.setattr(_httpd.selectors, "DefaultSelector", SlowSelector)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    limits = _httpd.Limits(timeout_s=30.0, deadline_s=30.0, max_connections=2, workers=1)
+    server = _httpd.BoundedServer(("127.0.0.1", 0), Handler, limits)
+    loop = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    loop.start()
+    port = server.server_address[1]
+    try:
+        a = socket.create_connection(("127.0.0.1", port), timeout=10)
+        time.sleep(0.8)  # a is accepted and idle
+        b = socket.create_connection(("127.0.0.1", port), timeout=10)
+        time.sleep(0.8)  # b too: the cap is full
+        c = socket.create_connection(("127.0.0.1", port), timeout=10)  # ready to accept first ...
+        a.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # ... then a readable, in the same batch
+        time.sleep(1.0)
+        assert loop.is_alive(), "the server's loop died"
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as d:
+            d.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert d.recv(100).startswith(b"HTTP/1.1 200")
+        for s in (a, b, c):
+            s.close()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -144,6 +144,9 @@ class BoundedServer(http.server.HTTPServer):
                         self._take_returned(sel, idle)
                     else:  # an idle connection has something to read (or was closed): a worker
                         sock = cast(socket.socket, key.fileobj)
+                        if sock not in idle:
+                            # closed earlier in this same batch: evicted by _accept to make room
+                            continue
                         sel.unregister(sock)
                         _, address = idle.pop(sock)
                         self._ready.put((sock, address))
