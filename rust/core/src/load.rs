@@ -108,9 +108,8 @@ pub fn load_with(
     let mut bytes = Vec::new();
     (&mut file).take(64 << 10).read_to_end(&mut bytes).map_err(io)?;
     let text_name = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt"));
-    if bytes.is_empty() && (format == Some(Format::PymeText) || (format.is_none() && text_name)) {
-        // PYME raw text with no events (a recording of nothing, saved as .txt): an empty trace.
-        return Ok(empty_trace());
+    if let Some(t) = empty_text(&bytes, format.or(text_name.then_some(Format::PymeText))) {
+        return Ok(t);
     }
     let format = match format {
         Some(f) => f,
@@ -141,8 +140,8 @@ pub fn load_bytes_limited(
     max_body_len: Option<u64>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Trace, LoadError> {
-    if bytes.is_empty() && format == Some(Format::PymeText) {
-        return Ok(empty_trace());
+    if let Some(t) = empty_text(bytes, format) {
+        return Ok(t);
     }
     let format = match format {
         Some(f) => Ok(f),
@@ -152,9 +151,10 @@ pub fn load_bytes_limited(
     format.and_then(|f| decode(bytes, f, max_body_len, progress)).map_err(|problem| LoadError { path: None, problem })
 }
 
-/// A trace with no threads and no calls (what an empty PYME raw text file holds).
-fn empty_trace() -> Trace {
-    Trace::default()
+/// PYME raw text with no events (a recording of nothing, saved as `.txt`) is an empty trace: the
+/// one case where zero bytes are a trace (`format`: given, or told by a `.txt` name).
+fn empty_text(bytes: &[u8], format: Option<Format>) -> Option<Trace> {
+    (bytes.is_empty() && format == Some(Format::PymeText)).then(Trace::default)
 }
 
 fn decode(bytes: &[u8], format: Format, max_body_len: u64, progress: &mut dyn FnMut(usize, usize)) -> Result<Trace, Problem> {
