@@ -700,7 +700,7 @@ def test_beyond_the_connection_cap_with_none_idle_a_503_at_once(start_quick_serv
         for s in busy:  # each starts a request and stalls: two are read by the workers, two wait
             s.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode())
         end = time.monotonic() + 30
-        while server._ready.qsize() < 2 and time.monotonic() < end:
+        while server._ready.qsize() != 2 and time.monotonic() < end:  # the workers take two of the four
             time.sleep(0.02)  # polling the server's queue: readiness, not a timed assertion
         assert server._ready.qsize() == 2
         with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
