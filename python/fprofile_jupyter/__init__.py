@@ -10,11 +10,11 @@ except ImportError as _error:  # a wheel on another Python than its own: one cle
     from ._buildcheck import core_import_error
 
     raise core_import_error(_error) from None
-from ._recording import CapReachedWarning, OutfileError, ThreadProfiler, profile
+from ._recording import CapReachedWarning, OutfileError, SubsWarning, ThreadProfiler, profile
 from ._io import TraceWarning, load
 from ._display import show
 
-__all__ = ["FormatError", "ProfilerError", "OutfileError", "CapReachedWarning", "TraceWarning", "Trace", "ThreadProfiler", "profile", "load", "show", "__version__"]
+__all__ = ["FormatError", "ProfilerError", "OutfileError", "CapReachedWarning", "SubsWarning", "TraceWarning", "Trace", "ThreadProfiler", "profile", "load", "show", "__version__"]
 
 
 def load_ipython_extension(ipython):  # %load_ext fprofile_jupyter

@@ -265,11 +265,13 @@ class Recorder:
         subs: Sequence[str],
         *,
         exclude: Sequence[str] = ...,
+        include: Sequence[str] = ...,
         builtins: bool = False,
         max_events: int = ...,
         outfile: Optional[_Path] = None,
     ) -> None:
-        """Install the hook. ``builtins``: also C functions called from recorded code (profile
+        """Install the hook: calls of code whose file name contains one of ``include``, or one of
+        ``subs`` and none of ``exclude``, are recorded. ``builtins``: also C functions called from recorded code (profile
         function). ``max_events``: the cap (a call is two events). ``outfile``: PYME raw text
         written live. ``ProfilerError`` if recording is on already or the outfile cannot be written."""
     def stop(self) -> Trace:

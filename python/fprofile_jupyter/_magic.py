@@ -156,7 +156,8 @@ class FprofileMagics(Magics):
     @argument("-s", "--subs", action="append", metavar="A,B",
               help="record calls of functions whose file name contains any of these strings "
                    "(comma-separated or repeated). Default: this notebook's cells and the modules "
-                   "in its directory (installed packages and the standard library excluded).")
+                   "in its directory (installed packages and the standard library excluded); "
+                   "+NAME adds to it: --subs +urllib records the cells and urllib.")
     @argument("-o", "--output", metavar="OUT",
               help="also write the trace to this file (format from the extension: .fpt, .json "
                    "(PYME), .perfetto.json, .speedscope.json, .txt (PYME raw), .html). No file is "

@@ -18,8 +18,8 @@ from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Sequence
 
 from ._core import ProfilerError, Recorder, Trace
 
-__all__ = ["profile", "ThreadProfiler", "Filter", "default_filter", "default_subs", "split_subs", "CapReachedWarning",
-           "OutfileError", "DEFAULT_MAX_EVENTS"]
+__all__ = ["profile", "ThreadProfiler", "Filter", "default_filter", "default_subs", "split_subs", "resolve_subs",
+           "CapReachedWarning", "SubsWarning", "OutfileError", "DEFAULT_MAX_EVENTS"]
 
 #: Default cap on recorded events (a call is two events: 10 million calls, 320 MB of buffers).
 #: The hook also never takes more than a quarter of the memory available when recording starts.
@@ -43,6 +43,11 @@ class OutfileError(ProfilerError):
 class CapReachedWarning(RuntimeWarning):
     """The event cap (``max_events``) was reached: recording stopped early; the trace keeps
     everything recorded until then."""
+
+
+class SubsWarning(UserWarning):
+    """Entries of ``subs`` that matched no recorded call (a misspelling, a package that was not
+    used, a library excluded by the defaults): issued once, after the recording, naming them."""
 
 
 # -- default subs ------------------------------------------------------------------------------
@@ -77,11 +82,13 @@ def _ipython_cell_subs() -> Optional[List[str]]:
 
 
 class Filter(NamedTuple):
-    """What a recording records: code whose file name contains one of ``subs`` and none of
-    ``exclude``. ``profile(subs=...)`` takes one in place of a list of strings."""
+    """What a recording records: code whose file name contains one of ``include``, or one of
+    ``subs`` and none of ``exclude``. ``profile(subs=...)`` takes one in place of a list of strings."""
 
     subs: List[str]
     exclude: List[str]
+    #: Recorded even when they match ``exclude`` (the ``+name`` entries: defaults plus these).
+    include: List[str] = []
 
 
 def default_filter(main_file: Optional[str] = None) -> Filter:
@@ -123,6 +130,47 @@ def default_subs() -> List[str]:
     return default_filter().subs
 
 
+def resolve_subs(entries: Sequence[str], main_file: Optional[str] = None) -> Union[List[str], Filter]:
+    """``subs`` as the user wrote them, resolved: plain entries replace the defaults; when any entry
+    starts with ``+`` (``+urllib``: "the defaults plus urllib"), every entry is added to
+    :func:`default_filter` (of ``main_file``) and recorded even where the defaults exclude (the
+    standard library, installed packages). Spaces around entries are dropped.
+
+    Raises ValueError for an empty ``+`` or one that would also match this package's own files
+    (which are never recorded)."""
+    items = [e.strip() for e in entries]
+    if not any(e.startswith("+") for e in items):
+        return items
+    extra = []
+    for e in items:
+        name = e[1:].strip() if e.startswith("+") else e
+        if not name:
+            raise ValueError("a '+' in subs needs a part of a file name after it, e.g. +urllib "
+                             "(the defaults plus urllib)")
+        if name in _OWN_DIR:
+            raise ValueError(f"subs entry {e!r} would also match fprofile_jupyter's own files, which are never "
+                             f"recorded: name the package or folder, e.g. +site-packages/numpy/")
+        extra.append(name)
+    base = default_filter(main_file)
+    return Filter(base.subs, base.exclude, list(base.include) + extra)
+
+
+def _user_entries(subs: Union[List[str], Filter, "_DefaultsPlus", None]) -> List[str]:
+    """The entries the user wrote (checked for matching nothing after the run): none for the defaults."""
+    if isinstance(subs, _DefaultsPlus):
+        return [e.lstrip("+").strip() for e in subs.entries]
+    if isinstance(subs, list):
+        return list(subs)
+    return []
+
+
+class _DefaultsPlus(NamedTuple):
+    """``subs`` with a ``+`` entry, resolved against the defaults when recording starts (the defaults
+    depend on the running program)."""
+
+    entries: List[str]
+
+
 def split_subs(values: Iterable[str]) -> List[str]:
     """``--subs`` values as the commands take them: each may hold several strings separated by
     commas; spaces around them are dropped, and so are empty ones. Raises ValueError when none is
@@ -155,11 +203,24 @@ def _default_excludes() -> List[str]:
     return out
 
 
-def _check_subs(subs: Any) -> Optional[Union[List[str], Filter]]:
+def _check_subs(subs: Any) -> Optional[Union[List[str], Filter, _DefaultsPlus]]:
     if subs is None:
         return None
     if isinstance(subs, Filter):
-        return Filter(_check_subs(list(subs.subs)), _check_subs(list(subs.exclude)))  # type: ignore[arg-type]
+        return Filter(_check_list(subs.subs), _check_list(subs.exclude), _check_list(subs.include))
+    given = _check_list(subs)
+    items = [s.strip() for s in given]
+    items = [s for s in items if s]
+    if given and not items:  # (an empty list records nothing, as asked)
+        raise ValueError("subs must hold at least one non-empty string (a part of the file names to record); "
+                         "pass subs=None for the defaults")
+    if any(s.startswith("+") for s in items):
+        resolve_subs(items)  # the errors now, not when recording starts
+        return _DefaultsPlus(items)
+    return items
+
+
+def _check_list(subs: Any) -> List[str]:
     if isinstance(subs, (str, bytes)):
         raise TypeError(
             f"subs must be a list of strings, not a single {type(subs).__name__}: "
@@ -207,15 +268,24 @@ _active: List["_Session"] = []
 class _Session:
     """One start/stop of the Recorder with the Python-side bookkeeping."""
 
-    def __init__(self, subs: Optional[Union[List[str], Filter]], builtins: bool, max_events: int, outfile: Optional[str]):
+    def __init__(self, subs: Optional[Union[List[str], Filter, _DefaultsPlus]], builtins: bool, max_events: int,
+                 outfile: Optional[str]):
+        #: What the user named (warned about after the run when it matched nothing).
+        self.user_entries = _user_entries(subs)
         if subs is None:
             subs = default_filter()
+        if isinstance(subs, _DefaultsPlus):
+            subs = resolve_subs(subs.entries)
         if isinstance(subs, Filter):
             self.subs = list(subs.subs)
             self.exclude = list(subs.exclude) + ([] if _OWN_DIR in subs.exclude else [_OWN_DIR])
+            self.include = list(subs.include)
+            if not self.user_entries and self.include:
+                self.user_entries = list(self.include)
         else:
             self.subs = list(subs)
             self.exclude = [_OWN_DIR]
+            self.include = []
         self.builtins = builtins
         self.max_events = max_events
         self.outfile = outfile
@@ -223,7 +293,7 @@ class _Session:
         self.pid = os.getpid()
 
     def start(self) -> None:
-        self.recorder.start(self.subs, exclude=self.exclude, builtins=self.builtins,
+        self.recorder.start(self.subs, exclude=self.exclude, include=self.include, builtins=self.builtins,
                             max_events=self.max_events, outfile=self.outfile)
         with _active_lock:
             _active.append(self)
@@ -244,6 +314,8 @@ class _Session:
             warning.kind = w.kind  # type: ignore[attr-defined]  # for callers that word their own (the CLI)
             warning.stats = stats  # type: ignore[attr-defined]
             warnings.warn(warning, stacklevel=stacklevel + 1)
+        if trace is not None and self.user_entries:
+            _warn_unmatched(self.user_entries, trace, stats, stacklevel + 1)
         err = stats.outfile_error
         if err:
             e = OutfileError(f"fprofile: {err} (outfile {self.outfile}); the file is incomplete, "
@@ -251,6 +323,27 @@ class _Session:
             e.trace = trace
             raise e
         return trace
+
+
+def _warn_unmatched(entries: List[str], trace: Trace, stats: Any, stacklevel: int) -> None:
+    """One SubsWarning naming the entries no recorded call's file name contains."""
+    if not entries:
+        return
+    files = {row.file for row in trace.summary()} if len(trace) else set()
+    missing = [e for e in entries if not any(e in f for f in files)]
+    if not missing:
+        return
+    listed = ", ".join(repr(e) for e in missing)
+    if len(missing) == 1:
+        what = f"the subs entry {listed} matched no recorded call"
+    else:
+        what = f"the subs entries {listed} matched no recorded call"
+    hint = ("check the spelling (each entry is a part of a file name, such as 'mypkg/' or 'urllib'); "
+            "a library excluded by the defaults is recorded with +name (the defaults plus name)")
+    w = SubsWarning(f"fprofile: {what}: {hint}")
+    w.kind = "subs_unmatched"  # type: ignore[attr-defined]
+    w.stats = stats  # type: ignore[attr-defined]
+    warnings.warn(w, stacklevel=stacklevel + 1)
 
 
 def _after_fork_in_child() -> None:
@@ -348,10 +441,12 @@ class profile:
 
     @property
     def subs(self) -> List[str]:
-        """The subs in force (the defaults resolved while recording or after)."""
-        if isinstance(self._subs, Filter):
-            return list(self._subs.subs)
-        return list(self._subs) if self._subs is not None else default_subs()
+        """The subs in force (the defaults resolved while recording or after; ``+name`` entries
+        resolved to the defaults plus those names)."""
+        subs = resolve_subs(self._subs.entries) if isinstance(self._subs, _DefaultsPlus) else self._subs
+        if isinstance(subs, Filter):
+            return list(subs.subs) + list(subs.include)
+        return list(subs) if subs is not None else default_subs()
 
     def _call(self, func: Callable[..., Any], args: Tuple[Any, ...], kwargs: Any) -> Any:
         if self._session is not None:  # a recursive call of the decorated function: already recorded

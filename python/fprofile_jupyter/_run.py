@@ -182,7 +182,7 @@ def cmd_run(argv: Sequence[str]) -> int:
         metavar="X,Y",
         help="record calls whose file path contains any of these strings (comma separated; repeatable). "
         "Default: the script's directory (the module's, for -m), installed packages and the standard "
-        "library excluded.",
+        "library excluded. +NAME adds to the default: --subs +urllib records the script and urllib.",
     )
     parser.add_argument("--builtins", action="store_true", help="also record calls of C functions (time.sleep, numpy, ...) made from recorded code")
     parser.add_argument("--max-events", type=int, metavar="N", help="stop recording after N events (default: the profiler's cap)")
@@ -213,7 +213,7 @@ def cmd_run(argv: Sequence[str]) -> int:
 
     import runpy
 
-    from ._recording import default_filter, profile, split_subs
+    from ._recording import default_filter, profile, resolve_subs, split_subs
 
     if module is not None:
         stem = module.rsplit(".", 1)[-1]
@@ -244,7 +244,7 @@ def cmd_run(argv: Sequence[str]) -> int:
     try:
         # no --subs: the default of `python main_file` (its directory, libraries excluded; a module
         # that is itself a library, `-m json.tool`, records its own package)
-        subs = split_subs(opts.subs) if opts.subs else default_filter(main_file)
+        subs = resolve_subs(split_subs(opts.subs), main_file) if opts.subs else default_filter(main_file)
     except ValueError as e:
         raise UsageError(str(e)) from None
 
@@ -427,9 +427,22 @@ def _print_written(trace, out: str, replacing: bool = False) -> None:
     html = _quote(os.path.splitext(out)[0] + ".html")
     _say(
         f"fprofile: wrote {shown}: {len(trace):,} call{'' if len(trace) == 1 else 's'} in {n_threads} thread{'s' if n_threads != 1 else ''} "
-        f"over {_core.format_duration(trace.duration_ns)}. View it: fprofile view {_quote(out)}  "
+        f"over {_core.format_duration(trace.duration_ns)}, {_matched_text(trace)}. View it: fprofile view {_quote(out)}  "
         f"(or as a page: fprofile export {_quote(out)} -o {html})"
     )
+
+
+def _matched_text(trace, shown: int = 4) -> str:
+    """What the subs matched: the functions and files recorded, the busiest files named."""
+    rows = list(trace.summary())
+    by_file: dict = {}
+    for r in rows:
+        by_file[r.file] = by_file.get(r.file, 0) + r.total_ns
+    files = sorted(by_file, key=lambda f: -by_file[f])
+    names = ", ".join(os.path.basename(f) or f for f in files[:shown])
+    more = f" and {len(files) - shown} more" if len(files) > shown else ""
+    return (f"{len(rows)} function{'s' if len(rows) != 1 else ''} in {len(files)} file{'s' if len(files) != 1 else ''} "
+            f"({names}{more})")
 
 
 def _subs_text(subs: Optional[str]) -> str:

@@ -88,9 +88,9 @@ impl RecorderWarning {
 
 /// Records Python calls (see `fprofile_jupyter.profile` for the user-level API).
 ///
-/// `start(subs, *, exclude=(), builtins=False, max_events=20_000_000, outfile=None)` installs the
-/// hook: calls of code whose `co_filename` contains one of `subs` (and none of `exclude`) are
-/// recorded on every thread. `stop()` removes it and returns the `Trace`.
+/// `start(subs, *, exclude=(), include=(), builtins=False, max_events=20_000_000, outfile=None)`
+/// installs the hook: calls of code whose `co_filename` contains one of `include`, or one of `subs`
+/// and none of `exclude`, are recorded on every thread. `stop()` removes it and returns the `Trace`.
 #[pyclass(name = "Recorder", module = "fprofile_jupyter._core")]
 pub struct Recorder {
     state: Mutex<State>,
@@ -129,12 +129,14 @@ impl Recorder {
         Recorder { state: Mutex::new(State::default()) }
     }
 
-    #[pyo3(signature = (subs, *, exclude = Vec::new(), builtins = false, max_events = hook::session::DEFAULT_MAX_EVENTS, outfile = None))]
+    #[pyo3(signature = (subs, *, exclude = Vec::new(), include = Vec::new(), builtins = false, max_events = hook::session::DEFAULT_MAX_EVENTS, outfile = None))]
+    #[allow(clippy::too_many_arguments)]
     fn start(
         &self,
         py: Python<'_>,
         subs: Vec<String>,
         exclude: Vec<String>,
+        include: Vec<String>,
         builtins: bool,
         max_events: u64,
         outfile: Option<PathBuf>,
@@ -146,7 +148,7 @@ impl Recorder {
         if max_events == 0 {
             return Err(HookError::MaxEventsZero.into());
         }
-        let gen = hook::start(py, StartOptions { subs, exclude, builtins, max_events, outfile })?;
+        let gen = hook::start(py, StartOptions { subs, exclude, include, builtins, max_events, outfile })?;
         st.running = Some(gen);
         st.stats = None;
         Ok(())

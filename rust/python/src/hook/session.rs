@@ -49,6 +49,7 @@ impl Mechanism {
 pub(crate) struct StartOptions {
     pub subs: Vec<String>,
     pub exclude: Vec<String>,
+    pub include: Vec<String>,
     pub builtins: bool,
     pub max_events: u64,
     pub outfile: Option<PathBuf>,
@@ -150,6 +151,7 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
         profiles: opts.builtins,
         subs: opts.subs,
         exclude: opts.exclude,
+        include: opts.include,
         codes: Vec::new(),
         writer_codes: writer_codes.clone(),
         code_refs: Vec::new(),
@@ -319,6 +321,7 @@ pub(crate) fn stop(py: Python<'_>) -> Result<Stopped, HookError> {
         ("mechanism".to_string(), sess.mechanism.describe()),
         ("clock".to_string(), super::clock::describe().to_string()),
         ("subs".to_string(), serde_json::to_string(&tabs.subs).unwrap_or_default()),
+        ("include".to_string(), serde_json::to_string(&tabs.include).unwrap_or_default()),
         ("builtins".to_string(), (sess.mechanism == Mechanism::ProfileFunction).to_string()),
         ("max_events".to_string(), sess.max_events.to_string()),
         ("events".to_string(), events.to_string()),

@@ -21,6 +21,9 @@ pub(crate) struct Tables {
     pub profiles: bool,
     pub subs: Vec<String>,
     pub exclude: Vec<String>,
+    /// Recorded even when they match `exclude` (`+urllib`: the defaults, which exclude the standard
+    /// library, plus urllib).
+    pub include: Vec<String>,
     /// Code table of the trace (function name = `co_qualname` where the Python has it).
     pub codes: Vec<Code>,
     /// The same codes with `co_name`, for the live PYME raw text file (PYME writes `co_name`).
@@ -53,9 +56,11 @@ pub(crate) unsafe fn replace(t: Option<Tables>) -> Option<Tables> {
 }
 
 impl Tables {
+    /// Whether calls of code in `file` are recorded: it contains one of `include`, or one of
+    /// `subs` and none of `exclude`.
     pub(crate) fn matches(&self, file: &str) -> bool {
-        !self.exclude.iter().any(|e| !e.is_empty() && file.contains(e.as_str()))
-            && self.subs.iter().any(|s| file.contains(s.as_str()))
+        let contains_any = |list: &[String]| list.iter().any(|s| !s.is_empty() && file.contains(s.as_str()));
+        contains_any(&self.include) || (contains_any(&self.subs) && !contains_any(&self.exclude))
     }
 }
 
