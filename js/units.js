@@ -125,3 +125,36 @@ export function formatBytes(n) {
 export function formatCount(n) {
   return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
+
+/**
+ * Roots of a trace for `shortPath`: its metadata entry "paths.roots" (a JSON list of [prefix, label]
+ * pairs, each prefix ending with a separator), parsed; entries that are not so are left out.
+ * @param {Record<string, string>} metadata
+ * @returns {Array<[string, string]>}
+ */
+export function pathRoots(metadata) {
+  let parsed;
+  try {
+    parsed = JSON.parse((metadata && metadata["paths.roots"]) || "[]");
+  } catch (_e) {
+    return [];
+  }
+  if (!Array.isArray(parsed)) return [];
+  return parsed.filter((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === "string" &&
+    typeof e[1] === "string" && /[/\\]$/.test(e[0]));
+}
+
+/**
+ * A file name as the user knows it: under a root, the root's label and the rest of the path (the
+ * longest matching root wins); else unchanged. The rule of rust/core/src/paths.rs, checked against
+ * the same cases (tests/fixtures/paths.json).
+ * @param {string} file
+ * @param {Array<[string, string]>} roots
+ */
+export function shortPath(file, roots) {
+  let best = null;
+  for (const r of roots) {
+    if (file.length > r[0].length && file.startsWith(r[0]) && (best === null || r[0].length > best[0].length)) best = r;
+  }
+  return best === null ? file : best[1] + file.slice(best[0].length);
+}

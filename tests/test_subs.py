@@ -150,3 +150,30 @@ def test_run_warns_once_about_an_entry_that_matched_nothing(tmp_path):
     assert len(warnings_) == 1, r.stderr
     assert "'urlib' matched no recorded call" in warnings_[0]
     assert "Traceback" not in r.stderr
+
+
+# -- file names as users know them (issue 11 item 3) ---------------------------------------------
+
+def test_short_path_follows_the_shared_cases():
+    from fprofile_jupyter import _core
+
+    table = json.loads(open(os.path.join(os.path.dirname(__file__), "fixtures", "paths.json"), encoding="utf-8").read())
+    roots = json.dumps(table["roots"])
+    assert [_core.short_path(f, roots) for f, _ in table["cases"]] == [s for _, s in table["cases"]]
+
+
+def test_a_recording_stores_its_roots_and_the_static_table_shows_short_paths(helper_mod, tmp_path, monkeypatch):
+    from fprofile_jupyter import _core, _display
+
+    monkeypatch.chdir(tmp_path)  # the helper module lies in the working directory
+    with fprofile_jupyter.profile(subs=["fprofile_subs_helper", "+json"]) as prof:
+        helper_mod.helper(2)
+        json.dumps([1])
+    roots = json.loads(prof.trace.metadata["paths.roots"])
+    assert [os.path.join(str(tmp_path), ""), ""] in roots
+    assert any(label == "stdlib/" for _, label in roots)
+    page = _display.static_summary_html(prof.trace)
+    assert ">fprofile_subs_helper.py:1</td>" in page
+    assert "stdlib/json/__init__.py:" in page
+    assert f"title='{tmp_path / 'fprofile_subs_helper.py'}'" in page
+    assert _core.short_path(str(tmp_path / "x.py"), prof.trace.metadata["paths.roots"]) == "x.py"

@@ -233,6 +233,11 @@ def formats() -> List[Tuple[str, List[str], bool, bool]]:
     the format when saving. ``load`` reads the formats with ``reads``, ``Trace.save`` writes those
     with ``writes``."""
 
+def short_path(file: str, roots: str) -> str:
+    """``file`` relative to the folder of ``roots`` it lies in (a trace's metadata ``"paths.roots"``:
+    a JSON list of [prefix, label] pairs; the longest matching prefix wins), else unchanged; the rule
+    of every view (``tests/fixtures/paths.json``)."""
+
 def format_duration(ns: int) -> str:
     """A duration in integer nanoseconds as short text: ``"12.35 ms"``, ``"1 µs"``, ``"789 ns"``
     (units ns, µs, ms, s; 3 decimals under 10, 2 under 100, 1 under 1000, trailing zeros
@@ -269,9 +274,10 @@ class Recorder:
         builtins: bool = False,
         max_events: int = ...,
         outfile: Optional[_Path] = None,
+        metadata: Sequence[Tuple[str, str]] = ...,
     ) -> None:
         """Install the hook: calls of code whose file name contains one of ``include``, or one of
-        ``subs`` and none of ``exclude``, are recorded. ``builtins``: also C functions called from recorded code (profile
+        ``subs`` and none of ``exclude``, are recorded. ``metadata``: pairs added to the trace's. ``builtins``: also C functions called from recorded code (profile
         function). ``max_events``: the cap (a call is two events). ``outfile``: PYME raw text
         written live. ``ProfilerError`` if recording is on already or the outfile cannot be written."""
     def stop(self) -> Trace:

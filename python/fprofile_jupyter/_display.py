@@ -71,8 +71,11 @@ def fmt_ns(ns: float) -> str:
 def static_summary_html(trace: Any, note: str = "", summary_json: Optional[str] = None) -> str:
     """A static, escaped table of the functions with the most total time (all threads).
     ``summary_json``: ``trace.summary_json()`` if the caller has it already."""
+    from . import _core
+
     summary = json.loads(summary_json if summary_json is not None else trace.summary_json())
     rows = summary.get("overall", [])[:STATIC_SUMMARY_ROWS]
+    roots = (getattr(trace, "metadata", None) or {}).get("paths.roots", "[]")
     esc = html.escape
     out = ['<div class="fprofile-static" style="font-family:sans-serif;font-size:13px">']
     threads = len(getattr(trace, "threads", []) or [])
@@ -87,7 +90,8 @@ def static_summary_html(trace: Any, note: str = "", summary_json: Optional[str] 
         out.append(
             "<tr>"
             f"<td style='text-align:left'><code>{esc(str(r.get('function', '')))}</code></td>"
-            f"<td style='text-align:left'>{esc(str(r.get('file', '')))}:{int(r.get('line', 0))}</td>"
+            f"<td style='text-align:left' title='{esc(str(r.get('file', '')))}'>"
+            f"{esc(_core.short_path(str(r.get('file', '')), roots))}:{int(r.get('line', 0))}</td>"
             f"<td>{int(r.get('calls', 0)):,}</td>"
             f"<td>{esc(fmt_ns(r.get('total_ns', 0)))}</td><td>{esc(fmt_ns(r.get('self_ns', 0)))}</td>"
             f"<td>{esc(fmt_ns(r.get('mean_ns', 0)))}</td><td>{esc(fmt_ns(r.get('max_ns', 0)))}</td>"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import json
 import os
 import sys
 import sysconfig
@@ -194,6 +195,34 @@ def _is_library(path: str) -> bool:
     return False
 
 
+def path_roots() -> List[Tuple[str, str]]:
+    """The folders file names are shown relative to (metadata "paths.roots", rust/core/src/paths.rs):
+    the working directory, the installed-packages folders (no label: ``numpy/core/x.py``) and the
+    standard library (``stdlib/json/decoder.py``)."""
+    import site
+
+    roots: List[Tuple[str, str]] = [(os.path.join(os.getcwd(), ""), "")]
+    packages = set()
+    for key in ("purelib", "platlib"):
+        p = sysconfig.get_paths().get(key)
+        if p:
+            packages.add(p)
+    try:
+        packages.update(site.getsitepackages())
+    except AttributeError:  # an old virtualenv's site module
+        pass
+    user = getattr(site, "USER_SITE", None)
+    if isinstance(user, str):
+        packages.add(user)
+    for p in sorted(packages):
+        roots.append((os.path.join(os.path.abspath(p), ""), ""))
+    for key in ("stdlib", "platstdlib"):
+        p = sysconfig.get_paths().get(key)
+        if p and (os.path.join(os.path.abspath(p), ""), "stdlib/") not in roots:
+            roots.append((os.path.join(os.path.abspath(p), ""), "stdlib/"))
+    return roots
+
+
 def _default_excludes() -> List[str]:
     out = [os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep]
     for key in ("stdlib", "platstdlib"):
@@ -294,7 +323,8 @@ class _Session:
 
     def start(self) -> None:
         self.recorder.start(self.subs, exclude=self.exclude, include=self.include, builtins=self.builtins,
-                            max_events=self.max_events, outfile=self.outfile)
+                            max_events=self.max_events, outfile=self.outfile,
+                            metadata=[("paths.roots", json.dumps(path_roots()))])
         with _active_lock:
             _active.append(self)
 

@@ -18,6 +18,7 @@
 //!   [`summary::text_table`], [`summary::html_table`]: their orders and tables.
 //! - [`formats::registry`]: the one table of formats (names, endings, read/write); [`formats::save`]:
 //!   write a trace to a file atomically ([`fsio::write_atomic`]).
+//! - [`paths`]: file names relative to the folders users know (the one rule of every view).
 //! - [`stacks`]: self times and folded stacks; [`units`]: durations as text, terminal widths.
 
 pub mod assets;
@@ -26,6 +27,7 @@ pub mod formats;
 pub mod fsio;
 pub mod load;
 pub mod model;
+pub mod paths;
 pub mod stacks;
 pub mod summary;
 pub mod units;

@@ -8,12 +8,14 @@
 //!   per-thread buffers, typed failures (`HookError`) and warnings (`HookWarning`), the `Recorder`
 //!   class and its `RecorderStats`.
 //! - `assets`: the embedded timeline JS/CSS and the HTML export.
+//! - `paths`: `short_path(file, roots)`, file names as users know them.
 
 use pyo3::prelude::*;
 
 mod assets;
 mod errors;
 mod hook;
+mod paths;
 mod recorder;
 mod summary;
 mod trace;
@@ -26,6 +28,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     trace::register(m)?;
     recorder::register(m)?;
     assets::register(m)?;
+    paths::register(m)?;
     Ok(())
 }
 

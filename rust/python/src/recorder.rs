@@ -90,7 +90,8 @@ impl RecorderWarning {
 ///
 /// `start(subs, *, exclude=(), include=(), builtins=False, max_events=20_000_000, outfile=None)`
 /// installs the hook: calls of code whose `co_filename` contains one of `include`, or one of `subs`
-/// and none of `exclude`, are recorded on every thread. `stop()` removes it and returns the `Trace`.
+/// and none of `exclude`, are recorded on every thread. `metadata`: (key, value) pairs added to the
+/// trace's metadata. `stop()` removes it and returns the `Trace`.
 #[pyclass(name = "Recorder", module = "fprofile_jupyter._core")]
 pub struct Recorder {
     state: Mutex<State>,
@@ -129,7 +130,7 @@ impl Recorder {
         Recorder { state: Mutex::new(State::default()) }
     }
 
-    #[pyo3(signature = (subs, *, exclude = Vec::new(), include = Vec::new(), builtins = false, max_events = hook::session::DEFAULT_MAX_EVENTS, outfile = None))]
+    #[pyo3(signature = (subs, *, exclude = Vec::new(), include = Vec::new(), builtins = false, max_events = hook::session::DEFAULT_MAX_EVENTS, outfile = None, metadata = Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         &self,
@@ -140,6 +141,7 @@ impl Recorder {
         builtins: bool,
         max_events: u64,
         outfile: Option<PathBuf>,
+        metadata: Vec<(String, String)>,
     ) -> Result<(), BindingError> {
         let mut st = lock(&self.state);
         if st.running.is_some() {
@@ -148,7 +150,7 @@ impl Recorder {
         if max_events == 0 {
             return Err(HookError::MaxEventsZero.into());
         }
-        let gen = hook::start(py, StartOptions { subs, exclude, include, builtins, max_events, outfile })?;
+        let gen = hook::start(py, StartOptions { subs, exclude, include, metadata, builtins, max_events, outfile })?;
         st.running = Some(gen);
         st.stats = None;
         Ok(())

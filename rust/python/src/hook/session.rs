@@ -50,6 +50,8 @@ pub(crate) struct StartOptions {
     pub subs: Vec<String>,
     pub exclude: Vec<String>,
     pub include: Vec<String>,
+    /// Added to the recording's metadata (the Python layer's: the roots of file names, ...).
+    pub metadata: Vec<(String, String)>,
     pub builtins: bool,
     pub max_events: u64,
     pub outfile: Option<PathBuf>,
@@ -57,6 +59,7 @@ pub(crate) struct StartOptions {
 
 pub(crate) struct Session {
     mechanism: Mechanism,
+    metadata: Vec<(String, String)>,
     start_ns: u64,
     max_events: u64,
     outfile: Option<PathBuf>,
@@ -160,6 +163,7 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
     };
     let sess = Session {
         mechanism: Mechanism::ProfileFunction,
+        metadata: opts.metadata,
         start_ns: 0,
         max_events,
         outfile: opts.outfile,
@@ -331,6 +335,7 @@ pub(crate) fn stop(py: Python<'_>) -> Result<Stopped, HookError> {
     if let Some(p) = &sess.outfile {
         metadata.push(("outfile".to_string(), p.display().to_string()));
     }
+    metadata.append(&mut sess.metadata);
     let stop_at = if cap_ns != 0 { cap_ns.min(stop_ns) } else { stop_ns };
     let recording = Recording { codes, threads, start_ns: sess.start_ns, stop_ns: stop_at, metadata };
     Ok(Stopped { recording, events, bytes_held, cap_reached, warnings, outfile_error })
