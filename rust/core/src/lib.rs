@@ -26,9 +26,12 @@ pub mod formats;
 pub mod fsio;
 pub mod load;
 pub mod model;
+pub mod process;
 pub mod stacks;
 pub mod summary;
 pub mod units;
 
 pub use load::{load, load_bytes, LoadError};
-pub use model::{CallFlags, Calls, Code, CodeId, Event, EventKind, Recording, ThreadInfo, ThreadRecord, Trace};
+pub use model::{
+    Band, CallFlags, Calls, ClockAlignment, Code, CodeId, Event, EventKind, ProcessInfo, Recording, ThreadInfo, ThreadRecord, Trace,
+};

@@ -20,6 +20,7 @@ fn sample() -> Trace {
             first_ns: 0,
             last_ns: 1000,
             lane: 0,
+            process: 0,
             call_range: (0, 4),
         },
         ThreadInfo {
@@ -28,6 +29,7 @@ fn sample() -> Trace {
             first_ns: 200,
             last_ns: 800,
             lane: 1,
+            process: 0,
             call_range: (4, 5),
         },
     ];
@@ -39,7 +41,9 @@ fn sample() -> Trace {
         parent: vec![u32::MAX, 0, 1, 0, u32::MAX],
         flags: vec![CallFlags(0), CallFlags(0), CallFlags(0), CallFlags(CallFlags::UNFINISHED), CallFlags(0)],
     };
-    Trace { origin_ns: 5_000_000_000, codes, threads, calls, metadata: vec![("subs".into(), "app/".into())] }
+    let processes = Trace::one_process(&threads);
+    let metadata = vec![("subs".into(), "app/".into())];
+    Trace { origin_ns: 5_000_000_000, codes, threads, calls, metadata, processes, bands: vec![] }
 }
 
 #[test]

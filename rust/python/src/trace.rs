@@ -418,6 +418,7 @@ fn _build_trace(
         start_ns,
         stop_ns,
         metadata: metadata.unwrap_or_default(),
+        process: Default::default(),
     };
     PyTrace::from_trace(py.detach(move || fprofile::build::build_trace(rec)))
 }

@@ -523,7 +523,7 @@ pub fn parse_body(body: &[u8]) -> Result<Trace> {
             }
             calls.flags[begin + idx as usize] = CallFlags(f as u8);
         }
-        threads.push(ThreadInfo { os_id, names, first_ns, last_ns, lane, call_range: (begin as u32, (begin + n) as u32) });
+        threads.push(ThreadInfo { os_id, names, first_ns, last_ns, lane, process: 0, call_range: (begin as u32, (begin + n) as u32) });
     }
     let at = r.pos;
     let meta = r.str("metadata")?;
@@ -532,7 +532,8 @@ pub fn parse_body(body: &[u8]) -> Result<Trace> {
         return r.err(r.pos, format!("{} unexpected bytes after the metadata", body.len() - r.pos));
     }
     calls.shrink_to_fit();
-    Ok(Trace { origin_ns, codes, threads, calls, metadata })
+    let processes = Trace::one_process(&threads);
+    Ok(Trace { origin_ns, codes, threads, calls, metadata, processes, bands: Vec::new() })
 }
 
 /// Parses a JSON object of string values, keeping the order.

@@ -309,6 +309,7 @@ pub fn read(bytes: &[u8]) -> Result<Trace, PymeJsonError> {
             first_ns,
             last_ns,
             lane,
+            process: 0,
             call_range: (begin as u32, end as u32),
         });
     }
@@ -317,5 +318,7 @@ pub fn read(bytes: &[u8]) -> Result<Trace, PymeJsonError> {
     if !has_lanes {
         assign_lanes(&mut threads);
     }
-    Ok(Trace { origin_ns: 0, codes, threads, calls, metadata: vec![("source".into(), "pyme-json".into())] })
+    let processes = Trace::one_process(&threads);
+    let metadata = vec![("source".into(), "pyme-json".into())];
+    Ok(Trace { origin_ns: 0, codes, threads, calls, metadata, processes, bands: Vec::new() })
 }

@@ -33,7 +33,7 @@ pub fn recording(threads: &[Script], start_ns: u64, stop_ns: u64) -> Recording {
         }
         out.push(ThreadRecord { os_id: *os_id, ident: 0, names: vec![(0, name.to_string())], chunks: vec![events] });
     }
-    Recording { codes, threads: out, start_ns, stop_ns, metadata: vec![] }
+    Recording { codes, threads: out, start_ns, stop_ns, metadata: vec![], process: Default::default() }
 }
 
 /// Folded stacks, one line per call in pre-order: `thread;a;b;c start end [flags]`.
@@ -153,7 +153,7 @@ pub mod strategies {
                 })
                 .collect();
             let (start_ns, stop_ns) = if with_start && min_t != u64::MAX { (min_t - 1, max_t + extra) } else { (0, 0) };
-            Recording { codes, threads, start_ns, stop_ns, metadata: vec![("k".into(), "v\"".into())] }
+            Recording { codes, threads, start_ns, stop_ns, metadata: vec![("k".into(), "v\"".into())], process: Default::default() }
         })
     }
 }

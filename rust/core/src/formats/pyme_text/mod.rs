@@ -330,7 +330,7 @@ impl Parser {
                 ),
             ));
         }
-        Ok(Recording { codes: self.codes, threads: records, start_ns: 0, stop_ns: 0, metadata })
+        Ok(Recording { codes: self.codes, threads: records, start_ns: 0, stop_ns: 0, metadata, process: Default::default() })
     }
 }
 
