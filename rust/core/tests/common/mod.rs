@@ -153,25 +153,36 @@ pub fn process(pid: u64, name: &str, start_ns: i64, end_ns: i64) -> ProcessInfo 
 
 /// Two processes: "parent" (pid 100: threads MainThread and Pool) and "child" (pid 101, started by
 /// 100, exit status 0, on another host with a measured clock offset: MainThread and a Worker with
-/// two task bands), built from one recording whose threads are then split between the processes.
+/// two task bands), built from one recording (times in whole microseconds, which PYME text keeps) whose threads are then split between the processes.
 pub fn two_process_trace() -> Trace {
     let mut t = fprofile::build::build_trace(recording(
         &[
-            ("MainThread", 11, &[(100, "+main"), (110, "+load"), (150, "-load"), (160, "+wait"), (290, "-wait"), (300, "-main")]),
-            ("Pool", 12, &[(120, "+feed"), (140, "-feed")]),
-            ("MainThread", 21, &[(170, "+work"), (180, "+step"), (200, "-step"), (210, "-work")]),
-            ("Worker", 22, &[(175, "+step"), (185, "-step"), (190, "+step"), (230, "-step")]),
+            (
+                "MainThread",
+                11,
+                &[
+                    (100000, "+main"),
+                    (110000, "+load"),
+                    (150000, "-load"),
+                    (160000, "+wait"),
+                    (290000, "-wait"),
+                    (300000, "-main"),
+                ],
+            ),
+            ("Pool", 12, &[(120000, "+feed"), (140000, "-feed")]),
+            ("MainThread", 21, &[(170000, "+work"), (180000, "+step"), (200000, "-step"), (210000, "-work")]),
+            ("Worker", 22, &[(175000, "+step"), (185000, "-step"), (190000, "+step"), (230000, "-step")]),
         ],
-        90,
-        310,
+        90_000,
+        310_000,
     ));
     let child = |os_id: u64| os_id > 20;
     for th in &mut t.threads {
         th.process = u32::from(child(th.os_id));
     }
-    let mut parent = process(100, "python main.py", 0, 220);
+    let mut parent = process(100, "python main.py", 0, 220_000);
     parent.parent_pid = 7;
-    let mut kid = process(101, "SpawnProcess-1", 70, 150);
+    let mut kid = process(101, "SpawnProcess-1", 70_000, 150_000);
     kid.parent_pid = 100;
     kid.host = "node-b".into();
     kid.exit_status = Some(0);
@@ -179,8 +190,8 @@ pub fn two_process_trace() -> Trace {
     t.processes = vec![parent, kid];
     let worker = t.threads.iter().position(|th| th.os_id == 22).expect("worker thread") as u32;
     t.bands = vec![
-        Band { thread: worker, start_ns: 84, end_ns: 96, label: "inc-1f2e".into() },
-        Band { thread: worker, start_ns: 99, end_ns: 141, label: "<b>sum</b>-9".into() },
+        Band { thread: worker, start_ns: 84_000, end_ns: 96_000, label: "inc-1f2e".into() },
+        Band { thread: worker, start_ns: 99_000, end_ns: 141_000, label: "<b>sum</b>-9".into() },
     ];
     t
 }
