@@ -144,3 +144,26 @@ def test_a_newer_version_is_one_clear_error():
     data[4] = 3
     with pytest.raises(fj.FormatError, match="version 3 at byte 4: this fprofile reads versions 1 and 2"):
         _core.load_bytes(bytes(data))
+
+
+def test_merged_recordings_keep_their_processes_through_every_save(tmp_path):
+    def part(t0, os_id, pid, name):
+        codes = [("/app/a.py", "f", 1), ("/app/a.py", "g", 5)]
+        events = [(t0 + 10_000, 0, False), (t0 + 20_000, 1, False), (t0 + 30_000, 1, True), (t0 + 100_000, 0, True)]
+        return _core._build_trace(codes, [(os_id, "MainThread", events)], start_ns=t0, stop_ns=t0 + 200_000,
+                                  process=(pid, 1, name, "lab"))
+
+    m = _core.merge([
+        {"trace": part(1_000_000, 1, 10, "parent")},
+        {"trace": part(1_050_000, 2, 11, "child"), "process": {"parent_pid": 10, "exit_status": -9, "incomplete": True},
+         "bands": [(2, 1_055_000, 1_160_000, "task-a")]},
+    ])
+    path = tmp_path / "m.fpt"
+    m.save(path)
+    back = fj.load(path)
+    assert back == m
+    assert [(p.pid, p.parent_pid, p.name, p.exit_status, p.incomplete, p.threads) for p in back.processes] == [
+        (10, 1, "parent", None, False, [0]), (11, 10, "child", -9, True, [1])]
+    assert [(t.pid, t.process) for t in back.threads] == [(10, 0), (11, 1)]
+    assert back.bands == [(1, 55_000, 160_000, "task-a")]
+    assert [len(s) for s in back.summary().per_process] == [2, 2]

@@ -271,8 +271,12 @@ pub fn build_trace(rec: Recording) -> Trace {
     let processes = if infos.is_empty() {
         Vec::new()
     } else {
-        process.start_ns = rel(if start_ns != 0 { start_ns } else { min_abs });
-        process.end_ns = stop_rel;
+        // The process spans its threads (a start given after the first event, as a bad clock or
+        // a hand-made recording may give, must not leave it ending before it starts).
+        let first = infos.iter().map(|t| t.first_ns).min().unwrap_or(0);
+        let last = infos.iter().map(|t| t.last_ns).max().unwrap_or(0);
+        process.start_ns = rel(if start_ns != 0 { start_ns } else { min_abs }).min(first);
+        process.end_ns = stop_rel.max(last);
         vec![process]
     };
     Trace { origin_ns, codes, threads: infos, calls, metadata, processes, bands: Vec::new() }

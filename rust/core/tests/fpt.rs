@@ -498,3 +498,25 @@ fn two_processes_fixture_is_current() {
     let on_disk = std::fs::read(path).expect("fixture missing: run with FPROFILE_REGEN_FIXTURES=1");
     assert_eq!(on_disk, bytes, "the Rust encoder or the sample changed: regenerate the fixture (FPROFILE_REGEN_FIXTURES=1)");
 }
+
+/// What the merge of two recordings gives (processes, remapped threads, bands) is what `.fpt`
+/// stores: it round-trips exactly.
+#[test]
+fn merged_traces_round_trip() {
+    let part = |pid: u64, os: u64, t0: u64, offset: i64, aligned: bool| {
+        let mut rec =
+            recording(&[("MainThread", os, &[(t0 + 10, "+f"), (t0 + 20, "+g"), (t0 + 30, "-g"), (t0 + 90, "-f")])], t0, t0 + 100);
+        rec.process = process(pid, &format!("p{pid}"), 0, 0);
+        rec.process.clock = fprofile::model::ClockAlignment { offset_ns: offset, uncertainty_ns: 7, aligned };
+        fprofile::build::build_trace(rec)
+    };
+    let mut b = part(11, 2, 5_000, -4_000, true);
+    b.bands.push(fprofile::model::Band { thread: 0, start_ns: 12, end_ns: 80, label: "task-1".into() });
+    let m = fprofile::merge::merge(vec![part(10, 1, 1_000, 0, true), b, part(12, 3, 70_000, 0, false)]).unwrap();
+    check_invariants(&m).unwrap();
+    assert_eq!(m.processes.iter().map(|p| p.pid).collect::<Vec<_>>(), [10, 11, 12]);
+    let d = decode(&encode(&m)).unwrap();
+    assert_eq!(d, m);
+    assert!(!d.processes[2].clock.aligned);
+    assert_eq!(d.bands.len(), 1);
+}
