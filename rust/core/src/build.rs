@@ -156,7 +156,7 @@ struct Open {
 
 /// Turns flat per-thread events into per-thread call trees. See the module docs for the rules.
 pub fn build_trace(rec: Recording) -> Trace {
-    let Recording { codes, threads, start_ns, stop_ns, mut metadata } = rec;
+    let Recording { codes, threads, start_ns, stop_ns, mut metadata, mut process } = rec;
     let n_codes = codes.len();
     let mut dropped_events = 0u64;
 
@@ -257,6 +257,7 @@ pub fn build_trace(rec: Recording) -> Trace {
             first_ns,
             last_ns,
             lane: 0,
+            process: 0,
             call_range: (begin, end),
         });
     }
@@ -267,7 +268,18 @@ pub fn build_trace(rec: Recording) -> Trace {
     if dropped_events > 0 {
         metadata.push(("build.dropped_events".into(), dropped_events.to_string()));
     }
-    Trace { origin_ns, codes, threads: infos, calls, metadata }
+    let processes = if infos.is_empty() {
+        Vec::new()
+    } else {
+        // The process spans its threads (a start given after the first event, as a bad clock or
+        // a hand-made recording may give, must not leave it ending before it starts).
+        let first = infos.iter().map(|t| t.first_ns).min().unwrap_or(0);
+        let last = infos.iter().map(|t| t.last_ns).max().unwrap_or(0);
+        process.start_ns = rel(if start_ns != 0 { start_ns } else { min_abs }).min(first);
+        process.end_ns = stop_rel.max(last);
+        vec![process]
+    };
+    Trace { origin_ns, codes, threads: infos, calls, metadata, processes, bands: Vec::new() }
 }
 
 /// Appends a call opened at `t` under the top of `stack`; returns its index, or `NO_PARENT` when it
@@ -394,7 +406,15 @@ mod tests {
             spans.sort_by_key(|s| s.0);
             let mut infos: Vec<ThreadInfo> = spans
                 .iter()
-                .map(|&(a, b)| ThreadInfo { os_id: 0, names: vec![], first_ns: a, last_ns: b, lane: 0, call_range: (0, 0) })
+                .map(|&(a, b)| ThreadInfo {
+                    os_id: 0,
+                    names: vec![],
+                    first_ns: a,
+                    last_ns: b,
+                    lane: 0,
+                    process: 0,
+                    call_range: (0, 0),
+                })
                 .collect();
             assign_lanes(&mut infos);
             let got: Vec<u32> = infos.iter().map(|t| t.lane).collect();
@@ -416,6 +436,7 @@ mod tests {
             start_ns: 90,
             stop_ns: 200,
             metadata: vec![],
+            process: Default::default(),
         };
         let t = build_trace(rec);
         assert_eq!(t.origin_ns, 90);

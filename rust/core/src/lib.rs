@@ -19,6 +19,7 @@
 //! - [`formats::registry`]: the one table of formats (names, endings, read/write); [`formats::save`]:
 //!   write a trace to a file atomically ([`fsio::write_atomic`]).
 //! - [`paths`]: file names relative to the folders users know (the one rule of every view).
+//! - [`merge::merge`]: several traces (processes) into one, clocks aligned.
 //! - [`stacks`]: self times and folded stacks; [`units`]: durations as text, terminal widths.
 
 pub mod assets;
@@ -26,11 +27,16 @@ pub mod build;
 pub mod formats;
 pub mod fsio;
 pub mod load;
+pub mod merge;
 pub mod model;
 pub mod paths;
+pub mod process;
 pub mod stacks;
 pub mod summary;
 pub mod units;
 
 pub use load::{load, load_bytes, LoadError};
-pub use model::{CallFlags, Calls, Code, CodeId, Event, EventKind, Recording, ThreadInfo, ThreadRecord, Trace};
+pub use model::{
+    Band, CallFlags, Calls, ClockAlignment, Code, CodeId, Event, EventKind, ProcessInfo, Recording, ThreadInfo, ThreadRecord,
+    Trace,
+};

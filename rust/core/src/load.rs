@@ -187,6 +187,7 @@ mod tests {
             start_ns: 0,
             stop_ns: 10_000,
             metadata: vec![],
+            process: Default::default(),
         })
     }
 

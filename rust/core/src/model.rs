@@ -55,6 +55,60 @@ pub struct Recording {
     pub stop_ns: u64,
     /// Free-form metadata kept with the trace (subs, python version, whether the cap was hit, ...).
     pub metadata: Vec<(String, String)>,
+    /// The process that made the recording (its `start_ns`/`end_ns` are set by the builder from
+    /// `start_ns`/`stop_ns`).
+    pub process: ProcessInfo,
+}
+
+/// How a process's clock was placed on the trace's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockAlignment {
+    /// Added to this process's clock readings to get the trace's clock (ns).
+    pub offset_ns: i64,
+    /// The offset is right to within this many ns (0: exact, same clock).
+    pub uncertainty_ns: u64,
+    /// The offset was measured (or the clock is shared). `false`: it could not be measured, so the
+    /// process is shown on its own clock (started at the trace's start) and its times cannot be
+    /// compared with other processes'.
+    pub aligned: bool,
+}
+
+impl Default for ClockAlignment {
+    fn default() -> Self {
+        ClockAlignment { offset_ns: 0, uncertainty_ns: 0, aligned: true }
+    }
+}
+
+/// One process of a trace. Times are relative to `Trace::origin_ns`, on the trace's clock.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProcessInfo {
+    /// OS process id (0 when unknown: PYME files, `.fpt` version 1).
+    pub pid: u64,
+    /// Parent's process id (0 when unknown).
+    pub parent_pid: u64,
+    /// A Dask worker's name, a multiprocessing process's name, or the program and its arguments.
+    pub name: String,
+    /// Host name (empty when unknown).
+    pub host: String,
+    /// When its recording started and ended.
+    pub start_ns: i64,
+    pub end_ns: i64,
+    /// Exit status where known (negative: killed by that signal).
+    pub exit_status: Option<i32>,
+    pub clock: ClockAlignment,
+    /// Its trace is incomplete: the process was killed or still running when the recording stopped,
+    /// so only what it had written out is here.
+    pub incomplete: bool,
+}
+
+/// A labelled span shown above a thread's calls (a Dask task the thread ran).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Band {
+    /// Index in `Trace::threads`.
+    pub thread: u32,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub label: String,
 }
 
 /// Flags of a call.
@@ -84,6 +138,8 @@ pub struct ThreadInfo {
     pub last_ns: i64,
     /// Overview lane, assigned as PYME assigns them.
     pub lane: u32,
+    /// Index of its process in `Trace::processes`.
+    pub process: u32,
     /// This thread's calls are `calls[call_range.0 .. call_range.1]`.
     pub call_range: (u32, u32),
 }
@@ -145,4 +201,47 @@ pub struct Trace {
     pub threads: Vec<ThreadInfo>,
     pub calls: Calls,
     pub metadata: Vec<(String, String)>,
+    /// The processes; every thread's `process` indexes this. One for a one-process trace (with
+    /// pid 0 when the file did not say), empty only for a trace with no threads.
+    pub processes: Vec<ProcessInfo>,
+    /// Labelled spans above threads' calls (Dask tasks), ordered by thread then start.
+    pub bands: Vec<Band>,
+}
+
+impl Trace {
+    /// The process a thread belongs to.
+    pub fn process_of(&self, thread: usize) -> Option<&ProcessInfo> {
+        self.threads.get(thread).and_then(|t| self.processes.get(t.process as usize))
+    }
+    /// How exports name process `p`: "name (pid)", or "pid N" without a name, the name without a
+    /// pid, "process N" (1-based) with neither.
+    pub fn process_label(&self, p: usize) -> String {
+        let (name, pid) = self.processes.get(p).map_or(("", 0), |pr| (pr.name.as_str(), pr.pid));
+        match (name.is_empty(), pid) {
+            (false, 0) => name.to_string(),
+            (false, pid) => format!("{name} ({pid})"),
+            (true, 0) => format!("process {}", p + 1),
+            (true, pid) => format!("pid {pid}"),
+        }
+    }
+    /// How exports that have no process level (PYME JSON and text, speedscope) name a thread whose
+    /// name is `name`: the name itself in a one-process trace (as before processes existed), else
+    /// "process label / name", so that threads of different processes stay apart.
+    pub fn thread_key(&self, thread: usize, name: &str) -> String {
+        if self.processes.len() <= 1 {
+            return name.to_string();
+        }
+        let p = self.threads.get(thread).map_or(0, |t| t.process as usize);
+        format!("{} / {name}", self.process_label(p))
+    }
+    /// One process spanning the threads (for formats that do not name processes): pid 0, start and
+    /// end from the threads.
+    pub fn one_process(threads: &[ThreadInfo]) -> Vec<ProcessInfo> {
+        if threads.is_empty() {
+            return Vec::new();
+        }
+        let start_ns = threads.iter().map(|t| t.first_ns).min().unwrap_or(0);
+        let end_ns = threads.iter().map(|t| t.last_ns).max().unwrap_or(0);
+        vec![ProcessInfo { start_ns, end_ns, ..ProcessInfo::default() }]
+    }
 }

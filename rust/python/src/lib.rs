@@ -9,12 +9,14 @@
 //!   class and its `RecorderStats`.
 //! - `assets`: the embedded timeline JS/CSS and the HTML export.
 //! - `paths`: `short_path(file, roots)`, file names as users know them.
+//! - `merge`: `merge(parts)`, several traces (processes, Dask workers) into one.
 
 use pyo3::prelude::*;
 
 mod assets;
 mod errors;
 mod hook;
+mod merge;
 mod paths;
 mod recorder;
 mod summary;
@@ -29,6 +31,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     recorder::register(m)?;
     assets::register(m)?;
     paths::register(m)?;
+    merge::register(m)?;
     Ok(())
 }
 

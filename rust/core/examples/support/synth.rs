@@ -101,5 +101,6 @@ pub fn recording(n_calls: usize, seed: u64) -> Recording {
         start_ns: start,
         stop_ns: stop,
         metadata: vec![("python".into(), "3.12.1".into())],
+        process: Default::default(),
     }
 }

@@ -337,7 +337,8 @@ pub(crate) fn stop(py: Python<'_>) -> Result<Stopped, HookError> {
     }
     metadata.append(&mut sess.metadata);
     let stop_at = if cap_ns != 0 { cap_ns.min(stop_ns) } else { stop_ns };
-    let recording = Recording { codes, threads, start_ns: sess.start_ns, stop_ns: stop_at, metadata };
+    let process = fprofile::process::current();
+    let recording = Recording { codes, threads, start_ns: sess.start_ns, stop_ns: stop_at, metadata, process };
     Ok(Stopped { recording, events, bytes_held, cap_reached, warnings, outfile_error })
 }
 
