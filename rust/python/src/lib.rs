@@ -8,12 +8,14 @@
 //!   per-thread buffers, typed failures (`HookError`) and warnings (`HookWarning`), the `Recorder`
 //!   class and its `RecorderStats`.
 //! - `assets`: the embedded timeline JS/CSS and the HTML export.
+//! - `merge`: `merge(parts)`, several traces (processes, Dask workers) into one.
 
 use pyo3::prelude::*;
 
 mod assets;
 mod errors;
 mod hook;
+mod merge;
 mod recorder;
 mod summary;
 mod trace;
@@ -26,6 +28,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     trace::register(m)?;
     recorder::register(m)?;
     assets::register(m)?;
+    merge::register(m)?;
     Ok(())
 }
 
