@@ -3,7 +3,9 @@
 // what is wrong and the byte offset where it was found (in the file for the header, in the
 // decompressed body otherwise).
 
-export const FPT_VERSION = 1;
+/** The version fprofile writes; version 1 (no process table, no bands) is still read. */
+export const FPT_VERSION = 2;
+const FPT_VERSION_1 = 1;
 const FPT_HEADER_LEN = 16;
 /** Deepest call depth (as the Rust core: 2^32 - 2). */
 const MAX_DEPTH = 4294967294;
@@ -50,8 +52,8 @@ export function readFptHeader(bytes) {
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = dv.getUint16(4, true);
-  if (version !== FPT_VERSION) {
-    throw new FptError(`unsupported format version ${version}: this viewer reads version ${FPT_VERSION}` +
+  if (version !== FPT_VERSION && version !== FPT_VERSION_1) {
+    throw new FptError(`unsupported format version ${version}: this viewer reads versions ${FPT_VERSION_1} and ${FPT_VERSION}` +
       (version > FPT_VERSION ? " (the file was written by a newer fprofile)" : ""), 4, "file");
   }
   const flags = dv.getUint16(6, true);
@@ -90,7 +92,7 @@ export async function decodeFpt(data, limits = {}) {
     }
     body = rest;
   }
-  return decodeFptBody(body, lim);
+  return decodeFptBody(body, lim, header.version);
 }
 
 /** Inflate a zlib stream (RFC 1950) with `bodyLen` as a hard output limit. */
@@ -180,9 +182,9 @@ class BodyReader {
     this.pos = p;
     return value;
   }
-  /** Signed (zigzag) varint. */
-  s(what) {
-    const z = this.u(what);
+  /** Signed (zigzag) varint (nearest double beyond 2^53 when `approx`). */
+  s(what, approx = false) {
+    const z = this.u(what, approx);
     return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
   }
   /** A count of elements each taking at least `minBytes` bytes: checked against the bytes left. */
@@ -210,20 +212,27 @@ class BodyReader {
 }
 
 /**
- * Decode a decompressed body (synchronous; the part node tests drive directly).
- * Returns the decoded trace:
+ * Decode a decompressed body of format `version` (1 or 2; synchronous; the part node tests drive
+ * directly). Returns the decoded trace:
  * {
  *   originNs, strings,
  *   codes: { count, name: string[], file: string[], line: Int32Array },
- *   threads: [{ index, osId, lane, firstNs, lastNs, names: [{ tNs, name }], name, callStart, callEnd, maxDepth }],
+ *   processes: [{ index, pid, parentPid, name, host, startNs, endNs, exitStatus (number or null),
+ *                 clockOffsetNs, clockUncertaintyNs, aligned, incomplete }],
+ *   threads: [{ index, process (index in processes), osId, lane, firstNs, lastNs, names: [{ tNs, name }], name,
+ *               callStart, callEnd, maxDepth }],
  *   calls: { count, start: Float64Array, end: Float64Array, code: Int32Array, depth: Uint32Array,
  *            parent: Int32Array (global index, -1 for top level), thread: Int32Array, flags: Uint8Array },
+ *   bands: [{ thread, startNs, endNs, label }]   (ordered by thread, then start),
  *   startNs, endNs, metadata
  * }
- * Times are ns relative to the trace origin.
+ * Times are ns relative to the trace origin. A version-1 body is one process (pid 0, name and host
+ * "") spanning the threads, with no bands.
  */
-export function decodeFptBody(body, limits = {}) {
+export function decodeFptBody(body, limits = {}, version = FPT_VERSION) {
   const lim = { ...DECODE_LIMITS, ...limits };
+  if (version !== FPT_VERSION && version !== FPT_VERSION_1) throw new FptError(`unsupported format version ${version}`);
+  const v2 = version === FPT_VERSION;
   const r = new BodyReader(asBytes(body));
   const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -253,11 +262,29 @@ export function decodeFptBody(body, limits = {}) {
     codeLine[i] = line;
   }
 
-  const threadCount = r.count("thread_count", 7);
+  const processes = [];
+  if (v2) {
+    const processCount = r.count("process_count", 9);
+    for (let p = 0; p < processCount; p++) processes.push(readProcess(r, p, sid, strings));
+  }
+
+  const threadAt = r.pos;
+  const threadCount = r.count("thread_count", v2 ? 8 : 7);
+  if (v2 && threadCount > 0 && processes.length === 0) {
+    throw new FptError(`${threadCount} threads but no process (process_count is 0)`, threadAt);
+  }
   const threads = [];
   const parts = [];
   let totalCalls = 0;
   for (let t = 0; t < threadCount; t++) {
+    let process = 0;
+    if (v2) {
+      const at = r.pos;
+      process = r.u(`process of thread ${t}`);
+      if (process >= processes.length) {
+        throw new FptError(`process of thread ${t} = ${process} is not in the process table (${processes.length} processes)`, at);
+      }
+    }
     const osId = r.u(`os_id of thread ${t}`, true);
     const lane = r.u(`lane of thread ${t}`);
     const firstNs = r.s(`first_ns of thread ${t}`);
@@ -342,14 +369,32 @@ export function decodeFptBody(body, limits = {}) {
       if (idx >= n) throw new FptError(`flagged call index ${idx} of thread ${t} is past its ${n} calls`, at);
       const fat = r.pos;
       const f = r.u("flags");
-      if (f & ~3) throw new FptError(`reserved call flag bits set (flags = ${f}) on call ${idx} of thread ${t}`, fat);
+      if (f > 3) throw new FptError(`reserved call flag bits set (flags = ${f}) on call ${idx} of thread ${t}`, fat);
       flags[idx] = f;
     }
     threads.push({
-      index: t, osId, lane, firstNs, lastNs, names, name: names[names.length - 1].name,
+      index: t, process, osId, lane, firstNs, lastNs, names, name: names[names.length - 1].name,
       callStart: totalCalls - n, callEnd: totalCalls, maxDepth,
     });
     parts.push({ code, depth, start, end, parent, flags });
+  }
+
+  const bands = [];
+  if (v2) {
+    const bandCount = r.count("band_count", 4);
+    for (let b = 0; b < bandCount; b++) {
+      const at = r.pos;
+      const thread = r.u(`thread of band ${b}`);
+      if (thread >= threadCount) throw new FptError(`thread of band ${b} = ${thread} is not in the thread table (${threadCount} threads)`, at);
+      const startNs = r.s(`start_ns of band ${b}`);
+      const prev = bands[bands.length - 1];
+      if (prev && (thread < prev.thread || (thread === prev.thread && startNs < prev.startNs))) {
+        throw new FptError(`band ${b} is out of order (bands are ordered by thread, then start)`, at);
+      }
+      const endNs = startNs + r.u(`dur_ns of band ${b}`);
+      if (Math.abs(endNs) >= TWO_POW_53) throw new FptError(`band ${b} ends beyond 2^53 ns`, r.pos);
+      bands.push({ thread, startNs, endNs, label: strings[sid(`label_sid of band ${b}`)] });
+    }
   }
 
   const metaAt = r.pos;
@@ -398,9 +443,48 @@ export function decodeFptBody(body, limits = {}) {
     if (threads[t].lastNs > endNs) endNs = threads[t].lastNs;
   }
   if (threadCount === 0) { startNs = 0; endNs = 0; }
+  if (!v2 && threadCount > 0) {
+    processes.push({
+      index: 0, pid: 0, parentPid: 0, name: "", host: "", startNs, endNs, exitStatus: null,
+      clockOffsetNs: 0, clockUncertaintyNs: 0, aligned: true, incomplete: false,
+    });
+  }
   return {
     originNs, strings,
     codes: { count: codeCount, name: codeName, file: codeFile, line: codeLine },
-    threads, calls, startNs, endNs, metadata,
+    processes, threads, calls, bands, startNs, endNs, metadata,
+  };
+}
+
+const PROCESS_INCOMPLETE = 1;
+const PROCESS_EXIT_KNOWN = 2;
+const PROCESS_CLOCK_UNALIGNED = 4;
+
+/** One entry of the process table (version 2). */
+function readProcess(r, p, sid, strings) {
+  const pid = r.u(`pid of process ${p}`, true);
+  const parentPid = r.u(`parent_pid of process ${p}`, true);
+  const name = strings[sid(`name_sid of process ${p}`)];
+  const host = strings[sid(`host_sid of process ${p}`)];
+  const startNs = r.s(`start_ns of process ${p}`);
+  const endNs = startNs + r.u(`span_ns of process ${p}`);
+  if (Math.abs(endNs) >= TWO_POW_53) throw new FptError(`process ${p} ends beyond 2^53 ns`, r.pos);
+  const flagsAt = r.pos;
+  const flags = r.u(`flags of process ${p}`);
+  if (flags > 7) throw new FptError(`reserved process flag bits set (flags = ${flags}) on process ${p}`, flagsAt);
+  let exitStatus = null;
+  if (flags & PROCESS_EXIT_KNOWN) {
+    const at = r.pos;
+    exitStatus = r.s(`exit_status of process ${p}`);
+    if (exitStatus < -2147483648 || exitStatus > 2147483647) {
+      throw new FptError(`exit_status of process ${p} = ${exitStatus} does not fit in 32 bits`, at);
+    }
+  }
+  // Hosts' monotonic clocks may differ by more than 2^53 ns (104 days): shown, never computed with exactly.
+  const clockOffsetNs = r.s(`clock_offset_ns of process ${p}`, true);
+  const clockUncertaintyNs = r.u(`clock_uncertainty_ns of process ${p}`, true);
+  return {
+    index: p, pid, parentPid, name, host, startNs, endNs, exitStatus, clockOffsetNs, clockUncertaintyNs,
+    aligned: (flags & PROCESS_CLOCK_UNALIGNED) === 0, incomplete: (flags & PROCESS_INCOMPLETE) !== 0,
   };
 }

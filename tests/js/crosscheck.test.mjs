@@ -23,5 +23,14 @@ test("a Rust-written .fpt decodes in JS to the same trace", async () => {
   assert.deepEqual(Array.from(t.calls.parent), [-1, 0, 1, 0, -1]);
   assert.deepEqual(Array.from(t.calls.flags), [0, 0, 0, 1, 0]);
   assert.deepEqual(t.metadata, { subs: "app/" });
+  const evil = "<img src=x onerror=alert(1)></script><script>alert(2)</script>";
+  assert.deepEqual(t.processes, [
+    { index: 0, pid: 4000, parentPid: 1, name: "python main.py", host: "lab-1", startNs: 0, endNs: 1000, exitStatus: 0,
+      clockOffsetNs: 0, clockUncertaintyNs: 0, aligned: true, incomplete: false },
+    { index: 1, pid: 4001, parentPid: 4000, name: `worker ${evil}`, host: "lab-2", startNs: 150, endNs: 850, exitStatus: -9,
+      clockOffsetNs: -1500, clockUncertaintyNs: 20, aligned: false, incomplete: true },
+  ]);
+  assert.deepEqual(t.threads.map((th) => th.process), [0, 1]);
+  assert.deepEqual(t.bands, [{ thread: 1, startNs: 190, endNs: 810, label: `task ${evil}` }]);
   assert.deepEqual(Array.from(buildIndex(t).selfNs), [120, 410, 80, 390, 600]);
 });

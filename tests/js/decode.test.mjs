@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import { decodeFpt, decodeFptBody, FptError, TraceTooLargeError } from "../../js/decode.js";
-import { BodyWriter, encodeBody, encodeFpt, wrapBody, sampleTrace, bigTrace } from "./fpt_encoder.mjs";
+import { readFileSync } from "node:fs";
+import { BodyWriter, encodeBody, encodeFpt, wrapBody, sampleTrace, bigTrace, twoProcessTrace } from "./fpt_encoder.mjs";
 
 const clone = (x) => JSON.parse(JSON.stringify(x));
 
@@ -64,7 +65,8 @@ test("header errors: bad magic, future version, reserved flags, huge body_len", 
   bad[0] = 0x7b;
   await rejectsFpt(bad, /magic FPRF/);
   await rejectsFpt(new TextEncoder().encode('{"callstack": []}'), /magic FPRF/);
-  await rejectsFpt(wrapBody(encodeBody(sampleTrace()), { version: 2 }), /version 2.*newer fprofile/);
+  await rejectsFpt(wrapBody(encodeBody(sampleTrace()), { version: 3 }), /version 3: this viewer reads versions 1 and 2 .*newer fprofile/);
+  await rejectsFpt(wrapBody(encodeBody(sampleTrace()), { version: 0 }), /unsupported format version 0/);
   await rejectsFpt(wrapBody(encodeBody(sampleTrace()), { flags: 3 }), /reserved header flag/);
   await rejectsFpt(wrapBody(encodeBody(sampleTrace()), { bodyLen: 2 ** 31 + 1 }), /2 GiB/);
   await rejectsFpt(good.slice(0, 10), /truncated header/);
@@ -129,11 +131,11 @@ test("hand-built bodies: sid out of range, no names, negative depth, counts past
   assert.throws(() => decodeFptBody(base().u(1).u(5).u(0).u(1).toBytes()), /file_sid of code 0 = 5 is not a string id/);
   // thread with name_count 0
   const noName = base().u(0).u(1).u(0).u(0).s(0).u(0).u(0).u(0).u(0).u(0).u(0).u(2).raw([123, 125]).toBytes();
-  assert.throws(() => decodeFptBody(noName), /has no name/);
+  assert.throws(() => decodeFptBody(noName, {}, 1), /has no name/);
   // negative depth: first call depth 0, then -1
   const negDepth = base().u(1).u(0).u(0).u(1).u(1).u(0).u(0).s(0).u(100).u(1).u(0).u(0)
     .u(2).u(0).u(0).s(1).s(-2).u(0).u(1).u(10).u(10).u(0).u(2).raw([123, 125]).toBytes();
-  assert.throws(() => decodeFptBody(negDepth), /negative depth/);
+  assert.throws(() => decodeFptBody(negDepth, {}, 1), /negative depth/);
   // a string count larger than the bytes left
   assert.throws(() => decodeFptBody(new BodyWriter().u(0).u(1000000).toBytes()), /string_count = 1000000 is more than/);
   // invalid UTF-8 string
@@ -145,21 +147,105 @@ test("hand-built bodies: sid out of range, no names, negative depth, counts past
   assert.throws(() => decodeFptBody(new BodyWriter().u(0).u(2n ** 60n).toBytes()), /2\^53/);
   // origin_ns may be any u64
   const big = new BodyWriter().u(2n ** 63n).u(0).u(0).u(0).u(2).raw([123, 125]).toBytes();
-  assert.equal(decodeFptBody(big).originNs, 2 ** 63);
+  assert.equal(decodeFptBody(big, {}, 1).originNs, 2 ** 63);
+  // version 2: process and band tables in between
+  const big2 = new BodyWriter().u(2n ** 63n).u(0).u(0).u(0).u(0).u(0).u(2).raw([123, 125]).toBytes();
+  assert.equal(decodeFptBody(big2).originNs, 2 ** 63);
+  assert.deepEqual(decodeFptBody(big2).processes, []);
+});
+
+test("two processes and task bands", async () => {
+  const t = await decodeFpt(encodeFpt(twoProcessTrace()));
+  assert.deepEqual(t.processes, [
+    { index: 0, pid: 3100, parentPid: 1, name: "python main.py", host: "lab-1", startNs: 0, endNs: 1000, exitStatus: 0,
+      clockOffsetNs: 0, clockUncertaintyNs: 0, aligned: true, incomplete: false },
+    { index: 1, pid: 3101, parentPid: 3100, name: "SpawnProcess-1 <b>", host: "lab-2", startNs: 150, endNs: 900, exitStatus: -9,
+      clockOffsetNs: -2500000000, clockUncertaintyNs: 1500, aligned: false, incomplete: true },
+  ]);
+  assert.deepEqual(t.threads.map((th) => th.process), [0, 1]);
+  assert.deepEqual(t.bands, [
+    { thread: 1, startNs: 190, endNs: 240, label: "inc-1f2e" },
+    { thread: 1, startNs: 245, endNs: 810, label: "<i>sum</i>-9" },
+  ]);
+  // the calls are as in one process
+  const one = await decodeFpt(encodeFpt(sampleTrace()));
+  assert.deepEqual(Array.from(t.calls.start), Array.from(one.calls.start));
+  assert.deepEqual(Array.from(t.calls.parent), Array.from(one.calls.parent));
+  // an unknown exit status is null
+  const tr = twoProcessTrace();
+  delete tr.processes[0].exitStatus;
+  assert.equal((await decodeFpt(encodeFpt(tr))).processes[0].exitStatus, null);
+});
+
+test("version 1 still decodes: one process with pid 0 spanning the threads, no bands", async () => {
+  const bytes = encodeFpt(sampleTrace(), { version: 1 });
+  assert.equal(bytes[4], 1);
+  const t = await decodeFpt(bytes);
+  assert.deepEqual(t.processes, [{ index: 0, pid: 0, parentPid: 0, name: "", host: "", startNs: 0, endNs: 1000,
+    exitStatus: null, clockOffsetNs: 0, clockUncertaintyNs: 0, aligned: true, incomplete: false }]);
+  assert.deepEqual(t.threads.map((th) => th.process), [0, 0]);
+  assert.deepEqual(t.bands, []);
+  const v2 = await decodeFpt(encodeFpt(sampleTrace()));
+  assert.deepEqual(Array.from(t.calls.end), Array.from(v2.calls.end));
+  assert.deepEqual(t.processes, v2.processes);
+  // no threads: no process
+  assert.deepEqual((await decodeFpt(encodeFpt({ codes: [], threads: [], metadata: {} }, { version: 1 }))).processes, []);
+});
+
+test("the committed version-1 file (written by fprofile at b805d86) decodes with its calls", async () => {
+  const bytes = readFileSync(new URL("../fixtures/v1_sample.fpt", import.meta.url));
+  assert.equal(bytes[4], 1);
+  const t = await decodeFpt(bytes);
+  assert.equal(t.originNs, 900);
+  assert.deepEqual(t.codes.name, ["main", "load", "work", "step"]);
+  assert.deepEqual(t.threads.map((th) => [th.name, th.osId, th.process, th.firstNs, th.lastNs]),
+    [["MainThread", 4101, 0, 100, 1300], ["Worker-1", 4102, 0, 300, 900]]);
+  assert.deepEqual(Array.from(t.calls.code), [0, 1, 2, 3, 3, 2, 3]);
+  assert.deepEqual(Array.from(t.calls.start), [100, 200, 600, 700, 1200, 300, 400]);
+  assert.deepEqual(Array.from(t.calls.end), [1100, 500, 1000, 800, 1300, 900, 450]);
+  assert.deepEqual(Array.from(t.calls.depth), [0, 1, 1, 2, 0, 0, 1]);
+  assert.deepEqual(Array.from(t.calls.flags), [0, 0, 0, 0, 1, 0, 0]);
+  assert.deepEqual(t.processes.map((p) => [p.pid, p.startNs, p.endNs]), [[0, 100, 1300]]);
+  assert.deepEqual(t.bands, []);
+  assert.equal(t.metadata.subs, "app");
+});
+
+function violate2(mutate, pattern) {
+  const tr = clone(twoProcessTrace());
+  mutate(tr);
+  assert.throws(() => decodeFptBody(encodeBody(tr)), (e) => {
+    assert.ok(e instanceof FptError, String(e));
+    assert.match(e.message, pattern);
+    assert.match(e.message, /at byte \d+ of the body/);
+    return true;
+  });
+}
+
+test("version 2 tables: each violation is an error naming it", () => {
+  violate2((t) => { t.threads[1].process = 2; }, /process of thread 1 = 2 is not in the process table \(2 processes\)/);
+  violate2((t) => { t.processes = []; }, /2 threads but no process/);
+  violate2((t) => { t.processes[1].flags = 8; }, /reserved process flag bits set \(flags = 15\) on process 1/);
+  violate2((t) => { t.processes[0].exitStatus = 2 ** 31; }, /exit_status of process 0 = 2147483648 does not fit in 32 bits/);
+  violate2((t) => { t.bands[0].thread = 2; }, /thread of band 0 = 2 is not in the thread table/);
+  violate2((t) => { t.bands[1].startNs = 100; t.bands[1].endNs = 120; }, /band 1 is out of order/);
+  violate2((t) => { t.bands.push({ thread: 0, startNs: 0, endNs: 1, label: "x" }); }, /band 2 is out of order/);
+  // a process table count past the end
+  assert.throws(() => decodeFptBody(new BodyWriter().u(0).u(0).u(0).u(100).toBytes()), /process_count = 100 is more than/);
 });
 
 test("fuzz: random byte flips never hang and only throw FptError/TraceTooLargeError", async () => {
-  const raw = encodeBody(sampleTrace());
   let seed = 12345;
   const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
-  for (let k = 0; k < 2000; k++) {
-    const b = raw.slice();
-    const flips = 1 + Math.floor(rnd() * 3);
-    for (let f = 0; f < flips; f++) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
-    try {
-      decodeFptBody(b);
-    } catch (e) {
-      assert.ok(e instanceof FptError || e instanceof TraceTooLargeError, `${e && e.name}: ${e && e.message}`);
+  for (const [raw, version] of [[encodeBody(sampleTrace()), 2], [encodeBody(twoProcessTrace()), 2], [encodeBody(sampleTrace(), 1), 1]]) {
+    for (let k = 0; k < 2000; k++) {
+      const b = raw.slice();
+      const flips = 1 + Math.floor(rnd() * 3);
+      for (let f = 0; f < flips; f++) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
+      try {
+        decodeFptBody(b, {}, version);
+      } catch (e) {
+        assert.ok(e instanceof FptError || e instanceof TraceTooLargeError, `${e && e.name}: ${e && e.message}`);
+      }
     }
   }
 });

@@ -31,10 +31,16 @@ export class BodyWriter {
 }
 
 /**
- * trace = { originNs, codes: [{file, name, line}], threads: [{osId, lane, firstNs, lastNs,
- *   names: [[tNs, name]], calls: [{code, depth, start, end, flags}]}], metadata: {} }
+ * trace = { originNs, codes: [{file, name, line}],
+ *   processes: [{pid, parentPid, name, host, startNs, endNs, exitStatus, clockOffsetNs,
+ *     clockUncertaintyNs, aligned, incomplete}]   (version 2; default: one process with pid 0
+ *     spanning the threads),
+ *   threads: [{process, osId, lane, firstNs, lastNs, names: [[tNs, name]], calls: [{code, depth, start, end, flags}]}],
+ *   bands: [{thread, startNs, endNs, label}]   (version 2),
+ *   metadata: {} }
+ * `version` 1 leaves out the process table, the threads' process and the bands.
  */
-export function encodeBody(trace) {
+export function encodeBody(trace, version = 2) {
   const strings = [];
   const sids = new Map();
   const sid = (s) => {
@@ -42,15 +48,39 @@ export function encodeBody(trace) {
     return sids.get(s);
   };
   for (const c of trace.codes) { sid(c.file); sid(c.name); }
+  const v2 = version >= 2;
+  let processes = trace.processes;
+  if (!processes) {
+    const ths = trace.threads;
+    processes = ths.length === 0 ? [] : [{
+      pid: 0, parentPid: 0, name: "", host: "",
+      startNs: Math.min(...ths.map((t) => t.firstNs)), endNs: Math.max(...ths.map((t) => t.lastNs)),
+    }];
+  }
+  const bands = trace.bands ?? [];
+  if (v2) for (const p of processes) { sid(p.name ?? ""); sid(p.host ?? ""); }
   for (const t of trace.threads) for (const [, n] of t.names) sid(n);
+  if (v2) for (const b of bands) sid(b.label);
   const w = new BodyWriter();
   w.u(trace.originNs ?? 0);
   w.u(strings.length);
   for (const s of strings) w.str(s);
   w.u(trace.codes.length);
   for (const c of trace.codes) w.u(sid(c.file)).u(sid(c.name)).u(c.line);
+  if (v2) {
+    w.u(processes.length);
+    for (const p of processes) {
+      const exitKnown = p.exitStatus !== undefined && p.exitStatus !== null;
+      const flags = (p.incomplete ? 1 : 0) | (exitKnown ? 2 : 0) | (p.aligned === false ? 4 : 0) | (p.flags ?? 0);
+      w.u(p.pid ?? 0).u(p.parentPid ?? 0).u(sid(p.name ?? "")).u(sid(p.host ?? ""));
+      w.s(p.startNs ?? 0).u((p.endNs ?? 0) - (p.startNs ?? 0)).u(flags);
+      if (exitKnown) w.s(p.exitStatus);
+      w.s(p.clockOffsetNs ?? 0).u(p.clockUncertaintyNs ?? 0);
+    }
+  }
   w.u(trace.threads.length);
   for (const t of trace.threads) {
+    if (v2) w.u(t.process ?? 0);
     w.u(t.osId ?? 0).u(t.lane ?? 0).s(t.firstNs).u(t.lastNs - t.firstNs);
     w.u(t.names.length);
     let prevT = t.firstNs;
@@ -68,12 +98,16 @@ export function encodeBody(trace) {
     let pi = -1;
     for (const [i, f] of flagged) { w.u(i - pi - 1).u(f); pi = i; }
   }
+  if (v2) {
+    w.u(bands.length);
+    for (const b of bands) w.u(b.thread).s(b.startNs).u(b.endNs - b.startNs).u(sid(b.label));
+  }
   const meta = Buffer.from(JSON.stringify(trace.metadata ?? {}), "utf8");
   w.u(meta.length).raw(meta);
   return w.toBytes();
 }
 
-export function wrapBody(body, { compress = true, version = 1, flags = null, bodyLen = null } = {}) {
+export function wrapBody(body, { compress = true, version = 2, flags = null, bodyLen = null } = {}) {
   const payload = compress ? zlib.deflateSync(body) : Buffer.from(body);
   const header = Buffer.alloc(16);
   header.write("FPRF", 0, "ascii");
@@ -84,7 +118,25 @@ export function wrapBody(body, { compress = true, version = 1, flags = null, bod
 }
 
 export function encodeFpt(trace, opts = {}) {
-  return wrapBody(encodeBody(trace), opts);
+  return wrapBody(encodeBody(trace, opts.version ?? 2), opts);
+}
+
+/** The sample trace split over two processes (the second on another host, killed, its clock not
+ * aligned), with two task bands on its thread. */
+export function twoProcessTrace() {
+  const t = sampleTrace();
+  t.processes = [
+    { pid: 3100, parentPid: 1, name: "python main.py", host: "lab-1", startNs: 0, endNs: 1000, exitStatus: 0 },
+    { pid: 3101, parentPid: 3100, name: "SpawnProcess-1 <b>", host: "lab-2", startNs: 150, endNs: 900, exitStatus: -9,
+      clockOffsetNs: -2500000000, clockUncertaintyNs: 1500, aligned: false, incomplete: true },
+  ];
+  t.threads[0].process = 0;
+  t.threads[1].process = 1;
+  t.bands = [
+    { thread: 1, startNs: 190, endNs: 240, label: "inc-1f2e" },
+    { thread: 1, startNs: 245, endNs: 810, label: "<i>sum</i>-9" },
+  ];
+  return t;
 }
 
 /** A small valid trace: two threads, nested calls. */

@@ -213,6 +213,27 @@ impl Trace {
     pub fn process_of(&self, thread: usize) -> Option<&ProcessInfo> {
         self.threads.get(thread).and_then(|t| self.processes.get(t.process as usize))
     }
+    /// How exports name process `p`: "name (pid)", or "pid N" without a name, the name without a
+    /// pid, "process N" (1-based) with neither.
+    pub fn process_label(&self, p: usize) -> String {
+        let (name, pid) = self.processes.get(p).map_or(("", 0), |pr| (pr.name.as_str(), pr.pid));
+        match (name.is_empty(), pid) {
+            (false, 0) => name.to_string(),
+            (false, pid) => format!("{name} ({pid})"),
+            (true, 0) => format!("process {}", p + 1),
+            (true, pid) => format!("pid {pid}"),
+        }
+    }
+    /// How exports that have no process level (PYME JSON and text, speedscope) name a thread whose
+    /// name is `name`: the name itself in a one-process trace (as before processes existed), else
+    /// "process label / name", so that threads of different processes stay apart.
+    pub fn thread_key(&self, thread: usize, name: &str) -> String {
+        if self.processes.len() <= 1 {
+            return name.to_string();
+        }
+        let p = self.threads.get(thread).map_or(0, |t| t.process as usize);
+        format!("{} / {name}", self.process_label(p))
+    }
     /// One process spanning the threads (for formats that do not name processes): pid 0, start and
     /// end from the threads.
     pub fn one_process(threads: &[ThreadInfo]) -> Vec<ProcessInfo> {

@@ -222,3 +222,162 @@ proptest! {
         let _ = pyme_json::read(s.as_bytes());
     }
 }
+
+/// The threads of `two_process_trace`, in trace order, as exports without a process level name them.
+fn keyed_thread_names(t: &fprofile::Trace) -> Vec<String> {
+    t.threads.iter().enumerate().map(|(i, th)| t.thread_key(i, th.name())).collect()
+}
+
+#[test]
+fn thread_keys_name_the_process_only_with_several_processes() {
+    let t = two_process_trace();
+    let mut names = keyed_thread_names(&t);
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "SpawnProcess-1 (101) / MainThread",
+            "SpawnProcess-1 (101) / Worker",
+            "python main.py (100) / MainThread",
+            "python main.py (100) / Pool"
+        ]
+    );
+    let mut t2 = t.clone();
+    t2.processes[0].name.clear();
+    t2.processes[1].pid = 0;
+    assert_eq!(t2.process_label(0), "pid 100");
+    assert_eq!(t2.process_label(1), "SpawnProcess-1");
+    t2.processes[1].name.clear();
+    assert_eq!(t2.process_label(1), "process 2");
+    // one process: the thread's own name, as before processes existed
+    let one = pyme_text::read(PYME.as_bytes()).unwrap();
+    assert_eq!(one.thread_key(0, "MainThread"), "MainThread");
+}
+
+#[test]
+fn pyme_json_keeps_processes_threads_apart() {
+    let t = two_process_trace();
+    let v = to_json(&t);
+    assert_eq!(v["threadNames"], json!(keyed_thread_names(&t)));
+    // every finished call is written with its thread's index; reading back keeps four threads
+    let back = pyme_json::read(serde_json::to_vec(&v).unwrap().as_slice()).unwrap();
+    check_invariants(&back).unwrap();
+    assert_eq!(back.threads.len(), 4);
+    let names: Vec<&str> = back.threads.iter().map(|th| th.name()).collect();
+    assert_eq!(names, keyed_thread_names(&t));
+    for (a, b) in t.threads.iter().zip(&back.threads) {
+        assert_eq!(a.call_range.1 - a.call_range.0, b.call_range.1 - b.call_range.0);
+    }
+}
+
+#[test]
+fn pyme_text_keeps_processes_threads_apart() {
+    let t = two_process_trace();
+    let mut out = Vec::new();
+    pyme_text::write(&t, &mut out).unwrap();
+    let text = String::from_utf8(out.clone()).unwrap();
+    assert!(text.contains("\tSpawnProcess-1 (101) / MainThread\t/src/work.py\twork\tcall\t1\n"), "{text}");
+    let back = pyme_text::read(&out).unwrap();
+    assert_eq!(back.threads.len(), 4, "the two MainThreads are not merged");
+    // the same calls, each on its thread (named by its key), at the same absolute times
+    let calls = |t: &fprofile::Trace, keyed: bool| {
+        let mut v = Vec::new();
+        for (ti, th) in t.threads.iter().enumerate() {
+            let name = if keyed { t.thread_key(ti, th.name()) } else { th.name().to_string() };
+            for i in th.call_range.0 as usize..th.call_range.1 as usize {
+                let abs = |x: i64| t.origin_ns as i64 + x;
+                let code = &t.codes[t.calls.code[i] as usize].name;
+                v.push((
+                    name.clone(),
+                    code.clone(),
+                    t.calls.depth[i],
+                    abs(t.calls.start_ns[i]),
+                    abs(t.calls.end_ns[i]),
+                    t.calls.flags[i],
+                ));
+            }
+        }
+        v.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        v
+    };
+    assert_eq!(calls(&back, false), calls(&t, true));
+}
+
+#[test]
+fn perfetto_has_a_track_per_process() {
+    let t = two_process_trace();
+    let mut out = Vec::new();
+    perfetto::write(&t, &mut out).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let evs = v["traceEvents"].as_array().unwrap();
+    let procs: Vec<_> = evs.iter().filter(|e| e["name"] == "process_name").collect();
+    assert_eq!(procs.len(), 2);
+    assert_eq!(procs[0]["pid"], json!(100));
+    assert_eq!(procs[0]["args"]["name"], json!("python main.py"));
+    assert_eq!(procs[0]["args"]["parent_pid"], json!(7));
+    assert_eq!(procs[1]["pid"], json!(101));
+    assert_eq!(procs[1]["args"]["name"], json!("SpawnProcess-1"));
+    assert_eq!(procs[1]["args"]["host"], json!("node-b"));
+    assert_eq!(procs[1]["args"]["exit_status"], json!(0));
+    assert_eq!(procs[1]["args"]["clock_offset_ns"], json!(-2_500_000_000i64));
+    assert_eq!(procs[1]["args"]["clock_uncertainty_ns"], json!(1500));
+    let labels: Vec<_> =
+        evs.iter().filter(|e| e["name"] == "process_labels").map(|e| (e["pid"].clone(), e["args"]["labels"].clone())).collect();
+    assert_eq!(labels, [(json!(100), json!("node-a")), (json!(101), json!("node-b"))]);
+    // each thread under its process, tids unique over the trace
+    let threads: Vec<_> = evs
+        .iter()
+        .filter(|e| e["name"] == "thread_name")
+        .map(|e| (e["pid"].as_u64().unwrap(), e["tid"].as_u64().unwrap(), e["args"]["os_id"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(threads.len(), 4);
+    for (pid, tid, os) in &threads {
+        assert_eq!(*pid, if *os > 20 { 101 } else { 100 });
+        assert_eq!(t.threads[*tid as usize - 1].os_id, *os);
+    }
+    // every call on its thread's process track
+    let xs: Vec<_> = evs.iter().filter(|e| e["ph"] == "X").collect();
+    assert_eq!(xs.len(), t.calls.len());
+    for x in &xs {
+        let tid = x["tid"].as_u64().unwrap() as usize;
+        let os = t.threads[tid - 1].os_id;
+        assert_eq!(x["pid"], json!(if os > 20 { 101 } else { 100 }));
+    }
+    assert_eq!(xs.iter().filter(|x| x["pid"] == json!(101) && x["name"] == "step").count(), 3);
+    // pids unknown or repeated: tracks numbered 1, 2 (never two processes on one track)
+    let mut t2 = t.clone();
+    t2.processes[1].pid = 100;
+    let mut out = Vec::new();
+    perfetto::write(&t2, &mut out).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let pids: Vec<_> =
+        v["traceEvents"].as_array().unwrap().iter().filter(|e| e["name"] == "process_name").map(|e| e["pid"].clone()).collect();
+    assert_eq!(pids, [json!(1), json!(2)]);
+    // and an unaligned, incomplete process says so in its labels
+    t2.processes[1].incomplete = true;
+    t2.processes[1].clock.aligned = false;
+    let mut out = Vec::new();
+    perfetto::write(&t2, &mut out).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let l: Vec<_> = v["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["name"] == "process_labels")
+        .map(|e| e["args"]["labels"].clone())
+        .collect();
+    assert_eq!(l[1], json!("node-b,incomplete,clock not aligned"));
+}
+
+#[test]
+fn speedscope_names_profiles_by_process() {
+    let t = two_process_trace();
+    let mut out = Vec::new();
+    speedscope::write(&t, &mut out).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    let names: Vec<String> = v["profiles"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, keyed_thread_names(&t));
+    assert!(names.contains(&"SpawnProcess-1 (101) / Worker".to_string()));
+    let worker = names.iter().position(|n| n == "SpawnProcess-1 (101) / Worker").unwrap();
+    assert_eq!(v["profiles"][worker]["events"].as_array().unwrap().len(), 4);
+}

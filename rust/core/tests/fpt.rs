@@ -30,7 +30,7 @@ fn round_trip_sample() {
 fn uncompressed_body_is_accepted() {
     let t = sample();
     let body = fpt::encode_body(&t);
-    let mut b = b"FPRF\x01\x00\x00\x00".to_vec();
+    let mut b = b"FPRF\x02\x00\x00\x00".to_vec();
     b.extend_from_slice(&(body.len() as u64).to_le_bytes());
     b.extend_from_slice(&body);
     assert_eq!(decode(&b).unwrap(), t);
@@ -46,8 +46,11 @@ fn header_errors() {
     assert!(err(b"PK\x03\x04").contains("bad magic"));
     assert!(err(b"FPRF\x01\x00").contains("truncated header: 6 bytes"));
     let mut b = encode(&sample());
-    b[4] = 2;
-    assert!(err(&b).contains("version 2"), "{}", err(&b));
+    assert_eq!(b[4], 2, "the encoder writes version 2");
+    b[4] = 3;
+    assert_eq!(err(&b), "unsupported .fpt version 3 at byte 4: this fprofile reads versions 1 and 2 (a higher one was written by a newer fprofile)");
+    b[4] = 0;
+    assert!(err(&b).contains("version 0"), "{}", err(&b));
     let mut b = encode(&sample());
     b[6] = 3;
     assert!(err(&b).contains("reserved header flags"));
@@ -94,7 +97,7 @@ fn bomb(claimed: u64, zeros: usize) -> Vec<u8> {
         z.write_all(&block[..n]).unwrap();
         left -= n;
     }
-    let mut b = b"FPRF\x01\x00\x01\x00".to_vec();
+    let mut b = b"FPRF\x02\x00\x01\x00".to_vec();
     b.extend_from_slice(&claimed.to_le_bytes());
     b.extend_from_slice(&z.finish().unwrap());
     b
@@ -157,15 +160,23 @@ fn limit_at_or_above_the_body_length_loads() {
     assert!(fprofile::load::load_bytes_limited(&text, None, Some(1), &mut |_, _| {}).is_ok());
 }
 
+/// An uncompressed version-2 file of a body.
 fn raw(body: &[u8]) -> Vec<u8> {
-    let mut b = b"FPRF\x01\x00\x00\x00".to_vec();
+    raw_version(2, body)
+}
+
+/// An uncompressed file of a given version.
+fn raw_version(version: u8, body: &[u8]) -> Vec<u8> {
+    let mut b = vec![b'F', b'P', b'R', b'F', version, 0, 0, 0];
     b.extend_from_slice(&(body.len() as u64).to_le_bytes());
     b.extend_from_slice(body);
     b
 }
 
+/// Version-1 bodies are checked as before (the tables shared with version 2 are read by one code).
 #[test]
 fn body_errors_name_offsets() {
+    let raw = |body: &[u8]| raw_version(1, body);
     // string_count far beyond the bytes left
     let e = err(&raw(&[0, 0xff, 0xff, 0x03]));
     assert_eq!(e, "byte 1 of the body: string_count 65535 is larger than the 0 bytes left");
@@ -189,14 +200,16 @@ fn body_errors_name_offsets() {
 /// A one-thread body with given call columns, to exercise the tree checks.
 fn one_thread(codes: &[u8], depth: &[u8], start: &[u8], dur: &[u8], flags: &[u8], span: u8) -> Vec<u8> {
     let mut b = vec![0, 2, 1, b'f', 1, b'n', 1, 0, 1, 7];
-    b.extend_from_slice(&[1, 5, 0, 0, span, 1, 0, 1]); // thread: os 5, lane 0, first 0, span, 1 name
+    // one process: pid 9, parent 1, name "f", host "n", start 0, span, flags 0, offset 0, uncertainty 0
+    b.extend_from_slice(&[1, 9, 1, 0, 1, 0, span, 0, 0, 0]);
+    b.extend_from_slice(&[1, 0, 5, 0, 0, span, 1, 0, 1]); // thread: process 0, os 5, lane 0, first 0, span, 1 name
     b.push(codes.len() as u8);
     b.extend_from_slice(codes);
     b.extend_from_slice(depth);
     b.extend_from_slice(start);
     b.extend_from_slice(dur);
     b.extend_from_slice(flags);
-    b.extend_from_slice(&[2, b'{', b'}']);
+    b.extend_from_slice(&[0, 2, b'{', b'}']); // no bands, metadata {}
     raw(&b)
 }
 
@@ -229,7 +242,10 @@ fn tree_checks() {
 
 #[test]
 fn zero_names_rejected() {
-    let b = raw(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, b'{', b'}']);
+    let b = raw_version(1, &[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, b'{', b'}']);
+    assert!(err(&b).contains("name_count is 0"), "{}", err(&b));
+    // one string "", one process, one thread with name_count 0
+    let b = raw(&[0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, b'{', b'}']);
     assert!(err(&b).contains("name_count is 0"), "{}", err(&b));
 }
 
@@ -263,9 +279,35 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
         let _ = decode(&bytes);
         let _ = decode(&raw(&bytes));
-        let mut b = b"FPRF\x01\x00\x01\x00".to_vec();
-        b.extend_from_slice(&bytes);
-        let _ = decode(&b);
+        let _ = decode(&raw_version(1, &bytes));
+        for v in [1u8, 2] {
+            let mut b = vec![b'F', b'P', b'R', b'F', v, 0, 1, 0];
+            b.extend_from_slice(&bytes);
+            let _ = decode(&b);
+        }
+    }
+
+    /// Several processes, bands: round trip, deterministic.
+    #[test]
+    fn multi_process_traces_round_trip(t in strategies::multi_process_trace()) {
+        prop_assert_eq!(check_invariants(&t), Ok(()));
+        let b = encode(&t);
+        let d = decode(&b).unwrap();
+        prop_assert_eq!(&d, &t);
+        prop_assert_eq!(encode(&d), b);
+    }
+
+    /// Mutated multi-process files: an error, or a trace that satisfies every invariant.
+    #[test]
+    fn mutated_multi_process_bodies_fail_cleanly(t in strategies::multi_process_trace(), flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4)) {
+        let mut body = fpt::encode_body(&t);
+        for (i, v) in flips {
+            let k = i.index(body.len());
+            body[k] = v;
+        }
+        if let Ok(d) = decode(&raw(&body)) {
+            prop_assert_eq!(check_invariants(&d), Ok(()));
+        }
     }
 
     /// Mutated valid files: an error, or a trace that satisfies every invariant.
@@ -302,4 +344,143 @@ fn memory_per_call_after_conversion() {
     fprofile::formats::pyme_json::write(&t, &mut js).unwrap();
     let back = fprofile::formats::pyme_json::read(&js).unwrap();
     assert_eq!(back.calls.heap_bytes(), 29 * n);
+}
+
+#[test]
+fn two_processes_and_bands_round_trip() {
+    let t = two_process_trace();
+    check_invariants(&t).unwrap();
+    let b = encode(&t);
+    let d = decode(&b).unwrap();
+    assert_eq!(d, t);
+    assert_eq!(encode(&d), b);
+    assert_eq!(d.processes.len(), 2);
+    assert_eq!(d.processes[1].exit_status, Some(0));
+    assert_eq!(d.processes[1].clock.offset_ns, -2_500_000_000);
+    assert_eq!(d.bands[1].label, "<b>sum</b>-9");
+    let pids: Vec<u64> = (0..d.threads.len()).map(|i| d.process_of(i).unwrap().pid).collect();
+    let os: Vec<u64> = d.threads.iter().map(|th| th.os_id).collect();
+    for (pid, os) in pids.iter().zip(&os) {
+        assert_eq!(*pid, if *os > 20 { 101 } else { 100 });
+    }
+    // an unknown exit status, an incomplete process, an unaligned clock
+    let mut t2 = t.clone();
+    t2.processes[0].incomplete = true;
+    t2.processes[1].exit_status = None;
+    t2.processes[1].clock.aligned = false;
+    t2.processes[1].exit_status = Some(-9);
+    assert_eq!(decode(&encode(&t2)).unwrap(), t2);
+}
+
+#[test]
+fn encoder_writes_only_valid_files() {
+    // threads without a process table: written with one process spanning them
+    let mut t = sample();
+    t.processes.clear();
+    let d = decode(&encode(&t)).unwrap();
+    assert_eq!(d.processes, fprofile::Trace::one_process(&t.threads));
+    // unordered bands are written in order; a band of a missing thread is left out
+    let mut t = two_process_trace();
+    t.bands.reverse();
+    t.bands.push(fprofile::model::Band { thread: 99, start_ns: 0, end_ns: 1, label: "x".into() });
+    let d = decode(&encode(&t)).unwrap();
+    assert_eq!(d.bands, two_process_trace().bands);
+}
+
+/// A version-2 body: strings "" and "p", no codes, then `rest` (process table onwards).
+fn v2(rest: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 2, 0, 1, b'p', 0];
+    b.extend_from_slice(rest);
+    raw(&b)
+}
+
+#[test]
+fn version_2_tables_are_checked() {
+    // one process: pid 5, parent 1, name 1, host 0, start 0, span 10, then flags.. ; one thread with no calls
+    let proc_ok = [1u8, 5, 1, 1, 0, 0, 10, 0, 0, 0];
+    let thread = |process: u8| vec![1u8, process, 7, 0, 0, 10, 1, 0, 1, 0, 0];
+    let tail = [0u8, 2, b'{', b'}'];
+    let ok: Vec<u8> = [&proc_ok[..], &thread(0), &tail].concat();
+    let t = decode(&v2(&ok)).unwrap();
+    assert_eq!((t.processes[0].pid, t.processes[0].parent_pid, t.processes[0].name.as_str()), (5, 1, "p"));
+    assert_eq!(t.threads[0].process, 0);
+    check_invariants(&t).unwrap();
+
+    // threads but no process
+    let e = err(&v2(&[&[0u8][..], &thread(0), &tail].concat()));
+    assert_eq!(e, "byte 7 of the body: 1 threads but no process (process_count is 0)");
+    // a thread's process index past the table
+    let e = err(&v2(&[&proc_ok[..], &thread(1), &tail].concat()));
+    assert_eq!(e, "byte 17 of the body: thread 0: process index 1 out of range (table has 1)");
+    // a name past the string table
+    let e = err(&v2(&[&[1u8, 5, 1, 2, 0, 0, 10, 0, 0, 0][..], &thread(0), &tail].concat()));
+    assert!(e.contains("process 0: name string id 2 out of range"), "{e}");
+    // reserved process flags
+    let e = err(&v2(&[&[1u8, 5, 1, 1, 0, 0, 10, 8, 0, 0][..], &thread(0), &tail].concat()));
+    assert_eq!(e, "byte 13 of the body: process 0: reserved flag bits set (flags 8; bits 0 to 2 are defined)");
+    // an exit status that does not fit in 32 bits (zigzag 2^33)
+    let e = err(&v2(&[&[1u8, 5, 1, 1, 0, 0, 10, 2, 0x80, 0x80, 0x80, 0x80, 0x20, 0, 0][..], &thread(0), &tail].concat()));
+    assert!(e.contains("exit_status 4294967296 does not fit in 32 bits"), "{e}");
+    // a process span that overflows (start i64::MAX, span 1)
+    let e = err(&v2(&[
+        &[1u8, 5, 1, 1, 0, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 1, 0, 0, 0][..],
+        &thread(0),
+        &tail,
+    ]
+    .concat()));
+    assert!(e.contains("process 0: span_ns") && e.contains("overflows"), "{e}");
+    // process_count beyond the bytes left
+    let e = err(&v2(&[0xff, 0x01]));
+    assert_eq!(e, "byte 6 of the body: process_count 255 is larger than the 0 bytes left");
+    // bands: thread out of range, out of order, flags on the exit status
+    let band = |th: u8, start: u8| [th, start, 3, 1];
+    let with_bands = |bands: &[[u8; 4]]| {
+        let mut b: Vec<u8> = [&proc_ok[..], &thread(0)].concat();
+        b.push(bands.len() as u8);
+        for x in bands {
+            b.extend_from_slice(x);
+        }
+        b.extend_from_slice(&[2, b'{', b'}']);
+        v2(&b)
+    };
+    let t = decode(&with_bands(&[band(0, 2), band(0, 4)])).unwrap();
+    assert_eq!(t.bands.iter().map(|b| (b.start_ns, b.end_ns, b.label.as_str())).collect::<Vec<_>>(), [(1, 4, "p"), (2, 5, "p")]);
+    let e = err(&with_bands(&[band(1, 2)]));
+    assert_eq!(e, "byte 28 of the body: band 0: thread index 1 out of range (table has 1)");
+    let e = err(&with_bands(&[band(0, 4), band(0, 2)]));
+    assert_eq!(e, "byte 32 of the body: band 1 is out of order (bands are ordered by thread, then start)");
+    // a version-2 body read as version 1 (and the other way round) fails cleanly
+    assert!(decode(&raw_version(1, &fpt::encode_body(&two_process_trace()))).is_err());
+}
+
+/// `tests/fixtures/v1_sample.fpt` was written by the encoder at commit b805d86 (version 1; how:
+/// `tests/fixtures/README.md`). It still loads: one process with pid 0 spanning its threads.
+#[test]
+fn version_1_file_still_loads() {
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/v1_sample.fpt")).unwrap();
+    assert_eq!(u16::from_le_bytes([bytes[4], bytes[5]]), 1);
+    let t = decode(&bytes).unwrap();
+    check_invariants(&t).unwrap();
+    assert_eq!(t.origin_ns, 900);
+    assert_eq!(
+        folded(&t),
+        [
+            "MainThread;main 100 1100",
+            "MainThread;main;load 200 500",
+            "MainThread;main;work 600 1000",
+            "MainThread;main;work;step 700 800",
+            "MainThread;step 1200 1300 U",
+            "Worker-1;work 300 900",
+            "Worker-1;work;step 400 450",
+        ]
+    );
+    assert_eq!(t.threads.iter().map(|th| (th.os_id, th.process)).collect::<Vec<_>>(), [(4101, 0), (4102, 0)]);
+    assert_eq!(t.processes, fprofile::Trace::one_process(&t.threads));
+    assert_eq!((t.processes[0].pid, t.processes[0].start_ns, t.processes[0].end_ns), (0, 100, 1300));
+    assert!(t.bands.is_empty());
+    assert_eq!(t.metadata[0], ("subs".to_string(), "app".to_string()));
+    // re-encoded, it is a version-2 file of the same trace
+    let again = encode(&t);
+    assert_eq!(again[4], 2);
+    assert_eq!(decode(&again).unwrap(), t);
 }

@@ -2,11 +2,14 @@
 
 use fprofile::assets::{bundle, css, html_escape, HOSTS};
 use fprofile::formats::{fpt, html};
+use fprofile::model::{Band, ClockAlignment, ProcessInfo};
 use fprofile::{CallFlags, Calls, Code, ThreadInfo, Trace};
 
 const EVIL: &str = "<img src=x onerror=alert(1)></script><script>alert(2)</script>";
 
-/// Two threads; a function and a thread named with markup; a unicode name.
+/// Two threads in two processes (the second incomplete, killed, on a clock that could not be
+/// aligned, with a task band); a function, a thread, a process and a band named with markup; a
+/// unicode name.
 fn sample() -> Trace {
     let codes = vec![
         Code { file: "/app/main.py".into(), name: "main".into(), first_line: 1 },
@@ -29,7 +32,7 @@ fn sample() -> Trace {
             first_ns: 200,
             last_ns: 800,
             lane: 1,
-            process: 0,
+            process: 1,
             call_range: (4, 5),
         },
     ];
@@ -41,9 +44,33 @@ fn sample() -> Trace {
         parent: vec![u32::MAX, 0, 1, 0, u32::MAX],
         flags: vec![CallFlags(0), CallFlags(0), CallFlags(0), CallFlags(CallFlags::UNFINISHED), CallFlags(0)],
     };
-    let processes = Trace::one_process(&threads);
+    let processes = vec![
+        ProcessInfo {
+            pid: 4000,
+            parent_pid: 1,
+            name: "python main.py".into(),
+            host: "lab-1".into(),
+            start_ns: 0,
+            end_ns: 1000,
+            exit_status: Some(0),
+            clock: ClockAlignment::default(),
+            incomplete: false,
+        },
+        ProcessInfo {
+            pid: 4001,
+            parent_pid: 4000,
+            name: format!("worker {EVIL}"),
+            host: "lab-2".into(),
+            start_ns: 150,
+            end_ns: 850,
+            exit_status: Some(-9),
+            clock: ClockAlignment { offset_ns: -1500, uncertainty_ns: 20, aligned: false },
+            incomplete: true,
+        },
+    ];
+    let bands = vec![Band { thread: 1, start_ns: 190, end_ns: 810, label: format!("task {EVIL}") }];
     let metadata = vec![("subs".into(), "app/".into())];
-    Trace { origin_ns: 5_000_000_000, codes, threads, calls, metadata, processes, bands: vec![] }
+    Trace { origin_ns: 5_000_000_000, codes, threads, calls, metadata, processes, bands }
 }
 
 #[test]

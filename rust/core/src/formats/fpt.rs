@@ -1,6 +1,8 @@
-//! The `.fpt` binary trace format, version 1: the specification is `docs/format.md`.
+//! The `.fpt` binary trace format, version 2 (version 1 still read): the specification is
+//! `docs/format.md`.
 //!
-//! [`encode`] writes a [`Trace`] (the body zlib-compressed); [`decode`] reads one back, checking
+//! [`encode`] writes a [`Trace`] (the body zlib-compressed, always version 2); [`decode`] reads one
+//! back (version 1 or 2; a version-1 file is one process with pid 0), checking
 //! every constraint of the spec. The decoder never panics, never loops without consuming input and
 //! never allocates from a count it has not checked against the bytes left: every error names what is
 //! wrong and the byte offset (in the file for the header and the zlib stream, in the decompressed
@@ -8,14 +10,22 @@
 //!
 //! Encoding is deterministic: `encode(&decode(&encode(t))?) == encode(t)`.
 
-use crate::model::{CallFlags, Calls, Code, ThreadInfo, Trace};
+use crate::model::{Band, CallFlags, Calls, ClockAlignment, Code, ProcessInfo, ThreadInfo, Trace};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use std::collections::HashMap;
 
 /// File magic: ASCII `FPRF`.
 pub const MAGIC: [u8; 4] = *b"FPRF";
-/// The version this module writes and reads.
-pub const VERSION: u16 = 1;
+/// The version this module writes (it reads this one and [`VERSION_1`]).
+pub const VERSION: u16 = 2;
+/// The first version: no process table, no bands (read as one process with pid 0).
+pub const VERSION_1: u16 = 1;
+/// Process flag: its trace is incomplete.
+pub const PROCESS_INCOMPLETE: u64 = 1;
+/// Process flag: an exit status follows.
+pub const PROCESS_EXIT_KNOWN: u64 = 2;
+/// Process flag: its clock offset could not be measured (shown on its own clock).
+pub const PROCESS_CLOCK_UNALIGNED: u64 = 4;
 /// Header size in bytes.
 pub const HEADER_LEN: usize = 16;
 /// Header flag: the body is a zlib stream.
@@ -36,7 +46,7 @@ pub enum FptError {
     BadMagic(Vec<u8>),
     #[error("truncated header: {0} bytes, a .fpt header is 16 bytes")]
     TruncatedHeader(usize),
-    #[error("unsupported .fpt version {0} at byte 4: written by a newer fprofile (this one reads version 1)")]
+    #[error("unsupported .fpt version {0} at byte 4: this fprofile reads versions 1 and 2 (a higher one was written by a newer fprofile)")]
     FutureVersion(u16),
     #[error("reserved header flags {0:#06x} set at byte 6")]
     ReservedFlags(u16),
@@ -106,14 +116,30 @@ pub(crate) fn metadata_json(pairs: &[(String, String)]) -> String {
     s
 }
 
-/// The uncompressed body.
+/// The uncompressed body (version 2).
+///
+/// The encoder always writes a file its decoder accepts: a trace with threads but no process table
+/// is written with one process spanning the threads ([`Trace::one_process`]), a thread's process
+/// index past the table is written as the last process, and bands are written ordered by thread
+/// then start (bands of a thread that does not exist are left out, a negative duration is 0).
 pub fn encode_body(t: &Trace) -> Vec<u8> {
     let c = &t.calls;
     let n = c.len().min(c.end_ns.len()).min(c.code.len()).min(c.depth.len()).min(c.flags.len());
+    let fallback;
+    let processes: &[ProcessInfo] = if t.processes.is_empty() && !t.threads.is_empty() {
+        fallback = Trace::one_process(&t.threads);
+        &fallback
+    } else {
+        &t.processes
+    };
+    let mut bands: Vec<&Band> = t.bands.iter().filter(|b| (b.thread as usize) < t.threads.len()).collect();
+    bands.sort_by_key(|b| (b.thread, b.start_ns));
     let mut strings = Strings { ids: HashMap::new(), list: Vec::new() };
     let code_sids: Vec<(u64, u64)> = t.codes.iter().map(|k| (strings.id(&k.file), strings.id(&k.name))).collect();
+    let process_sids: Vec<(u64, u64)> = processes.iter().map(|p| (strings.id(&p.name), strings.id(&p.host))).collect();
     let thread_sids: Vec<Vec<u64>> =
         t.threads.iter().map(|th| th.names.iter().map(|(_, name)| strings.id(name)).collect()).collect();
+    let band_sids: Vec<u64> = bands.iter().map(|b| strings.id(&b.label)).collect();
 
     let mut out = Vec::with_capacity(64 + n * 6);
     put_u(&mut out, t.origin_ns);
@@ -127,8 +153,35 @@ pub fn encode_body(t: &Trace) -> Vec<u8> {
         put_u(&mut out, *nm);
         put_u(&mut out, u64::from(k.first_line));
     }
+    put_u(&mut out, processes.len() as u64);
+    for (p, (name, host)) in processes.iter().zip(&process_sids) {
+        put_u(&mut out, p.pid);
+        put_u(&mut out, p.parent_pid);
+        put_u(&mut out, *name);
+        put_u(&mut out, *host);
+        put_s(&mut out, p.start_ns);
+        put_u(&mut out, p.end_ns.saturating_sub(p.start_ns).max(0) as u64);
+        let mut flags = 0;
+        if p.incomplete {
+            flags |= PROCESS_INCOMPLETE;
+        }
+        if p.exit_status.is_some() {
+            flags |= PROCESS_EXIT_KNOWN;
+        }
+        if !p.clock.aligned {
+            flags |= PROCESS_CLOCK_UNALIGNED;
+        }
+        put_u(&mut out, flags);
+        if let Some(status) = p.exit_status {
+            put_s(&mut out, i64::from(status));
+        }
+        put_s(&mut out, p.clock.offset_ns);
+        put_u(&mut out, p.clock.uncertainty_ns);
+    }
+    let last_process = processes.len().saturating_sub(1) as u64;
     put_u(&mut out, t.threads.len() as u64);
     for (th, sids) in t.threads.iter().zip(&thread_sids) {
+        put_u(&mut out, u64::from(th.process).min(last_process));
         put_u(&mut out, th.os_id);
         put_u(&mut out, u64::from(th.lane));
         put_s(&mut out, th.first_ns);
@@ -168,6 +221,13 @@ pub fn encode_body(t: &Trace) -> Vec<u8> {
             prev = Some(rel);
             put_u(&mut out, u64::from(c.flags[i].0));
         }
+    }
+    put_u(&mut out, bands.len() as u64);
+    for (b, sid) in bands.iter().zip(&band_sids) {
+        put_u(&mut out, u64::from(b.thread));
+        put_s(&mut out, b.start_ns);
+        put_u(&mut out, b.end_ns.saturating_sub(b.start_ns).max(0) as u64);
+        put_u(&mut out, *sid);
     }
     let meta = metadata_json(&t.metadata);
     put_str(&mut out, &meta);
@@ -227,6 +287,11 @@ pub fn decode_body(bytes: &[u8]) -> Result<Vec<u8>> {
 /// is inflated with `body_len` as a hard limit, the body buffer never grows past
 /// `min(body_len, max_body_len) + 1` bytes, whatever the stream would inflate to.
 pub fn decode_body_limited(bytes: &[u8], max_body_len: u64) -> Result<Vec<u8>> {
+    read_file(bytes, max_body_len).map(|(_, body)| body)
+}
+
+/// The header's version and the inflated body.
+fn read_file(bytes: &[u8], max_body_len: u64) -> Result<(u16, Vec<u8>)> {
     if bytes.is_empty() {
         return Err(FptError::Empty);
     }
@@ -237,7 +302,7 @@ pub fn decode_body_limited(bytes: &[u8], max_body_len: u64) -> Result<Vec<u8>> {
         return Err(FptError::TruncatedHeader(bytes.len()));
     }
     let version = u16::from_le_bytes([bytes[4], bytes[5]]);
-    if version != VERSION {
+    if version != VERSION && version != VERSION_1 {
         return Err(FptError::FutureVersion(version));
     }
     let flags = u16::from_le_bytes([bytes[6], bytes[7]]);
@@ -261,7 +326,7 @@ pub fn decode_body_limited(bytes: &[u8], max_body_len: u64) -> Result<Vec<u8>> {
                 what: format!("raw body is {} bytes, header says {body_len}", input.len()),
             });
         }
-        return Ok(input.to_vec());
+        return Ok((version, input.to_vec()));
     }
     let body_len = body_len as usize;
     // Never trust body_len for the allocation: zlib expands at most ~1032x.
@@ -306,7 +371,7 @@ pub fn decode_body_limited(bytes: &[u8], max_body_len: u64) -> Result<Vec<u8>> {
             what: format!("body inflates to {} bytes, header says {body_len}", out.len()),
         });
     }
-    Ok(out)
+    Ok((version, out))
 }
 
 struct Reader<'a> {
@@ -384,12 +449,21 @@ pub fn decode(bytes: &[u8]) -> Result<Trace> {
 /// [`decode`] with a limit on the decompressed body (see [`decode_body_limited`]): what a server
 /// reading uploads uses, so that a small file claiming a huge body costs no memory.
 pub fn decode_limited(bytes: &[u8], max_body_len: u64) -> Result<Trace> {
-    let body = decode_body_limited(bytes, max_body_len)?;
-    parse_body(&body)
+    let (version, body) = read_file(bytes, max_body_len)?;
+    parse_body_version(&body, version)
 }
 
-/// Parses a decompressed body.
+/// Parses a decompressed body of the current version.
 pub fn parse_body(body: &[u8]) -> Result<Trace> {
+    parse_body_version(body, VERSION)
+}
+
+/// Parses a decompressed body of a given version (1 or 2).
+pub fn parse_body_version(body: &[u8], version: u16) -> Result<Trace> {
+    if version != VERSION && version != VERSION_1 {
+        return Err(FptError::FutureVersion(version));
+    }
+    let v2 = version >= VERSION;
     let mut r = Reader { b: body, pos: 0 };
     let origin_ns = r.u("origin_ns")?;
     let n_strings = r.count("string_count", 1)?;
@@ -407,11 +481,24 @@ pub fn parse_body(body: &[u8]) -> Result<Trace> {
         let first_line = u32::try_from(line).or_else(|_| r.err(at, format!("first_line {line} above 2^32")))?;
         codes.push(Code { file: strings[f].to_string(), name: strings[nm].to_string(), first_line });
     }
-    let n_threads = r.count("thread_count", 7)?;
+    let mut processes = Vec::new();
+    if v2 {
+        let n_processes = r.count("process_count", 9)?;
+        processes.reserve(n_processes);
+        for pi in 0..n_processes {
+            processes.push(read_process(&mut r, pi, &strings)?);
+        }
+    }
+    let at = r.pos;
+    let n_threads = r.count("thread_count", if v2 { 8 } else { 7 })?;
+    if v2 && n_threads > 0 && processes.is_empty() {
+        return r.err(at, format!("{n_threads} threads but no process (process_count is 0)"));
+    }
     let mut threads: Vec<ThreadInfo> = Vec::with_capacity(n_threads);
     let mut calls = Calls::default();
     let mut stack: Vec<u32> = Vec::new();
     for ti in 0..n_threads {
+        let process = if v2 { r.index(&format!("thread {ti}: process index"), processes.len())? as u32 } else { 0 };
         let os_id = r.u("os_id")?;
         let at = r.pos;
         let lane = r.u("lane")?;
@@ -529,9 +616,32 @@ pub fn parse_body(body: &[u8]) -> Result<Trace> {
             first_ns,
             last_ns,
             lane,
-            process: 0,
+            process,
             call_range: (begin as u32, (begin + n) as u32),
         });
+    }
+    let mut bands = Vec::new();
+    if v2 {
+        let n_bands = r.count("band_count", 4)?;
+        bands.reserve(n_bands);
+        for bi in 0..n_bands {
+            let at = r.pos;
+            let thread = r.index(&format!("band {bi}: thread index"), threads.len())? as u32;
+            let start_ns = r.s("band start_ns")?;
+            if let Some(prev) = bands.last().map(|b: &Band| (b.thread, b.start_ns)) {
+                if (thread, start_ns) < prev {
+                    return r.err(at, format!("band {bi} is out of order (bands are ordered by thread, then start)"));
+                }
+            }
+            let at = r.pos;
+            let dur = r.u("band dur_ns")?;
+            let end_ns = i64::try_from(dur)
+                .ok()
+                .and_then(|d| start_ns.checked_add(d))
+                .map_or_else(|| r.err(at, format!("band {bi}: dur_ns {dur} overflows")), Ok)?;
+            let sid = r.index("band label string id", strings.len())?;
+            bands.push(Band { thread, start_ns, end_ns, label: strings[sid].to_string() });
+        }
     }
     let at = r.pos;
     let meta = r.str("metadata")?;
@@ -540,8 +650,50 @@ pub fn parse_body(body: &[u8]) -> Result<Trace> {
         return r.err(r.pos, format!("{} unexpected bytes after the metadata", body.len() - r.pos));
     }
     calls.shrink_to_fit();
-    let processes = Trace::one_process(&threads);
-    Ok(Trace { origin_ns, codes, threads, calls, metadata, processes, bands: Vec::new() })
+    if !v2 {
+        processes = Trace::one_process(&threads);
+    }
+    Ok(Trace { origin_ns, codes, threads, calls, metadata, processes, bands })
+}
+
+/// One entry of the process table (version 2).
+fn read_process(r: &mut Reader, pi: usize, strings: &[&str]) -> Result<ProcessInfo> {
+    let pid = r.u("pid")?;
+    let parent_pid = r.u("parent_pid")?;
+    let name = r.index(&format!("process {pi}: name string id"), strings.len())?;
+    let host = r.index(&format!("process {pi}: host string id"), strings.len())?;
+    let start_ns = r.s("process start_ns")?;
+    let at = r.pos;
+    let span = r.u("process span_ns")?;
+    let end_ns = i64::try_from(span)
+        .ok()
+        .and_then(|s| start_ns.checked_add(s))
+        .map_or_else(|| r.err(at, format!("process {pi}: span_ns {span} overflows")), Ok)?;
+    let at = r.pos;
+    let flags = r.u("process flags")?;
+    if flags & !(PROCESS_INCOMPLETE | PROCESS_EXIT_KNOWN | PROCESS_CLOCK_UNALIGNED) != 0 {
+        return r.err(at, format!("process {pi}: reserved flag bits set (flags {flags}; bits 0 to 2 are defined)"));
+    }
+    let exit_status = if flags & PROCESS_EXIT_KNOWN != 0 {
+        let at = r.pos;
+        let v = r.s("exit_status")?;
+        Some(i32::try_from(v).or_else(|_| r.err(at, format!("process {pi}: exit_status {v} does not fit in 32 bits")))?)
+    } else {
+        None
+    };
+    let offset_ns = r.s("clock_offset_ns")?;
+    let uncertainty_ns = r.u("clock_uncertainty_ns")?;
+    Ok(ProcessInfo {
+        pid,
+        parent_pid,
+        name: strings[name].to_string(),
+        host: strings[host].to_string(),
+        start_ns,
+        end_ns,
+        exit_status,
+        clock: ClockAlignment { offset_ns, uncertainty_ns, aligned: flags & PROCESS_CLOCK_UNALIGNED == 0 },
+        incomplete: flags & PROCESS_INCOMPLETE != 0,
+    })
 }
 
 /// Parses a JSON object of string values, keeping the order.

@@ -15,6 +15,10 @@
 //!   first recorded level, as in the original. The `.fpt` format keeps them.
 //! - `threadLines[i]` = `{"ts": first, "tf": last, "tl": lane}` of thread i; `maxConcurrentThreads`
 //!   = highest lane + 1.
+//! - `threadNames[i]` is thread i's latest name; with more than one process it is
+//!   "process name (pid) / thread name" ([`Trace::thread_key`]), so that the `MainThread`s of two
+//!   processes stay apart. The process table itself (pids, hosts, clocks) and task bands are not
+//!   written: PYME's schema has no place for them.
 //!
 //! # Reading ([`read`])
 //! Opens old PYME JSON files: the call tree of each thread is rebuilt from the order the calls
@@ -136,7 +140,7 @@ pub fn write<W: Write>(t: &Trace, w: W) -> io::Result<()> {
         if i > 0 {
             w.write_all(b", ")?;
         }
-        w.write_all(serde_json::Value::from(th.name()).to_string().as_bytes())?;
+        w.write_all(serde_json::Value::from(t.thread_key(i, th.name())).to_string().as_bytes())?;
     }
     w.write_all(b"], \"threadLines\": [")?;
     for (i, th) in t.threads.iter().enumerate() {

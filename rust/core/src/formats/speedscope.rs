@@ -1,6 +1,7 @@
 //! speedscope's file format (<https://www.speedscope.app/file-format-schema.json>).
 //!
-//! One `evented` profile per thread (named after the thread, unit nanoseconds, `startValue` /
+//! One `evented` profile per thread (named after the thread, "process name (pid) / thread" when the
+//! trace has more than one process ([`Trace::thread_key`]), unit nanoseconds, `startValue` /
 //! `endValue` = the thread's first and last time relative to the trace origin) with open (`O`) and
 //! close (`C`) events in time order, properly nested; one shared frame per code
 //! (`{"name", "file", "line"}`, frame index = code id).
@@ -34,7 +35,7 @@ pub fn write<W: Write>(t: &Trace, w: W) -> io::Result<()> {
         write!(
             w,
             "\n{{\"type\":\"evented\",\"name\":{},\"unit\":\"nanoseconds\",\"startValue\":{},\"endValue\":{},\"events\":[",
-            json_str(th.name()),
+            json_str(&t.thread_key(ti, th.name())),
             th.first_ns,
             th.last_ns
         )?;

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use fprofile::model::{Band, ClockAlignment, ProcessInfo};
 use fprofile::{CallFlags, Code, Event, EventKind, Recording, ThreadRecord, Trace};
 
 pub fn code(name: &str) -> Code {
@@ -111,7 +112,88 @@ pub fn check_invariants(t: &Trace) -> Result<(), String> {
     if expect_begin as usize != n {
         return Err("calls not covered by threads".into());
     }
+    if !t.threads.is_empty() && t.processes.is_empty() {
+        return Err("threads but no process".into());
+    }
+    for (ti, th) in t.threads.iter().enumerate() {
+        if th.process as usize >= t.processes.len() {
+            return Err(format!("thread {ti}: process {} out of range", th.process));
+        }
+    }
+    for (i, p) in t.processes.iter().enumerate() {
+        if p.end_ns < p.start_ns {
+            return Err(format!("process {i}: ends before it starts"));
+        }
+    }
+    for (i, b) in t.bands.iter().enumerate() {
+        if b.thread as usize >= t.threads.len() || b.end_ns < b.start_ns {
+            return Err(format!("band {i}: {b:?}"));
+        }
+        if i > 0 && (b.thread, b.start_ns) < (t.bands[i - 1].thread, t.bands[i - 1].start_ns) {
+            return Err(format!("band {i}: out of order"));
+        }
+    }
     Ok(())
+}
+
+/// A process for tests: everything set, so that a round trip checks every field.
+pub fn process(pid: u64, name: &str, start_ns: i64, end_ns: i64) -> ProcessInfo {
+    ProcessInfo {
+        pid,
+        parent_pid: 1,
+        name: name.into(),
+        host: "node-a".into(),
+        start_ns,
+        end_ns,
+        exit_status: None,
+        clock: ClockAlignment::default(),
+        incomplete: false,
+    }
+}
+
+/// Two processes: "parent" (pid 100: threads MainThread and Pool) and "child" (pid 101, started by
+/// 100, exit status 0, on another host with a measured clock offset: MainThread and a Worker with
+/// two task bands), built from one recording (times in whole microseconds, which PYME text keeps) whose threads are then split between the processes.
+pub fn two_process_trace() -> Trace {
+    let mut t = fprofile::build::build_trace(recording(
+        &[
+            (
+                "MainThread",
+                11,
+                &[
+                    (100000, "+main"),
+                    (110000, "+load"),
+                    (150000, "-load"),
+                    (160000, "+wait"),
+                    (290000, "-wait"),
+                    (300000, "-main"),
+                ],
+            ),
+            ("Pool", 12, &[(120000, "+feed"), (140000, "-feed")]),
+            ("MainThread", 21, &[(170000, "+work"), (180000, "+step"), (200000, "-step"), (210000, "-work")]),
+            ("Worker", 22, &[(175000, "+step"), (185000, "-step"), (190000, "+step"), (230000, "-step")]),
+        ],
+        90_000,
+        310_000,
+    ));
+    let child = |os_id: u64| os_id > 20;
+    for th in &mut t.threads {
+        th.process = u32::from(child(th.os_id));
+    }
+    let mut parent = process(100, "python main.py", 0, 220_000);
+    parent.parent_pid = 7;
+    let mut kid = process(101, "SpawnProcess-1", 70_000, 150_000);
+    kid.parent_pid = 100;
+    kid.host = "node-b".into();
+    kid.exit_status = Some(0);
+    kid.clock = ClockAlignment { offset_ns: -2_500_000_000, uncertainty_ns: 1500, aligned: true };
+    t.processes = vec![parent, kid];
+    let worker = t.threads.iter().position(|th| th.os_id == 22).expect("worker thread") as u32;
+    t.bands = vec![
+        Band { thread: worker, start_ns: 84_000, end_ns: 96_000, label: "inc-1f2e".into() },
+        Band { thread: worker, start_ns: 99_000, end_ns: 141_000, label: "<b>sum</b>-9".into() },
+    ];
+    t
 }
 
 /// proptest strategies for recordings with arbitrary (possibly unbalanced) event streams.
@@ -162,6 +244,70 @@ pub mod strategies {
                 process: Default::default(),
             }
         })
+    }
+
+    /// One process: (pid, parent, name, host, start, span, exit status, incomplete, offset, uncertainty, aligned).
+    #[allow(clippy::type_complexity)]
+    pub fn process_fields() -> impl Strategy<Value = (u64, u64, u8, bool, i64, u64, Option<i32>, bool, i64, u64, bool)> {
+        (
+            any::<u64>(),
+            0u64..5,
+            0u8..3,
+            any::<bool>(),
+            -1000i64..1000,
+            0u64..2000,
+            prop::option::of(any::<i32>()),
+            any::<bool>(),
+            any::<i64>(),
+            any::<u64>(),
+            any::<bool>(),
+        )
+    }
+
+    /// A built trace whose threads are spread over 1 to 3 processes, with bands.
+    pub fn multi_process_trace() -> impl Strategy<Value = Trace> {
+        (
+            recording(),
+            prop::collection::vec(process_fields(), 1..4),
+            prop::collection::vec(any::<u8>(), 0..8),
+            prop::collection::vec((any::<u8>(), -100i64..400, 0i64..200, 0u8..3), 0..6),
+        )
+            .prop_map(|(rec, procs, assign, bands)| {
+                let mut t = fprofile::build::build_trace(rec);
+                t.processes = procs
+                    .into_iter()
+                    .map(|(pid, ppid, name, host, start, span, exit, incomplete, off, unc, aligned)| ProcessInfo {
+                        pid,
+                        parent_pid: ppid,
+                        name: ["", "python -c 'x'", "worker <1> \u{e9}"][name as usize].into(),
+                        host: if host { "h\u{f6}st".into() } else { String::new() },
+                        start_ns: start,
+                        end_ns: start + span as i64,
+                        exit_status: exit,
+                        clock: ClockAlignment { offset_ns: off, uncertainty_ns: unc, aligned },
+                        incomplete,
+                    })
+                    .collect();
+                let np = t.processes.len();
+                for (i, th) in t.threads.iter_mut().enumerate() {
+                    th.process = u32::from(assign.get(i).copied().unwrap_or(0)) % np as u32;
+                }
+                if !t.threads.is_empty() {
+                    let nt = t.threads.len() as u32;
+                    let mut bs: Vec<Band> = bands
+                        .into_iter()
+                        .map(|(th, start, dur, label)| Band {
+                            thread: u32::from(th) % nt,
+                            start_ns: start,
+                            end_ns: start + dur,
+                            label: ["a-1", "", "t\u{e4}sk"][label as usize].into(),
+                        })
+                        .collect();
+                    bs.sort_by_key(|b| (b.thread, b.start_ns));
+                    t.bands = bs;
+                }
+                t
+            })
     }
 }
 

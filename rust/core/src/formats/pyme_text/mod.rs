@@ -27,7 +27,11 @@
 //! The events of every thread merged in time order, as PYME's profiler writes them; times are
 //! absolute (`origin_ns` + t) with 6 decimals. A call that began before recording gets no `call`
 //! line and an unfinished call no `return` line, so reading the file back restores both flags.
-//! A thread's name on each line is the name it had at that time.
+//! A thread's name on each line is the name it had at that time; with more than one process it is
+//! "process name (pid) / thread name" ([`crate::model::Trace::thread_key`]), so that the threads of
+//! different processes stay apart when read back. One file holds every process; what it loses:
+//! the process table (pids, parents, hosts, exit status, clock offsets, incomplete flags), which
+//! thread is in which process (read back, the trace is one process), and task bands.
 
 //!
 //! The reader is this file (its byte-level scanning in `scan.rs`); the writer is `write.rs`.

@@ -161,7 +161,12 @@ pub fn write<W: Write>(t: &Trace, mut w: W) -> io::Result<()> {
     let mut name_cursor = vec![0usize; t.threads.len()];
     let lines: Vec<CodeLine> = t.codes.iter().map(CodeLine::new).collect();
     let unknown = CodeLine::new(&Code { file: String::new(), name: String::new(), first_line: 0 });
-    let names: Vec<Vec<Vec<u8>>> = t.threads.iter().map(|th| th.names.iter().map(|(_, n)| escaped(n)).collect()).collect();
+    let names: Vec<Vec<Vec<u8>>> = t
+        .threads
+        .iter()
+        .enumerate()
+        .map(|(ti, th)| th.names.iter().map(|(_, n)| escaped(&t.thread_key(ti, n))).collect())
+        .collect();
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
     while let Some(std::cmp::Reverse((_, ti))) = heap.pop() {
         let evs = &per_thread[ti];
