@@ -9,12 +9,17 @@ import { fitLabel } from "./render.js";
 /** Bands at least this wide (CSS px) get their label. */
 const BAND_LABEL_MIN_PX = 24;
 
-/** One fill colour per task name (`keys` of the band index), for the theme. */
+/**
+ * Colours per task name (`keys` of the band index), for the theme: colour key k < keys.length is
+ * the band's pale fill, k + keys.length the strong line along its bottom edge (what tells a band
+ * from a call at a glance).
+ */
 export function bandColours(keys, dark) {
-  return keys.map((k) => {
-    const h = hashString(k) % 360;
-    return dark ? `hsl(${h} 30% 30%)` : `hsl(${h} 50% 85%)`;
-  });
+  const hues = keys.map((k) => hashString(k) % 360);
+  return [
+    ...hues.map((h) => (dark ? `hsl(${h} 28% 27%)` : `hsl(${h} 45% 88%)`)),
+    ...hues.map((h) => (dark ? `hsl(${h} 70% 62%)` : `hsl(${h} 70% 38%)`)),
+  ];
 }
 
 /**
@@ -29,6 +34,7 @@ export function drawBandRows(ctx, state, vp, lane, ly, charPx, drawnRows) {
   const k = vp.zoomPxPerNs();
   const W = vp.width;
   const h = lane.bandPx - 2;
+  const nKeys = bands.keys.length;
   const labels = [];
   let boxes = 0;
   for (let r = 0; r < lane.bandRows; r++) {
@@ -40,7 +46,9 @@ export function drawBandRows(ctx, state, vp, lane, ly, charPx, drawnRows) {
       boxes += forEachBox(rows[r], bands.start, bands.end, t0, t1, k, 1, (b, x0, x1, count) => {
         const a = Math.max(-1, x0);
         const w = Math.min(W + 1, x1) - a;
-        state.bandBatch.add(bands.key[b], a, y, w > 3 ? w - 1 : w, h);
+        const bw = w > 3 ? w - 1 : w;
+        state.bandBatch.add(bands.key[b], a, y, bw, h - 2);
+        state.bandBatch.add(bands.key[b] + nKeys, a, y + h - 2, bw, 2);
         if (count === 1 && w >= BAND_LABEL_MIN_PX) labels.push(b, a, w, y);
       });
     }
@@ -52,7 +60,7 @@ export function drawBandRows(ctx, state, vp, lane, ly, charPx, drawnRows) {
     const smallPx = charPx * 0.92;
     for (let i = 0; i < labels.length; i += 4) {
       const text = bandText(bands, labels[i], labels[i + 2] - 6, smallPx);
-      if (text) ctx.fillText(text, labels[i + 1] + 3, labels[i + 3] + h / 2);
+      if (text) ctx.fillText(text, labels[i + 1] + 3, labels[i + 3] + (h - 2) / 2);
     }
     ctx.font = pal.font;
   }
@@ -61,14 +69,12 @@ export function drawBandRows(ctx, state, vp, lane, ly, charPx, drawnRows) {
 
 /**
  * The text of band `b` in `maxPx`: its task key when it fits, else its task name (the key without
- * its hash and index: "inc" for "('inc-4c8a…', 3)") when that fits, else the key cut short.
+ * its hash and index: "inc" for "('inc-4c8a…', 3)"), cut short if need be.
  */
 export function bandText(bands, b, maxPx, charPx) {
   const label = bands.label[b];
   if (label.length * charPx <= maxPx) return label;
-  const name = bands.keys[bands.key[b]];
-  if (name.length < label.length && name.length * charPx <= maxPx) return name;
-  return fitLabel(label, maxPx, charPx);
+  return fitLabel(bands.keys[bands.key[b]], maxPx, charPx);
 }
 
 /** The band of band row `row` of `lane` at trace time `t` (within `tol` ns), or -1. */

@@ -18,7 +18,7 @@ export function createTimelineState() {
     collapsed: new Uint8Array(0), // per process: 1 when collapsed to its summary lane
     bands: null, // lanes.js buildBandIndex(trace)
     bandColours: [], // bandrows.js bandColours(bands.keys, dark)
-    bandBatch: null, // render.js BoxBatch over the band colours
+    bandBatch: null, // render.js BoxBatch over the band colours (fills, then bottom lines)
     origin: 0, // the trace time shown as 0 everywhere (axes, tooltip, details, window label)
     selectedCall: -1,
     selectedCode: -1, // the function of the selected call: every call of it is highlighted

@@ -365,7 +365,7 @@ export function createTimeline(container, options = {}) {
     for (const th of trace.threads) state.processThreads[threadProcess(th, state.processes.length)].push(th.index);
     state.collapsed = new Uint8Array(state.processes.length);
     state.bands = buildBandIndex(trace);
-    state.bandBatch = new BoxBatch(Math.max(1, state.bands.keys.length));
+    state.bandBatch = new BoxBatch(Math.max(1, 2 * state.bands.keys.length));
     state.bandColours = bandColours(state.bands.keys, state.dark);
     state.selectedCall = -1;
     state.selectedCode = -1;

@@ -8,7 +8,8 @@ import { buildIndex, computeSummary, forEachBox } from "../../js/layout.js";
 import {
   traceProcesses, threadProcess, taskPrefix, buildBandIndex, layoutGroups, hitLayout, laneOfThread, overviewRows, processLabel,
 } from "../../js/lanes.js";
-import { encodeFpt, sampleTrace } from "./fpt_encoder.mjs";
+import { bandText, bandColours } from "../../js/bandrows.js";
+import { encodeFpt, sampleTrace, twoProcessTrace } from "./fpt_encoder.mjs";
 
 const DIMS = { rowPx: 10, headerPx: 20, gapPx: 5, procHeaderPx: 22, bandPx: 7, summaryRowPx: 3, summaryDepths: 4 };
 
@@ -216,4 +217,37 @@ test("fallback summary per process (threads keep their process)", async () => {
 test("process labels", () => {
   assert.equal(processLabel(proc(0, 42, "worker-1")), "worker-1 (pid 42) on node1");
   assert.equal(processLabel({ name: "", pid: 0, host: "" }), "process");
+});
+
+test("a decoded version-2 file: two processes, bands on the second's thread, laid out and hit", async () => {
+  const t = await decodeFpt(encodeFpt(twoProcessTrace()));
+  const ps = traceProcesses(t);
+  assert.deepEqual(ps.map((p) => [p.pid, p.aligned, p.incomplete]), [[3100, true, false], [3101, false, true]]);
+  const b = buildBandIndex(t);
+  assert.deepEqual(b.threadRows.map((rs) => rs.length), [0, 1]);
+  assert.deepEqual(b.keys, ["inc-1f2e", "<i>sum</i>-9"], "short hex tails are not hashes: the key is its own name");
+  const L = layoutGroups(t, ps, [1, 1], [0, 0], b.threadRows.map((r) => r.length), DIMS);
+  // process 0: header 22, lane (thread 0: 3 rows) 50; gap 5; process 1: header 22, lane with one band row
+  assert.deepEqual(lanesOf(L), [["threads", 0, [0], 22, 20, 3, 50], ["threads", 1, [1], 99, 27, 2, 47]]);
+  assert.equal(hitLayout(L, 77).group.process, 1);
+  assert.deepEqual([hitLayout(L, 99 + 22).kind, hitLayout(L, 99 + 22).lane.threads], ["band", [1]]);
+  // the fallback summary splits the calls by process
+  const s = computeSummary(t, buildIndex(t));
+  assert.deepEqual(s.processes.map((p) => p.rows.reduce((n, r) => n + r.calls, 0)), [5, 2]);
+  // a version-1 file: one process, nothing grouped
+  const v1 = await decodeFpt(encodeFpt(sampleTrace(), { version: 1 }));
+  assert.equal(layoutGroups(v1, traceProcesses(v1), [1, 1], [0], [0, 0], DIMS).multi, false);
+});
+
+test("band text: the key where it fits, else the task name, cut short; colours per task name", () => {
+  const b = buildBandIndex({ threads: [{}], bands: [{ thread: 0, startNs: 0, endNs: 10, label: "('process_chunk-4c8a0e2f1b3d5a7c', 12)" }] });
+  const key = "('process_chunk-4c8a0e2f1b3d5a7c', 12)";
+  assert.equal(bandText(b, 0, key.length * 5, 5), key);
+  assert.equal(bandText(b, 0, key.length * 5 - 1, 5), "process_chunk");
+  assert.equal(bandText(b, 0, 50, 5), "process_c…");
+  assert.equal(bandText(b, 0, 5, 5), "");
+  const c = bandColours(["inc", "sum"], false);
+  assert.equal(c.length, 4, "a fill and a line colour per task name");
+  assert.notEqual(c[0], c[1]);
+  assert.deepEqual(bandColours(["inc", "sum"], false), c, "stable");
 });
