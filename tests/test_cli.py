@@ -410,8 +410,8 @@ def test_truncated_and_future_fpt(trace_file, tmp_path):
     cut.write_bytes(data[: len(data) - 4])
     assert_one_line_error(fprofile("stats", cut), 1, str(cut), "byte")
     future = tmp_path / "future.fpt"
-    future.write_bytes(data[:4] + (2).to_bytes(2, "little") + data[6:])
-    assert_one_line_error(fprofile("convert", future, tmp_path / "f.json"), 1, str(future), "version 2", "newer")
+    future.write_bytes(data[:4] + (3).to_bytes(2, "little") + data[6:])
+    assert_one_line_error(fprofile("convert", future, tmp_path / "f.json"), 1, str(future), "version 3", "newer")
 
 
 def test_directory_as_input(tmp_path):
@@ -465,6 +465,48 @@ def test_stats_json(trace_file):
     data = json.loads(proc.stdout)
     assert [r["function"] for r in data["overall"]] == ["main", "leaf", "work"]
     assert [t["name"] for t in data["threads"]] == ["MainThread", "worker"]
+
+
+TWO_PROCESSES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "two_processes.fpt")
+
+
+def test_stats_of_several_processes_all_threads_then_each_process():
+    # tests/fixtures/two_processes.fpt (rust/core/tests/common: two_process_trace): pid 100
+    # "python main.py" with MainThread and Pool, pid 101 "SpawnProcess-1" with MainThread and Worker
+    proc = fprofile("stats", TWO_PROCESSES)
+    assert proc.returncode == 0, proc.stderr
+    sections = proc.stdout.split("\n\n")
+    assert [s.splitlines()[0] for s in sections] == [
+        "Summary of all threads (4): 6 functions, by total time",
+        'Summary of process 0 "python main.py (100)", 2 threads: 4 functions, by total time',
+        'Summary of process 1 "SpawnProcess-1 (101)", 2 threads: 2 functions, by total time',
+    ]
+    child = [ln.split() for ln in sections[2].splitlines()[2:]]
+    assert [(r[0], r[-2]) for r in child] == [("3", "step"), ("1", "work")]
+    parent = [ln.split()[-2] for ln in sections[1].splitlines()[2:]]
+    assert parent == ["main", "wait", "load", "feed"]
+    # --top applies to each section
+    proc = fprofile("stats", TWO_PROCESSES, "--top", "1")
+    assert [s.splitlines()[-1] for s in proc.stdout.split("\n\n")] == ["... 5 more rows", "... 3 more rows", "... 1 more rows"]
+
+
+def test_stats_of_one_process(tmp_path):
+    for key in ("101", "SpawnProcess-1"):
+        proc = fprofile("stats", TWO_PROCESSES, "--process", key, "--sort", "calls")
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.splitlines()
+        assert lines[0] == 'Summary of process 1 "SpawnProcess-1 (101)", 2 threads: 2 functions, by calls'
+        assert "\n\n" not in proc.stdout
+    assert_one_line_error(fprofile("stats", TWO_PROCESSES, "--process", "7"), 1, "no process with pid or name '7'",
+                          "100 'python main.py'", "101 'SpawnProcess-1'")
+    assert_one_line_error(fprofile("stats", TWO_PROCESSES, "--process", "101", "--thread", "0"), 2, "--thread and --process")
+    # --thread names a thread in any process: both MainThreads
+    proc = fprofile("stats", TWO_PROCESSES, "--thread", "MainThread")
+    assert [s.splitlines()[0].split(":")[0] for s in proc.stdout.split("\n\n")] == [
+        'Summary of thread 0 "MainThread"', 'Summary of thread 2 "MainThread"']
+    data = json.loads(fprofile("stats", TWO_PROCESSES, "--json").stdout)
+    assert [(p["process"], p["pid"], p["name"]) for p in data["processes"]] == [(0, 100, "python main.py"), (1, 101, "SpawnProcess-1")]
+    assert [t["process"] for t in data["threads"]] == [0, 0, 1, 1]
 
 
 def test_export(trace_file, tmp_path):

@@ -274,9 +274,12 @@ def test_summary_text_escapes_control_characters():
 
 def test_summary_json_matches_summary(trace):
     data = json.loads(trace.summary_json())
-    assert set(data) == {"overall", "threads"}
+    assert set(data) == {"overall", "processes", "threads"}
     assert [r["function"] for r in data["overall"]] == [r.function for r in trace.summary()]
     assert [t["name"] for t in data["threads"]] == ["MainThread", "Thread-1"]
+    # one process: its rows are the overall rows
+    assert [(p["process"], p["rows"]) for p in data["processes"]] == [(0, data["overall"])]
+    assert [t["process"] for t in data["threads"]] == [0, 0]
 
 
 def test_empty_summary():

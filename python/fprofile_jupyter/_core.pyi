@@ -52,6 +52,58 @@ class ThreadInfo:
     @property
     def call_count(self) -> int:
         """Number of recorded calls of this thread."""
+    @property
+    def process(self) -> int:
+        """Index of its process in ``Trace.processes``."""
+    @property
+    def pid(self) -> int:
+        """OS id of its process, 0 when unknown (PYME files, ``.fpt`` version 1)."""
+
+@final
+class ProcessInfo:
+    """One process of a trace (a read-only record): the program that recorded, a child process, a
+    Dask worker. Times are ns from the trace origin, on the trace's clock."""
+
+    @property
+    def index(self) -> int:
+        """Index of this process in ``Trace.processes`` (the ``process`` of its threads)."""
+    @property
+    def pid(self) -> int:
+        """OS process id, 0 when unknown (PYME files, ``.fpt`` version 1)."""
+    @property
+    def parent_pid(self) -> int:
+        """Its parent's process id, 0 when unknown."""
+    @property
+    def name(self) -> str:
+        """A Dask worker's name, a multiprocessing process's name, or the program and its arguments."""
+    @property
+    def host(self) -> str:
+        """Host name ("" when unknown)."""
+    @property
+    def start_ns(self) -> int:
+        """When its recording started."""
+    @property
+    def end_ns(self) -> int:
+        """When its recording ended."""
+    @property
+    def exit_status(self) -> Optional[int]:
+        """Its exit status where known (negative: killed by that signal), else None."""
+    @property
+    def clock_offset_ns(self) -> int:
+        """Added to its own clock's readings to place them on the trace's clock (ns)."""
+    @property
+    def clock_uncertainty_ns(self) -> int:
+        """The offset is right to within this many ns (0: the same clock, exact)."""
+    @property
+    def aligned(self) -> bool:
+        """False when its clock offset could not be measured: its times are on its own clock,
+        placed from the trace's start, not comparable with other processes'."""
+    @property
+    def incomplete(self) -> bool:
+        """Its trace is incomplete (killed or still running when recording stopped)."""
+    @property
+    def threads(self) -> List[int]:
+        """Indices in ``Trace.threads`` of its threads."""
 
 @final
 class Call:
@@ -129,7 +181,7 @@ class SummaryRow:
 
 @final
 class Summary:
-    """Per-function figures, over all threads or for one thread: a read-only sequence of
+    """Per-function figures, over all threads, for one process or for one thread: a read-only sequence of
     ``SummaryRow`` sorted by total time (descending), shown as a text table (``repr``: the first 25
     rows, ``str``: all) or an HTML table in a notebook."""
 
@@ -150,8 +202,15 @@ class Summary:
     def thread_name(self) -> Optional[str]:
         """Name of the thread this summary covers; None for the summary of all threads."""
     @property
+    def process(self) -> Optional[int]:
+        """Index of the process this summary covers; None for the summary of all threads or of a thread."""
+    @property
     def per_thread(self) -> List["Summary"]:
         """One summary per thread, in the trace's thread order (empty for a per-thread summary)."""
+    @property
+    def per_process(self) -> List["Summary"]:
+        """One summary per process, in the trace's process order: all of its threads, by the rules
+        of the overall summary (empty for a per-thread or per-process summary)."""
     def sorted(self, by: str = "total") -> "Summary":
         """The same rows ordered by ``by``: "total", "self", "calls", "mean", "max" (descending) or
         "function", "file" (ascending)."""
@@ -177,6 +236,14 @@ class Trace:
     @property
     def threads(self) -> List[ThreadInfo]:
         """The threads, in order of their first event (grouped by process when there are several)."""
+    @property
+    def processes(self) -> List[ProcessInfo]:
+        """The processes (one for a one-process trace, pid 0 when the file did not say; none for a
+        trace with no threads)."""
+    @property
+    def bands(self) -> List[Tuple[int, int, int, str]]:
+        """Labelled spans above threads' calls (the Dask task a worker thread ran):
+        ``(thread, start_ns, end_ns, label)``, ordered by thread then start."""
     def calls(self, thread: Optional[int] = None) -> List[Call]:
         """The calls, grouped by thread and in pre-order (parent before children) within a thread;
         only those of thread index ``thread`` when given (IndexError when out of range)."""
@@ -193,9 +260,10 @@ class Trace:
         """Folded stacks, sorted: ``"thread;outer;...;inner count"`` per distinct stack, count = the
         number of calls ending that stack; frames are function names."""
     def summary(self) -> Summary:
-        """Per-function figures (calls, total, self, mean, max), overall and ``per_thread``."""
+        """Per-function figures (calls, total, self, mean, max), overall, ``per_process`` and ``per_thread``."""
     def summary_json(self) -> str:
-        """The summary as JSON: ``{"overall": [row...], "threads": [{"thread", "name", "rows"}]}``."""
+        """The summary as JSON: ``{"overall": [row...], "processes": [{"process", "pid", "name", "rows"}],
+        "threads": [{"thread", "process", "name", "rows"}]}``."""
     def to_bytes(self) -> bytes:
         """The trace in the compact binary ``.fpt`` format (``docs/format.md``)."""
     @classmethod
@@ -245,9 +313,11 @@ def _build_trace(
     start_ns: int = 0,
     stop_ns: int = 0,
     metadata: Optional[Sequence[Tuple[str, str]]] = None,
+    process: Optional[Tuple[int, int, str, str]] = None,
 ) -> Trace:
     """Build a trace from flat events (tests and tools): ``codes`` = [(file, name, first_line)],
-    ``threads`` = [(os_id, name, [(t_ns, code_id, is_return), ...])], absolute times."""
+    ``threads`` = [(os_id, name, [(t_ns, code_id, is_return), ...])], absolute times;
+    ``process`` = (pid, parent_pid, name, host) of the process that made them."""
 
 def merge(parts: List[Dict[str, Any]]) -> Trace:
     """Merge traces (one per process, or per group of processes sharing a clock) into one.

@@ -5,7 +5,7 @@ Subcommands::
     fprofile run [--subs X,Y] [--builtins] [-o OUT] script.py [args...]
     fprofile run [options] -m module [args...]
     fprofile convert IN OUT [--format FMT]
-    fprofile stats FILE [--thread NAME] [--top N] [--sort total|self|calls|mean|max] [--json]
+    fprofile stats FILE [--thread NAME] [--process PID|NAME] [--top N] [--sort total|self|calls|mean|max] [--json]
     fprofile view [FILE] [--port N] [--no-browser]
     fprofile export FILE -o OUT.html
 
@@ -77,19 +77,24 @@ def cmd_stats(argv: Sequence[str]) -> int:
     )
     parser.add_argument("input", metavar="FILE")
     parser.add_argument("--thread", metavar="NAME", help="only this thread (its name, or its index in the trace)")
+    parser.add_argument("--process", metavar="PID", help="only this process (its pid or its name); a trace of several processes otherwise shows all threads, then each process")
     parser.add_argument("--top", type=int, default=30, metavar="N", help="show the first N rows (default 30; 0 = all)")
     parser.add_argument("--sort", choices=("total", "self", "calls", "mean", "max"), default="total", help="order of the rows (default total)")
     parser.add_argument("--json", action="store_true", help="print the whole summary as JSON (overall and per thread) instead of a table")
     opts = parser.parse_args(argv)
     if opts.top < 0:
         raise UsageError("--top must be 0 or more")
+    if opts.thread is not None and opts.process is not None:
+        raise UsageError("--thread and --process choose one or the other (a thread's index names it in any process)")
     opts.top = min(opts.top, sys.maxsize)  # more rows than any trace has: all of them
     trace = _load(opts.input)
     if opts.json:
         print(trace.summary_json())
         return 0
     summary = trace.summary()
-    if opts.thread is not None:
+    if opts.process is not None:
+        parts = [_process_summary(trace, summary, opts.process, opts.input)]
+    elif opts.thread is not None:
         per = summary.per_thread
         match = [s for s in per if s.thread_name == opts.thread]
         if not match and opts.thread.isdigit():
@@ -101,6 +106,8 @@ def cmd_stats(argv: Sequence[str]) -> int:
             names = ", ".join(shown) or "none"
             raise ValueError(f"{opts.input}: no thread named {opts.thread!r} (threads: {names})")
         parts = match
+    elif len(trace.processes) > 1:
+        parts = [summary, *summary.per_process]
     else:
         parts = [summary]
     for k, s in enumerate(parts):
@@ -109,6 +116,21 @@ def cmd_stats(argv: Sequence[str]) -> int:
         s = s.sorted(opts.sort)
         print(s.format_table(limit=opts.top or None))
     return 0
+
+
+def _process_summary(trace, summary, key: str, path: str):
+    """The summary of the process whose pid or name is ``key``."""
+    procs = trace.processes
+    match = [p for p in procs if p.name == key]
+    if not match and key.isdigit():
+        match = [p for p in procs if p.pid == int(key)]
+    if len(match) != 1:
+        shown = [f"{p.pid} {p.name!r}" for p in procs[:8]]
+        if len(procs) > 8:
+            shown.append(f"... {len(procs) - 8} more; 'fprofile stats --json' lists them all")
+        what = "more than one process" if match else "no process"
+        raise ValueError(f"{path}: {what} with pid or name {key!r} (processes: {', '.join(shown) or 'none'})")
+    return summary.per_process[match[0].index]
 
 
 def cmd_view(argv: Sequence[str]) -> int:

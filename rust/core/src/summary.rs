@@ -1,4 +1,4 @@
-//! Per-function summaries, per thread and overall.
+//! Per-function summaries: overall, per process and per thread.
 //!
 //! For each function (code): `calls` = number of calls, `total_ns` = time spent inside it,
 //! `self_ns` = time inside it minus time in its callees, `mean_ns` / `max_ns` = mean and largest
@@ -36,14 +36,28 @@ pub struct Row {
 pub struct ThreadSummary {
     /// Index into `Trace::threads`.
     pub thread: u32,
+    /// Index into `Trace::processes` of its process.
+    pub process: u32,
     pub name: String,
     pub rows: Vec<Row>,
 }
 
-/// Per-function figures over all threads (`overall`) and per thread.
+/// The rows of one process: all its threads, by the same rules as `overall`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessSummary {
+    /// Index into `Trace::processes`.
+    pub process: u32,
+    /// OS process id (0 when unknown).
+    pub pid: u64,
+    pub name: String,
+    pub rows: Vec<Row>,
+}
+
+/// Per-function figures over all threads (`overall`), per process and per thread.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub overall: Vec<Row>,
+    pub processes: Vec<ProcessSummary>,
     pub threads: Vec<ThreadSummary>,
 }
 
@@ -102,6 +116,7 @@ pub fn summarize(t: &Trace) -> Summary {
     let n = c.len().min(c.end_ns.len()).min(c.code.len()).min(c.depth.len());
     let n_codes = t.codes.len();
     let mut overall = vec![Acc::default(); n_codes];
+    let mut per_process: Vec<Vec<Acc>> = vec![Vec::new(); t.processes.len()];
     let mut threads = Vec::with_capacity(t.threads.len());
     let mut active = vec![0u32; n_codes];
     let mut stack: Vec<Open> = Vec::new();
@@ -144,15 +159,28 @@ pub fn summarize(t: &Trace) -> Summary {
         for (o, a) in overall.iter_mut().zip(&acc) {
             o.add(a);
         }
-        threads.push(ThreadSummary { thread: ti as u32, name: th.name().to_string(), rows: rows(t, &acc) });
+        if let Some(pacc) = per_process.get_mut(th.process as usize) {
+            pacc.resize(n_codes, Acc::default());
+            for (o, a) in pacc.iter_mut().zip(&acc) {
+                o.add(a);
+            }
+        }
+        threads.push(ThreadSummary { thread: ti as u32, process: th.process, name: th.name().to_string(), rows: rows(t, &acc) });
     }
-    Summary { overall: rows(t, &overall), threads }
+    let processes = t
+        .processes
+        .iter()
+        .zip(&per_process)
+        .enumerate()
+        .map(|(pi, (p, acc))| ProcessSummary { process: pi as u32, pid: p.pid, name: p.name.clone(), rows: rows(t, acc) })
+        .collect();
+    Summary { overall: rows(t, &overall), processes, threads }
 }
 
 /// The summary as JSON (schema in `docs/format.md`, "The summary as JSON").
 pub fn summary_json(t: &Trace) -> String {
     // Serializing plain structs of strings and integers cannot fail.
-    serde_json::to_string(&summarize(t)).unwrap_or_else(|_| "{\"overall\":[],\"threads\":[]}".into())
+    serde_json::to_string(&summarize(t)).unwrap_or_else(|_| "{\"overall\":[],\"processes\":[],\"threads\":[]}".into())
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -224,14 +252,20 @@ pub enum Scope {
     AllThreads(usize),
     /// One thread: its index and name.
     Thread(u32, String),
+    /// One process: its index, its label ([`Trace::process_label`]) and how many threads it has.
+    Process(u32, String, usize),
 }
 
-/// The title line of a table: `Summary of all threads (3): 12 functions, by total time`.
+/// The title line of a table: `Summary of all threads (3): 12 functions, by total time`,
+/// `Summary of process 1 "worker-1 (4242)", 2 threads: ...`.
 pub fn title(scope: &Scope, rows: usize, order: SortKey) -> String {
     use crate::units::one_line;
     let scope = match scope {
         Scope::Thread(i, n) => format!("thread {i} {}", one_line(&format!("{n:?}"))),
         Scope::AllThreads(n) => format!("all threads ({n})"),
+        Scope::Process(i, label, n) => {
+            format!("process {i} {}, {n} thread{}", one_line(&format!("{label:?}")), if *n == 1 { "" } else { "s" })
+        }
     };
     let by = match order {
         SortKey::Calls | SortKey::Function | SortKey::File => order.name().to_owned(),

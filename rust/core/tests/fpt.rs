@@ -484,3 +484,17 @@ fn version_1_file_still_loads() {
     assert_eq!(again[4], 2);
     assert_eq!(decode(&again).unwrap(), t);
 }
+
+/// `tests/fixtures/two_processes.fpt`, which the Python tests load (`tests/test_trace_processes.py`):
+/// [`two_process_trace`] as this encoder writes it. Regenerate with
+/// `FPROFILE_REGEN_FIXTURES=1 cargo test -p fprofile --test fpt`.
+#[test]
+fn two_processes_fixture_is_current() {
+    let bytes = encode(&two_process_trace());
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/two_processes.fpt");
+    if std::env::var_os("FPROFILE_REGEN_FIXTURES").is_some() {
+        std::fs::write(path, &bytes).unwrap();
+    }
+    let on_disk = std::fs::read(path).expect("fixture missing: run with FPROFILE_REGEN_FIXTURES=1");
+    assert_eq!(on_disk, bytes, "the Rust encoder or the sample changed: regenerate the fixture (FPROFILE_REGEN_FIXTURES=1)");
+}

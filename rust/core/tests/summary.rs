@@ -48,7 +48,9 @@ fn json_schema() {
         v,
         serde_json::json!({"overall": [{"code": 0, "function": "x", "file": "/src/x.py", "line": 1, "calls": 1,
             "total_ns": 50, "self_ns": 50, "mean_ns": 50, "max_ns": 50}],
-            "threads": [{"thread": 0, "name": "A", "rows": [{"code": 0, "function": "x", "file": "/src/x.py", "line": 1,
+            "processes": [{"process": 0, "pid": 0, "name": "", "rows": [{"code": 0, "function": "x", "file": "/src/x.py", "line": 1,
+            "calls": 1, "total_ns": 50, "self_ns": 50, "mean_ns": 50, "max_ns": 50}]}],
+            "threads": [{"thread": 0, "process": 0, "name": "A", "rows": [{"code": 0, "function": "x", "file": "/src/x.py", "line": 1,
             "calls": 1, "total_ns": 50, "self_ns": 50, "mean_ns": 50, "max_ns": 50}]}]})
     );
 }
@@ -56,5 +58,58 @@ fn json_schema() {
 #[test]
 fn empty_trace() {
     let s = summarize(&fprofile::Trace::default());
-    assert!(s.overall.is_empty() && s.threads.is_empty());
+    assert!(s.overall.is_empty() && s.threads.is_empty() && s.processes.is_empty());
+}
+
+#[test]
+fn per_process_rows_follow_the_overall_rules() {
+    let t = two_process_trace();
+    let s = summarize(&t);
+    assert_eq!(s.processes.len(), 2);
+    let (parent, child) = (&s.processes[0], &s.processes[1]);
+    assert_eq!((parent.process, parent.pid, parent.name.as_str()), (0, 100, "python main.py"));
+    assert_eq!((child.process, child.pid, child.name.as_str()), (1, 101, "SpawnProcess-1"));
+    let figures = |rows: &[fprofile::summary::Row]| -> Vec<(String, u64, u64, u64)> {
+        rows.iter().map(|r| (r.function.clone(), r.calls, r.total_ns, r.self_ns)).collect()
+    };
+    // the child: work 170..210 us containing step 180..200 (MainThread), step 175..185 and 190..230 (Worker)
+    assert_eq!(figures(&child.rows), [("step".to_string(), 3, 70_000, 70_000), ("work".to_string(), 1, 40_000, 20_000)]);
+    assert_eq!(
+        figures(&parent.rows),
+        [
+            ("main".to_string(), 1, 200_000, 30_000),
+            ("wait".to_string(), 1, 130_000, 130_000),
+            ("load".to_string(), 1, 40_000, 40_000),
+            ("feed".to_string(), 1, 20_000, 20_000)
+        ]
+    );
+    // each thread names its process; overall = the processes together
+    for th in &s.threads {
+        assert_eq!(th.process, t.threads[th.thread as usize].process);
+    }
+    let calls: u64 = s.overall.iter().map(|r| r.calls).sum();
+    let by_process: u64 = s.processes.iter().flat_map(|p| &p.rows).map(|r| r.calls).sum();
+    assert_eq!(calls, by_process);
+    let v: serde_json::Value = serde_json::from_str(&summary_json(&t)).unwrap();
+    assert_eq!(v["processes"][1]["pid"], 101);
+    assert_eq!(v["processes"][1]["rows"][0]["function"], "step");
+    assert_eq!(v["threads"].as_array().unwrap().iter().filter(|th| th["process"] == 1).count(), 2);
+    // a process with no thread has no rows
+    let mut t2 = t.clone();
+    t2.processes.push(process(102, "idle", 0, 10));
+    assert_eq!(summarize(&t2).processes[2].rows, []);
+}
+
+#[test]
+fn process_titles() {
+    use fprofile::summary::{title, Scope, SortKey};
+    let t = two_process_trace();
+    assert_eq!(
+        title(&Scope::Process(1, t.process_label(1), 2), 2, SortKey::Total),
+        "Summary of process 1 \"SpawnProcess-1 (101)\", 2 threads: 2 functions, by total time"
+    );
+    assert_eq!(
+        title(&Scope::Process(0, "a\nb".into(), 1), 1, SortKey::Calls),
+        "Summary of process 0 \"a\\nb\", 1 thread: 1 function, by calls"
+    );
 }

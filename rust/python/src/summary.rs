@@ -80,25 +80,41 @@ impl PySummaryRow {
     }
 }
 
-/// Per-function figures (calls, total, self, mean and max time), overall or for one thread.
+/// Per-function figures (calls, total, self, mean and max time), overall, for one process or for
+/// one thread.
 #[pyclass(name = "Summary", module = "fprofile_jupyter._core", frozen, sequence)]
 pub struct PySummary {
     rows: Vec<fprofile::summary::Row>,
-    /// What the rows cover: every thread, or one.
+    /// What the rows cover: every thread, one process, or one thread.
     scope: Scope,
-    /// Per-thread summaries (empty for a per-thread summary).
+    /// Per-thread summaries (empty for a per-thread or per-process summary).
     threads: Vec<fprofile::summary::ThreadSummary>,
+    /// Per-process summaries with each process's label and thread count (empty for a per-thread or
+    /// per-process summary).
+    processes: Vec<(fprofile::summary::ProcessSummary, String, usize)>,
     /// How the rows are ordered (for the title).
     order: SortKey,
 }
 
 impl PySummary {
-    pub(crate) fn from_core(s: fprofile::summary::Summary) -> Self {
-        PySummary { rows: s.overall, scope: Scope::AllThreads(s.threads.len()), threads: s.threads, order: SortKey::Total }
+    /// The summary of a whole trace; `processes` = (label, thread count) of each of its processes.
+    pub(crate) fn from_core(s: fprofile::summary::Summary, processes: Vec<(String, usize)>) -> Self {
+        let processes = s.processes.into_iter().zip(processes).map(|(p, (label, n))| (p, label, n)).collect();
+        PySummary {
+            rows: s.overall,
+            scope: Scope::AllThreads(s.threads.len()),
+            threads: s.threads,
+            processes,
+            order: SortKey::Total,
+        }
+    }
+
+    fn part(rows: Vec<fprofile::summary::Row>, scope: Scope) -> Self {
+        PySummary { rows, scope, threads: Vec::new(), processes: Vec::new(), order: SortKey::Total }
     }
 
     fn with_rows(&self, rows: Vec<fprofile::summary::Row>, order: SortKey) -> Self {
-        PySummary { rows, scope: self.scope.clone(), threads: self.threads.clone(), order }
+        PySummary { rows, scope: self.scope.clone(), threads: self.threads.clone(), processes: self.processes.clone(), order }
     }
 
     fn table(&self, limit: Option<usize>) -> String {
@@ -148,35 +164,50 @@ impl PySummary {
         self.rows.iter().map(|r| PySummaryRow { row: r.clone() }).collect()
     }
 
-    /// Index of the thread this summary covers, or None for the summary of all threads.
+    /// Index of the thread this summary covers, or None for the summary of all threads or of a
+    /// process.
     #[getter]
     fn thread(&self) -> Option<u32> {
         match self.scope {
             Scope::Thread(i, _) => Some(i),
-            Scope::AllThreads(_) => None,
+            _ => None,
         }
     }
 
-    /// Name of the thread this summary covers, or None for the summary of all threads.
+    /// Name of the thread this summary covers, or None for the summary of all threads or of a
+    /// process.
     #[getter]
     fn thread_name(&self) -> Option<String> {
         match &self.scope {
             Scope::Thread(_, n) => Some(n.clone()),
-            Scope::AllThreads(_) => None,
+            _ => None,
         }
     }
 
-    /// One summary per thread (in the trace's thread order); empty for a per-thread summary.
+    /// Index (in `Trace.processes`) of the process this summary covers, or None for the summary of
+    /// all threads or of a thread.
+    #[getter]
+    fn process(&self) -> Option<u32> {
+        match self.scope {
+            Scope::Process(i, _, _) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// One summary per thread (in the trace's thread order); empty for a per-thread or per-process
+    /// summary.
     #[getter]
     fn per_thread(&self) -> Vec<PySummary> {
-        self.threads
+        self.threads.iter().map(|t| PySummary::part(t.rows.clone(), Scope::Thread(t.thread, t.name.clone()))).collect()
+    }
+
+    /// One summary per process (in the trace's process order: all of a process's threads, by the
+    /// rules of the overall summary); empty for a per-thread or per-process summary.
+    #[getter]
+    fn per_process(&self) -> Vec<PySummary> {
+        self.processes
             .iter()
-            .map(|t| PySummary {
-                rows: t.rows.clone(),
-                scope: Scope::Thread(t.thread, t.name.clone()),
-                threads: Vec::new(),
-                order: SortKey::Total,
-            })
+            .map(|(p, label, n)| PySummary::part(p.rows.clone(), Scope::Process(p.process, label.clone(), *n)))
             .collect()
     }
 

@@ -73,14 +73,104 @@ pub struct PyThreadInfo {
     /// Number of recorded calls of this thread.
     #[pyo3(get)]
     call_count: usize,
+    /// Index of its process in `Trace.processes`.
+    #[pyo3(get)]
+    process: u32,
+    /// OS id of its process (0 when unknown: PYME files, `.fpt` version 1).
+    #[pyo3(get)]
+    pid: u64,
+    /// The trace has more than one process (the repr then names this thread's).
+    several_processes: bool,
 }
 
 #[pymethods]
 impl PyThreadInfo {
     fn __repr__(&self) -> String {
+        let process =
+            if self.several_processes { format!(", process={}, pid={}", self.process, self.pid) } else { String::new() };
         format!(
-            "ThreadInfo(index={}, name={:?}, os_id={}, calls={}, first_ns={}, last_ns={}, lane={})",
+            "ThreadInfo(index={}, name={:?}, os_id={}, calls={}, first_ns={}, last_ns={}, lane={}{process})",
             self.index, self.name, self.os_id, self.call_count, self.first_ns, self.last_ns, self.lane
+        )
+    }
+}
+
+/// One process of a trace: the program that made it, a child process, a Dask worker.
+#[pyclass(name = "ProcessInfo", module = "fprofile_jupyter._core", frozen)]
+pub struct PyProcessInfo {
+    /// Index of this process in `Trace.processes` (the `process` of its threads).
+    #[pyo3(get)]
+    index: usize,
+    /// OS process id, 0 when unknown (PYME files, `.fpt` version 1).
+    #[pyo3(get)]
+    pid: u64,
+    /// Its parent's process id, 0 when unknown.
+    #[pyo3(get)]
+    parent_pid: u64,
+    /// A Dask worker's name, a multiprocessing process's name, or the program and its arguments.
+    #[pyo3(get)]
+    name: String,
+    /// Host name ("" when unknown).
+    #[pyo3(get)]
+    host: String,
+    /// When its recording started, ns from the trace origin (on the trace's clock).
+    #[pyo3(get)]
+    start_ns: i64,
+    /// When its recording ended, ns from the trace origin.
+    #[pyo3(get)]
+    end_ns: i64,
+    /// Its exit status where known (negative: killed by that signal), else None.
+    #[pyo3(get)]
+    exit_status: Option<i32>,
+    /// Added to its own clock's readings to place them on the trace's clock (ns).
+    #[pyo3(get)]
+    clock_offset_ns: i64,
+    /// The offset is right to within this many ns (0: the same clock, exact).
+    #[pyo3(get)]
+    clock_uncertainty_ns: u64,
+    /// False when its clock offset could not be measured: its times are on its own clock, placed
+    /// from the trace's start, and cannot be compared with other processes'.
+    #[pyo3(get)]
+    aligned: bool,
+    /// Its trace is incomplete: killed or still running when recording stopped, so only what it
+    /// had written out is here.
+    #[pyo3(get)]
+    incomplete: bool,
+    /// Indices in `Trace.threads` of its threads.
+    #[pyo3(get)]
+    threads: Vec<usize>,
+}
+
+#[pymethods]
+impl PyProcessInfo {
+    fn __repr__(&self) -> String {
+        let mut extra = String::new();
+        if !self.host.is_empty() {
+            extra.push_str(&format!(", host={:?}", self.host));
+        }
+        if let Some(status) = self.exit_status {
+            extra.push_str(&format!(", exit_status={status}"));
+        }
+        if self.incomplete {
+            extra.push_str(", incomplete");
+        }
+        if !self.aligned {
+            extra.push_str(", clock not aligned");
+        } else if self.clock_offset_ns != 0 || self.clock_uncertainty_ns != 0 {
+            let sign = if self.clock_offset_ns < 0 { "-" } else { "+" };
+            extra.push_str(&format!(
+                ", clock {sign}{} ± {}",
+                format_duration(self.clock_offset_ns.saturating_abs()),
+                format_duration(i64::try_from(self.clock_uncertainty_ns).unwrap_or(i64::MAX))
+            ));
+        }
+        format!(
+            "ProcessInfo(index={}, pid={}, parent_pid={}, name={:?}, threads={}{extra})",
+            self.index,
+            self.pid,
+            self.parent_pid,
+            self.name,
+            self.threads.len()
         )
     }
 }
@@ -185,6 +275,9 @@ impl PyTrace {
     fn thread_info(t: &fprofile::Trace, index: usize) -> PyThreadInfo {
         let th = &t.threads[index];
         PyThreadInfo {
+            process: th.process,
+            pid: t.process_of(index).map_or(0, |p| p.pid),
+            several_processes: t.processes.len() > 1,
             index,
             os_id: th.os_id,
             name: th.name().to_owned(),
@@ -208,8 +301,9 @@ impl PyTrace {
         let t = &*self.inner;
         let names: Vec<String> = t.threads.iter().take(4).map(|th| format!("{:?}", th.name())).collect();
         let more = if t.threads.len() > 4 { format!(", ... {} more", t.threads.len() - 4) } else { String::new() };
+        let processes = if t.processes.len() > 1 { format!(" of {} processes", t.processes.len()) } else { String::new() };
         format!(
-            "<Trace: {} call{} of {} function{} in {} thread{} [{}{}] over {}>",
+            "<Trace: {} call{} of {} function{} in {} thread{}{processes} [{}{}] over {}>",
             t.calls.len(),
             if t.calls.len() == 1 { "" } else { "s" },
             t.codes.len(),
@@ -282,10 +376,15 @@ impl PyTrace {
         Ok(())
     }
 
-    /// Per-function figures (calls, total, self, mean, max), overall and per thread (`per_thread`).
+    /// Per-function figures (calls, total, self, mean, max), overall, per process (`per_process`)
+    /// and per thread (`per_thread`).
     fn summary(&self, py: Python<'_>) -> PySummary {
         let inner = self.inner.clone();
-        PySummary::from_core(py.detach(move || fprofile::summary::summarize(&inner)))
+        let t = &*self.inner;
+        let processes = (0..t.processes.len())
+            .map(|p| (t.process_label(p), t.threads.iter().filter(|th| th.process as usize == p).count()))
+            .collect();
+        PySummary::from_core(py.detach(move || fprofile::summary::summarize(&inner)), processes)
     }
 
     /// The summary as JSON (the schema the timeline's summary table reads).
@@ -332,6 +431,40 @@ impl PyTrace {
     #[getter]
     fn threads(&self) -> Vec<PyThreadInfo> {
         (0..self.inner.threads.len()).map(|i| Self::thread_info(&self.inner, i)).collect()
+    }
+
+    /// The processes (one for a one-process trace, with pid 0 when the file did not say; none for
+    /// a trace with no threads).
+    #[getter]
+    fn processes(&self) -> Vec<PyProcessInfo> {
+        let t = &*self.inner;
+        t.processes
+            .iter()
+            .enumerate()
+            .map(|(index, p)| PyProcessInfo {
+                index,
+                pid: p.pid,
+                parent_pid: p.parent_pid,
+                name: p.name.clone(),
+                host: p.host.clone(),
+                start_ns: p.start_ns,
+                end_ns: p.end_ns,
+                exit_status: p.exit_status,
+                clock_offset_ns: p.clock.offset_ns,
+                clock_uncertainty_ns: p.clock.uncertainty_ns,
+                aligned: p.clock.aligned,
+                incomplete: p.incomplete,
+                threads: t.threads.iter().enumerate().filter(|(_, th)| th.process as usize == index).map(|(i, _)| i).collect(),
+            })
+            .collect()
+    }
+
+    /// Labelled spans above threads' calls (the Dask task a worker thread ran), as tuples
+    /// `(thread, start_ns, end_ns, label)`: `thread` an index into `threads`, times from the trace
+    /// origin; ordered by thread, then start.
+    #[getter]
+    fn bands(&self) -> Vec<(u32, i64, i64, String)> {
+        self.inner.bands.iter().map(|b| (b.thread, b.start_ns, b.end_ns, b.label.clone())).collect()
     }
 
     /// The calls, grouped by thread and in pre-order within a thread; only those of `thread`
@@ -389,9 +522,10 @@ impl PyTrace {
 type ThreadEvents = (u64, String, Vec<(u64, u32, bool)>);
 
 /// Builds a trace from flat events (for tests and tools): `codes` = [(file, name, first_line)],
-/// `threads` = [(os_id, name, [(t_ns, code_id, is_return), ...])] with absolute times.
+/// `threads` = [(os_id, name, [(t_ns, code_id, is_return), ...])] with absolute times;
+/// `process` = (pid, parent_pid, name, host) of the process that made them (default all unknown).
 #[pyfunction]
-#[pyo3(signature = (codes, threads, *, start_ns=0, stop_ns=0, metadata=None))]
+#[pyo3(signature = (codes, threads, *, start_ns=0, stop_ns=0, metadata=None, process=None))]
 fn _build_trace(
     py: Python<'_>,
     codes: Vec<(String, String, u32)>,
@@ -399,6 +533,7 @@ fn _build_trace(
     start_ns: u64,
     stop_ns: u64,
     metadata: Option<Vec<(String, String)>>,
+    process: Option<(u64, u64, String, String)>,
 ) -> PyTrace {
     use fprofile::{Code, Event, EventKind, Recording, ThreadRecord};
     let rec = Recording {
@@ -418,7 +553,13 @@ fn _build_trace(
         start_ns,
         stop_ns,
         metadata: metadata.unwrap_or_default(),
-        process: Default::default(),
+        process: process.map_or_else(Default::default, |(pid, parent_pid, name, host)| fprofile::model::ProcessInfo {
+            pid,
+            parent_pid,
+            name,
+            host,
+            ..Default::default()
+        }),
     };
     PyTrace::from_trace(py.detach(move || fprofile::build::build_trace(rec)))
 }
@@ -477,6 +618,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_format_duration, m)?)?;
     m.add_class::<PyTrace>()?;
     m.add_class::<PyThreadInfo>()?;
+    m.add_class::<PyProcessInfo>()?;
     m.add_class::<PyCall>()?;
     m.add_class::<PySummary>()?;
     m.add_class::<PySummaryRow>()?;
