@@ -1,7 +1,8 @@
 """The timeline with processes and task bands (issue 10 item 5), in a real Chromium: process header
 rows, collapsing and expanding a process, the thread list grouped by process, the summary of one
-process, task bands with their tooltip; in the HTML export (offline, file://) and the viewer. The
-trace is four processes merged by _core.merge (tests/viewer_support.py make_process_trace)."""
+process, task bands with their tooltip; in the HTML export (offline, file://), the viewer and the
+widget (its bundle under test_browser_lab's stand-in anywidget model). The trace is four processes
+merged by _core.merge (tests/viewer_support.py make_process_trace)."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,7 @@ import json
 import pytest
 
 from conftest import free_port
+from test_browser_lab import glue_page, render_widget  # noqa: F401  (glue_page: a fixture)
 from test_html_export import offline_page
 from viewer_support import Viewer, make_process_trace, make_trace, wait_drawn
 from fprofile_jupyter import _core
@@ -294,3 +296,17 @@ def test_viewer_shows_the_processes(browser, traces, tmp_path):
             assert not errors
         finally:
             page.close()
+
+
+def test_widget_shows_the_processes(glue_page, traces):  # noqa: F811  (the imported fixture)
+    page, errors = glue_page
+    render_widget(page, traces["procs"], height=900)
+    wait_drawn(page)
+    assert [h["process"] for h in headers(page)] == [0, 1, 2, 3]
+    assert page.locator(".fprofile-process-group").count() == 4
+    assert page.locator("select.fprofile-summary-process option").count() == 5
+    h = header_of(page, 2)
+    box = zoom_box(page)
+    page.mouse.click(box["x"] + 300, box["y"] + h["y"] + 8)
+    wait_collapsed(page, [2])
+    assert not errors
