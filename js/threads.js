@@ -62,6 +62,7 @@ export function createThreadList(tl) {
     const cb = makeEl(doc, "input");
     cb.type = "checkbox";
     cb.dataset.process = String(p);
+    cb.disabled = threads.length === 0;
     cb.addEventListener("change", () => {
       for (const t of threads) state.visible[t] = cb.checked ? 1 : 0;
       changed();
