@@ -1,10 +1,13 @@
-// layout.js: derived per-call data, the per-depth row index, lanes and level of detail.
-// Layer 2: depends only on the decoded trace shape of decode.js (no DOM, tested in node).
+// layout.js: derived per-call data, the per-depth row index, level of detail, window maths and
+// the fallback summary (the lanes are lanes.js's). Layer 2: depends only on the decoded trace
+// shape of decode.js and on lanes.js (no DOM, tested in node).
 //
 // Coordinate spaces:
 //   trace time (ns, relative to the trace origin)  <->  view x (CSS px from the left of a canvas)
 //   view x = (t_ns - window.start_ns) * px_per_ns
 // Vertical positions are CSS px too; rows are numbered by call depth inside a lane.
+
+import { traceProcesses, threadProcess } from "./lanes.js";
 
 /**
  * Build the index of a decoded trace:
@@ -105,31 +108,6 @@ export function forEachBox(row, starts, ends, t0, t1, pxPerNs, minPx, emit) {
   return boxes;
 }
 
-/**
- * Lanes of the zoomed view for the visible threads, as PYME assigns them (threads whose spans do
- * not overlap share a lane). Each lane: a header strip (the threads' span lines and names) and one
- * row per depth. Returns { lanes: [{ lane, threads: [index], top, headerPx, rows, height }], height }.
- */
-export function layoutLanes(trace, visible, rowPx, headerPx, gapPx) {
-  const byLane = new Map();
-  for (const th of trace.threads) {
-    if (!visible[th.index]) continue;
-    let l = byLane.get(th.lane);
-    if (!l) { l = { lane: th.lane, threads: [], rows: 0 }; byLane.set(th.lane, l); }
-    l.threads.push(th.index);
-    l.rows = Math.max(l.rows, th.maxDepth + 1);
-  }
-  const lanes = [...byLane.values()].sort((a, b) => a.lane - b.lane);
-  let y = 0;
-  for (const l of lanes) {
-    l.top = y;
-    l.headerPx = headerPx;
-    l.height = headerPx + l.rows * rowPx;
-    y += l.height + gapPx;
-  }
-  return { lanes, height: Math.max(0, y - gapPx) };
-}
-
 /** The full time range shown by "reset": the whole run (never empty). */
 export function fullRange(trace) {
   const a = trace.startNs;
@@ -188,41 +166,47 @@ export function hashString(s) {
 /**
  * A summary in the schema of the Rust summary JSON, computed in the page when the host gives
  * none: per function calls, total (a recursive call inside another call of the same function is
- * not counted twice), self, mean and max. Rows sorted by total_ns descending.
+ * not counted twice), self, mean and max, overall, per thread and per process. Rows sorted by
+ * total_ns descending.
  */
 export function computeSummary(trace, index) {
   const { calls, codes, threads } = trace;
-  const makeRows = (from, to) => {
+  const active = new Int32Array(codes.count);
+  const makeRows = (threadIndices) => {
     const acc = new Map();
-    const active = new Int32Array(codes.count);
     const stack = [];
-    for (let i = from; i < to; i++) {
-      const d = calls.depth[i];
-      while (stack.length > d) active[calls.code[stack.pop()]]--;
-      if (i > from && calls.thread[i] !== calls.thread[i - 1]) {
-        while (stack.length) active[calls.code[stack.pop()]]--;
+    for (const t of threadIndices) {
+      while (stack.length) active[calls.code[stack.pop()]]--;
+      for (let i = threads[t].callStart; i < threads[t].callEnd; i++) {
+        const d = calls.depth[i];
+        while (stack.length > d) active[calls.code[stack.pop()]]--;
+        const c = calls.code[i];
+        const dur = calls.end[i] - calls.start[i];
+        let r = acc.get(c);
+        if (!r) {
+          r = { code: c, function: codes.name[c], file: codes.file[c], line: codes.line[c], calls: 0, total_ns: 0, self_ns: 0, mean_ns: 0, max_ns: 0 };
+          acc.set(c, r);
+        }
+        r.calls++;
+        if (active[c] === 0) r.total_ns += dur;
+        r.self_ns += index.selfNs[i];
+        if (dur > r.max_ns) r.max_ns = dur;
+        active[c]++;
+        stack.push(i);
       }
-      const c = calls.code[i];
-      const dur = calls.end[i] - calls.start[i];
-      let r = acc.get(c);
-      if (!r) {
-        r = { code: c, function: codes.name[c], file: codes.file[c], line: codes.line[c], calls: 0, total_ns: 0, self_ns: 0, mean_ns: 0, max_ns: 0 };
-        acc.set(c, r);
-      }
-      r.calls++;
-      if (active[c] === 0) r.total_ns += dur;
-      r.self_ns += index.selfNs[i];
-      if (dur > r.max_ns) r.max_ns = dur;
-      active[c]++;
-      stack.push(i);
     }
+    while (stack.length) active[calls.code[stack.pop()]]--;
     const rows = [...acc.values()];
     for (const r of rows) r.mean_ns = Math.round(r.total_ns / r.calls);
     rows.sort((a, b) => b.total_ns - a.total_ns);
     return rows;
   };
+  const processes = traceProcesses(trace);
+  const byProcess = processes.map(() => []);
+  for (const th of threads) byProcess[threadProcess(th, processes.length)].push(th.index);
   return {
-    overall: makeRows(0, calls.count),
-    threads: threads.map((th) => ({ thread: th.index, name: th.name, rows: makeRows(th.callStart, th.callEnd) })),
+    overall: makeRows(threads.map((th) => th.index)),
+    threads: threads.map((th) => ({ thread: th.index, name: th.name, process: threadProcess(th, processes.length), rows: makeRows([th.index]) })),
+    processes: processes.map((p, i) => ({ process: i, pid: p.pid, name: p.name, rows: makeRows(byProcess[i]) })),
   };
 }

@@ -1,4 +1,6 @@
-// overview.js: the overview (`canvas.fprofile-overview`): every lane over the whole run, drawn
+// overview.js: the overview (`canvas.fprofile-overview`): every lane over the whole run (with more
+// than one process, under a thin header strip per process; a collapsed process is its summary
+// lane), drawn
 // once into an offscreen canvas (redrawn only when invalidated: new data, theme, width, lanes,
 // selection, search), with the brush (the zoomed window) drawn over it every frame. Dragging
 // outside the brush selects a new window, dragging inside moves it, a click centres it, a
@@ -7,12 +9,15 @@
 // Spaces (viewport.js): overview x <-> trace ns over vp.full; y from the top of the canvas.
 
 import { forEachBox } from "./layout.js";
+import { overviewRows } from "./lanes.js";
 import { sizeCanvas, threadColour, drawTimeAxis } from "./render.js";
+import { processHeaderParts, drawOverviewProcessHeader } from "./processrows.js";
 import { highlightActive, isHighlighted } from "./state.js";
 import { DRAG_THRESHOLD_PX } from "./viewport.js";
 
 const OVERVIEW_AXIS_PX = 16;
 const OVERVIEW_MAX_PX = 170;
+const OVERVIEW_PROC_PX = 12;
 
 /**
  * tl: { doc, win0, state, vp, listen, localXY(e, target), setWin(a, b), resetView() }.
@@ -25,15 +30,14 @@ export function createOverview(tl) {
   overview.setAttribute("aria-label", "Overview of the whole run: drag to choose the zoomed window");
   overview.style.height = "60px";
   let overviewHeight = 60;
-  let lanePx = 20;
+  let rowsOf = overviewRows(state.lanes, OVERVIEW_AXIS_PX, OVERVIEW_MAX_PX, OVERVIEW_PROC_PX);
   let cache = null;
   let dirty = true;
 
-  /** One band per lane, as high as fits OVERVIEW_MAX_PX (8 to 24 px). */
+  /** One band per lane, as high as fits OVERVIEW_MAX_PX (8 to 24 px), under its process's strip. */
   function layout() {
-    const n = Math.max(1, state.lanes.lanes.length);
-    lanePx = Math.max(8, Math.min(24, Math.floor((OVERVIEW_MAX_PX - OVERVIEW_AXIS_PX - 4) / n)));
-    overviewHeight = OVERVIEW_AXIS_PX + n * lanePx + 4;
+    rowsOf = overviewRows(state.lanes, OVERVIEW_AXIS_PX, OVERVIEW_MAX_PX, OVERVIEW_PROC_PX);
+    overviewHeight = rowsOf.height;
     dirty = true;
   }
 
@@ -57,9 +61,10 @@ export function createOverview(tl) {
     const nCodes = trace.codes.count;
     const { batch } = state;
     const lanes = state.lanes.lanes;
+    const { lanePx } = rowsOf;
     for (let li = 0; li < lanes.length; li++) {
       const lane = lanes[li];
-      const y = OVERVIEW_AXIS_PX + li * lanePx;
+      const y = rowsOf.laneY[li];
       const rowsPx = lanePx - 5;
       const rowPx = Math.max(1, Math.min(3, rowsPx / Math.max(1, lane.rows)));
       const shownRows = Math.min(lane.rows, Math.floor(rowsPx / rowPx));
@@ -79,6 +84,14 @@ export function createOverview(tl) {
       }
     }
     batch.fill(ctx, (key) => (key < nCodes ? colours.fill[key] : colours.faded[key - nCodes]));
+    if (!rowsOf.procPx) return;
+    ctx.font = pal.smallFont;
+    const charPx = ctx.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEFGH0123").width / 40 || 5.6;
+    state.lanes.groups.forEach((g, gi) => {
+      const proc = state.processes[g.process];
+      const parts = processHeaderParts(proc, g.collapsed, state.processThreads[g.process].length);
+      drawOverviewProcessHeader(ctx, pal, proc, parts, rowsOf.groupY[gi], rowsOf.procPx, width, nsToX, charPx);
+    });
   }
 
   function draw() {

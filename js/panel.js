@@ -3,6 +3,7 @@
 // details panel. Layer 4 (DOM, text only: every string from a trace goes through textContent).
 
 import { threadNameAt } from "./layout.js";
+import { processLabel, threadProcess } from "./lanes.js";
 import { formatDuration, formatCount, formatTimeAt } from "./units.js";
 
 /** A new element of `doc`: `<tag class=cls>text</tag>` (class and text optional). */
@@ -43,6 +44,7 @@ export function callFacts(state, vp, c) {
   const facts = [
     ["File", `${codes.file[code]}:${codes.line[code]}`],
     ["Thread", threadLabel(state.trace, calls.thread[c], calls.start[c])],
+    ...processFact(state, calls.thread[c]),
     ["Start", timeText(state, vp, calls.start[c], calls.end[c] - calls.start[c])],
     ["Duration", formatDuration(calls.end[c] - calls.start[c])],
     ["Self", formatDuration(state.index.selfNs[c])],
@@ -52,4 +54,53 @@ export function callFacts(state, vp, c) {
   if (f & 1) facts.push(["Note", "unfinished: still running when recording stopped"]);
   if (f & 2) facts.push(["Note", "started before the recording"]);
   return facts;
+}
+
+/** [["Process", its label]] for thread `t` of a trace of more than one process, else []. */
+export function processFact(state, t) {
+  const { processes } = state;
+  if (processes.length < 2) return [];
+  return [["Process", processLabel(processes[threadProcess(state.trace.threads[t], processes.length)])]];
+}
+
+/** A signed duration: "+1.5 s", "-20 µs", "0 ns". */
+function signedDuration(ns) {
+  return ns > 0 ? `+${formatDuration(ns)}` : formatDuration(ns);
+}
+
+/** The facts of process `p`: pid and parent, host, span, exit status, clock, threads, calls, notes. */
+export function processFacts(state, vp, p) {
+  const proc = state.processes[p];
+  const threads = state.processThreads[p];
+  let calls = 0;
+  for (const t of threads) calls += state.trace.threads[t].callEnd - state.trace.threads[t].callStart;
+  const span = proc.endNs - proc.startNs;
+  const exit = proc.exitStatus === null || proc.exitStatus === undefined ? "unknown"
+    : proc.exitStatus < 0 ? `killed by signal ${-proc.exitStatus}` : String(proc.exitStatus);
+  const facts = [
+    ["Process", `pid ${proc.pid || "unknown"}${proc.parentPid ? `, parent pid ${proc.parentPid}` : ""}`],
+    ["Host", proc.host || "unknown"],
+    ["Start", timeText(state, vp, proc.startNs, span)],
+    ["End", timeText(state, vp, proc.endNs, span)],
+    ["Duration", formatDuration(span)],
+    ["Exit status", exit],
+    ["Clock offset", `${signedDuration(proc.clockOffsetNs || 0)} ± ${formatDuration(proc.clockUncertaintyNs || 0)}`],
+  ];
+  if (proc.aligned === false) facts.push(["Clock", "on its own clock, not aligned: its times are not comparable with the other processes'"]);
+  facts.push(["Threads", formatCount(threads.length)], ["Calls", formatCount(calls)]);
+  if (proc.incomplete) facts.push(["Note", "incomplete: killed or still running when the recording stopped; only what it had written out is here"]);
+  return facts;
+}
+
+/** The facts of band `b` (a task a thread ran): thread, process, start, duration. */
+export function bandFacts(state, vp, b) {
+  const { bands } = state;
+  const dur = bands.end[b] - bands.start[b];
+  return [
+    ["Task", bands.label[b]],
+    ["Thread", threadLabel(state.trace, bands.thread[b], bands.start[b])],
+    ...processFact(state, bands.thread[b]),
+    ["Start", timeText(state, vp, bands.start[b], dur)],
+    ["Duration", formatDuration(dur)],
+  ];
 }

@@ -68,6 +68,8 @@ export function readPalette(root, dark) {
     accent: v("--fp-accent", dark ? "#6cb6ff" : "#0969da"),
     brush: v("--fp-brush", dark ? "rgba(108,182,255,0.22)" : "rgba(9,105,218,0.16)"),
     select: v("--fp-select", dark ? "#ffd33d" : "#bf4b00"),
+    procBg: v("--fp-proc-bg", dark ? "#2a3038" : "#e8edf3"),
+    warn: v("--fp-warn", dark ? "#ffb86b" : "#a04100"),
     font: "11px system-ui, -apple-system, 'Segoe UI', sans-serif",
     smallFont: "10px system-ui, -apple-system, 'Segoe UI', sans-serif",
   };

@@ -1,5 +1,5 @@
 // state.js: what the views of one timeline share: the shown trace and what is derived from it,
-// which threads are visible, the lanes, the theme's colours, the selection, the search and the
+// the processes, which threads are visible, which processes are collapsed, the lanes, the task bands, the theme's colours, the selection, the search and the
 // call under the pointer. Layer 3 (no DOM). timeline.js owns the one instance and changes it;
 // the views read it (the zoomed view also sets hoverCall).
 
@@ -12,7 +12,13 @@ export function createTimelineState() {
     pal: null, // render.js readPalette(root, dark)
     dark: false,
     visible: new Uint8Array(0), // per thread: 1 when shown
-    lanes: { lanes: [], height: 0 }, // layout.js layoutLanes of the visible threads (content y)
+    lanes: { multi: false, groups: [], lanes: [], height: 0 }, // lanes.js layoutGroups of the visible threads (content y)
+    processes: [], // lanes.js traceProcesses(trace)
+    processThreads: [], // per process: its threads' indices
+    collapsed: new Uint8Array(0), // per process: 1 when collapsed to its summary lane
+    bands: null, // lanes.js buildBandIndex(trace)
+    bandColours: [], // bandrows.js bandColours(bands.keys, dark)
+    bandBatch: null, // render.js BoxBatch over the band colours (fills, then bottom lines)
     origin: 0, // the trace time shown as 0 everywhere (axes, tooltip, details, window label)
     selectedCall: -1,
     selectedCode: -1, // the function of the selected call: every call of it is highlighted

@@ -1,7 +1,9 @@
-// table.js: the summary table (rows of the Rust summary JSON), sortable by column. Layer 4 (a view):
-// DOM only, text only (every string from the trace goes through textContent).
+// table.js: the summary table (rows of the Rust summary JSON), sortable by column, of the whole
+// trace, one process (its "processes" entries, when the trace has more than one) or one thread.
+// Layer 4 (a view): DOM only, text only (every string from the trace goes through textContent).
 
 import { formatDuration, formatCount } from "./units.js";
+import { processLabel } from "./lanes.js";
 
 const SUMMARY_COLUMNS = [
   { key: "function", label: "Function", numeric: false },
@@ -15,9 +17,12 @@ const SUMMARY_COLUMNS = [
 const SUMMARY_MAX_ROWS = 500;
 
 /**
- * A summary panel: a thread selector and `table.fprofile-summary`.
+ * A summary panel: a process selector (`select.fprofile-summary-process`, shown when the summary
+ * has more than one process), a thread selector (the threads of the chosen process) and
+ * `table.fprofile-summary`.
  * opts: { colourOf(code) -> css colour, onPick(code) }.
- * Returns { el, setSummary(summary, threadNames), setSelected(code) }.
+ * Returns { el, setSummary(summary, processes), setSelected(code) }; `processes` (lanes.js
+ * traceProcesses) adds their hosts to the process names.
  */
 export function createSummaryTable(doc, opts) {
   const el = doc.createElement("div");
@@ -27,12 +32,16 @@ export function createSummaryTable(doc, opts) {
   const title = doc.createElement("span");
   title.className = "fprofile-summary-title";
   title.textContent = "Summary";
+  const procSelect = doc.createElement("select");
+  procSelect.className = "fprofile-summary-process";
+  procSelect.setAttribute("aria-label", "Summary of the process");
+  procSelect.hidden = true;
   const select = doc.createElement("select");
   select.className = "fprofile-summary-thread";
   select.setAttribute("aria-label", "Summary of");
   const note = doc.createElement("span");
   note.className = "fprofile-summary-note";
-  head.append(title, select, note);
+  head.append(title, procSelect, select, note);
   const scroller = doc.createElement("div");
   scroller.className = "fprofile-summary-scroll";
   const table = doc.createElement("table");
@@ -68,10 +77,46 @@ export function createSummaryTable(doc, opts) {
     ths.push(th);
   }
   select.addEventListener("change", renderRows);
+  procSelect.addEventListener("change", () => {
+    fillThreads();
+    renderRows();
+  });
+
+  /** The summary's "processes" entries, when it has more than one. */
+  function processEntries() {
+    const ps = summary && Array.isArray(summary.processes) ? summary.processes : [];
+    return ps.length > 1 ? ps : [];
+  }
+  /** The chosen process (its "process" index), or -1 for all. */
+  function chosenProcess() {
+    return procSelect.hidden || procSelect.value === "all" || procSelect.value === "" ? -1 : Number(procSelect.value);
+  }
+  /** The thread selector: every thread, or the chosen process's. */
+  function fillThreads() {
+    const p = chosenProcess();
+    const opts2 = [["overall", p < 0 ? "All threads" : "All its threads"]];
+    const threads = (summary && summary.threads) || [];
+    for (let i = 0; i < threads.length; i++) {
+      if (p < 0 || threads[i].process === p) opts2.push([String(i), `Thread: ${threads[i].name}`]);
+    }
+    select.replaceChildren(...opts2.map(([v, label]) => option(v, label)));
+    select.value = "overall";
+  }
+  function option(value, label) {
+    const o = doc.createElement("option");
+    o.value = value;
+    o.textContent = label;
+    return o;
+  }
 
   function currentRows() {
     if (!summary) return [];
-    if (select.value === "overall" || select.value === "") return summary.overall || [];
+    if (select.value === "overall" || select.value === "") {
+      const p = chosenProcess();
+      if (p < 0) return summary.overall || [];
+      const e = processEntries().find((x) => x.process === p);
+      return (e && e.rows) || [];
+    }
     const t = (summary.threads || [])[Number(select.value)];
     return (t && t.rows) || [];
   }
@@ -122,19 +167,17 @@ export function createSummaryTable(doc, opts) {
 
   return {
     el,
-    setSummary(s) {
+    setSummary(s, processes) {
       summary = s;
-      const opts2 = [["overall", "All threads"]];
-      for (let i = 0; i < ((s && s.threads) || []).length; i++) {
-        opts2.push([String(i), `Thread: ${s.threads[i].name}`]);
-      }
-      select.replaceChildren(...opts2.map(([v, label]) => {
-        const o = doc.createElement("option");
-        o.value = v;
-        o.textContent = label;
-        return o;
+      const procInfo = processes || [];
+      const entries = processEntries();
+      procSelect.replaceChildren(option("all", "All processes"), ...entries.map((e) => {
+        const host = procInfo[e.process] ? procInfo[e.process].host : "";
+        return option(String(e.process), `Process: ${processLabel({ name: e.name, pid: e.pid, host })}`);
       }));
-      select.value = "overall";
+      procSelect.value = "all";
+      procSelect.hidden = entries.length === 0;
+      fillThreads();
       renderRows();
     },
     setSelected(code) {

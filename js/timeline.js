@@ -7,11 +7,12 @@
 // (js/hosts/widget.js, js/hosts/viewer.js, js/hosts/export.js) only call createTimeline.
 
 import { decodeFpt, TraceTooLargeError, FptError } from "./decode.js";
-import { buildIndex, layoutLanes, fullRange, computeSummary, displayOrigin } from "./layout.js";
+import { buildIndex, fullRange, computeSummary, displayOrigin } from "./layout.js";
+import { traceProcesses, threadProcess, buildBandIndex, layoutGroups } from "./lanes.js";
 import { readPalette, codeColours, BoxBatch } from "./render.js";
 import { formatDuration, formatCount, formatBytes, formatWindow } from "./units.js";
 import { createSummaryTable } from "./table.js";
-import { Viewport, ZOOM_ROW_PX, ZOOM_HEADER_PX, ZOOM_GAP_PX } from "./viewport.js";
+import { Viewport, ZOOM_ROW_PX, ZOOM_HEADER_PX, ZOOM_GAP_PX, ZOOM_PROC_HEADER_PX, ZOOM_BAND_PX, ZOOM_SUMMARY_DEPTHS, ZOOM_SUMMARY_ROW_PX } from "./viewport.js";
 import { createTimelineState, longestVisibleCall } from "./state.js";
 import { makeEl } from "./panel.js";
 import { createTooltip } from "./tooltip.js";
@@ -20,6 +21,13 @@ import { createThreadList } from "./threads.js";
 import { createSearch } from "./search.js";
 import { createOverview } from "./overview.js";
 import { createZoomView } from "./zoomview.js";
+import { bandColours } from "./bandrows.js";
+
+/** The zoomed view's vertical sizes (lanes.js layoutGroups). */
+const LANE_DIMS = Object.freeze({
+  rowPx: ZOOM_ROW_PX, headerPx: ZOOM_HEADER_PX, gapPx: ZOOM_GAP_PX, procHeaderPx: ZOOM_PROC_HEADER_PX,
+  bandPx: ZOOM_BAND_PX, summaryRowPx: ZOOM_SUMMARY_ROW_PX, summaryDepths: ZOOM_SUMMARY_DEPTHS,
+});
 
 /**
  * Create a timeline inside `container`.
@@ -60,7 +68,7 @@ export function createTimeline(container, options = {}) {
   // What the views may use of the timeline (their `tl`).
   const tl = {
     doc, win0, root, state, vp, listen, localXY, schedule, relayout, setWin, resetView, zoomBy, panByPx,
-    scrollByPx, zoomToCall, selectCall,
+    scrollByPx, zoomToCall, selectCall, toggleProcess,
     invalidateOverview: () => overview.invalidate(),
   };
   const tooltip = createTooltip(tl);
@@ -81,6 +89,7 @@ export function createTimeline(container, options = {}) {
   resetBtn.title = "Show the whole run (r)";
   const windowLabel = el("span", "fprofile-window-label");
   const help = el("span", "fprofile-help", "wheel: zoom · drag: pan · double-click: zoom to call · r / + / − / arrows");
+  const helpProcesses = " · click a process header or c: collapse / expand";
   toolbar.append(resetBtn, search.input, search.count, windowLabel, help);
   const errorBox = el("div", "fprofile-error");
   errorBox.setAttribute("role", "alert");
@@ -114,7 +123,10 @@ export function createTimeline(container, options = {}) {
     root.classList.toggle("fprofile-dark", state.dark);
     root.classList.toggle("fprofile-light", !state.dark);
     state.pal = readPalette(root, state.dark);
-    if (state.trace) state.colours = codeColours(state.trace.codes, state.dark);
+    if (state.trace) {
+      state.colours = codeColours(state.trace.codes, state.dark);
+      state.bandColours = bandColours(state.bands.keys, state.dark);
+    }
     overview.invalidate();
     schedule();
   }
@@ -166,9 +178,37 @@ export function createTimeline(container, options = {}) {
   }
   /** The lanes of the visible threads, and the heights that follow from them. */
   function relayout() {
-    state.lanes = layoutLanes(state.trace, state.visible, ZOOM_ROW_PX, ZOOM_HEADER_PX, ZOOM_GAP_PX);
+    const bandRows = state.bands.threadRows.map((r) => r.length);
+    state.lanes = layoutGroups(state.trace, state.processes, state.visible, state.collapsed, bandRows, LANE_DIMS);
     vp.setContentHeight(state.lanes.height);
     overview.layout();
+    root.setAttribute("data-collapsed", state.collapsed.reduce((a, c, i) => (c ? a.concat(i) : a), []).join(","));
+  }
+
+  // ---- processes -----------------------------------------------------------------------------
+  /** Collapse process `p` to its summary lane, or expand it (`collapse` undefined: toggle). */
+  function toggleProcess(p, collapse) {
+    if (!state.trace || state.processes.length < 2 || !(p >= 0 && p < state.processes.length)) return;
+    state.collapsed[p] = (collapse === undefined ? !state.collapsed[p] : collapse) ? 1 : 0;
+    relayout();
+    threadList.sync();
+    zoomView.refreshHover();
+    schedule();
+  }
+  /** Key c: the process under the pointer, else the selected call's, else every process (all collapsed when any is expanded). */
+  function toggleProcessKey() {
+    if (state.processes.length < 2) return;
+    let p = zoomView.pointerProcess();
+    if (p < 0 && state.selectedCall >= 0) p = threadProcess(state.trace.threads[state.trace.calls.thread[state.selectedCall]], state.processes.length);
+    if (p >= 0) {
+      toggleProcess(p);
+      return;
+    }
+    const collapse = state.collapsed.some((c) => c === 0);
+    state.collapsed.fill(collapse ? 1 : 0);
+    relayout();
+    threadList.sync();
+    schedule();
   }
 
   // ---- window ------------------------------------------------------------------------------
@@ -242,14 +282,18 @@ export function createTimeline(container, options = {}) {
     state.trace = null;
     state.index = null;
     state.visible = new Uint8Array(0);
-    state.lanes = { lanes: [], height: 0 };
+    state.lanes = { multi: false, groups: [], lanes: [], height: 0 };
+    state.processes = [];
+    state.processThreads = [];
+    state.collapsed = new Uint8Array(0);
+    state.bands = null;
     state.origin = 0;
     state.selectedCall = -1;
     state.selectedCode = -1;
     state.hoverCall = -1;
     tooltip.hide();
     threadList.clear();
-    table.setSummary({ overall: [], threads: [] });
+    table.setSummary({ overall: [], threads: [] }, []);
     table.el.hidden = true;
     side.hidden = true;
     details.show(-1);
@@ -279,6 +323,7 @@ export function createTimeline(container, options = {}) {
       case "ArrowUp": scrollByPx(-ZOOM_ROW_PX * 2); break;
       case "ArrowDown": scrollByPx(ZOOM_ROW_PX * 2); break;
       case "Escape": selectCall(-1); break;
+      case "c": case "C": toggleProcessKey(); break;
       default: handled = false;
     }
     if (handled) e.preventDefault();
@@ -301,7 +346,7 @@ export function createTimeline(container, options = {}) {
       if (e instanceof TraceTooLargeError && summary && Array.isArray(summary.overall)) {
         // The per-function summary (computed where the trace was made) still fits: show it.
         table.el.hidden = false;
-        table.setSummary(summary);
+        table.setSummary(summary, []);
         message += " The per-function summary below covers the whole trace.";
       }
       showError(message);
@@ -315,6 +360,13 @@ export function createTimeline(container, options = {}) {
     state.batch = new BoxBatch(2 * trace.codes.count);
     state.colours = codeColours(trace.codes, state.dark);
     state.visible = new Uint8Array(trace.threads.length).fill(1);
+    state.processes = traceProcesses(trace);
+    state.processThreads = state.processes.map(() => []);
+    for (const th of trace.threads) state.processThreads[threadProcess(th, state.processes.length)].push(th.index);
+    state.collapsed = new Uint8Array(state.processes.length);
+    state.bands = buildBandIndex(trace);
+    state.bandBatch = new BoxBatch(Math.max(1, 2 * state.bands.keys.length));
+    state.bandColours = bandColours(state.bands.keys, state.dark);
     state.selectedCall = -1;
     state.selectedCode = -1;
     state.hoverCall = -1;
@@ -327,13 +379,15 @@ export function createTimeline(container, options = {}) {
     threadList.build();
     table.el.hidden = false;
     side.hidden = false;
-    table.setSummary(summary && Array.isArray(summary.overall) ? summary : computeSummary(trace, state.index));
+    table.setSummary(summary && Array.isArray(summary.overall) ? summary : computeSummary(trace, state.index), state.processes);
+    help.textContent = help.textContent.split(helpProcesses)[0] + (state.processes.length > 1 ? helpProcesses : "");
     search.apply();
     details.show(-1);
     placeholder.textContent = trace.calls.count === 0 ? "This trace has no calls." : "";
     placeholder.hidden = trace.calls.count !== 0;
     root.setAttribute("data-calls", String(trace.calls.count));
     root.setAttribute("data-threads", String(trace.threads.length));
+    root.setAttribute("data-processes", String(state.processes.length));
     const bytesLen = bytes.byteLength !== undefined ? bytes.byteLength : 0;
     root.title = "";
     root.dataset.payloadBytes = String(bytesLen);
@@ -364,7 +418,8 @@ export function createTimeline(container, options = {}) {
     describe() {
       const { trace } = state;
       if (!trace) return "";
-      return `${formatCount(trace.calls.count)} calls · ${trace.threads.length} thread${trace.threads.length === 1 ? "" : "s"} · ` +
+      const np = state.processes.length;
+      return `${formatCount(trace.calls.count)} calls · ${np > 1 ? `${np} processes · ` : ""}${trace.threads.length} thread${trace.threads.length === 1 ? "" : "s"} · ` +
         `${formatDuration(trace.endNs - trace.startNs)} · ${formatBytes(Number(root.dataset.payloadBytes || 0))}`;
     },
     destroy() {

@@ -1,12 +1,14 @@
-// tooltip.js: the tooltip over the zoomed view (`.fprofile-tooltip`): the facts of the call or of
-// the thread header under the pointer, placed next to it and kept inside the view. Layer 4 (DOM).
+// tooltip.js: the tooltip over the zoomed view (`.fprofile-tooltip`): the facts of the call, the
+// task band, the thread header or the process header under the pointer, placed next to it and
+// kept inside the view. Layer 4 (DOM, text only).
 
-import { makeEl, factList, callFacts, timeText } from "./panel.js";
+import { makeEl, factList, callFacts, timeText, processFacts, bandFacts, processFact } from "./panel.js";
+import { processLabel } from "./lanes.js";
 import { formatDuration, formatCount } from "./units.js";
 
 /**
- * tl: { doc, state, vp }. Returns { el, showCall(c, x, y), showThread(t, x, y), hide() }; x and y
- * are zoom x and zoom y of the pointer.
+ * tl: { doc, state, vp }. Returns { el, showCall(c, x, y), showThread(t, x, y), showProcess(p, x, y),
+ * showBand(b, x, y), hide() }; x and y are zoom x and zoom y of the pointer.
  */
 export function createTooltip(tl) {
   const { doc, state, vp } = tl;
@@ -34,6 +36,7 @@ export function createTooltip(tl) {
     const { trace } = state;
     const name = trace.codes.name[trace.calls.code[c]];
     tooltip.replaceChildren(makeEl(doc, "div", "fprofile-tooltip-title", name), factList(doc, callFacts(state, vp, c)));
+    tooltip.dataset.kind = "call";
     place(x, y);
   }
 
@@ -47,9 +50,27 @@ export function createTooltip(tl) {
       ["Duration", formatDuration(span)],
       ["Calls", formatCount(th.callEnd - th.callStart)],
       ["Lane", String(th.lane)],
+      ...processFact(state, t),
     ];
     if (th.names.length > 1) facts.push(["Names", th.names.map((n) => n.name).join(" → ")]);
     tooltip.replaceChildren(makeEl(doc, "div", "fprofile-tooltip-title", th.name), factList(doc, facts));
+    tooltip.dataset.kind = "thread";
+    place(x, y);
+  }
+
+  /** The facts of process `p` (its header row). */
+  function showProcess(p, x, y) {
+    const title = makeEl(doc, "div", "fprofile-tooltip-title", processLabel(state.processes[p]));
+    const hint = makeEl(doc, "div", "fprofile-muted", "click: collapse / expand · double-click: zoom to it · c");
+    tooltip.replaceChildren(title, factList(doc, processFacts(state, vp, p)), hint);
+    tooltip.dataset.kind = "process";
+    place(x, y);
+  }
+
+  /** The facts of task band `b`. */
+  function showBand(b, x, y) {
+    tooltip.replaceChildren(makeEl(doc, "div", "fprofile-tooltip-title", state.bands.label[b]), factList(doc, bandFacts(state, vp, b)));
+    tooltip.dataset.kind = "band";
     place(x, y);
   }
 
@@ -57,6 +78,8 @@ export function createTooltip(tl) {
     el: tooltip,
     showCall,
     showThread,
+    showProcess,
+    showBand,
     hide() {
       tooltip.hidden = true;
     },

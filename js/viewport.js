@@ -26,6 +26,13 @@ export const ZOOM_ROW_PX = 18;
 export const ZOOM_HEADER_PX = 20;
 /** Gap between lanes, CSS px. */
 export const ZOOM_GAP_PX = 6;
+/** Height of a process header row (traces of more than one process), CSS px. */
+export const ZOOM_PROC_HEADER_PX = 22;
+/** Height of one row of task bands above a thread's calls, CSS px. */
+export const ZOOM_BAND_PX = 14;
+/** A collapsed process: its summary lane shows this many depths, each this high (CSS px). */
+export const ZOOM_SUMMARY_DEPTHS = 4;
+export const ZOOM_SUMMARY_ROW_PX = 6;
 /** The narrowest window, ns. */
 export const MIN_WINDOW_NS = 50;
 /** A pointer that moved less than this (CSS px) clicked; more, it dragged. */

@@ -1,25 +1,35 @@
 // zoomview.js: the zoomed view (`canvas.fprofile-zoom`): the calls of the window, lane by lane
-// (thread headers, one row per depth, labels on the boxes wide enough), the hovered and selected
-// calls outlined, a vertical scroll indicator; after each drawing `data-drawn` = boxes drawn.
-// Hit testing (the call or thread header under a point) and the pointer: wheel zooms (pans with
-// shift or a horizontal wheel), drag pans and scrolls, click selects, double-click zooms to a
-// call, hover shows the tooltip. Layer 4 (canvas and pointer events).
+// (thread headers, task bands, one row per depth, labels on the boxes wide enough), with more
+// than one process a header row per process (processrows.js) and a collapsed process as one
+// compact summary lane, the hovered and selected calls outlined, a vertical scroll indicator.
+// After each drawing: `data-drawn` = call boxes drawn, `data-bands` = band boxes drawn, and
+// `data-process-headers` / `data-band-rows` = JSON of the header rows and band rows drawn
+// (their zoom y; tests find them there). Hit testing (the call, band, thread or process header
+// under a point) and the pointer: wheel zooms (pans with shift or a horizontal wheel), drag pans
+// and scrolls, click selects (on a process header: collapses or expands it), double-click zooms
+// to a call (to a process's span on its header), hover shows the tooltip. Layer 4 (canvas and
+// pointer events).
 //
-// Spaces (viewport.js): zoom x <-> trace ns over vp.win; zoom y <-> content y (lanes.top,
-// scrolled by vp.scrollY under the fixed time axis).
+// Spaces (viewport.js): zoom x <-> trace ns over vp.win; zoom y <-> content y (lanes.js
+// layoutGroups, scrolled by vp.scrollY under the fixed time axis).
 
 import { forEachBox, lowerBoundEnd, threadNameAt } from "./layout.js";
+import { hitLayout, laneOfThread } from "./lanes.js";
 import { sizeCanvas, threadColour, drawTimeAxis, fitLabel } from "./render.js";
 import { highlightActive, isHighlighted } from "./state.js";
-import { ZOOM_AXIS_PX, ZOOM_ROW_PX, DRAG_THRESHOLD_PX } from "./viewport.js";
+import { ZOOM_AXIS_PX, DRAG_THRESHOLD_PX } from "./viewport.js";
+import { drawBandRows, hitBand } from "./bandrows.js";
+import { processHeaderParts, drawProcessHeader } from "./processrows.js";
 
 /** Calls at least this wide (CSS px) get a label. */
 const LABEL_MIN_PX = 28;
 
 /**
  * tl: { doc, root, state, vp, tooltip, listen, localXY(e, target), schedule(), selectCall(c),
- *       zoomToCall(c), zoomBy(factor, atNs), panByPx(dx), scrollByPx(dy) }.
- * Returns { el, draw(), refreshHover() (after the view moved under a still pointer), hitCall(x, y) }.
+ *       zoomToCall(c), zoomBy(factor, atNs), panByPx(dx), scrollByPx(dy), setWin(a, b),
+ *       toggleProcess(p) }.
+ * Returns { el, draw(), refreshHover() (after the view moved under a still pointer), hitCall(x, y),
+ *           pointerProcess() (the process under the pointer, or -1) }.
  */
 export function createZoomView(tl) {
   const { doc, state, vp, tooltip } = tl;
@@ -57,10 +67,16 @@ export function createZoomView(tl) {
     ctx.textBaseline = "middle";
     charPx = ctx.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEFGH0123").width / 40 || 6.2;
     let boxes = 0;
+    let bandBoxes = 0;
+    const bandRows = [];
     const labels = [];
     for (const lane of state.lanes.lanes) {
       const ly = vp.contentYToZoomY(lane.top);
       if (ly > H || ly + lane.height < ZOOM_AXIS_PX) continue;
+      if (lane.kind === "summary") {
+        boxes += drawSummaryLane(lane, ly, t0, t1, k, hl, nCodes);
+        continue;
+      }
       ctx.fillStyle = pal.laneBg;
       ctx.fillRect(0, ly, W, lane.headerPx);
       for (const t of lane.threads) {
@@ -85,9 +101,11 @@ export function createZoomView(tl) {
         const text = label.length * charPx <= room ? label : fitLabel(name, room, charPx);
         if (text) ctx.fillText(text, lx, ly + 7);
       }
+      if (lane.bandRows > 0) bandBoxes += drawBandRows(ctx, state, vp, lane, ly, charPx, bandRows);
+      const rowPx = lane.rowPx;
       for (let d = 0; d < lane.rows; d++) {
-        const y = ly + lane.headerPx + d * ZOOM_ROW_PX;
-        if (y > H || y + ZOOM_ROW_PX < ZOOM_AXIS_PX) continue;
+        const y = ly + lane.callsTop + d * rowPx;
+        if (y > H || y + rowPx < ZOOM_AXIS_PX) continue;
         for (const t of lane.threads) {
           const rows = state.index.threadRows[t];
           if (d >= rows.length) continue;
@@ -96,8 +114,8 @@ export function createZoomView(tl) {
             const a = Math.max(-1, x0);
             const b = Math.min(W + 1, x1);
             const w = b - a;
-            batch.add(hl && !isHighlighted(state, code) ? code + nCodes : code, a, y, w > 3 ? w - 1 : w, ZOOM_ROW_PX - 1);
-            if (count === 1 && w >= LABEL_MIN_PX) labels.push(c, a, w, y);
+            batch.add(hl && !isHighlighted(state, code) ? code + nCodes : code, a, y, w > 3 ? w - 1 : w, rowPx - 1);
+            if (count === 1 && w >= LABEL_MIN_PX) labels.push(c, a, w, y, rowPx);
           });
         }
       }
@@ -106,7 +124,7 @@ export function createZoomView(tl) {
     // Labels after the boxes: one font, fewer state changes.
     // Each label in the colour that reads best on its box (dark or light text).
     let labelColour = "";
-    for (let i = 0; i < labels.length; i += 4) {
+    for (let i = 0; i < labels.length; i += 5) {
       const c = labels[i];
       const code = calls.code[c];
       if (hl && !isHighlighted(state, code)) continue;
@@ -116,19 +134,20 @@ export function createZoomView(tl) {
         labelColour = colours.text[code];
         ctx.fillStyle = labelColour;
       }
-      ctx.fillText(text, labels[i + 1] + 3, labels[i + 3] + (ZOOM_ROW_PX - 1) / 2);
+      ctx.fillText(text, labels[i + 1] + 3, labels[i + 3] + (labels[i + 4] - 1) / 2);
     }
     if (hl) {
       ctx.fillStyle = pal.muted;
-      for (let i = 0; i < labels.length; i += 4) {
+      for (let i = 0; i < labels.length; i += 5) {
         const code = calls.code[labels[i]];
         if (isHighlighted(state, code)) continue;
         const text = fitLabel(codes.name[code], labels[i + 2] - 6, charPx);
-        if (text) ctx.fillText(text, labels[i + 1] + 3, labels[i + 3] + (ZOOM_ROW_PX - 1) / 2);
+        if (text) ctx.fillText(text, labels[i + 1] + 3, labels[i + 3] + (labels[i + 4] - 1) / 2);
       }
     }
     outlineCall(ctx, state.hoverCall, pal.fg, 1);
     outlineCall(ctx, state.selectedCall, pal.select, 2);
+    const headers = drawProcessHeaders(ctx, H);
     ctx.restore();
     // Vertical scroll indicator.
     const ms = vp.maxScrollY();
@@ -140,6 +159,46 @@ export function createZoomView(tl) {
       ctx.fillRect(W - 5, barY, 4, barH);
     }
     zoom.setAttribute("data-drawn", String(boxes));
+    zoom.setAttribute("data-bands", String(bandBoxes));
+    zoom.setAttribute("data-process-headers", JSON.stringify(headers));
+    zoom.setAttribute("data-band-rows", JSON.stringify(bandRows));
+  }
+
+  /** A collapsed process's summary lane at zoom y `ly`: its threads' first depths, compact, unlabelled. */
+  function drawSummaryLane(lane, ly, t0, t1, k, hl, nCodes) {
+    const { calls } = state.trace;
+    const W = vp.width;
+    let boxes = 0;
+    for (let d = 0; d < lane.rows; d++) {
+      const y = ly + d * lane.rowPx;
+      for (const t of lane.threads) {
+        const rows = state.index.threadRows[t];
+        if (d >= rows.length) continue;
+        boxes += forEachBox(rows[d], calls.start, calls.end, t0, t1, k, 1, (c, x0, x1) => {
+          const code = calls.code[c];
+          const a = Math.max(-1, x0);
+          state.batch.add(hl && !isHighlighted(state, code) ? code + nCodes : code, a, y, Math.min(W + 1, x1) - a, lane.rowPx - 1);
+        });
+      }
+    }
+    return boxes;
+  }
+
+  /** The header rows of the visible processes (over the lanes' area); returns [{ process, y, collapsed }]. */
+  function drawProcessHeaders(ctx, H) {
+    const out = [];
+    const { trace, pal } = state;
+    for (const g of state.lanes.groups) {
+      if (!g.headerPx) continue;
+      const y = vp.contentYToZoomY(g.top);
+      if (y > H || y + g.headerPx < ZOOM_AXIS_PX) continue;
+      const proc = state.processes[g.process];
+      const parts = processHeaderParts(proc, g.collapsed, state.processThreads[g.process].length);
+      drawProcessHeader(ctx, pal, proc, parts, y, g.headerPx, vp.width, (t) => vp.nsToZoomX(t), charPx);
+      out.push({ process: g.process, y, h: g.headerPx, collapsed: g.collapsed });
+    }
+    if (trace && out.length) ctx.font = pal.font;
+    return out;
   }
 
   /** Call `c`'s box in zoom x / zoom y, or null (no call, hidden thread). */
@@ -148,12 +207,13 @@ export function createZoomView(tl) {
     if (c < 0 || !trace) return null;
     const t = trace.calls.thread[c];
     if (!state.visible[t]) return null;
-    const lane = state.lanes.lanes.find((l) => l.threads.includes(t));
-    if (!lane) return null;
-    const y = vp.contentYToZoomY(lane.top + lane.headerPx + trace.calls.depth[c] * ZOOM_ROW_PX);
+    const lane = laneOfThread(state.lanes, t);
+    const depth = trace.calls.depth[c];
+    if (!lane || depth >= lane.rows) return null;
+    const y = vp.contentYToZoomY(lane.top + lane.callsTop + depth * lane.rowPx);
     const x0 = vp.nsToZoomX(trace.calls.start[c]);
     const x1 = Math.max(x0 + 1, vp.nsToZoomX(trace.calls.end[c]));
-    return { x0, x1, y, h: ZOOM_ROW_PX - 1 };
+    return { x0, x1, y, h: lane.rowPx - 1 };
   }
   function outlineCall(ctx, c, colour, lw) {
     const r = callRect(c);
@@ -166,14 +226,30 @@ export function createZoomView(tl) {
   }
 
   // ---- hit testing --------------------------------------------------------------------------
+  /** What is at zoom y `y` (lanes.js hitLayout), or null. */
+  function hitAt(y) {
+    if (!state.trace || y < ZOOM_AXIS_PX) return null;
+    return hitLayout(state.lanes, vp.zoomYToContentY(y));
+  }
+  /** The band under zoom (x, y) (within 2 px along x), or -1. */
+  function hitBandAt(x, y) {
+    const hit = hitAt(y);
+    if (!hit || hit.kind !== "band") return -1;
+    return hitBand(state, hit.lane, hit.row, vp.zoomXToNs(x), 2 / vp.zoomPxPerNs());
+  }
+  /** The process whose header row is at zoom y `y`, or -1. */
+  function hitProcessHeader(y) {
+    const hit = hitAt(y);
+    return hit && hit.kind === "process" ? hit.group.process : -1;
+  }
+
   /** The call under zoom (x, y) (within 2 px along x), or -1. */
   function hitCall(x, y) {
     const { trace } = state;
-    if (!trace || y < ZOOM_AXIS_PX) return -1;
-    const cy = vp.zoomYToContentY(y);
-    const lane = state.lanes.lanes.find((l) => cy >= l.top && cy < l.top + l.height);
-    if (!lane) return -1;
-    const d = Math.floor((cy - lane.top - lane.headerPx) / ZOOM_ROW_PX);
+    const hit = hitAt(y);
+    if (!hit || hit.kind !== "calls") return -1;
+    const { lane } = hit;
+    const d = hit.depth;
     if (d < 0 || d >= lane.rows) return -1;
     const t = vp.zoomXToNs(x);
     const tol = 2 / vp.zoomPxPerNs();
@@ -198,10 +274,9 @@ export function createZoomView(tl) {
   /** The thread whose span line / name is under zoom (x, y) in a lane header (within 40 px), or -1. */
   function hitThreadHeader(x, y) {
     const { trace } = state;
-    if (!trace || y < ZOOM_AXIS_PX) return -1;
-    const cy = vp.zoomYToContentY(y);
-    const lane = state.lanes.lanes.find((l) => cy >= l.top && cy < l.top + l.headerPx);
-    if (!lane) return -1;
+    const hit = hitAt(y);
+    if (!hit || hit.kind !== "thread") return -1;
+    const { lane } = hit;
     const t = vp.zoomXToNs(x);
     let best = -1;
     let bestDist = Infinity;
@@ -266,6 +341,17 @@ export function createZoomView(tl) {
       tl.schedule();
     }
     if (c < 0) {
+      const p = hitProcessHeader(y);
+      zoom.style.cursor = p >= 0 ? "pointer" : "";
+      if (p >= 0) {
+        tooltip.showProcess(p, x, y);
+        return;
+      }
+      const b = hitBandAt(x, y);
+      if (b >= 0) {
+        tooltip.showBand(b, x, y);
+        return;
+      }
       const t = hitThreadHeader(x, y);
       if (t >= 0) {
         tooltip.showThread(t, x, y);
@@ -281,7 +367,9 @@ export function createZoomView(tl) {
     zoom.classList.remove("fprofile-dragging");
     if (!d.moved && e.type === "pointerup") {
       const [x, y] = tl.localXY(e, zoom);
-      tl.selectCall(hitCall(x, y));
+      const p = hitProcessHeader(y);
+      if (p >= 0) tl.toggleProcess(p);
+      else tl.selectCall(hitCall(x, y));
       tl.root.focus({ preventScroll: true });
     }
   };
@@ -299,6 +387,13 @@ export function createZoomView(tl) {
   tl.listen(zoom, "dblclick", (e) => {
     if (!state.trace) return;
     const [x, y] = tl.localXY(e, zoom);
+    const p = hitProcessHeader(y);
+    if (p >= 0) {
+      // The two clicks of a double-click toggled the process twice: the double-click zooms to its span.
+      const proc = state.processes[p];
+      if (proc.endNs > proc.startNs) tl.setWin(...vp.windowAround(proc.startNs, proc.endNs));
+      return;
+    }
     const c = hitCall(x, y);
     if (c >= 0) tl.zoomToCall(c);
     else tl.zoomBy(2, vp.zoomXToNs(x));
@@ -308,6 +403,13 @@ export function createZoomView(tl) {
     el: zoom,
     draw,
     hitCall,
+    /** The process under the pointer (its header row or one of its lanes), or -1. */
+    pointerProcess() {
+      if (!pointer) return -1;
+      const hit = hitAt(pointer.y);
+      if (!hit) return -1;
+      return hit.kind === "process" ? hit.group.process : hit.lane.process;
+    },
     /** After the view moved under a still pointer (wheel zoom, keys, brush): what is under it now. */
     refreshHover() {
       if (pointer && !drag && state.trace) hoverAt(pointer.x, pointer.y);

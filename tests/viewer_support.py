@@ -182,3 +182,58 @@ def make_big_trace(calls: int, threads: int = 4, seed: int = 3):
             ev.append((now, stack.pop(), True))
         out.append((100 + t, f"T{t}", ev))
     return _core._build_trace(codes, out, start_ns=0, stop_ns=max(e[-1][0] for _, _, e in out) + 100)
+
+
+def make_process_trace(evil: bool = False):
+    """Four processes merged into one trace (_core.merge, as the recorder's merge does): a parent
+    with two threads; a child with two threads and Dask-like task bands on its main thread; a
+    child killed halfway (incomplete, exit status -9, on another host, on its own clock); a worker
+    on another host whose clock offset is known to +-35 us. `evil`: the killed child's name has markup.
+    Returns (trace, info) where info names the bands (label, start and end in the merged trace's ns)."""
+    rng = random.Random(11)
+    parts = []
+    base = 5_000_000_000
+
+    def threads_of(tids, first, blocks, codes):
+        out = []
+        for k, (tid, name) in enumerate(tids):
+            ev: List[Tuple[int, int, bool]] = []
+            t = first + k * 3_000
+            for _ in range(blocks):
+                t = _nest(ev, rng, t, 1, 2, codes) + rng.randint(500, 3_000)
+            out.append((tid, name, ev))
+        return out
+
+    # the parent: main waits for the pool
+    ev = [(base, 0, False), (base + 2_000, 7, False), (base + 400_000, 7, True), (base + 410_000, 0, True)]
+    parent = [(4242, "MainThread", ev)] + threads_of([(4243, "QueueFeederThread")], base + 5_000, 6, [1, 2])
+    parts.append({"trace": _core._build_trace(CODES, parent, start_ns=base, stop_ns=base + 420_000),
+                  "process": {"pid": 5000, "parent_pid": 1, "name": "python pipeline.py", "host": "build-host", "exit_status": 0}})
+    # a child with task bands: one band around each top-level call of its main thread
+    child = threads_of([(5101, "MainThread"), (5102, "Dask-Default-Thread")], base + 20_000, 12, [3, 4, 5])
+    bands = []
+    depth = 0
+    for t, _code, is_exit in child[0][2]:
+        if not is_exit:
+            if depth == 0:
+                start = t
+            depth += 1
+        else:
+            depth -= 1
+            if depth == 0:
+                bands.append((5101, start, t, f"('process_chunk-{len(bands):02d}4c8a0e2f1b3d5a7c', {len(bands)})"))
+    parts.append({"trace": _core._build_trace(CODES, child, start_ns=base + 15_000, stop_ns=base + 400_000),
+                  "process": {"pid": 5001, "parent_pid": 5000, "name": "SpawnProcess-1", "host": "build-host", "exit_status": 0},
+                  "bands": bands})
+    # a child killed halfway, on another host whose clock could not be measured
+    killed = threads_of([(5201, "MainThread")], base + 30_000, 6, [1, 6])
+    parts.append({"trace": _core._build_trace(CODES, killed, start_ns=base + 25_000, stop_ns=base + 200_000),
+                  "process": {"pid": 5002, "parent_pid": 5000, "name": ("worker " + EVIL) if evil else "SpawnProcess-2",
+                              "host": "gpu-node-7", "exit_status": -9, "incomplete": True, "aligned": False}})
+    # a worker on another host, its clock 2 us behind, measured to +-35 us
+    remote = threads_of([(5301, "MainThread"), (5302, "Worker-Thread")], base + 40_000, 8, [2, 4])
+    parts.append({"trace": _core._build_trace(CODES, remote, start_ns=base + 35_000, stop_ns=base + 390_000),
+                  "process": {"pid": 5003, "parent_pid": 0, "name": "tcp://10.0.0.9:40123", "host": "node-9",
+                              "clock_offset_ns": 2_000, "clock_uncertainty_ns": 35_000}})
+    merged = _core.merge(parts)
+    return merged, {"bands": [(label, s - merged.origin_ns, e - merged.origin_ns) for _, s, e, label in bands]}

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeFpt } from "../../js/decode.js";
 import {
-  buildIndex, forEachBox, lowerBoundEnd, callAt, layoutLanes, fullRange, clampWindow, zoomWindow, computeSummary, hashString, threadNameAt,
+  buildIndex, forEachBox, lowerBoundEnd, callAt, fullRange, clampWindow, zoomWindow, computeSummary, hashString, threadNameAt,
 } from "../../js/layout.js";
 import { encodeFpt, sampleTrace, bigTrace } from "./fpt_encoder.mjs";
 
@@ -79,17 +79,6 @@ test("level of detail: the whole of a 1M-call row at 1000 px costs about 1000 bo
   let wide = 0;
   forEachBox(row, starts, ends, 5000, 5500, 1000 / 500, 1, (c, x0, x1, count) => { assert.equal(count, 1); wide++; });
   assert.equal(wide, 51);
-});
-
-test("lanes as PYME assigns them; hidden threads drop out", async () => {
-  const tr = sampleTrace();
-  tr.threads.push({ osId: 3, lane: 0, firstNs: 1100, lastNs: 1200, names: [[1100, "later"]], calls: [{ code: 0, depth: 0, start: 1100, end: 1200 }] });
-  const t = await decodeFpt(encodeFpt(tr));
-  const all = layoutLanes(t, [1, 1, 1], 10, 20, 5);
-  assert.deepEqual(all.lanes.map((l) => [l.lane, l.threads, l.rows, l.top, l.height]), [[0, [0, 2], 3, 0, 50], [1, [1], 2, 55, 40]]);
-  assert.equal(all.height, 95);
-  const some = layoutLanes(t, [0, 1, 1], 10, 20, 5);
-  assert.deepEqual(some.lanes.map((l) => [l.lane, l.threads, l.rows]), [[0, [2], 1], [1, [1], 2]]);
 });
 
 test("window helpers", () => {
