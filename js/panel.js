@@ -4,7 +4,7 @@
 
 import { threadNameAt } from "./layout.js";
 import { processLabel, threadProcess } from "./lanes.js";
-import { formatDuration, formatCount, formatTimeAt } from "./units.js";
+import { formatDuration, formatCount, formatTimeAt, shortPath } from "./units.js";
 
 /** A new element of `doc`: `<tag class=cls>text</tag>` (class and text optional). */
 export function makeEl(doc, tag, cls, text) {
@@ -42,7 +42,7 @@ export function callFacts(state, vp, c) {
   const { calls, codes } = state.trace;
   const code = calls.code[c];
   const facts = [
-    ["File", `${codes.file[code]}:${codes.line[code]}`],
+    ["File", `${shortPath(codes.file[code], state.roots || [])}:${codes.line[code]}`],
     ["Thread", threadLabel(state.trace, calls.thread[c], calls.start[c])],
     ...processFact(state, calls.thread[c]),
     ["Start", timeText(state, vp, calls.start[c], calls.end[c] - calls.start[c])],

@@ -9,6 +9,7 @@ export function createTimelineState() {
     trace: null, // the decoded trace (decode.js), or null
     index: null, // layout.js buildIndex(trace)
     colours: null, // render.js codeColours(trace.codes, dark)
+    roots: [], // units.js pathRoots(trace.metadata): file names shown as users know them
     pal: null, // render.js readPalette(root, dark)
     dark: false,
     visible: new Uint8Array(0), // per thread: 1 when shown

@@ -9,10 +9,12 @@ const SUMMARY_COLUMNS = [
   { key: "function", label: "Function", numeric: false },
   { key: "file", label: "File:line", numeric: false },
   { key: "calls", label: "Calls", numeric: true },
-  { key: "total_ns", label: "Total", numeric: true },
-  { key: "self_ns", label: "Self", numeric: true },
-  { key: "mean_ns", label: "Mean", numeric: true },
-  { key: "max_ns", label: "Max", numeric: true },
+  { key: "total_ns", label: "Total", numeric: true,
+    title: "Time inside the function, summed over threads: with threads running at once it can exceed the length of the run. A recursive function counts once per outermost call." },
+  { key: "self_ns", label: "Self", numeric: true,
+    title: "Total minus the time in the recorded functions it called: time in code that was not recorded (libraries outside subs, C functions) counts as self time." },
+  { key: "mean_ns", label: "Mean", numeric: true, title: "Mean duration of one call." },
+  { key: "max_ns", label: "Max", numeric: true, title: "Longest single call." },
 ];
 const SUMMARY_MAX_ROWS = 500;
 
@@ -20,7 +22,8 @@ const SUMMARY_MAX_ROWS = 500;
  * A summary panel: a process selector (`select.fprofile-summary-process`, shown when the summary
  * has more than one process), a thread selector (the threads of the chosen process) and
  * `table.fprofile-summary`.
- * opts: { colourOf(code) -> css colour, onPick(code) }.
+ * opts: { colourOf(code) -> css colour, onPick(code), fileText(file) -> the file as shown (units.js
+ * shortPath with the trace's roots; the full name stays in the cell's tooltip) }.
  * Returns { el, setSummary(summary, processes), setSelected(code) }; `processes` (lanes.js
  * traceProcesses) adds their hosts to the process names.
  */
@@ -62,6 +65,7 @@ export function createSummaryTable(doc, opts) {
   for (const col of SUMMARY_COLUMNS) {
     const th = doc.createElement("th");
     th.textContent = col.label;
+    if (col.title) th.title = col.title;
     th.dataset.key = col.key;
     th.scope = "col";
     th.tabIndex = 0;
@@ -150,7 +154,10 @@ export function createSummaryTable(doc, opts) {
       fn.append(sw, name);
       const file = doc.createElement("td");
       file.className = "fprofile-file";
-      file.textContent = `${r.file}:${r.line}`;
+      const fileText = doc.createElement("span");
+      fileText.dir = "ltr";
+      fileText.textContent = `${opts.fileText ? opts.fileText(r.file) : r.file}:${r.line}`;
+      file.append(fileText);
       file.title = `${r.file}:${r.line}`;
       tr.append(fn, file,
         numCell(doc, formatCount(r.calls)), numCell(doc, formatDuration(r.total_ns)),

@@ -10,7 +10,7 @@ import { decodeFpt, TraceTooLargeError, FptError } from "./decode.js";
 import { buildIndex, fullRange, computeSummary, displayOrigin } from "./layout.js";
 import { traceProcesses, threadProcess, buildBandIndex, layoutGroups } from "./lanes.js";
 import { readPalette, codeColours, BoxBatch } from "./render.js";
-import { formatDuration, formatCount, formatBytes, formatWindow } from "./units.js";
+import { formatDuration, formatCount, formatBytes, formatWindow, pathRoots, shortPath } from "./units.js";
 import { createSummaryTable } from "./table.js";
 import { Viewport, ZOOM_ROW_PX, ZOOM_HEADER_PX, ZOOM_GAP_PX, ZOOM_PROC_HEADER_PX, ZOOM_BAND_PX, ZOOM_SUMMARY_DEPTHS, ZOOM_SUMMARY_ROW_PX } from "./viewport.js";
 import { createTimelineState, longestVisibleCall } from "./state.js";
@@ -81,6 +81,7 @@ export function createTimeline(container, options = {}) {
   const table = createSummaryTable(doc, {
     colourOf: (c) => (state.colours && state.colours.fill[c]) || "transparent",
     onPick: (c) => { selectCode(c, true); },
+    fileText: (f) => shortPath(f, state.roots || []),
   });
 
   const toolbar = el("div", "fprofile-toolbar");
@@ -359,6 +360,7 @@ export function createTimeline(container, options = {}) {
     state.index = buildIndex(trace);
     state.batch = new BoxBatch(2 * trace.codes.count);
     state.colours = codeColours(trace.codes, state.dark);
+    state.roots = pathRoots(trace.metadata);
     state.visible = new Uint8Array(trace.threads.length).fill(1);
     state.processes = traceProcesses(trace);
     state.processThreads = state.processes.map(() => []);

@@ -360,3 +360,41 @@ def test_thread_names_are_not_cut_in_the_thread_list(browser, tmp_path):
         assert errors == []
     finally:
         context.close()
+
+
+def test_the_summary_shows_file_names_as_users_know_them(browser, tmp_path):
+    """Issue 11 item 3: files under the run's roots are shown relative to them (the full name in
+    the cell's tooltip); Total and Self say what they mean."""
+    import fprofile_jupyter
+
+    (tmp_path / "fprofile_roots_mod.py").write_text("def work(n):\n    return sum(range(n))\n")
+    sys.path.insert(0, str(tmp_path))
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        import fprofile_roots_mod
+
+        with fprofile_jupyter.profile(subs=["fprofile_roots_mod", "+json"]) as prof:
+            fprofile_roots_mod.work(10)
+            json.dumps({"a": 1})
+    finally:
+        os.chdir(cwd)
+        sys.path.remove(str(tmp_path))
+    out = tmp_path / "roots.html"
+    prof.trace.save(out)
+    context, page, blocked, errors = offline_page(browser)
+    try:
+        page.goto(out.as_uri())
+        wait_drawn(page)
+        cells = page.locator("table.fprofile-summary td.fprofile-file")
+        texts = [cells.nth(i).text_content() for i in range(cells.count())]
+        titles = [cells.nth(i).get_attribute("title") for i in range(cells.count())]
+        assert "fprofile_roots_mod.py:1" in texts, texts
+        assert any(t.startswith("stdlib/json/") for t in texts), texts
+        assert f"{tmp_path / 'fprofile_roots_mod.py'}:1" in titles
+        total = page.locator("table.fprofile-summary th[data-key=total_ns]").get_attribute("title")
+        assert "summed over threads" in total
+        assert "not recorded" in page.locator("table.fprofile-summary th[data-key=self_ns]").get_attribute("title")
+        assert errors == []
+    finally:
+        context.close()
