@@ -9,13 +9,13 @@ and every process started here is ended, by its own id.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -74,9 +74,13 @@ def tasks_dir(tmp_path_factory):
 
 
 def tasks_module(folder):
-    import importlib
-
     return importlib.import_module(MODULE)
+
+
+def preimport(client):
+    """Import the tasks' module on every worker now, so that its import (its `<module>` call) is
+    not part of what a test records."""
+    client.run(importlib.import_module, MODULE)
 
 
 def process_of(trace, thread):
@@ -98,9 +102,10 @@ def calls_by_process(trace):
 def local_client(tasks_dir):
     # spawned worker processes get this process's sys.path (multiprocessing's preparation data)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=40) as cluster:
+                                  dashboard_address=":0", silence_logs=40) as cluster:
         with distributed.Client(cluster) as client:
             client.wait_for_workers(2)
+            preimport(client)
             yield client
 
 
@@ -159,20 +164,20 @@ def test_worker_joining_while_recording_is_recorded(local_client, tasks_dir):
     mod = tasks_module(tasks_dir)
     client = local_client
     cluster = client.cluster
+    before = set(client.scheduler_info()["workers"])
     with profile(subs=[str(tasks_dir)], dask=client) as prof:
         cluster.scale(3)
         client.wait_for_workers(3)
-        new = [a for a in client.scheduler_info()["workers"] if a not in set(prev_addresses(prof))]
+        new = [a for a in client.scheduler_info()["workers"] if a not in before]
         assert len(new) == 1
         fut = client.submit(mod.work, 0, 5, workers=new, pure=False)
         pid, tid, _s = fut.result()
     cluster.scale(2)
     client.wait_for_workers(2)
-    assert calls_by_process(prof.trace)[pid] == Counter({"work": 1, "leaf": 5})
-
-
-def prev_addresses(prof):
-    return prof._dask_recording.workers
+    # recorded from its start: its import of the tasks' module (unpickling the task) included
+    assert calls_by_process(prof.trace)[pid] == Counter({"<module>": 1, "work": 1, "leaf": 5})
+    [proc] = [p for p in prof.trace.processes if p.pid == pid]
+    assert proc.name.startswith("dask worker ") and proc.name.endswith(f" ({new[0]})")
 
 
 def test_workers_that_leave_while_recording(tasks_dir):
@@ -180,8 +185,9 @@ def test_workers_that_leave_while_recording(tasks_dir):
     outright sends nothing: named in a warning (its nanny's replacement joins and is recorded)."""
     mod = tasks_module(tasks_dir)
     with distributed.LocalCluster(n_workers=3, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=40) as cluster, distributed.Client(cluster) as client:
+                                  dashboard_address=":0", silence_logs=40) as cluster, distributed.Client(cluster) as client:
         client.wait_for_workers(3)
+        preimport(client)
         addrs = sorted(client.scheduler_info()["workers"])
         names = {a: w["name"] for a, w in client.scheduler_info()["workers"].items()}
         pids = client.run(os.getpid)
@@ -212,7 +218,7 @@ def test_dask_not_a_client():
 
 def test_a_client_whose_cluster_is_gone(tasks_dir):
     cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                       dashboard_address=None, silence_logs=40)
+                                       dashboard_address=":0", silence_logs=40)
     client = distributed.Client(cluster)
     try:
         cluster.close()
@@ -279,6 +285,7 @@ def cli_client(tasks_dir):
         address = start_cluster(procs, tasks_dir, {"plain": {}, "shifted": {"FPROFILE_TEST_CLOCK_SHIFT_NS": str(SHIFT_NS)}})
         with distributed.Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=120)
+            preimport(client)
             yield client
     finally:
         procs.close()

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -283,6 +284,16 @@ def _clock_reading() -> int:
 
 # -- the client side ------------------------------------------------------------------------------
 
+def _command_line() -> str:
+    """This process's command line (as the recorder names a process)."""
+    try:
+        with open("/proc/self/cmdline", "rb") as f:
+            args = [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        args = [sys.executable] + sys.argv[1:]
+    return " ".join(args)
+
+
 def check_client(client: Any) -> Any:
     """``client`` if it is a ``distributed.Client``; TypeError otherwise (naming what to install
     when distributed is missing)."""
@@ -480,8 +491,10 @@ class DaskRecording:
         for p in payloads:
             if p.get("in_client"):
                 client_bands.extend(p.get("bands", ()))
-        parts.append({"trace": client_trace, "bands": client_bands,
-                      "process": {"clock_offset_ns": 0, "clock_uncertainty_ns": 0, "aligned": True}})
+        client_process: Dict[str, Any] = {"clock_offset_ns": 0, "clock_uncertainty_ns": 0, "aligned": True}
+        if not getattr(client_trace, "processes", None):  # nothing recorded here: still the run's client
+            client_process.update(pid=os.getpid(), parent_pid=os.getppid(), host=socket.gethostname(), name=_command_line())
+        parts.append({"trace": client_trace, "bands": client_bands, "process": client_process})
         for p in sorted(payloads, key=lambda p: (str(p.get("name")), str(p.get("address")))):
             if p.get("in_client") or p.get("trace") is None:
                 continue
