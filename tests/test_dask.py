@@ -180,6 +180,24 @@ def test_worker_joining_while_recording_is_recorded(local_client, tasks_dir):
     assert proc.name.startswith("dask worker ") and proc.name.endswith(f" ({new[0]})")
 
 
+def test_workers_in_the_client_process_give_bands_on_its_threads(tasks_dir):
+    """LocalCluster(processes=False): the workers are threads of this process, recorded by its own
+    recording (one process); their tasks' bands are on those threads."""
+    mod = tasks_module(tasks_dir)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0",
+                                  silence_logs=40) as cluster, distributed.Client(cluster) as client:
+        with profile(subs=[str(tasks_dir)], dask=client) as prof:
+            futures = client.map(mod.work, range(5), n=4, pure=False)
+            results = client.gather(futures)
+    trace = prof.trace
+    assert [p.pid for p in trace.processes] == [os.getpid()]
+    assert Counter(c.function for c in trace.calls()) == Counter({"work": 5, "leaf": 20})
+    by_label = {b[3]: b for b in trace.bands}
+    assert set(by_label) == {f.key for f in futures}
+    for f, (_pid, tid, _s) in zip(futures, results):
+        assert trace.threads[by_label[f.key][0]].os_id == tid
+
+
 def test_workers_that_leave_while_recording(tasks_dir):
     """A retired worker sends its trace from its plugin's teardown: kept, and named; a worker killed
     outright sends nothing: named in a warning (its nanny's replacement joins and is recorded)."""

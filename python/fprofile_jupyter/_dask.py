@@ -48,6 +48,9 @@ from ._core import ProfilerError, Trace
 
 #: Environment variable (of a worker process) shifting its clock, for tests.
 SHIFT_ENV = "FPROFILE_TEST_CLOCK_SHIFT_NS"
+#: The file name cloudpickle (3.1 and later) gives to functions it sends by value (those defined in
+#: a notebook or in the client's ``__main__``): the workers record it when the subs are the defaults.
+DYNAMIC_CODE = "<dynamic-code>"
 #: Round-trip samples per worker taken at start and again at stop.
 CLOCK_SAMPLES = 8
 _EVENT_TOPIC_PREFIX = "fprofile-"
@@ -408,9 +411,12 @@ class DaskRecording:
                     break
                 clock.add(t0, reading, t1)
 
-    def start(self, subs: List[str], exclude: List[str], builtins: bool, max_events: int) -> None:
+    def start(self, subs: List[str], exclude: List[str], builtins: bool, max_events: int, *, defaults: bool = False) -> None:
         """Install the plugin (every worker starts recording); ProfilerError (and nothing left
-        running on the workers) when a worker could not start."""
+        running on the workers) when a worker could not start. ``defaults``: the subs are the
+        default ones (the client's own code), so the functions it sends by value are recorded too."""
+        if defaults and DYNAMIC_CODE not in subs:
+            subs = list(subs) + [DYNAMIC_CODE]
         self._sample_clocks([a for a, i in self.workers.items() if self._needs_estimate(i)])
         plugin = FprofileWorkerPlugin(self.name, subs, exclude, builtins, max_events, os.getpid(), self.my_clock)
         register = getattr(self.client, "register_plugin", None) or self.client.register_worker_plugin

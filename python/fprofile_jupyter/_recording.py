@@ -352,7 +352,7 @@ class profile:
         session.start()
         if cluster is not None:
             try:
-                cluster.start(session.subs, session.exclude, session.builtins, session.max_events)
+                cluster.start(session.subs, session.exclude, session.builtins, session.max_events, defaults=self._subs is None)
             except BaseException:
                 session.stop(stacklevel=2)
                 raise
