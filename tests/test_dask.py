@@ -160,20 +160,23 @@ def test_local_cluster_exact_counts_per_worker_and_function(local_client, tasks_
                for plugins in client.run(lambda dask_worker: list(dask_worker.plugins)).values())
 
 
-def test_worker_joining_while_recording_is_recorded(local_client, tasks_dir):
+def test_worker_joining_while_recording_is_recorded(tasks_dir):
     mod = tasks_module(tasks_dir)
-    client = local_client
-    cluster = client.cluster
-    before = set(client.scheduler_info()["workers"])
-    with profile(subs=[str(tasks_dir)], dask=client) as prof:
-        cluster.scale(3)
-        client.wait_for_workers(3)
-        new = [a for a in client.scheduler_info()["workers"] if a not in before]
-        assert len(new) == 1
-        fut = client.submit(mod.work, 0, 5, workers=new, pure=False)
-        pid, tid, _s = fut.result()
-    cluster.scale(2)
-    client.wait_for_workers(2)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=":0", silence_logs=40) as cluster, distributed.Client(cluster) as client:
+        client.wait_for_workers(1)
+        preimport(client)
+        before = set(client.scheduler_info()["workers"])
+        with profile(subs=[str(tasks_dir)], dask=client) as prof:
+            cluster.scale(2)
+            client.wait_for_workers(2)
+            new = [a for a in client.scheduler_info()["workers"] if a not in before]
+            assert len(new) == 1
+            fut = client.submit(mod.work, 0, 5, workers=new, pure=False)
+            pid, tid, _s = fut.result()
+        # the cluster object's own view of its workers caught up (closing it before races in distributed)
+        while len(cluster.scheduler_info["workers"]) < 2:
+            time.sleep(0.05)
     # recorded from its start: its import of the tasks' module (unpickling the task) included
     assert calls_by_process(prof.trace)[pid] == Counter({"<module>": 1, "work": 1, "leaf": 5})
     [proc] = [p for p in prof.trace.processes if p.pid == pid]
