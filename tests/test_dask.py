@@ -237,6 +237,18 @@ def test_dask_not_a_client():
     assert not Recorder.is_profiling()
 
 
+def test_an_asynchronous_client_is_refused():
+    async def check():
+        async with distributed.Client(asynchronous=True, processes=False, n_workers=0, dashboard_address=":0") as client:
+            with pytest.raises(TypeError, match=r"dask= needs a synchronous distributed.Client"):
+                profile(dask=client)
+
+    import asyncio
+
+    asyncio.run(check())
+    assert not Recorder.is_profiling()
+
+
 def test_a_client_whose_cluster_is_gone(tasks_dir):
     cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
                                        dashboard_address=":0", silence_logs=40)

@@ -195,7 +195,8 @@ class FprofileWorkerPlugin(_PluginBase):  # type: ignore[misc,valid-type]
         if not st or st["done"] or start not in ("executing", "long-running"):
             return
         worker = st["worker"]
-        ts = worker.state.tasks.get(key)
+        state = getattr(worker, "state", worker)  # WorkerState (distributed 2022.8 and later), else the worker
+        ts = state.tasks.get(key)
         ident = worker.threads.get(key)
         if ts is None or ident is None:
             return
@@ -308,6 +309,9 @@ def check_client(client: Any) -> Any:
     if not isinstance(client, Client):
         raise TypeError(f"dask= must be a distributed.Client (the client of the cluster whose workers to record), "
                         f"not {type(client).__name__}")
+    if getattr(client, "asynchronous", False):
+        raise TypeError("dask= needs a synchronous distributed.Client (this one was made with asynchronous=True; "
+                        "profile() starts and stops the workers' recordings from the calling thread)")
     return client
 
 
