@@ -165,9 +165,15 @@ class FprofileWorkerPlugin(_PluginBase):  # type: ignore[misc,valid-type]
         st: Dict[str, Any] = {"worker": worker, "bands": [], "native": {}, "lock": threading.Lock(),
                               "session": None, "done": False, "error": None, "start_wall": time.time()}
         self._state = st
-        in_client = os.getpid() == self.client_pid and clock_identity() == self.client_clock
+        # A worker in the client's own process is recorded by the client's recording; so is one that
+        # the client's recording follows already (a child process started while recording, on this
+        # host): the client's trace will hold its calls, this plugin adds its task bands.
+        from ._core import Recorder
+
+        same_clock = clock_identity() == self.client_clock
+        in_client = same_clock and (os.getpid() == self.client_pid or Recorder.is_profiling())
         st["in_client"] = in_client
-        if not in_client:  # a worker in the client's own process is recorded by the client
+        if not in_client:
             try:
                 session = _Session(Filter(self.subs, self.exclude), self.builtins, self.max_events, None)
                 session.start()
