@@ -22,7 +22,7 @@ from ._cmdline import unknown_option
 from ._recording import split_subs
 
 USAGE = ("usage: %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] "
-         "[--no-display]\n       %fprofile [options] statement")
+         "[--no-display] [--dask]\n       %fprofile [options] statement")
 
 #: The variable of the user's namespace that holds the last trace recorded by the magic.
 TRACE_VARIABLE = "_fprofile_trace"
@@ -30,7 +30,7 @@ TRACE_VARIABLE = "_fprofile_trace"
 # Options that take a value (long and short spellings), for splitting a line magic's options
 # from its statement.
 _VALUE_OPTIONS = {"--subs", "-s", "--output", "-o", "--format", "-f", "--max-events"}
-_FLAG_OPTIONS = {"--builtins", "--no-display", "-h", "--help"}
+_FLAG_OPTIONS = {"--builtins", "--no-display", "--dask", "-h", "--help"}
 _TOKEN = re.compile(r"""(?:"[^"]*"?|'[^']*'?|[^\s"']+)+""")
 
 
@@ -44,6 +44,7 @@ class Options:
     builtins: bool = False
     max_events: Optional[int] = None
     display: bool = True
+    dask: bool = False
     statement: str = ""  # line magic only
     argv: List[str] = field(default_factory=list)
 
@@ -171,12 +172,15 @@ class FprofileMagics(Magics):
               help="stop recording after N events (a call is two), with a warning")
     @argument("--no-display", action="store_true",
               help="do not show the timeline (the trace is still kept in _fprofile_trace)")
+    @argument("--dask", action="store_true",
+              help="also record every worker of the current Dask cluster (the current "
+                   "distributed client), merged into one timeline")
     def fprofile(self, line: str = "", cell: Optional[str] = None) -> None:
         """Profile a cell (or one statement) call by call, in every thread, and show the timeline.
 
         Usage::
 
-            %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] [--no-display]
+            %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] [--no-display] [--dask]
             <the cell's code>
 
             %fprofile [options] statement
@@ -237,7 +241,7 @@ class FprofileMagics(Magics):
         except UsageError as e:
             raise UsageError(f"{e}\n{usage}") from None
         return Options(subs=subs, output=output, format=ns.format, builtins=ns.builtins,
-                       max_events=ns.max_events, display=not ns.no_display,
+                       max_events=ns.max_events, display=not ns.no_display, dask=ns.dask,
                        statement=statement, argv=argv)
 
     # -- running -------------------------------------------------------------------------------
@@ -260,10 +264,17 @@ class FprofileMagics(Magics):
                 "%%fprofile cannot run a cell with top-level `await` (the kernel's event loop is "
                 "already running the magic). Use the context manager in the cell instead:\n"
                 "    with fprofile_jupyter.profile() as p:\n        await ...\n    p.trace")
+        if opts.dask:
+            from ._dask import current_client
+
+            try:
+                kwargs["dask"] = current_client()
+            except ProfilerError as e:
+                raise UsageError(str(e)) from None
         prof = profile(subs=subs, **kwargs)
         try:
             prof.__enter__()
-        except ProfilerError as e:  # e.g. profiling already on: one line, the cell not run
+        except ProfilerError as e:  # e.g. profiling already on, a worker without fprofile: one line, the cell not run
             raise UsageError(f"cannot profile this cell: {e}") from None
         result: Any = None
         stopped = []

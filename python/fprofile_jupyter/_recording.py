@@ -429,13 +429,18 @@ class profile:
         max_events: cap on recorded events (a call is two): when it is reached, recording stops,
             a :class:`CapReachedWarning` is issued at the end and the trace keeps what was recorded.
         outfile: also write the events, while recording, to this file in PYME's raw text format.
+        dask: a ``distributed.Client``: also record every worker of its cluster (workers that join
+            while recording too), with the same subs and options, and merge their traces into
+            this one: one process per worker, named ``dask worker <name> (<address>)``, with the
+            Dask task each worker thread ran shown as a band, clocks aligned (docs/dask.md). Every
+            worker must have this package installed (checked first: nothing starts otherwise).
 
     The trace is complete when the block raises (the exception propagates) or is interrupted.
     Only one profile()/ThreadProfiler records at a time: starting a second raises ProfilerError.
     """
 
     def __init__(self, subs: Optional[Union[Sequence[str], Filter]] = None, *, builtins: bool = False,
-                 max_events: int = DEFAULT_MAX_EVENTS, outfile: Optional[PathLike] = None):
+                 max_events: int = DEFAULT_MAX_EVENTS, outfile: Optional[PathLike] = None, dask: Any = None):
         self._func: Optional[Callable[..., Any]] = None
         if callable(subs) and not isinstance(subs, (str, bytes, list, tuple)):
             # bare decorator: @profile
@@ -444,6 +449,12 @@ class profile:
         self._builtins = bool(builtins)
         self._max_events = _check_max_events(max_events)
         self._outfile = _check_outfile(outfile)
+        if dask is not None:
+            from ._dask import check_client
+
+            check_client(dask)
+        self._dask = dask
+        self._dask_recording: Any = None
         self._session: Optional[_Session] = None
         self._depth = 0
         #: The trace of the last recording (None until the first one ends).
@@ -455,18 +466,40 @@ class profile:
         if self._session is not None:
             raise ProfilerError("this profile() is already recording (it cannot be entered twice at once)")
         session = _Session(self._subs, self._builtins, self._max_events, self._outfile)
+        cluster = None
+        if self._dask is not None:
+            from ._dask import DaskRecording
+
+            cluster = DaskRecording(self._dask)
+            cluster.check()  # every worker can record: before anything starts
         session.start()
+        if cluster is not None:
+            try:
+                cluster.start(session.subs, session.exclude, session.builtins, session.max_events, defaults=self._subs is None)
+            except BaseException:
+                session.stop(stacklevel=2)
+                raise
         self._session = session
+        self._dask_recording = cluster
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         session, self._session = self._session, None
+        cluster, self._dask_recording = self._dask_recording, None
         if session is not None:
+            payloads = None
             try:
-                self.trace = session.stop(stacklevel=2)
-            except OutfileError as e:
-                self.trace = e.trace
-                raise
+                if cluster is not None:
+                    payloads = cluster.stop()  # the workers first: their recordings end with the block
+            finally:
+                try:
+                    self.trace = session.stop(stacklevel=2)
+                except OutfileError as e:
+                    self.trace = e.trace
+                    raise
+                finally:
+                    if cluster is not None and payloads is not None and self.trace is not None:
+                        self.trace = cluster.merge(self.trace, payloads)
         return False
 
     @property

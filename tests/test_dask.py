@@ -1,0 +1,444 @@
+"""``profile(dask=client)``: the client and every worker of a real Dask cluster on 127.0.0.1, merged.
+
+Two kinds of cluster: a ``distributed.LocalCluster`` (worker processes, 2 workers x 2 threads), and
+a scheduler and workers started as ``dask scheduler`` / ``dask worker`` commands, one of them with
+its clock shifted by a known amount (``FPROFILE_TEST_CLOCK_SHIFT_NS``) so that the round-trip
+estimation of its clock offset runs for real. The tasks are functions of a module file the test
+writes (so the subs filter matches it and the workers import it by name). Every cluster is closed
+and every process started here is ended, by its own id.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+import fprofile_jupyter  # noqa: E402
+from fprofile_jupyter import ProfilerError, profile  # noqa: E402
+from fprofile_jupyter._core import Recorder  # noqa: E402
+
+from conftest import free_port  # noqa: E402
+
+MODULE = "fpdask_tasks"
+SOURCE = textwrap.dedent('''
+    import os
+    import threading
+    import time
+
+
+    def leaf(x):
+        return x + 1
+
+
+    def work(i, n):
+        """n calls of leaf; says where it ran: (pid, OS thread id)."""
+        s = 0
+        for j in range(n):
+            s += leaf(j)
+        return os.getpid(), threading.get_native_id(), s
+
+
+    def timed(i, secs):
+        """A known sleep, bracketed by this machine's real CLOCK_MONOTONIC (not shifted)."""
+        t0 = time.monotonic_ns()
+        time.sleep(secs)
+        t1 = time.monotonic_ns()
+        return os.getpid(), threading.get_native_id(), t0, t1
+''')
+SHIFT_NS = 7_000_000_000  # 7 s: far beyond any round trip
+# A band's times are the worker's wall-clock readings around the task's function, converted to its
+# monotonic clock with one (monotonic, wall) pair: exact to well under this (not a timing check).
+BAND_SLACK_NS = 10_000
+
+
+@pytest.fixture(scope="module")
+def tasks_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dasktasks")
+    (folder / f"{MODULE}.py").write_text(SOURCE)
+    sys.path.insert(0, str(folder))
+    try:
+        yield folder
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop(MODULE, None)
+
+
+def tasks_module(folder):
+    return importlib.import_module(MODULE)
+
+
+def preimport(client):
+    """Import the tasks' module on every worker now, so that its import (its `<module>` call) is
+    not part of what a test records."""
+    client.run(importlib.import_module, MODULE)
+
+
+def process_of(trace, thread):
+    return trace.processes[thread.process]
+
+
+def calls_by_process(trace):
+    """{pid: Counter(function -> calls)}."""
+    out = {}
+    for c in trace.calls():
+        pid = process_of(trace, trace.threads[c.thread]).pid
+        out.setdefault(pid, Counter())[c.function] += 1
+    return out
+
+
+# -- LocalCluster ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def local_client(tasks_dir):
+    # spawned worker processes get this process's sys.path (multiprocessing's preparation data)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=True, host="127.0.0.1",
+                                  dashboard_address=":0", silence_logs=40) as cluster:
+        with distributed.Client(cluster) as client:
+            client.wait_for_workers(2)
+            preimport(client)
+            yield client
+
+
+def test_local_cluster_exact_counts_per_worker_and_function(local_client, tasks_dir):
+    mod = tasks_module(tasks_dir)
+    client = local_client
+    n_tasks, n_leaf = 12, 40
+    with profile(subs=[str(tasks_dir)], dask=client) as prof:
+        futures = client.map(mod.work, range(n_tasks), n=n_leaf, pure=False)
+        results = client.gather(futures)
+        keys = [f.key for f in futures]
+    trace = prof.trace
+    assert trace is not None
+    worker_pids = set(client.run(os.getpid).values())
+    assert len(worker_pids) == 2 and os.getpid() not in worker_pids
+
+    # exact counts, per worker process and per function
+    ran = Counter(pid for pid, _tid, _s in results)
+    by_process = calls_by_process(trace)
+    for pid in worker_pids:
+        assert by_process.get(pid, Counter()) == (Counter({"work": ran[pid], "leaf": ran[pid] * n_leaf}) if ran[pid] else Counter())
+    assert sum(ran.values()) == n_tasks
+    assert os.getpid() not in by_process  # the client ran none of the tasks' code
+
+    # the processes: the client and both workers, named by Dask name and address
+    names = {w["id"]: addr for addr, w in client.scheduler_info()["workers"].items()}
+    procs = {p.pid: p for p in trace.processes}
+    assert set(procs) == worker_pids | {os.getpid()}
+    addr_of_pid = {pid: addr for addr, pid in client.run(os.getpid).items()}
+    for pid in worker_pids:
+        p = procs[pid]
+        addr = addr_of_pid[pid]
+        name = next(n for n, a in names.items() if a == addr)
+        assert p.name == f"dask worker {name} ({addr})"
+        assert p.clock_offset_ns == 0 and p.clock_uncertainty_ns == 0  # same host, same clock: exact
+    # task bands: one per task, with its key, on the thread that ran it, in the right process
+    bands = trace.bands
+    by_label = {b[3]: b for b in bands}
+    assert len(bands) == n_tasks and set(by_label) == set(keys)
+    for key, (pid, tid, _s) in zip(keys, results):
+        b_thread, b_start, b_end, _label = by_label[key]
+        thread = trace.threads[b_thread]
+        assert thread.os_id == tid and process_of(trace, thread).pid == pid
+        # the task's call lies inside its band
+        inside = [c for c in trace.calls(b_thread) if c.function == "work" and
+                  b_start - BAND_SLACK_NS <= c.start_ns and c.end_ns <= b_end + BAND_SLACK_NS]
+        assert len(inside) == 1
+    # nothing left running anywhere
+    assert not Recorder.is_profiling()
+    assert not any(client.run(lambda: __import__("fprofile_jupyter")._core.Recorder.is_profiling()).values())
+    assert all(not [n for n in plugins if n.startswith("fprofile-")]
+               for plugins in client.run(lambda dask_worker: list(dask_worker.plugins)).values())
+
+
+def test_worker_joining_while_recording_is_recorded(tasks_dir):
+    mod = tasks_module(tasks_dir)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=":0", silence_logs=40) as cluster, distributed.Client(cluster) as client:
+        client.wait_for_workers(1)
+        preimport(client)
+        before = set(client.scheduler_info()["workers"])
+        with profile(subs=[str(tasks_dir)], dask=client) as prof:
+            cluster.scale(2)
+            client.wait_for_workers(2)
+            new = [a for a in client.scheduler_info()["workers"] if a not in before]
+            assert len(new) == 1
+            fut = client.submit(mod.work, 0, 5, workers=new, pure=False)
+            pid, tid, _s = fut.result()
+        # the cluster object's own view of its workers caught up (closing it before races in distributed)
+        while len(cluster.scheduler_info["workers"]) < 2:
+            time.sleep(0.05)
+    # recorded from its start: its import of the tasks' module (unpickling the task) included
+    assert calls_by_process(prof.trace)[pid] == Counter({"<module>": 1, "work": 1, "leaf": 5})
+    [proc] = [p for p in prof.trace.processes if p.pid == pid]
+    assert proc.name.startswith("dask worker ") and proc.name.endswith(f" ({new[0]})")
+
+
+def test_workers_in_the_client_process_give_bands_on_its_threads(tasks_dir):
+    """LocalCluster(processes=False): the workers are threads of this process, recorded by its own
+    recording (one process); their tasks' bands are on those threads."""
+    mod = tasks_module(tasks_dir)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0",
+                                  silence_logs=40) as cluster, distributed.Client(cluster) as client:
+        with profile(subs=[str(tasks_dir)], dask=client) as prof:
+            futures = client.map(mod.work, range(5), n=4, pure=False)
+            results = client.gather(futures)
+    trace = prof.trace
+    assert [p.pid for p in trace.processes] == [os.getpid()]
+    assert Counter(c.function for c in trace.calls()) == Counter({"work": 5, "leaf": 20})
+    by_label = {b[3]: b for b in trace.bands}
+    assert set(by_label) == {f.key for f in futures}
+    for f, (_pid, tid, _s) in zip(futures, results):
+        assert trace.threads[by_label[f.key][0]].os_id == tid
+
+
+def test_workers_that_leave_while_recording(tasks_dir):
+    """A retired worker sends its trace from its plugin's teardown: kept, and named; a worker killed
+    outright sends nothing: named in a warning (its nanny's replacement joins and is recorded)."""
+    mod = tasks_module(tasks_dir)
+    with distributed.LocalCluster(n_workers=3, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=":0", silence_logs=40) as cluster, distributed.Client(cluster) as client:
+        client.wait_for_workers(3)
+        preimport(client)
+        addrs = sorted(client.scheduler_info()["workers"])
+        names = {a: w["name"] for a, w in client.scheduler_info()["workers"].items()}
+        pids = client.run(os.getpid)
+        retired, killed, stays = addrs
+        with pytest.warns(RuntimeWarning) as caught:
+            with profile(subs=[str(tasks_dir)], dask=client) as prof:
+                for i, a in enumerate(addrs):
+                    assert client.submit(mod.work, i, 10, workers=[a], pure=False).result()[0] == pids[a]
+                client.retire_workers([retired])
+                os.kill(pids[killed], signal.SIGKILL)
+                while killed in client.scheduler_info()["workers"]:
+                    time.sleep(0.05)
+        messages = [str(w.message) for w in caught]
+        assert f"fprofile: dask worker {names[retired]} ({retired}) left the cluster while recording: its trace up to then is kept" in messages
+        assert (f"fprofile: dask worker {names[killed]} ({killed}) left the cluster while recording without sending its trace "
+                "(killed or crashed?): its calls are not in the trace") in messages
+        by_process = calls_by_process(prof.trace)
+        assert by_process[pids[retired]] == Counter({"work": 1, "leaf": 10})
+        assert by_process[pids[stays]] == Counter({"work": 1, "leaf": 10})
+        assert pids[killed] not in by_process
+
+
+def test_dask_not_a_client():
+    with pytest.raises(TypeError, match=r"dask= must be a distributed.Client .*not str"):
+        profile(dask="tcp://127.0.0.1:8786")
+    assert not Recorder.is_profiling()
+
+
+def test_an_asynchronous_client_is_refused():
+    async def check():
+        async with distributed.Client(asynchronous=True, processes=False, n_workers=0, dashboard_address=":0") as client:
+            with pytest.raises(TypeError, match=r"dask= needs a synchronous distributed.Client"):
+                profile(dask=client)
+
+    import asyncio
+
+    asyncio.run(check())
+    assert not Recorder.is_profiling()
+
+
+def test_a_client_whose_cluster_is_gone(tasks_dir):
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       dashboard_address=":0", silence_logs=40)
+    client = distributed.Client(cluster)
+    try:
+        cluster.close()
+        with pytest.raises(ProfilerError, match=r"dask=: "):
+            with profile(subs=[str(tasks_dir)], dask=client):
+                pass
+        assert not Recorder.is_profiling()
+    finally:
+        client.close()
+        cluster.close()
+
+
+# -- dask scheduler / dask worker commands -------------------------------------------------------
+
+class Processes:
+    """Processes started here, each in its own session; ended (by id) at the end."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, argv, env):
+        p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        self.procs.append(p)
+        return p
+
+    def close(self):
+        # the workers before the scheduler (a worker whose scheduler is gone retries before it exits)
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    pass
+        for p in self.procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+            if p.stderr is not None:
+                p.stderr.close()
+
+
+DASK = str(Path(sys.executable).with_name("dask"))
+
+
+def start_cluster(procs, tasks_dir, workers):
+    """A scheduler and the given workers ({name: extra env}) on 127.0.0.1; the scheduler address."""
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tasks_dir)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    procs.start([DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], env)
+    address = f"tcp://127.0.0.1:{port}"
+    for name, extra in workers.items():
+        procs.start([DASK, "worker", address, "--name", name, "--host", "127.0.0.1", "--nthreads", "2",
+                     "--no-dashboard", "--no-nanny"], dict(env, **extra))
+    return address
+
+
+@pytest.fixture(scope="module")
+def cli_client(tasks_dir):
+    procs = Processes()
+    try:
+        address = start_cluster(procs, tasks_dir, {"plain": {}, "shifted": {"FPROFILE_TEST_CLOCK_SHIFT_NS": str(SHIFT_NS)}})
+        with distributed.Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+            preimport(client)
+            yield client
+    finally:
+        procs.close()
+
+
+def test_cli_workers_shifted_clock_placed_within_uncertainty(cli_client, tasks_dir):
+    mod = tasks_module(tasks_dir)
+    client = cli_client
+    addr = {w["name"]: a for a, w in client.scheduler_info()["workers"].items()}
+    submitted = {}
+    with profile(subs=[str(tasks_dir)], dask=client) as prof:
+        futures = []
+        for i in range(4):
+            for name in ("plain", "shifted"):
+                t = time.monotonic_ns()
+                f = client.submit(mod.timed, i, 0.05, workers=[addr[name]], pure=False)
+                submitted[f.key] = (name, t)
+                futures.append(f)
+        results = {f.key: f.result() for f in futures}
+        done = time.monotonic_ns()
+        counts = client.submit(mod.work, 0, 30, workers=[addr["shifted"]], pure=False).result()
+    trace = prof.trace
+    procs = {p.name: p for p in trace.processes}
+    shifted = procs[f"dask worker shifted ({addr['shifted']})"]
+    plain = procs[f"dask worker plain ({addr['plain']})"]
+    # the plain worker shares this machine's clock: exact; the shifted one was estimated
+    assert plain.clock_offset_ns == 0 and plain.clock_uncertainty_ns == 0
+    u = shifted.clock_uncertainty_ns
+    assert u > 0
+    assert abs(shifted.clock_offset_ns + SHIFT_NS) <= u
+    # exact counts per process
+    by_process = calls_by_process(trace)
+    assert by_process[shifted.pid] == Counter({"timed": 4, "work": 1, "leaf": 30})
+    assert by_process[plain.pid] == Counter({"timed": 4})
+    assert counts[0] == shifted.pid
+    # every call of `timed` placed where it happened (the task's own reading of the real clock),
+    # within the stated uncertainty; band likewise; and inside the client's submit..done window
+    slack = 50_000_000  # between the call's entry and its first statement's clock reading (not a timing check)
+    origin = trace.origin_ns
+    for key, (pid, tid, t0, t1) in results.items():
+        name, t_submit = submitted[key]
+        p = procs[f"dask worker {name} ({addr[name]})"]
+        assert p.pid == pid
+        err = p.clock_uncertainty_ns
+        [thread] = [t for t in trace.threads if t.os_id == tid and trace.processes[t.process].pid == pid]
+        [call] = [c for c in trace.calls(thread.index) if c.function == "timed" and
+                  t0 - slack - err <= origin + c.start_ns <= t0 + err]
+        assert t1 - err <= origin + call.end_ns <= t1 + slack + err
+        assert t_submit - err <= origin + call.start_ns and origin + call.end_ns <= done + err
+        [(b_thread, b_start, b_end, _label)] = [b for b in trace.bands if b[3] == key]
+        assert b_thread == thread.index  # same process, same clock as the call: only the conversion's error
+        assert b_start - BAND_SLACK_NS <= call.start_ns and call.end_ns <= b_end + BAND_SLACK_NS
+    assert not any(n.startswith("warning.clock_unaligned") for n in trace.metadata)
+
+
+def test_worker_without_fprofile_is_named_and_nothing_starts(tasks_dir, tmp_path):
+    # the worker's environment makes `import fprofile_jupyter` fail, as on a worker without the package
+    shadow = tmp_path / "shadow" / "fprofile_jupyter"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError(\"No module named 'fprofile_jupyter'\")\n")
+    procs = Processes()
+    try:
+        port_env = {"PYTHONPATH": os.pathsep.join([str(tmp_path / "shadow"), str(tasks_dir)])}
+        address = start_cluster(procs, tasks_dir, {"good": {}, "bare": port_env})
+        with distributed.Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+            addr = {w["name"]: a for a, w in client.scheduler_info()["workers"].items()}
+            prof = profile(subs=[str(tasks_dir)], dask=client)
+            with pytest.raises(ProfilerError) as info:
+                with prof:
+                    pass
+            msg = str(info.value)
+            assert f"worker bare ({addr['bare']}) cannot import fprofile_jupyter" in msg
+            assert f"install fprofile-jupyter=={fprofile_jupyter.__version__}" in msg
+            assert "nothing was started" in msg and "good" not in msg
+            # nothing started: not here, not on the good worker, no plugin registered
+            assert not Recorder.is_profiling()
+            state = client.run(lambda dask_worker: (__import__("fprofile_jupyter")._core.Recorder.is_profiling(),
+                                                   [n for n in dask_worker.plugins if n.startswith("fprofile-")]),
+                               workers=[addr["good"]])
+            assert state == {addr["good"]: (False, [])}
+            assert prof.trace is None
+    finally:
+        procs.close()
+
+
+def test_magic_dask_records_the_current_clients_workers(local_client, tasks_dir):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "fprofile_jupyter")
+    shell.user_ns["mod"] = tasks_module(tasks_dir)
+    with local_client.as_current(), capture_output():
+        shell.run_cell_magic("fprofile", f"--dask --no-display --subs {tasks_dir}",
+                             "from distributed import get_client\n"
+                             "res = get_client().gather(get_client().map(mod.work, range(6), n=3, pure=False))\n")
+    trace = shell.user_ns["_fprofile_trace"]
+    ran = Counter(pid for pid, _tid, _s in shell.user_ns["res"])
+    by_process = calls_by_process(trace)
+    assert {pid: by_process[pid] for pid in ran} == {pid: Counter({"work": k, "leaf": 3 * k}) for pid, k in ran.items()}
+    assert sum(1 for p in trace.processes if p.name.startswith("dask worker ")) == 2
+    assert len(trace.bands) == 6
+
+
+def test_magic_dask_without_a_client_is_a_clear_error(tmp_path):
+    # a fresh interpreter: no Dask client anywhere
+    script = textwrap.dedent("""
+        from IPython.core.interactiveshell import InteractiveShell
+        from IPython.core.error import UsageError
+        shell = InteractiveShell.instance()
+        shell.run_line_magic("load_ext", "fprofile_jupyter")
+        try:
+            shell.run_cell_magic("fprofile", "--dask", "ran = True\\n")
+        except UsageError as e:
+            print("UsageError:", e)
+        print("ran" in shell.user_ns)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].startswith("UsageError: --dask: there is no Dask client here; create one first")
+    assert lines[-1] == "False"  # the cell did not run
