@@ -42,7 +42,7 @@ import threading
 import time
 import uuid
 import warnings
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ._core import ProfilerError, Trace
 
@@ -143,10 +143,11 @@ class FprofileWorkerPlugin(_PluginBase):  # type: ignore[misc,valid-type]
     idempotent = False
 
     def __init__(self, name: str, subs: List[str], exclude: List[str], builtins: bool, max_events: int,
-                 client_pid: int, client_clock: Tuple[str, str]):
+                 client_pid: int, client_clock: Tuple[str, str], include: Sequence[str] = ()):
         self.name = name
         self.subs = list(subs)
         self.exclude = list(exclude)
+        self.include = list(include)
         self.builtins = bool(builtins)
         self.max_events = int(max_events)
         self.client_pid = int(client_pid)
@@ -175,7 +176,8 @@ class FprofileWorkerPlugin(_PluginBase):  # type: ignore[misc,valid-type]
         st["in_client"] = in_client
         if not in_client:
             try:
-                session = _Session(Filter(self.subs, self.exclude), self.builtins, self.max_events, None)
+                session = _Session(Filter(self.subs, self.exclude, self.include), self.builtins, self.max_events, None)
+                session.warn_subs = False  # the client says which entries matched nothing, over all processes
                 session.start()
                 st["session"] = session
             except Exception as e:
@@ -421,14 +423,15 @@ class DaskRecording:
                     break
                 clock.add(t0, reading, t1)
 
-    def start(self, subs: List[str], exclude: List[str], builtins: bool, max_events: int, *, defaults: bool = False) -> None:
+    def start(self, subs: List[str], exclude: List[str], builtins: bool, max_events: int, *, defaults: bool = False,
+              include: Sequence[str] = ()) -> None:
         """Install the plugin (every worker starts recording); ProfilerError (and nothing left
         running on the workers) when a worker could not start. ``defaults``: the subs are the
         default ones (the client's own code), so the functions it sends by value are recorded too."""
         if defaults and DYNAMIC_CODE not in subs:
             subs = list(subs) + [DYNAMIC_CODE]
         self._sample_clocks([a for a, i in self.workers.items() if self._needs_estimate(i)])
-        plugin = FprofileWorkerPlugin(self.name, subs, exclude, builtins, max_events, os.getpid(), self.my_clock)
+        plugin = FprofileWorkerPlugin(self.name, subs, exclude, builtins, max_events, os.getpid(), self.my_clock, include)
         register = getattr(self.client, "register_plugin", None) or self.client.register_worker_plugin
         register(plugin, name=self.name)
         self.registered = True

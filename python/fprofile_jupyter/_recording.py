@@ -320,6 +320,9 @@ class _Session:
         self.outfile = outfile
         self.recorder = Recorder()
         self.pid = os.getpid()
+        #: Warn at stop about entries that matched no recorded call (off where the caller merges
+        #: more processes first and warns itself).
+        self.warn_subs = True
 
     def start(self) -> None:
         self.recorder.start(self.subs, exclude=self.exclude, include=self.include, builtins=self.builtins,
@@ -344,7 +347,7 @@ class _Session:
             warning.kind = w.kind  # type: ignore[attr-defined]  # for callers that word their own (the CLI)
             warning.stats = stats  # type: ignore[attr-defined]
             warnings.warn(warning, stacklevel=stacklevel + 1)
-        if trace is not None and self.user_entries:
+        if trace is not None and self.user_entries and self.warn_subs:
             _warn_unmatched(self.user_entries, trace, stats, stacklevel + 1)
         err = stats.outfile_error
         if err:
@@ -475,8 +478,10 @@ class profile:
         session.start()
         if cluster is not None:
             try:
-                cluster.start(session.subs, session.exclude, session.builtins, session.max_events, defaults=self._subs is None)
+                cluster.start(session.subs, session.exclude, session.builtins, session.max_events,
+                              defaults=self._subs is None or isinstance(self._subs, _DefaultsPlus), include=session.include)
             except BaseException:
+                session.warn_subs = False
                 session.stop(stacklevel=2)
                 raise
         self._session = session
@@ -493,6 +498,7 @@ class profile:
                     payloads = cluster.stop()  # the workers first: their recordings end with the block
             finally:
                 try:
+                    session.warn_subs = cluster is None  # with Dask: once the workers' calls are in
                     self.trace = session.stop(stacklevel=2)
                 except OutfileError as e:
                     self.trace = e.trace
@@ -500,6 +506,7 @@ class profile:
                 finally:
                     if cluster is not None and payloads is not None and self.trace is not None:
                         self.trace = cluster.merge(self.trace, payloads)
+                        _warn_unmatched(session.user_entries, self.trace, None, 2)
         return False
 
     @property
