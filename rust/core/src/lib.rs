@@ -18,10 +18,14 @@
 //!   [`summary::text_table`], [`summary::html_table`]: their orders and tables.
 //! - [`formats::registry`]: the one table of formats (names, endings, read/write); [`formats::save`]:
 //!   write a trace to a file atomically ([`fsio::write_atomic`]).
+//! - [`flame::flame`] / [`flame::sandwich`]: calls merged by call path (flame graph), callers and callees
+//!   of a function; [`compare::compare`] / [`compare::diff_flame`]: two traces compared per function and per path.
 //! - [`stacks`]: self times and folded stacks; [`units`]: durations as text, terminal widths.
 
 pub mod assets;
 pub mod build;
+pub mod compare;
+pub mod flame;
 pub mod formats;
 pub mod fsio;
 pub mod load;
