@@ -64,6 +64,38 @@ proptest! {
     }
 
     #[test]
+    fn wide_trees_equal_the_summary(
+        threads in prop::collection::vec(prop::collection::vec((1u64..5, prop::bool::weighted(0.6), 0u32..30), 0..300), 1..3)
+    ) {
+        // 30 functions: nodes with more children than the arena's lists hold
+        let codes: Vec<Code> = (0..30).map(|i| code(&format!("w{i}"))).collect();
+        let threads = threads
+            .into_iter()
+            .enumerate()
+            .map(|(k, evs)| {
+                let mut t = 0;
+                let events = evs
+                    .into_iter()
+                    .map(|(dt, call, code)| {
+                        t += dt;
+                        Event { t_ns: t, code, kind: if call { EventKind::Call } else { EventKind::Return } }
+                    })
+                    .collect();
+                ThreadRecord { os_id: k as u64, ident: 0, names: vec![(0, format!("T{k}"))], chunks: vec![events] }
+            })
+            .collect();
+        let t = build_trace(Recording { codes, threads, start_ns: 0, stop_ns: 0, metadata: vec![] });
+        let s = summarize(&t);
+        prop_assert_eq!(per_function(&flame(&t, None, None), 30), from_rows(&s.overall, 30));
+        let c = compare(&t, &t);
+        if let Ok(c) = c {
+            for n in diff_flame(&t, &t, &c) {
+                prop_assert_eq!(n.a, n.b);
+            }
+        }
+    }
+
+    #[test]
     fn windows_split_time_exactly(rec in strategies::recording(), cut in 0i64..200) {
         // the top-level totals of [lo, m) and [m, hi) add up to those of the whole trace
         let t = build_trace(rec);
