@@ -299,3 +299,19 @@ def test_diff_command_errors(files):
     assert_one_line_error(fprofile("diff", files / "a.fpt", files / "a.fpt", "--top", "-1"), 2, "--top")
     help_text = fprofile("diff", "--help")
     assert help_text.returncode == 0 and "--per-call" in help_text.stdout
+
+
+def test_building_trees_leaves_the_garbage_collector_as_it_was(runs):
+    import gc
+
+    a, b = runs
+    assert gc.isenabled()
+    a.flame()
+    fj.compare(a, b).flame()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        a.callers("step")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
