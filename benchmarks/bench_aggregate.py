@@ -2,14 +2,18 @@
 
 Records a real workload with ``fprofile_jupyter.profile`` (fib recursion and method calls, about
 ``--calls`` calls; the second trace with other parameters so that the two differ), then times, as
-medians of ``--repeats`` runs (wall clock, ``time.perf_counter``):
+medians of ``--repeats`` runs (wall clock, ``time.perf_counter``, and process CPU time, ``time.process_time``:
+the machine may be shared):
 
 - ``flame_bytes``: the flame graph of all threads computed in Rust and encoded for the timeline
   (``_core.flame_bytes``; target at most 200 ms);
 - ``Trace.flame()``: the same, plus the nested Python dicts;
 - ``flame`` of a window (the middle half of the trace);
 - ``compare``: two traces compared per function (``fprofile_jupyter.compare``; target at most 300 ms);
-- ``compare + differential flame``: the same plus the differential tree's encoding.
+- ``compare + differential flame``: the same plus the differential tree's encoding;
+
+and the same on a random worst case (two synthetic traces of ``--calls`` calls where nearly every
+call has a call path of its own).
 
 Usage: ``python benchmarks/bench_aggregate.py [--calls N] [--repeats R]``; prints a Markdown table
 (the one in benchmarks/README.md).
@@ -62,13 +66,40 @@ def record(mod, rounds: int, depth: int):
     return prof.trace
 
 
-def median_ms(fn, repeats: int) -> float:
-    times = []
+def random_trace(calls: int, seed: int):
+    """The worst case for merging by path: one thread of ``calls`` calls of 300 functions (30 files)
+    in a random walk up to 40 deep, so that nearly every call has a path of its own."""
+    import random
+
+    from fprofile_jupyter import _core
+
+    rng = random.Random(seed)
+    codes = [(f"/src/mod{k % 30}.py", f"f{k}", k + 1) for k in range(300)]
+    events = []
+    stack = []
+    t = 0
+    made = 0
+    while made < calls or stack:
+        t += rng.randrange(1, 50)
+        if made < calls and len(stack) < 40 and (not stack or rng.random() < 0.55):
+            k = rng.randrange(300)
+            stack.append(k)
+            events.append((t, k, False))
+            made += 1
+        else:
+            events.append((t, stack.pop(), True))
+    return _core._build_trace(codes, [(1, "MainThread", events)], start_ns=0, stop_ns=t + 1)
+
+
+def median_ms(fn, repeats: int) -> tuple[float, float]:
+    """Medians of the wall-clock and the process CPU time of ``fn()``, ms."""
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+        cpu.append((time.process_time() - c0) * 1000)
+        wall.append((time.perf_counter() - w0) * 1000)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def main(argv=None) -> int:
@@ -102,16 +133,24 @@ def main(argv=None) -> int:
         ("compare two traces (`fprofile_jupyter.compare`)", lambda: fj.compare(a, b), 300),
         ("compare + differential flame encoded", lambda: fj.compare(a, b).flame_bytes(), None),
     ]
-    print(f"## Aggregates ({len(a):,} and {len(b):,} calls; median of {opts.repeats} runs, wall clock)")
+    ra, rb = random_trace(opts.calls, 1), random_trace(opts.calls, 2)
+    paths = len(_core.flame_bytes(ra)) // 40
+    rows += [
+        (f"random worst case: flame graph ({paths:,} paths), computed and encoded", lambda: _core.flame_bytes(ra), 200),
+        ("random worst case: flame graph as nested dicts", lambda: ra.flame(), None),
+        ("random worst case: compare two traces", lambda: fj.compare(ra, rb), 300),
+        ("random worst case: compare + differential flame encoded", lambda: fj.compare(ra, rb).flame_bytes(), None),
+    ]
+    print(f"## Aggregates ({len(a):,} and {len(b):,} calls; median of {opts.repeats} runs)")
     print()
     print(f"Python {platform.python_version()}, {os.cpu_count()} cores; `python benchmarks/bench_aggregate.py`")
     print()
-    print("| measure | median | target |")
-    print("|---|---:|---:|")
+    print("| measure | wall clock | process CPU time | target |")
+    print("|---|---:|---:|---:|")
     for label, fn, target in rows:
         fn()  # warm up
-        ms = median_ms(fn, opts.repeats)
-        print(f"| {label} | {ms:.1f} ms | {'-' if target is None else f'<= {target} ms'} |")
+        wall, cpu = median_ms(fn, opts.repeats)
+        print(f"| {label} | {wall:.1f} ms | {cpu:.1f} ms | {'-' if target is None else f'<= {target} ms'} |")
     sys.stdout.flush()
     return 0
 
