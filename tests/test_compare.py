@@ -315,3 +315,28 @@ def test_building_trees_leaves_the_garbage_collector_as_it_was(runs):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_html_table_sorts_when_a_header_is_clicked(browser, runs):
+    """The comparison's notebook table in Chromium: a click on a header orders the rows by that
+    column, largest first; a second click, smallest first; names are text."""
+    html = fj.compare(*runs)._repr_html_()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.set_content(f"<!doctype html><html><body>{html}</body></html>")
+
+        def first_column():
+            return page.eval_on_selector_all("table.fprofile-compare tbody tr", "rs => rs.map(r => r.cells[0].textContent)")
+
+        page.click("th:has-text('Δcalls')")
+        assert first_column() == ["step", "helper", "extra", "work", "gone"]  # +23, +8, +1, 0, -1
+        page.click("th:has-text('Δcalls')")
+        assert first_column() == ["gone", "work", "extra", "helper", "step"]
+        page.click("th:has-text('function')")
+        assert first_column() == ["work", "step", "helper", "gone", "extra"]
+        assert errors == []
+    finally:
+        context.close()
