@@ -263,8 +263,11 @@ fn chosen(threads: Option<&[u32]>, ti: usize) -> bool {
 /// The flame graph of `threads` (indices into `Trace::threads`; `None` = all, merged together),
 /// over the whole trace or clipped to `window` (see the module docs). A call is in the window
 /// when it overlaps it (start < t1 and end > t0), or has no duration and starts in it; a call
-/// whose parent is not in the window is not either.
+/// whose parent is not in the window is not either. An empty window (`t1 <= t0`) holds nothing.
 pub fn flame(t: &Trace, threads: Option<&[u32]>, window: Option<Window>) -> Flame {
+    if window.is_some_and(|w| w.t1_ns <= w.t0_ns) {
+        return Flame::default();
+    }
     let c = &t.calls;
     let n = call_count(c);
     let n_codes = t.codes.len();
@@ -489,6 +492,7 @@ mod tests {
         assert_eq!(rows(&f), [(0, 0, 1, 35, 10), (1, 2, 1, 15, 10), (2, 1, 1, 5, 5), (1, 1, 1, 10, 5), (2, 2, 1, 5, 5)]);
         assert!(flame(&sample(), None, Some(Window { t0_ns: 100, t1_ns: 200 })).nodes.is_empty());
         assert!(flame(&sample(), Some(&[]), None).nodes.is_empty());
+        assert!(flame(&sample(), None, Some(Window { t0_ns: 50, t1_ns: 50 })).nodes.is_empty());
     }
 
     #[test]
