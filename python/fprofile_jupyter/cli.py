@@ -138,7 +138,7 @@ COMMANDS = {
     "run": (cmd_run, "profile a Python program (script or -m module) and write its trace"),
     "convert": (cmd_convert, "convert a trace between formats (fpt, PYME JSON/text, Perfetto, speedscope, HTML)"),
     "stats": (cmd_stats, "print the per-function summary of a trace"),
-    "diff": (cmd_diff, "compare two traces per function (calls, total and self time, and the changes)"),
+    "diff": (cmd_diff, "compare two traces per function: calls, total and self time, and the changes"),
     "view": (cmd_view, "open a trace in the standalone timeline viewer"),
     "export": (cmd_export, "write a trace as a self-contained HTML page"),
 }
