@@ -13,8 +13,9 @@ except ImportError as _error:  # a wheel on another Python than its own: one cle
 from ._recording import CapReachedWarning, OutfileError, SubsWarning, ThreadProfiler, profile
 from ._io import TraceWarning, load
 from ._display import show
+from ._compare import Comparison, ComparisonRow, compare
 
-__all__ = ["FormatError", "ProfilerError", "OutfileError", "CapReachedWarning", "SubsWarning", "TraceWarning", "Trace", "ThreadProfiler", "profile", "load", "show", "__version__"]
+__all__ = ["FormatError", "ProfilerError", "OutfileError", "CapReachedWarning", "SubsWarning", "TraceWarning", "Trace", "ThreadProfiler", "profile", "load", "show", "compare", "Comparison", "ComparisonRow", "__version__"]
 
 
 def load_ipython_extension(ipython):  # %load_ext fprofile_jupyter

@@ -9,6 +9,8 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 
 __version__: str
 
+_Threads = Union[None, int, str, Sequence[Union[int, str]]]
+
 # ---------------------------------------------------------------------------------------------------
 # errors
 
@@ -280,6 +282,18 @@ class Trace:
         """Rich display in Jupyter (the timeline widget, an HTML fallback and the text repr)."""
     def show(self) -> None:
         """Display the trace: the timeline in a notebook, the text repr elsewhere."""
+    def flame(self, threads: _Threads = None, window: Optional[Tuple[int, int]] = None) -> List[Dict[str, Any]]:
+        """The flame graph: calls merged by call path, as nested dicts (the top-level nodes) with
+        ``function``, ``file``, ``line``, ``code``, ``calls``, ``total_ns``, ``self_ns`` and
+        ``children`` (heaviest first). ``threads``: an index, a thread name or a list of them
+        (default: every thread, merged); ``window``: ``(t0_ns, t1_ns)``, calls clipped to it."""
+    def callers(self, function: Union[str, int], file: Optional[str] = None, threads: _Threads = None) -> Dict[str, Any]:
+        """The function (a name, or a code id; ``file``: its path or the end of it, needed when
+        several files have the name) as a nested dict whose children are its callers, merged
+        upward, each with the function's calls, total and self time through that chain."""
+    def callees(self, function: Union[str, int], file: Optional[str] = None, threads: _Threads = None) -> Dict[str, Any]:
+        """The function as a nested dict whose children are its callees, merged downward by path
+        (recursion counted once: the root's total is the summary's)."""
 
 def load(path: _Path, format: Optional[str] = None, *, progress: Optional[Callable[[int, int], object]] = None) -> Trace:
     """Load a trace from a file: ``.fpt``, PYME raw event text or PYME JSON, detected from the
@@ -310,6 +324,29 @@ def format_duration(ns: int) -> str:
     """A duration in integer nanoseconds as short text: ``"12.35 ms"``, ``"1 µs"``, ``"789 ns"``
     (units ns, µs, ms, s; 3 decimals under 10, 2 under 100, 1 under 1000, trailing zeros
     dropped; the rule of ``tests/fixtures/durations.json``, shared with the timeline)."""
+
+def flame_bytes(trace: Trace, threads: _Threads = None, window: Optional[Tuple[int, int]] = None) -> bytes:
+    """The flame graph in the timeline's encoding: 5 little-endian f64 per node in pre-order (depth,
+    code, total_ns, self_ns, calls); ``docs/format.md``."""
+
+@final
+class _Comparison:
+    """Two traces compared per function (wrapped by ``fprofile_jupyter.Comparison``)."""
+
+    def rows(self, by: Optional[str] = None, per_call: bool = False) -> List[Tuple[Any, ...]]:
+        """(id, function, file, line_a, line_b, status, [calls a, calls b, total a, total b, self a,
+        self b, mean a, mean b], relative total, relative mean) per function, ordered by ``by``."""
+    def table(self, name_a: str, name_b: str, by: Optional[str] = None, per_call: bool = False, limit: Optional[int] = None) -> str:
+        """The text table."""
+    def html(self, name_a: str, name_b: str, by: Optional[str] = None, per_call: bool = False) -> str:
+        """The HTML table (names escaped; sortable by clicking a header)."""
+    def flame(self) -> List[Dict[str, Any]]:
+        """The differential flame tree as nested dicts."""
+    def flame_bytes(self) -> bytes:
+        """The differential flame tree: 8 little-endian f64 per node (``docs/format.md``)."""
+
+def compare_traces(a: Trace, b: Trace) -> _Comparison:
+    """Compare two traces per function; ``ValueError`` when one holds no calls."""
 
 def _build_trace(
     codes: Sequence[Tuple[str, str, int]],

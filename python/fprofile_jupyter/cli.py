@@ -6,6 +6,7 @@ Subcommands::
     fprofile run [options] -m module [args...]
     fprofile convert IN OUT [--format FMT]
     fprofile stats FILE [--thread NAME] [--process PID|NAME] [--top N] [--sort total|self|calls|mean|max] [--json]
+    fprofile diff A B [--top N] [--sort abs|rel|calls] [--per-call]
     fprofile view [FILE] [--port N] [--no-browser]
     fprofile export FILE -o OUT.html
 
@@ -24,6 +25,7 @@ from ._cmdline import PROG, Progress, UsageError, _load, _Parser, _save, _say  #
 # (``--input-format``) and the file name endings ``Trace.save`` knows (checked by ``run`` before the
 # program starts): all from the core's one format table (``_core.formats()``).
 from ._io import LOAD_FORMATS, SAVE_ENDINGS, SAVE_FORMATS  # noqa: F401 - SAVE_ENDINGS: tested here
+from ._diff import cmd_diff
 from ._run import _exit_code, cmd_run
 
 
@@ -158,6 +160,7 @@ COMMANDS = {
     "run": (cmd_run, "profile a Python program (script or -m module) and write its trace"),
     "convert": (cmd_convert, "convert a trace between formats (fpt, PYME JSON/text, Perfetto, speedscope, HTML)"),
     "stats": (cmd_stats, "print the per-function summary of a trace"),
+    "diff": (cmd_diff, "compare two traces per function: calls, total and self time, and the changes"),
     "view": (cmd_view, "open a trace in the standalone timeline viewer"),
     "export": (cmd_export, "write a trace as a self-contained HTML page"),
 }

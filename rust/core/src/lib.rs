@@ -20,10 +20,14 @@
 //!   write a trace to a file atomically ([`fsio::write_atomic`]).
 //! - [`paths`]: file names relative to the folders users know (the one rule of every view).
 //! - [`merge::merge`]: several traces (processes) into one, clocks aligned.
+//! - [`flame::flame`] / [`flame::sandwich`]: calls merged by call path (flame graph), callers and callees
+//!   of a function; [`compare::compare`] / [`compare::diff_flame`]: two traces compared per function and per path.
 //! - [`stacks`]: self times and folded stacks; [`units`]: durations as text, terminal widths.
 
 pub mod assets;
 pub mod build;
+pub mod compare;
+pub mod flame;
 pub mod formats;
 pub mod fsio;
 pub mod load;

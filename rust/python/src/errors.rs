@@ -48,6 +48,12 @@ pub(crate) enum BindingError {
     /// An unknown summary sort key: `ValueError`.
     #[error(transparent)]
     SortKey(#[from] fprofile::summary::UnknownSortKey),
+    /// Two traces that cannot be compared (one has no calls): `ValueError`.
+    #[error(transparent)]
+    Compare(#[from] fprofile::compare::CompareError),
+    /// An unknown comparison order: `ValueError`.
+    #[error(transparent)]
+    CompareSort(#[from] fprofile::compare::UnknownCompareSort),
     /// `.fpt` bytes that are not valid: `FormatError`.
     #[error(transparent)]
     Fpt(#[from] fprofile::formats::fpt::FptError),
@@ -73,6 +79,8 @@ impl From<BindingError> for PyErr {
             BindingError::Save(e) => os_error(&e.source, &e.path.to_string_lossy()),
             BindingError::FormatChoice(e) => PyValueError::new_err(e.to_string()),
             BindingError::SortKey(e) => PyValueError::new_err(e.to_string()),
+            BindingError::Compare(e) => PyValueError::new_err(e.to_string()),
+            BindingError::CompareSort(e) => PyValueError::new_err(e.to_string()),
             BindingError::Fpt(e) => FormatError::new_err(e.to_string()),
             BindingError::Hook(HookError::Python(e)) | BindingError::Python(e) => e,
             BindingError::Hook(e @ HookError::MaxEventsZero) => PyValueError::new_err(e.to_string()),

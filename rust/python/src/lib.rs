@@ -7,12 +7,14 @@
 //! - `hook/` + `recorder`: the only code that touches CPython internals: installing the hook,
 //!   per-thread buffers, typed failures (`HookError`) and warnings (`HookWarning`), the `Recorder`
 //!   class and its `RecorderStats`.
+//! - `aggregate`: flame graphs, callers and callees, comparisons (`fprofile::flame`, `fprofile::compare`).
 //! - `assets`: the embedded timeline JS/CSS and the HTML export.
 //! - `paths`: `short_path(file, roots)`, file names as users know them.
 //! - `merge`: `merge(parts)`, several traces (processes, Dask workers) into one.
 
 use pyo3::prelude::*;
 
+mod aggregate;
 mod assets;
 mod errors;
 mod hook;
@@ -28,6 +30,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     trace::register(m)?;
+    aggregate::register(m)?;
     recorder::register(m)?;
     assets::register(m)?;
     paths::register(m)?;

@@ -262,6 +262,11 @@ impl PyTrace {
         &self.inner
     }
 
+    /// The wrapped trace, shared (for objects that outlive this call, e.g. a comparison).
+    pub fn shared(&self) -> Arc<fprofile::Trace> {
+        self.inner.clone()
+    }
+
     fn duration(&self) -> i64 {
         let t = &*self.inner;
         let first = t.threads.iter().map(|th| th.first_ns).min();
@@ -426,6 +431,41 @@ impl PyTrace {
             Ok(o) => *self.inner == *o.get().inner,
             Err(_) => false,
         }
+    }
+
+    /// The flame graph: calls merged by call path (`fprofile::flame`), as nested dicts (the
+    /// top-level nodes); `threads`: an index, a name or a list of them (default all, merged);
+    /// `window`: `(t0_ns, t1_ns)`, calls clipped to it. Built in `aggregate.rs`.
+    #[pyo3(signature = (threads=None, window=None))]
+    fn flame<'py>(
+        &self,
+        py: Python<'py>,
+        threads: Option<Bound<'py, PyAny>>,
+        window: Option<(i64, i64)>,
+    ) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+        crate::aggregate::flame(py, &self.inner, threads.as_ref(), window)
+    }
+
+    /// The callers of `function` (a name or a code id) merged upward, as a nested dict.
+    #[pyo3(signature = (function, file=None, threads=None))]
+    fn callers<'py>(
+        &self,
+        function: &Bound<'py, PyAny>,
+        file: Option<&str>,
+        threads: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::aggregate::sandwich(function.py(), &self.inner, function, file, threads.as_ref(), true)
+    }
+
+    /// The callees of `function` (a name or a code id) merged downward, as a nested dict.
+    #[pyo3(signature = (function, file=None, threads=None))]
+    fn callees<'py>(
+        &self,
+        function: &Bound<'py, PyAny>,
+        file: Option<&str>,
+        threads: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::aggregate::sandwich(function.py(), &self.inner, function, file, threads.as_ref(), false)
     }
 
     /// The threads, in order of their first event.

@@ -1,0 +1,41 @@
+"""``fprofile diff A B``: two traces compared per function, as a table in the terminal (the
+``Comparison`` of ``fprofile_jupyter.compare``; any format ``fprofile`` reads on either side)."""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Sequence
+
+from ._cmdline import PROG, UsageError, _load, _Parser
+
+
+def cmd_diff(argv: Sequence[str]) -> int:
+    from ._compare import SORTS, Comparison, compare
+
+    parser = _Parser(
+        prog=f"{PROG} diff",
+        description=(
+            "Compare two traces per function (matched by file and name): the calls, total and self time "
+            "of each and the differences B - A. A and B may be in any format fprofile reads."
+        ),
+    )
+    parser.add_argument("a", metavar="A", help="the trace to compare from (the baseline)")
+    parser.add_argument("b", metavar="B", help="the trace to compare with it")
+    parser.add_argument("--top", type=int, default=30, metavar="N", help="show the first N rows (default 30; 0 = all)")
+    parser.add_argument(
+        "--sort", choices=SORTS, default="abs",
+        help="order of the rows: absolute change of time, relative change, change in calls (default abs)",
+    )
+    parser.add_argument("--per-call", action="store_true", help="compare the mean time of one call instead of the total time")
+    opts = parser.parse_args(argv)
+    if opts.top < 0:
+        raise UsageError("--top must be 0 or more")
+    ta = _load(opts.a)
+    tb = _load(opts.b)
+    name_a, name_b = os.path.basename(opts.a) or opts.a, os.path.basename(opts.b) or opts.b
+    if name_a == name_b:
+        name_a, name_b = opts.a, opts.b
+    comparison: Comparison = compare(ta, tb, names=(name_a, name_b))
+    out = comparison.sort(opts.sort, per_call=opts.per_call).format_table(limit=min(opts.top, sys.maxsize) or None)
+    print(out)
+    return 0
