@@ -237,6 +237,7 @@ def test_widget_payload_and_esm_once():
     assert isinstance(esm, str) and "export default" in esm and "createTimeline" in esm
     assert not re.search(r"^\s*import\s", esm, re.M), "the widget bundle must be self-contained"
     assert TimelineWidget(trace)._esm is esm  # set once on the class (anywidget#613)
+    assert fprofile_jupyter.TimelineWidget is TimelineWidget  # public, imported when asked for
     assert "fprofile" in TimelineWidget._css
 
 

@@ -17,6 +17,16 @@ from ._display import show
 __all__ = ["FormatError", "ProfilerError", "OutfileError", "CapReachedWarning", "SubsWarning", "TraceWarning", "Trace", "ThreadProfiler", "profile", "load", "show", "__version__"]
 
 
+def __getattr__(name):
+    # TimelineWidget (the timeline tied to the kernel: its window read or set from Python) needs
+    # anywidget, an optional dependency: imported when asked for, not with the package
+    if name == "TimelineWidget":
+        from ._widget import TimelineWidget
+
+        return TimelineWidget
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def load_ipython_extension(ipython):  # %load_ext fprofile_jupyter
     from ._magic import load_ipython_extension as _load
 
