@@ -141,23 +141,24 @@ def executed_notebook(tmp_path: Path) -> Path:
     return out
 
 
-def test_saved_notebook_opens_with_no_kernel(browser, tmp_path, artifacts_dir):
+@pytest.mark.parametrize("app, url_path", [("lab", "/lab/tree/"), ("notebook", "/notebooks/")])
+def test_saved_notebook_opens_with_no_kernel(browser, tmp_path, artifacts_dir, app, url_path):
     """A notebook from elsewhere, on a server where no kernel can start (no kernel spec allowed)
     and not trusted (never saved by this server): the timelines are drawn all the same."""
     path = executed_notebook(tmp_path)
     nb = json.loads(path.read_text(encoding="utf-8"))
     nb["metadata"]["kernelspec"] = {"name": "fprofile-no-such-kernel", "display_name": "Elsewhere", "language": "python"}
     path.write_text(json.dumps(nb), encoding="utf-8")
-    with jupyter_server(tmp_path, "lab", ('--KernelSpecManager.allowed_kernelspecs=["fprofile-none"]',)) as url:
+    with jupyter_server(tmp_path, app, ('--KernelSpecManager.allowed_kernelspecs=["fprofile-none"]',)) as url:
         context, page, errors = open_page(browser, url)
         try:
-            page.goto(f"{url}/lab/tree/{path.name}")
+            page.goto(f"{url}{url_path}{path.name}")
             check_drawn(page, TIMELINES)
             specs = page.evaluate("""async () => { const m = window.jupyterapp.serviceManager.kernelspecs;
               await m.ready; return Object.keys(m.specs?.kernelspecs || {}); }""")
             assert specs == [], specs
             assert page.evaluate("() => !window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel")
-            # JupyterLab asks which kernel to use: none
+            # JupyterLab (and Notebook 7) asks which kernel to use: none
             page.locator(".jp-Dialog button", has_text="No Kernel").click()
             page.locator(".jp-Dialog").wait_for(state="detached", timeout=WAIT_MS)
             trusted = page.evaluate("""() => { const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
@@ -165,7 +166,7 @@ def test_saved_notebook_opens_with_no_kernel(browser, tmp_path, artifacts_dir):
                 .filter(c => c.type === 'code' && c.outputs.length > 0).map(c => c.trusted); }""")
             assert trusted and not any(trusted), trusted
             page.query_selector(DRAWN).scroll_into_view_if_needed()
-            page.screenshot(path=os.path.join(artifacts_dir, "reopen-no-kernel.png"))
+            page.screenshot(path=os.path.join(artifacts_dir, f"reopen-no-kernel-{app}.png"))
             assert not errors, errors
         finally:
             context.close()
