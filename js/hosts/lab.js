@@ -60,14 +60,17 @@ var _JUPYTERLAB;
     return false;
   }
 
-  /** A package JupyterLab shares with its extensions (the newest version it offers). */
+  /** A package JupyterLab shares with its extensions: the copy already loaded (the
+   * application's own), else the newest offered. */
   async function labShared(name) {
     const versions = labShareScope && labShareScope[name];
     if (!versions || Object.keys(versions).length === 0) {
       throw new Error(`${LAB_NAME}: JupyterLab does not share ${name}`);
     }
+    const all = Object.keys(versions);
+    const loaded = all.filter((v) => /** @type {any} */ (versions[v]).loaded);
     let best = "";
-    for (const v of Object.keys(versions)) if (!best || labNewerVersion(v, best)) best = v;
+    for (const v of loaded.length ? loaded : all) if (!best || labNewerVersion(v, best)) best = v;
     const factory = await versions[best].get();
     return typeof factory === "function" ? factory() : factory;
   }
