@@ -1,9 +1,8 @@
 """Every example notebook executed by nbclient in a real kernel, and the display of a trace.
 
-nbclient runs no JavaScript, so the checks read what the kernel sent: the widget view output, the
-widget's state (stored by nbclient in the notebook's metadata, its ``data`` buffer in base64: the
-trace in the compact format, decoded here with ``Trace.from_bytes``), the static HTML fallback,
-tracebacks.
+nbclient runs no JavaScript, so the checks read what the kernel sent: the trace output
+(``application/vnd.fprofile-jupyter.trace+json``: the trace in the compact format, base64, decoded
+here with ``Trace.from_bytes``), the static HTML copy, tracebacks.
 """
 from __future__ import annotations
 
@@ -23,8 +22,7 @@ from fprofile_jupyter import _core, _display
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SKIP = {"rust_trace.ipynb"}  # an evcxr (Rust) kernel notebook, tested with the viewer
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-STATE_MIME = "application/vnd.jupyter.widget-state+json"
+TRACE_MIME = _display.TRACE_MIME
 
 ALL_NOTEBOOKS = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb") if p.name not in SKIP)
 
@@ -58,29 +56,23 @@ def execute(name: str, tmp_path_factory) -> nbformat.NotebookNode:
 
 
 def widget_traces(nb, cell) -> list:
-    """The traces shown by the widget outputs of one cell, decoded from the saved widget state."""
-    state = nb.metadata.get("widgets", {}).get(STATE_MIME, {}).get("state", {})
+    """The traces shown by the outputs of one cell, decoded from the outputs themselves."""
+    assert "widgets" not in nb.metadata, "a displayed trace makes no widget (no widget state)"
     traces = []
     for out in cell.outputs:
-        if out.get("output_type") in ("display_data", "execute_result") and WIDGET_MIME in out.get("data", {}):
-            model_id = out["data"][WIDGET_MIME]["model_id"]
-            model = state[model_id]
-            assert model["model_name"] == "AnyModel"
-            assert "data" not in model["state"], "the trace must travel as a binary buffer, not JSON"
-            (buf,) = [b for b in model["buffers"] if b["path"] == ["data"]]
-            trace = fprofile_jupyter.Trace.from_bytes(base64.b64decode(buf["data"]))
-            summary = json.loads(model["state"]["summary"])
-            assert {"overall", "threads"} <= set(summary)
-            assert model["state"]["error"] == ""
-            traces.append(trace)
+        if out.get("output_type") in ("display_data", "execute_result") and TRACE_MIME in out.get("data", {}):
+            payload = out["data"][TRACE_MIME]
+            assert set(payload) == {"fpt"}, set(payload)
+            traces.append(fprofile_jupyter.Trace.from_bytes(base64.b64decode(payload["fpt"])))
     return traces
 
 
 def check_display(out):
-    """A displayed trace: widget view + static HTML fallback + text."""
+    """A displayed trace: the trace output + the static HTML copy + text."""
     data = out["data"]
-    assert WIDGET_MIME in data and "text/plain" in data and "text/html" in data
-    assert "<iframe" in data["text/html"] or "fprofile-static" in data["text/html"]
+    assert set(data) == {TRACE_MIME, "text/plain", "text/html"}, set(data)
+    assert "fprofile-static-caption" in data["text/html"] and "fprofile-summary-static" in data["text/html"]
+    assert "<iframe" not in data["text/html"]
     assert "object at 0x" not in data["text/plain"]
 
 
@@ -194,43 +186,43 @@ def test_mimebundle_outside_a_kernel_is_text_only():
     assert _display.mimebundle(trace) == {"text/plain": repr(trace)}
 
 
-def test_mimebundle_has_widget_html_and_text(in_kernel):
+def test_mimebundle_has_the_trace_html_and_text(in_kernel):
     trace = small_trace()
     bundle = _display.mimebundle(trace)
-    assert set(bundle) == {"text/plain", "text/html", WIDGET_MIME}
+    assert set(bundle) == {"text/plain", "text/html", TRACE_MIME}
     assert bundle["text/plain"] == repr(trace)
-    assert re.match(r"^[0-9a-f]{32}$", bundle[WIDGET_MIME]["model_id"])
+    assert bundle[TRACE_MIME] == {"fpt": base64.b64encode(trace.to_bytes()).decode()}
     page = bundle["text/html"]
-    assert page.startswith('<div class="fprofile-static-caption"') and 'sandbox="allow-scripts"' in page
+    assert page.startswith('<div class="fprofile-static-caption"') and "<iframe" not in page
     assert "fprofile · 2 calls · 1 thread · " in page and "most time: work 8 µs, inner 3 µs" in page
-    doc = html.unescape(re.search(r'srcdoc="([^"]*)"', page).group(1))
-    assert doc == _core.export_html(trace, "fprofile trace")
+    assert "fprofile-summary-static" in page and "trace.save(&#x27;run.html&#x27;)" in page
     # Trace's own hook goes through the same function
-    assert set(trace._repr_mimebundle_()) == set(bundle)
+    assert trace._repr_mimebundle_() == bundle
 
 
 def test_mimebundle_include_exclude(in_kernel):
     trace = small_trace()
     assert set(_display.mimebundle(trace, include=["text/plain"])) == {"text/plain"}
-    assert set(_display.mimebundle(trace, exclude=[WIDGET_MIME])) == {"text/plain", "text/html"}
+    assert set(_display.mimebundle(trace, exclude=[TRACE_MIME])) == {"text/plain", "text/html"}
 
 
-def test_static_fallback_above_the_size_limit_is_an_escaped_summary(in_kernel, monkeypatch):
-    trace = small_trace(name="<img src=x onerror=alert(1)>", file="/tmp/<b>evil</b>.py")
-    monkeypatch.setattr(_display, "STATIC_HTML_MAX_BYTES", 10)
+def test_a_trace_too_big_for_the_notebook_says_so_with_the_numbers(in_kernel, monkeypatch):
+    trace = small_trace()
+    monkeypatch.setattr(_display, "MAX_DISPLAY_CALLS", 1)
+    out = _display.mimebundle(trace)[TRACE_MIME]
+    assert set(out) == {"error"} and "2 calls" in out["error"] and "limits are 1 calls" in out["error"]
+    monkeypatch.setattr(_display, "MAX_DISPLAY_CALLS", 10)
+    monkeypatch.setattr(_display, "MAX_DISPLAY_BYTES", 16)
+    out = _display.mimebundle(trace)[TRACE_MIME]
+    assert f"{len(trace.to_bytes())} bytes" in out["error"] and "fprofile view" in out["error"]
+
+
+def test_static_copy_is_escaped(in_kernel):
+    trace = small_trace(name="<img src=x onerror=alert(1)>", file="/tmp/<b>evil</b>.py", title='run "A" <1>')
     page = _display.mimebundle(trace, include=["text/html"])["text/html"]
-    assert "<iframe" not in page and "fprofile-summary-static" in page
-    assert "<img" not in page and "<b>evil" not in page
+    assert "<img" not in page and "<b>evil" not in page and "<1>" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page and "&lt;b&gt;evil&lt;/b&gt;" in page
-    assert f"{len(trace.to_bytes()):,} bytes" in page
-    assert "2 calls in 1 thread" in page
-
-
-def test_title_from_metadata(in_kernel):
-    trace = small_trace(title='run "A" <1>')
-    page = _display.static_html(trace)
-    doc = html.unescape(re.search(r'srcdoc="([^"]*)"', page).group(1))
-    assert doc == _core.export_html(trace, 'run "A" <1>')
+    assert "run &quot;A&quot; &lt;1&gt;" in page and "2 calls in 1 thread" in page
 
 
 def test_widget_payload_and_esm_once():
@@ -245,6 +237,7 @@ def test_widget_payload_and_esm_once():
     assert isinstance(esm, str) and "export default" in esm and "createTimeline" in esm
     assert not re.search(r"^\s*import\s", esm, re.M), "the widget bundle must be self-contained"
     assert TimelineWidget(trace)._esm is esm  # set once on the class (anywidget#613)
+    assert fprofile_jupyter.TimelineWidget is TimelineWidget  # public, imported when asked for
     assert "fprofile" in TimelineWidget._css
 
 
@@ -252,12 +245,12 @@ def test_widget_refuses_a_trace_too_big_with_the_numbers(monkeypatch):
     from fprofile_jupyter import _widget
 
     trace = small_trace()
-    monkeypatch.setattr(_widget, "MAX_WIDGET_CALLS", 1)
+    monkeypatch.setattr(_display, "MAX_DISPLAY_CALLS", 1)
     w = _widget.TimelineWidget(trace)
     assert w.data == b"" and "2 calls" in w.error and "limits are 1 calls" in w.error
     assert w.trace is None
-    monkeypatch.setattr(_widget, "MAX_WIDGET_CALLS", 10)
-    monkeypatch.setattr(_widget, "MAX_WIDGET_BYTES", 16)
+    monkeypatch.setattr(_display, "MAX_DISPLAY_CALLS", 10)
+    monkeypatch.setattr(_display, "MAX_DISPLAY_BYTES", 16)
     w = _widget.TimelineWidget(trace)
     assert w.data == b"" and f"{len(trace.to_bytes())} bytes" in w.error and "fprofile view" in w.error
 
@@ -268,15 +261,9 @@ def test_show_outside_a_kernel_prints_text(capsys):
     assert capsys.readouterr().out.strip() == repr(trace)
 
 
-def test_mimebundle_without_anywidget_keeps_the_static_timeline(in_kernel, monkeypatch):
-    monkeypatch.setattr(_display, "_widget_class", lambda: None)
-    bundle = _display.mimebundle(small_trace())
-    assert set(bundle) == {"text/plain", "text/html"} and "<iframe" in bundle["text/html"]
-
-
-def test_static_timeline_iframe_with_markup_in_every_name(in_kernel):
-    """Function, file, thread names and title holding markup, quotes and U+2028: the fallback's
-    caption and iframe attributes stay text, and the srcdoc is exactly the (escaped) export."""
+def test_static_copy_with_markup_in_every_name(in_kernel):
+    """Function, file, thread names and title holding markup, quotes and U+2028: the static copy
+    (caption and table) stays text."""
     evil_fn = "</script><script>alert(1)</script><!--\u2028"
     evil_file = "/tmp/\"'&<u>x</u>.py"
     evil_thread = "<img src=x onerror=alert(1)>"
@@ -284,17 +271,9 @@ def test_static_timeline_iframe_with_markup_in_every_name(in_kernel):
     trace = _core._build_trace(codes, [(11, evil_thread, [(1_000, 0, False), (9_000, 0, True)])],
                                start_ns=0, stop_ns=10_000, metadata=[("title", '"><script>alert(3)</script>')])
     page = _display.mimebundle(trace, include=["text/html"])["text/html"]
-    srcdoc = re.search(r'srcdoc="([^"]*)"', page).group(1)
-    assert "<" not in srcdoc and '"' not in srcdoc
-    assert html.unescape(srcdoc) == _core.export_html(trace, '"><script>alert(3)</script>')
-    outside = page.replace(srcdoc, "")
     for bad in ("<script", "<img", "<u>", "<!--"):
-        assert bad not in outside, bad
-    assert outside.count('"') % 2 == 0 and outside.count("<iframe") == 1
-    # the summary-only fallback, too
-    small = _display.static_summary_html(trace)
-    for bad in ("<script", "<img", "<u>", "<!--"):
-        assert bad not in small, bad
+        assert bad not in page, bad
+    assert html.escape(evil_fn) in page and html.escape(evil_file) in page
 
 
 def test_static_caption_is_escaped():

@@ -1,5 +1,6 @@
 """The Python surface of Trace (rust/python/src/trace.rs): every method, every save/load format
 round trip, and every bad-input path of the API."""
+import base64
 import json
 import os
 import pathlib
@@ -725,8 +726,8 @@ def test_format_table_is_what_load_save_and_the_cli_use():
 
 
 def test_one_display_encodes_once_and_summarises_once(monkeypatch):
-    """A displayed trace's three views (the widget's data and summary, the fallback page, its
-    caption) come from one encoding and one summary of the trace."""
+    """A displayed trace's views (the output's trace, the static caption and table) come from one
+    encoding and one summary of the trace."""
     from fprofile_jupyter import _display
 
     t = _core._build_trace([("/p/a.py", "f", 1)], [(1, "T", [ev(10, 0), ev(20, 0, True)])], start_ns=T0)
@@ -749,29 +750,11 @@ def test_one_display_encodes_once_and_summarises_once(monkeypatch):
         def __repr__(self):
             return repr(self._t)
 
-    pages = []
-    real_export = _core.export_html
-
-    def export_html(trace, title, *, encoded=None, summary=None):
-        pages.append((encoded, summary))
-        return real_export(t, title, encoded=encoded, summary=summary)
-
-    widgets = []
-
-    class Widget:
-        def __init__(self, trace, encoded=None, summary=None):
-            widgets.append((encoded, summary))
-
-        def _repr_mimebundle_(self):
-            return {_display.WIDGET_MIME: {"model_id": "x"}}
-
     monkeypatch.setattr(_display, "_in_kernel", lambda: True)
-    monkeypatch.setattr(_display, "_widget_class", lambda: Widget)
-    monkeypatch.setattr(_core, "export_html", export_html)
     bundle = _display.mimebundle(Counting(t))
     assert counts == {"to_bytes": 1, "summary_json": 1}, counts
-    assert pages == [(t.to_bytes(), t.summary_json())] and widgets == pages
-    assert "fprofile-static-timeline" in bundle["text/html"] and _display.WIDGET_MIME in bundle
+    assert base64.b64decode(bundle[_display.TRACE_MIME]["fpt"]) == t.to_bytes()
+    assert "fprofile-static-caption" in bundle["text/html"] and "fprofile-summary-static" in bundle["text/html"]
 
 
 def test_the_notebook_captions_durations_follow_the_shared_table():

@@ -18,6 +18,16 @@ from ._compare import Comparison, ComparisonRow, compare
 __all__ = ["FormatError", "ProfilerError", "OutfileError", "CapReachedWarning", "SubsWarning", "TraceWarning", "Trace", "ThreadProfiler", "profile", "load", "show", "compare", "Comparison", "ComparisonRow", "__version__"]
 
 
+def __getattr__(name):
+    # TimelineWidget (the timeline tied to the kernel: its window read or set from Python) needs
+    # anywidget, an optional dependency: imported when asked for, not with the package
+    if name == "TimelineWidget":
+        from ._widget import TimelineWidget
+
+        return TimelineWidget
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def load_ipython_extension(ipython):  # %load_ext fprofile_jupyter
     from ._magic import load_ipython_extension as _load
 

@@ -486,6 +486,10 @@ def asset_bundle(host: str) -> str:
 def asset_css() -> str:
     """The timeline's stylesheet."""
 
+def asset_source(path: str) -> str:
+    """One embedded file of ``js/`` as it is in the source (e.g. ``"hosts/lab.js"``, the
+    JupyterLab extension's container). ValueError for a path that is not there."""
+
 def export_html(trace: Trace, title: str, *, encoded: Optional[bytes] = None, summary: Optional[str] = None) -> str:
     """The self-contained HTML page of ``trace``: the timeline, its summary and the data in one
     file that opens from disk with no server and no network. ``title`` is escaped. ``encoded`` /

@@ -1,30 +1,37 @@
 """Display of a Trace: the notebook mimebundle (``Trace._repr_mimebundle_``) and ``show()``.
 
-A displayed trace carries three representations:
+A displayed trace carries, inside a kernel:
 
-- ``application/vnd.jupyter.widget-view+json``: the interactive timeline widget (JupyterLab,
-  Notebook 7, VS Code...), created only inside a kernel where anywidget is installed;
-- ``text/html``: a static fallback for places where widgets do not render (nbviewer, nbconvert
-  HTML, a notebook reopened without its widget state): the self-contained HTML timeline of
-  ``_core.export_html`` in a sandboxed ``<iframe srcdoc>``, or, above ``STATIC_HTML_MAX_BYTES``,
-  a static table of the slowest functions with a note;
+- ``application/vnd.fprofile-jupyter.trace+json`` (``TRACE_MIME``): the trace itself, its ``.fpt``
+  bytes in base64 (``{"fpt": "..."}``), the one copy in the saved notebook. fprofile-jupyter's
+  JupyterLab / Notebook 7 extension (``js/hosts/lab.js``, installed with the package) draws the
+  timeline from it, ranked above the widget view: a saved notebook reopens with its timelines
+  after a kernel restart, with no kernel, untrusted, with no setting changed and no widget state.
+  As plotly and Vega do, the display is not a widget: nothing of it needs the kernel, so there is
+  no comm, no copy of the trace in widget state and nothing for nbconvert to prefer over the
+  static copy. ``TimelineWidget(trace)`` (``_widget.py``) is the timeline tied to the kernel;
+- ``text/html``: a one-line caption (what GitHub's sanitizer keeps) and a static table of the
+  slowest functions, for nbconvert HTML, nbviewer and GitHub. It does not hold the trace again:
+  an interactive page is ``trace.save("run.html")``;
 - ``text/plain``: the trace's repr (terminals, plain Python).
 """
 from __future__ import annotations
 
+import base64
 import html
 import json
 from typing import Any, Iterable, Optional
 
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+#: The trace in a notebook output (drawn by the JupyterLab / Notebook 7 extension).
+TRACE_MIME = "application/vnd.fprofile-jupyter.trace+json"
 
-#: Traces whose compact encoding is larger than this get a static summary table as the HTML
-#: fallback instead of the self-contained timeline (which embeds the whole trace again).
-STATIC_HTML_MAX_BYTES = 2 * 1024 * 1024
+#: Above these sizes a trace is not put in the notebook (it would freeze or exhaust the tab, and
+#: bloat the saved notebook): the output says so with the numbers instead. Change them before
+#: displaying if your browser can take more.
+MAX_DISPLAY_BYTES = 160 * 1024 * 1024
+MAX_DISPLAY_CALLS = 20_000_000
 #: Rows of the static summary table.
 STATIC_SUMMARY_ROWS = 25
-#: Height of the static timeline's iframe, CSS pixels.
-STATIC_IFRAME_HEIGHT_PX = 620
 
 
 def _wanted(mime: str, include: Optional[Iterable[str]], exclude: Optional[Iterable[str]]) -> bool:
@@ -43,14 +50,6 @@ def _in_kernel() -> bool:
         return False
     shell = get_ipython()
     return shell is not None and getattr(shell, "kernel", None) is not None
-
-
-def _widget_class() -> Optional[type]:
-    try:
-        from ._widget import TimelineWidget
-    except ImportError:  # anywidget not installed: the HTML fallback still shows the timeline
-        return None
-    return TimelineWidget
 
 
 def _title(trace: Any) -> str:
@@ -114,32 +113,49 @@ def caption(trace: Any, top: int = 3, summary: Optional[str] = None) -> str:
             f'opacity:.8;margin:2px 0 4px">{html.escape(" · ".join(parts))}</div>')
 
 
-def static_html(trace: Any, encoded: Optional[bytes] = None, summary: Optional[str] = None) -> str:
-    """The ``text/html`` fallback: the self-contained timeline in an iframe, or a summary table.
-    ``encoded`` / ``summary``: ``trace.to_bytes()`` / ``trace.summary_json()`` if the caller has
-    them already (a display encodes and summarises a trace once)."""
-    from . import _core
-
-    if encoded is None:
-        encoded = trace.to_bytes()
+def static_html(trace: Any, summary: Optional[str] = None) -> str:
+    """The ``text/html`` of a displayed trace: the caption and the static summary table.
+    ``summary``: ``trace.summary_json()`` if the caller has it already."""
     if summary is None:
         summary = trace.summary_json()
-    size = len(encoded)
-    if size > STATIC_HTML_MAX_BYTES:
-        note = (f"The interactive timeline is shown by the notebook widget; this static copy has only "
-                f"the summary, because the trace is {size:,} bytes (the static copy's limit is "
-                f"{STATIC_HTML_MAX_BYTES:,}). Save it as HTML to share it: trace.save('run.html').")
-        return static_summary_html(trace, note, summary)
-    document = _core.export_html(trace, _title(trace), encoded=encoded, summary=summary)
-    # a one-line caption in plain HTML: what a sanitizing renderer (GitHub, an untrusted notebook
-    # in JupyterLab) still shows when it strips the iframe
-    # srcdoc holds a whole HTML document as an attribute value: escaping & " < > is enough.
-    # sandbox without allow-same-origin: the document's scripts run, isolated from the page.
-    return (caption(trace, summary=summary) +
-            f'<iframe class="fprofile-static-timeline" title="{html.escape(_title(trace))}" '
-            f'sandbox="allow-scripts" style="width:100%;height:{STATIC_IFRAME_HEIGHT_PX}px;'
-            f'border:1px solid rgba(128,128,128,.35);border-radius:4px" '
-            f'srcdoc="{html.escape(document, quote=True)}"></iframe>')
+    note = ("The interactive timeline is drawn by fprofile-jupyter in JupyterLab and Notebook 7; this "
+            "static copy has the summary. To share the timeline: trace.save('run.html').")
+    return caption(trace, summary=summary) + static_summary_html(trace, note, summary)
+
+
+def _fmt_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{int(size):,} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{n:,} bytes"
+
+
+def too_big(calls: int, size: Optional[int]) -> Optional[str]:
+    """Why a trace of ``calls`` calls (``size`` bytes encoded, if known) is not sent to the
+    browser, or None when it fits ``MAX_DISPLAY_CALLS`` and ``MAX_DISPLAY_BYTES``."""
+    if calls <= MAX_DISPLAY_CALLS and (size is None or size <= MAX_DISPLAY_BYTES):
+        return None
+    what = f"{calls:,} calls" + (f" ({_fmt_bytes(size)} in the compact format)" if size is not None else "")
+    return (f"This trace is too big to show in the notebook: {what}; the limits are "
+            f"{MAX_DISPLAY_CALLS:,} calls and {_fmt_bytes(MAX_DISPLAY_BYTES)}. Record less (narrower "
+            "--subs, --max-events), or save it (trace.save('run.fpt'), or -o run.fpt) and open it "
+            "with `fprofile view run.fpt`.")
+
+
+def trace_output(trace: Any, encoded: Optional[bytes] = None) -> dict:
+    """The ``TRACE_MIME`` data of ``trace``: ``{"fpt": <base64>}``, or ``{"error": <message>}``
+    when it is too big to send. ``encoded``: ``trace.to_bytes()`` if the caller has it already."""
+    calls = len(trace)
+    message = too_big(calls, None)
+    if message is None:
+        if encoded is None:
+            encoded = trace.to_bytes()
+        message = too_big(calls, len(encoded))
+    if message is not None:
+        return {"error": message}
+    return {"fpt": base64.b64encode(encoded).decode("ascii")}
 
 
 def mimebundle(trace: Any, include: Optional[Iterable[str]] = None,
@@ -148,27 +164,15 @@ def mimebundle(trace: Any, include: Optional[Iterable[str]] = None,
     bundle: dict = {"text/plain": repr(trace)}
     if not _in_kernel():  # a terminal or plain Python: only text is shown
         return bundle
-    if not (_wanted("text/html", include, exclude) or _wanted(WIDGET_MIME, include, exclude)):
-        return bundle
-    # encoded and summarised once, for the fallback page, its caption and the widget's data
-    encoded = trace.to_bytes()
-    summary = trace.summary_json()
+    if _wanted(TRACE_MIME, include, exclude):
+        bundle[TRACE_MIME] = trace_output(trace)
     if _wanted("text/html", include, exclude):
-        bundle["text/html"] = static_html(trace, encoded, summary)
-    if _wanted(WIDGET_MIME, include, exclude):
-        cls = _widget_class()
-        if cls is not None:
-            widget = cls(trace, encoded=encoded, summary=summary)
-            view = widget._repr_mimebundle_() or {}
-            if isinstance(view, tuple):  # anywidget returns (data, metadata)
-                view = view[0] or {}
-            if WIDGET_MIME in view:
-                bundle[WIDGET_MIME] = view[WIDGET_MIME]
+        bundle["text/html"] = static_html(trace)
     return bundle
 
 
 def show(trace: Any) -> None:
-    """Display ``trace``: the timeline widget in a notebook, its text repr elsewhere."""
+    """Display ``trace``: the timeline in a notebook, its text repr elsewhere."""
     try:
         from IPython.display import display
     except ImportError:

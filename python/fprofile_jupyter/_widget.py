@@ -13,22 +13,7 @@ from typing import Any, Optional
 import anywidget
 import traitlets
 
-from . import _core
-
-#: Above these sizes the widget does not send the trace to the browser (it would freeze or
-#: exhaust the tab, and bloat the saved notebook); it shows a message with the numbers instead.
-#: Change them before displaying if your browser can take more.
-MAX_WIDGET_BYTES = 160 * 1024 * 1024
-MAX_WIDGET_CALLS = 20_000_000
-
-
-def _fmt_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{int(size):,} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
-        size /= 1024
-    return f"{n:,} bytes"
+from . import _core, _display
 
 
 class TimelineWidget(anywidget.AnyWidget):
@@ -36,7 +21,11 @@ class TimelineWidget(anywidget.AnyWidget):
 
     ``window_start_ns`` / ``window_end_ns`` follow the zoomed view (debounced from the browser;
     set them from Python to move it). Saved with the notebook's widget state, so a saved notebook
-    reopens with the timeline (and its window).
+    reopens with the timeline (and its window) when JupyterLab saves widget state.
+
+    A displayed ``Trace`` is not a widget (``_display.py``): it is drawn from the notebook output
+    by the package's JupyterLab / Notebook 7 extension, kernel or not. Use this class for a
+    timeline tied to the kernel (its window read or set from Python).
     """
 
     # Set once on the class (an inline ESM string re-sent for every cell leaks: anywidget#613).
@@ -58,7 +47,7 @@ class TimelineWidget(anywidget.AnyWidget):
     def __init__(self, trace: Any = None, *, height: int = 0, encoded: Optional[bytes] = None,
                  summary: Optional[str] = None, **kwargs: Any) -> None:
         """``encoded`` / ``summary``: ``trace.to_bytes()`` / ``trace.summary_json()`` if the caller
-        has them already (a display encodes and summarises once)."""
+        has them already."""
         if trace is not None:
             kwargs.update(self.payload(trace, encoded, summary))
         # the trace itself is not kept: ipywidgets keeps every widget alive, and the bytes are enough
@@ -68,11 +57,12 @@ class TimelineWidget(anywidget.AnyWidget):
     def payload(trace: Any, encoded: Optional[bytes] = None, summary: Optional[str] = None) -> dict:
         """The traits carrying ``trace``: its bytes and summary, or a message if it is too big."""
         calls = len(trace)
-        if calls > MAX_WIDGET_CALLS:
-            return {"data": b"", "summary": "", "error": _too_big(calls, None)}
-        data = encoded if encoded is not None else trace.to_bytes()
-        if len(data) > MAX_WIDGET_BYTES:
-            return {"data": b"", "summary": "", "error": _too_big(calls, len(data))}
+        message = _display.too_big(calls, None)
+        if message is None:
+            data = encoded if encoded is not None else trace.to_bytes()
+            message = _display.too_big(calls, len(data))
+        if message is not None:
+            return {"data": b"", "summary": "", "error": message}
         return {"data": data, "summary": summary if summary is not None else trace.summary_json(), "error": ""}
 
     @property
@@ -81,11 +71,3 @@ class TimelineWidget(anywidget.AnyWidget):
         if not self.data:
             return None
         return _core.Trace.from_bytes(self.data)
-
-
-def _too_big(calls: int, size: Optional[int]) -> str:
-    what = f"{calls:,} calls" + (f" ({_fmt_bytes(size)} in the compact format)" if size is not None else "")
-    return (f"This trace is too big to show in the notebook: {what}; the widget's limits are "
-            f"{MAX_WIDGET_CALLS:,} calls and {_fmt_bytes(MAX_WIDGET_BYTES)}. Record less (narrower "
-            "--subs, --max-events), or save it (trace.save('run.fpt'), or -o run.fpt) and open it "
-            "with `fprofile view run.fpt`.")

@@ -1,5 +1,5 @@
 //! The embedded timeline assets and the HTML export, for Python: `asset_bundle(host)`,
-//! `asset_css()`, `export_html(trace, title)` (thin wrappers over `fprofile::assets` and
+//! `asset_css()`, `asset_source(path)`, `export_html(trace, title)` (thin wrappers over `fprofile::assets` and
 //! `fprofile::formats::html`).
 
 use pyo3::exceptions::PyValueError;
@@ -22,6 +22,13 @@ fn asset_css() -> String {
     fprofile::assets::css()
 }
 
+/// One embedded file of `js/` as it is in the source (e.g. "hosts/lab.js", the JupyterLab
+/// extension's container). ValueError for a path that is not there.
+#[pyfunction]
+fn asset_source(path: &str) -> PyResult<String> {
+    fprofile::assets::source(path).ok_or_else(|| PyValueError::new_err(format!("no embedded file js/{path}")))
+}
+
 /// The self-contained HTML page of `trace` (the viewer and the data in one file; no network).
 /// `encoded` / `summary`: `trace.to_bytes()` / `trace.summary_json()` when the caller has them
 /// already (they are not computed again). The GIL is released while the page is built.
@@ -40,6 +47,7 @@ fn export_html(py: Python<'_>, trace: &PyTrace, title: &str, encoded: Option<Vec
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(asset_bundle, m)?)?;
     m.add_function(wrap_pyfunction!(asset_css, m)?)?;
+    m.add_function(wrap_pyfunction!(asset_source, m)?)?;
     m.add_function(wrap_pyfunction!(export_html, m)?)?;
     Ok(())
 }

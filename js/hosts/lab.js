@@ -1,0 +1,171 @@
+// hosts/lab.js: the JupyterLab / Notebook 7 extension "fprofile-jupyter" (a prebuilt extension,
+// installed with the package into share/jupyter/labextensions/fprofile-jupyter/; written there by
+// python/fprofile_jupyter/_labextension.py, which names this file static/remoteEntry.<hash>.js).
+//
+// It renders the mime type of a displayed trace, application/vnd.fprofile-jupyter.trace+json
+// ({"fpt": "<the .fpt bytes, base64>"}, or {"error": "<why not>"}: python/fprofile_jupyter/
+// _display.py, trace_output), from the output
+// alone: no kernel, no widget model, no widget state. So a saved notebook reopens with its
+// timelines after a kernel restart, with no kernel, and untrusted (the renderer is "safe": it
+// runs nothing from the output; names reach the page as text, as in every host).
+// Its rank is above the widget view's (ipywidgets registers that at -10), so JupyterLab and
+// Notebook 7 draw this one whether or not the widget's model is alive.
+//
+// Drawing is the notebook widget's own code: the widget bundle (static/timeline.<hash>.js, the
+// same text as TimelineWidget._esm) is imported and its render() is handed a read-only model
+// made from the output's bytes.
+//
+// This file is a classic script, not a bundled module (it is not in js/bundle.json): JupyterLab
+// loads it with a <script> tag as a module-federation container, the protocol of its prebuilt
+// extensions: window._JUPYTERLAB[name] = { init(shareScope), get(module) -> Promise<factory> },
+// where factory() returns the module whose `default` is the mime extension. Lumino's Widget
+// class comes from the share scope JupyterLab passes to init().
+
+/* eslint-disable no-var */
+var _JUPYTERLAB;
+(function () {
+  "use strict";
+
+  const LAB_NAME = "fprofile-jupyter";
+  const LAB_MIME = "application/vnd.fprofile-jupyter.trace+json";
+  /** Below ipywidgets' -10 (lower ranks win). */
+  const LAB_RANK = -20;
+  /** Replaced by the content hash of the timeline files when the extension is written. */
+  const LAB_ASSET_HASH = "dev";
+  const LAB_BASE = new URL(".", (document.currentScript && document.currentScript.src) || document.baseURI);
+
+  /** @type {Record<string, Record<string, {get: () => unknown}>> | null} */
+  let labShareScope = null;
+  /** @type {Promise<{render: Function}> | null} */
+  let labWidgetModule = null;
+
+  function labLoadTimeline() {
+    if (!labWidgetModule) {
+      const css = document.createElement("link");
+      css.rel = "stylesheet";
+      css.href = new URL(`timeline.${LAB_ASSET_HASH}.css`, LAB_BASE).href;
+      document.head.appendChild(css);
+      labWidgetModule = import(new URL(`timeline.${LAB_ASSET_HASH}.js`, LAB_BASE).href).then((m) => m.default);
+    }
+    return labWidgetModule;
+  }
+
+  /** @param {string} a @param {string} b */
+  function labNewerVersion(a, b) {
+    const pa = a.split(/[.-]/).map((x) => parseInt(x, 10) || 0);
+    const pb = b.split(/[.-]/).map((x) => parseInt(x, 10) || 0);
+    for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+      if ((pa[i] || 0) !== (pb[i] || 0)) return (pa[i] || 0) > (pb[i] || 0);
+    }
+    return false;
+  }
+
+  /** A package JupyterLab shares with its extensions: the copy already loaded (the
+   * application's own), else the newest offered. */
+  async function labShared(name) {
+    const versions = labShareScope && labShareScope[name];
+    if (!versions || Object.keys(versions).length === 0) {
+      throw new Error(`${LAB_NAME}: JupyterLab does not share ${name}`);
+    }
+    const all = Object.keys(versions);
+    const loaded = all.filter((v) => /** @type {any} */ (versions[v]).loaded);
+    let best = "";
+    for (const v of loaded.length ? loaded : all) if (!best || labNewerVersion(v, best)) best = v;
+    const factory = await versions[best].get();
+    return typeof factory === "function" ? factory() : factory;
+  }
+
+  /** @param {string} text */
+  function labBase64ToBytes(text) {
+    const bin = atob(text);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+
+  /**
+   * The widget's model interface (js/hosts/widget.js, TimelineModel) over an output's bytes:
+   * read-only, nothing to sync (there may be no kernel).
+   * @param {unknown} payload
+   */
+  function labModel(payload) {
+    const state = { data: new DataView(new ArrayBuffer(0)), summary: "", error: "", height: 0,
+                    window_start_ns: null, window_end_ns: null };
+    const fields = payload && typeof payload === "object" ? /** @type {any} */ (payload) : {};
+    const fpt = fields.fpt;
+    if (typeof fields.error === "string" && fields.error) {
+      state.error = fields.error; // the trace was too big to put in the notebook: why, with the numbers
+    } else if (typeof fpt !== "string" || fpt === "") {
+      state.error = "fprofile: this output holds no trace (its \"fpt\" field is missing or empty).";
+    } else {
+      try {
+        const bytes = labBase64ToBytes(fpt);
+        state.data = new DataView(bytes.buffer);
+      } catch (e) {
+        state.error = `fprofile: this output's trace is damaged (${e && e.message ? e.message : e}).`;
+      }
+    }
+    return {
+      get: (/** @type {string} */ k) => /** @type {any} */ (state)[k],
+      set: (/** @type {string} */ k, /** @type {unknown} */ v) => { /** @type {any} */ (state)[k] = v; },
+      save_changes: () => {},
+      on: () => {},
+      off: () => {},
+      send: () => {},
+    };
+  }
+
+  function labExtension(Widget) {
+    class FprofileTraceRenderer extends Widget {
+      constructor(options) {
+        super();
+        this.mimeType = options.mimeType;
+        this.addClass("fprofile-lab-output");
+        /** @type {null | (() => void)} */
+        this._cleanup = null;
+      }
+
+      async renderModel(model) {
+        if (this._cleanup) this._cleanup();
+        this._cleanup = null;
+        const widget = await labLoadTimeline();
+        if (this.isDisposed) return;
+        const el = document.createElement("div");
+        this.node.replaceChildren(el);
+        this._cleanup = widget.render({ model: labModel(model.data[this.mimeType]), el });
+      }
+
+      dispose() {
+        if (this._cleanup) this._cleanup();
+        this._cleanup = null;
+        super.dispose();
+      }
+    }
+    return {
+      id: `${LAB_NAME}:trace`,
+      description: "The fprofile timeline of a displayed trace, drawn from the notebook output.",
+      rendererFactory: {
+        safe: true,
+        mimeTypes: [LAB_MIME],
+        defaultRank: LAB_RANK,
+        createRenderer: (options) => new FprofileTraceRenderer(options),
+      },
+      rank: LAB_RANK,
+      dataType: "json",
+    };
+  }
+
+  const container = {
+    init(shareScope) {
+      labShareScope = shareScope;
+    },
+    async get(module) {
+      if (module !== "./mimeExtension") throw new Error(`${LAB_NAME}: no module ${module}`);
+      const { Widget } = await labShared("@lumino/widgets");
+      const ext = labExtension(Widget);
+      return () => ({ __esModule: true, default: [ext] });
+    },
+  };
+  _JUPYTERLAB = window._JUPYTERLAB = window._JUPYTERLAB || {};
+  _JUPYTERLAB[LAB_NAME] = container;
+})();

@@ -1,0 +1,3521 @@
+// fprofile-jupyter 0.1.0 timeline bundle for host "widget": js/units.js + js/decode.js + js/lanes.js + js/layout.js + js/render.js + js/bandrows.js + js/processrows.js + js/table.js + js/viewport.js + js/state.js + js/panel.js + js/tooltip.js + js/details.js + js/threads.js + js/search.js + js/overview.js + js/zoomview.js + js/timeline.js + js/hosts/widget.js
+
+// ---- js/units.js ----
+// units.js: time units and axis ticks. Pure functions, no DOM (tested in node).
+// Times are integer nanoseconds held in JS numbers (exact up to 2^53 ns, about 104 days).
+
+const UNIT_STEPS = [
+  { unit: "s", ns: 1e9 },
+  { unit: "ms", ns: 1e6 },
+  { unit: "µs", ns: 1e3 },
+  { unit: "ns", ns: 1 },
+];
+
+/** The unit a duration reads best in: the largest unit in which it is at least 1. */
+export function unitFor(ns) {
+  const a = Math.abs(ns);
+  for (const u of UNIT_STEPS) if (a >= u.ns) return u;
+  return UNIT_STEPS[UNIT_STEPS.length - 1];
+}
+
+/**
+ * A duration as short text: "1.23 s", "45.6 ms", "789 µs", "12 ns". The project's one rule (the
+ * table tests/fixtures/durations.json; the Rust core's units::format_duration is the same rule):
+ * the largest unit in which the value is at least 1; 3 decimals under 10, 2 under 100, 1 under
+ * 1000, trailing zeros dropped; rounded on the integer nanoseconds, half away from zero; a value
+ * that rounds to 1000 reads in the next unit (999.96 µs reads "1 ms", not "1000 µs").
+ */
+export function formatDuration(ns) {
+  if (!Number.isFinite(ns)) return String(ns);
+  const n = Math.round(ns);
+  const sign = n < 0 ? "-" : "";
+  const a = Math.abs(n);
+  const u = unitFor(a);
+  const i = UNIT_STEPS.indexOf(u);
+  const text = magnitudeIn(a, u.ns);
+  if (i > 0 && text.split(".")[0].length >= 4) return `${sign}${magnitudeIn(a, UNIT_STEPS[i - 1].ns)} ${UNIT_STEPS[i - 1].unit}`;
+  return `${sign}${text} ${u.unit}`;
+}
+
+/** `a` (whole, non-negative ns) in units of `size` ns, at the rule's decimals, zeros trimmed. */
+function magnitudeIn(a, size) {
+  if (size === 1) return String(a);
+  const decimals = a >= 100 * size ? 1 : a >= 10 * size ? 2 : 3;
+  const scale = 10 ** decimals;
+  const step = size / scale; // a whole number of ns: size is 10^3 or more
+  const q = Math.floor((2 * a + step) / (2 * step)); // a / step rounded, half away from zero
+  const int = Math.floor(q / scale);
+  const frac = q % scale;
+  if (frac === 0) return String(int);
+  return `${int}.${String(frac).padStart(decimals, "0").replace(/0+$/, "")}`;
+}
+
+function trimZeros(s) {
+  return s.includes(".") ? s.replace(/\.?0+$/, "") : s;
+}
+
+/**
+ * Axis ticks for the time window [start_ns, end_ns] with at most about `maxTicks` ticks.
+ * The step is 1, 2 or 5 times a power of ten nanoseconds. Labels use one unit: the step's, or the
+ * times' own when that would need more than 4 integer digits (a deep zoom reads "7.80205 ms", not
+ * "7802050 ns"), with as many decimals as the step needs, so neighbouring labels always differ.
+ * Returns { step_ns, unit, ticks: [{ t_ns, label }] }.
+ */
+export function timeTicks(start_ns, end_ns, maxTicks) {
+  const span = end_ns - start_ns;
+  if (!(span > 0) || !(maxTicks >= 1)) return { step_ns: 0, unit: "ns", ticks: [] };
+  const raw = span / maxTicks;
+  let pow = Math.pow(10, Math.floor(Math.log10(raw)));
+  let step = pow;
+  for (const m of [1, 2, 5, 10]) {
+    if (m * pow >= raw) { step = m * pow; break; }
+  }
+  step = Math.max(1, step);
+  // The step's unit, unless the labels would need more than 4 integer digits (a deep zoom far from
+  // 0): then the unit of the times' magnitude.
+  const magnitude = Math.max(Math.abs(start_ns), Math.abs(end_ns));
+  let u = unitFor(step);
+  if (magnitude / u.ns >= 1e4) u = unitFor(magnitude);
+  const decimals = Math.max(0, Math.ceil(-Math.log10(step / u.ns) - 1e-9));
+  const first = Math.ceil(start_ns / step) * step;
+  const ticks = [];
+  for (let t = first; t <= end_ns && ticks.length < 10 * maxTicks + 2; t += step) {
+    const v = t / u.ns;
+    ticks.push({ t_ns: t, label: `${fixedLabel(v, decimals)} ${u.unit}` });
+  }
+  return { step_ns: step, unit: u.unit, ticks };
+}
+
+/**
+ * A time point as text precise enough to tell apart points `resolution_ns` apart: the unit from
+ * the magnitude of t, at least 4 significant digits ("7.802123 ms" in a 400 ns window).
+ */
+export function formatTimeAt(t_ns, resolution_ns) {
+  const u = unitFor(Math.max(Math.abs(t_ns), 1));
+  if (u.ns === 1) return `${Math.round(t_ns)} ns`;
+  const res = Math.max(1, resolution_ns) / u.ns;
+  const decimals = Math.min(9, Math.max(0, Math.ceil(-Math.log10(res))));
+  const v = t_ns / u.ns;
+  const minDecimals = Math.abs(v) >= 100 ? 1 : Math.abs(v) >= 10 ? 2 : 3;
+  return `${trimZeros(v.toFixed(Math.max(decimals, minDecimals)))} ${u.unit}`;
+}
+
+/**
+ * The zoomed window as text, "12.5 ms – 14 ms  (1.5 ms)": its ends as times from `originNs` (the
+ * time shown as 0, see layout.js displayOrigin) precise to a thousandth of its width, then its width.
+ */
+export function formatWindow(start_ns, end_ns, originNs = 0) {
+  const res = (end_ns - start_ns) / 1000;
+  return `${formatTimeAt(start_ns - originNs, res)} – ${formatTimeAt(end_ns - originNs, res)}  (${formatDuration(end_ns - start_ns)})`;
+}
+
+function fixedLabel(v, decimals) {
+  const s = v.toFixed(Math.min(decimals, 9));
+  return s === "-0" || /^-0\.0*$/.test(s) ? s.slice(1) : s;
+}
+
+/** A byte count as text: "3.2 MB". */
+export function formatBytes(n) {
+  if (n < 1024) return `${n} B`;
+  const units = ["kB", "MB", "GB", "TB"];
+  let v = n;
+  let i = -1;
+  do { v /= 1024; i++; } while (v >= 1024 && i < units.length - 1);
+  return `${trimZeros(v.toFixed(v >= 100 ? 0 : 1))} ${units[i]}`;
+}
+
+/** An integer with thousands separators: 1234567 -> "1,234,567". */
+export function formatCount(n) {
+  return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+/**
+ * Roots of a trace for `shortPath`: its metadata entry "paths.roots" (a JSON list of [prefix, label]
+ * pairs, each prefix ending with a separator), parsed; entries that are not so are left out.
+ * @param {Record<string, string>} metadata
+ * @returns {Array<[string, string]>}
+ */
+export function pathRoots(metadata) {
+  let parsed;
+  try {
+    parsed = JSON.parse((metadata && metadata["paths.roots"]) || "[]");
+  } catch (_e) {
+    return [];
+  }
+  if (!Array.isArray(parsed)) return [];
+  return parsed.filter((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === "string" &&
+    typeof e[1] === "string" && /[/\\]$/.test(e[0]));
+}
+
+/**
+ * A file name as the user knows it: under a root, the root's label and the rest of the path (the
+ * longest matching root wins); else unchanged. The rule of rust/core/src/paths.rs, checked against
+ * the same cases (tests/fixtures/paths.json).
+ * @param {string} file
+ * @param {Array<[string, string]>} roots
+ */
+export function shortPath(file, roots) {
+  let best = null;
+  for (const r of roots) {
+    if (file.length > r[0].length && file.startsWith(r[0]) && (best === null || r[0].length > best[0].length)) best = r;
+  }
+  return best === null ? file : best[1] + file.slice(best[0].length);
+}
+
+// ---- js/decode.js ----
+// decode.js: the .fpt binary format (docs/format.md) -> a decoded trace of typed-array columns.
+// Layer 1: depends on nothing (no DOM). Every constraint of the spec is checked; every error names
+// what is wrong and the byte offset where it was found (in the file for the header, in the
+// decompressed body otherwise).
+
+/** The version fprofile writes; version 1 (no process table, no bands) is still read. */
+export const FPT_VERSION = 2;
+const FPT_VERSION_1 = 1;
+const FPT_HEADER_LEN = 16;
+/** Deepest call depth (as the Rust core: 2^32 - 2). */
+const MAX_DEPTH = 4294967294;
+const FPT_MAX_BODY = 2 * 1024 * 1024 * 1024; // 2 GiB, the spec's hard limit
+
+/** What this browser page accepts before refusing a trace as too big (overridable per call). */
+export const DECODE_LIMITS = Object.freeze({
+  maxBodyBytes: 1024 * 1024 * 1024, // 1 GiB decompressed
+  maxCalls: 20_000_000,             // about 35 bytes of columns and indexes per call
+});
+
+/** A file that does not follow the format. `offset` is a byte offset (see `where`). */
+export class FptError extends Error {
+  constructor(message, offset, where = "body") {
+    super(offset === undefined ? message : `${message} (at byte ${offset} of the ${where})`);
+    this.name = "FptError";
+    this.offset = offset;
+  }
+}
+
+/** A valid trace that is more than this page will hold; the message carries the numbers. */
+export class TraceTooLargeError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "TraceTooLargeError";
+  }
+}
+
+/** Bytes of an ArrayBuffer, a typed array or a DataView as a Uint8Array (no copy). */
+export function asBytes(data) {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError("trace data must be an ArrayBuffer, a typed array or a DataView");
+}
+
+/** The 16-byte header: { version, compressed, bodyLen }. Throws FptError. */
+export function readFptHeader(bytes) {
+  if (bytes.length < 4 || bytes[0] !== 0x46 || bytes[1] !== 0x50 || bytes[2] !== 0x52 || bytes[3] !== 0x46) {
+    throw new FptError("not an fprofile trace: the file does not start with the magic FPRF", 0, "file");
+  }
+  if (bytes.length < FPT_HEADER_LEN) {
+    throw new FptError(`truncated header: ${bytes.length} bytes, the header has ${FPT_HEADER_LEN}`, bytes.length, "file");
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = dv.getUint16(4, true);
+  if (version !== FPT_VERSION && version !== FPT_VERSION_1) {
+    throw new FptError(`unsupported format version ${version}: this viewer reads versions ${FPT_VERSION_1} and ${FPT_VERSION}` +
+      (version > FPT_VERSION ? " (the file was written by a newer fprofile)" : ""), 4, "file");
+  }
+  const flags = dv.getUint16(6, true);
+  if (flags & ~1) throw new FptError(`reserved header flag bits set (flags = 0x${flags.toString(16)})`, 6, "file");
+  const lo = dv.getUint32(8, true);
+  const hi = dv.getUint32(12, true);
+  if (hi > 0 || lo > FPT_MAX_BODY) {
+    throw new FptError(`body_len ${hi * 4294967296 + lo} is above the 2 GiB limit`, 8, "file");
+  }
+  return { version, compressed: (flags & 1) === 1, bodyLen: lo };
+}
+
+/**
+ * Decode a whole .fpt file. Async because the body is inflated with DecompressionStream.
+ * `limits` overrides DECODE_LIMITS. Rejects with FptError or TraceTooLargeError.
+ */
+export async function decodeFpt(data, limits = {}) {
+  const lim = { ...DECODE_LIMITS, ...limits };
+  const bytes = asBytes(data);
+  const header = readFptHeader(bytes);
+  if (header.bodyLen > lim.maxBodyBytes) {
+    throw new TraceTooLargeError(`This trace is too large for the browser: ${header.bodyLen.toLocaleString("en")} bytes ` +
+      `of decompressed data (${bytes.length.toLocaleString("en")} on disk); this page accepts at most ` +
+      `${lim.maxBodyBytes.toLocaleString("en")}. Record fewer functions (subs) or a shorter run.`);
+  }
+  const rest = bytes.subarray(FPT_HEADER_LEN);
+  let body;
+  if (header.compressed) {
+    body = await inflateZlib(rest, header.bodyLen);
+  } else {
+    if (rest.length < header.bodyLen) {
+      throw new FptError(`truncated body: ${rest.length} bytes, body_len says ${header.bodyLen}`, bytes.length, "file");
+    }
+    if (rest.length > header.bodyLen) {
+      throw new FptError(`${rest.length - header.bodyLen} trailing bytes after the body`, FPT_HEADER_LEN + header.bodyLen, "file");
+    }
+    body = rest;
+  }
+  return decodeFptBody(body, lim, header.version);
+}
+
+/** Inflate a zlib stream (RFC 1950) with `bodyLen` as a hard output limit. */
+async function inflateZlib(input, bodyLen) {
+  if (typeof DecompressionStream !== "function") {
+    throw new Error("this browser cannot decompress traces (no DecompressionStream); use a current Chromium, Firefox or Safari");
+  }
+  const ds = new DecompressionStream("deflate");
+  const writer = ds.writable.getWriter();
+  // Errors surface on the read side; the write side's promises must not go unhandled.
+  writer.write(input).then(() => writer.close()).catch(() => {});
+  const reader = ds.readable.getReader();
+  const out = new Uint8Array(bodyLen);
+  let n = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (n + value.length > bodyLen) {
+        reader.cancel().catch(() => {});
+        throw new FptError(`the zlib stream inflates to more than body_len (${bodyLen} bytes)`, bodyLen);
+      }
+      out.set(value, n);
+      n += value.length;
+    }
+  } catch (e) {
+    if (e instanceof FptError) throw e;
+    throw new FptError(`corrupt or truncated zlib stream (${e && e.message ? e.message : e}); ${n} bytes inflated`, FPT_HEADER_LEN, "file");
+  }
+  if (n !== bodyLen) throw new FptError(`the zlib stream inflates to ${n} bytes but body_len says ${bodyLen}`, n);
+  // A zlib stream ends with the Adler-32 of its data: when the input's last 4 bytes are not that,
+  // something follows the stream (not every DecompressionStream reports trailing data itself).
+  const a = adler32(out);
+  const m = input.length;
+  const tail = m >= 4 ? ((input[m - 4] << 24) | (input[m - 3] << 16) | (input[m - 2] << 8) | input[m - 1]) >>> 0 : -1;
+  if (tail !== a) throw new FptError("trailing bytes after the zlib stream", FPT_HEADER_LEN + m, "file");
+  return out;
+}
+
+function adler32(bytes) {
+  let a = 1;
+  let b = 0;
+  const n = bytes.length;
+  for (let i = 0; i < n;) {
+    const end = Math.min(n, i + 5552);
+    for (; i < end; i++) {
+      a += bytes[i];
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return ((b << 16) | a) >>> 0;
+}
+
+const TWO_POW_53 = 9007199254740992;
+
+/** Reader of the body: LEB128 varints, zigzag, strings. Every read is bounds-checked. */
+class BodyReader {
+  constructor(bytes) {
+    this.b = bytes;
+    this.pos = 0;
+    this.len = bytes.length;
+  }
+  left() { return this.len - this.pos; }
+  /** Unsigned varint; `what` names the field for errors. Values must be below 2^53 unless `approx`. */
+  u(what, approx = false) {
+    const b = this.b;
+    let p = this.pos;
+    if (p >= this.len) throw new FptError(`truncated: the body ends inside ${what}`, p);
+    let byte = b[p++];
+    if (byte < 128) { this.pos = p; return byte; }
+    let value = byte & 127;
+    let mult = 128;
+    for (let i = 1; ; i++) {
+      if (p >= this.len) throw new FptError(`truncated: the body ends inside ${what}`, p);
+      byte = b[p++];
+      if (i === 9 && byte > 1) throw new FptError(`varint of ${what} does not fit in 64 bits`, this.pos);
+      value += (byte & 127) * mult;
+      if (byte < 128) break;
+      if (i === 9) throw new FptError(`varint of ${what} is longer than 10 bytes`, this.pos);
+      mult *= 128;
+    }
+    if (value >= TWO_POW_53 && !approx) {
+      throw new FptError(`${what} = ${value} is beyond what a browser holds exactly (2^53)`, this.pos);
+    }
+    this.pos = p;
+    return value;
+  }
+  /** Signed (zigzag) varint (nearest double beyond 2^53 when `approx`). */
+  s(what, approx = false) {
+    const z = this.u(what, approx);
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  }
+  /** A count of elements each taking at least `minBytes` bytes: checked against the bytes left. */
+  count(what, minBytes) {
+    const at = this.pos;
+    const n = this.u(what);
+    if (n * minBytes > this.left()) {
+      throw new FptError(`${what} = ${n} is more than the ${this.left()} bytes left can hold`, at);
+    }
+    return n;
+  }
+  str(what, decoder) {
+    const at = this.pos;
+    const n = this.u(`the length of ${what}`);
+    if (n > this.left()) throw new FptError(`truncated: ${what} of ${n} bytes goes past the end of the body`, at);
+    let s;
+    try {
+      s = decoder.decode(this.b.subarray(this.pos, this.pos + n));
+    } catch (_e) {
+      throw new FptError(`${what} is not valid UTF-8`, this.pos);
+    }
+    this.pos += n;
+    return s;
+  }
+}
+
+/**
+ * Decode a decompressed body of format `version` (1 or 2; synchronous; the part node tests drive
+ * directly). Returns the decoded trace:
+ * {
+ *   originNs, strings,
+ *   codes: { count, name: string[], file: string[], line: Int32Array },
+ *   processes: [{ index, pid, parentPid, name, host, startNs, endNs, exitStatus (number or null),
+ *                 clockOffsetNs, clockUncertaintyNs, aligned, incomplete }],
+ *   threads: [{ index, process (index in processes), osId, lane, firstNs, lastNs, names: [{ tNs, name }], name,
+ *               callStart, callEnd, maxDepth }],
+ *   calls: { count, start: Float64Array, end: Float64Array, code: Int32Array, depth: Uint32Array,
+ *            parent: Int32Array (global index, -1 for top level), thread: Int32Array, flags: Uint8Array },
+ *   bands: [{ thread, startNs, endNs, label }]   (ordered by thread, then start),
+ *   startNs, endNs, metadata
+ * }
+ * Times are ns relative to the trace origin. A version-1 body is one process (pid 0, name and host
+ * "") spanning the threads, with no bands.
+ */
+export function decodeFptBody(body, limits = {}, version = FPT_VERSION) {
+  const lim = { ...DECODE_LIMITS, ...limits };
+  if (version !== FPT_VERSION && version !== FPT_VERSION_1) throw new FptError(`unsupported format version ${version}`);
+  const v2 = version === FPT_VERSION;
+  const r = new BodyReader(asBytes(body));
+  const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+  const originNs = r.u("origin_ns", true);
+
+  const stringCount = r.count("string_count", 1);
+  const strings = new Array(stringCount);
+  for (let i = 0; i < stringCount; i++) strings[i] = r.str(`string ${i}`, utf8);
+
+  const sid = (what) => {
+    const at = r.pos;
+    const v = r.u(what);
+    if (v >= stringCount) throw new FptError(`${what} = ${v} is not a string id (the table has ${stringCount})`, at);
+    return v;
+  };
+
+  const codeCount = r.count("code_count", 3);
+  const codeName = new Array(codeCount);
+  const codeFile = new Array(codeCount);
+  const codeLine = new Int32Array(codeCount);
+  for (let i = 0; i < codeCount; i++) {
+    codeFile[i] = strings[sid(`file_sid of code ${i}`)];
+    codeName[i] = strings[sid(`name_sid of code ${i}`)];
+    const at = r.pos;
+    const line = r.u(`first_line of code ${i}`);
+    if (line > 2147483647) throw new FptError(`first_line of code ${i} = ${line} is out of range`, at);
+    codeLine[i] = line;
+  }
+
+  const processes = [];
+  if (v2) {
+    const processCount = r.count("process_count", 9);
+    for (let p = 0; p < processCount; p++) processes.push(readProcess(r, p, sid, strings));
+  }
+
+  const threadAt = r.pos;
+  const threadCount = r.count("thread_count", v2 ? 8 : 7);
+  if (v2 && threadCount > 0 && processes.length === 0) {
+    throw new FptError(`${threadCount} threads but no process (process_count is 0)`, threadAt);
+  }
+  const threads = [];
+  const parts = [];
+  let totalCalls = 0;
+  for (let t = 0; t < threadCount; t++) {
+    let process = 0;
+    if (v2) {
+      const at = r.pos;
+      process = r.u(`process of thread ${t}`);
+      if (process >= processes.length) {
+        throw new FptError(`process of thread ${t} = ${process} is not in the process table (${processes.length} processes)`, at);
+      }
+    }
+    const osId = r.u(`os_id of thread ${t}`, true);
+    const lane = r.u(`lane of thread ${t}`);
+    const firstNs = r.s(`first_ns of thread ${t}`);
+    const spanNs = r.u(`span_ns of thread ${t}`);
+    const lastNs = firstNs + spanNs;
+    if (Math.abs(lastNs) >= TWO_POW_53) throw new FptError(`thread ${t} ends beyond 2^53 ns`, r.pos);
+    const nameAt = r.pos;
+    const nameCount = r.count(`name_count of thread ${t}`, 2);
+    if (nameCount < 1) throw new FptError(`thread ${t} has no name (name_count must be at least 1)`, nameAt);
+    const names = [];
+    let tn = firstNs;
+    for (let k = 0; k < nameCount; k++) {
+      const at = r.pos;
+      const dt = r.u(`dt_ns of name ${k} of thread ${t}`);
+      if (k === 0 && dt !== 0) throw new FptError(`the first name of thread ${t} must hold from first_ns (dt_ns = ${dt}, expected 0)`, at);
+      tn += dt;
+      names.push({ tNs: tn, name: strings[sid(`name_sid of name ${k} of thread ${t}`)] });
+    }
+
+    const n = r.count(`call_count of thread ${t}`, 4);
+    totalCalls += n;
+    if (totalCalls > lim.maxCalls) {
+      throw new TraceTooLargeError(`This trace is too large for the browser: more than ${lim.maxCalls.toLocaleString("en")} calls ` +
+        `(${totalCalls.toLocaleString("en")} in its first ${t + 1} of ${threadCount} threads). Record fewer functions (subs) ` +
+        `or a shorter run.`);
+    }
+    const code = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const at = r.pos;
+      const c = r.u("code_id");
+      if (c >= codeCount) throw new FptError(`code_id ${c} of call ${i} of thread ${t} is not in the code table (${codeCount} codes)`, at);
+      code[i] = c;
+    }
+    const depth = new Uint32Array(n);
+    let maxDepth = -1;
+    let prev = -1;
+    for (let i = 0; i < n; i++) {
+      const at = r.pos;
+      const d = prev + r.s("depth delta");
+      if (i === 0 && d !== 0) throw new FptError(`the first call of thread ${t} has depth ${d}, expected 0`, at);
+      if (d < 0) throw new FptError(`call ${i} of thread ${t} has negative depth ${d}`, at);
+      if (d > prev + 1) throw new FptError(`call ${i} of thread ${t} has depth ${d}, more than one below the previous call (${prev})`, at);
+      if (d > MAX_DEPTH) throw new FptError(`call ${i} of thread ${t} has depth ${d} (at most ${MAX_DEPTH})`, at);
+      depth[i] = d;
+      if (d > maxDepth) maxDepth = d;
+      prev = d;
+    }
+    const start = new Float64Array(n);
+    let s = firstNs;
+    for (let i = 0; i < n; i++) {
+      s += r.u("start delta");
+      start[i] = s;
+    }
+    const end = new Float64Array(n);
+    const parent = new Int32Array(n);
+    const stack = new Int32Array(Math.max(1, maxDepth + 1));
+    for (let i = 0; i < n; i++) {
+      const at = r.pos;
+      const e = start[i] + r.u("duration");
+      end[i] = e;
+      if (start[i] > lastNs || e > lastNs) {
+        throw new FptError(`call ${i} of thread ${t} [${start[i]}, ${e}] ns lies outside its thread's span [${firstNs}, ${lastNs}]`, at);
+      }
+      const d = depth[i];
+      stack[d] = i;
+      if (d === 0) {
+        parent[i] = -1;
+      } else {
+        const p = stack[d - 1];
+        parent[i] = p;
+        if (e > end[p]) {
+          throw new FptError(`call ${i} of thread ${t} ends at ${e} ns, after its parent (call ${p}, ending at ${end[p]} ns)`, at);
+        }
+      }
+    }
+    const flags = new Uint8Array(n);
+    const flaggedCount = r.count(`flagged_count of thread ${t}`, 2);
+    let idx = -1;
+    for (let k = 0; k < flaggedCount; k++) {
+      const at = r.pos;
+      idx += r.u("index_delta") + 1;
+      if (idx >= n) throw new FptError(`flagged call index ${idx} of thread ${t} is past its ${n} calls`, at);
+      const fat = r.pos;
+      const f = r.u("flags");
+      if (f > 3) throw new FptError(`reserved call flag bits set (flags = ${f}) on call ${idx} of thread ${t}`, fat);
+      flags[idx] = f;
+    }
+    threads.push({
+      index: t, process, osId, lane, firstNs, lastNs, names, name: names[names.length - 1].name,
+      callStart: totalCalls - n, callEnd: totalCalls, maxDepth,
+    });
+    parts.push({ code, depth, start, end, parent, flags });
+  }
+
+  const bands = [];
+  if (v2) {
+    const bandCount = r.count("band_count", 4);
+    for (let b = 0; b < bandCount; b++) {
+      const at = r.pos;
+      const thread = r.u(`thread of band ${b}`);
+      if (thread >= threadCount) throw new FptError(`thread of band ${b} = ${thread} is not in the thread table (${threadCount} threads)`, at);
+      const startNs = r.s(`start_ns of band ${b}`);
+      const prev = bands[bands.length - 1];
+      if (prev && (thread < prev.thread || (thread === prev.thread && startNs < prev.startNs))) {
+        throw new FptError(`band ${b} is out of order (bands are ordered by thread, then start)`, at);
+      }
+      const endNs = startNs + r.u(`dur_ns of band ${b}`);
+      if (Math.abs(endNs) >= TWO_POW_53) throw new FptError(`band ${b} ends beyond 2^53 ns`, r.pos);
+      bands.push({ thread, startNs, endNs, label: strings[sid(`label_sid of band ${b}`)] });
+    }
+  }
+
+  const metaAt = r.pos;
+  const metaLen = r.u("metadata_len");
+  if (metaLen > r.left()) throw new FptError(`truncated: metadata of ${metaLen} bytes goes past the end of the body`, metaAt);
+  let metadata = {};
+  if (metaLen > 0) {
+    let text;
+    try {
+      text = utf8.decode(r.b.subarray(r.pos, r.pos + metaLen));
+      metadata = JSON.parse(text);
+    } catch (_e) {
+      throw new FptError("metadata is not valid UTF-8 JSON", r.pos);
+    }
+    if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) {
+      throw new FptError("metadata is not a JSON object", r.pos);
+    }
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== "string") throw new FptError(`metadata value of ${JSON.stringify(k)} is not a string`, r.pos);
+    }
+  }
+  r.pos += metaLen;
+  if (r.left() !== 0) throw new FptError(`${r.left()} trailing bytes after the metadata`, r.pos);
+
+  // Global columns (threads' call ranges are consecutive).
+  const N = totalCalls;
+  const calls = {
+    count: N,
+    start: new Float64Array(N), end: new Float64Array(N), code: new Int32Array(N),
+    depth: new Uint32Array(N), parent: new Int32Array(N), thread: new Int32Array(N), flags: new Uint8Array(N),
+  };
+  let startNs = Infinity;
+  let endNs = -Infinity;
+  for (let t = 0; t < threadCount; t++) {
+    const p = parts[t];
+    const off = threads[t].callStart;
+    calls.start.set(p.start, off);
+    calls.end.set(p.end, off);
+    calls.code.set(p.code, off);
+    calls.depth.set(p.depth, off);
+    calls.flags.set(p.flags, off);
+    calls.thread.fill(t, off, off + p.code.length);
+    const par = p.parent;
+    for (let i = 0; i < par.length; i++) calls.parent[off + i] = par[i] < 0 ? -1 : par[i] + off;
+    if (threads[t].firstNs < startNs) startNs = threads[t].firstNs;
+    if (threads[t].lastNs > endNs) endNs = threads[t].lastNs;
+  }
+  if (threadCount === 0) { startNs = 0; endNs = 0; }
+  if (!v2 && threadCount > 0) {
+    processes.push({
+      index: 0, pid: 0, parentPid: 0, name: "", host: "", startNs, endNs, exitStatus: null,
+      clockOffsetNs: 0, clockUncertaintyNs: 0, aligned: true, incomplete: false,
+    });
+  }
+  return {
+    originNs, strings,
+    codes: { count: codeCount, name: codeName, file: codeFile, line: codeLine },
+    processes, threads, calls, bands, startNs, endNs, metadata,
+  };
+}
+
+const PROCESS_INCOMPLETE = 1;
+const PROCESS_EXIT_KNOWN = 2;
+const PROCESS_CLOCK_UNALIGNED = 4;
+
+/** One entry of the process table (version 2). */
+function readProcess(r, p, sid, strings) {
+  const pid = r.u(`pid of process ${p}`, true);
+  const parentPid = r.u(`parent_pid of process ${p}`, true);
+  const name = strings[sid(`name_sid of process ${p}`)];
+  const host = strings[sid(`host_sid of process ${p}`)];
+  const startNs = r.s(`start_ns of process ${p}`);
+  const endNs = startNs + r.u(`span_ns of process ${p}`);
+  if (Math.abs(endNs) >= TWO_POW_53) throw new FptError(`process ${p} ends beyond 2^53 ns`, r.pos);
+  const flagsAt = r.pos;
+  const flags = r.u(`flags of process ${p}`);
+  if (flags > 7) throw new FptError(`reserved process flag bits set (flags = ${flags}) on process ${p}`, flagsAt);
+  let exitStatus = null;
+  if (flags & PROCESS_EXIT_KNOWN) {
+    const at = r.pos;
+    exitStatus = r.s(`exit_status of process ${p}`);
+    if (exitStatus < -2147483648 || exitStatus > 2147483647) {
+      throw new FptError(`exit_status of process ${p} = ${exitStatus} does not fit in 32 bits`, at);
+    }
+  }
+  // Hosts' monotonic clocks may differ by more than 2^53 ns (104 days): shown, never computed with exactly.
+  const clockOffsetNs = r.s(`clock_offset_ns of process ${p}`, true);
+  const clockUncertaintyNs = r.u(`clock_uncertainty_ns of process ${p}`, true);
+  return {
+    index: p, pid, parentPid, name, host, startNs, endNs, exitStatus, clockOffsetNs, clockUncertaintyNs,
+    aligned: (flags & PROCESS_CLOCK_UNALIGNED) === 0, incomplete: (flags & PROCESS_INCOMPLETE) !== 0,
+  };
+}
+
+// ---- js/lanes.js ----
+// lanes.js: the vertical layout shared by the zoomed view and the overview. Threads are grouped
+// by process: with more than one process each group starts with a header row, and a collapsed
+// process is one compact summary lane (the calls of its first depths, all its threads drawn over
+// each other); inside an expanded process, threads share lanes by PYME's rule (the lane numbers of
+// the trace). A thread with task bands (Dask tasks) gets band rows between its lane header and its
+// calls; a lane without bands takes no extra space. Also: the band index (bands that overlap on
+// one thread go to separate rows), hit testing of content y, and the overview's rows.
+// Layer 2: pure (no DOM), tested in node (tests/js/lanes.test.mjs).
+
+/** The processes of a decoded trace: its table, or one unnamed process when it has none. */
+export function traceProcesses(trace) {
+  const p = trace.processes;
+  if (Array.isArray(p) && p.length > 0) return p;
+  return [{
+    index: 0, pid: 0, parentPid: 0, name: "", host: "", startNs: trace.startNs, endNs: trace.endNs, exitStatus: null,
+    clockOffsetNs: 0, clockUncertaintyNs: 0, aligned: true, incomplete: false,
+  }];
+}
+
+/** The process index of thread `th` among `count` processes (0 when it names none or one out of range). */
+export function threadProcess(th, count) {
+  const p = th.process;
+  return Number.isInteger(p) && p >= 0 && p < count ? p : 0;
+}
+
+/**
+ * The task name of a band label, for its colour: Dask keys "name-<hash>" and "('name-<hash>', 3)"
+ * give "name" (every task of one kind gets one colour); any other label is itself.
+ */
+export function taskPrefix(label) {
+  let s = String(label);
+  const m = /^\(\s*['"]([^'"]*)['"]/.exec(s);
+  if (m) s = m[1];
+  const h = /^(.+?)-[0-9a-f]{8,}$/i.exec(s);
+  return h ? h[1] : s;
+}
+
+/**
+ * The bands of a decoded trace (`trace.bands`: [{ thread, startNs, endNs, label }]) as columns
+ * and rows: threadRows[t] is a list of rows, each an Int32Array of band indices in start order
+ * whose spans do not overlap (a band that overlaps an earlier one of its thread goes to the next
+ * row: usually one row per thread), so a row is searched and drawn like a row of calls
+ * (layout.js forEachBox). `key[i]` numbers the band's task name (taskPrefix), `keys` lists them.
+ * Bands naming no thread of the trace, or ending before they start, are left out.
+ */
+export function buildBandIndex(trace) {
+  const src = Array.isArray(trace.bands) ? trace.bands : [];
+  const nThreads = trace.threads.length;
+  const order = [];
+  for (let i = 0; i < src.length; i++) {
+    const b = src[i];
+    if (Number.isInteger(b.thread) && b.thread >= 0 && b.thread < nThreads && b.endNs >= b.startNs) order.push(i);
+  }
+  order.sort((a, b) => src[a].thread - src[b].thread || src[a].startNs - src[b].startNs || src[a].endNs - src[b].endNs);
+  const n = order.length;
+  const start = new Float64Array(n);
+  const end = new Float64Array(n);
+  const thread = new Int32Array(n);
+  const key = new Int32Array(n);
+  const label = new Array(n);
+  const keys = [];
+  const keyOf = new Map();
+  const rows = trace.threads.map(() => []);
+  const rowEnds = trace.threads.map(() => []);
+  for (let i = 0; i < n; i++) {
+    const b = src[order[i]];
+    start[i] = b.startNs;
+    end[i] = b.endNs;
+    thread[i] = b.thread;
+    label[i] = String(b.label);
+    const prefix = taskPrefix(label[i]);
+    let k = keyOf.get(prefix);
+    if (k === undefined) { k = keys.length; keys.push(prefix); keyOf.set(prefix, k); }
+    key[i] = k;
+    const ends = rowEnds[b.thread];
+    let r = 0;
+    while (r < ends.length && ends[r] > b.startNs) r++;
+    if (r === ends.length) { ends.push(0); rows[b.thread].push([]); }
+    rows[b.thread][r].push(i);
+    ends[r] = b.endNs;
+  }
+  const threadRows = rows.map((rs) => rs.map((r) => Int32Array.from(r)));
+  return { count: n, start, end, thread, key, label, keys, threadRows };
+}
+
+/**
+ * The lanes of the zoomed view (content y from 0).
+ * processes: traceProcesses(trace); visible: per thread 1 when shown; collapsed: per process 1
+ * when collapsed; bandRows: per thread its number of band rows; dims: { rowPx, headerPx, gapPx,
+ * procHeaderPx, bandPx, summaryRowPx, summaryDepths }.
+ * Returns { multi, groups: [{ process, top, headerPx, collapsed, lanes, height (its header row
+ * included) }], lanes, height }
+ * where each lane is { kind: "threads" | "summary", process, lane, threads, top, headerPx,
+ * bandRows, bandPx, callsTop, rows, rowPx, height }: its thread header strip is [top, top +
+ * headerPx), its band rows follow (bandRows of bandPx), its call rows start at top + callsTop
+ * (rows of rowPx). A one-process trace has no header rows and no summary lanes.
+ */
+export function layoutGroups(trace, processes, visible, collapsed, bandRows, dims) {
+  const multi = processes.length > 1;
+  const byProcess = processes.map(() => []);
+  for (const th of trace.threads) {
+    if (visible[th.index]) byProcess[threadProcess(th, processes.length)].push(th.index);
+  }
+  const groups = [];
+  const lanes = [];
+  let y = 0;
+  for (let p = 0; p < processes.length; p++) {
+    const threads = byProcess[p];
+    if (threads.length === 0) continue;
+    const g = { process: p, top: y, headerPx: multi ? dims.procHeaderPx : 0, collapsed: multi && !!collapsed[p], lanes: [], height: 0 };
+    y += g.headerPx;
+    const members = [];
+    if (g.collapsed) {
+      let depths = 1;
+      for (const t of threads) depths = Math.max(depths, trace.threads[t].maxDepth + 1);
+      const rows = Math.min(dims.summaryDepths, depths);
+      members.push({
+        kind: "summary", process: p, lane: -1, threads, top: 0, headerPx: 0, bandRows: 0, bandPx: dims.bandPx,
+        callsTop: 0, rows, rowPx: dims.summaryRowPx, height: rows * dims.summaryRowPx,
+      });
+    } else {
+      const byLane = new Map();
+      for (const t of threads) {
+        const th = trace.threads[t];
+        let l = byLane.get(th.lane);
+        if (!l) {
+          l = { kind: "threads", process: p, lane: th.lane, threads: [], top: 0, headerPx: dims.headerPx, bandRows: 0, bandPx: dims.bandPx,
+            callsTop: 0, rows: 0, rowPx: dims.rowPx, height: 0 };
+          byLane.set(th.lane, l);
+        }
+        l.threads.push(t);
+        l.rows = Math.max(l.rows, th.maxDepth + 1);
+        l.bandRows = Math.max(l.bandRows, bandRows[t] || 0);
+      }
+      for (const l of [...byLane.values()].sort((a, b) => a.lane - b.lane)) {
+        l.callsTop = l.headerPx + l.bandRows * l.bandPx;
+        l.height = l.callsTop + l.rows * l.rowPx;
+        members.push(l);
+      }
+    }
+    for (const l of members) {
+      l.top = y;
+      y += l.height + dims.gapPx;
+      g.lanes.push(l);
+      lanes.push(l);
+    }
+    g.height = y - dims.gapPx - g.top;
+    groups.push(g);
+  }
+  return { multi, groups, lanes, height: Math.max(0, y - dims.gapPx) };
+}
+
+/**
+ * What is at content y `cy`: { kind: "process", group } (a process header row), { kind: "thread",
+ * lane } (a lane's thread header), { kind: "band", lane, row }, { kind: "calls", lane, depth }
+ * (a row of calls; in a summary lane too), or null (a gap, or below the lanes).
+ */
+export function hitLayout(layout, cy) {
+  for (const g of layout.groups) {
+    if (cy < g.top) break;
+    if (cy >= g.top + g.height) continue;
+    if (cy < g.top + g.headerPx) return { kind: "process", group: g };
+    for (const lane of g.lanes) {
+      if (cy < lane.top || cy >= lane.top + lane.height) continue;
+      const y = cy - lane.top;
+      if (y < lane.headerPx) return { kind: "thread", lane };
+      if (y < lane.callsTop) return { kind: "band", lane, row: Math.floor((y - lane.headerPx) / lane.bandPx) };
+      return { kind: "calls", lane, depth: Math.floor((y - lane.callsTop) / lane.rowPx) };
+    }
+  }
+  return null;
+}
+
+/** The lane showing thread `t` (its process's summary lane when collapsed), or null when hidden. */
+export function laneOfThread(layout, t) {
+  for (const lane of layout.lanes) if (lane.threads.includes(t)) return lane;
+  return null;
+}
+
+/**
+ * The overview's rows: one band of lanePx per lane (8 to 24 px, as many as fit `maxPx` under the
+ * axis) and, with more than one process, a header strip of procPx above each process's lanes.
+ * Returns { lanePx, procPx, height, laneY: [y per lane of layout.lanes], groupY: [y per group] }.
+ */
+export function overviewRows(layout, axisPx, maxPx, procPx) {
+  const nLanes = Math.max(1, layout.lanes.length);
+  const heads = layout.multi ? layout.groups.length * procPx : 0;
+  const lanePx = Math.max(8, Math.min(24, Math.floor((maxPx - axisPx - 4 - heads) / nLanes)));
+  const laneY = [];
+  const groupY = [];
+  let y = axisPx;
+  for (const g of layout.groups) {
+    groupY.push(y);
+    if (layout.multi) y += procPx;
+    for (let i = 0; i < g.lanes.length; i++) {
+      laneY.push(y);
+      y += lanePx;
+    }
+  }
+  if (layout.lanes.length === 0) y += lanePx;
+  return { lanePx, procPx: layout.multi ? procPx : 0, height: y + 4, laneY, groupY };
+}
+
+/** A process as one line of text: "name (pid 12) on host" (the parts it has). */
+export function processLabel(proc) {
+  const name = proc.name || "process";
+  const pid = proc.pid ? ` (pid ${proc.pid})` : "";
+  const host = proc.host ? ` on ${proc.host}` : "";
+  return `${name}${pid}${host}`;
+}
+
+// ---- js/layout.js ----
+// layout.js: derived per-call data, the per-depth row index, level of detail, window maths and
+// the fallback summary (the lanes are lanes.js's). Layer 2: depends only on the decoded trace
+// shape of decode.js and on lanes.js (no DOM, tested in node).
+//
+// Coordinate spaces:
+//   trace time (ns, relative to the trace origin)  <->  view x (CSS px from the left of a canvas)
+//   view x = (t_ns - window.start_ns) * px_per_ns
+// Vertical positions are CSS px too; rows are numbered by call depth inside a lane.
+
+
+/**
+ * Build the index of a decoded trace:
+ * - rows: per thread, per depth, the global indices of the calls at that depth in start order
+ *   (calls at one depth of one thread never overlap, so their ends are sorted too: finding the
+ *   calls visible in a window is a binary search);
+ * - selfNs and childCount per call.
+ */
+export function buildIndex(trace) {
+  const { calls, threads } = trace;
+  const N = calls.count;
+  const order = new Int32Array(N);
+  const threadRows = [];
+  for (const th of threads) {
+    const depthCount = th.maxDepth + 1;
+    const offsets = new Int32Array(depthCount + 1);
+    for (let i = th.callStart; i < th.callEnd; i++) offsets[calls.depth[i] + 1]++;
+    offsets[0] = th.callStart;
+    for (let d = 0; d < depthCount; d++) offsets[d + 1] += offsets[d];
+    const fill = offsets.slice(0, depthCount);
+    for (let i = th.callStart; i < th.callEnd; i++) order[fill[calls.depth[i]]++] = i;
+    const rows = [];
+    for (let d = 0; d < depthCount; d++) rows.push(order.subarray(offsets[d], offsets[d + 1]));
+    threadRows.push(rows);
+  }
+  const selfNs = new Float64Array(N);
+  const childCount = new Int32Array(N);
+  for (let i = 0; i < N; i++) selfNs[i] = calls.end[i] - calls.start[i];
+  for (let i = 0; i < N; i++) {
+    const p = calls.parent[i];
+    if (p >= 0) {
+      selfNs[p] -= calls.end[i] - calls.start[i];
+      childCount[p]++;
+    }
+  }
+  return { threadRows, selfNs, childCount };
+}
+
+/** First position k in [lo, hi) of `row` with ends[row[k]] >= t (hi when none). */
+export function lowerBoundEnd(row, ends, t, lo = 0, hi = row.length) {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ends[row[mid]] < t) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+/** The call of `row` containing time t (start <= t <= end), or -1. */
+export function callAt(row, starts, ends, t) {
+  const k = lowerBoundEnd(row, ends, t);
+  if (k < row.length && starts[row[k]] <= t) return row[k];
+  return -1;
+}
+
+/**
+ * Level of detail: visit the boxes of one row for the window [t0, t1] at `pxPerNs`.
+ * A call at least `minPx` wide is one box. Narrower calls that touch (gaps under a pixel) are
+ * merged into one box at least one pixel wide; the calls a merged box covers are skipped by
+ * binary search, so the cost is about (boxes drawn) x log(row length), never the whole row.
+ * emit(callIndex, x0, x1, count): x in view px relative to t0; count > 1 for a merged box
+ * (callIndex is then its first call).
+ */
+export function forEachBox(row, starts, ends, t0, t1, pxPerNs, minPx, emit) {
+  const n = row.length;
+  let i = lowerBoundEnd(row, ends, t0);
+  let boxes = 0;
+  while (i < n) {
+    const c = row[i];
+    const s = starts[c];
+    if (s > t1) break;
+    const xa = (s - t0) * pxPerNs;
+    const xb = (ends[c] - t0) * pxPerNs;
+    if (xb - xa >= minPx) {
+      emit(c, xa, xb, 1);
+      boxes++;
+      i++;
+      continue;
+    }
+    let runEnd = xb;
+    let count = 0;
+    for (;;) {
+      const boundary = t0 + (Math.floor(runEnd) + 1) / pxPerNs;
+      const j = lowerBoundEnd(row, ends, boundary, i + 1, n);
+      const lastEnd = (ends[row[j - 1]] - t0) * pxPerNs;
+      if (lastEnd > runEnd) runEnd = lastEnd;
+      count += j - i;
+      i = j;
+      if (i >= n) break;
+      const c2 = row[i];
+      if (starts[c2] > t1) break;
+      const xa2 = (starts[c2] - t0) * pxPerNs;
+      const xb2 = (ends[c2] - t0) * pxPerNs;
+      if (xa2 > runEnd + 1 || xb2 - xa2 >= minPx) break;
+    }
+    emit(c, xa, Math.max(runEnd, xa + 1), count);
+    boxes++;
+  }
+  return boxes;
+}
+
+/** The full time range shown by "reset": the whole run (never empty). */
+export function fullRange(trace) {
+  const a = trace.startNs;
+  const b = trace.endNs;
+  if (!(b > a)) return [a, a + 1000];
+  return [a, b];
+}
+
+/**
+ * The trace time shown as 0 on the axes and in every text (tooltip, details, window label): the
+ * trace origin (the start of the recording, where Python's `Call.start_ns` counts from), or the
+ * first event when a trace has events before its origin (a thread's first event a few hundred ns
+ * before the recording's start time was taken), so that no time reads negative.
+ */
+export function displayOrigin(trace) {
+  const s = trace.startNs;
+  return Number.isFinite(s) && s < 0 ? s : 0;
+}
+
+/** The name a thread had at time t (threads can be renamed while they run). */
+export function threadNameAt(thread, t) {
+  let name = thread.names[0].name;
+  for (const n of thread.names) {
+    if (n.tNs <= t) name = n.name;
+    else break;
+  }
+  return name;
+}
+
+/** Clamp a window [a, b] into [lo, hi] keeping its width when possible, with a minimum width. */
+export function clampWindow(a, b, lo, hi, minWidth) {
+  let w = Math.max(b - a, minWidth);
+  if (w >= hi - lo) return [lo, hi];
+  let s = a;
+  if (b - a < minWidth) s = (a + b) / 2 - w / 2;
+  if (s < lo) s = lo;
+  if (s + w > hi) s = hi - w;
+  return [s, s + w];
+}
+
+/** The window after zooming by `factor` (> 1 zooms in) around time `t`. */
+export function zoomWindow(a, b, t, factor) {
+  return [t - (t - a) / factor, t + (b - t) / factor];
+}
+
+/** 32-bit FNV-1a hash of a string: stable colours per function. */
+export function hashString(s) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/**
+ * A summary in the schema of the Rust summary JSON, computed in the page when the host gives
+ * none: per function calls, total (a recursive call inside another call of the same function is
+ * not counted twice), self, mean and max, overall, per thread and per process. Rows sorted by
+ * total_ns descending.
+ */
+export function computeSummary(trace, index) {
+  const { calls, codes, threads } = trace;
+  const active = new Int32Array(codes.count);
+  const makeRows = (threadIndices) => {
+    const acc = new Map();
+    const stack = [];
+    for (const t of threadIndices) {
+      while (stack.length) active[calls.code[stack.pop()]]--;
+      for (let i = threads[t].callStart; i < threads[t].callEnd; i++) {
+        const d = calls.depth[i];
+        while (stack.length > d) active[calls.code[stack.pop()]]--;
+        const c = calls.code[i];
+        const dur = calls.end[i] - calls.start[i];
+        let r = acc.get(c);
+        if (!r) {
+          r = { code: c, function: codes.name[c], file: codes.file[c], line: codes.line[c], calls: 0, total_ns: 0, self_ns: 0, mean_ns: 0, max_ns: 0 };
+          acc.set(c, r);
+        }
+        r.calls++;
+        if (active[c] === 0) r.total_ns += dur;
+        r.self_ns += index.selfNs[i];
+        if (dur > r.max_ns) r.max_ns = dur;
+        active[c]++;
+        stack.push(i);
+      }
+    }
+    while (stack.length) active[calls.code[stack.pop()]]--;
+    const rows = [...acc.values()];
+    for (const r of rows) r.mean_ns = Math.round(r.total_ns / r.calls);
+    rows.sort((a, b) => b.total_ns - a.total_ns);
+    return rows;
+  };
+  const processes = traceProcesses(trace);
+  const byProcess = processes.map(() => []);
+  for (const th of threads) byProcess[threadProcess(th, processes.length)].push(th.index);
+  return {
+    overall: makeRows(threads.map((th) => th.index)),
+    threads: threads.map((th) => ({ thread: th.index, name: th.name, process: threadProcess(th, processes.length), rows: makeRows([th.index]) })),
+    processes: processes.map((p, i) => ({ process: i, pid: p.pid, name: p.name, rows: makeRows(byProcess[i]) })),
+  };
+}
+
+// ---- js/render.js ----
+// render.js: canvas 2D drawing primitives and the batching of boxes by colour. Layer 3: depends
+// on units.js and layout.js (for the hash); knows nothing of DOM widgets or events. All
+// coordinates are view px (CSS pixels); the canvas backing store is scaled by devicePixelRatio in
+// sizeCanvas.
+
+
+/** Size a canvas to w x h CSS px with a devicePixelRatio backing store; returns its 2D context. */
+export function sizeCanvas(canvas, w, h) {
+  const dpr = (typeof window !== "undefined" && window.devicePixelRatio) || 1;
+  const bw = Math.max(1, Math.round(w * dpr));
+  const bh = Math.max(1, Math.round(h * dpr));
+  if (canvas.width !== bw || canvas.height !== bh) {
+    canvas.width = bw;
+    canvas.height = bh;
+  }
+  canvas.style.width = `${w}px`;
+  canvas.style.height = `${h}px`;
+  const ctx = canvas.getContext("2d", { alpha: false });
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  return ctx;
+}
+
+/**
+ * Boxes batched by colour: the views add every box of a frame under its colour key, then `fill`
+ * draws one path and one fill per colour (not a style change per box: this halved the frame
+ * times, js/README.md). Colours are filled in the order they were first used; the batch is empty
+ * again afterwards, ready for the next frame.
+ */
+export class BoxBatch {
+  /** @param {number} nKeys the number of colour keys (0 .. nKeys - 1) */
+  constructor(nKeys) {
+    this.buckets = Array.from({ length: nKeys }, () => []); // per key: x, y, w, h of its boxes
+    this.used = []; // the keys with boxes, in first-use order
+  }
+  /** Add a box of colour `key` at (x, y), w x h. */
+  add(key, x, y, w, h) {
+    const bucket = this.buckets[key];
+    if (bucket.length === 0) this.used.push(key);
+    bucket.push(x, y, w, h);
+  }
+  /** Fill every box added since the last fill, one path per colour (`styleOf(key)`). */
+  fill(ctx, styleOf) {
+    for (const key of this.used) {
+      const bucket = this.buckets[key];
+      ctx.fillStyle = styleOf(key);
+      ctx.beginPath();
+      for (let i = 0; i < bucket.length; i += 4) ctx.rect(bucket[i], bucket[i + 1], bucket[i + 2], bucket[i + 3]);
+      ctx.fill();
+      bucket.length = 0;
+    }
+    this.used.length = 0;
+  }
+}
+
+/** The palette of one theme, read from the CSS variables of the root element. */
+export function readPalette(root, dark) {
+  const cs = getComputedStyle(root);
+  const v = (name, fallback) => (cs.getPropertyValue(name) || "").trim() || fallback;
+  return {
+    dark,
+    bg: v("--fp-bg", dark ? "#1e1e1e" : "#ffffff"),
+    fg: v("--fp-fg", dark ? "#e6e6e6" : "#1f2328"),
+    muted: v("--fp-muted", dark ? "#9aa0a6" : "#6a737d"),
+    grid: v("--fp-grid", dark ? "#333a40" : "#e6e8eb"),
+    laneBg: v("--fp-lane-bg", dark ? "#24282c" : "#f6f8fa"),
+    accent: v("--fp-accent", dark ? "#6cb6ff" : "#0969da"),
+    brush: v("--fp-brush", dark ? "rgba(108,182,255,0.22)" : "rgba(9,105,218,0.16)"),
+    select: v("--fp-select", dark ? "#ffd33d" : "#bf4b00"),
+    procBg: v("--fp-proc-bg", dark ? "#2a3038" : "#e8edf3"),
+    warn: v("--fp-warn", dark ? "#ffb86b" : "#a04100"),
+    font: "11px system-ui, -apple-system, 'Segoe UI', sans-serif",
+    smallFont: "10px system-ui, -apple-system, 'Segoe UI', sans-serif",
+  };
+}
+
+/**
+ * Colours per function: a hue from a hash of (name, file), tuned for the theme. Returns
+ * { fill: string[], faded: string[], text: string[] } indexed by code id; `text` is the label
+ * colour that reads best on `fill` (dark on light fills, light on dark ones).
+ */
+export function codeColours(codes, dark) {
+  const fill = new Array(codes.count);
+  const faded = new Array(codes.count);
+  const text = new Array(codes.count);
+  for (let c = 0; c < codes.count; c++) {
+    const h = hashString(codes.name[c] + "\u0000" + codes.file[c]);
+    const hue = h % 360;
+    const sat = 45 + ((h >>> 9) % 25);
+    const light = readableLightness(hue, sat, dark ? 34 + ((h >>> 17) % 12) : 68 + ((h >>> 17) % 12));
+    fill[c] = `hsl(${hue} ${sat}% ${light}%)`;
+    faded[c] = dark ? `hsl(${hue} 12% 22%)` : `hsl(${hue} 18% 91%)`;
+    text[c] = labelColourOn(hue, sat, light);
+  }
+  return { fill, faded, text };
+}
+
+const DARK_TEXT = "#111418";
+const LIGHT_TEXT = "#f0f0f0";
+
+/** Relative luminance (WCAG) of an hsl colour (h in degrees, s and l in percent). */
+export function hslLuminance(h, s, l) {
+  const sat = s / 100;
+  const lig = l / 100;
+  const k = (n) => (n + h / 30) % 12;
+  const a = sat * Math.min(lig, 1 - lig);
+  const f = (n) => lig - a * Math.max(-1, Math.min(k(n) - 3, 9 - k(n), 1));
+  const lin = (v) => (v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4));
+  return 0.2126 * lin(f(0)) + 0.7152 * lin(f(8)) + 0.0722 * lin(f(4));
+}
+
+/** Contrast ratio (WCAG) of the best label colour on an hsl fill. */
+export function labelContrastOn(h, s, l) {
+  const y = hslLuminance(h, s, l);
+  return Math.max((y + 0.05) / (0.0069 + 0.05), (0.871 + 0.05) / (y + 0.05));
+}
+
+/**
+ * The lightness nearest `l` at which a label reads on the fill with at least 4.5:1 contrast
+ * (mid-luminance fills, about 0.15 to 0.2, have less with black and with white text).
+ */
+export function readableLightness(h, s, l) {
+  for (let d = 0; d <= 30; d++) {
+    if (l + d <= 100 && labelContrastOn(h, s, l + d) >= 4.5) return l + d;
+    if (l - d >= 0 && labelContrastOn(h, s, l - d) >= 4.5) return l - d;
+  }
+  return l;
+}
+
+/** The label colour (near-black or near-white) with the higher contrast on an hsl fill. */
+export function labelColourOn(h, s, l) {
+  const y = hslLuminance(h, s, l);
+  const contrastDark = (y + 0.05) / (0.0069 + 0.05); // DARK_TEXT's luminance is about 0.0069
+  const contrastLight = (0.871 + 0.05) / (y + 0.05); // LIGHT_TEXT's about 0.871
+  return contrastDark >= contrastLight ? DARK_TEXT : LIGHT_TEXT;
+}
+
+/** Colour of a thread's span line. */
+export function threadColour(index, dark) {
+  const hue = (index * 137.508 + 200) % 360;
+  return `hsl(${hue.toFixed(1)} ${dark ? 65 : 60}% ${dark ? 62 : 42}%)`;
+}
+
+/**
+ * A time axis along the top of a canvas: tick lines over [y, y + h] and labels in the strip
+ * [0, axisPx]. `nsToX` maps trace time to view x; labels read the time from `originNs` (see
+ * layout.js displayOrigin), so every view shows the same times.
+ */
+export function drawTimeAxis(ctx, pal, width, axisPx, gridBottom, t0, t1, nsToX, minSpacingPx = 90, originNs = 0) {
+  const maxTicks = Math.max(1, Math.floor(width / minSpacingPx));
+  const { ticks } = timeTicks(t0 - originNs, t1 - originNs, maxTicks);
+  const xs = ticks.map((tk) => Math.round(nsToX(tk.t_ns + originNs)));
+  ctx.fillStyle = pal.bg;
+  ctx.fillRect(0, 0, width, axisPx);
+  ctx.strokeStyle = pal.grid;
+  ctx.lineWidth = 1;
+  ctx.beginPath();
+  for (const x of xs) {
+    ctx.moveTo(x + 0.5, axisPx - 5);
+    ctx.lineTo(x + 0.5, gridBottom);
+  }
+  ctx.moveTo(0, axisPx - 0.5);
+  ctx.lineTo(width, axisPx - 0.5);
+  ctx.stroke();
+  ctx.fillStyle = pal.muted;
+  ctx.font = pal.smallFont;
+  ctx.textBaseline = "middle";
+  const widths = ticks.map((tk) => ctx.measureText(tk.label).width);
+  const lefts = placeAxisLabels(xs, widths, width);
+  for (let i = 0; i < ticks.length; i++) {
+    if (lefts[i] !== null) ctx.fillText(ticks[i].label, lefts[i], (axisPx - 4) / 2);
+  }
+}
+
+/**
+ * Where each axis label goes (its left x), or null to leave it out: just right of its tick, or
+ * just left of it when it would run past the right edge (never clipped); left out when it would
+ * start before 0 or come closer than 2 * pad to the previous label. `xs` ascending.
+ */
+export function placeAxisLabels(xs, widths, width, pad = 3) {
+  const out = [];
+  let prevEnd = -Infinity;
+  for (let i = 0; i < xs.length; i++) {
+    let left = xs[i] + pad;
+    if (left + widths[i] > width - 1) left = xs[i] - pad - widths[i];
+    if (left < 0 || left < prevEnd + 2 * pad) {
+      out.push(null);
+      continue;
+    }
+    out.push(left);
+    prevEnd = left + widths[i];
+  }
+  return out;
+}
+
+/** Text truncated with an ellipsis to fit `maxPx` (average glyph width `charPx`); "" if nothing fits. */
+export function fitLabel(text, maxPx, charPx) {
+  const n = Math.floor(maxPx / charPx);
+  if (n < 2) return "";
+  if (text.length <= n) return text;
+  return text.slice(0, n - 1) + "…";
+}
+
+// ---- js/bandrows.js ----
+// bandrows.js: the task bands of the zoomed view (a Dask task a thread ran, drawn as a thin box
+// above that thread's calls): colours per task name, drawing (boxes batched by colour, narrow ones
+// merged like calls, the task key as canvas text where it fits) and hit testing. lanes.js gives
+// the rows (buildBandIndex) and where they go (layoutGroups). Layer 4 (canvas).
+
+
+/** Bands at least this wide (CSS px) get their label. */
+const BAND_LABEL_MIN_PX = 24;
+
+/**
+ * Colours per task name (`keys` of the band index), for the theme: colour key k < keys.length is
+ * the band's pale fill, k + keys.length the strong line along its bottom edge (what tells a band
+ * from a call at a glance).
+ */
+export function bandColours(keys, dark) {
+  const hues = keys.map((k) => hashString(k) % 360);
+  return [
+    ...hues.map((h) => (dark ? `hsl(${h} 28% 27%)` : `hsl(${h} 45% 88%)`)),
+    ...hues.map((h) => (dark ? `hsl(${h} 70% 62%)` : `hsl(${h} 70% 38%)`)),
+  ];
+}
+
+/**
+ * Draw the band rows of `lane` (its top at zoom y `ly`) for the window; `charPx`: the average
+ * glyph width of the label font. Appends { thread, row, y } per band row drawn to `drawnRows`
+ * and returns the number of boxes drawn.
+ */
+export function drawBandRows(ctx, state, vp, lane, ly, charPx, drawnRows) {
+  const { bands, pal } = state;
+  const t0 = vp.win[0];
+  const t1 = vp.win[1];
+  const k = vp.zoomPxPerNs();
+  const W = vp.width;
+  const h = lane.bandPx - 2;
+  const nKeys = bands.keys.length;
+  const labels = [];
+  let boxes = 0;
+  for (let r = 0; r < lane.bandRows; r++) {
+    const y = ly + lane.headerPx + r * lane.bandPx + 1;
+    for (const t of lane.threads) {
+      const rows = bands.threadRows[t];
+      if (r >= rows.length) continue;
+      drawnRows.push({ thread: t, row: r, y });
+      boxes += forEachBox(rows[r], bands.start, bands.end, t0, t1, k, 1, (b, x0, x1, count) => {
+        const a = Math.max(-1, x0);
+        const w = Math.min(W + 1, x1) - a;
+        const bw = w > 3 ? w - 1 : w;
+        state.bandBatch.add(bands.key[b], a, y, bw, h - 2);
+        state.bandBatch.add(bands.key[b] + nKeys, a, y + h - 2, bw, 2);
+        if (count === 1 && w >= BAND_LABEL_MIN_PX) labels.push(b, a, w, y);
+      });
+    }
+  }
+  state.bandBatch.fill(ctx, (key) => state.bandColours[key]);
+  if (labels.length) {
+    ctx.font = pal.smallFont;
+    ctx.fillStyle = pal.fg;
+    const smallPx = charPx * 0.92;
+    for (let i = 0; i < labels.length; i += 4) {
+      const text = bandText(bands, labels[i], labels[i + 2] - 6, smallPx);
+      if (text) ctx.fillText(text, labels[i + 1] + 3, labels[i + 3] + (h - 2) / 2);
+    }
+    ctx.font = pal.font;
+  }
+  return boxes;
+}
+
+/**
+ * The text of band `b` in `maxPx`: its task key when it fits, else its task name (the key without
+ * its hash and index: "inc" for "('inc-4c8a…', 3)"), cut short if need be.
+ */
+export function bandText(bands, b, maxPx, charPx) {
+  const label = bands.label[b];
+  if (label.length * charPx <= maxPx) return label;
+  return fitLabel(bands.keys[bands.key[b]], maxPx, charPx);
+}
+
+/** The band of band row `row` of `lane` at trace time `t` (within `tol` ns), or -1. */
+export function hitBand(state, lane, row, t, tol) {
+  const { bands } = state;
+  let best = -1;
+  let bestDist = Infinity;
+  for (const th of lane.threads) {
+    const rows = bands.threadRows[th];
+    if (row >= rows.length) continue;
+    const r = rows[row];
+    for (let i = lowerBoundEnd(r, bands.end, t - tol); i < r.length && bands.start[r[i]] <= t + tol; i++) {
+      const b = r[i];
+      const dist = t < bands.start[b] ? bands.start[b] - t : t > bands.end[b] ? t - bands.end[b] : 0;
+      if (dist < bestDist) { best = b; bestDist = dist; }
+      if (dist === 0) break;
+    }
+  }
+  return best;
+}
+
+// ---- js/processrows.js ----
+// processrows.js: the process header rows (a trace of more than one process): what a header says
+// (disclosure mark, name, pid, host, threads, "incomplete", "own clock") and its drawing in the
+// zoomed view (a full row, its process's span as a line, text that stays at the left edge while
+// the window moves) and in the overview (a thin strip). Names are drawn as canvas text.
+// Layer 4 (canvas).
+
+
+/**
+ * The parts of a header's text, drawn one after the other: [{ text, role: "name" | "muted" |
+ * "warn" }]. `threads`: how many threads the process has.
+ */
+export function processHeaderParts(proc, collapsed, threads) {
+  const facts = [];
+  if (proc.pid) facts.push(`pid ${proc.pid}`);
+  if (proc.host) facts.push(proc.host);
+  facts.push(`${threads} thread${threads === 1 ? "" : "s"}`);
+  if (collapsed) facts.push("collapsed");
+  const parts = [
+    { text: `${collapsed ? "▸" : "▾"} ${proc.name || "process"}`, role: "name" },
+    { text: `   ${facts.join(" · ")}`, role: "muted" },
+  ];
+  if (proc.incomplete) parts.push({ text: "   incomplete", role: "warn" });
+  if (proc.aligned === false) parts.push({ text: "   on its own clock, not aligned", role: "warn" });
+  return parts;
+}
+
+function partColour(pal, role) {
+  return role === "warn" ? pal.warn : role === "muted" ? pal.muted : pal.fg;
+}
+
+/** Text parts left to right from x, each cut to what is left of `right` (canvas text). */
+function drawParts(ctx, pal, parts, x, y, right, charPx) {
+  for (const part of parts) {
+    const text = fitLabel(part.text, right - x, charPx);
+    if (!text) break;
+    ctx.fillStyle = partColour(pal, part.role);
+    ctx.fillText(text, x, y);
+    x += ctx.measureText(text).width;
+    if (text !== part.text) break;
+  }
+}
+
+/**
+ * A header row of the zoomed view at zoom y `y`, `h` high and `W` wide: background, the
+ * process's span [startNs, endNs] as a line along its bottom (`nsToX`: trace ns to zoom x), text.
+ */
+export function drawProcessHeader(ctx, pal, proc, parts, y, h, W, nsToX, charPx) {
+  ctx.fillStyle = pal.procBg;
+  ctx.fillRect(0, y, W, h);
+  ctx.fillStyle = pal.grid;
+  ctx.fillRect(0, y, W, 1);
+  drawSpan(ctx, pal, proc, y + h - 3, 2, W, nsToX);
+  ctx.font = pal.font;
+  drawParts(ctx, pal, parts, 6, y + h / 2, W - 8, charPx);
+}
+
+/** The overview's strip for a process at y, `h` high (`charPx`: of the small font). */
+export function drawOverviewProcessHeader(ctx, pal, proc, parts, y, h, W, nsToX, charPx) {
+  ctx.fillStyle = pal.procBg;
+  ctx.fillRect(0, y, W, h);
+  drawSpan(ctx, pal, proc, y + h - 2, 1.5, W, nsToX);
+  ctx.font = pal.smallFont;
+  ctx.textBaseline = "middle";
+  drawParts(ctx, pal, parts.slice(0, 2), 4, y + h / 2 - 1, W - 6, charPx);
+}
+
+function drawSpan(ctx, pal, proc, y, h, W, nsToX) {
+  if (!(proc.endNs > proc.startNs)) return;
+  const xa = Math.max(-2, nsToX(proc.startNs));
+  const xb = Math.min(W + 2, nsToX(proc.endNs));
+  if (xb < 0 || xa > W) return;
+  ctx.fillStyle = pal.accent;
+  ctx.fillRect(xa, y, Math.max(2, xb - xa), h);
+}
+
+// ---- js/table.js ----
+// table.js: the summary table (rows of the Rust summary JSON), sortable by column, of the whole
+// trace, one process (its "processes" entries, when the trace has more than one) or one thread.
+// Layer 4 (a view): DOM only, text only (every string from the trace goes through textContent).
+
+
+const SUMMARY_COLUMNS = [
+  { key: "function", label: "Function", numeric: false },
+  { key: "file", label: "File:line", numeric: false },
+  { key: "calls", label: "Calls", numeric: true },
+  { key: "total_ns", label: "Total", numeric: true,
+    title: "Time inside the function, summed over threads: with threads running at once it can exceed the length of the run. A recursive function counts once per outermost call." },
+  { key: "self_ns", label: "Self", numeric: true,
+    title: "Total minus the time in the recorded functions it called: time in code that was not recorded (libraries outside subs, C functions) counts as self time." },
+  { key: "mean_ns", label: "Mean", numeric: true, title: "Mean duration of one call." },
+  { key: "max_ns", label: "Max", numeric: true, title: "Longest single call." },
+];
+const SUMMARY_MAX_ROWS = 500;
+
+/**
+ * A summary panel: a process selector (`select.fprofile-summary-process`, shown when the summary
+ * has more than one process), a thread selector (the threads of the chosen process) and
+ * `table.fprofile-summary`.
+ * opts: { colourOf(code) -> css colour, onPick(code), fileText(file) -> the file as shown (units.js
+ * shortPath with the trace's roots; the full name stays in the cell's tooltip) }.
+ * Returns { el, setSummary(summary, processes), setSelected(code) }; `processes` (lanes.js
+ * traceProcesses) adds their hosts to the process names.
+ */
+export function createSummaryTable(doc, opts) {
+  const el = doc.createElement("div");
+  el.className = "fprofile-summary-wrap";
+  const head = doc.createElement("div");
+  head.className = "fprofile-summary-head";
+  const title = doc.createElement("span");
+  title.className = "fprofile-summary-title";
+  title.textContent = "Summary";
+  const procSelect = doc.createElement("select");
+  procSelect.className = "fprofile-summary-process";
+  procSelect.setAttribute("aria-label", "Summary of the process");
+  procSelect.hidden = true;
+  const select = doc.createElement("select");
+  select.className = "fprofile-summary-thread";
+  select.setAttribute("aria-label", "Summary of");
+  const note = doc.createElement("span");
+  note.className = "fprofile-summary-note";
+  head.append(title, procSelect, select, note);
+  const scroller = doc.createElement("div");
+  scroller.className = "fprofile-summary-scroll";
+  const table = doc.createElement("table");
+  table.className = "fprofile-summary";
+  const thead = doc.createElement("thead");
+  const tbody = doc.createElement("tbody");
+  const hr = doc.createElement("tr");
+  table.append(thead, tbody);
+  thead.append(hr);
+  scroller.append(table);
+  el.append(head, scroller);
+
+  let summary = null;
+  let sortKey = "total_ns";
+  let sortDesc = true;
+  let selectedCode = -1;
+  const ths = [];
+  for (const col of SUMMARY_COLUMNS) {
+    const th = doc.createElement("th");
+    th.textContent = col.label;
+    if (col.title) th.title = col.title;
+    th.dataset.key = col.key;
+    th.scope = "col";
+    th.tabIndex = 0;
+    if (col.numeric) th.className = "fprofile-num";
+    const activate = () => {
+      if (sortKey === col.key) sortDesc = !sortDesc;
+      else { sortKey = col.key; sortDesc = col.numeric; }
+      renderRows();
+    };
+    th.addEventListener("click", activate);
+    th.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); activate(); } });
+    hr.append(th);
+    ths.push(th);
+  }
+  select.addEventListener("change", renderRows);
+  procSelect.addEventListener("change", () => {
+    fillThreads();
+    renderRows();
+  });
+
+  /** The summary's "processes" entries, when it has more than one. */
+  function processEntries() {
+    const ps = summary && Array.isArray(summary.processes) ? summary.processes : [];
+    return ps.length > 1 ? ps : [];
+  }
+  /** The chosen process (its "process" index), or -1 for all. */
+  function chosenProcess() {
+    return procSelect.hidden || procSelect.value === "all" || procSelect.value === "" ? -1 : Number(procSelect.value);
+  }
+  /** The thread selector: every thread, or the chosen process's. */
+  function fillThreads() {
+    const p = chosenProcess();
+    const opts2 = [["overall", p < 0 ? "All threads" : "All its threads"]];
+    const threads = (summary && summary.threads) || [];
+    for (let i = 0; i < threads.length; i++) {
+      if (p < 0 || threads[i].process === p) opts2.push([String(i), `Thread: ${threads[i].name}`]);
+    }
+    select.replaceChildren(...opts2.map(([v, label]) => option(v, label)));
+    select.value = "overall";
+  }
+  function option(value, label) {
+    const o = doc.createElement("option");
+    o.value = value;
+    o.textContent = label;
+    return o;
+  }
+
+  function currentRows() {
+    if (!summary) return [];
+    if (select.value === "overall" || select.value === "") {
+      const p = chosenProcess();
+      if (p < 0) return summary.overall || [];
+      const e = processEntries().find((x) => x.process === p);
+      return (e && e.rows) || [];
+    }
+    const t = (summary.threads || [])[Number(select.value)];
+    return (t && t.rows) || [];
+  }
+
+  function renderRows() {
+    const rows = currentRows().slice();
+    const col = SUMMARY_COLUMNS.find((c) => c.key === sortKey);
+    rows.sort((a, b) => {
+      const x = a[sortKey];
+      const y = b[sortKey];
+      let r = col.numeric ? x - y : String(x).localeCompare(String(y));
+      if (sortKey === "file" && r === 0) r = a.line - b.line;
+      return sortDesc ? -r : r;
+    });
+    for (const th of ths) {
+      const on = th.dataset.key === sortKey;
+      th.setAttribute("aria-sort", on ? (sortDesc ? "descending" : "ascending") : "none");
+    }
+    const frag = doc.createDocumentFragment();
+    const shown = rows.slice(0, SUMMARY_MAX_ROWS);
+    for (const r of shown) {
+      const tr = doc.createElement("tr");
+      tr.dataset.code = String(r.code);
+      if (r.code === selectedCode) tr.className = "fprofile-selected";
+      const fn = doc.createElement("td");
+      const sw = doc.createElement("span");
+      sw.className = "fprofile-swatch";
+      sw.style.background = opts.colourOf(r.code);
+      const name = doc.createElement("span");
+      name.textContent = r.function;
+      fn.append(sw, name);
+      const file = doc.createElement("td");
+      file.className = "fprofile-file";
+      const fileText = doc.createElement("span");
+      fileText.dir = "ltr";
+      fileText.textContent = `${opts.fileText ? opts.fileText(r.file) : r.file}:${r.line}`;
+      file.append(fileText);
+      file.title = `${r.file}:${r.line}`;
+      tr.append(fn, file,
+        numCell(doc, formatCount(r.calls)), numCell(doc, formatDuration(r.total_ns)),
+        numCell(doc, formatDuration(r.self_ns)), numCell(doc, formatDuration(r.mean_ns)),
+        numCell(doc, formatDuration(r.max_ns)));
+      tr.addEventListener("click", () => opts.onPick(r.code));
+      frag.append(tr);
+    }
+    tbody.replaceChildren(frag);
+    note.textContent = rows.length > shown.length
+      ? `${formatCount(shown.length)} of ${formatCount(rows.length)} functions shown`
+      : `${formatCount(rows.length)} function${rows.length === 1 ? "" : "s"}`;
+  }
+
+  return {
+    el,
+    setSummary(s, processes) {
+      summary = s;
+      const procInfo = processes || [];
+      const entries = processEntries();
+      procSelect.replaceChildren(option("all", "All processes"), ...entries.map((e) => {
+        const host = procInfo[e.process] ? procInfo[e.process].host : "";
+        return option(String(e.process), `Process: ${processLabel({ name: e.name, pid: e.pid, host })}`);
+      }));
+      procSelect.value = "all";
+      procSelect.hidden = entries.length === 0;
+      fillThreads();
+      renderRows();
+    },
+    setSelected(code) {
+      selectedCode = code;
+      for (const tr of tbody.children) tr.classList.toggle("fprofile-selected", Number(tr.dataset.code) === code);
+    },
+  };
+}
+
+function numCell(doc, text) {
+  const td = doc.createElement("td");
+  td.className = "fprofile-num";
+  td.textContent = text;
+  return td;
+}
+
+// ---- js/viewport.js ----
+// @ts-check
+// viewport.js: the coordinate spaces of the timeline, in one place (speedscope's
+// configSpaceToPhysicalViewSpace, here for a time axis). Layer 3: pure (no DOM, no canvas), tested
+// in node by tests/js/viewport.test.mjs; depends on layout.js for the window maths.
+//
+// Spaces, named in every view:
+//   trace ns   : time relative to the trace origin, integer nanoseconds held in numbers (exact to
+//                2^53); shown in text and axis labels as t - origin (layout.js displayOrigin)
+//   zoom x     : CSS px from the left edge of the zoomed canvas
+//                x = (t - win[0]) * zoomPxPerNs, zoomPxPerNs = width / (win[1] - win[0])
+//   overview x : CSS px from the left edge of the overview canvas, the same over the whole run
+//                x = (t - full[0]) * overviewPxPerNs
+//   content y  : zoomed-view y before vertical scrolling (lanes stacked from 0)
+//   zoom y     : CSS px from the top of the zoomed canvas, under the fixed time axis
+//                y = content y - scrollY + ZOOM_AXIS_PX
+// The canvas backing stores are scaled by devicePixelRatio (render.js sizeCanvas); nothing here
+// sees device pixels.
+
+
+/** Height of the zoomed view's time axis, CSS px. */
+export const ZOOM_AXIS_PX = 22;
+/** Height of one call row (one depth) in the zoomed view, CSS px. */
+export const ZOOM_ROW_PX = 18;
+/** Height of a lane's header (thread names and span lines), CSS px. */
+export const ZOOM_HEADER_PX = 20;
+/** Gap between lanes, CSS px. */
+export const ZOOM_GAP_PX = 6;
+/** Height of a process header row (traces of more than one process), CSS px. */
+export const ZOOM_PROC_HEADER_PX = 22;
+/** Height of one row of task bands above a thread's calls, CSS px. */
+export const ZOOM_BAND_PX = 14;
+/** A collapsed process: its summary lane shows this many depths, each this high (CSS px). */
+export const ZOOM_SUMMARY_DEPTHS = 4;
+export const ZOOM_SUMMARY_ROW_PX = 6;
+/** The narrowest window, ns. */
+export const MIN_WINDOW_NS = 50;
+/** A pointer that moved less than this (CSS px) clicked; more, it dragged. */
+export const DRAG_THRESHOLD_PX = 3;
+/** The lowest zoomed view, CSS px. */
+const ZOOM_MIN_HEIGHT_PX = 160;
+/** Room kept below the last lane, CSS px. */
+const ZOOM_BOTTOM_PX = 8;
+
+/**
+ * The viewport of one timeline: the whole run, the zoomed window, the canvas width, the zoomed
+ * view's height and vertical scroll, and the conversions between the spaces above.
+ */
+export class Viewport {
+  /** @param {number} [maxZoomHeight] most height of the zoomed view, CSS px (default 420) */
+  constructor(maxZoomHeight) {
+    /** most height of the zoomed view (it is as tall as its lanes up to this, then scrolls) */
+    this.maxZoomHeight = Math.max(ZOOM_MIN_HEIGHT_PX, Number(maxZoomHeight) || 420);
+    /** @type {[number, number]} the whole run, trace ns */
+    this.full = [0, 1];
+    /** @type {[number, number]} the zoomed window, trace ns */
+    this.win = [0, 1];
+    /** width of both canvases, CSS px (0 until measured) */
+    this.width = 0;
+    /** height of the zoomed canvas, CSS px */
+    this.zoomHeight = Math.min(this.maxZoomHeight, 220);
+    /** height of the lanes in content y */
+    this.contentHeight = 0;
+    /** vertical scroll of the zoomed view: content y at the top of its call area */
+    this.scrollY = 0;
+  }
+
+  // ---- x: trace ns <-> zoom x / overview x ------------------------------------------------
+  zoomPxPerNs() {
+    return this.width / (this.win[1] - this.win[0]);
+  }
+  /** @param {number} t trace ns @returns {number} zoom x */
+  nsToZoomX(t) {
+    return (t - this.win[0]) * this.zoomPxPerNs();
+  }
+  /** @param {number} x zoom x @returns {number} trace ns */
+  zoomXToNs(x) {
+    return this.win[0] + x / this.zoomPxPerNs();
+  }
+  overviewPxPerNs() {
+    return this.width / (this.full[1] - this.full[0]);
+  }
+  /** @param {number} t trace ns @returns {number} overview x */
+  nsToOverviewX(t) {
+    return (t - this.full[0]) * this.overviewPxPerNs();
+  }
+  /** @param {number} x overview x @returns {number} trace ns */
+  overviewXToNs(x) {
+    return this.full[0] + x / this.overviewPxPerNs();
+  }
+
+  // ---- y: content y <-> zoom y --------------------------------------------------------------
+  /** @param {number} cy content y @returns {number} zoom y */
+  contentYToZoomY(cy) {
+    return cy - this.scrollY + ZOOM_AXIS_PX;
+  }
+  /** @param {number} y zoom y @returns {number} content y */
+  zoomYToContentY(y) {
+    return y - ZOOM_AXIS_PX + this.scrollY;
+  }
+  maxScrollY() {
+    return Math.max(0, this.contentHeight - (this.zoomHeight - ZOOM_AXIS_PX) + ZOOM_BOTTOM_PX);
+  }
+  /**
+   * The lanes are `h` content px tall: the zoomed view is as tall as them (with a margin), at least
+   * ZOOM_MIN_HEIGHT_PX and at most maxZoomHeight; the scroll stays in range.
+   * @param {number} h
+   */
+  setContentHeight(h) {
+    this.contentHeight = h;
+    this.zoomHeight = Math.max(ZOOM_MIN_HEIGHT_PX, Math.min(this.maxZoomHeight, ZOOM_AXIS_PX + h + 12));
+    this.scrollY = Math.min(this.scrollY, this.maxScrollY());
+  }
+  /**
+   * Scroll to content y `y`, clamped to [0, maxScrollY]; true when the scroll changed.
+   * @param {number} y
+   */
+  scrollTo(y) {
+    const next = Math.min(this.maxScrollY(), Math.max(0, y));
+    if (next === this.scrollY) return false;
+    this.scrollY = next;
+    return true;
+  }
+
+  // ---- the window -----------------------------------------------------------------------------
+  /**
+   * A new run: the whole run is [a, b]; the window is unset until setWindow.
+   * @param {number} a @param {number} b
+   */
+  setFull(a, b) {
+    this.full = [a, b];
+    this.win = [NaN, NaN];
+  }
+  /**
+   * Set the window to [a, b] clamped into the run (keeping its width when it can, at least
+   * MIN_WINDOW_NS wide); true when it changed.
+   * @param {number} a @param {number} b
+   */
+  setWindow(a, b) {
+    const [s, e] = clampWindow(a, b, this.full[0], this.full[1], MIN_WINDOW_NS);
+    if (s === this.win[0] && e === this.win[1]) return false;
+    this.win = [s, e];
+    return true;
+  }
+  /**
+   * The window zoomed by `factor` (> 1 zooms in) around trace time `atNs` (default: its middle);
+   * not clamped (setWindow clamps).
+   * @param {number} factor @param {number} [atNs]
+   * @returns {[number, number]}
+   */
+  zoomedWindow(factor, atNs) {
+    const t = atNs === undefined ? (this.win[0] + this.win[1]) / 2 : atNs;
+    const [a, b] = zoomWindow(this.win[0], this.win[1], t, factor);
+    return [a, b];
+  }
+  /**
+   * The window moved by `dx` zoom px (> 0: later); not clamped.
+   * @param {number} dx
+   * @returns {[number, number]}
+   */
+  pannedWindow(dx) {
+    const dt = dx / this.zoomPxPerNs();
+    return [this.win[0] + dt, this.win[1] + dt];
+  }
+  /**
+   * The window that shows [start, end] with a 5% margin each side (at least MIN_WINDOW_NS / 2).
+   * @param {number} start @param {number} end
+   * @returns {[number, number]}
+   */
+  windowAround(start, end) {
+    const m = Math.max((end - start) * 0.05, MIN_WINDOW_NS / 2);
+    return [start - m, end + m];
+  }
+}
+
+// ---- js/state.js ----
+// state.js: what the views of one timeline share: the shown trace and what is derived from it,
+// the processes, which threads are visible, which processes are collapsed, the lanes, the task bands, the theme's colours, the selection, the search and the
+// call under the pointer. Layer 3 (no DOM). timeline.js owns the one instance and changes it;
+// the views read it (the zoomed view also sets hoverCall).
+
+/** The state of a timeline with no trace. */
+export function createTimelineState() {
+  return {
+    trace: null, // the decoded trace (decode.js), or null
+    index: null, // layout.js buildIndex(trace)
+    colours: null, // render.js codeColours(trace.codes, dark)
+    roots: [], // units.js pathRoots(trace.metadata): file names shown as users know them
+    pal: null, // render.js readPalette(root, dark)
+    dark: false,
+    visible: new Uint8Array(0), // per thread: 1 when shown
+    lanes: { multi: false, groups: [], lanes: [], height: 0 }, // lanes.js layoutGroups of the visible threads (content y)
+    processes: [], // lanes.js traceProcesses(trace)
+    processThreads: [], // per process: its threads' indices
+    collapsed: new Uint8Array(0), // per process: 1 when collapsed to its summary lane
+    bands: null, // lanes.js buildBandIndex(trace)
+    bandColours: [], // bandrows.js bandColours(bands.keys, dark)
+    bandBatch: null, // render.js BoxBatch over the band colours (fills, then bottom lines)
+    origin: 0, // the trace time shown as 0 everywhere (axes, tooltip, details, window label)
+    selectedCall: -1,
+    selectedCode: -1, // the function of the selected call: every call of it is highlighted
+    searchMask: null, // Uint8Array over codes (1: matches the search), or null
+    hoverCall: -1,
+    batch: null, // render.js BoxBatch over 2 x codes (each colour, then each faded colour)
+  };
+}
+
+/** Is something highlighted (a selected function or a search)? Then the rest is faded. */
+export function highlightActive(state) {
+  return state.searchMask !== null || state.selectedCode >= 0;
+}
+
+/** Is function `code` highlighted (selected, or matching the search)? */
+export function isHighlighted(state, code) {
+  return code === state.selectedCode || (state.searchMask !== null && state.searchMask[code] === 1);
+}
+
+/** The longest call of a visible thread whose function `matches(code)`, or -1 (the first of equals). */
+export function longestVisibleCall(state, matches) {
+  const { calls } = state.trace;
+  const { visible } = state;
+  let best = -1;
+  for (let i = 0; i < calls.count; i++) {
+    if (matches(calls.code[i]) && visible[calls.thread[i]] &&
+        (best < 0 || calls.end[i] - calls.start[i] > calls.end[best] - calls.start[best])) best = i;
+  }
+  return best;
+}
+
+// ---- js/panel.js ----
+// panel.js: what the text views share: the element helper, a call's facts (file, thread, start,
+// duration, self, children, notes) and their definition list, as shown by the tooltip and the
+// details panel. Layer 4 (DOM, text only: every string from a trace goes through textContent).
+
+
+/** A new element of `doc`: `<tag class=cls>text</tag>` (class and text optional). */
+export function makeEl(doc, tag, cls, text) {
+  const e = doc.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+/** `dl.fprofile-facts` of [label, value] pairs. */
+export function factList(doc, facts) {
+  const dl = makeEl(doc, "dl", "fprofile-facts");
+  for (const [k, v] of facts) dl.append(makeEl(doc, "dt", null, k), makeEl(doc, "dd", null, v));
+  return dl;
+}
+
+/** Thread `t` as text: its name (at `atNs` when given: threads can be renamed) and its tid. */
+export function threadLabel(trace, t, atNs) {
+  const th = trace.threads[t];
+  const name = atNs === undefined ? th.name : threadNameAt(th, atNs);
+  return th.osId ? `${name} (tid ${th.osId})` : name;
+}
+
+/**
+ * Trace time `t` as shown on the axes: from the display origin, precise to a thousandth of the
+ * zoomed window (like the window label) or to a tenth of `span_ns` when that is finer.
+ */
+export function timeText(state, vp, t, span_ns) {
+  const res = Math.max(1, Math.min((vp.win[1] - vp.win[0]) / 1000, span_ns / 10));
+  return formatTimeAt(t - state.origin, res);
+}
+
+/** The facts of call `c`, as [label, value] pairs. */
+export function callFacts(state, vp, c) {
+  const { calls, codes } = state.trace;
+  const code = calls.code[c];
+  const facts = [
+    ["File", `${shortPath(codes.file[code], state.roots || [])}:${codes.line[code]}`],
+    ["Thread", threadLabel(state.trace, calls.thread[c], calls.start[c])],
+    ...processFact(state, calls.thread[c]),
+    ["Start", timeText(state, vp, calls.start[c], calls.end[c] - calls.start[c])],
+    ["Duration", formatDuration(calls.end[c] - calls.start[c])],
+    ["Self", formatDuration(state.index.selfNs[c])],
+    ["Children", formatCount(state.index.childCount[c])],
+  ];
+  const f = calls.flags[c];
+  if (f & 1) facts.push(["Note", "unfinished: still running when recording stopped"]);
+  if (f & 2) facts.push(["Note", "started before the recording"]);
+  return facts;
+}
+
+/** [["Process", its label]] for thread `t` of a trace of more than one process, else []. */
+export function processFact(state, t) {
+  const { processes } = state;
+  if (processes.length < 2) return [];
+  return [["Process", processLabel(processes[threadProcess(state.trace.threads[t], processes.length)])]];
+}
+
+/** A signed duration: "+1.5 s", "-20 µs", "0 ns". */
+function signedDuration(ns) {
+  return ns > 0 ? `+${formatDuration(ns)}` : formatDuration(ns);
+}
+
+/** The facts of process `p`: pid and parent, host, span, exit status, clock, threads, calls, notes. */
+export function processFacts(state, vp, p) {
+  const proc = state.processes[p];
+  const threads = state.processThreads[p];
+  let calls = 0;
+  for (const t of threads) calls += state.trace.threads[t].callEnd - state.trace.threads[t].callStart;
+  const span = proc.endNs - proc.startNs;
+  const exit = proc.exitStatus === null || proc.exitStatus === undefined ? "unknown"
+    : proc.exitStatus < 0 ? `killed by signal ${-proc.exitStatus}` : String(proc.exitStatus);
+  const facts = [
+    ["Process", `pid ${proc.pid || "unknown"}${proc.parentPid ? `, parent pid ${proc.parentPid}` : ""}`],
+    ["Host", proc.host || "unknown"],
+    ["Start", timeText(state, vp, proc.startNs, span)],
+    ["End", timeText(state, vp, proc.endNs, span)],
+    ["Duration", formatDuration(span)],
+    ["Exit status", exit],
+    ["Clock offset", `${signedDuration(proc.clockOffsetNs || 0)} ± ${formatDuration(proc.clockUncertaintyNs || 0)}`],
+  ];
+  if (proc.aligned === false) facts.push(["Clock", "on its own clock, not aligned: its times are not comparable with the other processes'"]);
+  facts.push(["Threads", formatCount(threads.length)], ["Calls", formatCount(calls)]);
+  if (proc.incomplete) facts.push(["Note", "incomplete: killed or still running when the recording stopped; only what it had written out is here"]);
+  return facts;
+}
+
+/** The facts of band `b` (a task a thread ran): thread, process, start, duration. */
+export function bandFacts(state, vp, b) {
+  const { bands } = state;
+  const dur = bands.end[b] - bands.start[b];
+  return [
+    ["Task", bands.label[b]],
+    ["Thread", threadLabel(state.trace, bands.thread[b], bands.start[b])],
+    ...processFact(state, bands.thread[b]),
+    ["Start", timeText(state, vp, bands.start[b], dur)],
+    ["Duration", formatDuration(dur)],
+  ];
+}
+
+// ---- js/tooltip.js ----
+// tooltip.js: the tooltip over the zoomed view (`.fprofile-tooltip`): the facts of the call, the
+// task band, the thread header or the process header under the pointer, placed next to it and
+// kept inside the view. Layer 4 (DOM, text only).
+
+
+/**
+ * tl: { doc, state, vp }. Returns { el, showCall(c, x, y), showThread(t, x, y), showProcess(p, x, y),
+ * showBand(b, x, y), hide() }; x and y are zoom x and zoom y of the pointer.
+ */
+export function createTooltip(tl) {
+  const { doc, state, vp } = tl;
+  const tooltip = makeEl(doc, "div", "fprofile-tooltip");
+  tooltip.hidden = true;
+
+  function place(x, y) {
+    tooltip.hidden = false;
+    const tw = tooltip.offsetWidth;
+    const th = tooltip.offsetHeight;
+    let left = x + 14;
+    let top = y + 14;
+    if (left + tw > vp.width) left = Math.max(0, x - tw - 10);
+    if (top + th > vp.zoomHeight) top = Math.max(0, y - th - 10);
+    tooltip.style.left = `${left}px`;
+    tooltip.style.top = `${top}px`;
+  }
+
+  /** The facts of call `c` (hidden when c < 0). */
+  function showCall(c, x, y) {
+    if (c < 0) {
+      tooltip.hidden = true;
+      return;
+    }
+    const { trace } = state;
+    const name = trace.codes.name[trace.calls.code[c]];
+    tooltip.replaceChildren(makeEl(doc, "div", "fprofile-tooltip-title", name), factList(doc, callFacts(state, vp, c)));
+    tooltip.dataset.kind = "call";
+    place(x, y);
+  }
+
+  /** The facts of thread `t`: tid, span, duration, calls, lane, names over time. */
+  function showThread(t, x, y) {
+    const th = state.trace.threads[t];
+    const span = th.lastNs - th.firstNs;
+    const facts = [
+      ["Thread", th.osId ? `tid ${th.osId}` : "tid unknown"],
+      ["Span", `${timeText(state, vp, th.firstNs, span)} – ${timeText(state, vp, th.lastNs, span)}`],
+      ["Duration", formatDuration(span)],
+      ["Calls", formatCount(th.callEnd - th.callStart)],
+      ["Lane", String(th.lane)],
+      ...processFact(state, t),
+    ];
+    if (th.names.length > 1) facts.push(["Names", th.names.map((n) => n.name).join(" → ")]);
+    tooltip.replaceChildren(makeEl(doc, "div", "fprofile-tooltip-title", th.name), factList(doc, facts));
+    tooltip.dataset.kind = "thread";
+    place(x, y);
+  }
+
+  /** The facts of process `p` (its header row). */
+  function showProcess(p, x, y) {
+    const title = makeEl(doc, "div", "fprofile-tooltip-title", processLabel(state.processes[p]));
+    const hint = makeEl(doc, "div", "fprofile-muted", "click: collapse / expand · double-click: zoom to it · c");
+    tooltip.replaceChildren(title, factList(doc, processFacts(state, vp, p)), hint);
+    tooltip.dataset.kind = "process";
+    place(x, y);
+  }
+
+  /** The facts of task band `b`. */
+  function showBand(b, x, y) {
+    tooltip.replaceChildren(makeEl(doc, "div", "fprofile-tooltip-title", state.bands.label[b]), factList(doc, bandFacts(state, vp, b)));
+    tooltip.dataset.kind = "band";
+    place(x, y);
+  }
+
+  return {
+    el: tooltip,
+    showCall,
+    showThread,
+    showProcess,
+    showBand,
+    hide() {
+      tooltip.hidden = true;
+    },
+  };
+}
+
+// ---- js/details.js ----
+// details.js: the details panel (`.fprofile-details`): the selected call's facts, how many calls
+// its function has, a button that zooms to it and its call stack (each frame a link that selects
+// and zooms to that call). Layer 4 (DOM, text only).
+
+
+/** tl: { doc, state, vp, selectCall(c), zoomToCall(c) }. Returns { el, show(c) } (c < 0: nothing selected). */
+export function createDetails(tl) {
+  const { doc, state, vp } = tl;
+  const details = makeEl(doc, "div", "fprofile-details");
+
+  function showEmpty() {
+    details.replaceChildren(makeEl(doc, "div", "fprofile-panel-title", "Details"),
+      makeEl(doc, "div", "fprofile-muted", "Click a call to see its details; every call of its function is highlighted."));
+  }
+
+  function show(c) {
+    if (c < 0 || !state.trace) {
+      showEmpty();
+      return;
+    }
+    const { calls, codes } = state.trace;
+    const code = calls.code[c];
+    let same = 0;
+    for (let i = 0; i < calls.count; i++) if (calls.code[i] === code) same++;
+    const title = makeEl(doc, "div", "fprofile-details-title", codes.name[code]);
+    const facts = callFacts(state, vp, c);
+    facts.push(["Depth", String(calls.depth[c])], ["Calls of it", `${formatCount(same)} (highlighted)`]);
+    const stackTitle = makeEl(doc, "div", "fprofile-panel-title", "Call stack");
+    const stack = makeEl(doc, "ol", "fprofile-stack");
+    const chain = [];
+    for (let p = c; p >= 0; p = calls.parent[p]) chain.push(p);
+    chain.reverse();
+    for (const p of chain) {
+      const li = makeEl(doc, "li", p === c ? "fprofile-current" : null);
+      const btn = makeEl(doc, "button", "fprofile-link", codes.name[calls.code[p]]);
+      btn.type = "button";
+      btn.title = `${codes.file[calls.code[p]]}:${codes.line[calls.code[p]]}`;
+      btn.addEventListener("click", () => { tl.selectCall(p); tl.zoomToCall(p); });
+      li.append(btn);
+      stack.append(li);
+    }
+    const zoomBtn = makeEl(doc, "button", "fprofile-zoom-to", "Zoom to this call");
+    zoomBtn.type = "button";
+    zoomBtn.addEventListener("click", () => tl.zoomToCall(c));
+    details.replaceChildren(makeEl(doc, "div", "fprofile-panel-title", "Details"), title, factList(doc, facts), zoomBtn, stackTitle, stack);
+  }
+
+  showEmpty();
+  return { el: details, show };
+}
+
+// ---- js/threads.js ----
+// threads.js: the thread list (`.fprofile-threads`): one checkbox per thread (data-thread = its
+// index) with its colour, name, calls and duration; unchecking hides the thread's lane. With more
+// than one process the threads are grouped under their process: a checkbox per process
+// (data-process = its index; indeterminate when only some of its threads are shown) shows or hides
+// all its threads at once, and a button collapses or expands its lanes. Layer 4 (DOM, text only).
+
+
+/**
+ * tl: { doc, state, selectCall(c), relayout(), schedule(), toggleProcess(p) }.
+ * Returns { el, build() (for the trace in state), sync() (after visibility or collapse changed
+ * elsewhere), clear() }.
+ */
+export function createThreadList(tl) {
+  const { doc, state } = tl;
+  const box = makeEl(doc, "div", "fprofile-threads");
+  let threadBoxes = [];
+  let processRows = []; // per process: { cb, toggle }
+
+  /** Visibility changed: drop a selection that is now hidden, lay out again, redraw. */
+  function changed() {
+    if (state.selectedCall >= 0 && !state.visible[state.trace.calls.thread[state.selectedCall]]) tl.selectCall(-1);
+    tl.relayout();
+    sync();
+    tl.schedule();
+  }
+
+  function threadRow(th, cls) {
+    const label = makeEl(doc, "label", cls);
+    const cb = makeEl(doc, "input");
+    cb.type = "checkbox";
+    cb.checked = !!state.visible[th.index];
+    cb.dataset.thread = String(th.index);
+    cb.addEventListener("change", () => {
+      state.visible[th.index] = cb.checked ? 1 : 0;
+      changed();
+    });
+    threadBoxes[th.index] = cb;
+    const sw = makeEl(doc, "span", "fprofile-swatch");
+    sw.style.background = threadColour(th.index, state.dark);
+    const name = makeEl(doc, "span", "fprofile-thread-name", th.name);
+    name.title = th.names.map((n) => n.name).join(" → ");
+    const stats = `${formatCount(th.callEnd - th.callStart)} call${th.callEnd - th.callStart === 1 ? "" : "s"} · ${formatDuration(th.lastNs - th.firstNs)}`;
+    const n = makeEl(doc, "span", "fprofile-muted fprofile-thread-stats", stats);
+    label.title = `${th.name}${th.osId ? ` (tid ${th.osId})` : ""}: ${stats}`;
+    label.append(cb, sw, name, n);
+    return label;
+  }
+
+  function processRow(p) {
+    const proc = state.processes[p];
+    const threads = state.processThreads[p];
+    const row = makeEl(doc, "div", "fprofile-process");
+    const toggle = makeEl(doc, "button", "fprofile-process-toggle");
+    toggle.type = "button";
+    toggle.dataset.process = String(p);
+    toggle.addEventListener("click", () => tl.toggleProcess(p));
+    const label = makeEl(doc, "label", "fprofile-process-label");
+    const cb = makeEl(doc, "input");
+    cb.type = "checkbox";
+    cb.dataset.process = String(p);
+    cb.disabled = threads.length === 0;
+    cb.addEventListener("change", () => {
+      for (const t of threads) state.visible[t] = cb.checked ? 1 : 0;
+      changed();
+    });
+    const name = makeEl(doc, "span", "fprofile-process-name", processLabel(proc));
+    let calls = 0;
+    for (const t of threads) calls += state.trace.threads[t].callEnd - state.trace.threads[t].callStart;
+    const stats = `${threads.length} thread${threads.length === 1 ? "" : "s"} · ${formatCount(calls)} call${calls === 1 ? "" : "s"}` +
+      (proc.incomplete ? " · incomplete" : "");
+    label.title = `${processLabel(proc)}: ${stats}`;
+    label.append(cb, name, makeEl(doc, "span", "fprofile-muted fprofile-thread-stats", stats));
+    row.append(toggle, label);
+    processRows[p] = { cb, toggle };
+    return row;
+  }
+
+  function build() {
+    const { trace } = state;
+    const multi = state.processes.length > 1;
+    threadBoxes = [];
+    processRows = [];
+    const title = makeEl(doc, "div", "fprofile-panel-title",
+      `Threads (${trace.threads.length})${multi ? ` in ${state.processes.length} processes` : ""}`);
+    const list = makeEl(doc, "div", "fprofile-thread-list");
+    if (!multi) {
+      for (const th of trace.threads) list.append(threadRow(th, "fprofile-thread"));
+    } else {
+      for (let p = 0; p < state.processes.length; p++) {
+        const group = makeEl(doc, "div", "fprofile-process-group");
+        group.append(processRow(p));
+        for (const t of state.processThreads[p]) group.append(threadRow(trace.threads[t], "fprofile-thread fprofile-thread-in-process"));
+        list.append(group);
+      }
+    }
+    box.replaceChildren(title, list);
+    sync();
+  }
+
+  /** The checkboxes and collapse buttons as the state says. */
+  function sync() {
+    for (let t = 0; t < threadBoxes.length; t++) if (threadBoxes[t]) threadBoxes[t].checked = !!state.visible[t];
+    for (let p = 0; p < processRows.length; p++) {
+      const { cb, toggle } = processRows[p];
+      const threads = state.processThreads[p];
+      const shown = threads.filter((t) => state.visible[t]).length;
+      cb.checked = threads.length > 0 && shown === threads.length;
+      cb.indeterminate = shown > 0 && shown < threads.length;
+      const collapsed = !!state.collapsed[p];
+      toggle.textContent = collapsed ? "▸" : "▾";
+      toggle.title = collapsed ? "Expand this process's threads" : "Collapse this process to one summary lane";
+      toggle.setAttribute("aria-expanded", String(!collapsed));
+      toggle.setAttribute("aria-label", `${collapsed ? "Expand" : "Collapse"} ${processLabel(state.processes[p])}`);
+    }
+  }
+
+  return {
+    el: box,
+    build,
+    sync,
+    clear() {
+      threadBoxes = [];
+      processRows = [];
+      box.replaceChildren();
+    },
+  };
+}
+
+// ---- js/search.js ----
+// search.js: the search box (`input.fprofile-search`) and its count: the functions whose name or
+// file contains the text are highlighted (state.searchMask; the root gets data-search-active while
+// it filters), Enter selects the longest matching call and zooms to it, Escape clears. Layer 4
+// (DOM).
+
+
+/**
+ * tl: { doc, root, state, listen, selectCall(c), zoomToCall(c), invalidateOverview(), schedule() }.
+ * Returns { input, count, apply() (filter again, e.g. for a new trace) }.
+ */
+export function createSearch(tl) {
+  const { doc, root, state } = tl;
+  const input = makeEl(doc, "input", "fprofile-search");
+  input.type = "search";
+  input.placeholder = "Search functions…";
+  input.title = "Highlight the functions whose name or file contains this text; Enter zooms to the longest match";
+  input.setAttribute("aria-label", "Search functions");
+  input.spellcheck = false;
+  const count = makeEl(doc, "span", "fprofile-search-count");
+
+  function apply() {
+    const q = input.value.trim().toLowerCase();
+    const { trace } = state;
+    if (!trace || !q) {
+      state.searchMask = null;
+      count.textContent = "";
+    } else {
+      const { codes, calls } = trace;
+      const mask = new Uint8Array(codes.count);
+      let fns = 0;
+      for (let c = 0; c < codes.count; c++) {
+        if (codes.name[c].toLowerCase().includes(q) || codes.file[c].toLowerCase().includes(q)) {
+          mask[c] = 1;
+          fns++;
+        }
+      }
+      let n = 0;
+      for (let i = 0; i < calls.count; i++) n += mask[calls.code[i]];
+      state.searchMask = mask;
+      count.textContent = `${formatCount(fns)} function${fns === 1 ? "" : "s"}, ${formatCount(n)} call${n === 1 ? "" : "s"}`;
+    }
+    root.toggleAttribute("data-search-active", state.searchMask !== null);
+    tl.invalidateOverview();
+    tl.schedule();
+  }
+
+  tl.listen(input, "input", apply);
+  tl.listen(input, "keydown", (e) => {
+    if (e.key === "Escape") {
+      input.value = "";
+      apply();
+    } else if (e.key === "Enter" && state.trace && state.searchMask) {
+      // Enter: select the longest matching call and zoom to it.
+      const mask = state.searchMask;
+      const best = longestVisibleCall(state, (code) => mask[code] === 1);
+      if (best >= 0) {
+        tl.selectCall(best);
+        tl.zoomToCall(best);
+      }
+    }
+    e.stopPropagation();
+  });
+
+  return { input, count, apply };
+}
+
+// ---- js/overview.js ----
+// overview.js: the overview (`canvas.fprofile-overview`): every lane over the whole run (with more
+// than one process, under a thin header strip per process; a collapsed process is its summary
+// lane), drawn
+// once into an offscreen canvas (redrawn only when invalidated: new data, theme, width, lanes,
+// selection, search), with the brush (the zoomed window) drawn over it every frame. Dragging
+// outside the brush selects a new window, dragging inside moves it, a click centres it, a
+// double-click shows the whole run. Layer 4 (canvas and pointer events).
+//
+// Spaces (viewport.js): overview x <-> trace ns over vp.full; y from the top of the canvas.
+
+
+const OVERVIEW_AXIS_PX = 16;
+const OVERVIEW_MAX_PX = 170;
+const OVERVIEW_PROC_PX = 12;
+
+/**
+ * tl: { doc, win0, state, vp, listen, localXY(e, target), setWin(a, b), resetView() }.
+ * Returns { el, layout() (after the lanes changed), invalidate(), draw() }.
+ */
+export function createOverview(tl) {
+  const { doc, win0, state, vp } = tl;
+  const overview = doc.createElement("canvas");
+  overview.className = "fprofile-overview";
+  overview.setAttribute("aria-label", "Overview of the whole run: drag to choose the zoomed window");
+  overview.style.height = "60px";
+  let overviewHeight = 60;
+  let rowsOf = overviewRows(state.lanes, OVERVIEW_AXIS_PX, OVERVIEW_MAX_PX, OVERVIEW_PROC_PX);
+  let cache = null;
+  let dirty = true;
+
+  /** One band per lane, as high as fits OVERVIEW_MAX_PX (8 to 24 px), under its process's strip. */
+  function layout() {
+    rowsOf = overviewRows(state.lanes, OVERVIEW_AXIS_PX, OVERVIEW_MAX_PX, OVERVIEW_PROC_PX);
+    overviewHeight = rowsOf.height;
+    dirty = true;
+  }
+
+  function renderCache() {
+    const { width } = vp;
+    const { trace, pal, colours, dark } = state;
+    const dpr = win0.devicePixelRatio || 1;
+    if (!cache) cache = doc.createElement("canvas");
+    cache.width = Math.max(1, Math.round(width * dpr));
+    cache.height = Math.max(1, Math.round(overviewHeight * dpr));
+    const ctx = cache.getContext("2d", { alpha: false });
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.fillStyle = pal.bg;
+    ctx.fillRect(0, 0, width, overviewHeight);
+    if (!trace) return;
+    const nsToX = (t) => vp.nsToOverviewX(t);
+    drawTimeAxis(ctx, pal, width, OVERVIEW_AXIS_PX, overviewHeight, vp.full[0], vp.full[1], nsToX, 110, state.origin);
+    const k = vp.overviewPxPerNs();
+    const { calls } = trace;
+    const hl = highlightActive(state);
+    const nCodes = trace.codes.count;
+    const { batch } = state;
+    const lanes = state.lanes.lanes;
+    const { lanePx } = rowsOf;
+    for (let li = 0; li < lanes.length; li++) {
+      const lane = lanes[li];
+      const y = rowsOf.laneY[li];
+      const rowsPx = lanePx - 5;
+      const rowPx = Math.max(1, Math.min(3, rowsPx / Math.max(1, lane.rows)));
+      const shownRows = Math.min(lane.rows, Math.floor(rowsPx / rowPx));
+      for (const t of lane.threads) {
+        const th = trace.threads[t];
+        ctx.fillStyle = threadColour(t, dark);
+        const xa = nsToX(th.firstNs);
+        ctx.fillRect(xa, y + 1, Math.max(1, nsToX(th.lastNs) - xa), 1.5);
+        const rows = state.index.threadRows[t];
+        for (let d = 0; d < Math.min(shownRows, rows.length); d++) {
+          const yy = y + 4 + d * rowPx;
+          forEachBox(rows[d], calls.start, calls.end, vp.full[0], vp.full[1], k, 1, (c, x0, x1) => {
+            const code = calls.code[c];
+            batch.add(hl && !isHighlighted(state, code) ? code + nCodes : code, x0, yy, x1 - x0, rowPx);
+          });
+        }
+      }
+    }
+    batch.fill(ctx, (key) => (key < nCodes ? colours.fill[key] : colours.faded[key - nCodes]));
+    if (!rowsOf.procPx) return;
+    ctx.font = pal.smallFont;
+    const charPx = ctx.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEFGH0123").width / 40 || 5.6;
+    state.lanes.groups.forEach((g, gi) => {
+      const proc = state.processes[g.process];
+      const parts = processHeaderParts(proc, g.collapsed, state.processThreads[g.process].length);
+      drawOverviewProcessHeader(ctx, pal, proc, parts, rowsOf.groupY[gi], rowsOf.procPx, width, nsToX, charPx);
+    });
+  }
+
+  function draw() {
+    const { width } = vp;
+    const { trace, pal, dark } = state;
+    if (dirty) {
+      overview.style.height = `${overviewHeight}px`;
+      renderCache();
+      dirty = false;
+    }
+    const ctx = sizeCanvas(overview, width, overviewHeight);
+    ctx.drawImage(cache, 0, 0, width, overviewHeight);
+    if (!trace) return;
+    const xa = Math.max(0, vp.nsToOverviewX(vp.win[0]));
+    const xb = Math.min(width, vp.nsToOverviewX(vp.win[1]));
+    ctx.fillStyle = dark ? "rgba(0,0,0,0.45)" : "rgba(255,255,255,0.6)";
+    ctx.fillRect(0, OVERVIEW_AXIS_PX, xa, overviewHeight - OVERVIEW_AXIS_PX);
+    ctx.fillRect(xb, OVERVIEW_AXIS_PX, width - xb, overviewHeight - OVERVIEW_AXIS_PX);
+    ctx.fillStyle = pal.brush;
+    ctx.fillRect(xa, OVERVIEW_AXIS_PX, Math.max(1, xb - xa), overviewHeight - OVERVIEW_AXIS_PX);
+    ctx.strokeStyle = pal.accent;
+    ctx.lineWidth = 1.5;
+    ctx.strokeRect(xa + 0.75, OVERVIEW_AXIS_PX + 0.75, Math.max(1, xb - xa - 1.5), overviewHeight - OVERVIEW_AXIS_PX - 1.5);
+  }
+
+  // ---- the brush ----------------------------------------------------------------------------
+  /** Is overview x `x` inside the brush (and the brush narrower than the whole view)? */
+  function insideBrush(x) {
+    const xa = vp.nsToOverviewX(vp.win[0]);
+    const xb = vp.nsToOverviewX(vp.win[1]);
+    return x >= xa && x <= xb && xb - xa < vp.width * 0.95;
+  }
+  let brush = null;
+  tl.listen(overview, "pointerdown", (e) => {
+    if (!state.trace || e.button !== 0) return;
+    const [x] = tl.localXY(e, overview);
+    brush = { x0: x, moved: false, mode: insideBrush(x) ? "move" : "select", win0: vp.win.slice() };
+    if (overview.setPointerCapture) try { overview.setPointerCapture(e.pointerId); } catch (_e) { /* synthetic */ }
+  });
+  tl.listen(overview, "pointermove", (e) => {
+    const [x] = tl.localXY(e, overview);
+    if (!brush) {
+      if (!state.trace) return;
+      overview.style.cursor = insideBrush(x) ? "grab" : "crosshair";
+      return;
+    }
+    if (!brush.moved && Math.abs(x - brush.x0) < DRAG_THRESHOLD_PX) return;
+    brush.moved = true;
+    if (brush.mode === "move") {
+      const dt = (x - brush.x0) / vp.overviewPxPerNs();
+      tl.setWin(brush.win0[0] + dt, brush.win0[1] + dt);
+    } else {
+      const a = vp.overviewXToNs(Math.min(x, brush.x0));
+      const b = vp.overviewXToNs(Math.max(x, brush.x0));
+      tl.setWin(a, b);
+    }
+  });
+  const endBrush = (e) => {
+    if (!brush) return;
+    const b = brush;
+    brush = null;
+    if (!b.moved && e.type === "pointerup") {
+      // A click centres the window on that time, keeping its width.
+      const t = vp.overviewXToNs(b.x0);
+      const w = vp.win[1] - vp.win[0];
+      tl.setWin(t - w / 2, t + w / 2);
+    }
+  };
+  tl.listen(overview, "pointerup", endBrush);
+  tl.listen(overview, "pointercancel", endBrush);
+  tl.listen(overview, "dblclick", () => tl.resetView());
+
+  return {
+    el: overview,
+    layout,
+    invalidate() {
+      dirty = true;
+    },
+    draw,
+  };
+}
+
+// ---- js/zoomview.js ----
+// zoomview.js: the zoomed view (`canvas.fprofile-zoom`): the calls of the window, lane by lane
+// (thread headers, task bands, one row per depth, labels on the boxes wide enough), with more
+// than one process a header row per process (processrows.js) and a collapsed process as one
+// compact summary lane, the hovered and selected calls outlined, a vertical scroll indicator.
+// After each drawing: `data-drawn` = call boxes drawn, `data-bands` = band boxes drawn, and
+// `data-process-headers` / `data-band-rows` = JSON of the header rows and band rows drawn
+// (their zoom y; tests find them there). Hit testing (the call, band, thread or process header
+// under a point) and the pointer: wheel zooms (pans with shift or a horizontal wheel), drag pans
+// and scrolls, click selects (on a process header: collapses or expands it), double-click zooms
+// to a call (to a process's span on its header), hover shows the tooltip. Layer 4 (canvas and
+// pointer events).
+//
+// Spaces (viewport.js): zoom x <-> trace ns over vp.win; zoom y <-> content y (lanes.js
+// layoutGroups, scrolled by vp.scrollY under the fixed time axis).
+
+
+/** Calls at least this wide (CSS px) get a label. */
+const LABEL_MIN_PX = 28;
+
+/**
+ * tl: { doc, root, state, vp, tooltip, listen, localXY(e, target), schedule(), selectCall(c),
+ *       zoomToCall(c), zoomBy(factor, atNs), panByPx(dx), scrollByPx(dy), setWin(a, b),
+ *       toggleProcess(p) }.
+ * Returns { el, draw(), refreshHover() (after the view moved under a still pointer), hitCall(x, y),
+ *           pointerProcess() (the process under the pointer, or -1) }.
+ */
+export function createZoomView(tl) {
+  const { doc, state, vp, tooltip } = tl;
+  const zoom = doc.createElement("canvas");
+  zoom.className = "fprofile-zoom";
+  zoom.setAttribute("aria-label", "Zoomed view of the calls");
+  zoom.style.height = `${vp.zoomHeight}px`;
+  let charPx = 6.2; // average glyph width of the label font, measured at each drawing
+
+  // ---- drawing ------------------------------------------------------------------------------
+  function draw() {
+    const W = vp.width;
+    const H = vp.zoomHeight;
+    const { trace, pal, colours, dark, batch } = state;
+    const ctx = sizeCanvas(zoom, W, H);
+    ctx.fillStyle = pal.bg;
+    ctx.fillRect(0, 0, W, H);
+    if (!trace) {
+      zoom.setAttribute("data-drawn", "0");
+      return;
+    }
+    const t0 = vp.win[0];
+    const t1 = vp.win[1];
+    const k = vp.zoomPxPerNs();
+    const nsToX = (t) => vp.nsToZoomX(t);
+    drawTimeAxis(ctx, pal, W, ZOOM_AXIS_PX, H, t0, t1, nsToX, 90, state.origin);
+    const { calls, codes } = trace;
+    const hl = highlightActive(state);
+    const nCodes = codes.count;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(0, ZOOM_AXIS_PX, W, H - ZOOM_AXIS_PX);
+    ctx.clip();
+    ctx.font = pal.font;
+    ctx.textBaseline = "middle";
+    charPx = ctx.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEFGH0123").width / 40 || 6.2;
+    let boxes = 0;
+    let bandBoxes = 0;
+    const bandRows = [];
+    const labels = [];
+    for (const lane of state.lanes.lanes) {
+      const ly = vp.contentYToZoomY(lane.top);
+      if (ly > H || ly + lane.height < ZOOM_AXIS_PX) continue;
+      if (lane.kind === "summary") {
+        boxes += drawSummaryLane(lane, ly, t0, t1, k, hl, nCodes);
+        continue;
+      }
+      ctx.fillStyle = pal.laneBg;
+      ctx.fillRect(0, ly, W, lane.headerPx);
+      for (const t of lane.threads) {
+        const th = trace.threads[t];
+        if (th.lastNs < t0 || th.firstNs > t1) continue;
+        const xa = Math.max(-2, nsToX(th.firstNs));
+        const xb = Math.min(W + 2, nsToX(th.lastNs));
+        ctx.fillStyle = threadColour(t, dark);
+        ctx.fillRect(xa, ly + lane.headerPx - 5, Math.max(2, xb - xa), 3);
+        ctx.fillStyle = pal.fg;
+        ctx.font = pal.font;
+        // The name may run past the thread's span up to the next thread of the lane (or the edge);
+        // when it does not fit with its tid, the tid goes first.
+        let next = W;
+        for (const o of lane.threads) {
+          if (o !== t && trace.threads[o].firstNs >= th.lastNs) next = Math.min(next, nsToX(trace.threads[o].firstNs));
+        }
+        const lx = Math.max(4, xa + 2);
+        const room = Math.max(0, Math.max(xb, next) - lx - 4);
+        const name = threadNameAt(th, Math.max(t0, th.firstNs));
+        const label = th.osId ? `${name}  (tid ${th.osId})` : name;
+        const text = label.length * charPx <= room ? label : fitLabel(name, room, charPx);
+        if (text) ctx.fillText(text, lx, ly + 7);
+      }
+      if (lane.bandRows > 0) bandBoxes += drawBandRows(ctx, state, vp, lane, ly, charPx, bandRows);
+      const rowPx = lane.rowPx;
+      for (let d = 0; d < lane.rows; d++) {
+        const y = ly + lane.callsTop + d * rowPx;
+        if (y > H || y + rowPx < ZOOM_AXIS_PX) continue;
+        for (const t of lane.threads) {
+          const rows = state.index.threadRows[t];
+          if (d >= rows.length) continue;
+          boxes += forEachBox(rows[d], calls.start, calls.end, t0, t1, k, 1, (c, x0, x1, count) => {
+            const code = calls.code[c];
+            const a = Math.max(-1, x0);
+            const b = Math.min(W + 1, x1);
+            const w = b - a;
+            batch.add(hl && !isHighlighted(state, code) ? code + nCodes : code, a, y, w > 3 ? w - 1 : w, rowPx - 1);
+            if (count === 1 && w >= LABEL_MIN_PX) labels.push(c, a, w, y, rowPx);
+          });
+        }
+      }
+    }
+    batch.fill(ctx, (key) => (key < nCodes ? colours.fill[key] : colours.faded[key - nCodes]));
+    // Labels after the boxes: one font, fewer state changes.
+    // Each label in the colour that reads best on its box (dark or light text).
+    let labelColour = "";
+    for (let i = 0; i < labels.length; i += 5) {
+      const c = labels[i];
+      const code = calls.code[c];
+      if (hl && !isHighlighted(state, code)) continue;
+      const text = fitLabel(codes.name[code], labels[i + 2] - 6, charPx);
+      if (!text) continue;
+      if (colours.text[code] !== labelColour) {
+        labelColour = colours.text[code];
+        ctx.fillStyle = labelColour;
+      }
+      ctx.fillText(text, labels[i + 1] + 3, labels[i + 3] + (labels[i + 4] - 1) / 2);
+    }
+    if (hl) {
+      ctx.fillStyle = pal.muted;
+      for (let i = 0; i < labels.length; i += 5) {
+        const code = calls.code[labels[i]];
+        if (isHighlighted(state, code)) continue;
+        const text = fitLabel(codes.name[code], labels[i + 2] - 6, charPx);
+        if (text) ctx.fillText(text, labels[i + 1] + 3, labels[i + 3] + (labels[i + 4] - 1) / 2);
+      }
+    }
+    outlineCall(ctx, state.hoverCall, pal.fg, 1);
+    outlineCall(ctx, state.selectedCall, pal.select, 2);
+    const headers = drawProcessHeaders(ctx, H);
+    ctx.restore();
+    // Vertical scroll indicator.
+    const ms = vp.maxScrollY();
+    if (ms > 0) {
+      const viewH = H - ZOOM_AXIS_PX;
+      const barH = Math.max(20, viewH * viewH / (state.lanes.height + 8));
+      const barY = ZOOM_AXIS_PX + (viewH - barH) * (vp.scrollY / ms);
+      ctx.fillStyle = dark ? "rgba(255,255,255,0.25)" : "rgba(0,0,0,0.22)";
+      ctx.fillRect(W - 5, barY, 4, barH);
+    }
+    zoom.setAttribute("data-drawn", String(boxes));
+    zoom.setAttribute("data-bands", String(bandBoxes));
+    zoom.setAttribute("data-process-headers", JSON.stringify(headers));
+    zoom.setAttribute("data-band-rows", JSON.stringify(bandRows));
+  }
+
+  /** A collapsed process's summary lane at zoom y `ly`: its threads' first depths, compact, unlabelled. */
+  function drawSummaryLane(lane, ly, t0, t1, k, hl, nCodes) {
+    const { calls } = state.trace;
+    const W = vp.width;
+    let boxes = 0;
+    for (let d = 0; d < lane.rows; d++) {
+      const y = ly + d * lane.rowPx;
+      for (const t of lane.threads) {
+        const rows = state.index.threadRows[t];
+        if (d >= rows.length) continue;
+        boxes += forEachBox(rows[d], calls.start, calls.end, t0, t1, k, 1, (c, x0, x1) => {
+          const code = calls.code[c];
+          const a = Math.max(-1, x0);
+          state.batch.add(hl && !isHighlighted(state, code) ? code + nCodes : code, a, y, Math.min(W + 1, x1) - a, lane.rowPx - 1);
+        });
+      }
+    }
+    return boxes;
+  }
+
+  /** The header rows of the visible processes (over the lanes' area); returns [{ process, y, collapsed }]. */
+  function drawProcessHeaders(ctx, H) {
+    const out = [];
+    const { trace, pal } = state;
+    for (const g of state.lanes.groups) {
+      if (!g.headerPx) continue;
+      const y = vp.contentYToZoomY(g.top);
+      if (y > H || y + g.headerPx < ZOOM_AXIS_PX) continue;
+      const proc = state.processes[g.process];
+      const parts = processHeaderParts(proc, g.collapsed, state.processThreads[g.process].length);
+      drawProcessHeader(ctx, pal, proc, parts, y, g.headerPx, vp.width, (t) => vp.nsToZoomX(t), charPx);
+      out.push({ process: g.process, y, h: g.headerPx, collapsed: g.collapsed });
+    }
+    if (trace && out.length) ctx.font = pal.font;
+    return out;
+  }
+
+  /** Call `c`'s box in zoom x / zoom y, or null (no call, hidden thread). */
+  function callRect(c) {
+    const { trace } = state;
+    if (c < 0 || !trace) return null;
+    const t = trace.calls.thread[c];
+    if (!state.visible[t]) return null;
+    const lane = laneOfThread(state.lanes, t);
+    const depth = trace.calls.depth[c];
+    if (!lane || depth >= lane.rows) return null;
+    const y = vp.contentYToZoomY(lane.top + lane.callsTop + depth * lane.rowPx);
+    const x0 = vp.nsToZoomX(trace.calls.start[c]);
+    const x1 = Math.max(x0 + 1, vp.nsToZoomX(trace.calls.end[c]));
+    return { x0, x1, y, h: lane.rowPx - 1 };
+  }
+  function outlineCall(ctx, c, colour, lw) {
+    const r = callRect(c);
+    if (!r || r.x1 < -2 || r.x0 > vp.width + 2) return;
+    ctx.strokeStyle = colour;
+    ctx.lineWidth = lw;
+    const a = Math.max(-2, r.x0);
+    const b = Math.min(vp.width + 2, r.x1);
+    ctx.strokeRect(a + lw / 2, r.y + lw / 2, Math.max(1, b - a - lw), r.h - lw);
+  }
+
+  // ---- hit testing --------------------------------------------------------------------------
+  /** What is at zoom y `y` (lanes.js hitLayout), or null. */
+  function hitAt(y) {
+    if (!state.trace || y < ZOOM_AXIS_PX) return null;
+    return hitLayout(state.lanes, vp.zoomYToContentY(y));
+  }
+  /** The band under zoom (x, y) (within 2 px along x), or -1. */
+  function hitBandAt(x, y) {
+    const hit = hitAt(y);
+    if (!hit || hit.kind !== "band") return -1;
+    return hitBand(state, hit.lane, hit.row, vp.zoomXToNs(x), 2 / vp.zoomPxPerNs());
+  }
+  /** The process whose header row is at zoom y `y`, or -1. */
+  function hitProcessHeader(y) {
+    const hit = hitAt(y);
+    return hit && hit.kind === "process" ? hit.group.process : -1;
+  }
+
+  /** The call under zoom (x, y) (within 2 px along x), or -1. */
+  function hitCall(x, y) {
+    const { trace } = state;
+    const hit = hitAt(y);
+    if (!hit || hit.kind !== "calls") return -1;
+    const { lane } = hit;
+    const d = hit.depth;
+    if (d < 0 || d >= lane.rows) return -1;
+    const t = vp.zoomXToNs(x);
+    const tol = 2 / vp.zoomPxPerNs();
+    const { start, end } = trace.calls;
+    let best = -1;
+    let bestDist = Infinity;
+    for (const ti of lane.threads) {
+      const rows = state.index.threadRows[ti];
+      if (d >= rows.length) continue;
+      const row = rows[d];
+      let kk = lowerBoundEnd(row, end, t - tol);
+      for (; kk < row.length && start[row[kk]] <= t + tol; kk++) {
+        const c = row[kk];
+        const dist = t < start[c] ? start[c] - t : t > end[c] ? t - end[c] : 0;
+        if (dist < bestDist) { best = c; bestDist = dist; }
+        if (dist === 0) break;
+      }
+    }
+    return best;
+  }
+
+  /** The thread whose span line / name is under zoom (x, y) in a lane header (within 40 px), or -1. */
+  function hitThreadHeader(x, y) {
+    const { trace } = state;
+    const hit = hitAt(y);
+    if (!hit || hit.kind !== "thread") return -1;
+    const { lane } = hit;
+    const t = vp.zoomXToNs(x);
+    let best = -1;
+    let bestDist = Infinity;
+    for (const ti of lane.threads) {
+      const th = trace.threads[ti];
+      const dist = t < th.firstNs ? th.firstNs - t : t > th.lastNs ? t - th.lastNs : 0;
+      if (dist < bestDist) { best = ti; bestDist = dist; }
+    }
+    return bestDist * vp.zoomPxPerNs() <= 40 ? best : -1;
+  }
+
+  // ---- pointer ------------------------------------------------------------------------------
+  let drag = null;
+  let pointer = null; // the pointer over the zoomed view (zoom x / y), null when elsewhere
+  tl.listen(zoom, "wheel", (e) => {
+    if (!state.trace) return;
+    e.preventDefault();
+    const unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? vp.zoomHeight : 1;
+    const dx = e.deltaX * unit;
+    const dy = e.deltaY * unit;
+    if (e.shiftKey && Math.abs(dx) < Math.abs(dy)) {
+      tl.panByPx(dy);
+    } else if (Math.abs(dx) > Math.abs(dy)) {
+      tl.panByPx(dx);
+    } else {
+      const [x] = tl.localXY(e, zoom);
+      tl.zoomBy(Math.exp(-dy * 0.0015), vp.zoomXToNs(x));
+    }
+  }, { passive: false });
+  tl.listen(zoom, "pointerdown", (e) => {
+    if (!state.trace || e.button !== 0) return;
+    const [x, y] = tl.localXY(e, zoom);
+    drag = { x, y, lastX: x, lastY: y, moved: false, id: e.pointerId };
+    if (zoom.setPointerCapture) try { zoom.setPointerCapture(e.pointerId); } catch (_e) { /* synthetic pointer */ }
+  });
+  tl.listen(zoom, "pointermove", (e) => {
+    if (!state.trace) return;
+    const [x, y] = tl.localXY(e, zoom);
+    pointer = { x, y };
+    if (drag) {
+      if (!drag.moved && Math.hypot(x - drag.x, y - drag.y) >= DRAG_THRESHOLD_PX) {
+        drag.moved = true;
+        tooltip.hide();
+        zoom.classList.add("fprofile-dragging");
+      }
+      if (drag.moved) {
+        tl.panByPx(drag.lastX - x);
+        tl.scrollByPx(drag.lastY - y);
+        drag.lastX = x;
+        drag.lastY = y;
+      }
+      return;
+    }
+    hoverAt(x, y);
+  });
+  /** Hover state and tooltip for the pointer at zoom (x, y). */
+  function hoverAt(x, y) {
+    const c = hitCall(x, y);
+    if (c !== state.hoverCall) {
+      state.hoverCall = c;
+      zoom.style.cursor = c >= 0 ? "pointer" : "";
+      tl.schedule();
+    }
+    if (c < 0) {
+      const p = hitProcessHeader(y);
+      zoom.style.cursor = p >= 0 ? "pointer" : "";
+      if (p >= 0) {
+        tooltip.showProcess(p, x, y);
+        return;
+      }
+      const b = hitBandAt(x, y);
+      if (b >= 0) {
+        tooltip.showBand(b, x, y);
+        return;
+      }
+      const t = hitThreadHeader(x, y);
+      if (t >= 0) {
+        tooltip.showThread(t, x, y);
+        return;
+      }
+    }
+    tooltip.showCall(c, x, y);
+  }
+  const endDrag = (e) => {
+    if (!drag) return;
+    const d = drag;
+    drag = null;
+    zoom.classList.remove("fprofile-dragging");
+    if (!d.moved && e.type === "pointerup") {
+      const [x, y] = tl.localXY(e, zoom);
+      const p = hitProcessHeader(y);
+      if (p >= 0) tl.toggleProcess(p);
+      else tl.selectCall(hitCall(x, y));
+      tl.root.focus({ preventScroll: true });
+    }
+  };
+  tl.listen(zoom, "pointerup", endDrag);
+  tl.listen(zoom, "pointercancel", endDrag);
+  tl.listen(zoom, "pointerleave", () => {
+    pointer = null;
+    if (drag) return;
+    tooltip.hide();
+    if (state.hoverCall >= 0) {
+      state.hoverCall = -1;
+      tl.schedule();
+    }
+  });
+  tl.listen(zoom, "dblclick", (e) => {
+    if (!state.trace) return;
+    const [x, y] = tl.localXY(e, zoom);
+    const p = hitProcessHeader(y);
+    if (p >= 0) {
+      // The two clicks of a double-click toggled the process twice: the double-click zooms to its span.
+      const proc = state.processes[p];
+      if (proc.endNs > proc.startNs) tl.setWin(...vp.windowAround(proc.startNs, proc.endNs));
+      return;
+    }
+    const c = hitCall(x, y);
+    if (c >= 0) tl.zoomToCall(c);
+    else tl.zoomBy(2, vp.zoomXToNs(x));
+  });
+
+  return {
+    el: zoom,
+    draw,
+    hitCall,
+    /** The process under the pointer (its header row or one of its lanes), or -1. */
+    pointerProcess() {
+      if (!pointer) return -1;
+      const hit = hitAt(pointer.y);
+      if (!hit) return -1;
+      return hit.kind === "process" ? hit.group.process : hit.lane.process;
+    },
+    /** After the view moved under a still pointer (wheel zoom, keys, brush): what is under it now. */
+    refreshHover() {
+      if (pointer && !drag && state.trace) hoverAt(pointer.x, pointer.y);
+    },
+  };
+}
+
+// ---- js/timeline.js ----
+// timeline.js: the timeline component: composes the views (overview.js with the brush,
+// zoomview.js, tooltip.js, details.js, threads.js, search.js, table.js) around one shared state
+// (state.js) and one viewport (viewport.js: the coordinate spaces), and owns what joins them: the
+// toolbar and layout of the DOM, the window (setWin and the moves built on it), the selection,
+// the theme, the size, the drawing schedule (one requestAnimationFrame), the keyboard, loading a
+// trace and the API the hosts use. Layer 5: depends on every module below it. Hosts
+// (js/hosts/widget.js, js/hosts/viewer.js, js/hosts/export.js) only call createTimeline.
+
+
+/** The zoomed view's vertical sizes (lanes.js layoutGroups). */
+const LANE_DIMS = Object.freeze({
+  rowPx: ZOOM_ROW_PX, headerPx: ZOOM_HEADER_PX, gapPx: ZOOM_GAP_PX, procHeaderPx: ZOOM_PROC_HEADER_PX,
+  bandPx: ZOOM_BAND_PX, summaryRowPx: ZOOM_SUMMARY_ROW_PX, summaryDepths: ZOOM_SUMMARY_DEPTHS,
+});
+
+/**
+ * Create a timeline inside `container`.
+ * options: { theme: "auto" | "light" | "dark", height: most height of the zoomed view in CSS px (default
+ *            420; it is as tall as its lanes up to that, then scrolls vertically),
+ *            limits: decode limits (see decode.js DECODE_LIMITS) }
+ * Returns { root, setData(bytes, summary?), setWindow(start_ns, end_ns), onWindowChange(cb),
+ *           showError(message), describe(), destroy() }.
+ * setData never rejects: a bad or too-large trace shows its message in `.fprofile-error`; the
+ * promise resolves to true when the trace is shown, false otherwise.
+ */
+export function createTimeline(container, options = {}) {
+  const doc = container.ownerDocument || document;
+  const win0 = doc.defaultView || window;
+  const themeOpt = options.theme || "auto";
+  const state = createTimelineState();
+  const vp = new Viewport(options.height);
+  let frame = 0;
+  let destroyed = false;
+  const windowCallbacks = [];
+  const cleanups = [];
+
+  const listen = (target, type, fn, opts) => {
+    target.addEventListener(type, fn, opts);
+    cleanups.push(() => target.removeEventListener(type, fn, opts));
+  };
+  const localXY = (e, target) => {
+    const r = target.getBoundingClientRect();
+    return [e.clientX - r.left, e.clientY - r.top];
+  };
+
+  // ---- DOM and views -----------------------------------------------------------------------
+  const el = (tag, cls, text) => makeEl(doc, tag, cls, text);
+  const root = el("div", "fprofile-root");
+  root.tabIndex = 0;
+  root.setAttribute("role", "application");
+  root.setAttribute("aria-label", "fprofile timeline");
+  // What the views may use of the timeline (their `tl`).
+  const tl = {
+    doc, win0, root, state, vp, listen, localXY, schedule, relayout, setWin, resetView, zoomBy, panByPx,
+    scrollByPx, zoomToCall, selectCall, toggleProcess,
+    invalidateOverview: () => overview.invalidate(),
+  };
+  const tooltip = createTooltip(tl);
+  tl.tooltip = tooltip;
+  const overview = createOverview(tl);
+  const zoomView = createZoomView(tl);
+  const details = createDetails(tl);
+  const threadList = createThreadList(tl);
+  const search = createSearch(tl);
+  const table = createSummaryTable(doc, {
+    colourOf: (c) => (state.colours && state.colours.fill[c]) || "transparent",
+    onPick: (c) => { selectCode(c, true); },
+    fileText: (f) => shortPath(f, state.roots || []),
+  });
+
+  const toolbar = el("div", "fprofile-toolbar");
+  const resetBtn = el("button", "fprofile-reset", "Reset zoom");
+  resetBtn.type = "button";
+  resetBtn.title = "Show the whole run (r)";
+  const windowLabel = el("span", "fprofile-window-label");
+  const help = el("span", "fprofile-help", "wheel: zoom · drag: pan · double-click: zoom to call · r / + / − / arrows");
+  const helpProcesses = " · click a process header or c: collapse / expand";
+  toolbar.append(resetBtn, search.input, search.count, windowLabel, help);
+  const errorBox = el("div", "fprofile-error");
+  errorBox.setAttribute("role", "alert");
+  errorBox.hidden = true;
+  const main = el("div", "fprofile-main");
+  const views = el("div", "fprofile-views");
+  const zoomWrap = el("div", "fprofile-zoom-wrap");
+  const placeholder = el("div", "fprofile-placeholder", "No trace loaded.");
+  zoomWrap.append(zoomView.el, tooltip.el, placeholder);
+  views.append(overview.el, zoomWrap);
+  const side = el("div", "fprofile-side");
+  side.append(threadList.el, details.el);
+  main.append(views, side);
+  root.append(toolbar, errorBox, main, table.el);
+  container.append(root);
+  table.el.hidden = true;
+  side.hidden = true;
+
+  // ---- theme -------------------------------------------------------------------------------
+  function resolveDark() {
+    if (themeOpt === "dark") return true;
+    if (themeOpt === "light") return false;
+    const body = doc.body;
+    if (body && body.hasAttribute("data-jp-theme-light")) return body.getAttribute("data-jp-theme-light") === "false";
+    if (body && body.classList.contains("vscode-dark")) return true;
+    if (body && body.classList.contains("vscode-light")) return false;
+    return !!(win0.matchMedia && win0.matchMedia("(prefers-color-scheme: dark)").matches);
+  }
+  function applyTheme() {
+    state.dark = resolveDark();
+    root.classList.toggle("fprofile-dark", state.dark);
+    root.classList.toggle("fprofile-light", !state.dark);
+    state.pal = readPalette(root, state.dark);
+    if (state.trace) {
+      state.colours = codeColours(state.trace.codes, state.dark);
+      state.bandColours = bandColours(state.bands.keys, state.dark);
+    }
+    overview.invalidate();
+    schedule();
+  }
+  if (typeof MutationObserver === "function" && doc.body) {
+    const mo = new MutationObserver(applyTheme);
+    mo.observe(doc.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "class"] });
+    cleanups.push(() => mo.disconnect());
+  }
+  if (win0.matchMedia) {
+    const mq = win0.matchMedia("(prefers-color-scheme: dark)");
+    if (mq.addEventListener) {
+      mq.addEventListener("change", applyTheme);
+      cleanups.push(() => mq.removeEventListener("change", applyTheme));
+    }
+  }
+
+  // ---- size --------------------------------------------------------------------------------
+  function measure() {
+    const w = Math.floor(views.clientWidth || container.clientWidth || 800);
+    if (w !== vp.width && w > 0) {
+      vp.width = w;
+      overview.invalidate();
+      schedule();
+    }
+  }
+  if (typeof ResizeObserver === "function") {
+    const ro = new ResizeObserver(measure);
+    ro.observe(views);
+    cleanups.push(() => ro.disconnect());
+  } else {
+    listen(win0, "resize", measure);
+  }
+
+  // ---- drawing -----------------------------------------------------------------------------
+  function schedule() {
+    if (frame || destroyed) return;
+    frame = win0.requestAnimationFrame(() => {
+      frame = 0;
+      draw();
+    });
+  }
+  function draw() {
+    if (destroyed) return;
+    if (!vp.width) measure();
+    if (!vp.width) return;
+    if (!state.pal) state.pal = readPalette(root, state.dark);
+    overview.draw();
+    zoomView.draw();
+  }
+  /** The lanes of the visible threads, and the heights that follow from them. */
+  function relayout() {
+    const bandRows = state.bands.threadRows.map((r) => r.length);
+    state.lanes = layoutGroups(state.trace, state.processes, state.visible, state.collapsed, bandRows, LANE_DIMS);
+    vp.setContentHeight(state.lanes.height);
+    overview.layout();
+    root.setAttribute("data-collapsed", state.collapsed.reduce((a, c, i) => (c ? a.concat(i) : a), []).join(","));
+  }
+
+  // ---- processes -----------------------------------------------------------------------------
+  /** Collapse process `p` to its summary lane, or expand it (`collapse` undefined: toggle). */
+  function toggleProcess(p, collapse) {
+    if (!state.trace || state.processes.length < 2 || !(p >= 0 && p < state.processes.length)) return;
+    state.collapsed[p] = (collapse === undefined ? !state.collapsed[p] : collapse) ? 1 : 0;
+    relayout();
+    threadList.sync();
+    zoomView.refreshHover();
+    schedule();
+  }
+  /** Key c: the process under the pointer, else the selected call's, else every process (all collapsed when any is expanded). */
+  function toggleProcessKey() {
+    if (state.processes.length < 2) return;
+    let p = zoomView.pointerProcess();
+    if (p < 0 && state.selectedCall >= 0) p = threadProcess(state.trace.threads[state.trace.calls.thread[state.selectedCall]], state.processes.length);
+    if (p >= 0) {
+      toggleProcess(p);
+      return;
+    }
+    const collapse = state.collapsed.some((c) => c === 0);
+    state.collapsed.fill(collapse ? 1 : 0);
+    relayout();
+    threadList.sync();
+    schedule();
+  }
+
+  // ---- window ------------------------------------------------------------------------------
+  function setWin(a, b, notify = true) {
+    if (!state.trace) return;
+    if (!vp.setWindow(a, b)) return;
+    const [s, e] = vp.win;
+    root.setAttribute("data-window-start-ns", String(Math.round(s)));
+    root.setAttribute("data-window-end-ns", String(Math.round(e)));
+    windowLabel.textContent = formatWindow(s, e, state.origin);
+    if (notify) for (const cb of windowCallbacks) cb(Math.round(s), Math.round(e));
+    zoomView.refreshHover();
+    schedule();
+  }
+  function resetView() {
+    if (!state.trace) return;
+    vp.scrollY = 0;
+    setWin(vp.full[0], vp.full[1]);
+    schedule();
+  }
+  function zoomBy(factor, atNs) {
+    const [a, b] = vp.zoomedWindow(factor, atNs);
+    setWin(a, b);
+  }
+  function panByPx(dx) {
+    const [a, b] = vp.pannedWindow(dx);
+    setWin(a, b);
+  }
+  function scrollByPx(dy) {
+    if (vp.scrollTo(vp.scrollY + dy)) {
+      zoomView.refreshHover();
+      schedule();
+    }
+  }
+  function zoomToCall(c) {
+    const { calls } = state.trace;
+    const [a, b] = vp.windowAround(calls.start[c], calls.end[c]);
+    setWin(a, b);
+  }
+
+  // ---- selection ---------------------------------------------------------------------------
+  function selectCall(c) {
+    state.selectedCall = c;
+    state.selectedCode = c >= 0 ? state.trace.calls.code[c] : -1;
+    table.setSelected(state.selectedCode);
+    details.show(c);
+    overview.invalidate();
+    schedule();
+  }
+  /** Select function `code`: its longest call, so the details show a representative one. */
+  function selectCode(code, zoomToFirst) {
+    if (!state.trace) return;
+    if (code < 0) {
+      selectCall(-1);
+      return;
+    }
+    const best = longestVisibleCall(state, (k) => k === code);
+    if (best < 0) return;
+    selectCall(best);
+    const { calls } = state.trace;
+    if (zoomToFirst && (calls.end[best] < vp.win[0] || calls.start[best] > vp.win[1])) zoomToCall(best);
+  }
+
+  // ---- errors ------------------------------------------------------------------------------
+  function showError(message) {
+    errorBox.textContent = message;
+    errorBox.hidden = !message;
+  }
+  /** Forget the shown trace (after a failed load, so the page never shows one file's name over another's calls). */
+  function clearTrace() {
+    state.trace = null;
+    state.index = null;
+    state.visible = new Uint8Array(0);
+    state.lanes = { multi: false, groups: [], lanes: [], height: 0 };
+    state.processes = [];
+    state.processThreads = [];
+    state.collapsed = new Uint8Array(0);
+    state.bands = null;
+    state.origin = 0;
+    state.selectedCall = -1;
+    state.selectedCode = -1;
+    state.hoverCall = -1;
+    tooltip.hide();
+    threadList.clear();
+    table.setSummary({ overall: [], threads: [] }, []);
+    table.el.hidden = true;
+    side.hidden = true;
+    details.show(-1);
+    windowLabel.textContent = "";
+    root.removeAttribute("data-window-start-ns");
+    root.removeAttribute("data-window-end-ns");
+    root.setAttribute("data-calls", "0");
+    placeholder.textContent = "No trace shown.";
+    placeholder.hidden = false;
+    overview.invalidate();
+    schedule();
+  }
+
+  // ---- toolbar, keyboard -------------------------------------------------------------------
+  listen(resetBtn, "click", () => resetView());
+  listen(root, "keydown", (e) => {
+    if (!state.trace || e.altKey || e.ctrlKey || e.metaKey) return;
+    const tag = e.target && e.target.tagName;
+    if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
+    let handled = true;
+    switch (e.key) {
+      case "r": case "R": resetView(); break;
+      case "+": case "=": zoomBy(1.5); break;
+      case "-": case "_": zoomBy(1 / 1.5); break;
+      case "ArrowLeft": panByPx(-vp.width * 0.1); break;
+      case "ArrowRight": panByPx(vp.width * 0.1); break;
+      case "ArrowUp": scrollByPx(-ZOOM_ROW_PX * 2); break;
+      case "ArrowDown": scrollByPx(ZOOM_ROW_PX * 2); break;
+      case "Escape": selectCall(-1); break;
+      case "c": case "C": toggleProcessKey(); break;
+      default: handled = false;
+    }
+    if (handled) e.preventDefault();
+  });
+
+  // ---- data --------------------------------------------------------------------------------
+  async function setData(bytes, summary = null) {
+    showError("");
+    placeholder.textContent = "Loading…";
+    placeholder.hidden = false;
+    let decoded;
+    try {
+      decoded = await decodeFpt(bytes, options.limits || {});
+    } catch (e) {
+      const what = e instanceof FptError ? `This is not a valid fprofile trace: ${e.message}`
+        : e instanceof TraceTooLargeError ? e.message
+        : `Could not read the trace: ${e && e.message ? e.message : e}`;
+      clearTrace();
+      let message = what;
+      if (e instanceof TraceTooLargeError && summary && Array.isArray(summary.overall)) {
+        // The per-function summary (computed where the trace was made) still fits: show it.
+        table.el.hidden = false;
+        table.setSummary(summary, []);
+        message += " The per-function summary below covers the whole trace.";
+      }
+      showError(message);
+      return false;
+    }
+    if (destroyed) return false;
+    tooltip.hide();
+    const trace = decoded;
+    state.trace = trace;
+    state.index = buildIndex(trace);
+    state.batch = new BoxBatch(2 * trace.codes.count);
+    state.colours = codeColours(trace.codes, state.dark);
+    state.roots = pathRoots(trace.metadata);
+    state.visible = new Uint8Array(trace.threads.length).fill(1);
+    state.processes = traceProcesses(trace);
+    state.processThreads = state.processes.map(() => []);
+    for (const th of trace.threads) state.processThreads[threadProcess(th, state.processes.length)].push(th.index);
+    state.collapsed = new Uint8Array(state.processes.length);
+    state.bands = buildBandIndex(trace);
+    state.bandBatch = new BoxBatch(Math.max(1, 2 * state.bands.keys.length));
+    state.bandColours = bandColours(state.bands.keys, state.dark);
+    state.selectedCall = -1;
+    state.selectedCode = -1;
+    state.hoverCall = -1;
+    vp.scrollY = 0;
+    const full = fullRange(trace);
+    vp.setFull(full[0], full[1]);
+    state.origin = displayOrigin(trace);
+    relayout();
+    setWin(full[0], full[1], false);
+    threadList.build();
+    table.el.hidden = false;
+    side.hidden = false;
+    table.setSummary(summary && Array.isArray(summary.overall) ? summary : computeSummary(trace, state.index), state.processes);
+    help.textContent = help.textContent.split(helpProcesses)[0] + (state.processes.length > 1 ? helpProcesses : "");
+    search.apply();
+    details.show(-1);
+    placeholder.textContent = trace.calls.count === 0 ? "This trace has no calls." : "";
+    placeholder.hidden = trace.calls.count !== 0;
+    root.setAttribute("data-calls", String(trace.calls.count));
+    root.setAttribute("data-threads", String(trace.threads.length));
+    root.setAttribute("data-processes", String(state.processes.length));
+    const bytesLen = bytes.byteLength !== undefined ? bytes.byteLength : 0;
+    root.title = "";
+    root.dataset.payloadBytes = String(bytesLen);
+    applyTheme();
+    measure();
+    schedule();
+    return true;
+  }
+
+  applyTheme();
+  measure();
+  schedule();
+
+  return {
+    root,
+    setData,
+    setWindow(start_ns, end_ns) {
+      if (Number.isFinite(start_ns) && Number.isFinite(end_ns) && end_ns > start_ns) setWin(start_ns, end_ns, false);
+    },
+    onWindowChange(cb) {
+      if (typeof cb === "function") windowCallbacks.push(cb);
+    },
+    showError(message) {
+      if (message) clearTrace();
+      showError(message);
+    },
+    /** A short text description of the loaded trace (for hosts' status lines). */
+    describe() {
+      const { trace } = state;
+      if (!trace) return "";
+      const np = state.processes.length;
+      return `${formatCount(trace.calls.count)} calls · ${np > 1 ? `${np} processes · ` : ""}${trace.threads.length} thread${trace.threads.length === 1 ? "" : "s"} · ` +
+        `${formatDuration(trace.endNs - trace.startNs)} · ${formatBytes(Number(root.dataset.payloadBytes || 0))}`;
+    },
+    destroy() {
+      destroyed = true;
+      if (frame) win0.cancelAnimationFrame(frame);
+      for (const f of cleanups) f();
+      root.remove();
+    },
+  };
+}
+
+// ---- js/hosts/widget.js ----
+// @ts-check
+// hosts/widget.js: the anywidget host of the timeline (owner: the notebook part).
+//
+// Top-level names here are prefixed (widget*) so they cannot clash with the timeline modules'.
+// The bundler appends this file to the timeline modules for host "widget" (see js/README and
+// rust/core/src/assets.rs) and drops the import below, as for every module. The bundle is handed
+// to anywidget as `TimelineWidget._esm`.
+//
+// The model mirrors the traits of python/fprofile_jupyter/_widget.py (TimelineWidget):
+/**
+ * @typedef {Object} TimelineModel
+ * @property {DataView} data              the trace in the compact .fpt format (a bytes trait)
+ * @property {string} summary             the per-function summary, JSON ("" when absent)
+ * @property {string} error               when non-empty: shown instead of the timeline
+ * @property {number} height              timeline height in CSS px (0: the timeline's default)
+ * @property {number|null} window_start_ns  the zoomed window (ns from the trace's origin)
+ * @property {number|null} window_end_ns
+ */
+
+
+/** Debounce of the window sent back to Python (ms): dragging sends one update, not hundreds. */
+const WIDGET_WINDOW_SYNC_MS = 250;
+
+/**
+ * @param {HTMLElement} el
+ * @param {string} message
+ */
+function widgetShowError(el, message) {
+  const wrap = document.createElement("div");
+  wrap.className = "fprofile-root fprofile-message"; // the timeline's theme variables apply
+  const box = document.createElement("div");
+  box.className = "fprofile-error";
+  box.setAttribute("role", "alert");
+  box.textContent = message; // text only: the message may contain names from the trace
+  wrap.appendChild(box);
+  el.appendChild(wrap);
+  return wrap;
+}
+
+/** @param {string} text */
+function widgetParseSummary(text) {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch (_e) {
+    return null;
+  }
+}
+
+/**
+ * @param {unknown} value
+ * @returns {number | null}
+ */
+function widgetAsNs(value) {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
+}
+
+/** @type {import("@anywidget/types").Render<TimelineModel>} */
+function renderWidget({ model, el }) {
+  el.classList.add("fprofile-widget");
+  /** @type {ReturnType<typeof createTimeline> | null} */
+  let timeline = null;
+  /** @type {HTMLElement | null} */
+  let errorBox = null;
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  let syncTimer = null;
+  let destroyed = false;
+  let generation = 0; // a newer draw() makes older pending setData results stale
+  let firstDraw = true;
+  /** the window last sent to / received from Python, to not echo it back */
+  let syncedStart = widgetAsNs(model.get("window_start_ns"));
+  let syncedEnd = widgetAsNs(model.get("window_end_ns"));
+
+  function teardown() {
+    if (syncTimer !== null) clearTimeout(syncTimer);
+    syncTimer = null;
+    if (timeline) timeline.destroy();
+    timeline = null;
+    if (errorBox) errorBox.remove();
+    errorBox = null;
+    el.replaceChildren();
+  }
+
+  /** @param {number} startNs @param {number} endNs */
+  function onWindow(startNs, endNs) {
+    if (syncTimer !== null) clearTimeout(syncTimer);
+    syncTimer = setTimeout(() => {
+      syncTimer = null;
+      if (destroyed) return;
+      const s = Math.round(startNs);
+      const e = Math.round(endNs);
+      if (s === syncedStart && e === syncedEnd) return;
+      syncedStart = s;
+      syncedEnd = e;
+      model.set("window_start_ns", s);
+      model.set("window_end_ns", e);
+      model.save_changes();
+    }, WIDGET_WINDOW_SYNC_MS);
+  }
+
+  async function draw() {
+    const mine = ++generation;
+    teardown();
+    const height = model.get("height");
+    /** @type {{theme: "auto", height?: number}} */
+    const options = { theme: "auto" };
+    if (height > 0) options.height = height;
+    const message = model.get("error");
+    const data = model.get("data");
+    const empty = !data || data.byteLength === 0;
+    if (message || empty) {
+      const text = message || ("fprofile: this widget has no trace data (nothing was recorded, or the "
+        + "notebook was saved without its widget state).");
+      errorBox = widgetShowError(el, text);
+      return;
+    }
+    const t = createTimeline(el, options);
+    timeline = t;
+    let shown = false;
+    try {
+      // resolves to false (and shows why in the timeline) for a bad or too large trace
+      shown = await t.setData(data, widgetParseSummary(model.get("summary")));
+    } catch (err) {
+      if (destroyed || mine !== generation) return;
+      const why = err instanceof Error ? err.message : String(err);
+      const text = `fprofile: cannot show this trace (${data.byteLength.toLocaleString("en")} bytes): ${why}`;
+      if (typeof t.showError === "function") t.showError(text);
+      else errorBox = widgetShowError(el, text);
+      return;
+    }
+    if (!shown || destroyed || mine !== generation) return;
+    // a one-line description above the toolbar: calls, threads, duration, payload
+    if (t.root && typeof t.describe === "function") {
+      const status = document.createElement("div");
+      status.className = "fprofile-widget-status fprofile-muted";
+      status.style.cssText = "font-size: 11px; margin: 0 0 4px 2px;";
+      status.textContent = `fprofile · ${t.describe()}`;
+      t.root.prepend(status);
+    }
+    // the saved (or Python-set) window applies to the trace it was made on: the first drawing
+    // of this view; new data starts from the whole run
+    if (firstDraw) {
+      const s = widgetAsNs(model.get("window_start_ns"));
+      const e = widgetAsNs(model.get("window_end_ns"));
+      if (s !== null && e !== null && e > s) t.setWindow(s, e);
+    }
+    firstDraw = false;
+    t.onWindowChange(onWindow);
+  }
+
+  let drawQueued = false; // data and summary change together: draw once
+  const onData = () => {
+    if (drawQueued) return;
+    drawQueued = true;
+    queueMicrotask(() => {
+      drawQueued = false;
+      if (!destroyed) void draw();
+    });
+  };
+  const onWindowFromPython = () => {
+    const s = widgetAsNs(model.get("window_start_ns"));
+    const e = widgetAsNs(model.get("window_end_ns"));
+    if (s === syncedStart && e === syncedEnd) return;
+    syncedStart = s;
+    syncedEnd = e;
+    if (timeline && s !== null && e !== null && e > s) timeline.setWindow(s, e);
+  };
+
+  model.on("change:data", onData);
+  model.on("change:summary", onData);
+  model.on("change:error", onData);
+  model.on("change:height", onData);
+  model.on("change:window_start_ns", onWindowFromPython);
+  model.on("change:window_end_ns", onWindowFromPython);
+  void draw();
+
+  return () => {
+    destroyed = true;
+    model.off("change:data", onData);
+    model.off("change:summary", onData);
+    model.off("change:error", onData);
+    model.off("change:height", onData);
+    model.off("change:window_start_ns", onWindowFromPython);
+    model.off("change:window_end_ns", onWindowFromPython);
+    teardown();
+  };
+}
+
+export default { render: renderWidget };
