@@ -208,3 +208,69 @@ export function processLabel(proc) {
   const host = proc.host ? ` on ${proc.host}` : "";
   return `${name}${pid}${host}`;
 }
+
+/**
+ * The zoomed view's lanes for one window: `layout` (layoutGroups) without the thread lanes that
+ * have nothing in the window (`busy(lane)` false), the others moved up, so zooming into a moment
+ * shows the threads busy then, one under the other. Empty lanes collapse to nothing, not to a thin
+ * line: with hundreds of threads even 2 px each would push the busy ones apart again; every lane
+ * stays in the overview and in the thread list, in the same order. Summary lanes (collapsed
+ * processes) and process header rows stay. Returns the shape of layoutGroups plus `idle`: the
+ * thread lanes left out.
+ */
+export function windowLayout(layout, busy, gapPx) {
+  const groups = [];
+  const lanes = [];
+  let idle = 0;
+  let y = 0;
+  for (const g of layout.groups) {
+    const kept = g.lanes.filter((l) => l.kind !== "threads" || busy(l));
+    idle += g.lanes.length - kept.length;
+    if (kept.length === 0 && g.headerPx === 0) continue;
+    const ng = { ...g, top: y, lanes: [], height: 0 };
+    y += g.headerPx;
+    for (const l of kept) {
+      const nl = { ...l, top: y };
+      y += l.height + gapPx;
+      ng.lanes.push(nl);
+      lanes.push(nl);
+    }
+    if (kept.length === 0) y += gapPx;
+    ng.height = y - gapPx - ng.top;
+    groups.push(ng);
+  }
+  return { multi: layout.multi, groups, lanes, height: Math.max(0, y - gapPx), idle };
+}
+
+/** The pattern of a thread name: its runs of digits as "#" (`Thread-12 (process_request_thread)` -> `Thread-# (process_request_thread)`). */
+export function namePattern(name) {
+  return String(name).replace(/[0-9]+/g, "#");
+}
+
+/**
+ * Threads `indices` (of `threads`, decoded) grouped by name pattern (namePattern of their last
+ * name): names that differ only by numbers form one group. Returns [{ pattern, threads }] in the
+ * order of each group's first thread; a thread alone in its pattern is a group of one.
+ */
+export function nameGroups(threads, indices) {
+  const byPattern = new Map();
+  const out = [];
+  for (const t of indices) {
+    const pattern = namePattern(threads[t].name);
+    let g = byPattern.get(pattern);
+    if (!g) {
+      g = { pattern, threads: [] };
+      byPattern.set(pattern, g);
+      out.push(g);
+    }
+    g.threads.push(t);
+  }
+  return out;
+}
+
+/** Does thread `th` (decoded) match the thread list's filter `q`: one of its names contains it, ignoring case ("" matches all)? */
+export function threadMatches(th, q) {
+  const needle = String(q).trim().toLowerCase();
+  if (!needle) return true;
+  return th.names.some((n) => n.name.toLowerCase().includes(needle));
+}

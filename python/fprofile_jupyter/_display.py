@@ -116,14 +116,14 @@ def caption(trace: Any, top: int = 3, summary: Optional[str] = None) -> str:
 
 def static_html(trace: Any, encoded: Optional[bytes] = None, summary: Optional[str] = None) -> str:
     """The ``text/html`` fallback: the self-contained timeline in an iframe, or a summary table.
-    ``encoded`` / ``summary``: ``trace.to_bytes()`` / ``trace.summary_json()`` if the caller has
-    them already (a display encodes and summarises a trace once)."""
+    ``encoded`` / ``summary``: ``trace.to_bytes()`` / ``trace.summary_json(overall_only=True)`` if
+    the caller has them already (a display encodes and summarises a trace once)."""
     from . import _core
 
     if encoded is None:
         encoded = trace.to_bytes()
     if summary is None:
-        summary = trace.summary_json()
+        summary = trace.summary_json(overall_only=True)
     size = len(encoded)
     if size > STATIC_HTML_MAX_BYTES:
         note = (f"The interactive timeline is shown by the notebook widget; this static copy has only "
@@ -150,9 +150,10 @@ def mimebundle(trace: Any, include: Optional[Iterable[str]] = None,
         return bundle
     if not (_wanted("text/html", include, exclude) or _wanted(WIDGET_MIME, include, exclude)):
         return bundle
-    # encoded and summarised once, for the fallback page, its caption and the widget's data
+    # encoded and summarised once, for the fallback page, its caption and the widget's data (the
+    # overall rows only: the timeline computes the per-thread ones from the trace)
     encoded = trace.to_bytes()
-    summary = trace.summary_json()
+    summary = trace.summary_json(overall_only=True)
     if _wanted("text/html", include, exclude):
         bundle["text/html"] = static_html(trace, encoded, summary)
     if _wanted(WIDGET_MIME, include, exclude):
