@@ -210,30 +210,44 @@ export function processLabel(proc) {
 }
 
 /**
- * The zoomed view's lanes for one window: `layout` (layoutGroups) without the thread lanes that
- * have nothing in the window (`busy(lane)` false), the others moved up, so zooming into a moment
- * shows the threads busy then, one under the other. Empty lanes collapse to nothing, not to a thin
+ * The zoomed view's lanes for one window: `layout` (layoutGroups) with each thread lane cut to the
+ * rows that have something in the window and the lanes that have nothing there left out, the
+ * others moved up, so zooming into a moment shows the threads busy then, one under the other.
+ * `rowsIn(lane)`: how many of the lane's call rows (depths from 0) have a call in the window, or
+ * -1 when neither a call nor a band of it is there. Empty lanes collapse to nothing, not to a thin
  * line: with hundreds of threads even 2 px each would push the busy ones apart again; every lane
  * stays in the overview and in the thread list, in the same order. Summary lanes (collapsed
- * processes) and process header rows stay. Returns the shape of layoutGroups plus `idle`: the
- * thread lanes left out.
+ * processes) and process header rows stay as they are. Returns the shape of layoutGroups plus
+ * `idle`: the number of thread lanes left out.
  */
-export function windowLayout(layout, busy, gapPx) {
+export function windowLayout(layout, rowsIn, gapPx) {
   const groups = [];
   const lanes = [];
   let idle = 0;
   let y = 0;
   for (const g of layout.groups) {
-    const kept = g.lanes.filter((l) => l.kind !== "threads" || busy(l));
-    idle += g.lanes.length - kept.length;
+    const kept = [];
+    for (const l of g.lanes) {
+      if (l.kind !== "threads") {
+        kept.push({ ...l });
+        continue;
+      }
+      const r = rowsIn(l);
+      if (r < 0) {
+        idle++;
+        continue;
+      }
+      const rows = Math.min(l.rows, r);
+      kept.push({ ...l, rows, height: l.callsTop + rows * l.rowPx });
+    }
     if (kept.length === 0 && g.headerPx === 0) continue;
     const ng = { ...g, top: y, lanes: [], height: 0 };
     y += g.headerPx;
     for (const l of kept) {
-      const nl = { ...l, top: y };
+      l.top = y;
       y += l.height + gapPx;
-      ng.lanes.push(nl);
-      lanes.push(nl);
+      ng.lanes.push(l);
+      lanes.push(l);
     }
     if (kept.length === 0) y += gapPx;
     ng.height = y - gapPx - ng.top;

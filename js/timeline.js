@@ -187,18 +187,24 @@ export function createTimeline(container, options = {}) {
     overview.layout();
     root.setAttribute("data-collapsed", state.collapsed.reduce((a, c, i) => (c ? a.concat(i) : a), []).join(","));
   }
-  /** Has thread `t` a call or a band in the window? A binary search per depth (per band row). */
-  function threadBusy(t) {
+  /**
+   * How many of thread `t`'s depths have a call in the window (a call at depth d lies inside its
+   * parent, so that is the deepest such depth + 1); 0 when only a band of it is there, -1 when
+   * nothing. A binary search per depth and band row.
+   */
+  function threadRowsIn(t) {
     const [t0, t1] = vp.win;
     const { calls } = state.trace;
-    for (const row of state.index.threadRows[t]) if (rowHasItemIn(row, calls.start, calls.end, t0, t1)) return true;
-    for (const row of state.bands.threadRows[t]) if (rowHasItemIn(row, state.bands.start, state.bands.end, t0, t1)) return true;
-    return false;
+    const rows = state.index.threadRows[t];
+    for (let d = rows.length - 1; d >= 0; d--) if (rowHasItemIn(rows[d], calls.start, calls.end, t0, t1)) return d + 1;
+    for (const row of state.bands.threadRows[t]) if (rowHasItemIn(row, state.bands.start, state.bands.end, t0, t1)) return 0;
+    return -1;
   }
   /**
-   * The zoomed view's lanes for the window (lanes.js windowLayout: the lanes empty in it left
-   * out), after the window or the lanes changed; the lane at the top of the view stays there when
-   * it is still shown. Costs a binary search per thread and depth, nothing per call.
+   * The zoomed view's lanes for the window (lanes.js windowLayout: each lane as deep as its calls
+   * in the window, the lanes empty in it left out), after the window or the lanes changed; the
+   * lane at the top of the view stays there when it is still shown. Costs a binary search per
+   * thread and depth, nothing per call.
    */
   function relayoutZoom() {
     if (!state.trace || !(vp.win[1] > vp.win[0])) {
@@ -210,7 +216,7 @@ export function createTimeline(container, options = {}) {
       for (const l of state.zoomLanes.lanes) {
         if (l.top + l.height > vp.scrollY) { anchor = { thread: l.threads[0], dy: vp.scrollY - l.top }; break; }
       }
-      state.zoomLanes = windowLayout(state.lanes, (lane) => lane.threads.some(threadBusy), LANE_DIMS.gapPx);
+      state.zoomLanes = windowLayout(state.lanes, (lane) => lane.threads.reduce((r, t) => Math.max(r, threadRowsIn(t)), -1), LANE_DIMS.gapPx);
       vp.setContentHeight(state.zoomLanes.height, state.lanes.height);
       const lane = anchor && laneOfThread(state.zoomLanes, anchor.thread);
       if (lane) vp.scrollTo(lane.top + Math.max(0, anchor.dy));
@@ -313,7 +319,7 @@ export function createTimeline(container, options = {}) {
       relayout();
       threadList.sync();
     }
-    if (!threadBusy(t)) {
+    if (threadRowsIn(t) < 0) {
       const th = state.trace.threads[t];
       setWin(...vp.windowAround(th.firstNs, th.lastNs));
     }

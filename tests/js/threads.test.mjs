@@ -36,9 +36,18 @@ async function ownLanes(n) {
   return decodeFpt(encodeFpt(tr));
 }
 
-/** The busy test of timeline.js: a call of the thread overlaps [t0, t1]. */
-function busyIn(t, index, t0, t1) {
-  return (lane) => lane.threads.some((th) => index.threadRows[th].some((row) => rowHasItemIn(row, t.calls.start, t.calls.end, t0, t1)));
+/** What timeline.js gives windowLayout: per lane, the depths with a call in [t0, t1] (-1: none). */
+function rowsIn(t, index, t0, t1) {
+  return (lane) => {
+    let r = -1;
+    for (const th of lane.threads) {
+      const rows = index.threadRows[th];
+      for (let d = rows.length - 1; d >= 0; d--) {
+        if (rowHasItemIn(rows[d], t.calls.start, t.calls.end, t0, t1)) { r = Math.max(r, d + 1); break; }
+      }
+    }
+    return r;
+  };
 }
 
 test("rowHasItemIn: a call overlapping the window, ends included; none in a gap", async () => {
@@ -54,29 +63,33 @@ test("rowHasItemIn: a call overlapping the window, ends included; none in a gap"
   assert.equal(rowHasItemIn(undefined, t.calls.start, t.calls.end, 0, 1e9), false);
 });
 
-test("windowLayout: lanes empty in the window collapse to nothing, the busy ones stack from the top in their order", async () => {
+test("windowLayout: lanes empty in the window collapse to nothing, the busy ones stack from the top in their order, as deep as their calls there", async () => {
   const t = await ownLanes(300);
   const idx = buildIndex(t);
   const full = layoutGroups(t, traceProcesses(t), new Uint8Array(301).fill(1), [0], t.threads.map(() => 0), DIMS);
   assert.equal(full.lanes.length, 301);
   // the whole run: every lane has a call
-  const all = windowLayout(full, busyIn(t, idx, 0, 1e9), DIMS.gapPx);
+  const all = windowLayout(full, rowsIn(t, idx, 0, 1e9), DIMS.gapPx);
   assert.equal(all.idle, 0);
   assert.equal(all.height, full.height);
   // the window 20100..20199: request threads 200 (20000..20150) and 201 (20100..20250) only (202 starts at 20200)
-  const w = windowLayout(full, busyIn(t, idx, 20100, 20199), DIMS.gapPx);
+  const w = windowLayout(full, rowsIn(t, idx, 20100, 20199), DIMS.gapPx);
   assert.deepEqual(w.lanes.map((l) => l.threads), [[200], [201]]);
   assert.equal(w.idle, 299);
   const h = 20 + 2 * 10; // header and two depths
-  assert.deepEqual(w.lanes.map((l) => l.top), [0, h + DIMS.gapPx]);
-  assert.equal(w.height, 2 * h + DIMS.gapPx);
+  // thread 200's inner call (20010..20060) is before the window: its lane shows one depth
+  assert.deepEqual(w.lanes.map((l) => [l.top, l.rows]), [[0, 1], [30 + DIMS.gapPx, 2]]);
+  assert.equal(w.height, 30 + DIMS.gapPx + h);
   // hit testing and finding a thread's lane work on it as on any layout
   assert.equal(hitLayout(w, h + DIMS.gapPx + 1).lane.threads[0], 201);
   assert.equal(laneOfThread(w, 5), null);
   // the full layout is not changed (MainThread's lane has one depth)
   assert.equal(full.lanes[200].top, 30 + DIMS.gapPx + 199 * (h + DIMS.gapPx));
+  // a lane is as deep as its calls in the window: 20160..20199 holds thread 201's outer call only (its inner one is 20110..20160)
+  const shallow = windowLayout(full, rowsIn(t, idx, 20161, 20199), DIMS.gapPx);
+  assert.deepEqual(shallow.lanes.map((l) => [l.threads[0], l.rows, l.height]), [[201, 1, 30]]);
   // a window between every call: no lanes, no height
-  const none = windowLayout(full, () => false, DIMS.gapPx);
+  const none = windowLayout(full, () => -1, DIMS.gapPx);
   assert.deepEqual([none.lanes.length, none.groups.length, none.height, none.idle], [0, 0, 0, 301]);
 });
 
@@ -85,7 +98,7 @@ test("windowLayout with processes: header rows and summary lanes stay, idle thre
   const th = (index, lane, process) => ({ index, lane, maxDepth: 1, process, firstNs: 0, lastNs: 1000 });
   const t = { startNs: 0, endNs: 1000, processes: [proc(0), proc(1), proc(2)], threads: [th(0, 0, 0), th(1, 1, 0), th(2, 0, 1), th(3, 0, 2)], bands: [] };
   const full = layoutGroups(t, t.processes, [1, 1, 1, 1], [0, 0, 1], [0, 0, 0, 0], DIMS);
-  const w = windowLayout(full, (lane) => lane.threads.includes(1), DIMS.gapPx);
+  const w = windowLayout(full, (lane) => (lane.threads.includes(1) ? 2 : -1), DIMS.gapPx);
   assert.deepEqual(w.groups.map((g) => [g.process, g.top, g.height, g.lanes.map((l) => l.kind)]),
     [[0, 0, 22 + 40, ["threads"]], [1, 22 + 40 + 5, 22, []], [2, 2 * 22 + 40 + 10, 22 + 6, ["summary"]]]);
   assert.equal(w.idle, 2);
