@@ -212,14 +212,15 @@ export function createTimeline(container, options = {}) {
       state.zoomLanes = { ...state.lanes, idle: 0 };
       vp.setContentHeight(state.zoomLanes.height, state.lanes.height);
     } else {
+      // the lane at the top of the view (none when scrolled to the top: the view stays there)
       let anchor = null;
-      for (const l of state.zoomLanes.lanes) {
+      for (const l of vp.scrollY > 0 ? state.zoomLanes.lanes : []) {
         if (l.top + l.height > vp.scrollY) { anchor = { thread: l.threads[0], dy: vp.scrollY - l.top }; break; }
       }
       state.zoomLanes = windowLayout(state.lanes, (lane) => lane.threads.reduce((r, t) => Math.max(r, threadRowsIn(t)), -1), LANE_DIMS.gapPx);
       vp.setContentHeight(state.zoomLanes.height, state.lanes.height);
       const lane = anchor && laneOfThread(state.zoomLanes, anchor.thread);
-      if (lane) vp.scrollTo(lane.top + Math.max(0, anchor.dy));
+      if (lane) vp.scrollTo(lane.top + anchor.dy);
     }
     const { idle } = state.zoomLanes;
     const total = state.zoomLanes.lanes.length + idle;

@@ -393,13 +393,9 @@ impl PyTrace {
     #[pyo3(signature = (*, overall_only=false))]
     fn summary_json(&self, py: Python<'_>, overall_only: bool) -> String {
         let inner = self.inner.clone();
-        py.detach(move || {
-            if overall_only {
-                fprofile::summary::overall_json(&inner)
-            } else {
-                fprofile::summary::summary_json(&inner)
-            }
-        })
+        let json: fn(&fprofile::model::Trace) -> String =
+            if overall_only { fprofile::summary::overall_json } else { fprofile::summary::summary_json };
+        py.detach(move || json(&inner))
     }
 
     /// Rich display (Jupyter): the timeline widget, a static HTML fallback and the text repr;
