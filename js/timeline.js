@@ -7,7 +7,7 @@
 // (js/hosts/widget.js, js/hosts/viewer.js, js/hosts/export.js) only call createTimeline.
 
 import { decodeFpt, TraceTooLargeError, FptError } from "./decode.js";
-import { buildIndex, fullRange, computeSummary, displayOrigin, rowHasItemIn } from "./layout.js";
+import { buildIndex, fullRange, lazySummary, displayOrigin, rowHasItemIn } from "./layout.js";
 import { traceProcesses, threadProcess, buildBandIndex, layoutGroups, windowLayout, laneOfThread } from "./lanes.js";
 import { readPalette, codeColours, BoxBatch } from "./render.js";
 import { formatDuration, formatCount, formatBytes, formatWindow, pathRoots, shortPath } from "./units.js";
@@ -34,7 +34,8 @@ const LANE_DIMS = Object.freeze({
  * options: { theme: "auto" | "light" | "dark", height: most height of the zoomed view in CSS px (default
  *            420; it is as tall as its lanes up to that, then scrolls vertically),
  *            limits: decode limits (see decode.js DECODE_LIMITS) }
- * Returns { root, setData(bytes, summary?), setWindow(start_ns, end_ns), onWindowChange(cb),
+ * Returns { root, setData(bytes, summary?) (summary: { overall: rows } as the hosts send it, or
+ *           null: the page computes it), setWindow(start_ns, end_ns), onWindowChange(cb),
  *           showError(message), describe(), destroy() }.
  * setData never rejects: a bad or too-large trace shows its message in `.fprofile-error`; the
  * promise resolves to true when the trace is shown, false otherwise.
@@ -468,10 +469,10 @@ export function createTimeline(container, options = {}) {
     threadList.build();
     table.el.hidden = false;
     side.hidden = false;
-    // The page's own figures (layout.js computeSummary, the Rust summary's rules) for the whole
-    // trace, each process and each thread: hosts send only the overall rows, for a trace too
-    // large to decode (above).
-    table.setSummary(computeSummary(trace), state.processes);
+    // Hosts send the overall rows only (also shown for a trace too large to decode, above): the
+    // per-process and per-thread ones are the page's (layout.js computeSummary, the Rust
+    // summary's rules), computed when first shown.
+    table.setSummary(lazySummary(trace, summary && summary.overall), state.processes);
     help.textContent = help.textContent.split(helpProcesses)[0] + (state.processes.length > 1 ? helpProcesses : "");
     search.apply();
     details.show(-1);

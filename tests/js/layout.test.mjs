@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeFpt } from "../../js/decode.js";
 import {
-  buildIndex, forEachBox, lowerBoundEnd, callAt, fullRange, clampWindow, zoomWindow, computeSummary, hashString, threadNameAt,
+  buildIndex, forEachBox, lowerBoundEnd, callAt, fullRange, clampWindow, zoomWindow, computeSummary, lazySummary, hashString, threadNameAt,
 } from "../../js/layout.js";
 import { encodeFpt, sampleTrace, bigTrace } from "./fpt_encoder.mjs";
 
@@ -130,6 +130,19 @@ test("page summary: the Rust rules for recursion (total once per outermost call,
   // g and h tie on total and self: code order, as the Rust summary sorts
   assert.deepEqual(s.overall.map((r) => r.function), ["f", "g", "h"]);
   assert.deepEqual(s.threads[0].rows, s.overall);
+});
+
+test("lazySummary: the host's overall rows at once, the per-thread and per-process rows of computeSummary when read", async () => {
+  const t = await decodeFpt(encodeFpt(sampleTrace()));
+  const hostRows = [{ code: 0, function: "main", calls: 1 }];
+  const s = lazySummary(t, hostRows);
+  assert.equal(s.overall, hostRows);
+  assert.deepEqual(s.threads.map((x) => [x.thread, x.process, x.name]), [[0, 0, "MainThread"], [1, 0, "worker"]]);
+  const full = computeSummary(t);
+  assert.deepEqual(s.threads.map((x) => x.rows), full.threads.map((x) => x.rows));
+  assert.deepEqual(s.processes.map((x) => x.rows), full.processes.map((x) => x.rows));
+  // without the host's rows: the page's
+  assert.deepEqual(lazySummary(t, undefined).overall, full.overall);
 });
 
 test("stable colour hash", () => {
