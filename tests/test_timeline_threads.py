@@ -263,10 +263,11 @@ def test_clicking_a_thread_name_brings_it_into_view(page, server):
     assert on_screen(lane, zoom_height(page)), lane
 
 
-def longest_call(server, function, hidden=()):
+def longest_call(server, matches):
+    """The longest call for which `matches(call)` (the first of equals), as the page picks it."""
     best = None
     for c in server["calls"]:
-        if c.function == function and c.thread not in hidden and (best is None or c.duration_ns > best.duration_ns):
+        if matches(c) and (best is None or c.duration_ns > best.duration_ns):
             best = c
     return best
 
@@ -279,17 +280,24 @@ def row_on_screen(page, call):
     return AXIS_PX - 1 <= y and y + ROW_PX <= zoom_height(page) + 1
 
 
-def offscreen_functions(page, server):
-    """The functions whose longest call's row is not on screen at the whole run, scrolled to the
-    top: (summary row, that call)."""
+def offscreen_functions(page, server, search=False):
+    """The functions of the summary whose longest call's row is not on screen now (the whole run,
+    scrolled to the top) and is shorter than half the run: (summary row, that call). `search`:
+    the longest call of the functions whose name or file contains the function's name, as
+    search-Enter picks it."""
+    run = server["trace"].duration_ns
     for row in json.loads(server["trace"].summary_json())["overall"]:
-        c = longest_call(server, row["function"])
-        if c is not None and c.function == row["function"] and not row_on_screen(page, c):
+        q = row["function"].lower()
+        if search:
+            c = longest_call(server, lambda c: q in c.function.lower() or q in c.file.lower())
+        else:
+            c = longest_call(server, lambda c: (c.function, c.file, c.line) == (row["function"], row["file"], row["line"]))
+        if c is not None and c.duration_ns < run / 2 and not row_on_screen(page, c):
             yield row, c
 
 
 def test_search_enter_brings_the_call_into_view(page, server):
-    row, call = next(offscreen_functions(page, server))
+    row, call = next(offscreen_functions(page, server, search=True))
     w = window(page)
     search = page.locator("input.fprofile-search")
     search.fill(row["function"])
