@@ -288,10 +288,11 @@ def offscreen_functions(page, server, search=False):
     run = server["trace"].duration_ns
     for row in json.loads(server["trace"].summary_json())["overall"]:
         q = row["function"].lower()
+        key = (row["function"], row["file"], row["line"])
         if search:
-            c = longest_call(server, lambda c: q in c.function.lower() or q in c.file.lower())
+            c = longest_call(server, lambda c, q=q: q in c.function.lower() or q in c.file.lower())
         else:
-            c = longest_call(server, lambda c: (c.function, c.file, c.line) == (row["function"], row["file"], row["line"]))
+            c = longest_call(server, lambda c, key=key: (c.function, c.file, c.line) == key)
         if c is not None and c.duration_ns < run / 2 and not row_on_screen(page, c):
             yield row, c
 
