@@ -263,9 +263,10 @@ class Trace:
         number of calls ending that stack; frames are function names."""
     def summary(self) -> Summary:
         """Per-function figures (calls, total, self, mean, max), overall, ``per_process`` and ``per_thread``."""
-    def summary_json(self) -> str:
+    def summary_json(self, *, overall_only: bool = False) -> str:
         """The summary as JSON: ``{"overall": [row...], "processes": [{"process", "pid", "name", "rows"}],
-        "threads": [{"thread", "process", "name", "rows"}]}``."""
+        "threads": [{"thread", "process", "name", "rows"}]}``; ``overall_only``: ``{"overall": [row...]}``,
+        what the widget and the HTML export send (the timeline computes the rest from the trace)."""
     def to_bytes(self) -> bytes:
         """The trace in the compact binary ``.fpt`` format (``docs/format.md``)."""
     @classmethod
@@ -493,4 +494,4 @@ def asset_source(path: str) -> str:
 def export_html(trace: Trace, title: str, *, encoded: Optional[bytes] = None, summary: Optional[str] = None) -> str:
     """The self-contained HTML page of ``trace``: the timeline, its summary and the data in one
     file that opens from disk with no server and no network. ``title`` is escaped. ``encoded`` /
-    ``summary``: ``trace.to_bytes()`` / ``trace.summary_json()`` if the caller has them already."""
+    ``summary``: ``trace.to_bytes()`` / ``trace.summary_json(overall_only=True)`` if the caller has them already."""
