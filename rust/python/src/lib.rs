@@ -7,6 +7,7 @@
 //! - `hook/` + `recorder`: the only code that touches CPython internals: installing the hook,
 //!   per-thread buffers, typed failures (`HookError`) and warnings (`HookWarning`), the `Recorder`
 //!   class and its `RecorderStats`.
+//! - `spool`: a child process's spool read into a `Trace` (the parent's merge of child processes).
 //! - `assets`: the embedded timeline JS/CSS and the HTML export.
 
 use pyo3::prelude::*;
@@ -15,6 +16,7 @@ mod assets;
 mod errors;
 mod hook;
 mod recorder;
+mod spool;
 mod summary;
 mod trace;
 
@@ -25,6 +27,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     trace::register(m)?;
     recorder::register(m)?;
+    spool::register(m)?;
     assets::register(m)?;
     Ok(())
 }

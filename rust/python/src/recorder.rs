@@ -129,7 +129,10 @@ impl Recorder {
         Recorder { state: Mutex::new(State::default()) }
     }
 
-    #[pyo3(signature = (subs, *, exclude = Vec::new(), builtins = false, max_events = hook::session::DEFAULT_MAX_EVENTS, outfile = None))]
+    /// `child`: record as a child process of a recording (`processes=True`), into `<pid>.spool` in
+    /// that session directory (see docs/processes.md); stop it with `finish_child`.
+    #[pyo3(signature = (subs, *, exclude = Vec::new(), builtins = false, max_events = hook::session::DEFAULT_MAX_EVENTS, outfile = None, child = None))]
+    #[allow(clippy::too_many_arguments)]
     fn start(
         &self,
         py: Python<'_>,
@@ -138,6 +141,7 @@ impl Recorder {
         builtins: bool,
         max_events: u64,
         outfile: Option<PathBuf>,
+        child: Option<PathBuf>,
     ) -> Result<(), BindingError> {
         let mut st = lock(&self.state);
         if st.running.is_some() {
@@ -146,7 +150,7 @@ impl Recorder {
         if max_events == 0 {
             return Err(HookError::MaxEventsZero.into());
         }
-        let gen = hook::start(py, StartOptions { subs, exclude, builtins, max_events, outfile })?;
+        let gen = hook::start(py, StartOptions { subs, exclude, builtins, max_events, outfile, child })?;
         st.running = Some(gen);
         st.stats = None;
         Ok(())
@@ -156,6 +160,20 @@ impl Recorder {
     fn stop(&self, py: Python<'_>) -> Result<PyTrace, BindingError> {
         let rec = self.stop_inner(py)?;
         Ok(PyTrace::from_trace(py.detach(move || fprofile::build::build_trace(rec))))
+    }
+
+    /// Stops a child process's recording (started with `child=`): the last events and the end
+    /// record, with `exit_status`, go to its spool; nothing is kept in memory.
+    #[pyo3(signature = (exit_status = None))]
+    fn finish_child(&self, py: Python<'_>, exit_status: Option<i32>) -> Result<(), BindingError> {
+        let mut st = lock(&self.state);
+        if st.running.is_none() {
+            return Err(HookError::RecorderIdle.into());
+        }
+        let stopped = hook::stop_with(py, exit_status);
+        st.running = None;
+        drop(stopped?);
+        Ok(())
     }
 
     /// Stops recording and returns the flat events, unbuilt (for tests and diagnostics).

@@ -1,0 +1,284 @@
+"""Following child processes while recording (``processes=True``, the default; docs/processes.md).
+
+The parent makes a session directory (``fprofile-<random>`` under ``tempfile.gettempdir()``) with
+``session.json`` (what to record) and sets ``FPROFILE_JUPYTER_SESSION`` to it in ``os.environ`` while
+it records, so that every process it starts inherits it. A child process records into
+``<pid>.spool`` in that directory (the hook's writer thread streams it, whole records every 50 ms):
+
+- after ``os.fork()`` (``multiprocessing``'s fork context too): ``after_fork`` starts a fresh child
+  recording, from this module's at-fork handler in ``_recording``;
+- a new interpreter (``spawn``, ``forkserver``, ``subprocess`` or ``os.exec*`` of Python): the
+  ``fprofile_jupyter_processes.pth`` line installed with the package calls :func:`_pth_start` when the
+  variable is set (one environment lookup otherwise).
+
+A child ends its spool at interpreter exit (atexit), at ``os._exit`` (wrapped while it records:
+``multiprocessing``'s fork children leave through it) and on SIGTERM (caught by the hook while the
+default action is in place). At the parent's stop (:meth:`SessionDir.finish`): a ``stop`` marker;
+children still running flush, write "flushed, still running" and ``<pid>.done``; the parent waits
+for them (at most ``ACK_WAIT`` seconds), reads every spool, drops processes with no recorded call
+and no recorded descendant, merges the rest with its own trace (``_core.merge``) and removes the
+directory.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from typing import Any, Dict, List, Optional, Tuple
+
+from . import _core
+from ._core import FormatError, ProfilerError, Recorder, Trace
+
+#: The environment variable that names the session directory while a recording follows processes.
+ENV = "FPROFILE_JUPYTER_SESSION"
+#: How long the parent waits, at stop, for children still running to flush (seconds).
+ACK_WAIT = 1.5
+_STOP = "stop"
+_CONFIG = "session.json"
+
+
+def check_processes(processes: Any) -> bool:
+    """The ``processes=`` argument: a bool, else one clear TypeError."""
+    if not isinstance(processes, bool):
+        raise TypeError(f"processes must be True or False (follow child processes or not), not {type(processes).__name__}")
+    return processes
+
+
+# -- the parent ------------------------------------------------------------------------------------
+
+class SessionDir:
+    """The parent's session directory: made by the constructor (nothing else happens when that
+    fails), announced to children by :meth:`announce`, merged and removed by :meth:`finish`."""
+
+    def __init__(self, subs: List[str], exclude: List[str], builtins: bool, max_events: int) -> None:
+        root = tempfile.gettempdir()
+        try:
+            self.path = tempfile.mkdtemp(prefix="fprofile-", dir=root)
+        except OSError as e:
+            raise ProfilerError(
+                f"cannot make the session directory for child processes in {root}: {e.strerror or e}; "
+                f"point TMPDIR at a writable directory, or pass processes=False to record this process only") from None
+        config = {"subs": subs, "exclude": exclude, "builtins": builtins, "max_events": max_events,
+                  "parent_pid": os.getpid(), "start_ns": time.monotonic_ns()}
+        try:
+            with open(os.path.join(self.path, _CONFIG), "w", encoding="utf-8") as f:
+                json.dump(config, f)
+        except OSError as e:
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise ProfilerError(f"cannot write the session directory {self.path} for child processes: {e.strerror or e}; "
+                                f"pass processes=False to record this process only") from None
+        self.config = config
+        self._previous: Optional[str] = None
+
+    def announce(self) -> None:
+        """Children started from now on follow this session."""
+        self._previous = os.environ.get(ENV)
+        os.environ[ENV] = self.path
+
+    def _withdraw(self) -> None:
+        if os.environ.get(ENV) == self.path:
+            if self._previous is None:
+                del os.environ[ENV]
+            else:
+                os.environ[ENV] = self._previous
+
+    def stop_children(self) -> None:
+        """No new child follows; children still recording flush and stop (see :meth:`finish`)."""
+        self._withdraw()
+        try:
+            with open(os.path.join(self.path, _STOP), "w"):
+                pass
+        except OSError:
+            pass
+
+    def discard(self) -> None:
+        """Recording could not start, or ends without a trace: the directory goes."""
+        self._withdraw()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def finish(self, trace: Optional[Trace]) -> Optional[Trace]:
+        """After :meth:`stop_children` and the parent's own stop: waits for the children still
+        running, reads every spool and merges them into ``trace``; removes the directory."""
+        try:
+            if trace is None:
+                return None
+            parts = self._children()
+            if not parts:
+                return trace
+            return _core.merge([{"trace": trace}] + [{"trace": t} for t in parts])
+        finally:
+            self.discard()
+
+    def _spools(self) -> List[Tuple[int, str]]:
+        out = []
+        try:
+            names = os.listdir(self.path)
+        except OSError:
+            return out
+        for n in names:
+            stem, dot, ext = n.partition(".")
+            if ext == "spool" and stem.isdigit():
+                out.append((int(stem), os.path.join(self.path, n)))
+        return sorted(out)
+
+    def _wait_for_flushes(self, pids: List[int]) -> None:
+        deadline = time.monotonic() + ACK_WAIT
+        waiting = [p for p in pids if not os.path.exists(os.path.join(self.path, f"{p}.done")) and _alive(p)]
+        while waiting and time.monotonic() < deadline:
+            time.sleep(0.005)
+            waiting = [p for p in waiting if not os.path.exists(os.path.join(self.path, f"{p}.done")) and _alive(p)]
+
+    def _children(self) -> List[Trace]:
+        spools = self._spools()
+        self._wait_for_flushes([pid for pid, _ in spools])
+        read: Dict[int, Tuple[Trace, int, int]] = {}
+        for pid, path in spools:
+            try:
+                trace, pid_read, parent, calls, _end = _core._read_spool(path)
+            except (OSError, FormatError) as e:
+                warnings.warn(f"fprofile: the recording of child process {pid} could not be read and is left out: {e}",
+                              RuntimeWarning, stacklevel=4)
+                continue
+            read[pid_read] = (trace, parent, calls)
+        # Processes with no recorded call are left out unless one of their descendants recorded
+        # one (a forkserver, multiprocessing's resource tracker: no code of the program runs there).
+        keep = set()
+        for pid, (_, _, calls) in read.items():
+            if calls:
+                p: Optional[int] = pid
+                while p in read and p not in keep:
+                    keep.add(p)
+                    p = read[p][1]
+        return [read[p][0] for p in sorted(keep)]
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie (it may still write its spool)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return stat[stat.rfind(b")") + 2:][:1] not in (b"Z", b"X", b"")
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+            return True
+        except OSError:
+            return False
+
+
+# -- a child ---------------------------------------------------------------------------------------
+
+class _Child:
+    def __init__(self, recorder: Recorder, path: str) -> None:
+        self.recorder = recorder
+        self.path = path
+        self.pid = os.getpid()
+
+
+_child: Optional[_Child] = None
+_real_exit = os._exit
+_hooks_installed = False
+
+
+def child_session_dir() -> Optional[str]:
+    """The session directory this process records into as a child, if it does."""
+    c = _child
+    return c.path if c is not None and c.pid == os.getpid() else None
+
+
+def start_child(path: str) -> None:
+    """Starts recording this process as a child of the session in ``path``, unless that session
+    has stopped or is gone."""
+    global _child
+    if _child is not None and _child.pid == os.getpid():
+        return
+    if os.path.exists(os.path.join(path, _STOP)):
+        return
+    try:
+        with open(os.path.join(path, _CONFIG), encoding="utf-8") as f:
+            config = json.load(f)
+    except FileNotFoundError:
+        return  # the session ended meanwhile
+    recorder = Recorder()
+    recorder.start(list(config["subs"]), exclude=list(config["exclude"]), builtins=bool(config["builtins"]),
+                   max_events=int(config["max_events"]), child=path)
+    _child = _Child(recorder, path)
+    _install_exit_hooks()
+
+
+def finish_child(exit_status: Optional[int]) -> None:
+    """Ends this process's child recording (its spool's end record), if it records."""
+    global _child
+    c, _child = _child, None
+    if c is None or c.pid != os.getpid():
+        return
+    try:
+        c.recorder.finish_child(exit_status)
+    except ProfilerError:
+        pass
+
+
+def after_fork(path: Optional[str]) -> None:
+    """In the child of a fork: when the parent recorded with processes followed (``path``: its
+    session directory) or recorded as a child itself, this process starts its own child recording
+    (the parent's is forgotten: its buffers belong to the parent)."""
+    global _child
+    inherited, _child = _child, None
+    if path is None and inherited is not None:
+        path = inherited.path
+    if path is None:
+        return
+    try:
+        start_child(path)
+    except Exception as e:  # no caller to raise to: say it once, the program goes on
+        _say(e)
+
+
+def _install_exit_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    atexit.register(_at_exit)
+    os._exit = _exit
+
+
+def _at_exit() -> None:
+    finish_child(None)  # the exit status of an interpreter exit is not known to Python
+
+
+def _exit(status: int) -> None:  # os._exit while a child records: end the spool first
+    try:
+        finish_child(int(status))
+    except BaseException:
+        pass
+    _real_exit(status)
+
+
+_exit.__doc__ = os._exit.__doc__
+_exit.__wrapped__ = _real_exit  # type: ignore[attr-defined]
+
+
+def _say(e: BaseException) -> None:
+    try:
+        print(f"fprofile: this child process is not recorded: {e}", file=sys.stderr)
+    except Exception:
+        pass
+
+
+def _pth_start() -> None:
+    """Called by the ``.pth`` line at interpreter start when ``FPROFILE_JUPYTER_SESSION`` is set."""
+    path = os.environ.get(ENV)
+    if not path:
+        return
+    try:
+        start_child(path)
+    except Exception as e:
+        _say(e)
