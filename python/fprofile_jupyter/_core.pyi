@@ -176,7 +176,7 @@ class Trace:
         """Same threads, calls, functions and metadata."""
     @property
     def threads(self) -> List[ThreadInfo]:
-        """The threads, in order of their first event."""
+        """The threads, in order of their first event (grouped by process when there are several)."""
     def calls(self, thread: Optional[int] = None) -> List[Call]:
         """The calls, grouped by thread and in pre-order (parent before children) within a thread;
         only those of thread index ``thread`` when given (IndexError when out of range)."""
@@ -248,6 +248,15 @@ def _build_trace(
 ) -> Trace:
     """Build a trace from flat events (tests and tools): ``codes`` = [(file, name, first_line)],
     ``threads`` = [(os_id, name, [(t_ns, code_id, is_return), ...])], absolute times."""
+
+def merge(parts: List[Dict[str, Any]]) -> Trace:
+    """Merge traces (one per process, or per group of processes sharing a clock) into one.
+    Each part: ``{"trace": Trace, "process": {overrides for its processes: pid, parent_pid, name,
+    host, exit_status, incomplete, clock_offset_ns, clock_uncertainty_ns, aligned}, "bands":
+    [(thread_os_id, start_ns, end_ns, label), ...]}`` (band times absolute, on that part's clock;
+    ``clock_offset_ns`` is added to the part's clock to reach the common one). Processes with
+    ``aligned=False`` are shown on their own clock and named in the metadata's
+    ``"warning.clock_unaligned"``. ``ValueError`` on bad input."""
 
 # ---------------------------------------------------------------------------------------------------
 # recording

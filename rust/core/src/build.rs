@@ -437,7 +437,15 @@ mod tests {
             spans.sort_by_key(|s| s.0);
             let mut infos: Vec<ThreadInfo> = spans
                 .iter()
-                .map(|&(a, b)| ThreadInfo { os_id: 0, names: vec![], first_ns: a, last_ns: b, lane: 0, process: 0, call_range: (0, 0) })
+                .map(|&(a, b)| ThreadInfo {
+                    os_id: 0,
+                    names: vec![],
+                    first_ns: a,
+                    last_ns: b,
+                    lane: 0,
+                    process: 0,
+                    call_range: (0, 0),
+                })
                 .collect();
             assign_lanes(&mut infos);
             let got: Vec<u32> = infos.iter().map(|t| t.lane).collect();

@@ -18,6 +18,7 @@
 //!   [`summary::text_table`], [`summary::html_table`]: their orders and tables.
 //! - [`formats::registry`]: the one table of formats (names, endings, read/write); [`formats::save`]:
 //!   write a trace to a file atomically ([`fsio::write_atomic`]).
+//! - [`merge::merge`]: several traces (processes) into one, clocks aligned.
 //! - [`stacks`]: self times and folded stacks; [`units`]: durations as text, terminal widths.
 
 pub mod assets;
@@ -25,6 +26,7 @@ pub mod build;
 pub mod formats;
 pub mod fsio;
 pub mod load;
+pub mod merge;
 pub mod model;
 pub mod process;
 pub mod stacks;
@@ -33,5 +35,6 @@ pub mod units;
 
 pub use load::{load, load_bytes, LoadError};
 pub use model::{
-    Band, CallFlags, Calls, ClockAlignment, Code, CodeId, Event, EventKind, ProcessInfo, Recording, ThreadInfo, ThreadRecord, Trace,
+    Band, CallFlags, Calls, ClockAlignment, Code, CodeId, Event, EventKind, ProcessInfo, Recording, ThreadInfo, ThreadRecord,
+    Trace,
 };

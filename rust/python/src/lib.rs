@@ -9,12 +9,14 @@
 //!   class and its `RecorderStats`.
 //! - `spool`: a child process's spool read into a `Trace` (the parent's merge of child processes).
 //! - `assets`: the embedded timeline JS/CSS and the HTML export.
+//! - `merge`: `merge(parts)`, several traces (processes, Dask workers) into one.
 
 use pyo3::prelude::*;
 
 mod assets;
 mod errors;
 mod hook;
+mod merge;
 mod recorder;
 mod spool;
 mod summary;
@@ -29,6 +31,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     recorder::register(m)?;
     spool::register(m)?;
     assets::register(m)?;
+    merge::register(m)?;
     Ok(())
 }
 

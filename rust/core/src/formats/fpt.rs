@@ -523,7 +523,15 @@ pub fn parse_body(body: &[u8]) -> Result<Trace> {
             }
             calls.flags[begin + idx as usize] = CallFlags(f as u8);
         }
-        threads.push(ThreadInfo { os_id, names, first_ns, last_ns, lane, process: 0, call_range: (begin as u32, (begin + n) as u32) });
+        threads.push(ThreadInfo {
+            os_id,
+            names,
+            first_ns,
+            last_ns,
+            lane,
+            process: 0,
+            call_range: (begin as u32, (begin + n) as u32),
+        });
     }
     let at = r.pos;
     let meta = r.str("metadata")?;

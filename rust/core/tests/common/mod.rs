@@ -153,7 +153,14 @@ pub mod strategies {
                 })
                 .collect();
             let (start_ns, stop_ns) = if with_start && min_t != u64::MAX { (min_t - 1, max_t + extra) } else { (0, 0) };
-            Recording { codes, threads, start_ns, stop_ns, metadata: vec![("k".into(), "v\"".into())], process: Default::default() }
+            Recording {
+                codes,
+                threads,
+                start_ns,
+                stop_ns,
+                metadata: vec![("k".into(), "v\"".into())],
+                process: Default::default(),
+            }
         })
     }
 }

@@ -1,0 +1,151 @@
+//! `_core.merge(parts)`: several traces (processes, Dask workers) into one, over
+//! [`fprofile::merge::merge`]. Conversion only: each part's process fields may be overridden (the
+//! caller knows a worker's name, its clock offset), and bands given by OS thread id and absolute
+//! times are attached to the part's threads.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use fprofile::{Band, ProcessInfo, ThreadInfo, Trace};
+
+use crate::trace::PyTrace;
+
+/// The keys a part's "process" dict may hold.
+const PROCESS_KEYS: &[&str] =
+    &["pid", "parent_pid", "name", "host", "exit_status", "incomplete", "clock_offset_ns", "clock_uncertainty_ns", "aligned"];
+
+fn bad(msg: String) -> PyErr {
+    PyValueError::new_err(msg)
+}
+
+/// Applies the overrides in `d` to every process of a part.
+fn apply_overrides(i: usize, d: &Bound<'_, PyDict>, processes: &mut [ProcessInfo]) -> PyResult<()> {
+    for (k, v) in d.iter() {
+        let key: String = k.extract().map_err(|_| bad(format!("merge: part {i}: process keys must be strings")))?;
+        let err = |what: &str| {
+            bad(format!(
+                "merge: part {i}: process[{key:?}] must be {what}, not {}",
+                v.repr().map_or_else(|_| "?".into(), |r| r.to_string())
+            ))
+        };
+        for p in processes.iter_mut() {
+            match key.as_str() {
+                "pid" => p.pid = v.extract().map_err(|_| err("a non-negative int"))?,
+                "parent_pid" => p.parent_pid = v.extract().map_err(|_| err("a non-negative int"))?,
+                "name" => p.name = v.extract().map_err(|_| err("a str"))?,
+                "host" => p.host = v.extract().map_err(|_| err("a str"))?,
+                "exit_status" => p.exit_status = v.extract().map_err(|_| err("an int or None"))?,
+                "incomplete" => p.incomplete = v.extract().map_err(|_| err("a bool"))?,
+                "clock_offset_ns" => p.clock.offset_ns = v.extract().map_err(|_| err("an int (ns)"))?,
+                "clock_uncertainty_ns" => p.clock.uncertainty_ns = v.extract().map_err(|_| err("a non-negative int (ns)"))?,
+                "aligned" => p.clock.aligned = v.extract().map_err(|_| err("a bool"))?,
+                _ => {
+                    return Err(bad(format!(
+                        "merge: part {i}: unknown process key {key:?} (known: {})",
+                        PROCESS_KEYS.join(", ")
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Attaches bands `(thread_os_id, start_abs_ns, end_abs_ns, label)` to the part's threads; a band
+/// on a thread that recorded no call gets that thread, with no calls, so the task still shows.
+fn attach_bands(i: usize, list: &Bound<'_, PyList>, t: &mut Trace) -> PyResult<()> {
+    for (j, item) in list.iter().enumerate() {
+        let (os_id, start, end, label): (u64, u64, u64, String) = item.extract().map_err(|_| {
+            bad(format!("merge: part {i}: band {j} must be (thread_os_id, start_ns, end_ns, label), with times in ns"))
+        })?;
+        if end < start {
+            return Err(bad(format!("merge: part {i}: band {j} ({label:?}) ends before it starts")));
+        }
+        let rel = |abs: u64| -> PyResult<i64> {
+            i64::try_from(i128::from(abs) - i128::from(t.origin_ns))
+                .map_err(|_| bad(format!("merge: part {i}: band {j} time {abs} is out of range")))
+        };
+        let (start_ns, end_ns) = (rel(start)?, rel(end)?);
+        let thread = match t.threads.iter().position(|th| th.os_id == os_id) {
+            Some(k) => k,
+            None => {
+                if t.processes.is_empty() {
+                    t.processes = vec![ProcessInfo { start_ns, end_ns, ..ProcessInfo::default() }];
+                }
+                let at = t.calls.len() as u32;
+                t.threads.push(ThreadInfo {
+                    os_id,
+                    names: vec![(start_ns, format!("thread {os_id}"))],
+                    first_ns: start_ns,
+                    last_ns: end_ns,
+                    lane: 0,
+                    process: 0,
+                    call_range: (at, at),
+                });
+                t.threads.len() - 1
+            }
+        };
+        let th = &mut t.threads[thread];
+        th.first_ns = th.first_ns.min(start_ns);
+        th.last_ns = th.last_ns.max(end_ns);
+        // The first name holds from the thread's first time (the format's rule).
+        if let Some(first) = th.names.first_mut() {
+            first.0 = first.0.min(th.first_ns);
+        }
+        if let Some(p) = t.processes.get_mut(th.process as usize) {
+            p.start_ns = p.start_ns.min(start_ns);
+            p.end_ns = p.end_ns.max(end_ns);
+        }
+        t.bands.push(Band { thread: thread as u32, start_ns, end_ns, label });
+    }
+    Ok(())
+}
+
+/// merge(parts) -> Trace
+///
+/// Merges traces (one per process or per group of processes sharing a clock) into one. Each part
+/// is a dict: {"trace": Trace, "process": {overrides for its processes: pid, parent_pid, name, host,
+/// exit_status, incomplete, clock_offset_ns (added to its clock to reach the common one),
+/// clock_uncertainty_ns, aligned}, "bands": [(thread_os_id, start_ns, end_ns, label), ...] with
+/// absolute times on that part's own clock}. Processes with aligned=False are shown on their own
+/// clock, starting at the merged start, and named in the metadata's "warning.clock_unaligned".
+#[pyfunction]
+pub fn merge(parts: &Bound<'_, PyList>) -> PyResult<PyTrace> {
+    let mut traces: Vec<Trace> = Vec::with_capacity(parts.len());
+    for (i, part) in parts.iter().enumerate() {
+        let d = part.cast::<PyDict>().map_err(|_| bad(format!("merge: part {i} must be a dict with a \"trace\" key")))?;
+        for k in d.keys() {
+            let k: String = k.extract().unwrap_or_default();
+            if !matches!(k.as_str(), "trace" | "process" | "bands") {
+                return Err(bad(format!("merge: part {i}: unknown key {k:?} (known: trace, process, bands)")));
+            }
+        }
+        let tr = d.get_item("trace")?.ok_or_else(|| bad(format!("merge: part {i} has no \"trace\"")))?;
+        let tr = tr.cast::<PyTrace>().map_err(|_| bad(format!("merge: part {i}: \"trace\" must be a Trace")))?;
+        let mut t: Trace = tr.get().inner().clone();
+        if t.processes.is_empty() && !t.threads.is_empty() {
+            t.processes = Trace::one_process(&t.threads);
+        }
+        if let Some(p) = d.get_item("process")? {
+            let p = p.cast::<PyDict>().map_err(|_| bad(format!("merge: part {i}: \"process\" must be a dict")))?;
+            if t.processes.is_empty() {
+                t.processes.push(ProcessInfo::default());
+            }
+            apply_overrides(i, p, &mut t.processes)?;
+        }
+        if let Some(b) = d.get_item("bands")? {
+            let b = b.cast::<PyList>().map_err(|_| bad(format!("merge: part {i}: \"bands\" must be a list")))?;
+            attach_bands(i, b, &mut t)?;
+        }
+        traces.push(t);
+    }
+    let py = parts.py();
+    let merged = py.detach(move || fprofile::merge::merge(traces)).map_err(|e| bad(format!("merge: {e}")))?;
+    Ok(PyTrace::from_trace(merged))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(merge, m)?)?;
+    Ok(())
+}
