@@ -220,9 +220,19 @@ def finish_child(exit_status: Optional[int]) -> None:
     if c is None or c.pid != os.getpid():
         return
     try:
-        c.recorder.finish_child(exit_status)
+        c.recorder.finish_child(exit_status, _multiprocessing_name())
     except ProfilerError:
         pass
+
+
+def _multiprocessing_name() -> Optional[str]:
+    """This process's ``multiprocessing`` name, unless it is the main process of its program."""
+    mp = sys.modules.get("multiprocessing.process")
+    try:
+        name = mp.current_process().name if mp is not None else None  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    return name if isinstance(name, str) and name != "MainProcess" else None
 
 
 def after_fork(path: Optional[str]) -> None:

@@ -163,14 +163,15 @@ impl Recorder {
     }
 
     /// Stops a child process's recording (started with `child=`): the last events and the end
-    /// record, with `exit_status`, go to its spool; nothing is kept in memory.
-    #[pyo3(signature = (exit_status = None))]
-    fn finish_child(&self, py: Python<'_>, exit_status: Option<i32>) -> Result<(), BindingError> {
+    /// record, with `exit_status` (and the process's `name` when given), go to its spool; nothing
+    /// is kept in memory.
+    #[pyo3(signature = (exit_status = None, name = None))]
+    fn finish_child(&self, py: Python<'_>, exit_status: Option<i32>, name: Option<String>) -> Result<(), BindingError> {
         let mut st = lock(&self.state);
         if st.running.is_none() {
             return Err(HookError::RecorderIdle.into());
         }
-        let stopped = hook::stop_with(py, exit_status);
+        let stopped = hook::stop_with(py, hook::writer::ChildEnd { exit_status, process_name: name });
         st.running = None;
         drop(stopped?);
         Ok(())

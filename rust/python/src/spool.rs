@@ -14,7 +14,7 @@ use crate::trace::PyTrace;
 /// spool.
 #[pyfunction]
 fn _read_spool(py: Python<'_>, path: PathBuf) -> PyResult<(PyTrace, u64, u64, usize, Option<&'static str>)> {
-    let bytes = std::fs::read(&path).map_err(|e| PyErr::from(e))?;
+    let bytes = std::fs::read(&path).map_err(PyErr::from)?;
     let read = py.detach(move || fprofile::formats::spool::read(&bytes));
     let read = read.map_err(|e| FormatError::new_err(format!("{}: {e}", path.display())))?;
     let end = read.end.map(|e| match e.how {
@@ -22,7 +22,7 @@ fn _read_spool(py: Python<'_>, path: PathBuf) -> PyResult<(PyTrace, u64, u64, us
         fprofile::formats::spool::EndHow::FlushedRunning => "flushed",
     });
     let (pid, parent_pid) = (read.recording.process.pid, read.recording.process.parent_pid);
-    let trace = py.detach(move || fprofile::build::build_trace(read.recording));
+    let trace = py.detach(move || fprofile::formats::spool::build(read.recording));
     let calls = trace.calls.len();
     Ok((PyTrace::from_trace(trace), pid, parent_pid, calls, end))
 }

@@ -28,7 +28,7 @@
 //! The process record comes first. A thread record comes before that thread's names and events,
 //! a code record before any event of that code (within a round, codes and threads first).
 
-use crate::model::{Code, Event, EventKind, ProcessInfo, Recording, ThreadRecord};
+use crate::model::{Code, Event, EventKind, ProcessInfo, Recording, ThreadRecord, Trace};
 
 /// The first bytes of a spool.
 pub const MAGIC: [u8; 4] = *b"FPSP";
@@ -365,6 +365,20 @@ pub fn read(bytes: &[u8]) -> Result<SpoolRead, SpoolError> {
     Ok(SpoolRead { recording, end, cut })
 }
 
+/// The trace of a spool's recording ([`crate::build::build_trace`]), keeping its process even when
+/// it recorded no call (a fork server, a process whose children did the work): it spans its
+/// recording.
+pub fn build(rec: Recording) -> Trace {
+    let (process, start_ns, stop_ns) = (rec.process.clone(), rec.start_ns, rec.stop_ns);
+    let mut t = crate::build::build_trace(rec);
+    if t.processes.is_empty() {
+        t.origin_ns = start_ns;
+        let end_ns = i64::try_from(stop_ns.saturating_sub(start_ns)).unwrap_or(i64::MAX);
+        t.processes.push(ProcessInfo { start_ns: 0, end_ns, ..process });
+    }
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,5 +462,17 @@ mod tests {
         assert_eq!(no_end.recording.stop_ns, 1400, "the last flush mark");
         assert!(matches!(read(b"FPRF\x01\x00"), Err(SpoolError::NotSpool)));
         assert!(matches!(read(b"FPSP\x09\x00"), Err(SpoolError::Version(9))));
+    }
+
+    #[test]
+    fn a_process_with_no_call_keeps_its_process() {
+        let mut e = Encoder::default();
+        e.header();
+        e.process(&ProcessInfo { pid: 5, parent_pid: 1, ..ProcessInfo::default() }, 1_000);
+        e.end(End { t_ns: 4_000, how: EndHow::Exited, exit_status: Some(0) });
+        let t = build(read(&e.buf).unwrap().recording);
+        assert!(t.threads.is_empty());
+        assert_eq!(t.origin_ns, 1_000);
+        assert_eq!((t.processes[0].pid, t.processes[0].start_ns, t.processes[0].end_ns), (5, 0, 3_000));
     }
 }

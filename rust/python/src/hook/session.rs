@@ -279,11 +279,11 @@ pub(crate) fn is_on() -> bool {
 
 /// Stops recording: uninstalls the hook, flushes the live file, collects every thread's events.
 pub(crate) fn stop(py: Python<'_>) -> Result<Stopped, HookError> {
-    stop_with(py, None)
+    stop_with(py, writer::ChildEnd::default())
 }
 
-/// [`stop`], giving a child process's spool the exit status of its end record.
-pub(crate) fn stop_with(py: Python<'_>, exit_status: Option<i32>) -> Result<Stopped, HookError> {
+/// [`stop`], giving a child process's spool the exit status of its end record and its name.
+pub(crate) fn stop_with(py: Python<'_>, end: writer::ChildEnd) -> Result<Stopped, HookError> {
     // SAFETY: GIL held; the session is moved out, nothing borrows it.
     let Some(mut sess) = (unsafe { (*SESSION.0.get()).take() }) else {
         return Err(HookError::NotOn);
@@ -299,7 +299,7 @@ pub(crate) fn stop_with(py: Python<'_>, exit_status: Option<i32>) -> Result<Stop
     let cap_ns = CAP_NS.swap(0, Ordering::Relaxed);
     let oom = OOM.swap(false, Ordering::Relaxed);
     let mut warnings = uninstall(py, sess.mechanism);
-    let outfile_error = sess.background.take().and_then(|bg| bg.finish(py, exit_status));
+    let outfile_error = sess.background.take().and_then(|bg| bg.finish(py, end));
     // SAFETY: GIL held.
     unsafe { poll_names(&tabs.threads) };
     let list: Vec<Arc<ThreadShared>> = std::mem::take(&mut *lock(&tabs.threads));

@@ -72,12 +72,21 @@ pub(crate) struct SpoolOut {
     pub gen: u32,
 }
 
+/// How a child process ends its spool (see [`Background::finish`]).
+#[derive(Default)]
+pub(crate) struct ChildEnd {
+    pub exit_status: Option<i32>,
+    pub process_name: Option<String>,
+}
+
 /// What `finish` asks of the background thread.
 #[derive(Default)]
 struct StopReq {
     stop: bool,
     /// The exit status for the spool's end record.
     exit_status: Option<i32>,
+    /// The process's name as the child knows it at its end (`multiprocessing`'s).
+    process_name: Option<String>,
 }
 
 pub(crate) struct Background {
@@ -101,13 +110,14 @@ impl Background {
     }
 
     /// Final round and join (GIL released meanwhile). Returns an I/O error message, if any.
-    /// `exit_status`: for a child's spool, the status its end record gives.
-    pub(crate) fn finish(mut self, py: Python<'_>, exit_status: Option<i32>) -> Option<String> {
+    /// `end`: for a child's spool, the exit status its end record gives and the process's name.
+    pub(crate) fn finish(mut self, py: Python<'_>, end: ChildEnd) -> Option<String> {
         {
             let (m, c) = &*self.stop;
             let mut g = lock(m);
             g.stop = true;
-            g.exit_status = exit_status;
+            g.exit_status = end.exit_status;
+            g.process_name = end.process_name;
             c.notify_all();
         }
         let Some(h) = self.handle.take() else {
@@ -187,16 +197,17 @@ fn run(
     let mut seen = 0usize;
     let mut followed: Vec<Followed> = Vec::new();
     loop {
-        let (stopping, exit_status) = {
+        let (stopping, exit_status, final_name) = {
             let (m, c) = &*stop;
-            let g = lock(m);
-            if g.stop {
-                (true, g.exit_status)
-            } else {
-                let (g, _) = c.wait_timeout(g, PERIOD).unwrap_or_else(|e| e.into_inner());
-                (g.stop, g.exit_status)
+            let mut g = lock(m);
+            if !g.stop {
+                g = c.wait_timeout(g, PERIOD).unwrap_or_else(|e| e.into_inner()).0;
             }
+            (g.stop, g.exit_status, g.process_name.take())
         };
+        if let (Some(sp), Some(name)) = (spooler.as_mut(), final_name) {
+            sp.process_name = Some(name);
+        }
         // A child that got SIGTERM (caught while it records): write everything and end it.
         let term = !stopping && spooler.is_some() && TERM.load(Ordering::Relaxed);
         // A child whose parent stopped recording: stop too, after this round.
