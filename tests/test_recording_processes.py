@@ -153,8 +153,13 @@ def test_os_fork_with_threads_in_the_child(tmp_path):
         def in_thread():
             fib(10)
 
+        def leaf():
+            return 1
+
         def child():
             fib(12)
+            for _ in range(20000):  # enough to need new buffer chunks in the child
+                leaf()
             ts = []
             for i in range(3):
                 ts.append(threading.Thread(target=in_thread, name=f"worker-{i}"))
@@ -173,7 +178,7 @@ def test_os_fork_with_threads_in_the_child(tmp_path):
     me, child = r["me"], r["child"]
     assert r["status"] == 7
     assert counts(r, me) == {"fib": FIB10}
-    assert counts(r, child) == {"child": 1, "fib": FIB12 + 3 * FIB10, "in_thread": 3}
+    assert counts(r, child) == {"child": 1, "fib": FIB12 + 3 * FIB10, "in_thread": 3, "leaf": 20000}
     c = proc(r, child)
     assert c["parent_pid"] == me and not c["incomplete"]
     assert c["threads"] == 4
@@ -380,3 +385,22 @@ def test_an_unwritable_session_directory_is_a_clear_error_and_nothing_starts(tmp
     with fp.profile(subs=["x"], processes=False) as prof:  # this process alone still records
         pass
     assert prof.trace is not None
+
+
+def test_a_recorded_child_cannot_start_a_recording_of_its_own(tmp_path):
+    r = run_program(tmp_path, '''
+        with fp.profile(subs=[HERE]) as prof:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    fp.profile(subs=[HERE]).__enter__()
+                    code = 1
+                except fp.ProfilerError as e:
+                    code = 5 if "recorded as a child process" in str(e) else 2
+                fib(10)
+                os._exit(code)
+            _, status = os.waitpid(pid, 0)
+        report(prof.trace, child=pid, code=os.waitstatus_to_exitcode(status))
+    ''')
+    assert r["code"] == 5
+    assert counts(r, r["child"]) == {"fib": FIB10}

@@ -228,7 +228,15 @@ class _Session:
         self.children: Optional[_processes.SessionDir] = None
 
     def start(self) -> None:
+        if _processes.child_session_dir() is not None:
+            raise ProfilerError(
+                "this process is recorded as a child process of another recording (its parent records with "
+                "processes=True): its calls go to the parent's trace; to record it on its own, record the parent "
+                "with processes=False")
+        # (announced before the hook is on and withdrawn after it is off: that code is not recorded)
         children = _processes.SessionDir(self.subs, self.exclude, self.builtins, self.max_events) if self.processes else None
+        if children is not None:
+            children.announce()
         try:
             self.recorder.start(self.subs, exclude=self.exclude, builtins=self.builtins,
                                 max_events=self.max_events, outfile=self.outfile)
@@ -237,8 +245,6 @@ class _Session:
                 children.discard()
             raise
         self.children = children
-        if children is not None:
-            children.announce()
         with _active_lock:
             _active.append(self)
 
@@ -249,8 +255,6 @@ class _Session:
         if os.getpid() != self.pid:
             return None  # in a forked child: the parent's recording is not continued here
         children, self.children = self.children, None
-        if children is not None:
-            children.stop_children()  # they flush while this process stops
         try:
             trace = self.recorder.stop()
         except BaseException:
@@ -258,6 +262,7 @@ class _Session:
                 children.discard()
             raise
         if children is not None:
+            children.stop_children()
             trace = self._merge_children(children, trace, stacklevel + 1)
         stats = self.recorder.stats
         if stats is None:
