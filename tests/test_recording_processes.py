@@ -404,3 +404,47 @@ def test_a_recorded_child_cannot_start_a_recording_of_its_own(tmp_path):
     ''')
     assert r["code"] == 5
     assert counts(r, r["child"]) == {"fib": FIB10}
+
+
+def test_magic_follows_processes_unless_no_processes(tmp_path):
+    r = run_program(tmp_path, '''
+        from IPython.core.interactiveshell import InteractiveShell
+        from IPython.utils.capture import capture_output
+
+        shell = InteractiveShell.instance()
+        shell.run_line_magic("load_ext", "fprofile_jupyter")
+        shell.user_ns["fib"] = fib
+        cell = "import os\\npid = os.fork()\\nif pid == 0:\\n    fib(10)\\n    os._exit(0)\\nos.waitpid(pid, 0)\\n"
+        seen = {}
+        for flags in ("", "--no-processes"):
+            with capture_output():
+                shell.run_cell(f"%%fprofile --subs {HERE} --no-display {flags}\\n" + cell)
+            t = shell.user_ns["_fprofile_trace"]
+            seen[flags or "default"] = [len(t.processes), sorted({c.function for c in t.calls()}), len(t)]
+        report(t, seen=seen)
+    ''')
+    assert r["seen"] == {"default": [1, ["fib"], FIB10], "--no-processes": [0, [], 0]}
+
+
+def test_fprofile_run_follows_processes_unless_no_processes(tmp_path):
+    (tmp_path / "app.py").write_text(textwrap.dedent('''
+        import os
+        def work():
+            return 1
+        pid = os.fork()
+        if pid == 0:
+            for _ in range(4):
+                work()
+            os._exit(0)
+        os.waitpid(pid, 0)
+    '''))
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    env.pop("FPROFILE_JUPYTER_SESSION", None)
+    for flags, expected in (([], 4), (["--no-processes"], 0)):
+        out = tmp_path / "app.json"
+        p = subprocess.run([sys.executable, "-m", "fprofile_jupyter", "run", *flags, "-o", str(out), "app.py"], cwd=tmp_path,
+                           env=env, capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        functions = [c.function for c in fp.load(str(out)).calls()]
+        assert functions.count("work") == expected, (flags, functions)
+        assert not [n for n in os.listdir(tmp_path) if n.startswith("fprofile-")]

@@ -312,16 +312,19 @@ pub fn read(bytes: &[u8]) -> Result<SpoolRead, SpoolError> {
             }
             TAG_EVENTS => {
                 let t = f.u32()? as usize;
-                if f.b.len() % EVENT_BYTES != 0 {
+                let events = f.b.chunks_exact(EVENT_BYTES);
+                if !events.remainder().is_empty() {
                     return Err(f.bad("events are 12 bytes each"));
                 }
-                let mut chunk = Vec::with_capacity(f.b.len() / EVENT_BYTES);
-                while !f.b.is_empty() {
-                    let t_ns = f.u64()?;
-                    let word = f.u32()?;
-                    let kind = if word & RETURN_BIT != 0 { EventKind::Return } else { EventKind::Call };
-                    chunk.push(Event { t_ns, code: word & !RETURN_BIT, kind });
-                }
+                let chunk: Vec<Event> = events
+                    .map(|e| {
+                        let mut t = [0u8; 8];
+                        t.copy_from_slice(&e[..8]);
+                        let word = u32::from_le_bytes([e[8], e[9], e[10], e[11]]);
+                        let kind = if word & RETURN_BIT != 0 { EventKind::Return } else { EventKind::Call };
+                        Event { t_ns: u64::from_le_bytes(t), code: word & !RETURN_BIT, kind }
+                    })
+                    .collect();
                 let th = threads.get_mut(t).ok_or_else(|| f.bad("names a thread not declared before"))?;
                 th.chunks.push(chunk);
             }
@@ -421,11 +424,10 @@ mod tests {
         assert_eq!((rec.start_ns, rec.stop_ns), (1000, 2000));
         assert_eq!(rec.codes.len(), 1, "duplicate codes interned");
         let evs: Vec<Event> = rec.threads[0].chunks.concat();
-        assert_eq!(evs.iter().map(|e| (e.t_ns, e.code, e.kind)).collect::<Vec<_>>(), vec![
-            (1100, 0, EventKind::Call),
-            (1200, 0, EventKind::Call),
-            (1300, 0, EventKind::Return)
-        ]);
+        assert_eq!(
+            evs.iter().map(|e| (e.t_ns, e.code, e.kind)).collect::<Vec<_>>(),
+            vec![(1100, 0, EventKind::Call), (1200, 0, EventKind::Call), (1300, 0, EventKind::Return)]
+        );
         assert_eq!(rec.threads[0].names, vec![(1000, "MainThread".to_string())]);
         assert_eq!(rec.metadata, vec![("python".to_string(), "3.11".to_string())]);
     }

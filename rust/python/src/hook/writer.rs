@@ -21,7 +21,7 @@
 //! name is read and their last events written, so a program that has made 100,000 short threads
 //! costs each round only the threads alive now.
 
-use fprofile::formats::spool::{self, EndHow, Encoder};
+use fprofile::formats::spool::{self, Encoder, EndHow};
 use fprofile::fsio::Output;
 use fprofile::ProcessInfo;
 use std::fs::File;
