@@ -448,3 +448,30 @@ def test_fprofile_run_follows_processes_unless_no_processes(tmp_path):
         functions = [c.function for c in fp.load(str(out)).calls()]
         assert functions.count("work") == expected, (flags, functions)
         assert not [n for n in os.listdir(tmp_path) if n.startswith("fprofile-")]
+
+
+def test_a_terminated_child_ends_its_spool_and_dies_of_sigterm(tmp_path):
+    r = run_program(tmp_path, '''
+        import multiprocessing
+
+        def child(ready):
+            fib(10)
+            ready.set()
+            while True:
+                time.sleep(1)  # (not recorded: a C function)
+
+        if __name__ == "__main__":
+            ctx = multiprocessing.get_context("spawn")
+            ready = ctx.Event()
+            with fp.profile(subs=[HERE]) as prof:
+                p = ctx.Process(target=child, args=(ready,))
+                p.start()
+                ready.wait()
+                p.terminate()
+                p.join()
+            report(prof.trace, child=p.pid, exitcode=p.exitcode)
+    ''')
+    assert r["exitcode"] == -15, "the process still dies of SIGTERM"
+    c = proc(r, r["child"])
+    assert not c["incomplete"], "its spool was ended before it died"
+    assert counts(r, r["child"]) == {"<module>": 1, "child": 1, "fib": FIB10}
