@@ -157,15 +157,18 @@ impl Encoder {
     /// [`MAX_EVENTS_PER_RECORD`] events. `convert` maps each event's stored time to ns.
     pub fn events(&mut self, thread: u32, events: &[Event], mut convert: impl FnMut(u64) -> u64) {
         for part in events.chunks(MAX_EVENTS_PER_RECORD) {
-            self.record(TAG_EVENTS, |b| {
-                b.reserve(4 + part.len() * EVENT_BYTES);
-                b.extend_from_slice(&thread.to_le_bytes());
-                for e in part {
-                    b.extend_from_slice(&convert(e.t_ns).to_le_bytes());
-                    let word = (e.code & !RETURN_BIT) | if e.kind == EventKind::Return { RETURN_BIT } else { 0 };
-                    b.extend_from_slice(&word.to_le_bytes());
-                }
-            });
+            let len = 4 + part.len() * EVENT_BYTES;
+            self.buf.reserve(5 + len);
+            self.buf.push(TAG_EVENTS);
+            self.buf.extend_from_slice(&(len as u32).to_le_bytes());
+            self.buf.extend_from_slice(&thread.to_le_bytes());
+            let at = self.buf.len();
+            self.buf.resize(at + part.len() * EVENT_BYTES, 0);
+            for (out, e) in self.buf[at..].chunks_exact_mut(EVENT_BYTES).zip(part) {
+                let word = (e.code & !RETURN_BIT) | if e.kind == EventKind::Return { RETURN_BIT } else { 0 };
+                out[..8].copy_from_slice(&convert(e.t_ns).to_le_bytes());
+                out[8..].copy_from_slice(&word.to_le_bytes());
+            }
         }
     }
 
