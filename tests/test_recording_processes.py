@@ -476,3 +476,34 @@ def test_a_terminated_child_ends_its_spool_and_dies_of_sigterm(tmp_path):
     c = proc(r, r["child"])
     assert not c["incomplete"], "its spool was ended before it died"
     assert counts(r, r["child"]) == {"<module>": 1, "child": 1, "fib": FIB10}
+
+
+def test_sigterm_is_caught_only_while_a_child_records(tmp_path):
+    r = run_program(tmp_path, '''
+        def sigterm_caught():
+            with open("/proc/self/status") as f:
+                mask = int(next(ln for ln in f if ln.startswith("SigCgt:")).split()[1], 16)
+            return bool(mask & (1 << 14))  # SIGTERM is signal 15
+
+        with fp.profile(subs=[HERE]) as prof:
+            r, w = os.pipe()
+            r2, w2 = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # a recorded child: SIGTERM caught (to end its spool first)
+                code = 0 if sigterm_caught() else 10
+                fib(5)
+                os.write(w2, b"x")
+                os.read(r, 1)  # until the parent has stopped recording
+                pid2 = os.fork()  # a child made after the stop: not recorded, SIGTERM as by default
+                if pid2 == 0:
+                    os._exit(0 if not sigterm_caught() else 20)
+                _, st = os.waitpid(pid2, 0)
+                os._exit(code or os.waitstatus_to_exitcode(st))
+            os.read(r2, 1)  # the child has looked, while recording
+        os.write(w, b"x")
+        _, status = os.waitpid(pid, 0)
+        report(prof.trace, child=pid, code=os.waitstatus_to_exitcode(status))
+    ''')
+    assert r["code"] == 0
+    assert counts(r, r["child"])["fib"] == 15
+    assert proc(r, r["child"])["incomplete"], "still running at the stop"

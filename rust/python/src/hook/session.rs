@@ -88,8 +88,12 @@ fn mem_available() -> Option<u64> {
 /// at-fork handlers registered before ours, which may run recorded code): the hook stops
 /// recording at once. The child has no writer thread, and the parent's writer may have held the
 /// buffer locks at the moment of the fork; touching them would hang the child.
+///
+/// A SIGTERM caught for a child recording (see [`super::state::catch_sigterm`]) gets its default
+/// action back: nothing acts on it in the new process unless it starts a child recording of its own.
 extern "C" fn stop_recording_in_fork_child() {
     RECORDING.store(0, Ordering::Relaxed);
+    super::state::release_sigterm();
 }
 
 static ATFORK: std::sync::Once = std::sync::Once::new();
@@ -145,7 +149,7 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
     super::clock::init();
     super::genclose::init(py);
     ATFORK.call_once(|| {
-        // SAFETY: the handler only stores to an atomic (async-signal-safe).
+        // SAFETY: the handler only stores to an atomic and calls sigaction (async-signal-safe).
         unsafe { libc::pthread_atfork(None, None, Some(stop_recording_in_fork_child)) };
     });
     let gen = GEN.load(Ordering::Relaxed).wrapping_add(1).max(1);
