@@ -12,10 +12,11 @@
 //! In a child process of a recording (`processes=True`) it writes the spool instead
 //! ([`fprofile::formats::spool`]): each round, the new codes, threads, names and events (times
 //! converted to CLOCK_MONOTONIC ns) as whole records in one write, then a flush mark; the
-//! `multiprocessing` name of the process when it gets one. When the parent's stop marker appears in
-//! the session directory, it stops the recording, writes what is left, an end record ("flushed,
-//! still running") and the `<pid>.done` acknowledgement, and ends. At the child's own stop it
-//! writes the end record with the exit status, then `<pid>.done`.
+//! `multiprocessing` name of the process when it gets one. A full chunk, once spooled, is freed.
+//! When the parent's stop marker appears in the session directory, it stops the recording, writes
+//! what is left, an end record ("flushed, still running") and the `<pid>.done` acknowledgement,
+//! and ends. At the child's own stop it writes the end record with the exit status, then
+//! `<pid>.done`.
 //!
 //! Threads that ended ([`ThreadShared::has_ended`]) are dropped from the rounds once their last
 //! name is read and their last events written, so a program that has made 100,000 short threads
@@ -357,9 +358,11 @@ impl Spooler {
                 }
                 f.spool_names = names.len();
             }
-            let c = lock(&f.sh.chunks);
+            let mut c = lock(&f.sh.chunks);
             while f.chunk < c.full.len() {
-                let v = &c.full[f.chunk];
+                // A full chunk, once in the spool, is not needed here any more: its memory goes
+                // (a long-running worker holds only what it has not spooled yet).
+                let v = std::mem::take(&mut c.full[f.chunk]);
                 if f.off < v.len() {
                     self.events.events(id, &v[f.off..], |t| conv.convert(t));
                 }
