@@ -507,3 +507,20 @@ def test_sigterm_is_caught_only_while_a_child_records(tmp_path):
     assert r["code"] == 0
     assert counts(r, r["child"])["fib"] == 15
     assert proc(r, r["child"])["incomplete"], "still running at the stop"
+
+
+def test_a_child_that_execs_python_keeps_both_programs(tmp_path):
+    (tmp_path / "leaf.py").write_text("def leaf():\n    return 1\n\nfor _ in range(5):\n    leaf()\n")
+    r = run_program(tmp_path, '''
+        with fp.profile(subs=[HERE]) as prof:
+            pid = os.fork()
+            if pid == 0:
+                fib(5)
+                os.execv(sys.executable, [sys.executable, os.path.join(HERE, "leaf.py")])
+            os.waitpid(pid, 0)
+        report(prof.trace, child=pid)
+    ''')
+    # the same pid, two programs one after the other: two processes in the trace, both complete
+    assert counts(r, r["child"]) == {"fib": 15, "<module>": 1, "leaf": 5}
+    mine = [p for p in r["processes"] if p["pid"] == r["child"]]
+    assert len(mine) == 2 and not any(p["incomplete"] for p in mine)

@@ -12,8 +12,9 @@ it records, so that every process it starts inherits it. A child process records
   variable is set (one environment lookup otherwise).
 
 A child ends its spool at interpreter exit (atexit), at ``os._exit`` (wrapped while it records:
-``multiprocessing``'s fork children leave through it) and on SIGTERM (caught by the hook while the
-default action is in place). At the parent's stop (:meth:`SessionDir.finish`): a ``stop`` marker;
+``multiprocessing``'s fork children leave through it), at ``os.exec*`` (``os.execv`` and
+``os.execve`` wrapped likewise) and on SIGTERM (caught by the hook while the default action is in
+place). At the parent's stop (:meth:`SessionDir.finish`): a ``stop`` marker;
 children still running flush, write "flushed, still running" and ``<pid>.done``; the parent waits
 for them (at most ``ACK_WAIT`` seconds), reads every spool, drops processes with no recorded call
 and no recorded descendant, merges the rest with its own trace (``_core.merge``) and removes the
@@ -121,9 +122,10 @@ class SessionDir:
         except OSError:
             return out
         for n in names:
-            stem, dot, ext = n.partition(".")
-            if ext == "spool" and stem.isdigit():
-                out.append((int(stem), os.path.join(self.path, n)))
+            # <pid>.spool, or <pid>.<n>.spool for a process that replaced itself (os.exec*)
+            parts = n.split(".")
+            if parts[-1] == "spool" and len(parts) in (2, 3) and all(p.isdigit() for p in parts[:-1]):
+                out.append((int(parts[0]), os.path.join(self.path, n)))
         return sorted(out)
 
     def _wait_for_flushes(self, pids: List[int]) -> None:
@@ -136,7 +138,7 @@ class SessionDir:
     def _children(self) -> List[Trace]:
         spools = self._spools()
         self._wait_for_flushes([pid for pid, _ in spools])
-        read: Dict[int, Tuple[Trace, int, int]] = {}
+        read: Dict[Tuple[int, str], Tuple[Trace, int, int]] = {}
         for pid, path in spools:
             try:
                 trace, pid_read, parent, calls, _end = _core._read_spool(path)
@@ -144,17 +146,22 @@ class SessionDir:
                 warnings.warn(f"fprofile: the recording of child process {pid} could not be read and is left out: {e}",
                               RuntimeWarning, stacklevel=4)
                 continue
-            read[pid_read] = (trace, parent, calls)
+            read[(pid_read, path)] = (trace, parent, calls)
         # Processes with no recorded call are left out unless one of their descendants recorded
         # one (a forkserver, multiprocessing's resource tracker: no code of the program runs there).
+        by_pid: Dict[int, List[Tuple[int, str]]] = {}
+        for key in read:
+            by_pid.setdefault(key[0], []).append(key)
         keep = set()
-        for pid, (_, _, calls) in read.items():
+        for key, (_, _, calls) in read.items():
             if calls:
-                p: Optional[int] = pid
-                while p in read and p not in keep:
-                    keep.add(p)
-                    p = read[p][1]
-        return [read[p][0] for p in sorted(keep)]
+                todo = [key]
+                while todo:
+                    k = todo.pop()
+                    if k not in keep:
+                        keep.add(k)
+                        todo.extend(by_pid.get(read[k][1], []))
+        return [read[k][0] for k in sorted(keep)]
 
 
 def _alive(pid: int) -> bool:
@@ -184,6 +191,8 @@ class _Child:
 
 _child: Optional[_Child] = None
 _real_exit = os._exit
+_real_execv = os.execv
+_real_execve = os.execve
 _hooks_installed = False
 
 
@@ -258,6 +267,9 @@ def _install_exit_hooks() -> None:
     _hooks_installed = True
     atexit.register(_at_exit)
     os._exit = _exit
+    # every os.exec* goes through one of these two
+    os.execv = _execv
+    os.execve = _execve
 
 
 def _at_exit() -> None:
@@ -274,6 +286,34 @@ def _exit(status: int) -> None:  # os._exit while a child records: end the spool
 
 _exit.__doc__ = os._exit.__doc__
 _exit.__wrapped__ = _real_exit  # type: ignore[attr-defined]
+
+
+def _exec(real: Any, *args: Any) -> None:
+    # os.exec* while a child records: its spool ends (the new program, a Python one, starts a
+    # spool of its own); if the exec fails, this process records on into a new spool
+    path = child_session_dir()
+    finish_child(None)
+    try:
+        real(*args)
+    except BaseException:
+        if path is not None:
+            try:
+                start_child(path)
+            except Exception as e:
+                _say(e)
+        raise
+
+
+def _execv(path: Any, argv: Any) -> None:
+    _exec(_real_execv, path, argv)
+
+
+def _execve(path: Any, argv: Any, env: Any) -> None:
+    _exec(_real_execve, path, argv, env)
+
+
+_execv.__doc__ = os.execv.__doc__
+_execve.__doc__ = os.execve.__doc__
 
 
 def _say(e: BaseException) -> None:

@@ -98,6 +98,23 @@ extern "C" fn stop_recording_in_fork_child() {
 
 static ATFORK: std::sync::Once = std::sync::Once::new();
 
+/// A new spool file in the session directory: `<pid>.spool`, or `<pid>.<n>.spool` when this
+/// process already has one (it replaced itself with `os.exec*`: the spool of its earlier program
+/// is kept).
+fn create_spool(dir: &std::path::Path) -> Result<std::fs::File, HookError> {
+    let pid = std::process::id();
+    let mut n = 1u32;
+    loop {
+        let name = if n == 1 { format!("{pid}.spool") } else { format!("{pid}.{n}.spool") };
+        let path = dir.join(name);
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(f) => return Ok(f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(source) => return Err(HookError::Spool { path, source }),
+        }
+    }
+}
+
 /// Starts recording. Errors leave nothing installed.
 pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError> {
     // The session, the background thread (it attaches to the main interpreter to read thread
@@ -133,11 +150,7 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
         None => None,
     };
     let spool = match &opts.child {
-        Some(dir) => {
-            let path = dir.join(format!("{}.spool", std::process::id()));
-            let f = std::fs::File::create(&path).map_err(|source| HookError::Spool { path, source })?;
-            Some((f, dir.clone()))
-        }
+        Some(dir) => Some((create_spool(dir)?, dir.clone())),
         None => None,
     };
     // The cap, never more than a quarter of the available memory (16 B per event while recording,

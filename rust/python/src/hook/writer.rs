@@ -233,6 +233,8 @@ fn run(
             }
             seen = list.len();
         }
+        // (on SIGTERM too: a worker ended so soon after its start that no round read its name yet
+        // gets it here; the signal waits for the GIL, as a Python signal handler would)
         if !stopping {
             let want_process_name = spooler.is_some();
             // SAFETY: `try_attach` gives us the GIL (or nothing when the interpreter is going away).
