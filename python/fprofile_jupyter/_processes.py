@@ -25,9 +25,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 from typing import Any, Dict, List, Optional, Tuple
@@ -57,6 +55,8 @@ class SessionDir:
     fails), announced to children by :meth:`announce`, merged and removed by :meth:`finish`."""
 
     def __init__(self, subs: List[str], exclude: List[str], builtins: bool, max_events: int) -> None:
+        import tempfile  # (here: a child, which only reads the session, does not need it)
+
         root = tempfile.gettempdir()
         try:
             self.path = tempfile.mkdtemp(prefix="fprofile-", dir=root)
@@ -70,7 +70,7 @@ class SessionDir:
             with open(os.path.join(self.path, _CONFIG), "w", encoding="utf-8") as f:
                 json.dump(config, f)
         except OSError as e:
-            shutil.rmtree(self.path, ignore_errors=True)
+            _remove(self.path)
             raise ProfilerError(f"cannot write the session directory {self.path} for child processes: {e.strerror or e}; "
                                 f"pass processes=False to record this process only") from None
         self.config = config
@@ -100,7 +100,7 @@ class SessionDir:
     def discard(self) -> None:
         """Recording could not start, or ends without a trace: the directory goes."""
         self._withdraw()
-        shutil.rmtree(self.path, ignore_errors=True)
+        _remove(self.path)
 
     def finish(self, trace: Optional[Trace]) -> Optional[Trace]:
         """After :meth:`stop_children` and the parent's own stop: waits for the children still
@@ -139,13 +139,21 @@ class SessionDir:
         spools = self._spools()
         self._wait_for_flushes([pid for pid, _ in spools])
         read: Dict[Tuple[int, str], Tuple[Trace, int, int]] = {}
-        for pid, path in spools:
-            try:
-                trace, pid_read, parent, calls, _end = _core._read_spool(path)
-            except (OSError, FormatError) as e:
-                warnings.warn(f"fprofile: the recording of child process {pid} could not be read and is left out: {e}",
+        # (each spool is read and built with the GIL released: several at once on several cores)
+        workers = min(len(spools), os.cpu_count() or 1)
+        if workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(workers) as ex:
+                results = list(ex.map(_read, [path for _, path in spools]))
+        else:
+            results = [_read(path) for _, path in spools]
+        for (pid, path), got in zip(spools, results):
+            if isinstance(got, Exception):
+                warnings.warn(f"fprofile: the recording of child process {pid} could not be read and is left out: {got}",
                               RuntimeWarning, stacklevel=4)
                 continue
+            trace, pid_read, parent, calls, _end = got
             read[(pid_read, path)] = (trace, parent, calls)
         # Processes with no recorded call are left out unless one of their descendants recorded
         # one (a forkserver, multiprocessing's resource tracker: no code of the program runs there).
@@ -162,6 +170,19 @@ class SessionDir:
                         keep.add(k)
                         todo.extend(by_pid.get(read[k][1], []))
         return [read[k][0] for k in sorted(keep)]
+
+
+def _remove(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _read(path: str) -> Any:
+    try:
+        return _core._read_spool(path)
+    except (OSError, FormatError) as e:
+        return e
 
 
 def _alive(pid: int) -> bool:
