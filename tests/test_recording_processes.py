@@ -524,3 +524,23 @@ def test_a_child_that_execs_python_keeps_both_programs(tmp_path):
     assert counts(r, r["child"]) == {"fib": 15, "<module>": 1, "leaf": 5}
     mine = [p for p in r["processes"] if p["pid"] == r["child"]]
     assert len(mine) == 2 and not any(p["incomplete"] for p in mine)
+
+
+def test_a_threadprofiler_left_on_at_exit_ends_its_session(tmp_path):
+    r = run_program(tmp_path, '''
+        p = fp.ThreadProfiler()
+        p.profile_on(subs=[HERE], outfile=os.path.join(HERE, "out.txt"))
+        for _ in range(2):  # (two spools: read on threads, or one after the other this late)
+            pid = os.fork()
+            if pid == 0:
+                fib(10)
+                os._exit(0)
+            os.waitpid(pid, 0)
+        fib(5)
+        print("REPORT " + json.dumps({"session": os.environ["FPROFILE_JUPYTER_SESSION"]}))
+        # exit with the profiler on: fprofile's exit handler stops it (the outfile is complete)
+    ''')
+    assert "fprofile" not in r["stderr"], r["stderr"]  # no warning: the children were merged (then dropped)
+    assert not os.path.exists(r["session"])  # (run_program checked the temp dir is empty too)
+    lines = (tmp_path / "out.txt").read_text().splitlines()
+    assert len(lines) == 2 * 15  # fib(5), this process's calls

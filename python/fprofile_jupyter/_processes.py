@@ -140,14 +140,10 @@ class SessionDir:
         self._wait_for_flushes([pid for pid, _ in spools])
         read: Dict[Tuple[int, str], Tuple[Trace, int, int]] = {}
         # (each spool is read and built with the GIL released: several at once on several cores)
-        workers = min(len(spools), os.cpu_count() or 1)
-        if workers > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(workers) as ex:
-                results = list(ex.map(_read, [path for _, path in spools]))
-        else:
-            results = [_read(path) for _, path in spools]
+        paths = [path for _, path in spools]
+        results = _read_parallel(paths) if min(len(paths), os.cpu_count() or 1) > 1 else None
+        if results is None:
+            results = [_read(path) for path in paths]
         for (pid, path), got in zip(spools, results):
             if isinstance(got, Exception):
                 warnings.warn(f"fprofile: the recording of child process {pid} could not be read and is left out: {got}",
@@ -176,6 +172,18 @@ def _remove(path: str) -> None:
     import shutil
 
     shutil.rmtree(path, ignore_errors=True)
+
+
+def _read_parallel(paths: List[str]) -> Optional[List[Any]]:
+    """:func:`_read` of every path on several threads; None when threads cannot be started (a
+    stop at interpreter exit, after ``threading`` shut down)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        with ThreadPoolExecutor(min(len(paths), os.cpu_count() or 1)) as ex:
+            return list(ex.map(_read, paths))
+    except RuntimeError:
+        return None
 
 
 def _read(path: str) -> Any:
