@@ -177,9 +177,9 @@ def _remove(path: str) -> None:
 def _read_parallel(paths: List[str]) -> Optional[List[Any]]:
     """:func:`_read` of every path on several threads; None when threads cannot be started (a
     stop at interpreter exit, after ``threading`` shut down)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     try:
+        from concurrent.futures import ThreadPoolExecutor  # (its import registers an exit handler)
+
         with ThreadPoolExecutor(min(len(paths), os.cpu_count() or 1)) as ex:
             return list(ex.map(_read, paths))
     except RuntimeError:
