@@ -145,6 +145,8 @@ class SessionDir:
         if results is None:
             results = [_read(path) for path in paths]
         for (pid, path), got in zip(spools, results):
+            if got is None:
+                continue  # an empty spool: the process ended (killed) before its writer's first round
             if isinstance(got, Exception):
                 warnings.warn(f"fprofile: the recording of child process {pid} could not be read and is left out: {got}",
                               RuntimeWarning, stacklevel=4)
@@ -188,6 +190,8 @@ def _read_parallel(paths: List[str]) -> Optional[List[Any]]:
 
 def _read(path: str) -> Any:
     try:
+        if os.path.getsize(path) == 0:
+            return None
         return _core._read_spool(path)
     except (OSError, FormatError) as e:
         return e

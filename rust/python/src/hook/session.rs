@@ -101,14 +101,14 @@ static ATFORK: std::sync::Once = std::sync::Once::new();
 /// A new spool file in the session directory: `<pid>.spool`, or `<pid>.<n>.spool` when this
 /// process already has one (it replaced itself with `os.exec*`: the spool of its earlier program
 /// is kept).
-fn create_spool(dir: &std::path::Path) -> Result<std::fs::File, HookError> {
+fn create_spool(dir: &std::path::Path) -> Result<(std::fs::File, PathBuf), HookError> {
     let pid = std::process::id();
     let mut n = 1u32;
     loop {
         let name = if n == 1 { format!("{pid}.spool") } else { format!("{pid}.{n}.spool") };
         let path = dir.join(name);
         match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(f) => return Ok(f),
+            Ok(f) => return Ok((f, path)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
             Err(source) => return Err(HookError::Spool { path, source }),
         }
@@ -153,6 +153,7 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
         Some(dir) => Some((create_spool(dir)?, dir.clone())),
         None => None,
     };
+    let spool_path = spool.as_ref().map(|((_, p), _)| p.clone());
     // The cap, never more than a quarter of the available memory (16 B per event while recording,
     // about as much again to build the trace).
     let mut max_events = opts.max_events;
@@ -207,13 +208,16 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
                 *SESSION.0.get() = None;
                 tables::replace(None);
             }
+            if let Some(p) = spool_path {
+                let _ = std::fs::remove_file(p);
+            }
             return Err(e);
         }
     };
     let (points, start_ns) = super::clock::reset();
     let sink = match (file, spool) {
         (Some(f), _) => writer::Sink::Text(f),
-        (None, Some((file, dir))) => {
+        (None, Some(((file, _), dir))) => {
             // SAFETY: GIL held; short borrows.
             let subs = unsafe { tables::tables() }.map(|t| t.subs.clone()).unwrap_or_default();
             let metadata = base_metadata(py, mechanism, &subs, max_events);
