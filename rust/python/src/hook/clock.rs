@@ -170,7 +170,7 @@ impl Converter {
             .windows(2)
             .map(|w| {
                 let (dt, dn) = (w[1].0 - w[0].0, w[1].1 - w[0].1);
-                (dn < dt).then(|| ((((dn as u128) << 64) + dt as u128 - 1) / dt as u128) as u64)
+                (dn < dt).then(|| ((dn as u128) << 64).div_ceil(dt as u128) as u64)
             })
             .collect();
         Converter { points, mults, tsc, slope, seg: 0 }
