@@ -44,6 +44,9 @@ use super::sync::lock;
 use super::thread::ThreadShared;
 
 const PERIOD: Duration = Duration::from_millis(50);
+/// A child's writer looks for the parent's stop marker (one `stat`) and for SIGTERM this often
+/// between rounds, so that the parent's stop waits little for its acknowledgement.
+const CHILD_POLL: Duration = Duration::from_millis(5);
 /// Events formatted at a time (then written): bounds the text held in memory to a few MiB.
 const BATCH_EVENTS: usize = 1 << 16;
 /// Largest piece handed to one `write` (cut at a line's end).
@@ -201,8 +204,22 @@ fn run(
         let (stopping, exit_status, final_name) = {
             let (m, c) = &*stop;
             let mut g = lock(m);
-            if !g.stop {
-                g = c.wait_timeout(g, PERIOD).unwrap_or_else(|e| e.into_inner()).0;
+            match spooler.as_ref() {
+                None => {
+                    if !g.stop {
+                        g = c.wait_timeout(g, PERIOD).unwrap_or_else(|e| e.into_inner()).0;
+                    }
+                }
+                Some(sp) => {
+                    let until = std::time::Instant::now() + PERIOD;
+                    while !g.stop && !TERM.load(Ordering::Relaxed) && !sp.parent_stopped() {
+                        let left = until.saturating_duration_since(std::time::Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        g = c.wait_timeout(g, left.min(CHILD_POLL)).unwrap_or_else(|e| e.into_inner()).0;
+                    }
+                }
             }
             (g.stop, g.exit_status, g.process_name.take())
         };
