@@ -46,7 +46,7 @@ fn sigterm_handler() -> libc::sighandler_t {
 /// In a child process of a recording, when SIGTERM has its default action (it kills), catches it
 /// instead (`multiprocessing.Pool.terminate()` ends its workers so): the writer thread then writes
 /// what the process recorded and its end, and ends it with SIGTERM as before ([`die_of_sigterm`]),
-/// within a round (50 ms). A program's own SIGTERM handler is left alone.
+/// within 5 ms. A program's own SIGTERM handler is left alone.
 pub(crate) fn catch_sigterm() {
     TERM.store(false, Ordering::Relaxed);
     // SAFETY: plain sigaction calls with valid structures; the handler only stores to an atomic.
