@@ -544,3 +544,26 @@ def test_a_threadprofiler_left_on_at_exit_ends_its_session(tmp_path):
     assert not os.path.exists(r["session"])  # (run_program checked the temp dir is empty too)
     lines = (tmp_path / "out.txt").read_text().splitlines()
     assert len(lines) == 2 * 15  # fib(5), this process's calls
+
+
+def test_the_session_directory_of_a_parent_that_died_is_removed_by_the_next_start(tmp_path, monkeypatch):
+    import tempfile
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead_pid = int(gone.stdout)
+    root = tmp_path / "tmp"
+    root.mkdir()
+    left = root / "fprofile-left"
+    left.mkdir()
+    (left / "session.json").write_text(json.dumps({"parent_pid": dead_pid}))
+    (left / "123.spool").write_bytes(b"")
+    mine = root / "fprofile-alive"  # a recording still running (this process): kept
+    mine.mkdir()
+    (mine / "session.json").write_text(json.dumps({"parent_pid": os.getppid()}))
+    other = root / "fprofile-not-a-session"  # not ours: kept
+    other.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    with fp.profile(subs=["nothing-matches-this"]):
+        assert sorted(p.name for p in root.iterdir() if p.name != os.path.basename(os.environ["FPROFILE_JUPYTER_SESSION"])) == [
+            "fprofile-alive", "fprofile-not-a-session"]
+    assert sorted(p.name for p in root.iterdir()) == ["fprofile-alive", "fprofile-not-a-session"]

@@ -58,6 +58,7 @@ class SessionDir:
         import tempfile  # (here: a child, which only reads the session, does not need it)
 
         root = tempfile.gettempdir()
+        _sweep(root)
         try:
             self.path = tempfile.mkdtemp(prefix="fprofile-", dir=root)
         except OSError as e:
@@ -168,6 +169,25 @@ class SessionDir:
                         keep.add(k)
                         todo.extend(by_pid.get(read[k][1], []))
         return [read[k][0] for k in sorted(keep)]
+
+
+def _sweep(root: str) -> None:
+    """Removes the session directories in ``root`` left by recordings whose process died without
+    stopping (killed, ``os._exit``): those whose ``session.json`` names a parent that is gone."""
+    try:
+        with os.scandir(root) as entries:
+            for e in entries:
+                if not e.name.startswith("fprofile-") or not e.is_dir(follow_symlinks=False):
+                    continue
+                try:
+                    with open(os.path.join(e.path, _CONFIG), encoding="utf-8") as f:
+                        parent = int(json.load(f)["parent_pid"])
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue  # not ours, or being made right now
+                if parent != os.getpid() and not _alive(parent):
+                    _remove(e.path)
+    except OSError:
+        pass
 
 
 def _remove(path: str) -> None:
