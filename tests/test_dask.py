@@ -56,9 +56,9 @@ SOURCE = textwrap.dedent('''
         return os.getpid(), threading.get_native_id(), t0, t1
 ''')
 SHIFT_NS = 7_000_000_000  # 7 s: far beyond any round trip
-# A band's times are the worker's wall-clock readings around the task's function, converted to its
-# monotonic clock with one (monotonic, wall) pair: exact to well under this (not a timing check).
-BAND_SLACK_NS = 10_000
+# a band's times come from the worker's wall clock, converted to its monotonic clock (one reading of
+# each, the closest of several pairs): an accuracy bound for that conversion, not a timing check
+BAND_SLACK_NS = 200_000
 
 
 @pytest.fixture(scope="module")
@@ -150,9 +150,11 @@ def test_local_cluster_exact_counts_per_worker_and_function(local_client, tasks_
         thread = trace.threads[b_thread]
         assert thread.os_id == tid and process_of(trace, thread).pid == pid
         # the task's call lies inside its band
-        inside = [c for c in trace.calls(b_thread) if c.function == "work" and
-                  b_start - BAND_SLACK_NS <= c.start_ns and c.end_ns <= b_end + BAND_SLACK_NS]
-        assert len(inside) == 1
+        # (the call of this thread's "work" that overlaps the band most: tasks of one thread follow
+        # each other, so that is the task's own)
+        call = max((c for c in trace.calls(b_thread) if c.function == "work"),
+                   key=lambda c: min(c.end_ns, b_end) - max(c.start_ns, b_start))
+        assert b_start - BAND_SLACK_NS <= call.start_ns and call.end_ns <= b_end + BAND_SLACK_NS
     # nothing left running anywhere
     assert not Recorder.is_profiling()
     assert not any(client.run(lambda: __import__("fprofile_jupyter")._core.Recorder.is_profiling()).values())

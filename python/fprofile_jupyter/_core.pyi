@@ -365,7 +365,8 @@ def _build_trace(
 def merge(parts: List[Dict[str, Any]]) -> Trace:
     """Merge traces (one per process, or per group of processes sharing a clock) into one.
     Each part: ``{"trace": Trace, "process": {overrides for its processes: pid, parent_pid, name,
-    host, exit_status, incomplete, clock_offset_ns, clock_uncertainty_ns, aligned}, "bands":
+    host, exit_status, incomplete, clock_offset_ns, clock_uncertainty_ns, aligned}, "processes": {pid:
+    the same overrides for the processes with that pid only}, "bands":
     [(thread_os_id, start_ns, end_ns, label), ...]}`` (band times absolute, on that part's clock;
     ``clock_offset_ns`` is added to the part's clock to reach the common one). Processes with
     ``aligned=False`` are shown on their own clock and named in the metadata's

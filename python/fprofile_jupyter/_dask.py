@@ -137,6 +137,20 @@ except ImportError:  # pragma: no cover - without distributed, profile(dask=...)
     _PluginBase = object  # type: ignore[misc,assignment]
 
 
+def _wall_to_monotonic(samples: int = 5) -> int:
+    """What to add to a ``time.time_ns()`` reading to get this process's (shifted) monotonic clock:
+    the wall clock read between two monotonic readings, the closest pair of several (a thread
+    preempted between the readings would otherwise put its pause into every band)."""
+    best = None
+    for _ in range(samples):
+        m0 = now_ns()
+        w = time.time_ns()
+        m1 = now_ns()
+        if best is None or m1 - m0 < best[0]:
+            best = (m1 - m0, (m0 + m1) // 2 - w)
+    return best[1] if best is not None else 0
+
+
 class FprofileWorkerPlugin(_PluginBase):  # type: ignore[misc,valid-type]
     """Records the worker process it is installed on (see the module docs). Made by the client."""
 
@@ -218,7 +232,7 @@ class FprofileWorkerPlugin(_PluginBase):  # type: ignore[misc,valid-type]
         # its estimate of the difference (Worker.scheduler_delay): back to this process's wall
         # clock, then onto its CLOCK_MONOTONIC (the two read at one moment)
         delay = float(getattr(worker, "scheduler_delay", 0.0) or 0.0)
-        delta = now_ns() - time.time_ns()
+        delta = _wall_to_monotonic()
         t0 = int(round((ss["start"] - delay) * 1e9)) + delta
         t1 = int(round((ss["stop"] - delay) * 1e9)) + delta
         with st["lock"]:
@@ -507,13 +521,18 @@ class DaskRecording:
         client_bands = []
         parts: List[Dict[str, Any]] = []
         problems = list(getattr(self, "problems", []))
+        by_pid: Dict[int, Dict[str, Any]] = {}
         for p in payloads:
             if p.get("in_client"):
                 client_bands.extend(p.get("bands", ()))
+                # a worker the client's recording followed as a child process (started while
+                # recording): named as the other workers are
+                if p.get("pid") and p.get("pid") != os.getpid():
+                    by_pid[int(p["pid"])] = {"name": p.get("label"), "host": p.get("host", "")}
         client_process: Dict[str, Any] = {"clock_offset_ns": 0, "clock_uncertainty_ns": 0, "aligned": True}
         if not getattr(client_trace, "processes", None):  # nothing recorded here: still the run's client
             client_process.update(pid=os.getpid(), parent_pid=os.getppid(), host=socket.gethostname(), name=_command_line())
-        parts.append({"trace": client_trace, "bands": client_bands, "process": client_process})
+        parts.append({"trace": client_trace, "bands": client_bands, "process": client_process, "processes": by_pid})
         for p in sorted(payloads, key=lambda p: (str(p.get("name")), str(p.get("address")))):
             if p.get("in_client") or p.get("trace") is None:
                 continue

@@ -482,7 +482,7 @@ class profile:
         dask: a ``distributed.Client``: also record every worker of its cluster (workers that join
             while recording too), with the same subs and options, and merge their traces into
             this one: one process per worker, named ``dask worker <name> (<address>)``, with the
-            Dask task each worker thread ran shown as a band, clocks aligned (docs/dask.md). Every
+            Dask task each worker thread ran shown as a band, clocks aligned (docs/processes.md, "Dask"). Every
             worker must have this package installed (checked first: nothing starts otherwise).
 
     The trace is complete when the block raises (the exception propagates) or is interrupted.

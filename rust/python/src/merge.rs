@@ -107,7 +107,8 @@ fn attach_bands(i: usize, list: &Bound<'_, PyList>, t: &mut Trace) -> PyResult<(
 /// Merges traces (one per process or per group of processes sharing a clock) into one. Each part
 /// is a dict: {"trace": Trace, "process": {overrides for its processes: pid, parent_pid, name, host,
 /// exit_status, incomplete, clock_offset_ns (added to its clock to reach the common one),
-/// clock_uncertainty_ns, aligned}, "bands": [(thread_os_id, start_ns, end_ns, label), ...] with
+/// clock_uncertainty_ns, aligned}, "processes": {pid: {the same overrides, for the processes with
+/// that pid only}}, "bands": [(thread_os_id, start_ns, end_ns, label), ...] with
 /// absolute times on that part's own clock}. Processes with aligned=False are shown on their own
 /// clock, starting at the merged start, and named in the metadata's "warning.clock_unaligned".
 #[pyfunction]
@@ -117,8 +118,8 @@ pub fn merge(parts: &Bound<'_, PyList>) -> PyResult<PyTrace> {
         let d = part.cast::<PyDict>().map_err(|_| bad(format!("merge: part {i} must be a dict with a \"trace\" key")))?;
         for k in d.keys() {
             let k: String = k.extract().unwrap_or_default();
-            if !matches!(k.as_str(), "trace" | "process" | "bands") {
-                return Err(bad(format!("merge: part {i}: unknown key {k:?} (known: trace, process, bands)")));
+            if !matches!(k.as_str(), "trace" | "process" | "processes" | "bands") {
+                return Err(bad(format!("merge: part {i}: unknown key {k:?} (known: trace, process, processes, bands)")));
             }
         }
         let tr = d.get_item("trace")?.ok_or_else(|| bad(format!("merge: part {i} has no \"trace\"")))?;
@@ -133,6 +134,18 @@ pub fn merge(parts: &Bound<'_, PyList>) -> PyResult<PyTrace> {
                 t.processes.push(ProcessInfo::default());
             }
             apply_overrides(i, p, &mut t.processes)?;
+        }
+        if let Some(by_pid) = d.get_item("processes")? {
+            let by_pid = by_pid
+                .cast::<PyDict>()
+                .map_err(|_| bad(format!("merge: part {i}: \"processes\" must be a dict of pid -> overrides")))?;
+            for (pid, o) in by_pid.iter() {
+                let pid: u64 = pid.extract().map_err(|_| bad(format!("merge: part {i}: \"processes\" keys must be pids")))?;
+                let o = o.cast::<PyDict>().map_err(|_| bad(format!("merge: part {i}: processes[{pid}] must be a dict")))?;
+                for p in t.processes.iter_mut().filter(|p| p.pid == pid) {
+                    apply_overrides(i, o, std::slice::from_mut(p))?;
+                }
+            }
         }
         if let Some(b) = d.get_item("bands")? {
             let b = b.cast::<PyList>().map_err(|_| bad(format!("merge: part {i}: \"bands\" must be a list")))?;
