@@ -177,3 +177,12 @@ def test_a_recording_stores_its_roots_and_the_static_table_shows_short_paths(hel
     assert "stdlib/json/__init__.py:" in page
     assert f"title='{tmp_path / 'fprofile_subs_helper.py'}'" in page
     assert _core.short_path(str(tmp_path / "x.py"), prof.trace.metadata["paths.roots"]) == "x.py"
+
+
+def test_run_names_the_process_after_the_program(tmp_path):
+    (tmp_path / "app.py").write_text("def f():\n    return 1\n\nf()\n")
+    r = fprofile("run", "-o", "out.fpt", "app.py", "one two", "--x", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    [proc] = fprofile_jupyter.load(tmp_path / "out.fpt").processes
+    assert proc.name == "app.py 'one two' --x"
+    assert proc.pid > 0 and proc.host

@@ -325,6 +325,8 @@ class _Session:
         #: Warn at stop about entries that matched no recorded call (off where the caller merges
         #: more processes first and warns itself).
         self.warn_subs = True
+        #: The recording process's name in the trace (None: its command line).
+        self.process_name: Optional[str] = None
         #: The session directory children record into (processes=True, while recording).
         self.children: Optional[_processes.SessionDir] = None
 
@@ -335,6 +337,8 @@ class _Session:
                 "processes=True): its calls go to the parent's trace; to record it on its own, record the parent "
                 "with processes=False")
         metadata = [("paths.roots", json.dumps(path_roots()))]
+        if self.process_name:
+            metadata.append(("process.name", self.process_name))
         # (announced before the hook is on and withdrawn after it is off: that code is not recorded)
         children = (_processes.SessionDir(self.subs, self.exclude, self.builtins, self.max_events,
                                           include=self.include, metadata=metadata) if self.processes else None)
@@ -518,6 +522,7 @@ class profile:
         if self._session is not None:
             raise ProfilerError("this profile() is already recording (it cannot be entered twice at once)")
         session = _Session(self._subs, self._builtins, self._max_events, self._outfile, self._processes)
+        session.process_name = getattr(self, "_process_name", None)
         cluster = None
         if self._dask is not None:
             from ._dask import DaskRecording

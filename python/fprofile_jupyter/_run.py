@@ -258,6 +258,8 @@ def cmd_run(argv: Sequence[str]) -> int:
     exc: Optional[BaseException] = None
     saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
     prof = profile(**kwargs)
+    # named in the trace as the program it runs, not as `python .../fprofile run ...`
+    prof._process_name = _quote_args([f"-m {module}" if module is not None else script] + list(prog_args))  # type: ignore[attr-defined]
     prof.__enter__()
     saved_sigterm = _catch_sigterm()
     held: Optional[_HeldSigint] = None
@@ -460,6 +462,11 @@ def _subs_text(subs: Optional[str]) -> str:
     if isinstance(items, list):
         return ", ".join(str(x) for x in items) or "(none)"
     return subs
+
+
+def _quote_args(args: Sequence[str]) -> str:
+    """A program and its arguments as one line (the first as it is: it may be ``-m module``)."""
+    return " ".join([args[0]] + [_quote(a) for a in args[1:]]) if args else ""
 
 
 def _quote(s: str) -> str:

@@ -91,7 +91,7 @@ impl RecorderWarning {
 /// `start(subs, *, exclude=(), include=(), builtins=False, max_events=20_000_000, outfile=None)`
 /// installs the hook: calls of code whose `co_filename` contains one of `include`, or one of `subs`
 /// and none of `exclude`, are recorded on every thread. `metadata`: (key, value) pairs added to the
-/// trace's metadata. `stop()` removes it and returns the `Trace`.
+/// trace's metadata (but "process.name", which names the recording process instead of its command line). `stop()` removes it and returns the `Trace`.
 #[pyclass(name = "Recorder", module = "fprofile_jupyter._core")]
 pub struct Recorder {
     state: Mutex<State>,

@@ -20,6 +20,9 @@ use super::thread::{self, ThreadShared};
 use super::{filter, writer};
 use super::{HookError, HookWarning};
 
+/// A `metadata` entry of `start` that names the process instead (the program `fprofile run` runs).
+pub(crate) const PROCESS_NAME_KEY: &str = "process.name";
+
 /// Default cap: 20 million events (10 million calls, 320 MB of event buffers).
 pub(crate) const DEFAULT_MAX_EVENTS: u64 = 20_000_000;
 
@@ -382,7 +385,11 @@ pub(crate) fn stop_with(py: Python<'_>, end: writer::ChildEnd) -> Result<Stopped
     }
     metadata.append(&mut sess.metadata);
     let stop_at = if cap_ns != 0 { cap_ns.min(stop_ns) } else { stop_ns };
-    let process = fprofile::process::current();
+    let mut process = fprofile::process::current();
+    // the Python layer's name for this process (`fprofile run`: the program it runs), not metadata
+    if let Some(i) = metadata.iter().position(|(k, _)| k == PROCESS_NAME_KEY) {
+        process.name = metadata.remove(i).1;
+    }
     let recording = Recording { codes, threads, start_ns: sess.start_ns, stop_ns: stop_at, metadata, process };
     Ok(Stopped { recording, events, bytes_held, cap_reached, warnings, outfile_error })
 }
