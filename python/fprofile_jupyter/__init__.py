@@ -12,20 +12,31 @@ except ImportError as _error:  # a wheel on another Python than its own: one cle
     raise core_import_error(_error) from None
 from ._recording import CapReachedWarning, OutfileError, SubsWarning, ThreadProfiler, profile
 from ._io import TraceWarning, load
-from ._display import show
-from ._compare import Comparison, ComparisonRow, compare
 
 __all__ = ["FormatError", "ProfilerError", "OutfileError", "CapReachedWarning", "SubsWarning", "TraceWarning", "Trace", "ThreadProfiler", "profile", "load", "show", "compare", "Comparison", "ComparisonRow", "__version__"]
 
 
-def __getattr__(name):
-    # TimelineWidget (the timeline tied to the kernel: its window read or set from Python) needs
-    # anywidget, an optional dependency: imported when asked for, not with the package
-    if name == "TimelineWidget":
-        from ._widget import TimelineWidget
+# Imported when first asked for, not with the package: every child process of a recording imports
+# the package at start (processes=True), so what it imports is paid once per process.
+_LAZY = {"show": "_display", "compare": "_compare", "Comparison": "_compare", "ComparisonRow": "_compare",
+         # the timeline tied to the kernel (its window read or set from Python) needs anywidget, an
+         # optional dependency
+         "TimelineWidget": "_widget"}
 
-        return TimelineWidget
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def load_ipython_extension(ipython):  # %load_ext fprofile_jupyter
