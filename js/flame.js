@@ -24,15 +24,19 @@ const FLAME_LIST_MAX = 8;
 export const FLAME_STRIDE = 5;
 export const DIFF_FLAME_STRIDE = 8;
 
-/** Nodes keyed by (parent, code), in creation order; figures per node. */
+/** Nodes keyed by (parent, code), in creation order; figures per node. A node's children are a
+ * list (newest first) while there are at most FLAME_LIST_MAX of them, then also in an open-addressing
+ * hash table of node ids (typed arrays: no allocation per node). */
 class FlameArena {
-  constructor(nCodes, capacity) {
-    this.nCodes = Math.max(1, nCodes);
+  constructor(capacity) {
     this.n = 0;
     this.alloc(Math.max(16, capacity));
     this.first = new Int32Array(this.cap + 1).fill(FLAME_NONE); // per slot (0: top level, node + 1)
     this.count = new Uint32Array(this.cap + 1);
-    this.index = new Map(); // slot * nCodes + code -> node, for slots with more than LIST_MAX children
+    let size = 1024;
+    while (size < this.cap && size < 1 << 22) size *= 2;
+    this.table = new Int32Array(size).fill(FLAME_NONE); // node ids by hash of (slot, code)
+    this.tableUsed = 0;
   }
   alloc(cap) {
     const old = this.n ? this : null;
@@ -49,13 +53,43 @@ class FlameArena {
     this.total = grow(Float64Array, old && old.total);
     this.self = grow(Float64Array, old && old.self);
   }
+  /** The table's first probe for (slot, code). */
+  hashOf(slot, code) {
+    return (Math.imul(slot, 0x9e3779b1) ^ Math.imul(code + 1, 0x85ebca77)) & (this.table.length - 1);
+  }
+  /** The node of (slot, code) in the table, or FLAME_NONE. */
+  lookup(slot, code) {
+    const { table } = this;
+    const mask = table.length - 1;
+    for (let h = this.hashOf(slot, code); ; h = (h + 1) & mask) {
+      const id = table[h];
+      if (id === FLAME_NONE) return FLAME_NONE;
+      if (this.code[id] === code && this.parent[id] + 1 === slot) return id;
+    }
+  }
+  insert(id) {
+    if (2 * (this.tableUsed + 1) > this.table.length) {
+      const old = this.table;
+      this.table = new Int32Array(old.length * 2).fill(FLAME_NONE);
+      for (let h = 0; h < old.length; h++) if (old[h] !== FLAME_NONE) this.place(old[h]);
+    }
+    this.place(id);
+    this.tableUsed++;
+  }
+  place(id) {
+    const { table } = this;
+    const mask = table.length - 1;
+    let h = this.hashOf(this.parent[id] + 1, this.code[id]);
+    while (table[h] !== FLAME_NONE) h = (h + 1) & mask;
+    table[h] = id;
+  }
   /** The node `code` under `parent` (FLAME_NONE: the top level), made when new. */
   child(parent, code) {
     const slot = parent + 1;
     const count = this.count[slot];
     if (count > FLAME_LIST_MAX) {
-      const id = this.index.get(slot * this.nCodes + code);
-      if (id !== undefined) return id;
+      const id = this.lookup(slot, code);
+      if (id !== FLAME_NONE) return id;
     } else {
       for (let k = this.first[slot]; k !== FLAME_NONE; k = this.next[k]) if (this.code[k] === code) return k;
     }
@@ -78,9 +112,9 @@ class FlameArena {
     this.first[slot] = id;
     this.count[slot] = count + 1;
     if (count + 1 === FLAME_LIST_MAX + 1) {
-      for (let k = id; k !== FLAME_NONE; k = this.next[k]) this.index.set(slot * this.nCodes + this.code[k], k);
+      for (let k = id; k !== FLAME_NONE; k = this.next[k]) this.insert(k);
     } else if (count + 1 > FLAME_LIST_MAX) {
-      this.index.set(slot * this.nCodes + code, id);
+      this.insert(id);
     }
     return id;
   }
@@ -102,26 +136,53 @@ class FlameArena {
     const fill = start.slice(0, n + 1);
     const kids = new Int32Array(n);
     for (let i = 0; i < n; i++) kids[fill[parent[i] + 1]++] = i;
-    const order = (a, b) => total[b] - total[a] || calls[b] - calls[a] || code[a] - code[b];
-    for (let s = 0; s <= n; s++) if (start[s + 1] - start[s] > 1) kids.subarray(start[s], start[s + 1]).sort(order);
-    const out = emptyFlame(n);
+    // siblings heaviest first: total descending, then calls descending, then code
+    const before = (a, b) => total[a] > total[b] || (total[a] === total[b] && (calls[a] > calls[b] || (calls[a] === calls[b] && code[a] < code[b])));
+    const order = (a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0);
+    for (let s = 0; s <= n; s++) {
+      const lo = start[s];
+      const hi = start[s + 1];
+      if (hi - lo > 24) {
+        kids.subarray(lo, hi).sort(order);
+      } else {
+        for (let i = lo + 1; i < hi; i++) { // insertion sort: most sibling lists are short
+          const v = kids[i];
+          let j = i - 1;
+          while (j >= lo && before(v, kids[j])) {
+            kids[j + 1] = kids[j];
+            j--;
+          }
+          kids[j + 1] = v;
+        }
+      }
+    }
+    // positions in pre-order without a walk: nodes are made after their parents, so subtree sizes
+    // add up in reverse creation order and positions follow parent by parent in creation order
+    const size = new Int32Array(n).fill(1);
+    for (let i = n - 1; i >= 0; i--) if (parent[i] !== FLAME_NONE) size[parent[i]] += size[i];
     const pos = new Int32Array(n);
-    const stack = new Int32Array(n); // node ids; depths follow from their parents' positions
-    let sp = 0;
-    for (let k = start[1] - 1; k >= start[0]; k--) stack[sp++] = kids[k];
-    let o = 0;
-    while (sp > 0) {
-      const id = stack[--sp];
+    const depthOf = new Uint32Array(n);
+    for (let s = 0; s <= n; s++) {
+      let at = s === 0 ? 0 : pos[s - 1] + 1;
+      const d = s === 0 ? 0 : depthOf[s - 1] + 1;
+      for (let k = start[s]; k < start[s + 1]; k++) {
+        const id = kids[k];
+        pos[id] = at;
+        depthOf[id] = d;
+        at += size[id];
+      }
+    }
+    const out = emptyFlame(n);
+    const self = this.self;
+    for (let id = 0; id < n; id++) {
+      const o = pos[id];
       const p = parent[id];
-      pos[id] = o;
       out.parent[o] = p === FLAME_NONE ? FLAME_NONE : pos[p];
-      out.depth[o] = p === FLAME_NONE ? 0 : out.depth[pos[p]] + 1;
+      out.depth[o] = depthOf[id];
       out.code[o] = code[id];
       out.total[o] = total[id];
-      out.self[o] = this.self[id];
+      out.self[o] = self[id];
       out.calls[o] = calls[id];
-      o++;
-      for (let k = start[id + 2] - 1; k >= start[id + 1]; k--) stack[sp++] = kids[k];
     }
     return out;
   }
@@ -159,7 +220,9 @@ export function flameMerge(trace, threads = null, win = null) {
   const { calls } = trace;
   const nCodes = trace.codes.count;
   const chosen = flameChosen(trace, threads);
-  const arena = new FlameArena(nCodes, 1024);
+  let bound = 0; // the calls of the chosen threads: at most one node each
+  for (const th of trace.threads) if (chosen[th.index]) bound += th.callEnd - th.callStart;
+  const arena = new FlameArena(Math.min(bound, 1 << 24) + 1);
   const stack = new Int32Array(flameStackSize(trace));
   const { start, end, depth, code } = calls;
   const clip = !!win;
@@ -206,8 +269,8 @@ export function flameSandwich(trace, selfNs, codes, threads = null) {
   for (const k of codes) if (k >= 0 && k < nCodes) isF[k] = 1;
   const rootCode = codes.length ? codes[0] : 0;
   const chosen = flameChosen(trace, threads);
-  const callers = new FlameArena(nCodes, 64);
-  const callees = new FlameArena(nCodes, 256);
+  const callers = new FlameArena(64);
+  const callees = new FlameArena(256);
   const size = flameStackSize(trace);
   const anc = new Int32Array(size); // ancestor calls by depth
   const down = new Int32Array(size); // callee node of the call at each depth, FLAME_NONE outside
@@ -346,10 +409,11 @@ export function flameLayout(f, width = f.total) {
   const end = new Int32Array(n);
   const cursor = new Float64Array(n); // next child's x per node
   let top = 0;
-  const open = []; // the path of the current node
+  const open = new Int32Array(n + 1); // the path of the current node
+  let sp = 0;
   for (let i = 0; i < n; i++) {
     const d = f.depth[i];
-    while (open.length > d) end[open.pop()] = i;
+    while (sp > d) end[open[--sp]] = i;
     const p = f.parent[i];
     if (p < 0) {
       x[i] = top;
@@ -359,9 +423,9 @@ export function flameLayout(f, width = f.total) {
       cursor[p] += width[i];
     }
     cursor[i] = x[i];
-    open.push(i);
+    open[sp++] = i;
   }
-  while (open.length) end[open.pop()] = n;
+  while (sp > 0) end[open[--sp]] = n;
   return { x, end, sum: top };
 }
 

@@ -22,6 +22,7 @@ import { createSearch } from "./search.js";
 import { createOverview } from "./overview.js";
 import { createZoomView } from "./zoomview.js";
 import { bandColours } from "./bandrows.js";
+import { createFlameView } from "./flameview.js";
 
 /** The zoomed view's vertical sizes (lanes.js layoutGroups). */
 const LANE_DIMS = Object.freeze({
@@ -68,7 +69,7 @@ export function createTimeline(container, options = {}) {
   // What the views may use of the timeline (their `tl`).
   const tl = {
     doc, win0, root, state, vp, listen, localXY, schedule, relayout, setWin, resetView, zoomBy, panByPx,
-    scrollByPx, zoomToCall, selectCall, toggleProcess,
+    scrollByPx, zoomToCall, selectCall, selectCode, toggleProcess,
     invalidateOverview: () => overview.invalidate(),
   };
   const tooltip = createTooltip(tl);
@@ -78,6 +79,7 @@ export function createTimeline(container, options = {}) {
   const details = createDetails(tl);
   const threadList = createThreadList(tl);
   const search = createSearch(tl);
+  const flame = createFlameView(tl);
   const table = createSummaryTable(doc, {
     colourOf: (c) => (state.colours && state.colours.fill[c]) || "transparent",
     onPick: (c) => { selectCode(c, true); },
@@ -89,9 +91,9 @@ export function createTimeline(container, options = {}) {
   resetBtn.type = "button";
   resetBtn.title = "Show the whole run (r)";
   const windowLabel = el("span", "fprofile-window-label");
-  const help = el("span", "fprofile-help", "wheel: zoom · drag: pan · double-click: zoom to call · r / + / − / arrows");
+  const help = el("span", "fprofile-help", "wheel: zoom · drag: pan · double-click: zoom to call · r / + / − / arrows · f: flame graph");
   const helpProcesses = " · click a process header or c: collapse / expand";
-  toolbar.append(resetBtn, search.input, search.count, windowLabel, help);
+  toolbar.append(resetBtn, flame.button, search.input, search.count, windowLabel, help);
   const errorBox = el("div", "fprofile-error");
   errorBox.setAttribute("role", "alert");
   errorBox.hidden = true;
@@ -99,8 +101,8 @@ export function createTimeline(container, options = {}) {
   const views = el("div", "fprofile-views");
   const zoomWrap = el("div", "fprofile-zoom-wrap");
   const placeholder = el("div", "fprofile-placeholder", "No trace loaded.");
-  zoomWrap.append(zoomView.el, tooltip.el, placeholder);
-  views.append(overview.el, zoomWrap);
+  zoomWrap.append(zoomView.el, flame.el, tooltip.el, placeholder);
+  views.append(overview.el, flame.bar, zoomWrap);
   const side = el("div", "fprofile-side");
   side.append(threadList.el, details.el);
   main.append(views, side);
@@ -175,7 +177,9 @@ export function createTimeline(container, options = {}) {
     if (!vp.width) return;
     if (!state.pal) state.pal = readPalette(root, state.dark);
     overview.draw();
-    zoomView.draw();
+    zoomView.el.hidden = flame.shown();
+    if (flame.shown()) flame.draw();
+    else zoomView.draw();
   }
   /** The lanes of the visible threads, and the heights that follow from them. */
   function relayout() {
@@ -294,6 +298,7 @@ export function createTimeline(container, options = {}) {
     state.hoverCall = -1;
     tooltip.hide();
     threadList.clear();
+    flame.build();
     table.setSummary({ overall: [], threads: [] }, []);
     table.el.hidden = true;
     side.hidden = true;
@@ -314,6 +319,10 @@ export function createTimeline(container, options = {}) {
     if (!state.trace || e.altKey || e.ctrlKey || e.metaKey) return;
     const tag = e.target && e.target.tagName;
     if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
+    if (flame.onKey(e.key)) {
+      e.preventDefault();
+      return;
+    }
     let handled = true;
     switch (e.key) {
       case "r": case "R": resetView(); break;
@@ -379,6 +388,7 @@ export function createTimeline(container, options = {}) {
     relayout();
     setWin(full[0], full[1], false);
     threadList.build();
+    flame.build();
     table.el.hidden = false;
     side.hidden = false;
     table.setSummary(summary && Array.isArray(summary.overall) ? summary : computeSummary(trace, state.index), state.processes);
