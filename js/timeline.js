@@ -9,7 +9,7 @@
 import { decodeFpt, TraceTooLargeError, FptError } from "./decode.js";
 import { buildIndex, fullRange, computeSummary, displayOrigin } from "./layout.js";
 import { traceProcesses, threadProcess, buildBandIndex, layoutGroups } from "./lanes.js";
-import { readPalette, codeColours, BoxBatch } from "./render.js";
+import { readPalette, codeColours, BoxBatch, resolveDark } from "./render.js";
 import { formatDuration, formatCount, formatBytes, formatWindow, pathRoots, shortPath } from "./units.js";
 import { createSummaryTable } from "./table.js";
 import { Viewport, ZOOM_ROW_PX, ZOOM_HEADER_PX, ZOOM_GAP_PX, ZOOM_PROC_HEADER_PX, ZOOM_BAND_PX, ZOOM_SUMMARY_DEPTHS, ZOOM_SUMMARY_ROW_PX } from "./viewport.js";
@@ -112,17 +112,8 @@ export function createTimeline(container, options = {}) {
   side.hidden = true;
 
   // ---- theme -------------------------------------------------------------------------------
-  function resolveDark() {
-    if (themeOpt === "dark") return true;
-    if (themeOpt === "light") return false;
-    const body = doc.body;
-    if (body && body.hasAttribute("data-jp-theme-light")) return body.getAttribute("data-jp-theme-light") === "false";
-    if (body && body.classList.contains("vscode-dark")) return true;
-    if (body && body.classList.contains("vscode-light")) return false;
-    return !!(win0.matchMedia && win0.matchMedia("(prefers-color-scheme: dark)").matches);
-  }
   function applyTheme() {
-    state.dark = resolveDark();
+    state.dark = resolveDark(doc, themeOpt);
     root.classList.toggle("fprofile-dark", state.dark);
     root.classList.toggle("fprofile-light", !state.dark);
     state.pal = readPalette(root, state.dark);
