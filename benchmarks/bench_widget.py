@@ -182,7 +182,7 @@ def run(calls: int, repeat: int, kind: str) -> dict:
     trace = recorded_trace(calls) if kind == "recorded" else synthetic_trace(calls)
     build_s = time.perf_counter() - t
     payload = trace.to_bytes()
-    summary = trace.summary_json()
+    summary = trace.summary_json(overall_only=True)  # what the widget sends (the page computes the rest)
     bundle = _core.asset_bundle("widget")
     page_html = PAGE.format(css=_core.asset_css())
     b64 = base64.b64encode(payload).decode()

@@ -208,3 +208,83 @@ export function processLabel(proc) {
   const host = proc.host ? ` on ${proc.host}` : "";
   return `${name}${pid}${host}`;
 }
+
+/**
+ * The zoomed view's lanes for one window: `layout` (layoutGroups) with each thread lane cut to the
+ * rows that have something in the window and the lanes that have nothing there left out, the
+ * others moved up, so zooming into a moment shows the threads busy then, one under the other.
+ * `rowsIn(lane)`: how many of the lane's call rows (depths from 0) have a call in the window, or
+ * -1 when neither a call nor a band of it is there. Empty lanes collapse to nothing, not to a thin
+ * line: with hundreds of threads even 2 px each would push the busy ones apart again; every lane
+ * stays in the overview and in the thread list, in the same order. Summary lanes (collapsed
+ * processes) and process header rows stay as they are. Returns the shape of layoutGroups plus
+ * `idle`: the number of thread lanes left out.
+ */
+export function windowLayout(layout, rowsIn, gapPx) {
+  const groups = [];
+  const lanes = [];
+  let idle = 0;
+  let y = 0;
+  for (const g of layout.groups) {
+    const kept = [];
+    for (const l of g.lanes) {
+      if (l.kind !== "threads") {
+        kept.push({ ...l });
+        continue;
+      }
+      const r = rowsIn(l);
+      if (r < 0) {
+        idle++;
+        continue;
+      }
+      const rows = Math.min(l.rows, r);
+      kept.push({ ...l, rows, height: l.callsTop + rows * l.rowPx });
+    }
+    if (kept.length === 0 && g.headerPx === 0) continue;
+    const ng = { ...g, top: y, lanes: [], height: 0 };
+    y += g.headerPx;
+    for (const l of kept) {
+      l.top = y;
+      y += l.height + gapPx;
+      ng.lanes.push(l);
+      lanes.push(l);
+    }
+    if (kept.length === 0) y += gapPx;
+    ng.height = y - gapPx - ng.top;
+    groups.push(ng);
+  }
+  return { multi: layout.multi, groups, lanes, height: Math.max(0, y - gapPx), idle };
+}
+
+/** The pattern of a thread name: its runs of digits as "#" (`Thread-12 (process_request_thread)` -> `Thread-# (process_request_thread)`). */
+export function namePattern(name) {
+  return String(name).replace(/[0-9]+/g, "#");
+}
+
+/**
+ * Threads `indices` (of `threads`, decoded) grouped by name pattern (namePattern of their last
+ * name): names that differ only by numbers form one group. Returns [{ pattern, threads }] in the
+ * order of each group's first thread; a thread alone in its pattern is a group of one.
+ */
+export function nameGroups(threads, indices) {
+  const byPattern = new Map();
+  const out = [];
+  for (const t of indices) {
+    const pattern = namePattern(threads[t].name);
+    let g = byPattern.get(pattern);
+    if (!g) {
+      g = { pattern, threads: [] };
+      byPattern.set(pattern, g);
+      out.push(g);
+    }
+    g.threads.push(t);
+  }
+  return out;
+}
+
+/** Does thread `th` (decoded) match the thread list's filter `q`: one of its names contains it, ignoring case ("" matches all)? */
+export function threadMatches(th, q) {
+  const needle = String(q).trim().toLowerCase();
+  if (!needle) return true;
+  return th.names.some((n) => n.name.toLowerCase().includes(needle));
+}

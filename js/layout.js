@@ -1,5 +1,5 @@
 // layout.js: derived per-call data, the per-depth row index, level of detail, window maths and
-// the fallback summary (the lanes are lanes.js's). Layer 2: depends only on the decoded trace
+// the summary (the Rust summary's rules; the lanes are lanes.js's). Layer 2: depends only on the decoded trace
 // shape of decode.js and on lanes.js (no DOM, tested in node).
 //
 // Coordinate spaces:
@@ -53,6 +53,16 @@ export function lowerBoundEnd(row, ends, t, lo = 0, hi = row.length) {
     if (ends[row[mid]] < t) lo = mid + 1; else hi = mid;
   }
   return lo;
+}
+
+/**
+ * Has `row` (call or band indices in start order whose ends are sorted: a row of buildIndex or
+ * lanes.js buildBandIndex) an item overlapping [t0, t1]? A binary search.
+ */
+export function rowHasItemIn(row, starts, ends, t0, t1) {
+  if (!row || row.length === 0) return false;
+  const k = lowerBoundEnd(row, ends, t0);
+  return k < row.length && starts[row[k]] <= t1;
 }
 
 /** The call of `row` containing time t (start <= t <= end), or -1. */
@@ -164,49 +174,116 @@ export function hashString(s) {
 }
 
 /**
- * A summary in the schema of the Rust summary JSON, computed in the page when the host gives
- * none: per function calls, total (a recursive call inside another call of the same function is
- * not counted twice), self, mean and max, overall, per thread and per process. Rows sorted by
- * total_ns descending.
+ * The summary of a decoded trace, by the rules of the Rust summary (rust/core/src/summary.rs,
+ * docs/format.md "The summary as JSON"), in its schema: per function `calls`; `total_ns`, the
+ * time inside it counted once per outermost call (a recursive call inside another call of the same
+ * function is not counted again); `self_ns`, each call's duration minus its children's (never
+ * below 0); `mean_ns` and `max_ns` over every call's own duration (mean rounded half up);
+ * overall, per process and per thread, rows sorted by total_ns descending, then self_ns
+ * descending, then code. One pass over the calls: each thread's figures are added into its
+ * process's and the overall ones. Tested equal to `Trace.summary_json()` on real traces
+ * (tests/test_timeline_threads.py). Returns { overall, processes: [{ process, pid, name, rows }],
+ * threads: [{ thread, process, name, rows }] }.
  */
-export function computeSummary(trace, index) {
+export function computeSummary(trace) {
   const { calls, codes, threads } = trace;
-  const active = new Int32Array(codes.count);
-  const makeRows = (threadIndices) => {
-    const acc = new Map();
-    const stack = [];
-    for (const t of threadIndices) {
-      while (stack.length) active[calls.code[stack.pop()]]--;
-      for (let i = threads[t].callStart; i < threads[t].callEnd; i++) {
-        const d = calls.depth[i];
-        while (stack.length > d) active[calls.code[stack.pop()]]--;
-        const c = calls.code[i];
-        const dur = calls.end[i] - calls.start[i];
-        let r = acc.get(c);
-        if (!r) {
-          r = { code: c, function: codes.name[c], file: codes.file[c], line: codes.line[c], calls: 0, total_ns: 0, self_ns: 0, mean_ns: 0, max_ns: 0 };
-          acc.set(c, r);
-        }
-        r.calls++;
-        if (active[c] === 0) r.total_ns += dur;
-        r.self_ns += index.selfNs[i];
-        if (dur > r.max_ns) r.max_ns = dur;
-        active[c]++;
-        stack.push(i);
-      }
+  const K = codes.count;
+  const F = 5; // per code: calls, total, self, sum of durations, max
+  const acc = new Float64Array(F * K);
+  const active = new Int32Array(K);
+  const touched = [];
+  const processes = traceProcesses(trace);
+  const overall = new Float64Array(F * K);
+  const perProcess = processes.map(() => null);
+  let maxDepth = 0;
+  for (const th of threads) maxDepth = Math.max(maxDepth, th.maxDepth + 1);
+  const stCode = new Int32Array(maxDepth + 1);
+  const stDur = new Float64Array(maxDepth + 1);
+  const stChildren = new Float64Array(maxDepth + 1);
+  const rowsOf = (a, list) => {
+    const rows = [];
+    for (const k of list) {
+      const n = a[F * k];
+      if (n === 0) continue;
+      rows.push({
+        code: k, function: codes.name[k], file: codes.file[k], line: codes.line[k], calls: n,
+        total_ns: a[F * k + 1], self_ns: a[F * k + 2], mean_ns: Math.floor((a[F * k + 3] + Math.floor(n / 2)) / n), max_ns: a[F * k + 4],
+      });
     }
-    while (stack.length) active[calls.code[stack.pop()]]--;
-    const rows = [...acc.values()];
-    for (const r of rows) r.mean_ns = Math.round(r.total_ns / r.calls);
-    rows.sort((a, b) => b.total_ns - a.total_ns);
+    rows.sort((x, y) => y.total_ns - x.total_ns || y.self_ns - x.self_ns || x.code - y.code);
     return rows;
   };
-  const processes = traceProcesses(trace);
-  const byProcess = processes.map(() => []);
-  for (const th of threads) byProcess[threadProcess(th, processes.length)].push(th.index);
+  const addInto = (dst, list) => {
+    for (const k of list) {
+      const o = F * k;
+      dst[o] += acc[o];
+      dst[o + 1] += acc[o + 1];
+      dst[o + 2] += acc[o + 2];
+      dst[o + 3] += acc[o + 3];
+      if (acc[o + 4] > dst[o + 4]) dst[o + 4] = acc[o + 4];
+    }
+  };
+  const threadRows = [];
+  for (const th of threads) {
+    let sp = 0;
+    const close = () => {
+      sp--;
+      const k = stCode[sp];
+      const dur = stDur[sp];
+      acc[F * k + 2] += Math.max(0, dur - stChildren[sp]);
+      active[k]--;
+      if (sp > 0) stChildren[sp - 1] += dur;
+    };
+    for (let i = th.callStart; i < th.callEnd; i++) {
+      const d = calls.depth[i];
+      while (sp > d) close();
+      const k = calls.code[i];
+      const dur = Math.max(0, calls.end[i] - calls.start[i]);
+      const o = F * k;
+      if (acc[o] === 0) touched.push(k);
+      acc[o]++;
+      acc[o + 3] += dur;
+      if (dur > acc[o + 4]) acc[o + 4] = dur;
+      if (active[k] === 0) acc[o + 1] += dur;
+      active[k]++;
+      stCode[sp] = k;
+      stDur[sp] = dur;
+      stChildren[sp] = 0;
+      sp++;
+    }
+    while (sp > 0) close();
+    const p = threadProcess(th, processes.length);
+    addInto(overall, touched);
+    if (!perProcess[p]) perProcess[p] = new Float64Array(F * K);
+    addInto(perProcess[p], touched);
+    threadRows.push({ thread: th.index, process: p, name: th.name, rows: rowsOf(acc, touched) });
+    for (const k of touched) acc.fill(0, F * k, F * k + F);
+    touched.length = 0;
+  }
+  const allCodes = Array.from({ length: K }, (_, k) => k);
   return {
-    overall: makeRows(threads.map((th) => th.index)),
-    threads: threads.map((th) => ({ thread: th.index, name: th.name, process: threadProcess(th, processes.length), rows: makeRows([th.index]) })),
-    processes: processes.map((p, i) => ({ process: i, pid: p.pid, name: p.name, rows: makeRows(byProcess[i]) })),
+    overall: rowsOf(overall, allCodes),
+    processes: processes.map((p, i) => ({ process: i, pid: p.pid, name: p.name, rows: perProcess[i] ? rowsOf(perProcess[i], allCodes) : [] })),
+    threads: threadRows,
+  };
+}
+
+/**
+ * The summary the table shows: the host's overall rows when it sent them (the Rust summary's), at
+ * once, and the per-process and per-thread rows of computeSummary, computed the first time one is
+ * read (about 0.1 s per million calls: spent when a thread or process is first chosen in the
+ * table, not before the first drawing). Without overall rows from the host, everything is
+ * computed at once.
+ */
+export function lazySummary(trace, overall) {
+  let full = null;
+  const get = () => full || (full = computeSummary(trace));
+  const processes = traceProcesses(trace);
+  return {
+    overall: Array.isArray(overall) ? overall : get().overall,
+    processes: processes.map((p, i) => ({ process: i, pid: p.pid, name: p.name, get rows() { return get().processes[i].rows; } })),
+    threads: trace.threads.map((th) => ({
+      thread: th.index, process: threadProcess(th, processes.length), name: th.name, get rows() { return get().threads[th.index].rows; },
+    })),
   };
 }

@@ -1,5 +1,6 @@
 // state.js: what the views of one timeline share: the shown trace and what is derived from it,
-// the processes, which threads are visible, which processes are collapsed, the lanes, the task bands, the theme's colours, the selection, the search and the
+// the processes, which threads are visible, which processes are collapsed, the lanes (all, and
+// those with something in the window), the task bands, the theme's colours, the selection, the search and the
 // call under the pointer. Layer 3 (no DOM). timeline.js owns the one instance and changes it;
 // the views read it (the zoomed view also sets hoverCall).
 
@@ -13,7 +14,8 @@ export function createTimelineState() {
     pal: null, // render.js readPalette(root, dark)
     dark: false,
     visible: new Uint8Array(0), // per thread: 1 when shown
-    lanes: { multi: false, groups: [], lanes: [], height: 0 }, // lanes.js layoutGroups of the visible threads (content y)
+    lanes: { multi: false, groups: [], lanes: [], height: 0 }, // lanes.js layoutGroups of the visible threads (the overview's)
+    zoomLanes: { multi: false, groups: [], lanes: [], height: 0, idle: 0 }, // lanes.js windowLayout: the zoomed view's (content y), without the lanes empty in the window
     processes: [], // lanes.js traceProcesses(trace)
     processThreads: [], // per process: its threads' indices
     collapsed: new Uint8Array(0), // per process: 1 when collapsed to its summary lane

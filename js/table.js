@@ -160,9 +160,9 @@ export function createSummaryTable(doc, opts) {
       file.append(fileText);
       file.title = `${r.file}:${r.line}`;
       tr.append(fn, file,
-        numCell(doc, formatCount(r.calls)), numCell(doc, formatDuration(r.total_ns)),
-        numCell(doc, formatDuration(r.self_ns)), numCell(doc, formatDuration(r.mean_ns)),
-        numCell(doc, formatDuration(r.max_ns)));
+        numCell(doc, formatCount(r.calls), r.calls), numCell(doc, formatDuration(r.total_ns), r.total_ns),
+        numCell(doc, formatDuration(r.self_ns), r.self_ns), numCell(doc, formatDuration(r.mean_ns), r.mean_ns),
+        numCell(doc, formatDuration(r.max_ns), r.max_ns));
       tr.addEventListener("click", () => opts.onPick(r.code));
       frag.append(tr);
     }
@@ -194,9 +194,11 @@ export function createSummaryTable(doc, opts) {
   };
 }
 
-function numCell(doc, text) {
+/** A figure's cell: its text, and the exact number in `data-value` (ns or calls). */
+function numCell(doc, text, value) {
   const td = doc.createElement("td");
   td.className = "fprofile-num";
   td.textContent = text;
+  td.dataset.value = String(value);
   return td;
 }

@@ -1,16 +1,26 @@
 // threads.js: the thread list (`.fprofile-threads`): one checkbox per thread (data-thread = its
-// index) with its colour, name, calls and duration; unchecking hides the thread's lane. With more
+// index) with its colour, name, calls and duration; unchecking hides the thread's lane, a click on
+// the name (a button) brings the thread into the zoomed view (timeline.js revealThread). With more
 // than one process the threads are grouped under their process: a checkbox per process
 // (data-process = its index; indeterminate when only some of its threads are shown) shows or hides
-// all its threads at once, and a button collapses or expands its lanes. Layer 4 (DOM, text only).
+// all its threads at once, and a button collapses or expands its lanes. Inside a process, threads
+// whose names differ only by numbers (lanes.js nameGroups: `Thread-12 (process_request_thread)`)
+// form a name group: one checkbox (data-name-group) shows or hides them all, a button opens or
+// closes its list (closed at first when it has more than NAME_GROUP_OPEN_MAX threads). A filter
+// box (`input.fprofile-thread-filter`) narrows the list to the threads one of whose names contains
+// its text, ignoring case (lanes.js threadMatches); the groups with matches open. Layer 4 (DOM,
+// text only).
 
 import { makeEl } from "./panel.js";
-import { processLabel } from "./lanes.js";
+import { processLabel, nameGroups, threadMatches } from "./lanes.js";
 import { threadColour } from "./render.js";
 import { formatDuration, formatCount } from "./units.js";
 
+/** A name group with more threads than this starts closed. */
+const NAME_GROUP_OPEN_MAX = 8;
+
 /**
- * tl: { doc, state, selectCall(c), relayout(), schedule(), toggleProcess(p) }.
+ * tl: { doc, state, selectCall(c), relayout(), schedule(), toggleProcess(p), revealThread(t) }.
  * Returns { el, build() (for the trace in state), sync() (after visibility or collapse changed
  * elsewhere), clear() }.
  */
@@ -18,7 +28,26 @@ export function createThreadList(tl) {
   const { doc, state } = tl;
   const box = makeEl(doc, "div", "fprofile-threads");
   let threadBoxes = [];
+  let threadRows = []; // per thread: its row (label)
   let processRows = []; // per process: { cb, toggle }
+  let processGroupEls = []; // per process (more than one): { group, threads }
+  let nameGroupEls = []; // per name group: { g, block, cb, toggle, members, open }
+  const filter = makeEl(doc, "input", "fprofile-thread-filter");
+  filter.type = "search";
+  filter.placeholder = "Filter threads…";
+  filter.title = "Show only the threads whose name contains this text (any case)";
+  filter.setAttribute("aria-label", "Filter threads by name");
+  filter.spellcheck = false;
+  filter.addEventListener("input", () => applyFilter());
+  filter.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") {
+      filter.value = "";
+      applyFilter();
+    }
+    e.stopPropagation();
+  });
+  const list = makeEl(doc, "div", "fprofile-thread-list");
+  const empty = makeEl(doc, "div", "fprofile-muted fprofile-thread-none", "No thread name contains this text.");
 
   /** Visibility changed: drop a selection that is now hidden, lay out again, redraw. */
   function changed() {
@@ -41,13 +70,94 @@ export function createThreadList(tl) {
     threadBoxes[th.index] = cb;
     const sw = makeEl(doc, "span", "fprofile-swatch");
     sw.style.background = threadColour(th.index, state.dark);
-    const name = makeEl(doc, "span", "fprofile-thread-name", th.name);
-    name.title = th.names.map((n) => n.name).join(" → ");
+    // A button inside the label: clicking it does not toggle the checkbox.
+    const name = makeEl(doc, "button", "fprofile-thread-name", th.name);
+    name.type = "button";
+    name.dataset.thread = String(th.index);
+    name.title = `${th.names.map((n) => n.name).join(" → ")}: click to bring it into the zoomed view`;
+    name.addEventListener("click", () => tl.revealThread(th.index));
     const stats = `${formatCount(th.callEnd - th.callStart)} call${th.callEnd - th.callStart === 1 ? "" : "s"} · ${formatDuration(th.lastNs - th.firstNs)}`;
     const n = makeEl(doc, "span", "fprofile-muted fprofile-thread-stats", stats);
     label.title = `${th.name}${th.osId ? ` (tid ${th.osId})` : ""}: ${stats}`;
     label.append(cb, sw, name, n);
+    threadRows[th.index] = label;
     return label;
+  }
+
+  /** Calls of threads `ts`. */
+  function callsOf(ts) {
+    let calls = 0;
+    for (const t of ts) calls += state.trace.threads[t].callEnd - state.trace.threads[t].callStart;
+    return calls;
+  }
+
+  /** A name group of more than one thread: its row (open button, checkbox, pattern, figures) and its threads' rows. */
+  function nameGroupBlock(g, cls) {
+    const gi = nameGroupEls.length;
+    const block = makeEl(doc, "div", "fprofile-name-group");
+    block.dataset.pattern = g.pattern;
+    const row = makeEl(doc, "div", "fprofile-name-group-row");
+    const toggle = makeEl(doc, "button", "fprofile-name-group-toggle");
+    toggle.type = "button";
+    toggle.dataset.nameGroup = String(gi);
+    const label = makeEl(doc, "label", "fprofile-name-group-label");
+    const cb = makeEl(doc, "input");
+    cb.type = "checkbox";
+    cb.dataset.nameGroup = String(gi);
+    cb.addEventListener("change", () => {
+      for (const t of g.threads) state.visible[t] = cb.checked ? 1 : 0;
+      changed();
+    });
+    const calls = callsOf(g.threads);
+    const stats = `${formatCount(g.threads.length)} threads · ${formatCount(calls)} call${calls === 1 ? "" : "s"}`;
+    label.title = `Threads named ${g.pattern} (# stands for any number): ${stats}`;
+    label.append(cb, makeEl(doc, "span", "fprofile-name-group-name", g.pattern), makeEl(doc, "span", "fprofile-muted fprofile-thread-stats", stats));
+    row.append(toggle, label);
+    const members = makeEl(doc, "div", "fprofile-name-group-members");
+    for (const t of g.threads) members.append(threadRow(state.trace.threads[t], `${cls} fprofile-thread-in-group`));
+    block.append(row, members);
+    const entry = { g, block, cb, toggle, members, open: g.threads.length <= NAME_GROUP_OPEN_MAX };
+    toggle.addEventListener("click", () => {
+      entry.open = !entry.open;
+      applyFilter();
+    });
+    nameGroupEls.push(entry);
+    return block;
+  }
+
+  /** The rows of threads `indices` (one process's), name groups first where their first thread is. */
+  function appendThreads(parent, indices, cls) {
+    for (const g of nameGroups(state.trace.threads, indices)) {
+      if (g.threads.length === 1) parent.append(threadRow(state.trace.threads[g.threads[0]], cls));
+      else parent.append(nameGroupBlock(g, cls));
+    }
+  }
+
+  /** Show the rows of the threads matching the filter; open the name groups that have some (all of them, as chosen, without a filter). */
+  function applyFilter() {
+    const q = filter.value;
+    const { threads } = state.trace;
+    let shown = 0;
+    for (let t = 0; t < threadRows.length; t++) {
+      const row = threadRows[t];
+      if (!row) continue;
+      row.hidden = !threadMatches(threads[t], q);
+      if (!row.hidden) shown++;
+    }
+    const filtering = q.trim() !== "";
+    for (const e of nameGroupEls) {
+      const matches = e.g.threads.filter((t) => !threadRows[t].hidden).length;
+      e.block.hidden = matches === 0;
+      const open = filtering || e.open;
+      e.members.hidden = !open;
+      e.toggle.textContent = open ? "▾" : "▸";
+      e.toggle.disabled = filtering;
+      e.toggle.setAttribute("aria-expanded", String(open));
+      e.toggle.setAttribute("aria-label", `${open ? "Close" : "Open"} the list of the ${e.g.threads.length} threads named ${e.g.pattern}`);
+    }
+    for (const { group, threads: ts } of processGroupEls) group.hidden = filtering && !ts.some((t) => !threadRows[t].hidden);
+    empty.hidden = shown > 0;
+    list.dataset.shown = String(shown);
   }
 
   function processRow(p) {
@@ -68,8 +178,7 @@ export function createThreadList(tl) {
       changed();
     });
     const name = makeEl(doc, "span", "fprofile-process-name", processLabel(proc));
-    let calls = 0;
-    for (const t of threads) calls += state.trace.threads[t].callEnd - state.trace.threads[t].callStart;
+    const calls = callsOf(threads);
     const stats = `${threads.length} thread${threads.length === 1 ? "" : "s"} · ${formatCount(calls)} call${calls === 1 ? "" : "s"}` +
       (proc.incomplete ? " · incomplete" : "");
     label.title = `${processLabel(proc)}: ${stats}`;
@@ -83,21 +192,26 @@ export function createThreadList(tl) {
     const { trace } = state;
     const multi = state.processes.length > 1;
     threadBoxes = [];
+    threadRows = [];
     processRows = [];
+    processGroupEls = [];
+    nameGroupEls = [];
     const title = makeEl(doc, "div", "fprofile-panel-title",
       `Threads (${trace.threads.length})${multi ? ` in ${state.processes.length} processes` : ""}`);
-    const list = makeEl(doc, "div", "fprofile-thread-list");
+    list.replaceChildren();
     if (!multi) {
-      for (const th of trace.threads) list.append(threadRow(th, "fprofile-thread"));
+      appendThreads(list, trace.threads.map((th) => th.index), "fprofile-thread");
     } else {
       for (let p = 0; p < state.processes.length; p++) {
         const group = makeEl(doc, "div", "fprofile-process-group");
         group.append(processRow(p));
-        for (const t of state.processThreads[p]) group.append(threadRow(trace.threads[t], "fprofile-thread fprofile-thread-in-process"));
+        appendThreads(group, state.processThreads[p], "fprofile-thread fprofile-thread-in-process");
         list.append(group);
+        processGroupEls.push({ group, threads: state.processThreads[p] });
       }
     }
-    box.replaceChildren(title, list);
+    box.replaceChildren(title, filter, list, empty);
+    applyFilter();
     sync();
   }
 
@@ -116,6 +230,11 @@ export function createThreadList(tl) {
       toggle.setAttribute("aria-expanded", String(!collapsed));
       toggle.setAttribute("aria-label", `${collapsed ? "Expand" : "Collapse"} ${processLabel(state.processes[p])}`);
     }
+    for (const { g, cb } of nameGroupEls) {
+      const shown = g.threads.filter((t) => state.visible[t]).length;
+      cb.checked = shown === g.threads.length;
+      cb.indeterminate = shown > 0 && shown < g.threads.length;
+    }
   }
 
   return {
@@ -124,7 +243,11 @@ export function createThreadList(tl) {
     sync,
     clear() {
       threadBoxes = [];
+      threadRows = [];
       processRows = [];
+      processGroupEls = [];
+      nameGroupEls = [];
+      filter.value = "";
       box.replaceChildren();
     },
   };

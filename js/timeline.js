@@ -7,12 +7,12 @@
 // (js/hosts/widget.js, js/hosts/viewer.js, js/hosts/export.js) only call createTimeline.
 
 import { decodeFpt, TraceTooLargeError, FptError } from "./decode.js";
-import { buildIndex, fullRange, computeSummary, displayOrigin } from "./layout.js";
-import { traceProcesses, threadProcess, buildBandIndex, layoutGroups } from "./lanes.js";
+import { buildIndex, fullRange, lazySummary, displayOrigin, rowHasItemIn } from "./layout.js";
+import { traceProcesses, threadProcess, buildBandIndex, layoutGroups, windowLayout, laneOfThread } from "./lanes.js";
 import { readPalette, codeColours, BoxBatch, resolveDark } from "./render.js";
 import { formatDuration, formatCount, formatBytes, formatWindow, pathRoots, shortPath } from "./units.js";
 import { createSummaryTable } from "./table.js";
-import { Viewport, ZOOM_ROW_PX, ZOOM_HEADER_PX, ZOOM_GAP_PX, ZOOM_PROC_HEADER_PX, ZOOM_BAND_PX, ZOOM_SUMMARY_DEPTHS, ZOOM_SUMMARY_ROW_PX } from "./viewport.js";
+import { Viewport, ZOOM_AXIS_PX, ZOOM_ROW_PX, ZOOM_HEADER_PX, ZOOM_GAP_PX, ZOOM_PROC_HEADER_PX, ZOOM_BAND_PX, ZOOM_SUMMARY_DEPTHS, ZOOM_SUMMARY_ROW_PX } from "./viewport.js";
 import { createTimelineState, longestVisibleCall } from "./state.js";
 import { makeEl } from "./panel.js";
 import { createTooltip } from "./tooltip.js";
@@ -35,7 +35,8 @@ const LANE_DIMS = Object.freeze({
  * options: { theme: "auto" | "light" | "dark", height: most height of the zoomed view in CSS px (default
  *            420; it is as tall as its lanes up to that, then scrolls vertically),
  *            limits: decode limits (see decode.js DECODE_LIMITS) }
- * Returns { root, setData(bytes, summary?), setWindow(start_ns, end_ns), onWindowChange(cb),
+ * Returns { root, setData(bytes, summary?) (summary: { overall: rows } as the hosts send it, or
+ *           null: the page computes it), setWindow(start_ns, end_ns), onWindowChange(cb),
  *           showError(message), describe(), destroy() }.
  * setData never rejects: a bad or too-large trace shows its message in `.fprofile-error`; the
  * promise resolves to true when the trace is shown, false otherwise.
@@ -69,7 +70,7 @@ export function createTimeline(container, options = {}) {
   // What the views may use of the timeline (their `tl`).
   const tl = {
     doc, win0, root, state, vp, listen, localXY, schedule, relayout, setWin, resetView, zoomBy, panByPx,
-    scrollByPx, zoomToCall, selectCall, selectCode, toggleProcess,
+    scrollByPx, zoomToCall, selectCall, selectCode, toggleProcess, revealThread,
     invalidateOverview: () => overview.invalidate(),
   };
   const tooltip = createTooltip(tl);
@@ -91,9 +92,11 @@ export function createTimeline(container, options = {}) {
   resetBtn.type = "button";
   resetBtn.title = "Show the whole run (r)";
   const windowLabel = el("span", "fprofile-window-label");
+  const idleLabel = el("span", "fprofile-idle-label fprofile-muted");
+  idleLabel.title = "Threads with no call in the zoomed window take no room in the zoomed view; the overview and the thread list show them all";
   const help = el("span", "fprofile-help", "wheel: zoom · drag: pan · double-click: zoom to call · r / + / − / arrows · f: flame graph");
   const helpProcesses = " · click a process header or c: collapse / expand";
-  toolbar.append(resetBtn, flame.button, search.input, search.count, windowLabel, help);
+  toolbar.append(resetBtn, flame.button, search.input, search.count, windowLabel, idleLabel, help);
   const errorBox = el("div", "fprofile-error");
   errorBox.setAttribute("role", "alert");
   errorBox.hidden = true;
@@ -176,9 +179,49 @@ export function createTimeline(container, options = {}) {
   function relayout() {
     const bandRows = state.bands.threadRows.map((r) => r.length);
     state.lanes = layoutGroups(state.trace, state.processes, state.visible, state.collapsed, bandRows, LANE_DIMS);
-    vp.setContentHeight(state.lanes.height);
+    relayoutZoom();
     overview.layout();
     root.setAttribute("data-collapsed", state.collapsed.reduce((a, c, i) => (c ? a.concat(i) : a), []).join(","));
+  }
+  /**
+   * How many of thread `t`'s depths have a call in the window (a call at depth d lies inside its
+   * parent, so that is the deepest such depth + 1); 0 when only a band of it is there, -1 when
+   * nothing. A binary search per depth and band row.
+   */
+  function threadRowsIn(t) {
+    const [t0, t1] = vp.win;
+    const { calls } = state.trace;
+    const rows = state.index.threadRows[t];
+    for (let d = rows.length - 1; d >= 0; d--) if (rowHasItemIn(rows[d], calls.start, calls.end, t0, t1)) return d + 1;
+    for (const row of state.bands.threadRows[t]) if (rowHasItemIn(row, state.bands.start, state.bands.end, t0, t1)) return 0;
+    return -1;
+  }
+  /**
+   * The zoomed view's lanes for the window (lanes.js windowLayout: each lane as deep as its calls
+   * in the window, the lanes empty in it left out), after the window or the lanes changed; the
+   * lane at the top of the view stays there when it is still shown. Costs a binary search per
+   * thread and depth, nothing per call.
+   */
+  function relayoutZoom() {
+    if (!state.trace || !(vp.win[1] > vp.win[0])) {
+      // a new trace, before its first window: every lane
+      state.zoomLanes = { ...state.lanes, idle: 0 };
+      vp.setContentHeight(state.zoomLanes.height, state.lanes.height);
+    } else {
+      // the lane at the top of the view (none when scrolled to the top: the view stays there)
+      let anchor = null;
+      for (const l of vp.scrollY > 0 ? state.zoomLanes.lanes : []) {
+        if (l.top + l.height > vp.scrollY) { anchor = { thread: l.threads[0], dy: vp.scrollY - l.top }; break; }
+      }
+      state.zoomLanes = windowLayout(state.lanes, (lane) => lane.threads.reduce((r, t) => Math.max(r, threadRowsIn(t)), -1), LANE_DIMS.gapPx);
+      vp.setContentHeight(state.zoomLanes.height, state.lanes.height);
+      const lane = anchor && laneOfThread(state.zoomLanes, anchor.thread);
+      if (lane) vp.scrollTo(lane.top + anchor.dy);
+    }
+    const { idle } = state.zoomLanes;
+    const total = state.zoomLanes.lanes.length + idle;
+    root.setAttribute("data-idle-lanes", String(idle));
+    idleLabel.textContent = idle > 0 ? `${formatCount(total - idle)} of ${formatCount(total)} lanes have calls in this window` : "";
   }
 
   // ---- processes -----------------------------------------------------------------------------
@@ -211,6 +254,7 @@ export function createTimeline(container, options = {}) {
   function setWin(a, b, notify = true) {
     if (!state.trace) return;
     if (!vp.setWindow(a, b)) return;
+    relayoutZoom();
     const [s, e] = vp.win;
     root.setAttribute("data-window-start-ns", String(Math.round(s)));
     root.setAttribute("data-window-end-ns", String(Math.round(e)));
@@ -239,10 +283,50 @@ export function createTimeline(container, options = {}) {
       schedule();
     }
   }
+  /** Zoom to call `c` and scroll its row into view. */
   function zoomToCall(c) {
     const { calls } = state.trace;
     const [a, b] = vp.windowAround(calls.start[c], calls.end[c]);
     setWin(a, b);
+    revealCall(c);
+  }
+  /** Scroll the zoomed view vertically so that call `c`'s row is on screen (its lane's top too when both fit). */
+  function revealCall(c) {
+    const { calls } = state.trace;
+    const lane = laneOfThread(state.zoomLanes, calls.thread[c]);
+    if (!lane) return;
+    const depth = Math.min(calls.depth[c], Math.max(0, lane.rows - 1));
+    const rowTop = lane.top + lane.callsTop + depth * lane.rowPx;
+    const viewH = vp.zoomHeight - ZOOM_AXIS_PX;
+    const top = rowTop + lane.rowPx - lane.top <= viewH ? lane.top : rowTop;
+    if (vp.scrollIntoView(top, rowTop + lane.rowPx)) {
+      zoomView.refreshHover();
+      schedule();
+    }
+  }
+  /**
+   * Bring thread `t` into the zoomed view (a click on its name in the thread list): show it if it
+   * was hidden, move the window to its span if it has nothing in the window, and scroll its lane
+   * into view.
+   */
+  function revealThread(t) {
+    if (!state.trace || !(t >= 0 && t < state.trace.threads.length)) return;
+    if (!state.visible[t]) {
+      state.visible[t] = 1;
+      relayout();
+      threadList.sync();
+    }
+    if (threadRowsIn(t) < 0) {
+      const th = state.trace.threads[t];
+      setWin(...vp.windowAround(th.firstNs, th.lastNs));
+    }
+    const lane = laneOfThread(state.zoomLanes, t);
+    if (!lane) return;
+    const viewH = vp.zoomHeight - ZOOM_AXIS_PX;
+    vp.scrollIntoView(lane.top, lane.top + Math.min(lane.height, viewH));
+    root.setAttribute("data-revealed-thread", String(t));
+    zoomView.refreshHover();
+    schedule();
   }
 
   // ---- selection ---------------------------------------------------------------------------
@@ -265,7 +349,9 @@ export function createTimeline(container, options = {}) {
     if (best < 0) return;
     selectCall(best);
     const { calls } = state.trace;
-    if (zoomToFirst && (calls.end[best] < vp.win[0] || calls.start[best] > vp.win[1])) zoomToCall(best);
+    if (!zoomToFirst) return;
+    if (calls.end[best] < vp.win[0] || calls.start[best] > vp.win[1]) zoomToCall(best);
+    else revealCall(best);
   }
 
   // ---- errors ------------------------------------------------------------------------------
@@ -279,6 +365,8 @@ export function createTimeline(container, options = {}) {
     state.index = null;
     state.visible = new Uint8Array(0);
     state.lanes = { multi: false, groups: [], lanes: [], height: 0 };
+    state.zoomLanes = { ...state.lanes, idle: 0 };
+    idleLabel.textContent = "";
     state.processes = [];
     state.processThreads = [];
     state.collapsed = new Uint8Array(0);
@@ -382,7 +470,10 @@ export function createTimeline(container, options = {}) {
     flame.build();
     table.el.hidden = false;
     side.hidden = false;
-    table.setSummary(summary && Array.isArray(summary.overall) ? summary : computeSummary(trace, state.index), state.processes);
+    // Hosts send the overall rows only (also shown for a trace too large to decode, above): the
+    // per-process and per-thread ones are the page's (layout.js computeSummary, the Rust
+    // summary's rules), computed when first shown.
+    table.setSummary(lazySummary(trace, summary && summary.overall), state.processes);
     help.textContent = help.textContent.split(helpProcesses)[0] + (state.processes.length > 1 ? helpProcesses : "");
     search.apply();
     details.show(-1);

@@ -102,14 +102,30 @@ export class Viewport {
     return Math.max(0, this.contentHeight - (this.zoomHeight - ZOOM_AXIS_PX) + ZOOM_BOTTOM_PX);
   }
   /**
-   * The lanes are `h` content px tall: the zoomed view is as tall as them (with a margin), at least
-   * ZOOM_MIN_HEIGHT_PX and at most maxZoomHeight; the scroll stays in range.
-   * @param {number} h
+   * The lanes shown are `h` content px tall (the scroll range), and the view is sized for lanes
+   * `sizeH` tall (default h): the zoomed view is as tall as them (with a margin), at least
+   * ZOOM_MIN_HEIGHT_PX and at most maxZoomHeight; the scroll stays in range. The timeline sizes
+   * the view for all the visible threads' lanes, so it keeps its height while lanes empty in the
+   * window come and go.
+   * @param {number} h @param {number} [sizeH]
    */
-  setContentHeight(h) {
+  setContentHeight(h, sizeH = h) {
     this.contentHeight = h;
-    this.zoomHeight = Math.max(ZOOM_MIN_HEIGHT_PX, Math.min(this.maxZoomHeight, ZOOM_AXIS_PX + h + 12));
+    this.zoomHeight = Math.max(ZOOM_MIN_HEIGHT_PX, Math.min(this.maxZoomHeight, ZOOM_AXIS_PX + sizeH + 12));
     this.scrollY = Math.min(this.scrollY, this.maxScrollY());
+  }
+  /**
+   * Scroll so that content y [top, bottom) is in view: no move when it already is; else its top
+   * a row below the top of the view, or its bottom at the bottom when it is nearer below (a span
+   * taller than the view shows its top). True when the scroll changed.
+   * @param {number} top @param {number} bottom
+   */
+  scrollIntoView(top, bottom) {
+    const viewH = this.zoomHeight - ZOOM_AXIS_PX;
+    if (top >= this.scrollY && bottom <= this.scrollY + viewH) return false;
+    const margin = Math.min(ZOOM_ROW_PX, Math.max(0, (viewH - (bottom - top)) / 2));
+    if (bottom > this.scrollY + viewH && bottom - top + margin <= viewH) return this.scrollTo(bottom + margin - viewH);
+    return this.scrollTo(top - margin);
   }
   /**
    * Scroll to content y `y`, clamped to [0, maxScrollY]; true when the scroll changed.

@@ -3,10 +3,11 @@
 // than one process a header row per process (processrows.js) and a collapsed process as one
 // compact summary lane, the hovered and selected calls outlined, a vertical scroll indicator.
 // After each drawing: `data-drawn` = call boxes drawn, `data-bands` = band boxes drawn, and
-// `data-process-headers` / `data-band-rows` = JSON of the header rows and band rows drawn
-// (their zoom y; tests find them there). Hit testing (the call, band, thread or process header
-// under a point) and the pointer: wheel zooms (pans with shift or a horizontal wheel), drag pans
-// and scrolls, click selects (on a process header: collapses or expands it), double-click zooms
+// `data-process-headers` / `data-band-rows` / `data-lanes` = JSON of the header rows, band rows
+// and lanes drawn (their zoom y; tests find them there). The lanes are the window's
+// (state.zoomLanes: lanes.js windowLayout, without the threads that have nothing in the window).
+// Hit testing (the call, band, thread or process header under a point) and the pointer: wheel
+// zooms (pans with shift or a horizontal wheel), drag pans and scrolls, click selects (on a process header: collapses or expands it), double-click zooms
 // to a call (to a process's span on its header), hover shows the tooltip. Layer 4 (canvas and
 // pointer events).
 //
@@ -70,9 +71,11 @@ export function createZoomView(tl) {
     let bandBoxes = 0;
     const bandRows = [];
     const labels = [];
-    for (const lane of state.lanes.lanes) {
+    const lanesDrawn = [];
+    for (const lane of state.zoomLanes.lanes) {
       const ly = vp.contentYToZoomY(lane.top);
       if (ly > H || ly + lane.height < ZOOM_AXIS_PX) continue;
+      lanesDrawn.push({ threads: lane.threads, y: Math.round(ly), h: lane.height });
       if (lane.kind === "summary") {
         boxes += drawSummaryLane(lane, ly, t0, t1, k, hl, nCodes);
         continue;
@@ -153,7 +156,7 @@ export function createZoomView(tl) {
     const ms = vp.maxScrollY();
     if (ms > 0) {
       const viewH = H - ZOOM_AXIS_PX;
-      const barH = Math.max(20, viewH * viewH / (state.lanes.height + 8));
+      const barH = Math.max(20, viewH * viewH / (state.zoomLanes.height + 8));
       const barY = ZOOM_AXIS_PX + (viewH - barH) * (vp.scrollY / ms);
       ctx.fillStyle = dark ? "rgba(255,255,255,0.25)" : "rgba(0,0,0,0.22)";
       ctx.fillRect(W - 5, barY, 4, barH);
@@ -162,6 +165,7 @@ export function createZoomView(tl) {
     zoom.setAttribute("data-bands", String(bandBoxes));
     zoom.setAttribute("data-process-headers", JSON.stringify(headers));
     zoom.setAttribute("data-band-rows", JSON.stringify(bandRows));
+    zoom.setAttribute("data-lanes", JSON.stringify(lanesDrawn));
   }
 
   /** A collapsed process's summary lane at zoom y `ly`: its threads' first depths, compact, unlabelled. */
@@ -188,7 +192,7 @@ export function createZoomView(tl) {
   function drawProcessHeaders(ctx, H) {
     const out = [];
     const { trace, pal } = state;
-    for (const g of state.lanes.groups) {
+    for (const g of state.zoomLanes.groups) {
       if (!g.headerPx) continue;
       const y = vp.contentYToZoomY(g.top);
       if (y > H || y + g.headerPx < ZOOM_AXIS_PX) continue;
@@ -207,7 +211,7 @@ export function createZoomView(tl) {
     if (c < 0 || !trace) return null;
     const t = trace.calls.thread[c];
     if (!state.visible[t]) return null;
-    const lane = laneOfThread(state.lanes, t);
+    const lane = laneOfThread(state.zoomLanes, t);
     const depth = trace.calls.depth[c];
     if (!lane || depth >= lane.rows) return null;
     const y = vp.contentYToZoomY(lane.top + lane.callsTop + depth * lane.rowPx);
@@ -229,7 +233,7 @@ export function createZoomView(tl) {
   /** What is at zoom y `y` (lanes.js hitLayout), or null. */
   function hitAt(y) {
     if (!state.trace || y < ZOOM_AXIS_PX) return null;
-    return hitLayout(state.lanes, vp.zoomYToContentY(y));
+    return hitLayout(state.zoomLanes, vp.zoomYToContentY(y));
   }
   /** The band under zoom (x, y) (within 2 px along x), or -1. */
   function hitBandAt(x, y) {

@@ -244,8 +244,24 @@ def test_an_asynchronous_client_is_refused():
                 profile(dask=client)
 
     import asyncio
+    import threading
 
-    asyncio.run(check())
+    # in a thread of its own: an earlier test (Playwright's sync API, IPython) may have left an event
+    # loop set on this one, where asyncio.run() refuses to start
+    errors = []
+
+    def run():
+        try:
+            asyncio.run(check())
+        except BaseException as e:  # re-raised below, in the test's thread
+            errors.append(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(120)
+    assert not t.is_alive()
+    if errors:
+        raise errors[0]
     assert not Recorder.is_profiling()
 
 

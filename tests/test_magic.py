@@ -111,7 +111,7 @@ def test_help_describes_every_option(shell):
     with capture_output() as cap:
         shell.run_line_magic("pinfo", "%%fprofile")
     text = cap.stdout
-    for word in ("--subs", "-o OUT", "--format", "--builtins", "--max-events", "--no-display",
+    for word in ("--subs", "-o OUT", "--format", "--builtins", "--max-events", "--no-processes", "--no-display",
                  "Profile a cell"):
         assert word in text, word
 

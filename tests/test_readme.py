@@ -220,11 +220,11 @@ def test_fprofile_command_lines_run(workdir):
 
 
 def test_fprofile_run_line(workdir):
-    """`fprofile run [--subs X,Y] [--builtins] [-o trace.fpt] script.py`, every option given."""
+    """`fprofile run [--subs X,Y] [--builtins] [--no-processes] [-o trace.fpt] script.py`, every option given."""
     (workdir / "script.py").write_text("import mypackage\nmypackage.run()\n", encoding="utf-8")
     line = next(ln for ln in fprofile_lines() if ln.startswith("fprofile run "))
     args = [a.strip("[]") for a in shlex.split(line.split("#")[0])[1:] if a != "[args...]"]
-    assert args == ["run", "--subs", "X,Y", "--builtins", "-o", "trace.fpt", "script.py"]
+    assert args == ["run", "--subs", "X,Y", "--builtins", "--no-processes", "-o", "trace.fpt", "script.py"]
     args[args.index("X,Y")] = "mypackage,nothing_else"
     env = {"PYTHONPATH": str(workdir.parent / "site"), "PATH": "/usr/bin:/bin"}
     r = subprocess.run(FPROFILE + args, capture_output=True, text=True, timeout=120, env=env)

@@ -879,9 +879,11 @@ def test_generator_close(tmp_path):
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_fork_while_recording(tmp_path):
-    """A child forked while recording neither records nor blocks; the parent's trace is intact."""
+    """A child forked while recording this process only (processes=False) neither records nor
+    blocks; the parent's trace is intact. (With processes=True, the default, the child records into
+    fresh buffers of its own: tests/test_recording_processes.py.)"""
     m = load(tmp_path, "fork", "def f(n):\n    return n if n < 1 else f(n - 1)\n")
-    with profile(subs=[str(tmp_path / "fork")]) as prof:
+    with profile(subs=[str(tmp_path / "fork")], processes=False) as prof:
         m.f(2)
         with warnings.catch_warnings():
             # 3.12+ warns that forking a process with threads (our writer) is risky: this is the

@@ -263,9 +263,10 @@ class Trace:
         number of calls ending that stack; frames are function names."""
     def summary(self) -> Summary:
         """Per-function figures (calls, total, self, mean, max), overall, ``per_process`` and ``per_thread``."""
-    def summary_json(self) -> str:
+    def summary_json(self, *, overall_only: bool = False) -> str:
         """The summary as JSON: ``{"overall": [row...], "processes": [{"process", "pid", "name", "rows"}],
-        "threads": [{"thread", "process", "name", "rows"}]}``."""
+        "threads": [{"thread", "process", "name", "rows"}]}``; ``overall_only``: ``{"overall": [row...]}``,
+        what the widget and the HTML export send (the timeline computes the rest from the trace)."""
     def to_bytes(self) -> bytes:
         """The trace in the compact binary ``.fpt`` format (``docs/format.md``)."""
     @classmethod
@@ -370,6 +371,11 @@ def merge(parts: List[Dict[str, Any]]) -> Trace:
     ``aligned=False`` are shown on their own clock and named in the metadata's
     ``"warning.clock_unaligned"``. ``ValueError`` on bad input."""
 
+def _read_spool(path: _Path) -> Tuple[Trace, int, int, int, Optional[str]]:
+    """A child process's spool (docs/processes.md) as ``(trace, pid, parent_pid, calls, end)``;
+    ``end``: "exited", "flushed" (still running at the parent's stop) or None (killed). ``OSError``
+    when it cannot be read, ``FormatError`` when it is not a spool."""
+
 # ---------------------------------------------------------------------------------------------------
 # recording
 
@@ -391,11 +397,17 @@ class Recorder:
         max_events: int = ...,
         outfile: Optional[_Path] = None,
         metadata: Sequence[Tuple[str, str]] = ...,
+        child: Optional[_Path] = None,
     ) -> None:
         """Install the hook: calls of code whose file name contains one of ``include``, or one of
         ``subs`` and none of ``exclude``, are recorded. ``metadata``: pairs added to the trace's. ``builtins``: also C functions called from recorded code (profile
         function). ``max_events``: the cap (a call is two events). ``outfile``: PYME raw text
-        written live. ``ProfilerError`` if recording is on already or the outfile cannot be written."""
+        written live. ``child``: record as a child process of a recording, into ``<pid>.spool`` in
+        this session directory (docs/processes.md; stop with ``finish_child``). ``ProfilerError``
+        if recording is on already or the outfile (or spool) cannot be written."""
+    def finish_child(self, exit_status: Optional[int] = None, name: Optional[str] = None) -> None:
+        """Stop a child recording (``start(child=...)``): the last events and the end record (with
+        ``exit_status`` and the process's ``name``, when given) go to its spool."""
     def stop(self) -> Trace:
         """Remove the hook and return the trace (``ProfilerError`` if this recorder is not recording)."""
     def stop_raw(self) -> RawRecording:
@@ -493,4 +505,4 @@ def asset_source(path: str) -> str:
 def export_html(trace: Trace, title: str, *, encoded: Optional[bytes] = None, summary: Optional[str] = None) -> str:
     """The self-contained HTML page of ``trace``: the timeline, its summary and the data in one
     file that opens from disk with no server and no network. ``title`` is escaped. ``encoded`` /
-    ``summary``: ``trace.to_bytes()`` / ``trace.summary_json()`` if the caller has them already."""
+    ``summary``: ``trace.to_bytes()`` / ``trace.summary_json(overall_only=True)`` if the caller has them already."""

@@ -72,10 +72,10 @@ def fmt_ns(ns: float) -> str:
 
 def static_summary_html(trace: Any, note: str = "", summary_json: Optional[str] = None) -> str:
     """A static, escaped table of the functions with the most total time (all threads).
-    ``summary_json``: ``trace.summary_json()`` if the caller has it already."""
+    ``summary_json``: ``trace.summary_json(overall_only=True)`` if the caller has it already."""
     from . import _core
 
-    summary = json.loads(summary_json if summary_json is not None else trace.summary_json())
+    summary = json.loads(summary_json if summary_json is not None else trace.summary_json(overall_only=True))
     rows = summary.get("overall", [])[:STATIC_SUMMARY_ROWS]
     roots = (getattr(trace, "metadata", None) or {}).get("paths.roots", "[]")
     esc = html.escape
@@ -104,8 +104,8 @@ def static_summary_html(trace: Any, note: str = "", summary_json: Optional[str] 
 
 def caption(trace: Any, top: int = 3, summary: Optional[str] = None) -> str:
     """``fprofile · 1,205 calls · 7 threads · 65.9 ms · most time: run_pipeline 63.1 ms, ...``
-    ``summary``: ``trace.summary_json()`` if the caller has it already."""
-    rows = json.loads(summary if summary is not None else trace.summary_json()).get("overall", [])[:top]
+    ``summary``: ``trace.summary_json(overall_only=True)`` if the caller has it already."""
+    rows = json.loads(summary if summary is not None else trace.summary_json(overall_only=True)).get("overall", [])[:top]
     threads = len(getattr(trace, "threads", []) or [])
     parts = [f"fprofile · {len(trace):,} call{'' if len(trace) == 1 else 's'} · {threads} thread{'' if threads == 1 else 's'} · "
              f"{fmt_ns(getattr(trace, 'duration_ns', 0))}"]
@@ -118,9 +118,9 @@ def caption(trace: Any, top: int = 3, summary: Optional[str] = None) -> str:
 
 def static_html(trace: Any, summary: Optional[str] = None) -> str:
     """The ``text/html`` of a displayed trace: the caption and the static summary table.
-    ``summary``: ``trace.summary_json()`` if the caller has it already."""
+    ``summary``: ``trace.summary_json(overall_only=True)`` if the caller has it already."""
     if summary is None:
-        summary = trace.summary_json()
+        summary = trace.summary_json(overall_only=True)
     note = ("The interactive timeline is drawn by fprofile-jupyter in JupyterLab and Notebook 7; this "
             "static copy has the summary. To share the timeline: trace.save('run.html').")
     return caption(trace, summary=summary) + static_summary_html(trace, note, summary)

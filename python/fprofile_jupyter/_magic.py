@@ -22,7 +22,7 @@ from ._cmdline import unknown_option
 from ._recording import split_subs
 
 USAGE = ("usage: %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] "
-         "[--no-display] [--dask]\n       %fprofile [options] statement")
+         "[--no-processes] [--no-display] [--dask]\n       %fprofile [options] statement")
 
 #: The variable of the user's namespace that holds the last trace recorded by the magic.
 TRACE_VARIABLE = "_fprofile_trace"
@@ -30,7 +30,7 @@ TRACE_VARIABLE = "_fprofile_trace"
 # Options that take a value (long and short spellings), for splitting a line magic's options
 # from its statement.
 _VALUE_OPTIONS = {"--subs", "-s", "--output", "-o", "--format", "-f", "--max-events"}
-_FLAG_OPTIONS = {"--builtins", "--no-display", "--dask", "-h", "--help"}
+_FLAG_OPTIONS = {"--builtins", "--no-processes", "--no-display", "--dask", "-h", "--help"}
 _TOKEN = re.compile(r"""(?:"[^"]*"?|'[^']*'?|[^\s"']+)+""")
 
 
@@ -43,6 +43,7 @@ class Options:
     format: Optional[str] = None
     builtins: bool = False
     max_events: Optional[int] = None
+    processes: bool = True
     display: bool = True
     dask: bool = False
     statement: str = ""  # line magic only
@@ -170,6 +171,9 @@ class FprofileMagics(Magics):
               help="also record calls of C functions (builtins, numpy...) made from recorded code")
     @argument("--max-events", type=int, metavar="N",
               help="stop recording after N events (a call is two), with a warning")
+    @argument("--no-processes", action="store_true",
+              help="record this kernel only, not the processes it starts (multiprocessing, "
+                   "ProcessPoolExecutor, subprocess of Python), which are followed by default")
     @argument("--no-display", action="store_true",
               help="do not show the timeline (the trace is still kept in _fprofile_trace)")
     @argument("--dask", action="store_true",
@@ -180,7 +184,7 @@ class FprofileMagics(Magics):
 
         Usage::
 
-            %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] [--no-display] [--dask]
+            %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] [--no-processes] [--no-display] [--dask]
             <the cell's code>
 
             %fprofile [options] statement
@@ -241,7 +245,7 @@ class FprofileMagics(Magics):
         except UsageError as e:
             raise UsageError(f"{e}\n{usage}") from None
         return Options(subs=subs, output=output, format=ns.format, builtins=ns.builtins,
-                       max_events=ns.max_events, display=not ns.no_display, dask=ns.dask,
+                       max_events=ns.max_events, processes=not ns.no_processes, display=not ns.no_display, dask=ns.dask,
                        statement=statement, argv=argv)
 
     # -- running -------------------------------------------------------------------------------
@@ -254,7 +258,7 @@ class FprofileMagics(Magics):
         # no --subs: profile()'s own default (the cells plus the notebook's directory, installed
         # packages and the standard library excluded), the same as `with profile():` in a cell
         subs = opts.subs
-        kwargs: dict = {"builtins": opts.builtins}
+        kwargs: dict = {"builtins": opts.builtins, "processes": opts.processes}
         if opts.max_events is not None:
             kwargs["max_events"] = opts.max_events
         shell = self.shell

@@ -17,6 +17,7 @@ import threading
 import warnings
 from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
 
+from . import _processes
 from ._core import ProfilerError, Recorder, Trace
 
 __all__ = ["profile", "ThreadProfiler", "Filter", "default_filter", "default_subs", "split_subs", "resolve_subs",
@@ -298,7 +299,7 @@ class _Session:
     """One start/stop of the Recorder with the Python-side bookkeeping."""
 
     def __init__(self, subs: Optional[Union[List[str], Filter, _DefaultsPlus]], builtins: bool, max_events: int,
-                 outfile: Optional[str]):
+                 outfile: Optional[str], processes: bool = False):
         #: What the user named (warned about after the run when it matched nothing).
         self.user_entries = _user_entries(subs)
         if subs is None:
@@ -318,16 +319,35 @@ class _Session:
         self.builtins = builtins
         self.max_events = max_events
         self.outfile = outfile
+        self.processes = processes
         self.recorder = Recorder()
         self.pid = os.getpid()
         #: Warn at stop about entries that matched no recorded call (off where the caller merges
         #: more processes first and warns itself).
         self.warn_subs = True
+        #: The session directory children record into (processes=True, while recording).
+        self.children: Optional[_processes.SessionDir] = None
 
     def start(self) -> None:
-        self.recorder.start(self.subs, exclude=self.exclude, include=self.include, builtins=self.builtins,
-                            max_events=self.max_events, outfile=self.outfile,
-                            metadata=[("paths.roots", json.dumps(path_roots()))])
+        if _processes.child_session_dir() is not None:
+            raise ProfilerError(
+                "this process is recorded as a child process of another recording (its parent records with "
+                "processes=True): its calls go to the parent's trace; to record it on its own, record the parent "
+                "with processes=False")
+        metadata = [("paths.roots", json.dumps(path_roots()))]
+        # (announced before the hook is on and withdrawn after it is off: that code is not recorded)
+        children = (_processes.SessionDir(self.subs, self.exclude, self.builtins, self.max_events,
+                                          include=self.include, metadata=metadata) if self.processes else None)
+        if children is not None:
+            children.announce()
+        try:
+            self.recorder.start(self.subs, exclude=self.exclude, include=self.include, builtins=self.builtins,
+                                max_events=self.max_events, outfile=self.outfile, metadata=metadata)
+        except BaseException:
+            if children is not None:
+                children.discard()
+            raise
+        self.children = children
         with _active_lock:
             _active.append(self)
 
@@ -337,7 +357,16 @@ class _Session:
                 _active.remove(self)
         if os.getpid() != self.pid:
             return None  # in a forked child: the parent's recording is not continued here
-        trace = self.recorder.stop()
+        children, self.children = self.children, None
+        try:
+            trace = self.recorder.stop()
+        except BaseException:
+            if children is not None:
+                children.discard()
+            raise
+        if children is not None:
+            children.stop_children()
+            trace = self._merge_children(children, trace, stacklevel + 1)
         stats = self.recorder.stats
         if stats is None:
             return trace
@@ -356,6 +385,16 @@ class _Session:
             e.trace = trace
             raise e
         return trace
+
+    @staticmethod
+    def _merge_children(children: "_processes.SessionDir", trace: Trace, stacklevel: int) -> Trace:
+        try:
+            merged = children.finish(trace)
+        except Exception as e:  # the parent's own trace is still whole: keep it, say what was lost
+            warnings.warn(f"fprofile: the recordings of child processes could not be merged and are left out: {e}",
+                          RuntimeWarning, stacklevel=stacklevel + 1)
+            return trace
+        return merged if merged is not None else trace
 
 
 def _warn_unmatched(entries: List[str], trace: Trace, stats: Any, stacklevel: int) -> None:
@@ -381,9 +420,12 @@ def _warn_unmatched(entries: List[str], trace: Trace, stats: Any, stacklevel: in
 
 def _after_fork_in_child() -> None:
     global _active_lock
+    # A recording that follows processes goes on in the child, in fresh buffers of its own.
+    follow = next((s.children.path for s in _active if s.children is not None), None)
     _active_lock = threading.Lock()
     _active.clear()
     Recorder._after_fork_child()
+    _processes.after_fork(follow)
 
 
 if hasattr(os, "register_at_fork"):
@@ -431,7 +473,12 @@ class profile:
             made from recorded code. Slower (uses a profile function); off by default.
         max_events: cap on recorded events (a call is two): when it is reached, recording stops,
             a :class:`CapReachedWarning` is issued at the end and the trace keeps what was recorded.
-        outfile: also write the events, while recording, to this file in PYME's raw text format.
+        outfile: also write the events, while recording, to this file in PYME's raw text format
+            (this process's events; child processes are in the trace only).
+        processes: also record every Python process started while recording (``os.fork``,
+            ``multiprocessing`` with any start method, ``concurrent.futures.ProcessPoolExecutor``,
+            ``subprocess`` of Python), with the same ``subs`` and options, into one trace with a
+            process level above the threads (docs/processes.md). ``False``: this process only.
         dask: a ``distributed.Client``: also record every worker of its cluster (workers that join
             while recording too), with the same subs and options, and merge their traces into
             this one: one process per worker, named ``dask worker <name> (<address>)``, with the
@@ -443,7 +490,8 @@ class profile:
     """
 
     def __init__(self, subs: Optional[Union[Sequence[str], Filter]] = None, *, builtins: bool = False,
-                 max_events: int = DEFAULT_MAX_EVENTS, outfile: Optional[PathLike] = None, dask: Any = None):
+                 max_events: int = DEFAULT_MAX_EVENTS, outfile: Optional[PathLike] = None, processes: bool = True,
+                 dask: Any = None):
         self._func: Optional[Callable[..., Any]] = None
         if callable(subs) and not isinstance(subs, (str, bytes, list, tuple)):
             # bare decorator: @profile
@@ -452,6 +500,7 @@ class profile:
         self._builtins = bool(builtins)
         self._max_events = _check_max_events(max_events)
         self._outfile = _check_outfile(outfile)
+        self._processes = _processes.check_processes(processes)
         if dask is not None:
             from ._dask import check_client
 
@@ -468,7 +517,7 @@ class profile:
     def __enter__(self) -> "profile":
         if self._session is not None:
             raise ProfilerError("this profile() is already recording (it cannot be entered twice at once)")
-        session = _Session(self._subs, self._builtins, self._max_events, self._outfile)
+        session = _Session(self._subs, self._builtins, self._max_events, self._outfile, self._processes)
         cluster = None
         if self._dask is not None:
             from ._dask import DaskRecording
@@ -580,16 +629,19 @@ class ThreadProfiler:
         self.trace: Optional[Trace] = None
 
     def profile_on(self, subs: Sequence[str] = ("PYME/",), outfile: Optional[PathLike] = "profile_output.txt",
-                   *, builtins: bool = False, max_events: int = DEFAULT_MAX_EVENTS) -> None:
+                   *, builtins: bool = False, max_events: int = DEFAULT_MAX_EVENTS, processes: bool = True) -> None:
         """Starts recording calls of code whose file name contains any of ``subs`` (a list of
         strings), on every thread, writing PYME raw text lines to ``outfile`` (None: memory only).
-        Raises ProfilerError if profiling is already on."""
+        ``processes``: also record the Python processes started meanwhile, as ``profile()`` does
+        (into ``trace``; the outfile holds this process's events). Raises ProfilerError if
+        profiling is already on."""
         checked = _check_subs(subs)
         if checked is None:
             raise TypeError("subs must be a list of strings, e.g. subs=['PYME/']")
         if self._session is not None:
             raise ProfilerError("profile_on called twice: this ThreadProfiler is already on (call profile_off first)")
-        session = _Session(checked, bool(builtins), _check_max_events(max_events), _check_outfile(outfile))
+        session = _Session(checked, bool(builtins), _check_max_events(max_events), _check_outfile(outfile),
+                           _processes.check_processes(processes))
         session.start()
         self._session = session
         self._ever_started = True

@@ -14,7 +14,7 @@ from ._io import SAVE_ENDINGS
 
 _RUN_VALUE_OPTS = {"--subs", "-o", "--output", "--max-events"}
 #: Every option of ``run`` (an option after the script belongs to the program).
-_RUN_OPTIONS = _RUN_VALUE_OPTS | {"--builtins", "-h", "--help", "-m"}
+_RUN_OPTIONS = _RUN_VALUE_OPTS | {"--builtins", "--no-processes", "-h", "--help", "-m"}
 
 
 def _split_run_argv(argv: Sequence[str]) -> Tuple[List[str], Optional[str], Optional[str], List[str]]:
@@ -186,6 +186,8 @@ def cmd_run(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--builtins", action="store_true", help="also record calls of C functions (time.sleep, numpy, ...) made from recorded code")
     parser.add_argument("--max-events", type=int, metavar="N", help="stop recording after N events (default: the profiler's cap)")
+    parser.add_argument("--no-processes", action="store_true", help="record this program's process only, not the Python processes it "
+                        "starts (fork, multiprocessing, ProcessPoolExecutor, subprocess of Python), which are followed by default")
     parser.add_argument("-o", "--output", metavar="OUT", help="trace file to write, format from the extension: .fpt, .json (PYME), "
                         ".perfetto.json, .speedscope.json, .txt (PYME raw), .html (default: <script stem>.fpt)")
     parser.add_argument("-m", dest="module", metavar="MODULE", help="run a library module as a script (python -m MODULE)")
@@ -248,7 +250,7 @@ def cmd_run(argv: Sequence[str]) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from None
 
-    kwargs = {"subs": subs, "builtins": opts.builtins}
+    kwargs = {"subs": subs, "builtins": opts.builtins, "processes": not opts.no_processes}
     if opts.max_events is not None:
         kwargs["max_events"] = opts.max_events
 

@@ -8,7 +8,8 @@ run :func:`main`. The server binds 127.0.0.1 only and serves exactly:
 - ``/api/initial``: the FILE given on the command line, converted at start-up (or its error);
 - ``POST /api/upload``: a file chosen or dropped in the page, converted in Rust (any format
   :func:`fprofile_jupyter.load` reads: ``.fpt``, PYME JSON, PYME raw text);
-- ``/api/trace/<id>.fpt`` and ``/api/trace/<id>.json``: a converted trace and its summary.
+- ``/api/trace/<id>.fpt`` and ``/api/trace/<id>.json``: a converted trace and its overall summary
+  rows (the page computes the per-thread ones from the trace).
 
 Nothing is read from the file system on request, so no path (``../``, absolute, encoded, symlinks)
 reaches a file: anything else is a 404, with no directory listing. A Content-Security-Policy forbids
@@ -165,7 +166,7 @@ class _State:
                 trace = _core.load(path)
             else:
                 trace = _core.load_bytes(data or b"", max_inflated=MAX_INFLATED_BYTES)
-            conv = _Converted(name, trace.to_bytes(), trace.summary_json().encode("utf-8"))
+            conv = _Converted(name, trace.to_bytes(), trace.summary_json(overall_only=True).encode("utf-8"))
         except Exception as e:  # FormatError, OSError, anything the converter raises: a message
             return {"name": name, "error": _describe_error(name, e)}
         tid = self.add(conv, pin=pin)

@@ -1,7 +1,8 @@
 """The inline timeline widget (anywidget).
 
 The trace crosses the comm channel as ONE binary buffer in the compact ``.fpt`` format (the
-``data`` bytes trait, sent with the comm open), plus the per-function summary as JSON; the
+``data`` bytes trait, sent with the comm open), plus the overall per-function summary as JSON
+(the timeline computes the per-process and per-thread figures from the trace itself); the
 browser decodes and draws it (``js/`` timeline, glue in ``js/hosts/widget.js``, whose model interface
 mirrors the traits below). The ES module and CSS come from the Rust extension (embedded with
 rust-embed): no CDN, no network, works offline.
@@ -34,7 +35,8 @@ class TimelineWidget(anywidget.AnyWidget):
 
     #: The trace in the compact binary format (``Trace.to_bytes()``), arrives as a DataView.
     data = traitlets.Bytes(b"").tag(sync=True)
-    #: The per-function summary (``Trace.summary_json()``).
+    #: The overall per-function summary (``Trace.summary_json(overall_only=True)``), shown when the
+    #: browser cannot decode the trace; the timeline computes the per-thread rows from ``data``.
     summary = traitlets.Unicode("").tag(sync=True)
     #: When non-empty, the widget shows this message instead of a timeline (trace too big).
     error = traitlets.Unicode("").tag(sync=True)
@@ -46,8 +48,8 @@ class TimelineWidget(anywidget.AnyWidget):
 
     def __init__(self, trace: Any = None, *, height: int = 0, encoded: Optional[bytes] = None,
                  summary: Optional[str] = None, **kwargs: Any) -> None:
-        """``encoded`` / ``summary``: ``trace.to_bytes()`` / ``trace.summary_json()`` if the caller
-        has them already."""
+        """``encoded`` / ``summary``: ``trace.to_bytes()`` / ``trace.summary_json(overall_only=True)``
+        if the caller has them already."""
         if trace is not None:
             kwargs.update(self.payload(trace, encoded, summary))
         # the trace itself is not kept: ipywidgets keeps every widget alive, and the bytes are enough
@@ -63,7 +65,9 @@ class TimelineWidget(anywidget.AnyWidget):
             message = _display.too_big(calls, len(data))
         if message is not None:
             return {"data": b"", "summary": "", "error": message}
-        return {"data": data, "summary": summary if summary is not None else trace.summary_json(), "error": ""}
+        # the overall rows only: the timeline computes the per-thread ones from the trace
+        return {"data": data, "summary": summary if summary is not None else trace.summary_json(overall_only=True),
+                "error": ""}
 
     @property
     def trace(self) -> Optional[Any]:

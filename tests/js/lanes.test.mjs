@@ -201,7 +201,7 @@ test("fallback summary per process (threads keep their process)", async () => {
   t.processes = [proc(0, 10, "main"), proc(1, 11, "child")];
   t.threads[0].process = 0;
   t.threads[1].process = 1;
-  const s = computeSummary(t, buildIndex(t));
+  const s = computeSummary(t);
   assert.deepEqual(s.threads.map((x) => x.process), [0, 1]);
   assert.deepEqual(s.processes.map((p) => [p.process, p.pid, p.name]), [[0, 10, "main"], [1, 11, "child"]]);
   const rows = (i) => Object.fromEntries(s.processes[i].rows.map((r) => [r.function, [r.calls, r.total_ns]]));
@@ -209,7 +209,7 @@ test("fallback summary per process (threads keep their process)", async () => {
   assert.deepEqual(rows(1), { work: [1, 600], step: [1, 10] });
   // a trace without processes: one entry holding everything
   const u = await decodeFpt(encodeFpt(sampleTrace()));
-  const su = computeSummary(u, buildIndex(u));
+  const su = computeSummary(u);
   assert.equal(su.processes.length, 1);
   assert.deepEqual(su.processes[0].rows, su.overall);
 });
@@ -232,7 +232,7 @@ test("a decoded version-2 file: two processes, bands on the second's thread, lai
   assert.equal(hitLayout(L, 77).group.process, 1);
   assert.deepEqual([hitLayout(L, 99 + 22).kind, hitLayout(L, 99 + 22).lane.threads], ["band", [1]]);
   // the fallback summary splits the calls by process
-  const s = computeSummary(t, buildIndex(t));
+  const s = computeSummary(t);
   assert.deepEqual(s.processes.map((p) => p.rows.reduce((n, r) => n + r.calls, 0)), [5, 2]);
   // a version-1 file: one process, nothing grouped
   const v1 = await decodeFpt(encodeFpt(sampleTrace(), { version: 1 }));

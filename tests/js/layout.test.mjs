@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeFpt } from "../../js/decode.js";
 import {
-  buildIndex, forEachBox, lowerBoundEnd, callAt, fullRange, clampWindow, zoomWindow, computeSummary, hashString, threadNameAt,
+  buildIndex, forEachBox, lowerBoundEnd, callAt, fullRange, clampWindow, zoomWindow, computeSummary, lazySummary, hashString, threadNameAt,
 } from "../../js/layout.js";
 import { encodeFpt, sampleTrace, bigTrace } from "./fpt_encoder.mjs";
 
@@ -96,9 +96,9 @@ test("window helpers", () => {
   assert.equal(threadNameAt(th, 100), "Thread-1");
 });
 
-test("JS fallback summary: calls, recursion counted once in total, self", async () => {
+test("page summary: calls, recursion counted once in total, self, mean over every call", async () => {
   const t = await decodeFpt(encodeFpt(sampleTrace()));
-  const s = computeSummary(t, buildIndex(t));
+  const s = computeSummary(t);
   const byName = Object.fromEntries(s.overall.map((r) => [r.function, r]));
   assert.deepEqual([byName.main.calls, byName.main.total_ns, byName.main.self_ns], [1, 1000, 120]);
   // work: calls 1 (490) and 4 (390) in thread 0, 5 (600) in thread 1
@@ -106,6 +106,43 @@ test("JS fallback summary: calls, recursion counted once in total, self", async 
   assert.equal(s.overall[0].function, "work");
   assert.equal(s.threads.length, 2);
   assert.equal(s.threads[1].name, "worker");
+});
+
+test("page summary: the Rust rules for recursion (total once per outermost call, mean and max per call) and ties", async () => {
+  const t = await decodeFpt(encodeFpt({
+    originNs: 0,
+    codes: [{ file: "/a.py", name: "f", line: 1 }, { file: "/a.py", name: "g", line: 5 }, { file: "/a.py", name: "h", line: 9 }],
+    threads: [{
+      osId: 1, lane: 0, firstNs: 0, lastNs: 200, names: [[0, "MainThread"]],
+      calls: [
+        { code: 0, depth: 0, start: 0, end: 100 },
+        { code: 0, depth: 1, start: 10, end: 61 },
+        { code: 1, depth: 0, start: 120, end: 150 },
+        { code: 2, depth: 0, start: 150, end: 180 },
+      ],
+    }],
+    metadata: {},
+  }));
+  const s = computeSummary(t);
+  const f = s.overall.find((r) => r.function === "f");
+  // total: the outer call only; self: 49 + 51; mean over both calls, (100 + 51) / 2 rounded half up
+  assert.deepEqual([f.calls, f.total_ns, f.self_ns, f.mean_ns, f.max_ns], [2, 100, 100, 76, 100]);
+  // g and h tie on total and self: code order, as the Rust summary sorts
+  assert.deepEqual(s.overall.map((r) => r.function), ["f", "g", "h"]);
+  assert.deepEqual(s.threads[0].rows, s.overall);
+});
+
+test("lazySummary: the host's overall rows at once, the per-thread and per-process rows of computeSummary when read", async () => {
+  const t = await decodeFpt(encodeFpt(sampleTrace()));
+  const hostRows = [{ code: 0, function: "main", calls: 1 }];
+  const s = lazySummary(t, hostRows);
+  assert.equal(s.overall, hostRows);
+  assert.deepEqual(s.threads.map((x) => [x.thread, x.process, x.name]), [[0, 0, "MainThread"], [1, 0, "worker"]]);
+  const full = computeSummary(t);
+  assert.deepEqual(s.threads.map((x) => x.rows), full.threads.map((x) => x.rows));
+  assert.deepEqual(s.processes.map((x) => x.rows), full.processes.map((x) => x.rows));
+  // without the host's rows: the page's
+  assert.deepEqual(lazySummary(t, undefined).overall, full.overall);
 });
 
 test("stable colour hash", () => {

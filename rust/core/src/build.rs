@@ -38,7 +38,9 @@
 //! each thread's events are freed once its tree is built. One pass per thread to find the calls that
 //! started before recording, one to build.
 
-use crate::model::{CallFlags, Calls, CodeId, Event, EventKind, Recording, ThreadInfo, ThreadRecord, Trace};
+use std::collections::HashMap;
+
+use crate::model::{CallFlags, Calls, Code, CodeId, Event, EventKind, Recording, ThreadInfo, ThreadRecord, Trace};
 
 /// Deepest depth a call may have (depth is a `u32`; 0 = outermost): far beyond any recursion an
 /// interpreter allows (a 3.11 program with a raised recursion limit records calls 100,000 deep).
@@ -355,6 +357,39 @@ pub fn assign_lanes(threads: &mut [ThreadInfo]) {
         open.push(Reverse((th.last_ns, th.lane)));
         *lanes.entry(th.lane).or_insert(0) += 1;
     }
+}
+
+/// Distinct code objects with the same (file, name, first line) become one code (the model
+/// interns codes); events are renumbered only when there was a duplicate. Used by the hook at stop
+/// and by the spool reader.
+pub fn dedupe_codes(codes: Vec<Code>, threads: &mut [ThreadRecord]) -> Vec<Code> {
+    let mut index: HashMap<Code, u32> = HashMap::with_capacity(codes.len());
+    let mut remap: Vec<u32> = Vec::with_capacity(codes.len());
+    let mut out: Vec<Code> = Vec::with_capacity(codes.len());
+    let mut dup = false;
+    for c in codes {
+        if let Some(&i) = index.get(&c) {
+            remap.push(i);
+            dup = true;
+        } else {
+            let i = out.len() as u32;
+            index.insert(c.clone(), i);
+            out.push(c);
+            remap.push(i);
+        }
+    }
+    if dup {
+        for t in threads.iter_mut() {
+            for chunk in t.chunks.iter_mut() {
+                for e in chunk.iter_mut() {
+                    if let Some(&r) = remap.get(e.code as usize) {
+                        e.code = r;
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

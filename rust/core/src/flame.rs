@@ -428,6 +428,7 @@ mod tests {
             start_ns: 0,
             stop_ns: 100,
             metadata: vec![],
+            process: Default::default(),
         })
     }
 

@@ -183,6 +183,19 @@ pub fn summary_json(t: &Trace) -> String {
     serde_json::to_string(&summarize(t)).unwrap_or_else(|_| "{\"overall\":[],\"processes\":[],\"threads\":[]}".into())
 }
 
+/// The overall rows alone, as JSON (`{"overall": [ROW, ...]}`): what the HTML export and the
+/// notebook widget send with the trace. The timeline computes the per-process and per-thread
+/// figures from the trace itself, by the same rules (js/layout.js `computeSummary`), so they cost
+/// no bytes (a 310-thread trace's per-thread rows were 12 times its `.fpt`); the overall rows
+/// are what it shows when a trace is too large to decode in the browser.
+pub fn overall_json(t: &Trace) -> String {
+    #[derive(Serialize)]
+    struct Overall {
+        overall: Vec<Row>,
+    }
+    serde_json::to_string(&Overall { overall: summarize(t).overall }).unwrap_or_else(|_| "{\"overall\":[]}".into())
+}
+
 // ------------------------------------------------------------------------------------------------
 // Orders and tables
 

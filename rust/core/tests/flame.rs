@@ -84,7 +84,7 @@ proptest! {
                 ThreadRecord { os_id: k as u64, ident: 0, names: vec![(0, format!("T{k}"))], chunks: vec![events] }
             })
             .collect();
-        let t = build_trace(Recording { codes, threads, start_ns: 0, stop_ns: 0, metadata: vec![] });
+        let t = build_trace(Recording { codes, threads, start_ns: 0, stop_ns: 0, metadata: vec![], process: Default::default() });
         let s = summarize(&t);
         prop_assert_eq!(per_function(&flame(&t, None, None), 30), from_rows(&s.overall, 30));
         let c = compare(&t, &t);
@@ -171,6 +171,7 @@ fn trace(codes: &[(&str, &str, u32)], events: &[(u64, usize, bool)]) -> Trace {
         start_ns: 0,
         stop_ns: 0,
         metadata: vec![],
+        process: Default::default(),
     })
 }
 

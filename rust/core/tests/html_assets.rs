@@ -132,12 +132,14 @@ fn html_export_is_self_contained_and_escaped() {
     let bytes = base64::engine::general_purpose::STANDARD.decode(&page[start..end]).unwrap();
     assert_eq!(bytes, fpt::encode(&t));
     assert_eq!(fpt::decode(&bytes).unwrap(), t);
-    // The summary JSON parses back to the Rust summary.
+    // The summary JSON is the Rust summary's overall rows, and only them (the page computes the
+    // per-process and per-thread rows from the trace).
     let s0 = page.find("id=\"fprofile-summary\">").unwrap() + "id=\"fprofile-summary\">".len();
     let s1 = s0 + page[s0..].find("</script>").unwrap();
     let parsed: serde_json::Value = serde_json::from_str(&page[s0..s1]).unwrap();
-    let expected: serde_json::Value = serde_json::from_str(&fprofile::summary::summary_json(&t)).unwrap();
-    assert_eq!(parsed, expected);
+    let full: serde_json::Value = serde_json::from_str(&fprofile::summary::summary_json(&t)).unwrap();
+    assert_eq!(parsed, serde_json::json!({ "overall": full["overall"] }));
+    assert!(!full["overall"].as_array().unwrap().is_empty());
 }
 
 #[test]

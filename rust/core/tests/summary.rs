@@ -94,6 +94,9 @@ fn per_process_rows_follow_the_overall_rules() {
     assert_eq!(v["processes"][1]["pid"], 101);
     assert_eq!(v["processes"][1]["rows"][0]["function"], "step");
     assert_eq!(v["threads"].as_array().unwrap().iter().filter(|th| th["process"] == 1).count(), 2);
+    // what the widget and the HTML export send: the overall rows alone
+    let o: serde_json::Value = serde_json::from_str(&fprofile::summary::overall_json(&t)).unwrap();
+    assert_eq!(o, serde_json::json!({ "overall": v["overall"] }));
     // a process with no thread has no rows
     let mut t2 = t.clone();
     t2.processes.push(process(102, "idle", 0, 10));

@@ -30,7 +30,7 @@ fn asset_source(path: &str) -> PyResult<String> {
 }
 
 /// The self-contained HTML page of `trace` (the viewer and the data in one file; no network).
-/// `encoded` / `summary`: `trace.to_bytes()` / `trace.summary_json()` when the caller has them
+/// `encoded` / `summary`: `trace.to_bytes()` / `trace.summary_json(overall_only=True)` when the caller has them
 /// already (they are not computed again). The GIL is released while the page is built.
 #[pyfunction]
 #[pyo3(signature = (trace, title, *, encoded=None, summary=None))]
@@ -39,7 +39,7 @@ fn export_html(py: Python<'_>, trace: &PyTrace, title: &str, encoded: Option<Vec
     py.detach(|| {
         use fprofile::formats::{fpt, html};
         let encoded = encoded.unwrap_or_else(|| fpt::encode(t));
-        let summary = summary.unwrap_or_else(|| fprofile::summary::summary_json(t));
+        let summary = summary.unwrap_or_else(|| fprofile::summary::overall_json(t));
         html::page(&encoded, &summary, title)
     })
 }

@@ -8,6 +8,7 @@
 //!   per-thread buffers, typed failures (`HookError`) and warnings (`HookWarning`), the `Recorder`
 //!   class and its `RecorderStats`.
 //! - `aggregate`: flame graphs, callers and callees, comparisons (`fprofile::flame`, `fprofile::compare`).
+//! - `spool`: a child process's spool read into a `Trace` (the parent's merge of child processes).
 //! - `assets`: the embedded timeline JS/CSS and the HTML export.
 //! - `paths`: `short_path(file, roots)`, file names as users know them.
 //! - `merge`: `merge(parts)`, several traces (processes, Dask workers) into one.
@@ -21,6 +22,7 @@ mod hook;
 mod merge;
 mod paths;
 mod recorder;
+mod spool;
 mod summary;
 mod trace;
 
@@ -32,6 +34,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     trace::register(m)?;
     aggregate::register(m)?;
     recorder::register(m)?;
+    spool::register(m)?;
     assets::register(m)?;
     paths::register(m)?;
     merge::register(m)?;

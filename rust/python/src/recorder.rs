@@ -130,7 +130,9 @@ impl Recorder {
         Recorder { state: Mutex::new(State::default()) }
     }
 
-    #[pyo3(signature = (subs, *, exclude = Vec::new(), include = Vec::new(), builtins = false, max_events = hook::session::DEFAULT_MAX_EVENTS, outfile = None, metadata = Vec::new()))]
+    /// `child`: record as a child process of a recording (`processes=True`), into `<pid>.spool` in
+    /// that session directory (see docs/processes.md); stop it with `finish_child`.
+    #[pyo3(signature = (subs, *, exclude = Vec::new(), include = Vec::new(), builtins = false, max_events = hook::session::DEFAULT_MAX_EVENTS, outfile = None, metadata = Vec::new(), child = None))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         &self,
@@ -142,6 +144,7 @@ impl Recorder {
         max_events: u64,
         outfile: Option<PathBuf>,
         metadata: Vec<(String, String)>,
+        child: Option<PathBuf>,
     ) -> Result<(), BindingError> {
         let mut st = lock(&self.state);
         if st.running.is_some() {
@@ -150,7 +153,7 @@ impl Recorder {
         if max_events == 0 {
             return Err(HookError::MaxEventsZero.into());
         }
-        let gen = hook::start(py, StartOptions { subs, exclude, include, metadata, builtins, max_events, outfile })?;
+        let gen = hook::start(py, StartOptions { subs, exclude, include, metadata, builtins, max_events, outfile, child })?;
         st.running = Some(gen);
         st.stats = None;
         Ok(())
@@ -160,6 +163,21 @@ impl Recorder {
     fn stop(&self, py: Python<'_>) -> Result<PyTrace, BindingError> {
         let rec = self.stop_inner(py)?;
         Ok(PyTrace::from_trace(py.detach(move || fprofile::build::build_trace(rec))))
+    }
+
+    /// Stops a child process's recording (started with `child=`): the last events and the end
+    /// record, with `exit_status` (and the process's `name` when given), go to its spool; nothing
+    /// is kept in memory.
+    #[pyo3(signature = (exit_status = None, name = None))]
+    fn finish_child(&self, py: Python<'_>, exit_status: Option<i32>, name: Option<String>) -> Result<(), BindingError> {
+        let mut st = lock(&self.state);
+        if st.running.is_none() {
+            return Err(HookError::RecorderIdle.into());
+        }
+        let stopped = hook::stop_with(py, hook::writer::ChildEnd { exit_status, process_name: name });
+        st.running = None;
+        drop(stopped?);
+        Ok(())
     }
 
     /// Stops recording and returns the flat events, unbuilt (for tests and diagnostics).

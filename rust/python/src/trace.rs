@@ -393,10 +393,14 @@ impl PyTrace {
         PySummary::from_core(py.detach(move || fprofile::summary::summarize(&inner)), processes, roots)
     }
 
-    /// The summary as JSON (the schema the timeline's summary table reads).
-    fn summary_json(&self, py: Python<'_>) -> String {
+    /// The summary as JSON (docs/format.md); `overall_only`: only `{"overall": [...]}`, what the
+    /// widget and the HTML export send (the timeline computes the rest from the trace).
+    #[pyo3(signature = (*, overall_only=false))]
+    fn summary_json(&self, py: Python<'_>, overall_only: bool) -> String {
         let inner = self.inner.clone();
-        py.detach(move || fprofile::summary::summary_json(&inner))
+        let json: fn(&fprofile::model::Trace) -> String =
+            if overall_only { fprofile::summary::overall_json } else { fprofile::summary::summary_json };
+        py.detach(move || json(&inner))
     }
 
     /// Rich display (Jupyter): the timeline widget, a static HTML fallback and the text repr;

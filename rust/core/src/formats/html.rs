@@ -1,5 +1,6 @@
 //! The self-contained HTML export: one file holding the timeline (the "export" bundle of
-//! [`crate::assets`]), its stylesheet, the trace as base64 `.fpt` and the summary JSON. It opens
+//! [`crate::assets`]), its stylesheet, the trace as base64 `.fpt` and the overall summary rows
+//! ([`crate::summary::overall_json`]; the page computes the per-thread ones from the trace). It opens
 //! from disk (`file://`) with no server and no network; a Content-Security-Policy forbids any
 //! remote load. Every string from the trace is data (base64 or JSON read by the page's script and
 //! shown as text), never markup.
@@ -9,7 +10,7 @@ use base64::Engine;
 use crate::assets::{bundle, css, html_escape};
 use crate::formats::fpt;
 use crate::model::Trace;
-use crate::summary::summary_json;
+use crate::summary::overall_json;
 
 const CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
 img-src data: blob:; base-uri 'none'; form-action 'none'";
@@ -39,11 +40,12 @@ fn script_text(js: &str) -> String {
 
 /// The whole HTML page for `trace`, titled `title` (escaped).
 pub fn to_html(trace: &Trace, title: &str) -> String {
-    page(&fpt::encode(trace), &summary_json(trace), title)
+    page(&fpt::encode(trace), &overall_json(trace), title)
 }
 
-/// The page from a trace already encoded (`fpt::encode`) and summarised (`summary_json`): a host
-/// that also sends them elsewhere (the notebook's widget) encodes and summarises once.
+/// The page from a trace already encoded (`fpt::encode`) and summarised (`overall_json`; a whole
+/// `summary_json` works too, but its per-thread rows are dead weight: the page computes them): a
+/// host that also sends them elsewhere (the notebook's widget) encodes and summarises once.
 pub fn page(encoded: &[u8], summary_json: &str, title: &str) -> String {
     let data = base64::engine::general_purpose::STANDARD.encode(encoded);
     let summary = json_for_script(summary_json);

@@ -7,6 +7,7 @@ pub mod pyme_json;
 pub mod pyme_text;
 pub mod registry;
 pub mod speedscope;
+pub mod spool;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,8 @@
 //!   `monitoring` (3.12+): `sys.monitoring` callbacks under a tool id of our own; `profile`: a C
 //!   profile function (`builtins=True`): Python calls plus C functions; `genclose`: whether
 //!   closing a suspended generator runs any of its code (a close that runs nothing is not a call).
-//! - `writer`: the background thread: thread-name polling, and the live PYME raw text file.
+//! - `writer`: the background thread: thread-name polling, the live PYME raw text file, and a child
+//!   process's spool (`processes=True`).
 //! - `buffer`: per-thread event buffers (thread-locals, chunks of 16-byte [`fprofile::Event`]),
 //!   the hot path, the event budget taken a chunk at a time, thread registration and retirement.
 //! - `filter`: the filter decision cached per code object in `co_extra`.
@@ -38,7 +39,7 @@ pub(crate) mod tables;
 pub(crate) mod thread;
 pub(crate) mod writer;
 
-pub(crate) use session::{start, stop, StartOptions, Stopped};
+pub(crate) use session::{start, stop, stop_with, StartOptions, Stopped};
 
 use pyo3::PyErr;
 
@@ -62,6 +63,8 @@ pub(crate) enum HookError {
     NoCodeExtraSlot,
     #[error("cannot write the outfile {}: {source}{}", path.display(), outfile_hint(source))]
     Outfile { path: std::path::PathBuf, source: std::io::Error },
+    #[error("cannot write this child process's spool {}: {source}", path.display())]
+    Spool { path: std::path::PathBuf, source: std::io::Error },
     #[cfg(not(Py_3_12))]
     #[error(
         "cannot start profiling: another tool (a debugger or JIT) installed its eval-frame function over fprofile's \

@@ -102,3 +102,17 @@ pub(crate) unsafe fn poll_names(threads: &Mutex<Vec<Arc<ThreadShared>>>) {
         poll_one_name(sh);
     }
 }
+
+/// The name `multiprocessing` gives this process (`current_process()._name`: a plain attribute,
+/// no Python code runs), when it is not the main process of its program; None otherwise or when
+/// `multiprocessing` is not imported. GIL held.
+pub(crate) unsafe fn multiprocessing_name() -> Option<String> {
+    let py = Python::assume_attached();
+    let _saved = SavedErr::new();
+    let modules = py.import("sys").ok()?.getattr("modules").ok()?;
+    let process = modules.get_item("multiprocessing.process").ok()?;
+    let current = process.getattr("_current_process").ok()?;
+    let name = current.getattr("_name").ok()?;
+    let name = name.cast::<PyString>().ok()?.to_string_lossy().into_owned();
+    (name != "MainProcess").then_some(name)
+}

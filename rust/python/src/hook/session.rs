@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use fprofile::{Code, Recording, ThreadRecord};
+use fprofile::{Recording, ThreadRecord};
 use pyo3::ffi;
 use pyo3::prelude::*;
 
@@ -55,6 +55,8 @@ pub(crate) struct StartOptions {
     pub builtins: bool,
     pub max_events: u64,
     pub outfile: Option<PathBuf>,
+    /// Record as a child process of a recording: into `<pid>.spool` in this session directory.
+    pub child: Option<PathBuf>,
 }
 
 pub(crate) struct Session {
@@ -90,11 +92,32 @@ fn mem_available() -> Option<u64> {
 /// at-fork handlers registered before ours, which may run recorded code): the hook stops
 /// recording at once. The child has no writer thread, and the parent's writer may have held the
 /// buffer locks at the moment of the fork; touching them would hang the child.
+///
+/// A SIGTERM caught for a child recording (see [`super::state::catch_sigterm`]) gets its default
+/// action back: nothing acts on it in the new process unless it starts a child recording of its own.
 extern "C" fn stop_recording_in_fork_child() {
     RECORDING.store(0, Ordering::Relaxed);
+    super::state::release_sigterm();
 }
 
 static ATFORK: std::sync::Once = std::sync::Once::new();
+
+/// A new spool file in the session directory: `<pid>.spool`, or `<pid>.<n>.spool` when this
+/// process already has one (it replaced itself with `os.exec*`: the spool of its earlier program
+/// is kept).
+fn create_spool(dir: &std::path::Path) -> Result<(std::fs::File, PathBuf), HookError> {
+    let pid = std::process::id();
+    let mut n = 1u32;
+    loop {
+        let name = if n == 1 { format!("{pid}.spool") } else { format!("{pid}.{n}.spool") };
+        let path = dir.join(name);
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(f) => return Ok((f, path)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(source) => return Err(HookError::Spool { path, source }),
+        }
+    }
+}
 
 /// Starts recording. Errors leave nothing installed.
 pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError> {
@@ -130,6 +153,11 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
         Some(p) => Some(fprofile::fsio::Output::create(p).map_err(|source| HookError::Outfile { path: p.clone(), source })?),
         None => None,
     };
+    let spool = match &opts.child {
+        Some(dir) => Some((create_spool(dir)?, dir.clone())),
+        None => None,
+    };
+    let spool_path = spool.as_ref().map(|((_, p), _)| p.clone());
     // The cap, never more than a quarter of the available memory (16 B per event while recording,
     // about as much again to build the trace).
     let mut max_events = opts.max_events;
@@ -139,7 +167,7 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
     super::clock::init();
     super::genclose::init(py);
     ATFORK.call_once(|| {
-        // SAFETY: the handler only stores to an atomic (async-signal-safe).
+        // SAFETY: the handler only stores to an atomic and calls sigaction (async-signal-safe).
         unsafe { libc::pthread_atfork(None, None, Some(stop_recording_in_fork_child)) };
     });
     let gen = GEN.load(Ordering::Relaxed).wrapping_add(1).max(1);
@@ -148,10 +176,11 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
     CAP_NS.store(0, Ordering::Relaxed);
     OOM.store(false, Ordering::Relaxed);
     let threads: Arc<Mutex<Vec<Arc<ThreadShared>>>> = Arc::default();
-    let writer_codes = file.as_ref().map(|_| Arc::new(Mutex::new(Vec::new())));
+    let writer_codes = (file.is_some() || spool.is_some()).then(|| Arc::new(Mutex::new(Vec::new())));
     let tabs = Tables {
         gen,
         profiles: opts.builtins,
+        writer_short: file.is_some(),
         subs: opts.subs,
         exclude: opts.exclude,
         include: opts.include,
@@ -161,6 +190,8 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
         cfuncs: HashMap::new(),
         threads: threads.clone(),
     };
+    // a child's spool carries the Python layer's metadata too (the roots of file names, ...)
+    let extra_metadata = opts.metadata.clone();
     let sess = Session {
         mechanism: Mechanism::ProfileFunction,
         metadata: opts.metadata,
@@ -185,11 +216,28 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
                 *SESSION.0.get() = None;
                 tables::replace(None);
             }
+            if let Some(p) = spool_path {
+                let _ = std::fs::remove_file(p);
+            }
             return Err(e);
         }
     };
     let (points, start_ns) = super::clock::reset();
-    let background = writer::Background::spawn(threads, writer_codes, file, points.clone());
+    let sink = match (file, spool) {
+        (Some(f), _) => writer::Sink::Text(f),
+        (None, Some(((file, _), dir))) => {
+            // SAFETY: GIL held; short borrows.
+            let (subs, include) = unsafe { tables::tables() }.map(|t| (t.subs.clone(), t.include.clone())).unwrap_or_default();
+            let mut metadata = base_metadata(py, mechanism, &subs, &include, max_events);
+            metadata.extend(extra_metadata);
+            writer::Sink::Spool(writer::SpoolOut { file, dir, process: fprofile::process::current(), start_ns, metadata, gen })
+        }
+        (None, None) => writer::Sink::None,
+    };
+    if matches!(sink, writer::Sink::Spool(_)) {
+        super::state::catch_sigterm();
+    }
+    let background = writer::Background::spawn(threads, writer_codes, sink, points.clone());
     // SAFETY: GIL held; short borrow.
     if let Some(s) = unsafe { session() } {
         s.mechanism = mechanism;
@@ -261,6 +309,11 @@ pub(crate) fn is_on() -> bool {
 
 /// Stops recording: uninstalls the hook, flushes the live file, collects every thread's events.
 pub(crate) fn stop(py: Python<'_>) -> Result<Stopped, HookError> {
+    stop_with(py, writer::ChildEnd::default())
+}
+
+/// [`stop`], giving a child process's spool the exit status of its end record and its name.
+pub(crate) fn stop_with(py: Python<'_>, end: writer::ChildEnd) -> Result<Stopped, HookError> {
     // SAFETY: GIL held; the session is moved out, nothing borrows it.
     let Some(mut sess) = (unsafe { (*SESSION.0.get()).take() }) else {
         return Err(HookError::NotOn);
@@ -276,7 +329,7 @@ pub(crate) fn stop(py: Python<'_>) -> Result<Stopped, HookError> {
     let cap_ns = CAP_NS.swap(0, Ordering::Relaxed);
     let oom = OOM.swap(false, Ordering::Relaxed);
     let mut warnings = uninstall(py, sess.mechanism);
-    let outfile_error = sess.background.take().and_then(|bg| bg.finish(py));
+    let outfile_error = sess.background.take().and_then(|bg| bg.finish(py, end));
     // SAFETY: GIL held.
     unsafe { poll_names(&tabs.threads) };
     let list: Vec<Arc<ThreadShared>> = std::mem::take(&mut *lock(&tabs.threads));
@@ -310,7 +363,7 @@ pub(crate) fn stop(py: Python<'_>) -> Result<Stopped, HookError> {
         // SAFETY: GIL held; each was increfed in `add_code`.
         unsafe { ffi::Py_DecRef(o) };
     }
-    let codes = dedupe_codes(std::mem::take(&mut tabs.codes), &mut threads);
+    let codes = fprofile::build::dedupe_codes(std::mem::take(&mut tabs.codes), &mut threads);
     let cap_reached = (cap_ns != 0 && !oom).then_some(sess.max_events);
     if let Some(max_events) = cap_reached {
         warnings.insert(0, HookWarning::CapReached { max_events });
@@ -318,20 +371,12 @@ pub(crate) fn stop(py: Python<'_>) -> Result<Stopped, HookError> {
     if oom {
         warnings.push(HookWarning::OutOfMemory { events });
     }
-    let version = py.import("sys").and_then(|s| s.getattr("version")).and_then(|v| v.extract::<String>()).unwrap_or_default();
-    let mut metadata = vec![
-        ("recorder".to_string(), format!("fprofile_jupyter {}", env!("CARGO_PKG_VERSION"))),
-        ("python".to_string(), version),
-        ("mechanism".to_string(), sess.mechanism.describe()),
-        ("clock".to_string(), super::clock::describe().to_string()),
-        ("subs".to_string(), serde_json::to_string(&tabs.subs).unwrap_or_default()),
-        ("include".to_string(), serde_json::to_string(&tabs.include).unwrap_or_default()),
-        ("builtins".to_string(), (sess.mechanism == Mechanism::ProfileFunction).to_string()),
-        ("max_events".to_string(), sess.max_events.to_string()),
+    let mut metadata = base_metadata(py, sess.mechanism, &tabs.subs, &tabs.include, sess.max_events);
+    metadata.extend([
         ("events".to_string(), events.to_string()),
         ("cap_reached".to_string(), cap_reached.is_some().to_string()),
         ("out_of_memory".to_string(), oom.to_string()),
-    ];
+    ]);
     if let Some(p) = &sess.outfile {
         metadata.push(("outfile".to_string(), p.display().to_string()));
     }
@@ -342,34 +387,23 @@ pub(crate) fn stop(py: Python<'_>) -> Result<Stopped, HookError> {
     Ok(Stopped { recording, events, bytes_held, cap_reached, warnings, outfile_error })
 }
 
-/// Distinct code objects with the same (file, name, first line) become one code (the model
-/// interns codes); events are renumbered only when there was a duplicate.
-fn dedupe_codes(codes: Vec<Code>, threads: &mut [ThreadRecord]) -> Vec<Code> {
-    let mut index: HashMap<Code, u32> = HashMap::with_capacity(codes.len());
-    let mut remap: Vec<u32> = Vec::with_capacity(codes.len());
-    let mut out: Vec<Code> = Vec::with_capacity(codes.len());
-    let mut dup = false;
-    for c in codes {
-        if let Some(&i) = index.get(&c) {
-            remap.push(i);
-            dup = true;
-        } else {
-            let i = out.len() as u32;
-            index.insert(c.clone(), i);
-            out.push(c);
-            remap.push(i);
-        }
-    }
-    if dup {
-        for t in threads.iter_mut() {
-            for chunk in t.chunks.iter_mut() {
-                for e in chunk.iter_mut() {
-                    if let Some(&r) = remap.get(e.code as usize) {
-                        e.code = r;
-                    }
-                }
-            }
-        }
-    }
-    out
+/// The metadata a recording starts with (a child's spool carries it too).
+fn base_metadata(
+    py: Python<'_>,
+    mechanism: Mechanism,
+    subs: &[String],
+    include: &[String],
+    max_events: u64,
+) -> Vec<(String, String)> {
+    let version = py.import("sys").and_then(|s| s.getattr("version")).and_then(|v| v.extract::<String>()).unwrap_or_default();
+    vec![
+        ("recorder".to_string(), format!("fprofile_jupyter {}", env!("CARGO_PKG_VERSION"))),
+        ("python".to_string(), version),
+        ("mechanism".to_string(), mechanism.describe()),
+        ("clock".to_string(), super::clock::describe().to_string()),
+        ("subs".to_string(), serde_json::to_string(subs).unwrap_or_default()),
+        ("include".to_string(), serde_json::to_string(include).unwrap_or_default()),
+        ("builtins".to_string(), (mechanism == Mechanism::ProfileFunction).to_string()),
+        ("max_events".to_string(), max_events.to_string()),
+    ]
 }

@@ -30,3 +30,58 @@ pub(crate) fn out_of_memory() {
     OOM.store(true, Ordering::Relaxed);
     cap_reached();
 }
+
+/// A child process of a recording got SIGTERM (see [`catch_sigterm`]): its writer thread writes
+/// the spool's end and then lets the signal kill the process.
+pub(crate) static TERM: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigterm(_: libc::c_int) {
+    TERM.store(true, Ordering::Relaxed);
+}
+
+fn sigterm_handler() -> libc::sighandler_t {
+    on_sigterm as extern "C" fn(libc::c_int) as libc::sighandler_t
+}
+
+/// In a child process of a recording, when SIGTERM has its default action (it kills), catches it
+/// instead (`multiprocessing.Pool.terminate()` ends its workers so): the writer thread then writes
+/// what the process recorded and its end, and ends it with SIGTERM as before ([`die_of_sigterm`]),
+/// within 5 ms. A program's own SIGTERM handler is left alone.
+pub(crate) fn catch_sigterm() {
+    TERM.store(false, Ordering::Relaxed);
+    // SAFETY: plain sigaction calls with valid structures; the handler only stores to an atomic.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGTERM, std::ptr::null(), &mut old) != 0 || old.sa_sigaction != libc::SIG_DFL {
+            return;
+        }
+        let mut act: libc::sigaction = std::mem::zeroed();
+        act.sa_sigaction = sigterm_handler();
+        act.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut act.sa_mask);
+        libc::sigaction(libc::SIGTERM, &act, std::ptr::null_mut());
+    }
+}
+
+/// Gives SIGTERM back its default action, if [`catch_sigterm`]'s handler is still in place (the
+/// child stops recording: nobody would act on the flag any more).
+pub(crate) fn release_sigterm() {
+    // SAFETY: as in `catch_sigterm`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGTERM, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == sigterm_handler() {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = libc::SIG_DFL;
+            libc::sigemptyset(&mut act.sa_mask);
+            libc::sigaction(libc::SIGTERM, &act, std::ptr::null_mut());
+        }
+    }
+}
+
+/// The caught SIGTERM, once the spool is written: the default action again, and the signal (the
+/// process ends as it would have).
+pub(crate) fn die_of_sigterm() {
+    release_sigterm();
+    // SAFETY: kill and getpid have no preconditions.
+    unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+}

@@ -26,8 +26,10 @@ pub(crate) struct Tables {
     pub include: Vec<String>,
     /// Code table of the trace (function name = `co_qualname` where the Python has it).
     pub codes: Vec<Code>,
-    /// The same codes with `co_name`, for the live PYME raw text file (PYME writes `co_name`).
+    /// The same codes for the background writer: for the live PYME raw text file with `co_name`
+    /// (PYME writes `co_name`, `writer_short`), for a child's spool as they are.
     pub writer_codes: Option<Arc<Mutex<Vec<Code>>>>,
+    pub writer_short: bool,
     /// Strong references to the matched code objects (released at stop).
     pub code_refs: Vec<*mut ffi::PyObject>,
     /// builtins=True: C function (its `PyMethodDef` address) -> code id.
@@ -75,7 +77,8 @@ pub(crate) unsafe fn add_code(gen: u32, obj: Option<*mut ffi::PyObject>, code: C
     }
     let id = s.codes.len() as u32;
     if let Some(w) = &s.writer_codes {
-        lock(w).push(Code { file: code.file.clone(), name: short, first_line: code.first_line });
+        let name = if s.writer_short { short } else { code.name.clone() };
+        lock(w).push(Code { file: code.file.clone(), name, first_line: code.first_line });
     }
     s.codes.push(code);
     if let Some(o) = obj {

@@ -9,12 +9,25 @@
 //! warning). At stop it writes everything that is left (nothing is lost) before the events are
 //! handed to the tree builder.
 //!
+//! In a child process of a recording (`processes=True`) it writes the spool instead
+//! ([`fprofile::formats::spool`]): each round, the new codes, threads, names and events (times
+//! converted to CLOCK_MONOTONIC ns) as whole records in one write, then a flush mark; the
+//! `multiprocessing` name of the process when it gets one. A full chunk, once spooled, is freed.
+//! When the parent's stop marker appears in the session directory, it stops the recording, writes
+//! what is left, an end record ("flushed, still running") and the `<pid>.done` acknowledgement,
+//! and ends. At the child's own stop it writes the end record with the exit status, then
+//! `<pid>.done`.
+//!
 //! Threads that ended ([`ThreadShared::has_ended`]) are dropped from the rounds once their last
 //! name is read and their last events written, so a program that has made 100,000 short threads
 //! costs each round only the threads alive now.
 
+use fprofile::formats::spool::{self, Encoder, EndHow};
 use fprofile::fsio::Output;
+use fprofile::ProcessInfo;
+use std::fs::File;
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -24,12 +37,16 @@ use fprofile::formats::pyme_text::{escaped, push_event_line, CodeLine};
 use fprofile::{Code, Event};
 use pyo3::prelude::*;
 
-use super::clock::Points;
-use super::names::poll_one_name;
+use super::clock::{now_ns, Points};
+use super::names::{multiprocessing_name, poll_one_name};
+use super::state::{self, RECORDING, TERM};
 use super::sync::lock;
 use super::thread::ThreadShared;
 
 const PERIOD: Duration = Duration::from_millis(50);
+/// A child's writer looks for the parent's stop marker (one `stat`) and for SIGTERM this often
+/// between rounds, so that the parent's stop waits little for its acknowledgement.
+const CHILD_POLL: Duration = Duration::from_millis(5);
 /// Events formatted at a time (then written): bounds the text held in memory to a few MiB.
 const BATCH_EVENTS: usize = 1 << 16;
 /// Largest piece handed to one `write` (cut at a line's end).
@@ -37,35 +54,74 @@ const PIECE: usize = 1 << 20;
 
 type Threads = Arc<Mutex<Vec<Arc<ThreadShared>>>>;
 
+/// Where the events go while recording, besides memory.
+pub(crate) enum Sink {
+    /// Nowhere (a recording without outfile).
+    None,
+    /// The live PYME raw text outfile.
+    Text(Output),
+    /// A child process's spool.
+    Spool(SpoolOut),
+}
+
+/// A child process's spool file and what it starts with.
+pub(crate) struct SpoolOut {
+    pub file: File,
+    /// The session directory (the parent's stop marker `stop`; our acknowledgement `<pid>.done`).
+    pub dir: PathBuf,
+    pub process: ProcessInfo,
+    pub start_ns: u64,
+    pub metadata: Vec<(String, String)>,
+    /// The session's generation (recording is stopped when the parent's stop marker appears).
+    pub gen: u32,
+}
+
+/// How a child process ends its spool (see [`Background::finish`]).
+#[derive(Default)]
+pub(crate) struct ChildEnd {
+    pub exit_status: Option<i32>,
+    pub process_name: Option<String>,
+}
+
+/// What `finish` asks of the background thread.
+#[derive(Default)]
+struct StopReq {
+    stop: bool,
+    /// The exit status for the spool's end record.
+    exit_status: Option<i32>,
+    /// The process's name as the child knows it at its end (`multiprocessing`'s).
+    process_name: Option<String>,
+}
+
 pub(crate) struct Background {
-    stop: Arc<(Mutex<bool>, Condvar)>,
+    stop: Arc<(Mutex<StopReq>, Condvar)>,
     handle: Option<JoinHandle<Option<String>>>,
     /// An outfile was given (so a writer thread that could not start means a lost file).
     has_file: bool,
 }
 
 impl Background {
-    pub(crate) fn spawn(
-        threads: Threads,
-        codes: Option<Arc<Mutex<Vec<Code>>>>,
-        file: Option<Output>,
-        points: Points,
-    ) -> Background {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+    /// Starts the thread; `codes` (the codes as the sink writes them) is needed for a sink.
+    pub(crate) fn spawn(threads: Threads, codes: Option<Arc<Mutex<Vec<Code>>>>, sink: Sink, points: Points) -> Background {
+        let stop = Arc::new((Mutex::new(StopReq::default()), Condvar::new()));
         let stop2 = stop.clone();
-        let has_file = file.is_some();
+        let has_file = !matches!(sink, Sink::None);
         let handle = std::thread::Builder::new()
             .name("fprofile-writer".into())
-            .spawn(move || run(threads, codes, file, stop2, points))
+            .spawn(move || run(threads, codes, sink, stop2, points))
             .ok();
         Background { stop, handle, has_file }
     }
 
     /// Final round and join (GIL released meanwhile). Returns an I/O error message, if any.
-    pub(crate) fn finish(mut self, py: Python<'_>) -> Option<String> {
+    /// `end`: for a child's spool, the exit status its end record gives and the process's name.
+    pub(crate) fn finish(mut self, py: Python<'_>, end: ChildEnd) -> Option<String> {
         {
             let (m, c) = &*self.stop;
-            *lock(m) = true;
+            let mut g = lock(m);
+            g.stop = true;
+            g.exit_status = end.exit_status;
+            g.process_name = end.process_name;
             c.notify_all();
         }
         let Some(h) = self.handle.take() else {
@@ -97,6 +153,9 @@ struct Followed {
     names: Vec<(u64, Vec<u8>)>,
     /// The thread ended and its name was read once more after that.
     final_name: bool,
+    /// Spool: the thread's number in the spool (once its thread record is written), names written.
+    spool_id: Option<u32>,
+    spool_names: usize,
 }
 
 impl Followed {
@@ -125,58 +184,251 @@ struct Writer {
 fn run(
     threads: Threads,
     codes: Option<Arc<Mutex<Vec<Code>>>>,
-    file: Option<Output>,
-    stop: Arc<(Mutex<bool>, Condvar)>,
+    sink: Sink,
+    stop: Arc<(Mutex<StopReq>, Condvar)>,
     points: Points,
 ) -> Option<String> {
-    let mut writer = match (codes, file) {
-        (Some(codes), Some(file)) => {
-            Some(Writer { out: file, codes, lines: Vec::new(), text: Vec::with_capacity(8 << 20), error: None })
+    let mut writer = None;
+    let mut spooler = None;
+    match (codes, sink) {
+        (Some(codes), Sink::Text(file)) => {
+            writer = Some(Writer { out: file, codes, lines: Vec::new(), text: Vec::with_capacity(8 << 20), error: None })
         }
-        _ => None,
-    };
+        (Some(codes), Sink::Spool(out)) => spooler = Some(Spooler::new(out, codes)),
+        _ => {}
+    }
     // Every thread of the session seen so far (the session's list only grows), and those still followed.
     let mut seen = 0usize;
     let mut followed: Vec<Followed> = Vec::new();
     loop {
-        let stopping = {
+        let (stopping, exit_status, final_name) = {
             let (m, c) = &*stop;
-            let g = lock(m);
-            if *g {
-                true
-            } else {
-                let (g, _) = c.wait_timeout(g, PERIOD).unwrap_or_else(|e| e.into_inner());
-                *g
+            let mut g = lock(m);
+            match spooler.as_ref() {
+                None => {
+                    if !g.stop {
+                        g = c.wait_timeout(g, PERIOD).unwrap_or_else(|e| e.into_inner()).0;
+                    }
+                }
+                Some(sp) => {
+                    let until = std::time::Instant::now() + PERIOD;
+                    while !g.stop && !TERM.load(Ordering::Relaxed) && !sp.parent_stopped() {
+                        let left = until.saturating_duration_since(std::time::Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        g = c.wait_timeout(g, left.min(CHILD_POLL)).unwrap_or_else(|e| e.into_inner()).0;
+                    }
+                }
             }
+            (g.stop, g.exit_status, g.process_name.take())
         };
+        if let (Some(sp), Some(name)) = (spooler.as_mut(), final_name) {
+            sp.process_name = Some(name);
+        }
+        // A child that got SIGTERM (caught while it records): write everything and end it.
+        let term = !stopping && spooler.is_some() && TERM.load(Ordering::Relaxed);
+        // A child whose parent stopped recording: stop too, after this round.
+        let parent_stopped = !stopping && !term && spooler.as_ref().is_some_and(Spooler::parent_stopped);
+        if parent_stopped || term {
+            if let Some(sp) = spooler.as_ref() {
+                let _ = RECORDING.compare_exchange(sp.gen, 0, Ordering::AcqRel, Ordering::Relaxed);
+            }
+        }
         {
             let list = lock(&threads);
             for sh in list.iter().skip(seen) {
-                followed.push(Followed { sh: sh.clone(), chunk: 0, off: 0, names: Vec::new(), final_name: false });
+                followed.push(Followed {
+                    sh: sh.clone(),
+                    chunk: 0,
+                    off: 0,
+                    names: Vec::new(),
+                    final_name: false,
+                    spool_id: None,
+                    spool_names: 0,
+                });
             }
             seen = list.len();
         }
+        // (on SIGTERM too: a worker ended so soon after its start that no round read its name yet
+        // gets it here; the signal waits for the GIL, as a Python signal handler would)
         if !stopping {
+            let want_process_name = spooler.is_some();
             // SAFETY: `try_attach` gives us the GIL (or nothing when the interpreter is going away).
-            let _ = Python::try_attach(|_py| unsafe {
+            let name = Python::try_attach(|_py| unsafe {
                 for f in followed.iter_mut().filter(|f| !f.final_name) {
                     let ended = f.sh.has_ended();
                     poll_one_name(&f.sh);
                     f.final_name = ended;
                 }
+                if want_process_name {
+                    multiprocessing_name()
+                } else {
+                    None
+                }
             });
+            if let (Some(sp), Some(Some(name))) = (spooler.as_mut(), name) {
+                sp.process_name = Some(name);
+            }
         }
         super::clock::calibrate_into(&points, false);
         if let Some(w) = writer.as_mut() {
             w.drain(&mut followed, &points);
         }
+        if let Some(sp) = spooler.as_mut() {
+            let end = if stopping {
+                Some((EndHow::Exited, exit_status))
+            } else if term {
+                Some((EndHow::Exited, Some(-libc::SIGTERM)))
+            } else if parent_stopped {
+                Some((EndHow::FlushedRunning, None))
+            } else {
+                None
+            };
+            sp.round(&mut followed, &points, end);
+            if term {
+                state::die_of_sigterm();
+            }
+            if parent_stopped || term {
+                state::release_sigterm();
+                return None;
+            }
+        }
         if stopping {
             break;
         }
-        let writing = writer.as_ref().is_some_and(|w| w.error.is_none());
+        let writing = writer.as_ref().is_some_and(|w| w.error.is_none()) || spooler.as_ref().is_some_and(|s| !s.failed);
         followed.retain(|f| !f.done(writing));
     }
+    if spooler.is_some() {
+        state::release_sigterm();
+    }
     writer.and_then(|w| w.error)
+}
+
+/// A child process's spool as the background thread writes it.
+struct Spooler {
+    file: File,
+    dir: PathBuf,
+    pid: u64,
+    gen: u32,
+    codes: Arc<Mutex<Vec<Code>>>,
+    codes_written: usize,
+    next_thread: u32,
+    enc: Encoder,
+    events: Encoder,
+    process_name: Option<String>,
+    process_name_written: Option<String>,
+    /// Writing failed (the directory was removed, the disk is full): the spool is given up.
+    failed: bool,
+    /// The end record was written.
+    ended: bool,
+}
+
+impl Spooler {
+    fn new(out: SpoolOut, codes: Arc<Mutex<Vec<Code>>>) -> Spooler {
+        let mut enc = Encoder::default();
+        enc.header();
+        enc.process(&out.process, out.start_ns);
+        for (k, v) in &out.metadata {
+            enc.metadata(k, v);
+        }
+        Spooler {
+            file: out.file,
+            dir: out.dir,
+            pid: out.process.pid,
+            gen: out.gen,
+            codes,
+            codes_written: 0,
+            next_thread: 0,
+            enc,
+            events: Encoder::default(),
+            process_name: None,
+            process_name_written: None,
+            failed: false,
+            ended: false,
+        }
+    }
+
+    /// The parent's stop marker is in the session directory (one `stat` per round).
+    fn parent_stopped(&self) -> bool {
+        !self.ended && self.dir.join("stop").exists()
+    }
+
+    /// Writes what every thread recorded since the last round, as whole records in one write;
+    /// `end`: then the end record and the acknowledgement.
+    fn round(&mut self, followed: &mut [Followed], points: &Points, end: Option<(EndHow, Option<i32>)>) {
+        if self.failed || self.ended {
+            return;
+        }
+        let mut conv = super::clock::Converter::snapshot(points);
+        self.events.buf.clear();
+        for f in followed.iter_mut() {
+            let id = *f.spool_id.get_or_insert_with(|| {
+                let id = self.next_thread;
+                self.next_thread += 1;
+                self.enc.thread(id, f.sh.os_id, f.sh.ident);
+                id
+            });
+            {
+                let names = lock(&f.sh.names);
+                for (t, n) in names.iter().skip(f.spool_names) {
+                    self.enc.thread_name(id, *t, n);
+                }
+                f.spool_names = names.len();
+            }
+            let mut c = lock(&f.sh.chunks);
+            while f.chunk < c.full.len() {
+                // A full chunk, once in the spool, is not needed here any more: its memory goes
+                // (a long-running worker holds only what it has not spooled yet).
+                let v = std::mem::take(&mut c.full[f.chunk]);
+                if f.off < v.len() {
+                    self.events.events(id, &v[f.off..], |t| conv.convert(t));
+                }
+                f.chunk += 1;
+                f.off = 0;
+            }
+            if !c.cur_ptr.is_null() {
+                let n = f.sh.len.load(Ordering::Acquire).min(c.cur_cap);
+                if n > f.off {
+                    // SAFETY: as in `Writer::drain`: published events, never written again, the
+                    // chunk held by its mutex.
+                    let s = unsafe { std::slice::from_raw_parts(c.cur_ptr.add(f.off), n - f.off) };
+                    self.events.events(id, s, |t| conv.convert(t));
+                    f.off = n;
+                }
+            }
+        }
+        // The codes after the events were taken (every code an event refers to is in the table by
+        // then), written before them.
+        {
+            let c = lock(&self.codes);
+            for code in c.iter().skip(self.codes_written) {
+                self.enc.code(code);
+            }
+            self.codes_written = c.len();
+        }
+        self.enc.buf.extend_from_slice(&self.events.buf);
+        if self.process_name != self.process_name_written {
+            if let Some(n) = &self.process_name {
+                self.enc.process_name(n);
+            }
+            self.process_name_written = self.process_name.clone();
+        }
+        let now = now_ns();
+        match end {
+            Some((how, exit_status)) => self.enc.end(spool::End { t_ns: now, how, exit_status }),
+            None => self.enc.flush_mark(now),
+        }
+        if self.file.write_all(&self.enc.buf).is_err() {
+            self.failed = true;
+        }
+        self.enc.buf.clear();
+        if end.is_some() && !self.failed {
+            self.ended = true;
+            let _ = File::create(self.dir.join(format!("{}.done", self.pid)));
+        }
+    }
 }
 
 impl Writer {
@@ -187,11 +439,6 @@ impl Writer {
     fn drain(&mut self, followed: &mut [Followed], points: &Points) {
         if self.error.is_some() {
             return;
-        }
-        {
-            let c = lock(&self.codes);
-            let have = self.lines.len();
-            self.lines.extend(c[have.min(c.len())..].iter().map(CodeLine::new));
         }
         let mut batch: Vec<(Event, u32)> = Vec::new();
         for (i, f) in followed.iter_mut().enumerate() {
@@ -227,6 +474,13 @@ impl Writer {
         }
         if batch.is_empty() {
             return;
+        }
+        // The codes after the events were taken: every code an event refers to is in the table by
+        // then (taken before, a code added in between would have had its events skipped).
+        {
+            let c = lock(&self.codes);
+            let have = self.lines.len();
+            self.lines.extend(c[have.min(c.len())..].iter().map(CodeLine::new));
         }
         // Each thread's events are in time order already: the sort merges runs.
         batch.sort_by_key(|(e, _)| e.t_ns);

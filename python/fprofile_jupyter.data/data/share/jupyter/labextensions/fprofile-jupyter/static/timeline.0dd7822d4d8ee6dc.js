@@ -866,9 +866,89 @@ export function processLabel(proc) {
   return `${name}${pid}${host}`;
 }
 
+/**
+ * The zoomed view's lanes for one window: `layout` (layoutGroups) with each thread lane cut to the
+ * rows that have something in the window and the lanes that have nothing there left out, the
+ * others moved up, so zooming into a moment shows the threads busy then, one under the other.
+ * `rowsIn(lane)`: how many of the lane's call rows (depths from 0) have a call in the window, or
+ * -1 when neither a call nor a band of it is there. Empty lanes collapse to nothing, not to a thin
+ * line: with hundreds of threads even 2 px each would push the busy ones apart again; every lane
+ * stays in the overview and in the thread list, in the same order. Summary lanes (collapsed
+ * processes) and process header rows stay as they are. Returns the shape of layoutGroups plus
+ * `idle`: the number of thread lanes left out.
+ */
+export function windowLayout(layout, rowsIn, gapPx) {
+  const groups = [];
+  const lanes = [];
+  let idle = 0;
+  let y = 0;
+  for (const g of layout.groups) {
+    const kept = [];
+    for (const l of g.lanes) {
+      if (l.kind !== "threads") {
+        kept.push({ ...l });
+        continue;
+      }
+      const r = rowsIn(l);
+      if (r < 0) {
+        idle++;
+        continue;
+      }
+      const rows = Math.min(l.rows, r);
+      kept.push({ ...l, rows, height: l.callsTop + rows * l.rowPx });
+    }
+    if (kept.length === 0 && g.headerPx === 0) continue;
+    const ng = { ...g, top: y, lanes: [], height: 0 };
+    y += g.headerPx;
+    for (const l of kept) {
+      l.top = y;
+      y += l.height + gapPx;
+      ng.lanes.push(l);
+      lanes.push(l);
+    }
+    if (kept.length === 0) y += gapPx;
+    ng.height = y - gapPx - ng.top;
+    groups.push(ng);
+  }
+  return { multi: layout.multi, groups, lanes, height: Math.max(0, y - gapPx), idle };
+}
+
+/** The pattern of a thread name: its runs of digits as "#" (`Thread-12 (process_request_thread)` -> `Thread-# (process_request_thread)`). */
+export function namePattern(name) {
+  return String(name).replace(/[0-9]+/g, "#");
+}
+
+/**
+ * Threads `indices` (of `threads`, decoded) grouped by name pattern (namePattern of their last
+ * name): names that differ only by numbers form one group. Returns [{ pattern, threads }] in the
+ * order of each group's first thread; a thread alone in its pattern is a group of one.
+ */
+export function nameGroups(threads, indices) {
+  const byPattern = new Map();
+  const out = [];
+  for (const t of indices) {
+    const pattern = namePattern(threads[t].name);
+    let g = byPattern.get(pattern);
+    if (!g) {
+      g = { pattern, threads: [] };
+      byPattern.set(pattern, g);
+      out.push(g);
+    }
+    g.threads.push(t);
+  }
+  return out;
+}
+
+/** Does thread `th` (decoded) match the thread list's filter `q`: one of its names contains it, ignoring case ("" matches all)? */
+export function threadMatches(th, q) {
+  const needle = String(q).trim().toLowerCase();
+  if (!needle) return true;
+  return th.names.some((n) => n.name.toLowerCase().includes(needle));
+}
+
 // ---- js/layout.js ----
 // layout.js: derived per-call data, the per-depth row index, level of detail, window maths and
-// the fallback summary (the lanes are lanes.js's). Layer 2: depends only on the decoded trace
+// the summary (the Rust summary's rules; the lanes are lanes.js's). Layer 2: depends only on the decoded trace
 // shape of decode.js and on lanes.js (no DOM, tested in node).
 //
 // Coordinate spaces:
@@ -921,6 +1001,16 @@ export function lowerBoundEnd(row, ends, t, lo = 0, hi = row.length) {
     if (ends[row[mid]] < t) lo = mid + 1; else hi = mid;
   }
   return lo;
+}
+
+/**
+ * Has `row` (call or band indices in start order whose ends are sorted: a row of buildIndex or
+ * lanes.js buildBandIndex) an item overlapping [t0, t1]? A binary search.
+ */
+export function rowHasItemIn(row, starts, ends, t0, t1) {
+  if (!row || row.length === 0) return false;
+  const k = lowerBoundEnd(row, ends, t0);
+  return k < row.length && starts[row[k]] <= t1;
 }
 
 /** The call of `row` containing time t (start <= t <= end), or -1. */
@@ -1032,50 +1122,117 @@ export function hashString(s) {
 }
 
 /**
- * A summary in the schema of the Rust summary JSON, computed in the page when the host gives
- * none: per function calls, total (a recursive call inside another call of the same function is
- * not counted twice), self, mean and max, overall, per thread and per process. Rows sorted by
- * total_ns descending.
+ * The summary of a decoded trace, by the rules of the Rust summary (rust/core/src/summary.rs,
+ * docs/format.md "The summary as JSON"), in its schema: per function `calls`; `total_ns`, the
+ * time inside it counted once per outermost call (a recursive call inside another call of the same
+ * function is not counted again); `self_ns`, each call's duration minus its children's (never
+ * below 0); `mean_ns` and `max_ns` over every call's own duration (mean rounded half up);
+ * overall, per process and per thread, rows sorted by total_ns descending, then self_ns
+ * descending, then code. One pass over the calls: each thread's figures are added into its
+ * process's and the overall ones. Tested equal to `Trace.summary_json()` on real traces
+ * (tests/test_timeline_threads.py). Returns { overall, processes: [{ process, pid, name, rows }],
+ * threads: [{ thread, process, name, rows }] }.
  */
-export function computeSummary(trace, index) {
+export function computeSummary(trace) {
   const { calls, codes, threads } = trace;
-  const active = new Int32Array(codes.count);
-  const makeRows = (threadIndices) => {
-    const acc = new Map();
-    const stack = [];
-    for (const t of threadIndices) {
-      while (stack.length) active[calls.code[stack.pop()]]--;
-      for (let i = threads[t].callStart; i < threads[t].callEnd; i++) {
-        const d = calls.depth[i];
-        while (stack.length > d) active[calls.code[stack.pop()]]--;
-        const c = calls.code[i];
-        const dur = calls.end[i] - calls.start[i];
-        let r = acc.get(c);
-        if (!r) {
-          r = { code: c, function: codes.name[c], file: codes.file[c], line: codes.line[c], calls: 0, total_ns: 0, self_ns: 0, mean_ns: 0, max_ns: 0 };
-          acc.set(c, r);
-        }
-        r.calls++;
-        if (active[c] === 0) r.total_ns += dur;
-        r.self_ns += index.selfNs[i];
-        if (dur > r.max_ns) r.max_ns = dur;
-        active[c]++;
-        stack.push(i);
-      }
+  const K = codes.count;
+  const F = 5; // per code: calls, total, self, sum of durations, max
+  const acc = new Float64Array(F * K);
+  const active = new Int32Array(K);
+  const touched = [];
+  const processes = traceProcesses(trace);
+  const overall = new Float64Array(F * K);
+  const perProcess = processes.map(() => null);
+  let maxDepth = 0;
+  for (const th of threads) maxDepth = Math.max(maxDepth, th.maxDepth + 1);
+  const stCode = new Int32Array(maxDepth + 1);
+  const stDur = new Float64Array(maxDepth + 1);
+  const stChildren = new Float64Array(maxDepth + 1);
+  const rowsOf = (a, list) => {
+    const rows = [];
+    for (const k of list) {
+      const n = a[F * k];
+      if (n === 0) continue;
+      rows.push({
+        code: k, function: codes.name[k], file: codes.file[k], line: codes.line[k], calls: n,
+        total_ns: a[F * k + 1], self_ns: a[F * k + 2], mean_ns: Math.floor((a[F * k + 3] + Math.floor(n / 2)) / n), max_ns: a[F * k + 4],
+      });
     }
-    while (stack.length) active[calls.code[stack.pop()]]--;
-    const rows = [...acc.values()];
-    for (const r of rows) r.mean_ns = Math.round(r.total_ns / r.calls);
-    rows.sort((a, b) => b.total_ns - a.total_ns);
+    rows.sort((x, y) => y.total_ns - x.total_ns || y.self_ns - x.self_ns || x.code - y.code);
     return rows;
   };
-  const processes = traceProcesses(trace);
-  const byProcess = processes.map(() => []);
-  for (const th of threads) byProcess[threadProcess(th, processes.length)].push(th.index);
+  const addInto = (dst, list) => {
+    for (const k of list) {
+      const o = F * k;
+      dst[o] += acc[o];
+      dst[o + 1] += acc[o + 1];
+      dst[o + 2] += acc[o + 2];
+      dst[o + 3] += acc[o + 3];
+      if (acc[o + 4] > dst[o + 4]) dst[o + 4] = acc[o + 4];
+    }
+  };
+  const threadRows = [];
+  for (const th of threads) {
+    let sp = 0;
+    const close = () => {
+      sp--;
+      const k = stCode[sp];
+      const dur = stDur[sp];
+      acc[F * k + 2] += Math.max(0, dur - stChildren[sp]);
+      active[k]--;
+      if (sp > 0) stChildren[sp - 1] += dur;
+    };
+    for (let i = th.callStart; i < th.callEnd; i++) {
+      const d = calls.depth[i];
+      while (sp > d) close();
+      const k = calls.code[i];
+      const dur = Math.max(0, calls.end[i] - calls.start[i]);
+      const o = F * k;
+      if (acc[o] === 0) touched.push(k);
+      acc[o]++;
+      acc[o + 3] += dur;
+      if (dur > acc[o + 4]) acc[o + 4] = dur;
+      if (active[k] === 0) acc[o + 1] += dur;
+      active[k]++;
+      stCode[sp] = k;
+      stDur[sp] = dur;
+      stChildren[sp] = 0;
+      sp++;
+    }
+    while (sp > 0) close();
+    const p = threadProcess(th, processes.length);
+    addInto(overall, touched);
+    if (!perProcess[p]) perProcess[p] = new Float64Array(F * K);
+    addInto(perProcess[p], touched);
+    threadRows.push({ thread: th.index, process: p, name: th.name, rows: rowsOf(acc, touched) });
+    for (const k of touched) acc.fill(0, F * k, F * k + F);
+    touched.length = 0;
+  }
+  const allCodes = Array.from({ length: K }, (_, k) => k);
   return {
-    overall: makeRows(threads.map((th) => th.index)),
-    threads: threads.map((th) => ({ thread: th.index, name: th.name, process: threadProcess(th, processes.length), rows: makeRows([th.index]) })),
-    processes: processes.map((p, i) => ({ process: i, pid: p.pid, name: p.name, rows: makeRows(byProcess[i]) })),
+    overall: rowsOf(overall, allCodes),
+    processes: processes.map((p, i) => ({ process: i, pid: p.pid, name: p.name, rows: perProcess[i] ? rowsOf(perProcess[i], allCodes) : [] })),
+    threads: threadRows,
+  };
+}
+
+/**
+ * The summary the table shows: the host's overall rows when it sent them (the Rust summary's), at
+ * once, and the per-process and per-thread rows of computeSummary, computed the first time one is
+ * read (about 0.1 s per million calls: spent when a thread or process is first chosen in the
+ * table, not before the first drawing). Without overall rows from the host, everything is
+ * computed at once.
+ */
+export function lazySummary(trace, overall) {
+  let full = null;
+  const get = () => full || (full = computeSummary(trace));
+  const processes = traceProcesses(trace);
+  return {
+    overall: Array.isArray(overall) ? overall : get().overall,
+    processes: processes.map((p, i) => ({ process: i, pid: p.pid, name: p.name, get rows() { return get().processes[i].rows; } })),
+    threads: trace.threads.map((th) => ({
+      thread: th.index, process: threadProcess(th, processes.length), name: th.name, get rows() { return get().threads[th.index].rows; },
+    })),
   };
 }
 
@@ -2090,9 +2247,9 @@ export function createSummaryTable(doc, opts) {
       file.append(fileText);
       file.title = `${r.file}:${r.line}`;
       tr.append(fn, file,
-        numCell(doc, formatCount(r.calls)), numCell(doc, formatDuration(r.total_ns)),
-        numCell(doc, formatDuration(r.self_ns)), numCell(doc, formatDuration(r.mean_ns)),
-        numCell(doc, formatDuration(r.max_ns)));
+        numCell(doc, formatCount(r.calls), r.calls), numCell(doc, formatDuration(r.total_ns), r.total_ns),
+        numCell(doc, formatDuration(r.self_ns), r.self_ns), numCell(doc, formatDuration(r.mean_ns), r.mean_ns),
+        numCell(doc, formatDuration(r.max_ns), r.max_ns));
       tr.addEventListener("click", () => opts.onPick(r.code));
       frag.append(tr);
     }
@@ -2124,10 +2281,12 @@ export function createSummaryTable(doc, opts) {
   };
 }
 
-function numCell(doc, text) {
+/** A figure's cell: its text, and the exact number in `data-value` (ns or calls). */
+function numCell(doc, text, value) {
   const td = doc.createElement("td");
   td.className = "fprofile-num";
   td.textContent = text;
+  td.dataset.value = String(value);
   return td;
 }
 
@@ -2235,14 +2394,30 @@ export class Viewport {
     return Math.max(0, this.contentHeight - (this.zoomHeight - ZOOM_AXIS_PX) + ZOOM_BOTTOM_PX);
   }
   /**
-   * The lanes are `h` content px tall: the zoomed view is as tall as them (with a margin), at least
-   * ZOOM_MIN_HEIGHT_PX and at most maxZoomHeight; the scroll stays in range.
-   * @param {number} h
+   * The lanes shown are `h` content px tall (the scroll range), and the view is sized for lanes
+   * `sizeH` tall (default h): the zoomed view is as tall as them (with a margin), at least
+   * ZOOM_MIN_HEIGHT_PX and at most maxZoomHeight; the scroll stays in range. The timeline sizes
+   * the view for all the visible threads' lanes, so it keeps its height while lanes empty in the
+   * window come and go.
+   * @param {number} h @param {number} [sizeH]
    */
-  setContentHeight(h) {
+  setContentHeight(h, sizeH = h) {
     this.contentHeight = h;
-    this.zoomHeight = Math.max(ZOOM_MIN_HEIGHT_PX, Math.min(this.maxZoomHeight, ZOOM_AXIS_PX + h + 12));
+    this.zoomHeight = Math.max(ZOOM_MIN_HEIGHT_PX, Math.min(this.maxZoomHeight, ZOOM_AXIS_PX + sizeH + 12));
     this.scrollY = Math.min(this.scrollY, this.maxScrollY());
+  }
+  /**
+   * Scroll so that content y [top, bottom) is in view: no move when it already is; else its top
+   * a row below the top of the view, or its bottom at the bottom when it is nearer below (a span
+   * taller than the view shows its top). True when the scroll changed.
+   * @param {number} top @param {number} bottom
+   */
+  scrollIntoView(top, bottom) {
+    const viewH = this.zoomHeight - ZOOM_AXIS_PX;
+    if (top >= this.scrollY && bottom <= this.scrollY + viewH) return false;
+    const margin = Math.min(ZOOM_ROW_PX, Math.max(0, (viewH - (bottom - top)) / 2));
+    if (bottom > this.scrollY + viewH && bottom - top + margin <= viewH) return this.scrollTo(bottom + margin - viewH);
+    return this.scrollTo(top - margin);
   }
   /**
    * Scroll to content y `y`, clamped to [0, maxScrollY]; true when the scroll changed.
@@ -2308,7 +2483,8 @@ export class Viewport {
 
 // ---- js/state.js ----
 // state.js: what the views of one timeline share: the shown trace and what is derived from it,
-// the processes, which threads are visible, which processes are collapsed, the lanes, the task bands, the theme's colours, the selection, the search and the
+// the processes, which threads are visible, which processes are collapsed, the lanes (all, and
+// those with something in the window), the task bands, the theme's colours, the selection, the search and the
 // call under the pointer. Layer 3 (no DOM). timeline.js owns the one instance and changes it;
 // the views read it (the zoomed view also sets hoverCall).
 
@@ -2322,7 +2498,8 @@ export function createTimelineState() {
     pal: null, // render.js readPalette(root, dark)
     dark: false,
     visible: new Uint8Array(0), // per thread: 1 when shown
-    lanes: { multi: false, groups: [], lanes: [], height: 0 }, // lanes.js layoutGroups of the visible threads (content y)
+    lanes: { multi: false, groups: [], lanes: [], height: 0 }, // lanes.js layoutGroups of the visible threads (the overview's)
+    zoomLanes: { multi: false, groups: [], lanes: [], height: 0, idle: 0 }, // lanes.js windowLayout: the zoomed view's (content y), without the lanes empty in the window
     processes: [], // lanes.js traceProcesses(trace)
     processThreads: [], // per process: its threads' indices
     collapsed: new Uint8Array(0), // per process: 1 when collapsed to its summary lane
@@ -2614,14 +2791,24 @@ export function createDetails(tl) {
 
 // ---- js/threads.js ----
 // threads.js: the thread list (`.fprofile-threads`): one checkbox per thread (data-thread = its
-// index) with its colour, name, calls and duration; unchecking hides the thread's lane. With more
+// index) with its colour, name, calls and duration; unchecking hides the thread's lane, a click on
+// the name (a button) brings the thread into the zoomed view (timeline.js revealThread). With more
 // than one process the threads are grouped under their process: a checkbox per process
 // (data-process = its index; indeterminate when only some of its threads are shown) shows or hides
-// all its threads at once, and a button collapses or expands its lanes. Layer 4 (DOM, text only).
+// all its threads at once, and a button collapses or expands its lanes. Inside a process, threads
+// whose names differ only by numbers (lanes.js nameGroups: `Thread-12 (process_request_thread)`)
+// form a name group: one checkbox (data-name-group) shows or hides them all, a button opens or
+// closes its list (closed at first when it has more than NAME_GROUP_OPEN_MAX threads). A filter
+// box (`input.fprofile-thread-filter`) narrows the list to the threads one of whose names contains
+// its text, ignoring case (lanes.js threadMatches); the groups with matches open. Layer 4 (DOM,
+// text only).
 
+
+/** A name group with more threads than this starts closed. */
+const NAME_GROUP_OPEN_MAX = 8;
 
 /**
- * tl: { doc, state, selectCall(c), relayout(), schedule(), toggleProcess(p) }.
+ * tl: { doc, state, selectCall(c), relayout(), schedule(), toggleProcess(p), revealThread(t) }.
  * Returns { el, build() (for the trace in state), sync() (after visibility or collapse changed
  * elsewhere), clear() }.
  */
@@ -2629,7 +2816,26 @@ export function createThreadList(tl) {
   const { doc, state } = tl;
   const box = makeEl(doc, "div", "fprofile-threads");
   let threadBoxes = [];
+  let threadRows = []; // per thread: its row (label)
   let processRows = []; // per process: { cb, toggle }
+  let processGroupEls = []; // per process (more than one): { group, threads }
+  let nameGroupEls = []; // per name group: { g, block, cb, toggle, members, open }
+  const filter = makeEl(doc, "input", "fprofile-thread-filter");
+  filter.type = "search";
+  filter.placeholder = "Filter threads…";
+  filter.title = "Show only the threads whose name contains this text (any case)";
+  filter.setAttribute("aria-label", "Filter threads by name");
+  filter.spellcheck = false;
+  filter.addEventListener("input", () => applyFilter());
+  filter.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") {
+      filter.value = "";
+      applyFilter();
+    }
+    e.stopPropagation();
+  });
+  const list = makeEl(doc, "div", "fprofile-thread-list");
+  const empty = makeEl(doc, "div", "fprofile-muted fprofile-thread-none", "No thread name contains this text.");
 
   /** Visibility changed: drop a selection that is now hidden, lay out again, redraw. */
   function changed() {
@@ -2652,13 +2858,94 @@ export function createThreadList(tl) {
     threadBoxes[th.index] = cb;
     const sw = makeEl(doc, "span", "fprofile-swatch");
     sw.style.background = threadColour(th.index, state.dark);
-    const name = makeEl(doc, "span", "fprofile-thread-name", th.name);
-    name.title = th.names.map((n) => n.name).join(" → ");
+    // A button inside the label: clicking it does not toggle the checkbox.
+    const name = makeEl(doc, "button", "fprofile-thread-name", th.name);
+    name.type = "button";
+    name.dataset.thread = String(th.index);
+    name.title = `${th.names.map((n) => n.name).join(" → ")}: click to bring it into the zoomed view`;
+    name.addEventListener("click", () => tl.revealThread(th.index));
     const stats = `${formatCount(th.callEnd - th.callStart)} call${th.callEnd - th.callStart === 1 ? "" : "s"} · ${formatDuration(th.lastNs - th.firstNs)}`;
     const n = makeEl(doc, "span", "fprofile-muted fprofile-thread-stats", stats);
     label.title = `${th.name}${th.osId ? ` (tid ${th.osId})` : ""}: ${stats}`;
     label.append(cb, sw, name, n);
+    threadRows[th.index] = label;
     return label;
+  }
+
+  /** Calls of threads `ts`. */
+  function callsOf(ts) {
+    let calls = 0;
+    for (const t of ts) calls += state.trace.threads[t].callEnd - state.trace.threads[t].callStart;
+    return calls;
+  }
+
+  /** A name group of more than one thread: its row (open button, checkbox, pattern, figures) and its threads' rows. */
+  function nameGroupBlock(g, cls) {
+    const gi = nameGroupEls.length;
+    const block = makeEl(doc, "div", "fprofile-name-group");
+    block.dataset.pattern = g.pattern;
+    const row = makeEl(doc, "div", "fprofile-name-group-row");
+    const toggle = makeEl(doc, "button", "fprofile-name-group-toggle");
+    toggle.type = "button";
+    toggle.dataset.nameGroup = String(gi);
+    const label = makeEl(doc, "label", "fprofile-name-group-label");
+    const cb = makeEl(doc, "input");
+    cb.type = "checkbox";
+    cb.dataset.nameGroup = String(gi);
+    cb.addEventListener("change", () => {
+      for (const t of g.threads) state.visible[t] = cb.checked ? 1 : 0;
+      changed();
+    });
+    const calls = callsOf(g.threads);
+    const stats = `${formatCount(g.threads.length)} threads · ${formatCount(calls)} call${calls === 1 ? "" : "s"}`;
+    label.title = `Threads named ${g.pattern} (# stands for any number): ${stats}`;
+    label.append(cb, makeEl(doc, "span", "fprofile-name-group-name", g.pattern), makeEl(doc, "span", "fprofile-muted fprofile-thread-stats", stats));
+    row.append(toggle, label);
+    const members = makeEl(doc, "div", "fprofile-name-group-members");
+    for (const t of g.threads) members.append(threadRow(state.trace.threads[t], `${cls} fprofile-thread-in-group`));
+    block.append(row, members);
+    const entry = { g, block, cb, toggle, members, open: g.threads.length <= NAME_GROUP_OPEN_MAX };
+    toggle.addEventListener("click", () => {
+      entry.open = !entry.open;
+      applyFilter();
+    });
+    nameGroupEls.push(entry);
+    return block;
+  }
+
+  /** The rows of threads `indices` (one process's), name groups first where their first thread is. */
+  function appendThreads(parent, indices, cls) {
+    for (const g of nameGroups(state.trace.threads, indices)) {
+      if (g.threads.length === 1) parent.append(threadRow(state.trace.threads[g.threads[0]], cls));
+      else parent.append(nameGroupBlock(g, cls));
+    }
+  }
+
+  /** Show the rows of the threads matching the filter; open the name groups that have some (all of them, as chosen, without a filter). */
+  function applyFilter() {
+    const q = filter.value;
+    const { threads } = state.trace;
+    let shown = 0;
+    for (let t = 0; t < threadRows.length; t++) {
+      const row = threadRows[t];
+      if (!row) continue;
+      row.hidden = !threadMatches(threads[t], q);
+      if (!row.hidden) shown++;
+    }
+    const filtering = q.trim() !== "";
+    for (const e of nameGroupEls) {
+      const matches = e.g.threads.filter((t) => !threadRows[t].hidden).length;
+      e.block.hidden = matches === 0;
+      const open = filtering || e.open;
+      e.members.hidden = !open;
+      e.toggle.textContent = open ? "▾" : "▸";
+      e.toggle.disabled = filtering;
+      e.toggle.setAttribute("aria-expanded", String(open));
+      e.toggle.setAttribute("aria-label", `${open ? "Close" : "Open"} the list of the ${e.g.threads.length} threads named ${e.g.pattern}`);
+    }
+    for (const { group, threads: ts } of processGroupEls) group.hidden = filtering && !ts.some((t) => !threadRows[t].hidden);
+    empty.hidden = shown > 0;
+    list.dataset.shown = String(shown);
   }
 
   function processRow(p) {
@@ -2679,8 +2966,7 @@ export function createThreadList(tl) {
       changed();
     });
     const name = makeEl(doc, "span", "fprofile-process-name", processLabel(proc));
-    let calls = 0;
-    for (const t of threads) calls += state.trace.threads[t].callEnd - state.trace.threads[t].callStart;
+    const calls = callsOf(threads);
     const stats = `${threads.length} thread${threads.length === 1 ? "" : "s"} · ${formatCount(calls)} call${calls === 1 ? "" : "s"}` +
       (proc.incomplete ? " · incomplete" : "");
     label.title = `${processLabel(proc)}: ${stats}`;
@@ -2694,21 +2980,26 @@ export function createThreadList(tl) {
     const { trace } = state;
     const multi = state.processes.length > 1;
     threadBoxes = [];
+    threadRows = [];
     processRows = [];
+    processGroupEls = [];
+    nameGroupEls = [];
     const title = makeEl(doc, "div", "fprofile-panel-title",
       `Threads (${trace.threads.length})${multi ? ` in ${state.processes.length} processes` : ""}`);
-    const list = makeEl(doc, "div", "fprofile-thread-list");
+    list.replaceChildren();
     if (!multi) {
-      for (const th of trace.threads) list.append(threadRow(th, "fprofile-thread"));
+      appendThreads(list, trace.threads.map((th) => th.index), "fprofile-thread");
     } else {
       for (let p = 0; p < state.processes.length; p++) {
         const group = makeEl(doc, "div", "fprofile-process-group");
         group.append(processRow(p));
-        for (const t of state.processThreads[p]) group.append(threadRow(trace.threads[t], "fprofile-thread fprofile-thread-in-process"));
+        appendThreads(group, state.processThreads[p], "fprofile-thread fprofile-thread-in-process");
         list.append(group);
+        processGroupEls.push({ group, threads: state.processThreads[p] });
       }
     }
-    box.replaceChildren(title, list);
+    box.replaceChildren(title, filter, list, empty);
+    applyFilter();
     sync();
   }
 
@@ -2727,6 +3018,11 @@ export function createThreadList(tl) {
       toggle.setAttribute("aria-expanded", String(!collapsed));
       toggle.setAttribute("aria-label", `${collapsed ? "Expand" : "Collapse"} ${processLabel(state.processes[p])}`);
     }
+    for (const { g, cb } of nameGroupEls) {
+      const shown = g.threads.filter((t) => state.visible[t]).length;
+      cb.checked = shown === g.threads.length;
+      cb.indeterminate = shown > 0 && shown < g.threads.length;
+    }
   }
 
   return {
@@ -2735,7 +3031,11 @@ export function createThreadList(tl) {
     sync,
     clear() {
       threadBoxes = [];
+      threadRows = [];
       processRows = [];
+      processGroupEls = [];
+      nameGroupEls = [];
+      filter.value = "";
       box.replaceChildren();
     },
   };
@@ -2985,10 +3285,11 @@ export function createOverview(tl) {
 // than one process a header row per process (processrows.js) and a collapsed process as one
 // compact summary lane, the hovered and selected calls outlined, a vertical scroll indicator.
 // After each drawing: `data-drawn` = call boxes drawn, `data-bands` = band boxes drawn, and
-// `data-process-headers` / `data-band-rows` = JSON of the header rows and band rows drawn
-// (their zoom y; tests find them there). Hit testing (the call, band, thread or process header
-// under a point) and the pointer: wheel zooms (pans with shift or a horizontal wheel), drag pans
-// and scrolls, click selects (on a process header: collapses or expands it), double-click zooms
+// `data-process-headers` / `data-band-rows` / `data-lanes` = JSON of the header rows, band rows
+// and lanes drawn (their zoom y; tests find them there). The lanes are the window's
+// (state.zoomLanes: lanes.js windowLayout, without the threads that have nothing in the window).
+// Hit testing (the call, band, thread or process header under a point) and the pointer: wheel
+// zooms (pans with shift or a horizontal wheel), drag pans and scrolls, click selects (on a process header: collapses or expands it), double-click zooms
 // to a call (to a process's span on its header), hover shows the tooltip. Layer 4 (canvas and
 // pointer events).
 //
@@ -3045,9 +3346,11 @@ export function createZoomView(tl) {
     let bandBoxes = 0;
     const bandRows = [];
     const labels = [];
-    for (const lane of state.lanes.lanes) {
+    const lanesDrawn = [];
+    for (const lane of state.zoomLanes.lanes) {
       const ly = vp.contentYToZoomY(lane.top);
       if (ly > H || ly + lane.height < ZOOM_AXIS_PX) continue;
+      lanesDrawn.push({ threads: lane.threads, y: Math.round(ly), h: lane.height });
       if (lane.kind === "summary") {
         boxes += drawSummaryLane(lane, ly, t0, t1, k, hl, nCodes);
         continue;
@@ -3128,7 +3431,7 @@ export function createZoomView(tl) {
     const ms = vp.maxScrollY();
     if (ms > 0) {
       const viewH = H - ZOOM_AXIS_PX;
-      const barH = Math.max(20, viewH * viewH / (state.lanes.height + 8));
+      const barH = Math.max(20, viewH * viewH / (state.zoomLanes.height + 8));
       const barY = ZOOM_AXIS_PX + (viewH - barH) * (vp.scrollY / ms);
       ctx.fillStyle = dark ? "rgba(255,255,255,0.25)" : "rgba(0,0,0,0.22)";
       ctx.fillRect(W - 5, barY, 4, barH);
@@ -3137,6 +3440,7 @@ export function createZoomView(tl) {
     zoom.setAttribute("data-bands", String(bandBoxes));
     zoom.setAttribute("data-process-headers", JSON.stringify(headers));
     zoom.setAttribute("data-band-rows", JSON.stringify(bandRows));
+    zoom.setAttribute("data-lanes", JSON.stringify(lanesDrawn));
   }
 
   /** A collapsed process's summary lane at zoom y `ly`: its threads' first depths, compact, unlabelled. */
@@ -3163,7 +3467,7 @@ export function createZoomView(tl) {
   function drawProcessHeaders(ctx, H) {
     const out = [];
     const { trace, pal } = state;
-    for (const g of state.lanes.groups) {
+    for (const g of state.zoomLanes.groups) {
       if (!g.headerPx) continue;
       const y = vp.contentYToZoomY(g.top);
       if (y > H || y + g.headerPx < ZOOM_AXIS_PX) continue;
@@ -3182,7 +3486,7 @@ export function createZoomView(tl) {
     if (c < 0 || !trace) return null;
     const t = trace.calls.thread[c];
     if (!state.visible[t]) return null;
-    const lane = laneOfThread(state.lanes, t);
+    const lane = laneOfThread(state.zoomLanes, t);
     const depth = trace.calls.depth[c];
     if (!lane || depth >= lane.rows) return null;
     const y = vp.contentYToZoomY(lane.top + lane.callsTop + depth * lane.rowPx);
@@ -3204,7 +3508,7 @@ export function createZoomView(tl) {
   /** What is at zoom y `y` (lanes.js hitLayout), or null. */
   function hitAt(y) {
     if (!state.trace || y < ZOOM_AXIS_PX) return null;
-    return hitLayout(state.lanes, vp.zoomYToContentY(y));
+    return hitLayout(state.zoomLanes, vp.zoomYToContentY(y));
   }
   /** The band under zoom (x, y) (within 2 px along x), or -1. */
   function hitBandAt(x, y) {
@@ -4126,7 +4430,8 @@ const LANE_DIMS = Object.freeze({
  * options: { theme: "auto" | "light" | "dark", height: most height of the zoomed view in CSS px (default
  *            420; it is as tall as its lanes up to that, then scrolls vertically),
  *            limits: decode limits (see decode.js DECODE_LIMITS) }
- * Returns { root, setData(bytes, summary?), setWindow(start_ns, end_ns), onWindowChange(cb),
+ * Returns { root, setData(bytes, summary?) (summary: { overall: rows } as the hosts send it, or
+ *           null: the page computes it), setWindow(start_ns, end_ns), onWindowChange(cb),
  *           showError(message), describe(), destroy() }.
  * setData never rejects: a bad or too-large trace shows its message in `.fprofile-error`; the
  * promise resolves to true when the trace is shown, false otherwise.
@@ -4160,7 +4465,7 @@ export function createTimeline(container, options = {}) {
   // What the views may use of the timeline (their `tl`).
   const tl = {
     doc, win0, root, state, vp, listen, localXY, schedule, relayout, setWin, resetView, zoomBy, panByPx,
-    scrollByPx, zoomToCall, selectCall, selectCode, toggleProcess,
+    scrollByPx, zoomToCall, selectCall, selectCode, toggleProcess, revealThread,
     invalidateOverview: () => overview.invalidate(),
   };
   const tooltip = createTooltip(tl);
@@ -4182,9 +4487,11 @@ export function createTimeline(container, options = {}) {
   resetBtn.type = "button";
   resetBtn.title = "Show the whole run (r)";
   const windowLabel = el("span", "fprofile-window-label");
+  const idleLabel = el("span", "fprofile-idle-label fprofile-muted");
+  idleLabel.title = "Threads with no call in the zoomed window take no room in the zoomed view; the overview and the thread list show them all";
   const help = el("span", "fprofile-help", "wheel: zoom · drag: pan · double-click: zoom to call · r / + / − / arrows · f: flame graph");
   const helpProcesses = " · click a process header or c: collapse / expand";
-  toolbar.append(resetBtn, flame.button, search.input, search.count, windowLabel, help);
+  toolbar.append(resetBtn, flame.button, search.input, search.count, windowLabel, idleLabel, help);
   const errorBox = el("div", "fprofile-error");
   errorBox.setAttribute("role", "alert");
   errorBox.hidden = true;
@@ -4267,9 +4574,49 @@ export function createTimeline(container, options = {}) {
   function relayout() {
     const bandRows = state.bands.threadRows.map((r) => r.length);
     state.lanes = layoutGroups(state.trace, state.processes, state.visible, state.collapsed, bandRows, LANE_DIMS);
-    vp.setContentHeight(state.lanes.height);
+    relayoutZoom();
     overview.layout();
     root.setAttribute("data-collapsed", state.collapsed.reduce((a, c, i) => (c ? a.concat(i) : a), []).join(","));
+  }
+  /**
+   * How many of thread `t`'s depths have a call in the window (a call at depth d lies inside its
+   * parent, so that is the deepest such depth + 1); 0 when only a band of it is there, -1 when
+   * nothing. A binary search per depth and band row.
+   */
+  function threadRowsIn(t) {
+    const [t0, t1] = vp.win;
+    const { calls } = state.trace;
+    const rows = state.index.threadRows[t];
+    for (let d = rows.length - 1; d >= 0; d--) if (rowHasItemIn(rows[d], calls.start, calls.end, t0, t1)) return d + 1;
+    for (const row of state.bands.threadRows[t]) if (rowHasItemIn(row, state.bands.start, state.bands.end, t0, t1)) return 0;
+    return -1;
+  }
+  /**
+   * The zoomed view's lanes for the window (lanes.js windowLayout: each lane as deep as its calls
+   * in the window, the lanes empty in it left out), after the window or the lanes changed; the
+   * lane at the top of the view stays there when it is still shown. Costs a binary search per
+   * thread and depth, nothing per call.
+   */
+  function relayoutZoom() {
+    if (!state.trace || !(vp.win[1] > vp.win[0])) {
+      // a new trace, before its first window: every lane
+      state.zoomLanes = { ...state.lanes, idle: 0 };
+      vp.setContentHeight(state.zoomLanes.height, state.lanes.height);
+    } else {
+      // the lane at the top of the view (none when scrolled to the top: the view stays there)
+      let anchor = null;
+      for (const l of vp.scrollY > 0 ? state.zoomLanes.lanes : []) {
+        if (l.top + l.height > vp.scrollY) { anchor = { thread: l.threads[0], dy: vp.scrollY - l.top }; break; }
+      }
+      state.zoomLanes = windowLayout(state.lanes, (lane) => lane.threads.reduce((r, t) => Math.max(r, threadRowsIn(t)), -1), LANE_DIMS.gapPx);
+      vp.setContentHeight(state.zoomLanes.height, state.lanes.height);
+      const lane = anchor && laneOfThread(state.zoomLanes, anchor.thread);
+      if (lane) vp.scrollTo(lane.top + anchor.dy);
+    }
+    const { idle } = state.zoomLanes;
+    const total = state.zoomLanes.lanes.length + idle;
+    root.setAttribute("data-idle-lanes", String(idle));
+    idleLabel.textContent = idle > 0 ? `${formatCount(total - idle)} of ${formatCount(total)} lanes have calls in this window` : "";
   }
 
   // ---- processes -----------------------------------------------------------------------------
@@ -4302,6 +4649,7 @@ export function createTimeline(container, options = {}) {
   function setWin(a, b, notify = true) {
     if (!state.trace) return;
     if (!vp.setWindow(a, b)) return;
+    relayoutZoom();
     const [s, e] = vp.win;
     root.setAttribute("data-window-start-ns", String(Math.round(s)));
     root.setAttribute("data-window-end-ns", String(Math.round(e)));
@@ -4330,10 +4678,50 @@ export function createTimeline(container, options = {}) {
       schedule();
     }
   }
+  /** Zoom to call `c` and scroll its row into view. */
   function zoomToCall(c) {
     const { calls } = state.trace;
     const [a, b] = vp.windowAround(calls.start[c], calls.end[c]);
     setWin(a, b);
+    revealCall(c);
+  }
+  /** Scroll the zoomed view vertically so that call `c`'s row is on screen (its lane's top too when both fit). */
+  function revealCall(c) {
+    const { calls } = state.trace;
+    const lane = laneOfThread(state.zoomLanes, calls.thread[c]);
+    if (!lane) return;
+    const depth = Math.min(calls.depth[c], Math.max(0, lane.rows - 1));
+    const rowTop = lane.top + lane.callsTop + depth * lane.rowPx;
+    const viewH = vp.zoomHeight - ZOOM_AXIS_PX;
+    const top = rowTop + lane.rowPx - lane.top <= viewH ? lane.top : rowTop;
+    if (vp.scrollIntoView(top, rowTop + lane.rowPx)) {
+      zoomView.refreshHover();
+      schedule();
+    }
+  }
+  /**
+   * Bring thread `t` into the zoomed view (a click on its name in the thread list): show it if it
+   * was hidden, move the window to its span if it has nothing in the window, and scroll its lane
+   * into view.
+   */
+  function revealThread(t) {
+    if (!state.trace || !(t >= 0 && t < state.trace.threads.length)) return;
+    if (!state.visible[t]) {
+      state.visible[t] = 1;
+      relayout();
+      threadList.sync();
+    }
+    if (threadRowsIn(t) < 0) {
+      const th = state.trace.threads[t];
+      setWin(...vp.windowAround(th.firstNs, th.lastNs));
+    }
+    const lane = laneOfThread(state.zoomLanes, t);
+    if (!lane) return;
+    const viewH = vp.zoomHeight - ZOOM_AXIS_PX;
+    vp.scrollIntoView(lane.top, lane.top + Math.min(lane.height, viewH));
+    root.setAttribute("data-revealed-thread", String(t));
+    zoomView.refreshHover();
+    schedule();
   }
 
   // ---- selection ---------------------------------------------------------------------------
@@ -4356,7 +4744,9 @@ export function createTimeline(container, options = {}) {
     if (best < 0) return;
     selectCall(best);
     const { calls } = state.trace;
-    if (zoomToFirst && (calls.end[best] < vp.win[0] || calls.start[best] > vp.win[1])) zoomToCall(best);
+    if (!zoomToFirst) return;
+    if (calls.end[best] < vp.win[0] || calls.start[best] > vp.win[1]) zoomToCall(best);
+    else revealCall(best);
   }
 
   // ---- errors ------------------------------------------------------------------------------
@@ -4370,6 +4760,8 @@ export function createTimeline(container, options = {}) {
     state.index = null;
     state.visible = new Uint8Array(0);
     state.lanes = { multi: false, groups: [], lanes: [], height: 0 };
+    state.zoomLanes = { ...state.lanes, idle: 0 };
+    idleLabel.textContent = "";
     state.processes = [];
     state.processThreads = [];
     state.collapsed = new Uint8Array(0);
@@ -4473,7 +4865,10 @@ export function createTimeline(container, options = {}) {
     flame.build();
     table.el.hidden = false;
     side.hidden = false;
-    table.setSummary(summary && Array.isArray(summary.overall) ? summary : computeSummary(trace, state.index), state.processes);
+    // Hosts send the overall rows only (also shown for a trace too large to decode, above): the
+    // per-process and per-thread ones are the page's (layout.js computeSummary, the Rust
+    // summary's rules), computed when first shown.
+    table.setSummary(lazySummary(trace, summary && summary.overall), state.processes);
     help.textContent = help.textContent.split(helpProcesses)[0] + (state.processes.length > 1 ? helpProcesses : "");
     search.apply();
     details.show(-1);

@@ -1,0 +1,483 @@
+//! The spool: what a child process records, streamed to a file while it runs (internal to a
+//! recording session; `docs/processes.md` describes it byte by byte).
+//!
+//! A child process of a recording (a fork, a `multiprocessing` worker, a `subprocess` of Python)
+//! writes its events to `<pid>.spool` in the session directory, a round of whole records at a time
+//! (the hook's writer thread, every 50 ms). The parent reads every spool at stop ([`read`]) into a
+//! [`Recording`] with its process, builds each one's trace and merges them. A process killed in the
+//! middle of a write leaves a last record cut short: [`read`] drops it and marks the process
+//! incomplete, so everything written before its last round loads.
+//!
+//! # Layout
+//! Little-endian. The file starts with the magic `FPSP` and a `u16` version (1). Then records,
+//! each `tag: u8`, `len: u32` (bytes of payload), payload. Strings are a `u32` byte count and UTF-8.
+//! Records of unknown tags are skipped (a newer writer may add some).
+//!
+//! | tag | record | payload |
+//! |---|---|---|
+//! | 1 | process | pid `u64`, parent pid `u64`, start `u64` (CLOCK_MONOTONIC ns), host string, name string |
+//! | 2 | metadata | key string, value string |
+//! | 3 | code | file string, function string, first line `u32`; codes are numbered 0, 1, ... in file order |
+//! | 4 | thread | thread `u32` (numbered 0, 1, ... in file order), OS thread id `u64`, Python ident `u64` |
+//! | 5 | thread name | thread `u32`, from `u64` (ns), name string |
+//! | 6 | events | thread `u32`, then events of 12 bytes: time `u64` (CLOCK_MONOTONIC ns), code `u32` with the top bit set for a return |
+//! | 7 | process name | name string (replaces the one of the process record) |
+//! | 8 | flush | time `u64`: everything recorded before it is in the file |
+//! | 9 | end | time `u64`, how `u8` (0: the process exited; 1: flushed at the parent's stop, still running), has status `u8`, exit status `i32` |
+//!
+//! The process record comes first. A thread record comes before that thread's names and events,
+//! a code record before any event of that code (within a round, codes and threads first).
+
+use crate::model::{Code, Event, EventKind, ProcessInfo, Recording, ThreadRecord, Trace};
+
+/// The first bytes of a spool.
+pub const MAGIC: [u8; 4] = *b"FPSP";
+/// The version this module writes and reads.
+pub const VERSION: u16 = 1;
+
+const TAG_PROCESS: u8 = 1;
+const TAG_META: u8 = 2;
+const TAG_CODE: u8 = 3;
+const TAG_THREAD: u8 = 4;
+const TAG_THREAD_NAME: u8 = 5;
+const TAG_EVENTS: u8 = 6;
+const TAG_PROCESS_NAME: u8 = 7;
+const TAG_FLUSH: u8 = 8;
+const TAG_END: u8 = 9;
+
+/// The top bit of an event's code word: a return.
+const RETURN_BIT: u32 = 1 << 31;
+/// Bytes of one event in an events record.
+const EVENT_BYTES: usize = 12;
+/// Events per events record at most (keeps a record's length far below `u32::MAX`).
+pub const MAX_EVENTS_PER_RECORD: usize = 1 << 16;
+
+/// How a spool ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndHow {
+    /// The process exited (interpreter exit, `os._exit`, SIGTERM).
+    Exited,
+    /// The parent stopped recording while this process still ran: what it had recorded was
+    /// flushed, and it records no more.
+    FlushedRunning,
+}
+
+/// The end record of a spool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct End {
+    pub t_ns: u64,
+    pub how: EndHow,
+    pub exit_status: Option<i32>,
+}
+
+/// Why a spool could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("not a spool file (no \"FPSP\" magic)")]
+    NotSpool,
+    #[error("spool version {0} is not supported (this reader reads version {VERSION})")]
+    Version(u16),
+    #[error("the spool has no process record")]
+    NoProcess,
+    #[error("spool record {index} (tag {tag}) is malformed: {what}")]
+    Malformed { index: usize, tag: u8, what: &'static str },
+}
+
+/// Appends records to a buffer (the hook's writer thread writes the buffer out, whole, each round).
+#[derive(Debug, Default)]
+pub struct Encoder {
+    pub buf: Vec<u8>,
+}
+
+fn put_str(buf: &mut Vec<u8>, s: &str) {
+    buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    buf.extend_from_slice(s.as_bytes());
+}
+
+impl Encoder {
+    /// The file's first bytes (magic and version).
+    pub fn header(&mut self) {
+        self.buf.extend_from_slice(&MAGIC);
+        self.buf.extend_from_slice(&VERSION.to_le_bytes());
+    }
+
+    /// Writes a record: tag, length, then what `body` appends.
+    fn record(&mut self, tag: u8, body: impl FnOnce(&mut Vec<u8>)) {
+        self.buf.push(tag);
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&[0; 4]);
+        body(&mut self.buf);
+        let len = (self.buf.len() - at - 4) as u32;
+        self.buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    }
+
+    /// The process record (pid, parent pid, host, name; `start_ns`: when its recording started).
+    pub fn process(&mut self, p: &ProcessInfo, start_ns: u64) {
+        self.record(TAG_PROCESS, |b| {
+            b.extend_from_slice(&p.pid.to_le_bytes());
+            b.extend_from_slice(&p.parent_pid.to_le_bytes());
+            b.extend_from_slice(&start_ns.to_le_bytes());
+            put_str(b, &p.host);
+            put_str(b, &p.name);
+        });
+    }
+
+    pub fn metadata(&mut self, key: &str, value: &str) {
+        self.record(TAG_META, |b| {
+            put_str(b, key);
+            put_str(b, value);
+        });
+    }
+
+    pub fn code(&mut self, c: &Code) {
+        self.record(TAG_CODE, |b| {
+            put_str(b, &c.file);
+            put_str(b, &c.name);
+            b.extend_from_slice(&c.first_line.to_le_bytes());
+        });
+    }
+
+    pub fn thread(&mut self, thread: u32, os_id: u64, ident: u64) {
+        self.record(TAG_THREAD, |b| {
+            b.extend_from_slice(&thread.to_le_bytes());
+            b.extend_from_slice(&os_id.to_le_bytes());
+            b.extend_from_slice(&ident.to_le_bytes());
+        });
+    }
+
+    pub fn thread_name(&mut self, thread: u32, t_ns: u64, name: &str) {
+        self.record(TAG_THREAD_NAME, |b| {
+            b.extend_from_slice(&thread.to_le_bytes());
+            b.extend_from_slice(&t_ns.to_le_bytes());
+            put_str(b, name);
+        });
+    }
+
+    /// Events of one thread (times already CLOCK_MONOTONIC ns), in records of at most
+    /// [`MAX_EVENTS_PER_RECORD`] events. `convert` maps each event's stored time to ns.
+    pub fn events(&mut self, thread: u32, events: &[Event], mut convert: impl FnMut(u64) -> u64) {
+        for part in events.chunks(MAX_EVENTS_PER_RECORD) {
+            let len = 4 + part.len() * EVENT_BYTES;
+            self.buf.reserve(5 + len);
+            self.buf.push(TAG_EVENTS);
+            self.buf.extend_from_slice(&(len as u32).to_le_bytes());
+            self.buf.extend_from_slice(&thread.to_le_bytes());
+            let at = self.buf.len();
+            self.buf.resize(at + part.len() * EVENT_BYTES, 0);
+            for (out, e) in self.buf[at..].chunks_exact_mut(EVENT_BYTES).zip(part) {
+                let word = (e.code & !RETURN_BIT) | if e.kind == EventKind::Return { RETURN_BIT } else { 0 };
+                out[..8].copy_from_slice(&convert(e.t_ns).to_le_bytes());
+                out[8..].copy_from_slice(&word.to_le_bytes());
+            }
+        }
+    }
+
+    pub fn process_name(&mut self, name: &str) {
+        self.record(TAG_PROCESS_NAME, |b| put_str(b, name));
+    }
+
+    pub fn flush_mark(&mut self, t_ns: u64) {
+        self.record(TAG_FLUSH, |b| b.extend_from_slice(&t_ns.to_le_bytes()));
+    }
+
+    pub fn end(&mut self, end: End) {
+        self.record(TAG_END, |b| {
+            b.extend_from_slice(&end.t_ns.to_le_bytes());
+            b.push(match end.how {
+                EndHow::Exited => 0,
+                EndHow::FlushedRunning => 1,
+            });
+            b.push(u8::from(end.exit_status.is_some()));
+            b.extend_from_slice(&end.exit_status.unwrap_or(0).to_le_bytes());
+        });
+    }
+}
+
+/// What [`read`] found.
+#[derive(Debug)]
+pub struct SpoolRead {
+    /// The recording, with its process (`incomplete` unless the process exited cleanly).
+    pub recording: Recording,
+    /// The end record, if the spool has one.
+    pub end: Option<End>,
+    /// The last record was cut short (the process was killed while writing it) and was dropped.
+    pub cut: bool,
+}
+
+/// Reads a payload field by field.
+struct Fields<'a> {
+    b: &'a [u8],
+    index: usize,
+    tag: u8,
+}
+
+impl<'a> Fields<'a> {
+    fn bad(&self, what: &'static str) -> SpoolError {
+        SpoolError::Malformed { index: self.index, tag: self.tag, what }
+    }
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SpoolError> {
+        if self.b.len() < n {
+            return Err(self.bad("shorter than its fields"));
+        }
+        let (a, rest) = self.b.split_at(n);
+        self.b = rest;
+        Ok(a)
+    }
+    fn u8(&mut self) -> Result<u8, SpoolError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, SpoolError> {
+        let mut a = [0u8; 4];
+        a.copy_from_slice(self.take(4)?);
+        Ok(u32::from_le_bytes(a))
+    }
+    fn u64(&mut self) -> Result<u64, SpoolError> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(a))
+    }
+    fn string(&mut self) -> Result<String, SpoolError> {
+        let n = self.u32()? as usize;
+        Ok(String::from_utf8_lossy(self.take(n)?).into_owned())
+    }
+}
+
+/// Reads a spool (see the module docs). The process is `incomplete` when the spool has no end
+/// record of a process that exited (killed, or still running at the parent's stop) or a cut
+/// record; its `exit_status` is the end record's. `stop_ns` is the end's time, else the last flush
+/// mark's, else the last event's. Codes are interned ([`crate::build::dedupe_codes`]).
+pub fn read(bytes: &[u8]) -> Result<SpoolRead, SpoolError> {
+    if bytes.len() < 6 || bytes[..4] != MAGIC {
+        return Err(SpoolError::NotSpool);
+    }
+    let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+    if version != VERSION {
+        return Err(SpoolError::Version(version));
+    }
+    let mut rest = &bytes[6..];
+    let mut process: Option<(ProcessInfo, u64)> = None;
+    let mut metadata = Vec::new();
+    let mut codes: Vec<Code> = Vec::new();
+    let mut threads: Vec<ThreadRecord> = Vec::new();
+    let mut end: Option<End> = None;
+    let mut last_flush = 0u64;
+    let mut cut = false;
+    let mut index = 0usize;
+    while !rest.is_empty() {
+        if rest.len() < 5 {
+            cut = true;
+            break;
+        }
+        let tag = rest[0];
+        let len = u32::from_le_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+        if rest.len() - 5 < len {
+            cut = true;
+            break;
+        }
+        let mut f = Fields { b: &rest[5..5 + len], index, tag };
+        rest = &rest[5 + len..];
+        index += 1;
+        match tag {
+            TAG_PROCESS => {
+                let pid = f.u64()?;
+                let parent_pid = f.u64()?;
+                let start = f.u64()?;
+                let host = f.string()?;
+                let name = f.string()?;
+                process = Some((ProcessInfo { pid, parent_pid, host, name, ..ProcessInfo::default() }, start));
+            }
+            TAG_META => {
+                let k = f.string()?;
+                let v = f.string()?;
+                metadata.push((k, v));
+            }
+            TAG_CODE => {
+                let file = f.string()?;
+                let name = f.string()?;
+                let first_line = f.u32()?;
+                codes.push(Code { file, name, first_line });
+            }
+            TAG_THREAD => {
+                let t = f.u32()? as usize;
+                if t != threads.len() {
+                    return Err(f.bad("threads must be numbered in order"));
+                }
+                let os_id = f.u64()?;
+                let ident = f.u64()?;
+                threads.push(ThreadRecord { os_id, ident, names: Vec::new(), chunks: Vec::new() });
+            }
+            TAG_THREAD_NAME => {
+                let t = f.u32()? as usize;
+                let at = f.u64()?;
+                let name = f.string()?;
+                let th = threads.get_mut(t).ok_or_else(|| f.bad("names a thread not declared before"))?;
+                th.names.push((at, name));
+            }
+            TAG_EVENTS => {
+                let t = f.u32()? as usize;
+                let events = f.b.chunks_exact(EVENT_BYTES);
+                if !events.remainder().is_empty() {
+                    return Err(f.bad("events are 12 bytes each"));
+                }
+                let chunk: Vec<Event> = events
+                    .map(|e| {
+                        let mut t = [0u8; 8];
+                        t.copy_from_slice(&e[..8]);
+                        let word = u32::from_le_bytes([e[8], e[9], e[10], e[11]]);
+                        let kind = if word & RETURN_BIT != 0 { EventKind::Return } else { EventKind::Call };
+                        Event { t_ns: u64::from_le_bytes(t), code: word & !RETURN_BIT, kind }
+                    })
+                    .collect();
+                let th = threads.get_mut(t).ok_or_else(|| f.bad("names a thread not declared before"))?;
+                th.chunks.push(chunk);
+            }
+            TAG_PROCESS_NAME => {
+                let name = f.string()?;
+                if let Some((p, _)) = process.as_mut() {
+                    p.name = name;
+                }
+            }
+            TAG_FLUSH => last_flush = f.u64()?,
+            TAG_END => {
+                let t_ns = f.u64()?;
+                let how = match f.u8()? {
+                    0 => EndHow::Exited,
+                    1 => EndHow::FlushedRunning,
+                    _ => return Err(f.bad("unknown end kind")),
+                };
+                let has = f.u8()? != 0;
+                let status = f.u32()? as i32;
+                end = Some(End { t_ns, how, exit_status: has.then_some(status) });
+            }
+            _ => {}
+        }
+    }
+    let (mut process, start_ns) = process.ok_or(SpoolError::NoProcess)?;
+    for th in threads.iter_mut() {
+        if th.names.is_empty() {
+            th.names.push((start_ns, format!("thread-{}", th.os_id)));
+        }
+    }
+    let last_event = threads.iter().flat_map(|t| t.chunks.iter().flat_map(|c| c.last())).map(|e| e.t_ns).max().unwrap_or(0);
+    let stop_ns = match end {
+        Some(e) => e.t_ns,
+        None => last_flush.max(last_event),
+    }
+    .max(start_ns);
+    process.exit_status = end.and_then(|e| e.exit_status);
+    process.incomplete = cut || !matches!(end, Some(End { how: EndHow::Exited, .. }));
+    let codes = crate::build::dedupe_codes(codes, &mut threads);
+    let recording = Recording { codes, threads, start_ns, stop_ns, metadata, process };
+    Ok(SpoolRead { recording, end, cut })
+}
+
+/// The trace of a spool's recording ([`crate::build::build_trace`]), keeping its process even when
+/// it recorded no call (a fork server, a process whose children did the work): it spans its
+/// recording.
+pub fn build(rec: Recording) -> Trace {
+    let (process, start_ns, stop_ns) = (rec.process.clone(), rec.start_ns, rec.stop_ns);
+    let mut t = crate::build::build_trace(rec);
+    if t.processes.is_empty() {
+        t.origin_ns = start_ns;
+        let end_ns = i64::try_from(stop_ns.saturating_sub(start_ns)).unwrap_or(i64::MAX);
+        t.processes.push(ProcessInfo { start_ns: 0, end_ns, ..process });
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(end: Option<End>) -> Vec<u8> {
+        let mut e = Encoder::default();
+        e.header();
+        let p = ProcessInfo { pid: 42, parent_pid: 7, name: "python -c x".into(), host: "h".into(), ..ProcessInfo::default() };
+        e.process(&p, 1000);
+        e.metadata("python", "3.11");
+        e.code(&Code { file: "a.py".into(), name: "f".into(), first_line: 3 });
+        e.code(&Code { file: "a.py".into(), name: "f".into(), first_line: 3 });
+        e.thread(0, 99, 5);
+        e.thread_name(0, 1000, "MainThread");
+        let ev = [
+            Event { t_ns: 1100, code: 0, kind: EventKind::Call },
+            Event { t_ns: 1200, code: 1, kind: EventKind::Call },
+            Event { t_ns: 1300, code: 1, kind: EventKind::Return },
+        ];
+        e.events(0, &ev, |t| t);
+        e.flush_mark(1400);
+        e.process_name("Worker-1");
+        if let Some(end) = end {
+            e.end(end);
+        }
+        e.buf
+    }
+
+    #[test]
+    fn round_trip_complete() {
+        let end = End { t_ns: 2000, how: EndHow::Exited, exit_status: Some(3) };
+        let r = read(&sample(Some(end))).unwrap();
+        assert_eq!(r.end, Some(end));
+        assert!(!r.cut);
+        let rec = r.recording;
+        assert_eq!((rec.process.pid, rec.process.parent_pid), (42, 7));
+        assert_eq!(rec.process.name, "Worker-1");
+        assert_eq!(rec.process.exit_status, Some(3));
+        assert!(!rec.process.incomplete);
+        assert_eq!((rec.start_ns, rec.stop_ns), (1000, 2000));
+        assert_eq!(rec.codes.len(), 1, "duplicate codes interned");
+        let evs: Vec<Event> = rec.threads[0].chunks.concat();
+        assert_eq!(
+            evs.iter().map(|e| (e.t_ns, e.code, e.kind)).collect::<Vec<_>>(),
+            vec![(1100, 0, EventKind::Call), (1200, 0, EventKind::Call), (1300, 0, EventKind::Return)]
+        );
+        assert_eq!(rec.threads[0].names, vec![(1000, "MainThread".to_string())]);
+        assert_eq!(rec.metadata, vec![("python".to_string(), "3.11".to_string())]);
+    }
+
+    #[test]
+    fn every_cut_loads_the_whole_records_before_it() {
+        let full = sample(None);
+        let events_end = {
+            // the offset just after the events record: the flush mark follows it
+            let mut e = Encoder::default();
+            e.flush_mark(1400);
+            e.process_name("Worker-1");
+            full.len() - e.buf.len()
+        };
+        for n in 6..full.len() {
+            match read(&full[..n]) {
+                Ok(r) => {
+                    assert!(r.recording.process.incomplete);
+                    let events: usize = r.recording.threads.iter().map(|t| t.chunks.iter().map(Vec::len).sum::<usize>()).sum();
+                    assert_eq!(events, if n >= events_end { 3 } else { 0 }, "cut at {n}");
+                }
+                Err(SpoolError::NoProcess) => {}
+                Err(e) => panic!("cut at {n}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn flushed_running_is_incomplete_and_not_a_spool_is_an_error() {
+        let r = read(&sample(Some(End { t_ns: 1500, how: EndHow::FlushedRunning, exit_status: None }))).unwrap();
+        assert!(r.recording.process.incomplete);
+        assert_eq!(r.recording.stop_ns, 1500);
+        let no_end = read(&sample(None)).unwrap();
+        assert_eq!(no_end.recording.stop_ns, 1400, "the last flush mark");
+        assert!(matches!(read(b"FPRF\x01\x00"), Err(SpoolError::NotSpool)));
+        assert!(matches!(read(b"FPSP\x09\x00"), Err(SpoolError::Version(9))));
+    }
+
+    #[test]
+    fn a_process_with_no_call_keeps_its_process() {
+        let mut e = Encoder::default();
+        e.header();
+        e.process(&ProcessInfo { pid: 5, parent_pid: 1, ..ProcessInfo::default() }, 1_000);
+        e.end(End { t_ns: 4_000, how: EndHow::Exited, exit_status: Some(0) });
+        let t = build(read(&e.buf).unwrap().recording);
+        assert!(t.threads.is_empty());
+        assert_eq!(t.origin_ns, 1_000);
+        assert_eq!((t.processes[0].pid, t.processes[0].start_ns, t.processes[0].end_ns), (5, 0, 3_000));
+    }
+}
