@@ -11,7 +11,7 @@ import pytest
 from conftest import free_port
 from test_browser_lab import glue_page, render_widget  # noqa: F401  (glue_page: a fixture)
 from test_html_export import offline_page
-from viewer_support import Viewer, coloured_pixels, make_trace, wait_drawn
+from viewer_support import Viewer, coloured_pixels, make_process_trace, make_trace, wait_drawn
 from fprofile_jupyter import _core
 
 FLAME = "canvas.fprofile-flame"
@@ -144,7 +144,7 @@ def test_brush_sets_the_window_and_search_fades(browser, trace, tmp_path):
         page.mouse.down()
         page.mouse.move(ov["x"] + ov["width"] * 0.45, ov["y"] + 40, steps=4)
         page.mouse.up()
-        page.wait_for_function(f"document.querySelector('{FLAME}').dataset.window !== 'all'")
+        page.wait_for_function("(sel) => document.querySelector(sel).dataset.window !== 'all'", arg=FLAME)
         t0, t1 = (int(v) for v in attr(page, "window").split(","))
         assert (t0, t1) == (int(page.get_attribute(".fprofile-root", "data-window-start-ns")),
                             int(page.get_attribute(".fprofile-root", "data-window-end-ns")))
@@ -220,5 +220,30 @@ def test_flame_in_the_widget(glue_page, trace):  # noqa: F811  (the imported fix
     assert int(attr(page, "nodes")) == nodes_of(_core.flame_bytes(trace))
     # one process: the scope offers the visible threads and each thread; one thread merges alone
     page.select_option("select.fprofile-flame-scope", "t:1")
-    page.wait_for_function(f"document.querySelector('{FLAME}').dataset.nodes === '{nodes_of(_core.flame_bytes(trace, [1]))}'")
+    wait_nodes(page, nodes_of(_core.flame_bytes(trace, [1])))
     assert not errors
+
+
+def wait_nodes(page, n: int) -> None:
+    page.wait_for_function("([sel, n]) => document.querySelector(sel).dataset.nodes === String(n)", arg=[FLAME, n])
+
+
+def test_scope_follows_processes_and_the_thread_list(browser, tmp_path):
+    """A trace of four processes: the flame graph of one process, and of the threads the thread list shows."""
+    trace, _info = make_process_trace()
+    context, page, errors = open_export(browser, trace, tmp_path)
+    try:
+        show_flame(page)
+        assert page.locator("select.fprofile-flame-scope option").count() == 1 + len(trace.processes) + len(trace.threads)
+        of_process = [i for i, th in enumerate(trace.threads) if th.process == 1]
+        page.select_option("select.fprofile-flame-scope", "p:1")
+        wait_nodes(page, nodes_of(_core.flame_bytes(trace, of_process)))
+        # hide the process's first thread in the thread list: the flame graph merges the others
+        page.uncheck(f"input[data-thread='{of_process[0]}']")
+        wait_nodes(page, nodes_of(_core.flame_bytes(trace, of_process[1:])))
+        page.select_option("select.fprofile-flame-scope", "all")
+        shown = [i for i in range(len(trace.threads)) if i != of_process[0]]
+        wait_nodes(page, nodes_of(_core.flame_bytes(trace, shown)))
+        assert not errors
+    finally:
+        context.close()

@@ -1461,7 +1461,7 @@ export function flameMerge(trace, threads = null, win = null) {
   const chosen = flameChosen(trace, threads);
   let bound = 0; // the calls of the chosen threads: at most one node each
   for (const th of trace.threads) if (chosen[th.index]) bound += th.callEnd - th.callStart;
-  const arena = new FlameArena(Math.min(bound, 1 << 24) + 1);
+  const arena = new FlameArena(Math.min(bound, 1 << 20) + 1); // grows beyond: most traces have far fewer paths than calls
   const stack = new Int32Array(flameStackSize(trace));
   const { start, end, depth, code } = calls;
   const clip = !!win;
