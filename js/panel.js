@@ -64,7 +64,7 @@ export function processFact(state, t) {
 }
 
 /** A signed duration: "+1.5 s", "-20 µs", "0 ns". */
-function signedDuration(ns) {
+export function signedDuration(ns) {
   return ns > 0 ? `+${formatDuration(ns)}` : formatDuration(ns);
 }
 

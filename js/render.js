@@ -54,6 +54,21 @@ export class BoxBatch {
   }
 }
 
+/**
+ * Dark or light for theme option `theme` ("auto" | "light" | "dark") in document `doc`: with
+ * "auto", JupyterLab's theme (body data-jp-theme-light), VS Code's (body class), else the system's.
+ */
+export function resolveDark(doc, theme) {
+  if (theme === "dark") return true;
+  if (theme === "light") return false;
+  const body = doc.body;
+  if (body && body.hasAttribute("data-jp-theme-light")) return body.getAttribute("data-jp-theme-light") === "false";
+  if (body && body.classList.contains("vscode-dark")) return true;
+  if (body && body.classList.contains("vscode-light")) return false;
+  const win = doc.defaultView;
+  return !!(win && win.matchMedia && win.matchMedia("(prefers-color-scheme: dark)").matches);
+}
+
 /** The palette of one theme, read from the CSS variables of the root element. */
 export function readPalette(root, dark) {
   const cs = getComputedStyle(root);

@@ -9,7 +9,7 @@
 import { decodeFpt, TraceTooLargeError, FptError } from "./decode.js";
 import { buildIndex, fullRange, lazySummary, displayOrigin, rowHasItemIn } from "./layout.js";
 import { traceProcesses, threadProcess, buildBandIndex, layoutGroups, windowLayout, laneOfThread } from "./lanes.js";
-import { readPalette, codeColours, BoxBatch } from "./render.js";
+import { readPalette, codeColours, BoxBatch, resolveDark } from "./render.js";
 import { formatDuration, formatCount, formatBytes, formatWindow, pathRoots, shortPath } from "./units.js";
 import { createSummaryTable } from "./table.js";
 import { Viewport, ZOOM_AXIS_PX, ZOOM_ROW_PX, ZOOM_HEADER_PX, ZOOM_GAP_PX, ZOOM_PROC_HEADER_PX, ZOOM_BAND_PX, ZOOM_SUMMARY_DEPTHS, ZOOM_SUMMARY_ROW_PX } from "./viewport.js";
@@ -22,6 +22,7 @@ import { createSearch } from "./search.js";
 import { createOverview } from "./overview.js";
 import { createZoomView } from "./zoomview.js";
 import { bandColours } from "./bandrows.js";
+import { createFlameView } from "./flameview.js";
 
 /** The zoomed view's vertical sizes (lanes.js layoutGroups). */
 const LANE_DIMS = Object.freeze({
@@ -69,7 +70,7 @@ export function createTimeline(container, options = {}) {
   // What the views may use of the timeline (their `tl`).
   const tl = {
     doc, win0, root, state, vp, listen, localXY, schedule, relayout, setWin, resetView, zoomBy, panByPx,
-    scrollByPx, zoomToCall, selectCall, toggleProcess, revealThread,
+    scrollByPx, zoomToCall, selectCall, selectCode, toggleProcess, revealThread,
     invalidateOverview: () => overview.invalidate(),
   };
   const tooltip = createTooltip(tl);
@@ -79,6 +80,7 @@ export function createTimeline(container, options = {}) {
   const details = createDetails(tl);
   const threadList = createThreadList(tl);
   const search = createSearch(tl);
+  const flame = createFlameView(tl);
   const table = createSummaryTable(doc, {
     colourOf: (c) => (state.colours && state.colours.fill[c]) || "transparent",
     onPick: (c) => { selectCode(c, true); },
@@ -92,9 +94,9 @@ export function createTimeline(container, options = {}) {
   const windowLabel = el("span", "fprofile-window-label");
   const idleLabel = el("span", "fprofile-idle-label fprofile-muted");
   idleLabel.title = "Threads with no call in the zoomed window take no room in the zoomed view; the overview and the thread list show them all";
-  const help = el("span", "fprofile-help", "wheel: zoom · drag: pan · double-click: zoom to call · r / + / − / arrows");
+  const help = el("span", "fprofile-help", "wheel: zoom · drag: pan · double-click: zoom to call · r / + / − / arrows · f: flame graph");
   const helpProcesses = " · click a process header or c: collapse / expand";
-  toolbar.append(resetBtn, search.input, search.count, windowLabel, idleLabel, help);
+  toolbar.append(resetBtn, flame.button, search.input, search.count, windowLabel, idleLabel, help);
   const errorBox = el("div", "fprofile-error");
   errorBox.setAttribute("role", "alert");
   errorBox.hidden = true;
@@ -102,8 +104,8 @@ export function createTimeline(container, options = {}) {
   const views = el("div", "fprofile-views");
   const zoomWrap = el("div", "fprofile-zoom-wrap");
   const placeholder = el("div", "fprofile-placeholder", "No trace loaded.");
-  zoomWrap.append(zoomView.el, tooltip.el, placeholder);
-  views.append(overview.el, zoomWrap);
+  zoomWrap.append(zoomView.el, flame.el, tooltip.el, placeholder);
+  views.append(overview.el, flame.bar, zoomWrap);
   const side = el("div", "fprofile-side");
   side.append(threadList.el, details.el);
   main.append(views, side);
@@ -113,17 +115,8 @@ export function createTimeline(container, options = {}) {
   side.hidden = true;
 
   // ---- theme -------------------------------------------------------------------------------
-  function resolveDark() {
-    if (themeOpt === "dark") return true;
-    if (themeOpt === "light") return false;
-    const body = doc.body;
-    if (body && body.hasAttribute("data-jp-theme-light")) return body.getAttribute("data-jp-theme-light") === "false";
-    if (body && body.classList.contains("vscode-dark")) return true;
-    if (body && body.classList.contains("vscode-light")) return false;
-    return !!(win0.matchMedia && win0.matchMedia("(prefers-color-scheme: dark)").matches);
-  }
   function applyTheme() {
-    state.dark = resolveDark();
+    state.dark = resolveDark(doc, themeOpt);
     root.classList.toggle("fprofile-dark", state.dark);
     root.classList.toggle("fprofile-light", !state.dark);
     state.pal = readPalette(root, state.dark);
@@ -178,7 +171,9 @@ export function createTimeline(container, options = {}) {
     if (!vp.width) return;
     if (!state.pal) state.pal = readPalette(root, state.dark);
     overview.draw();
-    zoomView.draw();
+    zoomView.el.hidden = flame.shown();
+    if (flame.shown()) flame.draw();
+    else zoomView.draw();
   }
   /** The lanes of the visible threads, and the heights that follow from them. */
   function relayout() {
@@ -382,6 +377,7 @@ export function createTimeline(container, options = {}) {
     state.hoverCall = -1;
     tooltip.hide();
     threadList.clear();
+    flame.build();
     table.setSummary({ overall: [], threads: [] }, []);
     table.el.hidden = true;
     side.hidden = true;
@@ -402,6 +398,10 @@ export function createTimeline(container, options = {}) {
     if (!state.trace || e.altKey || e.ctrlKey || e.metaKey) return;
     const tag = e.target && e.target.tagName;
     if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
+    if (flame.onKey(e.key)) {
+      e.preventDefault();
+      return;
+    }
     let handled = true;
     switch (e.key) {
       case "r": case "R": resetView(); break;
@@ -467,6 +467,7 @@ export function createTimeline(container, options = {}) {
     relayout();
     setWin(full[0], full[1], false);
     threadList.build();
+    flame.build();
     table.el.hidden = false;
     side.hidden = false;
     // Hosts send the overall rows only (also shown for a trace too large to decode, above): the

@@ -8,7 +8,8 @@ import { formatDuration, formatCount } from "./units.js";
 
 /**
  * tl: { doc, state, vp }. Returns { el, showCall(c, x, y), showThread(t, x, y), showProcess(p, x, y),
- * showBand(b, x, y), hide() }; x and y are zoom x and zoom y of the pointer.
+ * showBand(b, x, y), showFacts(title, facts, kind, x, y), hide() }; x and y are zoom x and zoom y
+ * of the pointer (or the same over the flame graph, which takes the zoomed view's place).
  */
 export function createTooltip(tl) {
   const { doc, state, vp } = tl;
@@ -74,8 +75,16 @@ export function createTooltip(tl) {
     place(x, y);
   }
 
+  /** Any [label, value] facts under a title (the flame graph's nodes); `kind` goes to data-kind. */
+  function showFacts(title, facts, kind, x, y) {
+    tooltip.replaceChildren(makeEl(doc, "div", "fprofile-tooltip-title", title), factList(doc, facts));
+    tooltip.dataset.kind = kind;
+    place(x, y);
+  }
+
   return {
     el: tooltip,
+    showFacts,
     showCall,
     showThread,
     showProcess,

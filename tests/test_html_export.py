@@ -261,11 +261,17 @@ def test_canvas_follows_device_pixel_ratio(browser, traces, tmp_path):
         page = context.new_page()
         page.goto(out.as_uri())
         wait_drawn(page)
-        sizes = page.evaluate("""() => [...document.querySelectorAll('canvas')].map((c) =>
-            [c.width, c.height, c.getBoundingClientRect().width, c.getBoundingClientRect().height])""")
+        sizes_js = """() => [...document.querySelectorAll('canvas:not([hidden])')].map((c) =>
+            [c.width, c.height, c.getBoundingClientRect().width, c.getBoundingClientRect().height])"""
+        sizes = page.evaluate(sizes_js)
         assert len(sizes) == 2
-        for w, h, cw, ch in sizes:
-            assert (w, h) == (round(2 * cw), round(2 * ch)), sizes
+        # the flame graph in the zoomed view's place too
+        page.click("button.fprofile-flame-toggle")
+        page.wait_for_selector("canvas.fprofile-flame[data-drawn]:not([data-drawn='0'])")
+        flame = page.evaluate(sizes_js)
+        assert len(flame) == 2
+        for w, h, cw, ch in sizes + flame:
+            assert (w, h) == (round(2 * cw), round(2 * ch)), sizes + flame
     finally:
         context.close()
 

@@ -18,6 +18,7 @@
  */
 
 import { createTimeline } from "../timeline.js";
+import { createDiffFlame } from "../diffview.js";
 
 /** Debounce of the window sent back to Python (ms): dragging sends one update, not hundreds. */
 const WIDGET_WINDOW_SYNC_MS = 250;
@@ -187,4 +188,15 @@ function renderWidget({ model, el }) {
   };
 }
 
-export default { render: renderWidget };
+/**
+ * The differential flame graph of a comparison output (python/fprofile_jupyter/_display.py,
+ * comparison_output), for the JupyterLab / Notebook 7 extension (hosts/lab.js).
+ * @param {{payload: unknown, el: HTMLElement}} args
+ * @returns {() => void} the cleanup
+ */
+function renderComparison({ payload, el }) {
+  const view = createDiffFlame(el, payload, { theme: "auto" });
+  return () => view.destroy();
+}
+
+export default { render: renderWidget, renderComparison };

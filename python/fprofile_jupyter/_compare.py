@@ -77,7 +77,9 @@ class Comparison:
     "rel": largest relative change first, "calls": largest change in calls first; ``per_call``:
     mean time of one call instead of total time, for runs of different lengths). Shown as a text
     table (``str``, ``repr``: the first 25 rows) and in a notebook as an HTML table whose headers
-    sort it when clicked. ``flame()`` is the differential flame tree (both runs' call paths, each
+    sort it when clicked, under the differential flame graph (b's call paths coloured by how much
+    slower or faster each got; drawn by the package's JupyterLab / Notebook 7 extension from the
+    output alone, so it reopens without a kernel). ``flame()`` is the differential flame tree (both runs' call paths, each
     with both sides' figures; a path one side lacks has ``status`` "only_a" or "only_b").
     """
 
@@ -128,6 +130,13 @@ class Comparison:
 
     def _repr_html_(self) -> str:
         return self._core.html(self.name_a, self.name_b, self.by, self.per_call)
+
+    def _repr_mimebundle_(self, include: Optional[Any] = None, exclude: Optional[Any] = None) -> Dict[str, Any]:
+        """In a notebook: the HTML table and the differential flame graph (``_display.COMPARE_MIME``,
+        drawn by fprofile-jupyter's JupyterLab / Notebook 7 extension from the output alone)."""
+        from ._display import comparison_mimebundle
+
+        return comparison_mimebundle(self, include, exclude)
 
 
 def _open(x: _Input, side: str) -> Tuple[Trace, str]:

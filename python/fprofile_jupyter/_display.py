@@ -24,6 +24,9 @@ from typing import Any, Iterable, Optional
 
 #: The trace in a notebook output (drawn by the JupyterLab / Notebook 7 extension).
 TRACE_MIME = "application/vnd.fprofile-jupyter.trace+json"
+#: A comparison of two runs in a notebook output: its differential flame tree (drawn by the same
+#: extension, above the comparison's HTML table; ``comparison_output``).
+COMPARE_MIME = "application/vnd.fprofile-jupyter.compare+json"
 
 #: Above these sizes a trace is not put in the notebook (it would freeze or exhaust the tab, and
 #: bloat the saved notebook): the output says so with the numbers instead. Change them before
@@ -168,6 +171,36 @@ def mimebundle(trace: Any, include: Optional[Iterable[str]] = None,
         bundle[TRACE_MIME] = trace_output(trace)
     if _wanted("text/html", include, exclude):
         bundle["text/html"] = static_html(trace)
+    return bundle
+
+
+def comparison_output(comparison: Any) -> dict:
+    """The ``COMPARE_MIME`` data of a ``Comparison``: ``{"flame": <base64 of flame_bytes()>,
+    "functions": [[function, file, line_a, line_b], ...] (the ``func`` of the tree indexes them),
+    "name_a", "name_b"}``, or ``{"error": <message>}`` when the tree is above MAX_DISPLAY_BYTES."""
+    flame = comparison.flame_bytes()
+    if len(flame) > MAX_DISPLAY_BYTES:
+        return {"error": f"This comparison's differential flame graph is too big to show in the notebook: "
+                         f"{len(flame) // 64:,} call paths ({_fmt_bytes(len(flame))}); the limit is "
+                         f"{_fmt_bytes(MAX_DISPLAY_BYTES)}. The table below has every function."}
+    return {
+        "flame": base64.b64encode(flame).decode("ascii"),
+        "functions": [[r.function, r.file, r.line_a, r.line_b] for r in comparison.functions()],
+        "name_a": comparison.name_a,
+        "name_b": comparison.name_b,
+    }
+
+
+def comparison_mimebundle(comparison: Any, include: Optional[Iterable[str]] = None,
+                          exclude: Optional[Iterable[str]] = None) -> dict:
+    """The mimebundle of a displayed ``Comparison``: its text table, its sortable HTML table
+    (``text/html``, what nbconvert and GitHub show) and, inside a kernel, ``COMPARE_MIME``: the
+    extension draws the differential flame graph from it and the HTML table under it."""
+    bundle: dict = {"text/plain": repr(comparison)}
+    if _wanted("text/html", include, exclude):
+        bundle["text/html"] = comparison._repr_html_()
+    if _in_kernel() and _wanted(COMPARE_MIME, include, exclude):
+        bundle[COMPARE_MIME] = comparison_output(comparison)
     return bundle
 
 

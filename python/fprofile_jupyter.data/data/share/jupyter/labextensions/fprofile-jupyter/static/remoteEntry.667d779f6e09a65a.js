@@ -11,6 +11,12 @@
 // Its rank is above the widget view's (ipywidgets registers that at -10), so JupyterLab and
 // Notebook 7 draw this one whether or not the widget's model is alive.
 //
+// It renders the comparison of two runs too, application/vnd.fprofile-jupyter.compare+json
+// (`fprofile_jupyter.compare(a, b)`: _display.py, comparison_output): the differential flame graph
+// (js/diffview.js, through the widget bundle's renderComparison) and, under it, the output's
+// text/html part (the comparison's sortable table) as JupyterLab renders text/html: as is when the
+// output is trusted, through JupyterLab's sanitizer otherwise.
+//
 // Drawing is the notebook widget's own code: the widget bundle (static/timeline.<hash>.js, the
 // same text as TimelineWidget._esm) is imported and its render() is handed a read-only model
 // made from the output's bytes.
@@ -28,10 +34,11 @@ var _JUPYTERLAB;
 
   const LAB_NAME = "fprofile-jupyter";
   const LAB_MIME = "application/vnd.fprofile-jupyter.trace+json";
+  const LAB_COMPARE_MIME = "application/vnd.fprofile-jupyter.compare+json";
   /** Below ipywidgets' -10 (lower ranks win). */
   const LAB_RANK = -20;
   /** Replaced by the content hash of the timeline files when the extension is written. */
-  const LAB_ASSET_HASH = "9af2a8e9cbfee488";
+  const LAB_ASSET_HASH = "667d779f6e09a65a";
   const LAB_BASE = new URL(".", (document.currentScript && document.currentScript.src) || document.baseURI);
 
   /** @type {Record<string, Record<string, {get: () => unknown}>> | null} */
@@ -141,7 +148,55 @@ var _JUPYTERLAB;
         super.dispose();
       }
     }
-    return {
+    class FprofileCompareRenderer extends Widget {
+      constructor(options) {
+        super();
+        this.mimeType = options.mimeType;
+        this.sanitizer = options.sanitizer || null;
+        this.addClass("fprofile-lab-output");
+        /** @type {null | (() => void)} */
+        this._cleanup = null;
+      }
+
+      async renderModel(model) {
+        if (this._cleanup) this._cleanup();
+        this._cleanup = null;
+        const widget = await labLoadTimeline();
+        if (this.isDisposed) return;
+        const el = document.createElement("div");
+        const table = document.createElement("div");
+        table.className = "fprofile-compare-table jp-RenderedHTMLCommon";
+        const html = model.data["text/html"];
+        if (typeof html === "string" && (model.trusted || this.sanitizer)) {
+          table.innerHTML = model.trusted ? html : this.sanitizer.sanitize(html);
+        } else if (typeof model.data["text/plain"] === "string") {
+          const pre = document.createElement("pre");
+          pre.textContent = model.data["text/plain"];
+          table.appendChild(pre);
+        }
+        this.node.replaceChildren(el, table);
+        this._cleanup = widget.renderComparison({ payload: model.data[this.mimeType], el });
+      }
+
+      dispose() {
+        if (this._cleanup) this._cleanup();
+        this._cleanup = null;
+        super.dispose();
+      }
+    }
+    const compare = {
+      id: `${LAB_NAME}:compare`,
+      description: "The differential flame graph and the table of a comparison of two runs, drawn from the notebook output.",
+      rendererFactory: {
+        safe: true,
+        mimeTypes: [LAB_COMPARE_MIME],
+        defaultRank: LAB_RANK,
+        createRenderer: (options) => new FprofileCompareRenderer(options),
+      },
+      rank: LAB_RANK,
+      dataType: "json",
+    };
+    return [{
       id: `${LAB_NAME}:trace`,
       description: "The fprofile timeline of a displayed trace, drawn from the notebook output.",
       rendererFactory: {
@@ -152,7 +207,7 @@ var _JUPYTERLAB;
       },
       rank: LAB_RANK,
       dataType: "json",
-    };
+    }, compare];
   }
 
   const container = {
@@ -162,8 +217,8 @@ var _JUPYTERLAB;
     async get(module) {
       if (module !== "./mimeExtension") throw new Error(`${LAB_NAME}: no module ${module}`);
       const { Widget } = await labShared("@lumino/widgets");
-      const ext = labExtension(Widget);
-      return () => ({ __esModule: true, default: [ext] });
+      const exts = labExtension(Widget);
+      return () => ({ __esModule: true, default: exts });
     },
   };
   _JUPYTERLAB = window._JUPYTERLAB = window._JUPYTERLAB || {};

@@ -1,4 +1,4 @@
-// fprofile-jupyter 0.1.0 timeline bundle for host "widget": js/units.js + js/decode.js + js/lanes.js + js/layout.js + js/render.js + js/bandrows.js + js/processrows.js + js/table.js + js/viewport.js + js/state.js + js/panel.js + js/tooltip.js + js/details.js + js/threads.js + js/search.js + js/overview.js + js/zoomview.js + js/timeline.js + js/hosts/widget.js
+// fprofile-jupyter 0.1.0 timeline bundle for host "widget": js/units.js + js/decode.js + js/lanes.js + js/layout.js + js/flame.js + js/render.js + js/bandrows.js + js/processrows.js + js/table.js + js/viewport.js + js/state.js + js/panel.js + js/tooltip.js + js/details.js + js/threads.js + js/search.js + js/overview.js + js/zoomview.js + js/flameview.js + js/diffview.js + js/timeline.js + js/hosts/widget.js
 
 // ---- js/units.js ----
 // units.js: time units and axis ticks. Pure functions, no DOM (tested in node).
@@ -1236,6 +1236,465 @@ export function lazySummary(trace, overall) {
   };
 }
 
+// ---- js/flame.js ----
+// flame.js: calls merged by call path, computed from the decoded trace (no kernel needed): the
+// flame graph (flameMerge), the callers and callees of one function (flameSandwich), the Rust
+// core's encodings read back (flameFromBytes, diffFlameFromBytes) and the icicle layout of a
+// merged tree (flameLayout). Layer 2: depends only on the decoded trace's shape (decode.js), no DOM.
+//
+// The rules are rust/core/src/flame.rs's, node for node (docs/format.md, "The flame graph
+// encoding"); tests/js/flame.test.mjs checks both on real recordings:
+// - a path is the functions from a thread's top-level call down to a call; the calls of the chosen
+//   threads with one path merge into one node (calls, total = sum of durations, self = total minus
+//   the children's totals); threads merge together;
+// - with a window [t0, t1) a call counts the part of it inside; a call that does not overlap it
+//   (a zero-length call: that does not start in it) is left out, and so are its descendants;
+// - nodes in pre-order, siblings heaviest first: total descending, then calls descending, then code.
+//
+// A merged tree ("flame") is columns over its nodes in pre-order:
+//   { count, depth: Uint32Array, code: Int32Array, parent: Int32Array (-1 at depth 0),
+//     total: Float64Array, self: Float64Array, calls: Float64Array }
+
+/** No node (the top level's parent). */
+const FLAME_NONE = -1;
+/** Children a node keeps in a list before they are indexed by a Map (as the Rust arena). */
+const FLAME_LIST_MAX = 8;
+/** Numbers per node of the Rust encodings. */
+export const FLAME_STRIDE = 5;
+export const DIFF_FLAME_STRIDE = 8;
+
+/** Nodes keyed by (parent, code), in creation order; figures per node. A node's children are a
+ * list (newest first) while there are at most FLAME_LIST_MAX of them, then also in an open-addressing
+ * hash table of node ids (typed arrays: no allocation per node). */
+class FlameArena {
+  constructor(capacity) {
+    this.n = 0;
+    this.alloc(Math.max(16, capacity));
+    this.first = new Int32Array(this.cap + 1).fill(FLAME_NONE); // per slot (0: top level, node + 1)
+    this.count = new Uint32Array(this.cap + 1);
+    let size = 1024;
+    while (size < this.cap && size < 1 << 22) size *= 2;
+    this.table = new Int32Array(size).fill(FLAME_NONE); // node ids by hash of (slot, code)
+    this.tableUsed = 0;
+  }
+  alloc(cap) {
+    const old = this.n ? this : null;
+    this.cap = cap;
+    const grow = (Kind, prev) => {
+      const a = new Kind(cap);
+      if (prev) a.set(prev.subarray(0, this.n));
+      return a;
+    };
+    this.parent = grow(Int32Array, old && old.parent);
+    this.code = grow(Int32Array, old && old.code);
+    this.next = grow(Int32Array, old && old.next);
+    this.calls = grow(Float64Array, old && old.calls);
+    this.total = grow(Float64Array, old && old.total);
+    this.self = grow(Float64Array, old && old.self);
+  }
+  /** The table's first probe for (slot, code). */
+  hashOf(slot, code) {
+    return (Math.imul(slot, 0x9e3779b1) ^ Math.imul(code + 1, 0x85ebca77)) & (this.table.length - 1);
+  }
+  /** The node of (slot, code) in the table, or FLAME_NONE. */
+  lookup(slot, code) {
+    const { table } = this;
+    const mask = table.length - 1;
+    for (let h = this.hashOf(slot, code); ; h = (h + 1) & mask) {
+      const id = table[h];
+      if (id === FLAME_NONE) return FLAME_NONE;
+      if (this.code[id] === code && this.parent[id] + 1 === slot) return id;
+    }
+  }
+  insert(id) {
+    if (2 * (this.tableUsed + 1) > this.table.length) {
+      const old = this.table;
+      this.table = new Int32Array(old.length * 2).fill(FLAME_NONE);
+      for (let h = 0; h < old.length; h++) if (old[h] !== FLAME_NONE) this.place(old[h]);
+    }
+    this.place(id);
+    this.tableUsed++;
+  }
+  place(id) {
+    const { table } = this;
+    const mask = table.length - 1;
+    let h = this.hashOf(this.parent[id] + 1, this.code[id]);
+    while (table[h] !== FLAME_NONE) h = (h + 1) & mask;
+    table[h] = id;
+  }
+  /** The node `code` under `parent` (FLAME_NONE: the top level), made when new. */
+  child(parent, code) {
+    const slot = parent + 1;
+    const count = this.count[slot];
+    if (count > FLAME_LIST_MAX) {
+      const id = this.lookup(slot, code);
+      if (id !== FLAME_NONE) return id;
+    } else {
+      for (let k = this.first[slot]; k !== FLAME_NONE; k = this.next[k]) if (this.code[k] === code) return k;
+    }
+    if (this.n === this.cap) {
+      this.alloc(this.cap * 2);
+      const first = new Int32Array(this.cap + 1).fill(FLAME_NONE);
+      first.set(this.first);
+      this.first = first;
+      const cnt = new Uint32Array(this.cap + 1);
+      cnt.set(this.count);
+      this.count = cnt;
+    }
+    const id = this.n++;
+    this.parent[id] = parent;
+    this.code[id] = code;
+    this.calls[id] = 0;
+    this.total[id] = 0;
+    this.self[id] = 0;
+    this.next[id] = this.first[slot];
+    this.first[slot] = id;
+    this.count[slot] = count + 1;
+    if (count + 1 === FLAME_LIST_MAX + 1) {
+      for (let k = id; k !== FLAME_NONE; k = this.next[k]) this.insert(k);
+    } else if (count + 1 > FLAME_LIST_MAX) {
+      this.insert(id);
+    }
+    return id;
+  }
+  /** Self time of every node: its total minus its children's totals. */
+  deriveSelf() {
+    const { n, parent, total, self } = this;
+    self.set(total.subarray(0, n));
+    for (let i = n - 1; i >= 0; i--) {
+      const p = parent[i];
+      if (p !== FLAME_NONE) self[p] = Math.max(0, self[p] - total[i]);
+    }
+  }
+  /** The nodes in pre-order, siblings heaviest first (the module's flame columns). */
+  finish() {
+    const { n, parent, code, total, calls } = this;
+    const start = new Int32Array(n + 2); // children of slot s: kids[start[s] .. start[s + 1])
+    for (let i = 0; i < n; i++) start[parent[i] + 2]++;
+    for (let s = 1; s < n + 2; s++) start[s] += start[s - 1];
+    const fill = start.slice(0, n + 1);
+    const kids = new Int32Array(n);
+    for (let i = 0; i < n; i++) kids[fill[parent[i] + 1]++] = i;
+    // siblings heaviest first: total descending, then calls descending, then code
+    const before = (a, b) => total[a] > total[b] || (total[a] === total[b] && (calls[a] > calls[b] || (calls[a] === calls[b] && code[a] < code[b])));
+    const order = (a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0);
+    for (let s = 0; s <= n; s++) {
+      const lo = start[s];
+      const hi = start[s + 1];
+      if (hi - lo > 24) {
+        kids.subarray(lo, hi).sort(order);
+      } else {
+        for (let i = lo + 1; i < hi; i++) { // insertion sort: most sibling lists are short
+          const v = kids[i];
+          let j = i - 1;
+          while (j >= lo && before(v, kids[j])) {
+            kids[j + 1] = kids[j];
+            j--;
+          }
+          kids[j + 1] = v;
+        }
+      }
+    }
+    // positions in pre-order without a walk: nodes are made after their parents, so subtree sizes
+    // add up in reverse creation order and positions follow parent by parent in creation order
+    const size = new Int32Array(n).fill(1);
+    for (let i = n - 1; i >= 0; i--) if (parent[i] !== FLAME_NONE) size[parent[i]] += size[i];
+    const pos = new Int32Array(n);
+    const depthOf = new Uint32Array(n);
+    for (let s = 0; s <= n; s++) {
+      let at = s === 0 ? 0 : pos[s - 1] + 1;
+      const d = s === 0 ? 0 : depthOf[s - 1] + 1;
+      for (let k = start[s]; k < start[s + 1]; k++) {
+        const id = kids[k];
+        pos[id] = at;
+        depthOf[id] = d;
+        at += size[id];
+      }
+    }
+    const out = emptyFlame(n);
+    const self = this.self;
+    for (let id = 0; id < n; id++) {
+      const o = pos[id];
+      const p = parent[id];
+      out.parent[o] = p === FLAME_NONE ? FLAME_NONE : pos[p];
+      out.depth[o] = depthOf[id];
+      out.code[o] = code[id];
+      out.total[o] = total[id];
+      out.self[o] = self[id];
+      out.calls[o] = calls[id];
+    }
+    return out;
+  }
+}
+
+/** A merged tree of `n` nodes, all zero. */
+export function emptyFlame(n = 0) {
+  return {
+    count: n, depth: new Uint32Array(n), code: new Int32Array(n), parent: new Int32Array(n),
+    total: new Float64Array(n), self: new Float64Array(n), calls: new Float64Array(n),
+  };
+}
+
+/** The deepest call of the trace, plus one (the size of a depth stack). */
+function flameStackSize(trace) {
+  let d = 0;
+  for (const th of trace.threads) if (th.maxDepth + 1 > d) d = th.maxDepth + 1;
+  return d + 1;
+}
+
+/** Per thread 1 when chosen: `threads` is null (every thread) or a list of thread indices. */
+function flameChosen(trace, threads) {
+  const mask = new Uint8Array(trace.threads.length);
+  if (threads === null || threads === undefined) mask.fill(1);
+  else for (const t of threads) if (t >= 0 && t < mask.length) mask[t] = 1;
+  return mask;
+}
+
+/**
+ * The flame graph of `threads` (thread indices; null: every thread), over the whole trace or
+ * clipped to `win` = [t0, t1) (trace ns, like the calls'). rust/core/src/flame.rs `flame`.
+ */
+export function flameMerge(trace, threads = null, win = null) {
+  if (win && !(win[1] > win[0])) return emptyFlame();
+  const { calls } = trace;
+  const nCodes = trace.codes.count;
+  const chosen = flameChosen(trace, threads);
+  let bound = 0; // the calls of the chosen threads: at most one node each
+  for (const th of trace.threads) if (chosen[th.index]) bound += th.callEnd - th.callStart;
+  const arena = new FlameArena(Math.min(bound, 1 << 20) + 1); // grows beyond: most traces have far fewer paths than calls
+  const stack = new Int32Array(flameStackSize(trace));
+  const { start, end, depth, code } = calls;
+  const clip = !!win;
+  const t0 = clip ? win[0] : 0;
+  const t1 = clip ? win[1] : 0;
+  for (const th of trace.threads) {
+    if (!chosen[th.index]) continue;
+    let sp = 0;
+    for (let i = th.callStart; i < th.callEnd; i++) {
+      const d = depth[i];
+      if (d > sp) continue; // not in pre-order: no reader produces it
+      sp = d;
+      const parent = d === 0 ? FLAME_NONE : stack[d - 1];
+      const s = start[i];
+      const e = Math.max(end[i], s);
+      let dur;
+      if (!clip) dur = e - s;
+      else if (s === e) dur = t0 <= s && s < t1 ? 0 : -1;
+      else dur = s < t1 && e > t0 ? Math.min(e, t1) - Math.max(s, t0) : -1;
+      const c = code[i];
+      if (dur < 0 || (d > 0 && parent === FLAME_NONE) || c < 0 || c >= nCodes) {
+        stack[sp++] = FLAME_NONE;
+        continue;
+      }
+      const id = arena.child(parent, c);
+      arena.calls[id] += 1;
+      arena.total[id] += dur;
+      stack[sp++] = id;
+    }
+  }
+  arena.deriveSelf();
+  return arena.finish();
+}
+
+/**
+ * The callers and callees of the function made of `codes` in `threads` (null: all):
+ * { callers, callees }, two merged trees with the function as their one depth-0 node.
+ * `selfNs`: per call, its self time (layout.js buildIndex). rust/core/src/flame.rs `sandwich`.
+ */
+export function flameSandwich(trace, selfNs, codes, threads = null) {
+  const { calls } = trace;
+  const nCodes = trace.codes.count;
+  const isF = new Uint8Array(nCodes);
+  for (const k of codes) if (k >= 0 && k < nCodes) isF[k] = 1;
+  const rootCode = codes.length ? codes[0] : 0;
+  const chosen = flameChosen(trace, threads);
+  const callers = new FlameArena(64);
+  const callees = new FlameArena(256);
+  const size = flameStackSize(trace);
+  const anc = new Int32Array(size); // ancestor calls by depth
+  const down = new Int32Array(size); // callee node of the call at each depth, FLAME_NONE outside
+  const { start, end, depth, code } = calls;
+  for (const th of trace.threads) {
+    if (!chosen[th.index]) continue;
+    let sp = 0;
+    // the outermost active call of the function: its depth (-1: none), its callers chain, its figures
+    let outerDepth = -1;
+    let outerLeaf = FLAME_NONE;
+    let oCalls = 0;
+    let oTotal = 0;
+    let oSelf = 0;
+    const hi = th.callEnd;
+    for (let i = th.callStart; i <= hi; i++) {
+      const d = i < hi ? depth[i] : 0;
+      if (d > sp) continue;
+      sp = d;
+      if (outerDepth >= 0 && outerDepth >= d) {
+        // the outermost call ended: its figures go to every node of its chain
+        for (let k = outerLeaf; k !== FLAME_NONE; k = callers.parent[k]) {
+          callers.calls[k] += oCalls;
+          callers.total[k] += oTotal;
+          callers.self[k] += oSelf;
+        }
+        outerDepth = -1;
+      }
+      if (i === hi) break;
+      const c = code[i];
+      const dur = Math.max(0, end[i] - start[i]);
+      const ownSelf = Math.max(0, selfNs[i] || 0);
+      if (c >= 0 && c < nCodes && isF[c]) {
+        if (outerDepth >= 0) {
+          oCalls += 1;
+          oSelf += ownSelf;
+        } else {
+          let leaf = callers.child(FLAME_NONE, rootCode);
+          for (let a = sp - 1; a >= 0; a--) leaf = callers.child(leaf, code[anc[a]]);
+          outerDepth = d;
+          outerLeaf = leaf;
+          oCalls = 1;
+          oTotal = dur;
+          oSelf = ownSelf;
+        }
+      }
+      let node = FLAME_NONE;
+      if (outerDepth >= 0 && outerDepth === d) node = callees.child(FLAME_NONE, rootCode);
+      else if (outerDepth >= 0 && sp > 0 && down[sp - 1] !== FLAME_NONE) node = callees.child(down[sp - 1], c);
+      if (node !== FLAME_NONE) {
+        callees.calls[node] += 1;
+        callees.total[node] += dur;
+      }
+      down[sp] = node;
+      anc[sp] = i;
+      sp++;
+    }
+  }
+  callees.deriveSelf();
+  return { codes: codes.slice(), callers: callers.finish(), callees: callees.finish() };
+}
+
+/** Little-endian f64 of `buf` (an ArrayBuffer, a typed array or a DataView), copied when unaligned. */
+function flameF64(buf) {
+  const u8 = buf instanceof ArrayBuffer ? new Uint8Array(buf) : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  const n = Math.floor(u8.byteLength / 8);
+  if (u8.byteOffset % 8 === 0) return new Float64Array(u8.buffer, u8.byteOffset, n);
+  return new Float64Array(u8.slice(0, n * 8).buffer);
+}
+
+/** Parent of each node of a pre-order list of depths (the nearest previous node one less deep). */
+function flameParents(depth) {
+  const n = depth.length;
+  const parent = new Int32Array(n);
+  const last = [];
+  for (let i = 0; i < n; i++) {
+    const d = depth[i];
+    parent[i] = d === 0 ? FLAME_NONE : (last[d - 1] === undefined ? FLAME_NONE : last[d - 1]);
+    last[d] = i;
+    last.length = d + 1;
+  }
+  return parent;
+}
+
+/** The Rust encoding of a flame (`Flame::encode`, `_core.flame_bytes`) as flame columns. */
+export function flameFromBytes(buf) {
+  const a = flameF64(buf);
+  const n = Math.floor(a.length / FLAME_STRIDE);
+  const f = emptyFlame(n);
+  for (let i = 0; i < n; i++) {
+    const o = i * FLAME_STRIDE;
+    f.depth[i] = a[o];
+    f.code[i] = a[o + 1];
+    f.total[i] = a[o + 2];
+    f.self[i] = a[o + 3];
+    f.calls[i] = a[o + 4];
+  }
+  f.parent = flameParents(f.depth);
+  return f;
+}
+
+/**
+ * The differential tree of two runs (`Comparison.flame_bytes()`): flame columns of b (`code` is
+ * the function's index in the comparison's rows; total, self and calls are b's) with a's figures
+ * in totalA, selfA, callsA. A path only in a has calls = 0, one only in b callsA = 0.
+ */
+export function diffFlameFromBytes(buf) {
+  const a = flameF64(buf);
+  const n = Math.floor(a.length / DIFF_FLAME_STRIDE);
+  const f = emptyFlame(n);
+  f.totalA = new Float64Array(n);
+  f.selfA = new Float64Array(n);
+  f.callsA = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const o = i * DIFF_FLAME_STRIDE;
+    f.depth[i] = a[o];
+    f.code[i] = a[o + 1];
+    f.totalA[i] = a[o + 2];
+    f.selfA[i] = a[o + 3];
+    f.callsA[i] = a[o + 4];
+    f.total[i] = a[o + 5];
+    f.self[i] = a[o + 6];
+    f.calls[i] = a[o + 7];
+  }
+  f.parent = flameParents(f.depth);
+  return f;
+}
+
+/**
+ * The icicle layout of a flame whose widths are `width[i]` (default: total): per node its x offset
+ * from the left of the whole (same unit as the widths) and the end of its subtree in pre-order
+ * (`end[i]`: the first node after it that is not its descendant); `sum` is the top level's width.
+ */
+export function flameLayout(f, width = f.total) {
+  const n = f.count;
+  const x = new Float64Array(n);
+  const end = new Int32Array(n);
+  const cursor = new Float64Array(n); // next child's x per node
+  let top = 0;
+  const open = new Int32Array(n + 1); // the path of the current node
+  let sp = 0;
+  for (let i = 0; i < n; i++) {
+    const d = f.depth[i];
+    while (sp > d) end[open[--sp]] = i;
+    const p = f.parent[i];
+    if (p < 0) {
+      x[i] = top;
+      top += width[i];
+    } else {
+      x[i] = cursor[p];
+      cursor[p] += width[i];
+    }
+    cursor[i] = x[i];
+    open[sp++] = i;
+  }
+  while (sp > 0) end[open[--sp]] = n;
+  return { x, end, sum: top };
+}
+
+/** The path of node `i` as codes from the top (the node's own code last). */
+export function flamePath(f, i) {
+  const out = [];
+  for (let k = i; k >= 0; k = f.parent[k]) out.push(f.code[k]);
+  return out.reverse();
+}
+
+/** The node of `f` with path `codes`, or the deepest node along it (-1 when even the top is missing). */
+export function flameFind(f, codes) {
+  let node = -1;
+  let from = 0;
+  for (let d = 0; d < codes.length; d++) {
+    let found = -1;
+    for (let i = from; i < f.count; i++) {
+      if (f.depth[i] < d) break; // left node's subtree
+      if (f.depth[i] === d && f.parent[i] === node && f.code[i] === codes[d]) {
+        found = i;
+        break;
+      }
+    }
+    if (found < 0) break;
+    node = found;
+    from = found + 1;
+  }
+  return node;
+}
+
 // ---- js/render.js ----
 // render.js: canvas 2D drawing primitives and the batching of boxes by colour. Layer 3: depends
 // on units.js and layout.js (for the hash); knows nothing of DOM widgets or events. All
@@ -1289,6 +1748,21 @@ export class BoxBatch {
     }
     this.used.length = 0;
   }
+}
+
+/**
+ * Dark or light for theme option `theme` ("auto" | "light" | "dark") in document `doc`: with
+ * "auto", JupyterLab's theme (body data-jp-theme-light), VS Code's (body class), else the system's.
+ */
+export function resolveDark(doc, theme) {
+  if (theme === "dark") return true;
+  if (theme === "light") return false;
+  const body = doc.body;
+  if (body && body.hasAttribute("data-jp-theme-light")) return body.getAttribute("data-jp-theme-light") === "false";
+  if (body && body.classList.contains("vscode-dark")) return true;
+  if (body && body.classList.contains("vscode-light")) return false;
+  const win = doc.defaultView;
+  return !!(win && win.matchMedia && win.matchMedia("(prefers-color-scheme: dark)").matches);
 }
 
 /** The palette of one theme, read from the CSS variables of the root element. */
@@ -2127,7 +2601,7 @@ export function processFact(state, t) {
 }
 
 /** A signed duration: "+1.5 s", "-20 µs", "0 ns". */
-function signedDuration(ns) {
+export function signedDuration(ns) {
   return ns > 0 ? `+${formatDuration(ns)}` : formatDuration(ns);
 }
 
@@ -2176,7 +2650,8 @@ export function bandFacts(state, vp, b) {
 
 /**
  * tl: { doc, state, vp }. Returns { el, showCall(c, x, y), showThread(t, x, y), showProcess(p, x, y),
- * showBand(b, x, y), hide() }; x and y are zoom x and zoom y of the pointer.
+ * showBand(b, x, y), showFacts(title, facts, kind, x, y), hide() }; x and y are zoom x and zoom y
+ * of the pointer (or the same over the flame graph, which takes the zoomed view's place).
  */
 export function createTooltip(tl) {
   const { doc, state, vp } = tl;
@@ -2242,8 +2717,16 @@ export function createTooltip(tl) {
     place(x, y);
   }
 
+  /** Any [label, value] facts under a title (the flame graph's nodes); `kind` goes to data-kind. */
+  function showFacts(title, facts, kind, x, y) {
+    tooltip.replaceChildren(makeEl(doc, "div", "fprofile-tooltip-title", title), factList(doc, facts));
+    tooltip.dataset.kind = kind;
+    place(x, y);
+  }
+
   return {
     el: tooltip,
+    showFacts,
     showCall,
     showThread,
     showProcess,
@@ -3213,6 +3696,719 @@ export function createZoomView(tl) {
   };
 }
 
+// ---- js/flameview.js ----
+// flameview.js: the flame graph view (`canvas.fprofile-flame`, shown instead of the zoomed view
+// by its toggle, `button.fprofile-flame-toggle` or the key f) and the icicle drawing it shares with
+// the comparison's differential flame graph (drawIcicle).
+//
+// The flame view merges the calls of the chosen threads (`select.fprofile-flame-scope`: the
+// visible threads of the thread list, those of one process, or one thread) over the window of the
+// overview's brush (the whole run when the window is), with flame.js; widths by total time,
+// heaviest left, one row per depth. Hover: the tooltip (function, file:line, calls, total, self,
+// share); click: zoom into that path (the breadcrumb `.fprofile-flame-crumbs` and Escape go back)
+// and select its function; the timeline's highlight (search, selected function) fades the rest.
+// With a function selected, the key s or `button.fprofile-sandwich-toggle` shows its callers
+// merged upward over its callees merged downward (flame.js flameSandwich; the whole run), and
+// back. After each drawing the canvas gets `data-drawn` (boxes), `data-nodes` (merged paths),
+// `data-mode` ("flame" or "sandwich"), `data-focus` (the depth of the zoomed path, 0: none),
+// `data-window` ("all", or "t0,t1" in trace ns). Layer 4 (canvas, pointer events, text only).
+
+
+export const FLAME_ROW_PX = 18;
+/** Nodes at least this wide (CSS px) get a label. */
+const FLAME_LABEL_MIN_PX = 28;
+/** Nodes narrower than this (CSS px) are not drawn, nor their subtrees. */
+const FLAME_MIN_PX = 0.4;
+
+/**
+ * Draw an icicle of flame `f` (flame.js columns) laid out by `lay` (flame.js flameLayout) into
+ * `ctx`, showing the layout's range [u0, u1) over the width `W`.
+ * o: { u0, u1, W, focus (a node: its ancestors are drawn full width; -1: none), top (y of depth
+ *      0), upward (depth d at top - d * rowPx instead of top + d * rowPx), yMin, yMax (what is
+ *      visible), batch (render.js BoxBatch), keyOf(i) (its batch key), styleOf(key),
+ *      labelOf(i), textOf(i) (label colour), charPx, widths (of the layout; default f.total) }.
+ * Returns the boxes drawn as { node, x, y, w } columns for hit testing: { count, node, x, y, w }.
+ */
+export function drawIcicle(ctx, f, lay, o) {
+  const widths = o.widths || f.total;
+  const row = FLAME_ROW_PX;
+  const span = o.u1 - o.u0;
+  const k = span > 0 ? o.W / span : 0;
+  const hits = { count: 0, node: [], x: [], y: [], w: [] };
+  const labels = [];
+  const yOf = (d) => (o.upward ? o.top - d * row : o.top + d * row);
+  const box = (i, x, w) => {
+    const y = yOf(f.depth[i]);
+    o.batch.add(o.keyOf(i), x, y, Math.max(w - 1, 0.5), row - 1);
+    hits.node.push(i);
+    hits.x.push(x);
+    hits.y.push(y);
+    hits.w.push(w);
+    hits.count++;
+    if (w >= FLAME_LABEL_MIN_PX) labels.push(i, x, y, w);
+  };
+  for (let a = o.focus >= 0 ? f.parent[o.focus] : -1; a >= 0; a = f.parent[a]) box(a, 0, o.W);
+  const from = o.focus >= 0 ? o.focus : 0;
+  const to = o.focus >= 0 ? lay.end[o.focus] : f.count;
+  for (let i = from; i < to;) {
+    const w = widths[i] * k;
+    const x = (lay.x[i] - o.u0) * k;
+    const y = yOf(f.depth[i]);
+    const below = o.upward ? y + row < o.yMin : y > o.yMax; // deeper rows are further out
+    if (w < FLAME_MIN_PX || below || x >= o.W || x + w <= 0) {
+      i = lay.end[i];
+      continue;
+    }
+    if ((o.upward ? y <= o.yMax : y + row >= o.yMin)) box(i, x, w);
+    i++;
+  }
+  o.batch.fill(ctx, o.styleOf);
+  ctx.textBaseline = "middle";
+  for (let j = 0; j < labels.length; j += 4) {
+    const i = labels[j];
+    const x = Math.max(0, labels[j + 1]);
+    const w = Math.min(o.W, labels[j + 1] + labels[j + 3]) - x;
+    const text = fitLabel(o.labelOf(i), w - 6, o.charPx);
+    if (!text) continue;
+    ctx.fillStyle = o.textOf(i);
+    ctx.fillText(text, x + 3, labels[j + 2] + row / 2);
+  }
+  return hits;
+}
+
+/** The box of `hits` (drawIcicle) under (x, y), or -1: its index in hits. */
+export function hitIcicle(hits, x, y) {
+  for (let j = hits.count - 1; j >= 0; j--) {
+    if (x >= hits.x[j] && x < hits.x[j] + hits.w[j] && y >= hits.y[j] && y < hits.y[j] + FLAME_ROW_PX) return j;
+  }
+  return -1;
+}
+
+/** The share `part / whole` as text ("12.5 %"; "–" when whole is 0). */
+export function shareText(part, whole) {
+  if (!(whole > 0)) return "–";
+  const p = (100 * part) / whole;
+  return `${p >= 10 || p === 0 ? p.toFixed(1) : p.toPrecision(2)} %`;
+}
+
+/**
+ * tl: { doc, root, state, vp, tooltip, listen, localXY, schedule(), selectCode(code) }.
+ * Returns { button, bar, el, shown(), toggle(on?), build() (for the trace in state), draw(),
+ *           onKey(key) -> true when handled }.
+ */
+export function createFlameView(tl) {
+  const { doc, state, vp, tooltip } = tl;
+  const button = makeEl(doc, "button", "fprofile-flame-toggle", "Flame graph");
+  button.type = "button";
+  button.title = "Show the calls merged by call path over the window (f)";
+  const bar = makeEl(doc, "div", "fprofile-flame-bar");
+  bar.hidden = true;
+  const scope = makeEl(doc, "select", "fprofile-flame-scope");
+  scope.setAttribute("aria-label", "Threads merged in the flame graph");
+  const crumbs = makeEl(doc, "span", "fprofile-flame-crumbs");
+  const sandwichBtn = makeEl(doc, "button", "fprofile-sandwich-toggle", "Callers & callees");
+  sandwichBtn.type = "button";
+  sandwichBtn.title = "The selected function's callers merged upward and its callees merged downward (s)";
+  const note = makeEl(doc, "span", "fprofile-flame-note fprofile-muted");
+  bar.append(scope, sandwichBtn, crumbs, note);
+  const canvas = doc.createElement("canvas");
+  canvas.className = "fprofile-flame";
+  canvas.setAttribute("aria-label", "Flame graph: calls merged by call path");
+  canvas.hidden = true;
+
+  let shown = false;
+  let mode = "flame"; // or "sandwich"
+  let focusPath = []; // codes from the top to the zoomed node
+  let scrollY = 0;
+  let charPx = 6.2;
+  let cache = { key: "", f: null, lay: null, win: null, threads: [] };
+  let sw = { key: "", code: -1, callers: null, callees: null, layC: null, layE: null };
+  let hits = { count: 0, node: [], x: [], y: [], w: [] };
+  let hitTree = []; // per box: the tree it belongs to ("flame", "callers" or "callees")
+  let pointer = null;
+
+  // ---- what is merged ---------------------------------------------------------------------
+  /** The scope's threads that the thread list shows. */
+  function chosenThreads() {
+    const { trace, visible } = state;
+    const v = scope.value || "all";
+    let threads;
+    if (v.startsWith("p:")) threads = state.processThreads[Number(v.slice(2))] || [];
+    else if (v.startsWith("t:")) threads = [Number(v.slice(2))];
+    else threads = trace.threads.map((th) => th.index);
+    return threads.filter((t) => visible[t]);
+  }
+
+  function build() {
+    focusPath = [];
+    scrollY = 0;
+    mode = "flame";
+    cache = { key: "", f: null, lay: null, win: null, threads: [] };
+    sw = { key: "", code: -1, callers: null, callees: null, layC: null, layE: null };
+    const { trace } = state;
+    const options = [["all", "Visible threads"]];
+    if (trace) {
+      if (state.processes.length > 1) state.processes.forEach((p, i) => options.push([`p:${i}`, `Process ${processLabel(p)}`]));
+      for (const th of trace.threads) options.push([`t:${th.index}`, `Thread ${th.name}${th.osId ? ` (tid ${th.osId})` : ""}`]);
+    }
+    scope.replaceChildren(...options.map(([value, text]) => {
+      const opt = makeEl(doc, "option", null, text); // text only: names come from the trace
+      opt.value = value;
+      return opt;
+    }));
+    scope.value = "all";
+  }
+
+  /** The flame of the current scope and window (recomputed when either changed). */
+  function currentFlame() {
+    const threads = chosenThreads();
+    const whole = vp.win[0] <= vp.full[0] && vp.win[1] >= vp.full[1];
+    const win = whole ? null : [Math.round(vp.win[0]), Math.round(vp.win[1])]; // as the root's data-window-*-ns
+    const key = `${threads.join(",")}|${win ? win.join(",") : "all"}`;
+    if (key !== cache.key) {
+      const f = flameMerge(state.trace, threads, win);
+      cache = { key, f, lay: flameLayout(f), win, threads };
+    }
+    return cache;
+  }
+
+  function currentSandwich() {
+    const threads = chosenThreads();
+    const code = state.selectedCode;
+    const key = `${threads.join(",")}|${code}`;
+    if (key !== sw.key) {
+      const s = flameSandwich(state.trace, state.index.selfNs, [code], threads);
+      sw = { key, code, callers: s.callers, callees: s.callees, layC: flameLayout(s.callers), layE: flameLayout(s.callees) };
+    }
+    return sw;
+  }
+
+  // ---- drawing -----------------------------------------------------------------------------
+  /** Batch keys: faded where the timeline's highlight leaves the function out (in the callers and
+   * callees view, only the search's: the selected function is every tree's root). */
+  function keyOf(f) {
+    const nCodes = state.trace.codes.count;
+    const search = mode === "sandwich";
+    const hl = search ? state.searchMask !== null : highlightActive(state);
+    return (i) => {
+      const code = f.code[i];
+      if (!hl) return code;
+      const lit = search ? state.searchMask[code] === 1 : isHighlighted(state, code);
+      return lit ? code : code + nCodes;
+    };
+  }
+
+  function icicleOptions(f, W, H) {
+    const { colours } = state;
+    const nCodes = state.trace.codes.count;
+    return {
+      W, yMin: 0, yMax: H, batch: state.batch, keyOf: keyOf(f), charPx,
+      styleOf: (key) => (key < nCodes ? colours.fill[key] : colours.faded[key - nCodes]),
+      labelOf: (i) => state.trace.codes.name[f.code[i]],
+      textOf: (i) => colours.text[f.code[i]],
+    };
+  }
+
+  function draw() {
+    const W = vp.width;
+    const H = vp.zoomHeight;
+    const { trace, pal } = state;
+    const ctx = sizeCanvas(canvas, W, H);
+    ctx.fillStyle = pal.bg;
+    ctx.fillRect(0, 0, W, H);
+    hits = { count: 0, node: [], x: [], y: [], w: [] };
+    hitTree = [];
+    if (!trace) {
+      canvas.setAttribute("data-drawn", "0");
+      return;
+    }
+    ctx.font = pal.font;
+    charPx = ctx.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEFGH0123").width / 40 || 6.2;
+    if (mode === "sandwich" && state.selectedCode < 0) mode = "flame";
+    sandwichBtn.disabled = state.selectedCode < 0 && mode !== "sandwich";
+    sandwichBtn.textContent = mode === "sandwich" ? "Flame graph" : "Callers & callees";
+    if (mode === "sandwich") drawSandwich(ctx, W, H);
+    else drawFlame(ctx, W, H);
+    canvas.setAttribute("data-drawn", String(hits.count));
+    canvas.setAttribute("data-mode", mode);
+    if (pointer) hoverAt(pointer.x, pointer.y);
+  }
+
+  function drawFlame(ctx, W, H) {
+    const { f, lay, win } = currentFlame();
+    let focus = focusPath.length ? flameFind(f, focusPath) : -1;
+    if (focus >= 0 && f.depth[focus] + 1 < focusPath.length) focusPath = flamePath(f, focus); // gone in this window: its deepest ancestor
+    if (focus < 0) focusPath = [];
+    const maxScroll = Math.max(0, (maxDepth(f) + 1) * FLAME_ROW_PX - H);
+    scrollY = Math.min(Math.max(0, scrollY), maxScroll);
+    const o = icicleOptions(f, W, H);
+    o.u0 = focus >= 0 ? lay.x[focus] : 0;
+    o.u1 = focus >= 0 ? lay.x[focus] + f.total[focus] : lay.sum;
+    o.focus = focus;
+    o.top = -scrollY;
+    hits = drawIcicle(ctx, f, lay, o);
+    hitTree = null;
+    canvas.setAttribute("data-nodes", String(f.count));
+    canvas.setAttribute("data-focus", String(focusPath.length));
+    canvas.setAttribute("data-window", win ? `${Math.round(win[0])},${Math.round(win[1])}` : "all");
+    renderCrumbs(f, focus);
+    const calls = sumTop(f, f.calls);
+    note.textContent = f.count === 0 ? "No calls in this window for these threads."
+      : `${win ? formatWindow(win[0], win[1], state.origin) : "whole run"} · ${formatCount(calls)} top-level call${calls === 1 ? "" : "s"}` +
+        ` · ${formatCount(f.count)} path${f.count === 1 ? "" : "s"} · ${formatDuration(lay.sum)}`;
+  }
+
+  function drawSandwich(ctx, W, H) {
+    const s = currentSandwich();
+    const mid = Math.round(H / 2);
+    const trees = [];
+    // the callers grow upward from the middle, the callees downward
+    for (const [f, lay, upward, name] of [[s.callers, s.layC, true, "callers"], [s.callees, s.layE, false, "callees"]]) {
+      if (f.count === 0) continue;
+      const o = icicleOptions(f, W, H);
+      o.u0 = 0;
+      o.u1 = lay.sum;
+      o.focus = -1;
+      o.upward = upward;
+      o.top = upward ? mid - FLAME_ROW_PX - 2 : mid;
+      const h = drawIcicle(ctx, f, lay, o);
+      for (let j = 0; j < h.count; j++) {
+        hits.node.push(h.node[j]);
+        hits.x.push(h.x[j]);
+        hits.y.push(h.y[j]);
+        hits.w.push(h.w[j]);
+        hits.count++;
+        trees.push(name);
+      }
+    }
+    hitTree = trees;
+    ctx.fillStyle = state.pal.muted;
+    ctx.fillText("callers ↑", 4, 8);
+    ctx.fillText("callees ↓", 4, H - 8);
+    canvas.setAttribute("data-nodes", String(s.callers.count + s.callees.count));
+    canvas.setAttribute("data-focus", "0");
+    canvas.setAttribute("data-window", "all");
+    const name = state.trace.codes.name[s.code];
+    crumbs.replaceChildren(makeEl(doc, "span", "fprofile-flame-crumb-current", `Callers and callees of ${name}`));
+    note.textContent = "whole run · click a function to take its callers and callees · Escape: back to the flame graph";
+  }
+
+  function maxDepth(f) {
+    let d = 0;
+    for (let i = 0; i < f.count; i++) if (f.depth[i] > d) d = f.depth[i];
+    return d;
+  }
+  function sumTop(f, col) {
+    let s = 0;
+    for (let i = 0; i < f.count; i++) if (f.depth[i] === 0) s += col[i];
+    return s;
+  }
+
+  /** The breadcrumb: "All" and the zoomed path, each a button back to it. */
+  function renderCrumbs(f, focus) {
+    const items = [];
+    const all = makeEl(doc, "button", "fprofile-flame-crumb", "All");
+    all.type = "button";
+    all.disabled = focus < 0;
+    all.addEventListener("click", () => setFocus([]));
+    items.push(all);
+    const path = focus >= 0 ? flamePath(f, focus) : [];
+    path.forEach((code, d) => {
+      items.push(makeEl(doc, "span", "fprofile-muted", " › "));
+      const b = makeEl(doc, "button", "fprofile-flame-crumb", state.trace.codes.name[code]);
+      b.type = "button";
+      b.disabled = d === path.length - 1;
+      b.addEventListener("click", () => setFocus(path.slice(0, d + 1)));
+      items.push(b);
+    });
+    crumbs.replaceChildren(...items);
+  }
+
+  function setFocus(path) {
+    focusPath = path;
+    scrollY = 0;
+    tooltip.hide();
+    tl.schedule();
+  }
+
+  // ---- pointer -----------------------------------------------------------------------------
+  /** The tree, node and figures under (x, y), or null. */
+  function nodeAt(x, y) {
+    const j = hitIcicle(hits, x, y);
+    if (j < 0) return null;
+    const tree = hitTree ? hitTree[j] : "flame";
+    const f = tree === "callers" ? sw.callers : tree === "callees" ? sw.callees : cache.f;
+    return { tree, f, i: hits.node[j] };
+  }
+
+  function hoverAt(x, y) {
+    const hit = nodeAt(x, y);
+    if (!hit) {
+      tooltip.hide();
+      return;
+    }
+    const { tree, f, i } = hit;
+    const { codes } = state.trace;
+    const code = f.code[i];
+    let whole;
+    let wholeText;
+    if (tree === "flame") {
+      whole = cache.lay.sum;
+      wholeText = cache.win ? "of the window's merged time" : "of the merged time";
+    } else {
+      whole = f.total[0];
+      wholeText = `of ${codes.name[sw.code]}`;
+    }
+    const facts = [
+      ["File", `${shortPath(codes.file[code], state.roots || [])}:${codes.line[code]}`],
+      ["Calls", formatCount(f.calls[i])],
+      ["Total", formatDuration(f.total[i])],
+      ["Self", formatDuration(f.self[i])],
+      ["Share", `${shareText(f.total[i], whole)} ${wholeText}`],
+    ];
+    if (tree === "flame" && f.parent[i] >= 0) facts.push(["Of its caller", shareText(f.total[i], f.total[f.parent[i]])]);
+    if (tree === "callers" && f.depth[i] > 0) facts.push(["Caller", `depth ${f.depth[i]} above ${codes.name[sw.code]}`]);
+    tooltip.showFacts(codes.name[code], facts, tree === "flame" ? "flame" : "sandwich", x, y);
+  }
+
+  tl.listen(canvas, "pointermove", (e) => {
+    const [x, y] = tl.localXY(e, canvas);
+    pointer = { x, y };
+    if (state.trace) hoverAt(x, y);
+  });
+  tl.listen(canvas, "pointerleave", () => {
+    pointer = null;
+    tooltip.hide();
+  });
+  tl.listen(canvas, "click", (e) => {
+    if (!state.trace) return;
+    const [x, y] = tl.localXY(e, canvas);
+    const hit = nodeAt(x, y);
+    if (!hit) return;
+    if (hit.tree === "flame") {
+      setFocus(flamePath(hit.f, hit.i));
+      tl.selectCode(hit.f.code[hit.i]);
+    } else {
+      tl.selectCode(hit.f.code[hit.i]); // the sandwich of that function
+      tooltip.hide();
+    }
+  });
+  tl.listen(canvas, "wheel", (e) => {
+    if (!state.trace || mode !== "flame") return;
+    e.preventDefault();
+    scrollY += e.deltaY;
+    tl.schedule();
+  }, { passive: false });
+  tl.listen(scope, "change", () => {
+    tl.schedule();
+  });
+  tl.listen(sandwichBtn, "click", () => toggleSandwich());
+
+  function toggleSandwich() {
+    if (mode === "sandwich") mode = "flame";
+    else if (state.selectedCode >= 0) mode = "sandwich";
+    else return false;
+    tooltip.hide();
+    tl.schedule();
+    return true;
+  }
+
+  function toggle(on) {
+    shown = on === undefined ? !shown : !!on;
+    canvas.hidden = !shown;
+    bar.hidden = !shown;
+    button.textContent = shown ? "Timeline" : "Flame graph";
+    button.title = shown ? "Back to the timeline (f)" : "Show the calls merged by call path over the window (f)";
+    tl.root.setAttribute("data-view", shown ? "flame" : "timeline");
+    tooltip.hide();
+    tl.schedule();
+  }
+  tl.listen(button, "click", () => toggle());
+
+  return {
+    button,
+    bar,
+    el: canvas,
+    shown: () => shown,
+    toggle,
+    build,
+    draw,
+    /** Keys of the flame view: f (toggle), and while shown s (callers and callees), Escape (back). */
+    onKey(key) {
+      if (key === "f" || key === "F") {
+        toggle();
+        return true;
+      }
+      if (!shown) return false;
+      if (key === "s" || key === "S") return toggleSandwich();
+      if (key === "Escape") {
+        if (mode === "sandwich") return toggleSandwich();
+        if (focusPath.length) {
+          setFocus(focusPath.slice(0, -1));
+          return true;
+        }
+      }
+      return false;
+    },
+  };
+}
+
+// ---- js/diffview.js ----
+// diffview.js: the differential flame graph of two runs (`fprofile_jupyter.compare(a, b)` in a
+// notebook): the tree of `Comparison.flame_bytes()` (flame.js diffFlameFromBytes) as an icicle
+// (flameview.js drawIcicle), widths by b's total time (or a's: the select), each box coloured by how
+// much slower (red) or faster (blue) the path got from a to b, paths only in b ("new") and only in
+// a ("gone": visible with a's widths) in their own colours. Hover: both sides' figures and the
+// change; click: zoom into a path (the breadcrumb and Escape go back). Drawn from the notebook
+// output alone by the JupyterLab / Notebook 7 extension (hosts/lab.js through hosts/widget.js).
+// `canvas.fprofile-diff-flame` gets `data-drawn`, `data-nodes`, `data-focus` and, per colour class,
+// the boxes drawn: `data-slower`, `data-faster`, `data-same`, `data-only-a`, `data-only-b`.
+// Layer 4 (canvas, DOM, text only: names from the runs go through textContent and fillText).
+
+
+/** Shades each way (slower, faster) of the diverging scale; a path 4x slower or faster is the strongest. */
+const DIFF_STEPS = 5;
+const DIFF_SAME = DIFF_STEPS;
+const DIFF_ONLY_B = 2 * DIFF_STEPS + 1;
+const DIFF_ONLY_A = 2 * DIFF_STEPS + 2;
+const DIFF_KEYS = 2 * DIFF_STEPS + 3;
+/** The most rows drawn before the view scrolls (CSS px of canvas). */
+const DIFF_MAX_HEIGHT = 480;
+
+/**
+ * The colour class of a path with a's and b's figures: DIFF_ONLY_A / DIFF_ONLY_B for a path one
+ * side lacks, else DIFF_SAME + k, k in [-DIFF_STEPS, DIFF_STEPS] by log2(b / a) (k < 0: faster).
+ */
+export function diffKey(totalA, totalB, callsA, callsB) {
+  if (callsA === 0) return DIFF_ONLY_B;
+  if (callsB === 0) return DIFF_ONLY_A;
+  const r = Math.log2(Math.max(totalB, 1) / Math.max(totalA, 1));
+  const k = Math.round((Math.max(-2, Math.min(2, r)) / 2) * DIFF_STEPS);
+  return DIFF_SAME + k;
+}
+
+/** Fill and label colours per colour class: [{ fill, text }]. */
+export function diffColours(dark) {
+  const out = [];
+  for (let key = 0; key < DIFF_KEYS; key++) {
+    let h = 0;
+    let s = 0;
+    let l = dark ? 40 : 80;
+    if (key === DIFF_ONLY_B) [h, s, l] = [285, 55, dark ? 45 : 62];
+    else if (key === DIFF_ONLY_A) [h, s, l] = [40, 12, dark ? 30 : 86];
+    else if (key !== DIFF_SAME) {
+      const k = Math.abs(key - DIFF_SAME) / DIFF_STEPS; // 0.2 .. 1
+      h = key > DIFF_SAME ? 4 : 214;
+      s = 75;
+      l = dark ? 30 + 16 * k : 88 - 38 * k;
+    }
+    out.push({ fill: `hsl(${h} ${s}% ${l}%)`, text: labelColourOn(h, s, l) });
+  }
+  return out;
+}
+
+/**
+ * Draw the comparison `payload` ({ flame: base64, functions: [[name, file, line_a, line_b]],
+ * name_a, name_b } or { error }) into `container`. options: { theme: "auto" | "light" | "dark" }.
+ * Returns { root, destroy() }.
+ */
+export function createDiffFlame(container, payload, options = {}) {
+  const doc = container.ownerDocument || document;
+  const root = makeEl(doc, "div", "fprofile-root fprofile-diff");
+  root.tabIndex = 0;
+  const dark = resolveDark(doc, options.theme || "auto");
+  root.classList.add(dark ? "fprofile-dark" : "fprofile-light");
+  container.append(root);
+  const p = payload && typeof payload === "object" ? payload : {};
+  const fail = (message) => {
+    const box = makeEl(doc, "div", "fprofile-error", message); // text: it may quote names
+    box.setAttribute("role", "alert");
+    root.append(box);
+    return { root, destroy: () => root.remove() };
+  };
+  if (typeof p.error === "string" && p.error) return fail(p.error);
+  if (typeof p.flame !== "string" || !Array.isArray(p.functions)) {
+    return fail("fprofile: this output holds no comparison (its \"flame\" or \"functions\" field is missing).");
+  }
+  let f;
+  try {
+    const bin = atob(p.flame);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    f = diffFlameFromBytes(bytes);
+  } catch (e) {
+    return fail(`fprofile: this output's comparison is damaged (${e && e.message ? e.message : e}).`);
+  }
+  const fn = (i) => p.functions[f.code[i]] || ["?", "", null, null];
+  const nameA = String(p.name_a || "a");
+  const nameB = String(p.name_b || "b");
+
+  // ---- DOM ---------------------------------------------------------------------------------
+  const head = makeEl(doc, "div", "fprofile-diff-head");
+  const title = makeEl(doc, "span", "fprofile-diff-title", `Differential flame graph: ${nameB} against ${nameA}`);
+  const widths = makeEl(doc, "select", "fprofile-diff-widths");
+  widths.setAttribute("aria-label", "Widths by the total time of");
+  for (const [value, text] of [["b", `widths: ${nameB}`], ["a", `widths: ${nameA} (shows the paths gone in ${nameB})`]]) {
+    const o = makeEl(doc, "option", null, text);
+    o.value = value;
+    widths.append(o);
+  }
+  const colours = diffColours(dark);
+  const legend = makeEl(doc, "span", "fprofile-diff-legend");
+  const swatch = (key, text) => {
+    const s = makeEl(doc, "span", "fprofile-diff-key", text);
+    s.style.background = colours[key].fill;
+    s.style.color = colours[key].text;
+    return s;
+  };
+  legend.append(swatch(DIFF_SAME + DIFF_STEPS, "slower"), swatch(DIFF_SAME - DIFF_STEPS, "faster"), swatch(DIFF_SAME, "same"),
+    swatch(DIFF_ONLY_B, `only in ${nameB}`), swatch(DIFF_ONLY_A, `only in ${nameA}`));
+  head.append(title, widths, legend);
+  const crumbs = makeEl(doc, "div", "fprofile-flame-crumbs");
+  const wrap = makeEl(doc, "div", "fprofile-zoom-wrap fprofile-diff-wrap");
+  const canvas = doc.createElement("canvas");
+  canvas.className = "fprofile-flame fprofile-diff-flame";
+  canvas.setAttribute("aria-label", "Differential flame graph");
+  const vp = { width: 0, zoomHeight: 0 }; // what the tooltip needs to stay inside the view
+  const tooltip = createTooltip({ doc, state: {}, vp });
+  wrap.append(canvas, tooltip.el);
+  root.append(head, crumbs, wrap);
+
+  let focusPath = [];
+  let lay = null;
+  let hits = { count: 0, node: [], x: [], y: [], w: [] };
+  const batch = new BoxBatch(DIFF_KEYS);
+  let depthMax = 0;
+  for (let i = 0; i < f.count; i++) if (f.depth[i] > depthMax) depthMax = f.depth[i];
+  const keys = new Uint8Array(f.count);
+  for (let i = 0; i < f.count; i++) keys[i] = diffKey(f.totalA[i], f.total[i], f.callsA[i], f.calls[i]);
+
+  function draw() {
+    const W = Math.floor(wrap.clientWidth || container.clientWidth || 800);
+    const H = Math.min(DIFF_MAX_HEIGHT, (depthMax + 1) * FLAME_ROW_PX + 2);
+    vp.width = W;
+    vp.zoomHeight = H;
+    const pal = readPalette(root, dark);
+    const ctx = sizeCanvas(canvas, W, H);
+    ctx.fillStyle = pal.bg;
+    ctx.fillRect(0, 0, W, H);
+    ctx.font = pal.font;
+    const charPx = ctx.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEFGH0123").width / 40 || 6.2;
+    const byA = widths.value === "a";
+    lay = flameLayout(f, byA ? f.totalA : f.total);
+    let focus = focusPath.length ? flameFind(f, focusPath) : -1;
+    const fw = byA ? f.totalA : f.total;
+    if (focus >= 0 && !(fw[focus] > 0)) focus = -1; // no width on this side
+    focusPath = focus >= 0 ? flamePath(f, focus) : [];
+    hits = drawIcicle(ctx, f, lay, {
+      W, u0: focus >= 0 ? lay.x[focus] : 0, u1: focus >= 0 ? lay.x[focus] + fw[focus] : lay.sum, focus, top: 0,
+      yMin: 0, yMax: H, batch, keyOf: (i) => keys[i], styleOf: (k) => colours[k].fill, charPx, widths: fw,
+      labelOf: (i) => String(fn(i)[0]), textOf: (i) => colours[keys[i]].text,
+    });
+    const counts = new Array(DIFF_KEYS).fill(0);
+    for (let j = 0; j < hits.count; j++) counts[keys[hits.node[j]]]++;
+    const sum = (a, b) => counts.slice(a, b).reduce((x, y) => x + y, 0);
+    canvas.setAttribute("data-drawn", String(hits.count));
+    canvas.setAttribute("data-nodes", String(f.count));
+    canvas.setAttribute("data-focus", String(focusPath.length));
+    canvas.setAttribute("data-slower", String(sum(DIFF_SAME + 1, DIFF_SAME + DIFF_STEPS + 1)));
+    canvas.setAttribute("data-faster", String(sum(0, DIFF_SAME)));
+    canvas.setAttribute("data-same", String(counts[DIFF_SAME]));
+    canvas.setAttribute("data-only-a", String(counts[DIFF_ONLY_A]));
+    canvas.setAttribute("data-only-b", String(counts[DIFF_ONLY_B]));
+    renderCrumbs();
+  }
+
+  function renderCrumbs() {
+    const all = makeEl(doc, "button", "fprofile-flame-crumb", "All");
+    all.type = "button";
+    all.disabled = focusPath.length === 0;
+    all.addEventListener("click", () => setFocus([]));
+    const items = [all];
+    focusPath.forEach((func, d) => {
+      items.push(makeEl(doc, "span", "fprofile-muted", " › "));
+      const b = makeEl(doc, "button", "fprofile-flame-crumb", String((p.functions[func] || ["?"])[0]));
+      b.type = "button";
+      b.disabled = d === focusPath.length - 1;
+      b.addEventListener("click", () => setFocus(focusPath.slice(0, d + 1)));
+      items.push(b);
+    });
+    crumbs.replaceChildren(...items);
+  }
+
+  function setFocus(path) {
+    focusPath = path;
+    tooltip.hide();
+    draw();
+  }
+
+  const side = (calls, total, self) => `${formatCount(calls)} call${calls === 1 ? "" : "s"} · ${formatDuration(total)} (self ${formatDuration(self)})`;
+  function hover(x, y) {
+    const j = hitIcicle(hits, x, y);
+    if (j < 0) {
+      tooltip.hide();
+      return;
+    }
+    const i = hits.node[j];
+    const [name, file, lineA, lineB] = fn(i);
+    const line = lineB !== null && lineB !== undefined ? lineB : lineA;
+    const facts = [["File", `${file}:${line}`]];
+    if (f.callsA[i] > 0) facts.push([nameA, side(f.callsA[i], f.totalA[i], f.selfA[i])]);
+    if (f.calls[i] > 0) facts.push([nameB, side(f.calls[i], f.total[i], f.self[i])]);
+    if (f.callsA[i] === 0) facts.push(["Change", `new in ${nameB}`]);
+    else if (f.calls[i] === 0) facts.push(["Change", `gone in ${nameB}`]);
+    else {
+      const d = f.total[i] - f.totalA[i];
+      facts.push(["Change", `${signedDuration(d)} (${d >= 0 ? "+" : "−"}${shareText(Math.abs(d), f.totalA[i])})`]);
+    }
+    tooltip.showFacts(String(name), facts, "diff", x, y);
+  }
+
+  const cleanups = [];
+  const listen = (target, type, fn2) => {
+    target.addEventListener(type, fn2);
+    cleanups.push(() => target.removeEventListener(type, fn2));
+  };
+  const local = (e) => {
+    const r = canvas.getBoundingClientRect();
+    return [e.clientX - r.left, e.clientY - r.top];
+  };
+  listen(canvas, "pointermove", (e) => hover(...local(e)));
+  listen(canvas, "pointerleave", () => tooltip.hide());
+  listen(canvas, "click", (e) => {
+    const j = hitIcicle(hits, ...local(e));
+    if (j >= 0) setFocus(flamePath(f, hits.node[j]));
+  });
+  listen(widths, "change", () => setFocus(focusPath));
+  listen(root, "keydown", (e) => {
+    if (e.key === "Escape" && focusPath.length) {
+      setFocus(focusPath.slice(0, -1));
+      e.preventDefault();
+    }
+  });
+  let lastWidth = 0;
+  const win = doc.defaultView;
+  if (win && typeof win.ResizeObserver === "function") {
+    const ro = new win.ResizeObserver(() => {
+      const w = Math.floor(wrap.clientWidth);
+      if (w > 0 && w !== lastWidth) {
+        lastWidth = w;
+        draw();
+      }
+    });
+    ro.observe(wrap);
+    cleanups.push(() => ro.disconnect());
+  }
+  draw();
+  return {
+    root,
+    destroy() {
+      for (const c of cleanups) c();
+      root.remove();
+    },
+  };
+}
+
 // ---- js/timeline.js ----
 // timeline.js: the timeline component: composes the views (overview.js with the brush,
 // zoomview.js, tooltip.js, details.js, threads.js, search.js, table.js) around one shared state
@@ -3269,7 +4465,7 @@ export function createTimeline(container, options = {}) {
   // What the views may use of the timeline (their `tl`).
   const tl = {
     doc, win0, root, state, vp, listen, localXY, schedule, relayout, setWin, resetView, zoomBy, panByPx,
-    scrollByPx, zoomToCall, selectCall, toggleProcess, revealThread,
+    scrollByPx, zoomToCall, selectCall, selectCode, toggleProcess, revealThread,
     invalidateOverview: () => overview.invalidate(),
   };
   const tooltip = createTooltip(tl);
@@ -3279,6 +4475,7 @@ export function createTimeline(container, options = {}) {
   const details = createDetails(tl);
   const threadList = createThreadList(tl);
   const search = createSearch(tl);
+  const flame = createFlameView(tl);
   const table = createSummaryTable(doc, {
     colourOf: (c) => (state.colours && state.colours.fill[c]) || "transparent",
     onPick: (c) => { selectCode(c, true); },
@@ -3292,9 +4489,9 @@ export function createTimeline(container, options = {}) {
   const windowLabel = el("span", "fprofile-window-label");
   const idleLabel = el("span", "fprofile-idle-label fprofile-muted");
   idleLabel.title = "Threads with no call in the zoomed window take no room in the zoomed view; the overview and the thread list show them all";
-  const help = el("span", "fprofile-help", "wheel: zoom · drag: pan · double-click: zoom to call · r / + / − / arrows");
+  const help = el("span", "fprofile-help", "wheel: zoom · drag: pan · double-click: zoom to call · r / + / − / arrows · f: flame graph");
   const helpProcesses = " · click a process header or c: collapse / expand";
-  toolbar.append(resetBtn, search.input, search.count, windowLabel, idleLabel, help);
+  toolbar.append(resetBtn, flame.button, search.input, search.count, windowLabel, idleLabel, help);
   const errorBox = el("div", "fprofile-error");
   errorBox.setAttribute("role", "alert");
   errorBox.hidden = true;
@@ -3302,8 +4499,8 @@ export function createTimeline(container, options = {}) {
   const views = el("div", "fprofile-views");
   const zoomWrap = el("div", "fprofile-zoom-wrap");
   const placeholder = el("div", "fprofile-placeholder", "No trace loaded.");
-  zoomWrap.append(zoomView.el, tooltip.el, placeholder);
-  views.append(overview.el, zoomWrap);
+  zoomWrap.append(zoomView.el, flame.el, tooltip.el, placeholder);
+  views.append(overview.el, flame.bar, zoomWrap);
   const side = el("div", "fprofile-side");
   side.append(threadList.el, details.el);
   main.append(views, side);
@@ -3313,17 +4510,8 @@ export function createTimeline(container, options = {}) {
   side.hidden = true;
 
   // ---- theme -------------------------------------------------------------------------------
-  function resolveDark() {
-    if (themeOpt === "dark") return true;
-    if (themeOpt === "light") return false;
-    const body = doc.body;
-    if (body && body.hasAttribute("data-jp-theme-light")) return body.getAttribute("data-jp-theme-light") === "false";
-    if (body && body.classList.contains("vscode-dark")) return true;
-    if (body && body.classList.contains("vscode-light")) return false;
-    return !!(win0.matchMedia && win0.matchMedia("(prefers-color-scheme: dark)").matches);
-  }
   function applyTheme() {
-    state.dark = resolveDark();
+    state.dark = resolveDark(doc, themeOpt);
     root.classList.toggle("fprofile-dark", state.dark);
     root.classList.toggle("fprofile-light", !state.dark);
     state.pal = readPalette(root, state.dark);
@@ -3378,7 +4566,9 @@ export function createTimeline(container, options = {}) {
     if (!vp.width) return;
     if (!state.pal) state.pal = readPalette(root, state.dark);
     overview.draw();
-    zoomView.draw();
+    zoomView.el.hidden = flame.shown();
+    if (flame.shown()) flame.draw();
+    else zoomView.draw();
   }
   /** The lanes of the visible threads, and the heights that follow from them. */
   function relayout() {
@@ -3582,6 +4772,7 @@ export function createTimeline(container, options = {}) {
     state.hoverCall = -1;
     tooltip.hide();
     threadList.clear();
+    flame.build();
     table.setSummary({ overall: [], threads: [] }, []);
     table.el.hidden = true;
     side.hidden = true;
@@ -3602,6 +4793,10 @@ export function createTimeline(container, options = {}) {
     if (!state.trace || e.altKey || e.ctrlKey || e.metaKey) return;
     const tag = e.target && e.target.tagName;
     if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
+    if (flame.onKey(e.key)) {
+      e.preventDefault();
+      return;
+    }
     let handled = true;
     switch (e.key) {
       case "r": case "R": resetView(); break;
@@ -3667,6 +4862,7 @@ export function createTimeline(container, options = {}) {
     relayout();
     setWin(full[0], full[1], false);
     threadList.build();
+    flame.build();
     table.el.hidden = false;
     side.hidden = false;
     // Hosts send the overall rows only (also shown for a trace too large to decode, above): the
@@ -3913,4 +5109,15 @@ function renderWidget({ model, el }) {
   };
 }
 
-export default { render: renderWidget };
+/**
+ * The differential flame graph of a comparison output (python/fprofile_jupyter/_display.py,
+ * comparison_output), for the JupyterLab / Notebook 7 extension (hosts/lab.js).
+ * @param {{payload: unknown, el: HTMLElement}} args
+ * @returns {() => void} the cleanup
+ */
+function renderComparison({ payload, el }) {
+  const view = createDiffFlame(el, payload, { theme: "auto" });
+  return () => view.destroy();
+}
+
+export default { render: renderWidget, renderComparison };

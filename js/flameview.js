@@ -1,0 +1,461 @@
+// flameview.js: the flame graph view (`canvas.fprofile-flame`, shown instead of the zoomed view
+// by its toggle, `button.fprofile-flame-toggle` or the key f) and the icicle drawing it shares with
+// the comparison's differential flame graph (drawIcicle).
+//
+// The flame view merges the calls of the chosen threads (`select.fprofile-flame-scope`: the
+// visible threads of the thread list, those of one process, or one thread) over the window of the
+// overview's brush (the whole run when the window is), with flame.js; widths by total time,
+// heaviest left, one row per depth. Hover: the tooltip (function, file:line, calls, total, self,
+// share); click: zoom into that path (the breadcrumb `.fprofile-flame-crumbs` and Escape go back)
+// and select its function; the timeline's highlight (search, selected function) fades the rest.
+// With a function selected, the key s or `button.fprofile-sandwich-toggle` shows its callers
+// merged upward over its callees merged downward (flame.js flameSandwich; the whole run), and
+// back. After each drawing the canvas gets `data-drawn` (boxes), `data-nodes` (merged paths),
+// `data-mode` ("flame" or "sandwich"), `data-focus` (the depth of the zoomed path, 0: none),
+// `data-window` ("all", or "t0,t1" in trace ns). Layer 4 (canvas, pointer events, text only).
+
+import { flameMerge, flameSandwich, flameLayout, flamePath, flameFind } from "./flame.js";
+import { sizeCanvas, fitLabel } from "./render.js";
+import { highlightActive, isHighlighted } from "./state.js";
+import { processLabel } from "./lanes.js";
+import { makeEl } from "./panel.js";
+import { formatDuration, formatCount, formatWindow, shortPath } from "./units.js";
+
+export const FLAME_ROW_PX = 18;
+/** Nodes at least this wide (CSS px) get a label. */
+const FLAME_LABEL_MIN_PX = 28;
+/** Nodes narrower than this (CSS px) are not drawn, nor their subtrees. */
+const FLAME_MIN_PX = 0.4;
+
+/**
+ * Draw an icicle of flame `f` (flame.js columns) laid out by `lay` (flame.js flameLayout) into
+ * `ctx`, showing the layout's range [u0, u1) over the width `W`.
+ * o: { u0, u1, W, focus (a node: its ancestors are drawn full width; -1: none), top (y of depth
+ *      0), upward (depth d at top - d * rowPx instead of top + d * rowPx), yMin, yMax (what is
+ *      visible), batch (render.js BoxBatch), keyOf(i) (its batch key), styleOf(key),
+ *      labelOf(i), textOf(i) (label colour), charPx, widths (of the layout; default f.total) }.
+ * Returns the boxes drawn as { node, x, y, w } columns for hit testing: { count, node, x, y, w }.
+ */
+export function drawIcicle(ctx, f, lay, o) {
+  const widths = o.widths || f.total;
+  const row = FLAME_ROW_PX;
+  const span = o.u1 - o.u0;
+  const k = span > 0 ? o.W / span : 0;
+  const hits = { count: 0, node: [], x: [], y: [], w: [] };
+  const labels = [];
+  const yOf = (d) => (o.upward ? o.top - d * row : o.top + d * row);
+  const box = (i, x, w) => {
+    const y = yOf(f.depth[i]);
+    o.batch.add(o.keyOf(i), x, y, Math.max(w - 1, 0.5), row - 1);
+    hits.node.push(i);
+    hits.x.push(x);
+    hits.y.push(y);
+    hits.w.push(w);
+    hits.count++;
+    if (w >= FLAME_LABEL_MIN_PX) labels.push(i, x, y, w);
+  };
+  for (let a = o.focus >= 0 ? f.parent[o.focus] : -1; a >= 0; a = f.parent[a]) box(a, 0, o.W);
+  const from = o.focus >= 0 ? o.focus : 0;
+  const to = o.focus >= 0 ? lay.end[o.focus] : f.count;
+  for (let i = from; i < to;) {
+    const w = widths[i] * k;
+    const x = (lay.x[i] - o.u0) * k;
+    const y = yOf(f.depth[i]);
+    const below = o.upward ? y + row < o.yMin : y > o.yMax; // deeper rows are further out
+    if (w < FLAME_MIN_PX || below || x >= o.W || x + w <= 0) {
+      i = lay.end[i];
+      continue;
+    }
+    if ((o.upward ? y <= o.yMax : y + row >= o.yMin)) box(i, x, w);
+    i++;
+  }
+  o.batch.fill(ctx, o.styleOf);
+  ctx.textBaseline = "middle";
+  for (let j = 0; j < labels.length; j += 4) {
+    const i = labels[j];
+    const x = Math.max(0, labels[j + 1]);
+    const w = Math.min(o.W, labels[j + 1] + labels[j + 3]) - x;
+    const text = fitLabel(o.labelOf(i), w - 6, o.charPx);
+    if (!text) continue;
+    ctx.fillStyle = o.textOf(i);
+    ctx.fillText(text, x + 3, labels[j + 2] + row / 2);
+  }
+  return hits;
+}
+
+/** The box of `hits` (drawIcicle) under (x, y), or -1: its index in hits. */
+export function hitIcicle(hits, x, y) {
+  for (let j = hits.count - 1; j >= 0; j--) {
+    if (x >= hits.x[j] && x < hits.x[j] + hits.w[j] && y >= hits.y[j] && y < hits.y[j] + FLAME_ROW_PX) return j;
+  }
+  return -1;
+}
+
+/** The share `part / whole` as text ("12.5 %"; "–" when whole is 0). */
+export function shareText(part, whole) {
+  if (!(whole > 0)) return "–";
+  const p = (100 * part) / whole;
+  return `${p >= 10 || p === 0 ? p.toFixed(1) : p.toPrecision(2)} %`;
+}
+
+/**
+ * tl: { doc, root, state, vp, tooltip, listen, localXY, schedule(), selectCode(code) }.
+ * Returns { button, bar, el, shown(), toggle(on?), build() (for the trace in state), draw(),
+ *           onKey(key) -> true when handled }.
+ */
+export function createFlameView(tl) {
+  const { doc, state, vp, tooltip } = tl;
+  const button = makeEl(doc, "button", "fprofile-flame-toggle", "Flame graph");
+  button.type = "button";
+  button.title = "Show the calls merged by call path over the window (f)";
+  const bar = makeEl(doc, "div", "fprofile-flame-bar");
+  bar.hidden = true;
+  const scope = makeEl(doc, "select", "fprofile-flame-scope");
+  scope.setAttribute("aria-label", "Threads merged in the flame graph");
+  const crumbs = makeEl(doc, "span", "fprofile-flame-crumbs");
+  const sandwichBtn = makeEl(doc, "button", "fprofile-sandwich-toggle", "Callers & callees");
+  sandwichBtn.type = "button";
+  sandwichBtn.title = "The selected function's callers merged upward and its callees merged downward (s)";
+  const note = makeEl(doc, "span", "fprofile-flame-note fprofile-muted");
+  bar.append(scope, sandwichBtn, crumbs, note);
+  const canvas = doc.createElement("canvas");
+  canvas.className = "fprofile-flame";
+  canvas.setAttribute("aria-label", "Flame graph: calls merged by call path");
+  canvas.hidden = true;
+
+  let shown = false;
+  let mode = "flame"; // or "sandwich"
+  let focusPath = []; // codes from the top to the zoomed node
+  let scrollY = 0;
+  let charPx = 6.2;
+  let cache = { key: "", f: null, lay: null, win: null, threads: [] };
+  let sw = { key: "", code: -1, callers: null, callees: null, layC: null, layE: null };
+  let hits = { count: 0, node: [], x: [], y: [], w: [] };
+  let hitTree = []; // per box: the tree it belongs to ("flame", "callers" or "callees")
+  let pointer = null;
+
+  // ---- what is merged ---------------------------------------------------------------------
+  /** The scope's threads that the thread list shows. */
+  function chosenThreads() {
+    const { trace, visible } = state;
+    const v = scope.value || "all";
+    let threads;
+    if (v.startsWith("p:")) threads = state.processThreads[Number(v.slice(2))] || [];
+    else if (v.startsWith("t:")) threads = [Number(v.slice(2))];
+    else threads = trace.threads.map((th) => th.index);
+    return threads.filter((t) => visible[t]);
+  }
+
+  function build() {
+    focusPath = [];
+    scrollY = 0;
+    mode = "flame";
+    cache = { key: "", f: null, lay: null, win: null, threads: [] };
+    sw = { key: "", code: -1, callers: null, callees: null, layC: null, layE: null };
+    const { trace } = state;
+    const options = [["all", "Visible threads"]];
+    if (trace) {
+      if (state.processes.length > 1) state.processes.forEach((p, i) => options.push([`p:${i}`, `Process ${processLabel(p)}`]));
+      for (const th of trace.threads) options.push([`t:${th.index}`, `Thread ${th.name}${th.osId ? ` (tid ${th.osId})` : ""}`]);
+    }
+    scope.replaceChildren(...options.map(([value, text]) => {
+      const opt = makeEl(doc, "option", null, text); // text only: names come from the trace
+      opt.value = value;
+      return opt;
+    }));
+    scope.value = "all";
+  }
+
+  /** The flame of the current scope and window (recomputed when either changed). */
+  function currentFlame() {
+    const threads = chosenThreads();
+    const whole = vp.win[0] <= vp.full[0] && vp.win[1] >= vp.full[1];
+    const win = whole ? null : [Math.round(vp.win[0]), Math.round(vp.win[1])]; // as the root's data-window-*-ns
+    const key = `${threads.join(",")}|${win ? win.join(",") : "all"}`;
+    if (key !== cache.key) {
+      const f = flameMerge(state.trace, threads, win);
+      cache = { key, f, lay: flameLayout(f), win, threads };
+    }
+    return cache;
+  }
+
+  function currentSandwich() {
+    const threads = chosenThreads();
+    const code = state.selectedCode;
+    const key = `${threads.join(",")}|${code}`;
+    if (key !== sw.key) {
+      const s = flameSandwich(state.trace, state.index.selfNs, [code], threads);
+      sw = { key, code, callers: s.callers, callees: s.callees, layC: flameLayout(s.callers), layE: flameLayout(s.callees) };
+    }
+    return sw;
+  }
+
+  // ---- drawing -----------------------------------------------------------------------------
+  /** Batch keys: faded where the timeline's highlight leaves the function out (in the callers and
+   * callees view, only the search's: the selected function is every tree's root). */
+  function keyOf(f) {
+    const nCodes = state.trace.codes.count;
+    const search = mode === "sandwich";
+    const hl = search ? state.searchMask !== null : highlightActive(state);
+    return (i) => {
+      const code = f.code[i];
+      if (!hl) return code;
+      const lit = search ? state.searchMask[code] === 1 : isHighlighted(state, code);
+      return lit ? code : code + nCodes;
+    };
+  }
+
+  function icicleOptions(f, W, H) {
+    const { colours } = state;
+    const nCodes = state.trace.codes.count;
+    return {
+      W, yMin: 0, yMax: H, batch: state.batch, keyOf: keyOf(f), charPx,
+      styleOf: (key) => (key < nCodes ? colours.fill[key] : colours.faded[key - nCodes]),
+      labelOf: (i) => state.trace.codes.name[f.code[i]],
+      textOf: (i) => colours.text[f.code[i]],
+    };
+  }
+
+  function draw() {
+    const W = vp.width;
+    const H = vp.zoomHeight;
+    const { trace, pal } = state;
+    const ctx = sizeCanvas(canvas, W, H);
+    ctx.fillStyle = pal.bg;
+    ctx.fillRect(0, 0, W, H);
+    hits = { count: 0, node: [], x: [], y: [], w: [] };
+    hitTree = [];
+    if (!trace) {
+      canvas.setAttribute("data-drawn", "0");
+      return;
+    }
+    ctx.font = pal.font;
+    charPx = ctx.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEFGH0123").width / 40 || 6.2;
+    if (mode === "sandwich" && state.selectedCode < 0) mode = "flame";
+    sandwichBtn.disabled = state.selectedCode < 0 && mode !== "sandwich";
+    sandwichBtn.textContent = mode === "sandwich" ? "Flame graph" : "Callers & callees";
+    if (mode === "sandwich") drawSandwich(ctx, W, H);
+    else drawFlame(ctx, W, H);
+    canvas.setAttribute("data-drawn", String(hits.count));
+    canvas.setAttribute("data-mode", mode);
+    if (pointer) hoverAt(pointer.x, pointer.y);
+  }
+
+  function drawFlame(ctx, W, H) {
+    const { f, lay, win } = currentFlame();
+    let focus = focusPath.length ? flameFind(f, focusPath) : -1;
+    if (focus >= 0 && f.depth[focus] + 1 < focusPath.length) focusPath = flamePath(f, focus); // gone in this window: its deepest ancestor
+    if (focus < 0) focusPath = [];
+    const maxScroll = Math.max(0, (maxDepth(f) + 1) * FLAME_ROW_PX - H);
+    scrollY = Math.min(Math.max(0, scrollY), maxScroll);
+    const o = icicleOptions(f, W, H);
+    o.u0 = focus >= 0 ? lay.x[focus] : 0;
+    o.u1 = focus >= 0 ? lay.x[focus] + f.total[focus] : lay.sum;
+    o.focus = focus;
+    o.top = -scrollY;
+    hits = drawIcicle(ctx, f, lay, o);
+    hitTree = null;
+    canvas.setAttribute("data-nodes", String(f.count));
+    canvas.setAttribute("data-focus", String(focusPath.length));
+    canvas.setAttribute("data-window", win ? `${Math.round(win[0])},${Math.round(win[1])}` : "all");
+    renderCrumbs(f, focus);
+    const calls = sumTop(f, f.calls);
+    note.textContent = f.count === 0 ? "No calls in this window for these threads."
+      : `${win ? formatWindow(win[0], win[1], state.origin) : "whole run"} · ${formatCount(calls)} top-level call${calls === 1 ? "" : "s"}` +
+        ` · ${formatCount(f.count)} path${f.count === 1 ? "" : "s"} · ${formatDuration(lay.sum)}`;
+  }
+
+  function drawSandwich(ctx, W, H) {
+    const s = currentSandwich();
+    const mid = Math.round(H / 2);
+    const trees = [];
+    // the callers grow upward from the middle, the callees downward
+    for (const [f, lay, upward, name] of [[s.callers, s.layC, true, "callers"], [s.callees, s.layE, false, "callees"]]) {
+      if (f.count === 0) continue;
+      const o = icicleOptions(f, W, H);
+      o.u0 = 0;
+      o.u1 = lay.sum;
+      o.focus = -1;
+      o.upward = upward;
+      o.top = upward ? mid - FLAME_ROW_PX - 2 : mid;
+      const h = drawIcicle(ctx, f, lay, o);
+      for (let j = 0; j < h.count; j++) {
+        hits.node.push(h.node[j]);
+        hits.x.push(h.x[j]);
+        hits.y.push(h.y[j]);
+        hits.w.push(h.w[j]);
+        hits.count++;
+        trees.push(name);
+      }
+    }
+    hitTree = trees;
+    ctx.fillStyle = state.pal.muted;
+    ctx.fillText("callers ↑", 4, 8);
+    ctx.fillText("callees ↓", 4, H - 8);
+    canvas.setAttribute("data-nodes", String(s.callers.count + s.callees.count));
+    canvas.setAttribute("data-focus", "0");
+    canvas.setAttribute("data-window", "all");
+    const name = state.trace.codes.name[s.code];
+    crumbs.replaceChildren(makeEl(doc, "span", "fprofile-flame-crumb-current", `Callers and callees of ${name}`));
+    note.textContent = "whole run · click a function to take its callers and callees · Escape: back to the flame graph";
+  }
+
+  function maxDepth(f) {
+    let d = 0;
+    for (let i = 0; i < f.count; i++) if (f.depth[i] > d) d = f.depth[i];
+    return d;
+  }
+  function sumTop(f, col) {
+    let s = 0;
+    for (let i = 0; i < f.count; i++) if (f.depth[i] === 0) s += col[i];
+    return s;
+  }
+
+  /** The breadcrumb: "All" and the zoomed path, each a button back to it. */
+  function renderCrumbs(f, focus) {
+    const items = [];
+    const all = makeEl(doc, "button", "fprofile-flame-crumb", "All");
+    all.type = "button";
+    all.disabled = focus < 0;
+    all.addEventListener("click", () => setFocus([]));
+    items.push(all);
+    const path = focus >= 0 ? flamePath(f, focus) : [];
+    path.forEach((code, d) => {
+      items.push(makeEl(doc, "span", "fprofile-muted", " › "));
+      const b = makeEl(doc, "button", "fprofile-flame-crumb", state.trace.codes.name[code]);
+      b.type = "button";
+      b.disabled = d === path.length - 1;
+      b.addEventListener("click", () => setFocus(path.slice(0, d + 1)));
+      items.push(b);
+    });
+    crumbs.replaceChildren(...items);
+  }
+
+  function setFocus(path) {
+    focusPath = path;
+    scrollY = 0;
+    tooltip.hide();
+    tl.schedule();
+  }
+
+  // ---- pointer -----------------------------------------------------------------------------
+  /** The tree, node and figures under (x, y), or null. */
+  function nodeAt(x, y) {
+    const j = hitIcicle(hits, x, y);
+    if (j < 0) return null;
+    const tree = hitTree ? hitTree[j] : "flame";
+    const f = tree === "callers" ? sw.callers : tree === "callees" ? sw.callees : cache.f;
+    return { tree, f, i: hits.node[j] };
+  }
+
+  function hoverAt(x, y) {
+    const hit = nodeAt(x, y);
+    if (!hit) {
+      tooltip.hide();
+      return;
+    }
+    const { tree, f, i } = hit;
+    const { codes } = state.trace;
+    const code = f.code[i];
+    let whole;
+    let wholeText;
+    if (tree === "flame") {
+      whole = cache.lay.sum;
+      wholeText = cache.win ? "of the window's merged time" : "of the merged time";
+    } else {
+      whole = f.total[0];
+      wholeText = `of ${codes.name[sw.code]}`;
+    }
+    const facts = [
+      ["File", `${shortPath(codes.file[code], state.roots || [])}:${codes.line[code]}`],
+      ["Calls", formatCount(f.calls[i])],
+      ["Total", formatDuration(f.total[i])],
+      ["Self", formatDuration(f.self[i])],
+      ["Share", `${shareText(f.total[i], whole)} ${wholeText}`],
+    ];
+    if (tree === "flame" && f.parent[i] >= 0) facts.push(["Of its caller", shareText(f.total[i], f.total[f.parent[i]])]);
+    if (tree === "callers" && f.depth[i] > 0) facts.push(["Caller", `depth ${f.depth[i]} above ${codes.name[sw.code]}`]);
+    tooltip.showFacts(codes.name[code], facts, tree === "flame" ? "flame" : "sandwich", x, y);
+  }
+
+  tl.listen(canvas, "pointermove", (e) => {
+    const [x, y] = tl.localXY(e, canvas);
+    pointer = { x, y };
+    if (state.trace) hoverAt(x, y);
+  });
+  tl.listen(canvas, "pointerleave", () => {
+    pointer = null;
+    tooltip.hide();
+  });
+  tl.listen(canvas, "click", (e) => {
+    if (!state.trace) return;
+    const [x, y] = tl.localXY(e, canvas);
+    const hit = nodeAt(x, y);
+    if (!hit) return;
+    if (hit.tree === "flame") {
+      setFocus(flamePath(hit.f, hit.i));
+      tl.selectCode(hit.f.code[hit.i]);
+    } else {
+      tl.selectCode(hit.f.code[hit.i]); // the sandwich of that function
+      tooltip.hide();
+    }
+  });
+  tl.listen(canvas, "wheel", (e) => {
+    if (!state.trace || mode !== "flame") return;
+    e.preventDefault();
+    scrollY += e.deltaY;
+    tl.schedule();
+  }, { passive: false });
+  tl.listen(scope, "change", () => {
+    tl.schedule();
+  });
+  tl.listen(sandwichBtn, "click", () => toggleSandwich());
+
+  function toggleSandwich() {
+    if (mode === "sandwich") mode = "flame";
+    else if (state.selectedCode >= 0) mode = "sandwich";
+    else return false;
+    tooltip.hide();
+    tl.schedule();
+    return true;
+  }
+
+  function toggle(on) {
+    shown = on === undefined ? !shown : !!on;
+    canvas.hidden = !shown;
+    bar.hidden = !shown;
+    button.textContent = shown ? "Timeline" : "Flame graph";
+    button.title = shown ? "Back to the timeline (f)" : "Show the calls merged by call path over the window (f)";
+    tl.root.setAttribute("data-view", shown ? "flame" : "timeline");
+    tooltip.hide();
+    tl.schedule();
+  }
+  tl.listen(button, "click", () => toggle());
+
+  return {
+    button,
+    bar,
+    el: canvas,
+    shown: () => shown,
+    toggle,
+    build,
+    draw,
+    /** Keys of the flame view: f (toggle), and while shown s (callers and callees), Escape (back). */
+    onKey(key) {
+      if (key === "f" || key === "F") {
+        toggle();
+        return true;
+      }
+      if (!shown) return false;
+      if (key === "s" || key === "S") return toggleSandwich();
+      if (key === "Escape") {
+        if (mode === "sandwich") return toggleSandwich();
+        if (focusPath.length) {
+          setFocus(focusPath.slice(0, -1));
+          return true;
+        }
+      }
+      return false;
+    },
+  };
+}
