@@ -455,7 +455,8 @@ fn line_text(r: &DiffRow) -> String {
 
 /// The rows as a fixed-width text table under `title` (the first `limit` rows when given);
 /// functions of one side only are marked `(only a)` / `(only b)`.
-pub fn text_table(rows: &[DiffRow], title: &str, limit: Option<usize>, per_call: bool) -> String {
+/// File names are shown relative to `roots` ([`crate::paths`]).
+pub fn text_table(rows: &[DiffRow], title: &str, limit: Option<usize>, per_call: bool, roots: &crate::paths::Roots) -> String {
     let n = limit.map_or(rows.len(), |l| l.min(rows.len()));
     let shown = &rows[..n];
     let funcs: Vec<String> = shown.iter().map(|r| one_line(&r.function)).collect();
@@ -485,7 +486,7 @@ pub fn text_table(rows: &[DiffRow], title: &str, limit: Option<usize>, per_call:
             Presence::OnlyA => " (only a)",
             Presence::OnlyB => " (only b)",
         };
-        out.push_str(&line(c, f, &format!("{}:{}{mark}", one_line(&r.file), line_text(r))));
+        out.push_str(&line(c, f, &format!("{}:{}{mark}", one_line(&roots.short(&r.file)), line_text(r))));
     }
     if n < rows.len() {
         out.push_str(&format!("... {} more rows\n", rows.len() - n));
@@ -511,7 +512,8 @@ r.forEach(function(e){b.appendChild(e);});";
 
 /// The rows as an HTML table with `title` as its caption; clicking a header orders by it (plain
 /// inline JS). Names are escaped; at most [`HTML_MAX_ROWS`] rows.
-pub fn html_table(rows: &[DiffRow], title: &str, per_call: bool) -> String {
+/// File names are shown relative to `roots` ([`crate::paths`]), the full name in the cell's tooltip.
+pub fn html_table(rows: &[DiffRow], title: &str, per_call: bool, roots: &crate::paths::Roots) -> String {
     use crate::assets::html_escape;
     let mut out = String::from("<table class=\"fprofile-compare\">\n<caption>");
     out.push_str(&html_escape(title));
@@ -550,7 +552,7 @@ pub fn html_table(rows: &[DiffRow], title: &str, per_call: bool) -> String {
         let name = html_escape(&r.function);
         out.push_str(&format!("<tr><td data-v=\"{name}\">{name}</td>"));
         for (text, v) in c.iter().zip(&values) {
-            out.push_str(&format!("<td style=\"text-align:right\" data-v=\"{v}\">{}</td>", html_escape(text)));
+            out.push_str(&format!("<td style=\"text-align:right;white-space:nowrap\" data-v=\"{v}\">{}</td>", html_escape(text)));
         }
         let mark = match r.presence() {
             Presence::Both => "",
@@ -558,7 +560,8 @@ pub fn html_table(rows: &[DiffRow], title: &str, per_call: bool) -> String {
             Presence::OnlyB => " (only b)",
         };
         let place = html_escape(&format!("{}:{}", r.file, line_text(r)));
-        out.push_str(&format!("<td data-v=\"{place}\">{place}{mark}</td></tr>\n"));
+        let shown = html_escape(&format!("{}:{}", roots.short(&r.file), line_text(r)));
+        out.push_str(&format!("<td data-v=\"{place}\" title=\"{place}\" style=\"white-space:nowrap\">{shown}{mark}</td></tr>\n"));
     }
     out.push_str("</tbody>\n</table>");
     if rows.len() > HTML_MAX_ROWS {

@@ -208,7 +208,7 @@ fn known_differences() {
     assert_eq!(rows.iter().map(|r| r.function.as_str()).collect::<Vec<_>>(), ["io", "work", "main"]);
     sort_rows(&mut rows, CompareSort::Rel, true);
     assert_eq!(rows[0].function, "io");
-    let table = text_table(&c.rows, "T", None, false);
+    let table = text_table(&c.rows, "T", None, false, &Default::default());
     assert!(
         table.lines().nth(2).is_some_and(|l| l.contains("+150 ns") && l.contains("new") && l.ends_with("(only b)")),
         "{table}"

@@ -229,6 +229,16 @@ fn row_tuple(r: &DiffRow) -> RowTuple {
 }
 
 impl PyComparison {
+    /// The roots file names are shown against: b's (the newer run), else a's.
+    fn roots(&self) -> fprofile::paths::Roots {
+        let b = fprofile::paths::Roots::from_metadata(&self.b.metadata);
+        if b.0.is_empty() {
+            fprofile::paths::Roots::from_metadata(&self.a.metadata)
+        } else {
+            b
+        }
+    }
+
     fn sorted(&self, by: Option<&str>, per_call: bool) -> Result<(Vec<DiffRow>, CompareSort), BindingError> {
         let by = by.map(CompareSort::from_name).transpose()?;
         let mut rows = self.cmp.rows.clone();
@@ -260,7 +270,7 @@ impl PyComparison {
     ) -> Result<String, BindingError> {
         let (rows, by) = self.sorted(by, per_call)?;
         let title = compare::title(name_a, name_b, &self.cmp, rows.len(), by, per_call);
-        Ok(compare::text_table(&rows, &title, limit, per_call))
+        Ok(compare::text_table(&rows, &title, limit, per_call, &self.roots()))
     }
 
     /// The HTML table (names escaped, sortable by clicking a header).
@@ -268,7 +278,7 @@ impl PyComparison {
     fn html(&self, name_a: &str, name_b: &str, by: Option<&str>, per_call: bool) -> Result<String, BindingError> {
         let (rows, by) = self.sorted(by, per_call)?;
         let title = compare::title(name_a, name_b, &self.cmp, rows.len(), by, per_call);
-        Ok(compare::html_table(&rows, &title, per_call))
+        Ok(compare::html_table(&rows, &title, per_call, &self.roots()))
     }
 
     /// The differential flame tree as nested dicts: `{"function", "file", "line_a", "line_b",
