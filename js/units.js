@@ -127,21 +127,28 @@ export function formatCount(n) {
 }
 
 /**
- * Roots of a trace for `shortPath`: its metadata entry "paths.roots" (a JSON list of [prefix, label]
- * pairs, each prefix ending with a separator), parsed; entries that are not so are left out.
+ * Roots of a trace for `shortPath`: its metadata entries "paths.roots" and "paths.cells" (JSON lists of [prefix or file, label]
+ * pairs: a prefix ends with a separator, a file does not), parsed; entries that are not pairs of strings are left out.
  * @param {Record<string, string>} metadata
  * @returns {Array<[string, string]>}
  */
 export function pathRoots(metadata) {
-  let parsed;
-  try {
-    parsed = JSON.parse((metadata && metadata["paths.roots"]) || "[]");
-  } catch (_e) {
-    return [];
+  const out = [];
+  for (const key of ["paths.roots", "paths.cells"]) {
+    let parsed;
+    try {
+      parsed = JSON.parse((metadata && metadata[key]) || "[]");
+    } catch (_e) {
+      continue;
+    }
+    if (!Array.isArray(parsed)) continue;
+    for (const e of parsed) {
+      if (Array.isArray(e) && e.length === 2 && typeof e[0] === "string" && e[0] !== "" && typeof e[1] === "string") {
+        out.push(/** @type {[string, string]} */ (e));
+      }
+    }
   }
-  if (!Array.isArray(parsed)) return [];
-  return parsed.filter((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === "string" &&
-    typeof e[1] === "string" && /[/\\]$/.test(e[0]));
+  return out;
 }
 
 /**
@@ -154,6 +161,10 @@ export function pathRoots(metadata) {
 export function shortPath(file, roots) {
   let best = null;
   for (const r of roots) {
+    if (!/[/\\]$/.test(r[0])) {  // one file exactly (a notebook cell): its label
+      if (r[0] === file) return r[1];
+      continue;
+    }
     if (file.length > r[0].length && file.startsWith(r[0]) && (best === null || r[0].length > best[0].length)) best = r;
   }
   return best === null ? file : best[1] + file.slice(best[0].length);

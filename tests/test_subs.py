@@ -186,3 +186,23 @@ def test_run_names_the_process_after_the_program(tmp_path):
     [proc] = fprofile_jupyter.load(tmp_path / "out.fpt").processes
     assert proc.name == "app.py 'one two' --x"
     assert proc.pid > 0 and proc.host
+
+
+def test_notebook_cells_are_shown_by_their_label():
+    """Issue 14 item 5: code from a cell shows as its label (In [N], line within the cell), not
+    the file the kernel compiled it to, in the summary and every view (the roots' rule)."""
+    from fprofile_jupyter import _core
+
+    sh = InteractiveShell.instance()
+    sh.run_line_magic("load_ext", "fprofile_jupyter")
+    with capture_output():
+        sh.run_cell("def from_a_cell(n):\n    return sum(range(n))\n", store_history=True)
+        defined_in = sh.execution_count - 1
+        sh.run_cell("%%fprofile --no-display\nfrom_a_cell(10)\n", store_history=True)
+    trace = sh.user_ns[_magic.TRACE_VARIABLE]
+    [call] = [c for c in trace.calls() if c.function == "from_a_cell"]
+    roots = json.dumps(json.loads(trace.metadata.get("paths.roots", "[]")) + json.loads(trace.metadata["paths.cells"]))
+    assert _core.short_path(call.file, roots) == f"In [{defined_in}]"
+    table = str(trace.summary())
+    assert f"In [{defined_in}]:1" in table, table
+    assert call.file not in table

@@ -409,8 +409,9 @@ class Recorder:
     def finish_child(self, exit_status: Optional[int] = None, name: Optional[str] = None) -> None:
         """Stop a child recording (``start(child=...)``): the last events and the end record (with
         ``exit_status`` and the process's ``name``, when given) go to its spool."""
-    def stop(self) -> Trace:
-        """Remove the hook and return the trace (``ProfilerError`` if this recorder is not recording)."""
+    def stop(self, metadata: Sequence[Tuple[str, str]] = ...) -> Trace:
+        """Remove the hook and return the trace (``ProfilerError`` if this recorder is not recording);
+        ``metadata``: pairs added to the trace's (what is known only at the end)."""
     def stop_raw(self) -> RawRecording:
         """Remove the hook and return the flat events, before tree building."""
     @property

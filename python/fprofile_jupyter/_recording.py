@@ -196,6 +196,21 @@ def _is_library(path: str) -> bool:
     return False
 
 
+def _cell_labels() -> List[Tuple[str, str]]:
+    """The notebook cells this kernel has run, as ("paths.cells", JSON [[file, "In [N]"], ...]):
+    ipykernel compiles each cell to a temporary file; views show its label instead (paths.rs)."""
+    ip_mod = sys.modules.get("IPython")
+    if ip_mod is None:
+        return []
+    try:
+        shell = ip_mod.get_ipython()
+        names = dict(getattr(getattr(shell, "compile", None), "_filename_map", None) or {})
+    except Exception:
+        return []
+    cells = [[str(f), f"In [{n}]"] for f, n in names.items() if isinstance(n, int) and not str(f).endswith(("/", "\\"))]
+    return [("paths.cells", json.dumps(cells))] if cells else []
+
+
 def path_roots() -> List[Tuple[str, str]]:
     """The folders file names are shown relative to (metadata "paths.roots", rust/core/src/paths.rs):
     the working directory, the installed-packages folders (no label: ``numpy/core/x.py``) and the
@@ -363,7 +378,7 @@ class _Session:
             return None  # in a forked child: the parent's recording is not continued here
         children, self.children = self.children, None
         try:
-            trace = self.recorder.stop()
+            trace = self.recorder.stop(metadata=_cell_labels())
         except BaseException:
             if children is not None:
                 children.discard()

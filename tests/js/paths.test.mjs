@@ -20,8 +20,10 @@ test("shortPath follows every case of tests/fixtures/paths.json", () => {
 });
 
 test("pathRoots leaves out what is not a [prefix/, label] pair and survives bad JSON", () => {
-  const meta = { "paths.roots": JSON.stringify([["/p/", ""], ["/no-sep", "x"], [1, "y"], ["/s/", "stdlib/", 3]]) };
-  assert.deepEqual(pathRoots(meta), [["/p/", ""]]);
+  const meta = { "paths.roots": JSON.stringify([["/p/", ""], [1, "y"], ["/s/", "stdlib/", 3], ["", "z"]]),
+    "paths.cells": JSON.stringify([["/tmp/ipykernel_1/abc.py", "In [3]"]]) };
+  assert.deepEqual(pathRoots(meta), [["/p/", ""], ["/tmp/ipykernel_1/abc.py", "In [3]"]]);
+  assert.equal(shortPath("/tmp/ipykernel_1/abc.py", pathRoots(meta)), "In [3]");
   assert.deepEqual(pathRoots({ "paths.roots": "not json" }), []);
   assert.deepEqual(pathRoots({}), []);
   assert.equal(shortPath("/p/a.py", []), "/p/a.py");

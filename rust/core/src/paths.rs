@@ -4,7 +4,10 @@
 //! `[prefix, label]` pairs (the working directory, the installed-packages folders, the standard
 //! library), each prefix ending with a path separator. A file under a root is shown as the label
 //! followed by the rest of its path (the longest matching prefix wins, so a virtual environment
-//! inside the project shows its packages as packages); any other file is shown as it is. Labels are
+//! inside the project shows its packages as packages); any other file is shown as it is. A pair
+//! whose first item does not end with a separator names one file exactly and is shown as its label:
+//! the notebook cells the kernel compiled to temporary files are shown as `In [3]` (stored at stop
+//! in the entry [`CELLS_KEY`], read together with the roots). Labels are
 //! empty for the working directory and the packages (`app/io.py`, `numpy/core/numeric.py`) and
 //! `stdlib/` for the standard library (`stdlib/json/decoder.py`), so a project folder named like a
 //! standard module is never mistaken for it.
@@ -16,6 +19,8 @@ use std::borrow::Cow;
 
 /// Metadata key of the roots.
 pub const ROOTS_KEY: &str = "paths.roots";
+/// Metadata key of the exact files (notebook cells) and their labels: the same pairs.
+pub const CELLS_KEY: &str = "paths.cells";
 
 /// The roots of a trace: `(prefix, label)` pairs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,11 +29,17 @@ pub struct Roots(pub Vec<(String, String)>);
 impl Roots {
     /// The roots stored in a trace's metadata (none when absent or not valid).
     pub fn from_metadata(metadata: &[(String, String)]) -> Roots {
-        metadata.iter().find(|(k, _)| k == ROOTS_KEY).map(|(_, v)| Roots::from_json(v)).unwrap_or_default()
+        let mut out = Roots::default();
+        for key in [ROOTS_KEY, CELLS_KEY] {
+            if let Some((_, v)) = metadata.iter().find(|(k, _)| k == key) {
+                out.0.extend(Roots::from_json(v).0);
+            }
+        }
+        out
     }
 
-    /// Parses `[[prefix, label], ...]`; entries that are not two strings, or whose prefix is empty
-    /// or does not end with a separator, are left out.
+    /// Parses `[[prefix or file, label], ...]`; entries that are not two strings, or whose first
+    /// item is empty, are left out.
     pub fn from_json(text: &str) -> Roots {
         let parsed: Vec<serde_json::Value> = serde_json::from_str(text).unwrap_or_default();
         Roots(
@@ -37,7 +48,7 @@ impl Roots {
                 .filter_map(|e| {
                     let pair = e.as_array()?;
                     let (p, l) = (pair.first()?.as_str()?, pair.get(1)?.as_str()?);
-                    (pair.len() == 2 && p.ends_with(['/', '\\'])).then(|| (p.to_string(), l.to_string()))
+                    (pair.len() == 2 && !p.is_empty()).then(|| (p.to_string(), l.to_string()))
                 })
                 .collect(),
         )
@@ -50,8 +61,14 @@ impl Roots {
 
     /// `file` as the user knows it (see the module docs).
     pub fn short<'a>(&self, file: &'a str) -> Cow<'a, str> {
-        let best =
-            self.0.iter().filter(|(p, _)| file.len() > p.len() && file.starts_with(p.as_str())).max_by_key(|(p, _)| p.len());
+        if let Some((_, label)) = self.0.iter().find(|(p, _)| !p.ends_with(['/', '\\']) && p == file) {
+            return Cow::Owned(label.clone());
+        }
+        let best = self
+            .0
+            .iter()
+            .filter(|(p, _)| p.ends_with(['/', '\\']) && file.len() > p.len() && file.starts_with(p.as_str()))
+            .max_by_key(|(p, _)| p.len());
         match best {
             Some((p, label)) => Cow::Owned(format!("{label}{}", &file[p.len()..])),
             None => Cow::Borrowed(file),
@@ -80,12 +97,14 @@ mod tests {
 
     #[test]
     fn roots_from_metadata_and_bad_entries() {
-        let meta = vec![(
-            ROOTS_KEY.to_string(),
-            r#"[["/p/", ""], ["/no-sep", "x"], [1, "y"], ["/s/", "stdlib/", 3], ["", "z"]]"#.into(),
-        )];
+        let meta = vec![
+            (ROOTS_KEY.to_string(), r#"[["/p/", ""], [1, "y"], ["/s/", "stdlib/", 3], ["", "z"]]"#.into()),
+            (CELLS_KEY.to_string(), r#"[["/tmp/ipykernel_1/abc.py", "In [3]"]]"#.into()),
+        ];
         let roots = Roots::from_metadata(&meta);
-        assert_eq!(roots.0, vec![("/p/".to_string(), String::new())]);
+        assert_eq!(roots.0, vec![("/p/".to_string(), String::new()), ("/tmp/ipykernel_1/abc.py".into(), "In [3]".into())]);
+        assert_eq!(roots.short("/tmp/ipykernel_1/abc.py"), "In [3]");
+        assert_eq!(roots.short("/tmp/ipykernel_1/abc.pyc"), "/tmp/ipykernel_1/abc.pyc");
         assert_eq!(Roots::from_metadata(&[]).short("/p/a.py"), "/p/a.py");
         assert_eq!(Roots::from_json("not json"), Roots::default());
         assert_eq!(Roots::from_json(&roots.to_json()), roots);

@@ -159,9 +159,12 @@ impl Recorder {
         Ok(())
     }
 
-    /// Stops recording and returns the `Trace` (call trees built off the GIL).
-    fn stop(&self, py: Python<'_>) -> Result<PyTrace, BindingError> {
-        let rec = self.stop_inner(py)?;
+    /// Stops recording and returns the `Trace` (call trees built off the GIL). `metadata`: (key,
+    /// value) pairs added to the trace's (what is known only at the end: the notebook cells run).
+    #[pyo3(signature = (metadata = Vec::new()))]
+    fn stop(&self, py: Python<'_>, metadata: Vec<(String, String)>) -> Result<PyTrace, BindingError> {
+        let mut rec = self.stop_inner(py)?;
+        rec.metadata.extend(metadata);
         Ok(PyTrace::from_trace(py.detach(move || fprofile::build::build_trace(rec))))
     }
 
