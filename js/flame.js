@@ -214,8 +214,10 @@ function flameChosen(trace, threads) {
 /**
  * The flame graph of `threads` (thread indices; null: every thread), over the whole trace or
  * clipped to `win` = [t0, t1) (trace ns, like the calls'). rust/core/src/flame.rs `flame`.
+ * `kept` (filters.js applyFilter, or null): only kept calls merge; a hidden call's time stays in
+ * its parent node's self.
  */
-export function flameMerge(trace, threads = null, win = null) {
+export function flameMerge(trace, threads = null, win = null, kept = null) {
   if (win && !(win[1] > win[0])) return emptyFlame();
   const { calls } = trace;
   const nCodes = trace.codes.count;
@@ -235,6 +237,7 @@ export function flameMerge(trace, threads = null, win = null) {
       const d = depth[i];
       if (d > sp) continue; // not in pre-order: no reader produces it
       sp = d;
+      if (kept && !kept[i]) continue; // hidden, with its descendants (deeper than sp now)
       const parent = d === 0 ? FLAME_NONE : stack[d - 1];
       const s = start[i];
       const e = Math.max(end[i], s);
@@ -261,8 +264,9 @@ export function flameMerge(trace, threads = null, win = null) {
  * The callers and callees of the function made of `codes` in `threads` (null: all):
  * { callers, callees }, two merged trees with the function as their one depth-0 node.
  * `selfNs`: per call, its self time (layout.js buildIndex). rust/core/src/flame.rs `sandwich`.
+ * `kept` (filters.js applyFilter, or null): only kept calls count (`selfNs` then its self times).
  */
-export function flameSandwich(trace, selfNs, codes, threads = null) {
+export function flameSandwich(trace, selfNs, codes, threads = null, kept = null) {
   const { calls } = trace;
   const nCodes = trace.codes.count;
   const isF = new Uint8Array(nCodes);
@@ -299,6 +303,7 @@ export function flameSandwich(trace, selfNs, codes, threads = null) {
         outerDepth = -1;
       }
       if (i === hi) break;
+      if (kept && !kept[i]) continue; // hidden, with its descendants (deeper than sp now)
       const c = code[i];
       const dur = Math.max(0, end[i] - start[i]);
       const ownSelf = Math.max(0, selfNs[i] || 0);

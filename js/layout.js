@@ -184,8 +184,10 @@ export function hashString(s) {
  * process's and the overall ones. Tested equal to `Trace.summary_json()` on real traces
  * (tests/test_timeline_threads.py). Returns { overall, processes: [{ process, pid, name, rows }],
  * threads: [{ thread, process, name, rows }] }.
+ * `kept` (filters.js applyFilter: per call 1 when shown, its ancestors kept too) counts only the
+ * kept calls: a hidden call's duration stays in its parent's self time.
  */
-export function computeSummary(trace) {
+export function computeSummary(trace, kept = null) {
   const { calls, codes, threads } = trace;
   const K = codes.count;
   const F = 5; // per code: calls, total, self, sum of durations, max
@@ -235,6 +237,7 @@ export function computeSummary(trace) {
       if (sp > 0) stChildren[sp - 1] += dur;
     };
     for (let i = th.callStart; i < th.callEnd; i++) {
+      if (kept && !kept[i]) continue;
       const d = calls.depth[i];
       while (sp > d) close();
       const k = calls.code[i];
@@ -273,14 +276,15 @@ export function computeSummary(trace) {
  * once, and the per-process and per-thread rows of computeSummary, computed the first time one is
  * read (about 0.1 s per million calls: spent when a thread or process is first chosen in the
  * table, not before the first drawing). Without overall rows from the host, everything is
- * computed at once.
+ * computed at once. With `kept` (a filter on: filters.js applyFilter) everything is computed
+ * over the kept calls and the host's rows (unfiltered) are not used.
  */
-export function lazySummary(trace, overall) {
+export function lazySummary(trace, overall, kept = null) {
   let full = null;
-  const get = () => full || (full = computeSummary(trace));
+  const get = () => full || (full = computeSummary(trace, kept));
   const processes = traceProcesses(trace);
   return {
-    overall: Array.isArray(overall) ? overall : get().overall,
+    overall: Array.isArray(overall) && !kept ? overall : get().overall,
     processes: processes.map((p, i) => ({ process: i, pid: p.pid, name: p.name, get rows() { return get().processes[i].rows; } })),
     threads: trace.threads.map((th) => ({
       thread: th.index, process: threadProcess(th, processes.length), name: th.name, get rows() { return get().threads[th.index].rows; },
