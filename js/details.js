@@ -1,11 +1,13 @@
 // details.js: the details panel (`.fprofile-details`): the selected call's facts, how many calls
-// its function has, a button that zooms to it and its call stack (each frame a link that selects
-// and zooms to that call). Layer 4 (DOM, text only).
+// its function has, a button that zooms to it, the buttons that hide its function, file or module
+// (filterbar.js hideButtons) and its call stack (each frame a link that selects and zooms to that
+// call). Layer 4 (DOM, text only).
 
 import { makeEl, factList, callFacts } from "./panel.js";
 import { formatCount } from "./units.js";
+import { hideButtons } from "./filterbar.js";
 
-/** tl: { doc, state, vp, selectCall(c), zoomToCall(c) }. Returns { el, show(c) } (c < 0: nothing selected). */
+/** tl: { doc, state, vp, selectCall(c), zoomToCall(c), addHidden(kind, value) }. Returns { el, show(c) } (c < 0: nothing selected). */
 export function createDetails(tl) {
   const { doc, state, vp } = tl;
   const details = makeEl(doc, "div", "fprofile-details");
@@ -44,7 +46,7 @@ export function createDetails(tl) {
     const zoomBtn = makeEl(doc, "button", "fprofile-zoom-to", "Zoom to this call");
     zoomBtn.type = "button";
     zoomBtn.addEventListener("click", () => tl.zoomToCall(c));
-    details.replaceChildren(makeEl(doc, "div", "fprofile-panel-title", "Details"), title, factList(doc, facts), zoomBtn, stackTitle, stack);
+    details.replaceChildren(makeEl(doc, "div", "fprofile-panel-title", "Details"), title, factList(doc, facts), zoomBtn, hideButtons(tl, code), stackTitle, stack);
   }
 
   showEmpty();

@@ -124,3 +124,16 @@ export function compileSearch(text, regex) {
   }
   return { test: (s) => re.test(s) };
 }
+
+const DURATION_UNITS = { ns: 1, us: 1e3, "µs": 1e3, ms: 1e6, s: 1e9 };
+
+/**
+ * A minimum duration as typed: "1ms", "250 us", "0.5s", "800ns"; a bare number is milliseconds.
+ * Returns ns (0 for an empty text), or NaN when the text is not a duration.
+ */
+export function parseDuration(text) {
+  const m = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|s)?\s*$/i.exec(String(text));
+  if (!String(text).trim()) return 0;
+  if (!m) return NaN;
+  return Math.round(Number(m[1]) * DURATION_UNITS[(m[2] || "ms").toLowerCase().replace("μ", "µ")]);
+}

@@ -171,9 +171,9 @@ export function createFlameView(tl) {
     const threads = chosenThreads();
     const whole = vp.win[0] <= vp.full[0] && vp.win[1] >= vp.full[1];
     const win = whole ? null : [Math.round(vp.win[0]), Math.round(vp.win[1])]; // as the root's data-window-*-ns
-    const key = `${threads.join(",")}|${win ? win.join(",") : "all"}`;
+    const key = `${threads.join(",")}|${win ? win.join(",") : "all"}|${state.filterGen}`;
     if (key !== cache.key) {
-      const f = flameMerge(state.trace, threads, win);
+      const f = flameMerge(state.trace, threads, win, state.kept);
       cache = { key, f, lay: flameLayout(f), win, threads };
     }
     return cache;
@@ -182,9 +182,9 @@ export function createFlameView(tl) {
   function currentSandwich() {
     const threads = chosenThreads();
     const code = state.selectedCode;
-    const key = `${threads.join(",")}|${code}`;
+    const key = `${threads.join(",")}|${code}|${state.filterGen}`;
     if (key !== sw.key) {
-      const s = flameSandwich(state.trace, state.index.selfNs, [code], threads);
+      const s = flameSandwich(state.trace, state.index.selfNs, [code], threads, state.kept);
       sw = { key, code, callers: s.callers, callees: s.callees, layC: flameLayout(s.callers), layE: flameLayout(s.callees) };
     }
     return sw;

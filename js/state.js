@@ -1,14 +1,18 @@
 // state.js: what the views of one timeline share: the shown trace and what is derived from it,
 // the processes, which threads are visible, which processes are collapsed, the lanes (all, and
 // those with something in the window), the task bands, the theme's colours, the selection, the search and the
-// call under the pointer. Layer 3 (no DOM). timeline.js owns the one instance and changes it;
+// call under the pointer, the view filters (filters.js applies them). Layer 3 (no DOM). timeline.js owns the one instance and changes it;
 // the views read it (the zoomed view also sets hoverCall).
 
 /** The state of a timeline with no trace. */
 export function createTimelineState() {
   return {
     trace: null, // the decoded trace (decode.js), or null
-    index: null, // layout.js buildIndex(trace)
+    fullIndex: null, // layout.js buildIndex(trace): every call
+    index: null, // what the views draw: fullIndex, or with a filter on filters.js filteredIndex (kept calls, their self times)
+    filter: { hidden: [], minNs: 0 }, // the view filters (filters.js): [{ kind: function | file | module, value }], minimum duration
+    kept: null, // with a filter on: filters.js applyFilter(trace, filter).kept (per call 1 when shown), else null
+    filterGen: 0, // counts filter changes (caches of derived views key on it)
     colours: null, // render.js codeColours(trace.codes, dark)
     roots: [], // units.js pathRoots(trace.metadata): file names shown as users know them
     pal: null, // render.js readPalette(root, dark)
@@ -41,13 +45,13 @@ export function isHighlighted(state, code) {
   return code === state.selectedCode || (state.searchMask !== null && state.searchMask[code] === 1);
 }
 
-/** The longest call of a visible thread whose function `matches(code)`, or -1 (the first of equals). */
+/** The longest call of a visible thread, not hidden by the filter, whose function `matches(code)`, or -1 (the first of equals). */
 export function longestVisibleCall(state, matches) {
   const { calls } = state.trace;
-  const { visible } = state;
+  const { visible, kept } = state;
   let best = -1;
   for (let i = 0; i < calls.count; i++) {
-    if (matches(calls.code[i]) && visible[calls.thread[i]] &&
+    if (matches(calls.code[i]) && visible[calls.thread[i]] && (!kept || kept[i]) &&
         (best < 0 || calls.end[i] - calls.start[i] > calls.end[best] - calls.start[best])) best = i;
   }
   return best;

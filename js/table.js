@@ -22,7 +22,8 @@ const SUMMARY_MAX_ROWS = 500;
  * A summary panel: a process selector (`select.fprofile-summary-process`, shown when the summary
  * has more than one process), a thread selector (the threads of the chosen process) and
  * `table.fprofile-summary`.
- * opts: { colourOf(code) -> css colour, onPick(code), fileText(file) -> the file as shown (units.js
+ * opts: { colourOf(code) -> css colour, onPick(code), onMenu(code, event) (a row's context menu:
+ * the timeline shows the hide buttons there), fileText(file) -> the file as shown (units.js
  * shortPath with the trace's roots; the full name stays in the cell's tooltip) }.
  * Returns { el, setSummary(summary, processes), setSelected(code) }; `processes` (lanes.js
  * traceProcesses) adds their hosts to the process names.
@@ -164,6 +165,12 @@ export function createSummaryTable(doc, opts) {
         numCell(doc, formatDuration(r.self_ns), r.self_ns), numCell(doc, formatDuration(r.mean_ns), r.mean_ns),
         numCell(doc, formatDuration(r.max_ns), r.max_ns));
       tr.addEventListener("click", () => opts.onPick(r.code));
+      if (opts.onMenu) {
+        tr.addEventListener("contextmenu", (e) => {
+          e.preventDefault();
+          opts.onMenu(r.code, e);
+        });
+      }
       frag.append(tr);
     }
     tbody.replaceChildren(frag);
@@ -175,6 +182,9 @@ export function createSummaryTable(doc, opts) {
   return {
     el,
     setSummary(s, processes) {
+      // the same trace again (a filter changed): keep the process and thread shown
+      const keep = summary && s && summary.threads && s.threads && summary.threads.length === s.threads.length
+        ? [procSelect.value, select.value] : null;
       summary = s;
       const procInfo = processes || [];
       const entries = processEntries();
@@ -184,7 +194,9 @@ export function createSummaryTable(doc, opts) {
       }));
       procSelect.value = "all";
       procSelect.hidden = entries.length === 0;
+      if (keep && [...procSelect.options].some((o) => o.value === keep[0])) procSelect.value = keep[0];
       fillThreads();
+      if (keep && [...select.options].some((o) => o.value === keep[1])) select.value = keep[1];
       renderRows();
     },
     setSelected(code) {

@@ -1,7 +1,8 @@
 // timeline.js: the timeline component: composes the views (overview.js with the brush,
 // zoomview.js, tooltip.js, details.js, threads.js, search.js, table.js) around one shared state
 // (state.js) and one viewport (viewport.js: the coordinate spaces), and owns what joins them: the
-// toolbar and layout of the DOM, the window (setWin and the moves built on it), the selection,
+// toolbar and layout of the DOM, the view filters (filters.js applied to state.filter; the filter
+// bar, filterbar.js), the window (setWin and the moves built on it), the selection,
 // the theme, the size, the drawing schedule (one requestAnimationFrame), the keyboard, loading a
 // trace and the API the hosts use. Layer 5: depends on every module below it. Hosts
 // (js/hosts/widget.js, js/hosts/viewer.js, js/hosts/export.js) only call createTimeline.
@@ -23,6 +24,8 @@ import { createOverview } from "./overview.js";
 import { createZoomView } from "./zoomview.js";
 import { bandColours } from "./bandrows.js";
 import { createFlameView } from "./flameview.js";
+import { applyFilter, filteredIndex } from "./filters.js";
+import { createFilterBar, hideButtons } from "./filterbar.js";
 
 /** The zoomed view's vertical sizes (lanes.js layoutGroups). */
 const LANE_DIMS = Object.freeze({
@@ -71,6 +74,7 @@ export function createTimeline(container, options = {}) {
   const tl = {
     doc, win0, root, state, vp, listen, localXY, schedule, relayout, setWin, resetView, zoomBy, panByPx,
     scrollByPx, zoomToCall, selectCall, selectCode, toggleProcess, revealThread,
+    addHidden, removeHidden, setMinNs, clearFilters,
     invalidateOverview: () => overview.invalidate(),
   };
   const tooltip = createTooltip(tl);
@@ -81,9 +85,11 @@ export function createTimeline(container, options = {}) {
   const threadList = createThreadList(tl);
   const search = createSearch(tl);
   const flame = createFlameView(tl);
+  const filterBar = createFilterBar(tl);
   const table = createSummaryTable(doc, {
     colourOf: (c) => (state.colours && state.colours.fill[c]) || "transparent",
     onPick: (c) => { selectCode(c, true); },
+    onMenu: (c, e) => showRowMenu(c, e),
     fileText: (f) => shortPath(f, state.roots || []),
   });
 
@@ -96,7 +102,7 @@ export function createTimeline(container, options = {}) {
   idleLabel.title = "Threads with no call in the zoomed window take no room in the zoomed view; the overview and the thread list show them all";
   const help = el("span", "fprofile-help", "wheel: zoom · drag: pan · double-click: zoom to call · r / + / − / arrows · f: flame graph");
   const helpProcesses = " · click a process header or c: collapse / expand";
-  toolbar.append(resetBtn, flame.button, search.input, search.count, windowLabel, idleLabel, help);
+  toolbar.append(resetBtn, flame.button, search.input, search.regex, search.count, windowLabel, idleLabel, help);
   const errorBox = el("div", "fprofile-error");
   errorBox.setAttribute("role", "alert");
   errorBox.hidden = true;
@@ -109,7 +115,9 @@ export function createTimeline(container, options = {}) {
   const side = el("div", "fprofile-side");
   side.append(threadList.el, details.el);
   main.append(views, side);
-  root.append(toolbar, errorBox, main, table.el);
+  const rowMenu = el("div", "fprofile-row-menu");
+  rowMenu.hidden = true;
+  root.append(toolbar, filterBar.el, errorBox, main, table.el, rowMenu);
   container.append(root);
   table.el.hidden = true;
   side.hidden = true;
@@ -354,6 +362,65 @@ export function createTimeline(container, options = {}) {
     else revealCall(best);
   }
 
+  // ---- filters -----------------------------------------------------------------------------
+  let hostOverall = null; // the summary rows the host sent (the Rust summary's: unfiltered)
+  /**
+   * Apply state.filter: the kept calls and their self times (filters.js), the index every view
+   * draws (the full one when nothing is filtered: no cost per call per frame then), the flame
+   * graph's and the table's figures (with a filter on, the table is computed in the page over the
+   * kept calls). O(calls) per filter change, nothing per frame.
+   */
+  function applyFilters() {
+    const { trace } = state;
+    state.filterGen++;
+    if (trace) {
+      const applied = applyFilter(trace, state.filter);
+      state.kept = applied ? applied.kept : null;
+      state.index = applied ? filteredIndex(state.fullIndex, applied) : state.fullIndex;
+      table.setSummary(lazySummary(trace, applied ? null : hostOverall, state.kept), state.processes);
+      if (state.selectedCall >= 0 && state.kept && !state.kept[state.selectedCall]) selectCall(-1);
+      else {
+        table.setSelected(state.selectedCode);
+        details.show(state.selectedCall);
+      }
+      search.apply();
+      relayoutZoom();
+      zoomView.refreshHover();
+    }
+    filterBar.sync();
+    overview.invalidate();
+    schedule();
+  }
+  /** Hide a function (value: its code), a file or a module (filters.js). */
+  function addHidden(kind, value) {
+    rowMenu.hidden = true;
+    if (state.filter.hidden.some((h) => h.kind === kind && h.value === value)) return;
+    state.filter.hidden.push({ kind, value });
+    applyFilters();
+  }
+  function removeHidden(i) {
+    state.filter.hidden.splice(i, 1);
+    applyFilters();
+  }
+  function setMinNs(ns) {
+    state.filter.minNs = ns > 0 ? ns : 0;
+    applyFilters();
+  }
+  function clearFilters() {
+    state.filter = { hidden: [], minNs: 0 };
+    applyFilters();
+  }
+  /** A summary row's context menu: hide its function, file or module. */
+  function showRowMenu(code, e) {
+    if (!state.trace) return;
+    const r = root.getBoundingClientRect();
+    rowMenu.replaceChildren(hideButtons(tl, code));
+    rowMenu.style.left = `${Math.round(e.clientX - r.left)}px`;
+    rowMenu.style.top = `${Math.round(e.clientY - r.top)}px`;
+    rowMenu.hidden = false;
+  }
+  listen(doc, "pointerdown", (e) => { if (!rowMenu.contains(e.target)) rowMenu.hidden = true; });
+
   // ---- errors ------------------------------------------------------------------------------
   function showError(message) {
     errorBox.textContent = message;
@@ -363,6 +430,10 @@ export function createTimeline(container, options = {}) {
   function clearTrace() {
     state.trace = null;
     state.index = null;
+    state.fullIndex = null;
+    state.kept = null;
+    state.filter = { hidden: [], minNs: 0 };
+    filterBar.sync();
     state.visible = new Uint8Array(0);
     state.lanes = { multi: false, groups: [], lanes: [], height: 0 };
     state.zoomLanes = { ...state.lanes, idle: 0 };
@@ -445,7 +516,10 @@ export function createTimeline(container, options = {}) {
     tooltip.hide();
     const trace = decoded;
     state.trace = trace;
-    state.index = buildIndex(trace);
+    state.fullIndex = buildIndex(trace);
+    state.index = state.fullIndex;
+    state.kept = null;
+    state.filter = { hidden: [], minNs: 0 }; // a function's code means nothing in another trace
     state.batch = new BoxBatch(2 * trace.codes.count);
     state.colours = codeColours(trace.codes, state.dark);
     state.roots = pathRoots(trace.metadata);
@@ -473,7 +547,9 @@ export function createTimeline(container, options = {}) {
     // Hosts send the overall rows only (also shown for a trace too large to decode, above): the
     // per-process and per-thread ones are the page's (layout.js computeSummary, the Rust
     // summary's rules), computed when first shown.
-    table.setSummary(lazySummary(trace, summary && summary.overall), state.processes);
+    hostOverall = summary && Array.isArray(summary.overall) ? summary.overall : null;
+    table.setSummary(lazySummary(trace, hostOverall), state.processes);
+    filterBar.sync();
     help.textContent = help.textContent.split(helpProcesses)[0] + (state.processes.length > 1 ? helpProcesses : "");
     search.apply();
     details.show(-1);

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { decodeFpt } from "../../js/decode.js";
 import { buildIndex, computeSummary } from "../../js/layout.js";
 import { flameMerge, flameSandwich } from "../../js/flame.js";
-import { applyFilter, filteredIndex, filterActive, hiddenCodes, moduleOf, compileSearch } from "../../js/filters.js";
+import { applyFilter, filteredIndex, filterActive, hiddenCodes, moduleOf, compileSearch, parseDuration } from "../../js/filters.js";
 import { encodeFpt } from "./fpt_encoder.mjs";
 
 /** codes: 0 main (/app/main.py), 1 f (/app/lib/f.py), 2 g (/app/lib/g.py), 3 h (/app/main.py). */
@@ -114,4 +114,15 @@ test("search: text, regex, invalid regex gives a message", () => {
   const bad = compileSearch("(unclosed", true);
   assert.equal(bad.test, undefined);
   assert.match(bad.error, /^Invalid regular expression/);
+});
+
+test("minimum durations as typed", () => {
+  assert.equal(parseDuration("1ms"), 1e6);
+  assert.equal(parseDuration(" 250 us"), 250e3);
+  assert.equal(parseDuration("0.5s"), 5e8);
+  assert.equal(parseDuration("800ns"), 800);
+  assert.equal(parseDuration("2"), 2e6);
+  assert.equal(parseDuration(""), 0);
+  assert.ok(Number.isNaN(parseDuration("fast")));
+  assert.ok(Number.isNaN(parseDuration("1 min")));
 });

@@ -1,4 +1,4 @@
-// fprofile-jupyter 0.1.0 timeline bundle for host "widget": js/units.js + js/decode.js + js/lanes.js + js/layout.js + js/flame.js + js/render.js + js/bandrows.js + js/processrows.js + js/table.js + js/viewport.js + js/state.js + js/panel.js + js/tooltip.js + js/details.js + js/threads.js + js/search.js + js/overview.js + js/zoomview.js + js/flameview.js + js/diffview.js + js/timeline.js + js/hosts/widget.js
+// fprofile-jupyter 0.1.0 timeline bundle for host "widget": js/units.js + js/decode.js + js/lanes.js + js/layout.js + js/filters.js + js/flame.js + js/render.js + js/bandrows.js + js/processrows.js + js/table.js + js/viewport.js + js/state.js + js/panel.js + js/tooltip.js + js/filterbar.js + js/details.js + js/threads.js + js/search.js + js/overview.js + js/zoomview.js + js/flameview.js + js/diffview.js + js/timeline.js + js/hosts/widget.js
 
 // ---- js/units.js ----
 // units.js: time units and axis ticks. Pure functions, no DOM (tested in node).
@@ -130,21 +130,28 @@ export function formatCount(n) {
 }
 
 /**
- * Roots of a trace for `shortPath`: its metadata entry "paths.roots" (a JSON list of [prefix, label]
- * pairs, each prefix ending with a separator), parsed; entries that are not so are left out.
+ * Roots of a trace for `shortPath`: its metadata entries "paths.roots" and "paths.cells" (JSON lists of [prefix or file, label]
+ * pairs: a prefix ends with a separator, a file does not), parsed; entries that are not pairs of strings are left out.
  * @param {Record<string, string>} metadata
  * @returns {Array<[string, string]>}
  */
 export function pathRoots(metadata) {
-  let parsed;
-  try {
-    parsed = JSON.parse((metadata && metadata["paths.roots"]) || "[]");
-  } catch (_e) {
-    return [];
+  const out = [];
+  for (const key of ["paths.roots", "paths.cells"]) {
+    let parsed;
+    try {
+      parsed = JSON.parse((metadata && metadata[key]) || "[]");
+    } catch (_e) {
+      continue;
+    }
+    if (!Array.isArray(parsed)) continue;
+    for (const e of parsed) {
+      if (Array.isArray(e) && e.length === 2 && typeof e[0] === "string" && e[0] !== "" && typeof e[1] === "string") {
+        out.push(/** @type {[string, string]} */ (e));
+      }
+    }
   }
-  if (!Array.isArray(parsed)) return [];
-  return parsed.filter((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === "string" &&
-    typeof e[1] === "string" && /[/\\]$/.test(e[0]));
+  return out;
 }
 
 /**
@@ -157,6 +164,10 @@ export function pathRoots(metadata) {
 export function shortPath(file, roots) {
   let best = null;
   for (const r of roots) {
+    if (!/[/\\]$/.test(r[0])) {  // one file exactly (a notebook cell): its label
+      if (r[0] === file) return r[1];
+      continue;
+    }
     if (file.length > r[0].length && file.startsWith(r[0]) && (best === null || r[0].length > best[0].length)) best = r;
   }
   return best === null ? file : best[1] + file.slice(best[0].length);
@@ -1132,8 +1143,10 @@ export function hashString(s) {
  * process's and the overall ones. Tested equal to `Trace.summary_json()` on real traces
  * (tests/test_timeline_threads.py). Returns { overall, processes: [{ process, pid, name, rows }],
  * threads: [{ thread, process, name, rows }] }.
+ * `kept` (filters.js applyFilter: per call 1 when shown, its ancestors kept too) counts only the
+ * kept calls: a hidden call's duration stays in its parent's self time.
  */
-export function computeSummary(trace) {
+export function computeSummary(trace, kept = null) {
   const { calls, codes, threads } = trace;
   const K = codes.count;
   const F = 5; // per code: calls, total, self, sum of durations, max
@@ -1183,6 +1196,7 @@ export function computeSummary(trace) {
       if (sp > 0) stChildren[sp - 1] += dur;
     };
     for (let i = th.callStart; i < th.callEnd; i++) {
+      if (kept && !kept[i]) continue;
       const d = calls.depth[i];
       while (sp > d) close();
       const k = calls.code[i];
@@ -1221,19 +1235,161 @@ export function computeSummary(trace) {
  * once, and the per-process and per-thread rows of computeSummary, computed the first time one is
  * read (about 0.1 s per million calls: spent when a thread or process is first chosen in the
  * table, not before the first drawing). Without overall rows from the host, everything is
- * computed at once.
+ * computed at once. With `kept` (a filter on: filters.js applyFilter) everything is computed
+ * over the kept calls and the host's rows (unfiltered) are not used.
  */
-export function lazySummary(trace, overall) {
+export function lazySummary(trace, overall, kept = null) {
   let full = null;
-  const get = () => full || (full = computeSummary(trace));
+  const get = () => full || (full = computeSummary(trace, kept));
   const processes = traceProcesses(trace);
   return {
-    overall: Array.isArray(overall) ? overall : get().overall,
+    overall: Array.isArray(overall) && !kept ? overall : get().overall,
     processes: processes.map((p, i) => ({ process: i, pid: p.pid, name: p.name, get rows() { return get().processes[i].rows; } })),
     threads: trace.threads.map((th) => ({
       thread: th.index, process: threadProcess(th, processes.length), name: th.name, get rows() { return get().threads[th.index].rows; },
     })),
   };
+}
+
+// ---- js/filters.js ----
+// filters.js: view filters applied to a decoded trace: which calls are kept and the self time
+// the kept ones get. Layer 2 (pure, no DOM; the decoded shape of decode.js). The filter itself
+// lives in state.js (`state.filter`); timeline.js applies it and hands the result to the views:
+// the zoomed view and the overview draw the rows of `filteredIndex`, flame.js merges only kept
+// calls, layout.js computeSummary counts only kept calls.
+//
+// The rules:
+// - hidden: functions (by code), files (a code's file) and modules (the folder of a code's file:
+//   its package). A hidden call is hidden WITH its descendants, and its whole duration becomes
+//   its parent's self time. (Showing its children one level up would count their time twice:
+//   once in the parent's self, which the brief's rule makes grow by the hidden call's whole
+//   duration, and once in the children's own totals; it would also change depths, so the row
+//   index, the flame paths and the Rust summary's nesting rules would all need a second kind of
+//   tree. Hiding the subtree keeps every kept call's depth and parent as recorded.)
+// - minimum duration: calls shorter than `minNs` are not kept (nor are their descendants, which
+//   are shorter still), and their time is their parent's self time.
+// So the kept calls are closed under "parent of": a kept call's parent is kept.
+//
+// The filter: { hidden: [{ kind: "function" | "file" | "module", value }], minNs }
+// (value: a code index for "function", a file name for "file", a folder for "module").
+
+/** The module (package) of a file: its folder ("" for a name without one). */
+export function moduleOf(file) {
+  const s = String(file);
+  const i = Math.max(s.lastIndexOf("/"), s.lastIndexOf("\\"));
+  return i > 0 ? s.slice(0, i) : "";
+}
+
+/** Does `filter` hide anything? */
+export function filterActive(filter) {
+  return !!filter && (filter.hidden.length > 0 || filter.minNs > 0);
+}
+
+/** Per code 1 when the filter's function, file or module entries hide it. */
+export function hiddenCodes(codes, filter) {
+  const mask = new Uint8Array(codes.count);
+  const fns = new Set();
+  const files = new Set();
+  const modules = new Set();
+  for (const h of filter.hidden) {
+    if (h.kind === "function") fns.add(Number(h.value));
+    else if (h.kind === "file") files.add(String(h.value));
+    else if (h.kind === "module") modules.add(String(h.value));
+  }
+  for (let c = 0; c < codes.count; c++) {
+    if (fns.has(c) || files.has(codes.file[c]) || (modules.size > 0 && modules.has(moduleOf(codes.file[c])))) mask[c] = 1;
+  }
+  return mask;
+}
+
+/**
+ * Apply `filter` to `trace`: null when it hides nothing, else
+ * { kept: Uint8Array per call (1: shown), keptCount, selfNs: Float64Array per call (a kept call's
+ *   duration minus its kept children's, never below 0: the durations of its hidden children stay
+ *   in it), childCount: Int32Array per call (its kept children) }.
+ * One pass over the calls (a parent comes before its children in the decoded order).
+ */
+export function applyFilter(trace, filter) {
+  if (!filterActive(filter)) return null;
+  const { calls, codes } = trace;
+  const N = calls.count;
+  const hide = hiddenCodes(codes, filter);
+  const minNs = filter.minNs > 0 ? filter.minNs : 0;
+  const kept = new Uint8Array(N);
+  const selfNs = new Float64Array(N);
+  const childCount = new Int32Array(N);
+  let keptCount = 0;
+  for (let i = 0; i < N; i++) {
+    const p = calls.parent[i];
+    const dur = Math.max(0, calls.end[i] - calls.start[i]);
+    if ((p >= 0 && !kept[p]) || hide[calls.code[i]] || dur < minNs) continue;
+    kept[i] = 1;
+    keptCount++;
+    selfNs[i] += dur;
+    if (p >= 0) {
+      selfNs[p] -= dur;
+      childCount[p]++;
+    }
+  }
+  for (let i = 0; i < N; i++) if (selfNs[i] < 0) selfNs[i] = 0;
+  return { kept, keptCount, selfNs, childCount };
+}
+
+/**
+ * The row index (layout.js buildIndex's shape) of the kept calls: each row keeps its kept calls in
+ * order (depths do not change: a kept call's ancestors are kept), with the filtered self times and
+ * child counts. Built once per filter change; the views draw it as they draw the full index.
+ */
+export function filteredIndex(index, applied) {
+  const { kept } = applied;
+  const threadRows = index.threadRows.map((rows) => {
+    const out = [];
+    for (const row of rows) {
+      let n = 0;
+      for (let k = 0; k < row.length; k++) n += kept[row[k]];
+      if (n === 0) break; // deeper rows have no kept call either
+      const r = new Int32Array(n);
+      let j = 0;
+      for (let k = 0; k < row.length; k++) if (kept[row[k]]) r[j++] = row[k];
+      out.push(r);
+    }
+    return out;
+  });
+  return { threadRows, selfNs: applied.selfNs, childCount: applied.childCount };
+}
+
+/**
+ * The search box's text as a test of a function's name or file: { test(s) -> bool } (case
+ * ignored), null for an empty text, or { error: message } for a regex that does not compile
+ * (never an exception). Plain text: "contains"; regex: RegExp.test.
+ */
+export function compileSearch(text, regex) {
+  const q = String(text).trim();
+  if (!q) return null;
+  if (!regex) {
+    const low = q.toLowerCase();
+    return { test: (s) => s.toLowerCase().includes(low) };
+  }
+  let re;
+  try {
+    re = new RegExp(q, "i");
+  } catch (e) {
+    return { error: `Invalid regular expression: ${e && e.message ? e.message : String(e)}` };
+  }
+  return { test: (s) => re.test(s) };
+}
+
+const DURATION_UNITS = { ns: 1, us: 1e3, "µs": 1e3, ms: 1e6, s: 1e9 };
+
+/**
+ * A minimum duration as typed: "1ms", "250 us", "0.5s", "800ns"; a bare number is milliseconds.
+ * Returns ns (0 for an empty text), or NaN when the text is not a duration.
+ */
+export function parseDuration(text) {
+  const m = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|s)?\s*$/i.exec(String(text));
+  if (!String(text).trim()) return 0;
+  if (!m) return NaN;
+  return Math.round(Number(m[1]) * DURATION_UNITS[(m[2] || "ms").toLowerCase().replace("μ", "µ")]);
 }
 
 // ---- js/flame.js ----
@@ -1453,8 +1609,10 @@ function flameChosen(trace, threads) {
 /**
  * The flame graph of `threads` (thread indices; null: every thread), over the whole trace or
  * clipped to `win` = [t0, t1) (trace ns, like the calls'). rust/core/src/flame.rs `flame`.
+ * `kept` (filters.js applyFilter, or null): only kept calls merge; a hidden call's time stays in
+ * its parent node's self.
  */
-export function flameMerge(trace, threads = null, win = null) {
+export function flameMerge(trace, threads = null, win = null, kept = null) {
   if (win && !(win[1] > win[0])) return emptyFlame();
   const { calls } = trace;
   const nCodes = trace.codes.count;
@@ -1474,6 +1632,7 @@ export function flameMerge(trace, threads = null, win = null) {
       const d = depth[i];
       if (d > sp) continue; // not in pre-order: no reader produces it
       sp = d;
+      if (kept && !kept[i]) continue; // hidden, with its descendants (deeper than sp now)
       const parent = d === 0 ? FLAME_NONE : stack[d - 1];
       const s = start[i];
       const e = Math.max(end[i], s);
@@ -1500,8 +1659,9 @@ export function flameMerge(trace, threads = null, win = null) {
  * The callers and callees of the function made of `codes` in `threads` (null: all):
  * { callers, callees }, two merged trees with the function as their one depth-0 node.
  * `selfNs`: per call, its self time (layout.js buildIndex). rust/core/src/flame.rs `sandwich`.
+ * `kept` (filters.js applyFilter, or null): only kept calls count (`selfNs` then its self times).
  */
-export function flameSandwich(trace, selfNs, codes, threads = null) {
+export function flameSandwich(trace, selfNs, codes, threads = null, kept = null) {
   const { calls } = trace;
   const nCodes = trace.codes.count;
   const isF = new Uint8Array(nCodes);
@@ -1538,6 +1698,7 @@ export function flameSandwich(trace, selfNs, codes, threads = null) {
         outerDepth = -1;
       }
       if (i === hi) break;
+      if (kept && !kept[i]) continue; // hidden, with its descendants (deeper than sp now)
       const c = code[i];
       const dur = Math.max(0, end[i] - start[i]);
       const ownSelf = Math.max(0, selfNs[i] || 0);
@@ -2109,7 +2270,8 @@ const SUMMARY_MAX_ROWS = 500;
  * A summary panel: a process selector (`select.fprofile-summary-process`, shown when the summary
  * has more than one process), a thread selector (the threads of the chosen process) and
  * `table.fprofile-summary`.
- * opts: { colourOf(code) -> css colour, onPick(code), fileText(file) -> the file as shown (units.js
+ * opts: { colourOf(code) -> css colour, onPick(code), onMenu(code, event) (a row's context menu:
+ * the timeline shows the hide buttons there), fileText(file) -> the file as shown (units.js
  * shortPath with the trace's roots; the full name stays in the cell's tooltip) }.
  * Returns { el, setSummary(summary, processes), setSelected(code) }; `processes` (lanes.js
  * traceProcesses) adds their hosts to the process names.
@@ -2251,6 +2413,12 @@ export function createSummaryTable(doc, opts) {
         numCell(doc, formatDuration(r.self_ns), r.self_ns), numCell(doc, formatDuration(r.mean_ns), r.mean_ns),
         numCell(doc, formatDuration(r.max_ns), r.max_ns));
       tr.addEventListener("click", () => opts.onPick(r.code));
+      if (opts.onMenu) {
+        tr.addEventListener("contextmenu", (e) => {
+          e.preventDefault();
+          opts.onMenu(r.code, e);
+        });
+      }
       frag.append(tr);
     }
     tbody.replaceChildren(frag);
@@ -2262,6 +2430,9 @@ export function createSummaryTable(doc, opts) {
   return {
     el,
     setSummary(s, processes) {
+      // the same trace again (a filter changed): keep the process and thread shown
+      const keep = summary && s && summary.threads && s.threads && summary.threads.length === s.threads.length
+        ? [procSelect.value, select.value] : null;
       summary = s;
       const procInfo = processes || [];
       const entries = processEntries();
@@ -2271,7 +2442,9 @@ export function createSummaryTable(doc, opts) {
       }));
       procSelect.value = "all";
       procSelect.hidden = entries.length === 0;
+      if (keep && [...procSelect.options].some((o) => o.value === keep[0])) procSelect.value = keep[0];
       fillThreads();
+      if (keep && [...select.options].some((o) => o.value === keep[1])) select.value = keep[1];
       renderRows();
     },
     setSelected(code) {
@@ -2485,14 +2658,18 @@ export class Viewport {
 // state.js: what the views of one timeline share: the shown trace and what is derived from it,
 // the processes, which threads are visible, which processes are collapsed, the lanes (all, and
 // those with something in the window), the task bands, the theme's colours, the selection, the search and the
-// call under the pointer. Layer 3 (no DOM). timeline.js owns the one instance and changes it;
+// call under the pointer, the view filters (filters.js applies them). Layer 3 (no DOM). timeline.js owns the one instance and changes it;
 // the views read it (the zoomed view also sets hoverCall).
 
 /** The state of a timeline with no trace. */
 export function createTimelineState() {
   return {
     trace: null, // the decoded trace (decode.js), or null
-    index: null, // layout.js buildIndex(trace)
+    fullIndex: null, // layout.js buildIndex(trace): every call
+    index: null, // what the views draw: fullIndex, or with a filter on filters.js filteredIndex (kept calls, their self times)
+    filter: { hidden: [], minNs: 0 }, // the view filters (filters.js): [{ kind: function | file | module, value }], minimum duration
+    kept: null, // with a filter on: filters.js applyFilter(trace, filter).kept (per call 1 when shown), else null
+    filterGen: 0, // counts filter changes (caches of derived views key on it)
     colours: null, // render.js codeColours(trace.codes, dark)
     roots: [], // units.js pathRoots(trace.metadata): file names shown as users know them
     pal: null, // render.js readPalette(root, dark)
@@ -2525,13 +2702,13 @@ export function isHighlighted(state, code) {
   return code === state.selectedCode || (state.searchMask !== null && state.searchMask[code] === 1);
 }
 
-/** The longest call of a visible thread whose function `matches(code)`, or -1 (the first of equals). */
+/** The longest call of a visible thread, not hidden by the filter, whose function `matches(code)`, or -1 (the first of equals). */
 export function longestVisibleCall(state, matches) {
   const { calls } = state.trace;
-  const { visible } = state;
+  const { visible, kept } = state;
   let best = -1;
   for (let i = 0; i < calls.count; i++) {
-    if (matches(calls.code[i]) && visible[calls.thread[i]] &&
+    if (matches(calls.code[i]) && visible[calls.thread[i]] && (!kept || kept[i]) &&
         (best < 0 || calls.end[i] - calls.start[i] > calls.end[best] - calls.start[best])) best = i;
   }
   return best;
@@ -2737,13 +2914,129 @@ export function createTooltip(tl) {
   };
 }
 
+// ---- js/filterbar.js ----
+// filterbar.js: the filter bar (`.fprofile-filterbar`): the minimum-duration input
+// (`input.fprofile-min-duration`, filters.js parseDuration; a bad text is a message, the filter
+// unchanged), the active filters as removable chips (`.fprofile-filter-chip`, each with
+// `button.fprofile-filter-remove`) and `button.fprofile-filter-clear`; and the "hide" buttons of
+// a function, its file and its module (`button.fprofile-hide[data-kind]`) that the details panel
+// and the table's row menu show. Layer 4 (DOM, text only: names go through textContent). The
+// filter is state.filter; the timeline's actions change it (tl.addHidden, tl.removeHidden,
+// tl.setMinNs, tl.clearFilters) and call sync().
+
+
+/** The text of a hidden entry, as its chip shows it. */
+function hiddenText(state, h) {
+  const roots = state.roots || [];
+  if (h.kind === "function") {
+    const { codes } = state.trace;
+    const c = Number(h.value);
+    return `function ${codes.name[c]} (${shortPath(codes.file[c], roots)}:${codes.line[c]})`;
+  }
+  if (h.kind === "file") return `file ${shortPath(h.value, roots)}`;
+  return `module ${shortPath(h.value, roots) || h.value}`;
+}
+
+/**
+ * The three hide buttons for function `code`: its calls, every call of its file, of its module.
+ * tl: { doc, state, addHidden(kind, value) }.
+ */
+export function hideButtons(tl, code) {
+  const { doc, state } = tl;
+  const file = state.trace.codes.file[code];
+  const mod = moduleOf(file);
+  const wrap = makeEl(doc, "div", "fprofile-hide-actions");
+  const add = (kind, value, text, title) => {
+    const b = makeEl(doc, "button", "fprofile-hide", text);
+    b.type = "button";
+    b.dataset.kind = kind;
+    b.title = title;
+    b.addEventListener("click", () => tl.addHidden(kind, value));
+    wrap.append(b);
+  };
+  add("function", code, "Hide function", "Hide this function's calls (with the calls they make): their time counts as their caller's self time");
+  add("file", file, "Hide file", `Hide the functions of ${file}`);
+  if (mod) add("module", mod, "Hide module", `Hide the functions of the files in ${mod}`);
+  return wrap;
+}
+
+/**
+ * tl: { doc, root, state, listen, addHidden, removeHidden(i), setMinNs(ns), clearFilters() }.
+ * Returns { el, sync() (after any change of state.filter or a new trace) }.
+ */
+export function createFilterBar(tl) {
+  const { doc, root, state } = tl;
+  const el = makeEl(doc, "div", "fprofile-filterbar");
+  const label = makeEl(doc, "span", "fprofile-muted", "Filters:");
+  const min = makeEl(doc, "input", "fprofile-min-duration");
+  min.type = "text";
+  min.placeholder = "min duration, e.g. 1ms";
+  min.title = "Hide calls shorter than this (their time counts as their caller's self time); a bare number is ms";
+  min.setAttribute("aria-label", "Minimum call duration");
+  min.spellcheck = false;
+  const message = makeEl(doc, "span", "fprofile-filter-message");
+  const chips = makeEl(doc, "span", "fprofile-filter-chips");
+  const clear = makeEl(doc, "button", "fprofile-filter-clear", "Clear filters");
+  clear.type = "button";
+  const kept = makeEl(doc, "span", "fprofile-filter-kept fprofile-muted");
+  el.append(label, min, message, chips, clear, kept);
+
+  function commitMin() {
+    const ns = parseDuration(min.value);
+    if (Number.isNaN(ns)) {
+      message.textContent = `"${min.value.trim()}" is not a duration (e.g. 500us, 1ms, 0.2s)`;
+      return;
+    }
+    message.textContent = "";
+    if (ns !== state.filter.minNs) tl.setMinNs(ns);
+  }
+  tl.listen(min, "change", commitMin);
+  tl.listen(min, "keydown", (e) => {
+    if (e.key === "Enter") commitMin();
+    e.stopPropagation();
+  });
+  tl.listen(clear, "click", () => tl.clearFilters());
+
+  function chip(text, onRemove) {
+    const c = makeEl(doc, "span", "fprofile-filter-chip");
+    const t = makeEl(doc, "span", null, text);
+    const x = makeEl(doc, "button", "fprofile-filter-remove", "×");
+    x.type = "button";
+    x.title = "Remove this filter";
+    x.setAttribute("aria-label", `Remove the filter: ${text}`);
+    x.addEventListener("click", onRemove);
+    c.append(t, x);
+    return c;
+  }
+
+  function sync() {
+    const { filter, trace } = state;
+    const list = [];
+    if (trace) {
+      filter.hidden.forEach((h, i) => list.push(chip(`hide ${hiddenText(state, h)}`, () => tl.removeHidden(i))));
+      if (filter.minNs > 0) list.push(chip(`hide calls shorter than ${formatDuration(filter.minNs)}`, () => tl.setMinNs(0)));
+    }
+    chips.replaceChildren(...list);
+    const active = list.length > 0;
+    if (!(filter.minNs > 0) && doc.activeElement !== min) min.value = "";
+    clear.hidden = !active;
+    kept.textContent = active && state.kept
+      ? `${formatCount(state.kept.reduce((a, k) => a + k, 0))} of ${formatCount(trace.calls.count)} calls shown` : "";
+    root.toggleAttribute("data-filter-active", active);
+  }
+
+  sync();
+  return { el, sync };
+}
+
 // ---- js/details.js ----
 // details.js: the details panel (`.fprofile-details`): the selected call's facts, how many calls
-// its function has, a button that zooms to it and its call stack (each frame a link that selects
-// and zooms to that call). Layer 4 (DOM, text only).
+// its function has, a button that zooms to it, the buttons that hide its function, file or module
+// (filterbar.js hideButtons) and its call stack (each frame a link that selects and zooms to that
+// call). Layer 4 (DOM, text only).
 
 
-/** tl: { doc, state, vp, selectCall(c), zoomToCall(c) }. Returns { el, show(c) } (c < 0: nothing selected). */
+/** tl: { doc, state, vp, selectCall(c), zoomToCall(c), addHidden(kind, value) }. Returns { el, show(c) } (c < 0: nothing selected). */
 export function createDetails(tl) {
   const { doc, state, vp } = tl;
   const details = makeEl(doc, "div", "fprofile-details");
@@ -2782,7 +3075,7 @@ export function createDetails(tl) {
     const zoomBtn = makeEl(doc, "button", "fprofile-zoom-to", "Zoom to this call");
     zoomBtn.type = "button";
     zoomBtn.addEventListener("click", () => tl.zoomToCall(c));
-    details.replaceChildren(makeEl(doc, "div", "fprofile-panel-title", "Details"), title, factList(doc, facts), zoomBtn, stackTitle, stack);
+    details.replaceChildren(makeEl(doc, "div", "fprofile-panel-title", "Details"), title, factList(doc, facts), zoomBtn, hideButtons(tl, code), stackTitle, stack);
   }
 
   showEmpty();
@@ -3042,15 +3335,17 @@ export function createThreadList(tl) {
 }
 
 // ---- js/search.js ----
-// search.js: the search box (`input.fprofile-search`) and its count: the functions whose name or
-// file contains the text are highlighted (state.searchMask; the root gets data-search-active while
+// search.js: the search box (`input.fprofile-search`), its regex toggle
+// (`input.fprofile-search-regex`) and its count: the functions whose name or file contains the
+// text (or matches it as a regular expression, case ignored; filters.js compileSearch: an invalid
+// one is a message in the count, `.fprofile-search-error`) are highlighted (state.searchMask; the root gets data-search-active while
 // it filters), Enter selects the longest matching call and zooms to it, Escape clears. Layer 4
 // (DOM).
 
 
 /**
  * tl: { doc, root, state, listen, selectCall(c), zoomToCall(c), invalidateOverview(), schedule() }.
- * Returns { input, count, apply() (filter again, e.g. for a new trace) }.
+ * Returns { input, regex (its label, with the toggle), count, apply() (filter again, e.g. for a new trace) }.
  */
 export function createSearch(tl) {
   const { doc, root, state } = tl;
@@ -3060,26 +3355,33 @@ export function createSearch(tl) {
   input.title = "Highlight the functions whose name or file contains this text; Enter zooms to the longest match";
   input.setAttribute("aria-label", "Search functions");
   input.spellcheck = false;
+  const regex = makeEl(doc, "label", "fprofile-search-regex-label");
+  regex.title = "Search with a regular expression (case ignored)";
+  const regexBox = makeEl(doc, "input", "fprofile-search-regex");
+  regexBox.type = "checkbox";
+  regex.append(regexBox, doc.createTextNode(".*"));
   const count = makeEl(doc, "span", "fprofile-search-count");
 
   function apply() {
-    const q = input.value.trim().toLowerCase();
     const { trace } = state;
-    if (!trace || !q) {
+    const m = trace ? compileSearch(input.value, regexBox.checked) : null;
+    count.classList.toggle("fprofile-search-error", !!(m && m.error));
+    if (!m || m.error) {
       state.searchMask = null;
-      count.textContent = "";
+      count.textContent = m ? m.error : "";
     } else {
       const { codes, calls } = trace;
       const mask = new Uint8Array(codes.count);
       let fns = 0;
       for (let c = 0; c < codes.count; c++) {
-        if (codes.name[c].toLowerCase().includes(q) || codes.file[c].toLowerCase().includes(q)) {
+        if (m.test(codes.name[c]) || m.test(codes.file[c])) {
           mask[c] = 1;
           fns++;
         }
       }
       let n = 0;
-      for (let i = 0; i < calls.count; i++) n += mask[calls.code[i]];
+      const { kept } = state;
+      for (let i = 0; i < calls.count; i++) if (!kept || kept[i]) n += mask[calls.code[i]];
       state.searchMask = mask;
       count.textContent = `${formatCount(fns)} function${fns === 1 ? "" : "s"}, ${formatCount(n)} call${n === 1 ? "" : "s"}`;
     }
@@ -3089,6 +3391,7 @@ export function createSearch(tl) {
   }
 
   tl.listen(input, "input", apply);
+  tl.listen(regexBox, "change", apply);
   tl.listen(input, "keydown", (e) => {
     if (e.key === "Escape") {
       input.value = "";
@@ -3105,7 +3408,7 @@ export function createSearch(tl) {
     e.stopPropagation();
   });
 
-  return { input, count, apply };
+  return { input, regex, count, apply };
 }
 
 // ---- js/overview.js ----
@@ -3864,9 +4167,9 @@ export function createFlameView(tl) {
     const threads = chosenThreads();
     const whole = vp.win[0] <= vp.full[0] && vp.win[1] >= vp.full[1];
     const win = whole ? null : [Math.round(vp.win[0]), Math.round(vp.win[1])]; // as the root's data-window-*-ns
-    const key = `${threads.join(",")}|${win ? win.join(",") : "all"}`;
+    const key = `${threads.join(",")}|${win ? win.join(",") : "all"}|${state.filterGen}`;
     if (key !== cache.key) {
-      const f = flameMerge(state.trace, threads, win);
+      const f = flameMerge(state.trace, threads, win, state.kept);
       cache = { key, f, lay: flameLayout(f), win, threads };
     }
     return cache;
@@ -3875,9 +4178,9 @@ export function createFlameView(tl) {
   function currentSandwich() {
     const threads = chosenThreads();
     const code = state.selectedCode;
-    const key = `${threads.join(",")}|${code}`;
+    const key = `${threads.join(",")}|${code}|${state.filterGen}`;
     if (key !== sw.key) {
-      const s = flameSandwich(state.trace, state.index.selfNs, [code], threads);
+      const s = flameSandwich(state.trace, state.index.selfNs, [code], threads, state.kept);
       sw = { key, code, callers: s.callers, callees: s.callees, layC: flameLayout(s.callers), layE: flameLayout(s.callees) };
     }
     return sw;
@@ -4413,7 +4716,8 @@ export function createDiffFlame(container, payload, options = {}) {
 // timeline.js: the timeline component: composes the views (overview.js with the brush,
 // zoomview.js, tooltip.js, details.js, threads.js, search.js, table.js) around one shared state
 // (state.js) and one viewport (viewport.js: the coordinate spaces), and owns what joins them: the
-// toolbar and layout of the DOM, the window (setWin and the moves built on it), the selection,
+// toolbar and layout of the DOM, the view filters (filters.js applied to state.filter; the filter
+// bar, filterbar.js), the window (setWin and the moves built on it), the selection,
 // the theme, the size, the drawing schedule (one requestAnimationFrame), the keyboard, loading a
 // trace and the API the hosts use. Layer 5: depends on every module below it. Hosts
 // (js/hosts/widget.js, js/hosts/viewer.js, js/hosts/export.js) only call createTimeline.
@@ -4466,6 +4770,7 @@ export function createTimeline(container, options = {}) {
   const tl = {
     doc, win0, root, state, vp, listen, localXY, schedule, relayout, setWin, resetView, zoomBy, panByPx,
     scrollByPx, zoomToCall, selectCall, selectCode, toggleProcess, revealThread,
+    addHidden, removeHidden, setMinNs, clearFilters,
     invalidateOverview: () => overview.invalidate(),
   };
   const tooltip = createTooltip(tl);
@@ -4476,9 +4781,11 @@ export function createTimeline(container, options = {}) {
   const threadList = createThreadList(tl);
   const search = createSearch(tl);
   const flame = createFlameView(tl);
+  const filterBar = createFilterBar(tl);
   const table = createSummaryTable(doc, {
     colourOf: (c) => (state.colours && state.colours.fill[c]) || "transparent",
     onPick: (c) => { selectCode(c, true); },
+    onMenu: (c, e) => showRowMenu(c, e),
     fileText: (f) => shortPath(f, state.roots || []),
   });
 
@@ -4491,7 +4798,7 @@ export function createTimeline(container, options = {}) {
   idleLabel.title = "Threads with no call in the zoomed window take no room in the zoomed view; the overview and the thread list show them all";
   const help = el("span", "fprofile-help", "wheel: zoom · drag: pan · double-click: zoom to call · r / + / − / arrows · f: flame graph");
   const helpProcesses = " · click a process header or c: collapse / expand";
-  toolbar.append(resetBtn, flame.button, search.input, search.count, windowLabel, idleLabel, help);
+  toolbar.append(resetBtn, flame.button, search.input, search.regex, search.count, windowLabel, idleLabel, help);
   const errorBox = el("div", "fprofile-error");
   errorBox.setAttribute("role", "alert");
   errorBox.hidden = true;
@@ -4504,7 +4811,9 @@ export function createTimeline(container, options = {}) {
   const side = el("div", "fprofile-side");
   side.append(threadList.el, details.el);
   main.append(views, side);
-  root.append(toolbar, errorBox, main, table.el);
+  const rowMenu = el("div", "fprofile-row-menu");
+  rowMenu.hidden = true;
+  root.append(toolbar, filterBar.el, errorBox, main, table.el, rowMenu);
   container.append(root);
   table.el.hidden = true;
   side.hidden = true;
@@ -4749,6 +5058,65 @@ export function createTimeline(container, options = {}) {
     else revealCall(best);
   }
 
+  // ---- filters -----------------------------------------------------------------------------
+  let hostOverall = null; // the summary rows the host sent (the Rust summary's: unfiltered)
+  /**
+   * Apply state.filter: the kept calls and their self times (filters.js), the index every view
+   * draws (the full one when nothing is filtered: no cost per call per frame then), the flame
+   * graph's and the table's figures (with a filter on, the table is computed in the page over the
+   * kept calls). O(calls) per filter change, nothing per frame.
+   */
+  function applyFilters() {
+    const { trace } = state;
+    state.filterGen++;
+    if (trace) {
+      const applied = applyFilter(trace, state.filter);
+      state.kept = applied ? applied.kept : null;
+      state.index = applied ? filteredIndex(state.fullIndex, applied) : state.fullIndex;
+      table.setSummary(lazySummary(trace, applied ? null : hostOverall, state.kept), state.processes);
+      if (state.selectedCall >= 0 && state.kept && !state.kept[state.selectedCall]) selectCall(-1);
+      else {
+        table.setSelected(state.selectedCode);
+        details.show(state.selectedCall);
+      }
+      search.apply();
+      relayoutZoom();
+      zoomView.refreshHover();
+    }
+    filterBar.sync();
+    overview.invalidate();
+    schedule();
+  }
+  /** Hide a function (value: its code), a file or a module (filters.js). */
+  function addHidden(kind, value) {
+    rowMenu.hidden = true;
+    if (state.filter.hidden.some((h) => h.kind === kind && h.value === value)) return;
+    state.filter.hidden.push({ kind, value });
+    applyFilters();
+  }
+  function removeHidden(i) {
+    state.filter.hidden.splice(i, 1);
+    applyFilters();
+  }
+  function setMinNs(ns) {
+    state.filter.minNs = ns > 0 ? ns : 0;
+    applyFilters();
+  }
+  function clearFilters() {
+    state.filter = { hidden: [], minNs: 0 };
+    applyFilters();
+  }
+  /** A summary row's context menu: hide its function, file or module. */
+  function showRowMenu(code, e) {
+    if (!state.trace) return;
+    const r = root.getBoundingClientRect();
+    rowMenu.replaceChildren(hideButtons(tl, code));
+    rowMenu.style.left = `${Math.round(e.clientX - r.left)}px`;
+    rowMenu.style.top = `${Math.round(e.clientY - r.top)}px`;
+    rowMenu.hidden = false;
+  }
+  listen(doc, "pointerdown", (e) => { if (!rowMenu.contains(e.target)) rowMenu.hidden = true; });
+
   // ---- errors ------------------------------------------------------------------------------
   function showError(message) {
     errorBox.textContent = message;
@@ -4758,6 +5126,10 @@ export function createTimeline(container, options = {}) {
   function clearTrace() {
     state.trace = null;
     state.index = null;
+    state.fullIndex = null;
+    state.kept = null;
+    state.filter = { hidden: [], minNs: 0 };
+    filterBar.sync();
     state.visible = new Uint8Array(0);
     state.lanes = { multi: false, groups: [], lanes: [], height: 0 };
     state.zoomLanes = { ...state.lanes, idle: 0 };
@@ -4840,7 +5212,10 @@ export function createTimeline(container, options = {}) {
     tooltip.hide();
     const trace = decoded;
     state.trace = trace;
-    state.index = buildIndex(trace);
+    state.fullIndex = buildIndex(trace);
+    state.index = state.fullIndex;
+    state.kept = null;
+    state.filter = { hidden: [], minNs: 0 }; // a function's code means nothing in another trace
     state.batch = new BoxBatch(2 * trace.codes.count);
     state.colours = codeColours(trace.codes, state.dark);
     state.roots = pathRoots(trace.metadata);
@@ -4868,7 +5243,9 @@ export function createTimeline(container, options = {}) {
     // Hosts send the overall rows only (also shown for a trace too large to decode, above): the
     // per-process and per-thread ones are the page's (layout.js computeSummary, the Rust
     // summary's rules), computed when first shown.
-    table.setSummary(lazySummary(trace, summary && summary.overall), state.processes);
+    hostOverall = summary && Array.isArray(summary.overall) ? summary.overall : null;
+    table.setSummary(lazySummary(trace, hostOverall), state.processes);
+    filterBar.sync();
     help.textContent = help.textContent.split(helpProcesses)[0] + (state.processes.length > 1 ? helpProcesses : "");
     search.apply();
     details.show(-1);

@@ -1,0 +1,116 @@
+// filterbar.js: the filter bar (`.fprofile-filterbar`): the minimum-duration input
+// (`input.fprofile-min-duration`, filters.js parseDuration; a bad text is a message, the filter
+// unchanged), the active filters as removable chips (`.fprofile-filter-chip`, each with
+// `button.fprofile-filter-remove`) and `button.fprofile-filter-clear`; and the "hide" buttons of
+// a function, its file and its module (`button.fprofile-hide[data-kind]`) that the details panel
+// and the table's row menu show. Layer 4 (DOM, text only: names go through textContent). The
+// filter is state.filter; the timeline's actions change it (tl.addHidden, tl.removeHidden,
+// tl.setMinNs, tl.clearFilters) and call sync().
+
+import { makeEl } from "./panel.js";
+import { parseDuration, moduleOf } from "./filters.js";
+import { formatDuration, formatCount, shortPath } from "./units.js";
+
+/** The text of a hidden entry, as its chip shows it. */
+function hiddenText(state, h) {
+  const roots = state.roots || [];
+  if (h.kind === "function") {
+    const { codes } = state.trace;
+    const c = Number(h.value);
+    return `function ${codes.name[c]} (${shortPath(codes.file[c], roots)}:${codes.line[c]})`;
+  }
+  if (h.kind === "file") return `file ${shortPath(h.value, roots)}`;
+  return `module ${shortPath(h.value, roots) || h.value}`;
+}
+
+/**
+ * The three hide buttons for function `code`: its calls, every call of its file, of its module.
+ * tl: { doc, state, addHidden(kind, value) }.
+ */
+export function hideButtons(tl, code) {
+  const { doc, state } = tl;
+  const file = state.trace.codes.file[code];
+  const mod = moduleOf(file);
+  const wrap = makeEl(doc, "div", "fprofile-hide-actions");
+  const add = (kind, value, text, title) => {
+    const b = makeEl(doc, "button", "fprofile-hide", text);
+    b.type = "button";
+    b.dataset.kind = kind;
+    b.title = title;
+    b.addEventListener("click", () => tl.addHidden(kind, value));
+    wrap.append(b);
+  };
+  add("function", code, "Hide function", "Hide this function's calls (with the calls they make): their time counts as their caller's self time");
+  add("file", file, "Hide file", `Hide the functions of ${file}`);
+  if (mod) add("module", mod, "Hide module", `Hide the functions of the files in ${mod}`);
+  return wrap;
+}
+
+/**
+ * tl: { doc, root, state, listen, addHidden, removeHidden(i), setMinNs(ns), clearFilters() }.
+ * Returns { el, sync() (after any change of state.filter or a new trace) }.
+ */
+export function createFilterBar(tl) {
+  const { doc, root, state } = tl;
+  const el = makeEl(doc, "div", "fprofile-filterbar");
+  const label = makeEl(doc, "span", "fprofile-muted", "Filters:");
+  const min = makeEl(doc, "input", "fprofile-min-duration");
+  min.type = "text";
+  min.placeholder = "min duration, e.g. 1ms";
+  min.title = "Hide calls shorter than this (their time counts as their caller's self time); a bare number is ms";
+  min.setAttribute("aria-label", "Minimum call duration");
+  min.spellcheck = false;
+  const message = makeEl(doc, "span", "fprofile-filter-message");
+  const chips = makeEl(doc, "span", "fprofile-filter-chips");
+  const clear = makeEl(doc, "button", "fprofile-filter-clear", "Clear filters");
+  clear.type = "button";
+  const kept = makeEl(doc, "span", "fprofile-filter-kept fprofile-muted");
+  el.append(label, min, message, chips, clear, kept);
+
+  function commitMin() {
+    const ns = parseDuration(min.value);
+    if (Number.isNaN(ns)) {
+      message.textContent = `"${min.value.trim()}" is not a duration (e.g. 500us, 1ms, 0.2s)`;
+      return;
+    }
+    message.textContent = "";
+    if (ns !== state.filter.minNs) tl.setMinNs(ns);
+  }
+  tl.listen(min, "change", commitMin);
+  tl.listen(min, "keydown", (e) => {
+    if (e.key === "Enter") commitMin();
+    e.stopPropagation();
+  });
+  tl.listen(clear, "click", () => tl.clearFilters());
+
+  function chip(text, onRemove) {
+    const c = makeEl(doc, "span", "fprofile-filter-chip");
+    const t = makeEl(doc, "span", null, text);
+    const x = makeEl(doc, "button", "fprofile-filter-remove", "×");
+    x.type = "button";
+    x.title = "Remove this filter";
+    x.setAttribute("aria-label", `Remove the filter: ${text}`);
+    x.addEventListener("click", onRemove);
+    c.append(t, x);
+    return c;
+  }
+
+  function sync() {
+    const { filter, trace } = state;
+    const list = [];
+    if (trace) {
+      filter.hidden.forEach((h, i) => list.push(chip(`hide ${hiddenText(state, h)}`, () => tl.removeHidden(i))));
+      if (filter.minNs > 0) list.push(chip(`hide calls shorter than ${formatDuration(filter.minNs)}`, () => tl.setMinNs(0)));
+    }
+    chips.replaceChildren(...list);
+    const active = list.length > 0;
+    if (!(filter.minNs > 0) && doc.activeElement !== min) min.value = "";
+    clear.hidden = !active;
+    kept.textContent = active && state.kept
+      ? `${formatCount(state.kept.reduce((a, k) => a + k, 0))} of ${formatCount(trace.calls.count)} calls shown` : "";
+    root.toggleAttribute("data-filter-active", active);
+  }
+
+  sync();
+  return { el, sync };
+}
