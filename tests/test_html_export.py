@@ -405,3 +405,33 @@ def test_the_summary_shows_file_names_as_users_know_them(browser, tmp_path):
         assert errors == []
     finally:
         context.close()
+
+
+def test_notebook_cells_show_as_their_label_in_the_page(browser, tmp_path):
+    """Issue 14 item 5: code from a notebook cell shows as In [N] in the timeline's table and
+    details, not as the file the kernel compiled the cell to."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from fprofile_jupyter import _magic
+
+    sh = InteractiveShell.instance()
+    sh.run_line_magic("load_ext", "fprofile_jupyter")
+    with capture_output():
+        sh.run_cell("def cell_fn(n):\n    return [i * i for i in range(n)]\n", store_history=True)
+        n = sh.execution_count - 1
+        sh.run_cell("%%fprofile --no-display\ncell_fn(50)\n", store_history=True)
+    trace = sh.user_ns[_magic.TRACE_VARIABLE]
+    out = tmp_path / "cells.html"
+    trace.save(out)
+    context, page, blocked, errors = offline_page(browser)
+    try:
+        page.goto(out.as_uri())
+        wait_drawn(page)
+        cells = page.locator("table.fprofile-summary td.fprofile-file")
+        texts = [cells.nth(i).text_content() for i in range(cells.count())]
+        assert f"In [{n}]:1" in texts, texts
+        assert not any("ipython-input" in t or "ipykernel" in t for t in texts), texts
+        assert errors == []
+    finally:
+        context.close()
