@@ -267,10 +267,9 @@ fn tree_checks() {
     assert_eq!(t.calls.flags[1].0, 3);
 }
 
-/// A call that starts before its previous sibling ended (not what a recording gives, but a valid
-/// trace) is written with the back list and reads back the same.
-#[test]
-fn overlapping_siblings_round_trip() {
+/// [`sample`] with call 1 (`b`, [20, 30] from the origin) stretched to end at 41, after its next
+/// sibling (`c`, [40, 50]) starts: a valid trace no recording gives, written with the back list.
+fn overlapping_sample() -> fprofile::Trace {
     let mut t = sample();
     let c = &t.calls;
     // find a call with a next sibling and stretch its end past the sibling's start (within the parent)
@@ -279,6 +278,14 @@ fn overlapping_siblings_round_trip() {
     let new_end = (t.calls.start_ns[i + 1] + 1).min(t.calls.end_ns[p]);
     t.calls.end_ns[i] = new_end.max(t.calls.end_ns[i]);
     assert!(t.calls.end_ns[i] > t.calls.start_ns[i + 1], "the sample's siblings should overlap now");
+    t
+}
+
+/// A call that starts before its previous sibling ended reads back the same.
+#[test]
+fn overlapping_siblings_round_trip() {
+    let t = overlapping_sample();
+    assert_eq!((&t.calls.start_ns[..3], &t.calls.end_ns[..3]), (&[10, 20, 40][..], &[60, 41, 50][..]));
     let b = encode(&t);
     let d = decode(&b).unwrap();
     assert_eq!(d, t);
@@ -574,6 +581,20 @@ fn version_1_file_still_loads() {
 fn two_processes_fixture_is_current() {
     let bytes = encode(&two_process_trace());
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/two_processes.fpt");
+    if std::env::var_os("FPROFILE_REGEN_FIXTURES").is_some() {
+        std::fs::write(path, &bytes).unwrap();
+    }
+    let on_disk = std::fs::read(path).expect("fixture missing: run with FPROFILE_REGEN_FIXTURES=1");
+    assert_eq!(on_disk, bytes, "the Rust encoder or the sample changed: regenerate the fixture (FPROFILE_REGEN_FIXTURES=1)");
+}
+
+/// `tests/js/fixtures/rust_overlap.fpt`, [`overlapping_sample`] as this encoder writes it, decoded
+/// by js/decode.js in `tests/js/crosscheck.test.mjs` (the back list read by both decoders).
+/// Regenerate with `FPROFILE_REGEN_FIXTURES=1 cargo test -p fprofile --test fpt`.
+#[test]
+fn overlap_fixture_is_current() {
+    let bytes = encode(&overlapping_sample());
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/js/fixtures/rust_overlap.fpt");
     if std::env::var_os("FPROFILE_REGEN_FIXTURES").is_some() {
         std::fs::write(path, &bytes).unwrap();
     }
