@@ -151,13 +151,48 @@ def real_recording_sizes() -> dict | None:
             sys.path.remove(d)
 
 
+def fpt_cases(calls: int, repeats: int) -> dict:
+    """.fpt bytes per call and encode/decode times (median of ``repeats``, through the Python API)
+    on the widget benchmark's synthetic worst case (random trees, random 20-400 ns gaps) and on a
+    real recording of about ``calls`` calls (``bench_widget.recorded_trace``: fib + methods on 4
+    threads)."""
+    try:
+        from fprofile_jupyter import _core
+
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        import bench_widget
+    except Exception as e:  # not installed
+        return {"error": f"{type(e).__name__}: {e}"}
+    out: dict = {}
+    for name, make in (("worst", lambda: bench_widget.synthetic_trace(calls)),
+                       ("recorded", lambda: bench_widget.recorded_trace(calls))):
+        t = make()
+        enc, dec = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            b = t.to_bytes()
+            enc.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            d = _core.load_bytes(b)
+            dec.append(time.perf_counter() - t0)
+        out[name] = {"calls": len(t), "fpt": len(b) / len(t), "encode_s": statistics.median(enc),
+                     "decode_s": statistics.median(dec), "same_calls": len(d) == len(t) and d.to_bytes() == b}
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--python-repeats", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "formats.md"))
+    ap.add_argument("--fpt-only", action="store_true",
+                    help="only the .fpt cases (worst case, recording) as JSON, e.g. to compare with an older build")
+    ap.add_argument("--before", help="JSON printed by --fpt-only with an older build: its figures and the ratios are shown")
     args = ap.parse_args()
+    if args.fpt_only:
+        print(json.dumps(fpt_cases(args.calls, args.repeats)))
+        return 0
 
     with tempfile.TemporaryDirectory() as d:
         cmd = ["cargo", "run", "-q", "--release", "-p", "fprofile", "--example", "bench_formats", "--",
@@ -179,6 +214,7 @@ def main() -> int:
         t_py_split = time.perf_counter() - t0
     assert n_py == rust["text_calls_read"], (n_py, rust["text_calls_read"])
     real = real_recording_sizes()
+    cases = fpt_cases(args.calls, args.repeats)
 
     ev = rust["events"]
     b = rust["bytes_per_call"]
@@ -246,6 +282,34 @@ def main() -> int:
         lines += [f"Real recording: not measured ({real['error']}).", ""]
     else:
         lines += ["Real recording: not measured (extension not installed).", ""]
+    if "error" in cases:
+        lines += [f"Worst case and 1M-call recording: not measured ({cases['error']}).", ""]
+    else:
+        lines += [
+            "## .fpt on the worst case and on a recording (through the Python API)",
+            "",
+            "| trace | calls | .fpt bytes/call | encode | decode |",
+            "|---|---|---|---|---|",
+        ]
+        for key, label in (("worst", "synthetic worst case (bench_widget: random trees, 60 functions, random 20-400 ns gaps)"),
+                           ("recorded", "real recording (bench_widget: fib(17..19) + methods on 4 threads)")):
+            c = cases[key]
+            lines.append(f"| {label} | {c['calls']:,} | **{c['fpt']:.2f}** | {c['encode_s'] * 1e3:.0f} ms | "
+                         f"{c['decode_s'] * 1e3:.0f} ms |")
+        if args.before:
+            before = json.loads(Path(args.before).read_text())
+            lines += ["", f"Before (`--before {Path(args.before).name}`: the same command with an older build):", "",
+                      "| trace | .fpt bytes/call before -> now | encode before -> now (ratio) | decode before -> now (ratio) |",
+                      "|---|---|---|---|"]
+            for key in ("worst", "recorded"):
+                b, c = before[key], cases[key]
+                lines.append(f"| {key} ({b['calls']:,} calls before) | {b['fpt']:.2f} -> **{c['fpt']:.2f}** | "
+                             f"{b['encode_s'] * 1e3:.0f} -> {c['encode_s'] * 1e3:.0f} ms ({c['encode_s'] / b['encode_s']:.2f}x) | "
+                             f"{b['decode_s'] * 1e3:.0f} -> {c['decode_s'] * 1e3:.0f} ms ({c['decode_s'] / b['decode_s']:.2f}x) |")
+        lines += ["", "Targets (issue 13 item 2): worst case <= 3, real recordings <= 1 B/call. "
+                  f"Decoded and re-encoded to the same bytes: {all(cases[k]['same_calls'] for k in ('worst', 'recorded'))}. "
+                  "The worst case's symbols carry 3.1 B/call of information (order-0 entropy), so no lossless "
+                  "layout meets 3 there; the layouts compared and why this one: results/fpt_layouts.md.", ""]
     lines += [
         "## Memory and codec speed",
         "",

@@ -34,3 +34,13 @@ test("a Rust-written .fpt decodes in JS to the same trace", async () => {
   assert.deepEqual(t.bands, [{ thread: 1, startNs: 190, endNs: 810, label: `task ${evil}` }]);
   assert.deepEqual(Array.from(buildIndex(t).selfNs), [120, 410, 80, 390, 600]);
 });
+
+test("a Rust-written .fpt with the back list (a call starting before its sibling ended) decodes the same in JS", async () => {
+  // rust_overlap.fpt: `overlapping_sample` of rust/core/tests/fpt.rs (b stretched past c's start)
+  const t = await decodeFpt(readFileSync(new URL("./fixtures/rust_overlap.fpt", import.meta.url)));
+  assert.deepEqual(t.codes.name.slice(0, 3), ["a", "b", "c"]);
+  assert.deepEqual(Array.from(t.calls.start).slice(0, 3), [10, 20, 40]);
+  assert.deepEqual(Array.from(t.calls.end).slice(0, 3), [60, 41, 50]);
+  assert.deepEqual(Array.from(t.calls.parent).slice(0, 3), [-1, 0, 0]);
+  assert.deepEqual(Array.from(t.calls.depth).slice(0, 3), [0, 1, 1]);
+});

@@ -102,10 +102,10 @@ test("trailing bytes after the zlib stream are rejected", async () => {
   await assert.rejects(decodeFpt(extra), FptError);
 });
 
-function violate(mutate, pattern) {
+function violate(mutate, pattern, version = 2) {
   const tr = clone(sampleTrace());
   mutate(tr);
-  assert.throws(() => decodeFptBody(encodeBody(tr)), (e) => {
+  assert.throws(() => decodeFptBody(encodeBody(tr, version), {}, version), (e) => {
     assert.ok(e instanceof FptError, String(e));
     assert.match(e.message, pattern);
     assert.match(e.message, /at byte \d+ of the body/);
@@ -114,15 +114,31 @@ function violate(mutate, pattern) {
 }
 
 test("each constraint violation is an error naming it", () => {
-  violate((t) => { t.threads[0].calls[0].depth = 1; }, /first call of thread 0 has depth 1, expected 0/);
-  violate((t) => { t.threads[0].calls[2].depth = 3; }, /depth 3, more than one below/);
-  violate((t) => { t.threads[0].calls[2].end = 600; }, /after its parent/);
-  violate((t) => { t.threads[0].calls[0].end = 1200; }, /outside its thread's span/);
+  // version 1 columns: depth deltas, start deltas, durations
+  violate((t) => { t.threads[0].calls[0].depth = 1; }, /first call of thread 0 has depth 1, expected 0/, 1);
+  violate((t) => { t.threads[0].calls[2].depth = 3; }, /depth 3, more than one below/, 1);
+  violate((t) => { t.threads[0].calls[2].end = 600; }, /after its parent/, 1);
+  violate((t) => { t.threads[0].calls[0].end = 1200; }, /outside its thread's span/, 1);
+  // version 2 event gaps: call 2 [20, 600] overlaps its sibling (written with the back list) and
+  // ends after its parent (call 1, ending at 500)
+  violate((t) => { t.threads[0].calls[2].end = 600; }, /call 1 of thread 0 ends at 500 ns, before a call inside it \(ending at 600 ns\)/);
+  violate((t) => { t.threads[0].calls[0].end = 1200; }, /call 0 of thread 0 ends at 1200 ns, after its thread's last time/);
+  violate((t) => { t.threads[0].calls[1].start = 1100; t.threads[0].calls[1].end = 1100; }, /starts at 1100 ns, after its thread's last time/);
+  violate((t) => { t.threads[0].calls[3].start = 15; }, /call 3 of thread 0 starts at 15 ns, before the previous call/);
   violate((t) => { t.threads[0].calls[1].code = 3; }, /code_id 3 .* not in the code table/);
   violate((t) => { t.threads[0].calls[1].flags = 4; }, /reserved call flag bits/);
   violate((t) => { t.threads[1].names[0][0] = 210; }, /first name of thread 1 must hold from first_ns/);
   violate((t) => { t.metadata = { n: 1 }; }, /metadata value of "n" is not a string/);
   violate((t) => { t.metadata = ["x"]; }, /metadata is not a JSON object/);
+});
+
+test("a call starting before its previous sibling ended (the back list) decodes as written", () => {
+  const tr = clone(sampleTrace());
+  tr.threads[0].calls[2].end = 450; // call 3 starts at 100
+  const t = decodeFptBody(encodeBody(tr));
+  assert.deepEqual(Array.from(t.calls.start).slice(0, 5), [0, 10, 20, 100, 600]);
+  assert.deepEqual(Array.from(t.calls.end).slice(0, 5), [1000, 500, 450, 400, 990]);
+  assert.deepEqual(Array.from(t.calls.parent).slice(0, 5), [-1, 0, 1, 1, 0]);
 });
 
 test("hand-built bodies: sid out of range, no names, negative depth, counts past the end, bad UTF-8, long varint", () => {

@@ -31,6 +31,48 @@ export class BodyWriter {
 }
 
 /**
+ * Version 2 (docs/format.md): the pops column, the back list, then the event gaps (entries and
+ * exits in event order, each from the previous event of the thread) as LEB128 in two planes.
+ * A call with `depth` more than one below the previous one, or an exit before the previous event,
+ * cannot be written: an Error.
+ */
+function writeTimes(w, firstNs, calls) {
+  let pd = -1;
+  for (const c of calls) {
+    if (c.depth > pd + 1) throw new Error(`depth ${c.depth} after ${pd} cannot be written in version 2`);
+    w.u(pd + 1 - c.depth);
+    pd = c.depth;
+  }
+  const gaps = [];
+  const backs = [];
+  const open = [];
+  let time = firstNs;
+  const exit = () => {
+    const c = open.pop();
+    if (c.end < time) throw new Error(`an exit at ${c.end} before the previous event at ${time} cannot be written`);
+    gaps.push(c.end - time);
+    time = c.end;
+  };
+  calls.forEach((c, i) => {
+    while (open.length > c.depth) exit();
+    if (c.start < time) { backs.push([i, time - c.start]); gaps.push(0); } else gaps.push(c.start - time);
+    time = c.start;
+    open.push(c);
+  });
+  while (open.length) exit();
+  w.u(backs.length);
+  let pi = -1;
+  for (const [i, back] of backs) { w.u(i - pi - 1).u(back); pi = i; }
+  const rest = new BodyWriter();
+  for (const g of gaps) {
+    const one = new BodyWriter().u(g).bytes;
+    w.raw([one[0]]);
+    rest.raw(one.slice(1));
+  }
+  w.raw(rest.bytes);
+}
+
+/**
  * trace = { originNs, codes: [{file, name, line}],
  *   processes: [{pid, parentPid, name, host, startNs, endNs, exitStatus, clockOffsetNs,
  *     clockUncertaintyNs, aligned, incomplete}]   (version 2; default: one process with pid 0
@@ -88,11 +130,14 @@ export function encodeBody(trace, version = 2) {
     const calls = t.calls;
     w.u(calls.length);
     for (const c of calls) w.u(c.code);
-    let pd = -1;
-    for (const c of calls) { w.s(c.depth - pd); pd = c.depth; }
-    let ps = t.firstNs;
-    for (const c of calls) { w.u(c.start - ps); ps = c.start; }
-    for (const c of calls) w.u(c.end - c.start);
+    if (v2) writeTimes(w, t.firstNs, calls);
+    else {
+      let pd = -1;
+      for (const c of calls) { w.s(c.depth - pd); pd = c.depth; }
+      let ps = t.firstNs;
+      for (const c of calls) { w.u(c.start - ps); ps = c.start; }
+      for (const c of calls) w.u(c.end - c.start);
+    }
     const flagged = calls.map((c, i) => [i, c.flags || 0]).filter(([, f]) => f);
     w.u(flagged.length);
     let pi = -1;

@@ -197,17 +197,20 @@ fn body_errors_name_offsets() {
     assert!(e.contains("byte 4 of the body: metadata"), "{e}");
 }
 
-/// A one-thread body with given call columns, to exercise the tree checks.
-fn one_thread(codes: &[u8], depth: &[u8], start: &[u8], dur: &[u8], flags: &[u8], span: u8) -> Vec<u8> {
+/// A one-thread body with given call columns (`backs`: count then pairs; `gaps`: both planes), to
+/// exercise the tree checks.
+fn one_thread(codes: &[u8], pops: &[u8], backs: &[u8], gaps: &[u8], flags: &[u8], span: u16) -> Vec<u8> {
+    let span: Vec<u8> = if span < 128 { vec![span as u8] } else { vec![(span as u8) | 0x80, (span >> 7) as u8] };
     let mut b = vec![0, 2, 1, b'f', 1, b'n', 1, 0, 1, 7];
     // one process: pid 9, parent 1, name "f", host "n", start 0, span, flags 0, offset 0, uncertainty 0
-    b.extend_from_slice(&[1, 9, 1, 0, 1, 0, span, 0, 0, 0]);
-    b.extend_from_slice(&[1, 0, 5, 0, 0, span, 1, 0, 1]); // thread: process 0, os 5, lane 0, first 0, span, 1 name
+    b.extend_from_slice(&[&[1, 9, 1, 0, 1, 0][..], &span, &[0, 0, 0]].concat());
+    // thread: process 0, os 5, lane 0, first 0, span, 1 name
+    b.extend_from_slice(&[&[1, 0, 5, 0, 0][..], &span, &[1, 0, 1]].concat());
     b.push(codes.len() as u8);
     b.extend_from_slice(codes);
-    b.extend_from_slice(depth);
-    b.extend_from_slice(start);
-    b.extend_from_slice(dur);
+    b.extend_from_slice(pops);
+    b.extend_from_slice(backs);
+    b.extend_from_slice(gaps);
     b.extend_from_slice(flags);
     b.extend_from_slice(&[0, 2, b'{', b'}']); // no bands, metadata {}
     raw(&b)
@@ -215,29 +218,78 @@ fn one_thread(codes: &[u8], depth: &[u8], start: &[u8], dur: &[u8], flags: &[u8]
 
 #[test]
 fn tree_checks() {
-    // valid: two calls, child inside parent
-    let ok = one_thread(&[0, 0], &[2, 2], &[0, 1], &[5, 2], &[0], 10);
+    // valid: two calls, child [1, 3] inside parent [0, 5]: events 0, 1, 3, 5
+    let ok = one_thread(&[0, 0], &[0, 0], &[0], &[0, 1, 2, 2], &[0], 10);
     let t = decode(&ok).unwrap();
     assert_eq!(t.calls.parent, vec![u32::MAX, 0]);
+    assert_eq!((t.calls.start_ns.clone(), t.calls.end_ns.clone()), (vec![0, 1], vec![5, 3]));
     check_invariants(&t).unwrap();
     // code id out of range
-    assert!(err(&one_thread(&[0, 1], &[2, 2], &[0, 1], &[5, 2], &[0], 10)).contains("code_id 1 out of range"));
-    // first depth not 0 (delta +2 = zigzag 4)
-    assert!(err(&one_thread(&[0, 0], &[4, 2], &[0, 1], &[5, 2], &[0], 10)).contains("depth 1 after depth -1"));
-    // depth jump by 2
-    assert!(err(&one_thread(&[0, 0], &[2, 4], &[0, 1], &[5, 2], &[0], 10)).contains("depth 2 after depth 0"));
-    // child ends after parent
-    assert!(err(&one_thread(&[0, 0], &[2, 2], &[0, 1], &[5, 6], &[0], 10)).contains("ends after its parent"));
+    assert!(err(&one_thread(&[0, 1], &[0, 0], &[0], &[0, 1, 2, 2], &[0], 10)).contains("code_id 1 out of range"));
+    // the first call after a call that ended (none is open)
+    let e = err(&one_thread(&[0, 0], &[1, 0], &[0], &[0, 1, 2, 2], &[0], 10));
+    assert!(e.contains("thread 0 call 0: 1 calls end before it, 0 are open"), "{e}");
+    let e = err(&one_thread(&[0, 0], &[0, 2], &[0], &[0, 1, 2, 2], &[0], 10));
+    assert!(e.contains("thread 0 call 1: 2 calls end before it, 1 are open"), "{e}");
+    // siblings A [1, 8] and B [2, 3] (B starts 6 back from A's end) in P [0, 4]: P ends before A
+    let e = err(&one_thread(&[0, 0, 0], &[0, 0, 1], &[1, 2, 6], &[0, 1, 7, 0, 1, 1], &[0], 10));
+    assert!(e.contains("thread 0 call 0: ends before a call inside it"), "{e}");
+    // the same with P ending at 9: valid, B starts before A ended
+    let t = decode(&one_thread(&[0, 0, 0], &[0, 0, 1], &[1, 2, 6], &[0, 1, 7, 0, 1, 6], &[0], 10)).unwrap();
+    assert_eq!((t.calls.start_ns.clone(), t.calls.end_ns.clone()), (vec![0, 1, 2], vec![9, 8, 3]));
+    check_invariants(&t).unwrap();
+    // B 8 back: it would start before A
+    let e = err(&one_thread(&[0, 0, 0], &[0, 0, 1], &[1, 2, 8], &[0, 1, 7, 0, 1, 6], &[0], 10));
+    assert!(e.contains("thread 0 call 2: starts before the previous call"), "{e}");
+    // a back entry past the calls
+    assert!(err(&one_thread(&[0, 0], &[0, 0], &[1, 2, 1], &[0, 1, 2, 2], &[0], 10)).contains("back call index past"));
     // end after thread span
-    assert!(err(&one_thread(&[0, 0], &[2, 2], &[0, 1], &[11, 2], &[0], 10)).contains("end after the thread's last time"));
+    assert!(
+        err(&one_thread(&[0, 0], &[0, 0], &[0], &[0, 1, 2, 9], &[0], 10)).contains("call 0: end after the thread's last time")
+    );
     // start after span
-    assert!(err(&one_thread(&[0, 0], &[2, 2], &[0, 11], &[5, 0], &[0], 10)).contains("start after"));
+    assert!(err(&one_thread(&[0, 0], &[0, 0], &[0], &[0, 11, 0, 0], &[0], 10)).contains("call 1: start after"));
+    // a gap whose other bytes (in the second plane) make it wider than 64 bits
+    let wide = [0u8, 1, 2, 0x82, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+    assert_eq!(
+        err(&one_thread(&[0, 0], &[0, 0], &[0], &wide, &[0], 10)),
+        "byte 39 of the body: gaps value does not fit in 64 bits"
+    );
+    // a gap of two bytes: 0x82 then 1 = 130; span 200
+    let t = decode(&one_thread(&[0, 0], &[0, 0], &[0], &[0, 1, 2, 0x82, 1], &[0], 200)).unwrap();
+    assert_eq!(t.calls.end_ns, vec![133, 3]);
     // flags: index past the calls, zero flags, reserved bits
-    assert!(err(&one_thread(&[0, 0], &[2, 2], &[0, 1], &[5, 2], &[1, 2, 1], 10)).contains("flagged call index past"));
-    assert!(err(&one_thread(&[0, 0], &[2, 2], &[0, 1], &[5, 2], &[1, 0, 0], 10)).contains("flags 0"));
-    assert!(err(&one_thread(&[0, 0], &[2, 2], &[0, 1], &[5, 2], &[1, 0, 4], 10)).contains("flags 4"));
-    let t = decode(&one_thread(&[0, 0], &[2, 2], &[0, 1], &[5, 2], &[1, 1, 3], 10)).unwrap();
+    let ok_gaps = [0u8, 1, 2, 2];
+    assert!(err(&one_thread(&[0, 0], &[0, 0], &[0], &ok_gaps, &[1, 2, 1], 10)).contains("flagged call index past"));
+    assert!(err(&one_thread(&[0, 0], &[0, 0], &[0], &ok_gaps, &[1, 0, 0], 10)).contains("flags 0"));
+    assert!(err(&one_thread(&[0, 0], &[0, 0], &[0], &ok_gaps, &[1, 0, 4], 10)).contains("flags 4"));
+    let t = decode(&one_thread(&[0, 0], &[0, 0], &[0], &ok_gaps, &[1, 1, 3], 10)).unwrap();
     assert_eq!(t.calls.flags[1].0, 3);
+}
+
+/// [`sample`] with call 1 (`b`, [20, 30] from the origin) stretched to end at 41, after its next
+/// sibling (`c`, [40, 50]) starts: a valid trace no recording gives, written with the back list.
+fn overlapping_sample() -> fprofile::Trace {
+    let mut t = sample();
+    let c = &t.calls;
+    // find a call with a next sibling and stretch its end past the sibling's start (within the parent)
+    let i = (0..c.len() - 1).find(|&i| c.depth[i + 1] == c.depth[i] && c.parent[i] != u32::MAX).expect("sample has siblings");
+    let p = t.calls.parent[i] as usize;
+    let new_end = (t.calls.start_ns[i + 1] + 1).min(t.calls.end_ns[p]);
+    t.calls.end_ns[i] = new_end.max(t.calls.end_ns[i]);
+    assert!(t.calls.end_ns[i] > t.calls.start_ns[i + 1], "the sample's siblings should overlap now");
+    t
+}
+
+/// A call that starts before its previous sibling ended reads back the same.
+#[test]
+fn overlapping_siblings_round_trip() {
+    let t = overlapping_sample();
+    assert_eq!((&t.calls.start_ns[..3], &t.calls.end_ns[..3]), (&[10, 20, 40][..], &[60, 41, 50][..]));
+    let b = encode(&t);
+    let d = decode(&b).unwrap();
+    assert_eq!(d, t);
+    assert_eq!(encode(&d), b);
 }
 
 #[test]
@@ -300,6 +352,43 @@ proptest! {
     /// Mutated multi-process files: an error, or a trace that satisfies every invariant.
     #[test]
     fn mutated_multi_process_bodies_fail_cleanly(t in strategies::multi_process_trace(), flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4)) {
+        let mut body = fpt::encode_body(&t);
+        for (i, v) in flips {
+            let k = i.index(body.len());
+            body[k] = v;
+        }
+        if let Ok(d) = decode(&raw(&body)) {
+            prop_assert_eq!(check_invariants(&d), Ok(()));
+        }
+    }
+
+    /// Calls whose end is moved later (within their parent): siblings that overlap, written with
+    /// the back list, read back the same; mutated, they fail cleanly or satisfy every invariant.
+    #[test]
+    fn overlapping_siblings_round_trip_and_mutate_cleanly(
+        rec in strategies::recording(),
+        stretch in prop::collection::vec((any::<prop::sample::Index>(), 0i64..50), 1..6),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..3),
+    ) {
+        let mut t = build_trace(rec);
+        if !t.calls.is_empty() {
+            for (i, by) in stretch {
+                let i = i.index(t.calls.len());
+                let p = t.calls.parent[i];
+                let limit = if p == u32::MAX {
+                    let th = t.threads.iter().find(|th| (th.call_range.0 as usize..th.call_range.1 as usize).contains(&i));
+                    th.map_or(t.calls.end_ns[i], |th| th.last_ns)
+                } else {
+                    t.calls.end_ns[p as usize]
+                };
+                t.calls.end_ns[i] = (t.calls.end_ns[i] + by).min(limit).max(t.calls.end_ns[i]);
+            }
+        }
+        prop_assert_eq!(check_invariants(&t), Ok(()));
+        let b = encode(&t);
+        let d = decode(&b).unwrap();
+        prop_assert_eq!(&d, &t);
+        prop_assert_eq!(encode(&d), b);
         let mut body = fpt::encode_body(&t);
         for (i, v) in flips {
             let k = i.index(body.len());
@@ -398,7 +487,7 @@ fn v2(rest: &[u8]) -> Vec<u8> {
 fn version_2_tables_are_checked() {
     // one process: pid 5, parent 1, name 1, host 0, start 0, span 10, then flags.. ; one thread with no calls
     let proc_ok = [1u8, 5, 1, 1, 0, 0, 10, 0, 0, 0];
-    let thread = |process: u8| vec![1u8, process, 7, 0, 0, 10, 1, 0, 1, 0, 0];
+    let thread = |process: u8| vec![1u8, process, 7, 0, 0, 10, 1, 0, 1, 0, 0, 0]; // 0 calls, 0 backs, 0 flagged
     let tail = [0u8, 2, b'{', b'}'];
     let ok: Vec<u8> = [&proc_ok[..], &thread(0), &tail].concat();
     let t = decode(&v2(&ok)).unwrap();
@@ -446,9 +535,9 @@ fn version_2_tables_are_checked() {
     let t = decode(&with_bands(&[band(0, 2), band(0, 4)])).unwrap();
     assert_eq!(t.bands.iter().map(|b| (b.start_ns, b.end_ns, b.label.as_str())).collect::<Vec<_>>(), [(1, 4, "p"), (2, 5, "p")]);
     let e = err(&with_bands(&[band(1, 2)]));
-    assert_eq!(e, "byte 28 of the body: band 0: thread index 1 out of range (table has 1)");
+    assert_eq!(e, "byte 29 of the body: band 0: thread index 1 out of range (table has 1)");
     let e = err(&with_bands(&[band(0, 4), band(0, 2)]));
-    assert_eq!(e, "byte 32 of the body: band 1 is out of order (bands are ordered by thread, then start)");
+    assert_eq!(e, "byte 33 of the body: band 1 is out of order (bands are ordered by thread, then start)");
     // a version-2 body read as version 1 (and the other way round) fails cleanly
     assert!(decode(&raw_version(1, &fpt::encode_body(&two_process_trace()))).is_err());
 }
@@ -492,6 +581,20 @@ fn version_1_file_still_loads() {
 fn two_processes_fixture_is_current() {
     let bytes = encode(&two_process_trace());
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/two_processes.fpt");
+    if std::env::var_os("FPROFILE_REGEN_FIXTURES").is_some() {
+        std::fs::write(path, &bytes).unwrap();
+    }
+    let on_disk = std::fs::read(path).expect("fixture missing: run with FPROFILE_REGEN_FIXTURES=1");
+    assert_eq!(on_disk, bytes, "the Rust encoder or the sample changed: regenerate the fixture (FPROFILE_REGEN_FIXTURES=1)");
+}
+
+/// `tests/js/fixtures/rust_overlap.fpt`, [`overlapping_sample`] as this encoder writes it, decoded
+/// by js/decode.js in `tests/js/crosscheck.test.mjs` (the back list read by both decoders).
+/// Regenerate with `FPROFILE_REGEN_FIXTURES=1 cargo test -p fprofile --test fpt`.
+#[test]
+fn overlap_fixture_is_current() {
+    let bytes = encode(&overlapping_sample());
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/js/fixtures/rust_overlap.fpt");
     if std::env::var_os("FPROFILE_REGEN_FIXTURES").is_some() {
         std::fs::write(path, &bytes).unwrap();
     }

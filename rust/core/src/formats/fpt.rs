@@ -101,6 +101,54 @@ impl<'a> Strings<'a> {
     }
 }
 
+/// A thread's event gaps (docs/format.md, "column gaps"): its calls' entries and exits in event
+/// order, each as the time since the previous event of the thread (the first since `first_ns`).
+/// An entry earlier than the previous event (a call starting before its previous sibling ended) is
+/// written as a gap of 0 and listed in the first result with how far back it is.
+fn event_gaps(c: &Calls, lo: usize, hi: usize, first_ns: i64) -> (Vec<(usize, u64)>, Vec<u64>) {
+    let mut gaps = Vec::with_capacity(2 * (hi - lo));
+    let mut backs = Vec::new();
+    let mut stack: Vec<usize> = Vec::new();
+    let mut t = first_ns;
+    for i in lo..hi {
+        let d = c.depth[i] as usize;
+        while stack.len() > d {
+            let Some(k) = stack.pop() else { break };
+            gaps.push(c.end_ns[k].wrapping_sub(t) as u64);
+            t = c.end_ns[k];
+        }
+        let s = c.start_ns[i];
+        if s < t {
+            backs.push((i - lo, t.wrapping_sub(s) as u64));
+            gaps.push(0);
+        } else {
+            gaps.push(s.wrapping_sub(t) as u64);
+        }
+        t = s;
+        stack.push(i);
+    }
+    while let Some(k) = stack.pop() {
+        gaps.push(c.end_ns[k].wrapping_sub(t) as u64);
+        t = c.end_ns[k];
+    }
+    (backs, gaps)
+}
+
+/// Varints split in two planes: the first byte of every value, then the other bytes of the values
+/// that have more, in order (the first plane is nearly uniform low bits, the second small and
+/// repetitive: zlib compresses the two apart better than interleaved).
+fn put_planes(out: &mut Vec<u8>, values: &[u64]) {
+    out.reserve(values.len() * 2);
+    for &v in values {
+        out.push(if v >= 0x80 { (v as u8) | 0x80 } else { v as u8 });
+    }
+    for &v in values {
+        if v >= 0x80 {
+            put_u(out, v >> 7);
+        }
+    }
+}
+
 /// Writes the metadata pairs as a JSON object of strings, in order.
 pub(crate) fn metadata_json(pairs: &[(String, String)]) -> String {
     let mut s = String::from("{");
@@ -199,19 +247,21 @@ pub fn encode_body(t: &Trace) -> Vec<u8> {
         for &k in &c.code[lo..hi] {
             put_u(&mut out, u64::from(k));
         }
+        // pops: calls that end before call i starts (depth[i-1] + 1 - depth[i], depth[-1] = -1)
         let mut prev_depth = -1i64;
         for &d in &c.depth[lo..hi] {
-            put_s(&mut out, i64::from(d) - prev_depth);
+            put_u(&mut out, (prev_depth + 1 - i64::from(d)) as u64);
             prev_depth = i64::from(d);
         }
-        let mut prev_start = th.first_ns;
-        for &s in &c.start_ns[lo..hi] {
-            put_u(&mut out, s.wrapping_sub(prev_start) as u64);
-            prev_start = s;
+        let (backs, gaps) = event_gaps(c, lo, hi, th.first_ns);
+        put_u(&mut out, backs.len() as u64);
+        let mut prev: Option<usize> = None;
+        for (i, back) in backs {
+            put_u(&mut out, (i - prev.map_or(0, |p| p + 1)) as u64);
+            prev = Some(i);
+            put_u(&mut out, back);
         }
-        for i in lo..hi {
-            put_u(&mut out, c.end_ns[i].wrapping_sub(c.start_ns[i]) as u64);
-        }
+        put_planes(&mut out, &gaps);
         let flagged: Vec<usize> = (lo..hi).filter(|&i| c.flags[i].0 != 0).collect();
         put_u(&mut out, flagged.len() as u64);
         let mut prev: Option<usize> = None;
@@ -541,56 +591,60 @@ pub fn parse_body_version(body: &[u8], version: u16) -> Result<Trace> {
             let k = r.index("code_id", n_codes)?;
             calls.code.push(k as u32);
         }
-        calls.depth.reserve(n);
-        calls.parent.reserve(n);
-        stack.clear();
-        let mut prev = -1i64;
-        for i in 0..n {
-            let at = r.pos;
-            let d = prev + r.s("depth delta")?;
-            if d < 0 || d > prev + 1 || d > crate::build::MAX_DEPTH as i64 {
-                return r.err(
-                    at,
-                    format!(
-                        "thread {ti} call {i}: depth {d} after depth {prev} (must be 0..=previous + 1, at most {})",
-                        crate::build::MAX_DEPTH
-                    ),
-                );
+        if v2 {
+            read_times(&mut r, &mut calls, &mut stack, ti, n, first_ns, last_ns)?;
+        } else {
+            calls.depth.reserve(n);
+            calls.parent.reserve(n);
+            stack.clear();
+            let mut prev = -1i64;
+            for i in 0..n {
+                let at = r.pos;
+                let d = prev + r.s("depth delta")?;
+                if d < 0 || d > prev + 1 || d > crate::build::MAX_DEPTH as i64 {
+                    return r.err(
+                        at,
+                        format!(
+                            "thread {ti} call {i}: depth {d} after depth {prev} (must be 0..=previous + 1, at most {})",
+                            crate::build::MAX_DEPTH
+                        ),
+                    );
+                }
+                prev = d;
+                stack.truncate(d as usize);
+                let parent = stack.last().copied().unwrap_or(u32::MAX);
+                stack.push((begin + i) as u32);
+                calls.depth.push(d as u32);
+                calls.parent.push(parent);
             }
-            prev = d;
-            stack.truncate(d as usize);
-            let parent = stack.last().copied().unwrap_or(u32::MAX);
-            stack.push((begin + i) as u32);
-            calls.depth.push(d as u32);
-            calls.parent.push(parent);
-        }
-        calls.start_ns.reserve(n);
-        let mut s = first_ns;
-        for i in 0..n {
-            let at = r.pos;
-            let delta = r.u("start delta")?;
-            s = i64::try_from(delta)
-                .ok()
-                .and_then(|d| s.checked_add(d))
-                .filter(|&v| v <= last_ns)
-                .map_or_else(|| r.err(at, format!("thread {ti} call {i}: start after the thread's last time")), Ok)?;
-            calls.start_ns.push(s);
-        }
-        calls.end_ns.reserve(n);
-        for i in 0..n {
-            let at = r.pos;
-            let dur = r.u("duration")?;
-            let g = begin + i;
-            let e = i64::try_from(dur)
-                .ok()
-                .and_then(|d| calls.start_ns[g].checked_add(d))
-                .filter(|&v| v <= last_ns)
-                .map_or_else(|| r.err(at, format!("thread {ti} call {i}: end after the thread's last time")), Ok)?;
-            let p = calls.parent[g];
-            if p != u32::MAX && e > calls.end_ns[p as usize] {
-                return r.err(at, format!("thread {ti} call {i}: ends after its parent"));
+            calls.start_ns.reserve(n);
+            let mut s = first_ns;
+            for i in 0..n {
+                let at = r.pos;
+                let delta = r.u("start delta")?;
+                s = i64::try_from(delta)
+                    .ok()
+                    .and_then(|d| s.checked_add(d))
+                    .filter(|&v| v <= last_ns)
+                    .map_or_else(|| r.err(at, format!("thread {ti} call {i}: start after the thread's last time")), Ok)?;
+                calls.start_ns.push(s);
             }
-            calls.end_ns.push(e);
+            calls.end_ns.reserve(n);
+            for i in 0..n {
+                let at = r.pos;
+                let dur = r.u("duration")?;
+                let g = begin + i;
+                let e = i64::try_from(dur)
+                    .ok()
+                    .and_then(|d| calls.start_ns[g].checked_add(d))
+                    .filter(|&v| v <= last_ns)
+                    .map_or_else(|| r.err(at, format!("thread {ti} call {i}: end after the thread's last time")), Ok)?;
+                let p = calls.parent[g];
+                if p != u32::MAX && e > calls.end_ns[p as usize] {
+                    return r.err(at, format!("thread {ti} call {i}: ends after its parent"));
+                }
+                calls.end_ns.push(e);
+            }
         }
         calls.flags.resize(begin + n, CallFlags(0));
         let n_flagged = r.count("flagged_count", 2)?;
@@ -654,6 +708,165 @@ pub fn parse_body_version(body: &[u8], version: u16) -> Result<Trace> {
         processes = Trace::one_process(&threads);
     }
     Ok(Trace { origin_ns, codes, threads, calls, metadata, processes, bands })
+}
+
+/// A thread's pops, back list and event gaps (version 2): depth, parent, start and end of its `n`
+/// calls, appended to `calls` (whose code column already holds them).
+#[allow(clippy::too_many_arguments)]
+fn read_times(
+    r: &mut Reader,
+    calls: &mut Calls,
+    stack: &mut Vec<u32>,
+    ti: usize,
+    n: usize,
+    first_ns: i64,
+    last_ns: i64,
+) -> Result<()> {
+    let begin = calls.start_ns.len();
+    calls.depth.reserve(n);
+    calls.parent.reserve(n);
+    stack.clear();
+    let mut prev = -1i64;
+    for i in 0..n {
+        let at = r.pos;
+        let pops = r.u("pops")?;
+        let d = i64::try_from(pops).ok().map_or(-1, |p| prev + 1 - p);
+        if d < 0 || d > crate::build::MAX_DEPTH as i64 {
+            return r.err(
+                at,
+                format!(
+                    "thread {ti} call {i}: {pops} calls end before it, {} are open (depth at most {})",
+                    prev + 1,
+                    crate::build::MAX_DEPTH
+                ),
+            );
+        }
+        prev = d;
+        stack.truncate(d as usize);
+        let parent = stack.last().copied().unwrap_or(u32::MAX);
+        stack.push((begin + i) as u32);
+        calls.depth.push(d as u32);
+        calls.parent.push(parent);
+    }
+    let n_backs = r.count("back_count", 2)?;
+    if n_backs > n {
+        return r.err(r.pos, format!("thread {ti}: {n_backs} calls starting back of {n}"));
+    }
+    let mut backs: Vec<(usize, u64)> = Vec::with_capacity(n_backs);
+    let mut next = 0u64;
+    for _ in 0..n_backs {
+        let at = r.pos;
+        let idx = next.checked_add(r.u("back index delta")?).filter(|&v| v < n as u64);
+        let Some(idx) = idx else { return r.err(at, format!("thread {ti}: back call index past its {n} calls")) };
+        next = idx + 1;
+        backs.push((idx as usize, r.u("back_ns")?));
+    }
+    let mut gaps = Planes::new(r, "gaps", 2 * n)?;
+    let mut backs = backs.into_iter().peekable();
+    // The open calls (global index) and the latest end among the finished children of each.
+    let mut open: Vec<(usize, i64)> = Vec::new();
+    calls.start_ns.reserve(n);
+    calls.end_ns.resize(begin + n, 0);
+    let mut t = first_ns;
+    let past = |v: Option<i64>| v.filter(|&v| v <= last_ns);
+    for i in 0..n {
+        let d = calls.depth[begin + i] as usize;
+        while open.len() > d {
+            let (at, gap) = gaps.next(r)?;
+            let Some((k, kids_end)) = open.pop() else { break };
+            let Some(e) = past(i64::try_from(gap).ok().and_then(|g| t.checked_add(g))) else {
+                return r.err(at, format!("thread {ti} call {}: end after the thread's last time", k - begin));
+            };
+            if e < kids_end {
+                return r.err(at, format!("thread {ti} call {}: ends before a call inside it", k - begin));
+            }
+            calls.end_ns[k] = e;
+            if let Some(parent) = open.last_mut() {
+                parent.1 = parent.1.max(e);
+            }
+            t = e;
+        }
+        let (at, gap) = gaps.next(r)?;
+        let back = match backs.peek() {
+            Some(&(k, b)) if k == i => {
+                backs.next();
+                b
+            }
+            _ => 0,
+        };
+        let s = i64::try_from(gap)
+            .ok()
+            .and_then(|g| t.checked_add(g))
+            .and_then(|v| i64::try_from(back).ok().and_then(|b| v.checked_sub(b)));
+        let Some(s) = past(s) else {
+            return r.err(at, format!("thread {ti} call {i}: start after the thread's last time"));
+        };
+        let floor = if i == 0 { first_ns } else { calls.start_ns[begin + i - 1] };
+        if s < floor {
+            return r.err(at, format!("thread {ti} call {i}: starts before the previous call (calls are in start order)"));
+        }
+        calls.start_ns.push(s);
+        open.push((begin + i, s));
+        t = s;
+    }
+    while let Some((k, kids_end)) = open.pop() {
+        let (at, gap) = gaps.next(r)?;
+        let Some(e) = past(i64::try_from(gap).ok().and_then(|g| t.checked_add(g))) else {
+            return r.err(at, format!("thread {ti} call {}: end after the thread's last time", k - begin));
+        };
+        if e < kids_end {
+            return r.err(at, format!("thread {ti} call {}: ends before a call inside it", k - begin));
+        }
+        calls.end_ns[k] = e;
+        if let Some(parent) = open.last_mut() {
+            parent.1 = parent.1.max(e);
+        }
+        t = e;
+    }
+    gaps.finish(r);
+    Ok(())
+}
+
+/// Reads a column of varints written in two planes ([`put_planes`]): `first` walks the first
+/// plane (one byte per value), `rest` the continuation bytes after it; both only move forward.
+struct Planes {
+    what: &'static str,
+    first: usize,
+    end_first: usize,
+    rest: usize,
+}
+
+impl Planes {
+    fn new(r: &mut Reader, what: &'static str, len: usize) -> Result<Planes> {
+        if len > r.left() {
+            return r.err(r.pos, format!("{what}: {len} values but only {} bytes left", r.left()));
+        }
+        Ok(Planes { what, first: r.pos, end_first: r.pos + len, rest: r.pos + len })
+    }
+    /// The next value and the offset of its first byte.
+    #[inline]
+    fn next(&mut self, r: &Reader) -> Result<(usize, u64)> {
+        let at = self.first;
+        if at >= self.end_first {
+            return r.err(at, format!("{}: more values read than written", self.what));
+        }
+        let b = r.b[at];
+        self.first += 1;
+        if b < 0x80 {
+            return Ok((at, u64::from(b)));
+        }
+        let rest_at = self.rest;
+        let mut sub = Reader { b: r.b, pos: rest_at };
+        let hi = sub.u(self.what)?;
+        self.rest = sub.pos;
+        if hi >> 57 != 0 {
+            return r.err(rest_at, format!("{} value does not fit in 64 bits", self.what));
+        }
+        Ok((at, u64::from(b & 0x7f) | (hi << 7)))
+    }
+    fn finish(self, r: &mut Reader) {
+        r.pos = self.rest;
+    }
 }
 
 /// One entry of the process table (version 2).

@@ -387,6 +387,139 @@ class BodyReader {
   }
 }
 
+/** Version 1: depth deltas, start deltas and durations, column after column. */
+function readTimesV1(r, t, n, firstNs, lastNs) {
+  const depth = new Uint32Array(n);
+  let maxDepth = -1;
+  let prev = -1;
+  for (let i = 0; i < n; i++) {
+    const at = r.pos;
+    const d = prev + r.s("depth delta");
+    if (i === 0 && d !== 0) throw new FptError(`the first call of thread ${t} has depth ${d}, expected 0`, at);
+    if (d < 0) throw new FptError(`call ${i} of thread ${t} has negative depth ${d}`, at);
+    if (d > prev + 1) throw new FptError(`call ${i} of thread ${t} has depth ${d}, more than one below the previous call (${prev})`, at);
+    if (d > MAX_DEPTH) throw new FptError(`call ${i} of thread ${t} has depth ${d} (at most ${MAX_DEPTH})`, at);
+    depth[i] = d;
+    if (d > maxDepth) maxDepth = d;
+    prev = d;
+  }
+  const start = new Float64Array(n);
+  let s = firstNs;
+  for (let i = 0; i < n; i++) {
+    s += r.u("start delta");
+    start[i] = s;
+  }
+  const end = new Float64Array(n);
+  const parent = new Int32Array(n);
+  const stack = new Int32Array(Math.max(1, maxDepth + 1));
+  for (let i = 0; i < n; i++) {
+    const at = r.pos;
+    const e = start[i] + r.u("duration");
+    end[i] = e;
+    if (start[i] > lastNs || e > lastNs) {
+      throw new FptError(`call ${i} of thread ${t} [${start[i]}, ${e}] ns lies outside its thread's span [${firstNs}, ${lastNs}]`, at);
+    }
+    const d = depth[i];
+    stack[d] = i;
+    if (d === 0) {
+      parent[i] = -1;
+    } else {
+      const p = stack[d - 1];
+      parent[i] = p;
+      if (e > end[p]) {
+        throw new FptError(`call ${i} of thread ${t} ends at ${e} ns, after its parent (call ${p}, ending at ${end[p]} ns)`, at);
+      }
+    }
+  }
+  return { depth, start, end, parent, maxDepth };
+}
+
+/**
+ * Version 2: the pops column, the back list and the event gaps (docs/format.md): depth, parent,
+ * start and end of a thread's `n` calls.
+ */
+function readTimes(r, t, n, firstNs, lastNs) {
+  const depth = new Uint32Array(n);
+  let maxDepth = -1;
+  let prev = -1;
+  for (let i = 0; i < n; i++) {
+    const at = r.pos;
+    const pops = r.u("pops");
+    const d = prev + 1 - pops;
+    if (d < 0) throw new FptError(`call ${i} of thread ${t}: ${pops} calls end before it, ${prev + 1} are open`, at);
+    if (d > MAX_DEPTH) throw new FptError(`call ${i} of thread ${t} has depth ${d} (at most ${MAX_DEPTH})`, at);
+    depth[i] = d;
+    if (d > maxDepth) maxDepth = d;
+    prev = d;
+  }
+  const backCount = r.count(`back_count of thread ${t}`, 2);
+  if (backCount > n) throw new FptError(`back_count ${backCount} of thread ${t} is more than its ${n} calls`, r.pos);
+  const backIdx = new Float64Array(backCount);
+  const backNs = new Float64Array(backCount);
+  let idx = -1;
+  for (let k = 0; k < backCount; k++) {
+    const at = r.pos;
+    idx += r.u("back index_delta") + 1;
+    if (idx >= n) throw new FptError(`back call index ${idx} of thread ${t} is past its ${n} calls`, at);
+    backIdx[k] = idx;
+    backNs[k] = r.u("back_ns");
+  }
+  if (2 * n > r.left()) throw new FptError(`gaps of thread ${t}: ${2 * n} values but only ${r.left()} bytes left`, r.pos);
+  // two planes: `first` walks the first bytes (one per value), `rest` the other bytes after them
+  const b = r.b;
+  let first = r.pos;
+  let rest = first + 2 * n;
+  const what = `gaps of thread ${t}`;
+  const gap = () => {
+    const v = b[first++];
+    if (v < 128) return v;
+    r.pos = rest;
+    const g = (v & 127) + r.u(what) * 128;
+    if (g >= TWO_POW_53) throw new FptError(`${what}: ${g} is beyond what a browser holds exactly (2^53)`, rest);
+    rest = r.pos;
+    return g;
+  };
+  const start = new Float64Array(n);
+  const end = new Float64Array(n);
+  const parent = new Int32Array(n);
+  const open = new Int32Array(maxDepth + 1);     // the open calls
+  const kidsEnd = new Float64Array(maxDepth + 1); // the latest end among each one's finished children
+  let top = 0;
+  let time = firstNs;
+  let bk = 0;
+  const close = () => {
+    const at = first;
+    const e = time + gap();
+    top--;
+    const k = open[top];
+    if (e > lastNs) throw new FptError(`call ${k} of thread ${t} ends at ${e} ns, after its thread's last time (${lastNs} ns)`, at);
+    if (e < kidsEnd[top]) throw new FptError(`call ${k} of thread ${t} ends at ${e} ns, before a call inside it (ending at ${kidsEnd[top]} ns)`, at);
+    end[k] = e;
+    if (top > 0 && e > kidsEnd[top - 1]) kidsEnd[top - 1] = e;
+    time = e;
+  };
+  for (let i = 0; i < n; i++) {
+    const d = depth[i];
+    while (top > d) close();
+    const at = first;
+    let s = time + gap();
+    if (bk < backCount && backIdx[bk] === i) s -= backNs[bk++];
+    if (s > lastNs) throw new FptError(`call ${i} of thread ${t} starts at ${s} ns, after its thread's last time (${lastNs} ns)`, at);
+    if (s < (i === 0 ? firstNs : start[i - 1])) {
+      throw new FptError(`call ${i} of thread ${t} starts at ${s} ns, before the previous call (calls are in start order)`, at);
+    }
+    start[i] = s;
+    parent[i] = top > 0 ? open[top - 1] : -1;
+    open[top] = i;
+    kidsEnd[top] = s;
+    top++;
+    time = s;
+  }
+  while (top > 0) close();
+  r.pos = rest;
+  return { depth, start, end, parent, maxDepth };
+}
+
 /**
  * Decode a decompressed body of format `version` (1 or 2; synchronous; the part node tests drive
  * directly). Returns the decoded trace:
@@ -494,48 +627,7 @@ export function decodeFptBody(body, limits = {}, version = FPT_VERSION) {
       if (c >= codeCount) throw new FptError(`code_id ${c} of call ${i} of thread ${t} is not in the code table (${codeCount} codes)`, at);
       code[i] = c;
     }
-    const depth = new Uint32Array(n);
-    let maxDepth = -1;
-    let prev = -1;
-    for (let i = 0; i < n; i++) {
-      const at = r.pos;
-      const d = prev + r.s("depth delta");
-      if (i === 0 && d !== 0) throw new FptError(`the first call of thread ${t} has depth ${d}, expected 0`, at);
-      if (d < 0) throw new FptError(`call ${i} of thread ${t} has negative depth ${d}`, at);
-      if (d > prev + 1) throw new FptError(`call ${i} of thread ${t} has depth ${d}, more than one below the previous call (${prev})`, at);
-      if (d > MAX_DEPTH) throw new FptError(`call ${i} of thread ${t} has depth ${d} (at most ${MAX_DEPTH})`, at);
-      depth[i] = d;
-      if (d > maxDepth) maxDepth = d;
-      prev = d;
-    }
-    const start = new Float64Array(n);
-    let s = firstNs;
-    for (let i = 0; i < n; i++) {
-      s += r.u("start delta");
-      start[i] = s;
-    }
-    const end = new Float64Array(n);
-    const parent = new Int32Array(n);
-    const stack = new Int32Array(Math.max(1, maxDepth + 1));
-    for (let i = 0; i < n; i++) {
-      const at = r.pos;
-      const e = start[i] + r.u("duration");
-      end[i] = e;
-      if (start[i] > lastNs || e > lastNs) {
-        throw new FptError(`call ${i} of thread ${t} [${start[i]}, ${e}] ns lies outside its thread's span [${firstNs}, ${lastNs}]`, at);
-      }
-      const d = depth[i];
-      stack[d] = i;
-      if (d === 0) {
-        parent[i] = -1;
-      } else {
-        const p = stack[d - 1];
-        parent[i] = p;
-        if (e > end[p]) {
-          throw new FptError(`call ${i} of thread ${t} ends at ${e} ns, after its parent (call ${p}, ending at ${end[p]} ns)`, at);
-        }
-      }
-    }
+    const { depth, start, end, parent, maxDepth } = v2 ? readTimes(r, t, n, firstNs, lastNs) : readTimesV1(r, t, n, firstNs, lastNs);
     const flags = new Uint8Array(n);
     const flaggedCount = r.count(`flagged_count of thread ${t}`, 2);
     let idx = -1;
