@@ -39,7 +39,7 @@ PYTHONS=${FPROFILE_DEBIAN_PYTHONS:-3.14 3.15}
 INCLUDE="python3.14-dev,python3.14-venv,python3.15-dev,python3.15-venv,gcc,libc6-dev,ca-certificates"
 MARKER="$R/.fprofile-root-complete"
 # What each venv gets besides the package (the suites' needs; coverage for the coexistence tests).
-SUITE_DEPS=(pytest coverage "maturin>=1.5,<2")
+SUITE_DEPS=(pytest coverage ipython "maturin>=1.5,<2")  # ipython: the magic with child processes
 # The benchmark's venvs (apart from the test venvs, so that the suites never see the peers): the
 # peers are optional (a peer that does not install is left out of the tables, and said so).
 BENCH_DEPS=("maturin>=1.5,<2")

@@ -48,7 +48,7 @@ if [ -n "$PY313" ] && [ -x "$PY313" ]; then
   say "Python $("$PY313" --version): recording and trace suites"
   [ -x "$V313/bin/python" ] || "$PY313" -m venv "$V313"
   "$V313/bin/python" -m pip install -q --upgrade pip
-  CARGO_TARGET_DIR="$ROOT/target/py313" "$V313/bin/python" -m pip install -q "$ROOT" pytest coverage
+  CARGO_TARGET_DIR="$ROOT/target/py313" "$V313/bin/python" -m pip install -q "$ROOT" pytest coverage ipython
   timeout -k 30 900 "$V313/bin/python" -m pytest -q -p no:cacheprovider $SUITE || status=1
 else
   echo "error: CPython 3.13 not found (pyenv): the recording suite must also run on 3.13; set FPROFILE_PYTHON313" >&2
