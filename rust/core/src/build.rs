@@ -191,14 +191,7 @@ pub fn build_trace(rec: Recording) -> Trace {
     let total: usize = pending.iter().map(|p| p.call_count).sum();
     // Call indices are u32 with u32::MAX reserved; a recording above that is cut (never from the hook).
     let total = total.min(u32::MAX as usize - 1);
-    let mut calls = Calls {
-        start_ns: Vec::with_capacity(total),
-        end_ns: Vec::with_capacity(total),
-        code: Vec::with_capacity(total),
-        depth: Vec::with_capacity(total),
-        parent: Vec::with_capacity(total),
-        flags: Vec::with_capacity(total),
-    };
+    let mut calls = Calls::with_capacity(total);
     let mut dropped_calls = 0u64;
     let mut infos: Vec<ThreadInfo> = Vec::with_capacity(pending.len());
     let mut stack: Vec<Open> = Vec::new();

@@ -88,14 +88,7 @@ pub fn merge(parts: Vec<Trace>) -> Result<Trace, MergeError> {
     let mut threads: Vec<ThreadInfo> = Vec::new();
     let mut bands: Vec<Band> = Vec::new();
     let total = total as usize;
-    let mut calls = Calls {
-        start_ns: Vec::with_capacity(total),
-        end_ns: Vec::with_capacity(total),
-        code: Vec::with_capacity(total),
-        depth: Vec::with_capacity(total),
-        parent: Vec::with_capacity(total),
-        flags: Vec::with_capacity(total),
-    };
+    let mut calls = Calls::with_capacity(total);
     let mut metadata: Vec<(String, String)> = Vec::new();
     let mut unaligned: Vec<String> = Vec::new();
 

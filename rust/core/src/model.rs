@@ -166,6 +166,17 @@ pub struct Calls {
 }
 
 impl Calls {
+    /// Empty columns with room for `n` calls.
+    pub fn with_capacity(n: usize) -> Self {
+        Calls {
+            start_ns: Vec::with_capacity(n),
+            end_ns: Vec::with_capacity(n),
+            code: Vec::with_capacity(n),
+            depth: Vec::with_capacity(n),
+            parent: Vec::with_capacity(n),
+            flags: Vec::with_capacity(n),
+        }
+    }
     pub fn len(&self) -> usize {
         self.start_ns.len()
     }
