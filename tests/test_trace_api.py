@@ -304,6 +304,19 @@ def test_bytes_round_trip(trace):
     assert _core.load_bytes(b) == trace
 
 
+def test_bytes_zlib_level(trace):
+    # level 1 (what Dask workers send) and 0 decode to the same trace; only the body's
+    # compression differs
+    for level in (0, 1, 9):
+        assert Trace.from_bytes(trace.to_bytes(level=level)) == trace
+    assert len(trace.to_bytes(level=0)) > len(trace.to_bytes(level=9))
+    for bad in (10, 99):
+        with pytest.raises(ValueError, match="level must be 0 to 9"):
+            trace.to_bytes(level=bad)
+    with pytest.raises(OverflowError):
+        trace.to_bytes(level=-1)
+
+
 def test_from_bytes_rejects_garbage(trace):
     b = trace.to_bytes()
     with pytest.raises(FormatError, match="byte"):

@@ -268,7 +268,7 @@ class FprofileWorkerPlugin(_PluginBase):  # type: ignore[misc,valid-type]
                 shift = _shift_ns()
                 if shift:
                     trace = _shifted(trace, shift)
-                out["trace"] = trace.to_bytes()
+                out["trace"] = trace.to_bytes(level=1)  # a local link: 6x faster to write than the default
         return out
 
     def teardown(self, worker: Any) -> None:
