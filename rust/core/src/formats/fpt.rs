@@ -394,7 +394,7 @@ pub fn decode_from(
 }
 
 /// Where a [`Reader`] gets the body from.
-trait Source {
+pub(crate) trait Source {
     /// Appends at most `max` (> 0) more bytes of the body to `out`; appends none at its end.
     fn fill(&mut self, out: &mut Vec<u8>, max: usize) -> Result<()>;
     /// Called once the parser is done (or failed): the fault of the input, if any, that must be
@@ -403,7 +403,7 @@ trait Source {
 }
 
 /// A body already in memory.
-struct SliceSource<'a>(&'a [u8]);
+pub(crate) struct SliceSource<'a>(pub(crate) &'a [u8]);
 
 impl Source for SliceSource<'_> {
     fn fill(&mut self, out: &mut Vec<u8>, max: usize) -> Result<()> {
@@ -655,7 +655,7 @@ impl Source for BodyStream<'_> {
 
 /// The parser's view of the body: a window of it, refilled from its source, and the offset in the
 /// body of the window's first byte.
-struct Reader<S> {
+pub(crate) struct Reader<S> {
     buf: Vec<u8>,
     pos: usize,
     base: u64,
@@ -665,18 +665,18 @@ struct Reader<S> {
 }
 
 impl<S: Source> Reader<S> {
-    fn new(src: S, len: u64) -> Self {
+    pub(crate) fn new(src: S, len: u64) -> Self {
         Reader { buf: Vec::new(), pos: 0, base: 0, len, src }
     }
-    fn err<T>(&self, at: u64, what: impl Into<String>) -> Result<T> {
+    pub(crate) fn err<T>(&self, at: u64, what: impl Into<String>) -> Result<T> {
         Err(FptError::Body { offset: at, what: what.into() })
     }
     /// The offset in the body of the next byte.
     #[inline]
-    fn pos(&self) -> u64 {
+    pub(crate) fn pos(&self) -> u64 {
         self.base + self.pos as u64
     }
-    fn left(&self) -> u64 {
+    pub(crate) fn left(&self) -> u64 {
         self.len.saturating_sub(self.pos())
     }
     /// Drops the window (used up) and reads the next one; false at the end of the body.
@@ -698,7 +698,7 @@ impl<S: Source> Reader<S> {
         Ok(Some(b))
     }
     /// The next `n` bytes, appended to `out` (fewer at the end of the body).
-    fn take(&mut self, mut n: usize, out: &mut Vec<u8>) -> Result<()> {
+    pub(crate) fn take(&mut self, mut n: usize, out: &mut Vec<u8>) -> Result<()> {
         while n > 0 {
             if self.pos >= self.buf.len() && !self.refill()? {
                 return Ok(());
@@ -711,7 +711,7 @@ impl<S: Source> Reader<S> {
         Ok(())
     }
     #[inline]
-    fn u(&mut self, what: &str) -> Result<u64> {
+    pub(crate) fn u(&mut self, what: &str) -> Result<u64> {
         let start = self.pos();
         let mut v: u64 = 0;
         let mut shift = 0u32;
@@ -733,12 +733,12 @@ impl<S: Source> Reader<S> {
         }
     }
     #[inline]
-    fn s(&mut self, what: &str) -> Result<i64> {
+    pub(crate) fn s(&mut self, what: &str) -> Result<i64> {
         let u = self.u(what)?;
         Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
     }
     /// A count of elements each taking at least `min_bytes` bytes: checked against what is left.
-    fn count(&mut self, what: &str, min_bytes: usize) -> Result<usize> {
+    pub(crate) fn count(&mut self, what: &str, min_bytes: usize) -> Result<usize> {
         let at = self.pos();
         let n = self.u(what)?;
         if n > self.left() / min_bytes.max(1) as u64 {
@@ -746,7 +746,7 @@ impl<S: Source> Reader<S> {
         }
         Ok(n as usize)
     }
-    fn str(&mut self, what: &str) -> Result<String> {
+    pub(crate) fn str(&mut self, what: &str) -> Result<String> {
         let at = self.pos();
         let len = self.count(what, 1)?;
         let mut bytes = Vec::with_capacity(len);
@@ -756,7 +756,7 @@ impl<S: Source> Reader<S> {
         }
         String::from_utf8(bytes).or_else(|_| self.err(at, format!("{what} is not valid UTF-8")))
     }
-    fn index(&mut self, what: &str, len: usize) -> Result<usize> {
+    pub(crate) fn index(&mut self, what: &str, len: usize) -> Result<usize> {
         let at = self.pos();
         let v = self.u(what)?;
         if v >= len as u64 {
@@ -1104,7 +1104,7 @@ fn read_times<S: Source>(
 /// Reads a column of varints written in two planes ([`put_planes`]): the first plane (one byte per
 /// value) is read whole into `first`, then the continuation bytes are read from the body after it
 /// as the values need them.
-struct Planes {
+pub(crate) struct Planes {
     what: &'static str,
     first: Vec<u8>,
     /// Offset in the body of the first plane.
@@ -1113,7 +1113,7 @@ struct Planes {
 }
 
 impl Planes {
-    fn new<S: Source>(r: &mut Reader<S>, what: &'static str, len: usize) -> Result<Planes> {
+    pub(crate) fn new<S: Source>(r: &mut Reader<S>, what: &'static str, len: usize) -> Result<Planes> {
         let at = r.pos();
         if len as u64 > r.left() {
             return r.err(at, format!("{what}: {len} values but only {} bytes left", r.left()));
@@ -1127,7 +1127,7 @@ impl Planes {
     }
     /// The next value and the offset of its first byte.
     #[inline]
-    fn next<S: Source>(&mut self, r: &mut Reader<S>) -> Result<(u64, u64)> {
+    pub(crate) fn next<S: Source>(&mut self, r: &mut Reader<S>) -> Result<(u64, u64)> {
         let at = self.at + self.next as u64;
         let Some(&b) = self.first.get(self.next) else {
             return r.err(at, format!("{}: more values read than written", self.what));
