@@ -46,10 +46,11 @@ def status():
 import fprofile_jupyter
 before = status()["VmRSS"]
 t0 = time.perf_counter()
-t = fprofile_jupyter.load(sys.argv[1])
+calls = []
+t = fprofile_jupyter.load(sys.argv[1], progress=(lambda d, n: calls.append(d)) if len(sys.argv) > 2 else None)
 t1 = time.perf_counter()
 s = status()
-print(json.dumps({"load_s": t1 - t0, "rss_before": before, "hwm": s["VmHWM"], "rss_after": s["VmRSS"], "calls": len(t)}))
+print(json.dumps({"load_s": t1 - t0, "rss_before": before, "hwm": s["VmHWM"], "rss_after": s["VmRSS"], "calls": len(t), "reports": len(calls)}))
 """
 
 
@@ -73,10 +74,11 @@ def make_files(calls: int, copies: int, work: Path) -> list[tuple[str, Path]]:
     return files
 
 
-def measure(python: str, path: Path, repeat: int) -> dict:
+def measure(python: str, path: Path, repeat: int, progress: bool = False) -> dict:
     runs = []
     for _ in range(repeat):
-        proc = subprocess.run([python, "-c", CHILD, str(path)], capture_output=True, text=True, timeout=1800)
+        args = [python, "-c", CHILD, str(path)] + (["progress"] if progress else [])
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=1800)
         if proc.returncode != 0:
             raise SystemExit(f"{python}: load failed: {proc.stderr.strip()}")
         runs.append(json.loads(proc.stdout))
@@ -88,6 +90,7 @@ def measure(python: str, path: Path, repeat: int) -> dict:
         "peak_mb": med(lambda r: r["hwm"] - r["rss_before"]) / 2**20,
         "peak_b_per_call": med(lambda r: r["hwm"] - r["rss_before"]) / calls,
         "after_b_per_call": med(lambda r: r["rss_after"] - r["rss_before"]) / calls,
+        "reports": runs[0]["reports"],
     }
 
 
@@ -106,8 +109,9 @@ def main(argv=None) -> int:
             size = path.stat().st_size
             after = measure(sys.executable, path, opts.repeat)
             before = measure(opts.before, path, opts.repeat) if opts.before else None
+            with_progress = measure(sys.executable, path, opts.repeat, progress=True)
             rows.append({"file": label, "size_mb": size / 2**20, "b_per_call_on_disk": size / after["calls"],
-                         "after": after, "before": before})
+                         "after": after, "before": before, "with_progress": with_progress})
             print(json.dumps(rows[-1]), flush=True)
     lines = [
         "# Loading large .fpt files (benchmarks/bench_load.py)",
@@ -127,6 +131,9 @@ def main(argv=None) -> int:
                 continue
             lines.append(f"| {r['file']} | {r['size_mb']:.1f} MB | {r['b_per_call_on_disk']:.2f} B/call | {name} | "
                          f"{m['load_s']:.2f} s | {m['peak_mb']:.0f} MB | {m['peak_b_per_call']:.1f} B | {m['after_b_per_call']:.1f} B |")
+        p = r["with_progress"]
+        lines.append(f"| | | | after, with a progress callback (called {p['reports']}x) | {p['load_s']:.2f} s "
+                     f"({p['load_s'] / r['after']['load_s']:.2f}x) | | | |")
         if r["before"]:
             b, a = r["before"], r["after"]
             lines.append(f"| | | | after / before | {a['load_s'] / b['load_s']:.2f} | {a['peak_mb'] / b['peak_mb']:.2f} | | "
