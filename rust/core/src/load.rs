@@ -124,7 +124,13 @@ pub fn load_with(
         // Inflated and parsed as it is read: neither the file nor its inflated body is held whole.
         let len = file.metadata().map_err(io)?.len() as usize;
         let mut input = (&bytes[..]).chain(file);
-        let t = fpt::decode_from(&mut input, len, fpt::MAX_BODY_LEN, progress).map_err(|e| LoadError::at(path, e.into()))?;
+        let t = fpt::decode_from(&mut input, len, fpt::MAX_BODY_LEN, progress).map_err(|e| match e {
+            // The file, not its content: an I/O error (OSError in Python), as for any file that cannot be read.
+            fpt::FptError::Read { offset, what } => {
+                LoadError::at(path, Problem::Io(io::Error::other(format!("{what} (at byte {offset})"))))
+            }
+            e => LoadError::at(path, e.into()),
+        })?;
         progress(len, len);
         return Ok(t);
     }

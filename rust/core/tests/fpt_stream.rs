@@ -187,3 +187,33 @@ proptest! {
         prop_assert_eq!(streamed(&b, step), whole(&b));
     }
 }
+
+/// A reader that fails (an I/O error, as from a disk) after `ok` bytes.
+struct FailsAfter<'a> {
+    bytes: &'a [u8],
+    ok: usize,
+}
+
+impl Read for FailsAfter<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.ok == 0 {
+            return Err(std::io::Error::other("input/output error"));
+        }
+        let n = buf.len().min(self.ok).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        self.ok -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_read_error_is_reported_as_one_not_as_a_broken_file() {
+    let bytes = fpt::encode(&random_trace(20_000, 1, 3));
+    for ok in [0, 10, 16, 100, bytes.len() / 2] {
+        let e =
+            fpt::decode_from(&mut FailsAfter { bytes: &bytes, ok }, bytes.len(), fpt::MAX_BODY_LEN, &mut |_, _| {}).unwrap_err();
+        assert_eq!(e, FptError::Read { offset: ok as u64, what: "input/output error".into() }, "after {ok} bytes");
+        assert_eq!(e.to_string(), format!("cannot read the file at byte {ok}: input/output error"));
+    }
+}

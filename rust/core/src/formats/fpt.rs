@@ -59,6 +59,9 @@ pub enum FptError {
     Zlib { offset: u64, what: String },
     #[error("byte {offset} of the body: {what}")]
     Body { offset: u64, what: String },
+    /// The file could not be read to its end (an I/O error while it was being decoded).
+    #[error("cannot read the file at byte {offset}: {what}")]
+    Read { offset: u64, what: String },
 }
 
 type Result<T> = std::result::Result<T, FptError>;
@@ -454,7 +457,7 @@ impl<'a> BodyStream<'a> {
                 Ok(0) => break,
                 Ok(n) => got += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(FptError::Zlib { offset: got as u64, what: format!("cannot read the file: {e}") }),
+                Err(e) => return Err(FptError::Read { offset: got as u64, what: e.to_string() }),
             }
         }
         let bytes = &header[..got];
@@ -523,7 +526,7 @@ impl<'a> BodyStream<'a> {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     let offset = self.read;
-                    return self.fail(FptError::Zlib { offset, what: format!("cannot read the file: {e}") });
+                    return self.fail(FptError::Read { offset, what: e.to_string() });
                 }
             }
         };
