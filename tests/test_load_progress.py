@@ -150,12 +150,17 @@ def test_progress_callback_reports_bytes_read_of_a_large_fpt(big):
 
 
 def test_notebook_progress_for_a_large_load_nothing_for_a_small_one(big, small, tmp_path):
+    cut = tmp_path / "cut.fpt"
+    cut.write_bytes(big.read_bytes()[: big.stat().st_size // 2])
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell("import fprofile_jupyter, fprofile_jupyter._cmdline as c\nc.PROGRESS_DELAY_S = 0"),
         nbformat.v4.new_code_cell(f"t = fprofile_jupyter.load({str(big)!r})\nprint(len(t))"),
         nbformat.v4.new_code_cell("c.PROGRESS_DELAY_S = 0.5"),
         nbformat.v4.new_code_cell(f"s = fprofile_jupyter.load({str(small)!r})"),
+        nbformat.v4.new_code_cell("c.PROGRESS_DELAY_S = 0\n"
+                                  f"try:\n    fprofile_jupyter.load({str(cut)!r})\n"
+                                  "except fprofile_jupyter.FormatError as e:\n    print('FormatError', 'truncated' in str(e))"),
     ]
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     big_out = nb.cells[1].outputs
@@ -167,3 +172,7 @@ def test_notebook_progress_for_a_large_load_nothing_for_a_small_one(big, small, 
     assert "big&lt;b&gt;.fpt" in html and "<b>" not in html  # the file name is text
     assert [o.text for o in big_out if o.output_type == "stream"] == ["4000000\n"]
     assert nb.cells[3].outputs == []  # a small file: no progress, no flicker
+    # a load that fails part way: its display is marked stopped, the error is the caller's
+    cut_out = nb.cells[4].outputs
+    assert [o.data["text/plain"] for o in cut_out if o.output_type == "display_data"] == ["loading cut.fpt: stopped"]
+    assert [o.text for o in cut_out if o.output_type == "stream"] == ["FormatError True\n"]
