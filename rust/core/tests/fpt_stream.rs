@@ -217,3 +217,50 @@ fn a_read_error_is_reported_as_one_not_as_a_broken_file() {
         assert_eq!(e.to_string(), format!("cannot read the file at byte {ok}: input/output error"));
     }
 }
+
+/// A few bytes whose header claims a 2 GiB body and whose counts claim as much as that allows:
+/// a clean error (the body ends), never memory reserved for the claim (which would abort).
+#[test]
+fn counts_that_only_the_header_backs_reserve_nothing_big() {
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    let claimed = fpt::MAX_BODY_LEN;
+    let mut bodies = Vec::new();
+    let mut strings = vec![0];
+    varint(claimed - 8, &mut strings); // string_count: 2^31 Strings would be 48 GiB
+    bodies.push(strings);
+    let mut long_string = vec![0, 1];
+    varint(claimed - 8, &mut long_string); // one string of 2 GiB
+    bodies.push(long_string);
+    let mut codes = vec![0, 0];
+    varint(claimed / 3 - 8, &mut codes); // code_count
+    bodies.push(codes);
+    let mut calls = vec![0, 2, 1, b'f', 0, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0];
+    varint(claimed / 4 - 64, &mut calls); // call_count of the one thread
+    bodies.push(calls);
+    for body in bodies {
+        for zlib in [false, true] {
+            let mut b = b"FPRF\x02\x00".to_vec();
+            b.extend_from_slice(&u16::from(zlib).to_le_bytes());
+            b.extend_from_slice(&claimed.to_le_bytes());
+            if zlib {
+                use flate2::{write::ZlibEncoder, Compression};
+                use std::io::Write;
+                let mut z = ZlibEncoder::new(Vec::new(), Compression::new(6));
+                z.write_all(&body).unwrap();
+                b.extend_from_slice(&z.finish().unwrap());
+            } else {
+                b.extend_from_slice(&body);
+            }
+            let e = streamed(&b, 4096).unwrap_err().to_string();
+            let expected = if zlib { "body inflates to" } else { "raw body is" };
+            assert!(e.contains(expected) && e.contains("header says 2147483648"), "{e}");
+            assert_eq!(streamed(&b, 4096), whole(&b));
+        }
+    }
+}

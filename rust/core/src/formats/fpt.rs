@@ -700,7 +700,9 @@ impl<S: Source> Reader<S> {
         self.pos += 1;
         Ok(Some(b))
     }
-    /// The next `n` bytes, appended to `out` (fewer at the end of the body).
+    /// The next `n` bytes, appended to `out` (fewer at the end of the body). `out` grows with the
+    /// bytes read, not with `n`: a count is checked against the length the header claims, which a
+    /// cut stream does not have.
     pub(crate) fn take(&mut self, mut n: usize, out: &mut Vec<u8>) -> Result<()> {
         while n > 0 {
             if self.pos >= self.buf.len() && !self.refill()? {
@@ -752,7 +754,7 @@ impl<S: Source> Reader<S> {
     pub(crate) fn str(&mut self, what: &str) -> Result<String> {
         let at = self.pos();
         let len = self.count(what, 1)?;
-        let mut bytes = Vec::with_capacity(len);
+        let mut bytes = Vec::with_capacity(ahead(len));
         self.take(len, &mut bytes)?;
         if bytes.len() < len {
             return self.err(at, format!("truncated: the body ends inside {what}"));
@@ -767,6 +769,15 @@ impl<S: Source> Reader<S> {
         }
         Ok(v as usize)
     }
+}
+
+/// Elements reserved from a count before they are read: a count is checked against the body length
+/// the header claims, which a cut or lying stream does not have, so larger tables and columns grow
+/// with what is really read (the columns are trimmed at the end).
+const RESERVE_AHEAD: usize = 1 << 20;
+
+fn ahead(n: usize) -> usize {
+    n.min(RESERVE_AHEAD)
 }
 
 /// Parses a decompressed body of the current version.
@@ -795,12 +806,12 @@ fn parse<S: Source>(r: &mut Reader<S>, version: u16) -> Result<Trace> {
     let v2 = version >= VERSION;
     let origin_ns = r.u("origin_ns")?;
     let n_strings = r.count("string_count", 1)?;
-    let mut strings: Vec<String> = Vec::with_capacity(n_strings);
+    let mut strings: Vec<String> = Vec::with_capacity(ahead(n_strings));
     for _ in 0..n_strings {
         strings.push(r.str("string")?);
     }
     let n_codes = r.count("code_count", 3)?;
-    let mut codes = Vec::with_capacity(n_codes);
+    let mut codes = Vec::with_capacity(ahead(n_codes));
     for _ in 0..n_codes {
         let f = r.index("file string id", strings.len())?;
         let nm = r.index("name string id", strings.len())?;
@@ -812,7 +823,7 @@ fn parse<S: Source>(r: &mut Reader<S>, version: u16) -> Result<Trace> {
     let mut processes = Vec::new();
     if v2 {
         let n_processes = r.count("process_count", 9)?;
-        processes.reserve(n_processes);
+        processes.reserve(ahead(n_processes));
         for pi in 0..n_processes {
             processes.push(read_process(r, pi, &strings)?);
         }
@@ -822,7 +833,7 @@ fn parse<S: Source>(r: &mut Reader<S>, version: u16) -> Result<Trace> {
     if v2 && n_threads > 0 && processes.is_empty() {
         return r.err(at, format!("{n_threads} threads but no process (process_count is 0)"));
     }
-    let mut threads: Vec<ThreadInfo> = Vec::with_capacity(n_threads);
+    let mut threads: Vec<ThreadInfo> = Vec::with_capacity(ahead(n_threads));
     let mut calls = Calls::default();
     let mut stack: Vec<u32> = Vec::new();
     for ti in 0..n_threads {
@@ -843,7 +854,7 @@ fn parse<S: Source>(r: &mut Reader<S>, version: u16) -> Result<Trace> {
         if n_names == 0 {
             return r.err(at, format!("thread {ti}: name_count is 0 (at least one name)"));
         }
-        let mut names = Vec::with_capacity(n_names);
+        let mut names = Vec::with_capacity(ahead(n_names));
         let mut t = first_ns;
         for k in 0..n_names {
             let at = r.pos();
@@ -864,7 +875,7 @@ fn parse<S: Source>(r: &mut Reader<S>, version: u16) -> Result<Trace> {
         if begin + n >= u32::MAX as usize {
             return r.err(at, "more than 2^32 - 2 calls");
         }
-        calls.code.reserve(n);
+        calls.code.reserve(ahead(n));
         for _ in 0..n {
             let k = r.index("code_id", n_codes)?;
             calls.code.push(k as u32);
@@ -955,7 +966,7 @@ fn parse<S: Source>(r: &mut Reader<S>, version: u16) -> Result<Trace> {
     let mut bands = Vec::new();
     if v2 {
         let n_bands = r.count("band_count", 4)?;
-        bands.reserve(n_bands);
+        bands.reserve(ahead(n_bands));
         for bi in 0..n_bands {
             let at = r.pos();
             let thread = r.index(&format!("band {bi}: thread index"), threads.len())? as u32;
@@ -1030,7 +1041,7 @@ fn read_times<S: Source>(
     if n_backs > n {
         return r.err(r.pos(), format!("thread {ti}: {n_backs} calls starting back of {n}"));
     }
-    let mut backs: Vec<(usize, u64)> = Vec::with_capacity(n_backs);
+    let mut backs: Vec<(usize, u64)> = Vec::with_capacity(ahead(n_backs));
     let mut next = 0u64;
     for _ in 0..n_backs {
         let at = r.pos();
@@ -1121,7 +1132,7 @@ impl Planes {
         if len as u64 > r.left() {
             return r.err(at, format!("{what}: {len} values but only {} bytes left", r.left()));
         }
-        let mut first = Vec::with_capacity(len);
+        let mut first = Vec::with_capacity(ahead(len));
         r.take(len, &mut first)?;
         if first.len() < len {
             return r.err(r.pos(), format!("truncated: the body ends inside {what}"));
