@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import sys
 from typing import Any, Iterable, Optional
 
 #: The trace in a notebook output (drawn by the JupyterLab / Notebook 7 extension).
@@ -255,8 +254,7 @@ def _notebook_progress_class():
 
 
 def notebook_progress(label: str) -> Any:
-    """A progress display for a long load when running in a Jupyter kernel, else None. (A kernel
-    has imported IPython: a plain script does not pay for importing it here.)"""
-    if "IPython" not in sys.modules or not _in_kernel():
+    """A progress display for a long load when running in a Jupyter kernel, else None."""
+    if not _in_kernel():
         return None
     return _notebook_progress_class()(label)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 import warnings
 from typing import Callable, List, Optional, Union
@@ -57,7 +58,7 @@ def load(
     at the end.
     """
     bar = None
-    if progress is None:
+    if progress is None and "IPython" in sys.modules:  # a kernel has imported IPython; a script pays nothing here
         from ._display import notebook_progress
 
         bar = notebook_progress(f"loading {os.path.basename(os.fspath(path))}")
