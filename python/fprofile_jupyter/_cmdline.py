@@ -12,8 +12,9 @@ from typing import NoReturn, Optional
 
 PROG = "fprofile"
 
-#: Work shorter than this shows no progress bar.
-PROGRESS_DELAY_S = 1.0
+#: Work shorter than this shows no progress bar (on a terminal or in a notebook: no flicker for
+#: small files).
+PROGRESS_DELAY_S = 0.5
 
 
 class UsageError(Exception):
@@ -66,9 +67,11 @@ class _Parser(argparse.ArgumentParser):
 class Progress:
     """A progress bar on stderr for long conversions.
 
-    Shown only when stderr is a terminal and only once the work has taken more than a second, so
-    logs and pipes never receive carriage-return garbage. ``update(done, total)`` may be called as
-    often as the producer likes; it redraws at most ten times a second. ``close()`` erases it.
+    Shown only when stderr is a terminal and only once the work has taken more than
+    :data:`PROGRESS_DELAY_S`, so logs and pipes never receive carriage-return garbage.
+    ``update(done, total)`` may be called as often as the producer likes; it redraws at most ten
+    times a second. ``close()`` erases it. The notebook's progress display
+    (``_display.NotebookProgress``) keeps this timing and draws differently.
     """
 
     def __init__(self, label: str, stream=None, delay_s: Optional[float] = None) -> None:
@@ -90,13 +93,15 @@ class Progress:
         if now - self.start_s < self.delay_s or now - self.last_draw_s < 0.1:
             return
         self.last_draw_s = now
-        frac = min(1.0, done / total) if total > 0 else 0.0
+        self.draw(min(1.0, done / total) if total > 0 else 0.0, done, total)
+        self.drawn = True
+
+    def draw(self, frac: float, done: int, total: int) -> None:
         width = 30
         filled = int(frac * width)
         bar = "#" * filled + "-" * (width - filled)
         self.stream.write(f"\r{self.label} [{bar}] {frac * 100:5.1f}%")
         self.stream.flush()
-        self.drawn = True
 
     def close(self) -> None:
         if self.drawn:
@@ -106,17 +111,15 @@ class Progress:
 
 
 def _load(path: str, format: Optional[str] = None):
-    """Loads a trace, with a progress bar on a terminal when parsing takes more than a second."""
+    """Loads a trace, with a progress bar on a terminal when loading takes more than
+    :data:`PROGRESS_DELAY_S` (the loader reports the bytes it has read every few MB)."""
     from . import _core
 
     from ._io import load_warnings
 
     bar = Progress(f"loading {os.path.basename(path)}")
     try:
-        if bar.enabled:
-            trace = _core.load(path, format, progress=bar.update)
-        else:
-            trace = _core.load(path, format)
+        trace = _core.load(path, format, progress=bar.update if bar.enabled else None)
     finally:
         bar.close()
     for w in load_warnings(trace):

@@ -215,3 +215,46 @@ def show(trace: Any) -> None:
         print(repr(trace))
         return
     display(mimebundle(trace), raw=True)
+
+
+def _notebook_progress_class():
+    from ._cmdline import Progress
+
+    class NotebookProgress(Progress):
+        """The progress of a long load in a notebook output: one display (``display_id``) updated
+        in place, then marked done; the terminal bar's timing (nothing for loads shorter than
+        ``_cmdline.PROGRESS_DELAY_S``). The label is shown as text (escaped in the HTML)."""
+
+        def __init__(self, label: str) -> None:
+            super().__init__(label)
+            self.enabled = True
+            self.handle: Any = None
+
+        def _bundle(self, text: str, frac: Optional[float]) -> dict:
+            bar = "" if frac is None else f'<progress value="{frac * 1000:.0f}" max="1000" style="width:16em"></progress> '
+            return {"text/plain": text, "text/html": f"<div class=\"fprofile-progress\">{bar}{html.escape(text)}</div>"}
+
+        def draw(self, frac: float, done: int, total: int) -> None:
+            from IPython.display import display
+
+            text = f"{self.label}: {frac * 100:.0f}% ({_fmt_bytes(done)} of {_fmt_bytes(total)})"
+            if self.handle is None:
+                self.handle = display(self._bundle(text, frac), raw=True, display_id=True)
+            else:
+                self.handle.update(self._bundle(text, frac), raw=True)
+
+        def close(self, done_text: Optional[str] = None) -> None:
+            """Marks the display done with ``done_text`` (or "<label>: stopped")."""
+            if self.handle is not None:
+                self.handle.update(self._bundle(done_text or f"{self.label}: stopped", None), raw=True)
+                self.handle = None
+            self.drawn = False
+
+    return NotebookProgress
+
+
+def notebook_progress(label: str) -> Any:
+    """A progress display for a long load when running in a Jupyter kernel, else None."""
+    if not _in_kernel():
+        return None
+    return _notebook_progress_class()(label)

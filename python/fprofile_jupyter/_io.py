@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import time
 import warnings
 from typing import Callable, List, Optional, Union
 
@@ -50,10 +52,26 @@ def load(
     A named pipe (FIFO) or another stream is read to its end (at most 1 GiB, each piece within
     10 s): one with no writer raises ``TimeoutError`` instead of waiting forever.
 
-    ``progress(bytes_done, bytes_total)``, when given, is called now and then while a large text
-    file is parsed (the work itself runs without holding the GIL).
+    ``progress(bytes_done, bytes_total)``, when given, is called every few MB of the file while it
+    is loaded (the work itself runs without holding the GIL). Without it, in a Jupyter kernel, a
+    load that takes more than half a second shows its progress in the cell's output, marked done
+    at the end.
     """
-    trace = _core.load(os.fspath(path), format, progress=progress)
+    bar = None
+    if progress is None and "IPython" in sys.modules:  # a kernel has imported IPython; a script pays nothing here
+        from ._display import notebook_progress
+
+        bar = notebook_progress(f"loading {os.path.basename(os.fspath(path))}")
+        progress = bar.update if bar is not None else None
+    start_s = time.monotonic()
+    try:
+        trace = _core.load(os.fspath(path), format, progress=progress)
+    except BaseException:
+        if bar is not None:
+            bar.close()
+        raise
+    if bar is not None:
+        bar.close(f"{bar.label}: {len(trace):,} calls in {time.monotonic() - start_s:.1f} s")
     for w in load_warnings(trace):
         warnings.warn(f"fprofile: {os.fspath(path)}: {w}", TraceWarning, stacklevel=2)
     return trace

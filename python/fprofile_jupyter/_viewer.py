@@ -48,9 +48,10 @@ import threading
 import urllib.parse
 import webbrowser
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import _core, _httpd
+from ._cmdline import Progress
 
 __all__ = ["main", "serve", "MAX_UPLOAD_BYTES"]
 
@@ -159,11 +160,13 @@ class _State:
         with self._lock:
             return self._traces.get(tid)
 
-    def convert(self, name: str, data: Optional[bytes] = None, path: Optional[str] = None, pin: bool = False) -> Dict[str, str]:
-        """Convert a file (bytes or a path) in Rust; the page's answer: URLs, or an error message."""
+    def convert(self, name: str, data: Optional[bytes] = None, path: Optional[str] = None, pin: bool = False,
+                progress: Optional[Callable[[int, int], object]] = None) -> Dict[str, str]:
+        """Convert a file (bytes or a path) in Rust; the page's answer: URLs, or an error message.
+        ``progress(bytes_done, bytes_total)``: called while a file is loaded (the terminal's bar)."""
         try:
             if path is not None:
-                trace = _core.load(path)
+                trace = _core.load(path, progress=progress)
             else:
                 trace = _core.load_bytes(data or b"", max_inflated=MAX_INFLATED_BYTES)
             conv = _Converted(name, trace.to_bytes(), trace.summary_json(overall_only=True).encode("utf-8"))
@@ -397,7 +400,11 @@ def serve(path: Optional[str] = None, port: Optional[int] = None, open_browser: 
     if path is not None:
         name = os.path.basename(path) or path
         print(f"fprofile view: reading {path}", flush=True)
-        state.initial = state.convert(name, path=path, pin=True)
+        bar = Progress(f"loading {name}")
+        try:
+            state.initial = state.convert(name, path=path, pin=True, progress=bar.update if bar.enabled else None)
+        finally:
+            bar.close()
         if "error" in state.initial:
             print(f"fprofile view: {state.initial['error']}", file=sys.stderr, flush=True)
     port_box = [0]

@@ -120,6 +120,20 @@ pub fn load_with(
         drop(file);
         return pyme_text::read_file(path, progress).map_err(|e| LoadError::at(path, e.into()));
     }
+    if format == Format::Fpt {
+        // Inflated and parsed as it is read: neither the file nor its inflated body is held whole.
+        let len = file.metadata().map_err(io)?.len() as usize;
+        let mut input = (&bytes[..]).chain(file);
+        let t = fpt::decode_from(&mut input, len, fpt::MAX_BODY_LEN, progress).map_err(|e| match e {
+            // The file, not its content: an I/O error (OSError in Python), as for any file that cannot be read.
+            fpt::FptError::Read { offset, what } => {
+                LoadError::at(path, Problem::Io(io::Error::other(format!("{what} (at byte {offset})"))))
+            }
+            e => LoadError::at(path, e.into()),
+        })?;
+        progress(len, len);
+        return Ok(t);
+    }
     file.read_to_end(&mut bytes).map_err(io)?;
     decode(&bytes, format, fpt::MAX_BODY_LEN, progress).map_err(|p| LoadError::at(path, p))
 }
@@ -159,7 +173,7 @@ fn empty_text(bytes: &[u8], format: Option<Format>) -> Option<Trace> {
 
 fn decode(bytes: &[u8], format: Format, max_body_len: u64, progress: &mut dyn FnMut(usize, usize)) -> Result<Trace, Problem> {
     let t = match format {
-        Format::Fpt => fpt::decode_limited(bytes, max_body_len)?,
+        Format::Fpt => fpt::decode_from(&mut &bytes[..], bytes.len(), max_body_len, progress)?,
         Format::PymeText => return Ok(pyme_text::read_with_progress(bytes, progress)?),
         Format::PymeJson => pyme_json::read(bytes)?,
         f @ (Format::Perfetto | Format::Speedscope | Format::Html) => return Err(Problem::WriteOnly(f)),

@@ -366,8 +366,8 @@ impl PyTrace {
     /// A trace from `.fpt` bytes (as written by `to_bytes` or `save(..., "fpt")`).
     #[classmethod]
     fn from_bytes(_cls: &Bound<'_, PyType>, py: Python<'_>, data: &[u8]) -> Result<PyTrace, BindingError> {
-        let data = data.to_vec();
-        let t = py.detach(move || fprofile::formats::fpt::decode(&data))?;
+        // Read in place (bytes are immutable and the argument keeps them alive), not copied first.
+        let t = py.detach(|| fprofile::formats::fpt::decode(data))?;
         Ok(PyTrace::from_trace(t))
     }
 
@@ -643,8 +643,8 @@ fn load(
 #[pyo3(signature = (data, format=None, *, max_inflated=None))]
 fn load_bytes(py: Python<'_>, data: &[u8], format: Option<&str>, max_inflated: Option<u64>) -> Result<PyTrace, BindingError> {
     let format = format.map(registry::input_format).transpose()?;
-    let data = data.to_vec();
-    let t = py.detach(move || fprofile::load::load_bytes_limited(&data, format, max_inflated, &mut |_, _| {}))?;
+    // Read in place (bytes are immutable and the argument keeps them alive), not copied first.
+    let t = py.detach(|| fprofile::load::load_bytes_limited(data, format, max_inflated, &mut |_, _| {}))?;
     Ok(PyTrace::from_trace(t))
 }
 

@@ -59,6 +59,9 @@ pub enum FptError {
     Zlib { offset: u64, what: String },
     #[error("byte {offset} of the body: {what}")]
     Body { offset: u64, what: String },
+    /// The file could not be read to its end (an I/O error while it was being decoded).
+    #[error("cannot read the file at byte {offset}: {what}")]
+    Read { offset: u64, what: String },
 }
 
 type Result<T> = std::result::Result<T, FptError>;
@@ -315,6 +318,14 @@ pub fn encode_with_level(t: &Trace, level: u32) -> Vec<u8> {
 
 // ---------------------------------------------------------------------------------------------
 // Decoder
+//
+// The body is parsed as it is inflated: a [`Reader`] walks a window of the body that its
+// [`Source`] refills (the zlib stream of a file or buffer, [`BodyStream`], or a body already in
+// memory), so a file is never held whole and neither is its inflated body: loading costs the
+// trace plus the window, the input buffer and, per thread, the first plane of its gaps (one byte
+// per event). Errors are the same as inflating the whole body first and parsing it after: when the
+// parser stops on an error, the rest of the stream is inflated (and dropped), and a fault of the
+// stream (corrupt, truncated, longer or shorter than the header says, bytes after it) wins.
 
 /// `n` bytes as "N GiB" or "N MiB" when a whole number of them, else "N bytes".
 fn size_text(n: u64) -> String {
@@ -327,6 +338,13 @@ fn size_text(n: u64) -> String {
     }
 }
 
+/// Bytes of body the parser's window holds (refilled when used up).
+const WINDOW_LEN: usize = 256 << 10;
+/// Bytes read from the file at a time.
+const INPUT_LEN: usize = 64 << 10;
+/// Progress is reported every this many bytes of input.
+pub const PROGRESS_STEP: u64 = 4 << 20;
+
 /// Reads the header and inflates the body (bounded by `body_len`, at most [`MAX_BODY_LEN`]).
 pub fn decode_body(bytes: &[u8]) -> Result<Vec<u8>> {
     decode_body_limited(bytes, MAX_BODY_LEN)
@@ -337,115 +355,375 @@ pub fn decode_body(bytes: &[u8]) -> Result<Vec<u8>> {
 /// is inflated with `body_len` as a hard limit, the body buffer never grows past
 /// `min(body_len, max_body_len) + 1` bytes, whatever the stream would inflate to.
 pub fn decode_body_limited(bytes: &[u8], max_body_len: u64) -> Result<Vec<u8>> {
-    read_file(bytes, max_body_len).map(|(_, body)| body)
-}
-
-/// The header's version and the inflated body.
-fn read_file(bytes: &[u8], max_body_len: u64) -> Result<(u16, Vec<u8>)> {
-    if bytes.is_empty() {
-        return Err(FptError::Empty);
-    }
-    if bytes.len() < 4 || bytes[..4] != MAGIC {
-        return Err(FptError::BadMagic(bytes[..bytes.len().min(4)].to_vec()));
-    }
-    if bytes.len() < HEADER_LEN {
-        return Err(FptError::TruncatedHeader(bytes.len()));
-    }
-    let version = u16::from_le_bytes([bytes[4], bytes[5]]);
-    if version != VERSION && version != VERSION_1 {
-        return Err(FptError::FutureVersion(version));
-    }
-    let flags = u16::from_le_bytes([bytes[6], bytes[7]]);
-    if flags & !FLAG_ZLIB != 0 {
-        return Err(FptError::ReservedFlags(flags));
-    }
-    let mut len8 = [0u8; 8];
-    len8.copy_from_slice(&bytes[8..16]);
-    let body_len = u64::from_le_bytes(len8);
-    if body_len > MAX_BODY_LEN {
-        return Err(FptError::BodyTooLarge(body_len));
-    }
-    if body_len > max_body_len {
-        return Err(FptError::BodyAboveLimit { len: body_len, limit: max_body_len });
-    }
-    let input = &bytes[HEADER_LEN..];
-    if flags & FLAG_ZLIB == 0 {
-        if input.len() as u64 != body_len {
-            return Err(FptError::Body {
-                offset: input.len().min(body_len as usize) as u64,
-                what: format!("raw body is {} bytes, header says {body_len}", input.len()),
-            });
-        }
-        return Ok((version, input.to_vec()));
-    }
-    let body_len = body_len as usize;
-    // Never trust body_len for the allocation: zlib expands at most ~1032x.
-    let mut out: Vec<u8> = Vec::with_capacity(body_len.min(input.len().saturating_mul(8)).min(64 << 20) + 1);
-    let mut z = Decompress::new(true);
-    let zerr = |z: &Decompress, what: String| FptError::Zlib { offset: HEADER_LEN as u64 + z.total_in(), what };
-    let too_long = |z: &Decompress| zerr(z, format!("inflates to more than the {body_len} bytes the header says"));
+    let mut input = bytes;
+    let mut none = |_: usize, _: usize| {};
+    let (_, mut stream) = BodyStream::open(&mut input, max_body_len, bytes.len(), &mut none)?;
+    let mut body = Vec::new();
     loop {
-        if out.len() == out.capacity() {
-            // Grow by doubling, never past body_len + 1 (one byte more detects an over-long stream).
-            let target = (out.capacity().max(4096) * 2).min(body_len + 1);
-            if target <= out.len() {
-                return Err(too_long(&z));
-            }
-            out.reserve_exact(target - out.len());
-        }
-        let (in_before, out_before) = (z.total_in(), z.total_out());
-        let pos = (in_before as usize).min(input.len());
-        let status =
-            z.decompress_vec(&input[pos..], &mut out, FlushDecompress::None).map_err(|e| zerr(&z, format!("corrupt ({e})")))?;
-        if out.len() > body_len {
-            return Err(too_long(&z));
-        }
-        if status == Status::StreamEnd {
+        let before = body.len();
+        stream.fill(&mut body, WINDOW_LEN)?;
+        if body.len() == before {
             break;
         }
-        if z.total_in() == in_before && z.total_out() == out_before {
-            // There was room for output, so the input ran out.
-            return Err(zerr(&z, "truncated: the file ends inside the compressed body".into()));
+    }
+    stream.finish()?;
+    Ok(body)
+}
+
+/// Decodes an `.fpt` file.
+pub fn decode(bytes: &[u8]) -> Result<Trace> {
+    decode_limited(bytes, MAX_BODY_LEN)
+}
+
+/// [`decode`] with a limit on the decompressed body (see [`decode_body_limited`]): what a server
+/// reading uploads uses, so that a small file claiming a huge body costs no memory.
+pub fn decode_limited(bytes: &[u8], max_body_len: u64) -> Result<Trace> {
+    decode_from(&mut &bytes[..], bytes.len(), max_body_len, &mut |_, _| {})
+}
+
+/// Decodes an `.fpt` file read from `input` (a file: read in pieces, inflated and parsed as it
+/// comes, never held whole), whose size is `input_len` bytes (for `progress` only). `progress(bytes
+/// read, input_len)` is called every [`PROGRESS_STEP`] bytes of input. `max_body_len` as in
+/// [`decode_limited`].
+pub fn decode_from(
+    input: &mut dyn std::io::Read,
+    input_len: usize,
+    max_body_len: u64,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Trace> {
+    let (version, stream) = BodyStream::open(input, max_body_len, input_len, progress)?;
+    let len = stream.body_len;
+    parse_from(Reader::new(stream, len), version)
+}
+
+/// Where a [`Reader`] gets the body from.
+pub(crate) trait Source {
+    /// Appends at most `max` (> 0) more bytes of the body to `out`; appends none at its end.
+    fn fill(&mut self, out: &mut Vec<u8>, max: usize) -> Result<()>;
+    /// Called once the parser is done (or failed): the fault of the input, if any, that must be
+    /// reported rather than the parser's.
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// A body already in memory.
+pub(crate) struct SliceSource<'a>(pub(crate) &'a [u8]);
+
+impl Source for SliceSource<'_> {
+    fn fill(&mut self, out: &mut Vec<u8>, max: usize) -> Result<()> {
+        let n = max.min(self.0.len());
+        out.extend_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The body of an `.fpt` file, inflated (or, for a raw body, copied) as it is read.
+struct BodyStream<'a> {
+    input: &'a mut dyn std::io::Read,
+    /// None: a raw body.
+    z: Option<Decompress>,
+    buf: Vec<u8>,
+    buf_pos: usize,
+    input_done: bool,
+    /// Bytes read from `input` (the header included).
+    read: u64,
+    input_len: usize,
+    next_report: u64,
+    progress: &'a mut dyn FnMut(usize, usize),
+    body_len: u64,
+    /// Body bytes produced so far.
+    out: u64,
+    /// The zlib stream (or the raw body) has ended and was checked.
+    ended: bool,
+    /// The first fault, returned again by every later call.
+    failed: Option<FptError>,
+}
+
+impl<'a> BodyStream<'a> {
+    /// Reads and checks the header: the version and the stream of the body.
+    fn open(
+        input: &'a mut dyn std::io::Read,
+        max_body_len: u64,
+        input_len: usize,
+        progress: &'a mut dyn FnMut(usize, usize),
+    ) -> Result<(u16, BodyStream<'a>)> {
+        let mut header = [0u8; HEADER_LEN];
+        let mut got = 0;
+        while got < HEADER_LEN {
+            match input.read(&mut header[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(FptError::Read { offset: got as u64, what: e.to_string() }),
+            }
+        }
+        let bytes = &header[..got];
+        if bytes.is_empty() {
+            return Err(FptError::Empty);
+        }
+        if bytes.len() < 4 || bytes[..4] != MAGIC {
+            return Err(FptError::BadMagic(bytes[..bytes.len().min(4)].to_vec()));
+        }
+        if bytes.len() < HEADER_LEN {
+            return Err(FptError::TruncatedHeader(bytes.len()));
+        }
+        let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+        if version != VERSION && version != VERSION_1 {
+            return Err(FptError::FutureVersion(version));
+        }
+        let flags = u16::from_le_bytes([bytes[6], bytes[7]]);
+        if flags & !FLAG_ZLIB != 0 {
+            return Err(FptError::ReservedFlags(flags));
+        }
+        let mut len8 = [0u8; 8];
+        len8.copy_from_slice(&bytes[8..16]);
+        let body_len = u64::from_le_bytes(len8);
+        if body_len > MAX_BODY_LEN {
+            return Err(FptError::BodyTooLarge(body_len));
+        }
+        if body_len > max_body_len {
+            return Err(FptError::BodyAboveLimit { len: body_len, limit: max_body_len });
+        }
+        let stream = BodyStream {
+            input,
+            z: (flags & FLAG_ZLIB != 0).then(|| Decompress::new(true)),
+            buf: Vec::new(),
+            buf_pos: 0,
+            input_done: false,
+            read: HEADER_LEN as u64,
+            input_len,
+            next_report: PROGRESS_STEP,
+            progress,
+            body_len,
+            out: 0,
+            ended: false,
+            failed: None,
+        };
+        Ok((version, stream))
+    }
+
+    fn fail<T>(&mut self, e: FptError) -> Result<T> {
+        self.failed = Some(e.clone());
+        Err(e)
+    }
+
+    /// Reads more input into `buf` when it is used up; false at the end of the input.
+    fn more_input(&mut self) -> Result<bool> {
+        if self.buf_pos < self.buf.len() {
+            return Ok(true);
+        }
+        if self.input_done {
+            return Ok(false);
+        }
+        self.buf.resize(INPUT_LEN, 0);
+        self.buf_pos = 0;
+        let n = loop {
+            match self.input.read(&mut self.buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let offset = self.read;
+                    return self.fail(FptError::Read { offset, what: e.to_string() });
+                }
+            }
+        };
+        self.buf.truncate(n);
+        self.read += n as u64;
+        if self.read >= self.next_report {
+            (self.progress)(self.read as usize, self.input_len);
+            self.next_report = self.read + PROGRESS_STEP;
+        }
+        self.input_done = n == 0;
+        Ok(n > 0)
+    }
+
+    /// Bytes left in the input after the body (read and counted, not kept).
+    fn count_trailing(&mut self) -> Result<u64> {
+        let mut n = 0;
+        while self.more_input()? {
+            n += (self.buf.len() - self.buf_pos) as u64;
+            self.buf_pos = self.buf.len();
+        }
+        Ok(n)
+    }
+
+    fn fill_raw(&mut self, out: &mut Vec<u8>, max: usize) -> Result<()> {
+        let want = (max as u64).min(self.body_len - self.out) as usize;
+        if want == 0 || !self.more_input()? {
+            // The body is read (or the input ended): check it is exactly body_len bytes.
+            if !self.ended {
+                self.ended = true;
+                let len = self.out + self.count_trailing()?;
+                if len != self.body_len {
+                    let body_len = self.body_len;
+                    return self.fail(FptError::Body {
+                        offset: len.min(body_len),
+                        what: format!("raw body is {len} bytes, header says {body_len}"),
+                    });
+                }
+            }
+            return Ok(());
+        }
+        let n = want.min(self.buf.len() - self.buf_pos);
+        out.extend_from_slice(&self.buf[self.buf_pos..self.buf_pos + n]);
+        self.buf_pos += n;
+        self.out += n as u64;
+        Ok(())
+    }
+
+    fn fill_zlib(&mut self, out: &mut Vec<u8>, max: usize) -> Result<()> {
+        let Some(mut z) = self.z.take() else { return Ok(()) };
+        let r = self.inflate(&mut z, out, max);
+        self.z = Some(z);
+        r
+    }
+
+    fn inflate(&mut self, z: &mut Decompress, out: &mut Vec<u8>, max: usize) -> Result<()> {
+        let body_len = self.body_len;
+        let zerr = |z: &Decompress, what: String| FptError::Zlib { offset: HEADER_LEN as u64 + z.total_in(), what };
+        let start = out.len();
+        while !self.ended && out.len() == start {
+            let has_input = self.more_input()?;
+            // One byte more than body_len detects an over-long stream.
+            let room = (max as u64).min(body_len + 1 - self.out) as usize;
+            let (in_before, out_before) = (z.total_in(), z.total_out());
+            let at = out.len();
+            out.resize(at + room, 0);
+            let status = z.decompress(&self.buf[self.buf_pos..], &mut out[at..], FlushDecompress::None);
+            let produced = (z.total_out() - out_before) as usize;
+            out.truncate(at + produced);
+            self.buf_pos += (z.total_in() - in_before) as usize;
+            self.out += produced as u64;
+            let status = match status {
+                Ok(s) => s,
+                Err(e) => return self.fail(zerr(z, format!("corrupt ({e})"))),
+            };
+            if self.out > body_len {
+                return self.fail(zerr(z, format!("inflates to more than the {body_len} bytes the header says")));
+            }
+            if status == Status::StreamEnd {
+                self.ended = true;
+                let used = z.total_in();
+                let trailing = self.count_trailing()?;
+                if trailing > 0 {
+                    return self.fail(FptError::Zlib {
+                        offset: HEADER_LEN as u64 + used,
+                        what: format!("{trailing} unexpected bytes after the end of the compressed body"),
+                    });
+                }
+                if self.out != body_len {
+                    let got = self.out;
+                    return self.fail(FptError::Body {
+                        offset: got,
+                        what: format!("body inflates to {got} bytes, header says {body_len}"),
+                    });
+                }
+            } else if z.total_in() == in_before && produced == 0 && !has_input {
+                return self.fail(zerr(z, "truncated: the file ends inside the compressed body".into()));
+            } else if z.total_in() == in_before && produced == 0 && self.buf_pos < self.buf.len() {
+                // Input and room for output, yet no progress: never loop on it.
+                return self.fail(zerr(z, "corrupt (no progress)".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Source for BodyStream<'_> {
+    fn fill(&mut self, out: &mut Vec<u8>, max: usize) -> Result<()> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if self.z.is_some() {
+            self.fill_zlib(out, max)
+        } else {
+            self.fill_raw(out, max)
         }
     }
-    let used = z.total_in() as usize;
-    if used < input.len() {
-        return Err(FptError::Zlib {
-            offset: (HEADER_LEN + used) as u64,
-            what: format!("{} unexpected bytes after the end of the compressed body", input.len() - used),
-        });
+    /// Reads the rest of the stream (inflated into a scratch buffer and dropped) to find its fault.
+    fn finish(&mut self) -> Result<()> {
+        let mut scratch = Vec::new();
+        loop {
+            scratch.clear();
+            self.fill(&mut scratch, WINDOW_LEN)?;
+            if scratch.is_empty() {
+                return Ok(());
+            }
+        }
     }
-    if out.len() != body_len {
-        return Err(FptError::Body {
-            offset: out.len() as u64,
-            what: format!("body inflates to {} bytes, header says {body_len}", out.len()),
-        });
-    }
-    Ok((version, out))
 }
 
-struct Reader<'a> {
-    b: &'a [u8],
+/// The parser's view of the body: a window of it, refilled from its source, and the offset in the
+/// body of the window's first byte.
+pub(crate) struct Reader<S> {
+    buf: Vec<u8>,
     pos: usize,
+    base: u64,
+    /// The body's length (as the header says).
+    len: u64,
+    src: S,
 }
 
-impl<'a> Reader<'a> {
-    fn err<T>(&self, at: usize, what: impl Into<String>) -> Result<T> {
-        Err(FptError::Body { offset: at as u64, what: what.into() })
+impl<S: Source> Reader<S> {
+    pub(crate) fn new(src: S, len: u64) -> Self {
+        Reader { buf: Vec::new(), pos: 0, base: 0, len, src }
     }
-    fn left(&self) -> usize {
-        self.b.len() - self.pos
+    pub(crate) fn err<T>(&self, at: u64, what: impl Into<String>) -> Result<T> {
+        Err(FptError::Body { offset: at, what: what.into() })
+    }
+    /// The offset in the body of the next byte.
+    #[inline]
+    pub(crate) fn pos(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+    pub(crate) fn left(&self) -> u64 {
+        self.len.saturating_sub(self.pos())
+    }
+    /// Drops the window (used up) and reads the next one; false at the end of the body.
+    #[cold]
+    fn refill(&mut self) -> Result<bool> {
+        self.base += self.buf.len() as u64;
+        self.buf.clear();
+        self.pos = 0;
+        self.src.fill(&mut self.buf, WINDOW_LEN)?;
+        Ok(!self.buf.is_empty())
     }
     #[inline]
-    fn u(&mut self, what: &str) -> Result<u64> {
-        let start = self.pos;
+    fn byte(&mut self) -> Result<Option<u8>> {
+        if self.pos >= self.buf.len() && !self.refill()? {
+            return Ok(None);
+        }
+        let b = self.buf[self.pos];
+        self.pos += 1;
+        Ok(Some(b))
+    }
+    /// The next `n` bytes, appended to `out` (fewer at the end of the body). `out` grows with the
+    /// bytes read, not with `n`: a count is checked against the length the header claims, which a
+    /// cut stream does not have.
+    pub(crate) fn take(&mut self, mut n: usize, out: &mut Vec<u8>) -> Result<()> {
+        while n > 0 {
+            if self.pos >= self.buf.len() && !self.refill()? {
+                return Ok(());
+            }
+            let k = n.min(self.buf.len() - self.pos);
+            out.extend_from_slice(&self.buf[self.pos..self.pos + k]);
+            self.pos += k;
+            n -= k;
+        }
+        Ok(())
+    }
+    #[inline]
+    pub(crate) fn u(&mut self, what: &str) -> Result<u64> {
+        let start = self.pos();
         let mut v: u64 = 0;
         let mut shift = 0u32;
         loop {
-            let Some(&byte) = self.b.get(self.pos) else {
+            let Some(byte) = self.byte()? else {
                 return self.err(start, format!("truncated: the body ends inside {what}"));
             };
-            self.pos += 1;
             if shift == 63 && byte > 1 {
                 return self.err(start, format!("varint of {what} does not fit in 64 bits"));
             }
@@ -460,29 +738,31 @@ impl<'a> Reader<'a> {
         }
     }
     #[inline]
-    fn s(&mut self, what: &str) -> Result<i64> {
+    pub(crate) fn s(&mut self, what: &str) -> Result<i64> {
         let u = self.u(what)?;
         Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
     }
     /// A count of elements each taking at least `min_bytes` bytes: checked against what is left.
-    fn count(&mut self, what: &str, min_bytes: usize) -> Result<usize> {
-        let at = self.pos;
+    pub(crate) fn count(&mut self, what: &str, min_bytes: usize) -> Result<usize> {
+        let at = self.pos();
         let n = self.u(what)?;
-        if n > (self.left() / min_bytes.max(1)) as u64 {
+        if n > self.left() / min_bytes.max(1) as u64 {
             return self.err(at, format!("{what} {n} is larger than the {} bytes left", self.left()));
         }
         Ok(n as usize)
     }
-    fn str(&mut self, what: &str) -> Result<&'a str> {
-        let at = self.pos;
+    pub(crate) fn str(&mut self, what: &str) -> Result<String> {
+        let at = self.pos();
         let len = self.count(what, 1)?;
-        let bytes = &self.b[self.pos..self.pos + len];
-        let s = std::str::from_utf8(bytes).or_else(|_| self.err(at, format!("{what} is not valid UTF-8")))?;
-        self.pos += len;
-        Ok(s)
+        let mut bytes = Vec::with_capacity(ahead(len));
+        self.take(len, &mut bytes)?;
+        if bytes.len() < len {
+            return self.err(at, format!("truncated: the body ends inside {what}"));
+        }
+        String::from_utf8(bytes).or_else(|_| self.err(at, format!("{what} is not valid UTF-8")))
     }
-    fn index(&mut self, what: &str, len: usize) -> Result<usize> {
-        let at = self.pos;
+    pub(crate) fn index(&mut self, what: &str, len: usize) -> Result<usize> {
+        let at = self.pos();
         let v = self.u(what)?;
         if v >= len as u64 {
             return self.err(at, format!("{what} {v} out of range (table has {len})"));
@@ -491,16 +771,13 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Decodes an `.fpt` file.
-pub fn decode(bytes: &[u8]) -> Result<Trace> {
-    decode_limited(bytes, MAX_BODY_LEN)
-}
+/// Elements reserved from a count before they are read: a count is checked against the body length
+/// the header claims, which a cut or lying stream does not have, so larger tables and columns grow
+/// with what is really read (the columns are trimmed at the end).
+const RESERVE_AHEAD: usize = 1 << 20;
 
-/// [`decode`] with a limit on the decompressed body (see [`decode_body_limited`]): what a server
-/// reading uploads uses, so that a small file claiming a huge body costs no memory.
-pub fn decode_limited(bytes: &[u8], max_body_len: u64) -> Result<Trace> {
-    let (version, body) = read_file(bytes, max_body_len)?;
-    parse_body_version(&body, version)
+fn ahead(n: usize) -> usize {
+    n.min(RESERVE_AHEAD)
 }
 
 /// Parses a decompressed body of the current version.
@@ -510,23 +787,35 @@ pub fn parse_body(body: &[u8]) -> Result<Trace> {
 
 /// Parses a decompressed body of a given version (1 or 2).
 pub fn parse_body_version(body: &[u8], version: u16) -> Result<Trace> {
+    parse_from(Reader::new(SliceSource(body), body.len() as u64), version)
+}
+
+/// Parses the body `r` reads, then lets its source check the input's end; a fault of the input
+/// found there wins over the parser's error.
+fn parse_from<S: Source>(mut r: Reader<S>, version: u16) -> Result<Trace> {
+    match parse(&mut r, version) {
+        Ok(t) => r.src.finish().map(|()| t),
+        Err(e) => Err(r.src.finish().err().unwrap_or(e)),
+    }
+}
+
+fn parse<S: Source>(r: &mut Reader<S>, version: u16) -> Result<Trace> {
     if version != VERSION && version != VERSION_1 {
         return Err(FptError::FutureVersion(version));
     }
     let v2 = version >= VERSION;
-    let mut r = Reader { b: body, pos: 0 };
     let origin_ns = r.u("origin_ns")?;
     let n_strings = r.count("string_count", 1)?;
-    let mut strings: Vec<&str> = Vec::with_capacity(n_strings);
+    let mut strings: Vec<String> = Vec::with_capacity(ahead(n_strings));
     for _ in 0..n_strings {
         strings.push(r.str("string")?);
     }
     let n_codes = r.count("code_count", 3)?;
-    let mut codes = Vec::with_capacity(n_codes);
+    let mut codes = Vec::with_capacity(ahead(n_codes));
     for _ in 0..n_codes {
         let f = r.index("file string id", strings.len())?;
         let nm = r.index("name string id", strings.len())?;
-        let at = r.pos;
+        let at = r.pos();
         let line = r.u("first_line")?;
         let first_line = u32::try_from(line).or_else(|_| r.err(at, format!("first_line {line} above 2^32")))?;
         codes.push(Code { file: strings[f].to_string(), name: strings[nm].to_string(), first_line });
@@ -534,41 +823,41 @@ pub fn parse_body_version(body: &[u8], version: u16) -> Result<Trace> {
     let mut processes = Vec::new();
     if v2 {
         let n_processes = r.count("process_count", 9)?;
-        processes.reserve(n_processes);
+        processes.reserve(ahead(n_processes));
         for pi in 0..n_processes {
-            processes.push(read_process(&mut r, pi, &strings)?);
+            processes.push(read_process(r, pi, &strings)?);
         }
     }
-    let at = r.pos;
+    let at = r.pos();
     let n_threads = r.count("thread_count", if v2 { 8 } else { 7 })?;
     if v2 && n_threads > 0 && processes.is_empty() {
         return r.err(at, format!("{n_threads} threads but no process (process_count is 0)"));
     }
-    let mut threads: Vec<ThreadInfo> = Vec::with_capacity(n_threads);
+    let mut threads: Vec<ThreadInfo> = Vec::with_capacity(ahead(n_threads));
     let mut calls = Calls::default();
     let mut stack: Vec<u32> = Vec::new();
     for ti in 0..n_threads {
         let process = if v2 { r.index(&format!("thread {ti}: process index"), processes.len())? as u32 } else { 0 };
         let os_id = r.u("os_id")?;
-        let at = r.pos;
+        let at = r.pos();
         let lane = r.u("lane")?;
         let lane = u32::try_from(lane).or_else(|_| r.err(at, format!("thread {ti}: lane {lane} above 2^32")))?;
         let first_ns = r.s("first_ns")?;
-        let at = r.pos;
+        let at = r.pos();
         let span = r.u("span_ns")?;
         let last_ns = i64::try_from(span)
             .ok()
             .and_then(|s| first_ns.checked_add(s))
             .map_or_else(|| r.err(at, format!("thread {ti}: span_ns {span} overflows")), Ok)?;
-        let at = r.pos;
+        let at = r.pos();
         let n_names = r.count("name_count", 2)?;
         if n_names == 0 {
             return r.err(at, format!("thread {ti}: name_count is 0 (at least one name)"));
         }
-        let mut names = Vec::with_capacity(n_names);
+        let mut names = Vec::with_capacity(ahead(n_names));
         let mut t = first_ns;
         for k in 0..n_names {
-            let at = r.pos;
+            let at = r.pos();
             let dt = r.u("name dt_ns")?;
             if k == 0 && dt != 0 {
                 return r.err(at, format!("thread {ti}: first name dt_ns is {dt}, must be 0"));
@@ -580,26 +869,26 @@ pub fn parse_body_version(body: &[u8], version: u16) -> Result<Trace> {
             let sid = r.index("thread name string id", strings.len())?;
             names.push((t, strings[sid].to_string()));
         }
-        let at = r.pos;
+        let at = r.pos();
         let n = r.count("call_count", 4)?;
         let begin = calls.len();
         if begin + n >= u32::MAX as usize {
             return r.err(at, "more than 2^32 - 2 calls");
         }
-        calls.code.reserve(n);
+        calls.code.reserve(ahead(n));
         for _ in 0..n {
             let k = r.index("code_id", n_codes)?;
             calls.code.push(k as u32);
         }
         if v2 {
-            read_times(&mut r, &mut calls, &mut stack, ti, n, first_ns, last_ns)?;
+            read_times(r, &mut calls, &mut stack, ti, n, first_ns, last_ns)?;
         } else {
             calls.depth.reserve(n);
             calls.parent.reserve(n);
             stack.clear();
             let mut prev = -1i64;
             for i in 0..n {
-                let at = r.pos;
+                let at = r.pos();
                 let d = prev + r.s("depth delta")?;
                 if d < 0 || d > prev + 1 || d > crate::build::MAX_DEPTH as i64 {
                     return r.err(
@@ -620,7 +909,7 @@ pub fn parse_body_version(body: &[u8], version: u16) -> Result<Trace> {
             calls.start_ns.reserve(n);
             let mut s = first_ns;
             for i in 0..n {
-                let at = r.pos;
+                let at = r.pos();
                 let delta = r.u("start delta")?;
                 s = i64::try_from(delta)
                     .ok()
@@ -631,7 +920,7 @@ pub fn parse_body_version(body: &[u8], version: u16) -> Result<Trace> {
             }
             calls.end_ns.reserve(n);
             for i in 0..n {
-                let at = r.pos;
+                let at = r.pos();
                 let dur = r.u("duration")?;
                 let g = begin + i;
                 let e = i64::try_from(dur)
@@ -649,15 +938,15 @@ pub fn parse_body_version(body: &[u8], version: u16) -> Result<Trace> {
         calls.flags.resize(begin + n, CallFlags(0));
         let n_flagged = r.count("flagged_count", 2)?;
         if n_flagged > n {
-            return r.err(r.pos, format!("thread {ti}: {n_flagged} flagged calls of {n}"));
+            return r.err(r.pos(), format!("thread {ti}: {n_flagged} flagged calls of {n}"));
         }
         let mut next = 0u64;
         for _ in 0..n_flagged {
-            let at = r.pos;
+            let at = r.pos();
             let idx = next.checked_add(r.u("flag index delta")?).filter(|&v| v < n as u64);
             let Some(idx) = idx else { return r.err(at, format!("thread {ti}: flagged call index past its {n} calls")) };
             next = idx + 1;
-            let at = r.pos;
+            let at = r.pos();
             let f = r.u("flags")?;
             if f == 0 || f > 3 {
                 return r.err(at, format!("thread {ti}: flags {f} (must be 1..=3: bit 0 unfinished, bit 1 started before)"));
@@ -677,9 +966,9 @@ pub fn parse_body_version(body: &[u8], version: u16) -> Result<Trace> {
     let mut bands = Vec::new();
     if v2 {
         let n_bands = r.count("band_count", 4)?;
-        bands.reserve(n_bands);
+        bands.reserve(ahead(n_bands));
         for bi in 0..n_bands {
-            let at = r.pos;
+            let at = r.pos();
             let thread = r.index(&format!("band {bi}: thread index"), threads.len())? as u32;
             let start_ns = r.s("band start_ns")?;
             if let Some(prev) = bands.last().map(|b: &Band| (b.thread, b.start_ns)) {
@@ -687,7 +976,7 @@ pub fn parse_body_version(body: &[u8], version: u16) -> Result<Trace> {
                     return r.err(at, format!("band {bi} is out of order (bands are ordered by thread, then start)"));
                 }
             }
-            let at = r.pos;
+            let at = r.pos();
             let dur = r.u("band dur_ns")?;
             let end_ns = i64::try_from(dur)
                 .ok()
@@ -697,11 +986,11 @@ pub fn parse_body_version(body: &[u8], version: u16) -> Result<Trace> {
             bands.push(Band { thread, start_ns, end_ns, label: strings[sid].to_string() });
         }
     }
-    let at = r.pos;
+    let at = r.pos();
     let meta = r.str("metadata")?;
-    let metadata = parse_metadata(meta).or_else(|e| r.err(at, format!("metadata: {e}")))?;
-    if r.pos != body.len() {
-        return r.err(r.pos, format!("{} unexpected bytes after the metadata", body.len() - r.pos));
+    let metadata = parse_metadata(&meta).or_else(|e| r.err(at, format!("metadata: {e}")))?;
+    if r.pos() != r.len {
+        return r.err(r.pos(), format!("{} unexpected bytes after the metadata", r.len.saturating_sub(r.pos())));
     }
     calls.shrink_to_fit();
     if !v2 {
@@ -713,8 +1002,8 @@ pub fn parse_body_version(body: &[u8], version: u16) -> Result<Trace> {
 /// A thread's pops, back list and event gaps (version 2): depth, parent, start and end of its `n`
 /// calls, appended to `calls` (whose code column already holds them).
 #[allow(clippy::too_many_arguments)]
-fn read_times(
-    r: &mut Reader,
+fn read_times<S: Source>(
+    r: &mut Reader<S>,
     calls: &mut Calls,
     stack: &mut Vec<u32>,
     ti: usize,
@@ -728,7 +1017,7 @@ fn read_times(
     stack.clear();
     let mut prev = -1i64;
     for i in 0..n {
-        let at = r.pos;
+        let at = r.pos();
         let pops = r.u("pops")?;
         let d = i64::try_from(pops).ok().map_or(-1, |p| prev + 1 - p);
         if d < 0 || d > crate::build::MAX_DEPTH as i64 {
@@ -750,12 +1039,12 @@ fn read_times(
     }
     let n_backs = r.count("back_count", 2)?;
     if n_backs > n {
-        return r.err(r.pos, format!("thread {ti}: {n_backs} calls starting back of {n}"));
+        return r.err(r.pos(), format!("thread {ti}: {n_backs} calls starting back of {n}"));
     }
-    let mut backs: Vec<(usize, u64)> = Vec::with_capacity(n_backs);
+    let mut backs: Vec<(usize, u64)> = Vec::with_capacity(ahead(n_backs));
     let mut next = 0u64;
     for _ in 0..n_backs {
-        let at = r.pos;
+        let at = r.pos();
         let idx = next.checked_add(r.u("back index delta")?).filter(|&v| v < n as u64);
         let Some(idx) = idx else { return r.err(at, format!("thread {ti}: back call index past its {n} calls")) };
         next = idx + 1;
@@ -823,72 +1112,73 @@ fn read_times(
         }
         t = e;
     }
-    gaps.finish(r);
     Ok(())
 }
 
-/// Reads a column of varints written in two planes ([`put_planes`]): `first` walks the first
-/// plane (one byte per value), `rest` the continuation bytes after it; both only move forward.
-struct Planes {
+/// Reads a column of varints written in two planes ([`put_planes`]): the first plane (one byte per
+/// value) is read whole into `first`, then the continuation bytes are read from the body after it
+/// as the values need them.
+pub(crate) struct Planes {
     what: &'static str,
-    first: usize,
-    end_first: usize,
-    rest: usize,
+    first: Vec<u8>,
+    /// Offset in the body of the first plane.
+    at: u64,
+    next: usize,
 }
 
 impl Planes {
-    fn new(r: &mut Reader, what: &'static str, len: usize) -> Result<Planes> {
-        if len > r.left() {
-            return r.err(r.pos, format!("{what}: {len} values but only {} bytes left", r.left()));
+    pub(crate) fn new<S: Source>(r: &mut Reader<S>, what: &'static str, len: usize) -> Result<Planes> {
+        let at = r.pos();
+        if len as u64 > r.left() {
+            return r.err(at, format!("{what}: {len} values but only {} bytes left", r.left()));
         }
-        Ok(Planes { what, first: r.pos, end_first: r.pos + len, rest: r.pos + len })
+        let mut first = Vec::with_capacity(ahead(len));
+        r.take(len, &mut first)?;
+        if first.len() < len {
+            return r.err(r.pos(), format!("truncated: the body ends inside {what}"));
+        }
+        Ok(Planes { what, first, at, next: 0 })
     }
     /// The next value and the offset of its first byte.
     #[inline]
-    fn next(&mut self, r: &Reader) -> Result<(usize, u64)> {
-        let at = self.first;
-        if at >= self.end_first {
+    pub(crate) fn next<S: Source>(&mut self, r: &mut Reader<S>) -> Result<(u64, u64)> {
+        let at = self.at + self.next as u64;
+        let Some(&b) = self.first.get(self.next) else {
             return r.err(at, format!("{}: more values read than written", self.what));
-        }
-        let b = r.b[at];
-        self.first += 1;
+        };
+        self.next += 1;
         if b < 0x80 {
             return Ok((at, u64::from(b)));
         }
-        let rest_at = self.rest;
-        let mut sub = Reader { b: r.b, pos: rest_at };
-        let hi = sub.u(self.what)?;
-        self.rest = sub.pos;
+        let rest_at = r.pos();
+        let hi = r.u(self.what)?;
         if hi >> 57 != 0 {
             return r.err(rest_at, format!("{} value does not fit in 64 bits", self.what));
         }
         Ok((at, u64::from(b & 0x7f) | (hi << 7)))
     }
-    fn finish(self, r: &mut Reader) {
-        r.pos = self.rest;
-    }
 }
 
 /// One entry of the process table (version 2).
-fn read_process(r: &mut Reader, pi: usize, strings: &[&str]) -> Result<ProcessInfo> {
+fn read_process<S: Source>(r: &mut Reader<S>, pi: usize, strings: &[String]) -> Result<ProcessInfo> {
     let pid = r.u("pid")?;
     let parent_pid = r.u("parent_pid")?;
     let name = r.index(&format!("process {pi}: name string id"), strings.len())?;
     let host = r.index(&format!("process {pi}: host string id"), strings.len())?;
     let start_ns = r.s("process start_ns")?;
-    let at = r.pos;
+    let at = r.pos();
     let span = r.u("process span_ns")?;
     let end_ns = i64::try_from(span)
         .ok()
         .and_then(|s| start_ns.checked_add(s))
         .map_or_else(|| r.err(at, format!("process {pi}: span_ns {span} overflows")), Ok)?;
-    let at = r.pos;
+    let at = r.pos();
     let flags = r.u("process flags")?;
     if flags & !(PROCESS_INCOMPLETE | PROCESS_EXIT_KNOWN | PROCESS_CLOCK_UNALIGNED) != 0 {
         return r.err(at, format!("process {pi}: reserved flag bits set (flags {flags}; bits 0 to 2 are defined)"));
     }
     let exit_status = if flags & PROCESS_EXIT_KNOWN != 0 {
-        let at = r.pos;
+        let at = r.pos();
         let v = r.s("exit_status")?;
         Some(i32::try_from(v).or_else(|_| r.err(at, format!("process {pi}: exit_status {v} does not fit in 32 bits")))?)
     } else {
@@ -941,21 +1231,21 @@ mod tests {
         for v in [0u64, 1, 127, 128, 300, u64::MAX / 3, u64::MAX] {
             let mut b = Vec::new();
             put_u(&mut b, v);
-            let mut r = Reader { b: &b, pos: 0 };
+            let mut r = Reader::new(SliceSource(&b), b.len() as u64);
             assert_eq!(r.u("x").unwrap(), v);
-            assert_eq!(r.pos, b.len());
+            assert_eq!(r.pos(), b.len() as u64);
         }
         for v in [0i64, -1, 1, i64::MIN, i64::MAX, -300] {
             let mut b = Vec::new();
             put_s(&mut b, v);
-            let mut r = Reader { b: &b, pos: 0 };
+            let mut r = Reader::new(SliceSource(&b), b.len() as u64);
             assert_eq!(r.s("x").unwrap(), v);
         }
         // 11 bytes, and a 10th byte with more than the top bit
         let long = [0x80u8; 10].iter().copied().chain([0]).collect::<Vec<_>>();
-        assert!(Reader { b: &long, pos: 0 }.u("x").is_err());
+        assert!(Reader::new(SliceSource(&long), long.len() as u64).u("x").is_err());
         let over = [0xffu8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02];
-        assert!(Reader { b: &over, pos: 0 }.u("x").is_err());
+        assert!(Reader::new(SliceSource(&over), over.len() as u64).u("x").is_err());
     }
 
     #[test]
