@@ -17,7 +17,7 @@ import threading
 import warnings
 from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
 
-from . import _processes
+from . import _core, _processes
 from ._core import ProfilerError, Recorder, Trace
 
 __all__ = ["profile", "ThreadProfiler", "Filter", "default_filter", "default_subs", "split_subs", "resolve_subs",
@@ -334,6 +334,8 @@ class _Session:
         self.builtins = builtins
         self.max_events = max_events
         self.outfile = outfile
+        #: The outfile is a streamed ``.fpt`` (the trace at stop is loaded back from it).
+        self.streamed = outfile is not None and _core._is_stream_path(outfile)
         self.processes = processes
         self.recorder = Recorder()
         self.pid = os.getpid()
@@ -369,6 +371,8 @@ class _Session:
         self.children = children
         with _active_lock:
             _active.append(self)
+        if self.streamed:
+            _flush_streams_at_os_exit()
 
     def stop(self, stacklevel: int) -> Optional[Trace]:
         with _active_lock:
@@ -385,7 +389,14 @@ class _Session:
             raise
         if children is not None:
             children.stop_children()
-            trace = self._merge_children(children, trace, stacklevel + 1)
+            merged = self._merge_children(children, trace, stacklevel + 1)
+            if self.streamed and merged is not trace and self.outfile is not None:
+                try:  # the file holds what the trace holds: the children too, as its last chunk
+                    _core._stream_append_trace(self.outfile, merged)
+                except OSError as e:
+                    warnings.warn(f"fprofile: the child processes could not be added to the outfile {self.outfile}: {e}",
+                                  RuntimeWarning, stacklevel=stacklevel + 1)
+            trace = merged
         stats = self.recorder.stats
         if stats is None:
             return trace
@@ -398,6 +409,10 @@ class _Session:
         if trace is not None and self.user_entries and self.warn_subs:
             _warn_unmatched(self.user_entries, trace, stats, stacklevel + 1)
         err = stats.outfile_error
+        if err and self.streamed:
+            e = OutfileError(f"fprofile: {err} (outfile {self.outfile}); .trace is what the file holds")
+            e.trace = trace
+            raise e
         if err:
             e = OutfileError(f"fprofile: {err} (outfile {self.outfile}); the file is incomplete, "
                              f"the in-memory trace is complete (.trace)")
@@ -435,6 +450,33 @@ def _warn_unmatched(entries: List[str], trace: Trace, stats: Any, stacklevel: in
     w.kind = "subs_unmatched"  # type: ignore[attr-defined]
     w.stats = stats  # type: ignore[attr-defined]
     warnings.warn(w, stacklevel=stacklevel + 1)
+
+
+_os_exit_wrapped = False
+
+
+def _flush_streams_at_os_exit() -> None:
+    """``os._exit`` skips atexit: while a streamed outfile is recorded, it first has the writer
+    write what was recorded so far (the file then loads with everything but its end chunk)."""
+    global _os_exit_wrapped
+    if _os_exit_wrapped:
+        return
+    _os_exit_wrapped = True
+    previous = os._exit
+
+    def _exit(status: int) -> None:
+        try:
+            with _active_lock:
+                streamed = [s for s in _active if s.streamed and s.pid == os.getpid()]
+            for s in streamed:
+                s.recorder.flush()
+        except BaseException:
+            pass
+        previous(status)
+
+    _exit.__doc__ = previous.__doc__
+    _exit.__wrapped__ = previous  # type: ignore[attr-defined]
+    os._exit = _exit
 
 
 def _after_fork_in_child() -> None:
@@ -492,8 +534,13 @@ class profile:
             made from recorded code. Slower (uses a profile function); off by default.
         max_events: cap on recorded events (a call is two): when it is reached, recording stops,
             a :class:`CapReachedWarning` is issued at the end and the trace keeps what was recorded.
-        outfile: also write the events, while recording, to this file in PYME's raw text format
-            (this process's events; child processes are in the trace only).
+        outfile: also write the events to this file while recording. A name ending in ``.fpt``
+            streams the compact format in compressed chunks (docs/recording.md, "Streaming to
+            disk"): memory stays bounded whatever the run's length, ``max_events`` does not
+            apply (recording stops when the disk is nearly full), the file loads even if the
+            process is killed, and the trace at stop is loaded back from the file (child
+            processes are added to it at stop). Any other name: PYME's raw text format (this
+            process's events; child processes are in the trace only).
         processes: also record every Python process started while recording (``os.fork``,
             ``multiprocessing`` with any start method, ``concurrent.futures.ProcessPoolExecutor``,
             ``subprocess`` of Python), with the same ``subs`` and options, into one trace with a
@@ -651,7 +698,8 @@ class ThreadProfiler:
     def profile_on(self, subs: Sequence[str] = ("PYME/",), outfile: Optional[PathLike] = "profile_output.txt",
                    *, builtins: bool = False, max_events: int = DEFAULT_MAX_EVENTS, processes: bool = True) -> None:
         """Starts recording calls of code whose file name contains any of ``subs`` (a list of
-        strings), on every thread, writing PYME raw text lines to ``outfile`` (None: memory only).
+        strings), on every thread, writing PYME raw text lines to ``outfile`` (None: memory only;
+        a name ending in ``.fpt``: the compact format, streamed, as ``profile(outfile=...)``).
         ``processes``: also record the Python processes started meanwhile, as ``profile()`` does
         (into ``trace``; the outfile holds this process's events). Raises ProfilerError if
         profiling is already on."""

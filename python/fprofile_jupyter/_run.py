@@ -9,6 +9,7 @@ import sys
 import threading
 from typing import List, Optional, Sequence, Tuple
 
+from . import _core
 from ._cmdline import PROG, UsageError, _flush_quietly, _Parser, _save, _say, unknown_option
 from ._io import SAVE_ENDINGS
 
@@ -185,7 +186,8 @@ def cmd_run(argv: Sequence[str]) -> int:
         "library excluded. +NAME adds to the default: --subs +urllib records the script and urllib.",
     )
     parser.add_argument("--builtins", action="store_true", help="also record calls of C functions (time.sleep, numpy, ...) made from recorded code")
-    parser.add_argument("--max-events", type=int, metavar="N", help="stop recording after N events (default: the profiler's cap)")
+    parser.add_argument("--max-events", type=int, metavar="N", help="stop recording after N events (default: the profiler's cap; "
+                        "an .fpt output is streamed to disk while the program runs and has no cap, unless this is given)")
     parser.add_argument("--no-processes", action="store_true", help="record this program's process only, not the Python processes it "
                         "starts (fork, multiprocessing, ProcessPoolExecutor, subprocess of Python), which are followed by default")
     parser.add_argument("-o", "--output", metavar="OUT", help="trace file to write, format from the extension: .fpt, .json (PYME), "
@@ -253,6 +255,11 @@ def cmd_run(argv: Sequence[str]) -> int:
     kwargs = {"subs": subs, "builtins": opts.builtins, "processes": not opts.no_processes}
     if opts.max_events is not None:
         kwargs["max_events"] = opts.max_events
+    # an .fpt output is streamed while the program runs (a killed run leaves a loadable file;
+    # no event cap applies): unless --max-events asks for a cap, which a recording in memory has
+    streamed = _core._is_stream_path(out_abs) and opts.max_events is None
+    if streamed:
+        kwargs["outfile"] = out_abs
 
     replacing = os.path.exists(out_abs)
     exc: Optional[BaseException] = None
@@ -293,7 +300,7 @@ def cmd_run(argv: Sequence[str]) -> int:
             # From here on the trace is being written: a second Ctrl-C must not lose it.
             held = _HeldSigint(out)
             _stop(prof)
-        return _finish_run(prof, exc, out, out_abs, replacing)
+        return _finish_run(prof, exc, out, out_abs, replacing, written=streamed)
     finally:
         _restore_sigterm(saved_sigterm)
         sys.argv = saved_argv
@@ -338,9 +345,11 @@ class _HeldSigint:
             self.saved = None
 
 
-def _finish_run(prof, exc: Optional[BaseException], out: str, out_abs: str, replacing: bool = False) -> int:
+def _finish_run(prof, exc: Optional[BaseException], out: str, out_abs: str, replacing: bool = False,
+                written: bool = False) -> int:
     """After the program and the recording stopped: reports how the program ended (as Python
-    would), writes the trace, says where; returns the program's exit status."""
+    would), writes the trace (unless it was streamed there while recording: ``written``), says
+    where; returns the program's exit status."""
     trace = prof.trace
     status = 0
     if isinstance(exc, SystemExit):
@@ -362,7 +371,8 @@ def _finish_run(prof, exc: Optional[BaseException], out: str, out_abs: str, repl
 
     if trace is None:
         raise RuntimeError("the profiler returned no trace")
-    _save(trace, out_abs)
+    if not written:
+        _save(trace, out_abs)
     _print_written(trace, out, replacing)
     if isinstance(exc, _Terminated):  # end as the signal would have ended the program
         _die_of(exc.signum)

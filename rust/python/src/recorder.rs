@@ -101,25 +101,38 @@ fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// What a stopped recording left: its events, or the streamed file that holds them.
+enum Left {
+    Recording(Recording),
+    Streamed(PathBuf),
+}
+
 impl Recorder {
-    fn stop_inner(&self, py: Python<'_>) -> Result<Recording, BindingError> {
+    fn stop_inner(&self, py: Python<'_>, metadata: Vec<(String, String)>) -> Result<Left, BindingError> {
         let mut st = lock(&self.state);
         if st.running.is_none() {
             return Err(HookError::RecorderIdle.into());
         }
-        let Stopped { recording, events, bytes_held, cap_reached, warnings, outfile_error } = hook::stop(py)?;
+        let Stopped { recording, events, bytes_held, cap_reached, warnings, outfile_error, streamed } = hook::stop(py, metadata)?;
         st.running = None;
+        let (threads, codes) = match &streamed {
+            Some((_, threads, codes)) => (*threads, *codes),
+            None => (recording.threads.len(), recording.codes.len()),
+        };
         let stats = RecorderStats {
             events,
             bytes_held,
             cap_reached,
-            threads: recording.threads.len(),
-            codes: recording.codes.len(),
+            threads,
+            codes,
             outfile_error,
             warnings: warnings.iter().map(RecorderWarning::from).collect(),
         };
         st.stats = Some(Py::new(py, stats)?);
-        Ok(recording)
+        Ok(match streamed {
+            Some((path, _, _)) => Left::Streamed(path),
+            None => Left::Recording(recording),
+        })
     }
 }
 
@@ -161,11 +174,27 @@ impl Recorder {
 
     /// Stops recording and returns the `Trace` (call trees built off the GIL). `metadata`: (key,
     /// value) pairs added to the trace's (what is known only at the end: the notebook cells run).
-    #[pyo3(signature = (metadata = Vec::new()))]
-    fn stop(&self, py: Python<'_>, metadata: Vec<(String, String)>) -> Result<PyTrace, BindingError> {
-        let mut rec = self.stop_inner(py)?;
-        rec.metadata.extend(metadata);
-        Ok(PyTrace::from_trace(py.detach(move || fprofile::build::build_trace(rec))))
+    ///
+    /// With a streamed outfile (`.fpt`) the trace is loaded back from the file (it is what the file
+    /// holds); `load=False` skips that and returns None (the file is complete either way).
+    #[pyo3(signature = (metadata = Vec::new(), *, load = true))]
+    fn stop(&self, py: Python<'_>, metadata: Vec<(String, String)>, load: bool) -> Result<Option<PyTrace>, BindingError> {
+        match self.stop_inner(py, metadata)? {
+            Left::Recording(rec) => Ok(Some(PyTrace::from_trace(py.detach(move || fprofile::build::build_trace(rec))))),
+            Left::Streamed(_) if !load => Ok(None),
+            Left::Streamed(path) => {
+                let t = py.detach(move || fprofile::load(path))?;
+                Ok(Some(PyTrace::from_trace(t)))
+            }
+        }
+    }
+
+    /// While recording to a streamed outfile: writes what was recorded so far to it now (waits
+    /// for the writer's round, at most 2 s). What `os._exit` does before the process ends.
+    fn flush(&self, py: Python<'_>) {
+        if lock(&self.state).running.is_some() {
+            hook::session::flush(py);
+        }
     }
 
     /// Stops a child process's recording (started with `child=`): the last events and the end
@@ -177,7 +206,8 @@ impl Recorder {
         if st.running.is_none() {
             return Err(HookError::RecorderIdle.into());
         }
-        let stopped = hook::stop_with(py, hook::writer::ChildEnd { exit_status, process_name: name });
+        let end = hook::writer::ChildEnd { exit_status, process_name: name, stream_end: None };
+        let stopped = hook::stop_with(py, end, Vec::new());
         st.running = None;
         drop(stopped?);
         Ok(())
@@ -185,7 +215,15 @@ impl Recorder {
 
     /// Stops recording and returns the flat events, unbuilt (for tests and diagnostics).
     fn stop_raw(&self, py: Python<'_>) -> Result<RawRecording, BindingError> {
-        let rec = self.stop_inner(py)?;
+        let rec = match self.stop_inner(py, Vec::new())? {
+            Left::Recording(rec) => rec,
+            Left::Streamed(path) => {
+                let bytes = std::fs::read(&path).map_err(|e| HookError::Outfile { path: path.clone(), source: e })?;
+                let read = fprofile::formats::stream::read(&bytes)
+                    .map_err(|e| fprofile::LoadError { path: Some(path), problem: e.into() })?;
+                read.recording
+            }
+        };
         Ok(RawRecording { rec: Mutex::new(Some(rec)) })
     }
 

@@ -66,7 +66,7 @@ type Result<T> = std::result::Result<T, FptError>;
 // ---------------------------------------------------------------------------------------------
 // Encoder
 
-fn put_u(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_u(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -74,11 +74,11 @@ fn put_u(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn put_s(out: &mut Vec<u8>, v: i64) {
+pub(crate) fn put_s(out: &mut Vec<u8>, v: i64) {
     put_u(out, ((v << 1) ^ (v >> 63)) as u64);
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     put_u(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
 }
@@ -137,7 +137,7 @@ fn event_gaps(c: &Calls, lo: usize, hi: usize, first_ns: i64) -> (Vec<(usize, u6
 /// Varints split in two planes: the first byte of every value, then the other bytes of the values
 /// that have more, in order (the first plane is nearly uniform low bits, the second small and
 /// repetitive: zlib compresses the two apart better than interleaved).
-fn put_planes(out: &mut Vec<u8>, values: &[u64]) {
+pub(crate) fn put_planes(out: &mut Vec<u8>, values: &[u64]) {
     out.reserve(values.len() * 2);
     for &v in values {
         out.push(if v >= 0x80 { (v as u8) | 0x80 } else { v as u8 });
@@ -297,20 +297,26 @@ pub fn encode_with_level(t: &Trace, level: u32) -> Vec<u8> {
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&FLAG_ZLIB.to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    deflate_into(&mut out, &body, level);
+    out
+}
+
+/// Appends `body` compressed as one zlib stream (RFC 1950) at `level` (0-9) to `out` (the `.fpt`
+/// body and each chunk of a streamed file, `formats::stream`).
+pub(crate) fn deflate_into(out: &mut Vec<u8>, body: &[u8], level: u32) {
     let mut z = Compress::new(Compression::new(level.min(9)), true);
     loop {
         if out.capacity() - out.len() < 4096 {
             out.reserve(out.capacity().max(4096));
         }
         let consumed = z.total_in() as usize;
-        match z.compress_vec(&body[consumed.min(body.len())..], &mut out, FlushCompress::Finish) {
+        match z.compress_vec(&body[consumed.min(body.len())..], out, FlushCompress::Finish) {
             Ok(Status::StreamEnd) => break,
             Ok(_) => {}
             // Compressing from memory into memory cannot fail; stop rather than loop.
             Err(_) => break,
         }
     }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -378,11 +384,18 @@ fn read_file(bytes: &[u8], max_body_len: u64) -> Result<(u16, Vec<u8>)> {
         }
         return Ok((version, input.to_vec()));
     }
-    let body_len = body_len as usize;
+    let out = inflate_exact(input, body_len as usize, HEADER_LEN as u64)?;
+    Ok((version, out))
+}
+
+/// Inflates the zlib stream `input` that must inflate to exactly `body_len` bytes and end exactly
+/// at the end of `input` (the `.fpt` body; each chunk of a streamed file). Never allocates past
+/// `body_len + 1`. Errors give offsets in the file: `base` is the offset of `input` in it.
+pub(crate) fn inflate_exact(input: &[u8], body_len: usize, base: u64) -> Result<Vec<u8>> {
     // Never trust body_len for the allocation: zlib expands at most ~1032x.
     let mut out: Vec<u8> = Vec::with_capacity(body_len.min(input.len().saturating_mul(8)).min(64 << 20) + 1);
     let mut z = Decompress::new(true);
-    let zerr = |z: &Decompress, what: String| FptError::Zlib { offset: HEADER_LEN as u64 + z.total_in(), what };
+    let zerr = |z: &Decompress, what: String| FptError::Zlib { offset: base + z.total_in(), what };
     let too_long = |z: &Decompress| zerr(z, format!("inflates to more than the {body_len} bytes the header says"));
     loop {
         if out.len() == out.capacity() {
@@ -411,7 +424,7 @@ fn read_file(bytes: &[u8], max_body_len: u64) -> Result<(u16, Vec<u8>)> {
     let used = z.total_in() as usize;
     if used < input.len() {
         return Err(FptError::Zlib {
-            offset: (HEADER_LEN + used) as u64,
+            offset: base + used as u64,
             what: format!("{} unexpected bytes after the end of the compressed body", input.len() - used),
         });
     }
@@ -421,23 +434,23 @@ fn read_file(bytes: &[u8], max_body_len: u64) -> Result<(u16, Vec<u8>)> {
             what: format!("body inflates to {} bytes, header says {body_len}", out.len()),
         });
     }
-    Ok((version, out))
+    Ok(out)
 }
 
-struct Reader<'a> {
-    b: &'a [u8],
-    pos: usize,
+pub(crate) struct Reader<'a> {
+    pub(crate) b: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn err<T>(&self, at: usize, what: impl Into<String>) -> Result<T> {
+    pub(crate) fn err<T>(&self, at: usize, what: impl Into<String>) -> Result<T> {
         Err(FptError::Body { offset: at as u64, what: what.into() })
     }
-    fn left(&self) -> usize {
+    pub(crate) fn left(&self) -> usize {
         self.b.len() - self.pos
     }
     #[inline]
-    fn u(&mut self, what: &str) -> Result<u64> {
+    pub(crate) fn u(&mut self, what: &str) -> Result<u64> {
         let start = self.pos;
         let mut v: u64 = 0;
         let mut shift = 0u32;
@@ -460,12 +473,12 @@ impl<'a> Reader<'a> {
         }
     }
     #[inline]
-    fn s(&mut self, what: &str) -> Result<i64> {
+    pub(crate) fn s(&mut self, what: &str) -> Result<i64> {
         let u = self.u(what)?;
         Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
     }
     /// A count of elements each taking at least `min_bytes` bytes: checked against what is left.
-    fn count(&mut self, what: &str, min_bytes: usize) -> Result<usize> {
+    pub(crate) fn count(&mut self, what: &str, min_bytes: usize) -> Result<usize> {
         let at = self.pos;
         let n = self.u(what)?;
         if n > (self.left() / min_bytes.max(1)) as u64 {
@@ -473,7 +486,7 @@ impl<'a> Reader<'a> {
         }
         Ok(n as usize)
     }
-    fn str(&mut self, what: &str) -> Result<&'a str> {
+    pub(crate) fn str(&mut self, what: &str) -> Result<&'a str> {
         let at = self.pos;
         let len = self.count(what, 1)?;
         let bytes = &self.b[self.pos..self.pos + len];
@@ -481,7 +494,7 @@ impl<'a> Reader<'a> {
         self.pos += len;
         Ok(s)
     }
-    fn index(&mut self, what: &str, len: usize) -> Result<usize> {
+    pub(crate) fn index(&mut self, what: &str, len: usize) -> Result<usize> {
         let at = self.pos;
         let v = self.u(what)?;
         if v >= len as u64 {
@@ -829,7 +842,7 @@ fn read_times(
 
 /// Reads a column of varints written in two planes ([`put_planes`]): `first` walks the first
 /// plane (one byte per value), `rest` the continuation bytes after it; both only move forward.
-struct Planes {
+pub(crate) struct Planes {
     what: &'static str,
     first: usize,
     end_first: usize,
@@ -837,7 +850,7 @@ struct Planes {
 }
 
 impl Planes {
-    fn new(r: &mut Reader, what: &'static str, len: usize) -> Result<Planes> {
+    pub(crate) fn new(r: &mut Reader, what: &'static str, len: usize) -> Result<Planes> {
         if len > r.left() {
             return r.err(r.pos, format!("{what}: {len} values but only {} bytes left", r.left()));
         }
@@ -845,7 +858,7 @@ impl Planes {
     }
     /// The next value and the offset of its first byte.
     #[inline]
-    fn next(&mut self, r: &Reader) -> Result<(usize, u64)> {
+    pub(crate) fn next(&mut self, r: &Reader) -> Result<(usize, u64)> {
         let at = self.first;
         if at >= self.end_first {
             return r.err(at, format!("{}: more values read than written", self.what));
@@ -864,7 +877,7 @@ impl Planes {
         }
         Ok((at, u64::from(b & 0x7f) | (hi << 7)))
     }
-    fn finish(self, r: &mut Reader) {
+    pub(crate) fn finish(self, r: &mut Reader) {
         r.pos = self.rest;
     }
 }
