@@ -407,6 +407,8 @@ class Recorder:
         outfile: Optional[_Path] = None,
         metadata: Sequence[Tuple[str, str]] = ...,
         child: Optional[_Path] = None,
+        keep_last_ns: Optional[int] = None,
+        keep_last_events: Optional[int] = None,
     ) -> None:
         """Install the hook: calls of code whose file name contains one of ``include``, or one of
         ``subs`` and none of ``exclude``, are recorded. ``metadata``: pairs added to the trace's. ``builtins``: also C functions called from recorded code (profile
@@ -414,8 +416,13 @@ class Recorder:
         ``outfile``: written live: a name ending in ``.fpt`` streams compressed chunks
         (docs/format.md, "Streamed files"; recording stops when less than ``FPROFILE_MIN_FREE_BYTES``,
         default 64 MiB, is free on its file system), any other name PYME raw text. ``child``: record as a child process of a recording, into ``<pid>.spool`` in
-        this session directory (docs/processes.md; stop with ``finish_child``). ``ProfilerError``
-        if recording is on already or the outfile (or spool) cannot be written."""
+        this session directory (docs/processes.md; stop with ``finish_child``). ``keep_last_ns`` /
+        ``keep_last_events``: the flight recorder (one of them, positive, no outfile: else
+        ``ValueError``): only the last window is kept; ``snapshot()`` reads it, ``stop()`` returns
+        it. ``ProfilerError`` if recording is on already or the outfile (or spool) cannot be written."""
+    def snapshot(self) -> Trace:
+        """The flight recorder's last window as a ``Trace`` while recording goes on
+        (``ProfilerError`` when not recording or without ``keep_last_*``)."""
     def finish_child(self, exit_status: Optional[int] = None, name: Optional[str] = None) -> None:
         """Stop a child recording (``start(child=...)``): the last events and the end record (with
         ``exit_status`` and the process's ``name``, when given) go to its spool."""

@@ -10,8 +10,8 @@ fn ev(t_ns: u64, code: u32, kind: EventKind) -> Event {
 }
 
 /// Two threads, three rounds: thread 0 a loop of f(g()), thread 1 starting in round 2 with a call
-/// still open at the end; one time steps back (clock recalibration).
-fn rounds() -> (Vec<Code>, Vec<Vec<Vec<Event>>>) {
+/// still open at the end; one time steps back (clock recalibration) when `step_back`.
+fn rounds_with(step_back: bool) -> (Vec<Code>, Vec<Vec<Vec<Event>>>) {
     let codes = vec![
         Code { file: "/app/a.py".into(), name: "f".into(), first_line: 1 },
         Code { file: "/app/a.py".into(), name: "g".into(), first_line: 5 },
@@ -37,7 +37,7 @@ fn rounds() -> (Vec<Code>, Vec<Vec<Vec<Event>>>) {
             ev(70_000, 2, EventKind::Call),
             ev(70_500, 0, EventKind::Call),
             ev(70_800, 0, EventKind::Return),
-            ev(70_797, 1, EventKind::Call),
+            ev(if step_back { 70_797 } else { 70_803 }, 1, EventKind::Call),
         ],
         vec![ev(150_000, 0, EventKind::Call)],
     ];
@@ -49,9 +49,19 @@ fn process() -> ProcessInfo {
     ProcessInfo { pid: 4242, parent_pid: 1, name: "python prog.py".into(), host: "h".into(), ..ProcessInfo::default() }
 }
 
+fn rounds() -> (Vec<Code>, Vec<Vec<Vec<Event>>>) {
+    rounds_with(true)
+}
+
 /// The file a writer makes of [`rounds`]: codes and threads announced when first used.
 fn file(end: bool) -> Vec<u8> {
-    let (codes, rounds) = rounds();
+    encode(end, true).out
+}
+
+/// [`file`] as the encoder left it (with its frames); the writer never steps back in time (it
+/// keeps each thread's times in order: what the ring's windows rely on).
+fn encode(end: bool, step_back: bool) -> Encoder {
+    let (codes, rounds) = rounds_with(step_back);
     let mut e = Encoder::default();
     e.header();
     e.process(&process(), 500);
@@ -84,7 +94,7 @@ fn file(end: bool) -> Vec<u8> {
         e.metadata(&[("events".into(), "486".into())]);
         e.end(until + 1_000);
     }
-    e.out
+    e
 }
 
 /// The same recording, in memory.
@@ -255,56 +265,72 @@ fn a_window_keeps_the_events_from_its_start_and_marks_calls_begun_before() {
     assert_eq!(t.calls.depth[2], 0, "the next f is a sibling");
 }
 
-/// The file of [`file`] as an encoder's frames, for the ring.
-fn encoder(end: bool) -> Encoder {
-    let bytes = file(end);
-    let (chunks, _) = stream::chunks(&bytes).unwrap();
-    // re-frame from the file: the until times and counts of the events chunks from reading them
-    let mut e = Encoder::default();
-    e.header();
-    for c in chunks {
-        let start = e.out.len();
-        e.out.extend_from_slice(&bytes[c.offset..c.offset + c.len]);
-        let (mut until_ns, mut events) = (0, 0);
-        if c.kind == stream::kind::EVENTS {
-            // a lone events chunk names threads not declared in it: read with the tables before it
-            let mut with_tables = stream::header_bytes().to_vec();
-            with_tables.extend_from_slice(&bytes[stream::HEADER_LEN..c.offset + c.len]);
-            let mut before = stream::header_bytes().to_vec();
-            before.extend_from_slice(&bytes[stream::HEADER_LEN..c.offset]);
-            let r = stream::read(&with_tables).unwrap();
-            events = (event_count(&r) - event_count(&stream::read(&before).unwrap())) as u64;
-            until_ns = r.recording.stop_ns;
+/// A call of a trace as absolute times: (thread os id, function, start, end, depth, flags).
+type AbsCall = (u64, String, i64, i64, u32, u8);
+
+fn abs_calls(t: &Trace) -> Vec<AbsCall> {
+    let mut v = Vec::new();
+    for th in &t.threads {
+        for i in th.call_range.0 as usize..th.call_range.1 as usize {
+            let c = &t.calls;
+            let o = t.origin_ns as i64;
+            v.push((
+                th.os_id,
+                t.codes[c.code[i] as usize].name.clone(),
+                c.start_ns[i] + o,
+                c.end_ns[i] + o,
+                c.depth[i],
+                c.flags[i].0,
+            ));
         }
-        e.frames.push(stream::Frame { kind: c.kind, start, end: e.out.len(), until_ns, events });
     }
-    e
+    v.sort();
+    v
+}
+
+/// The full trace restricted to `[from, ...)`: the calls that end at or after it, a call begun
+/// before it opened at it and flagged as begun before.
+fn clipped(full: &Trace, from: i64) -> Vec<AbsCall> {
+    let mut v: Vec<AbsCall> = abs_calls(full)
+        .into_iter()
+        .filter(|c| c.3 >= from)
+        .map(
+            |(os, f, s, e, d, fl)| {
+                if s < from {
+                    (os, f, from, e, d, fl | CallFlags::STARTED_BEFORE)
+                } else {
+                    (os, f, s, e, d, fl)
+                }
+            },
+        )
+        .collect();
+    v.sort();
+    v
+}
+
+fn ring_of(e: &Encoder, keep: stream::Keep) -> stream::Ring {
+    let mut ring = stream::Ring::new(keep);
+    // pushed a chunk at a time, as the writer's rounds do
+    for f in &e.frames {
+        let one = stream::Frame { start: 0, end: f.end - f.start, ..f.clone() };
+        ring.push(&e.out[f.start..f.end], &[one]);
+    }
+    ring
 }
 
 #[test]
-fn the_ring_holds_exactly_the_events_of_the_window() {
-    let e = encoder(false);
-    let full = stream::read(&e.out).unwrap();
-    let all: Vec<Vec<Event>> = full.recording.threads.iter().map(|t| t.chunks.concat()).collect();
+fn the_ring_holds_exactly_the_calls_of_the_window() {
+    let e = encode(false, false);
+    let full = load_bytes(&e.out).unwrap();
     let last = e.frames.iter().map(|f| f.until_ns).max().unwrap();
-    for d in [1u64, 500, 5_000, 50_000, 100_000, 180_000, 1 << 40] {
-        let mut ring = stream::Ring::new(stream::Keep::Duration(d));
-        // pushed a chunk at a time, as the writer's rounds do
-        for f in &e.frames {
-            let one = stream::Frame { start: 0, end: f.end - f.start, ..*f };
-            ring.push(&e.out[f.start..f.end], &[one]);
-        }
+    // windows starting inside calls of thread 0 (f at 1_000 + 1_500 k, g 10 ns later, 290 long),
+    // between them, at an event's very nanosecond, and before everything
+    for d in [1u64, 90, 500, 5_000, 50_000, 100_000, 179_000, 1 << 40] {
         let from = last.saturating_sub(d);
-        let rec = ring.snapshot().unwrap();
-        assert!(rec.metadata.iter().all(|(k, _)| !k.starts_with("warning.")), "{d}");
-        for (ti, th) in rec.threads.iter().enumerate() {
-            let expect: Vec<Event> = all[ti].iter().copied().filter(|x| x.t_ns >= from).collect();
-            assert_eq!(th.chunks.concat(), expect, "window {d}, thread {ti}");
-        }
-        // the same trace as the full file read from the window's start
-        let t = build_trace(rec);
-        let w = build_trace(stream::read_window(&e.out, from).unwrap().recording);
-        assert_eq!((&t.calls, &t.threads), (&w.calls, &w.threads), "window {d}");
+        let ring = ring_of(&e, stream::Keep::Duration(d));
+        let t = ring.snapshot().unwrap();
+        assert!(t.metadata.iter().all(|(k, _)| !k.starts_with("warning.")), "{d}");
+        assert_eq!(abs_calls(&t), clipped(&full, from as i64), "window of {d} ns (from {from})");
         if d <= 50_000 {
             assert!(ring.bytes_held() < e.out.len(), "old chunks dropped for window {d}");
         }
@@ -312,23 +338,37 @@ fn the_ring_holds_exactly_the_events_of_the_window() {
 }
 
 #[test]
+fn a_window_inside_nested_calls_shows_them_begun_before_it() {
+    let e = encode(false, false);
+    // round 1 ends at 61_100; round 2's events start at 61_000: a window from 16_100 keeps every
+    // chunk but the trees are cut inside f (16_000..17_000) and g (16_010..16_300)
+    let full = load_bytes(&e.out).unwrap();
+    let last = e.frames.iter().map(|f| f.until_ns).max().unwrap();
+    let from = 16_100u64;
+    let t = ring_of(&e, stream::Keep::Duration(last - from)).snapshot().unwrap();
+    let main = t.threads.iter().find(|th| th.os_id == 100).unwrap();
+    let lo = main.call_range.0 as usize;
+    assert_eq!((t.calls.depth[lo], t.calls.depth[lo + 1], t.calls.parent[lo + 1]), (0, 1, lo as u32));
+    assert!(t.calls.flags[lo].started_before() && t.calls.flags[lo + 1].started_before());
+    assert_eq!(t.calls.start_ns[lo] + t.origin_ns as i64, 16_100);
+    assert_eq!(t.calls.end_ns[lo + 1] + t.origin_ns as i64, 16_300);
+    assert_eq!(t.calls.depth[lo + 2], 0, "the next f is a sibling");
+    assert_eq!(abs_calls(&t), clipped(&full, from as i64));
+}
+
+#[test]
 fn the_ring_keeps_the_last_n_events() {
-    let e = encoder(false);
+    let e = encode(false, false);
     let full = stream::read(&e.out).unwrap();
     let mut times: Vec<u64> = full.recording.threads.iter().flat_map(|t| t.chunks.iter().flatten()).map(|x| x.t_ns).collect();
     times.sort_unstable();
+    let full_trace = load_bytes(&e.out).unwrap();
     for k in [1u64, 7, 100, 300, 10_000] {
-        let mut ring = stream::Ring::new(stream::Keep::Events(k));
-        for f in &e.frames {
-            let one = stream::Frame { start: 0, end: f.end - f.start, ..*f };
-            ring.push(&e.out[f.start..f.end], &[one]);
-        }
-        let rec = ring.snapshot().unwrap();
-        let n: usize = rec.threads.iter().map(|t| t.chunks.iter().map(Vec::len).sum::<usize>()).sum();
-        // the last k events, and those at the very nanosecond of the k-th latest (two threads
-        // may record at the same time: 70,000 ns here)
+        let t = ring_of(&e, stream::Keep::Events(k)).snapshot().unwrap();
+        // from the k-th latest event's time (events at that very nanosecond all kept: two threads
+        // may record at the same time, 70,000 ns here)
         let at = times[times.len().saturating_sub(k as usize)];
-        assert_eq!(n, times.iter().filter(|&&t| t >= at).count(), "k = {k}");
-        assert!(n as u64 >= k.min(times.len() as u64));
+        let from = if (k as usize) < times.len() { at as i64 } else { i64::MIN };
+        assert_eq!(abs_calls(&t), clipped(&full_trace, from), "k = {k}");
     }
 }

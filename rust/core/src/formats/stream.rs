@@ -97,7 +97,7 @@ pub struct NewThread {
 }
 
 /// One chunk framed in [`Encoder::out`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Frame {
     pub kind: u8,
     /// Its bytes are `out[start..end]`.
@@ -106,6 +106,20 @@ pub struct Frame {
     /// An events chunk: its until time and its number of events (0 for other chunks).
     pub until_ns: u64,
     pub events: u64,
+    /// An events chunk: the calls open after it (code ids, outermost first) on each thread that
+    /// has events in it (what the flight recorder needs to show calls begun before its window).
+    pub stacks: Vec<(u32, Vec<u32>)>,
+}
+
+/// A thread's open calls as its events go by, by the builder's matching rule: a return closes the
+/// innermost open call of its code (and those above it); one that matches none is ignored (a call
+/// begun before the recording).
+fn apply(stack: &mut Vec<u32>, code: u32, is_return: bool) {
+    if !is_return {
+        stack.push(code);
+    } else if let Some(pos) = stack.iter().rposition(|&c| c == code) {
+        stack.truncate(pos);
+    }
 }
 
 /// Appends framed chunks to [`Encoder::out`] (the caller writes it out, whole, and clears it
@@ -123,6 +137,10 @@ pub struct Encoder {
     event_count: u64,
     times: Vec<u64>,
     words: Vec<u64>,
+    /// Open calls per thread (see [`Frame::stacks`]), and the threads with events since the last
+    /// events chunk.
+    stacks: Vec<Vec<u32>>,
+    touched: Vec<u32>,
 }
 
 impl Encoder {
@@ -159,7 +177,7 @@ impl Encoder {
         h[8..12].copy_from_slice(&(raw.len() as u32).to_le_bytes());
         let crc = checksum(&out[at..at + 12], &out[at + CHUNK_HEADER_LEN..]);
         out[at + 12..at + 16].copy_from_slice(&crc.to_le_bytes());
-        frames.push(Frame { kind, start: at, end: out.len(), until_ns: 0, events: 0 });
+        frames.push(Frame { kind, start: at, end: out.len(), ..Frame::default() });
     }
 
     fn chunk(&mut self, kind: u8, body: impl FnOnce(&mut Vec<u8>)) {
@@ -269,6 +287,16 @@ impl Encoder {
             put_u(b, w);
         }
         put_planes(b, &gaps);
+        let t = thread as usize;
+        if self.stacks.len() <= t {
+            self.stacks.resize_with(t + 1, Vec::new);
+        }
+        if !self.touched.contains(&thread) {
+            self.touched.push(thread);
+        }
+        for e in events {
+            apply(&mut self.stacks[t], e.code, e.kind == EventKind::Return);
+        }
         self.event_threads += 1;
         self.event_count += events.len() as u64;
     }
@@ -287,9 +315,11 @@ impl Encoder {
         put_u(&mut self.raw, self.event_threads);
         self.raw.extend_from_slice(&self.events);
         Self::frame(&mut self.out, &mut self.frames, kind::EVENTS, &self.raw);
+        let stacks = self.touched.drain(..).map(|t| (t, self.stacks[t as usize].clone())).collect();
         if let Some(f) = self.frames.last_mut() {
             f.until_ns = until_ns;
             f.events = n;
+            f.stacks = stacks;
         }
         self.events.clear();
         self.event_threads = 0;
@@ -333,6 +363,10 @@ pub enum Keep {
     Events(u64),
 }
 
+/// An events chunk in the ring: until_ns, events, framed bytes, the open calls after it
+/// ([`Frame::stacks`]).
+type RingChunk = (u64, u64, Vec<u8>, Vec<(u32, Vec<u32>)>);
+
 /// The flight recorder (`keep_last`): the chunks of a streamed recording kept in memory, the
 /// tables whole (process, metadata, codes, threads and names) and the events chunks of the last
 /// window only (compressed, as written). [`Ring::snapshot`] reads the window back.
@@ -341,8 +375,10 @@ pub struct Ring {
     keep: Keep,
     /// The file header and every chunk but the events chunks, in order.
     tables: Vec<u8>,
-    /// Events chunks, oldest first: (until_ns, events, framed bytes).
-    events: std::collections::VecDeque<(u64, u64, Vec<u8>)>,
+    /// Events chunks, oldest first.
+    events: std::collections::VecDeque<RingChunk>,
+    /// The calls open on each thread (by id) before the oldest kept events chunk.
+    base: Vec<Vec<u32>>,
     /// Events in `events`.
     held: u64,
     /// The latest until time seen.
@@ -351,7 +387,7 @@ pub struct Ring {
 
 impl Ring {
     pub fn new(keep: Keep) -> Ring {
-        Ring { keep, tables: header_bytes().to_vec(), events: Default::default(), held: 0, until_ns: 0 }
+        Ring { keep, tables: header_bytes().to_vec(), events: Default::default(), base: Vec::new(), held: 0, until_ns: 0 }
     }
 
     /// Takes the chunks an [`Encoder`] framed (then drops the events chunks the window no longer
@@ -360,7 +396,7 @@ impl Ring {
         for f in frames {
             let bytes = &out[f.start..f.end];
             if f.kind == kind::EVENTS {
-                self.events.push_back((f.until_ns, f.events, bytes.to_vec()));
+                self.events.push_back((f.until_ns, f.events, bytes.to_vec(), f.stacks.clone()));
                 self.held += f.events;
                 self.until_ns = self.until_ns.max(f.until_ns);
             } else {
@@ -371,7 +407,7 @@ impl Ring {
     }
 
     fn trim(&mut self) {
-        while let Some(&(until, n, _)) = self.events.front() {
+        while let Some(&(until, n, _, _)) = self.events.front() {
             let drop = match self.keep {
                 // every event of the chunk is before the window's start
                 Keep::Duration(d) => until < self.until_ns.saturating_sub(d),
@@ -381,13 +417,21 @@ impl Ring {
                 break;
             }
             self.held -= n;
-            self.events.pop_front();
+            if let Some((_, _, _, stacks)) = self.events.pop_front() {
+                for (t, st) in stacks {
+                    let t = t as usize;
+                    if self.base.len() <= t {
+                        self.base.resize_with(t + 1, Vec::new);
+                    }
+                    self.base[t] = st;
+                }
+            }
         }
     }
 
     /// Bytes held (the compressed chunks).
     pub fn bytes_held(&self) -> usize {
-        self.tables.len() + self.events.iter().map(|(_, _, b)| b.len()).sum::<usize>()
+        self.tables.len() + self.events.iter().map(|(_, _, b, _)| b.len()).sum::<usize>()
     }
 
     /// The latest until time of the chunks pushed (absolute ns).
@@ -399,23 +443,26 @@ impl Ring {
     pub fn file_bytes(&self) -> Vec<u8> {
         let mut b = Vec::with_capacity(self.bytes_held());
         b.extend_from_slice(&self.tables);
-        for (_, _, c) in &self.events {
+        for (_, _, c, _) in &self.events {
             b.extend_from_slice(c);
         }
         b
     }
 
-    /// The last window as a recording: exactly the events at or after its start (`Duration`: the
+    /// The last window as a trace: exactly the events at or after its start (`Duration`: the
     /// latest until time minus the duration; `Events`: the time of the k-th latest event, so
-    /// events at that very nanosecond are all kept), calls begun before it marked so by the
-    /// builder. Its metadata says the window (`keep_last`, `window.start_ns`).
-    pub fn snapshot(&self) -> Result<Recording> {
+    /// events at that very nanosecond are all kept). The calls open at the window's start (begun
+    /// before it, running into it or through it) open at its start, flagged
+    /// [`crate::CallFlags::STARTED_BEFORE`], with their children as recorded. Its metadata says
+    /// the window (`keep_last`, `window.start_ns`).
+    pub fn snapshot(&self) -> Result<Trace> {
         let bytes = self.file_bytes();
         let from_ns = match self.keep {
             Keep::Duration(d) => self.until_ns.saturating_sub(d),
             Keep::Events(k) => {
                 let all = read_window(&bytes, 0)?;
-                let mut times: Vec<u64> = all.recording.threads.iter().flat_map(|t| t.chunks.iter().flatten()).map(|e| e.t_ns).collect();
+                let mut times: Vec<u64> =
+                    all.recording.threads.iter().flat_map(|t| t.chunks.iter().flatten()).map(|e| e.t_ns).collect();
                 if (times.len() as u64) <= k || k == 0 {
                     0
                 } else {
@@ -424,7 +471,7 @@ impl Ring {
                 }
             }
         };
-        let mut read = read_window(&bytes, from_ns)?;
+        let mut read = read_window_from(&bytes, from_ns, Some(self.base.clone()))?;
         let rec = &mut read.recording;
         rec.metadata.retain(|(k, _)| k != END_MISSING_WARNING);
         rec.process.incomplete = false;
@@ -436,7 +483,27 @@ impl Ring {
             },
         ));
         rec.metadata.push(("window.start_ns".into(), rec.start_ns.to_string()));
-        Ok(read.recording)
+        // The builder orders threads by first event time (ties: recording order) and drops those
+        // with none: the same order here says which trace thread got which opened calls.
+        let mut order: Vec<(u64, usize)> = rec
+            .threads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.chunks.iter().flatten().map(|e| e.t_ns).min().map(|first| (first, i)))
+            .collect();
+        order.sort_by_key(|&(first, _)| first);
+        let opened = std::mem::take(&mut read.opened);
+        let mut t = crate::build::build_trace(read.recording);
+        for (info, &(_, i)) in t.threads.iter().zip(&order) {
+            let k = opened.get(i).copied().unwrap_or(0);
+            let (lo, hi) = (info.call_range.0 as usize, info.call_range.1 as usize);
+            // calls begun before the recording itself (returns with no call) come first, then ours
+            let before = (lo..hi).take_while(|&c| t.calls.flags[c].started_before()).count();
+            for c in (lo..hi).skip(before).take(k) {
+                t.calls.flags[c].0 |= crate::CallFlags::STARTED_BEFORE;
+            }
+        }
+        Ok(t)
     }
 }
 
@@ -574,6 +641,8 @@ pub struct StreamRead {
     pub dropped_last: Option<String>,
     /// Whole chunks read.
     pub chunks: usize,
+    /// Per thread, the calls opened at the window's start (see [`read_window`]).
+    pub opened: Vec<usize>,
 }
 
 /// Reads a streamed file into a [`Recording`] (see the module docs).
@@ -584,8 +653,15 @@ pub fn read(bytes: &[u8]) -> Result<StreamRead> {
 /// [`read`], keeping only the events at or after `from_ns` (absolute; 0: all). The recording then
 /// starts at `from_ns`.
 pub fn read_window(bytes: &[u8], from_ns: u64) -> Result<StreamRead> {
+    read_window_from(bytes, from_ns, None)
+}
+
+/// [`read_window`]; with `stacks` (the calls open on each thread before the first events chunk,
+/// as [`Frame::stacks`]), the calls open at `from_ns` are opened at `from_ns` (a call event each,
+/// outermost first, counted in [`StreamRead::opened`]).
+fn read_window_from(bytes: &[u8], from_ns: u64, stacks: Option<Vec<Vec<u32>>>) -> Result<StreamRead> {
     let (list, dropped_last) = chunks(bytes)?;
-    let mut st = State::default();
+    let mut st = State { stacks, ..State::default() };
     for (index, c) in list.iter().enumerate() {
         let payload = &bytes[c.offset + CHUNK_HEADER_LEN..c.offset + c.len];
         let raw = u32::from_le_bytes([bytes[c.offset + 8], bytes[c.offset + 9], bytes[c.offset + 10], bytes[c.offset + 11]]);
@@ -616,6 +692,8 @@ struct State {
     until_ns: u64,
     end_ns: Option<u64>,
     trace: Option<Trace>,
+    /// A window: the calls open on each thread, kept up to date with the events before it.
+    stacks: Option<Vec<Vec<u32>>>,
 }
 
 impl State {
@@ -731,6 +809,12 @@ impl State {
                     bi += 1;
                 }
                 if t_ns < from_ns {
+                    if let Some(stacks) = self.stacks.as_mut() {
+                        if stacks.len() <= t {
+                            stacks.resize_with(t + 1, Vec::new);
+                        }
+                        apply(&mut stacks[t], (w >> 1) as u32, w & 1 != 0);
+                    }
                     continue;
                 }
                 let kind = if w & 1 != 0 { EventKind::Return } else { EventKind::Call };
@@ -745,7 +829,15 @@ impl State {
     }
 
     fn finish(self, from_ns: u64, dropped_last: Option<String>, chunks: usize) -> StreamRead {
-        let State { process, mut metadata, codes, mut threads, until_ns, end_ns, trace } = self;
+        let State { process, mut metadata, codes, mut threads, until_ns, end_ns, trace, stacks } = self;
+        let mut opened = vec![0usize; threads.len()];
+        for (i, stack) in stacks.unwrap_or_default().into_iter().enumerate() {
+            if let (Some(th), false) = (threads.get_mut(i), stack.is_empty()) {
+                opened[i] = stack.len();
+                let open = stack.into_iter().map(|code| Event { t_ns: from_ns, code, kind: EventKind::Call }).collect();
+                th.chunks.insert(0, open);
+            }
+        }
         let (mut process, start_ns) = process.unwrap_or_default();
         let start_ns = start_ns.max(from_ns);
         for th in threads.iter_mut() {
@@ -771,7 +863,7 @@ impl State {
         }
         let codes = crate::build::dedupe_codes(codes, &mut threads);
         let recording = Recording { codes, threads, start_ns, stop_ns, metadata, process };
-        StreamRead { recording, trace, ended, dropped_last, chunks }
+        StreamRead { recording, trace, ended, dropped_last, chunks, opened }
     }
 }
 

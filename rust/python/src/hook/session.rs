@@ -60,6 +60,8 @@ pub(crate) struct StartOptions {
     pub outfile: Option<PathBuf>,
     /// Record as a child process of a recording: into `<pid>.spool` in this session directory.
     pub child: Option<PathBuf>,
+    /// The flight recorder: keep only the last window (no outfile then).
+    pub keep_last: Option<fprofile::formats::stream::Keep>,
 }
 
 /// Free space the disk guard of a streamed outfile keeps (recording stops below it): 64 MiB, or
@@ -74,6 +76,8 @@ pub(crate) struct Session {
     mechanism: Mechanism,
     /// The outfile is a streamed `.fpt` (the trace is what the file holds).
     streamed: bool,
+    /// The flight recorder's ring (`keep_last`): the trace is its last window.
+    ring: Option<Arc<Mutex<fprofile::formats::stream::Ring>>>,
     metadata: Vec<(String, String)>,
     start_ns: u64,
     max_events: u64,
@@ -162,6 +166,11 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
         return Err(HookError::AlreadyOn);
     }
     filter::ensure_extra_index()?;
+    let ring = match (opts.keep_last, &opts.outfile, &opts.child) {
+        (Some(keep), None, None) => Some(Arc::new(Mutex::new(fprofile::formats::stream::Ring::new(keep)))),
+        (Some(_), _, _) => return Err(HookError::KeepLastWithFile),
+        (None, _, _) => None,
+    };
     let streamed = opts.child.is_none() && opts.outfile.as_deref().is_some_and(fprofile::formats::stream::is_stream_path);
     let file = match &opts.outfile {
         Some(p) => Some(fprofile::fsio::Output::create(p).map_err(|source| HookError::Outfile { path: p.clone(), source })?),
@@ -175,8 +184,9 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
     // The cap, never more than a quarter of the available memory (16 B per event while recording,
     // about as much again to build the trace).
     // A streamed recording frees its events once written: no cap (the disk guard stops it).
-    let mut max_events = if streamed { u64::MAX } else { opts.max_events };
-    if let (Some(avail), false) = (mem_available(), streamed) {
+    let unbounded = streamed || ring.is_some();
+    let mut max_events = if unbounded { u64::MAX } else { opts.max_events };
+    if let (Some(avail), false) = (mem_available(), unbounded) {
         max_events = max_events.min((avail / 64).max(1024));
     }
     super::clock::init();
@@ -189,11 +199,11 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
     GEN.store(gen, Ordering::Relaxed);
     BUDGET.store(max_events, Ordering::Relaxed);
     super::state::STREAM_BACKLOG.store(0, Ordering::Relaxed);
-    super::state::STREAM_BACKLOG_LIMIT.store(if streamed { super::state::DEFAULT_STREAM_BACKLOG } else { 0 }, Ordering::Relaxed);
+    super::state::STREAM_BACKLOG_LIMIT.store(if unbounded { super::state::DEFAULT_STREAM_BACKLOG } else { 0 }, Ordering::Relaxed);
     CAP_NS.store(0, Ordering::Relaxed);
     OOM.store(false, Ordering::Relaxed);
     let threads: Arc<Mutex<Vec<Arc<ThreadShared>>>> = Arc::default();
-    let writer_codes = (file.is_some() || spool.is_some()).then(|| Arc::new(Mutex::new(Vec::new())));
+    let writer_codes = (file.is_some() || spool.is_some() || ring.is_some()).then(|| Arc::new(Mutex::new(Vec::new())));
     let tabs = Tables {
         gen,
         profiles: opts.builtins,
@@ -212,6 +222,7 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
     let sess = Session {
         mechanism: Mechanism::ProfileFunction,
         streamed,
+        ring: ring.clone(),
         metadata: opts.metadata,
         start_ns: 0,
         max_events,
@@ -241,41 +252,39 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
         }
     };
     let (points, start_ns) = super::clock::reset();
-    let sink = match (file, spool) {
-        (Some(out), _) if streamed => {
-            // SAFETY: GIL held; short borrows.
-            let (subs, include) = unsafe { tables::tables() }.map(|t| (t.subs.clone(), t.include.clone())).unwrap_or_default();
-            let mut metadata = base_metadata(py, mechanism, &subs, &include, max_events);
-            metadata.push(("streamed".to_string(), "true".to_string()));
-            let mut process = fprofile::process::current();
-            for (k, v) in extra_metadata {
-                if k == PROCESS_NAME_KEY {
-                    process.name = v;
-                } else {
-                    metadata.push((k, v));
-                }
+    let stream_start = |dest: writer::Dest, extra_metadata: Vec<(String, String)>| {
+        // SAFETY: GIL held; short borrows.
+        let (subs, include) = unsafe { tables::tables() }.map(|t| (t.subs.clone(), t.include.clone())).unwrap_or_default();
+        let mut metadata = base_metadata(py, mechanism, &subs, &include, max_events);
+        metadata.push(("streamed".to_string(), "true".to_string()));
+        let mut process = fprofile::process::current();
+        for (k, v) in extra_metadata {
+            if k == PROCESS_NAME_KEY {
+                process.name = v;
+            } else {
+                metadata.push((k, v));
             }
-            let path = opts.outfile.clone().unwrap_or_default();
-            metadata.push(("outfile".to_string(), path.display().to_string()));
-            writer::Sink::Stream(writer::StreamOut {
-                out,
-                path,
-                process,
-                start_ns,
-                metadata,
-                gen,
-                min_free_bytes: min_free_bytes(),
-            })
         }
-        (Some(f), _) => writer::Sink::Text(f),
-        (None, Some(((file, _), dir))) => {
+        if let writer::Dest::File(_, path) = &dest {
+            metadata.push(("outfile".to_string(), path.display().to_string()));
+        }
+        writer::Sink::Stream(writer::StreamOut { dest, process, start_ns, metadata, gen, min_free_bytes: min_free_bytes() })
+    };
+    let sink = match (file, spool, ring) {
+        (None, None, Some(r)) => stream_start(writer::Dest::Ring(r), extra_metadata),
+        (Some(out), _, _) if streamed => {
+            let path = opts.outfile.clone().unwrap_or_default();
+            stream_start(writer::Dest::File(out, path), extra_metadata)
+        }
+        (Some(f), _, _) => writer::Sink::Text(f),
+        (None, Some(((file, _), dir)), _) => {
             // SAFETY: GIL held; short borrows.
             let (subs, include) = unsafe { tables::tables() }.map(|t| (t.subs.clone(), t.include.clone())).unwrap_or_default();
             let mut metadata = base_metadata(py, mechanism, &subs, &include, max_events);
             metadata.extend(extra_metadata);
             writer::Sink::Spool(writer::SpoolOut { file, dir, process: fprofile::process::current(), start_ns, metadata, gen })
         }
-        (None, None) => writer::Sink::None,
+        (None, None, None) => writer::Sink::None,
     };
     if matches!(sink, writer::Sink::Spool(_)) {
         super::state::catch_sigterm();
@@ -331,6 +340,8 @@ pub(crate) struct Stopped {
     /// The outfile was a streamed `.fpt`: the recording is in it (`recording` is empty; load the
     /// file), with this many threads and codes.
     pub streamed: Option<(std::path::PathBuf, usize, usize)>,
+    /// The flight recorder's last window (`recording` is empty).
+    pub window: Option<fprofile::Trace>,
 }
 
 /// In the child of a `fork()` made while recording: the recording is not continued there (the
@@ -369,6 +380,23 @@ pub(crate) fn flush(py: Python<'_>) {
     }
 }
 
+/// The flight recorder's last window, while recording goes on: a round is written to the ring
+/// first (what was recorded until now is in it), then the window is read back (GIL released).
+pub(crate) fn snapshot(py: Python<'_>) -> Result<fprofile::Trace, HookError> {
+    // SAFETY: GIL held; short borrow (the handles are cloned out of it).
+    let (ring, flusher) = match unsafe { session() } {
+        Some(s) => (s.ring.clone(), s.background.as_ref().map(|b| b.flusher())),
+        None => return Err(HookError::NotOn),
+    };
+    let Some(ring) = ring else {
+        return Err(HookError::NoWindow);
+    };
+    if let Some(f) = flusher {
+        f.flush(py);
+    }
+    py.detach(move || lock(&ring).snapshot()).map_err(|e| HookError::Snapshot(e.to_string()))
+}
+
 /// [`stop`], giving a child process's spool the exit status of its end record and its name.
 pub(crate) fn stop_with(
     py: Python<'_>,
@@ -390,7 +418,7 @@ pub(crate) fn stop_with(
     let cap_ns = CAP_NS.swap(0, Ordering::Relaxed);
     let oom = OOM.swap(false, Ordering::Relaxed);
     let mut warnings = uninstall(py, sess.mechanism);
-    if sess.streamed {
+    if sess.streamed || sess.ring.is_some() {
         let mut m = vec![("out_of_memory".to_string(), OOM.load(Ordering::Relaxed).to_string())];
         m.append(&mut stop_metadata);
         end.stream_end = Some((stop_ns, m));
@@ -449,6 +477,20 @@ pub(crate) fn stop_with(
     }
     metadata.append(&mut sess.metadata);
     metadata.append(&mut stop_metadata);
+    if let Some(ring) = sess.ring.take() {
+        // the flight recorder: the trace is the last window (its metadata came through the ring)
+        let window = py.detach(move || lock(&ring).snapshot()).map_err(|e| HookError::Snapshot(e.to_string()))?;
+        return Ok(Stopped {
+            recording: Recording::default(),
+            events: finished.events_written,
+            bytes_held,
+            cap_reached: None,
+            warnings,
+            outfile_error,
+            streamed: None,
+            window: Some(window),
+        });
+    }
     if sess.streamed {
         let path = sess.outfile.clone().unwrap_or_default();
         let streamed = Some((path, finished.threads_written, finished.codes_written));
@@ -461,6 +503,7 @@ pub(crate) fn stop_with(
             warnings,
             outfile_error,
             streamed,
+            window: None,
         });
     }
     let stop_at = if cap_ns != 0 { cap_ns.min(stop_ns) } else { stop_ns };
@@ -470,7 +513,7 @@ pub(crate) fn stop_with(
         process.name = metadata.remove(i).1;
     }
     let recording = Recording { codes, threads, start_ns: sess.start_ns, stop_ns: stop_at, metadata, process };
-    Ok(Stopped { recording, events, bytes_held, cap_reached, warnings, outfile_error, streamed: None })
+    Ok(Stopped { recording, events, bytes_held, cap_reached, warnings, outfile_error, streamed: None, window: None })
 }
 
 /// The metadata a recording starts with (a child's spool carries it too).

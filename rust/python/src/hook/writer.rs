@@ -67,10 +67,17 @@ pub(crate) enum Sink {
     Stream(StreamOut),
 }
 
-/// A streamed `.fpt` outfile and what it starts with.
+/// Where a streamed recording's chunks go.
+pub(crate) enum Dest {
+    /// A streamed `.fpt` outfile (and its path).
+    File(Output, PathBuf),
+    /// The flight recorder's ring (`keep_last`), in memory.
+    Ring(Arc<Mutex<stream::Ring>>),
+}
+
+/// A streamed recording (to a file or the flight recorder's ring) and what it starts with.
 pub(crate) struct StreamOut {
-    pub out: Output,
-    pub path: PathBuf,
+    pub dest: Dest,
     pub process: ProcessInfo,
     pub start_ns: u64,
     pub metadata: Vec<(String, String)>,
@@ -125,6 +132,8 @@ struct StopReq {
     /// Someone asks for a round now and waits for it (`os._exit`): the rounds done so far.
     flush_wanted: bool,
     rounds: u64,
+    /// A round is under way (it may have taken the threads' events already).
+    in_round: bool,
 }
 
 pub(crate) struct Background {
@@ -201,7 +210,8 @@ impl Flusher {
         py.detach(move || {
             let (m, c) = &*stop;
             let mut g = lock(m);
-            let target = g.rounds + 2; // the round under way may have taken its events already
+            // a round under way may have taken the threads' events already: then the next one
+            let target = g.rounds + if g.in_round { 2 } else { 1 };
             g.flush_wanted = true;
             c.notify_all();
             let until = std::time::Instant::now() + Duration::from_secs(2);
@@ -229,6 +239,9 @@ struct Followed {
     /// Spool or stream: the thread's number in the file (once declared), names written.
     spool_id: Option<u32>,
     spool_names: usize,
+    /// Stream: the time of the thread's last event written (its times are written in order: a
+    /// converted time a few ns before the previous one, across a clock calibration, is moved up).
+    stream_last_ns: u64,
 }
 
 impl Followed {
@@ -285,6 +298,7 @@ fn run(
                         g = c.wait_timeout(g, PERIOD).unwrap_or_else(|e| e.into_inner()).0;
                     }
                     g.flush_wanted = false;
+                    g.in_round = true;
                 }
                 Some(sp) => {
                     let until = std::time::Instant::now() + PERIOD;
@@ -322,6 +336,7 @@ fn run(
                     final_name: false,
                     spool_id: None,
                     spool_names: 0,
+                    stream_last_ns: 0,
                 });
             }
             seen = list.len();
@@ -356,7 +371,9 @@ fn run(
         }
         {
             let (m, c) = &*stop;
-            lock(m).rounds += 1;
+            let mut g = lock(m);
+            g.rounds += 1;
+            g.in_round = false;
             c.notify_all();
         }
         if let Some(sp) = spooler.as_mut() {
@@ -401,6 +418,12 @@ fn run(
     }
 }
 
+/// `t`, or the thread's previous time when `t` is before it (then the new previous time).
+fn in_order(last: &mut u64, t: u64) -> u64 {
+    *last = (*last).max(t);
+    *last
+}
+
 /// Free bytes (for an unprivileged user) of the file system holding `path`, if it can be told.
 fn free_bytes(path: &std::path::Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
@@ -420,8 +443,7 @@ const STREAM_CHUNK_BYTES: usize = 8 << 20;
 /// threads and names, then the round's events, as compressed chunks in one write; the end chunk at
 /// stop. Events are freed once encoded (memory stays bounded whatever the run's length).
 struct Streamer {
-    out: Output,
-    path: PathBuf,
+    dest: Dest,
     gen: u32,
     min_free_bytes: u64,
     codes: Arc<Mutex<Vec<Code>>>,
@@ -445,8 +467,7 @@ impl Streamer {
         enc.process(&o.process, o.start_ns);
         enc.metadata(&o.metadata);
         let mut s = Streamer {
-            out: o.out,
-            path: o.path,
+            dest: o.dest,
             gen: o.gen,
             min_free_bytes: o.min_free_bytes,
             codes,
@@ -484,14 +505,21 @@ impl Streamer {
 
     /// Writes what is framed; a failure ends the recording (and the file where it is).
     fn write(&mut self) {
-        if self.ended {
-            self.enc.out.clear();
-            return;
+        if !self.ended {
+            let failed = match &mut self.dest {
+                Dest::File(out, path) => {
+                    out.write_all(&self.enc.out).err().map(|e| format!("writing the outfile {} failed: {e}", path.display()))
+                }
+                Dest::Ring(ring) => {
+                    lock(ring).push(&self.enc.out, &self.enc.frames);
+                    None
+                }
+            };
+            if let Some(msg) = failed {
+                self.fail(msg);
+            }
         }
-        if let Err(e) = self.out.write_all(&self.enc.out) {
-            self.fail(format!("writing the outfile {} failed: {e}", self.path.display()));
-        }
-        self.enc.out.clear();
+        self.enc.clear();
     }
 
     fn fail(&mut self, msg: String) {
@@ -532,7 +560,8 @@ impl Streamer {
                 let bytes = (v.capacity() * std::mem::size_of::<Event>()) as u64;
                 let _ = STREAM_BACKLOG.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| Some(b.saturating_sub(bytes)));
                 if f.off < v.len() {
-                    self.enc.events(id, &v[f.off..], |t| conv.convert(t));
+                    let last = &mut f.stream_last_ns;
+                    self.enc.events(id, &v[f.off..], |t| in_order(last, conv.convert(t)));
                 }
                 f.chunk += 1;
                 f.off = 0;
@@ -549,7 +578,8 @@ impl Streamer {
                     // SAFETY: as in `Writer::drain`: published events, never written again, the
                     // chunk held by its mutex.
                     let s = unsafe { std::slice::from_raw_parts(c.cur_ptr.add(f.off), n - f.off) };
-                    self.enc.events(id, s, |t| conv.convert(t));
+                    let last = &mut f.stream_last_ns;
+                    self.enc.events(id, s, |t| in_order(last, conv.convert(t)));
                     f.off = n;
                 }
             }
@@ -559,8 +589,14 @@ impl Streamer {
         if let Some(name) = self.process_name.take() {
             self.enc.process_name(&name);
         }
-        let low = free_bytes(self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")))
-            .filter(|&free| free < self.min_free_bytes);
+        let low = match &self.dest {
+            Dest::File(_, path) => {
+                free_bytes(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")))
+                    .filter(|&free| free < self.min_free_bytes)
+                    .map(|free| (free, path.clone()))
+            }
+            Dest::Ring(_) => None,
+        };
         match (end, low) {
             (Some((stop_ns, mut metadata)), _) => {
                 metadata.push(("events".to_string(), self.events_written.to_string()));
@@ -569,7 +605,7 @@ impl Streamer {
                 self.write();
                 self.ended = true;
             }
-            (None, Some(free)) => {
+            (None, Some((free, path))) => {
                 // The disk is nearly full: recording stops here; the margin holds the end chunk.
                 self.enc.metadata(&[(
                     "warning.disk_full".to_string(),
@@ -580,7 +616,7 @@ impl Streamer {
                 self.fail(format!(
                     "recording stopped early: the file system of the outfile {} has {} MiB free, below the {} MiB \
                      fprofile keeps free; the file holds everything recorded until then",
-                    self.path.display(),
+                    path.display(),
                     free >> 20,
                     self.min_free_bytes >> 20
                 ));
