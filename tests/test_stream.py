@@ -399,3 +399,25 @@ def test_fprofile_run_streams_its_output(tmp_path):
 def test_stream_path_rule():
     assert _core._is_stream_path("a/b.fpt") and _core._is_stream_path("X.FPT")
     assert not _core._is_stream_path("a.txt") and not _core._is_stream_path("fpt")
+
+
+def test_a_thread_profiler_left_on_at_exit_ends_its_file(tmp_path):
+    script = write_program(tmp_path, """
+        import sys
+        from fprofile_jupyter import ThreadProfiler
+
+        def leaf():
+            pass
+
+        p = ThreadProfiler()
+        p.profile_on(subs=[__file__], outfile=sys.argv[1], processes=False)
+        for _ in range(2000):
+            leaf()
+        # no profile_off: the interpreter's exit ends the file (without loading it back)
+    """)
+    out = tmp_path / "left.fpt"
+    p = run(tmp_path, script, str(out))
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the end chunk is there: no warning
+        assert counts(fprofile.load(out)) == {"leaf": 2000}

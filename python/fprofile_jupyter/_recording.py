@@ -412,7 +412,10 @@ class _Session:
         if self.streamed:
             _flush_streams_at_os_exit()
 
-    def stop(self, stacklevel: int) -> Optional[Trace]:
+    def stop(self, stacklevel: int, want_trace: bool = True) -> Optional[Trace]:
+        """Stops recording; returns the trace. ``want_trace=False`` (at interpreter exit, no one
+        to read it): a streamed outfile's trace is not loaded back from the file (None), unless
+        child processes are to be merged into it."""
         with _active_lock:
             if self in _active:
                 _active.remove(self)
@@ -420,12 +423,13 @@ class _Session:
             return None  # in a forked child: the parent's recording is not continued here
         children, self.children = self.children, None
         try:
-            trace = self.recorder.stop(metadata=_cell_labels())
+            load = want_trace or children is not None or not self.streamed
+            trace = self.recorder.stop(metadata=_cell_labels(), load=load)
         except BaseException:
             if children is not None:
                 children.discard()
             raise
-        if children is not None:
+        if children is not None and trace is not None:
             children.stop_children()
             merged = self._merge_children(children, trace, stacklevel + 1)
             if self.streamed and merged is not trace and self.outfile is not None:
@@ -563,7 +567,7 @@ def _stop_at_exit() -> None:
         sessions = list(_active)
     for s in sessions:
         try:
-            s.stop(stacklevel=1)
+            s.stop(stacklevel=1, want_trace=False)
         except Exception as e:  # no caller to raise to: say it (an incomplete outfile, mostly)
             try:
                 print(f"{e}" if str(e).startswith("fprofile") else f"fprofile: {e}", file=sys.stderr)
