@@ -162,7 +162,7 @@ fn empty_text(bytes: &[u8], format: Option<Format>) -> Option<Trace> {
 
 fn decode(bytes: &[u8], format: Format, max_body_len: u64, progress: &mut dyn FnMut(usize, usize)) -> Result<Trace, Problem> {
     let t = match format {
-        Format::Fpt if bytes.starts_with(&stream::MAGIC) => stream::decode(bytes)?,
+        Format::Fpt if bytes.starts_with(&stream::MAGIC) => stream::decode_limited(bytes, max_body_len)?,
         Format::Fpt => fpt::decode_limited(bytes, max_body_len)?,
         Format::PymeText => return Ok(pyme_text::read_with_progress(bytes, progress)?),
         Format::PymeJson => pyme_json::read(bytes)?,

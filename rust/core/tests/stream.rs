@@ -372,3 +372,21 @@ fn the_ring_keeps_the_last_n_events() {
         assert_eq!(abs_calls(&t), clipped(&full_trace, from), "k = {k}");
     }
 }
+
+#[test]
+fn a_reader_of_uploads_refuses_what_would_inflate_past_its_limit() {
+    let bytes = file(true);
+    let raw: u64 = stream::chunks(&bytes)
+        .unwrap()
+        .0
+        .iter()
+        .map(|c| {
+            u64::from(u32::from_le_bytes([bytes[c.offset + 8], bytes[c.offset + 9], bytes[c.offset + 10], bytes[c.offset + 11]]))
+        })
+        .sum();
+    assert!(stream::decode_limited(&bytes, raw).is_ok());
+    let e = stream::decode_limited(&bytes, raw - 1).unwrap_err();
+    assert_eq!(e, StreamError::AboveLimit { len: raw, limit: raw - 1 });
+    let e = fprofile::load::load_bytes_limited(&bytes, None, Some(raw - 1), &mut |_, _| {}).unwrap_err();
+    assert!(e.to_string().contains("above the"), "{e}");
+}

@@ -74,6 +74,9 @@ pub enum StreamError {
     ReservedFlags(u16),
     #[error("chunk {index} at byte {offset}: {what}")]
     Chunk { index: usize, offset: u64, what: String },
+    /// The chunks' payloads add up to more than the caller accepts ([`decode_limited`]).
+    #[error("the chunks' payloads add up to {len} bytes, above the {limit} bytes this reader accepts")]
+    AboveLimit { len: u64, limit: u64 },
 }
 
 type Result<T> = std::result::Result<T, StreamError>;
@@ -885,6 +888,23 @@ pub fn build(read: StreamRead) -> Trace {
 /// Decodes a streamed file into its trace ([`read`] then [`build`]).
 pub fn decode(bytes: &[u8]) -> Result<Trace> {
     Ok(build(read(bytes)?))
+}
+
+/// [`decode`] for bytes from someone else (an upload): refused before anything is inflated when
+/// the payloads of its chunks, once inflated (as their headers say), add up to more than
+/// `max_raw_len` bytes (each chunk is inflated with its header's length as a hard limit).
+pub fn decode_limited(bytes: &[u8], max_raw_len: u64) -> Result<Trace> {
+    let (list, _) = chunks(bytes)?;
+    let raw: u64 = list
+        .iter()
+        .map(|c| {
+            u64::from(u32::from_le_bytes([bytes[c.offset + 8], bytes[c.offset + 9], bytes[c.offset + 10], bytes[c.offset + 11]]))
+        })
+        .sum();
+    if raw > max_raw_len {
+        return Err(StreamError::AboveLimit { len: raw, limit: max_raw_len });
+    }
+    decode(bytes)
 }
 
 #[cfg(test)]
