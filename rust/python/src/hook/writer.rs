@@ -245,6 +245,38 @@ struct Followed {
 }
 
 impl Followed {
+    /// Hands the events this thread published since the last call to `each`, in order (one piece
+    /// per chunk). `free`: a full chunk, once handed over, is freed (the spool and the stream:
+    /// nothing else needs it, so memory holds only what was not written yet).
+    fn take_new(&mut self, free: bool, mut each: impl FnMut(&[Event])) {
+        let mut c = lock(&self.sh.chunks);
+        while self.chunk < c.full.len() {
+            if free {
+                let v = std::mem::take(&mut c.full[self.chunk]);
+                let bytes = (v.capacity() * std::mem::size_of::<Event>()) as u64;
+                let _ = STREAM_BACKLOG.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| Some(b.saturating_sub(bytes)));
+                if self.off < v.len() {
+                    each(&v[self.off..]);
+                }
+            } else if let Some(v) = c.full.get(self.chunk).filter(|v| self.off < v.len()) {
+                each(&v[self.off..]);
+            }
+            self.chunk += 1;
+            self.off = 0;
+        }
+        if !c.cur_ptr.is_null() {
+            let n = self.sh.len.load(Ordering::Acquire).min(c.cur_cap);
+            if n > self.off {
+                // SAFETY: the first `n` events of the current chunk were written before `n` was
+                // published (Release/Acquire), and are never written again; the chunk cannot be
+                // swapped or freed while we hold its mutex.
+                let s = unsafe { std::slice::from_raw_parts(c.cur_ptr.add(self.off), n - self.off) };
+                each(s);
+                self.off = n;
+            }
+        }
+    }
+
     /// The thread ended, its last name was read, and everything it recorded was written (or
     /// there is no file): nothing more to do for it.
     fn done(&self, writing: bool) -> bool {
@@ -553,35 +585,15 @@ impl Streamer {
                 }
                 f.spool_names = names.len();
             }
-            let mut c = lock(&f.sh.chunks);
-            while f.chunk < c.full.len() {
-                // Encoded, a full chunk is not needed any more: its memory goes.
-                let v = std::mem::take(&mut c.full[f.chunk]);
-                let bytes = (v.capacity() * std::mem::size_of::<Event>()) as u64;
-                let _ = STREAM_BACKLOG.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| Some(b.saturating_sub(bytes)));
-                if f.off < v.len() {
-                    let last = &mut f.stream_last_ns;
-                    self.enc.events(id, &v[f.off..], |t| in_order(last, conv.convert(t)));
-                }
-                f.chunk += 1;
-                f.off = 0;
-                if self.enc.pending_event_bytes() > STREAM_CHUNK_BYTES {
-                    drop(c);
-                    self.frame_pending(now_ns());
-                    self.write();
-                    c = lock(&f.sh.chunks);
-                }
-            }
-            if !c.cur_ptr.is_null() {
-                let n = f.sh.len.load(Ordering::Acquire).min(c.cur_cap);
-                if n > f.off {
-                    // SAFETY: as in `Writer::drain`: published events, never written again, the
-                    // chunk held by its mutex.
-                    let s = unsafe { std::slice::from_raw_parts(c.cur_ptr.add(f.off), n - f.off) };
-                    let last = &mut f.stream_last_ns;
-                    self.enc.events(id, s, |t| in_order(last, conv.convert(t)));
-                    f.off = n;
-                }
+            // Encoded, a full chunk is not needed any more: its memory goes.
+            let mut last = f.stream_last_ns;
+            let enc = &mut self.enc;
+            f.take_new(true, |evs| enc.events(id, evs, |t| in_order(&mut last, conv.convert(t))));
+            f.stream_last_ns = last;
+            // (a thread holds at most the backlog limit and its current chunk: about 1.3M events)
+            if self.enc.pending_event_bytes() > STREAM_CHUNK_BYTES {
+                self.frame_pending(now_ns());
+                self.write();
             }
         }
         let now = now_ns();
@@ -697,27 +709,10 @@ impl Spooler {
                 }
                 f.spool_names = names.len();
             }
-            let mut c = lock(&f.sh.chunks);
-            while f.chunk < c.full.len() {
-                // A full chunk, once in the spool, is not needed here any more: its memory goes
-                // (a long-running worker holds only what it has not spooled yet).
-                let v = std::mem::take(&mut c.full[f.chunk]);
-                if f.off < v.len() {
-                    self.events.events(id, &v[f.off..], |t| conv.convert(t));
-                }
-                f.chunk += 1;
-                f.off = 0;
-            }
-            if !c.cur_ptr.is_null() {
-                let n = f.sh.len.load(Ordering::Acquire).min(c.cur_cap);
-                if n > f.off {
-                    // SAFETY: as in `Writer::drain`: published events, never written again, the
-                    // chunk held by its mutex.
-                    let s = unsafe { std::slice::from_raw_parts(c.cur_ptr.add(f.off), n - f.off) };
-                    self.events.events(id, s, |t| conv.convert(t));
-                    f.off = n;
-                }
-            }
+            // A full chunk, once in the spool, is not needed here any more: its memory goes
+            // (a long-running worker holds only what it has not spooled yet).
+            let events = &mut self.events;
+            f.take_new(true, |evs| events.events(id, evs, |t| conv.convert(t)));
         }
         // The codes after the events were taken (every code an event refers to is in the table by
         // then), written before them.
@@ -763,28 +758,8 @@ impl Writer {
         let mut batch: Vec<(Event, u32)> = Vec::new();
         for (i, f) in followed.iter_mut().enumerate() {
             let before = batch.len();
-            {
-                let c = lock(&f.sh.chunks);
-                while f.chunk < c.full.len() {
-                    let v = &c.full[f.chunk];
-                    if f.off < v.len() {
-                        batch.extend(v[f.off..].iter().map(|e| (*e, i as u32)));
-                    }
-                    f.chunk += 1;
-                    f.off = 0;
-                }
-                if !c.cur_ptr.is_null() {
-                    let n = f.sh.len.load(Ordering::Acquire).min(c.cur_cap);
-                    if n > f.off {
-                        // SAFETY: the first `n` events of the current chunk were written before `n`
-                        // was published (Release/Acquire), and are never written again; the chunk
-                        // cannot be swapped or freed while we hold its mutex.
-                        let s = unsafe { std::slice::from_raw_parts(c.cur_ptr.add(f.off), n - f.off) };
-                        batch.extend(s.iter().map(|e| (*e, i as u32)));
-                        f.off = n;
-                    }
-                }
-            }
+            // (the events stay in memory: the trace is built from them at stop)
+            f.take_new(false, |evs| batch.extend(evs.iter().map(|e| (*e, i as u32))));
             if batch.len() > before {
                 let names = lock(&f.sh.names);
                 if names.len() != f.names.len() {
