@@ -195,3 +195,16 @@ def test_fprofile_run_keep_last_bad_value(tmp_path):
                        cwd=tmp_path, timeout=120)
     assert p.returncode != 0
     assert len(p.stderr.strip().splitlines()) == 1 and "--keep-last soon" in p.stderr, p.stderr
+
+
+def test_fprofile_run_keep_last_writes_the_window_at_os_exit(tmp_path):
+    script = tmp_path / "quits.py"
+    script.write_text("import os\ndef tick(i):\n    return i\nfor i in range(1000):\n    tick(i)\nos._exit(4)\n")
+    out = tmp_path / "w.fpt"
+    p = subprocess.run([*FPROFILE, "run", "--keep-last", "500", "-o", str(out), str(script)], capture_output=True,
+                       text=True, cwd=tmp_path, timeout=120)
+    assert p.returncode == 4, p.stderr
+    assert "wrote the last window" in p.stderr, p.stderr
+    t = fprofile.load(out)
+    # the last 500 events: 250 whole tick calls
+    assert sum(1 for c in t.calls() if c.function == "tick") == 250

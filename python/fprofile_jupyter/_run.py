@@ -285,7 +285,7 @@ def cmd_run(argv: Sequence[str]) -> int:
     prof._process_name = _quote_args([f"-m {module}" if module is not None else script] + list(prog_args))  # type: ignore[attr-defined]
     prof.__enter__()
     saved_sigterm = _catch_sigterm()
-    saved_usr1 = _window_on_sigusr1(prof, out, out_abs) if keep_last is not None else None
+    saved_usr1, saved_exit = _window_on_sigusr1(prof, out, out_abs) if keep_last is not None else (None, None)
     held: Optional[_HeldSigint] = None
     try:
         try:
@@ -321,6 +321,8 @@ def cmd_run(argv: Sequence[str]) -> int:
     finally:
         _restore_sigterm(saved_sigterm)
         _restore_signal("SIGUSR1", saved_usr1)
+        if saved_exit is not None:
+            os._exit = saved_exit
         sys.argv = saved_argv
         if saved_path0 is not None and sys.path:
             sys.path[0] = saved_path0
@@ -429,11 +431,12 @@ def _catch_sigterm():
 
 def _window_on_sigusr1(prof, out: str, out_abs: str):
     """The flight recorder of ``fprofile run --keep-last``: SIGUSR1 writes the last window to the
-    output file (one line says so). Says how, once, at the start. Returns what to restore."""
+    output file (one line says so), and so does ``os._exit`` (which skips the end of ``run``). Says
+    how, once, at the start. Returns what to restore: the SIGUSR1 handler and ``os._exit``."""
     import signal
 
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGUSR1"):
-        return None
+        return None, None
 
     def handler(signum, frame):
         try:
@@ -446,10 +449,18 @@ def _window_on_sigusr1(prof, out: str, out_abs: str):
     try:
         saved = signal.signal(signal.SIGUSR1, handler)
     except (ValueError, OSError):
-        return None
+        return None, None
     _say(f"fprofile: flight recorder on (the last {prof._keep_last_text}); `kill -USR1 {os.getpid()}` writes it to {out}, "
          "as the program's end does")
-    return saved
+    real_exit = os._exit
+
+    def _exit(status: int) -> None:  # the program ends with os._exit: the window first
+        handler(None, None)
+        real_exit(status)
+
+    _exit.__wrapped__ = real_exit  # type: ignore[attr-defined]
+    os._exit = _exit
+    return saved, real_exit
 
 
 def _restore_signal(name: str, saved) -> None:
