@@ -259,20 +259,16 @@ def test_a_file_cut_anywhere_loads_or_fails_clearly(tmp_path):
 GUARD_PROGRAM = """
     import sys
     import fprofile_jupyter as fprofile
-    from fprofile_jupyter import _core
 
     def leaf():
         pass
 
+    MADE = int(sys.argv[2])
     try:
         with fprofile.profile(subs=[__file__], outfile=sys.argv[1], processes=False) as prof:
-            for _ in range(200):
-                for _ in range(10_000):
-                    leaf()
-                if not _core.Recorder.is_profiling():
-                    break  # the guard stopped the recording
-            else:
-                print("never stopped")
+            for _ in range(MADE):
+                leaf()
+        print("never stopped")
     except fprofile.OutfileError as e:
         print("ERROR", e)
         print("CALLS", len(e.trace))
@@ -283,12 +279,14 @@ def test_disk_guard_stops_cleanly_and_the_file_loads(tmp_path):
     out = tmp_path / "guarded.fpt"
     script = write_program(tmp_path, GUARD_PROGRAM)
     # more than any disk has free: the guard stops the recording at the writer's first round
-    p = run(tmp_path, script, str(out), env={"FPROFILE_MIN_FREE_BYTES": str(2**62)})
+    made = 2_000_000
+    p = run(tmp_path, script, str(out), str(made), env={"FPROFILE_MIN_FREE_BYTES": str(2**62)})
     assert p.returncode == 0, p.stderr
     assert "Traceback" not in p.stderr
     err = [ln for ln in p.stdout.splitlines() if ln.startswith("ERROR")]
     assert len(err) == 1 and "recording stopped early" in err[0] and "free" in err[0], p.stdout
     calls = int(p.stdout.split("CALLS")[1])
+    assert calls < made, "stopped at the writer's first round"
     with pytest.warns(fprofile.TraceWarning, match="recording stopped early"):
         t = fprofile.load(out)
     assert len(t) == calls
@@ -304,13 +302,15 @@ def test_a_really_full_disk(tmp_path):
         pytest.skip(f"cannot mount a small tmpfs here: {e}")
     try:
         out = mnt / "full.fpt"
-        script = write_program(tmp_path, GUARD_PROGRAM.replace("range(200)", "range(100_000)"))
-        p = run(tmp_path, script, str(out), env={"FPROFILE_MIN_FREE_BYTES": str(1 << 20)})
+        script = write_program(tmp_path, GUARD_PROGRAM)
+        # about 1.3 bytes a call: 3 MB with 1 MiB kept free fill up after some 1.5 million calls
+        made = 10_000_000
+        p = run(tmp_path, script, str(out), str(made), env={"FPROFILE_MIN_FREE_BYTES": str(1 << 20)})
         assert p.returncode == 0, p.stderr
         assert "ERROR" in p.stdout and "recording stopped early" in p.stdout, p.stdout + p.stderr
-        with pytest.warns(fprofile.TraceWarning):
+        with pytest.warns(fprofile.TraceWarning, match="recording stopped early"):
             t = fprofile.load(out)
-        assert counts(t)["leaf"] > 10_000
+        assert 10_000 < counts(t)["leaf"] < made
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
 
