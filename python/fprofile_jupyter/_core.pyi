@@ -378,6 +378,14 @@ def _read_spool(path: _Path) -> Tuple[Trace, int, int, int, Optional[str]]:
     ``end``: "exited", "flushed" (still running at the parent's stop) or None (killed). ``OSError``
     when it cannot be read, ``FormatError`` when it is not a spool."""
 
+def _is_stream_path(path: _Path) -> bool:
+    """Whether a recording's outfile at ``path`` is streamed as ``.fpt`` chunks (its name ends in
+    ``.fpt``, any case); else it is PYME raw text."""
+
+def _stream_append_trace(path: _Path, trace: Trace) -> None:
+    """Append ``trace`` (the trace with the child processes merged in) to the streamed file at
+    ``path`` as its last chunk: loading the file then gives that trace. ``OSError`` on failure."""
+
 # ---------------------------------------------------------------------------------------------------
 # recording
 
@@ -400,19 +408,33 @@ class Recorder:
         outfile: Optional[_Path] = None,
         metadata: Sequence[Tuple[str, str]] = ...,
         child: Optional[_Path] = None,
+        keep_last_ns: Optional[int] = None,
+        keep_last_events: Optional[int] = None,
     ) -> None:
         """Install the hook: calls of code whose file name contains one of ``include``, or one of
         ``subs`` and none of ``exclude``, are recorded. ``metadata``: pairs added to the trace's. ``builtins``: also C functions called from recorded code (profile
-        function). ``max_events``: the cap (a call is two events). ``outfile``: PYME raw text
-        written live. ``child``: record as a child process of a recording, into ``<pid>.spool`` in
-        this session directory (docs/processes.md; stop with ``finish_child``). ``ProfilerError``
-        if recording is on already or the outfile (or spool) cannot be written."""
+        function). ``max_events``: the cap (a call is two events; none with a streamed outfile).
+        ``outfile``: written live: a name ending in ``.fpt`` streams compressed chunks
+        (docs/format.md, "Streamed files"; recording stops when less than ``FPROFILE_MIN_FREE_BYTES``,
+        default 64 MiB, is free on its file system), any other name PYME raw text. ``child``: record as a child process of a recording, into ``<pid>.spool`` in
+        this session directory (docs/processes.md; stop with ``finish_child``). ``keep_last_ns`` /
+        ``keep_last_events``: the flight recorder (one of them, positive, no outfile: else
+        ``ValueError``): only the last window is kept; ``snapshot()`` reads it, ``stop()`` returns
+        it. ``ProfilerError`` if recording is on already or the outfile (or spool) cannot be written."""
+    def snapshot(self) -> Trace:
+        """The flight recorder's last window as a ``Trace`` while recording goes on
+        (``ProfilerError`` when not recording or without ``keep_last_*``)."""
     def finish_child(self, exit_status: Optional[int] = None, name: Optional[str] = None) -> None:
         """Stop a child recording (``start(child=...)``): the last events and the end record (with
         ``exit_status`` and the process's ``name``, when given) go to its spool."""
-    def stop(self, metadata: Sequence[Tuple[str, str]] = ...) -> Trace:
+    def stop(self, metadata: Sequence[Tuple[str, str]] = ..., *, load: bool = True) -> Optional[Trace]:
         """Remove the hook and return the trace (``ProfilerError`` if this recorder is not recording);
-        ``metadata``: pairs added to the trace's (what is known only at the end)."""
+        ``metadata``: pairs added to the trace's (what is known only at the end). With a streamed
+        outfile (``.fpt``) the trace is loaded back from the file; ``load=False`` returns None
+        instead (the file is complete either way). Never None otherwise."""
+    def flush(self) -> None:
+        """While recording to a streamed outfile: have what was recorded so far written to it now
+        (waits for the writer, at most 2 s). ``os._exit`` does this first."""
     def stop_raw(self) -> RawRecording:
         """Remove the hook and return the flat events, before tree building."""
     @property

@@ -17,7 +17,7 @@ import threading
 import warnings
 from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
 
-from . import _processes
+from . import _core, _processes
 from ._core import ProfilerError, Recorder, Trace
 
 __all__ = ["profile", "ThreadProfiler", "Filter", "default_filter", "default_subs", "split_subs", "resolve_subs",
@@ -304,6 +304,38 @@ def _check_outfile(outfile: Any) -> Optional[str]:
     return path
 
 
+_UNITS_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000,
+             "min": 60_000_000_000, "h": 3_600_000_000_000}
+
+
+def parse_keep_last(keep_last: Any) -> Optional[Tuple[str, int]]:
+    """``keep_last`` as ``("ns", n)`` (a duration: ``"30s"``, ``"500ms"``, ``"2m"``, ``"1.5h"``; units
+    ns, us, ms, s, m or min, h) or ``("events", n)`` (an int: that many events); None for None.
+    ``TypeError`` / ``ValueError`` with the accepted forms otherwise."""
+    if keep_last is None:
+        return None
+    forms = 'a duration such as "30s", "500ms", "2m" (units ns, us, ms, s, m, h) or a number of events (an int)'
+    if isinstance(keep_last, bool) or not isinstance(keep_last, (int, str)):
+        raise TypeError(f"keep_last must be {forms}, not {type(keep_last).__name__}")
+    if isinstance(keep_last, int):
+        if keep_last < 1:
+            raise ValueError(f"keep_last must be a positive number of events (got {keep_last})")
+        return ("events", min(keep_last, 2**64 - 1))
+    text = keep_last.strip().lower()
+    unit = text.lstrip("0123456789.+-eE ")
+    number = text[:len(text) - len(unit)].strip()
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"keep_last={keep_last!r}: expected {forms}") from None
+    if unit.strip() not in _UNITS_NS:
+        raise ValueError(f"keep_last={keep_last!r}: expected {forms}")
+    ns = value * _UNITS_NS[unit.strip()]
+    if not ns >= 1 or ns != ns or ns > 2**63:
+        raise ValueError(f"keep_last={keep_last!r}: the window must be a positive duration of at least 1 ns")
+    return ("ns", int(ns))
+
+
 # -- the one active session (for atexit) --------------------------------------------------------
 
 _active_lock = threading.Lock()
@@ -314,7 +346,7 @@ class _Session:
     """One start/stop of the Recorder with the Python-side bookkeeping."""
 
     def __init__(self, subs: Optional[Union[List[str], Filter, _DefaultsPlus]], builtins: bool, max_events: int,
-                 outfile: Optional[str], processes: bool = False):
+                 outfile: Optional[str], processes: bool = False, keep_last: Optional[Tuple[str, int]] = None):
         #: What the user named (warned about after the run when it matched nothing).
         self.user_entries = _user_entries(subs)
         if subs is None:
@@ -334,7 +366,12 @@ class _Session:
         self.builtins = builtins
         self.max_events = max_events
         self.outfile = outfile
-        self.processes = processes
+        #: The outfile is a streamed ``.fpt`` (the trace at stop is loaded back from it).
+        self.streamed = outfile is not None and _core._is_stream_path(outfile)
+        #: The flight recorder's window (``parse_keep_last``), None: everything is kept.
+        self.keep_last = keep_last
+        # the flight recorder records this process only (a child's spool would keep everything)
+        self.processes = processes and keep_last is None
         self.recorder = Recorder()
         self.pid = os.getpid()
         #: Warn at stop about entries that matched no recorded call (off where the caller merges
@@ -360,8 +397,11 @@ class _Session:
         if children is not None:
             children.announce()
         try:
+            keep = self.keep_last
             self.recorder.start(self.subs, exclude=self.exclude, include=self.include, builtins=self.builtins,
-                                max_events=self.max_events, outfile=self.outfile, metadata=metadata)
+                                max_events=self.max_events, outfile=self.outfile, metadata=metadata,
+                                keep_last_ns=keep[1] if keep and keep[0] == "ns" else None,
+                                keep_last_events=keep[1] if keep and keep[0] == "events" else None)
         except BaseException:
             if children is not None:
                 children.discard()
@@ -369,8 +409,13 @@ class _Session:
         self.children = children
         with _active_lock:
             _active.append(self)
+        if self.streamed:
+            _flush_streams_at_os_exit()
 
-    def stop(self, stacklevel: int) -> Optional[Trace]:
+    def stop(self, stacklevel: int, want_trace: bool = True) -> Optional[Trace]:
+        """Stops recording; returns the trace. ``want_trace=False`` (at interpreter exit, no one
+        to read it): a streamed outfile's trace is not loaded back from the file (None), unless
+        child processes are to be merged into it."""
         with _active_lock:
             if self in _active:
                 _active.remove(self)
@@ -378,14 +423,22 @@ class _Session:
             return None  # in a forked child: the parent's recording is not continued here
         children, self.children = self.children, None
         try:
-            trace = self.recorder.stop(metadata=_cell_labels())
+            load = want_trace or children is not None or not self.streamed
+            trace = self.recorder.stop(metadata=_cell_labels(), load=load)
         except BaseException:
             if children is not None:
                 children.discard()
             raise
-        if children is not None:
+        if children is not None and trace is not None:
             children.stop_children()
-            trace = self._merge_children(children, trace, stacklevel + 1)
+            merged = self._merge_children(children, trace, stacklevel + 1)
+            if self.streamed and merged is not trace and self.outfile is not None:
+                try:  # the file holds what the trace holds: the children too, as its last chunk
+                    _core._stream_append_trace(self.outfile, merged)
+                except OSError as e:
+                    warnings.warn(f"fprofile: the child processes could not be added to the outfile {self.outfile}: {e}",
+                                  RuntimeWarning, stacklevel=stacklevel + 1)
+            trace = merged
         stats = self.recorder.stats
         if stats is None:
             return trace
@@ -398,6 +451,10 @@ class _Session:
         if trace is not None and self.user_entries and self.warn_subs:
             _warn_unmatched(self.user_entries, trace, stats, stacklevel + 1)
         err = stats.outfile_error
+        if err and self.streamed:
+            e = OutfileError(f"fprofile: {err} (outfile {self.outfile}); .trace is what the file holds")
+            e.trace = trace
+            raise e
         if err:
             e = OutfileError(f"fprofile: {err} (outfile {self.outfile}); the file is incomplete, "
                              f"the in-memory trace is complete (.trace)")
@@ -437,6 +494,58 @@ def _warn_unmatched(entries: List[str], trace: Trace, stats: Any, stacklevel: in
     warnings.warn(w, stacklevel=stacklevel + 1)
 
 
+def _check_keep_last(keep_last: Any, max_events: Any, outfile: Optional[str], dask: Any) -> Optional[Tuple[str, int]]:
+    keep = parse_keep_last(keep_last)
+    if keep is None:
+        return None
+    if max_events != DEFAULT_MAX_EVENTS:
+        raise ValueError("keep_last and max_events cannot be given together: the flight recorder keeps the last "
+                         "window, with no cap (memory is bounded by the window); give one of them")
+    if outfile is not None:
+        raise ValueError("keep_last keeps the last window in memory and takes no outfile: save a window with "
+                         "snapshot().save(path), or stream everything to an .fpt outfile without keep_last")
+    if dask is not None:
+        raise ValueError("keep_last records this process only: it cannot be combined with dask=")
+    return keep
+
+
+def _snapshot(session: Optional["_Session"]) -> Trace:
+    if session is None:
+        raise ProfilerError("snapshot() works while recording (after the recording, .trace is the last window)")
+    if session.keep_last is None:
+        raise ProfilerError("snapshot() needs the flight recorder: record with keep_last=\"30s\" (or a number of "
+                            "events); this recording keeps everything and gives its trace at the end")
+    trace = session.recorder.snapshot()
+    return trace
+
+
+_os_exit_wrapped = False
+
+
+def _flush_streams_at_os_exit() -> None:
+    """``os._exit`` skips atexit: while a streamed outfile is recorded, it first has the writer
+    write what was recorded so far (the file then loads with everything but its end chunk)."""
+    global _os_exit_wrapped
+    if _os_exit_wrapped:
+        return
+    _os_exit_wrapped = True
+    previous = os._exit
+
+    def _exit(status: int) -> None:
+        try:
+            with _active_lock:
+                streamed = [s for s in _active if s.streamed and s.pid == os.getpid()]
+            for s in streamed:
+                s.recorder.flush()
+        except BaseException:
+            pass
+        previous(status)
+
+    _exit.__doc__ = previous.__doc__
+    _exit.__wrapped__ = previous  # type: ignore[attr-defined]
+    os._exit = _exit
+
+
 def _after_fork_in_child() -> None:
     global _active_lock
     # A recording that follows processes goes on in the child, in fresh buffers of its own.
@@ -458,7 +567,7 @@ def _stop_at_exit() -> None:
         sessions = list(_active)
     for s in sessions:
         try:
-            s.stop(stacklevel=1)
+            s.stop(stacklevel=1, want_trace=False)
         except Exception as e:  # no caller to raise to: say it (an incomplete outfile, mostly)
             try:
                 print(f"{e}" if str(e).startswith("fprofile") else f"fprofile: {e}", file=sys.stderr)
@@ -492,12 +601,25 @@ class profile:
             made from recorded code. Slower (uses a profile function); off by default.
         max_events: cap on recorded events (a call is two): when it is reached, recording stops,
             a :class:`CapReachedWarning` is issued at the end and the trace keeps what was recorded.
-        outfile: also write the events, while recording, to this file in PYME's raw text format
-            (this process's events; child processes are in the trace only).
+        outfile: also write the events to this file while recording. A name ending in ``.fpt``
+            streams the compact format in compressed chunks (docs/recording.md, "Streaming to
+            disk"): memory stays bounded whatever the run's length, ``max_events`` does not
+            apply (recording stops when the disk is nearly full), the file loads even if the
+            process is killed, and the trace at stop is loaded back from the file (child
+            processes are added to it at stop). Any other name: PYME's raw text format (this
+            process's events; child processes are in the trace only).
         processes: also record every Python process started while recording (``os.fork``,
             ``multiprocessing`` with any start method, ``concurrent.futures.ProcessPoolExecutor``,
             ``subprocess`` of Python), with the same ``subs`` and options, into one trace with a
             process level above the threads (docs/processes.md). ``False``: this process only.
+        keep_last: the flight recorder: keep only the last window, ``"30s"``, ``"500ms"``,
+            ``"2m"`` (units ns, us, ms, s, m, h) or an int (that many events), as compressed chunks
+            in memory (bounded by the window, however long the run); :meth:`snapshot` returns
+            the window while recording goes on, and ``.trace`` at the end is the last window.
+            Calls begun before the window are flagged as begun before the recording. Records
+            this process only (``processes`` is off), with no event cap (``max_events`` cannot
+            be given with it) and no ``outfile`` (save a window with ``snapshot().save(path)``).
+            docs/recording.md, "The flight recorder".
         dask: a ``distributed.Client``: also record every worker of its cluster (workers that join
             while recording too), with the same subs and options, and merge their traces into
             this one: one process per worker, named ``dask worker <name> (<address>)``, with the
@@ -510,7 +632,7 @@ class profile:
 
     def __init__(self, subs: Optional[Union[Sequence[str], Filter]] = None, *, builtins: bool = False,
                  max_events: int = DEFAULT_MAX_EVENTS, outfile: Optional[PathLike] = None, processes: bool = True,
-                 dask: Any = None):
+                 dask: Any = None, keep_last: Union[str, int, None] = None):
         self._func: Optional[Callable[..., Any]] = None
         if callable(subs) and not isinstance(subs, (str, bytes, list, tuple)):
             # bare decorator: @profile
@@ -520,6 +642,9 @@ class profile:
         self._max_events = _check_max_events(max_events)
         self._outfile = _check_outfile(outfile)
         self._processes = _processes.check_processes(processes)
+        self._keep_last = _check_keep_last(keep_last, max_events, self._outfile, dask)
+        self._keep_last_text = (None if keep_last is None else
+                                f"{keep_last:,} events" if isinstance(keep_last, int) else str(keep_last).strip())
         if dask is not None:
             from ._dask import check_client
 
@@ -536,7 +661,8 @@ class profile:
     def __enter__(self) -> "profile":
         if self._session is not None:
             raise ProfilerError("this profile() is already recording (it cannot be entered twice at once)")
-        session = _Session(self._subs, self._builtins, self._max_events, self._outfile, self._processes)
+        session = _Session(self._subs, self._builtins, self._max_events, self._outfile, self._processes,
+                           self._keep_last)
         session.process_name = getattr(self, "_process_name", None)
         cluster = None
         if self._dask is not None:
@@ -612,6 +738,13 @@ class profile:
         wrapper.profile = owner  # type: ignore[attr-defined]
         return wrapper
 
+    def snapshot(self) -> Trace:
+        """The flight recorder's last window (``keep_last``) as a ``Trace``, while recording goes
+        on: exactly the events from the window's start to now; calls begun before it are flagged
+        as begun before the recording. ``ProfilerError`` when not recording or without keep_last
+        (at the end of the block, ``.trace`` is the last window)."""
+        return _snapshot(self._session)
+
     def show(self) -> None:
         """Display the trace of the last recording: the timeline in a notebook, text elsewhere."""
         if self.trace is None:
@@ -625,6 +758,14 @@ class profile:
 
 
 # -- ThreadProfiler (PYME drop-in) ------------------------------------------------------------------
+
+class _DefaultOutfile(str):
+    """``ThreadProfiler.profile_on``'s default outfile (PYME's name), told apart from the same
+    name given explicitly: with ``keep_last`` the default is no outfile."""
+
+
+_PYME_OUTFILE = _DefaultOutfile("profile_output.txt")
+
 
 class ThreadProfiler:
     """Drop-in replacement for ``PYME.util.fProfile.ThreadProfiler``.
@@ -648,20 +789,27 @@ class ThreadProfiler:
         #: The Trace of the last profile_on/profile_off (None before).
         self.trace: Optional[Trace] = None
 
-    def profile_on(self, subs: Sequence[str] = ("PYME/",), outfile: Optional[PathLike] = "profile_output.txt",
-                   *, builtins: bool = False, max_events: int = DEFAULT_MAX_EVENTS, processes: bool = True) -> None:
+    def profile_on(self, subs: Sequence[str] = ("PYME/",), outfile: Optional[PathLike] = _PYME_OUTFILE,
+                   *, builtins: bool = False, max_events: int = DEFAULT_MAX_EVENTS, processes: bool = True,
+                   keep_last: Union[str, int, None] = None) -> None:
         """Starts recording calls of code whose file name contains any of ``subs`` (a list of
-        strings), on every thread, writing PYME raw text lines to ``outfile`` (None: memory only).
+        strings), on every thread, writing PYME raw text lines to ``outfile`` (None: memory only;
+        a name ending in ``.fpt``: the compact format, streamed, as ``profile(outfile=...)``).
         ``processes``: also record the Python processes started meanwhile, as ``profile()`` does
         (into ``trace``; the outfile holds this process's events). Raises ProfilerError if
-        profiling is already on."""
+        profiling is already on. ``keep_last``: the flight recorder, as in ``profile()`` (pass
+        ``outfile=None`` with it); :meth:`snapshot` returns the last window."""
         checked = _check_subs(subs)
         if checked is None:
             raise TypeError("subs must be a list of strings, e.g. subs=['PYME/']")
         if self._session is not None:
             raise ProfilerError("profile_on called twice: this ThreadProfiler is already on (call profile_off first)")
-        session = _Session(checked, bool(builtins), _check_max_events(max_events), _check_outfile(outfile),
-                           _processes.check_processes(processes))
+        if outfile is _PYME_OUTFILE:  # the default: PYME's file, none for the flight recorder
+            outfile = None if keep_last is not None else str(outfile)
+        checked_outfile = _check_outfile(outfile)
+        keep = _check_keep_last(keep_last, max_events, checked_outfile, None)
+        session = _Session(checked, bool(builtins), _check_max_events(max_events), checked_outfile,
+                           _processes.check_processes(processes), keep)
         session.start()
         self._session = session
         self._ever_started = True
@@ -683,6 +831,11 @@ class ThreadProfiler:
     @property
     def active(self) -> bool:
         return self._session is not None
+
+    def snapshot(self) -> Trace:
+        """The flight recorder's last window (``profile_on(..., keep_last=...)``) as a ``Trace``,
+        while recording goes on (see ``profile.snapshot``)."""
+        return _snapshot(self._session)
 
     def profileOn(self, *args: Any, **kwargs: Any) -> None:
         """Deprecated alias of :meth:`profile_on` (as in PYME)."""

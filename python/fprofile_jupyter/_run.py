@@ -9,10 +9,12 @@ import sys
 import threading
 from typing import List, Optional, Sequence, Tuple
 
+from . import _core
 from ._cmdline import PROG, UsageError, _flush_quietly, _Parser, _save, _say, unknown_option
 from ._io import SAVE_ENDINGS
+from ._recording import parse_keep_last
 
-_RUN_VALUE_OPTS = {"--subs", "-o", "--output", "--max-events"}
+_RUN_VALUE_OPTS = {"--subs", "-o", "--output", "--max-events", "--keep-last"}
 #: Every option of ``run`` (an option after the script belongs to the program).
 _RUN_OPTIONS = _RUN_VALUE_OPTS | {"--builtins", "--no-processes", "-h", "--help", "-m"}
 
@@ -185,7 +187,11 @@ def cmd_run(argv: Sequence[str]) -> int:
         "library excluded. +NAME adds to the default: --subs +urllib records the script and urllib.",
     )
     parser.add_argument("--builtins", action="store_true", help="also record calls of C functions (time.sleep, numpy, ...) made from recorded code")
-    parser.add_argument("--max-events", type=int, metavar="N", help="stop recording after N events (default: the profiler's cap)")
+    parser.add_argument("--max-events", type=int, metavar="N", help="stop recording after N events (default: the profiler's cap; "
+                        "an .fpt output is streamed to disk while the program runs and has no cap, unless this is given)")
+    parser.add_argument("--keep-last", metavar="WINDOW", help="flight recorder: keep only the last WINDOW (30s, 500ms, 2m, or a "
+                        "number of events) in memory; `kill -USR1 <pid>` writes that window to the output file while the program "
+                        "runs, and the last window is written at exit (this process only; no --max-events)")
     parser.add_argument("--no-processes", action="store_true", help="record this program's process only, not the Python processes it "
                         "starts (fork, multiprocessing, ProcessPoolExecutor, subprocess of Python), which are followed by default")
     parser.add_argument("-o", "--output", metavar="OUT", help="trace file to write, format from the extension: .fpt, .json (PYME), "
@@ -250,9 +256,26 @@ def cmd_run(argv: Sequence[str]) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from None
 
-    kwargs = {"subs": subs, "builtins": opts.builtins, "processes": not opts.no_processes}
+    keep_last = None
+    if opts.keep_last is not None:
+        if opts.max_events is not None:
+            raise UsageError("--keep-last and --max-events cannot be given together (the flight recorder has no cap)")
+        value = opts.keep_last.strip()
+        try:
+            parse_keep_last(int(value) if value.isdigit() else value)
+        except (TypeError, ValueError) as e:
+            raise UsageError(f"--keep-last {opts.keep_last}: {e}") from None
+        keep_last = int(value) if value.isdigit() else value
+    kwargs = {"subs": subs, "builtins": opts.builtins, "processes": not opts.no_processes and keep_last is None}
+    if keep_last is not None:
+        kwargs["keep_last"] = keep_last
     if opts.max_events is not None:
         kwargs["max_events"] = opts.max_events
+    # an .fpt output is streamed while the program runs (a killed run leaves a loadable file;
+    # no event cap applies): unless --max-events asks for a cap, which a recording in memory has
+    streamed = _core._is_stream_path(out_abs) and opts.max_events is None and keep_last is None
+    if streamed:
+        kwargs["outfile"] = out_abs
 
     replacing = os.path.exists(out_abs)
     exc: Optional[BaseException] = None
@@ -262,6 +285,7 @@ def cmd_run(argv: Sequence[str]) -> int:
     prof._process_name = _quote_args([f"-m {module}" if module is not None else script] + list(prog_args))  # type: ignore[attr-defined]
     prof.__enter__()
     saved_sigterm = _catch_sigterm()
+    saved_usr1, saved_exit = _window_on_sigusr1(prof, out, out_abs) if keep_last is not None else (None, None)
     held: Optional[_HeldSigint] = None
     try:
         try:
@@ -293,9 +317,12 @@ def cmd_run(argv: Sequence[str]) -> int:
             # From here on the trace is being written: a second Ctrl-C must not lose it.
             held = _HeldSigint(out)
             _stop(prof)
-        return _finish_run(prof, exc, out, out_abs, replacing)
+        return _finish_run(prof, exc, out, out_abs, replacing, written=streamed)
     finally:
         _restore_sigterm(saved_sigterm)
+        _restore_signal("SIGUSR1", saved_usr1)
+        if saved_exit is not None:
+            os._exit = saved_exit
         sys.argv = saved_argv
         if saved_path0 is not None and sys.path:
             sys.path[0] = saved_path0
@@ -338,9 +365,11 @@ class _HeldSigint:
             self.saved = None
 
 
-def _finish_run(prof, exc: Optional[BaseException], out: str, out_abs: str, replacing: bool = False) -> int:
+def _finish_run(prof, exc: Optional[BaseException], out: str, out_abs: str, replacing: bool = False,
+                written: bool = False) -> int:
     """After the program and the recording stopped: reports how the program ended (as Python
-    would), writes the trace, says where; returns the program's exit status."""
+    would), writes the trace (unless it was streamed there while recording: ``written``), says
+    where; returns the program's exit status."""
     trace = prof.trace
     status = 0
     if isinstance(exc, SystemExit):
@@ -362,7 +391,8 @@ def _finish_run(prof, exc: Optional[BaseException], out: str, out_abs: str, repl
 
     if trace is None:
         raise RuntimeError("the profiler returned no trace")
-    _save(trace, out_abs)
+    if not written:
+        _save(trace, out_abs)
     _print_written(trace, out, replacing)
     if isinstance(exc, _Terminated):  # end as the signal would have ended the program
         _die_of(exc.signum)
@@ -397,6 +427,50 @@ def _catch_sigterm():
     except (ValueError, OSError, AttributeError):
         return None
     return signal.SIG_DFL
+
+
+def _window_on_sigusr1(prof, out: str, out_abs: str):
+    """The flight recorder of ``fprofile run --keep-last``: SIGUSR1 writes the last window to the
+    output file (one line says so), and so does ``os._exit`` (which skips the end of ``run``). Says
+    how, once, at the start. Returns what to restore: the SIGUSR1 handler and ``os._exit``."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGUSR1"):
+        return None, None
+
+    def handler(signum, frame):
+        try:
+            trace = prof.snapshot()
+            _save(trace, out_abs)
+            _say(f"fprofile: wrote the last window ({len(trace):,} calls) to {out}")
+        except Exception as e:  # the program goes on: say why there is no file
+            _say(f"fprofile: could not write the window to {out}: {e}")
+
+    try:
+        saved = signal.signal(signal.SIGUSR1, handler)
+    except (ValueError, OSError):
+        return None, None
+    _say(f"fprofile: flight recorder on (the last {prof._keep_last_text}); `kill -USR1 {os.getpid()}` writes it to {out}, "
+         "as the program's end does")
+    real_exit = os._exit
+
+    def _exit(status: int) -> None:  # the program ends with os._exit: the window first
+        handler(None, None)
+        real_exit(status)
+
+    _exit.__wrapped__ = real_exit  # type: ignore[attr-defined]
+    os._exit = _exit
+    return saved, real_exit
+
+
+def _restore_signal(name: str, saved) -> None:
+    import signal
+
+    if saved is not None:
+        try:
+            signal.signal(getattr(signal, name), saved)
+        except (ValueError, OSError, TypeError):
+            pass
 
 
 def _restore_sigterm(saved) -> None:

@@ -10,7 +10,7 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::formats::{self, fpt, pyme_json, pyme_text, Format};
+use crate::formats::{self, fpt, pyme_json, pyme_text, stream, Format};
 use crate::fsio;
 use crate::Trace;
 
@@ -41,11 +41,14 @@ pub enum Problem {
     #[error("JSON that is not a trace: expected PYME JSON (an object with \"callstack\" and \"threadNames\"), the only JSON format fprofile reads")]
     UnknownJson,
     /// Not a trace format at all.
-    #[error("not a trace: neither an .fpt file (magic \"FPRF\"), PYME raw event text (six tab-separated fields per line) nor PYME JSON (an object with \"callstack\")")]
+    #[error("not a trace: neither an .fpt file (magic \"FPRF\" or \"FPST\"), PYME raw event text (six tab-separated fields per line) nor PYME JSON (an object with \"callstack\")")]
     Unknown,
     /// A broken `.fpt` file.
     #[error(transparent)]
     Fpt(#[from] fpt::FptError),
+    /// A broken streamed `.fpt` file (one whose last chunk is cut or damaged still loads).
+    #[error(transparent)]
+    Stream(#[from] stream::StreamError),
     /// A broken PYME text file.
     #[error(transparent)]
     PymeText(#[from] pyme_text::TextError),
@@ -65,7 +68,7 @@ pub fn detect_readable(bytes: &[u8]) -> Result<Format, Problem> {
     if bytes.is_empty() {
         return Err(Problem::Empty);
     }
-    if bytes.len() < fpt::MAGIC.len() && fpt::MAGIC.starts_with(bytes) {
+    if bytes.len() < fpt::MAGIC.len() && (fpt::MAGIC.starts_with(bytes) || stream::MAGIC.starts_with(bytes)) {
         return Ok(Format::Fpt); // an .fpt file cut inside its magic: the decoder says so
     }
     match formats::detect(bytes) {
@@ -120,7 +123,7 @@ pub fn load_with(
         drop(file);
         return pyme_text::read_file(path, progress).map_err(|e| LoadError::at(path, e.into()));
     }
-    if format == Format::Fpt {
+    if format == Format::Fpt && !bytes.starts_with(&stream::MAGIC) {
         // Inflated and parsed as it is read: neither the file nor its inflated body is held whole.
         let len = file.metadata().map_err(io)?.len() as usize;
         let mut input = (&bytes[..]).chain(file);
@@ -173,6 +176,7 @@ fn empty_text(bytes: &[u8], format: Option<Format>) -> Option<Trace> {
 
 fn decode(bytes: &[u8], format: Format, max_body_len: u64, progress: &mut dyn FnMut(usize, usize)) -> Result<Trace, Problem> {
     let t = match format {
+        Format::Fpt if bytes.starts_with(&stream::MAGIC) => stream::decode_limited(bytes, max_body_len)?,
         Format::Fpt => fpt::decode_from(&mut &bytes[..], bytes.len(), max_body_len, progress)?,
         Format::PymeText => return Ok(pyme_text::read_with_progress(bytes, progress)?),
         Format::PymeJson => pyme_json::read(bytes)?,

@@ -83,7 +83,9 @@ impl From<BindingError> for PyErr {
             BindingError::CompareSort(e) => PyValueError::new_err(e.to_string()),
             BindingError::Fpt(e) => FormatError::new_err(e.to_string()),
             BindingError::Hook(HookError::Python(e)) | BindingError::Python(e) => e,
-            BindingError::Hook(e @ HookError::MaxEventsZero) => PyValueError::new_err(e.to_string()),
+            BindingError::Hook(e @ (HookError::MaxEventsZero | HookError::KeepLastBad | HookError::KeepLastWithFile)) => {
+                PyValueError::new_err(e.to_string())
+            }
             BindingError::Hook(e) => ProfilerError::new_err(e.to_string()),
         }
     }

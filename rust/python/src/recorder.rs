@@ -101,25 +101,43 @@ fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// What a stopped recording left: its events, or the streamed file that holds them.
+enum Left {
+    Recording(Recording),
+    Streamed(PathBuf),
+    /// The flight recorder's last window.
+    Window(fprofile::Trace),
+}
+
 impl Recorder {
-    fn stop_inner(&self, py: Python<'_>) -> Result<Recording, BindingError> {
+    fn stop_inner(&self, py: Python<'_>, metadata: Vec<(String, String)>) -> Result<Left, BindingError> {
         let mut st = lock(&self.state);
         if st.running.is_none() {
             return Err(HookError::RecorderIdle.into());
         }
-        let Stopped { recording, events, bytes_held, cap_reached, warnings, outfile_error } = hook::stop(py)?;
+        let Stopped { recording, events, bytes_held, cap_reached, warnings, outfile_error, streamed, window } =
+            hook::stop(py, metadata)?;
         st.running = None;
+        let (threads, codes) = match (&streamed, &window) {
+            (Some((_, threads, codes)), _) => (*threads, *codes),
+            (None, Some(t)) => (t.threads.len(), t.codes.len()),
+            (None, None) => (recording.threads.len(), recording.codes.len()),
+        };
         let stats = RecorderStats {
             events,
             bytes_held,
             cap_reached,
-            threads: recording.threads.len(),
-            codes: recording.codes.len(),
+            threads,
+            codes,
             outfile_error,
             warnings: warnings.iter().map(RecorderWarning::from).collect(),
         };
         st.stats = Some(Py::new(py, stats)?);
-        Ok(recording)
+        Ok(match (streamed, window) {
+            (Some((path, _, _)), _) => Left::Streamed(path),
+            (None, Some(t)) => Left::Window(t),
+            (None, None) => Left::Recording(recording),
+        })
     }
 }
 
@@ -132,7 +150,12 @@ impl Recorder {
 
     /// `child`: record as a child process of a recording (`processes=True`), into `<pid>.spool` in
     /// that session directory (see docs/processes.md); stop it with `finish_child`.
-    #[pyo3(signature = (subs, *, exclude = Vec::new(), include = Vec::new(), builtins = false, max_events = hook::session::DEFAULT_MAX_EVENTS, outfile = None, metadata = Vec::new(), child = None))]
+    ///
+    /// `keep_last_ns` / `keep_last_events`: the flight recorder (at most one, neither with an
+    /// outfile): only the events of the last that many ns, or the last that many events, are
+    /// kept (compressed chunks in memory); `snapshot()` reads them while recording goes on, and
+    /// `stop()` returns that window.
+    #[pyo3(signature = (subs, *, exclude = Vec::new(), include = Vec::new(), builtins = false, max_events = hook::session::DEFAULT_MAX_EVENTS, outfile = None, metadata = Vec::new(), child = None, keep_last_ns = None, keep_last_events = None))]
     #[allow(clippy::too_many_arguments)]
     fn start(
         &self,
@@ -145,6 +168,8 @@ impl Recorder {
         outfile: Option<PathBuf>,
         metadata: Vec<(String, String)>,
         child: Option<PathBuf>,
+        keep_last_ns: Option<u64>,
+        keep_last_events: Option<u64>,
     ) -> Result<(), BindingError> {
         let mut st = lock(&self.state);
         if st.running.is_some() {
@@ -153,7 +178,15 @@ impl Recorder {
         if max_events == 0 {
             return Err(HookError::MaxEventsZero.into());
         }
-        let gen = hook::start(py, StartOptions { subs, exclude, include, metadata, builtins, max_events, outfile, child })?;
+        use fprofile::formats::stream::Keep;
+        let keep_last = match (keep_last_ns, keep_last_events) {
+            (None, None) => None,
+            (Some(ns), None) if ns > 0 => Some(Keep::Duration(ns)),
+            (None, Some(n)) if n > 0 => Some(Keep::Events(n)),
+            _ => return Err(HookError::KeepLastBad.into()),
+        };
+        let opts = StartOptions { subs, exclude, include, metadata, builtins, max_events, outfile, child, keep_last };
+        let gen = hook::start(py, opts)?;
         st.running = Some(gen);
         st.stats = None;
         Ok(())
@@ -161,11 +194,37 @@ impl Recorder {
 
     /// Stops recording and returns the `Trace` (call trees built off the GIL). `metadata`: (key,
     /// value) pairs added to the trace's (what is known only at the end: the notebook cells run).
-    #[pyo3(signature = (metadata = Vec::new()))]
-    fn stop(&self, py: Python<'_>, metadata: Vec<(String, String)>) -> Result<PyTrace, BindingError> {
-        let mut rec = self.stop_inner(py)?;
-        rec.metadata.extend(metadata);
-        Ok(PyTrace::from_trace(py.detach(move || fprofile::build::build_trace(rec))))
+    ///
+    /// With a streamed outfile (`.fpt`) the trace is loaded back from the file (it is what the file
+    /// holds); `load=False` skips that and returns None (the file is complete either way).
+    #[pyo3(signature = (metadata = Vec::new(), *, load = true))]
+    fn stop(&self, py: Python<'_>, metadata: Vec<(String, String)>, load: bool) -> Result<Option<PyTrace>, BindingError> {
+        match self.stop_inner(py, metadata)? {
+            Left::Recording(rec) => Ok(Some(PyTrace::from_trace(py.detach(move || fprofile::build::build_trace(rec))))),
+            Left::Window(t) => Ok(Some(PyTrace::from_trace(t))),
+            Left::Streamed(_) if !load => Ok(None),
+            Left::Streamed(path) => {
+                let t = py.detach(move || fprofile::load(path))?;
+                Ok(Some(PyTrace::from_trace(t)))
+            }
+        }
+    }
+
+    /// The flight recorder's last window as a `Trace` while recording goes on (`keep_last_*` given
+    /// at start); `ProfilerError` otherwise.
+    fn snapshot(&self, py: Python<'_>) -> Result<PyTrace, BindingError> {
+        if lock(&self.state).running.is_none() {
+            return Err(HookError::RecorderIdle.into());
+        }
+        Ok(PyTrace::from_trace(hook::session::snapshot(py)?))
+    }
+
+    /// While recording to a streamed outfile: writes what was recorded so far to it now (waits
+    /// for the writer's round, at most 2 s). What `os._exit` does before the process ends.
+    fn flush(&self, py: Python<'_>) {
+        if lock(&self.state).running.is_some() {
+            hook::session::flush(py);
+        }
     }
 
     /// Stops a child process's recording (started with `child=`): the last events and the end
@@ -177,7 +236,8 @@ impl Recorder {
         if st.running.is_none() {
             return Err(HookError::RecorderIdle.into());
         }
-        let stopped = hook::stop_with(py, hook::writer::ChildEnd { exit_status, process_name: name });
+        let end = hook::writer::ChildEnd { exit_status, process_name: name, stream_end: None };
+        let stopped = hook::stop_with(py, end, Vec::new());
         st.running = None;
         drop(stopped?);
         Ok(())
@@ -185,7 +245,16 @@ impl Recorder {
 
     /// Stops recording and returns the flat events, unbuilt (for tests and diagnostics).
     fn stop_raw(&self, py: Python<'_>) -> Result<RawRecording, BindingError> {
-        let rec = self.stop_inner(py)?;
+        let rec = match self.stop_inner(py, Vec::new())? {
+            Left::Recording(rec) => rec,
+            Left::Window(_) => return Err(HookError::WindowRaw.into()),
+            Left::Streamed(path) => {
+                let bytes = std::fs::read(&path).map_err(|e| HookError::Outfile { path: path.clone(), source: e })?;
+                let read = fprofile::formats::stream::read(&bytes)
+                    .map_err(|e| fprofile::LoadError { path: Some(path), problem: e.into() })?;
+                read.recording
+            }
+        };
         Ok(RawRecording { rec: Mutex::new(Some(rec)) })
     }
 

@@ -69,7 +69,7 @@ type Result<T> = std::result::Result<T, FptError>;
 // ---------------------------------------------------------------------------------------------
 // Encoder
 
-fn put_u(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_u(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -77,11 +77,11 @@ fn put_u(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn put_s(out: &mut Vec<u8>, v: i64) {
+pub(crate) fn put_s(out: &mut Vec<u8>, v: i64) {
     put_u(out, ((v << 1) ^ (v >> 63)) as u64);
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     put_u(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
 }
@@ -140,7 +140,7 @@ fn event_gaps(c: &Calls, lo: usize, hi: usize, first_ns: i64) -> (Vec<(usize, u6
 /// Varints split in two planes: the first byte of every value, then the other bytes of the values
 /// that have more, in order (the first plane is nearly uniform low bits, the second small and
 /// repetitive: zlib compresses the two apart better than interleaved).
-fn put_planes(out: &mut Vec<u8>, values: &[u64]) {
+pub(crate) fn put_planes(out: &mut Vec<u8>, values: &[u64]) {
     out.reserve(values.len() * 2);
     for &v in values {
         out.push(if v >= 0x80 { (v as u8) | 0x80 } else { v as u8 });
@@ -300,20 +300,26 @@ pub fn encode_with_level(t: &Trace, level: u32) -> Vec<u8> {
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&FLAG_ZLIB.to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    deflate_into(&mut out, &body, level);
+    out
+}
+
+/// Appends `body` compressed as one zlib stream (RFC 1950) at `level` (0-9) to `out` (the `.fpt`
+/// body and each chunk of a streamed file, `formats::stream`).
+pub(crate) fn deflate_into(out: &mut Vec<u8>, body: &[u8], level: u32) {
     let mut z = Compress::new(Compression::new(level.min(9)), true);
     loop {
         if out.capacity() - out.len() < 4096 {
             out.reserve(out.capacity().max(4096));
         }
         let consumed = z.total_in() as usize;
-        match z.compress_vec(&body[consumed.min(body.len())..], &mut out, FlushCompress::Finish) {
+        match z.compress_vec(&body[consumed.min(body.len())..], out, FlushCompress::Finish) {
             Ok(Status::StreamEnd) => break,
             Ok(_) => {}
             // Compressing from memory into memory cannot fail; stop rather than loop.
             Err(_) => break,
         }
     }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -357,17 +363,18 @@ pub fn decode_body(bytes: &[u8]) -> Result<Vec<u8>> {
 pub fn decode_body_limited(bytes: &[u8], max_body_len: u64) -> Result<Vec<u8>> {
     let mut input = bytes;
     let mut none = |_: usize, _: usize| {};
-    let (_, mut stream) = BodyStream::open(&mut input, max_body_len, bytes.len(), &mut none)?;
-    let mut body = Vec::new();
-    loop {
-        let before = body.len();
-        stream.fill(&mut body, WINDOW_LEN)?;
-        if body.len() == before {
-            break;
-        }
-    }
-    stream.finish()?;
-    Ok(body)
+    let (_, stream) = BodyStream::open(&mut input, max_body_len, bytes.len(), &mut none)?;
+    stream.read_all()
+}
+
+/// Inflates the zlib stream `input` that must inflate to exactly `body_len` bytes and end exactly
+/// at the end of `input` (each chunk of a streamed file, `formats::stream`), with the checks of an
+/// `.fpt` body. Errors give offsets in the file: `base` is the offset of `input` in it.
+pub(crate) fn inflate_exact(input: &[u8], body_len: usize, base: u64) -> Result<Vec<u8>> {
+    let mut input = input;
+    let mut none = |_: usize, _: usize| {};
+    let len = input.len();
+    BodyStream::zlib(&mut input, body_len as u64, base, len, &mut none).read_all()
 }
 
 /// Decodes an `.fpt` file.
@@ -440,6 +447,8 @@ struct BodyStream<'a> {
     ended: bool,
     /// The first fault, returned again by every later call.
     failed: Option<FptError>,
+    /// Offset in the file of the stream's first byte (for error offsets).
+    base: u64,
 }
 
 impl<'a> BodyStream<'a> {
@@ -487,13 +496,29 @@ impl<'a> BodyStream<'a> {
         if body_len > max_body_len {
             return Err(FptError::BodyAboveLimit { len: body_len, limit: max_body_len });
         }
-        let stream = BodyStream {
+        let mut stream = BodyStream::zlib(input, body_len, HEADER_LEN as u64, input_len, progress);
+        if flags & FLAG_ZLIB == 0 {
+            stream.z = None;
+        }
+        Ok((version, stream))
+    }
+
+    /// The zlib stream `input` (after the header, or a chunk of a streamed file at `base` in the
+    /// file) that inflates to exactly `body_len` bytes.
+    fn zlib(
+        input: &'a mut dyn std::io::Read,
+        body_len: u64,
+        base: u64,
+        input_len: usize,
+        progress: &'a mut dyn FnMut(usize, usize),
+    ) -> BodyStream<'a> {
+        BodyStream {
             input,
-            z: (flags & FLAG_ZLIB != 0).then(|| Decompress::new(true)),
+            z: Some(Decompress::new(true)),
             buf: Vec::new(),
             buf_pos: 0,
             input_done: false,
-            read: HEADER_LEN as u64,
+            read: base,
             input_len,
             next_report: PROGRESS_STEP,
             progress,
@@ -501,8 +526,22 @@ impl<'a> BodyStream<'a> {
             out: 0,
             ended: false,
             failed: None,
-        };
-        Ok((version, stream))
+            base,
+        }
+    }
+
+    /// The whole body (then the checks of its end).
+    fn read_all(mut self) -> Result<Vec<u8>> {
+        let mut body = Vec::new();
+        loop {
+            let before = body.len();
+            self.fill(&mut body, WINDOW_LEN)?;
+            if body.len() == before {
+                break;
+            }
+        }
+        self.finish()?;
+        Ok(body)
     }
 
     fn fail<T>(&mut self, e: FptError) -> Result<T> {
@@ -583,7 +622,8 @@ impl<'a> BodyStream<'a> {
 
     fn inflate(&mut self, z: &mut Decompress, out: &mut Vec<u8>, max: usize) -> Result<()> {
         let body_len = self.body_len;
-        let zerr = |z: &Decompress, what: String| FptError::Zlib { offset: HEADER_LEN as u64 + z.total_in(), what };
+        let base = self.base;
+        let zerr = |z: &Decompress, what: String| FptError::Zlib { offset: base + z.total_in(), what };
         let start = out.len();
         while !self.ended && out.len() == start {
             let has_input = self.more_input()?;
@@ -610,7 +650,7 @@ impl<'a> BodyStream<'a> {
                 let trailing = self.count_trailing()?;
                 if trailing > 0 {
                     return self.fail(FptError::Zlib {
-                        offset: HEADER_LEN as u64 + used,
+                        offset: self.base + used,
                         what: format!("{trailing} unexpected bytes after the end of the compressed body"),
                     });
                 }

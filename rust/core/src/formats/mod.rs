@@ -8,6 +8,7 @@ pub mod pyme_text;
 pub mod registry;
 pub mod speedscope;
 pub mod spool;
+pub mod stream;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use crate::Trace;
 /// A trace file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// `.fpt` binary (magic `FPRF`).
+    /// `.fpt` binary (magic `FPRF`), or a streamed `.fpt` (magic `FPST`, written while recording).
     Fpt,
     /// PYME raw event text (`time\tthread\tfile\tfunction\tcall|return\tline`).
     PymeText,
@@ -80,11 +81,11 @@ pub fn save(t: &Trace, path: impl AsRef<Path>, format: Format, title: Option<&st
         .map_err(|source| SaveError { path: path.to_path_buf(), source })
 }
 
-/// Sniffs the format of a file from its first bytes: the `.fpt` magic, a JSON object (told apart
+/// Sniffs the format of a file from its first bytes: an `.fpt` magic (`FPRF` or `FPST`), a JSON object (told apart
 /// by its first keys, looked for in the first 64 KiB), or PYME text (a first line of six
 /// tab-separated fields). `None` when it is none of them.
 pub fn detect(bytes: &[u8]) -> Option<Format> {
-    if bytes.starts_with(&fpt::MAGIC) {
+    if bytes.starts_with(&fpt::MAGIC) || bytes.starts_with(&stream::MAGIC) {
         return Some(Format::Fpt);
     }
     let head = &bytes[..bytes.len().min(64 << 10)];

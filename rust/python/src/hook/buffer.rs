@@ -88,6 +88,7 @@ fn retire(gen: u32, sh: &ThreadShared) {
         let unused = c.cur_cap - n;
         if let Some(mut cur) = c.take_current(n) {
             cur.shrink_to_fit();
+            add_backlog(&cur);
             c.full.push(cur);
         }
         sh.len.store(0, Ordering::Release);
@@ -285,6 +286,35 @@ unsafe fn register_thread(l: &Local, gen: u32) -> bool {
     RECORDING.load(Ordering::Relaxed) == gen
 }
 
+/// A full chunk handed over in a streamed recording: counted in the writer's backlog.
+fn add_backlog(chunk: &Vec<Event>) {
+    if state::STREAM_BACKLOG_LIMIT.load(Ordering::Relaxed) != 0 {
+        state::STREAM_BACKLOG.fetch_add((chunk.capacity() * std::mem::size_of::<Event>()) as u64, Ordering::Relaxed);
+    }
+}
+
+/// A streamed recording whose writer lags more than the backlog limit behind: waits (GIL
+/// released, as any blocking call) until it has caught up, the recording stopped, or 5 s passed
+/// (a writer that cannot go on must not hang the program).
+///
+/// # Safety
+/// GIL held (it is released and taken back).
+unsafe fn wait_for_writer(gen: u32) {
+    let limit = state::STREAM_BACKLOG_LIMIT.load(Ordering::Relaxed);
+    if limit == 0 || state::STREAM_BACKLOG.load(Ordering::Relaxed) <= limit {
+        return;
+    }
+    let ts = pyo3::ffi::PyEval_SaveThread();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while state::STREAM_BACKLOG.load(Ordering::Relaxed) > limit / 2
+        && RECORDING.load(Ordering::Relaxed) == gen
+        && std::time::Instant::now() < until
+    {
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    pyo3::ffi::PyEval_RestoreThread(ts);
+}
+
 /// The current chunk is full: hands it over and takes the next (budget permitting).
 #[cold]
 #[inline(never)]
@@ -300,6 +330,7 @@ unsafe fn next_chunk(l: &Local, sh: &ThreadShared, gen: u32) -> bool {
         let mut c = lock(&sh.chunks);
         let n = sh.len.load(Ordering::Relaxed);
         if let Some(full) = c.take_current(n) {
+            add_backlog(&full);
             c.full.push(full);
         }
         c.cur_ptr = ptr;
@@ -318,6 +349,7 @@ unsafe fn next_chunk(l: &Local, sh: &ThreadShared, gen: u32) -> bool {
     Arc::increment_strong_count(p);
     let keep = Arc::from_raw(p);
     names::poll_one_name(&keep);
+    wait_for_writer(gen);
     drop(keep);
     // (as in `register_thread`: the recording may have been stopped meanwhile)
     RECORDING.load(Ordering::Relaxed) == gen

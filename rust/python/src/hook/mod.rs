@@ -99,6 +99,18 @@ pub(crate) enum HookError {
     RecordingTaken,
     #[error("max_events must be at least 1")]
     MaxEventsZero,
+    #[error("keep_last keeps the last window in memory and cannot be combined with an outfile (save the window with snapshot().save(path), or stream everything to an .fpt outfile)")]
+    KeepLastWithFile,
+    #[error(
+        "snapshot() needs a recording with keep_last (the flight recorder): this one keeps everything; its trace comes at stop"
+    )]
+    NoWindow,
+    #[error("the flight recorder's window could not be read: {0}")]
+    Snapshot(String),
+    #[error("keep_last must be a positive duration or event count, and only one of them")]
+    KeepLastBad,
+    #[error("stop_raw() has no flat events of a flight recorder's window: use stop()")]
+    WindowRaw,
     #[error(transparent)]
     Python(#[from] PyErr),
 }

@@ -60,10 +60,24 @@ pub(crate) struct StartOptions {
     pub outfile: Option<PathBuf>,
     /// Record as a child process of a recording: into `<pid>.spool` in this session directory.
     pub child: Option<PathBuf>,
+    /// The flight recorder: keep only the last window (no outfile then).
+    pub keep_last: Option<fprofile::formats::stream::Keep>,
+}
+
+/// Free space the disk guard of a streamed outfile keeps (recording stops below it): 64 MiB, or
+/// the bytes the environment variable `FPROFILE_MIN_FREE_BYTES` gives.
+pub(crate) const DEFAULT_MIN_FREE_BYTES: u64 = 64 << 20;
+
+fn min_free_bytes() -> u64 {
+    std::env::var("FPROFILE_MIN_FREE_BYTES").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(DEFAULT_MIN_FREE_BYTES)
 }
 
 pub(crate) struct Session {
     mechanism: Mechanism,
+    /// The outfile is a streamed `.fpt` (the trace is what the file holds).
+    streamed: bool,
+    /// The flight recorder's ring (`keep_last`): the trace is its last window.
+    ring: Option<Arc<Mutex<fprofile::formats::stream::Ring>>>,
     metadata: Vec<(String, String)>,
     start_ns: u64,
     max_events: u64,
@@ -152,6 +166,12 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
         return Err(HookError::AlreadyOn);
     }
     filter::ensure_extra_index()?;
+    let ring = match (opts.keep_last, &opts.outfile, &opts.child) {
+        (Some(keep), None, None) => Some(Arc::new(Mutex::new(fprofile::formats::stream::Ring::new(keep)))),
+        (Some(_), _, _) => return Err(HookError::KeepLastWithFile),
+        (None, _, _) => None,
+    };
+    let streamed = opts.child.is_none() && opts.outfile.as_deref().is_some_and(fprofile::formats::stream::is_stream_path);
     let file = match &opts.outfile {
         Some(p) => Some(fprofile::fsio::Output::create(p).map_err(|source| HookError::Outfile { path: p.clone(), source })?),
         None => None,
@@ -163,8 +183,10 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
     let spool_path = spool.as_ref().map(|((_, p), _)| p.clone());
     // The cap, never more than a quarter of the available memory (16 B per event while recording,
     // about as much again to build the trace).
-    let mut max_events = opts.max_events;
-    if let Some(avail) = mem_available() {
+    // A streamed recording frees its events once written: no cap (the disk guard stops it).
+    let unbounded = streamed || ring.is_some();
+    let mut max_events = if unbounded { u64::MAX } else { opts.max_events };
+    if let (Some(avail), false) = (mem_available(), unbounded) {
         max_events = max_events.min((avail / 64).max(1024));
     }
     super::clock::init();
@@ -176,14 +198,16 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
     let gen = GEN.load(Ordering::Relaxed).wrapping_add(1).max(1);
     GEN.store(gen, Ordering::Relaxed);
     BUDGET.store(max_events, Ordering::Relaxed);
+    super::state::STREAM_BACKLOG.store(0, Ordering::Relaxed);
+    super::state::STREAM_BACKLOG_LIMIT.store(if unbounded { super::state::DEFAULT_STREAM_BACKLOG } else { 0 }, Ordering::Relaxed);
     CAP_NS.store(0, Ordering::Relaxed);
     OOM.store(false, Ordering::Relaxed);
     let threads: Arc<Mutex<Vec<Arc<ThreadShared>>>> = Arc::default();
-    let writer_codes = (file.is_some() || spool.is_some()).then(|| Arc::new(Mutex::new(Vec::new())));
+    let writer_codes = (file.is_some() || spool.is_some() || ring.is_some()).then(|| Arc::new(Mutex::new(Vec::new())));
     let tabs = Tables {
         gen,
         profiles: opts.builtins,
-        writer_short: file.is_some(),
+        writer_short: file.is_some() && !streamed,
         subs: opts.subs,
         exclude: opts.exclude,
         include: opts.include,
@@ -197,10 +221,12 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
     let extra_metadata = opts.metadata.clone();
     let sess = Session {
         mechanism: Mechanism::ProfileFunction,
+        streamed,
+        ring: ring.clone(),
         metadata: opts.metadata,
         start_ns: 0,
         max_events,
-        outfile: opts.outfile,
+        outfile: opts.outfile.clone(),
         background: None,
         points: None,
     };
@@ -226,16 +252,39 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
         }
     };
     let (points, start_ns) = super::clock::reset();
-    let sink = match (file, spool) {
-        (Some(f), _) => writer::Sink::Text(f),
-        (None, Some(((file, _), dir))) => {
+    let stream_start = |dest: writer::Dest, extra_metadata: Vec<(String, String)>| {
+        // SAFETY: GIL held; short borrows.
+        let (subs, include) = unsafe { tables::tables() }.map(|t| (t.subs.clone(), t.include.clone())).unwrap_or_default();
+        let mut metadata = base_metadata(py, mechanism, &subs, &include, max_events);
+        metadata.push(("streamed".to_string(), "true".to_string()));
+        let mut process = fprofile::process::current();
+        for (k, v) in extra_metadata {
+            if k == PROCESS_NAME_KEY {
+                process.name = v;
+            } else {
+                metadata.push((k, v));
+            }
+        }
+        if let writer::Dest::File(_, path) = &dest {
+            metadata.push(("outfile".to_string(), path.display().to_string()));
+        }
+        writer::Sink::Stream(writer::StreamOut { dest, process, start_ns, metadata, gen, min_free_bytes: min_free_bytes() })
+    };
+    let sink = match (file, spool, ring) {
+        (None, None, Some(r)) => stream_start(writer::Dest::Ring(r), extra_metadata),
+        (Some(out), _, _) if streamed => {
+            let path = opts.outfile.clone().unwrap_or_default();
+            stream_start(writer::Dest::File(out, path), extra_metadata)
+        }
+        (Some(f), _, _) => writer::Sink::Text(f),
+        (None, Some(((file, _), dir)), _) => {
             // SAFETY: GIL held; short borrows.
             let (subs, include) = unsafe { tables::tables() }.map(|t| (t.subs.clone(), t.include.clone())).unwrap_or_default();
             let mut metadata = base_metadata(py, mechanism, &subs, &include, max_events);
             metadata.extend(extra_metadata);
             writer::Sink::Spool(writer::SpoolOut { file, dir, process: fprofile::process::current(), start_ns, metadata, gen })
         }
-        (None, None) => writer::Sink::None,
+        (None, None, None) => writer::Sink::None,
     };
     if matches!(sink, writer::Sink::Spool(_)) {
         super::state::catch_sigterm();
@@ -288,6 +337,11 @@ pub(crate) struct Stopped {
     /// Writing the outfile failed (the user asked for a file and did not get all of it): raised as
     /// an exception by `profile_off` / `profile()`.
     pub outfile_error: Option<String>,
+    /// The outfile was a streamed `.fpt`: the recording is in it (`recording` is empty; load the
+    /// file), with this many threads and codes.
+    pub streamed: Option<(std::path::PathBuf, usize, usize)>,
+    /// The flight recorder's last window (`recording` is empty).
+    pub window: Option<fprofile::Trace>,
 }
 
 /// In the child of a `fork()` made while recording: the recording is not continued there (the
@@ -311,12 +365,44 @@ pub(crate) fn is_on() -> bool {
 }
 
 /// Stops recording: uninstalls the hook, flushes the live file, collects every thread's events.
-pub(crate) fn stop(py: Python<'_>) -> Result<Stopped, HookError> {
-    stop_with(py, writer::ChildEnd::default())
+/// `metadata`: added to the recording's (to the streamed file's before its end).
+pub(crate) fn stop(py: Python<'_>, metadata: Vec<(String, String)>) -> Result<Stopped, HookError> {
+    stop_with(py, writer::ChildEnd::default(), metadata)
+}
+
+/// Asks the background thread for a round now and waits for it (what was recorded so far reaches
+/// a streamed outfile: `os._exit`). Nothing when not recording.
+pub(crate) fn flush(py: Python<'_>) {
+    // SAFETY: GIL held; the background handle is only read (its channel is shared).
+    let stop = unsafe { session() }.and_then(|s| s.background.as_ref().map(|b| b.flusher()));
+    if let Some(f) = stop {
+        f.flush(py);
+    }
+}
+
+/// The flight recorder's last window, while recording goes on: a round is written to the ring
+/// first (what was recorded until now is in it), then the window is read back (GIL released).
+pub(crate) fn snapshot(py: Python<'_>) -> Result<fprofile::Trace, HookError> {
+    // SAFETY: GIL held; short borrow (the handles are cloned out of it).
+    let (ring, flusher) = match unsafe { session() } {
+        Some(s) => (s.ring.clone(), s.background.as_ref().map(|b| b.flusher())),
+        None => return Err(HookError::NotOn),
+    };
+    let Some(ring) = ring else {
+        return Err(HookError::NoWindow);
+    };
+    if let Some(f) = flusher {
+        f.flush(py);
+    }
+    py.detach(move || lock(&ring).snapshot()).map_err(|e| HookError::Snapshot(e.to_string()))
 }
 
 /// [`stop`], giving a child process's spool the exit status of its end record and its name.
-pub(crate) fn stop_with(py: Python<'_>, end: writer::ChildEnd) -> Result<Stopped, HookError> {
+pub(crate) fn stop_with(
+    py: Python<'_>,
+    mut end: writer::ChildEnd,
+    mut stop_metadata: Vec<(String, String)>,
+) -> Result<Stopped, HookError> {
     // SAFETY: GIL held; the session is moved out, nothing borrows it.
     let Some(mut sess) = (unsafe { (*SESSION.0.get()).take() }) else {
         return Err(HookError::NotOn);
@@ -332,7 +418,13 @@ pub(crate) fn stop_with(py: Python<'_>, end: writer::ChildEnd) -> Result<Stopped
     let cap_ns = CAP_NS.swap(0, Ordering::Relaxed);
     let oom = OOM.swap(false, Ordering::Relaxed);
     let mut warnings = uninstall(py, sess.mechanism);
-    let outfile_error = sess.background.take().and_then(|bg| bg.finish(py, end));
+    if sess.streamed || sess.ring.is_some() {
+        let mut m = vec![("out_of_memory".to_string(), OOM.load(Ordering::Relaxed).to_string())];
+        m.append(&mut stop_metadata);
+        end.stream_end = Some((stop_ns, m));
+    }
+    let finished = sess.background.take().map(|bg| bg.finish(py, end)).unwrap_or_default();
+    let outfile_error = finished.error;
     // SAFETY: GIL held.
     unsafe { poll_names(&tabs.threads) };
     let list: Vec<Arc<ThreadShared>> = std::mem::take(&mut *lock(&tabs.threads));
@@ -384,6 +476,36 @@ pub(crate) fn stop_with(py: Python<'_>, end: writer::ChildEnd) -> Result<Stopped
         metadata.push(("outfile".to_string(), p.display().to_string()));
     }
     metadata.append(&mut sess.metadata);
+    metadata.append(&mut stop_metadata);
+    if let Some(ring) = sess.ring.take() {
+        // the flight recorder: the trace is the last window (its metadata came through the ring)
+        let window = py.detach(move || lock(&ring).snapshot()).map_err(|e| HookError::Snapshot(e.to_string()))?;
+        return Ok(Stopped {
+            recording: Recording::default(),
+            events: finished.events_written,
+            bytes_held,
+            cap_reached: None,
+            warnings,
+            outfile_error,
+            streamed: None,
+            window: Some(window),
+        });
+    }
+    if sess.streamed {
+        let path = sess.outfile.clone().unwrap_or_default();
+        let streamed = Some((path, finished.threads_written, finished.codes_written));
+        let recording = Recording { metadata, ..Recording::default() };
+        return Ok(Stopped {
+            recording,
+            events: finished.events_written,
+            bytes_held,
+            cap_reached: None,
+            warnings,
+            outfile_error,
+            streamed,
+            window: None,
+        });
+    }
     let stop_at = if cap_ns != 0 { cap_ns.min(stop_ns) } else { stop_ns };
     let mut process = fprofile::process::current();
     // the Python layer's name for this process (`fprofile run`: the program it runs), not metadata
@@ -391,7 +513,7 @@ pub(crate) fn stop_with(py: Python<'_>, end: writer::ChildEnd) -> Result<Stopped
         process.name = metadata.remove(i).1;
     }
     let recording = Recording { codes, threads, start_ns: sess.start_ns, stop_ns: stop_at, metadata, process };
-    Ok(Stopped { recording, events, bytes_held, cap_reached, warnings, outfile_error })
+    Ok(Stopped { recording, events, bytes_held, cap_reached, warnings, outfile_error, streamed: None, window: None })
 }
 
 /// The metadata a recording starts with (a child's spool carries it too).

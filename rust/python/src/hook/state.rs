@@ -17,6 +17,16 @@ pub(crate) static CAP_NS: AtomicU64 = AtomicU64::new(0);
 /// Recording stopped because a chunk could not be allocated (CAP_NS is set too).
 pub(crate) static OOM: AtomicBool = AtomicBool::new(false);
 
+/// A streamed recording: bytes of full event chunks the writer has not encoded yet (added by a
+/// thread handing a chunk over, subtracted by the writer taking it).
+pub(crate) static STREAM_BACKLOG: AtomicU64 = AtomicU64::new(0);
+/// A streamed recording: above this backlog, a thread that hands a chunk over waits for the
+/// writer (GIL released) before recording on, so memory stays bounded even when the program makes
+/// events faster than the writer encodes them. 0: not streamed (no wait).
+pub(crate) static STREAM_BACKLOG_LIMIT: AtomicU64 = AtomicU64::new(0);
+/// The backlog limit of a streamed recording: 16 MiB of events (1M events).
+pub(crate) const DEFAULT_STREAM_BACKLOG: u64 = 16 << 20;
+
 /// The event budget is exhausted (or memory for a chunk could not be had): recording stops on
 /// every thread; what was recorded is kept. The warning is issued by the Python API at stop.
 pub(crate) fn cap_reached() {

@@ -23,6 +23,7 @@
 //! costs each round only the threads alive now.
 
 use fprofile::formats::spool::{self, Encoder, EndHow};
+use fprofile::formats::stream;
 use fprofile::fsio::Output;
 use fprofile::ProcessInfo;
 use std::fs::File;
@@ -39,7 +40,7 @@ use pyo3::prelude::*;
 
 use super::clock::{now_ns, Points};
 use super::names::{multiprocessing_name, poll_one_name};
-use super::state::{self, RECORDING, TERM};
+use super::state::{self, RECORDING, STREAM_BACKLOG, TERM};
 use super::sync::lock;
 use super::thread::ThreadShared;
 
@@ -62,6 +63,28 @@ pub(crate) enum Sink {
     Text(Output),
     /// A child process's spool.
     Spool(SpoolOut),
+    /// A streamed `.fpt` outfile ([`fprofile::formats::stream`]).
+    Stream(StreamOut),
+}
+
+/// Where a streamed recording's chunks go.
+pub(crate) enum Dest {
+    /// A streamed `.fpt` outfile (and its path).
+    File(Output, PathBuf),
+    /// The flight recorder's ring (`keep_last`), in memory.
+    Ring(Arc<Mutex<stream::Ring>>),
+}
+
+/// A streamed recording (to a file or the flight recorder's ring) and what it starts with.
+pub(crate) struct StreamOut {
+    pub dest: Dest,
+    pub process: ProcessInfo,
+    pub start_ns: u64,
+    pub metadata: Vec<(String, String)>,
+    /// The session's generation (recording is stopped when the disk fills up).
+    pub gen: u32,
+    /// Recording stops when the free space of the outfile's file system falls below this.
+    pub min_free_bytes: u64,
 }
 
 /// A child process's spool file and what it starts with.
@@ -76,11 +99,24 @@ pub(crate) struct SpoolOut {
     pub gen: u32,
 }
 
-/// How a child process ends its spool (see [`Background::finish`]).
+/// How a child process ends its spool, or a streamed outfile its file (see [`Background::finish`]).
 #[derive(Default)]
 pub(crate) struct ChildEnd {
     pub exit_status: Option<i32>,
     pub process_name: Option<String>,
+    /// A streamed outfile: the stop time (absolute ns) and the recording's last metadata.
+    pub stream_end: Option<(u64, Vec<(String, String)>)>,
+}
+
+/// What the background thread reports when it ends.
+#[derive(Default)]
+pub(crate) struct Finished {
+    /// Writing the outfile failed, or the disk guard stopped the recording: what happened.
+    pub error: Option<String>,
+    /// A streamed outfile: the events, threads and codes written to it.
+    pub events_written: u64,
+    pub threads_written: usize,
+    pub codes_written: usize,
 }
 
 /// What `finish` asks of the background thread.
@@ -91,11 +127,18 @@ struct StopReq {
     exit_status: Option<i32>,
     /// The process's name as the child knows it at its end (`multiprocessing`'s).
     process_name: Option<String>,
+    /// A streamed outfile's stop time and last metadata.
+    stream_end: Option<(u64, Vec<(String, String)>)>,
+    /// Someone asks for a round now and waits for it (`os._exit`): the rounds done so far.
+    flush_wanted: bool,
+    rounds: u64,
+    /// A round is under way (it may have taken the threads' events already).
+    in_round: bool,
 }
 
 pub(crate) struct Background {
     stop: Arc<(Mutex<StopReq>, Condvar)>,
-    handle: Option<JoinHandle<Option<String>>>,
+    handle: Option<JoinHandle<Finished>>,
     /// An outfile was given (so a writer thread that could not start means a lost file).
     has_file: bool,
 }
@@ -115,31 +158,71 @@ impl Background {
 
     /// Final round and join (GIL released meanwhile). Returns an I/O error message, if any.
     /// `end`: for a child's spool, the exit status its end record gives and the process's name.
-    pub(crate) fn finish(mut self, py: Python<'_>, end: ChildEnd) -> Option<String> {
+    pub(crate) fn finish(mut self, py: Python<'_>, end: ChildEnd) -> Finished {
         {
             let (m, c) = &*self.stop;
             let mut g = lock(m);
             g.stop = true;
             g.exit_status = end.exit_status;
             g.process_name = end.process_name;
+            g.stream_end = end.stream_end;
             c.notify_all();
         }
+        let error = |e: &str| Finished { error: self.has_file.then(|| e.to_string()), ..Finished::default() };
         let Some(h) = self.handle.take() else {
-            return self
-                .has_file
-                .then(|| "the live writer thread could not be started: nothing was written to the outfile".into());
+            return error("the live writer thread could not be started: nothing was written to the outfile");
         };
         if h.thread().id() == std::thread::current().id() {
             // Stopped by Python code run on this very thread (a `Thread` subclass's
             // `__getattribute__` run while reading a name, a finalizer): it cannot wait for itself
             // (joining it panicked). It ends on its own after this round.
-            return self.has_file.then(|| {
+            return error(
                 "the recording was stopped from fprofile's own background thread (by Python code run there), \
-                 so the last events may be missing from the outfile"
-                    .into()
-            });
+                 so the last events may be missing from the outfile",
+            );
         }
-        py.detach(move || h.join().unwrap_or_else(|_| Some("the live writer thread failed".into())))
+        py.detach(move || {
+            h.join().unwrap_or_else(|_| Finished { error: Some("the live writer thread failed".into()), ..Finished::default() })
+        })
+    }
+
+    /// A handle to ask for a round now ([`Flusher::flush`]), usable without the session borrowed.
+    pub(crate) fn flusher(&self) -> Flusher {
+        Flusher { stop: self.stop.clone(), thread: self.handle.as_ref().map(|h| h.thread().id()) }
+    }
+}
+
+/// Asks the background thread for a round now (see [`Background::flusher`]).
+pub(crate) struct Flusher {
+    stop: Arc<(Mutex<StopReq>, Condvar)>,
+    thread: Option<std::thread::ThreadId>,
+}
+
+impl Flusher {
+    /// Asks for a round now and waits for it to be written (GIL released meanwhile): what was
+    /// recorded so far reaches the outfile (`os._exit` with a streamed outfile). Waits at most 2 s.
+    pub(crate) fn flush(self, py: Python<'_>) {
+        match self.thread {
+            Some(t) if t != std::thread::current().id() => {}
+            _ => return,
+        }
+        let stop = self.stop;
+        py.detach(move || {
+            let (m, c) = &*stop;
+            let mut g = lock(m);
+            // a round under way may have taken the threads' events already: then the next one
+            let target = g.rounds + if g.in_round { 2 } else { 1 };
+            g.flush_wanted = true;
+            c.notify_all();
+            let until = std::time::Instant::now() + Duration::from_secs(2);
+            while g.rounds < target && !g.stop {
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                g = c.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0;
+            }
+        });
     }
 }
 
@@ -153,12 +236,47 @@ struct Followed {
     names: Vec<(u64, Vec<u8>)>,
     /// The thread ended and its name was read once more after that.
     final_name: bool,
-    /// Spool: the thread's number in the spool (once its thread record is written), names written.
+    /// Spool or stream: the thread's number in the file (once declared), names written.
     spool_id: Option<u32>,
     spool_names: usize,
+    /// Stream: the time of the thread's last event written (its times are written in order: a
+    /// converted time a few ns before the previous one, across a clock calibration, is moved up).
+    stream_last_ns: u64,
 }
 
 impl Followed {
+    /// Hands the events this thread published since the last call to `each`, in order (one piece
+    /// per chunk). `free`: a full chunk, once handed over, is freed (the spool and the stream:
+    /// nothing else needs it, so memory holds only what was not written yet).
+    fn take_new(&mut self, free: bool, mut each: impl FnMut(&[Event])) {
+        let mut c = lock(&self.sh.chunks);
+        while self.chunk < c.full.len() {
+            if free {
+                let v = std::mem::take(&mut c.full[self.chunk]);
+                let bytes = (v.capacity() * std::mem::size_of::<Event>()) as u64;
+                let _ = STREAM_BACKLOG.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| Some(b.saturating_sub(bytes)));
+                if self.off < v.len() {
+                    each(&v[self.off..]);
+                }
+            } else if let Some(v) = c.full.get(self.chunk).filter(|v| self.off < v.len()) {
+                each(&v[self.off..]);
+            }
+            self.chunk += 1;
+            self.off = 0;
+        }
+        if !c.cur_ptr.is_null() {
+            let n = self.sh.len.load(Ordering::Acquire).min(c.cur_cap);
+            if n > self.off {
+                // SAFETY: the first `n` events of the current chunk were written before `n` was
+                // published (Release/Acquire), and are never written again; the chunk cannot be
+                // swapped or freed while we hold its mutex.
+                let s = unsafe { std::slice::from_raw_parts(c.cur_ptr.add(self.off), n - self.off) };
+                each(s);
+                self.off = n;
+            }
+        }
+    }
+
     /// The thread ended, its last name was read, and everything it recorded was written (or
     /// there is no file): nothing more to do for it.
     fn done(&self, writing: bool) -> bool {
@@ -187,28 +305,32 @@ fn run(
     sink: Sink,
     stop: Arc<(Mutex<StopReq>, Condvar)>,
     points: Points,
-) -> Option<String> {
+) -> Finished {
     let mut writer = None;
     let mut spooler = None;
+    let mut streamer = None;
     match (codes, sink) {
         (Some(codes), Sink::Text(file)) => {
             writer = Some(Writer { out: file, codes, lines: Vec::new(), text: Vec::with_capacity(8 << 20), error: None })
         }
         (Some(codes), Sink::Spool(out)) => spooler = Some(Spooler::new(out, codes)),
+        (Some(codes), Sink::Stream(out)) => streamer = Some(Streamer::new(out, codes)),
         _ => {}
     }
     // Every thread of the session seen so far (the session's list only grows), and those still followed.
     let mut seen = 0usize;
     let mut followed: Vec<Followed> = Vec::new();
     loop {
-        let (stopping, exit_status, final_name) = {
+        let (stopping, exit_status, final_name, stream_end) = {
             let (m, c) = &*stop;
             let mut g = lock(m);
             match spooler.as_ref() {
                 None => {
-                    if !g.stop {
+                    if !g.stop && !g.flush_wanted {
                         g = c.wait_timeout(g, PERIOD).unwrap_or_else(|e| e.into_inner()).0;
                     }
+                    g.flush_wanted = false;
+                    g.in_round = true;
                 }
                 Some(sp) => {
                     let until = std::time::Instant::now() + PERIOD;
@@ -221,7 +343,7 @@ fn run(
                     }
                 }
             }
-            (g.stop, g.exit_status, g.process_name.take())
+            (g.stop, g.exit_status, g.process_name.take(), g.stream_end.take())
         };
         if let (Some(sp), Some(name)) = (spooler.as_mut(), final_name) {
             sp.process_name = Some(name);
@@ -246,6 +368,7 @@ fn run(
                     final_name: false,
                     spool_id: None,
                     spool_names: 0,
+                    stream_last_ns: 0,
                 });
             }
             seen = list.len();
@@ -275,6 +398,16 @@ fn run(
         if let Some(w) = writer.as_mut() {
             w.drain(&mut followed, &points);
         }
+        if let Some(st) = streamer.as_mut() {
+            st.round(&mut followed, &points, if stopping { Some(stream_end.unwrap_or_default()) } else { None });
+        }
+        {
+            let (m, c) = &*stop;
+            let mut g = lock(m);
+            g.rounds += 1;
+            g.in_round = false;
+            c.notify_all();
+        }
         if let Some(sp) = spooler.as_mut() {
             let end = if stopping {
                 Some((EndHow::Exited, exit_status))
@@ -291,19 +424,218 @@ fn run(
             }
             if parent_stopped || term {
                 state::release_sigterm();
-                return None;
+                return Finished::default();
             }
         }
         if stopping {
             break;
         }
-        let writing = writer.as_ref().is_some_and(|w| w.error.is_none()) || spooler.as_ref().is_some_and(|s| !s.failed);
+        let writing = writer.as_ref().is_some_and(|w| w.error.is_none())
+            || spooler.as_ref().is_some_and(|s| !s.failed)
+            || streamer.as_ref().is_some_and(|s| !s.ended);
         followed.retain(|f| !f.done(writing));
     }
     if spooler.is_some() {
         state::release_sigterm();
     }
-    writer.and_then(|w| w.error)
+    match (writer, streamer) {
+        (Some(w), _) => Finished { error: w.error, ..Finished::default() },
+        (None, Some(st)) => Finished {
+            error: st.error,
+            events_written: st.events_written,
+            threads_written: st.next_thread as usize,
+            codes_written: st.codes_written,
+        },
+        (None, None) => Finished::default(),
+    }
+}
+
+/// `t`, or the thread's previous time when `t` is before it (then the new previous time).
+fn in_order(last: &mut u64, t: u64) -> u64 {
+    *last = (*last).max(t);
+    *last
+}
+
+/// Free bytes (for an unprivileged user) of the file system holding `path`, if it can be told.
+fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: a valid NUL-terminated path and a zeroed out-structure statvfs fills.
+    unsafe {
+        let mut v: libc::statvfs = std::mem::zeroed();
+        (libc::statvfs(c.as_ptr(), &mut v) == 0).then(|| (v.f_bavail as u64).saturating_mul(v.f_frsize as u64))
+    }
+}
+
+/// Raw events of a round above this are framed as a chunk at once (chunks stay far below
+/// [`fprofile::formats::stream::MAX_CHUNK_RAW`]).
+const STREAM_CHUNK_BYTES: usize = 8 << 20;
+
+/// A streamed `.fpt` outfile as the background thread writes it: each round, the new codes,
+/// threads and names, then the round's events, as compressed chunks in one write; the end chunk at
+/// stop. Events are freed once encoded (memory stays bounded whatever the run's length).
+struct Streamer {
+    dest: Dest,
+    gen: u32,
+    min_free_bytes: u64,
+    codes: Arc<Mutex<Vec<Code>>>,
+    codes_written: usize,
+    next_thread: u32,
+    enc: stream::Encoder,
+    new_threads: Vec<stream::NewThread>,
+    new_names: Vec<(u32, u64, String)>,
+    process_name: Option<String>,
+    events_written: u64,
+    /// Writing failed or the disk guard stopped the recording: what to tell the user.
+    error: Option<String>,
+    /// The end chunk was written (or writing is given up): nothing more is written.
+    ended: bool,
+}
+
+impl Streamer {
+    fn new(o: StreamOut, codes: Arc<Mutex<Vec<Code>>>) -> Streamer {
+        let mut enc = stream::Encoder::default();
+        enc.header();
+        enc.process(&o.process, o.start_ns);
+        enc.metadata(&o.metadata);
+        let mut s = Streamer {
+            dest: o.dest,
+            gen: o.gen,
+            min_free_bytes: o.min_free_bytes,
+            codes,
+            codes_written: 0,
+            next_thread: 0,
+            enc,
+            new_threads: Vec::new(),
+            new_names: Vec::new(),
+            process_name: None,
+            events_written: 0,
+            error: None,
+            ended: false,
+        };
+        s.write();
+        s
+    }
+
+    /// The new codes, threads and names, then the events taken so far, framed as chunks.
+    fn frame_pending(&mut self, until_ns: u64) {
+        {
+            let c = lock(&self.codes);
+            if c.len() > self.codes_written {
+                self.enc.codes(self.codes_written as u32, &c[self.codes_written..]);
+                self.codes_written = c.len();
+            }
+        }
+        let names: Vec<(u32, u64, &str)> = self.new_names.iter().map(|(t, at, n)| (*t, *at, n.as_str())).collect();
+        self.enc.threads(&self.new_threads, &names);
+        self.new_threads.clear();
+        self.new_names.clear();
+        if self.enc.pending_event_bytes() > 0 {
+            self.events_written += self.enc.flush_events(until_ns);
+        }
+    }
+
+    /// Writes what is framed; a failure ends the recording (and the file where it is).
+    fn write(&mut self) {
+        if !self.ended {
+            let failed = match &mut self.dest {
+                Dest::File(out, path) => {
+                    out.write_all(&self.enc.out).err().map(|e| format!("writing the outfile {} failed: {e}", path.display()))
+                }
+                Dest::Ring(ring) => {
+                    lock(ring).push(&self.enc.out, &self.enc.frames);
+                    None
+                }
+            };
+            if let Some(msg) = failed {
+                self.fail(msg);
+            }
+        }
+        self.enc.clear();
+    }
+
+    fn fail(&mut self, msg: String) {
+        if self.error.is_none() {
+            self.error = Some(msg);
+        }
+        self.ended = true;
+        let _ = RECORDING.compare_exchange(self.gen, 0, Ordering::AcqRel, Ordering::Relaxed);
+    }
+
+    fn round(&mut self, followed: &mut [Followed], points: &Points, end: Option<(u64, Vec<(String, String)>)>) {
+        if self.ended {
+            return;
+        }
+        let mut conv = super::clock::Converter::snapshot(points);
+        for f in followed.iter_mut() {
+            let id = match f.spool_id {
+                Some(id) => id,
+                None => {
+                    let id = self.next_thread;
+                    self.next_thread += 1;
+                    self.new_threads.push(stream::NewThread { id, os_id: f.sh.os_id, ident: f.sh.ident });
+                    f.spool_id = Some(id);
+                    id
+                }
+            };
+            {
+                let names = lock(&f.sh.names);
+                for (t, n) in names.iter().skip(f.spool_names) {
+                    self.new_names.push((id, *t, n.clone()));
+                }
+                f.spool_names = names.len();
+            }
+            // Encoded, a full chunk is not needed any more: its memory goes.
+            let mut last = f.stream_last_ns;
+            let enc = &mut self.enc;
+            f.take_new(true, |evs| enc.events(id, evs, |t| in_order(&mut last, conv.convert(t))));
+            f.stream_last_ns = last;
+            // (a thread holds at most the backlog limit and its current chunk: about 1.3M events)
+            if self.enc.pending_event_bytes() > STREAM_CHUNK_BYTES {
+                self.frame_pending(now_ns());
+                self.write();
+            }
+        }
+        let now = now_ns();
+        self.frame_pending(now);
+        if let Some(name) = self.process_name.take() {
+            self.enc.process_name(&name);
+        }
+        let low = match &self.dest {
+            Dest::File(_, path) => {
+                free_bytes(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")))
+                    .filter(|&free| free < self.min_free_bytes)
+                    .map(|free| (free, path.clone()))
+            }
+            Dest::Ring(_) => None,
+        };
+        match (end, low) {
+            (Some((stop_ns, mut metadata)), _) => {
+                metadata.push(("events".to_string(), self.events_written.to_string()));
+                self.enc.metadata(&metadata);
+                self.enc.end(stop_ns);
+                self.write();
+                self.ended = true;
+            }
+            (None, Some((free, path))) => {
+                // The disk is nearly full: recording stops here; the margin holds the end chunk.
+                self.enc.metadata(&[(
+                    "warning.disk_full".to_string(),
+                    format!("recording stopped early: the outfile's file system had {} MiB left", free >> 20),
+                )]);
+                self.enc.end(now);
+                self.write();
+                self.fail(format!(
+                    "recording stopped early: the file system of the outfile {} has {} MiB free, below the {} MiB \
+                     fprofile keeps free; the file holds everything recorded until then",
+                    path.display(),
+                    free >> 20,
+                    self.min_free_bytes >> 20
+                ));
+            }
+            (None, None) => self.write(),
+        }
+    }
 }
 
 /// A child process's spool as the background thread writes it.
@@ -377,27 +709,10 @@ impl Spooler {
                 }
                 f.spool_names = names.len();
             }
-            let mut c = lock(&f.sh.chunks);
-            while f.chunk < c.full.len() {
-                // A full chunk, once in the spool, is not needed here any more: its memory goes
-                // (a long-running worker holds only what it has not spooled yet).
-                let v = std::mem::take(&mut c.full[f.chunk]);
-                if f.off < v.len() {
-                    self.events.events(id, &v[f.off..], |t| conv.convert(t));
-                }
-                f.chunk += 1;
-                f.off = 0;
-            }
-            if !c.cur_ptr.is_null() {
-                let n = f.sh.len.load(Ordering::Acquire).min(c.cur_cap);
-                if n > f.off {
-                    // SAFETY: as in `Writer::drain`: published events, never written again, the
-                    // chunk held by its mutex.
-                    let s = unsafe { std::slice::from_raw_parts(c.cur_ptr.add(f.off), n - f.off) };
-                    self.events.events(id, s, |t| conv.convert(t));
-                    f.off = n;
-                }
-            }
+            // A full chunk, once in the spool, is not needed here any more: its memory goes
+            // (a long-running worker holds only what it has not spooled yet).
+            let events = &mut self.events;
+            f.take_new(true, |evs| events.events(id, evs, |t| conv.convert(t)));
         }
         // The codes after the events were taken (every code an event refers to is in the table by
         // then), written before them.
@@ -443,28 +758,8 @@ impl Writer {
         let mut batch: Vec<(Event, u32)> = Vec::new();
         for (i, f) in followed.iter_mut().enumerate() {
             let before = batch.len();
-            {
-                let c = lock(&f.sh.chunks);
-                while f.chunk < c.full.len() {
-                    let v = &c.full[f.chunk];
-                    if f.off < v.len() {
-                        batch.extend(v[f.off..].iter().map(|e| (*e, i as u32)));
-                    }
-                    f.chunk += 1;
-                    f.off = 0;
-                }
-                if !c.cur_ptr.is_null() {
-                    let n = f.sh.len.load(Ordering::Acquire).min(c.cur_cap);
-                    if n > f.off {
-                        // SAFETY: the first `n` events of the current chunk were written before `n`
-                        // was published (Release/Acquire), and are never written again; the chunk
-                        // cannot be swapped or freed while we hold its mutex.
-                        let s = unsafe { std::slice::from_raw_parts(c.cur_ptr.add(f.off), n - f.off) };
-                        batch.extend(s.iter().map(|e| (*e, i as u32)));
-                        f.off = n;
-                    }
-                }
-            }
+            // (the events stay in memory: the trace is built from them at stop)
+            f.take_new(false, |evs| batch.extend(evs.iter().map(|e| (*e, i as u32))));
             if batch.len() > before {
                 let names = lock(&f.sh.names);
                 if names.len() != f.names.len() {
