@@ -209,7 +209,7 @@ def small_file(tmp_path):
     out = tmp_path / "small.fpt"
     script = write_program(tmp_path, """
         import sys, threading
-        import fprofile_jupyter as fprofile
+        from fprofile_jupyter import _core
 
         def leaf(i):
             return i
@@ -218,11 +218,14 @@ def small_file(tmp_path):
             for i in range(50):
                 leaf(i)
 
-        with fprofile.profile(subs=[__file__], outfile=sys.argv[1], processes=False):
-            t = threading.Thread(target=work)
-            t.start()
-            work()
-            t.join()
+        # the recorder itself: profile() would rewrite the chunks compactly at this clean stop
+        rec = _core.Recorder()
+        rec.start([__file__], outfile=sys.argv[1])
+        t = threading.Thread(target=work)
+        t.start()
+        work()
+        t.join()
+        rec.stop(load=False)
     """, "small.py")
     p = run(tmp_path, script, str(out))
     assert p.returncode == 0, p.stderr
@@ -329,17 +332,37 @@ def test_child_processes_are_in_the_streamed_file(tmp_path):
                 leaf()
 
         if __name__ == "__main__":
+            import os, warnings
+            warnings.simplefilter("always")
             with fprofile.profile(subs=[__file__], outfile=sys.argv[1]) as prof:
                 p = multiprocessing.get_context("fork").Process(target=child)
                 p.start()
                 p.join()
                 for _ in range(7):
                     leaf()
+                if sys.argv[2:] == ["block-rewrite"]:  # the compact rewrite's temporary name is taken
+                    os.mkdir(f"{sys.argv[1]}.{os.getpid()}.tmp")
             print(len(prof.trace.processes), sum(r.calls for r in prof.trace.summary() if r.function == "leaf"))
     """)
+    # a clean stop: the file is rewritten as one compact .fpt, the children included
     p = run(tmp_path, script, str(out))
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["2", "130"]
+    assert "Warning" not in p.stderr, p.stderr
+    assert out.read_bytes()[:4] == b"FPRF"
+    assert sorted(x.name for x in tmp_path.iterdir() if x.name.startswith("procs")) == ["procs.fpt"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = fprofile.load(out)
+    assert len(t.processes) == 2
+    assert counts(t)["leaf"] == 130
+    # the rewrite fails: the streamed file stays, with the merged trace as its last chunk, and says so
+    out.unlink()
+    p = run(tmp_path, script, str(out), "block-rewrite")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["2", "130"]
+    assert "stays in its streamed form" in p.stderr, p.stderr
+    assert out.read_bytes()[:4] == b"FPST"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         t = fprofile.load(out)
@@ -367,7 +390,7 @@ def test_thread_profiler_streams_and_text_stays_text(tmp_path):
     p = run(tmp_path, script, str(fpt), str(txt))
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["1000", "1000"]
-    assert fpt.read_bytes()[:4] == b"FPST"
+    assert fpt.read_bytes()[:4] == b"FPRF"  # rewritten compactly at the clean stop
     assert txt.read_text().split("\t")[4] in ("call", "return")
     assert counts(fprofile.load(fpt))["leaf"] == 1000
 
@@ -387,7 +410,7 @@ def test_fprofile_run_streams_its_output(tmp_path):
                        timeout=300)
     assert p.returncode == 0, p.stderr
     assert "wrote" in p.stderr and "5,001 calls" in p.stderr, p.stderr
-    assert out.read_bytes()[:4] == b"FPST"
+    assert out.read_bytes()[:4] == b"FPRF"  # rewritten compactly at the clean stop
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert counts(fprofile.load(out))["leaf"] == 5000

@@ -431,15 +431,10 @@ class _Session:
             raise
         if children is not None and trace is not None:
             children.stop_children()
-            merged = self._merge_children(children, trace, stacklevel + 1)
-            if self.streamed and merged is not trace and self.outfile is not None:
-                try:  # the file holds what the trace holds: the children too, as its last chunk
-                    _core._stream_append_trace(self.outfile, merged)
-                except OSError as e:
-                    warnings.warn(f"fprofile: the child processes could not be added to the outfile {self.outfile}: {e}",
-                                  RuntimeWarning, stacklevel=stacklevel + 1)
-            trace = merged
+            trace = self._merge_children(children, trace, stacklevel + 1)
         stats = self.recorder.stats
+        if self.streamed and trace is not None and stats is not None and not stats.outfile_error:
+            self._compact(trace, stacklevel + 1)
         if stats is None:
             return trace
         for w in stats.warnings:
@@ -461,6 +456,36 @@ class _Session:
             e.trace = trace
             raise e
         return trace
+
+    def _compact(self, trace: Trace, stacklevel: int) -> None:
+        """A streamed outfile, once the recording stopped cleanly and its trace (child processes
+        merged) is in memory: rewritten as one compact ``.fpt`` (about half the size of the
+        chunks, child processes included, readable by every reader), through a temporary file
+        renamed over it. If that fails, the streamed file stays (with the children as its last
+        chunk), which loads the same."""
+        out = self.outfile
+        if out is None:
+            return
+        tmp = f"{out}.{os.getpid()}.tmp"
+        try:
+            trace.save(tmp, "fpt")
+            os.replace(tmp, out)
+            return
+        except OSError as e:
+            problem = e
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        try:
+            if len(trace.processes) > 1:
+                _core._stream_append_trace(out, trace)
+        except OSError as e:
+            warnings.warn(f"fprofile: the child processes could not be added to the outfile {out}: {e}",
+                          RuntimeWarning, stacklevel=stacklevel + 1)
+        else:
+            warnings.warn(f"fprofile: the outfile {out} stays in its streamed form (rewriting it compactly failed: "
+                          f"{problem})", RuntimeWarning, stacklevel=stacklevel + 1)
 
     @staticmethod
     def _merge_children(children: "_processes.SessionDir", trace: Trace, stacklevel: int) -> Trace:
