@@ -267,7 +267,7 @@ class Trace:
         """The summary as JSON: ``{"overall": [row...], "processes": [{"process", "pid", "name", "rows"}],
         "threads": [{"thread", "process", "name", "rows"}]}``; ``overall_only``: ``{"overall": [row...]}``,
         what the widget and the HTML export send (the timeline computes the rest from the trace)."""
-    def to_bytes(self, level: int = 6) -> bytes:
+    def to_bytes(self, level: int = ...) -> bytes:
         """The trace in the compact binary ``.fpt`` format (``docs/format.md``); ``level``: zlib
         level 0-9 (1: about 6x faster to write, 40% larger)."""
     @classmethod
