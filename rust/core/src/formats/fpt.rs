@@ -66,7 +66,7 @@ type Result<T> = std::result::Result<T, FptError>;
 // ---------------------------------------------------------------------------------------------
 // Encoder
 
-fn put_u(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_u(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -74,7 +74,7 @@ fn put_u(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn put_s(out: &mut Vec<u8>, v: i64) {
+pub(crate) fn put_s(out: &mut Vec<u8>, v: i64) {
     put_u(out, ((v << 1) ^ (v >> 63)) as u64);
 }
 
@@ -297,20 +297,25 @@ pub fn encode_with_level(t: &Trace, level: u32) -> Vec<u8> {
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&FLAG_ZLIB.to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    zlib_into(&body, level, &mut out);
+    out
+}
+
+/// Appends `body` as a zlib stream (level 0-9) to `out` (also the window replies' compression).
+pub(crate) fn zlib_into(body: &[u8], level: u32, out: &mut Vec<u8>) {
     let mut z = Compress::new(Compression::new(level.min(9)), true);
     loop {
         if out.capacity() - out.len() < 4096 {
             out.reserve(out.capacity().max(4096));
         }
         let consumed = z.total_in() as usize;
-        match z.compress_vec(&body[consumed.min(body.len())..], &mut out, FlushCompress::Finish) {
+        match z.compress_vec(&body[consumed.min(body.len())..], out, FlushCompress::Finish) {
             Ok(Status::StreamEnd) => break,
             Ok(_) => {}
             // Compressing from memory into memory cannot fail; stop rather than loop.
             Err(_) => break,
         }
     }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -378,11 +383,18 @@ fn read_file(bytes: &[u8], max_body_len: u64) -> Result<(u16, Vec<u8>)> {
         }
         return Ok((version, input.to_vec()));
     }
+    Ok((version, inflate_exact(input, body_len, HEADER_LEN)?))
+}
+
+/// Inflates the zlib stream `input` into exactly `body_len` bytes (a hard limit: a longer stream is
+/// an error, never a larger buffer); offsets in errors are counted from `at` (the stream's offset in
+/// the file). Also the window replies' (`crate::window`).
+pub(crate) fn inflate_exact(input: &[u8], body_len: u64, at: usize) -> Result<Vec<u8>> {
     let body_len = body_len as usize;
     // Never trust body_len for the allocation: zlib expands at most ~1032x.
     let mut out: Vec<u8> = Vec::with_capacity(body_len.min(input.len().saturating_mul(8)).min(64 << 20) + 1);
     let mut z = Decompress::new(true);
-    let zerr = |z: &Decompress, what: String| FptError::Zlib { offset: HEADER_LEN as u64 + z.total_in(), what };
+    let zerr = |z: &Decompress, what: String| FptError::Zlib { offset: at as u64 + z.total_in(), what };
     let too_long = |z: &Decompress| zerr(z, format!("inflates to more than the {body_len} bytes the header says"));
     loop {
         if out.len() == out.capacity() {
@@ -411,7 +423,7 @@ fn read_file(bytes: &[u8], max_body_len: u64) -> Result<(u16, Vec<u8>)> {
     let used = z.total_in() as usize;
     if used < input.len() {
         return Err(FptError::Zlib {
-            offset: (HEADER_LEN + used) as u64,
+            offset: (at + used) as u64,
             what: format!("{} unexpected bytes after the end of the compressed body", input.len() - used),
         });
     }
@@ -421,23 +433,26 @@ fn read_file(bytes: &[u8], max_body_len: u64) -> Result<(u16, Vec<u8>)> {
             what: format!("body inflates to {} bytes, header says {body_len}", out.len()),
         });
     }
-    Ok((version, out))
+    Ok(out)
 }
 
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     b: &'a [u8],
-    pos: usize,
+    pub(crate) pos: usize,
 }
 
 impl<'a> Reader<'a> {
+    pub(crate) fn new(b: &'a [u8]) -> Self {
+        Reader { b, pos: 0 }
+    }
     fn err<T>(&self, at: usize, what: impl Into<String>) -> Result<T> {
         Err(FptError::Body { offset: at as u64, what: what.into() })
     }
-    fn left(&self) -> usize {
+    pub(crate) fn left(&self) -> usize {
         self.b.len() - self.pos
     }
     #[inline]
-    fn u(&mut self, what: &str) -> Result<u64> {
+    pub(crate) fn u(&mut self, what: &str) -> Result<u64> {
         let start = self.pos;
         let mut v: u64 = 0;
         let mut shift = 0u32;
@@ -460,12 +475,12 @@ impl<'a> Reader<'a> {
         }
     }
     #[inline]
-    fn s(&mut self, what: &str) -> Result<i64> {
+    pub(crate) fn s(&mut self, what: &str) -> Result<i64> {
         let u = self.u(what)?;
         Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
     }
     /// A count of elements each taking at least `min_bytes` bytes: checked against what is left.
-    fn count(&mut self, what: &str, min_bytes: usize) -> Result<usize> {
+    pub(crate) fn count(&mut self, what: &str, min_bytes: usize) -> Result<usize> {
         let at = self.pos;
         let n = self.u(what)?;
         if n > (self.left() / min_bytes.max(1)) as u64 {
@@ -481,7 +496,7 @@ impl<'a> Reader<'a> {
         self.pos += len;
         Ok(s)
     }
-    fn index(&mut self, what: &str, len: usize) -> Result<usize> {
+    pub(crate) fn index(&mut self, what: &str, len: usize) -> Result<usize> {
         let at = self.pos;
         let v = self.u(what)?;
         if v >= len as u64 {

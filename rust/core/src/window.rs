@@ -1,0 +1,474 @@
+//! Window queries: what the timeline draws of a time window at a given width in pixels, without
+//! sending every call (issue 13, item 4; the encoding is "Window replies" in `docs/format.md`).
+//!
+//! [`WindowIndex::build`] indexes a trace's calls once (per thread, per depth: the calls in start
+//! order, 4 bytes per call). [`query`] then answers a window `[t0_ns, t1_ns]` at `px` pixels: every
+//! call of the window at least one pixel wide as it is, the narrower ones merged per thread and
+//! depth into runs (first start, last end, how many calls, the function of the longest member),
+//! by the level-of-detail rule of the timeline (js/layout.js `forEachBox`), so the page draws a
+//! reply exactly as it draws the whole trace. A reply holds at most about `px` items per thread
+//! and depth, whatever the number of calls; a query costs a binary search per item drawn.
+//!
+//! A call is in the window when it overlaps it: `end_ns >= t0_ns` and `start_ns <= t1_ns` (the
+//! timeline's rule). Every such call is either an item of the reply or counted in exactly one run
+//! (tested: `rust/core/tests/window.rs`).
+
+use crate::formats::fpt::{put_s, put_u, FptError, Reader};
+use crate::model::{CallFlags, Trace};
+
+/// Reply magic: ASCII `FPWN`.
+pub const MAGIC: [u8; 4] = *b"FPWN";
+/// The window reply version this module writes and reads.
+pub const VERSION: u16 = 1;
+/// Header size in bytes (magic, version, flags, body length).
+pub const HEADER_LEN: usize = 16;
+/// Header flag: the body is a zlib stream.
+pub const FLAG_ZLIB: u16 = 1;
+/// Widest window a request may ask for, in pixels.
+pub const MAX_PX: u32 = 1 << 16;
+/// Largest reply body a reader accepts (256 MiB).
+pub const MAX_BODY_LEN: u64 = 256 << 20;
+/// A run's members examined for its function: all of them up to this many, else this many spread
+/// evenly over the run (so a query's cost never grows with the calls a run merges).
+pub const RUN_SAMPLE: usize = 64;
+/// Item flag (in the reply, with the call's own flags): a run of calls, not one call.
+pub const ITEM_RUN: u64 = 4;
+/// Item flag: the run's sampled members are not all of one function.
+pub const ITEM_MIXED: u64 = 8;
+
+const _: () = assert!(HEADER_LEN == 4 + 2 + 2 + 8);
+
+/// What is wrong with a window request or a reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WindowError {
+    #[error("empty window: t1_ns ({t1}) must be greater than t0_ns ({t0})")]
+    Empty { t0: i64, t1: i64 },
+    #[error("the window [{t0}, {t1}] ns is outside the trace, which spans [{start}, {end}] ns")]
+    Outside { t0: i64, t1: i64, start: i64, end: i64 },
+    #[error("the trace has no calls: there is no window to show")]
+    NoCalls,
+    #[error("width of {0} px: a window is 1 to {MAX_PX} pixels wide")]
+    Width(u64),
+    #[error("thread {thread} is not in the trace ({count} threads)")]
+    Thread { thread: u64, count: usize },
+    #[error("not a window reply: {0}")]
+    Reply(String),
+    #[error("window reply: {0}")]
+    Body(#[from] FptError),
+}
+
+type Result<T> = std::result::Result<T, WindowError>;
+
+/// The calls of a trace indexed for window queries: per thread, per depth, the global indices of
+/// its calls in start order (built once per trace: 4 bytes per call).
+#[derive(Debug, Clone, Default)]
+pub struct WindowIndex {
+    rows: Vec<Vec<Vec<u32>>>,
+    start_ns: i64,
+    end_ns: i64,
+    calls: usize,
+}
+
+impl WindowIndex {
+    /// Indexes `trace` (one pass over the calls, a counting sort per thread).
+    pub fn build(trace: &Trace) -> Self {
+        let c = &trace.calls;
+        let mut rows = Vec::with_capacity(trace.threads.len());
+        for th in &trace.threads {
+            let (lo, hi) = (th.call_range.0 as usize, (th.call_range.1 as usize).min(c.len()));
+            let mut counts: Vec<usize> = Vec::new();
+            for &d in c.depth.get(lo..hi).unwrap_or(&[]) {
+                let d = d as usize;
+                if d >= counts.len() {
+                    counts.resize(d + 1, 0);
+                }
+                counts[d] += 1;
+            }
+            let mut thread_rows: Vec<Vec<u32>> = counts.iter().map(|&n| Vec::with_capacity(n)).collect();
+            for i in lo..hi.max(lo) {
+                thread_rows[c.depth[i] as usize].push(i as u32);
+            }
+            rows.push(thread_rows);
+        }
+        let start_ns = trace.threads.iter().map(|t| t.first_ns).min().unwrap_or(0);
+        let end_ns = trace.threads.iter().map(|t| t.last_ns).max().unwrap_or(0);
+        WindowIndex { rows, start_ns, end_ns, calls: c.len() }
+    }
+
+    /// The span of the trace's threads: `[first, last]` ns (what the timeline calls the whole run).
+    pub fn span(&self) -> (i64, i64) {
+        (self.start_ns, self.end_ns)
+    }
+
+    /// Bytes held by the index.
+    pub fn heap_bytes(&self) -> usize {
+        self.rows.iter().flat_map(|t| t.iter()).map(|r| r.capacity() * 4 + 24).sum::<usize>() + self.rows.len() * 24
+    }
+}
+
+/// One thing the view draws: a call, or a run of calls narrower than a pixel merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowItem {
+    pub thread: u32,
+    pub depth: u32,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    /// The call's function; for a run, the function of its longest (sampled) member.
+    pub code: u32,
+    /// 1 for a call; the number of calls merged for a run (>= 1).
+    pub count: u64,
+    /// A call: its index in the trace. A run: the index of its first member.
+    pub call: u32,
+    /// A call: its `CallFlags`. A run: [`ITEM_RUN`], plus [`ITEM_MIXED`] when its sampled members
+    /// are of more than one function.
+    pub flags: u64,
+    /// A call: the index in `items` of its parent call, when the parent is in the reply (it is
+    /// whenever the call is: a parent is at least as wide). `u32::MAX` otherwise.
+    pub parent: u32,
+}
+
+impl WindowItem {
+    /// Is this a run of merged calls (even of one call narrower than a pixel)?
+    pub fn is_run(&self) -> bool {
+        self.flags & ITEM_RUN != 0
+    }
+}
+
+/// A window reply: the window asked for and what is drawn of it, grouped by thread then depth,
+/// each row in start order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WindowReply {
+    pub t0_ns: i64,
+    pub t1_ns: i64,
+    pub px: u32,
+    pub items: Vec<WindowItem>,
+}
+
+impl WindowReply {
+    /// Calls the reply accounts for: its calls plus the members of its runs.
+    pub fn calls_covered(&self) -> u64 {
+        self.items.iter().map(|i| i.count).sum()
+    }
+}
+
+/// The window `[t0_ns, t1_ns]` at `px` pixels, over `threads` (indices; `None`: all).
+///
+/// Errors: `t1_ns <= t0_ns`, a window that does not overlap the trace's span, a width of 0 or
+/// above [`MAX_PX`], a thread index past the table, a trace with no calls.
+pub fn query(
+    trace: &Trace,
+    index: &WindowIndex,
+    t0_ns: i64,
+    t1_ns: i64,
+    px: u64,
+    threads: Option<&[u64]>,
+) -> Result<WindowReply> {
+    if t1_ns <= t0_ns {
+        return Err(WindowError::Empty { t0: t0_ns, t1: t1_ns });
+    }
+    if px == 0 || px > MAX_PX as u64 {
+        return Err(WindowError::Width(px));
+    }
+    if index.calls == 0 || trace.calls.is_empty() {
+        return Err(WindowError::NoCalls);
+    }
+    let (start, end) = index.span();
+    if t1_ns < start || t0_ns > end {
+        return Err(WindowError::Outside { t0: t0_ns, t1: t1_ns, start, end });
+    }
+    let n_threads = index.rows.len().min(trace.threads.len());
+    let chosen: Vec<usize> = match threads {
+        None => (0..n_threads).collect(),
+        Some(list) => {
+            let mut v = Vec::with_capacity(list.len());
+            for &t in list {
+                if t >= n_threads as u64 {
+                    return Err(WindowError::Thread { thread: t, count: n_threads });
+                }
+                v.push(t as usize);
+            }
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
+    };
+    let c = &trace.calls;
+    let k = px as f64 / (t1_ns - t0_ns) as f64;
+    let mut items = Vec::new();
+    // Global call index -> index in `items`, for the parents of the calls drawn (a call's parent
+    // is one depth up in the same thread, so only the previous depth's calls are needed).
+    let mut prev_depth: Vec<(u32, u32)> = Vec::new();
+    let mut this_depth: Vec<(u32, u32)> = Vec::new();
+    for t in chosen {
+        prev_depth.clear();
+        for (d, row) in index.rows[t].iter().enumerate() {
+            this_depth.clear();
+            let lo = row.partition_point(|&i| c.end_ns[i as usize] < t0_ns);
+            let hi = lo + row[lo..].partition_point(|&i| c.start_ns[i as usize] <= t1_ns);
+            let row = &row[..hi];
+            let x = |ns: i64| (ns - t0_ns) as f64 * k;
+            let mut i = lo;
+            while i < hi {
+                let ci = row[i] as usize;
+                let xa = x(c.start_ns[ci]);
+                let xb = x(c.end_ns[ci]);
+                if xb - xa >= 1.0 {
+                    let parent = c.parent[ci];
+                    let parent_item = if parent == u32::MAX {
+                        u32::MAX
+                    } else {
+                        prev_depth.binary_search_by_key(&parent, |p| p.0).map_or(u32::MAX, |k| prev_depth[k].1)
+                    };
+                    this_depth.push((ci as u32, items.len() as u32));
+                    items.push(WindowItem {
+                        thread: t as u32,
+                        depth: d as u32,
+                        start_ns: c.start_ns[ci],
+                        end_ns: c.end_ns[ci],
+                        code: c.code[ci],
+                        count: 1,
+                        call: ci as u32,
+                        flags: u64::from(c.flags[ci].0 & (CallFlags::UNFINISHED | CallFlags::STARTED_BEFORE)),
+                        parent: parent_item,
+                    });
+                    i += 1;
+                    continue;
+                }
+                // A run: absorb, a pixel at a time, every call that ends before the next pixel
+                // boundary (js/layout.js forEachBox).
+                let first = i;
+                let mut run_end = xb;
+                loop {
+                    let boundary = t0_ns as f64 + (run_end.floor() + 1.0) / k;
+                    let j = i + 1 + row[i + 1..hi].partition_point(|&m| (c.end_ns[m as usize] as f64) < boundary);
+                    let last_end = x(c.end_ns[row[j - 1] as usize]);
+                    if last_end > run_end {
+                        run_end = last_end;
+                    }
+                    i = j;
+                    if i >= hi {
+                        break;
+                    }
+                    let c2 = row[i] as usize;
+                    let xa2 = x(c.start_ns[c2]);
+                    let xb2 = x(c.end_ns[c2]);
+                    if xa2 > run_end + 1.0 || xb2 - xa2 >= 1.0 {
+                        break;
+                    }
+                }
+                let members = &row[first..i];
+                let (code, mixed) = run_function(trace, members);
+                let last = members[members.len() - 1] as usize;
+                items.push(WindowItem {
+                    thread: t as u32,
+                    depth: d as u32,
+                    start_ns: c.start_ns[ci],
+                    end_ns: c.end_ns[last].max(c.start_ns[ci]),
+                    code,
+                    count: members.len() as u64,
+                    call: ci as u32,
+                    flags: ITEM_RUN | if mixed { ITEM_MIXED } else { 0 },
+                    parent: u32::MAX,
+                });
+            }
+            std::mem::swap(&mut prev_depth, &mut this_depth);
+        }
+    }
+    Ok(WindowReply { t0_ns, t1_ns, px: px as u32, items })
+}
+
+/// The function of a run: its longest member's among all members up to [`RUN_SAMPLE`], else among
+/// [`RUN_SAMPLE`] members spread evenly; and whether those members are of more than one function.
+fn run_function(trace: &Trace, members: &[u32]) -> (u32, bool) {
+    let c = &trace.calls;
+    let n = members.len();
+    let step = n.div_ceil(RUN_SAMPLE).max(1);
+    let mut best = members[0] as usize;
+    let mut mixed = false;
+    for &m in members.iter().step_by(step) {
+        let m = m as usize;
+        if c.code[m] != c.code[best] {
+            mixed = true;
+        }
+        if c.end_ns[m] - c.start_ns[m] > c.end_ns[best] - c.start_ns[best] {
+            best = m;
+        }
+    }
+    (c.code[best], mixed)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding (docs/format.md, "Window replies")
+
+/// The reply's body (uncompressed).
+pub fn encode_body(reply: &WindowReply) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + reply.items.len() * 8);
+    put_s(&mut out, reply.t0_ns);
+    put_s(&mut out, reply.t1_ns);
+    put_u(&mut out, reply.px as u64);
+    put_u(&mut out, reply.items.len() as u64);
+    let mut prev: Option<&WindowItem> = None;
+    for it in &reply.items {
+        // A new row (thread, depth) starts: its key; else the item follows the previous one.
+        let same_row = prev.is_some_and(|p| p.thread == it.thread && p.depth == it.depth);
+        if same_row {
+            put_u(&mut out, 0);
+        } else {
+            put_u(&mut out, 1);
+            put_u(&mut out, it.thread as u64);
+            put_u(&mut out, it.depth as u64);
+        }
+        let base = match prev {
+            Some(p) if same_row => p.end_ns,
+            _ => reply.t0_ns,
+        };
+        put_s(&mut out, it.start_ns.wrapping_sub(base));
+        put_u(&mut out, it.end_ns.wrapping_sub(it.start_ns) as u64);
+        put_u(&mut out, it.code as u64);
+        put_u(&mut out, it.flags);
+        if it.is_run() {
+            put_u(&mut out, it.count);
+        } else {
+            put_u(&mut out, if it.parent == u32::MAX { 0 } else { it.parent as u64 + 1 });
+        }
+        put_u(&mut out, it.call as u64);
+        prev = Some(it);
+    }
+    out
+}
+
+/// The whole reply: header then body (zlib-compressed at `level` when given: the HTML export and
+/// a saved notebook; a kernel's live replies go uncompressed, a local channel being faster than
+/// zlib).
+pub fn encode(reply: &WindowReply, zlib_level: Option<u32>) -> Vec<u8> {
+    let body = encode_body(reply);
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(if zlib_level.is_some() { FLAG_ZLIB } else { 0 }).to_le_bytes());
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    match zlib_level {
+        Some(level) => crate::formats::fpt::zlib_into(&body, level, &mut out),
+        None => out.extend_from_slice(&body),
+    }
+    out
+}
+
+/// Reads a reply back, checking every field against `trace_threads` / `trace_codes` (the sizes
+/// of the trace's tables) and the rules of the format.
+pub fn decode(bytes: &[u8], trace_threads: usize, trace_codes: usize) -> Result<WindowReply> {
+    if bytes.len() < HEADER_LEN || bytes[..4] != MAGIC {
+        return Err(WindowError::Reply("it does not start with the 16-byte header and the magic FPWN".into()));
+    }
+    let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+    if version != VERSION {
+        return Err(WindowError::Reply(format!("version {version}; this fprofile reads version {VERSION}")));
+    }
+    let flags = u16::from_le_bytes([bytes[6], bytes[7]]);
+    if flags & !FLAG_ZLIB != 0 {
+        return Err(WindowError::Reply(format!("reserved header flags {flags:#06x}")));
+    }
+    let mut len8 = [0u8; 8];
+    len8.copy_from_slice(&bytes[8..16]);
+    let body_len = u64::from_le_bytes(len8);
+    if body_len > MAX_BODY_LEN {
+        return Err(WindowError::Reply(format!("body length {body_len} is above the 256 MiB limit")));
+    }
+    let rest = &bytes[HEADER_LEN..];
+    let body: std::borrow::Cow<[u8]> = if flags & FLAG_ZLIB != 0 {
+        crate::formats::fpt::inflate_exact(rest, body_len, HEADER_LEN)?.into()
+    } else if rest.len() as u64 != body_len {
+        return Err(WindowError::Reply(format!("{} body bytes, the header says {body_len}", rest.len())));
+    } else {
+        rest.into()
+    };
+    let mut r = Reader::new(&body);
+    let t0_ns = r.s("t0_ns")?;
+    let t1_ns = r.s("t1_ns")?;
+    if t1_ns <= t0_ns {
+        return Err(WindowError::Reply(format!("t1_ns {t1_ns} is not after t0_ns {t0_ns}")));
+    }
+    let px = r.u("px")?;
+    if px == 0 || px > MAX_PX as u64 {
+        return Err(WindowError::Width(px));
+    }
+    let n = r.count("item_count", 6)?;
+    let mut items: Vec<WindowItem> = Vec::with_capacity(n);
+    for i in 0..n {
+        let at = r.pos;
+        let new_row = r.u("row mark")?;
+        let prev = items.last().copied();
+        let (thread, depth) = match (new_row, prev) {
+            (0, Some(p)) => (p.thread, p.depth),
+            (1, _) => {
+                let thread = r.index("thread", trace_threads)? as u32;
+                let depth = r.u("depth")?;
+                if depth > u32::MAX as u64 - 1 {
+                    return Err(FptError::Body { offset: at as u64, what: format!("depth {depth} of item {i}") }.into());
+                }
+                if let Some(p) = prev {
+                    if (thread, depth as u32) <= (p.thread, p.depth) {
+                        return Err(FptError::Body { offset: at as u64, what: format!("item {i}: rows out of order") }.into());
+                    }
+                }
+                (thread, depth as u32)
+            }
+            _ => return Err(FptError::Body { offset: at as u64, what: format!("item {i}: bad row mark {new_row}") }.into()),
+        };
+        let base = match prev {
+            Some(p) if new_row == 0 => p.end_ns,
+            _ => t0_ns,
+        };
+        let start_ns = base.checked_add(r.s("start")?).ok_or_else(|| WindowError::Reply(format!("item {i}: start overflows")))?;
+        let dur = r.u("duration")?;
+        let end_ns = i64::try_from(dur)
+            .ok()
+            .and_then(|d| start_ns.checked_add(d))
+            .ok_or_else(|| WindowError::Reply(format!("item {i}: end overflows")))?;
+        let code = r.index("code", trace_codes)? as u32;
+        let flags = r.u("flags")?;
+        if flags & !(ITEM_RUN | ITEM_MIXED | 3) != 0 {
+            return Err(FptError::Body { offset: at as u64, what: format!("item {i}: reserved flags {flags}") }.into());
+        }
+        let (count, parent) = if flags & ITEM_RUN != 0 {
+            let count = r.u("count")?;
+            if count == 0 {
+                return Err(FptError::Body { offset: at as u64, what: format!("item {i}: a run of 0 calls") }.into());
+            }
+            (count, u32::MAX)
+        } else {
+            let p = r.u("parent")?;
+            if p > i as u64 {
+                return Err(
+                    FptError::Body { offset: at as u64, what: format!("item {i}: parent {p} is not an earlier item") }.into()
+                );
+            }
+            (1, if p == 0 { u32::MAX } else { (p - 1) as u32 })
+        };
+        let call = r.u("call")?;
+        let call = u32::try_from(call).map_err(|_| WindowError::Reply(format!("item {i}: call index {call}")))?;
+        items.push(WindowItem { thread, depth, start_ns, end_ns, code, count, call, flags, parent });
+    }
+    if r.left() != 0 {
+        return Err(WindowError::Reply(format!("{} trailing bytes after the items", r.left())));
+    }
+    Ok(WindowReply { t0_ns, t1_ns, px: px as u32, items })
+}
+
+/// The trace without its calls: threads (with no calls), processes, codes, bands and metadata.
+/// What the page gets first in windowed mode, as an `.fpt`; the calls come as window replies.
+pub fn skeleton(trace: &Trace) -> Trace {
+    let mut threads = trace.threads.clone();
+    for th in &mut threads {
+        th.call_range = (0, 0);
+    }
+    Trace {
+        origin_ns: trace.origin_ns,
+        codes: trace.codes.clone(),
+        threads,
+        calls: Default::default(),
+        metadata: trace.metadata.clone(),
+        processes: trace.processes.clone(),
+        bands: trace.bands.clone(),
+    }
+}

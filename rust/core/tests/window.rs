@@ -1,0 +1,253 @@
+//! Window queries (`fprofile::window`): every call of a window accounted for, runs never over a
+//! drawn call of their row, the reply's size bounded by pixels not calls, the encoding round trip,
+//! and every bad request a clear error.
+mod common;
+use common::*;
+use fprofile::build::build_trace;
+use fprofile::synthetic::synthetic_trace;
+use fprofile::window::{self, query, WindowError, WindowIndex, WindowReply};
+use fprofile::Trace;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+/// Per (thread, depth): the calls overlapping [t0, t1] (end >= t0 and start <= t1).
+fn overlapping(t: &Trace, t0: i64, t1: i64) -> BTreeMap<(u32, u32), u64> {
+    let mut m = BTreeMap::new();
+    for (ti, th) in t.threads.iter().enumerate() {
+        for i in th.call_range.0 as usize..th.call_range.1 as usize {
+            if t.calls.end_ns[i] >= t0 && t.calls.start_ns[i] <= t1 {
+                *m.entry((ti as u32, t.calls.depth[i])).or_insert(0) += 1;
+            }
+        }
+    }
+    m
+}
+
+/// The invariants of a reply: accounting per row, rows in order, items of a row in order and not
+/// overlapping (so a run never covers a drawn call of its row), calls at least a pixel wide and
+/// runs' members narrower, parents right.
+fn check_reply(t: &Trace, r: &WindowReply) -> Result<(), String> {
+    let mut got: BTreeMap<(u32, u32), u64> = BTreeMap::new();
+    for it in &r.items {
+        *got.entry((it.thread, it.depth)).or_insert(0) += it.count;
+    }
+    let want = overlapping(t, r.t0_ns, r.t1_ns);
+    if got != want {
+        return Err(format!("accounting: reply {got:?} != overlapping calls {want:?}"));
+    }
+    let k = r.px as f64 / (r.t1_ns - r.t0_ns) as f64;
+    for (n, w) in r.items.windows(2).enumerate() {
+        let (a, b) = (&w[0], &w[1]);
+        if (a.thread, a.depth) > (b.thread, b.depth) {
+            return Err(format!("rows out of order at item {n}"));
+        }
+        if (a.thread, a.depth) == (b.thread, b.depth) && b.start_ns < a.end_ns {
+            return Err(format!("items {n} and {} overlap in their row: {a:?} {b:?}", n + 1));
+        }
+    }
+    // the calls of each row in start order, and the item of each drawn call
+    let mut rows: BTreeMap<(u32, u32), Vec<usize>> = BTreeMap::new();
+    for (ti, th) in t.threads.iter().enumerate() {
+        for i in th.call_range.0 as usize..th.call_range.1 as usize {
+            rows.entry((ti as u32, t.calls.depth[i])).or_default().push(i);
+        }
+    }
+    let item_of: std::collections::HashMap<u32, u32> =
+        r.items.iter().enumerate().filter(|(_, x)| !x.is_run()).map(|(n, x)| (x.call, n as u32)).collect();
+    for (n, it) in r.items.iter().enumerate() {
+        let c = it.call as usize;
+        if it.is_run() {
+            // the calls of its row inside its span: as many as it counts, each narrower than a pixel
+            let row = &rows[&(it.thread, it.depth)];
+            let lo = row.partition_point(|&i| t.calls.start_ns[i] < it.start_ns);
+            let members: Vec<usize> = row[lo..]
+                .iter()
+                .copied()
+                .take_while(|&i| t.calls.start_ns[i] <= it.end_ns)
+                .filter(|&i| t.calls.end_ns[i] <= it.end_ns && t.calls.end_ns[i] >= r.t0_ns && t.calls.start_ns[i] <= r.t1_ns)
+                .collect();
+            if members.len() as u64 != it.count {
+                return Err(format!("run {n}: {} calls of its row lie in its span, count says {}", members.len(), it.count));
+            }
+            for &m in &members {
+                if (t.calls.end_ns[m] - t.calls.start_ns[m]) as f64 * k >= 1.0 {
+                    return Err(format!("run {n} holds call {m}, which is a pixel wide or more"));
+                }
+            }
+        } else {
+            if it.count != 1 || t.calls.start_ns[c] != it.start_ns || t.calls.end_ns[c] != it.end_ns || t.calls.code[c] != it.code
+            {
+                return Err(format!("item {n} is not call {c} as it is"));
+            }
+            if ((it.end_ns - it.start_ns) as f64 * k) < 1.0 {
+                return Err(format!("item {n}: call {c} narrower than a pixel drawn as a call"));
+            }
+            let p = t.calls.parent[c];
+            let want_parent = if p == u32::MAX { u32::MAX } else { item_of.get(&p).copied().unwrap_or(u32::MAX) };
+            if p != u32::MAX && want_parent == u32::MAX {
+                return Err(format!("item {n}: the parent of a drawn call is not drawn"));
+            }
+            if it.parent != want_parent {
+                return Err(format!("item {n}: parent {} != {want_parent}", it.parent));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sample() -> Trace {
+    // Main: a(100..150) with b(110..120) c(130..140); d from 160 unfinished. Worker: z before, b.
+    build_trace(recording(
+        &[
+            ("Main", 11, &[(100, "+a"), (110, "+b"), (120, "-b"), (130, "+c"), (140, "-c"), (150, "-a"), (160, "+d")]),
+            ("Worker", 12, &[(105, "-z"), (115, "+b"), (125, "-b")]),
+        ],
+        90,
+        200,
+    ))
+}
+
+#[test]
+fn wide_window_keeps_every_call_as_it_is() {
+    let t = sample();
+    let idx = WindowIndex::build(&t);
+    let r = query(&t, &idx, 0, 300, 3000, None).unwrap();
+    // every call with a duration is drawn as it is (z, seen ending only, has none: a run of one)
+    let with_duration = (0..t.calls.len()).filter(|&i| t.calls.end_ns[i] > t.calls.start_ns[i]).count();
+    assert_eq!(r.items.iter().filter(|i| !i.is_run()).count(), with_duration);
+    check_reply(&t, &r).unwrap();
+}
+
+#[test]
+fn narrow_calls_merge_into_runs_with_counts() {
+    // 1000 calls of 10 ns each, 10 ns apart, under one parent: at 100 px over 20 us every call is a
+    // fifth of a pixel, so the row is a few runs and the counts add up to 1000.
+    let mut ev: Vec<(u64, String)> = vec![(0, "+p".into())];
+    for i in 0..1000u64 {
+        ev.push((10 + 20 * i, format!("+f{}", i % 3)));
+        ev.push((20 + 20 * i, format!("-f{}", i % 3)));
+    }
+    ev.push((20_010, "-p".into()));
+    let evs: Vec<(u64, &str)> = ev.iter().map(|(t, s)| (*t, s.as_str())).collect();
+    let t = build_trace(recording(&[("Main", 1, &evs)], 0, 20_010));
+    let idx = WindowIndex::build(&t);
+    let r = query(&t, &idx, 0, 20_010, 100, None).unwrap();
+    check_reply(&t, &r).unwrap();
+    let runs: Vec<_> = r.items.iter().filter(|i| i.is_run()).collect();
+    assert_eq!(runs.iter().map(|i| i.count).sum::<u64>(), 1000);
+    assert!(runs.len() <= 100, "{} runs for 100 px", runs.len());
+    assert!(runs.iter().all(|i| i.flags & window::ITEM_MIXED != 0), "three functions alternate: runs are mixed");
+    // zoomed on 200 ns at 1000 px: the calls are 50 px wide, none merged
+    let z = query(&t, &idx, 5_000, 5_200, 1000, None).unwrap();
+    check_reply(&t, &z).unwrap();
+    assert!(z.items.iter().all(|i| !i.is_run()));
+    assert_eq!(z.items.len(), 1 + 11);
+}
+
+#[test]
+fn a_thread_subset_returns_only_those_threads() {
+    let t = sample();
+    let idx = WindowIndex::build(&t);
+    let r = query(&t, &idx, 0, 300, 500, Some(&[1])).unwrap();
+    assert!(!r.items.is_empty() && r.items.iter().all(|i| i.thread == 1));
+}
+
+#[test]
+fn bad_requests_are_clear_errors() {
+    let t = sample();
+    let idx = WindowIndex::build(&t);
+    let e = |r: Result<WindowReply, WindowError>| r.unwrap_err().to_string();
+    assert_eq!(e(query(&t, &idx, 50, 50, 100, None)), "empty window: t1_ns (50) must be greater than t0_ns (50)");
+    assert!(e(query(&t, &idx, 60, 10, 100, None)).starts_with("empty window"));
+    assert_eq!(e(query(&t, &idx, 0, 100, 0, None)), "width of 0 px: a window is 1 to 65536 pixels wide");
+    assert!(e(query(&t, &idx, 0, 100, 1 << 40, None)).starts_with("width of 1099511627776 px"));
+    assert!(e(query(&t, &idx, 10_000, 20_000, 100, None)).contains("is outside the trace, which spans ["));
+    assert!(e(query(&t, &idx, i64::MIN, -5, 100, None)).contains("outside the trace"));
+    assert_eq!(e(query(&t, &idx, 0, 100, 100, Some(&[7]))), "thread 7 is not in the trace (2 threads)");
+    let empty = Trace::default();
+    assert!(e(query(&empty, &WindowIndex::build(&empty), 0, 100, 100, None)).contains("no calls"));
+    // extreme but valid: the whole i64 range at one pixel
+    let r = query(&t, &idx, i64::MIN / 2, i64::MAX / 2, 1, None).unwrap();
+    check_reply(&t, &r).unwrap();
+}
+
+#[test]
+fn replies_round_trip_and_bad_bytes_are_errors() {
+    let t = synthetic_trace(20_000, 3, 7);
+    let idx = WindowIndex::build(&t);
+    let (a, b) = idx.span();
+    let r = query(&t, &idx, a, b, 800, None).unwrap();
+    check_reply(&t, &r).unwrap();
+    for level in [None, Some(1)] {
+        let bytes = window::encode(&r, level);
+        assert_eq!(window::decode(&bytes, t.threads.len(), t.codes.len()).unwrap(), r);
+        for cut in (0..64).chain((64..bytes.len()).step_by(97)) {
+            assert!(window::decode(&bytes[..cut], t.threads.len(), t.codes.len()).is_err());
+        }
+    }
+    let raw = window::encode(&r, None);
+    assert!(window::decode(&raw, 2, t.codes.len()).unwrap_err().to_string().contains("thread"));
+    assert!(window::decode(b"FPRF\x02\0\0\0\0\0\0\0\0\0\0\0", 1, 1).unwrap_err().to_string().contains("magic FPWN"));
+}
+
+#[test]
+fn reply_size_is_bounded_by_pixels_not_calls() {
+    let small = synthetic_trace(40_000, 4, 1);
+    let big = synthetic_trace(400_000, 4, 1);
+    for t in [&small, &big] {
+        let idx = WindowIndex::build(t);
+        let (a, b) = idx.span();
+        let r = query(t, &idx, a, b, 1000, None).unwrap();
+        check_reply(t, &r).unwrap();
+        let rows = t.threads.len() * (fprofile::synthetic::MAX_DEPTH as usize + 1);
+        assert!(r.items.len() <= rows * 1001, "{} items", r.items.len());
+    }
+    let items = |t: &Trace| {
+        let idx = WindowIndex::build(t);
+        let (a, b) = idx.span();
+        query(t, &idx, a, b, 1000, None).unwrap().items.len()
+    };
+    // ten times the calls over the same pixels: far fewer than ten times the items
+    assert!(items(&big) < 3 * items(&small), "{} vs {}", items(&big), items(&small));
+}
+
+#[test]
+fn skeleton_has_no_calls_and_encodes() {
+    let t = sample();
+    let s = window::skeleton(&t);
+    assert!(s.calls.is_empty());
+    assert_eq!(s.threads.len(), t.threads.len());
+    let back = fprofile::formats::fpt::decode(&fprofile::formats::fpt::encode(&s)).unwrap();
+    assert_eq!(back.threads.len(), 2);
+    assert_eq!(back.codes, t.codes);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+    #[test]
+    fn every_call_of_a_window_is_accounted_for(rec in strategies::recording(), a in 0i64..200, w in 1i64..200, px in 1u64..60) {
+        let t = build_trace(rec);
+        let idx = WindowIndex::build(&t);
+        let (t0, t1) = (900 + a, 900 + a + w);
+        match query(&t, &idx, t0, t1, px, None) {
+            Ok(r) => {
+                prop_assert_eq!(check_reply(&t, &r), Ok(()));
+                let bytes = window::encode(&r, None);
+                prop_assert_eq!(window::decode(&bytes, t.threads.len(), t.codes.len()).unwrap(), r);
+            }
+            Err(WindowError::NoCalls) => prop_assert!(t.calls.is_empty()),
+            Err(WindowError::Outside { .. }) => prop_assert!(overlapping(&t, t0, t1).is_empty()),
+            Err(e) => prop_assert!(false, "unexpected error {}", e),
+        }
+    }
+
+    #[test]
+    fn arbitrary_reply_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let mut b = b"FPWN\x01\0\0\0".to_vec();
+        b.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        b.extend_from_slice(&bytes);
+        let _ = window::decode(&b, 3, 5);
+        let _ = window::decode(&bytes, 3, 5);
+    }
+}
