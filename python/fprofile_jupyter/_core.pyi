@@ -269,6 +269,17 @@ class Trace:
         what the widget and the HTML export send (the timeline computes the rest from the trace)."""
     def to_bytes(self) -> bytes:
         """The trace in the compact binary ``.fpt`` format (``docs/format.md``)."""
+    def window_bytes(
+        self, t0_ns: int, t1_ns: int, px: int, threads: Optional[Sequence[int]] = None, *, zlib_level: Optional[int] = None
+    ) -> bytes:
+        """What the timeline draws of the window ``[t0_ns, t1_ns]`` at ``px`` pixels: every call at
+        least a pixel wide as it is, narrower ones merged per thread and depth into counted runs; a
+        window reply (``docs/format.md``, "Window replies"). ``threads``: indices (default all).
+        ``ValueError`` for an empty window, one outside the trace, a width of 0 or above 65536, an
+        unknown thread. The calls are indexed once, by the first call; the GIL is released."""
+    def skeleton_bytes(self) -> bytes:
+        """The trace without its calls (threads, processes, functions, bands, metadata) as ``.fpt``
+        bytes: what the timeline gets first when it fetches windows."""
     @classmethod
     def from_bytes(cls, data: bytes) -> "Trace":
         """A trace from ``.fpt`` bytes; ``FormatError`` (with the byte offset) when they are not valid."""
@@ -348,6 +359,9 @@ class _Comparison:
 
 def compare_traces(a: Trace, b: Trace) -> _Comparison:
     """Compare two traces per function; ``ValueError`` when one holds no calls."""
+
+def _synthetic_trace(calls: int, threads: int = 8, seed: int = 1) -> Trace:
+    """A synthetic trace of about ``calls`` calls in ``threads`` threads, built in Rust (benchmarks, tests)."""
 
 def _build_trace(
     codes: Sequence[Tuple[str, str, int]],

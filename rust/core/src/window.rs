@@ -28,9 +28,10 @@ pub const FLAG_ZLIB: u16 = 1;
 pub const MAX_PX: u32 = 1 << 16;
 /// Largest reply body a reader accepts (256 MiB).
 pub const MAX_BODY_LEN: u64 = 256 << 20;
-/// A run's members examined for its function: all of them up to this many, else this many spread
-/// evenly over the run (so a query's cost never grows with the calls a run merges).
-pub const RUN_SAMPLE: usize = 64;
+/// A run's members examined for its function: all of them up to this many, else the first this
+/// many and this many more spread evenly over the run (a query's cost never grows with the calls
+/// a run merges).
+pub const RUN_SAMPLE: usize = 16;
 /// Item flag (in the reply, with the call's own flags): a run of calls, not one call.
 pub const ITEM_RUN: u64 = 4;
 /// Item flag: the run's sampled members are not all of one function.
@@ -64,6 +65,13 @@ type Result<T> = std::result::Result<T, WindowError>;
 #[derive(Debug, Clone, Default)]
 pub struct WindowIndex {
     rows: Vec<Vec<Vec<u32>>>,
+    /// Per row, the end of every [`BLOCK`]-th call (of calls `BLOCK - 1`, `2 BLOCK - 1`, ...): the
+    /// searches skip through these, contiguous, before touching the calls (0.25 bytes per call).
+    block_ends: Vec<Vec<Vec<i64>>>,
+    /// Per row and block, the longest call or gap (to the next call, the next block's first
+    /// included) in it: a block whose figure is under a pixel lies inside a run whole, so a run
+    /// over a dense row steps a block at a time, not a pixel at a time (0.25 bytes per call).
+    block_tight: Vec<Vec<Vec<i64>>>,
     start_ns: i64,
     end_ns: i64,
     calls: usize,
@@ -74,6 +82,8 @@ impl WindowIndex {
     pub fn build(trace: &Trace) -> Self {
         let c = &trace.calls;
         let mut rows = Vec::with_capacity(trace.threads.len());
+        let mut block_ends = Vec::with_capacity(trace.threads.len());
+        let mut block_tight = Vec::with_capacity(trace.threads.len());
         for th in &trace.threads {
             let (lo, hi) = (th.call_range.0 as usize, (th.call_range.1 as usize).min(c.len()));
             let mut counts: Vec<usize> = Vec::new();
@@ -88,11 +98,34 @@ impl WindowIndex {
             for i in lo..hi.max(lo) {
                 thread_rows[c.depth[i] as usize].push(i as u32);
             }
+            block_ends.push(
+                thread_rows.iter().map(|r| r.chunks_exact(BLOCK).map(|b| c.end_ns[b[BLOCK - 1] as usize]).collect()).collect(),
+            );
+            block_tight.push(
+                thread_rows
+                    .iter()
+                    .map(|r| {
+                        (0..r.len() / BLOCK)
+                            .map(|b| {
+                                let mut t = 0i64;
+                                for o in b * BLOCK..(b + 1) * BLOCK {
+                                    let m = r[o] as usize;
+                                    t = t.max(c.end_ns[m] - c.start_ns[m]);
+                                    if let Some(&next) = r.get(o + 1) {
+                                        t = t.max(c.start_ns[next as usize] - c.end_ns[m]);
+                                    }
+                                }
+                                t
+                            })
+                            .collect()
+                    })
+                    .collect(),
+            );
             rows.push(thread_rows);
         }
         let start_ns = trace.threads.iter().map(|t| t.first_ns).min().unwrap_or(0);
         let end_ns = trace.threads.iter().map(|t| t.last_ns).max().unwrap_or(0);
-        WindowIndex { rows, start_ns, end_ns, calls: c.len() }
+        WindowIndex { rows, block_ends, block_tight, start_ns, end_ns, calls: c.len() }
     }
 
     /// The span of the trace's threads: `[first, last]` ns (what the timeline calls the whole run).
@@ -102,7 +135,10 @@ impl WindowIndex {
 
     /// Bytes held by the index.
     pub fn heap_bytes(&self) -> usize {
-        self.rows.iter().flat_map(|t| t.iter()).map(|r| r.capacity() * 4 + 24).sum::<usize>() + self.rows.len() * 24
+        self.rows.iter().flat_map(|t| t.iter()).map(|r| r.capacity() * 4 + 24).sum::<usize>()
+            + self.block_ends.iter().flat_map(|t| t.iter()).map(|r| r.capacity() * 8 + 24).sum::<usize>()
+            + self.block_tight.iter().flat_map(|t| t.iter()).map(|r| r.capacity() * 8 + 24).sum::<usize>()
+            + self.rows.len() * 48
     }
 }
 
@@ -201,7 +237,7 @@ pub fn query(
     let mut this_depth: Vec<(u32, u32)> = Vec::new();
     for t in chosen {
         prev_depth.clear();
-        for (d, row) in index.rows[t].iter().enumerate() {
+        for (d, ((row, blocks), tight)) in index.rows[t].iter().zip(&index.block_ends[t]).zip(&index.block_tight[t]).enumerate() {
             this_depth.clear();
             let lo = row.partition_point(|&i| c.end_ns[i as usize] < t0_ns);
             let hi = lo + row[lo..].partition_point(|&i| c.start_ns[i as usize] <= t1_ns);
@@ -240,7 +276,7 @@ pub fn query(
                 let mut run_end = xb;
                 loop {
                     let boundary = t0_ns as f64 + (run_end.floor() + 1.0) / k;
-                    let j = i + 1 + row[i + 1..hi].partition_point(|&m| (c.end_ns[m as usize] as f64) < boundary);
+                    let j = next_ending_at(row, blocks, i + 1, hi, boundary, &c.end_ns);
                     let last_end = x(c.end_ns[row[j - 1] as usize]);
                     if last_end > run_end {
                         run_end = last_end;
@@ -254,6 +290,27 @@ pub fn query(
                     let xb2 = x(c.end_ns[c2]);
                     if xa2 > run_end + 1.0 || xb2 - xa2 >= 1.0 {
                         break;
+                    }
+                    // row[i] continues the run: so do the rest of its block and the blocks after
+                    // it whose calls and gaps are all under a pixel (0.99: clear of rounding)
+                    let mut skipped = false;
+                    while let Some(&tb) = tight.get(i / BLOCK) {
+                        if (i / BLOCK + 1) * BLOCK > hi || tb as f64 * k >= 0.99 {
+                            break;
+                        }
+                        i = (i / BLOCK + 1) * BLOCK;
+                        skipped = true;
+                    }
+                    if skipped {
+                        run_end = run_end.max(x(c.end_ns[row[i - 1] as usize]));
+                        if i >= hi {
+                            break;
+                        }
+                        let c2 = row[i] as usize;
+                        let xa2 = x(c.start_ns[c2]);
+                        if xa2 > run_end + 1.0 || x(c.end_ns[c2]) - xa2 >= 1.0 {
+                            break;
+                        }
                     }
                 }
                 let members = &row[first..i];
@@ -277,15 +334,76 @@ pub fn query(
     Ok(WindowReply { t0_ns, t1_ns, px: px as u32, items })
 }
 
-/// The function of a run: its longest member's among all members up to [`RUN_SAMPLE`], else among
-/// [`RUN_SAMPLE`] members spread evenly; and whether those members are of more than one function.
+/// Calls per block of [`WindowIndex`]'s block ends.
+pub const BLOCK: usize = 32;
+
+/// The first index in `from..hi` of `row` whose call ends at or after `boundary` (`hi` if none):
+/// a gallop over the next calls when it is near, else over the row's block ends, then a search
+/// inside the one block (a row's calls do not overlap, so their ends are in order).
+fn next_ending_at(row: &[u32], blocks: &[i64], from: usize, hi: usize, boundary: f64, ends: &[i64]) -> usize {
+    let before = |m: u32| (ends[m as usize] as f64) < boundary;
+    let near = (from + BLOCK).min(hi);
+    if from >= hi || !before(row[near - 1]) {
+        return gallop(&row[..near], from, before);
+    }
+    let k = gallop_values(blocks, near / BLOCK, |e| (e as f64) < boundary);
+    let lo = (k * BLOCK).max(near);
+    let top = ((k + 1) * BLOCK).min(hi);
+    if lo >= top {
+        return top.max(lo).min(hi);
+    }
+    lo + row[lo..top].partition_point(|&m| before(m))
+}
+
+/// [`gallop`] over values.
+fn gallop_values(v: &[i64], from: usize, before: impl Fn(i64) -> bool) -> usize {
+    let n = v.len();
+    let mut lo = from;
+    let mut step = 1;
+    while lo < n && before(v[lo]) {
+        let probe = lo + step;
+        if probe >= n || !before(v[probe]) {
+            let hi = probe.min(n);
+            return lo + 1 + v[lo + 1..hi].partition_point(|&e| before(e));
+        }
+        lo = probe;
+        step *= 2;
+    }
+    lo
+}
+
+/// The first index `>= from` of `row` where `before` turns false (`before` is true then false along
+/// the row), found by galloping from `from`: the next pixel's boundary is usually a few calls
+/// away, so this touches a few neighbouring calls where a binary search over the row would jump
+/// through memory.
+fn gallop(row: &[u32], from: usize, before: impl Fn(u32) -> bool) -> usize {
+    let n = row.len();
+    let mut lo = from;
+    let mut step = 1;
+    while lo < n && before(row[lo]) {
+        let probe = lo + step;
+        if probe >= n || !before(row[probe]) {
+            let hi = probe.min(n);
+            return lo + 1 + row[lo + 1..hi].partition_point(|&m| before(m));
+        }
+        lo = probe;
+        step *= 2;
+    }
+    lo
+}
+
+/// The function of a run: its longest member's among the members examined (all of them up to
+/// [`RUN_SAMPLE`]; else the first [`RUN_SAMPLE`] and [`RUN_SAMPLE`] more spread evenly over the run,
+/// so strides cannot alias with a repeating pattern); and whether those are of more than one function.
 fn run_function(trace: &Trace, members: &[u32]) -> (u32, bool) {
     let c = &trace.calls;
     let n = members.len();
     let step = n.div_ceil(RUN_SAMPLE).max(1);
+    let head = members.iter().take(RUN_SAMPLE);
+    let spread = members.iter().step_by(step).skip(if n > RUN_SAMPLE { 1 } else { RUN_SAMPLE });
     let mut best = members[0] as usize;
     let mut mixed = false;
-    for &m in members.iter().step_by(step) {
+    for &m in head.chain(spread) {
         let m = m as usize;
         if c.code[m] != c.code[best] {
             mixed = true;

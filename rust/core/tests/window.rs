@@ -223,7 +223,7 @@ fn skeleton_has_no_calls_and_encodes() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 200, .. ProptestConfig::default() })]
 
     #[test]
     fn every_call_of_a_window_is_accounted_for(rec in strategies::recording(), a in 0i64..200, w in 1i64..200, px in 1u64..60) {
@@ -242,6 +242,18 @@ proptest! {
         }
     }
 
+    /// Dense rows (thousands of calls a row): the block skips and block searches, checked the same way.
+    #[test]
+    fn dense_rows_are_accounted_for(seed in 0u64..1000, a in 0.0f64..1.0, w in 0.0001f64..1.0, px in 1u64..3000) {
+        let t = synthetic_trace(30_000, 2, seed);
+        let idx = WindowIndex::build(&t);
+        let (s, e) = idx.span();
+        let t0 = s + ((e - s) as f64 * a) as i64;
+        let t1 = t0 + ((e - s) as f64 * w) as i64 + 1;
+        let r = query(&t, &idx, t0, t1, px, None).unwrap();
+        prop_assert_eq!(check_reply(&t, &r), Ok(()));
+    }
+
     #[test]
     fn arbitrary_reply_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
         let mut b = b"FPWN\x01\0\0\0".to_vec();
@@ -249,5 +261,32 @@ proptest! {
         b.extend_from_slice(&bytes);
         let _ = window::decode(&b, 3, 5);
         let _ = window::decode(&bytes, 3, 5);
+    }
+}
+
+/// Not a timed assertion: prints how long queries take on a synthetic trace in a release build
+/// (`cargo test --release -p fprofile --test window -- --ignored --nocapture query_cost`).
+#[test]
+#[ignore]
+fn query_cost() {
+    let calls: usize = std::env::var("FPROFILE_WINDOW_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let t = synthetic_trace(calls, 8, 1);
+    let at = std::time::Instant::now();
+    let idx = WindowIndex::build(&t);
+    println!("index: {:?}, {} bytes", at.elapsed(), idx.heap_bytes());
+    let (a, b) = idx.span();
+    for (name, t0, t1) in [("whole run", a, b), ("1/1000", a + (b - a) / 2, a + (b - a) / 2 + (b - a) / 1000)] {
+        let mut times = Vec::new();
+        let mut items = 0;
+        for _ in 0..11 {
+            let at = std::time::Instant::now();
+            let r = query(&t, &idx, t0, t1, 2000, None).unwrap();
+            let bytes = window::encode(&r, None);
+            times.push(at.elapsed());
+            items = r.items.len();
+            std::hint::black_box(bytes);
+        }
+        times.sort();
+        println!("{name}: median {:?}, {items} items", times[5]);
     }
 }

@@ -249,12 +249,14 @@ impl PyCall {
 #[pyclass(name = "Trace", module = "fprofile_jupyter._core", frozen)]
 pub struct PyTrace {
     inner: Arc<fprofile::Trace>,
+    /// The calls indexed for window queries, built by the first one (`fprofile::window`).
+    window_index: std::sync::OnceLock<Arc<fprofile::window::WindowIndex>>,
 }
 
 impl PyTrace {
     /// Wraps a built trace (used by the recorder and the loaders).
     pub fn from_trace(t: fprofile::Trace) -> Self {
-        PyTrace { inner: Arc::new(t) }
+        PyTrace { inner: Arc::new(t), window_index: std::sync::OnceLock::new() }
     }
 
     /// The wrapped trace.
@@ -353,6 +355,39 @@ impl PyTrace {
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         let inner = self.inner.clone();
         let bytes = py.detach(move || fprofile::formats::fpt::encode(&inner));
+        PyBytes::new(py, &bytes)
+    }
+
+    /// What the timeline draws of the window `[t0_ns, t1_ns]` at `px` pixels (calls narrower than
+    /// a pixel merged into counted runs), as a window reply (`docs/format.md`, "Window replies");
+    /// `threads`: thread indices (default all). The calls are indexed by the first call (4 bytes
+    /// per call, kept with the trace). The GIL is released while it runs.
+    #[pyo3(signature = (t0_ns, t1_ns, px, threads=None, *, zlib_level=None))]
+    fn window_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        t0_ns: i64,
+        t1_ns: i64,
+        px: u64,
+        threads: Option<Vec<u64>>,
+        zlib_level: Option<u32>,
+    ) -> Result<Bound<'py, PyBytes>, BindingError> {
+        let inner = self.inner.clone();
+        let index = self.window_index.get().cloned();
+        let (bytes, index) = py.detach(move || {
+            let index = index.unwrap_or_else(|| Arc::new(fprofile::window::WindowIndex::build(&inner)));
+            let reply = fprofile::window::query(&inner, &index, t0_ns, t1_ns, px, threads.as_deref());
+            (reply.map(|r| fprofile::window::encode(&r, zlib_level)), index)
+        });
+        let _ = self.window_index.set(index);
+        Ok(PyBytes::new(py, &bytes?))
+    }
+
+    /// The trace without its calls (threads, processes, functions, bands, metadata) as `.fpt`
+    /// bytes: what the timeline gets first in windowed mode, the calls coming as window replies.
+    fn skeleton_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let inner = self.inner.clone();
+        let bytes = py.detach(move || fprofile::formats::fpt::encode(&fprofile::window::skeleton(&inner)));
         PyBytes::new(py, &bytes)
     }
 
@@ -655,8 +690,17 @@ fn py_format_duration(ns: i64) -> String {
     format_duration(ns)
 }
 
+/// A synthetic trace of about `calls` calls in `threads` threads (`fprofile::synthetic`; for
+/// benchmarks and tests: built in Rust, seconds for a hundred million calls).
+#[pyfunction]
+#[pyo3(signature = (calls, threads=8, seed=1))]
+fn _synthetic_trace(py: Python<'_>, calls: usize, threads: usize, seed: u64) -> PyTrace {
+    PyTrace::from_trace(py.detach(move || fprofile::synthetic::synthetic_trace(calls, threads, seed)))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load, m)?)?;
+    m.add_function(wrap_pyfunction!(_synthetic_trace, m)?)?;
     m.add_function(wrap_pyfunction!(load_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(_build_trace, m)?)?;
     m.add_function(wrap_pyfunction!(formats, m)?)?;
