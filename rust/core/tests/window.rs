@@ -290,3 +290,41 @@ fn query_cost() {
         println!("{name}: median {:?}, {items} items", times[5]);
     }
 }
+
+/// The fixtures `tests/js/fixtures/window_skeleton.fpt`, `window_overview.fpwn` (whole run, 200 px,
+/// uncompressed), `window_zoom.fpwn` (a tenth of the run, 400 px, compressed) and `window.json`
+/// (what they hold, per item), read back by `tests/js/windowreply.test.mjs`: written by this
+/// encoder. Regenerate with `FPROFILE_REGEN_FIXTURES=1 cargo test -p fprofile --test window`.
+#[test]
+fn js_window_fixtures_are_current() {
+    let t = synthetic_trace(6_000, 3, 5);
+    let idx = WindowIndex::build(&t);
+    let (a, b) = idx.span();
+    let overview = query(&t, &idx, a, b, 200, None).unwrap();
+    let zoom = query(&t, &idx, a + (b - a) / 2, a + (b - a) / 2 + (b - a) / 10, 400, None).unwrap();
+    let items = |r: &WindowReply| -> serde_json::Value {
+        serde_json::json!({
+            "t0": r.t0_ns, "t1": r.t1_ns, "px": r.px,
+            "covered": r.calls_covered(),
+            "items": r.items.iter().map(|i| serde_json::json!([i.thread, i.depth, i.start_ns, i.end_ns, i.code, i.count, i.flags, if i.parent == u32::MAX { -1 } else { i.parent as i64 }, i.call])).collect::<Vec<_>>(),
+        })
+    };
+    let files: [(&str, Vec<u8>); 4] = [
+        ("window_skeleton.fpt", fprofile::formats::fpt::encode(&window::skeleton(&t))),
+        ("window_overview.fpwn", window::encode(&overview, None)),
+        ("window_zoom.fpwn", window::encode(&zoom, Some(6))),
+        (
+            "window.json",
+            serde_json::to_vec(&serde_json::json!({"calls": t.calls.len(), "overview": items(&overview), "zoom": items(&zoom)}))
+                .unwrap(),
+        ),
+    ];
+    for (name, bytes) in files {
+        let path = format!("{}/../../tests/js/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        if std::env::var_os("FPROFILE_REGEN_FIXTURES").is_some() {
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        let on_disk = std::fs::read(&path).expect("fixture missing: run with FPROFILE_REGEN_FIXTURES=1");
+        assert!(on_disk == bytes, "{name}: the Rust encoder changed: regenerate the fixtures (FPROFILE_REGEN_FIXTURES=1)");
+    }
+}
