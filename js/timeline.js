@@ -600,6 +600,7 @@ export function createTimeline(container, options = {}) {
     if (windowed.source && windowed.live) windowed.source.want(a, b, w);
     const best = windowed.source.best(a, b, w);
     if (best && best !== windowed.reply) showReply(best);
+    windowStats();
   }
   /** Draw `reply` (a decoded window reply): the views' trace and index swapped, the selection kept. */
   function showReply(reply) {
@@ -617,6 +618,13 @@ export function createTimeline(container, options = {}) {
     relayoutZoom();
     zoomView.refreshHover();
     schedule();
+  }
+  /** The source's counts on the root (tests wait on them): requests sent, replies taken, stale ones dropped. */
+  function windowStats() {
+    const { stats } = windowed.source;
+    root.dataset.windowSent = String(stats.sent);
+    root.dataset.windowReceived = String(stats.received);
+    root.dataset.windowStale = String(stats.stale);
   }
   function leaveWindowed() {
     if (!windowed) return;
@@ -699,9 +707,11 @@ export function createTimeline(container, options = {}) {
           showError(`A window of the trace could not be read: ${e && e.message ? e.message : e}`);
           return false;
         }
-        if (!windowed || windowed.source !== source || !source.receive(id, reply)) return false;
-        windowedView();
-        return true;
+        if (!windowed || windowed.source !== source) return false;
+        const fresh = source.receive(id, reply);
+        if (fresh) windowedView();
+        else windowStats();
+        return fresh;
       },
       /** The request `id` failed (`message` shown). */
       fail(id, message) {

@@ -25,6 +25,8 @@ import { processHeaderParts, drawProcessHeader } from "./processrows.js";
 
 /** Calls at least this wide (CSS px) get a label. */
 const LABEL_MIN_PX = 28;
+/** `data-calls-drawn` lists the calls drawn as boxes of their own up to this many. */
+const CALLS_DRAWN_MAX = 20000;
 
 /**
  * tl: { doc, root, state, vp, tooltip, listen, localXY(e, target), schedule(), selectCall(c),
@@ -73,6 +75,9 @@ export function createZoomView(tl) {
     // windowed mode (windowreply.js): runs of calls narrower than a pixel, hatched over their colour
     const runs = calls.runs || null;
     const runRects = [];
+    // the calls drawn as boxes of their own, by their index in the whole trace (tests compare the
+    // windowed and the whole-trace drawings with it; left out above CALLS_DRAWN_MAX)
+    const drawnIds = [];
     const bandRows = [];
     const labels = [];
     const lanesDrawn = [];
@@ -123,7 +128,10 @@ export function createZoomView(tl) {
             const w = b - a;
             batch.add(hl && !isHighlighted(state, code) ? code + nCodes : code, a, y, w > 3 ? w - 1 : w, rowPx - 1);
             if (runs && (count > 1 || runs[c] !== 1)) runRects.push(a, y, w > 3 ? w - 1 : w, rowPx - 1, count === 1 ? runs[c] : 0);
-            else if (count === 1 && w >= LABEL_MIN_PX) labels.push(c, a, w, y, rowPx);
+            else if (count === 1) {
+              if (drawnIds.length <= CALLS_DRAWN_MAX) drawnIds.push(runs ? calls.call[c] : c);
+              if (w >= LABEL_MIN_PX) labels.push(c, a, w, y, rowPx);
+            }
           });
         }
       }
@@ -169,6 +177,7 @@ export function createZoomView(tl) {
     }
     zoom.setAttribute("data-drawn", String(boxes));
     zoom.setAttribute("data-runs", String(runRects.length / 5));
+    zoom.setAttribute("data-calls-drawn", drawnIds.length <= CALLS_DRAWN_MAX ? JSON.stringify(drawnIds) : "");
     zoom.setAttribute("data-bands", String(bandBoxes));
     zoom.setAttribute("data-process-headers", JSON.stringify(headers));
     zoom.setAttribute("data-band-rows", JSON.stringify(bandRows));

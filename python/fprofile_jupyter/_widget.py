@@ -1,11 +1,22 @@
 """The inline timeline widget (anywidget).
 
-The trace crosses the comm channel as ONE binary buffer in the compact ``.fpt`` format (the
-``data`` bytes trait, sent with the comm open), plus the overall per-function summary as JSON
-(the timeline computes the per-process and per-thread figures from the trace itself); the
-browser decodes and draws it (``js/`` timeline, glue in ``js/hosts/widget.js``, whose model interface
-mirrors the traits below). The ES module and CSS come from the Rust extension (embedded with
-rust-embed): no CDN, no network, works offline.
+Up to ``WINDOWED_CALLS`` calls, the trace crosses the comm channel as ONE binary buffer in the
+compact ``.fpt`` format (the ``data`` bytes trait, sent with the comm open), plus the overall
+per-function summary as JSON (the timeline computes the per-process and per-thread figures from the
+trace itself); the browser decodes and draws it (``js/`` timeline, glue in ``js/hosts/widget.js``,
+whose model interface mirrors the traits below).
+
+Above it (windowed mode, ``windowed`` true) the page never gets every call: it gets the skeleton
+(``skeleton``: the trace without its calls, ``Trace.skeleton_bytes()``), the overview (``overview``:
+a window reply over the whole run, computed once) and the summary, and asks the kernel for the
+window it shows with custom messages ``{"type": "window", "id", "t0", "t1", "px"}``; the widget
+answers each with ``{"type": "window", "id"}`` and the reply's bytes as a binary buffer
+(``Trace.window_bytes``: the calls of the window, those narrower than a pixel merged into counted
+runs; docs/format.md "Window replies"), or ``{"type": "window-error", "id", "message"}``. The widget
+keeps the trace (in Rust) to answer.
+
+The ES module and CSS come from the Rust extension (embedded with rust-embed): no CDN, no network,
+works offline.
 """
 from __future__ import annotations
 
@@ -15,6 +26,14 @@ import anywidget
 import traitlets
 
 from . import _core, _display
+
+#: Above this many calls the widget fetches windows from the kernel instead of sending the whole
+#: trace: where sending everything stops being the faster first drawing (benchmarks/README.md,
+#: "Windowed timeline"; benchmarks/bench_window.py). Change it before creating widgets.
+WINDOWED_CALLS = 2_000_000
+#: Width in pixels of the overview reply (the whole run, computed once): the widest overview drawn
+#: at full resolution; a narrower one merges further in the page.
+OVERVIEW_PX = 2000
 
 
 class TimelineWidget(anywidget.AnyWidget):
@@ -42,6 +61,14 @@ class TimelineWidget(anywidget.AnyWidget):
     error = traitlets.Unicode("").tag(sync=True)
     #: Height of the timeline in CSS pixels (0: the timeline's default).
     height = traitlets.Int(0).tag(sync=True)
+    #: Windowed mode (a trace above WINDOWED_CALLS): the page fetches windows over custom messages.
+    windowed = traitlets.Bool(False).tag(sync=True)
+    #: Windowed mode: the trace without its calls (``Trace.skeleton_bytes()``).
+    skeleton = traitlets.Bytes(b"").tag(sync=True)
+    #: Windowed mode: the whole run at OVERVIEW_PX pixels (a window reply), computed once.
+    overview = traitlets.Bytes(b"").tag(sync=True)
+    #: Windowed mode: how many calls the trace holds.
+    calls = traitlets.Int(0).tag(sync=True)
     #: The zoomed window, in ns from the trace's origin (None: the whole run).
     window_start_ns = traitlets.Int(None, allow_none=True).tag(sync=True)
     window_end_ns = traitlets.Int(None, allow_none=True).tag(sync=True)
@@ -50,10 +77,43 @@ class TimelineWidget(anywidget.AnyWidget):
                  summary: Optional[str] = None, **kwargs: Any) -> None:
         """``encoded`` / ``summary``: ``trace.to_bytes()`` / ``trace.summary_json(overall_only=True)``
         if the caller has them already."""
-        if trace is not None:
+        windowed = trace is not None and len(trace) > WINDOWED_CALLS and encoded is None
+        if windowed:
+            kwargs.update(self.windowed_payload(trace, summary))
+        elif trace is not None:
             kwargs.update(self.payload(trace, encoded, summary))
-        # the trace itself is not kept: ipywidgets keeps every widget alive, and the bytes are enough
         super().__init__(height=height, **kwargs)
+        # windowed: the trace is kept (in Rust) to answer the page's requests; otherwise it is not:
+        # ipywidgets keeps every widget alive, and the bytes are enough
+        self._trace = trace if windowed else None
+        self.requests = 0  # window requests answered (or refused)
+        if windowed:
+            self.on_msg(self._on_window_request)
+
+    @staticmethod
+    def windowed_payload(trace: Any, summary: Optional[str] = None) -> dict:
+        """The traits of windowed mode: skeleton, overview, call count, summary."""
+        threads = trace.threads
+        start = min(t.first_ns for t in threads)
+        end = max(t.last_ns for t in threads)
+        return {"windowed": True, "skeleton": trace.skeleton_bytes(),
+                "overview": trace.window_bytes(start, max(end, start + 1), OVERVIEW_PX),
+                "calls": len(trace), "data": b"", "error": "",
+                "summary": summary if summary is not None else trace.summary_json(overall_only=True)}
+
+    def _on_window_request(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        """A custom message from the page: answer a window request with its reply (a binary buffer)."""
+        if not isinstance(content, dict) or content.get("type") != "window" or self._trace is None:
+            return
+        self.requests += 1
+        rid = content.get("id")
+        try:
+            t0, t1, px = (int(content[k]) for k in ("t0", "t1", "px"))
+            reply = self._trace.window_bytes(t0, t1, px)
+        except (KeyError, TypeError, ValueError) as e:
+            self.send({"type": "window-error", "id": rid, "message": f"fprofile: no window: {e}"})
+            return
+        self.send({"type": "window", "id": rid}, buffers=[reply])
 
     @staticmethod
     def payload(trace: Any, encoded: Optional[bytes] = None, summary: Optional[str] = None) -> dict:
@@ -71,7 +131,10 @@ class TimelineWidget(anywidget.AnyWidget):
 
     @property
     def trace(self) -> Optional[Any]:
-        """The trace shown, decoded from the widget's bytes (None when it was too big to send)."""
+        """The trace shown (kept in windowed mode; else decoded from the widget's bytes; None when it
+        was too big to send)."""
+        if self._trace is not None:
+            return self._trace
         if not self.data:
             return None
         return _core.Trace.from_bytes(self.data)
