@@ -78,51 +78,41 @@ pub struct WindowIndex {
 }
 
 impl WindowIndex {
-    /// Indexes `trace` (one pass over the calls, a counting sort per thread).
+    /// Indexes `trace`: per thread, a counting sort of its calls by depth and one pass in call order
+    /// for the block figures; threads are indexed in parallel (up to 4 at once).
     pub fn build(trace: &Trace) -> Self {
-        let c = &trace.calls;
-        let mut rows = Vec::with_capacity(trace.threads.len());
-        let mut block_ends = Vec::with_capacity(trace.threads.len());
-        let mut block_tight = Vec::with_capacity(trace.threads.len());
-        for th in &trace.threads {
-            let (lo, hi) = (th.call_range.0 as usize, (th.call_range.1 as usize).min(c.len()));
-            let mut counts: Vec<usize> = Vec::new();
-            for &d in c.depth.get(lo..hi).unwrap_or(&[]) {
-                let d = d as usize;
-                if d >= counts.len() {
-                    counts.resize(d + 1, 0);
+        type ThreadIndex = (Vec<Vec<u32>>, Vec<Vec<i64>>, Vec<Vec<i64>>);
+        let n = trace.threads.len();
+        let workers = std::thread::available_parallelism().map_or(1, |p| p.get()).clamp(1, 4).min(n.max(1));
+        let mut parts: Vec<ThreadIndex> = Vec::with_capacity(n);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| scope.spawn(move || (w..n).step_by(workers).map(|t| (t, index_thread(trace, t))).collect::<Vec<_>>()))
+                .collect();
+            let mut all: Vec<(usize, ThreadIndex)> = Vec::with_capacity(n);
+            for h in handles {
+                // a worker cannot panic (no indexing past checked bounds); were it to, its threads
+                // are indexed here instead
+                if let Ok(v) = h.join() {
+                    all.extend(v);
                 }
-                counts[d] += 1;
             }
-            let mut thread_rows: Vec<Vec<u32>> = counts.iter().map(|&n| Vec::with_capacity(n)).collect();
-            for i in lo..hi.max(lo) {
-                thread_rows[c.depth[i] as usize].push(i as u32);
+            let done: std::collections::HashSet<usize> = all.iter().map(|(t, _)| *t).collect();
+            for t in (0..n).filter(|t| !done.contains(t)) {
+                all.push((t, index_thread(trace, t)));
             }
-            block_ends.push(
-                thread_rows.iter().map(|r| r.chunks_exact(BLOCK).map(|b| c.end_ns[b[BLOCK - 1] as usize]).collect()).collect(),
-            );
-            block_tight.push(
-                thread_rows
-                    .iter()
-                    .map(|r| {
-                        (0..r.len() / BLOCK)
-                            .map(|b| {
-                                let mut t = 0i64;
-                                for o in b * BLOCK..(b + 1) * BLOCK {
-                                    let m = r[o] as usize;
-                                    t = t.max(c.end_ns[m] - c.start_ns[m]);
-                                    if let Some(&next) = r.get(o + 1) {
-                                        t = t.max(c.start_ns[next as usize] - c.end_ns[m]);
-                                    }
-                                }
-                                t
-                            })
-                            .collect()
-                    })
-                    .collect(),
-            );
-            rows.push(thread_rows);
+            all.sort_by_key(|(t, _)| *t);
+            parts.extend(all.into_iter().map(|(_, p)| p));
+        });
+        let mut rows = Vec::with_capacity(n);
+        let mut block_ends = Vec::with_capacity(n);
+        let mut block_tight = Vec::with_capacity(n);
+        for (r, e, t) in parts {
+            rows.push(r);
+            block_ends.push(e);
+            block_tight.push(t);
         }
+        let c = &trace.calls;
         let start_ns = trace.threads.iter().map(|t| t.first_ns).min().unwrap_or(0);
         let end_ns = trace.threads.iter().map(|t| t.last_ns).max().unwrap_or(0);
         WindowIndex { rows, block_ends, block_tight, start_ns, end_ns, calls: c.len() }
@@ -140,6 +130,50 @@ impl WindowIndex {
             + self.block_tight.iter().flat_map(|t| t.iter()).map(|r| r.capacity() * 8 + 24).sum::<usize>()
             + self.rows.len() * 48
     }
+}
+
+/// The rows of thread `t` (per depth, its calls in start order), and their block ends and figures.
+#[allow(clippy::type_complexity)]
+fn index_thread(trace: &Trace, t: usize) -> (Vec<Vec<u32>>, Vec<Vec<i64>>, Vec<Vec<i64>>) {
+    let c = &trace.calls;
+    let th = &trace.threads[t];
+    let (lo, hi) = (th.call_range.0 as usize, (th.call_range.1 as usize).min(c.len()));
+    let mut counts: Vec<usize> = Vec::new();
+    for &d in c.depth.get(lo..hi).unwrap_or(&[]) {
+        let d = d as usize;
+        if d >= counts.len() {
+            counts.resize(d + 1, 0);
+        }
+        counts[d] += 1;
+    }
+    let mut thread_rows: Vec<Vec<u32>> = counts.iter().map(|&n| Vec::with_capacity(n)).collect();
+    let mut ends: Vec<Vec<i64>> = counts.iter().map(|&n| Vec::with_capacity(n / BLOCK)).collect();
+    let mut tight: Vec<Vec<i64>> = counts.iter().map(|&n| Vec::with_capacity(n / BLOCK)).collect();
+    // one pass in call order (sequential reads): each row's open block's longest call or gap
+    let mut open = vec![0i64; counts.len()];
+    for i in lo..hi.max(lo) {
+        let d = c.depth[i] as usize;
+        let row = &mut thread_rows[d];
+        if let Some(&prev) = row.last() {
+            // the gap after the previous call of the row belongs to that call's block
+            open[d] = open[d].max(c.start_ns[i] - c.end_ns[prev as usize]);
+            if row.len().is_multiple_of(BLOCK) {
+                tight[d].push(open[d]);
+                open[d] = 0;
+            }
+        }
+        row.push(i as u32);
+        open[d] = open[d].max(c.end_ns[i] - c.start_ns[i]);
+        if row.len().is_multiple_of(BLOCK) {
+            ends[d].push(c.end_ns[i]);
+        }
+    }
+    for (d, row) in thread_rows.iter().enumerate() {
+        if !row.is_empty() && row.len().is_multiple_of(BLOCK) {
+            tight[d].push(open[d]);
+        }
+    }
+    (thread_rows, ends, tight)
 }
 
 /// One thing the view draws: a call, or a run of calls narrower than a pixel merged.
