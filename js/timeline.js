@@ -646,7 +646,8 @@ export function createTimeline(container, options = {}) {
    * has), summary ({ overall } or null), last (optional: reply bytes of the last view, drawn
    * first), window ([t0, t1] of that view, optional), request (id, t0, t1, px) => void: ask the
    * host for a window, its answer going to receive(); null: nothing can be fetched (a saved
-   * notebook without its kernel), offline (the message saying so) }.
+   * notebook without its kernel), offline (the message saying so), elsewhere (where the views
+   * that need every call can be had instead) }.
    * Resolves to { receive(id, bytes) -> Promise<boolean> (false: stale or bad, dropped), fail(id),
    * stats } or null when it could not be shown (the error is shown).
    */
@@ -687,7 +688,7 @@ export function createTimeline(container, options = {}) {
     windowedNote.textContent = live
       ? `${formatCount(windowed.calls)} calls: more than this page holds at once, so it fetches what the view shows at its resolution ` +
         "(narrow calls merged and hatched: hover for their count, zoom in to see them). The flame graph, search, filters and the " +
-        "per-thread summary need every call: use trace.flame(), trace.summary() in Python."
+        `per-thread summary need every call: ${args.elsewhere || "use trace.flame(), trace.summary() in Python"}.`
       : (args.offline || "Zooming needs the kernel: this saved view shows the overview and the last window it had. " +
         "Run the cell again to browse the trace.");
     windowedNote.hidden = false;

@@ -82,9 +82,9 @@ MESSAGES_JS = """() => {
 
 @pytest.fixture
 def windowed_page(browser, monkeypatch):
-    from fprofile_jupyter import _widget
+    from fprofile_jupyter import _widget, _windowed
 
-    monkeypatch.setattr(_widget, "WINDOWED_CALLS", 1000)
+    monkeypatch.setattr(_windowed, "WINDOWED_CALLS", 1000)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
@@ -154,7 +154,7 @@ def wheel_zoom(page, factor_steps: int, fx: float = 0.5):
 
 
 def test_windowed_widget_draws_fetches_and_drops_stale_replies(windowed_page, artifacts_dir):
-    from fprofile_jupyter import _widget
+    from fprofile_jupyter import _widget, _windowed
 
     page, errors = windowed_page
     trace = _core._synthetic_trace(300_000, 4, 11)
@@ -229,7 +229,7 @@ def test_windowed_drawing_matches_the_whole_trace_path(windowed_page, monkeypatc
     """The same trace and window, drawn whole and windowed: the calls drawn one by one are the
     same calls (a call within 2% of a pixel wide may fall either side: the reply's pixel grid is
     the fetched window's, margins included)."""
-    from fprofile_jupyter import _widget
+    from fprofile_jupyter import _widget, _windowed
 
     page, errors = windowed_page
     trace = _core._synthetic_trace(200_000, 3, 5)
@@ -237,7 +237,7 @@ def test_windowed_drawing_matches_the_whole_trace_path(windowed_page, monkeypatc
     t0, t1 = a + (b - a) * 40 // 100, a + (b - a) * 41 // 100  # 1% of the run
     drawn = {}
     for windowed in (False, True):
-        monkeypatch.setattr(_widget, "WINDOWED_CALLS", 1000 if windowed else 10**9)
+        monkeypatch.setattr(_windowed, "WINDOWED_CALLS", 1000 if windowed else 10**9)
         w = _widget.TimelineWidget(trace)
         assert w.windowed == windowed
         w.window_start_ns, w.window_end_ns = t0, t1
@@ -268,3 +268,215 @@ def test_windowed_drawing_matches_the_whole_trace_path(windowed_page, monkeypatc
         assert 0.98 <= (ends[c] - starts[c]) * k <= 1.02, (c, (ends[c] - starts[c]) * k)
     assert len(differ) <= len(drawn[False]) // 100, (len(differ), len(drawn[False]))
     assert not errors, errors
+
+
+# -- a real JupyterLab: the kernel answers over the comm ----------------------------------------
+
+WINDOWED_NOTEBOOK = {
+    "cells": [{"cell_type": "code", "execution_count": None, "id": "w1", "metadata": {}, "outputs": [], "source": [
+        "from fprofile_jupyter import _core, _widget, _windowed\n",
+        "_windowed.WINDOWED_CALLS = 1000\n",
+        "trace = _core._synthetic_trace(400_000, 4, 2)\n",
+        "w = _widget.TimelineWidget(trace)\n",
+        "w",
+    ]}],
+    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+    "nbformat": 4, "nbformat_minor": 5,
+}
+
+
+def test_lab_windowed_widget_fetches_from_the_kernel(browser, tmp_path, artifacts_dir):
+    import json
+
+    from test_browser_lab import WAIT_MS, jupyter_server, open_page, run_all_and_wait
+
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "windowed.ipynb").write_text(json.dumps(WINDOWED_NOTEBOOK))
+    with jupyter_server(tmp_path, "lab") as url:
+        context, page, errors = open_page(browser, url)
+        try:
+            canvas = run_all_and_wait(page, "/lab/tree/windowed.ipynb", url)
+            page.wait_for_function("() => document.querySelector('.fprofile-root')?.dataset.windowed === 'live'", timeout=WAIT_MS)
+            assert page.get_attribute(".fprofile-root", "data-calls") == "400000"
+            assert int(canvas.get_attribute("data-drawn")) > 100
+            canvas.scroll_into_view_if_needed()
+            box = canvas.bounding_box()
+            page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5)
+            for _ in range(8):
+                page.mouse.wheel(0, -300)
+            # the kernel answers through the comm: the view is drawn from its reply
+            page.wait_for_function("() => Number(document.querySelector('.fprofile-root').dataset.windowReceived) >= 1", timeout=WAIT_MS)
+            reply = page.get_attribute(".fprofile-root", "data-window-reply")
+            t0, t1, px = (int(v) for v in reply.split(","))
+            start, end = (float(page.get_attribute(".fprofile-root", f"data-window-{k}-ns")) for k in ("start", "end"))
+            page.wait_for_function("""() => { const r = document.querySelector('.fprofile-root').dataset;
+                return r.windowSent === r.windowReceived; }""", timeout=WAIT_MS)
+            reply = page.get_attribute(".fprofile-root", "data-window-reply")
+            t0, t1, px = (int(v) for v in reply.split(","))
+            assert t0 <= start and end <= t1 and px > 0, (reply, start, end)
+            # pan: drag the view; a new window comes
+            sent = int(page.get_attribute(".fprofile-root", "data-window-sent"))
+            page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.6)
+            page.mouse.down()
+            page.mouse.move(box["x"] + box["width"] * 0.05, box["y"] + box["height"] * 0.6, steps=6)
+            page.mouse.up()
+            page.wait_for_function(f"""() => {{ const r = document.querySelector('.fprofile-root').dataset;
+                return Number(r.windowReceived) > {sent - 1} && Number(r.windowSent) > {sent} && r.windowSent === r.windowReceived; }}""",
+                                   timeout=WAIT_MS)
+            assert int(page.get_attribute("canvas.fprofile-zoom", "data-drawn")) > 0
+            page.screenshot(path=os.path.join(artifacts_dir, "lab-windowed.png"))
+            assert not errors, errors
+        finally:
+            context.close()
+
+
+# -- the standalone viewer: its loopback API and its page ---------------------------------------
+
+@pytest.fixture
+def viewer_server(monkeypatch):
+    """The viewer's real server and handler in this process, windowed above 1000 calls; yields
+    (base url, state)."""
+    import threading
+
+    from fprofile_jupyter import _viewer, _windowed
+
+    monkeypatch.setattr(_windowed, "WINDOWED_CALLS", 1000)
+    port_box = [0]
+    state = _viewer._State()
+    server = _viewer._Server(("127.0.0.1", 0), _viewer._make_handler(state, port_box))
+    port_box[0] = server.server_address[1]
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port_box[0]}/", state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def http(url: str, data: bytes = None, headers: dict = None):
+    """(status, body bytes) of a GET (or a POST with `data`)."""
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_viewer_window_api(viewer_server, tmp_path):
+    import json
+
+    base, state = viewer_server
+    trace = _core._synthetic_trace(50_000, 3, 4)
+    status, body = http(base + "api/upload", data=trace.to_bytes(),
+                        headers={"Content-Type": "application/octet-stream", "X-Fprofile-Filename": "big.fpt"})
+    assert status == 200, body
+    answer = json.loads(body)
+    w = answer["windowed"]
+    assert w["calls"] == len(trace) and "trace" not in answer
+    status, sk = http(base + w["skeleton"])
+    assert status == 200 and len(_core.Trace.from_bytes(sk).threads) == 3
+    status, ov = http(base + w["overview"])
+    assert status == 200 and ov[:4] == b"FPWN"
+    assert http(base + answer["summary"])[0] == 200
+    # the whole .fpt is not served: the page never gets every call
+    assert http(base + w["skeleton"].replace(".skeleton", ".fpt"))[0] == 404
+    a, b = span(trace)
+    status, reply = http(base + w["window"] + f"?t0={a}&t1={a + (b - a) // 10}&px=1500")
+    assert status == 200 and reply[:4] == b"FPWN", reply[:80]
+    assert reply == trace.window_bytes(a, a + (b - a) // 10, 1500)
+    bad = {
+        f"?t0={a}&t1={a}&px=100": "empty window",
+        f"?t0={b + 100}&t1={b + 200}&px=100": "outside the trace",
+        f"?t0={a}&t1={b}&px=0": "width of 0 px",
+        f"?t0={a}&t1={b}&px=100000": "up to 8192 pixels",
+        f"?t0=x&t1={b}&px=10": "integer t0, t1 and px",
+        "": "integer t0, t1 and px",
+        f"?t0={a}&t1={2**80}&px=10": "No window",
+    }
+    for query, message in bad.items():
+        status, body = http(base + w["window"] + query)
+        assert status == 400, (query, status, body)
+        assert message in json.loads(body)["error"], (query, body)
+    assert http(base + "api/trace/" + "0" * 32 + "/window?t0=0&t1=10&px=10")[0] == 404
+    # a small trace is sent whole and has no windows
+    small = _core._synthetic_trace(500, 1, 1)
+    status, body = http(base + "api/upload", data=small.to_bytes(), headers={"X-Fprofile-Filename": "small.fpt"})
+    answer = json.loads(body)
+    assert "windowed" not in answer and answer["trace"].endswith(".fpt")
+    status, body = http(base + answer["trace"].replace(".fpt", "/window") + "?t0=0&t1=10&px=10")
+    assert status == 400 and "sent whole" in json.loads(body)["error"]
+
+
+def test_viewer_page_shows_a_large_trace_windowed(browser, tmp_path, artifacts_dir):
+    import subprocess
+    import sys
+
+    from conftest import free_port
+    from viewer_support import Viewer  # noqa: F401  (its start-up rules; started here with _windowed set)
+
+    trace = _core._synthetic_trace(200_000, 4, 9)
+    path = tmp_path / "big.fpt"
+    trace.save(str(path))
+    port = free_port()
+    code = ("import sys; from fprofile_jupyter import _viewer, _windowed; _windowed.WINDOWED_CALLS = 1000; "
+            "sys.exit(_viewer.main())")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path), "--port", str(port), "--no-browser"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        import time
+
+        deadline = time.monotonic() + 60
+        while http(url + "api/initial")[0] != 200 if _port_open(port) else True:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the viewer did not start"
+            time.sleep(0.1)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url)
+        canvas = page.wait_for_selector(DRAWN)
+        page.wait_for_function("() => document.querySelector('.fprofile-root')?.dataset.windowed === 'live'")
+        assert page.get_attribute(".fprofile-root", "data-calls") == "200000"
+        assert "fprofile stats FILE" in page.inner_text(".fprofile-windowed-note")
+        box = canvas.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
+        for _ in range(8):
+            page.mouse.wheel(0, -300)
+        page.wait_for_function("""() => { const r = document.querySelector('.fprofile-root').dataset;
+            return Number(r.windowReceived) >= 1 && r.windowSent === r.windowReceived; }""")
+        start, end = (float(page.get_attribute(".fprofile-root", f"data-window-{k}-ns")) for k in ("start", "end"))
+        t0, t1, _px = (int(v) for v in page.get_attribute(".fprofile-root", "data-window-reply").split(","))
+        assert t0 <= start < end <= t1
+        assert int(canvas.get_attribute("data-drawn")) > 0
+        # hovering a hatched run says how many calls and to zoom in
+        text = ""
+        for fy in (0.2, 0.3, 0.4, 0.5, 0.6):
+            for fx in (0.1, 0.3, 0.5, 0.7, 0.9):
+                page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+                kind = page.evaluate("() => { const t = document.querySelector('.fprofile-tooltip'); return t && !t.hidden ? t.dataset.kind : null; }")
+                if kind == "run":
+                    text = page.inner_text(".fprofile-tooltip")
+                    break
+            if text:
+                break
+        page.screenshot(path=os.path.join(artifacts_dir, "viewer-windowed.png"))
+        if int(page.get_attribute("canvas.fprofile-zoom", "data-runs")) > 0:
+            assert "calls here" in text and "zoom in" in text, text
+        assert not errors, errors
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def _port_open(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0

@@ -1,6 +1,6 @@
 """The inline timeline widget (anywidget).
 
-Up to ``WINDOWED_CALLS`` calls, the trace crosses the comm channel as ONE binary buffer in the
+Up to ``_windowed.WINDOWED_CALLS`` calls, the trace crosses the comm channel as ONE binary buffer in the
 compact ``.fpt`` format (the ``data`` bytes trait, sent with the comm open), plus the overall
 per-function summary as JSON (the timeline computes the per-process and per-thread figures from the
 trace itself); the browser decodes and draws it (``js/`` timeline, glue in ``js/hosts/widget.js``,
@@ -25,15 +25,7 @@ from typing import Any, Optional
 import anywidget
 import traitlets
 
-from . import _core, _display
-
-#: Above this many calls the widget fetches windows from the kernel instead of sending the whole
-#: trace: where sending everything stops being the faster first drawing (benchmarks/README.md,
-#: "Windowed timeline"; benchmarks/bench_window.py). Change it before creating widgets.
-WINDOWED_CALLS = 2_000_000
-#: Width in pixels of the overview reply (the whole run, computed once): the widest overview drawn
-#: at full resolution; a narrower one merges further in the page.
-OVERVIEW_PX = 2000
+from . import _core, _display, _windowed
 
 
 class TimelineWidget(anywidget.AnyWidget):
@@ -61,11 +53,11 @@ class TimelineWidget(anywidget.AnyWidget):
     error = traitlets.Unicode("").tag(sync=True)
     #: Height of the timeline in CSS pixels (0: the timeline's default).
     height = traitlets.Int(0).tag(sync=True)
-    #: Windowed mode (a trace above WINDOWED_CALLS): the page fetches windows over custom messages.
+    #: Windowed mode (a trace above _windowed.WINDOWED_CALLS): the page fetches windows over custom messages.
     windowed = traitlets.Bool(False).tag(sync=True)
     #: Windowed mode: the trace without its calls (``Trace.skeleton_bytes()``).
     skeleton = traitlets.Bytes(b"").tag(sync=True)
-    #: Windowed mode: the whole run at OVERVIEW_PX pixels (a window reply), computed once.
+    #: Windowed mode: the whole run at _windowed.OVERVIEW_PX pixels (a window reply), computed once.
     overview = traitlets.Bytes(b"").tag(sync=True)
     #: Windowed mode: how many calls the trace holds.
     calls = traitlets.Int(0).tag(sync=True)
@@ -77,7 +69,7 @@ class TimelineWidget(anywidget.AnyWidget):
                  summary: Optional[str] = None, **kwargs: Any) -> None:
         """``encoded`` / ``summary``: ``trace.to_bytes()`` / ``trace.summary_json(overall_only=True)``
         if the caller has them already."""
-        windowed = trace is not None and len(trace) > WINDOWED_CALLS and encoded is None
+        windowed = trace is not None and _windowed.windowed(trace) and encoded is None
         if windowed:
             kwargs.update(self.windowed_payload(trace, summary))
         elif trace is not None:
@@ -93,11 +85,7 @@ class TimelineWidget(anywidget.AnyWidget):
     @staticmethod
     def windowed_payload(trace: Any, summary: Optional[str] = None) -> dict:
         """The traits of windowed mode: skeleton, overview, call count, summary."""
-        threads = trace.threads
-        start = min(t.first_ns for t in threads)
-        end = max(t.last_ns for t in threads)
-        return {"windowed": True, "skeleton": trace.skeleton_bytes(),
-                "overview": trace.window_bytes(start, max(end, start + 1), OVERVIEW_PX),
+        return {"windowed": True, "skeleton": trace.skeleton_bytes(), "overview": _windowed.overview_bytes(trace),
                 "calls": len(trace), "data": b"", "error": "",
                 "summary": summary if summary is not None else trace.summary_json(overall_only=True)}
 
@@ -108,9 +96,8 @@ class TimelineWidget(anywidget.AnyWidget):
         self.requests += 1
         rid = content.get("id")
         try:
-            t0, t1, px = (int(content[k]) for k in ("t0", "t1", "px"))
-            reply = self._trace.window_bytes(t0, t1, px)
-        except (KeyError, TypeError, ValueError) as e:
+            reply = self._trace.window_bytes(*_windowed.parse_request(content.get("t0"), content.get("t1"), content.get("px")))
+        except ValueError as e:
             self.send({"type": "window-error", "id": rid, "message": f"fprofile: no window: {e}"})
             return
         self.send({"type": "window", "id": rid}, buffers=[reply])

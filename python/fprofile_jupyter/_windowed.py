@@ -1,0 +1,48 @@
+"""Windowed mode: the rules shared by every host that shows a trace too large to send whole
+(the notebook widget, ``_widget.py``; the standalone viewer, ``_viewer.py``; a saved notebook's
+output, ``_display.py``).
+
+Such a host sends the page the trace's skeleton (``Trace.skeleton_bytes()``: threads, processes,
+functions, no calls) and its overview (a window reply over the whole run, computed once), then
+answers the page's requests for the window it shows (``Trace.window_bytes``: the calls of the
+window, those narrower than a pixel merged into counted runs; docs/format.md "Window replies").
+The page side is js/windowsource.js and js/timeline.js ``setWindowedData``.
+"""
+from __future__ import annotations
+
+from typing import Any, Tuple
+
+#: Above this many calls a host fetches windows instead of sending the whole trace: where sending
+#: everything stops being the faster first drawing (benchmarks/README.md, "Windowed timeline";
+#: benchmarks/bench_window.py). Read when a widget or a viewer trace is made: change it before.
+WINDOWED_CALLS = 2_000_000
+#: Width in pixels of the overview reply: the widest overview drawn at full resolution (a narrower
+#: one merges further in the page).
+OVERVIEW_PX = 2000
+
+
+def windowed(trace: Any) -> bool:
+    """Is ``trace`` shown windowed (more than WINDOWED_CALLS calls)?"""
+    return len(trace) > WINDOWED_CALLS
+
+
+def span(trace: Any) -> Tuple[int, int]:
+    """The whole run: ``(first, last)`` ns over the trace's threads (``(0, 1)`` without threads)."""
+    threads = trace.threads
+    if not threads:
+        return 0, 1
+    start = min(t.first_ns for t in threads)
+    return start, max(start + 1, max(t.last_ns for t in threads))
+
+
+def overview_bytes(trace: Any, *, zlib_level: Any = None) -> bytes:
+    """The overview: the whole run at OVERVIEW_PX pixels, as a window reply."""
+    return trace.window_bytes(*span(trace), OVERVIEW_PX, zlib_level=zlib_level)
+
+
+def parse_request(t0: Any, t1: Any, px: Any) -> Tuple[int, int, int]:
+    """A page's request as integers; ``ValueError`` (one line) when a field is not an integer."""
+    try:
+        return int(t0), int(t1), int(px)
+    except (TypeError, ValueError):
+        raise ValueError(f"a window request needs integer t0, t1 and px, not {t0!r}, {t1!r}, {px!r}") from None
