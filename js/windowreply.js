@@ -78,7 +78,8 @@ function readWindowBody(b, threadCount, codeCount) {
       r.runs[i] = 1;
       r.parent[i] = p - 1;
     }
-    r.call[i] = u();
+    r.call[i] = (mark === 0 ? r.call[i - 1] : 0) + s();
+    if (!(r.call[i] >= 0)) fail(`item ${i}: call index ${r.call[i]}`);
   }
   if (pos !== b.length) fail(`${b.length - pos} trailing bytes`);
   return r;

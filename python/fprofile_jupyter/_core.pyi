@@ -277,6 +277,8 @@ class Trace:
         window reply (``docs/format.md``, "Window replies"). ``threads``: indices (default all).
         ``ValueError`` for an empty window, one outside the trace, a width of 0 or above 65536, an
         unknown thread. The calls are indexed once, by the first call; the GIL is released."""
+    def _prepare_windowed(self) -> None:
+        """Builds the window index and the overall summary side by side (both kept with the trace)."""
     def skeleton_bytes(self) -> bytes:
         """The trace without its calls (threads, processes, functions, bands, metadata) as ``.fpt``
         bytes: what the timeline gets first when it fetches windows."""

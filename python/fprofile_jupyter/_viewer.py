@@ -191,11 +191,12 @@ class _State:
                 trace = _core.load(path)
             else:
                 trace = _core.load_bytes(data or b"", max_inflated=MAX_INFLATED_BYTES)
-            summary = trace.summary_json(overall_only=True).encode("utf-8")
             if _windowed.windowed(trace):
-                conv = _Converted(name, b"", summary, trace, trace.skeleton_bytes(), _windowed.overview_bytes(trace))
+                overview = _windowed.overview_bytes(trace)  # first: builds the summary alongside
+                summary = trace.summary_json(overall_only=True).encode("utf-8")
+                conv = _Converted(name, b"", summary, trace, trace.skeleton_bytes(), overview)
             else:
-                conv = _Converted(name, trace.to_bytes(), summary)
+                conv = _Converted(name, trace.to_bytes(), trace.summary_json(overall_only=True).encode("utf-8"))
         except Exception as e:  # FormatError, OSError, anything the converter raises: a message
             return {"name": name, "error": _describe_error(name, e)}
         tid = self.add(conv, pin=pin)

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import Any, Tuple
 
-#: Above this many calls a host fetches windows instead of sending the whole trace: where sending
-#: everything stops being the faster first drawing (benchmarks/README.md, "Windowed timeline";
-#: benchmarks/bench_window.py). Read when a widget or a viewer trace is made: change it before.
-WINDOWED_CALLS = 2_000_000
+#: Above this many calls a host fetches windows instead of sending the whole trace. Measured
+#: (benchmarks/README.md, "Windowed timeline"; benchmarks/bench_window.py): the windowed first
+#: drawing is faster from 250k calls on, but the whole trace gives the flame graph, search, filters
+#: and per-thread summaries in the page, and draws within the 1 s target up to 1M calls (2M: 1.7 s).
+#: Read when a widget or a viewer trace is made: change it before.
+WINDOWED_CALLS = 1_000_000
 #: Width in pixels of the overview reply: the widest overview drawn at full resolution (a narrower
 #: one merges further in the page).
 OVERVIEW_PX = 2000
@@ -36,7 +38,9 @@ def span(trace: Any) -> Tuple[int, int]:
 
 
 def overview_bytes(trace: Any, *, zlib_level: Any = None) -> bytes:
-    """The overview: the whole run at OVERVIEW_PX pixels, as a window reply."""
+    """The overview: the whole run at OVERVIEW_PX pixels, as a window reply (the call index and the
+    summary are built first, side by side: ``Trace._prepare_windowed``)."""
+    trace._prepare_windowed()
     return trace.window_bytes(*span(trace), OVERVIEW_PX, zlib_level=zlib_level)
 
 

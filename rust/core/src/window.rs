@@ -483,7 +483,12 @@ pub fn encode_body(reply: &WindowReply) -> Vec<u8> {
         } else {
             put_u(&mut out, if it.parent == u32::MAX { 0 } else { it.parent as u64 + 1 });
         }
-        put_u(&mut out, it.call as u64);
+        // a row's items are in call order: the first call index as it is, then the steps
+        let call_base = match prev {
+            Some(p) if same_row => p.call as i64,
+            _ => 0,
+        };
+        put_s(&mut out, it.call as i64 - call_base);
         prev = Some(it);
     }
     out
@@ -597,7 +602,11 @@ pub fn decode(bytes: &[u8], trace_threads: usize, trace_codes: usize) -> Result<
             }
             (1, if p == 0 { u32::MAX } else { (p - 1) as u32 })
         };
-        let call = r.u("call")?;
+        let call_base = match prev {
+            Some(p) if new_row == 0 => p.call as i64,
+            _ => 0,
+        };
+        let call = call_base.checked_add(r.s("call")?).unwrap_or(-1);
         let call = u32::try_from(call).map_err(|_| WindowError::Reply(format!("item {i}: call index {call}")))?;
         items.push(WindowItem { thread, depth, start_ns, end_ns, code, count, call, flags, parent });
     }

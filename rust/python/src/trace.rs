@@ -251,12 +251,14 @@ pub struct PyTrace {
     inner: Arc<fprofile::Trace>,
     /// The calls indexed for window queries, built by the first one (`fprofile::window`).
     window_index: std::sync::OnceLock<Arc<fprofile::window::WindowIndex>>,
+    /// `summary_json(overall_only=True)`, computed once (what every host sends with the trace).
+    overall_summary: std::sync::OnceLock<String>,
 }
 
 impl PyTrace {
     /// Wraps a built trace (used by the recorder and the loaders).
     pub fn from_trace(t: fprofile::Trace) -> Self {
-        PyTrace { inner: Arc::new(t), window_index: std::sync::OnceLock::new() }
+        PyTrace { inner: Arc::new(t), window_index: std::sync::OnceLock::new(), overall_summary: std::sync::OnceLock::new() }
     }
 
     /// The wrapped trace.
@@ -432,10 +434,40 @@ impl PyTrace {
     /// widget and the HTML export send (the timeline computes the rest from the trace).
     #[pyo3(signature = (*, overall_only=false))]
     fn summary_json(&self, py: Python<'_>, overall_only: bool) -> String {
+        if overall_only {
+            if let Some(s) = self.overall_summary.get() {
+                return s.clone();
+            }
+        }
         let inner = self.inner.clone();
         let json: fn(&fprofile::model::Trace) -> String =
             if overall_only { fprofile::summary::overall_json } else { fprofile::summary::summary_json };
-        py.detach(move || json(&inner))
+        let s = py.detach(move || json(&inner));
+        if overall_only {
+            let _ = self.overall_summary.set(s.clone());
+        }
+        s
+    }
+
+    /// Prepares a windowed showing: the window index and the overall summary, built side by side
+    /// (each a pass over the calls; both kept with the trace). The GIL is released.
+    fn _prepare_windowed(&self, py: Python<'_>) {
+        let inner = self.inner.clone();
+        let need_index = self.window_index.get().is_none();
+        let need_summary = self.overall_summary.get().is_none();
+        let (index, summary) = py.detach(move || {
+            std::thread::scope(|scope| {
+                let summary = need_summary.then(|| scope.spawn(|| fprofile::summary::overall_json(&inner)));
+                let index = need_index.then(|| Arc::new(fprofile::window::WindowIndex::build(&inner)));
+                (index, summary.and_then(|h| h.join().ok()))
+            })
+        });
+        if let Some(index) = index {
+            let _ = self.window_index.set(index);
+        }
+        if let Some(summary) = summary {
+            let _ = self.overall_summary.set(summary);
+        }
     }
 
     /// Rich display (Jupyter): the timeline widget, a static HTML fallback and the text repr;
