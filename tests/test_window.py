@@ -480,3 +480,91 @@ def _port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+# -- a saved notebook: the overview and the last view, drawn with no kernel ----------------------
+
+def saved_windowed(path) -> list:
+    import json
+
+    from fprofile_jupyter import _display
+
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return [o["data"][_display.TRACE_MIME] for c in nb["cells"] for o in c.get("outputs", [])
+            if _display.TRACE_MIME in o.get("data", {})]
+
+
+def test_saved_notebook_shows_the_overview_and_last_view_without_kernel(browser, tmp_path, artifacts_dir):
+    import json
+    import time
+
+    from test_browser_lab import KERNEL_IDLE, WAIT_MS, jupyter_server, open_page, run_all_and_wait
+
+    root = tmp_path / "root"
+    root.mkdir()
+    path = root / "windowed.ipynb"
+    path.write_text(json.dumps(WINDOWED_NOTEBOOK))
+    with jupyter_server(tmp_path, "lab") as url:
+        context, page, errors = open_page(browser, url)
+        try:
+            run_all_and_wait(page, "/lab/tree/windowed.ipynb", url)
+            page.wait_for_function("() => document.querySelector('.fprofile-root[data-windowed=live]')", timeout=WAIT_MS)
+            # live: the saved copy is in the cell but hidden, the live widget alone is seen
+            page.wait_for_function("() => document.querySelectorAll('.fprofile-lab-output').length === 1", timeout=WAIT_MS)
+            page.wait_for_function("() => document.querySelector('.fprofile-lab-output').hidden === true", timeout=WAIT_MS)
+            canvas = page.query_selector(".fprofile-root[data-windowed=live] canvas.fprofile-zoom")
+            canvas.scroll_into_view_if_needed()
+            box = canvas.bounding_box()
+            page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5)
+            for _ in range(10):
+                page.mouse.wheel(0, -300)
+            page.wait_for_function("""() => { const r = document.querySelector('.fprofile-root[data-windowed=live]').dataset;
+                return Number(r.windowReceived) >= 1 && r.windowSent === r.windowReceived; }""", timeout=WAIT_MS)
+            live = page.evaluate("""() => { const r = document.querySelector('.fprofile-root[data-windowed=live]').dataset;
+                return [Number(r.windowStartNs), Number(r.windowEndNs)]; }""")
+            # the window reaches the kernel (debounced), which updates the saved copy; then save
+            page.wait_for_function(KERNEL_IDLE, timeout=WAIT_MS)
+            deadline_at = time.monotonic() + 60
+            while True:
+                page.evaluate("() => { window.jupyterapp.commands.execute('docmanager:save'); }")
+                time.sleep(0.5)
+                try:
+                    saved = saved_windowed(path)
+                except (json.JSONDecodeError, KeyError):
+                    saved = []
+                if saved and "last" in saved[0]["windowed"]:
+                    break
+                assert time.monotonic() < deadline_at, "the saved copy never got the last window"
+            w = saved[0]["windowed"]
+            assert [round(v) for v in w["window"]] == [round(v) for v in live], (w["window"], live)
+            assert "fpt" not in saved[0] and w["calls"] == 400_000
+            assert path.stat().st_size < 2_000_000, path.stat().st_size  # not the trace (about 1.4 MB as .fpt)
+        finally:
+            context.close()
+
+    # reopened where no kernel can start: the overview and the last view, and a word on zooming
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    nb["metadata"]["kernelspec"] = {"name": "fprofile-no-such-kernel", "display_name": "Elsewhere", "language": "python"}
+    again = tmp_path / "again"
+    (again / "root").mkdir(parents=True)
+    (again / "root" / "windowed.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    with jupyter_server(again, "lab", ('--KernelSpecManager.allowed_kernelspecs=["fprofile-none"]',)) as url:
+        context, page, errors = open_page(browser, url)
+        try:
+            page.goto(f"{url}/lab/tree/windowed.ipynb")
+            page.locator(".jp-Dialog button", has_text="No Kernel").click()
+            page.wait_for_function("() => document.querySelector('.fprofile-root[data-windowed=offline] canvas.fprofile-zoom[data-drawn]')",
+                                   timeout=WAIT_MS)
+            r = ".fprofile-root[data-windowed=offline]"
+            assert "Zooming needs the kernel" in page.inner_text(f"{r} .fprofile-windowed-note")
+            start, end = (float(page.get_attribute(r, f"data-window-{k}-ns")) for k in ("start", "end"))
+            assert [round(start), round(end)] == [round(v) for v in w["window"]]
+            # drawn from the last window's reply (not the overview), and nothing asked of a kernel
+            assert page.get_attribute(r, "data-window-reply").split(",")[:2] == [str(v) for v in w["window"]]
+            assert page.get_attribute(r, "data-window-sent") == "0"
+            assert int(page.get_attribute(f"{r} canvas.fprofile-zoom", "data-drawn")) > 10
+            page.query_selector(f"{r} canvas.fprofile-zoom").scroll_into_view_if_needed()
+            page.screenshot(path=os.path.join(artifacts_dir, "reopen-windowed-no-kernel.png"))
+            assert not errors, errors
+        finally:
+            context.close()

@@ -19,6 +19,9 @@
  * @property {DataView} skeleton          windowed: the trace without its calls (.fpt)
  * @property {DataView} overview          windowed: the whole run as a window reply
  * @property {number} calls               windowed: how many calls the trace holds
+ * @property {string} trace_id            windowed: ties the live view to the notebook's saved copy
+ * @property {string} [offline]           windowed, no kernel (hosts/lab.js): why zooming is limited
+ * @property {DataView | null} [last]     windowed, no kernel: the last window's reply
  */
 
 import { createTimeline } from "../timeline.js";
@@ -150,14 +153,16 @@ function renderWidget({ model, el }) {
     timeline = t;
     let shown = false;
     if (windowed) {
+      const offline = model.get("offline");
       const handle = await t.setWindowedData({
         skeleton: model.get("skeleton"),
         overview: model.get("overview"),
+        last: model.get("last") || null,
         calls: model.get("calls"),
         summary: widgetParseSummary(model.get("summary")),
         window: firstDraw ? [widgetAsNs(model.get("window_start_ns")), widgetAsNs(model.get("window_end_ns"))] : null,
-        /** @param {number} id @param {number} t0 @param {number} t1 @param {number} px */
-        request(id, t0, t1, px) {
+        offline: offline || undefined,
+        request: offline ? null : (/** @type {number} */ id, /** @type {number} */ t0, /** @type {number} */ t1, /** @type {number} */ px) => {
           model.send({ type: "window", id, t0, t1, px });
           windowTimers.set(id, setTimeout(() => {
             windowTimers.delete(id);
@@ -169,6 +174,8 @@ function renderWidget({ model, el }) {
       if (!handle || destroyed || mine !== generation) return;
       windowHandle = handle;
       shown = true;
+      const traceId = model.get("trace_id");
+      if (traceId && !offline) t.root.dataset.traceId = traceId;
     } else try {
       // resolves to false (and shows why in the timeline) for a bad or too large trace
       shown = await t.setData(data, widgetParseSummary(model.get("summary")));

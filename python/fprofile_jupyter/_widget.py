@@ -20,6 +20,7 @@ works offline.
 """
 from __future__ import annotations
 
+import secrets
 from typing import Any, Optional
 
 import anywidget
@@ -61,6 +62,8 @@ class TimelineWidget(anywidget.AnyWidget):
     overview = traitlets.Bytes(b"").tag(sync=True)
     #: Windowed mode: how many calls the trace holds.
     calls = traitlets.Int(0).tag(sync=True)
+    #: Windowed mode: ties the live view to the notebook's saved copy of it (``_ipython_display_``).
+    trace_id = traitlets.Unicode("").tag(sync=True)
     #: The zoomed window, in ns from the trace's origin (None: the whole run).
     window_start_ns = traitlets.Int(None, allow_none=True).tag(sync=True)
     window_end_ns = traitlets.Int(None, allow_none=True).tag(sync=True)
@@ -79,8 +82,42 @@ class TimelineWidget(anywidget.AnyWidget):
         # ipywidgets keeps every widget alive, and the bytes are enough
         self._trace = trace if windowed else None
         self.requests = 0  # window requests answered (or refused)
+        self._saved_window: Optional[tuple] = None
+        self._displayed = False
         if windowed:
+            self.trace_id = secrets.token_hex(8)
             self.on_msg(self._on_window_request)
+            self.observe(self._on_window_change, names=["window_start_ns", "window_end_ns"])
+
+    def _saved_bundle(self) -> dict:
+        window = None
+        if self.window_start_ns is not None and self.window_end_ns is not None:
+            window = (self.window_start_ns, self.window_end_ns)
+        return {_display.TRACE_MIME: _windowed.saved_output(self._trace, trace_id=self.trace_id, window=window),
+                "text/plain": repr(self._trace)}
+
+    def _ipython_display_(self) -> None:
+        """The widget, and in windowed mode a second output: what the saved notebook keeps of it
+        (the overview and the last window, ``_windowed.saved_output``), updated as the view moves;
+        hidden while the live widget is shown (js/hosts/lab.js)."""
+        from IPython.display import display
+
+        bundle = self._repr_mimebundle_()
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, None)
+        display(data, metadata=metadata, raw=True)
+        if self._trace is not None:
+            display(self._saved_bundle(), raw=True, display_id=self.trace_id)
+            self._displayed = True
+
+    def _on_window_change(self, _change: Any) -> None:
+        """The page's window (debounced there) changed: the saved copy follows it."""
+        window = (self.window_start_ns, self.window_end_ns)
+        if not self._displayed or window == self._saved_window or None in window:
+            return
+        self._saved_window = window
+        from IPython.display import update_display
+
+        update_display(self._saved_bundle(), raw=True, display_id=self.trace_id)
 
     @staticmethod
     def windowed_payload(trace: Any, summary: Optional[str] = None) -> dict:

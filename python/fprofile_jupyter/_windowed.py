@@ -50,3 +50,32 @@ def parse_request(t0: Any, t1: Any, px: Any) -> Tuple[int, int, int]:
         return int(t0), int(t1), int(px)
     except (TypeError, ValueError):
         raise ValueError(f"a window request needs integer t0, t1 and px, not {t0!r}, {t1!r}, {px!r}") from None
+
+
+#: The zlib level of the replies a notebook output keeps (live replies go uncompressed).
+SAVED_ZLIB_LEVEL = 6
+#: What a saved windowed output says in place of zooming.
+OFFLINE_NOTE = ("Zooming needs the kernel: this saved view shows the overview and the last window it had "
+                "(narrow calls merged and hatched). Run the cell again to browse the trace.")
+
+
+def saved_output(trace: Any, *, trace_id: str, window: Any = None) -> dict:
+    """The ``TRACE_MIME`` data a notebook keeps of a windowed trace: the skeleton, the overview and,
+    when the view had moved, the reply of its last window at OVERVIEW_PX pixels (compressed; base64),
+    the summary and the call count; never the whole trace. ``trace_id`` ties it to the live widget
+    (js/hosts/lab.js hides this copy while that widget is shown)."""
+    import base64
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode("ascii")
+
+    out = {"skeleton": b64(trace.skeleton_bytes()), "overview": b64(overview_bytes(trace, zlib_level=SAVED_ZLIB_LEVEL)),
+           "calls": len(trace), "summary": trace.summary_json(overall_only=True), "id": trace_id, "note": OFFLINE_NOTE}
+    if window is not None:
+        t0, t1 = int(window[0]), int(window[1])
+        try:
+            out["last"] = b64(trace.window_bytes(t0, t1, OVERVIEW_PX, zlib_level=SAVED_ZLIB_LEVEL))
+            out["window"] = [t0, t1]
+        except ValueError:
+            pass  # a window the trace cannot answer: the overview alone
+    return {"windowed": out}

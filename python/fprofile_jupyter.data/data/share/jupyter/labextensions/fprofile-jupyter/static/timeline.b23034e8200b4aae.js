@@ -837,7 +837,8 @@ function readWindowBody(b, threadCount, codeCount) {
       r.runs[i] = 1;
       r.parent[i] = p - 1;
     }
-    r.call[i] = u();
+    r.call[i] = (mark === 0 ? r.call[i - 1] : 0) + s();
+    if (!(r.call[i] >= 0)) fail(`item ${i}: call index ${r.call[i]}`);
   }
   if (pos !== b.length) fail(`${b.length - pos} trailing bytes`);
   return r;
@@ -5772,7 +5773,8 @@ export function createTimeline(container, options = {}) {
    * has), summary ({ overall } or null), last (optional: reply bytes of the last view, drawn
    * first), window ([t0, t1] of that view, optional), request (id, t0, t1, px) => void: ask the
    * host for a window, its answer going to receive(); null: nothing can be fetched (a saved
-   * notebook without its kernel), offline (the message saying so) }.
+   * notebook without its kernel), offline (the message saying so), elsewhere (where the views
+   * that need every call can be had instead) }.
    * Resolves to { receive(id, bytes) -> Promise<boolean> (false: stale or bad, dropped), fail(id),
    * stats } or null when it could not be shown (the error is shown).
    */
@@ -5813,7 +5815,7 @@ export function createTimeline(container, options = {}) {
     windowedNote.textContent = live
       ? `${formatCount(windowed.calls)} calls: more than this page holds at once, so it fetches what the view shows at its resolution ` +
         "(narrow calls merged and hatched: hover for their count, zoom in to see them). The flame graph, search, filters and the " +
-        "per-thread summary need every call: use trace.flame(), trace.summary() in Python."
+        `per-thread summary need every call: ${args.elsewhere || "use trace.flame(), trace.summary() in Python"}.`
       : (args.offline || "Zooming needs the kernel: this saved view shows the overview and the last window it had. " +
         "Run the cell again to browse the trace.");
     windowedNote.hidden = false;
@@ -5904,6 +5906,9 @@ export function createTimeline(container, options = {}) {
  * @property {DataView} skeleton          windowed: the trace without its calls (.fpt)
  * @property {DataView} overview          windowed: the whole run as a window reply
  * @property {number} calls               windowed: how many calls the trace holds
+ * @property {string} trace_id            windowed: ties the live view to the notebook's saved copy
+ * @property {string} [offline]           windowed, no kernel (hosts/lab.js): why zooming is limited
+ * @property {DataView | null} [last]     windowed, no kernel: the last window's reply
  */
 
 
@@ -6033,14 +6038,16 @@ function renderWidget({ model, el }) {
     timeline = t;
     let shown = false;
     if (windowed) {
+      const offline = model.get("offline");
       const handle = await t.setWindowedData({
         skeleton: model.get("skeleton"),
         overview: model.get("overview"),
+        last: model.get("last") || null,
         calls: model.get("calls"),
         summary: widgetParseSummary(model.get("summary")),
         window: firstDraw ? [widgetAsNs(model.get("window_start_ns")), widgetAsNs(model.get("window_end_ns"))] : null,
-        /** @param {number} id @param {number} t0 @param {number} t1 @param {number} px */
-        request(id, t0, t1, px) {
+        offline: offline || undefined,
+        request: offline ? null : (/** @type {number} */ id, /** @type {number} */ t0, /** @type {number} */ t1, /** @type {number} */ px) => {
           model.send({ type: "window", id, t0, t1, px });
           windowTimers.set(id, setTimeout(() => {
             windowTimers.delete(id);
@@ -6052,6 +6059,8 @@ function renderWidget({ model, el }) {
       if (!handle || destroyed || mine !== generation) return;
       windowHandle = handle;
       shown = true;
+      const traceId = model.get("trace_id");
+      if (traceId && !offline) t.root.dataset.traceId = traceId;
     } else try {
       // resolves to false (and shows why in the timeline) for a bad or too large trace
       shown = await t.setData(data, widgetParseSummary(model.get("summary")));
