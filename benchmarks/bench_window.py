@@ -203,6 +203,83 @@ def run(sizes: list, big: int, repeat: int) -> list:
     return out
 
 
+LAB_OBSERVER_JS = """() => {
+  // round trips through the real comm: from a request's send (data-window-sent grows) to the end
+  // of the frame that draws its reply (data-window-reply set)
+  const root = document.querySelector('.fprofile-root[data-windowed=live]');
+  window.__trips = [];
+  let sentAt = null;
+  new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.attributeName === 'data-window-sent') sentAt = performance.now();
+      if (r.attributeName === 'data-window-reply' && sentAt !== null) {
+        const t0 = sentAt;
+        sentAt = null;
+        requestAnimationFrame(() => window.__trips.push(performance.now() - t0));
+      }
+    }
+  }).observe(root, { attributes: true, attributeFilter: ['data-window-sent', 'data-window-reply'] });
+}"""
+
+
+def run_lab(calls: int) -> dict:
+    """The windowed widget in a real JupyterLab (kernel, comm, widget manager): the kernel's time to
+    the first drawing and the round trips of 12 zooms and 12 pans through the real comm."""
+    import json
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+    from test_browser_lab import KERNEL_IDLE, jupyter_server
+
+    work = Path(tempfile.mkdtemp(prefix="fprofile-bench-lab-"))
+    (work / "root").mkdir()
+    cells = [
+        ["from fprofile_jupyter import _core, _widget, _windowed\n", f"trace = _core._synthetic_trace({calls}, 8, 1)\n",
+         "_windowed.WINDOWED_CALLS = 0"],
+        ["import time\n", "t = time.perf_counter()\n", "w = _widget.TimelineWidget(trace)\n",
+         "python_ms = (time.perf_counter() - t) * 1e3\n", "w"],
+    ]
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [], "source": c}
+                    for i, c in enumerate(cells)],
+          "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    (work / "root" / "bench.ipynb").write_text(json.dumps(nb))
+    out = {}
+    try:
+        with jupyter_server(work, "lab") as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.set_default_timeout(600_000)
+            page.goto(url + "/lab/tree/bench.ipynb")
+            page.wait_for_function(KERNEL_IDLE)
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            page.wait_for_function("() => document.querySelector('.fprofile-root[data-windowed=live] canvas.fprofile-zoom[data-drawn]')")
+            page.wait_for_function(KERNEL_IDLE)
+            page.evaluate(LAB_OBSERVER_JS)
+            canvas = page.query_selector(".fprofile-root[data-windowed=live] canvas.fprofile-zoom")
+            canvas.scroll_into_view_if_needed()
+            box = canvas.bounding_box()
+            cx, cy = box["x"] + box["width"] * 0.47, box["y"] + box["height"] * 0.4
+            page.mouse.move(cx, cy)
+            settled = """() => { const r = document.querySelector('.fprofile-root[data-windowed=live]').dataset;
+              return r.windowSent === r.windowReceived && window.__trips.length >= Number(r.windowReceived) - 0; }"""
+            for _ in range(12):
+                page.mouse.wheel(0, -240)
+                page.wait_for_timeout(50)
+                page.wait_for_function(settled)
+            page.mouse.down()
+            for i in range(12):
+                page.mouse.move(cx - (i + 1) * 40, cy)
+                page.wait_for_timeout(50)
+                page.wait_for_function(settled)
+            page.mouse.up()
+            out["trips"] = page.evaluate("() => window.__trips")
+            browser.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
 def report(rows: list, repeat: int) -> str:
     lines = [
         "# Windowed timeline benchmark (headless Chromium)",
@@ -248,7 +325,19 @@ def main() -> None:
     ap.add_argument("--big", type=int, default=100_000_000, help="the large trace shown windowed only (0: none)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--write", action="store_true", help="write benchmarks/results/window.md")
+    ap.add_argument("--lab", type=int, default=0, metavar="CALLS",
+                    help="instead: round trips of a windowed widget of CALLS calls in a real JupyterLab")
     args = ap.parse_args()
+    if args.lab:
+        trips = run_lab(args.lab)["trips"]
+        text = (f"Real JupyterLab, {args.lab:,} calls: {len(trips)} window requests through the comm, round trip "
+                f"(send to the end of the frame drawing the reply) median {statistics.median(trips):.0f} ms, "
+                f"p90 {sorted(trips)[int(0.9 * len(trips))]:.0f} ms, max {max(trips):.0f} ms")
+        print(text)
+        if args.write:
+            (HERE / "results" / "window_lab.md").write_text(text + "\n\nCommand: `.venv/bin/python benchmarks/bench_window.py --lab "
+                                                            f"{args.lab} --write`\n")
+        return
     rows = run([int(s) for s in args.sizes.split(",") if s], args.big, args.repeat)
     text = report(rows, args.repeat)
     print(text)

@@ -82,7 +82,7 @@ MESSAGES_JS = """() => {
 
 @pytest.fixture
 def windowed_page(browser, monkeypatch):
-    from fprofile_jupyter import _widget, _windowed
+    from fprofile_jupyter import _windowed
 
     monkeypatch.setattr(_windowed, "WINDOWED_CALLS", 1000)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -154,7 +154,7 @@ def wheel_zoom(page, factor_steps: int, fx: float = 0.5):
 
 
 def test_windowed_widget_draws_fetches_and_drops_stale_replies(windowed_page, artifacts_dir):
-    from fprofile_jupyter import _widget, _windowed
+    from fprofile_jupyter import _widget
 
     page, errors = windowed_page
     trace = _core._synthetic_trace(300_000, 4, 11)
