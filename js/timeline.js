@@ -599,8 +599,20 @@ export function createTimeline(container, options = {}) {
     const w = vp.width || 800;
     if (windowed.source && windowed.live) windowed.source.want(a, b, w);
     const best = windowed.source.best(a, b, w);
-    if (best && best !== windowed.reply) showReply(best);
     windowStats();
+    if (!best || best === windowed.reply) return;
+    if (best.bytes && !best.count && best.count !== 0) {
+      // a pinned tile not decoded yet (an HTML export's pyramid): decoded once, then drawn if still the best
+      const w0 = windowed;
+      if (best.pending) return;
+      best.pending = decodeWindowReply(best.bytes, w0.skeleton.threads.length, w0.skeleton.codes.count).then((r) => {
+        Object.assign(best, r);
+        delete best.bytes;
+        if (windowed === w0) windowedView();
+      }).catch((e) => showError(`A part of this trace is damaged: ${e && e.message ? e.message : e}`));
+      return;
+    }
+    showReply(best);
   }
   /** Draw `reply` (a decoded window reply): the views' trace and index swapped, the selection kept. */
   function showReply(reply) {
@@ -647,7 +659,8 @@ export function createTimeline(container, options = {}) {
    * first), window ([t0, t1] of that view, optional), request (id, t0, t1, px) => void: ask the
    * host for a window, its answer going to receive(); null: nothing can be fetched (a saved
    * notebook without its kernel), offline (the message saying so), elsewhere (where the views
-   * that need every call can be had instead) }.
+   * that need every call can be had instead), tiles ([[t0, t1, px, reply bytes], ...]: replies kept
+   * for ever and decoded when first drawn: an HTML export's pyramid) }.
    * Resolves to { receive(id, bytes) -> Promise<boolean> (false: stale or bad, dropped), fail(id),
    * stats } or null when it could not be shown (the error is shown).
    */
@@ -672,6 +685,7 @@ export function createTimeline(container, options = {}) {
     const source = createWindowSource(live ? args.request : () => {});
     source.setOverview(overview);
     if (last) source.add(last);
+    if (Array.isArray(args.tiles)) source.pin(args.tiles.map(([t0, t1, px, bytes]) => ({ t0, t1, px, bytes })));
     windowed = { skeleton, depths: replyDepths(overview, skeleton.threads.length), calls: Number(args.calls) || 0, source, reply: null, live };
     const overviewTrace = composeWindowTrace(skeleton, overview, windowed.depths);
     state.overviewTrace = overviewTrace;

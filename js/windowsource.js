@@ -26,6 +26,7 @@ export function createWindowSource(send) {
   let pending = null; // [t0, t1, widthPx]: the latest view wanted while one was in flight
   let overview = null;
   const cache = []; // newest last
+  const pinned = []; // kept for ever (an HTML export's pyramid tiles): may be undecoded, { t0, t1, px, bytes }
   const stats = { sent: 0, received: 0, stale: 0, failed: 0 };
 
   const sharpFor = (r, t0, t1, widthPx) => r.px / (r.t1 - r.t0) >= WINDOW_SHARP * widthPx / (t1 - t0);
@@ -35,7 +36,7 @@ export function createWindowSource(send) {
   function best(t0, t1, widthPx) {
     let pick = null;
     let pickScore = -Infinity;
-    const all = overview ? [overview, ...cache] : cache;
+    const all = [...(overview ? [overview] : []), ...pinned, ...cache];
     all.forEach((r, age) => {
       const overlap = Math.min(r.t1, t1) - Math.max(r.t0, t0);
       if (!(overlap > 0)) return;
@@ -49,6 +50,7 @@ export function createWindowSource(send) {
 
   function covered(t0, t1, widthPx) {
     return cache.some((r) => covers(r, t0, t1) && sharpFor(r, t0, t1, widthPx)) ||
+      pinned.some((r) => covers(r, t0, t1) && sharpFor(r, t0, t1, widthPx)) ||
       (overview !== null && covers(overview, t0, t1) && sharpFor(overview, t0, t1, widthPx));
   }
 
@@ -67,6 +69,10 @@ export function createWindowSource(send) {
     inFlight: () => (flight ? flight.id : 0),
     setOverview(r) {
       overview = r;
+    },
+    /** Keep replies for ever (an HTML export's pyramid): `{ t0, t1, px, ... }`, decoded or not. */
+    pin(replies) {
+      pinned.push(...replies);
     },
     /** Keep a reply that came another way (a saved notebook's last view). */
     add(r) {

@@ -568,3 +568,42 @@ def test_saved_notebook_shows_the_overview_and_last_view_without_kernel(browser,
             assert not errors, errors
         finally:
             context.close()
+
+
+# -- the HTML export of a trace too large to embed whole: a pyramid -----------------------------
+
+def test_html_export_of_a_large_trace_embeds_a_pyramid(browser, tmp_path, artifacts_dir):
+    trace = _core._synthetic_trace(200_000, 4, 6)
+    page_html = _core._html_export(trace, "big <run>", 1000, 1_500_000)
+    assert 'id="fprofile-pyramid"' in page_html and len(page_html) < 2_600_000
+    whole = _core._html_export(trace, "big", 10**9, 1_500_000)
+    assert 'id="fprofile-pyramid"' not in whole and 'id="fprofile-data"' in whole
+    path = tmp_path / "big.html"
+    path.write_text(page_html, encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(path.as_uri())
+        canvas = page.wait_for_selector(DRAWN)
+        r = ".fprofile-root[data-windowed=offline]"
+        page.wait_for_selector(r)
+        note = page.inner_text(".fprofile-windowed-note")
+        assert "200,000 calls, too many to embed whole" in note and "levels" in note and "per pixel" in note, note
+        assert page.get_attribute(r, "data-calls") == "200000"
+        first = page.get_attribute(r, "data-window-reply")
+        box = canvas.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.37, box["y"] + box["height"] * 0.5)
+        for _ in range(6):
+            page.mouse.wheel(0, -300)
+        # a finer tile of the pyramid is drawn: narrower than the whole run, at its own 2000 px
+        page.wait_for_function(f"() => document.querySelector('{r}').dataset.windowReply !== '{first}'")
+        t0, t1, px = (int(v) for v in page.get_attribute(r, "data-window-reply").split(","))
+        a, b = span(trace)
+        assert px == 2000 and t1 - t0 <= (b - a) / 2 + 1, (t0, t1, a, b)
+        assert page.get_attribute(r, "data-window-sent") == "0"
+        assert int(canvas.get_attribute("data-drawn")) > 10
+        page.screenshot(path=os.path.join(artifacts_dir, "export-pyramid.png"))
+        assert not errors, errors
+    finally:
+        page.close()

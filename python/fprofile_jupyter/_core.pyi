@@ -362,6 +362,10 @@ class _Comparison:
 def compare_traces(a: Trace, b: Trace) -> _Comparison:
     """Compare two traces per function; ``ValueError`` when one holds no calls."""
 
+def _html_export(trace: Trace, title: str, pyramid_calls: int, max_bytes: int) -> str:
+    """The HTML export with its limits given: above ``pyramid_calls`` calls, a pyramid of window
+    replies of at most ``max_bytes`` (tests)."""
+
 def _synthetic_trace(calls: int, threads: int = 8, seed: int = 1) -> Trace:
     """A synthetic trace of about ``calls`` calls in ``threads`` threads, built in Rust (benchmarks, tests)."""
 

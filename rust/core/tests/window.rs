@@ -328,3 +328,38 @@ fn js_window_fixtures_are_current() {
         assert!(on_disk == bytes, "{name}: the Rust encoder changed: regenerate the fixtures (FPROFILE_REGEN_FIXTURES=1)");
     }
 }
+
+#[test]
+fn html_pyramid_levels_fit_the_cap_and_cover_the_run() {
+    use fprofile::formats::html;
+    let t = synthetic_trace(200_000, 4, 3);
+    let (a, b) = WindowIndex::build(&t).span();
+    for cap in [50_000usize, 400_000, 4_000_000] {
+        let p = html::pyramid(&t, cap).unwrap();
+        let total: usize = p.tiles.iter().map(|x| x.3.len()).sum();
+        assert!(total <= cap || p.levels == 1, "{total} bytes over the cap {cap}");
+        let first = &p.tiles[0];
+        assert_eq!((first.0, first.1), (a, b));
+        // every tile decodes; each level's tiles cover the run, half-overlapping
+        let mut count = 0;
+        for level in 0..p.levels {
+            let n = if level == 0 { 1 } else { (2usize << level) - 1 };
+            let tiles = &p.tiles[count..count + n];
+            count += n;
+            assert_eq!(tiles[0].0, a);
+            assert!(tiles[n - 1].1 >= b);
+            for x in tiles {
+                window::decode(&x.3, t.threads.len(), t.codes.len()).unwrap();
+            }
+        }
+        assert_eq!(count, p.tiles.len());
+    }
+    // more room, more levels, finer
+    let (small, big) = (html::pyramid(&t, 200_000).unwrap(), html::pyramid(&t, 4_000_000).unwrap());
+    assert!(big.levels > small.levels && big.finest_ns_per_px < small.finest_ns_per_px);
+    let page = html::to_html_limited(&t, "big <run>", 1000, 400_000);
+    assert!(page.contains("id=\"fprofile-pyramid\"") && page.contains("too many to embed whole"));
+    assert!(!page.contains("big <run>"));
+    let whole = html::to_html_limited(&t, "t", 10_000_000, 400_000);
+    assert!(!whole.contains("id=\"fprofile-pyramid\""));
+}

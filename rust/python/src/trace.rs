@@ -722,6 +722,15 @@ fn py_format_duration(ns: i64) -> String {
     format_duration(ns)
 }
 
+/// The HTML export of `trace` with its limits given (`fprofile::formats::html::to_html_limited`):
+/// above `pyramid_calls` calls, a pyramid of at most `max_bytes` (tests of the pyramid page).
+#[pyfunction]
+fn _html_export(py: Python<'_>, trace: &PyTrace, title: &str, pyramid_calls: usize, max_bytes: usize) -> String {
+    let inner = trace.shared();
+    let title = title.to_owned();
+    py.detach(move || fprofile::formats::html::to_html_limited(&inner, &title, pyramid_calls, max_bytes))
+}
+
 /// A synthetic trace of about `calls` calls in `threads` threads (`fprofile::synthetic`; for
 /// benchmarks and tests: built in Rust, seconds for a hundred million calls).
 #[pyfunction]
@@ -733,6 +742,7 @@ fn _synthetic_trace(py: Python<'_>, calls: usize, threads: usize, seed: u64) -> 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(_synthetic_trace, m)?)?;
+    m.add_function(wrap_pyfunction!(_html_export, m)?)?;
     m.add_function(wrap_pyfunction!(load_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(_build_trace, m)?)?;
     m.add_function(wrap_pyfunction!(formats, m)?)?;

@@ -2984,6 +2984,7 @@ export function createWindowSource(send) {
   let pending = null; // [t0, t1, widthPx]: the latest view wanted while one was in flight
   let overview = null;
   const cache = []; // newest last
+  const pinned = []; // kept for ever (an HTML export's pyramid tiles): may be undecoded, { t0, t1, px, bytes }
   const stats = { sent: 0, received: 0, stale: 0, failed: 0 };
 
   const sharpFor = (r, t0, t1, widthPx) => r.px / (r.t1 - r.t0) >= WINDOW_SHARP * widthPx / (t1 - t0);
@@ -2993,7 +2994,7 @@ export function createWindowSource(send) {
   function best(t0, t1, widthPx) {
     let pick = null;
     let pickScore = -Infinity;
-    const all = overview ? [overview, ...cache] : cache;
+    const all = [...(overview ? [overview] : []), ...pinned, ...cache];
     all.forEach((r, age) => {
       const overlap = Math.min(r.t1, t1) - Math.max(r.t0, t0);
       if (!(overlap > 0)) return;
@@ -3007,6 +3008,7 @@ export function createWindowSource(send) {
 
   function covered(t0, t1, widthPx) {
     return cache.some((r) => covers(r, t0, t1) && sharpFor(r, t0, t1, widthPx)) ||
+      pinned.some((r) => covers(r, t0, t1) && sharpFor(r, t0, t1, widthPx)) ||
       (overview !== null && covers(overview, t0, t1) && sharpFor(overview, t0, t1, widthPx));
   }
 
@@ -3025,6 +3027,10 @@ export function createWindowSource(send) {
     inFlight: () => (flight ? flight.id : 0),
     setOverview(r) {
       overview = r;
+    },
+    /** Keep replies for ever (an HTML export's pyramid): `{ t0, t1, px, ... }`, decoded or not. */
+    pin(replies) {
+      pinned.push(...replies);
     },
     /** Keep a reply that came another way (a saved notebook's last view). */
     add(r) {
@@ -5726,8 +5732,20 @@ export function createTimeline(container, options = {}) {
     const w = vp.width || 800;
     if (windowed.source && windowed.live) windowed.source.want(a, b, w);
     const best = windowed.source.best(a, b, w);
-    if (best && best !== windowed.reply) showReply(best);
     windowStats();
+    if (!best || best === windowed.reply) return;
+    if (best.bytes && !best.count && best.count !== 0) {
+      // a pinned tile not decoded yet (an HTML export's pyramid): decoded once, then drawn if still the best
+      const w0 = windowed;
+      if (best.pending) return;
+      best.pending = decodeWindowReply(best.bytes, w0.skeleton.threads.length, w0.skeleton.codes.count).then((r) => {
+        Object.assign(best, r);
+        delete best.bytes;
+        if (windowed === w0) windowedView();
+      }).catch((e) => showError(`A part of this trace is damaged: ${e && e.message ? e.message : e}`));
+      return;
+    }
+    showReply(best);
   }
   /** Draw `reply` (a decoded window reply): the views' trace and index swapped, the selection kept. */
   function showReply(reply) {
@@ -5774,7 +5792,8 @@ export function createTimeline(container, options = {}) {
    * first), window ([t0, t1] of that view, optional), request (id, t0, t1, px) => void: ask the
    * host for a window, its answer going to receive(); null: nothing can be fetched (a saved
    * notebook without its kernel), offline (the message saying so), elsewhere (where the views
-   * that need every call can be had instead) }.
+   * that need every call can be had instead), tiles ([[t0, t1, px, reply bytes], ...]: replies kept
+   * for ever and decoded when first drawn: an HTML export's pyramid) }.
    * Resolves to { receive(id, bytes) -> Promise<boolean> (false: stale or bad, dropped), fail(id),
    * stats } or null when it could not be shown (the error is shown).
    */
@@ -5799,6 +5818,7 @@ export function createTimeline(container, options = {}) {
     const source = createWindowSource(live ? args.request : () => {});
     source.setOverview(overview);
     if (last) source.add(last);
+    if (Array.isArray(args.tiles)) source.pin(args.tiles.map(([t0, t1, px, bytes]) => ({ t0, t1, px, bytes })));
     windowed = { skeleton, depths: replyDepths(overview, skeleton.threads.length), calls: Number(args.calls) || 0, source, reply: null, live };
     const overviewTrace = composeWindowTrace(skeleton, overview, windowed.depths);
     state.overviewTrace = overviewTrace;
