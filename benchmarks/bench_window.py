@@ -211,14 +211,15 @@ LAB_OBSERVER_JS = """() => {
   let sentAt = null;
   new MutationObserver((records) => {
     for (const r of records) {
-      if (r.attributeName === 'data-window-sent') sentAt = performance.now();
+      // (the counts are rewritten on every view change: only a new value is a new request)
+      if (r.attributeName === 'data-window-sent' && r.oldValue !== root.dataset.windowSent) sentAt = performance.now();
       if (r.attributeName === 'data-window-reply' && sentAt !== null) {
         const t0 = sentAt;
         sentAt = null;
         requestAnimationFrame(() => window.__trips.push(performance.now() - t0));
       }
     }
-  }).observe(root, { attributes: true, attributeFilter: ['data-window-sent', 'data-window-reply'] });
+  }).observe(root, { attributes: true, attributeOldValue: true, attributeFilter: ['data-window-sent', 'data-window-reply'] });
 }"""
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from fprofile_jupyter import _core
 
-from test_browser_lab import DRAWN, FAKE_MODEL_JS, HOST_PAGE
+from test_browser_lab import DRAWN, glue_page  # noqa: F401  (a fixture)
 
 
 def span(trace):
@@ -81,21 +81,12 @@ MESSAGES_JS = """() => {
 
 
 @pytest.fixture
-def windowed_page(browser, monkeypatch):
+def windowed_page(glue_page, monkeypatch):  # noqa: F811  (the fixture imported above)
+    """The widget glue's page (test_browser_lab.glue_page), windowed above 1000 calls."""
     from fprofile_jupyter import _windowed
 
     monkeypatch.setattr(_windowed, "WINDOWED_CALLS", 1000)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.set_content(HOST_PAGE)
-    page.evaluate(FAKE_MODEL_JS.replace(
-        "listeners: () =>", "handlers: (ev) => [...(handlers.get(ev) || [])],\n      listeners: () =>"),
-        [_core.asset_bundle("widget"), _core.asset_css()])
-    yield page, errors
-    context.close()
+    return glue_page
 
 
 def model_state(w) -> dict:

@@ -380,7 +380,7 @@ fn next_ending_at(row: &[u32], blocks: &[i64], from: usize, hi: usize, boundary:
     if from >= hi || !before(row[near - 1]) {
         return gallop(&row[..near], from, before);
     }
-    let k = gallop_values(blocks, near / BLOCK, |e| (e as f64) < boundary);
+    let k = gallop(blocks, near / BLOCK, |e: i64| (e as f64) < boundary);
     let lo = (k * BLOCK).max(near);
     let top = ((k + 1) * BLOCK).min(hi);
     if lo >= top {
@@ -389,28 +389,11 @@ fn next_ending_at(row: &[u32], blocks: &[i64], from: usize, hi: usize, boundary:
     lo + row[lo..top].partition_point(|&m| before(m))
 }
 
-/// [`gallop`] over values.
-fn gallop_values(v: &[i64], from: usize, before: impl Fn(i64) -> bool) -> usize {
-    let n = v.len();
-    let mut lo = from;
-    let mut step = 1;
-    while lo < n && before(v[lo]) {
-        let probe = lo + step;
-        if probe >= n || !before(v[probe]) {
-            let hi = probe.min(n);
-            return lo + 1 + v[lo + 1..hi].partition_point(|&e| before(e));
-        }
-        lo = probe;
-        step *= 2;
-    }
-    lo
-}
-
 /// The first index `>= from` of `row` where `before` turns false (`before` is true then false along
 /// the row), found by galloping from `from`: the next pixel's boundary is usually a few calls
 /// away, so this touches a few neighbouring calls where a binary search over the row would jump
 /// through memory.
-fn gallop(row: &[u32], from: usize, before: impl Fn(u32) -> bool) -> usize {
+fn gallop<T: Copy>(row: &[T], from: usize, before: impl Fn(T) -> bool) -> usize {
     let n = row.len();
     let mut lo = from;
     let mut step = 1;

@@ -95,18 +95,6 @@ fn check_reply(t: &Trace, r: &WindowReply) -> Result<(), String> {
     Ok(())
 }
 
-fn sample() -> Trace {
-    // Main: a(100..150) with b(110..120) c(130..140); d from 160 unfinished. Worker: z before, b.
-    build_trace(recording(
-        &[
-            ("Main", 11, &[(100, "+a"), (110, "+b"), (120, "-b"), (130, "+c"), (140, "-c"), (150, "-a"), (160, "+d")]),
-            ("Worker", 12, &[(105, "-z"), (115, "+b"), (125, "-b")]),
-        ],
-        90,
-        200,
-    ))
-}
-
 #[test]
 fn wide_window_keeps_every_call_as_it_is() {
     let t = sample();

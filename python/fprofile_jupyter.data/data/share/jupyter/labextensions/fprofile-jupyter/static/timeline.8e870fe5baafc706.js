@@ -2963,8 +2963,9 @@ export function longestVisibleCall(state, matches) {
 // best (the page draws it, stretched, until a fresher one arrives: no blank frames). Layer 2 (no
 // DOM, no timers of its own: the host's `send` and the timeline's calls drive it).
 
-/** Fetch this much of the view's width more on each side (a pan of up to that needs no request). */
-export const WINDOW_MARGIN = 0.5;
+/** Fetch this much of the view's width more on each side: a pan of up to that needs no request.
+ * Measured in JupyterLab on 1M calls: 0.25 gave a 45 ms median round trip, 0.5 (larger replies) 58 ms. */
+export const WINDOW_MARGIN = 0.25;
 /** Replies kept (the overview is kept apart, for ever). */
 export const WINDOW_CACHE = 8;
 /** A reply is sharp enough for a view when its pixels per ns are at least this fraction of the view's. */
