@@ -71,7 +71,8 @@ class TimelineWidget(anywidget.AnyWidget):
     def __init__(self, trace: Any = None, *, height: int = 0, encoded: Optional[bytes] = None,
                  summary: Optional[str] = None, **kwargs: Any) -> None:
         """``encoded`` / ``summary``: ``trace.to_bytes()`` / ``trace.summary_json(overall_only=True)``
-        if the caller has them already."""
+        if the caller has them already (with ``encoded`` the trace is sent whole, whatever its size;
+        without it, a trace above ``_windowed.WINDOWED_CALLS`` is shown windowed)."""
         windowed = trace is not None and _windowed.windowed(trace) and encoded is None
         if windowed:
             kwargs.update(self.windowed_payload(trace, summary))

@@ -6082,16 +6082,18 @@ function renderWidget({ model, el }) {
       shown = true;
       const traceId = model.get("trace_id");
       if (traceId && !offline) t.root.dataset.traceId = traceId;
-    } else try {
-      // resolves to false (and shows why in the timeline) for a bad or too large trace
-      shown = await t.setData(data, widgetParseSummary(model.get("summary")));
-    } catch (err) {
-      if (destroyed || mine !== generation) return;
-      const why = err instanceof Error ? err.message : String(err);
-      const text = `fprofile: cannot show this trace (${data.byteLength.toLocaleString("en")} bytes): ${why}`;
-      if (typeof t.showError === "function") t.showError(text);
-      else errorBox = widgetShowError(el, text);
-      return;
+    } else {
+      try {
+        // resolves to false (and shows why in the timeline) for a bad or too large trace
+        shown = await t.setData(data, widgetParseSummary(model.get("summary")));
+      } catch (err) {
+        if (destroyed || mine !== generation) return;
+        const why = err instanceof Error ? err.message : String(err);
+        const text = `fprofile: cannot show this trace (${data.byteLength.toLocaleString("en")} bytes): ${why}`;
+        if (typeof t.showError === "function") t.showError(text);
+        else errorBox = widgetShowError(el, text);
+        return;
+      }
     }
     if (!shown || destroyed || mine !== generation) return;
     // a one-line description above the toolbar: calls, threads, duration, payload
