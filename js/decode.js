@@ -96,7 +96,7 @@ export async function decodeFpt(data, limits = {}) {
 }
 
 /** Inflate a zlib stream (RFC 1950) with `bodyLen` as a hard output limit. */
-async function inflateZlib(input, bodyLen) {
+export async function inflateZlib(input, bodyLen) {
   if (typeof DecompressionStream !== "function") {
     throw new Error("this browser cannot decompress traces (no DecompressionStream); use a current Chromium, Firefox or Safari");
   }

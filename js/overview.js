@@ -43,7 +43,10 @@ export function createOverview(tl) {
 
   function renderCache() {
     const { width } = vp;
-    const { trace, pal, colours, dark } = state;
+    const { pal, colours, dark } = state;
+    // windowed mode: the overview reply (the whole run at the overview's resolution, fetched once)
+    const trace = state.overviewTrace || state.trace;
+    const index = state.overviewIndex || state.index;
     const dpr = win0.devicePixelRatio || 1;
     if (!cache) cache = doc.createElement("canvas");
     cache.width = Math.max(1, Math.round(width * dpr));
@@ -73,7 +76,7 @@ export function createOverview(tl) {
         ctx.fillStyle = threadColour(t, dark);
         const xa = nsToX(th.firstNs);
         ctx.fillRect(xa, y + 1, Math.max(1, nsToX(th.lastNs) - xa), 1.5);
-        const rows = state.index.threadRows[t];
+        const rows = index.threadRows[t];
         for (let d = 0; d < Math.min(shownRows, rows.length); d++) {
           const yy = y + 4 + d * rowPx;
           forEachBox(rows[d], calls.start, calls.end, vp.full[0], vp.full[1], k, 1, (c, x0, x1) => {

@@ -47,13 +47,34 @@ export function callFacts(state, vp, c) {
     ...processFact(state, calls.thread[c]),
     ["Start", timeText(state, vp, calls.start[c], calls.end[c] - calls.start[c])],
     ["Duration", formatDuration(calls.end[c] - calls.start[c])],
-    ["Self", formatDuration(state.index.selfNs[c])],
-    ["Children", formatCount(state.index.childCount[c])],
   ];
+  // a windowed trace (windowreply.js) holds the window's calls only: no self time or child count
+  if (!calls.runs) facts.push(["Self", formatDuration(state.index.selfNs[c])], ["Children", formatCount(state.index.childCount[c])]);
   const f = calls.flags[c];
   if (f & 1) facts.push(["Note", "unfinished: still running when recording stopped"]);
   if (f & 2) facts.push(["Note", "started before the recording"]);
   return facts;
+}
+
+/** Is item `c` of a windowed trace a run of calls narrower than a pixel (windowreply.js)? */
+export function isRun(trace, c) {
+  return !!trace.calls.runs && trace.calls.runs[c] !== 1;
+}
+
+/** The facts of run `c` of a windowed trace: how many calls, of which function(s), where; zoom in to see them. */
+export function runFacts(state, vp, c) {
+  const { calls, codes } = state.trace;
+  const mixed = (calls.flags[c] & 8) !== 0;
+  const span = calls.end[c] - calls.start[c];
+  return [
+    ["Calls", `${formatCount(calls.runs[c])}, each narrower than a pixel: zoom in to see them`],
+    [mixed ? "Functions" : "Function", mixed ? `several (the longest sampled: ${codes.name[calls.code[c]]})` : codes.name[calls.code[c]]],
+    ["Thread", threadLabel(state.trace, calls.thread[c], calls.start[c])],
+    ...processFact(state, calls.thread[c]),
+    ["From", timeText(state, vp, calls.start[c], span)],
+    ["Span", formatDuration(span)],
+    ["Depth", String(calls.depth[c])],
+  ];
 }
 
 /** [["Process", its label]] for thread `t` of a trace of more than one process, else []. */

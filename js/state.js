@@ -9,6 +9,8 @@ export function createTimelineState() {
   return {
     trace: null, // the decoded trace (decode.js), or null
     fullIndex: null, // layout.js buildIndex(trace): every call
+    overviewTrace: null, // windowed mode (timeline.js setWindowedData): the overview reply composed (windowreply.js), drawn by the overview
+    overviewIndex: null, // its buildIndex
     index: null, // what the views draw: fullIndex, or with a filter on filters.js filteredIndex (kept calls, their self times)
     filter: { hidden: [], minNs: 0 }, // the view filters (filters.js): [{ kind: function | file | module, value }], minimum duration
     kept: null, // with a filter on: filters.js applyFilter(trace, filter).kept (per call 1 when shown), else null

@@ -15,7 +15,7 @@ import { formatDuration, formatCount, formatBytes, formatWindow, pathRoots, shor
 import { createSummaryTable } from "./table.js";
 import { Viewport, ZOOM_AXIS_PX, ZOOM_ROW_PX, ZOOM_HEADER_PX, ZOOM_GAP_PX, ZOOM_PROC_HEADER_PX, ZOOM_BAND_PX, ZOOM_SUMMARY_DEPTHS, ZOOM_SUMMARY_ROW_PX } from "./viewport.js";
 import { createTimelineState, longestVisibleCall } from "./state.js";
-import { makeEl } from "./panel.js";
+import { makeEl, isRun } from "./panel.js";
 import { createTooltip } from "./tooltip.js";
 import { createDetails } from "./details.js";
 import { createThreadList } from "./threads.js";
@@ -26,6 +26,8 @@ import { bandColours } from "./bandrows.js";
 import { createFlameView } from "./flameview.js";
 import { applyFilter, filteredIndex } from "./filters.js";
 import { createFilterBar, hideButtons } from "./filterbar.js";
+import { decodeWindowReply, composeWindowTrace, replyDepths } from "./windowreply.js";
+import { createWindowSource } from "./windowsource.js";
 
 /** The zoomed view's vertical sizes (lanes.js layoutGroups). */
 const LANE_DIMS = Object.freeze({
@@ -39,7 +41,8 @@ const LANE_DIMS = Object.freeze({
  *            420; it is as tall as its lanes up to that, then scrolls vertically),
  *            limits: decode limits (see decode.js DECODE_LIMITS) }
  * Returns { root, setData(bytes, summary?) (summary: { overall: rows } as the hosts send it, or
- *           null: the page computes it), setWindow(start_ns, end_ns), onWindowChange(cb),
+ *           null: the page computes it), setWindowedData(args) (a trace the page does not hold
+ *           whole: see below), setWindow(start_ns, end_ns), onWindowChange(cb),
  *           showError(message), describe(), destroy() }.
  * setData never rejects: a bad or too-large trace shows its message in `.fprofile-error`; the
  * promise resolves to true when the trace is shown, false otherwise.
@@ -103,6 +106,8 @@ export function createTimeline(container, options = {}) {
   const help = el("span", "fprofile-help", "wheel: zoom · drag: pan · double-click: zoom to call · r / + / − / arrows · f: flame graph");
   const helpProcesses = " · click a process header or c: collapse / expand";
   toolbar.append(resetBtn, flame.button, search.input, search.regex, search.count, windowLabel, idleLabel, help);
+  const windowedNote = el("div", "fprofile-windowed-note fprofile-muted");
+  windowedNote.hidden = true;
   const errorBox = el("div", "fprofile-error");
   errorBox.setAttribute("role", "alert");
   errorBox.hidden = true;
@@ -117,7 +122,7 @@ export function createTimeline(container, options = {}) {
   main.append(views, side);
   const rowMenu = el("div", "fprofile-row-menu");
   rowMenu.hidden = true;
-  root.append(toolbar, filterBar.el, errorBox, main, table.el, rowMenu);
+  root.append(toolbar, windowedNote, filterBar.el, errorBox, main, table.el, rowMenu);
   container.append(root);
   table.el.hidden = true;
   side.hidden = true;
@@ -262,6 +267,7 @@ export function createTimeline(container, options = {}) {
   function setWin(a, b, notify = true) {
     if (!state.trace) return;
     if (!vp.setWindow(a, b)) return;
+    if (windowed) windowedView();
     relayoutZoom();
     const [s, e] = vp.win;
     root.setAttribute("data-window-start-ns", String(Math.round(s)));
@@ -339,6 +345,11 @@ export function createTimeline(container, options = {}) {
 
   // ---- selection ---------------------------------------------------------------------------
   function selectCall(c) {
+    if (c >= 0 && isRun(state.trace, c)) {
+      // a run of calls narrower than a pixel (windowed mode): zoom to it, where they show one by one
+      setWin(...vp.windowAround(state.trace.calls.start[c], state.trace.calls.end[c]));
+      return;
+    }
     state.selectedCall = c;
     state.selectedCode = c >= 0 ? state.trace.calls.code[c] : -1;
     table.setSelected(state.selectedCode);
@@ -428,6 +439,7 @@ export function createTimeline(container, options = {}) {
   }
   /** Forget the shown trace (after a failed load, so the page never shows one file's name over another's calls). */
   function clearTrace() {
+    leaveWindowed();
     state.trace = null;
     state.index = null;
     state.fullIndex = null;
@@ -469,7 +481,7 @@ export function createTimeline(container, options = {}) {
     if (!state.trace || e.altKey || e.ctrlKey || e.metaKey) return;
     const tag = e.target && e.target.tagName;
     if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
-    if (flame.onKey(e.key)) {
+    if (!windowed && flame.onKey(e.key)) {
       e.preventDefault();
       return;
     }
@@ -513,8 +525,14 @@ export function createTimeline(container, options = {}) {
       return false;
     }
     if (destroyed) return false;
+    leaveWindowed();
+    install(decoded, summary, bytes.byteLength !== undefined ? bytes.byteLength : 0);
+    return true;
+  }
+
+  /** Show `trace` (decoded): every view set up for it. `summary`: the host's overall rows or null. */
+  function install(trace, summary, bytesLen) {
     tooltip.hide();
-    const trace = decoded;
     state.trace = trace;
     state.fullIndex = buildIndex(trace);
     state.index = state.fullIndex;
@@ -548,23 +566,174 @@ export function createTimeline(container, options = {}) {
     // per-process and per-thread ones are the page's (layout.js computeSummary, the Rust
     // summary's rules), computed when first shown.
     hostOverall = summary && Array.isArray(summary.overall) ? summary.overall : null;
-    table.setSummary(lazySummary(trace, hostOverall), state.processes);
+    // windowed: the page holds the window's calls only, so the per-process and per-thread rows
+    // cannot be computed here: the host's overall rows (every call) alone
+    table.setSummary(windowed ? { overall: hostOverall || [], processes: [], threads: [] } : lazySummary(trace, hostOverall), state.processes);
     filterBar.sync();
     help.textContent = help.textContent.split(helpProcesses)[0] + (state.processes.length > 1 ? helpProcesses : "");
     search.apply();
     details.show(-1);
-    placeholder.textContent = trace.calls.count === 0 ? "This trace has no calls." : "";
-    placeholder.hidden = trace.calls.count !== 0;
-    root.setAttribute("data-calls", String(trace.calls.count));
+    const callCount = windowed ? windowed.calls : trace.calls.count;
+    placeholder.textContent = callCount === 0 ? "This trace has no calls." : "";
+    placeholder.hidden = callCount !== 0;
+    root.setAttribute("data-calls", String(callCount));
     root.setAttribute("data-threads", String(trace.threads.length));
     root.setAttribute("data-processes", String(state.processes.length));
-    const bytesLen = bytes.byteLength !== undefined ? bytes.byteLength : 0;
     root.title = "";
     root.dataset.payloadBytes = String(bytesLen);
     applyTheme();
     measure();
     schedule();
-    return true;
+  }
+
+
+  // ---- windowed mode -----------------------------------------------------------------------
+  // A trace too large to send whole: the page holds its skeleton (an .fpt without calls), the
+  // overview (a window reply over the whole run, computed once) and the window replies the host
+  // fetches (windowsource.js decides which); state.trace is the skeleton composed with the reply
+  // that covers the view best (windowreply.js), swapped when a better one arrives.
+  let windowed = null; // { skeleton, depths, calls, source, reply (drawn), live }
+  /** The view moved: ask for it (when a host can answer) and draw the best reply held. */
+  function windowedView() {
+    const [a, b] = vp.win;
+    const w = vp.width || 800;
+    if (windowed.source && windowed.live) windowed.source.want(a, b, w);
+    const best = windowed.source.best(a, b, w);
+    windowStats();
+    if (!best || best === windowed.reply) return;
+    if (best.bytes && !best.count && best.count !== 0) {
+      // a pinned tile not decoded yet (an HTML export's pyramid): decoded once, then drawn if still the best
+      const w0 = windowed;
+      if (best.pending) return;
+      best.pending = decodeWindowReply(best.bytes, w0.skeleton.threads.length, w0.skeleton.codes.count).then((r) => {
+        Object.assign(best, r);
+        delete best.bytes;
+        if (windowed === w0) windowedView();
+      }).catch((e) => showError(`A part of this trace is damaged: ${e && e.message ? e.message : e}`));
+      return;
+    }
+    showReply(best);
+  }
+  /** Draw `reply` (a decoded window reply): the views' trace and index swapped, the selection kept. */
+  function showReply(reply) {
+    const prev = state.trace;
+    const selected = prev && state.selectedCall >= 0 && prev.calls.call ? prev.calls.call[state.selectedCall] : -1;
+    windowed.reply = reply;
+    const trace = composeWindowTrace(windowed.skeleton, reply, windowed.depths);
+    state.trace = trace;
+    state.fullIndex = buildIndex(trace);
+    state.index = state.fullIndex;
+    state.hoverCall = -1;
+    state.selectedCall = selected >= 0 ? trace.calls.call.indexOf(selected) : -1;
+    if (state.selectedCall >= 0 && trace.calls.runs[state.selectedCall] !== 1) state.selectedCall = -1;
+    root.setAttribute("data-window-reply", `${reply.t0},${reply.t1},${reply.px}`);
+    relayoutZoom();
+    zoomView.refreshHover();
+    schedule();
+  }
+  /** The source's counts on the root (tests wait on them): requests sent, replies taken, stale ones dropped. */
+  function windowStats() {
+    const { stats } = windowed.source;
+    root.dataset.windowSent = String(stats.sent);
+    root.dataset.windowReceived = String(stats.received);
+    root.dataset.windowStale = String(stats.stale);
+  }
+  function leaveWindowed() {
+    if (!windowed) return;
+    windowed = null;
+    state.overviewTrace = null;
+    state.overviewIndex = null;
+    windowedNote.hidden = true;
+    flame.button.hidden = false;
+    filterBar.el.hidden = false;
+    search.input.hidden = false;
+    search.regex.hidden = false;
+    search.count.hidden = false;
+    root.removeAttribute("data-windowed");
+    root.removeAttribute("data-window-reply");
+  }
+  /**
+   * Show a trace the page does not hold whole. args: { skeleton (.fpt bytes: the trace without its
+   * calls), overview (window reply bytes over the whole run), calls (how many calls the trace
+   * has), summary ({ overall } or null), last (optional: reply bytes of the last view, drawn
+   * first), window ([t0, t1] of that view, optional), request (id, t0, t1, px) => void: ask the
+   * host for a window, its answer going to receive(); null: nothing can be fetched (a saved
+   * notebook without its kernel), offline (the message saying so), elsewhere (where the views
+   * that need every call can be had instead), tiles ([[t0, t1, px, reply bytes], ...]: replies kept
+   * for ever and decoded when first drawn: an HTML export's pyramid) }.
+   * Resolves to { receive(id, bytes) -> Promise<boolean> (false: stale or bad, dropped), fail(id),
+   * stats } or null when it could not be shown (the error is shown).
+   */
+  async function setWindowedData(args) {
+    showError("");
+    placeholder.textContent = "Loading…";
+    placeholder.hidden = false;
+    let skeleton;
+    let overview;
+    let last = null;
+    try {
+      skeleton = await decodeFpt(args.skeleton, options.limits || {});
+      overview = await decodeWindowReply(args.overview, skeleton.threads.length, skeleton.codes.count);
+      if (args.last) last = await decodeWindowReply(args.last, skeleton.threads.length, skeleton.codes.count);
+    } catch (e) {
+      clearTrace();
+      showError(`Could not read the trace: ${e && e.message ? e.message : e}`);
+      return null;
+    }
+    if (destroyed) return null;
+    const live = typeof args.request === "function";
+    const source = createWindowSource(live ? args.request : () => {});
+    source.setOverview(overview);
+    if (last) source.add(last);
+    if (Array.isArray(args.tiles)) source.pin(args.tiles.map(([t0, t1, px, bytes]) => ({ t0, t1, px, bytes })));
+    windowed = { skeleton, depths: replyDepths(overview, skeleton.threads.length), calls: Number(args.calls) || 0, source, reply: null, live };
+    const overviewTrace = composeWindowTrace(skeleton, overview, windowed.depths);
+    state.overviewTrace = overviewTrace;
+    state.overviewIndex = buildIndex(overviewTrace);
+    windowed.reply = overview;
+    install(overviewTrace, args.summary || null, 0);
+    root.dataset.payloadBytes = String(args.skeleton.byteLength + args.overview.byteLength);
+    flame.button.hidden = true;
+    filterBar.el.hidden = true;
+    search.input.hidden = true;
+    search.regex.hidden = true;
+    search.count.hidden = true;
+    root.setAttribute("data-windowed", live ? "live" : "offline");
+    windowedNote.textContent = live
+      ? `${formatCount(windowed.calls)} calls: more than this page holds at once, so it fetches what the view shows at its resolution ` +
+        "(narrow calls merged and hatched: hover for their count, zoom in to see them). The flame graph, search, filters and the " +
+        `per-thread summary need every call: ${args.elsewhere || "use trace.flame(), trace.summary() in Python"}.`
+      : (args.offline || "Zooming needs the kernel: this saved view shows the overview and the last window it had. " +
+        "Run the cell again to browse the trace.");
+    windowedNote.hidden = false;
+    if (Array.isArray(args.window) && args.window[1] > args.window[0]) setWin(args.window[0], args.window[1], false);
+    else if (last) setWin(last.t0, last.t1, false);
+    windowedView();
+    return {
+      stats: source.stats,
+      /** A reply from the host for request `id`. */
+      async receive(id, bytes) {
+        if (!windowed || windowed.source !== source) return false;
+        let reply;
+        try {
+          reply = await decodeWindowReply(bytes, skeleton.threads.length, skeleton.codes.count);
+        } catch (e) {
+          source.fail(id);
+          showError(`A window of the trace could not be read: ${e && e.message ? e.message : e}`);
+          return false;
+        }
+        if (!windowed || windowed.source !== source) return false;
+        const fresh = source.receive(id, reply);
+        if (fresh) windowedView();
+        else windowStats();
+        return fresh;
+      },
+      /** The request `id` failed (`message` shown). */
+      fail(id, message) {
+        if (message) showError(message);
+        if (windowed && windowed.source === source) source.fail(id);
+      },
+    };
   }
 
   applyTheme();
@@ -574,6 +743,7 @@ export function createTimeline(container, options = {}) {
   return {
     root,
     setData,
+    setWindowedData,
     setWindow(start_ns, end_ns) {
       if (Number.isFinite(start_ns) && Number.isFinite(end_ns) && end_ns > start_ns) setWin(start_ns, end_ns, false);
     },
@@ -589,7 +759,7 @@ export function createTimeline(container, options = {}) {
       const { trace } = state;
       if (!trace) return "";
       const np = state.processes.length;
-      return `${formatCount(trace.calls.count)} calls · ${np > 1 ? `${np} processes · ` : ""}${trace.threads.length} thread${trace.threads.length === 1 ? "" : "s"} · ` +
+      return `${formatCount(windowed ? windowed.calls : trace.calls.count)} calls${windowed ? " (windowed)" : ""} · ${np > 1 ? `${np} processes · ` : ""}${trace.threads.length} thread${trace.threads.length === 1 ? "" : "s"} · ` +
         `${formatDuration(trace.endNs - trace.startNs)} · ${formatBytes(Number(root.dataset.payloadBytes || 0))}`;
     },
     destroy() {

@@ -2,7 +2,7 @@
 // task band, the thread header or the process header under the pointer, placed next to it and
 // kept inside the view. Layer 4 (DOM, text only).
 
-import { makeEl, factList, callFacts, timeText, processFacts, bandFacts, processFact } from "./panel.js";
+import { makeEl, factList, callFacts, timeText, processFacts, bandFacts, processFact, isRun, runFacts } from "./panel.js";
 import { processLabel } from "./lanes.js";
 import { formatDuration, formatCount } from "./units.js";
 
@@ -35,6 +35,12 @@ export function createTooltip(tl) {
       return;
     }
     const { trace } = state;
+    if (isRun(trace, c)) {
+      tooltip.replaceChildren(makeEl(doc, "div", "fprofile-tooltip-title", `${formatCount(trace.calls.runs[c])} calls here`), factList(doc, runFacts(state, vp, c)));
+      tooltip.dataset.kind = "run";
+      place(x, y);
+      return;
+    }
     const name = trace.codes.name[trace.calls.code[c]];
     tooltip.replaceChildren(makeEl(doc, "div", "fprofile-tooltip-title", name), factList(doc, callFacts(state, vp, c)));
     tooltip.dataset.kind = "call";

@@ -19,11 +19,14 @@ import { hitLayout, laneOfThread } from "./lanes.js";
 import { sizeCanvas, threadColour, drawTimeAxis, fitLabel } from "./render.js";
 import { highlightActive, isHighlighted } from "./state.js";
 import { ZOOM_AXIS_PX, DRAG_THRESHOLD_PX } from "./viewport.js";
+import { formatCount } from "./units.js";
 import { drawBandRows, hitBand } from "./bandrows.js";
 import { processHeaderParts, drawProcessHeader } from "./processrows.js";
 
 /** Calls at least this wide (CSS px) get a label. */
 const LABEL_MIN_PX = 28;
+/** `data-calls-drawn` lists the calls drawn as boxes of their own up to this many. */
+const CALLS_DRAWN_MAX = 20000;
 
 /**
  * tl: { doc, root, state, vp, tooltip, listen, localXY(e, target), schedule(), selectCall(c),
@@ -69,6 +72,12 @@ export function createZoomView(tl) {
     charPx = ctx.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEFGH0123").width / 40 || 6.2;
     let boxes = 0;
     let bandBoxes = 0;
+    // windowed mode (windowreply.js): runs of calls narrower than a pixel, hatched over their colour
+    const runs = calls.runs || null;
+    const runRects = [];
+    // the calls drawn as boxes of their own, by their index in the whole trace (tests compare the
+    // windowed and the whole-trace drawings with it; left out above CALLS_DRAWN_MAX)
+    const drawnIds = [];
     const bandRows = [];
     const labels = [];
     const lanesDrawn = [];
@@ -118,12 +127,17 @@ export function createZoomView(tl) {
             const b = Math.min(W + 1, x1);
             const w = b - a;
             batch.add(hl && !isHighlighted(state, code) ? code + nCodes : code, a, y, w > 3 ? w - 1 : w, rowPx - 1);
-            if (count === 1 && w >= LABEL_MIN_PX) labels.push(c, a, w, y, rowPx);
+            if (runs && (count > 1 || runs[c] !== 1)) runRects.push(a, y, w > 3 ? w - 1 : w, rowPx - 1, count === 1 ? runs[c] : 0);
+            else if (count === 1) {
+              if (drawnIds.length <= CALLS_DRAWN_MAX) drawnIds.push(runs ? calls.call[c] : c);
+              if (w >= LABEL_MIN_PX) labels.push(c, a, w, y, rowPx);
+            }
           });
         }
       }
     }
     batch.fill(ctx, (key) => (key < nCodes ? colours.fill[key] : colours.faded[key - nCodes]));
+    if (runRects.length) drawRuns(ctx, runRects);
     // Labels after the boxes: one font, fewer state changes.
     // Each label in the colour that reads best on its box (dark or light text).
     let labelColour = "";
@@ -162,10 +176,41 @@ export function createZoomView(tl) {
       ctx.fillRect(W - 5, barY, 4, barH);
     }
     zoom.setAttribute("data-drawn", String(boxes));
+    zoom.setAttribute("data-runs", String(runRects.length / 5));
+    zoom.setAttribute("data-calls-drawn", drawnIds.length <= CALLS_DRAWN_MAX ? JSON.stringify(drawnIds) : "");
     zoom.setAttribute("data-bands", String(bandBoxes));
     zoom.setAttribute("data-process-headers", JSON.stringify(headers));
     zoom.setAttribute("data-band-rows", JSON.stringify(bandRows));
     zoom.setAttribute("data-lanes", JSON.stringify(lanesDrawn));
+  }
+
+  /** Runs (x, y, w, h, calls: 0 when several items merged) hatched so they read as "many calls here"; the count where it fits. */
+  let hatch = null;
+  function drawRuns(ctx, rects) {
+    const { pal, dark } = state;
+    if (!hatch || hatch.dark !== dark) {
+      const tile = doc.createElement("canvas");
+      tile.width = 6;
+      tile.height = 6;
+      const t = tile.getContext("2d");
+      t.strokeStyle = dark ? "rgba(0,0,0,0.55)" : "rgba(255,255,255,0.7)";
+      t.lineWidth = 1.5;
+      t.beginPath();
+      t.moveTo(-1, 7);
+      t.lineTo(7, -1);
+      t.stroke();
+      hatch = { dark, pattern: ctx.createPattern(tile, "repeat") };
+    }
+    if (hatch.pattern) {
+      ctx.fillStyle = hatch.pattern;
+      for (let i = 0; i < rects.length; i += 5) ctx.fillRect(rects[i], rects[i + 1], rects[i + 2], rects[i + 3]);
+    }
+    ctx.fillStyle = pal.fg;
+    for (let i = 0; i < rects.length; i += 5) {
+      if (!rects[i + 4] || rects[i + 2] < LABEL_MIN_PX) continue;
+      const text = fitLabel(`×${formatCount(rects[i + 4])}`, rects[i + 2] - 6, charPx);
+      if (text) ctx.fillText(text, rects[i] + 3, rects[i + 1] + rects[i + 3] / 2);
+    }
   }
 
   /** A collapsed process's summary lane at zoom y `ly`: its threads' first depths, compact, unlabelled. */

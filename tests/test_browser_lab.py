@@ -374,6 +374,7 @@ FAKE_MODEL_JS = """async ([bundle, css]) => {
       send: () => {},
       // what anywidget does when Python changes a trait
       change: (k, v) => { state[k] = v; for (const fn of handlers.get('change:' + k) || []) fn(); },
+      handlers: (ev) => [...(handlers.get(ev) || [])],
       listeners: () => [...handlers.values()].reduce((n, s) => n + s.size, 0),
     };
     return model;

@@ -17,6 +17,11 @@ function startExportPage() {
   const timeline = createTimeline(app, { theme: "auto", height: Math.max(300, Math.round(window.innerHeight * 0.5)) });
   let bytes;
   let summary = null;
+  const pyramid = document.getElementById("fprofile-pyramid");
+  if (pyramid) {
+    showPyramid(timeline, pyramid, status);
+    return;
+  }
   try {
     bytes = base64ToBytes(document.getElementById("fprofile-data").textContent || "");
     const s = document.getElementById("fprofile-summary");
@@ -27,6 +32,30 @@ function startExportPage() {
   }
   timeline.setData(bytes, summary).then((ok) => {
     if (status && ok) status.textContent = timeline.describe();
+  });
+}
+
+/**
+ * A trace too large to embed whole: its skeleton and a pyramid of window replies
+ * (rust/core/src/formats/html.rs `pyramid`), the first the whole run, drawn as the view asks.
+ */
+function showPyramid(timeline, el, status) {
+  let p;
+  let summary = null;
+  try {
+    p = JSON.parse(el.textContent || "null");
+    const s = document.getElementById("fprofile-summary");
+    summary = s ? JSON.parse(s.textContent || "null") : null;
+  } catch (e) {
+    timeline.showError(`This HTML export is damaged: ${e && e.message ? e.message : e}`);
+    return;
+  }
+  const tiles = p.tiles.map(([t0, t1, px, b64]) => [t0, t1, px, base64ToBytes(b64)]);
+  timeline.setWindowedData({
+    skeleton: base64ToBytes(p.skeleton), overview: tiles[0][3], tiles: tiles.slice(1), calls: p.calls, summary,
+    request: null, offline: p.note,
+  }).then((handle) => {
+    if (status && handle) status.textContent = timeline.describe();
   });
 }
 

@@ -2,9 +2,11 @@
 // A thin host: it fetches the trace the server converted (the FILE argument, or a file the user
 // chose or dropped, uploaded to the server and converted there in Rust) and hands the bytes and the
 // summary to createTimeline. Endpoints (python/fprofile_jupyter/_viewer.py):
-//   GET  api/initial        -> {} | {name, trace, summary} | {name, error}
+//   GET  api/initial        -> {} | {name, trace, summary} | {name, windowed, summary} | {name, error}
 //   POST api/upload         -> {name, trace, summary} | {error}   (body: the file's bytes)
 //   GET  api/trace/<id>.fpt and api/trace/<id>.json (the URLs returned above)
+// A trace too large to send whole comes as {name, windowed: {skeleton, overview, window, calls},
+// summary}: the timeline's windowed mode, its windows fetched from `window?t0=&t1=&px=`.
 
 import { createTimeline } from "../timeline.js";
 
@@ -28,12 +30,47 @@ function startViewerPage() {
       return;
     }
     setStatus("Loading…");
+    if (info.windowed) {
+      await showWindowed(info);
+      return;
+    }
     try {
       const [traceResp, summaryResp] = await Promise.all([fetch(info.trace), fetch(info.summary)]);
       if (!traceResp.ok || !summaryResp.ok) throw new Error(`the server answered ${traceResp.status} / ${summaryResp.status}`);
       const [bytes, summary] = await Promise.all([traceResp.arrayBuffer(), summaryResp.json()]);
       const ok = await timeline.setData(bytes, summary);
       setStatus(ok ? timeline.describe() : "");
+    } catch (e) {
+      timeline.showError(`Could not load ${info.name || "the trace"}: ${e && e.message ? e.message : e}`);
+      setStatus("");
+    }
+  }
+
+  /** A trace the server keeps: skeleton and overview first, then the windows the view shows. */
+  async function showWindowed(info) {
+    const w = info.windowed;
+    let handle = null;
+    const request = (id, t0, t1, px) => {
+      fetch(`${w.window}?t0=${Math.round(t0)}&t1=${Math.round(t1)}&px=${Math.round(px)}`)
+        .then(async (resp) => {
+          if (!resp.ok) {
+            const why = await resp.json().catch(() => ({ error: `the server answered ${resp.status}` }));
+            throw new Error(why.error || `the server answered ${resp.status}`);
+          }
+          return resp.arrayBuffer();
+        })
+        .then((bytes) => { if (handle) handle.receive(id, bytes); })
+        .catch((e) => { if (handle) handle.fail(id, `A window of the trace could not be fetched: ${e && e.message ? e.message : e}`); });
+    };
+    try {
+      const [sk, ov, sm] = await Promise.all([fetch(w.skeleton), fetch(w.overview), fetch(info.summary)]);
+      if (!sk.ok || !ov.ok || !sm.ok) throw new Error(`the server answered ${sk.status} / ${ov.status} / ${sm.status}`);
+      const [skeleton, overview, summary] = await Promise.all([sk.arrayBuffer(), ov.arrayBuffer(), sm.json()]);
+      handle = await timeline.setWindowedData({
+        skeleton, overview, calls: w.calls, summary, request,
+        elsewhere: "`fprofile stats FILE` prints the per-thread summary, and in Python trace.flame() merges by call path",
+      });
+      setStatus(handle ? timeline.describe() : "");
     } catch (e) {
       timeline.showError(`Could not load ${info.name || "the trace"}: ${e && e.message ? e.message : e}`);
       setStatus("");
@@ -92,7 +129,7 @@ function startViewerPage() {
   fetch("api/initial")
     .then((r) => r.json())
     .then((info) => {
-      if (info && (info.trace || info.error)) return show(info);
+      if (info && (info.trace || info.windowed || info.error)) return show(info);
       setStatus("Choose a trace file (.fpt, PYME .json or raw .txt) or drop one on the page.");
       return undefined;
     })

@@ -15,6 +15,13 @@
  * @property {number} height              timeline height in CSS px (0: the timeline's default)
  * @property {number|null} window_start_ns  the zoomed window (ns from the trace's origin)
  * @property {number|null} window_end_ns
+ * @property {boolean} windowed          a trace too large to send whole: windows are fetched
+ * @property {DataView} skeleton          windowed: the trace without its calls (.fpt)
+ * @property {DataView} overview          windowed: the whole run as a window reply
+ * @property {number} calls               windowed: how many calls the trace holds
+ * @property {string} trace_id            windowed: ties the live view to the notebook's saved copy
+ * @property {string} [offline]           windowed, no kernel (hosts/lab.js): why zooming is limited
+ * @property {DataView | null} [last]     windowed, no kernel: the last window's reply
  */
 
 import { createTimeline } from "../timeline.js";
@@ -22,6 +29,9 @@ import { createDiffFlame } from "../diffview.js";
 
 /** Debounce of the window sent back to Python (ms): dragging sends one update, not hundreds. */
 const WIDGET_WINDOW_SYNC_MS = 250;
+/** Windowed mode: a request the kernel has not answered in this long is given up (the kernel is
+ * busy running a cell, or gone); the view keeps the replies it has and asks again when it moves. */
+const WIDGET_WINDOW_TIMEOUT_MS = 20_000;
 
 /**
  * @param {HTMLElement} el
@@ -72,8 +82,30 @@ function renderWidget({ model, el }) {
   /** the window last sent to / received from Python, to not echo it back */
   let syncedStart = widgetAsNs(model.get("window_start_ns"));
   let syncedEnd = widgetAsNs(model.get("window_end_ns"));
+  /** windowed mode: the timeline's handle for replies, and the timers of the requests in flight */
+  /** @type {{receive: (id: number, bytes: DataView | ArrayBuffer) => Promise<boolean>, fail: (id: number, message?: string) => void} | null} */
+  let windowHandle = null;
+  /** @type {Map<number, ReturnType<typeof setTimeout>>} */
+  const windowTimers = new Map();
+  /**
+   * A custom message from the kernel: a window reply (its bytes in buffers[0]) or why there is none.
+   * @param {any} msg
+   * @param {(DataView | ArrayBuffer)[]} [buffers]
+   */
+  function onCustom(msg, buffers) {
+    if (!msg || typeof msg !== "object" || !windowHandle) return;
+    const id = Number(msg.id);
+    const timer = windowTimers.get(id);
+    if (timer !== undefined) clearTimeout(timer);
+    windowTimers.delete(id);
+    if (msg.type === "window" && buffers && buffers[0]) void windowHandle.receive(id, buffers[0]);
+    else if (msg.type === "window-error") windowHandle.fail(id, String(msg.message || "the kernel could not answer"));
+  }
 
   function teardown() {
+    for (const timer of windowTimers.values()) clearTimeout(timer);
+    windowTimers.clear();
+    windowHandle = null;
     if (syncTimer !== null) clearTimeout(syncTimer);
     syncTimer = null;
     if (timeline) timeline.destroy();
@@ -109,7 +141,8 @@ function renderWidget({ model, el }) {
     if (height > 0) options.height = height;
     const message = model.get("error");
     const data = model.get("data");
-    const empty = !data || data.byteLength === 0;
+    const windowed = model.get("windowed") === true;
+    const empty = windowed ? !model.get("skeleton") || !model.get("overview") : !data || data.byteLength === 0;
     if (message || empty) {
       const text = message || ("fprofile: this widget has no trace data (nothing was recorded, or the "
         + "notebook was saved without its widget state).");
@@ -119,16 +152,42 @@ function renderWidget({ model, el }) {
     const t = createTimeline(el, options);
     timeline = t;
     let shown = false;
-    try {
-      // resolves to false (and shows why in the timeline) for a bad or too large trace
-      shown = await t.setData(data, widgetParseSummary(model.get("summary")));
-    } catch (err) {
-      if (destroyed || mine !== generation) return;
-      const why = err instanceof Error ? err.message : String(err);
-      const text = `fprofile: cannot show this trace (${data.byteLength.toLocaleString("en")} bytes): ${why}`;
-      if (typeof t.showError === "function") t.showError(text);
-      else errorBox = widgetShowError(el, text);
-      return;
+    if (windowed) {
+      const offline = model.get("offline");
+      const handle = await t.setWindowedData({
+        skeleton: model.get("skeleton"),
+        overview: model.get("overview"),
+        last: model.get("last") || null,
+        calls: model.get("calls"),
+        summary: widgetParseSummary(model.get("summary")),
+        window: firstDraw ? [widgetAsNs(model.get("window_start_ns")), widgetAsNs(model.get("window_end_ns"))] : null,
+        offline: offline || undefined,
+        request: offline ? null : (/** @type {number} */ id, /** @type {number} */ t0, /** @type {number} */ t1, /** @type {number} */ px) => {
+          model.send({ type: "window", id, t0, t1, px });
+          windowTimers.set(id, setTimeout(() => {
+            windowTimers.delete(id);
+            if (windowHandle) windowHandle.fail(id, "The kernel has not answered for a while (busy running a cell, or stopped): " +
+              "the view shows what it has and asks again when you zoom or pan.");
+          }, WIDGET_WINDOW_TIMEOUT_MS));
+        },
+      });
+      if (!handle || destroyed || mine !== generation) return;
+      windowHandle = handle;
+      shown = true;
+      const traceId = model.get("trace_id");
+      if (traceId && !offline) t.root.dataset.traceId = traceId;
+    } else {
+      try {
+        // resolves to false (and shows why in the timeline) for a bad or too large trace
+        shown = await t.setData(data, widgetParseSummary(model.get("summary")));
+      } catch (err) {
+        if (destroyed || mine !== generation) return;
+        const why = err instanceof Error ? err.message : String(err);
+        const text = `fprofile: cannot show this trace (${data.byteLength.toLocaleString("en")} bytes): ${why}`;
+        if (typeof t.showError === "function") t.showError(text);
+        else errorBox = widgetShowError(el, text);
+        return;
+      }
     }
     if (!shown || destroyed || mine !== generation) return;
     // a one-line description above the toolbar: calls, threads, duration, payload
@@ -141,7 +200,7 @@ function renderWidget({ model, el }) {
     }
     // the saved (or Python-set) window applies to the trace it was made on: the first drawing
     // of this view; new data starts from the whole run
-    if (firstDraw) {
+    if (firstDraw && !windowed) {
       const s = widgetAsNs(model.get("window_start_ns"));
       const e = widgetAsNs(model.get("window_end_ns"));
       if (s !== null && e !== null && e > s) t.setWindow(s, e);
@@ -174,6 +233,9 @@ function renderWidget({ model, el }) {
   model.on("change:height", onData);
   model.on("change:window_start_ns", onWindowFromPython);
   model.on("change:window_end_ns", onWindowFromPython);
+  model.on("change:windowed", onData);
+  model.on("change:overview", onData);
+  model.on("msg:custom", onCustom);
   void draw();
 
   return () => {
@@ -184,6 +246,9 @@ function renderWidget({ model, el }) {
     model.off("change:height", onData);
     model.off("change:window_start_ns", onWindowFromPython);
     model.off("change:window_end_ns", onWindowFromPython);
+    model.off("change:windowed", onData);
+    model.off("change:overview", onData);
+    model.off("msg:custom", onCustom);
     teardown();
   };
 }

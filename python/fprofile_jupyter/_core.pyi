@@ -270,6 +270,19 @@ class Trace:
     def to_bytes(self, level: int = ...) -> bytes:
         """The trace in the compact binary ``.fpt`` format (``docs/format.md``); ``level``: zlib
         level 0-9 (1: about 6x faster to write, 40% larger)."""
+    def window_bytes(
+        self, t0_ns: int, t1_ns: int, px: int, threads: Optional[Sequence[int]] = None, *, zlib_level: Optional[int] = None
+    ) -> bytes:
+        """What the timeline draws of the window ``[t0_ns, t1_ns]`` at ``px`` pixels: every call at
+        least a pixel wide as it is, narrower ones merged per thread and depth into counted runs; a
+        window reply (``docs/format.md``, "Window replies"). ``threads``: indices (default all).
+        ``ValueError`` for an empty window, one outside the trace, a width of 0 or above 65536, an
+        unknown thread. The calls are indexed once, by the first call; the GIL is released."""
+    def _prepare_windowed(self) -> None:
+        """Builds the window index and the overall summary side by side (both kept with the trace)."""
+    def skeleton_bytes(self) -> bytes:
+        """The trace without its calls (threads, processes, functions, bands, metadata) as ``.fpt``
+        bytes: what the timeline gets first when it fetches windows."""
     @classmethod
     def from_bytes(cls, data: bytes) -> "Trace":
         """A trace from ``.fpt`` bytes; ``FormatError`` (with the byte offset) when they are not valid."""
@@ -349,6 +362,13 @@ class _Comparison:
 
 def compare_traces(a: Trace, b: Trace) -> _Comparison:
     """Compare two traces per function; ``ValueError`` when one holds no calls."""
+
+def _html_export(trace: Trace, title: str, pyramid_calls: int, max_bytes: int) -> str:
+    """The HTML export with its limits given: above ``pyramid_calls`` calls, a pyramid of window
+    replies of at most ``max_bytes`` (tests)."""
+
+def _synthetic_trace(calls: int, threads: int = 8, seed: int = 1) -> Trace:
+    """A synthetic trace of about ``calls`` calls in ``threads`` threads, built in Rust (benchmarks, tests)."""
 
 def _build_trace(
     codes: Sequence[Tuple[str, str, int]],

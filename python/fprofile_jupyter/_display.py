@@ -157,6 +157,15 @@ def trace_output(trace: Any, encoded: Optional[bytes] = None) -> dict:
             encoded = trace.to_bytes()
         message = too_big(calls, len(encoded))
     if message is not None:
+        from . import _windowed
+
+        if _windowed.windowed(trace):
+            # too big to keep whole: the overview (no zooming without a widget:
+            # fprofile.TimelineWidget(trace) fetches windows from the kernel)
+            saved = _windowed.saved_output(trace, trace_id="")
+            saved["windowed"]["note"] = ("This trace is too big to keep whole in the notebook: the overview of the run. To zoom "
+                                         "(windows fetched from the kernel), display fprofile.TimelineWidget(trace).")
+            return saved
         return {"error": message}
     return {"fpt": base64.b64encode(encoded).decode("ascii")}
 

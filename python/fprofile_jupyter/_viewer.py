@@ -9,7 +9,13 @@ run :func:`main`. The server binds 127.0.0.1 only and serves exactly:
 - ``POST /api/upload``: a file chosen or dropped in the page, converted in Rust (any format
   :func:`fprofile_jupyter.load` reads: ``.fpt``, PYME JSON, PYME raw text);
 - ``/api/trace/<id>.fpt`` and ``/api/trace/<id>.json``: a converted trace and its overall summary
-  rows (the page computes the per-thread ones from the trace).
+  rows (the page computes the per-thread ones from the trace);
+- a trace of more than ``_windowed.WINDOWED_CALLS`` calls is not sent whole (windowed mode,
+  ``_windowed.py``): ``/api/trace/<id>.skeleton`` (the trace without its calls),
+  ``/api/trace/<id>.overview`` (the whole run as a window reply, computed once) and
+  ``/api/trace/<id>/window?t0=&t1=&px=`` (the window the page shows: a window reply; a bad
+  request is a 400 with ``{"error": ...}``; ``px`` at most :data:`MAX_WINDOW_PX`, so a reply's
+  size stays bounded by pixels, and a query takes milliseconds).
 
 Nothing is read from the file system on request, so no path (``../``, absolute, encoded, symlinks)
 reaches a file: anything else is a 404, with no directory listing. A Content-Security-Policy forbids
@@ -50,7 +56,7 @@ import webbrowser
 from collections import OrderedDict
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from . import _core, _httpd
+from . import _core, _httpd, _windowed
 from ._cmdline import Progress
 
 __all__ = ["main", "serve", "MAX_UPLOAD_BYTES"]
@@ -75,10 +81,13 @@ MAX_CONNECTIONS = 32
 WORKER_THREADS = 8
 #: Uploads converted at once (each may hold up to MAX_INFLATED_BYTES while it is converted).
 MAX_CONVERSIONS = 1
+#: Widest window a page may ask for, in pixels (a reply holds at most about this many items per
+#: thread and depth).
+MAX_WINDOW_PX = 8192
 
 _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-_TRACE_PATH = re.compile(r"^/api/trace/([0-9a-f]{32})\.(fpt|json)$")
+_TRACE_PATH = re.compile(r"^/api/trace/([0-9a-f]{32})(?:\.(fpt|json|skeleton|overview)|/(window))$")
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -109,12 +118,28 @@ _NS_PER_S = _httpd.NS_PER_S
 
 
 class _Converted:
-    __slots__ = ("name", "fpt", "summary")
+    """A converted trace: its ``.fpt`` bytes, or in windowed mode the trace itself (to answer window
+    requests), its skeleton and overview."""
 
-    def __init__(self, name: str, fpt: bytes, summary: bytes) -> None:
+    __slots__ = ("name", "fpt", "summary", "trace", "skeleton", "overview")
+
+    def __init__(self, name: str, fpt: bytes, summary: bytes, trace=None, skeleton: bytes = b"", overview: bytes = b"") -> None:
         self.name = name
         self.fpt = fpt
         self.summary = summary
+        self.trace = trace
+        self.skeleton = skeleton
+        self.overview = overview
+
+    def window(self, query: str) -> bytes:
+        """The reply to ``t0=&t1=&px=``; ``ValueError`` (one line) for a bad request."""
+        if self.trace is None:
+            raise ValueError("this trace was sent whole: it has no windows to ask for")
+        q = urllib.parse.parse_qs(query)
+        t0, t1, px = _windowed.parse_request(*((q.get(k) or [None])[0] for k in ("t0", "t1", "px")))
+        if px > MAX_WINDOW_PX:
+            raise ValueError(f"width of {px} px: the viewer answers windows up to {MAX_WINDOW_PX} pixels wide")
+        return self.trace.window_bytes(t0, t1, px)
 
 
 def _display_name(name: str) -> str:
@@ -169,11 +194,21 @@ class _State:
                 trace = _core.load(path, progress=progress)
             else:
                 trace = _core.load_bytes(data or b"", max_inflated=MAX_INFLATED_BYTES)
-            conv = _Converted(name, trace.to_bytes(), trace.summary_json(overall_only=True).encode("utf-8"))
+            if _windowed.windowed(trace):
+                overview = _windowed.overview_bytes(trace)  # first: builds the summary alongside
+                summary = trace.summary_json(overall_only=True).encode("utf-8")
+                conv = _Converted(name, b"", summary, trace, trace.skeleton_bytes(), overview)
+            else:
+                conv = _Converted(name, trace.to_bytes(), trace.summary_json(overall_only=True).encode("utf-8"))
         except Exception as e:  # FormatError, OSError, anything the converter raises: a message
             return {"name": name, "error": _describe_error(name, e)}
         tid = self.add(conv, pin=pin)
-        return {"name": name, "trace": f"api/trace/{tid}.fpt", "summary": f"api/trace/{tid}.json"}
+        answer = {"name": name, "trace": f"api/trace/{tid}.fpt", "summary": f"api/trace/{tid}.json"}
+        if conv.trace is not None:
+            del answer["trace"]
+            answer.update(windowed={"skeleton": f"api/trace/{tid}.skeleton", "overview": f"api/trace/{tid}.overview",
+                                              "window": f"api/trace/{tid}/window", "calls": len(conv.trace)})
+        return answer
 
 
 def _make_handler(state: _State, port_box: List[int]):
@@ -269,7 +304,8 @@ def _make_handler(state: _State, port_box: List[int]):
             if not self._host_ok():
                 self._send(403, b"Forbidden\n", "text/plain; charset=utf-8", head_only)
                 return
-            path = urllib.parse.urlsplit(self.path).path
+            split = urllib.parse.urlsplit(self.path)
+            path = split.path
             if path in ("/", "/index.html"):
                 self._send(200, _PAGE.encode("utf-8"), "text/html; charset=utf-8", head_only)
             elif path == "/fprofile.js":
@@ -281,10 +317,28 @@ def _make_handler(state: _State, port_box: List[int]):
             else:
                 m = _TRACE_PATH.match(path)
                 conv = state.get(m.group(1)) if m else None
+                kind = (m.group(2) or m.group(3)) if m else None
                 if conv is None or m is None:
                     self._not_found(head_only)
-                elif m.group(2) == "fpt":
-                    self._send(200, conv.fpt, "application/octet-stream", head_only)
+                elif kind == "window":
+                    try:
+                        reply = conv.window(split.query)
+                    except (ValueError, OverflowError) as e:
+                        body = json.dumps({"error": f"No window: {e}"}).encode("utf-8")
+                        self._send(400, body, "application/json; charset=utf-8", head_only)
+                        return
+                    self._send(200, reply, "application/octet-stream", head_only)
+                elif kind in ("skeleton", "overview"):
+                    body = conv.skeleton if kind == "skeleton" else conv.overview
+                    if not body:
+                        self._not_found(head_only)
+                    else:
+                        self._send(200, body, "application/octet-stream", head_only)
+                elif kind == "fpt":
+                    if not conv.fpt:
+                        self._not_found(head_only)
+                    else:
+                        self._send(200, conv.fpt, "application/octet-stream", head_only)
                 else:
                     self._send(200, conv.summary, "application/json; charset=utf-8", head_only)
 

@@ -1,20 +1,32 @@
 """The inline timeline widget (anywidget).
 
-The trace crosses the comm channel as ONE binary buffer in the compact ``.fpt`` format (the
-``data`` bytes trait, sent with the comm open), plus the overall per-function summary as JSON
-(the timeline computes the per-process and per-thread figures from the trace itself); the
-browser decodes and draws it (``js/`` timeline, glue in ``js/hosts/widget.js``, whose model interface
-mirrors the traits below). The ES module and CSS come from the Rust extension (embedded with
-rust-embed): no CDN, no network, works offline.
+Up to ``_windowed.WINDOWED_CALLS`` calls, the trace crosses the comm channel as ONE binary buffer in the
+compact ``.fpt`` format (the ``data`` bytes trait, sent with the comm open), plus the overall
+per-function summary as JSON (the timeline computes the per-process and per-thread figures from the
+trace itself); the browser decodes and draws it (``js/`` timeline, glue in ``js/hosts/widget.js``,
+whose model interface mirrors the traits below).
+
+Above it (windowed mode, ``windowed`` true) the page never gets every call: it gets the skeleton
+(``skeleton``: the trace without its calls, ``Trace.skeleton_bytes()``), the overview (``overview``:
+a window reply over the whole run, computed once) and the summary, and asks the kernel for the
+window it shows with custom messages ``{"type": "window", "id", "t0", "t1", "px"}``; the widget
+answers each with ``{"type": "window", "id"}`` and the reply's bytes as a binary buffer
+(``Trace.window_bytes``: the calls of the window, those narrower than a pixel merged into counted
+runs; docs/format.md "Window replies"), or ``{"type": "window-error", "id", "message"}``. The widget
+keeps the trace (in Rust) to answer.
+
+The ES module and CSS come from the Rust extension (embedded with rust-embed): no CDN, no network,
+works offline.
 """
 from __future__ import annotations
 
+import secrets
 from typing import Any, Optional
 
 import anywidget
 import traitlets
 
-from . import _core, _display
+from . import _core, _display, _windowed
 
 
 class TimelineWidget(anywidget.AnyWidget):
@@ -42,6 +54,16 @@ class TimelineWidget(anywidget.AnyWidget):
     error = traitlets.Unicode("").tag(sync=True)
     #: Height of the timeline in CSS pixels (0: the timeline's default).
     height = traitlets.Int(0).tag(sync=True)
+    #: Windowed mode (a trace above _windowed.WINDOWED_CALLS): the page fetches windows over custom messages.
+    windowed = traitlets.Bool(False).tag(sync=True)
+    #: Windowed mode: the trace without its calls (``Trace.skeleton_bytes()``).
+    skeleton = traitlets.Bytes(b"").tag(sync=True)
+    #: Windowed mode: the whole run at _windowed.OVERVIEW_PX pixels (a window reply), computed once.
+    overview = traitlets.Bytes(b"").tag(sync=True)
+    #: Windowed mode: how many calls the trace holds.
+    calls = traitlets.Int(0).tag(sync=True)
+    #: Windowed mode: ties the live view to the notebook's saved copy of it (``_ipython_display_``).
+    trace_id = traitlets.Unicode("").tag(sync=True)
     #: The zoomed window, in ns from the trace's origin (None: the whole run).
     window_start_ns = traitlets.Int(None, allow_none=True).tag(sync=True)
     window_end_ns = traitlets.Int(None, allow_none=True).tag(sync=True)
@@ -49,11 +71,74 @@ class TimelineWidget(anywidget.AnyWidget):
     def __init__(self, trace: Any = None, *, height: int = 0, encoded: Optional[bytes] = None,
                  summary: Optional[str] = None, **kwargs: Any) -> None:
         """``encoded`` / ``summary``: ``trace.to_bytes()`` / ``trace.summary_json(overall_only=True)``
-        if the caller has them already."""
-        if trace is not None:
+        if the caller has them already (with ``encoded`` the trace is sent whole, whatever its size;
+        without it, a trace above ``_windowed.WINDOWED_CALLS`` is shown windowed)."""
+        windowed = trace is not None and _windowed.windowed(trace) and encoded is None
+        if windowed:
+            kwargs.update(self.windowed_payload(trace, summary))
+        elif trace is not None:
             kwargs.update(self.payload(trace, encoded, summary))
-        # the trace itself is not kept: ipywidgets keeps every widget alive, and the bytes are enough
         super().__init__(height=height, **kwargs)
+        # windowed: the trace is kept (in Rust) to answer the page's requests; otherwise it is not:
+        # ipywidgets keeps every widget alive, and the bytes are enough
+        self._trace = trace if windowed else None
+        self.requests = 0  # window requests answered (or refused)
+        self._saved_window: Optional[tuple] = None
+        self._displayed = False
+        if windowed:
+            self.trace_id = secrets.token_hex(8)
+            self.on_msg(self._on_window_request)
+            self.observe(self._on_window_change, names=["window_start_ns", "window_end_ns"])
+
+    def _saved_bundle(self) -> dict:
+        window = None
+        if self.window_start_ns is not None and self.window_end_ns is not None:
+            window = (self.window_start_ns, self.window_end_ns)
+        return {_display.TRACE_MIME: _windowed.saved_output(self._trace, trace_id=self.trace_id, window=window),
+                "text/plain": repr(self._trace)}
+
+    def _ipython_display_(self) -> None:
+        """The widget, and in windowed mode a second output: what the saved notebook keeps of it
+        (the overview and the last window, ``_windowed.saved_output``), updated as the view moves;
+        hidden while the live widget is shown (js/hosts/lab.js)."""
+        from IPython.display import display
+
+        bundle = self._repr_mimebundle_()
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, None)
+        display(data, metadata=metadata, raw=True)
+        if self._trace is not None:
+            display(self._saved_bundle(), raw=True, display_id=self.trace_id)
+            self._displayed = True
+
+    def _on_window_change(self, _change: Any) -> None:
+        """The page's window (debounced there) changed: the saved copy follows it."""
+        window = (self.window_start_ns, self.window_end_ns)
+        if not self._displayed or window == self._saved_window or None in window:
+            return
+        self._saved_window = window
+        from IPython.display import update_display
+
+        update_display(self._saved_bundle(), raw=True, display_id=self.trace_id)
+
+    @staticmethod
+    def windowed_payload(trace: Any, summary: Optional[str] = None) -> dict:
+        """The traits of windowed mode: skeleton, overview, call count, summary."""
+        return {"windowed": True, "skeleton": trace.skeleton_bytes(), "overview": _windowed.overview_bytes(trace),
+                "calls": len(trace), "data": b"", "error": "",
+                "summary": summary if summary is not None else trace.summary_json(overall_only=True)}
+
+    def _on_window_request(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        """A custom message from the page: answer a window request with its reply (a binary buffer)."""
+        if not isinstance(content, dict) or content.get("type") != "window" or self._trace is None:
+            return
+        self.requests += 1
+        rid = content.get("id")
+        try:
+            reply = self._trace.window_bytes(*_windowed.parse_request(content.get("t0"), content.get("t1"), content.get("px")))
+        except ValueError as e:
+            self.send({"type": "window-error", "id": rid, "message": f"fprofile: no window: {e}"})
+            return
+        self.send({"type": "window", "id": rid}, buffers=[reply])
 
     @staticmethod
     def payload(trace: Any, encoded: Optional[bytes] = None, summary: Optional[str] = None) -> dict:
@@ -71,7 +156,10 @@ class TimelineWidget(anywidget.AnyWidget):
 
     @property
     def trace(self) -> Optional[Any]:
-        """The trace shown, decoded from the widget's bytes (None when it was too big to send)."""
+        """The trace shown (kept in windowed mode; else decoded from the widget's bytes; None when it
+        was too big to send)."""
+        if self._trace is not None:
+            return self._trace
         if not self.data:
             return None
         return _core.Trace.from_bytes(self.data)

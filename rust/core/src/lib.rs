@@ -37,7 +37,9 @@ pub mod paths;
 pub mod process;
 pub mod stacks;
 pub mod summary;
+pub mod synthetic;
 pub mod units;
+pub mod window;
 
 pub use load::{load, load_bytes, LoadError};
 pub use model::{

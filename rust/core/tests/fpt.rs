@@ -5,17 +5,6 @@ use fprofile::build::build_trace;
 use fprofile::formats::fpt::{self, decode, encode, FptError};
 use proptest::prelude::*;
 
-fn sample() -> fprofile::Trace {
-    build_trace(recording(
-        &[
-            ("Main", 11, &[(100, "+a"), (110, "+b"), (120, "-b"), (130, "+c"), (140, "-c"), (150, "-a"), (160, "+d")]),
-            ("Worker", 12, &[(105, "-z"), (115, "+b"), (125, "-b")]),
-        ],
-        90,
-        200,
-    ))
-}
-
 #[test]
 fn round_trip_sample() {
     let t = sample();

@@ -57,6 +57,10 @@ pub(crate) enum BindingError {
     /// `.fpt` bytes that are not valid: `FormatError`.
     #[error(transparent)]
     Fpt(#[from] fprofile::formats::fpt::FptError),
+    /// A window request the trace cannot answer (empty, outside the trace, bad width or thread),
+    /// or a window reply that is not valid: `ValueError`.
+    #[error(transparent)]
+    Window(#[from] fprofile::window::WindowError),
     /// Recording cannot start or stop: `ProfilerError` (see [`HookError`]).
     #[error(transparent)]
     Hook(#[from] HookError),
@@ -82,6 +86,7 @@ impl From<BindingError> for PyErr {
             BindingError::Compare(e) => PyValueError::new_err(e.to_string()),
             BindingError::CompareSort(e) => PyValueError::new_err(e.to_string()),
             BindingError::Fpt(e) => FormatError::new_err(e.to_string()),
+            BindingError::Window(e) => PyValueError::new_err(e.to_string()),
             BindingError::Hook(HookError::Python(e)) | BindingError::Python(e) => e,
             BindingError::Hook(e @ (HookError::MaxEventsZero | HookError::KeepLastBad | HookError::KeepLastWithFile)) => {
                 PyValueError::new_err(e.to_string())

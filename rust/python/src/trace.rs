@@ -250,12 +250,16 @@ impl PyCall {
 #[pyclass(name = "Trace", module = "fprofile_jupyter._core", frozen)]
 pub struct PyTrace {
     inner: Arc<fprofile::Trace>,
+    /// The calls indexed for window queries, built by the first one (`fprofile::window`).
+    window_index: std::sync::OnceLock<Arc<fprofile::window::WindowIndex>>,
+    /// `summary_json(overall_only=True)`, computed once (what every host sends with the trace).
+    overall_summary: std::sync::OnceLock<String>,
 }
 
 impl PyTrace {
     /// Wraps a built trace (used by the recorder and the loaders).
     pub fn from_trace(t: fprofile::Trace) -> Self {
-        PyTrace { inner: Arc::new(t) }
+        PyTrace { inner: Arc::new(t), window_index: std::sync::OnceLock::new(), overall_summary: std::sync::OnceLock::new() }
     }
 
     /// The wrapped trace.
@@ -363,6 +367,39 @@ impl PyTrace {
         Ok(PyBytes::new(py, &bytes))
     }
 
+    /// What the timeline draws of the window `[t0_ns, t1_ns]` at `px` pixels (calls narrower than
+    /// a pixel merged into counted runs), as a window reply (`docs/format.md`, "Window replies");
+    /// `threads`: thread indices (default all). The calls are indexed by the first call (4 bytes
+    /// per call, kept with the trace). The GIL is released while it runs.
+    #[pyo3(signature = (t0_ns, t1_ns, px, threads=None, *, zlib_level=None))]
+    fn window_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        t0_ns: i64,
+        t1_ns: i64,
+        px: u64,
+        threads: Option<Vec<u64>>,
+        zlib_level: Option<u32>,
+    ) -> Result<Bound<'py, PyBytes>, BindingError> {
+        let inner = self.inner.clone();
+        let index = self.window_index.get().cloned();
+        let (bytes, index) = py.detach(move || {
+            let index = index.unwrap_or_else(|| Arc::new(fprofile::window::WindowIndex::build(&inner)));
+            let reply = fprofile::window::query(&inner, &index, t0_ns, t1_ns, px, threads.as_deref());
+            (reply.map(|r| fprofile::window::encode(&r, zlib_level)), index)
+        });
+        let _ = self.window_index.set(index);
+        Ok(PyBytes::new(py, &bytes?))
+    }
+
+    /// The trace without its calls (threads, processes, functions, bands, metadata) as `.fpt`
+    /// bytes: what the timeline gets first in windowed mode, the calls coming as window replies.
+    fn skeleton_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let inner = self.inner.clone();
+        let bytes = py.detach(move || fprofile::formats::fpt::encode(&fprofile::window::skeleton(&inner)));
+        PyBytes::new(py, &bytes)
+    }
+
     /// A trace from `.fpt` bytes (as written by `to_bytes` or `save(..., "fpt")`).
     #[classmethod]
     fn from_bytes(_cls: &Bound<'_, PyType>, py: Python<'_>, data: &[u8]) -> Result<PyTrace, BindingError> {
@@ -404,10 +441,40 @@ impl PyTrace {
     /// widget and the HTML export send (the timeline computes the rest from the trace).
     #[pyo3(signature = (*, overall_only=false))]
     fn summary_json(&self, py: Python<'_>, overall_only: bool) -> String {
+        if overall_only {
+            if let Some(s) = self.overall_summary.get() {
+                return s.clone();
+            }
+        }
         let inner = self.inner.clone();
         let json: fn(&fprofile::model::Trace) -> String =
             if overall_only { fprofile::summary::overall_json } else { fprofile::summary::summary_json };
-        py.detach(move || json(&inner))
+        let s = py.detach(move || json(&inner));
+        if overall_only {
+            let _ = self.overall_summary.set(s.clone());
+        }
+        s
+    }
+
+    /// Prepares a windowed showing: the window index and the overall summary, built side by side
+    /// (each a pass over the calls; both kept with the trace). The GIL is released.
+    fn _prepare_windowed(&self, py: Python<'_>) {
+        let inner = self.inner.clone();
+        let need_index = self.window_index.get().is_none();
+        let need_summary = self.overall_summary.get().is_none();
+        let (index, summary) = py.detach(move || {
+            std::thread::scope(|scope| {
+                let summary = need_summary.then(|| scope.spawn(|| fprofile::summary::overall_json(&inner)));
+                let index = need_index.then(|| Arc::new(fprofile::window::WindowIndex::build(&inner)));
+                (index, summary.and_then(|h| h.join().ok()))
+            })
+        });
+        if let Some(index) = index {
+            let _ = self.window_index.set(index);
+        }
+        if let Some(summary) = summary {
+            let _ = self.overall_summary.set(summary);
+        }
     }
 
     /// Rich display (Jupyter): the timeline widget, a static HTML fallback and the text repr;
@@ -662,8 +729,27 @@ fn py_format_duration(ns: i64) -> String {
     format_duration(ns)
 }
 
+/// The HTML export of `trace` with its limits given (`fprofile::formats::html::to_html_limited`):
+/// above `pyramid_calls` calls, a pyramid of at most `max_bytes` (tests of the pyramid page).
+#[pyfunction]
+fn _html_export(py: Python<'_>, trace: &PyTrace, title: &str, pyramid_calls: usize, max_bytes: usize) -> String {
+    let inner = trace.shared();
+    let title = title.to_owned();
+    py.detach(move || fprofile::formats::html::to_html_limited(&inner, &title, pyramid_calls, max_bytes))
+}
+
+/// A synthetic trace of about `calls` calls in `threads` threads (`fprofile::synthetic`; for
+/// benchmarks and tests: built in Rust, seconds for a hundred million calls).
+#[pyfunction]
+#[pyo3(signature = (calls, threads=8, seed=1))]
+fn _synthetic_trace(py: Python<'_>, calls: usize, threads: usize, seed: u64) -> PyTrace {
+    PyTrace::from_trace(py.detach(move || fprofile::synthetic::synthetic_trace(calls, threads, seed)))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load, m)?)?;
+    m.add_function(wrap_pyfunction!(_synthetic_trace, m)?)?;
+    m.add_function(wrap_pyfunction!(_html_export, m)?)?;
     m.add_function(wrap_pyfunction!(load_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(_build_trace, m)?)?;
     m.add_function(wrap_pyfunction!(formats, m)?)?;

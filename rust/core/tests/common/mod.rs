@@ -321,3 +321,16 @@ pub const PYME: &str = "\
 12.000900\tWorker\t/home/u/PYME/io/y.py\trun\treturn\t7
 12.001000\tMainThread\t/home/u/PYME/io/x.py\tload\treturn\t42
 ";
+
+/// Two threads: Main a(100..150) with b and c, d unfinished from 160; Worker: z seen ending only, b.
+#[allow(dead_code)]
+pub fn sample() -> fprofile::Trace {
+    fprofile::build::build_trace(recording(
+        &[
+            ("Main", 11, &[(100, "+a"), (110, "+b"), (120, "-b"), (130, "+c"), (140, "-c"), (150, "-a"), (160, "+d")]),
+            ("Worker", 12, &[(105, "-z"), (115, "+b"), (125, "-b")]),
+        ],
+        90,
+        200,
+    ))
+}

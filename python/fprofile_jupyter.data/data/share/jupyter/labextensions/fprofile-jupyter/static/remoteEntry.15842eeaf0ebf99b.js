@@ -38,7 +38,7 @@ var _JUPYTERLAB;
   /** Below ipywidgets' -10 (lower ranks win). */
   const LAB_RANK = -20;
   /** Replaced by the content hash of the timeline files when the extension is written. */
-  const LAB_ASSET_HASH = "fddd3bd16947a3cf";
+  const LAB_ASSET_HASH = "15842eeaf0ebf99b";
   const LAB_BASE = new URL(".", (document.currentScript && document.currentScript.src) || document.baseURI);
 
   /** @type {Record<string, Record<string, {get: () => unknown}>> | null} */
@@ -100,7 +100,26 @@ var _JUPYTERLAB;
                     window_start_ns: null, window_end_ns: null };
     const fields = payload && typeof payload === "object" ? /** @type {any} */ (payload) : {};
     const fpt = fields.fpt;
-    if (typeof fields.error === "string" && fields.error) {
+    const saved = fields.windowed && typeof fields.windowed === "object" ? fields.windowed : null;
+    if (saved) {
+      // a windowed trace's saved copy (python/fprofile_jupyter/_windowed.py saved_output): the
+      // skeleton, the overview and the last window; drawn with no kernel, zooming within them
+      try {
+        Object.assign(state, {
+          windowed: true, offline: String(saved.note || "Zooming needs the kernel."), calls: Number(saved.calls) || 0,
+          skeleton: new DataView(labBase64ToBytes(saved.skeleton).buffer),
+          overview: new DataView(labBase64ToBytes(saved.overview).buffer),
+          last: typeof saved.last === "string" ? new DataView(labBase64ToBytes(saved.last).buffer) : null,
+          summary: typeof saved.summary === "string" ? saved.summary : "",
+        });
+        if (Array.isArray(saved.window)) {
+          state.window_start_ns = Number(saved.window[0]);
+          state.window_end_ns = Number(saved.window[1]);
+        }
+      } catch (e) {
+        state.error = `fprofile: this output's trace is damaged (${e && e.message ? e.message : e}).`;
+      }
+    } else if (typeof fields.error === "string" && fields.error) {
       state.error = fields.error; // the trace was too big to put in the notebook: why, with the numbers
     } else if (typeof fpt !== "string" || fpt === "") {
       state.error = "fprofile: this output holds no trace (its \"fpt\" field is missing or empty).";
@@ -139,7 +158,22 @@ var _JUPYTERLAB;
         if (this.isDisposed) return;
         const el = document.createElement("div");
         this.node.replaceChildren(el);
-        this._cleanup = widget.render({ model: labModel(model.data[this.mimeType]), el });
+        const payload = model.data[this.mimeType];
+        this._cleanup = widget.render({ model: labModel(payload), el });
+        // the saved copy of a live windowed widget: hidden while that widget is shown in the cell
+        const id = payload && payload.windowed && payload.windowed.id;
+        if (typeof id === "string" && id) {
+          const cell = this.node.closest(".jp-Cell") || this.node.parentElement;
+          const sync = () => {
+            const live = cell && cell.querySelector(`.fprofile-root[data-windowed="live"][data-trace-id="${id.replace(/[^0-9a-f]/g, "")}"]`);
+            this.node.hidden = !!live;
+          };
+          const mo = new MutationObserver(sync);
+          if (cell) mo.observe(cell, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-windowed", "data-trace-id"] });
+          sync();
+          const cleanup = this._cleanup;
+          this._cleanup = () => { mo.disconnect(); cleanup(); };
+        }
       }
 
       dispose() {

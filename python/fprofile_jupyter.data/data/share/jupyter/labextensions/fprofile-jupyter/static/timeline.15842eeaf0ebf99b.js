@@ -1,4 +1,4 @@
-// fprofile-jupyter 0.1.0 timeline bundle for host "widget": js/units.js + js/decode.js + js/lanes.js + js/layout.js + js/filters.js + js/flame.js + js/render.js + js/bandrows.js + js/processrows.js + js/table.js + js/viewport.js + js/state.js + js/panel.js + js/tooltip.js + js/filterbar.js + js/details.js + js/threads.js + js/search.js + js/overview.js + js/zoomview.js + js/flameview.js + js/diffview.js + js/timeline.js + js/hosts/widget.js
+// fprofile-jupyter 0.1.0 timeline bundle for host "widget": js/units.js + js/decode.js + js/windowreply.js + js/lanes.js + js/layout.js + js/filters.js + js/flame.js + js/render.js + js/bandrows.js + js/processrows.js + js/table.js + js/viewport.js + js/state.js + js/windowsource.js + js/panel.js + js/tooltip.js + js/filterbar.js + js/details.js + js/threads.js + js/search.js + js/overview.js + js/zoomview.js + js/flameview.js + js/diffview.js + js/timeline.js + js/hosts/widget.js
 
 // ---- js/units.js ----
 // units.js: time units and axis ticks. Pure functions, no DOM (tested in node).
@@ -272,7 +272,7 @@ export async function decodeFpt(data, limits = {}) {
 }
 
 /** Inflate a zlib stream (RFC 1950) with `bodyLen` as a hard output limit. */
-async function inflateZlib(input, bodyLen) {
+export async function inflateZlib(input, bodyLen) {
   if (typeof DecompressionStream !== "function") {
     throw new Error("this browser cannot decompress traces (no DecompressionStream); use a current Chromium, Firefox or Safari");
   }
@@ -755,6 +755,153 @@ function readProcess(r, p, sid, strings) {
     index: p, pid, parentPid, name, host, startNs, endNs, exitStatus, clockOffsetNs, clockUncertaintyNs,
     aligned: (flags & PROCESS_CLOCK_UNALIGNED) === 0, incomplete: (flags & PROCESS_INCOMPLETE) !== 0,
   };
+}
+
+// ---- js/windowreply.js ----
+// windowreply.js: window replies (docs/format.md, "Window replies"; rust/core/src/window.rs) ->
+// columns, and a reply composed with the trace's skeleton (the .fpt of the trace without its calls)
+// into a decoded trace of the shape decode.js gives, so that every view draws a window reply as it
+// draws a whole trace. Layer 1 (pure, no DOM).
+
+
+const WINDOW_MAGIC = [0x46, 0x50, 0x57, 0x4e]; // "FPWN"
+const WINDOW_VERSION = 1;
+const WINDOW_HEADER_LEN = 16;
+/** Item flags: a run of calls narrower than a pixel; its sampled members are of several functions. */
+export const ITEM_RUN = 4;
+export const ITEM_MIXED = 8;
+
+/** A reply's body, read with the checks of the Rust reader. */
+function readWindowBody(b, threadCount, codeCount) {
+  let pos = 0;
+  const fail = (what) => { throw new FptError(`window reply: ${what}`, pos); };
+  const u = () => {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      if (pos >= b.length) fail("truncated");
+      const byte = b[pos++];
+      v += (byte & 0x7f) * mul;
+      if (!(byte & 0x80)) return v;
+      mul *= 128;
+      if (mul > 2 ** 56) fail("varint too long");
+    }
+  };
+  const s = () => {
+    const z = u();
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  };
+  const t0 = s();
+  const t1 = s();
+  const px = u();
+  if (!(t1 > t0) || !(px >= 1 && px <= 65536)) fail("bad window");
+  const n = u();
+  if (n > (b.length - pos) / 6) fail(`item count ${n} larger than the bytes left`);
+  const r = {
+    t0, t1, px, count: n,
+    thread: new Int32Array(n), depth: new Uint32Array(n), start: new Float64Array(n), end: new Float64Array(n),
+    code: new Int32Array(n), runs: new Float64Array(n), flags: new Uint8Array(n), parent: new Int32Array(n), call: new Float64Array(n),
+  };
+  let thread = -1;
+  let depth = 0;
+  for (let i = 0; i < n; i++) {
+    const mark = u();
+    let base;
+    if (mark === 1) {
+      const t = u();
+      const d = u();
+      if (t >= threadCount) fail(`thread ${t} of item ${i} is not in the trace`);
+      if (t < thread || (t === thread && d <= depth)) fail(`item ${i}: rows out of order`);
+      thread = t;
+      depth = d;
+      base = t0;
+    } else if (mark === 0 && i > 0) {
+      base = r.end[i - 1];
+    } else fail(`item ${i}: bad row mark`);
+    r.thread[i] = thread;
+    r.depth[i] = depth;
+    r.start[i] = base + s();
+    r.end[i] = r.start[i] + u();
+    const code = u();
+    if (code >= codeCount) fail(`code ${code} of item ${i} is not in the trace`);
+    r.code[i] = code;
+    const flags = u();
+    if (flags & ~15) fail(`item ${i}: reserved flags`);
+    r.flags[i] = flags;
+    if (flags & ITEM_RUN) {
+      r.runs[i] = u();
+      r.parent[i] = -1;
+    } else {
+      const p = u();
+      if (p > i) fail(`item ${i}: parent is not an earlier item`);
+      r.runs[i] = 1;
+      r.parent[i] = p - 1;
+    }
+    r.call[i] = (mark === 0 ? r.call[i - 1] : 0) + s();
+    if (!(r.call[i] >= 0)) fail(`item ${i}: call index ${r.call[i]}`);
+  }
+  if (pos !== b.length) fail(`${b.length - pos} trailing bytes`);
+  return r;
+}
+
+/**
+ * Decode a window reply (bytes: ArrayBuffer, typed array or DataView) against the trace's tables.
+ * Async: a compressed one (a saved notebook, the HTML export) is inflated. Rejects with FptError.
+ */
+export async function decodeWindowReply(data, threadCount, codeCount) {
+  const bytes = asBytes(data);
+  if (bytes.length < WINDOW_HEADER_LEN || WINDOW_MAGIC.some((m, i) => bytes[i] !== m)) {
+    throw new FptError("not a window reply (no FPWN header)", 0, "reply");
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = dv.getUint16(4, true);
+  if (version !== WINDOW_VERSION) throw new FptError(`window reply version ${version}: this page reads ${WINDOW_VERSION}`, 4, "reply");
+  const flags = dv.getUint16(6, true);
+  const bodyLen = dv.getUint32(8, true);
+  if (flags & ~1 || dv.getUint32(12, true) !== 0 || bodyLen > 256 * 1024 * 1024) throw new FptError("bad window reply header", 6, "reply");
+  const rest = bytes.subarray(WINDOW_HEADER_LEN);
+  let body = rest;
+  if (flags & 1) body = await inflateZlib(rest, bodyLen);
+  else if (rest.length !== bodyLen) throw new FptError(`${rest.length} body bytes, the header says ${bodyLen}`, 8, "reply");
+  return readWindowBody(body, threadCount, codeCount);
+}
+
+/**
+ * The trace the views draw for `reply`: the skeleton's tables (a decoded .fpt with no calls) and
+ * the reply's items as calls (`calls.runs[i]`: 1 for a call, the number of calls merged for a run;
+ * `calls.call[i]`: the call's index in the whole trace). `depths[t]`: the deepest depth of thread
+ * t over the whole run (the overview reply's), so every window lays the lanes out alike.
+ */
+export function composeWindowTrace(skeleton, reply, depths = null) {
+  const n = reply.count;
+  const threads = skeleton.threads.map((th) => ({ ...th, callStart: 0, callEnd: 0, maxDepth: depths ? depths[th.index] : 0 }));
+  for (let i = 0; i < n;) {
+    const t = reply.thread[i];
+    let j = i;
+    while (j < n && reply.thread[j] === t) j++;
+    threads[t].callStart = i;
+    threads[t].callEnd = j;
+    if (!depths) threads[t].maxDepth = reply.depth[j - 1];
+    i = j;
+  }
+  // threads with no item: an empty range at the right place (ranges stay in thread order)
+  let at = 0;
+  for (const th of threads) {
+    if (th.callEnd > th.callStart) at = th.callEnd;
+    else { th.callStart = at; th.callEnd = at; }
+  }
+  const calls = {
+    count: n, start: reply.start, end: reply.end, code: reply.code, depth: reply.depth, parent: reply.parent,
+    thread: reply.thread, flags: reply.flags, runs: reply.runs, call: reply.call,
+  };
+  return { ...skeleton, threads, calls, windowed: { t0: reply.t0, t1: reply.t1, px: reply.px } };
+}
+
+/** Per thread, its deepest depth in `reply` (the overview's: the whole run), 0 without calls. */
+export function replyDepths(reply, threadCount) {
+  const depths = new Uint32Array(threadCount);
+  for (let i = 0; i < reply.count; i++) if (reply.depth[i] > depths[reply.thread[i]]) depths[reply.thread[i]] = reply.depth[i];
+  return depths;
 }
 
 // ---- js/lanes.js ----
@@ -2758,6 +2905,8 @@ export function createTimelineState() {
   return {
     trace: null, // the decoded trace (decode.js), or null
     fullIndex: null, // layout.js buildIndex(trace): every call
+    overviewTrace: null, // windowed mode (timeline.js setWindowedData): the overview reply composed (windowreply.js), drawn by the overview
+    overviewIndex: null, // its buildIndex
     index: null, // what the views draw: fullIndex, or with a filter on filters.js filteredIndex (kept calls, their self times)
     filter: { hidden: [], minNs: 0 }, // the view filters (filters.js): [{ kind: function | file | module, value }], minimum duration
     kept: null, // with a filter on: filters.js applyFilter(trace, filter).kept (per call 1 when shown), else null
@@ -2804,6 +2953,131 @@ export function longestVisibleCall(state, matches) {
         (best < 0 || calls.end[i] - calls.start[i] > calls.end[best] - calls.start[best])) best = i;
   }
   return best;
+}
+
+// ---- js/windowsource.js ----
+// windowsource.js: the windowed data source of a timeline whose page does not hold every call
+// (a trace above the hosts' threshold): which window to ask the kernel (or the viewer) for, one
+// request in flight at a time with only the latest wanted window sent next (latest wins), replies
+// to ids no longer awaited dropped, a small cache of replies, and which cached reply covers a view
+// best (the page draws it, stretched, until a fresher one arrives: no blank frames). Layer 2 (no
+// DOM, no timers of its own: the host's `send` and the timeline's calls drive it).
+
+/** Fetch this much of the view's width more on each side: a pan of up to that needs no request.
+ * Measured in JupyterLab on 1M calls: 0.25 gave a 45 ms median round trip, 0.5 (larger replies) 58 ms. */
+export const WINDOW_MARGIN = 0.25;
+/** Replies kept (the overview is kept apart, for ever). */
+export const WINDOW_CACHE = 8;
+/** A reply is sharp enough for a view when its pixels per ns are at least this fraction of the view's. */
+export const WINDOW_SHARP = 0.9;
+
+/**
+ * send(id, t0, t1, px): ask for a window (the host sends it; its reply comes back through
+ * receive(id, reply)). Returns { want(t0, t1, widthPx) (the view moved: ask for it unless a
+ * cached reply covers it sharply), receive(id, reply) -> boolean (false: stale, dropped), fail(id)
+ * (the request failed: the pending view, if any, is asked for), best(t0, t1, widthPx) (the reply
+ * to draw, or null), setOverview(reply), add(reply), stats, inFlight() }.
+ * A reply: { t0, t1, px, ... } (windowreply.js decodeWindowReply).
+ */
+export function createWindowSource(send) {
+  let nextId = 1;
+  let flight = null; // { id, t0, t1, px }: the request awaited
+  let pending = null; // [t0, t1, widthPx]: the latest view wanted while one was in flight
+  let overview = null;
+  const cache = []; // newest last
+  const pinned = []; // kept for ever (an HTML export's pyramid tiles): may be undecoded, { t0, t1, px, bytes }
+  const stats = { sent: 0, received: 0, stale: 0, failed: 0 };
+
+  const sharpFor = (r, t0, t1, widthPx) => r.px / (r.t1 - r.t0) >= WINDOW_SHARP * widthPx / (t1 - t0);
+  const covers = (r, t0, t1) => r.t0 <= t0 && r.t1 >= t1;
+
+  /** The reply to draw for the view [t0, t1] at widthPx: the sharpest one covering it, else the newest overlapping it most, else the overview. */
+  function best(t0, t1, widthPx) {
+    let pick = null;
+    let pickScore = -Infinity;
+    const all = [...(overview ? [overview] : []), ...pinned, ...cache];
+    all.forEach((r, age) => {
+      const overlap = Math.min(r.t1, t1) - Math.max(r.t0, t0);
+      if (!(overlap > 0)) return;
+      // covering beats not covering; then sharpness (capped at the view's), then newer
+      const res = Math.min(1, (r.px / (r.t1 - r.t0)) / (widthPx / (t1 - t0)));
+      const score = (covers(r, t0, t1) ? 2 : overlap / (t1 - t0)) + res + age * 1e-6;
+      if (score > pickScore) { pick = r; pickScore = score; }
+    });
+    return pick;
+  }
+
+  function covered(t0, t1, widthPx) {
+    return cache.some((r) => covers(r, t0, t1) && sharpFor(r, t0, t1, widthPx)) ||
+      pinned.some((r) => covers(r, t0, t1) && sharpFor(r, t0, t1, widthPx)) ||
+      (overview !== null && covers(overview, t0, t1) && sharpFor(overview, t0, t1, widthPx));
+  }
+
+  function sendNow(t0, t1, widthPx) {
+    const w = t1 - t0;
+    const a = t0 - w * WINDOW_MARGIN;
+    const b = t1 + w * WINDOW_MARGIN;
+    const px = Math.max(1, Math.min(65536, Math.round(widthPx * (1 + 2 * WINDOW_MARGIN))));
+    flight = { id: nextId++, t0: Math.floor(a), t1: Math.ceil(b), px };
+    stats.sent++;
+    send(flight.id, flight.t0, flight.t1, flight.px);
+  }
+
+  return {
+    stats,
+    inFlight: () => (flight ? flight.id : 0),
+    setOverview(r) {
+      overview = r;
+    },
+    /** Keep replies for ever (an HTML export's pyramid): `{ t0, t1, px, ... }`, decoded or not. */
+    pin(replies) {
+      pinned.push(...replies);
+    },
+    /** Keep a reply that came another way (a saved notebook's last view). */
+    add(r) {
+      cache.push(r);
+      if (cache.length > WINDOW_CACHE) cache.shift();
+    },
+    want(t0, t1, widthPx) {
+      if (!(t1 > t0) || !(widthPx > 0)) return;
+      if (covered(t0, t1, widthPx)) {
+        pending = null;
+        return;
+      }
+      if (flight) {
+        pending = [t0, t1, widthPx]; // latest wins: replaces any earlier pending view
+        return;
+      }
+      sendNow(t0, t1, widthPx);
+    },
+    receive(id, reply) {
+      if (!flight || id !== flight.id) {
+        stats.stale++;
+        return false;
+      }
+      flight = null;
+      stats.received++;
+      cache.push(reply);
+      if (cache.length > WINDOW_CACHE) cache.shift();
+      if (pending) {
+        const [t0, t1, w] = pending;
+        pending = null;
+        if (!covered(t0, t1, w)) sendNow(t0, t1, w);
+      }
+      return true;
+    },
+    fail(id) {
+      if (!flight || id !== flight.id) return;
+      flight = null;
+      stats.failed++;
+      if (pending) {
+        const [t0, t1, w] = pending;
+        pending = null;
+        sendNow(t0, t1, w);
+      }
+    },
+    best,
+  };
 }
 
 // ---- js/panel.js ----
@@ -2853,13 +3127,34 @@ export function callFacts(state, vp, c) {
     ...processFact(state, calls.thread[c]),
     ["Start", timeText(state, vp, calls.start[c], calls.end[c] - calls.start[c])],
     ["Duration", formatDuration(calls.end[c] - calls.start[c])],
-    ["Self", formatDuration(state.index.selfNs[c])],
-    ["Children", formatCount(state.index.childCount[c])],
   ];
+  // a windowed trace (windowreply.js) holds the window's calls only: no self time or child count
+  if (!calls.runs) facts.push(["Self", formatDuration(state.index.selfNs[c])], ["Children", formatCount(state.index.childCount[c])]);
   const f = calls.flags[c];
   if (f & 1) facts.push(["Note", "unfinished: still running when recording stopped"]);
   if (f & 2) facts.push(["Note", "started before the recording"]);
   return facts;
+}
+
+/** Is item `c` of a windowed trace a run of calls narrower than a pixel (windowreply.js)? */
+export function isRun(trace, c) {
+  return !!trace.calls.runs && trace.calls.runs[c] !== 1;
+}
+
+/** The facts of run `c` of a windowed trace: how many calls, of which function(s), where; zoom in to see them. */
+export function runFacts(state, vp, c) {
+  const { calls, codes } = state.trace;
+  const mixed = (calls.flags[c] & 8) !== 0;
+  const span = calls.end[c] - calls.start[c];
+  return [
+    ["Calls", `${formatCount(calls.runs[c])}, each narrower than a pixel: zoom in to see them`],
+    [mixed ? "Functions" : "Function", mixed ? `several (the longest sampled: ${codes.name[calls.code[c]]})` : codes.name[calls.code[c]]],
+    ["Thread", threadLabel(state.trace, calls.thread[c], calls.start[c])],
+    ...processFact(state, calls.thread[c]),
+    ["From", timeText(state, vp, calls.start[c], span)],
+    ["Span", formatDuration(span)],
+    ["Depth", String(calls.depth[c])],
+  ];
 }
 
 /** [["Process", its label]] for thread `t` of a trace of more than one process, else []. */
@@ -2946,6 +3241,12 @@ export function createTooltip(tl) {
       return;
     }
     const { trace } = state;
+    if (isRun(trace, c)) {
+      tooltip.replaceChildren(makeEl(doc, "div", "fprofile-tooltip-title", `${formatCount(trace.calls.runs[c])} calls here`), factList(doc, runFacts(state, vp, c)));
+      tooltip.dataset.kind = "run";
+      place(x, y);
+      return;
+    }
     const name = trace.codes.name[trace.calls.code[c]];
     tooltip.replaceChildren(makeEl(doc, "div", "fprofile-tooltip-title", name), factList(doc, callFacts(state, vp, c)));
     tooltip.dataset.kind = "call";
@@ -3543,7 +3844,10 @@ export function createOverview(tl) {
 
   function renderCache() {
     const { width } = vp;
-    const { trace, pal, colours, dark } = state;
+    const { pal, colours, dark } = state;
+    // windowed mode: the overview reply (the whole run at the overview's resolution, fetched once)
+    const trace = state.overviewTrace || state.trace;
+    const index = state.overviewIndex || state.index;
     const dpr = win0.devicePixelRatio || 1;
     if (!cache) cache = doc.createElement("canvas");
     cache.width = Math.max(1, Math.round(width * dpr));
@@ -3573,7 +3877,7 @@ export function createOverview(tl) {
         ctx.fillStyle = threadColour(t, dark);
         const xa = nsToX(th.firstNs);
         ctx.fillRect(xa, y + 1, Math.max(1, nsToX(th.lastNs) - xa), 1.5);
-        const rows = state.index.threadRows[t];
+        const rows = index.threadRows[t];
         for (let d = 0; d < Math.min(shownRows, rows.length); d++) {
           const yy = y + 4 + d * rowPx;
           forEachBox(rows[d], calls.start, calls.end, vp.full[0], vp.full[1], k, 1, (c, x0, x1) => {
@@ -3694,6 +3998,8 @@ export function createOverview(tl) {
 
 /** Calls at least this wide (CSS px) get a label. */
 const LABEL_MIN_PX = 28;
+/** `data-calls-drawn` lists the calls drawn as boxes of their own up to this many. */
+const CALLS_DRAWN_MAX = 20000;
 
 /**
  * tl: { doc, root, state, vp, tooltip, listen, localXY(e, target), schedule(), selectCall(c),
@@ -3739,6 +4045,12 @@ export function createZoomView(tl) {
     charPx = ctx.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEFGH0123").width / 40 || 6.2;
     let boxes = 0;
     let bandBoxes = 0;
+    // windowed mode (windowreply.js): runs of calls narrower than a pixel, hatched over their colour
+    const runs = calls.runs || null;
+    const runRects = [];
+    // the calls drawn as boxes of their own, by their index in the whole trace (tests compare the
+    // windowed and the whole-trace drawings with it; left out above CALLS_DRAWN_MAX)
+    const drawnIds = [];
     const bandRows = [];
     const labels = [];
     const lanesDrawn = [];
@@ -3788,12 +4100,17 @@ export function createZoomView(tl) {
             const b = Math.min(W + 1, x1);
             const w = b - a;
             batch.add(hl && !isHighlighted(state, code) ? code + nCodes : code, a, y, w > 3 ? w - 1 : w, rowPx - 1);
-            if (count === 1 && w >= LABEL_MIN_PX) labels.push(c, a, w, y, rowPx);
+            if (runs && (count > 1 || runs[c] !== 1)) runRects.push(a, y, w > 3 ? w - 1 : w, rowPx - 1, count === 1 ? runs[c] : 0);
+            else if (count === 1) {
+              if (drawnIds.length <= CALLS_DRAWN_MAX) drawnIds.push(runs ? calls.call[c] : c);
+              if (w >= LABEL_MIN_PX) labels.push(c, a, w, y, rowPx);
+            }
           });
         }
       }
     }
     batch.fill(ctx, (key) => (key < nCodes ? colours.fill[key] : colours.faded[key - nCodes]));
+    if (runRects.length) drawRuns(ctx, runRects);
     // Labels after the boxes: one font, fewer state changes.
     // Each label in the colour that reads best on its box (dark or light text).
     let labelColour = "";
@@ -3832,10 +4149,41 @@ export function createZoomView(tl) {
       ctx.fillRect(W - 5, barY, 4, barH);
     }
     zoom.setAttribute("data-drawn", String(boxes));
+    zoom.setAttribute("data-runs", String(runRects.length / 5));
+    zoom.setAttribute("data-calls-drawn", drawnIds.length <= CALLS_DRAWN_MAX ? JSON.stringify(drawnIds) : "");
     zoom.setAttribute("data-bands", String(bandBoxes));
     zoom.setAttribute("data-process-headers", JSON.stringify(headers));
     zoom.setAttribute("data-band-rows", JSON.stringify(bandRows));
     zoom.setAttribute("data-lanes", JSON.stringify(lanesDrawn));
+  }
+
+  /** Runs (x, y, w, h, calls: 0 when several items merged) hatched so they read as "many calls here"; the count where it fits. */
+  let hatch = null;
+  function drawRuns(ctx, rects) {
+    const { pal, dark } = state;
+    if (!hatch || hatch.dark !== dark) {
+      const tile = doc.createElement("canvas");
+      tile.width = 6;
+      tile.height = 6;
+      const t = tile.getContext("2d");
+      t.strokeStyle = dark ? "rgba(0,0,0,0.55)" : "rgba(255,255,255,0.7)";
+      t.lineWidth = 1.5;
+      t.beginPath();
+      t.moveTo(-1, 7);
+      t.lineTo(7, -1);
+      t.stroke();
+      hatch = { dark, pattern: ctx.createPattern(tile, "repeat") };
+    }
+    if (hatch.pattern) {
+      ctx.fillStyle = hatch.pattern;
+      for (let i = 0; i < rects.length; i += 5) ctx.fillRect(rects[i], rects[i + 1], rects[i + 2], rects[i + 3]);
+    }
+    ctx.fillStyle = pal.fg;
+    for (let i = 0; i < rects.length; i += 5) {
+      if (!rects[i + 4] || rects[i + 2] < LABEL_MIN_PX) continue;
+      const text = fitLabel(`×${formatCount(rects[i + 4])}`, rects[i + 2] - 6, charPx);
+      if (text) ctx.fillText(text, rects[i] + 3, rects[i + 1] + rects[i + 3] / 2);
+    }
   }
 
   /** A collapsed process's summary lane at zoom y `ly`: its threads' first depths, compact, unlabelled. */
@@ -4827,7 +5175,8 @@ const LANE_DIMS = Object.freeze({
  *            420; it is as tall as its lanes up to that, then scrolls vertically),
  *            limits: decode limits (see decode.js DECODE_LIMITS) }
  * Returns { root, setData(bytes, summary?) (summary: { overall: rows } as the hosts send it, or
- *           null: the page computes it), setWindow(start_ns, end_ns), onWindowChange(cb),
+ *           null: the page computes it), setWindowedData(args) (a trace the page does not hold
+ *           whole: see below), setWindow(start_ns, end_ns), onWindowChange(cb),
  *           showError(message), describe(), destroy() }.
  * setData never rejects: a bad or too-large trace shows its message in `.fprofile-error`; the
  * promise resolves to true when the trace is shown, false otherwise.
@@ -4891,6 +5240,8 @@ export function createTimeline(container, options = {}) {
   const help = el("span", "fprofile-help", "wheel: zoom · drag: pan · double-click: zoom to call · r / + / − / arrows · f: flame graph");
   const helpProcesses = " · click a process header or c: collapse / expand";
   toolbar.append(resetBtn, flame.button, search.input, search.regex, search.count, windowLabel, idleLabel, help);
+  const windowedNote = el("div", "fprofile-windowed-note fprofile-muted");
+  windowedNote.hidden = true;
   const errorBox = el("div", "fprofile-error");
   errorBox.setAttribute("role", "alert");
   errorBox.hidden = true;
@@ -4905,7 +5256,7 @@ export function createTimeline(container, options = {}) {
   main.append(views, side);
   const rowMenu = el("div", "fprofile-row-menu");
   rowMenu.hidden = true;
-  root.append(toolbar, filterBar.el, errorBox, main, table.el, rowMenu);
+  root.append(toolbar, windowedNote, filterBar.el, errorBox, main, table.el, rowMenu);
   container.append(root);
   table.el.hidden = true;
   side.hidden = true;
@@ -5050,6 +5401,7 @@ export function createTimeline(container, options = {}) {
   function setWin(a, b, notify = true) {
     if (!state.trace) return;
     if (!vp.setWindow(a, b)) return;
+    if (windowed) windowedView();
     relayoutZoom();
     const [s, e] = vp.win;
     root.setAttribute("data-window-start-ns", String(Math.round(s)));
@@ -5127,6 +5479,11 @@ export function createTimeline(container, options = {}) {
 
   // ---- selection ---------------------------------------------------------------------------
   function selectCall(c) {
+    if (c >= 0 && isRun(state.trace, c)) {
+      // a run of calls narrower than a pixel (windowed mode): zoom to it, where they show one by one
+      setWin(...vp.windowAround(state.trace.calls.start[c], state.trace.calls.end[c]));
+      return;
+    }
     state.selectedCall = c;
     state.selectedCode = c >= 0 ? state.trace.calls.code[c] : -1;
     table.setSelected(state.selectedCode);
@@ -5216,6 +5573,7 @@ export function createTimeline(container, options = {}) {
   }
   /** Forget the shown trace (after a failed load, so the page never shows one file's name over another's calls). */
   function clearTrace() {
+    leaveWindowed();
     state.trace = null;
     state.index = null;
     state.fullIndex = null;
@@ -5257,7 +5615,7 @@ export function createTimeline(container, options = {}) {
     if (!state.trace || e.altKey || e.ctrlKey || e.metaKey) return;
     const tag = e.target && e.target.tagName;
     if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
-    if (flame.onKey(e.key)) {
+    if (!windowed && flame.onKey(e.key)) {
       e.preventDefault();
       return;
     }
@@ -5301,8 +5659,14 @@ export function createTimeline(container, options = {}) {
       return false;
     }
     if (destroyed) return false;
+    leaveWindowed();
+    install(decoded, summary, bytes.byteLength !== undefined ? bytes.byteLength : 0);
+    return true;
+  }
+
+  /** Show `trace` (decoded): every view set up for it. `summary`: the host's overall rows or null. */
+  function install(trace, summary, bytesLen) {
     tooltip.hide();
-    const trace = decoded;
     state.trace = trace;
     state.fullIndex = buildIndex(trace);
     state.index = state.fullIndex;
@@ -5336,23 +5700,174 @@ export function createTimeline(container, options = {}) {
     // per-process and per-thread ones are the page's (layout.js computeSummary, the Rust
     // summary's rules), computed when first shown.
     hostOverall = summary && Array.isArray(summary.overall) ? summary.overall : null;
-    table.setSummary(lazySummary(trace, hostOverall), state.processes);
+    // windowed: the page holds the window's calls only, so the per-process and per-thread rows
+    // cannot be computed here: the host's overall rows (every call) alone
+    table.setSummary(windowed ? { overall: hostOverall || [], processes: [], threads: [] } : lazySummary(trace, hostOverall), state.processes);
     filterBar.sync();
     help.textContent = help.textContent.split(helpProcesses)[0] + (state.processes.length > 1 ? helpProcesses : "");
     search.apply();
     details.show(-1);
-    placeholder.textContent = trace.calls.count === 0 ? "This trace has no calls." : "";
-    placeholder.hidden = trace.calls.count !== 0;
-    root.setAttribute("data-calls", String(trace.calls.count));
+    const callCount = windowed ? windowed.calls : trace.calls.count;
+    placeholder.textContent = callCount === 0 ? "This trace has no calls." : "";
+    placeholder.hidden = callCount !== 0;
+    root.setAttribute("data-calls", String(callCount));
     root.setAttribute("data-threads", String(trace.threads.length));
     root.setAttribute("data-processes", String(state.processes.length));
-    const bytesLen = bytes.byteLength !== undefined ? bytes.byteLength : 0;
     root.title = "";
     root.dataset.payloadBytes = String(bytesLen);
     applyTheme();
     measure();
     schedule();
-    return true;
+  }
+
+
+  // ---- windowed mode -----------------------------------------------------------------------
+  // A trace too large to send whole: the page holds its skeleton (an .fpt without calls), the
+  // overview (a window reply over the whole run, computed once) and the window replies the host
+  // fetches (windowsource.js decides which); state.trace is the skeleton composed with the reply
+  // that covers the view best (windowreply.js), swapped when a better one arrives.
+  let windowed = null; // { skeleton, depths, calls, source, reply (drawn), live }
+  /** The view moved: ask for it (when a host can answer) and draw the best reply held. */
+  function windowedView() {
+    const [a, b] = vp.win;
+    const w = vp.width || 800;
+    if (windowed.source && windowed.live) windowed.source.want(a, b, w);
+    const best = windowed.source.best(a, b, w);
+    windowStats();
+    if (!best || best === windowed.reply) return;
+    if (best.bytes && !best.count && best.count !== 0) {
+      // a pinned tile not decoded yet (an HTML export's pyramid): decoded once, then drawn if still the best
+      const w0 = windowed;
+      if (best.pending) return;
+      best.pending = decodeWindowReply(best.bytes, w0.skeleton.threads.length, w0.skeleton.codes.count).then((r) => {
+        Object.assign(best, r);
+        delete best.bytes;
+        if (windowed === w0) windowedView();
+      }).catch((e) => showError(`A part of this trace is damaged: ${e && e.message ? e.message : e}`));
+      return;
+    }
+    showReply(best);
+  }
+  /** Draw `reply` (a decoded window reply): the views' trace and index swapped, the selection kept. */
+  function showReply(reply) {
+    const prev = state.trace;
+    const selected = prev && state.selectedCall >= 0 && prev.calls.call ? prev.calls.call[state.selectedCall] : -1;
+    windowed.reply = reply;
+    const trace = composeWindowTrace(windowed.skeleton, reply, windowed.depths);
+    state.trace = trace;
+    state.fullIndex = buildIndex(trace);
+    state.index = state.fullIndex;
+    state.hoverCall = -1;
+    state.selectedCall = selected >= 0 ? trace.calls.call.indexOf(selected) : -1;
+    if (state.selectedCall >= 0 && trace.calls.runs[state.selectedCall] !== 1) state.selectedCall = -1;
+    root.setAttribute("data-window-reply", `${reply.t0},${reply.t1},${reply.px}`);
+    relayoutZoom();
+    zoomView.refreshHover();
+    schedule();
+  }
+  /** The source's counts on the root (tests wait on them): requests sent, replies taken, stale ones dropped. */
+  function windowStats() {
+    const { stats } = windowed.source;
+    root.dataset.windowSent = String(stats.sent);
+    root.dataset.windowReceived = String(stats.received);
+    root.dataset.windowStale = String(stats.stale);
+  }
+  function leaveWindowed() {
+    if (!windowed) return;
+    windowed = null;
+    state.overviewTrace = null;
+    state.overviewIndex = null;
+    windowedNote.hidden = true;
+    flame.button.hidden = false;
+    filterBar.el.hidden = false;
+    search.input.hidden = false;
+    search.regex.hidden = false;
+    search.count.hidden = false;
+    root.removeAttribute("data-windowed");
+    root.removeAttribute("data-window-reply");
+  }
+  /**
+   * Show a trace the page does not hold whole. args: { skeleton (.fpt bytes: the trace without its
+   * calls), overview (window reply bytes over the whole run), calls (how many calls the trace
+   * has), summary ({ overall } or null), last (optional: reply bytes of the last view, drawn
+   * first), window ([t0, t1] of that view, optional), request (id, t0, t1, px) => void: ask the
+   * host for a window, its answer going to receive(); null: nothing can be fetched (a saved
+   * notebook without its kernel), offline (the message saying so), elsewhere (where the views
+   * that need every call can be had instead), tiles ([[t0, t1, px, reply bytes], ...]: replies kept
+   * for ever and decoded when first drawn: an HTML export's pyramid) }.
+   * Resolves to { receive(id, bytes) -> Promise<boolean> (false: stale or bad, dropped), fail(id),
+   * stats } or null when it could not be shown (the error is shown).
+   */
+  async function setWindowedData(args) {
+    showError("");
+    placeholder.textContent = "Loading…";
+    placeholder.hidden = false;
+    let skeleton;
+    let overview;
+    let last = null;
+    try {
+      skeleton = await decodeFpt(args.skeleton, options.limits || {});
+      overview = await decodeWindowReply(args.overview, skeleton.threads.length, skeleton.codes.count);
+      if (args.last) last = await decodeWindowReply(args.last, skeleton.threads.length, skeleton.codes.count);
+    } catch (e) {
+      clearTrace();
+      showError(`Could not read the trace: ${e && e.message ? e.message : e}`);
+      return null;
+    }
+    if (destroyed) return null;
+    const live = typeof args.request === "function";
+    const source = createWindowSource(live ? args.request : () => {});
+    source.setOverview(overview);
+    if (last) source.add(last);
+    if (Array.isArray(args.tiles)) source.pin(args.tiles.map(([t0, t1, px, bytes]) => ({ t0, t1, px, bytes })));
+    windowed = { skeleton, depths: replyDepths(overview, skeleton.threads.length), calls: Number(args.calls) || 0, source, reply: null, live };
+    const overviewTrace = composeWindowTrace(skeleton, overview, windowed.depths);
+    state.overviewTrace = overviewTrace;
+    state.overviewIndex = buildIndex(overviewTrace);
+    windowed.reply = overview;
+    install(overviewTrace, args.summary || null, 0);
+    root.dataset.payloadBytes = String(args.skeleton.byteLength + args.overview.byteLength);
+    flame.button.hidden = true;
+    filterBar.el.hidden = true;
+    search.input.hidden = true;
+    search.regex.hidden = true;
+    search.count.hidden = true;
+    root.setAttribute("data-windowed", live ? "live" : "offline");
+    windowedNote.textContent = live
+      ? `${formatCount(windowed.calls)} calls: more than this page holds at once, so it fetches what the view shows at its resolution ` +
+        "(narrow calls merged and hatched: hover for their count, zoom in to see them). The flame graph, search, filters and the " +
+        `per-thread summary need every call: ${args.elsewhere || "use trace.flame(), trace.summary() in Python"}.`
+      : (args.offline || "Zooming needs the kernel: this saved view shows the overview and the last window it had. " +
+        "Run the cell again to browse the trace.");
+    windowedNote.hidden = false;
+    if (Array.isArray(args.window) && args.window[1] > args.window[0]) setWin(args.window[0], args.window[1], false);
+    else if (last) setWin(last.t0, last.t1, false);
+    windowedView();
+    return {
+      stats: source.stats,
+      /** A reply from the host for request `id`. */
+      async receive(id, bytes) {
+        if (!windowed || windowed.source !== source) return false;
+        let reply;
+        try {
+          reply = await decodeWindowReply(bytes, skeleton.threads.length, skeleton.codes.count);
+        } catch (e) {
+          source.fail(id);
+          showError(`A window of the trace could not be read: ${e && e.message ? e.message : e}`);
+          return false;
+        }
+        if (!windowed || windowed.source !== source) return false;
+        const fresh = source.receive(id, reply);
+        if (fresh) windowedView();
+        else windowStats();
+        return fresh;
+      },
+      /** The request `id` failed (`message` shown). */
+      fail(id, message) {
+        if (message) showError(message);
+        if (windowed && windowed.source === source) source.fail(id);
+      },
+    };
   }
 
   applyTheme();
@@ -5362,6 +5877,7 @@ export function createTimeline(container, options = {}) {
   return {
     root,
     setData,
+    setWindowedData,
     setWindow(start_ns, end_ns) {
       if (Number.isFinite(start_ns) && Number.isFinite(end_ns) && end_ns > start_ns) setWin(start_ns, end_ns, false);
     },
@@ -5377,7 +5893,7 @@ export function createTimeline(container, options = {}) {
       const { trace } = state;
       if (!trace) return "";
       const np = state.processes.length;
-      return `${formatCount(trace.calls.count)} calls · ${np > 1 ? `${np} processes · ` : ""}${trace.threads.length} thread${trace.threads.length === 1 ? "" : "s"} · ` +
+      return `${formatCount(windowed ? windowed.calls : trace.calls.count)} calls${windowed ? " (windowed)" : ""} · ${np > 1 ? `${np} processes · ` : ""}${trace.threads.length} thread${trace.threads.length === 1 ? "" : "s"} · ` +
         `${formatDuration(trace.endNs - trace.startNs)} · ${formatBytes(Number(root.dataset.payloadBytes || 0))}`;
     },
     destroy() {
@@ -5407,11 +5923,21 @@ export function createTimeline(container, options = {}) {
  * @property {number} height              timeline height in CSS px (0: the timeline's default)
  * @property {number|null} window_start_ns  the zoomed window (ns from the trace's origin)
  * @property {number|null} window_end_ns
+ * @property {boolean} windowed          a trace too large to send whole: windows are fetched
+ * @property {DataView} skeleton          windowed: the trace without its calls (.fpt)
+ * @property {DataView} overview          windowed: the whole run as a window reply
+ * @property {number} calls               windowed: how many calls the trace holds
+ * @property {string} trace_id            windowed: ties the live view to the notebook's saved copy
+ * @property {string} [offline]           windowed, no kernel (hosts/lab.js): why zooming is limited
+ * @property {DataView | null} [last]     windowed, no kernel: the last window's reply
  */
 
 
 /** Debounce of the window sent back to Python (ms): dragging sends one update, not hundreds. */
 const WIDGET_WINDOW_SYNC_MS = 250;
+/** Windowed mode: a request the kernel has not answered in this long is given up (the kernel is
+ * busy running a cell, or gone); the view keeps the replies it has and asks again when it moves. */
+const WIDGET_WINDOW_TIMEOUT_MS = 20_000;
 
 /**
  * @param {HTMLElement} el
@@ -5462,8 +5988,30 @@ function renderWidget({ model, el }) {
   /** the window last sent to / received from Python, to not echo it back */
   let syncedStart = widgetAsNs(model.get("window_start_ns"));
   let syncedEnd = widgetAsNs(model.get("window_end_ns"));
+  /** windowed mode: the timeline's handle for replies, and the timers of the requests in flight */
+  /** @type {{receive: (id: number, bytes: DataView | ArrayBuffer) => Promise<boolean>, fail: (id: number, message?: string) => void} | null} */
+  let windowHandle = null;
+  /** @type {Map<number, ReturnType<typeof setTimeout>>} */
+  const windowTimers = new Map();
+  /**
+   * A custom message from the kernel: a window reply (its bytes in buffers[0]) or why there is none.
+   * @param {any} msg
+   * @param {(DataView | ArrayBuffer)[]} [buffers]
+   */
+  function onCustom(msg, buffers) {
+    if (!msg || typeof msg !== "object" || !windowHandle) return;
+    const id = Number(msg.id);
+    const timer = windowTimers.get(id);
+    if (timer !== undefined) clearTimeout(timer);
+    windowTimers.delete(id);
+    if (msg.type === "window" && buffers && buffers[0]) void windowHandle.receive(id, buffers[0]);
+    else if (msg.type === "window-error") windowHandle.fail(id, String(msg.message || "the kernel could not answer"));
+  }
 
   function teardown() {
+    for (const timer of windowTimers.values()) clearTimeout(timer);
+    windowTimers.clear();
+    windowHandle = null;
     if (syncTimer !== null) clearTimeout(syncTimer);
     syncTimer = null;
     if (timeline) timeline.destroy();
@@ -5499,7 +6047,8 @@ function renderWidget({ model, el }) {
     if (height > 0) options.height = height;
     const message = model.get("error");
     const data = model.get("data");
-    const empty = !data || data.byteLength === 0;
+    const windowed = model.get("windowed") === true;
+    const empty = windowed ? !model.get("skeleton") || !model.get("overview") : !data || data.byteLength === 0;
     if (message || empty) {
       const text = message || ("fprofile: this widget has no trace data (nothing was recorded, or the "
         + "notebook was saved without its widget state).");
@@ -5509,16 +6058,42 @@ function renderWidget({ model, el }) {
     const t = createTimeline(el, options);
     timeline = t;
     let shown = false;
-    try {
-      // resolves to false (and shows why in the timeline) for a bad or too large trace
-      shown = await t.setData(data, widgetParseSummary(model.get("summary")));
-    } catch (err) {
-      if (destroyed || mine !== generation) return;
-      const why = err instanceof Error ? err.message : String(err);
-      const text = `fprofile: cannot show this trace (${data.byteLength.toLocaleString("en")} bytes): ${why}`;
-      if (typeof t.showError === "function") t.showError(text);
-      else errorBox = widgetShowError(el, text);
-      return;
+    if (windowed) {
+      const offline = model.get("offline");
+      const handle = await t.setWindowedData({
+        skeleton: model.get("skeleton"),
+        overview: model.get("overview"),
+        last: model.get("last") || null,
+        calls: model.get("calls"),
+        summary: widgetParseSummary(model.get("summary")),
+        window: firstDraw ? [widgetAsNs(model.get("window_start_ns")), widgetAsNs(model.get("window_end_ns"))] : null,
+        offline: offline || undefined,
+        request: offline ? null : (/** @type {number} */ id, /** @type {number} */ t0, /** @type {number} */ t1, /** @type {number} */ px) => {
+          model.send({ type: "window", id, t0, t1, px });
+          windowTimers.set(id, setTimeout(() => {
+            windowTimers.delete(id);
+            if (windowHandle) windowHandle.fail(id, "The kernel has not answered for a while (busy running a cell, or stopped): " +
+              "the view shows what it has and asks again when you zoom or pan.");
+          }, WIDGET_WINDOW_TIMEOUT_MS));
+        },
+      });
+      if (!handle || destroyed || mine !== generation) return;
+      windowHandle = handle;
+      shown = true;
+      const traceId = model.get("trace_id");
+      if (traceId && !offline) t.root.dataset.traceId = traceId;
+    } else {
+      try {
+        // resolves to false (and shows why in the timeline) for a bad or too large trace
+        shown = await t.setData(data, widgetParseSummary(model.get("summary")));
+      } catch (err) {
+        if (destroyed || mine !== generation) return;
+        const why = err instanceof Error ? err.message : String(err);
+        const text = `fprofile: cannot show this trace (${data.byteLength.toLocaleString("en")} bytes): ${why}`;
+        if (typeof t.showError === "function") t.showError(text);
+        else errorBox = widgetShowError(el, text);
+        return;
+      }
     }
     if (!shown || destroyed || mine !== generation) return;
     // a one-line description above the toolbar: calls, threads, duration, payload
@@ -5531,7 +6106,7 @@ function renderWidget({ model, el }) {
     }
     // the saved (or Python-set) window applies to the trace it was made on: the first drawing
     // of this view; new data starts from the whole run
-    if (firstDraw) {
+    if (firstDraw && !windowed) {
       const s = widgetAsNs(model.get("window_start_ns"));
       const e = widgetAsNs(model.get("window_end_ns"));
       if (s !== null && e !== null && e > s) t.setWindow(s, e);
@@ -5564,6 +6139,9 @@ function renderWidget({ model, el }) {
   model.on("change:height", onData);
   model.on("change:window_start_ns", onWindowFromPython);
   model.on("change:window_end_ns", onWindowFromPython);
+  model.on("change:windowed", onData);
+  model.on("change:overview", onData);
+  model.on("msg:custom", onCustom);
   void draw();
 
   return () => {
@@ -5574,6 +6152,9 @@ function renderWidget({ model, el }) {
     model.off("change:height", onData);
     model.off("change:window_start_ns", onWindowFromPython);
     model.off("change:window_end_ns", onWindowFromPython);
+    model.off("change:windowed", onData);
+    model.off("change:overview", onData);
+    model.off("msg:custom", onCustom);
     teardown();
   };
 }
