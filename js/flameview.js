@@ -13,8 +13,14 @@
 // back. After each drawing the canvas gets `data-drawn` (boxes), `data-nodes` (merged paths),
 // `data-mode` ("flame" or "sandwich"), `data-focus` (the depth of the zoomed path, 0: none),
 // `data-window` ("all", or "t0,t1" in trace ns). Layer 4 (canvas, pointer events, text only).
+//
+// A windowed page (timeline.js "windowed mode") does not hold every call: its host merges them
+// (setRemote: a windowsource.js createFlameSource whose replies are flame.js columns, the core's
+// encoding read back), drawn as a merged one; while the flame of the current scope and window is
+// on its way the last one drawn stays, the canvas has `data-pending="1"` and the note says so. The
+// callers and callees view is not offered then (the hosts have no encoding of it).
 
-import { flameMerge, flameSandwich, flameLayout, flamePath, flameFind } from "./flame.js";
+import { flameMerge, flameSandwich, flameLayout, flamePath, flameFind, emptyFlame } from "./flame.js";
 import { sizeCanvas, fitLabel } from "./render.js";
 import { highlightActive, isHighlighted } from "./state.js";
 import { processLabel } from "./lanes.js";
@@ -133,6 +139,9 @@ export function createFlameView(tl) {
   let hits = { count: 0, node: [], x: [], y: [], w: [] };
   let hitTree = []; // per box: the tree it belongs to ("flame", "callers" or "callees")
   let pointer = null;
+  /** windowed: the host's flame graphs (windowsource.js createFlameSource), or null (merged here) */
+  let remote = null;
+  let pending = false; // remote: the flame drawn is not the one of the current scope and window
 
   // ---- what is merged ---------------------------------------------------------------------
   /** The scope's threads that the thread list shows. */
@@ -166,12 +175,28 @@ export function createFlameView(tl) {
     scope.value = "all";
   }
 
+  /** The window merged: null (the whole run) or [t0, t1] in trace ns, as the root's data-window-*-ns. */
+  function currentWin() {
+    const whole = vp.win[0] <= vp.full[0] && vp.win[1] >= vp.full[1];
+    return whole ? null : [Math.round(vp.win[0]), Math.round(vp.win[1])];
+  }
+
   /** The flame of the current scope and window (recomputed when either changed). */
   function currentFlame() {
     const threads = chosenThreads();
-    const whole = vp.win[0] <= vp.full[0] && vp.win[1] >= vp.full[1];
-    const win = whole ? null : [Math.round(vp.win[0]), Math.round(vp.win[1])]; // as the root's data-window-*-ns
+    const win = currentWin();
     const key = `${threads.join(",")}|${win ? win.join(",") : "all"}|${state.filterGen}`;
+    if (remote) {
+      const f = remote.want(threads, win);
+      pending = f === null;
+      if (f !== null && key !== cache.key) cache = { key, f, lay: flameLayout(f), win, threads };
+      if (!cache.f) {
+        const empty = emptyFlame();
+        cache = { key: "", f: empty, lay: flameLayout(empty), win, threads };
+      }
+      return cache;
+    }
+    pending = false;
     if (key !== cache.key) {
       const f = flameMerge(state.trace, threads, win, state.kept);
       cache = { key, f, lay: flameLayout(f), win, threads };
@@ -231,7 +256,8 @@ export function createFlameView(tl) {
     }
     ctx.font = pal.font;
     charPx = ctx.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEFGH0123").width / 40 || 6.2;
-    if (mode === "sandwich" && state.selectedCode < 0) mode = "flame";
+    if (mode === "sandwich" && (state.selectedCode < 0 || remote)) mode = "flame";
+    sandwichBtn.hidden = remote !== null;
     sandwichBtn.disabled = state.selectedCode < 0 && mode !== "sandwich";
     sandwichBtn.textContent = mode === "sandwich" ? "Flame graph" : "Callers & callees";
     if (mode === "sandwich") drawSandwich(ctx, W, H);
@@ -259,10 +285,16 @@ export function createFlameView(tl) {
     canvas.setAttribute("data-focus", String(focusPath.length));
     canvas.setAttribute("data-window", win ? `${Math.round(win[0])},${Math.round(win[1])}` : "all");
     renderCrumbs(f, focus);
+    canvas.setAttribute("data-pending", pending ? "1" : "0");
     const calls = sumTop(f, f.calls);
-    note.textContent = f.count === 0 ? "No calls in this window for these threads."
+    const figures = f.count === 0 ? "No calls in this window for these threads."
       : `${win ? formatWindow(win[0], win[1], state.origin) : "whole run"} · ${formatCount(calls)} top-level call${calls === 1 ? "" : "s"}` +
         ` · ${formatCount(f.count)} path${f.count === 1 ? "" : "s"} · ${formatDuration(lay.sum)}`;
+    const failed = remote !== null && pending && remote.failed(chosenThreads(), currentWin());
+    note.textContent = !pending ? figures
+      : failed ? "The flame graph of this window could not be merged (see the message above)."
+      : `Merging the calls of this window (every call, by the ${remote && remote.where ? remote.where : "host"})…` +
+        (cache.key ? ` Shown meanwhile: ${figures}` : "");
   }
 
   function drawSandwich(ctx, W, H) {
@@ -412,6 +444,7 @@ export function createFlameView(tl) {
   tl.listen(sandwichBtn, "click", () => toggleSandwich());
 
   function toggleSandwich() {
+    if (remote) return false;
     if (mode === "sandwich") mode = "flame";
     else if (state.selectedCode >= 0) mode = "sandwich";
     else return false;
@@ -440,6 +473,14 @@ export function createFlameView(tl) {
     toggle,
     build,
     draw,
+    /** Windowed: the host merges (`source`: windowsource.js createFlameSource, its replies flame
+     * columns; `source.where` names the host in the note); null: merged here. */
+    setRemote(source) {
+      remote = source;
+      cache = { key: "", f: null, lay: null, win: null, threads: [] };
+      pending = false;
+      if (remote) mode = "flame";
+    },
     /** Keys of the flame view: f (toggle), and while shown s (callers and callees), Escape (back). */
     onKey(key) {
       if (key === "f" || key === "F") {

@@ -27,7 +27,8 @@ import { createFlameView } from "./flameview.js";
 import { applyFilter, filteredIndex } from "./filters.js";
 import { createFilterBar, hideButtons } from "./filterbar.js";
 import { decodeWindowReply, composeWindowTrace, replyDepths } from "./windowreply.js";
-import { createWindowSource } from "./windowsource.js";
+import { createWindowSource, createFlameSource } from "./windowsource.js";
+import { flameFromBytes } from "./flame.js";
 
 /** The zoomed view's vertical sizes (lanes.js layoutGroups). */
 const LANE_DIMS = Object.freeze({
@@ -366,6 +367,14 @@ export function createTimeline(container, options = {}) {
     }
     const best = longestVisibleCall(state, (k) => k === code);
     if (best < 0) return;
+    if (!zoomToFirst && isRun(state.trace, best)) {
+      // windowed: its longest call drawn is a run of narrow calls: the function alone is selected
+      // (selecting the run would zoom to it, and move the window of the flame graph clicked)
+      selectCall(-1);
+      state.selectedCode = code;
+      table.setSelected(code);
+      return;
+    }
     selectCall(best);
     const { calls } = state.trace;
     if (!zoomToFirst) return;
@@ -481,7 +490,7 @@ export function createTimeline(container, options = {}) {
     if (!state.trace || e.altKey || e.ctrlKey || e.metaKey) return;
     const tag = e.target && e.target.tagName;
     if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
-    if (!windowed && flame.onKey(e.key)) {
+    if ((!windowed || windowed.flame) && flame.onKey(e.key)) {
       e.preventDefault();
       return;
     }
@@ -592,7 +601,7 @@ export function createTimeline(container, options = {}) {
   // overview (a window reply over the whole run, computed once) and the window replies the host
   // fetches (windowsource.js decides which); state.trace is the skeleton composed with the reply
   // that covers the view best (windowreply.js), swapped when a better one arrives.
-  let windowed = null; // { skeleton, depths, calls, source, reply (drawn), live }
+  let windowed = null; // { skeleton, depths, calls, source, reply (drawn), live, flame (the host's flame graphs, or null) }
   /** The view moved: ask for it (when a host can answer) and draw the best reply held. */
   function windowedView() {
     const [a, b] = vp.win;
@@ -644,6 +653,7 @@ export function createTimeline(container, options = {}) {
     state.overviewTrace = null;
     state.overviewIndex = null;
     windowedNote.hidden = true;
+    flame.setRemote(null);
     flame.button.hidden = false;
     filterBar.el.hidden = false;
     search.input.hidden = false;
@@ -660,9 +670,13 @@ export function createTimeline(container, options = {}) {
    * host for a window, its answer going to receive(); null: nothing can be fetched (a saved
    * notebook without its kernel), offline (the message saying so), elsewhere (where the views
    * that need every call can be had instead), tiles ([[t0, t1, px, reply bytes], ...]: replies kept
-   * for ever and decoded when first drawn: an HTML export's pyramid) }.
+   * for ever and decoded when first drawn: an HTML export's pyramid), requestFlame (optional, live
+   * hosts: (id, threads, win) => void: ask the host for the flame graph of those thread indices
+   * over win ([t0, t1] or null: the whole run), its answer going to receiveFlame(); without it the
+   * flame graph is not offered), host (the host's name in notes, "kernel" or "viewer") }.
    * Resolves to { receive(id, bytes) -> Promise<boolean> (false: stale or bad, dropped), fail(id),
-   * stats } or null when it could not be shown (the error is shown).
+   * receiveFlame(id, bytes) -> boolean (the core's flame encoding; false: stale, dropped),
+   * failFlame(id, message), stats, flameStats } or null when it could not be shown (the error is shown).
    */
   async function setWindowedData(args) {
     showError("");
@@ -686,14 +700,18 @@ export function createTimeline(container, options = {}) {
     source.setOverview(overview);
     if (last) source.add(last);
     if (Array.isArray(args.tiles)) source.pin(args.tiles.map(([t0, t1, px, bytes]) => ({ t0, t1, px, bytes })));
-    windowed = { skeleton, depths: replyDepths(overview, skeleton.threads.length), calls: Number(args.calls) || 0, source, reply: null, live };
+    const flameSource = live && typeof args.requestFlame === "function" ? createFlameSource(args.requestFlame) : null;
+    if (flameSource) flameSource.where = args.host || "host";
+    windowed = { skeleton, depths: replyDepths(overview, skeleton.threads.length), calls: Number(args.calls) || 0, source, reply: null, live, flame: flameSource };
     const overviewTrace = composeWindowTrace(skeleton, overview, windowed.depths);
     state.overviewTrace = overviewTrace;
     state.overviewIndex = buildIndex(overviewTrace);
     windowed.reply = overview;
     install(overviewTrace, args.summary || null, 0);
     root.dataset.payloadBytes = String(args.skeleton.byteLength + args.overview.byteLength);
-    flame.button.hidden = true;
+    flame.setRemote(flameSource);
+    if (!flameSource && flame.shown()) flame.toggle(false);
+    flame.button.hidden = !flameSource;
     filterBar.el.hidden = true;
     search.input.hidden = true;
     search.regex.hidden = true;
@@ -701,7 +719,8 @@ export function createTimeline(container, options = {}) {
     root.setAttribute("data-windowed", live ? "live" : "offline");
     windowedNote.textContent = live
       ? `${formatCount(windowed.calls)} calls: more than this page holds at once, so it fetches what the view shows at its resolution ` +
-        "(narrow calls merged and hatched: hover for their count, zoom in to see them). The flame graph, search, filters and the " +
+        "(narrow calls merged and hatched: hover for their count, zoom in to see them). " +
+        (flameSource ? `The flame graph (f) is merged by the ${flameSource.where}; callers and callees, search, filters and the ` : "The flame graph, search, filters and the ") +
         `per-thread summary need every call: ${args.elsewhere || "use trace.flame(), trace.summary() in Python"}.`
       : (args.offline || "Zooming needs the kernel: this saved view shows the overview and the last window it had. " +
         "Run the cell again to browse the trace.");
@@ -732,6 +751,20 @@ export function createTimeline(container, options = {}) {
       fail(id, message) {
         if (message) showError(message);
         if (windowed && windowed.source === source) source.fail(id);
+      },
+      flameStats: flameSource ? flameSource.stats : null,
+      /** The host's flame graph for request `id` (the core's encoding). */
+      receiveFlame(id, bytes) {
+        if (!flameSource || !windowed || windowed.flame !== flameSource) return false;
+        if (!flameSource.receive(id, flameFromBytes(bytes))) return false;
+        schedule();
+        return true;
+      },
+      /** The flame request `id` failed (`message` shown). */
+      failFlame(id, message) {
+        if (!flameSource || !windowed || windowed.flame !== flameSource) return;
+        if (flameSource.fail(id) && message) showError(message);
+        schedule();
       },
     };
   }

@@ -121,3 +121,80 @@ export function createWindowSource(send) {
     best,
   };
 }
+
+/**
+ * The flame graphs a windowed page asks its host for (the host merges every call; the page holds
+ * only a window's): one request in flight, the latest wanted flame sent next (latest wins), replies
+ * to ids no longer awaited dropped, the last few kept by key. send(id, threads, win) asks for the
+ * flame of `threads` (thread indices) over `win` ([t0, t1] in trace ns, or null: the whole run).
+ * Returns { want(threads, win) -> the reply held for them (sent for when not), receive(id, reply)
+ * -> boolean (false: stale, dropped), fail(id) -> boolean (false: not awaited), failed(threads, win)
+ * (that request failed last), inFlight(), stats }. A reply is whatever the host's bytes decode to
+ * (flame.js flameFromBytes).
+ */
+export function createFlameSource(send) {
+  let nextId = 1;
+  let flight = null; // { id, key }
+  let pending = null; // { key, threads, win }: the latest flame wanted while one was in flight
+  let failedKey = "";
+  const held = new Map(); // key -> reply, oldest first
+  const stats = { sent: 0, received: 0, stale: 0, failed: 0 };
+  const keyOf = (threads, win) => `${threads.join(",")}|${win ? `${win[0]},${win[1]}` : "all"}`;
+
+  function sendNow(key, threads, win) {
+    flight = { id: nextId++, key };
+    stats.sent++;
+    send(flight.id, threads.slice(), win ? [win[0], win[1]] : null);
+  }
+  function next() {
+    if (!pending) return;
+    const p = pending;
+    pending = null;
+    if (!held.has(p.key)) sendNow(p.key, p.threads, p.win);
+  }
+
+  return {
+    stats,
+    inFlight: () => (flight ? flight.id : 0),
+    want(threads, win) {
+      const key = keyOf(threads, win);
+      const r = held.get(key);
+      if (r !== undefined) {
+        pending = null;
+        return r;
+      }
+      if (flight) {
+        if (flight.key !== key) pending = { key, threads, win };
+        else pending = null;
+      } else if (key !== failedKey) {
+        sendNow(key, threads, win);
+      }
+      return null;
+    },
+    receive(id, reply) {
+      if (!flight || id !== flight.id) {
+        stats.stale++;
+        return false;
+      }
+      const { key } = flight;
+      flight = null;
+      failedKey = "";
+      stats.received++;
+      held.delete(key);
+      held.set(key, reply);
+      if (held.size > WINDOW_CACHE) held.delete(held.keys().next().value);
+      next();
+      return true;
+    },
+    fail(id) {
+      if (!flight || id !== flight.id) return false;
+      failedKey = flight.key; // not asked again until another flame was wanted
+      flight = null;
+      stats.failed++;
+      if (pending && pending.key === failedKey) pending = null;
+      next();
+      return true;
+    },
+    failed: (threads, win) => failedKey !== "" && keyOf(threads, win) === failedKey,
+  };
+}

@@ -6,6 +6,7 @@
   trace above the threshold is drawn from its skeleton and overview, zoom and pan fetch new
   windows, a reply to an id no longer awaited is ignored, and what is drawn for a window is what
   the whole-trace path draws for it (the calls drawn one by one, compared by their index);
+  The flame graph (f) of a window is asked of the kernel and drawn with trace.flame()'s nodes;
 - in a real JupyterLab (a kernel, the comm, the widget manager): a windowed TimelineWidget draws,
   and zooming fetches windows from the kernel.
 """
@@ -19,6 +20,7 @@ import pytest
 from fprofile_jupyter import _core
 
 from test_browser_lab import DRAWN, glue_page  # noqa: F401  (a fixture)
+from test_flame_view import FLAME, tooltip_facts
 
 
 def span(trace):
@@ -171,9 +173,11 @@ def test_windowed_widget_draws_fetches_and_drops_stale_replies(windowed_page, ar
     assert root_data(page, "windowed") == "live"
     assert root_data(page, "calls") == str(len(trace))
     assert "fetches what the view shows" in page.inner_text(".fprofile-windowed-note")
-    # no dead controls: what needs every call is not offered
-    assert page.locator("button.fprofile-flame-toggle").is_hidden()
+    # no dead controls: what needs every call is not offered (the flame graph: merged by the kernel)
+    assert page.locator("button.fprofile-flame-toggle").is_visible()
+    assert "flame graph (f) is merged by the kernel" in page.inner_text(".fprofile-windowed-note")
     assert page.locator("input.fprofile-search").is_hidden()
+    assert page.locator(".fprofile-filterbar").is_hidden() and page.locator(".fprofile-search-regex-label").is_hidden()
     assert int(canvas.get_attribute("data-runs")) > 0, "a 300k-call run at 1200 px has merged calls"
     # the whole run is the overview: nothing asked yet
     assert kernel.requests() == []
@@ -224,6 +228,144 @@ def test_windowed_widget_draws_fetches_and_drops_stale_replies(windowed_page, ar
     assert w.requests >= 3
     page.evaluate("() => window.cleanup()")
     assert page.evaluate("() => window.model.listeners()") == 0
+    assert not errors, errors
+
+
+def flat_flame(nodes, depth=0) -> list:
+    """trace.flame()'s nested nodes in pre-order as (depth, code, total_ns, self_ns, calls)."""
+    out = []
+    for n in nodes:
+        out.append((depth, n["code"], n["total_ns"], n["self_ns"], n["calls"]))
+        out.extend(flat_flame(n["children"], depth + 1))
+    return out
+
+
+def test_flame_reply_is_the_core_flame_of_the_request():
+    import struct
+
+    from fprofile_jupyter import _windowed
+
+    trace = _core._synthetic_trace(20_000, 3, 5)
+    a, b = span(trace)
+    win = (a + (b - a) // 3, a + (b - a) // 2)
+    reply = _windowed.flame_reply(trace, [0, 2], *win)
+    values = struct.unpack(f"<{len(reply) // 8}d", reply)
+    nodes = [tuple(int(v) for v in values[k:k + 5]) for k in range(0, len(values), 5)]
+    assert nodes and nodes == flat_flame(trace.flame(threads=[0, 2], window=win))
+    assert _windowed.flame_reply(trace, [1], None, None) == _core.flame_bytes(trace, [1])
+    assert _windowed.flame_reply(trace, [], None, None) == b""
+    for args, message in [((None, 0, 1), "list of thread indices"), ((["x"], 0, 1), "list of thread indices"),
+                          (([0], "a", 1), "integer t0 and t1"), (([0], 1, None), "integer t0 and t1"),
+                          (([0], 10, 5), "ends before it starts")]:
+        with pytest.raises(ValueError, match=message):
+            _windowed.flame_reply(trace, *args)
+    with pytest.raises(IndexError, match="out of range"):
+        _windowed.flame_reply(trace, [7], None, None)
+
+
+def flame_attr(page, name: str):
+    return page.get_attribute(FLAME, f"data-{name}")
+
+
+def settle(page, kernel):
+    """Answer the page's requests (windows and flame graphs) until it waits for none."""
+    for _ in range(20):
+        page.wait_for_function(f"""() => {{ const r = document.querySelector('.fprofile-root').dataset;
+            const f = document.querySelector('{FLAME}').dataset;
+            return window.outbox.length > 0 || (r.windowSent === r.windowReceived && f.pending === '0'); }}""")
+        if kernel.serve() == 0:
+            return
+    raise AssertionError("the page kept asking")
+
+
+def test_windowed_widget_flame_graph_from_the_kernel(windowed_page, artifacts_dir):
+    """f in windowed mode: the page asks the kernel for the flame graph of its window and visible
+    threads and draws it as a merged one: the same nodes and figures as trace.flame() in Python;
+    one request in flight, the latest wanted sent next, a stale reply dropped."""
+    from fprofile_jupyter import _widget
+
+    page, errors = windowed_page
+    trace = _core._synthetic_trace(300_000, 4, 11)
+    w = _widget.TimelineWidget(trace)
+    kernel = Kernel(page, w)
+    render(page, w)
+    page.wait_for_selector(DRAWN)
+    # zoom in: the flame graph is the window's, not the whole run's
+    wheel_zoom(page, 4)
+    kernel.serve_all()
+    page.locator(".fprofile-root").focus()
+    page.keyboard.press("f")
+    page.wait_for_function("() => window.outbox.some((m) => m.type === 'flame')")
+    assert flame_attr(page, "pending") == "1"
+    assert "Merging the calls of this window" in page.inner_text(".fprofile-flame-note")
+    msgs = kernel.requests()
+    (ask,) = [m for m in msgs if m["type"] == "flame"]
+    start, end = (round(float(page.get_attribute(".fprofile-root", f"data-window-{k}-ns"))) for k in ("start", "end"))
+    assert ask["threads"] == [0, 1, 2, 3] and (ask["t0"], ask["t1"]) == (start, end)
+    for m in msgs:
+        kernel.deliver(*kernel.answer(m))
+    page.wait_for_selector(f"{FLAME}[data-pending='0']")
+    assert page.get_attribute(".fprofile-root", "data-view") == "flame"
+    want = trace.flame(threads=[0, 1, 2, 3], window=(start, end))
+    assert want and int(flame_attr(page, "nodes")) == len(flat_flame(want))
+    assert flame_attr(page, "window") == f"{start},{end}"
+    assert int(flame_attr(page, "drawn")) > 0
+    assert page.locator("button.fprofile-sandwich-toggle").is_hidden(), "no callers and callees from the kernel"
+    total = sum(n["total_ns"] for n in want)
+    assert page.inner_text(".fprofile-flame-note").endswith(_core.format_duration(total))
+    # hover: the heaviest top-level node's figures are Python's
+    top = want[0]
+    box = page.locator(FLAME).bounding_box()
+    page.mouse.move(box["x"] + 4, box["y"] + 9)
+    title, facts = tooltip_facts(page)
+    assert title == top["function"]
+    assert facts["Calls"] == f"{top['calls']:,}"
+    assert facts["Total"] == _core.format_duration(top["total_ns"])
+    assert facts["Self"] == _core.format_duration(top["self_ns"])
+    # click its heaviest child: zoomed into that path (breadcrumb), the child's figures Python's too
+    child = top["children"][0]
+    page.mouse.click(box["x"] + 4, box["y"] + 18 * 1.5)
+    page.wait_for_selector(f"{FLAME}[data-focus='2']")
+    assert page.locator(".fprofile-flame-crumb").all_inner_texts() == ["All", top["function"], child["function"]]
+    box = page.locator(FLAME).bounding_box()  # the selection may have changed the layout
+    page.mouse.move(box["x"] + box["width"] - 5, box["y"] + 18 * 1.5)
+    title, facts = tooltip_facts(page)
+    assert title == child["function"] and facts["Total"] == _core.format_duration(child["total_ns"])
+    page.keyboard.press("Escape")
+    page.wait_for_selector(f"{FLAME}[data-focus='1']")
+    page.screenshot(path=os.path.join(artifacts_dir, "widget-windowed-flame.png"))
+
+    # selecting a function from the flame graph leaves the window (and so the flame graph) as it was
+    settle(page, kernel)
+    assert flame_attr(page, "window") == f"{start},{end}"
+    assert page.get_attribute(".fprofile-root", "data-window-start-ns") == str(start)
+    asked = w.flame_requests
+
+    # two scopes chosen in a row: one request in flight, the latest sent when it is answered
+    page.select_option("select.fprofile-flame-scope", "t:1")
+    page.wait_for_function("() => window.outbox.length === 1")
+    page.select_option("select.fprofile-flame-scope", "t:2")
+    page.wait_for_timeout(200)  # let any (wrong) extra request arrive before counting
+    (first,) = kernel.requests()
+    assert first["type"] == "flame" and first["threads"] == [1] and (first["t0"], first["t1"]) == (start, end)
+    assert flame_attr(page, "pending") == "1"
+    kernel.deliver(*kernel.answer(first))
+    page.wait_for_function("() => window.outbox.length === 1")
+    (latest,) = kernel.requests()
+    assert latest["threads"] == [2] and latest["id"] == first["id"] + 1
+    # a reply to an id no longer awaited is dropped: still waiting
+    kernel.deliver({"type": "flame", "id": first["id"]}, [_core.flame_bytes(trace, [1], (start, end))])
+    page.wait_for_timeout(200)
+    assert flame_attr(page, "pending") == "1"
+    kernel.deliver(*kernel.answer(latest))
+    page.wait_for_selector(f"{FLAME}[data-pending='0']")
+    assert int(flame_attr(page, "nodes")) == len(flat_flame(trace.flame(threads=[2], window=(start, end))))
+    assert w.flame_requests == asked + 2
+    # f: back to the timeline
+    page.locator(".fprofile-root").focus()
+    page.keyboard.press("f")
+    page.wait_for_selector("canvas.fprofile-zoom:visible")
+    page.evaluate("() => window.cleanup()")
     assert not errors, errors
 
 
@@ -404,6 +546,16 @@ def test_viewer_window_api(viewer_server, tmp_path):
         assert status == 400, (query, status, body)
         assert message in json.loads(body)["error"], (query, body)
     assert http(base + "api/trace/" + "0" * 32 + "/window?t0=0&t1=10&px=10")[0] == 404
+    # the flame graph of thread indices over a window (or the whole run): the core's encoding
+    t1 = a + (b - a) // 10
+    status, flame = http(base + w["flame"] + f"?threads=0,2&t0={a}&t1={t1}")
+    assert status == 200 and flame == _core.flame_bytes(trace, [0, 2], (a, t1)) and flame
+    assert http(base + w["flame"] + "?threads=1") == (200, _core.flame_bytes(trace, [1]))
+    for query, message in {"?threads=x": "thread indices", "?threads=9": "out of range",
+                           f"?threads=0&t0={a}": "integer t0 and t1", f"?threads=0&t0={b}&t1={a}": "ends before"}.items():
+        status, body = http(base + w["flame"] + query)
+        assert status == 400, (query, status, body)
+        assert message in json.loads(body)["error"], (query, body)
     # a small trace is sent whole and has no windows
     small = _core._synthetic_trace(500, 1, 1)
     status, body = http(base + "api/upload", data=small.to_bytes(), headers={"X-Fprofile-Filename": "small.fpt"})
@@ -469,6 +621,15 @@ def test_viewer_page_shows_a_large_trace_windowed(browser, tmp_path, artifacts_d
         page.screenshot(path=os.path.join(artifacts_dir, "viewer-windowed.png"))
         if int(page.get_attribute("canvas.fprofile-zoom", "data-runs")) > 0:
             assert "calls here" in text and "zoom in" in text, text
+        # f: the flame graph of the window shown, merged by the server over every call
+        start, end = (round(float(page.get_attribute(".fprofile-root", f"data-window-{k}-ns"))) for k in ("start", "end"))
+        assert "merged by the viewer" in page.inner_text(".fprofile-windowed-note")
+        page.locator(".fprofile-root").focus()
+        page.keyboard.press("f")
+        page.wait_for_selector(f"{FLAME}[data-pending='0']")
+        assert flame_attr(page, "window") == f"{start},{end}"
+        want = flat_flame(trace.flame(threads=[0, 1, 2, 3], window=(start, end)))
+        assert want and int(flame_attr(page, "nodes")) == len(want) and int(flame_attr(page, "drawn")) > 0
         assert not errors, errors
         page.close()
     finally:

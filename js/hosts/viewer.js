@@ -46,28 +46,38 @@ function startViewerPage() {
     }
   }
 
-  /** A trace the server keeps: skeleton and overview first, then the windows the view shows. */
+  /** The bytes the server answers `url` with; rejects with its `{"error"}` message otherwise. */
+  async function viewerFetchBytes(url) {
+    const resp = await fetch(url);
+    if (!resp.ok) {
+      const why = await resp.json().catch(() => ({ error: `the server answered ${resp.status}` }));
+      throw new Error(why.error || `the server answered ${resp.status}`);
+    }
+    return resp.arrayBuffer();
+  }
+
+  /** A trace the server keeps: skeleton and overview first, then the windows the view shows, and
+   * the flame graphs asked for. */
   async function showWindowed(info) {
     const w = info.windowed;
     let handle = null;
     const request = (id, t0, t1, px) => {
-      fetch(`${w.window}?t0=${Math.round(t0)}&t1=${Math.round(t1)}&px=${Math.round(px)}`)
-        .then(async (resp) => {
-          if (!resp.ok) {
-            const why = await resp.json().catch(() => ({ error: `the server answered ${resp.status}` }));
-            throw new Error(why.error || `the server answered ${resp.status}`);
-          }
-          return resp.arrayBuffer();
-        })
+      viewerFetchBytes(`${w.window}?t0=${Math.round(t0)}&t1=${Math.round(t1)}&px=${Math.round(px)}`)
         .then((bytes) => { if (handle) handle.receive(id, bytes); })
         .catch((e) => { if (handle) handle.fail(id, `A window of the trace could not be fetched: ${e && e.message ? e.message : e}`); });
+    };
+    const requestFlame = (id, threads, win) => {
+      viewerFetchBytes(`${w.flame}?threads=${threads.join(",")}${win ? `&t0=${Math.round(win[0])}&t1=${Math.round(win[1])}` : ""}`)
+        .then((bytes) => { if (handle) handle.receiveFlame(id, bytes); })
+        .catch((e) => { if (handle) handle.failFlame(id, `The flame graph could not be fetched: ${e && e.message ? e.message : e}`); });
     };
     try {
       const [sk, ov, sm] = await Promise.all([fetch(w.skeleton), fetch(w.overview), fetch(info.summary)]);
       if (!sk.ok || !ov.ok || !sm.ok) throw new Error(`the server answered ${sk.status} / ${ov.status} / ${sm.status}`);
       const [skeleton, overview, summary] = await Promise.all([sk.arrayBuffer(), ov.arrayBuffer(), sm.json()]);
       handle = await timeline.setWindowedData({
-        skeleton, overview, calls: w.calls, summary, request,
+        skeleton, overview, calls: w.calls, summary, request, host: "viewer",
+        requestFlame: w.flame ? requestFlame : undefined,
         elsewhere: "`fprofile stats FILE` prints the per-thread summary, and in Python trace.flame() merges by call path",
       });
       setStatus(handle ? timeline.describe() : "");

@@ -83,28 +83,39 @@ function renderWidget({ model, el }) {
   let syncedStart = widgetAsNs(model.get("window_start_ns"));
   let syncedEnd = widgetAsNs(model.get("window_end_ns"));
   /** windowed mode: the timeline's handle for replies, and the timers of the requests in flight */
-  /** @type {{receive: (id: number, bytes: DataView | ArrayBuffer) => Promise<boolean>, fail: (id: number, message?: string) => void} | null} */
+  /** @type {{receive: (id: number, bytes: DataView | ArrayBuffer) => Promise<boolean>, fail: (id: number, message?: string) => void,
+   *   receiveFlame: (id: number, bytes: DataView | ArrayBuffer) => boolean, failFlame: (id: number, message?: string) => void} | null} */
   let windowHandle = null;
   /** @type {Map<number, ReturnType<typeof setTimeout>>} */
   const windowTimers = new Map();
+  /** the flame requests' timers (their ids are counted apart from the windows') */
+  /** @type {Map<number, ReturnType<typeof setTimeout>>} */
+  const flameTimers = new Map();
   /**
-   * A custom message from the kernel: a window reply (its bytes in buffers[0]) or why there is none.
+   * A custom message from the kernel: a window reply or a flame graph (its bytes in buffers[0]),
+   * or why there is none.
    * @param {any} msg
    * @param {(DataView | ArrayBuffer)[]} [buffers]
    */
   function onCustom(msg, buffers) {
     if (!msg || typeof msg !== "object" || !windowHandle) return;
     const id = Number(msg.id);
-    const timer = windowTimers.get(id);
+    const isFlame = msg.type === "flame" || msg.type === "flame-error";
+    const timers = isFlame ? flameTimers : windowTimers;
+    const timer = timers.get(id);
     if (timer !== undefined) clearTimeout(timer);
-    windowTimers.delete(id);
+    timers.delete(id);
     if (msg.type === "window" && buffers && buffers[0]) void windowHandle.receive(id, buffers[0]);
     else if (msg.type === "window-error") windowHandle.fail(id, String(msg.message || "the kernel could not answer"));
+    else if (msg.type === "flame" && buffers && buffers[0]) windowHandle.receiveFlame(id, buffers[0]);
+    else if (msg.type === "flame-error") windowHandle.failFlame(id, String(msg.message || "the kernel could not answer"));
   }
 
   function teardown() {
     for (const timer of windowTimers.values()) clearTimeout(timer);
     windowTimers.clear();
+    for (const timer of flameTimers.values()) clearTimeout(timer);
+    flameTimers.clear();
     windowHandle = null;
     if (syncTimer !== null) clearTimeout(syncTimer);
     syncTimer = null;
@@ -168,6 +179,15 @@ function renderWidget({ model, el }) {
             windowTimers.delete(id);
             if (windowHandle) windowHandle.fail(id, "The kernel has not answered for a while (busy running a cell, or stopped): " +
               "the view shows what it has and asks again when you zoom or pan.");
+          }, WIDGET_WINDOW_TIMEOUT_MS));
+        },
+        host: "kernel",
+        requestFlame: offline ? undefined : (/** @type {number} */ id, /** @type {number[]} */ threads, /** @type {number[] | null} */ win) => {
+          model.send({ type: "flame", id, threads, t0: win ? win[0] : null, t1: win ? win[1] : null });
+          flameTimers.set(id, setTimeout(() => {
+            flameTimers.delete(id);
+            if (windowHandle) windowHandle.failFlame(id, "The kernel has not answered for a while (busy running a cell, or stopped): " +
+              "the flame graph is asked for again when you change the window or the threads.");
           }, WIDGET_WINDOW_TIMEOUT_MS));
         },
       });

@@ -15,7 +15,10 @@ run :func:`main`. The server binds 127.0.0.1 only and serves exactly:
   ``/api/trace/<id>.overview`` (the whole run as a window reply, computed once) and
   ``/api/trace/<id>/window?t0=&t1=&px=`` (the window the page shows: a window reply; a bad
   request is a 400 with ``{"error": ...}``; ``px`` at most :data:`MAX_WINDOW_PX`, so a reply's
-  size stays bounded by pixels, and a query takes milliseconds).
+  size stays bounded by pixels, and a query takes milliseconds), and
+  ``/api/trace/<id>/flame?threads=&t0=&t1=`` (the flame graph of those thread indices, comma
+  separated, over ``[t0, t1)``, or the whole run without t0 and t1: the core's flame encoding,
+  ``_windowed.flame_reply``; a bad request is a 400 with ``{"error": ...}``).
 
 Nothing is read from the file system on request, so no path (``../``, absolute, encoded, symlinks)
 reaches a file: anything else is a 404, with no directory listing. A Content-Security-Policy forbids
@@ -87,7 +90,7 @@ MAX_WINDOW_PX = 8192
 
 _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-_TRACE_PATH = re.compile(r"^/api/trace/([0-9a-f]{32})(?:\.(fpt|json|skeleton|overview)|/(window))$")
+_TRACE_PATH = re.compile(r"^/api/trace/([0-9a-f]{32})(?:\.(fpt|json|skeleton|overview)|/(window|flame))$")
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -140,6 +143,19 @@ class _Converted:
         if px > MAX_WINDOW_PX:
             raise ValueError(f"width of {px} px: the viewer answers windows up to {MAX_WINDOW_PX} pixels wide")
         return self.trace.window_bytes(t0, t1, px)
+
+    def flame(self, query: str) -> bytes:
+        """The flame graph for ``threads=0,1&t0=&t1=``; ``ValueError`` (one line) for a bad request."""
+        if self.trace is None:
+            raise ValueError("this trace was sent whole: the page merges its flame graph itself")
+        q = urllib.parse.parse_qs(query, keep_blank_values=True)
+        text = (q.get("threads") or [""])[0]
+        try:
+            threads = [int(k) for k in text.split(",")] if text else []
+        except ValueError:
+            raise ValueError(f"threads: comma-separated thread indices, not {text!r}") from None
+        t0, t1 = ((q.get(k) or [None])[0] for k in ("t0", "t1"))
+        return _windowed.flame_reply(self.trace, threads, t0 or None, t1 or None)
 
 
 def _display_name(name: str) -> str:
@@ -207,7 +223,7 @@ class _State:
         if conv.trace is not None:
             del answer["trace"]
             answer.update(windowed={"skeleton": f"api/trace/{tid}.skeleton", "overview": f"api/trace/{tid}.overview",
-                                              "window": f"api/trace/{tid}/window", "calls": len(conv.trace)})
+                                              "window": f"api/trace/{tid}/window", "flame": f"api/trace/{tid}/flame", "calls": len(conv.trace)})
         return answer
 
 
@@ -320,11 +336,12 @@ def _make_handler(state: _State, port_box: List[int]):
                 kind = (m.group(2) or m.group(3)) if m else None
                 if conv is None or m is None:
                     self._not_found(head_only)
-                elif kind == "window":
+                elif kind in ("window", "flame"):
                     try:
-                        reply = conv.window(split.query)
-                    except (ValueError, OverflowError) as e:
-                        body = json.dumps({"error": f"No window: {e}"}).encode("utf-8")
+                        reply = conv.window(split.query) if kind == "window" else conv.flame(split.query)
+                    except (ValueError, OverflowError, IndexError) as e:
+                        what = "window" if kind == "window" else "flame graph"
+                        body = json.dumps({"error": f"No {what}: {e}"}).encode("utf-8")
                         self._send(400, body, "application/json; charset=utf-8", head_only)
                         return
                     self._send(200, reply, "application/octet-stream", head_only)

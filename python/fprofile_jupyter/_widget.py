@@ -12,7 +12,10 @@ a window reply over the whole run, computed once) and the summary, and asks the 
 window it shows with custom messages ``{"type": "window", "id", "t0", "t1", "px"}``; the widget
 answers each with ``{"type": "window", "id"}`` and the reply's bytes as a binary buffer
 (``Trace.window_bytes``: the calls of the window, those narrower than a pixel merged into counted
-runs; docs/format.md "Window replies"), or ``{"type": "window-error", "id", "message"}``. The widget
+runs; docs/format.md "Window replies"), or ``{"type": "window-error", "id", "message"}``. Likewise
+the flame graph of the view: ``{"type": "flame", "id", "threads", "t0", "t1"}`` (thread indices; t0
+and t1 null for the whole run) answered with ``{"type": "flame", "id"}`` and the core's flame
+encoding (``_windowed.flame_reply``), or ``{"type": "flame-error", "id", "message"}``. The widget
 keeps the trace (in Rust) to answer.
 
 The ES module and CSS come from the Rust extension (embedded with rust-embed): no CDN, no network,
@@ -83,6 +86,7 @@ class TimelineWidget(anywidget.AnyWidget):
         # ipywidgets keeps every widget alive, and the bytes are enough
         self._trace = trace if windowed else None
         self.requests = 0  # window requests answered (or refused)
+        self.flame_requests = 0  # flame requests answered (or refused)
         self._saved_window: Optional[tuple] = None
         self._displayed = False
         if windowed:
@@ -128,11 +132,23 @@ class TimelineWidget(anywidget.AnyWidget):
                 "summary": summary if summary is not None else trace.summary_json(overall_only=True)}
 
     def _on_window_request(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        """A custom message from the page: answer a window request with its reply (a binary buffer)."""
-        if not isinstance(content, dict) or content.get("type") != "window" or self._trace is None:
+        """A custom message from the page: answer a window request with its reply (a binary buffer),
+        a flame request with the flame graph (``_windowed.flame_reply``)."""
+        if not isinstance(content, dict) or self._trace is None:
+            return
+        rid = content.get("id")
+        if content.get("type") == "flame":
+            self.flame_requests += 1
+            try:
+                flame = _windowed.flame_reply(self._trace, content.get("threads"), content.get("t0"), content.get("t1"))
+            except (ValueError, IndexError) as e:
+                self.send({"type": "flame-error", "id": rid, "message": f"fprofile: no flame graph: {e}"})
+                return
+            self.send({"type": "flame", "id": rid}, buffers=[flame])
+            return
+        if content.get("type") != "window":
             return
         self.requests += 1
-        rid = content.get("id")
         try:
             reply = self._trace.window_bytes(*_windowed.parse_request(content.get("t0"), content.get("t1"), content.get("px")))
         except ValueError as e:

@@ -6,11 +6,13 @@ Such a host sends the page the trace's skeleton (``Trace.skeleton_bytes()``: thr
 functions, no calls) and its overview (a window reply over the whole run, computed once), then
 answers the page's requests for the window it shows (``Trace.window_bytes``: the calls of the
 window, those narrower than a pixel merged into counted runs; docs/format.md "Window replies").
-The page side is js/windowsource.js and js/timeline.js ``setWindowedData``.
+It also answers the page's requests for the flame graph of a window (``flame_reply``: the core
+merges every call; the page holds only the window's). The page side is js/windowsource.js and
+js/timeline.js ``setWindowedData``.
 """
 from __future__ import annotations
 
-from typing import Any, Tuple
+from typing import Any, List, Optional, Tuple
 
 #: Above this many calls a host fetches windows instead of sending the whole trace. Measured
 #: (benchmarks/README.md, "Windowed timeline"; benchmarks/bench_window.py): the windowed first
@@ -50,6 +52,29 @@ def parse_request(t0: Any, t1: Any, px: Any) -> Tuple[int, int, int]:
         return int(t0), int(t1), int(px)
     except (TypeError, ValueError):
         raise ValueError(f"a window request needs integer t0, t1 and px, not {t0!r}, {t1!r}, {px!r}") from None
+
+
+def parse_flame_request(threads: Any, t0: Any, t1: Any) -> Tuple[List[int], Optional[Tuple[int, int]]]:
+    """A page's flame request (the flame graph of ``threads``, thread indices, over ``[t0, t1)``, or
+    the whole run when both are None) as the arguments of ``_core.flame_bytes``; ``ValueError``
+    (one line) when a field is not what it should be."""
+    if not isinstance(threads, list) or not all(isinstance(k, int) and not isinstance(k, bool) for k in threads):
+        raise ValueError(f"a flame request needs a list of thread indices, not {threads!r}")
+    if t0 is None and t1 is None:
+        return threads, None
+    try:
+        return threads, (int(t0), int(t1))
+    except (TypeError, ValueError):
+        raise ValueError(f"a flame request needs integer t0 and t1 (or neither), not {t0!r}, {t1!r}") from None
+
+
+def flame_reply(trace: Any, threads: Any, t0: Any, t1: Any) -> bytes:
+    """The answer to a page's flame request: the flame graph in the core's encoding
+    (``_core.flame_bytes``; docs/format.md "The flame graph encoding"), which the page reads with
+    js/flame.js ``flameFromBytes``; ``ValueError`` / ``IndexError`` (one line) for a bad request."""
+    from . import _core
+
+    return _core.flame_bytes(trace, *parse_flame_request(threads, t0, t1))
 
 
 #: The zlib level of the replies a notebook output keeps (live replies go uncompressed).

@@ -2,7 +2,7 @@
 // dropped, the reply covering a view chosen.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createWindowSource, WINDOW_MARGIN, WINDOW_CACHE } from "../../js/windowsource.js";
+import { createWindowSource, createFlameSource, WINDOW_MARGIN, WINDOW_CACHE } from "../../js/windowsource.js";
 
 /** A source whose requests are recorded; reply(req) makes the reply a host would send. */
 function harness() {
@@ -98,4 +98,74 @@ test("bad views are ignored", () => {
   src.want(0, 10, 0);
   src.want(0, NaN, 100);
   assert.equal(sent.length, 0);
+});
+
+// ---- the flame graphs a windowed page asks its host for (createFlameSource) ----------------------
+
+function flameHarness() {
+  const sent = [];
+  const src = createFlameSource((id, threads, win) => sent.push({ id, threads, win }));
+  return { src, sent };
+}
+
+test("a flame is asked for once, and what comes back is held for its threads and window", () => {
+  const { src, sent } = flameHarness();
+  assert.equal(src.want([0, 1], [10, 20]), null);
+  assert.equal(src.want([0, 1], [10, 20]), null, "asked again while in flight: nothing more sent");
+  assert.deepEqual(sent, [{ id: 1, threads: [0, 1], win: [10, 20] }]);
+  assert.equal(src.receive(1, "F1"), true);
+  assert.equal(src.want([0, 1], [10, 20]), "F1");
+  assert.equal(src.want([0, 1], null), null, "the whole run is another flame");
+  assert.deepEqual(sent[1], { id: 2, threads: [0, 1], win: null });
+  assert.equal(src.inFlight(), 2);
+});
+
+test("one flame request in flight: the latest wanted is sent when it is answered, stale replies dropped", () => {
+  const { src, sent } = flameHarness();
+  src.want([0], [0, 100]);
+  src.want([1], [0, 100]);
+  src.want([2], [0, 100]);
+  assert.equal(sent.length, 1);
+  assert.equal(src.receive(7, "late"), false, "an id never asked for");
+  assert.equal(src.stats.stale, 1);
+  assert.equal(src.receive(1, "F0"), true);
+  assert.deepEqual(sent.map((m) => m.threads), [[0], [2]], "the latest wins: [1] never sent");
+  assert.equal(src.receive(1, "F0 again"), false, "no longer awaited");
+  assert.equal(src.want([2], [0, 100]), null);
+  assert.equal(src.receive(2, "F2"), true);
+  assert.equal(src.want([2], [0, 100]), "F2");
+  assert.equal(src.want([0], [0, 100]), "F0");
+  assert.deepEqual(src.stats, { sent: 2, received: 2, stale: 2, failed: 0 });
+});
+
+test("a pending flame already held is not sent; a failed one is not asked again until another is wanted", () => {
+  const { src, sent } = flameHarness();
+  src.want([0], null);
+  src.receive(1, "A");
+  src.want([1], null);
+  src.want([0], null); // held: replaces the pending wish, nothing to send
+  src.receive(2, "B");
+  assert.equal(sent.length, 2);
+  src.want([3], [5, 9]);
+  assert.equal(src.fail(99), false, "not awaited");
+  assert.equal(src.fail(3), true);
+  assert.equal(src.failed([3], [5, 9]), true);
+  assert.equal(src.want([3], [5, 9]), null);
+  assert.equal(sent.length, 3, "a redraw does not ask again for what just failed");
+  src.want([1], [5, 9]);
+  assert.equal(sent.length, 4);
+  src.receive(4, "C");
+  assert.equal(src.failed([3], [5, 9]), false);
+  src.want([3], [5, 9]);
+  assert.equal(sent.length, 5, "asked again once another flame came");
+});
+
+test("the flames held are bounded", () => {
+  const { src } = flameHarness();
+  for (let k = 0; k < WINDOW_CACHE + 3; k++) {
+    src.want([k], null);
+    assert.equal(src.receive(k + 1, `F${k}`), true);
+  }
+  assert.equal(src.want([WINDOW_CACHE + 2], null), `F${WINDOW_CACHE + 2}`);
+  assert.equal(src.want([0], null), null, "the oldest was let go");
 });

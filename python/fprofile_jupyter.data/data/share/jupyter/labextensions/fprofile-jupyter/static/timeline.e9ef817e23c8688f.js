@@ -3080,6 +3080,83 @@ export function createWindowSource(send) {
   };
 }
 
+/**
+ * The flame graphs a windowed page asks its host for (the host merges every call; the page holds
+ * only a window's): one request in flight, the latest wanted flame sent next (latest wins), replies
+ * to ids no longer awaited dropped, the last few kept by key. send(id, threads, win) asks for the
+ * flame of `threads` (thread indices) over `win` ([t0, t1] in trace ns, or null: the whole run).
+ * Returns { want(threads, win) -> the reply held for them (sent for when not), receive(id, reply)
+ * -> boolean (false: stale, dropped), fail(id) -> boolean (false: not awaited), failed(threads, win)
+ * (that request failed last), inFlight(), stats }. A reply is whatever the host's bytes decode to
+ * (flame.js flameFromBytes).
+ */
+export function createFlameSource(send) {
+  let nextId = 1;
+  let flight = null; // { id, key }
+  let pending = null; // { key, threads, win }: the latest flame wanted while one was in flight
+  let failedKey = "";
+  const held = new Map(); // key -> reply, oldest first
+  const stats = { sent: 0, received: 0, stale: 0, failed: 0 };
+  const keyOf = (threads, win) => `${threads.join(",")}|${win ? `${win[0]},${win[1]}` : "all"}`;
+
+  function sendNow(key, threads, win) {
+    flight = { id: nextId++, key };
+    stats.sent++;
+    send(flight.id, threads.slice(), win ? [win[0], win[1]] : null);
+  }
+  function next() {
+    if (!pending) return;
+    const p = pending;
+    pending = null;
+    if (!held.has(p.key)) sendNow(p.key, p.threads, p.win);
+  }
+
+  return {
+    stats,
+    inFlight: () => (flight ? flight.id : 0),
+    want(threads, win) {
+      const key = keyOf(threads, win);
+      const r = held.get(key);
+      if (r !== undefined) {
+        pending = null;
+        return r;
+      }
+      if (flight) {
+        if (flight.key !== key) pending = { key, threads, win };
+        else pending = null;
+      } else if (key !== failedKey) {
+        sendNow(key, threads, win);
+      }
+      return null;
+    },
+    receive(id, reply) {
+      if (!flight || id !== flight.id) {
+        stats.stale++;
+        return false;
+      }
+      const { key } = flight;
+      flight = null;
+      failedKey = "";
+      stats.received++;
+      held.delete(key);
+      held.set(key, reply);
+      if (held.size > WINDOW_CACHE) held.delete(held.keys().next().value);
+      next();
+      return true;
+    },
+    fail(id) {
+      if (!flight || id !== flight.id) return false;
+      failedKey = flight.key; // not asked again until another flame was wanted
+      flight = null;
+      stats.failed++;
+      if (pending && pending.key === failedKey) pending = null;
+      next();
+      return true;
+    },
+    failed: (threads, win) => failedKey !== "" && keyOf(threads, win) === failedKey,
+  };
+}
+
 // ---- js/panel.js ----
 // panel.js: what the text views share: the element helper, a call's facts (file, thread, start,
 // duration, self, children, notes) and their definition list, as shown by the tooltip and the
@@ -4455,6 +4532,12 @@ export function createZoomView(tl) {
 // back. After each drawing the canvas gets `data-drawn` (boxes), `data-nodes` (merged paths),
 // `data-mode` ("flame" or "sandwich"), `data-focus` (the depth of the zoomed path, 0: none),
 // `data-window` ("all", or "t0,t1" in trace ns). Layer 4 (canvas, pointer events, text only).
+//
+// A windowed page (timeline.js "windowed mode") does not hold every call: its host merges them
+// (setRemote: a windowsource.js createFlameSource whose replies are flame.js columns, the core's
+// encoding read back), drawn as a merged one; while the flame of the current scope and window is
+// on its way the last one drawn stays, the canvas has `data-pending="1"` and the note says so. The
+// callers and callees view is not offered then (the hosts have no encoding of it).
 
 
 export const FLAME_ROW_PX = 18;
@@ -4569,6 +4652,9 @@ export function createFlameView(tl) {
   let hits = { count: 0, node: [], x: [], y: [], w: [] };
   let hitTree = []; // per box: the tree it belongs to ("flame", "callers" or "callees")
   let pointer = null;
+  /** windowed: the host's flame graphs (windowsource.js createFlameSource), or null (merged here) */
+  let remote = null;
+  let pending = false; // remote: the flame drawn is not the one of the current scope and window
 
   // ---- what is merged ---------------------------------------------------------------------
   /** The scope's threads that the thread list shows. */
@@ -4602,12 +4688,28 @@ export function createFlameView(tl) {
     scope.value = "all";
   }
 
+  /** The window merged: null (the whole run) or [t0, t1] in trace ns, as the root's data-window-*-ns. */
+  function currentWin() {
+    const whole = vp.win[0] <= vp.full[0] && vp.win[1] >= vp.full[1];
+    return whole ? null : [Math.round(vp.win[0]), Math.round(vp.win[1])];
+  }
+
   /** The flame of the current scope and window (recomputed when either changed). */
   function currentFlame() {
     const threads = chosenThreads();
-    const whole = vp.win[0] <= vp.full[0] && vp.win[1] >= vp.full[1];
-    const win = whole ? null : [Math.round(vp.win[0]), Math.round(vp.win[1])]; // as the root's data-window-*-ns
+    const win = currentWin();
     const key = `${threads.join(",")}|${win ? win.join(",") : "all"}|${state.filterGen}`;
+    if (remote) {
+      const f = remote.want(threads, win);
+      pending = f === null;
+      if (f !== null && key !== cache.key) cache = { key, f, lay: flameLayout(f), win, threads };
+      if (!cache.f) {
+        const empty = emptyFlame();
+        cache = { key: "", f: empty, lay: flameLayout(empty), win, threads };
+      }
+      return cache;
+    }
+    pending = false;
     if (key !== cache.key) {
       const f = flameMerge(state.trace, threads, win, state.kept);
       cache = { key, f, lay: flameLayout(f), win, threads };
@@ -4667,7 +4769,8 @@ export function createFlameView(tl) {
     }
     ctx.font = pal.font;
     charPx = ctx.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEFGH0123").width / 40 || 6.2;
-    if (mode === "sandwich" && state.selectedCode < 0) mode = "flame";
+    if (mode === "sandwich" && (state.selectedCode < 0 || remote)) mode = "flame";
+    sandwichBtn.hidden = remote !== null;
     sandwichBtn.disabled = state.selectedCode < 0 && mode !== "sandwich";
     sandwichBtn.textContent = mode === "sandwich" ? "Flame graph" : "Callers & callees";
     if (mode === "sandwich") drawSandwich(ctx, W, H);
@@ -4695,10 +4798,16 @@ export function createFlameView(tl) {
     canvas.setAttribute("data-focus", String(focusPath.length));
     canvas.setAttribute("data-window", win ? `${Math.round(win[0])},${Math.round(win[1])}` : "all");
     renderCrumbs(f, focus);
+    canvas.setAttribute("data-pending", pending ? "1" : "0");
     const calls = sumTop(f, f.calls);
-    note.textContent = f.count === 0 ? "No calls in this window for these threads."
+    const figures = f.count === 0 ? "No calls in this window for these threads."
       : `${win ? formatWindow(win[0], win[1], state.origin) : "whole run"} · ${formatCount(calls)} top-level call${calls === 1 ? "" : "s"}` +
         ` · ${formatCount(f.count)} path${f.count === 1 ? "" : "s"} · ${formatDuration(lay.sum)}`;
+    const failed = remote !== null && pending && remote.failed(chosenThreads(), currentWin());
+    note.textContent = !pending ? figures
+      : failed ? "The flame graph of this window could not be merged (see the message above)."
+      : `Merging the calls of this window (every call, by the ${remote && remote.where ? remote.where : "host"})…` +
+        (cache.key ? ` Shown meanwhile: ${figures}` : "");
   }
 
   function drawSandwich(ctx, W, H) {
@@ -4848,6 +4957,7 @@ export function createFlameView(tl) {
   tl.listen(sandwichBtn, "click", () => toggleSandwich());
 
   function toggleSandwich() {
+    if (remote) return false;
     if (mode === "sandwich") mode = "flame";
     else if (state.selectedCode >= 0) mode = "sandwich";
     else return false;
@@ -4876,6 +4986,14 @@ export function createFlameView(tl) {
     toggle,
     build,
     draw,
+    /** Windowed: the host merges (`source`: windowsource.js createFlameSource, its replies flame
+     * columns; `source.where` names the host in the note); null: merged here. */
+    setRemote(source) {
+      remote = source;
+      cache = { key: "", f: null, lay: null, win: null, threads: [] };
+      pending = false;
+      if (remote) mode = "flame";
+    },
     /** Keys of the flame view: f (toggle), and while shown s (callers and callees), Escape (back). */
     onKey(key) {
       if (key === "f" || key === "F") {
@@ -5500,6 +5618,14 @@ export function createTimeline(container, options = {}) {
     }
     const best = longestVisibleCall(state, (k) => k === code);
     if (best < 0) return;
+    if (!zoomToFirst && isRun(state.trace, best)) {
+      // windowed: its longest call drawn is a run of narrow calls: the function alone is selected
+      // (selecting the run would zoom to it, and move the window of the flame graph clicked)
+      selectCall(-1);
+      state.selectedCode = code;
+      table.setSelected(code);
+      return;
+    }
     selectCall(best);
     const { calls } = state.trace;
     if (!zoomToFirst) return;
@@ -5615,7 +5741,7 @@ export function createTimeline(container, options = {}) {
     if (!state.trace || e.altKey || e.ctrlKey || e.metaKey) return;
     const tag = e.target && e.target.tagName;
     if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
-    if (!windowed && flame.onKey(e.key)) {
+    if ((!windowed || windowed.flame) && flame.onKey(e.key)) {
       e.preventDefault();
       return;
     }
@@ -5726,7 +5852,7 @@ export function createTimeline(container, options = {}) {
   // overview (a window reply over the whole run, computed once) and the window replies the host
   // fetches (windowsource.js decides which); state.trace is the skeleton composed with the reply
   // that covers the view best (windowreply.js), swapped when a better one arrives.
-  let windowed = null; // { skeleton, depths, calls, source, reply (drawn), live }
+  let windowed = null; // { skeleton, depths, calls, source, reply (drawn), live, flame (the host's flame graphs, or null) }
   /** The view moved: ask for it (when a host can answer) and draw the best reply held. */
   function windowedView() {
     const [a, b] = vp.win;
@@ -5778,6 +5904,7 @@ export function createTimeline(container, options = {}) {
     state.overviewTrace = null;
     state.overviewIndex = null;
     windowedNote.hidden = true;
+    flame.setRemote(null);
     flame.button.hidden = false;
     filterBar.el.hidden = false;
     search.input.hidden = false;
@@ -5794,9 +5921,13 @@ export function createTimeline(container, options = {}) {
    * host for a window, its answer going to receive(); null: nothing can be fetched (a saved
    * notebook without its kernel), offline (the message saying so), elsewhere (where the views
    * that need every call can be had instead), tiles ([[t0, t1, px, reply bytes], ...]: replies kept
-   * for ever and decoded when first drawn: an HTML export's pyramid) }.
+   * for ever and decoded when first drawn: an HTML export's pyramid), requestFlame (optional, live
+   * hosts: (id, threads, win) => void: ask the host for the flame graph of those thread indices
+   * over win ([t0, t1] or null: the whole run), its answer going to receiveFlame(); without it the
+   * flame graph is not offered), host (the host's name in notes, "kernel" or "viewer") }.
    * Resolves to { receive(id, bytes) -> Promise<boolean> (false: stale or bad, dropped), fail(id),
-   * stats } or null when it could not be shown (the error is shown).
+   * receiveFlame(id, bytes) -> boolean (the core's flame encoding; false: stale, dropped),
+   * failFlame(id, message), stats, flameStats } or null when it could not be shown (the error is shown).
    */
   async function setWindowedData(args) {
     showError("");
@@ -5820,14 +5951,18 @@ export function createTimeline(container, options = {}) {
     source.setOverview(overview);
     if (last) source.add(last);
     if (Array.isArray(args.tiles)) source.pin(args.tiles.map(([t0, t1, px, bytes]) => ({ t0, t1, px, bytes })));
-    windowed = { skeleton, depths: replyDepths(overview, skeleton.threads.length), calls: Number(args.calls) || 0, source, reply: null, live };
+    const flameSource = live && typeof args.requestFlame === "function" ? createFlameSource(args.requestFlame) : null;
+    if (flameSource) flameSource.where = args.host || "host";
+    windowed = { skeleton, depths: replyDepths(overview, skeleton.threads.length), calls: Number(args.calls) || 0, source, reply: null, live, flame: flameSource };
     const overviewTrace = composeWindowTrace(skeleton, overview, windowed.depths);
     state.overviewTrace = overviewTrace;
     state.overviewIndex = buildIndex(overviewTrace);
     windowed.reply = overview;
     install(overviewTrace, args.summary || null, 0);
     root.dataset.payloadBytes = String(args.skeleton.byteLength + args.overview.byteLength);
-    flame.button.hidden = true;
+    flame.setRemote(flameSource);
+    if (!flameSource && flame.shown()) flame.toggle(false);
+    flame.button.hidden = !flameSource;
     filterBar.el.hidden = true;
     search.input.hidden = true;
     search.regex.hidden = true;
@@ -5835,7 +5970,8 @@ export function createTimeline(container, options = {}) {
     root.setAttribute("data-windowed", live ? "live" : "offline");
     windowedNote.textContent = live
       ? `${formatCount(windowed.calls)} calls: more than this page holds at once, so it fetches what the view shows at its resolution ` +
-        "(narrow calls merged and hatched: hover for their count, zoom in to see them). The flame graph, search, filters and the " +
+        "(narrow calls merged and hatched: hover for their count, zoom in to see them). " +
+        (flameSource ? `The flame graph (f) is merged by the ${flameSource.where}; callers and callees, search, filters and the ` : "The flame graph, search, filters and the ") +
         `per-thread summary need every call: ${args.elsewhere || "use trace.flame(), trace.summary() in Python"}.`
       : (args.offline || "Zooming needs the kernel: this saved view shows the overview and the last window it had. " +
         "Run the cell again to browse the trace.");
@@ -5866,6 +6002,20 @@ export function createTimeline(container, options = {}) {
       fail(id, message) {
         if (message) showError(message);
         if (windowed && windowed.source === source) source.fail(id);
+      },
+      flameStats: flameSource ? flameSource.stats : null,
+      /** The host's flame graph for request `id` (the core's encoding). */
+      receiveFlame(id, bytes) {
+        if (!flameSource || !windowed || windowed.flame !== flameSource) return false;
+        if (!flameSource.receive(id, flameFromBytes(bytes))) return false;
+        schedule();
+        return true;
+      },
+      /** The flame request `id` failed (`message` shown). */
+      failFlame(id, message) {
+        if (!flameSource || !windowed || windowed.flame !== flameSource) return;
+        if (flameSource.fail(id) && message) showError(message);
+        schedule();
       },
     };
   }
@@ -5989,28 +6139,39 @@ function renderWidget({ model, el }) {
   let syncedStart = widgetAsNs(model.get("window_start_ns"));
   let syncedEnd = widgetAsNs(model.get("window_end_ns"));
   /** windowed mode: the timeline's handle for replies, and the timers of the requests in flight */
-  /** @type {{receive: (id: number, bytes: DataView | ArrayBuffer) => Promise<boolean>, fail: (id: number, message?: string) => void} | null} */
+  /** @type {{receive: (id: number, bytes: DataView | ArrayBuffer) => Promise<boolean>, fail: (id: number, message?: string) => void,
+   *   receiveFlame: (id: number, bytes: DataView | ArrayBuffer) => boolean, failFlame: (id: number, message?: string) => void} | null} */
   let windowHandle = null;
   /** @type {Map<number, ReturnType<typeof setTimeout>>} */
   const windowTimers = new Map();
+  /** the flame requests' timers (their ids are counted apart from the windows') */
+  /** @type {Map<number, ReturnType<typeof setTimeout>>} */
+  const flameTimers = new Map();
   /**
-   * A custom message from the kernel: a window reply (its bytes in buffers[0]) or why there is none.
+   * A custom message from the kernel: a window reply or a flame graph (its bytes in buffers[0]),
+   * or why there is none.
    * @param {any} msg
    * @param {(DataView | ArrayBuffer)[]} [buffers]
    */
   function onCustom(msg, buffers) {
     if (!msg || typeof msg !== "object" || !windowHandle) return;
     const id = Number(msg.id);
-    const timer = windowTimers.get(id);
+    const isFlame = msg.type === "flame" || msg.type === "flame-error";
+    const timers = isFlame ? flameTimers : windowTimers;
+    const timer = timers.get(id);
     if (timer !== undefined) clearTimeout(timer);
-    windowTimers.delete(id);
+    timers.delete(id);
     if (msg.type === "window" && buffers && buffers[0]) void windowHandle.receive(id, buffers[0]);
     else if (msg.type === "window-error") windowHandle.fail(id, String(msg.message || "the kernel could not answer"));
+    else if (msg.type === "flame" && buffers && buffers[0]) windowHandle.receiveFlame(id, buffers[0]);
+    else if (msg.type === "flame-error") windowHandle.failFlame(id, String(msg.message || "the kernel could not answer"));
   }
 
   function teardown() {
     for (const timer of windowTimers.values()) clearTimeout(timer);
     windowTimers.clear();
+    for (const timer of flameTimers.values()) clearTimeout(timer);
+    flameTimers.clear();
     windowHandle = null;
     if (syncTimer !== null) clearTimeout(syncTimer);
     syncTimer = null;
@@ -6074,6 +6235,15 @@ function renderWidget({ model, el }) {
             windowTimers.delete(id);
             if (windowHandle) windowHandle.fail(id, "The kernel has not answered for a while (busy running a cell, or stopped): " +
               "the view shows what it has and asks again when you zoom or pan.");
+          }, WIDGET_WINDOW_TIMEOUT_MS));
+        },
+        host: "kernel",
+        requestFlame: offline ? undefined : (/** @type {number} */ id, /** @type {number[]} */ threads, /** @type {number[] | null} */ win) => {
+          model.send({ type: "flame", id, threads, t0: win ? win[0] : null, t1: win ? win[1] : null });
+          flameTimers.set(id, setTimeout(() => {
+            flameTimers.delete(id);
+            if (windowHandle) windowHandle.failFlame(id, "The kernel has not answered for a while (busy running a cell, or stopped): " +
+              "the flame graph is asked for again when you change the window or the threads.");
           }, WIDGET_WINDOW_TIMEOUT_MS));
         },
       });
