@@ -721,7 +721,8 @@ export function createTimeline(container, options = {}) {
       ? `${formatCount(windowed.calls)} calls: more than this page holds at once, so it fetches what the view shows at its resolution ` +
         "(narrow calls merged and hatched: hover for their count, zoom in to see them). " +
         (flameSource ? `The flame graph (f) is merged by the ${flameSource.where}; callers and callees, search, filters and the ` : "The flame graph, search, filters and the ") +
-        `per-thread summary need every call: ${args.elsewhere || "use trace.flame(), trace.summary() in Python"}.`
+        `per-thread summary need every call: ${args.elsewhere || (flameSource ? "use trace.callers(), trace.callees(), trace.summary() in Python"
+          : "use trace.flame(), trace.summary() in Python")}.`
       : (args.offline || "Zooming needs the kernel: this saved view shows the overview and the last window it had. " +
         "Run the cell again to browse the trace.");
     windowedNote.hidden = false;

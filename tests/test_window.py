@@ -469,6 +469,14 @@ def test_lab_windowed_widget_fetches_from_the_kernel(browser, tmp_path, artifact
                                    timeout=WAIT_MS)
             assert int(page.get_attribute("canvas.fprofile-zoom", "data-drawn")) > 0
             page.screenshot(path=os.path.join(artifacts_dir, "lab-windowed.png"))
+            # the flame graph of the window: merged by the kernel, sent back through the comm
+            start, end = (round(float(page.get_attribute(".fprofile-root", f"data-window-{k}-ns"))) for k in ("start", "end"))
+            page.click("button.fprofile-flame-toggle")
+            page.wait_for_selector(f"{FLAME}[data-pending='0']", timeout=WAIT_MS)
+            assert flame_attr(page, "window") == f"{start},{end}"
+            want = flat_flame(_core._synthetic_trace(400_000, 4, 2).flame(threads=[0, 1, 2, 3], window=(start, end)))
+            assert want and int(flame_attr(page, "nodes")) == len(want) and int(flame_attr(page, "drawn")) > 0
+            page.screenshot(path=os.path.join(artifacts_dir, "lab-windowed-flame.png"))
             assert not errors, errors
         finally:
             context.close()

@@ -78,7 +78,8 @@ function startViewerPage() {
       handle = await timeline.setWindowedData({
         skeleton, overview, calls: w.calls, summary, request, host: "viewer",
         requestFlame: w.flame ? requestFlame : undefined,
-        elsewhere: "`fprofile stats FILE` prints the per-thread summary, and in Python trace.flame() merges by call path",
+        elsewhere: "`fprofile stats FILE` prints the per-thread summary, and in Python trace.callers() and trace.callees() " +
+          "give a function's callers and callees",
       });
       setStatus(handle ? timeline.describe() : "");
     } catch (e) {
