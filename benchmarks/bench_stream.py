@@ -10,6 +10,9 @@ runs in a fresh process per measurement, under:
             file complete, not loaded back)
   ring      the flight recorder, ``keep_last`` of ``--window-ms`` (default 100 ms; stopped with
             ``stop()``, which builds the last window's trace, after the figures are taken)
+  profile   ``fprofile_jupyter.profile(outfile=...)`` streaming as ``stream`` does, whose clean stop
+            loads the trace back and rewrites the file as one compact body: the stop's wall time
+            and the final file's bytes per call (against ``stream``'s chunks)
 
 Two workloads: ``--calls`` (default 200M) streamed only (memory would need 16 bytes an event: 6.4
 GB for 200M calls), for the RSS growth and the bytes per call on disk; and ``--compare-calls``
@@ -55,7 +58,11 @@ CHILD = textwrap.dedent('''
     fib(UNIT)
     before = rss_kb()
     r = _core.Recorder()
-    if mode == "memory":
+    if mode == "profile":
+        import fprofile_jupyter
+        prof = fprofile_jupyter.profile(subs=[__file__], outfile=out, processes=False)
+        prof.__enter__()
+    elif mode == "memory":
         r.start([__file__], max_events=2 ** 62)
     elif mode == "stream":
         r.start([__file__], outfile=out)
@@ -70,7 +77,12 @@ CHILD = textwrap.dedent('''
             peak = rss
     thread_ns, wall_ns = time.thread_time_ns() - t0, time.perf_counter_ns() - w0
     proc_ns = None
-    if mode == "memory":
+    stop_ns = 0
+    if mode == "profile":
+        s0 = time.perf_counter_ns()
+        prof.__exit__(None, None, None)
+        stop_ns = time.perf_counter_ns() - s0
+    elif mode == "memory":
         r.stop_raw()
     elif mode == "stream":
         r.stop(load=False)
@@ -79,10 +91,11 @@ CHILD = textwrap.dedent('''
         r.stop()
     if proc_ns is None:
         proc_ns = time.process_time_ns() - p0
-    events = r.stats.events if mode != "bare" else 0
-    size = os.path.getsize(out) if mode == "stream" else 0
+    events = r.stats.events if mode not in ("bare", "profile") else 0
+    size = os.path.getsize(out) if mode in ("stream", "profile") else 0
     print(json.dumps({"calls": units * UNIT_CALLS, "thread_ns": thread_ns, "wall_ns": wall_ns, "proc_ns": proc_ns,
-                      "rss_before_kb": before, "rss_peak_kb": peak, "file_bytes": size, "events": events}))
+                      "rss_before_kb": before, "rss_peak_kb": peak, "file_bytes": size, "events": events,
+                      "stop_ns": stop_ns}))
 ''')
 
 
@@ -108,9 +121,9 @@ def main() -> None:
     with open(script, "w") as f:
         f.write(CHILD)
     out = os.path.join(work, "bench.fpt")
-    runs: dict = {"bare": [], "memory": [], "stream": [], "ring": [], "long": []}
+    runs: dict = {"bare": [], "memory": [], "stream": [], "ring": [], "profile": [], "long": []}
     for i in range(a.rounds):
-        order = ["bare", "memory", "stream", "ring"] if i % 2 == 0 else ["ring", "stream", "memory", "bare"]
+        order = ["bare", "memory", "stream", "ring", "profile"] if i % 2 == 0 else ["profile", "ring", "stream", "memory", "bare"]
         for mode in order:
             runs[mode].append(run_one(script, mode, a.compare_calls, out, a.window_ms))
         runs["long"].append(run_one(script, "stream", a.calls, out))
@@ -136,6 +149,12 @@ def main() -> None:
     lines.append("")
     lines.append(f"Streamed overhead / in-memory overhead (recording thread): {ratio:.2f}; process CPU: "
                  f"{med('stream', 'proc_ns') / med('memory', 'proc_ns'):.2f}. ring: keep_last of {a.window_ms} ms.")
+    pn = runs["profile"][0]["calls"]
+    lines.append("")
+    lines.append(f"profile(outfile=...), {pn:,} calls: bytes per call on disk {med('stream', 'file_bytes') / n:.3f} as "
+                 f"chunks, {med('profile', 'file_bytes') / pn:.3f} after the clean stop's compact rewrite; that stop "
+                 f"(load back + rewrite) {med('profile', 'stop_ns') / 1e6:.0f} ms, "
+                 f"{med('profile', 'stop_ns') / pn:.0f} ns per call")
     long_n = runs["long"][0]["calls"]
     growth = statistics.median((r["rss_peak_kb"] - r["rss_before_kb"]) / 1024 for r in runs["long"])
     bpc = statistics.median(r["file_bytes"] / r["calls"] for r in runs["long"])

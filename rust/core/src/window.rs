@@ -579,9 +579,7 @@ pub fn decode(bytes: &[u8], trace_threads: usize, trace_codes: usize) -> Result<
         } else {
             let p = r.u("parent")?;
             if p > i as u64 {
-                return Err(
-                    FptError::Body { offset: at, what: format!("item {i}: parent {p} is not an earlier item") }.into()
-                );
+                return Err(FptError::Body { offset: at, what: format!("item {i}: parent {p} is not an earlier item") }.into());
             }
             (1, if p == 0 { u32::MAX } else { (p - 1) as u32 })
         };
