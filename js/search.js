@@ -47,8 +47,13 @@ export function createSearch(tl) {
         }
       }
       let n = 0;
-      const { kept } = state;
-      for (let i = 0; i < calls.count; i++) if (!kept || kept[i]) n += mask[calls.code[i]];
+      const { kept, searchCallRows } = state;
+      if (searchCallRows) {
+        // windowed: the page holds a window's calls only; the host's rows count every call
+        for (const r of searchCallRows) if (mask[r.code] === 1) n += Number(r.calls) || 0;
+      } else {
+        for (let i = 0; i < calls.count; i++) if (!kept || kept[i]) n += mask[calls.code[i]];
+      }
       state.searchMask = mask;
       count.textContent = `${formatCount(fns)} function${fns === 1 ? "" : "s"}, ${formatCount(n)} call${n === 1 ? "" : "s"}`;
     }

@@ -32,6 +32,7 @@ export function createTimelineState() {
     selectedCall: -1,
     selectedCode: -1, // the function of the selected call: every call of it is highlighted
     searchMask: null, // Uint8Array over codes (1: matches the search), or null
+    searchCallRows: null, // windowed: the host's summary rows ({code, calls}) the search counts calls from, or null
     hoverCall: -1,
     batch: null, // render.js BoxBatch over 2 x codes (each colour, then each faded colour)
   };

@@ -656,6 +656,7 @@ export function createTimeline(container, options = {}) {
     flame.setRemote(null);
     flame.button.hidden = false;
     filterBar.el.hidden = false;
+    state.searchCallRows = null;
     search.input.hidden = false;
     search.regex.hidden = false;
     search.count.hidden = false;
@@ -707,20 +708,25 @@ export function createTimeline(container, options = {}) {
     state.overviewTrace = overviewTrace;
     state.overviewIndex = buildIndex(overviewTrace);
     windowed.reply = overview;
+    // the search highlights functions (the skeleton has them all); its count of calls comes from
+    // the host's summary rows (every call), not from the window held
+    const rows = live && args.summary && Array.isArray(args.summary.overall) ? args.summary.overall : null;
+    state.searchCallRows = rows;
     install(overviewTrace, args.summary || null, 0);
     root.dataset.payloadBytes = String(args.skeleton.byteLength + args.overview.byteLength);
     flame.setRemote(flameSource);
     if (!flameSource && flame.shown()) flame.toggle(false);
     flame.button.hidden = !flameSource;
     filterBar.el.hidden = true;
-    search.input.hidden = true;
-    search.regex.hidden = true;
-    search.count.hidden = true;
+    search.input.hidden = !rows;
+    search.regex.hidden = !rows;
+    search.count.hidden = !rows;
     root.setAttribute("data-windowed", live ? "live" : "offline");
     windowedNote.textContent = live
       ? `${formatCount(windowed.calls)} calls: more than this page holds at once, so it fetches what the view shows at its resolution ` +
         "(narrow calls merged and hatched: hover for their count, zoom in to see them). " +
-        (flameSource ? `The flame graph (f) is merged by the ${flameSource.where}; callers and callees, search, filters and the ` : "The flame graph, search, filters and the ") +
+        (flameSource ? `The flame graph (f) is merged by the ${flameSource.where}${rows ? " and the search counts every call" : ""}; callers and callees, ` +
+          `${rows ? "" : "search, "}filters and the ` : `The flame graph, ${rows ? "" : "search, "}filters and the `) +
         `per-thread summary need every call: ${args.elsewhere || (flameSource ? "use trace.callers(), trace.callees(), trace.summary() in Python"
           : "use trace.flame(), trace.summary() in Python")}.`
       : (args.offline || "Zooming needs the kernel: this saved view shows the overview and the last window it had. " +

@@ -6,7 +6,8 @@
   trace above the threshold is drawn from its skeleton and overview, zoom and pan fetch new
   windows, a reply to an id no longer awaited is ignored, and what is drawn for a window is what
   the whole-trace path draws for it (the calls drawn one by one, compared by their index);
-  The flame graph (f) of a window is asked of the kernel and drawn with trace.flame()'s nodes;
+  The flame graph (f) of a window is asked of the kernel and drawn with trace.flame()'s nodes; the
+  search highlights functions and counts every call (the summary's rows);
 - in a real JupyterLab (a kernel, the comm, the widget manager): a windowed TimelineWidget draws,
   and zooming fetches windows from the kernel.
 """
@@ -159,6 +160,8 @@ def wheel_zoom(page, factor_steps: int, fx: float = 0.5):
 
 
 def test_windowed_widget_draws_fetches_and_drops_stale_replies(windowed_page, artifacts_dir):
+    import json
+
     from fprofile_jupyter import _widget
 
     page, errors = windowed_page
@@ -176,8 +179,16 @@ def test_windowed_widget_draws_fetches_and_drops_stale_replies(windowed_page, ar
     # no dead controls: what needs every call is not offered (the flame graph: merged by the kernel)
     assert page.locator("button.fprofile-flame-toggle").is_visible()
     assert "flame graph (f) is merged by the kernel" in page.inner_text(".fprofile-windowed-note")
-    assert page.locator("input.fprofile-search").is_hidden()
-    assert page.locator(".fprofile-filterbar").is_hidden() and page.locator(".fprofile-search-regex-label").is_hidden()
+    assert page.locator(".fprofile-filterbar").is_hidden()
+    # the search: the functions matching (the skeleton has them all), counting every call (the summary's rows)
+    page.fill("input.fprofile-search", "function_1")
+    page.wait_for_selector(".fprofile-root[data-search-active]")
+    rows = [r for r in json.loads(trace.summary_json(overall_only=True))["overall"] if "function_1" in r["function"]]
+    fns, calls = page.inner_text(".fprofile-search-count").split(", ")
+    # the functions of the trace matching (some never called: no summary row), their calls all counted
+    assert rows and int(fns.split()[0]) >= len(rows) and calls == f"{sum(r['calls'] for r in rows):,} calls"
+    page.fill("input.fprofile-search", "")
+    page.wait_for_function("() => !document.querySelector('.fprofile-root').hasAttribute('data-search-active')")
     assert int(canvas.get_attribute("data-runs")) > 0, "a 300k-call run at 1200 px has merged calls"
     # the whole run is the overview: nothing asked yet
     assert kernel.requests() == []

@@ -38,7 +38,7 @@ var _JUPYTERLAB;
   /** Below ipywidgets' -10 (lower ranks win). */
   const LAB_RANK = -20;
   /** Replaced by the content hash of the timeline files when the extension is written. */
-  const LAB_ASSET_HASH = "d17f262b6b41ab11";
+  const LAB_ASSET_HASH = "2138b84eff9450c9";
   const LAB_BASE = new URL(".", (document.currentScript && document.currentScript.src) || document.baseURI);
 
   /** @type {Record<string, Record<string, {get: () => unknown}>> | null} */
