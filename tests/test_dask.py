@@ -392,7 +392,13 @@ def test_cli_workers_shifted_clock_placed_within_uncertainty(cli_client, tasks_d
         assert t_submit - err <= origin + call.start_ns and origin + call.end_ns <= done + err
         [(b_thread, b_start, b_end, _label)] = [b for b in trace.bands if b[3] == key]
         assert b_thread == thread.index  # same process, same clock as the call: only the conversion's error
-        assert b_start - BAND_SLACK_NS <= call.start_ns and call.end_ns <= b_end + BAND_SLACK_NS
+        # a band comes from Dask's task times, which the worker stores on the scheduler's clock using
+        # its own estimate of the difference (Worker.scheduler_delay, renewed by heartbeats); on the
+        # worker whose clock is shifted by 7 s that estimate can move by tens of ms between the task
+        # and the conversion on a loaded machine (seen once in CI: 83 ms): there the band is checked
+        # to the call within 200 ms, elsewhere to the conversion's error
+        slack_band = BAND_SLACK_NS if err == 0 else 200_000_000
+        assert b_start - slack_band <= call.start_ns and call.end_ns <= b_end + slack_band
     assert not any(n.startswith("warning.clock_unaligned") for n in trace.metadata)
 
 
