@@ -691,27 +691,34 @@ def test_idle_connections_take_no_thread_and_a_request_still_gets_through(start_
 
 
 def test_beyond_the_connection_cap_with_none_idle_a_503_at_once(start_quick_server):
+    """Every connection is being answered or waits for a worker (uploads waiting for their turn to
+    be converted): a new one gets a 503, and reads it (a request it sent first is read and dropped
+    by the server, not answered with a connection reset)."""
     import socket
 
-    port, server, _ = start_quick_server(MAX_CONNECTIONS=4, WORKER_THREADS=2, REQUEST_TIMEOUT_S=30.0,
-                                         REQUEST_DEADLINE_S=60.0)
+    port, server, state = start_quick_server(MAX_CONNECTIONS=4, WORKER_THREADS=2, FREE_WORKERS=0,
+                                             REQUEST_TIMEOUT_S=30.0, REQUEST_DEADLINE_S=60.0)
+    assert state.conversions.acquire(timeout=10)  # a conversion under way: the uploads wait
     busy = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(4)]
     try:
-        for s in busy:  # each starts a request and stalls: two are read by the workers, two wait
-            s.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode())
+        for s in busy:  # two wait in the workers for their turn, two wait for a worker
+            s.sendall(f"POST /api/upload HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 4\r\n\r\n".encode())
         end = time.monotonic() + 30
         while server._ready.qsize() != 2 and time.monotonic() < end:  # the workers take two of the four
             time.sleep(0.02)  # polling the server's queue: readiness, not a timed assertion
         assert server._ready.qsize() == 2
         with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
             reply = _read_all(s)
         assert reply.startswith(b"HTTP/1.1 503 Service Unavailable\r\n"), reply[:200]
         assert reply.endswith(b"\r\n\r\n503 Too many connections to the viewer; try again.\n")
     finally:
+        state.conversions.release()
         for s in busy:
-            s.sendall(b"Connection: close\r\n\r\n")  # the requests end; their connections close
+            s.sendall(b"FPRF")  # the bodies: each upload is answered (not a trace: a 422)
     for s in busy:
-        assert _read_all(s).startswith(b"HTTP/1.1 200")
+        s.settimeout(60)
+        assert s.recv(100).startswith(b"HTTP/1.1 422"), s
         s.close()
     assert raw_get(port, "/")[0] == 200
 

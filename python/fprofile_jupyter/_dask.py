@@ -556,6 +556,6 @@ class DaskRecording:
                                     "own clock, starting at the trace's start")
             parts.append({"trace": trace, "process": override, "bands": [tuple(b) for b in p.get("bands", ())]})
         merged = _core.merge(parts)
-        for msg in problems:
-            warnings.warn(RuntimeWarning(f"fprofile: {msg}"), stacklevel=3)
+        for msg in problems:  # (merge <- profile._stop <- profile.__exit__ <- the user's block)
+            warnings.warn(RuntimeWarning(f"fprofile: {msg}"), stacklevel=4)
         return merged

@@ -21,15 +21,38 @@ SAVE_FORMATS = tuple(name for name, _endings, _reads, writes in _core.formats() 
 SAVE_ENDINGS = tuple(e for _name, endings, _reads, writes in _core.formats() if writes for e in endings)
 
 
+def replaces(path: Union[str, "os.PathLike[str]"]) -> bool:
+    """Whether writing ``path`` now replaces a file that is there (a regular file: a pipe or a
+    device is written into, not replaced). Said as :data:`REPLACING` by ``fprofile run`` and by
+    ``profile(outfile=...)``."""
+    try:
+        return os.path.isfile(path)
+    except (OSError, ValueError):
+        return False
+
+
+#: How a file written over an earlier one is named: ``f"{path}{REPLACING}"``.
+REPLACING = " (replacing the file that was there)"
+
+
 class TraceWarning(UserWarning):
     """A trace loaded, but part of the file could not be: a PYME raw text file whose last line
     was cut short (a process killed while writing it). The warning says what was left out."""
 
 
+#: What loading a file with nothing in it says (an empty PYME raw text file loads as no calls).
+EMPTY_WARNING = ("it holds no calls: the file is empty (a recording that recorded nothing, or whose file was not "
+                 "written yet)")
+
+
 def load_warnings(trace: Trace) -> List[str]:
-    """What a reader left out of ``trace`` (its metadata's ``warning.*`` entries), one message each."""
+    """What a reader left out of ``trace`` (its metadata's ``warning.*`` entries), one message each;
+    and :data:`EMPTY_WARNING` for a trace with nothing at all in it (an empty file)."""
     meta = getattr(trace, "metadata", None) or {}
-    return [str(v) for k, v in sorted(meta.items()) if str(k).startswith("warning.")]
+    out = [str(v) for k, v in sorted(meta.items()) if str(k).startswith("warning.")]
+    if not meta and not len(getattr(trace, "threads", ())):
+        out.append(EMPTY_WARNING)
+    return out
 
 
 def load(

@@ -20,6 +20,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from ._cmdline import unknown_option
 from ._recording import split_subs
+from ._stopping import held_sigint
 
 USAGE = ("usage: %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] "
          "[--no-processes] [--no-display] [--dask]\n       %fprofile [options] statement")
@@ -282,11 +283,17 @@ class FprofileMagics(Magics):
             raise UsageError(f"cannot profile this cell: {e}") from None
         result: Any = None
         stopped = []
+        interrupted = []
 
         def stop() -> None:
+            # Ctrl-C while it stops is held (_stopping): the trace is kept, stored and shown, then
+            # the KeyboardInterrupt is raised at the end of the magic
             if not stopped:
                 stopped.append(True)
-                prof.__exit__(None, None, None)
+                with held_sigint(deliver=False) as held:
+                    prof.__exit__(None, None, None)
+                if held.interrupted:
+                    interrupted.append(True)
 
         def stop_then(show: Any) -> Any:
             def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -316,6 +323,8 @@ class FprofileMagics(Magics):
         if opts.output is not None:
             self._write(trace, opts)
 
+        if interrupted:
+            raise KeyboardInterrupt
         failed = result is not None and (result.error_before_exec or result.error_in_exec)
         if failed:
             err = result.error_in_exec or result.error_before_exec

@@ -19,6 +19,8 @@ from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Sequence
 
 from . import _core, _processes
 from ._core import ProfilerError, Recorder, Trace
+from ._io import REPLACING, replaces
+from ._stopping import held_sigint
 
 __all__ = ["profile", "ThreadProfiler", "Filter", "default_filter", "default_subs", "split_subs", "resolve_subs",
            "CapReachedWarning", "SubsWarning", "OutfileError", "DEFAULT_MAX_EVENTS"]
@@ -304,6 +306,9 @@ def _check_outfile(outfile: Any) -> Optional[str]:
     return path
 
 
+#: The longest keep_last window, as text (2**63 ns: what a signed 64-bit count of ns holds).
+_MAX_WINDOW_TEXT = "2562047 h (about 292 years)"
+
 _UNITS_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000,
              "min": 60_000_000_000, "h": 3_600_000_000_000}
 
@@ -331,7 +336,10 @@ def parse_keep_last(keep_last: Any) -> Optional[Tuple[str, int]]:
     if unit.strip() not in _UNITS_NS:
         raise ValueError(f"keep_last={keep_last!r}: expected {forms}")
     ns = value * _UNITS_NS[unit.strip()]
-    if not ns >= 1 or ns != ns or ns > 2**63:
+    if ns >= 2**63:  # (inf included)
+        raise ValueError(f"keep_last={keep_last!r}: the window is too large: at most {_MAX_WINDOW_TEXT} "
+                         "(to keep everything, record without keep_last)")
+    if not ns >= 1:  # (NaN included)
         raise ValueError(f"keep_last={keep_last!r}: the window must be a positive duration of at least 1 ns")
     return ("ns", int(ns))
 
@@ -381,13 +389,17 @@ class _Session:
         self.process_name: Optional[str] = None
         #: The session directory children record into (processes=True, while recording).
         self.children: Optional[_processes.SessionDir] = None
+        #: Warn at start when the outfile replaces a file (off where the caller says it: the CLI).
+        self.say_replacing = True
 
-    def start(self) -> None:
+    def start(self, stacklevel: int = 1) -> None:
         if _processes.child_session_dir() is not None:
             raise ProfilerError(
                 "this process is recorded as a child process of another recording (its parent records with "
                 "processes=True): its calls go to the parent's trace; to record it on its own, record the parent "
                 "with processes=False")
+        if self.outfile is not None and self.say_replacing and replaces(self.outfile):
+            warnings.warn(f"fprofile: recording to {self.outfile}{REPLACING}", UserWarning, stacklevel=stacklevel + 1)
         metadata = [("paths.roots", json.dumps(path_roots()))]
         if self.process_name:
             metadata.append(("process.name", self.process_name))
@@ -415,16 +427,25 @@ class _Session:
     def stop(self, stacklevel: int, want_trace: bool = True) -> Optional[Trace]:
         """Stops recording; returns the trace. ``want_trace=False`` (at interpreter exit, no one
         to read it): a streamed outfile's trace is not loaded back from the file (None), unless
-        child processes are to be merged into it."""
+        child processes are to be merged into it. Ctrl-C is held meanwhile (``_stopping``)."""
+        with held_sigint(deliver=want_trace):
+            return self._stop(stacklevel + 1, want_trace)
+
+    def _stop(self, stacklevel: int, want_trace: bool) -> Optional[Trace]:
         with _active_lock:
             if self in _active:
                 _active.remove(self)
         if os.getpid() != self.pid:
             return None  # in a forked child: the parent's recording is not continued here
         children, self.children = self.children, None
+        # a streamed outfile that is not a regular file (a FIFO, a device) cannot be read back:
+        # its reader has the events, the trace has only the child processes (said below)
+        piped = self.streamed and self.outfile is not None and not _is_regular_file(self.outfile)
         try:
-            load = want_trace or children is not None or not self.streamed
+            load = (want_trace or children is not None or not self.streamed) and not piped
             trace = self.recorder.stop(metadata=_cell_labels(), load=load)
+            if piped and (want_trace or children is not None):
+                trace = _core.load_bytes(b"", format="pyme-text")  # empty: the children go in it
         except BaseException:
             if children is not None:
                 children.discard()
@@ -432,8 +453,18 @@ class _Session:
         if children is not None and trace is not None:
             children.stop_children()
             trace = self._merge_children(children, trace, stacklevel + 1)
+        if piped and trace is not None:
+            kept = (f"the trace holds the child processes only ({len(trace):,} calls)" if len(trace.processes)
+                    else ".trace is None")
+            if not len(trace.processes):
+                trace = None
+            if want_trace:
+                warnings.warn(f"fprofile: the outfile {self.outfile} is not a regular file (a pipe or a device): "
+                              f"this process's events went there and cannot be read back, so {kept}; to have "
+                              "the trace too, record to a regular .fpt file (or a .txt outfile, kept in memory)",
+                              RuntimeWarning, stacklevel=stacklevel + 1)
         stats = self.recorder.stats
-        if self.streamed and trace is not None and stats is not None and not stats.outfile_error:
+        if self.streamed and not piped and trace is not None and stats is not None and not stats.outfile_error:
             self._compact(trace, stacklevel + 1)
         if stats is None:
             return trace
@@ -496,6 +527,16 @@ class _Session:
                           RuntimeWarning, stacklevel=stacklevel + 1)
             return trace
         return merged if merged is not None else trace
+
+
+def _is_regular_file(path: str) -> bool:
+    """Whether ``path`` is a regular file (or missing): what a streamed outfile is read back from."""
+    import stat
+
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True  # gone: loading it says so
 
 
 def _warn_unmatched(entries: List[str], trace: Trace, stats: Any, stacklevel: int) -> None:
@@ -689,13 +730,14 @@ class profile:
         session = _Session(self._subs, self._builtins, self._max_events, self._outfile, self._processes,
                            self._keep_last)
         session.process_name = getattr(self, "_process_name", None)
+        session.say_replacing = getattr(self, "_say_replacing", True)
         cluster = None
         if self._dask is not None:
             from ._dask import DaskRecording
 
             cluster = DaskRecording(self._dask)
             cluster.check()  # every worker can record: before anything starts
-        session.start()
+        session.start(stacklevel=2)
         if cluster is not None:
             try:
                 cluster.start(session.subs, session.exclude, session.builtins, session.max_events,
@@ -709,6 +751,14 @@ class profile:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        # Ctrl-C is held until the stop is over (the trace kept), then raised (_stopping); not
+        # again when a KeyboardInterrupt already ends the block
+        interrupted = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
+        with held_sigint(deliver=not interrupted):
+            self._stop()
+        return False
+
+    def _stop(self) -> None:
         session, self._session = self._session, None
         cluster, self._dask_recording = self._dask_recording, None
         if session is not None:
@@ -719,15 +769,14 @@ class profile:
             finally:
                 try:
                     session.warn_subs = cluster is None  # with Dask: once the workers' calls are in
-                    self.trace = session.stop(stacklevel=2)
+                    self.trace = session.stop(stacklevel=3)
                 except OutfileError as e:
                     self.trace = e.trace
                     raise
                 finally:
                     if cluster is not None and payloads is not None and self.trace is not None:
                         self.trace = cluster.merge(self.trace, payloads)
-                        _warn_unmatched(session.user_entries, self.trace, None, 2)
-        return False
+                        _warn_unmatched(session.user_entries, self.trace, None, 3)
 
     @property
     def subs(self) -> List[str]:
@@ -835,7 +884,7 @@ class ThreadProfiler:
         keep = _check_keep_last(keep_last, max_events, checked_outfile, None)
         session = _Session(checked, bool(builtins), _check_max_events(max_events), checked_outfile,
                            _processes.check_processes(processes), keep)
-        session.start()
+        session.start(stacklevel=2)
         self._session = session
         self._ever_started = True
 
@@ -848,7 +897,8 @@ class ThreadProfiler:
                 raise ProfilerError("profile_off called but profiling is not on (call profile_on first)")
             return
         try:
-            self.trace = session.stop(stacklevel=2)
+            with held_sigint():  # Ctrl-C: raised once the trace is kept (_stopping)
+                self.trace = session.stop(stacklevel=2)
         except OutfileError as e:
             self.trace = e.trace
             raise

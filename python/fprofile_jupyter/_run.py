@@ -11,8 +11,9 @@ from typing import List, Optional, Sequence, Tuple
 
 from . import _core
 from ._cmdline import PROG, UsageError, _flush_quietly, _Parser, _save, _say, unknown_option
-from ._io import SAVE_ENDINGS
+from ._io import REPLACING, SAVE_ENDINGS, replaces
 from ._recording import parse_keep_last
+from ._stopping import held_sigint
 
 _RUN_VALUE_OPTS = {"--subs", "-o", "--output", "--max-events", "--keep-last"}
 #: Every option of ``run`` (an option after the script belongs to the program).
@@ -277,16 +278,17 @@ def cmd_run(argv: Sequence[str]) -> int:
     if streamed:
         kwargs["outfile"] = out_abs
 
-    replacing = os.path.exists(out_abs)
+    replacing = replaces(out_abs)
     exc: Optional[BaseException] = None
     saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
     prof = profile(**kwargs)
     # named in the trace as the program it runs, not as `python .../fprofile run ...`
     prof._process_name = _quote_args([f"-m {module}" if module is not None else script] + list(prog_args))  # type: ignore[attr-defined]
+    prof._say_replacing = False  # type: ignore[attr-defined]  # said on the last line instead
     prof.__enter__()
     saved_sigterm = _catch_sigterm()
     saved_usr1, saved_exit = _window_on_sigusr1(prof, out, out_abs) if keep_last is not None else (None, None)
-    held: Optional[_HeldSigint] = None
+    held: Optional[held_sigint] = None
     try:
         try:
             try:
@@ -314,8 +316,10 @@ def cmd_run(argv: Sequence[str]) -> int:
         except (KeyboardInterrupt, _Terminated) as e:  # while waiting for the program's threads
             exc = e
         finally:
-            # From here on the trace is being written: a second Ctrl-C must not lose it.
-            held = _HeldSigint(out)
+            # From here on the trace is being written: a second Ctrl-C must not lose it (and the
+            # program has ended: it is not raised after)
+            held = held_sigint(f"writing the trace recorded so far to {out}", deliver=False)
+            held.__enter__()
             _stop(prof)
         return _finish_run(prof, exc, out, out_abs, replacing, written=streamed)
     finally:
@@ -327,42 +331,7 @@ def cmd_run(argv: Sequence[str]) -> int:
         if saved_path0 is not None and sys.path:
             sys.path[0] = saved_path0
         if held is not None:
-            held.release()
-
-
-class _HeldSigint:
-    """While the trace is stopped and written, Ctrl-C (SIGINT) does not interrupt: the first one
-    says the trace is being written, later ones are ignored; the earlier handler comes back after."""
-
-    def __init__(self, out: str) -> None:
-        import signal
-
-        self.saved = None
-        self.told = False
-        self.out = out
-        if threading.current_thread() is not threading.main_thread():
-            return
-        try:
-            self.saved = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, self._handler)
-        except (ValueError, OSError, AttributeError):
-            self.saved = None
-
-    def _handler(self, signum, frame) -> None:
-        if not self.told:
-            self.told = True
-            _say(f"\nfprofile: writing the trace recorded so far to {self.out}; it will be complete in a moment "
-                 "(Ctrl-C is held until then)")
-
-    def release(self) -> None:
-        import signal
-
-        if self.saved is not None:
-            try:
-                signal.signal(signal.SIGINT, self.saved)
-            except (ValueError, OSError, TypeError):
-                pass
-            self.saved = None
+            held.__exit__(None, None, None)
 
 
 def _finish_run(prof, exc: Optional[BaseException], out: str, out_abs: str, replacing: bool = False,
@@ -497,7 +466,7 @@ def _print_written(trace, out: str, replacing: bool = False) -> None:
     from . import _core
 
     n_threads = len(trace.threads)
-    shown = f"{out} (replacing the file that was there)" if replacing else out
+    shown = f"{out}{REPLACING}" if replacing else out
     if len(trace) == 0:
         subs = _subs_text(trace.metadata.get("subs"))
         _say(f"fprofile: wrote {shown}: no calls were recorded (subs: {subs}); choose the files to record with --subs")

@@ -46,13 +46,14 @@ from __future__ import annotations
 
 import argparse
 import http.server
-import io
 import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import urllib.parse
 import webbrowser
@@ -82,8 +83,16 @@ REQUEST_DEADLINE_S = 60.0
 MAX_CONNECTIONS = 32
 #: Requests read and answered at once: the server's worker threads.
 WORKER_THREADS = 8
-#: Uploads converted at once (each may hold up to MAX_INFLATED_BYTES while it is converted).
+#: Uploads read and converted at once (each holds its body, and may inflate up to
+#: MAX_INFLATED_BYTES, while it is converted).
 MAX_CONVERSIONS = 1
+#: Worker threads an upload never takes: uploads in progress at once (each holds a worker while it
+#: waits for its turn, is read and converted) are at most WORKER_THREADS - FREE_WORKERS (at least
+#: one), so the page's other requests always find a worker; one more upload is told the viewer is busy.
+FREE_WORKERS = 2
+#: Seconds a request's head (request line and headers) may take from its first byte: a client
+#: trickling its headers is cut off then, holding no thread meanwhile (``_httpd``).
+HEAD_DEADLINE_S = 5.0
 #: Widest window a page may ask for, in pixels (a reply holds at most about this many items per
 #: thread and depth).
 MAX_WINDOW_PX = 8192
@@ -183,8 +192,27 @@ class _State:
         self.initial: Dict[str, str] = {}
         self.bundle = _core.asset_bundle("viewer").encode("utf-8")
         self.css = _core.asset_css().encode("utf-8")
-        #: taken by each upload while it is converted
+        #: taken by each upload while its body is read and converted
         self.conversions = threading.BoundedSemaphore(MAX_CONVERSIONS)
+        #: taken by each upload while it waits for that, is read and converted
+        self.uploads = threading.BoundedSemaphore(max(1, WORKER_THREADS - FREE_WORKERS))
+        self._upload_dir: Optional[str] = None
+
+    def upload_file(self) -> Tuple[int, str]:
+        """A new temporary file for an upload's body: (descriptor, path), mode 0600, in this
+        server's own directory (mode 0700, made on the first upload, removed by :meth:`close`)."""
+        with self._lock:
+            if self._upload_dir is None:
+                self._upload_dir = tempfile.mkdtemp(prefix="fprofile-view-")
+            folder = self._upload_dir
+        return tempfile.mkstemp(suffix=".upload", dir=folder)
+
+    def close(self) -> None:
+        """Removes the uploads' directory (the server has stopped)."""
+        with self._lock:
+            folder, self._upload_dir = self._upload_dir, None
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def add(self, conv: _Converted, pin: bool = False) -> str:
         tid = secrets.token_hex(16)
@@ -242,32 +270,40 @@ def _make_handler(state: _State, port_box: List[int]):
         # -- the connection ---------------------------------------------------------------------
         def setup(self) -> None:
             super().setup()
-            # reads through _DeadlineReader, so the stdlib's readline of the request line and
-            # headers is bounded by the request's deadline too, not only each recv by the timeout
-            self.rfile.close()
-            self._reader = _httpd.DeadlineReader(self.connection, _limits())
-            self._buffered = io.BufferedReader(self._reader)
-            self.rfile = self._buffered
-            #: set by handle(): the connection stays open, idle, for the server to wait on
+            # rfile reads through the server's DeadlineReader: first the request's head (read by
+            # the server's loop), then the socket, each read bounded by the request's deadline
+            reader = getattr(self.connection, "reader", None)
+            assert isinstance(reader, _httpd.DeadlineReader)
+            self._reader = reader
+            self._buffered = self.rfile
+            #: set by handle(): the connection stays open, idle, for the server to wait on, with
+            #: what it already holds of the next request (``leftover``)
             self.keep_alive = False
+            self.leftover = b""
+            #: set when an answer leaves a body unread: the server reads and drops it for a moment
+            #: before closing, so the client reads the answer rather than a connection reset
+            self.linger_close = False
 
         def handle(self) -> None:
-            """The requests of this connection, each with its deadline, while the next one has
-            already arrived; a kept-alive connection with nothing to read yet goes back to the
-            server's idle wait (``keep_alive``) instead of holding this thread."""
-            while True:
-                self._reader.start_request()
-                self.handle_one_request()
-                if self.close_connection:
-                    return
-                self._reader.probing = True  # only what is buffered already: never wait here
-                try:
-                    pending = self._buffered.peek(1)
-                finally:
-                    self._reader.probing = False
-                if not pending:
-                    self.keep_alive = True
-                    return
+            """One request, within its deadline; a kept-alive connection then goes back to the
+            server's loop (``keep_alive``) with the bytes of the next request already read
+            (``leftover``), instead of holding this thread."""
+            self._reader.start_request()
+            self.handle_one_request()
+            if self.close_connection:
+                return
+            parts = []
+            self._reader.probing = True  # only what was read already: never wait here
+            try:
+                while True:
+                    chunk = self._buffered.read1(65536)
+                    if not chunk:
+                        break
+                    parts.append(chunk)
+            finally:
+                self._reader.probing = False
+            self.leftover = b"".join(parts)
+            self.keep_alive = True
 
         # -- helpers --------------------------------------------------------------------------
         def _send(self, status: int, body: bytes, ctype: str, head_only: bool = False) -> None:
@@ -317,6 +353,7 @@ def _make_handler(state: _State, port_box: List[int]):
             if self.headers.get("Content-Length") not in (None, "0") or self.headers.get("Transfer-Encoding"):
                 # a body we do not read must not be taken for the next request on this connection
                 self.close_connection = True
+                self.linger_close = True
             if not self._host_ok():
                 self._send(403, b"Forbidden\n", "text/plain; charset=utf-8", head_only)
                 return
@@ -367,64 +404,82 @@ def _make_handler(state: _State, port_box: List[int]):
 
         # -- POST: upload ---------------------------------------------------------------------------
         def do_POST(self) -> None:  # noqa: N802
+            # every early answer leaves the body unread: the connection closes (lingering)
+            self.close_connection = True
+            self.linger_close = True
             if not self._host_ok() or not self._origin_ok():
-                self.close_connection = True
                 self._send(403, b"Forbidden\n", "text/plain; charset=utf-8")
                 return
             if urllib.parse.urlsplit(self.path).path != "/api/upload":
-                self.close_connection = True
                 self._not_found()
                 return
             name = _display_name(urllib.parse.unquote(self.headers.get("X-Fprofile-Filename") or ""))
             length_text = self.headers.get("Content-Length")
             if length_text is None or not length_text.strip().isdigit():
-                self.close_connection = True
                 self._json(411, {"name": name, "error": "The upload has no Content-Length; send the file as the request body."})
                 return
             length = int(length_text)
             if length > MAX_UPLOAD_BYTES:
-                self.close_connection = True
                 self._json(413, {"name": name, "error": (
                     f"{name} is {length / 2**20:,.0f} MiB; the viewer accepts uploads up to "
                     f"{MAX_UPLOAD_BYTES / 2**20:,.0f} MiB. Open it from the command line instead: fprofile view FILE")})
                 return
-            chunks = []
-            left = length
-            stalled = False
-            while left > 0:
-                try:
-                    # read1: what has arrived (at most one recv), so a timeout loses no counted byte
-                    chunk = self.rfile.read1(min(left, 1 << 20))
-                except (socket.timeout, TimeoutError):  # silent for REQUEST_TIMEOUT_S, or the deadline
-                    stalled = True
-                    break
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                left -= len(chunk)
-            if left > 0:
-                self.close_connection = True
-                if not stalled:
-                    why = "the connection closed"
-                elif self._reader.expired == "deadline":
-                    why = f"the request took longer than {REQUEST_DEADLINE_S:g} s"
-                else:
-                    why = f"nothing arrived for {REQUEST_TIMEOUT_S:g} s"
-                self._json(408 if stalled else 400, {"name": name, "error": (
-                    f"The upload of {name} was cut short ({length - left} of {length} bytes: {why}).")})
-                return
-            data = b"".join(chunks)
-            chunks.clear()
-            # one conversion at a time (MAX_CONVERSIONS): the others wait, within their deadline
-            if not state.conversions.acquire(timeout=max(0, self._reader.left_ns()) / _NS_PER_S):
-                self._json(503, {"name": name, "error": (
-                    f"The viewer is busy converting another upload: {name} was not opened. "
-                    "Try again in a moment.")})
+            busy = {"name": name, "error": (f"The viewer is busy converting another upload: {name} was not opened. "
+                                            "Try again in a moment.")}
+            # uploads in progress (waiting included) leave workers for everything else
+            if not state.uploads.acquire(blocking=False):
+                self._json(503, busy)
                 return
             try:
-                answer = state.convert(name, data=data)
+                # one conversion at a time (MAX_CONVERSIONS), its body read only then: the others
+                # wait, within their deadline, with their bodies still on their way
+                if not state.conversions.acquire(timeout=max(0, self._reader.left_ns()) / _NS_PER_S):
+                    self._json(503, busy)
+                    return
+                try:
+                    self._upload(name, length)
+                finally:
+                    state.conversions.release()
             finally:
-                state.conversions.release()
+                state.uploads.release()
+
+        def _upload(self, name: str, length: int) -> None:
+            """The body, streamed to a temporary file (0600 in the server's 0700 directory), then
+            converted; the file is gone before the answer is sent."""
+            left, stalled = length, False
+            fd, path = state.upload_file()
+            try:
+                with open(fd, "wb", buffering=0) as f:
+                    buf = memoryview(bytearray(min(length, 1 << 20) or 1))
+                    while left > 0:
+                        try:
+                            # readinto1: what has arrived (at most one recv), so a timeout loses no counted byte
+                            n = self._buffered.readinto1(buf[:min(left, len(buf))])
+                        except (socket.timeout, TimeoutError):  # silent for REQUEST_TIMEOUT_S, or the deadline
+                            stalled = True
+                            break
+                        if not n:
+                            break
+                        f.write(buf[:n])
+                        left -= n
+                if left > 0:
+                    if not stalled:
+                        why = "the connection closed"
+                    elif self._reader.expired == "deadline":
+                        why = f"the request took longer than {REQUEST_DEADLINE_S:g} s"
+                    else:
+                        why = f"nothing arrived for {REQUEST_TIMEOUT_S:g} s"
+                    self._json(408 if stalled else 400, {"name": name, "error": (
+                        f"The upload of {name} was cut short ({length - left} of {length} bytes: {why}).")})
+                    return
+                self.close_connection = False  # the whole body was read: the connection may go on
+                self.linger_close = False
+                with open(path, "rb") as f:
+                    data = f.read()
+            finally:
+                os.unlink(path)
+            answer = state.convert(name, data=data)
+            del data
             self._json(422 if "error" in answer else 200, answer)
 
         def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
@@ -459,7 +514,8 @@ class _Server(_httpd.BoundedServer):
 
 def _limits() -> _httpd.Limits:
     return _httpd.Limits(timeout_s=REQUEST_TIMEOUT_S, deadline_s=REQUEST_DEADLINE_S,
-                         max_connections=MAX_CONNECTIONS, workers=WORKER_THREADS)
+                         max_connections=MAX_CONNECTIONS, workers=WORKER_THREADS,
+                         head_deadline_s=min(HEAD_DEADLINE_S, REQUEST_DEADLINE_S))
 
 
 def serve(path: Optional[str] = None, port: Optional[int] = None, open_browser: bool = True) -> int:
@@ -495,6 +551,7 @@ def serve(path: Optional[str] = None, port: Optional[int] = None, open_browser: 
         print("fprofile viewer: stopped", flush=True)
     finally:
         server.server_close()
+        state.close()
     return 0
 
 

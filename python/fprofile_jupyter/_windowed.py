@@ -74,7 +74,12 @@ def flame_reply(trace: Any, threads: Any, t0: Any, t1: Any) -> bytes:
     js/flame.js ``flameFromBytes``; ``ValueError`` / ``IndexError`` (one line) for a bad request."""
     from . import _core
 
-    return _core.flame_bytes(trace, *parse_flame_request(threads, t0, t1))
+    indices, window = parse_flame_request(threads, t0, t1)
+    n = len(trace.threads)
+    for k in indices:  # (checked here too: an index past 64 bits is no thread either)
+        if not 0 <= k < n:
+            raise IndexError(f"thread index {k} out of range (the trace has {n} threads)")
+    return _core.flame_bytes(trace, indices, window)
 
 
 #: The zlib level of the replies a notebook output keeps (live replies go uncompressed).
