@@ -46,12 +46,12 @@ from fprofile_jupyter import _dask  # noqa: E402
 N_TASKS, N_LEAF, N_CLIENT = 8, 300, 5
 
 
-def _dask_recording(client, mod, tasks_dir, before_end=None):
+def _dask_recording(client, mod, folder, before_end=None):
     """A Dask recording whose stop is interrupted; returns (prof, results) after checking that the
     KeyboardInterrupt came out of the block."""
     results = []
     with pytest.raises(KeyboardInterrupt):
-        with profile(subs=[str(tasks_dir)], dask=client) as prof:
+        with profile(subs=[str(folder)], dask=client) as prof:
             for i in range(N_CLIENT):  # recorded in the client too
                 mod.work(i, 1)
             futures = client.map(mod.work, range(N_TASKS), n=N_LEAF, pure=False)
@@ -87,7 +87,7 @@ DASK_MOMENTS = [
 
 
 @pytest.mark.parametrize("moment,owner,name", DASK_MOMENTS, ids=[m[0] for m in DASK_MOMENTS])
-def test_dask_stop_interrupted_keeps_every_call(local_client, tasks_dir, monkeypatch, capfd, moment, owner, name):
+def test_dask_stop_interrupted_keeps_every_call(local_client, tasks_dir, monkeypatch, capfd, moment, owner, name):  # noqa: F811
     mod = tasks_module(tasks_dir)
     client = local_client
     target = client if owner is None else owner
@@ -103,7 +103,7 @@ def test_dask_stop_interrupted_keeps_every_call(local_client, tasks_dir, monkeyp
 
 
 @pytest.mark.parametrize("delay_s", [0.0, 0.01, 0.03, 0.08])
-def test_dask_stop_interrupted_by_a_timer(local_client, tasks_dir, delay_s):
+def test_dask_stop_interrupted_by_a_timer(local_client, tasks_dir, delay_s):  # noqa: F811
     """SIGINT from another thread some milliseconds after the block ends, whatever step the stop is
     at then (a signal later than the stop is a KeyboardInterrupt after it: counts exact either way)."""
     mod = tasks_module(tasks_dir)
