@@ -27,15 +27,22 @@ every remote load (the page works offline).
 Hostile or broken clients cannot hold the server (the bounded server of ``_httpd``, with the limits
 below):
 
-- idle connections cost no thread and are closed after :data:`REQUEST_TIMEOUT_S` of silence;
-  requests are answered by :data:`WORKER_THREADS` threads, however many connections are open;
+- idle connections cost no thread and are closed after :data:`REQUEST_TIMEOUT_S` of silence; a
+  request's head (request line and headers) is read by the server's loop, without a thread, and
+  must be complete within :data:`HEAD_DEADLINE_S` of its first byte (slowloris holds no thread);
+  bodies are read and requests answered by :data:`WORKER_THREADS` threads, however many
+  connections are open;
 - at most :data:`MAX_CONNECTIONS` connections are open: a new one beyond it closes the connection
-  idle the longest, or, when none is idle, is answered at once with a short 503 and closed;
+  idle the longest, else the one whose head has been arriving the longest, or, when every one is
+  being answered, is answered at once with a short 503 (closed lingering: the client reads it);
 - a request (request line, headers and body) must arrive within :data:`REQUEST_DEADLINE_S` of its
   first byte, and each read waits at most :data:`REQUEST_TIMEOUT_S`: a client trickling a byte
   every few seconds is cut off at the deadline;
-- :data:`MAX_CONVERSIONS` uploads are converted at once; others wait for their turn within their
-  deadline, else get a 503 with a "busy" message the page shows;
+- :data:`MAX_CONVERSIONS` uploads are read and converted at once, the slot taken before the body
+  is read; the body is streamed to a temporary file (0600, in the server's own 0700 directory),
+  read back once, freed after. Others wait for their turn within their deadline, else get a 503
+  with a "busy" message the page shows; uploads in progress (waiting included) leave
+  :data:`FREE_WORKERS` workers to the page's other requests;
 - an upload is at most :data:`MAX_UPLOAD_BYTES`, and a compressed ``.fpt`` upload may inflate to
   at most :data:`MAX_INFLATED_BYTES`: a header claiming more is refused before anything is
   inflated, and inflating stops at the claim (``_core.load_bytes(..., max_inflated=...)``), so a
