@@ -201,3 +201,17 @@ def test_flame_with_a_huge_thread_index_is_a_400(start_quick_server, monkeypatch
         assert status == 400, (threads, status, body)
         assert json.loads(body)["error"].startswith("No flame graph: thread index "), body
     assert raw_get(port, f"/{flame}?threads=0")[0] == 200
+
+
+def test_an_upload_that_cannot_be_stored_is_one_message(start_quick_server, monkeypatch):  # noqa: F811
+    port, server, state = start_quick_server()
+
+    def full():
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(state, "upload_file", full)
+    status, _, body = raw_get(port, "/api/upload", method="POST", body=b"FPRF" * 1000,
+                              headers={"X-Fprofile-Filename": "big.fpt"})
+    assert status == 500
+    assert json.loads(body) == {"name": "big.fpt", "error": "Cannot store big.fpt to convert it: No space left on device"}
+    assert raw_get(port, "/")[0] == 200

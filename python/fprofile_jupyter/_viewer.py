@@ -454,9 +454,13 @@ def _make_handler(state: _State, port_box: List[int]):
             """The body, streamed to a temporary file (0600 in the server's 0700 directory), then
             converted; the file is gone before the answer is sent."""
             left, stalled = length, False
-            fd, path = state.upload_file()
             try:
-                with open(fd, "wb", buffering=0) as f:
+                fd, path = state.upload_file()
+            except OSError as e:
+                self._json(500, {"name": name, "error": f"Cannot store {name} to convert it: {e.strerror or e}"})
+                return
+            try:
+                with open(fd, "wb") as f:
                     buf = memoryview(bytearray(min(length, 1 << 20) or 1))
                     while left > 0:
                         try:
@@ -464,6 +468,8 @@ def _make_handler(state: _State, port_box: List[int]):
                             n = self._buffered.readinto1(buf[:min(left, len(buf))])
                         except (socket.timeout, TimeoutError):  # silent for REQUEST_TIMEOUT_S, or the deadline
                             stalled = True
+                            break
+                        except ConnectionError:  # (reset by the client: as closed)
                             break
                         if not n:
                             break
@@ -483,6 +489,10 @@ def _make_handler(state: _State, port_box: List[int]):
                 self.linger_close = False
                 with open(path, "rb") as f:
                     data = f.read()
+            except OSError as e:  # the temporary file's disk is full, ...: the body is not all read
+                self.close_connection = self.linger_close = True
+                self._json(500, {"name": name, "error": f"Cannot store {name} to convert it: {e.strerror or e}"})
+                return
             finally:
                 os.unlink(path)
             answer = state.convert(name, data=data)
