@@ -251,3 +251,23 @@ def test_magic_interrupted_while_stopping_keeps_the_trace(child_module, monkeypa
     assert isinstance(result.error_in_exec, KeyboardInterrupt), (result.error_in_exec, cap.stdout, cap.stderr)
     trace = shell.user_ns[_magic.TRACE_VARIABLE]
     assert Counter(c.function for c in trace.calls()) == Counter({"child": 1, "leaf": 4})
+
+
+def test_magic_cell_ended_by_ctrl_c_is_not_interrupted_twice(child_module, monkeypatch):
+    """The cell ends with a KeyboardInterrupt (its traceback shown), another Ctrl-C comes while the
+    magic stops: the cell fails as it would (no second KeyboardInterrupt), the trace is kept."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from fprofile_jupyter import _magic
+
+    mod, folder = child_module
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "fprofile_jupyter")
+    shell.user_ns["fpstop_child"] = mod
+    monkeypatch.setattr(_recording._Session, "_stop", sigint_first(_recording._Session._stop))
+    with capture_output():
+        result = shell.run_cell(f"%%fprofile --subs {folder} --no-display --no-processes\n"
+                                "fpstop_child.child(2)\nraise KeyboardInterrupt\n")
+    assert isinstance(result.error_in_exec, _magic.ProfiledCellError), result.error_in_exec
+    assert len(shell.user_ns[_magic.TRACE_VARIABLE]) == 3

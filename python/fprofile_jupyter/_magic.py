@@ -323,11 +323,11 @@ class FprofileMagics(Magics):
         if opts.output is not None:
             self._write(trace, opts)
 
-        if interrupted:
-            raise KeyboardInterrupt
         failed = result is not None and (result.error_before_exec or result.error_in_exec)
+        err = (result.error_in_exec or result.error_before_exec) if failed else None
+        if interrupted and not isinstance(err, KeyboardInterrupt):  # (a Ctrl-C that ended the cell: said)
+            raise KeyboardInterrupt
         if failed:
-            err = result.error_in_exec or result.error_before_exec
             raise ProfiledCellError(type(err).__name__)
 
     @staticmethod
