@@ -215,3 +215,22 @@ def test_an_upload_that_cannot_be_stored_is_one_message(start_quick_server, monk
     assert status == 500
     assert json.loads(body) == {"name": "big.fpt", "error": "Cannot store big.fpt to convert it: No space left on device"}
     assert raw_get(port, "/")[0] == 200
+
+
+def test_at_the_cap_a_new_client_takes_the_slot_of_a_trickling_one(start_quick_server):  # noqa: F811
+    """Every connection is trickling its headers: a new client is still answered (the one whose
+    head has been arriving the longest is closed to make room), not told the server is full."""
+    port, server, _ = start_quick_server(MAX_CONNECTIONS=4, REQUEST_TIMEOUT_S=30.0, REQUEST_DEADLINE_S=60.0)
+    slow = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(4)]
+    try:
+        for s in slow:
+            s.sendall(b"GET / HTTP/1.1\r\nX-Slow: ")
+        end = time.monotonic() + 30
+        while len(server._heads) != 4 and time.monotonic() < end:  # the loop has read the four heads' starts
+            time.sleep(0.02)  # readiness of the server's state, not a timed assertion
+        assert len(server._heads) == 4
+        for _ in range(3):
+            assert raw_get(port, "/api/initial")[0] == 200
+    finally:
+        for s in slow:
+            s.close()
