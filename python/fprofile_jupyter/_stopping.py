@@ -40,7 +40,8 @@ class held_sigint:
         #: Ctrl-C presses held.
         self.interrupted = 0
         self._saved: Any = None
-        self._active = False
+        self._active = False  # this hold installed the handler (the outermost on the main thread)
+        self._counted = False  # this hold counts in _depth
 
     def __enter__(self) -> "held_sigint":
         global _depth
@@ -63,7 +64,7 @@ class held_sigint:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         global _depth
-        if getattr(self, "_counted", False):
+        if self._counted:
             _depth -= 1
             self._counted = False
         if not self._active:
