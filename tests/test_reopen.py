@@ -41,7 +41,7 @@ def saved_traces(path: Path) -> list[bytes]:
         for o in cell.get("outputs", []):
             data = o.get("data", {})
             if _display.TRACE_MIME in data:
-                out.append(base64.b64decode(data[_display.TRACE_MIME]["fpt"]))
+                out.append(base64.b64decode(_display.output_payload(data)["fpt"]))
     return out
 
 
