@@ -309,18 +309,24 @@ def test_jupyterlab_without_the_package_draws_and_reopens(browser, bare_lab, exe
         shutil.copy(executed, root / "untrusted.ipynb")
         context, page, errors = open_lab(browser)
         try:
-            page.goto(f"{url}/lab/tree/untrusted.ipynb")
-            page.wait_for_selector(".jp-OutputArea-output table.fprofile-summary-static")
-            assert page.is_visible(".jp-OutputArea-output .fprofile-static-caption")
-            assert page.locator(".fprofile-root").count() == 0
-            text = page.inner_text(".jp-Notebook")
-            assert "untrusted" in text and "work" in text
+            page.goto(f"{url}/lab/tree/untrusted.ipynb?reset")  # ?reset: only this notebook open
+            page.wait_for_function("""() => { const w = window.jupyterapp?.shell?.currentWidget;
+              return !!w && w.node.querySelectorAll('.jp-OutputArea-output table.fprofile-summary-static').length === 2; }""")
+            shown = page.evaluate("""() => { const n = window.jupyterapp.shell.currentWidget.node;
+              return { roots: n.querySelectorAll('.fprofile-root').length,
+                       captions: [...n.querySelectorAll('.fprofile-static-caption')].filter((e) => e.offsetParent).length,
+                       tables: [...n.querySelectorAll('table.fprofile-summary-static')].filter((e) => e.offsetParent).length,
+                       text: n.innerText }; }""")
+            assert shown["roots"] == 0 and shown["captions"] == 2 and shown["tables"] == 2, shown
+            assert "untrusted" in shown["text"] and "work" in shown["text"]
             page.screenshot(path=os.path.join(artifacts_dir, "fragment-bare-lab-untrusted.png"))
             subprocess.run([str(bare_lab), "-m", "jupyter", "trust", str(root / "untrusted.ipynb")],
                            check=True, capture_output=True, env=server_env(tmp_path), timeout=120)
             page.reload()
-            page.wait_for_function(f"() => document.querySelectorAll(\"{DRAWN}\").length === 2")
+            page.wait_for_function(f"""() => {{ const w = window.jupyterapp?.shell?.currentWidget;
+              return !!w && w.node.querySelectorAll("{DRAWN}").length === 2; }}""")
             page.screenshot(path=os.path.join(artifacts_dir, "fragment-bare-lab-trusted.png"))
+            assert errors == [], errors
         finally:
             context.close()
 

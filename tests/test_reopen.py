@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from fprofile_jupyter import _display, _labextension
+from fprofile_jupyter import _core, _display, _labextension
 # the servers, pages and canvas checks of the other browser tests (and their per-test deadline)
 from test_browser_lab import (DRAWN, KERNEL_IDLE, NOTEBOOKS, RUN_ALL, WAIT_MS, deadline, drawn_pixels,  # noqa: F401
                               jupyter_server, open_page)
@@ -69,11 +69,13 @@ def check_drawn(page, count: int) -> None:
 
 
 def check_size(path: Path, traces: list[bytes]) -> None:
-    """The saved notebook holds about one copy of each trace: base64 (4/3) plus the static
-    caption and table, the code and the metadata, not a second copy in widget state or HTML."""
+    """The saved notebook holds about one copy of each trace: base64 (4/3) plus, per output, the
+    timeline's page code (the text/html fragment) and the static caption and table, and the
+    notebook's code and metadata; not a second copy in widget state, HTML or the mime type."""
     total = sum(len(t) for t in traces)
     size = path.stat().st_size
-    bound = total * 4 // 3 + 16_000 * len(traces) + 16_000
+    code = len(_core.asset_source("dist/fragment.min.js").encode())
+    bound = total * 4 // 3 + (code + 16_000) * len(traces) + 16_000
     assert size <= bound, (size, total, bound)
 
 
