@@ -55,7 +55,7 @@ def main() -> None:
             payload += len(p.encode())
             static += len(re.search(r'<div class="fprofile-static-part">(.*?)</div><script', h, re.S).group(1).encode())
             calls += int(re.search(r"fprofile · ([\d,]+) call", h).group(1).replace(",", ""))
-    kb = lambda b: f"{b / 1024:,.1f} kB"  # noqa: E731
+    kb = lambda b: f"{b / 1024:,.1f} KiB"  # noqa: E731
     print(f"| {outputs} profiled cells, {calls // max(outputs, 1):,} calls each | per output | the notebook |")
     print("|---|---|---|")
     print(f"| page code (js/dist/fragment.min.js) | {kb(code / outputs)} | {kb(code)} |")

@@ -175,14 +175,15 @@ def test_saved_notebook_opens_with_no_kernel(browser, tmp_path, artifacts_dir, a
 
 
 def test_nbconvert_html_of_the_saved_notebook(browser, tmp_path, artifacts_dir):
-    """nbconvert shows each trace's text/html: the caption and the static summary, with names as
-    text; the page needs no network."""
+    """nbconvert keeps each trace's text/html: with scripts off (nbviewer shows this HTML so) the
+    caption and the static summary, with names as text; the page needs no network. With scripts
+    on it draws the timelines: tests/test_html_hosts.py."""
     path = executed_notebook(tmp_path)
     subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", str(path)], check=True,
                    capture_output=True, timeout=120)
     page_html = path.with_suffix(".html").read_text(encoding="utf-8")
     assert page_html.count("fprofile-static-caption") == TIMELINES
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=False)
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.route("http*://**", lambda route: route.abort())  # offline, as a file someone downloaded
