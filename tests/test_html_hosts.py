@@ -157,6 +157,30 @@ def test_fragment_alone_in_a_sandboxed_frame_draws_zooms_and_fetches_nothing(bro
         context.close()
 
 
+def test_a_trace_too_big_to_embed_says_so_where_scripts_run_and_where_they_do_not(browser, tmp_path, monkeypatch):
+    from fprofile_jupyter import _display
+    from viewer_support import make_trace
+
+    monkeypatch.setattr(_display, "_in_kernel", lambda: True)
+    monkeypatch.setattr(_display, "MAX_DISPLAY_CALLS", 10)
+    fragment = _display.mimebundle(make_trace())["text/html"]
+    page_file = tmp_path / "too-big.html"
+    page_file.write_text(frame_page(fragment), encoding="utf-8")
+    for scripts in (True, False):
+        context = browser.new_context(java_script_enabled=scripts, viewport={"width": 1100, "height": 800})
+        try:
+            page = context.new_page()
+            page.goto(page_file.as_uri())
+            f = page.frame_locator("#output")
+            if scripts:  # the timeline's place says why, with the command; the table stays
+                f.locator(".fprofile-error").wait_for(timeout=WAIT_MS)
+                assert "fprofile view run.fpt" in f.locator(".fprofile-error").inner_text()
+            assert "fprofile view run.fpt" in f.locator(".fprofile-static-part").inner_text()
+            assert f.locator("table.fprofile-summary-static").is_visible()
+        finally:
+            context.close()
+
+
 THEME = """() => { const r = document.querySelector('.fprofile-root');
   return [r.classList.contains('fprofile-dark'), getComputedStyle(r).backgroundColor, r.getBoundingClientRect().width]; }"""
 

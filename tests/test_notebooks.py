@@ -215,6 +215,52 @@ def test_mimebundle_include_exclude(in_kernel):
     assert alone[TRACE_MIME] == {"fpt": base64.b64encode(trace.to_bytes()).decode()}
 
 
+def _png(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + b"\x80\x20\x20" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_the_picture_goes_in_the_bundle_and_the_static_part_when_the_trace_has_one(in_kernel, monkeypatch):
+    """``_display._picture_png`` wires ``Trace.picture_png()`` (the Rust core's overview picture)
+    into the output: an ``image/png`` entry (GitHub, nbviewer) and an ``<img>`` in the static part."""
+    trace = small_trace()
+    png = _png(40, 10)
+
+    class WithPicture:
+        def __init__(self, t, picture):
+            self._t, self._picture = t, picture
+
+        def __getattr__(self, name):
+            return getattr(self._t, name)
+
+        def __len__(self):
+            return len(self._t)
+
+        def __repr__(self):
+            return repr(self._t)
+
+        def picture_png(self):
+            return self._picture()
+
+    bundle = _display.mimebundle(WithPicture(trace, lambda: png))
+    assert base64.b64decode(bundle["image/png"]) == png
+    static = bundle["text/html"].split("<script")[0]
+    assert f'src="data:image/png;base64,{base64.b64encode(png).decode()}"' in static
+    # without the method, or when it fails: no picture, the rest as before
+    def broken():
+        raise RuntimeError("no picture")
+    for t in (trace, WithPicture(trace, broken)):
+        b = _display.mimebundle(t)
+        assert "image/png" not in b and "<img" not in b["text/html"].split("<script")[0]
+        assert "fprofile-summary-static" in b["text/html"]
+
+
 def test_a_trace_too_big_for_the_notebook_says_so_with_the_numbers(in_kernel, monkeypatch):
     trace = small_trace()
     monkeypatch.setattr(_display, "MAX_DISPLAY_CALLS", 1)
