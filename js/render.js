@@ -63,7 +63,9 @@ export function resolveDark(doc, theme) {
   if (theme === "light") return false;
   const body = doc.body;
   if (body && body.hasAttribute("data-jp-theme-light")) return body.getAttribute("data-jp-theme-light") === "false";
-  if (body && body.classList.contains("vscode-dark")) return true;
+  if (body && (body.classList.contains("vscode-dark") || body.classList.contains("vscode-high-contrast"))) {
+    return !body.classList.contains("vscode-high-contrast-light");
+  }
   if (body && body.classList.contains("vscode-light")) return false;
   const win = doc.defaultView;
   return !!(win && win.matchMedia && win.matchMedia("(prefers-color-scheme: dark)").matches);

@@ -63,25 +63,34 @@ def deadline():
         signal.signal(signal.SIGALRM, previous)
 
 
-@contextmanager
-def jupyter_server(tmp: Path, app: str = "lab", extra: tuple[str, ...] = ()) -> Iterator[str]:
-    """Run ``jupyter lab`` (or ``notebook``) on a free port; yield its base URL; stop it.
-    ``extra``: more command-line options for the server."""
-    settings = tmp / "config" / "lab" / "user-settings"
-    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
-    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    port = free_port()
+def server_env(tmp: Path) -> dict:
+    """The environment of a server (and of `jupyter trust` for its notebooks): every Jupyter
+    folder inside ``tmp``."""
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "config"), JUPYTER_DATA_DIR=str(tmp / "data"),
                JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), IPYTHONDIR=str(tmp / "ipython"),
                JUPYTER_PLATFORM_DIRS="1")
     # the kernels must find the venv's kernelspec (ipykernel's native one uses sys.executable)
     env.pop("JUPYTER_PATH", None)
-    module, cls = ("jupyterlab", "LabApp") if app == "lab" else ("notebook", "JupyterNotebookApp")
-    cmd = [sys.executable, "-m", module, "--no-browser", "--allow-root", "--ip=127.0.0.1",
+    return env
+
+
+@contextmanager
+def jupyter_server(tmp: Path, app: str = "lab", extra: tuple[str, ...] = (), python: str = sys.executable) -> Iterator[str]:
+    """Run ``jupyter lab`` (or ``notebook``, or ``nbclassic``) with ``python`` on a free port;
+    yield its base URL; stop it. ``extra``: more command-line options for the server."""
+    settings = tmp / "config" / "lab" / "user-settings"
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True, exist_ok=True)
+    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    port = free_port()
+    env = server_env(tmp)
+    module, cls = {"lab": ("jupyterlab", "LabApp"), "notebook": ("notebook", "JupyterNotebookApp"),
+                   "nbclassic": ("nbclassic", "")}[app]
+    cmd = [python, "-m", module, "--no-browser", "--allow-root", "--ip=127.0.0.1",
            f"--port={port}", "--ServerApp.port_retries=0", "--IdentityProvider.token=",
-           "--PasswordIdentityProvider.hashed_password=", f"--ServerApp.root_dir={tmp / 'root'}",
-           f"--{cls}.expose_app_in_browser=True"]
+           "--PasswordIdentityProvider.hashed_password=", f"--ServerApp.root_dir={tmp / 'root'}"]
+    if cls:
+        cmd.append(f"--{cls}.expose_app_in_browser=True")
     if app == "lab":
         cmd += ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     cmd += list(extra)
@@ -240,6 +249,13 @@ def test_lab_pipeline_timeline_interactions(browser, workdir, artifacts_dir):
                                 ".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']"
                                 ).count() >= 1
             assert "ValueError" in page.inner_text(".jp-Notebook")
+            # the extension's renderer is ranked first: the output's text/html (the fragment that
+            # draws the same timeline where there is no extension) is not rendered, so every
+            # output holds one timeline, not two
+            per_output = page.evaluate("""() => [...document.querySelectorAll('.jp-OutputArea-output')]
+              .map((o) => o.querySelectorAll('.fprofile-root').length).filter((n) => n > 0)""")
+            assert per_output == [1] * len(per_output) and len(per_output) >= 3, per_output
+            assert page.locator(".fprofile-fragment").count() == 0
 
             canvas = page.query_selector(DRAWN)
             canvas.scroll_into_view_if_needed()

@@ -70,7 +70,11 @@ def test_mimebundle(comparison, monkeypatch):
     # in a kernel: the differential tree too, from which the extension draws
     monkeypatch.setattr(_display, "_in_kernel", lambda: True)
     bundle = comparison._repr_mimebundle_()
-    data = bundle[_display.COMPARE_MIME]
+    # one copy: the text/html fragment holds the payload, the mime type points to it
+    assert bundle[_display.COMPARE_MIME] == _display.IN_HTML
+    assert 'data-fprofile-fragment="compare"' in bundle["text/html"]
+    assert comparison._repr_html_().split("<table", 1)[1][:200] in bundle["text/html"]
+    data = _display.output_payload(bundle, _display.COMPARE_MIME)
     assert base64.b64decode(data["flame"]) == comparison.flame_bytes()
     assert data["functions"] == [[r.function, r.file, r.line_a, r.line_b] for r in comparison.functions()]
     assert (data["name_a"], data["name_b"]) == ("before", "after")

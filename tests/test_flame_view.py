@@ -10,8 +10,7 @@ import pytest
 
 from conftest import free_port
 from test_browser_lab import glue_page, render_widget  # noqa: F401  (glue_page: a fixture)
-from test_html_export import offline_page
-from viewer_support import Viewer, coloured_pixels, make_process_trace, make_trace, wait_drawn
+from viewer_support import Viewer, coloured_pixels, make_process_trace, make_trace, offline_page, wait_drawn
 from fprofile_jupyter import _core
 
 FLAME = "canvas.fprofile-flame"

@@ -11,34 +11,12 @@ import sys
 import pytest
 
 from fprofile_jupyter import _core
-from viewer_support import EVIL, coloured_pixels, make_trace, wait_drawn
+from viewer_support import EVIL, coloured_pixels, make_trace, offline_page, wait_drawn
 
 
 @pytest.fixture(scope="module")
 def traces():
     return {"plain": make_trace(), "evil": make_trace(evil=True)}
-
-
-def offline_page(browser, viewport=(1280, 900)):
-    """A page that can load file: URLs only: every other request is aborted and recorded."""
-    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-    context.set_offline(True)
-    blocked = []
-
-    def guard(route):
-        if route.request.url.startswith("file:"):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", guard)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    return context, page, blocked, errors
 
 
 def test_export_file_content(traces, tmp_path):

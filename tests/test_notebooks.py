@@ -61,7 +61,8 @@ def widget_traces(nb, cell) -> list:
     traces = []
     for out in cell.outputs:
         if out.get("output_type") in ("display_data", "execute_result") and TRACE_MIME in out.get("data", {}):
-            payload = out["data"][TRACE_MIME]
+            assert out["data"][TRACE_MIME] == _display.IN_HTML  # one copy: in the text/html fragment
+            payload = _display.output_payload(out["data"])
             assert set(payload) == {"fpt"}, set(payload)
             traces.append(fprofile_jupyter.Trace.from_bytes(base64.b64decode(payload["fpt"])))
     return traces
@@ -72,7 +73,7 @@ def check_display(out):
     data = out["data"]
     assert set(data) == {TRACE_MIME, "text/plain", "text/html"}, set(data)
     assert "fprofile-static-caption" in data["text/html"] and "fprofile-summary-static" in data["text/html"]
-    assert "<iframe" not in data["text/html"]
+    assert "<iframe" not in data["text/html"] and 'data-fprofile-fragment="trace"' in data["text/html"]
     assert "object at 0x" not in data["text/plain"]
 
 
@@ -191,36 +192,94 @@ def test_mimebundle_has_the_trace_html_and_text(in_kernel):
     bundle = _display.mimebundle(trace)
     assert set(bundle) == {"text/plain", "text/html", TRACE_MIME}
     assert bundle["text/plain"] == repr(trace)
-    assert bundle[TRACE_MIME] == {"fpt": base64.b64encode(trace.to_bytes()).decode()}
+    assert bundle[TRACE_MIME] == _display.IN_HTML
+    assert _display.output_payload(bundle) == {"fpt": base64.b64encode(trace.to_bytes()).decode()}
     page = bundle["text/html"]
-    assert page.startswith('<div class="fprofile-static-caption"') and "<iframe" not in page
+    assert page.startswith('<div class="fprofile-fragment"') and "<iframe" not in page
+    assert '<div class="fprofile-static-part"><div class="fprofile-static-caption"' in page
     assert "fprofile · 2 calls · 1 thread · " in page and "most time: work 8 µs, inner 3 µs" in page
     assert "fprofile-summary-static" in page and "trace.save(&#x27;run.html&#x27;)" in page
-    # Trace's own hook goes through the same function
-    assert trace._repr_mimebundle_() == bundle
+    # Trace's own hook goes through the same function (each output's fragment has its own id)
+    same_ids = lambda b: {k: re.sub(r'id="fprofile-[0-9a-f]{32}"', "", v) if k == "text/html" else v  # noqa: E731
+                          for k, v in b.items()}
+    assert same_ids(trace._repr_mimebundle_()) == same_ids(bundle)
+    assert trace._repr_mimebundle_()["text/html"] != bundle["text/html"]
 
 
 def test_mimebundle_include_exclude(in_kernel):
     trace = small_trace()
     assert set(_display.mimebundle(trace, include=["text/plain"])) == {"text/plain"}
     assert set(_display.mimebundle(trace, exclude=[TRACE_MIME])) == {"text/plain", "text/html"}
+    # without the text/html, the mime type holds the trace itself
+    alone = _display.mimebundle(trace, include=[TRACE_MIME, "text/plain"])
+    assert alone[TRACE_MIME] == {"fpt": base64.b64encode(trace.to_bytes()).decode()}
+
+
+def _png(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + b"\x80\x20\x20" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_the_picture_goes_in_the_bundle_and_the_static_part_when_the_trace_has_one(in_kernel, monkeypatch):
+    """``_display._picture_png`` wires ``Trace.picture_png()`` (the Rust core's overview picture)
+    into the output: an ``image/png`` entry (GitHub, nbviewer) and an ``<img>`` in the static part."""
+    trace = small_trace()
+    png = _png(40, 10)
+
+    class WithPicture:
+        def __init__(self, t, picture):
+            self._t, self._picture = t, picture
+
+        def __getattr__(self, name):
+            return getattr(self._t, name)
+
+        def __len__(self):
+            return len(self._t)
+
+        def __repr__(self):
+            return repr(self._t)
+
+        def picture_png(self):
+            return self._picture()
+
+    bundle = _display.mimebundle(WithPicture(trace, lambda: png))
+    assert base64.b64decode(bundle["image/png"]) == png
+    static = bundle["text/html"].split("<script")[0]
+    assert f'src="data:image/png;base64,{base64.b64encode(png).decode()}"' in static
+    # without the method, or when it fails: no picture, the rest as before
+    def broken():
+        raise RuntimeError("no picture")
+    for t in (trace, WithPicture(trace, broken)):
+        b = _display.mimebundle(t)
+        assert "image/png" not in b and "<img" not in b["text/html"].split("<script")[0]
+        assert "fprofile-summary-static" in b["text/html"]
 
 
 def test_a_trace_too_big_for_the_notebook_says_so_with_the_numbers(in_kernel, monkeypatch):
     trace = small_trace()
     monkeypatch.setattr(_display, "MAX_DISPLAY_CALLS", 1)
-    out = _display.mimebundle(trace)[TRACE_MIME]
+    out = _display.output_payload(_display.mimebundle(trace))
     assert set(out) == {"error"} and "2 calls" in out["error"] and "limits are 1 calls" in out["error"]
     monkeypatch.setattr(_display, "MAX_DISPLAY_CALLS", 10)
     monkeypatch.setattr(_display, "MAX_DISPLAY_BYTES", 16)
-    out = _display.mimebundle(trace)[TRACE_MIME]
+    bundle = _display.mimebundle(trace)
+    out = _display.output_payload(bundle)
     assert f"{len(trace.to_bytes())} bytes" in out["error"] and "fprofile view" in out["error"]
+    # where scripts do not run, the static part says the same, with the command
+    static = bundle["text/html"].split("<script")[0]
+    assert "too big to show in the notebook" in static and "fprofile view run.fpt" in static
 
 
 def test_static_copy_is_escaped(in_kernel):
     trace = small_trace(name="<img src=x onerror=alert(1)>", file="/tmp/<b>evil</b>.py", title='run "A" <1>')
     page = _display.mimebundle(trace, include=["text/html"])["text/html"]
-    assert "<img" not in page and "<b>evil" not in page and "<1>" not in page
+    assert "<img src=x" not in page and "<b>evil" not in page and "<1>" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page and "&lt;b&gt;evil&lt;/b&gt;" in page
     assert "run &quot;A&quot; &lt;1&gt;" in page and "2 calls in 1 thread" in page
 
@@ -271,9 +330,14 @@ def test_static_copy_with_markup_in_every_name(in_kernel):
     trace = _core._build_trace(codes, [(11, evil_thread, [(1_000, 0, False), (9_000, 0, True)])],
                                start_ns=0, stop_ns=10_000, metadata=[("title", '"><script>alert(3)</script>')])
     page = _display.mimebundle(trace, include=["text/html"])["text/html"]
-    for bad in ("<script", "<img", "<u>", "<!--"):
-        assert bad not in page, bad
-    assert html.escape(evil_fn) in page and html.escape(evil_file) in page
+    # the fragment: the static part, then our two scripts (the payload, the page code), nothing else
+    static, rest = page.split('<script type="application/json" class="fprofile-payload">', 1)
+    for bad in ("<script", "<img src=x", "<u>", "<!--"):
+        assert bad not in static, bad
+    assert page.count("<script") == 2 and page.count("</script") == 2
+    payload = rest.split("</script>", 1)[0]
+    assert "<" not in payload and "\u2028" not in payload  # names only as JSON escapes / base64
+    assert html.escape(evil_fn) in static and html.escape(evil_file) in static
 
 
 def test_static_caption_is_escaped():

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from fprofile_jupyter import _display, _labextension
+from fprofile_jupyter import _core, _display, _labextension
 # the servers, pages and canvas checks of the other browser tests (and their per-test deadline)
 from test_browser_lab import (DRAWN, KERNEL_IDLE, NOTEBOOKS, RUN_ALL, WAIT_MS, deadline, drawn_pixels,  # noqa: F401
                               jupyter_server, open_page)
@@ -41,7 +41,7 @@ def saved_traces(path: Path) -> list[bytes]:
         for o in cell.get("outputs", []):
             data = o.get("data", {})
             if _display.TRACE_MIME in data:
-                out.append(base64.b64decode(data[_display.TRACE_MIME]["fpt"]))
+                out.append(base64.b64decode(_display.output_payload(data)["fpt"]))
     return out
 
 
@@ -69,11 +69,13 @@ def check_drawn(page, count: int) -> None:
 
 
 def check_size(path: Path, traces: list[bytes]) -> None:
-    """The saved notebook holds about one copy of each trace: base64 (4/3) plus the static
-    caption and table, the code and the metadata, not a second copy in widget state or HTML."""
+    """The saved notebook holds about one copy of each trace: base64 (4/3) plus, per output, the
+    timeline's page code (the text/html fragment) and the static caption and table, and the
+    notebook's code and metadata; not a second copy in widget state, HTML or the mime type."""
     total = sum(len(t) for t in traces)
     size = path.stat().st_size
-    bound = total * 4 // 3 + 16_000 * len(traces) + 16_000
+    code = len(_core.asset_source("dist/fragment.min.js").encode())
+    bound = total * 4 // 3 + (code + 16_000) * len(traces) + 16_000
     assert size <= bound, (size, total, bound)
 
 
@@ -173,14 +175,15 @@ def test_saved_notebook_opens_with_no_kernel(browser, tmp_path, artifacts_dir, a
 
 
 def test_nbconvert_html_of_the_saved_notebook(browser, tmp_path, artifacts_dir):
-    """nbconvert shows each trace's text/html: the caption and the static summary, with names as
-    text; the page needs no network."""
+    """nbconvert keeps each trace's text/html: with scripts off (nbviewer shows this HTML so) the
+    caption and the static summary, with names as text; the page needs no network. With scripts
+    on it draws the timelines: tests/test_html_hosts.py."""
     path = executed_notebook(tmp_path)
     subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", str(path)], check=True,
                    capture_output=True, timeout=120)
     page_html = path.with_suffix(".html").read_text(encoding="utf-8")
     assert page_html.count("fprofile-static-caption") == TIMELINES
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=False)
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.route("http*://**", lambda route: route.abort())  # offline, as a file someone downloaded

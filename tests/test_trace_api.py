@@ -766,7 +766,7 @@ def test_one_display_encodes_once_and_summarises_once(monkeypatch):
     monkeypatch.setattr(_display, "_in_kernel", lambda: True)
     bundle = _display.mimebundle(Counting(t))
     assert counts == {"to_bytes": 1, "summary_json": 1}, counts
-    assert base64.b64decode(bundle[_display.TRACE_MIME]["fpt"]) == t.to_bytes()
+    assert base64.b64decode(_display.output_payload(bundle)["fpt"]) == t.to_bytes()
     assert "fprofile-static-caption" in bundle["text/html"] and "fprofile-summary-static" in bundle["text/html"]
 
 

@@ -672,7 +672,7 @@ def saved_windowed(path) -> list:
     from fprofile_jupyter import _display
 
     nb = json.loads(path.read_text(encoding="utf-8"))
-    return [o["data"][_display.TRACE_MIME] for c in nb["cells"] for o in c.get("outputs", [])
+    return [_display.output_payload(o["data"]) for c in nb["cells"] for o in c.get("outputs", [])
             if _display.TRACE_MIME in o.get("data", {})]
 
 

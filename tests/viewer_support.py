@@ -237,3 +237,25 @@ def make_process_trace(evil: bool = False):
                               "clock_offset_ns": 2_000, "clock_uncertainty_ns": 35_000}})
     merged = _core.merge(parts)
     return merged, {"bands": [(label, s - merged.origin_ns, e - merged.origin_ns) for _, s, e, label in bands]}
+
+
+def offline_page(browser, viewport=(1280, 900)):
+    """A page that can load file: URLs only: every other request is aborted and recorded."""
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    context.set_offline(True)
+    blocked = []
+
+    def guard(route):
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return context, page, blocked, errors

@@ -26,6 +26,7 @@
 
 import { createTimeline } from "../timeline.js";
 import { createDiffFlame } from "../diffview.js";
+import { payloadModel } from "../payload.js";
 
 /** Debounce of the window sent back to Python (ms): dragging sends one update, not hundreds. */
 const WIDGET_WINDOW_SYNC_MS = 250;
@@ -284,4 +285,5 @@ function renderComparison({ payload, el }) {
   return () => view.destroy();
 }
 
-export default { render: renderWidget, renderComparison };
+// payloadModel: the read-only model of a notebook output's payload (hosts/lab.js, hosts/fragment.js)
+export default { render: renderWidget, renderComparison, payloadModel };

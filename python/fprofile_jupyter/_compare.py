@@ -78,8 +78,9 @@ class Comparison:
     mean time of one call instead of total time, for runs of different lengths). Shown as a text
     table (``str``, ``repr``: the first 25 rows) and in a notebook as an HTML table whose headers
     sort it when clicked, under the differential flame graph (b's call paths coloured by how much
-    slower or faster each got; drawn by the package's JupyterLab / Notebook 7 extension from the
-    output alone, so it reopens without a kernel). ``flame()`` is the differential flame tree (both runs' call paths, each
+    slower or faster each got; drawn from the output alone, by the package's JupyterLab /
+    Notebook 7 extension or by the output's own ``text/html`` elsewhere, so it reopens without a
+    kernel). ``flame()`` is the differential flame tree (both runs' call paths, each
     with both sides' figures; a path one side lacks has ``status`` "only_a" or "only_b").
     """
 
@@ -133,7 +134,7 @@ class Comparison:
 
     def _repr_mimebundle_(self, include: Optional[Any] = None, exclude: Optional[Any] = None) -> Dict[str, Any]:
         """In a notebook: the HTML table and the differential flame graph (``_display.COMPARE_MIME``,
-        drawn by fprofile-jupyter's JupyterLab / Notebook 7 extension from the output alone)."""
+        drawn from the output alone: ``_display.comparison_mimebundle``)."""
         from ._display import comparison_mimebundle
 
         return comparison_mimebundle(self, include, exclude)

@@ -3,16 +3,24 @@
 A displayed trace carries, inside a kernel:
 
 - ``application/vnd.fprofile-jupyter.trace+json`` (``TRACE_MIME``): the trace itself, its ``.fpt``
-  bytes in base64 (``{"fpt": "..."}``), the one copy in the saved notebook. fprofile-jupyter's
-  JupyterLab / Notebook 7 extension (``js/hosts/lab.js``, installed with the package) draws the
-  timeline from it, ranked above the widget view: a saved notebook reopens with its timelines
-  after a kernel restart, with no kernel, untrusted, with no setting changed and no widget state.
-  As plotly and Vega do, the display is not a widget: nothing of it needs the kernel, so there is
-  no comm, no copy of the trace in widget state and nothing for nbconvert to prefer over the
-  static copy. ``TimelineWidget(trace)`` (``_widget.py``) is the timeline tied to the kernel;
-- ``text/html``: a one-line caption (what GitHub's sanitizer keeps) and a static table of the
-  slowest functions, for nbconvert HTML, nbviewer and GitHub. It does not hold the trace again:
-  an interactive page is ``trace.save("run.html")``;
+  bytes in base64 (``{"fpt": "..."}``; ``trace_output``), or ``{"in": "text/html"}`` when the
+  ``text/html`` below holds that payload (the usual case: one copy per output). fprofile-jupyter's JupyterLab /
+  Notebook 7 extension (``js/hosts/lab.js``, installed with the package) draws the timeline from
+  it, ranked above everything else, so there the ``text/html`` below is not rendered and nothing
+  draws twice. A saved notebook reopens with its timelines after a kernel restart, with no kernel,
+  untrusted. As plotly and Vega do, the display is not a widget: nothing of it needs the kernel.
+  ``TimelineWidget(trace)`` (``_widget.py``) is the timeline tied to the kernel;
+- ``text/html``: the same timeline for every host that runs an output's scripts but does not know
+  the mime type (VS Code, Colab, classic Notebook, JupyterLab without the extension, nbconvert's
+  HTML, Quarto, Jupyter Book): a self-contained fragment (``fragment_html``): one ``<div>`` with the
+  caption, the static picture and the table of the slowest functions (what shows where scripts
+  do not run: an untrusted notebook, GitHub, nbviewer), the same payload as the mime type, and the
+  timeline's code minified (``js/hosts/fragment.js`` -> ``js/dist/fragment.min.js``, about 120 kB),
+  which draws the timeline in the output's place and hides the static part. Nothing is fetched.
+  The fragment is the one copy of the payload in the saved notebook: the mime type then holds
+  ``IN_HTML`` and the extension reads the payload from the fragment (``output_payload``);
+- ``image/png``: the overview picture, when the build has it (``_picture_png``; GitHub and
+  nbviewer show it);
 - ``text/plain``: the trace's repr (terminals, plain Python).
 """
 from __future__ import annotations
@@ -20,6 +28,8 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
+import uuid
 from typing import Any, Iterable, Optional
 
 #: The trace in a notebook output (drawn by the JupyterLab / Notebook 7 extension).
@@ -27,6 +37,11 @@ TRACE_MIME = "application/vnd.fprofile-jupyter.trace+json"
 #: A comparison of two runs in a notebook output: its differential flame tree (drawn by the same
 #: extension, above the comparison's HTML table; ``comparison_output``).
 COMPARE_MIME = "application/vnd.fprofile-jupyter.compare+json"
+
+#: The data of ``TRACE_MIME`` / ``COMPARE_MIME`` when the output's ``text/html`` fragment holds the
+#: payload: the saved notebook keeps one copy of the trace, which the extension reads from there
+#: (``output_payload``; js/hosts/lab.js ``labPayload``).
+IN_HTML = {"in": "text/html"}
 
 #: Above these sizes a trace is not put in the notebook (it would freeze or exhaust the tab, and
 #: bloat the saved notebook): the output says so with the numbers instead. Change them before
@@ -116,14 +131,89 @@ def caption(trace: Any, top: int = 3, summary: Optional[str] = None) -> str:
             f'opacity:.8;margin:2px 0 4px">{html.escape(" · ".join(parts))}</div>')
 
 
-def static_html(trace: Any, summary: Optional[str] = None) -> str:
-    """The ``text/html`` of a displayed trace: the caption and the static summary table.
-    ``summary``: ``trace.summary_json(overall_only=True)`` if the caller has it already."""
+#: What the static part of a displayed trace says (it shows only where the output's scripts do not
+#: run, or when the trace is too big to embed): true wherever it is read.
+STATIC_NOTE = ("A static copy: the interactive timeline draws here when the notebook's scripts run "
+               "(JupyterLab, Notebook 7, VS Code, Colab, classic Notebook, nbconvert's HTML); they do not "
+               "run in an untrusted notebook (trust it to see the timeline), on GitHub or in nbviewer. "
+               "To share the timeline: trace.save('run.html').")
+
+
+def _picture_png(trace: Any) -> Optional[bytes]:
+    """The trace's overview picture as PNG bytes (``Trace.picture_png()``, rendered by the Rust
+    core), or None when this build has no picture or the trace cannot make one."""
+    method = getattr(trace, "picture_png", None)
+    if method is None:
+        return None
+    try:
+        png = method()
+    except Exception:  # noqa: BLE001 - a picture never costs the user the display
+        return None
+    return bytes(png) if png else None
+
+
+def _picture_img(png: Optional[bytes]) -> str:
+    if not png:
+        return ""
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<img class="fprofile-picture" alt="fprofile overview of the run" '
+            f'style="max-width:100%;height:auto;display:block;margin:4px 0" src="data:image/png;base64,{data}">')
+
+
+def static_html(trace: Any, summary: Optional[str] = None, note: str = STATIC_NOTE,
+                png: Optional[bytes] = None) -> str:
+    """The static part of a displayed trace: the caption, the picture (``png``) and the summary
+    table. ``summary``: ``trace.summary_json(overall_only=True)`` if the caller has it already."""
     if summary is None:
         summary = trace.summary_json(overall_only=True)
-    note = ("The interactive timeline is drawn by fprofile-jupyter in JupyterLab and Notebook 7; this "
-            "static copy has the summary. To share the timeline: trace.save('run.html').")
-    return caption(trace, summary=summary) + static_summary_html(trace, note, summary)
+    return caption(trace, summary=summary) + _picture_img(png) + static_summary_html(trace, note, summary)
+
+
+def _fragment_js() -> str:
+    global _FRAGMENT_JS
+    if _FRAGMENT_JS is None:
+        from . import _core
+
+        _FRAGMENT_JS = _core.asset_source("dist/fragment.min.js")
+    return _FRAGMENT_JS
+
+
+_FRAGMENT_JS: Optional[str] = None
+
+
+def _json_for_script(value: Any) -> str:
+    """JSON inside a ``<script type="application/json">``: ``<``, ``>``, ``&`` escaped (and every
+    non-ASCII character), so no ``</script>`` or ``<!--`` can appear; the value is unchanged.
+    The rule of ``json_for_script`` in rust/core/src/formats/html.rs."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+_PAYLOAD = re.compile(r'<script type="application/json" class="fprofile-payload">(.*?)</script>', re.S)
+
+
+def output_payload(data: dict, mime: str = TRACE_MIME) -> Optional[dict]:
+    """The payload of a notebook output's ``mime`` (its data as saved: a mime bundle), read from
+    the ``text/html`` fragment when the mime type points there; None when the output has none."""
+    payload = data.get(mime)
+    if payload != IN_HTML:
+        return payload
+    page = data.get("text/html", "")
+    found = _PAYLOAD.search("".join(page) if isinstance(page, list) else page)
+    return json.loads(found.group(1)) if found else None
+
+
+def fragment_html(kind: str, payload: dict, static: str) -> str:
+    """The self-contained ``text/html`` of a displayed trace (``kind`` "trace") or comparison
+    ("compare"): one ``<div>`` with ``static`` (what shows where scripts do not run), ``payload``
+    (the mime type's data) and the timeline's minified script (``js/hosts/fragment.js``). Its id
+    is unique, so outputs never meet."""
+    uid = uuid.uuid4().hex
+    return (f'<div class="fprofile-fragment" id="fprofile-{uid}" data-fprofile-fragment="{kind}" '
+            f'style="max-width:100%;overflow-x:auto">'
+            f'<div class="fprofile-static-part">{static}</div>'
+            f'<script type="application/json" class="fprofile-payload">{_json_for_script(payload)}</script>'
+            f"<script>{_fragment_js()}</script></div>")
 
 
 def _fmt_bytes(n: int) -> str:
@@ -176,10 +266,16 @@ def mimebundle(trace: Any, include: Optional[Iterable[str]] = None,
     bundle: dict = {"text/plain": repr(trace)}
     if not _in_kernel():  # a terminal or plain Python: only text is shown
         return bundle
-    if _wanted(TRACE_MIME, include, exclude):
-        bundle[TRACE_MIME] = trace_output(trace)
-    if _wanted("text/html", include, exclude):
-        bundle["text/html"] = static_html(trace)
+    want_html = _wanted("text/html", include, exclude)
+    payload = trace_output(trace) if want_html or _wanted(TRACE_MIME, include, exclude) else None
+    png = _picture_png(trace) if want_html or _wanted("image/png", include, exclude) else None
+    if png and _wanted("image/png", include, exclude):
+        bundle["image/png"] = base64.b64encode(png).decode("ascii")
+    if want_html and payload is not None:
+        note = payload.get("error") or (payload.get("windowed") or {}).get("note") or STATIC_NOTE
+        bundle["text/html"] = fragment_html("trace", payload, static_html(trace, note=note, png=png))
+    if payload is not None and _wanted(TRACE_MIME, include, exclude):
+        bundle[TRACE_MIME] = IN_HTML if "text/html" in bundle else payload
     return bundle
 
 
@@ -202,14 +298,20 @@ def comparison_output(comparison: Any) -> dict:
 
 def comparison_mimebundle(comparison: Any, include: Optional[Iterable[str]] = None,
                           exclude: Optional[Iterable[str]] = None) -> dict:
-    """The mimebundle of a displayed ``Comparison``: its text table, its sortable HTML table
-    (``text/html``, what nbconvert and GitHub show) and, inside a kernel, ``COMPARE_MIME``: the
-    extension draws the differential flame graph from it and the HTML table under it."""
+    """The mimebundle of a displayed ``Comparison``: its text table and, inside a kernel,
+    ``COMPARE_MIME`` (the extension draws the differential flame graph from it and the HTML table
+    under it) and a ``text/html`` fragment with the same flame graph over the sortable HTML table
+    (``fragment_html``; the table alone where scripts do not run). Outside a kernel the
+    ``text/html`` is the table alone."""
     bundle: dict = {"text/plain": repr(comparison)}
-    if _wanted("text/html", include, exclude):
-        bundle["text/html"] = comparison._repr_html_()
-    if _in_kernel() and _wanted(COMPARE_MIME, include, exclude):
-        bundle[COMPARE_MIME] = comparison_output(comparison)
+    in_kernel = _in_kernel()
+    want_html = _wanted("text/html", include, exclude)
+    payload = comparison_output(comparison) if in_kernel and (want_html or _wanted(COMPARE_MIME, include, exclude)) else None
+    if want_html:
+        table = comparison._repr_html_()
+        bundle["text/html"] = fragment_html("compare", payload, table) if payload is not None else table
+    if payload is not None and _wanted(COMPARE_MIME, include, exclude):
+        bundle[COMPARE_MIME] = IN_HTML if "text/html" in bundle else payload
     return bundle
 
 

@@ -40,8 +40,9 @@ class TimelineWidget(anywidget.AnyWidget):
     reopens with the timeline (and its window) when JupyterLab saves widget state.
 
     A displayed ``Trace`` is not a widget (``_display.py``): it is drawn from the notebook output
-    by the package's JupyterLab / Notebook 7 extension, kernel or not. Use this class for a
-    timeline tied to the kernel (its window read or set from Python).
+    alone, kernel or not (by the package's JupyterLab / Notebook 7 extension, or by the output's
+    own ``text/html`` in the other hosts: docs/hosts.md). Use this class for a timeline tied to the
+    kernel (its window read or set from Python), where widgets work.
     """
 
     # Set once on the class (an inline ESM string re-sent for every cell leaks: anywidget#613).

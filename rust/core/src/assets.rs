@@ -24,6 +24,16 @@ struct Manifest {
     css: Vec<String>,
 }
 
+/// The notebook fragment's script (`js/dist/fragment.min.js`: `js/hosts/fragment.js` and the timeline
+/// minified by esbuild, `npm run build`; committed), included at compile time so that a missing or
+/// truncated file fails the build, not a user's notebook. Python puts it in the `text/html` of a
+/// displayed trace (`python/fprofile_jupyter/_display.py`).
+pub const FRAGMENT_JS: &str = include_str!("../../../js/dist/fragment.min.js");
+const _: () = assert!(
+    FRAGMENT_JS.len() > 50_000 && FRAGMENT_JS.len() < 150 * 1024,
+    "js/dist/fragment.min.js is missing, truncated or too large: run `npm run build`"
+);
+
 /// The hosts a bundle can be built for.
 pub const HOSTS: [&str; 3] = ["widget", "viewer", "export"];
 

@@ -4,7 +4,8 @@
 //
 // It renders the mime type of a displayed trace, application/vnd.fprofile-jupyter.trace+json
 // ({"fpt": "<the .fpt bytes, base64>"}, or {"error": "<why not>"}: python/fprofile_jupyter/
-// _display.py, trace_output), from the output
+// _display.py, trace_output; or {"in": "text/html"}: the payload is in the output's text/html
+// fragment, read from there: labPayload), from the output
 // alone: no kernel, no widget model, no widget state. So a saved notebook reopens with its
 // timelines after a kernel restart, with no kernel, and untrusted (the renderer is "safe": it
 // runs nothing from the output; names reach the page as text, as in every host).
@@ -19,7 +20,10 @@
 //
 // Drawing is the notebook widget's own code: the widget bundle (static/timeline.<hash>.js, the
 // same text as TimelineWidget._esm) is imported and its render() is handed a read-only model
-// made from the output's bytes.
+// made from the output's payload (its payloadModel, js/payload.js: the same as the output's
+// text/html fragment uses, hosts/fragment.js). Ranked first, this renderer is the only one
+// JupyterLab runs for the output: the fragment in its text/html is not rendered, so nothing
+// draws twice.
 //
 // This file is a classic script, not a bundled module (it is not in js/bundle.json): JupyterLab
 // loads it with a <script> tag as a module-federation container, the protocol of its prebuilt
@@ -38,7 +42,7 @@ var _JUPYTERLAB;
   /** Below ipywidgets' -10 (lower ranks win). */
   const LAB_RANK = -20;
   /** Replaced by the content hash of the timeline files when the extension is written. */
-  const LAB_ASSET_HASH = "2138b84eff9450c9";
+  const LAB_ASSET_HASH = "2113f376f8754e5e";
   const LAB_BASE = new URL(".", (document.currentScript && document.currentScript.src) || document.baseURI);
 
   /** @type {Record<string, Record<string, {get: () => unknown}>> | null} */
@@ -82,63 +86,32 @@ var _JUPYTERLAB;
     return typeof factory === "function" ? factory() : factory;
   }
 
-  /** @param {string} text */
-  function labBase64ToBytes(text) {
-    const bin = atob(text);
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
+  /**
+   * The payload of an output's mime type `mime`. When the output's text/html is the fragment that
+   * holds it (python/fprofile_jupyter/_display.py: the mime type's data is then {"in": "text/html"},
+   * so the saved notebook keeps one copy of the trace), it is read from the fragment's
+   * script.fprofile-payload, parsed as data (DOMParser runs no script).
+   * @param {any} data the output's mime bundle @param {string} mime
+   */
+  function labPayload(data, mime) {
+    const p = data[mime];
+    if (!(p && typeof p === "object" && p.in === "text/html")) return p;
+    try {
+      const doc = new DOMParser().parseFromString(String(data["text/html"] || ""), "text/html");
+      const el = doc.querySelector("div[data-fprofile-fragment] > script.fprofile-payload");
+      if (!el) throw new Error("its text/html holds no payload");
+      return JSON.parse(el.textContent || "null");
+    } catch (e) {
+      return { error: `fprofile: this output's trace is damaged (${e && e.message ? e.message : e}).` };
+    }
   }
 
-  /**
-   * The widget's model interface (js/hosts/widget.js, TimelineModel) over an output's bytes:
-   * read-only, nothing to sync (there may be no kernel).
-   * @param {unknown} payload
-   */
-  function labModel(payload) {
-    const state = { data: new DataView(new ArrayBuffer(0)), summary: "", error: "", height: 0,
-                    window_start_ns: null, window_end_ns: null };
-    const fields = payload && typeof payload === "object" ? /** @type {any} */ (payload) : {};
-    const fpt = fields.fpt;
-    const saved = fields.windowed && typeof fields.windowed === "object" ? fields.windowed : null;
-    if (saved) {
-      // a windowed trace's saved copy (python/fprofile_jupyter/_windowed.py saved_output): the
-      // skeleton, the overview and the last window; drawn with no kernel, zooming within them
-      try {
-        Object.assign(state, {
-          windowed: true, offline: String(saved.note || "Zooming needs the kernel."), calls: Number(saved.calls) || 0,
-          skeleton: new DataView(labBase64ToBytes(saved.skeleton).buffer),
-          overview: new DataView(labBase64ToBytes(saved.overview).buffer),
-          last: typeof saved.last === "string" ? new DataView(labBase64ToBytes(saved.last).buffer) : null,
-          summary: typeof saved.summary === "string" ? saved.summary : "",
-        });
-        if (Array.isArray(saved.window)) {
-          state.window_start_ns = Number(saved.window[0]);
-          state.window_end_ns = Number(saved.window[1]);
-        }
-      } catch (e) {
-        state.error = `fprofile: this output's trace is damaged (${e && e.message ? e.message : e}).`;
-      }
-    } else if (typeof fields.error === "string" && fields.error) {
-      state.error = fields.error; // the trace was too big to put in the notebook: why, with the numbers
-    } else if (typeof fpt !== "string" || fpt === "") {
-      state.error = "fprofile: this output holds no trace (its \"fpt\" field is missing or empty).";
-    } else {
-      try {
-        const bytes = labBase64ToBytes(fpt);
-        state.data = new DataView(bytes.buffer);
-      } catch (e) {
-        state.error = `fprofile: this output's trace is damaged (${e && e.message ? e.message : e}).`;
-      }
-    }
-    return {
-      get: (/** @type {string} */ k) => /** @type {any} */ (state)[k],
-      set: (/** @type {string} */ k, /** @type {unknown} */ v) => { /** @type {any} */ (state)[k] = v; },
-      save_changes: () => {},
-      on: () => {},
-      off: () => {},
-      send: () => {},
-    };
+  /** An output's text/html as a table to show: a fragment's static part, else the whole. */
+  function labStaticHtml(html) {
+    if (typeof html !== "string" || html.indexOf("data-fprofile-fragment") < 0) return html;
+    const doc = new DOMParser().parseFromString(html, "text/html");
+    const part = doc.querySelector("div[data-fprofile-fragment] > .fprofile-static-part");
+    return part ? part.innerHTML : "";
   }
 
   function labExtension(Widget) {
@@ -158,8 +131,8 @@ var _JUPYTERLAB;
         if (this.isDisposed) return;
         const el = document.createElement("div");
         this.node.replaceChildren(el);
-        const payload = model.data[this.mimeType];
-        this._cleanup = widget.render({ model: labModel(payload), el });
+        const payload = labPayload(model.data, this.mimeType);
+        this._cleanup = widget.render({ model: widget.payloadModel(payload), el });
         // the saved copy of a live windowed widget: hidden while that widget is shown in the cell
         const id = payload && payload.windowed && payload.windowed.id;
         if (typeof id === "string" && id) {
@@ -200,7 +173,7 @@ var _JUPYTERLAB;
         const el = document.createElement("div");
         const table = document.createElement("div");
         table.className = "fprofile-compare-table jp-RenderedHTMLCommon";
-        const html = model.data["text/html"];
+        const html = labStaticHtml(model.data["text/html"]);
         if (typeof html === "string" && (model.trusted || this.sanitizer)) {
           table.innerHTML = model.trusted ? html : this.sanitizer.sanitize(html);
         } else if (typeof model.data["text/plain"] === "string") {
@@ -209,7 +182,7 @@ var _JUPYTERLAB;
           table.appendChild(pre);
         }
         this.node.replaceChildren(el, table);
-        this._cleanup = widget.renderComparison({ payload: model.data[this.mimeType], el });
+        this._cleanup = widget.renderComparison({ payload: labPayload(model.data, this.mimeType), el });
       }
 
       dispose() {
