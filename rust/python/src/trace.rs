@@ -417,12 +417,12 @@ impl PyTrace {
         let path = path_string(path)?;
         let format = registry::save_format(format, &path)?;
         let width = width_px.map(picture_width).transpose()?;
-        if width.is_some() && format != fprofile::formats::Format::Png {
-            return Err(PyValueError::new_err(format!(
-                "width_px is the width of a png picture; {path} is written as {}",
-                format.name()
-            ))
-            .into());
+        if let Some(w) = width {
+            if format != fprofile::formats::Format::Png {
+                let msg = format!("width_px is the width of a png picture; {path} is written as {}", format.name());
+                return Err(PyValueError::new_err(msg).into());
+            }
+            fprofile::formats::png::check_width(w)?; // a ValueError, before the file is touched
         }
         let inner = self.inner.clone();
         py.detach(move || fprofile::formats::save_with(&inner, &path, format, title.as_deref(), width))?;
@@ -662,14 +662,17 @@ impl PyTrace {
     }
 }
 
-/// A picture width from Python: an int (any size: one too large for 128 bits reads as out of
-/// range, with the picture's message).
+/// A picture width from Python: an int (any size: one too large for 128 bits is out of range,
+/// with the picture's message).
 fn picture_width(w: &Bound<'_, PyAny>) -> Result<i128, BindingError> {
     if w.is_instance_of::<pyo3::types::PyBool>() || !w.is_instance_of::<pyo3::types::PyInt>() {
         let kind = w.get_type().name().map(|n| n.to_string()).unwrap_or_default();
         return Err(pyo3::exceptions::PyTypeError::new_err(format!("width_px must be an int (got {kind})")).into());
     }
-    Ok(w.extract::<i128>().unwrap_or(i128::MAX))
+    match w.extract::<i128>() {
+        Ok(v) => Ok(v),
+        Err(_) => Err(fprofile::formats::png::PictureError::Width(w.str().map(|s| s.to_string()).unwrap_or_default()).into()),
+    }
 }
 
 /// One thread for `_build_trace`: (os_id, name, [(t_ns, code_id, is_return)]).

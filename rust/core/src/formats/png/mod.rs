@@ -49,8 +49,9 @@ pub const DEFAULT_TITLE: &str = "fprofile trace";
 /// What cannot be drawn. Displays as one line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PictureError {
+    /// The width asked for, as written (a binding's integer may not fit 128 bits).
     #[error("width of {0} px: a picture is {MIN_WIDTH_PX} to {MAX_WIDTH_PX} pixels wide")]
-    Width(i128),
+    Width(String),
     #[error("could not encode the picture: {0}")]
     Encode(String),
 }
@@ -81,6 +82,14 @@ const TICK_SPACING_PX: f64 = 110.0;
 /// The title of a trace's picture: its metadata's `title`, else [`DEFAULT_TITLE`].
 pub fn title_of(trace: &Trace) -> String {
     trace.metadata.iter().find(|(k, _)| k == "title").map_or_else(|| DEFAULT_TITLE.to_owned(), |(_, v)| v.clone())
+}
+
+/// `width_px` as a picture's width, or [`PictureError::Width`] when it is out of range.
+pub fn check_width(width_px: i128) -> Result<u32, PictureError> {
+    if width_px < i128::from(MIN_WIDTH_PX) || width_px > i128::from(MAX_WIDTH_PX) {
+        return Err(PictureError::Width(width_px.to_string()));
+    }
+    Ok(width_px as u32)
 }
 
 /// The picture of `trace` as PNG bytes, `width_px` wide, captioned `title`.
@@ -193,10 +202,7 @@ fn fill(pm: &mut Pixmap, x: f32, y: f32, w: f32, h: f32, c: Rgb) {
 
 /// The picture as a pixmap (see the module docs).
 pub fn render(trace: &Trace, title: &str, width_px: i128) -> Result<Pixmap, PictureError> {
-    if width_px < i128::from(MIN_WIDTH_PX) || width_px > i128::from(MAX_WIDTH_PX) {
-        return Err(PictureError::Width(width_px));
-    }
-    let width = width_px as u32;
+    let width = check_width(width_px)?;
     let font = text::font();
     let faces = font
         .as_ref()
