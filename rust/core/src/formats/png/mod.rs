@@ -23,15 +23,15 @@
 //! - The width is [`MIN_WIDTH_PX`] to [`MAX_WIDTH_PX`]; anything else is a [`PictureError`], never a
 //!   panic. No input makes this module panic.
 
+mod canvas;
 mod text;
 
 pub use text::{FONT, FONT_LICENSE};
 
-use tiny_skia::{Paint, Pixmap, Rect, Transform};
-
 use crate::colours::{code_colour, thread_colour, Rgb};
 use crate::model::Trace;
 use crate::units::{format_count, format_duration, one_line, time_ticks};
+pub use canvas::Canvas;
 use text::Face;
 
 /// The width a picture has unless asked otherwise (a notebook output's width).
@@ -187,21 +187,8 @@ fn layout(trace: &Trace) -> Vec<Group> {
     groups
 }
 
-fn paint_of(c: Rgb) -> Paint<'static> {
-    let mut p = Paint::default();
-    p.set_color_rgba8(c.0, c.1, c.2, 255);
-    p.anti_alias = false;
-    p
-}
-
-fn fill(pm: &mut Pixmap, x: f32, y: f32, w: f32, h: f32, c: Rgb) {
-    if let Some(r) = Rect::from_xywh(x, y, w, h) {
-        pm.fill_rect(r, &paint_of(c), Transform::identity(), None);
-    }
-}
-
-/// The picture as a pixmap (see the module docs).
-pub fn render(trace: &Trace, title: &str, width_px: i128) -> Result<Pixmap, PictureError> {
+/// The picture as pixels (see the module docs).
+pub fn render(trace: &Trace, title: &str, width_px: i128) -> Result<Canvas, PictureError> {
     let width = check_width(width_px)?;
     let font = text::font();
     let faces = font
@@ -234,8 +221,7 @@ pub fn render(trace: &Trace, title: &str, width_px: i128) -> Result<Pixmap, Pict
         y += 6;
     }
     let height = y.max(caption_px);
-    let mut pm = Pixmap::new(width, height).ok_or_else(|| PictureError::Encode(format!("no {width} x {height} pixmap")))?;
-    pm.fill(tiny_skia::Color::from_rgba8(BG.0, BG.1, BG.2, 255));
+    let mut pm = Canvas::new(width, height, BG);
 
     // the caption
     if let Some((title_face, facts_face, _, _)) = &faces {
@@ -261,13 +247,15 @@ pub fn render(trace: &Trace, title: &str, width_px: i128) -> Result<Pixmap, Pict
     // lane backgrounds, then the axis and its grid lines over them
     for g in &groups {
         for l in &g.lanes {
-            fill(&mut pm, gutter as f32, l.top as f32, plot_w as f32, lane_height(l.depths, dims) as f32, LANE_BG);
+            pm.fill(gutter as f32, l.top as f32, plot_w as f32, lane_height(l.depths, dims) as f32, LANE_BG);
         }
     }
     draw_axis(&mut pm, trace, faces.as_ref().map(|f| &f.3), gutter, plot_w, axis_top, lanes_bottom, t0, t1);
 
     let mut colours: Vec<Option<Rgb>> = vec![None; trace.codes.len()];
     let mut last_label_bottom = 0f32;
+    let lanes: Vec<&Lane> = groups.iter().flat_map(|g| &g.lanes).collect();
+    let mut grids = if has_calls { bin_lanes(trace, &lanes, plot_w as usize, t0, k) } else { Vec::new() }.into_iter();
     for g in &groups {
         if multi {
             let plot = (gutter as f32, (gutter + plot_w) as f32);
@@ -279,11 +267,11 @@ pub fn render(trace: &Trace, title: &str, width_px: i128) -> Result<Pixmap, Pict
                 if dims.span_px > 0 {
                     let xa = x_of(th.first_ns);
                     let xb = x_of(th.last_ns);
-                    fill(&mut pm, xa, l.top as f32 + 1.0, (xb - xa).max(1.0), 2.0, thread_colour(t, false).rgb());
+                    pm.fill(xa, l.top as f32 + 1.0, (xb - xa).max(1.0), 2.0, thread_colour(t, false).rgb());
                 }
             }
-            if has_calls && l.rows > 0 {
-                draw_calls(&mut pm, trace, l, dims, gutter, plot_w, t0, k, &mut colours);
+            if let Some(grid) = grids.next() {
+                draw_grid(&mut pm, trace, l, &grid, dims, gutter, plot_w, &mut colours);
             }
             if let Some((_, _, label_face, _)) = &faces {
                 let h = lane_height(l.depths, dims) as f32;
@@ -337,7 +325,7 @@ fn lane_label(trace: &Trace, l: &Lane) -> String {
 /// `bottom`, labels right of their tick (left of it at the right edge), none overlapping.
 #[allow(clippy::too_many_arguments)]
 fn draw_axis(
-    pm: &mut Pixmap,
+    pm: &mut Canvas,
     trace: &Trace,
     face: Option<&Face<'_>>,
     gutter: u32,
@@ -352,7 +340,7 @@ fn draw_axis(
     let max_ticks = ((f64::from(plot_w) / TICK_SPACING_PX).floor() as usize).max(1);
     let ticks = time_ticks((t0 - origin) as f64, (t1 - origin) as f64, max_ticks);
     let axis_bottom = (top + AXIS_PX) as f32;
-    fill(pm, gutter as f32, axis_bottom - 1.0, plot_w as f32, 1.0, GRID);
+    pm.fill(gutter as f32, axis_bottom - 1.0, plot_w as f32, 1.0, GRID);
     let k = f64::from(plot_w) / (t1 - t0) as f64;
     // ticks inside the plot (the first one may fall just left of the run's first event)
     let placed: Vec<(f32, &str)> = ticks
@@ -362,7 +350,7 @@ fn draw_axis(
         .filter(|&(x, _)| x >= gutter as f32 && x <= (gutter + plot_w) as f32)
         .collect();
     for &(x, _) in &placed {
-        fill(pm, x, axis_bottom - 5.0, 1.0, bottom as f32 - axis_bottom + 5.0, GRID);
+        pm.fill(x, axis_bottom - 5.0, 1.0, bottom as f32 - axis_bottom + 5.0, GRID);
     }
     let Some(face) = face else { return };
     let right = (gutter + plot_w + RIGHT_PX) as f32;
@@ -385,7 +373,7 @@ fn draw_axis(
 /// span as a line along the bottom.
 #[allow(clippy::too_many_arguments)]
 fn draw_process_header(
-    pm: &mut Pixmap,
+    pm: &mut Canvas,
     trace: &Trace,
     g: &Group,
     face: Option<&Face<'_>>,
@@ -394,12 +382,12 @@ fn draw_process_header(
     x_of: &dyn Fn(i64) -> f32,
 ) {
     let y = g.top as f32;
-    fill(pm, 0.0, y, width as f32, PROC_PX as f32, PROC_BG);
+    pm.fill(0.0, y, width as f32, PROC_PX as f32, PROC_BG);
     let Some(proc) = trace.processes.get(g.process) else { return };
     if proc.end_ns > proc.start_ns {
         let xa = x_of(proc.start_ns).max(plot.0);
         let xb = x_of(proc.end_ns).min(plot.1);
-        fill(pm, xa, y + PROC_PX as f32 - 2.0, (xb - xa).max(2.0), 2.0, ACCENT);
+        pm.fill(xa, y + PROC_PX as f32 - 2.0, (xb - xa).max(2.0), 2.0, ACCENT);
     }
     let Some(face) = face else { return };
     let threads = trace.threads.iter().filter(|t| t.process as usize == g.process).count();
@@ -434,48 +422,106 @@ fn draw_process_header(
     }
 }
 
-/// A lane's calls: into the grid (per depth row and pixel column, the function covering most of
-/// the column), then each row as runs of equal cells.
-#[allow(clippy::too_many_arguments)]
-fn draw_calls(
-    pm: &mut Pixmap,
-    trace: &Trace,
-    l: &Lane,
-    dims: Dims,
-    gutter: u32,
-    plot_w: u32,
-    t0: i64,
-    k: f64,
-    colours: &mut [Option<Rgb>],
-) {
-    const EMPTY: u32 = u32::MAX;
+/// A cell of the grid no call touches.
+const EMPTY: u32 = u32::MAX;
+
+/// The grids of `lanes` (each lane's [`bin_lane`]), computed on up to 4 threads.
+fn bin_lanes(trace: &Trace, lanes: &[&Lane], cols: usize, t0: i64, k: f64) -> Vec<Vec<u32>> {
+    let n = lanes.len();
+    let workers = std::thread::available_parallelism().map_or(1, |p| p.get()).clamp(1, 4).min(n.max(1));
+    if workers <= 1 {
+        return lanes.iter().map(|l| bin_lane(trace, l, cols, t0, k)).collect();
+    }
+    let mut out: Vec<Option<Vec<u32>>> = vec![None; n];
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                scope.spawn(move || {
+                    (w..n).step_by(workers).map(|i| (i, bin_lane(trace, lanes[i], cols, t0, k))).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            // a worker cannot panic (slices are bounds-checked against the trace's own ranges);
+            // were it to, its lanes are binned below instead
+            if let Ok(v) = h.join() {
+                for (i, grid) in v {
+                    out[i] = Some(grid);
+                }
+            }
+        }
+    });
+    out.into_iter().enumerate().map(|(i, g)| g.unwrap_or_else(|| bin_lane(trace, lanes[i], cols, t0, k))).collect()
+}
+
+/// A lane's calls binned into a grid of depth rows by pixel columns: each cell the function
+/// covering most of that column ([`EMPTY`] where none does). One pass over the lane's calls.
+fn bin_lane(trace: &Trace, l: &Lane, cols: usize, t0: i64, k: f64) -> Vec<u32> {
     let c = &trace.calls;
-    let cols = plot_w as usize;
     let rows = l.rows as usize;
     let mut code = vec![EMPTY; rows * cols];
+    if rows == 0 || cols == 0 {
+        return code;
+    }
     let mut cover = vec![-1f32; rows * cols];
+    let max_x = cols as f64;
     for &t in &l.threads {
         let th = &trace.threads[t];
         let (lo, hi) = (th.call_range.0 as usize, (th.call_range.1 as usize).min(c.len()));
-        for i in lo..hi {
-            let d = c.depth[i] as usize;
+        let (Some(depth), Some(start), Some(end), Some(codes)) =
+            (c.depth.get(lo..hi), c.start_ns.get(lo..hi), c.end_ns.get(lo..hi), c.code.get(lo..hi))
+        else {
+            continue;
+        };
+        for i in 0..depth.len() {
+            let d = depth[i] as usize;
             if d >= rows {
                 continue;
             }
-            let x0 = (c.start_ns[i] - t0) as f64 * k;
-            let x1 = ((c.end_ns[i] - t0) as f64 * k).max(x0);
-            let first = (x0.floor().max(0.0) as usize).min(cols - 1);
-            let last = ((x1.ceil() as usize).saturating_sub(1)).clamp(first, cols - 1);
+            let x0 = ((start[i] - t0) as f64 * k).clamp(0.0, max_x);
+            let x1 = ((end[i] - t0) as f64 * k).clamp(x0, max_x);
+            let first = (x0 as usize).min(cols - 1);
             let row = d * cols;
+            if x1 <= (first + 1) as f64 {
+                // within one column: most calls of a large trace
+                let cov = (x1 - x0) as f32;
+                let cell = row + first;
+                if cov > cover[cell] {
+                    cover[cell] = cov;
+                    code[cell] = codes[i];
+                }
+                continue;
+            }
+            let last = ((x1.ceil() as usize).saturating_sub(1)).clamp(first, cols - 1);
             for col in first..=last {
                 let cov = (x1.min(col as f64 + 1.0) - x0.max(col as f64)) as f32;
                 let cell = row + col;
                 if cov > cover[cell] {
                     cover[cell] = cov;
-                    code[cell] = c.code[i];
+                    code[cell] = codes[i];
                 }
             }
         }
+    }
+    code
+}
+
+/// A lane's grid drawn: each row as runs of equal cells, in the functions' timeline colours.
+#[allow(clippy::too_many_arguments)]
+fn draw_grid(
+    pm: &mut Canvas,
+    trace: &Trace,
+    l: &Lane,
+    code: &[u32],
+    dims: Dims,
+    gutter: u32,
+    plot_w: u32,
+    colours: &mut [Option<Rgb>],
+) {
+    let cols = plot_w as usize;
+    let rows = l.rows as usize;
+    if code.len() < rows * cols {
+        return;
     }
     let box_px = if dims.row_px >= 4 { dims.row_px - 1 } else { dims.row_px };
     for d in 0..rows {
@@ -498,35 +544,40 @@ fn draw_calls(
                 }),
                 None => MUTED,
             };
-            fill(pm, (gutter as usize + start) as f32, y, (col - start) as f32, box_px as f32, rgb);
+            pm.fill((gutter as usize + start) as f32, y, (col - start) as f32, box_px as f32, rgb);
         }
     }
 }
 
-/// The pixmap as PNG, adaptive filters, best deflate: indexed (8-bit palette) when it has at most
+/// The canvas as PNG, adaptive filters, best deflate: indexed (8-bit palette) when it has at most
 /// 256 colours, as it does unless hundreds of functions show (text is blended in 16 steps for
-/// that), else 8-bit RGB (the picture is opaque).
-pub fn encode(pm: &Pixmap) -> Result<Vec<u8>, PictureError> {
+/// that), else 8-bit RGB.
+pub fn encode(pm: &Canvas) -> Result<Vec<u8>, PictureError> {
     let err = |e: png::EncodingError| PictureError::Encode(e.to_string());
     let (w, h) = (pm.width(), pm.height());
     let mut palette: Vec<[u8; 3]> = Vec::new();
     let mut index_of: std::collections::HashMap<[u8; 3], u8> = std::collections::HashMap::new();
-    let mut indexed: Vec<u8> = Vec::with_capacity((w * h) as usize);
-    for p in pm.data().chunks_exact(4) {
+    let mut indexed: Vec<u8> = Vec::with_capacity(w as usize * h as usize);
+    let mut last: Option<([u8; 3], u8)> = None;
+    for p in pm.rgb().chunks_exact(3) {
         let c = [p[0], p[1], p[2]];
-        let i = match index_of.get(&c) {
-            Some(&i) => i,
-            None if palette.len() < 256 => {
-                let i = palette.len() as u8;
-                palette.push(c);
-                index_of.insert(c, i);
-                i
-            }
-            None => {
-                indexed.clear();
-                break;
-            }
+        let i = match last {
+            Some((lc, li)) if lc == c => li,
+            _ => match index_of.get(&c) {
+                Some(&i) => i,
+                None if palette.len() < 256 => {
+                    let i = palette.len() as u8;
+                    palette.push(c);
+                    index_of.insert(c, i);
+                    i
+                }
+                None => {
+                    indexed.clear();
+                    break;
+                }
+            },
         };
+        last = Some((c, i));
         indexed.push(i);
     }
     let mut out = Vec::new();
@@ -534,16 +585,15 @@ pub fn encode(pm: &Pixmap) -> Result<Vec<u8>, PictureError> {
         let mut enc = png::Encoder::new(&mut out, w, h);
         enc.set_depth(png::BitDepth::Eight);
         enc.set_compression(png::Compression::High);
-        let data = if indexed.len() == (w * h) as usize {
+        let whole = indexed.len() == w as usize * h as usize;
+        if whole {
             enc.set_color(png::ColorType::Indexed);
             enc.set_palette(palette.concat());
-            indexed
         } else {
             enc.set_color(png::ColorType::Rgb);
-            pm.data().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect()
-        };
+        }
         let mut writer = enc.write_header().map_err(err)?;
-        writer.write_image_data(&data).map_err(err)?;
+        writer.write_image_data(if whole { &indexed } else { pm.rgb() }).map_err(err)?;
         writer.finish().map_err(err)?;
     }
     Ok(out)

@@ -2,13 +2,12 @@
 //! arrows and shapes by `scripts/subset_font.sh`: 92 KB; its license, Bitstream Vera with the
 //! DejaVu changes in the public domain, is [`FONT_LICENSE`], embedded with it), laid out left to
 //! right with its advances and rasterized by `ab_glyph` (anti-aliased coverage, blended into the
-//! pixmap). A character the font lacks is drawn as the replacement character. Names from the
+//! canvas). A character the font lacks is drawn as the replacement character. Names from the
 //! profiled program are drawn as glyphs and nothing else.
 
-use ab_glyph::{Font, FontRef, Glyph, PxScale, ScaleFont};
-use tiny_skia::Pixmap;
-
+use super::canvas::Canvas;
 use crate::colours::Rgb;
+use ab_glyph::{Font, FontRef, Glyph, PxScale, ScaleFont};
 
 /// The font file (TrueType).
 pub const FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans-subset.ttf");
@@ -82,12 +81,10 @@ impl<'f> Face<'f> {
 
     /// Draws `text` with its top-left corner at (x, top) in `colour`, clipped to [0, clip_right)
     /// horizontally; returns its width.
-    pub fn draw(&self, pm: &mut Pixmap, text: &str, x: f32, top: f32, colour: Rgb, clip_right: f32) -> f32 {
+    pub fn draw(&self, pm: &mut Canvas, text: &str, x: f32, top: f32, colour: Rgb, clip_right: f32) -> f32 {
         let scaled = self.font.as_scaled(self.scale);
         let baseline = (top + self.ascent).round();
-        let (w, h) = (pm.width() as i32, pm.height() as i32);
-        let right = (clip_right.min(w as f32)) as i32;
-        let data = pm.data_mut();
+        let right = clip_right.min(pm.width() as f32) as i32;
         let mut pen = x;
         for c in text.chars() {
             if c.is_control() {
@@ -101,17 +98,12 @@ impl<'f> Face<'f> {
             outlined.draw(|gx, gy, cov| {
                 let px = b.min.x as i32 + gx as i32;
                 let py = b.min.y as i32 + gy as i32;
-                if px < 0 || py < 0 || px >= right || py >= h || cov <= 0.0 {
+                if px >= right || cov <= 0.0 {
                     return;
                 }
-                let i = ((py * w + px) * 4) as usize;
                 // coverage in 16 steps: text adds few distinct colours, so the picture keeps
                 // to a palette (mod.rs `encode`)
-                let a = (cov.min(1.0) * 16.0).round() / 16.0;
-                for (k, v) in [colour.0, colour.1, colour.2].into_iter().enumerate() {
-                    let d = f32::from(data[i + k]);
-                    data[i + k] = (d + (f32::from(v) - d) * a).round() as u8;
-                }
+                pm.blend(px, py, colour, (cov.min(1.0) * 16.0).round() / 16.0);
             });
         }
         pen - x
