@@ -163,6 +163,11 @@ fn several_processes_get_header_strips() {
     let strips = p.bands(x, PROC_BG);
     assert_eq!(strips.len(), 2, "{strips:?}");
     assert!(strips.iter().all(|(a, b)| b - a + 1 >= PROC_PX as usize - 4));
+    // each process's lane lies under its own strip, never under or over the next one
+    let xm = p.w / 2;
+    let (a, b) = (p.bands(xm, colour_of(&t, 0)), p.bands(xm, colour_of(&t, 1)));
+    assert!(a.len() == 1 && b.len() == 1, "{a:?} {b:?}");
+    assert!(strips[0].1 < a[0].0 && a[0].1 < strips[1].0 && strips[1].1 < b[0].0, "strips {strips:?}, lanes {a:?} {b:?}");
     assert_eq!(caption_facts(&t), "3 calls · 2 threads · 2 processes · 94 µs");
 }
 
