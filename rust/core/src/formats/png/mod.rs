@@ -240,8 +240,8 @@ pub fn render(trace: &Trace, title: &str, width_px: i128) -> Result<Canvas, Pict
     let gutter = ((width as f32 * 0.16).round() as u32).clamp(90, 200);
     let plot_w = width - gutter - RIGHT_PX;
     let (t0, t1) = full_range(trace);
-    let k = f64::from(plot_w) / (t1 - t0) as f64;
-    let x_of = |t: i64| gutter as f32 + ((t - t0) as f64 * k) as f32;
+    let k = f64::from(plot_w) / (t1 as f64 - t0 as f64);
+    let x_of = |t: i64| gutter as f32 + ((t as f64 - t0 as f64) * k) as f32;
     let lanes_bottom = height - 6;
 
     // lane backgrounds, then the axis and its grid lines over them
@@ -338,10 +338,10 @@ fn draw_axis(
     // js/layout.js displayOrigin: the trace origin, or the first event when it comes before it
     let origin = trace.threads.iter().map(|t| t.first_ns).min().filter(|&s| s < 0).unwrap_or(0);
     let max_ticks = ((f64::from(plot_w) / TICK_SPACING_PX).floor() as usize).max(1);
-    let ticks = time_ticks((t0 - origin) as f64, (t1 - origin) as f64, max_ticks);
+    let ticks = time_ticks(t0 as f64 - origin as f64, t1 as f64 - origin as f64, max_ticks);
     let axis_bottom = (top + AXIS_PX) as f32;
     pm.fill(gutter as f32, axis_bottom - 1.0, plot_w as f32, 1.0, GRID);
-    let k = f64::from(plot_w) / (t1 - t0) as f64;
+    let k = f64::from(plot_w) / (t1 as f64 - t0 as f64);
     // ticks inside the plot (the first one may fall just left of the run's first event)
     let placed: Vec<(f32, &str)> = ticks
         .ticks
@@ -478,8 +478,8 @@ fn bin_lane(trace: &Trace, l: &Lane, cols: usize, t0: i64, k: f64) -> Vec<u32> {
             if d >= rows {
                 continue;
             }
-            let x0 = ((start[i] - t0) as f64 * k).clamp(0.0, max_x);
-            let x1 = ((end[i] - t0) as f64 * k).clamp(x0, max_x);
+            let x0 = ((start[i] as f64 - t0 as f64) * k).clamp(0.0, max_x);
+            let x1 = ((end[i] as f64 - t0 as f64) * k).clamp(x0, max_x);
             let first = (x0 as usize).min(cols - 1);
             let row = d * cols;
             if x1 <= (first + 1) as f64 {

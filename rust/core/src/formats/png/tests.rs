@@ -206,3 +206,22 @@ fn save_writes_a_png_and_a_bad_width_leaves_the_file_alone() {
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn extreme_times_and_odd_shapes_do_not_panic() {
+    // times at the ends of i64 (a damaged or hand-made trace), a call ending before it starts,
+    // a thread whose call range runs past the calls, a process index out of range
+    let mut t = two_threads();
+    t.threads[0].first_ns = i64::MIN;
+    t.threads[1].last_ns = i64::MAX;
+    t.calls.start_ns[0] = i64::MIN;
+    t.calls.end_ns[0] = i64::MAX;
+    t.calls.end_ns[1] = t.calls.start_ns[1] - 10;
+    t.threads[1].call_range.1 = 1_000;
+    t.threads[1].process = 7;
+    t.processes[0].end_ns = i64::MIN;
+    for w in [MIN_WIDTH_PX, DEFAULT_WIDTH_PX] {
+        let p = decode(&to_png(&t, "odd", i128::from(w)).unwrap());
+        assert_eq!(p.w, w as usize);
+    }
+}
