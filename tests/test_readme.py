@@ -186,7 +186,7 @@ def options_of(line: str) -> tuple[str, set]:
 def test_every_fprofile_option_shown_exists():
     lines = fprofile_lines()
     subs = [options_of(ln)[0] for ln in lines]
-    assert subs == ["run", "stats", "convert", "view", "export"]
+    assert subs == ["run", "stats", "convert", "view", "export", "export"]
     helps = {}
     for line in lines:
         sub, options = options_of(line)
@@ -213,10 +213,11 @@ def test_fprofile_command_lines_run(workdir):
         r = subprocess.run(FPROFILE + args[1:], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, f"{line}: {r.stderr}"
         ran.append((args[1], r.stdout))
-    assert [s for s, _ in ran] == ["stats", "convert", "export"]
+    assert [s for s, _ in ran] == ["stats", "convert", "export", "export"]
     assert "score" in ran[0][1]
     assert functions(fprofile.load("out.json")) == RECORDED
     assert "<html" in (workdir / "trace.html").read_text(encoding="utf-8").lower()
+    assert (workdir / "trace.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def test_fprofile_run_line(workdir):

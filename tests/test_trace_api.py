@@ -731,11 +731,11 @@ def test_format_table_is_what_load_save_and_the_cli_use():
     from fprofile_jupyter import _io, cli
 
     table = _core.formats()
-    assert [name for name, *_ in table] == ["fpt", "pyme-json", "pyme-text", "perfetto", "speedscope", "html"]
+    assert [name for name, *_ in table] == ["fpt", "pyme-json", "pyme-text", "perfetto", "speedscope", "html", "png"]
     assert _io.LOAD_FORMATS == ("fpt", "pyme-json", "pyme-text")
     assert _io.SAVE_FORMATS == cli.SAVE_FORMATS == tuple(name for name, _e, _r, writes in table if writes)
     assert set(cli.SAVE_ENDINGS) == {".fpt", ".json", ".txt", ".perfetto.json", ".trace.json", ".speedscope.json",
-                                     ".html", ".htm"}
+                                     ".html", ".htm", ".png"}
 
 
 def test_one_display_encodes_once_and_summarises_once(monkeypatch):

@@ -127,12 +127,14 @@ def _load(path: str, format: Optional[str] = None):
     return trace
 
 
-def _save(trace, path: str, format: Optional[str] = None, title: Optional[str] = None) -> None:
+def _save(trace, path: str, format: Optional[str] = None, title: Optional[str] = None, width_px: Optional[int] = None) -> None:
     """Saves a trace; on a terminal, says "writing ..." when it takes more than a second (the
-    writers report no progress, and the GIL is released while they run)."""
+    writers report no progress, and the GIL is released while they run). ``width_px``: of a
+    picture (the png format) only."""
     bar = Progress(f"writing {os.path.basename(path)}")
+    extra = {} if width_px is None else {"width_px": width_px}
     if not bar.enabled:
-        trace.save(path, format, title=title)
+        trace.save(path, format, title=title, **extra)
         return
     done = threading.Event()
 
@@ -145,7 +147,7 @@ def _save(trace, path: str, format: Optional[str] = None, title: Optional[str] =
     t = threading.Thread(target=notice, daemon=True)
     t.start()
     try:
-        trace.save(path, format, title=title)
+        trace.save(path, format, title=title, **extra)
     finally:
         done.set()
         t.join()

@@ -286,13 +286,21 @@ class Trace:
     @classmethod
     def from_bytes(cls, data: bytes) -> "Trace":
         """A trace from ``.fpt`` bytes; ``FormatError`` (with the byte offset) when they are not valid."""
-    def save(self, path: _Path, format: Optional[str] = None, *, title: Optional[str] = None) -> None:
+    def save(self, path: _Path, format: Optional[str] = None, *, title: Optional[str] = None, width_px: Optional[int] = None) -> None:
         """Write the trace to ``path``. ``format``: "fpt", "pyme-json", "pyme-text", "perfetto",
-        "speedscope" or "html"; by default from the extension (.fpt, .json = PYME JSON,
-        .perfetto.json / .trace.json, .speedscope.json, .txt = PYME raw text, .html / .htm).
-        ``title``: the page title of the HTML export (default: the file name). The file is written
-        to a temporary name and renamed, so a failed write leaves no partial file. The GIL is
-        released while encoding."""
+        "speedscope", "html" or "png"; by default from the extension (.fpt, .json = PYME JSON,
+        .perfetto.json / .trace.json, .speedscope.json, .txt = PYME raw text, .html / .htm, .png =
+        the static picture, ``picture_png``). ``title``: the page title of the HTML export and the
+        picture's caption (default: the file name). ``width_px``: the picture's width (PNG only;
+        default 960, 320 to 4096, else ``ValueError``). The file is written to a temporary name and
+        renamed, so a failed write leaves no partial file. The GIL is released while encoding."""
+    def picture_png(self, *, width_px: Optional[int] = None) -> bytes:
+        """The static picture of the whole run as PNG bytes: the caption (the metadata's ``title``,
+        else "fprofile trace"; calls, threads, processes, duration), the time axis, every process
+        (a header strip when there are several) and thread as lanes, calls coloured as in the
+        timeline (functions narrower than a pixel merged per pixel column), thread names on the
+        left; an empty trace gives its caption. ``width_px``: 320 to 4096 (default 960;
+        ``ValueError`` otherwise, ``TypeError`` for a non-int). Under 60 kB for typical traces; the GIL is released while drawing."""
     def _repr_mimebundle_(self, include: Optional[Iterable[str]] = None, exclude: Optional[Iterable[str]] = None) -> Dict[str, Any]:
         """Rich display in Jupyter (the timeline widget, an HTML fallback and the text repr)."""
     def show(self) -> None:

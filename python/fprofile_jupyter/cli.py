@@ -8,7 +8,7 @@ Subcommands::
     fprofile stats FILE [--thread NAME] [--process PID|NAME] [--top N] [--sort total|self|calls|mean|max] [--json]
     fprofile diff A B [--top N] [--sort abs|rel|calls] [--per-call]
     fprofile view [FILE] [--port N] [--no-browser]
-    fprofile export FILE -o OUT.html
+    fprofile export FILE -o OUT.html|OUT.png [--title T] [--width PX]
 
 Errors are one line on stderr (``fprofile: error: ...``) with exit status 2 for a usage error and 1
 for bad input; never a traceback. ``run`` keeps the exit status of the profiled program.
@@ -40,7 +40,7 @@ def cmd_convert(argv: Sequence[str]) -> int:
             "Convert a trace between formats. IN may be an .fpt file, a PYME raw text file or a PYME JSON "
             "file (detected from the content). The output format is chosen by OUT's extension "
             "(.fpt, .json = PYME JSON, .perfetto.json / .trace.json = Perfetto, .speedscope.json, "
-            ".txt = PYME raw text, .html = self-contained page) or by --format."
+            ".txt = PYME raw text, .html = self-contained page, .png = static picture) or by --format."
         ),
     )
     parser.add_argument("input", metavar="IN")
@@ -57,17 +57,26 @@ def cmd_convert(argv: Sequence[str]) -> int:
 def cmd_export(argv: Sequence[str]) -> int:
     parser = _Parser(
         prog=f"{PROG} export",
-        description="Write a trace as one self-contained HTML page (the timeline and the summary; opens offline).",
+        description=("Write a trace as one self-contained HTML page (the timeline and the summary; opens offline), "
+                     "or, for OUT.png, as a static picture of the whole run (every thread as lanes, the time axis, "
+                     "the caption)."),
     )
     parser.add_argument("input", metavar="FILE")
-    parser.add_argument("-o", "--output", metavar="OUT.html", help="page to write (default: FILE with .html)")
-    parser.add_argument("--title", help="title of the page (default: the output file's name)")
+    parser.add_argument("-o", "--output", metavar="OUT.html", help="page or picture to write: .html (the default: FILE with .html) or .png")
+    parser.add_argument("--title", help="title of the page or the picture's caption (default: the output file's name)")
+    parser.add_argument("--width", type=int, metavar="PX", help="width of a .png picture in pixels (default 960; 320 to 4096)")
     opts = parser.parse_args(argv)
     out = opts.output or os.path.splitext(opts.input)[0] + ".html"
     if os.path.abspath(out) == os.path.abspath(opts.input):
         raise UsageError("the output would overwrite the input; pass -o OUT.html")
+    picture = out.lower().endswith(".png")
+    if opts.width is not None and not picture:
+        raise UsageError("--width is the width of a picture: pass -o OUT.png")
     trace = _load(opts.input)
-    _save(trace, out, "html", title=opts.title)
+    if picture:
+        _save(trace, out, "png", title=opts.title, width_px=opts.width)
+    else:
+        _save(trace, out, "html", title=opts.title)
     _say(f"fprofile: wrote {out}")
     return 0
 
@@ -162,7 +171,7 @@ COMMANDS = {
     "stats": (cmd_stats, "print the per-function summary of a trace"),
     "diff": (cmd_diff, "compare two traces per function: calls, total and self time, and the changes"),
     "view": (cmd_view, "open a trace in the standalone timeline viewer"),
-    "export": (cmd_export, "write a trace as a self-contained HTML page"),
+    "export": (cmd_export, "write a trace as a self-contained HTML page or a PNG picture"),
 }
 
 

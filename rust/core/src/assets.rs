@@ -128,9 +128,19 @@ impl Trace {
         )
     }
 
-    /// What [`Trace::evcxr_display`] prints: the evcxr_runtime mime protocol with `text/html`.
+    /// What [`Trace::evcxr_display`] prints: the evcxr_runtime mime protocol with `text/html` and
+    /// `image/png` (base64; the static picture, [`crate::formats::png`]), which evcxr gathers
+    /// into one output: the timeline where HTML is drawn, the picture in a saved notebook on
+    /// GitHub or in nbconvert's PDF.
     pub fn evcxr_content(&self) -> String {
-        format!("{EVCXR_BEGIN} text/html\n{}\n{EVCXR_END}\n", self.notebook_html())
+        use base64::Engine;
+        let mut out = format!("{EVCXR_BEGIN} text/html\n{}\n{EVCXR_END}\n", self.notebook_html());
+        let width = i128::from(crate::formats::png::DEFAULT_WIDTH_PX);
+        if let Ok(png) = crate::formats::png::to_png(self, &crate::formats::png::title_of(self), width) {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(png);
+            out.push_str(&format!("{EVCXR_BEGIN} image/png\n{b64}\n{EVCXR_END}\n"));
+        }
+        out
     }
 
     /// Display in the evcxr Jupyter kernel (it calls `evcxr_display` on a cell's last expression):

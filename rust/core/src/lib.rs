@@ -26,6 +26,7 @@
 
 pub mod assets;
 pub mod build;
+pub mod colours;
 pub mod compare;
 pub mod flame;
 pub mod formats;

@@ -73,7 +73,7 @@ pub fn detect_readable(bytes: &[u8]) -> Result<Format, Problem> {
     }
     match formats::detect(bytes) {
         Some(f @ (Format::Fpt | Format::PymeText | Format::PymeJson)) => Ok(f),
-        Some(f @ (Format::Perfetto | Format::Speedscope | Format::Html)) => Err(Problem::WriteOnly(f)),
+        Some(f @ (Format::Perfetto | Format::Speedscope | Format::Html | Format::Png)) => Err(Problem::WriteOnly(f)),
         None if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{' || *b == b'[') => {
             Err(Problem::UnknownJson)
         }
@@ -180,7 +180,7 @@ fn decode(bytes: &[u8], format: Format, max_body_len: u64, progress: &mut dyn Fn
         Format::Fpt => fpt::decode_from(&mut &bytes[..], bytes.len(), max_body_len, progress)?,
         Format::PymeText => return Ok(pyme_text::read_with_progress(bytes, progress)?),
         Format::PymeJson => pyme_json::read(bytes)?,
-        f @ (Format::Perfetto | Format::Speedscope | Format::Html) => return Err(Problem::WriteOnly(f)),
+        f @ (Format::Perfetto | Format::Speedscope | Format::Html | Format::Png) => return Err(Problem::WriteOnly(f)),
     };
     progress(bytes.len(), bytes.len());
     Ok(t)

@@ -220,6 +220,16 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// From t = 0 (or the first event, when one comes before it) to the last event of any thread,
+    /// ns; 0 for a trace without threads (`Trace.duration_ns` in Python, every caption).
+    pub fn duration_ns(&self) -> i64 {
+        let first = self.threads.iter().map(|th| th.first_ns).min();
+        let last = self.threads.iter().map(|th| th.last_ns).max();
+        match (first, last) {
+            (Some(f), Some(l)) => l.saturating_sub(f.min(0)).max(0),
+            _ => 0,
+        }
+    }
     /// The process a thread belongs to.
     pub fn process_of(&self, thread: usize) -> Option<&ProcessInfo> {
         self.threads.get(thread).and_then(|t| self.processes.get(t.process as usize))

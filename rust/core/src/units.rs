@@ -1,5 +1,10 @@
-//! Text for people: durations ([`format_duration`]) and terminal widths ([`display_width`],
-//! [`pad_to_width`]), the one rule every table, repr and front end uses.
+//! Text for people: durations ([`format_duration`]), terminal widths ([`display_width`],
+//! [`pad_to_width`]) and time axis ticks ([`time_ticks`]), the one rule every table, repr, picture
+//! and front end uses.
+//!
+//! The axis rule is `js/units.js` `timeTicks`, ported as it is (in f64, as JS computes it) and
+//! checked against the table `tests/fixtures/ticks.json` made from the JS
+//! (`tests/js/picture_rules.test.mjs`): the static picture's axis reads as the timeline's.
 //!
 //! The duration rule is the table `tests/fixtures/durations.json`, shared with the JS timeline
 //! (`js/units.js` `formatDuration`, the same rule) and the Python layer (which calls this one):
@@ -47,6 +52,60 @@ fn magnitude_in(a: u128, size: u128) -> String {
     }
     let frac = format!("{frac:0width$}", width = decimals as usize);
     format!("{int}.{}", frac.trim_end_matches('0'))
+}
+
+/// Axis ticks of a time window: the step (1, 2 or 5 times a power of ten ns), the unit of the
+/// labels, and each tick's time and label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ticks {
+    pub step_ns: f64,
+    pub unit: &'static str,
+    pub ticks: Vec<(f64, String)>,
+}
+
+/// The unit a duration reads best in (`unitFor`): the largest in which it is at least 1.
+fn unit_for(ns: f64) -> (&'static str, f64) {
+    let a = ns.abs();
+    UNITS.iter().map(|&(u, size)| (u, size as f64)).find(|&(_, size)| a >= size).unwrap_or(("ns", 1.0))
+}
+
+/// Axis ticks for the window `[start_ns, end_ns]`, at most about `max_ticks` of them (`js/units.js`
+/// `timeTicks`): the step is 1, 2 or 5 times a power of ten ns; labels use one unit, the step's,
+/// or the times' own when the step's would need more than 4 integer digits, with as many decimals
+/// as the step needs.
+pub fn time_ticks(start_ns: f64, end_ns: f64, max_ticks: usize) -> Ticks {
+    let span = end_ns - start_ns;
+    if span.is_nan() || span <= 0.0 || max_ticks < 1 {
+        return Ticks { step_ns: 0.0, unit: "ns", ticks: Vec::new() };
+    }
+    let raw = span / max_ticks as f64;
+    let pow = 10f64.powf(raw.log10().floor());
+    let mut step = pow;
+    for m in [1.0, 2.0, 5.0, 10.0] {
+        if m * pow >= raw {
+            step = m * pow;
+            break;
+        }
+    }
+    let step = step.max(1.0);
+    let magnitude = start_ns.abs().max(end_ns.abs());
+    let mut unit = unit_for(step);
+    if magnitude / unit.1 >= 1e4 {
+        unit = unit_for(magnitude);
+    }
+    let decimals = (-(step / unit.1).log10() - 1e-9).ceil().max(0.0) as usize;
+    let first = (start_ns / step).ceil() * step;
+    let mut ticks = Vec::new();
+    let mut t = first;
+    while t <= end_ns && ticks.len() < 10 * max_ticks + 2 {
+        let text = format!("{:.*}", decimals.min(9), t / unit.1);
+        // "-0" and "-0.00" read without their sign, as in JS
+        let text =
+            if text.starts_with('-') && text[1..].chars().all(|c| c == '0' || c == '.') { text[1..].to_owned() } else { text };
+        ticks.push((t + 0.0, format!("{text} {}", unit.0)));
+        t += step;
+    }
+    Ticks { step_ns: step, unit: unit.0, ticks }
 }
 
 /// Terminal columns a character takes: 0 for combining marks, 2 for East Asian wide and
@@ -157,6 +216,23 @@ mod tests {
             }
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    /// Every case of the shared axis table (`tests/fixtures/ticks.json`, made from `js/units.js`).
+    #[test]
+    fn ticks_follow_the_shared_table() {
+        let table: serde_json::Value = serde_json::from_str(include_str!("../../../tests/fixtures/ticks.json")).unwrap();
+        let cases = table["cases"].as_array().unwrap();
+        assert!(cases.len() >= 20);
+        for case in cases {
+            let (a, b, m) = (case[0].as_f64().unwrap(), case[1].as_f64().unwrap(), case[2].as_u64().unwrap() as usize);
+            let got = time_ticks(a, b, m);
+            let want: Vec<(f64, String)> =
+                case[5].as_array().unwrap().iter().map(|t| (t[0].as_f64().unwrap(), t[1].as_str().unwrap().to_owned())).collect();
+            assert_eq!(got.step_ns, case[3].as_f64().unwrap(), "{case}");
+            assert_eq!(got.unit, case[4].as_str().unwrap(), "{case}");
+            assert_eq!(got.ticks, want, "{case}");
+        }
     }
 
     #[test]

@@ -160,12 +160,23 @@ fn evcxr_mime_bundle_is_exact() {
         "<iframe class=\"fprofile-frame\" title=\"fprofile timeline\" style=\"width:100%;height:760px;border:0\" srcdoc=\"{}\"></iframe>",
         html_escape(&html::to_html(&t, "fprofile trace"))
     );
-    assert_eq!(out, format!("EVCXR_BEGIN_CONTENT text/html\n{expected_html}\nEVCXR_END_CONTENT\n"));
+    // the timeline, then the static picture (evcxr gathers both into one output's mime bundle)
+    use base64::Engine;
+    let png = fprofile::formats::png::to_png(&t, "fprofile trace", 960).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
+    assert_eq!(
+        out,
+        format!(
+            "EVCXR_BEGIN_CONTENT text/html\n{expected_html}\nEVCXR_END_CONTENT\nEVCXR_BEGIN_CONTENT image/png\n{b64}\nEVCXR_END_CONTENT\n"
+        )
+    );
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
     // evcxr reads the content between the markers line by line: the protocol lines must be alone.
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.first(), Some(&"EVCXR_BEGIN_CONTENT text/html"));
+    assert_eq!(lines.iter().filter(|l| l.starts_with("EVCXR_BEGIN_CONTENT")).count(), 2);
     assert_eq!(lines.last(), Some(&"EVCXR_END_CONTENT"));
-    assert_eq!(out.matches("EVCXR_END_CONTENT").count(), 1);
+    assert_eq!(out.matches("EVCXR_END_CONTENT").count(), 2);
     // The frame's srcdoc holds no raw quote or markup that could end the attribute.
     let inner = &expected_html["<iframe ".len()..];
     let srcdoc = &inner[inner.find("srcdoc=\"").unwrap() + 8..inner.rfind("\"></iframe>").unwrap()];

@@ -61,6 +61,9 @@ pub(crate) enum BindingError {
     /// or a window reply that is not valid: `ValueError`.
     #[error(transparent)]
     Window(#[from] fprofile::window::WindowError),
+    /// The static picture cannot be made (a width out of range): `ValueError`.
+    #[error(transparent)]
+    Picture(#[from] fprofile::formats::png::PictureError),
     /// Recording cannot start or stop: `ProfilerError` (see [`HookError`]).
     #[error(transparent)]
     Hook(#[from] HookError),
@@ -87,6 +90,7 @@ impl From<BindingError> for PyErr {
             BindingError::CompareSort(e) => PyValueError::new_err(e.to_string()),
             BindingError::Fpt(e) => FormatError::new_err(e.to_string()),
             BindingError::Window(e) => PyValueError::new_err(e.to_string()),
+            BindingError::Picture(e) => PyValueError::new_err(e.to_string()),
             BindingError::Hook(HookError::Python(e)) | BindingError::Python(e) => e,
             BindingError::Hook(e @ (HookError::MaxEventsZero | HookError::KeepLastBad | HookError::KeepLastWithFile)) => {
                 PyValueError::new_err(e.to_string())

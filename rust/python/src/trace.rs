@@ -273,13 +273,7 @@ impl PyTrace {
     }
 
     fn duration(&self) -> i64 {
-        let t = &*self.inner;
-        let first = t.threads.iter().map(|th| th.first_ns).min();
-        let last = t.threads.iter().map(|th| th.last_ns).max();
-        match (first, last) {
-            (Some(f), Some(l)) => l.saturating_sub(f.min(0)).max(0),
-            _ => 0,
-        }
+        self.inner.duration_ns()
     }
 
     fn thread_info(t: &fprofile::Trace, index: usize) -> PyThreadInfo {
@@ -409,20 +403,51 @@ impl PyTrace {
     }
 
     /// Writes the trace to `path`, in `format` or the format its extension names; `title` is the
-    /// page title of the HTML export (default: the file name).
-    #[pyo3(signature = (path, format=None, *, title=None))]
+    /// page title of the HTML export and the picture's caption (default: the file name);
+    /// `width_px` the picture's width (PNG only).
+    #[pyo3(signature = (path, format=None, *, title=None, width_px=None))]
     fn save(
         &self,
         py: Python<'_>,
         path: &Bound<'_, PyAny>,
         format: Option<&str>,
         title: Option<String>,
+        width_px: Option<&Bound<'_, PyAny>>,
     ) -> Result<(), BindingError> {
         let path = path_string(path)?;
         let format = registry::save_format(format, &path)?;
+        let width = width_px.map(picture_width).transpose()?;
+        if let Some(w) = width {
+            if format != fprofile::formats::Format::Png {
+                let msg = format!("width_px is the width of a png picture; {path} is written as {}", format.name());
+                return Err(PyValueError::new_err(msg).into());
+            }
+            fprofile::formats::png::check_width(w)?; // a ValueError, before the file is touched
+        }
         let inner = self.inner.clone();
-        py.detach(move || fprofile::formats::save(&inner, &path, format, title.as_deref()))?;
+        py.detach(move || fprofile::formats::save_with(&inner, &path, format, title.as_deref(), width))?;
         Ok(())
+    }
+
+    /// The static picture of the run as PNG bytes (`fprofile::formats::png`): every process and
+    /// thread as lanes, calls in their timeline colours, the time axis, the caption (the
+    /// metadata's `title`, else "fprofile trace"). `width_px`: 320 to 4096. The GIL is released.
+    #[pyo3(signature = (*, width_px=None))]
+    fn picture_png<'py>(
+        &self,
+        py: Python<'py>,
+        width_px: Option<&Bound<'py, PyAny>>,
+    ) -> Result<Bound<'py, PyBytes>, BindingError> {
+        let width = match width_px {
+            Some(w) => picture_width(w)?,
+            None => i128::from(fprofile::formats::png::DEFAULT_WIDTH_PX),
+        };
+        let inner = self.inner.clone();
+        let bytes = py.detach(move || {
+            let title = fprofile::formats::png::title_of(&inner);
+            fprofile::formats::png::to_png(&inner, &title, width)
+        })?;
+        Ok(PyBytes::new(py, &bytes))
     }
 
     /// Per-function figures (calls, total, self, mean, max), overall, per process (`per_process`)
@@ -634,6 +659,19 @@ impl PyTrace {
             });
         }
         Ok(out)
+    }
+}
+
+/// A picture width from Python: an int (any size: one too large for 128 bits is out of range,
+/// with the picture's message).
+fn picture_width(w: &Bound<'_, PyAny>) -> Result<i128, BindingError> {
+    if w.is_instance_of::<pyo3::types::PyBool>() || !w.is_instance_of::<pyo3::types::PyInt>() {
+        let kind = w.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!("width_px must be an int (got {kind})")).into());
+    }
+    match w.extract::<i128>() {
+        Ok(v) => Ok(v),
+        Err(_) => Err(fprofile::formats::png::PictureError::Width(w.str().map(|s| s.to_string()).unwrap_or_default()).into()),
     }
 }
 

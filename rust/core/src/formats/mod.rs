@@ -3,6 +3,7 @@
 pub mod fpt;
 pub mod html;
 pub mod perfetto;
+pub mod png;
 pub mod pyme_json;
 pub mod pyme_text;
 pub mod registry;
@@ -30,6 +31,8 @@ pub enum Format {
     Speedscope,
     /// The self-contained HTML page (the timeline and the data).
     Html,
+    /// The static picture of the run (PNG; [`png`]).
+    Png,
 }
 
 impl Format {
@@ -42,12 +45,26 @@ impl Format {
             Format::Perfetto => "perfetto",
             Format::Speedscope => "speedscope",
             Format::Html => "html",
+            Format::Png => "png",
         }
     }
 }
 
-/// Encodes `t` in `format` into `w`; `title` names the page of the HTML export.
+/// Encodes `t` in `format` into `w`; `title` names the page of the HTML export and captions the
+/// picture.
 pub fn write<W: Write + ?Sized>(t: &Trace, format: Format, title: &str, w: &mut W) -> std::io::Result<()> {
+    write_with(t, format, title, None, w)
+}
+
+/// [`write`] with the picture's width (`width_px`, default [`png::DEFAULT_WIDTH_PX`]; the other
+/// formats have none).
+pub fn write_with<W: Write + ?Sized>(
+    t: &Trace,
+    format: Format,
+    title: &str,
+    width_px: Option<i128>,
+    w: &mut W,
+) -> std::io::Result<()> {
     match format {
         Format::Fpt => w.write_all(&fpt::encode(t)),
         Format::PymeText => pyme_text::write(t, w),
@@ -55,6 +72,11 @@ pub fn write<W: Write + ?Sized>(t: &Trace, format: Format, title: &str, w: &mut 
         Format::Perfetto => perfetto::write(t, w),
         Format::Speedscope => speedscope::write(t, w),
         Format::Html => w.write_all(html::to_html(t, title).as_bytes()),
+        Format::Png => {
+            let width = width_px.unwrap_or(i128::from(png::DEFAULT_WIDTH_PX));
+            let bytes = png::to_png(t, title, width).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            w.write_all(&bytes)
+        }
     }
 }
 
@@ -75,9 +97,31 @@ pub fn default_title(path: &Path) -> String {
 /// whole or not at all; a FIFO or device is written in place). `title`: the HTML page's title
 /// (default [`default_title`]).
 pub fn save(t: &Trace, path: impl AsRef<Path>, format: Format, title: Option<&str>) -> Result<(), SaveError> {
+    save_with(t, path, format, title, None)
+}
+
+/// [`save`] with the picture's width ([`write_with`]). A width out of range fails before the
+/// file is touched.
+pub fn save_with(
+    t: &Trace,
+    path: impl AsRef<Path>,
+    format: Format,
+    title: Option<&str>,
+    width_px: Option<i128>,
+) -> Result<(), SaveError> {
     let path = path.as_ref();
     let title = title.map_or_else(|| default_title(path), str::to_owned);
-    crate::fsio::write_atomic(path, |w| write(t, format, &title, w))
+    if format == Format::Png {
+        // the picture is made first: a bad width (or any failure) leaves the file untouched
+        let width = width_px.unwrap_or(i128::from(png::DEFAULT_WIDTH_PX));
+        let bytes = png::to_png(t, &title, width).map_err(|e| SaveError {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+        })?;
+        return crate::fsio::write_atomic(path, |w| w.write_all(&bytes))
+            .map_err(|source| SaveError { path: path.to_path_buf(), source });
+    }
+    crate::fsio::write_atomic(path, |w| write_with(t, format, &title, width_px, w))
         .map_err(|source| SaveError { path: path.to_path_buf(), source })
 }
 

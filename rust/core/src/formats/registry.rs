@@ -32,6 +32,7 @@ pub const FORMATS: &[FormatSpec] = &[
     },
     FormatSpec { format: Format::Speedscope, name: "speedscope", endings: &[".speedscope.json"], reads: false, writes: true },
     FormatSpec { format: Format::Html, name: "html", endings: &[".html", ".htm"], reads: false, writes: true },
+    FormatSpec { format: Format::Png, name: "png", endings: &[".png"], reads: false, writes: true },
 ];
 
 /// A format name or file name that does not choose a format. Displays as one line.
@@ -116,12 +117,14 @@ mod tests {
 
     #[test]
     fn every_format_has_one_row_and_its_name() {
-        for f in [Format::Fpt, Format::PymeText, Format::PymeJson, Format::Perfetto, Format::Speedscope, Format::Html] {
+        for f in
+            [Format::Fpt, Format::PymeText, Format::PymeJson, Format::Perfetto, Format::Speedscope, Format::Html, Format::Png]
+        {
             assert_eq!(FORMATS.iter().filter(|s| s.format == f).count(), 1, "{f:?}");
             assert_eq!(spec(f).name, f.name());
         }
         assert_eq!(readable_names(), ["fpt", "pyme-json", "pyme-text"]);
-        assert_eq!(writable_names(), ["fpt", "pyme-json", "pyme-text", "perfetto", "speedscope", "html"]);
+        assert_eq!(writable_names(), ["fpt", "pyme-json", "pyme-text", "perfetto", "speedscope", "html", "png"]);
     }
 
     #[test]
@@ -135,13 +138,14 @@ mod tests {
             ("a.txt", Format::PymeText),
             ("a.htm", Format::Html),
             ("a.html", Format::Html),
+            ("run.PNG", Format::Png),
         ];
         for (p, f) in cases {
             assert_eq!(format_of_path(p), Ok(f), "{p}");
         }
         let e = format_of_path("x.csv").unwrap_err().to_string();
         assert!(e.starts_with("x.csv: cannot tell the format from the file name (known endings: .fpt, .json"), "{e}");
-        assert!(e.ends_with("pass format= one of fpt, pyme-json, pyme-text, perfetto, speedscope, html"), "{e}");
+        assert!(e.ends_with("pass format= one of fpt, pyme-json, pyme-text, perfetto, speedscope, html, png"), "{e}");
     }
 
     #[test]
