@@ -19,6 +19,7 @@ One notebook is executed once (nbclient) for the module; each server is started 
 """
 from __future__ import annotations
 
+import base64
 import html
 import json
 import os
@@ -86,6 +87,15 @@ def test_the_notebook_has_two_trace_fragments_and_a_comparison(executed):
         h = data["text/html"]
         assert h.count("<script>") == 1 and "fprofile-static-part" in h
         assert "drawn by fprofile-jupyter in JupyterLab and Notebook 7" not in h
+    for kind, data in fragments(executed):
+        if kind != "trace":
+            continue
+        # the picture: its own image/png entry (nbconvert's PDF, GitHub) and the <img> of the
+        # static part, the same PNG
+        png = base64.b64decode(data["image/png"])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
+        assert int.from_bytes(png[16:20], "big") == 960
+        assert f'src="data:image/png;base64,{data["image/png"]}"' in data["text/html"]
 
 
 def frame_page(fragment_html: str, body: str = "") -> str:
@@ -224,8 +234,8 @@ def test_fragment_without_scripts_shows_caption_and_table(browser, executed, tmp
         assert page.is_visible("table.fprofile-summary-static")
         assert "work" in page.inner_text("table.fprofile-summary-static")
         assert "untrusted" in page.inner_text(".fprofile-static-part")
-        if "image/png" in data:  # the overview picture, when the build renders one
-            assert page.evaluate("() => document.querySelector('img.fprofile-picture').naturalWidth") > 100
+        # the overview picture, rendered by the core, inside the fragment's static part
+        assert page.evaluate("() => document.querySelector('img.fprofile-picture').naturalWidth") == 960
         assert page.locator("canvas").count() == 0
         page.screenshot(path=os.path.join(artifacts_dir, "fragment-noscript.png"))
     finally:
