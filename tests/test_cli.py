@@ -497,6 +497,9 @@ def test_convert_to_html_draws_every_call_in_chromium(request, browser, tmp_path
         assert wait_drawn(page) > 0
         assert coloured_pixels(page, "canvas.fprofile-zoom") > 100
         assert page.get_attribute(".fprofile-root", "data-calls") == str(len(trace))
+        # the page's status line says how many calls and threads
+        status = page.text_content(".fprofile-page-status")
+        assert status.startswith(f"{len(trace):,} calls · {len(trace.threads)} threads · "), status
         # the summary table's calls per function: the trace's
         rows = page.locator("table.fprofile-summary tbody tr")
         shown = {rows.nth(i).locator("td").nth(0).text_content(): int(rows.nth(i).locator("td").nth(2).text_content().replace(",", ""))
