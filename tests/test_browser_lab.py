@@ -368,6 +368,92 @@ def test_notebook7_context_manager(browser, workdir, artifacts_dir):
             context.close()
 
 
+# -- a non-windowed TimelineWidget in real JupyterLab: its window through the real comm ----------
+
+WIDGET_NOTEBOOK = {
+    "cells": [{"cell_type": "code", "execution_count": None, "id": "tw1", "metadata": {}, "outputs": [], "source": [
+        "from fprofile_jupyter import _core, _widget, _windowed\n",
+        "trace = _core._synthetic_trace(4_000, 3, 3)\n",
+        "assert not _windowed.windowed(trace)\n",
+        "w = _widget.TimelineWidget(trace)\n",
+        "w",
+    ]}],
+    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+    "nbformat": 4, "nbformat_minor": 5,
+}
+
+# Runs code in the notebook's kernel (the page's own kernel connection, as a cell would) and
+# resolves to what it printed; an exception in the kernel comes back as "ERROR name: value".
+KERNEL_RUN = """async (code) => {
+  const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  const f = k.requestExecute({ code, store_history: false });
+  let out = '';
+  f.onIOPub = (msg) => {
+    const t = msg.header.msg_type;
+    if (t === 'stream') out += msg.content.text;
+    else if (t === 'error') out += `ERROR ${msg.content.ename}: ${msg.content.evalue}`;
+  };
+  await f.done;
+  return out;
+}"""
+
+
+def kernel_window(page) -> tuple[int, int] | None:
+    """The widget's window as the kernel's Python object has it (None while it is unset)."""
+    out = page.evaluate(KERNEL_RUN, "print(w.window_start_ns, w.window_end_ns)").strip()
+    assert not out.startswith("ERROR"), out
+    a, b = out.split()
+    return None if "None" in (a, b) else (int(a), int(b))
+
+
+def test_lab_widget_window_syncs_with_python_through_the_comm(browser, tmp_path, artifacts_dir):
+    """A TimelineWidget (not windowed: the whole trace in the page) in JupyterLab, with anywidget's
+    real model and comm: the window set from Python moves the page's view, and a drag in the page
+    comes back to the kernel's Python object (debounced)."""
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "widget.ipynb").write_text(json.dumps(WIDGET_NOTEBOOK))
+    with jupyter_server(tmp_path, "lab") as url:
+        context, page, errors = open_page(browser, url)
+        try:
+            canvas = run_all_and_wait(page, "/lab/tree/widget.ipynb", url)
+            root = page.locator(".fprofile-root")
+            assert root.get_attribute("data-windowed") is None  # the whole trace is in the page
+            assert root.get_attribute("data-calls") == page.evaluate(KERNEL_RUN, "print(len(trace))").strip()
+            assert kernel_window(page) is None  # nothing moved yet
+            s0, e0 = window_of(page)
+            assert e0 > s0, (s0, e0)
+            # Python sets the window: the page's view moves there and is drawn again
+            a, b = round(s0 + 0.3 * (e0 - s0)), round(s0 + 0.55 * (e0 - s0))
+            before = canvas_digest(page)
+            out = page.evaluate(KERNEL_RUN, f"with w.hold_sync():\n    w.window_start_ns = {a}\n    w.window_end_ns = {b}\nprint('set')")
+            assert out.strip() == "set", out
+            page.wait_for_function(f"""() => {{ const r = document.querySelector('.fprofile-root').dataset;
+                return Number(r.windowStartNs) === {a} && Number(r.windowEndNs) === {b}; }}""", timeout=WAIT_MS)
+            page.wait_for_function(f"() => (({CANVAS_DIGEST_JS})()) !== {json.dumps(before)}", timeout=WAIT_MS)
+            assert kernel_window(page) == (a, b)  # not echoed back changed
+            # a drag in the zoomed view pans it: the new window reaches the kernel's object
+            canvas.scroll_into_view_if_needed()
+            box = canvas.bounding_box()
+            page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.5)
+            page.mouse.down()
+            page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5, steps=8)
+            page.mouse.up()
+            page.wait_for_function(f"() => Number(document.querySelector('.fprofile-root').dataset.windowStartNs) > {a}",
+                                   timeout=WAIT_MS)
+            want = tuple(round(v) for v in window_of(page))
+            assert want[0] > a and abs((want[1] - want[0]) - (b - a)) <= 1, (want, a, b)  # a pan keeps the width
+            deadline = time.monotonic() + WAIT_MS / 1000
+            got = kernel_window(page)
+            while got != want and time.monotonic() < deadline:
+                page.wait_for_timeout(200)  # polling the kernel for the debounced sync, not a timed check
+                got = kernel_window(page)
+            assert got == want, (got, want)
+            page.screenshot(path=os.path.join(artifacts_dir, "lab-widget-window-sync.png"))
+            assert not errors, errors
+        finally:
+            context.close()
+
+
 # -- the widget glue (js/hosts/widget.js), without a server -------------------------------------
 
 HOST_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style id="css"></style></head>

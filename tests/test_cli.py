@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections import Counter
 
 import pytest
 
@@ -367,6 +368,148 @@ def test_convert_explicit_format(trace_file, tmp_path, fmt):
         assert fj.load(out).folded() == fj.load(trace_file).folded()
 
 
+# What each exported format must hold to load in its tool (the fields those tools read), and the
+# trace's calls, counted per thread and function, found back in it.
+PERFETTO_PHASES = {"X", "B", "E", "M", "i", "I", "C"}
+
+
+@pytest.fixture
+def rich_file(tmp_path):
+    """Three threads of nested calls (tests/viewer_support.py), one function named with markup."""
+    from viewer_support import make_trace
+
+    p = tmp_path / "rich.fpt"
+    make_trace(evil=True).save(p)
+    return p
+
+
+def calls_by_thread(trace) -> Counter:
+    """{(thread index, function): calls} of a trace."""
+    return Counter((c.thread, c.function) for c in trace.calls())
+
+
+def perfetto_calls(doc: dict) -> tuple[Counter, list]:
+    """Chrome Trace Event JSON checked against its format; ({(tid, name): calls}, [(tid, name, ts_ns,
+    dur_ns)]). Complete events (X) must nest per thread; B/E events must pair in order."""
+    assert isinstance(doc, dict) and isinstance(doc["traceEvents"], list)
+    assert doc.get("displayTimeUnit", "ms") in ("ms", "ns")
+    counts, spans, open_be = Counter(), [], {}
+    for e in doc["traceEvents"]:
+        assert isinstance(e, dict) and e.get("ph") in PERFETTO_PHASES, e
+        assert isinstance(e["name"], str) and isinstance(e["pid"], int) and not isinstance(e["pid"], bool), e
+        if e["ph"] == "M":
+            assert isinstance(e.get("args"), dict), e
+            continue
+        assert isinstance(e["tid"], int) and isinstance(e["ts"], (int, float)) and not isinstance(e["ts"], bool), e
+        key = (e["pid"], e["tid"])
+        if e["ph"] == "X":
+            assert isinstance(e["dur"], (int, float)) and e["dur"] >= 0, e
+            counts[(e["tid"], e["name"])] += 1
+            spans.append((e["pid"], e["tid"], e["name"], round(e["ts"] * 1000), round(e["dur"] * 1000)))
+        elif e["ph"] == "B":
+            open_be.setdefault(key, []).append((e["name"], e["ts"]))
+        elif e["ph"] == "E":
+            name, ts = open_be[key].pop()
+            assert e.get("name", name) == name and e["ts"] >= ts, (e, name, ts)
+            counts[(e["tid"], name)] += 1
+    assert not any(open_be.values()), open_be
+    # complete events of one thread nest (what Perfetto and chrome://tracing need to draw them)
+    by_track: dict = {}
+    for pid, tid, name, ts, dur in spans:
+        by_track.setdefault((pid, tid), []).append((ts, -dur, name))
+    for track in by_track.values():
+        stack: list = []
+        for ts, neg, name in sorted(track):
+            while stack and stack[-1] <= ts:
+                stack.pop()
+            assert not stack or ts - neg <= stack[-1], ("overlapping events", name, ts, -neg)
+            stack.append(ts - neg)
+    return counts, [(tid, name, ts, dur) for _pid, tid, name, ts, dur in spans]
+
+
+def speedscope_calls(doc: dict) -> dict:
+    """A speedscope file checked against its format's required fields; {profile name: {function: calls}}.
+    Evented profiles' open/close events must balance, close what they opened, and go forward in time."""
+    assert doc["$schema"] == "https://www.speedscope.app/file-format-schema.json"
+    frames = doc["shared"]["frames"]
+    assert isinstance(frames, list) and all(isinstance(f["name"], str) for f in frames)
+    assert isinstance(doc["profiles"], list) and doc["profiles"]
+    out = {}
+    for prof in doc["profiles"]:
+        assert prof["type"] in ("evented", "sampled") and isinstance(prof["name"], str), prof.get("name")
+        assert prof["unit"] in ("none", "nanoseconds", "microseconds", "milliseconds", "seconds", "bytes")
+        start, end = prof["startValue"], prof["endValue"]
+        assert isinstance(start, (int, float)) and isinstance(end, (int, float)) and start <= end
+        assert prof["type"] == "evented", "fprofile writes evented profiles"
+        counts, stack, last = Counter(), [], start
+        for ev in prof["events"]:
+            assert ev["type"] in ("O", "C") and 0 <= ev["frame"] < len(frames), ev
+            assert last <= ev["at"] <= end, (prof["name"], last, ev, end)
+            last = ev["at"]
+            if ev["type"] == "O":
+                stack.append(ev["frame"])
+                counts[frames[ev["frame"]]["name"]] += 1
+            else:
+                assert stack and stack.pop() == ev["frame"], (prof["name"], ev)
+        assert not stack, (prof["name"], "unclosed", stack)
+        assert prof["name"] not in out
+        out[prof["name"]] = counts
+    return out
+
+
+@pytest.mark.parametrize("fixture", ["trace_file", "rich_file"])
+def test_convert_to_perfetto_loads_back_with_every_call(request, tmp_path, fixture):
+    src = request.getfixturevalue(fixture)
+    trace = fj.load(src)
+    proc = fprofile("convert", src, tmp_path / "o.perfetto.json")
+    assert proc.returncode == 0, proc.stderr
+    counts, spans = perfetto_calls(json.loads((tmp_path / "o.perfetto.json").read_text(encoding="utf-8")))
+    # tid: the thread's index + 1; ts / dur: microseconds from the trace's origin
+    assert counts == Counter({(t + 1, f): n for (t, f), n in calls_by_thread(trace).items()})
+    assert sorted(spans) == sorted((c.thread + 1, c.function, c.start_ns, c.end_ns - c.start_ns) for c in trace.calls())
+
+
+@pytest.mark.parametrize("fixture", ["trace_file", "rich_file"])
+def test_convert_to_speedscope_loads_back_with_every_call(request, tmp_path, fixture):
+    src = request.getfixturevalue(fixture)
+    trace = fj.load(src)
+    proc = fprofile("convert", src, tmp_path / "o.speedscope.json")
+    assert proc.returncode == 0, proc.stderr
+    profiles = speedscope_calls(json.loads((tmp_path / "o.speedscope.json").read_text(encoding="utf-8")))
+    want: dict = {}
+    for (t, f), n in calls_by_thread(trace).items():
+        want.setdefault(trace.threads[t].name, Counter())[f] = n
+    assert profiles == want
+
+
+@pytest.mark.parametrize("fixture", ["trace_file", "rich_file"])
+def test_convert_to_html_draws_every_call_in_chromium(request, browser, tmp_path, fixture):
+    from test_html_export import offline_page
+    from viewer_support import coloured_pixels, wait_drawn
+
+    src = request.getfixturevalue(fixture)
+    trace = fj.load(src)
+    proc = fprofile("convert", src, tmp_path / "o.html")
+    assert proc.returncode == 0, proc.stderr
+    context, page, blocked, errors = offline_page(browser)
+    try:
+        page.goto((tmp_path / "o.html").as_uri())
+        assert wait_drawn(page) > 0
+        assert coloured_pixels(page, "canvas.fprofile-zoom") > 100
+        assert page.get_attribute(".fprofile-root", "data-calls") == str(len(trace))
+        # the page's status line says how many calls and threads
+        status = page.text_content(".fprofile-page-status")
+        assert status.startswith(f"{len(trace):,} calls · {len(trace.threads)} threads · "), status
+        # the summary table's calls per function: the trace's
+        rows = page.locator("table.fprofile-summary tbody tr")
+        shown = {rows.nth(i).locator("td").nth(0).text_content(): int(rows.nth(i).locator("td").nth(2).text_content().replace(",", ""))
+                 for i in range(rows.count())}
+        assert shown == dict(Counter(c.function for c in trace.calls()))
+        assert not errors and not blocked, (errors, blocked)
+    finally:
+        context.close()
+
+
 def test_convert_chain_text_to_json_to_fpt(trace_file, tmp_path):
     assert fprofile("convert", trace_file, tmp_path / "a.txt").returncode == 0
     assert fprofile("convert", tmp_path / "a.txt", tmp_path / "b.json").returncode == 0
@@ -613,8 +756,13 @@ def test_no_carriage_returns_in_piped_stderr(tmp_path):
         lines.append(f"{1 + i * 1e-6:.6f}\tMainThread\t/a.py\tf\t{'call' if i % 2 == 0 else 'return'}\t1")
     p = tmp_path / "big.txt"
     p.write_text("\n".join(lines) + "\n")
-    proc = fprofile("convert", p, tmp_path / "big.fpt")
-    assert proc.returncode == 0 and "\r" not in proc.stderr
+    # the bar's delay set to 0 (the file loads in milliseconds, under the 0.5 s default): only the
+    # terminal check keeps the bar out of the pipe (tests/test_load_progress.py sees it on a terminal)
+    code = ("import sys, fprofile_jupyter._cmdline as c; c.PROGRESS_DELAY_S = 0; from fprofile_jupyter.cli import main; "
+            f"sys.exit(main(['convert', {str(p)!r}, {str(tmp_path / 'big.fpt')!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stderr and "loading" not in proc.stderr, repr(proc.stderr[:200])
 
 
 def test_load_with_progress_on_a_terminal(monkeypatch, tmp_path):

@@ -1,10 +1,12 @@
 """notebooks/rust_trace.ipynb: the Rust (evcxr) notebook.
 
-CI cannot afford to build the evcxr kernel (about 9 minutes of compiling, see docs/viewer.md), so:
-- its code cells are compiled and run as one plain Rust program against the crate (always), checking
-  what each cell prints and that the last cell emits evcxr's text/html mime output;
+Checked three ways:
+- its code cells are compiled and run as one plain Rust program against the crate (always, with no
+  kernel), checking what each cell prints and that the last cell emits evcxr's text/html mime output;
 - the exact mime output is checked in Rust (rust/core/tests/html_assets.rs, evcxr_mime_bundle_is_exact);
-- where an evcxr kernel is installed (evcxr_jupyter on PATH), the notebook is executed in it.
+- the notebook is executed in the real evcxr kernel: scripts/test.sh builds it once per machine (about
+  9 minutes of compiling, see docs/viewer.md) and installs its kernelspec, so CI always runs this one;
+  a developer's pytest without the kernel skips it.
 """
 from __future__ import annotations
 

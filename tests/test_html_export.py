@@ -104,6 +104,15 @@ def test_export_names_with_markup_are_text(browser, traces, tmp_path, artifacts_
         context.close()
 
 
+# The background of a canvas: its pixel near the bottom-left corner, where nothing is drawn.
+CANVAS_BG_JS = """(sel) => {
+  const c = document.querySelector(sel);
+  const d = c.getContext('2d').getImageData(2, c.height - 3, 1, 1).data;
+  return [d[0], d[1], d[2]];
+}"""
+ZOOM = "canvas.fprofile-zoom"
+
+
 def test_export_follows_jupyterlab_theme_attribute(browser, traces, tmp_path):
     out = tmp_path / "theme.html"
     out.write_text(_core.export_html(traces["plain"], "theme"), encoding="utf-8")
@@ -112,10 +121,17 @@ def test_export_follows_jupyterlab_theme_attribute(browser, traces, tmp_path):
         page.goto(out.as_uri())
         wait_drawn(page)
         assert "fprofile-light" in page.get_attribute(".fprofile-root", "class")
+        assert sum(page.evaluate(CANVAS_BG_JS, ZOOM)) > 600  # a light background
+        light_overview = sum(page.evaluate(CANVAS_BG_JS, "canvas.fprofile-overview"))  # under the brush's tint
+        # dark: the class, and the canvases repainted dark (as test_viewer checks the viewer's)
         page.evaluate("() => document.body.setAttribute('data-jp-theme-light', 'false')")
         page.wait_for_selector(".fprofile-root.fprofile-dark")
+        page.wait_for_function(f"() => ({CANVAS_BG_JS})('{ZOOM}').reduce((a, b) => a + b) < 150")
+        assert sum(page.evaluate(CANVAS_BG_JS, "canvas.fprofile-overview")) < light_overview / 2
+        assert coloured_pixels(page, "canvas.fprofile-zoom") > 1000  # the calls are drawn again, over the dark
         page.evaluate("() => document.body.setAttribute('data-jp-theme-light', 'true')")
         page.wait_for_selector(".fprofile-root.fprofile-light")
+        page.wait_for_function(f"() => ({CANVAS_BG_JS})('{ZOOM}').reduce((a, b) => a + b) > 600")
     finally:
         context.close()
 

@@ -2,14 +2,12 @@
 LocalCluster recorded by %%fprofile (the checks read the widget's trace, as test_notebooks.py does)."""
 from __future__ import annotations
 
-import inspect
 from collections import Counter
 
 import pytest
 
 pytest.importorskip("distributed")
 
-from fprofile_jupyter import profile  # noqa: E402
 from test_notebooks import check_display, execute, widget_traces  # noqa: E402
 
 FIB12_CALLS = 465  # calls of fib(12), recursion included: 2 * F(13) - 1
@@ -39,13 +37,11 @@ def test_processes_notebook(tmp_path_factory):
     by_process = counts_by_process(trace)
     parent = trace.processes[0].pid
     assert "chunk" not in by_process.get(parent, Counter())  # the notebook itself only waits
-    if "processes" in inspect.signature(profile).parameters:  # the package follows child processes
-        children = [pid for pid in by_process if pid != parent]
-        assert 1 <= len(children) <= 2
-        total = sum((by_process[pid] for pid in children), Counter())
-        assert total["chunk"] == 8 and total["fib"] == 8 * FIB12_CALLS
-    else:
-        assert len(trace.processes) == 1
+    # the pool's workers are followed: every chunk and fib call is in a child process
+    children = [pid for pid in by_process if pid != parent]
+    assert 1 <= len(children) <= 2 and len(trace.processes) == 1 + len(children)
+    total = sum((by_process[pid] for pid in children), Counter())
+    assert total["chunk"] == 8 and total["fib"] == 8 * FIB12_CALLS
 
     dask = cell(nb, "%%fprofile --dask")
     check_display([o for o in dask.outputs if o.output_type == "display_data"][0])

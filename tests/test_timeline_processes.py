@@ -38,6 +38,61 @@ STRIP_JS = """([sel, y0, y1]) => {
 }"""
 
 
+# The colours down one column of a canvas (CSS px x), one per CSS px row.
+COLUMN_JS = """([sel, x]) => {
+  const c = document.querySelector(sel);
+  const k = c.width / c.getBoundingClientRect().width;
+  const ctx = c.getContext('2d');
+  const out = [];
+  for (let y = 0; y < c.getBoundingClientRect().height; y++) {
+    const d = ctx.getImageData(Math.round(x * k), Math.floor(y * k), 1, 1).data;
+    out.push([d[0], d[1], d[2]]);
+  }
+  return out;
+}"""
+
+
+def overview_strips(page) -> list:
+    """The process header strips of the overview, as (top, height) in CSS px: runs of rows at its
+    right end (past any text) painted in the colour of the first strip, which starts right under
+    the 16 px time axis."""
+    box = page.locator("canvas.fprofile-overview").bounding_box()
+    col = page.evaluate(COLUMN_JS, ["canvas.fprofile-overview", box["width"] - 8])
+    strip = col[18]
+    runs, y = [], 16
+    while y < len(col):
+        if col[y] == strip:
+            y0 = y
+            while y < len(col) and col[y] == strip:
+                y += 1
+            runs.append((y0, y - y0))
+        y += 1
+    return runs
+
+
+def assert_overview_strips(page, n):
+    """n strips, the first right under the axis (the brush's 1.5 px edge over its top rows), each
+    at most the strip's 12 px and at least 8 (less the process's span line and the brush's edge),
+    apart from one another: the lanes between them are not that colour."""
+    strips = overview_strips(page)
+    assert len(strips) == n and strips[0][0] <= 18, strips
+    assert all(8 <= h <= 12 for _y, h in strips), strips
+    assert all(b[0] - (a[0] + a[1]) >= 8 for a, b in zip(strips, strips[1:])), strips
+
+
+def band_cover(page, bands) -> float:
+    """How much of the area the bands should cover in the zoomed view's one band row (the pale fill,
+    the 8 CSS px under the row's top) is painted: painted pixels / the bands' on-screen area.
+    `bands`: (label, start, end) in the trace's ns. Labels alone cover a fraction of it."""
+    [row] = json.loads(page.get_attribute("canvas.fprofile-zoom", "data-band-rows"))
+    ws, we = (float(page.get_attribute(".fprofile-root", f"data-window-{k}-ns")) for k in ("start", "end"))
+    width = zoom_box(page)["width"]
+    k = page.evaluate("() => { const c = document.querySelector('canvas.fprofile-zoom'); return c.width / c.getBoundingClientRect().width; }")
+    area = sum(max(1.0, (min(e, we) - max(s, ws)) * width / (we - ws)) for _l, s, e in bands if e > ws and s < we) * 8 * k * k
+    painted = page.evaluate(STRIP_JS, ["canvas.fprofile-zoom", row["y"], row["y"] + 8])
+    return painted / area
+
+
 @pytest.fixture(scope="module")
 def traces():
     trace, info = make_process_trace(evil=True)
@@ -92,7 +147,8 @@ def test_process_header_rows_and_their_tooltip(browser, traces, tmp_path, artifa
         width = zoom_box(page)["width"]
         for h in hs:
             assert page.evaluate(PIXEL_JS, ["canvas.fprofile-zoom", width - 12, h["y"] + 4]) == list(PROC_BG)
-        # the overview draws its strips too: more coloured pixels than lanes alone would give
+        # the overview draws a header strip over each process's lanes: four of them, top to bottom
+        assert_overview_strips(page, 4)
         page.screenshot(path=f"{artifacts_dir}/processes_export.png", full_page=True)
         page.screenshot(path="/tmp/fprofile_processes_export.png", full_page=True)
 
@@ -227,6 +283,8 @@ def test_task_bands_drawn_with_a_tooltip(browser, traces, tmp_path, artifacts_di
         assert int(zoom.get_attribute("data-bands")) == len(traces["info"]["bands"])
         rows = json.loads(zoom.get_attribute("data-band-rows"))
         assert len(rows) == 1, "one band row, for the one thread that has bands"
+        cover = band_cover(page, traces["info"]["bands"])
+        assert cover > 0.8, cover  # the bands are painted, not only counted
         root = page.locator(".fprofile-root")
 
         def x_of(t):
@@ -293,6 +351,9 @@ def test_viewer_shows_the_processes(browser, traces, tmp_path):
             assert [h["process"] for h in headers(page)] == [0, 1, 2, 3]
             assert page.locator(".fprofile-process-group").count() == 4
             assert int(page.get_attribute("canvas.fprofile-zoom", "data-bands")) > 0
+            cover = band_cover(page, traces["info"]["bands"])
+            assert cover > 0.8, cover  # the bands are painted, not only counted
+            assert_overview_strips(page, 4)
             assert not errors
         finally:
             page.close()
@@ -305,6 +366,10 @@ def test_widget_shows_the_processes(glue_page, traces):  # noqa: F811  (the impo
     assert [h["process"] for h in headers(page)] == [0, 1, 2, 3]
     assert page.locator(".fprofile-process-group").count() == 4
     assert page.locator("select.fprofile-summary-process option").count() == 5
+    assert int(page.get_attribute("canvas.fprofile-zoom", "data-bands")) > 0
+    cover = band_cover(page, traces["info"]["bands"])
+    assert cover > 0.8, cover  # the bands are painted, not only counted
+    assert_overview_strips(page, 4)
     h = header_of(page, 2)
     box = zoom_box(page)
     page.mouse.click(box["x"] + 300, box["y"] + h["y"] + 8)

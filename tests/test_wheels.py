@@ -6,7 +6,9 @@ auditwheel inside the script. Each is installed into a fresh virtual environment
 cargo or rustc, and `tests/support/wheel_smoke.py` records, saves and reloads a trace with it: 3.11
 from pyenv on this machine, 3.14 inside the Debian sid root (scripts/debian_pythons.sh wheel-test).
 FPROFILE_WHEEL_VERSIONS="3.9 3.10 3.11 3.12 3.13 3.14 3.15" does that for all seven wheels (9 passed
-in 36 s once built). A wheel on a Python it was not built for is one clear ImportError, never a crash.
+in 36 s once built). A wheel on a Python it was not built for is one clear ImportError, never a crash:
+tried with the 3.11 wheel on CPython 3.13 (the interpreter scripts/test.sh already requires: pyenv's,
+or $FPROFILE_PYTHON313) and with the 3.14 wheel on 3.15 in the Debian root; neither ever skips.
 
 Measured on the 2 shared cores: 20 s once the cargo folders exist (target/wheels/cp311, cp314);
 1 min 35 s the first time (each of the two versions compiles once).
@@ -114,31 +116,35 @@ def _one_clear_error(r: subprocess.CompletedProcess, *needles: str) -> str:
     return last
 
 
+def python313() -> str | None:
+    """CPython 3.13 as scripts/test.sh finds it: $FPROFILE_PYTHON313, else pyenv's, else PATH's."""
+    return os.environ.get("FPROFILE_PYTHON313") or pyenv_python("3.13") or shutil.which("python3.13")
+
+
 def test_wheel_on_another_python_is_one_clear_error(wheels, tmp_path):
-    python = pyenv_python("3.12")
-    if python is None:
-        pytest.skip("CPython 3.12 not found (pyenv): the mismatch is tried with the 3.11 wheel on 3.12")
+    """The 3.11 wheel on 3.13 (which scripts/test.sh needs anyway for its 3.13 suites: never a skip)."""
+    python = python313()
+    assert python, "CPython 3.13 not found (pyenv, FPROFILE_PYTHON313 or PATH): scripts/test.sh needs it too"
     venv, env = fresh_venv(python, tmp_path / "venv")
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall"]
-    # pip itself refuses the 3.11 wheel on 3.12 (its tag)
+    # pip itself refuses the 3.11 wheel on 3.13 (its tag)
     r = subprocess.run(pip + [str(wheels["3.11"])], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and "is not a supported wheel on this platform" in r.stderr, r.stderr
-    # forced (the same wheel renamed to a cp312 tag): installed, then one clear error at import
-    forced = tmp_path / wheels["3.11"].name.replace("cp311-cp311", "cp312-cp312")
+    # forced (the same wheel renamed to a cp313 tag): installed, then one clear error at import
+    forced = tmp_path / wheels["3.11"].name.replace("cp311-cp311", "cp313-cp313")
     shutil.copy(wheels["3.11"], forced)
     subprocess.run(pip + [str(forced)], env=env, check=True, timeout=300)
-    _one_clear_error(_import(venv, env, tmp_path), "built for CPython 3.11", "this is CPython 3.12", "cp312")
-    # the module renamed so that 3.12's loader takes it (`_core.so`): still one clear error
-    pkg = next((venv / "lib").glob("python3.12/site-packages/fprofile_jupyter"))
+    _one_clear_error(_import(venv, env, tmp_path), "built for CPython 3.11", "this is CPython 3.13", "cp313")
+    # the module renamed so that 3.13's loader takes it (`_core.so`): still one clear error
+    pkg = next((venv / "lib").glob("python3.13/site-packages/fprofile_jupyter"))
     (core,) = pkg.glob("_core.cpython-311-*.so")
     core.rename(pkg / "_core.so")
-    _one_clear_error(_import(venv, env, tmp_path), "_core.so", "this is CPython 3.12")
+    _one_clear_error(_import(venv, env, tmp_path), "_core.so", "this is CPython 3.13")
 
 
 def test_wheel_for_314_refuses_to_start_on_315(wheels, tmp_path):
     """The 3.14 module, loadable by 3.15 (the symbols it needs are there), refuses in its own init."""
-    if not can_chroot():
-        pytest.skip("the Debian root needs root or passwordless sudo (chroot)")
+    assert can_chroot(), "the Debian root needs root or passwordless sudo (chroot), as scripts/test.sh does"
     # a wheel whose module 3.15 loads: the 3.14 wheel, its tags and file name changed to 3.15's
     forced = tmp_path / wheels["3.14"].name.replace("cp314-cp314", "cp315-cp315")
     with zipfile.ZipFile(wheels["3.14"]) as src, zipfile.ZipFile(forced, "w", zipfile.ZIP_DEFLATED) as dst:

@@ -10,12 +10,14 @@ How it travels (all over Dask's own comms, no shared filesystem):
   ``Client.run``: the scheduler also installs it on workers that join while recording, so they are
   recorded from then on, and its ``teardown`` runs when a worker retires or closes while recording,
   which sends what that worker recorded (see below).
-- **Task bands**: the plugin's ``transition`` hook sees each task leave ``executing``; the worker
-  has then stored the task's compute start and stop (``TaskState.startstops``, measured in the
-  executing thread around the task's function, then moved onto the scheduler's clock by the worker's
-  ``scheduler_delay``, which is taken off again) and that thread (``Worker.threads``). Those
-  wall-clock times are converted to the worker's CLOCK_MONOTONIC nanoseconds with a (monotonic,
-  wall) pair read at the same moment.
+- **Task bands**: the plugin's ``transition`` hook reads the worker's CLOCK_MONOTONIC (the clock of
+  its recorded calls) when a task enters ``executing`` and again when it leaves it (``long-running``,
+  a task that seceded, counts as still running), and takes the thread that ran it from
+  ``Worker.threads``. Both transitions happen on the worker's event loop: the first before the task
+  is handed to its thread, the second after its result came back, so a band holds its task's calls
+  by construction, with no conversion between clocks (Dask's own ``startstops`` pass through the
+  worker's ``scheduler_delay`` estimate, which heartbeats change while a task runs). A task that
+  entered ``executing`` before this worker recorded, or is cancelled while running, gets no band.
 - **Stop**: ``Client.run`` of a function that stops each worker's recorder and returns its trace as
   ``.fpt`` bytes, its bands, its name and warnings; the plugin is then unregistered. A worker that
   closed while recording sent the same through ``Worker.log_event`` from its plugin's ``teardown``;
@@ -137,20 +139,6 @@ except ImportError:  # pragma: no cover - without distributed, profile(dask=...)
     _PluginBase = object  # type: ignore[misc,assignment]
 
 
-def _wall_to_monotonic(samples: int = 5) -> int:
-    """What to add to a ``time.time_ns()`` reading to get this process's (shifted) monotonic clock:
-    the wall clock read between two monotonic readings, the closest pair of several (a thread
-    preempted between the readings would otherwise put its pause into every band)."""
-    best = None
-    for _ in range(samples):
-        m0 = now_ns()
-        w = time.time_ns()
-        m1 = now_ns()
-        if best is None or m1 - m0 < best[0]:
-            best = (m1 - m0, (m0 + m1) // 2 - w)
-    return best[1] if best is not None else 0
-
-
 class FprofileWorkerPlugin(_PluginBase):  # type: ignore[misc,valid-type]
     """Records the worker process it is installed on (see the module docs). Made by the client."""
 
@@ -177,8 +165,8 @@ class FprofileWorkerPlugin(_PluginBase):  # type: ignore[misc,valid-type]
     def setup(self, worker: Any) -> None:
         from ._recording import Filter, _Session
 
-        st: Dict[str, Any] = {"worker": worker, "bands": [], "native": {}, "lock": threading.Lock(),
-                              "session": None, "done": False, "error": None, "start_wall": time.time()}
+        st: Dict[str, Any] = {"worker": worker, "bands": [], "running": {}, "native": {}, "lock": threading.Lock(),
+                              "session": None, "done": False, "error": None}
         self._state = st
         # A worker in the client's own process is recorded by the client's recording; so is one that
         # the client's recording follows already (a child process started while recording, on this
@@ -213,30 +201,31 @@ class FprofileWorkerPlugin(_PluginBase):  # type: ignore[misc,valid-type]
         return int(nid)
 
     def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
+        """A task's band: this process's clock read as the task enters ``executing`` and as it stops
+        running (both on the event loop, around the thread's run of it)."""
         st = self._state
-        if not st or st["done"] or start not in ("executing", "long-running"):
+        if not st or st["done"]:
             return
+        t = now_ns()  # first: the reading nearest to the transition itself
+        running = st["running"]
+        if finish == "executing":
+            running.setdefault(key, t)
+            return
+        if key not in running:
+            return  # not running, or began before this worker recorded
         worker = st["worker"]
-        state = getattr(worker, "state", worker)  # WorkerState (distributed 2022.8 and later), else the worker
-        ts = state.tasks.get(key)
+        ts = getattr(worker, "state", worker).tasks.get(key)  # WorkerState (distributed 2022.8 and later), else the worker
+        now = ts.state if ts is not None else "forgotten"
+        if now in ("executing", "long-running"):  # long-running: it seceded, its thread still runs it
+            return
+        t0 = running.pop(key)
+        if now in ("cancelled", "resumed"):
+            return  # its thread still runs it, for nothing (or to resume later): no band
         ident = worker.threads.get(key)
-        if ts is None or ident is None:
+        if ident is None:
             return
-        computes = [s for s in ts.startstops if s.get("action") == "compute"]
-        if not computes:
-            return
-        ss = computes[-1]
-        if ss["start"] < st["start_wall"]:
-            return  # began before this worker recorded
-        # the task's wall-clock times, which the worker moved onto the scheduler's clock by adding
-        # its estimate of the difference (Worker.scheduler_delay): back to this process's wall
-        # clock, then onto its CLOCK_MONOTONIC (the two read at one moment)
-        delay = float(getattr(worker, "scheduler_delay", 0.0) or 0.0)
-        delta = _wall_to_monotonic()
-        t0 = int(round((ss["start"] - delay) * 1e9)) + delta
-        t1 = int(round((ss["stop"] - delay) * 1e9)) + delta
         with st["lock"]:
-            st["bands"].append((self._native_id(ident), t0, max(t0, t1), _key_text(key)))
+            st["bands"].append((self._native_id(ident), t0, max(t0, t), _key_text(key)))
 
     def collect(self) -> Dict[str, Any]:
         """Stop recording here and return what is sent to the client (once; later calls say so)."""
