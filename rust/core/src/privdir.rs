@@ -185,7 +185,8 @@ mod tests {
     use std::os::unix::fs::{symlink, PermissionsExt};
 
     fn private_tmp() -> (PathBuf, PathBuf) {
-        let base = std::env::temp_dir().join(format!("fprofile-privdir-test-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let base =
+            std::env::temp_dir().join(format!("fprofile-privdir-test-{}-{:?}", std::process::id(), std::thread::current().id()));
         let _ = std::fs::remove_dir_all(&base);
         std::fs::create_dir(&base).unwrap();
         let d = base.join("d");

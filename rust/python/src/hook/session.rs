@@ -13,12 +13,12 @@ use fprofile::{Recording, ThreadRecord};
 use pyo3::ffi;
 use pyo3::prelude::*;
 
+use super::join::ChildSession;
 use super::names::poll_names;
 use super::state::{BUDGET, CAP_NS, GEN, OOM, RECORDING};
 use super::sync::{lock, GilCell};
 use super::tables::{self, Tables};
 use super::thread::{self, ThreadShared};
-use super::join::ChildSession;
 use super::{filter, writer};
 use super::{HookError, HookWarning};
 
@@ -132,9 +132,7 @@ fn create_spool(dir: &ChildSession) -> Result<(std::fs::File, String), HookError
         let name = if n == 1 { format!("{pid}.spool") } else { format!("{pid}.{n}.spool") };
         match dir.create(&name) {
             Ok(f) => return Ok((f, name)),
-            Err(PrivateDirError::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => {
-                n += 1
-            }
+            Err(PrivateDirError::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
             Err(PrivateDirError::Io { source, .. }) => return Err(HookError::Spool { path: dir.path().join(name), source }),
             Err(e) => return Err(HookError::Spool { path: dir.path().join(name), source: std::io::Error::other(e) }),
         }

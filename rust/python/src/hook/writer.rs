@@ -451,8 +451,7 @@ fn run(
         let term = !stopping && spooler.is_some() && TERM.load(Ordering::Relaxed);
         // A child whose parent stopped recording, or died without stopping (its lock is free):
         // stop too, after this round (what was recorded stays in the spool).
-        let parent_stopped =
-            !stopping && !term && spooler.as_ref().is_some_and(|sp| sp.parent_stopped() || sp.parent_gone());
+        let parent_stopped = !stopping && !term && spooler.as_ref().is_some_and(|sp| sp.parent_stopped() || sp.parent_gone());
         if parent_stopped || term {
             if let Some(sp) = spooler.as_ref() {
                 let _ = RECORDING.compare_exchange(sp.gen, 0, Ordering::AcqRel, Ordering::Relaxed);
