@@ -282,10 +282,16 @@ ORPHAN_PARENT = '''
 import os, subprocess, sys, time
 import fprofile_jupyter as fp
 here = os.path.dirname(os.path.abspath(__file__))
-with fp.profile(subs=["orphan_child.py"]):
+def spin():
+    return sum(range(50))
+with fp.profile(subs=["orphan_"]):
     key = os.environ["FPROFILE_JUPYTER_SESSION"]
     child = subprocess.Popen([sys.executable, os.path.join(here, "orphan_child.py")])
-    print("SESSION", key.partition(":")[0], child.pid, flush=True)
+    forked = os.fork()  # a fork child too: it must not keep the parent's lock alive
+    if forked == 0:
+        while True:
+            spin()
+    print("SESSION", key.partition(":")[0], child.pid, forked, flush=True)
     time.sleep(3600)  # killed with SIGKILL by the test
 '''
 
@@ -320,20 +326,23 @@ def test_children_of_a_killed_recording_stop_writing_and_their_recordings_load(t
     env = env_with(tmp)
     parent = subprocess.Popen([sys.executable, str(tmp_path / "orphan_parent.py")], env=env, cwd=tmp_path,
                               stdout=subprocess.PIPE, text=True)
-    child_pid = None
+    child_pid = forked = None
     try:
         line = parent.stdout.readline()
         assert line.startswith("SESSION "), line
-        _, path, child = line.split()
-        child_pid = int(child)
-        spool = os.path.join(path, f"{child_pid}.spool")
-        wait_for(lambda: os.path.exists(spool) and os.path.getsize(spool) > 4096, "the child's first rounds")
+        _, path, child, forked = line.split()
+        child_pid, forked = int(child), int(forked)
+        for pid in (child_pid, forked):
+            spool = os.path.join(path, f"{pid}.spool")
+            wait_for(lambda: os.path.exists(spool) and os.path.getsize(spool) > 4096,  # noqa: B023 (called at once)
+                     "the children's first rounds")
         os.kill(parent.pid, signal.SIGKILL)  # an OOM kill, a kill -9 of `fprofile run`
         parent.wait(timeout=60)
         (tmp_path / "parent-killed").write_text("")
         # the child notices within a round or two: it stops recording and acknowledges
-        wait_for(lambda: os.path.exists(os.path.join(path, f"{child_pid}.done")), "the orphan to stop recording",
-                 timeout=30)
+        for pid in (child_pid, forked):
+            done = os.path.join(path, f"{pid}.done")
+            wait_for(lambda: os.path.exists(done), f"the orphan {pid} to stop recording", timeout=30)  # noqa: B023
         wait_for(lambda: (tmp_path / "late-child.txt").exists(), "the child's late Python")
         late = (tmp_path / "late-child.txt").read_text()
         assert "parent is gone" in late, late
@@ -344,20 +353,21 @@ def test_children_of_a_killed_recording_stop_writing_and_their_recordings_load(t
             time.sleep(0.5)
             sizes.append(dir_size(path))
         assert len(set(sizes)) == 1, f"the session directory still grows: {sizes}"
-        assert sorted(n for n in os.listdir(path) if n.endswith(".spool")) == [f"{child_pid}.spool"], os.listdir(path)
+        spools = sorted(n for n in os.listdir(path) if n.endswith(".spool"))
+        assert spools == sorted([f"{child_pid}.spool", f"{forked}.spool"]), os.listdir(path)
     finally:
-        if child_pid is not None:
+        for pid in (child_pid, forked):
             try:
-                os.kill(child_pid, signal.SIGKILL)
+                if pid is not None:
+                    os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         parent.kill()
     # what the child wrote loads (the killed parent's own calls were in its memory)
     trace = fp.load(path)
-    (proc,) = trace.processes
-    assert proc.pid == child_pid
+    assert sorted(p.pid for p in trace.processes) == sorted([child_pid, forked])
     names = {c.function for c in trace.calls()}
-    assert len(trace) > 100 and {"fib", "loop"} <= names, (len(trace), names)
+    assert len(trace) > 100 and {"fib", "loop", "spin"} <= names, (len(trace), names)
     # the next start keeps the directory, says where it is once, and loads of it still work
     with pytest.warns(RuntimeWarning, match=f"left what its child processes recorded in {path}"):
         _processes._sweep(str(tmp))
