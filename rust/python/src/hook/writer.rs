@@ -13,10 +13,14 @@
 //! ([`fprofile::formats::spool`]): each round, the new codes, threads, names and events (times
 //! converted to CLOCK_MONOTONIC ns) as whole records in one write, then a flush mark; the
 //! `multiprocessing` name of the process when it gets one. A full chunk, once spooled, is freed.
-//! When the parent's stop marker appears in the session directory, it stops the recording, writes
-//! what is left, an end record ("flushed, still running") and the `<pid>.done` acknowledgement,
-//! and ends. At the child's own stop it writes the end record with the exit status, then
-//! `<pid>.done`.
+//! When the parent's stop marker appears in the session directory, or the parent's lock is free
+//! (it died without stopping: one `flock` attempt per round), it stops the recording, writes what
+//! is left, an end record ("flushed, still running") and the `<pid>.done` acknowledgement, and
+//! ends. At the child's own stop it writes the end record with the exit status, then
+//! `<pid>.done`. Every file is made relative to the open session directory
+//! ([`super::join::ChildSession`]). A child's writer never waits for the GIL: the names are read
+//! by a helper thread ([`NamePoll`]), so a program holding the GIL in C code still has its events
+//! written every round.
 //!
 //! Threads that ended ([`ThreadShared::has_ended`]) are dropped from the rounds once their last
 //! name is read and their last events written, so a program that has made 100,000 short threads
