@@ -235,14 +235,28 @@ impl Flusher {
     }
 }
 
-/// A child's GIL work (its threads' renames, its `multiprocessing` name) runs on a short-lived
-/// thread of its own, started by a round when the previous one is done: so a child whose program
-/// holds the GIL in a long C call still writes its events every round (they are in our buffers,
-/// no GIL needed) and still answers the parent's stop and notices a dead session. The names it
-/// reads reach the spool at the round after.
+/// A child's GIL work (its threads' renames, its `multiprocessing` name) runs on a helper thread
+/// of its own (`fprofile-names`), asked for a poll each round when the last one is done: so a
+/// child whose program holds the GIL in a long C call still writes its events every round (they
+/// are in our buffers, no GIL needed) and still answers the parent's stop and notices a dead
+/// session. The names a poll reads reach the spool at the round after.
 #[derive(Default)]
 struct NamePoll {
-    handle: Option<JoinHandle<Polled>>,
+    shared: Arc<(Mutex<PollShared>, Condvar)>,
+    handle: Option<JoinHandle<()>>,
+    /// A poll was asked for and its result not taken yet.
+    pending: bool,
+}
+
+/// Between the writer and its name helper.
+#[derive(Default)]
+struct PollShared {
+    /// The threads to poll (asked for, not taken by the helper yet).
+    want: Option<Vec<Arc<ThreadShared>>>,
+    /// The last poll's result, until the writer takes it.
+    done: Option<Polled>,
+    /// The helper ends (after the poll under way, if any).
+    quit: bool,
 }
 
 /// What one name poll found.
@@ -255,11 +269,11 @@ struct Polled {
 
 impl NamePoll {
     /// Takes the last poll's result when it is done (then the `multiprocessing` name it read),
-    /// and starts the next poll; nothing while the last one still waits for the GIL.
+    /// and asks for the next poll; nothing while the last one still waits for the GIL.
     fn round(&mut self, followed: &mut [Followed]) -> Option<String> {
         let name = self.collect(followed);
-        if self.handle.is_none() {
-            self.start(followed);
+        if !self.pending {
+            self.ask(followed);
         }
         name
     }
@@ -269,12 +283,20 @@ impl NamePoll {
     /// holds the GIL all that time).
     fn last(&mut self, followed: &mut [Followed], wait: Duration) -> Option<String> {
         let mut name = self.collect(followed);
-        if self.handle.is_none() {
-            self.start(followed);
+        if !self.pending {
+            self.ask(followed);
         }
-        let until = std::time::Instant::now() + wait;
-        while self.handle.as_ref().is_some_and(|h| !h.is_finished()) && std::time::Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(1));
+        if self.pending {
+            let (m, c) = &*self.shared;
+            let until = std::time::Instant::now() + wait;
+            let mut g = lock(m);
+            while g.done.is_none() {
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                g = c.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0;
+            }
         }
         if let Some(n) = self.collect(followed) {
             name = Some(n);
@@ -284,12 +306,8 @@ impl NamePoll {
 
     /// The finished poll's result (then its `multiprocessing` name), if one finished.
     fn collect(&mut self, followed: &mut [Followed]) -> Option<String> {
-        let h = self.handle.take()?;
-        if !h.is_finished() {
-            self.handle = Some(h);
-            return None;
-        }
-        let p = h.join().ok()?;
+        let p = lock(&self.shared.0).done.take()?;
+        self.pending = false;
         for f in followed.iter_mut() {
             if p.ended.iter().any(|e| Arc::ptr_eq(e, &f.sh)) {
                 f.final_name = true;
@@ -298,33 +316,74 @@ impl NamePoll {
         p.process_name
     }
 
-    fn start(&mut self, followed: &[Followed]) {
+    fn ask(&mut self, followed: &[Followed]) {
+        if self.handle.is_none() {
+            let shared = self.shared.clone();
+            self.handle = std::thread::Builder::new().name("fprofile-names".into()).spawn(move || poll_loop(&shared)).ok();
+            if self.handle.is_none() {
+                return; // (no thread: no names this round; asked again at the next)
+            }
+        }
         let list: Vec<Arc<ThreadShared>> = followed.iter().filter(|f| !f.final_name).map(|f| f.sh.clone()).collect();
-        self.handle = std::thread::Builder::new()
-            .name("fprofile-names".into())
-            .spawn(move || {
-                // SAFETY: `try_attach` gives us the GIL (or nothing when the interpreter is going away).
-                Python::try_attach(|_py| unsafe {
-                    let mut ended = Vec::new();
-                    for sh in list {
-                        let has_ended = sh.has_ended();
-                        poll_one_name(&sh);
-                        if has_ended {
-                            ended.push(sh);
-                        }
-                    }
-                    Polled { ended, process_name: multiprocessing_name() }
-                })
-                .unwrap_or_default()
-            })
-            .ok();
+        let (m, c) = &*self.shared;
+        lock(m).want = Some(list);
+        c.notify_all();
+        self.pending = true;
     }
 
-    /// Waits for the poll under way (the GIL must be free for it).
+    /// Ends the helper and waits for it (the GIL must be free for a poll under way).
     fn join(&mut self) {
+        self.quit();
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
+    }
+
+    fn quit(&self) {
+        let (m, c) = &*self.shared;
+        lock(m).quit = true;
+        c.notify_all();
+    }
+}
+
+impl Drop for NamePoll {
+    /// (the writer ended without [`NamePoll::join`]: the helper ends after its poll, on its own)
+    fn drop(&mut self) {
+        self.quit();
+    }
+}
+
+/// The name helper's loop: a poll each time one is asked for, until told to quit.
+fn poll_loop(shared: &(Mutex<PollShared>, Condvar)) {
+    let (m, c) = shared;
+    loop {
+        let list = {
+            let mut g = lock(m);
+            loop {
+                if g.quit {
+                    return;
+                }
+                if let Some(list) = g.want.take() {
+                    break list;
+                }
+                g = c.wait(g).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        // SAFETY: `try_attach` gives us the GIL (or nothing when the interpreter is going away).
+        let polled = Python::try_attach(|_py| unsafe {
+            let mut ended = Vec::new();
+            for sh in list {
+                let has_ended = sh.has_ended();
+                poll_one_name(&sh);
+                if has_ended {
+                    ended.push(sh);
+                }
+            }
+            Polled { ended, process_name: multiprocessing_name() }
+        })
+        .unwrap_or_default();
+        lock(m).done = Some(polled);
+        c.notify_all();
     }
 }
 
