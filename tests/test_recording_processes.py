@@ -266,7 +266,7 @@ def test_a_child_killed_with_sigkill_keeps_what_it_flushed(tmp_path):
             ctx = multiprocessing.get_context("fork")
             ready = ctx.Event()
             with fp.profile(subs=[HERE]) as prof:
-                session = os.environ["FPROFILE_JUPYTER_SESSION"]
+                session = os.environ["FPROFILE_JUPYTER_SESSION"].rpartition(":")[0]
                 p = ctx.Process(target=child, args=(ready,), name="doomed")
                 p.start()
                 ready.wait()
@@ -539,7 +539,7 @@ def test_a_threadprofiler_left_on_at_exit_ends_its_session(tmp_path):
                 os._exit(0)
             os.waitpid(pid, 0)
         fib(5)
-        print("REPORT " + json.dumps({"session": os.environ["FPROFILE_JUPYTER_SESSION"]}))
+        print("REPORT " + json.dumps({"session": os.environ["FPROFILE_JUPYTER_SESSION"].rpartition(":")[0]}))
         # exit with the profiler on: fprofile's exit handler stops it (the outfile is complete)
     ''')
     assert "fprofile" not in r["stderr"], r["stderr"]  # no warning: the children were merged (then dropped)
@@ -555,17 +555,18 @@ def test_the_session_directory_of_a_parent_that_died_is_removed_by_the_next_star
     dead_pid = int(gone.stdout)
     root = tmp_path / "tmp"
     root.mkdir()
-    left = root / "fprofile-left"
-    left.mkdir()
+    # (directories of an earlier version: no lock, their session.json names the parent)
+    left = root / "fprofile-left"  # its parent is gone and its children wrote nothing: removed
+    left.mkdir(mode=0o700)
     (left / "session.json").write_text(json.dumps({"parent_pid": dead_pid}))
     (left / "123.spool").write_bytes(b"")
     mine = root / "fprofile-alive"  # a recording still running (this process): kept
-    mine.mkdir()
+    mine.mkdir(mode=0o700)
     (mine / "session.json").write_text(json.dumps({"parent_pid": os.getppid()}))
     other = root / "fprofile-not-a-session"  # not ours: kept
     other.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(root))
     with fp.profile(subs=["nothing-matches-this"]):
-        assert sorted(p.name for p in root.iterdir() if p.name != os.path.basename(os.environ["FPROFILE_JUPYTER_SESSION"])) == [
+        assert sorted(p.name for p in root.iterdir() if p.name != os.path.basename(os.environ["FPROFILE_JUPYTER_SESSION"].rpartition(":")[0])) == [
             "fprofile-alive", "fprofile-not-a-session"]
     assert sorted(p.name for p in root.iterdir()) == ["fprofile-alive", "fprofile-not-a-session"]

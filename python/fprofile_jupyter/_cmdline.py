@@ -117,6 +117,10 @@ def _load(path: str, format: Optional[str] = None):
 
     from ._io import load_warnings
 
+    from . import _processes
+
+    if _processes.is_session_dir(path):  # what a killed recording's children left
+        return _processes.load_session(path)
     bar = Progress(f"loading {os.path.basename(path)}")
     try:
         trace = _core.load(path, format, progress=bar.update if bar.enabled else None)

@@ -406,6 +406,17 @@ def _read_spool(path: _Path) -> Tuple[Trace, int, int, int, Optional[str]]:
     ``end``: "exited", "flushed" (still running at the parent's stop) or None (killed). ``OSError``
     when it cannot be read, ``FormatError`` when it is not a spool."""
 
+@final
+class JoinedSession:
+    """A session directory of a recording this process joined as a child (``_join_session``),
+    for ``Recorder.start(child=...)``, once."""
+
+def _join_session(path: _Path, token: str) -> Tuple[JoinedSession, str]:
+    """Join the session directory ``path`` of a recording as a child process when it is really the
+    live session ``token`` names (owned by this uid, mode 0700, not a link; the token matches; the
+    parent holds its lock; not stopped: docs/processes.md "Threat model"); returns it and the text
+    of its ``session.json``. ``ProfilerError`` saying why otherwise."""
+
 def _is_stream_path(path: _Path) -> bool:
     """Whether a recording's outfile at ``path`` is streamed as ``.fpt`` chunks (its name ends in
     ``.fpt``, any case); else it is PYME raw text."""
@@ -435,7 +446,7 @@ class Recorder:
         max_events: int = ...,
         outfile: Optional[_Path] = None,
         metadata: Sequence[Tuple[str, str]] = ...,
-        child: Optional[_Path] = None,
+        child: Optional["JoinedSession"] = None,
         keep_last_ns: Optional[int] = None,
         keep_last_events: Optional[int] = None,
     ) -> None:
@@ -445,7 +456,7 @@ class Recorder:
         ``outfile``: written live: a name ending in ``.fpt`` streams compressed chunks
         (docs/format.md, "Streamed files"; recording stops when less than ``FPROFILE_MIN_FREE_BYTES``,
         default 64 MiB, is free on its file system), any other name PYME raw text. ``child``: record as a child process of a recording, into ``<pid>.spool`` in
-        this session directory (docs/processes.md; stop with ``finish_child``). ``keep_last_ns`` /
+        the session directory joined by ``_join_session`` (docs/processes.md; stop with ``finish_child``). ``keep_last_ns`` /
         ``keep_last_events``: the flight recorder (one of them, positive, no outfile: else
         ``ValueError``): only the last window is kept; ``snapshot()`` reads it, ``stop()`` returns
         it. ``ProfilerError`` if recording is on already or the outfile (or spool) cannot be written."""

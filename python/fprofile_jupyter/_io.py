@@ -7,7 +7,7 @@ import time
 import warnings
 from typing import Callable, List, Optional, Union
 
-from . import _core
+from . import _core, _processes
 from ._core import Trace
 
 __all__ = ["load", "load_bytes", "load_warnings", "TraceWarning", "LOAD_FORMATS", "SAVE_FORMATS"]
@@ -65,7 +65,9 @@ def load(
 
     Reads fprofile's binary ``.fpt``, PYME raw event text (``ThreadProfiler`` output, ours or the
     original tool's) and PYME JSON (``convertProfile`` output). The format is detected from the
-    content; pass ``format="fpt" | "pyme-text" | "pyme-json"`` to insist on one.
+    content; pass ``format="fpt" | "pyme-text" | "pyme-json"`` to insist on one. A session
+    directory that a recording killed before its stop left (``fprofile-*`` in the temporary
+    directory) loads as the merged recordings of its child processes (docs/processes.md).
 
     Raises ``FileNotFoundError`` (or another ``OSError``) when the file cannot be read and
     ``FormatError`` (a ``ValueError``) naming the path and the line or byte offset of the problem
@@ -88,7 +90,10 @@ def load(
         progress = bar.update if bar is not None else None
     start_s = time.monotonic()
     try:
-        trace = _core.load(os.fspath(path), format, progress=progress)
+        if _processes.is_session_dir(os.fspath(path)):  # what a killed recording's children left
+            trace = _processes.load_session(os.fspath(path))
+        else:
+            trace = _core.load(os.fspath(path), format, progress=progress)
     except BaseException:
         if bar is not None:
             bar.close()

@@ -1,9 +1,15 @@
 """Following child processes while recording (``processes=True``, the default; docs/processes.md).
 
-The parent makes a session directory (``fprofile-<random>`` under ``tempfile.gettempdir()``) with
-``session.json`` (what to record) and sets ``FPROFILE_JUPYTER_SESSION`` to it in ``os.environ`` while
-it records, so that every process it starts inherits it. A child process records into
-``<pid>.spool`` in that directory (the hook's writer thread streams it, whole records every 50 ms):
+The parent makes a session directory (``fprofile-<random>`` under ``tempfile.gettempdir()``, mode
+0700) with ``lock`` (which it holds an exclusive ``flock`` on until the end), ``token`` (a random
+token) and ``session.json`` (what to record), all 0600, and sets ``FPROFILE_JUPYTER_SESSION`` to
+``<directory>:<token>`` in ``os.environ`` while it records, so that every process it starts
+inherits it. A child joins only its parent's live session (``_core._join_session``: the directory
+opened without following links, owned by its uid, mode 0700, the token matching, the lock held, no
+stop marker; docs/processes.md "Threat model"); otherwise it records nothing, silently (one line on
+stderr when ``FPROFILE_JUPYTER_DEBUG=1``). A child records into ``<pid>.spool`` in that directory
+(the hook's writer thread streams it, whole records every 50 ms, and stops recording when the
+parent's lock is free: a killed recording):
 
 - after ``os.fork()`` (``multiprocessing``'s fork context too): ``after_fork`` starts a fresh child
   recording, from this module's at-fork handler in ``_recording``;
@@ -16,9 +22,13 @@ A child ends its spool at interpreter exit (atexit), at ``os._exit`` (wrapped wh
 ``os.execve`` wrapped likewise) and on SIGTERM (caught by the hook while the default action is in
 place). At the parent's stop (:meth:`SessionDir.finish`): a ``stop`` marker;
 children still running flush, write "flushed, still running" and ``<pid>.done``; the parent waits
-for them (at most ``ACK_WAIT`` seconds), reads every spool, drops processes with no recorded call
-and no recorded descendant, merges the rest with its own trace (``_core.merge``) and removes the
-directory.
+for them (at most ``ACK_WAIT`` seconds; one that does not answer is named in a warning with what
+was kept), reads every spool, drops processes with no recorded call and no recorded descendant,
+merges the rest with its own trace (``_core.merge``) and removes the directory.
+
+A recording killed before its stop leaves its directory and the spools of its children: the next
+start's sweep keeps it (and says where it is, once) for ``KEEP_DAYS`` days after its last write;
+:func:`load_session` merges what is in it (``fprofile_jupyter.load(<directory>)``).
 """
 from __future__ import annotations
 
@@ -33,12 +43,25 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from . import _core
 from ._core import FormatError, ProfilerError, Recorder, Trace
 
-#: The environment variable that names the session directory while a recording follows processes.
+#: The environment variable that names the session (``<directory>:<token>``) while a recording
+#: follows processes.
 ENV = "FPROFILE_JUPYTER_SESSION"
+#: Set to 1: a process that does not join a session says why, in one line on stderr.
+DEBUG_ENV = "FPROFILE_JUPYTER_DEBUG"
 #: How long the parent waits, at stop, for children still running to flush (seconds).
 ACK_WAIT = 1.5
+#: A killed recording's directory (its children's spools) is kept this long after its last write.
+KEEP_DAYS = 7
+# (the file names are the hook's too: rust/python/src/hook/join.rs)
 _STOP = "stop"
 _CONFIG = "session.json"
+_TOKEN = "token"
+_LOCK = "lock"
+_ANNOUNCED = "announced"
+_PREFIX = "fprofile-"
+# Lock files this process holds for its sessions: a fork child closes its copies (else the parent's
+# lock would outlive the parent in it, and its children would never see the session die).
+_held_locks: Dict[int, int] = {}
 
 
 def check_processes(processes: Any) -> bool:
@@ -58,10 +81,13 @@ class SessionDir:
                  include: Sequence[str] = (), metadata: Sequence[Tuple[str, str]] = ()) -> None:
         import tempfile  # (here: a child, which only reads the session, does not need it)
 
+        import fcntl
+        import secrets
+
         root = tempfile.gettempdir()
         _sweep(root)
         try:
-            self.path = tempfile.mkdtemp(prefix="fprofile-", dir=root)
+            self.path = tempfile.mkdtemp(prefix=_PREFIX, dir=root)  # (0700, ours)
         except OSError as e:
             raise ProfilerError(
                 f"cannot make the session directory for child processes in {root}: {e.strerror or e}; "
@@ -69,23 +95,39 @@ class SessionDir:
         config = {"subs": subs, "exclude": exclude, "include": list(include), "metadata": [list(m) for m in metadata],
                   "builtins": builtins, "max_events": max_events,
                   "parent_pid": os.getpid(), "start_ns": time.monotonic_ns()}
+        token = secrets.token_hex(16)
+        self._lock: Optional[int] = None
         try:
-            with open(os.path.join(self.path, _CONFIG), "w", encoding="utf-8") as f:
-                json.dump(config, f)
+            dfd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            try:
+                # the lock first (held from now to the end), session.json last: a session with
+                # its session.json and a free lock is a killed one (see _sweep)
+                self._lock = _create(dfd, _LOCK, b"")
+                _held_locks[self._lock] = os.getpid()
+                fcntl.flock(self._lock, fcntl.LOCK_EX)
+                os.close(_create(dfd, _TOKEN, token.encode()))
+                os.close(_create(dfd, _CONFIG, json.dumps(config).encode()))
+            finally:
+                os.close(dfd)
         except OSError as e:
+            self._release()
             _remove(self.path)
             raise ProfilerError(f"cannot write the session directory {self.path} for child processes: {e.strerror or e}; "
                                 f"pass processes=False to record this process only") from None
         self.config = config
+        #: What children find in ``FPROFILE_JUPYTER_SESSION``: the directory and the token.
+        self.key = f"{self.path}:{token}"
+        #: After :meth:`finish`: the children that did not answer the stop (pid, what was kept).
+        self.unanswered: List[Tuple[int, str]] = []
         self._previous: Optional[str] = None
 
     def announce(self) -> None:
         """Children started from now on follow this session."""
         self._previous = os.environ.get(ENV)
-        os.environ[ENV] = self.path
+        os.environ[ENV] = self.key
 
     def _withdraw(self) -> None:
-        if os.environ.get(ENV) == self.path:
+        if os.environ.get(ENV) == self.key:
             if self._previous is None:
                 del os.environ[ENV]
             else:
@@ -95,8 +137,11 @@ class SessionDir:
         """No new child follows; children still recording flush and stop (see :meth:`finish`)."""
         self._withdraw()
         try:
-            with open(os.path.join(self.path, _STOP), "w"):
-                pass
+            dfd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            try:
+                os.close(_create(dfd, _STOP, b""))
+            finally:
+                os.close(dfd)
         except OSError:
             pass
 
@@ -104,6 +149,14 @@ class SessionDir:
         """Recording could not start, or ends without a trace: the directory goes."""
         self._withdraw()
         _remove(self.path)
+        self._release()
+
+    def _release(self) -> None:
+        # (after the directory is gone: a child still running then sees the lock free and stops)
+        fd, self._lock = self._lock, None
+        if fd is not None:
+            _held_locks.pop(fd, None)
+            os.close(fd)
 
     def finish(self, trace: Optional[Trace]) -> Optional[Trace]:
         """After :meth:`stop_children` and the parent's own stop: waits for the children still
@@ -118,78 +171,206 @@ class SessionDir:
         finally:
             self.discard()
 
-    def _spools(self) -> List[Tuple[int, str]]:
-        out = []
-        try:
-            names = os.listdir(self.path)
-        except OSError:
-            return out
-        for n in names:
-            # <pid>.spool, or <pid>.<n>.spool for a process that replaced itself (os.exec*)
-            parts = n.split(".")
-            if parts[-1] == "spool" and len(parts) in (2, 3) and all(p.isdigit() for p in parts[:-1]):
-                out.append((int(parts[0]), os.path.join(self.path, n)))
-        return sorted(out)
-
-    def _wait_for_flushes(self, pids: List[int]) -> None:
+    def _wait_for_flushes(self, pids: List[int]) -> List[int]:
+        """Waits for the children still running to answer the stop; returns those that did not."""
         deadline = time.monotonic() + ACK_WAIT
         waiting = [p for p in pids if not os.path.exists(os.path.join(self.path, f"{p}.done")) and _alive(p)]
         while waiting and time.monotonic() < deadline:
             time.sleep(0.005)
             waiting = [p for p in waiting if not os.path.exists(os.path.join(self.path, f"{p}.done")) and _alive(p)]
+        return waiting
 
     def _children(self) -> List[Trace]:
-        spools = self._spools()
-        self._wait_for_flushes([pid for pid, _ in spools])
-        read: Dict[Tuple[int, str], Tuple[Trace, int, int]] = {}
-        # (each spool is read and built with the GIL released: several at once on several cores)
-        paths = [path for _, path in spools]
-        results = _read_parallel(paths) if min(len(paths), os.cpu_count() or 1) > 1 else None
-        if results is None:
-            results = [_read(path) for path in paths]
-        for (pid, path), got in zip(spools, results):
-            if got is None:
-                continue  # an empty spool: the process ended (killed) before its writer's first round
-            if isinstance(got, Exception):
-                warnings.warn(f"fprofile: the recording of child process {pid} could not be read and is left out: {got}",
-                              RuntimeWarning, stacklevel=4)
-                continue
-            trace, pid_read, parent, calls, _end = got
-            read[(pid_read, path)] = (trace, parent, calls)
-        # Processes with no recorded call are left out unless one of their descendants recorded
-        # one (a forkserver, multiprocessing's resource tracker: no code of the program runs there).
-        by_pid: Dict[int, List[Tuple[int, str]]] = {}
-        for key in read:
-            by_pid.setdefault(key[0], []).append(key)
-        keep = set()
-        for key, (_, _, calls) in read.items():
-            if calls:
-                todo = [key]
-                while todo:
-                    k = todo.pop()
-                    if k not in keep:
-                        keep.add(k)
-                        todo.extend(by_pid.get(read[k][1], []))
-        return [read[k][0] for k in sorted(keep)]
+        spools = _spools(self.path)
+        silent = set(self._wait_for_flushes(sorted({pid for pid, _ in spools})))
+        traces, kept = _read_spools(spools, stacklevel=5)
+        for pid in sorted(silent):
+            calls = kept.get(pid, 0)
+            what = (f"the trace keeps the {calls} calls it wrote until then (the process is marked incomplete)" if calls
+                    else "none of its calls had reached its spool: they are missing from the trace")
+            self.unanswered.append((pid, what))
+            warnings.warn(f"fprofile: child process {pid}{_describe(pid)} did not answer the stop within {ACK_WAIT} s "
+                          f"(stopped, or stuck in the kernel): {what}", RuntimeWarning, stacklevel=4)
+        return traces
+
+
+def _spools(path: str) -> List[Tuple[int, str]]:
+    """The spools in the session directory ``path``: (pid, path)."""
+    out = []
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return out
+    for n in names:
+        # <pid>.spool, or <pid>.<n>.spool for a process that replaced itself (os.exec*)
+        parts = n.split(".")
+        if parts[-1] == "spool" and len(parts) in (2, 3) and all(p.isdigit() for p in parts[:-1]):
+            out.append((int(parts[0]), os.path.join(path, n)))
+    return sorted(out)
+
+
+def _read_spools(spools: List[Tuple[int, str]], stacklevel: int) -> Tuple[List[Trace], Dict[int, int]]:
+    """Reads the spools; returns the traces to merge and the calls read per pid. Processes with
+    no recorded call are left out unless one of their descendants recorded one (a forkserver,
+    multiprocessing's resource tracker: no code of the program runs there)."""
+    read: Dict[Tuple[int, str], Tuple[Trace, int, int]] = {}
+    # (each spool is read and built with the GIL released: several at once on several cores)
+    paths = [path for _, path in spools]
+    results = _read_parallel(paths) if min(len(paths), os.cpu_count() or 1) > 1 else None
+    if results is None:
+        results = [_read(path) for path in paths]
+    calls_of: Dict[int, int] = {}
+    for (pid, path), got in zip(spools, results):
+        if got is None:
+            continue  # an empty spool: the process ended (killed) before its writer's first round
+        if isinstance(got, Exception):
+            warnings.warn(f"fprofile: the recording of child process {pid} could not be read and is left out: {got}",
+                          RuntimeWarning, stacklevel=stacklevel)
+            continue
+        trace, pid_read, parent, calls, _end = got
+        read[(pid_read, path)] = (trace, parent, calls)
+        calls_of[pid] = calls_of.get(pid, 0) + calls
+    by_pid: Dict[int, List[Tuple[int, str]]] = {}
+    for key in read:
+        by_pid.setdefault(key[0], []).append(key)
+    keep = set()
+    for key, (_, _, calls) in read.items():
+        if calls:
+            todo = [key]
+            while todo:
+                k = todo.pop()
+                if k not in keep:
+                    keep.add(k)
+                    todo.extend(by_pid.get(read[k][1], []))
+    return [read[k][0] for k in sorted(keep)], calls_of
+
+
+def _describe(pid: int) -> str:
+    """`` (its command line)`` of a running process, for messages; empty when unknown."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read(400).replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+    return f" ({cmd[:200]})" if cmd else ""
+
+
+def _create(dfd: int, name: str, data: bytes) -> int:
+    """Creates the new file ``name`` in the directory open as ``dfd`` (0600, never an existing
+    file, never through a link) with ``data``; returns it, open for reading and writing."""
+    fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd)
+    try:
+        if data:
+            os.write(fd, data)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def is_session_dir(path: str) -> bool:
+    """``path`` is a directory with a ``session.json``: a session directory of a recording."""
+    return os.path.isdir(path) and os.path.isfile(os.path.join(path, _CONFIG))
+
+
+def load_session(path: str) -> Trace:
+    """The recordings of the child processes in the session directory ``path``, merged: what a
+    recording killed before its stop left (``fprofile_jupyter.load`` of a session directory). Its
+    own process's calls were in its memory and are not there. ``FileNotFoundError`` when it is no
+    session directory; ``ProfilerError`` while its recording is still running, or when it holds
+    no recorded call."""
+    import fcntl
+
+    if not os.path.isfile(os.path.join(path, _CONFIG)):
+        raise FileNotFoundError(2, "not a session directory of a recording (it has no session.json)", path)
+    try:
+        fd = os.open(os.path.join(path, _LOCK), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        fd = None
+    if fd is not None:
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ProfilerError(f"the recording of {path} is still running: its trace comes at its stop") from None
+        finally:
+            os.close(fd)
+    traces, _ = _read_spools(_spools(path), stacklevel=3)
+    if not traces:
+        raise ProfilerError(f"{path} holds no recorded call: the child processes of that recording recorded nothing "
+                            f"before it was killed")
+    return _core.merge([{"trace": t} for t in traces])
 
 
 def _sweep(root: str) -> None:
-    """Removes the session directories in ``root`` left by recordings whose process died without
-    stopping (killed, ``os._exit``): those whose ``session.json`` names a parent that is gone."""
+    """The session directories in ``root`` (ours: our uid, mode 0700) left by recordings whose
+    process died without stopping (killed, ``os._exit``: its lock is free). One whose children
+    wrote nothing is removed. One that holds their spools is kept, said once (a warning naming it
+    and how to load it), and removed ``KEEP_DAYS`` days after its last write."""
+    import stat
+
+    me = os.geteuid()
     try:
         with os.scandir(root) as entries:
             for e in entries:
-                if not e.name.startswith("fprofile-") or not e.is_dir(follow_symlinks=False):
+                if not e.name.startswith(_PREFIX):
                     continue
                 try:
-                    with open(os.path.join(e.path, _CONFIG), encoding="utf-8") as f:
-                        parent = int(json.load(f)["parent_pid"])
-                except (OSError, ValueError, KeyError, TypeError):
-                    continue  # not ours, or being made right now
-                if parent != os.getpid() and not _alive(parent):
-                    _remove(e.path)
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if not stat.S_ISDIR(st.st_mode) or st.st_uid != me or stat.S_IMODE(st.st_mode) != 0o700:
+                    continue  # not ours
+                _sweep_one(e.path)
     except OSError:
         pass
+
+
+def _sweep_one(path: str) -> None:
+    import fcntl
+
+    try:
+        dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        names = set(os.listdir(dfd))
+        if _CONFIG not in names:
+            return  # being made right now
+        if _LOCK in names:
+            fd = os.open(_LOCK, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return  # a recording running now
+            finally:
+                os.close(fd)
+        else:  # (made by an earlier version: its session.json names its parent)
+            try:
+                with open(os.open(_CONFIG, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dfd), encoding="utf-8") as f:
+                    parent = int(json.load(f)["parent_pid"])
+            except (OSError, ValueError, KeyError, TypeError):
+                return
+            if parent == os.getpid() or _alive(parent):
+                return
+        spools = [n for n in names if n.endswith(".spool")]
+        sizes = [os.stat(n, dir_fd=dfd, follow_symlinks=False) for n in spools]
+        if not any(s.st_size for s in sizes):
+            _remove(path)
+            return
+        newest = max([s.st_mtime for s in sizes] + [os.stat(dfd).st_mtime])
+        if time.time() - newest > KEEP_DAYS * 86400:
+            _remove(path)
+            return
+        if _ANNOUNCED not in names:
+            os.close(_create(dfd, _ANNOUNCED, b""))
+            warnings.warn(f"fprofile: a recording killed before it stopped left what its child processes recorded in "
+                          f"{path}: load it with fprofile_jupyter.load({path!r}) (or `fprofile convert {path} run.fpt`); "
+                          f"it is removed {KEEP_DAYS} days after its last write", RuntimeWarning, stacklevel=5)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
 
 
 def _remove(path: str) -> None:
@@ -238,9 +419,10 @@ def _alive(pid: int) -> bool:
 # -- a child ---------------------------------------------------------------------------------------
 
 class _Child:
-    def __init__(self, recorder: Recorder, path: str) -> None:
+    def __init__(self, recorder: Recorder, key: str) -> None:
         self.recorder = recorder
-        self.path = path
+        self.key = key  # the session, as FPROFILE_JUPYTER_SESSION names it
+        self.path = key.rpartition(":")[0]
         self.pid = os.getpid()
 
 
@@ -257,24 +439,48 @@ def child_session_dir() -> Optional[str]:
     return c.path if c is not None and c.pid == os.getpid() else None
 
 
-def start_child(path: str) -> None:
-    """Starts recording this process as a child of the session in ``path``, unless that session
-    has stopped or is gone."""
+def _child_key() -> Optional[str]:
+    c = _child
+    return c.key if c is not None and c.pid == os.getpid() else None
+
+
+def _debug(why: str) -> None:
+    """A process that does not join a session says why only when ``FPROFILE_JUPYTER_DEBUG=1``."""
+    if os.environ.get(DEBUG_ENV) == "1":
+        try:
+            print(f"fprofile: pid {os.getpid()} is not recorded as a child process: {why}", file=sys.stderr)
+        except Exception:
+            pass
+
+
+def start_child(key: str) -> None:
+    """Starts recording this process as a child of the session ``key`` names
+    (``<directory>:<token>``), when it is its parent's live session (``_core._join_session``);
+    otherwise nothing happens (a line on stderr with ``FPROFILE_JUPYTER_DEBUG=1``)."""
     global _child
     if _child is not None and _child.pid == os.getpid():
         return
-    if os.path.exists(os.path.join(path, _STOP)):
+    path, sep, token = key.rpartition(":")
+    if not sep or not path:
+        _debug(f"{ENV} names no session token (set by another version of fprofile-jupyter?)")
         return
     try:
-        with open(os.path.join(path, _CONFIG), encoding="utf-8") as f:
-            config = json.load(f)
-    except FileNotFoundError:
-        return  # the session ended meanwhile
+        joined, text = _core._join_session(path, token)
+    except (ProfilerError, ValueError) as e:
+        _debug(str(e))
+        return
+    try:
+        config = json.loads(text)
+        args = (list(map(str, config["subs"])), dict(
+            exclude=list(map(str, config["exclude"])), include=list(map(str, config.get("include", []))),
+            builtins=bool(config["builtins"]), max_events=int(config["max_events"]),
+            metadata=[(str(k), str(v)) for k, v in config.get("metadata", [])]))
+    except (ValueError, KeyError, TypeError) as e:
+        _debug(f"{path}/{_CONFIG} is not valid: {e}")
+        return
     recorder = Recorder()
-    recorder.start(list(config["subs"]), exclude=list(config["exclude"]), include=list(config.get("include", [])),
-                   builtins=bool(config["builtins"]), max_events=int(config["max_events"]),
-                   metadata=[(str(k), str(v)) for k, v in config.get("metadata", [])], child=path)
-    _child = _Child(recorder, path)
+    recorder.start(args[0], child=joined, **args[1])
+    _child = _Child(recorder, key)
     _install_exit_hooks()
 
 
@@ -300,18 +506,26 @@ def _multiprocessing_name() -> Optional[str]:
     return name if isinstance(name, str) and name != "MainProcess" else None
 
 
-def after_fork(path: Optional[str]) -> None:
-    """In the child of a fork: when the parent recorded with processes followed (``path``: its
-    session directory) or recorded as a child itself, this process starts its own child recording
-    (the parent's is forgotten: its buffers belong to the parent)."""
+def after_fork(key: Optional[str]) -> None:
+    """In the child of a fork: when the parent recorded with processes followed (``key``: its
+    session's :attr:`SessionDir.key`) or recorded as a child itself, this process starts its own
+    child recording (the parent's is forgotten: its buffers belong to the parent). The parent's
+    session locks are closed here: they must die with the parent."""
     global _child
+    for fd, owner in list(_held_locks.items()):
+        if owner != os.getpid():
+            _held_locks.pop(fd, None)
+            try:
+                os.close(fd)
+            except OSError:
+                pass
     inherited, _child = _child, None
-    if path is None and inherited is not None:
-        path = inherited.path
-    if path is None:
+    if key is None and inherited is not None:
+        key = inherited.key
+    if key is None:
         return
     try:
-        start_child(path)
+        start_child(key)
     except Exception as e:  # no caller to raise to: say it once, the program goes on
         _say(e)
 
@@ -347,14 +561,14 @@ _exit.__wrapped__ = _real_exit  # type: ignore[attr-defined]
 def _exec(real: Any, *args: Any) -> None:
     # os.exec* while a child records: its spool ends (the new program, a Python one, starts a
     # spool of its own); if the exec fails, this process records on into a new spool
-    path = child_session_dir()
+    key = _child_key()
     finish_child(None)
     try:
         real(*args)
     except BaseException:
-        if path is not None:
+        if key is not None:
             try:
-                start_child(path)
+                start_child(key)
             except Exception as e:
                 _say(e)
         raise
@@ -379,12 +593,17 @@ def _say(e: BaseException) -> None:
         pass
 
 
+_pth_done = False
+
+
 def _pth_start() -> None:
     """Called by the ``.pth`` line at interpreter start when ``FPROFILE_JUPYTER_SESSION`` is set."""
-    path = os.environ.get(ENV)
-    if not path:
+    global _pth_done
+    key = os.environ.get(ENV)
+    if not key or _pth_done:
         return
+    _pth_done = True  # (some interpreters process site-packages twice: once is enough)
     try:
-        start_child(path)
+        start_child(key)
     except Exception as e:
         _say(e)

@@ -474,7 +474,8 @@ class _Session:
             warning.kind = w.kind  # type: ignore[attr-defined]  # for callers that word their own (the CLI)
             warning.stats = stats  # type: ignore[attr-defined]
             warnings.warn(warning, stacklevel=stacklevel + 1)
-        if trace is not None and self.user_entries and self.warn_subs:
+        # (a child that did not answer the stop has its own warning: "no match" may be false then)
+        if trace is not None and self.user_entries and self.warn_subs and not (children and children.unanswered):
             _warn_unmatched(self.user_entries, trace, stats, stacklevel + 1)
         err = stats.outfile_error
         if err and self.streamed:
@@ -615,7 +616,7 @@ def _flush_streams_at_os_exit() -> None:
 def _after_fork_in_child() -> None:
     global _active_lock
     # A recording that follows processes goes on in the child, in fresh buffers of its own.
-    follow = next((s.children.path for s in _active if s.children is not None), None)
+    follow = next((s.children.key for s in _active if s.children is not None), None)
     _active_lock = threading.Lock()
     _active.clear()
     Recorder._after_fork_child()

@@ -38,7 +38,8 @@ def cmd_convert(argv: Sequence[str]) -> int:
         prog=f"{PROG} convert",
         description=(
             "Convert a trace between formats. IN may be an .fpt file, a PYME raw text file or a PYME JSON "
-            "file (detected from the content). The output format is chosen by OUT's extension "
+            "file (detected from the content), or the session directory a recording killed before its stop left "
+            "(its child processes' recordings, merged). The output format is chosen by OUT's extension "
             "(.fpt, .json = PYME JSON, .perfetto.json / .trace.json = Perfetto, .speedscope.json, "
             ".txt = PYME raw text, .html = self-contained page, .png = static picture) or by --format."
         ),

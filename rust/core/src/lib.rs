@@ -13,7 +13,8 @@
 //!   PYME raw event text; [`formats::pyme_json::read`] / [`formats::pyme_json::write()`]: PYME JSON.
 //! - [`formats::perfetto::write()`], [`formats::speedscope::write()`]: exports.
 //! - [`formats::detect`]: sniff a file's format.
-//! - [`fsio`]: FIFOs, devices and other streams read and written without waiting forever.
+//! - [`fsio`]: FIFOs, devices and other streams read and written without waiting forever;
+//!   [`privdir`]: a private directory in a shared place, used without following links.
 //! - [`summary::summarize`] / [`summary::summary_json`]: per-function figures; [`summary::sort_rows`],
 //!   [`summary::text_table`], [`summary::html_table`]: their orders and tables.
 //! - [`formats::registry`]: the one table of formats (names, endings, read/write); [`formats::save`]:
@@ -35,6 +36,7 @@ pub mod load;
 pub mod merge;
 pub mod model;
 pub mod paths;
+pub mod privdir;
 pub mod process;
 pub mod stacks;
 pub mod summary;

@@ -149,7 +149,8 @@ impl Recorder {
     }
 
     /// `child`: record as a child process of a recording (`processes=True`), into `<pid>.spool` in
-    /// that session directory (see docs/processes.md); stop it with `finish_child`.
+    /// that session directory, as joined by `_join_session` (see docs/processes.md); stop it with
+    /// `finish_child`.
     ///
     /// `keep_last_ns` / `keep_last_events`: the flight recorder (at most one, neither with an
     /// outfile): only the events of the last that many ns, or the last that many events, are
@@ -167,7 +168,7 @@ impl Recorder {
         max_events: u64,
         outfile: Option<PathBuf>,
         metadata: Vec<(String, String)>,
-        child: Option<PathBuf>,
+        child: Option<PyRef<'_, JoinedSession>>,
         keep_last_ns: Option<u64>,
         keep_last_events: Option<u64>,
     ) -> Result<(), BindingError> {
@@ -184,6 +185,10 @@ impl Recorder {
             (Some(ns), None) if ns > 0 => Some(Keep::Duration(ns)),
             (None, Some(n)) if n > 0 => Some(Keep::Events(n)),
             _ => return Err(HookError::KeepLastBad.into()),
+        };
+        let child = match child {
+            Some(j) => Some(j.session.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or(HookError::SessionUsed)?),
+            None => None,
         };
         let opts = StartOptions { subs, exclude, include, metadata, builtins, max_events, outfile, child, keep_last };
         let gen = hook::start(py, opts)?;
@@ -369,8 +374,26 @@ impl RawRecording {
     }
 }
 
+/// A session directory of a recording this process joined as a child (`_join_session`): handed
+/// to `Recorder.start(child=...)`, once.
+#[pyclass(name = "JoinedSession", module = "fprofile_jupyter._core", frozen)]
+pub struct JoinedSession {
+    session: Mutex<Option<hook::join::ChildSession>>,
+}
+
+/// Joins the session directory `path` of a recording as a child process, when it is really the
+/// live session `token` names (docs/processes.md "Threat model"): returns the joined session and
+/// the text of its `session.json`. `ProfilerError` saying why otherwise.
+#[pyfunction]
+fn _join_session(py: Python<'_>, path: PathBuf, token: String) -> Result<(JoinedSession, String), BindingError> {
+    let (s, config) = py.detach(move || hook::join::ChildSession::join(&path, &token)).map_err(HookError::from)?;
+    Ok((JoinedSession { session: Mutex::new(Some(s)) }, config))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Recorder>()?;
+    m.add_class::<JoinedSession>()?;
+    m.add_function(wrap_pyfunction!(_join_session, m)?)?;
     m.add_class::<RawRecording>()?;
     m.add_class::<RecorderStats>()?;
     m.add_class::<RecorderWarning>()?;

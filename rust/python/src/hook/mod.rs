@@ -8,6 +8,8 @@
 //!   closing a suspended generator runs any of its code (a close that runs nothing is not a call).
 //! - `writer`: the background thread: thread-name polling, the live PYME raw text file, and a child
 //!   process's spool (`processes=True`).
+//! - `join`: a child process's side of its parent's session directory (joined only when it is the
+//!   parent's live session; files created relative to it).
 //! - `buffer`: per-thread event buffers (thread-locals, chunks of 16-byte [`fprofile::Event`]),
 //!   the hot path, the event budget taken a chunk at a time, thread registration and retirement.
 //! - `filter`: the filter decision cached per code object in `co_extra`.
@@ -28,6 +30,7 @@ pub(crate) mod clock;
 pub(crate) mod eval;
 pub(crate) mod filter;
 pub(crate) mod genclose;
+pub(crate) mod join;
 #[cfg(Py_3_12)]
 pub(crate) mod monitoring;
 pub(crate) mod names;
@@ -63,6 +66,11 @@ pub(crate) enum HookError {
     NoCodeExtraSlot,
     #[error("cannot write the outfile {}: {source}{}", path.display(), outfile_hint(source))]
     Outfile { path: std::path::PathBuf, source: std::io::Error },
+    /// (said only with FPROFILE_JUPYTER_DEBUG=1, after "not recorded as a child process")
+    #[error(transparent)]
+    Join(#[from] join::JoinError),
+    #[error("this joined session was used by a recording already: join it again")]
+    SessionUsed,
     #[error("cannot write this child process's spool {}: {source}", path.display())]
     Spool { path: std::path::PathBuf, source: std::io::Error },
     #[cfg(not(Py_3_12))]

@@ -8,10 +8,12 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
+use fprofile::privdir::PrivateDirError;
 use fprofile::{Recording, ThreadRecord};
 use pyo3::ffi;
 use pyo3::prelude::*;
 
+use super::join::ChildSession;
 use super::names::poll_names;
 use super::state::{BUDGET, CAP_NS, GEN, OOM, RECORDING};
 use super::sync::{lock, GilCell};
@@ -58,8 +60,9 @@ pub(crate) struct StartOptions {
     pub builtins: bool,
     pub max_events: u64,
     pub outfile: Option<PathBuf>,
-    /// Record as a child process of a recording: into `<pid>.spool` in this session directory.
-    pub child: Option<PathBuf>,
+    /// Record as a child process of a recording: into `<pid>.spool` in this session directory
+    /// (joined by [`ChildSession::join`]).
+    pub child: Option<ChildSession>,
     /// The flight recorder: keep only the last window (no outfile then).
     pub keep_last: Option<fprofile::formats::stream::Keep>,
 }
@@ -121,17 +124,17 @@ static ATFORK: std::sync::Once = std::sync::Once::new();
 
 /// A new spool file in the session directory: `<pid>.spool`, or `<pid>.<n>.spool` when this
 /// process already has one (it replaced itself with `os.exec*`: the spool of its earlier program
-/// is kept).
-fn create_spool(dir: &std::path::Path) -> Result<(std::fs::File, PathBuf), HookError> {
+/// is kept). Created relative to the open directory, mode 0600, never through a link.
+fn create_spool(dir: &ChildSession) -> Result<(std::fs::File, String), HookError> {
     let pid = std::process::id();
     let mut n = 1u32;
     loop {
         let name = if n == 1 { format!("{pid}.spool") } else { format!("{pid}.{n}.spool") };
-        let path = dir.join(name);
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(f) => return Ok((f, path)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
-            Err(source) => return Err(HookError::Spool { path, source }),
+        match dir.create(&name) {
+            Ok(f) => return Ok((f, name)),
+            Err(PrivateDirError::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(PrivateDirError::Io { source, .. }) => return Err(HookError::Spool { path: dir.path().join(name), source }),
+            Err(e) => return Err(HookError::Spool { path: dir.path().join(name), source: std::io::Error::other(e) }),
         }
     }
 }
@@ -176,11 +179,10 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
         Some(p) => Some(fprofile::fsio::Output::create(p).map_err(|source| HookError::Outfile { path: p.clone(), source })?),
         None => None,
     };
-    let spool = match &opts.child {
-        Some(dir) => Some((create_spool(dir)?, dir.clone())),
+    let spool = match opts.child {
+        Some(dir) => Some((create_spool(&dir)?, dir)),
         None => None,
     };
-    let spool_path = spool.as_ref().map(|((_, p), _)| p.clone());
     // The cap, never more than a quarter of the available memory (16 B per event while recording,
     // about as much again to build the trace).
     // A streamed recording frees its events once written: no cap (the disk guard stops it).
@@ -245,8 +247,8 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
                 *SESSION.0.get() = None;
                 tables::replace(None);
             }
-            if let Some(p) = spool_path {
-                let _ = std::fs::remove_file(p);
+            if let Some(((_, name), dir)) = &spool {
+                dir.remove(name);
             }
             return Err(e);
         }

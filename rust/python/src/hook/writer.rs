@@ -13,10 +13,14 @@
 //! ([`fprofile::formats::spool`]): each round, the new codes, threads, names and events (times
 //! converted to CLOCK_MONOTONIC ns) as whole records in one write, then a flush mark; the
 //! `multiprocessing` name of the process when it gets one. A full chunk, once spooled, is freed.
-//! When the parent's stop marker appears in the session directory, it stops the recording, writes
-//! what is left, an end record ("flushed, still running") and the `<pid>.done` acknowledgement,
-//! and ends. At the child's own stop it writes the end record with the exit status, then
-//! `<pid>.done`.
+//! When the parent's stop marker appears in the session directory, or the parent's lock is free
+//! (it died without stopping: one `flock` attempt per round), it stops the recording, writes what
+//! is left, an end record ("flushed, still running") and the `<pid>.done` acknowledgement, and
+//! ends. At the child's own stop it writes the end record with the exit status, then
+//! `<pid>.done`. Every file is made relative to the open session directory
+//! ([`super::join::ChildSession`]). A child's writer never waits for the GIL: the names are read
+//! by a helper thread ([`NamePoll`]), so a program holding the GIL in C code still has its events
+//! written every round.
 //!
 //! Threads that ended ([`ThreadShared::has_ended`]) are dropped from the rounds once their last
 //! name is read and their last events written, so a program that has made 100,000 short threads
@@ -39,6 +43,7 @@ use fprofile::{Code, Event};
 use pyo3::prelude::*;
 
 use super::clock::{now_ns, Points};
+use super::join::ChildSession;
 use super::names::{multiprocessing_name, poll_one_name};
 use super::state::{self, RECORDING, STREAM_BACKLOG, TERM};
 use super::sync::lock;
@@ -48,6 +53,9 @@ const PERIOD: Duration = Duration::from_millis(50);
 /// A child's writer looks for the parent's stop marker (one `stat`) and for SIGTERM this often
 /// between rounds, so that the parent's stop waits little for its acknowledgement.
 const CHILD_POLL: Duration = Duration::from_millis(5);
+/// A child's last round (the parent stopped, SIGTERM) waits this long at most for the names
+/// (they need the GIL, which the program may hold).
+const LAST_NAMES_WAIT: Duration = Duration::from_millis(200);
 /// Events formatted at a time (then written): bounds the text held in memory to a few MiB.
 const BATCH_EVENTS: usize = 1 << 16;
 /// Largest piece handed to one `write` (cut at a line's end).
@@ -90,8 +98,9 @@ pub(crate) struct StreamOut {
 /// A child process's spool file and what it starts with.
 pub(crate) struct SpoolOut {
     pub file: File,
-    /// The session directory (the parent's stop marker `stop`; our acknowledgement `<pid>.done`).
-    pub dir: PathBuf,
+    /// The session directory, open (the parent's stop marker `stop` and lock; our
+    /// acknowledgement `<pid>.done`).
+    pub dir: ChildSession,
     pub process: ProcessInfo,
     pub start_ns: u64,
     pub metadata: Vec<(String, String)>,
@@ -226,6 +235,158 @@ impl Flusher {
     }
 }
 
+/// A child's GIL work (its threads' renames, its `multiprocessing` name) runs on a helper thread
+/// of its own (`fprofile-names`), asked for a poll each round when the last one is done: so a
+/// child whose program holds the GIL in a long C call still writes its events every round (they
+/// are in our buffers, no GIL needed) and still answers the parent's stop and notices a dead
+/// session. The names a poll reads reach the spool at the round after.
+#[derive(Default)]
+struct NamePoll {
+    shared: Arc<(Mutex<PollShared>, Condvar)>,
+    handle: Option<JoinHandle<()>>,
+    /// A poll was asked for and its result not taken yet.
+    pending: bool,
+}
+
+/// Between the writer and its name helper.
+#[derive(Default)]
+struct PollShared {
+    /// The threads to poll (asked for, not taken by the helper yet).
+    want: Option<Vec<Arc<ThreadShared>>>,
+    /// The last poll's result, until the writer takes it.
+    done: Option<Polled>,
+    /// The helper ends (after the poll under way, if any).
+    quit: bool,
+}
+
+/// What one name poll found.
+#[derive(Default)]
+struct Polled {
+    /// The threads that had ended when their name was read (their last name is in).
+    ended: Vec<Arc<ThreadShared>>,
+    process_name: Option<String>,
+}
+
+impl NamePoll {
+    /// Takes the last poll's result when it is done (then the `multiprocessing` name it read),
+    /// and asks for the next poll; nothing while the last one still waits for the GIL.
+    fn round(&mut self, followed: &mut [Followed]) -> Option<String> {
+        let name = self.collect(followed);
+        if !self.pending {
+            self.ask(followed);
+        }
+        name
+    }
+
+    /// The last round of a child (the parent stopped, SIGTERM): a poll, waited for at most
+    /// `wait` (a worker ended right after its start has its names read here, unless its program
+    /// holds the GIL all that time).
+    fn last(&mut self, followed: &mut [Followed], wait: Duration) -> Option<String> {
+        let mut name = self.collect(followed);
+        if !self.pending {
+            self.ask(followed);
+        }
+        if self.pending {
+            let (m, c) = &*self.shared;
+            let until = std::time::Instant::now() + wait;
+            let mut g = lock(m);
+            while g.done.is_none() {
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                g = c.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner()).0;
+            }
+        }
+        if let Some(n) = self.collect(followed) {
+            name = Some(n);
+        }
+        name
+    }
+
+    /// The finished poll's result (then its `multiprocessing` name), if one finished.
+    fn collect(&mut self, followed: &mut [Followed]) -> Option<String> {
+        let p = lock(&self.shared.0).done.take()?;
+        self.pending = false;
+        for f in followed.iter_mut() {
+            if p.ended.iter().any(|e| Arc::ptr_eq(e, &f.sh)) {
+                f.final_name = true;
+            }
+        }
+        p.process_name
+    }
+
+    fn ask(&mut self, followed: &[Followed]) {
+        if self.handle.is_none() {
+            let shared = self.shared.clone();
+            self.handle = std::thread::Builder::new().name("fprofile-names".into()).spawn(move || poll_loop(&shared)).ok();
+            if self.handle.is_none() {
+                return; // (no thread: no names this round; asked again at the next)
+            }
+        }
+        let list: Vec<Arc<ThreadShared>> = followed.iter().filter(|f| !f.final_name).map(|f| f.sh.clone()).collect();
+        let (m, c) = &*self.shared;
+        lock(m).want = Some(list);
+        c.notify_all();
+        self.pending = true;
+    }
+
+    /// Ends the helper and waits for it (the GIL must be free for a poll under way).
+    fn join(&mut self) {
+        self.quit();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+
+    fn quit(&self) {
+        let (m, c) = &*self.shared;
+        lock(m).quit = true;
+        c.notify_all();
+    }
+}
+
+impl Drop for NamePoll {
+    /// (the writer ended without [`NamePoll::join`]: the helper ends after its poll, on its own)
+    fn drop(&mut self) {
+        self.quit();
+    }
+}
+
+/// The name helper's loop: a poll each time one is asked for, until told to quit.
+fn poll_loop(shared: &(Mutex<PollShared>, Condvar)) {
+    let (m, c) = shared;
+    loop {
+        let list = {
+            let mut g = lock(m);
+            loop {
+                if g.quit {
+                    return;
+                }
+                if let Some(list) = g.want.take() {
+                    break list;
+                }
+                g = c.wait(g).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        // SAFETY: `try_attach` gives us the GIL (or nothing when the interpreter is going away).
+        let polled = Python::try_attach(|_py| unsafe {
+            let mut ended = Vec::new();
+            for sh in list {
+                let has_ended = sh.has_ended();
+                poll_one_name(&sh);
+                if has_ended {
+                    ended.push(sh);
+                }
+            }
+            Polled { ended, process_name: multiprocessing_name() }
+        })
+        .unwrap_or_default();
+        lock(m).done = Some(polled);
+        c.notify_all();
+    }
+}
+
 /// One recorded thread as the background thread follows it.
 struct Followed {
     sh: Arc<ThreadShared>,
@@ -320,6 +481,7 @@ fn run(
     // Every thread of the session seen so far (the session's list only grows), and those still followed.
     let mut seen = 0usize;
     let mut followed: Vec<Followed> = Vec::new();
+    let mut name_poll = NamePoll::default();
     loop {
         let (stopping, exit_status, final_name, stream_end) = {
             let (m, c) = &*stop;
@@ -350,8 +512,9 @@ fn run(
         }
         // A child that got SIGTERM (caught while it records): write everything and end it.
         let term = !stopping && spooler.is_some() && TERM.load(Ordering::Relaxed);
-        // A child whose parent stopped recording: stop too, after this round.
-        let parent_stopped = !stopping && !term && spooler.as_ref().is_some_and(Spooler::parent_stopped);
+        // A child whose parent stopped recording, or died without stopping (its lock is free):
+        // stop too, after this round (what was recorded stays in the spool).
+        let parent_stopped = !stopping && !term && spooler.as_ref().is_some_and(|sp| sp.parent_stopped() || sp.parent_gone());
         if parent_stopped || term {
             if let Some(sp) = spooler.as_ref() {
                 let _ = RECORDING.compare_exchange(sp.gen, 0, Ordering::AcqRel, Ordering::Relaxed);
@@ -373,9 +536,19 @@ fn run(
             }
             seen = list.len();
         }
-        // (on SIGTERM too: a worker ended so soon after its start that no round read its name yet
-        // gets it here; the signal waits for the GIL, as a Python signal handler would)
-        if !stopping {
+        // (on SIGTERM and at the parent's stop too: a worker ended so soon after its start that no
+        // round read its name yet gets it here, unless its program holds the GIL for LAST_NAMES_WAIT)
+        if let (false, Some(sp)) = (stopping, spooler.as_mut()) {
+            // (a child never waits for the GIL long: see `NamePoll`)
+            let name = if parent_stopped || term {
+                name_poll.last(&mut followed, LAST_NAMES_WAIT)
+            } else {
+                name_poll.round(&mut followed)
+            };
+            if let Some(name) = name {
+                sp.process_name = Some(name);
+            }
+        } else if !stopping {
             let want_process_name = spooler.is_some();
             // SAFETY: `try_attach` gives us the GIL (or nothing when the interpreter is going away).
             let name = Python::try_attach(|_py| unsafe {
@@ -437,6 +610,8 @@ fn run(
     }
     if spooler.is_some() {
         state::release_sigterm();
+        // (the child's own stop: the GIL is released while it waits for us, the poll ends)
+        name_poll.join();
     }
     match (writer, streamer) {
         (Some(w), _) => Finished { error: w.error, ..Finished::default() },
@@ -641,7 +816,7 @@ impl Streamer {
 /// A child process's spool as the background thread writes it.
 struct Spooler {
     file: File,
-    dir: PathBuf,
+    dir: ChildSession,
     pid: u64,
     gen: u32,
     codes: Arc<Mutex<Vec<Code>>>,
@@ -682,9 +857,15 @@ impl Spooler {
         }
     }
 
-    /// The parent's stop marker is in the session directory (one `stat` per round).
+    /// The parent's stop marker is in the session directory (one `fstatat`).
     fn parent_stopped(&self) -> bool {
-        !self.ended && self.dir.join("stop").exists()
+        !self.ended && self.dir.stopped()
+    }
+
+    /// The parent no longer holds the session's lock: it died without stopping (one `flock`
+    /// attempt per round).
+    fn parent_gone(&self) -> bool {
+        !self.ended && !self.dir.alive()
     }
 
     /// Writes what every thread recorded since the last round, as whole records in one write;
@@ -741,7 +922,8 @@ impl Spooler {
         self.enc.buf.clear();
         if end.is_some() && !self.failed {
             self.ended = true;
-            let _ = File::create(self.dir.join(format!("{}.done", self.pid)));
+            // (relative to the open directory, 0600, never through a link nor over a file)
+            let _ = self.dir.create(&format!("{}.done", self.pid));
         }
     }
 }
