@@ -737,6 +737,21 @@ impl Streamer {
         let _ = RECORDING.compare_exchange(self.gen, 0, Ordering::AcqRel, Ordering::Relaxed);
     }
 
+    /// The outfile's file system is nearly full: its free bytes and the path. What is framed and
+    /// about to be written counts, so that a slow round with a backlog stops before it eats into
+    /// the margin the end chunk needs.
+    fn disk_low(&self) -> Option<(u64, std::path::PathBuf)> {
+        let needed = self.min_free_bytes.saturating_add(self.enc.out.len() as u64);
+        match &self.dest {
+            Dest::File(_, path) => {
+                free_bytes(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")))
+                    .filter(|&free| free < needed)
+                    .map(|free| (free, path.clone()))
+            }
+            Dest::Ring(_) => None,
+        }
+    }
+
     fn round(&mut self, followed: &mut [Followed], points: &Points, end: Option<(u64, Vec<(String, String)>)>) {
         if self.ended {
             return;
@@ -768,7 +783,9 @@ impl Streamer {
             // (a thread holds at most the backlog limit and its current chunk: about 1.3M events)
             if self.enc.pending_event_bytes() > STREAM_CHUNK_BYTES {
                 self.frame_pending(now_ns());
-                self.write();
+                if self.disk_low().is_none() {
+                    self.write();
+                } // (else the end of the round stops the recording, the margin holding the end)
             }
         }
         let now = now_ns();
@@ -776,14 +793,7 @@ impl Streamer {
         if let Some(name) = self.process_name.take() {
             self.enc.process_name(&name);
         }
-        let low = match &self.dest {
-            Dest::File(_, path) => {
-                free_bytes(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")))
-                    .filter(|&free| free < self.min_free_bytes)
-                    .map(|free| (free, path.clone()))
-            }
-            Dest::Ring(_) => None,
-        };
+        let low = self.disk_low();
         match (end, low) {
             (Some((stop_ns, mut metadata)), _) => {
                 metadata.push(("events".to_string(), self.events_written.to_string()));
