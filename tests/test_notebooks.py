@@ -69,9 +69,10 @@ def widget_traces(nb, cell) -> list:
 
 
 def check_display(out):
-    """A displayed trace: the trace output + the static HTML copy + text."""
+    """A displayed trace: the trace output + the static HTML copy + the picture + text."""
     data = out["data"]
-    assert set(data) == {TRACE_MIME, "text/plain", "text/html"}, set(data)
+    assert set(data) == {TRACE_MIME, "text/plain", "text/html", "image/png"}, set(data)
+    assert base64.b64decode(data["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
     assert "fprofile-static-caption" in data["text/html"] and "fprofile-summary-static" in data["text/html"]
     assert "<iframe" not in data["text/html"] and 'data-fprofile-fragment="trace"' in data["text/html"]
     assert "object at 0x" not in data["text/plain"]
@@ -190,8 +191,9 @@ def test_mimebundle_outside_a_kernel_is_text_only():
 def test_mimebundle_has_the_trace_html_and_text(in_kernel):
     trace = small_trace()
     bundle = _display.mimebundle(trace)
-    assert set(bundle) == {"text/plain", "text/html", TRACE_MIME}
+    assert set(bundle) == {"text/plain", "text/html", TRACE_MIME, "image/png"}
     assert bundle["text/plain"] == repr(trace)
+    assert base64.b64decode(bundle["image/png"]) == trace.picture_png()
     assert bundle[TRACE_MIME] == _display.IN_HTML
     assert _display.output_payload(bundle) == {"fpt": base64.b64encode(trace.to_bytes()).decode()}
     page = bundle["text/html"]
@@ -209,7 +211,8 @@ def test_mimebundle_has_the_trace_html_and_text(in_kernel):
 def test_mimebundle_include_exclude(in_kernel):
     trace = small_trace()
     assert set(_display.mimebundle(trace, include=["text/plain"])) == {"text/plain"}
-    assert set(_display.mimebundle(trace, exclude=[TRACE_MIME])) == {"text/plain", "text/html"}
+    assert set(_display.mimebundle(trace, exclude=[TRACE_MIME])) == {"text/plain", "text/html", "image/png"}
+    assert set(_display.mimebundle(trace, exclude=["image/png"])) == {"text/plain", "text/html", TRACE_MIME}
     # without the text/html, the mime type holds the trace itself
     alone = _display.mimebundle(trace, include=[TRACE_MIME, "text/plain"])
     assert alone[TRACE_MIME] == {"fpt": base64.b64encode(trace.to_bytes()).decode()}
@@ -252,10 +255,28 @@ def test_the_picture_goes_in_the_bundle_and_the_static_part_when_the_trace_has_o
     assert base64.b64decode(bundle["image/png"]) == png
     static = bundle["text/html"].split("<script")[0]
     assert f'src="data:image/png;base64,{base64.b64encode(png).decode()}"' in static
-    # without the method, or when it fails: no picture, the rest as before
+    # the real trace: the core's picture
+    assert base64.b64decode(_display.mimebundle(trace)["image/png"]) == trace.picture_png()
+    # when it fails, or a trace without the method: no picture, the rest as before
     def broken():
         raise RuntimeError("no picture")
-    for t in (trace, WithPicture(trace, broken)):
+
+    class WithoutPicture:
+        def __init__(self, t):
+            self._t = t
+
+        def __getattr__(self, name):
+            if name == "picture_png":
+                raise AttributeError(name)
+            return getattr(self._t, name)
+
+        def __len__(self):
+            return len(self._t)
+
+        def __repr__(self):
+            return repr(self._t)
+
+    for t in (WithoutPicture(trace), WithPicture(trace, broken)):
         b = _display.mimebundle(t)
         assert "image/png" not in b and "<img" not in b["text/html"].split("<script")[0]
         assert "fprofile-summary-static" in b["text/html"]

@@ -170,11 +170,13 @@ def test_name_groups_and_the_filter(page, server):
     flt = page.locator("input.fprofile-thread-filter")
     flt.fill("THREAD-29")
     want = sorted(th.name for th in trace.threads if "thread-29" in th.name.lower())
-    assert len(want) == 11  # Thread-29 and Thread-290 .. Thread-299
+    # (ten of Thread-290 .. Thread-299 at least; Thread-29 too when threading's counter was at 0
+    # when the server started: it counts every thread the test process made before)
+    assert len(want) >= 10, want
     shown = page.evaluate("""() => [...document.querySelectorAll('.fprofile-thread')]
         .filter((r) => r.offsetParent !== null).map((r) => r.querySelector('.fprofile-thread-name').textContent)""")
     assert sorted(shown) == want
-    assert page.get_attribute(".fprofile-thread-list", "data-shown") == "11"
+    assert page.get_attribute(".fprofile-thread-list", "data-shown") == str(len(want))
     flt.fill("no such thread")
     assert page.locator(".fprofile-thread-none").is_visible()
     flt.fill("")

@@ -110,14 +110,13 @@ class Progress:
             self.drawn = False
 
 
-def _load(path: str, format: Optional[str] = None):
+def _load(path: str, format: Optional[str] = None, *, empty_is_error: bool = False):
     """Loads a trace, with a progress bar on a terminal when loading takes more than
-    :data:`PROGRESS_DELAY_S` (the loader reports the bytes it has read every few MB)."""
-    from . import _core
-
-    from ._io import load_warnings
-
-    from . import _processes
+    :data:`PROGRESS_DELAY_S` (the loader reports the bytes it has read every few MB).
+    ``empty_is_error``: the caller refuses a trace with no calls with an error of its own, so an
+    empty file is not also a warning."""
+    from . import _core, _processes
+    from ._io import EMPTY_WARNING, load_warnings
 
     if _processes.is_session_dir(path):  # what a killed recording's children left
         return _processes.load_session(path)
@@ -127,7 +126,8 @@ def _load(path: str, format: Optional[str] = None):
     finally:
         bar.close()
     for w in load_warnings(trace):
-        _say(f"fprofile: warning: {path}: {w}")
+        if not (empty_is_error and w == EMPTY_WARNING):
+            _say(f"fprofile: warning: {path}: {w}")
     return trace
 
 

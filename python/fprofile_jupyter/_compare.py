@@ -145,10 +145,16 @@ def _open(x: _Input, side: str) -> Tuple[Trace, str]:
         return x, side
     if not isinstance(x, (str, os.PathLike)):
         raise TypeError(f"compare: {side} must be a Trace or the path of a trace file, not {type(x).__name__}")
-    from ._io import load
+    import re
+    import warnings
+
+    from ._io import EMPTY_WARNING, load
 
     path = os.fspath(x)
-    return load(path), os.path.basename(path) or path
+    with warnings.catch_warnings():
+        # an empty file: compare() says so itself, as its error ("the trace holds no calls")
+        warnings.filterwarnings("ignore", message=".*" + re.escape(EMPTY_WARNING))
+        return load(path), os.path.basename(path) or path
 
 
 def compare(a: _Input, b: _Input, *, names: Optional[Tuple[str, str]] = None) -> Comparison:

@@ -30,8 +30,8 @@ def cmd_diff(argv: Sequence[str]) -> int:
     opts = parser.parse_args(argv)
     if opts.top < 0:
         raise UsageError("--top must be 0 or more")
-    ta = _load(opts.a)
-    tb = _load(opts.b)
+    ta = _load(opts.a, empty_is_error=True)
+    tb = _load(opts.b, empty_is_error=True)
     name_a, name_b = os.path.basename(opts.a) or opts.a, os.path.basename(opts.b) or opts.b
     if name_a == name_b:
         name_a, name_b = opts.a, opts.b

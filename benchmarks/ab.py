@@ -1,0 +1,217 @@
+"""A/B benchmark of two revisions of the recorder, alternating in one run (not a test).
+
+Builds each revision (any git revision: a commit, a branch, ``HEAD``, or ``WORKTREE`` for the
+uncommitted tree) into a virtual environment of its own, cached by commit under ``--cache``
+(default ``/var/tmp/fprofile-ab``, made 0700), then runs the same micro-benchmarks in fresh
+processes of each build, alternating in a shuffled order within each round, and prints each
+figure's median over the rounds and the ratio HEAD / BASE:
+
+  recorded      ``with profile(subs=[<workload file>])`` around fib(22) (57,313 recursive calls):
+                overhead per call over the bare run measured in the same process
+  rejected      the same with subs that match nothing (what a library call costs under the
+                default subs)
+  recorded/np   recorded with ``processes=False`` (when the revision has it)
+  rejected/np   rejected with ``processes=False``
+  start+stop    entering and leaving ``profile()`` around nothing, per recording (µs)
+
+Figures are ns per call (µs for start+stop), in process CPU time (``time.process_time_ns``: on a
+shared machine wall time mostly measures the other processes; ``--wall`` for wall time). Each child
+process runs every configuration ``--inner`` times, shuffled, and reports each one's median.
+
+    python benchmarks/ab.py BASE [HEAD] [--rounds 9] [--python /path/to/python3.11 ...] [--wall]
+
+HEAD defaults to ``WORKTREE``. ``--python`` may be given several times (default: this Python);
+each (revision, Python) pair gets its own build. Example: the hook before the processes work
+against today, on 3.11 and 3.13::
+
+    .venv/bin/python benchmarks/ab.py e2799a7 HEAD --python .venv/bin/python --python .venv-3.13/bin/python
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Dict, List
+
+ROOT = Path(__file__).resolve().parent.parent
+
+WORKLOAD = """
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+"""
+FIB_N = 22
+CALLS = 57_313  # calls of fib(22), the top one included
+
+# Runs in a child process of one build: prints one JSON object of medians (ns per call, or ns per
+# start+stop) for every configuration the build supports.
+CHILD = r"""
+import importlib.util, inspect, json, os, random, statistics, sys, time, warnings
+wl_file, inner, wall = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+spec = importlib.util.spec_from_file_location("ab_wl", wl_file)
+mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+import fprofile_jupyter
+from fprofile_jupyter import profile
+warnings.simplefilter("ignore")
+clock = time.perf_counter_ns if wall else time.process_time_ns
+has_np = "processes" in inspect.signature(profile).parameters
+N, CALLS = %d, %d
+def bare():
+    t = clock(); mod.fib(N); return clock() - t
+def rec(subs, **kw):
+    def run():
+        t = clock()
+        with profile(subs=subs, **kw):
+            mod.fib(N)
+        return clock() - t
+    return run
+def startstop(**kw):
+    def run():
+        t = clock()
+        with profile(subs=[wl_file], **kw):
+            pass
+        return clock() - t
+    return run
+configs = {"bare": bare, "recorded": rec([wl_file]), "rejected": rec(["ab-no-such-file-xyz"]),
+           "start+stop": startstop()}
+if has_np:
+    configs["recorded/np"] = rec([wl_file], processes=False)
+    configs["rejected/np"] = rec(["ab-no-such-file-xyz"], processes=False)
+    configs["start+stop/np"] = startstop(processes=False)
+for f in configs.values():
+    f()  # warm up: imports, first-call caches
+times = {k: [] for k in configs}
+for _ in range(inner):
+    order = list(configs); random.shuffle(order)
+    for k in order:
+        times[k].append(configs[k]())
+med = {k: statistics.median(v) for k, v in times.items()}
+out = {}
+for k, v in med.items():
+    if k == "bare" or k.startswith("start+stop"):
+        out[k] = v
+    else:
+        # the recording includes one start+stop: take it out, then the bare run
+        ss = med["start+stop/np" if k.endswith("/np") else "start+stop"]
+        out[k] = (v - ss - med["bare"]) / CALLS
+out["bare"] = med["bare"] / CALLS
+print(json.dumps(out))
+""" % (FIB_N, CALLS)
+
+
+def run(cmd: List[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=True, text=True, **kw)
+
+
+def resolve(rev: str) -> str:
+    if rev == "WORKTREE":
+        return rev
+    return run(["git", "-C", str(ROOT), "rev-parse", "--verify", rev + "^{commit}"], capture_output=True).stdout.strip()
+
+
+def worktree_key() -> str:
+    """A key for the uncommitted tree: HEAD plus a hash of the diff and of untracked files' names."""
+    head = resolve("HEAD")
+    diff = run(["git", "-C", str(ROOT), "diff", "HEAD", "--binary"], capture_output=True).stdout
+    return head[:12] + "-wt-" + hashlib.sha256(diff.encode()).hexdigest()[:10]
+
+
+def build(rev: str, python: str, cache: Path) -> Path:
+    """The venv Python of ``rev`` built for ``python`` (cached)."""
+    pyver = run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True).stdout.strip()
+    key = (worktree_key() if rev == "WORKTREE" else rev[:12]) + "-py" + pyver
+    venv = cache / key
+    py = venv / "bin" / "python"
+    if (venv / ".built").exists():
+        return py
+    shutil.rmtree(venv, ignore_errors=True)
+    print(f"ab: building {rev[:12] if rev != 'WORKTREE' else 'the work tree'} for Python {pyver} into {venv}",
+          file=sys.stderr)
+    run([python, "-m", "venv", str(venv)])
+    src = Path(tempfile.mkdtemp(prefix="src-", dir=cache))
+    try:
+        if rev == "WORKTREE":
+            files = run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard"], capture_output=True).stdout
+            for name in files.splitlines():
+                s = ROOT / name
+                if s.is_file():
+                    (src / name).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(s, src / name)
+        else:
+            archive = subprocess.Popen(["git", "-C", str(ROOT), "archive", rev], stdout=subprocess.PIPE)
+            run(["tar", "-x", "-C", str(src)], stdin=archive.stdout)
+            if archive.wait() != 0:
+                raise SystemExit(f"ab: git archive {rev} failed")
+        env = dict(os.environ, CARGO_TARGET_DIR=str(cache / ("target-py" + pyver)))
+        run([str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"])
+        run([str(py), "-m", "pip", "install", "-q", str(src)], env=env)
+    finally:
+        shutil.rmtree(src, ignore_errors=True)
+    (venv / ".built").touch()
+    return py
+
+
+def main(argv: List[str] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("base")
+    ap.add_argument("head", nargs="?", default="WORKTREE")
+    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--inner", type=int, default=7)
+    ap.add_argument("--python", action="append", default=None)
+    ap.add_argument("--cache", default="/var/tmp/fprofile-ab")
+    ap.add_argument("--wall", action="store_true")
+    args = ap.parse_args(argv)
+    if args.rounds < 3 or args.inner < 3:
+        ap.error("--rounds and --inner must be at least 3")
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    os.chmod(cache, 0o700)
+    pythons = args.python or [sys.executable]
+    revs = {"BASE": resolve(args.base), "HEAD": resolve(args.head)}
+    work = Path(tempfile.mkdtemp(prefix="fprofile-ab-"))
+    wl = work / "ab_workload.py"
+    wl.write_text(WORKLOAD)
+    try:
+        for python in pythons:
+            builds = {name: build(rev, python, cache) for name, rev in revs.items()}
+            results: Dict[str, List[Dict[str, float]]] = {name: [] for name in builds}
+            for r in range(args.rounds):
+                order = list(builds)
+                random.shuffle(order)
+                for name in order:
+                    out = run([str(builds[name]), "-c", CHILD, str(wl), str(args.inner), "1" if args.wall else "0"],
+                              capture_output=True, cwd=str(work)).stdout
+                    results[name].append(json.loads(out.strip().splitlines()[-1]))
+                print(f"ab: round {r + 1}/{args.rounds}", file=sys.stderr)
+            report(python, revs, results, args)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def report(python: str, revs: Dict[str, str], results: Dict[str, List[Dict[str, float]]], args) -> None:
+    pyver = run([python, "--version"], capture_output=True).stdout.strip()
+    clock = "wall time" if args.wall else "process CPU time"
+    print(f"\n{pyver}, {clock}, median of {args.rounds} rounds x {args.inner} runs; "
+          f"BASE {revs['BASE'][:12]}, HEAD {revs['HEAD'][:12] if revs['HEAD'] != 'WORKTREE' else 'work tree'}")
+    print(f"{'figure':<14} {'BASE':>12} {'HEAD':>12} {'HEAD/BASE':>10}  (min..max HEAD)")
+    keys = [k for k in results["HEAD"][0] if all(k in r for r in results["BASE"])]
+    for k in keys:
+        unit, scale = ("µs", 1e-3) if k.startswith("start+stop") else ("ns/call", 1.0)
+        b = statistics.median(r[k] for r in results["BASE"]) * scale
+        h = [r[k] * scale for r in results["HEAD"]]
+        hm = statistics.median(h)
+        ratio = f"{hm / b:.2f}" if b > 0 else "n/a"
+        label = k if k != "bare" else "bare (per call)"
+        print(f"{label:<14} {b:>9.1f} {unit[:2]:<2} {hm:>9.1f} {unit[:2]:<2} {ratio:>10}  ({min(h):.1f}..{max(h):.1f})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
