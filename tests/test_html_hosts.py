@@ -33,7 +33,7 @@ import pytest
 from nbclient import NotebookClient
 
 from test_browser_lab import KERNEL_IDLE, RUN_ALL, jupyter_server, server_env
-from viewer_support import coloured_pixels, offline_page
+from viewer_support import PIXELS_JS, coloured_pixels, offline_page
 
 WAIT_MS = 90_000
 DRAWN = "canvas.fprofile-zoom[data-drawn]:not([data-drawn='0'])"
@@ -107,18 +107,6 @@ def frame_page(fragment_html: str, body: str = "") -> str:
             f'srcdoc="{html.escape(doc, quote=True)}"></iframe></body></html>')
 
 
-PIXELS_IN_FRAME = """(sel) => {
-  const c = document.querySelector(sel);
-  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-  const bg = [d[0], d[1], d[2]];
-  let n = 0;
-  for (let i = 0; i < d.length; i += 4) {
-    if (Math.abs(d[i] - bg[0]) + Math.abs(d[i + 1] - bg[1]) + Math.abs(d[i + 2] - bg[2]) > 30) n++;
-  }
-  return n;
-}"""
-
-
 def test_fragment_alone_in_a_sandboxed_frame_draws_zooms_and_fetches_nothing(browser, executed, tmp_path, artifacts_dir):
     (_, data), *_ = fragments(executed)
     host = tmp_path / "vscode-like.html"
@@ -133,8 +121,8 @@ def test_fragment_alone_in_a_sandboxed_frame_draws_zooms_and_fetches_nothing(bro
         f = next(fr for fr in page.frames if fr != page.main_frame)
         # an opaque origin: storage throws there, and the timeline did not need it
         assert f.evaluate("() => { try { localStorage.length; return 'ok'; } catch (e) { return e.name; } }") == "SecurityError"
-        assert f.evaluate(PIXELS_IN_FRAME, "canvas.fprofile-zoom") > 2000
-        assert f.evaluate(PIXELS_IN_FRAME, "canvas.fprofile-overview") > 300
+        assert f.evaluate(PIXELS_JS, "canvas.fprofile-zoom") > 2000
+        assert f.evaluate(PIXELS_JS, "canvas.fprofile-overview") > 300
         assert f.evaluate("() => document.querySelector('.fprofile-static-part').hidden") is True
         assert int(f.get_attribute(".fprofile-root", "data-threads")) == 2
         page.screenshot(path=os.path.join(artifacts_dir, "fragment-sandboxed.png"))
@@ -153,7 +141,7 @@ def test_fragment_alone_in_a_sandboxed_frame_draws_zooms_and_fetches_nothing(bro
         # the flame graph
         f.click("button.fprofile-flame-toggle")
         f.wait_for_selector("canvas.fprofile-flame[data-drawn]:not([data-drawn='0'])")
-        assert f.evaluate(PIXELS_IN_FRAME, "canvas.fprofile-flame") > 500
+        assert f.evaluate(PIXELS_JS, "canvas.fprofile-flame") > 500
         assert "work" in f.inner_text(".fprofile-root") or int(f.get_attribute("canvas.fprofile-flame", "data-nodes")) >= 2
         page.screenshot(path=os.path.join(artifacts_dir, "fragment-sandboxed-flame.png"))
         # no request left the page. Playwright's route and request events miss the requests of a
