@@ -318,7 +318,7 @@ def dir_size(path):
     return sum(os.lstat(os.path.join(path, n)).st_size for n in os.listdir(path))
 
 
-def test_children_of_a_killed_recording_stop_writing_and_their_recordings_load(tmp_path):
+def test_children_of_a_killed_recording_stop_writing_and_their_recordings_load(tmp_path, monkeypatch):
     (tmp_path / "orphan_parent.py").write_text(textwrap.dedent(ORPHAN_PARENT))
     (tmp_path / "orphan_child.py").write_text(textwrap.dedent(ORPHAN_CHILD))
     tmp = tmp_path / "tmp"
@@ -378,6 +378,17 @@ def test_children_of_a_killed_recording_stop_writing_and_their_recordings_load(t
         warnings.simplefilter("error")
         _processes._sweep(str(tmp))  # said once
     assert os.path.isdir(path)
+    # later starts of this process do not visit it again while it is unchanged (starting a
+    # recording stays cheap with many kept directories); a change makes them look again
+    visited = []
+    real_sweep_one = _processes._sweep_one
+    monkeypatch.setattr(_processes, "_sweep_one", lambda p: visited.append(p) or real_sweep_one(p))
+    _processes._sweep(str(tmp))
+    assert visited == []
+    os.utime(path)
+    _processes._sweep(str(tmp))
+    assert visited == [path]
+    monkeypatch.undo()
     assert len(fp.load(path)) == len(trace)
     # the command line reads it too
     p = subprocess.run([sys.executable, "-m", "fprofile_jupyter", "convert", path, str(tmp_path / "out.fpt")],

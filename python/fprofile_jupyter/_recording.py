@@ -15,7 +15,7 @@ import sys
 import sysconfig
 import threading
 import warnings
-from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
 
 from . import _core, _processes
 from ._core import ProfilerError, Recorder, Trace
@@ -192,7 +192,7 @@ def _is_library(path: str) -> bool:
     if any(part in p.split(os.sep) for part in ("site-packages", "dist-packages")):
         return True
     for key in ("stdlib", "platstdlib"):
-        d = sysconfig.get_paths().get(key)
+        d = _interpreter_paths().get(key)
         if d and p.startswith(os.path.join(os.path.abspath(d), "")):
             return True
     return False
@@ -217,12 +217,27 @@ def path_roots() -> List[Tuple[str, str]]:
     """The folders file names are shown relative to (metadata "paths.roots", rust/core/src/paths.rs):
     the working directory, the installed-packages folders (no label: ``numpy/core/x.py``) and the
     standard library (``stdlib/json/decoder.py``)."""
+    return [(os.path.join(os.getcwd(), ""), "")] + list(_install_roots())
+
+
+@functools.lru_cache(maxsize=1)
+def _interpreter_paths() -> Dict[str, str]:
+    """``sysconfig.get_paths()``, looked up once per process: the interpreter's folders do not
+    change, and it expands its install schemes anew on every call (about 0.25 ms each: four calls
+    were most of what starting a recording cost)."""
+    return dict(sysconfig.get_paths())
+
+
+@functools.lru_cache(maxsize=1)
+def _install_roots() -> Tuple[Tuple[str, str], ...]:
+    """:func:`path_roots` but the working directory (the same for the whole process)."""
     import site
 
-    roots: List[Tuple[str, str]] = [(os.path.join(os.getcwd(), ""), "")]
+    paths = _interpreter_paths()
+    roots: List[Tuple[str, str]] = []
     packages = set()
     for key in ("purelib", "platlib"):
-        p = sysconfig.get_paths().get(key)
+        p = paths.get(key)
         if p:
             packages.add(p)
     try:
@@ -235,16 +250,16 @@ def path_roots() -> List[Tuple[str, str]]:
     for p in sorted(packages):
         roots.append((os.path.join(os.path.abspath(p), ""), ""))
     for key in ("stdlib", "platstdlib"):
-        p = sysconfig.get_paths().get(key)
+        p = paths.get(key)
         if p and (os.path.join(os.path.abspath(p), ""), "stdlib/") not in roots:
             roots.append((os.path.join(os.path.abspath(p), ""), "stdlib/"))
-    return roots
+    return tuple(roots)
 
 
 def _default_excludes() -> List[str]:
     out = [os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep]
     for key in ("stdlib", "platstdlib"):
-        p = sysconfig.get_paths().get(key)
+        p = _interpreter_paths().get(key)
         if p:
             out.append(os.path.join(p, ""))
     return out

@@ -57,7 +57,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import sys
 import tempfile
@@ -203,23 +202,25 @@ class _State:
         self.conversions = threading.BoundedSemaphore(MAX_CONVERSIONS)
         #: taken by each upload while it waits for that, is read and converted
         self.uploads = threading.BoundedSemaphore(max(1, WORKER_THREADS - FREE_WORKERS))
-        self._upload_dir: Optional[str] = None
 
     def upload_file(self) -> Tuple[int, str]:
-        """A new temporary file for an upload's body: (descriptor, path), mode 0600, in this
-        server's own directory (mode 0700, made on the first upload, removed by :meth:`close`)."""
-        with self._lock:
-            if self._upload_dir is None:
-                self._upload_dir = tempfile.mkdtemp(prefix="fprofile-view-")
-            folder = self._upload_dir
-        return tempfile.mkstemp(suffix=".upload", dir=folder)
+        """A new temporary file for an upload's body: (descriptor, path), mode 0600, alone in a
+        directory of its own (mode 0700); :meth:`upload_done` removes both, so that nothing is
+        left in the temporary directory between uploads, even when the server is killed."""
+        folder = tempfile.mkdtemp(prefix="fprofile-view-")
+        try:
+            return tempfile.mkstemp(suffix=".upload", dir=folder)
+        except OSError:
+            os.rmdir(folder)
+            raise
 
-    def close(self) -> None:
-        """Removes the uploads' directory (the server has stopped)."""
-        with self._lock:
-            folder, self._upload_dir = self._upload_dir, None
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
+    @staticmethod
+    def upload_done(path: str) -> None:
+        """Removes an upload's file and its directory (:meth:`upload_file`)."""
+        try:
+            os.unlink(path)
+        finally:
+            os.rmdir(os.path.dirname(path))
 
     def add(self, conv: _Converted, pin: bool = False) -> str:
         tid = secrets.token_hex(16)
@@ -494,7 +495,7 @@ def _make_handler(state: _State, port_box: List[int]):
                 self._json(500, {"name": name, "error": f"Cannot store {name} to convert it: {e.strerror or e}"})
                 return
             finally:
-                os.unlink(path)
+                state.upload_done(path)
             answer = state.convert(name, data=data)
             del data
             self._json(422 if "error" in answer else 200, answer)
@@ -568,7 +569,6 @@ def serve(path: Optional[str] = None, port: Optional[int] = None, open_browser: 
         print("fprofile viewer: stopped", flush=True)
     finally:
         server.server_close()
-        state.close()
     return 0
 
 
