@@ -18,11 +18,15 @@ Figures are ns per call (µs for start+stop), in process CPU time (``time.proces
 shared machine wall time mostly measures the other processes; ``--wall`` for wall time). Each child
 process runs every configuration ``--inner`` times, shuffled, and reports each one's median.
 
-    python benchmarks/ab.py BASE [HEAD] [--rounds 9] [--python /path/to/python3.11 ...] [--wall]
+    python benchmarks/ab.py [BASE [HEAD]] [--rounds 9] [--python /path/to/python3.11 ...] [--wall]
 
-HEAD defaults to ``WORKTREE``. ``--python`` may be given several times (default: this Python);
-each (revision, Python) pair gets its own build. Example: the hook before the processes work
-against today, on 3.11 and 3.13::
+BASE defaults to the last release tag (``git describe --tags --abbrev=0``); without a tag, BASE
+must be given. HEAD defaults to ``WORKTREE`` (a work tree without changes is HEAD's build).
+``INSTALLED`` names no revision but the fprofile-jupyter already installed in each ``--python``
+(nothing is built: ``INSTALLED INSTALLED`` checks the script itself in seconds). ``--fib N`` sets
+the workload (fib(N), default 22). ``--python`` may be given several times (default: this
+Python); each (revision, Python) pair gets its own build. Example: the hook before the processes
+work against today, on 3.11 and 3.13::
 
     .venv/bin/python benchmarks/ab.py e2799a7 HEAD --python .venv/bin/python --python .venv-3.13/bin/python
 """
@@ -48,13 +52,20 @@ def fib(n):
     return n if n < 2 else fib(n - 1) + fib(n - 2)
 """
 FIB_N = 22
-CALLS = 57_313  # calls of fib(22), the top one included
+
+
+def calls_of_fib(n: int) -> int:
+    """Calls of fib(n), the top one included (57,313 for fib(22))."""
+    a, b = 1, 1  # calls of fib(0), fib(1)
+    for _ in range(n - 1):
+        a, b = b, a + b + 1
+    return b if n >= 1 else a
 
 # Runs in a child process of one build: prints one JSON object of medians (ns per call, or ns per
 # start+stop) for every configuration the build supports.
 CHILD = r"""
 import importlib.util, inspect, json, os, random, statistics, sys, time, warnings
-wl_file, inner, wall = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+wl_file, inner, wall, N, CALLS = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4]), int(sys.argv[5])
 spec = importlib.util.spec_from_file_location("ab_wl", wl_file)
 mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
 import fprofile_jupyter
@@ -62,7 +73,6 @@ from fprofile_jupyter import profile
 warnings.simplefilter("ignore")
 clock = time.perf_counter_ns if wall else time.process_time_ns
 has_np = "processes" in inspect.signature(profile).parameters
-N, CALLS = %d, %d
 def bare():
     t = clock(); mod.fib(N); return clock() - t
 def rec(subs, **kw):
@@ -103,17 +113,39 @@ for k, v in med.items():
         out[k] = (v - ss - med["bare"]) / CALLS
 out["bare"] = med["bare"] / CALLS
 print(json.dumps(out))
-""" % (FIB_N, CALLS)
+"""
 
 
 def run(cmd: List[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, text=True, **kw)
 
 
+class Usage(Exception):
+    """Bad input: one line for the user, exit status 2."""
+
+
+def git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(ROOT), *args], text=True, capture_output=True)
+
+
 def resolve(rev: str) -> str:
-    if rev == "WORKTREE":
+    if rev in ("WORKTREE", "INSTALLED"):
+        if rev == "WORKTREE" and not git("status", "--porcelain", "--untracked-files=normal").stdout.strip():
+            return resolve("HEAD")  # nothing changed: HEAD's build
         return rev
-    return run(["git", "-C", str(ROOT), "rev-parse", "--verify", rev + "^{commit}"], capture_output=True).stdout.strip()
+    r = git("rev-parse", "--verify", "--quiet", rev + "^{commit}")
+    if r.returncode != 0:
+        raise Usage(f"ab: {rev!r} is not a revision of {ROOT} (a commit, branch or tag, WORKTREE or INSTALLED)")
+    return r.stdout.strip()
+
+
+def default_base() -> str:
+    """The last release tag reachable from HEAD, else one clear line."""
+    r = git("describe", "--tags", "--abbrev=0")
+    if r.returncode != 0 or not r.stdout.strip():
+        raise Usage("ab: no release tag to compare with (git describe --tags finds none): name the BASE revision, "
+                    "e.g. benchmarks/ab.py e2799a7")
+    return r.stdout.strip()
 
 
 def worktree_key() -> str:
@@ -124,7 +156,12 @@ def worktree_key() -> str:
 
 
 def build(rev: str, python: str, cache: Path) -> Path:
-    """The venv Python of ``rev`` built for ``python`` (cached)."""
+    """The venv Python of ``rev`` built for ``python`` (cached); ``python`` itself for INSTALLED."""
+    if rev == "INSTALLED":
+        r = subprocess.run([python, "-c", "import fprofile_jupyter"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Usage(f"ab: INSTALLED: {python} cannot import fprofile_jupyter")
+        return Path(python)
     pyver = run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True).stdout.strip()
     key = (worktree_key() if rev == "WORKTREE" else rev[:12]) + "-py" + pyver
     venv = cache / key
@@ -160,8 +197,9 @@ def build(rev: str, python: str, cache: Path) -> Path:
 
 def main(argv: List[str] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("base")
+    ap.add_argument("base", nargs="?", default=None, help="default: the last release tag")
     ap.add_argument("head", nargs="?", default="WORKTREE")
+    ap.add_argument("--fib", type=int, default=FIB_N, help="the workload: fib(N) (default %(default)s)")
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--inner", type=int, default=7)
     ap.add_argument("--python", action="append", default=None)
@@ -170,11 +208,21 @@ def main(argv: List[str] = None) -> int:
     args = ap.parse_args(argv)
     if args.rounds < 3 or args.inner < 3:
         ap.error("--rounds and --inner must be at least 3")
+    if not 2 <= args.fib <= 40:
+        ap.error("--fib must be between 2 and 40")
+    try:
+        return compare(args)
+    except Usage as e:
+        print(e, file=sys.stderr)
+        return 2
+
+
+def compare(args: argparse.Namespace) -> int:
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     os.chmod(cache, 0o700)
     pythons = args.python or [sys.executable]
-    revs = {"BASE": resolve(args.base), "HEAD": resolve(args.head)}
+    revs = {"BASE": resolve(args.base if args.base is not None else default_base()), "HEAD": resolve(args.head)}
     work = Path(tempfile.mkdtemp(prefix="fprofile-ab-"))
     wl = work / "ab_workload.py"
     wl.write_text(WORKLOAD)
@@ -186,8 +234,8 @@ def main(argv: List[str] = None) -> int:
                 order = list(builds)
                 random.shuffle(order)
                 for name in order:
-                    out = run([str(builds[name]), "-c", CHILD, str(wl), str(args.inner), "1" if args.wall else "0"],
-                              capture_output=True, cwd=str(work)).stdout
+                    out = run([str(builds[name]), "-c", CHILD, str(wl), str(args.inner), "1" if args.wall else "0",
+                               str(args.fib), str(calls_of_fib(args.fib))], capture_output=True, cwd=str(work)).stdout
                     results[name].append(json.loads(out.strip().splitlines()[-1]))
                 print(f"ab: round {r + 1}/{args.rounds}", file=sys.stderr)
             report(python, revs, results, args)
@@ -196,11 +244,15 @@ def main(argv: List[str] = None) -> int:
     return 0
 
 
+def short(rev: str) -> str:
+    return rev if rev in ("WORKTREE", "INSTALLED") else rev[:12]
+
+
 def report(python: str, revs: Dict[str, str], results: Dict[str, List[Dict[str, float]]], args) -> None:
     pyver = run([python, "--version"], capture_output=True).stdout.strip()
     clock = "wall time" if args.wall else "process CPU time"
-    print(f"\n{pyver}, {clock}, median of {args.rounds} rounds x {args.inner} runs; "
-          f"BASE {revs['BASE'][:12]}, HEAD {revs['HEAD'][:12] if revs['HEAD'] != 'WORKTREE' else 'work tree'}")
+    print(f"\n{pyver}, {clock}, fib({args.fib}), median of {args.rounds} rounds x {args.inner} runs; "
+          f"BASE {short(revs['BASE'])}, HEAD {short(revs['HEAD'])}")
     print(f"{'figure':<14} {'BASE':>12} {'HEAD':>12} {'HEAD/BASE':>10}  (min..max HEAD)")
     keys = [k for k in results["HEAD"][0] if all(k in r for r in results["BASE"])]
     for k in keys:
