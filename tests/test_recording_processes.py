@@ -388,6 +388,87 @@ def test_an_unwritable_session_directory_is_a_clear_error_and_nothing_starts(tmp
     assert prof.trace is not None
 
 
+WAYS = '''
+import multiprocessing
+CHILD = os.path.join(HERE, "child_prog.py")
+
+def start(way):
+    if way == "posix_spawn":
+        os.waitpid(os.posix_spawn(sys.executable, [sys.executable, CHILD], os.environ), 0)
+    elif way == "system":
+        assert os.system(f"{sys.executable} {CHILD}") == 0
+    elif way == "popen":
+        os.popen(f"{sys.executable} {CHILD}").read()
+    elif way == "fork":
+        pid = os.fork()
+        if pid == 0:
+            fib(10)
+            os._exit(0)
+        os.waitpid(pid, 0)
+    elif way == "spawn":
+        p = multiprocessing.get_context("spawn").Process(target=fib, args=(10,))
+        p.start()
+        p.join()
+
+if __name__ == "__main__":
+    out = {}
+    for way in sys.argv[1].split(","):
+        with fp.profile(subs=[HERE]) as prof:
+            key = os.environ["FPROFILE_JUPYTER_SESSION"]
+            made_before = os.path.exists(key.rpartition(":")[0])
+            start(way)
+            made_after = os.path.isdir(key.rpartition(":")[0])
+        t = prof.trace
+        children = [p.pid for p in t.processes if p.pid != os.getpid()]
+        fibs = collections.Counter(t.threads[c.thread].pid for c in t.calls() if c.function == "fib")
+        out[way] = {"made_before": made_before, "made_after": made_after,
+                    "children": [fibs[pid] for pid in children], "left": os.listdir(os.environ["TMPDIR"])}
+    with fp.profile(subs=[HERE]) as prof:
+        nothing = os.listdir(os.environ["TMPDIR"])
+        fib(5)
+    report(prof.trace, ways=out, nothing=nothing)
+'''
+
+
+def test_the_session_directory_is_made_when_the_first_child_starts_however_it_starts(tmp_path):
+    """No directory for a recording that starts no process; one made just before the first child
+    starts, through each way a Python program starts one (audit hook: posix_spawn, system, popen;
+    at-fork handler: fork; _posixsubprocess.fork_exec: multiprocessing's spawn), which records."""
+    (tmp_path / "child_prog.py").write_text(
+        "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\nfib(10)\n")
+    ways = ["posix_spawn", "system", "popen", "fork", "spawn"]
+    r = run_program(tmp_path, WAYS, ",".join(ways))
+    assert r["nothing"] == [], "a recording that starts no process makes no directory"
+    for way in ways:
+        w = r["ways"][way]
+        assert (w["made_before"], w["made_after"]) == (False, True), (way, w)
+        assert w["children"] == [FIB10], (way, w)
+        assert w["left"] == [], (way, w)
+
+
+def test_a_session_directory_that_cannot_be_made_at_the_first_child_is_a_warning(tmp_path):
+    (tmp_path / "child_prog.py").write_text("print('child ran')\n")
+    r = run_program(tmp_path, '''
+        import subprocess, warnings
+        child = os.path.join(HERE, "child_prog.py")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with fp.profile(subs=[HERE]) as prof:
+                os.rmdir(os.environ["TMPDIR"])  # the temporary directory is gone
+                code = subprocess.run([sys.executable, child]).returncode
+                withdrawn = "FPROFILE_JUPYTER_SESSION" not in os.environ
+                fib(3)
+            os.mkdir(os.environ["TMPDIR"])
+        report(prof.trace, code=code, withdrawn=withdrawn,
+               said=[str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)])
+    ''')
+    assert r["code"] == 0 and r["withdrawn"], r
+    assert len(r["said"]) == 1 and r["said"][0].startswith("fprofile: child processes are not recorded: cannot make the "
+                                                           "session directory for child processes in "), r["said"]
+    assert [p["pid"] for p in r["processes"]] == [r["me"]]
+    assert counts(r, r["me"]) == {"fib": 5}
+
+
 def test_a_recorded_child_cannot_start_a_recording_of_its_own(tmp_path):
     r = run_program(tmp_path, '''
         with fp.profile(subs=[HERE]) as prof:

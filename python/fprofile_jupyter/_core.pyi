@@ -417,6 +417,14 @@ def _join_session(path: _Path, token: str) -> Tuple[JoinedSession, str]:
     parent holds its lock; not stopped: docs/processes.md "Threat model"); returns it and the text
     of its ``session.json``. ``ProfilerError`` saying why otherwise."""
 
+def _arm_child_notice(callback: Callable[[], object]) -> bool:
+    """Call ``callback()`` once, before the next process the program starts through Python
+    (``subprocess``, ``os.posix_spawn``, ``os.system``, ``os.exec*``, ``os.fork``: an audit hook,
+    hook/spawn.rs); False when the interpreter refused the audit hook."""
+
+def _disarm_child_notice() -> None:
+    """No call of the armed callback any more."""
+
 def _is_stream_path(path: _Path) -> bool:
     """Whether a recording's outfile at ``path`` is streamed as ``.fpt`` chunks (its name ends in
     ``.fpt``, any case); else it is PYME raw text."""

@@ -1,10 +1,12 @@
 """Following child processes while recording (``processes=True``, the default; docs/processes.md).
 
-The parent makes a session directory (``fprofile-<random>`` under ``tempfile.gettempdir()``, mode
-0700) with ``lock`` (which it holds an exclusive ``flock`` on until the end), ``token`` (a random
-token) and ``session.json`` (what to record), all 0600, and sets ``FPROFILE_JUPYTER_SESSION`` to
-``<directory>:<token>`` in ``os.environ`` while it records, so that every process it starts
-inherits it. A child joins only its parent's live session (``_core._join_session``: the directory
+The parent names a session directory (``fprofile-<random>`` under ``tempfile.gettempdir()``) and
+sets ``FPROFILE_JUPYTER_SESSION`` to ``<directory>:<token>`` in ``os.environ`` while it records,
+so that every process it starts inherits it. It makes the directory (mode 0700) with ``lock``
+(which it holds an exclusive ``flock`` on until the end), ``token`` (a random token) and
+``session.json`` (what to record), all 0600, just before the first process starts
+(:func:`_arm`: an audit hook, the at-fork handler, ``_posixsubprocess.fork_exec``), so that a
+recording that starts none pays nothing for it. A child joins only its parent's live session (``_core._join_session``: the directory
 opened without following links, owned by its uid, mode 0700, the token matching, the lock held, no
 stop marker; docs/processes.md "Threat model"); otherwise it records nothing, silently (one line on
 stderr when ``FPROFILE_JUPYTER_DEBUG=1``). A child records into ``<pid>.spool`` in that directory
@@ -36,6 +38,7 @@ import atexit
 import json
 import os
 import sys
+import threading
 import time
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -74,52 +77,88 @@ def check_processes(processes: Any) -> bool:
 # -- the parent ------------------------------------------------------------------------------------
 
 class SessionDir:
-    """The parent's session directory: made by the constructor (nothing else happens when that
-    fails), announced to children by :meth:`announce`, merged and removed by :meth:`finish`."""
+    """The parent's session directory: named (and children told, by :meth:`announce`) at start,
+    made by :meth:`make` (at once, or with ``lazy=True`` just before the first child process
+    starts: :func:`_make_pending`), merged and removed by :meth:`finish`."""
 
     def __init__(self, subs: List[str], exclude: List[str], builtins: bool, max_events: int, *,
-                 include: Sequence[str] = (), metadata: Sequence[Tuple[str, str]] = ()) -> None:
+                 include: Sequence[str] = (), metadata: Sequence[Tuple[str, str]] = (), lazy: bool = False) -> None:
         import tempfile  # (here: a child, which only reads the session, does not need it)
 
-        import fcntl
-        import secrets
-
-        root = tempfile.gettempdir()
-        _sweep(root)
-        try:
-            self.path = tempfile.mkdtemp(prefix=_PREFIX, dir=root)  # (0700, ours)
-        except OSError as e:
-            raise ProfilerError(
-                f"cannot make the session directory for child processes in {root}: {e.strerror or e}; "
-                f"point TMPDIR at a writable directory, or pass processes=False to record this process only") from None
-        config = {"subs": subs, "exclude": exclude, "include": list(include), "metadata": [list(m) for m in metadata],
-                  "builtins": builtins, "max_events": max_events,
-                  "parent_pid": os.getpid(), "start_ns": time.monotonic_ns()}
-        token = secrets.token_hex(16)
+        self.root = tempfile.gettempdir()
+        self.config = {"subs": subs, "exclude": exclude, "include": list(include),
+                       "metadata": [list(m) for m in metadata], "builtins": builtins, "max_events": max_events,
+                       "parent_pid": os.getpid(), "start_ns": time.monotonic_ns()}
+        self._token = os.urandom(16).hex()
+        self._name()
         self._lock: Optional[int] = None
-        try:
-            dfd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-            try:
-                # the lock first (held from now to the end), session.json last: a session with
-                # its session.json and a free lock is a killed one (see _sweep)
-                self._lock = _create(dfd, _LOCK, b"")
-                _held_locks[self._lock] = os.getpid()
-                fcntl.flock(self._lock, fcntl.LOCK_EX)
-                os.close(_create(dfd, _TOKEN, token.encode()))
-                os.close(_create(dfd, _CONFIG, json.dumps(config).encode()))
-            finally:
-                os.close(dfd)
-        except OSError as e:
-            self._release()
-            _remove(self.path)
-            raise ProfilerError(f"cannot write the session directory {self.path} for child processes: {e.strerror or e}; "
-                                f"pass processes=False to record this process only") from None
-        self.config = config
-        #: What children find in ``FPROFILE_JUPYTER_SESSION``: the directory and the token.
-        self.key = f"{self.path}:{token}"
+        self._pid = os.getpid()
+        #: The directory exists (:meth:`make` succeeded).
+        self.made = False
         #: After :meth:`finish`: the children that did not answer the stop (pid, what was kept).
         self.unanswered: List[Tuple[int, str]] = []
         self._previous: Optional[str] = None
+        _sweep_now(self.root)
+        if not lazy:
+            self.make()
+        elif not os.access(self.root, os.W_OK | os.X_OK):
+            why = "not writable" if os.path.isdir(self.root) else "no such directory"
+            raise ProfilerError(
+                f"cannot make the session directory for child processes in {self.root}: {why}; point TMPDIR "
+                f"at a writable directory, or pass processes=False to record this process only")
+        elif not _arm(self):
+            self.make()
+
+    def _name(self) -> None:
+        #: The directory (``fprofile-<random>`` in the temporary directory, 0700, ours once made).
+        self.path = os.path.join(self.root, _PREFIX + os.urandom(8).hex())
+        #: What children find in ``FPROFILE_JUPYTER_SESSION``: the directory and the token.
+        self.key = f"{self.path}:{self._token}"
+
+    def make(self) -> None:
+        """Makes the directory (once): its lock (held from now to the end), token and session.json."""
+        import fcntl
+
+        with _make_lock:
+            if self.made or self._pid != os.getpid():
+                return
+            _pending_remove(self)
+            for attempt in range(8):
+                try:
+                    os.mkdir(self.path, 0o700)
+                    break
+                except FileExistsError:
+                    if attempt == 7:
+                        raise ProfilerError(f"cannot make a session directory for child processes in {self.root}: "
+                                            f"every name tried exists") from None
+                    # no child started yet: a new name, told to the children to come
+                    told = os.environ.get(ENV) == self.key
+                    self._name()
+                    if told:
+                        os.environ[ENV] = self.key
+                except OSError as e:
+                    raise ProfilerError(
+                        f"cannot make the session directory for child processes in {self.root}: {e.strerror or e}; "
+                        f"point TMPDIR at a writable directory, or pass processes=False to record this process only"
+                    ) from None
+            try:
+                dfd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+                try:
+                    # the lock first (held from now to the end), session.json last: a session with
+                    # its session.json and a free lock is a killed one (see _sweep)
+                    self._lock = _create(dfd, _LOCK, b"")
+                    _held_locks[self._lock] = os.getpid()
+                    fcntl.flock(self._lock, fcntl.LOCK_EX)
+                    os.close(_create(dfd, _TOKEN, self._token.encode()))
+                    os.close(_create(dfd, _CONFIG, json.dumps(self.config).encode()))
+                finally:
+                    os.close(dfd)
+            except OSError as e:
+                self._release()
+                _remove(self.path)
+                raise ProfilerError(f"cannot write the session directory {self.path} for child processes: "
+                                    f"{e.strerror or e}; pass processes=False to record this process only") from None
+            self.made = True
 
     def announce(self) -> None:
         """Children started from now on follow this session."""
@@ -136,6 +175,10 @@ class SessionDir:
     def stop_children(self) -> None:
         """No new child follows; children still recording flush and stop (see :meth:`finish`)."""
         self._withdraw()
+        with _make_lock:
+            _pending_remove(self)
+        if not self.made:
+            return
         try:
             dfd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
             try:
@@ -148,8 +191,11 @@ class SessionDir:
     def discard(self) -> None:
         """Recording could not start, or ends without a trace: the directory goes."""
         self._withdraw()
-        _remove(self.path)
-        self._release()
+        with _make_lock:
+            _pending_remove(self)
+        if self.made:
+            _remove(self.path)
+            self._release()
 
     def _release(self) -> None:
         # (after the directory is gone: a child still running then sees the lock free and stops)
@@ -164,6 +210,8 @@ class SessionDir:
         try:
             if trace is None:
                 return None
+            if not self.made:
+                return trace  # no child process started
             parts = self._children()
             if not parts:
                 return trace
@@ -192,6 +240,90 @@ class SessionDir:
             warnings.warn(f"fprofile: child process {pid}{_describe(pid)} did not answer the stop within {ACK_WAIT} s "
                           f"(stopped, or stuck in the kernel): {what}", RuntimeWarning, stacklevel=4)
         return traces
+
+
+# -- making the directory when the first child starts -------------------------------------------
+
+#: Session directories of this process named but not made yet (``lazy``).
+_pending: List[SessionDir] = []
+_make_lock = threading.Lock()
+_triggers_installed = False
+
+
+def _pending_remove(s: SessionDir) -> None:
+    if s in _pending:
+        _pending.remove(s)
+    if not _pending:
+        _core._disarm_child_notice()
+
+
+def _arm(s: SessionDir) -> bool:
+    """``s`` is made just before the program starts its first process (False: that cannot be
+    noticed here, the caller makes it now). Three ways a process starts from Python: the audit
+    hook of ``_core._arm_child_notice`` (subprocess, os.posix_spawn, os.system, os.exec*, os.fork),
+    the at-fork handler (os.fork and what uses it) and ``_posixsubprocess.fork_exec``, which
+    ``multiprocessing`` calls without an audit event (wrapped here)."""
+    global _triggers_installed
+    if not _triggers_installed:
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(before=_make_pending)
+        try:
+            import _posixsubprocess
+        except ImportError:
+            pass
+        else:
+            real = _posixsubprocess.fork_exec
+
+            def fork_exec(*args: Any, **kwargs: Any) -> Any:
+                if _pending:
+                    _make_pending()
+                return real(*args, **kwargs)
+
+            fork_exec.__doc__ = real.__doc__
+            fork_exec.__wrapped__ = real  # type: ignore[attr-defined]
+            _posixsubprocess.fork_exec = fork_exec
+        _triggers_installed = True
+    with _make_lock:
+        _pending.append(s)
+    if _core._arm_child_notice(_make_pending):
+        return True
+    with _make_lock:
+        _pending_remove(s)
+    return False
+
+
+def _make_pending() -> None:
+    """A process is about to start: the directories named for it are made (a failure is said in a
+    warning and the variable withdrawn, so that the process is not told of a missing session)."""
+    pid = os.getpid()
+    for s in list(_pending):
+        if s._pid != pid:
+            continue
+        try:
+            s.make()
+        except Exception as e:
+            _pending_remove(s)
+            s._withdraw()
+            try:
+                warnings.warn(f"fprofile: child processes are not recorded: {e}", RuntimeWarning, stacklevel=2)
+            except Exception:
+                pass
+
+
+def _sweep_now(root: str) -> None:
+    """:func:`_sweep` of ``root``, at most once every ``SWEEP_EVERY`` seconds per process (a
+    visit of the temporary directory costs about 0.5 ms with a thousand entries)."""
+    now = time.monotonic()
+    last = _swept.get(root)
+    if last is not None and now - last < SWEEP_EVERY:
+        return
+    _swept[root] = now
+    _sweep(root)
+
+
+#: Seconds between two sweeps of one temporary directory by this process.
+SWEEP_EVERY = 600.0
+_swept: Dict[str, float] = {}
 
 
 def _spools(path: str) -> List[Tuple[int, str]]:

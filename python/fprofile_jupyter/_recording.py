@@ -418,9 +418,11 @@ class _Session:
         metadata = [("paths.roots", json.dumps(path_roots()))]
         if self.process_name:
             metadata.append(("process.name", self.process_name))
-        # (announced before the hook is on and withdrawn after it is off: that code is not recorded)
+        # (announced before the hook is on and withdrawn after it is off: that code is not recorded;
+        # the directory itself is made when the first child process starts, if one does)
         children = (_processes.SessionDir(self.subs, self.exclude, self.builtins, self.max_events,
-                                          include=self.include, metadata=metadata) if self.processes else None)
+                                          include=self.include, metadata=metadata, lazy=True)
+                    if self.processes else None)
         if children is not None:
             children.announce()
         try:

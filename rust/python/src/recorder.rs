@@ -394,6 +394,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Recorder>()?;
     m.add_class::<JoinedSession>()?;
     m.add_function(wrap_pyfunction!(_join_session, m)?)?;
+    m.add_function(wrap_pyfunction!(hook::spawn::_arm_child_notice, m)?)?;
+    m.add_function(wrap_pyfunction!(hook::spawn::_disarm_child_notice, m)?)?;
     m.add_class::<RawRecording>()?;
     m.add_class::<RecorderStats>()?;
     m.add_class::<RecorderWarning>()?;

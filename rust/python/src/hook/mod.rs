@@ -8,6 +8,8 @@
 //!   closing a suspended generator runs any of its code (a close that runs nothing is not a call).
 //! - `writer`: the background thread: thread-name polling, the live PYME raw text file, and a child
 //!   process's spool (`processes=True`).
+//! - `spawn`: the parent's notice that a child process is about to start (an audit hook): the
+//!   session directory is made then.
 //! - `join`: a child process's side of its parent's session directory (joined only when it is the
 //!   parent's live session; files created relative to it).
 //! - `buffer`: per-thread event buffers (thread-locals, chunks of 16-byte [`fprofile::Event`]),
@@ -36,6 +38,7 @@ pub(crate) mod monitoring;
 pub(crate) mod names;
 pub(crate) mod profile;
 pub(crate) mod session;
+pub(crate) mod spawn;
 pub(crate) mod state;
 pub(crate) mod sync;
 pub(crate) mod tables;
