@@ -13,6 +13,8 @@ figure's median over the rounds and the ratio HEAD / BASE:
   recorded/np   recorded with ``processes=False`` (when the revision has it)
   rejected/np   rejected with ``processes=False``
   start+stop    entering and leaving ``profile()`` around nothing, per recording (µs)
+  child start   a child process (``python -c pass``) started while recording: its CPU time (µs),
+                the start of its recording and the end of its spool included
 
 Figures are ns per call (µs for start+stop), in process CPU time (``time.process_time_ns``: on a
 shared machine wall time mostly measures the other processes; ``--wall`` for wall time). Each child
@@ -64,7 +66,7 @@ def calls_of_fib(n: int) -> int:
 # Runs in a child process of one build: prints one JSON object of medians (ns per call, or ns per
 # start+stop) for every configuration the build supports.
 CHILD = r"""
-import importlib.util, inspect, json, os, random, statistics, sys, time, warnings
+import importlib.util, inspect, json, os, random, resource, statistics, subprocess, sys, time, warnings
 wl_file, inner, wall, N, CALLS = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4]), int(sys.argv[5])
 spec = importlib.util.spec_from_file_location("ab_wl", wl_file)
 mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
@@ -89,8 +91,14 @@ def startstop(**kw):
             pass
         return clock() - t
     return run
+def child():
+    with profile(subs=[wl_file]):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return int((r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * 1e9)
 configs = {"bare": bare, "recorded": rec([wl_file]), "rejected": rec(["ab-no-such-file-xyz"]),
-           "start+stop": startstop()}
+           "start+stop": startstop(), "child start": child}
 if has_np:
     configs["recorded/np"] = rec([wl_file], processes=False)
     configs["rejected/np"] = rec(["ab-no-such-file-xyz"], processes=False)
@@ -105,7 +113,7 @@ for _ in range(inner):
 med = {k: statistics.median(v) for k, v in times.items()}
 out = {}
 for k, v in med.items():
-    if k == "bare" or k.startswith("start+stop"):
+    if k in ("bare", "child start") or k.startswith("start+stop"):
         out[k] = v
     else:
         # the recording includes one start+stop: take it out, then the bare run
@@ -256,7 +264,7 @@ def report(python: str, revs: Dict[str, str], results: Dict[str, List[Dict[str, 
     print(f"{'figure':<14} {'BASE':>12} {'HEAD':>12} {'HEAD/BASE':>10}  (min..max HEAD)")
     keys = [k for k in results["HEAD"][0] if all(k in r for r in results["BASE"])]
     for k in keys:
-        unit, scale = ("µs", 1e-3) if k.startswith("start+stop") else ("ns/call", 1.0)
+        unit, scale = ("µs", 1e-3) if k.startswith(("start+stop", "child")) else ("ns/call", 1.0)
         b = statistics.median(r[k] for r in results["BASE"]) * scale
         h = [r[k] * scale for r in results["HEAD"]]
         hm = statistics.median(h)

@@ -25,16 +25,17 @@ def test_ab_prints_its_table_for_every_figure():
     assert lines[1].split() == ["figure", "BASE", "HEAD", "HEAD/BASE", "(min..max", "HEAD)"], p.stdout
     rows = {}
     for ln in lines[2:]:
-        m = re.fullmatch(r"(\S+(?: \(per call\))?)\s+(-?[\d.]+) (ns|µs)\s+(-?[\d.]+) (ns|µs)\s+(\S+)\s+\((-?[\d.]+)\.\.(-?[\d.]+)\)", ln)
+        m = re.fullmatch(r"(\S+(?: \(per call\)| start)?)\s+(-?[\d.]+) (ns|µs)\s+(-?[\d.]+) (ns|µs)\s+(\S+)\s+\((-?[\d.]+)\.\.(-?[\d.]+)\)", ln)
         assert m, f"not a row of the table: {ln!r}"
         rows[m.group(1)] = m
     assert set(rows) == {"bare (per call)", "recorded", "rejected", "start+stop", "recorded/np", "rejected/np",
-                         "start+stop/np"}, p.stdout
+                         "start+stop/np", "child start"}, p.stdout
     for name, m in rows.items():
-        assert m.group(3) == m.group(5) == ("µs" if name.startswith("start+stop") else "ns"), m.group(0)
+        assert m.group(3) == m.group(5) == ("µs" if name.startswith(("start+stop", "child")) else "ns"), m.group(0)
         assert m.group(6) == "n/a" or re.fullmatch(r"-?\d+\.\d\d", m.group(6)), m.group(0)
     # (a tiny workload's per-call figures can be below 0 by noise; these two cannot)
-    assert float(rows["start+stop"].group(2)) > 0 and float(rows["bare (per call)"].group(2)) > 0
+    for name in ("start+stop", "bare (per call)", "child start"):
+        assert float(rows[name].group(2)) > 0, rows[name].group(0)
 
 
 def git(cwd, *args):

@@ -446,6 +446,33 @@ def test_the_session_directory_is_made_when_the_first_child_starts_however_it_st
         assert w["left"] == [], (way, w)
 
 
+def test_a_spawned_child_records_without_importing_the_package(tmp_path):
+    """The .pth line starts a child's recording from the extension module alone (the package's
+    imports would cost every child about 20 ms); a later import of the package in that child finds
+    the same module (one recording, `fprofile_jupyter._core` bound)."""
+    (tmp_path / "child_prog.py").write_text(textwrap.dedent('''
+        import sys
+        before = sorted(m for m in sys.modules if m.startswith("fprofile_jupyter"))
+        def fib(n):
+            return n if n < 2 else fib(n - 1) + fib(n - 2)
+        fib(10)
+        import fprofile_jupyter
+        assert fprofile_jupyter._core is sys.modules["fprofile_jupyter._core"]
+        from fprofile_jupyter import _processes
+        print(before, _processes.child_session_dir() is not None, fprofile_jupyter._core.Recorder.is_profiling())
+    '''))
+    r = run_program(tmp_path, '''
+        import subprocess
+        with fp.profile(subs=[HERE]) as prof:
+            out = subprocess.run([sys.executable, os.path.join(HERE, "child_prog.py")], capture_output=True, text=True)
+        report(prof.trace, out=out.stdout, err=out.stderr, code=out.returncode)
+    ''')
+    assert (r["code"], r["err"]) == (0, ""), r
+    assert r["out"].strip() == "['fprofile_jupyter._core'] True True", r["out"]
+    (child,) = children_of(r, r["me"])
+    assert counts(r, child["pid"])["fib"] == FIB10
+
+
 def test_a_session_directory_that_cannot_be_made_at_the_first_child_is_a_warning(tmp_path):
     (tmp_path / "child_prog.py").write_text("print('child ran')\n")
     r = run_program(tmp_path, '''

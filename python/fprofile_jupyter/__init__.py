@@ -10,6 +10,7 @@ except ImportError as _error:  # a wheel on another Python than its own: one cle
     from ._buildcheck import core_import_error
 
     raise core_import_error(_error) from None
+from . import _core  # noqa: F401  (bound here too: in a child process, the .pth line loaded it before the package)
 from ._recording import CapReachedWarning, OutfileError, SubsWarning, ThreadProfiler, profile
 from ._io import TraceWarning, load
 

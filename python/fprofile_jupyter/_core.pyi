@@ -417,6 +417,24 @@ def _join_session(path: _Path, token: str) -> Tuple[JoinedSession, str]:
     parent holds its lock; not stopped: docs/processes.md "Threat model"); returns it and the text
     of its ``session.json``. ``ProfilerError`` saying why otherwise."""
 
+def _child_start(key: str) -> None:
+    """Start recording this process as a child of the session ``key`` (``<directory>:<token>``)
+    names, when it is its parent's live session (nothing happens otherwise; one line on stderr
+    with ``FPROFILE_JUPYTER_DEBUG=1``); its spool ends at exit, ``os._exit``, ``os.exec*``."""
+
+def _child_finish(exit_status: Optional[int] = None) -> None:
+    """End this process's child recording (its spool's end record), if it records."""
+
+def _child_key() -> Optional[str]:
+    """The session key this process records into as a child, if it does."""
+
+def _child_after_fork(key: Optional[str] = None) -> None:
+    """In a fork child: forget the parent's recording; record as a child of ``key`` (or of the
+    session the parent recorded into as a child)."""
+
+def _pth_child() -> None:
+    """The ``.pth`` line's entry: a child recording when ``FPROFILE_JUPYTER_SESSION`` is set."""
+
 def _arm_child_notice(callback: Callable[[], object]) -> bool:
     """Call ``callback()`` once, before the next process the program starts through Python
     (``subprocess``, ``os.posix_spawn``, ``os.system``, ``os.exec*``, ``os.fork``: an audit hook,

@@ -16,8 +16,9 @@ parent's lock is free: a killed recording):
 - after ``os.fork()`` (``multiprocessing``'s fork context too): ``after_fork`` starts a fresh child
   recording, from this module's at-fork handler in ``_recording``;
 - a new interpreter (``spawn``, ``forkserver``, ``subprocess`` or ``os.exec*`` of Python): the
-  ``fprofile_jupyter_processes.pth`` line installed with the package calls :func:`_pth_start` when the
-  variable is set (one environment lookup otherwise).
+  ``fprofile_jupyter_processes.pth`` line installed with the package loads the extension module
+  alone (not this package: its imports would cost every child about 20 ms) and calls
+  ``_core._pth_child`` when the variable is set (one environment lookup otherwise).
 
 A child ends its spool at interpreter exit (atexit), at ``os._exit`` (wrapped while it records:
 ``multiprocessing``'s fork children leave through it), at ``os.exec*`` (``os.execv`` and
@@ -34,17 +35,15 @@ start's sweep keeps it (and says where it is, once) for ``KEEP_DAYS`` days after
 """
 from __future__ import annotations
 
-import atexit
 import json
 import os
-import sys
 import threading
 import time
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import _core
-from ._core import FormatError, ProfilerError, Recorder, Trace
+from ._core import FormatError, ProfilerError, Trace
 
 #: The environment variable that names the session (``<directory>:<token>``) while a recording
 #: follows processes.
@@ -565,93 +564,25 @@ def _alive(pid: int) -> bool:
 
 
 # -- a child ---------------------------------------------------------------------------------------
-
-class _Child:
-    def __init__(self, recorder: Recorder, key: str) -> None:
-        self.recorder = recorder
-        self.key = key  # the session, as FPROFILE_JUPYTER_SESSION names it
-        self.path = key.rpartition(":")[0]
-        self.pid = os.getpid()
-
-
-_child: Optional[_Child] = None
-_real_exit = os._exit
-_real_execv = os.execv
-_real_execve = os.execve
-_hooks_installed = False
-
+# (the child's recording lives in the extension, rust/python/src/child.rs: the .pth line starts it
+# without importing this package)
 
 def child_session_dir() -> Optional[str]:
     """The session directory this process records into as a child, if it does."""
-    c = _child
-    return c.path if c is not None and c.pid == os.getpid() else None
-
-
-def _child_key() -> Optional[str]:
-    c = _child
-    return c.key if c is not None and c.pid == os.getpid() else None
-
-
-def _debug(why: str) -> None:
-    """A process that does not join a session says why only when ``FPROFILE_JUPYTER_DEBUG=1``."""
-    if os.environ.get(DEBUG_ENV) == "1":
-        try:
-            print(f"fprofile: pid {os.getpid()} is not recorded as a child process: {why}", file=sys.stderr)
-        except Exception:
-            pass
+    key = _core._child_key()
+    return key.rpartition(":")[0] if key is not None else None
 
 
 def start_child(key: str) -> None:
     """Starts recording this process as a child of the session ``key`` names
-    (``<directory>:<token>``), when it is its parent's live session (``_core._join_session``);
-    otherwise nothing happens (a line on stderr with ``FPROFILE_JUPYTER_DEBUG=1``)."""
-    global _child
-    if _child is not None and _child.pid == os.getpid():
-        return
-    path, sep, token = key.rpartition(":")
-    if not sep or not path:
-        _debug(f"{ENV} names no session token (set by another version of fprofile-jupyter?)")
-        return
-    try:
-        joined, text = _core._join_session(path, token)
-    except (ProfilerError, ValueError) as e:
-        _debug(str(e))
-        return
-    try:
-        config = json.loads(text)
-        args = (list(map(str, config["subs"])), dict(
-            exclude=list(map(str, config["exclude"])), include=list(map(str, config.get("include", []))),
-            builtins=bool(config["builtins"]), max_events=int(config["max_events"]),
-            metadata=[(str(k), str(v)) for k, v in config.get("metadata", [])]))
-    except (ValueError, KeyError, TypeError) as e:
-        _debug(f"{path}/{_CONFIG} is not valid: {e}")
-        return
-    recorder = Recorder()
-    recorder.start(args[0], child=joined, **args[1])
-    _child = _Child(recorder, key)
-    _install_exit_hooks()
+    (``<directory>:<token>``), when it is its parent's live session; otherwise nothing happens (a
+    line on stderr with ``FPROFILE_JUPYTER_DEBUG=1``)."""
+    _core._child_start(key)
 
 
 def finish_child(exit_status: Optional[int]) -> None:
     """Ends this process's child recording (its spool's end record), if it records."""
-    global _child
-    c, _child = _child, None
-    if c is None or c.pid != os.getpid():
-        return
-    try:
-        c.recorder.finish_child(exit_status, _multiprocessing_name())
-    except ProfilerError:
-        pass
-
-
-def _multiprocessing_name() -> Optional[str]:
-    """This process's ``multiprocessing`` name, unless it is the main process of its program."""
-    mp = sys.modules.get("multiprocessing.process")
-    try:
-        name = mp.current_process().name if mp is not None else None  # type: ignore[attr-defined]
-    except Exception:
-        return None
-    return name if isinstance(name, str) and name != "MainProcess" else None
+    _core._child_finish(exit_status)
 
 
 def after_fork(key: Optional[str]) -> None:
@@ -659,7 +590,6 @@ def after_fork(key: Optional[str]) -> None:
     session's :attr:`SessionDir.key`) or recorded as a child itself, this process starts its own
     child recording (the parent's is forgotten: its buffers belong to the parent). The parent's
     session locks are closed here: they must die with the parent."""
-    global _child
     for fd, owner in list(_held_locks.items()):
         if owner != os.getpid():
             _held_locks.pop(fd, None)
@@ -667,91 +597,4 @@ def after_fork(key: Optional[str]) -> None:
                 os.close(fd)
             except OSError:
                 pass
-    inherited, _child = _child, None
-    if key is None and inherited is not None:
-        key = inherited.key
-    if key is None:
-        return
-    try:
-        start_child(key)
-    except Exception as e:  # no caller to raise to: say it once, the program goes on
-        _say(e)
-
-
-def _install_exit_hooks() -> None:
-    global _hooks_installed
-    if _hooks_installed:
-        return
-    _hooks_installed = True
-    atexit.register(_at_exit)
-    os._exit = _exit
-    # every os.exec* goes through one of these two
-    os.execv = _execv
-    os.execve = _execve
-
-
-def _at_exit() -> None:
-    finish_child(None)  # the exit status of an interpreter exit is not known to Python
-
-
-def _exit(status: int) -> None:  # os._exit while a child records: end the spool first
-    try:
-        finish_child(int(status))
-    except BaseException:
-        pass
-    _real_exit(status)
-
-
-_exit.__doc__ = os._exit.__doc__
-_exit.__wrapped__ = _real_exit  # type: ignore[attr-defined]
-
-
-def _exec(real: Any, *args: Any) -> None:
-    # os.exec* while a child records: its spool ends (the new program, a Python one, starts a
-    # spool of its own); if the exec fails, this process records on into a new spool
-    key = _child_key()
-    finish_child(None)
-    try:
-        real(*args)
-    except BaseException:
-        if key is not None:
-            try:
-                start_child(key)
-            except Exception as e:
-                _say(e)
-        raise
-
-
-def _execv(path: Any, argv: Any) -> None:
-    _exec(_real_execv, path, argv)
-
-
-def _execve(path: Any, argv: Any, env: Any) -> None:
-    _exec(_real_execve, path, argv, env)
-
-
-_execv.__doc__ = os.execv.__doc__
-_execve.__doc__ = os.execve.__doc__
-
-
-def _say(e: BaseException) -> None:
-    try:
-        print(f"fprofile: this child process is not recorded: {e}", file=sys.stderr)
-    except Exception:
-        pass
-
-
-_pth_done = False
-
-
-def _pth_start() -> None:
-    """Called by the ``.pth`` line at interpreter start when ``FPROFILE_JUPYTER_SESSION`` is set."""
-    global _pth_done
-    key = os.environ.get(ENV)
-    if not key or _pth_done:
-        return
-    _pth_done = True  # (some interpreters process site-packages twice: once is enough)
-    try:
-        start_child(key)
-    except Exception as e:
-        _say(e)
+    _core._child_after_fork(key)

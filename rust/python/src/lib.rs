@@ -8,6 +8,8 @@
 //!   per-thread buffers, typed failures (`HookError`) and warnings (`HookWarning`), the `Recorder`
 //!   class and its `RecorderStats`.
 //! - `aggregate`: flame graphs, callers and callees, comparisons (`fprofile::flame`, `fprofile::compare`).
+//! - `child`: a child process's recording (`processes=True`), started by the `.pth` line without
+//!   the package.
 //! - `spool`: a child process's spool read into a `Trace` (the parent's merge of child processes).
 //! - `assets`: the embedded timeline JS/CSS and the HTML export.
 //! - `paths`: `short_path(file, roots)`, file names as users know them.
@@ -17,6 +19,7 @@ use pyo3::prelude::*;
 
 mod aggregate;
 mod assets;
+mod child;
 mod errors;
 mod hook;
 mod merge;
@@ -34,6 +37,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     trace::register(m)?;
     aggregate::register(m)?;
     recorder::register(m)?;
+    child::register(m)?;
     spool::register(m)?;
     assets::register(m)?;
     paths::register(m)?;

@@ -87,6 +87,8 @@ pub(crate) struct Session {
     outfile: Option<PathBuf>,
     background: Option<writer::Background>,
     points: Option<super::clock::Points>,
+    /// The process that started it (a fork child holds a copy it does not continue).
+    pid: u32,
 }
 
 static SESSION: GilCell<Option<Session>> = GilCell(UnsafeCell::new(None));
@@ -231,6 +233,7 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
         outfile: opts.outfile.clone(),
         background: None,
         points: None,
+        pid: std::process::id(),
     };
     // SAFETY: GIL held; no borrow of the session or the tables is alive.
     unsafe {
@@ -349,8 +352,13 @@ pub(crate) struct Stopped {
 /// In the child of a `fork()` made while recording: the recording is not continued there (the
 /// background thread does not exist in the child, and its locks may be held). The hook is removed
 /// and the session forgotten without touching its buffers (leaked), so the child records nothing,
-/// never blocks, and can start a recording of its own.
+/// never blocks, and can start a recording of its own. A session this process started itself
+/// (a child recording started by an earlier at-fork handler) stays.
 pub(crate) fn after_fork_child(py: Python<'_>) {
+    // SAFETY: called with the GIL held; a read of the session's pid.
+    if unsafe { session() }.is_some_and(|s| s.pid == std::process::id()) {
+        return; // started in this process already (by an earlier at-fork handler)
+    }
     RECORDING.store(0, Ordering::Relaxed);
     // SAFETY: called with the GIL held, in the only thread of the new process.
     if let Some(sess) = unsafe { (*SESSION.0.get()).take() } {
