@@ -14,6 +14,7 @@ another's hold (the Dask stop inside ``profile``'s end) leaves the holding to th
 """
 from __future__ import annotations
 
+import _signal  # (signal's C functions: signal.signal wraps each handler in an enum, 5 µs a stop)
 import signal
 import threading
 from typing import Any, Optional
@@ -49,7 +50,7 @@ class held_sigint:
             return self
         if _depth == 0:
             try:
-                self._saved = signal.signal(signal.SIGINT, self._handler)
+                self._saved = _signal.signal(signal.SIGINT, self._handler)
             except (ValueError, OSError, AttributeError, TypeError):  # no signals here (an embedded interpreter)
                 return self
             self._active = True
@@ -73,7 +74,7 @@ class held_sigint:
         # (None: a handler installed from C, which cannot be put back: Python's default instead)
         saved = self._saved if self._saved is not None else signal.default_int_handler
         try:
-            signal.signal(signal.SIGINT, saved)
+            _signal.signal(signal.SIGINT, saved)
         except (ValueError, OSError, TypeError):
             return False
         if self.interrupted and self.deliver:
