@@ -12,6 +12,9 @@ figure's median over the rounds and the ratio HEAD / BASE:
                 default subs)
   recorded/np   recorded with ``processes=False`` (when the revision has it)
   rejected/np   rejected with ``processes=False``
+  recorded, in run / rejected, in run
+                the same, timed inside the ``with`` (the hook's cost while the program runs; the
+                figures above add what the stop does per recorded call: clock conversion, trees)
   start+stop    entering and leaving ``profile()`` around nothing, per recording (µs)
   child start   a child process (``python -c pass``) started while recording: its CPU time (µs),
                 the start of its recording and the end of its spool included
@@ -84,6 +87,13 @@ def rec(subs, **kw):
             mod.fib(N)
         return clock() - t
     return run
+def inrun(subs, **kw):
+    def run():
+        with profile(subs=subs, **kw):
+            t = clock()
+            mod.fib(N)
+            return clock() - t
+    return run
 def startstop(**kw):
     def run():
         t = clock()
@@ -98,7 +108,8 @@ def child():
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     return int((r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * 1e9)
 configs = {"bare": bare, "recorded": rec([wl_file]), "rejected": rec(["ab-no-such-file-xyz"]),
-           "start+stop": startstop(), "child start": child}
+           "start+stop": startstop(), "child start": child,
+           "recorded, in run": inrun([wl_file]), "rejected, in run": inrun(["ab-no-such-file-xyz"])}
 if has_np:
     configs["recorded/np"] = rec([wl_file], processes=False)
     configs["rejected/np"] = rec(["ab-no-such-file-xyz"], processes=False)
@@ -115,6 +126,8 @@ out = {}
 for k, v in med.items():
     if k in ("bare", "child start") or k.startswith("start+stop"):
         out[k] = v
+    elif k.endswith(", in run"):
+        out[k] = (v - med["bare"]) / CALLS
     else:
         # the recording includes one start+stop: take it out, then the bare run
         ss = med["start+stop/np" if k.endswith("/np") else "start+stop"]
@@ -261,7 +274,7 @@ def report(python: str, revs: Dict[str, str], results: Dict[str, List[Dict[str, 
     clock = "wall time" if args.wall else "process CPU time"
     print(f"\n{pyver}, {clock}, fib({args.fib}), median of {args.rounds} rounds x {args.inner} runs; "
           f"BASE {short(revs['BASE'])}, HEAD {short(revs['HEAD'])}")
-    print(f"{'figure':<14} {'BASE':>12} {'HEAD':>12} {'HEAD/BASE':>10}  (min..max HEAD)")
+    print(f"{'figure':<16} {'BASE':>12} {'HEAD':>12} {'HEAD/BASE':>10}  (min..max HEAD)")
     keys = [k for k in results["HEAD"][0] if all(k in r for r in results["BASE"])]
     for k in keys:
         unit, scale = ("µs", 1e-3) if k.startswith(("start+stop", "child")) else ("ns/call", 1.0)
@@ -270,7 +283,7 @@ def report(python: str, revs: Dict[str, str], results: Dict[str, List[Dict[str, 
         hm = statistics.median(h)
         ratio = f"{hm / b:.2f}" if b > 0 else "n/a"
         label = k if k != "bare" else "bare (per call)"
-        print(f"{label:<14} {b:>9.1f} {unit[:2]:<2} {hm:>9.1f} {unit[:2]:<2} {ratio:>10}  ({min(h):.1f}..{max(h):.1f})")
+        print(f"{label:<16} {b:>9.1f} {unit[:2]:<2} {hm:>9.1f} {unit[:2]:<2} {ratio:>10}  ({min(h):.1f}..{max(h):.1f})")
 
 
 if __name__ == "__main__":

@@ -25,11 +25,12 @@ def test_ab_prints_its_table_for_every_figure():
     assert lines[1].split() == ["figure", "BASE", "HEAD", "HEAD/BASE", "(min..max", "HEAD)"], p.stdout
     rows = {}
     for ln in lines[2:]:
-        m = re.fullmatch(r"(\S+(?: \(per call\)| start)?)\s+(-?[\d.]+) (ns|µs)\s+(-?[\d.]+) (ns|µs)\s+(\S+)\s+\((-?[\d.]+)\.\.(-?[\d.]+)\)", ln)
+        m = re.fullmatch(r"(\S+(?: \(per call\)| start|, in run)?)\s+(-?[\d.]+) (ns|µs)\s+(-?[\d.]+) (ns|µs)\s+(\S+)\s+\((-?[\d.]+)\.\.(-?[\d.]+)\)", ln)
         assert m, f"not a row of the table: {ln!r}"
         rows[m.group(1)] = m
     assert set(rows) == {"bare (per call)", "recorded", "rejected", "start+stop", "recorded/np", "rejected/np",
-                         "start+stop/np", "child start"}, p.stdout
+                         "start+stop/np", "child start",
+                         "recorded, in run", "rejected, in run"}, p.stdout
     for name, m in rows.items():
         assert m.group(3) == m.group(5) == ("µs" if name.startswith(("start+stop", "child")) else "ns"), m.group(0)
         assert m.group(6) == "n/a" or re.fullmatch(r"-?\d+\.\d\d", m.group(6)), m.group(0)
