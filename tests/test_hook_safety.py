@@ -77,7 +77,7 @@ REENTRANT = """
     class Worker(helper.Base):
         def run(self):
             helper.armed = True
-            for _ in range(30000):   # several buffer chunks (256 events, then 512, ...)
+            for _ in range(30000):   # several buffer chunks (256 events, then 2048, ...)
                 tick()
             helper.armed = False
 """
