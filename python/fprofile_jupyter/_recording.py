@@ -416,6 +416,8 @@ class _Session:
         if self.outfile is not None and self.say_replacing and replaces(self.outfile):
             warnings.warn(f"fprofile: recording to {self.outfile}{REPLACING}", UserWarning, stacklevel=stacklevel + 1)
         metadata = [("paths.roots", json.dumps(path_roots()))]
+        # the whole command line: the process is named shorter ("kernel", the script and its arguments)
+        metadata.append(("command", _core._command_line()))
         if self.process_name:
             metadata.append(("process.name", self.process_name))
         # (announced before the hook is on and withdrawn after it is off: that code is not recorded)
