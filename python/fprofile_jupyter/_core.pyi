@@ -403,7 +403,8 @@ def merge(parts: List[Dict[str, Any]]) -> Trace:
     Each part: ``{"trace": Trace, "process": {overrides for its processes: pid, parent_pid, name,
     host, exit_status, incomplete, clock_offset_ns, clock_uncertainty_ns, aligned}, "processes": {pid:
     the same overrides for the processes with that pid only}, "bands":
-    [(thread_os_id, start_ns, end_ns, label), ...]}`` (band times absolute, on that part's clock;
+    [(thread_os_id, start_ns, end_ns, label), ...], "code_files": [(file, name, first_line, new_file),
+    ...] (those functions of the part get that file)}`` (band times absolute, on that part's clock;
     ``clock_offset_ns`` is added to the part's clock to reach the common one). Processes with
     ``aligned=False`` are shown on their own clock and named in the metadata's
     ``"warning.clock_unaligned"``. ``ValueError`` on bad input."""
