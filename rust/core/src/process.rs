@@ -74,6 +74,21 @@ fn is_interpreter(program: &str) -> bool {
     rest.is_some_and(|r| r.chars().all(|c| c.is_ascii_digit() || c == '.' || c == 'd' || c == 't' || c == 'm'))
 }
 
+/// An argument as a POSIX shell would need it written (Python's `shlex.quote`, which `fprofile
+/// run` names its program with): as it is when it is made of `\w@%+=:,./-` only, else in single quotes.
+fn quote(arg: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if !arg.is_empty() && arg.chars().all(safe) {
+        return arg.to_string();
+    }
+    format!("'{}'", arg.replace('\'', "'\"'\"'"))
+}
+
+/// The name's first part and the arguments after it, quoted, on one line.
+fn joined(first: String, rest: &[String]) -> String {
+    std::iter::once(first).chain(rest.iter().map(|a| quote(a))).collect::<Vec<_>>().join(" ")
+}
+
 /// Interpreter options that take the next argument as their value.
 const VALUE_OPTIONS: [&str; 3] = ["-W", "-X", "--check-hash-based-pycs"];
 
@@ -86,9 +101,7 @@ const VALUE_OPTIONS: [&str; 3] = ["-W", "-X", "--check-hash-based-pycs"];
 pub fn name_of(args: &[String], session: Option<&str>) -> String {
     let Some(program) = args.first() else { return String::new() };
     if !is_interpreter(program) {
-        let mut parts = vec![base(program).to_string()];
-        parts.extend(args[1..].iter().cloned());
-        return parts.join(" ");
+        return joined(base(program).to_string(), &args[1..]);
     }
     let mut i = 1;
     while i < args.len() {
@@ -98,9 +111,10 @@ pub fn name_of(args: &[String], session: Option<&str>) -> String {
             if a == "-m" && rest.first().is_some_and(|m| m == "ipykernel_launcher" || m == "ipykernel") {
                 return kernel_name(session);
             }
-            let mut parts = vec![if a == "-m" { "-m".to_string() } else { "python -c".to_string() }];
-            parts.extend(rest.iter().cloned());
-            return parts.join(" ");
+            return match rest.split_first() {
+                Some((m, more)) if a == "-m" => joined(format!("-m {m}"), more),
+                _ => joined(if a == "-m" { "-m".to_string() } else { "python -c".to_string() }, rest),
+            };
         }
         if a == "--" {
             i += 1;
@@ -120,9 +134,7 @@ pub fn name_of(args: &[String], session: Option<&str>) -> String {
     if b == "ipykernel_launcher.py" {
         return kernel_name(session);
     }
-    let mut parts = vec![if script == "-" { "python -".to_string() } else { b.to_string() }];
-    parts.extend(args[i + 1..].iter().cloned());
-    parts.join(" ")
+    joined(if script == "-" { "python -".to_string() } else { b.to_string() }, &args[i + 1..])
 }
 
 fn kernel_name(session: Option<&str>) -> String {
@@ -168,7 +180,13 @@ mod tests {
             "driver_main.py 3000 --fast"
         );
         assert_eq!(name("python -m http.server 8000", None), "-m http.server 8000");
-        assert_eq!(name("python -c print(1)", None), "python -c print(1)");
+        assert_eq!(name("python -c print(1)", None), "python -c 'print(1)'");
+        // arguments quoted as `fprofile run` names its program (shlex.quote)
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            name_of(&args(&["python3", "app.py", "one two", "--x", "it's", ""]), None),
+            "app.py 'one two' --x 'it'\"'\"'s' ''"
+        );
         assert_eq!(name("/venv/bin/python3 /venv/bin/dask-worker tcp://1.2.3.4:1", None), "dask-worker tcp://1.2.3.4:1");
         assert_eq!(name("/venv/bin/python3", None), "python3");
         assert_eq!(name("pypy3 -- a.py", None), "a.py");
