@@ -416,8 +416,6 @@ class _Session:
         if self.outfile is not None and self.say_replacing and replaces(self.outfile):
             warnings.warn(f"fprofile: recording to {self.outfile}{REPLACING}", UserWarning, stacklevel=stacklevel + 1)
         metadata = [("paths.roots", json.dumps(path_roots()))]
-        # the whole command line: the process is named shorter ("kernel", the script and its arguments)
-        metadata.append(("command", _core._command_line()))
         if self.process_name:
             metadata.append(("process.name", self.process_name))
         # (announced before the hook is on and withdrawn after it is off: that code is not recorded)
@@ -428,7 +426,10 @@ class _Session:
         try:
             keep = self.keep_last
             self.recorder.start(self.subs, exclude=self.exclude, include=self.include, builtins=self.builtins,
-                                max_events=self.max_events, outfile=self.outfile, metadata=metadata,
+                                max_events=self.max_events, outfile=self.outfile,
+                                # this process's whole command line (it is named shorter: "kernel",
+                                # its script and arguments); not the children's metadata
+                                metadata=metadata + [("command", _core._command_line())],
                                 keep_last_ns=keep[1] if keep and keep[0] == "ns" else None,
                                 keep_last_events=keep[1] if keep and keep[0] == "events" else None)
         except BaseException:
