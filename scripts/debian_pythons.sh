@@ -4,10 +4,15 @@
 # package is built for each Python inside the root with this machine's Rust toolchain, and pytest
 # runs there (about 600 MB under /var/cache/fprofile; reused by every clone of the repository).
 #
-# Usage (as root: chroot and mount need it):
+# Usage (as root: chroot and mount need it; `test` and `wheel-test` also run without root, see
+# "Without root" below):
 #   bash scripts/debian_pythons.sh root              make sure the root exists (first time: about
 #                                                    3 minutes of download and unpacking, 600 MB)
 #   bash scripts/debian_pythons.sh test FILE...      build for each Python, run pytest FILE... on each
+#   bash scripts/debian_pythons.sh suites FILE...    `test` as root, with passwordless sudo, or without
+#                                                    root (below), whichever this machine allows; where
+#                                                    none does: one line "NOT RUN: ..." saying why and
+#                                                    how to run them, exit 3 (scripts/test.sh)
 #   bash scripts/debian_pythons.sh wheel-test SCRIPT WHEEL...
 #                                                    install each wheel (cp314, cp315) into a fresh venv
 #                                                    of its Python, with no Rust toolchain in the root,
@@ -25,6 +30,17 @@
 #                            so a fresh clone or `git clean` reuses it)
 #   FPROFILE_DEBIAN_PYTHONS  the versions to test (default "3.14 3.15")
 #   FPROFILE_DEBIAN_MIRROR   the Debian mirror (default: the one apt uses here, else deb.debian.org)
+#   FPROFILE_ROOTLESS_DIR    without root: where what is written goes (default ~/.cache/fprofile/rootless)
+#   FPROFILE_AS_USER=1       take an ordinary user's path although root (tests of this script)
+#
+# Without root: `test` and `wheel-test` run as an ordinary user where the kernel allows
+# unprivileged user namespaces (`unshare --map-root-user`: Debian and Ubuntu do by default) and
+# the root exists (made once by root: `sudo bash scripts/debian_pythons.sh root`; making it needs
+# root). The root is then used read-only: everything written (the copy of the source, the venvs,
+# cargo's home and build folder) goes to the user's FPROFILE_ROOTLESS_DIR (default
+# ~/.cache/fprofile/rootless), mounted at /tmp/fprofile inside the root, in a private mount
+# namespace. `bash scripts/debian_pythons.sh rootless-check` says in one line why that is not
+# possible here (exit 1), or nothing (exit 0).
 #
 # Safety: the host folders the root needs (the Rust toolchain) are bind-mounted READ-ONLY, in a
 # private mount namespace (unshare) that disappears with the process, and unmounted by a trap as
@@ -47,6 +63,32 @@ BENCH_PEERS=(viztracer trace0)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { echo "error: $*" >&2; exit 1; }
+
+# Where things live inside the root: as root, in the root's own folders; without root (the root
+# read-only), under /tmp/fprofile, which is the user's FPROFILE_ROOTLESS_DIR mounted there.
+ROOTLESS_DIR=${FPROFILE_ROOTLESS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fprofile/rootless}
+if [ "${FPROFILE_ROOTLESS:-}" = 1 ]; then
+  IN=/tmp/fprofile
+  SRC_IN=$IN/src/project VENVS_IN=$IN/venvs HOME_IN=$IN/home CARGO_IN=$IN/cargo TARGET_IN=$IN/target
+  RUST_IN=$IN/rust CA_IN=$IN/host-ca.crt WHEEL_IN=$IN/wheel-test
+else
+  SRC_IN=/src/project VENVS_IN=/venvs HOME_IN=/root CARGO_IN=/root/.cargo TARGET_IN=/var/cache/fprofile-target
+  RUST_IN=/opt/rust CA_IN=/etc/ssl/certs/host-ca.crt WHEEL_IN=/var/tmp/fprofile-wheel-test
+fi
+
+# Why this user cannot run the suites without root (one line), or nothing when it can; "$1" =
+# norust: for wheel-test, which needs no Rust toolchain.
+rootless_problem() {
+  if ! unshare --map-root-user --mount --propagation private true 2>/dev/null; then
+    echo "this kernel does not let an ordinary user make a user namespace (unshare --map-root-user failed)"
+  elif [ ! -f "$MARKER" ] || [ "$(cat "$MARKER" 2>/dev/null)" != "$INCLUDE" ]; then
+    echo "there is no Debian root at $R yet (making it needs root, once: sudo bash scripts/debian_pythons.sh root)"
+  elif [ ! -r "$R/usr/bin" ]; then
+    echo "the Debian root at $R is not readable by $(id -un)"
+  elif [ "${1:-}" != norust ] && ! command -v rustc >/dev/null; then
+    echo "rustc not found (install rustup)"
+  fi
+}
 
 # The mount points at or below $1 (deepest first), as this process's mount namespace sees them.
 mounts_under() {
@@ -130,7 +172,7 @@ make_root() {
 # Copies the working tree (tracked and untracked files, not ignored ones) into the root's /src,
 # keeping modification times so that cargo rebuilds only what changed.
 copy_source() {
-  local dst="$R/src/project"
+  local dst="$R$SRC_IN"
   safe_rmrf "$dst"
   mkdir -p "$dst"
   if git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
@@ -143,7 +185,9 @@ copy_source() {
 }
 
 # Inside the private mount namespace: mounts /proc, /dev and, with "rust", this machine's Rust
-# toolchain read-only at /opt/rust; the trap unmounts in every case.
+# toolchain read-only at $RUST_IN; the trap unmounts in every case. Without root (a user namespace):
+# /proc and /dev bound from the host (a new proc needs a pid namespace), the host's CA bundle put
+# under /tmp/fprofile, its name servers bound over the root's.
 mount_root() {
   local sysroot
   MOUNTED=()
@@ -158,9 +202,19 @@ mount_root() {
   mkdir -p "$R/proc" "$R/dev"
   if [ "${1:-}" = rust ]; then
     sysroot=$(rustc --print sysroot) || die "rustc not found (install rustup)"
-    mkdir -p "$R/opt/rust"
-    mount --bind "$sysroot" "$R/opt/rust"; MOUNTED+=("$R/opt/rust")
-    mount -o remount,bind,ro "$R/opt/rust"
+    mkdir -p "$R$RUST_IN"
+    mount --bind "$sysroot" "$R$RUST_IN"; MOUNTED+=("$R$RUST_IN")
+    mount -o remount,bind,ro "$R$RUST_IN"
+  fi
+  if [ "${FPROFILE_ROOTLESS:-}" = 1 ]; then
+    mount --rbind /proc "$R/proc"; MOUNTED+=("$R/proc")
+    mount --rbind /dev "$R/dev"; MOUNTED+=("$R/dev")
+    cp /etc/ssl/certs/ca-certificates.crt "$R$CA_IN"
+    if [ -f "$R/etc/resolv.conf" ] && [ -f /etc/resolv.conf ]; then mount --bind /etc/resolv.conf "$R/etc/resolv.conf" 2>/dev/null || true; fi
+    mkdir -p "$R/sys" 2>/dev/null || true
+    mount --rbind /sys "$R/sys"; MOUNTED+=("$R/sys")
+    mount -o remount,bind,ro "$R/sys"
+    return 0
   fi
   mount -t proc proc "$R/proc"; MOUNTED+=("$R/proc")
   # /sys read-only: the recorder reads the clock source there (clock.rs: the TSC is used only when
@@ -180,9 +234,9 @@ inside() {
   local mode=$1; shift
   mount_root rust
   # cargo's own home in the root (a copy of the host's crate cache the first time, so no download)
-  if [ ! -d "$R/root/.cargo/registry" ] && [ -d "${CARGO_HOME:-$HOME/.cargo}/registry" ]; then
-    mkdir -p "$R/root/.cargo"
-    cp -a "${CARGO_HOME:-$HOME/.cargo}/registry" "$R/root/.cargo/"
+  if [ ! -d "$R$CARGO_IN/registry" ] && [ -d "${CARGO_HOME:-$HOME/.cargo}/registry" ]; then
+    mkdir -p "$R$CARGO_IN"
+    cp -a "${CARGO_HOME:-$HOME/.cargo}/registry" "$R$CARGO_IN/"
   fi
   local status=0 v
   for v in $PYTHONS; do
@@ -194,10 +248,10 @@ inside() {
 # The environment of every command run in the root (the Python venv $1 first on PATH).
 root_env() {
   local venv=$1 v=$2
-  ROOT_ENV=(env -i PATH="$venv/bin:/opt/rust/bin:/usr/local/bin:/usr/bin:/bin" HOME=/root LANG=C.UTF-8
-            CARGO_HOME=/root/.cargo CARGO_HTTP_CAINFO=/etc/ssl/certs/host-ca.crt
-            CARGO_TARGET_DIR="/var/cache/fprofile-target/py$v"
-            PIP_CERT=/etc/ssl/certs/host-ca.crt SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt
+  ROOT_ENV=(env -i PATH="$venv/bin:$RUST_IN/bin:/usr/local/bin:/usr/bin:/bin" HOME="$HOME_IN" LANG=C.UTF-8
+            CARGO_HOME="$CARGO_IN" CARGO_HTTP_CAINFO="$CA_IN"
+            CARGO_TARGET_DIR="$TARGET_IN/py$v"
+            PIP_CERT="$CA_IN" SSL_CERT_FILE="$CA_IN"
             PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 PIP_ROOT_USER_ACTION=ignore
             FPROFILE_IN_ROOT=1)
 }
@@ -208,6 +262,7 @@ make_venv() {
   local v=$1 venv=$2; shift 2
   if ! chroot "$R" "${ROOT_ENV[@]}" /bin/bash -euo pipefail -c '
       v=$1 venv=$2; shift 2
+      mkdir -p "$HOME"
       [ -x "$venv/bin/python" ] || "python$v" -m venv "$venv"
       "$venv/bin/python" -m pip install -q "$@"
     ' _ "$v" "$venv" "$@"; then
@@ -216,10 +271,10 @@ make_venv() {
   fi
 }
 
-# Builds the project (/src/project) with this machine's Rust toolchain into the venv $2 of Python $1.
+# Builds the project ($SRC_IN) with this machine's Rust toolchain into the venv $2 of Python $1.
 build_into() {
   local v=$1 venv=$2
-  if ! chroot "$R" "${ROOT_ENV[@]}" "$venv/bin/python" -m pip install -q --no-build-isolation --no-deps --force-reinstall /src/project; then
+  if ! chroot "$R" "${ROOT_ENV[@]}" "$venv/bin/python" -m pip install -q --no-build-isolation --no-deps --force-reinstall "$SRC_IN"; then
     echo "error: Python $v: building the package failed" >&2
     return 1
   fi
@@ -248,14 +303,14 @@ bench_one() {
 
 run_one() {
   local v=$1; shift
-  local t0=$SECONDS venv="/venvs/$v"
+  local t0=$SECONDS venv="$VENVS_IN/$v"
   say "Python $v (Debian sid root): build and install"
   root_env "$venv" "$v"
   local env=("${ROOT_ENV[@]}")
   make_venv "$v" "$venv" "${SUITE_DEPS[@]}" || return 1
   build_into "$v" "$venv" || return 1
   say "Python $v: built in $((SECONDS - t0)) s; pytest"
-  chroot "$R" "${env[@]}" /bin/bash -c 'cd /src/project && exec timeout -k 30 900 "$@"' _ \
+  chroot "$R" "${env[@]}" /bin/bash -c 'cd "$0" && exec timeout -k 30 900 "$@"' "$SRC_IN" \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
 }
 
@@ -267,13 +322,13 @@ wheel_inside() {
   for whl in "$@"; do
     tag=$(basename "$whl" | cut -d- -f3)   # cp314
     v="${tag:2:1}.${tag:3}"
-    venv="/var/tmp/fprofile-wheel-test/$v" work="/var/tmp/fprofile-wheel-test/run-$v"
+    venv="$WHEEL_IN/$v" work="$WHEEL_IN/run-$v"
     say "Python $v (Debian sid root): the wheel $(basename "$whl") in a fresh venv"
     rm -rf "$R$venv" "$R$work"
     mkdir -p "$R$work"
     cp "$script" "$R$work/smoke.py"
     cp "$whl" "$R$work/"
-    if ! chroot "$R" env -i PATH="$venv/bin:/usr/bin:/bin" HOME=/root LANG=C.UTF-8 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    if ! chroot "$R" env -i PATH="$venv/bin:/usr/bin:/bin" HOME="$HOME_IN" LANG=C.UTF-8 PIP_DISABLE_PIP_VERSION_CHECK=1 \
         PIP_ROOT_USER_ACTION=ignore /bin/bash -euo pipefail -c '
           v=$1 venv=$2 work=$3 whl=$4
           "python$v" -m venv "$venv"
@@ -287,12 +342,61 @@ wheel_inside() {
   return $status
 }
 
-[ "$(id -u)" = 0 ] || die "scripts/debian_pythons.sh needs root (debootstrap, chroot, mount); CI runs as root"
 cmd=${1:-test}
 shift || true
+if [ "$cmd" = rootless-check ]; then
+  why=$(rootless_problem)
+  [ -z "$why" ] || { echo "$why"; exit 1; }
+  exit 0
+fi
+if [ "$cmd" = suites ]; then
+  [ $# -gt 0 ] || die "usage: bash scripts/debian_pythons.sh suites FILE..."
+  if [ "$(id -u)" = 0 ] && [ "${FPROFILE_AS_USER:-}" != 1 ]; then exec bash "$SELF" test "$@"; fi
+  if [ "${FPROFILE_AS_USER:-}" != 1 ] && sudo -n true 2>/dev/null; then
+    exec sudo -n env PATH="$PATH" RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}" CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" \
+      bash "$SELF" test "$@"
+  fi
+  why=$(rootless_problem)
+  [ -n "$why" ] || exec bash "$SELF" test "$@"
+  echo "NOT RUN: the Python ${PYTHONS// / and } suites ($# files): no root, no passwordless sudo, and $why; to run them: sudo bash scripts/debian_pythons.sh test $*" >&2
+  exit 3
+fi
+if { [ "$(id -u)" != 0 ] || [ "${FPROFILE_AS_USER:-}" = 1 ]; } && [ "${FPROFILE_ROOTLESS:-}" != 1 ]; then
+  # without root: test and wheel-test in a user namespace, with the root read-only (see the top)
+  case "$cmd" in
+    test|wheel-test)
+      why=$(rootless_problem "$([ "$cmd" = wheel-test ] && echo norust)")
+      [ -z "$why" ] || die "without root, $cmd needs a user namespace and the Debian root: $why"
+      mkdir -p "$ROOTLESS_DIR"
+      chmod 700 "$ROOTLESS_DIR"
+      exec 9>"$ROOTLESS_DIR/.lock"
+      flock -w 3600 9 || die "another run holds $ROOTLESS_DIR/.lock"
+      args=()
+      if [ "$cmd" = wheel-test ]; then for a in "$@"; do args+=("$(readlink -f "$a")"); done; else args=("$@"); fi
+      exec unshare --map-root-user --mount --propagation private \
+        env FPROFILE_ROOTLESS=1 FPROFILE_ROOTLESS_DIR="$ROOTLESS_DIR" bash "$SELF" "__rootless_$cmd" "${args[@]}"
+      ;;
+    *) die "scripts/debian_pythons.sh $cmd needs root (debootstrap, chroot, mount); without root only test and wheel-test run (CI runs as root)" ;;
+  esac
+fi
 case "$cmd" in
   __inside) inside "$@" ;;
   __wheel_inside) wheel_inside "$@" ;;
+  __rootless_test|__rootless_wheel-test)
+    # in the user namespace (uid 0 there): the user's folder over the root's /tmp, then as root does
+    [ "${FPROFILE_ROOTLESS:-}" = 1 ] || die "$cmd is internal"
+    mkdir -p "$ROOTLESS_DIR"
+    mount --bind "$ROOTLESS_DIR" "$R/tmp"
+    mkdir -p "$R$IN"
+    if [ "$cmd" = __rootless_test ]; then
+      [ $# -gt 0 ] || die "usage: bash scripts/debian_pythons.sh test FILE..."
+      copy_source
+      inside test "$@"
+    else
+      [ $# -gt 1 ] || die "usage: bash scripts/debian_pythons.sh wheel-test SCRIPT WHEEL..."
+      wheel_inside "$@"
+    fi
+    ;;
   root|test|wheel-test|bench)
     mkdir -p "$CACHE"
     exec 9>"$CACHE/debian-sid.lock"

@@ -4,6 +4,11 @@
 # and the recording, hook and trace suites again on Python 3.13, 3.14 and 3.15; the last two in a
 # Debian sid root made once per machine by scripts/debian_pythons.sh; tests/test_wheels.py builds
 # the 3.11 and 3.14 wheels with scripts/wheels.sh and installs them where there is no Rust).
+# Without root, the 3.14/3.15 suites run in a user namespace with the root read-only
+# (scripts/debian_pythons.sh, "Without root"); where that is not possible (or CPython 3.13 is not
+# installed) those suites are not run: one NOT RUN line each says which and how to run them, the
+# last line names them again, and the command fails for it only in CI (CI=1): a suite that did not
+# run never counts as passed.
 # Usage: bash scripts/test.sh
 . "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh" test
 cd "$ROOT"
@@ -28,6 +33,7 @@ export JUPYTER_PATH="$VENV/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 SUITE=$(ls tests/test_recording*.py tests/test_hook*.py tests/test_threadprofiler*.py tests/test_trace_api.py tests/test_stream.py tests/test_keep_last.py 2>/dev/null)
 
 status=0
+not_run=()  # the suites that could not run here (said at the end; a failure only in CI)
 say "Style: cargo fmt, cargo clippy, ruff (scripts/lint.sh)"
 bash scripts/lint.sh || status=1
 
@@ -51,22 +57,27 @@ if [ -n "$PY313" ] && [ -x "$PY313" ]; then
   CARGO_TARGET_DIR="$ROOT/target/py313" "$V313/bin/python" -m pip install -q "$ROOT" pytest coverage ipython
   timeout -k 30 900 "$V313/bin/python" -m pytest -q -p no:cacheprovider $SUITE || status=1
 else
-  echo "error: CPython 3.13 not found (pyenv): the recording suite must also run on 3.13; set FPROFILE_PYTHON313" >&2
-  status=1
+  echo "NOT RUN: the Python 3.13 suites ($(echo $SUITE | wc -w) files): CPython 3.13 not found (pyenv's, or python3.13 on PATH); to run them: pyenv install 3.13 (or set FPROFILE_PYTHON313=/path/to/python3.13) and run this again" >&2
+  not_run+=("Python 3.13 suites")
 fi
 
-# CPython 3.14 and 3.15: Debian's packages in a debootstrap root (cached under /var/cache/fprofile),
-# which needs root for chroot and mount.
+# CPython 3.14 and 3.15: Debian's packages in a debootstrap root (cached under /var/cache/fprofile):
+# as root (or with passwordless sudo), else in a user namespace with the root read-only; exit 3
+# when none of these is possible here (it said why and how to run them, in one line)
 say "CPython 3.14 and 3.15 (Debian sid root): recording and trace suites"
-if [ "$(id -u)" = 0 ]; then
-  bash scripts/debian_pythons.sh test $SUITE || status=1
-elif sudo -n true 2>/dev/null; then
-  sudo -n env PATH="$PATH" RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}" CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" \
-    bash scripts/debian_pythons.sh test $SUITE || status=1
-else
-  echo "error: the 3.14/3.15 suites need root (debootstrap, chroot): run as root or with passwordless sudo" >&2
-  status=1
-fi
+rc=0
+bash scripts/debian_pythons.sh suites $SUITE || rc=$?
+if [ $rc = 3 ]; then not_run+=("Python 3.14 and 3.15 suites"); elif [ $rc != 0 ]; then status=1; fi
 
-if [ $status = 0 ]; then say "all suites passed"; else say "some suites FAILED"; fi
+if [ ${#not_run[@]} -gt 0 ]; then
+  if [ "${CI:-}" = 1 ]; then
+    echo "error: CI=1: every suite must run" >&2
+    status=1
+  fi
+fi
+if [ $status != 0 ]; then say "some suites FAILED"
+elif [ ${#not_run[@]} -gt 0 ]; then
+  printf -v joined '%s, ' "${not_run[@]}"
+  say "the suites that ran passed; NOT RUN: ${joined%, } (how to run them: the NOT RUN lines above)"
+else say "all suites passed"; fi
 exit $status

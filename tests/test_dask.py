@@ -470,3 +470,32 @@ def test_magic_dask_without_a_client_is_a_clear_error(tmp_path):
     lines = out.stdout.strip().splitlines()
     assert lines[0].startswith("UsageError: --dask: there is no Dask client here; create one first")
     assert lines[-1] == "False"  # the cell did not run
+
+
+def test_functions_of_a_cell_run_on_workers_are_named_by_their_cell(local_client):
+    """Issue 24 item 3: a function defined in a notebook cell and run on the workers (sent by value:
+    cloudpickle names its file ``<dynamic-code>`` there) shows as its cell, ``In [n]``, as in the
+    kernel; the default subs record it on the workers."""
+    import json
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "fprofile_jupyter")
+    with local_client.as_current(), capture_output():
+        shell.run_cell("x = 0\n\n\ndef cell_square(v):\n    return v * v\n", store_history=True)
+        n = shell.execution_count - 1
+        shell.run_cell("%%fprofile --dask --no-display\nfrom distributed import get_client\n"
+                       "res = get_client().gather(get_client().map(cell_square, range(6), pure=False))\n",
+                       store_history=True)
+    trace = shell.user_ns["_fprofile_trace"]
+    labels = dict(json.loads(trace.metadata["paths.cells"]))
+    workers = [i for i, p in enumerate(trace.processes) if p.name.startswith("dask worker ")]
+    assert len(workers) == 2
+    on_workers = [(r.function, r.file, r.line, r.calls) for i in workers for r in trace.summary().per_process[i]
+                  if r.function == "cell_square"]
+    assert sum(c for _, _, _, c in on_workers) == 6, on_workers
+    assert {(labels.get(f), line) for _, f, line, _ in on_workers} == {(f"In [{n}]", 4)}, (on_workers, labels)
+    assert not any(r.file == "<dynamic-code>" for i in workers for r in trace.summary().per_process[i]
+                   if r.function == "cell_square")

@@ -186,6 +186,11 @@ def test_run_names_the_process_after_the_program(tmp_path):
     [proc] = fprofile_jupyter.load(tmp_path / "out.fpt").processes
     assert proc.name == "app.py 'one two' --x"
     assert proc.pid > 0 and proc.host
+    # by its file name, as its Python children are, however the path was given
+    r = fprofile("run", "-o", "out.fpt", str(tmp_path / "app.py"), "7", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    [proc] = fprofile_jupyter.load(tmp_path / "out.fpt").processes
+    assert proc.name == "app.py 7"
 
 
 def test_notebook_cells_are_shown_by_their_label():

@@ -54,8 +54,26 @@ def fresh_venv(python: str, where: Path) -> tuple[Path, dict[str, str]]:
     return where, no_rust_env(where)
 
 
+def _sudo() -> bool:
+    return subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0
+
+
 def can_chroot() -> bool:
-    return os.geteuid() == 0 or subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0
+    """Root, passwordless sudo, or an ordinary user where scripts/debian_pythons.sh runs without root
+    (a user namespace, the Debian root present: its "Without root")."""
+    if os.geteuid() == 0 or _sudo():
+        return True
+    return subprocess.run(["bash", str(ROOT / "scripts" / "debian_pythons.sh"), "rootless-check"],
+                          capture_output=True).returncode == 0
+
+
+def debian_pythons(*args: str) -> list:
+    """The command running scripts/debian_pythons.sh with ``args``: through sudo where that is how
+    this user gets root, else as it is (as root, or without root)."""
+    cmd = ["bash", str(ROOT / "scripts" / "debian_pythons.sh"), *args]
+    if os.geteuid() != 0 and _sudo():
+        cmd = ["sudo", "-n", "env", f"PATH={os.environ['PATH']}"] + cmd
+    return cmd
 
 
 @pytest.fixture(scope="module")
@@ -80,10 +98,8 @@ def wheels(tmp_path_factory) -> dict[str, Path]:
 def test_wheel_records_without_rust(wheels, tmp_path, version):
     if version in IN_ROOT:  # inside the Debian root: a fresh venv there, no Rust toolchain mounted
         if not can_chroot():
-            pytest.skip("the Debian root needs root or passwordless sudo (chroot): scripts/test.sh runs as root in CI")
-        cmd = ["bash", str(ROOT / "scripts" / "debian_pythons.sh"), "wheel-test", str(SMOKE), str(wheels[version])]
-        if os.geteuid() != 0:
-            cmd = ["sudo", "-n", "env", f"PATH={os.environ['PATH']}"] + cmd
+            pytest.skip("the Debian root needs root, passwordless sudo or a user namespace (scripts/debian_pythons.sh rootless-check)")
+        cmd = debian_pythons("wheel-test", str(SMOKE), str(wheels[version]))
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
         assert r.returncode == 0 and f"ok: CPython {version}." in r.stdout, r.stdout + r.stderr[-4000:]
         return
@@ -144,7 +160,7 @@ def test_wheel_on_another_python_is_one_clear_error(wheels, tmp_path):
 
 def test_wheel_for_314_refuses_to_start_on_315(wheels, tmp_path):
     """The 3.14 module, loadable by 3.15 (the symbols it needs are there), refuses in its own init."""
-    assert can_chroot(), "the Debian root needs root or passwordless sudo (chroot), as scripts/test.sh does"
+    assert can_chroot(), "the Debian root needs root, passwordless sudo or a user namespace (debian_pythons.sh rootless-check)"
     # a wheel whose module 3.15 loads: the 3.14 wheel, its tags and file name changed to 3.15's
     forced = tmp_path / wheels["3.14"].name.replace("cp314-cp314", "cp315-cp315")
     with zipfile.ZipFile(wheels["3.14"]) as src, zipfile.ZipFile(forced, "w", zipfile.ZIP_DEFLATED) as dst:
@@ -167,8 +183,6 @@ def test_wheel_for_314_refuses_to_start_on_315(wheels, tmp_path):
         "    print('ok: CPython', sys.version.split()[0], 'refused it:', msg)\n"
         "else:\n"
         "    raise SystemExit('imported the 3.14 module on 3.15')\n", encoding="utf-8")
-    cmd = ["bash", str(ROOT / "scripts" / "debian_pythons.sh"), "wheel-test", str(script), str(forced)]
-    if os.geteuid() != 0:
-        cmd = ["sudo", "-n", "env", f"PATH={os.environ['PATH']}"] + cmd
+    cmd = debian_pythons("wheel-test", str(script), str(forced))
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0 and "ok: CPython 3.15" in r.stdout, r.stdout + r.stderr[-4000:]

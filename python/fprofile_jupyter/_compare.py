@@ -141,8 +141,11 @@ class Comparison:
 
 
 def _open(x: _Input, side: str) -> Tuple[Trace, str]:
+    """The trace and its default name: the file's name, the trace's title (its metadata "title"),
+    else ``side`` ("a" or "b")."""
     if isinstance(x, Trace):
-        return x, side
+        title = x.metadata.get("title", "").strip()
+        return x, title or side
     if not isinstance(x, (str, os.PathLike)):
         raise TypeError(f"compare: {side} must be a Trace or the path of a trace file, not {type(x).__name__}")
     import re
@@ -159,16 +162,26 @@ def _open(x: _Input, side: str) -> Tuple[Trace, str]:
 
 def compare(a: _Input, b: _Input, *, names: Optional[Tuple[str, str]] = None) -> Comparison:
     """Compares two runs per function: ``a`` and ``b`` are traces or paths of trace files (any
-    format ``load`` reads). The differences are ``b - a``. ``names``: what the table and the
-    messages call the two (default: the file names, or "a" and "b" for traces).
+    format ``load`` reads). The differences are ``b - a``. ``names``: what the title, the column
+    headers (``calls chunk 1``), the marks of functions one run alone has, the flame graph's legend
+    and the messages call the two, e.g. ``names=("chunk 1", "chunk 20")`` (default: the file names,
+    or the traces' titles, their metadata "title", else "a" and "b"; two equal defaults become
+    ``a (x)`` and ``b (x)``).
 
     ``FileNotFoundError`` / ``OSError`` when a file cannot be read, ``FormatError`` (naming the
-    file) when it is not a trace, ``ValueError`` when a trace holds no calls."""
+    file) when it is not a trace, ``ValueError`` when a trace holds no calls or ``names`` is not two
+    different non-empty strings."""
+    if names is not None:
+        if (isinstance(names, str) or not isinstance(names, (tuple, list)) or len(names) != 2
+                or not all(isinstance(n, str) and n.strip() for n in names)):
+            raise ValueError(f"compare: names must be two non-empty strings, e.g. names=(\"before\", \"after\"), not {names!r}")
+        if names[0].strip() == names[1].strip():
+            raise ValueError(f"compare: the two names must differ (both are {names[0]!r})")
     ta, name_a = _open(a, "a")
     tb, name_b = _open(b, "b")
     if names is not None:
-        name_a, name_b = names
-    elif name_a == name_b and not (isinstance(a, Trace) and isinstance(b, Trace)):
+        name_a, name_b = names[0].strip(), names[1].strip()
+    elif name_a == name_b and (name_a, name_b) != ("a", "b"):
         name_a, name_b = f"a ({name_a})", f"b ({name_b})"
     for t, name in ((ta, name_a), (tb, name_b)):
         if len(t) == 0:  # the core says "trace a holds no calls"; here the file is named

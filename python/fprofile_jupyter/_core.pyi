@@ -343,6 +343,13 @@ def short_path(file: str, roots: str) -> str:
     a JSON list of [prefix, label] pairs; the longest matching prefix wins), else unchanged; the rule
     of every view (``tests/fixtures/paths.json``)."""
 
+def _process_name() -> str:
+    """This process's name in a trace: "kernel" (with the notebook's name from ``JPY_SESSION_NAME``)
+    for a Jupyter kernel, the script and its arguments for a Python program (``child_job.py 3000``)."""
+
+def _command_line() -> str:
+    """This process's command line, arguments joined by spaces (cut to 200 characters)."""
+
 def format_duration(ns: int) -> str:
     """A duration in integer nanoseconds as short text: ``"12.35 ms"``, ``"1 µs"``, ``"789 ns"``
     (units ns, µs, ms, s; 3 decimals under 10, 2 under 100, 1 under 1000, trailing zeros
@@ -396,7 +403,8 @@ def merge(parts: List[Dict[str, Any]]) -> Trace:
     Each part: ``{"trace": Trace, "process": {overrides for its processes: pid, parent_pid, name,
     host, exit_status, incomplete, clock_offset_ns, clock_uncertainty_ns, aligned}, "processes": {pid:
     the same overrides for the processes with that pid only}, "bands":
-    [(thread_os_id, start_ns, end_ns, label), ...]}`` (band times absolute, on that part's clock;
+    [(thread_os_id, start_ns, end_ns, label), ...], "code_files": [(file, name, first_line, new_file),
+    ...] (those functions of the part get that file)}`` (band times absolute, on that part's clock;
     ``clock_offset_ns`` is added to the part's clock to reach the common one). Processes with
     ``aligned=False`` are shown on their own clock and named in the metadata's
     ``"warning.clock_unaligned"``. ``ValueError`` on bad input."""

@@ -29,7 +29,11 @@ How it travels (all over Dask's own comms, no shared filesystem):
   round trip wins): offset = client mid-point - worker reading, uncertainty = half that round trip.
   A worker whose offset could not be measured is kept on its own clock (``aligned=False``) and
   named in a warning.
-- **Merge**: ``_core.merge`` puts the client's trace and every worker's on one timeline.
+- **Merge**: ``_core.merge`` puts the client's trace and every worker's on one timeline. The
+  functions of the notebook's cells (or of the client's script) that Dask sent by value are named
+  ``<dynamic-code>`` on the workers (cloudpickle drops their file name): the client's table of
+  them (``client_functions``: name and first line -> cell file) gives them their cell back, so they
+  show as ``In [n]`` as in the kernel.
 
 Test-only: ``FPROFILE_TEST_CLOCK_SHIFT_NS`` in a worker's environment shifts every clock reading
 that worker reports (its trace, its bands and its probe replies) by that many nanoseconds and makes
@@ -37,11 +41,14 @@ it count as a different clock, so that the estimation above runs for real on one
 """
 from __future__ import annotations
 
+import ast
+import linecache
 import os
 import socket
 import sys
 import threading
 import time
+import types
 import uuid
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -299,14 +306,40 @@ def _clock_reading() -> int:
 
 # -- the client side ------------------------------------------------------------------------------
 
-def _command_line() -> str:
-    """This process's command line (as the recorder names a process)."""
-    try:
-        with open("/proc/self/cmdline", "rb") as f:
-            args = [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
-    except OSError:
-        args = [sys.executable] + sys.argv[1:]
-    return " ".join(args)
+def client_functions() -> List[Tuple[str, str, int, str]]:
+    """The functions of the notebook's cells (and of the client's ``__main__`` script), as a worker
+    records them when Dask sent them by value (cloudpickle names their file ``<dynamic-code>``):
+    ``(DYNAMIC_CODE, name, first_line, file)``, for ``merge``'s "code_files", so that they show as
+    their cell (``In [n]``, through "paths.cells") or script, as in the kernel. The kernel's cells
+    are compiled again from their cached source; of two cells that define a function of the same
+    name at the same line, the later one's counts."""
+    files: List[str] = []
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    if isinstance(main, str):
+        files.append(main)
+    ip = sys.modules.get("IPython")
+    if ip is not None:
+        try:
+            fmap = dict(getattr(getattr(ip.get_ipython(), "compile", None), "_filename_map", None) or {})
+        except Exception:
+            fmap = {}
+        files += [f for f, _ in sorted(((f, n) for f, n in fmap.items() if isinstance(n, int)), key=lambda fn: fn[1])]
+    table: Dict[Tuple[str, int], str] = {}
+    for f in files:
+        source = "".join(linecache.getlines(f))
+        if not source:
+            continue
+        try:
+            code = compile(source, f, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+        except (SyntaxError, ValueError):
+            continue
+        todo = [code]
+        while todo:
+            for k in todo.pop().co_consts:
+                if isinstance(k, types.CodeType):
+                    table[(getattr(k, "co_qualname", k.co_name), k.co_firstlineno)] = f
+                    todo.append(k)
+    return [(DYNAMIC_CODE, name, line, f) for (name, line), f in table.items()]
 
 
 def check_client(client: Any) -> Any:
@@ -509,6 +542,7 @@ class DaskRecording:
 
         client_bands = []
         parts: List[Dict[str, Any]] = []
+        code_files = client_functions()
         problems = list(getattr(self, "problems", []))
         by_pid: Dict[int, Dict[str, Any]] = {}
         for p in payloads:
@@ -520,8 +554,9 @@ class DaskRecording:
                     by_pid[int(p["pid"])] = {"name": p.get("label"), "host": p.get("host", "")}
         client_process: Dict[str, Any] = {"clock_offset_ns": 0, "clock_uncertainty_ns": 0, "aligned": True}
         if not getattr(client_trace, "processes", None):  # nothing recorded here: still the run's client
-            client_process.update(pid=os.getpid(), parent_pid=os.getppid(), host=socket.gethostname(), name=_command_line())
-        parts.append({"trace": client_trace, "bands": client_bands, "process": client_process, "processes": by_pid})
+            client_process.update(pid=os.getpid(), parent_pid=os.getppid(), host=socket.gethostname(), name=_core._process_name())
+        parts.append({"trace": client_trace, "bands": client_bands, "process": client_process, "processes": by_pid,
+                      "code_files": code_files})
         for p in sorted(payloads, key=lambda p: (str(p.get("name")), str(p.get("address")))):
             if p.get("in_client") or p.get("trace") is None:
                 continue
@@ -543,7 +578,8 @@ class DaskRecording:
                     override.update(clock_offset_ns=0, clock_uncertainty_ns=0, aligned=False)
                     problems.append(f"{p.get('label')}: its clock offset could not be measured; it is shown on its "
                                     "own clock, starting at the trace's start")
-            parts.append({"trace": trace, "process": override, "bands": [tuple(b) for b in p.get("bands", ())]})
+            parts.append({"trace": trace, "process": override, "bands": [tuple(b) for b in p.get("bands", ())],
+                          "code_files": code_files})
         merged = _core.merge(parts)
         for msg in problems:  # (merge <- profile._stop <- profile.__exit__ <- the user's block)
             warnings.warn(RuntimeWarning(f"fprofile: {msg}"), stacklevel=4)

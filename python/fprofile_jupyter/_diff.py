@@ -27,14 +27,24 @@ def cmd_diff(argv: Sequence[str]) -> int:
         help="order of the rows: absolute change of time, relative change, change in calls (default abs)",
     )
     parser.add_argument("--per-call", action="store_true", help="compare the mean time of one call instead of the total time")
+    parser.add_argument(
+        "--names", nargs=2, metavar=("NAME_A", "NAME_B"),
+        help="what the title and the columns call A and B, e.g. --names 'chunk 1' 'chunk 20' (default: their file names)",
+    )
     opts = parser.parse_args(argv)
     if opts.top < 0:
         raise UsageError("--top must be 0 or more")
+    if opts.names is not None and (not all(n.strip() for n in opts.names) or opts.names[0].strip() == opts.names[1].strip()):
+        raise UsageError("--names needs two different non-empty names")
     ta = _load(opts.a, empty_is_error=True)
     tb = _load(opts.b, empty_is_error=True)
     name_a, name_b = os.path.basename(opts.a) or opts.a, os.path.basename(opts.b) or opts.b
     if name_a == name_b:
         name_a, name_b = opts.a, opts.b
+    if name_a == name_b:  # one file compared with itself
+        name_a, name_b = f"a ({name_a})", f"b ({name_b})"
+    if opts.names is not None:
+        name_a, name_b = (n.strip() for n in opts.names)
     comparison: Comparison = compare(ta, tb, names=(name_a, name_b))
     out = comparison.sort(opts.sort, per_call=opts.per_call).format_table(limit=min(opts.top, sys.maxsize) or None)
     print(out)

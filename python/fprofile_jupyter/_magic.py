@@ -7,6 +7,7 @@ Files are written only when asked (``-o``).
 """
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shlex
@@ -135,6 +136,82 @@ def _has_top_level_await(shell: Any, code: str) -> bool:
         return bool(check(code, transformed_cell=transformed, preprocessing_exc_tuple=None))
     except Exception:  # a cell IPython cannot transform: run_cell reports it as usual
         return False
+
+
+#: The user-namespace name the profiled cell's last expression is shown through while it runs.
+_DISPLAY_NAME = "__fprofile_sys__"
+
+
+class _CellAsOneCall(ast.NodeTransformer):
+    """While the magic runs its cell (a nested ``run_cell``): the cell is labelled with the prompt
+    the user sees and runs as one ``<module>`` call.
+
+    - **Label.** IPython counts the outer cell (``[N]``) before running it, so the nested run
+      caches the cell's code under N+1 (``compile._filename_map``, which names cells in the trace's
+      "paths.cells" and in tracebacks): set back to N.
+    - **One call.** IPython runs each top-level statement as its own code object (one ``<module>``
+      call each); the cell's statements are put under one ``if True:`` (which compiles to nothing)
+      and the last expression is shown as IPython shows it (``sys.displayhook``, the
+      ``last_expr`` / ``last_expr_or_assign`` rules), so the cell is one call. Leading ``from
+      __future__`` imports stay in front; with other ``ast_node_interactivity`` settings the cell
+      runs as IPython splits it. Only the cell is changed, not what its code transforms later
+      (``%timeit``'s statement).
+    """
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__()
+        self.shell = shell
+        self.number = shell.execution_count  # what the nested run caches the cell under
+        fmap = getattr(getattr(shell, "compile", None), "_filename_map", None)
+        self.fmap = fmap if isinstance(fmap, dict) else None
+        self.before = dict(fmap) if self.fmap is not None else {}
+        self.done = False
+
+    def __enter__(self) -> "_CellAsOneCall":
+        self.shell.ast_transformers.append(self)
+        self.shell.user_ns[_DISPLAY_NAME] = sys
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self in self.shell.ast_transformers:
+            self.shell.ast_transformers.remove(self)
+        self.shell.user_ns.pop(_DISPLAY_NAME, None)
+
+    def _relabel(self) -> None:
+        if self.fmap is None or not isinstance(self.number, int):
+            return
+        for name, n in list(self.fmap.items()):
+            if n == self.number and self.before.get(name) != n:
+                self.fmap[name] = self.number - 1
+
+    def visit_Module(self, node: ast.Module) -> ast.Module:
+        if self.done:  # code the cell's own code transforms (%timeit's statement): as it is
+            return node
+        self.done = True
+        self._relabel()  # (the cell was just cached: before its code runs and before any traceback)
+        body = list(node.body)
+        future = 0
+        while future < len(body) and isinstance(body[future], ast.ImportFrom) and body[future].module == "__future__":
+            future += 1
+        head, rest = body[:future], body[future:]
+        mode = getattr(self.shell, "ast_node_interactivity", "last_expr")
+        if len(rest) < 2 or mode not in ("last_expr", "last_expr_or_assign", "none"):
+            return node
+        last = rest[-1]
+        shown: Optional[ast.expr] = None
+        if mode != "none":
+            if isinstance(last, ast.Expr):
+                shown, rest = last.value, rest[:-1]
+            elif mode == "last_expr_or_assign":
+                target = (last.targets[0] if isinstance(last, ast.Assign) and len(last.targets) == 1 else
+                          last.target if isinstance(last, (ast.AugAssign, ast.AnnAssign)) else None)
+                if isinstance(target, ast.Name) and not (isinstance(last, ast.AnnAssign) and last.value is None):
+                    shown = ast.copy_location(ast.Name(target.id, ast.Load()), last)
+        if shown is not None:
+            call = ast.Call(ast.Attribute(ast.Name(_DISPLAY_NAME, ast.Load()), "displayhook", ast.Load()), [shown], [])
+            rest = rest + [ast.copy_location(ast.Expr(ast.copy_location(call, shown)), last)]
+        one = ast.copy_location(ast.If(ast.Constant(True), rest, []), rest[0])
+        return ast.fix_missing_locations(ast.Module(head + [one], list(node.type_ignores)))
 
 
 class ProfiledCellError(Exception):
@@ -306,8 +383,10 @@ class FprofileMagics(Magics):
         for name in hooks:
             setattr(shell, name, stop_then(getattr(shell, name)))
         try:
-            # through the shell: output, display hook, traceback as without the magic
-            result = shell.run_cell(code, store_history=False)
+            # through the shell: output, display hook, traceback as without the magic; labelled
+            # and run as one <module> (_CellAsOneCall)
+            with _CellAsOneCall(shell):
+                result = shell.run_cell(code, store_history=False)
         finally:
             for name in hooks:
                 if saved[name] is None:

@@ -428,7 +428,10 @@ class _Session:
         try:
             keep = self.keep_last
             self.recorder.start(self.subs, exclude=self.exclude, include=self.include, builtins=self.builtins,
-                                max_events=self.max_events, outfile=self.outfile, metadata=metadata,
+                                max_events=self.max_events, outfile=self.outfile,
+                                # this process's whole command line (it is named shorter: "kernel",
+                                # its script and arguments); not the children's metadata
+                                metadata=metadata + [("command", _core._command_line())],
                                 keep_last_ns=keep[1] if keep and keep[0] == "ns" else None,
                                 keep_last_events=keep[1] if keep and keep[0] == "events" else None)
         except BaseException:

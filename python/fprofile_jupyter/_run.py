@@ -282,8 +282,10 @@ def cmd_run(argv: Sequence[str]) -> int:
     exc: Optional[BaseException] = None
     saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
     prof = profile(**kwargs)
-    # named in the trace as the program it runs, not as `python .../fprofile run ...`
-    prof._process_name = _quote_args([f"-m {module}" if module is not None else script] + list(prog_args))  # type: ignore[attr-defined]
+    # named in the trace as the program it runs, not as `python .../fprofile run ...`: its file
+    # name and arguments, as its Python children are named (rust/core/src/process.rs)
+    prof._process_name = _quote_args([f"-m {module}" if module is not None else os.path.basename(script) or script]  # type: ignore[attr-defined]
+                                     + list(prog_args))
     prof._say_replacing = False  # type: ignore[attr-defined]  # said on the last line instead
     prof.__enter__()
     saved_sigterm = _catch_sigterm()

@@ -3,7 +3,7 @@
 mod common;
 use common::*;
 use fprofile::build::build_trace;
-use fprofile::compare::{compare, diff_flame, sort_rows, text_table, CompareError, CompareSort, Presence};
+use fprofile::compare::{compare, diff_flame, sort_rows, text_table, CompareError, CompareSort, Names, Presence};
 use fprofile::flame::{flame, sandwich, Figures, Flame, Window};
 use fprofile::summary::{summarize, Row};
 use fprofile::{Code, Event, EventKind, Recording, ThreadRecord, Trace};
@@ -208,11 +208,12 @@ fn known_differences() {
     assert_eq!(rows.iter().map(|r| r.function.as_str()).collect::<Vec<_>>(), ["io", "work", "main"]);
     sort_rows(&mut rows, CompareSort::Rel, true);
     assert_eq!(rows[0].function, "io");
-    let table = text_table(&c.rows, "T", None, false, &Default::default());
+    let table = text_table(&c.rows, "T", None, false, &Default::default(), &Names::new("before", "after"));
     assert!(
-        table.lines().nth(2).is_some_and(|l| l.contains("+150 ns") && l.contains("new") && l.ends_with("(only b)")),
+        table.lines().nth(2).is_some_and(|l| l.contains("+150 ns") && l.contains("new") && l.ends_with("(only in after)")),
         "{table}"
     );
+    assert!(table.lines().nth(1).is_some_and(|l| l.starts_with("calls before calls after Δcalls")), "{table}");
     assert!(table.contains("/src/main.py:1->7"), "{table}");
 
     // the differential tree: main -> {io only in b, work in both}

@@ -270,7 +270,7 @@ impl PyComparison {
     ) -> Result<String, BindingError> {
         let (rows, by) = self.sorted(by, per_call)?;
         let title = compare::title(name_a, name_b, &self.cmp, rows.len(), by, per_call);
-        Ok(compare::text_table(&rows, &title, limit, per_call, &self.roots()))
+        Ok(compare::text_table(&rows, &title, limit, per_call, &self.roots(), &compare::Names::new(name_a, name_b)))
     }
 
     /// The HTML table (names escaped, sortable by clicking a header).
@@ -278,7 +278,7 @@ impl PyComparison {
     fn html(&self, name_a: &str, name_b: &str, by: Option<&str>, per_call: bool) -> Result<String, BindingError> {
         let (rows, by) = self.sorted(by, per_call)?;
         let title = compare::title(name_a, name_b, &self.cmp, rows.len(), by, per_call);
-        Ok(compare::html_table(&rows, &title, per_call, &self.roots()))
+        Ok(compare::html_table(&rows, &title, by, per_call, &self.roots(), &compare::Names::new(name_a, name_b)))
     }
 
     /// The differential flame tree as nested dicts: `{"function", "file", "line_a", "line_b",

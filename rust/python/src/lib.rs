@@ -14,6 +14,7 @@
 //! - `assets`: the embedded timeline JS/CSS and the HTML export.
 //! - `paths`: `short_path(file, roots)`, file names as users know them.
 //! - `merge`: `merge(parts)`, several traces (processes, Dask workers) into one.
+//! - `process`: `_process_name()`, `_command_line()`: this process as a trace names it.
 
 use pyo3::prelude::*;
 
@@ -24,6 +25,7 @@ mod errors;
 mod hook;
 mod merge;
 mod paths;
+mod process;
 mod recorder;
 mod spool;
 mod summary;
@@ -42,6 +44,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     assets::register(m)?;
     paths::register(m)?;
     merge::register(m)?;
+    process::register(m)?;
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! `_core.merge(parts)`: several traces (processes, Dask workers) into one, over
 //! [`fprofile::merge::merge`]. Conversion only: each part's process fields may be overridden (the
-//! caller knows a worker's name, its clock offset), and bands given by OS thread id and absolute
-//! times are attached to the part's threads.
+//! caller knows a worker's name, its clock offset), bands given by OS thread id and absolute
+//! times are attached to the part's threads, and functions may be given their file (a notebook's
+//! functions that Dask sent to a worker by value, named `<dynamic-code>` there).
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -102,6 +103,24 @@ fn attach_bands(i: usize, list: &Bound<'_, PyList>, t: &mut Trace) -> PyResult<(
     Ok(())
 }
 
+/// Gives functions their file: each `(file, name, first_line, new_file)` renames the part's
+/// functions with that file, name and first line.
+fn rename_files(i: usize, list: &Bound<'_, PyList>, t: &mut Trace) -> PyResult<()> {
+    let mut to: std::collections::HashMap<(String, String, u32), String> = std::collections::HashMap::new();
+    for (j, item) in list.iter().enumerate() {
+        let (file, name, line, new_file): (String, String, u32, String) = item
+            .extract()
+            .map_err(|_| bad(format!("merge: part {i}: code_files[{j}] must be (file, name, first_line, new_file)")))?;
+        to.insert((file, name, line), new_file);
+    }
+    for c in t.codes.iter_mut() {
+        if let Some(f) = to.get(&(c.file.clone(), c.name.clone(), c.first_line)) {
+            c.file.clone_from(f);
+        }
+    }
+    Ok(())
+}
+
 /// merge(parts) -> Trace
 ///
 /// Merges traces (one per process or per group of processes sharing a clock) into one. Each part
@@ -109,7 +128,8 @@ fn attach_bands(i: usize, list: &Bound<'_, PyList>, t: &mut Trace) -> PyResult<(
 /// exit_status, incomplete, clock_offset_ns (added to its clock to reach the common one),
 /// clock_uncertainty_ns, aligned}, "processes": {pid: {the same overrides, for the processes with
 /// that pid only}}, "bands": [(thread_os_id, start_ns, end_ns, label), ...] with
-/// absolute times on that part's own clock}. Processes with aligned=False are shown on their own
+/// absolute times on that part's own clock, "code_files": [(file, name, first_line, new_file), ...]
+/// giving those functions of the part that file}. Processes with aligned=False are shown on their own
 /// clock, starting at the merged start, and named in the metadata's "warning.clock_unaligned".
 #[pyfunction]
 pub fn merge(parts: &Bound<'_, PyList>) -> PyResult<PyTrace> {
@@ -118,8 +138,10 @@ pub fn merge(parts: &Bound<'_, PyList>) -> PyResult<PyTrace> {
         let d = part.cast::<PyDict>().map_err(|_| bad(format!("merge: part {i} must be a dict with a \"trace\" key")))?;
         for k in d.keys() {
             let k: String = k.extract().unwrap_or_default();
-            if !matches!(k.as_str(), "trace" | "process" | "processes" | "bands") {
-                return Err(bad(format!("merge: part {i}: unknown key {k:?} (known: trace, process, processes, bands)")));
+            if !matches!(k.as_str(), "trace" | "process" | "processes" | "bands" | "code_files") {
+                return Err(bad(format!(
+                    "merge: part {i}: unknown key {k:?} (known: trace, process, processes, bands, code_files)"
+                )));
             }
         }
         let tr = d.get_item("trace")?.ok_or_else(|| bad(format!("merge: part {i} has no \"trace\"")))?;
@@ -150,6 +172,10 @@ pub fn merge(parts: &Bound<'_, PyList>) -> PyResult<PyTrace> {
         if let Some(b) = d.get_item("bands")? {
             let b = b.cast::<PyList>().map_err(|_| bad(format!("merge: part {i}: \"bands\" must be a list")))?;
             attach_bands(i, b, &mut t)?;
+        }
+        if let Some(c) = d.get_item("code_files")? {
+            let c = c.cast::<PyList>().map_err(|_| bad(format!("merge: part {i}: \"code_files\" must be a list")))?;
+            rename_files(i, c, &mut t)?;
         }
         traces.push(t);
     }
