@@ -18,12 +18,14 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from . import _ongoing
 from ._cmdline import unknown_option
 from ._recording import split_subs
 from ._stopping import held_sigint
 
 USAGE = ("usage: %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] "
-         "[--no-processes] [--no-display] [--dask]\n       %fprofile [options] statement")
+         "[--no-processes] [--no-display] [--dask]\n       %fprofile [options] statement\n"
+         "       %fprofile start [options] | %fprofile stop | %fprofile status")
 
 #: The variable of the user's namespace that holds the last trace recorded by the magic.
 TRACE_VARIABLE = "_fprofile_trace"
@@ -204,7 +206,24 @@ class FprofileMagics(Magics):
             run_pipeline()
 
             %fprofile y = compute(x)
+
+        Across cells (the cells between them run recorded)::
+
+            %fprofile start [the options of %%fprofile]
+            %fprofile status
+            %fprofile stop
+
+        ``%fprofile start`` returns at once; ``%fprofile stop`` shows the timeline and sets
+        ``_fprofile_trace``; ``%fprofile status`` says what is recording. The rule: a line that
+        begins with the word start, stop or status, followed by nothing or by options (words
+        beginning with -), is one of these; anything else is a statement to profile
+        (``%fprofile stop()`` profiles a call of ``stop``). A kernel shut down or restarted
+        while recording stops it and writes ``-o OUT``.
         """
+        if cell is None:
+            sub = subcommand(line)
+            if sub is not None:
+                return self.subcommand(*sub)
         opts = self.parse(line, cell_mode=cell is not None)
         code = cell if cell is not None else opts.statement
         if not code or not code.strip():
@@ -277,6 +296,10 @@ class FprofileMagics(Magics):
             except ProfilerError as e:
                 raise UsageError(str(e)) from None
         prof = profile(subs=subs, **kwargs)
+        ongoing = _ongoing.current()
+        if ongoing is not None:
+            raise UsageError(f"cannot profile this cell: the recording {ongoing.origin} began is on (this cell is "
+                             "recorded in it); %fprofile stop ends it")
         try:
             prof.__enter__()
         except ProfilerError as e:  # e.g. profiling already on, a worker without fprofile: one line, the cell not run
@@ -330,6 +353,79 @@ class FprofileMagics(Magics):
         if failed:
             raise ProfiledCellError(type(err).__name__)
 
+    # -- across cells: %fprofile start / stop / status ------------------------------------------
+
+    def subcommand(self, word: str, rest: str) -> None:
+        if word == "start":
+            return self.start(rest)
+        if rest.strip():
+            raise UsageError(f"%fprofile {word} takes no options (got {rest.strip()!r})\n{USAGE}")
+        if word == "stop":
+            return self.stop()
+        print(_ongoing.status())
+        return None
+
+    def start(self, line: str) -> None:
+        """``%fprofile start [options]``: a recording of the kernel that the following cells run in."""
+        from . import _core
+        from ._core import ProfilerError
+
+        try:
+            _argv, statement = split_line(line, allow_statement=True)
+        except UsageError as e:
+            raise UsageError(f"{e}\n{USAGE}") from None
+        if statement:
+            raise UsageError(f"%fprofile start takes options only, not {statement!r}: the cells that follow are "
+                             f"recorded until %fprofile stop\n{USAGE}")
+        opts = self.parse(line, cell_mode=True)
+        kwargs: dict = {"builtins": opts.builtins, "processes": opts.processes}
+        if opts.max_events is not None:
+            kwargs["max_events"] = opts.max_events
+        if opts.dask:
+            from ._dask import current_client
+
+            try:
+                kwargs["dask"] = current_client()
+            except ProfilerError as e:
+                raise UsageError(str(e)) from None
+        # a streamed .fpt is written while the kernel runs (a killed kernel leaves what was
+        # recorded); any other format is written at the stop, or at the kernel's exit
+        save_to = opts.output
+        if opts.output is not None and opts.format in (None, "fpt") and _core._is_stream_path(opts.output):
+            kwargs["outfile"] = opts.output
+            save_to = None
+        try:
+            prof = _ongoing.begin(opts.subs, kwargs, origin="%fprofile start", save_to=save_to,
+                                  save_format=opts.format, display=opts.display).prof
+        except ProfilerError as e:
+            raise UsageError(f"cannot start recording: {e}") from None
+        where = f"; writes {opts.output}" if opts.output else ""
+        print(f"fprofile: recording the cells that follow (subs {', '.join(prof.subs)}){where}; "
+              "%fprofile stop ends it and shows the timeline")
+
+    def stop(self) -> None:
+        """``%fprofile stop``: ends the recording, shows the timeline, sets ``_fprofile_trace``."""
+        from . import _display
+        from ._core import ProfilerError
+
+        try:
+            with held_sigint(deliver=False) as held:
+                ongoing, trace = _ongoing.end()
+        except ProfilerError as e:
+            raise UsageError(str(e)) from None
+        shell = self.shell
+        assert shell is not None
+        shell.user_ns[TRACE_VARIABLE] = trace
+        if ongoing.display and trace is not None:
+            _display.show(trace)
+        if ongoing.save_to is not None and trace is not None:
+            self._write(trace, Options(output=ongoing.save_to, format=ongoing.save_format))
+        elif ongoing.prof._outfile is not None and trace is not None:
+            size = os.path.getsize(ongoing.prof._outfile) if os.path.exists(ongoing.prof._outfile) else 0
+            print(f"fprofile: wrote {len(trace):,} calls to {ongoing.prof._outfile} ({size:,} bytes)")
+        if held.interrupted:
+            raise KeyboardInterrupt
+
     @staticmethod
     def _write(trace: Any, opts: Options) -> None:
         assert opts.output is not None
@@ -343,6 +439,21 @@ class FprofileMagics(Magics):
             return
         size = os.path.getsize(opts.output) if os.path.exists(opts.output) else 0
         print(f"fprofile: wrote {len(trace):,} calls to {opts.output} ({size:,} bytes)")
+
+
+#: The words that make ``%fprofile WORD ...`` a subcommand rather than a statement.
+SUBCOMMANDS = ("start", "stop", "status")
+_SUBCOMMAND = re.compile(r"^\s*(" + "|".join(SUBCOMMANDS) + r")(?:\s*$|\s+(-.*)$)", re.S)
+
+
+def subcommand(line: str) -> Optional[tuple]:
+    """``(word, rest)`` when the line magic's line is a subcommand: it begins with one of
+    SUBCOMMANDS followed by nothing or by options (a word beginning with ``-``); else None (a
+    statement: ``stop()``, ``start = 1``, ``status.x`` are Python)."""
+    m = _SUBCOMMAND.match(line)
+    if m is None:
+        return None
+    return m.group(1), (m.group(2) or "").strip()
 
 
 def load_ipython_extension(ipython: Any) -> None:
