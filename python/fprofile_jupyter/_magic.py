@@ -24,7 +24,7 @@ from ._recording import split_subs
 from ._stopping import held_sigint
 
 USAGE = ("usage: %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] "
-         "[--no-processes] [--no-display] [--dask]\n       %fprofile [options] statement\n"
+         "[--no-processes] [--no-display] [--dask] [--live]\n       %fprofile [options] statement\n"
          "       %fprofile start [options] | %fprofile stop | %fprofile status")
 
 #: The variable of the user's namespace that holds the last trace recorded by the magic.
@@ -33,7 +33,7 @@ TRACE_VARIABLE = "_fprofile_trace"
 # Options that take a value (long and short spellings), for splitting a line magic's options
 # from its statement.
 _VALUE_OPTIONS = {"--subs", "-s", "--output", "-o", "--format", "-f", "--max-events"}
-_FLAG_OPTIONS = {"--builtins", "--no-processes", "--no-display", "--dask", "-h", "--help"}
+_FLAG_OPTIONS = {"--builtins", "--no-processes", "--no-display", "--dask", "--live", "-h", "--help"}
 _TOKEN = re.compile(r"""(?:"[^"]*"?|'[^']*'?|[^\s"']+)+""")
 
 
@@ -49,6 +49,7 @@ class Options:
     processes: bool = True
     display: bool = True
     dask: bool = False
+    live: bool = False
     statement: str = ""  # line magic only
     argv: List[str] = field(default_factory=list)
 
@@ -182,12 +183,15 @@ class FprofileMagics(Magics):
     @argument("--dask", action="store_true",
               help="also record every worker of the current Dask cluster (the current "
                    "distributed client), merged into one timeline")
+    @argument("--live", action="store_true",
+              help="show the timeline while the cell runs (updated about once a second: the overview and the last "
+                   "seconds), becoming the normal timeline at the end; records through a streamed .fpt file")
     def fprofile(self, line: str = "", cell: Optional[str] = None) -> None:
         """Profile a cell (or one statement) call by call, in every thread, and show the timeline.
 
         Usage::
 
-            %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] [--no-processes] [--no-display] [--dask]
+            %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] [--no-processes] [--no-display] [--dask] [--live]
             <the cell's code>
 
             %fprofile [options] statement
@@ -264,9 +268,13 @@ class FprofileMagics(Magics):
                 _check_format(output, ns.format)
         except UsageError as e:
             raise UsageError(f"{e}\n{usage}") from None
+        if ns.live and ns.no_display:
+            raise UsageError(f"--live shows the timeline while the cell runs: it cannot go with --no-display\n{usage}")
+        if ns.live and ns.max_events is not None:
+            raise UsageError(f"--live records through a streamed file, which has no event cap: drop --max-events\n{usage}")
         return Options(subs=subs, output=output, format=ns.format, builtins=ns.builtins,
                        max_events=ns.max_events, processes=not ns.no_processes, display=not ns.no_display, dask=ns.dask,
-                       statement=statement, argv=argv)
+                       live=ns.live, statement=statement, argv=argv)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -295,6 +303,7 @@ class FprofileMagics(Magics):
                 kwargs["dask"] = current_client()
             except ProfilerError as e:
                 raise UsageError(str(e)) from None
+        streamed_output, scratch = self._live_outfile(opts, kwargs)
         prof = profile(subs=subs, **kwargs)
         ongoing = _ongoing.current()
         if ongoing is not None:
@@ -303,7 +312,16 @@ class FprofileMagics(Magics):
         try:
             prof.__enter__()
         except ProfilerError as e:  # e.g. profiling already on, a worker without fprofile: one line, the cell not run
+            if scratch is not None:
+                import shutil
+
+                shutil.rmtree(scratch, ignore_errors=True)
             raise UsageError(f"cannot profile this cell: {e}") from None
+        live = None
+        if opts.live:
+            from ._livewidget import CellView
+
+            live = CellView(kwargs["outfile"], scratch)
         result: Any = None
         stopped = []
         interrupted = []
@@ -341,9 +359,14 @@ class FprofileMagics(Magics):
         trace = prof.trace
         shell.user_ns[TRACE_VARIABLE] = trace
 
-        if opts.display:
+        if live is not None:  # the live view becomes the trace's ordinary output (one output, whatever the length)
+            live.finish(_display.mimebundle(trace) if trace is not None else None)
+        elif opts.display:
             _display.show(trace)
-        if opts.output is not None:
+        if streamed_output:
+            size = os.path.getsize(opts.output) if opts.output and os.path.exists(opts.output) else 0
+            print(f"fprofile: wrote {len(trace):,} calls to {opts.output} ({size:,} bytes)")
+        elif opts.output is not None:
             self._write(trace, opts)
 
         failed = result is not None and (result.error_before_exec or result.error_in_exec)
@@ -352,6 +375,24 @@ class FprofileMagics(Magics):
             raise KeyboardInterrupt
         if failed:
             raise ProfiledCellError(type(err).__name__)
+
+    @staticmethod
+    def _live_outfile(opts: Options, kwargs: dict) -> "tuple[bool, Optional[str]]":
+        """``--live`` records through a streamed file: ``-o X.fpt`` when given, else a scratch file
+        (its private folder returned, removed at the end). Sets ``kwargs["outfile"]``; returns
+        (whether the output itself is streamed, the scratch folder or None)."""
+        if not opts.live:
+            return False, None
+        from . import _core
+
+        if opts.output is not None and opts.format in (None, "fpt") and _core._is_stream_path(opts.output):
+            kwargs["outfile"] = opts.output
+            return True, None
+        from ._livewidget import scratch_outfile
+
+        folder, path = scratch_outfile()
+        kwargs["outfile"] = path
+        return False, folder
 
     # -- across cells: %fprofile start / stop / status ------------------------------------------
 
@@ -391,14 +432,26 @@ class FprofileMagics(Magics):
         # a streamed .fpt is written while the kernel runs (a killed kernel leaves what was
         # recorded); any other format is written at the stop, or at the kernel's exit
         save_to = opts.output
+        _streamed, scratch = self._live_outfile(opts, kwargs)
         if opts.output is not None and opts.format in (None, "fpt") and _core._is_stream_path(opts.output):
             kwargs["outfile"] = opts.output
             save_to = None
         try:
-            prof = _ongoing.begin(opts.subs, kwargs, origin="%fprofile start", save_to=save_to,
-                                  save_format=opts.format, display=opts.display).prof
+            ongoing = _ongoing.begin(opts.subs, kwargs, origin="%fprofile start", save_to=save_to,
+                                     save_format=opts.format, display=opts.display)
         except ProfilerError as e:
+            if scratch is not None:
+                import shutil
+
+                shutil.rmtree(scratch, ignore_errors=True)
             raise UsageError(f"cannot start recording: {e}") from None
+        prof = ongoing.prof
+        if opts.live:
+            from ._livewidget import CellView
+
+            view = CellView(kwargs["outfile"], scratch)
+            ended = {"text/plain": "fprofile: the recording ended; its timeline is under the %fprofile stop cell"}
+            ongoing.on_stop.append(lambda _trace: view.finish(ended))
         where = f"; writes {opts.output}" if opts.output else ""
         print(f"fprofile: recording the cells that follow (subs {', '.join(prof.subs)}){where}; "
               "%fprofile stop ends it and shows the timeline")

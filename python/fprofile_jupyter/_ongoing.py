@@ -172,7 +172,14 @@ def _stop_at_exit() -> None:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            trace = ongoing.prof.stop()
+            try:
+                trace = ongoing.prof.stop()
+            finally:
+                for hook in ongoing.on_stop:  # (a live view's scratch file removed)
+                    try:
+                        hook(None)
+                    except Exception:
+                        pass
         if ongoing.save_to is not None and trace is not None:
             save(trace, ongoing.save_to, ongoing.save_format)
     except Exception as e:  # no one to raise to: one line
