@@ -15,8 +15,9 @@
 
 import { createTimeline } from "../timeline.js";
 
-/** Milliseconds between two questions to the viewer about a file being recorded (api/live). */
-const VIEWER_LIVE_POLL_MS = 1000;
+/** Milliseconds between two questions to the viewer about a file being recorded (api/live: a small JSON
+ * answer; the new generation is fetched only when there is one). */
+const VIEWER_LIVE_POLL_MS = 250;
 /** A live view whose file has not changed for this many seconds says so. */
 const VIEWER_LIVE_QUIET_S = 5;
 

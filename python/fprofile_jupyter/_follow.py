@@ -2,8 +2,8 @@
 ``.fpt`` with no end chunk yet (magic ``FPST``; docs/format.md "Streamed files"), and
 ``fprofile run --live``.
 
-A :class:`Follower` looks at the file every :data:`POLL_S` seconds (stretched to twice the time a
-load took, so a long run's reloads never take more than a third of a core) and, when it changed
+A :class:`Follower` looks at the file every :data:`POLL_S` seconds (stretched to three times the
+time a load took, so a long run's reloads never take more than a quarter of a core) and, when it changed
 (size, modification time or inode: the compact rewrite at the stop renames a new file over it),
 loads it through the ordinary reader (a file without its end chunk opens with every whole chunk)
 and hands the trace to ``publish``. Each published trace is one *generation*; the page asks for
@@ -111,7 +111,7 @@ class Follower:
     def _run(self) -> None:
         while not self.done and not self._stop.is_set():
             took = self.poll()
-            self._stop.wait(max(POLL_S, 2 * took))
+            self._stop.wait(max(POLL_S, 3 * took))
 
     def stop(self) -> None:
         self._stop.set()
