@@ -5,7 +5,7 @@ While a cell runs the kernel answers no request from the page (its shell is busy
 are pushed: a :class:`Feed` thread loads what the recording has written so far (a streamed ``.fpt``
 outfile, read through the ordinary reader, which opens a file with no end chunk with every whole
 chunk; or the flight recorder's ``snapshot()``) about every :data:`INTERVAL_S` seconds (stretched
-to twice the time an update took, so it never takes more than a third of the kernel's time) and
+to three times the time an update took, so it never takes more than a quarter of the kernel's time) and
 sets the widget's windowed traits at once (``hold_sync``: one comm message): the skeleton, the
 overview (a window reply over the whole run at ``_windowed.OVERVIEW_PX`` pixels) and the last
 :data:`LAST_S` seconds at the same width (``last``), with ``offline`` set so the page asks for no
@@ -140,7 +140,7 @@ class Feed:
             if final is not None:
                 self.widget.show_trace(final)
                 return
-            self._stop.wait(max(self.interval_s, 2 * (time.monotonic() - started)))
+            self._stop.wait(max(self.interval_s, 3 * (time.monotonic() - started)))
 
     def stop(self, final: Any = None) -> None:
         """Stops the updates (waits for the one under way); with ``final``, the widget shows it."""
