@@ -7,8 +7,19 @@
 //   GET  api/trace/<id>.fpt and api/trace/<id>.json (the URLs returned above)
 // A trace too large to send whole comes as {name, windowed: {skeleton, overview, window, calls},
 // summary}: the timeline's windowed mode, its windows fetched from `window?t0=&t1=&px=`.
+// A file a recording is still writing comes as {name, live: "api/live", last_s}: the page asks
+//   GET  api/live           -> {gen, done, calls, span, quiet_s, waiting?, trace|windowed, summary}
+// about once a second and shows each new generation (windowed while the run grows), keeping the
+// window the user chose (or the last N seconds, "follow the last"), with a "live" marker, until
+// the answer says done (the recording's end chunk arrived: python/fprofile_jupyter/_follow.py).
 
 import { createTimeline } from "../timeline.js";
+
+/** Milliseconds between two questions to the viewer about a file being recorded (api/live: a small JSON
+ * answer; the new generation is fetched only when there is one). */
+const VIEWER_LIVE_POLL_MS = 250;
+/** A live view whose file has not changed for this many seconds says so. */
+const VIEWER_LIVE_QUIET_S = 5;
 
 function startViewerPage() {
   const app = document.getElementById("fprofile-app");
@@ -137,9 +148,71 @@ function startViewerPage() {
     if (f) upload(f);
   });
 
+  /** Follow a file a recording is writing: each new generation shown, the user's window kept (or the
+   * last seconds, when pinned), the marker saying live, quiet or ended. */
+  async function followLive(info) {
+    const marker = document.querySelector(".fprofile-page-live");
+    const pinLabel = document.querySelector(".fprofile-page-pin");
+    const pin = document.getElementById("fprofile-pin");
+    const pinS = document.getElementById("fprofile-pin-s");
+    fileLabel.textContent = info.name || "";
+    marker.hidden = false;
+    pinLabel.hidden = false;
+    if (info.last_s > 0) {
+      pin.checked = true;
+      pinS.value = String(info.last_s);
+    }
+    let gen = 0;
+    let span = null;
+    const pinned = () => pin.checked && Number(pinS.value) > 0;
+    const applyPin = () => {
+      if (pinned() && span) timeline.setWindow(Math.max(span[0], span[1] - Number(pinS.value) * 1e9), span[1]);
+    };
+    pin.addEventListener("change", applyPin);
+    pinS.addEventListener("change", applyPin);
+    const mark = (state, text) => {
+      marker.dataset.live = state;
+      marker.textContent = text;
+      timeline.root.dataset.live = state;
+    };
+    for (;;) {
+      let j = null;
+      try {
+        const resp = await fetch("api/live");
+        if (!resp.ok) throw new Error(`the server answered ${resp.status}`);
+        j = await resp.json();
+      } catch (e) {
+        mark("lost", `● live: the viewer does not answer (${e && e.message ? e.message : e})`);
+      }
+      if (j && j.gen > gen) {
+        const s0 = Number(timeline.root.dataset.windowStartNs);
+        const e0 = Number(timeline.root.dataset.windowEndNs);
+        const tol = span ? 0.01 * (span[1] - span[0]) : 0;
+        const whole = !span || !(e0 > s0) || (s0 <= span[0] + tol && e0 >= span[1] - tol);
+        gen = j.gen;
+        await show({ ...j, name: info.name });
+        span = j.span;
+        if (pinned()) applyPin();
+        else if (!whole) timeline.setWindow(s0, e0);
+        timeline.root.dataset.liveGen = String(gen);
+      }
+      if (j && j.done) {
+        mark("ended", "recording ended");
+        pinLabel.hidden = true;
+        return;
+      }
+      if (j) {
+        if (j.gen === 0) mark("waiting", `● live: ${j.waiting || "waiting for the recording"}`);
+        else mark("live", `● live${j.quiet_s >= VIEWER_LIVE_QUIET_S ? ` (no new calls for ${Math.round(j.quiet_s)} s)` : ""}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, VIEWER_LIVE_POLL_MS));
+    }
+  }
+
   fetch("api/initial")
     .then((r) => r.json())
     .then((info) => {
+      if (info && info.live) return followLive(info);
       if (info && (info.trace || info.windowed || info.error)) return show(info);
       setStatus("Choose a trace file (.fpt, PYME .json or raw .txt) or drop one on the page.");
       return undefined;

@@ -21,7 +21,8 @@
  * @property {number} calls               windowed: how many calls the trace holds
  * @property {string} trace_id            windowed: ties the live view to the notebook's saved copy
  * @property {string} [offline]           windowed, no kernel (hosts/lab.js): why zooming is limited
- * @property {DataView | null} [last]     windowed, no kernel: the last window's reply
+ * @property {DataView | null} [last]     windowed, no kernel (or live): the last window's reply
+ * @property {boolean} [live]             live updates pushed from the kernel (python/fprofile_jupyter/_livewidget.py)
  */
 
 import { createTimeline } from "../timeline.js";
@@ -216,7 +217,9 @@ function renderWidget({ model, el }) {
       const status = document.createElement("div");
       status.className = "fprofile-widget-status fprofile-muted";
       status.style.cssText = "font-size: 11px; margin: 0 0 4px 2px;";
-      status.textContent = `fprofile · ${t.describe()}`;
+      const live = model.get("live") === true;
+      status.textContent = `fprofile · ${live ? "● live · " : ""}${t.describe()}`;
+      t.root.dataset.live = live ? "live" : "";
       t.root.prepend(status);
     }
     // the saved (or Python-set) window applies to the trace it was made on: the first drawing

@@ -14,12 +14,12 @@ from . import _core  # noqa: F401  (bound here too: in a child process, the .pth
 from ._recording import CapReachedWarning, OutfileError, SubsWarning, ThreadProfiler, profile
 from ._io import TraceWarning, load
 
-__all__ = ["FormatError", "ProfilerError", "OutfileError", "CapReachedWarning", "SubsWarning", "TraceWarning", "Trace", "ThreadProfiler", "profile", "load", "show", "compare", "Comparison", "ComparisonRow", "__version__"]
+__all__ = ["FormatError", "ProfilerError", "OutfileError", "CapReachedWarning", "SubsWarning", "TraceWarning", "Trace", "ThreadProfiler", "profile", "load", "show", "compare", "Comparison", "ComparisonRow", "start", "stop", "status", "__version__"]
 
 
 # Imported when first asked for, not with the package: every child process of a recording imports
 # the package at start (processes=True), so what it imports is paid once per process.
-_LAZY = {"show": "_display", "compare": "_compare", "Comparison": "_compare", "ComparisonRow": "_compare",
+_LAZY = {"show": "_display", "start": "_ongoing", "stop": "_ongoing", "status": "_ongoing", "compare": "_compare", "Comparison": "_compare", "ComparisonRow": "_compare",
          # the timeline tied to the kernel (its window read or set from Python) needs anywidget, an
          # optional dependency
          "TimelineWidget": "_widget"}

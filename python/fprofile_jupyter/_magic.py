@@ -19,12 +19,14 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from . import _ongoing
 from ._cmdline import unknown_option
 from ._recording import split_subs
 from ._stopping import held_sigint
 
 USAGE = ("usage: %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] "
-         "[--no-processes] [--no-display] [--dask]\n       %fprofile [options] statement")
+         "[--no-processes] [--no-display] [--dask] [--live]\n       %fprofile [options] statement\n"
+         "       %fprofile start [options] | %fprofile stop | %fprofile status")
 
 #: The variable of the user's namespace that holds the last trace recorded by the magic.
 TRACE_VARIABLE = "_fprofile_trace"
@@ -32,7 +34,7 @@ TRACE_VARIABLE = "_fprofile_trace"
 # Options that take a value (long and short spellings), for splitting a line magic's options
 # from its statement.
 _VALUE_OPTIONS = {"--subs", "-s", "--output", "-o", "--format", "-f", "--max-events"}
-_FLAG_OPTIONS = {"--builtins", "--no-processes", "--no-display", "--dask", "-h", "--help"}
+_FLAG_OPTIONS = {"--builtins", "--no-processes", "--no-display", "--dask", "--live", "-h", "--help"}
 _TOKEN = re.compile(r"""(?:"[^"]*"?|'[^']*'?|[^\s"']+)+""")
 
 
@@ -48,6 +50,7 @@ class Options:
     processes: bool = True
     display: bool = True
     dask: bool = False
+    live: bool = False
     statement: str = ""  # line magic only
     argv: List[str] = field(default_factory=list)
 
@@ -257,12 +260,15 @@ class FprofileMagics(Magics):
     @argument("--dask", action="store_true",
               help="also record every worker of the current Dask cluster (the current "
                    "distributed client), merged into one timeline")
+    @argument("--live", action="store_true",
+              help="show the timeline while the cell runs (updated about once a second: the overview and the last "
+                   "seconds), becoming the normal timeline at the end; records through a streamed .fpt file")
     def fprofile(self, line: str = "", cell: Optional[str] = None) -> None:
         """Profile a cell (or one statement) call by call, in every thread, and show the timeline.
 
         Usage::
 
-            %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] [--no-processes] [--no-display] [--dask]
+            %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] [--no-processes] [--no-display] [--dask] [--live]
             <the cell's code>
 
             %fprofile [options] statement
@@ -281,7 +287,24 @@ class FprofileMagics(Magics):
             run_pipeline()
 
             %fprofile y = compute(x)
+
+        Across cells (the cells between them run recorded)::
+
+            %fprofile start [the options of %%fprofile]
+            %fprofile status
+            %fprofile stop
+
+        ``%fprofile start`` returns at once; ``%fprofile stop`` shows the timeline and sets
+        ``_fprofile_trace``; ``%fprofile status`` says what is recording. The rule: a line that
+        begins with the word start, stop or status, followed by nothing or by options (words
+        beginning with -), is one of these; anything else is a statement to profile
+        (``%fprofile stop()`` profiles a call of ``stop``). A kernel shut down or restarted
+        while recording stops it and writes ``-o OUT``.
         """
+        if cell is None:
+            sub = subcommand(line)
+            if sub is not None:
+                return self.subcommand(*sub)
         opts = self.parse(line, cell_mode=cell is not None)
         code = cell if cell is not None else opts.statement
         if not code or not code.strip():
@@ -322,9 +345,13 @@ class FprofileMagics(Magics):
                 _check_format(output, ns.format)
         except UsageError as e:
             raise UsageError(f"{e}\n{usage}") from None
+        if ns.live and ns.no_display:
+            raise UsageError(f"--live shows the timeline while the cell runs: it cannot go with --no-display\n{usage}")
+        if ns.live and ns.max_events is not None:
+            raise UsageError(f"--live records through a streamed file, which has no event cap: drop --max-events\n{usage}")
         return Options(subs=subs, output=output, format=ns.format, builtins=ns.builtins,
                        max_events=ns.max_events, processes=not ns.no_processes, display=not ns.no_display, dask=ns.dask,
-                       statement=statement, argv=argv)
+                       live=ns.live, statement=statement, argv=argv)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -353,11 +380,25 @@ class FprofileMagics(Magics):
                 kwargs["dask"] = current_client()
             except ProfilerError as e:
                 raise UsageError(str(e)) from None
+        streamed_output, scratch = self._live_outfile(opts, kwargs)
         prof = profile(subs=subs, **kwargs)
+        ongoing = _ongoing.current()
+        if ongoing is not None:
+            raise UsageError(f"cannot profile this cell: the recording {ongoing.origin} began is on (this cell is "
+                             "recorded in it); %fprofile stop ends it")
         try:
             prof.__enter__()
         except ProfilerError as e:  # e.g. profiling already on, a worker without fprofile: one line, the cell not run
+            if scratch is not None:
+                import shutil
+
+                shutil.rmtree(scratch, ignore_errors=True)
             raise UsageError(f"cannot profile this cell: {e}") from None
+        live = None
+        if opts.live:
+            from ._livewidget import CellView
+
+            live = CellView(kwargs["outfile"], scratch)
         result: Any = None
         stopped = []
         interrupted = []
@@ -397,9 +438,14 @@ class FprofileMagics(Magics):
         trace = prof.trace
         shell.user_ns[TRACE_VARIABLE] = trace
 
-        if opts.display:
+        if live is not None:  # the live view becomes the trace's ordinary output (one output, whatever the length)
+            live.finish(_display.mimebundle(trace) if trace is not None else None)
+        elif opts.display:
             _display.show(trace)
-        if opts.output is not None:
+        if streamed_output:
+            size = os.path.getsize(opts.output) if opts.output and os.path.exists(opts.output) else 0
+            print(f"fprofile: wrote {len(trace):,} calls to {opts.output} ({size:,} bytes)")
+        elif opts.output is not None:
             self._write(trace, opts)
 
         failed = result is not None and (result.error_before_exec or result.error_in_exec)
@@ -408,6 +454,109 @@ class FprofileMagics(Magics):
             raise KeyboardInterrupt
         if failed:
             raise ProfiledCellError(type(err).__name__)
+
+    @staticmethod
+    def _live_outfile(opts: Options, kwargs: dict) -> "tuple[bool, Optional[str]]":
+        """``--live`` records through a streamed file: ``-o X.fpt`` when given, else a scratch file
+        (its private folder returned, removed at the end). Sets ``kwargs["outfile"]``; returns
+        (whether the output itself is streamed, the scratch folder or None)."""
+        if not opts.live:
+            return False, None
+        from . import _core
+
+        if opts.output is not None and opts.format in (None, "fpt") and _core._is_stream_path(opts.output):
+            kwargs["outfile"] = opts.output
+            return True, None
+        from ._livewidget import scratch_outfile
+
+        folder, path = scratch_outfile()
+        kwargs["outfile"] = path
+        return False, folder
+
+    # -- across cells: %fprofile start / stop / status ------------------------------------------
+
+    def subcommand(self, word: str, rest: str) -> None:
+        if word == "start":
+            return self.start(rest)
+        if rest.strip():
+            raise UsageError(f"%fprofile {word} takes no options (got {rest.strip()!r})\n{USAGE}")
+        if word == "stop":
+            return self.stop()
+        print(_ongoing.status())
+        return None
+
+    def start(self, line: str) -> None:
+        """``%fprofile start [options]``: a recording of the kernel that the following cells run in."""
+        from . import _core
+        from ._core import ProfilerError
+
+        try:
+            _argv, statement = split_line(line, allow_statement=True)
+        except UsageError as e:
+            raise UsageError(f"{e}\n{USAGE}") from None
+        if statement:
+            raise UsageError(f"%fprofile start takes options only, not {statement!r}: the cells that follow are "
+                             f"recorded until %fprofile stop\n{USAGE}")
+        opts = self.parse(line, cell_mode=True)
+        kwargs: dict = {"builtins": opts.builtins, "processes": opts.processes}
+        if opts.max_events is not None:
+            kwargs["max_events"] = opts.max_events
+        if opts.dask:
+            from ._dask import current_client
+
+            try:
+                kwargs["dask"] = current_client()
+            except ProfilerError as e:
+                raise UsageError(str(e)) from None
+        # a streamed .fpt is written while the kernel runs (a killed kernel leaves what was
+        # recorded); any other format is written at the stop, or at the kernel's exit
+        save_to = opts.output
+        _streamed, scratch = self._live_outfile(opts, kwargs)
+        if opts.output is not None and opts.format in (None, "fpt") and _core._is_stream_path(opts.output):
+            kwargs["outfile"] = opts.output
+            save_to = None
+        try:
+            ongoing = _ongoing.begin(opts.subs, kwargs, origin="%fprofile start", save_to=save_to,
+                                     save_format=opts.format, display=opts.display)
+        except ProfilerError as e:
+            if scratch is not None:
+                import shutil
+
+                shutil.rmtree(scratch, ignore_errors=True)
+            raise UsageError(f"cannot start recording: {e}") from None
+        prof = ongoing.prof
+        if opts.live:
+            from ._livewidget import CellView
+
+            view = CellView(kwargs["outfile"], scratch)
+            ended = {"text/plain": "fprofile: the recording ended; its timeline is under the %fprofile stop cell"}
+            ongoing.on_stop.append(lambda _trace: view.finish(ended))
+        where = f"; writes {opts.output}" if opts.output else ""
+        print(f"fprofile: recording the cells that follow (subs {', '.join(prof.subs)}){where}; "
+              "%fprofile stop ends it and shows the timeline")
+
+    def stop(self) -> None:
+        """``%fprofile stop``: ends the recording, shows the timeline, sets ``_fprofile_trace``."""
+        from . import _display
+        from ._core import ProfilerError
+
+        try:
+            with held_sigint(deliver=False) as held:
+                ongoing, trace = _ongoing.end()
+        except ProfilerError as e:
+            raise UsageError(str(e)) from None
+        shell = self.shell
+        assert shell is not None
+        shell.user_ns[TRACE_VARIABLE] = trace
+        if ongoing.display and trace is not None:
+            _display.show(trace)
+        if ongoing.save_to is not None and trace is not None:
+            self._write(trace, Options(output=ongoing.save_to, format=ongoing.save_format))
+        elif ongoing.prof._outfile is not None and trace is not None:
+            size = os.path.getsize(ongoing.prof._outfile) if os.path.exists(ongoing.prof._outfile) else 0
+            print(f"fprofile: wrote {len(trace):,} calls to {ongoing.prof._outfile} ({size:,} bytes)")
+        if held.interrupted:
+            raise KeyboardInterrupt
 
     @staticmethod
     def _write(trace: Any, opts: Options) -> None:
@@ -422,6 +571,21 @@ class FprofileMagics(Magics):
             return
         size = os.path.getsize(opts.output) if os.path.exists(opts.output) else 0
         print(f"fprofile: wrote {len(trace):,} calls to {opts.output} ({size:,} bytes)")
+
+
+#: The words that make ``%fprofile WORD ...`` a subcommand rather than a statement.
+SUBCOMMANDS = ("start", "stop", "status")
+_SUBCOMMAND = re.compile(r"^\s*(" + "|".join(SUBCOMMANDS) + r")(?:\s*$|\s+(-.*)$)", re.S)
+
+
+def subcommand(line: str) -> Optional[tuple]:
+    """``(word, rest)`` when the line magic's line is a subcommand: it begins with one of
+    SUBCOMMANDS followed by nothing or by options (a word beginning with ``-``); else None (a
+    statement: ``stop()``, ``start = 1``, ``status.x`` are Python)."""
+    m = _SUBCOMMAND.match(line)
+    if m is None:
+        return None
+    return m.group(1), (m.group(2) or "").strip()
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -833,6 +833,20 @@ class profile:
         wrapper.profile = owner  # type: ignore[attr-defined]
         return wrapper
 
+    def start(self) -> "profile":
+        """Start recording now (as entering ``with``); returns this object. For a recording that
+        spans calls (or notebook cells): ``prof.start()`` ... ``prof.stop()``;
+        ``fprofile_jupyter.start()`` / ``stop()`` do the same and remember the object for you."""
+        return self.__enter__()
+
+    def stop(self) -> Optional[Trace]:
+        """Stop the recording :meth:`start` began (as leaving ``with``); returns the trace (also
+        ``.trace``). Ctrl-C during the stop is held until the trace is kept."""
+        if self._session is None:
+            raise ProfilerError("this profile() is not recording: nothing to stop (call start() first)")
+        self.__exit__(None, None, None)
+        return self.trace
+
     def snapshot(self) -> Trace:
         """The flight recorder's last window (``keep_last``) as a ``Trace``, while recording goes
         on: exactly the events from the window's start to now; calls begun before it are flagged

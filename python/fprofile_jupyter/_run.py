@@ -15,9 +15,9 @@ from ._io import REPLACING, SAVE_ENDINGS, replaces
 from ._recording import parse_keep_last
 from ._stopping import held_sigint
 
-_RUN_VALUE_OPTS = {"--subs", "-o", "--output", "--max-events", "--keep-last"}
+_RUN_VALUE_OPTS = {"--subs", "-o", "--output", "--max-events", "--keep-last", "--last"}
 #: Every option of ``run`` (an option after the script belongs to the program).
-_RUN_OPTIONS = _RUN_VALUE_OPTS | {"--builtins", "--no-processes", "-h", "--help", "-m"}
+_RUN_OPTIONS = _RUN_VALUE_OPTS | {"--builtins", "--no-processes", "--live", "-h", "--help", "-m"}
 
 
 def _split_run_argv(argv: Sequence[str]) -> Tuple[List[str], Optional[str], Optional[str], List[str]]:
@@ -197,6 +197,10 @@ def cmd_run(argv: Sequence[str]) -> int:
                         "starts (fork, multiprocessing, ProcessPoolExecutor, subprocess of Python), which are followed by default")
     parser.add_argument("-o", "--output", metavar="OUT", help="trace file to write, format from the extension: .fpt, .json (PYME), "
                         ".perfetto.json, .speedscope.json, .txt (PYME raw), .html (default: <script stem>.fpt)")
+    parser.add_argument("--live", action="store_true", help="open the viewer at once on the trace as it is written (an .fpt "
+                        "output, streamed): the timeline grows while the program runs; after the program ends the "
+                        "view stays open until Ctrl-C")
+    parser.add_argument("--last", type=float, metavar="S", help="with --live: keep the view on the last S seconds of the run")
     parser.add_argument("-m", dest="module", metavar="MODULE", help="run a library module as a script (python -m MODULE)")
     parser.add_argument("script", nargs="?", help="the script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments of the program")
@@ -277,6 +281,15 @@ def cmd_run(argv: Sequence[str]) -> int:
     streamed = _core._is_stream_path(out_abs) and opts.max_events is None and keep_last is None
     if streamed:
         kwargs["outfile"] = out_abs
+    if opts.last is not None and not opts.live:
+        raise UsageError("--last is for the live view: pass --live too")
+    if opts.last is not None and not opts.last > 0:
+        raise UsageError(f"--last must be a positive number of seconds, not {opts.last:g}")
+    if opts.live and not streamed:
+        why = ("--keep-last keeps the window in memory" if keep_last is not None else
+               "--max-events records in memory" if opts.max_events is not None else f"-o {out} is not an .fpt file")
+        raise UsageError(f"--live follows the .fpt file written while the program runs, and {why}: "
+                         "record to an .fpt output without --max-events or --keep-last")
 
     replacing = replaces(out_abs)
     exc: Optional[BaseException] = None
@@ -288,6 +301,7 @@ def cmd_run(argv: Sequence[str]) -> int:
                                      + list(prog_args))
     prof._say_replacing = False  # type: ignore[attr-defined]  # said on the last line instead
     prof.__enter__()
+    viewer = _start_live_view(out_abs, opts.last) if opts.live else None
     saved_sigterm = _catch_sigterm()
     saved_usr1, saved_exit = _window_on_sigusr1(prof, out, out_abs) if keep_last is not None else (None, None)
     held: Optional[held_sigint] = None
@@ -323,7 +337,13 @@ def cmd_run(argv: Sequence[str]) -> int:
             held = held_sigint(f"writing the trace recorded so far to {out}", deliver=False)
             held.__enter__()
             _stop(prof)
-        return _finish_run(prof, exc, out, out_abs, replacing, written=streamed)
+        status = _finish_run(prof, exc, out, out_abs, replacing, written=streamed)
+        if viewer is not None:
+            if held is not None:
+                held.__exit__(None, None, None)
+                held = None
+            _wait_live_view(viewer)
+        return status
     finally:
         _restore_sigterm(saved_sigterm)
         _restore_signal("SIGUSR1", saved_usr1)
@@ -334,6 +354,45 @@ def cmd_run(argv: Sequence[str]) -> int:
             sys.path[0] = saved_path0
         if held is not None:
             held.__exit__(None, None, None)
+
+
+def _start_live_view(out_abs: str, last_s: Optional[float]):
+    """``fprofile view --live OUT`` in a process of its own (not a recorded child: started without
+    the recording's session variable), printing its address; None (said) when it cannot start."""
+    import subprocess
+
+    from ._processes import ENV
+
+    env = {k: v for k, v in os.environ.items() if k != ENV}
+    args = [sys.executable, "-m", "fprofile_jupyter", "view", out_abs, "--live"]
+    if last_s is not None:
+        args += ["--last", repr(last_s)]
+    try:
+        return subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL)
+    except OSError as e:
+        _say(f"fprofile: the live view could not start ({e}); the trace is still written")
+        return None
+
+
+def _wait_live_view(viewer) -> None:
+    """After the run: the live view stays open until Ctrl-C (or until it ends)."""
+    import signal
+    import subprocess
+
+    if viewer.poll() is None:
+        _say("fprofile: the live view stays open (Ctrl-C to close it)")
+    try:
+        viewer.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if viewer.poll() is None:
+            viewer.send_signal(signal.SIGINT)
+            try:
+                viewer.wait(10)
+            except subprocess.TimeoutExpired:
+                viewer.kill()
+                viewer.wait()
 
 
 def _finish_run(prof, exc: Optional[BaseException], out: str, out_abs: str, replacing: bool = False,

@@ -66,7 +66,7 @@ import webbrowser
 from collections import OrderedDict
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from . import _core, _httpd, _windowed
+from . import _core, _follow, _httpd, _windowed
 from ._cmdline import Progress
 
 __all__ = ["main", "serve", "MAX_UPLOAD_BYTES"]
@@ -121,6 +121,8 @@ _PAGE = """<!DOCTYPE html>
 <label class="fprofile-choose" title="Open a trace: .fpt, PYME JSON or PYME raw text">Choose File<input type="file" id="fprofile-file"></label>
 <span class="fprofile-drop-hint">or drop a trace file on the page</span>
 <span class="fprofile-page-file"></span>
+<span class="fprofile-page-live" hidden></span>
+<label class="fprofile-page-pin" hidden title="Keep the view on the last seconds of the run as it grows"><input type="checkbox" id="fprofile-pin"> follow the last <input type="number" id="fprofile-pin-s" min="0.1" step="any" value="10"> s</label>
 <span class="fprofile-page-status"></span>
 </header>
 <main class="fprofile-page-main" id="fprofile-app"></main>
@@ -195,7 +197,10 @@ class _State:
         self._lock = threading.Lock()
         self._traces: "OrderedDict[str, _Converted]" = OrderedDict()
         self._pinned: Optional[str] = None
-        self.initial: Dict[str, str] = {}
+        self._live_ids: List[str] = []
+        self.initial: Dict[str, object] = {}
+        #: The file followed while it is written (``_follow``), or None.
+        self.live: Optional[_follow.Follower] = None
         self.bundle = _core.asset_bundle("viewer").encode("utf-8")
         self.css = _core.asset_css().encode("utf-8")
         #: taken by each upload while its body is read and converted
@@ -246,16 +251,41 @@ class _State:
                 trace = _core.load(path, progress=progress)
             else:
                 trace = _core.load_bytes(data or b"", max_inflated=MAX_INFLATED_BYTES)
-            if _windowed.windowed(trace):
-                overview = _windowed.overview_bytes(trace)  # first: builds the summary alongside
-                summary = trace.summary_json(overall_only=True).encode("utf-8")
-                conv = _Converted(name, b"", summary, trace, trace.skeleton_bytes(), overview)
-            else:
-                conv = _Converted(name, trace.to_bytes(), trace.summary_json(overall_only=True).encode("utf-8"))
+            conv = self.converted(name, trace)
         except Exception as e:  # FormatError, OSError, anything the converter raises: a message
             return {"name": name, "error": _describe_error(name, e)}
         tid = self.add(conv, pin=pin)
-        answer = {"name": name, "trace": f"api/trace/{tid}.fpt", "summary": f"api/trace/{tid}.json"}
+        return self.answer(tid, conv)
+
+    @staticmethod
+    def converted(name: str, trace, windowed: Optional[bool] = None) -> _Converted:
+        """``trace`` as the page gets it: whole, or windowed (above ``_windowed.WINDOWED_CALLS``
+        calls, or when ``windowed`` says so)."""
+        if windowed if windowed is not None else _windowed.windowed(trace):
+            overview = _windowed.overview_bytes(trace)  # first: builds the summary alongside
+            summary = trace.summary_json(overall_only=True).encode("utf-8")
+            return _Converted(name, b"", summary, trace, trace.skeleton_bytes(), overview)
+        return _Converted(name, trace.to_bytes(), trace.summary_json(overall_only=True).encode("utf-8"))
+
+    def publish_live(self, name: str, trace, done: bool) -> Dict[str, object]:
+        """A new generation of a file being followed (``_follow``): converted windowed while it
+        grows (what the page fetches per update is bounded by pixels, not by the run), as any
+        trace once done; kept with the generation before it (a page may still be fetching its
+        windows), older ones dropped."""
+        conv = self.converted(name, trace, windowed=None if done else True)
+        tid = self.add(conv, pin=True)
+        with self._lock:
+            self._live_ids.append(tid)
+            while len(self._live_ids) > 2:
+                self._traces.pop(self._live_ids.pop(0), None)
+        answer = self.answer(tid, conv)
+        del answer["name"]
+        return answer
+
+    @staticmethod
+    def answer(tid: str, conv: _Converted) -> Dict[str, object]:
+        """The page's answer for a converted trace: its URLs."""
+        answer: Dict[str, object] = {"name": conv.name, "trace": f"api/trace/{tid}.fpt", "summary": f"api/trace/{tid}.json"}
         if conv.trace is not None:
             del answer["trace"]
             answer.update(windowed={"skeleton": f"api/trace/{tid}.skeleton", "overview": f"api/trace/{tid}.overview",
@@ -375,6 +405,8 @@ def _make_handler(state: _State, port_box: List[int]):
                 self._send(200, state.css, "text/css; charset=utf-8", head_only)
             elif path == "/api/initial":
                 self._send(200, json.dumps(state.initial).encode("utf-8"), "application/json; charset=utf-8", head_only)
+            elif path == "/api/live" and state.live is not None:
+                self._send(200, json.dumps(state.live.answer()).encode("utf-8"), "application/json; charset=utf-8", head_only)
             else:
                 m = _TRACE_PATH.match(path)
                 conv = state.get(m.group(1)) if m else None
@@ -536,13 +568,27 @@ def _limits() -> _httpd.Limits:
                          head_deadline_s=min(HEAD_DEADLINE_S, REQUEST_DEADLINE_S))
 
 
-def serve(path: Optional[str] = None, port: Optional[int] = None, open_browser: bool = True) -> int:
+def serve(path: Optional[str] = None, port: Optional[int] = None, open_browser: bool = True, live: bool = False,
+          last_s: Optional[float] = None) -> int:
     """Serve the viewer on 127.0.0.1 (a free port unless ``port``) until Ctrl-C; returns the exit code.
 
     ``path``: a trace to open at start-up (converted now; a file that is not a trace is reported in
-    the page and on the terminal, and the server still runs)."""
+    the page and on the terminal, and the server still runs). A streamed ``.fpt`` still being
+    written is followed as it grows (``_follow``), and so is ``path`` with ``live`` (waiting for
+    it to be written); ``last_s``: the page keeps its view on the last that many seconds."""
     state = _State()
-    if path is not None:
+    if path is not None and (live or _follow.is_open_stream(path)):
+        name = os.path.basename(path) or path
+        follower = _follow.Follower(path, name, lambda trace, done: state.publish_live(name, trace, done))
+        follower.poll()
+        if follower.done and not live:  # a streamed file whose recording had ended: an ordinary view
+            state.initial = {"name": name, **follower.published}
+        else:
+            state.live = follower
+            state.initial = {"name": name, "live": "api/live", "last_s": last_s}
+            print(f"fprofile view: following {path} while it is written", flush=True)
+            follower.start()
+    elif path is not None:
         name = os.path.basename(path) or path
         print(f"fprofile view: reading {path}", flush=True)
         bar = Progress(f"loading {name}")
@@ -580,7 +626,24 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("input", nargs="?", metavar="FILE", help="trace to open (.fpt, PYME JSON or PYME raw text); without it, pick one in the page")
     p.add_argument("--port", type=int, metavar="N", help="port to serve on (default: a free one)")
     p.add_argument("--no-browser", action="store_true", help="print the address without opening a browser")
+    add_live_options(p)
     return p
+
+
+def add_live_options(p: argparse.ArgumentParser) -> None:
+    """``--live`` and ``--last S`` (of ``fprofile view`` and ``viewProfile``)."""
+    p.add_argument("--live", action="store_true", help="follow FILE while a recording writes it, waiting for it to appear "
+                   "(a streamed .fpt still being written is followed without it)")
+    p.add_argument("--last", type=float, metavar="S", help="while following a recording, keep the view on its last S seconds")
+
+
+def check_live_options(opts: argparse.Namespace) -> Optional[str]:
+    """The problem with ``--live`` / ``--last`` as given, or None."""
+    if opts.last is not None and not opts.last > 0:
+        return f"--last must be a positive number of seconds, not {opts.last:g}"
+    if opts.live and opts.input is None:
+        return "--live needs FILE (the trace file a recording writes)"
+    return None
 
 
 def main(argv: Optional[Sequence[str]] = None, prog: str = "fprofile view") -> int:
@@ -589,15 +652,19 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = "fprofile view") -> i
     if opts.port is not None and not 0 <= opts.port <= 65535:
         print(f"{prog}: --port must be between 0 and 65535, not {opts.port}", file=sys.stderr)
         return 2
+    problem = check_live_options(opts)
+    if problem is not None:
+        print(f"{prog}: {problem}", file=sys.stderr)
+        return 2
     if opts.input is not None:
-        if not os.path.exists(opts.input):
+        if not os.path.exists(opts.input) and not opts.live:
             print(f"{prog}: {opts.input}: no such file", file=sys.stderr)
             return 2
         if os.path.isdir(opts.input):
             print(f"{prog}: {opts.input} is a directory, not a trace file", file=sys.stderr)
             return 2
     try:
-        return serve(opts.input, opts.port, not opts.no_browser)
+        return serve(opts.input, opts.port, not opts.no_browser, live=opts.live, last_s=opts.last)
     except KeyboardInterrupt:  # Ctrl-C during start-up (a long conversion)
         print(f"{prog}: stopped", file=sys.stderr)
         return 0

@@ -68,21 +68,46 @@ class TimelineWidget(anywidget.AnyWidget):
     calls = traitlets.Int(0).tag(sync=True)
     #: Windowed mode: ties the live view to the notebook's saved copy of it (``_ipython_display_``).
     trace_id = traitlets.Unicode("").tag(sync=True)
+    #: Live (``live=True``, ``_livewidget``): the last seconds of the run as a window reply, pushed with each update.
+    last = traitlets.Bytes(b"").tag(sync=True)
+    #: When non-empty (live updates): the page asks the kernel for nothing and shows this note.
+    offline = traitlets.Unicode("").tag(sync=True)
+    #: The timeline follows a recording while it runs (``_livewidget.Feed``).
+    live = traitlets.Bool(False).tag(sync=True)
     #: The zoomed window, in ns from the trace's origin (None: the whole run).
     window_start_ns = traitlets.Int(None, allow_none=True).tag(sync=True)
     window_end_ns = traitlets.Int(None, allow_none=True).tag(sync=True)
 
     def __init__(self, trace: Any = None, *, height: int = 0, encoded: Optional[bytes] = None,
-                 summary: Optional[str] = None, **kwargs: Any) -> None:
+                 summary: Optional[str] = None, live: bool = False, **kwargs: Any) -> None:
         """``encoded`` / ``summary``: ``trace.to_bytes()`` / ``trace.summary_json(overall_only=True)``
         if the caller has them already (with ``encoded`` the trace is sent whole, whatever its size;
-        without it, a trace above ``_windowed.WINDOWED_CALLS`` is shown windowed)."""
+        without it, a trace above ``_windowed.WINDOWED_CALLS`` is shown windowed).
+
+        ``live=True`` with a ``profile`` object (recording, or to be started) in place of the trace:
+        the timeline follows the recording while it runs, updated about once a second from a
+        background thread (the overview and the last seconds: ``_livewidget``), and becomes the
+        normal timeline of its trace when it stops. The profile must record to a streamed file
+        (``outfile="run.fpt"``) or with ``keep_last``: ``ValueError`` otherwise."""
+        self.feed: Any = None
+        if live and trace is not None:
+            from . import _livewidget
+
+            prof = trace
+            source = _livewidget.profile_source(prof)  # (the ValueError first)
+            super().__init__(height=height, live=True, error=_livewidget.WAITING, **kwargs)
+            self._setup(None, False)
+            self.feed = _livewidget.Feed(self, source, ended=_livewidget.profile_ended(prof)).start()
+            return
         windowed = trace is not None and _windowed.windowed(trace) and encoded is None
         if windowed:
             kwargs.update(self.windowed_payload(trace, summary))
         elif trace is not None:
             kwargs.update(self.payload(trace, encoded, summary))
-        super().__init__(height=height, **kwargs)
+        super().__init__(height=height, live=live, **kwargs)
+        self._setup(trace, windowed)
+
+    def _setup(self, trace: Any, windowed: bool) -> None:
         # windowed: the trace is kept (in Rust) to answer the page's requests; otherwise it is not:
         # ipywidgets keeps every widget alive, and the bytes are enough
         self._trace = trace if windowed else None
@@ -90,10 +115,31 @@ class TimelineWidget(anywidget.AnyWidget):
         self.flame_requests = 0  # flame requests answered (or refused)
         self._saved_window: Optional[tuple] = None
         self._displayed = False
+        self._listening = False
         if windowed:
-            self.trace_id = secrets.token_hex(8)
-            self.on_msg(self._on_window_request)
-            self.observe(self._on_window_change, names=["window_start_ns", "window_end_ns"])
+            self._listen()
+
+    def _listen(self) -> None:
+        if self._listening:
+            return
+        self._listening = True
+        self.trace_id = secrets.token_hex(8)
+        self.on_msg(self._on_window_request)
+        self.observe(self._on_window_change, names=["window_start_ns", "window_end_ns"])
+
+    def show_trace(self, trace: Any) -> None:
+        """Show ``trace`` as a widget made with it shows it (the end of a live timeline)."""
+        windowed = _windowed.windowed(trace)
+        traits = self.windowed_payload(trace) if windowed else self.payload(trace)
+        traits.update(windowed=windowed, offline="", last=b"", live=False)
+        if not windowed:
+            traits.update(skeleton=b"", overview=b"", calls=0)
+        self._trace = trace if windowed else None
+        if windowed:
+            self._listen()
+        with self.hold_sync():
+            for k, v in traits.items():
+                setattr(self, k, v)
 
     def _saved_bundle(self) -> dict:
         window = None

@@ -7,7 +7,7 @@ Subcommands::
     fprofile convert IN OUT [--format FMT]
     fprofile stats FILE [--thread NAME] [--process PID|NAME] [--top N] [--sort total|self|calls|mean|max] [--json]
     fprofile diff A B [--top N] [--sort abs|rel|calls] [--per-call]
-    fprofile view [FILE] [--port N] [--no-browser]
+    fprofile view [FILE] [--port N] [--no-browser] [--live] [--last S]
     fprofile export FILE -o OUT.html|OUT.png [--title T] [--width PX]
 
 Errors are one line on stderr (``fprofile: error: ...``) with exit status 2 for a usage error and 1
@@ -153,17 +153,22 @@ def cmd_view(argv: Sequence[str]) -> int:
     parser.add_argument("input", nargs="?", metavar="FILE", help="trace to open (.fpt, PYME text or JSON); without it, pick one in the page")
     parser.add_argument("--port", type=int, metavar="N", help="port to serve on (default: a free one)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser (the address is printed either way)")
+    from . import _viewer
+
+    _viewer.add_live_options(parser)
     opts = parser.parse_args(argv)
     if opts.port is not None and not 0 <= opts.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, not {opts.port}")
+    problem = _viewer.check_live_options(opts)
+    if problem is not None:
+        raise UsageError(problem)
     if opts.input is not None:
-        if not os.path.exists(opts.input):
+        if not os.path.exists(opts.input) and not opts.live:
             raise FileNotFoundError(2, "No such file or directory", opts.input)
         if os.path.isdir(opts.input):
             raise IsADirectoryError(21, "Is a directory, not a trace file", opts.input)
-    from . import _viewer
-
-    return int(_viewer.serve(opts.input, opts.port, open_browser=not opts.no_browser) or 0)
+    return int(_viewer.serve(opts.input, opts.port, open_browser=not opts.no_browser, live=opts.live,
+                             last_s=opts.last) or 0)
 
 
 COMMANDS = {
