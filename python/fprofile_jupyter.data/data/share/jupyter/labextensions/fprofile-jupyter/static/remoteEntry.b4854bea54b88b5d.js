@@ -42,7 +42,7 @@ var _JUPYTERLAB;
   /** Below ipywidgets' -10 (lower ranks win). */
   const LAB_RANK = -20;
   /** Replaced by the content hash of the timeline files when the extension is written. */
-  const LAB_ASSET_HASH = "9b9bac03eade47e0";
+  const LAB_ASSET_HASH = "b4854bea54b88b5d";
   const LAB_BASE = new URL(".", (document.currentScript && document.currentScript.src) || document.baseURI);
 
   /** @type {Record<string, Record<string, {get: () => unknown}>> | null} */
