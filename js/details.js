@@ -1,6 +1,6 @@
-// details.js: the details panel (`.fprofile-details`): the selected call's facts, how many calls
-// its function has, a button that zooms to it, the buttons that hide its function, file or module
-// (filterbar.js hideButtons) and its call stack (each frame a link that selects and zooms to that
+// details.js: the details panel (`.fprofile-details`): under the call's name its actions (a button
+// that zooms to it, the buttons that hide its function, file or module: filterbar.js
+// hideButtons), then its facts, how many calls its function has, and its call stack (each frame a link that selects and zooms to that
 // call). Layer 4 (DOM, text only).
 
 import { makeEl, factList, callFacts } from "./panel.js";
@@ -46,7 +46,10 @@ export function createDetails(tl) {
     const zoomBtn = makeEl(doc, "button", "fprofile-zoom-to", "Zoom to this call");
     zoomBtn.type = "button";
     zoomBtn.addEventListener("click", () => tl.zoomToCall(c));
-    details.replaceChildren(makeEl(doc, "div", "fprofile-panel-title", "Details"), title, factList(doc, facts), zoomBtn, hideButtons(tl, code), stackTitle, stack);
+    // the actions first, under the name: a long list of facts never pushes them below the fold
+    const actions = makeEl(doc, "div", "fprofile-details-actions");
+    actions.append(zoomBtn, hideButtons(tl, code));
+    details.replaceChildren(makeEl(doc, "div", "fprofile-panel-title", "Details"), title, actions, factList(doc, facts), stackTitle, stack);
   }
 
   showEmpty();

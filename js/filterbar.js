@@ -3,7 +3,7 @@
 // unchanged), the active filters as removable chips (`.fprofile-filter-chip`, each with
 // `button.fprofile-filter-remove`) and `button.fprofile-filter-clear`; and the "hide" buttons of
 // a function, its file and its module (`button.fprofile-hide[data-kind]`) that the details panel
-// and the table's row menu show. Layer 4 (DOM, text only: names go through textContent). The
+// and the table's row menu (createRowMenu) show. Layer 4 (DOM, text only: names go through textContent). The
 // filter is state.filter; the timeline's actions change it (tl.addHidden, tl.removeHidden,
 // tl.setMinNs, tl.clearFilters) and call sync().
 
@@ -24,26 +24,89 @@ function hiddenText(state, h) {
 }
 
 /**
- * The three hide buttons for function `code`: its calls, every call of its file, of its module.
- * tl: { doc, state, addHidden(kind, value) }.
+ * How many of the calls shown (`kept`: per call 1, or null: all) hiding the functions of `match`
+ * (per code 1) would hide: their calls and the calls those make (a call's parent comes before it).
+ * Returns { hides, shown }.
+ */
+export function hideCount(calls, kept, match) {
+  const gone = new Uint8Array(calls.count);
+  let hides = 0;
+  let shown = 0;
+  for (let i = 0; i < calls.count; i++) {
+    if (kept && !kept[i]) continue;
+    shown++;
+    const p = calls.parent[i];
+    if (match[calls.code[i]] === 1 || (p >= 0 && gone[p] === 1)) {
+      gone[i] = 1;
+      hides++;
+    }
+  }
+  return { hides, shown };
+}
+
+/** A hide button's text: what it hides and how many calls ("Hide module (all 206 calls)"). */
+export function hideText(what, hides, shown) {
+  const calls = `${formatCount(hides)} call${hides === 1 ? "" : "s"}`;
+  return `Hide ${what} (${hides === shown && shown > 1 ? `all ${calls}` : calls})`;
+}
+
+/**
+ * The three hide buttons for function `code`: its calls, every call of its file, of its module,
+ * each saying how many of the calls shown it hides; one that would hide every call says so in
+ * its tooltip and points to the narrower ones. tl: { doc, state, addHidden(kind, value) }.
  */
 export function hideButtons(tl, code) {
   const { doc, state } = tl;
-  const file = state.trace.codes.file[code];
+  const { codes, calls } = state.trace;
+  const file = codes.file[code];
   const mod = moduleOf(file);
   const wrap = makeEl(doc, "div", "fprofile-hide-actions");
-  const add = (kind, value, text, title) => {
+  // a windowed trace holds one window's calls: no count
+  const counted = !calls.runs;
+  const add = (kind, value, what, title, matches) => {
+    let text = `Hide ${what}`;
+    let all = false;
+    if (counted) {
+      const match = new Uint8Array(codes.count);
+      for (let c = 0; c < codes.count; c++) if (matches(c)) match[c] = 1;
+      const { hides, shown } = hideCount(calls, state.kept, match);
+      text = hideText(what, hides, shown);
+      all = hides === shown && shown > 1;
+    }
     const b = makeEl(doc, "button", "fprofile-hide", text);
     b.type = "button";
     b.dataset.kind = kind;
-    b.title = title;
+    b.title = all ? `${title}: every call shown is in it, so this hides them all${kind === "function" ? "" : "; hide the function or its file instead"}` : title;
     b.addEventListener("click", () => tl.addHidden(kind, value));
     wrap.append(b);
   };
-  add("function", code, "Hide function", "Hide this function's calls (with the calls they make): their time counts as their caller's self time");
-  add("file", file, "Hide file", `Hide the functions of ${file}`);
-  if (mod) add("module", mod, "Hide module", `Hide the functions of the files in ${mod}`);
+  add("function", code, "function", "Hide this function's calls (with the calls they make): their time counts as their caller's self time", (c) => c === code);
+  add("file", file, "file", `Hide the functions of ${file}`, (c) => codes.file[c] === file);
+  if (mod) add("module", mod, "module", `Hide the functions of the files in ${mod}`, (c) => moduleOf(codes.file[c]) === mod);
   return wrap;
+}
+
+/**
+ * A summary row's context menu (`.fprofile-row-menu`): the hide buttons of its function, at the
+ * pointer; a press elsewhere closes it. tl: { doc, root, state, listen, addHidden }.
+ * Returns { el, show(code, event) }.
+ */
+export function createRowMenu(tl) {
+  const { doc, root, state } = tl;
+  const el = makeEl(doc, "div", "fprofile-row-menu");
+  el.hidden = true;
+  tl.listen(doc, "pointerdown", (e) => { if (!el.contains(e.target)) el.hidden = true; });
+  return {
+    el,
+    show(code, e) {
+      if (!state.trace) return;
+      const r = root.getBoundingClientRect();
+      el.replaceChildren(hideButtons(tl, code));
+      el.style.left = `${Math.round(e.clientX - r.left)}px`;
+      el.style.top = `${Math.round(e.clientY - r.top)}px`;
+      el.hidden = false;
+    },
+  };
 }
 
 /**
@@ -81,7 +144,12 @@ export function createFilterBar(tl) {
     if (e.key === "Enter") commitMin();
     e.stopPropagation();
   });
-  tl.listen(clear, "click", () => tl.clearFilters());
+  tl.listen(clear, "click", () => {
+    // the typed text goes with the filters, and its message (it said a text no longer there was wrong)
+    min.value = "";
+    message.textContent = "";
+    tl.clearFilters();
+  });
 
   function chip(text, onRemove) {
     const c = makeEl(doc, "span", "fprofile-filter-chip");
@@ -104,7 +172,10 @@ export function createFilterBar(tl) {
     }
     chips.replaceChildren(...list);
     const active = list.length > 0;
-    if (!(filter.minNs > 0) && doc.activeElement !== min) min.value = "";
+    if (!(filter.minNs > 0) && doc.activeElement !== min) {
+      min.value = "";
+      message.textContent = "";
+    }
     clear.hidden = !active;
     kept.textContent = active && state.kept
       ? `${formatCount(state.kept.reduce((a, k) => a + k, 0))} of ${formatCount(trace.calls.count)} calls shown` : "";

@@ -120,7 +120,10 @@ export function compileSearch(text, regex) {
   try {
     re = new RegExp(q, "i");
   } catch (e) {
-    return { error: `Invalid regular expression: ${e && e.message ? e.message : String(e)}` };
+    // the engine's message already starts with "Invalid regular expression" (V8's does, with the
+    // pattern): said once
+    const why = e && e.message ? String(e.message) : String(e);
+    return { error: /^invalid regular expression/i.test(why) ? why : `Invalid regular expression: ${why}` };
   }
   return { test: (s) => re.test(s) };
 }

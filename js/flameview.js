@@ -12,7 +12,9 @@
 // merged upward over its callees merged downward (flame.js flameSandwich; the whole run), and
 // back. After each drawing the canvas gets `data-drawn` (boxes), `data-nodes` (merged paths),
 // `data-mode` ("flame" or "sandwich"), `data-focus` (the depth of the zoomed path, 0: none),
-// `data-window` ("all", or "t0,t1" in trace ns). Layer 4 (canvas, pointer events, text only).
+// `data-window` ("all", or "t0,t1" in trace ns); the callers and callees view: `data-mid` (the y of
+// the line between them: the callers' rows above, the callees' from it). Both views are as tall as
+// their rows (flamesize.js). Layer 4 (canvas, pointer events, text only).
 //
 // A windowed page (timeline.js "windowed mode") does not hold every call: its host merges them
 // (setRemote: a windowsource.js createFlameSource whose replies are flame.js columns, the core's
@@ -22,6 +24,7 @@
 
 import { flameMerge, flameSandwich, flameLayout, flamePath, flameFind, emptyFlame } from "./flame.js";
 import { sizeCanvas, fitLabel } from "./render.js";
+import { flameHeight, sandwichGeometry } from "./flamesize.js";
 import { highlightActive, isHighlighted } from "./state.js";
 import { processLabel } from "./lanes.js";
 import { makeEl } from "./panel.js";
@@ -241,9 +244,24 @@ export function createFlameView(tl) {
     };
   }
 
+  /** The canvas's height for what it shows (flamesize.js), and the sandwich's middle line. */
+  function contentSize() {
+    const maxH = vp.zoomHeight;
+    if (!state.trace) return { H: maxH, mid: 0 };
+    if (mode === "sandwich" && (state.selectedCode < 0 || remote)) mode = "flame";
+    if (mode === "sandwich") {
+      const s = currentSandwich();
+      const rows = (f) => (f.count ? maxDepth(f) + 1 : 0);
+      const g = sandwichGeometry(rows(s.callers), rows(s.callees), FLAME_ROW_PX, maxH);
+      return { H: g.height, mid: g.mid };
+    }
+    const { f } = currentFlame();
+    return { H: flameHeight(f.count ? maxDepth(f) + 1 : 1, FLAME_ROW_PX, maxH), mid: 0 };
+  }
+
   function draw() {
     const W = vp.width;
-    const H = vp.zoomHeight;
+    const { H, mid } = contentSize();
     const { trace, pal } = state;
     const ctx = sizeCanvas(canvas, W, H);
     ctx.fillStyle = pal.bg;
@@ -256,11 +274,10 @@ export function createFlameView(tl) {
     }
     ctx.font = pal.font;
     charPx = ctx.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEFGH0123").width / 40 || 6.2;
-    if (mode === "sandwich" && (state.selectedCode < 0 || remote)) mode = "flame";
     sandwichBtn.hidden = remote !== null;
     sandwichBtn.disabled = state.selectedCode < 0 && mode !== "sandwich";
     sandwichBtn.textContent = mode === "sandwich" ? "Flame graph" : "Callers & callees";
-    if (mode === "sandwich") drawSandwich(ctx, W, H);
+    if (mode === "sandwich") drawSandwich(ctx, W, H, mid);
     else drawFlame(ctx, W, H);
     canvas.setAttribute("data-drawn", String(hits.count));
     canvas.setAttribute("data-mode", mode);
@@ -297,9 +314,8 @@ export function createFlameView(tl) {
         (cache.key ? ` Shown meanwhile: ${figures}` : "");
   }
 
-  function drawSandwich(ctx, W, H) {
+  function drawSandwich(ctx, W, H, mid) {
     const s = currentSandwich();
-    const mid = Math.round(H / 2);
     const trees = [];
     // the callers grow upward from the middle, the callees downward
     for (const [f, lay, upward, name] of [[s.callers, s.layC, true, "callers"], [s.callees, s.layE, false, "callees"]]) {
@@ -325,6 +341,7 @@ export function createFlameView(tl) {
     ctx.fillText("callers ↑", 4, 8);
     ctx.fillText("callees ↓", 4, H - 8);
     canvas.setAttribute("data-nodes", String(s.callers.count + s.callees.count));
+    canvas.setAttribute("data-mid", String(mid));
     canvas.setAttribute("data-focus", "0");
     canvas.setAttribute("data-window", "all");
     const name = state.trace.codes.name[s.code];

@@ -7,6 +7,8 @@
 // one thread go to separate rows), hit testing of content y, and the overview's rows.
 // Layer 2: pure (no DOM), tested in node (tests/js/lanes.test.mjs).
 
+import { clampBands, outerCalls } from "./bandclamp.js";
+
 /** The processes of a decoded trace: its table, or one unnamed process when it has none. */
 export function traceProcesses(trace) {
   const p = trace.processes;
@@ -40,18 +42,33 @@ export function taskPrefix(label) {
  * and rows: threadRows[t] is a list of rows, each an Int32Array of band indices in start order
  * whose spans do not overlap (a band that overlaps an earlier one of its thread goes to the next
  * row: usually one row per thread), so a row is searched and drawn like a row of calls
- * (layout.js forEachBox). `key[i]` numbers the band's task name (taskPrefix), `keys` lists them.
+ * (layout.js forEachBox). Consecutive bands of a thread that overlap a little (the scheduler's
+ * clock estimate) are first cut end to end (bandclamp.js clampBands: the index's times, not the
+ * trace's). `key[i]` numbers the band's task name (taskPrefix), `keys` lists them.
  * Bands naming no thread of the trace, or ending before they start, are left out.
  */
 export function buildBandIndex(trace) {
-  const src = Array.isArray(trace.bands) ? trace.bands : [];
+  const given = Array.isArray(trace.bands) ? trace.bands : [];
   const nThreads = trace.threads.length;
-  const order = [];
-  for (let i = 0; i < src.length; i++) {
-    const b = src[i];
-    if (Number.isInteger(b.thread) && b.thread >= 0 && b.thread < nThreads && b.endNs >= b.startNs) order.push(i);
+  const byStart = (a, b) => a.thread - b.thread || a.startNs - b.startNs || a.endNs - b.endNs;
+  const src = [];
+  for (const b of given) {
+    if (Number.isInteger(b.thread) && b.thread >= 0 && b.thread < nThreads && b.endNs >= b.startNs) {
+      src.push({ thread: b.thread, startNs: b.startNs, endNs: b.endNs, label: b.label });
+    }
   }
-  order.sort((a, b) => src[a].thread - src[b].thread || src[a].startNs - src[b].startNs || src[a].endNs - src[b].endNs);
+  src.sort(byStart);
+  for (let i = 0; i < src.length;) {
+    let j = i;
+    while (j < src.length && src[j].thread === src[i].thread) j++;
+    const t = src[i].thread;
+    if (j - i > 1 && clampBands(src.slice(i, j), () => outerCalls(trace, t)) > 0) {
+      const sorted = src.slice(i, j).sort(byStart);
+      for (let k = i; k < j; k++) src[k] = sorted[k - i];
+    }
+    i = j;
+  }
+  const order = src.map((_, i) => i);
   const n = order.length;
   const start = new Float64Array(n);
   const end = new Float64Array(n);
@@ -119,20 +136,24 @@ export function layoutGroups(trace, processes, visible, collapsed, bandRows, dim
         callsTop: 0, rows, rowPx: dims.summaryRowPx, height: rows * dims.summaryRowPx,
       });
     } else {
+      // threads share a lane when the trace's lane numbers say so (PYME's rule: they do not run at
+      // once) and their names differ only by numbers (`Thread-12`, `Thread-13`): a lane never
+      // joins the labels of unrelated threads (`loader_0`, then `writer`)
       const byLane = new Map();
       for (const t of threads) {
         const th = trace.threads[t];
-        let l = byLane.get(th.lane);
+        const key = `${th.lane}\u0000${namePattern(th.name)}`;
+        let l = byLane.get(key);
         if (!l) {
           l = { kind: "threads", process: p, lane: th.lane, threads: [], top: 0, headerPx: dims.headerPx, bandRows: 0, bandPx: dims.bandPx,
             callsTop: 0, rows: 0, rowPx: dims.rowPx, height: 0 };
-          byLane.set(th.lane, l);
+          byLane.set(key, l);
         }
         l.threads.push(t);
         l.rows = Math.max(l.rows, th.maxDepth + 1);
         l.bandRows = Math.max(l.bandRows, bandRows[t] || 0);
       }
-      for (const l of [...byLane.values()].sort((a, b) => a.lane - b.lane)) {
+      for (const l of [...byLane.values()].sort((a, b) => a.lane - b.lane || a.threads[0] - b.threads[0])) {
         l.callsTop = l.headerPx + l.bandRows * l.bandPx;
         l.height = l.callsTop + l.rows * l.rowPx;
         members.push(l);
@@ -262,6 +283,17 @@ export function namePattern(name) {
 }
 
 /**
+ * The name of a group of threads of name pattern `pattern` (namePattern): the part their names
+ * share, the numbers and the separators around them dropped (`#-Dask-Default-Threads-#-#` ->
+ * `Dask-Default-Threads`, `Thread-# (process_request_thread)` -> `Thread (process_request_thread)`);
+ * the pattern itself when nothing else is left.
+ */
+export function groupName(pattern) {
+  const s = String(pattern).replace(/[-_.:,\s]*#(?:[-_.:,\s]*#)*[-_.:,]*/g, " ").replace(/\s+/g, " ").trim();
+  return s || String(pattern);
+}
+
+/**
  * Threads `indices` (of `threads`, decoded) grouped by name pattern (namePattern of their last
  * name): names that differ only by numbers form one group. Returns [{ pattern, threads }] in the
  * order of each group's first thread; a thread alone in its pattern is a group of one.
@@ -282,9 +314,17 @@ export function nameGroups(threads, indices) {
   return out;
 }
 
-/** Does thread `th` (decoded) match the thread list's filter `q`: one of its names contains it, ignoring case ("" matches all)? */
-export function threadMatches(th, q) {
+/**
+ * Does thread `th` (decoded) match the thread list's filter `q`, ignoring case ("" matches all):
+ * one of its names contains it, or its tid is it, or (given `proc`, its process) the process's
+ * name or host contains it or its pid is it (`Spawn` finds the threads of SpawnProcess-1)?
+ */
+export function threadMatches(th, q, proc) {
   const needle = String(q).trim().toLowerCase();
   if (!needle) return true;
-  return th.names.some((n) => n.name.toLowerCase().includes(needle));
+  if (th.names.some((n) => n.name.toLowerCase().includes(needle))) return true;
+  if (th.osId && String(th.osId) === needle) return true;
+  if (!proc) return false;
+  return String(proc.name || "").toLowerCase().includes(needle) || String(proc.host || "").toLowerCase().includes(needle) ||
+    (!!proc.pid && (String(proc.pid) === needle || `pid ${proc.pid}` === needle));
 }

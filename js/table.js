@@ -4,6 +4,7 @@
 
 import { formatDuration, formatCount } from "./units.js";
 import { processLabel } from "./lanes.js";
+import { scopeWords } from "./summaryscope.js";
 
 const SUMMARY_COLUMNS = [
   { key: "function", label: "Function", numeric: false },
@@ -45,7 +46,9 @@ export function createSummaryTable(doc, opts) {
   select.setAttribute("aria-label", "Summary of");
   const note = doc.createElement("span");
   note.className = "fprofile-summary-note";
-  head.append(title, procSelect, select, note);
+  const scopeNote = doc.createElement("span");
+  scopeNote.className = "fprofile-summary-scope fprofile-muted";
+  head.append(title, procSelect, select, note, scopeNote);
   const scroller = doc.createElement("div");
   scroller.className = "fprofile-summary-scroll";
   const table = doc.createElement("table");
@@ -59,6 +62,7 @@ export function createSummaryTable(doc, opts) {
   el.append(head, scroller);
 
   let summary = null;
+  let scope = { hidden: 0, total: 0, windowed: false, visible: null };
   let sortKey = "total_ns";
   let sortDesc = true;
   let selectedCode = -1;
@@ -92,6 +96,10 @@ export function createSummaryTable(doc, opts) {
     const ps = summary && Array.isArray(summary.processes) ? summary.processes : [];
     return ps.length > 1 ? ps : [];
   }
+  /** Is thread `t` counted (shown, or every thread counted: a windowed trace's host rows)? */
+  function counted(t) {
+    return scope.windowed || !scope.visible || !!scope.visible[t];
+  }
   /** The chosen process (its "process" index), or -1 for all. */
   function chosenProcess() {
     return procSelect.hidden || procSelect.value === "all" || procSelect.value === "" ? -1 : Number(procSelect.value);
@@ -99,11 +107,16 @@ export function createSummaryTable(doc, opts) {
   /** The thread selector: every thread, or the chosen process's. */
   function fillThreads() {
     const p = chosenProcess();
-    const opts2 = [["overall", p < 0 ? "All threads" : "All its threads"]];
+    const words = scopeWords(scope);
     const threads = (summary && summary.threads) || [];
+    const mine = threads.filter((th) => p < 0 || th.process === p);
+    const shown = mine.filter((th) => counted(th.thread)).length;
+    const opts2 = [["overall", p < 0 ? words.all : shown < mine.length ? `Its shown threads (${shown} of ${mine.length})` : "All its threads"]];
     for (let i = 0; i < threads.length; i++) {
-      if (p < 0 || threads[i].process === p) opts2.push([String(i), `Thread: ${threads[i].name}`]);
+      if ((p < 0 || threads[i].process === p) && counted(threads[i].thread)) opts2.push([String(i), `Thread: ${threads[i].name}`]);
     }
+    scopeNote.textContent = words.note;
+    el.dataset.hiddenThreads = String(scope.hidden);
     select.replaceChildren(...opts2.map(([v, label]) => option(v, label)));
     select.value = "overall";
   }
@@ -181,19 +194,25 @@ export function createSummaryTable(doc, opts) {
 
   return {
     el,
-    setSummary(s, processes) {
+    /**
+     * `scope` (optional): { hidden, total (threads), windowed, visible (per thread 1 when shown) }:
+     * hidden threads and the processes of none shown are not offered, and the words say what the
+     * rows count (summaryscope.js).
+     */
+    setSummary(s, processes, sc) {
+      scope = sc || { hidden: 0, total: 0, windowed: false, visible: null };
       // the same trace again (a filter changed): keep the process and thread shown
       const keep = summary && s && summary.threads && s.threads && summary.threads.length === s.threads.length
         ? [procSelect.value, select.value] : null;
       summary = s;
       const procInfo = processes || [];
-      const entries = processEntries();
+      const entries = processEntries().filter((e) => (summary.threads || []).some((th) => th.process === e.process && counted(th.thread)));
       procSelect.replaceChildren(option("all", "All processes"), ...entries.map((e) => {
         const host = procInfo[e.process] ? procInfo[e.process].host : "";
         return option(String(e.process), `Process: ${processLabel({ name: e.name, pid: e.pid, host })}`);
       }));
       procSelect.value = "all";
-      procSelect.hidden = entries.length === 0;
+      procSelect.hidden = processEntries().length === 0;
       if (keep && [...procSelect.options].some((o) => o.value === keep[0])) procSelect.value = keep[0];
       fillThreads();
       if (keep && [...select.options].some((o) => o.value === keep[1])) select.value = keep[1];

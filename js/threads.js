@@ -5,14 +5,17 @@
 // (data-process = its index; indeterminate when only some of its threads are shown) shows or hides
 // all its threads at once, and a button collapses or expands its lanes. Inside a process, threads
 // whose names differ only by numbers (lanes.js nameGroups: `Thread-12 (process_request_thread)`)
-// form a name group: one checkbox (data-name-group) shows or hides them all, a button opens or
+// form a name group, named by the part their names share (lanes.js groupName:
+// `Dask-Default-Threads`) with how many threads it has: one checkbox (data-name-group) shows or hides them all, a button opens or
 // closes its list (closed at first when it has more than NAME_GROUP_OPEN_MAX threads). A filter
-// box (`input.fprofile-thread-filter`) narrows the list to the threads one of whose names contains
-// its text, ignoring case (lanes.js threadMatches); the groups with matches open. Layer 4 (DOM,
+// box (`input.fprofile-thread-filter`) narrows the list to the threads one of whose names, or
+// their process's name or host, contains its text, ignoring case, or whose tid or pid it is
+// (lanes.js threadMatches); the groups with matches open. Names wrap and the figures stay whole
+// (nothing cut at any panel width). Layer 4 (DOM,
 // text only).
 
 import { makeEl } from "./panel.js";
-import { processLabel, nameGroups, threadMatches } from "./lanes.js";
+import { processLabel, nameGroups, threadMatches, groupName, threadProcess } from "./lanes.js";
 import { threadColour } from "./render.js";
 import { formatDuration, formatCount } from "./units.js";
 
@@ -35,8 +38,8 @@ export function createThreadList(tl) {
   const filter = makeEl(doc, "input", "fprofile-thread-filter");
   filter.type = "search";
   filter.placeholder = "Filter threads…";
-  filter.title = "Show only the threads whose name contains this text (any case)";
-  filter.setAttribute("aria-label", "Filter threads by name");
+  filter.title = "Show only the threads whose name, or whose process's name or host, contains this text (any case), or whose tid or pid it is";
+  filter.setAttribute("aria-label", "Filter threads by name, process, pid or host");
   filter.spellcheck = false;
   filter.addEventListener("input", () => applyFilter());
   filter.addEventListener("keydown", (e) => {
@@ -47,7 +50,7 @@ export function createThreadList(tl) {
     e.stopPropagation();
   });
   const list = makeEl(doc, "div", "fprofile-thread-list");
-  const empty = makeEl(doc, "div", "fprofile-muted fprofile-thread-none", "No thread name contains this text.");
+  const empty = makeEl(doc, "div", "fprofile-muted fprofile-thread-none", "No thread, process or host name contains this text.");
 
   /** Visibility changed: drop a selection that is now hidden, lay out again, redraw. */
   function changed() {
@@ -79,9 +82,16 @@ export function createThreadList(tl) {
     const stats = `${formatCount(th.callEnd - th.callStart)} call${th.callEnd - th.callStart === 1 ? "" : "s"} · ${formatDuration(th.lastNs - th.firstNs)}`;
     const n = makeEl(doc, "span", "fprofile-muted fprofile-thread-stats", stats);
     label.title = `${th.name}${th.osId ? ` (tid ${th.osId})` : ""}: ${stats}`;
-    label.append(cb, sw, name, n);
+    label.append(cb, sw, textBlock(name, n));
     threadRows[th.index] = label;
     return label;
+  }
+
+  /** A name and its figures as one block of text: the name wraps, the figures stay whole (on the next line when they do not fit). */
+  function textBlock(name, stats) {
+    const t = makeEl(doc, "span", "fprofile-row-text");
+    t.append(name, doc.createTextNode(" "), stats);
+    return t;
   }
 
   /** Calls of threads `ts`. */
@@ -109,9 +119,10 @@ export function createThreadList(tl) {
       changed();
     });
     const calls = callsOf(g.threads);
-    const stats = `${formatCount(g.threads.length)} threads · ${formatCount(calls)} call${calls === 1 ? "" : "s"}`;
-    label.title = `Threads named ${g.pattern} (# stands for any number): ${stats}`;
-    label.append(cb, makeEl(doc, "span", "fprofile-name-group-name", g.pattern), makeEl(doc, "span", "fprofile-muted fprofile-thread-stats", stats));
+    const stats = `${formatCount(calls)} call${calls === 1 ? "" : "s"}`;
+    const named = `${groupName(g.pattern)} (${formatCount(g.threads.length)})`;
+    label.title = `${formatCount(g.threads.length)} threads named ${g.pattern} (# stands for any number): ${stats}`;
+    label.append(cb, textBlock(makeEl(doc, "span", "fprofile-name-group-name", named), makeEl(doc, "span", "fprofile-muted fprofile-thread-stats", stats)));
     row.append(toggle, label);
     const members = makeEl(doc, "div", "fprofile-name-group-members");
     for (const t of g.threads) members.append(threadRow(state.trace.threads[t], `${cls} fprofile-thread-in-group`));
@@ -141,7 +152,7 @@ export function createThreadList(tl) {
     for (let t = 0; t < threadRows.length; t++) {
       const row = threadRows[t];
       if (!row) continue;
-      row.hidden = !threadMatches(threads[t], q);
+      row.hidden = !threadMatches(threads[t], q, state.processes[threadProcess(threads[t], state.processes.length)]);
       if (!row.hidden) shown++;
     }
     const filtering = q.trim() !== "";
@@ -182,7 +193,7 @@ export function createThreadList(tl) {
     const stats = `${threads.length} thread${threads.length === 1 ? "" : "s"} · ${formatCount(calls)} call${calls === 1 ? "" : "s"}` +
       (proc.incomplete ? " · incomplete" : "");
     label.title = `${processLabel(proc)}: ${stats}`;
-    label.append(cb, name, makeEl(doc, "span", "fprofile-muted fprofile-thread-stats", stats));
+    label.append(cb, textBlock(name, makeEl(doc, "span", "fprofile-muted fprofile-thread-stats", stats)));
     row.append(toggle, label);
     processRows[p] = { cb, toggle };
     return row;

@@ -8,7 +8,7 @@
 // (js/hosts/widget.js, js/hosts/viewer.js, js/hosts/export.js) only call createTimeline.
 
 import { decodeFpt, TraceTooLargeError, FptError } from "./decode.js";
-import { buildIndex, fullRange, lazySummary, displayOrigin, rowHasItemIn } from "./layout.js";
+import { buildIndex, fullRange, displayOrigin, rowHasItemIn } from "./layout.js";
 import { traceProcesses, threadProcess, buildBandIndex, layoutGroups, windowLayout, laneOfThread } from "./lanes.js";
 import { readPalette, codeColours, BoxBatch, resolveDark } from "./render.js";
 import { formatDuration, formatCount, formatBytes, formatWindow, pathRoots, shortPath } from "./units.js";
@@ -19,13 +19,15 @@ import { makeEl, isRun } from "./panel.js";
 import { createTooltip } from "./tooltip.js";
 import { createDetails } from "./details.js";
 import { createThreadList } from "./threads.js";
+import { createSideResizer } from "./sidepanel.js";
 import { createSearch } from "./search.js";
 import { createOverview } from "./overview.js";
 import { createZoomView } from "./zoomview.js";
 import { bandColours } from "./bandrows.js";
 import { createFlameView } from "./flameview.js";
 import { applyFilter, filteredIndex } from "./filters.js";
-import { createFilterBar, hideButtons } from "./filterbar.js";
+import { shownSummary } from "./summaryscope.js";
+import { createFilterBar, createRowMenu } from "./filterbar.js";
 import { decodeWindowReply, composeWindowTrace, replyDepths } from "./windowreply.js";
 import { createWindowSource, createFlameSource } from "./windowsource.js";
 import { flameFromBytes } from "./flame.js";
@@ -93,7 +95,7 @@ export function createTimeline(container, options = {}) {
   const table = createSummaryTable(doc, {
     colourOf: (c) => (state.colours && state.colours.fill[c]) || "transparent",
     onPick: (c) => { selectCode(c, true); },
-    onMenu: (c, e) => showRowMenu(c, e),
+    onMenu: (c, e) => rowMenu.show(c, e),
     fileText: (f) => shortPath(f, state.roots || []),
   });
 
@@ -120,10 +122,10 @@ export function createTimeline(container, options = {}) {
   views.append(overview.el, flame.bar, zoomWrap);
   const side = el("div", "fprofile-side");
   side.append(threadList.el, details.el);
-  main.append(views, side);
-  const rowMenu = el("div", "fprofile-row-menu");
-  rowMenu.hidden = true;
-  root.append(toolbar, windowedNote, filterBar.el, errorBox, main, table.el, rowMenu);
+  const sideResizer = createSideResizer(tl, main, side);
+  main.append(views, sideResizer.el, side);
+  const rowMenu = createRowMenu(tl);
+  root.append(toolbar, windowedNote, filterBar.el, errorBox, main, table.el, rowMenu.el);
   container.append(root);
   table.el.hidden = true;
   side.hidden = true;
@@ -193,6 +195,7 @@ export function createTimeline(container, options = {}) {
   function relayout() {
     const bandRows = state.bands.threadRows.map((r) => r.length);
     state.lanes = layoutGroups(state.trace, state.processes, state.visible, state.collapsed, bandRows, LANE_DIMS);
+    if (state.visible.join() !== summaryVisible) refreshSummary();
     relayoutZoom();
     overview.layout();
     root.setAttribute("data-collapsed", state.collapsed.reduce((a, c, i) => (c ? a.concat(i) : a), []).join(","));
@@ -384,6 +387,13 @@ export function createTimeline(container, options = {}) {
 
   // ---- filters -----------------------------------------------------------------------------
   let hostOverall = null; // the summary rows the host sent (the Rust summary's: unfiltered)
+  let summaryVisible = ""; // the threads shown when the table was last computed
+  /** The table's rows for the threads shown and the calls kept (summaryscope.js shownSummary). */
+  function refreshSummary() {
+    summaryVisible = state.visible.join();
+    const { summary, scope } = shownSummary(state, hostOverall, !!windowed);
+    table.setSummary(summary, state.processes, scope);
+  }
   /**
    * Apply state.filter: the kept calls and their self times (filters.js), the index every view
    * draws (the full one when nothing is filtered: no cost per call per frame then), the flame
@@ -397,7 +407,7 @@ export function createTimeline(container, options = {}) {
       const applied = applyFilter(trace, state.filter);
       state.kept = applied ? applied.kept : null;
       state.index = applied ? filteredIndex(state.fullIndex, applied) : state.fullIndex;
-      table.setSummary(lazySummary(trace, applied ? null : hostOverall, state.kept), state.processes);
+      refreshSummary();
       if (state.selectedCall >= 0 && state.kept && !state.kept[state.selectedCall]) selectCall(-1);
       else {
         table.setSelected(state.selectedCode);
@@ -413,7 +423,7 @@ export function createTimeline(container, options = {}) {
   }
   /** Hide a function (value: its code), a file or a module (filters.js). */
   function addHidden(kind, value) {
-    rowMenu.hidden = true;
+    rowMenu.el.hidden = true;
     if (state.filter.hidden.some((h) => h.kind === kind && h.value === value)) return;
     state.filter.hidden.push({ kind, value });
     applyFilters();
@@ -430,16 +440,6 @@ export function createTimeline(container, options = {}) {
     state.filter = { hidden: [], minNs: 0 };
     applyFilters();
   }
-  /** A summary row's context menu: hide its function, file or module. */
-  function showRowMenu(code, e) {
-    if (!state.trace) return;
-    const r = root.getBoundingClientRect();
-    rowMenu.replaceChildren(hideButtons(tl, code));
-    rowMenu.style.left = `${Math.round(e.clientX - r.left)}px`;
-    rowMenu.style.top = `${Math.round(e.clientY - r.top)}px`;
-    rowMenu.hidden = false;
-  }
-  listen(doc, "pointerdown", (e) => { if (!rowMenu.contains(e.target)) rowMenu.hidden = true; });
 
   // ---- errors ------------------------------------------------------------------------------
   function showError(message) {
@@ -575,9 +575,7 @@ export function createTimeline(container, options = {}) {
     // per-process and per-thread ones are the page's (layout.js computeSummary, the Rust
     // summary's rules), computed when first shown.
     hostOverall = summary && Array.isArray(summary.overall) ? summary.overall : null;
-    // windowed: the page holds the window's calls only, so the per-process and per-thread rows
-    // cannot be computed here: the host's overall rows (every call) alone
-    table.setSummary(windowed ? { overall: hostOverall || [], processes: [], threads: [] } : lazySummary(trace, hostOverall), state.processes);
+    refreshSummary();
     filterBar.sync();
     help.textContent = help.textContent.split(helpProcesses)[0] + (state.processes.length > 1 ? helpProcesses : "");
     search.apply();

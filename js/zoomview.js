@@ -107,7 +107,9 @@ export function createZoomView(tl) {
           if (o !== t && trace.threads[o].firstNs >= th.lastNs) next = Math.min(next, nsToX(trace.threads[o].firstNs));
         }
         const lx = Math.max(4, xa + 2);
-        const room = Math.max(0, Math.max(xb, next) - lx - 4);
+        // a label cut short before the next thread's keeps two characters from it: two threads'
+        // labels never read as one ("loade… writer")
+        const room = Math.max(0, Math.max(xb, next) - lx - 4 - (next < W ? 2 * charPx : 0));
         const name = threadNameAt(th, Math.max(t0, th.firstNs));
         const label = th.osId ? `${name}  (tid ${th.osId})` : name;
         const text = label.length * charPx <= room ? label : fitLabel(name, room, charPx);

@@ -174,16 +174,18 @@ def test_callers_and_callees_of_a_selected_function(browser, trace, tmp_path, ar
         callers, callees = trace.callers(name), trace.callees(name)
         assert int(attr(page, "nodes")) == len(flat(callers)) + len(flat(callees))
         page.screenshot(path=f"{artifacts_dir}/flame_sandwich.png")
-        # the callee root is the row under the middle, full width: the function's figures (recursion once)
+        # the callee root is the row under the middle line (data-mid: the views are as tall as their
+        # rows, js/flamesize.js), full width: the function's figures (recursion once)
         box = flame_box(page)
-        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + round(box["height"] / 2) + ROW / 2)
+        mid = int(attr(page, "mid"))
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + mid + ROW / 2)
         title, facts = tooltip_facts(page)
         assert title == name
         assert facts["Total"] == _core.format_duration(callees["total_ns"])
         assert facts["Calls"] == f"{callees['calls']:,}"
         # the heaviest caller chain is the leftmost box of the row above the function's callers root
         first = callers["children"][0]
-        page.mouse.move(box["x"] + 3, box["y"] + round(box["height"] / 2) - 2 - ROW - ROW / 2)
+        page.mouse.move(box["x"] + 3, box["y"] + mid - 2 - ROW - ROW / 2)
         title, facts = tooltip_facts(page)
         assert title == first["function"] and facts["Calls"] == f"{first['calls']:,}"
         # Escape: back to the flame graph

@@ -116,6 +116,8 @@ function startViewerPage() {
       answer = { error: `Could not reach the viewer server (${e && e.message ? e.message : e}); is it still running?` };
     }
     await show({ name: file.name, ...answer });
+    // the keys (f, s, r, arrows) work at once, without a click on the page first
+    timeline.root.focus({ preventScroll: true });
   }
 
   input.addEventListener("change", () => {

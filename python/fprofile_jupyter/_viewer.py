@@ -113,6 +113,7 @@ _PAGE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>fprofile viewer</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="fprofile.css">
 </head>
 <body class="fprofile-page">

@@ -1,4 +1,4 @@
-// fprofile-jupyter 0.1.0 timeline bundle for host "widget": js/units.js + js/decode.js + js/payload.js + js/windowreply.js + js/lanes.js + js/layout.js + js/filters.js + js/flame.js + js/render.js + js/bandrows.js + js/processrows.js + js/table.js + js/viewport.js + js/state.js + js/windowsource.js + js/panel.js + js/tooltip.js + js/filterbar.js + js/details.js + js/threads.js + js/search.js + js/overview.js + js/zoomview.js + js/flameview.js + js/diffview.js + js/timeline.js + js/hosts/widget.js
+// fprofile-jupyter 0.1.0 timeline bundle for host "widget": js/units.js + js/decode.js + js/payload.js + js/windowreply.js + js/bandclamp.js + js/lanes.js + js/layout.js + js/summaryscope.js + js/filters.js + js/flame.js + js/flamesize.js + js/render.js + js/bandrows.js + js/processrows.js + js/table.js + js/viewport.js + js/state.js + js/windowsource.js + js/panel.js + js/tooltip.js + js/filterbar.js + js/details.js + js/sidepanel.js + js/threads.js + js/search.js + js/overview.js + js/zoomview.js + js/flameview.js + js/diffview.js + js/timeline.js + js/hosts/widget.js
 
 // ---- js/units.js ----
 // units.js: time units and axis ticks. Pure functions, no DOM (tested in node).
@@ -974,6 +974,91 @@ export function replyDepths(reply, threadCount) {
   return depths;
 }
 
+// ---- js/bandclamp.js ----
+// bandclamp.js: task bands of one thread placed end to end when their times overlap a little.
+// A band's times come from the scheduler's estimate of the worker's clock (Dask's), not from our
+// clock readings: two consecutive tasks of one thread can seem to overlap by a few ms, which would
+// put the second on a band row of its own. One thread runs one task at a time, so such an overlap
+// is the estimate's error: the two bands are cut at one instant in the overlap, chosen from the
+// thread's own calls (the edge of the outermost call nearest the overlap's middle, so no call of
+// the thread is split between the two tasks). Bands that overlap more (one holding most of the
+// other: a task run inside another) are left as they are, on rows of their own (lanes.js
+// buildBandIndex). Layer 2: pure (no DOM), tested in node (tests/js/lanes.test.mjs).
+
+/** Two bands overlapping by at most this share of the shorter one are consecutive, their overlap an error. */
+export const BAND_OVERLAP_MAX_SHARE = 0.5;
+
+/**
+ * The outermost calls of thread `t` of a decoded trace as [starts, ends] in start order (the
+ * calls of the least depth the thread has; empty arrays when the trace has no calls).
+ */
+export function outerCalls(trace, t) {
+  const calls = trace.calls;
+  const th = trace.threads[t];
+  const starts = [];
+  const ends = [];
+  if (!calls || !th || !(th.callEnd > th.callStart)) return [starts, ends];
+  let minDepth = Infinity;
+  for (let i = th.callStart; i < th.callEnd; i++) minDepth = Math.min(minDepth, calls.depth[i]);
+  for (let i = th.callStart; i < th.callEnd; i++) {
+    if (calls.depth[i] === minDepth) {
+      starts.push(calls.start[i]);
+      ends.push(calls.end[i]);
+    }
+  }
+  return [starts, ends];
+}
+
+/**
+ * Where to cut two bands overlapping over [a, b] (a < b): the overlap's middle, moved to the
+ * nearer edge of the outermost call (`outer`: outerCalls) that contains it, when that edge lies in
+ * the overlap.
+ */
+export function bandCut(a, b, outer) {
+  const m = (a + b) / 2;
+  const [starts, ends] = outer;
+  // the last outermost call starting at or before m (they do not overlap one another)
+  let lo = 0;
+  let hi = starts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (starts[mid] <= m) lo = mid + 1;
+    else hi = mid;
+  }
+  const i = lo - 1;
+  if (i < 0 || ends[i] <= m) return m;
+  const s = starts[i];
+  const e = ends[i];
+  const near = m - s <= e - m ? [s, e] : [e, s];
+  for (const x of near) if (x >= a && x <= b) return x;
+  return m;
+}
+
+/**
+ * Bands `list` ([{ startNs, endNs }] of one thread, in start order; changed in place): each band
+ * that starts before the previous one ends, by at most BAND_OVERLAP_MAX_SHARE of the shorter of
+ * the two, and ends after it, is cut from it at bandCut. `outerOf()` gives the thread's outermost
+ * calls (asked for once, at the first overlap). Returns how many overlaps were cut.
+ */
+export function clampBands(list, outerOf) {
+  let outer = null;
+  let cut = 0;
+  for (let i = 1; i < list.length; i++) {
+    const p = list[i - 1];
+    const b = list[i];
+    const over = p.endNs - b.startNs;
+    if (!(over > 0) || b.endNs <= p.endNs || b.startNs < p.startNs) continue;
+    const shorter = Math.min(p.endNs - p.startNs, b.endNs - b.startNs);
+    if (over > BAND_OVERLAP_MAX_SHARE * shorter) continue;
+    if (!outer) outer = outerOf();
+    const x = bandCut(b.startNs, p.endNs, outer);
+    p.endNs = x;
+    b.startNs = x;
+    cut++;
+  }
+  return cut;
+}
+
 // ---- js/lanes.js ----
 // lanes.js: the vertical layout shared by the zoomed view and the overview. Threads are grouped
 // by process: with more than one process each group starts with a header row, and a collapsed
@@ -983,6 +1068,7 @@ export function replyDepths(reply, threadCount) {
 // calls; a lane without bands takes no extra space. Also: the band index (bands that overlap on
 // one thread go to separate rows), hit testing of content y, and the overview's rows.
 // Layer 2: pure (no DOM), tested in node (tests/js/lanes.test.mjs).
+
 
 /** The processes of a decoded trace: its table, or one unnamed process when it has none. */
 export function traceProcesses(trace) {
@@ -1017,18 +1103,33 @@ export function taskPrefix(label) {
  * and rows: threadRows[t] is a list of rows, each an Int32Array of band indices in start order
  * whose spans do not overlap (a band that overlaps an earlier one of its thread goes to the next
  * row: usually one row per thread), so a row is searched and drawn like a row of calls
- * (layout.js forEachBox). `key[i]` numbers the band's task name (taskPrefix), `keys` lists them.
+ * (layout.js forEachBox). Consecutive bands of a thread that overlap a little (the scheduler's
+ * clock estimate) are first cut end to end (bandclamp.js clampBands: the index's times, not the
+ * trace's). `key[i]` numbers the band's task name (taskPrefix), `keys` lists them.
  * Bands naming no thread of the trace, or ending before they start, are left out.
  */
 export function buildBandIndex(trace) {
-  const src = Array.isArray(trace.bands) ? trace.bands : [];
+  const given = Array.isArray(trace.bands) ? trace.bands : [];
   const nThreads = trace.threads.length;
-  const order = [];
-  for (let i = 0; i < src.length; i++) {
-    const b = src[i];
-    if (Number.isInteger(b.thread) && b.thread >= 0 && b.thread < nThreads && b.endNs >= b.startNs) order.push(i);
+  const byStart = (a, b) => a.thread - b.thread || a.startNs - b.startNs || a.endNs - b.endNs;
+  const src = [];
+  for (const b of given) {
+    if (Number.isInteger(b.thread) && b.thread >= 0 && b.thread < nThreads && b.endNs >= b.startNs) {
+      src.push({ thread: b.thread, startNs: b.startNs, endNs: b.endNs, label: b.label });
+    }
   }
-  order.sort((a, b) => src[a].thread - src[b].thread || src[a].startNs - src[b].startNs || src[a].endNs - src[b].endNs);
+  src.sort(byStart);
+  for (let i = 0; i < src.length;) {
+    let j = i;
+    while (j < src.length && src[j].thread === src[i].thread) j++;
+    const t = src[i].thread;
+    if (j - i > 1 && clampBands(src.slice(i, j), () => outerCalls(trace, t)) > 0) {
+      const sorted = src.slice(i, j).sort(byStart);
+      for (let k = i; k < j; k++) src[k] = sorted[k - i];
+    }
+    i = j;
+  }
+  const order = src.map((_, i) => i);
   const n = order.length;
   const start = new Float64Array(n);
   const end = new Float64Array(n);
@@ -1096,20 +1197,24 @@ export function layoutGroups(trace, processes, visible, collapsed, bandRows, dim
         callsTop: 0, rows, rowPx: dims.summaryRowPx, height: rows * dims.summaryRowPx,
       });
     } else {
+      // threads share a lane when the trace's lane numbers say so (PYME's rule: they do not run at
+      // once) and their names differ only by numbers (`Thread-12`, `Thread-13`): a lane never
+      // joins the labels of unrelated threads (`loader_0`, then `writer`)
       const byLane = new Map();
       for (const t of threads) {
         const th = trace.threads[t];
-        let l = byLane.get(th.lane);
+        const key = `${th.lane}\u0000${namePattern(th.name)}`;
+        let l = byLane.get(key);
         if (!l) {
           l = { kind: "threads", process: p, lane: th.lane, threads: [], top: 0, headerPx: dims.headerPx, bandRows: 0, bandPx: dims.bandPx,
             callsTop: 0, rows: 0, rowPx: dims.rowPx, height: 0 };
-          byLane.set(th.lane, l);
+          byLane.set(key, l);
         }
         l.threads.push(t);
         l.rows = Math.max(l.rows, th.maxDepth + 1);
         l.bandRows = Math.max(l.bandRows, bandRows[t] || 0);
       }
-      for (const l of [...byLane.values()].sort((a, b) => a.lane - b.lane)) {
+      for (const l of [...byLane.values()].sort((a, b) => a.lane - b.lane || a.threads[0] - b.threads[0])) {
         l.callsTop = l.headerPx + l.bandRows * l.bandPx;
         l.height = l.callsTop + l.rows * l.rowPx;
         members.push(l);
@@ -1239,6 +1344,17 @@ export function namePattern(name) {
 }
 
 /**
+ * The name of a group of threads of name pattern `pattern` (namePattern): the part their names
+ * share, the numbers and the separators around them dropped (`#-Dask-Default-Threads-#-#` ->
+ * `Dask-Default-Threads`, `Thread-# (process_request_thread)` -> `Thread (process_request_thread)`);
+ * the pattern itself when nothing else is left.
+ */
+export function groupName(pattern) {
+  const s = String(pattern).replace(/[-_.:,\s]*#(?:[-_.:,\s]*#)*[-_.:,]*/g, " ").replace(/\s+/g, " ").trim();
+  return s || String(pattern);
+}
+
+/**
  * Threads `indices` (of `threads`, decoded) grouped by name pattern (namePattern of their last
  * name): names that differ only by numbers form one group. Returns [{ pattern, threads }] in the
  * order of each group's first thread; a thread alone in its pattern is a group of one.
@@ -1259,11 +1375,19 @@ export function nameGroups(threads, indices) {
   return out;
 }
 
-/** Does thread `th` (decoded) match the thread list's filter `q`: one of its names contains it, ignoring case ("" matches all)? */
-export function threadMatches(th, q) {
+/**
+ * Does thread `th` (decoded) match the thread list's filter `q`, ignoring case ("" matches all):
+ * one of its names contains it, or its tid is it, or (given `proc`, its process) the process's
+ * name or host contains it or its pid is it (`Spawn` finds the threads of SpawnProcess-1)?
+ */
+export function threadMatches(th, q, proc) {
   const needle = String(q).trim().toLowerCase();
   if (!needle) return true;
-  return th.names.some((n) => n.name.toLowerCase().includes(needle));
+  if (th.names.some((n) => n.name.toLowerCase().includes(needle))) return true;
+  if (th.osId && String(th.osId) === needle) return true;
+  if (!proc) return false;
+  return String(proc.name || "").toLowerCase().includes(needle) || String(proc.host || "").toLowerCase().includes(needle) ||
+    (!!proc.pid && (String(proc.pid) === needle || `pid ${proc.pid}` === needle));
 }
 
 // ---- js/layout.js ----
@@ -1560,6 +1684,70 @@ export function lazySummary(trace, overall, kept = null) {
   };
 }
 
+// ---- js/summaryscope.js ----
+// summaryscope.js: what the summary table counts. It follows the thread list: with threads (or
+// whole processes) hidden, the page's summary is computed over the calls of the shown threads
+// (and, with a filter on, the kept ones: layout.js lazySummary with that mask), and the table says
+// so ("Shown threads (305 of 310)"). A windowed trace (timeline.js "windowed mode") holds one
+// window's calls, so its table keeps the host's rows over every thread, and says that plainly.
+// Layer 2: pure (no DOM; layout), tested in node (tests/js/panels.test.mjs).
+
+
+/** How many threads `visible` (per thread 1 when shown) hides. */
+export function hiddenThreads(visible) {
+  let n = 0;
+  for (let t = 0; t < visible.length; t++) if (!visible[t]) n++;
+  return n;
+}
+
+/**
+ * The calls the summary counts: per call 1 when its thread is shown (`visible`) and, given `kept`
+ * (the filters' mask), kept; null when every call counts (nothing hidden, nothing filtered), so
+ * the host's rows can be shown as they are. The mask is closed under "parent of" (a whole thread
+ * goes or stays), as layout.js computeSummary wants.
+ */
+export function summaryMask(trace, visible, kept) {
+  if (hiddenThreads(visible) === 0) return kept || null;
+  const { calls } = trace;
+  const mask = new Uint8Array(calls.count);
+  for (const th of trace.threads) {
+    if (!visible[th.index]) continue;
+    for (let i = th.callStart; i < th.callEnd; i++) mask[i] = kept ? kept[i] : 1;
+  }
+  return mask;
+}
+
+/**
+ * The words of the table for a scope: `all` (its first choice: every thread counted, or the shown
+ * ones of `total`), and `note` (what is not counted, or "" when everything is).
+ * scope: { hidden (threads hidden), total (threads), windowed (the table has the host's rows over
+ * every thread) }.
+ */
+export function scopeWords(scope) {
+  const { hidden, total, windowed } = scope;
+  if (!(hidden > 0)) return { all: "All threads", note: "" };
+  if (windowed) {
+    return { all: "All threads (hidden ones too)", note: `Counts every thread, the ${hidden} hidden too: this page holds one window of the calls, not all of them` };
+  }
+  return { all: `Shown threads (${total - hidden} of ${total})`, note: `${hidden} hidden thread${hidden === 1 ? " is" : "s are"} not counted` };
+}
+
+/**
+ * The table's summary and scope for what `state` (state.js) shows: the host's rows
+ * (`hostOverall`, the Rust summary's, or null) while every call counts, else the page's over the
+ * shown threads' kept calls (lazySummary: the per-thread rows computed when first shown).
+ * `windowed`: the page holds one window's calls, so the per-process and per-thread rows cannot be
+ * computed here: the host's overall rows (every call, hidden threads too) alone, the scope saying so.
+ * Returns { summary, scope } for table.js setSummary.
+ */
+export function shownSummary(state, hostOverall, windowed) {
+  const { trace, visible } = state;
+  const scope = { hidden: hiddenThreads(visible), total: visible.length, windowed, visible };
+  if (windowed) return { summary: { overall: hostOverall || [], processes: [], threads: [] }, scope };
+  const mask = summaryMask(trace, visible, state.kept);
+  return { summary: lazySummary(trace, mask ? null : hostOverall, mask), scope };
+}
+
 // ---- js/filters.js ----
 // filters.js: view filters applied to a decoded trace: which calls are kept and the self time
 // the kept ones get. Layer 2 (pure, no DOM; the decoded shape of decode.js). The filter itself
@@ -1683,7 +1871,10 @@ export function compileSearch(text, regex) {
   try {
     re = new RegExp(q, "i");
   } catch (e) {
-    return { error: `Invalid regular expression: ${e && e.message ? e.message : String(e)}` };
+    // the engine's message already starts with "Invalid regular expression" (V8's does, with the
+    // pattern): said once
+    const why = e && e.message ? String(e.message) : String(e);
+    return { error: /^invalid regular expression/i.test(why) ? why : `Invalid regular expression: ${why}` };
   }
   return { test: (s) => re.test(s) };
 }
@@ -2165,6 +2356,39 @@ export function flameFind(f, codes) {
   return node;
 }
 
+// ---- js/flamesize.js ----
+// flamesize.js: the height of the flame graph's canvas and, for the callers and callees view,
+// where its middle line goes: as tall as what they draw (a flame of 2 rows no longer sits in a
+// 420 px pane, the callers no longer get half of it when they are one row), between
+// FLAME_MIN_HEIGHT_PX and the zoomed view's most height (beyond it, the flame scrolls as before).
+// Layer 2: pure (no DOM), tested in node (tests/js/panels.test.mjs).
+
+/** The flame views are never shorter than this (CSS px): room for the tooltip and a message. */
+export const FLAME_MIN_HEIGHT_PX = 96;
+/** Room above the callers and below the callees for their labels ("callers ↑", "callees ↓"). */
+export const SANDWICH_LABEL_PX = 16;
+
+/** The flame graph's height for `rows` depths of `rowPx`, at most `maxPx`. */
+export function flameHeight(rows, rowPx, maxPx) {
+  return Math.max(Math.min(FLAME_MIN_HEIGHT_PX, maxPx), Math.min(maxPx, rows * rowPx + 4));
+}
+
+/**
+ * The callers and callees view for `up` rows of callers (growing upward from the middle line)
+ * and `down` rows of callees (downward), rows of `rowPx`, at most `maxPx` tall. Returns { height,
+ * mid }: the callers' first row ends 2 px above `mid`, the callees' starts at it. When both do not
+ * fit, each side gets at least half of the height or what it needs, whichever is less.
+ */
+export function sandwichGeometry(up, down, rowPx, maxPx) {
+  const upPx = SANDWICH_LABEL_PX + up * rowPx + 2;
+  const downPx = down * rowPx + SANDWICH_LABEL_PX;
+  const height = Math.max(Math.min(FLAME_MIN_HEIGHT_PX, maxPx), Math.min(maxPx, upPx + downPx));
+  let mid = upPx;
+  if (upPx + downPx > height) mid = Math.max(Math.min(upPx, Math.round(height / 2)), height - downPx);
+  else mid += Math.floor((height - upPx - downPx) / 2);
+  return { height, mid };
+}
+
 // ---- js/render.js ----
 // render.js: canvas 2D drawing primitives and the batching of boxes by colour. Layer 3: depends
 // on units.js and layout.js (for the hash); knows nothing of DOM widgets or events. All
@@ -2604,7 +2828,9 @@ export function createSummaryTable(doc, opts) {
   select.setAttribute("aria-label", "Summary of");
   const note = doc.createElement("span");
   note.className = "fprofile-summary-note";
-  head.append(title, procSelect, select, note);
+  const scopeNote = doc.createElement("span");
+  scopeNote.className = "fprofile-summary-scope fprofile-muted";
+  head.append(title, procSelect, select, note, scopeNote);
   const scroller = doc.createElement("div");
   scroller.className = "fprofile-summary-scroll";
   const table = doc.createElement("table");
@@ -2618,6 +2844,7 @@ export function createSummaryTable(doc, opts) {
   el.append(head, scroller);
 
   let summary = null;
+  let scope = { hidden: 0, total: 0, windowed: false, visible: null };
   let sortKey = "total_ns";
   let sortDesc = true;
   let selectedCode = -1;
@@ -2651,6 +2878,10 @@ export function createSummaryTable(doc, opts) {
     const ps = summary && Array.isArray(summary.processes) ? summary.processes : [];
     return ps.length > 1 ? ps : [];
   }
+  /** Is thread `t` counted (shown, or every thread counted: a windowed trace's host rows)? */
+  function counted(t) {
+    return scope.windowed || !scope.visible || !!scope.visible[t];
+  }
   /** The chosen process (its "process" index), or -1 for all. */
   function chosenProcess() {
     return procSelect.hidden || procSelect.value === "all" || procSelect.value === "" ? -1 : Number(procSelect.value);
@@ -2658,11 +2889,16 @@ export function createSummaryTable(doc, opts) {
   /** The thread selector: every thread, or the chosen process's. */
   function fillThreads() {
     const p = chosenProcess();
-    const opts2 = [["overall", p < 0 ? "All threads" : "All its threads"]];
+    const words = scopeWords(scope);
     const threads = (summary && summary.threads) || [];
+    const mine = threads.filter((th) => p < 0 || th.process === p);
+    const shown = mine.filter((th) => counted(th.thread)).length;
+    const opts2 = [["overall", p < 0 ? words.all : shown < mine.length ? `Its shown threads (${shown} of ${mine.length})` : "All its threads"]];
     for (let i = 0; i < threads.length; i++) {
-      if (p < 0 || threads[i].process === p) opts2.push([String(i), `Thread: ${threads[i].name}`]);
+      if ((p < 0 || threads[i].process === p) && counted(threads[i].thread)) opts2.push([String(i), `Thread: ${threads[i].name}`]);
     }
+    scopeNote.textContent = words.note;
+    el.dataset.hiddenThreads = String(scope.hidden);
     select.replaceChildren(...opts2.map(([v, label]) => option(v, label)));
     select.value = "overall";
   }
@@ -2740,19 +2976,25 @@ export function createSummaryTable(doc, opts) {
 
   return {
     el,
-    setSummary(s, processes) {
+    /**
+     * `scope` (optional): { hidden, total (threads), windowed, visible (per thread 1 when shown) }:
+     * hidden threads and the processes of none shown are not offered, and the words say what the
+     * rows count (summaryscope.js).
+     */
+    setSummary(s, processes, sc) {
+      scope = sc || { hidden: 0, total: 0, windowed: false, visible: null };
       // the same trace again (a filter changed): keep the process and thread shown
       const keep = summary && s && summary.threads && s.threads && summary.threads.length === s.threads.length
         ? [procSelect.value, select.value] : null;
       summary = s;
       const procInfo = processes || [];
-      const entries = processEntries();
+      const entries = processEntries().filter((e) => (summary.threads || []).some((th) => th.process === e.process && counted(th.thread)));
       procSelect.replaceChildren(option("all", "All processes"), ...entries.map((e) => {
         const host = procInfo[e.process] ? procInfo[e.process].host : "";
         return option(String(e.process), `Process: ${processLabel({ name: e.name, pid: e.pid, host })}`);
       }));
       procSelect.value = "all";
-      procSelect.hidden = entries.length === 0;
+      procSelect.hidden = processEntries().length === 0;
       if (keep && [...procSelect.options].some((o) => o.value === keep[0])) procSelect.value = keep[0];
       fillThreads();
       if (keep && [...select.options].some((o) => o.value === keep[1])) select.value = keep[1];
@@ -3463,7 +3705,7 @@ export function createTooltip(tl) {
 // unchanged), the active filters as removable chips (`.fprofile-filter-chip`, each with
 // `button.fprofile-filter-remove`) and `button.fprofile-filter-clear`; and the "hide" buttons of
 // a function, its file and its module (`button.fprofile-hide[data-kind]`) that the details panel
-// and the table's row menu show. Layer 4 (DOM, text only: names go through textContent). The
+// and the table's row menu (createRowMenu) show. Layer 4 (DOM, text only: names go through textContent). The
 // filter is state.filter; the timeline's actions change it (tl.addHidden, tl.removeHidden,
 // tl.setMinNs, tl.clearFilters) and call sync().
 
@@ -3481,26 +3723,89 @@ function hiddenText(state, h) {
 }
 
 /**
- * The three hide buttons for function `code`: its calls, every call of its file, of its module.
- * tl: { doc, state, addHidden(kind, value) }.
+ * How many of the calls shown (`kept`: per call 1, or null: all) hiding the functions of `match`
+ * (per code 1) would hide: their calls and the calls those make (a call's parent comes before it).
+ * Returns { hides, shown }.
+ */
+export function hideCount(calls, kept, match) {
+  const gone = new Uint8Array(calls.count);
+  let hides = 0;
+  let shown = 0;
+  for (let i = 0; i < calls.count; i++) {
+    if (kept && !kept[i]) continue;
+    shown++;
+    const p = calls.parent[i];
+    if (match[calls.code[i]] === 1 || (p >= 0 && gone[p] === 1)) {
+      gone[i] = 1;
+      hides++;
+    }
+  }
+  return { hides, shown };
+}
+
+/** A hide button's text: what it hides and how many calls ("Hide module (all 206 calls)"). */
+export function hideText(what, hides, shown) {
+  const calls = `${formatCount(hides)} call${hides === 1 ? "" : "s"}`;
+  return `Hide ${what} (${hides === shown && shown > 1 ? `all ${calls}` : calls})`;
+}
+
+/**
+ * The three hide buttons for function `code`: its calls, every call of its file, of its module,
+ * each saying how many of the calls shown it hides; one that would hide every call says so in
+ * its tooltip and points to the narrower ones. tl: { doc, state, addHidden(kind, value) }.
  */
 export function hideButtons(tl, code) {
   const { doc, state } = tl;
-  const file = state.trace.codes.file[code];
+  const { codes, calls } = state.trace;
+  const file = codes.file[code];
   const mod = moduleOf(file);
   const wrap = makeEl(doc, "div", "fprofile-hide-actions");
-  const add = (kind, value, text, title) => {
+  // a windowed trace holds one window's calls: no count
+  const counted = !calls.runs;
+  const add = (kind, value, what, title, matches) => {
+    let text = `Hide ${what}`;
+    let all = false;
+    if (counted) {
+      const match = new Uint8Array(codes.count);
+      for (let c = 0; c < codes.count; c++) if (matches(c)) match[c] = 1;
+      const { hides, shown } = hideCount(calls, state.kept, match);
+      text = hideText(what, hides, shown);
+      all = hides === shown && shown > 1;
+    }
     const b = makeEl(doc, "button", "fprofile-hide", text);
     b.type = "button";
     b.dataset.kind = kind;
-    b.title = title;
+    b.title = all ? `${title}: every call shown is in it, so this hides them all${kind === "function" ? "" : "; hide the function or its file instead"}` : title;
     b.addEventListener("click", () => tl.addHidden(kind, value));
     wrap.append(b);
   };
-  add("function", code, "Hide function", "Hide this function's calls (with the calls they make): their time counts as their caller's self time");
-  add("file", file, "Hide file", `Hide the functions of ${file}`);
-  if (mod) add("module", mod, "Hide module", `Hide the functions of the files in ${mod}`);
+  add("function", code, "function", "Hide this function's calls (with the calls they make): their time counts as their caller's self time", (c) => c === code);
+  add("file", file, "file", `Hide the functions of ${file}`, (c) => codes.file[c] === file);
+  if (mod) add("module", mod, "module", `Hide the functions of the files in ${mod}`, (c) => moduleOf(codes.file[c]) === mod);
   return wrap;
+}
+
+/**
+ * A summary row's context menu (`.fprofile-row-menu`): the hide buttons of its function, at the
+ * pointer; a press elsewhere closes it. tl: { doc, root, state, listen, addHidden }.
+ * Returns { el, show(code, event) }.
+ */
+export function createRowMenu(tl) {
+  const { doc, root, state } = tl;
+  const el = makeEl(doc, "div", "fprofile-row-menu");
+  el.hidden = true;
+  tl.listen(doc, "pointerdown", (e) => { if (!el.contains(e.target)) el.hidden = true; });
+  return {
+    el,
+    show(code, e) {
+      if (!state.trace) return;
+      const r = root.getBoundingClientRect();
+      el.replaceChildren(hideButtons(tl, code));
+      el.style.left = `${Math.round(e.clientX - r.left)}px`;
+      el.style.top = `${Math.round(e.clientY - r.top)}px`;
+      el.hidden = false;
+    },
+  };
 }
 
 /**
@@ -3538,7 +3843,12 @@ export function createFilterBar(tl) {
     if (e.key === "Enter") commitMin();
     e.stopPropagation();
   });
-  tl.listen(clear, "click", () => tl.clearFilters());
+  tl.listen(clear, "click", () => {
+    // the typed text goes with the filters, and its message (it said a text no longer there was wrong)
+    min.value = "";
+    message.textContent = "";
+    tl.clearFilters();
+  });
 
   function chip(text, onRemove) {
     const c = makeEl(doc, "span", "fprofile-filter-chip");
@@ -3561,7 +3871,10 @@ export function createFilterBar(tl) {
     }
     chips.replaceChildren(...list);
     const active = list.length > 0;
-    if (!(filter.minNs > 0) && doc.activeElement !== min) min.value = "";
+    if (!(filter.minNs > 0) && doc.activeElement !== min) {
+      min.value = "";
+      message.textContent = "";
+    }
     clear.hidden = !active;
     kept.textContent = active && state.kept
       ? `${formatCount(state.kept.reduce((a, k) => a + k, 0))} of ${formatCount(trace.calls.count)} calls shown` : "";
@@ -3573,9 +3886,9 @@ export function createFilterBar(tl) {
 }
 
 // ---- js/details.js ----
-// details.js: the details panel (`.fprofile-details`): the selected call's facts, how many calls
-// its function has, a button that zooms to it, the buttons that hide its function, file or module
-// (filterbar.js hideButtons) and its call stack (each frame a link that selects and zooms to that
+// details.js: the details panel (`.fprofile-details`): under the call's name its actions (a button
+// that zooms to it, the buttons that hide its function, file or module: filterbar.js
+// hideButtons), then its facts, how many calls its function has, and its call stack (each frame a link that selects and zooms to that
 // call). Layer 4 (DOM, text only).
 
 
@@ -3618,11 +3931,81 @@ export function createDetails(tl) {
     const zoomBtn = makeEl(doc, "button", "fprofile-zoom-to", "Zoom to this call");
     zoomBtn.type = "button";
     zoomBtn.addEventListener("click", () => tl.zoomToCall(c));
-    details.replaceChildren(makeEl(doc, "div", "fprofile-panel-title", "Details"), title, factList(doc, facts), zoomBtn, hideButtons(tl, code), stackTitle, stack);
+    // the actions first, under the name: a long list of facts never pushes them below the fold
+    const actions = makeEl(doc, "div", "fprofile-details-actions");
+    actions.append(zoomBtn, hideButtons(tl, code));
+    details.replaceChildren(makeEl(doc, "div", "fprofile-panel-title", "Details"), title, actions, factList(doc, facts), stackTitle, stack);
   }
 
   showEmpty();
   return { el: details, show };
+}
+
+// ---- js/sidepanel.js ----
+// sidepanel.js: the handle between the views and the side panel (`.fprofile-side-resizer`, a
+// vertical separator): dragging it, or its arrow keys when focused, sets the side panel's width
+// (SIDE_MIN_PX to what leaves the views SIDE_VIEWS_MIN_PX); a double click gives the default back.
+// The timeline's ResizeObserver sees the views' new width and redraws. The root's
+// `data-side-width` is the width set (absent: the default). Layer 4 (DOM).
+
+
+export const SIDE_MIN_PX = 200;
+const SIDE_VIEWS_MIN_PX = 320;
+const SIDE_KEY_STEP_PX = 24;
+
+/** The width to give the side panel for a wish of `px` in a main area `mainPx` wide. */
+export function clampSideWidth(px, mainPx) {
+  const most = Math.max(SIDE_MIN_PX, mainPx - SIDE_VIEWS_MIN_PX);
+  return Math.round(Math.max(SIDE_MIN_PX, Math.min(most, px)));
+}
+
+/** tl: { doc, root, listen }; `main` holds the views then `side`. Returns { el }. */
+export function createSideResizer(tl, main, side) {
+  const { doc, root } = tl;
+  const el = makeEl(doc, "div", "fprofile-side-resizer");
+  el.tabIndex = 0;
+  el.setAttribute("role", "separator");
+  el.setAttribute("aria-orientation", "vertical");
+  el.setAttribute("aria-label", "Width of the side panel");
+  el.title = "Drag (or use the arrow keys) to widen or narrow the side panel; double-click: its default width";
+  let drag = null;
+
+  function setWidth(px) {
+    const w = clampSideWidth(px, main.clientWidth);
+    side.style.flex = `0 0 ${w}px`;
+    root.setAttribute("data-side-width", String(w));
+    el.setAttribute("aria-valuenow", String(w));
+  }
+  tl.listen(el, "pointerdown", (e) => {
+    if (e.button !== 0) return;
+    e.preventDefault();
+    drag = { x: e.clientX, w: side.getBoundingClientRect().width };
+    if (el.setPointerCapture) el.setPointerCapture(e.pointerId);
+    el.classList.add("fprofile-dragging");
+  });
+  tl.listen(el, "pointermove", (e) => {
+    // the side panel is right of the handle: dragging left widens it
+    if (drag) setWidth(drag.w + drag.x - e.clientX);
+  });
+  const end = () => {
+    drag = null;
+    el.classList.remove("fprofile-dragging");
+  };
+  tl.listen(el, "pointerup", end);
+  tl.listen(el, "pointercancel", end);
+  tl.listen(el, "dblclick", () => {
+    side.style.flex = "";
+    root.removeAttribute("data-side-width");
+  });
+  tl.listen(el, "keydown", (e) => {
+    const w = side.getBoundingClientRect().width;
+    if (e.key === "ArrowLeft") setWidth(w + SIDE_KEY_STEP_PX);
+    else if (e.key === "ArrowRight") setWidth(w - SIDE_KEY_STEP_PX);
+    else return;
+    e.preventDefault();
+    e.stopPropagation();
+  });
+  return { el };
 }
 
 // ---- js/threads.js ----
@@ -3633,10 +4016,13 @@ export function createDetails(tl) {
 // (data-process = its index; indeterminate when only some of its threads are shown) shows or hides
 // all its threads at once, and a button collapses or expands its lanes. Inside a process, threads
 // whose names differ only by numbers (lanes.js nameGroups: `Thread-12 (process_request_thread)`)
-// form a name group: one checkbox (data-name-group) shows or hides them all, a button opens or
+// form a name group, named by the part their names share (lanes.js groupName:
+// `Dask-Default-Threads`) with how many threads it has: one checkbox (data-name-group) shows or hides them all, a button opens or
 // closes its list (closed at first when it has more than NAME_GROUP_OPEN_MAX threads). A filter
-// box (`input.fprofile-thread-filter`) narrows the list to the threads one of whose names contains
-// its text, ignoring case (lanes.js threadMatches); the groups with matches open. Layer 4 (DOM,
+// box (`input.fprofile-thread-filter`) narrows the list to the threads one of whose names, or
+// their process's name or host, contains its text, ignoring case, or whose tid or pid it is
+// (lanes.js threadMatches); the groups with matches open. Names wrap and the figures stay whole
+// (nothing cut at any panel width). Layer 4 (DOM,
 // text only).
 
 
@@ -3659,8 +4045,8 @@ export function createThreadList(tl) {
   const filter = makeEl(doc, "input", "fprofile-thread-filter");
   filter.type = "search";
   filter.placeholder = "Filter threads…";
-  filter.title = "Show only the threads whose name contains this text (any case)";
-  filter.setAttribute("aria-label", "Filter threads by name");
+  filter.title = "Show only the threads whose name, or whose process's name or host, contains this text (any case), or whose tid or pid it is";
+  filter.setAttribute("aria-label", "Filter threads by name, process, pid or host");
   filter.spellcheck = false;
   filter.addEventListener("input", () => applyFilter());
   filter.addEventListener("keydown", (e) => {
@@ -3671,7 +4057,7 @@ export function createThreadList(tl) {
     e.stopPropagation();
   });
   const list = makeEl(doc, "div", "fprofile-thread-list");
-  const empty = makeEl(doc, "div", "fprofile-muted fprofile-thread-none", "No thread name contains this text.");
+  const empty = makeEl(doc, "div", "fprofile-muted fprofile-thread-none", "No thread, process or host name contains this text.");
 
   /** Visibility changed: drop a selection that is now hidden, lay out again, redraw. */
   function changed() {
@@ -3703,9 +4089,16 @@ export function createThreadList(tl) {
     const stats = `${formatCount(th.callEnd - th.callStart)} call${th.callEnd - th.callStart === 1 ? "" : "s"} · ${formatDuration(th.lastNs - th.firstNs)}`;
     const n = makeEl(doc, "span", "fprofile-muted fprofile-thread-stats", stats);
     label.title = `${th.name}${th.osId ? ` (tid ${th.osId})` : ""}: ${stats}`;
-    label.append(cb, sw, name, n);
+    label.append(cb, sw, textBlock(name, n));
     threadRows[th.index] = label;
     return label;
+  }
+
+  /** A name and its figures as one block of text: the name wraps, the figures stay whole (on the next line when they do not fit). */
+  function textBlock(name, stats) {
+    const t = makeEl(doc, "span", "fprofile-row-text");
+    t.append(name, doc.createTextNode(" "), stats);
+    return t;
   }
 
   /** Calls of threads `ts`. */
@@ -3733,9 +4126,10 @@ export function createThreadList(tl) {
       changed();
     });
     const calls = callsOf(g.threads);
-    const stats = `${formatCount(g.threads.length)} threads · ${formatCount(calls)} call${calls === 1 ? "" : "s"}`;
-    label.title = `Threads named ${g.pattern} (# stands for any number): ${stats}`;
-    label.append(cb, makeEl(doc, "span", "fprofile-name-group-name", g.pattern), makeEl(doc, "span", "fprofile-muted fprofile-thread-stats", stats));
+    const stats = `${formatCount(calls)} call${calls === 1 ? "" : "s"}`;
+    const named = `${groupName(g.pattern)} (${formatCount(g.threads.length)})`;
+    label.title = `${formatCount(g.threads.length)} threads named ${g.pattern} (# stands for any number): ${stats}`;
+    label.append(cb, textBlock(makeEl(doc, "span", "fprofile-name-group-name", named), makeEl(doc, "span", "fprofile-muted fprofile-thread-stats", stats)));
     row.append(toggle, label);
     const members = makeEl(doc, "div", "fprofile-name-group-members");
     for (const t of g.threads) members.append(threadRow(state.trace.threads[t], `${cls} fprofile-thread-in-group`));
@@ -3765,7 +4159,7 @@ export function createThreadList(tl) {
     for (let t = 0; t < threadRows.length; t++) {
       const row = threadRows[t];
       if (!row) continue;
-      row.hidden = !threadMatches(threads[t], q);
+      row.hidden = !threadMatches(threads[t], q, state.processes[threadProcess(threads[t], state.processes.length)]);
       if (!row.hidden) shown++;
     }
     const filtering = q.trim() !== "";
@@ -3806,7 +4200,7 @@ export function createThreadList(tl) {
     const stats = `${threads.length} thread${threads.length === 1 ? "" : "s"} · ${formatCount(calls)} call${calls === 1 ? "" : "s"}` +
       (proc.incomplete ? " · incomplete" : "");
     label.title = `${processLabel(proc)}: ${stats}`;
-    label.append(cb, name, makeEl(doc, "span", "fprofile-muted fprofile-thread-stats", stats));
+    label.append(cb, textBlock(name, makeEl(doc, "span", "fprofile-muted fprofile-thread-stats", stats)));
     row.append(toggle, label);
     processRows[p] = { cb, toggle };
     return row;
@@ -4235,7 +4629,9 @@ export function createZoomView(tl) {
           if (o !== t && trace.threads[o].firstNs >= th.lastNs) next = Math.min(next, nsToX(trace.threads[o].firstNs));
         }
         const lx = Math.max(4, xa + 2);
-        const room = Math.max(0, Math.max(xb, next) - lx - 4);
+        // a label cut short before the next thread's keeps two characters from it: two threads'
+        // labels never read as one ("loade… writer")
+        const room = Math.max(0, Math.max(xb, next) - lx - 4 - (next < W ? 2 * charPx : 0));
         const name = threadNameAt(th, Math.max(t0, th.firstNs));
         const label = th.osId ? `${name}  (tid ${th.osId})` : name;
         const text = label.length * charPx <= room ? label : fitLabel(name, room, charPx);
@@ -4609,7 +5005,9 @@ export function createZoomView(tl) {
 // merged upward over its callees merged downward (flame.js flameSandwich; the whole run), and
 // back. After each drawing the canvas gets `data-drawn` (boxes), `data-nodes` (merged paths),
 // `data-mode` ("flame" or "sandwich"), `data-focus` (the depth of the zoomed path, 0: none),
-// `data-window` ("all", or "t0,t1" in trace ns). Layer 4 (canvas, pointer events, text only).
+// `data-window` ("all", or "t0,t1" in trace ns); the callers and callees view: `data-mid` (the y of
+// the line between them: the callers' rows above, the callees' from it). Both views are as tall as
+// their rows (flamesize.js). Layer 4 (canvas, pointer events, text only).
 //
 // A windowed page (timeline.js "windowed mode") does not hold every call: its host merges them
 // (setRemote: a windowsource.js createFlameSource whose replies are flame.js columns, the core's
@@ -4832,9 +5230,24 @@ export function createFlameView(tl) {
     };
   }
 
+  /** The canvas's height for what it shows (flamesize.js), and the sandwich's middle line. */
+  function contentSize() {
+    const maxH = vp.zoomHeight;
+    if (!state.trace) return { H: maxH, mid: 0 };
+    if (mode === "sandwich" && (state.selectedCode < 0 || remote)) mode = "flame";
+    if (mode === "sandwich") {
+      const s = currentSandwich();
+      const rows = (f) => (f.count ? maxDepth(f) + 1 : 0);
+      const g = sandwichGeometry(rows(s.callers), rows(s.callees), FLAME_ROW_PX, maxH);
+      return { H: g.height, mid: g.mid };
+    }
+    const { f } = currentFlame();
+    return { H: flameHeight(f.count ? maxDepth(f) + 1 : 1, FLAME_ROW_PX, maxH), mid: 0 };
+  }
+
   function draw() {
     const W = vp.width;
-    const H = vp.zoomHeight;
+    const { H, mid } = contentSize();
     const { trace, pal } = state;
     const ctx = sizeCanvas(canvas, W, H);
     ctx.fillStyle = pal.bg;
@@ -4847,11 +5260,10 @@ export function createFlameView(tl) {
     }
     ctx.font = pal.font;
     charPx = ctx.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEFGH0123").width / 40 || 6.2;
-    if (mode === "sandwich" && (state.selectedCode < 0 || remote)) mode = "flame";
     sandwichBtn.hidden = remote !== null;
     sandwichBtn.disabled = state.selectedCode < 0 && mode !== "sandwich";
     sandwichBtn.textContent = mode === "sandwich" ? "Flame graph" : "Callers & callees";
-    if (mode === "sandwich") drawSandwich(ctx, W, H);
+    if (mode === "sandwich") drawSandwich(ctx, W, H, mid);
     else drawFlame(ctx, W, H);
     canvas.setAttribute("data-drawn", String(hits.count));
     canvas.setAttribute("data-mode", mode);
@@ -4888,9 +5300,8 @@ export function createFlameView(tl) {
         (cache.key ? ` Shown meanwhile: ${figures}` : "");
   }
 
-  function drawSandwich(ctx, W, H) {
+  function drawSandwich(ctx, W, H, mid) {
     const s = currentSandwich();
-    const mid = Math.round(H / 2);
     const trees = [];
     // the callers grow upward from the middle, the callees downward
     for (const [f, lay, upward, name] of [[s.callers, s.layC, true, "callers"], [s.callees, s.layE, false, "callees"]]) {
@@ -4916,6 +5327,7 @@ export function createFlameView(tl) {
     ctx.fillText("callers ↑", 4, 8);
     ctx.fillText("callees ↓", 4, H - 8);
     canvas.setAttribute("data-nodes", String(s.callers.count + s.callees.count));
+    canvas.setAttribute("data-mid", String(mid));
     canvas.setAttribute("data-focus", "0");
     canvas.setAttribute("data-window", "all");
     const name = state.trace.codes.name[s.code];
@@ -5422,7 +5834,7 @@ export function createTimeline(container, options = {}) {
   const table = createSummaryTable(doc, {
     colourOf: (c) => (state.colours && state.colours.fill[c]) || "transparent",
     onPick: (c) => { selectCode(c, true); },
-    onMenu: (c, e) => showRowMenu(c, e),
+    onMenu: (c, e) => rowMenu.show(c, e),
     fileText: (f) => shortPath(f, state.roots || []),
   });
 
@@ -5449,10 +5861,10 @@ export function createTimeline(container, options = {}) {
   views.append(overview.el, flame.bar, zoomWrap);
   const side = el("div", "fprofile-side");
   side.append(threadList.el, details.el);
-  main.append(views, side);
-  const rowMenu = el("div", "fprofile-row-menu");
-  rowMenu.hidden = true;
-  root.append(toolbar, windowedNote, filterBar.el, errorBox, main, table.el, rowMenu);
+  const sideResizer = createSideResizer(tl, main, side);
+  main.append(views, sideResizer.el, side);
+  const rowMenu = createRowMenu(tl);
+  root.append(toolbar, windowedNote, filterBar.el, errorBox, main, table.el, rowMenu.el);
   container.append(root);
   table.el.hidden = true;
   side.hidden = true;
@@ -5522,6 +5934,7 @@ export function createTimeline(container, options = {}) {
   function relayout() {
     const bandRows = state.bands.threadRows.map((r) => r.length);
     state.lanes = layoutGroups(state.trace, state.processes, state.visible, state.collapsed, bandRows, LANE_DIMS);
+    if (state.visible.join() !== summaryVisible) refreshSummary();
     relayoutZoom();
     overview.layout();
     root.setAttribute("data-collapsed", state.collapsed.reduce((a, c, i) => (c ? a.concat(i) : a), []).join(","));
@@ -5713,6 +6126,13 @@ export function createTimeline(container, options = {}) {
 
   // ---- filters -----------------------------------------------------------------------------
   let hostOverall = null; // the summary rows the host sent (the Rust summary's: unfiltered)
+  let summaryVisible = ""; // the threads shown when the table was last computed
+  /** The table's rows for the threads shown and the calls kept (summaryscope.js shownSummary). */
+  function refreshSummary() {
+    summaryVisible = state.visible.join();
+    const { summary, scope } = shownSummary(state, hostOverall, !!windowed);
+    table.setSummary(summary, state.processes, scope);
+  }
   /**
    * Apply state.filter: the kept calls and their self times (filters.js), the index every view
    * draws (the full one when nothing is filtered: no cost per call per frame then), the flame
@@ -5726,7 +6146,7 @@ export function createTimeline(container, options = {}) {
       const applied = applyFilter(trace, state.filter);
       state.kept = applied ? applied.kept : null;
       state.index = applied ? filteredIndex(state.fullIndex, applied) : state.fullIndex;
-      table.setSummary(lazySummary(trace, applied ? null : hostOverall, state.kept), state.processes);
+      refreshSummary();
       if (state.selectedCall >= 0 && state.kept && !state.kept[state.selectedCall]) selectCall(-1);
       else {
         table.setSelected(state.selectedCode);
@@ -5742,7 +6162,7 @@ export function createTimeline(container, options = {}) {
   }
   /** Hide a function (value: its code), a file or a module (filters.js). */
   function addHidden(kind, value) {
-    rowMenu.hidden = true;
+    rowMenu.el.hidden = true;
     if (state.filter.hidden.some((h) => h.kind === kind && h.value === value)) return;
     state.filter.hidden.push({ kind, value });
     applyFilters();
@@ -5759,16 +6179,6 @@ export function createTimeline(container, options = {}) {
     state.filter = { hidden: [], minNs: 0 };
     applyFilters();
   }
-  /** A summary row's context menu: hide its function, file or module. */
-  function showRowMenu(code, e) {
-    if (!state.trace) return;
-    const r = root.getBoundingClientRect();
-    rowMenu.replaceChildren(hideButtons(tl, code));
-    rowMenu.style.left = `${Math.round(e.clientX - r.left)}px`;
-    rowMenu.style.top = `${Math.round(e.clientY - r.top)}px`;
-    rowMenu.hidden = false;
-  }
-  listen(doc, "pointerdown", (e) => { if (!rowMenu.contains(e.target)) rowMenu.hidden = true; });
 
   // ---- errors ------------------------------------------------------------------------------
   function showError(message) {
@@ -5904,9 +6314,7 @@ export function createTimeline(container, options = {}) {
     // per-process and per-thread ones are the page's (layout.js computeSummary, the Rust
     // summary's rules), computed when first shown.
     hostOverall = summary && Array.isArray(summary.overall) ? summary.overall : null;
-    // windowed: the page holds the window's calls only, so the per-process and per-thread rows
-    // cannot be computed here: the host's overall rows (every call) alone
-    table.setSummary(windowed ? { overall: hostOverall || [], processes: [], threads: [] } : lazySummary(trace, hostOverall), state.processes);
+    refreshSummary();
     filterBar.sync();
     help.textContent = help.textContent.split(helpProcesses)[0] + (state.processes.length > 1 ? helpProcesses : "");
     search.apply();
