@@ -265,7 +265,7 @@ def _arm(s: SessionDir) -> bool:
     global _triggers_installed
     if not _triggers_installed:
         if hasattr(os, "register_at_fork"):
-            os.register_at_fork(before=_make_pending)
+            os.register_at_fork(before=_make_pending, after_in_child=_forget_pending)
         try:
             import _posixsubprocess
         except ImportError:
@@ -289,6 +289,14 @@ def _arm(s: SessionDir) -> bool:
     with _make_lock:
         _pending_remove(s)
     return False
+
+
+def _forget_pending() -> None:
+    """In a fork child: the parent's named directories are not this process's to make, and the
+    lock may have been held by a thread that does not exist here."""
+    global _make_lock
+    _make_lock = threading.Lock()
+    _pending.clear()
 
 
 def _make_pending() -> None:
