@@ -5,7 +5,11 @@ run :func:`main`. The server binds 127.0.0.1 only and serves exactly:
 
 - ``/`` the page, ``/fprofile.js`` (the timeline bundle for host "viewer", embedded in the extension)
   and ``/fprofile.css``;
-- ``/api/initial``: the FILE given on the command line, converted at start-up (or its error);
+- ``/api/initial``: the FILE given on the command line, converted at start-up (or its error); for a
+  streamed ``.fpt`` still being written (or any FILE with ``--live``) ``{"name", "live", "last_s"}``;
+- ``/api/live``: that file followed while it is written (``_follow``): its latest generation
+  (``{gen, done, calls, span, quiet_s, waiting?}`` and the URLs of its converted trace, windowed
+  while the run grows; the two latest generations are kept);
 - ``POST /api/upload``: a file chosen or dropped in the page, converted in Rust (any format
   :func:`fprofile_jupyter.load` reads: ``.fpt``, PYME JSON, PYME raw text);
 - ``/api/trace/<id>.fpt`` and ``/api/trace/<id>.json``: a converted trace and its overall summary
