@@ -202,6 +202,7 @@ def test_a_finished_streamed_file_opens_as_usual(tmp_path):
     (["view", "--live"], "--live needs FILE"),
     (["view", "x.fpt", "--last", "0"], "--last must be a positive number"),
     (["run", "--live", "-o", "x.json", "p.py"], "--live follows the .fpt file"),
+    (["run", "--live", "--keep-last", "5s", "-o", "x.json", "p.py"], "--live follows the .fpt file"),
     (["run", "--live", "--max-events", "9", "p.py"], "--max-events records in memory"),
     (["run", "--last", "3", "p.py"], "--last is for the live view"),
 ])
@@ -212,3 +213,36 @@ def test_live_refusals_are_one_line(tmp_path, args, fragment):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and fragment in proc.stderr, proc.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+def test_run_keep_last_live_shows_the_last_window_and_sigusr1_still_writes(browser, tmp_path):
+    (tmp_path / "gated.py").write_text(GATED)
+    run = subprocess.Popen([sys.executable, "-m", "fprofile_jupyter", "run", "--keep-last", "1s", "--live", "-o", "w.fpt",
+                            "gated.py"], cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err, seen_out, seen_err = lines_of(run.stdout), lines_of(run.stderr), [], []
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        url = wait_line(out, r"fprofile viewer: (http://127\.0\.0\.1:\d+/)", seen_out).group(1)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        page.wait_for_selector(".fprofile-page-live[data-live='live']")
+        first = live_until(url, lambda a: a["gen"] > 0 and a["calls"] > 0)
+        assert "early" in summary_text(page) and "late" not in summary_text(page)
+        # generations of the last second only, however long the run (the flight recorder's window)
+        later = live_until(url, lambda a: a["gen"] >= first["gen"] + 3)
+        assert not later["done"] and later["span"][1] - later["span"][0] <= 1_010_000_000
+        (tmp_path / "go").touch()
+        page.wait_for_function("() => document.querySelector('table.fprofile-summary').innerText.includes('late')")
+        run.send_signal(signal.SIGUSR1)  # the flight recorder's snapshot, as without --live
+        wait_line(err, r"fprofile: wrote the last window \([\d,]+ calls\) to w\.fpt", seen_err)
+        (tmp_path / "stop").touch()
+        page.wait_for_selector(".fprofile-page-live[data-live='ended']")
+        final = fprofile_jupyter.load(str(tmp_path / "w.fpt"))
+        assert page.get_attribute(".fprofile-root", "data-calls") == str(len(final))
+        assert Counter(c.function for c in final.calls())["late"] > 0
+    finally:
+        context.close()
+        (tmp_path / "stop").touch()
+        rc = stop(run)
+    assert rc == 0, "".join(seen_err)

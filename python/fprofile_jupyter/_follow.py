@@ -10,6 +10,11 @@ and hands the trace to ``publish``. Each published trace is one *generation*; th
 the latest with ``GET /api/live`` (``_viewer``) about once a second. The file is done when it
 loads without ``warning.stream_end_missing`` (the end chunk arrived, or the compact rewrite
 replaced it): the last generation is published and the follower stops.
+
+A flight recorder's live file (``fprofile run --keep-last 60s --live``) is rewritten whole with
+the last window about once a second (``rewritten``): it is complete each time, so it is done
+only when :meth:`Follower.end` is called (the viewer's SIGUSR1, sent by ``fprofile run`` once it
+wrote the last window).
 """
 from __future__ import annotations
 
@@ -41,8 +46,11 @@ class Follower:
     """Follows ``path``; ``publish(trace, done) -> dict`` turns each new trace into what the page
     is told (URLs of the converted trace); :meth:`answer` is the latest, with its generation."""
 
-    def __init__(self, path: str, name: str, publish: Callable[[Any, bool], Dict[str, Any]]) -> None:
+    def __init__(self, path: str, name: str, publish: Callable[[Any, bool], Dict[str, Any]],
+                 rewritten: bool = False) -> None:
         self.path = path
+        self.rewritten = rewritten
+        self._ended = threading.Event()
         self.name = name
         self._publish = publish
         self._lock = threading.Lock()
@@ -76,8 +84,20 @@ class Follower:
                 self._signature = signature
                 self.waiting = f"waiting for {self.name} to be readable ({e})"
             return time.monotonic() - started
-        done = END_MISSING not in dict(trace.metadata)
-        published = self._publish(trace, done)
+        done = self._ended.is_set() if self.rewritten else END_MISSING not in dict(trace.metadata)
+        if len(trace) == 0 and not done:
+            with self._lock:
+                self._signature = signature
+                if not self.gen:
+                    self.waiting = f"no calls recorded in {self.name} yet"
+            return time.monotonic() - started
+        try:
+            published = self._publish(trace, done)
+        except ValueError as e:  # (a trace the converter refuses): the next change may do
+            with self._lock:
+                self._signature = signature
+                self.waiting = f"{self.name} cannot be shown yet ({e})"
+            return time.monotonic() - started
         from . import _windowed
 
         with self._lock:
@@ -103,15 +123,27 @@ class Follower:
             out.update(self.published)
         return out
 
+    def end(self) -> None:
+        """The recording of a ``rewritten`` file ended: the next look loads it once more, as done."""
+        with self._lock:
+            self._signature = None
+        self._ended.set()
+        self._stop.set()  # (wakes the follower's wait; its loop goes on until done)
+
     def start(self) -> None:
         """Follows the file in a daemon thread until it is done or :meth:`stop`."""
         self._thread = threading.Thread(target=self._run, name="fprofile-follow", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while not self.done and not self._stop.is_set():
+        while not self.done:
+            if self._stop.is_set() and not self._ended.is_set():
+                return
             took = self.poll()
-            self._stop.wait(max(POLL_S, 3 * took))
+            if self._ended.is_set():
+                time.sleep(POLL_S / 5)  # the last look, tried again while the file is not readable
+            elif not self.done:
+                self._stop.wait(max(POLL_S, 3 * took))
 
     def stop(self) -> None:
         self._stop.set()

@@ -285,11 +285,10 @@ def cmd_run(argv: Sequence[str]) -> int:
         raise UsageError("--last is for the live view: pass --live too")
     if opts.last is not None and not opts.last > 0:
         raise UsageError(f"--last must be a positive number of seconds, not {opts.last:g}")
-    if opts.live and not streamed:
-        why = ("--keep-last keeps the window in memory" if keep_last is not None else
-               "--max-events records in memory" if opts.max_events is not None else f"-o {out} is not an .fpt file")
+    if opts.live and not streamed and not (keep_last is not None and _core._is_stream_path(out_abs)):
+        why = ("--max-events records in memory" if opts.max_events is not None else f"-o {out} is not an .fpt file")
         raise UsageError(f"--live follows the .fpt file written while the program runs, and {why}: "
-                         "record to an .fpt output without --max-events or --keep-last")
+                         "record to an .fpt output without --max-events")
 
     replacing = replaces(out_abs)
     exc: Optional[BaseException] = None
@@ -301,7 +300,8 @@ def cmd_run(argv: Sequence[str]) -> int:
                                      + list(prog_args))
     prof._say_replacing = False  # type: ignore[attr-defined]  # said on the last line instead
     prof.__enter__()
-    viewer = _start_live_view(out_abs, opts.last) if opts.live else None
+    window_writer = _LiveWindow(prof, out_abs) if opts.live and keep_last is not None else None
+    viewer = _start_live_view(out_abs, opts.last, rewritten=window_writer is not None) if opts.live else None
     saved_sigterm = _catch_sigterm()
     saved_usr1, saved_exit = _window_on_sigusr1(prof, out, out_abs) if keep_last is not None else (None, None)
     held: Optional[held_sigint] = None
@@ -336,8 +336,14 @@ def cmd_run(argv: Sequence[str]) -> int:
             # program has ended: it is not raised after)
             held = held_sigint(f"writing the trace recorded so far to {out}", deliver=False)
             held.__enter__()
+            if window_writer is not None:
+                window_writer.stop()
             _stop(prof)
         status = _finish_run(prof, exc, out, out_abs, replacing, written=streamed)
+        if viewer is not None and window_writer is not None and viewer.poll() is None:
+            import signal
+
+            viewer.send_signal(signal.SIGUSR1)  # the last window is written: the view shows it as ended
         if viewer is not None:
             if held is not None:
                 held.__exit__(None, None, None)
@@ -356,7 +362,47 @@ def cmd_run(argv: Sequence[str]) -> int:
             held.__exit__(None, None, None)
 
 
-def _start_live_view(out_abs: str, last_s: Optional[float]):
+class _LiveWindow:
+    """``fprofile run --keep-last 60s --live``: the flight recorder's window written to the output
+    (a temporary file renamed over it: the viewer never reads half a file) now, then about every
+    :attr:`INTERVAL_S` seconds (stretched to three times a write's time) from a daemon thread,
+    until :meth:`stop`. The viewer follows the file (``--rewritten``)."""
+
+    INTERVAL_S = 1.0
+
+    def __init__(self, prof, out_abs: str) -> None:
+        self.prof = prof
+        self.out_abs = out_abs
+        self._stop = threading.Event()
+        self.write()  # before the viewer starts: it never shows an earlier run's file
+        self._thread = threading.Thread(target=self._run, name="fprofile-live-window", daemon=True)
+        self._thread.start()
+
+    def write(self) -> None:
+        tmp = f"{self.out_abs}.{os.getpid()}.live.tmp"
+        try:
+            self.prof.snapshot().save(tmp, "fpt")
+            os.replace(tmp, self.out_abs)
+        except Exception:  # (the recording stopping meanwhile, a full disk): the next one, or the end's
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+    def _run(self) -> None:
+        import time
+
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self.write()
+            self._stop.wait(max(self.INTERVAL_S, 3 * (time.monotonic() - started)))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _start_live_view(out_abs: str, last_s: Optional[float], rewritten: bool = False):
     """``fprofile view --live OUT`` in a process of its own (not a recorded child: started without
     the recording's session variable), printing its address; None (said) when it cannot start."""
     import subprocess
@@ -364,7 +410,7 @@ def _start_live_view(out_abs: str, last_s: Optional[float]):
     from ._processes import ENV
 
     env = {k: v for k, v in os.environ.items() if k != ENV}
-    args = [sys.executable, "-m", "fprofile_jupyter", "view", out_abs, "--live"]
+    args = [sys.executable, "-m", "fprofile_jupyter", "view", out_abs, "--live"] + (["--rewritten"] if rewritten else [])
     if last_s is not None:
         args += ["--last", repr(last_s)]
     try:

@@ -5,7 +5,11 @@ run :func:`main`. The server binds 127.0.0.1 only and serves exactly:
 
 - ``/`` the page, ``/fprofile.js`` (the timeline bundle for host "viewer", embedded in the extension)
   and ``/fprofile.css``;
-- ``/api/initial``: the FILE given on the command line, converted at start-up (or its error);
+- ``/api/initial``: the FILE given on the command line, converted at start-up (or its error); for a
+  streamed ``.fpt`` still being written (or any FILE with ``--live``) ``{"name", "live", "last_s"}``;
+- ``/api/live``: that file followed while it is written (``_follow``): its latest generation
+  (``{gen, done, calls, span, quiet_s, waiting?}`` and the URLs of its converted trace, windowed
+  while the run grows; the two latest generations are kept);
 - ``POST /api/upload``: a file chosen or dropped in the page, converted in Rust (any format
   :func:`fprofile_jupyter.load` reads: ``.fpt``, PYME JSON, PYME raw text);
 - ``/api/trace/<id>.fpt`` and ``/api/trace/<id>.json``: a converted trace and its overall summary
@@ -570,7 +574,7 @@ def _limits() -> _httpd.Limits:
 
 
 def serve(path: Optional[str] = None, port: Optional[int] = None, open_browser: bool = True, live: bool = False,
-          last_s: Optional[float] = None) -> int:
+          last_s: Optional[float] = None, rewritten: bool = False) -> int:
     """Serve the viewer on 127.0.0.1 (a free port unless ``port``) until Ctrl-C; returns the exit code.
 
     ``path``: a trace to open at start-up (converted now; a file that is not a trace is reported in
@@ -580,7 +584,12 @@ def serve(path: Optional[str] = None, port: Optional[int] = None, open_browser: 
     state = _State()
     if path is not None and (live or _follow.is_open_stream(path)):
         name = os.path.basename(path) or path
-        follower = _follow.Follower(path, name, lambda trace, done: state.publish_live(name, trace, done))
+        follower = _follow.Follower(path, name, lambda trace, done: state.publish_live(name, trace, done),
+                                    rewritten=rewritten)
+        if rewritten:  # `fprofile run --keep-last --live` says with SIGUSR1 that the last window is written
+            import signal
+
+            signal.signal(signal.SIGUSR1, lambda *_: follower.end())
         follower.poll()
         if follower.done and not live:  # a streamed file whose recording had ended: an ordinary view
             state.initial = {"name": name, **follower.published}
@@ -636,6 +645,8 @@ def add_live_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--live", action="store_true", help="follow FILE while a recording writes it, waiting for it to appear "
                    "(a streamed .fpt still being written is followed without it)")
     p.add_argument("--last", type=float, metavar="S", help="while following a recording, keep the view on its last S seconds")
+    # (fprofile run --keep-last --live: FILE is rewritten with the flight recorder's window; SIGUSR1 ends it)
+    p.add_argument("--rewritten", action="store_true", help=argparse.SUPPRESS)
 
 
 def check_live_options(opts: argparse.Namespace) -> Optional[str]:
@@ -665,7 +676,8 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = "fprofile view") -> i
             print(f"{prog}: {opts.input} is a directory, not a trace file", file=sys.stderr)
             return 2
     try:
-        return serve(opts.input, opts.port, not opts.no_browser, live=opts.live, last_s=opts.last)
+        return serve(opts.input, opts.port, not opts.no_browser, live=opts.live, last_s=opts.last,
+                     rewritten=opts.rewritten)
     except KeyboardInterrupt:  # Ctrl-C during start-up (a long conversion)
         print(f"{prog}: stopped", file=sys.stderr)
         return 0

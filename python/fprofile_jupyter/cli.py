@@ -168,7 +168,7 @@ def cmd_view(argv: Sequence[str]) -> int:
         if os.path.isdir(opts.input):
             raise IsADirectoryError(21, "Is a directory, not a trace file", opts.input)
     return int(_viewer.serve(opts.input, opts.port, open_browser=not opts.no_browser, live=opts.live,
-                             last_s=opts.last) or 0)
+                             last_s=opts.last, rewritten=opts.rewritten) or 0)
 
 
 COMMANDS = {
