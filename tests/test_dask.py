@@ -48,6 +48,19 @@ SOURCE = textwrap.dedent('''
         return os.getpid(), threading.get_native_id(), time.monotonic_ns()
 
 
+    def held(event, secede=False):
+        """Runs until the Dask Event `event` is set (after seceding, if asked); then the worker's
+        own idea of the task running on this thread (Worker.get_current_task)."""
+        import distributed
+
+        if secede:
+            distributed.secede()
+        distributed.Event(event).wait(60)
+        if secede:
+            distributed.rejoin()
+        return distributed.get_worker().get_current_task()
+
+
     def timed(i, secs):
         """A known sleep, bracketed by this machine's real CLOCK_MONOTONIC (not shifted)."""
         t0 = time.monotonic_ns()
@@ -161,6 +174,75 @@ def test_local_cluster_exact_counts_per_worker_and_function(local_client, tasks_
     assert not any(client.run(lambda: __import__("fprofile_jupyter")._core.Recorder.is_profiling()).values())
     assert all(not [n for n in plugins if n.startswith("fprofile-")]
                for plugins in client.run(lambda dask_worker: list(dask_worker.plugins)).values())
+
+
+def test_local_cluster_bands_are_the_threads_runs_of_their_tasks(local_client, tasks_dir):
+    """Many short tasks in two layers (the second takes the first's results, some from the other
+    worker), 2 workers x 2 threads: a band is the time its thread ran the task, read on that
+    thread. So no two bands of one thread overlap, and every call a worker thread made lies inside
+    one band of that thread, its task's (exact: one clock). The event loop's view (from the task
+    entering ``executing`` to its result handled) overlapped: a pool thread that finished a task
+    picks up the next before the loop has handled the first one's result."""
+    mod = tasks_module(tasks_dir)
+    client = local_client
+    n_tasks, n_leaf = 160, 3
+    with profile(subs=[str(tasks_dir)], dask=client) as prof:
+        first = client.map(mod.work, range(n_tasks), n=n_leaf, pure=False)
+        second = client.map(mod.work, first, n=n_leaf, pure=False)
+        futures = first + second
+        results = client.gather(futures)
+    trace = prof.trace
+    bands = trace.bands
+    by_label = {b[3]: b for b in bands}
+    assert len(bands) == 2 * n_tasks and set(by_label) == {f.key for f in futures}
+    per_thread = {}
+    for b_thread, b_start, b_end, label in bands:
+        assert b_start <= b_end
+        per_thread.setdefault(b_thread, []).append((b_start, b_end, label))
+    assert len(per_thread) >= 2
+    overlapping = []
+    for b_thread, spans in per_thread.items():
+        spans.sort()
+        overlapping += [(b_thread, a, b) for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
+    assert not overlapping, f"{len(overlapping)} bands overlap the next band of their thread, e.g. {overlapping[:3]}"
+    # each task's own call inside its band, on the thread that ran it
+    for f, (pid, tid, reading) in zip(futures, results):
+        b_thread, b_start, b_end, _label = by_label[f.key]
+        thread = trace.threads[b_thread]
+        assert thread.os_id == tid and process_of(trace, thread).pid == pid
+        call = own_call(trace, b_thread, reading)
+        assert b_start <= call.start_ns and call.end_ns <= b_end, (b_start, call.start_ns, call.end_ns, b_end)
+    # and every call of a worker thread inside a band of that thread (there is no other code of the
+    # tasks' module running there)
+    for b_thread, spans in per_thread.items():
+        calls = [c for c in trace.calls(b_thread) if c.depth == 0]
+        assert len(calls) == len(spans)
+        for c in calls:
+            assert any(s <= c.start_ns and c.end_ns <= e for s, e, _ in spans), c
+
+
+def test_tasks_running_when_recording_starts(tasks_dir):
+    """Tasks already on their threads when recording starts (one of them seceded) get no band, and
+    the worker's own table of running tasks stays true: they still find themselves in it
+    (get_current_task), and it is empty once they are done."""
+    mod = tasks_module(tasks_dir)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
+                                  dashboard_address=":0", silence_logs=40) as cluster, distributed.Client(cluster) as client:
+        client.wait_for_workers(1)
+        preimport(client)
+        names = [f"fprofile-test-{i}-{os.getpid()}" for i in range(3)]
+        before = [client.submit(mod.held, names[0], pure=False), client.submit(mod.held, names[1], True, pure=False)]
+        deadline = time.monotonic() + 60
+        while sum(len(t) for t in client.run(lambda dask_worker: dict(dask_worker.active_threads)).values()) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        with profile(subs=[str(tasks_dir)], dask=client) as prof:
+            during = client.submit(mod.held, names[2], pure=False)
+            for name in names:
+                distributed.Event(name, client=client).set()
+            assert client.gather(before + [during]) == [f.key for f in before + [during]]
+        assert [b[3] for b in prof.trace.bands] == [during.key]
+        assert list(client.run(lambda dask_worker: dict(dask_worker.active_threads)).values()) == [{}]
 
 
 def test_worker_joining_while_recording_is_recorded(tasks_dir):

@@ -10,14 +10,19 @@ How it travels (all over Dask's own comms, no shared filesystem):
   ``Client.run``: the scheduler also installs it on workers that join while recording, so they are
   recorded from then on, and its ``teardown`` runs when a worker retires or closes while recording,
   which sends what that worker recorded (see below).
-- **Task bands**: the plugin's ``transition`` hook reads the worker's CLOCK_MONOTONIC (the clock of
-  its recorded calls) when a task enters ``executing`` and again when it leaves it (``long-running``,
-  a task that seceded, counts as still running), and takes the thread that ran it from
-  ``Worker.threads``. Both transitions happen on the worker's event loop: the first before the task
-  is handed to its thread, the second after its result came back, so a band holds its task's calls
-  by construction, with no conversion between clocks (Dask's own ``startstops`` pass through the
-  worker's ``scheduler_delay`` estimate, which heartbeats change while a task runs). A task that
-  entered ``executing`` before this worker recorded, or is cancelled while running, gets no band.
+- **Task bands**: read on the thread that ran the task, by that thread. The plugin replaces the
+  worker's ``active_threads`` table (thread -> running task) with a dict that reads this process's
+  CLOCK_MONOTONIC (the clock of the recorded calls) when Dask's pool thread sets its entry, just
+  before it runs the task, and again when it deletes it, just after (``_TaskThreads``): two
+  readings per task, no clock conversion, the thread's own id. So one thread's bands never overlap
+  and a band holds every call of its task (a seceded task keeps its thread and its band to its end;
+  a task cancelled while running still ran: it has its band). Not the event loop's view: a task
+  enters ``executing`` before a pool thread picks it up and leaves it only when the loop has
+  handled its result, by which time the thread may be running the next task (timed that way, most
+  of the bands of a bag groupby-apply overlapped another of their thread:
+  ``scripts/dask_band_overlaps.py``); nor Dask's ``startstops``, which pass through the worker's
+  ``scheduler_delay`` estimate. A task that began
+  before this worker recorded, or that runs on the event loop (a coroutine), gets no band.
 - **Stop**: ``Client.run`` of a function that stops each worker's recorder and returns its trace as
   ``.fpt`` bytes, its bands, its name and warnings; the plugin is then unregistered. A worker that
   closed while recording sent the same through ``Worker.log_event`` from its plugin's ``teardown``;
@@ -140,6 +145,80 @@ def _worker_label(worker: Any) -> str:
     return f"dask worker {worker.name} ({worker.address})"
 
 
+class _TaskThreads(dict):
+    """``Worker.active_threads`` (thread ident -> key of the task it runs), replaced by one that also
+    times the tasks: Dask's pool thread sets its entry just before it runs a task and deletes it just
+    after (``_run_task`` / ``apply_function``, under ``Worker.active_threads_lock``), so this reads
+    this process's clock there, on that thread: a task's band, on the thread that ran it. Installed
+    once per worker and left in place (inert between recordings): ``bands`` is the recording's list,
+    or None.
+
+    Tasks handed to their threads before it was installed still set and delete their entries in the
+    dict it replaced (``prev``): ``sync`` mirrors those here (``inherited``) so that the worker's own
+    readers (its profiler, ``get_current_task``) keep seeing them; they get no band."""
+
+    def __init__(self, prev: Dict[int, Any]):
+        self.prev = prev
+        self.inherited = set(prev)
+        self.started: Dict[int, Tuple[List[Any], int]] = {}
+        self.bands: Optional[List[Any]] = None
+        self.shift = 0
+        super().__init__(prev)
+
+    @classmethod
+    def install(cls, worker: Any, bands: List[Any]) -> Optional["_TaskThreads"]:
+        """This worker's table, made ours if it is not yet, now filling ``bands``; None when this
+        version of distributed has no such table (then no bands)."""
+        lock = getattr(worker, "active_threads_lock", None)
+        table = getattr(worker, "active_threads", None)
+        if lock is None or not isinstance(table, dict):
+            return None
+        with lock:
+            table = worker.active_threads
+            if not isinstance(table, cls):
+                table = cls(table)
+                worker.active_threads = table
+            table.shift = _shift_ns()
+            table.bands = bands  # a task running already has no start reading: no band
+            return table
+
+    def stop(self, bands: List[Any]) -> None:
+        """No more bands into ``bands`` (under the worker's lock)."""
+        if self.bands is bands:
+            self.bands = None
+        self.sync()
+
+    def sync(self) -> None:
+        """Mirror the entries of the replaced dict (under the worker's lock)."""
+        prev, inherited = self.prev, self.inherited
+        for ident in [i for i in inherited if i not in prev]:
+            inherited.discard(ident)
+            dict.pop(self, ident, None)
+        for ident, key in prev.items():
+            if not dict.__contains__(self, ident):
+                dict.__setitem__(self, ident, key)
+                inherited.add(ident)
+
+    def __setitem__(self, ident: int, key: Any) -> None:  # on the pool thread, as its task starts
+        if self.prev or self.inherited:
+            self.sync()
+            self.inherited.discard(ident)
+        dict.__setitem__(self, ident, key)
+        bands = self.bands
+        if bands is not None:
+            self.started[ident] = (bands, time.monotonic_ns())
+
+    def __delitem__(self, ident: int) -> None:  # on the pool thread, as its task ends
+        t1 = time.monotonic_ns()
+        key = dict.pop(self, ident)
+        began = self.started.pop(ident, None)
+        if began is not None and began[0] is self.bands:
+            shift = self.shift
+            began[0].append((threading.get_native_id(), began[1] + shift, t1 + shift, key))
+        if self.prev or self.inherited:
+            self.sync()
+
+
 try:  # the plugin base class, when distributed is there (the worker always has it)
     from distributed.diagnostics.plugin import WorkerPlugin as _PluginBase
 except ImportError:  # pragma: no cover - without distributed, profile(dask=...) is refused earlier
@@ -172,7 +251,7 @@ class FprofileWorkerPlugin(_PluginBase):  # type: ignore[misc,valid-type]
     def setup(self, worker: Any) -> None:
         from ._recording import Filter, _Session
 
-        st: Dict[str, Any] = {"worker": worker, "bands": [], "running": {}, "native": {}, "lock": threading.Lock(),
+        st: Dict[str, Any] = {"worker": worker, "bands": [], "threads": None, "lock": threading.Lock(),
                               "session": None, "done": False, "error": None}
         self._state = st
         # A worker in the client's own process is recorded by the client's recording; so is one that
@@ -191,48 +270,21 @@ class FprofileWorkerPlugin(_PluginBase):  # type: ignore[misc,valid-type]
                 st["session"] = session
             except Exception as e:
                 st["error"] = f"{type(e).__name__}: {e}"
+        st["threads"] = _TaskThreads.install(worker, st["bands"])
         try:
             worker.log_event(self.name, {"kind": "started", "address": worker.address, "name": str(worker.name),
                                          "error": st["error"]})
         except Exception:
             pass
 
-    def _native_id(self, ident: int) -> int:
-        cache = self._state["native"]
-        nid = cache.get(ident)
-        if nid is None:
-            for t in threading.enumerate():
-                if t.ident is not None and t.native_id is not None:
-                    cache[t.ident] = t.native_id
-            nid = cache.get(ident, 0)
-        return int(nid)
-
     def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
-        """A task's band: this process's clock read as the task enters ``executing`` and as it stops
-        running (both on the event loop, around the thread's run of it)."""
+        """Keeps the worker's table of running tasks true while tasks handed to their threads before
+        this worker recorded finish (see ``_TaskThreads.sync``); nothing to do once they have."""
         st = self._state
-        if not st or st["done"]:
-            return
-        t = now_ns()  # first: the reading nearest to the transition itself
-        running = st["running"]
-        if finish == "executing":
-            running.setdefault(key, t)
-            return
-        if key not in running:
-            return  # not running, or began before this worker recorded
-        worker = st["worker"]
-        ts = getattr(worker, "state", worker).tasks.get(key)  # WorkerState (distributed 2022.8 and later), else the worker
-        now = ts.state if ts is not None else "forgotten"
-        if now in ("executing", "long-running"):  # long-running: it seceded, its thread still runs it
-            return
-        t0 = running.pop(key)
-        if now in ("cancelled", "resumed"):
-            return  # its thread still runs it, for nothing (or to resume later): no band
-        ident = worker.threads.get(key)
-        if ident is None:
-            return
-        with st["lock"]:
-            st["bands"].append((self._native_id(ident), t0, max(t0, t), _key_text(key)))
+        threads = st.get("threads") if st else None
+        if threads is not None and (threads.prev or threads.inherited):
+            with st["worker"].active_threads_lock:
+                threads.sync()
 
     def collect(self) -> Dict[str, Any]:
         """Stop recording here and return what is sent to the client (once; later calls say so)."""
@@ -244,7 +296,14 @@ class FprofileWorkerPlugin(_PluginBase):  # type: ignore[misc,valid-type]
             if st["done"]:
                 return {"kind": "collected", "address": worker.address, "name": str(worker.name)}
             st["done"] = True
-            bands = list(st["bands"])
+            threads = st["threads"]
+            if threads is not None:
+                with worker.active_threads_lock:  # the pool threads append under it
+                    threads.stop(st["bands"])
+                    raw = list(st["bands"])
+            else:
+                raw = []
+        bands = [(native, t0, t1, _key_text(key)) for native, t0, t1, key in raw]
         out: Dict[str, Any] = {"kind": "trace", "address": worker.address, "name": str(worker.name),
                                "label": _worker_label(worker), "in_client": st["in_client"], "bands": bands,
                                "warnings": [], "error": st["error"], "host": socket.gethostname(),
