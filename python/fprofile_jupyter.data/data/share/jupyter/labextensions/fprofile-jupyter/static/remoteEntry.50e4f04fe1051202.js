@@ -42,11 +42,7 @@ var _JUPYTERLAB;
   /** Below ipywidgets' -10 (lower ranks win). */
   const LAB_RANK = -20;
   /** Replaced by the content hash of the timeline files when the extension is written. */
-<<<<<<<< HEAD:python/fprofile_jupyter.data/data/share/jupyter/labextensions/fprofile-jupyter/static/remoteEntry.78de6a6c5b87bd34.js
-  const LAB_ASSET_HASH = "78de6a6c5b87bd34";
-========
-  const LAB_ASSET_HASH = "b4854bea54b88b5d";
->>>>>>>> panels:python/fprofile_jupyter.data/data/share/jupyter/labextensions/fprofile-jupyter/static/remoteEntry.b4854bea54b88b5d.js
+  const LAB_ASSET_HASH = "50e4f04fe1051202";
   const LAB_BASE = new URL(".", (document.currentScript && document.currentScript.src) || document.baseURI);
 
   /** @type {Record<string, Record<string, {get: () => unknown}>> | null} */
