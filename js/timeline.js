@@ -31,6 +31,7 @@ import { createFilterBar, createRowMenu } from "./filterbar.js";
 import { decodeWindowReply, composeWindowTrace, replyDepths } from "./windowreply.js";
 import { createWindowSource, createFlameSource } from "./windowsource.js";
 import { flameFromBytes } from "./flame.js";
+import { captureView, restoreView } from "./keepview.js";
 
 /** The zoomed view's vertical sizes (lanes.js layoutGroups). */
 const LANE_DIMS = Object.freeze({
@@ -46,7 +47,8 @@ const LANE_DIMS = Object.freeze({
  * Returns { root, setData(bytes, summary?) (summary: { overall: rows } as the hosts send it, or
  *           null: the page computes it), setWindowedData(args) (a trace the page does not hold
  *           whole: see below), setWindow(start_ns, end_ns), onWindowChange(cb),
- *           showError(message), describe(), destroy() }.
+ *           captureView() / restoreView(saved) (a live host reloading a growing trace keeps what the
+ *           user set: keepview.js), showError(message), describe(), destroy() }.
  * setData never rejects: a bad or too-large trace shows its message in `.fprofile-error`; the
  * promise resolves to true when the trace is shown, false otherwise.
  */
@@ -787,6 +789,22 @@ export function createTimeline(container, options = {}) {
     },
     onWindowChange(cb) {
       if (typeof cb === "function") windowCallbacks.push(cb);
+    },
+    /** What the user set (hidden threads, collapsed processes, scroll, selection): for restoreView. */
+    captureView: () => captureView(state, vp.scrollY),
+    /** Carry captureView's result to the trace shown now (a new version of the same growing trace). */
+    restoreView(saved) {
+      if (!state.trace || !saved) return;
+      const r = restoreView(state, saved);
+      relayout();
+      threadList.sync();
+      vp.scrollTo(r.scrollY);
+      if (r.call >= 0) selectCall(r.call);
+      else if (r.code >= 0) {
+        state.selectedCode = r.code;
+        table.setSelected(r.code);
+      }
+      schedule();
     },
     showError(message) {
       if (message) clearTrace();

@@ -24,13 +24,19 @@ from viewer_support import Viewer, wait_drawn
 # Calls early() until the file `go` exists, then late() too, until `stop` exists: what the page
 # shows before and after is decided by the test, not by timing.
 GATED = textwrap.dedent("""
-    import os, time
+    import os, threading, time
 
     def early(i):
         return i
 
     def late(i):
         return i
+
+    def side_loop():  # a second thread: the page hides it, and it stays hidden as the view grows
+        while not os.path.exists("stop"):
+            time.sleep(0.01)
+
+    threading.Thread(target=side_loop, name="side", daemon=True).start()
 
     n_early = n_late = 0
     while not os.path.exists("stop"):
@@ -93,12 +99,19 @@ def test_run_live_shows_a_function_first_called_after_the_page_opened(browser, t
         first_gen = int(page.get_attribute(".fprofile-root", "data-live-gen"))
         text = summary_text(page)
         assert "early" in text and "late" not in text
+        # the user hides the thread "side": the page reads the growing file again and again, and
+        # what the user set stays (js/keepview.js)
+        side = page.locator("label", has_text="side").locator("input[type=checkbox]").first
+        side.uncheck()
+        assert not side.is_checked()
         # readiness: a run longer than the 1 s the view is pinned to
         live_until(url, lambda a: a["span"][1] - a["span"][0] >= 1_500_000_000)
         (tmp_path / "go").touch()
         # a later generation, drawn, whose summary has late(): pushed to the open page
         page.wait_for_function("() => document.querySelector('table.fprofile-summary').innerText.includes('late')")
         assert int(page.get_attribute(".fprofile-root", "data-live-gen")) > first_gen
+        side = page.locator("label", has_text="side").locator("input[type=checkbox]").first
+        assert not side.is_checked(), "a thread the user hid came back with a new generation"
         assert page.get_attribute(".fprofile-page-live", "data-live") == "live"
         start = int(page.get_attribute(".fprofile-root", "data-window-start-ns"))
         end = int(page.get_attribute(".fprofile-root", "data-window-end-ns"))

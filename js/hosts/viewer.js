@@ -192,7 +192,9 @@ function startViewerPage() {
         const tol = span ? 0.01 * (span[1] - span[0]) : 0;
         const whole = !span || !(e0 > s0) || (s0 <= span[0] + tol && e0 >= span[1] - tol);
         gen = j.gen;
+        const kept = timeline.captureView(); // hidden threads, collapsed processes, scroll, selection
         await show({ ...j, name: info.name });
+        timeline.restoreView(kept);
         span = j.span;
         if (pinned()) applyPin();
         else if (!whole) timeline.setWindow(s0, e0);

@@ -147,6 +147,8 @@ function renderWidget({ model, el }) {
 
   async function draw() {
     const mine = ++generation;
+    // a live update redraws the same growing trace: keep what the user set on it (keepview.js)
+    const kept = model.get("live") === true && timeline && typeof timeline.captureView === "function" ? timeline.captureView() : null;
     teardown();
     const height = model.get("height");
     /** @type {{theme: "auto", height?: number}} */
@@ -212,6 +214,7 @@ function renderWidget({ model, el }) {
       }
     }
     if (!shown || destroyed || mine !== generation) return;
+    if (kept) t.restoreView(kept);
     // a one-line description above the toolbar: calls, threads, duration, payload
     if (t.root && typeof t.describe === "function") {
       const status = document.createElement("div");
