@@ -1,4 +1,4 @@
-// fprofile-jupyter 0.1.0 timeline bundle for host "widget": js/units.js + js/decode.js + js/payload.js + js/windowreply.js + js/bandclamp.js + js/lanes.js + js/layout.js + js/summaryscope.js + js/filters.js + js/flame.js + js/flamesize.js + js/render.js + js/bandrows.js + js/processrows.js + js/table.js + js/viewport.js + js/state.js + js/windowsource.js + js/panel.js + js/tooltip.js + js/filterbar.js + js/details.js + js/sidepanel.js + js/threads.js + js/search.js + js/overview.js + js/zoomview.js + js/flameview.js + js/diffview.js + js/timeline.js + js/hosts/widget.js
+// fprofile-jupyter 0.1.0 timeline bundle for host "widget": js/units.js + js/decode.js + js/payload.js + js/windowreply.js + js/bandclamp.js + js/lanes.js + js/layout.js + js/keepview.js + js/summaryscope.js + js/filters.js + js/flame.js + js/flamesize.js + js/render.js + js/bandrows.js + js/processrows.js + js/table.js + js/viewport.js + js/state.js + js/windowsource.js + js/panel.js + js/tooltip.js + js/filterbar.js + js/details.js + js/sidepanel.js + js/threads.js + js/search.js + js/overview.js + js/zoomview.js + js/flameview.js + js/diffview.js + js/timeline.js + js/hosts/widget.js
 
 // ---- js/units.js ----
 // units.js: time units and axis ticks. Pure functions, no DOM (tested in node).
@@ -1682,6 +1682,82 @@ export function lazySummary(trace, overall, kept = null) {
       thread: th.index, process: threadProcess(th, processes.length), name: th.name, get rows() { return get().threads[th.index].rows; },
     })),
   };
+}
+
+// ---- js/keepview.js ----
+// keepview.js: what the user set on a trace, carried to the next version of the same growing trace
+// (a live view reads the file again about once a second: hosts/viewer.js, hosts/widget.js). The
+// threads hidden, the processes collapsed, the vertical scroll and the selected call and function
+// survive the reload. Threads, processes and calls are matched by what they are (the process's
+// pid and host, the thread's OS id and first name; the call's thread, start and function's
+// file:line:name), never by index: a reload may number them differently. Pure functions over the
+// timeline's state; layer 2 (needs lanes.js only).
+
+
+/** A process's identity across reloads. */
+const procKey = (p) => `${p.host || ""}\u0000${p.pid || 0}`;
+/** A thread's identity across reloads. */
+function threadKey(trace, procs, th) {
+  const p = procs[threadProcess(th, procs.length)];
+  const first = th.names && th.names.length ? th.names[0].name : th.name;
+  return `${procKey(p)}\u0000${th.osId}\u0000${first}`;
+}
+/** A function's identity across reloads. */
+function codeKey(codes, c) {
+  return codes && c >= 0 && c < codes.count ? `${codes.file[c]}\u0000${codes.line[c]}\u0000${codes.name[c]}` : null;
+}
+
+/**
+ * What the user set on the trace shown: { hidden: thread keys, collapsed: process keys, scrollY,
+ * call: { thread, start, code } | null, code } (null when no trace is shown).
+ */
+export function captureView(state, scrollY) {
+  const { trace } = state;
+  if (!trace) return null;
+  const procs = traceProcesses(trace);
+  const hidden = [];
+  for (const th of trace.threads) if (!state.visible[th.index]) hidden.push(threadKey(trace, procs, th));
+  const collapsed = [];
+  for (let p = 0; p < procs.length; p++) if (state.collapsed[p]) collapsed.push(procKey(procs[p]));
+  const c = state.selectedCall;
+  const call = c >= 0 && c < trace.calls.count
+    ? { thread: threadKey(trace, procs, trace.threads[trace.calls.thread[c]]), start: trace.calls.start[c], code: codeKey(trace.codes, trace.calls.code[c]) }
+    : null;
+  return { hidden, collapsed, scrollY, call, code: codeKey(trace.codes, state.selectedCode) };
+}
+
+/**
+ * Apply `saved` (captureView of the previous version) to the state of the trace now installed:
+ * sets state.visible and state.collapsed; returns { call, code } (the call and function to
+ * select, -1 where gone) and the scroll to restore.
+ */
+export function restoreView(state, saved) {
+  const { trace } = state;
+  const none = { call: -1, code: -1, scrollY: 0 };
+  if (!trace || !saved) return none;
+  const procs = traceProcesses(trace);
+  const hidden = new Set(saved.hidden);
+  const keys = trace.threads.map((th) => threadKey(trace, procs, th));
+  for (const th of trace.threads) if (hidden.has(keys[th.index])) state.visible[th.index] = 0;
+  const collapsed = new Set(saved.collapsed);
+  for (let p = 0; p < procs.length && p < state.collapsed.length; p++) if (collapsed.has(procKey(procs[p]))) state.collapsed[p] = 1;
+  let code = -1;
+  if (saved.code !== null) {
+    for (let c = 0; c < trace.codes.count; c++) if (codeKey(trace.codes, c) === saved.code) { code = c; break; }
+  }
+  let call = -1;
+  if (saved.call) {
+    const { calls } = trace;
+    const t = keys.indexOf(saved.call.thread);
+    const th = t >= 0 ? trace.threads[t] : null;
+    // a thread's calls are the range [callStart, callEnd) of the columns (decode.js)
+    const lo = th && Number.isInteger(th.callStart) ? th.callStart : 0;
+    const hi = th && Number.isInteger(th.callEnd) ? th.callEnd : calls.count;
+    for (let i = lo; th && i < hi; i++) {
+      if (calls.thread[i] === t && calls.start[i] === saved.call.start && codeKey(trace.codes, calls.code[i]) === saved.call.code) { call = i; break; }
+    }
+  }
+  return { call, code, scrollY: saved.scrollY || 0 };
 }
 
 // ---- js/summaryscope.js ----
@@ -5785,7 +5861,8 @@ const LANE_DIMS = Object.freeze({
  * Returns { root, setData(bytes, summary?) (summary: { overall: rows } as the hosts send it, or
  *           null: the page computes it), setWindowedData(args) (a trace the page does not hold
  *           whole: see below), setWindow(start_ns, end_ns), onWindowChange(cb),
- *           showError(message), describe(), destroy() }.
+ *           captureView() / restoreView(saved) (a live host reloading a growing trace keeps what the
+ *           user set: keepview.js), showError(message), describe(), destroy() }.
  * setData never rejects: a bad or too-large trace shows its message in `.fprofile-error`; the
  * promise resolves to true when the trace is shown, false otherwise.
  */
@@ -6527,6 +6604,22 @@ export function createTimeline(container, options = {}) {
     onWindowChange(cb) {
       if (typeof cb === "function") windowCallbacks.push(cb);
     },
+    /** What the user set (hidden threads, collapsed processes, scroll, selection): for restoreView. */
+    captureView: () => captureView(state, vp.scrollY),
+    /** Carry captureView's result to the trace shown now (a new version of the same growing trace). */
+    restoreView(saved) {
+      if (!state.trace || !saved) return;
+      const r = restoreView(state, saved);
+      relayout();
+      threadList.sync();
+      vp.scrollTo(r.scrollY);
+      if (r.call >= 0) selectCall(r.call);
+      else if (r.code >= 0) {
+        state.selectedCode = r.code;
+        table.setSelected(r.code);
+      }
+      schedule();
+    },
     showError(message) {
       if (message) clearTrace();
       showError(message);
@@ -6695,6 +6788,8 @@ function renderWidget({ model, el }) {
 
   async function draw() {
     const mine = ++generation;
+    // a live update redraws the same growing trace: keep what the user set on it (keepview.js)
+    const kept = model.get("live") === true && timeline && typeof timeline.captureView === "function" ? timeline.captureView() : null;
     teardown();
     const height = model.get("height");
     /** @type {{theme: "auto", height?: number}} */
@@ -6760,6 +6855,7 @@ function renderWidget({ model, el }) {
       }
     }
     if (!shown || destroyed || mine !== generation) return;
+    if (kept) t.restoreView(kept);
     // a one-line description above the toolbar: calls, threads, duration, payload
     if (t.root && typeof t.describe === "function") {
       const status = document.createElement("div");
