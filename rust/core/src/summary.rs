@@ -177,6 +177,150 @@ pub fn summarize(t: &Trace) -> Summary {
     Summary { overall: rows(t, &overall), processes, threads }
 }
 
+/// A thread's figures computed from its events as they go by, by the rules of [`summarize`] (the
+/// stop's compaction, `crate::compact`, which never holds the calls): [`EventAcc::enter`] at a
+/// call, [`EventAcc::exit`] when the innermost open call ends, and
+/// [`EventAcc::started_before_return`] for a call begun before the recording (it encloses
+/// everything the thread did before its return: calls of its function counted in `total_ns`
+/// until then were inside it and are taken back).
+pub struct EventAcc {
+    acc: Vec<Acc>,
+    active: Vec<u32>,
+    stack: Vec<EventOpen>,
+    /// Per code: what calls counted as outermost added to `total` so far.
+    added: Vec<u64>,
+    /// Time of the calls at the bottom of the stack (and of the last call begun before), since
+    /// the last call begun before the recording ended: its children.
+    bottom: u64,
+    first: u64,
+}
+
+struct EventOpen {
+    code: usize,
+    start: u64,
+    children: u64,
+    outer: bool,
+}
+
+impl EventAcc {
+    /// A thread whose first event is at `first_ns`.
+    pub fn new(first_ns: u64) -> EventAcc {
+        EventAcc { acc: Vec::new(), active: Vec::new(), stack: Vec::new(), added: Vec::new(), bottom: 0, first: first_ns }
+    }
+
+    fn grow(&mut self, code: usize) {
+        if self.acc.len() <= code {
+            self.acc.resize(code + 1, Acc::default());
+            self.active.resize(code + 1, 0);
+            self.added.resize(code + 1, 0);
+        }
+    }
+
+    /// A call of `code` at `t_ns`.
+    pub fn enter(&mut self, code: usize, t_ns: u64) {
+        self.grow(code);
+        self.acc[code].calls += 1;
+        let outer = self.active[code] == 0;
+        self.active[code] += 1;
+        self.stack.push(EventOpen { code, start: t_ns, children: 0, outer });
+    }
+
+    /// The innermost open call ends at `t_ns`.
+    pub fn exit(&mut self, t_ns: u64) {
+        let Some(o) = self.stack.pop() else { return };
+        let dur = t_ns.saturating_sub(o.start);
+        let a = &mut self.acc[o.code];
+        a.sum = a.sum.saturating_add(dur);
+        a.max = a.max.max(dur);
+        if o.outer {
+            a.total = a.total.saturating_add(dur);
+            self.added[o.code] = self.added[o.code].saturating_add(dur);
+        }
+        a.self_ = a.self_.saturating_add(dur.saturating_sub(o.children));
+        self.active[o.code] -= 1;
+        match self.stack.last_mut() {
+            Some(p) => p.children = p.children.saturating_add(dur),
+            None => self.bottom = self.bottom.saturating_add(dur),
+        }
+    }
+
+    /// A call of `code` begun before the recording ends at `t_ns` (the open calls were closed).
+    pub fn started_before_return(&mut self, code: usize, t_ns: u64) {
+        while !self.stack.is_empty() {
+            self.exit(t_ns);
+        }
+        self.grow(code);
+        let dur = t_ns.saturating_sub(self.first);
+        let a = &mut self.acc[code];
+        a.calls += 1;
+        a.sum = a.sum.saturating_add(dur);
+        a.max = a.max.max(dur);
+        a.total = a.total.saturating_sub(self.added[code]).saturating_add(dur);
+        self.added[code] = dur;
+        a.self_ = a.self_.saturating_add(dur.saturating_sub(self.bottom));
+        self.bottom = dur;
+    }
+}
+
+/// The threads' [`EventAcc`]s fed by a walk of an `.fpt` file ([`crate::formats::fpt::walk_file`]).
+#[derive(Default)]
+pub struct WalkAcc {
+    pub accs: Vec<EventAcc>,
+}
+
+/// A time as an unsigned number in the same order (the accumulators take unsigned times).
+fn ordered(t: i64) -> u64 {
+    (t as u64) ^ (1 << 63)
+}
+
+impl crate::formats::fpt::EventVisitor for WalkAcc {
+    fn thread(&mut self, ti: usize, first_ns: i64) {
+        while self.accs.len() <= ti {
+            self.accs.push(EventAcc::new(ordered(first_ns)));
+        }
+    }
+    fn enter(&mut self, code: u32, t_ns: i64) {
+        if let Some(a) = self.accs.last_mut() {
+            a.enter(code as usize, ordered(t_ns));
+        }
+    }
+    fn exit(&mut self, t_ns: i64) {
+        if let Some(a) = self.accs.last_mut() {
+            a.exit(ordered(t_ns));
+        }
+    }
+}
+
+/// The summary of a trace whose threads' figures were accumulated from their events
+/// ([`EventAcc`], one per thread of `t` in order); `t` needs no calls.
+pub fn from_threads(t: &Trace, accs: Vec<EventAcc>) -> Summary {
+    let n_codes = t.codes.len();
+    let mut overall = vec![Acc::default(); n_codes];
+    let mut per_process: Vec<Vec<Acc>> = vec![vec![Acc::default(); n_codes]; t.processes.len()];
+    let mut threads = Vec::with_capacity(t.threads.len());
+    for (ti, (th, e)) in t.threads.iter().zip(accs).enumerate() {
+        let mut acc = e.acc;
+        acc.resize(n_codes, Acc::default());
+        for (o, a) in overall.iter_mut().zip(&acc) {
+            o.add(a);
+        }
+        if let Some(pacc) = per_process.get_mut(th.process as usize) {
+            for (o, a) in pacc.iter_mut().zip(&acc) {
+                o.add(a);
+            }
+        }
+        threads.push(ThreadSummary { thread: ti as u32, process: th.process, name: th.name().to_string(), rows: rows(t, &acc) });
+    }
+    let processes = t
+        .processes
+        .iter()
+        .zip(&per_process)
+        .enumerate()
+        .map(|(pi, (p, acc))| ProcessSummary { process: pi as u32, pid: p.pid, name: p.name.clone(), rows: rows(t, acc) })
+        .collect();
+    Summary { overall: rows(t, &overall), processes, threads }
+}
+
 /// The summary as JSON (schema in `docs/format.md`, "The summary as JSON").
 pub fn summary_json(t: &Trace) -> String {
     // Serializing plain structs of strings and integers cannot fail.
