@@ -292,7 +292,8 @@ impl Compactor {
         if let Some(f) = self.spill.as_mut() {
             f.write_all(&self.zbuf)?;
         }
-        let seg = Segment { offset: self.spill_len, len: self.zbuf.len() as u64, raw: data.len() as u64, adler: adler32(1, &data) };
+        let seg =
+            Segment { offset: self.spill_len, len: self.zbuf.len() as u64, raw: data.len() as u64, adler: adler32(1, &data) };
         self.spill_len += seg.len;
         self.buffered -= data.len();
         let th = &mut self.parts[part].threads[thread];
@@ -338,7 +339,15 @@ impl Compactor {
     }
 
     /// Adds a batch of a thread's events to its columns.
-    fn events(&mut self, part: usize, local: usize, os_id: u64, events: &[Event], remap: &[u32], index: &mut Vec<usize>) -> Result<()> {
+    fn events(
+        &mut self,
+        part: usize,
+        local: usize,
+        os_id: u64,
+        events: &[Event],
+        remap: &[u32],
+        index: &mut Vec<usize>,
+    ) -> Result<()> {
         if index.len() <= local {
             index.resize(local + 1, usize::MAX);
         }
@@ -601,7 +610,8 @@ impl Compactor {
             };
             placed.push(Placed { start_abs, end_abs, origin_abs: i128::from(origin) });
         }
-        let origin: i128 = if merged { placed.iter().map(|p| p.start_abs).min().unwrap_or(0).max(0) } else { placed[0].origin_abs };
+        let origin: i128 =
+            if merged { placed.iter().map(|p| p.start_abs).min().unwrap_or(0).max(0) } else { placed[0].origin_abs };
         let rel = |abs: i128| -> i64 { (abs - origin).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64 };
 
         // The trace's tables (no calls).
@@ -829,7 +839,8 @@ mod tests {
     fn stream_file(codes: &[Code], threads: &[Vec<Event>], start: u64, end: Option<u64>, rounds: usize) -> Vec<u8> {
         let mut e = Encoder::default();
         e.header();
-        let p = ProcessInfo { pid: 100, parent_pid: 1, name: "python prog.py".into(), host: "h".into(), ..ProcessInfo::default() };
+        let p =
+            ProcessInfo { pid: 100, parent_pid: 1, name: "python prog.py".into(), host: "h".into(), ..ProcessInfo::default() };
         e.process(&p, start);
         e.metadata(&[("subs".to_string(), "[\"app\"]".to_string())]);
         let mut declared_codes = 0usize;
@@ -850,9 +861,8 @@ mod tests {
             }
             let need_t = batch.iter().map(|(t, _)| *t as usize + 1).max().unwrap_or(0);
             if need_t > declared_threads {
-                let new: Vec<NewThread> = (declared_threads..need_t)
-                    .map(|t| NewThread { id: t as u32, os_id: 1000 + t as u64, ident: 7 })
-                    .collect();
+                let new: Vec<NewThread> =
+                    (declared_threads..need_t).map(|t| NewThread { id: t as u32, os_id: 1000 + t as u64, ident: 7 }).collect();
                 let names: Vec<(u32, u64, &str)> = (declared_threads..need_t)
                     .filter(|t| t % 3 != 2)
                     .map(|t| (t as u32, start, if t == 0 { "MainThread" } else { "worker" }))
@@ -941,11 +951,11 @@ mod tests {
         assert_eq!(outline.trace.processes, want.processes);
         assert_eq!(outline.trace.metadata, want.metadata);
         // the outline of both files, read in one pass, is the same
-        let walked = crate::load::outline(&out).unwrap().unwrap();
+        let walked = crate::load::outline(&out, &mut |_, _| {}).unwrap().unwrap();
         assert_eq!(walked.summary, outline.summary);
         assert_eq!((walked.calls, &walked.trace.threads, &walked.trace.metadata), (outline.calls, &want.threads, &want.metadata));
         if keep.len() == 1 {
-            let streamed = crate::load::outline(&sp).unwrap().unwrap();
+            let streamed = crate::load::outline(&sp, &mut |_, _| {}).unwrap().unwrap();
             assert_eq!(streamed.summary, outline.summary);
             assert_eq!(streamed.trace.threads, want.threads);
         }
@@ -982,7 +992,8 @@ mod tests {
             let child_codes = codes(8, if round % 2 == 0 { "f" } else { "g" });
             let spools: Vec<Vec<u8>> = (0..3)
                 .map(|k| {
-                    let th = if k == 1 { Vec::new() } else { random_threads(&mut rng, 1 + k, 8, 300, 1_200_000 + 1000 * k as u64) };
+                    let th =
+                        if k == 1 { Vec::new() } else { random_threads(&mut rng, 1 + k, 8, 300, 1_200_000 + 1000 * k as u64) };
                     let end = if k == 2 { None } else { Some(8_000_000) };
                     spool_file(200 + k as u64, if th.is_empty() { &[] } else { &child_codes }, &th, 1_100_000 + k as u64, end)
                 })
@@ -1047,7 +1058,7 @@ mod tests {
         for (i, seed) in [1u64, 2, 3, 99].into_iter().enumerate() {
             let t = crate::synthetic::synthetic_trace(5_000 * (i + 1), 1 + i, seed);
             let p = case.file("s.fpt", &fpt::encode(&t));
-            let o = crate::load::outline(&p).unwrap().unwrap();
+            let o = crate::load::outline(&p, &mut |_, _| {}).unwrap().unwrap();
             assert_eq!(o.summary, crate::summary::summarize(&t));
             assert_eq!(o.calls as usize, t.calls.len());
         }
@@ -1068,14 +1079,14 @@ mod tests {
         empty.call_range = (3, 3);
         t.threads.push(empty);
         let p = case.file("b.fpt", &fpt::encode(&t));
-        let o = crate::load::outline(&p).unwrap().unwrap();
+        let o = crate::load::outline(&p, &mut |_, _| {}).unwrap().unwrap();
         assert_eq!(o.summary, crate::summary::summarize(&fpt::decode(&fpt::encode(&t)).unwrap()));
         // other files: none; a damaged one: the error
-        assert!(crate::load::outline(case.file("x.txt", b"0.1\t1\ta.py\tf\tcall\t1\n")).unwrap().is_none());
+        assert!(crate::load::outline(case.file("x.txt", b"0.1\t1\ta.py\tf\tcall\t1\n"), &mut |_, _| {}).unwrap().is_none());
         let mut bad = fpt::encode(&crate::synthetic::synthetic_trace(2_000, 2, 4));
         let k = bad.len() / 2;
         bad[k] ^= 0x55;
-        assert!(crate::load::outline(case.file("bad.fpt", &bad)).is_err());
+        assert!(crate::load::outline(case.file("bad.fpt", &bad), &mut |_, _| {}).is_err());
     }
 
     #[test]

@@ -145,7 +145,11 @@ pub fn load_with(
 /// read in one pass with memory bounded by its threads and functions, not its calls: for `.fpt`
 /// files (compact, version 2: walked, [`fpt::walk_file`]; streamed: read chunk by chunk,
 /// [`crate::compact::Compactor::for_summary`]). `Ok(None)` for every other file (load it).
-pub fn outline(path: impl AsRef<Path>) -> Result<Option<crate::compact::Outline>, LoadError> {
+/// `progress(bytes_done, bytes_total)` as [`load_with`]'s.
+pub fn outline(
+    path: impl AsRef<Path>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Option<crate::compact::Outline>, LoadError> {
     let path = path.as_ref();
     let io = |e: io::Error| LoadError::at(path, Problem::Io(e));
     if fsio::kind(path).map_err(io)? != fsio::Kind::Regular {
@@ -156,6 +160,9 @@ pub fn outline(path: impl AsRef<Path>) -> Result<Option<crate::compact::Outline>
     if head.starts_with(&stream::MAGIC) {
         let mut c = crate::compact::Compactor::for_summary();
         let read = c.add_stream(path).and_then(|_| c.outline(&[0]));
+        if let Ok(m) = std::fs::metadata(path) {
+            progress(m.len() as usize, m.len() as usize);
+        }
         return match read {
             Ok(o) => Ok(Some(o)),
             Err(crate::compact::CompactError::Io(e)) => Err(io(e)),
@@ -168,8 +175,10 @@ pub fn outline(path: impl AsRef<Path>) -> Result<Option<crate::compact::Outline>
         return Ok(None);
     }
     let mut acc = crate::summary::WalkAcc::default();
-    let (trace, calls) = fpt::walk_file(path, &mut acc).map_err(|e| match e {
-        fpt::FptError::Read { offset, what } => LoadError::at(path, Problem::Io(io::Error::other(format!("{what} (at byte {offset})")))),
+    let (trace, calls) = fpt::walk_file(path, &mut acc, progress).map_err(|e| match e {
+        fpt::FptError::Read { offset, what } => {
+            LoadError::at(path, Problem::Io(io::Error::other(format!("{what} (at byte {offset})"))))
+        }
         e => LoadError::at(path, e.into()),
     })?;
     let summary = crate::summary::from_threads(&trace, acc.accs);

@@ -895,8 +895,16 @@ pub(crate) trait CallSink<S: Source> {
     /// Reads the `n` calls of thread `ti` from `r`: its code column through its gaps (`v2`) or
     /// its depth, start and duration columns (version 1).
     #[allow(clippy::too_many_arguments)]
-    fn columns(&mut self, r: &mut Reader<S>, ti: usize, n: usize, n_codes: usize, first_ns: i64, last_ns: i64, v2: bool)
-        -> Result<()>;
+    fn columns(
+        &mut self,
+        r: &mut Reader<S>,
+        ti: usize,
+        n: usize,
+        n_codes: usize,
+        first_ns: i64,
+        last_ns: i64,
+        v2: bool,
+    ) -> Result<()>;
     /// Call `index` (global) has flags `f`.
     fn flag(&mut self, index: usize, f: u8);
 }
@@ -913,8 +921,16 @@ impl<S: Source> CallSink<S> for Build {
         self.calls.len()
     }
 
-    fn columns(&mut self, r: &mut Reader<S>, ti: usize, n: usize, n_codes: usize, first_ns: i64, last_ns: i64, v2: bool)
-        -> Result<()> {
+    fn columns(
+        &mut self,
+        r: &mut Reader<S>,
+        ti: usize,
+        n: usize,
+        n_codes: usize,
+        first_ns: i64,
+        last_ns: i64,
+        v2: bool,
+    ) -> Result<()> {
         let Build { calls, stack } = self;
         let begin = calls.len();
         calls.code.reserve(ahead(n));
@@ -1371,15 +1387,21 @@ impl<'a> CallSink<BodyStream<'a>> for Walk<'a, '_> {
 /// each thread's calls as events (see [`Walk`]). Returns the trace without its calls and their
 /// number. The checks are those a thread's events need (code ids, pops, times within the
 /// thread); [`decode_from`] checks every rule of the format.
-pub fn walk_file(path: &std::path::Path, visitor: &mut dyn EventVisitor) -> Result<(Trace, u64)> {
+/// `progress(bytes read, file size)` every [`PROGRESS_STEP`] bytes and at the end.
+pub fn walk_file(
+    path: &std::path::Path,
+    visitor: &mut dyn EventVisitor,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Trace, u64)> {
     let open = |_: ()| -> Result<std::io::BufReader<std::fs::File>> {
         std::fs::File::open(path)
             .map(|f| std::io::BufReader::with_capacity(INPUT_LEN, f))
             .map_err(|e| FptError::Read { offset: 0, what: e.to_string() })
     };
     let (mut i0, mut i1, mut i2, mut i3) = (open(())?, open(())?, open(())?, open(())?);
-    let (mut p0, mut p1, mut p2, mut p3) = (|_: usize, _: usize| {}, |_: usize, _: usize| {}, |_: usize, _: usize| {}, |_: usize, _: usize| {});
-    let (version, main) = BodyStream::open(&mut i0, MAX_BODY_LEN, 0, &mut p0)?;
+    let size = i0.get_ref().metadata().map_or(0, |m| m.len() as usize);
+    let (mut p1, mut p2, mut p3) = (|_: usize, _: usize| {}, |_: usize, _: usize| {}, |_: usize, _: usize| {});
+    let (version, main) = BodyStream::open(&mut i0, MAX_BODY_LEN, size, progress)?;
     let len = main.body_len;
     let mut walk = Walk {
         code: Reader::new(BodyStream::open(&mut i1, MAX_BODY_LEN, 0, &mut p1)?.1, len),
@@ -1393,6 +1415,7 @@ pub fn walk_file(path: &std::path::Path, visitor: &mut dyn EventVisitor) -> Resu
         Ok(t) => r.src.finish().map(|()| t)?,
         Err(e) => return Err(r.src.finish().err().unwrap_or(e)),
     };
+    (r.src.progress)(size, size);
     Ok((t, walk.calls as u64))
 }
 

@@ -433,7 +433,13 @@ impl<R: std::io::Read> Scanner<R> {
         if let Err(e) = check_header(&head[..n]) {
             return Ok(Err(e));
         }
-        Ok(Ok(Scanner { r, left: len.saturating_sub(6), st: State { pending: Some(Vec::new()), ..State::default() }, cut: false, buf: Vec::new() }))
+        Ok(Ok(Scanner {
+            r,
+            left: len.saturating_sub(6),
+            st: State { pending: Some(Vec::new()), ..State::default() },
+            cut: false,
+            buf: Vec::new(),
+        }))
     }
 
     /// Reads the next record; false at the end (or at a record cut short).
@@ -481,7 +487,6 @@ impl<R: std::io::Read> Scanner<R> {
         self.st.finish(self.cut)
     }
 }
-
 
 /// The trace of a spool's recording ([`crate::build::build_trace`]), keeping its process even when
 /// it recorded no call (a fork server, a process whose children did the work): it spans its
