@@ -24,7 +24,9 @@ place). At the parent's stop (:meth:`SessionDir.finish`): a ``stop`` marker;
 children still running flush, write "flushed, still running" and ``<pid>.done``; the parent waits
 for them (at most ``ACK_WAIT`` seconds; one that does not answer is named in a warning with what
 was kept), reads every spool, drops processes with no recorded call and no recorded descendant,
-merges the rest with its own trace (``_core.merge``) and removes the directory.
+merges the rest with its own trace (``_core.merge``) and removes the directory. With a streamed
+``.fpt`` outfile (:meth:`SessionDir.compact`), each spool is added, a record at a time, to the
+compact file the parent's stop writes (``_core._Compactor``) instead of being built into a trace.
 
 A recording killed before its stop leaves its directory and the spools of its children: the next
 start's sweep keeps it (and says where it is, once) for ``KEEP_DAYS`` days after its last write;

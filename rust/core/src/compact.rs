@@ -15,7 +15,8 @@
 //! before their return: they are opened at the thread's first time, which in the body is a prefix
 //! of `k` entries with gap 0, written when the file is written. Columns fill buffers that are
 //! compressed, when full, into raw deflate segments ended by a sync flush (byte-aligned, no final
-//! block) and appended to a spill file next to the output. Writing the file is then copying: the
+//! block), on up to four threads beside the one reading (`Pool`), and appended to a spill file
+//! next to the output (unlinked as soon as it is made). Writing the file is then copying: the
 //! zlib header, every piece of the body in body order (the small tables compressed then, the
 //! columns' segments copied from the spill file), an empty final block and the Adler-32 of the
 //! whole body, combined from the pieces'. Each segment starts with an empty dictionary, so it is
@@ -73,10 +74,85 @@ const GAPS2: usize = 3;
 /// A compressed piece of a column in the spill file.
 #[derive(Debug, Clone, Copy)]
 struct Segment {
+    /// Its number among all segments (compressed on several threads, they arrive in any order).
+    seq: u64,
     offset: u64,
     len: u64,
     raw: u64,
     adler: u32,
+}
+
+/// Threads compressing column buffers into segments beside the one reading the events: jobs
+/// (number, bytes) in, (number, compressed, raw length, Adler-32) out, in any order.
+struct Pool {
+    jobs: Option<std::sync::mpsc::SyncSender<(u64, Vec<u8>)>>,
+    results: std::sync::mpsc::Receiver<(u64, Vec<u8>, u64, u32)>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+    /// Jobs sent and not yet received back, and the column each is for: (part, thread, column).
+    pending: HashMap<u64, (usize, usize, usize)>,
+}
+
+impl Pool {
+    /// Up to 4 threads (fewer cores, fewer threads); None when none can be started.
+    fn start() -> Option<Pool> {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+        let (jobs, job_rx) = std::sync::mpsc::sync_channel::<(u64, Vec<u8>)>(2 * n);
+        let (done_tx, results) = std::sync::mpsc::channel();
+        let job_rx = std::sync::Arc::new(std::sync::Mutex::new(job_rx));
+        let mut workers = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (rx, tx) = (job_rx.clone(), done_tx.clone());
+            let spawned = std::thread::Builder::new().name("fprofile-compact".into()).spawn(move || {
+                let mut z = Compress::new(Compression::new(fpt::ZLIB_LEVEL), false);
+                loop {
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((seq, data)) = job else { return };
+                    let mut out = Vec::new();
+                    deflate_segment(&mut z, &data, &mut out);
+                    if tx.send((seq, out, data.len() as u64, adler32(1, &data))).is_err() {
+                        return;
+                    }
+                }
+            });
+            match spawned {
+                Ok(h) => workers.push(h),
+                Err(_) => break,
+            }
+        }
+        if workers.is_empty() {
+            return None;
+        }
+        Some(Pool { jobs: Some(jobs), results, workers, pending: HashMap::new() })
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.jobs = None; // the workers see the end of their jobs and return
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+/// Compresses `data` as a raw deflate segment ended by a sync flush (byte-aligned, no final
+/// block) into `out`.
+fn deflate_segment(z: &mut Compress, data: &[u8], out: &mut Vec<u8>) {
+    z.reset();
+    out.clear();
+    let base = z.total_in();
+    loop {
+        out.reserve(data.len() / 2 + 4096);
+        let done = (z.total_in() - base) as usize;
+        // (compressing from memory into memory cannot fail)
+        let _ = z.compress_vec(&data[done.min(data.len())..], out, FlushCompress::Sync);
+        if (z.total_in() - base) as usize >= data.len() && out.len() < out.capacity() {
+            break;
+        }
+    }
 }
 
 /// A thread as its events go by.
@@ -162,6 +238,9 @@ pub struct Compactor {
     budget: usize,
     z: Compress,
     zbuf: Vec<u8>,
+    /// Threads compressing segments (None: compressed on this thread).
+    pool: Option<Pool>,
+    next_seq: u64,
 }
 
 /// Adler-32 of `data`, continuing from `adler` (1 for nothing).
@@ -226,6 +305,8 @@ impl Compactor {
             budget: BUDGET,
             z: Compress::new(Compression::new(fpt::ZLIB_LEVEL), false),
             zbuf: Vec::new(),
+            pool: Pool::start(),
+            next_seq: 0,
         })
     }
 
@@ -244,6 +325,8 @@ impl Compactor {
             budget: BUDGET,
             z: Compress::new(Compression::new(fpt::ZLIB_LEVEL), false),
             zbuf: Vec::new(),
+            pool: None,
+            next_seq: 0,
         }
     }
 
@@ -268,39 +351,80 @@ impl Compactor {
 
     /// Compresses `data` as a raw deflate segment ended by a sync flush into `self.zbuf`.
     fn deflate(&mut self, data: &[u8]) {
-        self.z.reset();
-        self.zbuf.clear();
-        let base = self.z.total_in();
-        loop {
-            self.zbuf.reserve(data.len() / 2 + 4096);
-            let done = (self.z.total_in() - base) as usize;
-            // (compressing from memory into memory cannot fail)
-            let _ = self.z.compress_vec(&data[done.min(data.len())..], &mut self.zbuf, FlushCompress::Sync);
-            if (self.z.total_in() - base) as usize >= data.len() && self.zbuf.len() < self.zbuf.capacity() {
-                break;
-            }
-        }
+        deflate_segment(&mut self.z, data, &mut self.zbuf);
     }
 
-    /// Compresses a thread's column buffer into a segment of the spill file.
+    /// Compresses a thread's column buffer into a segment of the spill file (on the pool's
+    /// threads when there are some: the segment is written when it comes back).
     fn spill_column(&mut self, part: usize, thread: usize, col: usize) -> Result<()> {
         let data = std::mem::take(&mut self.parts[part].threads[thread].cols[col]);
         if data.is_empty() {
             return Ok(());
         }
-        self.deflate(&data);
-        if let Some(f) = self.spill.as_mut() {
-            f.write_all(&self.zbuf)?;
-        }
-        let seg =
-            Segment { offset: self.spill_len, len: self.zbuf.len() as u64, raw: data.len() as u64, adler: adler32(1, &data) };
-        self.spill_len += seg.len;
         self.buffered -= data.len();
-        let th = &mut self.parts[part].threads[thread];
-        th.segs[col].push(seg);
-        let mut data = data;
-        data.clear();
-        th.cols[col] = data;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if let Some(pool) = self.pool.as_mut() {
+            if let Some(jobs) = pool.jobs.as_ref() {
+                pool.pending.insert(seq, (part, thread, col));
+                if jobs.send((seq, data)).is_ok() {
+                    // (at most a few jobs wait: the sender blocks when the queue is full)
+                    while let Ok(r) =
+                        self.pool.as_ref().map_or(Err(std::sync::mpsc::TryRecvError::Disconnected), |p| p.results.try_recv())
+                    {
+                        self.land(r)?;
+                    }
+                    return Ok(());
+                }
+                return Err(std::io::Error::other("the compression threads ended").into());
+            }
+        }
+        self.deflate(&data);
+        let (compressed, raw, adler) = (std::mem::take(&mut self.zbuf), data.len() as u64, adler32(1, &data));
+        self.put_segment(part, thread, col, seq, &compressed, raw, adler)?;
+        self.zbuf = compressed;
+        Ok(())
+    }
+
+    /// A segment back from the pool: written to the spill file, given to its column.
+    fn land(&mut self, (seq, compressed, raw, adler): (u64, Vec<u8>, u64, u32)) -> Result<()> {
+        let Some((part, thread, col)) = self.pool.as_mut().and_then(|p| p.pending.remove(&seq)) else {
+            return Ok(());
+        };
+        self.put_segment(part, thread, col, seq, &compressed, raw, adler)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn put_segment(
+        &mut self,
+        part: usize,
+        thread: usize,
+        col: usize,
+        seq: u64,
+        compressed: &[u8],
+        raw: u64,
+        adler: u32,
+    ) -> Result<()> {
+        if let Some(f) = self.spill.as_mut() {
+            f.write_all(compressed)?;
+        }
+        let seg = Segment { seq, offset: self.spill_len, len: compressed.len() as u64, raw, adler };
+        self.spill_len += seg.len;
+        if let Some(th) = self.parts.get_mut(part).and_then(|p| p.threads.get_mut(thread)) {
+            th.segs[col].push(seg);
+        }
+        Ok(())
+    }
+
+    /// Waits for every segment sent to the pool.
+    fn drain(&mut self) -> Result<()> {
+        while self.pool.as_ref().is_some_and(|p| !p.pending.is_empty()) {
+            let r = match self.pool.as_ref().map(|p| p.results.recv()) {
+                Some(Ok(r)) => r,
+                _ => return Err(std::io::Error::other("the compression threads ended").into()),
+            };
+            self.land(r)?;
+        }
         Ok(())
     }
 
@@ -478,6 +602,8 @@ impl Compactor {
     /// Drops the last part (its file could not be read): its codes are forgotten; what it spilled
     /// stays unused in the spill file.
     fn abandon_part(&mut self) {
+        // (its segments under way land first, so that none lands in a later part of its number)
+        let _ = self.drain();
         if let Some(p) = self.parts.pop() {
             let from = p.new_codes.start.min(self.codes.len());
             for c in self.codes.drain(from..) {
@@ -572,6 +698,8 @@ impl Compactor {
     /// The trace of the parts `keep` without its calls (see [`Compactor::write`]); `keep` as
     /// checked, and the number of calls.
     fn skeleton(&mut self, keep: &[usize]) -> Result<(Vec<usize>, Trace, u64)> {
+        self.drain()?;
+        self.pool = None;
         let keep: Vec<usize> = keep.iter().copied().filter(|&k| k < self.parts.len()).collect();
         let Some(&first) = keep.first() else {
             return Err(CompactError::NeedsBuild("nothing to write: no part was kept".into()));
@@ -694,6 +822,9 @@ impl Compactor {
             // calls begun before the recording: outermost first, at the thread's first time
             for &c in th.started_before.iter().rev() {
                 put_u(out, u64::from(c));
+            }
+            for segs in th.segs.iter_mut() {
+                segs.sort_unstable_by_key(|s| s.seq);
             }
             let [s_code, s_pops, s_g1, s_g2] = std::mem::take(&mut th.segs);
             let [c_code, c_pops, c_g1, c_g2] = std::mem::take(&mut th.cols);

@@ -13,6 +13,10 @@
 //!
 //! Unfinished calls (closed at the stop time) and calls that began before recording count with the
 //! part that was recorded.
+//!
+//! [`summarize`] reads a trace's call columns; [`EventAcc`] computes the same figures from a
+//! thread's events as they go by (the stop's compaction, walking an `.fpt` file), in memory
+//! bounded by the functions and the open calls, and [`from_threads`] makes the summary of them.
 
 use crate::model::Trace;
 use serde::Serialize;

@@ -9,6 +9,9 @@
 //! body otherwise).
 //!
 //! Encoding is deterministic: `encode(&decode(&encode(t))?) == encode(t)`.
+//!
+//! [`walk_file`] reads a file's calls as events without holding them (four forward cursors over
+//! the body, `Walk`): what summaries of files of any length use (`load::outline`).
 
 use crate::model::{Band, CallFlags, Calls, ClockAlignment, Code, ProcessInfo, ThreadInfo, Trace};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};

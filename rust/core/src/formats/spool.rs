@@ -4,7 +4,8 @@
 //! A child process of a recording (a fork, a `multiprocessing` worker, a `subprocess` of Python)
 //! writes its events to `<pid>.spool` in the session directory, a round of whole records at a time
 //! (the hook's writer thread, every 50 ms). The parent reads every spool at stop ([`read`]) into a
-//! [`Recording`] with its process, builds each one's trace and merges them. A process killed in the
+//! [`Recording`] with its process, builds each one's trace and merges them; with a streamed
+//! outfile it reads each a record at a time instead ([`Scanner`], for `crate::compact`). A process killed in the
 //! middle of a write leaves a last record cut short: [`read`] drops it and marks the process
 //! incomplete, so everything written before its last round loads.
 //!

@@ -3,7 +3,9 @@
 //!
 //! The hook's writer thread builds chunks with an [`Encoder`] (no I/O here: it appends framed
 //! chunks to a buffer the caller writes) every round; [`read`] turns the chunks back into a
-//! [`Recording`] and [`decode`] into a [`Trace`] ([`crate::build::build_trace`]). A file whose end
+//! [`Recording`] and [`decode`] into a [`Trace`] ([`crate::build::build_trace`]); a [`Scanner`]
+//! reads a file one chunk at a time, handing each chunk's events over (the stop's compaction,
+//! `crate::compact`, which never holds the run). A file whose end
 //! chunk is missing (the process was killed, called `os._exit`, the disk filled up) loads with
 //! every whole chunk and a `warning.stream_end_missing` entry in its metadata; a last chunk cut
 //! short or damaged (its checksum does not match) is dropped with `warning.stream_last_chunk`;
