@@ -1387,7 +1387,7 @@ impl<'a> CallSink<BodyStream<'a>> for Walk<'a, '_> {
 }
 
 /// Reads the `.fpt` (version 2) at `path` in one pass without holding its calls: `visitor` gets
-/// each thread's calls as events (see [`Walk`]). Returns the trace without its calls and their
+/// each thread's calls as events (four cursors, `Walk`). Returns the trace without its calls and their
 /// number. The checks are those a thread's events need (code ids, pops, times within the
 /// thread); [`decode_from`] checks every rule of the format.
 /// `progress(bytes read, file size)` every [`PROGRESS_STEP`] bytes and at the end.
