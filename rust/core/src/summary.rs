@@ -188,19 +188,29 @@ pub fn summarize(t: &Trace) -> Summary {
 /// everything the thread did before its return: calls of its function counted in `total_ns`
 /// until then were inside it and are taken back).
 pub struct EventAcc {
-    acc: Vec<Acc>,
-    active: Vec<u32>,
+    /// Per code: its slot, or `u32::MAX` (4 bytes per code and thread; the figures only for the
+    /// codes the thread called).
+    slot_of: Vec<u32>,
+    slots: Vec<Slot>,
     stack: Vec<EventOpen>,
-    /// Per code: what calls counted as outermost added to `total` so far.
-    added: Vec<u64>,
     /// Time of the calls at the bottom of the stack (and of the last call begun before), since
     /// the last call begun before the recording ended: its children.
     bottom: u64,
     first: u64,
 }
 
+/// A code's figures in one thread.
+struct Slot {
+    code: u32,
+    acc: Acc,
+    /// Its calls open now.
+    active: u32,
+    /// What its calls counted as outermost added to `total` so far.
+    added: u64,
+}
+
 struct EventOpen {
-    code: usize,
+    slot: usize,
     start: u64,
     children: u64,
     outer: bool,
@@ -209,39 +219,45 @@ struct EventOpen {
 impl EventAcc {
     /// A thread whose first event is at `first_ns`.
     pub fn new(first_ns: u64) -> EventAcc {
-        EventAcc { acc: Vec::new(), active: Vec::new(), stack: Vec::new(), added: Vec::new(), bottom: 0, first: first_ns }
+        EventAcc { slot_of: Vec::new(), slots: Vec::new(), stack: Vec::new(), bottom: 0, first: first_ns }
     }
 
-    fn grow(&mut self, code: usize) {
-        if self.acc.len() <= code {
-            self.acc.resize(code + 1, Acc::default());
-            self.active.resize(code + 1, 0);
-            self.added.resize(code + 1, 0);
+    fn slot(&mut self, code: usize) -> usize {
+        if self.slot_of.len() <= code {
+            self.slot_of.resize(code + 1, u32::MAX);
         }
+        let s = self.slot_of[code];
+        if s != u32::MAX {
+            return s as usize;
+        }
+        self.slot_of[code] = self.slots.len() as u32;
+        self.slots.push(Slot { code: code as u32, acc: Acc::default(), active: 0, added: 0 });
+        self.slots.len() - 1
     }
 
     /// A call of `code` at `t_ns`.
     pub fn enter(&mut self, code: usize, t_ns: u64) {
-        self.grow(code);
-        self.acc[code].calls += 1;
-        let outer = self.active[code] == 0;
-        self.active[code] += 1;
-        self.stack.push(EventOpen { code, start: t_ns, children: 0, outer });
+        let slot = self.slot(code);
+        let s = &mut self.slots[slot];
+        s.acc.calls += 1;
+        let outer = s.active == 0;
+        s.active += 1;
+        self.stack.push(EventOpen { slot, start: t_ns, children: 0, outer });
     }
 
     /// The innermost open call ends at `t_ns`.
     pub fn exit(&mut self, t_ns: u64) {
         let Some(o) = self.stack.pop() else { return };
         let dur = t_ns.saturating_sub(o.start);
-        let a = &mut self.acc[o.code];
-        a.sum = a.sum.saturating_add(dur);
-        a.max = a.max.max(dur);
+        let s = &mut self.slots[o.slot];
+        s.acc.sum = s.acc.sum.saturating_add(dur);
+        s.acc.max = s.acc.max.max(dur);
         if o.outer {
-            a.total = a.total.saturating_add(dur);
-            self.added[o.code] = self.added[o.code].saturating_add(dur);
+            s.acc.total = s.acc.total.saturating_add(dur);
+            s.added = s.added.saturating_add(dur);
         }
-        a.self_ = a.self_.saturating_add(dur.saturating_sub(o.children));
-        self.active[o.code] -= 1;
+        s.acc.self_ = s.acc.self_.saturating_add(dur.saturating_sub(o.children));
+        s.active -= 1;
         match self.stack.last_mut() {
             Some(p) => p.children = p.children.saturating_add(dur),
             None => self.bottom = self.bottom.saturating_add(dur),
@@ -253,16 +269,28 @@ impl EventAcc {
         while !self.stack.is_empty() {
             self.exit(t_ns);
         }
-        self.grow(code);
+        let slot = self.slot(code);
         let dur = t_ns.saturating_sub(self.first);
-        let a = &mut self.acc[code];
-        a.calls += 1;
-        a.sum = a.sum.saturating_add(dur);
-        a.max = a.max.max(dur);
-        a.total = a.total.saturating_sub(self.added[code]).saturating_add(dur);
-        self.added[code] = dur;
-        a.self_ = a.self_.saturating_add(dur.saturating_sub(self.bottom));
+        let bottom = self.bottom;
+        let s = &mut self.slots[slot];
+        s.acc.calls += 1;
+        s.acc.sum = s.acc.sum.saturating_add(dur);
+        s.acc.max = s.acc.max.max(dur);
+        s.acc.total = s.acc.total.saturating_sub(s.added).saturating_add(dur);
+        s.added = dur;
+        s.acc.self_ = s.acc.self_.saturating_add(dur.saturating_sub(bottom));
         self.bottom = dur;
+    }
+
+    /// The figures by code (`n_codes` of them).
+    fn dense(self, n_codes: usize) -> Vec<Acc> {
+        let mut acc = vec![Acc::default(); n_codes];
+        for s in self.slots {
+            if let Some(a) = acc.get_mut(s.code as usize) {
+                *a = s.acc;
+            }
+        }
+        acc
     }
 }
 
@@ -303,8 +331,7 @@ pub fn from_threads(t: &Trace, accs: Vec<EventAcc>) -> Summary {
     let mut per_process: Vec<Vec<Acc>> = vec![vec![Acc::default(); n_codes]; t.processes.len()];
     let mut threads = Vec::with_capacity(t.threads.len());
     for (ti, (th, e)) in t.threads.iter().zip(accs).enumerate() {
-        let mut acc = e.acc;
-        acc.resize(n_codes, Acc::default());
+        let acc = e.dense(n_codes);
         for (o, a) in overall.iter_mut().zip(&acc) {
             o.add(a);
         }
