@@ -11,7 +11,7 @@ runs in a fresh process per measurement, under:
   ring      the flight recorder, ``keep_last`` of ``--window-ms`` (default 100 ms; stopped with
             ``stop()``, which builds the last window's trace, after the figures are taken)
   profile   ``fprofile_jupyter.profile(outfile=...)`` streaming as ``stream`` does, whose clean stop
-            loads the trace back and rewrites the file as one compact body: the stop's wall time
+            rewrites the file as one compact body chunk by chunk (not loading it): the stop's wall time
             and the final file's bytes per call (against ``stream``'s chunks)
 
 Two workloads: ``--calls`` (default 200M) streamed only (memory would need 16 bytes an event: 6.4
@@ -153,7 +153,7 @@ def main() -> None:
     lines.append("")
     lines.append(f"profile(outfile=...), {pn:,} calls: bytes per call on disk {med('stream', 'file_bytes') / n:.3f} as "
                  f"chunks, {med('profile', 'file_bytes') / pn:.3f} after the clean stop's compact rewrite; that stop "
-                 f"(load back + rewrite) {med('profile', 'stop_ns') / 1e6:.0f} ms, "
+                 f"(rewrite, chunk by chunk) {med('profile', 'stop_ns') / 1e6:.0f} ms, "
                  f"{med('profile', 'stop_ns') / pn:.0f} ns per call")
     long_n = runs["long"][0]["calls"]
     growth = statistics.median((r["rss_peak_kb"] - r["rss_before_kb"]) / 1024 for r in runs["long"])

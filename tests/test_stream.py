@@ -341,7 +341,8 @@ def test_child_processes_are_in_the_streamed_file(tmp_path):
                 for _ in range(7):
                     leaf()
                 if sys.argv[2:] == ["block-rewrite"]:  # the compact rewrite's temporary name is taken
-                    os.mkdir(f"{sys.argv[1]}.{os.getpid()}.tmp")
+                    out = os.path.abspath(sys.argv[1])
+                    os.mkdir(os.path.join(os.path.dirname(out), f".{os.path.basename(out)}.{os.getpid()}.part"))
             print(len(prof.trace.processes), sum(r.calls for r in prof.trace.summary() if r.function == "leaf"))
     """)
     # a clean stop: the file is rewritten as one compact .fpt, the children included

@@ -131,6 +131,29 @@ def _load(path: str, format: Optional[str] = None, *, empty_is_error: bool = Fal
     return trace
 
 
+def _outline_or_load(path: str):
+    """What a summary needs of the trace at ``path``: for an ``.fpt`` file its outline (tables,
+    call count, summary; read in one pass, memory bounded by its threads and functions whatever
+    its length), else (another format, or a file the outline cannot read: loading says why) the
+    loaded trace. Warnings as :func:`_load`."""
+    from . import _core, _processes
+    from ._io import load_warnings
+
+    if not _processes.is_session_dir(path):
+        bar = Progress(f"loading {os.path.basename(path)}")
+        try:
+            outline = _core._outline(path, progress=bar.update if bar.enabled else None)
+        except Exception:  # loading it names the problem
+            outline = None
+        finally:
+            bar.close()
+        if outline is not None:
+            for w in load_warnings(outline):
+                _say(f"fprofile: warning: {path}: {w}")
+            return outline
+    return _load(path)
+
+
 def _save(trace, path: str, format: Optional[str] = None, title: Optional[str] = None, width_px: Optional[int] = None) -> None:
     """Saves a trace; on a terminal, says "writing ..." when it takes more than a second (the
     writers report no progress, and the GIL is released while they run). ``width_px``: of a

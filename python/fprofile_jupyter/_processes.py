@@ -27,7 +27,9 @@ place). At the parent's stop (:meth:`SessionDir.finish`): a ``stop`` marker;
 children still running flush, write "flushed, still running" and ``<pid>.done``; the parent waits
 for them (at most ``ACK_WAIT`` seconds; one that does not answer is named in a warning with what
 was kept), reads every spool, drops processes with no recorded call and no recorded descendant,
-merges the rest with its own trace (``_core.merge``) and removes the directory.
+merges the rest with its own trace (``_core.merge``) and removes the directory. With a streamed
+``.fpt`` outfile (:meth:`SessionDir.compact`), each spool is added, a record at a time, to the
+compact file the parent's stop writes (``_core._Compactor``) instead of being built into a trace.
 
 A recording killed before its stop leaves its directory and the spools of its children: the next
 start's sweep keeps it (and says where it is, once) for ``KEEP_DAYS`` days after its last write;
@@ -218,6 +220,24 @@ class SessionDir:
         finally:
             self.discard()
 
+    def compact(self, compactor: Any) -> List[int]:
+        """:meth:`finish` for the stop of a streamed recording: after :meth:`stop_children`, waits
+        for the children still running and adds every spool to ``compactor`` (a
+        ``_core._Compactor`` holding the parent's streamed file as its part 0), one record at a
+        time; returns the parts to write: 0 and the children kept by the rules of :meth:`finish`.
+        The directory stays (the spools are what a failed write falls back on): :meth:`discard`
+        or :meth:`merge_read` it after."""
+        return [0] + self._children(compactor)
+
+    def merge_read(self, trace: Trace) -> Trace:
+        """After :meth:`compact` (whose write could not be done chunk by chunk): the spools read
+        again, into traces, merged into ``trace``; removes the directory."""
+        try:
+            traces, _ = _read_spools(_spools(self.path), stacklevel=5)
+            return _core.merge([{"trace": trace}] + [{"trace": t} for t in traces]) if traces else trace
+        finally:
+            self.discard()
+
     def _wait_for_flushes(self, pids: List[int]) -> List[int]:
         """Waits for the children still running to answer the stop; returns those that did not."""
         deadline = time.monotonic() + ACK_WAIT
@@ -227,10 +247,10 @@ class SessionDir:
             waiting = [p for p in waiting if not os.path.exists(os.path.join(self.path, f"{p}.done")) and _alive(p)]
         return waiting
 
-    def _children(self) -> List[Trace]:
+    def _children(self, compactor: Any = None) -> List[Any]:
         spools = _spools(self.path)
         silent = set(self._wait_for_flushes(sorted({pid for pid, _ in spools})))
-        traces, kept = _read_spools(spools, stacklevel=5)
+        traces, kept = _read_spools(spools, stacklevel=5, compactor=compactor)
         for pid in sorted(silent):
             calls = kept.get(pid, 0)
             what = (f"the trace keeps the {calls} calls it wrote until then (the process is marked incomplete)" if calls
@@ -348,14 +368,20 @@ def _spools(path: str) -> List[Tuple[int, str]]:
     return sorted(out)
 
 
-def _read_spools(spools: List[Tuple[int, str]], stacklevel: int) -> Tuple[List[Trace], Dict[int, int]]:
+def _read_spools(spools: List[Tuple[int, str]], stacklevel: int,
+                 compactor: Any = None) -> Tuple[List[Any], Dict[int, int]]:
     """Reads the spools; returns the traces to merge and the calls read per pid. Processes with
     no recorded call are left out unless one of their descendants recorded one (a forkserver,
-    multiprocessing's resource tracker: no code of the program runs there)."""
-    read: Dict[Tuple[int, str], Tuple[Trace, int, int]] = {}
-    # (each spool is read and built with the GIL released: several at once on several cores)
+    multiprocessing's resource tracker: no code of the program runs there). With ``compactor``
+    (a ``_core._Compactor``), each spool is added to it, one at a time, and what is returned in
+    place of each trace is its part number there."""
+    read: Dict[Tuple[int, str], Tuple[Any, int, int]] = {}
     paths = [path for _, path in spools]
-    results = _read_parallel(paths) if min(len(paths), os.cpu_count() or 1) > 1 else None
+    if compactor is not None:
+        results = _add_all(compactor, paths)
+    else:
+        # (each spool is read and built with the GIL released: several at once on several cores)
+        results = _read_parallel(paths) if min(len(paths), os.cpu_count() or 1) > 1 else None
     if results is None:
         results = [_read(path) for path in paths]
     calls_of: Dict[int, int] = {}
@@ -544,6 +570,25 @@ def _read_parallel(paths: List[str]) -> Optional[List[Any]]:
             return list(ex.map(_read, paths))
     except RuntimeError:
         return None
+
+
+def _add_all(compactor: Any, paths: List[str]) -> List[Any]:
+    """Each spool added to ``compactor`` (parts 1, 2, ...): as :func:`_read` gives them, with the
+    part number in place of the trace."""
+    out: List[Any] = []
+    part = 1
+    for path in paths:
+        try:
+            if os.path.getsize(path) == 0:
+                out.append(None)
+                continue
+            pid, parent, calls, end = compactor.add_spool(path)
+        except (OSError, FormatError) as e:
+            out.append(e)
+            continue
+        out.append((part, pid, parent, calls, end))
+        part += 1
+    return out
 
 
 def _read(path: str) -> Any:

@@ -18,7 +18,7 @@ import warnings
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
 
 from . import _core, _processes
-from ._core import ProfilerError, Recorder, Trace
+from ._core import FormatError, ProfilerError, Recorder, Trace
 from ._io import REPLACING, replaces
 from ._stopping import held_sigint
 
@@ -451,7 +451,7 @@ class _Session:
         with held_sigint(deliver=want_trace):
             return self._stop(stacklevel + 1, want_trace)
 
-    def _stop(self, stacklevel: int, want_trace: bool) -> Optional[Trace]:
+    def _stop(self, stacklevel: int, want_trace: bool) -> Union[Trace, "TraceFile", None]:
         with _active_lock:
             if self in _active:
                 _active.remove(self)
@@ -461,19 +461,28 @@ class _Session:
         # a streamed outfile that is not a regular file (a FIFO, a device) cannot be read back:
         # its reader has the events, the trace has only the child processes (said below)
         piped = self.streamed and self.outfile is not None and not _is_regular_file(self.outfile)
+        # a streamed outfile in a regular file is rewritten compactly from the file (_compact);
+        # at interpreter exit (no one to read the trace), only to merge child processes into it
+        from_file = self.streamed and not piped and (want_trace or children is not None)
         try:
-            load = (want_trace or children is not None or not self.streamed) and not piped
-            trace = self.recorder.stop(metadata=_cell_labels(), load=load)
+            load = (want_trace or children is not None or not self.streamed) and not piped and not from_file
+            trace: Union[Trace, TraceFile, None] = self.recorder.stop(metadata=_cell_labels(), load=load)
             if piped and (want_trace or children is not None):
                 trace = _core.load_bytes(b"", format="pyme-text")  # empty: the children go in it
         except BaseException:
             if children is not None:
                 children.discard()
             raise
-        if children is not None and trace is not None:
+        stats = self.recorder.stats
+        if from_file and stats is not None and not stats.outfile_error:
+            trace = self._compact(children, stacklevel + 1)
+            children = None
+        elif from_file:
+            trace = self._read_outfile(children)
+        if children is not None and isinstance(trace, Trace):
             children.stop_children()
             trace = self._merge_children(children, trace, stacklevel + 1)
-        if piped and trace is not None:
+        if piped and isinstance(trace, Trace):
             kept = (f"the trace holds the child processes only ({len(trace):,} calls)" if len(trace.processes)
                     else ".trace is None")
             if not len(trace.processes):
@@ -483,9 +492,6 @@ class _Session:
                               f"this process's events went there and cannot be read back, so {kept}; to have "
                               "the trace too, record to a regular .fpt file (or a .txt outfile, kept in memory)",
                               RuntimeWarning, stacklevel=stacklevel + 1)
-        stats = self.recorder.stats
-        if self.streamed and not piped and trace is not None and stats is not None and not stats.outfile_error:
-            self._compact(trace, stacklevel + 1)
         if stats is None:
             return trace
         for w in stats.warnings:
@@ -495,26 +501,102 @@ class _Session:
             warning.stats = stats  # type: ignore[attr-defined]
             warnings.warn(warning, stacklevel=stacklevel + 1)
         # (a child that did not answer the stop has its own warning: "no match" may be false then)
-        if trace is not None and self.user_entries and self.warn_subs and not (children and children.unanswered):
-            _warn_unmatched(self.user_entries, trace, stats, stacklevel + 1)
+        held = trace.outline if isinstance(trace, TraceFile) else trace
+        if held is not None and self.user_entries and self.warn_subs and not (children and children.unanswered):
+            _warn_unmatched(self.user_entries, held, stats, stacklevel + 1)
         err = stats.outfile_error
         if err and self.streamed:
             e = OutfileError(f"fprofile: {err} (outfile {self.outfile}); .trace is what the file holds")
-            e.trace = trace
+            e.trace = trace.load() if isinstance(trace, TraceFile) else trace
             raise e
         if err:
             e = OutfileError(f"fprofile: {err} (outfile {self.outfile}); the file is incomplete, "
                              f"the in-memory trace is complete (.trace)")
-            e.trace = trace
+            e.trace = trace if isinstance(trace, Trace) else None
             raise e
         return trace
 
-    def _compact(self, trace: Trace, stacklevel: int) -> None:
-        """A streamed outfile, once the recording stopped cleanly and its trace (child processes
-        merged) is in memory: rewritten as one compact ``.fpt`` (about half the size of the
-        chunks, child processes included, readable by every reader), through a temporary file
-        renamed over it. If that fails, the streamed file stays (with the children as its last
-        chunk), which loads the same."""
+    def _read_outfile(self, children: Optional["_processes.SessionDir"]) -> Optional[Trace]:
+        """The streamed outfile loaded as it is (what the file holds)."""
+        try:
+            return _core.load(self.outfile)
+        except BaseException:
+            if children is not None:
+                children.discard()
+            raise
+
+    def _compact(self, children: Optional["_processes.SessionDir"], stacklevel: int) -> Union[Trace, "TraceFile"]:
+        """A streamed outfile, once the recording stopped cleanly: rewritten as one compact
+        ``.fpt`` (about half the size of the chunks, child processes included, readable by every
+        reader) chunk by chunk, from the file and the children's spools, in Rust
+        (``_core._Compactor``), never holding the trace: memory stays bounded by the threads and
+        functions, whatever the length of the run. Returns the :class:`TraceFile` (read when
+        first asked for). If the rewrite fails (disk full), the streamed file stays, which loads
+        the same, and a warning says so; a recording the rewrite does not handle (never one of
+        the hook's) is loaded and rewritten in memory."""
+        out = self.outfile
+        assert out is not None
+        keep = [0]
+        waited = False  # the children were told to stop and waited for
+        try:
+            comp = _core._Compactor(os.path.dirname(os.path.abspath(out)))
+            comp.add_stream(out)
+            if children is not None:
+                children.stop_children()
+                waited = True
+                keep = children.compact(comp)
+            outline = comp.write(out, keep)
+        except (NotImplementedError, FormatError):  # the in-memory way (which says what is wrong)
+            return self._compact_in_memory(children, waited, stacklevel + 1)
+        except OSError as e:  # disk full: the streamed file stays as it is, and loads
+            return self._keep_streamed(children, len(keep) > 1, e, stacklevel + 1)
+        except BaseException:
+            if children is not None:
+                children.discard()
+            raise
+        if children is not None:
+            children.discard()
+        return TraceFile(out, outline)
+
+    def _keep_streamed(self, children: Optional["_processes.SessionDir"], merge: bool, problem: OSError,
+                       stacklevel: int) -> Union[Trace, "TraceFile"]:
+        """The rewrite failed: the streamed file stays; child processes to merge are appended to it
+        as its last chunk (the trace with them, built in memory), which loading it then gives."""
+        out = self.outfile
+        assert out is not None
+        if children is None or not merge:
+            if children is not None:
+                children.discard()
+            warnings.warn(f"fprofile: the outfile {out} stays in its streamed form (rewriting it compactly failed: "
+                          f"{problem})", RuntimeWarning, stacklevel=stacklevel + 1)
+            return TraceFile(out, None)
+        trace = children.merge_read(_core.load(out))
+        try:
+            _core._stream_append_trace(out, trace)
+        except OSError as e:
+            warnings.warn(f"fprofile: the outfile {out} stays in its streamed form (rewriting it compactly failed: "
+                          f"{problem}); the child processes could not be added to it: {e}",
+                          RuntimeWarning, stacklevel=stacklevel + 1)
+        else:
+            warnings.warn(f"fprofile: the outfile {out} stays in its streamed form (rewriting it compactly failed: "
+                          f"{problem})", RuntimeWarning, stacklevel=stacklevel + 1)
+        return trace
+
+    def _compact_in_memory(self, children: Optional["_processes.SessionDir"], waited: bool, stacklevel: int) -> Trace:
+        """The stop before the rewrite chunk by chunk: the file loaded, the children merged, saved."""
+        trace = self._read_outfile(children)
+        assert trace is not None
+        if children is not None and waited:
+            trace = children.merge_read(trace)
+        elif children is not None:
+            children.stop_children()
+            trace = self._merge_children(children, trace, stacklevel + 1)
+        self._save_compact(trace, stacklevel + 1)
+        return trace
+
+    def _save_compact(self, trace: Trace, stacklevel: int) -> None:
+        """``trace`` (in memory) written over the streamed outfile through a temporary file; if
+        that fails, the streamed file stays, with the children as its last chunk."""
         out = self.outfile
         if out is None:
             return
@@ -550,6 +632,27 @@ class _Session:
         return merged if merged is not None else trace
 
 
+class TraceFile:
+    """The trace of a streamed recording once its stop rewrote the outfile, not loaded (a run of
+    any length stops in bounded memory): ``outline`` holds what the stop learnt while rewriting
+    (``len()``, ``threads`` and ``processes`` counts, ``duration_ns``, ``metadata``,
+    ``summary()``; None when the rewrite failed), :meth:`load` reads the trace from ``path``."""
+
+    __slots__ = ("path", "outline")
+
+    def __init__(self, path: str, outline: Any) -> None:
+        self.path = path
+        self.outline = outline
+
+    def load(self) -> Trace:
+        from ._io import load
+
+        return load(self.path)
+
+    def __repr__(self) -> str:
+        return f"<TraceFile {self.path!r} {self.outline!r}>"
+
+
 def _is_regular_file(path: str) -> bool:
     """Whether ``path`` is a regular file (or missing): what a streamed outfile is read back from."""
     import stat
@@ -560,7 +663,7 @@ def _is_regular_file(path: str) -> bool:
         return True  # gone: loading it says so
 
 
-def _warn_unmatched(entries: List[str], trace: Trace, stats: Any, stacklevel: int) -> None:
+def _warn_unmatched(entries: List[str], trace: Any, stats: Any, stacklevel: int) -> None:
     """One SubsWarning naming the entries no recorded call's file name contains."""
     if not entries:
         return
@@ -741,7 +844,7 @@ class profile:
         self._session: Optional[_Session] = None
         self._depth = 0
         #: The trace of the last recording (None until the first one ends).
-        self.trace: Optional[Trace] = None
+        self._trace: Union[Trace, TraceFile, None] = None
         if self._func is not None:
             functools.update_wrapper(self, self._func)
 
@@ -800,6 +903,20 @@ class profile:
                         _warn_unmatched(session.user_entries, self.trace, None, 3)
 
     @property
+    def trace(self) -> Optional[Trace]:
+        """The trace of the last recording (None before one ended). A recording streamed to an
+        ``.fpt`` outfile is not loaded at its stop: its trace is read from the file the first time
+        it is asked for."""
+        t = self._trace
+        if isinstance(t, TraceFile):
+            t = self._trace = t.load()
+        return t
+
+    @trace.setter
+    def trace(self, value: Union[Trace, TraceFile, None]) -> None:
+        self._trace = value
+
+    @property
     def subs(self) -> List[str]:
         """The subs in force (the defaults resolved while recording or after; ``+name`` entries
         resolved to the defaults plus those names)."""
@@ -856,13 +973,15 @@ class profile:
 
     def show(self) -> None:
         """Display the trace of the last recording: the timeline in a notebook, text elsewhere."""
-        if self.trace is None:
+        if self._trace is None:
             state = "still recording" if self._session is not None else "nothing recorded yet"
             raise ProfilerError(f"no trace to show: {state} (show() works after the profiled block ends)")
-        self.trace.show()
+        trace = self.trace
+        assert trace is not None
+        trace.show()
 
     def __repr__(self) -> str:
-        state = "recording" if self._session is not None else ("done" if self.trace is not None else "idle")
+        state = "recording" if self._session is not None else ("done" if self._trace is not None else "idle")
         return f"<fprofile_jupyter.profile subs={self._subs!r} {state}>"
 
 
@@ -896,7 +1015,7 @@ class ThreadProfiler:
         self._session: Optional[_Session] = None
         self._ever_started = False
         #: The Trace of the last profile_on/profile_off (None before).
-        self.trace: Optional[Trace] = None
+        self._trace: Union[Trace, TraceFile, None] = None
 
     def profile_on(self, subs: Sequence[str] = ("PYME/",), outfile: Optional[PathLike] = _PYME_OUTFILE,
                    *, builtins: bool = False, max_events: int = DEFAULT_MAX_EVENTS, processes: bool = True,
@@ -937,6 +1056,20 @@ class ThreadProfiler:
         except OutfileError as e:
             self.trace = e.trace
             raise
+
+    @property
+    def trace(self) -> Optional[Trace]:
+        """The trace of the last recording (None before one ended). A recording streamed to an
+        ``.fpt`` outfile is not loaded at its stop: its trace is read from the file the first time
+        it is asked for."""
+        t = self._trace
+        if isinstance(t, TraceFile):
+            t = self._trace = t.load()
+        return t
+
+    @trace.setter
+    def trace(self, value: Union[Trace, TraceFile, None]) -> None:
+        self._trace = value
 
     @property
     def active(self) -> bool:

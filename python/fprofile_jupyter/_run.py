@@ -12,7 +12,7 @@ from typing import List, Optional, Sequence, Tuple
 from . import _core
 from ._cmdline import PROG, UsageError, _flush_quietly, _Parser, _save, _say, unknown_option
 from ._io import REPLACING, SAVE_ENDINGS, replaces
-from ._recording import parse_keep_last
+from ._recording import TraceFile, parse_keep_last
 from ._stopping import held_sigint
 
 _RUN_VALUE_OPTS = {"--subs", "-o", "--output", "--max-events", "--keep-last", "--last"}
@@ -446,7 +446,10 @@ def _finish_run(prof, exc: Optional[BaseException], out: str, out_abs: str, repl
     """After the program and the recording stopped: reports how the program ended (as Python
     would), writes the trace (unless it was streamed there while recording: ``written``), says
     where; returns the program's exit status."""
-    trace = prof.trace
+    # a streamed recording's stop rewrote the file without loading it: what it says is its outline
+    trace = prof._trace
+    if isinstance(trace, TraceFile):
+        trace = trace.outline if trace.outline is not None else trace.load()
     status = 0
     if isinstance(exc, SystemExit):
         status = _exit_code(exc)

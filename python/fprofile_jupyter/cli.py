@@ -20,7 +20,7 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from ._cmdline import PROG, Progress, UsageError, _load, _Parser, _save, _say  # noqa: F401 - Progress: tested here
+from ._cmdline import PROG, Progress, UsageError, _load, _outline_or_load, _Parser, _save, _say  # noqa: F401 - Progress: tested here
 # The output formats of ``convert`` / ``run -o`` (``--format``), the input formats
 # (``--input-format``) and the file name endings ``Trace.save`` knows (checked by ``run`` before the
 # program starts): all from the core's one format table (``_core.formats()``).
@@ -99,7 +99,7 @@ def cmd_stats(argv: Sequence[str]) -> int:
     if opts.thread is not None and opts.process is not None:
         raise UsageError("--thread and --process choose one or the other (a thread's index names it in any process)")
     opts.top = min(opts.top, sys.maxsize)  # more rows than any trace has: all of them
-    trace = _load(opts.input)
+    trace = _outline_or_load(opts.input)  # (an .fpt: one pass, never the calls in memory)
     if opts.json:
         print(trace.summary_json())
         return 0

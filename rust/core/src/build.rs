@@ -296,7 +296,7 @@ fn push_call(calls: &mut Calls, stack: &[Open], code: CodeId, t: i64, flags: u8,
     index
 }
 
-fn rebase_names(
+pub(crate) fn rebase_names(
     mut names: Vec<(u64, String)>,
     first_abs: u64,
     first_ns: i64,

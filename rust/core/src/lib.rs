@@ -28,6 +28,7 @@
 pub mod assets;
 pub mod build;
 pub mod colours;
+pub mod compact;
 pub mod compare;
 pub mod flame;
 pub mod formats;

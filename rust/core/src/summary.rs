@@ -13,6 +13,10 @@
 //!
 //! Unfinished calls (closed at the stop time) and calls that began before recording count with the
 //! part that was recorded.
+//!
+//! [`summarize`] reads a trace's call columns; [`EventAcc`] computes the same figures from a
+//! thread's events as they go by (the stop's compaction, walking an `.fpt` file), in memory
+//! bounded by the functions and the open calls, and [`from_threads`] makes the summary of them.
 
 use crate::model::Trace;
 use serde::Serialize;
@@ -161,6 +165,177 @@ pub fn summarize(t: &Trace) -> Summary {
         }
         if let Some(pacc) = per_process.get_mut(th.process as usize) {
             pacc.resize(n_codes, Acc::default());
+            for (o, a) in pacc.iter_mut().zip(&acc) {
+                o.add(a);
+            }
+        }
+        threads.push(ThreadSummary { thread: ti as u32, process: th.process, name: th.name().to_string(), rows: rows(t, &acc) });
+    }
+    let processes = t
+        .processes
+        .iter()
+        .zip(&per_process)
+        .enumerate()
+        .map(|(pi, (p, acc))| ProcessSummary { process: pi as u32, pid: p.pid, name: p.name.clone(), rows: rows(t, acc) })
+        .collect();
+    Summary { overall: rows(t, &overall), processes, threads }
+}
+
+/// A thread's figures computed from its events as they go by, by the rules of [`summarize`] (the
+/// stop's compaction, `crate::compact`, which never holds the calls): [`EventAcc::enter`] at a
+/// call, [`EventAcc::exit`] when the innermost open call ends, and
+/// [`EventAcc::started_before_return`] for a call begun before the recording (it encloses
+/// everything the thread did before its return: calls of its function counted in `total_ns`
+/// until then were inside it and are taken back).
+pub struct EventAcc {
+    /// Per code: its slot, or `u32::MAX` (4 bytes per code and thread; the figures only for the
+    /// codes the thread called).
+    slot_of: Vec<u32>,
+    slots: Vec<Slot>,
+    stack: Vec<EventOpen>,
+    /// Time of the calls at the bottom of the stack (and of the last call begun before), since
+    /// the last call begun before the recording ended: its children.
+    bottom: u64,
+    first: u64,
+}
+
+/// A code's figures in one thread.
+struct Slot {
+    code: u32,
+    acc: Acc,
+    /// Its calls open now.
+    active: u32,
+    /// What its calls counted as outermost added to `total` so far.
+    added: u64,
+}
+
+struct EventOpen {
+    slot: usize,
+    start: u64,
+    children: u64,
+    outer: bool,
+}
+
+impl EventAcc {
+    /// A thread whose first event is at `first_ns`.
+    pub fn new(first_ns: u64) -> EventAcc {
+        EventAcc { slot_of: Vec::new(), slots: Vec::new(), stack: Vec::new(), bottom: 0, first: first_ns }
+    }
+
+    fn slot(&mut self, code: usize) -> usize {
+        if self.slot_of.len() <= code {
+            self.slot_of.resize(code + 1, u32::MAX);
+        }
+        let s = self.slot_of[code];
+        if s != u32::MAX {
+            return s as usize;
+        }
+        self.slot_of[code] = self.slots.len() as u32;
+        self.slots.push(Slot { code: code as u32, acc: Acc::default(), active: 0, added: 0 });
+        self.slots.len() - 1
+    }
+
+    /// A call of `code` at `t_ns`.
+    pub fn enter(&mut self, code: usize, t_ns: u64) {
+        let slot = self.slot(code);
+        let s = &mut self.slots[slot];
+        s.acc.calls += 1;
+        let outer = s.active == 0;
+        s.active += 1;
+        self.stack.push(EventOpen { slot, start: t_ns, children: 0, outer });
+    }
+
+    /// The innermost open call ends at `t_ns`.
+    pub fn exit(&mut self, t_ns: u64) {
+        let Some(o) = self.stack.pop() else { return };
+        let dur = t_ns.saturating_sub(o.start);
+        let s = &mut self.slots[o.slot];
+        s.acc.sum = s.acc.sum.saturating_add(dur);
+        s.acc.max = s.acc.max.max(dur);
+        if o.outer {
+            s.acc.total = s.acc.total.saturating_add(dur);
+            s.added = s.added.saturating_add(dur);
+        }
+        s.acc.self_ = s.acc.self_.saturating_add(dur.saturating_sub(o.children));
+        s.active -= 1;
+        match self.stack.last_mut() {
+            Some(p) => p.children = p.children.saturating_add(dur),
+            None => self.bottom = self.bottom.saturating_add(dur),
+        }
+    }
+
+    /// A call of `code` begun before the recording ends at `t_ns` (the open calls were closed).
+    pub fn started_before_return(&mut self, code: usize, t_ns: u64) {
+        while !self.stack.is_empty() {
+            self.exit(t_ns);
+        }
+        let slot = self.slot(code);
+        let dur = t_ns.saturating_sub(self.first);
+        let bottom = self.bottom;
+        let s = &mut self.slots[slot];
+        s.acc.calls += 1;
+        s.acc.sum = s.acc.sum.saturating_add(dur);
+        s.acc.max = s.acc.max.max(dur);
+        s.acc.total = s.acc.total.saturating_sub(s.added).saturating_add(dur);
+        s.added = dur;
+        s.acc.self_ = s.acc.self_.saturating_add(dur.saturating_sub(bottom));
+        self.bottom = dur;
+    }
+
+    /// The figures by code (`n_codes` of them).
+    fn dense(self, n_codes: usize) -> Vec<Acc> {
+        let mut acc = vec![Acc::default(); n_codes];
+        for s in self.slots {
+            if let Some(a) = acc.get_mut(s.code as usize) {
+                *a = s.acc;
+            }
+        }
+        acc
+    }
+}
+
+/// The threads' [`EventAcc`]s fed by a walk of an `.fpt` file ([`crate::formats::fpt::walk_file`]).
+#[derive(Default)]
+pub struct WalkAcc {
+    pub accs: Vec<EventAcc>,
+}
+
+/// A time as an unsigned number in the same order (the accumulators take unsigned times).
+fn ordered(t: i64) -> u64 {
+    (t as u64) ^ (1 << 63)
+}
+
+impl crate::formats::fpt::EventVisitor for WalkAcc {
+    fn thread(&mut self, ti: usize, first_ns: i64) {
+        while self.accs.len() <= ti {
+            self.accs.push(EventAcc::new(ordered(first_ns)));
+        }
+    }
+    fn enter(&mut self, code: u32, t_ns: i64) {
+        if let Some(a) = self.accs.last_mut() {
+            a.enter(code as usize, ordered(t_ns));
+        }
+    }
+    fn exit(&mut self, t_ns: i64) {
+        if let Some(a) = self.accs.last_mut() {
+            a.exit(ordered(t_ns));
+        }
+    }
+}
+
+/// The summary of a trace whose threads' figures were accumulated from their events
+/// ([`EventAcc`], one per thread of `t` in order); `t` needs no calls.
+pub fn from_threads(t: &Trace, accs: Vec<EventAcc>) -> Summary {
+    let n_codes = t.codes.len();
+    let mut overall = vec![Acc::default(); n_codes];
+    let mut per_process: Vec<Vec<Acc>> = vec![vec![Acc::default(); n_codes]; t.processes.len()];
+    let mut threads = Vec::with_capacity(t.threads.len());
+    for (ti, (th, e)) in t.threads.iter().zip(accs).enumerate() {
+        let acc = e.dense(n_codes);
+        for (o, a) in overall.iter_mut().zip(&acc) {
+            o.add(a);
+        }
+        if let Some(pacc) = per_process.get_mut(th.process as usize) {
             for (o, a) in pacc.iter_mut().zip(&acc) {
                 o.add(a);
             }

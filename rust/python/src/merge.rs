@@ -3,8 +3,15 @@
 //! caller knows a worker's name, its clock offset), bands given by OS thread id and absolute
 //! times are attached to the part's threads, and functions may be given their file (a notebook's
 //! functions that Dask sent to a worker by value, named `<dynamic-code>` there).
+//!
+//! `_core._Compactor`: the stop of a streamed recording, the parent's streamed file and its
+//! children's spools merged into one compact `.fpt` without building the trace
+//! ([`fprofile::compact`]); its `write` returns a `_Outline` (the trace's tables, call count and
+//! summary, no calls).
 
 use pyo3::exceptions::PyValueError;
+use std::path::PathBuf;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -184,7 +191,153 @@ pub fn merge(parts: &Bound<'_, PyList>) -> PyResult<PyTrace> {
     Ok(PyTrace::from_trace(merged))
 }
 
+/// _Compactor(directory): see the module docs. `add_stream(path)` / `add_spool(path)` read a file
+/// chunk by chunk (off the GIL) and return `(pid, parent_pid, calls, end)` (`end`: "exited",
+/// "flushed" or None, as `_read_spool`); `write(path, keep)` writes the parts numbered in `keep`
+/// (in the order added) and returns the `_Outline`; the compactor is spent then. Raises OSError
+/// (reading, writing: the file at `path` is then unchanged), FormatError (a file that is not a
+/// valid stream or spool), `NotImplementedError` for a recording the compaction does not rewrite
+/// (the caller builds the trace in memory instead).
+#[pyclass(name = "_Compactor", module = "fprofile_jupyter._core")]
+pub struct PyCompactor {
+    inner: std::sync::Mutex<Option<fprofile::compact::Compactor>>,
+}
+
+fn compact_err(e: fprofile::compact::CompactError) -> PyErr {
+    use fprofile::compact::CompactError as E;
+    match e {
+        E::Io(e) => PyErr::from(e),
+        E::NeedsBuild(why) => pyo3::exceptions::PyNotImplementedError::new_err(why),
+        e @ (E::Stream { .. } | E::Spool { .. }) => crate::errors::FormatError::new_err(e.to_string()),
+        e @ E::TooManyCalls(_) => PyValueError::new_err(e.to_string()),
+    }
+}
+
+type PartTuple = (u64, u64, u64, Option<&'static str>);
+
+impl PyCompactor {
+    fn with<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut fprofile::compact::Compactor) -> Result<T, fprofile::compact::CompactError> + Send,
+    ) -> PyResult<T> {
+        let mut c = self
+            .inner
+            .lock()
+            .map_err(|_| bad("the compactor failed earlier".into()))?
+            .take()
+            .ok_or_else(|| bad("the compactor was used up by write()".into()))?;
+        let (c, r) = py.detach(move || {
+            let r = f(&mut c);
+            (c, r)
+        });
+        if let Ok(mut g) = self.inner.lock() {
+            *g = Some(c);
+        }
+        r.map_err(compact_err)
+    }
+}
+
+#[pymethods]
+impl PyCompactor {
+    #[new]
+    fn new(directory: PathBuf) -> PyResult<Self> {
+        let c = fprofile::compact::Compactor::new(&directory).map_err(compact_err)?;
+        Ok(PyCompactor { inner: std::sync::Mutex::new(Some(c)) })
+    }
+
+    fn add_stream(&self, py: Python<'_>, path: PathBuf) -> PyResult<PartTuple> {
+        let i = self.with(py, move |c| c.add_stream(&path))?;
+        Ok((i.pid, i.parent_pid, i.calls, i.end))
+    }
+
+    fn add_spool(&self, py: Python<'_>, path: PathBuf) -> PyResult<PartTuple> {
+        let i = self.with(py, move |c| c.add_spool(&path))?;
+        Ok((i.pid, i.parent_pid, i.calls, i.end))
+    }
+
+    fn write(&self, py: Python<'_>, path: PathBuf, keep: Vec<usize>) -> PyResult<PyOutline> {
+        let c = self
+            .inner
+            .lock()
+            .map_err(|_| bad("the compactor failed earlier".into()))?
+            .take()
+            .ok_or_else(|| bad("the compactor was used up by write()".into()))?;
+        let o = py.detach(move || c.write(&path, &keep)).map_err(compact_err)?;
+        Ok(PyOutline { outline: std::sync::Arc::new(o) })
+    }
+}
+
+/// What a trace file holds, without its calls (`_Compactor.write`, `_outline`): `len()` its
+/// calls; `threads`, `processes`, `duration_ns`, `metadata`, `summary()`, `summary_json()` as a
+/// `Trace` gives them.
+#[pyclass(name = "_Outline", module = "fprofile_jupyter._core", frozen)]
+pub struct PyOutline {
+    outline: std::sync::Arc<fprofile::compact::Outline>,
+}
+
+#[pymethods]
+impl PyOutline {
+    fn __len__(&self) -> usize {
+        self.outline.calls as usize
+    }
+    #[getter]
+    fn threads(&self) -> Vec<crate::trace::PyThreadInfo> {
+        let t = &self.outline.trace;
+        (0..t.threads.len()).map(|i| PyTrace::thread_info(t, i)).collect()
+    }
+    #[getter]
+    fn processes(&self) -> Vec<crate::trace::PyProcessInfo> {
+        crate::trace::process_list(&self.outline.trace)
+    }
+    fn summary_json(&self) -> String {
+        serde_json::to_string(&self.outline.summary).unwrap_or_else(|_| "{\"overall\":[],\"processes\":[],\"threads\":[]}".into())
+    }
+    #[getter]
+    fn duration_ns(&self) -> i64 {
+        self.outline.trace.duration_ns()
+    }
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (k, v) in &self.outline.trace.metadata {
+            d.set_item(k, v)?;
+        }
+        Ok(d)
+    }
+    fn summary(&self) -> crate::summary::PySummary {
+        let t = &self.outline.trace;
+        let processes = (0..t.processes.len())
+            .map(|p| (t.process_label(p), t.threads.iter().filter(|th| th.process as usize == p).count()))
+            .collect();
+        let roots = fprofile::paths::Roots::from_metadata(&t.metadata);
+        crate::summary::PySummary::from_core(self.outline.summary.clone(), processes, roots)
+    }
+    fn __repr__(&self) -> String {
+        format!("<_Outline {} calls in {} threads>", self.outline.calls, self.outline.trace.threads.len())
+    }
+}
+
+/// _outline(path) -> _Outline | None: the tables, call count and summary of the `.fpt` file at
+/// `path` (compact or streamed), read in one pass with memory bounded by its threads and
+/// functions (off the GIL); None for a file of another format (load it). Raises OSError /
+/// FormatError as `load` does. `progress(bytes_done, bytes_total)` as `load`'s.
+#[pyfunction]
+#[pyo3(signature = (path, *, progress=None))]
+fn _outline(py: Python<'_>, path: PathBuf, progress: Option<Bound<'_, PyAny>>) -> PyResult<Option<PyOutline>> {
+    let mut prog = crate::trace::PyProgress::new(progress);
+    let o = py.detach(|| fprofile::load::outline(&path, &mut |d, t| prog.call(d, t)));
+    if let Some(e) = prog.error.take() {
+        return Err(e);
+    }
+    let o = o.map_err(crate::errors::BindingError::from)?;
+    Ok(o.map(|o| PyOutline { outline: std::sync::Arc::new(o) }))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(merge, m)?)?;
+    m.add_function(wrap_pyfunction!(_outline, m)?)?;
+    m.add_class::<PyCompactor>()?;
+    m.add_class::<PyOutline>()?;
     Ok(())
 }

@@ -20,17 +20,17 @@ use crate::summary::{PySummary, PySummaryRow};
 
 /// A progress callback for the Rust side: calls the Python callable `cb(done, total)` (taking the
 /// GIL for the call); after the first exception from it, stops calling and keeps the exception.
-struct PyProgress {
+pub(crate) struct PyProgress {
     cb: Option<Py<PyAny>>,
-    error: Option<PyErr>,
+    pub(crate) error: Option<PyErr>,
 }
 
 impl PyProgress {
-    fn new(cb: Option<Bound<'_, PyAny>>) -> Self {
+    pub(crate) fn new(cb: Option<Bound<'_, PyAny>>) -> Self {
         PyProgress { cb: cb.map(Bound::unbind), error: None }
     }
 
-    fn call(&mut self, done: usize, total: usize) {
+    pub(crate) fn call(&mut self, done: usize, total: usize) {
         if self.error.is_some() {
             return;
         }
@@ -276,7 +276,7 @@ impl PyTrace {
         self.inner.duration_ns()
     }
 
-    fn thread_info(t: &fprofile::Trace, index: usize) -> PyThreadInfo {
+    pub(crate) fn thread_info(t: &fprofile::Trace, index: usize) -> PyThreadInfo {
         let th = &t.threads[index];
         PyThreadInfo {
             process: th.process,
@@ -292,6 +292,29 @@ impl PyTrace {
             call_count: th.call_range.1.saturating_sub(th.call_range.0) as usize,
         }
     }
+}
+
+/// The processes of `t` as `Trace.processes` gives them.
+pub(crate) fn process_list(t: &fprofile::Trace) -> Vec<PyProcessInfo> {
+    t.processes
+        .iter()
+        .enumerate()
+        .map(|(index, p)| PyProcessInfo {
+            index,
+            pid: p.pid,
+            parent_pid: p.parent_pid,
+            name: p.name.clone(),
+            host: p.host.clone(),
+            start_ns: p.start_ns,
+            end_ns: p.end_ns,
+            exit_status: p.exit_status,
+            clock_offset_ns: p.clock.offset_ns,
+            clock_uncertainty_ns: p.clock.uncertainty_ns,
+            aligned: p.clock.aligned,
+            incomplete: p.incomplete,
+            threads: t.threads.iter().enumerate().filter(|(_, th)| th.process as usize == index).map(|(i, _)| i).collect(),
+        })
+        .collect()
 }
 
 #[pymethods]
@@ -581,26 +604,7 @@ impl PyTrace {
     /// a trace with no threads).
     #[getter]
     fn processes(&self) -> Vec<PyProcessInfo> {
-        let t = &*self.inner;
-        t.processes
-            .iter()
-            .enumerate()
-            .map(|(index, p)| PyProcessInfo {
-                index,
-                pid: p.pid,
-                parent_pid: p.parent_pid,
-                name: p.name.clone(),
-                host: p.host.clone(),
-                start_ns: p.start_ns,
-                end_ns: p.end_ns,
-                exit_status: p.exit_status,
-                clock_offset_ns: p.clock.offset_ns,
-                clock_uncertainty_ns: p.clock.uncertainty_ns,
-                aligned: p.clock.aligned,
-                incomplete: p.incomplete,
-                threads: t.threads.iter().enumerate().filter(|(_, th)| th.process as usize == index).map(|(i, _)| i).collect(),
-            })
-            .collect()
+        process_list(&self.inner)
     }
 
     /// Labelled spans above threads' calls (the Dask task a worker thread ran), as tuples

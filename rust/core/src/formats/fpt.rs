@@ -9,6 +9,9 @@
 //! body otherwise).
 //!
 //! Encoding is deterministic: `encode(&decode(&encode(t))?) == encode(t)`.
+//!
+//! [`walk_file`] reads a file's calls as events without holding them (four forward cursors over
+//! the body, `Walk`): what summaries of files of any length use (`load::outline`).
 
 use crate::model::{Band, CallFlags, Calls, ClockAlignment, Code, ProcessInfo, ThreadInfo, Trace};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
@@ -176,6 +179,15 @@ pub(crate) fn metadata_json(pairs: &[(String, String)]) -> String {
 pub fn encode_body(t: &Trace) -> Vec<u8> {
     let c = &t.calls;
     let n = c.len().min(c.end_ns.len()).min(c.code.len()).min(c.depth.len()).min(c.flags.len());
+    let mut out = Vec::with_capacity(64 + n * 6);
+    encode_body_with(t, &mut out, |out, th| thread_calls(out, c, n, th));
+    out
+}
+
+/// The body of `t` into `out`, each thread's calls (from its call count to its flagged calls)
+/// written by `calls(out, thread)`: [`encode_body`] writes them from the call columns, the stop's
+/// compaction (`crate::compact`) from its spilled columns, with `t` holding no calls.
+pub(crate) fn encode_body_with(t: &Trace, out: &mut Vec<u8>, mut calls: impl FnMut(&mut Vec<u8>, &ThreadInfo)) {
     let fallback;
     let processes: &[ProcessInfo] = if t.processes.is_empty() && !t.threads.is_empty() {
         fallback = Trace::one_process(&t.threads);
@@ -192,26 +204,25 @@ pub fn encode_body(t: &Trace) -> Vec<u8> {
         t.threads.iter().map(|th| th.names.iter().map(|(_, name)| strings.id(name)).collect()).collect();
     let band_sids: Vec<u64> = bands.iter().map(|b| strings.id(&b.label)).collect();
 
-    let mut out = Vec::with_capacity(64 + n * 6);
-    put_u(&mut out, t.origin_ns);
-    put_u(&mut out, strings.list.len() as u64);
+    put_u(out, t.origin_ns);
+    put_u(out, strings.list.len() as u64);
     for s in &strings.list {
-        put_str(&mut out, s);
+        put_str(out, s);
     }
-    put_u(&mut out, t.codes.len() as u64);
+    put_u(out, t.codes.len() as u64);
     for (k, (f, nm)) in t.codes.iter().zip(&code_sids) {
-        put_u(&mut out, *f);
-        put_u(&mut out, *nm);
-        put_u(&mut out, u64::from(k.first_line));
+        put_u(out, *f);
+        put_u(out, *nm);
+        put_u(out, u64::from(k.first_line));
     }
-    put_u(&mut out, processes.len() as u64);
+    put_u(out, processes.len() as u64);
     for (p, (name, host)) in processes.iter().zip(&process_sids) {
-        put_u(&mut out, p.pid);
-        put_u(&mut out, p.parent_pid);
-        put_u(&mut out, *name);
-        put_u(&mut out, *host);
-        put_s(&mut out, p.start_ns);
-        put_u(&mut out, p.end_ns.saturating_sub(p.start_ns).max(0) as u64);
+        put_u(out, p.pid);
+        put_u(out, p.parent_pid);
+        put_u(out, *name);
+        put_u(out, *host);
+        put_s(out, p.start_ns);
+        put_u(out, p.end_ns.saturating_sub(p.start_ns).max(0) as u64);
         let mut flags = 0;
         if p.incomplete {
             flags |= PROCESS_INCOMPLETE;
@@ -222,69 +233,73 @@ pub fn encode_body(t: &Trace) -> Vec<u8> {
         if !p.clock.aligned {
             flags |= PROCESS_CLOCK_UNALIGNED;
         }
-        put_u(&mut out, flags);
+        put_u(out, flags);
         if let Some(status) = p.exit_status {
-            put_s(&mut out, i64::from(status));
+            put_s(out, i64::from(status));
         }
-        put_s(&mut out, p.clock.offset_ns);
-        put_u(&mut out, p.clock.uncertainty_ns);
+        put_s(out, p.clock.offset_ns);
+        put_u(out, p.clock.uncertainty_ns);
     }
     let last_process = processes.len().saturating_sub(1) as u64;
-    put_u(&mut out, t.threads.len() as u64);
+    put_u(out, t.threads.len() as u64);
     for (th, sids) in t.threads.iter().zip(&thread_sids) {
-        put_u(&mut out, u64::from(th.process).min(last_process));
-        put_u(&mut out, th.os_id);
-        put_u(&mut out, u64::from(th.lane));
-        put_s(&mut out, th.first_ns);
-        put_u(&mut out, th.last_ns.wrapping_sub(th.first_ns) as u64);
-        put_u(&mut out, th.names.len() as u64);
+        put_u(out, u64::from(th.process).min(last_process));
+        put_u(out, th.os_id);
+        put_u(out, u64::from(th.lane));
+        put_s(out, th.first_ns);
+        put_u(out, th.last_ns.wrapping_sub(th.first_ns) as u64);
+        put_u(out, th.names.len() as u64);
         let mut prev = th.first_ns;
         for ((t_ns, _), sid) in th.names.iter().zip(sids) {
-            put_u(&mut out, t_ns.wrapping_sub(prev) as u64);
+            put_u(out, t_ns.wrapping_sub(prev) as u64);
             prev = *t_ns;
-            put_u(&mut out, *sid);
+            put_u(out, *sid);
         }
-        let lo = (th.call_range.0 as usize).min(n);
-        let hi = (th.call_range.1 as usize).clamp(lo, n);
-        put_u(&mut out, (hi - lo) as u64);
-        for &k in &c.code[lo..hi] {
-            put_u(&mut out, u64::from(k));
-        }
-        // pops: calls that end before call i starts (depth[i-1] + 1 - depth[i], depth[-1] = -1)
-        let mut prev_depth = -1i64;
-        for &d in &c.depth[lo..hi] {
-            put_u(&mut out, (prev_depth + 1 - i64::from(d)) as u64);
-            prev_depth = i64::from(d);
-        }
-        let (backs, gaps) = event_gaps(c, lo, hi, th.first_ns);
-        put_u(&mut out, backs.len() as u64);
-        let mut prev: Option<usize> = None;
-        for (i, back) in backs {
-            put_u(&mut out, (i - prev.map_or(0, |p| p + 1)) as u64);
-            prev = Some(i);
-            put_u(&mut out, back);
-        }
-        put_planes(&mut out, &gaps);
-        let flagged: Vec<usize> = (lo..hi).filter(|&i| c.flags[i].0 != 0).collect();
-        put_u(&mut out, flagged.len() as u64);
-        let mut prev: Option<usize> = None;
-        for i in flagged {
-            let rel = i - lo;
-            put_u(&mut out, (rel - prev.map_or(0, |p| p + 1)) as u64);
-            prev = Some(rel);
-            put_u(&mut out, u64::from(c.flags[i].0));
-        }
+        calls(out, th);
     }
-    put_u(&mut out, bands.len() as u64);
+    put_u(out, bands.len() as u64);
     for (b, sid) in bands.iter().zip(&band_sids) {
-        put_u(&mut out, u64::from(b.thread));
-        put_s(&mut out, b.start_ns);
-        put_u(&mut out, b.end_ns.saturating_sub(b.start_ns).max(0) as u64);
-        put_u(&mut out, *sid);
+        put_u(out, u64::from(b.thread));
+        put_s(out, b.start_ns);
+        put_u(out, b.end_ns.saturating_sub(b.start_ns).max(0) as u64);
+        put_u(out, *sid);
     }
     let meta = metadata_json(&t.metadata);
-    put_str(&mut out, &meta);
-    out
+    put_str(out, &meta);
+}
+
+/// A thread's calls in the body: call count, code and pops columns, back list, gaps, flagged calls.
+fn thread_calls(out: &mut Vec<u8>, c: &Calls, n: usize, th: &ThreadInfo) {
+    let lo = (th.call_range.0 as usize).min(n);
+    let hi = (th.call_range.1 as usize).clamp(lo, n);
+    put_u(out, (hi - lo) as u64);
+    for &k in &c.code[lo..hi] {
+        put_u(out, u64::from(k));
+    }
+    // pops: calls that end before call i starts (depth[i-1] + 1 - depth[i], depth[-1] = -1)
+    let mut prev_depth = -1i64;
+    for &d in &c.depth[lo..hi] {
+        put_u(out, (prev_depth + 1 - i64::from(d)) as u64);
+        prev_depth = i64::from(d);
+    }
+    let (backs, gaps) = event_gaps(c, lo, hi, th.first_ns);
+    put_u(out, backs.len() as u64);
+    let mut prev: Option<usize> = None;
+    for (i, back) in backs {
+        put_u(out, (i - prev.map_or(0, |p| p + 1)) as u64);
+        prev = Some(i);
+        put_u(out, back);
+    }
+    put_planes(out, &gaps);
+    let flagged: Vec<usize> = (lo..hi).filter(|&i| c.flags[i].0 != 0).collect();
+    put_u(out, flagged.len() as u64);
+    let mut prev: Option<usize> = None;
+    for i in flagged {
+        let rel = i - lo;
+        put_u(out, (rel - prev.map_or(0, |p| p + 1)) as u64);
+        prev = Some(rel);
+        put_u(out, u64::from(c.flags[i].0));
+    }
 }
 
 /// Encodes a trace as `.fpt` (zlib-compressed body).
@@ -777,6 +792,42 @@ impl<S: Source> Reader<S> {
             }
         }
     }
+    /// Moves forward to the body offset `pos` (never back).
+    pub(crate) fn skip_to(&mut self, pos: u64) -> Result<()> {
+        let at = self.pos();
+        if pos < at {
+            return self.err(at, format!("cannot move back to byte {pos}"));
+        }
+        while pos > self.base + self.buf.len() as u64 {
+            if !self.refill()? {
+                return self.err(at, "truncated: the body ends before a column");
+            }
+        }
+        self.pos = (pos - self.base) as usize;
+        Ok(())
+    }
+    /// Moves past `n` varints.
+    pub(crate) fn skip_varints(&mut self, mut n: usize, what: &str) -> Result<()> {
+        let at = self.pos();
+        while n > 0 {
+            if self.pos >= self.buf.len() && !self.refill()? {
+                return self.err(at, format!("truncated: the body ends inside {what}"));
+            }
+            let window = &self.buf[self.pos..];
+            let mut used = window.len();
+            for (k, &b) in window.iter().enumerate() {
+                if b < 0x80 {
+                    n -= 1;
+                    if n == 0 {
+                        used = k + 1;
+                        break;
+                    }
+                }
+            }
+            self.pos += used;
+        }
+        Ok(())
+    }
     #[inline]
     pub(crate) fn s(&mut self, what: &str) -> Result<i64> {
         let u = self.u(what)?;
@@ -839,89 +890,59 @@ fn parse_from<S: Source>(mut r: Reader<S>, version: u16) -> Result<Trace> {
     }
 }
 
-fn parse<S: Source>(r: &mut Reader<S>, version: u16) -> Result<Trace> {
-    if version != VERSION && version != VERSION_1 {
-        return Err(FptError::FutureVersion(version));
+/// What [`parse_with`] does with each thread's calls: [`Build`] keeps them ([`parse`]), a
+/// [`walk_file`] walker turns them into events.
+pub(crate) trait CallSink<S: Source> {
+    /// Calls read before this thread's.
+    fn len(&self) -> usize;
+    /// Reads the `n` calls of thread `ti` from `r`: its code column through its gaps (`v2`) or
+    /// its depth, start and duration columns (version 1).
+    #[allow(clippy::too_many_arguments)]
+    fn columns(
+        &mut self,
+        r: &mut Reader<S>,
+        ti: usize,
+        n: usize,
+        n_codes: usize,
+        first_ns: i64,
+        last_ns: i64,
+        v2: bool,
+    ) -> Result<()>;
+    /// Call `index` (global) has flags `f`.
+    fn flag(&mut self, index: usize, f: u8);
+}
+
+/// The calls of a trace as [`parse`] reads them into its columns.
+#[derive(Default)]
+pub(crate) struct Build {
+    calls: Calls,
+    stack: Vec<u32>,
+}
+
+impl<S: Source> CallSink<S> for Build {
+    fn len(&self) -> usize {
+        self.calls.len()
     }
-    let v2 = version >= VERSION;
-    let origin_ns = r.u("origin_ns")?;
-    let n_strings = r.count("string_count", 1)?;
-    let mut strings: Vec<String> = Vec::with_capacity(ahead(n_strings));
-    for _ in 0..n_strings {
-        strings.push(r.str("string")?);
-    }
-    let n_codes = r.count("code_count", 3)?;
-    let mut codes = Vec::with_capacity(ahead(n_codes));
-    for _ in 0..n_codes {
-        let f = r.index("file string id", strings.len())?;
-        let nm = r.index("name string id", strings.len())?;
-        let at = r.pos();
-        let line = r.u("first_line")?;
-        let first_line = u32::try_from(line).or_else(|_| r.err(at, format!("first_line {line} above 2^32")))?;
-        codes.push(Code { file: strings[f].to_string(), name: strings[nm].to_string(), first_line });
-    }
-    let mut processes = Vec::new();
-    if v2 {
-        let n_processes = r.count("process_count", 9)?;
-        processes.reserve(ahead(n_processes));
-        for pi in 0..n_processes {
-            processes.push(read_process(r, pi, &strings)?);
-        }
-    }
-    let at = r.pos();
-    let n_threads = r.count("thread_count", if v2 { 8 } else { 7 })?;
-    if v2 && n_threads > 0 && processes.is_empty() {
-        return r.err(at, format!("{n_threads} threads but no process (process_count is 0)"));
-    }
-    let mut threads: Vec<ThreadInfo> = Vec::with_capacity(ahead(n_threads));
-    let mut calls = Calls::default();
-    let mut stack: Vec<u32> = Vec::new();
-    for ti in 0..n_threads {
-        let process = if v2 { r.index(&format!("thread {ti}: process index"), processes.len())? as u32 } else { 0 };
-        let os_id = r.u("os_id")?;
-        let at = r.pos();
-        let lane = r.u("lane")?;
-        let lane = u32::try_from(lane).or_else(|_| r.err(at, format!("thread {ti}: lane {lane} above 2^32")))?;
-        let first_ns = r.s("first_ns")?;
-        let at = r.pos();
-        let span = r.u("span_ns")?;
-        let last_ns = i64::try_from(span)
-            .ok()
-            .and_then(|s| first_ns.checked_add(s))
-            .map_or_else(|| r.err(at, format!("thread {ti}: span_ns {span} overflows")), Ok)?;
-        let at = r.pos();
-        let n_names = r.count("name_count", 2)?;
-        if n_names == 0 {
-            return r.err(at, format!("thread {ti}: name_count is 0 (at least one name)"));
-        }
-        let mut names = Vec::with_capacity(ahead(n_names));
-        let mut t = first_ns;
-        for k in 0..n_names {
-            let at = r.pos();
-            let dt = r.u("name dt_ns")?;
-            if k == 0 && dt != 0 {
-                return r.err(at, format!("thread {ti}: first name dt_ns is {dt}, must be 0"));
-            }
-            t = i64::try_from(dt)
-                .ok()
-                .and_then(|d| t.checked_add(d))
-                .map_or_else(|| r.err(at, format!("thread {ti}: name time overflows")), Ok)?;
-            let sid = r.index("thread name string id", strings.len())?;
-            names.push((t, strings[sid].to_string()));
-        }
-        let at = r.pos();
-        let n = r.count("call_count", 4)?;
+
+    fn columns(
+        &mut self,
+        r: &mut Reader<S>,
+        ti: usize,
+        n: usize,
+        n_codes: usize,
+        first_ns: i64,
+        last_ns: i64,
+        v2: bool,
+    ) -> Result<()> {
+        let Build { calls, stack } = self;
         let begin = calls.len();
-        if begin + n >= u32::MAX as usize {
-            return r.err(at, "more than 2^32 - 2 calls");
-        }
         calls.code.reserve(ahead(n));
         for _ in 0..n {
             let k = r.index("code_id", n_codes)?;
             calls.code.push(k as u32);
         }
         if v2 {
-            read_times(r, &mut calls, &mut stack, ti, n, first_ns, last_ns)?;
+            read_times(r, calls, stack, ti, n, first_ns, last_ns)?;
         } else {
             calls.depth.reserve(n);
             calls.parent.reserve(n);
@@ -976,6 +997,98 @@ fn parse<S: Source>(r: &mut Reader<S>, version: u16) -> Result<Trace> {
             }
         }
         calls.flags.resize(begin + n, CallFlags(0));
+        Ok(())
+    }
+
+    fn flag(&mut self, index: usize, f: u8) {
+        self.calls.flags[index] = CallFlags(f);
+    }
+}
+
+fn parse<S: Source>(r: &mut Reader<S>, version: u16) -> Result<Trace> {
+    let mut b = Build::default();
+    let mut t = parse_with(r, version, &mut b)?;
+    b.calls.shrink_to_fit();
+    t.calls = b.calls;
+    Ok(t)
+}
+
+/// Parses a body; `sink` reads each thread's calls. The trace returned has no calls.
+pub(crate) fn parse_with<S: Source, K: CallSink<S>>(r: &mut Reader<S>, version: u16, sink: &mut K) -> Result<Trace> {
+    if version != VERSION && version != VERSION_1 {
+        return Err(FptError::FutureVersion(version));
+    }
+    let v2 = version >= VERSION;
+    let origin_ns = r.u("origin_ns")?;
+    let n_strings = r.count("string_count", 1)?;
+    let mut strings: Vec<String> = Vec::with_capacity(ahead(n_strings));
+    for _ in 0..n_strings {
+        strings.push(r.str("string")?);
+    }
+    let n_codes = r.count("code_count", 3)?;
+    let mut codes = Vec::with_capacity(ahead(n_codes));
+    for _ in 0..n_codes {
+        let f = r.index("file string id", strings.len())?;
+        let nm = r.index("name string id", strings.len())?;
+        let at = r.pos();
+        let line = r.u("first_line")?;
+        let first_line = u32::try_from(line).or_else(|_| r.err(at, format!("first_line {line} above 2^32")))?;
+        codes.push(Code { file: strings[f].to_string(), name: strings[nm].to_string(), first_line });
+    }
+    let mut processes = Vec::new();
+    if v2 {
+        let n_processes = r.count("process_count", 9)?;
+        processes.reserve(ahead(n_processes));
+        for pi in 0..n_processes {
+            processes.push(read_process(r, pi, &strings)?);
+        }
+    }
+    let at = r.pos();
+    let n_threads = r.count("thread_count", if v2 { 8 } else { 7 })?;
+    if v2 && n_threads > 0 && processes.is_empty() {
+        return r.err(at, format!("{n_threads} threads but no process (process_count is 0)"));
+    }
+    let mut threads: Vec<ThreadInfo> = Vec::with_capacity(ahead(n_threads));
+    for ti in 0..n_threads {
+        let process = if v2 { r.index(&format!("thread {ti}: process index"), processes.len())? as u32 } else { 0 };
+        let os_id = r.u("os_id")?;
+        let at = r.pos();
+        let lane = r.u("lane")?;
+        let lane = u32::try_from(lane).or_else(|_| r.err(at, format!("thread {ti}: lane {lane} above 2^32")))?;
+        let first_ns = r.s("first_ns")?;
+        let at = r.pos();
+        let span = r.u("span_ns")?;
+        let last_ns = i64::try_from(span)
+            .ok()
+            .and_then(|s| first_ns.checked_add(s))
+            .map_or_else(|| r.err(at, format!("thread {ti}: span_ns {span} overflows")), Ok)?;
+        let at = r.pos();
+        let n_names = r.count("name_count", 2)?;
+        if n_names == 0 {
+            return r.err(at, format!("thread {ti}: name_count is 0 (at least one name)"));
+        }
+        let mut names = Vec::with_capacity(ahead(n_names));
+        let mut t = first_ns;
+        for k in 0..n_names {
+            let at = r.pos();
+            let dt = r.u("name dt_ns")?;
+            if k == 0 && dt != 0 {
+                return r.err(at, format!("thread {ti}: first name dt_ns is {dt}, must be 0"));
+            }
+            t = i64::try_from(dt)
+                .ok()
+                .and_then(|d| t.checked_add(d))
+                .map_or_else(|| r.err(at, format!("thread {ti}: name time overflows")), Ok)?;
+            let sid = r.index("thread name string id", strings.len())?;
+            names.push((t, strings[sid].to_string()));
+        }
+        let at = r.pos();
+        let n = r.count("call_count", 4)?;
+        let begin = sink.len();
+        if begin + n >= u32::MAX as usize {
+            return r.err(at, "more than 2^32 - 2 calls");
+        }
+        sink.columns(r, ti, n, n_codes, first_ns, last_ns, v2)?;
         let n_flagged = r.count("flagged_count", 2)?;
         if n_flagged > n {
             return r.err(r.pos(), format!("thread {ti}: {n_flagged} flagged calls of {n}"));
@@ -991,7 +1104,7 @@ fn parse<S: Source>(r: &mut Reader<S>, version: u16) -> Result<Trace> {
             if f == 0 || f > 3 {
                 return r.err(at, format!("thread {ti}: flags {f} (must be 1..=3: bit 0 unfinished, bit 1 started before)"));
             }
-            calls.flags[begin + idx as usize] = CallFlags(f as u8);
+            sink.flag(begin + idx as usize, f as u8);
         }
         threads.push(ThreadInfo {
             os_id,
@@ -1032,11 +1145,10 @@ fn parse<S: Source>(r: &mut Reader<S>, version: u16) -> Result<Trace> {
     if r.pos() != r.len {
         return r.err(r.pos(), format!("{} unexpected bytes after the metadata", r.len.saturating_sub(r.pos())));
     }
-    calls.shrink_to_fit();
     if !v2 {
         processes = Trace::one_process(&threads);
     }
-    Ok(Trace { origin_ns, codes, threads, calls, metadata, processes, bands })
+    Ok(Trace { origin_ns, codes, threads, calls: Calls::default(), metadata, processes, bands })
 }
 
 /// A thread's pops, back list and event gaps (version 2): depth, parent, start and end of its `n`
@@ -1153,6 +1265,161 @@ fn read_times<S: Source>(
         t = e;
     }
     Ok(())
+}
+
+/// What [`walk_file`] reports: each thread's calls as the events they are made of, in order.
+pub trait EventVisitor {
+    /// Thread `ti` (an index into the trace's threads) begins; its first time is `first_ns`.
+    fn thread(&mut self, ti: usize, first_ns: i64);
+    /// A call of `code` starts at `t_ns`.
+    fn enter(&mut self, code: u32, t_ns: i64);
+    /// The innermost open call ends at `t_ns`.
+    fn exit(&mut self, t_ns: i64);
+}
+
+/// The events of a body's threads, read with four cursors over the same zlib stream (one each for
+/// the code column, the pops column, the first plane of the gaps, and the main one, which reads
+/// the tables and the second plane): the columns of a thread follow one another in the body, and
+/// a call needs a value from each, so each cursor inflates the body on its own and moves forward
+/// only. Memory: four windows; work: the body inflated four times.
+struct Walk<'a, 'v> {
+    code: Reader<BodyStream<'a>>,
+    pops: Reader<BodyStream<'a>>,
+    gaps: Reader<BodyStream<'a>>,
+    calls: usize,
+    visitor: &'v mut dyn EventVisitor,
+}
+
+impl<'a> CallSink<BodyStream<'a>> for Walk<'a, '_> {
+    fn len(&self) -> usize {
+        self.calls
+    }
+
+    fn columns(
+        &mut self,
+        r: &mut Reader<BodyStream<'a>>,
+        ti: usize,
+        n: usize,
+        n_codes: usize,
+        first_ns: i64,
+        last_ns: i64,
+        v2: bool,
+    ) -> Result<()> {
+        if !v2 {
+            return r.err(r.pos(), "a version-1 file is read whole, not walked");
+        }
+        let p0 = r.pos();
+        self.code.skip_to(p0)?;
+        self.pops.skip_to(p0)?;
+        self.pops.skip_varints(n, "code")?;
+        self.gaps.skip_to(self.pops.pos())?;
+        self.gaps.skip_varints(n, "pops")?;
+        let g = &mut self.gaps;
+        let n_backs = g.count("back_count", 2)?;
+        if n_backs > n {
+            return g.err(g.pos(), format!("thread {ti}: {n_backs} calls starting back of {n}"));
+        }
+        let mut backs: Vec<(usize, u64)> = Vec::with_capacity(ahead(n_backs));
+        let mut next = 0u64;
+        for _ in 0..n_backs {
+            let at = g.pos();
+            let idx = next.checked_add(g.u("back index delta")?).filter(|&v| v < n as u64);
+            let Some(idx) = idx else { return g.err(at, format!("thread {ti}: back call index past its {n} calls")) };
+            next = idx + 1;
+            backs.push((idx as usize, g.u("back_ns")?));
+        }
+        let plane1 = g.pos();
+        r.skip_to(plane1 + 2 * n as u64)?;
+        self.visitor.thread(ti, first_ns);
+        let mut backs = backs.into_iter().peekable();
+        let mut t = first_ns;
+        let mut open = 0usize;
+        let gap = |g: &mut Reader<BodyStream<'a>>, r: &mut Reader<BodyStream<'a>>, t: i64| -> Result<i64> {
+            let at = g.pos();
+            let Some(b) = g.byte()? else { return g.err(at, "truncated: the body ends inside gaps") };
+            let v = if b < 0x80 {
+                u64::from(b)
+            } else {
+                let rest_at = r.pos();
+                let hi = r.u("gaps")?;
+                if hi >> 57 != 0 {
+                    return r.err(rest_at, "gaps value does not fit in 64 bits");
+                }
+                u64::from(b & 0x7f) | (hi << 7)
+            };
+            match i64::try_from(v).ok().and_then(|v| t.checked_add(v)).filter(|&v| v <= last_ns) {
+                Some(e) => Ok(e),
+                None => g.err(at, format!("thread {ti}: an event after the thread's last time")),
+            }
+        };
+        for i in 0..n {
+            let code = self.code.index("code_id", n_codes)? as u32;
+            let at = self.pops.pos();
+            let pops = self.pops.u("pops")?;
+            if pops > open as u64 {
+                return self.pops.err(at, format!("thread {ti} call {i}: {pops} calls end before it, {open} are open"));
+            }
+            for _ in 0..pops {
+                t = gap(&mut self.gaps, r, t)?;
+                self.visitor.exit(t);
+                open -= 1;
+            }
+            t = gap(&mut self.gaps, r, t)?;
+            if let Some(&(k, b)) = backs.peek() {
+                if k == i {
+                    backs.next();
+                    t = i64::try_from(b).ok().and_then(|b| t.checked_sub(b)).unwrap_or(i64::MIN);
+                }
+            }
+            self.visitor.enter(code, t);
+            open += 1;
+        }
+        while open > 0 {
+            t = gap(&mut self.gaps, r, t)?;
+            self.visitor.exit(t);
+            open -= 1;
+        }
+        self.calls += n;
+        Ok(())
+    }
+
+    fn flag(&mut self, _index: usize, _f: u8) {}
+}
+
+/// Reads the `.fpt` (version 2) at `path` in one pass without holding its calls: `visitor` gets
+/// each thread's calls as events (four cursors, `Walk`). Returns the trace without its calls and their
+/// number. The checks are those a thread's events need (code ids, pops, times within the
+/// thread); [`decode_from`] checks every rule of the format.
+/// `progress(bytes read, file size)` every [`PROGRESS_STEP`] bytes and at the end.
+pub fn walk_file(
+    path: &std::path::Path,
+    visitor: &mut dyn EventVisitor,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Trace, u64)> {
+    let open = |_: ()| -> Result<std::io::BufReader<std::fs::File>> {
+        std::fs::File::open(path)
+            .map(|f| std::io::BufReader::with_capacity(INPUT_LEN, f))
+            .map_err(|e| FptError::Read { offset: 0, what: e.to_string() })
+    };
+    let (mut i0, mut i1, mut i2, mut i3) = (open(())?, open(())?, open(())?, open(())?);
+    let size = i0.get_ref().metadata().map_or(0, |m| m.len() as usize);
+    let (mut p1, mut p2, mut p3) = (|_: usize, _: usize| {}, |_: usize, _: usize| {}, |_: usize, _: usize| {});
+    let (version, main) = BodyStream::open(&mut i0, MAX_BODY_LEN, size, progress)?;
+    let len = main.body_len;
+    let mut walk = Walk {
+        code: Reader::new(BodyStream::open(&mut i1, MAX_BODY_LEN, 0, &mut p1)?.1, len),
+        pops: Reader::new(BodyStream::open(&mut i2, MAX_BODY_LEN, 0, &mut p2)?.1, len),
+        gaps: Reader::new(BodyStream::open(&mut i3, MAX_BODY_LEN, 0, &mut p3)?.1, len),
+        calls: 0,
+        visitor,
+    };
+    let mut r = Reader::new(main, len);
+    let t = match parse_with(&mut r, version, &mut walk) {
+        Ok(t) => r.src.finish().map(|()| t)?,
+        Err(e) => return Err(r.src.finish().err().unwrap_or(e)),
+    };
+    (r.src.progress)(size, size);
+    Ok((t, walk.calls as u64))
 }
 
 /// Reads a column of varints written in two planes ([`put_planes`]): the first plane (one byte per

@@ -4,7 +4,8 @@
 //! A child process of a recording (a fork, a `multiprocessing` worker, a `subprocess` of Python)
 //! writes its events to `<pid>.spool` in the session directory, a round of whole records at a time
 //! (the hook's writer thread, every 50 ms). The parent reads every spool at stop ([`read`]) into a
-//! [`Recording`] with its process, builds each one's trace and merges them. A process killed in the
+//! [`Recording`] with its process, builds each one's trace and merges them; with a streamed
+//! outfile it reads each a record at a time instead ([`Scanner`], for `crate::compact`). A process killed in the
 //! middle of a write leaves a last record cut short: [`read`] drops it and marks the process
 //! incomplete, so everything written before its last round loads.
 //!
@@ -28,6 +29,7 @@
 //! The process record comes first. A thread record comes before that thread's names and events,
 //! a code record before any event of that code (within a round, codes and threads first).
 
+use crate::formats::stream::read_full;
 use crate::model::{Code, Event, EventKind, ProcessInfo, Recording, ThreadRecord, Trace};
 
 /// The first bytes of a spool.
@@ -242,41 +244,26 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// Reads a spool (see the module docs). The process is `incomplete` when the spool has no end
-/// record of a process that exited (killed, or still running at the parent's stop) or a cut
-/// record; its `exit_status` is the end record's. `stop_ns` is the end's time, else the last flush
-/// mark's, else the last event's. Codes are interned ([`crate::build::dedupe_codes`]).
-pub fn read(bytes: &[u8]) -> Result<SpoolRead, SpoolError> {
-    if bytes.len() < 6 || bytes[..4] != MAGIC {
-        return Err(SpoolError::NotSpool);
-    }
-    let version = u16::from_le_bytes([bytes[4], bytes[5]]);
-    if version != VERSION {
-        return Err(SpoolError::Version(version));
-    }
-    let mut rest = &bytes[6..];
-    let mut process: Option<(ProcessInfo, u64)> = None;
-    let mut metadata = Vec::new();
-    let mut codes: Vec<Code> = Vec::new();
-    let mut threads: Vec<ThreadRecord> = Vec::new();
-    let mut end: Option<End> = None;
-    let mut last_flush = 0u64;
-    let mut cut = false;
-    let mut index = 0usize;
-    while !rest.is_empty() {
-        if rest.len() < 5 {
-            cut = true;
-            break;
-        }
-        let tag = rest[0];
-        let len = u32::from_le_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
-        if rest.len() - 5 < len {
-            cut = true;
-            break;
-        }
-        let mut f = Fields { b: &rest[5..5 + len], index, tag };
-        rest = &rest[5 + len..];
-        index += 1;
+/// What a spool holds so far, record by record ([`read`] and [`Scanner`]).
+#[derive(Default)]
+struct State {
+    process: Option<(ProcessInfo, u64)>,
+    metadata: Vec<(String, String)>,
+    codes: Vec<Code>,
+    threads: Vec<ThreadRecord>,
+    end: Option<End>,
+    last_flush: u64,
+    index: usize,
+    /// A [`Scanner`]'s: the events records go here (thread, events) instead of into the threads.
+    pending: Option<Vec<(usize, Vec<Event>)>>,
+    /// The latest event time seen.
+    last_seen: u64,
+}
+
+impl State {
+    fn record(&mut self, tag: u8, payload: &[u8]) -> Result<(), SpoolError> {
+        let mut f = Fields { b: payload, index: self.index, tag };
+        self.index += 1;
         match tag {
             TAG_PROCESS => {
                 let pid = f.u64()?;
@@ -284,33 +271,33 @@ pub fn read(bytes: &[u8]) -> Result<SpoolRead, SpoolError> {
                 let start = f.u64()?;
                 let host = f.string()?;
                 let name = f.string()?;
-                process = Some((ProcessInfo { pid, parent_pid, host, name, ..ProcessInfo::default() }, start));
+                self.process = Some((ProcessInfo { pid, parent_pid, host, name, ..ProcessInfo::default() }, start));
             }
             TAG_META => {
                 let k = f.string()?;
                 let v = f.string()?;
-                metadata.push((k, v));
+                self.metadata.push((k, v));
             }
             TAG_CODE => {
                 let file = f.string()?;
                 let name = f.string()?;
                 let first_line = f.u32()?;
-                codes.push(Code { file, name, first_line });
+                self.codes.push(Code { file, name, first_line });
             }
             TAG_THREAD => {
                 let t = f.u32()? as usize;
-                if t != threads.len() {
+                if t != self.threads.len() {
                     return Err(f.bad("threads must be numbered in order"));
                 }
                 let os_id = f.u64()?;
                 let ident = f.u64()?;
-                threads.push(ThreadRecord { os_id, ident, names: Vec::new(), chunks: Vec::new() });
+                self.threads.push(ThreadRecord { os_id, ident, names: Vec::new(), chunks: Vec::new() });
             }
             TAG_THREAD_NAME => {
                 let t = f.u32()? as usize;
                 let at = f.u64()?;
                 let name = f.string()?;
-                let th = threads.get_mut(t).ok_or_else(|| f.bad("names a thread not declared before"))?;
+                let th = self.threads.get_mut(t).ok_or_else(|| f.bad("names a thread not declared before"))?;
                 th.names.push((at, name));
             }
             TAG_EVENTS => {
@@ -328,16 +315,24 @@ pub fn read(bytes: &[u8]) -> Result<SpoolRead, SpoolError> {
                         Event { t_ns: u64::from_le_bytes(t), code: word & !RETURN_BIT, kind }
                     })
                     .collect();
-                let th = threads.get_mut(t).ok_or_else(|| f.bad("names a thread not declared before"))?;
-                th.chunks.push(chunk);
+                if t >= self.threads.len() {
+                    return Err(f.bad("names a thread not declared before"));
+                }
+                if let Some(last) = chunk.last() {
+                    self.last_seen = self.last_seen.max(last.t_ns);
+                }
+                match self.pending.as_mut() {
+                    Some(p) => p.push((t, chunk)),
+                    None => self.threads[t].chunks.push(chunk),
+                }
             }
             TAG_PROCESS_NAME => {
                 let name = f.string()?;
-                if let Some((p, _)) = process.as_mut() {
+                if let Some((p, _)) = self.process.as_mut() {
                     p.name = name;
                 }
             }
-            TAG_FLUSH => last_flush = f.u64()?,
+            TAG_FLUSH => self.last_flush = f.u64()?,
             TAG_END => {
                 let t_ns = f.u64()?;
                 let how = match f.u8()? {
@@ -347,28 +342,151 @@ pub fn read(bytes: &[u8]) -> Result<SpoolRead, SpoolError> {
                 };
                 let has = f.u8()? != 0;
                 let status = f.u32()? as i32;
-                end = Some(End { t_ns, how, exit_status: has.then_some(status) });
+                self.end = Some(End { t_ns, how, exit_status: has.then_some(status) });
             }
             _ => {}
         }
+        Ok(())
     }
-    let (mut process, start_ns) = process.ok_or(SpoolError::NoProcess)?;
-    for th in threads.iter_mut() {
-        if th.names.is_empty() {
-            th.names.push((start_ns, format!("thread-{}", th.os_id)));
+
+    fn finish(self, cut: bool) -> Result<SpoolRead, SpoolError> {
+        let State { process, metadata, codes, mut threads, end, last_flush, pending, last_seen, .. } = self;
+        let (mut process, start_ns) = process.ok_or(SpoolError::NoProcess)?;
+        for th in threads.iter_mut() {
+            if th.names.is_empty() {
+                th.names.push((start_ns, format!("thread-{}", th.os_id)));
+            }
         }
+        let last_event = if pending.is_some() {
+            last_seen
+        } else {
+            threads.iter().flat_map(|t| t.chunks.iter().flat_map(|c| c.last())).map(|e| e.t_ns).max().unwrap_or(0)
+        };
+        let stop_ns = match end {
+            Some(e) => e.t_ns,
+            None => last_flush.max(last_event),
+        }
+        .max(start_ns);
+        process.exit_status = end.and_then(|e| e.exit_status);
+        process.incomplete = cut || !matches!(end, Some(End { how: EndHow::Exited, .. }));
+        let codes = crate::build::dedupe_codes(codes, &mut threads);
+        let recording = Recording { codes, threads, start_ns, stop_ns, metadata, process };
+        Ok(SpoolRead { recording, end, cut })
     }
-    let last_event = threads.iter().flat_map(|t| t.chunks.iter().flat_map(|c| c.last())).map(|e| e.t_ns).max().unwrap_or(0);
-    let stop_ns = match end {
-        Some(e) => e.t_ns,
-        None => last_flush.max(last_event),
+}
+
+fn check_header(head: &[u8]) -> Result<(), SpoolError> {
+    if head.len() < 6 || head[..4] != MAGIC {
+        return Err(SpoolError::NotSpool);
     }
-    .max(start_ns);
-    process.exit_status = end.and_then(|e| e.exit_status);
-    process.incomplete = cut || !matches!(end, Some(End { how: EndHow::Exited, .. }));
-    let codes = crate::build::dedupe_codes(codes, &mut threads);
-    let recording = Recording { codes, threads, start_ns, stop_ns, metadata, process };
-    Ok(SpoolRead { recording, end, cut })
+    let version = u16::from_le_bytes([head[4], head[5]]);
+    if version != VERSION {
+        return Err(SpoolError::Version(version));
+    }
+    Ok(())
+}
+
+/// Reads a spool (see the module docs). The process is `incomplete` when the spool has no end
+/// record of a process that exited (killed, or still running at the parent's stop) or a cut
+/// record; its `exit_status` is the end record's. `stop_ns` is the end's time, else the last flush
+/// mark's, else the last event's. Codes are interned ([`crate::build::dedupe_codes`]).
+pub fn read(bytes: &[u8]) -> Result<SpoolRead, SpoolError> {
+    check_header(bytes)?;
+    let mut rest = &bytes[6..];
+    let mut st = State::default();
+    let mut cut = false;
+    while !rest.is_empty() {
+        if rest.len() < 5 {
+            cut = true;
+            break;
+        }
+        let tag = rest[0];
+        let len = u32::from_le_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+        if rest.len() - 5 < len {
+            cut = true;
+            break;
+        }
+        let payload = &rest[5..5 + len];
+        rest = &rest[5 + len..];
+        st.record(tag, payload)?;
+    }
+    st.finish(cut)
+}
+
+/// Reads a spool one record at a time from `R` (a file of `len` bytes), never holding it whole:
+/// what the stop's compaction reads (`crate::compact`). Each record's events are taken with
+/// [`Scanner::take_events`]; [`Scanner::finish`] gives what [`read`] gives, with no events in its
+/// threads.
+pub struct Scanner<R> {
+    r: R,
+    left: u64,
+    st: State,
+    cut: bool,
+    buf: Vec<u8>,
+}
+
+impl<R: std::io::Read> Scanner<R> {
+    /// Checks the magic and version of the spool `r` (`len` bytes long). An I/O error is an
+    /// `Err` of the outer result.
+    pub fn new(mut r: R, len: u64) -> std::io::Result<Result<Scanner<R>, SpoolError>> {
+        let mut head = [0u8; 6];
+        let n = read_full(&mut r, &mut head)?;
+        if let Err(e) = check_header(&head[..n]) {
+            return Ok(Err(e));
+        }
+        Ok(Ok(Scanner {
+            r,
+            left: len.saturating_sub(6),
+            st: State { pending: Some(Vec::new()), ..State::default() },
+            cut: false,
+            buf: Vec::new(),
+        }))
+    }
+
+    /// Reads the next record; false at the end (or at a record cut short).
+    pub fn next_record(&mut self) -> std::io::Result<Result<bool, SpoolError>> {
+        if self.left == 0 || self.cut {
+            return Ok(Ok(false));
+        }
+        let mut h = [0u8; 5];
+        if self.left < 5 || read_full(&mut self.r, &mut h)? < 5 {
+            self.cut = true;
+            return Ok(Ok(false));
+        }
+        self.left -= 5;
+        let len = u32::from_le_bytes([h[1], h[2], h[3], h[4]]) as u64;
+        if len > self.left {
+            self.cut = true;
+            return Ok(Ok(false));
+        }
+        self.buf.resize(len as usize, 0);
+        if read_full(&mut self.r, &mut self.buf)? < len as usize {
+            self.cut = true;
+            return Ok(Ok(false));
+        }
+        self.left -= len;
+        Ok(self.st.record(h[0], &self.buf).map(|()| true))
+    }
+
+    /// The events of the records read since the last call: (thread, events), in file order.
+    pub fn take_events(&mut self) -> Vec<(usize, Vec<Event>)> {
+        self.st.pending.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// The codes declared so far (ids as the events use them, before interning).
+    pub fn codes(&self) -> &[Code] {
+        &self.st.codes
+    }
+
+    /// The threads declared so far (no events: those are taken).
+    pub fn threads(&self) -> &[ThreadRecord] {
+        &self.st.threads
+    }
+
+    /// What the spool held besides the events (see [`read`]).
+    pub fn finish(self) -> Result<SpoolRead, SpoolError> {
+        self.st.finish(self.cut)
+    }
 }
 
 /// The trace of a spool's recording ([`crate::build::build_trace`]), keeping its process even when

@@ -3,7 +3,9 @@
 //!
 //! The hook's writer thread builds chunks with an [`Encoder`] (no I/O here: it appends framed
 //! chunks to a buffer the caller writes) every round; [`read`] turns the chunks back into a
-//! [`Recording`] and [`decode`] into a [`Trace`] ([`crate::build::build_trace`]). A file whose end
+//! [`Recording`] and [`decode`] into a [`Trace`] ([`crate::build::build_trace`]); a [`Scanner`]
+//! reads a file one chunk at a time, handing each chunk's events over (the stop's compaction,
+//! `crate::compact`, which never holds the run). A file whose end
 //! chunk is missing (the process was killed, called `os._exit`, the disk filled up) loads with
 //! every whole chunk and a `warning.stream_end_missing` entry in its metadata; a last chunk cut
 //! short or damaged (its checksum does not match) is dropped with `warning.stream_last_chunk`;
@@ -77,6 +79,9 @@ pub enum StreamError {
     /// The chunks' payloads add up to more than the caller accepts ([`decode_limited`]).
     #[error("the chunks' payloads add up to {len} bytes, above the {limit} bytes this reader accepts")]
     AboveLimit { len: u64, limit: u64 },
+    /// The file could not be read ([`Scanner`]).
+    #[error("cannot read the file at byte {offset}: {what}")]
+    Read { offset: u64, what: String },
 }
 
 type Result<T> = std::result::Result<T, StreamError>;
@@ -550,10 +555,19 @@ fn checksum(head: &[u8], payload: &[u8]) -> u32 {
 /// The framing of the chunk at `offset`, checked (not inflated).
 fn chunk_at(bytes: &[u8], offset: usize) -> std::result::Result<(ChunkInfo, usize), Broken> {
     let left = bytes.len() - offset;
-    if left < CHUNK_HEADER_LEN {
+    let h = &bytes[offset..offset + left.min(CHUNK_HEADER_LEN)];
+    let end = offset + declared_len(bytes, offset);
+    let payload = bytes.get(offset + CHUNK_HEADER_LEN..end);
+    check_frame(h, offset, left, payload)
+}
+
+/// Checks a chunk's framing: `h` its header (shorter when the file ends inside it), `left` the
+/// bytes from its start to the end of the file, `payload` its stored payload (None when the file
+/// ends inside it).
+fn check_frame(h: &[u8], offset: usize, left: usize, payload: Option<&[u8]>) -> std::result::Result<(ChunkInfo, usize), Broken> {
+    if h.len() < CHUNK_HEADER_LEN {
         return Err(Broken::Cut(format!("the file ends inside its header ({left} of {CHUNK_HEADER_LEN} bytes)")));
     }
-    let h = &bytes[offset..offset + CHUNK_HEADER_LEN];
     let le32 = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]) as usize;
     let (kind, flags, reserved) = (h[0], h[1], u16::from_le_bytes([h[2], h[3]]));
     let (stored, raw, crc) = (le32(4), le32(8), le32(12) as u32);
@@ -569,10 +583,11 @@ fn chunk_at(bytes: &[u8], offset: usize) -> std::result::Result<(ChunkInfo, usiz
     if flags & CHUNK_ZLIB != 0 && raw > MAX_CHUNK_RAW {
         return Err(Broken::Damaged(format!("payload of {raw} bytes is above the {MAX_CHUNK_RAW} a chunk may hold")));
     }
-    if len > left {
-        return Err(Broken::Cut(format!("the file ends inside it ({left} of {len} bytes)")));
-    }
-    let sum = checksum(&h[..12], &bytes[offset + CHUNK_HEADER_LEN..offset + len]);
+    let payload = match payload {
+        Some(p) if len <= left => p,
+        _ => return Err(Broken::Cut(format!("the file ends inside it ({left} of {len} bytes)"))),
+    };
+    let sum = checksum(&h[..12], payload);
     if sum != crc {
         return Err(Broken::Damaged(format!("checksum mismatch (stored {crc:#010x}, computed {sum:#010x})")));
     }
@@ -611,6 +626,14 @@ fn declared_len(bytes: &[u8], at: usize) -> usize {
         return h.len();
     }
     CHUNK_HEADER_LEN + u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize
+}
+
+/// The payload bytes a chunk header declares.
+fn stored_len(h: &[u8]) -> usize {
+    if h.len() < CHUNK_HEADER_LEN {
+        return 0;
+    }
+    u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize
 }
 
 fn check_header(bytes: &[u8]) -> Result<()> {
@@ -686,6 +709,126 @@ fn read_window_from(bytes: &[u8], from_ns: u64, stacks: Option<Vec<Vec<u32>>>) -
     Ok(st.finish(from_ns, dropped_last, list.len()))
 }
 
+/// Reads a streamed file one chunk at a time from `R` (a file of `len` bytes), never holding it
+/// whole: what the stop's compaction reads (`crate::compact`). Each chunk's events are taken with
+/// [`Scanner::take_events`] rather than kept; the codes and threads declared so far are at hand;
+/// [`Scanner::finish`] gives what [`read`] gives, with no events in its threads. Framing, cut and
+/// damaged chunks are judged as [`chunks`] judges them.
+pub struct Scanner<R> {
+    r: R,
+    len: u64,
+    at: u64,
+    index: usize,
+    st: State,
+    dropped_last: Option<String>,
+    done: bool,
+    chunk: Vec<u8>,
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+pub(crate) fn read_full(r: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+impl<R: std::io::Read> Scanner<R> {
+    /// Checks the header of the file `r` (`len` bytes long).
+    pub fn new(mut r: R, len: u64) -> Result<Scanner<R>> {
+        let mut head = [0u8; HEADER_LEN];
+        let n = read_full(&mut r, &mut head).map_err(|e| StreamError::Read { offset: 0, what: e.to_string() })?;
+        check_header(&head[..n])?;
+        let st = State { pending: Some(Vec::new()), ..State::default() };
+        Ok(Scanner { r, len, at: HEADER_LEN as u64, index: 0, st, dropped_last: None, done: false, chunk: Vec::new() })
+    }
+
+    /// Reads the next chunk; false at the end of the file (or after a cut or damaged last chunk).
+    pub fn next_chunk(&mut self) -> Result<bool> {
+        if self.done || self.at >= self.len {
+            self.done = true;
+            return Ok(false);
+        }
+        let (at, index) = (self.at, self.index);
+        let left = usize::try_from(self.len - at).unwrap_or(usize::MAX);
+        let io = |e: std::io::Error| StreamError::Read { offset: at, what: e.to_string() };
+        self.chunk.resize(CHUNK_HEADER_LEN.min(left), 0);
+        let got = read_full(&mut self.r, &mut self.chunk).map_err(io)?;
+        self.chunk.truncate(got);
+        let stored = stored_len(&self.chunk);
+        let whole = CHUNK_HEADER_LEN.saturating_add(stored);
+        if self.chunk.len() == CHUNK_HEADER_LEN && whole <= left {
+            self.chunk.resize(whole, 0);
+            let got = read_full(&mut self.r, &mut self.chunk[CHUNK_HEADER_LEN..]).map_err(io)?;
+            self.chunk.truncate(CHUNK_HEADER_LEN + got);
+        }
+        let h = &self.chunk[..self.chunk.len().min(CHUNK_HEADER_LEN)];
+        let payload = (self.chunk.len() == whole).then(|| &self.chunk[CHUNK_HEADER_LEN..]);
+        match check_frame(h, at as usize, left, payload) {
+            Ok((info, raw)) => {
+                let bad = |e: FptError| StreamError::Chunk { index, offset: at, what: e.to_string() };
+                let payload = &self.chunk[CHUNK_HEADER_LEN..];
+                let inflated;
+                let body = if self.chunk[1] & CHUNK_ZLIB != 0 {
+                    inflated = fpt::inflate_exact(payload, raw, at + CHUNK_HEADER_LEN as u64).map_err(bad)?;
+                    &inflated[..]
+                } else {
+                    payload
+                };
+                self.st.chunk(info.kind, body, 0).map_err(|e| match e {
+                    FptError::Body { offset, what } => {
+                        StreamError::Chunk { index, offset: at, what: format!("byte {offset} of its payload: {what}") }
+                    }
+                    e => bad(e),
+                })?;
+                self.at += info.len as u64;
+                self.index += 1;
+                Ok(true)
+            }
+            Err(Broken::Cut(what)) => {
+                self.dropped_last = Some(format!("the last chunk (byte {at}) was cut short: {what}"));
+                self.done = true;
+                Ok(false)
+            }
+            Err(Broken::Damaged(what)) => {
+                if whole == left {
+                    self.dropped_last = Some(format!("the last chunk (byte {at}) is damaged: {what}"));
+                    self.done = true;
+                    return Ok(false);
+                }
+                Err(StreamError::Chunk { index, offset: at, what })
+            }
+        }
+    }
+
+    /// The events of the chunks read since the last call: (thread, events), in file order.
+    pub fn take_events(&mut self) -> Vec<(usize, Vec<Event>)> {
+        self.st.pending.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// The codes declared so far (ids as the events use them, before interning).
+    pub fn codes(&self) -> &[Code] {
+        &self.st.codes
+    }
+
+    /// The threads declared so far (no events: those are taken).
+    pub fn threads(&self) -> &[ThreadRecord] {
+        &self.st.threads
+    }
+
+    /// What the file held besides the events (see [`read`]).
+    pub fn finish(self) -> StreamRead {
+        let chunks = self.index;
+        self.st.finish(0, self.dropped_last, chunks)
+    }
+}
+
 #[derive(Default)]
 struct State {
     process: Option<(ProcessInfo, u64)>,
@@ -697,6 +840,11 @@ struct State {
     trace: Option<Trace>,
     /// A window: the calls open on each thread, kept up to date with the events before it.
     stacks: Option<Vec<Vec<u32>>>,
+    /// A [`Scanner`]'s: each chunk's events go here (thread, events), for the caller to take,
+    /// instead of into the threads.
+    pending: Option<Vec<(usize, Vec<Event>)>>,
+    /// The latest time among the last events of each batch (a [`Scanner`]'s stop time).
+    last_seen: u64,
 }
 
 impl State {
@@ -824,15 +972,19 @@ impl State {
                 out.push(Event { t_ns, code: (w >> 1) as u32, kind });
             }
 
-            if !out.is_empty() {
-                self.threads[t].chunks.push(out);
+            if let Some(last) = out.last() {
+                self.last_seen = self.last_seen.max(last.t_ns);
+                match self.pending.as_mut() {
+                    Some(p) => p.push((t, out)),
+                    None => self.threads[t].chunks.push(out),
+                }
             }
         }
         Ok(())
     }
 
     fn finish(self, from_ns: u64, dropped_last: Option<String>, chunks: usize) -> StreamRead {
-        let State { process, mut metadata, codes, mut threads, until_ns, end_ns, trace, stacks } = self;
+        let State { process, mut metadata, codes, mut threads, until_ns, end_ns, trace, stacks, pending, last_seen } = self;
         let mut opened = vec![0usize; threads.len()];
         for (i, stack) in stacks.unwrap_or_default().into_iter().enumerate() {
             if let (Some(th), false) = (threads.get_mut(i), stack.is_empty()) {
@@ -848,7 +1000,11 @@ impl State {
                 th.names.push((start_ns, format!("thread-{}", th.os_id)));
             }
         }
-        let last_event = threads.iter().flat_map(|t| t.chunks.last().and_then(|c| c.last())).map(|e| e.t_ns).max().unwrap_or(0);
+        let last_event = if pending.is_some() {
+            last_seen
+        } else {
+            threads.iter().flat_map(|t| t.chunks.last().and_then(|c| c.last())).map(|e| e.t_ns).max().unwrap_or(0)
+        };
         let stop_ns = end_ns.unwrap_or(until_ns.max(last_event)).max(start_ns).max(last_event);
         let ended = end_ns.is_some();
         process.incomplete = !ended;
