@@ -61,6 +61,11 @@ function widgetParseSummary(text) {
   }
 }
 
+/** A bytes trait that may be empty (b"" in Python): null then. */
+function widgetNonEmpty(/** @type {DataView | null | undefined} */ v) {
+  return v && v.byteLength > 0 ? v : null;
+}
+
 /**
  * @param {unknown} value
  * @returns {number | null}
@@ -172,7 +177,7 @@ function renderWidget({ model, el }) {
       const handle = await t.setWindowedData({
         skeleton: model.get("skeleton"),
         overview: model.get("overview"),
-        last: model.get("last") || null,
+        last: widgetNonEmpty(model.get("last")), // the trait is empty bytes unless live
         calls: model.get("calls"),
         summary: widgetParseSummary(model.get("summary")),
         window: firstDraw ? [widgetAsNs(model.get("window_start_ns")), widgetAsNs(model.get("window_end_ns"))] : null,
