@@ -157,3 +157,27 @@ def test_magic_line_is_a_subcommand():
 
     assert subcommand("attach 1234 --duration 2") == ("attach", "1234 --duration 2")
     assert subcommand("attach(1)") is None  # a statement
+
+
+@needs_new
+def test_program_without_the_package_gets_the_attachers(program, tmp_path):
+    proc, stop, _ = program(python_args=("-S",))  # no site-packages: no fprofile_jupyter importable there
+    trace, _, result = _attach.run([str(proc.pid), "--duration", "0.5", "-o", str(tmp_path / "s.fpt")],
+                                   "fprofile attach", lambda s: None)
+    assert result["injected"] is True
+    assert work_calls(trace) > 0
+    stop.write_text("")
+    assert proc.wait(timeout=60) == 7
+
+
+@needs_new
+def test_other_version_in_the_program(program, tmp_path):
+    other = tmp_path / "other" / "fprofile_jupyter"
+    other.mkdir(parents=True)
+    (other / "__init__.py").write_text("__version__ = '0.0.1'\n")
+    proc, stop, _ = program(env={"PYTHONPATH": str(other.parent)})
+    line = one_error_line(attach_cli(proc.pid, "--duration", "1", "-o", tmp_path / "v.fpt"))
+    assert f"the program's fprofile-jupyter is 0.0.1, the attacher's is {fprofile_jupyter.__version__}" in line
+    stop.write_text("")
+    assert proc.wait(timeout=60) == 7
+    assert not (tmp_path / "v.fpt").exists()

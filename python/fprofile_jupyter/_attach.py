@@ -323,7 +323,13 @@ def attach(pid: int, output: str, *, duration: Optional[float] = None, subs: Seq
                 raise AttachError(f"pid {pid} has remote debugging disabled ({msg}): restart it without "
                                   f"PYTHON_DISABLE_REMOTE_DEBUG / -X disable_remote_debug, or {INSTEAD}") from None
             raise AttachError(f"cannot attach to pid {pid}: {msg}") from None
-        status = _wait_file(os.path.join(folder, "status"), pid, start_timeout)
+        try:
+            status = _wait_file(os.path.join(folder, "status"), pid, start_timeout)
+        except KeyboardInterrupt:
+            # a start still to come finds `cancel`; one under way sees this process gone and stops
+            _touch(folder, "cancel")
+            keep_folder = _alive(pid)
+            raise AttachError(f"interrupted before pid {pid} started recording: nothing was recorded") from None
         if status is None:
             _touch(folder, "cancel")
             keep_folder = _alive(pid)  # the script may still run late: it finds `cancel` there
