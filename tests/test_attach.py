@@ -5,6 +5,7 @@ attacher's Python too old among them); on 3.14 and 3.15 (the Debian root: script
 test tests/test_attach.py) everything runs."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -181,3 +182,41 @@ def test_other_version_in_the_program(program, tmp_path):
     stop.write_text("")
     assert proc.wait(timeout=60) == 7
     assert not (tmp_path / "v.fpt").exists()
+
+
+def start_attacher(pid, out):
+    return subprocess.Popen([sys.executable, "-m", "fprofile_jupyter", "attach", str(pid), "-o", str(out)],
+                            stderr=subprocess.PIPE, text=True)
+
+
+@needs_new
+def test_until_ctrl_c(program, tmp_path):
+    proc, stop, _ = program()
+    out = tmp_path / "c.fpt"
+    attacher = start_attacher(proc.pid, out)
+    assert "until Ctrl-C" in attacher.stderr.readline()  # recording
+    attacher.send_signal(signal.SIGINT)
+    rest = attacher.stderr.read()
+    assert attacher.wait(timeout=60) == 0, rest
+    assert work_calls(fprofile_jupyter.load(str(out))) > 0
+    stop.write_text("")
+    assert proc.wait(timeout=60) == 7
+
+
+@needs_new
+def test_attacher_killed_stops_the_recording(program, tmp_path):
+    proc, stop, _ = program()
+    attacher = start_attacher(proc.pid, tmp_path / "k.fpt")
+    assert "until Ctrl-C" in attacher.stderr.readline()
+    attacher.kill()
+    attacher.wait()
+    # the watcher in the program sees the attacher gone and stops: a new attach is then accepted
+    # (while the first recording were on, it would be refused: "a recording is already on")
+    for _ in range(60):
+        r = attach_cli(proc.pid, "--duration", "0.2", "-o", tmp_path / "k2.fpt")
+        if r.returncode == 0:
+            break
+        assert "a recording is already on" in r.stderr
+    assert r.returncode == 0, r.stderr
+    stop.write_text("")
+    assert proc.wait(timeout=60) == 7

@@ -276,8 +276,38 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _wait_file(path: str, pid: int, timeout: float) -> Optional[Dict[str, Any]]:
-    """The JSON in ``path`` once it appears; None after ``timeout`` s or when ``pid`` ended."""
+class _CtrlC:
+    """Ctrl-C (SIGINT) as a flag while attached, in the main thread (elsewhere: none), so that it
+    is never lost between two steps: before the start it cancels, while recording it stops."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._saved: Any = None
+
+    def __enter__(self) -> "_CtrlC":
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._saved = signal.signal(signal.SIGINT, self._handler)
+            except (ValueError, OSError):
+                self._saved = None
+        return self
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.pressed = True
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        if self._saved is not None:
+            signal.signal(signal.SIGINT, self._saved)
+
+
+def _wait_file(path: str, pid: int, timeout: float, ctrl_c: Optional[_CtrlC] = None) -> Optional[Dict[str, Any]]:
+    """The JSON in ``path`` once it appears; None after ``timeout`` s, when ``pid`` ended or at
+    Ctrl-C (``ctrl_c.pressed``)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -287,7 +317,7 @@ def _wait_file(path: str, pid: int, timeout: float) -> Optional[Dict[str, Any]]:
         if fd is not None:
             with os.fdopen(fd, encoding="utf-8") as f:
                 return json.load(f)
-        if not _alive(pid) or time.monotonic() > deadline:
+        if not _alive(pid) or time.monotonic() > deadline or (ctrl_c is not None and ctrl_c.pressed):
             return None
         time.sleep(0.02)
 
@@ -304,7 +334,9 @@ def attach(pid: int, output: str, *, duration: Optional[float] = None, subs: Seq
     output = os.path.abspath(output)
     folder = tempfile.mkdtemp(prefix="fprofile-attach-")  # 0700, ours, new
     keep_folder = False
+    ctrl_c = _CtrlC()
     try:
+        ctrl_c.__enter__()
         args = (folder, output, ",".join(subs), __version__, _site_dir(), _tag(), os.getpid())
         script = _SCRIPT.format(args=repr(args))
         dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
@@ -323,13 +355,12 @@ def attach(pid: int, output: str, *, duration: Optional[float] = None, subs: Seq
                 raise AttachError(f"pid {pid} has remote debugging disabled ({msg}): restart it without "
                                   f"PYTHON_DISABLE_REMOTE_DEBUG / -X disable_remote_debug, or {INSTEAD}") from None
             raise AttachError(f"cannot attach to pid {pid}: {msg}") from None
-        try:
-            status = _wait_file(os.path.join(folder, "status"), pid, start_timeout)
-        except KeyboardInterrupt:
+        status = _wait_file(os.path.join(folder, "status"), pid, start_timeout, ctrl_c)
+        if status is None and ctrl_c.pressed:
             # a start still to come finds `cancel`; one under way sees this process gone and stops
             _touch(folder, "cancel")
             keep_folder = _alive(pid)
-            raise AttachError(f"interrupted before pid {pid} started recording: nothing was recorded") from None
+            raise AttachError(f"interrupted before pid {pid} started recording: nothing was recorded")
         if status is None:
             _touch(folder, "cancel")
             keep_folder = _alive(pid)  # the script may still run late: it finds `cancel` there
@@ -344,13 +375,10 @@ def attach(pid: int, output: str, *, duration: Optional[float] = None, subs: Seq
         say(f"fprofile: recording pid {pid} (Python {status.get('python')}) into {output}"
             + (f" for {duration:g} s" if duration is not None else " until Ctrl-C")
             + (" (fprofile-jupyter from this installation)" if status.get("injected") else ""))
-        interrupted = False
-        try:
-            deadline = None if duration is None else time.monotonic() + duration
-            while _alive(pid) and (deadline is None or time.monotonic() < deadline):
-                time.sleep(0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic())))
-        except KeyboardInterrupt:
-            interrupted = True
+        deadline = None if duration is None else time.monotonic() + duration
+        while _alive(pid) and not ctrl_c.pressed and (deadline is None or time.monotonic() < deadline):
+            time.sleep(0.05 if deadline is None else max(0.0, min(0.05, deadline - time.monotonic())))
+        interrupted = ctrl_c.pressed
         if not _alive(pid):
             raise AttachError(f"pid {pid} ended while recording: {output} keeps what was recorded")
         _touch(folder, "stop")
@@ -365,6 +393,7 @@ def attach(pid: int, output: str, *, duration: Optional[float] = None, subs: Seq
         result["interrupted"] = interrupted
         return result
     finally:
+        ctrl_c.__exit__()
         if not keep_folder:
             shutil.rmtree(folder, ignore_errors=True)
 
