@@ -220,3 +220,24 @@ def test_attacher_killed_stops_the_recording(program, tmp_path):
     assert r.returncode == 0, r.stderr
     stop.write_text("")
     assert proc.wait(timeout=60) == 7
+
+
+@needs_new
+def test_program_blocked_in_c(tmp_path):
+    """The injected script runs when the program next runs Python code: a program in a 3 s sleep
+    does not start within --start-timeout 0.5; the attacher says why and leaves a cancel file, so
+    that the late start records nothing."""
+    (tmp_path / "blocked.py").write_text("import time, sys\nprint('ready', flush=True)\ntime.sleep(3)\n"
+                                         "def work():\n    pass\nfor _ in range(100):\n    work()\nsys.exit(7)\n")
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "blocked.py")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        out = tmp_path / "b.fpt"
+        line = one_error_line(attach_cli(proc.pid, "--duration", "1", "--start-timeout", "0.5", "-o", out))
+        assert "did not run the injected script within 0.5 s" in line and "blocked in C" in line
+        assert proc.wait(timeout=60) == 7
+        assert not out.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
