@@ -3,11 +3,13 @@ program, started here under this Python, recorded for about a second and left ru
 refusal's one line. Attaching needs CPython 3.14+ (PEP 768): on older Pythons the refusals run (the
 attacher's Python too old among them); on 3.14 and 3.15 (the Debian root: scripts/debian_pythons.sh
 test tests/test_attach.py) everything runs."""
+import glob
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import pytest
@@ -232,11 +234,14 @@ def test_program_blocked_in_c(tmp_path):
     proc = subprocess.Popen([sys.executable, str(tmp_path / "blocked.py")], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "ready"
+        folders = set(glob.glob(os.path.join(tempfile.gettempdir(), "fprofile-attach-*")))
         out = tmp_path / "b.fpt"
         line = one_error_line(attach_cli(proc.pid, "--duration", "1", "--start-timeout", "0.5", "-o", out))
         assert "did not run the injected script within 0.5 s" in line and "blocked in C" in line
         assert proc.wait(timeout=60) == 7
         assert not out.exists()
+        # the late start removed the attacher's private folder
+        assert set(glob.glob(os.path.join(tempfile.gettempdir(), "fprofile-attach-*"))) == folders
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -64,7 +64,9 @@ def _fprofile_attach():
     def error(message):
         write("status", {{"state": "error", "message": message}})
 
-    if os.path.exists(os.path.join(folder, "cancel")):
+    if os.path.exists(os.path.join(folder, "cancel")):  # the attacher gave up and left: tidy its folder
+        import shutil
+        shutil.rmtree(folder, ignore_errors=True)
         return
     try:
         injected = False
@@ -363,7 +365,7 @@ def attach(pid: int, output: str, *, duration: Optional[float] = None, subs: Seq
             raise AttachError(f"interrupted before pid {pid} started recording: nothing was recorded")
         if status is None:
             _touch(folder, "cancel")
-            keep_folder = _alive(pid)  # the script may still run late: it finds `cancel` there
+            keep_folder = _alive(pid)  # the script may still run late: it finds `cancel`, removes the folder
             if not keep_folder:
                 raise AttachError(f"pid {pid} ended before it ran the recording's start")
             raise AttachError(
