@@ -11,9 +11,10 @@ version different from the attacher's, starts a recording (``_ongoing.begin``: t
 ``fprofile_jupyter.status()`` shows it) streamed to the ``.fpt`` path the attacher chose (a crash
 of the target keeps what was recorded), writes ``status`` (started, with its clock's start
 markers), and starts a watcher thread. The watcher stops the recording when the attacher writes
-``stop`` into the folder, or when the attacher is gone (killed: the program is never left
-recording), then writes ``done`` (the stop markers). The stop is signalled by a file and watched
-by a thread, not by a second ``remote_exec``: the watcher wakes even while the program's main
+``stop`` into the folder, or when the attacher or its folder is gone (a killed attacher, a
+notebook's attach that failed: the program is never left recording), then writes ``done`` (the
+stop markers). The stop is signalled by a file and watched by a thread, not by a second
+``remote_exec``: the watcher wakes even while the program's main
 thread is blocked in C (a ``sleep``, a read), where a second injection would wait.
 
 The script itself runs only when the target next runs Python bytecode: a program blocked in C
@@ -111,7 +112,7 @@ def _fprofile_attach():
 
     def watch():
         stop = os.path.join(folder, "stop")
-        while not os.path.exists(stop) and alive(attacher):
+        while os.path.isdir(folder) and not os.path.exists(stop) and alive(attacher):
             time.sleep(0.05)
         t1a = time.monotonic_ns()
         try:
@@ -361,10 +362,12 @@ def attach(pid: int, output: str, *, duration: Optional[float] = None, subs: Seq
         if status is None and ctrl_c.pressed:
             # a start still to come finds `cancel`; one under way sees this process gone and stops
             _touch(folder, "cancel")
+            _touch(folder, "stop")  # (a start that raced with the cancel stops at once)
             keep_folder = _alive(pid)
             raise AttachError(f"interrupted before pid {pid} started recording: nothing was recorded")
         if status is None:
             _touch(folder, "cancel")
+            _touch(folder, "stop")  # (a start that raced with the cancel stops at once)
             keep_folder = _alive(pid)  # the script may still run late: it finds `cancel`, removes the folder
             if not keep_folder:
                 raise AttachError(f"pid {pid} ended before it ran the recording's start")
