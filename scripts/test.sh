@@ -30,7 +30,7 @@ export JUPYTER_PATH="$VENV/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 [ -f "$VENV/share/jupyter/kernels/rust/kernel.json" ] || JUPYTER_PATH="$VENV/share/jupyter" evcxr_jupyter --install >/dev/null
 
 # The suites that run again on every other Python: the hook and what records through it.
-SUITE=$(ls tests/test_recording*.py tests/test_hook*.py tests/test_threadprofiler*.py tests/test_trace_api.py tests/test_stream.py tests/test_keep_last.py 2>/dev/null)
+SUITE=$(ls tests/test_recording*.py tests/test_hook*.py tests/test_threadprofiler*.py tests/test_trace_api.py tests/test_stream.py tests/test_keep_last.py tests/test_attach.py 2>/dev/null)
 
 status=0
 not_run=()  # the suites that could not run here (said at the end; a failure only in CI)

@@ -186,7 +186,7 @@ def options_of(line: str) -> tuple[str, set]:
 def test_every_fprofile_option_shown_exists():
     lines = fprofile_lines()
     subs = [options_of(ln)[0] for ln in lines]
-    assert subs == ["run", "stats", "convert", "view", "run", "export", "export"]
+    assert subs == ["run", "stats", "convert", "view", "run", "export", "export", "attach"]
     helps = {}
     for line in lines:
         sub, options = options_of(line)

@@ -28,7 +28,8 @@ from ._stopping import held_sigint
 
 USAGE = ("usage: %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] "
          "[--no-processes] [--no-display] [--dask] [--live]\n       %fprofile [options] statement\n"
-         "       %fprofile start [options] | %fprofile stop | %fprofile status")
+         "       %fprofile start [options] | %fprofile stop | %fprofile status\n"
+         "       %fprofile attach PID [--duration S] [-o OUT] [--subs A,B]")
 
 #: The variable of the user's namespace that holds the last trace recorded by the magic.
 TRACE_VARIABLE = "_fprofile_trace"
@@ -301,7 +302,9 @@ class FprofileMagics(Magics):
         begins with the word start, stop or status, followed by nothing or by options (words
         beginning with -), is one of these; anything else is a statement to profile
         (``%fprofile stop()`` profiles a call of ``stop``). A kernel shut down or restarted
-        while recording stops it and writes ``-o OUT``.
+        while recording stops it and writes ``-o OUT``. ``%fprofile attach PID [--duration S]
+        [-o OUT] [--subs A,B]`` records a running CPython 3.14+ program (docs/attach.md) and shows
+        its timeline (``attach`` followed by a number is not Python either).
         """
         if cell is None:
             sub = subcommand(line)
@@ -480,6 +483,8 @@ class FprofileMagics(Magics):
     def subcommand(self, word: str, rest: str) -> None:
         if word == "start":
             return self.start(rest)
+        if word == "attach":
+            return self.attach(rest)
         if rest.strip():
             raise UsageError(f"%fprofile {word} takes no options (got {rest.strip()!r})\n{USAGE}")
         if word == "stop":
@@ -560,6 +565,27 @@ class FprofileMagics(Magics):
         if held.interrupted:
             raise KeyboardInterrupt
 
+    def attach(self, line: str) -> None:
+        """``%fprofile attach PID [--duration S] [-o OUT] [--subs A,B]``: records a running CPython
+        3.14+ program (``fprofile attach``, ``_attach``), shows the timeline, sets ``_fprofile_trace``."""
+        import shlex
+
+        from . import _display
+        from ._attach import AttachError, run
+
+        try:
+            argv = shlex.split(line)
+        except ValueError as e:
+            raise UsageError(f"%fprofile attach: {e}") from None
+        try:
+            trace, _output, _result = run(argv, "%fprofile attach", print)
+        except AttachError as e:
+            raise UsageError(str(e)) from None
+        shell = self.shell
+        assert shell is not None
+        shell.user_ns[TRACE_VARIABLE] = trace
+        _display.show(trace)
+
     @staticmethod
     def _write(trace: Any, opts: Options) -> None:
         assert opts.output is not None
@@ -577,7 +603,8 @@ class FprofileMagics(Magics):
 
 #: The words that make ``%fprofile WORD ...`` a subcommand rather than a statement.
 SUBCOMMANDS = ("start", "stop", "status")
-_SUBCOMMAND = re.compile(r"^\s*(" + "|".join(SUBCOMMANDS) + r")(?:\s*$|\s+(-.*)$)", re.S)
+_SUBCOMMAND = re.compile(r"^\s*(" + "|".join(SUBCOMMANDS) + r")(?:\s*$|\s+(-.*)$)"
+                         r"|^\s*(attach)\s+(\d.*)$", re.S)
 
 
 def subcommand(line: str) -> Optional[tuple]:
@@ -587,6 +614,8 @@ def subcommand(line: str) -> Optional[tuple]:
     m = _SUBCOMMAND.match(line)
     if m is None:
         return None
+    if m.group(3):  # `attach 1234 ...` (not Python)
+        return m.group(3), m.group(4).strip()
     return m.group(1), (m.group(2) or "").strip()
 
 

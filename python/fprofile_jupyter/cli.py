@@ -9,6 +9,7 @@ Subcommands::
     fprofile diff A B [--top N] [--sort abs|rel|calls] [--per-call]
     fprofile view [FILE] [--port N] [--no-browser] [--live] [--last S]
     fprofile export FILE -o OUT.html|OUT.png [--title T] [--width PX]
+    fprofile attach PID [--duration S] [-o OUT.fpt] [--subs X,Y]
 
 Errors are one line on stderr (``fprofile: error: ...``) with exit status 2 for a usage error and 1
 for bad input; never a traceback. ``run`` keeps the exit status of the profiled program.
@@ -25,6 +26,7 @@ from ._cmdline import PROG, Progress, UsageError, _load, _outline_or_load, _Pars
 # (``--input-format``) and the file name endings ``Trace.save`` knows (checked by ``run`` before the
 # program starts): all from the core's one format table (``_core.formats()``).
 from ._io import LOAD_FORMATS, SAVE_ENDINGS, SAVE_FORMATS  # noqa: F401 - SAVE_ENDINGS: tested here
+from ._attach import cmd_attach
 from ._diff import cmd_diff
 from ._run import _exit_code, cmd_run
 
@@ -178,6 +180,7 @@ COMMANDS = {
     "diff": (cmd_diff, "compare two traces per function: calls, total and self time, and the changes"),
     "view": (cmd_view, "open a trace in the standalone timeline viewer"),
     "export": (cmd_export, "write a trace as a self-contained HTML page or a PNG picture"),
+    "attach": (cmd_attach, "record a running CPython 3.14+ program for a while (PEP 768), leaving it running"),
 }
 
 
