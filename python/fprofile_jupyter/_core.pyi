@@ -409,6 +409,39 @@ def merge(parts: List[Dict[str, Any]]) -> Trace:
     ``aligned=False`` are shown on their own clock and named in the metadata's
     ``"warning.clock_unaligned"``. ``ValueError`` on bad input."""
 
+@final
+class _Outline:
+    """What a trace file holds, without its calls (``_Compactor.write``, ``_outline``): ``len()``
+    its calls; ``threads``, ``processes``, ``duration_ns``, ``metadata``, ``summary()``,
+    ``summary_json()`` as a ``Trace`` gives them."""
+    def __len__(self) -> int: ...
+    @property
+    def threads(self) -> List[ThreadInfo]: ...
+    @property
+    def processes(self) -> List[ProcessInfo]: ...
+    def summary_json(self) -> str: ...
+    @property
+    def duration_ns(self) -> int: ...
+    @property
+    def metadata(self) -> Dict[str, str]: ...
+    def summary(self) -> Summary: ...
+
+@final
+class _Compactor:
+    """The stop of a streamed recording: the parent's streamed file and its children's spools
+    merged into one compact ``.fpt`` without building the trace. ``add_stream`` / ``add_spool``
+    return ``(pid, parent_pid, calls, end)``; ``write(path, keep)`` writes the parts numbered in
+    ``keep`` and returns the ``_Outline`` (the compactor is spent then). ``OSError``,
+    ``FormatError``, ``NotImplementedError`` (a recording it does not rewrite: build the trace)."""
+    def __new__(cls, directory: _Path) -> "_Compactor": ...
+    def add_stream(self, path: _Path) -> Tuple[int, int, int, Optional[str]]: ...
+    def add_spool(self, path: _Path) -> Tuple[int, int, int, Optional[str]]: ...
+    def write(self, path: _Path, keep: List[int]) -> _Outline: ...
+
+def _outline(path: _Path, *, progress: Optional[Callable[[int, int], Any]] = None) -> Optional[_Outline]:
+    """The tables, call count and summary of the ``.fpt`` file at ``path`` (compact or streamed),
+    in one pass with memory bounded by its threads and functions; None for another format."""
+
 def _read_spool(path: _Path) -> Tuple[Trace, int, int, int, Optional[str]]:
     """A child process's spool (docs/processes.md) as ``(trace, pid, parent_pid, calls, end)``;
     ``end``: "exited", "flushed" (still running at the parent's stop) or None (killed). ``OSError``

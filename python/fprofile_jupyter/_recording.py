@@ -767,6 +767,23 @@ def _stop_at_exit() -> None:
 
 # -- profile() ------------------------------------------------------------------------------------
 
+
+def _get_last_trace(self: Any) -> Optional[Trace]:
+    t = self._trace
+    if isinstance(t, TraceFile):
+        t = self._trace = t.load()
+    return t
+
+
+def _set_last_trace(self: Any, value: Union[Trace, TraceFile, None]) -> None:
+    self._trace = value
+
+
+# profile.trace and ThreadProfiler.trace
+_last_trace = property(_get_last_trace, _set_last_trace, doc="""The trace of the last recording (None
+before one ended). A recording streamed to an ``.fpt`` outfile is not loaded at its stop: its trace is
+read from the file the first time it is asked for.""")
+
 class profile:
     """Record every call of your code, per thread, while a block (or a function) runs.
 
@@ -902,19 +919,7 @@ class profile:
                         self.trace = cluster.merge(self.trace, payloads)
                         _warn_unmatched(session.user_entries, self.trace, None, 3)
 
-    @property
-    def trace(self) -> Optional[Trace]:
-        """The trace of the last recording (None before one ended). A recording streamed to an
-        ``.fpt`` outfile is not loaded at its stop: its trace is read from the file the first time
-        it is asked for."""
-        t = self._trace
-        if isinstance(t, TraceFile):
-            t = self._trace = t.load()
-        return t
-
-    @trace.setter
-    def trace(self, value: Union[Trace, TraceFile, None]) -> None:
-        self._trace = value
+    trace = _last_trace
 
     @property
     def subs(self) -> List[str]:
@@ -1057,19 +1062,7 @@ class ThreadProfiler:
             self.trace = e.trace
             raise
 
-    @property
-    def trace(self) -> Optional[Trace]:
-        """The trace of the last recording (None before one ended). A recording streamed to an
-        ``.fpt`` outfile is not loaded at its stop: its trace is read from the file the first time
-        it is asked for."""
-        t = self._trace
-        if isinstance(t, TraceFile):
-            t = self._trace = t.load()
-        return t
-
-    @trace.setter
-    def trace(self, value: Union[Trace, TraceFile, None]) -> None:
-        self._trace = value
+    trace = _last_trace
 
     @property
     def active(self) -> bool:
