@@ -9,24 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-import textwrap
-from pathlib import Path
 
-TASKS = textwrap.dedent('''
-    def key(row):
-        return row[0]
-
-
-    def clean(row):
-        return (row[0], abs(row[1]))
-
-
-    def summarise(item):
-        k, rows = item
-        xs = [x for _, x in rows]
-        return k, len(xs), sum(xs) / len(xs), max(xs)
-''')
+from panel_pictures import dask_trace  # the same trace: one recipe
 
 
 def overlaps(trace) -> tuple:
@@ -38,7 +22,7 @@ def overlaps(trace) -> tuple:
     hit, worst = set(), 0
     for thread, spans in by_thread.items():
         spans.sort()
-        for i, (s, e) in enumerate(spans):
+        for i, (_s, e) in enumerate(spans):
             for j in range(i + 1, len(spans)):
                 s2, e2 = spans[j]
                 if s2 >= e:
@@ -53,34 +37,12 @@ def overlaps(trace) -> tuple:
     return len(trace.bands), len(hit), worst, outside
 
 
-def bag_trace():
-    import dask.bag as db
-    from distributed import Client, LocalCluster
-
-    import fprofile_jupyter
-
-    d = Path(tempfile.mkdtemp(prefix="fprofile-bands-"))
-    (d / "band_tasks.py").write_text(TASKS)
-    sys.path.insert(0, str(d))
-    import band_tasks
-
-    # spawned worker processes get this process's sys.path (multiprocessing's preparation data)
-    with LocalCluster(n_workers=2, threads_per_worker=2, processes=True, host="127.0.0.1", dashboard_address=":0",
-                      silence_logs=40) as cluster, Client(cluster) as client:
-        client.wait_for_workers(2)
-        client.run(lambda: __import__("band_tasks") and None)
-        rows = db.from_sequence([(i % 7, ((i * 37) % 101) - 50) for i in range(40_000)], npartitions=16).map(band_tasks.clean)
-        with fprofile_jupyter.profile(subs=[str(d)], dask=client) as prof:
-            rows.groupby(band_tasks.key, shuffle="tasks").map(band_tasks.summarise).compute()
-    return prof.trace
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=1)
     args = ap.parse_args()
     for _ in range(args.runs):
-        n, hit, worst, outside = overlaps(bag_trace())
+        n, hit, worst, outside = overlaps(dask_trace())
         print(f"{n} bands, {hit} overlap another band of their thread (worst {worst / 1e6:.3f} ms), "
               f"{outside} task calls outside their thread's bands")
     return 0
