@@ -15,7 +15,7 @@ import textwrap
 import pytest
 
 import fprofile_jupyter
-from fprofile_jupyter import _attach
+from fprofile_jupyter.cli import attach as attach_command
 
 NEW = sys.version_info >= (3, 14)
 needs_new = pytest.mark.skipif(not NEW, reason="attaching needs CPython 3.14+ (PEP 768): run in the Debian root")
@@ -128,7 +128,7 @@ def test_attach_records_and_leaves_running(program, tmp_path):
     assert proc.poll() is None  # still running
     # again, from here (the start and stop markers of the injected script): exact-enough counts
     out2 = tmp_path / "again.fpt"
-    trace, _, result = _attach.run([str(proc.pid), "--duration", "1", "-o", str(out2)], "fprofile attach",
+    trace, _, result = attach_command.run([str(proc.pid), "--duration", "1", "-o", str(out2)], "fprofile attach",
                                    lambda s: None)
     n = work_calls(trace)
     stop.write_text("")
@@ -165,7 +165,7 @@ def test_magic_line_is_a_subcommand():
 @needs_new
 def test_program_without_the_package_gets_the_attachers(program, tmp_path):
     proc, stop, _ = program(python_args=("-S",))  # no site-packages: no fprofile_jupyter importable there
-    trace, _, result = _attach.run([str(proc.pid), "--duration", "0.5", "-o", str(tmp_path / "s.fpt")],
+    trace, _, result = attach_command.run([str(proc.pid), "--duration", "0.5", "-o", str(tmp_path / "s.fpt")],
                                    "fprofile attach", lambda s: None)
     assert result["injected"] is True
     assert work_calls(trace) > 0

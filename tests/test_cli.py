@@ -1,4 +1,4 @@
-"""The ``fprofile`` command (python/fprofile_jupyter/cli.py), run as a user runs it: in a subprocess.
+"""The ``fprofile`` command (python/fprofile_jupyter/cli/), run as a user runs it: in a subprocess.
 
 Every subcommand, its --help, the program-facing behaviour of ``run`` (argv, __main__, threads,
 exceptions, exit codes, -m) and every bad-input path: one ``fprofile: error: ...`` line, exit
@@ -16,7 +16,8 @@ from collections import Counter
 import pytest
 
 import fprofile_jupyter as fj
-from fprofile_jupyter import _cmdline, _core, cli
+from fprofile_jupyter import _core, _progress, cli
+from fprofile_jupyter.cli import common
 
 ENV = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
 ENV.pop("PYTHONWARNINGS", None)
@@ -758,7 +759,7 @@ def test_no_carriage_returns_in_piped_stderr(tmp_path):
     p.write_text("\n".join(lines) + "\n")
     # the bar's delay set to 0 (the file loads in milliseconds, under the 0.5 s default): only the
     # terminal check keeps the bar out of the pipe (tests/test_load_progress.py sees it on a terminal)
-    code = ("import sys, fprofile_jupyter._cmdline as c; c.PROGRESS_DELAY_S = 0; from fprofile_jupyter.cli import main; "
+    code = ("import sys, fprofile_jupyter._progress as c; c.PROGRESS_DELAY_S = 0; from fprofile_jupyter.cli import main; "
             f"sys.exit(main(['convert', {str(p)!r}, {str(tmp_path / 'big.fpt')!r}]))")
     proc = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -766,7 +767,7 @@ def test_no_carriage_returns_in_piped_stderr(tmp_path):
 
 
 def test_load_with_progress_on_a_terminal(monkeypatch, tmp_path):
-    # cli._load passes the bar's update as the progress callback when stderr is a terminal
+    # cli.common.load passes the bar's update as the progress callback when stderr is a terminal
     t = _core._build_trace([("/a.py", "f", 1)], [(1, "T", [(1_000_000_000, 0, False), (1_000_001_000, 0, True)])])
     t.save(tmp_path / "a.txt")
     tty = _Tty()
@@ -779,7 +780,7 @@ def test_load_with_progress_on_a_terminal(monkeypatch, tmp_path):
         real(self, done, total)
 
     monkeypatch.setattr(cli.Progress, "update", spy)
-    loaded = cli._load(str(tmp_path / "a.txt"))
+    loaded = common.load(str(tmp_path / "a.txt"))
     assert loaded.folded() == t.folded()
     size = (tmp_path / "a.txt").stat().st_size
     assert calls and calls[-1] == (size, size)
@@ -803,15 +804,15 @@ def test_save_notice_on_a_terminal(monkeypatch, tmp_path):
 
     tty = SignallingTty()
     monkeypatch.setattr(sys, "stderr", tty)
-    monkeypatch.setattr(_cmdline, "PROGRESS_DELAY_S", 0.0)
-    cli._save(SlowTrace(), str(tmp_path / "a.json"))
+    monkeypatch.setattr(_progress, "PROGRESS_DELAY_S", 0.0)
+    common.save(SlowTrace(), str(tmp_path / "a.json"))
     out = tty.getvalue()
     assert out.startswith("\rwriting a.json ...") and out.endswith("\r"), repr(out)
     assert (tmp_path / "a.json").exists()
     log = io.StringIO()
     monkeypatch.setattr(sys, "stderr", log)
     t = _core._build_trace([("/a.py", "f", 1)], [(1, "T", [(1_000_000_000, 0, False), (1_000_001_000, 0, True)])])
-    cli._save(t, str(tmp_path / "b.json"))  # not a terminal: nothing written
+    common.save(t, str(tmp_path / "b.json"))  # not a terminal: nothing written
     assert log.getvalue() == "" and fj.load(tmp_path / "b.json").folded() == t.folded()
 
 

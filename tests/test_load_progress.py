@@ -2,7 +2,7 @@
 (a real pty; nothing when stderr is piped), the progress display of ``fprofile_jupyter.load`` in a
 real Jupyter kernel (nbclient; nothing for a small file, nothing in a plain script).
 
-The bar waits ``_cmdline.PROGRESS_DELAY_S`` (half a second) before it draws; the tests that must
+The bar waits ``_progress.PROGRESS_DELAY_S`` (half a second) before it draws; the tests that must
 see it set that to 0 in the process that loads, so nothing depends on how fast this machine is.
 """
 from __future__ import annotations
@@ -83,7 +83,7 @@ def test_the_big_file_is_a_valid_trace(big):
 def cli_under_pty(args, delay_s=None):
     """Runs ``fprofile ARGS`` with stderr on a pseudo-terminal: (exit status, stdout, what the
     terminal received)."""
-    setup = "" if delay_s is None else f"import fprofile_jupyter._cmdline as c; c.PROGRESS_DELAY_S = {delay_s}; "
+    setup = "" if delay_s is None else f"import fprofile_jupyter._progress as c; c.PROGRESS_DELAY_S = {delay_s}; "
     code = setup + f"import sys; from fprofile_jupyter.cli import main; sys.exit(main({list(map(str, args))!r}))"
     master, slave = pty.openpty()
     try:
@@ -123,7 +123,7 @@ def test_cli_no_bar_for_a_small_file_on_a_terminal(small):
 
 
 def test_cli_no_bar_when_piped(big, tmp_path):
-    code = ("import fprofile_jupyter._cmdline as c; c.PROGRESS_DELAY_S = 0; import sys; "
+    code = ("import fprofile_jupyter._progress as c; c.PROGRESS_DELAY_S = 0; import sys; "
             f"from fprofile_jupyter.cli import main; sys.exit(main(['convert', {str(big)!r}, {str(tmp_path / 'x.fpt')!r}]))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -132,7 +132,7 @@ def test_cli_no_bar_when_piped(big, tmp_path):
 
 
 def test_no_progress_in_a_plain_script(big):
-    code = ("import fprofile_jupyter, fprofile_jupyter._cmdline as c; c.PROGRESS_DELAY_S = 0; "
+    code = ("import fprofile_jupyter, fprofile_jupyter._progress as c; c.PROGRESS_DELAY_S = 0; "
             f"t = fprofile_jupyter.load({str(big)!r}); print(len(t))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -154,7 +154,7 @@ def test_notebook_progress_for_a_large_load_nothing_for_a_small_one(big, small, 
     cut.write_bytes(big.read_bytes()[: big.stat().st_size // 2])
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell("import fprofile_jupyter, fprofile_jupyter._cmdline as c\nc.PROGRESS_DELAY_S = 0"),
+        nbformat.v4.new_code_cell("import fprofile_jupyter, fprofile_jupyter._progress as c\nc.PROGRESS_DELAY_S = 0"),
         nbformat.v4.new_code_cell(f"t = fprofile_jupyter.load({str(big)!r})\nprint(len(t))"),
         nbformat.v4.new_code_cell("c.PROGRESS_DELAY_S = 0.5"),
         nbformat.v4.new_code_cell(f"s = fprofile_jupyter.load({str(small)!r})"),

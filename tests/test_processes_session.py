@@ -29,6 +29,7 @@ import pytest
 
 import fprofile_jupyter as fp
 from fprofile_jupyter import ProfilerError, _core, _processes
+from fprofile_jupyter._options import RecordOptions
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="child processes are followed on Linux")
 
@@ -210,7 +211,7 @@ def test_a_leaked_session_recreated_by_another_user_is_never_joined(tmp_path, sh
 def make_session(tmp_path, monkeypatch, **kw):
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr(tempfile, "tempdir", None)
-    s = _processes.SessionDir(["x"], [], False, 1000, **kw)
+    s = _processes.SessionDir(RecordOptions(subs=("x",), max_events=1000), **kw)
     return s
 
 

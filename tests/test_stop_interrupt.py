@@ -20,7 +20,7 @@ from collections import Counter
 
 import pytest
 
-from fprofile_jupyter import ThreadProfiler, _recording, profile
+from fprofile_jupyter import ThreadProfiler, _session, profile
 
 HELD = "it will be complete in a moment (Ctrl-C is held until then)"
 
@@ -81,7 +81,7 @@ DASK_MOMENTS = [
     ("gather", _dask.DaskRecording, "_run"),
     ("clocks", _dask.DaskRecording, "_sample_clocks"),
     ("events", None, "get_events"),
-    ("client stop", _recording._Session, "_stop"),
+    ("client stop", _session.Session, "_stop"),
     ("merge", _dask.DaskRecording, "merge"),
 ]
 
@@ -148,7 +148,7 @@ def test_profile_with_a_child_interrupted_while_merging(child_module, monkeypatc
 
     mod, folder = child_module
     if moment == "own stop":
-        monkeypatch.setattr(_recording._Session, "_stop", sigint_first(_recording._Session._stop))
+        monkeypatch.setattr(_session.Session, "_stop", sigint_first(_session.Session._stop))
     else:
         monkeypatch.setattr(_processes.SessionDir, "finish", sigint_first(_processes.SessionDir.finish))
     ctx = multiprocessing.get_context("spawn")
@@ -170,7 +170,7 @@ def test_profile_with_a_child_interrupted_while_merging(child_module, monkeypatc
 
 def test_threadprofiler_off_interrupted_keeps_the_trace(child_module, monkeypatch):
     mod, folder = child_module
-    monkeypatch.setattr(_recording._Session, "_stop", sigint_first(_recording._Session._stop))
+    monkeypatch.setattr(_session.Session, "_stop", sigint_first(_session.Session._stop))
     tp = ThreadProfiler()
     tp.profile_on(subs=[folder], outfile=None, processes=False)
     mod.child(9)
@@ -184,7 +184,7 @@ def test_a_ctrl_c_that_ended_the_block_is_not_raised_twice(child_module, monkeyp
     """The block ends with a KeyboardInterrupt, and another Ctrl-C comes during the stop: one
     KeyboardInterrupt leaves the block (the block's own), with the trace kept."""
     mod, folder = child_module
-    monkeypatch.setattr(_recording._Session, "_stop", sigint_first(_recording._Session._stop))
+    monkeypatch.setattr(_session.Session, "_stop", sigint_first(_session.Session._stop))
     with pytest.raises(KeyboardInterrupt) as info:
         with profile(subs=[folder], processes=False) as prof:
             mod.child(3)
@@ -197,13 +197,13 @@ def test_a_stop_on_another_thread_does_not_touch_the_handler(child_module, monke
     """Only the main thread can install signal handlers: a stop on another thread just runs."""
     mod, folder = child_module
     seen = []
-    real_stop = _recording._Session._stop
+    real_stop = _session.Session._stop
 
     def stop(self, *args, **kwargs):
         seen.append(signal.getsignal(signal.SIGINT))
         return real_stop(self, *args, **kwargs)
 
-    monkeypatch.setattr(_recording._Session, "_stop", stop)
+    monkeypatch.setattr(_session.Session, "_stop", stop)
     out = {}
 
     def body():
@@ -221,7 +221,7 @@ def test_a_stop_on_another_thread_does_not_touch_the_handler(child_module, monke
 def test_an_ignored_sigint_stays_ignored(child_module, monkeypatch):
     """The handler that was there gets the held Ctrl-C: SIG_IGN ignores it, as without the profiler."""
     mod, folder = child_module
-    monkeypatch.setattr(_recording._Session, "_stop", sigint_first(_recording._Session._stop))
+    monkeypatch.setattr(_session.Session, "_stop", sigint_first(_session.Session._stop))
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with profile(subs=[folder], processes=False) as prof:
@@ -245,7 +245,7 @@ def test_magic_interrupted_while_stopping_keeps_the_trace(child_module, monkeypa
     shell.run_line_magic("load_ext", "fprofile_jupyter")
     shell.user_ns.pop(_magic.TRACE_VARIABLE, None)
     shell.user_ns["fpstop_child"] = mod
-    monkeypatch.setattr(_recording._Session, "_stop", sigint_first(_recording._Session._stop, times=2))
+    monkeypatch.setattr(_session.Session, "_stop", sigint_first(_session.Session._stop, times=2))
     with capture_output() as cap:
         result = shell.run_cell(f"%%fprofile --subs {folder} --no-display --no-processes\nfpstop_child.child(4)\n")
     assert isinstance(result.error_in_exec, KeyboardInterrupt), (result.error_in_exec, cap.stdout, cap.stderr)
@@ -265,7 +265,7 @@ def test_magic_cell_ended_by_ctrl_c_is_not_interrupted_twice(child_module, monke
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "fprofile_jupyter")
     shell.user_ns["fpstop_child"] = mod
-    monkeypatch.setattr(_recording._Session, "_stop", sigint_first(_recording._Session._stop))
+    monkeypatch.setattr(_session.Session, "_stop", sigint_first(_session.Session._stop))
     with capture_output():
         result = shell.run_cell(f"%%fprofile --subs {folder} --no-display --no-processes\n"
                                 "fpstop_child.child(2)\nraise KeyboardInterrupt\n")

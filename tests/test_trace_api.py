@@ -695,7 +695,8 @@ def test_real_recording_round_trips(tmp_path):
 
 
 def test_one_call_one_function_is_said_in_the_singular(tmp_path, capsys):
-    from fprofile_jupyter import _display, _run
+    from fprofile_jupyter import _display
+    from fprofile_jupyter.cli import run as _run
 
     t = _core._build_trace([("/p/a.py", "only", 1)], [(1, "T", [ev(10, 0), ev(20, 0, True)])], start_ns=T0)
     assert repr(t).startswith("<Trace: 1 call of 1 function in 1 thread ")

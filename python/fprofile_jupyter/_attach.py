@@ -22,7 +22,7 @@ The script itself runs only when the target next runs Python bytecode: a program
 attacher waits ``start_timeout`` seconds for it, then says so and leaves a ``cancel`` file, so
 that a late run of the script records nothing.
 
-Errors are :class:`AttachError` (one line; the CLI prints it and exits 1).
+Errors are :class:`AttachError` (one line; the command, ``cli.attach``, prints it and exits 1).
 """
 from __future__ import annotations
 
@@ -33,11 +33,11 @@ import shutil
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
-from ._processes import _create
+from ._processes import create_file
 
-__all__ = ["AttachError", "attach", "cmd_attach"]
+__all__ = ["AttachError", "attach"]
 
 INSTEAD = "start the program under `fprofile run` instead"
 
@@ -86,10 +86,10 @@ def _fprofile_attach():
             return error("the program's fprofile-jupyter is %s, the attacher's is %s: attach with the same version "
                          "(python -m fprofile_jupyter attach from the program's environment)"
                          % (fprofile_jupyter.__version__, version))
-        from fprofile_jupyter import _ongoing, _recording
+        from fprofile_jupyter import _ongoing, _subs
         main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-        chosen = (_recording.resolve_subs(_recording.split_subs(subs), main_file) if subs
-                  else _recording.default_filter(main_file))
+        chosen = (_subs.resolve_subs(_subs.split_subs(subs), main_file) if subs
+                  else _subs.default_filter(main_file))
         t0a = time.monotonic_ns()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the output replaced: the attacher said so
@@ -332,7 +332,7 @@ def attach(pid: int, output: str, *, duration: Optional[float] = None, subs: Seq
     ``time.monotonic_ns()`` just before and just after the start and the stop), ``calls``,
     ``injected``. Raises AttachError."""
     check_target(pid)
-    from . import __version__
+    from ._core import __version__
 
     output = os.path.abspath(output)
     folder = tempfile.mkdtemp(prefix="fprofile-attach-")  # 0700, ours, new
@@ -344,7 +344,7 @@ def attach(pid: int, output: str, *, duration: Optional[float] = None, subs: Seq
         script = _SCRIPT.format(args=repr(args))
         dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         try:
-            os.close(_create(dfd, "attach.py", script.encode("utf-8")))
+            os.close(create_file(dfd, "attach.py", script.encode("utf-8")))
         finally:
             os.close(dfd)
         try:
@@ -406,76 +406,8 @@ def attach(pid: int, output: str, *, duration: Optional[float] = None, subs: Seq
 def _touch(folder: str, name: str) -> None:
     dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
-        os.close(_create(dfd, name, b""))
+        os.close(create_file(dfd, name, b""))
     except FileExistsError:
         pass
     finally:
         os.close(dfd)
-
-
-# --------------------------------------------------------------------------------------------------
-# The command
-
-
-def parser(prog: str):
-    from ._cmdline import _Parser
-
-    p = _Parser(
-        prog=prog,
-        description=(
-            "Record a running CPython 3.14+ program you did not start (PEP 768, sys.remote_exec): a recording "
-            "starts inside it, streamed to OUT, and stops after --duration seconds or at Ctrl-C; the program goes "
-            "on as before. Your own processes only; the program records its own process (not its children)."),
-    )
-    p.add_argument("pid", type=int, metavar="PID")
-    p.add_argument("--duration", type=float, metavar="S", help="seconds to record (default: until Ctrl-C)")
-    p.add_argument("-o", "--output", metavar="OUT",
-                   help="the trace (default: fprofile-attach-PID.fpt); .fpt is streamed by the program, any other "
-                        "format is converted from it at the end")
-    p.add_argument("--subs", action="append", metavar="A,B",
-                   help="parts of file names to record (default: the program's __main__ directory, libraries "
-                        "excluded; +NAME adds to the default)")
-    p.add_argument("--start-timeout", type=float, default=10.0, metavar="S",
-                   help="how long to wait for the program to run the injected script (default 10)")
-    return p
-
-
-def run(argv: Sequence[str], prog: str, say: Callable[[str], None]) -> tuple:
-    """Parses ``argv``, attaches, writes the output; returns (trace, output path, result)."""
-    from ._cmdline import UsageError, _load, _save
-    from ._recording import split_subs
-
-    opts = parser(prog).parse_args(list(argv))
-    if opts.duration is not None and not opts.duration > 0:
-        raise UsageError(f"--duration must be a positive number of seconds (got {opts.duration:g})")
-    subs: List[str] = split_subs(opts.subs) if opts.subs else []
-    output = opts.output or f"fprofile-attach-{opts.pid}.fpt"
-    streamed = output.endswith(".fpt")
-    if streamed and os.path.exists(output):
-        say(f"fprofile: replacing {output}")
-    tmp = None
-    if not streamed:
-        tmp = tempfile.mkdtemp(prefix="fprofile-attach-out-")
-    try:
-        target = output if streamed else os.path.join(tmp, "trace.fpt")  # type: ignore[arg-type]
-        result = attach(opts.pid, target, duration=opts.duration, subs=subs, start_timeout=opts.start_timeout,
-                        say=say)
-        trace = _load(target)
-        if not streamed:
-            _save(trace, output)
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-    say(f"fprofile: wrote {output} ({len(trace):,} calls of pid {opts.pid})")
-    return trace, output, result
-
-
-def cmd_attach(argv: Sequence[str]) -> int:
-    from ._cmdline import PROG, _say
-
-    try:
-        run(argv, f"{PROG} attach", _say)
-    except AttachError as e:
-        _say(f"{PROG}: error: {e}")
-        return 1
-    return 0

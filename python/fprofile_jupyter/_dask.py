@@ -1,5 +1,8 @@
 """Recording the workers of a Dask cluster: ``profile(dask=client)`` and ``%%fprofile --dask``.
 
+Over 500 lines: one protocol (check, start, task bands, stop, clocks, merge) whose steps share the
+plugin's state and the worker's pickled functions; split, each half would need the other's internals.
+
 How it travels (all over Dask's own comms, no shared filesystem):
 
 - **Check first** (``Client.run`` of a probe pickled by value, so that it runs on a worker without
@@ -47,6 +50,7 @@ it count as a different clock, so that the estimation above runs for real on one
 from __future__ import annotations
 
 import ast
+import dataclasses
 import linecache
 import os
 import socket
@@ -56,9 +60,10 @@ import time
 import types
 import uuid
 import warnings
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ._core import ProfilerError, Trace
+from ._options import RecordOptions
 
 #: Environment variable (of a worker process) shifting its clock, for tests.
 SHIFT_ENV = "FPROFILE_TEST_CLOCK_SHIFT_NS"
@@ -230,14 +235,10 @@ class FprofileWorkerPlugin(_PluginBase):  # type: ignore[misc,valid-type]
 
     idempotent = False
 
-    def __init__(self, name: str, subs: List[str], exclude: List[str], builtins: bool, max_events: int,
-                 client_pid: int, client_clock: Tuple[str, str], include: Sequence[str] = ()):
+    def __init__(self, name: str, options: RecordOptions, client_pid: int, client_clock: Tuple[str, str]):
         self.name = name
-        self.subs = list(subs)
-        self.exclude = list(exclude)
-        self.include = list(include)
-        self.builtins = bool(builtins)
-        self.max_events = int(max_events)
+        #: What each worker records: the client's options, for this process alone (no outfile).
+        self.options = options
         self.client_pid = int(client_pid)
         self.client_clock = tuple(client_clock)
         self._state: Dict[str, Any] = {}
@@ -249,7 +250,7 @@ class FprofileWorkerPlugin(_PluginBase):  # type: ignore[misc,valid-type]
         return d
 
     def setup(self, worker: Any) -> None:
-        from ._recording import Filter, _Session
+        from ._session import Session
 
         st: Dict[str, Any] = {"worker": worker, "bands": [], "threads": None, "lock": threading.Lock(),
                               "session": None, "done": False, "error": None}
@@ -264,7 +265,7 @@ class FprofileWorkerPlugin(_PluginBase):  # type: ignore[misc,valid-type]
         st["in_client"] = in_client
         if not in_client:
             try:
-                session = _Session(Filter(self.subs, self.exclude, self.include), self.builtins, self.max_events, None)
+                session = Session(self.options)
                 session.warn_subs = False  # the client says which entries matched nothing, over all processes
                 session.start()
                 st["session"] = session
@@ -470,7 +471,7 @@ class DaskRecording:
 
     def check(self) -> None:
         """Every worker imports fprofile_jupyter of this version; raises ProfilerError otherwise."""
-        from . import __version__
+        from ._core import __version__
 
         status = getattr(self.client, "status", "running")
         if status != "running":
@@ -518,15 +519,16 @@ class DaskRecording:
                     break
                 clock.add(t0, reading, t1)
 
-    def start(self, subs: List[str], exclude: List[str], builtins: bool, max_events: int, *, defaults: bool = False,
-              include: Sequence[str] = ()) -> None:
-        """Install the plugin (every worker starts recording); ProfilerError (and nothing left
+    def start(self, options: RecordOptions, *, defaults: bool = False) -> None:
+        """Install the plugin (every worker starts recording what ``options`` say, in its own
+        process: no outfile, no child processes, no window); ProfilerError (and nothing left
         running on the workers) when a worker could not start. ``defaults``: the subs are the
         default ones (the client's own code), so the functions it sends by value are recorded too."""
-        if defaults and DYNAMIC_CODE not in subs:
-            subs = list(subs) + [DYNAMIC_CODE]
+        subs = options.subs + ((DYNAMIC_CODE,) if defaults and DYNAMIC_CODE not in options.subs else ())
+        worker_options = dataclasses.replace(options, subs=subs, outfile=None, keep_last=None, processes=False,
+                                             dask=False)
         self._sample_clocks([a for a, i in self.workers.items() if self._needs_estimate(i)])
-        plugin = FprofileWorkerPlugin(self.name, subs, exclude, builtins, max_events, os.getpid(), self.my_clock, include)
+        plugin = FprofileWorkerPlugin(self.name, worker_options, os.getpid(), self.my_clock)
         register = getattr(self.client, "register_plugin", None) or self.client.register_worker_plugin
         register(plugin, name=self.name)
         self.registered = True

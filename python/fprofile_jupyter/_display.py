@@ -60,7 +60,7 @@ def _wanted(mime: str, include: Optional[Iterable[str]], exclude: Optional[Itera
     return True
 
 
-def _in_kernel() -> bool:
+def in_kernel() -> bool:
     """True inside a Jupyter kernel (where a widget can be displayed)."""
     try:
         from IPython import get_ipython  # noqa: F401 - only whether IPython is there
@@ -216,7 +216,7 @@ def fragment_html(kind: str, payload: dict, static: str) -> str:
             f"<script>{_fragment_js()}</script></div>")
 
 
-def _fmt_bytes(n: int) -> str:
+def fmt_bytes(n: int) -> str:
     size = float(n)
     for unit in ("bytes", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
@@ -230,9 +230,9 @@ def too_big(calls: int, size: Optional[int]) -> Optional[str]:
     browser, or None when it fits ``MAX_DISPLAY_CALLS`` and ``MAX_DISPLAY_BYTES``."""
     if calls <= MAX_DISPLAY_CALLS and (size is None or size <= MAX_DISPLAY_BYTES):
         return None
-    what = f"{calls:,} calls" + (f" ({_fmt_bytes(size)} in the compact format)" if size is not None else "")
+    what = f"{calls:,} calls" + (f" ({fmt_bytes(size)} in the compact format)" if size is not None else "")
     return (f"This trace is too big to show in the notebook: {what}; the limits are "
-            f"{MAX_DISPLAY_CALLS:,} calls and {_fmt_bytes(MAX_DISPLAY_BYTES)}. Record less (narrower "
+            f"{MAX_DISPLAY_CALLS:,} calls and {fmt_bytes(MAX_DISPLAY_BYTES)}. Record less (narrower "
             "--subs, --max-events), or save it (trace.save('run.fpt'), or -o run.fpt) and open it "
             "with `fprofile view run.fpt`.")
 
@@ -264,7 +264,7 @@ def mimebundle(trace: Any, include: Optional[Iterable[str]] = None,
                exclude: Optional[Iterable[str]] = None) -> dict:
     """The mimebundle of a displayed trace (``Trace._repr_mimebundle_``)."""
     bundle: dict = {"text/plain": repr(trace)}
-    if not _in_kernel():  # a terminal or plain Python: only text is shown
+    if not in_kernel():  # a terminal or plain Python: only text is shown
         return bundle
     want_html = _wanted("text/html", include, exclude)
     payload = trace_output(trace) if want_html or _wanted(TRACE_MIME, include, exclude) else None
@@ -286,8 +286,8 @@ def comparison_output(comparison: Any) -> dict:
     flame = comparison.flame_bytes()
     if len(flame) > MAX_DISPLAY_BYTES:
         return {"error": f"This comparison's differential flame graph is too big to show in the notebook: "
-                         f"{len(flame) // 64:,} call paths ({_fmt_bytes(len(flame))}); the limit is "
-                         f"{_fmt_bytes(MAX_DISPLAY_BYTES)}. The table below has every function."}
+                         f"{len(flame) // 64:,} call paths ({fmt_bytes(len(flame))}); the limit is "
+                         f"{fmt_bytes(MAX_DISPLAY_BYTES)}. The table below has every function."}
     return {
         "flame": base64.b64encode(flame).decode("ascii"),
         "functions": [[r.function, r.file, r.line_a, r.line_b] for r in comparison.functions()],
@@ -304,9 +304,9 @@ def comparison_mimebundle(comparison: Any, include: Optional[Iterable[str]] = No
     (``fragment_html``; the table alone where scripts do not run). Outside a kernel the
     ``text/html`` is the table alone."""
     bundle: dict = {"text/plain": repr(comparison)}
-    in_kernel = _in_kernel()
+    kernel = in_kernel()
     want_html = _wanted("text/html", include, exclude)
-    payload = comparison_output(comparison) if in_kernel and (want_html or _wanted(COMPARE_MIME, include, exclude)) else None
+    payload = comparison_output(comparison) if kernel and (want_html or _wanted(COMPARE_MIME, include, exclude)) else None
     if want_html:
         table = comparison._repr_html_()
         bundle["text/html"] = fragment_html("compare", payload, table) if payload is not None else table
@@ -322,50 +322,7 @@ def show(trace: Any) -> None:
     except ImportError:
         print(repr(trace))
         return
-    if not _in_kernel():
+    if not in_kernel():
         print(repr(trace))
         return
     display(mimebundle(trace), raw=True)
-
-
-def _notebook_progress_class():
-    from ._cmdline import Progress
-
-    class NotebookProgress(Progress):
-        """The progress of a long load in a notebook output: one display (``display_id``) updated
-        in place, then marked done; the terminal bar's timing (nothing for loads shorter than
-        ``_cmdline.PROGRESS_DELAY_S``). The label is shown as text (escaped in the HTML)."""
-
-        def __init__(self, label: str) -> None:
-            super().__init__(label)
-            self.enabled = True
-            self.handle: Any = None
-
-        def _bundle(self, text: str, frac: Optional[float]) -> dict:
-            bar = "" if frac is None else f'<progress value="{frac * 1000:.0f}" max="1000" style="width:16em"></progress> '
-            return {"text/plain": text, "text/html": f"<div class=\"fprofile-progress\">{bar}{html.escape(text)}</div>"}
-
-        def draw(self, frac: float, done: int, total: int) -> None:
-            from IPython.display import display
-
-            text = f"{self.label}: {frac * 100:.0f}% ({_fmt_bytes(done)} of {_fmt_bytes(total)})"
-            if self.handle is None:
-                self.handle = display(self._bundle(text, frac), raw=True, display_id=True)
-            else:
-                self.handle.update(self._bundle(text, frac), raw=True)
-
-        def close(self, done_text: Optional[str] = None) -> None:
-            """Marks the display done with ``done_text`` (or "<label>: stopped")."""
-            if self.handle is not None:
-                self.handle.update(self._bundle(done_text or f"{self.label}: stopped", None), raw=True)
-                self.handle = None
-            self.drawn = False
-
-    return NotebookProgress
-
-
-def notebook_progress(label: str) -> Any:
-    """A progress display for a long load when running in a Jupyter kernel, else None."""
-    if not _in_kernel():
-        return None
-    return _notebook_progress_class()(label)

@@ -84,7 +84,7 @@ def load(
     """
     bar = None
     if progress is None and "IPython" in sys.modules:  # a kernel has imported IPython; a script pays nothing here
-        from ._display import notebook_progress
+        from ._progress import notebook_progress
 
         bar = notebook_progress(f"loading {os.path.basename(os.fspath(path))}")
         progress = bar.update if bar is not None else None

@@ -14,18 +14,18 @@ by the run's length (benchmarks/README.md, "Live views").
 
 At the end the live view becomes the normal timeline: ``%%fprofile --live`` replaces its output
 (``update_display``) with the trace's ordinary output, so the notebook keeps one output whatever
-the cell's length; a ``TimelineWidget(prof, live=True)`` takes the final trace (:meth:`Feed.stop`).
+the cell's length (``_livecell``); a ``TimelineWidget(prof, live=True)`` takes the final trace
+(:meth:`Feed.stop`).
 """
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import threading
 import time
 from typing import Any, Callable, Optional, Tuple
 
 from . import _core, _windowed
+from ._options import is_stream_path
 
 #: Seconds between two updates pushed to the page.
 INTERVAL_S = 1.0
@@ -76,7 +76,7 @@ def profile_source(prof: Any) -> Callable[[], Optional[Any]]:
     flight recorder's snapshot. ``ValueError`` when it has neither (a recording in memory cannot
     be read while it runs)."""
     outfile = getattr(prof, "_outfile", None)
-    if outfile is not None and _core._is_stream_path(outfile):
+    if outfile is not None and is_stream_path(outfile):
         return file_source(outfile)
     if getattr(prof, "_keep_last", None) is not None:
         def snap() -> Optional[Any]:
@@ -158,46 +158,8 @@ def profile_ended(prof: Any) -> Callable[[], Any]:
 
     def ended() -> Any:
         trace = prof.trace
-        if prof._session is None and trace is not None and trace is not before:
+        if prof.options is None and trace is not None and trace is not before:
             return trace
         return None
 
     return ended
-
-
-class CellView:
-    """The live timeline under a ``%%fprofile --live`` cell (or ``%fprofile start --live``): a
-    widget displayed under a display id, fed from the recording's streamed file; :meth:`finish`
-    replaces it with ``final`` (a mimebundle) and closes the widget."""
-
-    def __init__(self, path: str, scratch: Optional[str] = None) -> None:
-        import secrets
-
-        from IPython.display import display
-
-        from ._widget import TimelineWidget
-
-        self.scratch = scratch
-        self.widget = TimelineWidget(error=WAITING, live=True)
-        self.display_id = "fprofile-live-" + secrets.token_hex(8)
-        bundle = self.widget._repr_mimebundle_()
-        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, None)
-        display(data, metadata=metadata, raw=True, display_id=self.display_id)
-        self.feed = Feed(self.widget, file_source(path)).start()
-
-    def finish(self, final: Optional[dict]) -> None:
-        from IPython.display import update_display
-
-        self.feed.stop()
-        if final is not None:
-            update_display(final, raw=True, display_id=self.display_id)
-        self.widget.close()
-        if self.scratch is not None:
-            shutil.rmtree(self.scratch, ignore_errors=True)
-
-
-def scratch_outfile() -> Tuple[str, str]:
-    """A private folder (0700) and the streamed file a live cell records to when no ``-o X.fpt``
-    names one: (folder, path); :meth:`CellView.finish` removes it."""
-    folder = tempfile.mkdtemp(prefix="fprofile-live-")
-    return folder, os.path.join(folder, "live.fpt")

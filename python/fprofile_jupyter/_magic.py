@@ -1,5 +1,8 @@
 """The ``%%fprofile`` cell magic and the ``%fprofile`` line magic.
 
+Over 500 lines: the two magics share one option parser and one run/stop/show path (cell, start, stop,
+status, attach are its subcommands); the live view and the attach live in their own modules.
+
 ``%load_ext fprofile_jupyter`` registers them. ``%fprofile start`` / ``stop`` / ``status`` record
 across cells (``_ongoing``; the rule that tells them from a statement: :func:`subcommand`), and
 ``--live`` shows the timeline while it records (``_livewidget``). The cell runs through the shell
@@ -22,8 +25,9 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import _ongoing
-from ._cmdline import unknown_option
-from ._recording import split_subs
+from ._options import is_stream_path
+from ._subs import split_subs
+from .cli.common import unknown_option
 from ._stopping import held_sigint
 
 USAGE = ("usage: %%fprofile [--subs A,B] [-o OUT] [--format F] [--builtins] [--max-events N] "
@@ -401,7 +405,7 @@ class FprofileMagics(Magics):
             raise UsageError(f"cannot profile this cell: {e}") from None
         live = None
         if opts.live:
-            from ._livewidget import CellView
+            from ._livecell import CellView
 
             live = CellView(kwargs["outfile"], scratch)
         result: Any = None
@@ -467,12 +471,11 @@ class FprofileMagics(Magics):
         (whether the output itself is streamed, the scratch folder or None)."""
         if not opts.live:
             return False, None
-        from . import _core
 
-        if opts.output is not None and opts.format in (None, "fpt") and _core._is_stream_path(opts.output):
+        if opts.output is not None and opts.format in (None, "fpt") and is_stream_path(opts.output):
             kwargs["outfile"] = opts.output
             return True, None
-        from ._livewidget import scratch_outfile
+        from ._livecell import scratch_outfile
 
         folder, path = scratch_outfile()
         kwargs["outfile"] = path
@@ -494,7 +497,6 @@ class FprofileMagics(Magics):
 
     def start(self, line: str) -> None:
         """``%fprofile start [options]``: a recording of the kernel that the following cells run in."""
-        from . import _core
         from ._core import ProfilerError
 
         try:
@@ -519,7 +521,7 @@ class FprofileMagics(Magics):
         # recorded); any other format is written at the stop, or at the kernel's exit
         save_to = opts.output
         _streamed, scratch = self._live_outfile(opts, kwargs)
-        if opts.output is not None and opts.format in (None, "fpt") and _core._is_stream_path(opts.output):
+        if opts.output is not None and opts.format in (None, "fpt") and is_stream_path(opts.output):
             kwargs["outfile"] = opts.output
             save_to = None
         try:
@@ -533,7 +535,7 @@ class FprofileMagics(Magics):
             raise UsageError(f"cannot start recording: {e}") from None
         prof = ongoing.prof
         if opts.live:
-            from ._livewidget import CellView
+            from ._livecell import CellView
 
             view = CellView(kwargs["outfile"], scratch)
             ended = {"text/plain": "fprofile: the recording ended; its timeline is under the %fprofile stop cell"}
@@ -559,9 +561,10 @@ class FprofileMagics(Magics):
             _display.show(trace)
         if ongoing.save_to is not None and trace is not None:
             self._write(trace, Options(output=ongoing.save_to, format=ongoing.save_format))
-        elif ongoing.prof._outfile is not None and trace is not None:
-            size = os.path.getsize(ongoing.prof._outfile) if os.path.exists(ongoing.prof._outfile) else 0
-            print(f"fprofile: wrote {len(trace):,} calls to {ongoing.prof._outfile} ({size:,} bytes)")
+        elif ongoing.options.outfile is not None and trace is not None:
+            outfile = ongoing.options.outfile
+            size = os.path.getsize(outfile) if os.path.exists(outfile) else 0
+            print(f"fprofile: wrote {len(trace):,} calls to {outfile} ({size:,} bytes)")
         if held.interrupted:
             raise KeyboardInterrupt
 
@@ -571,7 +574,8 @@ class FprofileMagics(Magics):
         import shlex
 
         from . import _display
-        from ._attach import AttachError, run
+        from ._attach import AttachError
+        from .cli.attach import run
 
         try:
             argv = shlex.split(line)

@@ -31,6 +31,8 @@ class Ongoing:
 
     prof: Any  # the profile object
     started: float  # time.time() at start
+    #: What it records, and where (the profile's options, kept after the stop).
+    options: Any
     #: A file to write at the stop in a format other than streamed .fpt (None: none, or streamed).
     save_to: Optional[str] = None
     save_format: Optional[str] = None
@@ -72,7 +74,7 @@ def begin(subs: Any, kwargs: dict, *, origin: str = "fprofile_jupyter.start()", 
                                 "stop it first (fprofile_jupyter.stop() or %fprofile stop)")
         prof = profile(subs, **kwargs)
         prof.start()
-        _current = Ongoing(prof, time.time(), save_to, save_format, origin, display)
+        _current = Ongoing(prof, time.time(), prof.options, save_to, save_format, origin, display)
         return _current
 
 
@@ -104,7 +106,7 @@ def end() -> "tuple[Ongoing, Any]":
 
 def status() -> str:
     """One line: what is recording (this module's recording, or another one), or that nothing is."""
-    from . import _recording
+    from ._session import active_sessions
 
     ongoing = _current
     if ongoing is not None:
@@ -112,23 +114,21 @@ def status() -> str:
         parts = [f"fprofile: recording since {time.strftime('%H:%M:%S', time.localtime(ongoing.started))} "
                  f"({_ago(ongoing.started)}, started by {ongoing.origin})",
                  f"subs {', '.join(prof.subs) or '(none)'}"]
-        session = getattr(prof, "_session", None)
-        if session is not None:
-            parts.append("child processes followed" if session.processes else "this process only")
-            if session.keep_last is not None:
-                parts.append(f"keeping the last {prof._keep_last_text}")
-            if session.outfile is not None:
-                size = _size(session.outfile)
-                parts.append(f"streaming to {session.outfile}" + (f" ({size:,} bytes so far)" if size is not None else "")
-                             if session.streamed else f"writing {session.outfile}")
-        if getattr(prof, "_dask", None) is not None:
-            parts.append("with the Dask workers")
+        options = prof.options
+        if options is not None:
+            parts.append("child processes followed" if options.processes else "this process only")
+            if options.keep_last is not None:
+                parts.append(f"keeping the last {prof.keep_last_text}")
+            if options.outfile is not None:
+                size = _size(options.outfile)
+                parts.append(f"streaming to {options.outfile}" + (f" ({size:,} bytes so far)" if size is not None else "")
+                             if options.streamed else f"writing {options.outfile}")
+            if options.dask:
+                parts.append("with the Dask workers")
         if ongoing.save_to is not None:
             parts.append(f"writes {ongoing.save_to} at the stop")
         return "; ".join(parts)
-    with _recording._active_lock:
-        others = [s for s in _recording._active if s.pid == os.getpid()]
-    if others:
+    if active_sessions():
         return ("fprofile: a recording is on in this process (a profile() block or a ThreadProfiler), not one of "
                 "fprofile_jupyter.start(): it stops where it was started")
     return "fprofile: nothing is recording (start one with %fprofile start or fprofile_jupyter.start())"

@@ -1,5 +1,8 @@
 """Following child processes while recording (``processes=True``, the default; docs/processes.md).
 
+Over 500 lines: the session directory's whole life (named, armed, made, swept, merged) is one
+protocol with the child side (rust/python/src/child.rs) and its locking rules; kept in one place.
+
 The parent names a session directory (``fprofile-<random>`` under ``tempfile.gettempdir()``) and
 sets ``FPROFILE_JUPYTER_SESSION`` to ``<directory>:<token>`` in ``os.environ`` while it records,
 so that every process it starts inherits it. It makes the directory (mode 0700) with ``lock``
@@ -46,6 +49,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import _core
 from ._core import FormatError, ProfilerError, Trace
+from ._options import RecordOptions
 
 #: The environment variable that names the session (``<directory>:<token>``) while a recording
 #: follows processes.
@@ -68,13 +72,6 @@ _PREFIX = "fprofile-"
 _held_locks: Dict[int, int] = {}
 
 
-def check_processes(processes: Any) -> bool:
-    """The ``processes=`` argument: a bool, else one clear TypeError."""
-    if not isinstance(processes, bool):
-        raise TypeError(f"processes must be True or False (follow child processes or not), not {type(processes).__name__}")
-    return processes
-
-
 # -- the parent ------------------------------------------------------------------------------------
 
 class SessionDir:
@@ -82,14 +79,18 @@ class SessionDir:
     made by :meth:`make` (at once, or with ``lazy=True`` just before the first child process
     starts: :func:`_make_pending`), merged and removed by :meth:`finish`."""
 
-    def __init__(self, subs: List[str], exclude: List[str], builtins: bool, max_events: int, *,
-                 include: Sequence[str] = (), metadata: Sequence[Tuple[str, str]] = (), lazy: bool = False) -> None:
+    def __init__(self, options: RecordOptions, *, metadata: Sequence[Tuple[str, str]] = (), lazy: bool = False) -> None:
+        import dataclasses
         import tempfile  # (here: a child, which only reads the session, does not need it)
 
         self.root = tempfile.gettempdir()
-        self.config = {"subs": subs, "exclude": exclude, "include": list(include),
-                       "metadata": [list(m) for m in metadata], "builtins": builtins, "max_events": max_events,
-                       "parent_pid": os.getpid(), "start_ns": time.monotonic_ns()}
+        # what a child records: the parent's options, into its spool (no outfile, no window), its
+        # own children followed too
+        child = dataclasses.replace(options, outfile=None, keep_last=None, processes=True, dask=False)
+        #: session.json: the children's options (``RecordOptions.to_json``), the metadata every
+        #: child's trace gets, the parent's pid and the session's start.
+        self.config = {**child.to_json(), "metadata": [list(m) for m in metadata], "parent_pid": os.getpid(),
+                       "start_ns": time.monotonic_ns()}
         self._token = os.urandom(16).hex()
         self._name()
         self._lock: Optional[int] = None
@@ -147,11 +148,11 @@ class SessionDir:
                 try:
                     # the lock first (held from now to the end), session.json last: a session with
                     # its session.json and a free lock is a killed one (see _sweep)
-                    self._lock = _create(dfd, _LOCK, b"")
+                    self._lock = create_file(dfd, _LOCK, b"")
                     _held_locks[self._lock] = os.getpid()
                     fcntl.flock(self._lock, fcntl.LOCK_EX)
-                    os.close(_create(dfd, _TOKEN, self._token.encode()))
-                    os.close(_create(dfd, _CONFIG, json.dumps(self.config).encode()))
+                    os.close(create_file(dfd, _TOKEN, self._token.encode()))
+                    os.close(create_file(dfd, _CONFIG, json.dumps(self.config).encode()))
                 finally:
                     os.close(dfd)
             except OSError as e:
@@ -183,7 +184,7 @@ class SessionDir:
         try:
             dfd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
             try:
-                os.close(_create(dfd, _STOP, b""))
+                os.close(create_file(dfd, _STOP, b""))
             finally:
                 os.close(dfd)
         except OSError:
@@ -420,7 +421,7 @@ def _describe(pid: int) -> str:
     return f" ({cmd[:200]})" if cmd else ""
 
 
-def _create(dfd: int, name: str, data: bytes) -> int:
+def create_file(dfd: int, name: str, data: bytes) -> int:
     """Creates the new file ``name`` in the directory open as ``dfd`` (0600, never an existing
     file, never through a link) with ``data``; returns it, open for reading and writing."""
     fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd)
@@ -543,7 +544,7 @@ def _sweep_one(path: str) -> bool:
             _remove(path)
             return False
         if _ANNOUNCED not in names:
-            os.close(_create(dfd, _ANNOUNCED, b""))
+            os.close(create_file(dfd, _ANNOUNCED, b""))
             warnings.warn(f"fprofile: a recording killed before it stopped left what its child processes recorded in "
                           f"{path}: load it with fprofile_jupyter.load({path!r}) (or `fprofile convert {path} run.fpt`); "
                           f"it is removed {KEEP_DAYS} days after its last write", RuntimeWarning, stacklevel=5)

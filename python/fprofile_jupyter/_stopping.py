@@ -19,7 +19,7 @@ import signal
 import threading
 from typing import Any, Optional
 
-from ._cmdline import _say
+from ._progress import say
 
 __all__ = ["held_sigint"]
 
@@ -61,7 +61,7 @@ class held_sigint:
     def _handler(self, signum: int, frame: Optional[Any]) -> None:
         self.interrupted += 1
         if self.interrupted == 1:
-            _say(f"\nfprofile: {self.what}; it will be complete in a moment (Ctrl-C is held until then)")
+            say(f"\nfprofile: {self.what}; it will be complete in a moment (Ctrl-C is held until then)")
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         global _depth

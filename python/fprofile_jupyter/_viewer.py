@@ -1,5 +1,8 @@
 """The standalone timeline viewer: a small local web server (stdlib ``http.server``).
 
+Over 500 lines: one HTTP handler whose routes share the loaded trace, its window cache and the
+live file it follows; the server plumbing is in ``_httpd`` and the following in ``_follow``.
+
 ``fprofile view [FILE] [--port N] [--no-browser]`` and ``python -m fprofile_jupyter.viewProfile [FILE]``
 run :func:`main`. The server binds 127.0.0.1 only and serves exactly:
 
@@ -71,7 +74,7 @@ from collections import OrderedDict
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import _core, _follow, _httpd, _windowed
-from ._cmdline import Progress
+from ._progress import Progress
 
 __all__ = ["main", "serve", "MAX_UPLOAD_BYTES"]
 

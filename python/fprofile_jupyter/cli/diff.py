@@ -6,13 +6,13 @@ import os
 import sys
 from typing import Sequence
 
-from ._cmdline import PROG, UsageError, _load, _Parser
+from .common import PROG, Parser, UsageError, load
 
 
 def cmd_diff(argv: Sequence[str]) -> int:
-    from ._compare import SORTS, Comparison, compare
+    from .._compare import SORTS, Comparison, compare
 
-    parser = _Parser(
+    parser = Parser(
         prog=f"{PROG} diff",
         description=(
             "Compare two traces per function (matched by file and name): the calls, total and self time "
@@ -36,8 +36,8 @@ def cmd_diff(argv: Sequence[str]) -> int:
         raise UsageError("--top must be 0 or more")
     if opts.names is not None and (not all(n.strip() for n in opts.names) or opts.names[0].strip() == opts.names[1].strip()):
         raise UsageError("--names needs two different non-empty names")
-    ta = _load(opts.a, empty_is_error=True)
-    tb = _load(opts.b, empty_is_error=True)
+    ta = load(opts.a, empty_is_error=True)
+    tb = load(opts.b, empty_is_error=True)
     name_a, name_b = os.path.basename(opts.a) or opts.a, os.path.basename(opts.b) or opts.b
     if name_a == name_b:
         name_a, name_b = opts.a, opts.b

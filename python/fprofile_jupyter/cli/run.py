@@ -9,11 +9,15 @@ import sys
 import threading
 from typing import List, Optional, Sequence, Tuple
 
-from . import _core
-from ._cmdline import PROG, UsageError, _flush_quietly, _Parser, _save, _say, unknown_option
-from ._io import REPLACING, SAVE_ENDINGS, replaces
-from ._recording import TraceFile, parse_keep_last
-from ._stopping import held_sigint
+from .. import _core
+from .._io import REPLACING, SAVE_ENDINGS, replaces
+from .._options import is_stream_path, parse_keep_last
+from .._progress import flush_quietly, say
+from .._session import TraceFile
+from .._stopping import held_sigint
+from .common import PROG, Parser, UsageError, exit_code, save, unknown_option
+from .run_signals import (LiveWindow, Terminated, catch_sigterm, die_of, restore_signal, restore_sigterm, start_live_view,
+                          wait_live_view, window_on_sigusr1)
 
 _RUN_VALUE_OPTS = {"--subs", "-o", "--output", "--max-events", "--keep-last", "--last"}
 #: Every option of ``run`` (an option after the script belongs to the program).
@@ -97,7 +101,8 @@ def _strip_frames(exc: BaseException) -> None:
     import runpy
 
     skip = {os.path.normcase(os.path.abspath(f)) for f in (__file__, runpy.__file__)}
-    pkg_dir = os.path.normcase(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    # (the package's folder, this command's parent)
+    pkg_dir = os.path.normcase(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep
     tb = exc.__traceback__
     while tb is not None:
         fn = os.path.normcase(os.path.abspath(tb.tb_frame.f_code.co_filename))
@@ -106,16 +111,6 @@ def _strip_frames(exc: BaseException) -> None:
             continue
         break
     exc.__traceback__ = tb
-
-
-def _exit_code(e: SystemExit) -> int:
-    code = e.code
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code
-    _say(str(code))
-    return 1
 
 
 def _run_script(path: str) -> None:
@@ -149,7 +144,7 @@ def _stop(prof) -> None:
         warnings.simplefilter("always")
         prof.__exit__(None, None, None)
     for w in caught:
-        _say(f"fprofile: warning: {_warning_text(w.message)}")
+        say(f"fprofile: warning: {_warning_text(w.message)}")
 
 
 def _warning_text(warning) -> str:
@@ -169,7 +164,7 @@ def _warning_text(warning) -> str:
 
 
 def cmd_run(argv: Sequence[str]) -> int:
-    parser = _Parser(
+    parser = Parser(
         prog=f"{PROG} run",
         description=(
             "Profile a Python program as `python script.py [args...]` (or `python -m module`) runs it: "
@@ -218,7 +213,7 @@ def cmd_run(argv: Sequence[str]) -> int:
         if a == "--":
             break
         if a.split("=", 1)[0] in _RUN_OPTIONS - {"-h", "-m"}:
-            _say(f"fprofile: note: {a.split('=', 1)[0]} after the script is passed to the program; put fprofile's "
+            say(f"fprofile: note: {a.split('=', 1)[0]} after the script is passed to the program; put fprofile's "
                  "options before the script to use them")
             break
     if opts.max_events is not None and opts.max_events <= 0:
@@ -226,7 +221,8 @@ def cmd_run(argv: Sequence[str]) -> int:
 
     import runpy
 
-    from ._recording import default_filter, profile, resolve_subs, split_subs
+    from .._recording import profile
+    from .._subs import default_filter, resolve_subs, split_subs
 
     if module is not None:
         stem = module.rsplit(".", 1)[-1]
@@ -278,14 +274,14 @@ def cmd_run(argv: Sequence[str]) -> int:
         kwargs["max_events"] = opts.max_events
     # an .fpt output is streamed while the program runs (a killed run leaves a loadable file;
     # no event cap applies): unless --max-events asks for a cap, which a recording in memory has
-    streamed = _core._is_stream_path(out_abs) and opts.max_events is None and keep_last is None
+    streamed = is_stream_path(out_abs) and opts.max_events is None and keep_last is None
     if streamed:
         kwargs["outfile"] = out_abs
     if opts.last is not None and not opts.live:
         raise UsageError("--last is for the live view: pass --live too")
     if opts.last is not None and not opts.last > 0:
         raise UsageError(f"--last must be a positive number of seconds, not {opts.last:g}")
-    if opts.live and not streamed and not (keep_last is not None and _core._is_stream_path(out_abs)):
+    if opts.live and not streamed and not (keep_last is not None and is_stream_path(out_abs)):
         why = ("--max-events records in memory" if opts.max_events is not None else f"-o {out} is not an .fpt file")
         raise UsageError(f"--live follows the .fpt file written while the program runs, and {why}: "
                          "record to an .fpt output without --max-events")
@@ -296,14 +292,14 @@ def cmd_run(argv: Sequence[str]) -> int:
     prof = profile(**kwargs)
     # named in the trace as the program it runs, not as `python .../fprofile run ...`: its file
     # name and arguments, as its Python children are named (rust/core/src/process.rs)
-    prof._process_name = _quote_args([f"-m {module}" if module is not None else os.path.basename(script) or script]  # type: ignore[attr-defined]
-                                     + list(prog_args))
-    prof._say_replacing = False  # type: ignore[attr-defined]  # said on the last line instead
+    prof.process_name = _quote_args([f"-m {module}" if module is not None else os.path.basename(script) or script]
+                                    + list(prog_args))
+    prof.say_replacing = False  # said on the last line instead
     prof.__enter__()
-    window_writer = _LiveWindow(prof, out_abs) if opts.live and keep_last is not None else None
-    viewer = _start_live_view(out_abs, opts.last, rewritten=window_writer is not None) if opts.live else None
-    saved_sigterm = _catch_sigterm()
-    saved_usr1, saved_exit = _window_on_sigusr1(prof, out, out_abs) if keep_last is not None else (None, None)
+    window_writer = LiveWindow(prof, out_abs) if opts.live and keep_last is not None else None
+    viewer = start_live_view(out_abs, opts.last, rewritten=window_writer is not None) if opts.live else None
+    saved_sigterm = catch_sigterm()
+    saved_usr1, saved_exit = window_on_sigusr1(prof, out, out_abs) if keep_last is not None else (None, None)
     held: Optional[held_sigint] = None
     try:
         try:
@@ -327,9 +323,9 @@ def cmd_run(argv: Sequence[str]) -> int:
                         _run_script(main_file)
             except BaseException as e:  # the program's own exception: reported below, as Python would
                 exc = e
-            if not isinstance(exc, (KeyboardInterrupt, _Terminated)):
+            if not isinstance(exc, (KeyboardInterrupt, Terminated)):
                 _join_threads()
-        except (KeyboardInterrupt, _Terminated) as e:  # while waiting for the program's threads
+        except (KeyboardInterrupt, Terminated) as e:  # while waiting for the program's threads
             exc = e
         finally:
             # From here on the trace is being written: a second Ctrl-C must not lose it (and the
@@ -348,11 +344,11 @@ def cmd_run(argv: Sequence[str]) -> int:
             if held is not None:
                 held.__exit__(None, None, None)
                 held = None
-            _wait_live_view(viewer)
+            wait_live_view(viewer)
         return status
     finally:
-        _restore_sigterm(saved_sigterm)
-        _restore_signal("SIGUSR1", saved_usr1)
+        restore_sigterm(saved_sigterm)
+        restore_signal("SIGUSR1", saved_usr1)
         if saved_exit is not None:
             os._exit = saved_exit
         sys.argv = saved_argv
@@ -362,103 +358,24 @@ def cmd_run(argv: Sequence[str]) -> int:
             held.__exit__(None, None, None)
 
 
-class _LiveWindow:
-    """``fprofile run --keep-last 60s --live``: the flight recorder's window written to the output
-    (a temporary file renamed over it: the viewer never reads half a file) now, then about every
-    :attr:`INTERVAL_S` seconds (stretched to three times a write's time) from a daemon thread,
-    until :meth:`stop`. The viewer follows the file (``--rewritten``)."""
-
-    INTERVAL_S = 1.0
-
-    def __init__(self, prof, out_abs: str) -> None:
-        self.prof = prof
-        self.out_abs = out_abs
-        self._stop = threading.Event()
-        self.write()  # before the viewer starts: it never shows an earlier run's file
-        self._thread = threading.Thread(target=self._run, name="fprofile-live-window", daemon=True)
-        self._thread.start()
-
-    def write(self) -> None:
-        tmp = f"{self.out_abs}.{os.getpid()}.live.tmp"
-        try:
-            self.prof.snapshot().save(tmp, "fpt")
-            os.replace(tmp, self.out_abs)
-        except Exception:  # (the recording stopping meanwhile, a full disk): the next one, or the end's
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-
-    def _run(self) -> None:
-        import time
-
-        while not self._stop.is_set():
-            started = time.monotonic()
-            self.write()
-            self._stop.wait(max(self.INTERVAL_S, 3 * (time.monotonic() - started)))
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def _start_live_view(out_abs: str, last_s: Optional[float], rewritten: bool = False):
-    """``fprofile view --live OUT`` in a process of its own (not a recorded child: started without
-    the recording's session variable), printing its address; None (said) when it cannot start."""
-    import subprocess
-
-    from ._processes import ENV
-
-    env = {k: v for k, v in os.environ.items() if k != ENV}
-    args = [sys.executable, "-m", "fprofile_jupyter", "view", out_abs, "--live"] + (["--rewritten"] if rewritten else [])
-    if last_s is not None:
-        args += ["--last", repr(last_s)]
-    try:
-        return subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL)
-    except OSError as e:
-        _say(f"fprofile: the live view could not start ({e}); the trace is still written")
-        return None
-
-
-def _wait_live_view(viewer) -> None:
-    """After the run: the live view stays open until Ctrl-C (or until it ends)."""
-    import signal
-    import subprocess
-
-    if viewer.poll() is None:
-        _say("fprofile: the live view stays open (Ctrl-C to close it)")
-    try:
-        viewer.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if viewer.poll() is None:
-            viewer.send_signal(signal.SIGINT)
-            try:
-                viewer.wait(10)
-            except subprocess.TimeoutExpired:
-                viewer.kill()
-                viewer.wait()
-
-
 def _finish_run(prof, exc: Optional[BaseException], out: str, out_abs: str, replacing: bool = False,
                 written: bool = False) -> int:
     """After the program and the recording stopped: reports how the program ended (as Python
     would), writes the trace (unless it was streamed there while recording: ``written``), says
     where; returns the program's exit status."""
     # a streamed recording's stop rewrote the file without loading it: what it says is its outline
-    trace = prof._trace
+    trace = prof.kept_trace
     if isinstance(trace, TraceFile):
         trace = trace.outline if trace.outline is not None else trace.load()
     status = 0
     if isinstance(exc, SystemExit):
-        status = _exit_code(exc)
+        status = exit_code(exc)
     elif isinstance(exc, KeyboardInterrupt):
         status = 130
-        _say("\nKeyboardInterrupt")
-    elif isinstance(exc, _Terminated):
+        say("\nKeyboardInterrupt")
+    elif isinstance(exc, Terminated):
         status = 128 + exc.signum
-        _say("fprofile: the program was terminated (SIGTERM); writing the trace recorded so far")
+        say("fprofile: the program was terminated (SIGTERM); writing the trace recorded so far")
     elif exc is not None:
         _strip_frames(exc)
         try:
@@ -466,123 +383,28 @@ def _finish_run(prof, exc: Optional[BaseException], out: str, out_abs: str, repl
         except (OSError, ValueError, AttributeError):  # the program closed or replaced stderr
             pass
         status = 1
-    _flush_quietly(sys.stdout)  # the program may have closed, broken or replaced it
+    flush_quietly(sys.stdout)  # the program may have closed, broken or replaced it
 
     if trace is None:
         raise RuntimeError("the profiler returned no trace")
     if not written:
-        _save(trace, out_abs)
+        save(trace, out_abs)
     _print_written(trace, out, replacing)
-    if isinstance(exc, _Terminated):  # end as the signal would have ended the program
-        _die_of(exc.signum)
+    if isinstance(exc, Terminated):  # end as the signal would have ended the program
+        die_of(exc.signum)
     return status
-
-
-class _Terminated(BaseException):
-    """Raised in the main thread by SIGTERM during ``fprofile run`` (as SIGINT raises
-    KeyboardInterrupt), so that the trace is still written."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _catch_sigterm():
-    """SIGTERM (``kill``, ``timeout``, a batch scheduler) ends the program through the same path
-    as an exception, so its trace is written. Only where the program has not set its own
-    handler (it may set one later: it then wins). Returns what to restore."""
-    import signal
-
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    try:
-        if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
-            return None
-
-        def handler(signum, frame):
-            raise _Terminated(signum)
-
-        signal.signal(signal.SIGTERM, handler)
-    except (ValueError, OSError, AttributeError):
-        return None
-    return signal.SIG_DFL
-
-
-def _window_on_sigusr1(prof, out: str, out_abs: str):
-    """The flight recorder of ``fprofile run --keep-last``: SIGUSR1 writes the last window to the
-    output file (one line says so), and so does ``os._exit`` (which skips the end of ``run``). Says
-    how, once, at the start. Returns what to restore: the SIGUSR1 handler and ``os._exit``."""
-    import signal
-
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGUSR1"):
-        return None, None
-
-    def handler(signum, frame):
-        try:
-            trace = prof.snapshot()
-            _save(trace, out_abs)
-            _say(f"fprofile: wrote the last window ({len(trace):,} calls) to {out}")
-        except Exception as e:  # the program goes on: say why there is no file
-            _say(f"fprofile: could not write the window to {out}: {e}")
-
-    try:
-        saved = signal.signal(signal.SIGUSR1, handler)
-    except (ValueError, OSError):
-        return None, None
-    _say(f"fprofile: flight recorder on (the last {prof._keep_last_text}); `kill -USR1 {os.getpid()}` writes it to {out}, "
-         "as the program's end does")
-    real_exit = os._exit
-
-    def _exit(status: int) -> None:  # the program ends with os._exit: the window first
-        handler(None, None)
-        real_exit(status)
-
-    _exit.__wrapped__ = real_exit  # type: ignore[attr-defined]
-    os._exit = _exit
-    return saved, real_exit
-
-
-def _restore_signal(name: str, saved) -> None:
-    import signal
-
-    if saved is not None:
-        try:
-            signal.signal(getattr(signal, name), saved)
-        except (ValueError, OSError, TypeError):
-            pass
-
-
-def _restore_sigterm(saved) -> None:
-    import signal
-
-    if saved is not None:
-        try:
-            signal.signal(signal.SIGTERM, saved)
-        except (ValueError, OSError):
-            pass
-
-
-def _die_of(signum: int) -> None:
-    import signal
-
-    _flush_quietly(sys.stdout)
-    _flush_quietly(sys.stderr)
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
 
 
 def _print_written(trace, out: str, replacing: bool = False) -> None:
     """One line on stderr: what was written (and that it replaced an earlier file) and how to view it."""
-    from . import _core
-
     n_threads = len(trace.threads)
     shown = f"{out}{REPLACING}" if replacing else out
     if len(trace) == 0:
         subs = _subs_text(trace.metadata.get("subs"))
-        _say(f"fprofile: wrote {shown}: no calls were recorded (subs: {subs}); choose the files to record with --subs")
+        say(f"fprofile: wrote {shown}: no calls were recorded (subs: {subs}); choose the files to record with --subs")
         return
     html = _quote(os.path.splitext(out)[0] + ".html")
-    _say(
+    say(
         f"fprofile: wrote {shown}: {len(trace):,} call{'' if len(trace) == 1 else 's'} in {n_threads} thread{'s' if n_threads != 1 else ''} "
         f"over {_core.format_duration(trace.duration_ns)}, {_matched_text(trace)}. View it: fprofile view {_quote(out)}  "
         f"(or as a page: fprofile export {_quote(out)} -o {html})"
@@ -626,4 +448,3 @@ def _quote(s: str) -> str:
     import shlex
 
     return shlex.quote(s)
-
