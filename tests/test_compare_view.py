@@ -68,7 +68,7 @@ def test_mimebundle(comparison, monkeypatch):
     assert set(bundle) == {"text/plain", "text/html"}
     assert bundle["text/html"] == comparison._repr_html_()
     # in a kernel: the differential tree too, from which the extension draws
-    monkeypatch.setattr(_display, "_in_kernel", lambda: True)
+    monkeypatch.setattr(_display, "in_kernel", lambda: True)
     bundle = comparison._repr_mimebundle_()
     # one copy: the text/html fragment holds the payload, the mime type points to it
     assert bundle[_display.COMPARE_MIME] == _display.IN_HTML
@@ -84,7 +84,7 @@ def test_mimebundle(comparison, monkeypatch):
 
 
 def notebook_with(comparison, monkeypatch) -> dict:
-    monkeypatch.setattr(_display, "_in_kernel", lambda: True)
+    monkeypatch.setattr(_display, "in_kernel", lambda: True)
     bundle = comparison._repr_mimebundle_()
     return {
         "cells": [{"cell_type": "code", "execution_count": 1, "id": "c1", "metadata": {},

@@ -159,7 +159,7 @@ def test_a_trace_too_big_to_embed_says_so_where_scripts_run_and_where_they_do_no
     from fprofile_jupyter import _display
     from viewer_support import make_trace
 
-    monkeypatch.setattr(_display, "_in_kernel", lambda: True)
+    monkeypatch.setattr(_display, "in_kernel", lambda: True)
     monkeypatch.setattr(_display, "MAX_DISPLAY_CALLS", 10)
     fragment = _display.mimebundle(make_trace())["text/html"]
     page_file = tmp_path / "too-big.html"

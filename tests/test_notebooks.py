@@ -180,7 +180,7 @@ def small_trace(name="work", file="/tmp/ipykernel_1/cell.py", title=None):
 
 @pytest.fixture
 def in_kernel(monkeypatch):
-    monkeypatch.setattr(_display, "_in_kernel", lambda: True)
+    monkeypatch.setattr(_display, "in_kernel", lambda: True)
 
 
 def test_mimebundle_outside_a_kernel_is_text_only():

@@ -215,6 +215,28 @@ def make_session(tmp_path, monkeypatch, **kw):
     return s
 
 
+def test_session_json_is_the_childrens_record_options(tmp_path, monkeypatch):
+    # the parent's RecordOptions taken whole: a child records the same filter, builtins and cap,
+    # into its spool (no outfile, no window), following its own children; plus what the binding's
+    # reader needs besides (metadata, parent_pid, start_ns)
+    import dataclasses
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    opts = RecordOptions(subs=("a/", "b/"), exclude=("site-packages",), include=("+urllib",), builtins=True,
+                         max_events=77, outfile=str(tmp_path / "o.fpt"), processes=True)
+    s = _processes.SessionDir(opts, metadata=[("k", "v")])
+    try:
+        path, _, token = s.key.rpartition(":")
+        _joined, text = _core._join_session(path, token)
+        config = json.loads(text)
+        assert RecordOptions.from_json(config) == dataclasses.replace(opts, outfile=None)
+        assert config["metadata"] == [["k", "v"]] and config["parent_pid"] == os.getpid()
+        assert isinstance(config["start_ns"], int)
+    finally:
+        s.discard()
+
+
 def test_joining_checks_the_directory_the_token_and_the_lock(tmp_path, monkeypatch):
     s = make_session(tmp_path, monkeypatch)
     path, _, token = s.key.rpartition(":")

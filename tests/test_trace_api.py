@@ -764,7 +764,7 @@ def test_one_display_encodes_once_and_summarises_once(monkeypatch):
         def __repr__(self):
             return repr(self._t)
 
-    monkeypatch.setattr(_display, "_in_kernel", lambda: True)
+    monkeypatch.setattr(_display, "in_kernel", lambda: True)
     bundle = _display.mimebundle(Counting(t))
     assert counts == {"to_bytes": 1, "summary_json": 1}, counts
     assert base64.b64decode(_display.output_payload(bundle)["fpt"]) == t.to_bytes()

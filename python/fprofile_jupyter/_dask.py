@@ -1,7 +1,6 @@
 """Recording the workers of a Dask cluster: ``profile(dask=client)`` and ``%%fprofile --dask``.
 
-Over 500 lines: one protocol (check, start, task bands, stop, clocks, merge) whose steps share the
-plugin's state and the worker's pickled functions; split, each half would need the other's internals.
+Over 500 lines: one protocol (check, start, task bands, stop, clocks, merge) sharing the plugin's state.
 
 How it travels (all over Dask's own comms, no shared filesystem):
 

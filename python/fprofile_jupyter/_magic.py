@@ -1,7 +1,6 @@
 """The ``%%fprofile`` cell magic and the ``%fprofile`` line magic.
 
-Over 500 lines: the two magics share one option parser and one run/stop/show path (cell, start, stop,
-status, attach are its subcommands); the live view and the attach live in their own modules.
+Over 500 lines: two magics over one option parser and one run/stop/show path (live view, attach elsewhere).
 
 ``%load_ext fprofile_jupyter`` registers them. ``%fprofile start`` / ``stop`` / ``status`` record
 across cells (``_ongoing``; the rule that tells them from a statement: :func:`subcommand`), and

@@ -1,7 +1,6 @@
 """Following child processes while recording (``processes=True``, the default; docs/processes.md).
 
-Over 500 lines: the session directory's whole life (named, armed, made, swept, merged) is one
-protocol with the child side (rust/python/src/child.rs) and its locking rules; kept in one place.
+Over 500 lines: the session directory's whole life, one protocol with the child side (child.rs) and its locks.
 
 The parent names a session directory (``fprofile-<random>`` under ``tempfile.gettempdir()``) and
 sets ``FPROFILE_JUPYTER_SESSION`` to ``<directory>:<token>`` in ``os.environ`` while it records,

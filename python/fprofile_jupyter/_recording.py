@@ -208,7 +208,7 @@ class profile:
 
     @property
     def kept_trace(self) -> Union[Trace, TraceFile, None]:
-        """The last recording's trace as kept: a streamed one is a :class:`TraceFile`, not loaded
+        """The last recording's trace as kept: a streamed one is a ``TraceFile``, not loaded
         (its ``outline`` says what it holds), where :attr:`trace` loads it."""
         return self._trace
 

@@ -1,7 +1,6 @@
 """The standalone timeline viewer: a small local web server (stdlib ``http.server``).
 
-Over 500 lines: one HTTP handler whose routes share the loaded trace, its window cache and the
-live file it follows; the server plumbing is in ``_httpd`` and the following in ``_follow``.
+Over 500 lines: one HTTP handler whose routes share the trace and its window cache (_httpd, _follow: the rest).
 
 ``fprofile view [FILE] [--port N] [--no-browser]`` and ``python -m fprofile_jupyter.viewProfile [FILE]``
 run :func:`main`. The server binds 127.0.0.1 only and serves exactly:
