@@ -89,6 +89,8 @@ class Session:
         self.children: Optional[_processes.SessionDir] = None
         #: Warn at start when the outfile replaces a file (off where the caller says it: the CLI).
         self.say_replacing = say_replacing
+        #: The outfile is a streamed ``.fpt`` (the trace at stop is loaded back from it).
+        self.streamed = options.streamed
 
     # (read by the recorder's start below and by the stop)
     subs = _option("subs")
@@ -98,7 +100,6 @@ class Session:
     max_events = _option("max_events")
     outfile = _option("outfile")
     keep_last = _option("keep_last")
-    streamed = _option("streamed")
 
     def start(self, stacklevel: int = 1) -> None:
         if _processes.child_session_dir() is not None:
