@@ -7,7 +7,7 @@ arguments of :class:`fprofile_jupyter.profile` and returns that profile object, 
 ``start()`` / ``stop()`` do the same for one object (this module only remembers which one is on).
 
 At interpreter exit (a kernel shutdown or restart included) a recording still on is stopped here,
-before ``_recording``'s own exit handler: a streamed ``.fpt`` outfile gets its end chunk, and a file
+before ``_session``'s own exit handler: a streamed ``.fpt`` outfile gets its end chunk, and a file
 the magic was asked to write in another format (``%fprofile start -o run.json``) is written.
 """
 from __future__ import annotations
@@ -161,7 +161,7 @@ def save(trace: Any, path: str, fmt: Optional[str]) -> None:
 @atexit.register
 def _stop_at_exit() -> None:
     """A recording still on at exit (a kernel shut down or restarted): stopped, and the file asked
-    for written. Registered after ``_recording``'s handler, so it runs before it."""
+    for written. Registered after ``_session``'s handler, so it runs before it."""
     global _current
     with _lock:
         ongoing, _current = _current, None

@@ -16,7 +16,7 @@ stderr when ``FPROFILE_JUPYTER_DEBUG=1``). A child records into ``<pid>.spool`` 
 parent's lock is free: a killed recording):
 
 - after ``os.fork()`` (``multiprocessing``'s fork context too): ``after_fork`` starts a fresh child
-  recording, from this module's at-fork handler in ``_recording``;
+  recording, from this module's at-fork handler in ``_session``;
 - a new interpreter (``spawn``, ``forkserver``, ``subprocess`` or ``os.exec*`` of Python): the
   ``fprofile_jupyter_processes.pth`` line installed with the package loads the extension module
   alone (not this package: its imports would cost every child about 20 ms) and calls

@@ -149,7 +149,7 @@ def _stop(prof) -> None:
 
 def _warning_text(warning) -> str:
     """A profiler warning in this command's words: the options are ``--max-events`` and ``--subs``
-    here (the warning's ``kind`` and ``stats`` are set by ``fprofile_jupyter._recording``)."""
+    here (the warning's ``kind`` and ``stats`` are set by ``fprofile_jupyter._session``)."""
     kind = getattr(warning, "kind", None)
     stats = getattr(warning, "stats", None)
     if kind == "cap_reached" and stats is not None and stats.cap_reached is not None:
