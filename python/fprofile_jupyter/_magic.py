@@ -4,7 +4,7 @@ Over 500 lines: two magics over one option parser and one run/stop/show path (li
 
 ``%load_ext fprofile_jupyter`` registers them. ``%fprofile start`` / ``stop`` / ``status`` record
 across cells (``_ongoing``; the rule that tells them from a statement: :func:`subcommand`), and
-``--live`` shows the timeline while it records (``_livewidget``). The cell runs through the shell
+``--live`` shows the timeline while it records (``_livecell``, fed by ``_livewidget``). The cell runs through the shell
 (``shell.run_cell``), so its output, its result and its traceback look exactly as without the
 magic; the recorded trace is then shown under the cell (the timeline widget, see ``_display``).
 Files are written only when asked (``-o``).
