@@ -124,7 +124,9 @@ def test_every_wheel_holds_the_jupyterlab_extension(wheels):
     seen = None
     for version, whl in wheels.items():
         with zipfile.ZipFile(whl) as z:
-            prefix = next(n for n in z.namelist() if n.endswith("/labextensions/fprofile-jupyter/package.json"))[:-len("package.json")]
+            found = [n for n in z.namelist() if n.endswith("/labextensions/fprofile-jupyter/package.json")]
+            assert len(found) == 1, f"the {version} wheel holds no JupyterLab extension (rust/python/build.rs writes it)"
+            prefix = found[0][:-len("package.json")]
             assert ".data/data/share/jupyter/labextensions/fprofile-jupyter/" in prefix, prefix
             files = {n[len(prefix):]: z.read(n) for n in z.namelist() if n.startswith(prefix)}
         assert len(files) == 4, (version, sorted(files))
