@@ -1,6 +1,6 @@
 // diffview.js: the differential flame graph of two runs (`fprofile_jupyter.compare(a, b)` in a
 // notebook): the tree of `Comparison.flame_bytes()` (flame.js diffFlameFromBytes) as an icicle
-// (flameview.js drawIcicle), widths by b's total time (or a's: the select), each box coloured by how
+// (icicle.js drawIcicle), widths by b's total time (or a's: the select), each box coloured by how
 // much slower (red) or faster (blue) the path got from a to b, paths only in b ("new") and only in
 // a ("gone": visible with a's widths) in their own colours. Hover: both sides' figures and the
 // change; click: zoom into a path (the breadcrumb and Escape go back). Drawn from the notebook
@@ -10,7 +10,7 @@
 // Layer 4 (canvas, DOM, text only: names from the runs go through textContent and fillText).
 
 import { diffFlameFromBytes, flameLayout, flamePath, flameFind } from "./flame.js";
-import { drawIcicle, hitIcicle, shareText, FLAME_ROW_PX } from "./flameview.js";
+import { drawIcicle, hitIcicle, shareText, FLAME_ROW_PX } from "./icicle.js";
 import { sizeCanvas, readPalette, resolveDark, labelColourOn, BoxBatch } from "./render.js";
 import { makeEl, signedDuration } from "./panel.js";
 import { createTooltip } from "./tooltip.js";

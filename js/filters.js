@@ -1,6 +1,6 @@
 // filters.js: view filters applied to a decoded trace: which calls are kept and the self time
 // the kept ones get. Layer 2 (pure, no DOM; the decoded shape of decode.js). The filter itself
-// lives in state.js (`state.filter`); timeline.js applies it and hands the result to the views:
+// lives in state.js (`state.filter`); actions.js applies it and hands the result to the views:
 // the zoomed view and the overview draw the rows of `filteredIndex`, flame.js merges only kept
 // calls, layout.js computeSummary counts only kept calls.
 //

@@ -1,7 +1,7 @@
 // state.js: what the views of one timeline share: the shown trace and what is derived from it,
 // the processes, which threads are visible, which processes are collapsed, the lanes (all, and
 // those with something in the window), the task bands, the theme's colours, the selection, the search and the
-// call under the pointer, the view filters (filters.js applies them). Layer 3 (no DOM). timeline.js owns the one instance and changes it;
+// call under the pointer, the view filters (filters.js applies them). Layer 3 (no DOM). timeline.js makes the one instance, its actions (actions.js, data.js, windowed.js) change it;
 // the views read it (the zoomed view also sets hoverCall).
 
 /** The state of a timeline with no trace. */
@@ -9,7 +9,7 @@ export function createTimelineState() {
   return {
     trace: null, // the decoded trace (decode.js), or null
     fullIndex: null, // layout.js buildIndex(trace): every call
-    overviewTrace: null, // windowed mode (timeline.js setWindowedData): the overview reply composed (windowreply.js), drawn by the overview
+    overviewTrace: null, // windowed mode (windowed.js setWindowedData): the overview reply composed (windowreply.js), drawn by the overview
     overviewIndex: null, // its buildIndex
     index: null, // what the views draw: fullIndex, or with a filter on filters.js filteredIndex (kept calls, their self times)
     filter: { hidden: [], minNs: 0 }, // the view filters (filters.js): [{ kind: function | file | module, value }], minimum duration
@@ -32,6 +32,7 @@ export function createTimelineState() {
     selectedCall: -1,
     selectedCode: -1, // the function of the selected call: every call of it is highlighted
     searchMask: null, // Uint8Array over codes (1: matches the search), or null
+    windowed: null, // windowed mode (windowed.js): { skeleton, depths, calls, source, reply (drawn), live, flame (the host's flame graphs, or null) }, or null for a trace held whole
     searchCallRows: null, // windowed: the host's summary rows ({code, calls}) the search counts calls from, or null
     hoverCall: -1,
     batch: null, // render.js BoxBatch over 2 x codes (each colour, then each faded colour)

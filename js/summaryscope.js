@@ -1,7 +1,7 @@
 // summaryscope.js: what the summary table counts. It follows the thread list: with threads (or
 // whole processes) hidden, the page's summary is computed over the calls of the shown threads
 // (and, with a filter on, the kept ones: layout.js lazySummary with that mask), and the table says
-// so ("Shown threads (305 of 310)"). A windowed trace (timeline.js "windowed mode") holds one
+// so ("Shown threads (305 of 310)"). A windowed trace (windowed.js) holds one
 // window's calls, so its table keeps the host's rows over every thread, and says that plainly.
 // Layer 2: pure (no DOM; layout), tested in node (tests/js/panels.test.mjs).
 

@@ -1,6 +1,6 @@
 // threads.js: the thread list (`.fprofile-threads`): one checkbox per thread (data-thread = its
 // index) with its colour, name, calls and duration; unchecking hides the thread's lane, a click on
-// the name (a button) brings the thread into the zoomed view (timeline.js revealThread). With more
+// the name (a button) brings the thread into the zoomed view (actions.js revealThread). With more
 // than one process the threads are grouped under their process: a checkbox per process
 // (data-process = its index; indeterminate when only some of its threads are shown) shows or hides
 // all its threads at once, and a button collapses or expands its lanes. Inside a process, threads

@@ -3,7 +3,7 @@
 // into a decoded trace of the shape decode.js gives, so that every view draws a window reply as it
 // draws a whole trace. Layer 1 (pure, no DOM).
 
-import { asBytes, inflateZlib, FptError } from "./decode.js";
+import { asBytes, inflateZlib, FptError } from "./fptcodec.js";
 
 const WINDOW_MAGIC = [0x46, 0x50, 0x57, 0x4e]; // "FPWN"
 const WINDOW_VERSION = 1;

@@ -15,6 +15,12 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip
 fi
+# js/dist/fragment.min.js is generated and committed (.gitattributes): a merge keeps this side's
+# copy instead of a conflict; tests/js/minified.test.mjs then says whether to run `npm run build`
+if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git -C "$ROOT" config merge.fprofile-generated.name "generated file: keep this side's copy, then npm run build"
+  git -C "$ROOT" config merge.fprofile-generated.driver true
+fi
 extra=${1:-}
 spec="$ROOT"
 [ -n "$extra" ] && spec="$ROOT[$extra]"

@@ -15,6 +15,7 @@ Measured on the 2 shared cores: 20 s once the cargo folders exist (target/wheels
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -114,6 +115,28 @@ def test_wheel_records_without_rust(wheels, tmp_path, version):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.startswith(f"ok: CPython {version}."), r.stdout + r.stderr
     assert (work / "smoke.fpt").stat().st_size > 0
+
+
+def test_every_wheel_holds_the_jupyterlab_extension(wheels):
+    """The package build writes the JupyterLab extension from js/ (rust/python/build.rs; git holds
+    no copy of it) into each wheel's data folder: the same four files in every wheel, the bundle
+    the timeline's, package.json naming the container that is there."""
+    seen = None
+    for version, whl in wheels.items():
+        with zipfile.ZipFile(whl) as z:
+            found = [n for n in z.namelist() if n.endswith("/labextensions/fprofile-jupyter/package.json")]
+            assert len(found) == 1, f"the {version} wheel holds no JupyterLab extension (rust/python/build.rs writes it)"
+            prefix = found[0][:-len("package.json")]
+            assert ".data/data/share/jupyter/labextensions/fprofile-jupyter/" in prefix, prefix
+            files = {n[len(prefix):]: z.read(n) for n in z.namelist() if n.startswith(prefix)}
+        assert len(files) == 4, (version, sorted(files))
+        package = json.loads(files["package.json"])
+        assert package["jupyterlab"]["_build"]["load"] in files, (version, sorted(files))
+        bundle = next(k for k in files if k.startswith("static/timeline.") and k.endswith(".js"))
+        assert files[bundle].startswith(b"// fprofile-jupyter "), files[bundle][:80]
+        assert b"function createTimeline(" in files[bundle]
+        assert seen is None or files == seen, f"the {version} wheel's extension differs"
+        seen = files
 
 
 def _import(venv: Path, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:

@@ -620,6 +620,15 @@ class RawRecording:
         """Build the Trace (once; ``ProfilerError`` after)."""
 
 # ---------------------------------------------------------------------------------------------------
+# the JupyterLab extension (fprofile::labext; rust/python/build.rs writes it into the wheel)
+
+LAB_EXTENSION_PATH: str
+"""Where the extension sits under the prefix: ``share/jupyter/labextensions/fprofile-jupyter``."""
+
+def lab_extension_files() -> List[Tuple[str, bytes]]:
+    """Every file of the extension (path relative to its folder, content) for this version."""
+
+# ---------------------------------------------------------------------------------------------------
 # assets
 
 def asset_bundle(host: str) -> str:

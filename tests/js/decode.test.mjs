@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
-import { decodeFpt, decodeFptBody, FptError, TraceTooLargeError } from "../../js/decode.js";
+import { decodeFpt, decodeFptBody, TraceTooLargeError } from "../../js/decode.js";
+import { FptError } from "../../js/fptcodec.js";
 import { readFileSync } from "node:fs";
 import { BodyWriter, encodeBody, encodeFpt, wrapBody, sampleTrace, bigTrace, twoProcessTrace } from "./fpt_encoder.mjs";
 

@@ -4,7 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { decodeFpt, FptError } from "../../js/decode.js";
+import { decodeFpt } from "../../js/decode.js";
+import { FptError } from "../../js/fptcodec.js";
 import { buildIndex, forEachBox } from "../../js/layout.js";
 import { decodeWindowReply, composeWindowTrace, replyDepths, ITEM_RUN } from "../../js/windowreply.js";
 

@@ -33,6 +33,7 @@ pub mod compare;
 pub mod flame;
 pub mod formats;
 pub mod fsio;
+pub mod labext;
 pub mod load;
 pub mod merge;
 pub mod model;

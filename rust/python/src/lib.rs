@@ -12,6 +12,7 @@
 //!   the package.
 //! - `spool`: a child process's spool read into a `Trace` (the parent's merge of child processes).
 //! - `assets`: the embedded timeline JS/CSS and the HTML export.
+//! - `labext`: the JupyterLab extension's files (`build.rs` writes them into the wheel).
 //! - `paths`: `short_path(file, roots)`, file names as users know them.
 //! - `merge`: `merge(parts)`, several traces (processes, Dask workers) into one.
 //! - `process`: `_process_name()`, `_command_line()`: this process as a trace names it.
@@ -23,6 +24,7 @@ mod assets;
 mod child;
 mod errors;
 mod hook;
+mod labext;
 mod merge;
 mod paths;
 mod process;
@@ -42,6 +44,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     child::register(m)?;
     spool::register(m)?;
     assets::register(m)?;
+    labext::register(m)?;
     paths::register(m)?;
     merge::register(m)?;
     process::register(m)?;
