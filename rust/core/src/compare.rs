@@ -595,7 +595,7 @@ pub fn html_table(
     roots: &crate::paths::Roots,
     names: &Names,
 ) -> String {
-    use crate::assets::html_escape;
+    use crate::escape::html_escape;
     let mut out = String::from("<table class=\"fprofile-compare\">\n<caption>");
     let order = order_text(by, per_call);
     match title.strip_suffix(order.as_str()) {

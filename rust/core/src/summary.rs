@@ -512,7 +512,7 @@ pub const HTML_MAX_ROWS: usize = 500;
 /// The rows as an HTML table with `title` as its caption (names escaped; at most
 /// [`HTML_MAX_ROWS`] rows).
 pub fn html_table(rows: &[Row], title: &str, roots: &crate::paths::Roots) -> String {
-    use crate::assets::html_escape;
+    use crate::escape::html_escape;
     use crate::units::format_duration;
     let dur = |ns: u64| format_duration(i64::try_from(ns).unwrap_or(i64::MAX));
     let mut out = String::new();

@@ -13,7 +13,7 @@
 //! timeline's rule). Every such call is either an item of the reply or counted in exactly one run
 //! (tested: `rust/core/tests/window.rs`).
 
-use crate::formats::fpt::{put_s, put_u, FptError, Reader, SliceSource};
+use crate::formats::codec::{put_s, put_u, FptError, Reader, SliceSource};
 use crate::model::{CallFlags, Trace};
 
 /// Reply magic: ASCII `FPWN`.
@@ -488,7 +488,7 @@ pub fn encode(reply: &WindowReply, zlib_level: Option<u32>) -> Vec<u8> {
     out.extend_from_slice(&(if zlib_level.is_some() { FLAG_ZLIB } else { 0 }).to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     match zlib_level {
-        Some(level) => crate::formats::fpt::deflate_into(&mut out, &body, level),
+        Some(level) => crate::formats::codec::deflate_into(&mut out, &body, level),
         None => out.extend_from_slice(&body),
     }
     out
@@ -516,7 +516,7 @@ pub fn decode(bytes: &[u8], trace_threads: usize, trace_codes: usize) -> Result<
     }
     let rest = &bytes[HEADER_LEN..];
     let body: std::borrow::Cow<[u8]> = if flags & FLAG_ZLIB != 0 {
-        crate::formats::fpt::inflate_exact(rest, body_len as usize, HEADER_LEN as u64)?.into()
+        crate::formats::codec::inflate_exact(rest, body_len as usize, HEADER_LEN as u64)?.into()
     } else if rest.len() as u64 != body_len {
         return Err(WindowError::Reply(format!("{} body bytes, the header says {body_len}", rest.len())));
     } else {

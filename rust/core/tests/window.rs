@@ -3,7 +3,7 @@
 //! and every bad request a clear error.
 mod common;
 use common::*;
-use fprofile::build::build_trace;
+use fprofile::calltree::build_trace;
 use fprofile::synthetic::synthetic_trace;
 use fprofile::window::{self, query, WindowError, WindowIndex, WindowReply};
 use fprofile::Trace;

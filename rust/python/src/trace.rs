@@ -722,7 +722,7 @@ fn _build_trace(
             ..Default::default()
         }),
     };
-    PyTrace::from_trace(py.detach(move || fprofile::build::build_trace(rec)))
+    PyTrace::from_trace(py.detach(move || fprofile::calltree::build_trace(rec)))
 }
 
 /// Loads a trace from a file; the format is detected from the content unless given.

@@ -7,7 +7,8 @@
 
 use base64::Engine;
 
-use crate::assets::{bundle, css, html_escape};
+use crate::assets::{bundle, css};
+use crate::escape::html_escape;
 use crate::formats::fpt;
 use crate::model::Trace;
 use crate::summary::overall_json;

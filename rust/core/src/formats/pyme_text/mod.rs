@@ -17,7 +17,7 @@
 //!   integer ns. Event: `call` or `return`. First line: a non-negative integer.
 //! - Threads are keyed by name (the only identity the format has): two threads with the same name
 //!   are one thread here. Codes are interned by (file, function, first line).
-//! - Events are grouped per thread and turned into call trees by [`crate::build::build_trace`]
+//! - Events are grouped per thread and turned into call trees by [`crate::calltree::build_trace`]
 //!   (out-of-order lines are sorted per thread by time, stably; returns with no call become calls
 //!   that began before recording; calls never returned are unfinished, closed at the last event of
 //!   the file). `origin_ns` is the first event's absolute time.
@@ -43,7 +43,7 @@ use scan::{parse_seconds, parse_u32, same, show, unescape, FxHasher, FxMap, Sepa
 
 pub use write::{escaped, push_event_line, push_seconds, write, write_escaped, write_event_line, write_seconds, CodeLine};
 
-use crate::build::build_trace;
+use crate::calltree::build_trace;
 use crate::model::{Code, Event, EventKind, Recording, ThreadRecord, Trace};
 use std::hash::Hasher;
 use std::io;
