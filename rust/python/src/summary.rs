@@ -259,3 +259,9 @@ impl PySummary {
         fprofile::summary::html_table(&self.rows, &self.title(), &self.roots)
     }
 }
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PySummary>()?;
+    m.add_class::<PySummaryRow>()?;
+    Ok(())
+}
