@@ -23,7 +23,7 @@
 use crate::flame::{Arena, Figures, NONE};
 use crate::model::Trace;
 use crate::summary::{summarize, Row};
-use crate::units::{display_width, format_duration, one_line, pad_left_to_width, pad_to_width};
+use crate::units::{format_duration, one_line};
 
 /// One side's figures of a function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -528,41 +528,24 @@ pub fn text_table(
     roots: &crate::paths::Roots,
     names: &Names,
 ) -> String {
+    use crate::table::{Align, Cell, Column, Table, Width};
     let n = limit.map_or(rows.len(), |l| l.min(rows.len()));
-    let shown = &rows[..n];
-    let funcs: Vec<String> = shown.iter().map(|r| one_line(&r.function)).collect();
-    let fw = funcs.iter().map(|f| display_width(f)).max().unwrap_or(0).clamp(8, 40);
-    let all: Vec<[String; 10]> = shown.iter().map(|r| cells(r, per_call)).collect();
-    let head = headers(per_call, names);
-    let widths: Vec<usize> =
-        (0..10).map(|k| all.iter().map(|c| display_width(&c[k])).chain([display_width(&head[k])]).max().unwrap_or(0)).collect();
-    let mut out = String::from(title);
-    out.push('\n');
-    let line = |cols: &[String], func: &str, tail: &str| {
-        let mut s = String::new();
-        for (k, c) in cols.iter().enumerate() {
-            s.push_str(&pad_left_to_width(c, widths[k]));
-            s.push(' ');
-        }
-        s.push(' ');
-        s.push_str(&pad_to_width(func, fw));
-        s.push_str("  ");
-        s.push_str(tail);
-        s.trim_end().to_owned() + "\n"
-    };
-    out.push_str(&line(&head, "function", "file:line"));
-    for ((r, f), c) in shown.iter().zip(&funcs).zip(&all) {
-        let mark = only_mark(r, names);
-        out.push_str(&line(c, f, &format!("{}:{}{mark}", one_line(&roots.short(&r.file)), line_text(r))));
-    }
-    if n < rows.len() {
-        out.push_str(&format!("... {} more rows\n", rows.len() - n));
-    }
-    if rows.is_empty() {
-        out.push_str("(no functions)\n");
-    }
-    out.pop();
-    out
+    let mut columns: Vec<Column> = headers(per_call, names)
+        .into_iter()
+        .map(|h| Column::new(h, Align::Right, Width::Fit { min: 0, max: usize::MAX }))
+        .collect();
+    columns.push(Column::new("function", Align::Left, Width::Fit { min: 8, max: 40 }));
+    columns.push(Column::new("file:line", Align::Left, Width::Fit { min: 0, max: usize::MAX }));
+    let rows_shown = rows[..n]
+        .iter()
+        .map(|r| {
+            let mut c: Vec<Cell> = cells(r, per_call).into_iter().map(Cell::new).collect();
+            c.push(Cell::new(r.function.as_str()));
+            c.push(Cell::new(format!("{}:{}{}", roots.short(&r.file), line_text(r), only_mark(r, names))));
+            c
+        })
+        .collect();
+    Table { columns, rows: rows_shown, total: rows.len() }.text(title, "(no functions)")
 }
 
 /// Most rows [`html_table`] shows.
@@ -585,8 +568,8 @@ r.forEach(function(e){b.appendChild(e);});";
 /// The rows as an HTML table with `title` as its caption, the columns named by the runs' `names`;
 /// the column of the order `by` has a ▼ and the caption says the order; clicking a header orders
 /// by it, moving the arrow and saying the new order in the caption (plain inline JS). Names are
-/// escaped; at most [`HTML_MAX_ROWS`] rows. File names are shown relative to `roots`
-/// ([`crate::paths`]), the full name in the cell's tooltip; `file.py:4` does not break.
+/// escaped ([`crate::table`]); at most [`HTML_MAX_ROWS`] rows. File names are shown relative to
+/// `roots` ([`crate::paths`]), the full name in the cell's tooltip; `file.py:4` does not break.
 pub fn html_table(
     rows: &[DiffRow],
     title: &str,
@@ -595,66 +578,69 @@ pub fn html_table(
     roots: &crate::paths::Roots,
     names: &Names,
 ) -> String {
-    use crate::escape::html_escape;
-    let mut out = String::from("<table class=\"fprofile-compare\">\n<caption>");
+    use crate::table::{Align, Caption, Cell, Column, Table, Width};
     let order = order_text(by, per_call);
-    match title.strip_suffix(order.as_str()) {
-        Some(head) => {
-            out.push_str(&html_escape(head));
-            out.push_str(&format!("<span class=\"fprofile-compare-by\">{}</span>", html_escape(&order)));
-        }
-        None => out.push_str(&html_escape(title)),
-    }
-    out.push_str("</caption>\n<thead><tr>");
-    let sorted = sort_column(by) + 1;
-    let th = |k: usize, label: &str, numeric: bool| {
-        let (arrow, aria) = if k == sorted { (" ▼", " aria-sort=\"descending\" data-d=\"1\"") } else { ("", "") };
-        format!(
-            "<th style=\"cursor:pointer;white-space:nowrap\" title=\"click to sort\" data-n=\"{}\" data-label=\"{}\"{aria} onclick=\"{}\">{}<span class=\"fprofile-sort-arrow\">{arrow}</span></th>",
-            u8::from(numeric),
-            html_escape(label),
-            html_escape(SORT_JS),
-            html_escape(label)
-        )
+    let caption = match title.strip_suffix(order.as_str()) {
+        Some(head) => vec![Caption::Text(head.to_owned()), Caption::Span("fprofile-compare-by", order.clone())],
+        None => vec![Caption::Text(title.to_owned())],
     };
-    out.push_str(&th(0, "function", false));
-    for (k, h) in headers(per_call, names).iter().enumerate() {
-        out.push_str(&th(k + 1, h, true));
-    }
-    out.push_str(&th(11, "file:line", false));
-    out.push_str("</tr></thead>\n<tbody>\n");
-    for r in rows.iter().take(HTML_MAX_ROWS) {
-        let c = cells(r, per_call);
-        let ((ta, tb), (sa, sb)) = view_times(r, per_call);
-        let rel = r.relative(per_call);
-        let rel_v = if rel.is_infinite() { "1e300".to_owned() } else { format!("{rel}") };
-        let values = [
-            r.a.calls.to_string(),
-            r.b.calls.to_string(),
-            r.calls_diff().to_string(),
-            ta.to_string(),
-            tb.to_string(),
-            diff(ta, tb).to_string(),
-            rel_v,
-            sa.to_string(),
-            sb.to_string(),
-            diff(sa, sb).to_string(),
+    let sorted = sort_column(by) + 1;
+    let th = |k: usize, label: String, numeric: bool| {
+        let mut c =
+            Column::new(label.clone(), if numeric { Align::Right } else { Align::Left }, Width::Fit { min: 0, max: usize::MAX });
+        c.th_attrs = vec![
+            ("style", "cursor:pointer;white-space:nowrap".into()),
+            ("title", "click to sort".into()),
+            ("data-n", u8::from(numeric).to_string()),
+            ("data-label", label),
         ];
-        let name = html_escape(&r.function);
-        out.push_str(&format!("<tr><td data-v=\"{name}\">{name}</td>"));
-        for (text, v) in c.iter().zip(&values) {
-            out.push_str(&format!("<td style=\"text-align:right;white-space:nowrap\" data-v=\"{v}\">{}</td>", html_escape(text)));
+        if k == sorted {
+            c.th_attrs.extend([("aria-sort", "descending".into()), ("data-d", "1".into())]);
         }
-        let mark = html_escape(&only_mark(r, names));
-        let place = html_escape(&format!("{}:{}", r.file, line_text(r)));
-        let shown = html_escape(&format!("{}:{}", roots.short(&r.file), line_text(r)));
-        out.push_str(&format!("<td data-v=\"{place}\" title=\"{place}\" style=\"white-space:nowrap\">{shown}{mark}</td></tr>\n"));
+        c.th_attrs.push(("onclick", SORT_JS.into()));
+        c.th_after = if k == sorted {
+            "<span class=\"fprofile-sort-arrow\"> ▼</span>"
+        } else {
+            "<span class=\"fprofile-sort-arrow\"></span>"
+        };
+        if numeric {
+            c.td_attrs = vec![("style", "text-align:right;white-space:nowrap".into())];
+        }
+        c
+    };
+    let mut columns = vec![th(0, "function".into(), false)];
+    for (k, h) in headers(per_call, names).into_iter().enumerate() {
+        columns.push(th(k + 1, h, true));
     }
-    out.push_str("</tbody>\n</table>");
-    if rows.len() > HTML_MAX_ROWS {
-        out.push_str(&format!("<p>... {} more rows</p>", rows.len() - HTML_MAX_ROWS));
-    }
-    out
+    columns.push(th(11, "file:line".into(), false));
+    let shown = rows
+        .iter()
+        .take(HTML_MAX_ROWS)
+        .map(|r| {
+            let ((ta, tb), (sa, sb)) = view_times(r, per_call);
+            let rel = r.relative(per_call);
+            let rel_v = if rel.is_infinite() { "1e300".to_owned() } else { format!("{rel}") };
+            let values = [
+                r.a.calls.to_string(),
+                r.b.calls.to_string(),
+                r.calls_diff().to_string(),
+                ta.to_string(),
+                tb.to_string(),
+                diff(ta, tb).to_string(),
+                rel_v,
+                sa.to_string(),
+                sb.to_string(),
+                diff(sa, sb).to_string(),
+            ];
+            let mut c = vec![Cell::with(r.function.as_str(), vec![("data-v", r.function.clone())])];
+            c.extend(cells(r, per_call).into_iter().zip(values).map(|(text, v)| Cell::with(text, vec![("data-v", v)])));
+            let place = format!("{}:{}", r.file, line_text(r));
+            let shown = format!("{}:{}{}", roots.short(&r.file), line_text(r), only_mark(r, names));
+            c.push(Cell::with(shown, vec![("data-v", place.clone()), ("title", place), ("style", "white-space:nowrap".into())]));
+            c
+        })
+        .collect();
+    Table { columns, rows: shown, total: rows.len() }.html(&[("class", "fprofile-compare".into())], &caption)
 }
 
 #[cfg(test)]

@@ -45,6 +45,7 @@ pub mod process;
 pub mod stacks;
 pub mod summary;
 pub mod synthetic;
+pub mod table;
 pub mod units;
 pub mod window;
 

@@ -22,7 +22,7 @@ use crate::model::Trace;
 use serde::Serialize;
 
 /// One function's figures.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Row {
     pub code: u32,
     pub function: String,
@@ -462,83 +462,83 @@ pub fn title(scope: &Scope, rows: usize, order: SortKey) -> String {
     format!("Summary of {scope}: {rows} function{}, by {by}", if rows == 1 { "" } else { "s" })
 }
 
-/// The rows as a fixed-width text table under `title` (the first `limit` rows when given).
-/// Durations as [`crate::units::format_duration`]; names cut to 40 terminal columns.
-pub fn text_table(rows: &[Row], title: &str, limit: Option<usize>, roots: &crate::paths::Roots) -> String {
-    use crate::units::{display_width, format_duration, one_line, pad_left_to_width, pad_to_width};
+/// The summary table's columns: the figures, the function, the place. `html_right`: the attributes
+/// of a figure's HTML cell.
+fn columns(html_right: &[crate::table::Attr]) -> Vec<crate::table::Column> {
+    use crate::table::{Align, Column, Width};
+    let mut cols = vec![Column::new("function", Align::Left, Width::Fit { min: 8, max: 40 })];
+    for (label, width) in [("calls", 9), ("total", 11), ("self", 11), ("mean", 11), ("max", 11)] {
+        let mut c = Column::new(label, Align::Right, Width::Fixed(width));
+        c.td_attrs = html_right.to_vec();
+        cols.push(c);
+    }
+    cols.push(Column::new("file:line", Align::Left, Width::Fit { min: 0, max: usize::MAX }));
+    cols
+}
+
+/// The cells of a row, in the order of [`columns`] (figures as [`crate::units::format_duration`]).
+fn cells(r: &Row, roots: &crate::paths::Roots) -> Vec<crate::table::Cell> {
+    use crate::table::Cell;
+    let dur = |ns: u64| Cell::new(crate::units::format_duration(i64::try_from(ns).unwrap_or(i64::MAX)));
+    vec![
+        Cell::new(r.function.as_str()),
+        Cell::new(r.calls.to_string()),
+        dur(r.total_ns),
+        dur(r.self_ns),
+        dur(r.mean_ns),
+        dur(r.max_ns),
+        Cell::with(format!("{}:{}", roots.short(&r.file), r.line), vec![("title", r.file.clone())]),
+    ]
+}
+
+/// The table of the first `limit` rows (all when None), the figures' HTML cells with
+/// `html_right`; `figures_first`: the text table's order (figures, function, place), else the
+/// HTML's (function, figures, place).
+fn table(
+    rows: &[Row],
+    limit: Option<usize>,
+    html_right: &[crate::table::Attr],
+    roots: &crate::paths::Roots,
+    figures_first: bool,
+) -> crate::table::Table {
+    let order: [usize; 7] = if figures_first { [1, 2, 3, 4, 5, 0, 6] } else { [0, 1, 2, 3, 4, 5, 6] };
     let n = limit.map_or(rows.len(), |l| l.min(rows.len()));
-    let shown = &rows[..n];
-    let funcs: Vec<String> = shown.iter().map(|r| one_line(&r.function)).collect();
-    let fw = funcs.iter().map(|f| display_width(f)).max().unwrap_or(0).clamp(8, 40);
-    let dur = |ns: u64| pad_left_to_width(&format_duration(i64::try_from(ns).unwrap_or(i64::MAX)), 11);
-    let mut out = String::from(title);
-    out.push('\n');
-    out.push_str(&format!(
-        "{:>9} {:>11} {:>11} {:>11} {:>11}  {}  {}\n",
-        "calls",
-        "total",
-        "self",
-        "mean",
-        "max",
-        pad_to_width("function", fw),
-        "file:line"
-    ));
-    for (r, f) in shown.iter().zip(&funcs) {
-        out.push_str(&format!(
-            "{:>9} {} {} {} {}  {}  {}:{}\n",
-            r.calls,
-            dur(r.total_ns),
-            dur(r.self_ns),
-            dur(r.mean_ns),
-            dur(r.max_ns),
-            pad_to_width(f, fw),
-            one_line(&roots.short(&r.file)),
-            r.line
-        ));
+    crate::table::Table {
+        columns: reorder(columns(html_right), &order),
+        rows: rows[..n].iter().map(|r| reorder(cells(r, roots), &order)).collect(),
+        total: rows.len(),
     }
-    if n < rows.len() {
-        out.push_str(&format!("... {} more rows\n", rows.len() - n));
-    }
-    if rows.is_empty() {
-        out.push_str("(no calls)\n");
-    }
-    out.pop();
-    out
+}
+
+/// `v` in the `order` of its indices.
+fn reorder<T>(v: Vec<T>, order: &[usize]) -> Vec<T> {
+    let mut v: Vec<Option<T>> = v.into_iter().map(Some).collect();
+    order.iter().filter_map(|&k| v.get_mut(k).and_then(Option::take)).collect()
+}
+
+/// The rows as a fixed-width text table under `title` (the first `limit` rows when given), in the
+/// order figures, function, place ([`crate::table`]). Durations as
+/// [`crate::units::format_duration`]; names cut to 40 terminal columns.
+pub fn text_table(rows: &[Row], title: &str, limit: Option<usize>, roots: &crate::paths::Roots) -> String {
+    table(rows, limit, &[], roots, true).text(title, "(no calls)")
 }
 
 /// Most rows [`html_table`] shows.
 pub const HTML_MAX_ROWS: usize = 500;
 
 /// The rows as an HTML table with `title` as its caption (names escaped; at most
-/// [`HTML_MAX_ROWS`] rows).
+/// [`HTML_MAX_ROWS`] rows), in the order function, figures, place.
 pub fn html_table(rows: &[Row], title: &str, roots: &crate::paths::Roots) -> String {
-    use crate::escape::html_escape;
-    use crate::units::format_duration;
-    let dur = |ns: u64| format_duration(i64::try_from(ns).unwrap_or(i64::MAX));
-    let mut out = String::new();
-    out.push_str("<table class=\"fprofile-summary\">\n<caption>");
-    out.push_str(&html_escape(title));
-    out.push_str("</caption>\n<thead><tr><th>function</th><th>calls</th><th>total</th><th>self</th><th>mean</th><th>max</th><th>file:line</th></tr></thead>\n<tbody>\n");
-    let right = "<td style=\"text-align:right\">";
-    for r in rows.iter().take(HTML_MAX_ROWS) {
-        out.push_str(&format!(
-            "<tr><td>{}</td>{right}{}</td>{right}{}</td>{right}{}</td>{right}{}</td>{right}{}</td><td title=\"{}\">{}:{}</td></tr>\n",
-            html_escape(&r.function),
-            r.calls,
-            dur(r.total_ns),
-            dur(r.self_ns),
-            dur(r.mean_ns),
-            dur(r.max_ns),
-            html_escape(&r.file),
-            html_escape(&roots.short(&r.file)),
-            r.line
-        ));
-    }
-    out.push_str("</tbody>\n</table>");
-    if rows.len() > HTML_MAX_ROWS {
-        out.push_str(&format!("<p>... {} more rows</p>", rows.len() - HTML_MAX_ROWS));
-    }
-    out
+    use crate::table::Caption;
+    table(rows, Some(HTML_MAX_ROWS), &[("style", "text-align:right".into())], roots, false)
+        .html(&[("class", "fprofile-summary".into())], &[Caption::Text(title.to_owned())])
+}
+
+/// The table of a notebook's static copy (what shows where the timeline's script does not run):
+/// the first `limit` rows as [`html_table`] has them, without a caption.
+pub fn static_table(rows: &[Row], limit: usize, roots: &crate::paths::Roots) -> String {
+    let attrs = [("class", "fprofile-summary-static".into()), ("style", "border-collapse:collapse".into())];
+    table(rows, Some(limit), &[("style", "text-align:right".into())], roots, false).html(&attrs, &[])
 }
 
 #[cfg(test)]
