@@ -139,7 +139,7 @@ impl PyTrace {
         let (bytes, index) = py.detach(move || {
             let index = index.unwrap_or_else(|| Arc::new(fprofile::window::WindowIndex::build(&inner)));
             let reply = fprofile::window::query(&inner, &index, t0_ns, t1_ns, px, threads.as_deref());
-            (reply.map(|r| fprofile::window::encode(&r, zlib_level)), index)
+            (reply.map(|r| fprofile::formats::window::encode(&r, zlib_level)), index)
         });
         let _ = self.window_index.set(index);
         Ok(PyBytes::new(py, &bytes?))

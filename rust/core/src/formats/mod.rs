@@ -4,7 +4,7 @@
 //! The rule: a format reaches into no other format's internals; what two need is in [`codec`]. A
 //! format uses another only through its public API where its bytes hold the other's: a streamed
 //! `.fpt` ([`stream`]) carries a whole `.fpt` trace frame and the HTML page ([`html`]) embeds the
-//! `.fpt` and window replies (`crate::window`), all through [`fpt::encode`] / [`fpt::decode`].
+//! `.fpt` and window replies ([`window`]), through their `encode`.
 //! Turning a recording into call trees is `crate::calltree`'s, whichever format read it.
 
 pub mod codec;
@@ -18,6 +18,7 @@ pub mod registry;
 pub mod speedscope;
 pub mod spool;
 pub mod stream;
+pub mod window;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
