@@ -1,6 +1,6 @@
 //! The `Trace` class: a thin Python view of [`fprofile::Trace`] (per-thread call trees) and the
 //! `flame_bytes(trace)` function. Its records are in `records.rs`, the functions that make one
-//! (`load`, `load_bytes`, ...) in `functions.rs`, the `Summary` classes in `summary.rs`, flame
+//! (`load`, `load_bytes`, ...) in `functions.rs`, the `Summary` classes in `summary.rs` (the binding's), flame
 //! graphs in `aggregate.rs`.
 //!
 //! Conversion only: formats, saving, summaries, tables, durations and stacks are `fprofile`'s
