@@ -1,5 +1,6 @@
 //! The `.fpt` reader: the header checked ([`open_body`]), the body parsed as it is inflated
 //! ([`decode_from`]) into a [`Trace`], checking every constraint of the spec (`docs/format.md`).
+//! Over 500 lines: the body's grammar (tables, each thread's columns in two versions) read in one place.
 //!
 //! The body is parsed as it is inflated: a [`Reader`] walks a window of the body that its
 //! [`Source`] refills (the zlib stream of a file or buffer, [`BodyStream`], or a body already in
@@ -8,9 +9,6 @@
 //! per event). Errors are the same as inflating the whole body first and parsing it after: when the
 //! parser stops on an error, the rest of the stream is inflated (and dropped), and a fault of the
 //! stream (corrupt, truncated, longer or shorter than the header says, bytes after it) wins.
-//!
-//! 560 lines: the body's parser is one grammar (tables, then each thread's columns in their two
-//! versions); cutting it apart would scatter the offsets its errors name.
 
 use super::{
     FLAG_ZLIB, HEADER_LEN, MAGIC, MAX_BODY_LEN, PROCESS_CLOCK_UNALIGNED, PROCESS_EXIT_KNOWN, PROCESS_INCOMPLETE, VERSION,
