@@ -17,7 +17,9 @@
 //! - [`fsio`]: FIFOs, devices and other streams read and written without waiting forever;
 //!   [`privdir`]: a private directory in a shared place, used without following links.
 //! - [`summary::summarize`] / [`summary::summary_json`]: per-function figures; [`summary::sort_rows`],
-//!   [`summary::text_table`], [`summary::html_table`]: their orders and tables.
+//!   [`summary::text_table`], [`summary::html_table`], [`summary::static_table`]: their orders and
+//!   tables, laid out by [`table`] (also the comparison's); [`escape::html_escape`]: names as text in HTML.
+//! - [`window::query`]: what the timeline draws of a time window; [`formats::window`]: the reply as bytes.
 //! - [`formats::registry`]: the one table of formats (names, endings, read/write); [`formats::save`]:
 //!   write a trace to a file atomically ([`fsio::write_atomic`]).
 //! - [`paths`]: file names relative to the folders users know (the one rule of every view).
