@@ -358,7 +358,11 @@ def test_static_copy_with_markup_in_every_name(in_kernel):
     assert page.count("<script") == 2 and page.count("</script") == 2
     payload = rest.split("</script>", 1)[0]
     assert "<" not in payload and "\u2028" not in payload  # names only as JSON escapes / base64
-    assert html.escape(evil_fn) in static and html.escape(evil_file) in static
+
+    def core_escape(s):  # the table is the core's (fprofile::escape::html_escape writes ' as &#39;)
+        return html.escape(s).replace("&#x27;", "&#39;")
+
+    assert core_escape(evil_fn) in static and core_escape(evil_file) in static
 
 
 def test_static_caption_is_escaped():

@@ -175,7 +175,7 @@ def test_a_recording_stores_its_roots_and_the_static_table_shows_short_paths(hel
     page = _display.static_summary_html(prof.trace)
     assert ">fprofile_subs_helper.py:1</td>" in page
     assert "stdlib/json/__init__.py:" in page
-    assert f"title='{tmp_path / 'fprofile_subs_helper.py'}'" in page
+    assert f'title="{tmp_path / "fprofile_subs_helper.py"}"' in page
     assert _core.short_path(str(tmp_path / "x.py"), prof.trace.metadata["paths.roots"]) == "x.py"
 
 

@@ -246,6 +246,31 @@ def test_summary_html_escapes_names():
     assert "<script>alert(1)</script>" in text  # plain text is shown as text
 
 
+def test_the_static_table_is_the_summary_table_of_the_core():
+    """The notebook's static copy (_display.static_summary_html) renders its rows with the core's
+    one table renderer: the same header and rows as Summary's HTML table, names escaped, at most
+    STATIC_SUMMARY_ROWS rows and a line saying how many more."""
+    import re
+
+    from fprofile_jupyter import _display
+
+    codes = [("/p/<b>x&y.py", "<script>alert(1)</script>", 1)] + [("/p/m.py", f"f{i}", i) for i in range(30)]
+    t = _core._build_trace(codes, [(1, "T", [e for k in range(31) for e in (ev(10 * k, k), ev(10 * k + 5, k, True))])],
+                           start_ns=T0)
+    page = _display.static_summary_html(t)
+    core = t.summary()._repr_html_()
+    head = re.search(r"<thead>.*?</thead>", core, re.S).group(0)
+    assert head in page and "<th>function</th><th>calls</th>" in head
+    assert '<table class="fprofile-summary-static" style="border-collapse:collapse">' in page
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count("<tr>") == 1 + _display.STATIC_SUMMARY_ROWS
+    assert f"... {31 - _display.STATIC_SUMMARY_ROWS} more rows" in page
+    rows = re.findall(r"<tr><td>.*?</tr>", page)
+    assert rows == re.findall(r"<tr><td>.*?</tr>", core)[:_display.STATIC_SUMMARY_ROWS]
+    with pytest.raises(ValueError, match="not a summary's JSON"):
+        _core.summary_static_table("[1", "[]", 3)
+
+
 def test_per_thread_summary_html_escapes_the_thread_name():
     t = _core._build_trace([("/p/x.py", "f", 1)],
                            [(1, "<img src=x onerror=alert(1)>\"'&", [ev(0, 0), ev(1, 0, True)])], start_ns=T0)

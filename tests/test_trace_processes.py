@@ -1,4 +1,4 @@
-"""The Python view of a trace's processes (rust/python/src/trace.rs): ``Trace.processes``,
+"""The Python view of a trace's processes (rust/python/src/trace.rs, records.rs): ``Trace.processes``,
 ``ThreadInfo.pid`` / ``.process``, ``Trace.bands``, the per-process summary; a one-process trace
 looks as before; a version-1 ``.fpt`` still loads; every format keeps what it can."""
 import json

@@ -343,6 +343,11 @@ def short_path(file: str, roots: str) -> str:
     a JSON list of [prefix, label] pairs; the longest matching prefix wins), else unchanged; the rule
     of every view (``tests/fixtures/paths.json``)."""
 
+def summary_static_table(summary_json: str, roots: str, limit: int) -> str:
+    """The HTML table of a notebook's static copy: the first ``limit`` rows of ``summary_json``'s
+    ``"overall"`` (``Trace.summary_json(overall_only=True)``) in the columns of every summary table,
+    names escaped, file names relative to ``roots``. ValueError for JSON that is not a summary."""
+
 def _process_name() -> str:
     """This process's name in a trace: "kernel" (with the notebook's name from ``JPY_SESSION_NAME``)
     for a Jupyter kernel, the script and its arguments for a Python program (``child_job.py 3000``)."""

@@ -90,8 +90,7 @@ def static_summary_html(trace: Any, note: str = "", summary_json: Optional[str] 
     ``summary_json``: ``trace.summary_json(overall_only=True)`` if the caller has it already."""
     from . import _core
 
-    summary = json.loads(summary_json if summary_json is not None else trace.summary_json(overall_only=True))
-    rows = summary.get("overall", [])[:STATIC_SUMMARY_ROWS]
+    summary = summary_json if summary_json is not None else trace.summary_json(overall_only=True)
     roots = (getattr(trace, "metadata", None) or {}).get("paths.roots", "[]")
     esc = html.escape
     out = ['<div class="fprofile-static" style="font-family:sans-serif;font-size:13px">']
@@ -100,20 +99,9 @@ def static_summary_html(trace: Any, note: str = "", summary_json: Optional[str] 
                f"{'' if threads == 1 else 's'}, {esc(fmt_ns(getattr(trace, 'duration_ns', 0)))}</p>")
     if note:
         out.append(f'<p style="opacity:.75">{esc(note)}</p>')
-    out.append('<table class="fprofile-summary-static" style="border-collapse:collapse">'
-               "<thead><tr><th style='text-align:left'>function</th><th style='text-align:left'>file:line</th>"
-               "<th>calls</th><th>total</th><th>self</th><th>mean</th><th>max</th></tr></thead><tbody>")
-    for r in rows:
-        out.append(
-            "<tr>"
-            f"<td style='text-align:left'><code>{esc(str(r.get('function', '')))}</code></td>"
-            f"<td style='text-align:left' title='{esc(str(r.get('file', '')))}'>"
-            f"{esc(_core.short_path(str(r.get('file', '')), roots))}:{int(r.get('line', 0))}</td>"
-            f"<td>{int(r.get('calls', 0)):,}</td>"
-            f"<td>{esc(fmt_ns(r.get('total_ns', 0)))}</td><td>{esc(fmt_ns(r.get('self_ns', 0)))}</td>"
-            f"<td>{esc(fmt_ns(r.get('mean_ns', 0)))}</td><td>{esc(fmt_ns(r.get('max_ns', 0)))}</td>"
-            "</tr>")
-    out.append("</tbody></table></div>")
+    # the table is the core's (fprofile::summary::static_table): the columns of every summary table
+    out.append(_core.summary_static_table(summary, roots, STATIC_SUMMARY_ROWS))
+    out.append("</div>")
     return "".join(out)
 
 

@@ -12,7 +12,7 @@
 #[path = "support/synth.rs"]
 mod synth;
 
-use fprofile::build::build_trace;
+use fprofile::calltree::build_trace;
 use fprofile::formats::{fpt, perfetto, pyme_json, pyme_text, speedscope};
 use std::time::Instant;
 

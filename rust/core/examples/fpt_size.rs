@@ -1,7 +1,7 @@
 //! Quick size probe: bytes per call of `.fpt` at each zlib level on the synthetic benchmark trace.
 #[path = "support/synth.rs"]
 mod synth;
-use fprofile::build::build_trace;
+use fprofile::calltree::build_trace;
 use fprofile::formats::fpt;
 
 fn main() {

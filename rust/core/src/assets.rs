@@ -4,14 +4,11 @@
 //! [`bundle`] builds ONE self-contained ES module for a host by concatenating the timeline modules
 //! in the order of `js/bundle.json` and stripping their `import` lines (the modules keep every
 //! import on one line at the top and use distinct top-level names: see `js/README.md`), then the
-//! host's own file (`js/hosts/<host>.js`, its import of `../timeline.js` stripped the same way). [`css`] is the timeline's stylesheet. `Trace::evcxr_display` shows a trace in
-//! the evcxr Rust Jupyter kernel.
+//! host's own file (`js/hosts/<host>.js`, its import of `../timeline.js` stripped the same way). [`css`] is the timeline's stylesheet.
 
 use rust_embed::RustEmbed;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-
-use crate::model::Trace;
 
 #[derive(RustEmbed)]
 #[folder = "../../js/"]
@@ -92,66 +89,4 @@ pub fn css() -> String {
         }
     }
     out
-}
-
-/// Escape text for HTML element content and attribute values.
-pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 16);
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(ch),
-        }
-    }
-    out
-}
-
-/// The start and end markers of evcxr_runtime's output protocol.
-pub const EVCXR_BEGIN: &str = "EVCXR_BEGIN_CONTENT";
-pub const EVCXR_END: &str = "EVCXR_END_CONTENT";
-
-/// Height of the timeline frame shown in a Rust notebook, CSS px.
-const EVCXR_FRAME_PX: u32 = 760;
-
-impl Trace {
-    /// The HTML shown in a notebook output: the self-contained export in a sandbox-free `iframe`
-    /// (its `srcdoc`), so its styles and script stay apart from the notebook page.
-    pub fn notebook_html(&self) -> String {
-        let page = crate::formats::html::to_html(self, "fprofile trace");
-        format!(
-            "<iframe class=\"fprofile-frame\" title=\"fprofile timeline\" style=\"width:100%;height:{EVCXR_FRAME_PX}px;border:0\" srcdoc=\"{}\"></iframe>",
-            html_escape(&page)
-        )
-    }
-
-    /// What [`Trace::evcxr_display`] prints: the evcxr_runtime mime protocol with `text/html` and
-    /// `image/png` (base64; the static picture, [`crate::formats::png`]), which evcxr gathers
-    /// into one output: the timeline where HTML is drawn, the picture in a saved notebook on
-    /// GitHub or in nbconvert's PDF.
-    pub fn evcxr_content(&self) -> String {
-        use base64::Engine;
-        let mut out = format!("{EVCXR_BEGIN} text/html\n{}\n{EVCXR_END}\n", self.notebook_html());
-        let width = i128::from(crate::formats::png::DEFAULT_WIDTH_PX);
-        if let Ok(png) = crate::formats::png::to_png(self, &crate::formats::png::title_of(self), width) {
-            let b64 = base64::engine::general_purpose::STANDARD.encode(png);
-            out.push_str(&format!("{EVCXR_BEGIN} image/png\n{b64}\n{EVCXR_END}\n"));
-        }
-        out
-    }
-
-    /// Display in the evcxr Jupyter kernel (it calls `evcxr_display` on a cell's last expression):
-    /// the interactive timeline and summary, as in the HTML export.
-    pub fn evcxr_display(&self) {
-        use std::io::Write;
-        let content = self.evcxr_content();
-        let stdout = std::io::stdout();
-        let mut lock = stdout.lock();
-        // A closed stdout is not worth a panic in a notebook kernel.
-        let _ = lock.write_all(content.as_bytes());
-        let _ = lock.flush();
-    }
 }

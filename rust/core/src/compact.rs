@@ -4,7 +4,7 @@
 //! (and the open calls of each thread), not by the calls.
 //!
 //! The result is the file `fpt::encode(merge([build(stream), build(spool), ...]))` would be: the
-//! same trace (the tests compare the bodies byte for byte), the same rules (`crate::build`: return
+//! same trace (the tests compare the bodies byte for byte), the same rules (`crate::calltree`: return
 //! matching, calls begun before the recording, unfinished calls, thread order, lanes, names;
 //! `crate::merge`: the common clock, processes, codes interned across parts, metadata).
 //!
@@ -35,8 +35,9 @@ use std::path::{Path, PathBuf};
 
 use flate2::{Compress, Compression, FlushCompress};
 
-use crate::build::assign_lanes;
-use crate::formats::fpt::{self, put_u};
+use crate::calltree::assign_lanes;
+use crate::formats::codec::put_u;
+use crate::formats::fpt;
 use crate::formats::{spool, stream};
 use crate::merge::UNALIGNED_WARNING;
 use crate::model::{CallFlags, Code, Event, EventKind, ProcessInfo, ThreadInfo, ThreadRecord, Trace};
@@ -769,7 +770,7 @@ impl Compactor {
                 let calls = (th.calls + th.started_before.len() as u64) as u32;
                 threads.push(ThreadInfo {
                     os_id: th.os_id,
-                    names: crate::build::rebase_names(names, th.first_abs, first_ns, th.os_id, &|t| rel(i128::from(t))),
+                    names: crate::calltree::rebase_names(names, th.first_abs, first_ns, th.os_id, &|t| rel(i128::from(t))),
                     first_ns,
                     last_ns: rel(i128::from(th.last_abs)),
                     lane: 0,
@@ -1103,7 +1104,7 @@ mod tests {
         for (i, s) in spools.iter().enumerate() {
             let p = case.file(&format!("{i}.spool"), s);
             let info = c.add_spool(&p).unwrap();
-            let t = spool::build(spool::read(s).unwrap().recording);
+            let t = crate::calltree::build_process_trace(spool::read(s).unwrap().recording);
             assert_eq!(info.calls as usize, t.calls.len());
             parts.push(t);
         }
@@ -1216,7 +1217,7 @@ mod tests {
         c.write(&out, &[0, 1]).unwrap();
         let want = crate::merge::merge(vec![
             crate::formats::stream::decode(&bytes).unwrap(),
-            spool::build(spool::read(&good).unwrap().recording),
+            crate::calltree::build_process_trace(spool::read(&good).unwrap().recording),
         ])
         .unwrap();
         assert_eq!(fpt::decode_body(&std::fs::read(&out).unwrap()).unwrap(), fpt::encode_body(&want));

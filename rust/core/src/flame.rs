@@ -412,7 +412,7 @@ pub fn sandwich(t: &Trace, codes: &[u32], threads: Option<&[u32]>) -> Sandwich {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::build_trace;
+    use crate::calltree::build_trace;
     use crate::{Code, Event, EventKind, Recording, ThreadRecord};
 
     /// One thread from `(t, code, is_call)`; codes: 0 main, 1 f, 2 g.

@@ -233,7 +233,7 @@ fn decode(bytes: &[u8], format: Format, max_body_len: u64, progress: &mut dyn Fn
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::build_trace;
+    use crate::calltree::build_trace;
     use crate::{Code, Event, EventKind, Recording, ThreadRecord};
 
     fn trace() -> Trace {

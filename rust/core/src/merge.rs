@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use crate::build::assign_lanes;
+use crate::calltree::assign_lanes;
 use crate::model::{Band, Calls, Code, ProcessInfo, ThreadInfo, Trace};
 
 /// Metadata key of the warning naming processes left on their own clock.
@@ -181,7 +181,7 @@ pub fn merge(parts: Vec<Trace>) -> Result<Trace, MergeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::build_trace;
+    use crate::calltree::build_trace;
     use crate::model::{ClockAlignment, Event, EventKind, Recording, ThreadRecord};
 
     /// A one-process trace: `f` calling `g` on one thread, at absolute times from `t0`.

@@ -61,7 +61,7 @@ pub fn folded(t: &Trace) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::build_trace;
+    use crate::calltree::build_trace;
     use crate::{Code, Event, EventKind, Recording, ThreadRecord};
 
     /// main: f [0, 100) calls g [10, 30) and g [40, 90); g calls nothing.

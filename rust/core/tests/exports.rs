@@ -1,7 +1,7 @@
 //! PYME JSON (write exactly as the original converter, read back), Perfetto and speedscope exports.
 mod common;
 use common::*;
-use fprofile::build::build_trace;
+use fprofile::calltree::build_trace;
 use fprofile::formats::{detect, fpt, perfetto, pyme_json, pyme_text, speedscope, Format};
 use proptest::prelude::*;
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 //! traces; a trace compared with itself shows no change; known differences on constructed traces.
 mod common;
 use common::*;
-use fprofile::build::build_trace;
+use fprofile::calltree::build_trace;
 use fprofile::compare::{compare, diff_flame, sort_rows, text_table, CompareError, CompareSort, Names, Presence};
 use fprofile::flame::{flame, sandwich, Figures, Flame, Window};
 use fprofile::summary::{summarize, Row};

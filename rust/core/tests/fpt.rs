@@ -1,7 +1,7 @@
 //! `.fpt`: round trips, determinism, and every malformed-input error path.
 mod common;
 use common::*;
-use fprofile::build::build_trace;
+use fprofile::calltree::build_trace;
 use fprofile::formats::fpt::{self, decode, encode, FptError};
 use proptest::prelude::*;
 
@@ -600,7 +600,7 @@ fn merged_traces_round_trip() {
             recording(&[("MainThread", os, &[(t0 + 10, "+f"), (t0 + 20, "+g"), (t0 + 30, "-g"), (t0 + 90, "-f")])], t0, t0 + 100);
         rec.process = process(pid, &format!("p{pid}"), 0, 0);
         rec.process.clock = fprofile::model::ClockAlignment { offset_ns: offset, uncertainty_ns: 7, aligned };
-        fprofile::build::build_trace(rec)
+        fprofile::calltree::build_trace(rec)
     };
     let mut b = part(11, 2, 5_000, -4_000, true);
     b.bands.push(fprofile::model::Band { thread: 0, start_ns: 12, end_ns: 80, label: "task-1".into() });

@@ -3,7 +3,7 @@
 //! trace, byte for byte once encoded again, and the same error for every broken file.
 mod common;
 use common::*;
-use fprofile::build::build_trace;
+use fprofile::calltree::build_trace;
 use fprofile::formats::fpt::{self, FptError};
 use fprofile::{Code, Event, EventKind, Recording, ThreadRecord, Trace};
 use proptest::prelude::*;

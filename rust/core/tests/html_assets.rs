@@ -1,6 +1,7 @@
 //! The embedded timeline assets, the HTML export and the evcxr display.
 
-use fprofile::assets::{bundle, css, html_escape, HOSTS};
+use fprofile::assets::{bundle, css, HOSTS};
+use fprofile::escape::html_escape;
 use fprofile::formats::{fpt, html};
 use fprofile::model::{Band, ClockAlignment, ProcessInfo};
 use fprofile::{CallFlags, Calls, Code, ThreadInfo, Trace};

@@ -1,7 +1,7 @@
 //! PYME raw text: reading ours and PYME's files, every error path, writing, round trips.
 mod common;
 use common::*;
-use fprofile::build::build_trace;
+use fprofile::calltree::build_trace;
 use fprofile::formats::pyme_text::{read, read_with_progress, write, TextError};
 use proptest::prelude::*;
 

@@ -3,7 +3,7 @@
 mod common;
 use common::*;
 use fprofile::formats::{fpt, pyme_json, pyme_text};
-use fprofile::{build::build_trace, load::load_bytes_with, Trace};
+use fprofile::{calltree::build_trace, load::load_bytes_with, Trace};
 
 fn written(t: &Trace) -> Vec<(&'static str, Vec<u8>)> {
     let mut text = Vec::new();

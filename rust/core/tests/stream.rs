@@ -1,7 +1,7 @@
 //! The streamed `.fpt` container (`formats::stream`): what a writer's rounds give back, files cut
 //! at every byte, damaged chunks, the flight recorder's window.
 
-use fprofile::build::build_trace;
+use fprofile::calltree::build_trace;
 use fprofile::formats::stream::{self, Encoder, NewThread, StreamError, END_MISSING_WARNING, LAST_CHUNK_WARNING};
 use fprofile::{load_bytes, CallFlags, Code, Event, EventKind, ProcessInfo, Recording, ThreadRecord, Trace};
 

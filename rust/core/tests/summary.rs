@@ -1,7 +1,7 @@
 //! Summaries: totals with recursion, self times, per thread and overall, ordering, JSON schema.
 mod common;
 use common::*;
-use fprofile::build::build_trace;
+use fprofile::calltree::build_trace;
 use fprofile::summary::{summarize, summary_json};
 
 #[test]

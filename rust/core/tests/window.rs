@@ -3,7 +3,7 @@
 //! and every bad request a clear error.
 mod common;
 use common::*;
-use fprofile::build::build_trace;
+use fprofile::calltree::build_trace;
 use fprofile::synthetic::synthetic_trace;
 use fprofile::window::{self, query, WindowError, WindowIndex, WindowReply};
 use fprofile::Trace;
@@ -167,15 +167,18 @@ fn replies_round_trip_and_bad_bytes_are_errors() {
     let r = query(&t, &idx, a, b, 800, None).unwrap();
     check_reply(&t, &r).unwrap();
     for level in [None, Some(1)] {
-        let bytes = window::encode(&r, level);
-        assert_eq!(window::decode(&bytes, t.threads.len(), t.codes.len()).unwrap(), r);
+        let bytes = fprofile::formats::window::encode(&r, level);
+        assert_eq!(fprofile::formats::window::decode(&bytes, t.threads.len(), t.codes.len()).unwrap(), r);
         for cut in (0..64).chain((64..bytes.len()).step_by(97)) {
-            assert!(window::decode(&bytes[..cut], t.threads.len(), t.codes.len()).is_err());
+            assert!(fprofile::formats::window::decode(&bytes[..cut], t.threads.len(), t.codes.len()).is_err());
         }
     }
-    let raw = window::encode(&r, None);
-    assert!(window::decode(&raw, 2, t.codes.len()).unwrap_err().to_string().contains("thread"));
-    assert!(window::decode(b"FPRF\x02\0\0\0\0\0\0\0\0\0\0\0", 1, 1).unwrap_err().to_string().contains("magic FPWN"));
+    let raw = fprofile::formats::window::encode(&r, None);
+    assert!(fprofile::formats::window::decode(&raw, 2, t.codes.len()).unwrap_err().to_string().contains("thread"));
+    assert!(fprofile::formats::window::decode(b"FPRF\x02\0\0\0\0\0\0\0\0\0\0\0", 1, 1)
+        .unwrap_err()
+        .to_string()
+        .contains("magic FPWN"));
 }
 
 #[test]
@@ -221,8 +224,8 @@ proptest! {
         match query(&t, &idx, t0, t1, px, None) {
             Ok(r) => {
                 prop_assert_eq!(check_reply(&t, &r), Ok(()));
-                let bytes = window::encode(&r, None);
-                prop_assert_eq!(window::decode(&bytes, t.threads.len(), t.codes.len()).unwrap(), r);
+                let bytes = fprofile::formats::window::encode(&r, None);
+                prop_assert_eq!(fprofile::formats::window::decode(&bytes, t.threads.len(), t.codes.len()).unwrap(), r);
             }
             Err(WindowError::NoCalls) => prop_assert!(t.calls.is_empty()),
             Err(WindowError::Outside { .. }) => prop_assert!(overlapping(&t, t0, t1).is_empty()),
@@ -247,8 +250,8 @@ proptest! {
         let mut b = b"FPWN\x01\0\0\0".to_vec();
         b.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
         b.extend_from_slice(&bytes);
-        let _ = window::decode(&b, 3, 5);
-        let _ = window::decode(&bytes, 3, 5);
+        let _ = fprofile::formats::window::decode(&b, 3, 5);
+        let _ = fprofile::formats::window::decode(&bytes, 3, 5);
     }
 }
 
@@ -269,7 +272,7 @@ fn query_cost() {
         for _ in 0..11 {
             let at = std::time::Instant::now();
             let r = query(&t, &idx, t0, t1, 2000, None).unwrap();
-            let bytes = window::encode(&r, None);
+            let bytes = fprofile::formats::window::encode(&r, None);
             times.push(at.elapsed());
             items = r.items.len();
             std::hint::black_box(bytes);
@@ -299,8 +302,8 @@ fn js_window_fixtures_are_current() {
     };
     let files: [(&str, Vec<u8>); 4] = [
         ("window_skeleton.fpt", fprofile::formats::fpt::encode(&window::skeleton(&t))),
-        ("window_overview.fpwn", window::encode(&overview, None)),
-        ("window_zoom.fpwn", window::encode(&zoom, Some(6))),
+        ("window_overview.fpwn", fprofile::formats::window::encode(&overview, None)),
+        ("window_zoom.fpwn", fprofile::formats::window::encode(&zoom, Some(6))),
         (
             "window.json",
             serde_json::to_vec(&serde_json::json!({"calls": t.calls.len(), "overview": items(&overview), "zoom": items(&zoom)}))
@@ -337,7 +340,7 @@ fn html_pyramid_levels_fit_the_cap_and_cover_the_run() {
             assert_eq!(tiles[0].0, a);
             assert!(tiles[n - 1].1 >= b);
             for x in tiles {
-                window::decode(&x.3, t.threads.len(), t.codes.len()).unwrap();
+                fprofile::formats::window::decode(&x.3, t.threads.len(), t.codes.len()).unwrap();
             }
         }
         assert_eq!(count, p.tiles.len());

@@ -2,12 +2,15 @@
 //!
 //! - `errors`: the package's exception types, `BindingError` (a variant per core error) and the one
 //!   `From<BindingError> for PyErr`.
-//! - `trace`: the `Trace`, `Summary` and record classes (wrapping `fprofile::Trace` and
-//!   `fprofile::summary`), `load`, `load_bytes`, `formats()`, `format_duration()`: conversion only.
+//! - `trace`: the `Trace` class (wrapping `fprofile::Trace`); `records`: its `ThreadInfo`,
+//!   `ProcessInfo` and `Call`; `summary`: the `Summary` classes (`fprofile::summary`); `functions`:
+//!   `load`, `load_bytes`, `formats()`, `format_duration()` and the test helpers: conversion only.
 //! - `hook/` + `recorder`: the only code that touches CPython internals: installing the hook,
 //!   per-thread buffers, typed failures (`HookError`) and warnings (`HookWarning`), the `Recorder`
 //!   class and its `RecorderStats`.
-//! - `aggregate`: flame graphs, callers and callees, comparisons (`fprofile::flame`, `fprofile::compare`).
+//! - `aggregate`: flame graphs, callers and callees (`fprofile::flame`); `comparison`: the
+//!   `_Comparison` class (`fprofile::compare`).
+//! - `progress`: a Python progress callback as the core's loaders take one.
 //! - `child`: a child process's recording (`processes=True`), started by the `.pth` line without
 //!   the package.
 //! - `spool`: a child process's spool read into a `Trace` (the parent's merge of child processes).
@@ -22,13 +25,17 @@ use pyo3::prelude::*;
 mod aggregate;
 mod assets;
 mod child;
+mod comparison;
 mod errors;
+mod functions;
 mod hook;
 mod labext;
 mod merge;
 mod paths;
 mod process;
+mod progress;
 mod recorder;
+mod records;
 mod spool;
 mod summary;
 mod trace;
@@ -39,7 +46,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     trace::register(m)?;
-    aggregate::register(m)?;
+    records::register(m)?;
+    summary::register(m)?;
+    functions::register(m)?;
+    comparison::register(m)?;
     recorder::register(m)?;
     child::register(m)?;
     spool::register(m)?;

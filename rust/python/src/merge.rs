@@ -282,13 +282,13 @@ impl PyOutline {
         self.outline.calls as usize
     }
     #[getter]
-    fn threads(&self) -> Vec<crate::trace::PyThreadInfo> {
+    fn threads(&self) -> Vec<crate::records::PyThreadInfo> {
         let t = &self.outline.trace;
-        (0..t.threads.len()).map(|i| PyTrace::thread_info(t, i)).collect()
+        (0..t.threads.len()).map(|i| crate::records::PyThreadInfo::of(t, i)).collect()
     }
     #[getter]
-    fn processes(&self) -> Vec<crate::trace::PyProcessInfo> {
-        crate::trace::process_list(&self.outline.trace)
+    fn processes(&self) -> Vec<crate::records::PyProcessInfo> {
+        crate::records::process_list(&self.outline.trace)
     }
     fn summary_json(&self) -> String {
         serde_json::to_string(&self.outline.summary).unwrap_or_else(|_| "{\"overall\":[],\"processes\":[],\"threads\":[]}".into())
@@ -325,7 +325,7 @@ impl PyOutline {
 #[pyfunction]
 #[pyo3(signature = (path, *, progress=None))]
 fn _outline(py: Python<'_>, path: PathBuf, progress: Option<Bound<'_, PyAny>>) -> PyResult<Option<PyOutline>> {
-    let mut prog = crate::trace::PyProgress::new(progress);
+    let mut prog = crate::progress::PyProgress::new(progress);
     let o = py.detach(|| fprofile::load::outline(&path, &mut |d, t| prog.call(d, t)));
     if let Some(e) = prog.error.take() {
         return Err(e);

@@ -1,5 +1,5 @@
 //! `short_path(file, roots)`: a file name as the user knows it (the core's one rule,
-//! `fprofile::paths`), for the Python layer's own tables.
+//! `fprofile::paths`), for the Python layer's own tables; [`path_string`]: a path argument as text.
 
 use pyo3::prelude::*;
 
@@ -10,6 +10,12 @@ use pyo3::prelude::*;
 #[pyfunction]
 fn short_path(file: &str, roots: &str) -> String {
     fprofile::paths::Roots::from_json(roots).short(file).into_owned()
+}
+
+/// A path argument (`str` or `os.PathLike`) as a string.
+pub(crate) fn path_string(path: &Bound<'_, PyAny>) -> PyResult<String> {
+    let p: std::path::PathBuf = path.extract()?;
+    Ok(p.to_string_lossy().into_owned())
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

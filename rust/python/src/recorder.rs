@@ -205,7 +205,7 @@ impl Recorder {
     #[pyo3(signature = (metadata = Vec::new(), *, load = true))]
     fn stop(&self, py: Python<'_>, metadata: Vec<(String, String)>, load: bool) -> Result<Option<PyTrace>, BindingError> {
         match self.stop_inner(py, metadata)? {
-            Left::Recording(rec) => Ok(Some(PyTrace::from_trace(py.detach(move || fprofile::build::build_trace(rec))))),
+            Left::Recording(rec) => Ok(Some(PyTrace::from_trace(py.detach(move || fprofile::calltree::build_trace(rec))))),
             Left::Window(t) => Ok(Some(PyTrace::from_trace(t))),
             Left::Streamed(_) if !load => Ok(None),
             Left::Streamed(path) => {
@@ -370,7 +370,7 @@ impl RawRecording {
     /// Builds the `Trace` (once).
     fn to_trace(&self, py: Python<'_>) -> Result<PyTrace, BindingError> {
         let rec = self.rec.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or(HookError::RecordingTaken)?;
-        Ok(PyTrace::from_trace(py.detach(move || fprofile::build::build_trace(rec))))
+        Ok(PyTrace::from_trace(py.detach(move || fprofile::calltree::build_trace(rec))))
     }
 }
 

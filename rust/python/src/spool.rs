@@ -24,7 +24,7 @@ fn _read_spool(py: Python<'_>, path: PathBuf) -> PyResult<(PyTrace, u64, u64, us
         fprofile::formats::spool::EndHow::FlushedRunning => "flushed",
     });
     let (pid, parent_pid) = (read.recording.process.pid, read.recording.process.parent_pid);
-    let trace = py.detach(move || fprofile::formats::spool::build(read.recording));
+    let trace = py.detach(move || fprofile::calltree::build_process_trace(read.recording));
     let calls = trace.calls.len();
     Ok((PyTrace::from_trace(trace), pid, parent_pid, calls, end))
 }

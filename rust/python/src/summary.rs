@@ -259,3 +259,26 @@ impl PySummary {
         fprofile::summary::html_table(&self.rows, &self.title(), &self.roots)
     }
 }
+
+/// summary_static_table(summary_json, roots, limit) -> str
+///
+/// The table of a notebook's static copy (`fprofile::summary::static_table`): the first `limit`
+/// rows of ``summary_json``'s "overall" (``Trace.summary_json(overall_only=True)``), file names
+/// relative to ``roots`` (a trace's metadata "paths.roots"). ValueError for JSON that is not a summary.
+#[pyfunction]
+fn summary_static_table(summary_json: &str, roots: &str, limit: usize) -> PyResult<String> {
+    let bad = |e: serde_json::Error| pyo3::exceptions::PyValueError::new_err(format!("not a summary's JSON: {e}"));
+    let mut v: serde_json::Value = serde_json::from_str(summary_json).map_err(bad)?;
+    let rows: Vec<fprofile::summary::Row> = match v.get_mut("overall") {
+        Some(rows) => serde_json::from_value(rows.take()).map_err(bad)?,
+        None => Vec::new(),
+    };
+    Ok(fprofile::summary::static_table(&rows, limit, &fprofile::paths::Roots::from_json(roots)))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(summary_static_table, m)?)?;
+    m.add_class::<PySummary>()?;
+    m.add_class::<PySummaryRow>()?;
+    Ok(())
+}

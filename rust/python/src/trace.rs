@@ -1,6 +1,7 @@
-//! The `Trace` class: a thin Python view of [`fprofile::Trace`] (per-thread call trees), its
-//! `ThreadInfo` and `Call` record classes, and the module-level loaders, `formats()` and
-//! `format_duration()` (the `Summary` classes are in `summary.rs`).
+//! The `Trace` class: a thin Python view of [`fprofile::Trace`] (per-thread call trees) and the
+//! `flame_bytes(trace)` function. Its records are in `records.rs`, the functions that make one
+//! (`load`, `load_bytes`, ...) in `functions.rs`, the `Summary` classes in `summary.rs` (the binding's), flame
+//! graphs in `aggregate.rs`.
 //!
 //! Conversion only: formats, saving, summaries, tables, durations and stacks are `fprofile`'s
 //! (`formats::registry`, `formats::save`, `summary`, `units`, `stacks`). Everything here is a
@@ -13,238 +14,13 @@ use fprofile::formats::registry;
 use fprofile::units::format_duration;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString, PyType};
+use pyo3::types::{PyBytes, PyDict, PyType};
 
+use crate::aggregate;
 use crate::errors::BindingError;
-use crate::summary::{PySummary, PySummaryRow};
-
-/// A progress callback for the Rust side: calls the Python callable `cb(done, total)` (taking the
-/// GIL for the call); after the first exception from it, stops calling and keeps the exception.
-pub(crate) struct PyProgress {
-    cb: Option<Py<PyAny>>,
-    pub(crate) error: Option<PyErr>,
-}
-
-impl PyProgress {
-    pub(crate) fn new(cb: Option<Bound<'_, PyAny>>) -> Self {
-        PyProgress { cb: cb.map(Bound::unbind), error: None }
-    }
-
-    pub(crate) fn call(&mut self, done: usize, total: usize) {
-        if self.error.is_some() {
-            return;
-        }
-        if let Some(cb) = &self.cb {
-            if let Err(e) = Python::attach(|py| cb.call1(py, (done, total)).map(drop)) {
-                self.error = Some(e);
-            }
-        }
-    }
-}
-
-fn path_string(path: &Bound<'_, PyAny>) -> PyResult<String> {
-    let p: std::path::PathBuf = path.extract()?;
-    Ok(p.to_string_lossy().into_owned())
-}
-
-/// One thread of a trace.
-#[pyclass(name = "ThreadInfo", module = "fprofile_jupyter._core", frozen)]
-pub struct PyThreadInfo {
-    /// Index of this thread in `Trace.threads` (the `thread` of its calls).
-    #[pyo3(get)]
-    index: usize,
-    /// OS thread id (`threading.get_native_id()`), 0 when unknown (PYME text files).
-    #[pyo3(get)]
-    os_id: u64,
-    /// The thread's latest name.
-    #[pyo3(get)]
-    name: String,
-    /// The names over time: `[(t_ns, name), ...]`, t_ns relative to the trace origin.
-    #[pyo3(get)]
-    names: Vec<(i64, String)>,
-    /// First event time of the thread, ns from the trace origin.
-    #[pyo3(get)]
-    first_ns: i64,
-    /// Last event time of the thread, ns from the trace origin.
-    #[pyo3(get)]
-    last_ns: i64,
-    /// Overview lane (PYME's assignment).
-    #[pyo3(get)]
-    lane: u32,
-    /// Number of recorded calls of this thread.
-    #[pyo3(get)]
-    call_count: usize,
-    /// Index of its process in `Trace.processes`.
-    #[pyo3(get)]
-    process: u32,
-    /// OS id of its process (0 when unknown: PYME files, `.fpt` version 1).
-    #[pyo3(get)]
-    pid: u64,
-    /// The trace has more than one process (the repr then names this thread's).
-    several_processes: bool,
-}
-
-#[pymethods]
-impl PyThreadInfo {
-    fn __repr__(&self) -> String {
-        let process =
-            if self.several_processes { format!(", process={}, pid={}", self.process, self.pid) } else { String::new() };
-        format!(
-            "ThreadInfo(index={}, name={:?}, os_id={}, calls={}, first_ns={}, last_ns={}, lane={}{process})",
-            self.index, self.name, self.os_id, self.call_count, self.first_ns, self.last_ns, self.lane
-        )
-    }
-}
-
-/// One process of a trace: the program that made it, a child process, a Dask worker.
-#[pyclass(name = "ProcessInfo", module = "fprofile_jupyter._core", frozen)]
-pub struct PyProcessInfo {
-    /// Index of this process in `Trace.processes` (the `process` of its threads).
-    #[pyo3(get)]
-    index: usize,
-    /// OS process id, 0 when unknown (PYME files, `.fpt` version 1).
-    #[pyo3(get)]
-    pid: u64,
-    /// Its parent's process id, 0 when unknown.
-    #[pyo3(get)]
-    parent_pid: u64,
-    /// A Dask worker's name, a multiprocessing process's name, or the program and its arguments.
-    #[pyo3(get)]
-    name: String,
-    /// Host name ("" when unknown).
-    #[pyo3(get)]
-    host: String,
-    /// When its recording started, ns from the trace origin (on the trace's clock).
-    #[pyo3(get)]
-    start_ns: i64,
-    /// When its recording ended, ns from the trace origin.
-    #[pyo3(get)]
-    end_ns: i64,
-    /// Its exit status where known (negative: killed by that signal), else None.
-    #[pyo3(get)]
-    exit_status: Option<i32>,
-    /// Added to its own clock's readings to place them on the trace's clock (ns).
-    #[pyo3(get)]
-    clock_offset_ns: i64,
-    /// The offset is right to within this many ns (0: the same clock, exact).
-    #[pyo3(get)]
-    clock_uncertainty_ns: u64,
-    /// False when its clock offset could not be measured: its times are on its own clock, placed
-    /// from the trace's start, and cannot be compared with other processes'.
-    #[pyo3(get)]
-    aligned: bool,
-    /// Its trace is incomplete: killed or still running when recording stopped, so only what it
-    /// had written out is here.
-    #[pyo3(get)]
-    incomplete: bool,
-    /// Indices in `Trace.threads` of its threads.
-    #[pyo3(get)]
-    threads: Vec<usize>,
-}
-
-#[pymethods]
-impl PyProcessInfo {
-    fn __repr__(&self) -> String {
-        let mut extra = String::new();
-        if !self.host.is_empty() {
-            extra.push_str(&format!(", host={:?}", self.host));
-        }
-        if let Some(status) = self.exit_status {
-            extra.push_str(&format!(", exit_status={status}"));
-        }
-        if self.incomplete {
-            extra.push_str(", incomplete");
-        }
-        if !self.aligned {
-            extra.push_str(", clock not aligned");
-        } else if self.clock_offset_ns != 0 || self.clock_uncertainty_ns != 0 {
-            let sign = if self.clock_offset_ns < 0 { "-" } else { "+" };
-            extra.push_str(&format!(
-                ", clock {sign}{} ± {}",
-                format_duration(self.clock_offset_ns.saturating_abs()),
-                format_duration(i64::try_from(self.clock_uncertainty_ns).unwrap_or(i64::MAX))
-            ));
-        }
-        format!(
-            "ProcessInfo(index={}, pid={}, parent_pid={}, name={:?}, threads={}{extra})",
-            self.index,
-            self.pid,
-            self.parent_pid,
-            self.name,
-            self.threads.len()
-        )
-    }
-}
-
-/// One call of a trace.
-#[pyclass(name = "Call", module = "fprofile_jupyter._core", frozen)]
-pub struct PyCall {
-    /// Global index of the call in `Trace.calls()`.
-    #[pyo3(get)]
-    index: u32,
-    /// Index of its thread in `Trace.threads`.
-    #[pyo3(get)]
-    thread: usize,
-    /// 0 = outermost recorded call of its thread.
-    #[pyo3(get)]
-    depth: u32,
-    #[pyo3(get)]
-    start_ns: i64,
-    #[pyo3(get)]
-    end_ns: i64,
-    #[pyo3(get)]
-    self_ns: i64,
-    /// Function name as recorded (`co_qualname` where the Python has it, else `co_name`).
-    /// Shared per function: one str object per code.
-    #[pyo3(get)]
-    function: Py<PyString>,
-    /// File (`co_filename`).
-    #[pyo3(get)]
-    file: Py<PyString>,
-    /// First line of the function (`co_firstlineno`).
-    #[pyo3(get)]
-    line: u32,
-    /// Global index of the parent call, or None for a top-level call.
-    #[pyo3(get)]
-    parent: Option<u32>,
-    /// Still running when recording stopped (closed at the stop time).
-    #[pyo3(get)]
-    unfinished: bool,
-    /// Began before recording started (opened at the thread's first time).
-    #[pyo3(get)]
-    started_before: bool,
-}
-
-#[pymethods]
-impl PyCall {
-    #[getter]
-    fn duration_ns(&self) -> i64 {
-        self.end_ns.saturating_sub(self.start_ns)
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> String {
-        let mut flags = String::new();
-        if self.unfinished {
-            flags.push_str(", unfinished");
-        }
-        if self.started_before {
-            flags.push_str(", started_before");
-        }
-        let function = self.function.bind(py).to_string_lossy().into_owned();
-        let file = self.file.bind(py).to_string_lossy().into_owned();
-        format!(
-            "Call({} {}:{} thread={} depth={} start_ns={} duration={}{})",
-            function.escape_debug(),
-            file.escape_debug(),
-            self.line,
-            self.thread,
-            self.depth,
-            self.start_ns,
-            format_duration(self.end_ns.saturating_sub(self.start_ns)),
-            flags
-        )
-    }
-}
+use crate::paths::path_string;
+use crate::records::{process_list, PyCall, PyProcessInfo, PyThreadInfo};
+use crate::summary::PySummary;
 
 /// A recorded trace: per-thread call trees.
 #[pyclass(name = "Trace", module = "fprofile_jupyter._core", frozen)]
@@ -275,46 +51,6 @@ impl PyTrace {
     fn duration(&self) -> i64 {
         self.inner.duration_ns()
     }
-
-    pub(crate) fn thread_info(t: &fprofile::Trace, index: usize) -> PyThreadInfo {
-        let th = &t.threads[index];
-        PyThreadInfo {
-            process: th.process,
-            pid: t.process_of(index).map_or(0, |p| p.pid),
-            several_processes: t.processes.len() > 1,
-            index,
-            os_id: th.os_id,
-            name: th.name().to_owned(),
-            names: th.names.clone(),
-            first_ns: th.first_ns,
-            last_ns: th.last_ns,
-            lane: th.lane,
-            call_count: th.call_range.1.saturating_sub(th.call_range.0) as usize,
-        }
-    }
-}
-
-/// The processes of `t` as `Trace.processes` gives them.
-pub(crate) fn process_list(t: &fprofile::Trace) -> Vec<PyProcessInfo> {
-    t.processes
-        .iter()
-        .enumerate()
-        .map(|(index, p)| PyProcessInfo {
-            index,
-            pid: p.pid,
-            parent_pid: p.parent_pid,
-            name: p.name.clone(),
-            host: p.host.clone(),
-            start_ns: p.start_ns,
-            end_ns: p.end_ns,
-            exit_status: p.exit_status,
-            clock_offset_ns: p.clock.offset_ns,
-            clock_uncertainty_ns: p.clock.uncertainty_ns,
-            aligned: p.clock.aligned,
-            incomplete: p.incomplete,
-            threads: t.threads.iter().enumerate().filter(|(_, th)| th.process as usize == index).map(|(i, _)| i).collect(),
-        })
-        .collect()
 }
 
 #[pymethods]
@@ -403,7 +139,7 @@ impl PyTrace {
         let (bytes, index) = py.detach(move || {
             let index = index.unwrap_or_else(|| Arc::new(fprofile::window::WindowIndex::build(&inner)));
             let reply = fprofile::window::query(&inner, &index, t0_ns, t1_ns, px, threads.as_deref());
-            (reply.map(|r| fprofile::window::encode(&r, zlib_level)), index)
+            (reply.map(|r| fprofile::formats::window::encode(&r, zlib_level)), index)
         });
         let _ = self.window_index.set(index);
         Ok(PyBytes::new(py, &bytes?))
@@ -597,7 +333,7 @@ impl PyTrace {
     /// The threads, in order of their first event.
     #[getter]
     fn threads(&self) -> Vec<PyThreadInfo> {
-        (0..self.inner.threads.len()).map(|i| Self::thread_info(&self.inner, i)).collect()
+        (0..self.inner.threads.len()).map(|i| PyThreadInfo::of(&self.inner, i)).collect()
     }
 
     /// The processes (one for a one-process trace, with pid 0 when the file did not say; none for
@@ -619,50 +355,7 @@ impl PyTrace {
     /// (an index into `threads`) when given.
     #[pyo3(signature = (thread=None))]
     fn calls(&self, py: Python<'_>, thread: Option<usize>) -> PyResult<Vec<PyCall>> {
-        let t = &*self.inner;
-        let n = fprofile::stacks::call_count(&t.calls) as u32;
-        let range = match thread {
-            None => 0..n,
-            Some(k) => match t.threads.get(k) {
-                Some(th) => th.call_range.0.min(n)..th.call_range.1.min(n),
-                None => {
-                    return Err(pyo3::exceptions::PyIndexError::new_err(format!(
-                        "thread index {k} out of range (the trace has {} threads)",
-                        t.threads.len()
-                    )))
-                }
-            },
-        };
-        let self_ns = fprofile::stacks::self_times(t);
-        let c = &t.calls;
-        let empty = PyString::new(py, "").unbind();
-        let names: Vec<Py<PyString>> = t.codes.iter().map(|x| PyString::new(py, &x.name).unbind()).collect();
-        let files: Vec<Py<PyString>> = t.codes.iter().map(|x| PyString::new(py, &x.file).unbind()).collect();
-        let mut out = Vec::with_capacity(range.len());
-        let mut th = if range.start < range.end { fprofile::stacks::thread_of_call(t, range.start) } else { 0 };
-        for i in range {
-            while th < t.threads.len() && t.threads[th].call_range.1 <= i {
-                th += 1;
-            }
-            let k = i as usize;
-            let ci = c.code[k] as usize;
-            let code = t.codes.get(ci);
-            out.push(PyCall {
-                index: i,
-                thread: th,
-                depth: c.depth[k],
-                start_ns: c.start_ns[k],
-                end_ns: c.end_ns[k],
-                self_ns: self_ns[k],
-                function: names.get(ci).unwrap_or(&empty).clone_ref(py),
-                file: files.get(ci).unwrap_or(&empty).clone_ref(py),
-                line: code.map(|x| x.first_line).unwrap_or(0),
-                parent: if c.parent[k] == u32::MAX { None } else { Some(c.parent[k]) },
-                unfinished: c.flags[k].unfinished(),
-                started_before: c.flags[k].started_before(),
-            });
-        }
-        Ok(out)
+        PyCall::all_of(py, &self.inner, thread)
     }
 }
 
@@ -679,128 +372,20 @@ fn picture_width(w: &Bound<'_, PyAny>) -> Result<i128, BindingError> {
     }
 }
 
-/// One thread for `_build_trace`: (os_id, name, [(t_ns, code_id, is_return)]).
-type ThreadEvents = (u64, String, Vec<(u64, u32, bool)>);
-
-/// Builds a trace from flat events (for tests and tools): `codes` = [(file, name, first_line)],
-/// `threads` = [(os_id, name, [(t_ns, code_id, is_return), ...])] with absolute times;
-/// `process` = (pid, parent_pid, name, host) of the process that made them (default all unknown).
+/// The flame graph in the timeline's encoding (`docs/format.md`, "The flame graph encoding").
 #[pyfunction]
-#[pyo3(signature = (codes, threads, *, start_ns=0, stop_ns=0, metadata=None, process=None))]
-fn _build_trace(
-    py: Python<'_>,
-    codes: Vec<(String, String, u32)>,
-    threads: Vec<ThreadEvents>,
-    start_ns: u64,
-    stop_ns: u64,
-    metadata: Option<Vec<(String, String)>>,
-    process: Option<(u64, u64, String, String)>,
-) -> PyTrace {
-    use fprofile::{Code, Event, EventKind, Recording, ThreadRecord};
-    let rec = Recording {
-        codes: codes.into_iter().map(|(file, name, first_line)| Code { file, name, first_line }).collect(),
-        threads: threads
-            .into_iter()
-            .map(|(os_id, name, events)| ThreadRecord {
-                os_id,
-                ident: os_id,
-                names: vec![(events.first().map(|e| e.0).unwrap_or(0), name)],
-                chunks: vec![events
-                    .into_iter()
-                    .map(|(t_ns, code, ret)| Event { t_ns, code, kind: if ret { EventKind::Return } else { EventKind::Call } })
-                    .collect()],
-            })
-            .collect(),
-        start_ns,
-        stop_ns,
-        metadata: metadata.unwrap_or_default(),
-        process: process.map_or_else(Default::default, |(pid, parent_pid, name, host)| fprofile::model::ProcessInfo {
-            pid,
-            parent_pid,
-            name,
-            host,
-            ..Default::default()
-        }),
-    };
-    PyTrace::from_trace(py.detach(move || fprofile::build::build_trace(rec)))
-}
-
-/// Loads a trace from a file; the format is detected from the content unless given.
-/// `progress(bytes_done, bytes_total)`, when given, is called now and then while parsing.
-#[pyfunction]
-#[pyo3(signature = (path, format=None, *, progress=None))]
-fn load(
-    py: Python<'_>,
-    path: &Bound<'_, PyAny>,
-    format: Option<&str>,
-    progress: Option<Bound<'_, PyAny>>,
-) -> Result<PyTrace, BindingError> {
-    let path = path_string(path)?;
-    let format = format.map(registry::input_format).transpose()?;
-    let mut prog = PyProgress::new(progress);
-    let result = py.detach(|| fprofile::load::load_with(&path, format, &mut |d, t| prog.call(d, t)));
-    if let Some(e) = prog.error.take() {
-        return Err(e.into());
-    }
-    Ok(PyTrace::from_trace(result?))
-}
-
-/// Loads a trace from bytes; the format is detected from the content unless given.
-/// `max_inflated`: the largest body a compressed `.fpt` may inflate to (bytes; default the
-/// format's 2 GiB), for bytes from someone else: `fprofile::load::load_bytes_limited`.
-#[pyfunction]
-#[pyo3(signature = (data, format=None, *, max_inflated=None))]
-fn load_bytes(py: Python<'_>, data: &[u8], format: Option<&str>, max_inflated: Option<u64>) -> Result<PyTrace, BindingError> {
-    let format = format.map(registry::input_format).transpose()?;
-    // Read in place (bytes are immutable and the argument keeps them alive), not copied first.
-    let t = py.detach(|| fprofile::load::load_bytes_limited(data, format, max_inflated, &mut |_, _| {}))?;
-    Ok(PyTrace::from_trace(t))
-}
-
-/// The format table: `(name, endings, reads, writes)` per format, in the order names are listed
-/// to users (`fprofile::formats::registry::FORMATS`).
-#[pyfunction]
-fn formats() -> Vec<(&'static str, Vec<&'static str>, bool, bool)> {
-    registry::FORMATS.iter().map(|s| (s.name, s.endings.to_vec(), s.reads, s.writes)).collect()
-}
-
-/// A duration as short text ("12.35 ms", "1 µs"): `fprofile::units::format_duration`, the rule
-/// of `tests/fixtures/durations.json`.
-#[pyfunction(name = "format_duration")]
-fn py_format_duration(ns: i64) -> String {
-    format_duration(ns)
-}
-
-/// The HTML export of `trace` with its limits given (`fprofile::formats::html::to_html_limited`):
-/// above `pyramid_calls` calls, a pyramid of at most `max_bytes` (tests of the pyramid page).
-#[pyfunction]
-fn _html_export(py: Python<'_>, trace: &PyTrace, title: &str, pyramid_calls: usize, max_bytes: usize) -> String {
-    let inner = trace.shared();
-    let title = title.to_owned();
-    py.detach(move || fprofile::formats::html::to_html_limited(&inner, &title, pyramid_calls, max_bytes))
-}
-
-/// A synthetic trace of about `calls` calls in `threads` threads (`fprofile::synthetic`; for
-/// benchmarks and tests: built in Rust, seconds for a hundred million calls).
-#[pyfunction]
-#[pyo3(signature = (calls, threads=8, seed=1))]
-fn _synthetic_trace(py: Python<'_>, calls: usize, threads: usize, seed: u64) -> PyTrace {
-    PyTrace::from_trace(py.detach(move || fprofile::synthetic::synthetic_trace(calls, threads, seed)))
+#[pyo3(signature = (trace, threads=None, window=None))]
+fn flame_bytes<'py>(
+    py: Python<'py>,
+    trace: &Bound<'py, PyTrace>,
+    threads: Option<Bound<'py, PyAny>>,
+    window: Option<(i64, i64)>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    aggregate::flame_bytes(py, trace.get().inner(), threads.as_ref(), window)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(load, m)?)?;
-    m.add_function(wrap_pyfunction!(_synthetic_trace, m)?)?;
-    m.add_function(wrap_pyfunction!(_html_export, m)?)?;
-    m.add_function(wrap_pyfunction!(load_bytes, m)?)?;
-    m.add_function(wrap_pyfunction!(_build_trace, m)?)?;
-    m.add_function(wrap_pyfunction!(formats, m)?)?;
-    m.add_function(wrap_pyfunction!(py_format_duration, m)?)?;
+    m.add_function(wrap_pyfunction!(flame_bytes, m)?)?;
     m.add_class::<PyTrace>()?;
-    m.add_class::<PyThreadInfo>()?;
-    m.add_class::<PyProcessInfo>()?;
-    m.add_class::<PyCall>()?;
-    m.add_class::<PySummary>()?;
-    m.add_class::<PySummaryRow>()?;
     Ok(())
 }

@@ -7,7 +7,8 @@
 
 use base64::Engine;
 
-use crate::assets::{bundle, css, html_escape};
+use crate::assets::{bundle, css};
+use crate::escape::html_escape;
 use crate::formats::fpt;
 use crate::model::Trace;
 use crate::summary::overall_json;
@@ -99,7 +100,7 @@ pub fn pyramid(trace: &Trace, max_bytes: usize) -> Option<Pyramid> {
             let t0 = a + k * width / 2;
             let t1 = (t0 + width).min(b.max(t0 + 1));
             let Ok(reply) = crate::window::query(trace, &index, t0, t1, TILE_PX, None) else { continue };
-            let bytes = crate::window::encode(&reply, Some(fpt::ZLIB_LEVEL));
+            let bytes = crate::formats::window::encode(&reply, Some(fpt::ZLIB_LEVEL));
             level_bytes += bytes.len();
             if total + level_bytes > max_bytes && level > 0 {
                 break;

@@ -1,5 +1,13 @@
-//! Readers and writers of [`Trace`](crate::Trace): one module per format. Formats never talk to each other.
+//! Readers and writers of [`Trace`](crate::Trace): one module per format, over one shared
+//! [`codec`] (varints, planes, zlib, the metadata JSON) that every binary format uses.
+//!
+//! The rule: a format reaches into no other format's internals; what two need is in [`codec`]. A
+//! format uses another only through its public API where its bytes hold the other's: a streamed
+//! `.fpt` ([`stream`]) carries a whole `.fpt` trace frame and the HTML page ([`html`]) embeds the
+//! `.fpt` and window replies ([`window`]), through their `encode`.
+//! Turning a recording into call trees is `crate::calltree`'s, whichever format read it.
 
+pub mod codec;
 pub mod fpt;
 pub mod html;
 pub mod perfetto;
@@ -10,6 +18,7 @@ pub mod registry;
 pub mod speedscope;
 pub mod spool;
 pub mod stream;
+pub mod window;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

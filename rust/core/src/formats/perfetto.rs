@@ -15,7 +15,7 @@
 //!   `"started_before": true`.
 //! - Task bands are not written (a band need not nest with the calls, which Perfetto requires).
 
-use crate::formats::fpt::metadata_json;
+use crate::formats::codec::metadata_json;
 use crate::model::Trace;
 use std::collections::HashSet;
 use std::io::{self, Write};

@@ -28,7 +28,7 @@
 //! integer ns (`origin_ns` = 0: the file has no absolute clock). Thread spans and lanes come from
 //! `threadLines` when present (widened to cover the calls), else from the calls and PYME's rule.
 
-use crate::build::assign_lanes;
+use crate::calltree::assign_lanes;
 use crate::model::{CallFlags, Calls, Code, ThreadInfo, Trace};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -281,8 +281,8 @@ pub fn read(bytes: &[u8]) -> Result<Trace, PymeJsonError> {
                 }
                 continue;
             };
-            if stack.len() > crate::build::MAX_DEPTH {
-                return Err(bad(format!("thread {ti}: calls nested deeper than {}", crate::build::MAX_DEPTH)));
+            if stack.len() > crate::calltree::MAX_DEPTH {
+                return Err(bad(format!("thread {ti}: calls nested deeper than {}", crate::calltree::MAX_DEPTH)));
             }
             let (ts, tf, _, code) = evs[k];
             calls.start_ns.push(ts);

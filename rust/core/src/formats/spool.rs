@@ -29,8 +29,8 @@
 //! The process record comes first. A thread record comes before that thread's names and events,
 //! a code record before any event of that code (within a round, codes and threads first).
 
-use crate::formats::stream::read_full;
-use crate::model::{Code, Event, EventKind, ProcessInfo, Recording, ThreadRecord, Trace};
+use crate::formats::codec::read_full;
+use crate::model::{Code, Event, EventKind, ProcessInfo, Recording, ThreadRecord};
 
 /// The first bytes of a spool.
 pub const MAGIC: [u8; 4] = *b"FPSP";
@@ -369,7 +369,7 @@ impl State {
         .max(start_ns);
         process.exit_status = end.and_then(|e| e.exit_status);
         process.incomplete = cut || !matches!(end, Some(End { how: EndHow::Exited, .. }));
-        let codes = crate::build::dedupe_codes(codes, &mut threads);
+        let codes = crate::calltree::dedupe_codes(codes, &mut threads);
         let recording = Recording { codes, threads, start_ns, stop_ns, metadata, process };
         Ok(SpoolRead { recording, end, cut })
     }
@@ -389,7 +389,7 @@ fn check_header(head: &[u8]) -> Result<(), SpoolError> {
 /// Reads a spool (see the module docs). The process is `incomplete` when the spool has no end
 /// record of a process that exited (killed, or still running at the parent's stop) or a cut
 /// record; its `exit_status` is the end record's. `stop_ns` is the end's time, else the last flush
-/// mark's, else the last event's. Codes are interned ([`crate::build::dedupe_codes`]).
+/// mark's, else the last event's. Codes are interned ([`crate::calltree::dedupe_codes`]).
 pub fn read(bytes: &[u8]) -> Result<SpoolRead, SpoolError> {
     check_header(bytes)?;
     let mut rest = &bytes[6..];
@@ -489,20 +489,6 @@ impl<R: std::io::Read> Scanner<R> {
     }
 }
 
-/// The trace of a spool's recording ([`crate::build::build_trace`]), keeping its process even when
-/// it recorded no call (a fork server, a process whose children did the work): it spans its
-/// recording.
-pub fn build(rec: Recording) -> Trace {
-    let (process, start_ns, stop_ns) = (rec.process.clone(), rec.start_ns, rec.stop_ns);
-    let mut t = crate::build::build_trace(rec);
-    if t.processes.is_empty() {
-        t.origin_ns = start_ns;
-        let end_ns = i64::try_from(stop_ns.saturating_sub(start_ns)).unwrap_or(i64::MAX);
-        t.processes.push(ProcessInfo { start_ns: 0, end_ns, ..process });
-    }
-    t
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -593,7 +579,7 @@ mod tests {
         e.header();
         e.process(&ProcessInfo { pid: 5, parent_pid: 1, ..ProcessInfo::default() }, 1_000);
         e.end(End { t_ns: 4_000, how: EndHow::Exited, exit_status: Some(0) });
-        let t = build(read(&e.buf).unwrap().recording);
+        let t = crate::calltree::build_process_trace(read(&e.buf).unwrap().recording);
         assert!(t.threads.is_empty());
         assert_eq!(t.origin_ns, 1_000);
         assert_eq!((t.processes[0].pid, t.processes[0].start_ns, t.processes[0].end_ns), (5, 0, 3_000));

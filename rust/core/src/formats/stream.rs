@@ -3,7 +3,7 @@
 //!
 //! The hook's writer thread builds chunks with an [`Encoder`] (no I/O here: it appends framed
 //! chunks to a buffer the caller writes) every round; [`read`] turns the chunks back into a
-//! [`Recording`] and [`decode`] into a [`Trace`] ([`crate::build::build_trace`]); a [`Scanner`]
+//! [`Recording`] and [`decode`] into a [`Trace`] ([`crate::calltree::build_trace`]); a [`Scanner`]
 //! reads a file one chunk at a time, handing each chunk's events over (the stop's compaction,
 //! `crate::compact`, which never holds the run). A file whose end
 //! chunk is missing (the process was killed, called `os._exit`, the disk filled up) loads with
@@ -15,7 +15,8 @@
 //! keeping only the events at or after a time, so that calls begun before it come out as begun
 //! before the recording ([`crate::CallFlags::STARTED_BEFORE`]).
 
-use crate::formats::fpt::{self, put_planes, put_str, put_u, FptError, Planes, Reader, SliceSource};
+use crate::formats::codec::{self, put_planes, put_str, put_u, read_full, FptError, Planes, Reader, SliceSource};
+use crate::formats::fpt;
 use crate::model::{Code, Event, EventKind, ProcessInfo, Recording, ThreadRecord, Trace};
 
 /// File magic: ASCII `FPST` ("fprofile stream").
@@ -173,7 +174,7 @@ impl Encoder {
         let at = out.len();
         out.extend_from_slice(&[0u8; CHUNK_HEADER_LEN]);
         if compress {
-            fpt::deflate_into(out, raw, ZLIB_LEVEL);
+            codec::deflate_into(out, raw, ZLIB_LEVEL);
         } else {
             out.extend_from_slice(raw);
         }
@@ -501,7 +502,7 @@ impl Ring {
             .collect();
         order.sort_by_key(|&(first, _)| first);
         let opened = std::mem::take(&mut read.opened);
-        let mut t = crate::build::build_trace(read.recording);
+        let mut t = crate::calltree::build_trace(read.recording);
         for (info, &(_, i)) in t.threads.iter().zip(&order) {
             let k = opened.get(i).copied().unwrap_or(0);
             let (lo, hi) = (info.call_range.0 as usize, info.call_range.1 as usize);
@@ -694,7 +695,7 @@ fn read_window_from(bytes: &[u8], from_ns: u64, stacks: Option<Vec<Vec<u32>>>) -
         let bad = |e: FptError| StreamError::Chunk { index, offset: c.offset as u64, what: e.to_string() };
         let inflated;
         let body = if bytes[c.offset + 1] & CHUNK_ZLIB != 0 {
-            inflated = fpt::inflate_exact(payload, raw as usize, (c.offset + CHUNK_HEADER_LEN) as u64).map_err(bad)?;
+            inflated = codec::inflate_exact(payload, raw as usize, (c.offset + CHUNK_HEADER_LEN) as u64).map_err(bad)?;
             &inflated[..]
         } else {
             payload
@@ -723,20 +724,6 @@ pub struct Scanner<R> {
     dropped_last: Option<String>,
     done: bool,
     chunk: Vec<u8>,
-}
-
-/// Reads until `buf` is full or the input ends; returns the bytes read.
-pub(crate) fn read_full(r: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 impl<R: std::io::Read> Scanner<R> {
@@ -776,7 +763,7 @@ impl<R: std::io::Read> Scanner<R> {
                 let payload = &self.chunk[CHUNK_HEADER_LEN..];
                 let inflated;
                 let body = if self.chunk[1] & CHUNK_ZLIB != 0 {
-                    inflated = fpt::inflate_exact(payload, raw, at + CHUNK_HEADER_LEN as u64).map_err(bad)?;
+                    inflated = codec::inflate_exact(payload, raw, at + CHUNK_HEADER_LEN as u64).map_err(bad)?;
                     &inflated[..]
                 } else {
                     payload
@@ -1020,7 +1007,7 @@ impl State {
         if let Some(why) = &dropped_last {
             metadata.push((LAST_CHUNK_WARNING.into(), format!("{why}; it was dropped")));
         }
-        let codes = crate::build::dedupe_codes(codes, &mut threads);
+        let codes = crate::calltree::dedupe_codes(codes, &mut threads);
         let recording = Recording { codes, threads, start_ns, stop_ns, metadata, process };
         StreamRead { recording, trace, ended, dropped_last, chunks, opened }
     }
@@ -1037,11 +1024,11 @@ pub fn build(read: StreamRead) -> Trace {
             t.metadata.extend(warnings);
             t
         }
-        None => crate::formats::spool::build(read.recording),
+        None => crate::calltree::build_process_trace(read.recording),
     }
 }
 
-/// Decodes a streamed file into its trace ([`read`] then [`build`]).
+/// Decodes a streamed file into its trace ([`read`] then [`calltree`]).
 pub fn decode(bytes: &[u8]) -> Result<Trace> {
     Ok(build(read(bytes)?))
 }

@@ -155,7 +155,7 @@ pub fn process(pid: u64, name: &str, start_ns: i64, end_ns: i64) -> ProcessInfo 
 /// 100, exit status 0, on another host with a measured clock offset: MainThread and a Worker with
 /// two task bands), built from one recording (times in whole microseconds, which PYME text keeps) whose threads are then split between the processes.
 pub fn two_process_trace() -> Trace {
-    let mut t = fprofile::build::build_trace(recording(
+    let mut t = fprofile::calltree::build_trace(recording(
         &[
             (
                 "MainThread",
@@ -273,7 +273,7 @@ pub mod strategies {
             prop::collection::vec((any::<u8>(), -100i64..400, 0i64..200, 0u8..3), 0..6),
         )
             .prop_map(|(rec, procs, assign, bands)| {
-                let mut t = fprofile::build::build_trace(rec);
+                let mut t = fprofile::calltree::build_trace(rec);
                 t.processes = procs
                     .into_iter()
                     .map(|(pid, ppid, name, host, start, span, exit, incomplete, off, unc, aligned)| ProcessInfo {
@@ -325,7 +325,7 @@ pub const PYME: &str = "\
 /// Two threads: Main a(100..150) with b and c, d unfinished from 160; Worker: z seen ending only, b.
 #[allow(dead_code)]
 pub fn sample() -> fprofile::Trace {
-    fprofile::build::build_trace(recording(
+    fprofile::calltree::build_trace(recording(
         &[
             ("Main", 11, &[(100, "+a"), (110, "+b"), (120, "-b"), (130, "+c"), (140, "-c"), (150, "-a"), (160, "+d")]),
             ("Worker", 12, &[(105, "-z"), (115, "+b"), (125, "-b")]),

@@ -468,7 +468,7 @@ pub(crate) fn stop_with(
         // SAFETY: GIL held; each was increfed in `add_code`.
         unsafe { ffi::Py_DecRef(o) };
     }
-    let codes = fprofile::build::dedupe_codes(std::mem::take(&mut tabs.codes), &mut threads);
+    let codes = fprofile::calltree::dedupe_codes(std::mem::take(&mut tabs.codes), &mut threads);
     let cap_reached = (cap_ns != 0 && !oom).then_some(sess.max_events);
     if let Some(max_events) = cap_reached {
         warnings.insert(0, HookWarning::CapReached { max_events });

@@ -1,7 +1,7 @@
 //! The picture decoded back with the `png` crate and checked pixel by pixel.
 
 use super::*;
-use crate::build::build_trace;
+use crate::calltree::build_trace;
 use crate::model::{Code, Event, EventKind, ProcessInfo, Recording, ThreadRecord};
 
 /// A decoded picture: width, height, RGB rows.

@@ -1,7 +1,7 @@
-//! Tree building: every rule of `fprofile::build` (see its module docs).
+//! Tree building: every rule of `fprofile::calltree` (see its module docs).
 mod common;
 use common::*;
-use fprofile::build::build_trace;
+use fprofile::calltree::build_trace;
 use fprofile::{CallFlags, Event, EventKind, ThreadRecord};
 
 fn lines(v: &[&str]) -> Vec<String> {

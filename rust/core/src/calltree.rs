@@ -40,7 +40,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::{CallFlags, Calls, Code, CodeId, Event, EventKind, Recording, ThreadInfo, ThreadRecord, Trace};
+use crate::model::{CallFlags, Calls, Code, CodeId, Event, EventKind, ProcessInfo, Recording, ThreadInfo, ThreadRecord, Trace};
 
 /// Deepest depth a call may have (depth is a `u32`; 0 = outermost): far beyond any recursion an
 /// interpreter allows (a 3.11 program with a raised recursion limit records calls 100,000 deep).
@@ -318,6 +318,20 @@ pub(crate) fn rebase_names(
         out.push((first_ns, format!("thread-{os_id}")));
     }
     out
+}
+
+/// The trace of one process's recording (a spool's, a streamed file's; [`build_trace`]), keeping its
+/// process even when it recorded no call (a fork server, a process whose children did the work): it spans its
+/// recording.
+pub fn build_process_trace(rec: Recording) -> Trace {
+    let (process, start_ns, stop_ns) = (rec.process.clone(), rec.start_ns, rec.stop_ns);
+    let mut t = build_trace(rec);
+    if t.processes.is_empty() {
+        t.origin_ns = start_ns;
+        let end_ns = i64::try_from(stop_ns.saturating_sub(start_ns)).unwrap_or(i64::MAX);
+        t.processes.push(ProcessInfo { start_ns: 0, end_ns, ..process });
+    }
+    t
 }
 
 /// PYME's lane rule; threads must be ordered by first time.
