@@ -261,8 +261,9 @@ class Trace:
     def folded(self) -> List[str]:
         """Folded stacks, sorted: ``"thread;outer;...;inner count"`` per distinct stack, count = the
         number of calls ending that stack; frames are function names."""
-    def summary(self) -> Summary:
-        """Per-function figures (calls, total, self, mean, max), overall, ``per_process`` and ``per_thread``."""
+    def summary(self, *, task: Optional[str] = None) -> Summary:
+        """Per-function figures (calls, total, self, mean, max), overall, ``per_process`` and ``per_thread``;
+        ``task``: of the calls made inside that task's bands only (an asyncio task's name, a Dask task's key)."""
     def summary_json(self, *, overall_only: bool = False) -> str:
         """The summary as JSON: ``{"overall": [row...], "processes": [{"process", "pid", "name", "rows"}],
         "threads": [{"thread", "process", "name", "rows"}]}``; ``overall_only``: ``{"overall": [row...]}``,

@@ -425,6 +425,8 @@ class _Session:
                     if self.processes else None)
         if children is not None:
             children.announce()
+        from . import _asyncio  # (imports asyncio: before the hook is on, not recorded)
+
         try:
             keep = self.keep_last
             self.recorder.start(self.subs, exclude=self.exclude, include=self.include, builtins=self.builtins,
@@ -439,6 +441,7 @@ class _Session:
                 children.discard()
             raise
         self.children = children
+        self.tasks = _asyncio.TaskRecording().start()  # asyncio task bands (_asyncio)
         with _active_lock:
             _active.append(self)
         if self.streamed:
@@ -455,6 +458,8 @@ class _Session:
         with _active_lock:
             if self in _active:
                 _active.remove(self)
+        tasks, self.tasks = getattr(self, "tasks", None), None
+        task_bands = tasks.stop() if tasks is not None else []
         if os.getpid() != self.pid:
             return None  # in a forked child: the parent's recording is not continued here
         children, self.children = self.children, None
@@ -469,6 +474,10 @@ class _Session:
             trace: Union[Trace, TraceFile, None] = self.recorder.stop(metadata=_cell_labels(), load=load)
             if piped and (want_trace or children is not None):
                 trace = _core.load_bytes(b"", format="pyme-text")  # empty: the children go in it
+            if task_bands and isinstance(trace, Trace) and not piped:
+                from ._asyncio import attach
+
+                trace = attach(trace, task_bands)
         except BaseException:
             if children is not None:
                 children.discard()

@@ -42,6 +42,7 @@ pub mod process;
 pub mod stacks;
 pub mod summary;
 pub mod synthetic;
+pub mod tasks;
 pub mod units;
 pub mod window;
 

@@ -1,0 +1,335 @@
+"""asyncio tasks on the timeline: each step of a task, recorded as a band labelled with the task's name.
+
+What is recorded: every ``asyncio.Task`` created while recording runs its coroutine through a
+``_TaskCoro`` (made when the task is created, never per call): its ``send`` / ``throw`` read this
+process's CLOCK_MONOTONIC (the clock of the recorded calls) just before and just after the task's
+coroutine runs one step, on the thread that runs it. Two readings per step, kept in the task's own
+list; nothing else is done per call, and nothing at all when no task runs. At the stop each step
+becomes a band ``(thread os id, start, end, task name)`` attached to the trace through
+``_core.merge`` (the path of the Dask bands, ``_dask._TaskThreads``): so every recorded call made
+inside a step lies inside a band of its task, on its thread, and one thread's bands never overlap
+(a loop runs one step at a time).
+
+How tasks are reached (installed at the start of the recording, taken away at its stop):
+
+- ``asyncio.BaseEventLoop.create_task`` (every loop of the standard library: ``asyncio.run``,
+  ``loop.run_until_complete``, ``asyncio.gather``/``ensure_future`` of a coroutine, ``TaskGroup``,
+  Jupyter's kernel loop) wraps the coroutine before making the task; a task factory set by the
+  program (``eager_task_factory`` included) receives the wrapped coroutine.
+- Other loops (uvloop's ``Loop`` is a compiled class that cannot be patched): the loop running in
+  the thread that starts the recording, and every loop an ``asyncio.Runner`` makes while recording
+  (``asyncio.run(..., loop_factory=...)``, ``uvloop.run``), get a task factory that wraps the
+  coroutine, in front of the one they had (given back at the stop).
+
+Not reached: tasks created before the recording started (a Jupyter cell runs inside the kernel's
+task, made at its start: the tasks the cell creates are recorded, the cell's own code is not a
+task step), ``asyncio.Task(coro)`` called directly, and loops of other threads that were already
+running and are not asyncio's own class.
+
+The name of a task is read at its first step (``create_task(name=...)`` sets it after the task is
+made) and again at the stop if the task still lives (``set_name`` later on). A step still running
+at the stop (the recording stopped from inside a task) ends at the stop.
+
+``FPROFILE_ASYNCIO_TASKS=0`` in the environment (read at each start) turns this off: no hook, no
+bands (for a program a wrapped coroutine would trouble; the benchmark's baseline).
+
+Side effects a program may see while recording: ``task.get_coro()`` is the ``_TaskCoro`` (its
+attributes, ``cr_frame``, ``__name__``, ``__qualname__``..., are the coroutine's, so a task's repr,
+``get_stack`` and ``print_stack`` read the same), and ``inspect.iscoroutine`` of it is False.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import os
+import threading
+import time
+import weakref
+from typing import Any, List, Optional, Tuple
+
+__all__ = ["TaskRecording"]
+
+#: Environment variable: "0" turns the task bands off.
+ENV = "FPROFILE_ASYNCIO_TASKS"
+
+_now = time.monotonic_ns
+_tid = threading.get_native_id
+
+
+class _Task:
+    """What is kept of one task: its steps (start, end pairs, flat), its thread, its name."""
+
+    __slots__ = ("steps", "thread", "name", "task", "coro", "created_ns", "creator", "open_ns", "__weakref__")
+
+    def __init__(self, created_ns: int, creator: Optional["_Task"]):
+        self.steps: Optional[List[int]] = []  # None once the recording stopped
+        self.thread = 0
+        self.name = ""
+        self.task: Any = None  # weakref to the asyncio.Task
+        self.coro: Any = None  # weakref to the _TaskCoro
+        self.created_ns = created_ns
+        self.creator = creator
+        self.open_ns = 0  # start of the step running now (0: none)
+
+    def first_step(self) -> None:
+        self.thread = _tid()
+        task = self.task() if self.task is not None else None
+        if task is not None:
+            self.name = task.get_name()
+
+
+class _TaskCoro:
+    """The coroutine of a task created while recording: runs it, timing each step (module docs)."""
+
+    __slots__ = ("_coro", "_rec", "__weakref__")
+
+    def __init__(self, coro: Any, rec: _Task):
+        self._coro = coro
+        self._rec = rec
+
+    def send(self, value: Any) -> Any:
+        rec = self._rec
+        steps = rec.steps
+        if steps is None:  # the recording stopped
+            return self._coro.send(value)
+        if not rec.thread:
+            rec.first_step()
+        t0 = rec.open_ns = _now()
+        try:
+            return self._coro.send(value)
+        finally:
+            rec.open_ns = 0
+            steps.append(t0)
+            steps.append(_now())
+
+    def __next__(self) -> Any:  # what the C Task calls for send(None) (PyIter_Send)
+        rec = self._rec
+        steps = rec.steps
+        if steps is None:
+            return self._coro.send(None)
+        if not rec.thread:
+            rec.first_step()
+        t0 = rec.open_ns = _now()
+        try:
+            return self._coro.send(None)
+        finally:
+            rec.open_ns = 0
+            steps.append(t0)
+            steps.append(_now())
+
+    def throw(self, *args: Any) -> Any:
+        rec = self._rec
+        steps = rec.steps
+        if steps is None:
+            return self._coro.throw(*args)
+        if not rec.thread:
+            rec.first_step()
+        t0 = rec.open_ns = _now()
+        try:
+            return self._coro.throw(*args)
+        finally:
+            rec.open_ns = 0
+            steps.append(t0)
+            steps.append(_now())
+
+    def close(self) -> Any:
+        return self._coro.close()
+
+    def __iter__(self) -> "_TaskCoro":
+        return self
+
+    def __await__(self) -> "_TaskCoro":
+        return self
+
+    def __getattr__(self, name: str) -> Any:  # cr_frame, cr_code, __name__, __qualname__, ...
+        return getattr(self._coro, name)
+
+    def __repr__(self) -> str:
+        return repr(self._coro)
+
+
+collections.abc.Coroutine.register(_TaskCoro)
+
+
+class _State:
+    """The installed hooks (one set for every recording running at once) and the tasks they saw."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.tasks: List[_Task] = []
+        self.by_task: "weakref.WeakKeyDictionary[Any, _Task]" = weakref.WeakKeyDictionary()
+        self.saved: List[Tuple[Any, str, Any]] = []  # (owner, attribute, original) to put back
+        self.factories: List[Tuple[Any, Any]] = []  # (loop, factory it had)
+
+    # -- making tasks --
+
+    def wrap(self, coro: Any) -> Any:
+        """``coro`` to run as a task's coroutine (the ``_TaskCoro`` and its record), or ``coro``
+        itself when it is not a coroutine (the loop then says what is wrong, as without us)."""
+        if self.users == 0 or isinstance(coro, _TaskCoro) or not asyncio.iscoroutine(coro):
+            return coro
+        creator = None
+        try:
+            current = asyncio.current_task()
+        except RuntimeError:  # no running loop in this thread
+            current = None
+        if current is not None:
+            creator = self.by_task.get(current)
+        rec = _Task(_now(), creator)
+        wrapped = _TaskCoro(coro, rec)
+        rec.coro = weakref.ref(wrapped)
+        self.tasks.append(rec)
+        return wrapped
+
+    def made(self, task: Any, coro: Any) -> Any:
+        """The task made around ``coro`` (a ``_TaskCoro`` or not): remembered."""
+        if isinstance(coro, _TaskCoro):
+            rec = coro._rec
+            try:
+                rec.task = weakref.ref(task)
+                self.by_task[task] = rec
+            except TypeError:  # a task type without weak references: no creator links to it
+                pass
+        return task
+
+    def factory_for(self, loop: Any) -> None:
+        """Put our task factory in front of ``loop``'s (not an asyncio.BaseEventLoop)."""
+        if isinstance(loop, asyncio.BaseEventLoop) or any(known is loop for known, _ in self.factories):
+            return
+        try:
+            before = loop.get_task_factory()
+            state = self
+
+            def factory(loop: Any, coro: Any, **kwargs: Any) -> Any:
+                wrapped = state.wrap(coro)
+                if before is not None:
+                    task = before(loop, wrapped, **kwargs)
+                else:
+                    task = asyncio.Task(wrapped, loop=loop, **kwargs)
+                return state.made(task, wrapped)
+
+            factory._fprofile_before = before  # type: ignore[attr-defined]
+            loop.set_task_factory(factory)
+        except Exception:  # not a loop we know how to reach
+            return
+        self.factories.append((loop, before))
+
+    # -- installing --
+
+    def install(self) -> None:
+        state = self
+        base = asyncio.BaseEventLoop
+        original_create = base.create_task
+
+        def create_task(self: Any, coro: Any, *args: Any, **kwargs: Any) -> Any:
+            wrapped = state.wrap(coro)
+            return state.made(original_create(self, wrapped, *args, **kwargs), wrapped)
+
+        create_task.__doc__ = original_create.__doc__
+        create_task.__wrapped__ = original_create  # type: ignore[attr-defined]
+        self.saved.append((base, "create_task", base.__dict__["create_task"]))
+        base.create_task = create_task  # type: ignore[method-assign]
+        runner = getattr(asyncio, "Runner", None)  # 3.11+: asyncio.run, uvloop.run
+        if runner is not None and "_lazy_init" in runner.__dict__:
+            original_init = runner.__dict__["_lazy_init"]
+
+            def _lazy_init(self: Any) -> Any:
+                out = original_init(self)
+                loop = getattr(self, "_loop", None)
+                if loop is not None and state.users:
+                    state.factory_for(loop)
+                return out
+
+            self.saved.append((runner, "_lazy_init", original_init))
+            runner._lazy_init = _lazy_init  # type: ignore[attr-defined]
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None:
+            self.factory_for(running)
+
+    def uninstall(self) -> None:
+        for owner, attr, original in reversed(self.saved):
+            setattr(owner, attr, original)
+        self.saved.clear()
+        for loop, before in self.factories:
+            try:
+                if getattr(loop.get_task_factory(), "_fprofile_before", False) is before:
+                    loop.set_task_factory(before)
+            except Exception:
+                pass
+        self.factories.clear()
+        for rec in self.tasks:
+            rec.steps = None
+        self.tasks = []
+        self.by_task = weakref.WeakKeyDictionary()
+
+
+_state = _State()
+
+
+class TaskRecording:
+    """The task bands of one recording: ``start()`` when the recorder starts, ``bands()`` when it
+    has stopped (``(thread os id, start ns, end ns, task name)``, this process's clock)."""
+
+    def __init__(self) -> None:
+        self.start_ns = 0
+        self.running = False
+
+    def start(self) -> "TaskRecording":
+        if os.environ.get(ENV, "").strip() == "0":
+            return self
+        with _state.lock:
+            if _state.users == 0:
+                _state.install()
+            _state.users += 1
+        self.start_ns = _now()
+        self.running = True
+        return self
+
+    def stop(self) -> List[Tuple[int, int, int, str]]:
+        """Stops (the hooks go once no recording needs them); the bands of this recording's time."""
+        if not self.running:
+            return []
+        self.running = False
+        end = _now()
+        bands = _bands(_state.tasks, self.start_ns, end)
+        with _state.lock:
+            _state.users -= 1
+            if _state.users == 0:
+                _state.uninstall()
+        return bands
+
+
+def _bands(tasks: List[_Task], since: int, end: int) -> List[Tuple[int, int, int, str]]:
+    out: List[Tuple[int, int, int, str]] = []
+    for rec in list(tasks):
+        steps = rec.steps
+        if steps is None or not rec.thread:
+            continue
+        task = rec.task() if rec.task is not None else None
+        if task is not None:
+            rec.name = task.get_name()
+        name, thread = rec.name, rec.thread
+        pairs = list(steps)
+        open_ns = rec.open_ns
+        if open_ns:  # running now (the stop is inside this step)
+            pairs += [open_ns, end]
+        for i in range(0, len(pairs) - 1, 2):
+            t0, t1 = pairs[i], pairs[i + 1]
+            if t1 >= since and t0 <= end:
+                out.append((thread, t0, min(t1, end), name))
+    out.sort(key=lambda b: (b[0], b[1]))
+    return out
+
+
+def attach(trace: Any, bands: List[Tuple[int, int, int, str]]) -> Any:
+    """``trace`` with ``bands`` attached to its threads (``_core.merge``, as the Dask bands)."""
+    if not bands:
+        return trace
+    from . import _core
+
+    return _core.merge([{"trace": trace, "bands": bands}])
+
