@@ -286,3 +286,39 @@ def test_summary_per_task(prog):
         prog.alpha_call()
     with pytest.raises(ValueError, match="this trace has no tasks"):
         p.trace.summary(task="alpha")
+
+
+def test_renamed_while_running_and_nothing_kept_after_the_stop(prog):
+    """A task renamed after its first step has its last name on every band; a task that outlives
+    the recording keeps no step once it stopped (its coroutine still runs as before)."""
+    from fprofile_jupyter import _asyncio
+
+    async def renamed():
+        prog.alpha_call()
+        await asyncio.sleep(0)
+        asyncio.current_task().set_name("renamed")
+        prog.alpha_call()
+
+    async def outlives(go_on):
+        prog.beta_call()
+        await go_on.wait()
+        prog.beta_call()
+        return "done"
+
+    async def main():
+        go_on = asyncio.Event()
+        prof = profile(subs=[prog.PATH])
+        with prof:
+            await asyncio.create_task(renamed(), name="first-name")
+            long = asyncio.create_task(outlives(go_on), name="outlives")
+            await asyncio.sleep(0)
+        go_on.set()
+        assert await long == "done"
+        return prof.trace, long
+
+    trace, long = asyncio.run(main())
+    labels = Counter(b[3] for b in trace.bands)
+    assert labels["renamed"] == 2 and "first-name" not in labels
+    assert labels["outlives"] == 1
+    assert long.get_coro()._rec.steps is None  # its second step (after the stop) was not kept
+    assert _asyncio._state.tasks == [] and _asyncio._state.users == 0

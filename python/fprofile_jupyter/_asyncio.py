@@ -27,7 +27,7 @@ task step), ``asyncio.Task(coro)`` called directly, and loops of other threads t
 running and are not asyncio's own class.
 
 The name of a task is read at its first step (``create_task(name=...)`` sets it after the task is
-made) and again at the stop if the task still lives (``set_name`` later on). A step still running
+made), at its last (``set_name`` meanwhile) and again at the stop if the task still lives. A step still running
 at the stop (the recording stopped from inside a task) ends at the stop.
 
 ``FPROFILE_ASYNCIO_TASKS=0`` in the environment (read at each start) turns this off: no hook, no
@@ -71,6 +71,11 @@ class _Task:
         self.creator = creator
         self.open_ns = 0  # start of the step running now (0: none)
 
+    def last_step(self) -> None:
+        task = self.task() if self.task is not None else None
+        if task is not None:
+            self.name = task.get_name()
+
     def first_step(self) -> None:
         self.thread = _tid()
         task = self.task() if self.task is not None else None
@@ -97,6 +102,9 @@ class _TaskCoro:
         t0 = rec.open_ns = _now()
         try:
             return self._coro.send(value)
+        except BaseException:  # its last step (returned, raised, cancelled): its name now
+            rec.last_step()
+            raise
         finally:
             rec.open_ns = 0
             steps.append(t0)
@@ -112,6 +120,9 @@ class _TaskCoro:
         t0 = rec.open_ns = _now()
         try:
             return self._coro.send(None)
+        except BaseException:  # its last step (returned, raised, cancelled): its name now
+            rec.last_step()
+            raise
         finally:
             rec.open_ns = 0
             steps.append(t0)
@@ -127,6 +138,9 @@ class _TaskCoro:
         t0 = rec.open_ns = _now()
         try:
             return self._coro.throw(*args)
+        except BaseException:  # its last step (returned, raised, cancelled): its name now
+            rec.last_step()
+            raise
         finally:
             rec.open_ns = 0
             steps.append(t0)
