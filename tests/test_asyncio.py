@@ -320,5 +320,5 @@ def test_renamed_while_running_and_nothing_kept_after_the_stop(prog):
     labels = Counter(b[3] for b in trace.bands)
     assert labels["renamed"] == 2 and "first-name" not in labels
     assert labels["outlives"] == 1
-    assert long.get_coro()._rec.steps is None  # its second step (after the stop) was not kept
+    assert long.get_coro()._push is None  # its second step (after the stop) was not kept
     assert _asyncio._state.tasks == [] and _asyncio._state.users == 0

@@ -26,8 +26,9 @@ task, made at its start: the tasks the cell creates are recorded, the cell's own
 task step), ``asyncio.Task(coro)`` called directly, and loops of other threads that were already
 running and are not asyncio's own class.
 
-The name of a task is read at its first step (``create_task(name=...)`` sets it after the task is
-made), at its last (``set_name`` meanwhile) and again at the stop if the task still lives. A step still running
+The name of a task is read when ``create_task`` returns it, at its last step (``set_name``
+meanwhile; a task factory's task is named after the factory returns) and again at the stop if the
+task still lives. Its thread is the one that made it: a loop makes its tasks on its own thread. A step still running
 at the stop (the recording stopped from inside a task) ends at the stop.
 
 ``FPROFILE_ASYNCIO_TASKS=0`` in the environment (read at each start) turns this off: no hook, no
@@ -57,94 +58,75 @@ _tid = threading.get_native_id
 
 
 class _Task:
-    """What is kept of one task: its steps (start, end pairs, flat), its thread, its name."""
+    """What is kept of one task: its steps (start, end readings, flat: an odd count while a step
+    runs), its thread, its name."""
 
-    __slots__ = ("steps", "thread", "name", "task", "coro", "created_ns", "creator", "open_ns", "__weakref__")
+    __slots__ = ("steps", "thread", "name", "task", "coro", "created_ns", "creator", "__weakref__")
 
     def __init__(self, created_ns: int, creator: Optional["_Task"]):
-        self.steps: Optional[List[int]] = []  # None once the recording stopped
-        self.thread = 0
+        self.steps: List[int] = []
+        self.thread = _tid()  # the loop's: a task is made and run on its loop's thread
         self.name = ""
         self.task: Any = None  # weakref to the asyncio.Task
         self.coro: Any = None  # weakref to the _TaskCoro
         self.created_ns = created_ns
         self.creator = creator
-        self.open_ns = 0  # start of the step running now (0: none)
 
     def last_step(self) -> None:
         task = self.task() if self.task is not None else None
         if task is not None:
             self.name = task.get_name()
 
-    def first_step(self) -> None:
-        self.thread = _tid()
-        task = self.task() if self.task is not None else None
-        if task is not None:
-            self.name = task.get_name()
-
 
 class _TaskCoro:
-    """The coroutine of a task created while recording: runs it, timing each step (module docs)."""
+    """The coroutine of a task created while recording: runs it, timing each step (module docs).
+    ``_push``: its steps' ``append`` (None once the recording stopped)."""
 
-    __slots__ = ("_coro", "_rec", "__weakref__")
+    __slots__ = ("_coro", "_rec", "_push", "__weakref__")
 
     def __init__(self, coro: Any, rec: _Task):
         self._coro = coro
         self._rec = rec
+        self._push: Any = rec.steps.append
 
     def send(self, value: Any) -> Any:
-        rec = self._rec
-        steps = rec.steps
-        if steps is None:  # the recording stopped
+        push = self._push
+        if push is None:  # the recording stopped
             return self._coro.send(value)
-        if not rec.thread:
-            rec.first_step()
-        t0 = rec.open_ns = _now()
+        push(_now())
         try:
             return self._coro.send(value)
         except BaseException:  # its last step (returned, raised, cancelled): its name now
-            rec.last_step()
+            self._rec.last_step()
             raise
         finally:
-            rec.open_ns = 0
-            steps.append(t0)
-            steps.append(_now())
+            push(_now())
 
     def __next__(self) -> Any:  # what the C Task calls for send(None) (PyIter_Send)
-        rec = self._rec
-        steps = rec.steps
-        if steps is None:
+        push = self._push
+        if push is None:
             return self._coro.send(None)
-        if not rec.thread:
-            rec.first_step()
-        t0 = rec.open_ns = _now()
+        push(_now())
         try:
             return self._coro.send(None)
-        except BaseException:  # its last step (returned, raised, cancelled): its name now
-            rec.last_step()
+        except BaseException:
+            self._rec.last_step()
             raise
         finally:
-            rec.open_ns = 0
-            steps.append(t0)
-            steps.append(_now())
+            push(_now())
 
     def throw(self, *args: Any) -> Any:
-        rec = self._rec
-        steps = rec.steps
-        if steps is None:
+        push = self._push
+        if push is None:
             return self._coro.throw(*args)
-        if not rec.thread:
-            rec.first_step()
-        t0 = rec.open_ns = _now()
+        push(_now())
         try:
             return self._coro.throw(*args)
-        except BaseException:  # its last step (returned, raised, cancelled): its name now
-            rec.last_step()
+        except BaseException:
+            self._rec.last_step()
             raise
         finally:
-            rec.open_ns = 0
-            steps.append(t0)
-            steps.append(_now())
+            push(_now())
 
     def close(self) -> Any:
         return self._coro.close()
@@ -200,6 +182,7 @@ class _State:
         """The task made around ``coro`` (a ``_TaskCoro`` or not): remembered."""
         if isinstance(coro, _TaskCoro):
             rec = coro._rec
+            rec.name = task.get_name()  # (given to create_task: set by now, but not through a factory)
             try:
                 rec.task = weakref.ref(task)
                 self.by_task[task] = rec
@@ -276,7 +259,9 @@ class _State:
                 pass
         self.factories.clear()
         for rec in self.tasks:
-            rec.steps = None
+            coro = rec.coro() if rec.coro is not None else None
+            if coro is not None:
+                coro._push = None
         self.tasks = []
         self.by_task = weakref.WeakKeyDictionary()
 
@@ -320,17 +305,13 @@ class TaskRecording:
 def _bands(tasks: List[_Task], since: int, end: int) -> List[Tuple[int, int, int, str]]:
     out: List[Tuple[int, int, int, str]] = []
     for rec in list(tasks):
-        steps = rec.steps
-        if steps is None or not rec.thread:
-            continue
         task = rec.task() if rec.task is not None else None
         if task is not None:
             rec.name = task.get_name()
         name, thread = rec.name, rec.thread
-        pairs = list(steps)
-        open_ns = rec.open_ns
-        if open_ns:  # running now (the stop is inside this step)
-            pairs += [open_ns, end]
+        pairs = list(rec.steps)
+        if len(pairs) % 2:  # a step running now (the stop is inside it)
+            pairs.append(end)
         for i in range(0, len(pairs) - 1, 2):
             t0, t1 = pairs[i], pairs[i + 1]
             if t1 >= since and t0 <= end:
