@@ -322,3 +322,16 @@ def test_renamed_while_running_and_nothing_kept_after_the_stop(prog):
     assert labels["outlives"] == 1
     assert long.get_coro()._push is None  # its second step (after the stop) was not kept
     assert _asyncio._state.tasks == [] and _asyncio._state.users == 0
+
+
+def test_a_step_inside_another_is_cut_out_of_it():
+    """An eager task's first step runs inside the step of the task that made it: each instant
+    goes to the innermost step (what the eager test above records, on every Python here)."""
+    from fprofile_jupyter._asyncio import _innermost
+
+    bands = [(0, 0, 100, "main"), (0, 10, 20, "kid"), (0, 30, 40, "kid2"), (0, 35, 38, "grandkid"),
+             (0, 120, 130, "later"), (1, 0, 5, "other thread"), (1, 5, 9, "touching")]
+    assert _innermost(bands) == [
+        (0, 0, 10, "main"), (0, 10, 20, "kid"), (0, 20, 30, "main"), (0, 30, 35, "kid2"), (0, 35, 38, "grandkid"),
+        (0, 38, 40, "kid2"), (0, 40, 100, "main"), (0, 120, 130, "later"), (1, 0, 5, "other thread"),
+        (1, 5, 9, "touching")]

@@ -316,6 +316,40 @@ def _bands(tasks: List[_Task], since: int, end: int) -> List[Tuple[int, int, int
             t0, t1 = pairs[i], pairs[i + 1]
             if t1 >= since and t0 <= end:
                 out.append((thread, t0, min(t1, end), name))
+    return _innermost(out)
+
+
+def _innermost(bands: List[Tuple[int, int, int, str]]) -> List[Tuple[int, int, int, str]]:
+    """``bands`` with, on each thread, a band that holds another (an eager task's first step runs
+    inside the step of the task that made it; a step that runs another loop to completion holds
+    that loop's steps) cut around it: each instant goes to the innermost step, so a thread's bands
+    never overlap and a call is its innermost task's. Ordered by thread, then start."""
+    out: List[Tuple[int, int, int, str]] = []
+    bands = sorted(bands, key=lambda b: (b[0], b[1], -b[2]))
+    stack: List[List[Any]] = []  # [end, label, start of its next piece]
+    thread = None
+
+    def close(until: Optional[int]) -> None:
+        while stack and (until is None or stack[-1][0] <= until):
+            end, label, piece = stack.pop()
+            if piece < end:
+                out.append((thread, piece, end, label))
+            if stack:
+                stack[-1][2] = max(stack[-1][2], end)
+
+    for th, t0, t1, label in bands:
+        if th != thread:
+            close(None)
+            thread = th
+        close(t0)
+        if stack:
+            top = stack[-1]
+            if top[2] < t0:
+                out.append((thread, top[2], t0, top[1]))
+            top[2] = max(top[2], t1)
+            t1 = min(t1, top[0])
+        stack.append([t1, label, t0])
+    close(None)
     out.sort(key=lambda b: (b[0], b[1]))
     return out
 
