@@ -7,6 +7,8 @@
 2. Per task step: 100 tasks x 200 ``await asyncio.sleep(0)`` (no recorded call), under a recording
    with the task bands on and with them off (``FPROFILE_ASYNCIO_TASKS=0``), and bare: the bands'
    cost per step = (on - off) / steps. Target: under 100 ns.
+3. Start + stop of an empty recording with the bands on and off (installing and taking away the
+   hooks), per recording.
 
 Configurations alternate within each round, rounds shuffled; medians. Not a test (shared, noisy
 machine): compare within one run. Usage: ``.venv/bin/python benchmarks/bench_asyncio.py --rounds 9``
@@ -112,6 +114,18 @@ def steps(path, tasks, each, mode):
     return dt
 
 
+def start_stop(path, n, bands):
+    os.environ["FPROFILE_ASYNCIO_TASKS"] = "1" if bands else "0"
+    try:
+        t0 = time.perf_counter_ns()
+        for _ in range(n):
+            with profile(subs=[path], processes=False):
+                pass
+        return (time.perf_counter_ns() - t0) / n
+    finally:
+        os.environ.pop("FPROFILE_ASYNCIO_TASKS", None)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
@@ -124,13 +138,16 @@ def main() -> None:
         mod, path = load(d)
         n = args.calls
         results = {k: [] for k in ("bare calls", "calls outside a loop", "calls in a task",
-                                   "calls in a task, bands off", "steps bare",
+                                   "calls in a task, bands off", "start+stop, bands on", "start+stop, bands off",
+                                   "steps bare",
                                    "steps, bands off", "steps, bands on")}
         runs = [
             ("bare calls", lambda: calls_outside(mod, path, n, False)),
             ("calls outside a loop", lambda: calls_outside(mod, path, n, True)),
             ("calls in a task", lambda: calls_in_task(mod, path, n, args.in_flight)),
             ("calls in a task, bands off", lambda: calls_in_task(mod, path, n, args.in_flight, bands=False)),
+            ("start+stop, bands on", lambda: start_stop(path, 50, True)),
+            ("start+stop, bands off", lambda: start_stop(path, 50, False)),
             ("steps bare", lambda: steps(path, args.tasks, args.steps, "bare")),
             ("steps, bands off", lambda: steps(path, args.tasks, args.steps, "off")),
             ("steps, bands on", lambda: steps(path, args.tasks, args.steps, "on")),
@@ -156,6 +173,8 @@ def main() -> None:
     print(f"per task step ({args.tasks} tasks x {args.steps + 1} steps): bare {sbare / total_steps:.0f} ns, "
           f"recording with bands off {off / total_steps:.0f} ns, with bands on {on / total_steps:.0f} ns: "
           f"the bands cost {(on - off) / total_steps:.0f} ns per step")
+    print(f"start+stop of an empty recording: bands on {med['start+stop, bands on'] / 1000:.1f} us, "
+          f"off {med['start+stop, bands off'] / 1000:.1f} us")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
 import pytest
 
@@ -25,8 +26,11 @@ def recorded(prog, tmp_path_factory):  # noqa: F811
         await prog.main(PLAN)
         await asyncio.create_task(slow(), name="slow-<b>one</b>")  # a name is text, never HTML
 
+    # (on a thread of its own: Playwright's loop runs in this one)
+    runner = threading.Thread(target=lambda: asyncio.run(main()), name="loop-thread")
     with profile(subs=[prog.PATH]) as p:
-        asyncio.run(main())
+        runner.start()
+        runner.join(60)
     out = tmp_path_factory.mktemp("asyncio_view") / "tasks.html"
     p.trace.save(str(out))
     return p.trace, out
