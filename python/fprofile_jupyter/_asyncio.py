@@ -1,14 +1,15 @@
 """asyncio tasks on the timeline: each step of a task, recorded as a band labelled with the task's name.
 
 What is recorded: every ``asyncio.Task`` created while recording runs its coroutine through a
-``_TaskCoro`` (made when the task is created, never per call): its ``send`` / ``throw`` read this
-process's CLOCK_MONOTONIC (the clock of the recorded calls) just before and just after the task's
-coroutine runs one step, on the thread that runs it. Two readings per step, kept in the task's own
-list; nothing else is done per call, and nothing at all when no task runs. At the stop each step
-becomes a band ``(thread os id, start, end, task name)`` attached to the trace through
-``_core.merge`` (the path of the Dask bands, ``_dask._TaskThreads``): so every recorded call made
-inside a step lies inside a band of its task, on its thread, and one thread's bands never overlap
-(a loop runs one step at a time).
+``_core._TaskSteps`` (native, made when the task is created, never per call; ``rust/python/src/
+tasks.rs``): it reads this process's CLOCK_MONOTONIC (the clock of the recorded calls) just before
+and just after the task's coroutine runs one step, on the thread that runs it, kept in its own
+list. Two readings per step; nothing else is done per call, and nothing at all when no task runs.
+At the stop each step becomes a band ``(thread os id, start, end, task name)`` attached to the
+trace through ``_core.merge`` (the path of the Dask bands, ``_dask._TaskThreads``): so every
+recorded call made inside a step lies inside a band of its task, on its thread. A step inside
+another on one thread (an eager task's first step) is cut out of it (``_innermost``): one thread's
+bands never overlap.
 
 How tasks are reached (installed at the start of the recording, taken away at its stop):
 
@@ -28,13 +29,13 @@ running and are not asyncio's own class.
 
 The name of a task is read when ``create_task`` returns it, at its last step (``set_name``
 meanwhile; a task factory's task is named after the factory returns) and again at the stop if the
-task still lives. Its thread is the one that made it: a loop makes its tasks on its own thread. A step still running
-at the stop (the recording stopped from inside a task) ends at the stop.
+task still lives. Its thread is the one that made it: a loop makes its tasks on its own thread. A
+step still running at the stop (the recording stopped from inside a task) ends at the stop.
 
 ``FPROFILE_ASYNCIO_TASKS=0`` in the environment (read at each start) turns this off: no hook, no
 bands (for a program a wrapped coroutine would trouble; the benchmark's baseline).
 
-Side effects a program may see while recording: ``task.get_coro()`` is the ``_TaskCoro`` (its
+Side effects a program may see while recording: ``task.get_coro()`` is the ``_TaskSteps`` (its
 attributes, ``cr_frame``, ``__name__``, ``__qualname__``..., are the coroutine's, so a task's repr,
 ``get_stack`` and ``print_stack`` read the same), and ``inspect.iscoroutine`` of it is False.
 """
@@ -42,11 +43,14 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
+import functools
 import os
 import threading
 import time
 import weakref
 from typing import Any, List, Optional, Tuple
+
+from . import _core
 
 __all__ = ["TaskRecording"]
 
@@ -58,17 +62,16 @@ _tid = threading.get_native_id
 
 
 class _Task:
-    """What is kept of one task: its steps (start, end readings, flat: an odd count while a step
-    runs), its thread, its name."""
+    """What is kept of one task: its ``_TaskSteps`` (the readings of its steps), its thread, its
+    name, when it was made and by which task."""
 
-    __slots__ = ("steps", "thread", "name", "task", "coro", "created_ns", "creator", "__weakref__")
+    __slots__ = ("coro", "thread", "name", "task", "created_ns", "creator", "__weakref__")
 
     def __init__(self, created_ns: int, creator: Optional["_Task"]):
-        self.steps: List[int] = []
+        self.coro: Any = None  # the _core._TaskSteps
         self.thread = _tid()  # the loop's: a task is made and run on its loop's thread
         self.name = ""
         self.task: Any = None  # weakref to the asyncio.Task
-        self.coro: Any = None  # weakref to the _TaskCoro
         self.created_ns = created_ns
         self.creator = creator
 
@@ -78,73 +81,14 @@ class _Task:
             self.name = task.get_name()
 
 
-class _TaskCoro:
-    """The coroutine of a task created while recording: runs it, timing each step (module docs).
-    ``_push``: its steps' ``append`` (None once the recording stopped)."""
-
-    __slots__ = ("_coro", "_rec", "_push", "__weakref__")
-
-    def __init__(self, coro: Any, rec: _Task):
-        self._coro = coro
-        self._rec = rec
-        self._push: Any = rec.steps.append
-
-    def send(self, value: Any) -> Any:
-        push = self._push
-        if push is None:  # the recording stopped
-            return self._coro.send(value)
-        push(_now())
-        try:
-            return self._coro.send(value)
-        except BaseException:  # its last step (returned, raised, cancelled): its name now
-            self._rec.last_step()
-            raise
-        finally:
-            push(_now())
-
-    def __next__(self) -> Any:  # what the C Task calls for send(None) (PyIter_Send)
-        push = self._push
-        if push is None:
-            return self._coro.send(None)
-        push(_now())
-        try:
-            return self._coro.send(None)
-        except BaseException:
-            self._rec.last_step()
-            raise
-        finally:
-            push(_now())
-
-    def throw(self, *args: Any) -> Any:
-        push = self._push
-        if push is None:
-            return self._coro.throw(*args)
-        push(_now())
-        try:
-            return self._coro.throw(*args)
-        except BaseException:
-            self._rec.last_step()
-            raise
-        finally:
-            push(_now())
-
-    def close(self) -> Any:
-        return self._coro.close()
-
-    def __iter__(self) -> "_TaskCoro":
-        return self
-
-    def __await__(self) -> "_TaskCoro":
-        return self
-
-    def __getattr__(self, name: str) -> Any:  # cr_frame, cr_code, __name__, __qualname__, ...
-        return getattr(self._coro, name)
-
-    def __repr__(self) -> str:
-        return repr(self._coro)
+def _ended(rec: "weakref.ref[_Task]") -> None:
+    """A task's last step ended (``_TaskSteps`` calls it): its name now (``set_name`` meanwhile)."""
+    r = rec()
+    if r is not None:
+        r.last_step()
 
 
-collections.abc.Coroutine.register(_TaskCoro)
+collections.abc.Coroutine.register(_core._TaskSteps)
 
 
 class _State:
@@ -160,11 +104,11 @@ class _State:
 
     # -- making tasks --
 
-    def wrap(self, coro: Any) -> Any:
-        """``coro`` to run as a task's coroutine (the ``_TaskCoro`` and its record), or ``coro``
-        itself when it is not a coroutine (the loop then says what is wrong, as without us)."""
-        if self.users == 0 or isinstance(coro, _TaskCoro) or not asyncio.iscoroutine(coro):
-            return coro
+    def wrap(self, coro: Any) -> Tuple[Any, Optional[_Task]]:
+        """``coro`` to run as a task's coroutine (a ``_TaskSteps``) and its record; ``coro`` itself
+        and None when it is not a coroutine (the loop then says what is wrong, as without us)."""
+        if self.users == 0 or isinstance(coro, _core._TaskSteps) or not asyncio.iscoroutine(coro):
+            return coro, None
         creator = None
         try:
             current = asyncio.current_task()
@@ -173,15 +117,13 @@ class _State:
         if current is not None:
             creator = self.by_task.get(current)
         rec = _Task(_now(), creator)
-        wrapped = _TaskCoro(coro, rec)
-        rec.coro = weakref.ref(wrapped)
+        rec.coro = _core._TaskSteps(coro, functools.partial(_ended, weakref.ref(rec)))
         self.tasks.append(rec)
-        return wrapped
+        return rec.coro, rec
 
-    def made(self, task: Any, coro: Any) -> Any:
-        """The task made around ``coro`` (a ``_TaskCoro`` or not): remembered."""
-        if isinstance(coro, _TaskCoro):
-            rec = coro._rec
+    def made(self, task: Any, rec: Optional[_Task]) -> Any:
+        """The task made around ``rec``'s coroutine (None: not ours): remembered."""
+        if rec is not None:
             rec.name = task.get_name()  # (given to create_task: set by now, but not through a factory)
             try:
                 rec.task = weakref.ref(task)
@@ -199,12 +141,12 @@ class _State:
             state = self
 
             def factory(loop: Any, coro: Any, **kwargs: Any) -> Any:
-                wrapped = state.wrap(coro)
+                wrapped, rec = state.wrap(coro)
                 if before is not None:
                     task = before(loop, wrapped, **kwargs)
                 else:
                     task = asyncio.Task(wrapped, loop=loop, **kwargs)
-                return state.made(task, wrapped)
+                return state.made(task, rec)
 
             factory._fprofile_before = before  # type: ignore[attr-defined]
             loop.set_task_factory(factory)
@@ -220,8 +162,8 @@ class _State:
         original_create = base.create_task
 
         def create_task(self: Any, coro: Any, *args: Any, **kwargs: Any) -> Any:
-            wrapped = state.wrap(coro)
-            return state.made(original_create(self, wrapped, *args, **kwargs), wrapped)
+            wrapped, rec = state.wrap(coro)
+            return state.made(original_create(self, wrapped, *args, **kwargs), rec)
 
         create_task.__doc__ = original_create.__doc__
         create_task.__wrapped__ = original_create  # type: ignore[attr-defined]
@@ -259,9 +201,7 @@ class _State:
                 pass
         self.factories.clear()
         for rec in self.tasks:
-            coro = rec.coro() if rec.coro is not None else None
-            if coro is not None:
-                coro._push = None
+            rec.coro.stop()
         self.tasks = []
         self.by_task = weakref.WeakKeyDictionary()
 
@@ -309,7 +249,7 @@ def _bands(tasks: List[_Task], since: int, end: int) -> List[Tuple[int, int, int
         if task is not None:
             rec.name = task.get_name()
         name, thread = rec.name, rec.thread
-        pairs = list(rec.steps)
+        pairs = rec.coro.steps()
         if len(pairs) % 2:  # a step running now (the stop is inside it)
             pairs.append(end)
         for i in range(0, len(pairs) - 1, 2):

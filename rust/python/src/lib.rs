@@ -29,6 +29,7 @@ mod process;
 mod recorder;
 mod spool;
 mod summary;
+mod tasks;
 mod trace;
 
 #[pymodule]
@@ -45,6 +46,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     paths::register(m)?;
     merge::register(m)?;
     process::register(m)?;
+    tasks::register(m)?;
     Ok(())
 }
 
