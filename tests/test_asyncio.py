@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import inspect
+import subprocess
 import sys
 import textwrap
 from collections import Counter
@@ -335,3 +336,41 @@ def test_a_step_inside_another_is_cut_out_of_it():
         (0, 0, 10, "main"), (0, 10, 20, "kid"), (0, 20, 30, "main"), (0, 30, 35, "kid2"), (0, 35, 38, "grandkid"),
         (0, 38, 40, "kid2"), (0, 40, 100, "main"), (0, 120, 130, "later"), (1, 0, 5, "other thread"),
         (1, 5, 9, "touching")]
+
+
+def test_asyncio_imported_while_recording_and_not_by_it(tmp_path):
+    """A recording does not import asyncio; a program that imports it while recording has its
+    tasks' bands from then on; nothing is left on sys.meta_path (a fresh process)."""
+    script = tmp_path / "late_import.py"
+    script.write_text(textwrap.dedent('''
+        import sys
+        from fprofile_jupyter import profile
+
+
+        def leaf():
+            return 1
+
+
+        meta = list(sys.meta_path)
+        with profile(subs=[__file__], processes=False):
+            leaf()
+        assert "asyncio" not in sys.modules, "the recording imported asyncio"
+        assert sys.meta_path == meta
+        with profile(subs=[__file__], processes=False) as p:
+            import asyncio
+
+            async def late():
+                leaf()
+                await asyncio.sleep(0)
+                leaf()
+
+            async def main():
+                await asyncio.create_task(late(), name="late")
+
+            asyncio.run(main())
+        assert sys.meta_path == meta
+        print(sorted(b[3] for b in p.trace.bands if b[3] == "late"))
+    '''))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['late', 'late']"

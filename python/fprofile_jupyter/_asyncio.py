@@ -11,7 +11,8 @@ recorded call made inside a step lies inside a band of its task, on its thread. 
 another on one thread (an eager task's first step) is cut out of it (``_innermost``): one thread's
 bands never overlap.
 
-How tasks are reached (installed at the start of the recording, taken away at its stop):
+How tasks are reached (installed at the start of the recording, or when the program imports
+asyncio if it has not yet: a recording never imports asyncio itself; taken away at its stop):
 
 - ``asyncio.BaseEventLoop.create_task`` (every loop of the standard library: ``asyncio.run``,
   ``loop.run_until_complete``, ``asyncio.gather``/``ensure_future`` of a coroutine, ``TaskGroup``,
@@ -41,10 +42,10 @@ attributes, ``cr_frame``, ``__name__``, ``__qualname__``..., are the coroutine's
 """
 from __future__ import annotations
 
-import asyncio
 import collections.abc
 import functools
 import os
+import sys
 import threading
 import time
 import weakref
@@ -101,12 +102,15 @@ class _State:
         self.by_task: "weakref.WeakKeyDictionary[Any, _Task]" = weakref.WeakKeyDictionary()
         self.saved: List[Tuple[Any, str, Any]] = []  # (owner, attribute, original) to put back
         self.factories: List[Tuple[Any, Any]] = []  # (loop, factory it had)
+        self.finder: Optional[_WhenImported] = None  # on sys.meta_path until asyncio is imported
 
     # -- making tasks --
 
     def wrap(self, coro: Any) -> Tuple[Any, Optional[_Task]]:
         """``coro`` to run as a task's coroutine (a ``_TaskSteps``) and its record; ``coro`` itself
         and None when it is not a coroutine (the loop then says what is wrong, as without us)."""
+        import asyncio
+
         if self.users == 0 or isinstance(coro, _core._TaskSteps) or not asyncio.iscoroutine(coro):
             return coro, None
         creator = None
@@ -134,6 +138,8 @@ class _State:
 
     def factory_for(self, loop: Any) -> None:
         """Put our task factory in front of ``loop``'s (not an asyncio.BaseEventLoop)."""
+        import asyncio
+
         if isinstance(loop, asyncio.BaseEventLoop) or any(known is loop for known, _ in self.factories):
             return
         try:
@@ -157,6 +163,24 @@ class _State:
     # -- installing --
 
     def install(self) -> None:
+        """The hooks now if asyncio is imported, else as soon as it is (``_WhenImported``): a
+        recording does not import asyncio for a program that does not."""
+        if "asyncio" in sys.modules:
+            self.install_now()
+        else:
+            self.finder = _WhenImported()
+            sys.meta_path.insert(0, self.finder)
+
+    def imported(self) -> None:
+        """asyncio has just been imported (``_WhenImported``): the hooks, if still recording."""
+        with self.lock:
+            if self.users and not self.saved:
+                self.install_now()
+
+    def install_now(self) -> None:
+        import asyncio
+
+        self.remove_finder()
         state = self
         base = asyncio.BaseEventLoop
         original_create = base.create_task
@@ -189,7 +213,16 @@ class _State:
         if running is not None:
             self.factory_for(running)
 
+    def remove_finder(self) -> None:
+        finder, self.finder = self.finder, None
+        if finder is not None:
+            try:
+                sys.meta_path.remove(finder)
+            except ValueError:
+                pass
+
     def uninstall(self) -> None:
+        self.remove_finder()
         for owner, attr, original in reversed(self.saved):
             setattr(owner, attr, original)
         self.saved.clear()
@@ -204,6 +237,40 @@ class _State:
             rec.coro.stop()
         self.tasks = []
         self.by_task = weakref.WeakKeyDictionary()
+
+
+class _Loader:
+    """asyncio's own loader, telling ``_state`` once the package has been executed."""
+
+    def __init__(self, loader: Any):
+        self.loader = loader
+
+    def create_module(self, spec: Any) -> Any:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self.loader.exec_module(module)
+        _state.imported()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)
+
+
+class _WhenImported:
+    """First on ``sys.meta_path`` while recording and asyncio is not imported yet: finds asyncio as
+    the path finder does, with a loader that installs the hooks right after asyncio is executed.
+    Any other name: not ours (None)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "asyncio":
+            return None
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = _Loader(spec.loader)
+        return spec
 
 
 _state = _State()

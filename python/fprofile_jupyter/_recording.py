@@ -425,7 +425,7 @@ class _Session:
                     if self.processes else None)
         if children is not None:
             children.announce()
-        from . import _asyncio  # (imports asyncio: before the hook is on, not recorded)
+        from . import _asyncio  # (before the hook is on: not recorded)
 
         try:
             keep = self.keep_last
