@@ -374,3 +374,23 @@ def test_asyncio_imported_while_recording_and_not_by_it(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "['late', 'late']"
+
+
+def test_streamed_outfile_and_the_command_line(prog, tmp_path):
+    """A streamed ``.fpt`` outfile (``profile(outfile=...)``, ``fprofile run -o x.fpt``) holds the
+    task bands once the recording stopped."""
+    from fprofile_jupyter import load
+
+    out = tmp_path / "streamed.fpt"
+    with profile(subs=[prog.PATH], outfile=str(out)):
+        asyncio.run(prog.main(PLAN))
+    check_exact(load(str(out)))
+    script = tmp_path / "cli_prog.py"
+    script.write_text(f"import asyncio, sys\nsys.path.insert(0, {str(Path(prog.PATH).parent)!r})\n"
+                      f"import asyncprog\nasyncio.run(asyncprog.main({PLAN!r}))\n")
+    cli_out = tmp_path / "cli.fpt"
+    run = subprocess.run([sys.executable, "-m", "fprofile_jupyter", "run", "--subs", "asyncprog.py", "-o", str(cli_out),
+                          str(script)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    check_exact(load(str(cli_out)))

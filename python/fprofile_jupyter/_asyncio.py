@@ -361,6 +361,28 @@ def _innermost(bands: List[Tuple[int, int, int, str]]) -> List[Tuple[int, int, i
     return out
 
 
+#: A streamed outfile of more calls than this is not loaded to add the task bands (a warning says so):
+#: streaming keeps a long run's stop in bounded memory, the bands are not worth losing that.
+FILE_BANDS_MAX_CALLS = 20_000_000
+
+
+def attach_to_file(trace_file: Any, bands: List[Tuple[int, int, int, str]], save: Any, stacklevel: int) -> Any:
+    """A streamed recording's outfile, once rewritten compactly (``TraceFile``): loaded, the bands
+    attached, written again (``save``); the ``TraceFile`` returned. Beyond
+    ``FILE_BANDS_MAX_CALLS`` calls, the file stays as it is and a warning says so."""
+    import warnings
+
+    outline = trace_file.outline
+    calls = len(outline) if outline is not None else None
+    if calls is None or calls > FILE_BANDS_MAX_CALLS:
+        warnings.warn(f"fprofile: the outfile {trace_file.path} holds no asyncio task bands: adding them "
+                      f"means loading its {'' if calls is None else f'{calls:,} '}calls, more than "
+                      f"{FILE_BANDS_MAX_CALLS:,}", RuntimeWarning, stacklevel=stacklevel + 1)
+        return trace_file
+    save(attach(trace_file.load(), bands))
+    return trace_file
+
+
 def attach(trace: Any, bands: List[Tuple[int, int, int, str]]) -> Any:
     """``trace`` with ``bands`` attached to its threads (``_core.merge``, as the Dask bands)."""
     if not bands:

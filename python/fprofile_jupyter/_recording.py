@@ -486,6 +486,11 @@ class _Session:
         if from_file and stats is not None and not stats.outfile_error:
             trace = self._compact(children, stacklevel + 1)
             children = None
+            if task_bands and isinstance(trace, TraceFile):  # asyncio task bands into the file
+                from ._asyncio import attach_to_file
+
+                trace = attach_to_file(trace, task_bands, lambda t: self._save_compact(t, stacklevel + 2),
+                                       stacklevel + 1)
         elif from_file:
             trace = self._read_outfile(children)
         if children is not None and isinstance(trace, Trace):
