@@ -9,11 +9,13 @@ every Python of the suites (scripts/test.sh runs it again on 3.13, 3.14 and 3.15
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import inspect
 import subprocess
 import sys
 import textwrap
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -55,6 +57,29 @@ SOURCE = textwrap.dedent('''
         await asyncio.gather(*tasks)
         return [t.get_name() for t in tasks]
 ''')
+
+
+def own_thread(test):
+    """Runs the test on a thread of its own: its loops must not meet one running in the main thread
+    (Playwright's, once a browser test of the session has started it)."""
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        failure = []
+
+        def body():
+            try:
+                test(*args, **kwargs)
+            except BaseException as e:  # pytest's skip and fail too: raised again below
+                failure.append(e)
+
+        thread = threading.Thread(target=body, name=f"{test.__name__}-thread")
+        thread.start()
+        thread.join(300)
+        assert not thread.is_alive(), f"{test.__name__} did not end within 300 s"
+        if failure:
+            raise failure[0]
+
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -113,10 +138,12 @@ def record(prog, run) -> object:
     return p.trace
 
 
+@own_thread
 def test_asyncio_run(prog):
     check_exact(record(prog, lambda: asyncio.run(prog.main(PLAN))))
 
 
+@own_thread
 def test_run_until_complete(prog):
     loop = asyncio.new_event_loop()
     try:
@@ -125,6 +152,7 @@ def test_run_until_complete(prog):
         loop.close()
 
 
+@own_thread
 def test_started_inside_the_running_loop(prog):
     """As a Jupyter cell does: the recording starts and stops inside a task made before it (no
     band for that one), the tasks it creates have theirs."""
@@ -139,6 +167,7 @@ def test_started_inside_the_running_loop(prog):
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="asyncio.eager_task_factory is new in 3.12")
+@own_thread
 def test_eager_task_factory(prog):
     """The first step runs inside create_task (eagerly): it is a band too."""
     def run():
@@ -152,6 +181,7 @@ def test_eager_task_factory(prog):
     check_exact(record(prog, run))
 
 
+@own_thread
 def test_uvloop(prog):
     uvloop = pytest.importorskip("uvloop")  # in the test extra; not on the Debian Pythons' suites
     if sys.version_info >= (3, 11):
@@ -172,6 +202,7 @@ def test_uvloop(prog):
     assert loop.get_task_factory() is None  # given back
 
 
+@own_thread
 def test_tasks_look_the_same_and_nothing_stays(prog):
     seen = {}
 
@@ -204,6 +235,7 @@ def test_tasks_look_the_same_and_nothing_stays(prog):
     assert asyncio.run(after()) is True  # a task made after the stop runs its own coroutine
 
 
+@own_thread
 def test_exceptions_and_cancellation_keep_their_bands(prog):
     async def fails():
         prog.alpha_call()
@@ -232,6 +264,7 @@ def test_exceptions_and_cancellation_keep_their_bands(prog):
     assert outside["alpha_call"] == outside["beta_call"] == 0
 
 
+@own_thread
 def test_export_round_trip(prog, tmp_path):
     trace = record(prog, lambda: asyncio.run(prog.main(PLAN)))
     out = tmp_path / "t.fpt"
@@ -243,6 +276,7 @@ def test_export_round_trip(prog, tmp_path):
     check_exact(again)
 
 
+@own_thread
 def test_no_loop_no_bands(prog):
     with profile(subs=[prog.PATH]) as p:
         prog.alpha_call()
@@ -250,6 +284,7 @@ def test_no_loop_no_bands(prog):
     assert Path(prog.PATH).exists()
 
 
+@own_thread
 def test_stopped_inside_a_task_step(prog):
     """The step running at the stop ends at the stop: the calls made in it before are its task's."""
     prof = profile(subs=[prog.PATH])
@@ -268,6 +303,7 @@ def test_stopped_inside_a_task_step(prog):
     assert len(bands) == 2
 
 
+@own_thread
 def test_summary_per_task(prog):
     """``trace.summary(task=name)``: the functions called in that task's steps, exactly; a name no
     band has is refused with the names there are."""
@@ -289,6 +325,7 @@ def test_summary_per_task(prog):
         p.trace.summary(task="alpha")
 
 
+@own_thread
 def test_renamed_while_running_and_nothing_kept_after_the_stop(prog):
     """A task renamed after its first step has its last name on every band; a task that outlives
     the recording keeps no step once it stopped (its coroutine still runs as before)."""
@@ -325,6 +362,7 @@ def test_renamed_while_running_and_nothing_kept_after_the_stop(prog):
     assert _asyncio._state.tasks == [] and _asyncio._state.users == 0
 
 
+@own_thread
 def test_a_step_inside_another_is_cut_out_of_it():
     """An eager task's first step runs inside the step of the task that made it: each instant
     goes to the innermost step (what the eager test above records, on every Python here)."""
@@ -338,6 +376,7 @@ def test_a_step_inside_another_is_cut_out_of_it():
         (1, 5, 9, "touching")]
 
 
+@own_thread
 def test_asyncio_imported_while_recording_and_not_by_it(tmp_path):
     """A recording does not import asyncio; a program that imports it while recording has its
     tasks' bands from then on; nothing is left on sys.meta_path (a fresh process)."""
@@ -376,6 +415,7 @@ def test_asyncio_imported_while_recording_and_not_by_it(tmp_path):
     assert out.stdout.strip() == "['late', 'late']"
 
 
+@own_thread
 def test_streamed_outfile_and_the_command_line(prog, tmp_path):
     """A streamed ``.fpt`` outfile (``profile(outfile=...)``, ``fprofile run -o x.fpt``) holds the
     task bands once the recording stopped."""
