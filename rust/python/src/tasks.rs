@@ -11,8 +11,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use pyo3::exceptions::PyStopIteration;
-use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
@@ -59,6 +57,9 @@ impl TaskSteps {
     fn send_inner<'py>(&self, py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         #[cfg(all(Py_3_10, not(PyPy)))]
         {
+            use pyo3::exceptions::PyStopIteration;
+            use pyo3::ffi;
+
             let mut result: *mut ffi::PyObject = std::ptr::null_mut();
             // SAFETY: the GIL is held (`py`), both objects are alive for the call, and `result` is a
             // valid out-pointer; PyIter_Send gives a new reference in it (or NULL on error).
