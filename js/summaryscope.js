@@ -6,6 +6,7 @@
 // Layer 2: pure (no DOM; layout), tested in node (tests/js/panels.test.mjs).
 
 import { lazySummary } from "./layout.js";
+import { withTasks } from "./tasklanes.js";
 
 /** How many threads `visible` (per thread 1 when shown) hides. */
 export function hiddenThreads(visible) {
@@ -59,5 +60,6 @@ export function shownSummary(state, hostOverall, windowed) {
   const scope = { hidden: hiddenThreads(visible), total: visible.length, windowed, visible };
   if (windowed) return { summary: { overall: hostOverall || [], processes: [], threads: [] }, scope };
   const mask = summaryMask(trace, visible, state.kept);
-  return { summary: lazySummary(trace, mask ? null : hostOverall, mask), scope };
+  // (with the tasks of the trace's bands: the table's task selector, tasklanes.js)
+  return { summary: withTasks(lazySummary(trace, mask ? null : hostOverall, mask), trace, state.kept, visible), scope };
 }

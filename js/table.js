@@ -21,8 +21,9 @@ const SUMMARY_MAX_ROWS = 500;
 
 /**
  * A summary panel: a process selector (`select.fprofile-summary-process`, shown when the summary
- * has more than one process), a thread selector (the threads of the chosen process) and
- * `table.fprofile-summary`.
+ * has more than one process), a thread selector (the threads of the chosen process), a task
+ * selector (`select.fprofile-summary-task`, shown when the summary has `tasks`: one task's rows,
+ * tasklanes.js withTasks) and `table.fprofile-summary`.
  * opts: { colourOf(code) -> css colour, onPick(code), onMenu(code, event) (a row's context menu:
  * the timeline shows the hide buttons there), fileText(file) -> the file as shown (units.js
  * shortPath with the trace's roots; the full name stays in the cell's tooltip) }.
@@ -44,11 +45,16 @@ export function createSummaryTable(doc, opts) {
   const select = doc.createElement("select");
   select.className = "fprofile-summary-thread";
   select.setAttribute("aria-label", "Summary of");
+  // the tasks of the trace's bands (summary.tasks, tasklanes.js withTasks): one task's rows
+  const taskSelect = doc.createElement("select");
+  taskSelect.className = "fprofile-summary-task";
+  taskSelect.setAttribute("aria-label", "Summary of the task");
+  taskSelect.hidden = true;
   const note = doc.createElement("span");
   note.className = "fprofile-summary-note";
   const scopeNote = doc.createElement("span");
   scopeNote.className = "fprofile-summary-scope fprofile-muted";
-  head.append(title, procSelect, select, note, scopeNote);
+  head.append(title, procSelect, select, taskSelect, note, scopeNote);
   const scroller = doc.createElement("div");
   scroller.className = "fprofile-summary-scroll";
   const table = doc.createElement("table");
@@ -86,6 +92,10 @@ export function createSummaryTable(doc, opts) {
     ths.push(th);
   }
   select.addEventListener("change", renderRows);
+  taskSelect.addEventListener("change", () => {
+    select.disabled = procSelect.disabled = taskSelect.value !== "all";
+    renderRows();
+  });
   procSelect.addEventListener("change", () => {
     fillThreads();
     renderRows();
@@ -129,6 +139,10 @@ export function createSummaryTable(doc, opts) {
 
   function currentRows() {
     if (!summary) return [];
+    if (!taskSelect.hidden && taskSelect.value !== "all" && taskSelect.value !== "") {
+      const task = (summary.tasks || [])[Number(taskSelect.value)];
+      return (task && task.rows) || [];
+    }
     if (select.value === "overall" || select.value === "") {
       const p = chosenProcess();
       if (p < 0) return summary.overall || [];
@@ -203,7 +217,7 @@ export function createSummaryTable(doc, opts) {
       scope = sc || { hidden: 0, total: 0, windowed: false, visible: null };
       // the same trace again (a filter changed): keep the process and thread shown
       const keep = summary && s && summary.threads && s.threads && summary.threads.length === s.threads.length
-        ? [procSelect.value, select.value] : null;
+        ? [procSelect.value, select.value, taskSelect.value] : null;
       summary = s;
       const procInfo = processes || [];
       const entries = processEntries().filter((e) => (summary.threads || []).some((th) => th.process === e.process && counted(th.thread)));
@@ -216,6 +230,11 @@ export function createSummaryTable(doc, opts) {
       if (keep && [...procSelect.options].some((o) => o.value === keep[0])) procSelect.value = keep[0];
       fillThreads();
       if (keep && [...select.options].some((o) => o.value === keep[1])) select.value = keep[1];
+      const tasks = summary.tasks || [];
+      taskSelect.replaceChildren(option("all", "All tasks"), ...tasks.map((t, i) => option(String(i), `Task: ${t.label}`)));
+      taskSelect.hidden = tasks.length === 0;
+      taskSelect.value = keep && [...taskSelect.options].some((o) => o.value === keep[2]) ? keep[2] : "all";
+      select.disabled = procSelect.disabled = taskSelect.value !== "all";
       renderRows();
     },
     setSelected(code) {

@@ -30,7 +30,7 @@ export JUPYTER_PATH="$VENV/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 [ -f "$VENV/share/jupyter/kernels/rust/kernel.json" ] || JUPYTER_PATH="$VENV/share/jupyter" evcxr_jupyter --install >/dev/null
 
 # The suites that run again on every other Python: the hook and what records through it.
-SUITE=$(ls tests/test_recording*.py tests/test_hook*.py tests/test_threadprofiler*.py tests/test_trace_api.py tests/test_stream.py tests/test_keep_last.py tests/test_attach.py 2>/dev/null)
+SUITE=$(ls tests/test_recording*.py tests/test_hook*.py tests/test_threadprofiler*.py tests/test_trace_api.py tests/test_stream.py tests/test_keep_last.py tests/test_attach.py tests/test_asyncio.py 2>/dev/null)
 
 status=0
 not_run=()  # the suites that could not run here (said at the end; a failure only in CI)
@@ -54,7 +54,7 @@ if [ -n "$PY313" ] && [ -x "$PY313" ]; then
   say "Python $("$PY313" --version): recording and trace suites"
   [ -x "$V313/bin/python" ] || "$PY313" -m venv "$V313"
   "$V313/bin/python" -m pip install -q --upgrade pip
-  CARGO_TARGET_DIR="$ROOT/target/py313" "$V313/bin/python" -m pip install -q "$ROOT" pytest coverage ipython
+  CARGO_TARGET_DIR="$ROOT/target/py313" "$V313/bin/python" -m pip install -q "$ROOT" pytest coverage ipython uvloop
   timeout -k 30 900 "$V313/bin/python" -m pytest -q -p no:cacheprovider $SUITE || status=1
 else
   echo "NOT RUN: the Python 3.13 suites ($(echo $SUITE | wc -w) files): CPython 3.13 not found (pyenv's, or python3.13 on PATH); to run them: pyenv install 3.13 (or set FPROFILE_PYTHON313=/path/to/python3.13) and run this again" >&2

@@ -261,8 +261,9 @@ class Trace:
     def folded(self) -> List[str]:
         """Folded stacks, sorted: ``"thread;outer;...;inner count"`` per distinct stack, count = the
         number of calls ending that stack; frames are function names."""
-    def summary(self) -> Summary:
-        """Per-function figures (calls, total, self, mean, max), overall, ``per_process`` and ``per_thread``."""
+    def summary(self, *, task: Optional[str] = None) -> Summary:
+        """Per-function figures (calls, total, self, mean, max), overall, ``per_process`` and ``per_thread``;
+        ``task``: of the calls made inside that task's bands only (an asyncio task's name, a Dask task's key)."""
     def summary_json(self, *, overall_only: bool = False) -> str:
         """The summary as JSON: ``{"overall": [row...], "processes": [{"process", "pid", "name", "rows"}],
         "threads": [{"thread", "process", "name", "rows"}]}``; ``overall_only``: ``{"overall": [row...]}``,
@@ -442,6 +443,28 @@ class _Compactor:
     def add_stream(self, path: _Path) -> Tuple[int, int, int, Optional[str]]: ...
     def add_spool(self, path: _Path) -> Tuple[int, int, int, Optional[str]]: ...
     def write(self, path: _Path, keep: List[int]) -> _Outline: ...
+
+@final
+class _TaskSteps:
+    """The coroutine of an asyncio task made while recording (``_asyncio``): runs ``coro``, reading
+    CLOCK_MONOTONIC before and after each step; ``on_end()`` at its last step. Its other attributes
+    are the coroutine's."""
+    def __new__(cls, coro: Any, on_end: Callable[[], Any]) -> "_TaskSteps": ...
+    def __next__(self) -> Any: ...
+    def __iter__(self) -> "_TaskSteps": ...
+    def __await__(self) -> "_TaskSteps": ...
+    def send(self, value: Any) -> Any: ...
+    def throw(self, *args: Any) -> Any: ...
+    def close(self) -> Any: ...
+    @property
+    def _coro(self) -> Any: ...
+    @property
+    def timing(self) -> bool:
+        """Timing on (until ``stop()``)."""
+    def steps(self) -> List[int]:
+        """The readings so far: start, end, start, end, ... (an odd count while a step runs)."""
+    def stop(self) -> None:
+        """No more timing; the coroutine runs on."""
 
 def _outline(path: _Path, *, progress: Optional[Callable[[int, int], Any]] = None) -> Optional[_Outline]:
     """The tables, call count and summary of the ``.fpt`` file at ``path`` (compact or streamed),

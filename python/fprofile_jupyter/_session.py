@@ -118,6 +118,8 @@ class Session:
                     if self.options.processes else None)
         if children is not None:
             children.announce()
+        from . import _asyncio  # (before the hook is on: not recorded)
+
         try:
             keep = self.keep_last
             self.recorder.start(self.subs, exclude=self.exclude, include=self.include, builtins=self.builtins,
@@ -132,6 +134,7 @@ class Session:
                 children.discard()
             raise
         self.children = children
+        self.tasks = _asyncio.TaskRecording().start()  # asyncio task bands (_asyncio)
         with _active_lock:
             _active.append(self)
         if self.streamed:
@@ -148,6 +151,8 @@ class Session:
         with _active_lock:
             if self in _active:
                 _active.remove(self)
+        tasks, self.tasks = getattr(self, "tasks", None), None
+        task_bands = tasks.stop() if tasks is not None else []
         if os.getpid() != self.pid:
             return None  # in a forked child: the parent's recording is not continued here
         children, self.children = self.children, None
@@ -162,6 +167,10 @@ class Session:
             trace: Union[Trace, TraceFile, None] = self.recorder.stop(metadata=cell_labels(), load=load)
             if piped and (want_trace or children is not None):
                 trace = _core.load_bytes(b"", format="pyme-text")  # empty: the children go in it
+            if task_bands and isinstance(trace, Trace) and not piped:
+                from ._asyncio import attach
+
+                trace = attach(trace, task_bands)
         except BaseException:
             if children is not None:
                 children.discard()
@@ -170,6 +179,11 @@ class Session:
         if from_file and stats is not None and not stats.outfile_error:
             trace = self._compact(children, stacklevel + 1)
             children = None
+            if task_bands and isinstance(trace, TraceFile):  # asyncio task bands into the file
+                from ._asyncio import attach_to_file
+
+                trace = attach_to_file(trace, task_bands, lambda t: self._save_compact(t, stacklevel + 2),
+                                       stacklevel + 1)
         elif from_file:
             trace = self._read_outfile(children)
         if children is not None and isinstance(trace, Trace):

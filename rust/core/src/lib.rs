@@ -49,6 +49,7 @@ pub mod stacks;
 pub mod summary;
 pub mod synthetic;
 pub mod table;
+pub mod tasks;
 pub mod units;
 pub mod window;
 

@@ -38,6 +38,7 @@ mod recorder;
 mod records;
 mod spool;
 mod summary;
+mod tasks;
 mod trace;
 
 #[pymodule]
@@ -58,6 +59,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     paths::register(m)?;
     merge::register(m)?;
     process::register(m)?;
+    tasks::register(m)?;
     Ok(())
 }
 

@@ -210,15 +210,34 @@ impl PyTrace {
     }
 
     /// Per-function figures (calls, total, self, mean, max), overall, per process (`per_process`)
-    /// and per thread (`per_thread`).
-    fn summary(&self, py: Python<'_>) -> PySummary {
-        let inner = self.inner.clone();
-        let t = &*self.inner;
+    /// and per thread (`per_thread`). `task`: of the calls made inside that task's bands only (an
+    /// asyncio task's name, a Dask task's key: `fprofile::tasks`); ValueError naming the tasks
+    /// there are when none has that name.
+    #[pyo3(signature = (*, task=None))]
+    fn summary(&self, py: Python<'_>, task: Option<String>) -> PyResult<PySummary> {
+        let inner = match task {
+            None => self.inner.clone(),
+            Some(name) => match fprofile::tasks::restrict(&self.inner, &name) {
+                Some(t) => Arc::new(t),
+                None => {
+                    let known = fprofile::tasks::labels(&self.inner);
+                    let shown: Vec<String> = known.iter().take(10).map(|l| format!("{l:?}")).collect();
+                    let more = if known.len() > 10 { format!(" and {} more", known.len() - 10) } else { String::new() };
+                    return Err(PyValueError::new_err(if known.is_empty() {
+                        format!("summary(task={name:?}): this trace has no tasks (no bands)")
+                    } else {
+                        format!("summary(task={name:?}): no task of that name; the tasks are {}{more}", shown.join(", "))
+                    }));
+                }
+            },
+        };
+        let t = &*inner;
         let processes = (0..t.processes.len())
             .map(|p| (t.process_label(p), t.threads.iter().filter(|th| th.process as usize == p).count()))
             .collect();
         let roots = fprofile::paths::Roots::from_metadata(&t.metadata);
-        PySummary::from_core(py.detach(move || fprofile::summary::summarize(&inner)), processes, roots)
+        let inner2 = inner.clone();
+        Ok(PySummary::from_core(py.detach(move || fprofile::summary::summarize(&inner2)), processes, roots))
     }
 
     /// The summary as JSON (docs/format.md); `overall_only`: only `{"overall": [...]}`, what the
