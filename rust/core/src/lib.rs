@@ -28,7 +28,6 @@
 pub mod assets;
 pub mod build;
 pub mod colours;
-pub mod compact;
 pub mod compare;
 pub mod flame;
 pub mod formats;
@@ -39,6 +38,7 @@ pub mod model;
 pub mod paths;
 pub mod privdir;
 pub mod process;
+pub mod record;
 pub mod stacks;
 pub mod summary;
 pub mod synthetic;

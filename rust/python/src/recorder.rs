@@ -179,7 +179,7 @@ impl Recorder {
         if max_events == 0 {
             return Err(HookError::MaxEventsZero.into());
         }
-        use fprofile::formats::stream::Keep;
+        use fprofile::record::Keep;
         let keep_last = match (keep_last_ns, keep_last_events) {
             (None, None) => None,
             (Some(ns), None) if ns > 0 => Some(Keep::Duration(ns)),

@@ -64,7 +64,7 @@ pub(crate) struct StartOptions {
     /// (joined by [`ChildSession::join`]).
     pub child: Option<ChildSession>,
     /// The flight recorder: keep only the last window (no outfile then).
-    pub keep_last: Option<fprofile::formats::stream::Keep>,
+    pub keep_last: Option<fprofile::record::Keep>,
 }
 
 /// Free space the disk guard of a streamed outfile keeps (recording stops below it): 64 MiB, or
@@ -80,7 +80,7 @@ pub(crate) struct Session {
     /// The outfile is a streamed `.fpt` (the trace is what the file holds).
     streamed: bool,
     /// The flight recorder's ring (`keep_last`): the trace is its last window.
-    ring: Option<Arc<Mutex<fprofile::formats::stream::Ring>>>,
+    ring: Option<Arc<Mutex<fprofile::record::Ring>>>,
     metadata: Vec<(String, String)>,
     start_ns: u64,
     max_events: u64,
@@ -172,7 +172,7 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
     }
     filter::ensure_extra_index()?;
     let ring = match (opts.keep_last, &opts.outfile, &opts.child) {
-        (Some(keep), None, None) => Some(Arc::new(Mutex::new(fprofile::formats::stream::Ring::new(keep)))),
+        (Some(keep), None, None) => Some(Arc::new(Mutex::new(fprofile::record::Ring::new(keep)))),
         (Some(_), _, _) => return Err(HookError::KeepLastWithFile),
         (None, _, _) => None,
     };
@@ -257,7 +257,8 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
         }
     };
     let (points, start_ns) = super::clock::reset();
-    let stream_start = |dest: writer::Dest, extra_metadata: Vec<(String, String)>| {
+    use fprofile::record::{spool::SpoolSink, streamed, text::TextSink, Sink};
+    let stream_start = |dest: streamed::Dest, extra_metadata: Vec<(String, String)>| -> Box<dyn Sink> {
         // SAFETY: GIL held; short borrows.
         let (subs, include) = unsafe { tables::tables() }.map(|t| (t.subs.clone(), t.include.clone())).unwrap_or_default();
         let mut metadata = base_metadata(py, mechanism, &subs, &include, max_events);
@@ -270,31 +271,33 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
                 metadata.push((k, v));
             }
         }
-        if let writer::Dest::File(_, path) = &dest {
+        if let streamed::Dest::File(_, path) = &dest {
             metadata.push(("outfile".to_string(), path.display().to_string()));
         }
-        writer::Sink::Stream(writer::StreamOut { dest, process, start_ns, metadata, gen, min_free_bytes: min_free_bytes() })
+        let start = streamed::StreamStart { dest, process, start_ns, metadata, min_free_bytes: min_free_bytes() };
+        Box::new(streamed::StreamedSink::new(start))
     };
-    let sink = match (file, spool, ring) {
-        (None, None, Some(r)) => stream_start(writer::Dest::Ring(r), extra_metadata),
+    let (sink, child): (Option<Box<dyn Sink>>, _) = match (file, spool, ring) {
+        (None, None, Some(r)) => (Some(stream_start(streamed::Dest::Ring(r), extra_metadata)), None),
         (Some(out), _, _) if streamed => {
             let path = opts.outfile.clone().unwrap_or_default();
-            stream_start(writer::Dest::File(out, path), extra_metadata)
+            (Some(stream_start(streamed::Dest::File(out, path), extra_metadata)), None)
         }
-        (Some(f), _, _) => writer::Sink::Text(f),
+        (Some(f), _, _) => (Some(Box::new(TextSink::new(f))), None),
         (None, Some(((file, _), dir)), _) => {
             // SAFETY: GIL held; short borrows.
             let (subs, include) = unsafe { tables::tables() }.map(|t| (t.subs.clone(), t.include.clone())).unwrap_or_default();
             let mut metadata = base_metadata(py, mechanism, &subs, &include, max_events);
             metadata.extend(extra_metadata);
-            writer::Sink::Spool(writer::SpoolOut { file, dir, process: fprofile::process::current(), start_ns, metadata, gen })
+            let process = fprofile::process::current();
+            (Some(Box::new(SpoolSink::new(file, &process, start_ns, &metadata))), Some(dir))
         }
-        (None, None, None) => writer::Sink::None,
+        (None, None, None) => (None, None),
     };
-    if matches!(sink, writer::Sink::Spool(_)) {
+    if child.is_some() {
         super::state::catch_sigterm();
     }
-    let background = writer::Background::spawn(threads, writer_codes, sink, points.clone());
+    let background = writer::Background::spawn(threads, writer_codes, writer::Output { sink, child, gen }, points.clone());
     // SAFETY: GIL held; short borrow.
     if let Some(s) = unsafe { session() } {
         s.mechanism = mechanism;
