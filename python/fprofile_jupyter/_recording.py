@@ -20,6 +20,7 @@ from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Se
 from . import _core, _processes
 from ._core import FormatError, ProfilerError, Recorder, Trace
 from ._io import REPLACING, replaces
+from ._options import RecordOptions
 from ._stopping import held_sigint
 
 __all__ = ["profile", "ThreadProfiler", "Filter", "default_filter", "default_subs", "split_subs", "resolve_subs",
@@ -426,14 +427,12 @@ class _Session:
         if children is not None:
             children.announce()
         try:
-            keep = self.keep_last
-            self.recorder.start(self.subs, exclude=self.exclude, include=self.include, builtins=self.builtins,
-                                max_events=self.max_events, outfile=self.outfile,
-                                # this process's whole command line (it is named shorter: "kernel",
-                                # its script and arguments); not the children's metadata
-                                metadata=metadata + [("command", _core._command_line())],
-                                keep_last_ns=keep[1] if keep and keep[0] == "ns" else None,
-                                keep_last_events=keep[1] if keep and keep[0] == "events" else None)
+            options = RecordOptions(subs=tuple(self.subs), exclude=tuple(self.exclude), include=tuple(self.include),
+                                    builtins=self.builtins, max_events=self.max_events, outfile=self.outfile,
+                                    keep_last=self.keep_last, processes=self.processes)
+            # (metadata: this process's whole command line, it is named shorter: "kernel", its
+            # script and arguments; not the children's metadata)
+            self.recorder.start(options, metadata=metadata + [("command", _core._command_line())])
         except BaseException:
             if children is not None:
                 children.discard()
