@@ -6,8 +6,9 @@
 //!   `monitoring` (3.12+): `sys.monitoring` callbacks under a tool id of our own; `profile`: a C
 //!   profile function (`builtins=True`): Python calls plus C functions; `genclose`: whether
 //!   closing a suspended generator runs any of its code (a close that runs nothing is not a call).
-//! - `writer`: the background thread: thread-name polling, the live PYME raw text file, and a child
-//!   process's spool (`processes=True`).
+//! - `writer`: the background thread (one per process, parked between recordings): the recording
+//!   loop that polls thread names and hands each round to the core's sink
+//!   ([`fprofile::record::Sink`]: live PYME text, streamed `.fpt` or the ring, a child's spool).
 //! - `spawn`: the parent's notice that a child process is about to start (an audit hook): the
 //!   session directory is made then.
 //! - `join`: a child process's side of its parent's session directory (joined only when it is the

@@ -1,6 +1,9 @@
 //! One recording session: start (checks, the tables, the hook, the background thread) and stop
 //! (the hook removed, the live file finished, every thread's events collected into a
 //! `Recording`). It orchestrates the other modules of the hook and none of them depends on it.
+//!
+//! (Over 500 lines: start, stop, flush, snapshot and the fork handling all read and replace the one
+//! session; `start` is a short sequence of the steps below it.)
 
 use std::cell::UnsafeCell;
 use std::collections::HashMap;

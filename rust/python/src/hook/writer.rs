@@ -20,6 +20,9 @@
 //! Threads that ended ([`ThreadShared::has_ended`]) are dropped from the rounds once their last
 //! name is read and their last events handed over, so a program that has made 100,000 short
 //! threads costs each round only the threads alive now.
+//!
+//! (Over 500 lines: the parked thread, the loop and the child's name helper share the stop request
+//! and the followed threads; what the sinks write lives in the core, `fprofile::record`.)
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
