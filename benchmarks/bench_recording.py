@@ -47,6 +47,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import fprofile_jupyter
 from fprofile_jupyter._core import Recorder
+from fprofile_jupyter._options import RecordOptions
 
 WORKLOAD = '''
 def fib(n):
@@ -130,7 +131,7 @@ def make_configs(wl_file: str, ref_dir: Optional[Path], threads: bool) -> List[C
     def ours(subs):
         def start():
             r = Recorder()
-            r.start(subs, max_events=cap)
+            r.start(RecordOptions(subs=tuple(subs), max_events=cap))
             return r
         return start
 

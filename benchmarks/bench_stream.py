@@ -4,7 +4,7 @@ A call-heavy workload (recursive ``fib(22)`` units: 57,313 Python calls each, re
 runs in a fresh process per measurement, under:
 
   bare      no recording
-  memory    the in-memory recording (``_core.Recorder().start(...)``, stopped with ``stop_raw()``:
+  memory    the in-memory recording (``_core.Recorder().start(RecordOptions(...))``, stopped with ``stop_raw()``:
             the events, no tree building), with a cap above the run
   stream    an ``.fpt`` outfile streamed while recording (stopped with ``stop(load=False)``: the
             file complete, not loaded back)
@@ -40,6 +40,7 @@ import textwrap
 CHILD = textwrap.dedent('''
     import json, os, sys, time
     from fprofile_jupyter import _core
+    from fprofile_jupyter._options import RecordOptions
 
     def fib(n):
         return n if n < 2 else fib(n - 1) + fib(n - 2)
@@ -63,11 +64,11 @@ CHILD = textwrap.dedent('''
         prof = fprofile_jupyter.profile(subs=[__file__], outfile=out, processes=False)
         prof.__enter__()
     elif mode == "memory":
-        r.start([__file__], max_events=2 ** 62)
+        r.start(RecordOptions(subs=(__file__,), max_events=2 ** 62))
     elif mode == "stream":
-        r.start([__file__], outfile=out)
+        r.start(RecordOptions(subs=(__file__,), max_events=_core.Recorder.DEFAULT_MAX_EVENTS, outfile=out))
     elif mode == "ring":
-        r.start([__file__], keep_last_ns=int(sys.argv[4]) * 1_000_000)
+        r.start(RecordOptions(subs=(__file__,), max_events=_core.Recorder.DEFAULT_MAX_EVENTS, keep_last=("ns", int(sys.argv[4]) * 1_000_000)))
     peak = before
     w0, t0, p0 = time.perf_counter_ns(), time.thread_time_ns(), time.process_time_ns()
     for _ in range(units):

@@ -20,6 +20,7 @@ import pytest
 
 from fprofile_jupyter import ProfilerError
 from fprofile_jupyter._core import Recorder
+from fprofile_jupyter._options import RecordOptions
 
 PY312 = sys.version_info >= (3, 12)
 PY311 = sys.version_info >= (3, 11)
@@ -93,7 +94,7 @@ def test_python_code_run_while_taking_a_chunk_is_not_overwritten(tmp_path):
         m = load(tmp_path, "reentrant", REENTRANT)
         helper.tick = m.tick
         rec = Recorder()
-        rec.start([str(tmp_path / "reentrant")])
+        rec.start(RecordOptions(subs=(str(tmp_path / "reentrant"),), max_events=Recorder.DEFAULT_MAX_EVENTS))
         try:
             w = m.Worker(name="worker")
             w.start()
@@ -183,6 +184,7 @@ def test_restart_while_a_chaining_tool_sits_over_our_eval_function(tmp_path):
         import chainhook, wl
         from fprofile_jupyter import ProfilerError
         from fprofile_jupyter._core import Recorder
+        from fprofile_jupyter._options import RecordOptions
 
         def current():
             f = ctypes.pythonapi._PyInterpreterState_GetEvalFrameFunc
@@ -194,14 +196,14 @@ def test_restart_while_a_chaining_tool_sits_over_our_eval_function(tmp_path):
 
         original = current()
         r = Recorder()
-        r.start([{str(wl)!r}])
+        r.start(RecordOptions(subs=({str(wl)!r},), max_events=Recorder.DEFAULT_MAX_EVENTS))
         wl.work()
         chainhook.start()
         wl.work()
         t1 = r.stop()
         assert any(w.kind == "hook_replaced" and "replaced" in w.message for w in r.stats.warnings), r.stats
         try:
-            r.start([{str(wl)!r}])
+            r.start(RecordOptions(subs=({str(wl)!r},), max_events=Recorder.DEFAULT_MAX_EVENTS))
         except ProfilerError as e:
             print("refused:", e)
         else:
@@ -210,7 +212,7 @@ def test_restart_while_a_chaining_tool_sits_over_our_eval_function(tmp_path):
             print("started over the other tool")
         wl.work()
         n = chainhook.stop()
-        r.start([{str(wl)!r}])
+        r.start(RecordOptions(subs=({str(wl)!r},), max_events=Recorder.DEFAULT_MAX_EVENTS))
         wl.work()
         t3 = r.stop()
         print("calls", len(t1), len(t3), "restored", current() == original, "chain saw", n >= 2)
@@ -225,6 +227,7 @@ def test_restart_while_a_chaining_tool_sits_over_our_eval_function(tmp_path):
 STRESS = """
     import os, sys, threading, time, warnings
     from fprofile_jupyter._core import Recorder
+    from fprofile_jupyter._options import RecordOptions
 
     def leaf(n):
         return n
@@ -269,7 +272,7 @@ STRESS = """
             out = os.path.join(outdir, f"r{{rounds % 3}}.txt") if rounds % 2 else None
             # small caps now and then: the cap is reached while threads come and go
             cap = 3000 if rounds % 5 == 4 else 10_000_000
-            r.start([{sub!r}], max_events=cap, outfile=out, builtins=rounds % 7 == 6)
+            r.start(RecordOptions(subs=({sub!r},), max_events=cap, outfile=out, builtins=rounds % 7 == 6))
             body(200)
             time.sleep(0.002 * (rounds % 4))
             raw = r.stop_raw()
@@ -325,6 +328,7 @@ def test_refused_in_a_sub_interpreter():
         code = textwrap.dedent(f"""
             import fprofile_jupyter
             from fprofile_jupyter._core import Recorder
+            from fprofile_jupyter._options import RecordOptions
             try:
                 with fprofile_jupyter.profile(subs=["x"]):
                     pass
@@ -434,7 +438,7 @@ def test_thread_first_seen_in_threadings_own_bootstrap_gets_its_name(tmp_path):
                 tick()
     """)
     rec = Recorder()
-    rec.start([threading.__file__, str(tmp_path / "bootname")])
+    rec.start(RecordOptions(subs=(threading.__file__, str(tmp_path / "bootname")), max_events=Recorder.DEFAULT_MAX_EVENTS))
     try:
         t = threading.Thread(target=m.work, name="worker")
         t.start()
@@ -448,6 +452,7 @@ def test_thread_first_seen_in_threadings_own_bootstrap_gets_its_name(tmp_path):
 STOP_INSIDE = """
     import sys, threading
     from fprofile_jupyter._core import Recorder
+    from fprofile_jupyter._options import RecordOptions
 
     rec = Recorder()
     armed = [False]
@@ -473,7 +478,7 @@ STOP_INSIDE = """
 
     counts = []
     for i in range(30):
-        rec.start([{d!r}], outfile={out!r} if i % 2 else None)
+        rec.start(RecordOptions(subs=({d!r},), max_events=Recorder.DEFAULT_MAX_EVENTS, outfile={out!r} if i % 2 else None))
         w = Worker()
         w.start()
         w.join()
@@ -505,6 +510,7 @@ def test_stop_from_python_code_run_inside_the_hook(tmp_path):
 STOP_ON_WRITER = """
     import threading, time
     from fprofile_jupyter._core import Recorder
+    from fprofile_jupyter._options import RecordOptions
 
     rec = Recorder()
     armed = [False]
@@ -532,7 +538,7 @@ STOP_ON_WRITER = """
             armed[0] = True
             done.wait(30)
 
-    rec.start([{d!r}], outfile={out!r})
+    rec.start(RecordOptions(subs=({d!r},), max_events=Recorder.DEFAULT_MAX_EVENTS, outfile={out!r}))
     w = Worker(name="worker")
     w.start()
     w.join()

@@ -25,6 +25,7 @@ import pytest
 import fprofile_jupyter
 from fprofile_jupyter import ProfilerError, profile
 from fprofile_jupyter._core import Recorder, RecorderStats
+from fprofile_jupyter._options import RecordOptions
 from fprofile_jupyter._recording import CapReachedWarning, default_subs
 
 PY312 = sys.version_info >= (3, 12)
@@ -963,7 +964,7 @@ def test_memory_per_event_while_recording(tmp_path):
                 f()
     """)
     rec = Recorder()
-    rec.start([str(tmp_path / "mem")])
+    rec.start(RecordOptions(subs=(str(tmp_path / "mem"),), max_events=Recorder.DEFAULT_MAX_EVENTS))
     m.many(500_000)
     raw = rec.stop_raw()
     st = rec.stats

@@ -81,6 +81,7 @@ def test_millions_of_calls_across_threads_exact_counts(tmp_path):
 RSS_PROGRAM = """
     import sys
     from fprofile_jupyter import _core
+    from fprofile_jupyter._options import RecordOptions
 
     def leaf():
         pass
@@ -95,7 +96,7 @@ RSS_PROGRAM = """
     leaf()
     before = rss_kb()
     r = _core.Recorder()
-    r.start([__file__], outfile=outfile if outfile != "-" else None)
+    r.start(RecordOptions(subs=(__file__,), max_events=_core.Recorder.DEFAULT_MAX_EVENTS, outfile=outfile if outfile != "-" else None))
     peak = before
     step = n // 20
     for _ in range(20):
@@ -210,6 +211,7 @@ def small_file(tmp_path):
     script = write_program(tmp_path, """
         import sys, threading
         from fprofile_jupyter import _core
+        from fprofile_jupyter._options import RecordOptions
 
         def leaf(i):
             return i
@@ -220,7 +222,7 @@ def small_file(tmp_path):
 
         # the recorder itself: profile() would rewrite the chunks compactly at this clean stop
         rec = _core.Recorder()
-        rec.start([__file__], outfile=sys.argv[1])
+        rec.start(RecordOptions(subs=(__file__,), max_events=_core.Recorder.DEFAULT_MAX_EVENTS, outfile=sys.argv[1]))
         t = threading.Thread(target=work)
         t.start()
         work()

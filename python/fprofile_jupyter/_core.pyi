@@ -5,6 +5,7 @@ Sections: errors and version; traces (``Trace``, ``ThreadInfo``, ``Call``, ``Sum
 ``SummaryRow``, ``load``, ``load_bytes``, ``formats``, ``format_duration``); recording; assets.
 """
 import os
+from ._options import RecordOptions as _RecordOptions
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union, final, overload
 
 __version__: str
@@ -533,31 +534,27 @@ class Recorder:
     def __new__(cls) -> "Recorder": ...
     def start(
         self,
-        subs: Sequence[str],
+        options: _RecordOptions,
         *,
-        exclude: Sequence[str] = ...,
-        include: Sequence[str] = ...,
-        builtins: bool = False,
-        max_events: int = ...,
-        outfile: Optional[_Path] = None,
         metadata: Sequence[Tuple[str, str]] = ...,
         child: Optional["JoinedSession"] = None,
-        keep_last_ns: Optional[int] = None,
-        keep_last_events: Optional[int] = None,
     ) -> None:
-        """Install the hook: calls of code whose file name contains one of ``include``, or one of
-        ``subs`` and none of ``exclude``, are recorded. ``metadata``: pairs added to the trace's. ``builtins``: also C functions called from recorded code (profile
-        function). ``max_events``: the cap (a call is two events; none with a streamed outfile).
-        ``outfile``: written live: a name ending in ``.fpt`` streams compressed chunks
-        (docs/format.md, "Streamed files"; recording stops when less than ``FPROFILE_MIN_FREE_BYTES``,
-        default 64 MiB, is free on its file system), any other name PYME raw text. ``child``: record as a child process of a recording, into ``<pid>.spool`` in
-        the session directory joined by ``_join_session`` (docs/processes.md; stop with ``finish_child``). ``keep_last_ns`` /
-        ``keep_last_events``: the flight recorder (one of them, positive, no outfile: else
-        ``ValueError``): only the last window is kept; ``snapshot()`` reads it, ``stop()`` returns
-        it. ``ProfilerError`` if recording is on already or the outfile (or spool) cannot be written."""
+        """Install the hook for ``options`` (a ``RecordOptions``, read whole; ``ValueError`` naming a
+        bad option): calls of code whose file name contains one of ``options.include``, or one of
+        ``options.subs`` and none of ``options.exclude``, are recorded. ``metadata``: pairs added to
+        the trace's. ``builtins``: also C functions called from recorded code (profile function).
+        ``max_events``: the cap (a call is two events; none with a streamed outfile). ``outfile``:
+        written live: a name ending in ``.fpt`` streams compressed chunks (docs/format.md, "Streamed
+        files"; recording stops when less than ``FPROFILE_MIN_FREE_BYTES``, default 64 MiB, is free
+        on its file system), any other name PYME raw text. ``keep_last`` (``("ns", n)`` or
+        ``("events", n)``, n positive, no outfile): the flight recorder: only the last window is
+        kept; ``snapshot()`` reads it, ``stop()`` returns it. ``child``: record as a child process
+        of a recording, into ``<pid>.spool`` in the session directory joined by ``_join_session``
+        (docs/processes.md; stop with ``finish_child``). ``ProfilerError`` if recording is on
+        already or the outfile (or spool) cannot be written."""
     def snapshot(self) -> Trace:
         """The flight recorder's last window as a ``Trace`` while recording goes on
-        (``ProfilerError`` when not recording or without ``keep_last_*``)."""
+        (``ProfilerError`` when not recording or without ``keep_last``)."""
     def finish_child(self, exit_status: Optional[int] = None, name: Optional[str] = None) -> None:
         """Stop a child recording (``start(child=...)``): the last events and the end record (with
         ``exit_status`` and the process's ``name``, when given) go to its spool."""

@@ -121,14 +121,9 @@ class Session:
         from . import _asyncio  # (before the hook is on: not recorded)
 
         try:
-            keep = self.keep_last
-            self.recorder.start(self.subs, exclude=self.exclude, include=self.include, builtins=self.builtins,
-                                max_events=self.max_events, outfile=self.outfile,
-                                # this process's whole command line (it is named shorter: "kernel",
-                                # its script and arguments); not the children's metadata
-                                metadata=metadata + [("command", _core._command_line())],
-                                keep_last_ns=keep[1] if keep and keep[0] == "ns" else None,
-                                keep_last_events=keep[1] if keep and keep[0] == "events" else None)
+            # (metadata: this process's whole command line, it is named shorter: "kernel", its
+            # script and arguments; not the children's metadata)
+            self.recorder.start(self.options, metadata=metadata + [("command", _core._command_line())])
         except BaseException:
             if children is not None:
                 children.discard()

@@ -31,7 +31,6 @@
 pub mod assets;
 pub mod calltree;
 pub mod colours;
-pub mod compact;
 pub mod compare;
 pub mod escape;
 pub mod evcxr;
@@ -45,6 +44,7 @@ pub mod model;
 pub mod paths;
 pub mod privdir;
 pub mod process;
+pub mod record;
 pub mod stacks;
 pub mod summary;
 pub mod synthetic;

@@ -144,12 +144,12 @@ pub fn load_with(
 /// The outline of the trace file at `path` (its tables, number of calls and summary; no calls),
 /// read in one pass with memory bounded by its threads and functions, not its calls: for `.fpt`
 /// files (compact, version 2: walked, [`fpt::walk_file`]; streamed: read chunk by chunk,
-/// [`crate::compact::Compactor::for_summary`]). `Ok(None)` for every other file (load it).
+/// [`crate::record::compact::Compactor::for_summary`]). `Ok(None)` for every other file (load it).
 /// `progress(bytes_done, bytes_total)` as [`load_with`]'s.
 pub fn outline(
     path: impl AsRef<Path>,
     progress: &mut dyn FnMut(usize, usize),
-) -> Result<Option<crate::compact::Outline>, LoadError> {
+) -> Result<Option<crate::record::compact::Outline>, LoadError> {
     let path = path.as_ref();
     let io = |e: io::Error| LoadError::at(path, Problem::Io(e));
     if fsio::kind(path).map_err(io)? != fsio::Kind::Regular {
@@ -158,15 +158,15 @@ pub fn outline(
     let mut head = Vec::new();
     std::fs::File::open(path).map_err(io)?.take(fpt::HEADER_LEN as u64).read_to_end(&mut head).map_err(io)?;
     if head.starts_with(&stream::MAGIC) {
-        let mut c = crate::compact::Compactor::for_summary();
+        let mut c = crate::record::compact::Compactor::for_summary();
         let read = c.add_stream(path).and_then(|_| c.outline(&[0]));
         if let Ok(m) = std::fs::metadata(path) {
             progress(m.len() as usize, m.len() as usize);
         }
         return match read {
             Ok(o) => Ok(Some(o)),
-            Err(crate::compact::CompactError::Io(e)) => Err(io(e)),
-            Err(crate::compact::CompactError::Stream { error, .. }) => Err(LoadError::at(path, error.into())),
+            Err(crate::record::compact::CompactError::Io(e)) => Err(io(e)),
+            Err(crate::record::compact::CompactError::Stream { error, .. }) => Err(LoadError::at(path, error.into())),
             Err(_) => Ok(None),
         };
     }
@@ -182,7 +182,7 @@ pub fn outline(
         e => LoadError::at(path, e.into()),
     })?;
     let summary = crate::summary::from_threads(&trace, acc.accs);
-    Ok(Some(crate::compact::Outline { trace, calls, summary }))
+    Ok(Some(crate::record::compact::Outline { trace, calls, summary }))
 }
 
 /// [`load_bytes`] with the format given (`None`: detected) and a progress callback.

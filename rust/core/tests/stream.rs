@@ -308,8 +308,8 @@ fn clipped(full: &Trace, from: i64) -> Vec<AbsCall> {
     v
 }
 
-fn ring_of(e: &Encoder, keep: stream::Keep) -> stream::Ring {
-    let mut ring = stream::Ring::new(keep);
+fn ring_of(e: &Encoder, keep: fprofile::record::Keep) -> fprofile::record::Ring {
+    let mut ring = fprofile::record::Ring::new(keep);
     // pushed a chunk at a time, as the writer's rounds do
     for f in &e.frames {
         let one = stream::Frame { start: 0, end: f.end - f.start, ..f.clone() };
@@ -327,7 +327,7 @@ fn the_ring_holds_exactly_the_calls_of_the_window() {
     // between them, at an event's very nanosecond, and before everything
     for d in [1u64, 90, 500, 5_000, 50_000, 100_000, 179_000, 1 << 40] {
         let from = last.saturating_sub(d);
-        let ring = ring_of(&e, stream::Keep::Duration(d));
+        let ring = ring_of(&e, fprofile::record::Keep::Duration(d));
         let t = ring.snapshot().unwrap();
         assert!(t.metadata.iter().all(|(k, _)| !k.starts_with("warning.")), "{d}");
         assert_eq!(abs_calls(&t), clipped(&full, from as i64), "window of {d} ns (from {from})");
@@ -345,7 +345,7 @@ fn a_window_inside_nested_calls_shows_them_begun_before_it() {
     let full = load_bytes(&e.out).unwrap();
     let last = e.frames.iter().map(|f| f.until_ns).max().unwrap();
     let from = 16_100u64;
-    let t = ring_of(&e, stream::Keep::Duration(last - from)).snapshot().unwrap();
+    let t = ring_of(&e, fprofile::record::Keep::Duration(last - from)).snapshot().unwrap();
     let main = t.threads.iter().find(|th| th.os_id == 100).unwrap();
     let lo = main.call_range.0 as usize;
     assert_eq!((t.calls.depth[lo], t.calls.depth[lo + 1], t.calls.parent[lo + 1]), (0, 1, lo as u32));
@@ -364,7 +364,7 @@ fn the_ring_keeps_the_last_n_events() {
     times.sort_unstable();
     let full_trace = load_bytes(&e.out).unwrap();
     for k in [1u64, 7, 100, 300, 10_000] {
-        let t = ring_of(&e, stream::Keep::Events(k)).snapshot().unwrap();
+        let t = ring_of(&e, fprofile::record::Keep::Events(k)).snapshot().unwrap();
         // from the k-th latest event's time (events at that very nanosecond all kept: two threads
         // may record at the same time, 70,000 ns here)
         let at = times[times.len().saturating_sub(k as usize)];

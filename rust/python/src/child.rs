@@ -20,6 +20,7 @@ use pyo3::types::{PyCFunction, PyDict, PyTuple};
 
 use crate::errors::BindingError;
 use crate::hook::{self, HookError, StartOptions};
+use fprofile::record::RecordOptions;
 
 /// The environment variable that names the session (`<directory>:<token>`).
 const ENV: &str = "FPROFILE_JUPYTER_SESSION";
@@ -56,32 +57,9 @@ pub(crate) fn _child_key() -> Option<String> {
     }
 }
 
-/// What `session.json` says to record.
-struct Config {
-    subs: Vec<String>,
-    exclude: Vec<String>,
-    include: Vec<String>,
-    builtins: bool,
-    max_events: u64,
-    metadata: Vec<(String, String)>,
-}
-
-fn strings(v: &serde_json::Value, key: &str, required: bool) -> Result<Vec<String>, String> {
-    match v.get(key) {
-        None if !required => Ok(Vec::new()),
-        None => Err(format!("no {key:?}")),
-        Some(serde_json::Value::Array(a)) => Ok(a
-            .iter()
-            .map(|x| match x {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .collect()),
-        Some(_) => Err(format!("{key:?} is not a list")),
-    }
-}
-
-fn parse_config(text: &str) -> Result<Config, String> {
+/// What `session.json` says to record: the recording's options (the core reads them) and the
+/// metadata pairs the child's spool carries.
+fn parse_config(text: &str) -> Result<(RecordOptions, Vec<(String, String)>), String> {
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let metadata = match v.get("metadata") {
         None => Vec::new(),
@@ -94,14 +72,8 @@ fn parse_config(text: &str) -> Result<Config, String> {
             .collect::<Result<_, _>>()?,
         Some(_) => return Err("\"metadata\" is not a list".into()),
     };
-    Ok(Config {
-        subs: strings(&v, "subs", true)?,
-        exclude: strings(&v, "exclude", true)?,
-        include: strings(&v, "include", false)?,
-        builtins: v.get("builtins").and_then(|b| b.as_bool()).ok_or("\"builtins\" is not true or false")?,
-        max_events: v.get("max_events").and_then(|n| n.as_u64()).ok_or("\"max_events\" is not a count")?,
-        metadata,
-    })
+    let options = RecordOptions::from_json(&v).map_err(|e| e.to_string())?;
+    Ok((options, metadata))
 }
 
 /// Starts recording this process as a child of the session `key` names, when it is its parent's
@@ -126,27 +98,17 @@ pub(crate) fn _child_start(py: Python<'_>, key: &str) -> Result<(), BindingError
         }
     };
     let (session, text) = joined;
-    let c = match parse_config(&text) {
+    let (mut options, metadata) = match parse_config(&text) {
         Ok(c) => c,
         Err(e) => {
             debug(&format!("{}/{} is not valid: {e}", shown.display(), hook::join::CONFIG));
             return Ok(());
         }
     };
-    if c.max_events == 0 {
-        return Err(HookError::MaxEventsZero.into());
-    }
-    let opts = StartOptions {
-        subs: c.subs,
-        exclude: c.exclude,
-        include: c.include,
-        metadata: c.metadata,
-        builtins: c.builtins,
-        max_events: c.max_events,
-        outfile: None,
-        child: Some(session),
-        keep_last: None,
-    };
+    // (a child records into its spool: never the parent's outfile nor a window of its own)
+    options.outfile = None;
+    options.keep_last = None;
+    let opts = StartOptions { options, metadata, child: Some(session) };
     hook::start(py, opts)?;
     *lock(&CHILD) = Some((std::process::id(), key.to_string()));
     install_exit_hooks(py)?;

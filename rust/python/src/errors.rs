@@ -92,9 +92,7 @@ impl From<BindingError> for PyErr {
             BindingError::Window(e) => PyValueError::new_err(e.to_string()),
             BindingError::Picture(e) => PyValueError::new_err(e.to_string()),
             BindingError::Hook(HookError::Python(e)) | BindingError::Python(e) => e,
-            BindingError::Hook(e @ (HookError::MaxEventsZero | HookError::KeepLastBad | HookError::KeepLastWithFile)) => {
-                PyValueError::new_err(e.to_string())
-            }
+            BindingError::Hook(e @ HookError::Options(_)) => PyValueError::new_err(e.to_string()),
             BindingError::Hook(e) => ProfilerError::new_err(e.to_string()),
         }
     }

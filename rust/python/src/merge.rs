@@ -6,7 +6,7 @@
 //!
 //! `_core._Compactor`: the stop of a streamed recording, the parent's streamed file and its
 //! children's spools merged into one compact `.fpt` without building the trace
-//! ([`fprofile::compact`]); its `write` returns a `_Outline` (the trace's tables, call count and
+//! ([`fprofile::record::compact`]); its `write` returns a `_Outline` (the trace's tables, call count and
 //! summary, no calls).
 
 use pyo3::exceptions::PyValueError;
@@ -200,11 +200,11 @@ pub fn merge(parts: &Bound<'_, PyList>) -> PyResult<PyTrace> {
 /// (the caller builds the trace in memory instead).
 #[pyclass(name = "_Compactor", module = "fprofile_jupyter._core")]
 pub struct PyCompactor {
-    inner: std::sync::Mutex<Option<fprofile::compact::Compactor>>,
+    inner: std::sync::Mutex<Option<fprofile::record::compact::Compactor>>,
 }
 
-fn compact_err(e: fprofile::compact::CompactError) -> PyErr {
-    use fprofile::compact::CompactError as E;
+fn compact_err(e: fprofile::record::compact::CompactError) -> PyErr {
+    use fprofile::record::compact::CompactError as E;
     match e {
         E::Io(e) => PyErr::from(e),
         E::NeedsBuild(why) => pyo3::exceptions::PyNotImplementedError::new_err(why),
@@ -219,7 +219,7 @@ impl PyCompactor {
     fn with<T: Send>(
         &self,
         py: Python<'_>,
-        f: impl FnOnce(&mut fprofile::compact::Compactor) -> Result<T, fprofile::compact::CompactError> + Send,
+        f: impl FnOnce(&mut fprofile::record::compact::Compactor) -> Result<T, fprofile::record::compact::CompactError> + Send,
     ) -> PyResult<T> {
         let mut c = self
             .inner
@@ -242,7 +242,7 @@ impl PyCompactor {
 impl PyCompactor {
     #[new]
     fn new(directory: PathBuf) -> PyResult<Self> {
-        let c = fprofile::compact::Compactor::new(&directory).map_err(compact_err)?;
+        let c = fprofile::record::compact::Compactor::new(&directory).map_err(compact_err)?;
         Ok(PyCompactor { inner: std::sync::Mutex::new(Some(c)) })
     }
 
@@ -273,7 +273,7 @@ impl PyCompactor {
 /// `Trace` gives them.
 #[pyclass(name = "_Outline", module = "fprofile_jupyter._core", frozen)]
 pub struct PyOutline {
-    outline: std::sync::Arc<fprofile::compact::Outline>,
+    outline: std::sync::Arc<fprofile::record::compact::Outline>,
 }
 
 #[pymethods]

@@ -86,12 +86,57 @@ impl RecorderWarning {
     }
 }
 
+/// `fprofile_jupyter.RecordOptions` as the binding reads it: its attributes, by name.
+#[derive(FromPyObject)]
+pub(crate) struct PyRecordOptions {
+    #[pyo3(attribute)]
+    subs: Vec<String>,
+    #[pyo3(attribute)]
+    exclude: Vec<String>,
+    #[pyo3(attribute)]
+    include: Vec<String>,
+    #[pyo3(attribute)]
+    builtins: bool,
+    #[pyo3(attribute)]
+    max_events: u64,
+    #[pyo3(attribute)]
+    outfile: Option<PathBuf>,
+    #[pyo3(attribute)]
+    keep_last: Option<(String, i64)>,
+    #[pyo3(attribute)]
+    processes: bool,
+    #[pyo3(attribute)]
+    dask: bool,
+}
+
+impl PyRecordOptions {
+    /// The core's options (checked by the start).
+    fn into_options(self) -> Result<fprofile::record::RecordOptions, fprofile::record::OptionsError> {
+        let keep_last = match self.keep_last {
+            Some((unit, n)) => Some(fprofile::record::RecordOptions::keep_from(&unit, i128::from(n))?),
+            None => None,
+        };
+        Ok(fprofile::record::RecordOptions {
+            subs: self.subs,
+            exclude: self.exclude,
+            include: self.include,
+            builtins: self.builtins,
+            max_events: self.max_events,
+            outfile: self.outfile,
+            keep_last,
+            processes: self.processes,
+            dask: self.dask,
+        })
+    }
+}
+
 /// Records Python calls (see `fprofile_jupyter.profile` for the user-level API).
 ///
-/// `start(subs, *, exclude=(), include=(), builtins=False, max_events=20_000_000, outfile=None)`
-/// installs the hook: calls of code whose `co_filename` contains one of `include`, or one of `subs`
-/// and none of `exclude`, are recorded on every thread. `metadata`: (key, value) pairs added to the
-/// trace's metadata (but "process.name", which names the recording process instead of its command line). `stop()` removes it and returns the `Trace`.
+/// `start(options, *, metadata=(), child=None)` installs the hook: calls of code whose `co_filename`
+/// contains one of `options.include`, or one of `options.subs` and none of `options.exclude`, are
+/// recorded on every thread. `metadata`: (key, value) pairs added to the trace's metadata (but
+/// "process.name", which names the recording process instead of its command line). `stop()`
+/// removes it and returns the `Trace`.
 #[pyclass(name = "Recorder", module = "fprofile_jupyter._core")]
 pub struct Recorder {
     state: Mutex<State>,
@@ -148,50 +193,36 @@ impl Recorder {
         Recorder { state: Mutex::new(State::default()) }
     }
 
+    /// `options`: a `fprofile_jupyter.RecordOptions` (any object with its attributes: `subs`,
+    /// `exclude`, `include`, `builtins`, `max_events`, `outfile`, `keep_last`, `processes`,
+    /// `dask`), taken whole and checked (`ValueError` naming the option).
+    ///
     /// `child`: record as a child process of a recording (`processes=True`), into `<pid>.spool` in
     /// that session directory, as joined by `_join_session` (see docs/processes.md); stop it with
     /// `finish_child`.
     ///
-    /// `keep_last_ns` / `keep_last_events`: the flight recorder (at most one, neither with an
-    /// outfile): only the events of the last that many ns, or the last that many events, are
+    /// `options.keep_last` (`("ns", n)` or `("events", n)`, not with an outfile): the flight
+    /// recorder: only the events of the last that many ns, or the last that many events, are
     /// kept (compressed chunks in memory); `snapshot()` reads them while recording goes on, and
     /// `stop()` returns that window.
-    #[pyo3(signature = (subs, *, exclude = Vec::new(), include = Vec::new(), builtins = false, max_events = hook::session::DEFAULT_MAX_EVENTS, outfile = None, metadata = Vec::new(), child = None, keep_last_ns = None, keep_last_events = None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (options, *, metadata = Vec::new(), child = None))]
     fn start(
         &self,
         py: Python<'_>,
-        subs: Vec<String>,
-        exclude: Vec<String>,
-        include: Vec<String>,
-        builtins: bool,
-        max_events: u64,
-        outfile: Option<PathBuf>,
+        options: PyRecordOptions,
         metadata: Vec<(String, String)>,
         child: Option<PyRef<'_, JoinedSession>>,
-        keep_last_ns: Option<u64>,
-        keep_last_events: Option<u64>,
     ) -> Result<(), BindingError> {
         let mut st = lock(&self.state);
         if st.running.is_some() {
             return Err(HookError::RecorderRecording.into());
         }
-        if max_events == 0 {
-            return Err(HookError::MaxEventsZero.into());
-        }
-        use fprofile::formats::stream::Keep;
-        let keep_last = match (keep_last_ns, keep_last_events) {
-            (None, None) => None,
-            (Some(ns), None) if ns > 0 => Some(Keep::Duration(ns)),
-            (None, Some(n)) if n > 0 => Some(Keep::Events(n)),
-            _ => return Err(HookError::KeepLastBad.into()),
-        };
+        let options = options.into_options().map_err(HookError::from)?;
         let child = match child {
             Some(j) => Some(j.session.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or(HookError::SessionUsed)?),
             None => None,
         };
-        let opts = StartOptions { subs, exclude, include, metadata, builtins, max_events, outfile, child, keep_last };
-        let gen = hook::start(py, opts)?;
+        let gen = hook::start(py, StartOptions { options, metadata, child })?;
         st.running = Some(gen);
         st.stats = None;
         Ok(())

@@ -5,7 +5,7 @@
 //! writes its events to `<pid>.spool` in the session directory, a round of whole records at a time
 //! (the hook's writer thread, every 50 ms). The parent reads every spool at stop ([`read`]) into a
 //! [`Recording`] with its process, builds each one's trace and merges them; with a streamed
-//! outfile it reads each a record at a time instead ([`Scanner`], for `crate::compact`). A process killed in the
+//! outfile it reads each a record at a time instead ([`Scanner`], for `crate::record::compact`). A process killed in the
 //! middle of a write leaves a last record cut short: [`read`] drops it and marks the process
 //! incomplete, so everything written before its last round loads.
 //!
@@ -414,7 +414,7 @@ pub fn read(bytes: &[u8]) -> Result<SpoolRead, SpoolError> {
 }
 
 /// Reads a spool one record at a time from `R` (a file of `len` bytes), never holding it whole:
-/// what the stop's compaction reads (`crate::compact`). Each record's events are taken with
+/// what the stop's compaction reads (`crate::record::compact`). Each record's events are taken with
 /// [`Scanner::take_events`]; [`Scanner::finish`] gives what [`read`] gives, with no events in its
 /// threads.
 pub struct Scanner<R> {

@@ -186,7 +186,7 @@ pub fn summarize(t: &Trace) -> Summary {
 }
 
 /// A thread's figures computed from its events as they go by, by the rules of [`summarize`] (the
-/// stop's compaction, `crate::compact`, which never holds the calls): [`EventAcc::enter`] at a
+/// stop's compaction, `crate::record::compact`, which never holds the calls): [`EventAcc::enter`] at a
 /// call, [`EventAcc::exit`] when the innermost open call ends, and
 /// [`EventAcc::started_before_return`] for a call begun before the recording (it encloses
 /// everything the thread did before its return: calls of its function counted in `total_ns`

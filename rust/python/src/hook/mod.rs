@@ -6,8 +6,9 @@
 //!   `monitoring` (3.12+): `sys.monitoring` callbacks under a tool id of our own; `profile`: a C
 //!   profile function (`builtins=True`): Python calls plus C functions; `genclose`: whether
 //!   closing a suspended generator runs any of its code (a close that runs nothing is not a call).
-//! - `writer`: the background thread: thread-name polling, the live PYME raw text file, and a child
-//!   process's spool (`processes=True`).
+//! - `writer`: the background thread (one per process, parked between recordings): the recording
+//!   loop that polls thread names and hands each round to the core's sink
+//!   ([`fprofile::record::Sink`]: live PYME text, streamed `.fpt` or the ring, a child's spool).
 //! - `spawn`: the parent's notice that a child process is about to start (an audit hook): the
 //!   session directory is made then.
 //! - `join`: a child process's side of its parent's session directory (joined only when it is the
@@ -50,7 +51,7 @@ pub(crate) use session::{start, stop, stop_with, StartOptions, Stopped};
 use pyo3::PyErr;
 
 /// Why recording cannot start or stop as asked: one variant per failure, turned into a Python
-/// exception in one place (`crate::errors`): `ProfilerError`, except `MaxEventsZero`
+/// exception in one place (`crate::errors`): `ProfilerError`, except `Options`
 /// (`ValueError`) and `Python` (the interpreter's own exception, passed through).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum HookError {
@@ -108,18 +109,15 @@ pub(crate) enum HookError {
     RecorderIdle,
     #[error("this recording was turned into a Trace already")]
     RecordingTaken,
-    #[error("max_events must be at least 1")]
-    MaxEventsZero,
-    #[error("keep_last keeps the last window in memory and cannot be combined with an outfile (save the window with snapshot().save(path), or stream everything to an .fpt outfile)")]
-    KeepLastWithFile,
+    /// Options that cannot record (`ValueError`).
+    #[error(transparent)]
+    Options(#[from] fprofile::record::OptionsError),
     #[error(
         "snapshot() needs a recording with keep_last (the flight recorder): this one keeps everything; its trace comes at stop"
     )]
     NoWindow,
     #[error("the flight recorder's window could not be read: {0}")]
     Snapshot(String),
-    #[error("keep_last must be a positive duration or event count, and only one of them")]
-    KeepLastBad,
     #[error("stop_raw() has no flat events of a flight recorder's window: use stop()")]
     WindowRaw,
     #[error(transparent)]

@@ -1,6 +1,9 @@
 //! One recording session: start (checks, the tables, the hook, the background thread) and stop
 //! (the hook removed, the live file finished, every thread's events collected into a
 //! `Recording`). It orchestrates the other modules of the hook and none of them depends on it.
+//!
+//! (Over 500 lines: start, stop, flush, snapshot and the fork handling all read and replace the one
+//! session; `start` is a short sequence of the steps below it.)
 
 use std::cell::UnsafeCell;
 use std::collections::HashMap;
@@ -9,6 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use fprofile::privdir::PrivateDirError;
+use fprofile::record::{spool::SpoolSink, streamed, text::TextSink, RecordOptions, Sink};
 use fprofile::{Recording, ThreadRecord};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -25,8 +29,7 @@ use super::{HookError, HookWarning};
 /// A `metadata` entry of `start` that names the process instead (the program `fprofile run` runs).
 pub(crate) const PROCESS_NAME_KEY: &str = "process.name";
 
-/// Default cap: 20 million events (10 million calls, 320 MB of event buffers).
-pub(crate) const DEFAULT_MAX_EVENTS: u64 = 20_000_000;
+pub(crate) use fprofile::record::options::DEFAULT_MAX_EVENTS;
 
 /// How the interpreter is hooked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,19 +55,13 @@ impl Mechanism {
 }
 
 pub(crate) struct StartOptions {
-    pub subs: Vec<String>,
-    pub exclude: Vec<String>,
-    pub include: Vec<String>,
+    /// What to record, and where (checked at start).
+    pub options: RecordOptions,
     /// Added to the recording's metadata (the Python layer's: the roots of file names, ...).
     pub metadata: Vec<(String, String)>,
-    pub builtins: bool,
-    pub max_events: u64,
-    pub outfile: Option<PathBuf>,
     /// Record as a child process of a recording: into `<pid>.spool` in this session directory
     /// (joined by [`ChildSession::join`]).
     pub child: Option<ChildSession>,
-    /// The flight recorder: keep only the last window (no outfile then).
-    pub keep_last: Option<fprofile::formats::stream::Keep>,
 }
 
 /// Free space the disk guard of a streamed outfile keeps (recording stops below it): 64 MiB, or
@@ -80,7 +77,7 @@ pub(crate) struct Session {
     /// The outfile is a streamed `.fpt` (the trace is what the file holds).
     streamed: bool,
     /// The flight recorder's ring (`keep_last`): the trace is its last window.
-    ring: Option<Arc<Mutex<fprofile::formats::stream::Ring>>>,
+    ring: Option<Arc<Mutex<fprofile::record::Ring>>>,
     metadata: Vec<(String, String)>,
     start_ns: u64,
     max_events: u64,
@@ -103,7 +100,22 @@ pub(crate) unsafe fn session() -> Option<&'static mut Session> {
     (*SESSION.0.get()).as_mut()
 }
 
+/// The kernel's `MemAvailable`, read at most once a second (reading `/proc/meminfo` costs about 8
+/// µs, a tenth of a start).
 fn mem_available() -> Option<u64> {
+    static LAST: Mutex<Option<(std::time::Instant, Option<u64>)>> = Mutex::new(None);
+    let mut last = lock(&LAST);
+    match *last {
+        Some((at, v)) if at.elapsed() < std::time::Duration::from_secs(1) => v,
+        _ => {
+            let v = read_mem_available();
+            *last = Some((std::time::Instant::now(), v));
+            v
+        }
+    }
+}
+
+fn read_mem_available() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -141,8 +153,87 @@ fn create_spool(dir: &ChildSession) -> Result<(std::fs::File, String), HookError
     }
 }
 
-/// Starts recording. Errors leave nothing installed.
+/// Starts recording. Errors leave nothing installed. In order: the interpreter checks, the
+/// options' own ([`fprofile::record::RecordOptions::validate`]), the outputs (outfile, spool,
+/// ring), the budget, the process-wide resets, the session and its tables, the hook, then the sink
+/// and the writer's job.
 pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError> {
+    check_interpreter(py)?;
+    opts.options.validate()?;
+    filter::ensure_extra_index()?;
+    let StartOptions { options, metadata: extra_metadata, child } = opts;
+    let outputs = open_outputs(&options, child)?;
+    let max_events = budget(&options, outputs.unbounded());
+    let gen = reset_for(max_events, outputs.unbounded());
+    let threads: Arc<Mutex<Vec<Arc<ThreadShared>>>> = Arc::default();
+    let writer_codes = outputs.has_sink().then(|| Arc::new(Mutex::new(Vec::new())));
+    let tabs = Tables {
+        gen,
+        profiles: options.builtins,
+        writer_short: outputs.file.is_some() && !outputs.streamed,
+        subs: options.subs,
+        exclude: options.exclude,
+        include: options.include,
+        codes: Vec::new(),
+        writer_codes: writer_codes.clone(),
+        code_refs: Vec::new(),
+        cfuncs: HashMap::new(),
+        threads: threads.clone(),
+    };
+    let sess = Session {
+        mechanism: Mechanism::ProfileFunction,
+        streamed: outputs.streamed,
+        ring: outputs.ring.clone(),
+        // (a child's spool carries the Python layer's metadata too: the roots of file names, ...)
+        metadata: extra_metadata.clone(),
+        start_ns: 0,
+        max_events,
+        outfile: options.outfile.clone(),
+        background: None,
+        points: None,
+        pid: std::process::id(),
+    };
+    // SAFETY: GIL held; no borrow of the session or the tables is alive.
+    unsafe {
+        tables::replace(Some(tabs));
+        *SESSION.0.get() = Some(sess);
+    }
+    let mechanism = match install(py, options.builtins) {
+        Ok(m) => m,
+        Err(e) => {
+            // SAFETY: GIL held.
+            unsafe {
+                *SESSION.0.get() = None;
+                tables::replace(None);
+            }
+            if let Some(((_, name), dir)) = &outputs.spool {
+                dir.remove(name);
+            }
+            return Err(e);
+        }
+    };
+    let (points, start_ns) = super::clock::reset();
+    // SAFETY: GIL held; short borrows.
+    let (subs, include) = unsafe { tables::tables() }.map(|t| (t.subs.clone(), t.include.clone())).unwrap_or_default();
+    let base = base_metadata(py, mechanism, &subs, &include, max_events);
+    let (sink, child) = choose_sink(outputs, options.outfile, base, extra_metadata, start_ns);
+    if child.is_some() {
+        super::state::catch_sigterm();
+    }
+    let background = writer::Background::spawn(threads, writer_codes, writer::Output { sink, child, gen }, points.clone());
+    // SAFETY: GIL held; short borrow.
+    if let Some(s) = unsafe { session() } {
+        s.mechanism = mechanism;
+        s.start_ns = start_ns;
+        s.background = Some(background);
+        s.points = Some(points);
+    }
+    RECORDING.store(gen, Ordering::Release);
+    Ok(gen)
+}
+
+/// Whether this interpreter can record at all, and nothing records now.
+fn check_interpreter(py: Python<'_>) -> Result<(), HookError> {
     // The session, the background thread (it attaches to the main interpreter to read thread
     // names) and the held code objects are process-wide: one interpreter only, the main one.
     // SAFETY: GIL held (we have `py`).
@@ -170,31 +261,66 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
     if unsafe { session() }.is_some() {
         return Err(HookError::AlreadyOn);
     }
-    filter::ensure_extra_index()?;
-    let ring = match (opts.keep_last, &opts.outfile, &opts.child) {
-        (Some(keep), None, None) => Some(Arc::new(Mutex::new(fprofile::formats::stream::Ring::new(keep)))),
-        (Some(_), _, _) => return Err(HookError::KeepLastWithFile),
-        (None, _, _) => None,
+    Ok(())
+}
+
+/// What a recording writes to besides memory, opened (nothing installed yet).
+struct Outputs {
+    /// The outfile (PYME text, or a streamed `.fpt`).
+    file: Option<fprofile::fsio::Output>,
+    /// The outfile is a streamed `.fpt`.
+    streamed: bool,
+    /// A child's spool (file, name) in its session directory.
+    spool: Option<((std::fs::File, String), ChildSession)>,
+    /// The flight recorder's ring.
+    ring: Option<Arc<Mutex<fprofile::record::Ring>>>,
+}
+
+impl Outputs {
+    /// Events are freed once written (streamed, ring): no cap (the disk guard stops a file).
+    fn unbounded(&self) -> bool {
+        self.streamed || self.ring.is_some()
+    }
+
+    fn has_sink(&self) -> bool {
+        self.file.is_some() || self.spool.is_some() || self.ring.is_some()
+    }
+}
+
+fn open_outputs(options: &RecordOptions, child: Option<ChildSession>) -> Result<Outputs, HookError> {
+    let ring = match (options.keep_last, &child) {
+        (Some(keep), None) => Some(Arc::new(Mutex::new(fprofile::record::Ring::new(keep)))),
+        (Some(_), Some(_)) => return Err(HookError::from(fprofile::record::OptionsError::KeepLastWithFile)),
+        (None, _) => None,
     };
-    let streamed = opts.child.is_none() && opts.outfile.as_deref().is_some_and(fprofile::formats::stream::is_stream_path);
-    let file = match &opts.outfile {
+    let streamed = child.is_none() && options.outfile.as_deref().is_some_and(fprofile::formats::stream::is_stream_path);
+    let file = match &options.outfile {
         Some(p) => Some(fprofile::fsio::Output::create(p).map_err(|source| HookError::Outfile { path: p.clone(), source })?),
         None => None,
     };
-    let spool = match opts.child {
+    let spool = match child {
         Some(dir) => Some((create_spool(&dir)?, dir)),
         None => None,
     };
-    // The cap, never more than a quarter of the available memory (16 B per event while recording,
-    // about as much again to build the trace).
-    // A streamed recording frees its events once written: no cap (the disk guard stops it).
-    let unbounded = streamed || ring.is_some();
-    let mut max_events = if unbounded { u64::MAX } else { opts.max_events };
-    if let (Some(avail), false) = (mem_available(), unbounded) {
-        max_events = max_events.min((avail / 64).max(1024));
+    Ok(Outputs { file, streamed, spool, ring })
+}
+
+/// The cap, never more than a quarter of the available memory (16 B per event while recording,
+/// about as much again to build the trace); none when the events are freed once written.
+fn budget(options: &RecordOptions, unbounded: bool) -> u64 {
+    if unbounded {
+        return u64::MAX;
     }
+    match mem_available() {
+        Some(avail) => options.max_events.min((avail / 64).max(1024)),
+        None => options.max_events,
+    }
+}
+
+/// The process-wide state a new session starts from: its generation (returned), the budget, the
+/// stream's backlog, the clock and the at-fork handler.
+fn reset_for(max_events: u64, unbounded: bool) -> u32 {
     super::clock::init();
-    super::genclose::init(py);
     ATFORK.call_once(|| {
         // SAFETY: the handler only stores to an atomic and calls sigaction (async-signal-safe).
         unsafe { libc::pthread_atfork(None, None, Some(stop_recording_in_fork_child)) };
@@ -206,104 +332,60 @@ pub(crate) fn start(py: Python<'_>, opts: StartOptions) -> Result<u32, HookError
     super::state::STREAM_BACKLOG_LIMIT.store(if unbounded { super::state::DEFAULT_STREAM_BACKLOG } else { 0 }, Ordering::Relaxed);
     CAP_NS.store(0, Ordering::Relaxed);
     OOM.store(false, Ordering::Relaxed);
-    let threads: Arc<Mutex<Vec<Arc<ThreadShared>>>> = Arc::default();
-    let writer_codes = (file.is_some() || spool.is_some() || ring.is_some()).then(|| Arc::new(Mutex::new(Vec::new())));
-    let tabs = Tables {
-        gen,
-        profiles: opts.builtins,
-        writer_short: file.is_some() && !streamed,
-        subs: opts.subs,
-        exclude: opts.exclude,
-        include: opts.include,
-        codes: Vec::new(),
-        writer_codes: writer_codes.clone(),
-        code_refs: Vec::new(),
-        cfuncs: HashMap::new(),
-        threads: threads.clone(),
-    };
-    // a child's spool carries the Python layer's metadata too (the roots of file names, ...)
-    let extra_metadata = opts.metadata.clone();
-    let sess = Session {
-        mechanism: Mechanism::ProfileFunction,
-        streamed,
-        ring: ring.clone(),
-        metadata: opts.metadata,
-        start_ns: 0,
-        max_events,
-        outfile: opts.outfile.clone(),
-        background: None,
-        points: None,
-        pid: std::process::id(),
-    };
-    // SAFETY: GIL held; no borrow of the session or the tables is alive.
-    unsafe {
-        tables::replace(Some(tabs));
-        *SESSION.0.get() = Some(sess);
+    gen
+}
+
+/// Installs the hook: the profile function (`builtins`), else the eval-frame function (3.9-3.11)
+/// or sys.monitoring (3.12+).
+fn install(py: Python<'_>, builtins: bool) -> Result<Mechanism, HookError> {
+    super::genclose::init(py);
+    if builtins {
+        super::profile::install(py).map(|()| Mechanism::ProfileFunction)
+    } else {
+        install_default(py)
     }
-    let installed =
-        if opts.builtins { super::profile::install(py).map(|()| Mechanism::ProfileFunction) } else { install_default(py) };
-    let mechanism = match installed {
-        Ok(m) => m,
-        Err(e) => {
-            // SAFETY: GIL held.
-            unsafe {
-                *SESSION.0.get() = None;
-                tables::replace(None);
-            }
-            if let Some(((_, name), dir)) = &spool {
-                dir.remove(name);
-            }
-            return Err(e);
-        }
-    };
-    let (points, start_ns) = super::clock::reset();
-    let stream_start = |dest: writer::Dest, extra_metadata: Vec<(String, String)>| {
-        // SAFETY: GIL held; short borrows.
-        let (subs, include) = unsafe { tables::tables() }.map(|t| (t.subs.clone(), t.include.clone())).unwrap_or_default();
-        let mut metadata = base_metadata(py, mechanism, &subs, &include, max_events);
+}
+
+/// The sink the outputs call for (and a child's session directory): the ring or a streamed
+/// outfile, the PYME text outfile, a child's spool, or none.
+fn choose_sink(
+    outputs: Outputs,
+    outfile: Option<PathBuf>,
+    base: Vec<(String, String)>,
+    extra_metadata: Vec<(String, String)>,
+    start_ns: u64,
+) -> (Option<Box<dyn Sink>>, Option<ChildSession>) {
+    let stream_start = |dest: streamed::Dest| -> Box<dyn Sink> {
+        let mut metadata = base.clone();
         metadata.push(("streamed".to_string(), "true".to_string()));
         let mut process = fprofile::process::current();
-        for (k, v) in extra_metadata {
+        for (k, v) in extra_metadata.iter().cloned() {
             if k == PROCESS_NAME_KEY {
                 process.name = v;
             } else {
                 metadata.push((k, v));
             }
         }
-        if let writer::Dest::File(_, path) = &dest {
+        if let streamed::Dest::File(_, path) = &dest {
             metadata.push(("outfile".to_string(), path.display().to_string()));
         }
-        writer::Sink::Stream(writer::StreamOut { dest, process, start_ns, metadata, gen, min_free_bytes: min_free_bytes() })
+        let start = streamed::StreamStart { dest, process, start_ns, metadata, min_free_bytes: min_free_bytes() };
+        Box::new(streamed::StreamedSink::new(start))
     };
-    let sink = match (file, spool, ring) {
-        (None, None, Some(r)) => stream_start(writer::Dest::Ring(r), extra_metadata),
-        (Some(out), _, _) if streamed => {
-            let path = opts.outfile.clone().unwrap_or_default();
-            stream_start(writer::Dest::File(out, path), extra_metadata)
+    match (outputs.file, outputs.spool, outputs.ring) {
+        (None, None, Some(r)) => (Some(stream_start(streamed::Dest::Ring(r))), None),
+        (Some(out), _, _) if outputs.streamed => {
+            (Some(stream_start(streamed::Dest::File(out, outfile.unwrap_or_default()))), None)
         }
-        (Some(f), _, _) => writer::Sink::Text(f),
+        (Some(f), _, _) => (Some(Box::new(TextSink::new(f))), None),
         (None, Some(((file, _), dir)), _) => {
-            // SAFETY: GIL held; short borrows.
-            let (subs, include) = unsafe { tables::tables() }.map(|t| (t.subs.clone(), t.include.clone())).unwrap_or_default();
-            let mut metadata = base_metadata(py, mechanism, &subs, &include, max_events);
-            metadata.extend(extra_metadata);
-            writer::Sink::Spool(writer::SpoolOut { file, dir, process: fprofile::process::current(), start_ns, metadata, gen })
+            let mut metadata = base;
+            metadata.extend(extra_metadata.iter().cloned());
+            let process = fprofile::process::current();
+            (Some(Box::new(SpoolSink::new(file, &process, start_ns, &metadata))), Some(dir))
         }
-        (None, None, None) => writer::Sink::None,
-    };
-    if matches!(sink, writer::Sink::Spool(_)) {
-        super::state::catch_sigterm();
+        (None, None, None) => (None, None),
     }
-    let background = writer::Background::spawn(threads, writer_codes, sink, points.clone());
-    // SAFETY: GIL held; short borrow.
-    if let Some(s) = unsafe { session() } {
-        s.mechanism = mechanism;
-        s.start_ns = start_ns;
-        s.background = Some(background);
-        s.points = Some(points);
-    }
-    RECORDING.store(gen, Ordering::Release);
-    Ok(gen)
 }
 
 #[cfg(not(Py_3_12))]

@@ -74,7 +74,7 @@ pub fn encode_body(t: &Trace) -> Vec<u8> {
 
 /// The body of `t` into `out`, each thread's calls (from its call count to its flagged calls)
 /// written by `calls(out, thread)`: [`encode_body`] writes them from the call columns, the stop's
-/// compaction (`crate::compact`) from its spilled columns, with `t` holding no calls.
+/// compaction (`crate::record::compact`) from its spilled columns, with `t` holding no calls.
 pub(crate) fn encode_body_with(t: &Trace, out: &mut Vec<u8>, mut calls: impl FnMut(&mut Vec<u8>, &ThreadInfo)) {
     let fallback;
     let processes: &[ProcessInfo] = if t.processes.is_empty() && !t.threads.is_empty() {
