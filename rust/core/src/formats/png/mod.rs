@@ -22,6 +22,9 @@
 //!   of threads; a lane's name is left out where it would overlap the one above.
 //! - The width is [`MIN_WIDTH_PX`] to [`MAX_WIDTH_PX`]; anything else is a [`PictureError`], never a
 //!   panic. No input makes this module panic.
+//!
+//! (Over 500 lines: one drawing pass (caption, axis, process strips, lanes) sharing its layout and
+//! grid; the canvas (pixels, PNG encoding) and the font are modules of their own.)
 
 mod canvas;
 mod text;

@@ -22,8 +22,8 @@ mod read;
 
 pub(crate) use encode::apply;
 pub use encode::Encoder;
-pub use read::{build, chunks, decode, decode_limited, read, read_window, ChunkInfo, Scanner, StreamRead};
 pub(crate) use read::read_window_from;
+pub use read::{build, chunks, decode, decode_limited, read, read_window, ChunkInfo, Scanner, StreamRead};
 
 /// File magic: ASCII `FPST` ("fprofile stream").
 pub const MAGIC: [u8; 4] = *b"FPST";
