@@ -28,7 +28,7 @@ def recorded(prog, tmp_path_factory):  # noqa: F811
 
     # (on a thread of its own: Playwright's loop runs in this one)
     runner = threading.Thread(target=lambda: asyncio.run(main()), name="loop-thread")
-    with profile(subs=[prog.PATH]) as p:
+    with profile(subs=[prog.PATH, __file__]) as p:  # (slow is this file's)
         runner.start()
         runner.join(60)
     out = tmp_path_factory.mktemp("asyncio_view") / "tasks.html"

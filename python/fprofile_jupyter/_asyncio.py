@@ -113,6 +113,11 @@ class _State:
 
         if self.users == 0 or isinstance(coro, _core._TaskSteps) or not asyncio.iscoroutine(coro):
             return coro, None
+        # only tasks whose coroutine is recorded code (the user's, as the filter says): the tasks
+        # of libraries (Dask's and the kernel's comms, servers' handlers) stay as they are
+        code = getattr(coro, "cr_code", None) or getattr(coro, "gi_code", None)
+        if code is None or not _core._records_file(code.co_filename):
+            return coro, None
         creator = None
         try:
             current = asyncio.current_task()
@@ -384,8 +389,10 @@ def attach_to_file(trace_file: Any, bands: List[Tuple[int, int, int, str]], save
 
 
 def attach(trace: Any, bands: List[Tuple[int, int, int, str]]) -> Any:
-    """``trace`` with ``bands`` attached to its threads (``_core.merge``, as the Dask bands)."""
-    if not bands:
+    """``trace`` with ``bands`` attached to its threads (``_core.merge``, as the Dask bands). A
+    trace that recorded nothing (no process yet: a caller that merges more, Dask's client, names
+    it) is left as it is: its steps ran no recorded call."""
+    if not bands or not trace.processes:
         return trace
     from . import _core
 

@@ -481,6 +481,10 @@ class JoinedSession:
     """A session directory of a recording this process joined as a child (``_join_session``),
     for ``Recorder.start(child=...)``, once."""
 
+def _records_file(file: str) -> bool:
+    """Whether the recording that runs now records calls of code in ``file`` (its filter)."""
+    ...
+
 def _join_session(path: _Path, token: str) -> Tuple[JoinedSession, str]:
     """Join the session directory ``path`` of a recording as a child process when it is really the
     live session ``token`` names (owned by this uid, mode 0700, not a link; the token matches; the

@@ -421,8 +421,17 @@ fn _join_session(py: Python<'_>, path: PathBuf, token: String) -> Result<(Joined
     Ok((JoinedSession { session: Mutex::new(Some(s)) }, config))
 }
 
+/// Whether the recording that runs now records calls of code in `file` (its filter: `subs`,
+/// `exclude`, `include`; the hook's one rule, `Tables::matches`). False when nothing records.
+#[pyfunction]
+fn _records_file(_py: Python<'_>, file: &str) -> bool {
+    // SAFETY: GIL held (we have `_py`); the borrow ends here, no call into Python meanwhile.
+    unsafe { hook::tables::tables() }.is_some_and(|t| t.matches(file))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Recorder>()?;
+    m.add_function(wrap_pyfunction!(_records_file, m)?)?;
     m.add_class::<JoinedSession>()?;
     m.add_function(wrap_pyfunction!(_join_session, m)?)?;
     m.add_function(wrap_pyfunction!(hook::spawn::_arm_child_notice, m)?)?;
