@@ -11,6 +11,7 @@ import { bandColours } from "./bandrows.js";
 import { createSideResizer } from "./sidepanel.js";
 
 const HELP_PROCESSES = " · click a process header or c: collapse / expand";
+const HELP_TASKS = " · t: task lanes";
 
 /**
  * The chrome of a timeline in document `doc`: `root` (what the views get as `tl.root`) and the
@@ -77,6 +78,8 @@ export function createChrome(doc) {
      */
     offerTaskLanes(offered, lanes, max) {
       taskLanesBtn.hidden = !offered || lanes === 0;
+      const base = help.textContent.replace(HELP_TASKS, "");
+      help.textContent = taskLanesBtn.hidden || lanes > max ? base : base.replace(" · f: flame graph", ` · f: flame graph${HELP_TASKS}`);
       taskLanesBtn.disabled = lanes > max;
       taskLanesBtn.title = lanes > max ? `Task lanes: ${lanes} tasks, more than the ${max} lanes shown at most`
         : "Show each thread's tasks as lanes of their own under it: their steps, their calls, the gaps where they awaited (t)";

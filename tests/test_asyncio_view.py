@@ -107,6 +107,7 @@ def test_task_lanes(browser, recorded):
         lanes_before = len(json.loads(zoom.get_attribute("data-lanes")))
         toggle = page.locator("button.fprofile-task-lanes-toggle")
         assert toggle.is_visible() and toggle.get_attribute("aria-pressed") == "false"
+        assert "t: task lanes" in page.text_content(".fprofile-help")
         assert page.get_attribute(".fprofile-root", "data-task-lanes") == "off"
         assert json.loads(zoom.get_attribute("data-task-lanes")) == []
         toggle.click()
