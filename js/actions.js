@@ -1,7 +1,7 @@
 // actions.js: what can be done to a shown trace, by the user through the views (their `tl`) or by
 // a host through the API: the lanes laid out again (all, and those with something in the window),
 // the window and the moves built on it, scrolling, bringing a call or a thread into view,
-// collapsing processes, the selection, the view filters (filters.js applied to state.filter) and
+// collapsing processes, task lanes (tasklaneview.js: the toggle), the selection, the view filters (filters.js applied to state.filter) and
 // the summary table's rows, and the keyboard. Layer 5: it changes the shared state and tells the
 // views (`ui`: timeline.js's parts) what changed; it reaches the windowed mode (windowed.js)
 // through `ui.windowed` only, so neither module imports the other.
@@ -14,6 +14,7 @@ import { longestVisibleCall } from "./state.js";
 import { isRun } from "./panel.js";
 import { applyFilter, filteredIndex } from "./filters.js";
 import { shownSummary } from "./summaryscope.js";
+import { taskLaneIndex, withTaskLanes, taskRowsIn } from "./tasklaneview.js";
 
 /** The zoomed view's vertical sizes (lanes.js layoutGroups). */
 const LANE_DIMS = Object.freeze({
@@ -30,6 +31,7 @@ export function createActions(tl, ui) {
   const windowCallbacks = [];
   let hostOverall = null; // the summary rows the host sent (the Rust summary's: unfiltered)
   let summaryVisible = ""; // the threads shown when the table was last computed
+  let taskBase = null; // with task lanes on: { lanes (state.lanes it was made from), index, layout }
 
   // ---- lanes -------------------------------------------------------------------------------
   /** The lanes of the visible threads, and the heights that follow from them. */
@@ -61,25 +63,60 @@ export function createActions(tl, ui) {
    * thread and depth, nothing per call.
    */
   function relayoutZoom() {
+    const base = zoomBase();
     if (!state.trace || !(vp.win[1] > vp.win[0])) {
       // a new trace, before its first window: every lane
-      state.zoomLanes = { ...state.lanes, idle: 0 };
-      vp.setContentHeight(state.zoomLanes.height, state.lanes.height);
+      state.zoomLanes = { ...base, idle: 0 };
+      vp.setContentHeight(state.zoomLanes.height, base.height);
     } else {
       // the lane at the top of the view (none when scrolled to the top: the view stays there)
       let anchor = null;
       for (const l of vp.scrollY > 0 ? state.zoomLanes.lanes : []) {
-        if (l.top + l.height > vp.scrollY) { anchor = { thread: l.threads[0], dy: vp.scrollY - l.top }; break; }
+        if (l.top + l.height > vp.scrollY) { anchor = { thread: l.threads[0], task: l.task, dy: vp.scrollY - l.top }; break; }
       }
-      state.zoomLanes = windowLayout(state.lanes, (lane) => lane.threads.reduce((r, t) => Math.max(r, threadRowsIn(t)), -1), LANE_DIMS.gapPx);
-      vp.setContentHeight(state.zoomLanes.height, state.lanes.height);
-      const lane = anchor && laneOfThread(state.zoomLanes, anchor.thread);
+      const { calls } = state.trace;
+      const [t0, t1] = vp.win;
+      state.zoomLanes = windowLayout(base, (lane) => (lane.kind === "task" ? taskRowsIn(lane, calls, t0, t1)
+        : lane.threads.reduce((r, t) => Math.max(r, threadRowsIn(t)), -1)), LANE_DIMS.gapPx);
+      vp.setContentHeight(state.zoomLanes.height, base.height);
+      const lane = anchor && (anchor.task ? state.zoomLanes.lanes.find((l) => l.task === anchor.task) : laneOfThread(state.zoomLanes, anchor.thread));
       if (lane) vp.scrollTo(lane.top + anchor.dy);
     }
     const { idle } = state.zoomLanes;
     const total = state.zoomLanes.lanes.length + idle;
     root.setAttribute("data-idle-lanes", String(idle));
     ui.chrome.idleLabel.textContent = idle > 0 ? `${formatCount(total - idle)} of ${formatCount(total)} lanes have calls in this window` : "";
+  }
+
+  // ---- task lanes ----------------------------------------------------------------------------
+  /**
+   * The lanes the zoomed view lays out for a window: state.lanes, and with task lanes on the task
+   * lanes under their threads (tasklaneview.js; their index made again when the trace or the
+   * filters change: one pass over the calls of the threads with bands).
+   */
+  function zoomBase() {
+    if (!state.taskLanes || !state.trace || state.windowed || !state.bands || state.bands.count === 0) {
+      taskBase = null;
+      state.taskIndex = null;
+      return state.lanes;
+    }
+    let index = state.taskIndex;
+    if (!index || index.trace !== state.trace || index.kept !== state.kept) index = state.taskIndex = taskLaneIndex(state.trace, state.bands, state.kept);
+    if (!taskBase || taskBase.lanes !== state.lanes || taskBase.index !== index) {
+      taskBase = { lanes: state.lanes, index, layout: withTaskLanes(state.lanes, index, LANE_DIMS) };
+    }
+    return taskBase.layout;
+  }
+  /** Show each thread's tasks as lanes of their own under it, or not (`on` undefined: toggle); key t. */
+  function toggleTaskLanes(on) {
+    const btn = ui.chrome.taskLanesBtn;
+    if (!state.trace || btn.hidden || btn.disabled) return;
+    state.taskLanes = on === undefined ? !state.taskLanes : !!on;
+    ui.chrome.syncTaskLanes(state.taskLanes);
+    root.setAttribute("data-task-lanes", state.taskLanes ? "on" : "off");
+    relayoutZoom();
+    ui.zoomView.refreshHover();
+    tl.schedule();
   }
 
   // ---- processes -----------------------------------------------------------------------------
@@ -305,6 +342,7 @@ export function createActions(tl, ui) {
       case "ArrowDown": scrollByPx(ZOOM_ROW_PX * 2); break;
       case "Escape": selectCall(-1); break;
       case "c": case "C": toggleProcessKey(); break;
+      case "t": case "T": toggleTaskLanes(); break;
       default: handled = false;
     }
     if (handled) e.preventDefault();
@@ -312,7 +350,7 @@ export function createActions(tl, ui) {
 
   return {
     relayout, relayoutZoom, setWin, resetView, zoomBy, panByPx, scrollByPx, zoomToCall, revealThread,
-    toggleProcess, selectCall, selectCode, addHidden, removeHidden, setMinNs, clearFilters,
+    toggleProcess, toggleTaskLanes, selectCall, selectCode, addHidden, removeHidden, setMinNs, clearFilters,
     refreshSummary, setHostSummary, onKey,
     /** Call `cb(start_ns, end_ns)` when the user moves the window. */
     onWindowChange(cb) {

@@ -25,9 +25,10 @@ export function bandColours(keys, dark) {
 /**
  * Draw the band rows of `lane` (its top at zoom y `ly`) for the window; `charPx`: the average
  * glyph width of the label font. Appends { thread, row, y } per band row drawn to `drawnRows`
- * and returns the number of boxes drawn.
+ * and returns the number of boxes drawn. `rowsOf(t)`: thread t's band rows (a task lane's: its
+ * own, tasklaneview.js).
  */
-export function drawBandRows(ctx, state, vp, lane, ly, charPx, drawnRows) {
+export function drawBandRows(ctx, state, vp, lane, ly, charPx, drawnRows, rowsOf = (t) => state.bands.threadRows[t]) {
   const { bands, pal } = state;
   const t0 = vp.win[0];
   const t1 = vp.win[1];
@@ -40,7 +41,7 @@ export function drawBandRows(ctx, state, vp, lane, ly, charPx, drawnRows) {
   for (let r = 0; r < lane.bandRows; r++) {
     const y = ly + lane.headerPx + r * lane.bandPx + 1;
     for (const t of lane.threads) {
-      const rows = bands.threadRows[t];
+      const rows = rowsOf(t);
       if (r >= rows.length) continue;
       drawnRows.push({ thread: t, row: r, y });
       boxes += forEachBox(rows[r], bands.start, bands.end, t0, t1, k, 1, (b, x0, x1, count) => {
@@ -77,13 +78,13 @@ export function bandText(bands, b, maxPx, charPx) {
   return fitLabel(bands.keys[bands.key[b]], maxPx, charPx);
 }
 
-/** The band of band row `row` of `lane` at trace time `t` (within `tol` ns), or -1. */
-export function hitBand(state, lane, row, t, tol) {
+/** The band of band row `row` of `lane` at trace time `t` (within `tol` ns), or -1 (`rowsOf`: as for drawBandRows). */
+export function hitBand(state, lane, row, t, tol, rowsOf = (th) => state.bands.threadRows[th]) {
   const { bands } = state;
   let best = -1;
   let bestDist = Infinity;
   for (const th of lane.threads) {
-    const rows = bands.threadRows[th];
+    const rows = rowsOf(th);
     if (row >= rows.length) continue;
     const r = rows[row];
     for (let i = lowerBoundEnd(r, bands.end, t - tol); i < r.length && bands.start[r[i]] <= t + tol; i++) {

@@ -1,4 +1,4 @@
-// chrome.js: the timeline's chrome: the root element, the toolbar (reset button, window label,
+// chrome.js: the timeline's chrome: the root element, the toolbar (reset button, task lanes toggle, window label,
 // "N of M lanes" label, help), the windowed note, the error box, the placeholder, the layout that
 // holds the views (overview, flame bar, zoomed view, side panel with its handle), and what follows
 // the page rather than the trace: the theme (light / dark from the option, JupyterLab's body
@@ -11,6 +11,7 @@ import { bandColours } from "./bandrows.js";
 import { createSideResizer } from "./sidepanel.js";
 
 const HELP_PROCESSES = " · click a process header or c: collapse / expand";
+const HELP_TASKS = " · t: task lanes";
 
 /**
  * The chrome of a timeline in document `doc`: `root` (what the views get as `tl.root`) and the
@@ -27,6 +28,10 @@ export function createChrome(doc) {
   const resetBtn = el("button", "fprofile-reset", "Reset zoom");
   resetBtn.type = "button";
   resetBtn.title = "Show the whole run (r)";
+  const taskLanesBtn = el("button", "fprofile-task-lanes-toggle", "Task lanes");
+  taskLanesBtn.type = "button";
+  taskLanesBtn.hidden = true;
+  taskLanesBtn.setAttribute("aria-pressed", "false");
   const windowLabel = el("span", "fprofile-window-label");
   const idleLabel = el("span", "fprofile-idle-label fprofile-muted");
   idleLabel.title = "Threads with no call in the zoomed window take no room in the zoomed view; the overview and the thread list show them all";
@@ -43,14 +48,14 @@ export function createChrome(doc) {
   const side = el("div", "fprofile-side");
 
   return {
-    root, resetBtn, windowLabel, idleLabel, windowedNote, placeholder, side,
+    root, resetBtn, taskLanesBtn, windowLabel, idleLabel, windowedNote, placeholder, side,
     /**
      * Put the views (`ui`: timeline.js's parts) into the chrome, and the chrome into `container`.
      * `makeRowMenu()` makes the summary's row menu (after the side panel's handle, as before).
      */
     assemble(tl, ui, container, makeRowMenu) {
       const { flame, search, zoomView, tooltip, overview, threadList, details, table } = ui;
-      toolbar.append(resetBtn, flame.button, search.input, search.regex, search.count, windowLabel, idleLabel, help);
+      toolbar.append(resetBtn, flame.button, taskLanesBtn, search.input, search.regex, search.count, windowLabel, idleLabel, help);
       zoomWrap.append(zoomView.el, flame.el, tooltip.el, placeholder);
       views.append(overview.el, flame.bar, zoomWrap);
       side.append(threadList.el, details.el);
@@ -66,6 +71,23 @@ export function createChrome(doc) {
     showError(message) {
       errorBox.textContent = message;
       errorBox.hidden = !message;
+    },
+    /**
+     * The task lanes toggle for a trace of `lanes` task lanes (tasklaneview.js countTaskLanes):
+     * hidden without any (or in windowed mode: `offered` false), disabled above `max`.
+     */
+    offerTaskLanes(offered, lanes, max) {
+      taskLanesBtn.hidden = !offered || lanes === 0;
+      const base = help.textContent.replace(HELP_TASKS, "");
+      help.textContent = taskLanesBtn.hidden || lanes > max ? base : base.replace(" · f: flame graph", ` · f: flame graph${HELP_TASKS}`);
+      taskLanesBtn.disabled = lanes > max;
+      taskLanesBtn.title = lanes > max ? `Task lanes: ${lanes} tasks, more than the ${max} lanes shown at most`
+        : "Show each thread's tasks as lanes of their own under it: their steps, their calls, the gaps where they awaited (t)";
+    },
+    /** The toggle's look: pressed while the task lanes are shown. */
+    syncTaskLanes(on) {
+      taskLanesBtn.setAttribute("aria-pressed", on ? "true" : "false");
+      taskLanesBtn.classList.toggle("fprofile-pressed", on);
     },
     /** The help line, with the processes' keys when the trace has several. */
     setHelpProcesses(multi) {

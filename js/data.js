@@ -13,6 +13,7 @@ import { codeColours, BoxBatch } from "./render.js";
 import { formatDuration, formatCount, formatBytes, pathRoots } from "./units.js";
 import { bandColours } from "./bandrows.js";
 import { captureView, restoreView } from "./keepview.js";
+import { countTaskLanes, TASK_LANES_MAX } from "./tasklaneview.js";
 
 /**
  * The data side of one timeline. `tl`: the views' context with the actions (timeline.js);
@@ -75,6 +76,12 @@ export function createTraceData(tl, ui, options) {
     state.bands = buildBandIndex(trace);
     state.bandBatch = new BoxBatch(Math.max(1, 2 * state.bands.keys.length));
     state.bandColours = bandColours(state.bands.keys, state.dark);
+    // task lanes (the user's choice kept from one trace to the next: a live view's versions)
+    const taskLanes = countTaskLanes(state.bands);
+    chrome.offerTaskLanes(!state.windowed, taskLanes, TASK_LANES_MAX);
+    if (state.windowed || taskLanes === 0 || taskLanes > TASK_LANES_MAX) state.taskLanes = false;
+    root.setAttribute("data-task-lanes", state.taskLanes ? "on" : "off");
+    chrome.syncTaskLanes(state.taskLanes);
     state.selectedCall = -1;
     state.selectedCode = -1;
     state.hoverCall = -1;
@@ -127,6 +134,8 @@ export function createTraceData(tl, ui, options) {
     state.processThreads = [];
     state.collapsed = new Uint8Array(0);
     state.bands = null;
+    state.taskIndex = null;
+    chrome.offerTaskLanes(false, 0, 0);
     state.origin = 0;
     state.selectedCall = -1;
     state.selectedCode = -1;

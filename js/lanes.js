@@ -174,7 +174,8 @@ export function layoutGroups(trace, processes, visible, collapsed, bandRows, dim
 /**
  * What is at content y `cy`: { kind: "process", group } (a process header row), { kind: "thread",
  * lane } (a lane's thread header), { kind: "band", lane, row }, { kind: "calls", lane, depth }
- * (a row of calls; in a summary lane too), or null (a gap, or below the lanes).
+ * (a row of calls; in a summary lane too), { kind: "task", lane } (a task lane's header:
+ * tasklaneview.js), or null (a gap, or below the lanes).
  */
 export function hitLayout(layout, cy) {
   for (const g of layout.groups) {
@@ -184,7 +185,7 @@ export function hitLayout(layout, cy) {
     for (const lane of g.lanes) {
       if (cy < lane.top || cy >= lane.top + lane.height) continue;
       const y = cy - lane.top;
-      if (y < lane.headerPx) return { kind: "thread", lane };
+      if (y < lane.headerPx) return { kind: lane.kind === "task" ? "task" : "thread", lane };
       if (y < lane.callsTop) return { kind: "band", lane, row: Math.floor((y - lane.headerPx) / lane.bandPx) };
       return { kind: "calls", lane, depth: Math.floor((y - lane.callsTop) / lane.rowPx) };
     }
@@ -249,7 +250,7 @@ export function windowLayout(layout, rowsIn, gapPx) {
   for (const g of layout.groups) {
     const kept = [];
     for (const l of g.lanes) {
-      if (l.kind !== "threads") {
+      if (l.kind === "summary") {
         kept.push({ ...l });
         continue;
       }

@@ -1,6 +1,6 @@
 // state.js: what the views of one timeline share: the shown trace and what is derived from it,
 // the processes, which threads are visible, which processes are collapsed, the lanes (all, and
-// those with something in the window), the task bands, the theme's colours, the selection, the search and the
+// those with something in the window), the task bands and the task lanes toggle, the theme's colours, the selection, the search and the
 // call under the pointer, the view filters (filters.js applies them). Layer 3 (no DOM). timeline.js makes the one instance, its actions (actions.js, data.js, windowed.js) change it;
 // the views read it (the zoomed view also sets hoverCall).
 
@@ -28,6 +28,8 @@ export function createTimelineState() {
     bands: null, // lanes.js buildBandIndex(trace)
     bandColours: [], // bandrows.js bandColours(bands.keys, dark)
     bandBatch: null, // render.js BoxBatch over the band colours (fills, then bottom lines)
+    taskLanes: false, // the task lanes toggle (tasklaneview.js): each thread's tasks as lanes under it in the zoomed view
+    taskIndex: null, // with it on: tasklaneview.js taskLaneIndex(trace, bands, kept)
     origin: 0, // the trace time shown as 0 everywhere (axes, tooltip, details, window label)
     selectedCall: -1,
     selectedCode: -1, // the function of the selected call: every call of it is highlighted

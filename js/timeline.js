@@ -123,6 +123,7 @@ export function createTimeline(container, options = {}) {
     else ui.zoomView.draw();
   }
   listen(chrome.resetBtn, "click", () => actions.resetView());
+  listen(chrome.taskLanesBtn, "click", () => actions.toggleTaskLanes());
   listen(root, "keydown", actions.onKey);
 
   applyTheme();

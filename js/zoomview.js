@@ -4,7 +4,8 @@
 // compact summary lane, the hovered and selected calls outlined, a vertical scroll indicator.
 // After each drawing: `data-drawn` = call boxes drawn, `data-bands` = band boxes drawn, and
 // `data-process-headers` / `data-band-rows` / `data-lanes` = JSON of the header rows, band rows
-// and lanes drawn (their zoom y; tests find them there). The lanes are the window's
+// and lanes drawn (their zoom y; tests find them there), `data-task-lanes` = JSON of the task
+// lanes drawn (tasklaneview.js: a lane per task under its thread, with the toggle on). The lanes are the window's
 // (state.zoomLanes: lanes.js windowLayout, without the threads that have nothing in the window).
 // Hit testing (the call, band, thread or process header under a point) and the pointer: wheel
 // zooms (pans with shift or a horizontal wheel), drag pans and scrolls, click selects (on a process header: collapses or expands it), double-click zooms
@@ -22,6 +23,7 @@ import { ZOOM_AXIS_PX, DRAG_THRESHOLD_PX } from "./viewport.js";
 import { formatCount } from "./units.js";
 import { drawBandRows, hitBand } from "./bandrows.js";
 import { processHeaderParts, drawProcessHeader } from "./processrows.js";
+import { drawTaskLaneHeader, taskLaneFacts } from "./tasklaneview.js";
 
 /** Calls at least this wide (CSS px) get a label. */
 const LABEL_MIN_PX = 28;
@@ -81,6 +83,7 @@ export function createZoomView(tl) {
     const bandRows = [];
     const labels = [];
     const lanesDrawn = [];
+    const taskLanesDrawn = [];
     for (const lane of state.zoomLanes.lanes) {
       const ly = vp.contentYToZoomY(lane.top);
       if (ly > H || ly + lane.height < ZOOM_AXIS_PX) continue;
@@ -89,39 +92,44 @@ export function createZoomView(tl) {
         boxes += drawSummaryLane(lane, ly, t0, t1, k, hl, nCodes);
         continue;
       }
-      ctx.fillStyle = pal.laneBg;
-      ctx.fillRect(0, ly, W, lane.headerPx);
-      for (const t of lane.threads) {
-        const th = trace.threads[t];
-        if (th.lastNs < t0 || th.firstNs > t1) continue;
-        const xa = Math.max(-2, nsToX(th.firstNs));
-        const xb = Math.min(W + 2, nsToX(th.lastNs));
-        ctx.fillStyle = threadColour(t, dark);
-        ctx.fillRect(xa, ly + lane.headerPx - 5, Math.max(2, xb - xa), 3);
-        ctx.fillStyle = pal.fg;
-        ctx.font = pal.font;
-        // The name may run past the thread's span up to the next thread of the lane (or the edge);
-        // when it does not fit with its tid, the tid goes first.
-        let next = W;
-        for (const o of lane.threads) {
-          if (o !== t && trace.threads[o].firstNs >= th.lastNs) next = Math.min(next, nsToX(trace.threads[o].firstNs));
+      const task = lane.kind === "task" ? lane.task : null;
+      if (task) drawTaskLaneHeader(ctx, state, vp, lane, ly, charPx, taskLanesDrawn);
+      else {
+        ctx.fillStyle = pal.laneBg;
+        ctx.fillRect(0, ly, W, lane.headerPx);
+        for (const t of lane.threads) {
+          const th = trace.threads[t];
+          if (th.lastNs < t0 || th.firstNs > t1) continue;
+          const xa = Math.max(-2, nsToX(th.firstNs));
+          const xb = Math.min(W + 2, nsToX(th.lastNs));
+          ctx.fillStyle = threadColour(t, dark);
+          ctx.fillRect(xa, ly + lane.headerPx - 5, Math.max(2, xb - xa), 3);
+          ctx.fillStyle = pal.fg;
+          ctx.font = pal.font;
+          // The name may run past the thread's span up to the next thread of the lane (or the edge);
+          // when it does not fit with its tid, the tid goes first.
+          let next = W;
+          for (const o of lane.threads) {
+            if (o !== t && trace.threads[o].firstNs >= th.lastNs) next = Math.min(next, nsToX(trace.threads[o].firstNs));
+          }
+          const lx = Math.max(4, xa + 2);
+          // a label cut short before the next thread's keeps two characters from it: two threads'
+          // labels never read as one ("loade… writer")
+          const room = Math.max(0, Math.max(xb, next) - lx - 4 - (next < W ? 2 * charPx : 0));
+          const name = threadNameAt(th, Math.max(t0, th.firstNs));
+          const label = th.osId ? `${name}  (tid ${th.osId})` : name;
+          const text = label.length * charPx <= room ? label : fitLabel(name, room, charPx);
+          if (text) ctx.fillText(text, lx, ly + 7);
         }
-        const lx = Math.max(4, xa + 2);
-        // a label cut short before the next thread's keeps two characters from it: two threads'
-        // labels never read as one ("loade… writer")
-        const room = Math.max(0, Math.max(xb, next) - lx - 4 - (next < W ? 2 * charPx : 0));
-        const name = threadNameAt(th, Math.max(t0, th.firstNs));
-        const label = th.osId ? `${name}  (tid ${th.osId})` : name;
-        const text = label.length * charPx <= room ? label : fitLabel(name, room, charPx);
-        if (text) ctx.fillText(text, lx, ly + 7);
       }
-      if (lane.bandRows > 0) bandBoxes += drawBandRows(ctx, state, vp, lane, ly, charPx, bandRows);
+      if (task) bandBoxes += drawBandRows(ctx, state, vp, lane, ly, charPx, [], () => [task.bands]);
+      else if (lane.bandRows > 0) bandBoxes += drawBandRows(ctx, state, vp, lane, ly, charPx, bandRows);
       const rowPx = lane.rowPx;
       for (let d = 0; d < lane.rows; d++) {
         const y = ly + lane.callsTop + d * rowPx;
         if (y > H || y + rowPx < ZOOM_AXIS_PX) continue;
         for (const t of lane.threads) {
-          const rows = state.index.threadRows[t];
+          const rows = task ? task.rows : state.index.threadRows[t];
           if (d >= rows.length) continue;
           boxes += forEachBox(rows[d], calls.start, calls.end, t0, t1, k, 1, (c, x0, x1, count) => {
             const code = calls.code[c];
@@ -184,6 +192,7 @@ export function createZoomView(tl) {
     zoom.setAttribute("data-process-headers", JSON.stringify(headers));
     zoom.setAttribute("data-band-rows", JSON.stringify(bandRows));
     zoom.setAttribute("data-lanes", JSON.stringify(lanesDrawn));
+    zoom.setAttribute("data-task-lanes", JSON.stringify(taskLanesDrawn));
   }
 
   /** Runs (x, y, w, h, calls: 0 when several items merged) hatched so they read as "many calls here"; the count where it fits. */
@@ -252,22 +261,29 @@ export function createZoomView(tl) {
     return out;
   }
 
-  /** Call `c`'s box in zoom x / zoom y, or null (no call, hidden thread). */
-  function callRect(c) {
+  /** Call `c`'s box in zoom x / zoom y, or null (no call, hidden thread); `inTask`: its box in its task lane. */
+  function callRect(c, inTask = false) {
     const { trace } = state;
     if (c < 0 || !trace) return null;
     const t = trace.calls.thread[c];
     if (!state.visible[t]) return null;
-    const lane = laneOfThread(state.zoomLanes, t);
-    const depth = trace.calls.depth[c];
+    let lane = laneOfThread(state.zoomLanes, t);
+    let depth = trace.calls.depth[c];
+    if (inTask) {
+      const ti = state.taskIndex;
+      const owner = ti && ti.trace === trace ? ti.owner[c] : -1;
+      lane = owner >= 0 ? state.zoomLanes.lanes.find((l) => l.task === ti.lanes[owner]) : null;
+      depth = lane ? ti.depth[c] : 0;
+    }
     if (!lane || depth >= lane.rows) return null;
     const y = vp.contentYToZoomY(lane.top + lane.callsTop + depth * lane.rowPx);
     const x0 = vp.nsToZoomX(trace.calls.start[c]);
     const x1 = Math.max(x0 + 1, vp.nsToZoomX(trace.calls.end[c]));
     return { x0, x1, y, h: lane.rowPx - 1 };
   }
-  function outlineCall(ctx, c, colour, lw) {
-    const r = callRect(c);
+  function outlineCall(ctx, c, colour, lw, inTask = false) {
+    if (!inTask && state.taskLanes) outlineCall(ctx, c, colour, lw, true);
+    const r = callRect(c, inTask);
     if (!r || r.x1 < -2 || r.x0 > vp.width + 2) return;
     ctx.strokeStyle = colour;
     ctx.lineWidth = lw;
@@ -286,7 +302,13 @@ export function createZoomView(tl) {
   function hitBandAt(x, y) {
     const hit = hitAt(y);
     if (!hit || hit.kind !== "band") return -1;
-    return hitBand(state, hit.lane, hit.row, vp.zoomXToNs(x), 2 / vp.zoomPxPerNs());
+    const { task } = hit.lane;
+    return hitBand(state, hit.lane, hit.row, vp.zoomXToNs(x), 2 / vp.zoomPxPerNs(), task ? () => [task.bands] : undefined);
+  }
+  /** The task lane at zoom y `y` (anywhere in it), or null. */
+  function hitTaskLane(y) {
+    const hit = hitAt(y);
+    return hit && hit.lane && hit.lane.kind === "task" ? hit.lane : null;
   }
   /** The process whose header row is at zoom y `y`, or -1. */
   function hitProcessHeader(y) {
@@ -308,7 +330,7 @@ export function createZoomView(tl) {
     let best = -1;
     let bestDist = Infinity;
     for (const ti of lane.threads) {
-      const rows = state.index.threadRows[ti];
+      const rows = lane.task ? lane.task.rows : state.index.threadRows[ti];
       if (d >= rows.length) continue;
       const row = rows[d];
       let kk = lowerBoundEnd(row, end, t - tol);
@@ -408,6 +430,11 @@ export function createZoomView(tl) {
         tooltip.showThread(t, x, y);
         return;
       }
+      const taskLane = hitTaskLane(y);
+      if (taskLane) {
+        tooltip.showFacts(taskLane.task.label, taskLaneFacts(state, vp, taskLane), "task", x, y);
+        return;
+      }
     }
     tooltip.showCall(c, x, y);
   }
@@ -446,7 +473,9 @@ export function createZoomView(tl) {
       return;
     }
     const c = hitCall(x, y);
+    const taskLane = c < 0 ? hitTaskLane(y) : null;
     if (c >= 0) tl.zoomToCall(c);
+    else if (taskLane) tl.setWin(...vp.windowAround(taskLane.task.firstNs, taskLane.task.lastNs)); // to the task's span
     else tl.zoomBy(2, vp.zoomXToNs(x));
   });
 

@@ -1,11 +1,15 @@
 """asyncio task bands in the timeline (headless Chromium, the HTML export of a real recording): the
 loop thread's band row is drawn, the tooltip over a band names its task, and the summary table's
-task selector shows one task's rows (the counts ``Trace.summary(task=...)`` gives)."""
+task selector shows one task's rows (the counts ``Trace.summary(task=...)`` gives); task lanes (the
+toggle, js/tasklaneview.js): a lane per task of the loop thread, with its steps and the calls
+``Trace.summary(task=...)`` counts, its tooltip naming it (as text), and gone again with the key t."""
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
+from collections import Counter
 
 import pytest
 
@@ -80,6 +84,75 @@ def test_bands_tooltip_and_task_selector(browser, recorded):
         select.select_option("all")
         page.wait_for_function("() => [...document.querySelectorAll('table.fprofile-summary tbody tr')]"
                                ".some((tr) => tr.textContent.includes('beta_call'))")
+        assert errors == [] and blocked == []
+    finally:
+        context.close()
+
+
+def _frame(page) -> None:
+    """Until the next drawing has run (the timeline draws in one requestAnimationFrame)."""
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def test_task_lanes(browser, recorded):
+    trace, out = recorded
+    thread = next(b[0] for b in trace.bands if b[3] in PLAN)
+    steps = Counter(b[3] for b in trace.bands if b[0] == thread)  # task -> its steps on the loop thread
+    assert set(PLAN) | {"slow-<b>one</b>"} <= set(steps)
+    context, page, blocked, errors = offline_page(browser, viewport=(1400, 900))
+    try:
+        page.goto(out.as_uri())
+        wait_drawn(page)
+        zoom = page.locator("canvas.fprofile-zoom")
+        lanes_before = len(json.loads(zoom.get_attribute("data-lanes")))
+        toggle = page.locator("button.fprofile-task-lanes-toggle")
+        assert toggle.is_visible() and toggle.get_attribute("aria-pressed") == "false"
+        assert "t: task lanes" in page.text_content(".fprofile-help")
+        assert page.get_attribute(".fprofile-root", "data-task-lanes") == "off"
+        assert json.loads(zoom.get_attribute("data-task-lanes")) == []
+        toggle.click()
+        page.wait_for_function("() => JSON.parse(document.querySelector('canvas.fprofile-zoom').dataset.taskLanes || '[]').length > 0")
+        assert toggle.get_attribute("aria-pressed") == "true"
+        assert page.get_attribute(".fprofile-root", "data-task-lanes") == "on"
+        if os.environ.get("FPROFILE_SCREENSHOT"):
+            page.screenshot(path=os.environ["FPROFILE_SCREENSHOT"], full_page=True)
+        box = zoom.bounding_box()
+        seen = {}
+        # the view scrolls (its height is bounded): every lane is met on the way down (ArrowDown)
+        page.locator(".fprofile-root").focus()
+        for _ in range(80):
+            for lane in json.loads(zoom.get_attribute("data-task-lanes")):
+                if lane["thread"] != thread or lane["task"] in seen or lane["y"] < 24 or lane["y"] + 8 > box["height"]:
+                    continue
+                seen[lane["task"]] = lane
+                # the tooltip of its header names the task (text, never HTML) with its steps
+                page.mouse.move(box["x"] + 300, box["y"] + lane["y"] + 5)
+                page.wait_for_selector(".fprofile-tooltip[data-kind=task]:not([hidden])")
+                assert page.inner_text(".fprofile-tooltip .fprofile-tooltip-title") == lane["task"]
+                facts = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('.fprofile-tooltip dt')]
+                    .map((dt) => [dt.textContent, dt.nextElementSibling.textContent]))""")
+                assert facts["Steps"] == str(steps[lane["task"]]), (lane, facts)
+                assert {"First step", "Last step", "Awaiting"} <= set(facts), facts
+                assert page.evaluate("() => document.querySelector('.fprofile-tooltip b') === null")
+                page.mouse.move(box["x"] + 300, box["y"] - 40)
+            if len(seen) == len(steps):
+                break
+            page.keyboard.press("ArrowDown")
+            _frame(page)
+        assert set(seen) == set(steps), (sorted(seen), sorted(steps))
+        for name, lane in seen.items():
+            assert lane["steps"] == steps[name], lane
+        # the calls in a task's lane: those Trace.summary(task=...) counts
+        for name in PLAN:
+            assert seen[name]["calls"] == sum(r.calls for r in trace.summary(task=name)), seen[name]
+        assert seen["alpha"]["calls"] == 16  # 4 steps of 3 alpha_call, and worker's 4 resumptions
+        assert len(json.loads(zoom.get_attribute("data-lanes"))) > lanes_before
+        # the key t: back to the thread lanes alone
+        page.keyboard.press("t")
+        page.wait_for_function("() => document.querySelector('.fprofile-root').dataset.taskLanes === 'off'")
+        _frame(page)
+        assert json.loads(zoom.get_attribute("data-task-lanes")) == []
+        assert toggle.get_attribute("aria-pressed") == "false"
         assert errors == [] and blocked == []
     finally:
         context.close()
