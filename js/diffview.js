@@ -11,7 +11,7 @@
 
 import { diffFlameFromBytes, flameLayout, flamePath, flameFind } from "./flame.js";
 import { drawIcicle, hitIcicle, shareText, FLAME_ROW_PX } from "./icicle.js";
-import { sizeCanvas, readPalette, resolveDark, labelColourOn, BoxBatch } from "./render.js";
+import { sizeCanvas, readPalette, resolveDark, labelColourOn, BoxBatch, viewCanvas } from "./render.js";
 import { makeEl, signedDuration } from "./panel.js";
 import { createTooltip } from "./tooltip.js";
 import { formatDuration, formatCount } from "./units.js";
@@ -116,9 +116,7 @@ export function createDiffFlame(container, payload, options = {}) {
   head.append(title, widths, legend);
   const crumbs = makeEl(doc, "div", "fprofile-flame-crumbs");
   const wrap = makeEl(doc, "div", "fprofile-zoom-wrap fprofile-diff-wrap");
-  const canvas = doc.createElement("canvas");
-  canvas.className = "fprofile-flame fprofile-diff-flame";
-  canvas.setAttribute("aria-label", "Differential flame graph");
+  const canvas = viewCanvas(doc, "fprofile-flame fprofile-diff-flame", "Differential flame graph");
   const vp = { width: 0, zoomHeight: 0 }; // what the tooltip needs to stay inside the view
   const tooltip = createTooltip({ doc, state: {}, vp });
   wrap.append(canvas, tooltip.el);

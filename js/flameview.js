@@ -22,7 +22,7 @@
 // callers and callees view is not offered then (the hosts have no encoding of it).
 
 import { flameMerge, flameSandwich, flameLayout, flamePath, flameFind, emptyFlame } from "./flame.js";
-import { sizeCanvas } from "./render.js";
+import { sizeCanvas, viewCanvas } from "./render.js";
 import { drawIcicle, hitIcicle, shareText, FLAME_ROW_PX } from "./icicle.js";
 import { flameHeight, sandwichGeometry } from "./flamesize.js";
 import { highlightActive, isHighlighted } from "./state.js";
@@ -50,9 +50,7 @@ export function createFlameView(tl) {
   sandwichBtn.title = "The selected function's callers merged upward and its callees merged downward (s)";
   const note = makeEl(doc, "span", "fprofile-flame-note fprofile-muted");
   bar.append(scope, sandwichBtn, crumbs, note);
-  const canvas = doc.createElement("canvas");
-  canvas.className = "fprofile-flame";
-  canvas.setAttribute("aria-label", "Flame graph: calls merged by call path");
+  const canvas = viewCanvas(doc, "fprofile-flame", "Flame graph: calls merged by call path");
   canvas.hidden = true;
 
   let shown = false;
