@@ -1,6 +1,7 @@
-// panel.js: what the text views share: the element helper, a call's facts (file, thread, start,
-// duration, self, children, notes) and their definition list, as shown by the tooltip and the
-// details panel. Layer 4 (DOM, text only: every string from a trace goes through textContent).
+// panel.js: what the text views share: the element helpers (an element, a text box), a call's
+// facts (file, thread, start, duration, self, children, notes) and their definition list, as shown
+// by the tooltip and the details panel. Layer 4 (DOM, text only: every string from a trace goes
+// through textContent).
 
 import { threadNameAt } from "./layout.js";
 import { processLabel, threadProcess } from "./lanes.js";
@@ -11,6 +12,20 @@ export function makeEl(doc, tag, cls, text) {
   const e = doc.createElement(tag);
   if (cls) e.className = cls;
   if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+/**
+ * A text box of `doc`: `<input class=cls type=type>` with its placeholder, its tooltip (`title`)
+ * and its accessible name (`label`), spell checking off (names and durations are not prose).
+ */
+export function makeTextBox(doc, cls, type, placeholder, title, label) {
+  const e = makeEl(doc, "input", cls);
+  e.type = type;
+  e.placeholder = placeholder;
+  e.title = title;
+  e.setAttribute("aria-label", label);
+  e.spellcheck = false;
   return e;
 }
 
