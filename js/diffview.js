@@ -11,8 +11,8 @@
 
 import { diffFlameFromBytes, flameLayout, flamePath, flameFind } from "./flame.js";
 import { drawIcicle, hitIcicle, shareText, FLAME_ROW_PX } from "./icicle.js";
-import { sizeCanvas, readPalette, resolveDark, labelColourOn, BoxBatch } from "./render.js";
-import { makeEl, signedDuration } from "./panel.js";
+import { sizeCanvas, readPalette, resolveDark, labelColourOn, BoxBatch, viewCanvas } from "./render.js";
+import { makeEl, signedDuration, crumbItems } from "./panel.js";
 import { createTooltip } from "./tooltip.js";
 import { formatDuration, formatCount } from "./units.js";
 
@@ -116,9 +116,7 @@ export function createDiffFlame(container, payload, options = {}) {
   head.append(title, widths, legend);
   const crumbs = makeEl(doc, "div", "fprofile-flame-crumbs");
   const wrap = makeEl(doc, "div", "fprofile-zoom-wrap fprofile-diff-wrap");
-  const canvas = doc.createElement("canvas");
-  canvas.className = "fprofile-flame fprofile-diff-flame";
-  canvas.setAttribute("aria-label", "Differential flame graph");
+  const canvas = viewCanvas(doc, "fprofile-flame fprofile-diff-flame", "Differential flame graph");
   const vp = { width: 0, zoomHeight: 0 }; // what the tooltip needs to stay inside the view
   const tooltip = createTooltip({ doc, state: {}, vp });
   wrap.append(canvas, tooltip.el);
@@ -170,20 +168,7 @@ export function createDiffFlame(container, payload, options = {}) {
   }
 
   function renderCrumbs() {
-    const all = makeEl(doc, "button", "fprofile-flame-crumb", "All");
-    all.type = "button";
-    all.disabled = focusPath.length === 0;
-    all.addEventListener("click", () => setFocus([]));
-    const items = [all];
-    focusPath.forEach((func, d) => {
-      items.push(makeEl(doc, "span", "fprofile-muted", " › "));
-      const b = makeEl(doc, "button", "fprofile-flame-crumb", String((p.functions[func] || ["?"])[0]));
-      b.type = "button";
-      b.disabled = d === focusPath.length - 1;
-      b.addEventListener("click", () => setFocus(focusPath.slice(0, d + 1)));
-      items.push(b);
-    });
-    crumbs.replaceChildren(...items);
+    crumbs.replaceChildren(...crumbItems(doc, focusPath, (func) => String((p.functions[func] || ["?"])[0]), setFocus));
   }
 
   function setFocus(path) {

@@ -7,7 +7,7 @@
 // filter is state.filter; the timeline's actions change it (tl.addHidden, tl.removeHidden,
 // tl.setMinNs, tl.clearFilters) and call sync().
 
-import { makeEl } from "./panel.js";
+import { makeEl, makeTextBox } from "./panel.js";
 import { parseDuration, moduleOf } from "./filters.js";
 import { formatDuration, formatCount, shortPath } from "./units.js";
 
@@ -117,12 +117,9 @@ export function createFilterBar(tl) {
   const { doc, root, state } = tl;
   const el = makeEl(doc, "div", "fprofile-filterbar");
   const label = makeEl(doc, "span", "fprofile-muted", "Filters:");
-  const min = makeEl(doc, "input", "fprofile-min-duration");
-  min.type = "text";
-  min.placeholder = "min duration, e.g. 1ms";
-  min.title = "Hide calls shorter than this (their time counts as their caller's self time); a bare number is ms";
-  min.setAttribute("aria-label", "Minimum call duration");
-  min.spellcheck = false;
+  const min = makeTextBox(doc, "fprofile-min-duration", "text", "min duration, e.g. 1ms",
+    "Hide calls shorter than this (their time counts as their caller's self time); a bare number is ms",
+    "Minimum call duration");
   const message = makeEl(doc, "span", "fprofile-filter-message");
   const chips = makeEl(doc, "span", "fprofile-filter-chips");
   const clear = makeEl(doc, "button", "fprofile-filter-clear", "Clear filters");

@@ -20,9 +20,11 @@
 const FLAME_NONE = -1;
 /** Children a node keeps in a list before they are indexed by a Map (as the Rust arena). */
 const FLAME_LIST_MAX = 8;
-/** Numbers per node of the Rust encodings. */
-export const FLAME_STRIDE = 5;
-export const DIFF_FLAME_STRIDE = 8;
+/** The numbers per node of the Rust encodings, in order (their count: the strides). */
+const FLAME_FIELDS = ["depth", "code", "total", "self", "calls"];
+const DIFF_FLAME_FIELDS = ["depth", "code", "totalA", "selfA", "callsA", "total", "self", "calls"];
+export const FLAME_STRIDE = FLAME_FIELDS.length;
+export const DIFF_FLAME_STRIDE = DIFF_FLAME_FIELDS.length;
 
 /** Nodes keyed by (parent, code), in creation order; figures per node. A node's children are a
  * list (newest first) while there are at most FLAME_LIST_MAX of them, then also in an open-addressing
@@ -359,21 +361,26 @@ function flameParents(depth) {
   return parent;
 }
 
-/** The Rust encoding of a flame (`Flame::encode`, `_core.flame_bytes`) as flame columns. */
-export function flameFromBytes(buf) {
+/**
+ * Records of f64s (the Rust encodings, one field after the other) as flame columns: `fields` names
+ * the column of each field in record order; a column `emptyFlame` has not is made (Float64Array).
+ */
+function flameFromRecords(buf, fields) {
   const a = flameF64(buf);
-  const n = Math.floor(a.length / FLAME_STRIDE);
+  const stride = fields.length;
+  const n = Math.floor(a.length / stride);
   const f = emptyFlame(n);
-  for (let i = 0; i < n; i++) {
-    const o = i * FLAME_STRIDE;
-    f.depth[i] = a[o];
-    f.code[i] = a[o + 1];
-    f.total[i] = a[o + 2];
-    f.self[i] = a[o + 3];
-    f.calls[i] = a[o + 4];
-  }
+  fields.forEach((name, k) => {
+    const column = f[name] ?? (f[name] = new Float64Array(n));
+    for (let i = 0; i < n; i++) column[i] = a[i * stride + k];
+  });
   f.parent = flameParents(f.depth);
   return f;
+}
+
+/** The Rust encoding of a flame (`Flame::encode`, `_core.flame_bytes`) as flame columns. */
+export function flameFromBytes(buf) {
+  return flameFromRecords(buf, FLAME_FIELDS);
 }
 
 /**
@@ -382,25 +389,7 @@ export function flameFromBytes(buf) {
  * in totalA, selfA, callsA. A path only in a has calls = 0, one only in b callsA = 0.
  */
 export function diffFlameFromBytes(buf) {
-  const a = flameF64(buf);
-  const n = Math.floor(a.length / DIFF_FLAME_STRIDE);
-  const f = emptyFlame(n);
-  f.totalA = new Float64Array(n);
-  f.selfA = new Float64Array(n);
-  f.callsA = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const o = i * DIFF_FLAME_STRIDE;
-    f.depth[i] = a[o];
-    f.code[i] = a[o + 1];
-    f.totalA[i] = a[o + 2];
-    f.selfA[i] = a[o + 3];
-    f.callsA[i] = a[o + 4];
-    f.total[i] = a[o + 5];
-    f.self[i] = a[o + 6];
-    f.calls[i] = a[o + 7];
-  }
-  f.parent = flameParents(f.depth);
-  return f;
+  return flameFromRecords(buf, DIFF_FLAME_FIELDS);
 }
 
 /**

@@ -22,12 +22,12 @@
 // callers and callees view is not offered then (the hosts have no encoding of it).
 
 import { flameMerge, flameSandwich, flameLayout, flamePath, flameFind, emptyFlame } from "./flame.js";
-import { sizeCanvas } from "./render.js";
+import { sizeCanvas, viewCanvas } from "./render.js";
 import { drawIcicle, hitIcicle, shareText, FLAME_ROW_PX } from "./icicle.js";
 import { flameHeight, sandwichGeometry } from "./flamesize.js";
 import { highlightActive, isHighlighted } from "./state.js";
 import { processLabel } from "./lanes.js";
-import { makeEl } from "./panel.js";
+import { makeEl, crumbItems } from "./panel.js";
 import { formatDuration, formatCount, formatWindow, shortPath } from "./units.js";
 
 /**
@@ -50,9 +50,7 @@ export function createFlameView(tl) {
   sandwichBtn.title = "The selected function's callers merged upward and its callees merged downward (s)";
   const note = makeEl(doc, "span", "fprofile-flame-note fprofile-muted");
   bar.append(scope, sandwichBtn, crumbs, note);
-  const canvas = doc.createElement("canvas");
-  canvas.className = "fprofile-flame";
-  canvas.setAttribute("aria-label", "Flame graph: calls merged by call path");
+  const canvas = viewCanvas(doc, "fprofile-flame", "Flame graph: calls merged by call path");
   canvas.hidden = true;
 
   let shown = false;
@@ -285,22 +283,8 @@ export function createFlameView(tl) {
 
   /** The breadcrumb: "All" and the zoomed path, each a button back to it. */
   function renderCrumbs(f, focus) {
-    const items = [];
-    const all = makeEl(doc, "button", "fprofile-flame-crumb", "All");
-    all.type = "button";
-    all.disabled = focus < 0;
-    all.addEventListener("click", () => setFocus([]));
-    items.push(all);
     const path = focus >= 0 ? flamePath(f, focus) : [];
-    path.forEach((code, d) => {
-      items.push(makeEl(doc, "span", "fprofile-muted", " › "));
-      const b = makeEl(doc, "button", "fprofile-flame-crumb", state.trace.codes.name[code]);
-      b.type = "button";
-      b.disabled = d === path.length - 1;
-      b.addEventListener("click", () => setFocus(path.slice(0, d + 1)));
-      items.push(b);
-    });
-    crumbs.replaceChildren(...items);
+    crumbs.replaceChildren(...crumbItems(doc, path, (code) => state.trace.codes.name[code], setFocus));
   }
 
   function setFocus(path) {

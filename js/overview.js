@@ -10,7 +10,7 @@
 
 import { forEachBox } from "./layout.js";
 import { overviewRows } from "./lanes.js";
-import { sizeCanvas, threadColour, drawTimeAxis } from "./render.js";
+import { sizeCanvas, threadColour, drawTimeAxis, viewCanvas } from "./render.js";
 import { processHeaderParts, drawOverviewProcessHeader } from "./processrows.js";
 import { highlightActive, isHighlighted } from "./state.js";
 import { DRAG_THRESHOLD_PX } from "./viewport.js";
@@ -25,9 +25,7 @@ const OVERVIEW_PROC_PX = 12;
  */
 export function createOverview(tl) {
   const { doc, win0, state, vp } = tl;
-  const overview = doc.createElement("canvas");
-  overview.className = "fprofile-overview";
-  overview.setAttribute("aria-label", "Overview of the whole run: drag to choose the zoomed window");
+  const overview = viewCanvas(doc, "fprofile-overview", "Overview of the whole run: drag to choose the zoomed window");
   overview.style.height = "60px";
   let overviewHeight = 60;
   let rowsOf = overviewRows(state.lanes, OVERVIEW_AXIS_PX, OVERVIEW_MAX_PX, OVERVIEW_PROC_PX);

@@ -1,6 +1,7 @@
-// panel.js: what the text views share: the element helper, a call's facts (file, thread, start,
-// duration, self, children, notes) and their definition list, as shown by the tooltip and the
-// details panel. Layer 4 (DOM, text only: every string from a trace goes through textContent).
+// panel.js: what the text views share: the element helpers (an element, a text box, a flame
+// graph's breadcrumb), a call's facts (file, thread, start, duration, self, children, notes) and
+// their definition list, as shown by the tooltip and the details panel. Layer 4 (DOM, text only:
+// every string from a trace goes through textContent).
 
 import { threadNameAt } from "./layout.js";
 import { processLabel, threadProcess } from "./lanes.js";
@@ -12,6 +13,38 @@ export function makeEl(doc, tag, cls, text) {
   if (cls) e.className = cls;
   if (text !== undefined) e.textContent = text;
   return e;
+}
+
+/**
+ * A text box of `doc`: `<input class=cls type=type>` with its placeholder, its tooltip (`title`)
+ * and its accessible name (`label`), spell checking off (names and durations are not prose).
+ */
+export function makeTextBox(doc, cls, type, placeholder, title, label) {
+  const e = makeEl(doc, "input", cls);
+  e.type = type;
+  e.placeholder = placeholder;
+  e.title = title;
+  e.setAttribute("aria-label", label);
+  e.spellcheck = false;
+  return e;
+}
+
+/**
+ * A flame graph's breadcrumb (flameview.js, diffview.js): "All" and each step of `path` (its text:
+ * `nameOf(step)`), each a button that calls `setFocus` with the path up to it; the last one, where
+ * the view is, disabled. Returns the elements, in order.
+ */
+export function crumbItems(doc, path, nameOf, setFocus) {
+  const crumb = (text, to) => {
+    const b = makeEl(doc, "button", "fprofile-flame-crumb", text);
+    b.type = "button";
+    b.disabled = to.length === path.length;
+    b.addEventListener("click", () => setFocus(to));
+    return b;
+  };
+  const items = [crumb("All", [])];
+  path.forEach((step, d) => items.push(makeEl(doc, "span", "fprofile-muted", " › "), crumb(nameOf(step), path.slice(0, d + 1))));
+  return items;
 }
 
 /** `dl.fprofile-facts` of [label, value] pairs. */

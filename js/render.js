@@ -6,6 +6,14 @@
 import { timeTicks } from "./units.js";
 import { hashString } from "./layout.js";
 
+/** A view's canvas: `<canvas class=cls aria-label=label>` of `doc` (sized later by sizeCanvas). */
+export function viewCanvas(doc, cls, label) {
+  const canvas = doc.createElement("canvas");
+  canvas.className = cls;
+  canvas.setAttribute("aria-label", label);
+  return canvas;
+}
+
 /** Size a canvas to w x h CSS px with a devicePixelRatio backing store; returns its 2D context. */
 export function sizeCanvas(canvas, w, h) {
   const dpr = (typeof window !== "undefined" && window.devicePixelRatio) || 1;

@@ -5,7 +5,7 @@
 // it filters), Enter selects the longest matching call and zooms to it, Escape clears. Layer 4
 // (DOM).
 
-import { makeEl } from "./panel.js";
+import { makeEl, makeTextBox } from "./panel.js";
 import { longestVisibleCall } from "./state.js";
 import { compileSearch } from "./filters.js";
 import { formatCount } from "./units.js";
@@ -16,12 +16,9 @@ import { formatCount } from "./units.js";
  */
 export function createSearch(tl) {
   const { doc, root, state } = tl;
-  const input = makeEl(doc, "input", "fprofile-search");
-  input.type = "search";
-  input.placeholder = "Search functions…";
-  input.title = "Highlight the functions whose name or file contains this text; Enter zooms to the longest match";
-  input.setAttribute("aria-label", "Search functions");
-  input.spellcheck = false;
+  const input = makeTextBox(doc, "fprofile-search", "search", "Search functions…",
+    "Highlight the functions whose name or file contains this text; Enter zooms to the longest match",
+    "Search functions");
   const regex = makeEl(doc, "label", "fprofile-search-regex-label");
   regex.title = "Search with a regular expression (case ignored)";
   const regexBox = makeEl(doc, "input", "fprofile-search-regex");

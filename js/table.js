@@ -38,17 +38,17 @@ export function createSummaryTable(doc, opts) {
   const title = doc.createElement("span");
   title.className = "fprofile-summary-title";
   title.textContent = "Summary";
-  const procSelect = doc.createElement("select");
-  procSelect.className = "fprofile-summary-process";
-  procSelect.setAttribute("aria-label", "Summary of the process");
+  const selector = (cls, label) => {
+    const s = doc.createElement("select");
+    s.className = cls;
+    s.setAttribute("aria-label", label);
+    return s;
+  };
+  const procSelect = selector("fprofile-summary-process", "Summary of the process");
   procSelect.hidden = true;
-  const select = doc.createElement("select");
-  select.className = "fprofile-summary-thread";
-  select.setAttribute("aria-label", "Summary of");
+  const select = selector("fprofile-summary-thread", "Summary of");
   // the tasks of the trace's bands (summary.tasks, tasklanes.js withTasks): one task's rows
-  const taskSelect = doc.createElement("select");
-  taskSelect.className = "fprofile-summary-task";
-  taskSelect.setAttribute("aria-label", "Summary of the task");
+  const taskSelect = selector("fprofile-summary-task", "Summary of the task");
   taskSelect.hidden = true;
   const note = doc.createElement("span");
   note.className = "fprofile-summary-note";

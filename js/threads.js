@@ -14,7 +14,7 @@
 // (nothing cut at any panel width). Layer 4 (DOM,
 // text only).
 
-import { makeEl } from "./panel.js";
+import { makeEl, makeTextBox } from "./panel.js";
 import { processLabel, nameGroups, threadMatches, groupName, threadProcess } from "./lanes.js";
 import { threadColour } from "./render.js";
 import { formatDuration, formatCount } from "./units.js";
@@ -35,12 +35,9 @@ export function createThreadList(tl) {
   let processRows = []; // per process: { cb, toggle }
   let processGroupEls = []; // per process (more than one): { group, threads }
   let nameGroupEls = []; // per name group: { g, block, cb, toggle, members, open }
-  const filter = makeEl(doc, "input", "fprofile-thread-filter");
-  filter.type = "search";
-  filter.placeholder = "Filter threads…";
-  filter.title = "Show only the threads whose name, or whose process's name or host, contains this text (any case), or whose tid or pid it is";
-  filter.setAttribute("aria-label", "Filter threads by name, process, pid or host");
-  filter.spellcheck = false;
+  const filter = makeTextBox(doc, "fprofile-thread-filter", "search", "Filter threads…",
+    "Show only the threads whose name, or whose process's name or host, contains this text (any case), or whose tid or pid it is",
+    "Filter threads by name, process, pid or host");
   filter.addEventListener("input", () => applyFilter());
   filter.addEventListener("keydown", (e) => {
     if (e.key === "Escape") {

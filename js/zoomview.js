@@ -17,7 +17,7 @@
 
 import { forEachBox, lowerBoundEnd, threadNameAt } from "./layout.js";
 import { hitLayout, laneOfThread } from "./lanes.js";
-import { sizeCanvas, threadColour, drawTimeAxis, fitLabel } from "./render.js";
+import { sizeCanvas, threadColour, drawTimeAxis, fitLabel, viewCanvas } from "./render.js";
 import { highlightActive, isHighlighted } from "./state.js";
 import { ZOOM_AXIS_PX, DRAG_THRESHOLD_PX } from "./viewport.js";
 import { formatCount } from "./units.js";
@@ -39,9 +39,7 @@ const CALLS_DRAWN_MAX = 20000;
  */
 export function createZoomView(tl) {
   const { doc, state, vp, tooltip } = tl;
-  const zoom = doc.createElement("canvas");
-  zoom.className = "fprofile-zoom";
-  zoom.setAttribute("aria-label", "Zoomed view of the calls");
+  const zoom = viewCanvas(doc, "fprofile-zoom", "Zoomed view of the calls");
   zoom.style.height = `${vp.zoomHeight}px`;
   let charPx = 6.2; // average glyph width of the label font, measured at each drawing
 

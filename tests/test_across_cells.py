@@ -6,34 +6,12 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
 import fprofile_jupyter
 from fprofile_jupyter import _magic
+from kernel_support import errors_of, kernel_cells, text_of
 from test_notebooks import check_display, widget_traces
-
-
-class Cells:
-    """One kernel for the module: cells run one at a time, their outputs returned."""
-
-    def __init__(self, client: NotebookClient, nb: nbformat.NotebookNode) -> None:
-        self.client = client
-        self.nb = nb
-
-    def run(self, source: str) -> nbformat.NotebookNode:
-        cell = nbformat.v4.new_code_cell(source)
-        self.nb.cells.append(cell)
-        return self.client.execute_cell(cell, len(self.nb.cells) - 1)
-
-
-def text_of(cell) -> str:
-    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-
-
-def errors_of(cell) -> list:
-    return [o for o in cell.outputs if o.output_type == "error"]
 
 
 def usage_error(cell) -> str:
@@ -45,13 +23,7 @@ def usage_error(cell) -> str:
 
 @pytest.fixture(scope="module")
 def cells(tmp_path_factory):
-    work = tmp_path_factory.mktemp("across_cells")
-    nb = nbformat.v4.new_notebook()
-    client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(work)}})
-    with client.setup_kernel():
-        c = Cells(client, nb)
-        assert not errors_of(c.run("%load_ext fprofile_jupyter"))
+    with kernel_cells(tmp_path_factory.mktemp("across_cells"), "%load_ext fprofile_jupyter") as c:
         yield c
 
 

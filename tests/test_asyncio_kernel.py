@@ -8,11 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
-from test_across_cells import Cells, errors_of, text_of
+from kernel_support import errors_of, kernel_cells, text_of
 from test_asyncio import SOURCE
 
 TESTS = str(Path(__file__).resolve().parent)
@@ -28,15 +26,9 @@ print("RESULT", _json.dumps({k: dict(v) for k, v in _per.items()}), len(_bands))
 
 @pytest.fixture(scope="module")
 def cells(tmp_path_factory):
-    work = tmp_path_factory.mktemp("asyncio_kernel")
-    nb = nbformat.v4.new_notebook()
-    client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(work)}})
-    with client.setup_kernel():
-        c = Cells(client, nb)
-        setup = c.run(f"import sys\nsys.path.insert(0, {TESTS!r})\nimport asyncio, fprofile_jupyter\n"
-                      "from test_asyncio import PLAN\n" + SOURCE)
-        assert not errors_of(setup), setup.outputs
+    setup = (f"import sys\nsys.path.insert(0, {TESTS!r})\nimport asyncio, fprofile_jupyter\n"
+             "from test_asyncio import PLAN\n" + SOURCE)
+    with kernel_cells(tmp_path_factory.mktemp("asyncio_kernel"), setup) as c:
         yield c
 
 

@@ -115,7 +115,8 @@ var _JUPYTERLAB;
   }
 
   function labExtension(Widget) {
-    class FprofileTraceRenderer extends Widget {
+    /** What both renderers share: the widget bundle loaded, the previous drawing cleaned up. */
+    class FprofileRenderer extends Widget {
       constructor(options) {
         super();
         this.mimeType = options.mimeType;
@@ -129,6 +130,17 @@ var _JUPYTERLAB;
         this._cleanup = null;
         const widget = await labLoadTimeline();
         if (this.isDisposed) return;
+        this.draw(widget, model);
+      }
+
+      dispose() {
+        if (this._cleanup) this._cleanup();
+        this._cleanup = null;
+        super.dispose();
+      }
+    }
+    class FprofileTraceRenderer extends FprofileRenderer {
+      draw(widget, model) {
         const el = document.createElement("div");
         this.node.replaceChildren(el);
         const payload = labPayload(model.data, this.mimeType);
@@ -148,28 +160,14 @@ var _JUPYTERLAB;
           this._cleanup = () => { mo.disconnect(); cleanup(); };
         }
       }
-
-      dispose() {
-        if (this._cleanup) this._cleanup();
-        this._cleanup = null;
-        super.dispose();
-      }
     }
-    class FprofileCompareRenderer extends Widget {
+    class FprofileCompareRenderer extends FprofileRenderer {
       constructor(options) {
-        super();
-        this.mimeType = options.mimeType;
+        super(options);
         this.sanitizer = options.sanitizer || null;
-        this.addClass("fprofile-lab-output");
-        /** @type {null | (() => void)} */
-        this._cleanup = null;
       }
 
-      async renderModel(model) {
-        if (this._cleanup) this._cleanup();
-        this._cleanup = null;
-        const widget = await labLoadTimeline();
-        if (this.isDisposed) return;
+      draw(widget, model) {
         const el = document.createElement("div");
         const table = document.createElement("div");
         table.className = "fprofile-compare-table jp-RenderedHTMLCommon";
@@ -184,37 +182,25 @@ var _JUPYTERLAB;
         this.node.replaceChildren(el, table);
         this._cleanup = widget.renderComparison({ payload: labPayload(model.data, this.mimeType), el });
       }
-
-      dispose() {
-        if (this._cleanup) this._cleanup();
-        this._cleanup = null;
-        super.dispose();
-      }
     }
-    const compare = {
-      id: `${LAB_NAME}:compare`,
-      description: "The differential flame graph and the table of a comparison of two runs, drawn from the notebook output.",
+    const extension = (kind, description, mimeType, Renderer) => ({
+      id: `${LAB_NAME}:${kind}`,
+      description,
       rendererFactory: {
         safe: true,
-        mimeTypes: [LAB_COMPARE_MIME],
+        mimeTypes: [mimeType],
         defaultRank: LAB_RANK,
-        createRenderer: (options) => new FprofileCompareRenderer(options),
+        createRenderer: (options) => new Renderer(options),
       },
       rank: LAB_RANK,
       dataType: "json",
-    };
-    return [{
-      id: `${LAB_NAME}:trace`,
-      description: "The fprofile timeline of a displayed trace, drawn from the notebook output.",
-      rendererFactory: {
-        safe: true,
-        mimeTypes: [LAB_MIME],
-        defaultRank: LAB_RANK,
-        createRenderer: (options) => new FprofileTraceRenderer(options),
-      },
-      rank: LAB_RANK,
-      dataType: "json",
-    }, compare];
+    });
+    return [
+      extension("trace", "The fprofile timeline of a displayed trace, drawn from the notebook output.",
+        LAB_MIME, FprofileTraceRenderer),
+      extension("compare", "The differential flame graph and the table of a comparison of two runs, drawn from the notebook output.",
+        LAB_COMPARE_MIME, FprofileCompareRenderer),
+    ];
   }
 
   const container = {

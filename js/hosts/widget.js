@@ -259,28 +259,24 @@ function renderWidget({ model, el }) {
     if (timeline && s !== null && e !== null && e > s) timeline.setWindow(s, e);
   };
 
-  model.on("change:data", onData);
-  model.on("change:summary", onData);
-  model.on("change:error", onData);
-  model.on("change:height", onData);
-  model.on("change:window_start_ns", onWindowFromPython);
-  model.on("change:window_end_ns", onWindowFromPython);
-  model.on("change:windowed", onData);
-  model.on("change:overview", onData);
-  model.on("msg:custom", onCustom);
+  /** @type {[string, (...args: any[]) => void][]} what the model says, and who listens */
+  const listeners = [
+    ["change:data", onData],
+    ["change:summary", onData],
+    ["change:error", onData],
+    ["change:height", onData],
+    ["change:window_start_ns", onWindowFromPython],
+    ["change:window_end_ns", onWindowFromPython],
+    ["change:windowed", onData],
+    ["change:overview", onData],
+    ["msg:custom", onCustom],
+  ];
+  for (const [name, handler] of listeners) model.on(name, handler);
   void draw();
 
   return () => {
     destroyed = true;
-    model.off("change:data", onData);
-    model.off("change:summary", onData);
-    model.off("change:error", onData);
-    model.off("change:height", onData);
-    model.off("change:window_start_ns", onWindowFromPython);
-    model.off("change:window_end_ns", onWindowFromPython);
-    model.off("change:windowed", onData);
-    model.off("change:overview", onData);
-    model.off("msg:custom", onCustom);
+    for (const [name, handler] of listeners) model.off(name, handler);
     teardown();
   };
 }

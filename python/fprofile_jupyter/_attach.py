@@ -87,6 +87,7 @@ def _fprofile_attach():
                          "(python -m fprofile_jupyter attach from the program's environment)"
                          % (fprofile_jupyter.__version__, version))
         from fprofile_jupyter import _ongoing, _subs
+        from fprofile_jupyter._attach import _alive as alive  # the same version as the attacher's
         main_file = getattr(sys.modules.get("__main__"), "__file__", None)
         chosen = (_subs.resolve_subs(_subs.split_subs(subs), main_file) if subs
                   else _subs.default_filter(main_file))
@@ -100,15 +101,6 @@ def _fprofile_attach():
         return error("starting the recording in the program failed: %s: %s" % (type(e).__name__, e))
     write("status", {{"state": "started", "start_ns": [t0a, t0b], "injected": injected,
                       "python": sys.version.split()[0]}})
-
-    def alive(pid):
-        try:
-            os.kill(pid, 0)
-            return True
-        except ProcessLookupError:
-            return False
-        except OSError:
-            return True
 
     def watch():
         stop = os.path.join(folder, "stop")
@@ -270,6 +262,8 @@ def _tag() -> str:
 
 
 def _alive(pid: int) -> bool:
+    """The process exists (one of another user counts: signalling it is not allowed, it exists).
+    The target's watcher (_SCRIPT) asks this of the attacher, the attacher of the target."""
     try:
         os.kill(pid, 0)
         return True
