@@ -1,7 +1,8 @@
 """One real IPython kernel (nbclient) whose cells a test module runs one at a time: ``kernel_cells``
 starts it in a folder, runs a setup cell (which must not fail) and yields :class:`Cells`; and what
 a test reads from a cell's outputs (``text_of``, ``errors_of``). Used by the modules that keep one
-kernel for all their tests (test_across_cells.py, test_asyncio_kernel.py)."""
+kernel for all their tests (test_across_cells.py, test_asyncio_kernel.py); the gated live cell
+of test_live_widget.py and test_live_lab.py."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -45,3 +46,26 @@ def kernel_cells(work: Path, setup: str) -> Iterator[Cells]:
         ran = cells.run(setup)
         assert not errors_of(ran), ran.outputs
         yield cells
+
+
+# A live cell gated by files in the kernel's working directory: calls early() until the file `go`
+# exists, then late() too, until `stop` exists (at most 120 s). test_live_widget reads it off the
+# kernel's messages, test_live_lab in JupyterLab.
+GATED_LIVE_CELL = """%%fprofile --live
+import os, time
+
+def early(i):
+    return i
+
+def late(i):
+    return i
+
+deadline = time.monotonic() + 120
+while not os.path.exists("stop") and time.monotonic() < deadline:
+    for i in range(100):
+        early(i)
+    if os.path.exists("go"):
+        for i in range(20):
+            late(i)
+    time.sleep(0.01)
+"""

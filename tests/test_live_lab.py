@@ -6,34 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from kernel_support import GATED_LIVE_CELL
 from test_browser_lab import KERNEL_IDLE, RUN_ALL, WAIT_MS, deadline, jupyter_server, open_page  # noqa: F401 - deadline: autouse
 
-# early() until the file `go` exists, then late() too, until `stop` exists (at most 120 s)
-LIVE_CELL = """%%fprofile --live
-import os, time
-
-def early(i):
-    return i
-
-def late(i):
-    return i
-
-deadline = time.monotonic() + 120
-while not os.path.exists("stop") and time.monotonic() < deadline:
-    for i in range(100):
-        early(i)
-    if os.path.exists("go"):
-        for i in range(20):
-            late(i)
-    time.sleep(0.01)
-"""
 
 NOTEBOOK = {
     "cells": [
         {"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {}, "outputs": [],
          "source": ["%load_ext fprofile_jupyter"]},
         {"cell_type": "code", "execution_count": None, "id": "c2", "metadata": {}, "outputs": [],
-         "source": LIVE_CELL.splitlines(keepends=True)},
+         "source": GATED_LIVE_CELL.splitlines(keepends=True)},
     ],
     "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
     "nbformat": 4, "nbformat_minor": 5,

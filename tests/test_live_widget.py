@@ -12,28 +12,10 @@ import pytest
 
 import fprofile_jupyter
 from fprofile_jupyter import _display, _livewidget
+from kernel_support import GATED_LIVE_CELL
 
 pytest.importorskip("anywidget")
 
-# Calls early() until the file `go` exists, then late() too until `stop` exists (at most 120 s).
-GATED_CELL = """%%fprofile --live
-import os, time
-
-def early(i):
-    return i
-
-def late(i):
-    return i
-
-deadline = time.monotonic() + 120
-while not os.path.exists("stop") and time.monotonic() < deadline:
-    for i in range(100):
-        early(i)
-    if os.path.exists("go"):
-        for i in range(20):
-            late(i)
-    time.sleep(0.01)
-"""
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +44,7 @@ def comm_updates(msg) -> dict:
 
 def test_live_cell_pushes_updates_then_becomes_the_normal_timeline(kernel):
     kc, work = kernel
-    msg_id = kc.execute(GATED_CELL)
+    msg_id = kc.execute(GATED_LIVE_CELL)
     updates, outputs, replaced, model = [], [], [], {}
     go = stop = False
     deadline = time.monotonic() + 180
