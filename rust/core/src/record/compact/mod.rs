@@ -43,7 +43,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::{Compress, Compression, FlushCompress};
 
-use crate::calltree::assign_lanes;
+use crate::calltree::assign_lanes_any_order;
 use crate::formats::codec::put_u;
 use crate::formats::fpt;
 use crate::formats::{spool, stream};
