@@ -366,6 +366,18 @@ pub fn assign_lanes(threads: &mut [ThreadInfo]) {
     }
 }
 
+/// [`assign_lanes`] for threads in any order (a merge, a compaction of several processes): the
+/// rule is applied in order of first time (ties in their order), the threads keep their order.
+pub fn assign_lanes_any_order(threads: &mut [ThreadInfo]) {
+    let mut order: Vec<usize> = (0..threads.len()).collect();
+    order.sort_by_key(|&i| threads[i].first_ns);
+    let mut sorted: Vec<ThreadInfo> = order.iter().map(|&i| threads[i].clone()).collect();
+    assign_lanes(&mut sorted);
+    for (k, &i) in order.iter().enumerate() {
+        threads[i].lane = sorted[k].lane;
+    }
+}
+
 /// Distinct code objects with the same (file, name, first line) become one code (the model
 /// interns codes); events are renumbered only when there was a duplicate. Used by the hook at stop
 /// and by the spool reader.

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use crate::calltree::assign_lanes;
+use crate::calltree::assign_lanes_any_order;
 use crate::model::{Band, Calls, Code, ProcessInfo, ThreadInfo, Trace};
 
 /// Metadata key of the warning naming processes left on their own clock.
@@ -155,13 +155,7 @@ pub fn merge(parts: Vec<Trace>) -> Result<Trace, MergeError> {
     bands.sort_by_key(|b| (b.thread, b.start_ns));
 
     // Lanes by PYME's rule, which wants threads in order of first time; the threads keep their order.
-    let mut order: Vec<usize> = (0..threads.len()).collect();
-    order.sort_by_key(|&i| threads[i].first_ns);
-    let mut sorted: Vec<ThreadInfo> = order.iter().map(|&i| threads[i].clone()).collect();
-    assign_lanes(&mut sorted);
-    for (k, &i) in order.iter().enumerate() {
-        threads[i].lane = sorted[k].lane;
-    }
+    assign_lanes_any_order(&mut threads);
 
     metadata.retain(|(k, _)| k != "processes" && k != UNALIGNED_WARNING);
     metadata.push(("processes".into(), processes.len().to_string()));

@@ -290,6 +290,29 @@ fn zero_names_rejected() {
     assert!(err(&b).contains("name_count is 0"), "{}", err(&b));
 }
 
+/// `t` encoded decodes to `t`, which encodes to the same bytes.
+fn round_trips(t: &fprofile::Trace) -> Result<(), TestCaseError> {
+    let b = encode(t);
+    let d = decode(&b).unwrap();
+    prop_assert_eq!(&d, t);
+    prop_assert_eq!(encode(&d), b);
+    Ok(())
+}
+
+/// `t`'s body with the bytes `flips` (position, value) written into it decodes to an error or to a
+/// trace that satisfies every invariant.
+fn mutated_fails_cleanly(t: &fprofile::Trace, flips: Vec<(prop::sample::Index, u8)>) -> Result<(), TestCaseError> {
+    let mut body = fpt::encode_body(t);
+    for (i, v) in flips {
+        let k = i.index(body.len());
+        body[k] = v;
+    }
+    if let Ok(d) = decode(&raw(&body)) {
+        prop_assert_eq!(check_invariants(&d), Ok(()));
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
 
@@ -297,10 +320,7 @@ proptest! {
     fn built_traces_are_valid_and_round_trip(rec in strategies::recording()) {
         let t = build_trace(rec);
         prop_assert_eq!(check_invariants(&t), Ok(()));
-        let b = encode(&t);
-        let d = decode(&b).unwrap();
-        prop_assert_eq!(&d, &t);
-        prop_assert_eq!(encode(&d), b);
+        round_trips(&t)?;
     }
 
     #[test]
@@ -332,23 +352,13 @@ proptest! {
     #[test]
     fn multi_process_traces_round_trip(t in strategies::multi_process_trace()) {
         prop_assert_eq!(check_invariants(&t), Ok(()));
-        let b = encode(&t);
-        let d = decode(&b).unwrap();
-        prop_assert_eq!(&d, &t);
-        prop_assert_eq!(encode(&d), b);
+        round_trips(&t)?;
     }
 
     /// Mutated multi-process files: an error, or a trace that satisfies every invariant.
     #[test]
     fn mutated_multi_process_bodies_fail_cleanly(t in strategies::multi_process_trace(), flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4)) {
-        let mut body = fpt::encode_body(&t);
-        for (i, v) in flips {
-            let k = i.index(body.len());
-            body[k] = v;
-        }
-        if let Ok(d) = decode(&raw(&body)) {
-            prop_assert_eq!(check_invariants(&d), Ok(()));
-        }
+        mutated_fails_cleanly(&t, flips)?;
     }
 
     /// Calls whose end is moved later (within their parent): siblings that overlap, written with
@@ -374,32 +384,15 @@ proptest! {
             }
         }
         prop_assert_eq!(check_invariants(&t), Ok(()));
-        let b = encode(&t);
-        let d = decode(&b).unwrap();
-        prop_assert_eq!(&d, &t);
-        prop_assert_eq!(encode(&d), b);
-        let mut body = fpt::encode_body(&t);
-        for (i, v) in flips {
-            let k = i.index(body.len());
-            body[k] = v;
-        }
-        if let Ok(d) = decode(&raw(&body)) {
-            prop_assert_eq!(check_invariants(&d), Ok(()));
-        }
+        round_trips(&t)?;
+        mutated_fails_cleanly(&t, flips)?;
     }
 
     /// Mutated valid files: an error, or a trace that satisfies every invariant.
     #[test]
     fn mutated_bodies_fail_cleanly(rec in strategies::recording(), flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4)) {
         let t = build_trace(rec);
-        let mut body = fpt::encode_body(&t);
-        for (i, v) in flips {
-            let k = i.index(body.len());
-            body[k] = v;
-        }
-        if let Ok(d) = decode(&raw(&body)) {
-            prop_assert_eq!(check_invariants(&d), Ok(()));
-        }
+        mutated_fails_cleanly(&t, flips)?;
     }
 }
 
@@ -563,13 +556,10 @@ fn version_1_file_still_loads() {
     assert_eq!(decode(&again).unwrap(), t);
 }
 
-/// `tests/fixtures/two_processes.fpt`, which the Python tests load (`tests/test_trace_processes.py`):
-/// [`two_process_trace`] as this encoder writes it. Regenerate with
-/// `FPROFILE_REGEN_FIXTURES=1 cargo test -p fprofile --test fpt`.
-#[test]
-fn two_processes_fixture_is_current() {
-    let bytes = encode(&two_process_trace());
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/two_processes.fpt");
+/// The fixture at `path` holds `t` as this encoder writes it; with `FPROFILE_REGEN_FIXTURES` set,
+/// (re)writes it first.
+fn assert_fixture_current(path: &str, t: &fprofile::Trace) {
+    let bytes = encode(t);
     if std::env::var_os("FPROFILE_REGEN_FIXTURES").is_some() {
         std::fs::write(path, &bytes).unwrap();
     }
@@ -577,18 +567,23 @@ fn two_processes_fixture_is_current() {
     assert_eq!(on_disk, bytes, "the Rust encoder or the sample changed: regenerate the fixture (FPROFILE_REGEN_FIXTURES=1)");
 }
 
+/// `tests/fixtures/two_processes.fpt`, which the Python tests load (`tests/test_trace_processes.py`):
+/// [`two_process_trace`] as this encoder writes it. Regenerate with
+/// `FPROFILE_REGEN_FIXTURES=1 cargo test -p fprofile --test fpt`.
+#[test]
+fn two_processes_fixture_is_current() {
+    assert_fixture_current(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/two_processes.fpt"), &two_process_trace());
+}
+
 /// `tests/js/fixtures/rust_overlap.fpt`, [`overlapping_sample`] as this encoder writes it, decoded
 /// by js/decode.js in `tests/js/crosscheck.test.mjs` (the back list read by both decoders).
 /// Regenerate with `FPROFILE_REGEN_FIXTURES=1 cargo test -p fprofile --test fpt`.
 #[test]
 fn overlap_fixture_is_current() {
-    let bytes = encode(&overlapping_sample());
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/js/fixtures/rust_overlap.fpt");
-    if std::env::var_os("FPROFILE_REGEN_FIXTURES").is_some() {
-        std::fs::write(path, &bytes).unwrap();
-    }
-    let on_disk = std::fs::read(path).expect("fixture missing: run with FPROFILE_REGEN_FIXTURES=1");
-    assert_eq!(on_disk, bytes, "the Rust encoder or the sample changed: regenerate the fixture (FPROFILE_REGEN_FIXTURES=1)");
+    assert_fixture_current(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/js/fixtures/rust_overlap.fpt"),
+        &overlapping_sample(),
+    );
 }
 
 /// What the merge of two recordings gives (processes, remapped threads, bands) is what `.fpt`

@@ -110,19 +110,38 @@ fn nested_dicts<'py>(py: Python<'py>, t: &Trace, f: &Flame) -> PyResult<Bound<'p
     let names: Vec<Bound<'py, PyString>> = t.codes.iter().map(|c| PyString::new(py, &c.name)).collect();
     let files: Vec<Bound<'py, PyString>> = t.codes.iter().map(|c| PyString::new(py, &c.file)).collect();
     let empty = PyString::new(py, "");
+    nest_preorder(
+        py,
+        &f.nodes,
+        |n| n.depth as usize,
+        |d, n| {
+            let k = n.code as usize;
+            d.set_item(intern!(py, "function"), names.get(k).unwrap_or(&empty))?;
+            d.set_item(intern!(py, "file"), files.get(k).unwrap_or(&empty))?;
+            d.set_item(intern!(py, "line"), t.codes.get(k).map_or(0, |c| c.first_line))?;
+            d.set_item(intern!(py, "code"), n.code)?;
+            d.set_item(intern!(py, "calls"), n.figures.calls)?;
+            d.set_item(intern!(py, "total_ns"), n.figures.total_ns)?;
+            d.set_item(intern!(py, "self_ns"), n.figures.self_ns)
+        },
+    )
+}
+
+/// Pre-order nodes (each with its depth) as nested dicts, for the flame and the differential flame:
+/// `fill` sets a node's keys, then its dict gets `"children"`, the list of the nodes below it.
+/// Returns the list of top-level nodes.
+pub(crate) fn nest_preorder<'py, N>(
+    py: Python<'py>,
+    nodes: &[N],
+    depth: impl Fn(&N) -> usize,
+    mut fill: impl FnMut(&Bound<'py, PyDict>, &N) -> PyResult<()>,
+) -> PyResult<Bound<'py, PyList>> {
     let top = PyList::empty(py);
     let mut lists: Vec<Bound<'py, PyList>> = vec![top.clone()];
-    for n in &f.nodes {
-        lists.truncate(n.depth as usize + 1);
-        let k = n.code as usize;
+    for n in nodes {
+        lists.truncate(depth(n) + 1);
         let d = PyDict::new(py);
-        d.set_item(intern!(py, "function"), names.get(k).unwrap_or(&empty))?;
-        d.set_item(intern!(py, "file"), files.get(k).unwrap_or(&empty))?;
-        d.set_item(intern!(py, "line"), t.codes.get(k).map_or(0, |c| c.first_line))?;
-        d.set_item(intern!(py, "code"), n.code)?;
-        d.set_item(intern!(py, "calls"), n.figures.calls)?;
-        d.set_item(intern!(py, "total_ns"), n.figures.total_ns)?;
-        d.set_item(intern!(py, "self_ns"), n.figures.self_ns)?;
+        fill(&d, n)?;
         let kids = PyList::empty(py);
         d.set_item(intern!(py, "children"), &kids)?;
         if let Some(parent) = lists.last() {

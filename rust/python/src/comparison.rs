@@ -8,9 +8,9 @@ use fprofile::compare::{self, CompareSort, Comparison, DiffRow};
 use fprofile::Trace;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyBytes, PyList, PyString};
 
-use crate::aggregate::without_gc;
+use crate::aggregate::{nest_preorder, without_gc};
 use crate::errors::BindingError;
 use crate::trace::PyTrace;
 
@@ -119,31 +119,26 @@ impl PyComparison {
             [intern!(py, "calls_a"), intern!(py, "total_ns_a"), intern!(py, "self_ns_a")],
             [intern!(py, "calls_b"), intern!(py, "total_ns_b"), intern!(py, "self_ns_b")],
         ];
-        let top = PyList::empty(py);
-        let mut lists: Vec<Bound<'py, PyList>> = vec![top.clone()];
-        for n in nodes {
-            lists.truncate(n.depth as usize + 1);
-            let k = n.func as usize;
-            let r = rows.get(k);
-            let d = PyDict::new(py);
-            d.set_item(intern!(py, "function"), names.get(k).unwrap_or(&empty))?;
-            d.set_item(intern!(py, "file"), files.get(k).unwrap_or(&empty))?;
-            d.set_item(intern!(py, "line_a"), r.and_then(|r| r.line_a))?;
-            d.set_item(intern!(py, "line_b"), r.and_then(|r| r.line_b))?;
-            d.set_item(intern!(py, "status"), n.presence().name())?;
-            for (keys, f) in keys.iter().zip([&n.a, &n.b]) {
-                d.set_item(keys[0], f.calls)?;
-                d.set_item(keys[1], f.total_ns)?;
-                d.set_item(keys[2], f.self_ns)?;
-            }
-            let kids = PyList::empty(py);
-            d.set_item(intern!(py, "children"), &kids)?;
-            if let Some(parent) = lists.last() {
-                parent.append(d)?;
-            }
-            lists.push(kids);
-        }
-        Ok(top)
+        nest_preorder(
+            py,
+            nodes,
+            |n| n.depth as usize,
+            |d, n| {
+                let k = n.func as usize;
+                let r = rows.get(k);
+                d.set_item(intern!(py, "function"), names.get(k).unwrap_or(&empty))?;
+                d.set_item(intern!(py, "file"), files.get(k).unwrap_or(&empty))?;
+                d.set_item(intern!(py, "line_a"), r.and_then(|r| r.line_a))?;
+                d.set_item(intern!(py, "line_b"), r.and_then(|r| r.line_b))?;
+                d.set_item(intern!(py, "status"), n.presence().name())?;
+                for (keys, f) in keys.iter().zip([&n.a, &n.b]) {
+                    d.set_item(keys[0], f.calls)?;
+                    d.set_item(keys[1], f.total_ns)?;
+                    d.set_item(keys[2], f.self_ns)?;
+                }
+                Ok(())
+            },
+        )
     }
 }
 

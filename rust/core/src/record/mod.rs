@@ -44,6 +44,19 @@ impl ThreadCursor {
         self.last_ns = self.last_ns.max(t);
         self.last_ns
     }
+
+    /// The thread's number in the sink's output; a thread not declared yet gets `*next` (and
+    /// `*next` moves on), which `declare` announces to the output first.
+    pub fn id_or_declare(&mut self, next: &mut u32, declare: impl FnOnce(u32)) -> u32 {
+        if let Some(id) = self.id {
+            return id;
+        }
+        let id = *next;
+        *next += 1;
+        declare(id);
+        self.id = Some(id);
+        id
+    }
 }
 
 /// What a round hands a sink: the recorded threads, their names and new events, and the codes.

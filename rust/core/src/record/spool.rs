@@ -78,16 +78,7 @@ impl<W: Write + Send> Sink for SpoolSink<W> {
         self.events.buf.clear();
         for i in 0..r.threads() {
             let (os_id, ident, cur) = r.thread(i);
-            let id = match cur.id {
-                Some(id) => id,
-                None => {
-                    let id = self.next_thread;
-                    self.next_thread += 1;
-                    self.enc.thread(id, os_id, ident);
-                    cur.id = Some(id);
-                    id
-                }
-            };
+            let id = cur.id_or_declare(&mut self.next_thread, |id| self.enc.thread(id, os_id, ident));
             let from = cur.names_written;
             let enc = &mut self.enc;
             let n = r.names(i, from, &mut |t, name| enc.thread_name(id, t, name));

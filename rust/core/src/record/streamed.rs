@@ -179,16 +179,7 @@ impl Sink for StreamedSink {
         }
         for i in 0..r.threads() {
             let (os_id, ident, cur) = r.thread(i);
-            let id = match cur.id {
-                Some(id) => id,
-                None => {
-                    let id = self.next_thread;
-                    self.next_thread += 1;
-                    self.new_threads.push(NewThread { id, os_id, ident });
-                    cur.id = Some(id);
-                    id
-                }
-            };
+            let id = cur.id_or_declare(&mut self.next_thread, |id| self.new_threads.push(NewThread { id, os_id, ident }));
             let from = cur.names_written;
             let new_names = &mut self.new_names;
             let n = r.names(i, from, &mut |t, name| new_names.push((id, t, name.to_string())));

@@ -123,9 +123,7 @@ pub fn summarize(t: &Trace) -> Summary {
     let c = &t.calls;
     let n = c.len().min(c.end_ns.len()).min(c.code.len()).min(c.depth.len());
     let n_codes = t.codes.len();
-    let mut overall = vec![Acc::default(); n_codes];
-    let mut per_process: Vec<Vec<Acc>> = vec![Vec::new(); t.processes.len()];
-    let mut threads = Vec::with_capacity(t.threads.len());
+    let mut gather = Gather::new(t, vec![Vec::new(); t.processes.len()]);
     let mut active = vec![0u32; n_codes];
     let mut stack: Vec<Open> = Vec::new();
     for (ti, th) in t.threads.iter().enumerate() {
@@ -164,25 +162,55 @@ pub fn summarize(t: &Trace) -> Summary {
         while let Some(o) = stack.pop() {
             close(o, &mut acc, &mut active, &mut stack);
         }
-        for (o, a) in overall.iter_mut().zip(&acc) {
+        gather.add(t, ti, &acc);
+    }
+    gather.finish(t)
+}
+
+/// The figures of a trace's threads as they are added ([`Gather::add`]), summed per process and
+/// overall: the [`Summary`] ([`Gather::finish`]) of [`summarize`] and of [`from_threads`].
+struct Gather {
+    overall: Vec<Acc>,
+    /// A process's figures, grown to the trace's codes when a thread of it is added.
+    per_process: Vec<Vec<Acc>>,
+    threads: Vec<ThreadSummary>,
+}
+
+impl Gather {
+    fn new(t: &Trace, per_process: Vec<Vec<Acc>>) -> Gather {
+        Gather { overall: vec![Acc::default(); t.codes.len()], per_process, threads: Vec::with_capacity(t.threads.len()) }
+    }
+
+    /// Thread `ti`'s figures, one per code of `t`.
+    fn add(&mut self, t: &Trace, ti: usize, acc: &[Acc]) {
+        let th = &t.threads[ti];
+        for (o, a) in self.overall.iter_mut().zip(acc) {
             o.add(a);
         }
-        if let Some(pacc) = per_process.get_mut(th.process as usize) {
-            pacc.resize(n_codes, Acc::default());
-            for (o, a) in pacc.iter_mut().zip(&acc) {
+        if let Some(pacc) = self.per_process.get_mut(th.process as usize) {
+            pacc.resize(t.codes.len(), Acc::default());
+            for (o, a) in pacc.iter_mut().zip(acc) {
                 o.add(a);
             }
         }
-        threads.push(ThreadSummary { thread: ti as u32, process: th.process, name: th.name().to_string(), rows: rows(t, &acc) });
+        self.threads.push(ThreadSummary {
+            thread: ti as u32,
+            process: th.process,
+            name: th.name().to_string(),
+            rows: rows(t, acc),
+        });
     }
-    let processes = t
-        .processes
-        .iter()
-        .zip(&per_process)
-        .enumerate()
-        .map(|(pi, (p, acc))| ProcessSummary { process: pi as u32, pid: p.pid, name: p.name.clone(), rows: rows(t, acc) })
-        .collect();
-    Summary { overall: rows(t, &overall), processes, threads }
+
+    fn finish(self, t: &Trace) -> Summary {
+        let processes = t
+            .processes
+            .iter()
+            .zip(&self.per_process)
+            .enumerate()
+            .map(|(pi, (p, acc))| ProcessSummary { process: pi as u32, pid: p.pid, name: p.name.clone(), rows: rows(t, acc) })
+            .collect();
+        Summary { overall: rows(t, &self.overall), processes, threads: self.threads }
+    }
 }
 
 /// A thread's figures computed from its events as they go by, by the rules of [`summarize`] (the
@@ -331,29 +359,11 @@ impl crate::formats::fpt::EventVisitor for WalkAcc {
 /// ([`EventAcc`], one per thread of `t` in order); `t` needs no calls.
 pub fn from_threads(t: &Trace, accs: Vec<EventAcc>) -> Summary {
     let n_codes = t.codes.len();
-    let mut overall = vec![Acc::default(); n_codes];
-    let mut per_process: Vec<Vec<Acc>> = vec![vec![Acc::default(); n_codes]; t.processes.len()];
-    let mut threads = Vec::with_capacity(t.threads.len());
-    for (ti, (th, e)) in t.threads.iter().zip(accs).enumerate() {
-        let acc = e.dense(n_codes);
-        for (o, a) in overall.iter_mut().zip(&acc) {
-            o.add(a);
-        }
-        if let Some(pacc) = per_process.get_mut(th.process as usize) {
-            for (o, a) in pacc.iter_mut().zip(&acc) {
-                o.add(a);
-            }
-        }
-        threads.push(ThreadSummary { thread: ti as u32, process: th.process, name: th.name().to_string(), rows: rows(t, &acc) });
+    let mut gather = Gather::new(t, vec![vec![Acc::default(); n_codes]; t.processes.len()]);
+    for (ti, e) in accs.into_iter().take(t.threads.len()).enumerate() {
+        gather.add(t, ti, &e.dense(n_codes));
     }
-    let processes = t
-        .processes
-        .iter()
-        .zip(&per_process)
-        .enumerate()
-        .map(|(pi, (p, acc))| ProcessSummary { process: pi as u32, pid: p.pid, name: p.name.clone(), rows: rows(t, acc) })
-        .collect();
-    Summary { overall: rows(t, &overall), processes, threads }
+    gather.finish(t)
 }
 
 /// The summary as JSON (schema in `docs/format.md`, "The summary as JSON").

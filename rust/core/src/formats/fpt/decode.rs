@@ -181,11 +181,7 @@ impl<S: Source> CallSink<S> for Build {
         if v2 {
             read_times(r, calls, stack, ti, n, first_ns, last_ns)?;
         } else {
-            calls.depth.reserve(n);
-            calls.parent.reserve(n);
-            stack.clear();
-            let mut prev = -1i64;
-            for i in 0..n {
+            read_depths(r, calls, stack, begin, n, |r, i, prev| {
                 let at = r.pos();
                 let d = prev + r.s("depth delta")?;
                 if d < 0 || d > prev + 1 || d > crate::calltree::MAX_DEPTH as i64 {
@@ -197,13 +193,8 @@ impl<S: Source> CallSink<S> for Build {
                         ),
                     );
                 }
-                prev = d;
-                stack.truncate(d as usize);
-                let parent = stack.last().copied().unwrap_or(u32::MAX);
-                stack.push((begin + i) as u32);
-                calls.depth.push(d as u32);
-                calls.parent.push(parent);
-            }
+                Ok(d)
+            })?;
             calls.start_ns.reserve(n);
             let mut s = first_ns;
             for i in 0..n {
@@ -401,11 +392,7 @@ fn read_times<S: Source>(
     last_ns: i64,
 ) -> Result<()> {
     let begin = calls.start_ns.len();
-    calls.depth.reserve(n);
-    calls.parent.reserve(n);
-    stack.clear();
-    let mut prev = -1i64;
-    for i in 0..n {
+    read_depths(r, calls, stack, begin, n, |r, i, prev| {
         let at = r.pos();
         let pops = r.u("pops")?;
         let d = i64::try_from(pops).ok().map_or(-1, |p| prev + 1 - p);
@@ -419,26 +406,9 @@ fn read_times<S: Source>(
                 ),
             );
         }
-        prev = d;
-        stack.truncate(d as usize);
-        let parent = stack.last().copied().unwrap_or(u32::MAX);
-        stack.push((begin + i) as u32);
-        calls.depth.push(d as u32);
-        calls.parent.push(parent);
-    }
-    let n_backs = r.count("back_count", 2)?;
-    if n_backs > n {
-        return r.err(r.pos(), format!("thread {ti}: {n_backs} calls starting back of {n}"));
-    }
-    let mut backs: Vec<(usize, u64)> = Vec::with_capacity(ahead(n_backs));
-    let mut next = 0u64;
-    for _ in 0..n_backs {
-        let at = r.pos();
-        let idx = next.checked_add(r.u("back index delta")?).filter(|&v| v < n as u64);
-        let Some(idx) = idx else { return r.err(at, format!("thread {ti}: back call index past its {n} calls")) };
-        next = idx + 1;
-        backs.push((idx as usize, r.u("back_ns")?));
-    }
+        Ok(d)
+    })?;
+    let backs = read_backs(r, ti, n)?;
     let mut gaps = Planes::new(r, "gaps", 2 * n)?;
     let mut backs = backs.into_iter().peekable();
     // The open calls (global index) and the latest end among the finished children of each.
@@ -450,19 +420,7 @@ fn read_times<S: Source>(
     for i in 0..n {
         let d = calls.depth[begin + i] as usize;
         while open.len() > d {
-            let (at, gap) = gaps.next(r)?;
-            let Some((k, kids_end)) = open.pop() else { break };
-            let Some(e) = past(i64::try_from(gap).ok().and_then(|g| t.checked_add(g))) else {
-                return r.err(at, format!("thread {ti} call {}: end after the thread's last time", k - begin));
-            };
-            if e < kids_end {
-                return r.err(at, format!("thread {ti} call {}: ends before a call inside it", k - begin));
-            }
-            calls.end_ns[k] = e;
-            if let Some(parent) = open.last_mut() {
-                parent.1 = parent.1.max(e);
-            }
-            t = e;
+            t = end_innermost(r, &mut gaps, &mut open, &mut calls.end_ns, t, ti, begin, last_ns)?;
         }
         let (at, gap) = gaps.next(r)?;
         let back = match backs.peek() {
@@ -487,21 +445,89 @@ fn read_times<S: Source>(
         open.push((begin + i, s));
         t = s;
     }
-    while let Some((k, kids_end)) = open.pop() {
-        let (at, gap) = gaps.next(r)?;
-        let Some(e) = past(i64::try_from(gap).ok().and_then(|g| t.checked_add(g))) else {
-            return r.err(at, format!("thread {ti} call {}: end after the thread's last time", k - begin));
-        };
-        if e < kids_end {
-            return r.err(at, format!("thread {ti} call {}: ends before a call inside it", k - begin));
-        }
-        calls.end_ns[k] = e;
-        if let Some(parent) = open.last_mut() {
-            parent.1 = parent.1.max(e);
-        }
-        t = e;
+    while !open.is_empty() {
+        t = end_innermost(r, &mut gaps, &mut open, &mut calls.end_ns, t, ti, begin, last_ns)?;
     }
     Ok(())
+}
+
+/// Ends the innermost of the `open` calls (global index, latest end of its finished children) at
+/// `t` plus the next gap, checked against the thread's last time and its children; stores the end
+/// in `end_ns`, raises its parent's latest child end and returns it. `begin`: the thread's first
+/// global index (for the messages). `open` is not empty.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn end_innermost<S: Source>(
+    r: &mut Reader<S>,
+    gaps: &mut Planes,
+    open: &mut Vec<(usize, i64)>,
+    end_ns: &mut [i64],
+    t: i64,
+    ti: usize,
+    begin: usize,
+    last_ns: i64,
+) -> Result<i64> {
+    let (at, gap) = gaps.next(r)?;
+    let Some((k, kids_end)) = open.pop() else { return Ok(t) };
+    let Some(e) = i64::try_from(gap).ok().and_then(|g| t.checked_add(g)).filter(|&v| v <= last_ns) else {
+        return r.err(at, format!("thread {ti} call {}: end after the thread's last time", k - begin));
+    };
+    if e < kids_end {
+        return r.err(at, format!("thread {ti} call {}: ends before a call inside it", k - begin));
+    }
+    end_ns[k] = e;
+    if let Some(parent) = open.last_mut() {
+        parent.1 = parent.1.max(e);
+    }
+    Ok(e)
+}
+
+/// A thread's depth column (both versions): call `i`'s depth from `depth(r, i, previous depth)`,
+/// which reads and checks it (the previous depth is -1 before the first call); its parent is the
+/// innermost open call (`stack`, cleared first; global indices from `begin`). Appended to
+/// `calls.depth` and `calls.parent`.
+#[inline(always)]
+fn read_depths<S: Source>(
+    r: &mut Reader<S>,
+    calls: &mut Calls,
+    stack: &mut Vec<u32>,
+    begin: usize,
+    n: usize,
+    mut depth: impl FnMut(&mut Reader<S>, usize, i64) -> Result<i64>,
+) -> Result<()> {
+    calls.depth.reserve(n);
+    calls.parent.reserve(n);
+    stack.clear();
+    let mut prev = -1i64;
+    for i in 0..n {
+        let d = depth(r, i, prev)?;
+        prev = d;
+        stack.truncate(d as usize);
+        let parent = stack.last().copied().unwrap_or(u32::MAX);
+        stack.push((begin + i) as u32);
+        calls.depth.push(d as u32);
+        calls.parent.push(parent);
+    }
+    Ok(())
+}
+
+/// A thread's back list (version 2): (call index, nanoseconds its start lies back), in call order,
+/// each index within the thread's `n` calls. Read by [`read_times`] and by the walker.
+pub(super) fn read_backs<S: Source>(r: &mut Reader<S>, ti: usize, n: usize) -> Result<Vec<(usize, u64)>> {
+    let n_backs = r.count("back_count", 2)?;
+    if n_backs > n {
+        return r.err(r.pos(), format!("thread {ti}: {n_backs} calls starting back of {n}"));
+    }
+    let mut backs: Vec<(usize, u64)> = Vec::with_capacity(ahead(n_backs));
+    let mut next = 0u64;
+    for _ in 0..n_backs {
+        let at = r.pos();
+        let idx = next.checked_add(r.u("back index delta")?).filter(|&v| v < n as u64);
+        let Some(idx) = idx else { return r.err(at, format!("thread {ti}: back call index past its {n} calls")) };
+        next = idx + 1;
+        backs.push((idx as usize, r.u("back_ns")?));
+    }
+    Ok(backs)
 }
 
 /// One entry of the process table (version 2).

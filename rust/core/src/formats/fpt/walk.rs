@@ -1,9 +1,8 @@
 //! The `.fpt` walker: a file's calls as events, read without holding them ([`walk_file`]), for
 //! summaries of files of any length.
 
-use super::decode::{open_body, parse_with, CallSink};
+use super::decode::{open_body, parse_with, read_backs, CallSink};
 use super::MAX_BODY_LEN;
-use crate::formats::codec::varint::ahead;
 use crate::formats::codec::zlib::INPUT_LEN;
 use crate::formats::codec::{BodyStream, FptError, Reader, Result, Source};
 use crate::Trace;
@@ -55,21 +54,8 @@ impl<'a> CallSink<BodyStream<'a>> for Walk<'a, '_> {
         self.pops.skip_varints(n, "code")?;
         self.gaps.skip_to(self.pops.pos())?;
         self.gaps.skip_varints(n, "pops")?;
-        let g = &mut self.gaps;
-        let n_backs = g.count("back_count", 2)?;
-        if n_backs > n {
-            return g.err(g.pos(), format!("thread {ti}: {n_backs} calls starting back of {n}"));
-        }
-        let mut backs: Vec<(usize, u64)> = Vec::with_capacity(ahead(n_backs));
-        let mut next = 0u64;
-        for _ in 0..n_backs {
-            let at = g.pos();
-            let idx = next.checked_add(g.u("back index delta")?).filter(|&v| v < n as u64);
-            let Some(idx) = idx else { return g.err(at, format!("thread {ti}: back call index past its {n} calls")) };
-            next = idx + 1;
-            backs.push((idx as usize, g.u("back_ns")?));
-        }
-        let plane1 = g.pos();
+        let backs = read_backs(&mut self.gaps, ti, n)?;
+        let plane1 = self.gaps.pos();
         r.skip_to(plane1 + 2 * n as u64)?;
         self.visitor.thread(ti, first_ns);
         let mut backs = backs.into_iter().peekable();

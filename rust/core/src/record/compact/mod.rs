@@ -43,7 +43,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::{Compress, Compression, FlushCompress};
 
-use crate::calltree::assign_lanes;
+use crate::calltree::assign_lanes_any_order;
 use crate::formats::codec::put_u;
 use crate::formats::fpt;
 use crate::formats::{spool, stream};
@@ -194,21 +194,7 @@ impl Compactor {
                 Err(e) => return Err(e.into()),
             }
         };
-        Ok(Compactor {
-            spill: Some(spill),
-            columns: true,
-            spill_len: 0,
-            codes: Vec::new(),
-            code_index: HashMap::new(),
-            parts: Vec::new(),
-            buffered: 0,
-            segment: SEGMENT,
-            budget: BUDGET,
-            z: Compress::new(Compression::new(fpt::ZLIB_LEVEL), false),
-            zbuf: Vec::new(),
-            pool: Pool::start(),
-            next_seq: 0,
-        })
+        Ok(Compactor { spill: Some(spill), columns: true, pool: Pool::start(), ..Compactor::for_summary() })
     }
 
     /// A compactor that writes nothing: what [`Compactor::outline`] needs (the tables and the

@@ -76,13 +76,7 @@ impl Compactor {
                 call_base += calls;
             }
         }
-        let mut order: Vec<usize> = (0..threads.len()).collect();
-        order.sort_by_key(|&i| threads[i].first_ns);
-        let mut sorted: Vec<ThreadInfo> = order.iter().map(|&i| threads[i].clone()).collect();
-        assign_lanes(&mut sorted);
-        for (k, &i) in order.iter().enumerate() {
-            threads[i].lane = sorted[k].lane;
-        }
+        assign_lanes_any_order(&mut threads);
         let mut metadata = std::mem::take(&mut self.parts[first].metadata);
         if merged {
             metadata.retain(|(k, _)| k != "processes" && k != UNALIGNED_WARNING);
