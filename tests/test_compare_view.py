@@ -44,7 +44,7 @@ def only_in_b() -> int:
 def workload(second: bool) -> None:
     for _ in range(3):
         common(500)
-        shrinks(5 if second else 60)
+        shrinks(40 if second else 400)  # (faster, and still wide enough in b's view to be seen)
         grows(15 if second else 9)
         if second:
             only_in_b()
