@@ -19,6 +19,8 @@
 //! - [`summary::summarize`] / [`summary::summary_json`]: per-function figures; [`summary::sort_rows`],
 //!   [`summary::text_table`], [`summary::html_table`], [`summary::static_table`]: their orders and
 //!   tables, laid out by [`table`] (also the comparison's); [`escape::html_escape`]: names as text in HTML.
+//! - [`filetrace::FileTrace`]: a trace answered from its file (windows, summary, flame) without
+//!   holding its calls.
 //! - [`window::query`]: what the timeline draws of a time window; [`formats::window`]: the reply as bytes.
 //! - [`formats::registry`]: the one table of formats (names, endings, read/write); [`formats::save`]:
 //!   write a trace to a file atomically ([`fsio::write_atomic`]).
@@ -34,6 +36,7 @@ pub mod colours;
 pub mod compare;
 pub mod escape;
 pub mod evcxr;
+pub mod filetrace;
 pub mod flame;
 pub mod formats;
 pub mod fsio;
