@@ -16,45 +16,140 @@
 //! - [`FileTrace::resident_bytes`] is the memory it holds (what the benchmarks and the RSS tests
 //!   compare with the calls).
 //!
-//! This first version holds the whole trace (opened by loading it): the contract is what it
-//! answers, not how. The index stored in the file replaces that (see `docs/format.md`).
+//! How: a compact `.fpt` (version 2) is answered from its stored window index
+//! ([`crate::winindex`]: a sidecar `big.fpt.fpx`, checked against the file and rebuilt in one
+//! bounded pass when missing, stale or damaged): the skeleton, the overall summary and the
+//! directory of the index's chunks are resident (about 0.05 bytes per call), windows decode a
+//! few chunks per row through a bounded cache, and the summary and the flame graph are one walk
+//! of the file each ([`crate::formats::fpt::walk_file`], memory bounded by functions and call
+//! paths). Every other file (streamed `FPST`, `.fpt` version 1, PYME text or JSON, a pipe) is
+//! loaded whole, as `load()` does, and answered from memory.
+//!
+//! Why a stored index rather than the loaded columns made smaller: the columns in memory take
+//! 29 bytes a call (16 at best with the planned packing, 1.6 GB at 100M calls), the index's
+//! directory 0.05, and a window reads only the chunks it draws (see `benchmarks/README.md`,
+//! "A long run, end to end: the file-backed trace").
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::flame::{Flame, Window};
 use crate::load::LoadError;
 use crate::summary::Summary;
 use crate::window::{WindowError, WindowIndex, WindowReply};
+use crate::winindex::read::FileIndex;
 use crate::Trace;
+
+enum Backing {
+    /// Loaded whole (not a compact `.fpt`).
+    Whole { trace: Box<Trace>, index: OnceLock<WindowIndex> },
+    /// Answered from the stored index (replaced when found damaged).
+    Indexed { index: RwLock<Arc<FileIndex>>, place: RwLock<Option<PathBuf>> },
+}
 
 /// A trace read from its file on demand (see the module docs).
 pub struct FileTrace {
     path: PathBuf,
     skeleton: Trace,
     calls: u64,
-    whole: Trace,
-    index: OnceLock<WindowIndex>,
+    backing: Backing,
 }
 
 impl std::fmt::Debug for FileTrace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileTrace").field("path", &self.path).field("calls", &self.calls).finish()
+        f.debug_struct("FileTrace")
+            .field("path", &self.path)
+            .field("calls", &self.calls)
+            .field("indexed", &self.is_indexed())
+            .finish()
+    }
+}
+
+/// Where the index of `path` may be kept, in order: the sidecar, the user's cache.
+fn places(path: &Path) -> Vec<PathBuf> {
+    let mut v = vec![crate::winindex::sidecar_path(path)];
+    v.extend(crate::winindex::cache_path(path));
+    v
+}
+
+/// Is `path` a regular file holding a compact `.fpt` (version 2)?
+fn compact_fpt(path: &Path) -> bool {
+    use std::io::Read;
+    if !matches!(crate::fsio::kind(path), Ok(crate::fsio::Kind::Regular)) {
+        return false;
+    }
+    let mut head = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| f.take(crate::formats::fpt::HEADER_LEN as u64).read_to_end(&mut head));
+    read.is_ok()
+        && head.len() == crate::formats::fpt::HEADER_LEN
+        && head.starts_with(&crate::formats::fpt::MAGIC)
+        && head[4..6] == crate::formats::fpt::VERSION.to_le_bytes()
+}
+
+/// The stored index of the compact `.fpt` at `path`, when a valid one exists (no building).
+fn find_index(path: &Path) -> Option<(FileIndex, PathBuf)> {
+    let stamp = crate::winindex::Stamp::of(path).ok()?;
+    places(path).into_iter().find_map(|p| {
+        let f = crate::winindex::open_private(&p, stamp.uid)?;
+        FileIndex::open(f, &stamp).map(|i| (i, p))
+    })
+}
+
+/// Builds the index of the compact `.fpt` at `path` (the sidecar, else the cache, else an
+/// unlinked temporary file) and opens it.
+fn build_index(path: &Path) -> Result<(FileIndex, Option<PathBuf>), LoadError> {
+    let place = crate::winindex::build::build(path, &places(path))?;
+    let stamp = crate::winindex::Stamp::of(path).map_err(|e| LoadError { path: Some(path.to_path_buf()), problem: crate::load::Problem::Io(e) })?;
+    let again = || LoadError {
+        path: Some(path.to_path_buf()),
+        problem: crate::load::Problem::Io(std::io::Error::other("the window index just written does not read back (the file changed meanwhile?)")),
+    };
+    match place {
+        crate::winindex::build::Place::Path(p) => {
+            let f = crate::winindex::open_private(&p, stamp.uid).ok_or_else(again)?;
+            Ok((FileIndex::open(f, &stamp).ok_or_else(again)?, Some(p)))
+        }
+        crate::winindex::build::Place::Temp(f) => Ok((FileIndex::open(f, &stamp).ok_or_else(again)?, None)),
+    }
+}
+
+/// Writes the window index of the compact `.fpt` at `path` (the sidecar, else the user's
+/// cache), so that opening it later is immediate; returns where. What the stop's rewrite and
+/// `formats::save` call after writing a file.
+pub fn write_index(path: &Path) -> Result<PathBuf, LoadError> {
+    match crate::winindex::build::build(path, &places(path))? {
+        crate::winindex::build::Place::Path(p) => Ok(p),
+        crate::winindex::build::Place::Temp(_) => Err(LoadError {
+            path: Some(path.to_path_buf()),
+            problem: crate::load::Problem::Io(std::io::Error::other("no folder could hold the window index")),
+        }),
     }
 }
 
 impl FileTrace {
-    /// Opens the trace file at `path` (an `.fpt` file, compact or streamed; any other format the
-    /// loader reads is loaded whole).
+    /// Opens the trace file at `path`: a compact `.fpt` through its stored window index (built
+    /// now when missing or stale), any other file the loader reads by loading it whole.
     pub fn open(path: impl AsRef<Path>) -> Result<FileTrace, LoadError> {
         let path = path.as_ref();
+        if compact_fpt(path) {
+            let found = find_index(path).map(|(i, p)| (i, Some(p))).map(Ok).unwrap_or_else(|| build_index(path));
+            if let Ok((mut index, place)) = found {
+                let skeleton = std::mem::take(&mut index.skeleton);
+                return Ok(FileTrace {
+                    path: path.to_path_buf(),
+                    calls: index.calls(),
+                    skeleton,
+                    backing: Backing::Indexed { index: RwLock::new(Arc::new(index)), place: RwLock::new(place) },
+                });
+            }
+            // a file the walk refuses: loaded as `load()` loads it (its error, or what is whole)
+        }
         let whole = crate::load::load(path)?;
         Ok(FileTrace {
             path: path.to_path_buf(),
             skeleton: crate::window::skeleton(&whole),
             calls: whole.calls.len() as u64,
-            whole,
-            index: OnceLock::new(),
+            backing: Backing::Whole { trace: Box::new(whole), index: OnceLock::new() },
         })
     }
 
@@ -74,35 +169,116 @@ impl FileTrace {
         self.calls
     }
 
+    /// Is it answered from a stored index (a compact `.fpt`), not from the trace loaded whole?
+    pub fn is_indexed(&self) -> bool {
+        matches!(self.backing, Backing::Indexed { .. })
+    }
+
+    /// Where its stored index is (`None`: loaded whole, or an unlinked temporary file).
+    pub fn index_path(&self) -> Option<PathBuf> {
+        match &self.backing {
+            Backing::Indexed { place, .. } => place.read().ok().and_then(|p| p.clone()),
+            Backing::Whole { .. } => None,
+        }
+    }
+
+    /// Decoded chunks of the index kept at most (default `crate::winindex::read::CACHE_CHUNKS`,
+    /// about 30 KB each).
+    pub fn set_cache_chunks(&self, n: usize) {
+        if let Some(i) = self.file_index() {
+            i.set_cache_chunks(n);
+        }
+    }
+
+    /// Chunks of the index decoded since opened (0 when loaded whole).
+    pub fn chunks_decoded(&self) -> u64 {
+        self.file_index().map_or(0, |i| i.chunks_decoded())
+    }
+
+    fn file_index(&self) -> Option<Arc<FileIndex>> {
+        match &self.backing {
+            Backing::Indexed { index, .. } => index.read().ok().map(|i| i.clone()),
+            Backing::Whole { .. } => None,
+        }
+    }
+
     /// `crate::window::query` of the loaded trace.
     pub fn window(&self, t0_ns: i64, t1_ns: i64, px: u64, threads: Option<&[u64]>) -> Result<WindowReply, WindowError> {
-        let index = self.index.get_or_init(|| WindowIndex::build(&self.whole));
-        crate::window::query(&self.whole, index, t0_ns, t1_ns, px, threads)
+        let (index, place) = match &self.backing {
+            Backing::Whole { trace, index } => {
+                let index = index.get_or_init(|| WindowIndex::build(trace));
+                return crate::window::query(trace, index, t0_ns, t1_ns, px, threads);
+            }
+            Backing::Indexed { index, place } => (index, place),
+        };
+        let current = index.read().map_err(|_| WindowError::Index("is unusable (a query panicked)".into()))?.clone();
+        match crate::window::query_rows(&*current, t0_ns, t1_ns, px, threads) {
+            Err(WindowError::Index(why)) => {
+                // damaged or unreadable: not trusted, rebuilt from the file, asked again
+                let (mut fresh, p) = build_index(&self.path).map_err(|e| WindowError::Index(format!("{why}; rebuilding it failed: {e}")))?;
+                let _ = std::mem::take(&mut fresh.skeleton);
+                let fresh = Arc::new(fresh);
+                if let (Ok(mut i), Ok(mut pl)) = (index.write(), place.write()) {
+                    *i = fresh.clone();
+                    *pl = p;
+                }
+                crate::window::query_rows(&*fresh, t0_ns, t1_ns, px, threads)
+            }
+            r => r,
+        }
     }
 
     /// `crate::summary::summarize` of the loaded trace.
     pub fn summary(&self) -> Result<Summary, LoadError> {
-        Ok(crate::summary::summarize(&self.whole))
+        match &self.backing {
+            Backing::Whole { trace, .. } => Ok(crate::summary::summarize(trace)),
+            Backing::Indexed { .. } => {
+                let mut acc = crate::summary::WalkAcc::default();
+                let (trace, _) = crate::formats::fpt::walk_file(&self.path, &mut acc, &mut |_, _| {})
+                    .map_err(|e| crate::winindex::fpt_error(&self.path, e))?;
+                Ok(crate::summary::from_threads(&trace, acc.accs))
+            }
+        }
     }
 
     /// `crate::summary::overall_json` of the loaded trace (the first showing's summary).
     pub fn overall_json(&self) -> Result<String, LoadError> {
-        Ok(crate::summary::overall_json(&self.whole))
+        match &self.backing {
+            Backing::Whole { trace, .. } => Ok(crate::summary::overall_json(trace)),
+            Backing::Indexed { index, .. } => Ok(index.read().map(|i| i.overall_json.clone()).unwrap_or_default()),
+        }
     }
 
     /// `crate::flame::flame` of the loaded trace.
     pub fn flame(&self, threads: Option<&[u32]>, window: Option<Window>) -> Result<Flame, LoadError> {
-        Ok(crate::flame::flame(&self.whole, threads, window))
+        match &self.backing {
+            Backing::Whole { trace, .. } => Ok(crate::flame::flame(trace, threads, window)),
+            Backing::Indexed { .. } => {
+                if window.is_some_and(|w| w.t1_ns <= w.t0_ns) {
+                    return Ok(Flame::default());
+                }
+                let mut walk = crate::flame::FlameWalk::new(threads, window);
+                crate::formats::fpt::walk_file(&self.path, &mut walk, &mut |_, _| {})
+                    .map_err(|e| crate::winindex::fpt_error(&self.path, e))?;
+                Ok(walk.finish())
+            }
+        }
     }
 
     /// The whole trace, every call in memory.
     pub fn load(&self) -> Result<Trace, LoadError> {
-        Ok(self.whole.clone())
+        match &self.backing {
+            Backing::Whole { trace, .. } => Ok((**trace).clone()),
+            Backing::Indexed { .. } => crate::load::load(&self.path),
+        }
     }
 
     /// Bytes of memory this holds (tables, index, caches).
     pub fn resident_bytes(&self) -> usize {
-        self.whole.calls.heap_bytes() + self.index.get().map_or(0, WindowIndex::heap_bytes)
+        match &self.backing {
+            Backing::Whole { trace, index } => trace.calls.heap_bytes() + index.get().map_or(0, WindowIndex::heap_bytes),
+            Backing::Indexed { .. } => self.file_index().map_or(0, |i| i.resident_bytes()),
+        }
     }
 }
 

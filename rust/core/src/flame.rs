@@ -17,7 +17,10 @@
 //! the sums over the function's nodes, `total_ns` the sum over its nodes that have no ancestor of
 //! the same function (recursion counted once); `tests/flame.rs` checks it on random traces.
 //!
-//! (Over 500 lines with its unit tests, which need the private path merging; the code is about 410.)
+//! [`FlameWalk`] makes the same graph from a file's events as they are read (a file-backed trace,
+//! `crate::filetrace`), in memory bounded by the call paths.
+//!
+//! (Over 500 lines with its unit tests, which need the private path merging; the code is about 560.)
 
 use std::collections::HashMap;
 
@@ -409,6 +412,168 @@ pub fn sandwich(t: &Trace, codes: &[u32], threads: Option<&[u32]>) -> Sandwich {
     }
     callees.derive_self();
     Sandwich { codes: codes.to_vec(), callers: callers.finish(), callees: callees.finish() }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The flame graph of a file's events (`crate::formats::fpt::walk_file`), without its calls.
+
+/// A call open in [`FlameWalk`]: whether it is in the flame graph is known at its entry, or only
+/// at its exit (a call begun before the window is in it when it ends after the window's start).
+enum Open {
+    /// Left out, with everything inside it.
+    Out,
+    /// In: its node (figures added at its exit).
+    In(u32),
+    /// Began before the window's start: in when it ends after it.
+    Before,
+    /// Began at the window's start inside a call not known to be in yet: in when that one is.
+    AtStart,
+}
+
+struct WalkFrame {
+    code: u32,
+    start: i64,
+    open: Open,
+    /// Calls of no duration at the window's start, inside it, waiting for it to be known in:
+    /// (path of codes below it, calls).
+    pending: Vec<(Vec<u32>, u64)>,
+}
+
+/// [`flame`] computed from a trace's events as [`crate::formats::fpt::walk_file`] reads them (one
+/// pass; memory bounded by the call paths and the open calls, not the calls): the same graph.
+pub struct FlameWalk<'a> {
+    threads: Option<&'a [u32]>,
+    window: Option<Window>,
+    arena: Arena<Figures>,
+    stack: Vec<WalkFrame>,
+    on: bool,
+}
+
+impl<'a> FlameWalk<'a> {
+    /// The flame graph of `threads` over `window`, as [`flame`]'s arguments.
+    pub fn new(threads: Option<&'a [u32]>, window: Option<Window>) -> Self {
+        FlameWalk { threads, window, arena: Arena::new(), stack: Vec::new(), on: false }
+    }
+
+    /// The graph of the events seen.
+    pub fn finish(mut self) -> Flame {
+        if self.window.is_some_and(|w| w.t1_ns <= w.t0_ns) {
+            return Flame::default();
+        }
+        self.arena.derive_self();
+        self.arena.finish()
+    }
+
+    /// Makes the frames from the innermost known-in one up to `top` (exclusive) in, with their
+    /// nodes, and adds what waited inside them.
+    fn resolve(&mut self, top: usize) -> u32 {
+        let mut k = top;
+        while k > 0 && !matches!(self.stack[k - 1].open, Open::In(_)) {
+            k -= 1;
+        }
+        let mut parent = if k == 0 {
+            NONE
+        } else if let Open::In(n) = self.stack[k - 1].open {
+            n
+        } else {
+            NONE
+        };
+        for f in k..top {
+            let id = self.arena.child(parent, self.stack[f].code);
+            self.stack[f].open = Open::In(id);
+            self.flush(f, id);
+            parent = id;
+        }
+        parent
+    }
+
+    /// Adds what waited inside frame `f` under its node `id`.
+    fn flush(&mut self, f: usize, id: u32) {
+        for (path, calls) in std::mem::take(&mut self.stack[f].pending) {
+            let mut n = id;
+            for c in path {
+                n = self.arena.child(n, c);
+            }
+            self.arena.payload[n as usize].calls += calls;
+        }
+    }
+}
+
+impl crate::formats::fpt::EventVisitor for FlameWalk<'_> {
+    fn thread(&mut self, ti: usize, _first_ns: i64) {
+        self.stack.clear();
+        self.on = chosen(self.threads, ti);
+    }
+
+    fn enter(&mut self, code: u32, t_ns: i64) {
+        if !self.on {
+            return;
+        }
+        // the call around it: 0 none, 1 left out, 2 in, 3 not known yet
+        let around = self.stack.last().map_or(0, |f| match f.open {
+            Open::Out => 1,
+            Open::In(_) => 2,
+            Open::Before | Open::AtStart => 3,
+        });
+        let top = self.stack.len();
+        let open = match self.window {
+            _ if around == 1 => Open::Out,
+            None => Open::In(self.resolve(top)),
+            Some(w) if t_ns >= w.t1_ns => Open::Out,
+            Some(w) if t_ns > w.t0_ns || (t_ns == w.t0_ns && around != 3) => Open::In(self.resolve(top)),
+            Some(w) if t_ns == w.t0_ns => Open::AtStart,
+            Some(_) => Open::Before,
+        };
+        let open = match open {
+            Open::In(parent) => Open::In(self.arena.child(parent, code)),
+            o => o,
+        };
+        self.stack.push(WalkFrame { code, start: t_ns, open, pending: Vec::new() });
+    }
+
+    fn exit(&mut self, t_ns: i64) {
+        if !self.on {
+            return;
+        }
+        let Some(f) = self.stack.last() else { return };
+        let (s, e) = (f.start, t_ns.max(f.start));
+        let dur = match self.window {
+            None => e.saturating_sub(s),
+            Some(_) if s == e => 0,
+            Some(w) => e.min(w.t1_ns).saturating_sub(s.max(w.t0_ns)),
+        };
+        let t0 = self.window.map_or(i64::MIN, |w| w.t0_ns);
+        let top = self.stack.len() - 1;
+        let id = match f.open {
+            Open::Out => None,
+            Open::In(id) => Some(id),
+            // in after all: so are the calls around it, and what waited inside it
+            Open::Before | Open::AtStart if e > t0 => Some(self.resolve(top + 1)),
+            Open::Before => None,
+            Open::AtStart => {
+                // of no duration at the window's start: in when the call around it is
+                let f = self.stack.pop().expect("the frame looked at");
+                let mut waiting = vec![(vec![f.code], 1)];
+                waiting.extend(f.pending.into_iter().map(|(mut path, n)| {
+                    path.insert(0, f.code);
+                    (path, n)
+                }));
+                if let Some(p) = self.stack.last_mut() {
+                    p.pending.extend(waiting);
+                    if let Open::In(id) = p.open {
+                        self.flush(self.stack.len() - 1, id);
+                    }
+                }
+                return;
+            }
+        };
+        if let Some(id) = id {
+            let fig = &mut self.arena.payload[id as usize];
+            fig.calls += 1;
+            fig.total_ns = fig.total_ns.saturating_add(dur.max(0) as u64);
+        }
+        self.stack.pop();
+    }
 }
 
 #[cfg(test)]

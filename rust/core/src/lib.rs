@@ -55,6 +55,7 @@ pub mod table;
 pub mod tasks;
 pub mod units;
 pub mod window;
+pub mod winindex;
 
 pub use load::{load, load_bytes, LoadError};
 pub use model::{

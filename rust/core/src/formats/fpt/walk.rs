@@ -15,6 +15,9 @@ pub trait EventVisitor {
     fn enter(&mut self, code: u32, t_ns: i64);
     /// The innermost open call ends at `t_ns`.
     fn exit(&mut self, t_ns: i64);
+    /// Call `call` (its global index: calls are numbered in file order across threads) has
+    /// flags `flags` (`CallFlags`); told after its thread's events, for the calls with flags.
+    fn flag(&mut self, _call: usize, _flags: u8) {}
 }
 
 /// The events of a body's threads, read with four cursors over the same zlib stream (one each for
@@ -110,7 +113,9 @@ impl<'a> CallSink<BodyStream<'a>> for Walk<'a, '_> {
         Ok(())
     }
 
-    fn flag(&mut self, _index: usize, _f: u8) {}
+    fn flag(&mut self, index: usize, f: u8) {
+        self.visitor.flag(index, f);
+    }
 }
 
 /// Reads the `.fpt` (version 2) at `path` in one pass without holding its calls: `visitor` gets
