@@ -268,3 +268,71 @@ fn resident_memory_is_a_small_fraction_of_the_calls() {
     assert!(per_call < 1.0, "{per_call} bytes per call resident");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// The events of a trace's threads (what the hook records), codes as they are.
+fn events(t: &Trace) -> Vec<Vec<fprofile::Event>> {
+    use fprofile::{Event, EventKind};
+    let c = &t.calls;
+    t.threads
+        .iter()
+        .map(|th| {
+            let mut out = Vec::new();
+            let mut open: Vec<usize> = Vec::new();
+            for i in th.call_range.0 as usize..th.call_range.1 as usize {
+                while open.len() > c.depth[i] as usize {
+                    let j = open.pop().unwrap();
+                    out.push(Event { t_ns: c.end_ns[j] as u64, code: c.code[j], kind: EventKind::Return });
+                }
+                out.push(Event { t_ns: c.start_ns[i] as u64, code: c.code[i], kind: EventKind::Call });
+                open.push(i);
+            }
+            while let Some(j) = open.pop() {
+                out.push(Event { t_ns: c.end_ns[j] as u64, code: c.code[j], kind: EventKind::Return });
+            }
+            out
+        })
+        .collect()
+}
+
+#[test]
+fn the_stops_rewrite_writes_the_index_a_rebuild_would() {
+    use fprofile::formats::stream::{Encoder, NewThread};
+    let d = dir("compact");
+    let t = synthetic_trace(60_000, 3, 41);
+    let evs = events(&t);
+    let mut e = Encoder::default();
+    e.header();
+    e.process(&fprofile::model::ProcessInfo { pid: 7, name: "prog".into(), ..Default::default() }, 0);
+    e.codes(0, &t.codes);
+    let new: Vec<NewThread> = (0..evs.len()).map(|i| NewThread { id: i as u32, os_id: 100 + i as u64, ident: 1 }).collect();
+    let names: Vec<(u32, u64, &str)> = (0..evs.len()).map(|i| (i as u32, 0, "worker")).collect();
+    e.threads(&new, &names);
+    let rounds = 7;
+    let mut until = 0;
+    for r in 0..rounds {
+        for (ti, ev) in evs.iter().enumerate() {
+            let piece = &ev[ev.len() * r / rounds..ev.len() * (r + 1) / rounds];
+            e.events(ti as u32, piece, |t| t);
+            until = until.max(piece.last().map_or(0, |x| x.t_ns));
+        }
+        e.flush_events(until);
+    }
+    e.end(until + 10);
+    let stream = d.join("rec.fpt");
+    std::fs::write(&stream, &e.out).unwrap();
+    // SAFETY (of the test): no other test of this binary reads the variable.
+    std::env::set_var("FPROFILE_INDEX_MIN_CALLS", "1000");
+    let mut c = fprofile::record::compact::Compactor::new(&d).unwrap();
+    c.add_stream(&stream).unwrap();
+    let out = d.join("out.fpt");
+    c.write(&out, &[0]).unwrap();
+    let side = fprofile::winindex::sidecar_path(&out);
+    let written = std::fs::read(&side).expect("the stop's rewrite writes the index");
+    std::fs::remove_file(&side).unwrap();
+    fprofile::filetrace::write_index(&out).unwrap();
+    assert_eq!(std::fs::read(&side).unwrap(), written, "the index a rebuild writes is the same");
+    let loaded = fprofile::load(&out).unwrap();
+    let f = FileTrace::open(&out).unwrap();
+    check_same(&loaded, &f, 40, 8).unwrap();
+    let _ = std::fs::remove_dir_all(&d);
+}

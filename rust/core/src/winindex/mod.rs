@@ -25,8 +25,9 @@
 //! A chunk whose CRC does not match when it is read makes the query an error, and the trace
 //! rebuilds the index (`FileTrace::window`).
 //!
-//! The stop writes the index right after the compact file (`crate::record::compact`), so a file
-//! `fprofile run -o` or `profile(outfile=...)` leaves opens at once.
+//! The stop writes the index right after the compact file (`crate::record::compact`, for files
+//! of at least [`write_min_calls`] calls), so a file `fprofile run -o` or `profile(outfile=...)`
+//! leaves opens at once.
 
 pub mod build;
 pub mod read;
@@ -41,6 +42,15 @@ pub const MAGIC: [u8; 4] = *b"FPXI";
 pub const VERSION: u16 = 1;
 /// Header size in bytes; the chunks follow.
 pub const HEADER_LEN: usize = 72;
+/// Files with at least this many calls get their index when they are written (the stop's
+/// rewrite); smaller ones get it when first opened as a file-backed trace. The environment
+/// variable `FPROFILE_INDEX_MIN_CALLS` changes it ([`write_min_calls`]).
+pub const WRITE_MIN_CALLS: u64 = 1_000_000;
+
+/// [`WRITE_MIN_CALLS`], or `FPROFILE_INDEX_MIN_CALLS` when set to a number.
+pub fn write_min_calls() -> u64 {
+    std::env::var("FPROFILE_INDEX_MIN_CALLS").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(WRITE_MIN_CALLS)
+}
 /// Largest directory a reader accepts (1 GiB).
 const MAX_DIR: u64 = 1 << 30;
 

@@ -95,8 +95,9 @@ impl Compactor {
     }
 
     /// Writes the parts `keep` (indices in the order they were added; the first is the trace's
-    /// metadata) as one `.fpt` at `out` (atomically: a sibling file renamed over it). Returns what
-    /// it holds.
+    /// metadata) as one `.fpt` at `out` (atomically: a sibling file renamed over it), and beside it
+    /// its window index (`crate::winindex`) when it has at least
+    /// [`crate::winindex::write_min_calls`] calls. Returns what it holds.
     pub fn write(mut self, out_path: &Path, keep: &[usize]) -> Result<Outline> {
         if !self.columns {
             return Err(CompactError::NeedsBuild("a compactor for summaries writes no file".into()));
@@ -203,6 +204,11 @@ impl Compactor {
             w.write_all(&adler.to_be_bytes())?;
             Ok(())
         })?;
+        if total >= crate::winindex::write_min_calls() {
+            // the window index beside it, so that opening the file is immediate; a folder that
+            // cannot hold it costs nothing here (the reader builds it where it can)
+            let _ = crate::filetrace::write_index(out_path);
+        }
         let summary = crate::summary::from_threads(&skeleton, summaries);
         Ok(Outline { trace: skeleton, calls: total, summary })
     }

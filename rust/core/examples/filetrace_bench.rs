@@ -1,0 +1,98 @@
+//! The file-backed trace at scale (`benchmarks/README.md`, "A long run, end to end: the
+//! file-backed trace"): writes a synthetic `.fpt` of N calls, builds its window index, then in a
+//! fresh process opens it and times the first window (whole span, 1200 px, all threads), a
+//! zoomed window, the summary and the flame graph, with resident bytes and peak RSS.
+//!
+//!     cargo run --release -p fprofile --example filetrace_bench -- 100000000 [threads] [dir]
+//!
+//! (The fresh process is this program again with `--open PATH`: its peak RSS is the reader's.)
+
+use std::time::Instant;
+
+fn peak_rss_mb() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+fn open_and_query(path: &str) {
+    let t = Instant::now();
+    let f = fprofile::filetrace::FileTrace::open(path).expect("opens");
+    let open_ms = ms(t);
+    assert!(f.is_indexed(), "the index beside the file is used");
+    let calls = f.calls() as f64;
+    let sk = f.skeleton();
+    let a = sk.threads.iter().map(|t| t.first_ns).min().unwrap_or(0);
+    let b = sk.threads.iter().map(|t| t.last_ns).max().unwrap_or(1);
+    let t = Instant::now();
+    let first = f.window(a, b, 1200, None).expect("first window");
+    let first_ms = ms(t);
+    let first_chunks = f.chunks_decoded();
+    let mid = a + (b - a) / 2;
+    let t = Instant::now();
+    let zoom = f.window(mid, mid + (b - a) / 2000, 1200, None).expect("zoomed window");
+    let zoom_ms = ms(t);
+    let t = Instant::now();
+    let again = f.window(a, b, 1200, None).expect("first window again");
+    let again_ms = ms(t);
+    assert_eq!(again, first);
+    let resident = f.resident_bytes() as f64;
+    let rss_windows = peak_rss_mb();
+    let t = Instant::now();
+    let s = f.summary().expect("summary");
+    let summary_ms = ms(t);
+    let t = Instant::now();
+    let fl = f.flame(None, None).expect("flame");
+    let flame_ms = ms(t);
+    println!("open (directory, skeleton, overall summary): {open_ms:.1} ms");
+    println!("first window, whole span, 1200 px, all threads: {first_ms:.1} ms ({} items, {first_chunks} chunks decoded)", first.items.len());
+    println!("open + first window: {:.1} ms", open_ms + first_ms);
+    println!("zoomed window (1/2000 of the span): {zoom_ms:.1} ms ({} items)", zoom.items.len());
+    println!("first window again (cached chunks): {again_ms:.1} ms");
+    println!("resident after the windows: {:.0} KB, {:.4} B/call", resident / 1e3, resident / calls);
+    println!("peak RSS of this reader after the windows: {rss_windows:.1} MB");
+    println!("summary (one walk of the file): {:.1} s ({} functions)", summary_ms / 1e3, s.overall.len());
+    println!("flame graph (one walk of the file): {:.1} s ({} nodes)", flame_ms / 1e3, fl.nodes.len());
+    println!("peak RSS of this reader at the end: {:.1} MB", peak_rss_mb());
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--open") {
+        open_and_query(&args[2]);
+        return;
+    }
+    let calls: usize = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(100_000_000);
+    let threads: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(4);
+    let dir = args.get(3).map_or_else(std::env::temp_dir, std::path::PathBuf::from);
+    let path = dir.join(format!("fprofile-filetrace-bench-{calls}.fpt"));
+    let side = fprofile::winindex::sidecar_path(&path);
+    let t = Instant::now();
+    let trace = fprofile::synthetic::synthetic_trace(calls, threads, 1);
+    let n = trace.calls.len() as f64;
+    println!("{} calls, {threads} threads: made in {:.1} s", trace.calls.len(), t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let bytes = fprofile::formats::fpt::encode(&trace);
+    drop(trace);
+    std::fs::write(&path, &bytes).expect("writes the .fpt");
+    println!(".fpt: {:.1} MB, {:.3} B/call, written in {:.1} s", bytes.len() as f64 / 1e6, bytes.len() as f64 / n, t.elapsed().as_secs_f64());
+    drop(bytes);
+    let _ = std::fs::remove_file(&side);
+    let t = Instant::now();
+    fprofile::filetrace::write_index(&path).expect("writes the index");
+    let side_len = std::fs::metadata(&side).map_or(0, |m| m.len()) as f64;
+    println!("index build (one walk of the file): {:.1} s; on disk {:.1} MB, {:.3} B/call", t.elapsed().as_secs_f64(), side_len / 1e6, side_len / n);
+    println!("peak RSS of the writer (the synthetic trace in memory included): {:.0} MB", peak_rss_mb());
+    let me = std::env::current_exe().expect("this program");
+    let status = std::process::Command::new(me).arg("--open").arg(&path).status().expect("runs the reader");
+    assert!(status.success());
+    let _ = std::fs::remove_file(&side);
+    let _ = std::fs::remove_file(&path);
+}
