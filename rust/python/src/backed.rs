@@ -38,11 +38,13 @@ pub(crate) enum Source {
     File(FileSource),
 }
 
-/// Does the file at `path` begin as a compact `.fpt` does?
+/// Does the file at `path` begin as a compact `.fpt` of the version written today does (its bytes
+/// are then what `fpt::encode` would write, give or take the zlib level)?
 fn is_compact_fpt(path: &Path) -> bool {
     use std::io::Read;
-    let mut magic = [0u8; 4];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && magic == fprofile::formats::fpt::MAGIC
+    let mut head = [0u8; 6];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok();
+    read && head[..4] == fprofile::formats::fpt::MAGIC && u16::from_le_bytes([head[4], head[5]]) == fprofile::formats::fpt::VERSION
 }
 
 impl Source {
