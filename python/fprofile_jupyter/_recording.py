@@ -46,7 +46,8 @@ def _record_options(subs: Any, *, builtins: bool, max_events: int, outfile: Opti
 def _get_last_trace(self: Any) -> Optional[Trace]:
     t = self._trace
     if isinstance(t, TraceFile):
-        t = self._trace = t.load()
+        # file-backed; but a live cell's scratch outfile is removed after the cell: loaded then
+        t = self._trace = t.load(backed=not getattr(self, "_scratch_outfile", False))
     return t
 
 

@@ -48,8 +48,10 @@ fn is_compact_fpt(path: &Path) -> bool {
 }
 
 impl Source {
-    /// The trace in the file at `path`, answered from the file.
+    /// The trace in the file at `path`, answered from the file (named by its absolute path: the
+    /// trace reads it again later, whatever the working directory is then).
     pub(crate) fn open(path: &Path) -> Result<Source, LoadError> {
+        let path = &std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let file = FileTrace::open(path)?;
         Ok(Source::File(FileSource {
             compact: is_compact_fpt(path),

@@ -108,7 +108,7 @@ impl PyTrace {
         self.tables().origin_ns
     }
 
-    /// The file this trace is answered from (a file-backed trace: `load()` of a large `.fpt`,
+    /// The file this trace is answered from, its absolute path (a file-backed trace: `load()` of a large `.fpt`,
     /// `prof.trace` of a recording streamed to an `.fpt` outfile), else None: its calls are in
     /// memory. A file-backed trace holds a small index, reads the rest from the file as asked, and
     /// loads every call only for what needs them all (`calls()`, callers/callees, exports to other
