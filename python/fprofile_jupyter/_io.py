@@ -122,7 +122,7 @@ def load(
     and the timeline (shown windowed) need no more; what needs every call (``calls()``,
     ``callers()``/``callees()``, saving to another format, ``picture_png()``, ``==``, pickling)
     loads the whole trace once, on first use. None (the default): file-backed for a compact
-    ``.fpt`` file of at least :data:`BACKED_BYTES` bytes, in memory otherwise; True: file-backed
+    ``.fpt`` file of at least ``_io.BACKED_BYTES`` bytes (4 MiB), in memory otherwise; True: file-backed
     (an ``.fpt`` file, compact or still being streamed); False: in memory. Keep the file where it
     is while a file-backed trace is used.
     """
