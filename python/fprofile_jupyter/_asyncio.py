@@ -384,7 +384,7 @@ def attach_to_file(trace_file: Any, bands: List[Tuple[int, int, int, str]], save
                       f"means loading its {'' if calls is None else f'{calls:,} '}calls, more than "
                       f"{FILE_BANDS_MAX_CALLS:,}", RuntimeWarning, stacklevel=stacklevel + 1)
         return trace_file
-    save(attach(trace_file.load(), bands))
+    save(attach(trace_file.load(backed=False), bands))
     return trace_file
 
 

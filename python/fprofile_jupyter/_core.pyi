@@ -254,6 +254,16 @@ class Trace:
     def origin_ns(self) -> int:
         """Absolute monotonic clock time (ns, the clock of ``time.perf_counter``) of t = 0; 0 when unknown."""
     @property
+    def file(self) -> Optional[str]:
+        """The absolute path of the file this trace is answered from (a file-backed trace: ``load()``
+        of a large ``.fpt``, ``prof.trace`` of a streamed recording), else None (its calls are in
+        memory). What needs every call loads them once, on first use."""
+    @property
+    def in_memory(self) -> bool:
+        """Whether every call is in memory (always for a trace made in memory; for a file-backed
+        one, once something that needs every call loaded them)."""
+    def _resident_bytes(self) -> int: ...
+    @property
     def duration_ns(self) -> int:
         """From t = 0 to the last event of any thread, ns."""
     @property
@@ -319,6 +329,11 @@ class Trace:
     def callees(self, function: Union[str, int], file: Optional[str] = None, threads: _Threads = None) -> Dict[str, Any]:
         """The function as a nested dict whose children are its callees, merged downward by path
         (recursion counted once: the root's total is the summary's)."""
+
+def open_file(path: _Path) -> Trace:
+    """The trace in the ``.fpt`` file at ``path``, backed by the file (``Trace.file``): its tables and
+    what answers windows, summaries and flame graphs; the calls read from the file as asked, loaded
+    whole only for what needs every call."""
 
 def load(path: _Path, format: Optional[str] = None, *, progress: Optional[Callable[[int, int], object]] = None) -> Trace:
     """Load a trace from a file: ``.fpt``, PYME raw event text or PYME JSON, detected from the

@@ -129,9 +129,10 @@ STATIC_NOTE = ("A static copy: the interactive timeline draws here when the note
 
 def _picture_png(trace: Any) -> Optional[bytes]:
     """The trace's overview picture as PNG bytes (``Trace.picture_png()``, rendered by the Rust
-    core), or None when this build has no picture or the trace cannot make one."""
+    core), or None when this build has no picture or the trace cannot make one, or when it is
+    backed by its file with its calls not loaded (the picture needs every call)."""
     method = getattr(trace, "picture_png", None)
-    if method is None:
+    if method is None or file_backed(trace):
         return None
     try:
         png = method()
@@ -225,9 +226,29 @@ def too_big(calls: int, size: Optional[int]) -> Optional[str]:
             "with `fprofile view run.fpt`.")
 
 
+def file_backed(trace: Any) -> bool:
+    """Is ``trace`` backed by its file with its calls not loaded (``Trace.file``, ``Trace.in_memory``)?
+    Then it is shown windowed, never loaded to be shown."""
+    return getattr(trace, "file", None) is not None and not getattr(trace, "in_memory", True)
+
+
+#: What a displayed file-backed trace's overview says (the output alone cannot zoom).
+FILE_BACKED_NOTE = ("This trace is backed by its file ({file}): the output keeps the overview of the run. To zoom "
+                    "(windows read from the file by the kernel), call trace.show() or display "
+                    "fprofile_jupyter.TimelineWidget(trace).")
+
+
 def trace_output(trace: Any, encoded: Optional[bytes] = None) -> dict:
     """The ``TRACE_MIME`` data of ``trace``: ``{"fpt": <base64>}``, or ``{"error": <message>}``
-    when it is too big to send. ``encoded``: ``trace.to_bytes()`` if the caller has it already."""
+    when it is too big to send. ``encoded``: ``trace.to_bytes()`` if the caller has it already. A
+    file-backed trace (``file_backed``) gives its windowed overview (``_windowed.saved_output``),
+    its calls not loaded."""
+    if encoded is None and file_backed(trace):
+        from . import _windowed
+
+        saved = _windowed.saved_output(trace, trace_id="")
+        saved["windowed"]["note"] = FILE_BACKED_NOTE.format(file=trace.file)
+        return saved
     calls = len(trace)
     message = too_big(calls, None)
     if message is None:
@@ -304,7 +325,9 @@ def comparison_mimebundle(comparison: Any, include: Optional[Iterable[str]] = No
 
 
 def show(trace: Any) -> None:
-    """Display ``trace``: the timeline in a notebook, its text repr elsewhere."""
+    """Display ``trace``: the timeline in a notebook, its text repr elsewhere. A file-backed trace
+    (``file_backed``) is shown as the zoomable windowed timeline (``TimelineWidget``: windows read
+    from the file as the view moves) where widgets work, its calls never loaded."""
     try:
         from IPython.display import display
     except ImportError:
@@ -313,4 +336,12 @@ def show(trace: Any) -> None:
     if not in_kernel():
         print(repr(trace))
         return
+    if file_backed(trace):
+        try:
+            from ._widget import TimelineWidget
+        except ImportError:  # no anywidget: the output's overview
+            pass
+        else:
+            display(TimelineWidget(trace))
+            return
     display(mimebundle(trace), raw=True)

@@ -10,7 +10,7 @@ from typing import Callable, List, Optional, Union
 from . import _core, _processes
 from ._core import Trace
 
-__all__ = ["load", "load_bytes", "load_warnings", "TraceWarning", "LOAD_FORMATS", "SAVE_FORMATS"]
+__all__ = ["load", "load_bytes", "load_warnings", "TraceWarning", "LOAD_FORMATS", "SAVE_FORMATS", "BACKED_BYTES"]
 
 #: Format names accepted by ``load(..., format=)`` (from the core's format table).
 LOAD_FORMATS = tuple(name for name, _endings, reads, _writes in _core.formats() if reads)
@@ -33,6 +33,38 @@ def replaces(path: Union[str, "os.PathLike[str]"]) -> bool:
 
 #: How a file written over an earlier one is named: ``f"{path}{REPLACING}"``.
 REPLACING = " (replacing the file that was there)"
+
+
+#: ``load()`` of a compact ``.fpt`` file at least this large (bytes) gives a file-backed trace
+#: (``Trace.file``): a small index in memory, the calls read from the file as asked. 4 MiB of
+#: ``.fpt`` is about 5 to 10 million calls of a real recording (0.4 to 0.7 bytes per call on disk)
+#: and 150 to 300 MB once loaded (about 29 bytes per call); the notebook and the viewer show a
+#: trace of more than a million calls windowed anyway, so a file-backed one shows the same.
+BACKED_BYTES = 4 << 20
+
+
+def _fpt_size(path: str) -> Optional[int]:
+    """The size of ``path`` when it is a regular file that begins as a compact ``.fpt`` does
+    (``FPRF``), else None."""
+    import stat
+
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        with open(path, "rb") as f:
+            return st.st_size if f.read(4) == b"FPRF" else None
+    except OSError:
+        return None
+
+
+def backs(path: Union[str, "os.PathLike[str]"], format: Optional[str] = None) -> bool:
+    """Whether ``load(path)`` gives a file-backed trace: a compact ``.fpt`` file of at least
+    :data:`BACKED_BYTES` bytes (read as ``.fpt``)."""
+    if format not in (None, "fpt"):
+        return False
+    size = _fpt_size(os.fspath(path))
+    return size is not None and size >= BACKED_BYTES
 
 
 class TraceWarning(UserWarning):
@@ -60,6 +92,7 @@ def load(
     format: Optional[str] = None,
     *,
     progress: Optional[Callable[[int, int], object]] = None,
+    backed: Optional[bool] = None,
 ) -> Trace:
     """Load a trace from ``path``.
 
@@ -81,7 +114,28 @@ def load(
     is loaded (the work itself runs without holding the GIL). Without it, in a Jupyter kernel, a
     load that takes more than half a second shows its progress in the cell's output, marked done
     at the end.
+
+    ``backed``: whether the trace is backed by its file (``trace.file`` is then the path) instead
+    of held in memory. A file-backed trace keeps only a small index resident and reads the rest
+    from the file as it is asked: its length, threads, processes, metadata, ``summary()``,
+    ``flame()``, ``compare()``, ``save(..., "fpt")`` / ``to_bytes()`` (the file's bytes copied)
+    and the timeline (shown windowed) need no more; what needs every call (``calls()``,
+    ``callers()``/``callees()``, saving to another format, ``picture_png()``, ``==``, pickling)
+    loads the whole trace once, on first use. None (the default): file-backed for a compact
+    ``.fpt`` file of at least ``_io.BACKED_BYTES`` bytes (4 MiB), in memory otherwise; True: file-backed
+    (an ``.fpt`` file, compact or still being streamed); False: in memory. Keep the file where it
+    is while a file-backed trace is used.
     """
+    fspath = os.fspath(path)
+    if backed is None:
+        backed = backs(fspath, format) and not _processes.is_session_dir(fspath)
+    if backed:
+        if format not in (None, "fpt"):
+            raise ValueError(f"load({fspath!r}, format={format!r}, backed=True): only an .fpt file can back a trace")
+        trace = _core.open_file(fspath)
+        for w in load_warnings(trace):
+            warnings.warn(f"fprofile: {fspath}: {w}", TraceWarning, stacklevel=2)
+        return trace
     bar = None
     if progress is None and "IPython" in sys.modules:  # a kernel has imported IPython; a script pays nothing here
         from ._progress import notebook_progress

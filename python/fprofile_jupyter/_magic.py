@@ -390,6 +390,7 @@ class FprofileMagics(Magics):
                 raise UsageError(str(e)) from None
         streamed_output, scratch = self._live_outfile(opts, kwargs)
         prof = profile(subs=subs, **kwargs)
+        prof._scratch_outfile = scratch is not None  # type: ignore[attr-defined]  # (removed at the end: .trace in memory)
         ongoing = _ongoing.current()
         if ongoing is not None:
             raise UsageError(f"cannot profile this cell: the recording {ongoing.origin} began is on (this cell is "
@@ -533,6 +534,7 @@ class FprofileMagics(Magics):
                 shutil.rmtree(scratch, ignore_errors=True)
             raise UsageError(f"cannot start recording: {e}") from None
         prof = ongoing.prof
+        prof._scratch_outfile = scratch is not None  # type: ignore[attr-defined]  # (removed at the end: .trace in memory)
         if opts.live:
             from ._livecell import CellView
 

@@ -46,7 +46,8 @@ def _record_options(subs: Any, *, builtins: bool, max_events: int, outfile: Opti
 def _get_last_trace(self: Any) -> Optional[Trace]:
     t = self._trace
     if isinstance(t, TraceFile):
-        t = self._trace = t.load()
+        # file-backed; but a live cell's scratch outfile is removed after the cell: loaded then
+        t = self._trace = t.load(backed=not getattr(self, "_scratch_outfile", False))
     return t
 
 
@@ -57,7 +58,8 @@ def _set_last_trace(self: Any, value: Union[Trace, TraceFile, None]) -> None:
 # profile.trace and ThreadProfiler.trace
 _last_trace = property(_get_last_trace, _set_last_trace, doc="""The trace of the last recording (None
 before one ended). A recording streamed to an ``.fpt`` outfile is not loaded at its stop: its trace is
-read from the file the first time it is asked for.""")
+backed by the file (``trace.file``), opened the first time it is asked for; its calls are read from the
+file as they are needed (docs/recording.md, "A long run").""")
 
 class profile:
     """Record every call of your code, per thread, while a block (or a function) runs.

@@ -338,7 +338,7 @@ class TraceFile:
     """The trace of a streamed recording once its stop rewrote the outfile, not loaded (a run of
     any length stops in bounded memory): ``outline`` holds what the stop learnt while rewriting
     (``len()``, ``threads`` and ``processes`` counts, ``duration_ns``, ``metadata``,
-    ``summary()``; None when the rewrite failed), :meth:`load` reads the trace from ``path``."""
+    ``summary()``; None when the rewrite failed), :meth:`load` opens the trace in ``path``."""
 
     __slots__ = ("path", "outline")
 
@@ -346,10 +346,12 @@ class TraceFile:
         self.path = path
         self.outline = outline
 
-    def load(self) -> Trace:
+    def load(self, backed: bool = True) -> Trace:
+        """The trace in ``path``: file-backed (``Trace.file``; its calls read from the file as
+        asked, a run of any length opened in bounded memory), or in memory (``backed=False``)."""
         from ._io import load
 
-        return load(self.path)
+        return load(self.path, backed=backed)
 
     def __repr__(self) -> str:
         return f"<TraceFile {self.path!r} {self.outline!r}>"

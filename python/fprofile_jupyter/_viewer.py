@@ -72,7 +72,7 @@ import webbrowser
 from collections import OrderedDict
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from . import _core, _follow, _httpd, _windowed
+from . import _core, _follow, _httpd, _io, _windowed
 from ._progress import Progress
 
 __all__ = ["main", "serve", "MAX_UPLOAD_BYTES"]
@@ -254,7 +254,9 @@ class _State:
         """Convert a file (bytes or a path) in Rust; the page's answer: URLs, or an error message.
         ``progress(bytes_done, bytes_total)``: called while a file is loaded (the terminal's bar)."""
         try:
-            if path is not None:
+            if path is not None and _io.backs(path):  # a long run: answered from its file, never loaded
+                trace = _core.open_file(path)
+            elif path is not None:
                 trace = _core.load(path, progress=progress)
             else:
                 trace = _core.load_bytes(data or b"", max_inflated=MAX_INFLATED_BYTES)

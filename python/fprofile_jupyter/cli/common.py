@@ -9,7 +9,7 @@ import threading
 from typing import NoReturn, Optional
 
 from .. import _core, _processes
-from .._io import EMPTY_WARNING, load_warnings
+from .._io import EMPTY_WARNING, _fpt_size, load_warnings
 from .._progress import Progress, say
 
 __all__ = ["PROG", "UsageError", "Parser", "unknown_option", "error_message", "exit_code", "load", "outline_or_load",
@@ -59,18 +59,27 @@ def exit_code(e: SystemExit) -> int:
     return 1
 
 
-def load(path: str, format: Optional[str] = None, *, empty_is_error: bool = False):
+def load(path: str, format: Optional[str] = None, *, empty_is_error: bool = False, backed: bool = False):
     """Loads a trace, with a progress bar on a terminal when loading takes more than
     ``_progress.PROGRESS_DELAY_S`` (the loader reports the bytes it has read every few MB).
     ``empty_is_error``: the caller refuses a trace with no calls with an error of its own, so an
-    empty file is not also a warning."""
+    empty file is not also a warning. ``backed``: a compact ``.fpt`` file is opened file-backed
+    (``Trace.file``: what ``diff`` and ``convert`` to ``.fpt`` need is answered from the file,
+    its calls never loaded); another format is loaded."""
     if _processes.is_session_dir(path):  # what a killed recording's children left
         return _processes.load_session(path)
-    bar = Progress(f"loading {os.path.basename(path)}")
-    try:
-        trace = _core.load(path, format, progress=bar.update if bar.enabled else None)
-    finally:
-        bar.close()
+    trace = None
+    if backed and format in (None, "fpt") and _fpt_size(path) is not None:
+        try:
+            trace = _core.open_file(path)
+        except Exception:  # loading it names the problem
+            trace = None
+    if trace is None:
+        bar = Progress(f"loading {os.path.basename(path)}")
+        try:
+            trace = _core.load(path, format, progress=bar.update if bar.enabled else None)
+        finally:
+            bar.close()
     for w in load_warnings(trace):
         if not (empty_is_error and w == EMPTY_WARNING):
             say(f"fprofile: warning: {path}: {w}")

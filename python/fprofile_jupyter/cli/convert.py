@@ -1,5 +1,6 @@
 """``fprofile convert IN OUT``: a trace written in another format (any format ``fprofile`` reads in,
-any it writes out)."""
+any it writes out). A compact ``.fpt`` written as ``.fpt`` is copied without decoding; every other
+conversion loads the trace."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -25,7 +26,9 @@ def cmd_convert(argv: Sequence[str]) -> int:
     parser.add_argument("--format", choices=SAVE_FORMATS, help="output format (default: from OUT's extension)")
     parser.add_argument("--input-format", choices=LOAD_FORMATS, help="input format (default: detected)")
     opts = parser.parse_args(argv)
-    trace = load(opts.input, opts.input_format)
+    # to .fpt from a compact .fpt: the file copied, never decoded; other formats need every call
+    to_fpt = opts.format == "fpt" if opts.format is not None else opts.output.lower().endswith(".fpt")
+    trace = load(opts.input, opts.input_format, backed=to_fpt)
     save(trace, opts.output, opts.format)
     say(f"fprofile: wrote {opts.output} ({len(trace):,} calls)")
     return 0

@@ -1,5 +1,6 @@
 """``fprofile diff A B``: two traces compared per function, as a table in the terminal (the
-``Comparison`` of ``fprofile_jupyter.compare``; any format ``fprofile`` reads on either side)."""
+``Comparison`` of ``fprofile_jupyter.compare``; any format ``fprofile`` reads on either side). An
+``.fpt`` side is file-backed: compared from its summary, in memory bounded by its functions."""
 from __future__ import annotations
 
 import os
@@ -36,8 +37,9 @@ def cmd_diff(argv: Sequence[str]) -> int:
         raise UsageError("--top must be 0 or more")
     if opts.names is not None and (not all(n.strip() for n in opts.names) or opts.names[0].strip() == opts.names[1].strip()):
         raise UsageError("--names needs two different non-empty names")
-    ta = load(opts.a, empty_is_error=True)
-    tb = load(opts.b, empty_is_error=True)
+    # .fpt files file-backed: the comparison is made from their summaries, their calls never loaded
+    ta = load(opts.a, empty_is_error=True, backed=True)
+    tb = load(opts.b, empty_is_error=True, backed=True)
     name_a, name_b = os.path.basename(opts.a) or opts.a, os.path.basename(opts.b) or opts.b
     if name_a == name_b:
         name_a, name_b = opts.a, opts.b

@@ -1,6 +1,7 @@
 //! Aggregates of a trace for Python: `Trace.flame()`, `Trace.callers()`, `Trace.callees()` (nested
 //! dicts) and `flame_bytes()` (the timeline's encoding), as functions of a core trace that
-//! `trace.rs` calls. Conversion only: the merging is `fprofile::flame`.
+//! `trace.rs` calls. Conversion only: the merging is `fprofile::flame` (or a file-backed trace's
+//! `FileTrace::flame`, through `backed.rs`).
 
 use fprofile::flame::{self, Flame, Window};
 use fprofile::Trace;
@@ -8,6 +9,9 @@ use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+
+use crate::backed::Source;
+use crate::errors::BindingError;
 
 /// The thread indices `threads` names: None (all), an index, a thread name (every thread with
 /// it), or a list of those.
@@ -159,16 +163,18 @@ fn window_of(window: Option<(i64, i64)>) -> PyResult<Option<Window>> {
     }
 }
 
-/// `Trace.flame()`: the top-level nodes of the flame graph as nested dicts.
+/// `Trace.flame()`: the top-level nodes of the flame graph as nested dicts (a file-backed trace's
+/// from its file: `backed.rs`).
 pub(crate) fn flame<'py>(
     py: Python<'py>,
-    t: &Trace,
+    src: &Source,
     threads: Option<&Bound<'py, PyAny>>,
     window: Option<(i64, i64)>,
 ) -> PyResult<Bound<'py, PyList>> {
+    let t = src.tables();
     let threads = thread_set(t, threads)?;
     let window = window_of(window)?;
-    let f = py.detach(|| flame::flame(t, threads.as_deref(), window));
+    let f = py.detach(|| src.flame(threads.as_deref(), window)).map_err(BindingError::from)?;
     nested(py, t, &f)
 }
 
@@ -201,12 +207,12 @@ pub(crate) fn sandwich<'py>(
 /// graph encoding").
 pub(crate) fn flame_bytes<'py>(
     py: Python<'py>,
-    t: &Trace,
+    src: &Source,
     threads: Option<&Bound<'py, PyAny>>,
     window: Option<(i64, i64)>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let threads = thread_set(t, threads)?;
+    let threads = thread_set(src.tables(), threads)?;
     let window = window_of(window)?;
-    let bytes = py.detach(|| flame::flame(t, threads.as_deref(), window).encode());
+    let bytes = py.detach(|| src.flame(threads.as_deref(), window).map(|f| f.encode())).map_err(BindingError::from)?;
     Ok(PyBytes::new(py, &bytes))
 }

@@ -34,14 +34,22 @@ fn asset_source(path: &str) -> PyResult<String> {
 /// already (they are not computed again). The GIL is released while the page is built.
 #[pyfunction]
 #[pyo3(signature = (trace, title, *, encoded=None, summary=None))]
-fn export_html(py: Python<'_>, trace: &PyTrace, title: &str, encoded: Option<Vec<u8>>, summary: Option<String>) -> String {
-    let t = trace.inner();
-    py.detach(|| {
-        use fprofile::formats::{fpt, html};
-        let encoded = encoded.unwrap_or_else(|| fpt::encode(t));
-        let summary = summary.unwrap_or_else(|| fprofile::summary::overall_json(t));
-        html::page(&encoded, &summary, title)
-    })
+fn export_html(
+    py: Python<'_>,
+    trace: &PyTrace,
+    title: &str,
+    encoded: Option<Vec<u8>>,
+    summary: Option<String>,
+) -> Result<String, crate::errors::BindingError> {
+    use fprofile::formats::{fpt, html};
+    let (encoded, summary) = match (encoded, summary) {
+        (Some(e), Some(s)) => (e, s),
+        (e, s) => {
+            let t = trace.whole(py)?;
+            py.detach(|| (e.unwrap_or_else(|| fpt::encode(&t)), s.unwrap_or_else(|| fprofile::summary::overall_json(&t))))
+        }
+    };
+    Ok(py.detach(|| html::page(&encoded, &summary, title)))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,11 +1,12 @@
 //! The `_Comparison` class (wrapped by `fprofile_jupyter.compare.Comparison`) and
 //! `compare_traces(a, b)`: two traces compared per function, their rows, tables and differential
-//! flame tree. Conversion only: the matching, orders and tables are `fprofile::compare`.
+//! flame tree. Conversion only: the matching, orders and tables are `fprofile::compare`, from the
+//! two sides' summaries and flame graphs (`compare_parts`, `diff_flames`): a file-backed trace's
+//! come from its file, its calls never loaded.
 
-use std::sync::Arc;
+use std::sync::OnceLock;
 
-use fprofile::compare::{self, CompareSort, Comparison, DiffRow};
-use fprofile::Trace;
+use fprofile::compare::{self, CompareSort, Comparison, DiffNode, DiffRow};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
@@ -17,9 +18,11 @@ use crate::trace::PyTrace;
 /// Two traces compared per function (`fprofile::compare`); the Python `Comparison` wraps it.
 #[pyclass(name = "_Comparison", module = "fprofile_jupyter._core", frozen)]
 pub struct PyComparison {
-    a: Arc<Trace>,
-    b: Arc<Trace>,
+    a: Py<PyTrace>,
+    b: Py<PyTrace>,
     cmp: Comparison,
+    /// The differential flame tree, built by the first ask.
+    tree: OnceLock<Vec<DiffNode>>,
 }
 
 /// One row as a tuple: (id, function, file, line_a, line_b, presence, calls_a, calls_b,
@@ -44,12 +47,26 @@ fn row_tuple(r: &DiffRow) -> RowTuple {
 impl PyComparison {
     /// The roots file names are shown against: b's (the newer run), else a's.
     fn roots(&self) -> fprofile::paths::Roots {
-        let b = fprofile::paths::Roots::from_metadata(&self.b.metadata);
+        let meta = |t: &Py<PyTrace>| fprofile::paths::Roots::from_metadata(&t.get().source().tables().metadata);
+        let b = meta(&self.b);
         if b.0.is_empty() {
-            fprofile::paths::Roots::from_metadata(&self.a.metadata)
+            meta(&self.a)
         } else {
             b
         }
+    }
+
+    /// The differential flame tree (`fprofile::compare::diff_flames` of both sides' flame graphs),
+    /// built once; the GIL is released meanwhile.
+    fn tree(&self, py: Python<'_>) -> Result<&[DiffNode], BindingError> {
+        if let Some(t) = self.tree.get() {
+            return Ok(t);
+        }
+        let (a, b) = (self.a.get().source(), self.b.get().source());
+        let nodes = py.detach(|| -> Result<Vec<DiffNode>, fprofile::LoadError> {
+            Ok(compare::diff_flames(&a.flame(None, None)?, &b.flame(None, None)?, &self.cmp))
+        })?;
+        Ok(self.tree.get_or_init(|| nodes))
     }
 
     fn sorted(&self, by: Option<&str>, per_call: bool) -> Result<(Vec<DiffRow>, CompareSort), BindingError> {
@@ -98,14 +115,15 @@ impl PyComparison {
     /// "status" ("both", "only_a", "only_b"), "calls_a", "total_ns_a", "self_ns_a", "calls_b",
     /// "total_ns_b", "self_ns_b", "children"}`; the list of top-level nodes.
     fn flame<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let nodes = py.detach(|| compare::diff_flame(&self.a, &self.b, &self.cmp));
-        without_gc(py, || self.nested(py, &nodes))
+        let nodes = self.tree(py)?;
+        without_gc(py, || self.nested(py, nodes))
     }
 
     /// The differential flame tree in its compact encoding (`docs/format.md`).
-    fn flame_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        let bytes = py.detach(|| compare::encode_diff_flame(&compare::diff_flame(&self.a, &self.b, &self.cmp)));
-        PyBytes::new(py, &bytes)
+    fn flame_bytes<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyBytes>, BindingError> {
+        let nodes = self.tree(py)?;
+        let bytes = py.detach(|| compare::encode_diff_flame(nodes));
+        Ok(PyBytes::new(py, &bytes))
     }
 }
 
@@ -142,12 +160,18 @@ impl PyComparison {
     }
 }
 
-/// Compares two traces per function (`fprofile::compare::compare`); ValueError when one has no calls.
+/// Compares two traces per function (`fprofile::compare::compare_parts` of their summaries: a
+/// file-backed trace's from its file); ValueError when one has no calls.
 #[pyfunction]
 fn compare_traces<'py>(py: Python<'py>, a: &Bound<'py, PyTrace>, b: &Bound<'py, PyTrace>) -> Result<PyComparison, BindingError> {
-    let (a, b) = (a.get().shared(), b.get().shared());
-    let cmp = py.detach(|| compare::compare(&a, &b))?;
-    Ok(PyComparison { a, b, cmp })
+    let (sa, sb) = (a.get().source(), b.get().source());
+    let cmp = py.detach(|| -> Result<Comparison, BindingError> {
+        let (xa, xb) = (sa.summary()?, sb.summary()?);
+        let part =
+            |s: &crate::backed::Source, rows| compare::Part { overall: rows, codes: s.tables().codes.len(), calls: s.calls() };
+        Ok(compare::compare_parts(part(sa, &xa.overall), part(sb, &xb.overall))?)
+    })?;
+    Ok(PyComparison { a: a.clone().unbind(), b: b.clone().unbind(), cmp, tree: OnceLock::new() })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,5 +1,5 @@
 //! The module-level functions around `Trace`: those that make one (`load`, `load_bytes`,
-//! `_build_trace`, `_synthetic_trace`), the format table (`formats()`), `format_duration()`, and
+//! `open_file`, `_build_trace`, `_synthetic_trace`), the format table (`formats()`), `format_duration()`, and
 //! `_html_export` (the HTML export with its limits given, for tests). Conversion only.
 
 use fprofile::formats::registry;
@@ -77,6 +77,16 @@ fn load(
     Ok(PyTrace::from_trace(result?))
 }
 
+/// Opens the trace in the file at `path` as a file-backed trace (`backed.rs`, the core's
+/// `FileTrace`): its tables and what answers windows, summaries and flame graphs; its calls are
+/// read from the file as asked, and loaded whole only for what needs every call.
+#[pyfunction]
+fn open_file(py: Python<'_>, path: &Bound<'_, PyAny>) -> Result<PyTrace, BindingError> {
+    let path = path_string(path)?;
+    let src = py.detach(|| crate::backed::Source::open(std::path::Path::new(&path)))?;
+    Ok(PyTrace::from_source(src))
+}
+
 /// Loads a trace from bytes; the format is detected from the content unless given.
 /// `max_inflated`: the largest body a compressed `.fpt` may inflate to (bytes; default the
 /// format's 2 GiB), for bytes from someone else: `fprofile::load::load_bytes_limited`.
@@ -106,10 +116,16 @@ fn py_format_duration(ns: i64) -> String {
 /// The HTML export of `trace` with its limits given (`fprofile::formats::html::to_html_limited`):
 /// above `pyramid_calls` calls, a pyramid of at most `max_bytes` (tests of the pyramid page).
 #[pyfunction]
-fn _html_export(py: Python<'_>, trace: &PyTrace, title: &str, pyramid_calls: usize, max_bytes: usize) -> String {
-    let inner = trace.shared();
+fn _html_export(
+    py: Python<'_>,
+    trace: &PyTrace,
+    title: &str,
+    pyramid_calls: usize,
+    max_bytes: usize,
+) -> Result<String, BindingError> {
+    let inner = trace.whole(py)?;
     let title = title.to_owned();
-    py.detach(move || fprofile::formats::html::to_html_limited(&inner, &title, pyramid_calls, max_bytes))
+    Ok(py.detach(move || fprofile::formats::html::to_html_limited(&inner, &title, pyramid_calls, max_bytes)))
 }
 
 /// A synthetic trace of about `calls` calls in `threads` threads (`fprofile::synthetic`; for
@@ -122,6 +138,7 @@ fn _synthetic_trace(py: Python<'_>, calls: usize, threads: usize, seed: u64) -> 
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load, m)?)?;
+    m.add_function(wrap_pyfunction!(open_file, m)?)?;
     m.add_function(wrap_pyfunction!(_synthetic_trace, m)?)?;
     m.add_function(wrap_pyfunction!(_html_export, m)?)?;
     m.add_function(wrap_pyfunction!(load_bytes, m)?)?;

@@ -2,7 +2,8 @@
 //!
 //! - `errors`: the package's exception types, `BindingError` (a variant per core error) and the one
 //!   `From<BindingError> for PyErr`.
-//! - `trace`: the `Trace` class (wrapping `fprofile::Trace`); `records`: its `ThreadInfo`,
+//! - `trace`: the `Trace` class (wrapping `fprofile::Trace`, or a file's `fprofile::filetrace::
+//!   FileTrace`: `backed`); `records`: its `ThreadInfo`,
 //!   `ProcessInfo` and `Call`; `summary`: the `Summary` classes (`fprofile::summary`); `functions`:
 //!   `load`, `load_bytes`, `formats()`, `format_duration()` and the test helpers: conversion only.
 //! - `hook/` + `recorder`: the only code that touches CPython internals: installing the hook,
@@ -24,6 +25,7 @@ use pyo3::prelude::*;
 
 mod aggregate;
 mod assets;
+mod backed;
 mod child;
 mod comparison;
 mod errors;

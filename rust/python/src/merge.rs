@@ -153,7 +153,7 @@ pub fn merge(parts: &Bound<'_, PyList>) -> PyResult<PyTrace> {
         }
         let tr = d.get_item("trace")?.ok_or_else(|| bad(format!("merge: part {i} has no \"trace\"")))?;
         let tr = tr.cast::<PyTrace>().map_err(|_| bad(format!("merge: part {i}: \"trace\" must be a Trace")))?;
-        let mut t: Trace = tr.get().inner().clone();
+        let mut t: Trace = Trace::clone(&*tr.get().whole(part.py())?);
         if t.processes.is_empty() && !t.threads.is_empty() {
             t.processes = Trace::one_process(&t.threads);
         }
@@ -284,7 +284,15 @@ impl PyOutline {
     #[getter]
     fn threads(&self) -> Vec<crate::records::PyThreadInfo> {
         let t = &self.outline.trace;
-        (0..t.threads.len()).map(|i| crate::records::PyThreadInfo::of(t, i)).collect()
+        (0..t.threads.len())
+            .map(|i| {
+                crate::records::PyThreadInfo::of(
+                    t,
+                    i,
+                    t.threads[i].call_range.1.saturating_sub(t.threads[i].call_range.0) as usize,
+                )
+            })
+            .collect()
     }
     #[getter]
     fn processes(&self) -> Vec<crate::records::PyProcessInfo> {

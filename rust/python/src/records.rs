@@ -43,8 +43,9 @@ pub struct PyThreadInfo {
 }
 
 impl PyThreadInfo {
-    /// Thread `index` of `t`.
-    pub(crate) fn of(t: &fprofile::Trace, index: usize) -> PyThreadInfo {
+    /// Thread `index` of `t`, which made `call_count` calls (`t` may be a skeleton: its threads'
+    /// `call_range` are then empty).
+    pub(crate) fn of(t: &fprofile::Trace, index: usize, call_count: usize) -> PyThreadInfo {
         let th = &t.threads[index];
         PyThreadInfo {
             process: th.process,
@@ -57,7 +58,7 @@ impl PyThreadInfo {
             first_ns: th.first_ns,
             last_ns: th.last_ns,
             lane: th.lane,
-            call_count: th.call_range.1.saturating_sub(th.call_range.0) as usize,
+            call_count,
         }
     }
 }

@@ -39,7 +39,7 @@ fn _is_stream_path(path: PathBuf) -> bool {
 /// as its final chunk: loading the file gives that trace.
 #[pyfunction]
 fn _stream_append_trace(py: Python<'_>, path: PathBuf, trace: PyRef<'_, PyTrace>) -> PyResult<()> {
-    let t = trace.shared();
+    let t = trace.whole(py)?;
     py.detach(move || fprofile::formats::stream::append_trace(&path, &t)).map_err(PyErr::from)
 }
 

@@ -1,5 +1,6 @@
-//! The `Trace` class: a thin Python view of [`fprofile::Trace`] (per-thread call trees) and the
-//! `flame_bytes(trace)` function. Its records are in `records.rs`, the functions that make one
+//! The `Trace` class: a thin Python view of [`fprofile::Trace`] (per-thread call trees), held in
+//! memory or answered from its `.fpt` file (`backed.rs`: the questions that need every call load it
+//! once), and the `flame_bytes(trace)` function. Its records are in `records.rs`, the functions that make one
 //! (`load`, `load_bytes`, ...) in `functions.rs`, the `Summary` classes in `summary.rs` (the binding's), flame
 //! graphs in `aggregate.rs`.
 //!
@@ -17,6 +18,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyType};
 
 use crate::aggregate;
+use crate::backed::Source;
 use crate::errors::BindingError;
 use crate::paths::path_string;
 use crate::records::{process_list, PyCall, PyProcessInfo, PyThreadInfo};
@@ -25,8 +27,9 @@ use crate::summary::PySummary;
 /// A recorded trace: per-thread call trees.
 #[pyclass(name = "Trace", module = "fprofile_jupyter._core", frozen)]
 pub struct PyTrace {
-    inner: Arc<fprofile::Trace>,
-    /// The calls indexed for window queries, built by the first one (`fprofile::window`).
+    src: Source,
+    /// The calls indexed for window queries, built by the first one (`fprofile::window`; a trace
+    /// in memory only: a file-backed one's is the `FileTrace`'s).
     window_index: std::sync::OnceLock<Arc<fprofile::window::WindowIndex>>,
     /// `summary_json(overall_only=True)`, computed once (what every host sends with the trace).
     overall_summary: std::sync::OnceLock<String>,
@@ -35,21 +38,36 @@ pub struct PyTrace {
 impl PyTrace {
     /// Wraps a built trace (used by the recorder and the loaders).
     pub fn from_trace(t: fprofile::Trace) -> Self {
-        PyTrace { inner: Arc::new(t), window_index: std::sync::OnceLock::new(), overall_summary: std::sync::OnceLock::new() }
+        PyTrace::of(Source::Memory(Arc::new(t)))
     }
 
-    /// The wrapped trace.
-    pub fn inner(&self) -> &fprofile::Trace {
-        &self.inner
+    /// Wraps a trace answered from its file (`backed.rs`).
+    pub(crate) fn from_source(src: Source) -> Self {
+        PyTrace::of(src)
     }
 
-    /// The wrapped trace, shared (for objects that outlive this call, e.g. a comparison).
-    pub fn shared(&self) -> Arc<fprofile::Trace> {
-        self.inner.clone()
+    fn of(src: Source) -> Self {
+        PyTrace { src, window_index: std::sync::OnceLock::new(), overall_summary: std::sync::OnceLock::new() }
+    }
+
+    /// Where the calls are (`backed.rs`).
+    pub(crate) fn source(&self) -> &Source {
+        &self.src
+    }
+
+    /// The whole trace, every call (a file-backed trace loads it the first time, the GIL released,
+    /// and keeps it).
+    pub(crate) fn whole(&self, py: Python<'_>) -> Result<Arc<fprofile::Trace>, BindingError> {
+        Ok(py.detach(|| self.src.whole())?)
+    }
+
+    /// Threads, processes, functions, bands, metadata (not the calls: see `backed.rs`).
+    fn tables(&self) -> &fprofile::Trace {
+        self.src.tables()
     }
 
     fn duration(&self) -> i64 {
-        self.inner.duration_ns()
+        self.tables().duration_ns()
     }
 }
 
@@ -57,18 +75,23 @@ impl PyTrace {
 impl PyTrace {
     /// Number of calls.
     fn __len__(&self) -> usize {
-        self.inner.calls.len()
+        self.src.calls() as usize
     }
 
     fn __repr__(&self) -> String {
-        let t = &*self.inner;
+        let t = self.tables();
+        let calls = self.src.calls();
         let names: Vec<String> = t.threads.iter().take(4).map(|th| format!("{:?}", th.name())).collect();
         let more = if t.threads.len() > 4 { format!(", ... {} more", t.threads.len() - 4) } else { String::new() };
         let processes = if t.processes.len() > 1 { format!(" of {} processes", t.processes.len()) } else { String::new() };
+        let file = match self.src.file() {
+            Some(p) => format!(", backed by {:?}", p.to_string_lossy()),
+            None => String::new(),
+        };
         format!(
-            "<Trace: {} call{} of {} function{} in {} thread{}{processes} [{}{}] over {}>",
-            t.calls.len(),
-            if t.calls.len() == 1 { "" } else { "s" },
+            "<Trace: {} call{} of {} function{} in {} thread{}{processes} [{}{}] over {}{file}>",
+            calls,
+            if calls == 1 { "" } else { "s" },
             t.codes.len(),
             if t.codes.len() == 1 { "" } else { "s" },
             t.threads.len(),
@@ -82,7 +105,30 @@ impl PyTrace {
     /// Absolute monotonic clock time (ns) of t = 0; 0 when unknown.
     #[getter]
     fn origin_ns(&self) -> u64 {
-        self.inner.origin_ns
+        self.tables().origin_ns
+    }
+
+    /// The file this trace is answered from, its absolute path (a file-backed trace: `load()` of a large `.fpt`,
+    /// `prof.trace` of a recording streamed to an `.fpt` outfile), else None: its calls are in
+    /// memory. A file-backed trace holds a small index, reads the rest from the file as asked, and
+    /// loads every call only for what needs them all (`calls()`, callers/callees, exports to other
+    /// formats, the picture, `==`, pickling). The file must stay where it is while the trace is used.
+    #[getter]
+    fn file(&self) -> Option<String> {
+        self.src.file().map(|p| p.to_string_lossy().into_owned())
+    }
+
+    /// Whether every call is in memory: always for a trace made in memory; for a file-backed one
+    /// (`file`), once something that needs every call loaded them.
+    #[getter]
+    fn in_memory(&self) -> bool {
+        self.src.in_memory()
+    }
+
+    /// Bytes of memory the calls take (the columns in memory; a file-backed trace's index, plus
+    /// the loaded calls once loaded): what the benchmarks and the RSS tests compare.
+    fn _resident_bytes(&self) -> usize {
+        self.src.resident_bytes() + self.window_index.get().map_or(0, |i| i.heap_bytes())
     }
 
     /// From t = 0 to the last event of any thread, ns.
@@ -95,7 +141,7 @@ impl PyTrace {
     #[getter]
     fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        for (k, v) in &self.inner.metadata {
+        for (k, v) in &self.tables().metadata {
             d.set_item(k, v)?;
         }
         Ok(d)
@@ -103,27 +149,35 @@ impl PyTrace {
 
     /// Folded stacks: one line per distinct stack, `"thread;outer;...;inner count"`, where count is
     /// the number of calls ending that stack; sorted. Frames are function names.
-    fn folded(&self) -> Vec<String> {
-        fprofile::stacks::folded(&self.inner)
+    fn folded(&self, py: Python<'_>) -> Result<Vec<String>, BindingError> {
+        Ok(fprofile::stacks::folded(&*self.whole(py)?))
     }
 
     /// The trace in the compact binary `.fpt` format (what the widget and viewer load). `level`:
     /// zlib level 0-9 (default 6; 1 is about 6x faster to write and 40% larger, for bytes that
-    /// only cross a local link, such as a Dask worker's trace on its way to the client).
+    /// only cross a local link, such as a Dask worker's trace on its way to the client). A trace
+    /// backed by a compact `.fpt` file gives the file's bytes as they are (no decoding; `level`
+    /// is the file's).
     #[pyo3(signature = (level = fprofile::formats::fpt::ZLIB_LEVEL))]
     fn to_bytes<'py>(&self, py: Python<'py>, level: u32) -> Result<Bound<'py, PyBytes>, BindingError> {
         if level > 9 {
             return Err(PyValueError::new_err(format!("level must be 0 to 9 (got {level})")).into());
         }
-        let inner = &self.inner;
-        let bytes = py.detach(|| fprofile::formats::fpt::encode_with_level(inner, level));
+        if let Some(read) = py.detach(|| self.src.file_bytes()) {
+            let path = self.src.file().map(|p| p.to_path_buf()).unwrap_or_default();
+            let bytes = read.map_err(|e| fprofile::LoadError { path: Some(path), problem: fprofile::load::Problem::Io(e) })?;
+            return Ok(PyBytes::new(py, &bytes));
+        }
+        let inner = self.whole(py)?;
+        let bytes = py.detach(|| fprofile::formats::fpt::encode_with_level(&inner, level));
         Ok(PyBytes::new(py, &bytes))
     }
 
     /// What the timeline draws of the window `[t0_ns, t1_ns]` at `px` pixels (calls narrower than
     /// a pixel merged into counted runs), as a window reply (`docs/format.md`, "Window replies");
     /// `threads`: thread indices (default all). The calls are indexed by the first call (4 bytes
-    /// per call, kept with the trace). The GIL is released while it runs.
+    /// per call, kept with the trace; a file-backed trace answers from its file). The GIL is
+    /// released while it runs.
     #[pyo3(signature = (t0_ns, t1_ns, px, threads=None, *, zlib_level=None))]
     fn window_bytes<'py>(
         &self,
@@ -134,7 +188,11 @@ impl PyTrace {
         threads: Option<Vec<u64>>,
         zlib_level: Option<u32>,
     ) -> Result<Bound<'py, PyBytes>, BindingError> {
-        let inner = self.inner.clone();
+        if let Some(reply) = py.detach(|| self.src.file_window(t0_ns, t1_ns, px, threads.as_deref())) {
+            let bytes = py.detach(|| reply.map(|r| fprofile::formats::window::encode(&r, zlib_level)))?;
+            return Ok(PyBytes::new(py, &bytes));
+        }
+        let inner = self.whole(py)?;
         let index = self.window_index.get().cloned();
         let (bytes, index) = py.detach(move || {
             let index = index.unwrap_or_else(|| Arc::new(fprofile::window::WindowIndex::build(&inner)));
@@ -148,8 +206,10 @@ impl PyTrace {
     /// The trace without its calls (threads, processes, functions, bands, metadata) as `.fpt`
     /// bytes: what the timeline gets first in windowed mode, the calls coming as window replies.
     fn skeleton_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        let inner = self.inner.clone();
-        let bytes = py.detach(move || fprofile::formats::fpt::encode(&fprofile::window::skeleton(&inner)));
+        let bytes = py.detach(|| match &self.src {
+            Source::Memory(t) => fprofile::formats::fpt::encode(&fprofile::window::skeleton(t)),
+            Source::File(_) => fprofile::formats::fpt::encode(self.tables()),
+        });
         PyBytes::new(py, &bytes)
     }
 
@@ -163,7 +223,8 @@ impl PyTrace {
 
     /// Writes the trace to `path`, in `format` or the format its extension names; `title` is the
     /// page title of the HTML export and the picture's caption (default: the file name);
-    /// `width_px` the picture's width (PNG only).
+    /// `width_px` the picture's width (PNG only). A trace backed by a compact `.fpt` file saved as
+    /// `.fpt` is the file copied (no decoding); other formats load every call first.
     #[pyo3(signature = (path, format=None, *, title=None, width_px=None))]
     fn save(
         &self,
@@ -183,7 +244,16 @@ impl PyTrace {
             }
             fprofile::formats::png::check_width(w)?; // a ValueError, before the file is touched
         }
-        let inner = self.inner.clone();
+        if format == fprofile::formats::Format::Fpt {
+            let to = std::path::PathBuf::from(&path);
+            let copied = py.detach(|| self.src.copy_fpt_to(&to));
+            match copied {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(source) => return Err(fprofile::formats::SaveError { path: to, source }.into()),
+            }
+        }
+        let inner = self.whole(py)?;
         py.detach(move || fprofile::formats::save_with(&inner, &path, format, title.as_deref(), width))?;
         Ok(())
     }
@@ -201,7 +271,7 @@ impl PyTrace {
             Some(w) => picture_width(w)?,
             None => i128::from(fprofile::formats::png::DEFAULT_WIDTH_PX),
         };
-        let inner = self.inner.clone();
+        let inner = self.whole(py)?;
         let bytes = py.detach(move || {
             let title = fprofile::formats::png::title_of(&inner);
             fprofile::formats::png::to_png(&inner, &title, width)
@@ -212,57 +282,59 @@ impl PyTrace {
     /// Per-function figures (calls, total, self, mean, max), overall, per process (`per_process`)
     /// and per thread (`per_thread`). `task`: of the calls made inside that task's bands only (an
     /// asyncio task's name, a Dask task's key: `fprofile::tasks`); ValueError naming the tasks
-    /// there are when none has that name.
+    /// there are when none has that name. A file-backed trace's is computed from the file (one
+    /// pass, memory bounded by the functions and threads; with `task`, every call is loaded).
     #[pyo3(signature = (*, task=None))]
     fn summary(&self, py: Python<'_>, task: Option<String>) -> PyResult<PySummary> {
-        let inner = match task {
-            None => self.inner.clone(),
-            Some(name) => match fprofile::tasks::restrict(&self.inner, &name) {
-                Some(t) => Arc::new(t),
-                None => {
-                    let known = fprofile::tasks::labels(&self.inner);
-                    let shown: Vec<String> = known.iter().take(10).map(|l| format!("{l:?}")).collect();
-                    let more = if known.len() > 10 { format!(" and {} more", known.len() - 10) } else { String::new() };
-                    return Err(PyValueError::new_err(if known.is_empty() {
-                        format!("summary(task={name:?}): this trace has no tasks (no bands)")
-                    } else {
-                        format!("summary(task={name:?}): no task of that name; the tasks are {}{more}", shown.join(", "))
-                    }));
-                }
-            },
-        };
-        let t = &*inner;
-        let processes = (0..t.processes.len())
+        let t = self.tables();
+        let processes: Vec<(String, usize)> = (0..t.processes.len())
             .map(|p| (t.process_label(p), t.threads.iter().filter(|th| th.process as usize == p).count()))
             .collect();
         let roots = fprofile::paths::Roots::from_metadata(&t.metadata);
-        let inner2 = inner.clone();
-        Ok(PySummary::from_core(py.detach(move || fprofile::summary::summarize(&inner2)), processes, roots))
+        let Some(name) = task else {
+            let s = py.detach(|| self.src.summary()).map_err(BindingError::from)?;
+            return Ok(PySummary::from_core(Arc::unwrap_or_clone(s), processes, roots));
+        };
+        let whole = self.whole(py)?;
+        let inner = match fprofile::tasks::restrict(&whole, &name) {
+            Some(t) => Arc::new(t),
+            None => {
+                let known = fprofile::tasks::labels(&whole);
+                let shown: Vec<String> = known.iter().take(10).map(|l| format!("{l:?}")).collect();
+                let more = if known.len() > 10 { format!(" and {} more", known.len() - 10) } else { String::new() };
+                return Err(PyValueError::new_err(if known.is_empty() {
+                    format!("summary(task={name:?}): this trace has no tasks (no bands)")
+                } else {
+                    format!("summary(task={name:?}): no task of that name; the tasks are {}{more}", shown.join(", "))
+                }));
+            }
+        };
+        Ok(PySummary::from_core(py.detach(move || fprofile::summary::summarize(&inner)), processes, roots))
     }
 
     /// The summary as JSON (docs/format.md); `overall_only`: only `{"overall": [...]}`, what the
     /// widget and the HTML export send (the timeline computes the rest from the trace).
     #[pyo3(signature = (*, overall_only=false))]
-    fn summary_json(&self, py: Python<'_>, overall_only: bool) -> String {
+    fn summary_json(&self, py: Python<'_>, overall_only: bool) -> Result<String, BindingError> {
         if overall_only {
             if let Some(s) = self.overall_summary.get() {
-                return s.clone();
+                return Ok(s.clone());
             }
-        }
-        let inner = self.inner.clone();
-        let json: fn(&fprofile::model::Trace) -> String =
-            if overall_only { fprofile::summary::overall_json } else { fprofile::summary::summary_json };
-        let s = py.detach(move || json(&inner));
-        if overall_only {
+            let s = py.detach(|| self.src.overall_json())?;
             let _ = self.overall_summary.set(s.clone());
+            return Ok(s);
         }
-        s
+        let s = py.detach(|| self.src.summary())?;
+        // Serializing plain structs of strings and integers cannot fail.
+        Ok(serde_json::to_string(&*s).unwrap_or_else(|_| "{\"overall\":[],\"processes\":[],\"threads\":[]}".into()))
     }
 
     /// Prepares a windowed showing: the window index and the overall summary, built side by side
-    /// (each a pass over the calls; both kept with the trace). The GIL is released.
+    /// (each a pass over the calls; both kept with the trace). The GIL is released. A file-backed
+    /// trace has nothing to build (its `FileTrace` answers windows and the summary).
     fn _prepare_windowed(&self, py: Python<'_>) {
-        let inner = self.inner.clone();
+        let Source::Memory(inner) = &self.src else { return };
+        let inner = inner.clone();
         let need_index = self.window_index.get().is_none();
         let need_summary = self.overall_summary.get().is_none();
         let (index, summary) = py.detach(move || {
@@ -306,11 +378,17 @@ impl PyTrace {
         Ok((ctor, (slf.get().to_bytes(py, fprofile::formats::fpt::ZLIB_LEVEL)?,)))
     }
 
-    /// Two traces are equal when they hold exactly the same threads, calls, functions and metadata.
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+    /// Two traces are equal when they hold exactly the same threads, calls, functions and metadata
+    /// (a file-backed trace loads its calls to tell).
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> Result<bool, BindingError> {
         match other.cast::<PyTrace>() {
-            Ok(o) => *self.inner == *o.get().inner,
-            Err(_) => false,
+            Ok(o) => {
+                if self.src.calls() != o.get().src.calls() || self.tables().codes != o.get().tables().codes {
+                    return Ok(false);
+                }
+                Ok(*self.whole(py)? == *o.get().whole(py)?)
+            }
+            Err(_) => Ok(false),
         }
     }
 
@@ -324,7 +402,7 @@ impl PyTrace {
         threads: Option<Bound<'py, PyAny>>,
         window: Option<(i64, i64)>,
     ) -> PyResult<Bound<'py, pyo3::types::PyList>> {
-        crate::aggregate::flame(py, &self.inner, threads.as_ref(), window)
+        crate::aggregate::flame(py, &self.src, threads.as_ref(), window)
     }
 
     /// The callers of `function` (a name or a code id) merged upward, as a nested dict.
@@ -335,7 +413,8 @@ impl PyTrace {
         file: Option<&str>,
         threads: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        crate::aggregate::sandwich(function.py(), &self.inner, function, file, threads.as_ref(), true)
+        let t = self.whole(function.py())?;
+        crate::aggregate::sandwich(function.py(), &t, function, file, threads.as_ref(), true)
     }
 
     /// The callees of `function` (a name or a code id) merged downward, as a nested dict.
@@ -346,20 +425,24 @@ impl PyTrace {
         file: Option<&str>,
         threads: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        crate::aggregate::sandwich(function.py(), &self.inner, function, file, threads.as_ref(), false)
+        let t = self.whole(function.py())?;
+        crate::aggregate::sandwich(function.py(), &t, function, file, threads.as_ref(), false)
     }
 
-    /// The threads, in order of their first event.
+    /// The threads, in order of their first event (a file-backed trace counts each thread's calls
+    /// from its summary, one pass over the file the first time).
     #[getter]
-    fn threads(&self) -> Vec<PyThreadInfo> {
-        (0..self.inner.threads.len()).map(|i| PyThreadInfo::of(&self.inner, i)).collect()
+    fn threads(&self, py: Python<'_>) -> Result<Vec<PyThreadInfo>, BindingError> {
+        let t = self.tables();
+        let counts = py.detach(|| self.src.thread_calls())?;
+        Ok((0..t.threads.len()).map(|i| PyThreadInfo::of(t, i, counts.get(i).copied().unwrap_or(0))).collect())
     }
 
     /// The processes (one for a one-process trace, with pid 0 when the file did not say; none for
     /// a trace with no threads).
     #[getter]
     fn processes(&self) -> Vec<PyProcessInfo> {
-        process_list(&self.inner)
+        process_list(self.tables())
     }
 
     /// Labelled spans above threads' calls (the Dask task a worker thread ran), as tuples
@@ -367,14 +450,15 @@ impl PyTrace {
     /// origin; ordered by thread, then start.
     #[getter]
     fn bands(&self) -> Vec<(u32, i64, i64, String)> {
-        self.inner.bands.iter().map(|b| (b.thread, b.start_ns, b.end_ns, b.label.clone())).collect()
+        self.tables().bands.iter().map(|b| (b.thread, b.start_ns, b.end_ns, b.label.clone())).collect()
     }
 
     /// The calls, grouped by thread and in pre-order within a thread; only those of `thread`
     /// (an index into `threads`) when given.
     #[pyo3(signature = (thread=None))]
     fn calls(&self, py: Python<'_>, thread: Option<usize>) -> PyResult<Vec<PyCall>> {
-        PyCall::all_of(py, &self.inner, thread)
+        let t = self.whole(py)?;
+        PyCall::all_of(py, &t, thread)
     }
 }
 
@@ -400,7 +484,7 @@ fn flame_bytes<'py>(
     threads: Option<Bound<'py, PyAny>>,
     window: Option<(i64, i64)>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    aggregate::flame_bytes(py, trace.get().inner(), threads.as_ref(), window)
+    aggregate::flame_bytes(py, trace.get().source(), threads.as_ref(), window)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

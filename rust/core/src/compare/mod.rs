@@ -1,4 +1,6 @@
-//! Two traces compared: per function ([`compare`]) and per call path ([`diff_flame`]).
+//! Two traces compared: per function ([`compare`]) and per call path ([`diff_flame`]); both from
+//! the sides' summaries and flame graphs ([`compare_parts`], [`diff_flames`]), so that a trace
+//! answered from its file (`crate::filetrace`) compares by the same rule without loading its calls.
 //!
 //! **Matching.** A function of trace `a` and one of trace `b` are the same when they have the same
 //! file and name (the qualified name where Python records it); their first lines may differ (the
@@ -22,7 +24,7 @@
 //!
 //! Titles and tables are in [`tables`] (re-exported here).
 
-use crate::flame::{Arena, Figures, NONE};
+use crate::flame::{Arena, Figures, Flame, NONE};
 use crate::model::Trace;
 use crate::summary::{summarize, Row};
 
@@ -218,22 +220,48 @@ pub struct Comparison {
     pub calls_b: u64,
 }
 
-/// Compares two traces per function (see the module docs for the matching rule).
+/// One side of a comparison as [`compare_parts`] takes it: its summary's overall rows, its number
+/// of functions (codes) and of calls. What a loaded trace gives ([`Part::of`]) and what a trace
+/// answered from its file gives (`crate::filetrace::FileTrace::summary`), so that both compare by
+/// the one rule.
+#[derive(Debug, Clone, Copy)]
+pub struct Part<'a> {
+    pub overall: &'a [Row],
+    pub codes: usize,
+    pub calls: u64,
+}
+
+impl<'a> Part<'a> {
+    /// The side of a loaded trace, `overall` its summary's overall rows.
+    pub fn of(t: &Trace, overall: &'a [Row]) -> Part<'a> {
+        Part { overall, codes: t.codes.len(), calls: t.calls.len() as u64 }
+    }
+}
+
+/// Compares two traces per function (see the module docs for the matching rule): [`compare_parts`]
+/// of their summaries.
 pub fn compare(a: &Trace, b: &Trace) -> Result<Comparison, CompareError> {
-    if a.calls.is_empty() {
+    let (sa, sb) = (summarize(a).overall, summarize(b).overall);
+    compare_parts(Part::of(a, &sa), Part::of(b, &sb))
+}
+
+/// Compares two sides given by their summaries (see the module docs for the matching rule); memory
+/// and time bounded by the number of functions, whatever the number of calls.
+pub fn compare_parts(a: Part<'_>, b: Part<'_>) -> Result<Comparison, CompareError> {
+    if a.calls == 0 {
         return Err(CompareError::Empty { side: 'a' });
     }
-    if b.calls.is_empty() {
+    if b.calls == 0 {
         return Err(CompareError::Empty { side: 'b' });
     }
-    let (sa, sb) = (summarize(a).overall, summarize(b).overall);
+    let (sa, sb) = (a.overall, b.overall);
     // (file, name) -> the rows of each side, by first line
     type Group<'r> = (Vec<&'r Row>, Vec<&'r Row>);
     let mut groups: std::collections::BTreeMap<(&str, &str), Group> = Default::default();
-    for r in &sa {
+    for r in sa {
         groups.entry((r.file.as_str(), r.function.as_str())).or_default().0.push(r);
     }
-    for r in &sb {
+    for r in sb {
         groups.entry((r.file.as_str(), r.function.as_str())).or_default().1.push(r);
     }
     let mut rows: Vec<DiffRow> = Vec::with_capacity(groups.len());
@@ -273,8 +301,8 @@ pub fn compare(a: &Trace, b: &Trace) -> Result<Comparison, CompareError> {
         }
     }
     sort_rows(&mut rows, CompareSort::Abs, false);
-    let mut row_of_a = vec![NONE; a.codes.len()];
-    let mut row_of_b = vec![NONE; b.codes.len()];
+    let mut row_of_a = vec![NONE; a.codes];
+    let mut row_of_b = vec![NONE; b.codes];
     for (k, r) in rows.iter_mut().enumerate() {
         r.id = k as u32;
         if let Some(slot) = r.code_a.and_then(|c| row_of_a.get_mut(c as usize)) {
@@ -284,7 +312,7 @@ pub fn compare(a: &Trace, b: &Trace) -> Result<Comparison, CompareError> {
             *slot = k as u32;
         }
     }
-    Ok(Comparison { rows, row_of_a, row_of_b, calls_a: a.calls.len() as u64, calls_b: b.calls.len() as u64 })
+    Ok(Comparison { rows, row_of_a, row_of_b, calls_a: a.calls, calls_b: b.calls })
 }
 
 /// One path of the differential flame tree.
@@ -315,9 +343,15 @@ pub const DIFF_FLAME_STRIDE: usize = 8;
 /// The differential flame tree: both traces' paths (all threads merged) in pre-order, siblings by
 /// `b`'s total time, then `a`'s, descending.
 pub fn diff_flame(a: &Trace, b: &Trace, cmp: &Comparison) -> Vec<DiffNode> {
+    diff_flames(&crate::flame::flame(a, None, None), &crate::flame::flame(b, None, None), cmp)
+}
+
+/// [`diff_flame`] from the two sides' flame graphs (all threads, whole run: `crate::flame::flame`
+/// with no threads and no window, or a file's `FileTrace::flame(None, None)`); memory bounded by
+/// the number of paths.
+pub fn diff_flames(fa: &Flame, fb: &Flame, cmp: &Comparison) -> Vec<DiffNode> {
     let mut arena: Arena<(Figures, Figures)> = Arena::new();
-    for (side, t, row_of) in [(0, a, &cmp.row_of_a), (1, b, &cmp.row_of_b)] {
-        let f = crate::flame::flame(t, None, None);
+    for (side, f, row_of) in [(0, fa, &cmp.row_of_a), (1, fb, &cmp.row_of_b)] {
         let mut at: Vec<u32> = Vec::new(); // merged node at each depth
         for n in &f.nodes {
             at.truncate(n.depth as usize);
