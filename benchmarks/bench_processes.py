@@ -10,12 +10,20 @@
    records with `profile()`; the trace is ready in the parent, merged) / under trace0 (`python -m
    trace0 run`, which follows subprocesses; 3.13+) / under VizTracer (`viztracer`, which follows
    multiprocessing). Inside the fprofile run: the pool's time, the stop (spools read, traces built,
-   merged) and the merge alone (`_core.merge`), per recorded call.
+   merged) and the merge alone (`_core.merge`), per recorded call, and the spools' bytes on disk
+   per recorded call. The configurations run in a shuffled order in each round.
+3. A spawned child's exit: the wall time from its last statement (after fib(25)) to the parent's
+   `join()` returning, bare and recorded (the end of its spool included), and the parent's stop.
+
+`--base-python PY` adds another build's fprofile (e.g. an `ab.py` build of main, under
+/var/tmp/fprofile-ab) to the rounds of 2 and 3, as "fprofile (base)".
 
 Not a test: figures for benchmarks/README.md. Run from the repository root with a Python that
 has the package (and, for the peers, viztracer and trace0) installed:
 
     .venv/bin/python benchmarks/bench_processes.py --rounds 5
+    .venv-3.13/bin/python benchmarks/bench_processes.py --rounds 9 --no-per-call \
+        --base-python /var/tmp/fprofile-ab/<main>-py3.13/bin/python
 """
 from __future__ import annotations
 
@@ -23,6 +31,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -77,6 +86,14 @@ if __name__ == "__main__":
                 return out
 
         _processes._core = Timed()
+        spool_bytes = []
+        real_read_spools = _processes._read_spools
+
+        def read_spools(spools, *a, **k):  # the spools' bytes on disk, as the stop finds them
+            spool_bytes.append(sum(os.path.getsize(p) for _, p in spools))
+            return real_read_spools(spools, *a, **k)
+
+        _processes._read_spools = read_spools
         prof = fp.profile(subs=[os.path.dirname(os.path.abspath(__file__))])
         prof.__enter__()
         out = run()
@@ -87,7 +104,7 @@ if __name__ == "__main__":
         trace = prof.trace
         assert len(merge_s) == 1, "the children were merged"
         info = {"pool_s": t_pool, "stop_s": t_stop, "merge_s": sum(merge_s), "calls": len(trace),
-                "processes": len(trace.processes)}
+                "processes": len(trace.processes), "spool_bytes": sum(spool_bytes)}
     else:
         out = run()
         info = {"pool_s": time.perf_counter() - t0}
@@ -95,6 +112,41 @@ if __name__ == "__main__":
     info["total_s"] = time.perf_counter() - t0
     print("INFO " + json.dumps(info))
 '''
+
+EXIT_PROGRAM = '''
+import json, multiprocessing, os, sys, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def child(conn):
+    from wl import fib
+
+    fib(%d)
+    conn.send(time.monotonic())  # the child's last statement
+
+
+if __name__ == "__main__":
+    ctx = multiprocessing.get_context("spawn")
+    prof = None
+    if sys.argv[1] == "fprofile":
+        import fprofile_jupyter as fp
+
+        prof = fp.profile(subs=[os.path.dirname(os.path.abspath(__file__))])
+        prof.__enter__()
+    a, b = ctx.Pipe(duplex=False)
+    p = ctx.Process(target=child, args=(b,))
+    p.start()
+    last = a.recv()
+    p.join()
+    info = {"exit_s": time.monotonic() - last}
+    if prof is not None:
+        s0 = time.perf_counter()
+        prof.__exit__(None, None, None)
+        info["stop_s"] = time.perf_counter() - s0
+        info["calls"] = len(prof.trace)
+    print("INFO " + json.dumps(info))
+''' % CHILD_N
 
 
 def child_task(conn, wl_dir: str) -> None:
@@ -164,38 +216,60 @@ def size_of(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def pool(work: Path, rounds: int) -> Dict[str, object]:
+def pool(work: Path, rounds: int, base_python: Optional[str] = None) -> Dict[str, object]:
     prog = work / "pool_prog.py"
     prog.write_text(textwrap.dedent(POOL_PROGRAM))
+    exit_prog = work / "exit_prog.py"
+    exit_prog.write_text(textwrap.dedent(EXIT_PROGRAM))
     py = sys.executable
     configs = {"bare": [py, str(prog), "bare"], "fprofile": [py, str(prog), "fprofile"]}
+    if base_python:
+        configs["fprofile (base)"] = [base_python, str(prog), "fprofile"]
     have_trace0 = sys.version_info >= (3, 13) and subprocess.run([py, "-c", "import trace0"], capture_output=True).returncode == 0
     if have_trace0:
         configs["trace0"] = [py, "-m", "trace0", "run", "-o", str(work / "t0.pb"), str(prog), "bare"]
     viz = shutil.which("viztracer", path=os.path.dirname(py))
     if viz:
         configs["viztracer"] = [viz, "-o", str(work / "viz.json"), str(prog), "bare"]
+    # a spawned child's exit (its last statement to the parent's join) and the parent's stop
+    configs["exit: bare"] = [py, str(exit_prog), "bare"]
+    configs["exit: fprofile"] = [py, str(exit_prog), "fprofile"]
+    if base_python:
+        configs["exit: fprofile (base)"] = [base_python, str(exit_prog), "fprofile"]
     walls: Dict[str, List[float]] = {k: [] for k in configs}
-    infos: List[dict] = []
+    infos: Dict[str, List[dict]] = {k: [] for k in configs}
     sizes: Dict[str, int] = {}
     for _ in range(rounds):
-        for name, cmd in configs.items():
-            wall, info = timed(cmd, str(work))
+        order = list(configs)
+        random.shuffle(order)
+        for name in order:
+            wall, info = timed(configs[name], str(work))
             walls[name].append(wall)
-            if name == "fprofile":
-                infos.append(info)
+            infos[name].append(info)
         sizes["trace0"] = size_of(work / "t0.pb")
         sizes["viztracer"] = size_of(work / "viz.json")
-    med = {k: statistics.median(v) for k, v in walls.items()}
-    calls = infos[0]["calls"]
+    med = {k: statistics.median(v) for k, v in walls.items() if not k.startswith("exit")}
+
+    def inside(name: str) -> Dict[str, float]:
+        i = infos[name]
+        calls = i[0]["calls"]
+        out = {"calls": calls, "processes": i[0]["processes"],
+               "pool_s": statistics.median(x["pool_s"] for x in i),
+               "stop_s": statistics.median(x["stop_s"] for x in i),
+               "merge_ns_per_call": statistics.median(x["merge_s"] for x in i) / calls * 1e9,
+               "stop_ns_per_call": statistics.median(x["stop_s"] for x in i) / calls * 1e9}
+        if "spool_bytes" in i[0]:
+            out["spool_bytes_per_call"] = statistics.median(x["spool_bytes"] for x in i) / calls
+        return out
+
+    exits = {k[len("exit: "):]: {"exit_ms": statistics.median(x["exit_s"] for x in v) * 1e3,
+                                 **({"stop_ms": statistics.median(x["stop_s"] for x in v) * 1e3} if "stop_s" in v[0] else {})}
+             for k, v in infos.items() if k.startswith("exit")}
     return {
         "wall_s": med,
-        "calls": calls,
-        "processes": infos[0]["processes"],
-        "pool_s": statistics.median(i["pool_s"] for i in infos),
-        "stop_s": statistics.median(i["stop_s"] for i in infos),
-        "merge_ns_per_call": statistics.median(i["merge_s"] for i in infos) / calls * 1e9,
-        "stop_ns_per_call": statistics.median(i["stop_s"] for i in infos) / calls * 1e9,
+        "all_walls_s": {k: v for k, v in walls.items() if not k.startswith("exit")},
+        "inside": {k: inside(k) for k in configs if k.startswith("fprofile")},
+        "exit": exits,
         "sizes": {k: v for k, v in sizes.items() if v},
     }
 
@@ -204,12 +278,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ap.add_argument("--base-python", help="another build's Python (e.g. an ab.py build of main): its fprofile "
+                    "runs the pool and the exit in the same rounds, as 'fprofile (base)'")
+    ap.add_argument("--no-per-call", action="store_true", help="the pool and the exit only")
     args = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-processes-"))
     try:
         (work / "wl.py").write_text(WORKLOAD)
-        a = per_call(str(work), args.rounds)
-        b = pool(work, args.rounds)
+        a = None if args.no_per_call else per_call(str(work), args.rounds)
+        b = pool(work, args.rounds, args.base_python)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     res = {"python": sys.version.split()[0], "rounds": args.rounds, "load": os.getloadavg()[0],
@@ -218,15 +295,25 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(json.dumps(res, indent=1))
         return 0
     print(f"Python {res['python']}, {args.rounds} rounds, {res['when']}, load {res['load']:.1f}")
-    print(f"per call (fib({CHILD_N}), {CHILD_CALLS:,} calls, CPU time): bare {a['bare_ns']:.1f} ns, "
-          f"in-process overhead +{a['overhead_ns']:.1f} ns, in a child +{a['child_overhead_ns']:.1f} ns "
-          f"(bare in a child {a['child_bare_ns']:.1f} ns): ratio {a['ratio']:.2f}")
+    if a:
+        print(f"per call (fib({CHILD_N}), {CHILD_CALLS:,} calls, CPU time): bare {a['bare_ns']:.1f} ns, "
+              f"in-process overhead +{a['overhead_ns']:.1f} ns, in a child +{a['child_overhead_ns']:.1f} ns "
+              f"(bare in a child {a['child_bare_ns']:.1f} ns): ratio {a['ratio']:.2f}")
     w = b["wall_s"]
-    print(f"4-process spawn pool, 48 x fib(20), {b['calls']:,} calls recorded in {b['processes']} processes (wall, whole command):")
+    first = b["inside"]["fprofile"]
+    print(f"4-process spawn pool, 48 x fib(20), {first['calls']:,} calls recorded in {first['processes']} processes "
+          f"(wall, whole command, {args.rounds} rounds in shuffled order):")
     for k, v in w.items():
-        print(f"  {k:10s} {v:.3f} s  ({v / w['bare']:.2f}x bare)")
-    print(f"  fprofile inside: pool {b['pool_s']:.3f} s, stop (spools read, built, merged) {b['stop_s']:.3f} s "
-          f"= {b['stop_ns_per_call']:.1f} ns per call; merge alone {b['merge_ns_per_call']:.1f} ns per call")
+        peer = f", {v / w['trace0']:.2f}x trace0" if "trace0" in w else ""
+        print(f"  {k:16s} {v:.3f} s  ({v / w['bare']:.2f}x bare{peer})")
+    for k, i in b["inside"].items():
+        spool = f"; spools {i['spool_bytes_per_call']:.2f} B per call" if "spool_bytes_per_call" in i else ""
+        print(f"  {k} inside: pool {i['pool_s']:.3f} s, stop (spools read, built, merged) {i['stop_s']:.3f} s "
+              f"= {i['stop_ns_per_call']:.1f} ns per call; merge alone {i['merge_ns_per_call']:.1f} ns per call{spool}")
+    print(f"a spawned child's exit after fib({CHILD_N}) (its last statement to the parent's join, wall), the parent's stop:")
+    for k, e in b["exit"].items():
+        stop = f", stop {e['stop_ms']:.1f} ms" if "stop_ms" in e else ""
+        print(f"  {k:16s} exit {e['exit_ms']:.1f} ms{stop}")
     if b["sizes"]:
         print("  output sizes: " + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in b["sizes"].items()))
     return 0

@@ -229,35 +229,74 @@ class SessionDir:
         or :meth:`merge_read` it after."""
         return [0] + self._children(compactor)
 
-    def merge_read(self, trace: Trace) -> Trace:
+    def merge_read(self, trace: Trace, discard: bool = True) -> Trace:
         """After :meth:`compact` (whose write could not be done chunk by chunk): the spools read
-        again, into traces, merged into ``trace``; removes the directory."""
+        again, into traces, merged into ``trace``; removes the directory (``discard=False``: the
+        caller calls :meth:`discard` or :meth:`keep` after)."""
         try:
             traces, _ = _read_spools(_spools(self.path), stacklevel=5)
             return _core.merge([{"trace": trace}] + [{"trace": t} for t in traces]) if traces else trace
         finally:
-            self.discard()
+            if discard:
+                self.discard()
 
-    def _wait_for_flushes(self, pids: List[int]) -> List[int]:
-        """Waits for the children still running to answer the stop; returns those that did not."""
+    def keep(self) -> Optional[str]:
+        """The recording ends but the children's spools could not be written anywhere else (a
+        full disk): the directory stays, as a killed recording's does (``fprofile_jupyter.load``
+        of it merges them; the sweep removes it ``KEEP_DAYS`` days after its last write, without
+        announcing it again). Returns its path, None if it was never made."""
+        self._withdraw()
+        with _make_lock:
+            _pending_remove(self)
+        if not self.made:
+            return None
+        try:
+            dfd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            try:
+                os.close(create_file(dfd, _ANNOUNCED, b""))
+            finally:
+                os.close(dfd)
+        except OSError:
+            pass
+        self._release()
+        return self.path
+
+    def _wait_for_flushes(self, pids: List[int]) -> Tuple[List[int], List[int]]:
+        """Waits for the children still running to answer the stop; returns those that did not
+        (still alive) and those that died meanwhile without answering (killed during the stop)."""
         deadline = time.monotonic() + ACK_WAIT
-        waiting = [p for p in pids if not os.path.exists(os.path.join(self.path, f"{p}.done")) and _alive(p)]
+
+        def answered(p: int) -> bool:
+            return os.path.exists(os.path.join(self.path, f"{p}.done"))
+
+        waiting = [p for p in pids if not answered(p) and _alive(p)]
+        died: List[int] = []
         while waiting and time.monotonic() < deadline:
             time.sleep(0.005)
-            waiting = [p for p in waiting if not os.path.exists(os.path.join(self.path, f"{p}.done")) and _alive(p)]
-        return waiting
+            still = []
+            for p in waiting:
+                if answered(p):
+                    continue
+                if _alive(p):
+                    still.append(p)
+                elif not answered(p):  # (its answer may have come just before it exited)
+                    died.append(p)
+            waiting = still
+        return waiting, died
 
     def _children(self, compactor: Any = None) -> List[Any]:
         spools = _spools(self.path)
-        silent = set(self._wait_for_flushes(sorted({pid for pid, _ in spools})))
+        silent_list, died = self._wait_for_flushes(sorted({pid for pid, _ in spools}))
+        silent = set(silent_list)
         traces, kept = _read_spools(spools, stacklevel=5, compactor=compactor)
-        for pid in sorted(silent):
+        for pid, why in [(p, f"{_describe(p)} did not answer the stop within {ACK_WAIT} s (stopped, or stuck in the "
+                              "kernel)") for p in sorted(silent)] + \
+                        [(p, " was killed during the stop, before it could end its recording") for p in sorted(died)]:
             calls = kept.get(pid, 0)
             what = (f"the trace keeps the {calls} calls it wrote until then (the process is marked incomplete)" if calls
                     else "none of its calls had reached its spool: they are missing from the trace")
             self.unanswered.append((pid, what))
-            warnings.warn(f"fprofile: child process {pid}{_describe(pid)} did not answer the stop within {ACK_WAIT} s "
-                          f"(stopped, or stuck in the kernel): {what}", RuntimeWarning, stacklevel=4)
+            warnings.warn(f"fprofile: child process {pid}{why}: {what}", RuntimeWarning, stacklevel=4)
         return traces
 
 

@@ -18,7 +18,7 @@ import threading
 import warnings
 from typing import Any, List, Optional, Sequence, Union
 
-from . import _core, _processes
+from . import _core, _processes, _rescue
 from ._core import FormatError, ProfilerError, Recorder, Trace
 from ._io import REPLACING, replaces
 from ._options import RecordOptions
@@ -91,6 +91,9 @@ class Session:
         self.say_replacing = say_replacing
         #: The outfile is a streamed ``.fpt`` (the trace at stop is loaded back from it).
         self.streamed = options.streamed
+        #: The outfile the recorder opened, (device, inode): removed while recording, it is kept
+        #: at the stop (``_rescue``).
+        self._outfile_id: Optional[_rescue.FileId] = None
 
     # (read by the recorder's start below and by the stop)
     subs = _option("subs")
@@ -129,6 +132,7 @@ class Session:
                 children.discard()
             raise
         self.children = children
+        self._outfile_id = _rescue.identify(self.outfile)
         self.tasks = _asyncio.TaskRecording().start()  # asyncio task bands (_asyncio)
         with _active_lock:
             _active.append(self)
@@ -157,6 +161,8 @@ class Session:
         # a streamed outfile in a regular file is rewritten compactly from the file (_compact);
         # at interpreter exit (no one to read the trace), only to merge child processes into it
         from_file = self.streamed and not piped and (want_trace or children is not None)
+        # an outfile removed while recording: held open before the recorder closes it (_rescue)
+        gone = None if piped else _rescue.grab(self.outfile, self._outfile_id)
         try:
             load = (want_trace or children is not None or not self.streamed) and not piped and not from_file
             trace: Union[Trace, TraceFile, None] = self.recorder.stop(metadata=cell_labels(), load=load)
@@ -167,9 +173,13 @@ class Session:
 
                 trace = attach(trace, task_bands)
         except BaseException:
+            if gone is not None:
+                gone.close()
             if children is not None:
                 children.discard()
             raise
+        if gone is not None:
+            self._keep_removed(gone, children, stacklevel + 1)
         stats = self.recorder.stats
         if from_file and stats is not None and not stats.outfile_error:
             trace = self._compact(children, stacklevel + 1)
@@ -217,6 +227,34 @@ class Session:
             e.trace = trace if isinstance(trace, Trace) else None
             raise e
         return trace
+
+    def _keep_removed(self, gone: _rescue.Gone, children: Optional[_processes.SessionDir], stacklevel: int) -> None:
+        """The outfile was removed while recording: what the recorder wrote is copied where it can
+        be kept (``_rescue.keep``) and the stop goes on there, with one warning naming it. When it
+        cannot be kept: a streamed recording's events are lost (``OutfileError``; the children's
+        spools are kept and named), a text outfile's trace is still whole in memory (a warning)."""
+        import dataclasses
+
+        try:
+            kept = _rescue.keep(gone)
+        except OSError as e:
+            if not self.streamed:
+                warnings.warn(f"fprofile: the outfile {gone.path} was removed during the recording ({gone.why}) and "
+                              f"could not be written again ({e}); the trace is complete in memory (.trace)",
+                              RuntimeWarning, stacklevel=stacklevel + 1)
+                return
+            where = ""
+            if children is not None:
+                children.stop_children()
+                d = children.keep()
+                where = f"; the child processes' recordings are kept in {d} (fprofile_jupyter.load({d!r}))" if d else ""
+            raise OutfileError(f"fprofile: the outfile {gone.path} was removed during the recording ({gone.why}) and "
+                               f"could not be kept ({e}): this process's events are lost{where}") from None
+        self.options = dataclasses.replace(self.options, outfile=kept)
+        where = ("it is written again there from the file the recording held open" if kept == gone.path
+                 else f"the recording is kept in {kept} instead")
+        warnings.warn(f"fprofile: the outfile {gone.path} was removed during the recording ({gone.why}): {where}",
+                      RuntimeWarning, stacklevel=stacklevel + 1)
 
     def _read_outfile(self, children: Optional[_processes.SessionDir]) -> Optional[Trace]:
         """The streamed outfile loaded as it is (what the file holds)."""
@@ -272,14 +310,27 @@ class Session:
             warnings.warn(f"fprofile: the outfile {out} stays in its streamed form (rewriting it compactly failed: "
                           f"{problem})", RuntimeWarning, stacklevel=stacklevel + 1)
             return TraceFile(out, None)
-        trace = children.merge_read(_core.load(out))
+        trace: Optional[Trace] = None
         try:
+            trace = children.merge_read(_core.load(out), discard=False)
             _core._stream_append_trace(out, trace)
         except OSError as e:
+            # (their spools are the only copy on disk: kept, and named)
+            kept = children.keep()
+            where = (f"their recordings are kept in {kept} (fprofile_jupyter.load({kept!r}) merges them)" if kept
+                     else "they are lost")
+            if trace is not None:
+                where += "; the trace in memory holds everything"
             warnings.warn(f"fprofile: the outfile {out} stays in its streamed form (rewriting it compactly failed: "
-                          f"{problem}); the child processes could not be added to it: {e}",
+                          f"{problem}); the child processes could not be added to it ({e}): {where}",
                           RuntimeWarning, stacklevel=stacklevel + 1)
+            if trace is None:
+                return TraceFile(out, None)
+        except BaseException:
+            children.discard()
+            raise
         else:
+            children.discard()
             warnings.warn(f"fprofile: the outfile {out} stays in its streamed form (rewriting it compactly failed: "
                           f"{problem})", RuntimeWarning, stacklevel=stacklevel + 1)
         return trace

@@ -13,9 +13,9 @@ from .. import _core
 from .._io import REPLACING, SAVE_ENDINGS, replaces
 from .._options import is_stream_path, parse_keep_last
 from .._progress import flush_quietly, say
-from .._session import TraceFile
+from .._session import OutfileError, TraceFile
 from .._stopping import held_sigint
-from .common import PROG, Parser, UsageError, exit_code, save, unknown_option
+from .common import PROG, Parser, UsageError, error_message, exit_code, save, unknown_option
 from .run_signals import (LiveWindow, Terminated, catch_sigterm, die_of, restore_signal, restore_sigterm, start_live_view,
                           wait_live_view, window_on_sigusr1)
 
@@ -387,12 +387,35 @@ def _finish_run(prof, exc: Optional[BaseException], out: str, out_abs: str, repl
 
     if trace is None:
         raise RuntimeError("the profiler returned no trace")
+    kept = prof.kept_trace
+    if isinstance(kept, TraceFile) and kept.path != out_abs:  # the output was removed while recording
+        out, replacing = kept.path, False
     if not written:
-        save(trace, out_abs)
+        try:
+            save(trace, out_abs)
+        except OSError as e:  # (its directory was removed while the program ran, a full disk): kept elsewhere
+            _save_elsewhere(trace, out_abs, e)
     _print_written(trace, out, replacing)
     if isinstance(exc, Terminated):  # end as the signal would have ended the program
         die_of(exc.signum)
     return status
+
+
+def _save_elsewhere(trace, out_abs: str, problem: OSError) -> None:
+    """The output could not be written: the trace goes to a new file in the temporary directory,
+    and the error (exit status 1) names both."""
+    import tempfile
+
+    stem, ext = os.path.splitext(os.path.basename(out_abs))
+    fd, kept = tempfile.mkstemp(prefix=f"fprofile-kept-{stem}-", suffix=ext)
+    os.close(fd)
+    try:
+        save(trace, kept)
+    except OSError as e:
+        os.unlink(kept)
+        raise OutfileError(f"cannot write {out_abs} ({problem.strerror or error_message(problem)}), nor a copy in the temporary directory "
+                           f"({error_message(e)}): the trace is lost") from None
+    raise OutfileError(f"cannot write {out_abs} ({problem.strerror or error_message(problem)}): the trace is kept in {kept}") from None
 
 
 def _print_written(trace, out: str, replacing: bool = False) -> None:

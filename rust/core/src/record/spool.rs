@@ -1,5 +1,6 @@
 //! A child process's spool ([`crate::formats::spool`]): each round, the new codes, threads, names
-//! and events (times converted to CLOCK_MONOTONIC ns) as whole records in one write, then a flush
+//! and events (times converted to CLOCK_MONOTONIC ns, packed: about 3 bytes an event) as whole
+//! records in one write, then a flush
 //! mark; the process's name when it gets one; at the last round the end record (the exit status,
 //! or "flushed, still running" when the parent stopped first). A full chunk, once spooled, is
 //! freed. (The loop makes the `<pid>.done` acknowledgement once the end is written.)
@@ -82,11 +83,16 @@ impl<W: Write + Send> Sink for SpoolSink<W> {
             let from = cur.names_written;
             let enc = &mut self.enc;
             let n = r.names(i, from, &mut |t, name| enc.thread_name(id, t, name));
-            r.thread(i).2.names_written = n;
+            let cur = r.thread(i).2;
+            cur.names_written = n;
             // A full chunk, once in the spool, is not needed here any more: its memory goes
-            // (a long-running worker holds only what it has not spooled yet).
+            // (a long-running worker holds only what it has not spooled yet). A thread's times
+            // never go back (the packed events' gaps are unsigned; the stop's compaction reads
+            // a thread's events in time order without building its trace).
+            let mut cursor = std::mem::take(cur);
             let events = &mut self.events;
-            r.take_events(i, true, &mut |evs| events.events(id, evs, |t| clock.convert(t)));
+            r.take_events(i, true, &mut |evs| events.events(id, evs, |t| cursor.in_order(clock.convert(t))));
+            *r.thread(i).2 = cursor;
         }
         // The codes after the events were taken (every code an event refers to is in the table by
         // then), written before them.

@@ -471,7 +471,7 @@ impl State {
             metadata.push((
                 END_MISSING_WARNING.into(),
                 format!(
-                    "the end of the recording is missing (the process was killed, called os._exit, or the file was cut): \
+                    "the end of the recording is missing (it is still being recorded, or its process was killed, called os._exit, or the file was cut): \
                      this trace holds the {chunks} chunks that reached the file"
                 ),
             ));
