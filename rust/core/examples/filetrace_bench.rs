@@ -52,7 +52,10 @@ fn open_and_query(path: &str) {
     let fl = f.flame(None, None).expect("flame");
     let flame_ms = ms(t);
     println!("open (directory, skeleton, overall summary): {open_ms:.1} ms");
-    println!("first window, whole span, 1200 px, all threads: {first_ms:.1} ms ({} items, {first_chunks} chunks decoded)", first.items.len());
+    println!(
+        "first window, whole span, 1200 px, all threads: {first_ms:.1} ms ({} items, {first_chunks} chunks decoded)",
+        first.items.len()
+    );
     println!("open + first window: {:.1} ms", open_ms + first_ms);
     println!("zoomed window (1/2000 of the span): {zoom_ms:.1} ms ({} items)", zoom.items.len());
     println!("first window again (cached chunks): {again_ms:.1} ms");
@@ -82,13 +85,23 @@ fn main() {
     let bytes = fprofile::formats::fpt::encode(&trace);
     drop(trace);
     std::fs::write(&path, &bytes).expect("writes the .fpt");
-    println!(".fpt: {:.1} MB, {:.3} B/call, written in {:.1} s", bytes.len() as f64 / 1e6, bytes.len() as f64 / n, t.elapsed().as_secs_f64());
+    println!(
+        ".fpt: {:.1} MB, {:.3} B/call, written in {:.1} s",
+        bytes.len() as f64 / 1e6,
+        bytes.len() as f64 / n,
+        t.elapsed().as_secs_f64()
+    );
     drop(bytes);
     let _ = std::fs::remove_file(&side);
     let t = Instant::now();
     fprofile::filetrace::write_index(&path).expect("writes the index");
     let side_len = std::fs::metadata(&side).map_or(0, |m| m.len()) as f64;
-    println!("index build (one walk of the file): {:.1} s; on disk {:.1} MB, {:.3} B/call", t.elapsed().as_secs_f64(), side_len / 1e6, side_len / n);
+    println!(
+        "index build (one walk of the file): {:.1} s; on disk {:.1} MB, {:.3} B/call",
+        t.elapsed().as_secs_f64(),
+        side_len / 1e6,
+        side_len / n
+    );
     println!("peak RSS of the writer (the synthetic trace in memory included): {:.0} MB", peak_rss_mb());
     let me = std::env::current_exe().expect("this program");
     let status = std::process::Command::new(me).arg("--open").arg(&path).status().expect("runs the reader");

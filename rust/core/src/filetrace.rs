@@ -99,10 +99,13 @@ fn find_index(path: &Path) -> Option<(FileIndex, PathBuf)> {
 /// unlinked temporary file) and opens it.
 fn build_index(path: &Path) -> Result<(FileIndex, Option<PathBuf>), LoadError> {
     let place = crate::winindex::build::build(path, &places(path))?;
-    let stamp = crate::winindex::Stamp::of(path).map_err(|e| LoadError { path: Some(path.to_path_buf()), problem: crate::load::Problem::Io(e) })?;
+    let stamp = crate::winindex::Stamp::of(path)
+        .map_err(|e| LoadError { path: Some(path.to_path_buf()), problem: crate::load::Problem::Io(e) })?;
     let again = || LoadError {
         path: Some(path.to_path_buf()),
-        problem: crate::load::Problem::Io(std::io::Error::other("the window index just written does not read back (the file changed meanwhile?)")),
+        problem: crate::load::Problem::Io(std::io::Error::other(
+            "the window index just written does not read back (the file changed meanwhile?)",
+        )),
     };
     match place {
         crate::winindex::build::Place::Path(p) => {
@@ -215,7 +218,8 @@ impl FileTrace {
         match crate::window::query_rows(&*current, t0_ns, t1_ns, px, threads) {
             Err(WindowError::Index(why)) => {
                 // damaged or unreadable: not trusted, rebuilt from the file, asked again
-                let (mut fresh, p) = build_index(&self.path).map_err(|e| WindowError::Index(format!("{why}; rebuilding it failed: {e}")))?;
+                let (mut fresh, p) =
+                    build_index(&self.path).map_err(|e| WindowError::Index(format!("{why}; rebuilding it failed: {e}")))?;
                 let _ = std::mem::take(&mut fresh.skeleton);
                 let fresh = Arc::new(fresh);
                 if let (Ok(mut i), Ok(mut pl)) = (index.write(), place.write()) {

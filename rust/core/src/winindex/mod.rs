@@ -32,7 +32,6 @@
 pub mod build;
 pub mod read;
 
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -164,9 +163,10 @@ pub(crate) fn open_private(path: &Path, owner: u32) -> Option<std::fs::File> {
 }
 
 /// Reads the header at the start of `f`.
-pub(crate) fn read_header(f: &mut std::fs::File, uid: u32) -> Option<Header> {
+pub(crate) fn read_header(f: &std::fs::File, uid: u32) -> Option<Header> {
+    use std::os::unix::fs::FileExt;
     let mut b = [0u8; HEADER_LEN];
-    f.read_exact(&mut b).ok()?;
+    f.read_exact_at(&mut b, 0).ok()?;
     Header::decode(&b, uid)
 }
 

@@ -82,10 +82,14 @@ impl std::fmt::Debug for FileIndex {
 impl FileIndex {
     /// The index in `file` when it is one and names the `.fpt` of `stamp`; `None` otherwise (a
     /// stale, cut or garbled index is not used).
-    pub fn open(mut file: File, stamp: &Stamp) -> Option<FileIndex> {
+    pub fn open(file: File, stamp: &Stamp) -> Option<FileIndex> {
         let len = file.metadata().ok()?.len();
-        let h = read_header(&mut file, stamp.uid)?;
-        if h.stamp != *stamp || h.dir_len > MAX_DIR || h.dir_offset < HEADER_LEN as u64 || h.dir_offset.checked_add(h.dir_len)? != len {
+        let h = read_header(&file, stamp.uid)?;
+        if h.stamp != *stamp
+            || h.dir_len > MAX_DIR
+            || h.dir_offset < HEADER_LEN as u64
+            || h.dir_offset.checked_add(h.dir_len)? != len
+        {
             return None;
         }
         let mut packed = vec![0u8; h.dir_len as usize];
@@ -287,7 +291,11 @@ fn decode_chunk(packed: &[u8], n: usize, next_start: Option<i64>) -> Option<Chun
         let dur = i64::try_from(cols[2].u()?).ok()?;
         let code = u32::try_from(cols[3].u()?).ok()?;
         let dp = cols[4].u()?;
-        let (c, s) = if k == 0 { (u32::try_from(dc).ok()?, ds) } else { (call.checked_add(u32::try_from(dc).ok()?)?, prev_end.checked_add(ds)?) };
+        let (c, s) = if k == 0 {
+            (u32::try_from(dc).ok()?, ds)
+        } else {
+            (call.checked_add(u32::try_from(dc).ok()?)?, prev_end.checked_add(ds)?)
+        };
         let e = s.checked_add(dur)?;
         let parent = if dp == 0 { u32::MAX } else { c.checked_sub(u32::try_from(dp).ok()?)? };
         ch.call.push(c);
