@@ -2,8 +2,9 @@
 //! the overall summary accumulated in the same pass. A call is complete at its exit, and within
 //! one thread the calls of a depth end in start order, so each row's calls arrive in row order:
 //! each row encodes its open chunk as it fills (about 10 bytes a call before deflating, never
-//! more than one chunk a row) and writes it out, deflated, when it has [`CHUNK`] calls. Memory:
-//! the rows' open chunks and the directory (40 bytes a chunk), not the calls.
+//! more than one chunk a row) and hands it, when it has [`CHUNK`] calls, to up to three threads
+//! that deflate it; chunks are written as they come back. Memory: the rows' open chunks, a few
+//! chunks in flight and the directory (40 bytes a chunk), not the calls.
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
@@ -65,11 +66,41 @@ pub(crate) struct Builder<W: Write> {
     next_call: u64,
     pub flags: Vec<(u32, u8)>,
     pub summary: crate::summary::WalkAcc,
-    scratch: Vec<u8>,
+    /// Chunks to compress, to the compressing threads, and what they made.
+    jobs: Option<std::sync::mpsc::SyncSender<(usize, Vec<u8>)>>,
+    results: std::sync::mpsc::Receiver<(usize, Vec<u8>)>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+    /// Per chunk made: its offset, length and CRC-32 once written.
+    placed: Vec<(u64, u32, u32)>,
 }
 
 impl<W: Write> Builder<W> {
     pub fn new(out: W, offset: u64) -> Self {
+        // Deflating the chunks is half the building: it runs on up to three threads beside the
+        // walk (a bounded queue: at most two chunks a thread wait).
+        let n = std::thread::available_parallelism().map_or(1, |p| p.get()).clamp(2, 4) - 1;
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(2 * n);
+        let (done, results) = std::sync::mpsc::channel();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        let workers = (0..n)
+            .map(|_| {
+                let (queue, done) = (queue.clone(), done.clone());
+                std::thread::spawn(move || loop {
+                    let job = match queue.lock() {
+                        Ok(q) => q.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((id, raw)) = job else { return };
+                    let mut enc =
+                        flate2::write::DeflateEncoder::new(Vec::with_capacity(raw.len() / 2), flate2::Compression::new(LEVEL));
+                    // writing to a Vec cannot fail
+                    let packed = enc.write_all(&raw).and_then(|_| enc.finish()).unwrap_or_default();
+                    if done.send((id, packed)).is_err() {
+                        return;
+                    }
+                })
+            })
+            .collect();
         Builder {
             out,
             offset,
@@ -79,7 +110,10 @@ impl<W: Write> Builder<W> {
             next_call: 0,
             flags: Vec::new(),
             summary: Default::default(),
-            scratch: Vec::new(),
+            jobs: Some(jobs),
+            results,
+            workers,
+            placed: Vec::new(),
         }
     }
 
@@ -107,41 +141,71 @@ impl<W: Write> Builder<W> {
         }
     }
 
-    /// Writes the open chunk of `r`.
+    /// Hands the open chunk of `r` to the compressing threads; its directory entry's `offset` is
+    /// its number until [`Builder::finish`] places it.
     fn flush(&mut self, r: &mut RowBuild) {
-        self.scratch.clear();
+        let mut raw = Vec::with_capacity(r.cols.iter().map(Vec::len).sum::<usize>() + 16);
         for c in &r.cols {
-            put_u(&mut self.scratch, c.len() as u64);
+            put_u(&mut raw, c.len() as u64);
         }
         for c in &mut r.cols {
-            self.scratch.extend_from_slice(c);
+            raw.extend_from_slice(c);
             c.clear();
         }
-        let mut enc =
-            flate2::write::DeflateEncoder::new(Vec::with_capacity(self.scratch.len() / 2), flate2::Compression::new(LEVEL));
-        let packed = enc.write_all(&self.scratch).and_then(|_| enc.finish());
-        let packed = match packed {
-            Ok(p) => p,
-            Err(e) => {
-                self.error.get_or_insert(e);
-                Vec::new()
-            }
-        };
-        if self.error.is_none() {
-            if let Err(e) = self.out.write_all(&packed) {
-                self.error = Some(e);
-            }
-        }
+        let id = self.placed.len();
+        self.placed.push((0, 0, 0));
         r.chunks.push(ChunkDir {
-            offset: self.offset,
-            clen: packed.len() as u32,
-            crc: crc32(&packed),
+            offset: id as u64,
+            clen: 0,
+            crc: 0,
             first_start: r.first_start,
             last_end: r.prev_end,
             tight: 0,
         });
-        self.offset += packed.len() as u64;
         r.n = 0;
+        if let Some(tx) = &self.jobs {
+            if tx.send((id, raw)).is_err() {
+                self.error.get_or_insert(io::Error::other("the index's compressing thread stopped"));
+            }
+        }
+        while let Ok((id, packed)) = self.results.try_recv() {
+            self.place(id, &packed);
+        }
+    }
+
+    /// Writes a compressed chunk.
+    fn place(&mut self, id: usize, packed: &[u8]) {
+        if self.error.is_none() {
+            if let Err(e) = self.out.write_all(packed) {
+                self.error = Some(e);
+            }
+        }
+        self.placed[id] = (self.offset, packed.len() as u32, crc32(packed));
+        self.offset += packed.len() as u64;
+    }
+
+    /// Waits for the compressing threads, writes what they made, and gives each chunk of the
+    /// directory its place.
+    fn finish(&mut self) {
+        self.finish_thread();
+        self.jobs = None;
+        for h in std::mem::take(&mut self.workers) {
+            let _ = h.join();
+        }
+        while let Ok((id, packed)) = self.results.try_recv() {
+            self.place(id, &packed);
+        }
+        for t in &mut self.threads {
+            for r in t {
+                for c in &mut r.chunks {
+                    let (offset, clen, crc) = self.placed.get(c.offset as usize).copied().unwrap_or_default();
+                    if clen == 0 {
+                        self.error.get_or_insert(io::Error::other("a chunk of the index was not compressed"));
+                    }
+                    (c.offset, c.clen, c.crc) = (offset, clen, crc);
+                }
+            }
+        }
     }
 
     fn add(&mut self, d: usize, f: Frame, end: i64) {
@@ -367,7 +431,7 @@ fn write_index(fpt: &Path, stamp: &Stamp, f: &mut File) -> Result<(), BuildError
     f.write_all(&[0u8; HEADER_LEN]).map_err(BuildError::Io)?;
     let mut b = Builder::new(io::BufWriter::with_capacity(1 << 20, f.try_clone().map_err(BuildError::Io)?), HEADER_LEN as u64);
     let (trace, calls) = fpt::walk_file(fpt, &mut b, &mut |_, _| {}).map_err(|e| BuildError::Fpt(super::fpt_error(fpt, e)))?;
-    b.finish_thread();
+    b.finish();
     if let Some(e) = b.error.take() {
         return Err(BuildError::Io(e));
     }
