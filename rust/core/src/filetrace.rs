@@ -95,10 +95,22 @@ fn find_index(path: &Path) -> Option<(FileIndex, PathBuf)> {
     })
 }
 
+/// Where opening the file may write its index: [`places`], for a file of at least
+/// [`crate::winindex::open_min_bytes`] bytes; none for a smaller one (its index, made in well
+/// under a second, lives in an unlinked temporary file while it is open: no file left beside it).
+fn write_places(path: &Path) -> Vec<PathBuf> {
+    let big = std::fs::metadata(path).is_ok_and(|m| m.len() >= crate::winindex::open_min_bytes());
+    if big {
+        places(path)
+    } else {
+        Vec::new()
+    }
+}
+
 /// Builds the index of the compact `.fpt` at `path` (the sidecar, else the cache, else an
-/// unlinked temporary file) and opens it.
+/// unlinked temporary file: [`write_places`]) and opens it.
 fn build_index(path: &Path) -> Result<(FileIndex, Option<PathBuf>), LoadError> {
-    let place = crate::winindex::build::build(path, &places(path))?;
+    let place = crate::winindex::build::build(path, &write_places(path))?;
     let stamp = crate::winindex::Stamp::of(path)
         .map_err(|e| LoadError { path: Some(path.to_path_buf()), problem: crate::load::Problem::Io(e) })?;
     let again = || LoadError {
@@ -121,6 +133,18 @@ fn build_index(path: &Path) -> Result<(FileIndex, Option<PathBuf>), LoadError> {
 /// `formats::save` call after writing a file.
 pub fn write_index(path: &Path) -> Result<PathBuf, LoadError> {
     match crate::winindex::build::build(path, &places(path))? {
+        crate::winindex::build::Place::Path(p) => Ok(p),
+        crate::winindex::build::Place::Temp(_) => Err(LoadError {
+            path: Some(path.to_path_buf()),
+            problem: crate::load::Problem::Io(std::io::Error::other("no folder could hold the window index")),
+        }),
+    }
+}
+
+/// [`write_index`] of the `.fpt` at `path` just written from `t` (`formats::save`): made from
+/// `t`, without reading the file back.
+pub fn write_index_of(path: &Path, t: &Trace) -> Result<PathBuf, LoadError> {
+    match crate::winindex::build::build_from_trace(path, t, &places(path))? {
         crate::winindex::build::Place::Path(p) => Ok(p),
         crate::winindex::build::Place::Temp(_) => Err(LoadError {
             path: Some(path.to_path_buf()),
@@ -305,5 +329,12 @@ mod tests {
         assert_eq!(f.flame(None, None).unwrap().encode(), crate::flame::flame(&t, None, None).encode());
         assert_eq!(f.load().unwrap(), t);
         let _ = std::fs::remove_file(&p);
+        let _ = std::fs::remove_file(crate::winindex::sidecar_path(&p));
+    }
+
+    #[test]
+    fn can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<FileTrace>();
     }
 }

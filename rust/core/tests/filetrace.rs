@@ -14,8 +14,11 @@ use fprofile::Trace;
 use proptest::prelude::*;
 use std::path::PathBuf;
 
-/// A fresh private folder for one test.
+/// A fresh private folder for one test. (Every file opened here writes its index beside it,
+/// however small: the tests look at it.)
 fn dir(name: &str) -> PathBuf {
+    // SAFETY (of the test): every test of this binary sets the same value.
+    std::env::set_var("FPROFILE_INDEX_MIN_BYTES", "0");
     let d = std::env::temp_dir().join(format!("fprofile-ft-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
@@ -157,6 +160,7 @@ proptest! {
     fn random_traces_answer_as_loaded(t in strategies::multi_process_trace(), seed in 0u64..1000) {
         let d = std::env::temp_dir().join(format!("fprofile-ft-{}-prop", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
+        std::env::set_var("FPROFILE_INDEX_MIN_BYTES", "0");
         let p = d.join(format!("r{seed}-{}.fpt", t.calls.len()));
         write(&t, &p);
         let f = FileTrace::open(&p).unwrap();
@@ -345,5 +349,22 @@ fn the_stops_rewrite_writes_the_index_a_rebuild_would() {
     let loaded = fprofile::load(&out).unwrap();
     let f = FileTrace::open(&out).unwrap();
     check_same(&loaded, &f, 40, 8).unwrap();
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn saving_an_fpt_writes_the_index_a_walk_of_the_file_would() {
+    let d = dir("save");
+    // SAFETY (of the test): the variable is only read when writing files, to the same value.
+    std::env::set_var("FPROFILE_INDEX_MIN_CALLS", "1000");
+    for (k, t) in [synthetic_trace(50_000, 3, 51), deep_trace()].into_iter().enumerate() {
+        let p = d.join(format!("saved{k}.fpt"));
+        fprofile::formats::save(&t, &p, fprofile::formats::Format::Fpt, None).unwrap();
+        let side = fprofile::winindex::sidecar_path(&p);
+        let from_trace = std::fs::read(&side).expect("saving writes the index");
+        std::fs::remove_file(&side).unwrap();
+        fprofile::filetrace::write_index(&p).unwrap();
+        assert_eq!(std::fs::read(&side).unwrap(), from_trace, "made from the trace = made from the file");
+    }
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -343,11 +343,15 @@ pub enum Place {
 /// first that can be written: a temporary name there, renamed), else to an unlinked temporary
 /// file. `Err` when the `.fpt` cannot be read (its error), or nothing at all can be written.
 pub fn build(fpt: &Path, places: &[PathBuf]) -> Result<Place, LoadError> {
+    build_with(fpt, places, Source::Walk)
+}
+
+fn build_with(fpt: &Path, places: &[PathBuf], from: Source<'_>) -> Result<Place, LoadError> {
     let io_err = |e: io::Error| LoadError { path: Some(fpt.to_path_buf()), problem: Problem::Io(e) };
     let stamp = Stamp::of(fpt).map_err(io_err)?;
     let mut last = None;
     for p in places {
-        match build_at(fpt, &stamp, p) {
+        match build_at(fpt, &stamp, p, from) {
             Ok(()) => return Ok(Place::Path(p.clone())),
             Err(BuildError::Fpt(e)) => return Err(e),
             Err(BuildError::Io(e)) => last = Some(e),
@@ -357,7 +361,7 @@ pub fn build(fpt: &Path, places: &[PathBuf]) -> Result<Place, LoadError> {
         Ok(f) => f,
         Err(e) => return Err(io_err(last.unwrap_or(e))),
     };
-    match write_index(fpt, &stamp, &mut f) {
+    match write_index(fpt, &stamp, &mut f, from) {
         Ok(()) => Ok(Place::Temp(f)),
         Err(BuildError::Fpt(e)) => Err(e),
         Err(BuildError::Io(e)) => Err(io_err(e)),
@@ -398,7 +402,7 @@ fn nanos() -> u128 {
 }
 
 /// Writes the index of `fpt` at `dest` through a temporary sibling (0600, never through a link).
-fn build_at(fpt: &Path, stamp: &Stamp, dest: &Path) -> Result<(), BuildError> {
+fn build_at(fpt: &Path, stamp: &Stamp, dest: &Path, from: Source<'_>) -> Result<(), BuildError> {
     let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if !dir.is_dir() {
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(BuildError::Io)?;
@@ -413,7 +417,7 @@ fn build_at(fpt: &Path, stamp: &Stamp, dest: &Path) -> Result<(), BuildError> {
         .custom_flags(libc::O_NOFOLLOW)
         .open(&tmp)
         .map_err(BuildError::Io)?;
-    let r = write_index(fpt, stamp, &mut f).and_then(|()| {
+    let r = write_index(fpt, stamp, &mut f, from).and_then(|()| {
         f.sync_all().ok();
         std::fs::rename(&tmp, dest).map_err(BuildError::Io)
     });
@@ -425,18 +429,67 @@ fn build_at(fpt: &Path, stamp: &Stamp, dest: &Path) -> Result<(), BuildError> {
 
 use std::os::unix::fs::DirBuilderExt;
 
-/// Walks `fpt` and writes its index into `f` (from its start).
-fn write_index(fpt: &Path, stamp: &Stamp, f: &mut File) -> Result<(), BuildError> {
+/// What the index is made from: a walk of the file, or the trace it was written from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Walk,
+    Trace(&'a Trace),
+}
+
+/// Feeds `t`'s calls to `v` as a walk of its file would (threads in order, each call's entry,
+/// exits innermost first, then the flags).
+fn replay(t: &Trace, v: &mut dyn EventVisitor) {
+    let c = &t.calls;
+    let mut ends: Vec<i64> = Vec::new();
+    for (ti, th) in t.threads.iter().enumerate() {
+        v.thread(ti, th.first_ns);
+        let (lo, hi) = (th.call_range.0 as usize, (th.call_range.1 as usize).min(c.len()));
+        for i in lo..hi.max(lo) {
+            while ends.len() > c.depth[i] as usize {
+                v.exit(ends.pop().unwrap_or(0));
+            }
+            v.enter(c.code[i], c.start_ns[i]);
+            ends.push(c.end_ns[i]);
+        }
+        while let Some(e) = ends.pop() {
+            v.exit(e);
+        }
+        for i in lo..hi.max(lo) {
+            if c.flags[i].0 != 0 {
+                v.flag(i, c.flags[i].0);
+            }
+        }
+    }
+}
+
+/// Writes the index of the `.fpt` at `fpt`, just written from `t`, without reading the file back
+/// (`formats::save`): to `places` in order, else an unlinked temporary file, as [`build`].
+pub fn build_from_trace(fpt: &Path, t: &Trace, places: &[PathBuf]) -> Result<Place, LoadError> {
+    build_with(fpt, places, Source::Trace(t))
+}
+
+/// Makes the index of `fpt` from `from` and writes it into `f` (from its start).
+fn write_index(fpt: &Path, stamp: &Stamp, f: &mut File, from: Source<'_>) -> Result<(), BuildError> {
     f.seek(SeekFrom::Start(0)).map_err(BuildError::Io)?;
     f.write_all(&[0u8; HEADER_LEN]).map_err(BuildError::Io)?;
     let mut b = Builder::new(io::BufWriter::with_capacity(1 << 20, f.try_clone().map_err(BuildError::Io)?), HEADER_LEN as u64);
-    let (trace, calls) = fpt::walk_file(fpt, &mut b, &mut |_, _| {}).map_err(|e| BuildError::Fpt(super::fpt_error(fpt, e)))?;
+    let walked;
+    let (trace, calls) = match from {
+        Source::Walk => {
+            walked = fpt::walk_file(fpt, &mut b, &mut |_, _| {}).map_err(|e| BuildError::Fpt(super::fpt_error(fpt, e)))?;
+            (&walked.0, walked.1)
+        }
+        Source::Trace(t) => {
+            replay(t, &mut b);
+            (t, t.calls.len() as u64)
+        }
+    };
     b.finish();
     if let Some(e) = b.error.take() {
         return Err(BuildError::Io(e));
     }
     let dir_offset = b.offset;
-    let summary = crate::summary::from_threads(&trace, std::mem::take(&mut b.summary.accs));
+    let summary = crate::summary::from_threads(trace, std::mem::take(&mut b.summary.accs));
     #[derive(serde::Serialize)]
     struct Overall<'a> {
         overall: &'a [crate::summary::Row],
@@ -451,7 +504,7 @@ fn write_index(fpt: &Path, stamp: &Stamp, f: &mut File) -> Result<(), BuildError
     rows.resize_with(trace.threads.len(), Vec::new);
     let mut flags = std::mem::take(&mut b.flags);
     flags.sort_unstable();
-    let dir = Directory { skeleton: crate::window::skeleton(&trace), overall_json, calls, span: (start, end), rows, flags };
+    let dir = Directory { skeleton: crate::window::skeleton(trace), overall_json, calls, span: (start, end), rows, flags };
     let bytes = dir.encode();
     let Builder { out: mut w, .. } = b;
     w.write_all(&bytes).map_err(BuildError::Io)?;

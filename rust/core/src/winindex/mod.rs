@@ -4,8 +4,9 @@
 //!
 //! It lives in a sidecar, `big.fpt.fpx` next to the file, or, when that folder cannot be written,
 //! under `$XDG_CACHE_HOME/fprofile/index/` (`~/.cache/...`), or last in an unlinked temporary
-//! file that lasts as long as the trace is open: the `.fpt` stays as it is (every reader and the
-//! JavaScript decoder read it unchanged). Layout: `docs/format.md`, "The window index (`.fpx`)".
+//! file that lasts as long as the trace is open (also the place of a small file's index, under
+//! [`open_min_bytes`]: nothing is left beside it): the `.fpt` stays as it is (every reader and
+//! the JavaScript decoder read it unchanged). Layout: `docs/format.md`, "The window index".
 //!
 //! - Per thread and depth (a *row*), the row's calls in start order, in chunks of
 //!   [`crate::window::CHUNK`] calls (start, end, function, index in the trace, parent's index),
@@ -27,7 +28,8 @@
 //!
 //! The stop writes the index right after the compact file (`crate::record::compact`, for files
 //! of at least [`write_min_calls`] calls), so a file `fprofile run -o` or `profile(outfile=...)`
-//! leaves opens at once.
+//! leaves opens at once; `formats::save` of such an `.fpt` writes it too, made from the trace in
+//! memory ([`build::build_from_trace`]: the same bytes as from a walk of the file).
 
 pub mod build;
 pub mod read;
@@ -50,6 +52,17 @@ pub const WRITE_MIN_CALLS: u64 = 1_000_000;
 pub fn write_min_calls() -> u64 {
     std::env::var("FPROFILE_INDEX_MIN_CALLS").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(WRITE_MIN_CALLS)
 }
+/// Opening a compact `.fpt` of at least this many bytes without an index writes its index
+/// beside it (or in the cache); a smaller file's index is made in an unlinked temporary file
+/// each time (it takes well under a second). `FPROFILE_INDEX_MIN_BYTES` changes it
+/// ([`open_min_bytes`]).
+pub const OPEN_MIN_BYTES: u64 = 1 << 20;
+
+/// [`OPEN_MIN_BYTES`], or `FPROFILE_INDEX_MIN_BYTES` when set to a number.
+pub fn open_min_bytes() -> u64 {
+    std::env::var("FPROFILE_INDEX_MIN_BYTES").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(OPEN_MIN_BYTES)
+}
+
 /// Largest directory a reader accepts (1 GiB).
 const MAX_DIR: u64 = 1 << 30;
 
