@@ -5,7 +5,8 @@
 //!
 //!     cargo run --release -p fprofile --example filetrace_bench -- 100000000 [threads] [dir]
 //!
-//! (The fresh process is this program again with `--open PATH`: its peak RSS is the reader's.)
+//! (The fresh processes are this program again, with `--build PATH CALLS` and `--open PATH`: their
+//! peak RSS are the builder's and the reader's.)
 
 use std::time::Instant;
 
@@ -72,6 +73,22 @@ fn main() {
         open_and_query(&args[2]);
         return;
     }
+    if args.get(1).map(String::as_str) == Some("--build") {
+        let path = std::path::Path::new(&args[2]);
+        let side = fprofile::winindex::sidecar_path(path);
+        let calls: f64 = args[3].parse().unwrap_or(1.0);
+        let t = Instant::now();
+        fprofile::filetrace::write_index(path).expect("writes the index");
+        let side_len = std::fs::metadata(&side).map_or(0, |m| m.len()) as f64;
+        println!(
+            "index build (one walk of the file): {:.1} s; on disk {:.1} MB, {:.3} B/call; builder's peak RSS {:.0} MB",
+            t.elapsed().as_secs_f64(),
+            side_len / 1e6,
+            side_len / calls,
+            peak_rss_mb()
+        );
+        return;
+    }
     let calls: usize = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(100_000_000);
     let threads: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(4);
     let dir = args.get(3).map_or_else(std::env::temp_dir, std::path::PathBuf::from);
@@ -93,17 +110,10 @@ fn main() {
     );
     drop(bytes);
     let _ = std::fs::remove_file(&side);
-    let t = Instant::now();
-    fprofile::filetrace::write_index(&path).expect("writes the index");
-    let side_len = std::fs::metadata(&side).map_or(0, |m| m.len()) as f64;
-    println!(
-        "index build (one walk of the file): {:.1} s; on disk {:.1} MB, {:.3} B/call",
-        t.elapsed().as_secs_f64(),
-        side_len / 1e6,
-        side_len / n
-    );
-    println!("peak RSS of the writer (the synthetic trace in memory included): {:.0} MB", peak_rss_mb());
+    println!("peak RSS of the writer (the synthetic trace in memory): {:.0} MB", peak_rss_mb());
     let me = std::env::current_exe().expect("this program");
+    let status = std::process::Command::new(&me).arg("--build").arg(&path).arg(n.to_string()).status().expect("runs the builder");
+    assert!(status.success());
     let status = std::process::Command::new(me).arg("--open").arg(&path).status().expect("runs the reader");
     assert!(status.success());
     let _ = std::fs::remove_file(&side);
