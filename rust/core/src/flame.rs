@@ -552,7 +552,7 @@ impl crate::formats::fpt::EventVisitor for FlameWalk<'_> {
             Open::Before => None,
             Open::AtStart => {
                 // of no duration at the window's start: in when the call around it is
-                let f = self.stack.pop().expect("the frame looked at");
+                let Some(f) = self.stack.pop() else { return };
                 let mut waiting = vec![(vec![f.code], 1)];
                 waiting.extend(f.pending.into_iter().map(|(mut path, n)| {
                     path.insert(0, f.code);

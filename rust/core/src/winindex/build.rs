@@ -216,7 +216,7 @@ impl<W: Write> Builder<W> {
         let mut r = std::mem::take(&mut rows[d]);
         if r.len > 0 {
             // the gap after the previous call belongs to its block (window::index_thread)
-            r.block_max = r.block_max.max(f.start - r.prev_end);
+            r.block_max = r.block_max.max(f.start.saturating_sub(r.prev_end));
             if r.len.is_multiple_of(BLOCK as u64) {
                 r.chunk_max = r.chunk_max.max(r.block_max);
                 r.block_max = 0;
@@ -238,8 +238,8 @@ impl<W: Write> Builder<W> {
         }
         put_u(&mut r.cols[2], end.wrapping_sub(f.start) as u64);
         put_u(&mut r.cols[3], u64::from(f.code));
-        put_u(&mut r.cols[4], if f.parent == u32::MAX { 0 } else { u64::from(f.call - f.parent) });
-        r.block_max = r.block_max.max(end - f.start);
+        put_u(&mut r.cols[4], if f.parent == u32::MAX { 0 } else { u64::from(f.call.saturating_sub(f.parent)) });
+        r.block_max = r.block_max.max(end.saturating_sub(f.start));
         r.prev_end = end;
         r.prev_call = f.call;
         r.len += 1;
