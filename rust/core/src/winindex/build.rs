@@ -56,22 +56,41 @@ struct Frame {
     parent: u32,
 }
 
-/// Where the chunks go, and what the directory will say.
-pub(crate) struct Builder<W: Write> {
+/// Where the chunks go: the compressing threads, then the file.
+struct Sink<W: Write> {
     out: W,
     offset: u64,
     error: Option<io::Error>,
-    threads: Vec<Vec<RowBuild>>,
-    stack: Vec<Frame>,
-    next_call: u64,
-    pub flags: Vec<(u32, u8)>,
-    pub summary: crate::summary::WalkAcc,
     /// Chunks to compress, to the compressing threads, and what they made.
     jobs: Option<std::sync::mpsc::SyncSender<(usize, Vec<u8>)>>,
     results: std::sync::mpsc::Receiver<(usize, Vec<u8>)>,
     workers: Vec<std::thread::JoinHandle<()>>,
     /// Per chunk made: its offset, length and CRC-32 once written.
     placed: Vec<(u64, u32, u32)>,
+}
+
+/// The rows being built, and what the directory will say.
+pub(crate) struct Builder<W: Write> {
+    sink: Sink<W>,
+    threads: Vec<Vec<RowBuild>>,
+    stack: Vec<Frame>,
+    next_call: u64,
+    pub flags: Vec<(u32, u8)>,
+    pub summary: crate::summary::WalkAcc,
+}
+
+/// Deflates `raw` (raw deflate, no header) with `c`, reset first.
+fn deflate(c: &mut flate2::Compress, raw: &[u8]) -> Vec<u8> {
+    c.reset();
+    let mut packed = Vec::with_capacity(raw.len() / 2 + 64);
+    loop {
+        let at = (c.total_in() as usize).min(raw.len());
+        match c.compress_vec(&raw[at..], &mut packed, flate2::FlushCompress::Finish) {
+            Ok(flate2::Status::StreamEnd) => return packed,
+            Ok(_) => packed.reserve(packed.capacity().max(1024)),
+            Err(_) => return Vec::new(),
+        }
+    }
 }
 
 impl<W: Write> Builder<W> {
@@ -85,42 +104,35 @@ impl<W: Write> Builder<W> {
         let workers = (0..n)
             .map(|_| {
                 let (queue, done) = (queue.clone(), done.clone());
-                std::thread::spawn(move || loop {
-                    let job = match queue.lock() {
-                        Ok(q) => q.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok((id, raw)) = job else { return };
-                    let mut enc =
-                        flate2::write::DeflateEncoder::new(Vec::with_capacity(raw.len() / 2), flate2::Compression::new(LEVEL));
-                    // writing to a Vec cannot fail
-                    let packed = enc.write_all(&raw).and_then(|_| enc.finish()).unwrap_or_default();
-                    if done.send((id, packed)).is_err() {
-                        return;
+                std::thread::spawn(move || {
+                    // one compressor a thread, reset for each chunk (a new one zeroes its tables)
+                    let mut c = flate2::Compress::new(flate2::Compression::new(LEVEL), false);
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok((id, raw)) = job else { return };
+                        if done.send((id, deflate(&mut c, &raw))).is_err() {
+                            return;
+                        }
                     }
                 })
             })
             .collect();
         Builder {
-            out,
-            offset,
-            error: None,
+            sink: Sink { out, offset, error: None, jobs: Some(jobs), results, workers, placed: Vec::new() },
             threads: Vec::new(),
             stack: Vec::new(),
             next_call: 0,
             flags: Vec::new(),
             summary: Default::default(),
-            jobs: Some(jobs),
-            results,
-            workers,
-            placed: Vec::new(),
         }
     }
 
     fn finish_thread(&mut self) {
         let Some(rows) = self.threads.last_mut() else { return };
-        let mut rows = std::mem::take(rows);
-        for r in &mut rows {
+        for r in rows.iter_mut() {
             if r.len > 0 && r.len.is_multiple_of(BLOCK as u64) {
                 r.chunk_max = r.chunk_max.max(r.block_max);
             }
@@ -130,17 +142,41 @@ impl<W: Write> Builder<W> {
                 }
             }
             if r.n > 0 {
-                self.flush(r);
+                self.sink.flush(r);
             }
             for c in &mut r.cols {
                 *c = Vec::new();
             }
         }
-        if let Some(last) = self.threads.last_mut() {
-            *last = rows;
-        }
     }
 
+    /// Waits for the compressing threads, writes what they made, and gives each chunk of the
+    /// directory its place.
+    fn finish(&mut self) {
+        self.finish_thread();
+        let sink = &mut self.sink;
+        sink.jobs = None;
+        for h in std::mem::take(&mut sink.workers) {
+            let _ = h.join();
+        }
+        while let Ok((id, packed)) = sink.results.try_recv() {
+            sink.place(id, &packed);
+        }
+        for t in &mut self.threads {
+            for r in t {
+                for c in &mut r.chunks {
+                    let (offset, clen, crc) = sink.placed.get(c.offset as usize).copied().unwrap_or_default();
+                    if clen == 0 {
+                        sink.error.get_or_insert(io::Error::other("a chunk of the index was not compressed"));
+                    }
+                    (c.offset, c.clen, c.crc) = (offset, clen, crc);
+                }
+            }
+        }
+    }
+}
+
+impl<W: Write> Sink<W> {
     /// Hands the open chunk of `r` to the compressing threads; its directory entry's `offset` is
     /// its number until [`Builder::finish`] places it.
     fn flush(&mut self, r: &mut RowBuild) {
@@ -183,37 +219,15 @@ impl<W: Write> Builder<W> {
         self.placed[id] = (self.offset, packed.len() as u32, crc32(packed));
         self.offset += packed.len() as u64;
     }
+}
 
-    /// Waits for the compressing threads, writes what they made, and gives each chunk of the
-    /// directory its place.
-    fn finish(&mut self) {
-        self.finish_thread();
-        self.jobs = None;
-        for h in std::mem::take(&mut self.workers) {
-            let _ = h.join();
-        }
-        while let Ok((id, packed)) = self.results.try_recv() {
-            self.place(id, &packed);
-        }
-        for t in &mut self.threads {
-            for r in t {
-                for c in &mut r.chunks {
-                    let (offset, clen, crc) = self.placed.get(c.offset as usize).copied().unwrap_or_default();
-                    if clen == 0 {
-                        self.error.get_or_insert(io::Error::other("a chunk of the index was not compressed"));
-                    }
-                    (c.offset, c.clen, c.crc) = (offset, clen, crc);
-                }
-            }
-        }
-    }
-
+impl<W: Write> Builder<W> {
     fn add(&mut self, d: usize, f: Frame, end: i64) {
         let Some(rows) = self.threads.last_mut() else { return };
         if rows.len() <= d {
             rows.resize_with(d + 1, RowBuild::default);
         }
-        let mut r = std::mem::take(&mut rows[d]);
+        let r = &mut rows[d];
         if r.len > 0 {
             // the gap after the previous call belongs to its block (window::index_thread)
             r.block_max = r.block_max.max(f.start.saturating_sub(r.prev_end));
@@ -245,10 +259,7 @@ impl<W: Write> Builder<W> {
         r.len += 1;
         r.n += 1;
         if r.n == CHUNK {
-            self.flush(&mut r);
-        }
-        if let Some(rows) = self.threads.last_mut() {
-            rows[d] = r;
+            self.sink.flush(r);
         }
     }
 }
@@ -485,10 +496,10 @@ fn write_index(fpt: &Path, stamp: &Stamp, f: &mut File, from: Source<'_>) -> Res
         }
     };
     b.finish();
-    if let Some(e) = b.error.take() {
+    if let Some(e) = b.sink.error.take() {
         return Err(BuildError::Io(e));
     }
-    let dir_offset = b.offset;
+    let dir_offset = b.sink.offset;
     let summary = crate::summary::from_threads(trace, std::mem::take(&mut b.summary.accs));
     #[derive(serde::Serialize)]
     struct Overall<'a> {
@@ -506,7 +517,7 @@ fn write_index(fpt: &Path, stamp: &Stamp, f: &mut File, from: Source<'_>) -> Res
     flags.sort_unstable();
     let dir = Directory { skeleton: crate::window::skeleton(trace), overall_json, calls, span: (start, end), rows, flags };
     let bytes = dir.encode();
-    let Builder { out: mut w, .. } = b;
+    let mut w = b.sink.out;
     w.write_all(&bytes).map_err(BuildError::Io)?;
     w.flush().map_err(BuildError::Io)?;
     drop(w);
