@@ -19,15 +19,16 @@
 //! How: a compact `.fpt` (version 2) is answered from its stored window index
 //! ([`crate::winindex`]: a sidecar `big.fpt.fpx`, checked against the file and rebuilt in one
 //! bounded pass when missing, stale or damaged): the skeleton, the overall summary and the
-//! directory of the index's chunks are resident (about 0.05 bytes per call), windows decode a
-//! few chunks per row through a bounded cache, and the summary and the flame graph are one walk
+//! directory of the index's chunks are resident (0.04 bytes per call), windows decode a few
+//! chunks per row through a bounded cache (128 chunks, about 4 MB; [`FileTrace::set_cache_chunks`]), and the summary and the flame graph are one walk
 //! of the file each ([`crate::formats::fpt::walk_file`], memory bounded by functions and call
 //! paths). Every other file (streamed `FPST`, `.fpt` version 1, PYME text or JSON, a pipe) is
 //! loaded whole, as `load()` does, and answered from memory.
 //!
 //! Why a stored index rather than the loaded columns made smaller: the columns in memory take
 //! 29 bytes a call (16 at best with the planned packing, 1.6 GB at 100M calls), the index's
-//! directory 0.05, and a window reads only the chunks it draws (see `benchmarks/README.md`,
+//! directory 0.04, and a window reads only the chunks it draws (100M calls: open and first
+//! window in 0.1 s, 14 MB peak RSS) (see `benchmarks/README.md`,
 //! "A long run, end to end: the file-backed trace").
 
 use std::path::{Path, PathBuf};
@@ -95,14 +96,29 @@ fn find_index(path: &Path) -> Option<(FileIndex, PathBuf)> {
     })
 }
 
+/// Where opening the file may write its index: [`places`], for a file of at least
+/// [`crate::winindex::open_min_bytes`] bytes; none for a smaller one (its index, made in well
+/// under a second, lives in an unlinked temporary file while it is open: no file left beside it).
+fn write_places(path: &Path) -> Vec<PathBuf> {
+    let big = std::fs::metadata(path).is_ok_and(|m| m.len() >= crate::winindex::open_min_bytes());
+    if big {
+        places(path)
+    } else {
+        Vec::new()
+    }
+}
+
 /// Builds the index of the compact `.fpt` at `path` (the sidecar, else the cache, else an
-/// unlinked temporary file) and opens it.
+/// unlinked temporary file: [`write_places`]) and opens it.
 fn build_index(path: &Path) -> Result<(FileIndex, Option<PathBuf>), LoadError> {
-    let place = crate::winindex::build::build(path, &places(path))?;
-    let stamp = crate::winindex::Stamp::of(path).map_err(|e| LoadError { path: Some(path.to_path_buf()), problem: crate::load::Problem::Io(e) })?;
+    let place = crate::winindex::build::build(path, &write_places(path))?;
+    let stamp = crate::winindex::Stamp::of(path)
+        .map_err(|e| LoadError { path: Some(path.to_path_buf()), problem: crate::load::Problem::Io(e) })?;
     let again = || LoadError {
         path: Some(path.to_path_buf()),
-        problem: crate::load::Problem::Io(std::io::Error::other("the window index just written does not read back (the file changed meanwhile?)")),
+        problem: crate::load::Problem::Io(std::io::Error::other(
+            "the window index just written does not read back (the file changed meanwhile?)",
+        )),
     };
     match place {
         crate::winindex::build::Place::Path(p) => {
@@ -118,6 +134,18 @@ fn build_index(path: &Path) -> Result<(FileIndex, Option<PathBuf>), LoadError> {
 /// `formats::save` call after writing a file.
 pub fn write_index(path: &Path) -> Result<PathBuf, LoadError> {
     match crate::winindex::build::build(path, &places(path))? {
+        crate::winindex::build::Place::Path(p) => Ok(p),
+        crate::winindex::build::Place::Temp(_) => Err(LoadError {
+            path: Some(path.to_path_buf()),
+            problem: crate::load::Problem::Io(std::io::Error::other("no folder could hold the window index")),
+        }),
+    }
+}
+
+/// [`write_index`] of the `.fpt` at `path` just written from `t` (`formats::save`): made from
+/// `t`, without reading the file back.
+pub fn write_index_of(path: &Path, t: &Trace) -> Result<PathBuf, LoadError> {
+    match crate::winindex::build::build_from_trace(path, t, &places(path))? {
         crate::winindex::build::Place::Path(p) => Ok(p),
         crate::winindex::build::Place::Temp(_) => Err(LoadError {
             path: Some(path.to_path_buf()),
@@ -215,7 +243,8 @@ impl FileTrace {
         match crate::window::query_rows(&*current, t0_ns, t1_ns, px, threads) {
             Err(WindowError::Index(why)) => {
                 // damaged or unreadable: not trusted, rebuilt from the file, asked again
-                let (mut fresh, p) = build_index(&self.path).map_err(|e| WindowError::Index(format!("{why}; rebuilding it failed: {e}")))?;
+                let (mut fresh, p) =
+                    build_index(&self.path).map_err(|e| WindowError::Index(format!("{why}; rebuilding it failed: {e}")))?;
                 let _ = std::mem::take(&mut fresh.skeleton);
                 let fresh = Arc::new(fresh);
                 if let (Ok(mut i), Ok(mut pl)) = (index.write(), place.write()) {
@@ -301,5 +330,12 @@ mod tests {
         assert_eq!(f.flame(None, None).unwrap().encode(), crate::flame::flame(&t, None, None).encode());
         assert_eq!(f.load().unwrap(), t);
         let _ = std::fs::remove_file(&p);
+        let _ = std::fs::remove_file(crate::winindex::sidecar_path(&p));
+    }
+
+    #[test]
+    fn can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<FileTrace>();
     }
 }

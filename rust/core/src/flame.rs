@@ -552,7 +552,7 @@ impl crate::formats::fpt::EventVisitor for FlameWalk<'_> {
             Open::Before => None,
             Open::AtStart => {
                 // of no duration at the window's start: in when the call around it is
-                let f = self.stack.pop().expect("the frame looked at");
+                let Some(f) = self.stack.pop() else { return };
                 let mut waiting = vec![(vec![f.code], 1)];
                 waiting.extend(f.pending.into_iter().map(|(mut path, n)| {
                     path.insert(0, f.code);
@@ -597,6 +597,71 @@ mod tests {
             metadata: vec![],
             process: Default::default(),
         })
+    }
+
+    /// `t`'s events as a walk of its file gives them, fed to a [`FlameWalk`].
+    fn walked(t: &Trace, threads: Option<&[u32]>, window: Option<Window>) -> Flame {
+        use crate::formats::fpt::EventVisitor;
+        let mut w = FlameWalk::new(threads, window);
+        let c = &t.calls;
+        for (ti, th) in t.threads.iter().enumerate() {
+            w.thread(ti, th.first_ns);
+            let mut ends: Vec<i64> = Vec::new();
+            for i in th.call_range.0 as usize..th.call_range.1 as usize {
+                while ends.len() > c.depth[i] as usize {
+                    w.exit(ends.pop().unwrap());
+                }
+                w.enter(c.code[i], c.start_ns[i]);
+                ends.push(c.end_ns[i]);
+            }
+            while let Some(e) = ends.pop() {
+                w.exit(e);
+            }
+        }
+        w.finish()
+    }
+
+    /// Every window with ends in 0..=17 over calls of no duration at a window's start, inside calls
+    /// begun before it or ending at it: the walk's graph is `flame`'s.
+    #[test]
+    fn the_walk_makes_the_same_graph_for_every_window() {
+        // main [0,10): f [5,5], g [5,7) -> f [5,5], f [7,10) ; g [10,10] ; f [12,15) -> g [15,15]
+        let t = trace(&[
+            (0, 0, true),
+            (5, 1, true),
+            (5, 1, false),
+            (5, 2, true),
+            (5, 1, true),
+            (5, 1, false),
+            (7, 2, false),
+            (7, 1, true),
+            (10, 1, false),
+            (10, 0, false),
+            (10, 2, true),
+            (10, 2, false),
+            (12, 1, true),
+            (15, 2, true),
+            (15, 2, false),
+            (15, 1, false),
+        ]);
+        assert_eq!(walked(&t, None, None), flame(&t, None, None));
+        for t0 in 0..=17 {
+            for t1 in 0..=17 {
+                let w = Some(Window { t0_ns: t0, t1_ns: t1 });
+                assert_eq!(walked(&t, None, w), flame(&t, None, w), "window [{t0}, {t1})");
+            }
+        }
+        let s = crate::synthetic::synthetic_trace(3000, 3, 5);
+        let (a, b) = (s.calls.start_ns[0], s.threads.iter().map(|t| t.last_ns).max().unwrap());
+        for k in 0..60 {
+            // windows starting and ending exactly at calls' starts and ends
+            let i = (k * 7919) % s.calls.len();
+            let j = (k * 104_729 + 13) % s.calls.len();
+            let (t0, t1) = (s.calls.start_ns[i], if k % 2 == 0 { s.calls.end_ns[j] } else { b - (b - a) * k as i64 / 120 });
+            let w = Some(Window { t0_ns: t0, t1_ns: t1 });
+            let th: Option<&[u32]> = if k % 3 == 0 { Some(&[0, 2]) } else { None };
+            assert_eq!(walked(&s, th, w), flame(&s, th, w), "window [{t0}, {t1})");
+        }
     }
 
     fn rows(f: &Flame) -> Vec<(u32, u32, u64, u64, u64)> {

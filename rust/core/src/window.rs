@@ -235,6 +235,10 @@ const _: () = assert!(CHUNK.is_multiple_of(BLOCK));
 pub trait Row {
     /// Calls in the row.
     fn len(&self) -> usize;
+    /// No calls?
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Start and end of the call at position `k`.
     fn start(&mut self, k: usize) -> i64;
     fn end(&mut self, k: usize) -> i64;

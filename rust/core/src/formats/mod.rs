@@ -104,7 +104,8 @@ pub fn default_title(path: &Path) -> String {
 
 /// Writes `t` to `path` in `format` ([`crate::fsio::write_atomic`]: a regular file is replaced
 /// whole or not at all; a FIFO or device is written in place). `title`: the HTML page's title
-/// (default [`default_title`]).
+/// (default [`default_title`]). An `.fpt` of at least [`crate::winindex::write_min_calls`] calls
+/// gets its window index beside it (`crate::winindex`).
 pub fn save(t: &Trace, path: impl AsRef<Path>, format: Format, title: Option<&str>) -> Result<(), SaveError> {
     save_with(t, path, format, title, None)
 }
@@ -131,7 +132,13 @@ pub fn save_with(
             .map_err(|source| SaveError { path: path.to_path_buf(), source });
     }
     crate::fsio::write_atomic(path, |w| write_with(t, format, &title, width_px, w))
-        .map_err(|source| SaveError { path: path.to_path_buf(), source })
+        .map_err(|source| SaveError { path: path.to_path_buf(), source })?;
+    if format == Format::Fpt && t.calls.len() as u64 >= crate::winindex::write_min_calls() && path.is_file() {
+        // its window index beside it (`crate::winindex`): opening the file later is immediate;
+        // a folder that cannot hold it costs nothing here (the reader builds it where it can)
+        let _ = crate::filetrace::write_index_of(path, t);
+    }
+    Ok(())
 }
 
 /// Sniffs the format of a file from its first bytes: an `.fpt` magic (`FPRF` or `FPST`), a JSON object (told apart

@@ -4,14 +4,16 @@
 //!
 //! It lives in a sidecar, `big.fpt.fpx` next to the file, or, when that folder cannot be written,
 //! under `$XDG_CACHE_HOME/fprofile/index/` (`~/.cache/...`), or last in an unlinked temporary
-//! file that lasts as long as the trace is open: the `.fpt` stays as it is (every reader and the
-//! JavaScript decoder read it unchanged). Layout: `docs/format.md`, "The window index (`.fpx`)".
+//! file that lasts as long as the trace is open (also the place of a small file's index, under
+//! [`open_min_bytes`]: nothing is left beside it): the `.fpt` stays as it is (every reader and
+//! the JavaScript decoder read it unchanged). Layout: `docs/format.md`, "The window index".
 //!
 //! - Per thread and depth (a *row*), the row's calls in start order, in chunks of
 //!   [`crate::window::CHUNK`] calls (start, end, function, index in the trace, parent's index),
 //!   each chunk deflated on its own; a resident directory per chunk: file offset, length, CRC-32,
 //!   first start, last end and longest call or gap (what lets a run skip the chunk whole).
-//!   Directory and cache hold about 0.05 bytes per call; a window decodes a few chunks per row
+//!   The directory holds 0.04 bytes per call, the cache at most 128 decoded chunks (about 4 MB);
+//!   a window decodes a few chunks per row
 //!   (through a bounded cache, [`read::FileIndex`]). `crate::window::query_rows` runs over it,
 //!   the same algorithm as over a loaded trace, so the replies are the same.
 //! - The trace's skeleton (`.fpt` without calls), the overall summary's JSON
@@ -27,12 +29,12 @@
 //!
 //! The stop writes the index right after the compact file (`crate::record::compact`, for files
 //! of at least [`write_min_calls`] calls), so a file `fprofile run -o` or `profile(outfile=...)`
-//! leaves opens at once.
+//! leaves opens at once; `formats::save` of such an `.fpt` writes it too, made from the trace in
+//! memory ([`build::build_from_trace`]: the same bytes as from a walk of the file).
 
 pub mod build;
 pub mod read;
 
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -51,6 +53,17 @@ pub const WRITE_MIN_CALLS: u64 = 1_000_000;
 pub fn write_min_calls() -> u64 {
     std::env::var("FPROFILE_INDEX_MIN_CALLS").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(WRITE_MIN_CALLS)
 }
+/// Opening a compact `.fpt` of at least this many bytes without an index writes its index
+/// beside it (or in the cache); a smaller file's index is made in an unlinked temporary file
+/// each time (it takes well under a second). `FPROFILE_INDEX_MIN_BYTES` changes it
+/// ([`open_min_bytes`]).
+pub const OPEN_MIN_BYTES: u64 = 1 << 20;
+
+/// [`OPEN_MIN_BYTES`], or `FPROFILE_INDEX_MIN_BYTES` when set to a number.
+pub fn open_min_bytes() -> u64 {
+    std::env::var("FPROFILE_INDEX_MIN_BYTES").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(OPEN_MIN_BYTES)
+}
+
 /// Largest directory a reader accepts (1 GiB).
 const MAX_DIR: u64 = 1 << 30;
 
@@ -164,9 +177,10 @@ pub(crate) fn open_private(path: &Path, owner: u32) -> Option<std::fs::File> {
 }
 
 /// Reads the header at the start of `f`.
-pub(crate) fn read_header(f: &mut std::fs::File, uid: u32) -> Option<Header> {
+pub(crate) fn read_header(f: &std::fs::File, uid: u32) -> Option<Header> {
+    use std::os::unix::fs::FileExt;
     let mut b = [0u8; HEADER_LEN];
-    f.read_exact(&mut b).ok()?;
+    f.read_exact_at(&mut b, 0).ok()?;
     Header::decode(&b, uid)
 }
 

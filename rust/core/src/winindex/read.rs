@@ -82,10 +82,14 @@ impl std::fmt::Debug for FileIndex {
 impl FileIndex {
     /// The index in `file` when it is one and names the `.fpt` of `stamp`; `None` otherwise (a
     /// stale, cut or garbled index is not used).
-    pub fn open(mut file: File, stamp: &Stamp) -> Option<FileIndex> {
+    pub fn open(file: File, stamp: &Stamp) -> Option<FileIndex> {
         let len = file.metadata().ok()?.len();
-        let h = read_header(&mut file, stamp.uid)?;
-        if h.stamp != *stamp || h.dir_len > MAX_DIR || h.dir_offset < HEADER_LEN as u64 || h.dir_offset.checked_add(h.dir_len)? != len {
+        let h = read_header(&file, stamp.uid)?;
+        if h.stamp != *stamp
+            || h.dir_len > MAX_DIR
+            || h.dir_offset < HEADER_LEN as u64
+            || h.dir_offset.checked_add(h.dir_len)? != len
+        {
             return None;
         }
         let mut packed = vec![0u8; h.dir_len as usize];
@@ -218,20 +222,20 @@ fn parse_directory(b: &[u8], chunks_end: u64) -> Option<Directory> {
     if n_threads > b.len() as u64 {
         return None;
     }
-    let mut rows = Vec::with_capacity(n_threads as usize);
+    let mut rows = Vec::with_capacity((n_threads as usize).min(1 << 16));
     for _ in 0..n_threads {
         let n_rows = r.u()?;
         if n_rows > b.len() as u64 {
             return None;
         }
-        let mut t = Vec::with_capacity(n_rows as usize);
+        let mut t = Vec::with_capacity((n_rows as usize).min(1 << 16));
         for _ in 0..n_rows {
             let len = r.u()?;
             let n_chunks = len.div_ceil(CHUNK as u64);
             if n_chunks > b.len() as u64 {
                 return None;
             }
-            let mut cs = Vec::with_capacity(n_chunks as usize);
+            let mut cs = Vec::with_capacity((n_chunks as usize).min(1 << 16));
             for _ in 0..n_chunks {
                 let offset = r.u()?;
                 let clen = u32::try_from(r.u()?).ok()?;
@@ -252,7 +256,7 @@ fn parse_directory(b: &[u8], chunks_end: u64) -> Option<Directory> {
     if n_flags > b.len() as u64 {
         return None;
     }
-    let mut flags = Vec::with_capacity(n_flags as usize);
+    let mut flags = Vec::with_capacity((n_flags as usize).min(1 << 16));
     let mut prev = 0u64;
     for _ in 0..n_flags {
         prev = prev.checked_add(r.u()?)?;
@@ -287,7 +291,11 @@ fn decode_chunk(packed: &[u8], n: usize, next_start: Option<i64>) -> Option<Chun
         let dur = i64::try_from(cols[2].u()?).ok()?;
         let code = u32::try_from(cols[3].u()?).ok()?;
         let dp = cols[4].u()?;
-        let (c, s) = if k == 0 { (u32::try_from(dc).ok()?, ds) } else { (call.checked_add(u32::try_from(dc).ok()?)?, prev_end.checked_add(ds)?) };
+        let (c, s) = if k == 0 {
+            (u32::try_from(dc).ok()?, ds)
+        } else {
+            (call.checked_add(u32::try_from(dc).ok()?)?, prev_end.checked_add(ds)?)
+        };
         let e = s.checked_add(dur)?;
         let parent = if dp == 0 { u32::MAX } else { c.checked_sub(u32::try_from(dp).ok()?)? };
         ch.call.push(c);
@@ -303,10 +311,10 @@ fn decode_chunk(packed: &[u8], n: usize, next_start: Option<i64>) -> Option<Chun
     for b in 0..n / BLOCK {
         let mut m = 0i64;
         for k in b * BLOCK..(b + 1) * BLOCK {
-            m = m.max(ch.end[k] - ch.start[k]);
+            m = m.max(ch.end[k].saturating_sub(ch.start[k]));
             let next = if k + 1 < n { Some(ch.start[k + 1]) } else { next_start };
             if let Some(ns) = next {
-                m = m.max(ns - ch.end[k]);
+                m = m.max(ns.saturating_sub(ch.end[k]));
             }
         }
         ch.tight.push(m);
