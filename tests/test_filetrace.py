@@ -14,10 +14,10 @@ import sys
 import pytest
 
 import fprofile_jupyter as fp
-
-pytestmark = pytest.mark.filterwarnings("ignore:.*could not be aligned:fprofile_jupyter.TraceWarning")
 from fprofile_jupyter import _core, _display, _io, _windowed
 from viewer_support import make_process_trace, make_trace
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*could not be aligned:fprofile_jupyter.TraceWarning")
 
 
 def saved(trace, tmp_path, name):
