@@ -89,6 +89,15 @@ def test_a_file_backed_trace_answers_as_the_loaded_one(tmp_path, which):
         assert got.rows() == want.rows()
         assert got.flame_bytes() == want.flame_bytes()
         assert got.flame() == want.flame()
+    # and the differential tree holds each side's own flame graph: the calls of a on the a side
+    total = {"a": 0, "b": 0}
+    stack = list(fp.compare(f, other_f).flame())
+    while stack:
+        node = stack.pop()
+        total["a"] += node["calls_a"]
+        total["b"] += node["calls_b"]
+        stack.extend(node["children"])
+    assert (total["a"], total["b"]) == (len(mem), len(other))
     assert not f.in_memory and not other_f.in_memory, "answering these loaded the calls"
 
 
@@ -206,6 +215,7 @@ def test_cli_diff_and_convert_work_from_the_file(tmp_path):
     cli = [sys.executable, "-m", "fprofile_jupyter.cli"]
     out = subprocess.run(cli + ["diff", pa, pb, "--top", "0"], capture_output=True, text=True, timeout=120, check=True).stdout
     assert out.strip() == fp.compare(a, b, names=("a.fpt", "b.fpt")).format_table().strip()
+    assert f"a.fpt ({len(a):,} calls) and b.fpt ({len(b):,} calls)" in out.splitlines()[0], out.splitlines()[0]
     subprocess.run(cli + ["convert", pa, str(tmp_path / "c.fpt")], capture_output=True, timeout=120, check=True)
     assert open(tmp_path / "c.fpt", "rb").read() == open(pa, "rb").read()  # copied
     subprocess.run(cli + ["convert", pa, str(tmp_path / "c.json")], capture_output=True, timeout=120, check=True)
