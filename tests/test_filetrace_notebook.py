@@ -50,6 +50,15 @@ def test_kernel_shows_a_file_backed_trace_windowed(tmp_path):
         assert text_of(cells.run(CHECK)).split()[-1] == "False"
         # what needs every call loads them, once
         assert text_of(cells.run("print(len(prof.trace.calls()), prof.trace.in_memory)")).split() == [str(CALLS), "True"]
+        # across cells: %fprofile start -o X.fpt streams; the stop shows the windowed widget, file-backed
+        assert not errors_of(cells.run("%load_ext fprofile_jupyter"))
+        assert not errors_of(cells.run("%fprofile start -o run2.fpt"))
+        cells.run("work()")
+        stopped = cells.run("%fprofile stop")
+        assert not errors_of(stopped), stopped.outputs
+        assert any(WIDGET_MIME in o.get("data", {}) for o in stopped.outputs), stopped.outputs
+        out = text_of(cells.run("print(_fprofile_trace.file, _fprofile_trace.in_memory)")).split()
+        assert out == [str(tmp_path / "run2.fpt"), "False"], out
 
 
 NOTEBOOK = {
