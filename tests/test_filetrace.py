@@ -5,6 +5,7 @@ skeleton, comparison) on random traces, without loading its calls; every other m
 damaged file behaves as the loader does; a missing path or a directory is one clear error; the CLI's
 ``diff`` and ``convert`` work from the file."""
 
+import base64
 import os
 import pickle
 import subprocess
@@ -13,10 +14,10 @@ import sys
 import pytest
 
 import fprofile_jupyter as fp
-
-pytestmark = pytest.mark.filterwarnings("ignore:.*could not be aligned:fprofile_jupyter.TraceWarning")
 from fprofile_jupyter import _core, _display, _io, _windowed
 from viewer_support import make_process_trace, make_trace
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*could not be aligned:fprofile_jupyter.TraceWarning")
 
 
 def saved(trace, tmp_path, name):
@@ -88,6 +89,15 @@ def test_a_file_backed_trace_answers_as_the_loaded_one(tmp_path, which):
         assert got.rows() == want.rows()
         assert got.flame_bytes() == want.flame_bytes()
         assert got.flame() == want.flame()
+    # and the differential tree holds each side's own flame graph: the calls of a on the a side
+    total = {"a": 0, "b": 0}
+    stack = list(fp.compare(f, other_f).flame())
+    while stack:
+        node = stack.pop()
+        total["a"] += node["calls_a"]
+        total["b"] += node["calls_b"]
+        stack.extend(node["children"])
+    assert (total["a"], total["b"]) == (len(mem), len(other))
     assert not f.in_memory and not other_f.in_memory, "answering these loaded the calls"
 
 
@@ -127,17 +137,22 @@ def test_every_trace_method_works_on_a_file_backed_trace(tmp_path):
 
 
 def test_the_notebook_output_of_a_file_backed_trace_is_windowed_without_loading(tmp_path, monkeypatch):
-    mem = _core._synthetic_trace(5_000, 2, 4)  # small: in memory, it would be sent whole
+    mem = _core._synthetic_trace(5_000, 2, 4)
     f = fp.load(saved(mem, tmp_path, "t.fpt"), backed=True)
-    assert _windowed.windowed(f) and not _windowed.windowed(mem)
     monkeypatch.setattr(_display, "in_kernel", lambda: True)
+    # a small one is sent whole: its file's bytes, copied (the picture loads its calls)
+    assert _display.output_payload(f._repr_mimebundle_(include=[_display.TRACE_MIME]))["fpt"] == base64.b64encode(f.to_bytes()).decode()
+    assert not f.in_memory
+    monkeypatch.setattr(_windowed, "WINDOWED_CALLS", 1000)
+    assert _windowed.windowed(f)
     bundle = f._repr_mimebundle_()
     payload = _display.output_payload(bundle)
     assert set(payload) == {"windowed"} and payload["windowed"]["calls"] == len(mem)
     assert "backed by its file" in payload["windowed"]["note"]
     assert "image/png" not in bundle  # the picture would need every call
     assert not f.in_memory
-    assert "fpt" in _display.output_payload(mem._repr_mimebundle_())
+    # in memory, the same trace is sent whole with its picture (it fits the display limits)
+    assert "fpt" in _display.output_payload(mem._repr_mimebundle_()) and "image/png" in mem._repr_mimebundle_()
 
 
 def test_load_chooses_file_backed_for_a_large_compact_fpt(tmp_path, monkeypatch):
@@ -194,10 +209,13 @@ def test_a_cut_or_damaged_file_and_bad_paths(tmp_path):
 
 def test_cli_diff_and_convert_work_from_the_file(tmp_path):
     a, b = _core._synthetic_trace(20_000, 2, 1), _core._synthetic_trace(25_000, 3, 2)
-    pa, pb = saved(a, tmp_path, "a.fpt"), saved(b, tmp_path, "b.fpt")
+    pa, pb = str(tmp_path / "a.fpt"), saved(b, tmp_path, "b.fpt")
+    with open(pa, "wb") as f:
+        f.write(a.to_bytes(level=1))  # not the level a writer uses: a copy keeps it, decoding would not
     cli = [sys.executable, "-m", "fprofile_jupyter.cli"]
     out = subprocess.run(cli + ["diff", pa, pb, "--top", "0"], capture_output=True, text=True, timeout=120, check=True).stdout
     assert out.strip() == fp.compare(a, b, names=("a.fpt", "b.fpt")).format_table().strip()
+    assert f"a.fpt ({len(a):,} calls) and b.fpt ({len(b):,} calls)" in out.splitlines()[0], out.splitlines()[0]
     subprocess.run(cli + ["convert", pa, str(tmp_path / "c.fpt")], capture_output=True, timeout=120, check=True)
     assert open(tmp_path / "c.fpt", "rb").read() == open(pa, "rb").read()  # copied
     subprocess.run(cli + ["convert", pa, str(tmp_path / "c.json")], capture_output=True, timeout=120, check=True)

@@ -13,6 +13,8 @@ TRACE_MIME = "application/vnd.fprofile-jupyter.trace+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 RECORD = """import fprofile_jupyter as fp
+from fprofile_jupyter import _windowed
+_windowed.WINDOWED_CALLS = 1000  # (a small run shown as a long one is: windowed)
 import threading
 def fib(n):
     return n if n < 2 else fib(n - 1) + fib(n - 2)
@@ -48,6 +50,15 @@ def test_kernel_shows_a_file_backed_trace_windowed(tmp_path):
         assert text_of(cells.run(CHECK)).split()[-1] == "False"
         # what needs every call loads them, once
         assert text_of(cells.run("print(len(prof.trace.calls()), prof.trace.in_memory)")).split() == [str(CALLS), "True"]
+        # across cells: %fprofile start -o X.fpt streams; the stop shows the windowed widget, file-backed
+        assert not errors_of(cells.run("%load_ext fprofile_jupyter"))
+        assert not errors_of(cells.run("%fprofile start -o run2.fpt"))
+        cells.run("work()")
+        stopped = cells.run("%fprofile stop")
+        assert not errors_of(stopped), stopped.outputs
+        assert any(WIDGET_MIME in o.get("data", {}) for o in stopped.outputs), stopped.outputs
+        out = text_of(cells.run("print(_fprofile_trace.file, _fprofile_trace.in_memory)")).split()
+        assert out == [str(tmp_path / "run2.fpt"), "False"], out
 
 
 NOTEBOOK = {
@@ -91,12 +102,13 @@ def test_lab_draws_a_file_backed_trace_windowed_and_zooms_from_the_file(browser,
 
 
 def test_the_viewer_opens_a_large_fpt_file_backed(tmp_path, monkeypatch):
-    from fprofile_jupyter import _core, _io, _viewer
+    from fprofile_jupyter import _core, _io, _viewer, _windowed
 
     trace = _core._synthetic_trace(20_000, 3, 2)
     path = str(tmp_path / "big.fpt")
     trace.save(path)
     monkeypatch.setattr(_io, "BACKED_BYTES", 1)
+    monkeypatch.setattr(_windowed, "WINDOWED_CALLS", 1000)
     state = _viewer._State()
     answer = state.convert("big.fpt", path=path)
     assert answer["windowed"]["calls"] == len(trace), answer

@@ -141,12 +141,16 @@ def test_no_progress_in_a_plain_script(big):
 
 def test_progress_callback_reports_bytes_read_of_a_large_fpt(big):
     seen = []
-    t = fprofile_jupyter.load(big, progress=lambda done, total: seen.append((done, total)))
+    t = fprofile_jupyter.load(big, progress=lambda done, total: seen.append((done, total)), backed=False)
     size = big.stat().st_size
     assert len(t) == 4_000_000
     assert seen[-1] == (size, size)
     assert len(seen) >= 3 and all(total == size for _, total in seen)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    # file-backed (what load() of a file this large gives by default): opened at once, not read
+    seen.clear()
+    t = fprofile_jupyter.load(big, progress=lambda done, total: seen.append((done, total)))
+    assert t.file is not None and seen == [(0, size), (size, size)]
 
 
 def test_notebook_progress_for_a_large_load_nothing_for_a_small_one(big, small, tmp_path):

@@ -130,9 +130,9 @@ STATIC_NOTE = ("A static copy: the interactive timeline draws here when the note
 def _picture_png(trace: Any) -> Optional[bytes]:
     """The trace's overview picture as PNG bytes (``Trace.picture_png()``, rendered by the Rust
     core), or None when this build has no picture or the trace cannot make one, or when it is
-    backed by its file with its calls not loaded (the picture needs every call)."""
+    backed by its file with its calls not loaded and shown windowed (the picture needs every call)."""
     method = getattr(trace, "picture_png", None)
-    if method is None or file_backed(trace):
+    if method is None or shown_from_file(trace):
         return None
     try:
         png = method()
@@ -226,10 +226,14 @@ def too_big(calls: int, size: Optional[int]) -> Optional[str]:
             "with `fprofile view run.fpt`.")
 
 
-def file_backed(trace: Any) -> bool:
-    """Is ``trace`` backed by its file with its calls not loaded (``Trace.file``, ``Trace.in_memory``)?
-    Then it is shown windowed, never loaded to be shown."""
-    return getattr(trace, "file", None) is not None and not getattr(trace, "in_memory", True)
+def shown_from_file(trace: Any) -> bool:
+    """Is ``trace`` backed by its file with its calls not loaded (``Trace.file``, ``Trace.in_memory``)
+    and shown windowed (``_windowed.windowed``)? Then it is never loaded to be shown: its output is
+    the windowed overview (no picture), ``show()`` the windowed widget."""
+    from . import _windowed
+
+    return (getattr(trace, "file", None) is not None and not getattr(trace, "in_memory", True)
+            and _windowed.windowed(trace))
 
 
 #: What a displayed file-backed trace's overview says (the output alone cannot zoom).
@@ -241,9 +245,9 @@ FILE_BACKED_NOTE = ("This trace is backed by its file ({file}): the output keeps
 def trace_output(trace: Any, encoded: Optional[bytes] = None) -> dict:
     """The ``TRACE_MIME`` data of ``trace``: ``{"fpt": <base64>}``, or ``{"error": <message>}``
     when it is too big to send. ``encoded``: ``trace.to_bytes()`` if the caller has it already. A
-    file-backed trace (``file_backed``) gives its windowed overview (``_windowed.saved_output``),
-    its calls not loaded."""
-    if encoded is None and file_backed(trace):
+    file-backed trace shown windowed (``shown_from_file``) gives its windowed overview
+    (``_windowed.saved_output``), its calls not loaded."""
+    if encoded is None and shown_from_file(trace):
         from . import _windowed
 
         saved = _windowed.saved_output(trace, trace_id="")
@@ -326,7 +330,7 @@ def comparison_mimebundle(comparison: Any, include: Optional[Iterable[str]] = No
 
 def show(trace: Any) -> None:
     """Display ``trace``: the timeline in a notebook, its text repr elsewhere. A file-backed trace
-    (``file_backed``) is shown as the zoomable windowed timeline (``TimelineWidget``: windows read
+    shown windowed (``shown_from_file``) is the zoomable windowed timeline (``TimelineWidget``: windows read
     from the file as the view moves) where widgets work, its calls never loaded."""
     try:
         from IPython.display import display
@@ -336,7 +340,7 @@ def show(trace: Any) -> None:
     if not in_kernel():
         print(repr(trace))
         return
-    if file_backed(trace):
+    if shown_from_file(trace):
         try:
             from ._widget import TimelineWidget
         except ImportError:  # no anywidget: the output's overview

@@ -129,13 +129,8 @@ def load(
     fspath = os.fspath(path)
     if backed is None:
         backed = backs(fspath, format) and not _processes.is_session_dir(fspath)
-    if backed:
-        if format not in (None, "fpt"):
-            raise ValueError(f"load({fspath!r}, format={format!r}, backed=True): only an .fpt file can back a trace")
-        trace = _core.open_file(fspath)
-        for w in load_warnings(trace):
-            warnings.warn(f"fprofile: {fspath}: {w}", TraceWarning, stacklevel=2)
-        return trace
+    if backed and format not in (None, "fpt"):
+        raise ValueError(f"load({fspath!r}, format={format!r}, backed=True): only an .fpt file can back a trace")
     bar = None
     if progress is None and "IPython" in sys.modules:  # a kernel has imported IPython; a script pays nothing here
         from ._progress import notebook_progress
@@ -144,7 +139,17 @@ def load(
         progress = bar.update if bar is not None else None
     start_s = time.monotonic()
     try:
-        if _processes.is_session_dir(os.fspath(path)):  # what a killed recording's children left
+        if backed:  # opened, not read: the progress is the whole file at once
+            try:
+                size = os.path.getsize(fspath)
+            except OSError:
+                size = 0
+            if progress is not None:
+                progress(0, size)
+            trace = _core.open_file(fspath)
+            if progress is not None:
+                progress(size, size)
+        elif _processes.is_session_dir(os.fspath(path)):  # what a killed recording's children left
             trace = _processes.load_session(os.fspath(path))
         else:
             trace = _core.load(os.fspath(path), format, progress=progress)

@@ -8,9 +8,9 @@ answers the page's requests for the window it shows (``Trace.window_bytes``: the
 window, those narrower than a pixel merged into counted runs; docs/format.md "Window replies").
 It also answers the page's requests for the flame graph of a window (``flame_reply``: the core
 merges every call; the page holds only the window's). A trace backed by its file (``Trace.file``,
-``load()`` of a long run, ``prof.trace`` of a streamed recording) is always shown this way, whatever
-its length: the skeleton, the window replies and the overall summary come from the file, its calls
-are never loaded. The page side is js/windowsource.js and
+``load()`` of a long run, ``prof.trace`` of a streamed recording) above WINDOWED_CALLS is shown
+this way without loading its calls: the skeleton, the window replies, the flame graphs and the
+overall summary come from the file (a smaller one is sent whole: its compact file's bytes, copied). The page side is js/windowsource.js and
 js/timeline.js ``setWindowedData``.
 """
 from __future__ import annotations
@@ -29,9 +29,8 @@ OVERVIEW_PX = 2000
 
 
 def windowed(trace: Any) -> bool:
-    """Is ``trace`` shown windowed (more than WINDOWED_CALLS calls, or backed by its file: its calls
-    are not loaded to be shown, ``Trace.file``)?"""
-    return len(trace) > WINDOWED_CALLS or getattr(trace, "file", None) is not None
+    """Is ``trace`` shown windowed (more than WINDOWED_CALLS calls)?"""
+    return len(trace) > WINDOWED_CALLS
 
 
 def span(trace: Any) -> Tuple[int, int]:

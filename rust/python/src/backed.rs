@@ -35,7 +35,7 @@ pub(crate) struct FileSource {
 /// The calls of a trace: in memory, or in its file.
 pub(crate) enum Source {
     Memory(Arc<Trace>),
-    File(FileSource),
+    File(Box<FileSource>),
 }
 
 /// Does the file at `path` begin as a compact `.fpt` of the version written today does (its bytes
@@ -44,7 +44,8 @@ fn is_compact_fpt(path: &Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; 6];
     let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok();
-    read && head[..4] == fprofile::formats::fpt::MAGIC && u16::from_le_bytes([head[4], head[5]]) == fprofile::formats::fpt::VERSION
+    read && head[..4] == fprofile::formats::fpt::MAGIC
+        && u16::from_le_bytes([head[4], head[5]]) == fprofile::formats::fpt::VERSION
 }
 
 impl Source {
@@ -53,13 +54,13 @@ impl Source {
     pub(crate) fn open(path: &Path) -> Result<Source, LoadError> {
         let path = &std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let file = FileTrace::open(path)?;
-        Ok(Source::File(FileSource {
+        Ok(Source::File(Box::new(FileSource {
             compact: is_compact_fpt(path),
             file,
             whole: Mutex::new(None),
             summary: OnceLock::new(),
             overall: OnceLock::new(),
-        }))
+        })))
     }
 
     /// The file it is answered from (None: in memory).
