@@ -197,6 +197,16 @@ impl FileTrace {
         self.calls
     }
 
+    /// Calls of each thread, in thread order (from the index's directory: no pass over the calls).
+    pub fn thread_calls(&self) -> Vec<u64> {
+        match &self.backing {
+            Backing::Whole { trace, .. } => {
+                trace.threads.iter().map(|th| u64::from(th.call_range.1.saturating_sub(th.call_range.0))).collect()
+            }
+            Backing::Indexed { .. } => self.file_index().map_or_else(Vec::new, |i| i.thread_calls()),
+        }
+    }
+
     /// Is it answered from a stored index (a compact `.fpt`), not from the trace loaded whole?
     pub fn is_indexed(&self) -> bool {
         matches!(self.backing, Backing::Indexed { .. })

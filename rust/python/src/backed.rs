@@ -105,25 +105,11 @@ impl Source {
         }
     }
 
-    /// Number of calls of each thread (a file-backed trace: from its summary, one pass over the
-    /// file, kept).
+    /// Number of calls of each thread (a file-backed trace: from its index's directory).
     pub(crate) fn thread_calls(&self) -> Result<Vec<usize>, LoadError> {
-        let counted = |t: &Trace| t.threads.iter().map(|th| th.call_range.1.saturating_sub(th.call_range.0) as usize).collect();
         match self {
-            Source::Memory(t) => Ok(counted(t)),
-            Source::File(f) => {
-                if let Some(t) = f.loaded() {
-                    return Ok(counted(&t));
-                }
-                let s = self.summary()?;
-                let mut out = vec![0usize; f.file.skeleton().threads.len()];
-                for ts in &s.threads {
-                    if let Some(slot) = out.get_mut(ts.thread as usize) {
-                        *slot = ts.rows.iter().map(|r| r.calls as usize).sum();
-                    }
-                }
-                Ok(out)
-            }
+            Source::Memory(t) => Ok(t.threads.iter().map(|th| th.call_range.1.saturating_sub(th.call_range.0) as usize).collect()),
+            Source::File(f) => Ok(f.file.thread_calls().into_iter().map(|n| n as usize).collect()),
         }
     }
 

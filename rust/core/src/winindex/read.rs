@@ -131,6 +131,11 @@ impl FileIndex {
         })
     }
 
+    /// Calls of each thread (the lengths of its rows).
+    pub fn thread_calls(&self) -> Vec<u64> {
+        self.rows.iter().map(|t| t.iter().map(|r| r.len as u64).sum()).collect()
+    }
+
     /// Calls in the trace.
     pub fn calls(&self) -> u64 {
         self.calls
