@@ -161,6 +161,12 @@ class Session:
         # a streamed outfile in a regular file is rewritten compactly from the file (_compact);
         # at interpreter exit (no one to read the trace), only to merge child processes into it
         from_file = self.streamed and not piped and (want_trace or children is not None)
+        # a relative outfile of a program that changed directory: the file the recorder opened
+        if self._outfile_id is not None and self.outfile is not None and not os.path.isabs(self.outfile) \
+                and os.path.abspath(self.outfile) != self._outfile_id[0]:
+            import dataclasses
+
+            self.options = dataclasses.replace(self.options, outfile=self._outfile_id[0])
         # an outfile removed while recording: held open before the recorder closes it (_rescue)
         gone = None if piped else _rescue.grab(self.outfile, self._outfile_id)
         try:
