@@ -10,7 +10,9 @@ process of its own:
   (``SIGXFSZ`` ignored: writes past it fail with EFBIG as they would with ENOSPC);
 - a child process killed during the stop: one warning naming what was kept;
 - the outfile's directory removed during the recording: the recording is kept elsewhere and named
-  (streamed and text outfiles, ``fprofile run -o``).
+  (streamed and text outfiles, ``fprofile run -o``);
+- a relative outfile of a program that changes directory while recording: stopped where it was
+  recorded.
 
 ``TMPDIR`` is the test's directory in every program: what they keep in the temporary directory
 lands there.
@@ -364,3 +366,29 @@ def test_fprofile_run_output_directory_removed_during_the_run(tmp_path):
     lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "cannot write" in lines[0] and "the trace is kept in" in lines[0], p.stderr
     assert leaf_calls(fp.load(lines[0].split("the trace is kept in ")[1])) == 20_000
+
+
+def test_a_relative_outfile_of_a_program_that_changes_directory(tmp_path):
+    program(tmp_path, "prog.py", """
+        import json, os, warnings
+        import fprofile_jupyter as fp
+
+        def leaf(i):
+            return i
+
+        os.mkdir("sub")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with fp.profile(subs=[os.path.dirname(os.path.abspath(__file__))], outfile="rel.fpt",
+                            processes=False) as prof:
+                for i in range(1000):
+                    leaf(i)
+                os.chdir("sub")
+        print(json.dumps({"warnings": [str(w.message) for w in caught],
+                          "leaf": sum(r.calls for r in prof.trace.summary() if r.function == "leaf")}))
+    """)
+    r = json.loads(run(tmp_path, "prog.py").stdout.splitlines()[-1])
+    assert r == {"warnings": [], "leaf": 1000}
+    with open(tmp_path / "rel.fpt", "rb") as f:
+        assert f.read(4) == b"FPRF", "rewritten compactly where it was recorded"
+    assert os.listdir(tmp_path / "sub") == []

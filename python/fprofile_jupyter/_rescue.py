@@ -15,18 +15,20 @@ from typing import Optional, Tuple
 
 __all__ = ["identify", "grab", "keep", "Gone"]
 
-FileId = Tuple[int, int]
+#: The outfile as the recorder opened it: its absolute path then (the program may change
+#: directory), its device and inode.
+FileId = Tuple[str, int, int]
 
 
 def identify(path: Optional[str]) -> Optional[FileId]:
-    """The (device, inode) of the file at ``path`` (the outfile just opened), None if none."""
+    """The outfile just opened at ``path``, None if there is none."""
     if path is None:
         return None
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_dev, st.st_ino)
+    return (os.path.abspath(path), st.st_dev, st.st_ino)
 
 
 class Gone:
@@ -47,17 +49,19 @@ class Gone:
 
 
 def grab(path: Optional[str], ident: Optional[FileId]) -> Optional[Gone]:
-    """None while ``path`` still names the file ``ident``; else a :class:`Gone` holding the file
-    open for reading. Call it before the recorder stops (it closes its descriptor then)."""
+    """None while the outfile's path still names the file ``ident``; else a :class:`Gone`
+    holding the file open for reading (``path``: the outfile, None for none). Call it before the
+    recorder stops (it closes its descriptor then)."""
     if path is None or ident is None:
         return None
+    where, ident_id = ident[0], ident[1:]
     try:
-        st = os.stat(path)
-        if (st.st_dev, st.st_ino) == ident:
+        st = os.stat(where)
+        if (st.st_dev, st.st_ino) == ident_id:
             return None
         why = "another file took its name"
     except OSError:
-        d = os.path.dirname(os.path.abspath(path))
+        d = os.path.dirname(where)
         why = f"its directory {d} is gone" if not os.path.isdir(d) else "it was deleted"
     fd = None
     try:
@@ -68,13 +72,13 @@ def grab(path: Optional[str], ident: Optional[FileId]) -> Optional[Gone]:
         link = f"/proc/self/fd/{name}"
         try:
             st = os.stat(link)
-            if (st.st_dev, st.st_ino) != ident:
+            if (st.st_dev, st.st_ino) != ident_id:
                 continue
             fd = os.open(link, os.O_RDONLY | os.O_CLOEXEC)
             break
         except OSError:
             continue
-    return Gone(path, fd, why)
+    return Gone(where, fd, why)
 
 
 def keep(gone: Gone) -> str:

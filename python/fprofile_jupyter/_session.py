@@ -6,11 +6,13 @@ A session takes the recording's :class:`~fprofile_jupyter._options.RecordOptions
 front ends (``_recording``: ``profile``, ``ThreadProfiler``) and the Dask worker plugin
 (``_dask``) build one and start a session with it. At the stop it loads (or rewrites, for a
 streamed ``.fpt``) the trace, merges the child processes (``_processes.SessionDir``) and issues the
-recording's warnings. Ctrl-C while it stops is held (``_stopping``).
+recording's warnings; an outfile removed while recording is kept elsewhere first (``_rescue``).
+Ctrl-C while it stops is held (``_stopping``).
 """
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import json
 import os
 import sys
@@ -91,8 +93,8 @@ class Session:
         self.say_replacing = say_replacing
         #: The outfile is a streamed ``.fpt`` (the trace at stop is loaded back from it).
         self.streamed = options.streamed
-        #: The outfile the recorder opened, (device, inode): removed while recording, it is kept
-        #: at the stop (``_rescue``).
+        #: The outfile the recorder opened (its absolute path then, device, inode): removed while
+        #: recording, it is kept at the stop (``_rescue``).
         self._outfile_id: Optional[_rescue.FileId] = None
 
     # (read by the recorder's start below and by the stop)
@@ -161,6 +163,10 @@ class Session:
         # a streamed outfile in a regular file is rewritten compactly from the file (_compact);
         # at interpreter exit (no one to read the trace), only to merge child processes into it
         from_file = self.streamed and not piped and (want_trace or children is not None)
+        # a relative outfile of a program that changed directory: the file the recorder opened
+        if self._outfile_id is not None and self.outfile is not None and not os.path.isabs(self.outfile) \
+                and os.path.abspath(self.outfile) != self._outfile_id[0]:
+            self.options = dataclasses.replace(self.options, outfile=self._outfile_id[0])
         # an outfile removed while recording: held open before the recorder closes it (_rescue)
         gone = None if piped else _rescue.grab(self.outfile, self._outfile_id)
         try:
@@ -233,8 +239,6 @@ class Session:
         be kept (``_rescue.keep``) and the stop goes on there, with one warning naming it. When it
         cannot be kept: a streamed recording's events are lost (``OutfileError``; the children's
         spools are kept and named), a text outfile's trace is still whole in memory (a warning)."""
-        import dataclasses
-
         try:
             kept = _rescue.keep(gone)
         except OSError as e:

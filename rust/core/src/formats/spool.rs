@@ -277,6 +277,10 @@ impl<'a> Fields<'a> {
     /// A LEB128 varint of at most `max_bits` bits (64 or less).
     fn varint(&mut self, max_bits: u32) -> Result<u64, SpoolError> {
         let bytes = self.b;
+        if let Some(&b) = bytes.first().filter(|&&b| b < 0x80) {
+            self.b = &bytes[1..]; // (most: one byte)
+            return Ok(u64::from(b));
+        }
         let mut v = 0u64;
         for (i, &b) in bytes.iter().enumerate() {
             let shift = 7 * i as u32;
