@@ -67,6 +67,10 @@ impl std::fmt::Debug for FileTrace {
 }
 
 /// Where the index of `path` may be kept, in order: the sidecar, the user's cache.
+pub(crate) fn index_places(path: &Path) -> Vec<PathBuf> {
+    places(path)
+}
+
 fn places(path: &Path) -> Vec<PathBuf> {
     let mut v = vec![crate::winindex::sidecar_path(path)];
     v.extend(crate::winindex::cache_path(path));

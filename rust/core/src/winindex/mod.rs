@@ -33,6 +33,7 @@
 //! memory ([`build::build_from_trace`]: the same bytes as from a walk of the file).
 
 pub mod build;
+pub(crate) mod onepass;
 pub mod read;
 
 use std::os::unix::fs::MetadataExt;
