@@ -344,7 +344,15 @@ pub(crate) struct Builder {
 
 impl Builder {
     fn new(sink: Sink) -> Self {
-        Builder { sink, threads: Vec::new(), stack: Vec::new(), next_call: 0, base: 0, flags: Vec::new(), summary: Default::default() }
+        Builder {
+            sink,
+            threads: Vec::new(),
+            stack: Vec::new(),
+            next_call: 0,
+            base: 0,
+            flags: Vec::new(),
+            summary: Default::default(),
+        }
     }
 
     fn finish_thread(&mut self) {
@@ -546,7 +554,11 @@ pub(crate) enum Source<'a> {
     Trace(&'a Trace),
     /// The chunks in `chunks` (bytes `HEADER_LEN..end`, as they will be in the index) and the
     /// directory's bytes.
-    Made { chunks: &'a File, end: u64, directory: &'a [u8] },
+    Made {
+        chunks: &'a File,
+        end: u64,
+        directory: &'a [u8],
+    },
 }
 
 /// Feeds `t`'s calls to `v` as a walk of its file would (threads in order, each call's entry,
@@ -607,8 +619,8 @@ fn write_index(fpt: &Path, stamp: &Stamp, f: &mut File, from: Source<'_>) -> Res
                     (t, t.calls.len() as u64)
                 }
                 _ => {
-                    walked = fpt::walk_file(fpt, &mut b, &mut |_, _| {})
-                        .map_err(|e| BuildError::Fpt(super::fpt_error(fpt, e)))?;
+                    walked =
+                        fpt::walk_file(fpt, &mut b, &mut |_, _| {}).map_err(|e| BuildError::Fpt(super::fpt_error(fpt, e)))?;
                     (&walked.0, walked.1)
                 }
             };

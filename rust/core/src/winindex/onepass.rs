@@ -82,10 +82,11 @@ pub(crate) struct OnePass {
 }
 
 impl OnePass {
-    /// A builder whose chunks go to an unlinked file in `dir`; None when the index is off
-    /// (`FPROFILE_INDEX_MIN_CALLS` above the most calls a trace can hold).
-    pub fn new(dir: &Path) -> Option<OnePass> {
-        (super::write_min_calls() <= u64::from(u32::MAX)).then(|| OnePass { dir: dir.to_path_buf(), sink: None, error: None })
+    /// A builder whose chunks go to an unlinked file in `dir` (made at the first full chunk);
+    /// None when the index is off: `min_calls` (the fewest calls a file gets its index with,
+    /// [`super::write_min_calls`]) above the most calls a trace can hold.
+    pub fn new(dir: &Path, min_calls: u64) -> Option<OnePass> {
+        (min_calls <= u64::from(u32::MAX)).then(|| OnePass { dir: dir.to_path_buf(), sink: None, error: None })
     }
 
     fn sink(&mut self) -> Option<&mut Sink> {

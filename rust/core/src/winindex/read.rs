@@ -151,7 +151,8 @@ impl FileIndex {
                 out.extend_from_slice(format!("row {t} {d} {} {}\n", r.len, r.base).as_bytes());
                 for c in &self.chunks[r.first..r.first + r.len.div_ceil(CHUNK)] {
                     out.extend_from_slice(
-                        format!("{} {} {} {} {} {}\n", c.clen, c.crc, c.first_call, c.first_start, c.last_end, c.tight).as_bytes(),
+                        format!("{} {} {} {} {} {}\n", c.clen, c.crc, c.first_call, c.first_start, c.last_end, c.tight)
+                            .as_bytes(),
                     );
                     let mut packed = vec![0u8; c.clen as usize];
                     self.file.read_exact_at(&mut packed, c.offset)?;

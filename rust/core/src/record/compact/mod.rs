@@ -190,8 +190,11 @@ pub struct Compactor {
     /// Threads compressing segments (None: compressed on this thread).
     pool: Option<Pool>,
     next_seq: u64,
-    /// The window index, built from the events as they are read (None: not built).
+    /// The window index, built from the events as they are read (None: not built), for files
+    /// of at least `index_min` calls.
     index: Option<OnePass>,
+    index_min: u64,
+    dir: PathBuf,
 }
 
 impl Compactor {
@@ -222,7 +225,8 @@ impl Compactor {
             spill: Some(spill),
             columns: true,
             pool: Pool::start(),
-            index: OnePass::new(dir),
+            index: OnePass::new(dir, crate::winindex::write_min_calls()),
+            dir: dir.to_path_buf(),
             ..Compactor::for_summary()
         })
     }
@@ -245,6 +249,8 @@ impl Compactor {
             pool: None,
             next_seq: 0,
             index: None,
+            index_min: crate::winindex::write_min_calls(),
+            dir: PathBuf::new(),
         }
     }
 
@@ -264,6 +270,15 @@ impl Compactor {
     pub fn with_limits(mut self, segment: usize, budget: usize) -> Compactor {
         self.segment = segment.max(1);
         self.budget = budget;
+        self
+    }
+
+    /// Writes the window index beside files of at least `n` calls (instead of
+    /// [`crate::winindex::write_min_calls`]; above the most calls a trace holds: never, and
+    /// none is built). Call it before adding parts.
+    pub fn with_index_min_calls(mut self, n: u64) -> Compactor {
+        self.index_min = n;
+        self.index = if self.columns { OnePass::new(&self.dir, n) } else { None };
         self
     }
 

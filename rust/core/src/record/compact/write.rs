@@ -206,7 +206,7 @@ impl Compactor {
             Ok(())
         })?;
         let summary = crate::summary::from_threads(&skeleton, summaries);
-        if let Some(ix) = self.index.take().filter(|_| total >= crate::winindex::write_min_calls()) {
+        if let Some(ix) = self.index.take().filter(|_| total >= self.index_min) {
             // the window index beside it, built from the events as they were read, so that
             // opening the file is immediate; a folder that cannot hold it costs nothing here
             // (the reader builds it where it can)
