@@ -1,10 +1,13 @@
-//! Building the window index: one walk of the `.fpt` ([`crate::formats::fpt::walk_file`]) with
-//! the overall summary accumulated in the same pass. A call is complete at its exit, and within
-//! one thread the calls of a depth end in start order, so each row's calls arrive in row order:
-//! each row encodes its open chunk as it fills (about 10 bytes a call before deflating, never
-//! more than one chunk a row) and hands it, when it has [`CHUNK`] calls, to up to three threads
-//! that deflate it; chunks are written as they come back. Memory: the rows' open chunks, a few
-//! chunks in flight and the directory (40 bytes a chunk), not the calls.
+//! Building the window index: the one encoder of rows ([`RowBuild`]: a row's calls into chunks)
+//! and the sink that deflates and writes them ([`Sink`]), used by every build: one walk of the
+//! `.fpt` ([`crate::formats::fpt::walk_file`], the overall summary accumulated in the same pass),
+//! a trace in memory replayed as that walk would see it, and the stop's rewrite
+//! (`super::onepass`). A call is complete at its exit, and within one thread the calls of a depth
+//! end in start order, so each row's calls arrive in row order: each row encodes its open chunk
+//! as it fills (about 10 bytes a call before deflating, never more than one chunk a row) and
+//! hands it, when it has [`CHUNK`] calls, to up to three threads that deflate it; chunks are
+//! written in the order they were handed over. Memory: the rows' open chunks, a few chunks in
+//! flight and the directory (48 bytes a chunk), not the calls.
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
