@@ -59,14 +59,14 @@ pub(crate) struct CallRec {
 pub(crate) struct RowBuild {
     pub len: u64,
     pub chunks: Vec<ChunkDir>,
-    /// The open chunk's columns: call index deltas, start gaps, durations, codes, parents.
+    /// The open chunk's columns: call index deltas, start gaps, durations, codes, each call's
+    /// index minus its parent's.
     cols: [Vec<u8>; 5],
     n: usize,
     first_call: i64,
     first_start: i64,
     prev_end: i64,
     prev_call: i64,
-    prev_parent: i64,
     block_max: i64,
     chunk_max: i64,
 }
@@ -93,18 +93,16 @@ impl RowBuild {
         if self.n == 0 {
             self.first_start = c.start;
             self.first_call = c.call;
-            put_u(&mut cols[4], c.call.wrapping_sub(c.parent) as u64);
         } else {
             put_u(&mut cols[0], c.call.wrapping_sub(self.prev_call) as u64);
             put_s(&mut cols[1], c.start.wrapping_sub(self.prev_end));
-            put_s(&mut cols[4], c.parent.wrapping_sub(self.prev_parent));
         }
+        put_u(&mut cols[4], c.call.wrapping_sub(c.parent) as u64);
         put_u(&mut cols[2], c.end.wrapping_sub(c.start) as u64);
         put_u(&mut cols[3], u64::from(c.code));
         self.block_max = self.block_max.max(c.end.saturating_sub(c.start));
         self.prev_end = c.end;
         self.prev_call = c.call;
-        self.prev_parent = c.parent;
         self.len += 1;
         self.n += 1;
         self.n == CHUNK

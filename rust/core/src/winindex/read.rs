@@ -319,16 +319,14 @@ fn decode_chunk(packed: &[u8], n: usize, d: &ChunkDir, base: i64, next_start: Op
         parent: Vec::with_capacity(n),
         tight: Vec::with_capacity(n / BLOCK),
     };
-    let (mut call, mut start, mut parent) = (d.first_call, d.first_start, 0i64);
+    let (mut call, mut start) = (d.first_call, d.first_start);
     let mut prev_end = 0i64;
     for k in 0..n {
-        if k == 0 {
-            parent = call.checked_sub(i64::try_from(cols[4].u()?).ok()?)?;
-        } else {
+        if k > 0 {
             call = call.checked_add(i64::try_from(cols[0].u()?).ok()?)?;
             start = prev_end.checked_add(cols[1].s()?)?;
-            parent = parent.checked_add(cols[4].s()?)?;
         }
+        let parent = call.checked_sub(i64::try_from(cols[4].u()?).ok()?)?;
         let dur = i64::try_from(cols[2].u()?).ok()?;
         let code = u32::try_from(cols[3].u()?).ok()?;
         let e = start.checked_add(dur)?;
