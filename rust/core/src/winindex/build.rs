@@ -227,10 +227,47 @@ impl Sink {
         }
     }
 
+    /// A sink that keeps the chunks it is sent, raw, until [`Sink::start`] (the stop's rewrite
+    /// of a recording too small to get an index deflates nothing).
+    pub fn deferred() -> Sink {
+        let (_, results) = std::sync::mpsc::channel();
+        Sink {
+            out: None,
+            offset: 0,
+            error: None,
+            jobs: None,
+            results,
+            workers: Vec::new(),
+            placed: Vec::new(),
+            waiting: Default::default(),
+            next: 0,
+        }
+    }
+
+    /// Has it started writing?
+    pub fn started(&self) -> bool {
+        self.out.is_some()
+    }
+
+    /// A [`Sink::deferred`] starts: the chunks kept, then every next one, written into `out` from
+    /// `offset` on.
+    pub fn start(&mut self, out: File, offset: u64) {
+        let kept = std::mem::take(&mut self.waiting);
+        *self = Sink::new(out, offset);
+        for (_, raw) in kept {
+            self.send(raw);
+        }
+    }
+
     /// Sends a chunk to be deflated; returns its number.
     fn send(&mut self, raw: Vec<u8>) -> usize {
         let id = self.placed.len();
         self.placed.push((0, 0, 0));
+        if self.out.is_none() {
+            // deferred: kept raw until started
+            self.waiting.insert(id, raw);
+            return id;
+        }
         if let Some(tx) = &self.jobs {
             if tx.send((id, raw)).is_err() {
                 self.error.get_or_insert(io::Error::other("the index's compressing thread stopped"));

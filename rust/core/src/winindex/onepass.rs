@@ -19,8 +19,9 @@
 //!
 //! Memory: each row's open chunk (at most [`crate::window::CHUNK`] calls, about 10 bytes a
 //! call), chunks in flight to the deflating threads, and the directory (48 bytes a chunk). The
-//! chunks go to an unlinked file beside the output, made at the first full chunk (a small
-//! recording makes none), copied into the sidecar at the end.
+//! chunks are kept raw until the recording has as many calls as a file needs to get its index
+//! (1M by default: about 10 MB), so the stop of a smaller one deflates nothing; from then on they
+//! go, deflated, to an unlinked file beside the output, copied into the sidecar at the end.
 
 use std::fs::File;
 use std::io;
@@ -77,44 +78,51 @@ pub(crate) struct Ended {
 /// The index being built by a rewrite.
 pub(crate) struct OnePass {
     dir: PathBuf,
-    sink: Option<Sink>,
+    /// Chunks are kept raw (about 10 bytes a call) until `min_calls` calls are seen, then
+    /// deflated into a file as they fill.
+    sink: Sink,
+    min_calls: u64,
+    calls: u64,
     error: Option<io::Error>,
 }
 
 impl OnePass {
-    /// A builder whose chunks go to an unlinked file in `dir` (made at the first full chunk);
-    /// None when the index is off: `min_calls` (the fewest calls a file gets its index with,
-    /// [`super::write_min_calls`]) above the most calls a trace can hold.
+    /// A builder whose chunks go to an unlinked file in `dir` once the recording has at least
+    /// `min_calls` calls (the fewest a file gets its index with, [`super::write_min_calls`]);
+    /// None when the index is off: `min_calls` above the most calls a trace can hold.
     pub fn new(dir: &Path, min_calls: u64) -> Option<OnePass> {
-        (min_calls <= u64::from(u32::MAX)).then(|| OnePass { dir: dir.to_path_buf(), sink: None, error: None })
+        (min_calls <= u64::from(u32::MAX)).then(|| OnePass {
+            dir: dir.to_path_buf(),
+            sink: Sink::deferred(),
+            min_calls,
+            calls: 0,
+            error: None,
+        })
     }
 
-    fn sink(&mut self) -> Option<&mut Sink> {
-        if self.sink.is_none() && self.error.is_none() {
-            match temp_file(&self.dir) {
-                Ok(f) => {
-                    // the header's place, written at the end
-                    use std::io::Write;
-                    let mut f = f;
-                    match f.write_all(&[0u8; HEADER_LEN]) {
-                        Ok(()) => self.sink = Some(Sink::new(f, HEADER_LEN as u64)),
-                        Err(e) => self.error = Some(e),
-                    }
-                }
-                Err(e) => self.error = Some(e),
-            }
+    /// Starts writing the chunks (into a new unlinked file beside the output).
+    fn start(&mut self) {
+        if self.sink.started() || self.error.is_some() {
+            return;
         }
-        self.sink.as_mut()
+        let made = temp_file(&self.dir).and_then(|mut f| {
+            // the header's place, written at the end
+            std::io::Write::write_all(&mut f, &[0u8; HEADER_LEN]).map(|()| f)
+        });
+        match made {
+            Ok(f) => self.sink.start(f, HEADER_LEN as u64),
+            Err(e) => self.error = Some(e),
+        }
     }
 
     fn put(&mut self, levels: &mut Levels, level: i64, c: CallRec) {
+        self.calls += 1;
+        if self.calls >= self.min_calls && !self.sink.started() {
+            self.start();
+        }
         let row = levels.row(level);
         if row.push(&c) {
-            match self.sink() {
-                Some(s) => row.flush(s),
-                // (no file for the chunks: the index is not written; the open chunk is dropped)
-                None => *row = RowBuild::default(),
-            }
+            row.flush(&mut self.sink);
         }
     }
 
@@ -147,21 +155,19 @@ impl OnePass {
         summary: &Summary,
         flags: Vec<(u32, u8)>,
     ) -> io::Result<PathBuf> {
-        if self.sink().is_none() {
-            return Err(self.error.take().unwrap_or_else(|| io::Error::other("no file for the index's chunks")));
+        self.start();
+        if let Some(e) = self.error.take() {
+            return Err(e);
         }
         let mut shifted = Vec::with_capacity(threads.len());
         for ((levels, k), th) in threads.into_iter().zip(&skeleton.threads) {
             let mut rows = levels.into_depths();
-            if let Some(s) = self.sink.as_mut() {
-                for r in &mut rows {
-                    r.close(s);
-                }
+            for r in &mut rows {
+                r.close(&mut self.sink);
             }
             shifted.push((rows, i64::from(th.call_range.0) + k as i64, th.first_ns));
         }
-        let sink = self.sink.take().ok_or_else(|| io::Error::other("no file for the index's chunks"))?;
-        let (chunks, end, placed): (File, u64, _) = sink.finish()?;
+        let (chunks, end, placed): (File, u64, _) = self.sink.finish()?;
         let dir = Directory {
             skeleton: crate::window::skeleton(skeleton),
             overall_json: overall_json(summary),

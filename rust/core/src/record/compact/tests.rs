@@ -177,15 +177,16 @@ impl Drop for Case {
 /// Compacts the stream and spools; checks the body and the summary against the in-memory path.
 fn check(case: &Case, stream_bytes: &[u8], spools: &[Vec<u8>], keep: &[usize], limits: (usize, usize)) -> Outline {
     let sp = case.file("rec.fpt", stream_bytes);
-    let mut c = Compactor::new(&case.dir).unwrap().with_limits(limits.0, limits.1).with_index_min_calls(0);
     let mut parts = vec![crate::formats::stream::decode(stream_bytes).unwrap()];
+    parts.extend(spools.iter().map(|s| crate::calltree::build_process_trace(spool::read(s).unwrap().recording)));
+    // the index's chunks kept raw for the first half of the calls, then written as they fill
+    let half = keep.iter().map(|&k| parts[k].calls.len() as u64).sum::<u64>() / 2;
+    let mut c = Compactor::new(&case.dir).unwrap().with_limits(limits.0, limits.1).with_index_min_calls(half);
     c.add_stream(&sp).unwrap();
     for (i, s) in spools.iter().enumerate() {
         let p = case.file(&format!("{i}.spool"), s);
         let info = c.add_spool(&p).unwrap();
-        let t = crate::calltree::build_process_trace(spool::read(s).unwrap().recording);
-        assert_eq!(info.calls as usize, t.calls.len());
-        parts.push(t);
+        assert_eq!(info.calls as usize, parts[i + 1].calls.len());
     }
     let out = case.dir.join("out.fpt");
     let outline = c.write(&out, keep).unwrap();
@@ -449,4 +450,25 @@ fn what_needs_the_in_memory_build_says_so() {
     let p = case.file("r.fpt", &stream_file(&cs, &threads, 1, Some(100), 1));
     let mut c = Compactor::new(&case.dir).unwrap();
     assert!(matches!(c.add_stream(&p), Err(CompactError::NeedsBuild(_))));
+}
+
+#[test]
+fn a_recording_under_the_bound_gets_no_index() {
+    let case = Case::new("small");
+    let mut rng = Rng(3);
+    let cs = codes(24, "f");
+    let threads: Vec<Vec<Event>> = (0..2).map(|k| long_thread(&mut rng, 1_000_000 + 9_000_000 * k, 1, 1, 900)).collect();
+    let sp = case.file("rec.fpt", &stream_file(&cs, &threads, 1_000_000, Some(900_000_000), 3));
+    let total = crate::formats::stream::decode(&std::fs::read(&sp).unwrap()).unwrap().calls.len() as u64;
+    for (min, indexed) in [(total + 1, false), (total, true), (u64::MAX, false)] {
+        let mut c = Compactor::new(&case.dir).unwrap().with_index_min_calls(min);
+        c.add_stream(&sp).unwrap();
+        let out = case.dir.join("out.fpt");
+        assert_eq!(c.write(&out, &[0]).unwrap().calls, total);
+        let side = crate::winindex::sidecar_path(&out);
+        assert_eq!(side.exists(), indexed, "{min} for {total} calls");
+        let _ = std::fs::remove_file(&side);
+        let left: Vec<_> = std::fs::read_dir(&case.dir).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+    }
 }
