@@ -39,6 +39,11 @@ pub struct ChunkDir {
     pub tight: i64,
 }
 
+/// Per thread, per depth: a row's length and its chunks' directory.
+pub(crate) type Rows = Vec<Vec<(u64, Vec<ChunkDir>)>>;
+/// Per chunk made (by number): its offset, length and CRC-32 in the file.
+pub(crate) type Placed = Vec<(u64, u32, u32)>;
+
 /// A call as a row takes it. Its index and its parent's share an origin (the trace's, or any
 /// other of the thread: a chunk stores only their differences), a top-level call's parent being
 /// the place just before the thread's first call; its start and end share an origin likewise.
@@ -296,7 +301,7 @@ impl Sink {
 
     /// Waits for the compressing threads and writes what they made; returns the file, where the
     /// chunks end, and each chunk's place (offset, length, CRC-32) by number.
-    pub fn finish(mut self) -> io::Result<(File, u64, Vec<(u64, u32, u32)>)> {
+    pub fn finish(mut self) -> io::Result<(File, u64, Placed)> {
         self.jobs = None;
         for h in std::mem::take(&mut self.workers) {
             let _ = h.join();
@@ -327,10 +332,7 @@ impl Drop for Sink {
 
 /// The rows' directory: each chunk's number replaced by its place (`placed`), each thread's
 /// calls' indices and times moved by its `(calls, times)` shift.
-pub(crate) fn resolve(
-    threads: Vec<(Vec<RowBuild>, i64, i64)>,
-    placed: &[(u64, u32, u32)],
-) -> io::Result<Vec<Vec<(u64, Vec<ChunkDir>)>>> {
+pub(crate) fn resolve(threads: Vec<(Vec<RowBuild>, i64, i64)>, placed: &[(u64, u32, u32)]) -> io::Result<Rows> {
     let mut out = Vec::with_capacity(threads.len());
     for (rows, dcall, dtime) in threads {
         let mut t = Vec::with_capacity(rows.len());
@@ -442,7 +444,7 @@ pub(crate) struct Directory {
     pub calls: u64,
     pub span: (i64, i64),
     /// Per thread, per depth: the row's length and its chunks' directory.
-    pub rows: Vec<Vec<(u64, Vec<ChunkDir>)>>,
+    pub rows: Rows,
     pub flags: Vec<(u32, u8)>,
 }
 

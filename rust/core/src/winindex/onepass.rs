@@ -29,8 +29,7 @@ use std::path::{Path, PathBuf};
 
 use super::build::{overall_json, resolve, span, temp_file, CallRec, Directory, RowBuild, Sink, Source};
 use super::HEADER_LEN;
-use crate::summary::Summary;
-use crate::Trace;
+use crate::record::compact::Outline;
 
 /// One thread's rows, by level.
 #[derive(Default)]
@@ -142,19 +141,18 @@ impl OnePass {
     }
 
     /// Writes the index of the `.fpt` at `fpt`, just written: `threads` in the trace's order,
-    /// each its rows and the calls begun before the recording in it (`k`); `skeleton` the trace
-    /// without calls (its threads' call ranges and first times as in the file), `summary` its
-    /// summary, `flags` its flagged calls in order. Returns where it went.
+    /// each its rows and the calls begun before the recording in it (`k`); `outline` the trace
+    /// without calls (its threads' call ranges and first times as in the file), its calls and
+    /// summary; `flags` its flagged calls in order. Returns where it went.
     pub fn finish(
         mut self,
         fpt: &Path,
         places: &[PathBuf],
         threads: Vec<(Levels, usize)>,
-        skeleton: &Trace,
-        calls: u64,
-        summary: &Summary,
+        outline: &Outline,
         flags: Vec<(u32, u8)>,
     ) -> io::Result<PathBuf> {
+        let (skeleton, calls, summary) = (&outline.trace, outline.calls, &outline.summary);
         self.start();
         if let Some(e) = self.error.take() {
             return Err(e);

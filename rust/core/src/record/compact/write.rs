@@ -205,15 +205,15 @@ impl Compactor {
             w.write_all(&adler.to_be_bytes())?;
             Ok(())
         })?;
-        let summary = crate::summary::from_threads(&skeleton, summaries);
+        let outline = Outline { summary: crate::summary::from_threads(&skeleton, summaries), trace: skeleton, calls: total };
         if let Some(ix) = self.index.take().filter(|_| total >= self.index_min) {
             // the window index beside it, built from the events as they were read, so that
             // opening the file is immediate; a folder that cannot hold it costs nothing here
             // (the reader builds it where it can)
-            let mut threads = Vec::with_capacity(skeleton.threads.len());
+            let mut threads = Vec::with_capacity(outline.trace.threads.len());
             let mut flags = Vec::new();
             let kept = keep.iter().flat_map(|&k| (0..self.parts[k].threads.len()).map(move |t| (k, t))).collect::<Vec<_>>();
-            for ((k, t), info) in kept.into_iter().zip(&skeleton.threads) {
+            for ((k, t), info) in kept.into_iter().zip(&outline.trace.threads) {
                 let th = &mut self.parts[k].threads[t];
                 let (base, k) = (info.call_range.0, th.started_before.len() as u32);
                 flags.extend((base..base + k).map(|i| (i, CallFlags::STARTED_BEFORE)));
@@ -223,10 +223,10 @@ impl Compactor {
                 threads.push((std::mem::take(&mut th.levels), k as usize));
             }
             let places = crate::filetrace::index_places(out_path);
-            if ix.finish(out_path, &places, threads, &skeleton, total, &summary, flags).is_err() {
+            if ix.finish(out_path, &places, threads, &outline, flags).is_err() {
                 let _ = crate::filetrace::write_index(out_path);
             }
         }
-        Ok(Outline { trace: skeleton, calls: total, summary })
+        Ok(outline)
     }
 }
