@@ -4,10 +4,10 @@
 //! zoomed window, the summary and the flame graph, with resident bytes and peak RSS.
 //!
 //!     cargo run --release -p fprofile --example filetrace_bench -- 100000000 [threads] [dir]
-//!     cargo run --release -p fprofile --example filetrace_bench -- --stop 10000000 [dir]
+//!     cargo run --release -p fprofile --example filetrace_bench -- --stop 10000000 [dir] [rounds]
 //!
 //! (`--stop`: the stop's rewrite of a streamed file of that many calls, without and with the
-//! index written beside it.)
+//! index written beside it, alternately for `rounds` rounds: wall and CPU time.)
 //!
 //! (The fresh processes are this program again, with `--build PATH CALLS` and `--open PATH`: their
 //! peak RSS are the builder's and the reader's.)
@@ -21,6 +21,15 @@ fn peak_rss_mb() -> f64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// CPU time of this process so far (every thread), in seconds.
+fn cpu_s() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
 }
 
 fn ms(t: Instant) -> f64 {
@@ -73,7 +82,7 @@ fn open_and_query(path: &str) {
 
 /// The stop's rewrite of a streamed file of `calls` synthetic calls, timed without and with the
 /// index it writes beside the compact file (`--stop CALLS DIR`).
-fn stop_cost(calls: usize, dir: &std::path::Path) {
+fn stop_cost(calls: usize, dir: &std::path::Path, rounds: usize) {
     use fprofile::formats::stream::{Encoder, NewThread};
     use fprofile::{Event, EventKind};
     let t = fprofile::synthetic::synthetic_trace(calls, 4, 2);
@@ -120,14 +129,22 @@ fn stop_cost(calls: usize, dir: &std::path::Path) {
     drop(file);
     drop(t);
     let out = dir.join("fprofile-stop-bench.fpt");
-    for (label, min) in [("without the index", u64::MAX), ("with the index", 0)] {
-        std::env::set_var("FPROFILE_INDEX_MIN_CALLS", min.to_string());
-        let _ = std::fs::remove_file(fprofile::winindex::sidecar_path(&out));
-        let t0 = Instant::now();
-        let mut comp = fprofile::record::compact::Compactor::new(dir).expect("compactor");
-        comp.add_stream(&stream).expect("reads the stream");
-        comp.write(&out, &[0]).expect("writes");
-        println!("the stop's rewrite of {calls} calls, {label}: {:.1} s", t0.elapsed().as_secs_f64());
+    for round in 0..rounds {
+        for (label, min) in [("without the index", u64::MAX), ("with the index", 0)] {
+            std::env::set_var("FPROFILE_INDEX_MIN_CALLS", min.to_string());
+            let _ = std::fs::remove_file(fprofile::winindex::sidecar_path(&out));
+            let (t0, c0) = (Instant::now(), cpu_s());
+            let mut comp = fprofile::record::compact::Compactor::new(dir).expect("compactor");
+            comp.add_stream(&stream).expect("reads the stream");
+            comp.write(&out, &[0]).expect("writes");
+            let side = std::fs::metadata(fprofile::winindex::sidecar_path(&out)).map_or(0, |m| m.len());
+            println!(
+                "round {round}: the stop's rewrite of {calls} calls, {label}: {:.2} s wall, {:.2} s CPU (all threads){}",
+                t0.elapsed().as_secs_f64(),
+                cpu_s() - c0,
+                if side > 0 { format!(", index {:.2} B/call", side as f64 / calls as f64) } else { String::new() }
+            );
+        }
     }
     let _ = std::fs::remove_file(fprofile::winindex::sidecar_path(&out));
     let _ = std::fs::remove_file(&out);
@@ -138,7 +155,8 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--stop") {
         let calls = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
-        stop_cost(calls, &args.get(3).map_or_else(std::env::temp_dir, std::path::PathBuf::from));
+        let rounds = args.get(4).and_then(|v| v.parse().ok()).unwrap_or(1);
+        stop_cost(calls, &args.get(3).map_or_else(std::env::temp_dir, std::path::PathBuf::from), rounds);
         return;
     }
     if args.get(1).map(String::as_str) == Some("--open") {

@@ -19,7 +19,7 @@
 //! How: a compact `.fpt` (version 2) is answered from its stored window index
 //! ([`crate::winindex`]: a sidecar `big.fpt.fpx`, checked against the file and rebuilt in one
 //! bounded pass when missing, stale or damaged): the skeleton, the overall summary and the
-//! directory of the index's chunks are resident (0.04 bytes per call), windows decode a few
+//! directory of the index's chunks are resident (0.05 bytes per call), windows decode a few
 //! chunks per row through a bounded cache (128 chunks, about 4 MB; [`FileTrace::set_cache_chunks`]), and the summary and the flame graph are one walk
 //! of the file each ([`crate::formats::fpt::walk_file`], memory bounded by functions and call
 //! paths). Every other file (streamed `FPST`, `.fpt` version 1, PYME text or JSON, a pipe) is
@@ -27,7 +27,7 @@
 //!
 //! Why a stored index rather than the loaded columns made smaller: the columns in memory take
 //! 29 bytes a call (16 at best with the planned packing, 1.6 GB at 100M calls), the index's
-//! directory 0.04, and a window reads only the chunks it draws (100M calls: open and first
+//! directory 0.05, and a window reads only the chunks it draws (100M calls: open and first
 //! window in 0.1 s, 14 MB peak RSS) (see `benchmarks/README.md`,
 //! "A long run, end to end: the file-backed trace").
 
@@ -67,6 +67,10 @@ impl std::fmt::Debug for FileTrace {
 }
 
 /// Where the index of `path` may be kept, in order: the sidecar, the user's cache.
+pub(crate) fn index_places(path: &Path) -> Vec<PathBuf> {
+    places(path)
+}
+
 fn places(path: &Path) -> Vec<PathBuf> {
     let mut v = vec![crate::winindex::sidecar_path(path)];
     v.extend(crate::winindex::cache_path(path));

@@ -108,7 +108,9 @@ impl Source {
     /// Number of calls of each thread (a file-backed trace: from its index's directory).
     pub(crate) fn thread_calls(&self) -> Result<Vec<usize>, LoadError> {
         match self {
-            Source::Memory(t) => Ok(t.threads.iter().map(|th| th.call_range.1.saturating_sub(th.call_range.0) as usize).collect()),
+            Source::Memory(t) => {
+                Ok(t.threads.iter().map(|th| th.call_range.1.saturating_sub(th.call_range.0) as usize).collect())
+            }
             Source::File(f) => Ok(f.file.thread_calls().into_iter().map(|n| n as usize).collect()),
         }
     }

@@ -9,10 +9,11 @@
 //! the JavaScript decoder read it unchanged). Layout: `docs/format.md`, "The window index".
 //!
 //! - Per thread and depth (a *row*), the row's calls in start order, in chunks of
-//!   [`crate::window::CHUNK`] calls (start, end, function, index in the trace, parent's index),
-//!   each chunk deflated on its own; a resident directory per chunk: file offset, length, CRC-32,
-//!   first start, last end and longest call or gap (what lets a run skip the chunk whole).
-//!   The directory holds 0.04 bytes per call, the cache at most 128 decoded chunks (about 4 MB);
+//!   [`crate::window::CHUNK`] calls (start, end, function, index in the trace, parent's index,
+//!   as differences only), each chunk deflated on its own; a resident directory per chunk: file
+//!   offset, length, CRC-32, first call, first start, last end and longest call or gap (what
+//!   lets a run skip the chunk whole).
+//!   The directory holds 0.05 bytes per call, the cache at most 128 decoded chunks (about 4 MB);
 //!   a window decodes a few chunks per row
 //!   (through a bounded cache, [`read::FileIndex`]). `crate::window::query_rows` runs over it,
 //!   the same algorithm as over a loaded trace, so the replies are the same.
@@ -27,12 +28,16 @@
 //! A chunk whose CRC does not match when it is read makes the query an error, and the trace
 //! rebuilds the index (`FileTrace::window`).
 //!
-//! The stop writes the index right after the compact file (`crate::record::compact`, for files
-//! of at least [`write_min_calls`] calls), so a file `fprofile run -o` or `profile(outfile=...)`
-//! leaves opens at once; `formats::save` of such an `.fpt` writes it too, made from the trace in
-//! memory ([`build::build_from_trace`]: the same bytes as from a walk of the file).
+//! The stop writes the index with the compact file (`crate::record::compact`, for files of at
+//! least [`write_min_calls`] calls), built from the events as its rewrite reads them
+//! ([`onepass`]: no second pass over the file), so a file `fprofile run -o` or
+//! `profile(outfile=...)` leaves opens at once; `formats::save` of such an `.fpt` writes it too,
+//! made from the trace in memory ([`build::build_from_trace`]). Every build pushes its calls
+//! through one encoder of rows ([`build::RowBuild`]); the chunks' bytes are the same whichever
+//! made them (`read::FileIndex::content`, what the tests compare).
 
 pub mod build;
+pub(crate) mod onepass;
 pub mod read;
 
 use std::os::unix::fs::MetadataExt;

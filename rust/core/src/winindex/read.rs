@@ -25,6 +25,8 @@ struct RowDir {
     len: usize,
     /// Its first chunk in `FileIndex::chunks`.
     first: usize,
+    /// Its thread's first call in the trace (a parent before it: none).
+    base: i64,
 }
 
 /// A chunk's calls, decoded.
@@ -106,8 +108,9 @@ impl FileIndex {
         let mut total = 0u64;
         for t in dir.rows {
             let mut tr = Vec::with_capacity(t.len());
+            let base = total as i64;
             for (len, cs) in t {
-                tr.push(RowDir { len: len as usize, first: chunks.len() });
+                tr.push(RowDir { len: len as usize, first: chunks.len(), base });
                 chunks.extend(cs);
                 total += len;
             }
@@ -134,6 +137,30 @@ impl FileIndex {
     /// Calls of each thread (the lengths of its rows).
     pub fn thread_calls(&self) -> Vec<u64> {
         self.rows.iter().map(|t| t.iter().map(|r| r.len as u64).sum()).collect()
+    }
+
+    /// What the index holds, without where its chunks lie in its file: every row's length and
+    /// its chunks' figures and bytes, the skeleton, the overall summary, the span and the flags.
+    /// Two builds of one file give the same whatever order their chunks were written in (what
+    /// the tests compare between the stop's rewrite and a walk of the file).
+    pub fn content(&self) -> std::io::Result<Vec<u8>> {
+        let mut out = crate::formats::fpt::encode(&self.skeleton);
+        out.extend_from_slice(format!("{}|{}|{:?}|{:?}\n", self.overall_json, self.calls, self.span, self.flags).as_bytes());
+        for (t, rows) in self.rows.iter().enumerate() {
+            for (d, r) in rows.iter().enumerate() {
+                out.extend_from_slice(format!("row {t} {d} {} {}\n", r.len, r.base).as_bytes());
+                for c in &self.chunks[r.first..r.first + r.len.div_ceil(CHUNK)] {
+                    out.extend_from_slice(
+                        format!("{} {} {} {} {} {}\n", c.clen, c.crc, c.first_call, c.first_start, c.last_end, c.tight)
+                            .as_bytes(),
+                    );
+                    let mut packed = vec![0u8; c.clen as usize];
+                    self.file.read_exact_at(&mut packed, c.offset)?;
+                    out.extend_from_slice(&packed);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Calls in the trace.
@@ -171,8 +198,9 @@ impl FileIndex {
             + cache
     }
 
-    /// Chunk `id`, from the cache or decoded.
-    fn chunk(&self, id: usize, n: usize, next_start: Option<i64>) -> Result<Arc<Chunk>, WindowError> {
+    /// Chunk `id` (of `n` calls, of a thread whose first call is `base`), from the cache or
+    /// decoded.
+    fn chunk(&self, id: usize, n: usize, base: i64, next_start: Option<i64>) -> Result<Arc<Chunk>, WindowError> {
         if let Ok(mut c) = self.cache.lock() {
             c.tick += 1;
             let tick = c.tick;
@@ -187,7 +215,7 @@ impl FileIndex {
         if crc32(&packed) != d.crc {
             return Err(damaged("a chunk's CRC-32 does not match"));
         }
-        let chunk = Arc::new(decode_chunk(&packed, n, next_start).ok_or_else(|| damaged("a chunk does not decode"))?);
+        let chunk = Arc::new(decode_chunk(&packed, n, d, base, next_start).ok_or_else(|| damaged("a chunk does not decode"))?);
         self.decoded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut c) = self.cache.lock() {
             let tick = c.tick;
@@ -245,13 +273,14 @@ fn parse_directory(b: &[u8], chunks_end: u64) -> Option<Directory> {
                 let offset = r.u()?;
                 let clen = u32::try_from(r.u()?).ok()?;
                 let crc = u32::try_from(r.u()?).ok()?;
+                let first_call = i64::from(u32::try_from(r.u()?).ok()?);
                 let first_start = r.s()?;
                 let last_end = first_start.checked_add(r.s()?)?;
                 let tight = r.s()?;
                 if offset < HEADER_LEN as u64 || offset.checked_add(u64::from(clen))? > chunks_end {
                     return None;
                 }
-                cs.push(ChunkDir { offset, clen, crc, first_start, last_end, tight });
+                cs.push(ChunkDir { offset, clen, crc, first_call, first_start, last_end, tight });
             }
             t.push((len, cs));
         }
@@ -270,9 +299,10 @@ fn parse_directory(b: &[u8], chunks_end: u64) -> Option<Directory> {
     (r.at == b.len()).then_some(Directory { skeleton, overall_json, calls, span, rows, flags })
 }
 
-/// Decodes a chunk of `n` calls; `next_start`: the start of the row's next call (the gap after
-/// the chunk's last call belongs to its last block).
-fn decode_chunk(packed: &[u8], n: usize, next_start: Option<i64>) -> Option<Chunk> {
+/// Decodes a chunk of `n` calls whose directory entry is `d`, of a thread whose first call is
+/// `base`; `next_start`: the start of the row's next call (the gap after the chunk's last call
+/// belongs to its last block).
+fn decode_chunk(packed: &[u8], n: usize, d: &ChunkDir, base: i64, next_start: Option<i64>) -> Option<Chunk> {
     let mut raw = Vec::with_capacity(n * 10);
     flate2::read::DeflateDecoder::new(packed).take(MAX_CHUNK_BYTES).read_to_end(&mut raw).ok()?;
     let mut r = Cursor { b: &raw, at: 0 };
@@ -289,26 +319,23 @@ fn decode_chunk(packed: &[u8], n: usize, next_start: Option<i64>) -> Option<Chun
         parent: Vec::with_capacity(n),
         tight: Vec::with_capacity(n / BLOCK),
     };
-    let (mut call, mut prev_end) = (0u32, 0i64);
+    let (mut call, mut start) = (d.first_call, d.first_start);
+    let mut prev_end = 0i64;
     for k in 0..n {
-        let dc = cols[0].u()?;
-        let ds = cols[1].s()?;
+        if k > 0 {
+            call = call.checked_add(i64::try_from(cols[0].u()?).ok()?)?;
+            start = prev_end.checked_add(cols[1].s()?)?;
+        }
+        let parent = call.checked_sub(i64::try_from(cols[4].u()?).ok()?)?;
         let dur = i64::try_from(cols[2].u()?).ok()?;
         let code = u32::try_from(cols[3].u()?).ok()?;
-        let dp = cols[4].u()?;
-        let (c, s) = if k == 0 {
-            (u32::try_from(dc).ok()?, ds)
-        } else {
-            (call.checked_add(u32::try_from(dc).ok()?)?, prev_end.checked_add(ds)?)
-        };
-        let e = s.checked_add(dur)?;
-        let parent = if dp == 0 { u32::MAX } else { c.checked_sub(u32::try_from(dp).ok()?)? };
-        ch.call.push(c);
-        ch.start.push(s);
+        let e = start.checked_add(dur)?;
+        ch.call.push(u32::try_from(call).ok()?);
+        ch.start.push(start);
         ch.end.push(e);
         ch.code.push(code);
-        ch.parent.push(parent);
-        (call, prev_end) = (c, e);
+        ch.parent.push(if parent < base { u32::MAX } else { u32::try_from(parent).ok()? });
+        prev_end = e;
     }
     if cols.iter().any(|c| c.at != c.b.len()) || r.at != raw.len() {
         return None;
@@ -350,7 +377,7 @@ impl FileRow<'_> {
     fn load(&mut self, c: usize) {
         let n = (self.row.len - (c * CHUNK).min(self.row.len)).min(CHUNK);
         let next = ((c + 1) * CHUNK < self.row.len).then(|| self.dir(c + 1).first_start);
-        match self.idx.chunk(self.row.first + c, n, next) {
+        match self.idx.chunk(self.row.first + c, n, self.row.base, next) {
             Ok(ch) => self.cur = ch,
             Err(e) => {
                 self.err.get_or_insert(e);

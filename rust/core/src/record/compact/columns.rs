@@ -148,11 +148,13 @@ impl Compactor {
                 acc: EventAcc::new(first.t_ns),
                 unfinished: Vec::new(),
                 last_abs: first.t_ns,
+                levels: Levels::default(),
             });
         }
         let ti = index[local];
         let cols = self.columns;
         let th = &mut self.parts[part].threads[ti];
+        let mut ix = self.index.as_mut();
         let before = th.buffered();
         let mut problem = None;
         for e in events {
@@ -174,22 +176,26 @@ impl Compactor {
                         put_u(&mut th.cols[CODE], u64::from(code));
                         put_u(&mut th.cols[POPS], pops);
                     }
-                    th.stack.push((code, th.calls));
+                    th.stack.push((code, th.calls, e.t_ns));
                     th.calls += 1;
                     th.acc.enter(code as usize, e.t_ns);
                 }
                 EventKind::Return => {
                     let pos = match th.stack.last() {
-                        Some(&(top, _)) if top == code => Some(th.stack.len() - 1),
-                        _ => th.stack.iter().rposition(|&(c, _)| c == code),
+                        Some(&(top, _, _)) if top == code => Some(th.stack.len() - 1),
+                        _ => th.stack.iter().rposition(|&(c, _, _)| c == code),
                     };
                     let closed = th.stack.len() - pos.unwrap_or(0);
                     for _ in 0..closed {
-                        th.stack.pop();
+                        th.end_call(ix.as_deref_mut(), e.t_ns);
                         th.acc.exit(e.t_ns);
                     }
                     let exits = if pos.is_none() {
                         th.started_before.push(code);
+                        if let Some(ix) = ix.as_deref_mut() {
+                            let end = e.t_ns.wrapping_sub(th.first_abs) as i64;
+                            ix.begun_before(&mut th.levels, th.started_before.len(), end, code);
+                        }
                         th.acc.started_before_return(code as usize, e.t_ns);
                         closed + 1
                     } else {
@@ -229,6 +235,7 @@ impl Compactor {
     /// Ends a part once its file is read: stop time, unfinished calls, names.
     pub(super) fn end_part(&mut self, part: usize, rec: crate::model::Recording, threads: &[ThreadRecord]) {
         let at = self.codes.len();
+        let mut ix = self.index.as_mut();
         let p = &mut self.parts[part];
         p.new_codes.end = at;
         p.process = rec.process;
@@ -244,11 +251,13 @@ impl Compactor {
                 continue;
             }
             let g = stop_abs - th.prev_abs;
-            let open = std::mem::take(&mut th.stack);
-            for (k, &(_, index)) in open.iter().rev().enumerate() {
+            let mut k = 0;
+            while let Some(&(_, index, _)) = th.stack.last() {
                 th.gap(if k == 0 { g } else { 0 });
                 th.unfinished.push(index);
                 th.acc.exit(stop_abs);
+                th.end_call(ix.as_deref_mut(), stop_abs);
+                k += 1;
             }
             th.last_abs = th.last_abs.max(stop_abs);
         }

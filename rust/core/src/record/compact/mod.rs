@@ -50,6 +50,7 @@ use crate::formats::{spool, stream};
 use crate::merge::UNALIGNED_WARNING;
 use crate::model::{CallFlags, Code, Event, EventKind, ProcessInfo, ThreadInfo, ThreadRecord, Trace};
 use crate::summary::{EventAcc, Summary};
+use crate::winindex::onepass::{Ended, Levels, OnePass};
 
 /// A column buffer is compressed into a segment of the spill file when it holds this many bytes.
 const SEGMENT: usize = 256 << 10;
@@ -91,8 +92,8 @@ struct Thread {
     prev_abs: u64,
     /// Calls seen (not counting those begun before the recording).
     calls: u64,
-    /// Open calls: (code, index among the calls seen).
-    stack: Vec<(u32, u64)>,
+    /// Open calls: (code, index among the calls seen, start).
+    stack: Vec<(u32, u64, u64)>,
     /// Codes of the calls begun before the recording, innermost first.
     started_before: Vec<u32>,
     pending_pops: u64,
@@ -102,6 +103,8 @@ struct Thread {
     /// After the part's end: the unfinished calls' indices, and the thread's last time.
     unfinished: Vec<u64>,
     last_abs: u64,
+    /// Its rows of the window index, when one is built.
+    levels: Levels,
 }
 
 impl Thread {
@@ -114,6 +117,25 @@ impl Thread {
 
     fn buffered(&self) -> usize {
         self.cols.iter().map(Vec::len).sum()
+    }
+
+    /// The innermost open call ends at `end_abs`: to its row of the window index.
+    fn end_call(&mut self, index: Option<&mut OnePass>, end_abs: u64) {
+        let Some((code, call, start)) = self.stack.pop() else { return };
+        if let Some(ix) = index {
+            ix.ended(
+                &mut self.levels,
+                Ended {
+                    call,
+                    start: start.wrapping_sub(self.first_abs) as i64,
+                    end: end_abs.wrapping_sub(self.first_abs) as i64,
+                    code,
+                    open: self.stack.len(),
+                    parent: self.stack.last().map(|x| x.1),
+                    begun_before: self.started_before.len(),
+                },
+            );
+        }
     }
 }
 
@@ -168,6 +190,11 @@ pub struct Compactor {
     /// Threads compressing segments (None: compressed on this thread).
     pool: Option<Pool>,
     next_seq: u64,
+    /// The window index, built from the events as they are read (None: not built), for files
+    /// of at least `index_min` calls.
+    index: Option<OnePass>,
+    index_min: u64,
+    dir: PathBuf,
 }
 
 impl Compactor {
@@ -194,7 +221,14 @@ impl Compactor {
                 Err(e) => return Err(e.into()),
             }
         };
-        Ok(Compactor { spill: Some(spill), columns: true, pool: Pool::start(), ..Compactor::for_summary() })
+        Ok(Compactor {
+            spill: Some(spill),
+            columns: true,
+            pool: Pool::start(),
+            index: OnePass::new(dir, crate::winindex::write_min_calls()),
+            dir: dir.to_path_buf(),
+            ..Compactor::for_summary()
+        })
     }
 
     /// A compactor that writes nothing: what [`Compactor::outline`] needs (the tables and the
@@ -214,6 +248,9 @@ impl Compactor {
             zbuf: Vec::new(),
             pool: None,
             next_seq: 0,
+            index: None,
+            index_min: crate::winindex::write_min_calls(),
+            dir: PathBuf::new(),
         }
     }
 
@@ -233,6 +270,15 @@ impl Compactor {
     pub fn with_limits(mut self, segment: usize, budget: usize) -> Compactor {
         self.segment = segment.max(1);
         self.budget = budget;
+        self
+    }
+
+    /// Writes the window index beside files of at least `n` calls (instead of
+    /// [`crate::winindex::write_min_calls`]; above the most calls a trace holds: never, and
+    /// none is built). Call it before adding parts.
+    pub fn with_index_min_calls(mut self, n: u64) -> Compactor {
+        self.index_min = n;
+        self.index = if self.columns { OnePass::new(&self.dir, n) } else { None };
         self
     }
 

@@ -177,15 +177,16 @@ impl Drop for Case {
 /// Compacts the stream and spools; checks the body and the summary against the in-memory path.
 fn check(case: &Case, stream_bytes: &[u8], spools: &[Vec<u8>], keep: &[usize], limits: (usize, usize)) -> Outline {
     let sp = case.file("rec.fpt", stream_bytes);
-    let mut c = Compactor::new(&case.dir).unwrap().with_limits(limits.0, limits.1);
     let mut parts = vec![crate::formats::stream::decode(stream_bytes).unwrap()];
+    parts.extend(spools.iter().map(|s| crate::calltree::build_process_trace(spool::read(s).unwrap().recording)));
+    // the index's chunks kept raw for the first half of the calls, then written as they fill
+    let half = keep.iter().map(|&k| parts[k].calls.len() as u64).sum::<u64>() / 2;
+    let mut c = Compactor::new(&case.dir).unwrap().with_limits(limits.0, limits.1).with_index_min_calls(half);
     c.add_stream(&sp).unwrap();
     for (i, s) in spools.iter().enumerate() {
         let p = case.file(&format!("{i}.spool"), s);
         let info = c.add_spool(&p).unwrap();
-        let t = crate::calltree::build_process_trace(spool::read(s).unwrap().recording);
-        assert_eq!(info.calls as usize, t.calls.len());
-        parts.push(t);
+        assert_eq!(info.calls as usize, parts[i + 1].calls.len());
     }
     let out = case.dir.join("out.fpt");
     let outline = c.write(&out, keep).unwrap();
@@ -209,10 +210,112 @@ fn check(case: &Case, stream_bytes: &[u8], spools: &[Vec<u8>], keep: &[usize], l
         assert_eq!(streamed.summary, outline.summary);
         assert_eq!(streamed.trace.threads, want.threads);
     }
-    // no spill file is left
+    // the window index written beside it, made from the events as they were read, holds what
+    // the index built by a walk of the file holds (chunk for chunk, byte for byte)
+    let side = crate::winindex::sidecar_path(&out);
+    let made = index_content(&out).expect("the rewrite writes the index beside the file");
+    std::fs::remove_file(&side).unwrap();
+    crate::winindex::build::build(&out, std::slice::from_ref(&side)).unwrap();
+    assert!(index_content(&out).unwrap() == made, "the rewrite's index differs from the walk's");
+    // no spill file is left, nor the index's chunks
     let left: Vec<_> = std::fs::read_dir(&case.dir).unwrap().flatten().map(|e| e.file_name()).collect();
-    assert!(left.iter().all(|n| !n.to_string_lossy().contains("spill")), "{left:?}");
+    assert!(left.iter().all(|n| !n.to_string_lossy().contains("spill") && !n.to_string_lossy().contains("index")), "{left:?}");
+    std::fs::remove_file(&side).unwrap();
     outline
+}
+
+/// What the sidecar of `fpt` holds, but where its chunks lie (`FileIndex::content`).
+fn index_content(fpt: &Path) -> Option<Vec<u8>> {
+    let stamp = crate::winindex::Stamp::of(fpt).ok()?;
+    let f = File::open(crate::winindex::sidecar_path(fpt)).ok()?;
+    crate::winindex::read::FileIndex::open(f, &stamp).map(|i| i.content().unwrap())
+}
+
+/// A thread that runs long (rows of several chunks) before it returns from calls begun before
+/// the recording (`begun` of them, each after a stretch of calls under it), with calls under
+/// each, and leaves `open` calls unfinished.
+fn long_thread(rng: &mut Rng, t0: u64, begun: u32, open: u32, stretch: usize) -> Vec<Event> {
+    let ev = |t, c, k| Event { t_ns: t, code: c, kind: k };
+    let mut out = Vec::new();
+    let mut t = t0;
+    let leaf = |rng: &mut Rng, out: &mut Vec<Event>, t: &mut u64, depth: u32| {
+        // a little tree: depth levels of calls, each with a few leaves
+        let mut stack = Vec::new();
+        for d in 0..depth {
+            let c = 10 + d % 4;
+            *t += 1 + rng.next(30);
+            out.push(ev(*t, c, EventKind::Call));
+            stack.push(c);
+        }
+        for _ in 0..1 + rng.next(3) {
+            *t += rng.next(5);
+            out.push(ev(*t, 20, EventKind::Call));
+            *t += rng.next(50);
+            out.push(ev(*t, 20, EventKind::Return));
+        }
+        while let Some(c) = stack.pop() {
+            *t += rng.next(20);
+            out.push(ev(*t, c, EventKind::Return));
+        }
+    };
+    for b in 0..begun {
+        for _ in 0..stretch {
+            let depth = 1 + rng.next(3) as u32;
+            leaf(rng, &mut out, &mut t, depth);
+        }
+        t += 7;
+        out.push(ev(t, b % 3, EventKind::Return)); // no call of it is open: begun before
+    }
+    for _ in 0..stretch / 2 {
+        let depth = rng.next(3) as u32;
+        leaf(rng, &mut out, &mut t, depth);
+    }
+    for k in 0..open {
+        t += 3;
+        out.push(ev(t, 5 + k % 2, EventKind::Call));
+    }
+    out
+}
+
+#[test]
+fn the_index_of_calls_begun_before_in_several_threads_and_children() {
+    let case = Case::new("begun");
+    let mut rng = Rng(5);
+    let cs = codes(24, "f");
+    // rows of thousands of calls (several chunks) made before each call begun before is found
+    let threads: Vec<Vec<Event>> =
+        (0..3).map(|k| long_thread(&mut rng, 1_000_000 + 50 * k, [3, 0, 1][k as usize], [2, 0, 3][k as usize], 1500)).collect();
+    let bytes = stream_file(&cs, &threads, 1_000_000, Some(900_000_000), 4);
+    let spools: Vec<Vec<u8>> = (0..2)
+        .map(|k| {
+            let th: Vec<Vec<Event>> =
+                (0..2).map(|j| long_thread(&mut rng, 2_000_000 + 10 * j, 2 - j as u32, j as u32, 900)).collect();
+            spool_file(300 + k, &cs, &th, 1_500_000 + k, Some(800_000_000))
+        })
+        .collect();
+    let o = check(&case, &bytes, &spools, &[0, 1, 2], (SEGMENT, BUDGET));
+    assert!(o.calls > 20_000, "{}", o.calls);
+}
+
+#[test]
+fn the_index_of_many_threads() {
+    let case = Case::new("many");
+    let mut rng = Rng(9);
+    let cs = codes(24, "f");
+    // (first times apart: two threads starting at the same nanosecond are ordered as first seen
+    // in the stream by the rewrite, as declared by the in-memory build)
+    let threads: Vec<Vec<Event>> = (0..300u64)
+        .map(|k| {
+            let t0 = 1_000_000 + 6_000 * k;
+            if k % 7 == 0 {
+                long_thread(&mut rng, t0, 1, 1, 40)
+            } else {
+                random_threads(&mut rng, 1, 24, 60, t0).remove(0)
+            }
+        })
+        .collect();
+    let bytes = stream_file(&cs, &threads, 1_000_000, Some(900_000_000), 3);
+    check(&case, &bytes, &[], &[0], (256, 1 << 16));
 }
 
 #[test]
@@ -347,4 +450,25 @@ fn what_needs_the_in_memory_build_says_so() {
     let p = case.file("r.fpt", &stream_file(&cs, &threads, 1, Some(100), 1));
     let mut c = Compactor::new(&case.dir).unwrap();
     assert!(matches!(c.add_stream(&p), Err(CompactError::NeedsBuild(_))));
+}
+
+#[test]
+fn a_recording_under_the_bound_gets_no_index() {
+    let case = Case::new("small");
+    let mut rng = Rng(3);
+    let cs = codes(24, "f");
+    let threads: Vec<Vec<Event>> = (0..2).map(|k| long_thread(&mut rng, 1_000_000 + 9_000_000 * k, 1, 1, 900)).collect();
+    let sp = case.file("rec.fpt", &stream_file(&cs, &threads, 1_000_000, Some(900_000_000), 3));
+    let total = crate::formats::stream::decode(&std::fs::read(&sp).unwrap()).unwrap().calls.len() as u64;
+    for (min, indexed) in [(total + 1, false), (total, true), (u64::MAX, false)] {
+        let mut c = Compactor::new(&case.dir).unwrap().with_index_min_calls(min);
+        c.add_stream(&sp).unwrap();
+        let out = case.dir.join("out.fpt");
+        assert_eq!(c.write(&out, &[0]).unwrap().calls, total);
+        let side = crate::winindex::sidecar_path(&out);
+        assert_eq!(side.exists(), indexed, "{min} for {total} calls");
+        let _ = std::fs::remove_file(&side);
+        let left: Vec<_> = std::fs::read_dir(&case.dir).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+    }
 }

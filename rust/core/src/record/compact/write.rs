@@ -96,8 +96,9 @@ impl Compactor {
 
     /// Writes the parts `keep` (indices in the order they were added; the first is the trace's
     /// metadata) as one `.fpt` at `out` (atomically: a sibling file renamed over it), and beside it
-    /// its window index (`crate::winindex`) when it has at least
-    /// [`crate::winindex::write_min_calls`] calls. Returns what it holds.
+    /// its window index (`crate::winindex`, built as the events were read:
+    /// `crate::winindex::onepass`) when it has at least [`crate::winindex::write_min_calls`]
+    /// calls. Returns what it holds.
     pub fn write(mut self, out_path: &Path, keep: &[usize]) -> Result<Outline> {
         if !self.columns {
             return Err(CompactError::NeedsBuild("a compactor for summaries writes no file".into()));
@@ -204,12 +205,28 @@ impl Compactor {
             w.write_all(&adler.to_be_bytes())?;
             Ok(())
         })?;
-        if total >= crate::winindex::write_min_calls() {
-            // the window index beside it, so that opening the file is immediate; a folder that
-            // cannot hold it costs nothing here (the reader builds it where it can)
-            let _ = crate::filetrace::write_index(out_path);
+        let outline = Outline { summary: crate::summary::from_threads(&skeleton, summaries), trace: skeleton, calls: total };
+        if let Some(ix) = self.index.take().filter(|_| total >= self.index_min) {
+            // the window index beside it, built from the events as they were read, so that
+            // opening the file is immediate; a folder that cannot hold it costs nothing here
+            // (the reader builds it where it can)
+            let mut threads = Vec::with_capacity(outline.trace.threads.len());
+            let mut flags = Vec::new();
+            let kept = keep.iter().flat_map(|&k| (0..self.parts[k].threads.len()).map(move |t| (k, t))).collect::<Vec<_>>();
+            for ((k, t), info) in kept.into_iter().zip(&outline.trace.threads) {
+                let th = &mut self.parts[k].threads[t];
+                let (base, k) = (info.call_range.0, th.started_before.len() as u32);
+                flags.extend((base..base + k).map(|i| (i, CallFlags::STARTED_BEFORE)));
+                let mut unf: Vec<u32> = th.unfinished.iter().map(|&i| base + k + i as u32).collect();
+                unf.sort_unstable();
+                flags.extend(unf.into_iter().map(|i| (i, CallFlags::UNFINISHED)));
+                threads.push((std::mem::take(&mut th.levels), k as usize));
+            }
+            let places = crate::filetrace::index_places(out_path);
+            if ix.finish(out_path, &places, threads, &outline, flags).is_err() {
+                let _ = crate::filetrace::write_index(out_path);
+            }
         }
-        let summary = crate::summary::from_threads(&skeleton, summaries);
-        Ok(Outline { trace: skeleton, calls: total, summary })
+        Ok(outline)
     }
 }
