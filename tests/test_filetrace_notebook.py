@@ -92,7 +92,10 @@ def test_lab_draws_a_file_backed_trace_windowed_and_zooms_from_the_file(browser,
             page.wait_for_function("() => Number(document.querySelector('.fprofile-root').dataset.windowReceived) >= 1", timeout=WAIT_MS)
             page.wait_for_function("""() => { const r = document.querySelector('.fprofile-root').dataset;
                 return r.windowSent === r.windowReceived; }""", timeout=WAIT_MS)
-            assert int(page.get_attribute("canvas.fprofile-zoom", "data-drawn")) > 0
+            # drawn in the frame after the reply: waited for, on the live widget's own canvas
+            # (the saved copy of the output is a second timeline on the page)
+            page.wait_for_function("""() => Number(document.querySelector(
+                '.fprofile-root[data-windowed="live"] canvas.fprofile-zoom')?.dataset.drawn) > 0""", timeout=WAIT_MS)
             page.screenshot(path=os.path.join(artifacts_dir, "lab-file-backed.png"))
             out = page.evaluate(KERNEL_RUN, "print(prof.trace.file.endswith('run.fpt'), prof.trace.in_memory)").split()
             assert out == ["True", "False"], out

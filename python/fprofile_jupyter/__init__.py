@@ -19,7 +19,7 @@ __all__ = ["FormatError", "ProfilerError", "OutfileError", "CapReachedWarning", 
 
 # Imported when first asked for, not with the package: every child process of a recording imports
 # the package at start (processes=True), so what it imports is paid once per process.
-_LAZY = {"show": "_display", "start": "_ongoing", "stop": "_ongoing", "status": "_ongoing", "compare": "_compare", "Comparison": "_compare", "ComparisonRow": "_compare",
+_LAZY = {"show": "_show", "start": "_ongoing", "stop": "_ongoing", "status": "_ongoing", "compare": "_compare", "Comparison": "_compare", "ComparisonRow": "_compare",
          # the timeline tied to the kernel (its window read or set from Python) needs anywidget, an
          # optional dependency
          "TimelineWidget": "_widget"}

@@ -327,25 +327,3 @@ def comparison_mimebundle(comparison: Any, include: Optional[Iterable[str]] = No
         bundle[COMPARE_MIME] = IN_HTML if "text/html" in bundle else payload
     return bundle
 
-
-def show(trace: Any) -> None:
-    """Display ``trace``: the timeline in a notebook, its text repr elsewhere. A file-backed trace
-    shown windowed (``shown_from_file``) is the zoomable windowed timeline (``TimelineWidget``: windows read
-    from the file as the view moves) where widgets work, its calls never loaded."""
-    try:
-        from IPython.display import display
-    except ImportError:
-        print(repr(trace))
-        return
-    if not in_kernel():
-        print(repr(trace))
-        return
-    if shown_from_file(trace):
-        try:
-            from ._widget import TimelineWidget
-        except ImportError:  # no anywidget: the output's overview
-            pass
-        else:
-            display(TimelineWidget(trace))
-            return
-    display(mimebundle(trace), raw=True)

@@ -43,7 +43,7 @@ REPLACING = " (replacing the file that was there)"
 BACKED_BYTES = 4 << 20
 
 
-def _fpt_size(path: str) -> Optional[int]:
+def fpt_size(path: str) -> Optional[int]:
     """The size of ``path`` when it is a regular file that begins as a compact ``.fpt`` does
     (``FPRF``), else None."""
     import stat
@@ -63,7 +63,7 @@ def backs(path: Union[str, "os.PathLike[str]"], format: Optional[str] = None) ->
     :data:`BACKED_BYTES` bytes (read as ``.fpt``)."""
     if format not in (None, "fpt"):
         return False
-    size = _fpt_size(os.fspath(path))
+    size = fpt_size(os.fspath(path))
     return size is not None and size >= BACKED_BYTES
 
 

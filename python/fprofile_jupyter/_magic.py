@@ -364,7 +364,7 @@ class FprofileMagics(Magics):
     # -- running -------------------------------------------------------------------------------
 
     def run(self, code: str, opts: Options) -> None:
-        from . import _display
+        from . import _display, _show
         from ._core import ProfilerError
         from ._recording import profile
 
@@ -450,7 +450,7 @@ class FprofileMagics(Magics):
         if live is not None:  # the live view becomes the trace's ordinary output (one output, whatever the length)
             live.finish(_display.mimebundle(trace) if trace is not None else None)
         elif opts.display:
-            _display.show(trace)
+            _show.show(trace)
         if streamed_output:
             size = os.path.getsize(opts.output) if opts.output and os.path.exists(opts.output) else 0
             print(f"fprofile: wrote {len(trace):,} calls to {opts.output} ({size:,} bytes)")
@@ -547,7 +547,7 @@ class FprofileMagics(Magics):
 
     def stop(self) -> None:
         """``%fprofile stop``: ends the recording, shows the timeline, sets ``_fprofile_trace``."""
-        from . import _display
+        from . import _show
         from ._core import ProfilerError
 
         try:
@@ -559,7 +559,7 @@ class FprofileMagics(Magics):
         assert shell is not None
         shell.user_ns[TRACE_VARIABLE] = trace
         if ongoing.display and trace is not None:
-            _display.show(trace)
+            _show.show(trace)
         if ongoing.save_to is not None and trace is not None:
             self._write(trace, Options(output=ongoing.save_to, format=ongoing.save_format))
         elif ongoing.options.outfile is not None and trace is not None:
@@ -574,7 +574,7 @@ class FprofileMagics(Magics):
         3.14+ program (``fprofile attach``, ``_attach``), shows the timeline, sets ``_fprofile_trace``."""
         import shlex
 
-        from . import _display
+        from . import _show
         from ._attach import AttachError
         from .cli.attach import run
 
@@ -589,7 +589,7 @@ class FprofileMagics(Magics):
         shell = self.shell
         assert shell is not None
         shell.user_ns[TRACE_VARIABLE] = trace
-        _display.show(trace)
+        _show.show(trace)
 
     @staticmethod
     def _write(trace: Any, opts: Options) -> None:

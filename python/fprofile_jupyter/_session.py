@@ -25,7 +25,7 @@ from ._core import FormatError, ProfilerError, Recorder, Trace
 from ._io import REPLACING, replaces
 from ._options import RecordOptions
 from ._stopping import held_sigint
-from ._subs import cell_labels, path_roots
+from ._subs import SubsWarning, cell_labels, path_roots, warn_unmatched
 
 __all__ = ["Session", "TraceFile", "OutfileError", "CapReachedWarning", "SubsWarning", "active_sessions", "snapshot",
            "warn_unmatched"]
@@ -42,11 +42,6 @@ class OutfileError(ProfilerError):
 class CapReachedWarning(RuntimeWarning):
     """The event cap (``max_events``) was reached: recording stopped early; the trace keeps
     everything recorded until then."""
-
-
-class SubsWarning(UserWarning):
-    """Entries of ``subs`` that matched no recorded call (a misspelling, a package that was not
-    used, a library excluded by the defaults): issued once, after the recording, naming them."""
 
 
 # -- the sessions recording in this process (for atexit, os._exit, fork and status()) --------------
@@ -420,27 +415,6 @@ def _is_regular_file(path: str) -> bool:
         return stat.S_ISREG(os.stat(path).st_mode)
     except OSError:
         return True  # gone: loading it says so
-
-
-def warn_unmatched(entries: List[str], trace: Any, stats: Any, stacklevel: int) -> None:
-    """One SubsWarning naming the entries no recorded call's file name contains."""
-    if not entries:
-        return
-    files = {row.file for row in trace.summary()} if len(trace) else set()
-    missing = [e for e in entries if not any(e in f for f in files)]
-    if not missing:
-        return
-    listed = ", ".join(repr(e) for e in missing)
-    if len(missing) == 1:
-        what = f"the subs entry {listed} matched no recorded call"
-    else:
-        what = f"the subs entries {listed} matched no recorded call"
-    hint = ("check the spelling (each entry is a part of a file name, such as 'mypkg/' or 'urllib'); "
-            "a library excluded by the defaults is recorded with +name (the defaults plus name)")
-    w = SubsWarning(f"fprofile: {what}: {hint}")
-    w.kind = "subs_unmatched"  # type: ignore[attr-defined]
-    w.stats = stats  # type: ignore[attr-defined]
-    warnings.warn(w, stacklevel=stacklevel + 1)
 
 
 def snapshot(session: Optional[Session]) -> Trace:

@@ -2,7 +2,8 @@
 libraries it uses: :func:`default_filter`), ``+name`` entries added to them (:func:`resolve_subs`),
 ``--subs`` values (:func:`split_subs`), the user's ``subs`` checked (:func:`check_subs`) and
 resolved into the filter's three lists when a recording starts (:func:`resolve_filter`), and the
-folders file names are shown relative to (:func:`path_roots`, :func:`cell_labels`).
+folders file names are shown relative to (:func:`path_roots`, :func:`cell_labels`), and the one
+warning naming the entries that matched no recorded call (:func:`warn_unmatched`).
 
 Rules: this package's own files are never recorded (:data:`OWN_DIR` is always excluded); the
 defaults depend on the running program, so they are resolved when recording starts, not when a
@@ -15,9 +16,10 @@ import json
 import os
 import sys
 import sysconfig
+import warnings
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
-__all__ = ["Filter", "default_filter", "default_subs", "resolve_subs", "split_subs", "check_subs", "resolve_filter",
+__all__ = ["SubsWarning", "warn_unmatched", "Filter", "default_filter", "default_subs", "resolve_subs", "split_subs", "check_subs", "resolve_filter",
            "user_entries", "DefaultsPlus", "path_roots", "cell_labels", "OWN_DIR"]
 
 #: This package's own folder: its files are never recorded.
@@ -282,3 +284,29 @@ def resolve_filter(subs: Optional[Union[List[str], Filter, DefaultsPlus]]) -> Tu
             named = list(subs.include)
         return Filter(list(subs.subs), exclude, list(subs.include)), named
     return Filter(list(subs), [OWN_DIR], []), named
+
+
+class SubsWarning(UserWarning):
+    """Entries of ``subs`` that matched no recorded call (a misspelling, a package that was not
+    used, a library excluded by the defaults): issued once, after the recording, naming them."""
+
+
+def warn_unmatched(entries: List[str], trace: Any, stats: Any, stacklevel: int) -> None:
+    """One SubsWarning naming the entries no recorded call's file name contains."""
+    if not entries:
+        return
+    files = {row.file for row in trace.summary()} if len(trace) else set()
+    missing = [e for e in entries if not any(e in f for f in files)]
+    if not missing:
+        return
+    listed = ", ".join(repr(e) for e in missing)
+    if len(missing) == 1:
+        what = f"the subs entry {listed} matched no recorded call"
+    else:
+        what = f"the subs entries {listed} matched no recorded call"
+    hint = ("check the spelling (each entry is a part of a file name, such as 'mypkg/' or 'urllib'); "
+            "a library excluded by the defaults is recorded with +name (the defaults plus name)")
+    w = SubsWarning(f"fprofile: {what}: {hint}")
+    w.kind = "subs_unmatched"  # type: ignore[attr-defined]
+    w.stats = stats  # type: ignore[attr-defined]
+    warnings.warn(w, stacklevel=stacklevel + 1)

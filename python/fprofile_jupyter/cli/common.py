@@ -9,7 +9,7 @@ import threading
 from typing import NoReturn, Optional
 
 from .. import _core, _processes
-from .._io import EMPTY_WARNING, _fpt_size, load_warnings
+from .._io import EMPTY_WARNING, fpt_size, load_warnings
 from .._progress import Progress, say
 
 __all__ = ["PROG", "UsageError", "Parser", "unknown_option", "error_message", "exit_code", "load", "outline_or_load",
@@ -69,7 +69,7 @@ def load(path: str, format: Optional[str] = None, *, empty_is_error: bool = Fals
     if _processes.is_session_dir(path):  # what a killed recording's children left
         return _processes.load_session(path)
     trace = None
-    if backed and format in (None, "fpt") and _fpt_size(path) is not None:
+    if backed and format in (None, "fpt") and fpt_size(path) is not None:
         try:
             trace = _core.open_file(path)
         except Exception:  # loading it names the problem

@@ -367,7 +367,7 @@ impl PyTrace {
     /// Displays the trace: the timeline widget in a notebook, the text repr elsewhere.
     fn show(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
-        py.import("fprofile_jupyter._display")?.getattr("show")?.call1((slf,))?;
+        py.import("fprofile_jupyter._show")?.getattr("show")?.call1((slf,))?;
         Ok(())
     }
 
