@@ -138,32 +138,50 @@ fn a_stale_garbled_or_inconsistent_overview_is_not_trusted() {
     assert!(f.overview().unwrap() == ov(&b));
     assert_ne!(std::fs::read(&side).unwrap(), bytes, "rebuilt");
     drop(f);
-    // inconsistent under a valid CRC: the stored reply's body cut by one byte (its header says
-    // more), the directory deflated again and its CRC made right; the reply does not decode,
-    // so the overview is asked of the chunks and still right
-    let mut bytes = std::fs::read(&side).unwrap();
-    let (off, len) = dir_at(&bytes);
-    let mut raw = Vec::new();
-    flate2::read::ZlibDecoder::new(&bytes[off..off + len]).read_to_end(&mut raw).unwrap();
-    let at = raw.windows(4).rposition(|w| w == b"FPWN").expect("the stored reply");
-    let body_len = u64::from_le_bytes(raw[at + 8..at + 16].try_into().unwrap());
-    raw[at + 8..at + 16].copy_from_slice(&(body_len + 1).to_le_bytes());
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
-    z.write_all(&raw).unwrap();
-    let packed = z.finish().unwrap();
-    bytes.truncate(off);
-    bytes.extend_from_slice(&packed);
-    bytes[56..64].copy_from_slice(&(packed.len() as u64).to_le_bytes());
-    let crc = |b: &[u8]| {
-        let mut c = flate2::Crc::new();
-        c.update(b);
-        c.sum()
+    // the directory (inflated) changed by `edit`, deflated again and written back with the
+    // header's CRC right and the directory's CRC made right only when `fix_crc`
+    let rewrite = |edit: &dyn Fn(&mut Vec<u8>), fix_crc: bool| {
+        let mut bytes = std::fs::read(&side).unwrap();
+        let (off, len) = dir_at(&bytes);
+        let mut raw = Vec::new();
+        flate2::read::ZlibDecoder::new(&bytes[off..off + len]).read_to_end(&mut raw).unwrap();
+        edit(&mut raw);
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
+        z.write_all(&raw).unwrap();
+        let packed = z.finish().unwrap();
+        bytes.truncate(off);
+        bytes.extend_from_slice(&packed);
+        bytes[56..64].copy_from_slice(&(packed.len() as u64).to_le_bytes());
+        let crc = |b: &[u8]| {
+            let mut c = flate2::Crc::new();
+            c.update(b);
+            c.sum()
+        };
+        if fix_crc {
+            let dcrc = crc(&packed);
+            bytes[64..68].copy_from_slice(&dcrc.to_le_bytes());
+        }
+        let hcrc = crc(&bytes[..68]);
+        bytes[68..72].copy_from_slice(&hcrc.to_le_bytes());
+        std::fs::write(&side, &bytes).unwrap();
     };
-    let dcrc = crc(&packed);
-    bytes[64..68].copy_from_slice(&dcrc.to_le_bytes());
-    let hcrc = crc(&bytes[..68]);
-    bytes[68..72].copy_from_slice(&hcrc.to_le_bytes());
-    std::fs::write(&side, &bytes).unwrap();
+    // garbled so that it still decodes (the last item's call index: the directory's last byte)
+    // but the directory's CRC is the old one: refused, rebuilt, right
+    rewrite(&|raw| *raw.last_mut().unwrap() ^= 2, false);
+    let f = FileTrace::open(&p).unwrap();
+    assert!(f.overview().unwrap() == ov(&b));
+    assert_eq!(f.chunks_decoded(), 0, "the rebuilt index's overview");
+    drop(f);
+    // inconsistent under a valid CRC: the stored reply's body cut by one byte (its header says
+    // more); the reply does not decode, so the overview is asked of the chunks and still right
+    rewrite(
+        &|raw| {
+            let at = raw.windows(4).rposition(|w| w == b"FPWN").expect("the stored reply");
+            let body_len = u64::from_le_bytes(raw[at + 8..at + 16].try_into().unwrap());
+            raw[at + 8..at + 16].copy_from_slice(&(body_len + 1).to_le_bytes());
+        },
+        true,
+    );
     let f = FileTrace::open(&p).unwrap();
     assert!(open_index(&p).overview().is_none(), "the index opens, its overview is refused");
     assert!(f.overview().unwrap() == ov(&b));
