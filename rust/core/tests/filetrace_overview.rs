@@ -54,8 +54,7 @@ fn fib_trace(threads: usize, rounds: usize, n: u32) -> Trace {
         all.push(ev);
     }
     let names: Vec<String> = (0..threads).map(|k| format!("T{k}")).collect();
-    let th: Vec<(&str, u64, &[(u64, &str)])> =
-        all.iter().enumerate().map(|(k, ev)| (names[k].as_str(), k as u64 + 1, ev.as_slice())).collect();
+    let th: Vec<Script> = all.iter().enumerate().map(|(k, ev)| (names[k].as_str(), k as u64 + 1, ev.as_slice())).collect();
     fprofile::calltree::build_trace(recording(&th, 1, end + 50))
 }
 
