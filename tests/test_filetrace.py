@@ -223,3 +223,18 @@ def test_cli_diff_and_convert_work_from_the_file(tmp_path):
     assert open(tmp_path / "c.json", "rb").read() == open(tmp_path / "m.json", "rb").read()  # loaded, written
     bad = subprocess.run(cli + ["diff", pa, str(tmp_path / "nothere.fpt")], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "nothere.fpt" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_overview_comes_stored_in_the_index_without_decoding_a_chunk(tmp_path):
+    # the core's width, read by _windowed; the stored reply is the in-memory trace's
+    assert _windowed.OVERVIEW_PX == _core.OVERVIEW_PX == 2000
+    mem = _core._synthetic_trace(150_000, 3, 9)
+    path = saved(mem, tmp_path, "o.fpt")
+    f = fp.load(path, backed=True)
+    assert f.file == path and not f.in_memory
+    assert _windowed.overview_bytes(f) == _windowed.overview_bytes(mem)
+    assert f._chunks_decoded() == 0, "the overview came from the index's directory"
+    t0, t1 = _windowed.span(f)
+    assert f.window_bytes(t0, t1, _windowed.OVERVIEW_PX - 1) == mem.window_bytes(t0, t1, _windowed.OVERVIEW_PX - 1)
+    assert f._chunks_decoded() > 0, "another window is asked of the chunks"
+    assert not f.in_memory

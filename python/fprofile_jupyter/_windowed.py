@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Tuple
 
+from . import _core
+
 #: Above this many calls a host fetches windows instead of sending the whole trace. Measured
 #: (benchmarks/README.md, "Windowed timeline"; benchmarks/bench_window.py): the windowed first
 #: drawing is faster from 250k calls on, but the whole trace gives the flame graph, search, filters
@@ -24,8 +26,9 @@ from typing import Any, List, Optional, Tuple
 #: Read when a widget or a viewer trace is made: change it before.
 WINDOWED_CALLS = 1_000_000
 #: Width in pixels of the overview reply: the widest overview drawn at full resolution (a narrower
-#: one merges further in the page).
-OVERVIEW_PX = 2000
+#: one merges further in the page). Its one home is the core (``fprofile::window::OVERVIEW_PX``):
+#: a file-backed trace's stored index keeps the overview made at this width.
+OVERVIEW_PX: int = _core.OVERVIEW_PX
 
 
 def windowed(trace: Any) -> bool:
@@ -75,8 +78,6 @@ def flame_reply(trace: Any, threads: Any, t0: Any, t1: Any) -> bytes:
     """The answer to a page's flame request: the flame graph in the core's encoding
     (``_core.flame_bytes``; docs/format.md "The flame graph encoding"), which the page reads with
     js/flame.js ``flameFromBytes``; ``ValueError`` / ``IndexError`` (one line) for a bad request."""
-    from . import _core
-
     indices, window = parse_flame_request(threads, t0, t1)
     n = len(trace.threads)
     for k in indices:  # (checked here too: an index past 64 bits is no thread either)

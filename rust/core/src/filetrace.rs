@@ -19,8 +19,11 @@
 //! How: a compact `.fpt` (version 2) is answered from its stored window index
 //! ([`crate::winindex`]: a sidecar `big.fpt.fpx`, checked against the file and rebuilt in one
 //! bounded pass when missing, stale or damaged): the skeleton, the overall summary and the
-//! directory of the index's chunks are resident (0.05 bytes per call), windows decode a few
-//! chunks per row through a bounded cache (128 chunks, about 4 MB; [`FileTrace::set_cache_chunks`]), and the summary and the flame graph are one walk
+//! directory of the index's chunks are resident (0.05 bytes per call), the overview (the whole
+//! run at `crate::window::OVERVIEW_PX`, every thread: what a host draws first) is stored in the
+//! index's directory ([`FileTrace::overview`]; [`FileTrace::window`] returns it when asked
+//! for exactly that window, without decoding a chunk), other windows decode a few chunks per row
+//! through a cache bounded by bytes (64 MiB; [`FileTrace::set_cache_bytes`]), and the summary and the flame graph are one walk
 //! of the file each ([`crate::formats::fpt::walk_file`], memory bounded by functions and call
 //! paths). Every other file (streamed `FPST`, `.fpt` version 1, PYME text or JSON, a pipe) is
 //! loaded whole, as `load()` does, and answered from memory.
@@ -224,12 +227,28 @@ impl FileTrace {
         }
     }
 
-    /// Decoded chunks of the index kept at most (default `crate::winindex::read::CACHE_CHUNKS`,
-    /// about 30 KB each).
+    /// Decoded chunks of the index kept at most, counted in full chunks (about 30 KB each:
+    /// [`FileTrace::set_cache_bytes`] of `n * crate::winindex::read::CHUNK_BYTES`).
     pub fn set_cache_chunks(&self, n: usize) {
         if let Some(i) = self.file_index() {
             i.set_cache_chunks(n);
         }
+    }
+
+    /// Bytes of decoded chunks of the index kept at most (default
+    /// `crate::winindex::read::CACHE_BYTES`, 64 MiB; counted in [`FileTrace::resident_bytes`]).
+    pub fn set_cache_bytes(&self, bytes: usize) {
+        if let Some(i) = self.file_index() {
+            i.set_cache_bytes(bytes);
+        }
+    }
+
+    /// The overview: the whole run (`crate::window::overview_span` of the skeleton's threads) at
+    /// `crate::window::OVERVIEW_PX` pixels, every thread; what [`FileTrace::window`] returns for
+    /// that window. From the index's directory when stored there (no chunk decoded), else asked.
+    pub fn overview(&self) -> Result<WindowReply, WindowError> {
+        let (t0, t1) = crate::window::overview_span(&self.skeleton.threads);
+        self.window(t0, t1, crate::window::OVERVIEW_PX, None)
     }
 
     /// Chunks of the index decoded since opened (0 when loaded whole).
@@ -254,6 +273,11 @@ impl FileTrace {
             Backing::Indexed { index, place } => (index, place),
         };
         let current = index.read().map_err(|_| WindowError::Index("is unusable (a query panicked)".into()))?.clone();
+        if current.is_overview(t0_ns, t1_ns, px, threads) {
+            if let Some(r) = current.overview() {
+                return Ok(r);
+            }
+        }
         match crate::window::query_rows(&*current, t0_ns, t1_ns, px, threads) {
             Err(WindowError::Index(why)) => {
                 // damaged or unreadable: not trusted, rebuilt from the file, asked again

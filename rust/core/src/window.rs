@@ -19,6 +19,19 @@ use crate::model::{CallFlags, Calls, Trace};
 
 /// Widest window a request may ask for, in pixels.
 pub const MAX_PX: u32 = 1 << 16;
+/// Width in pixels of the overview (the whole run, every thread): what a windowed host asks
+/// first (`_windowed.OVERVIEW_PX`, read from here), the widest overview drawn at full resolution
+/// (a narrower one merges further in the page); a stored window index keeps it made
+/// ([`crate::winindex`]).
+pub const OVERVIEW_PX: u64 = 2000;
+
+/// The overview's window over `threads` (a trace's thread table): `(first, last)` ns over the
+/// threads, at least 1 ns wide, `(0, 1)` without threads (what `_windowed.span` asks).
+pub fn overview_span(threads: &[crate::model::ThreadInfo]) -> (i64, i64) {
+    let Some(start) = threads.iter().map(|t| t.first_ns).min() else { return (0, 1) };
+    let last = threads.iter().map(|t| t.last_ns).max().unwrap_or(start);
+    (start, last.max(start.saturating_add(1)))
+}
 /// A run's members examined for its function: all of them up to this many, else the first this
 /// many and this many more spread evenly over the run (a query's cost never grows with the calls
 /// a run merges).

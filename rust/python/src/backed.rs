@@ -88,6 +88,14 @@ impl Source {
         }
     }
 
+    /// Chunks of the stored window index decoded since opened (0 in memory).
+    pub(crate) fn chunks_decoded(&self) -> u64 {
+        match self {
+            Source::Memory(_) => 0,
+            Source::File(f) => f.file.chunks_decoded(),
+        }
+    }
+
     /// Threads, processes, functions, bands and metadata (a file-backed trace's skeleton: its
     /// threads' `call_range` are (0, 0); their calls are [`Source::thread_calls`]).
     pub(crate) fn tables(&self) -> &Trace {

@@ -47,6 +47,8 @@ mod trace;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     check_python_version(m.py())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // the overview's width: one home, the core (a stored window index keeps it made)
+    m.add("OVERVIEW_PX", fprofile::window::OVERVIEW_PX)?;
     errors::register(m)?;
     trace::register(m)?;
     records::register(m)?;

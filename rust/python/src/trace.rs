@@ -131,6 +131,12 @@ impl PyTrace {
         self.src.resident_bytes() + self.window_index.get().map_or(0, |i| i.heap_bytes())
     }
 
+    /// Chunks of a file-backed trace's stored window index decoded since opened (0 in memory):
+    /// what the tests of the stored overview look at.
+    fn _chunks_decoded(&self) -> u64 {
+        self.src.chunks_decoded()
+    }
+
     /// From t = 0 to the last event of any thread, ns.
     #[getter]
     fn duration_ns(&self) -> i64 {

@@ -446,6 +446,40 @@ pub(crate) struct Directory {
     /// Per thread, per depth: the row's length and its chunks' directory.
     pub rows: Rows,
     pub flags: Vec<(u32, u8)>,
+    /// The overview, made from the finished index ([`store_overview`]; `None` until then).
+    pub overview: Option<StoredOverview>,
+}
+
+/// The overview as the directory's last field stores it: its window and its reply's bytes
+/// (`crate::formats::window::encode`, uncompressed: the directory is deflated whole).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredOverview {
+    pub t0_ns: i64,
+    pub t1_ns: i64,
+    pub px: u32,
+    pub bytes: Vec<u8>,
+}
+
+/// Appends the directory's last field: 0 (no overview), or 1, t0, t1, px, length, bytes.
+fn put_overview(b: &mut Vec<u8>, ov: Option<&StoredOverview>) {
+    match ov {
+        None => put_u(b, 0),
+        Some(o) => {
+            put_u(b, 1);
+            put_s(b, o.t0_ns);
+            put_s(b, o.t1_ns);
+            put_u(b, u64::from(o.px));
+            put_u(b, o.bytes.len() as u64);
+            b.extend_from_slice(&o.bytes);
+        }
+    }
+}
+
+fn deflate_directory(raw: &[u8]) -> Vec<u8> {
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
+    // writing to a Vec cannot fail
+    let _ = z.write_all(raw);
+    z.finish().unwrap_or_default()
 }
 
 impl Directory {
@@ -482,10 +516,8 @@ impl Directory {
             put_u(&mut b, u64::from(f));
             prev = c;
         }
-        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
-        // writing to a Vec cannot fail
-        let _ = z.write_all(&b);
-        z.finish().unwrap_or_default()
+        put_overview(&mut b, self.overview.as_ref());
+        deflate_directory(&b)
     }
 }
 
@@ -678,6 +710,7 @@ fn write_index(fpt: &Path, stamp: &Stamp, f: &mut File, from: Source<'_>) -> Res
                 span: span(trace),
                 rows: resolve(threads, &placed).map_err(BuildError::Io)?,
                 flags,
+                overview: None,
             };
             let bytes = dir.encode();
             w.seek(SeekFrom::Start(dir_offset)).map_err(BuildError::Io)?;
@@ -688,7 +721,101 @@ fn write_index(fpt: &Path, stamp: &Stamp, f: &mut File, from: Source<'_>) -> Res
     let h = Header { stamp: stamp.clone(), dir_offset, dir_len, dir_crc };
     f.seek(SeekFrom::Start(0)).map_err(BuildError::Io)?;
     f.write_all(&h.encode()).map_err(BuildError::Io)?;
+    // every build ends here: the overview, made from the index just written, joins its directory
+    let (dir_len, dir_crc) = store_overview(f, stamp, dir_offset).map_err(BuildError::Io)?;
+    let h = Header { stamp: stamp.clone(), dir_offset, dir_len, dir_crc };
+    f.seek(SeekFrom::Start(0)).map_err(BuildError::Io)?;
+    f.write_all(&h.encode()).map_err(BuildError::Io)?;
     f.flush().map_err(BuildError::Io)
+}
+
+/// Decoded chunks the build's overview keeps (it reads each row once, in order).
+const BUILD_CACHE_BYTES: usize = 4 << 20;
+
+/// `crate::window::query_rows(idx, t0, t1, px, None)`, its threads asked side by side (up to
+/// four at once): a reply's items come thread after thread, and a parent is always in its
+/// call's thread, so the threads' replies put end to end (their parents moved by the items
+/// before them) are the whole reply.
+fn overview_reply(
+    idx: &super::read::FileIndex,
+    t0: i64,
+    t1: i64,
+    px: u64,
+) -> Result<crate::window::WindowReply, crate::window::WindowError> {
+    use crate::window::RowSource;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let n = idx.threads();
+    let workers = std::thread::available_parallelism().map_or(1, |p| p.get()).min(4).min(n);
+    if workers <= 1 {
+        return crate::window::query_rows(idx, t0, t1, px, None);
+    }
+    let next = AtomicUsize::new(0);
+    let parts = std::sync::Mutex::new(Vec::with_capacity(n));
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let t = next.fetch_add(1, Ordering::Relaxed);
+                if t >= n {
+                    break;
+                }
+                let r = crate::window::query_rows(idx, t0, t1, px, Some(&[t as u64]));
+                if let Ok(mut p) = parts.lock() {
+                    p.push((t, r));
+                }
+            });
+        }
+    });
+    let mut parts = parts.into_inner().map_err(|_| crate::window::WindowError::Index("overview: a worker panicked".into()))?;
+    if parts.len() != n {
+        return Err(crate::window::WindowError::Index("overview: a thread was not asked".into()));
+    }
+    parts.sort_unstable_by_key(|p| p.0);
+    let mut items = Vec::new();
+    for (_, r) in parts {
+        let base = items.len() as u32;
+        items.extend(r?.items.into_iter().map(|mut it| {
+            if it.parent != u32::MAX {
+                it.parent += base;
+            }
+            it
+        }));
+    }
+    Ok(crate::window::WindowReply { t0_ns: t0, t1_ns: t1, px: px as u32, items })
+}
+
+/// The finishing step of every build: opens the index just written in `f` (its directory at
+/// `dir_offset`, the file's end), makes the overview (`crate::window::query_rows` over the
+/// whole span at [`crate::window::OVERVIEW_PX`], every thread: the reply a window query over
+/// the index gives) and rewrites the directory with it as its last field. Returns the new
+/// directory's length and CRC-32. A trace without calls has no overview.
+fn store_overview(f: &mut File, stamp: &Stamp, dir_offset: u64) -> io::Result<(u64, u32)> {
+    use std::io::Read;
+    let again = || io::Error::other("the window index just written does not read back");
+    let idx = super::read::FileIndex::open(f.try_clone()?, stamp).ok_or_else(again)?;
+    idx.set_cache_bytes(BUILD_CACHE_BYTES);
+    let (t0, t1) = crate::window::overview_span(&idx.skeleton.threads);
+    let px = crate::window::OVERVIEW_PX;
+    let ov = match overview_reply(&idx, t0, t1, px) {
+        Ok(r) => Some(StoredOverview { t0_ns: t0, t1_ns: t1, px: px as u32, bytes: crate::formats::window::encode(&r, None) }),
+        Err(crate::window::WindowError::Index(why)) => return Err(io::Error::other(format!("the index {why}"))),
+        Err(_) => None, // no calls, or nothing in the span
+    };
+    drop(idx);
+    let mut packed = Vec::new();
+    f.seek(SeekFrom::Start(dir_offset))?;
+    f.read_to_end(&mut packed)?;
+    let mut raw = Vec::new();
+    flate2::read::ZlibDecoder::new(&packed[..]).read_to_end(&mut raw)?;
+    // the directory as made ends with its empty overview field (one 0)
+    if raw.pop() != Some(0) {
+        return Err(again());
+    }
+    put_overview(&mut raw, ov.as_ref());
+    let bytes = deflate_directory(&raw);
+    f.seek(SeekFrom::Start(dir_offset))?;
+    f.write_all(&bytes)?;
+    f.set_len(dir_offset + bytes.len() as u64)?;
+    Ok((bytes.len() as u64, crc32(&bytes)))
 }
 
 /// First and last time of any thread.

@@ -13,12 +13,15 @@
 //!   as differences only), each chunk deflated on its own; a resident directory per chunk: file
 //!   offset, length, CRC-32, first call, first start, last end and longest call or gap (what
 //!   lets a run skip the chunk whole).
-//!   The directory holds 0.05 bytes per call, the cache at most 128 decoded chunks (about 4 MB);
+//!   The directory holds 0.05 bytes per call, the cache at most 64 MiB of decoded chunks
+//!   ([`read::CACHE_BYTES`]);
 //!   a window decodes a few chunks per row
 //!   (through a bounded cache, [`read::FileIndex`]). `crate::window::query_rows` runs over it,
 //!   the same algorithm as over a loaded trace, so the replies are the same.
 //! - The trace's skeleton (`.fpt` without calls), the overall summary's JSON
-//!   (`crate::summary::overall_json`), the calls' flags, the span.
+//!   (`crate::summary::overall_json`), the calls' flags, the span, and the overview (the whole
+//!   run at `crate::window::OVERVIEW_PX`, every thread), made by every build as its last step
+//!   (a query over the index just written) so the first drawing decodes no chunk.
 //!
 //! Trust: the header names the `.fpt` it indexes (size, mtime, first 16 and last 8 bytes: the
 //! header and the body's Adler-32) and the directory's CRC-32; a sidecar that does not match, is

@@ -173,6 +173,7 @@ impl OnePass {
             span: span(skeleton),
             rows: resolve(shifted, &placed)?,
             flags,
+            overview: None,
         };
         let directory = dir.encode();
         match super::build::build_with(fpt, places, Source::Made { chunks: &chunks, end, directory: &directory }) {

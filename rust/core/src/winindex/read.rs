@@ -9,13 +9,16 @@ use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex};
 
-use super::build::{ChunkDir, Directory};
+use super::build::{ChunkDir, Directory, StoredOverview};
 use super::{crc32, read_header, Cursor, Stamp, HEADER_LEN, MAX_DIR};
 use crate::window::{Row, RowSource, WindowError, BLOCK, CHUNK};
 use crate::Trace;
 
-/// Decoded chunks kept by default (about 30 KB each).
-pub const CACHE_CHUNKS: usize = 128;
+/// Bytes of decoded chunks kept by default (64 MiB: about 2,200 chunks of 30 KB, so a view
+/// zoomed and panned back over a region finds its chunks decoded).
+pub const CACHE_BYTES: usize = 64 << 20;
+/// Bytes a full decoded chunk takes (what [`FileIndex::set_cache_chunks`] counts in).
+pub const CHUNK_BYTES: usize = CHUNK * 28 + (CHUNK / BLOCK) * 8 + 160;
 /// Largest inflated chunk accepted.
 const MAX_CHUNK_BYTES: u64 = 1 << 20;
 
@@ -56,6 +59,7 @@ impl Chunk {
 struct Cache {
     map: HashMap<usize, (Arc<Chunk>, u64)>,
     tick: u64,
+    /// Bytes of decoded chunks kept at most (the last chunk decoded is kept whatever its size).
     cap: usize,
     bytes: usize,
 }
@@ -70,6 +74,10 @@ pub struct FileIndex {
     rows: Vec<Vec<RowDir>>,
     chunks: Vec<ChunkDir>,
     flags: Vec<(u32, u8)>,
+    /// The overview made when the index was built (`None`: a trace without calls).
+    overview: Option<StoredOverview>,
+    /// Functions in the skeleton (what a stored reply is checked against).
+    codes: usize,
     cache: Mutex<Cache>,
     /// Chunks decoded since opened (what the benchmarks report).
     decoded: std::sync::atomic::AtomicU64,
@@ -120,6 +128,7 @@ impl FileIndex {
             return None;
         }
         chunks.shrink_to_fit();
+        let codes = dir.skeleton.codes.len();
         Some(FileIndex {
             file,
             skeleton: dir.skeleton,
@@ -129,7 +138,9 @@ impl FileIndex {
             rows,
             chunks,
             flags: dir.flags,
-            cache: Mutex::new(Cache { map: HashMap::new(), tick: 0, cap: CACHE_CHUNKS, bytes: 0 }),
+            overview: dir.overview,
+            codes,
+            cache: Mutex::new(Cache { map: HashMap::new(), tick: 0, cap: CACHE_BYTES, bytes: 0 }),
             decoded: 0.into(),
         })
     }
@@ -140,12 +151,17 @@ impl FileIndex {
     }
 
     /// What the index holds, without where its chunks lie in its file: every row's length and
-    /// its chunks' figures and bytes, the skeleton, the overall summary, the span and the flags.
+    /// its chunks' figures and bytes, the skeleton, the overall summary, the span, the flags and
+    /// the stored overview.
     /// Two builds of one file give the same whatever order their chunks were written in (what
     /// the tests compare between the stop's rewrite and a walk of the file).
     pub fn content(&self) -> std::io::Result<Vec<u8>> {
         let mut out = crate::formats::fpt::encode(&self.skeleton);
         out.extend_from_slice(format!("{}|{}|{:?}|{:?}\n", self.overall_json, self.calls, self.span, self.flags).as_bytes());
+        if let Some(o) = &self.overview {
+            out.extend_from_slice(format!("overview {} {} {}\n", o.t0_ns, o.t1_ns, o.px).as_bytes());
+            out.extend_from_slice(&o.bytes);
+        }
         for (t, rows) in self.rows.iter().enumerate() {
             for (d, r) in rows.iter().enumerate() {
                 out.extend_from_slice(format!("row {t} {d} {} {}\n", r.len, r.base).as_bytes());
@@ -168,12 +184,36 @@ impl FileIndex {
         self.calls
     }
 
-    /// Decoded chunks kept at most.
+    /// Decoded chunks kept at most: [`FileIndex::set_cache_bytes`] of `n` full chunks.
     pub fn set_cache_chunks(&self, n: usize) {
+        self.set_cache_bytes(n.saturating_mul(CHUNK_BYTES));
+    }
+
+    /// Bytes of decoded chunks kept at most (default [`CACHE_BYTES`]; at least the last chunk
+    /// decoded is kept).
+    pub fn set_cache_bytes(&self, bytes: usize) {
         if let Ok(mut c) = self.cache.lock() {
-            c.cap = n.max(1);
+            c.cap = bytes;
             evict(&mut c);
         }
+    }
+
+    /// The overview made when the index was built: the reply of `crate::window::query_rows`
+    /// over the index at its window (`crate::window::overview_span`, `OVERVIEW_PX`, every
+    /// thread), read from the directory without decoding a chunk. `None`: none stored (a trace
+    /// without calls) or it does not decode (then not trusted: the caller asks the chunks).
+    pub fn overview(&self) -> Option<crate::window::WindowReply> {
+        let o = self.overview.as_ref()?;
+        let r = crate::formats::window::decode(&o.bytes, self.rows.len(), self.codes).ok()?;
+        (r.t0_ns == o.t0_ns && r.t1_ns == o.t1_ns && r.px == o.px).then_some(r)
+    }
+
+    /// Is `(t0, t1, px, threads)` the stored overview's window (`threads` `None`, or every
+    /// thread in order)?
+    pub fn is_overview(&self, t0_ns: i64, t1_ns: i64, px: u64, threads: Option<&[u64]>) -> bool {
+        let Some(o) = &self.overview else { return false };
+        let all = threads.is_none_or(|t| t.len() == self.rows.len() && t.iter().enumerate().all(|(i, &x)| x == i as u64));
+        o.t0_ns == t0_ns && o.t1_ns == t1_ns && u64::from(o.px) == px && all
     }
 
     /// Chunks decoded since opened.
@@ -194,6 +234,7 @@ impl FileIndex {
             + self.rows.iter().map(|r| r.capacity() * std::mem::size_of::<RowDir>() + 24).sum::<usize>()
             + self.flags.capacity() * 8
             + self.overall_json.capacity()
+            + self.overview.as_ref().map_or(0, |o| o.bytes.capacity() + 48)
             + strings
             + cache
     }
@@ -230,7 +271,7 @@ impl FileIndex {
 }
 
 fn evict(c: &mut Cache) {
-    while c.map.len() > c.cap {
+    while c.bytes > c.cap && c.map.len() > 1 {
         let Some((&oldest, _)) = c.map.iter().min_by_key(|(_, v)| v.1) else { break };
         if let Some(v) = c.map.remove(&oldest) {
             c.bytes -= v.0.bytes();
@@ -296,7 +337,17 @@ fn parse_directory(b: &[u8], chunks_end: u64) -> Option<Directory> {
         prev = prev.checked_add(r.u()?)?;
         flags.push((u32::try_from(prev).ok()?, u8::try_from(r.u()?).ok()?));
     }
-    (r.at == b.len()).then_some(Directory { skeleton, overall_json, calls, span, rows, flags })
+    let overview = match r.u()? {
+        0 => None,
+        1 => {
+            let (t0_ns, t1_ns) = (r.s()?, r.s()?);
+            let px = u32::try_from(r.u()?).ok()?;
+            let n = r.u()?;
+            Some(StoredOverview { t0_ns, t1_ns, px, bytes: r.bytes(n)?.to_vec() })
+        }
+        _ => return None,
+    };
+    (r.at == b.len()).then_some(Directory { skeleton, overall_json, calls, span, rows, flags, overview })
 }
 
 /// Decodes a chunk of `n` calls whose directory entry is `d`, of a thread whose first call is
