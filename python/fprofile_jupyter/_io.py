@@ -123,8 +123,9 @@ def load(
     ``callers()``/``callees()``, saving to another format, ``picture_png()``, ``==``, pickling)
     loads the whole trace once, on first use. None (the default): file-backed for a compact
     ``.fpt`` file of at least ``_io.BACKED_BYTES`` bytes (4 MiB), in memory otherwise; True: file-backed
-    (an ``.fpt`` file, compact or still being streamed); False: in memory. Keep the file where it
-    is while a file-backed trace is used.
+    (an ``.fpt`` file, compact or still being streamed); False: in memory. A file-backed trace
+    keeps the file it opened: replaced or removed under its name (a cell run again with the same
+    outfile), it still answers as the trace it was.
     """
     fspath = os.fspath(path)
     if backed is None:

@@ -48,7 +48,9 @@ enum Backing {
     /// Loaded whole (not a compact `.fpt`).
     Whole { trace: Box<Trace>, index: OnceLock<WindowIndex> },
     /// Answered from the stored index (replaced when found damaged).
-    Indexed { index: RwLock<Arc<FileIndex>>, place: RwLock<Option<PathBuf>> },
+    /// `file`: the `.fpt` as it was opened, read through its descriptor (a file replaced or
+    /// removed under the name meanwhile still answers as it was).
+    Indexed { index: RwLock<Arc<FileIndex>>, place: RwLock<Option<PathBuf>>, file: Option<std::fs::File> },
 }
 
 /// A trace read from its file on demand (see the module docs).
@@ -167,6 +169,7 @@ impl FileTrace {
     pub fn open(path: impl AsRef<Path>) -> Result<FileTrace, LoadError> {
         let path = path.as_ref();
         if compact_fpt(path) {
+            let file = std::fs::File::open(path).ok();
             let found = find_index(path).map(|(i, p)| (i, Some(p))).map(Ok).unwrap_or_else(|| build_index(path));
             if let Ok((mut index, place)) = found {
                 let skeleton = std::mem::take(&mut index.skeleton);
@@ -174,7 +177,7 @@ impl FileTrace {
                     path: path.to_path_buf(),
                     calls: index.calls(),
                     skeleton,
-                    backing: Backing::Indexed { index: RwLock::new(Arc::new(index)), place: RwLock::new(place) },
+                    backing: Backing::Indexed { index: RwLock::new(Arc::new(index)), place: RwLock::new(place), file },
                 });
             }
             // a file the walk refuses: loaded as `load()` loads it (its error, or what is whole)
@@ -191,6 +194,25 @@ impl FileTrace {
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Where the calls are read: the `.fpt` opened at [`FileTrace::open`], through its descriptor
+    /// (`/proc/self/fd/N`), so that a file replaced or removed under its name meanwhile (a cell run
+    /// again with the same outfile) answers as the trace it was; the name where that is not
+    /// available.
+    pub fn read_path(&self) -> PathBuf {
+        use std::os::fd::AsRawFd;
+        match &self.backing {
+            Backing::Indexed { file: Some(f), .. } => {
+                let p = PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd()));
+                if p.exists() {
+                    p
+                } else {
+                    self.path.clone()
+                }
+            }
+            _ => self.path.clone(),
+        }
     }
 
     /// The trace without its calls: threads (`call_range` (0, 0)), processes, functions, bands,
@@ -270,7 +292,7 @@ impl FileTrace {
                 let index = index.get_or_init(|| WindowIndex::build(trace));
                 return crate::window::query(trace, index, t0_ns, t1_ns, px, threads);
             }
-            Backing::Indexed { index, place } => (index, place),
+            Backing::Indexed { index, place, .. } => (index, place),
         };
         let current = index.read().map_err(|_| WindowError::Index("is unusable (a query panicked)".into()))?.clone();
         if current.is_overview(t0_ns, t1_ns, px, threads) {
@@ -301,7 +323,7 @@ impl FileTrace {
             Backing::Whole { trace, .. } => Ok(crate::summary::summarize(trace)),
             Backing::Indexed { .. } => {
                 let mut acc = crate::summary::WalkAcc::default();
-                let (trace, _) = crate::formats::fpt::walk_file(&self.path, &mut acc, &mut |_, _| {})
+                let (trace, _) = crate::formats::fpt::walk_file(&self.read_path(), &mut acc, &mut |_, _| {})
                     .map_err(|e| crate::winindex::fpt_error(&self.path, e))?;
                 Ok(crate::summary::from_threads(&trace, acc.accs))
             }
@@ -325,7 +347,7 @@ impl FileTrace {
                     return Ok(Flame::default());
                 }
                 let mut walk = crate::flame::FlameWalk::new(threads, window);
-                crate::formats::fpt::walk_file(&self.path, &mut walk, &mut |_, _| {})
+                crate::formats::fpt::walk_file(&self.read_path(), &mut walk, &mut |_, _| {})
                     .map_err(|e| crate::winindex::fpt_error(&self.path, e))?;
                 Ok(walk.finish())
             }
@@ -336,7 +358,10 @@ impl FileTrace {
     pub fn load(&self) -> Result<Trace, LoadError> {
         match &self.backing {
             Backing::Whole { trace, .. } => Ok((**trace).clone()),
-            Backing::Indexed { .. } => crate::load::load(&self.path),
+            Backing::Indexed { .. } => crate::load::load(self.read_path()).map_err(|mut e| {
+                e.path = Some(self.path.clone());
+                e
+            }),
         }
     }
 
@@ -352,6 +377,28 @@ impl FileTrace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_replaced_or_removed_under_its_name_answers_as_it_was_opened() {
+        let (a, b) = (crate::synthetic::synthetic_trace(3000, 2, 1), crate::synthetic::synthetic_trace(2000, 3, 2));
+        let dir = std::env::temp_dir().join(format!("fprofile-filetrace-fd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("t.fpt");
+        std::fs::write(&p, crate::formats::fpt::encode(&a)).unwrap();
+        let f = FileTrace::open(&p).unwrap();
+        assert!(f.is_indexed());
+        // the same name, another trace (a cell run again with the same outfile)
+        let q = dir.join("t.fpt.new");
+        std::fs::write(&q, crate::formats::fpt::encode(&b)).unwrap();
+        std::fs::rename(&q, &p).unwrap();
+        assert_eq!(f.load().unwrap(), a);
+        assert_eq!(f.summary().unwrap(), crate::summary::summarize(&a));
+        assert_eq!(f.flame(None, None).unwrap().encode(), crate::flame::flame(&a, None, None).encode());
+        // and gone
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(f.load().unwrap(), a);
+        assert_eq!(f.summary().unwrap(), crate::summary::summarize(&a));
+    }
 
     #[test]
     fn answers_as_the_loaded_trace() {

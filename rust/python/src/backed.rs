@@ -194,7 +194,7 @@ impl Source {
     /// memory). `Err` when the file can no longer be read.
     pub(crate) fn file_bytes(&self) -> Option<std::io::Result<Vec<u8>>> {
         match self {
-            Source::File(f) if f.compact => Some(std::fs::read(f.file.path())),
+            Source::File(f) if f.compact => Some(std::fs::read(f.file.read_path())),
             _ => None,
         }
     }
@@ -206,13 +206,13 @@ impl Source {
         if !f.compact {
             return Ok(false);
         }
-        let from = f.file.path();
-        let same = match (std::fs::canonicalize(from), std::fs::canonicalize(path)) {
+        let from = f.file.read_path();
+        let same = match (std::fs::canonicalize(&from), std::fs::canonicalize(path)) {
             (Ok(a), Ok(b)) => a == b,
             _ => false,
         };
         if !same {
-            std::fs::copy(from, path)?;
+            std::fs::copy(&from, path)?;
         }
         Ok(true)
     }
