@@ -238,3 +238,19 @@ def test_the_overview_comes_stored_in_the_index_without_decoding_a_chunk(tmp_pat
     assert f.window_bytes(t0, t1, _windowed.OVERVIEW_PX - 1) == mem.window_bytes(t0, t1, _windowed.OVERVIEW_PX - 1)
     assert f._chunks_decoded() > 0, "another window is asked of the chunks"
     assert not f.in_memory
+
+
+def test_a_file_replaced_or_removed_under_its_name_still_gives_its_trace(tmp_path):
+    """A cell run again with the same outfile replaces the file: a file-backed trace made before
+    keeps answering (and saving) as the trace it was, not the new file's."""
+    a, b = _core._synthetic_trace(20_000, 2, 3), _core._synthetic_trace(9_000, 3, 4)
+    path = saved(a, tmp_path, "run.fpt")
+    f = fp.load(path, backed=True)
+    saved(b, tmp_path, "new.fpt")
+    os.replace(tmp_path / "new.fpt", path)
+    assert str(f.summary()) == str(a.summary())
+    assert fp.Trace.from_bytes(f.to_bytes()) == a
+    os.remove(path)
+    f.save(str(tmp_path / "copy.fpt"))
+    assert fp.load(str(tmp_path / "copy.fpt"), backed=False) == a
+    assert len(f.calls()) == len(a) and not f.file.endswith("new.fpt")
