@@ -7,23 +7,12 @@ within the index (at most 4 bytes per call). Every scenario is a real program in
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
+from test_stop_bounded import FIB10, FIB12, RUN_PROGRAM, peak_rss_mb as peak_mb, run
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux: child processes, wait4")
-
-FIB12 = 465  # calls of fib(12), the outer one included
-FIB10 = 177
-
-
-def run(cmd, cwd, env=None):
-    """Runs ``cmd``; returns (stdout, stderr)."""
-    p = subprocess.run(cmd, cwd=cwd, capture_output=True, env=env, timeout=300)
-    assert p.returncode == 0, p.stderr.decode()
-    return p.stdout.decode(), p.stderr.decode()
-
 
 RECORDING = '''
 import json, multiprocessing, os, sys, threading, warnings
@@ -105,38 +94,6 @@ def test_prof_trace_of_a_streamed_recording_is_file_backed_with_exact_counts(tmp
     assert r["warnings"] == [], r["warnings"]
 
 
-# Runs a command and prints its peak RSS (KB): from a small process of its own (a child's
-# ru_maxrss counts the pages it shared with its parent before exec). As tests/test_stop_bounded.py.
-PEAK = """
-import os, subprocess, sys
-p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-err = p.stderr.read()
-_, status, ru = os.wait4(p.pid, 0)
-if status:
-    sys.exit(err.decode(errors="replace"))
-print(ru.ru_maxrss)
-"""
-
-RUN_PROGRAM = '''
-import sys, threading
-
-def fib(n):
-    return n if n < 2 else fib(n - 1) + fib(n - 2)
-
-def work(units):
-    for _ in range(units):
-        fib(20)   # 21,891 calls
-
-units = int(sys.argv[1]) // 21891
-ts = [threading.Thread(target=work, args=(units // 2,)) for _ in range(2)]
-for t in ts:
-    t.start()
-for t in ts:
-    t.join()
-'''
-
-# load() of the file as a user would, then what the notebook's first showing asks of it; prints
-# the call count, whether the calls were loaded, and the peak RSS (KB) before and after.
 OPEN = '''
 import json, resource, sys
 import fprofile_jupyter as fp
@@ -155,11 +112,6 @@ print(json.dumps({"calls": len(t), "in_memory": t.in_memory, "before": before,
 
 #: The two run lengths (calls): the issue's 4M and 16M (a 16M-call run records in about 6 s here).
 LENGTHS = (4_000_000, 16_000_000)
-
-
-def peak_mb(cmd, cwd):
-    out, _ = run([sys.executable, "-c", PEAK] + cmd, cwd=cwd)
-    return int(out.split()[-1]) / 1024
 
 
 def test_run_stats_and_load_memory_stays_within_the_index(tmp_path):

@@ -198,6 +198,31 @@ impl Write for Output {
     }
 }
 
+/// A new file in `dir` for this process alone, unlinked at once (0600, created without
+/// following a link): scratch space that disappears with its descriptor. `what` names it while
+/// it briefly has a name (`.fprofile-<what>-<pid>-<n>`).
+pub fn unlinked_temp(dir: &Path, what: &str) -> io::Result<File> {
+    for n in 0..1000u32 {
+        let p = dir.join(format!(".fprofile-{what}-{}-{n}", std::process::id()));
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&p)
+        {
+            Ok(f) => {
+                let _ = std::fs::remove_file(&p);
+                return Ok(f);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other(format!("no temporary file could be made in {}", dir.display())))
+}
+
 /// Writes `path` with `f`, so that a failed write never leaves a truncated file under `path`:
 /// a regular file (or a new one) is written to a sibling temporary file renamed into place; a
 /// symlink is followed (the link stays, its target gets the new content). A device, a FIFO or a

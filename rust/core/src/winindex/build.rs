@@ -565,25 +565,7 @@ enum BuildError {
 
 /// A new file in `dir`, unlinked at once (0600).
 pub(crate) fn temp_file(dir: &Path) -> io::Result<File> {
-    for k in 0..16u32 {
-        let p = dir.join(format!(".fprofile-index-{}-{}-{k}", std::process::id(), nanos()));
-        match std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&p)
-        {
-            Ok(f) => {
-                let _ = std::fs::remove_file(&p);
-                return Ok(f);
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(io::Error::other("no temporary file could be made"))
+    crate::fsio::unlinked_temp(dir, "index")
 }
 
 fn nanos() -> u128 {

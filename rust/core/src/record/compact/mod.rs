@@ -201,26 +201,7 @@ impl Compactor {
     /// A compactor spilling into a new unnamed file in `dir` (the output's directory: the spill
     /// takes about what the output will).
     pub fn new(dir: &Path) -> Result<Compactor> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut n = 0u32;
-        let spill = loop {
-            let path: PathBuf = dir.join(format!(".fprofile-spill.{}.{n}", std::process::id()));
-            match std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&path)
-            {
-                Ok(f) => {
-                    let _ = std::fs::remove_file(&path);
-                    break f;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
-                Err(e) => return Err(e.into()),
-            }
-        };
+        let spill = crate::fsio::unlinked_temp(dir, "spill")?;
         Ok(Compactor {
             spill: Some(spill),
             columns: true,
