@@ -664,6 +664,13 @@ class RawRecording:
         """Build the Trace (once; ``ProfilerError`` after)."""
 
 # ---------------------------------------------------------------------------------------------------
+# the timeline's windows
+
+OVERVIEW_PX: int
+"""The overview's width in pixels: the whole run as a window reply, what a windowed timeline
+draws first (a file-backed trace's is stored in its index; ``fprofile::window::OVERVIEW_PX``)."""
+
+# ---------------------------------------------------------------------------------------------------
 # the JupyterLab extension (fprofile::labext; rust/python/build.rs writes it into the wheel)
 
 LAB_EXTENSION_PATH: str
